@@ -1,0 +1,137 @@
+/**
+ * The vocabulary of the product, defined once: the database, the API schemas,
+ * the workflows and the web pages all use these unions.
+ */
+
+export const DELIVERY_MODES = ['ping_post', 'push'] as const;
+export type DeliveryMode = (typeof DELIVERY_MODES)[number];
+
+export const PUSH_STRATEGIES = ['round_robin', 'priority', 'weighted'] as const;
+export type PushStrategy = (typeof PUSH_STRATEGIES)[number];
+
+export const BUYER_STATUSES = ['active', 'paused'] as const;
+export type BuyerStatus = (typeof BUYER_STATUSES)[number];
+
+export const CAMPAIGN_STATUSES = ['active', 'paused'] as const;
+export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
+
+export const LEAD_STATUSES = ['routing', 'offered', 'sold', 'manual_review', 'rejected'] as const;
+export type LeadStatus = (typeof LEAD_STATUSES)[number];
+
+/** A lead in one of these states needs nothing more from the system. */
+export const FINAL_LEAD_STATUSES: readonly LeadStatus[] = ['sold', 'manual_review', 'rejected'];
+
+export const OFFER_STATUSES = ['open', 'won', 'expired', 'cancelled'] as const;
+export type OfferStatus = (typeof OFFER_STATUSES)[number];
+
+/** How an offer came to be: a campaign auction, a push assignment, or an admin's direct sale. */
+export const OFFER_KINDS = ['ping_post', 'push', 'manual'] as const;
+export type OfferKind = (typeof OFFER_KINDS)[number];
+
+/** Why a candidate buyer was not targeted by an offer. */
+export const EXCLUSION_REASONS = [
+  'not_subscribed',
+  'outside_service_area',
+  'insufficient_credits',
+  'cap_reached',
+  'paused',
+  'not_in_campaign_pool',
+] as const;
+export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
+
+/** Why a claim did not win. Mapped to HTTP statuses by the API (see API.md). */
+export const CLAIM_FAILURE_REASONS = [
+  'lost_race',
+  'offer_closed',
+  'insufficient_credits',
+  'cap_reached',
+  'not_targeted',
+  'eligibility_changed',
+] as const;
+export type ClaimFailureReason = (typeof CLAIM_FAILURE_REASONS)[number];
+
+export const LEDGER_ENTRY_KINDS = ['top_up', 'charge', 'refund', 'adjustment'] as const;
+export type LedgerEntryKind = (typeof LEDGER_ENTRY_KINDS)[number];
+
+export const ASSIGNMENT_STATUSES = ['active', 'refunded'] as const;
+export type AssignmentStatus = (typeof ASSIGNMENT_STATUSES)[number];
+
+export const DISPUTE_STATUSES = ['open', 'approved', 'rejected'] as const;
+export type DisputeStatus = (typeof DISPUTE_STATUSES)[number];
+
+export const DELIVERY_CHANNELS = ['dashboard', 'webhook', 'email', 'sms', 'voice'] as const;
+export type DeliveryChannel = (typeof DELIVERY_CHANNELS)[number];
+
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+export const API_KEY_KINDS = ['admin', 'buyer'] as const;
+export type ApiKeyKind = (typeof API_KEY_KINDS)[number];
+
+/** Every event an offer's (or a lead's) timeline can hold. */
+export const TIMELINE_EVENT_TYPES = [
+  'targeted',
+  'excluded',
+  'viewed',
+  'claim_attempted',
+  'claim_failed',
+  'won',
+  'lost',
+  'expired',
+  'cancelled',
+  'fell_through',
+  'manual_review',
+  'reoffered',
+  'assigned',
+  'rejected',
+  'delivered',
+  'delivery_failed',
+  'refunded',
+] as const;
+export type TimelineEventType = (typeof TIMELINE_EVENT_TYPES)[number];
+
+export interface Caps {
+  daily?: number;
+  weekly?: number;
+  monthly?: number;
+}
+
+export type CapPeriod = keyof Caps;
+export const CAP_PERIODS: readonly CapPeriod[] = ['daily', 'weekly', 'monthly'];
+
+/** Pricing rules of a campaign. All amounts are integer credits. */
+export interface PriceRules {
+  base: number;
+  /** First matching tier wins: an exact ZIP, or a ZIP prefix ("900" matches 90001). */
+  zipTiers?: { zips: string[]; price: number }[];
+  /** Multipliers keyed by service-line key, e.g. { roofing: 1.5 }. */
+  multipliers?: Record<string, number>;
+  /** Added when a qualification answer matches, e.g. { question: 'homeowner', equals: 'yes', add: 5 }. */
+  adjustments?: { question: string; equals: string | number | boolean; add: number }[];
+}
+
+/** The lead's fields as validated at intake. */
+export interface LeadFields {
+  firstName: string;
+  lastName: string;
+  phone: string;
+  email: string;
+  address?: string;
+  city?: string;
+  state?: string;
+  zip: string;
+  answers?: Record<string, string | number | boolean>;
+}
+
+/** A buyer as the eligibility rules see it. */
+export interface BuyerProfile {
+  id: string;
+  status: BuyerStatus;
+  serviceLines: string[];
+  zipCodes: string[];
+  states: string[];
+  caps: Caps;
+}
+
+/** What a buyer has bought so far in each cap period (in the agency's time zone). */
+export type PeriodCounts = Record<CapPeriod, number>;
