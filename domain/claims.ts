@@ -1,0 +1,27 @@
+import type { ClaimFailureReason } from './types';
+
+export interface ClaimOutcome {
+  result: 'lost' | 'failed';
+  httpStatus: 409 | 402 | 403;
+}
+
+/**
+ * lost: someone else got the lead or the offer is over – a normal race, 409 Conflict.
+ * failed: this buyer could not have had it – 402 when topping up would help,
+ * 403 when the buyer is not (or no longer) allowed to buy it.
+ * A Record (not a switch) so that adding a ClaimFailureReason fails to compile until mapped.
+ */
+const OUTCOMES: Record<ClaimFailureReason, ClaimOutcome> = {
+  lost_race: { result: 'lost', httpStatus: 409 },
+  offer_closed: { result: 'lost', httpStatus: 409 },
+  insufficient_credits: { result: 'failed', httpStatus: 402 },
+  not_targeted: { result: 'failed', httpStatus: 403 },
+  eligibility_changed: { result: 'failed', httpStatus: 403 },
+  cap_reached: { result: 'failed', httpStatus: 403 },
+};
+
+export function claimOutcomeOf(reason: ClaimFailureReason): ClaimOutcome {
+  const outcome = OUTCOMES[reason];
+  if (!outcome) throw new RangeError(`unknown claim failure reason: ${String(reason)}`);
+  return { ...outcome };
+}

@@ -1,0 +1,45 @@
+import type { LeadFields } from './types';
+
+/**
+ * Digits only; "+1 (555) 123-4567" and "555.123.4567" are the same US line, so a
+ * leading country code 1 on an 11-digit number is dropped.
+ */
+export function normalizePhone(p: string): string {
+  const digits = (p ?? '').replace(/\D/g, '');
+  return digits.length === 11 && digits.startsWith('1') ? digits.slice(1) : digits;
+}
+
+const GMAIL_DOMAINS = new Set(['gmail.com', 'googlemail.com']);
+
+/**
+ * Trimmed and lowercased. Gmail ignores dots and "+tags" in the local part, so
+ * j.doe+roof@gmail.com is the same inbox as jdoe@gmail.com; googlemail.com is
+ * the same service, so it is folded into gmail.com. Other providers treat dots
+ * and plus signs differently, so their local parts are left alone.
+ */
+export function normalizeEmail(e: string): string {
+  const email = (e ?? '').trim().toLowerCase();
+  const at = email.lastIndexOf('@');
+  if (at < 0) return email;
+  let local = email.slice(0, at);
+  const domain = email.slice(at + 1);
+  if (!GMAIL_DOMAINS.has(domain)) return email;
+  const plus = local.indexOf('+');
+  if (plus >= 0) local = local.slice(0, plus);
+  local = local.replace(/\./g, '');
+  // "+tag@gmail.com" has no real mailbox left; keep it as typed rather than collide on "@gmail.com".
+  return local ? `${local}@gmail.com` : email;
+}
+
+/**
+ * Keys under which a lead counts as a duplicate. Scoped by service line: the
+ * same person asking for roofing and for plumbing is two sellable leads.
+ */
+export function dedupeKeys(fields: Pick<LeadFields, 'phone' | 'email'>, serviceLine: string): string[] {
+  const keys: string[] = [];
+  const phone = normalizePhone(fields.phone ?? '');
+  if (phone) keys.push(`phone:${serviceLine}:${phone}`);
+  const email = normalizeEmail(fields.email ?? '');
+  if (email) keys.push(`email:${serviceLine}:${email}`);
+  return keys;
+}
