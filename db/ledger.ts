@@ -1,0 +1,92 @@
+/**
+ * The credit ledger. Every movement of credits is one append-only entry with a
+ * unique idempotency key; the database trigger moves the wallet in the same
+ * statement and the wallet's CHECK refuses an overdraft.
+ */
+import { eq } from 'drizzle-orm';
+import type { LedgerEntryKind } from '../domain/types';
+import type { DbOrTx } from './connection';
+import { ledgerEntries, wallets } from './schema';
+
+export type LedgerEntry = typeof ledgerEntries.$inferSelect;
+
+export interface LedgerEntryInput {
+  buyerId: string;
+  agencyId: string;
+  kind: LedgerEntryKind;
+  /** Signed credits: negative for a charge. */
+  amount: number;
+  idempotencyKey: string;
+  leadId?: string | null;
+  offerId?: string | null;
+  reference?: string | null;
+}
+
+/** Raised when an entry would take a wallet below zero. Nothing was written. */
+export class InsufficientCreditsError extends Error {
+  constructor(readonly buyerId: string) {
+    super(`insufficient credits for buyer ${buyerId}`);
+    this.name = 'InsufficientCreditsError';
+  }
+}
+
+export async function createWallet(db: DbOrTx, buyerId: string, agencyId: string): Promise<void> {
+  await db.insert(wallets).values({ buyerId, agencyId }).onConflictDoNothing();
+}
+
+export async function walletBalance(db: DbOrTx, buyerId: string): Promise<number> {
+  const [row] = await db.select({ balance: wallets.balance }).from(wallets).where(eq(wallets.buyerId, buyerId));
+  return row?.balance ?? 0;
+}
+
+/**
+ * Posts one entry, at most once per idempotency key: a repeated key returns
+ * the first entry with `created: false` and moves nothing. Call it inside the
+ * transaction that also writes what the money is for, so both land or neither.
+ */
+export async function postLedgerEntry(db: DbOrTx, input: LedgerEntryInput): Promise<{ entry: LedgerEntry; created: boolean }> {
+  let inserted: LedgerEntry[];
+  try {
+    inserted = await db
+      .insert(ledgerEntries)
+      .values({
+        buyerId: input.buyerId,
+        agencyId: input.agencyId,
+        kind: input.kind,
+        amount: input.amount,
+        idempotencyKey: input.idempotencyKey,
+        leadId: input.leadId ?? null,
+        offerId: input.offerId ?? null,
+        reference: input.reference ?? null,
+      })
+      .onConflictDoNothing({ target: ledgerEntries.idempotencyKey })
+      .returning();
+  } catch (err) {
+    if (isCheckViolation(err, 'wallets_balance_non_negative')) throw new InsufficientCreditsError(input.buyerId);
+    throw err;
+  }
+  if (inserted[0]) return { entry: inserted[0], created: true };
+  const [existing] = await db.select().from(ledgerEntries).where(eq(ledgerEntries.idempotencyKey, input.idempotencyKey));
+  if (!existing) throw new Error(`ledger entry ${input.idempotencyKey} vanished`);
+  return { entry: existing, created: false };
+}
+
+/** Postgres error helpers: both drivers surface `code` and `constraint` on the error or its cause. */
+export function pgErrorOf(err: unknown): { code?: string; constraint?: string } {
+  let e = err as { code?: string; constraint?: string; cause?: unknown } | undefined;
+  for (let i = 0; e && i < 4; i++) {
+    if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return e;
+    e = e.cause as typeof e;
+  }
+  return {};
+}
+
+export function isCheckViolation(err: unknown, constraint?: string): boolean {
+  const e = pgErrorOf(err);
+  return e.code === '23514' && (!constraint || e.constraint === constraint);
+}
+
+export function isUniqueViolation(err: unknown, constraint?: string): boolean {
+  const e = pgErrorOf(err);
+  return e.code === '23505' && (!constraint || e.constraint === constraint);
+}

@@ -1,0 +1,201 @@
+/**
+ * Post and charge: the one transaction that sells an offer to a buyer.
+ *
+ * It re-checks the buyer at the instant of the sale (status, service area,
+ * caps, balance), debits the wallet with the idempotency key
+ * `offer:<offerId>:buyer:<buyerId>`, creates the assignment and writes the
+ * timeline, all or nothing. Running it again for the same offer and buyer (an
+ * activity retry after a crash) returns the first result and charges nothing.
+ *
+ * Lock order, the same everywhere so concurrent sales cannot deadlock:
+ * offer row, then the buyer's wallet row, then the campaign row (only when the
+ * campaign has caps). The wallet lock serializes every sale to one buyer, which
+ * is what keeps its caps from being overrun by concurrent claims on different
+ * offers.
+ */
+import { and, eq } from 'drizzle-orm';
+import { capReached, periodStarts } from '../domain/caps';
+import { checkClaimTimeEligibility } from '../domain/eligibility';
+import { ledgerChargeKey } from '../domain/ids';
+import type { ClaimFailureReason, LeadFields } from '../domain/types';
+import type { Db, Tx } from './connection';
+import { buyerPeriodCounts, campaignPeriodCounts, ZERO_COUNTS } from './counts';
+import { InsufficientCreditsError, isUniqueViolation, postLedgerEntry } from './ledger';
+import { agencies, assignments, buyers, campaigns, campaignBuyers, leads, offers, offerTargets, wallets } from './schema';
+import { appendEvents, type TimelineEventInput } from './timeline';
+
+export type SaleChannel = 'claim' | 'push' | 'manual';
+
+export interface SaleRequest {
+  offerId: string;
+  buyerId: string;
+  /** The client's request id (claims), for the timeline and for retries. */
+  requestId?: string | null;
+  via: SaleChannel;
+}
+
+export type SaleResult =
+  | { result: 'won'; offerId: string; leadId: string; buyerId: string; assignmentId: string; lead: LeadFields & { id: string }; charged: number; balance: number }
+  | { result: 'lost' | 'failed'; reason: ClaimFailureReason };
+
+/** Sells inside its own transaction. */
+export async function sellOffer(db: Db, req: SaleRequest): Promise<SaleResult> {
+  return db.transaction((tx) => sellWithin(tx, req));
+}
+
+/**
+ * The sale, inside a caller's transaction. A refusal is returned (and written
+ * to the timeline), not thrown, so the caller's transaction still commits it.
+ */
+export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> {
+  const prior = await priorSale(tx, req.offerId, req.buyerId);
+  if (prior) return prior;
+
+  const [offer] = await tx.select().from(offers).where(eq(offers.id, req.offerId)).for('update');
+  if (!offer) throw new Error(`offer ${req.offerId} not found`);
+  const [lead] = await tx.select().from(leads).where(eq(leads.id, offer.leadId));
+  const [buyer] = await tx.select().from(buyers).where(eq(buyers.id, req.buyerId));
+  const [wallet] = await tx.select().from(wallets).where(eq(wallets.buyerId, req.buyerId)).for('update');
+  if (!lead || !buyer || !wallet) throw new Error(`sale of offer ${req.offerId} to ${req.buyerId}: missing lead, buyer or wallet`);
+
+  const attempt: TimelineEventInput = {
+    leadId: lead.id,
+    offerId: offer.id,
+    type: 'claim_attempted',
+    buyerId: buyer.id,
+    data: { via: req.via, requestId: req.requestId ?? null },
+  };
+  const refuse = async (reason: ClaimFailureReason, detail?: string): Promise<SaleResult> => {
+    await appendEvents(tx, [attempt, { leadId: lead.id, offerId: offer.id, type: 'claim_failed', buyerId: buyer.id, reason, data: detail ? { detail } : null }]);
+    return { result: reason === 'lost_race' || reason === 'offer_closed' ? 'lost' : 'failed', reason };
+  };
+
+  if (offer.winners >= offer.maxWinners) return refuse('lost_race');
+  if (offer.kind !== 'manual') {
+    const [target] = await tx.select().from(offerTargets).where(and(eq(offerTargets.offerId, offer.id), eq(offerTargets.buyerId, buyer.id)));
+    if (!target?.eligible) return refuse('not_targeted');
+  }
+
+  const verdict = await claimTimeVerdict(tx, offer, lead.fields, buyer, wallet.balance);
+  if (!verdict.ok) return refuse(verdict.reason, verdict.detail);
+
+  let chargeEntry;
+  try {
+    // A savepoint, so a refused insert leaves the outer transaction usable for the timeline.
+    chargeEntry = await tx.transaction(async (sp) => {
+      const { entry } = await postLedgerEntry(sp, {
+        buyerId: buyer.id,
+        agencyId: offer.agencyId,
+        kind: 'charge',
+        amount: -offer.price,
+        idempotencyKey: ledgerChargeKey(offer.id, buyer.id),
+        leadId: lead.id,
+        offerId: offer.id,
+      });
+      const [assignment] = await sp
+        .insert(assignments)
+        .values({ leadId: lead.id, offerId: offer.id, buyerId: buyer.id, agencyId: offer.agencyId, price: offer.price, exclusive: offer.maxWinners === 1, chargeEntryId: entry.id })
+        .returning();
+      return { entry, assignment: assignment! };
+    });
+  } catch (err) {
+    if (err instanceof InsufficientCreditsError) return refuse('insufficient_credits');
+    // The database's own guards: this buyer already holds the lead, or an exclusive lead is already sold.
+    if (isUniqueViolation(err)) return refuse('lost_race', 'the lead is already assigned');
+    throw err;
+  }
+
+  await tx.update(leads).set({ status: 'sold', statusReason: null }).where(eq(leads.id, lead.id));
+  await appendEvents(tx, [
+    attempt,
+    {
+      leadId: lead.id,
+      offerId: offer.id,
+      type: 'won',
+      buyerId: buyer.id,
+      data: { via: req.via, charged: offer.price, assignmentId: chargeEntry.assignment.id, ledgerEntryId: chargeEntry.entry.id, balanceAfter: chargeEntry.entry.balanceAfter },
+    },
+  ]);
+  return {
+    result: 'won',
+    offerId: offer.id,
+    leadId: lead.id,
+    buyerId: buyer.id,
+    assignmentId: chargeEntry.assignment.id,
+    lead: { id: lead.id, ...lead.fields },
+    charged: offer.price,
+    balance: chargeEntry.entry.balanceAfter,
+  };
+}
+
+/** The won result of an earlier sale of this offer to this buyer, if any. */
+export async function priorSale(db: Db | Tx, offerId: string, buyerId: string): Promise<SaleResult | null> {
+  const [row] = await db
+    .select({ assignment: assignments, fields: leads.fields, balance: wallets.balance })
+    .from(assignments)
+    .innerJoin(leads, eq(leads.id, assignments.leadId))
+    .innerJoin(wallets, eq(wallets.buyerId, assignments.buyerId))
+    .where(and(eq(assignments.offerId, offerId), eq(assignments.buyerId, buyerId)));
+  if (!row) return null;
+  const a = row.assignment;
+  return {
+    result: 'won',
+    offerId,
+    leadId: a.leadId,
+    buyerId,
+    assignmentId: a.id,
+    lead: { id: a.leadId, ...row.fields },
+    charged: a.price,
+    balance: row.balance,
+  };
+}
+
+type Verdict = { ok: true } | { ok: false; reason: ClaimFailureReason; detail: string };
+
+async function claimTimeVerdict(
+  tx: Tx,
+  offer: typeof offers.$inferSelect,
+  fields: LeadFields,
+  buyer: typeof buyers.$inferSelect,
+  balance: number,
+): Promise<Verdict> {
+  const [agency] = await tx.select({ timeZone: agencies.timeZone }).from(agencies).where(eq(agencies.id, offer.agencyId));
+  const starts = periodStarts(new Date(), agency?.timeZone ?? 'UTC');
+  const counts = (await buyerPeriodCounts(tx, [buyer.id], starts)).get(buyer.id) ?? ZERO_COUNTS;
+
+  let serviceLine: string | null = null;
+  let campaignPool: string[] | null = null;
+  let campaignCap = null;
+  if (offer.campaignId) {
+    const [campaign] = await tx.select().from(campaigns).where(eq(campaigns.id, offer.campaignId));
+    if (campaign) {
+      serviceLine = campaign.serviceLine;
+      const pool = await tx.select({ buyerId: campaignBuyers.buyerId }).from(campaignBuyers).where(eq(campaignBuyers.campaignId, campaign.id));
+      campaignPool = pool.length ? pool.map((p) => p.buyerId) : null;
+      if (Object.keys(campaign.caps).length) {
+        await tx.select({ id: campaigns.id }).from(campaigns).where(eq(campaigns.id, campaign.id)).for('update');
+        campaignCap = capReached(campaign.caps, await campaignPeriodCounts(tx, campaign.id, starts));
+      }
+    }
+  }
+  // A manual sale is the admin's decision: the pool and the service area do not bind it, money and caps do.
+  const manual = offer.kind === 'manual';
+  const verdict = checkClaimTimeEligibility({
+    buyer: {
+      id: buyer.id,
+      status: buyer.status,
+      serviceLines: manual || !serviceLine ? [serviceLine ?? ''] : buyer.serviceLines,
+      zipCodes: manual ? [] : buyer.zipCodes,
+      states: manual ? [] : buyer.states,
+      caps: buyer.caps,
+    },
+    balance,
+    counts,
+    lead: { zip: fields.zip, state: fields.state },
+    serviceLine: serviceLine ?? '',
+    price: offer.price,
+    campaignPool: manual ? null : campaignPool,
+    campaignCapReached: campaignCap,
+  });
+  return verdict.eligible ? { ok: true } : { ok: false, reason: verdict.reason, detail: verdict.detail };
+}
