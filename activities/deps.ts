@@ -1,0 +1,14 @@
+import type { Db } from '../db/connection';
+import type { OfferBus } from '../db/offer-bus';
+
+/** Hooks that fault-injection tests use to fail an activity at a precise point. */
+export interface FaultHooks {
+  /** Runs after the sale's transaction committed, before the activity returns. */
+  afterSaleCommitted?: (sale: { offerId: string; buyerId: string }) => void | Promise<void>;
+}
+
+export interface ActivityDeps {
+  db: Db;
+  bus: OfferBus;
+  faults?: FaultHooks;
+}

@@ -1,0 +1,124 @@
+/**
+ * Routing reads: which campaign runs the lead, and who may buy it at what price.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import { eq, inArray } from 'drizzle-orm';
+import type { Db } from '../db/connection';
+import { buyerPeriodCounts, campaignPeriodCounts, ZERO_COUNTS } from '../db/counts';
+import { agencies, buyers, campaignBuyers, campaigns, leads, wallets } from '../db/schema';
+import { capReached, periodStarts } from '../domain/caps';
+import { checkEligibility } from '../domain/eligibility';
+import { previewOf } from '../domain/preview';
+import { priceLead } from '../domain/pricing';
+import type { CampaignStatus, DeliveryMode, ExclusionReason, PushStrategy } from '../domain/types';
+import type { ActivityDeps } from './deps';
+
+export interface Route {
+  leadId: string;
+  agencyId: string;
+  campaignId: string;
+  campaignName: string;
+  campaignStatus: CampaignStatus;
+  mode: DeliveryMode;
+  pushStrategy: PushStrategy;
+  claimWindowSeconds: number;
+  maxWinners: number;
+  fallbackCampaignId: string | null;
+}
+
+export interface TargetVerdict {
+  buyerId: string;
+  eligible: boolean;
+  reason: ExclusionReason | null;
+  detail: string | null;
+  /** What the rules saw, kept with the offer for "why didn't I get this lead?". */
+  snapshot: Record<string, unknown>;
+}
+
+export interface EligibilityResult {
+  price: number;
+  preview: Record<string, unknown>;
+  targets: TargetVerdict[];
+}
+
+export function routingActivities({ db }: ActivityDeps) {
+  return {
+    /** The campaign settings this lead runs under, read once: later edits affect new leads only. */
+    async loadRoute(input: { leadId: string; campaignId: string }): Promise<Route> {
+      const [lead] = await db.select({ id: leads.id, agencyId: leads.agencyId }).from(leads).where(eq(leads.id, input.leadId));
+      const [campaign] = await db.select().from(campaigns).where(eq(campaigns.id, input.campaignId));
+      if (!lead || !campaign || campaign.agencyId !== lead.agencyId) {
+        throw ApplicationFailure.nonRetryable(`lead ${input.leadId} or campaign ${input.campaignId} not found`, 'RouteNotFound');
+      }
+      return {
+        leadId: lead.id,
+        agencyId: lead.agencyId,
+        campaignId: campaign.id,
+        campaignName: campaign.name,
+        campaignStatus: campaign.status,
+        mode: campaign.mode,
+        pushStrategy: campaign.pushStrategy,
+        claimWindowSeconds: campaign.claimWindowSeconds,
+        maxWinners: campaign.maxWinners,
+        fallbackCampaignId: campaign.fallbackCampaignId,
+      };
+    },
+
+  };
+}
+
+/**
+ * Prices the lead and judges every buyer of the agency against the campaign's
+ * rules. Read-only: `openOffer` persists the result, a dry run only shows it.
+ */
+export async function resolveEligibility(db: Db, input: { leadId: string; campaignId: string }): Promise<EligibilityResult> {
+      const [lead] = await db.select().from(leads).where(eq(leads.id, input.leadId));
+      const [campaign] = await db.select().from(campaigns).where(eq(campaigns.id, input.campaignId));
+      if (!lead || !campaign) throw ApplicationFailure.nonRetryable('lead or campaign not found', 'RouteNotFound');
+      const [agency] = await db.select().from(agencies).where(eq(agencies.id, lead.agencyId));
+      const starts = periodStarts(new Date(), agency?.timeZone ?? 'UTC');
+
+      const price = priceLead(campaign.price, lead.fields, campaign.serviceLine);
+      const candidates = await db.select().from(buyers).where(eq(buyers.agencyId, lead.agencyId));
+      const ids = candidates.map((b) => b.id);
+      const balances = new Map(
+        (ids.length ? await db.select().from(wallets).where(inArray(wallets.buyerId, ids)) : []).map((w) => [w.buyerId, w.balance]),
+      );
+      const counts = await buyerPeriodCounts(db, ids, starts);
+      const pool = await db.select({ buyerId: campaignBuyers.buyerId }).from(campaignBuyers).where(eq(campaignBuyers.campaignId, campaign.id));
+      const campaignPool = pool.length ? pool.map((p) => p.buyerId) : null;
+      const campaignCap = Object.keys(campaign.caps).length ? capReached(campaign.caps, await campaignPeriodCounts(db, campaign.id, starts)) : null;
+
+      const targets = candidates.map((buyer): TargetVerdict => {
+        const input = {
+          buyer: { id: buyer.id, status: buyer.status, serviceLines: buyer.serviceLines, zipCodes: buyer.zipCodes, states: buyer.states, caps: buyer.caps },
+          balance: balances.get(buyer.id) ?? 0,
+          counts: counts.get(buyer.id) ?? ZERO_COUNTS,
+          lead: { zip: lead.fields.zip, state: lead.fields.state },
+          serviceLine: campaign.serviceLine,
+          price,
+          campaignPool,
+          campaignCapReached: campaignCap,
+        };
+        const verdict = checkEligibility(input);
+        return {
+          buyerId: buyer.id,
+          eligible: verdict.eligible,
+          reason: verdict.eligible ? null : verdict.reason,
+          detail: verdict.eligible ? null : verdict.detail,
+          snapshot: {
+            status: buyer.status,
+            balance: input.balance,
+            price,
+            counts: input.counts,
+            caps: buyer.caps,
+            serviceLines: buyer.serviceLines,
+            zipCodes: buyer.zipCodes,
+            states: buyer.states,
+            inCampaignPool: campaignPool ? campaignPool.includes(buyer.id) : true,
+            campaignCapReached: campaignCap,
+          },
+        };
+      });
+      return { price, preview: previewOf(lead.fields, campaign.previewFields), targets };
+}

@@ -1,0 +1,36 @@
+/**
+ * The Temporal worker: runs lead workflows and their activities. Stateless;
+ * run as many as the load needs.
+ */
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type FaultHooks } from '../activities';
+import type { Db } from '../db/connection';
+import type { OfferBus } from '../db/offer-bus';
+
+export const DEFAULT_TASK_QUEUE = 'leadwire';
+
+export interface LeadwireWorkerOptions {
+  address: string;
+  namespace?: string;
+  taskQueue?: string;
+  db: Db;
+  bus: OfferBus;
+  faults?: FaultHooks;
+  /** A prebuilt workflow bundle (tests build it once); otherwise bundled from workflows/. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+export async function createLeadwireWorker(opts: LeadwireWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
+  const connection = await NativeConnection.connect({ address: opts.address });
+  const worker = await Worker.create({
+    connection,
+    namespace: opts.namespace ?? 'default',
+    taskQueue: opts.taskQueue ?? process.env.LW_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+    activities: createActivities({ db: opts.db, bus: opts.bus, faults: opts.faults }),
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    // Claims queue behind one another in a workflow; keep sales flowing under load.
+    maxConcurrentActivityTaskExecutions: 200,
+    maxConcurrentWorkflowTaskExecutions: 100,
+  });
+  return { worker, connection };
+}

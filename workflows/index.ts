@@ -1,0 +1,2 @@
+// The workflow bundle's entry point: the worker loads every workflow from here.
+export { leadWorkflow, offerWorkflow } from './lead';

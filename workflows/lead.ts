@@ -1,0 +1,262 @@
+/**
+ * The lead lifecycle. `leadWorkflow` (id `lead-<leadId>`) reads top to bottom
+ * as the business process:
+ *
+ *   route → open offer → wait for claims (ping post) or assign (push)
+ *         → post and charge → deliver
+ *         → no sale: fall through to the campaign's fallback (a child
+ *           workflow each), bounded and cycle-safe
+ *         → nothing left: manual review, where an admin re-offers, assigns
+ *           or rejects the lead.
+ *
+ * Deterministic: no I/O, clocks or randomness but Temporal's.
+ */
+import { Mutex } from 'async-mutex';
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  executeChild,
+  proxyActivities,
+  setHandler,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { LeadActivities } from '../activities';
+import { offerWorkflowId } from '../domain/ids';
+import { ClaimDesk } from './claim-desk';
+import { EventQueue } from './event-queue';
+import { cancelOfferSignal, claimUpdate, manualActionUpdate, stateQuery, type LeadWorkflowState, type ManualAction } from './messages';
+import { DB_ACTIVITY_OPTIONS, MAX_FALLBACK_DEPTH, SALE_ACTIVITY_OPTIONS } from './options';
+import { leadSearchAttributes } from './search-attributes';
+
+const { loadRoute, openOffer, closeOffer, setLeadStatus, deliverToDashboard } = proxyActivities<LeadActivities>(DB_ACTIVITY_OPTIONS);
+const { pushAssign, assignDirect } = proxyActivities<LeadActivities>(SALE_ACTIVITY_OPTIONS);
+
+export interface LeadWorkflowInput {
+  leadId: string;
+  agencyId: string;
+  campaignId: string;
+}
+
+export interface OfferWorkflowInput extends LeadWorkflowInput {
+  /** Position in the fallback chain. */
+  depth: number;
+}
+
+export interface OfferRunResult {
+  campaignId: string;
+  offerId: string | null;
+  sold: boolean;
+  cancelled: string | null;
+  /** Why nothing was offered at all (e.g. the campaign is paused). */
+  skipped: string | null;
+  fallbackCampaignId: string | null;
+}
+
+export interface LeadOutcome {
+  status: 'sold' | 'rejected';
+  offers: string[];
+}
+
+const nowIso = () => new Date(Date.now()).toISOString();
+
+/** The root workflow of a lead. */
+export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadOutcome> {
+  const desk = serveOffers();
+  const state: LeadWorkflowState = { phase: 'routing', currentOfferId: null, offers: [] };
+  setHandler(stateQuery, () => state);
+  desk.onOffer = (offerId) => {
+    state.currentOfferId = offerId;
+    state.offers.push(offerId);
+  };
+  let childSeq = 0;
+
+  /** One auction and its fallbacks, until a sale, a cancel, or nothing is left. */
+  const runChain = async (campaignId: string, inline: boolean): Promise<{ sold: boolean; reason: string }> => {
+    const visited: string[] = [];
+    for (let depth = 0; ; depth++) {
+      state.phase = 'offering';
+      const result =
+        inline && depth === 0
+          ? await runCampaignOffer(desk, { ...input, campaignId, depth })
+          : await executeChild(offerWorkflow, {
+              workflowId: offerWorkflowId(input.leadId, ++childSeq),
+              args: [{ ...input, campaignId, depth }],
+              typedSearchAttributes: leadSearchAttributes(input.leadId, campaignId, input.agencyId),
+            });
+      if (result.offerId && !state.offers.includes(result.offerId)) state.offers.push(result.offerId);
+      if (result.sold) return { sold: true, reason: 'sold' };
+      if (result.cancelled) return { sold: false, reason: `cancelled: ${result.cancelled}` };
+      visited.push(campaignId);
+      const next = result.fallbackCampaignId;
+      const stop = !next ? 'no_fallback' : visited.includes(next) ? 'fallback_cycle' : depth + 1 > MAX_FALLBACK_DEPTH ? 'fallback_depth_exceeded' : null;
+      if (stop || !next) return { sold: false, reason: result.skipped ?? stop ?? 'no_fallback' };
+      desk.events.push([
+        { leadId: input.leadId, offerId: result.offerId, type: 'fell_through', reason: result.skipped ?? 'no_sale', data: { fromCampaignId: campaignId, toCampaignId: next, depth: depth + 1 } },
+      ]);
+      campaignId = next;
+    }
+  };
+
+  // Manual review: wait for an admin. Assign is decided inside the Update (the admin gets the sale's result).
+  let pending: Exclude<ManualAction, { action: 'assign' }> | null = null;
+  const manualMutex = new Mutex();
+  setHandler(
+    manualActionUpdate,
+    (action) =>
+      manualMutex.runExclusive(async () => {
+        if (state.phase !== 'manual_review') throw ApplicationFailure.nonRetryable('the lead is not in manual review', 'NotInManualReview');
+        if (action.action === 'assign') {
+          state.phase = 'routing';
+          const offerId = uuid4();
+          state.offers.push(offerId);
+          const sale = await assignDirect({ offerId, leadId: input.leadId, buyerId: action.buyerId, workflowId: workflowInfo().workflowId, at: nowIso() });
+          if (sale.result === 'won') {
+            state.phase = 'sold';
+            await deliverToDashboard({ assignmentId: sale.assignmentId });
+            return { action: 'assign' as const, sale: { result: 'won' as const, offerId, assignmentId: sale.assignmentId, lead: sale.lead, charged: sale.charged, balance: sale.balance } };
+          }
+          state.phase = 'manual_review';
+          return { action: 'assign' as const, sale: { result: sale.result, reason: sale.reason } };
+        }
+        pending = action;
+        state.phase = action.action === 'reject' ? 'rejected' : 'routing';
+        return action.action === 'reoffer'
+          ? { action: 'reoffer' as const, accepted: true as const, campaignId: action.campaignId ?? input.campaignId }
+          : { action: 'reject' as const, accepted: true as const };
+      }),
+    {
+      validator: (action) => {
+        if (state.phase !== 'manual_review') throw new Error('the lead is not in manual review');
+        if (!action || !['reoffer', 'assign', 'reject'].includes(action.action)) throw new Error('unknown manual action');
+      },
+    },
+  );
+
+  let outcome = await runChain(input.campaignId, true);
+
+  while (!outcome.sold) {
+    state.phase = 'manual_review';
+    state.currentOfferId = null;
+    await setLeadStatus({
+      leadId: input.leadId,
+      status: 'manual_review',
+      reason: outcome.reason,
+      event: { leadId: input.leadId, type: 'manual_review', reason: outcome.reason, at: nowIso() },
+    });
+    await condition(() => pending !== null || state.phase === 'sold');
+    if ((state.phase as LeadWorkflowState['phase']) === 'sold') break; // assigned by the Update handler
+    const action = pending!;
+    pending = null;
+    if (action.action === 'reject') {
+      await setLeadStatus({
+        leadId: input.leadId,
+        status: 'rejected',
+        reason: action.reason,
+        event: { leadId: input.leadId, type: 'rejected', reason: action.reason, at: nowIso() },
+      });
+      await finish(desk);
+      return { status: 'rejected', offers: state.offers };
+    }
+    const campaignId = action.campaignId ?? input.campaignId;
+    desk.events.push([{ leadId: input.leadId, type: 'reoffered', data: { campaignId }, at: nowIso() }]);
+    outcome = await runChain(campaignId, false);
+  }
+  state.phase = 'sold';
+  await finish(desk);
+  return { status: 'sold', offers: state.offers };
+}
+
+/** A fallback (or re-offer) campaign's offer, as a child of the lead's workflow. */
+export async function offerWorkflow(input: OfferWorkflowInput): Promise<OfferRunResult> {
+  const desk = serveOffers();
+  const result = await runCampaignOffer(desk, input);
+  await finish(desk);
+  return result;
+}
+
+interface OfferDesk {
+  desks: Map<string, ClaimDesk>;
+  events: EventQueue;
+  onOffer?: (offerId: string) => void;
+}
+
+/** Registers the claim Update and the cancel signal for the offers this workflow runs. */
+function serveOffers(): OfferDesk {
+  const ctx: OfferDesk = { desks: new Map(), events: new EventQueue() };
+  setHandler(
+    claimUpdate,
+    async (req) => {
+      const desk = ctx.desks.get(req.offerId);
+      // Not an offer of this workflow: it is over as far as this workflow knows.
+      if (!desk) return { result: 'lost', reason: 'offer_closed' };
+      return desk.claim(req);
+    },
+    {
+      validator: (req) => {
+        if (!req || typeof req.offerId !== 'string' || typeof req.buyerId !== 'string' || typeof req.requestId !== 'string') {
+          throw new Error('a claim needs offerId, buyerId and requestId');
+        }
+      },
+    },
+  );
+  setHandler(cancelOfferSignal, ({ offerId, reason }) => ctx.desks.get(offerId)?.cancel(reason));
+  return ctx;
+}
+
+/** Runs one campaign's offer inside the calling workflow: ping post or push, then delivery. */
+async function runCampaignOffer(ctx: OfferDesk, input: OfferWorkflowInput): Promise<OfferRunResult> {
+  const route = await loadRoute({ leadId: input.leadId, campaignId: input.campaignId });
+  const base = { campaignId: route.campaignId, fallbackCampaignId: route.fallbackCampaignId, cancelled: null };
+  if (route.campaignStatus !== 'active') return { ...base, offerId: null, sold: false, skipped: 'campaign_paused' };
+
+  const offerId = uuid4();
+  ctx.onOffer?.(offerId);
+  const openedAtMs = Date.now();
+  const windowMs = route.mode === 'ping_post' ? route.claimWindowSeconds * 1000 : 0;
+  // The desk exists before the feed hears of the offer: a claim can arrive in the same workflow task.
+  const desk =
+    route.mode === 'ping_post'
+      ? new ClaimDesk({ offerId, leadId: input.leadId, maxWinners: route.maxWinners, closesAtMs: openedAtMs + windowMs }, (e) => ctx.events.push(e))
+      : null;
+  if (desk) ctx.desks.set(offerId, desk);
+  const opened = await openOffer({
+    offerId,
+    leadId: input.leadId,
+    agencyId: route.agencyId,
+    campaignId: route.campaignId,
+    kind: route.mode,
+    workflowId: workflowInfo().workflowId,
+    maxWinners: route.maxWinners,
+    depth: input.depth,
+    openedAt: new Date(openedAtMs).toISOString(),
+    closesAt: new Date(openedAtMs + windowMs).toISOString(),
+  });
+
+  let assignmentIds: string[];
+  let cancelled: string | null = null;
+  if (!desk) {
+    const sales = opened.eligible > 0 ? await pushAssign({ offerId, campaignId: route.campaignId, strategy: route.pushStrategy, maxWinners: route.maxWinners }) : [];
+    assignmentIds = sales.flatMap((s) => (s.result === 'won' ? [s.assignmentId] : []));
+  } else {
+    if (opened.eligible > 0) await condition(() => desk.full || desk.cancelReason !== null, windowMs);
+    await desk.close();
+    assignmentIds = [...desk.winners.values()].map((w) => w.assignmentId);
+    cancelled = assignmentIds.length ? null : desk.cancelReason;
+  }
+
+  const sold = assignmentIds.length > 0;
+  const outcome = sold ? 'won' : cancelled ? 'cancelled' : 'expired';
+  const reason = sold ? undefined : (cancelled ?? (opened.eligible === 0 ? 'no_eligible_buyers' : route.mode === 'push' ? 'no_buyer_could_take_it' : 'no_claim'));
+  await closeOffer({ offerId, outcome, reason, at: nowIso() });
+  for (const assignmentId of assignmentIds) await deliverToDashboard({ assignmentId });
+  return { ...base, offerId, sold, cancelled, skipped: null };
+}
+
+/** Everything decided is written and no Update is half-answered before the workflow completes. */
+async function finish(ctx: OfferDesk): Promise<void> {
+  await ctx.events.drained();
+  await condition(allHandlersFinished);
+  await ctx.events.drained();
+}

@@ -1,0 +1,43 @@
+/**
+ * The messages a lead's workflows accept. Shared by the workflows and by the
+ * API (which imports only these definitions, never workflow code).
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ClaimFailureReason, LeadFields } from '../domain/types';
+
+export interface ClaimRequest {
+  offerId: string;
+  buyerId: string;
+  /** The client's id for this attempt; a retry with the same id is the same attempt. */
+  requestId: string;
+}
+
+export type ClaimResult =
+  | { result: 'won'; offerId: string; assignmentId: string; lead: LeadFields & { id: string }; charged: number; balance: number }
+  | { result: 'lost' | 'failed'; reason: ClaimFailureReason };
+
+/** A buyer claims an open offer: first valid claim wins (an Update, so the buyer gets the answer). */
+export const claimUpdate = defineUpdate<ClaimResult, [ClaimRequest]>('claim');
+
+/** An admin stops an open offer; the lead goes to manual review. */
+export const cancelOfferSignal = defineSignal<[{ offerId: string; reason: string }]>('cancelOffer');
+
+export type ManualAction =
+  | { action: 'reoffer'; campaignId?: string }
+  | { action: 'assign'; buyerId: string }
+  | { action: 'reject'; reason: string };
+
+export type ManualActionResult =
+  | { action: 'reoffer'; accepted: true; campaignId: string }
+  | { action: 'assign'; sale: ClaimResult }
+  | { action: 'reject'; accepted: true };
+
+/** An admin's decision on a lead in manual review. Refused (validator) when the lead is not in review. */
+export const manualActionUpdate = defineUpdate<ManualActionResult, [ManualAction]>('manualAction');
+
+export interface LeadWorkflowState {
+  phase: 'routing' | 'offering' | 'sold' | 'manual_review' | 'rejected';
+  currentOfferId: string | null;
+  offers: string[];
+}
+export const stateQuery = defineQuery<LeadWorkflowState>('state');

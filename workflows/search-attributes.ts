@@ -1,0 +1,14 @@
+import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
+
+/** Registered on the dev server by scripts/temporal-dev.ts and in docker-compose: ops find workflows by these. */
+export const LeadIdKey = defineSearchAttributeKey('LeadId', SearchAttributeType.KEYWORD);
+export const CampaignIdKey = defineSearchAttributeKey('CampaignId', SearchAttributeType.KEYWORD);
+export const AgencyIdKey = defineSearchAttributeKey('AgencyId', SearchAttributeType.KEYWORD);
+
+export function leadSearchAttributes(leadId: string, campaignId: string, agencyId: string): SearchAttributePair[] {
+  return [
+    { key: LeadIdKey, value: leadId },
+    { key: CampaignIdKey, value: campaignId },
+    { key: AgencyIdKey, value: agencyId },
+  ];
+}
