@@ -1,0 +1,62 @@
+/**
+ * Small factories that build a test's world: an agency, its buyers with
+ * credits, campaigns, leads. Each test makes its own agency, so tests sharing
+ * the run's database never see each other's data.
+ */
+import { createAgency, createBuyer, createCampaign, createServiceLine, insertLead, topUp, type NewBuyer, type NewCampaign } from '../../db/admin';
+import type { Db } from '../../db/connection';
+import { leadWorkflowId } from '../../domain/ids';
+import type { LeadFields } from '../../domain/types';
+
+let counter = 0;
+const unique = (p: string) => `${p}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
+
+export const SERVICE_LINE = 'roofing';
+
+export async function makeAgency(db: Db, opts: { timeZone?: string } = {}) {
+  const agency = await createAgency(db, { name: unique('agency'), timeZone: opts.timeZone });
+  await createServiceLine(db, agency.id, { key: SERVICE_LINE, name: 'Roofing' });
+  return agency;
+}
+
+export async function makeBuyer(db: Db, agencyId: string, opts: Partial<NewBuyer> & { credits?: number } = {}) {
+  const buyer = await createBuyer(db, agencyId, { name: unique('buyer'), serviceLines: [SERVICE_LINE], ...opts });
+  if (opts.credits) await topUp(db, { buyerId: buyer.id, agencyId, amount: opts.credits, idempotencyKey: unique('topup') });
+  return buyer;
+}
+
+export async function makeBuyers(db: Db, agencyId: string, n: number, opts: Partial<NewBuyer> & { credits?: number } = {}) {
+  const out = [];
+  for (let i = 0; i < n; i++) out.push(await makeBuyer(db, agencyId, opts));
+  return out;
+}
+
+export async function makeCampaign(db: Db, agencyId: string, opts: Partial<NewCampaign> = {}) {
+  return createCampaign(db, agencyId, {
+    name: unique('campaign'),
+    serviceLine: SERVICE_LINE,
+    mode: 'ping_post',
+    claimWindowSeconds: 2,
+    price: { base: 10 },
+    ...opts,
+  });
+}
+
+export function leadFields(overrides: Partial<LeadFields> = {}): LeadFields {
+  const n = counter++;
+  return {
+    firstName: `Ada${n}`,
+    lastName: `Lovelace${n}`,
+    phone: `555${String(1000000 + n).slice(-7)}`,
+    email: `ada${n}.${Date.now()}@example.com`,
+    city: 'Austin',
+    state: 'TX',
+    zip: '78701',
+    answers: { homeowner: 'yes' },
+    ...overrides,
+  };
+}
+
+export async function makeLead(db: Db, agencyId: string, campaignId: string, fields: Partial<LeadFields> = {}) {
+  return insertLead(db, { agencyId, campaignId, fields: leadFields(fields), workflowId: leadWorkflowId });
+}
