@@ -51,6 +51,8 @@ export interface OfferRunResult {
   cancelled: string | null;
   /** Why nothing was offered at all (e.g. the campaign is paused). */
   skipped: string | null;
+  /** Why it did not sell: no_eligible_buyers, no_claim, no_buyer_could_take_it, campaign_paused… */
+  reason: string | null;
   fallbackCampaignId: string | null;
 }
 
@@ -90,8 +92,9 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadOutcom
       if (result.cancelled) return { sold: false, reason: `cancelled: ${result.cancelled}` };
       visited.push(campaignId);
       const next = result.fallbackCampaignId;
-      const stop = !next ? 'no_fallback' : visited.includes(next) ? 'fallback_cycle' : depth + 1 > MAX_FALLBACK_DEPTH ? 'fallback_depth_exceeded' : null;
-      if (stop || !next) return { sold: false, reason: result.skipped ?? stop ?? 'no_fallback' };
+      if (!next) return { sold: false, reason: result.reason ?? 'no_fallback' };
+      if (visited.includes(next)) return { sold: false, reason: 'fallback_cycle' };
+      if (depth + 1 > MAX_FALLBACK_DEPTH) return { sold: false, reason: 'fallback_depth_exceeded' };
       desk.events.push([
         { leadId: input.leadId, offerId: result.offerId, type: 'fell_through', reason: result.skipped ?? 'no_sale', data: { fromCampaignId: campaignId, toCampaignId: next, depth: depth + 1 } },
       ]);
@@ -209,7 +212,7 @@ function serveOffers(): OfferDesk {
 async function runCampaignOffer(ctx: OfferDesk, input: OfferWorkflowInput): Promise<OfferRunResult> {
   const route = await loadRoute({ leadId: input.leadId, campaignId: input.campaignId });
   const base = { campaignId: route.campaignId, fallbackCampaignId: route.fallbackCampaignId, cancelled: null };
-  if (route.campaignStatus !== 'active') return { ...base, offerId: null, sold: false, skipped: 'campaign_paused' };
+  if (route.campaignStatus !== 'active') return { ...base, offerId: null, sold: false, skipped: 'campaign_paused', reason: 'campaign_paused' };
 
   const offerId = uuid4();
   ctx.onOffer?.(offerId);
@@ -251,7 +254,7 @@ async function runCampaignOffer(ctx: OfferDesk, input: OfferWorkflowInput): Prom
   const reason = sold ? undefined : (cancelled ?? (opened.eligible === 0 ? 'no_eligible_buyers' : route.mode === 'push' ? 'no_buyer_could_take_it' : 'no_claim'));
   await closeOffer({ offerId, outcome, reason, at: nowIso() });
   for (const assignmentId of assignmentIds) await deliverToDashboard({ assignmentId });
-  return { ...base, offerId, sold, cancelled, skipped: null };
+  return { ...base, offerId, sold, cancelled, skipped: null, reason: reason ?? null };
 }
 
 /** Everything decided is written and no Update is half-answered before the workflow completes. */
