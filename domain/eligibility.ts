@@ -1,0 +1,105 @@
+import { capReached } from './caps';
+import type { BuyerProfile, CapPeriod, ClaimFailureReason, ExclusionReason, PeriodCounts } from './types';
+
+export interface EligibilityInput {
+  buyer: BuyerProfile;
+  balance: number; // wallet balance in credits
+  counts: PeriodCounts; // leads this buyer bought in the current day/week/month
+  lead: { zip: string; state?: string };
+  serviceLine: string; // the campaign's service line key
+  price: number; // this lead's price
+  campaignPool: string[] | null; // the campaign's buyer list, null = every buyer of the agency
+  campaignCapReached: CapPeriod | null; // the campaign's own cap, already evaluated
+}
+
+export type EligibilityVerdict =
+  | { eligible: true }
+  | { eligible: false; reason: ExclusionReason; detail: string };
+
+const PERIOD_WORD: Record<CapPeriod, string> = { daily: 'daily', weekly: 'weekly', monthly: 'monthly' };
+
+/**
+ * ZIPs as 5-digit strings: ZIP+4 keeps its first 5 digits, and a short all-digit
+ * ZIP gets its leading zeros back (spreadsheets turn 02134 into 2134).
+ */
+export function normalizeZip(zip: string): string {
+  const z = String(zip ?? '').trim();
+  const five = z.match(/^(\d{5})(?:-?\d{4})?$/);
+  if (five) return five[1];
+  if (/^\d{3,4}$/.test(z)) return z.padStart(5, '0');
+  return z;
+}
+
+const normalizeState = (s: string | undefined): string => String(s ?? '').trim().toUpperCase();
+
+/** A buyer with no ZIPs and no states serves everywhere; otherwise either a ZIP or a state match suffices. */
+export function inServiceArea(buyer: Pick<BuyerProfile, 'zipCodes' | 'states'>, lead: { zip: string; state?: string }): boolean {
+  const zips = buyer.zipCodes ?? [];
+  const states = buyer.states ?? [];
+  if (zips.length === 0 && states.length === 0) return true;
+  const zip = normalizeZip(lead.zip);
+  if (zip && zips.some((z) => normalizeZip(z) === zip)) return true;
+  const state = normalizeState(lead.state);
+  return state !== '' && states.some((s) => normalizeState(s) === state);
+}
+
+const no = (reason: ExclusionReason, detail: string): EligibilityVerdict => ({ eligible: false, reason, detail });
+
+/**
+ * Whether a buyer may be offered this lead. The order is fixed (first failing
+ * wins) so the audit trail names the most fundamental reason: membership and
+ * status before targeting, targeting before capacity, and money last because it
+ * is the only thing the buyer can fix right now.
+ */
+export function checkEligibility(i: EligibilityInput): EligibilityVerdict {
+  const { buyer } = i;
+  if (i.campaignPool !== null && i.campaignPool !== undefined && !i.campaignPool.includes(buyer.id))
+    return no('not_in_campaign_pool', "not in the campaign's buyer pool");
+  if (buyer.status !== 'active') return no('paused', 'buyer is paused');
+  if (!(buyer.serviceLines ?? []).includes(i.serviceLine)) return no('not_subscribed', `not subscribed to ${i.serviceLine}`);
+  if (!inServiceArea(buyer, i.lead)) {
+    const state = normalizeState(i.lead.state);
+    const where = state ? `ZIP ${normalizeZip(i.lead.zip)} and state ${state}` : `ZIP ${normalizeZip(i.lead.zip)}`;
+    return no('outside_service_area', `${where} outside the service area`);
+  }
+  const buyerCap = capReached(buyer.caps ?? {}, i.counts);
+  if (buyerCap) return no('cap_reached', `${PERIOD_WORD[buyerCap]} cap of ${buyer.caps[buyerCap]} reached`);
+  if (i.campaignCapReached) return no('cap_reached', `campaign ${PERIOD_WORD[i.campaignCapReached]} cap reached`);
+  if (!(i.balance >= i.price)) return no('insufficient_credits', `balance ${i.balance} < price ${i.price}`);
+  return { eligible: true };
+}
+
+/** Splits the candidates of an offer into the targeted buyers and the excluded ones with their reasons (input order kept). */
+export function resolvePool(inputs: EligibilityInput[]): {
+  eligible: string[];
+  excluded: { buyerId: string; reason: ExclusionReason; detail: string }[];
+} {
+  const eligible: string[] = [];
+  const excluded: { buyerId: string; reason: ExclusionReason; detail: string }[] = [];
+  for (const input of inputs) {
+    const v = checkEligibility(input);
+    if (v.eligible) eligible.push(input.buyer.id);
+    else excluded.push({ buyerId: input.buyer.id, reason: v.reason, detail: v.detail });
+  }
+  return { eligible, excluded };
+}
+
+export type ClaimTimeFailureReason = Extract<ClaimFailureReason, 'eligibility_changed' | 'cap_reached' | 'insufficient_credits'>;
+
+export type ClaimTimeVerdict =
+  | { eligible: true }
+  | { eligible: false; reason: ClaimTimeFailureReason; exclusion: ExclusionReason; detail: string };
+
+/**
+ * The same rules, re-run when a buyer claims: things may have changed since the
+ * offer went out. Targeting changes (paused, unsubscribed, area, pool) are all
+ * "eligibility_changed" to the buyer; caps and credits keep their own reasons
+ * because the buyer can act on them. `exclusion` keeps the precise rule for the audit trail.
+ */
+export function checkClaimTimeEligibility(i: EligibilityInput): ClaimTimeVerdict {
+  const v = checkEligibility(i);
+  if (v.eligible) return v;
+  const reason: ClaimTimeFailureReason =
+    v.reason === 'cap_reached' || v.reason === 'insufficient_credits' ? v.reason : 'eligibility_changed';
+  return { eligible: false, reason, exclusion: v.reason, detail: v.detail };
+}
