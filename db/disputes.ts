@@ -1,0 +1,120 @@
+/**
+ * Disputes: a buyer contests a lead it bought; the agency approves (refund
+ * through the ledger) or rejects it. Approval is one transaction: the refund
+ * entry, the assignment marked refunded, the dispute closed and the timeline
+ * event land together or not at all, and the refund's idempotency key
+ * (`refund:<assignmentId>`) refunds an assignment at most once.
+ */
+import { and, desc, eq } from 'drizzle-orm';
+import { ledgerRefundKey } from '../domain/ids';
+import type { DisputeStatus } from '../domain/types';
+import type { Db, DbOrTx } from './connection';
+import { isUniqueViolation, postLedgerEntry, type LedgerEntry } from './ledger';
+import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
+import { assignments, disputes } from './schema';
+import { appendEvents } from './timeline';
+
+export type DisputeRow = typeof disputes.$inferSelect;
+
+export type OpenDisputeResult =
+  | { ok: true; dispute: DisputeRow }
+  | { ok: false; error: 'not_found' | 'already_refunded' | 'dispute_exists' };
+
+/** Opens a dispute on the buyer's own assignment (another buyer's is not found). */
+export async function openDispute(db: Db, input: { assignmentId: string; buyerId: string; reason: string }): Promise<OpenDisputeResult> {
+  const [assignment] = await db.select().from(assignments).where(eq(assignments.id, input.assignmentId));
+  if (!assignment || assignment.buyerId !== input.buyerId) return { ok: false, error: 'not_found' };
+  if (assignment.status === 'refunded') return { ok: false, error: 'already_refunded' };
+  try {
+    const [row] = await db
+      .insert(disputes)
+      .values({ assignmentId: assignment.id, buyerId: assignment.buyerId, agencyId: assignment.agencyId, reason: input.reason })
+      .returning();
+    return { ok: true, dispute: row! };
+  } catch (err) {
+    if (isUniqueViolation(err, 'disputes_assignment_active_uq')) return { ok: false, error: 'dispute_exists' };
+    throw err;
+  }
+}
+
+export async function getDispute(db: DbOrTx, agencyId: string, disputeId: string): Promise<DisputeRow | undefined> {
+  const [row] = await db.select().from(disputes).where(and(eq(disputes.id, disputeId), eq(disputes.agencyId, agencyId)));
+  return row;
+}
+
+export async function listDisputes(
+  db: DbOrTx,
+  scope: { agencyId: string; buyerId?: string; status?: DisputeStatus },
+  page: PageArgs,
+): Promise<Page<DisputeRow>> {
+  const rows = await db
+    .select({ row: disputes, sortAt: sortKeyAt(disputes.createdAt) })
+    .from(disputes)
+    .where(
+      and(
+        eq(disputes.agencyId, scope.agencyId),
+        scope.buyerId ? eq(disputes.buyerId, scope.buyerId) : undefined,
+        scope.status ? eq(disputes.status, scope.status) : undefined,
+        olderThan(disputes.createdAt, disputes.id, page.after),
+      ),
+    )
+    .orderBy(desc(disputes.createdAt), desc(disputes.id))
+    .limit(page.limit + 1);
+  return toPage(rows, page.limit, (r) => r.row.id, (r) => r.row);
+}
+
+export type ResolveDisputeResult =
+  | { ok: true; dispute: DisputeRow; refund: { entry: LedgerEntry; balance: number } | null }
+  | { ok: false; error: 'not_found' | 'not_open' };
+
+export async function resolveDispute(
+  db: Db,
+  input: { agencyId: string; disputeId: string; approve: boolean; note?: string | null },
+): Promise<ResolveDisputeResult> {
+  return db.transaction(async (tx) => {
+    const [dispute] = await tx
+      .select()
+      .from(disputes)
+      .where(and(eq(disputes.id, input.disputeId), eq(disputes.agencyId, input.agencyId)))
+      .for('update');
+    if (!dispute) return { ok: false, error: 'not_found' };
+    if (dispute.status !== 'open') return { ok: false, error: 'not_open' };
+    const now = new Date();
+
+    if (!input.approve) {
+      const [row] = await tx.update(disputes).set({ status: 'rejected', resolvedAt: now }).where(eq(disputes.id, dispute.id)).returning();
+      return { ok: true, dispute: row!, refund: null };
+    }
+
+    const [assignment] = await tx.select().from(assignments).where(eq(assignments.id, dispute.assignmentId)).for('update');
+    if (!assignment) throw new Error(`assignment ${dispute.assignmentId} of dispute ${dispute.id} is missing`);
+    const { entry } = await postLedgerEntry(tx, {
+      buyerId: assignment.buyerId,
+      agencyId: assignment.agencyId,
+      kind: 'refund',
+      amount: assignment.price,
+      idempotencyKey: ledgerRefundKey(assignment.id),
+      leadId: assignment.leadId,
+      offerId: assignment.offerId,
+      reference: `dispute:${dispute.id}`,
+    });
+    await tx.update(assignments).set({ status: 'refunded' }).where(eq(assignments.id, assignment.id));
+    const [row] = await tx
+      .update(disputes)
+      .set({ status: 'approved', resolvedAt: now, refundEntryId: entry.id })
+      .where(eq(disputes.id, dispute.id))
+      .returning();
+    await appendEvents(tx, [
+      {
+        leadId: assignment.leadId,
+        offerId: assignment.offerId,
+        type: 'refunded',
+        buyerId: assignment.buyerId,
+        reason: 'dispute_approved',
+        data: { disputeId: dispute.id, assignmentId: assignment.id, amount: assignment.price, ledgerEntryId: entry.id, ...(input.note ? { note: input.note } : {}) },
+        dedupeKey: `refunded:${assignment.id}`,
+      },
+    ]);
+    return { ok: true, dispute: row!, refund: { entry, balance: entry.balanceAfter } };
+  });
+}

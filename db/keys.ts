@@ -1,0 +1,54 @@
+/**
+ * API keys: random secrets shown once, stored as SHA-256 hashes. The API looks
+ * a presented key up by its hash, so the lookup never compares the secret
+ * itself character by character.
+ */
+import crypto from 'node:crypto';
+import { and, eq, isNull, ne } from 'drizzle-orm';
+import type { ApiKeyKind } from '../domain/types';
+import type { DbOrTx } from './connection';
+import { apiKeys } from './schema';
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+
+const PREFIX: Record<ApiKeyKind, string> = { admin: 'lw_admin_', buyer: 'lw_buyer_' };
+
+/** `lw_admin_` or `lw_buyer_` followed by 32 random bytes, base64url. */
+export function generateApiKey(kind: ApiKeyKind): string {
+  return PREFIX[kind] + crypto.randomBytes(32).toString('base64url');
+}
+
+/** Hex SHA-256 of the key: what the database stores and is searched by. */
+export function hashApiKey(key: string): string {
+  return crypto.createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+/** Creates a key and returns it in clear: the only time anyone sees it. */
+export async function createApiKey(
+  db: DbOrTx,
+  input: { kind: ApiKeyKind; agencyId: string; buyerId?: string | null },
+): Promise<{ key: string; id: string; prefix: string }> {
+  const key = generateApiKey(input.kind);
+  const prefix = key.slice(0, PREFIX[input.kind].length + 4);
+  const [row] = await db
+    .insert(apiKeys)
+    .values({ kind: input.kind, agencyId: input.agencyId, buyerId: input.buyerId ?? null, keyHash: hashApiKey(key), prefix })
+    .returning({ id: apiKeys.id });
+  return { key, id: row!.id, prefix };
+}
+
+/** The live (not revoked) key with this hash. */
+export async function findApiKeyByHash(db: DbOrTx, keyHash: string): Promise<ApiKeyRow | undefined> {
+  const [row] = await db.select().from(apiKeys).where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)));
+  return row;
+}
+
+/** Revokes every live key of a buyer except `keepId` (key rotation). */
+export async function revokeBuyerKeys(db: DbOrTx, buyerId: string, keepId?: string): Promise<number> {
+  const rows = await db
+    .update(apiKeys)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(apiKeys.buyerId, buyerId), isNull(apiKeys.revokedAt), keepId ? ne(apiKeys.id, keepId) : undefined))
+    .returning({ id: apiKeys.id });
+  return rows.length;
+}
