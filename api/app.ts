@@ -1,0 +1,203 @@
+/**
+ * The HTTP API and the live feed of one process. `createApi` builds the
+ * Express app from the route objects (api/routes/*) and returns it together
+ * with `attachFeed`, which adds the WebSocket gateway to the http server:
+ *
+ *   const { app, attachFeed } = createApi(deps);
+ *   const server = http.createServer(app);
+ *   const feed = attachFeed(server);
+ *   server.listen(PORT);
+ *
+ * Every request goes: auth (401/403/429) → JSON body (415/413/400) →
+ * params, query and body validated by zod (400) → Idempotency-Key (creating
+ * POSTs) → handler. Errors end as problem+json; nothing unexpected leaks.
+ */
+import type http from 'node:http';
+import type { Client } from '@temporalio/client';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { Db } from '../db/connection';
+import type { OfferBus } from '../db/offer-bus';
+import { Authenticator, requireRole, type Principal } from './auth';
+import { ClaimRelay } from './claim-relay';
+import { attachFeedGateway, type FeedHandle } from './feed';
+import { idempotencyKeyOf, requestHash, withIdempotency } from './idempotency';
+import { Metrics } from './metrics';
+import { buildOpenApi, docsPage } from './openapi';
+import { errorHandler, Problem, type ErrorLogger } from './problem';
+import { TokenBuckets, type BucketOptions } from './rate-limit';
+import { isRaw, type AnyRoute } from './route';
+import { agencyRoutes } from './routes/agencies';
+import { buyerRoutes } from './routes/buyers';
+import { campaignRoutes } from './routes/campaigns';
+import { disputeRoutes } from './routes/disputes';
+import { leadRoutes } from './routes/leads';
+import { meRoutes } from './routes/me';
+import { offerRoutes } from './routes/offers';
+import { opsRoutes } from './routes/ops';
+import type { ApiServices } from './services';
+import { parseWith } from './validate';
+
+export interface ApiDeps {
+  db: Db;
+  bus: OfferBus;
+  temporal: Client;
+  taskQueue: string;
+  rootToken: string;
+  /** How long a claim (or a manual action) waits on its workflow before answering 503; default 10 s. */
+  claimTimeoutMs?: number;
+  /** Feed heartbeat; default 15 s. */
+  feedPingIntervalMs?: number;
+  /** Failed authentications per client IP, and claims per key. */
+  rateLimits?: { authFailures?: BucketOptions; claims?: BucketOptions };
+  /** A lead with the same phone or email (per service line) within this window is a duplicate; default 30 days, 0 = off. */
+  duplicateWindowMs?: number;
+  logger?: ErrorLogger & { warn(message: string, meta?: unknown): void };
+}
+
+export interface Api {
+  app: express.Express;
+  attachFeed(server: http.Server): FeedHandle;
+  /** The route objects the app serves (and the OpenAPI document describes). */
+  routes: readonly AnyRoute[];
+}
+
+export const BODY_LIMIT = '1mb'; // 1 MiB
+const JSON_TYPES = ['application/json', 'application/*+json'];
+const DEFAULT_AUTH_FAILURES: BucketOptions = { capacity: 20, refillPerSecond: 0.2 };
+const DEFAULT_CLAIMS: BucketOptions = { capacity: 30, refillPerSecond: 10 };
+
+export function createApi(deps: ApiDeps): Api {
+  const logger = deps.logger ?? console;
+  const db = deps.db;
+  const authFailures = new TokenBuckets(deps.rateLimits?.authFailures ?? DEFAULT_AUTH_FAILURES);
+  const claimLimits = new TokenBuckets(deps.rateLimits?.claims ?? DEFAULT_CLAIMS);
+  const timeoutMs = deps.claimTimeoutMs ?? 10_000;
+  const metrics = new Metrics();
+  metrics.counter('leadwire_http_requests_total', 'HTTP requests by route, method and status');
+  metrics.counter('leadwire_claims_total', 'Claims by channel and answer');
+  metrics.counter('leadwire_feed_connections_total', 'Feed connections accepted');
+
+  const services: ApiServices = {
+    db,
+    bus: deps.bus,
+    temporal: deps.temporal,
+    taskQueue: deps.taskQueue,
+    auth: new Authenticator(db, deps.rootToken, authFailures),
+    claims: new ClaimRelay({
+      db,
+      temporal: deps.temporal,
+      timeoutMs,
+      limiter: claimLimits,
+      observe: (via, outcome) => metrics.inc('leadwire_claims_total', { via, outcome }),
+    }),
+    metrics,
+    logger,
+    workflowTimeoutMs: timeoutMs,
+    duplicateWindowMs: deps.duplicateWindowMs ?? 30 * 24 * 3_600_000,
+  };
+
+  let doc: Record<string, unknown> | null = null;
+  let html: string | null = null;
+  const routes: AnyRoute[] = [
+    ...agencyRoutes,
+    ...meRoutes,
+    ...buyerRoutes,
+    ...campaignRoutes,
+    ...leadRoutes,
+    ...offerRoutes,
+    ...disputeRoutes,
+    ...opsRoutes({ json: () => (doc ??= buildOpenApi(routes)), html: () => (html ??= docsPage((doc ??= buildOpenApi(routes)))) }),
+  ];
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use(baseHeaders(metrics));
+  for (const route of routes) app[route.method](route.path, ...pipeline(route, services));
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    next(new Problem(404, 'route_not_found', `No route ${req.method} ${req.path.slice(0, 200)}.`));
+  });
+  app.use(errorHandler(logger));
+
+  let feed: FeedHandle | null = null;
+  return {
+    app,
+    routes,
+    attachFeed(server) {
+      if (feed) throw new Error('attachFeed: this API already serves a feed');
+      feed = attachFeedGateway(server, services, { pingIntervalMs: deps.feedPingIntervalMs ?? 15_000 });
+      const handle = feed;
+      metrics.gauge('leadwire_feed_connections', 'Open feed connections', () => handle.connections());
+      return handle;
+    },
+  };
+}
+
+/** nosniff, no caching of tenant data, and a request counter per route template. */
+function baseHeaders(metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Cache-Control', 'no-store');
+    res.on('finish', () => {
+      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      metrics.inc('leadwire_http_requests_total', { method: req.method, route, status: String(res.statusCode) });
+    });
+    next();
+  };
+}
+
+const clientIp = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+
+function pipeline(route: AnyRoute, services: ApiServices): RequestHandler[] {
+  const chain: RequestHandler[] = [];
+  if (route.roles.length) {
+    chain.push(async (req, res, next) => {
+      const principal = await services.auth.authenticate(req.headers.authorization, clientIp(req));
+      requireRole(principal, route.roles);
+      res.locals.principal = principal;
+      next();
+    });
+  }
+  if (route.body) {
+    chain.push(requireJsonBody, express.json({ limit: BODY_LIMIT, type: JSON_TYPES, strict: true }));
+  }
+  chain.push(async (req, res) => {
+    const params = parseWith(route.params, req.params, 'params');
+    const query = parseWith(route.query, req.query ?? {}, 'query');
+    const body = route.body ? parseWith(route.body, req.body ?? {}, 'body') : undefined;
+    const principal = res.locals.principal as Principal | undefined;
+    const idempotencyKey = route.idempotent ? idempotencyKeyOf(req.headers['idempotency-key']) : null;
+    const run = () => route.handler({ principal: principal as never, params, query, body, idempotencyKey, req, services });
+
+    const reply =
+      route.idempotent && principal && principal.kind !== 'root'
+        ? await withIdempotency(services.db, `${route.operationId}:${principal.agencyId}`, idempotencyKey, requestHash({ params, body }), async () => {
+            const r = await run();
+            if (isRaw(r)) throw new Error(`idempotent route ${route.operationId} answered raw`);
+            return r;
+          })
+        : await run();
+
+    for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
+    if (isRaw(reply)) {
+      res.status(reply.status).type(reply.contentType).send(reply.raw);
+    } else if (reply.body === undefined) {
+      res.status(reply.status).end();
+    } else {
+      res.status(reply.status).json(reply.body);
+    }
+  });
+  return chain;
+}
+
+/** A body must be JSON; a body-less request passes (its fields are then reported missing, or it has none). */
+const requireJsonBody: RequestHandler = (req, _res, next) => {
+  const length = req.headers['content-length'];
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  if (hasBody && !req.is(JSON_TYPES)) {
+    next(new Problem(415, 'unsupported_media_type', 'Send the body as JSON with "Content-Type: application/json".'));
+    return;
+  }
+  next();
+};

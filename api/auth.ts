@@ -1,0 +1,86 @@
+/**
+ * Who is calling: `Authorization: Bearer <key>`.
+ * - the root token (deps.rootToken) only creates agencies;
+ * - an admin key manages its own agency;
+ * - a buyer key sees offers targeted to its buyer and the buyer's own data.
+ * Keys are looked up by their SHA-256 (never by the secret), and the stored
+ * hash is compared again in constant time. Failed attempts are rate-limited
+ * per client IP, so guessing keys is slow.
+ */
+import crypto from 'node:crypto';
+import type { Db } from '../db/connection';
+import { findApiKeyByHash, hashApiKey } from '../db/keys';
+import { Problem } from './problem';
+import type { TokenBuckets } from './rate-limit';
+
+export type Principal =
+  | { kind: 'root' }
+  | { kind: 'admin'; agencyId: string; keyId: string }
+  | { kind: 'buyer'; agencyId: string; buyerId: string; keyId: string };
+
+export type Role = Principal['kind'];
+export type AdminPrincipal = Extract<Principal, { kind: 'admin' }>;
+export type BuyerPrincipal = Extract<Principal, { kind: 'buyer' }>;
+
+/** Keys are ASCII without spaces; anything else is not a key and costs no database lookup. */
+const TOKEN = /^[\x21-\x7e]{1,512}$/;
+
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+export function bearerToken(header: string | undefined): string | null {
+  if (typeof header !== 'string') return null;
+  const m = /^Bearer +(\S+) *$/i.exec(header);
+  return m && TOKEN.test(m[1]!) ? m[1]! : null;
+}
+
+const sha256 = (s: string) => crypto.createHash('sha256').update(s, 'utf8').digest();
+
+export class Authenticator {
+  private readonly rootDigest: Buffer | null;
+
+  constructor(
+    private readonly db: Db,
+    rootToken: string,
+    private readonly failures: TokenBuckets,
+  ) {
+    // An empty root token disables root access rather than accepting an empty key.
+    this.rootDigest = rootToken ? sha256(rootToken) : null;
+  }
+
+  /** The principal of a token, or null. */
+  async verify(token: string | null): Promise<Principal | null> {
+    if (!token || !TOKEN.test(token)) return null;
+    const digest = sha256(token);
+    if (this.rootDigest && crypto.timingSafeEqual(digest, this.rootDigest)) return { kind: 'root' };
+    const row = await findApiKeyByHash(this.db, hashApiKey(token));
+    if (!row || !crypto.timingSafeEqual(Buffer.from(row.keyHash, 'hex'), digest)) return null;
+    if (row.kind === 'admin') return { kind: 'admin', agencyId: row.agencyId, keyId: row.id };
+    if (row.kind === 'buyer' && row.buyerId) return { kind: 'buyer', agencyId: row.agencyId, buyerId: row.buyerId, keyId: row.id };
+    return null;
+  }
+
+  /**
+   * The caller, or a problem: 429 while this IP has used up its failed
+   * attempts, 401 for a missing or unknown key (which uses one up).
+   */
+  async authenticate(authorization: string | undefined, clientIp: string, queryToken?: string | null): Promise<Principal> {
+    if (!this.failures.has(clientIp)) throw rateLimited(this.failures.retryAfter(clientIp), 'Too many failed authentications from this address.');
+    const principal = await this.verify(bearerToken(authorization) ?? queryToken ?? null);
+    if (principal) return principal;
+    this.failures.take(clientIp);
+    const detail = authorization || queryToken ? 'The API key is not valid.' : 'Send an API key as "Authorization: Bearer <key>".';
+    throw new Problem(401, 'unauthorized', detail, { headers: { 'WWW-Authenticate': 'Bearer realm="leadwire"' } });
+  }
+}
+
+export function rateLimited(retryAfterSeconds: number, detail: string): Problem {
+  return new Problem(429, 'rate_limited', detail, { headers: { 'Retry-After': String(retryAfterSeconds) }, retryAfter: retryAfterSeconds });
+}
+
+const ROLE_WORDS: Record<Role, string> = { root: 'the root token', admin: 'an agency admin key', buyer: 'a buyer key' };
+
+/** 403 when the key is of the wrong kind for the route (ids are not involved: nothing leaks). */
+export function requireRole(principal: Principal, roles: readonly Role[]): void {
+  if (!roles.includes(principal.kind)) {
+    throw new Problem(403, 'forbidden', `This route needs ${roles.map((r) => ROLE_WORDS[r]).join(' or ')}.`);
+  }
+}

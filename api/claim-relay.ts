@@ -1,0 +1,116 @@
+/**
+ * The claim relay: one function behind `POST /v1/offers/:id/claim` and the
+ * feed's `claim` message. What the database can answer alone it answers
+ * without bothering the workflow (unknown offer, a repeated win, a buyer that
+ * was never targeted, an offer already closed); everything else goes to the
+ * offer's workflow as the `claim` Update, which decides races.
+ *
+ * The Update id is derived from (offer, buyer, requestId), so a client that
+ * retries with the same requestId after a timeout joins the same attempt in
+ * Temporal instead of making a second one.
+ */
+import crypto from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import type { Db } from '../db/connection';
+import { getOffer, getTarget } from '../db/queries';
+import { priorSale } from '../db/sales';
+import { appendEvents } from '../db/timeline';
+import { claimOutcomeOf } from '../domain/claims';
+import type { ClaimFailureReason } from '../domain/types';
+import { claimUpdate, type ClaimResult } from '../workflows/messages';
+import { rateLimited, type BuyerPrincipal } from './auth';
+import { notFound, Problem } from './problem';
+import type { TokenBuckets } from './rate-limit';
+import { wonView } from './views';
+import { DeadlineExceeded, executeUpdateWithin } from './workflow-calls';
+
+export type ClaimVia = 'api' | 'feed';
+
+export type ClaimAnswer =
+  | { status: 200; body: ReturnType<typeof wonView> }
+  | { status: 402 | 403 | 409; body: { result: 'lost' | 'failed'; reason: ClaimFailureReason } };
+
+export interface ClaimRelayDeps {
+  db: Db;
+  temporal: Client;
+  /** How long a claim may wait for the workflow before answering 503 `claim_pending`. */
+  timeoutMs: number;
+  /** Claims per buyer key. */
+  limiter: TokenBuckets;
+  /** Told every answer (metrics). */
+  observe?: (via: ClaimVia, outcome: string) => void;
+}
+
+export const newRequestId = () => crypto.randomUUID();
+
+export class ClaimRelay {
+  constructor(private readonly deps: ClaimRelayDeps) {}
+
+  /** Claims an offer for the buyer. Throws a Problem for 404 (unknown offer), 429 and 503. */
+  async claim(buyer: BuyerPrincipal, offerId: string, requestId: string, via: ClaimVia): Promise<ClaimAnswer> {
+    try {
+      const answer = await this.decide(buyer, offerId, requestId, via);
+      this.deps.observe?.(via, answer.status === 200 ? 'won' : answer.body.reason);
+      return answer;
+    } catch (err) {
+      this.deps.observe?.(via, err instanceof Problem ? err.code : 'error');
+      throw err;
+    }
+  }
+
+  private async decide(buyer: BuyerPrincipal, offerId: string, requestId: string, via: ClaimVia): Promise<ClaimAnswer> {
+    const retryAfter = this.deps.limiter.take(buyer.keyId);
+    if (retryAfter > 0) throw rateLimited(retryAfter, 'Too many claims with this key.');
+
+    const { db } = this.deps;
+    const offer = await getOffer(db, offerId);
+    if (!offer || offer.agencyId !== buyer.agencyId) throw notFound('offer');
+
+    const prior = await priorSale(db, offer.id, buyer.buyerId);
+    if (prior?.result === 'won') return { status: 200, body: wonView(prior) };
+
+    const refuse = async (reason: ClaimFailureReason): Promise<ClaimAnswer> => {
+      const key = `claim:${offer.id}:${buyer.buyerId}:${requestId}`;
+      const base = { leadId: offer.leadId, offerId: offer.id, buyerId: buyer.buyerId };
+      await appendEvents(db, [
+        { ...base, type: 'claim_attempted', data: { via, requestId }, dedupeKey: `${key}:attempted` },
+        { ...base, type: 'claim_failed', reason, data: { via, requestId, decidedBy: 'api' }, dedupeKey: `${key}:failed` },
+      ]);
+      return refusal(reason);
+    };
+
+    const target = await getTarget(db, offer.id, buyer.buyerId);
+    if (!target?.eligible) return refuse('not_targeted');
+    if (offer.status !== 'open' || offer.closesAt.getTime() <= Date.now()) return refuse('offer_closed');
+
+    let result: ClaimResult;
+    try {
+      result = await executeUpdateWithin(this.deps.temporal, offer.workflowId, claimUpdate, {
+        args: [{ offerId: offer.id, buyerId: buyer.buyerId, requestId }],
+        updateId: `claim:${offer.id}:${buyer.buyerId}:${requestId}`,
+        timeoutMs: this.deps.timeoutMs,
+      });
+    } catch (err) {
+      // The workflow is gone (completed) or finished before taking the Update: the offer is over.
+      if (err instanceof WorkflowNotFoundError || err instanceof WorkflowUpdateFailedError) return refuse('offer_closed');
+      if (err instanceof DeadlineExceeded || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || err instanceof ServiceError) {
+        throw pending(requestId);
+      }
+      throw err;
+    }
+    return result.result === 'won' ? { status: 200, body: wonView(result) } : refusal(result.reason);
+  }
+}
+
+function refusal(reason: ClaimFailureReason): ClaimAnswer {
+  const outcome = claimOutcomeOf(reason);
+  return { status: outcome.httpStatus, body: { result: outcome.result, reason } };
+}
+
+function pending(requestId: string): Problem {
+  return new Problem(503, 'claim_pending', 'The claim is still being decided. Retry with the same requestId to get its outcome.', {
+    requestId,
+    headers: { 'Retry-After': '1' },
+  });
+}

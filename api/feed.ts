@@ -1,0 +1,285 @@
+/**
+ * The Live Leads feed: a WebSocket gateway at /v1/feed for buyers.
+ *
+ * - Upgrade: a buyer key (`Authorization: Bearer` or `?token=`), else the
+ *   upgrade is refused with 401 (429 while the address is rate-limited).
+ * - On connect: `{type:"snapshot", offers}` with the buyer's open offers;
+ *   events that arrive meanwhile are held and sent after it, in order.
+ * - The gateway subscribes once to the offer bus and fans events out to the
+ *   connected buyers an offer targets (loading the offer: bus events carry ids).
+ * - Client messages: `viewed` (recorded once per buyer and offer) and `claim`
+ *   (the same relay as the REST claim). Anything malformed is answered with
+ *   `{type:"error", code, message}`; nothing a client sends can throw here.
+ *   A frame over 64 KiB is refused by the protocol itself: the socket closes
+ *   with 1009 (message too big), since nothing may be sent after that close.
+ * - Heartbeat: a ping every interval; a socket that missed the last pong is
+ *   terminated. A socket that stops reading (huge backlog) is dropped too.
+ */
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { OfferBusEvent } from '../db/offer-bus';
+import { eligibleTargetIds, getOffer, getTarget, listBuyerOffers, offerWinnerIds } from '../db/queries';
+import { recordViewed } from '../db/timeline';
+import type { BuyerPrincipal } from './auth';
+import { Problem, problemBody } from './problem';
+import { FeedClientMessage } from './schemas';
+import type { ApiServices } from './services';
+import { describeErrors, fieldErrors } from './validate';
+import { buyerOfferView } from './views';
+
+export const FEED_PATH = '/v1/feed';
+export const FEED_MAX_PAYLOAD = 64 * 1024;
+/** A client this far behind on reading is not coming back. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** The snapshot holds at most this many offers (the newest). */
+const SNAPSHOT_LIMIT = 200;
+
+export interface FeedOptions {
+  pingIntervalMs: number;
+}
+
+export interface FeedHandle {
+  close(): Promise<void>;
+  connections(): number;
+}
+
+interface FeedClient {
+  ws: WebSocket;
+  buyer: BuyerPrincipal;
+  alive: boolean;
+  /** Events held until the snapshot is sent. */
+  held: object[] | null;
+  viewed: Set<string>;
+}
+
+export function attachFeedGateway(server: http.Server, services: ApiServices, options: FeedOptions): FeedHandle {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: FEED_MAX_PAYLOAD });
+  const byBuyer = new Map<string, Set<FeedClient>>();
+  const perAgency = new Map<string, number>();
+  let count = 0;
+  let closed = false;
+
+  const send = (client: FeedClient, message: object, hold = true): void => {
+    if (hold && client.held) {
+      client.held.push(message);
+      return;
+    }
+    const { ws } = client;
+    if (ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      ws.terminate();
+      return;
+    }
+    ws.send(JSON.stringify(message), (err) => {
+      if (err) ws.terminate();
+    });
+  };
+  const sendError = (client: FeedClient, code: string, message: string, extra: Record<string, unknown> = {}) =>
+    send(client, { type: 'error', code, message, ...extra }, false);
+
+  // ─── fan-out of bus events, one at a time so a buyer sees them in order ───
+  let queue: Promise<void> = Promise.resolve();
+  const onBusEvent = (event: OfferBusEvent): void => {
+    if (closed || !event || !perAgency.get(event.agencyId)) return;
+    queue = queue
+      .then(() => fanOut(event))
+      .catch((err) => services.logger.warn(`[feed] could not fan out ${event.type} ${event.offerId}`, err));
+  };
+
+  const fanOut = async (event: OfferBusEvent): Promise<void> => {
+    const offer = await getOffer(services.db, event.offerId);
+    if (!offer || offer.kind !== 'ping_post') return;
+    const targeted = (await eligibleTargetIds(services.db, offer.id)).filter((id) => byBuyer.has(id));
+    if (!targeted.length) return;
+    if (event.type === 'offer.opened') {
+      if (offer.status !== 'open') return; // already closed: its offer.closed follows, the opening is moot
+      const message = { type: 'offer.opened', offer: buyerOfferView(offer) };
+      for (const buyerId of targeted) for (const c of byBuyer.get(buyerId) ?? []) send(c, message);
+    } else if (event.type === 'offer.closed') {
+      const winners = await offerWinnerIds(services.db, offer.id);
+      for (const buyerId of targeted) {
+        // Cancelled counts as expired: for the buyer, the offer ended without anyone taking it.
+        const outcome = winners.has(buyerId) ? 'won_by_you' : winners.size > 0 ? 'taken' : 'expired';
+        for (const c of byBuyer.get(buyerId) ?? []) send(c, { type: 'offer.closed', offerId: offer.id, outcome });
+      }
+    }
+  };
+  const unsubscribe = services.bus.subscribe(onBusEvent);
+
+  // ─── connections ──────────────────────────────────────────────────────────
+  const register = (client: FeedClient) => {
+    const set = byBuyer.get(client.buyer.buyerId) ?? new Set<FeedClient>();
+    set.add(client);
+    byBuyer.set(client.buyer.buyerId, set);
+    perAgency.set(client.buyer.agencyId, (perAgency.get(client.buyer.agencyId) ?? 0) + 1);
+    count++;
+  };
+  const unregister = (client: FeedClient) => {
+    const set = byBuyer.get(client.buyer.buyerId);
+    if (!set?.delete(client)) return;
+    if (!set.size) byBuyer.delete(client.buyer.buyerId);
+    const n = (perAgency.get(client.buyer.agencyId) ?? 1) - 1;
+    if (n > 0) perAgency.set(client.buyer.agencyId, n);
+    else perAgency.delete(client.buyer.agencyId);
+    count--;
+  };
+
+  const onConnection = (ws: WebSocket, buyer: BuyerPrincipal): void => {
+    const client: FeedClient = { ws, buyer, alive: true, held: [], viewed: new Set() };
+    // A frame over maxPayload, bad UTF-8, a protocol error: ws has already started the close
+    // (1009 "message too big", 1007, 1002); listening here keeps the error from crashing the process.
+    ws.on('error', () => undefined);
+    ws.on('pong', () => (client.alive = true));
+    ws.on('close', () => unregister(client));
+    ws.on('message', (data, isBinary) => {
+      handleMessage(client, data, isBinary).catch((err) => {
+        services.logger.warn('[feed] message handling failed', err);
+        sendError(client, 'internal_error', 'The message could not be handled.');
+      });
+    });
+    register(client);
+    services.metrics.inc('leadwire_feed_connections_total');
+    listBuyerOffers(services.db, buyer.buyerId, 'open', { limit: SNAPSHOT_LIMIT })
+      .then((page) => {
+        send(client, { type: 'snapshot', offers: page.items.map(buyerOfferView) }, false);
+        const held = client.held ?? [];
+        client.held = null;
+        for (const m of held) send(client, m);
+      })
+      .catch((err) => {
+        services.logger.warn('[feed] snapshot failed', err);
+        sendError(client, 'internal_error', 'Could not load your offers; reconnect.');
+        ws.close(1011, 'snapshot failed');
+      });
+  };
+
+  const handleMessage = async (client: FeedClient, data: RawData, isBinary: boolean): Promise<void> => {
+    if (isBinary) return sendError(client, 'unsupported_frame', 'Send JSON text frames.');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8'));
+    } catch {
+      return sendError(client, 'malformed_json', 'The message is not valid JSON.');
+    }
+    const type = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as { type?: unknown }).type : undefined;
+    if (type !== 'viewed' && type !== 'claim') {
+      return sendError(client, 'unknown_type', 'Messages are {"type":"viewed","offerId"} or {"type":"claim","offerId","requestId"}.');
+    }
+    const parsed = FeedClientMessage.safeParse(raw);
+    if (!parsed.success) {
+      const errors = fieldErrors(parsed.error.issues, 'body');
+      const requestId = typeof (raw as { requestId?: unknown }).requestId === 'string' ? (raw as { requestId: string }).requestId.slice(0, 128) : undefined;
+      return sendError(client, 'validation_failed', describeErrors(errors), { errors, ...(requestId ? { requestId } : {}) });
+    }
+    const msg = parsed.data;
+    if (msg.type === 'viewed') return viewed(client, msg.offerId);
+    try {
+      const answer = await services.claims.claim(client.buyer, msg.offerId, msg.requestId, 'feed');
+      send(client, { type: 'claim.result', requestId: msg.requestId, ...answer.body }, false);
+    } catch (err) {
+      if (!(err instanceof Problem)) throw err;
+      const body = problemBody(err);
+      sendError(client, err.code, err.detail, { requestId: msg.requestId, ...(body.retryAfter ? { retryAfter: body.retryAfter } : {}) });
+    }
+  };
+
+  const viewed = async (client: FeedClient, offerId: string): Promise<void> => {
+    if (client.viewed.has(offerId)) return;
+    const target = await getTarget(services.db, offerId, client.buyer.buyerId);
+    const offer = target?.eligible ? await getOffer(services.db, offerId) : undefined;
+    if (!offer || offer.kind !== 'ping_post') return sendError(client, 'not_found', 'No such offer for you.', { offerId });
+    await recordViewed(services.db, offer.leadId, offer.id, client.buyer.buyerId, 'feed');
+    client.viewed.add(offerId);
+  };
+
+  // ─── the upgrade ──────────────────────────────────────────────────────────
+  const refuse = (socket: Duplex, status: number, problem: Problem) => {
+    if (socket.destroyed) return;
+    const body = JSON.stringify(problemBody(problem));
+    const extra = Object.entries(problem.extra.headers ?? {})
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 404 ? 'Not Found' : status === 429 ? 'Too Many Requests' : 'Error'}\r\n` +
+        `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n${extra}\r\n${body}`,
+    );
+    setTimeout(() => socket.destroy(), 1000).unref();
+  };
+
+  const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => socket.destroy());
+    void (async () => {
+      let url: URL;
+      try {
+        url = new URL(req.url ?? '/', 'http://feed.invalid');
+      } catch {
+        return refuse(socket, 404, new Problem(404, 'route_not_found', 'No such WebSocket route.'));
+      }
+      if (url.pathname !== FEED_PATH || closed) return refuse(socket, 404, new Problem(404, 'route_not_found', 'No such WebSocket route.'));
+      let principal;
+      try {
+        const ip = req.socket.remoteAddress ?? 'unknown';
+        principal = await services.auth.authenticate(req.headers.authorization, ip, url.searchParams.get('token'));
+      } catch (err) {
+        const problem = err instanceof Problem ? err : new Problem(503, 'service_unavailable', 'Could not check the key; retry.');
+        if (!(err instanceof Problem)) services.logger.warn('[feed] authentication failed', err);
+        return refuse(socket, problem.status, problem);
+      }
+      if (principal.kind !== 'buyer') return refuse(socket, 403, new Problem(403, 'forbidden', 'The feed is for buyer keys.'));
+      if (socket.destroyed || closed) return;
+      wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal));
+    })().catch(() => socket.destroy());
+  };
+  server.on('upgrade', onUpgrade);
+
+  // ─── heartbeat ────────────────────────────────────────────────────────────
+  const heartbeat = setInterval(() => {
+    for (const set of byBuyer.values()) {
+      for (const client of set) {
+        if (!client.alive) {
+          client.ws.terminate();
+          continue;
+        }
+        client.alive = false;
+        try {
+          client.ws.ping();
+        } catch {
+          client.ws.terminate();
+        }
+      }
+    }
+  }, options.pingIntervalMs);
+  heartbeat.unref();
+
+  return {
+    connections: () => count,
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(heartbeat);
+      unsubscribe();
+      server.off('upgrade', onUpgrade);
+      const all = [...byBuyer.values()].flatMap((s) => [...s]);
+      await Promise.all(
+        all.map(
+          (c) =>
+            new Promise<void>((resolve) => {
+              if (c.ws.readyState === c.ws.CLOSED) return resolve();
+              const timer = setTimeout(() => {
+                c.ws.terminate();
+                resolve();
+              }, 1000);
+              c.ws.once('close', () => {
+                clearTimeout(timer);
+                resolve();
+              });
+              c.ws.close(1001, 'server shutting down');
+            }),
+        ),
+      );
+      await queue.catch(() => undefined);
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,182 @@
+/**
+ * The OpenAPI 3.1 document, generated from the route objects and their zod
+ * schemas (`z.toJSONSchema`), and a small self-contained HTML page that
+ * renders it (no scripts, no CDN).
+ */
+import { z } from 'zod';
+import type { AnyRoute, ResponseDoc } from './route';
+import { BuyerOfferView, ClaimWon, FeedClientMessage, FullLead, ProblemSchema } from './schemas';
+
+type Json = Record<string, unknown>;
+
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Json {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Json;
+  return rest;
+}
+
+/** `/v1/buyers/:id` → `/v1/buyers/{id}`. */
+export const openApiPath = (expressPath: string) => expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+
+function parameters(route: AnyRoute): Json[] {
+  const out: Json[] = [];
+  for (const [where, schema] of [
+    ['path', route.params],
+    ['query', route.query],
+  ] as const) {
+    const js = jsonSchema(schema, 'input');
+    const props = (js.properties ?? {}) as Record<string, Json>;
+    const required = new Set((js.required ?? []) as string[]);
+    for (const [name, prop] of Object.entries(props)) {
+      const { description, ...propSchema } = prop;
+      out.push({
+        name,
+        in: where,
+        required: where === 'path' || required.has(name),
+        ...(description ? { description } : {}),
+        schema: propSchema,
+      });
+    }
+  }
+  if (route.idempotent) {
+    out.push({
+      name: 'Idempotency-Key',
+      in: 'header',
+      required: false,
+      description: 'Same key and body: the first answer again. Same key, another body: 409 `idempotency_conflict`.',
+      schema: { type: 'string', minLength: 1, maxLength: 255 },
+    });
+  }
+  return out;
+}
+
+function response(status: number, doc: ResponseDoc): Json {
+  if (doc.schema) return { description: doc.description, content: { [doc.contentType ?? 'application/json']: { schema: jsonSchema(doc.schema, 'output') } } };
+  if (doc.contentType) return { description: doc.description, content: { [doc.contentType]: { schema: { type: 'string' } } } };
+  if (status >= 400) return { description: doc.description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+  return { description: doc.description };
+}
+
+const ROLE_NAMES = { root: 'root token', admin: 'agency admin key', buyer: 'buyer key' } as const;
+
+function operation(route: AnyRoute): Json {
+  const who = route.roles.length ? `Auth: ${route.roles.map((r) => ROLE_NAMES[r]).join(' or ')}.` : 'No authentication.';
+  return {
+    operationId: route.operationId,
+    tags: [route.tag],
+    summary: route.summary,
+    description: [route.description, who].filter(Boolean).join('\n\n'),
+    ...(route.roles.length ? { security: [{ bearer: [] }], 'x-leadwire-roles': [...route.roles] } : { security: [] }),
+    parameters: parameters(route),
+    ...(route.body
+      ? { requestBody: { required: !route.bodyOptional, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } } }
+      : {}),
+    responses: Object.fromEntries(
+      Object.entries(route.responses)
+        .sort(([a], [b]) => Number(a) - Number(b))
+        .map(([status, doc]) => [status, response(Number(status), doc)]),
+    ),
+  };
+}
+
+/** Server messages of the live feed, documented beside the client messages (the schema the gateway parses with). */
+const FeedServerMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('snapshot'), offers: z.array(BuyerOfferView) }),
+  z.object({ type: z.literal('offer.opened'), offer: BuyerOfferView }),
+  z.object({ type: z.literal('offer.closed'), offerId: z.uuid(), outcome: z.enum(['won_by_you', 'taken', 'expired']) }),
+  z.object({
+    type: z.literal('claim.result'),
+    requestId: z.string(),
+    result: z.enum(['won', 'lost', 'failed']),
+    reason: z.string().optional(),
+    lead: FullLead.optional(),
+    charged: z.number().int().optional(),
+    balance: z.number().int().optional(),
+    assignmentId: z.uuid().optional(),
+  }),
+  z.object({ type: z.literal('error'), code: z.string(), message: z.string(), requestId: z.string().optional() }),
+]);
+
+export function buildOpenApi(routes: AnyRoute[], version = '0.1.0'): Json {
+  const paths: Record<string, Json> = {};
+  for (const route of routes) {
+    const path = openApiPath(route.path);
+    paths[path] = { ...(paths[path] ?? {}), [route.method]: operation(route) };
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Leadwire API',
+      version,
+      description:
+        'Real-time lead distribution: agencies submit leads, buyers claim them (ping post) or receive them (push). ' +
+        'Errors are `application/problem+json` with a stable `code`. Lists take `?limit=` (1–200) and an opaque `cursor`, and answer `nextCursor`.',
+    },
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),
+    paths,
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'root token, agency admin key or buyer key' } },
+      schemas: {
+        Problem: jsonSchema(ProblemSchema, 'output'),
+        ClaimWon: jsonSchema(ClaimWon, 'output'),
+        FeedClientMessage: jsonSchema(FeedClientMessage, 'input'),
+        FeedServerMessage: jsonSchema(FeedServerMessage, 'output'),
+      },
+    },
+  };
+}
+
+// ─── the docs page ───────────────────────────────────────────────────────────
+
+const esc = (s: unknown) =>
+  String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+function renderOperation(path: string, method: string, op: Json): string {
+  const params = (op.parameters ?? []) as Json[];
+  const body = (op.requestBody as Json | undefined)?.content as Record<string, Json> | undefined;
+  const responses = (op.responses ?? {}) as Record<string, Json>;
+  const paramRows = params
+    .map((p) => `<tr><td><code>${esc(p.name)}</code></td><td>${esc(p.in)}</td><td>${p.required ? 'yes' : ''}</td><td>${esc(p.description)} <code>${esc(JSON.stringify(p.schema))}</code></td></tr>`)
+    .join('');
+  return `<section class="op" id="${esc(op.operationId)}">
+<h3><span class="m ${esc(method)}">${esc(method.toUpperCase())}</span> <code>${esc(path)}</code></h3>
+<p>${esc(op.summary)}</p>${op.description ? `<p class="d">${esc(op.description)}</p>` : ''}
+${params.length ? `<table><tr><th>parameter</th><th>in</th><th>required</th><th>schema</th></tr>${paramRows}</table>` : ''}
+${body ? `<details><summary>request body</summary><pre>${esc(JSON.stringify(body['application/json']?.schema, null, 2))}</pre></details>` : ''}
+<ul class="r">${Object.entries(responses)
+    .map(([status, r]) => `<li><b>${esc(status)}</b> ${esc(r.description)}</li>`)
+    .join('')}</ul>
+</section>`;
+}
+
+export function docsPage(doc: Json): string {
+  const paths = doc.paths as Record<string, Record<string, Json>>;
+  const byTag = new Map<string, string[]>();
+  for (const [path, ops] of Object.entries(paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      const tag = ((op.tags as string[]) ?? ['Other'])[0]!;
+      byTag.set(tag, [...(byTag.get(tag) ?? []), renderOperation(path, method, op)]);
+    }
+  }
+  const info = doc.info as Json;
+  const schemas = (doc.components as Json).schemas as Record<string, Json>;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(info.title)} ${esc(info.version)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font:15px/1.45 system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#1d2330}
+code,pre{font-family:ui-monospace,monospace;font-size:13px}pre{background:#f5f6f8;padding:.8em;overflow:auto}
+.op{border-top:1px solid #dde;padding:.4em 0}.m{display:inline-block;min-width:4.2em;text-align:center;border-radius:3px;color:#fff;font-size:12px;padding:2px 4px}
+.get{background:#2f7d32}.post{background:#1f5fa8}.patch{background:#a86a1f}.d{color:#4a5262;white-space:pre-line}
+table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #dde;padding:2px 6px;text-align:left;vertical-align:top}
+nav a{margin-right:1em}</style></head>
+<body><h1>${esc(info.title)} <small>${esc(info.version)}</small></h1>
+<p>${esc(info.description)}</p><p>Machine-readable: <a href="/v1/openapi.json">/v1/openapi.json</a> (OpenAPI 3.1).</p>
+<nav>${[...byTag.keys()].map((t) => `<a href="#tag-${esc(t)}">${esc(t)}</a>`).join('')}</nav>
+${[...byTag.entries()].map(([tag, ops]) => `<h2 id="tag-${esc(tag)}">${esc(tag)}</h2>${ops.join('\n')}`).join('\n')}
+<h2>Live feed messages</h2>
+<p>Client → server:</p><pre>${esc(JSON.stringify(schemas.FeedClientMessage, null, 2))}</pre>
+<p>Server → client:</p><pre>${esc(JSON.stringify(schemas.FeedServerMessage, null, 2))}</pre>
+<h2>Problem documents</h2><pre>${esc(JSON.stringify(schemas.Problem, null, 2))}</pre>
+</body></html>`;
+}

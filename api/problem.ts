@@ -1,0 +1,123 @@
+/**
+ * Errors as RFC 9457 problem documents (`application/problem+json`) with a
+ * stable machine `code`. Handlers throw a Problem; the final error handler
+ * turns it (or anything unexpected, without its internals) into a response.
+ */
+import crypto from 'node:crypto';
+import type { ErrorRequestHandler, Response } from 'express';
+
+export const PROBLEM_TITLES = {
+  validation_failed: 'The request is not valid',
+  malformed_json: 'The body is not valid JSON',
+  payload_too_large: 'The body is too large',
+  unsupported_media_type: 'The body must be JSON',
+  unauthorized: 'Missing or invalid API key',
+  forbidden: 'This key may not do that',
+  not_found: 'Not found',
+  route_not_found: 'No such route',
+  method_not_allowed: 'Method not allowed',
+  conflict: 'Conflict with the current state',
+  idempotency_conflict: 'Idempotency-Key reused with another request',
+  idempotency_in_progress: 'A request with this Idempotency-Key is still running',
+  duplicate_lead: 'Duplicate lead',
+  campaign_paused: 'The campaign is paused',
+  not_in_manual_review: 'The lead is not in manual review',
+  offer_not_open: 'The offer is not open',
+  dispute_not_open: 'The dispute is already resolved',
+  claim_pending: 'The claim is still being decided',
+  rate_limited: 'Too many requests',
+  upgrade_required: 'This route is a WebSocket',
+  bad_request: 'Bad request',
+  service_unavailable: 'A dependency is unavailable',
+  internal_error: 'Internal error',
+} as const;
+
+export type ProblemCode = keyof typeof PROBLEM_TITLES;
+
+export interface FieldError {
+  /** Dotted path of the failing field, e.g. `fields.email` or `zipCodes.2`. */
+  path: string;
+  message: string;
+  /** Where the field is: the JSON body, the query string, the path or a header. */
+  in?: 'body' | 'query' | 'params' | 'header';
+}
+
+export class Problem extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ProblemCode,
+    readonly detail: string,
+    readonly extra: { errors?: FieldError[]; headers?: Record<string, string>; [k: string]: unknown } = {},
+  ) {
+    super(detail);
+    this.name = 'Problem';
+  }
+}
+
+export const notFound = (what: string) => new Problem(404, 'not_found', `${what} not found`);
+
+export function problemBody(p: Problem): Record<string, unknown> {
+  const { headers: _headers, errors, ...extensions } = p.extra;
+  // Extensions first: they can never overwrite a standard member.
+  return {
+    ...extensions,
+    type: `urn:leadwire:problem:${p.code}`,
+    title: PROBLEM_TITLES[p.code],
+    status: p.status,
+    detail: p.detail,
+    code: p.code,
+    ...(errors?.length ? { errors } : {}),
+  };
+}
+
+export function sendProblem(res: Response, p: Problem): void {
+  for (const [k, v] of Object.entries(p.extra.headers ?? {})) res.setHeader(k, v);
+  res.status(p.status).type('application/problem+json').send(JSON.stringify(problemBody(p)));
+}
+
+/** body-parser's error types, mapped to problems clients can act on. */
+function parserProblem(err: { type?: unknown; status?: unknown; limit?: unknown }): Problem | null {
+  switch (err.type) {
+    case 'entity.parse.failed':
+      return new Problem(400, 'malformed_json', 'The request body is not valid JSON.');
+    case 'entity.too.large':
+      return new Problem(413, 'payload_too_large', `The request body is larger than ${String(err.limit ?? 'the limit')} bytes.`);
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new Problem(415, 'unsupported_media_type', 'The body must be UTF-8 JSON (Content-Type: application/json).');
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return new Problem(400, 'bad_request', 'The request body was incomplete.');
+    case 'parameters.too.many':
+      return new Problem(413, 'payload_too_large', 'Too many parameters.');
+    default:
+      return null;
+  }
+}
+
+export interface ErrorLogger {
+  error(message: string, meta?: unknown): void;
+}
+
+/** The last middleware: nothing a client sends reaches it as anything but a problem document. */
+export function errorHandler(logger: ErrorLogger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    let problem: Problem | null = err instanceof Problem ? err : null;
+    if (!problem && err && typeof err === 'object') problem = parserProblem(err as Record<string, unknown>);
+    if (!problem) {
+      // Express and its parsers mark client errors with a 4xx status (e.g. a malformed %-escape in the path).
+      const status = Number((err as { status?: unknown })?.status);
+      if (status >= 400 && status < 500) problem = new Problem(status, 'bad_request', 'The request could not be processed.');
+    }
+    if (!problem) {
+      const errorId = crypto.randomUUID();
+      logger.error(`[api] ${req.method} ${req.path} failed (error ${errorId})`, err);
+      problem = new Problem(500, 'internal_error', 'Something went wrong on our side; it has been logged.', { errorId });
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    sendProblem(res, problem);
+  };
+}

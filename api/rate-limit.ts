@@ -1,0 +1,73 @@
+/**
+ * In-memory token buckets, one per key (a client IP, an API key). Each
+ * instance limits one thing; state is per process, which is what a limit
+ * against brute force and runaway clients needs (it is not a quota).
+ */
+
+export interface BucketOptions {
+  /** Tokens a full bucket holds: the burst allowed. */
+  capacity: number;
+  /** Tokens added back per second. */
+  refillPerSecond: number;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/** Beyond this many tracked keys, full buckets (idle clients) are forgotten. */
+const SWEEP_ABOVE = 10_000;
+
+export class TokenBuckets {
+  private readonly buckets = new Map<string, Bucket>();
+
+  constructor(
+    readonly options: BucketOptions,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private refill(key: string): Bucket {
+    const t = this.now();
+    const b = this.buckets.get(key);
+    if (!b) return { tokens: this.options.capacity, at: t };
+    const tokens = Math.min(this.options.capacity, b.tokens + ((t - b.at) / 1000) * this.options.refillPerSecond);
+    return { tokens, at: t };
+  }
+
+  /** Whether a token is left, without taking it. */
+  has(key: string): boolean {
+    return this.refill(key).tokens >= 1;
+  }
+
+  /** Takes a token. Returns 0 when allowed, else the seconds until one is back (for Retry-After). */
+  take(key: string): number {
+    const b = this.refill(key);
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      this.buckets.set(key, b);
+      this.sweep();
+      return 0;
+    }
+    this.buckets.set(key, b);
+    return this.retryAfter(key);
+  }
+
+  /** Seconds until the next token (0 if one is there). */
+  retryAfter(key: string): number {
+    const b = this.refill(key);
+    if (b.tokens >= 1) return 0;
+    return Math.max(1, Math.ceil((1 - b.tokens) / this.options.refillPerSecond));
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  private sweep(): void {
+    if (this.buckets.size <= SWEEP_ABOVE) return;
+    for (const key of [...this.buckets.keys()]) {
+      if (this.refill(key).tokens >= this.options.capacity) this.buckets.delete(key);
+    }
+  }
+}

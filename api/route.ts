@@ -1,0 +1,105 @@
+/**
+ * A route is one declarative object: method, path, who may call it, the zod
+ * schemas of its path, query and body, its documented responses, and a
+ * handler that returns a Reply. The app registers routes from these objects
+ * and the OpenAPI document is generated from the very same objects, so the
+ * document cannot drift from what is validated and served.
+ */
+import type { Request } from 'express';
+import { z } from 'zod';
+import type { Principal, Role } from './auth';
+import type { Reply } from './idempotency';
+import { NoQuery } from './schemas';
+import type { ApiServices } from './services';
+
+export type { Reply } from './idempotency';
+
+export interface RawReply {
+  status: number;
+  raw: string;
+  contentType: string;
+  headers?: Record<string, string>;
+}
+
+export interface ResponseDoc {
+  description: string;
+  schema?: z.ZodType;
+  /** Defaults to application/json (application/problem+json for 4xx/5xx without a schema). */
+  contentType?: string;
+}
+
+const Empty = z.object({}).strict();
+
+export interface HandlerInput<R extends Role, P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+  principal: Extract<Principal, { kind: R }>;
+  params: z.output<P>;
+  query: z.output<Q>;
+  body: z.output<B>;
+  /** Validated `Idempotency-Key` (routes marked idempotent), else null. */
+  idempotencyKey: string | null;
+  req: Request;
+  services: ApiServices;
+}
+
+export interface RouteSpec<R extends Role, P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+  method: 'get' | 'post' | 'patch';
+  /** Express syntax (`/v1/buyers/:id`); OpenAPI's `{id}` is derived. */
+  path: string;
+  operationId: string;
+  tag: string;
+  summary: string;
+  description?: string;
+  /** Who may call it; empty for a public route (no key). */
+  roles: readonly R[];
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** The body may be omitted entirely (e.g. a claim without requestId). */
+  bodyOptional?: boolean;
+  /** Accepts `Idempotency-Key`. */
+  idempotent?: boolean;
+  responses: Record<number, ResponseDoc>;
+  handler(input: HandlerInput<R, P, Q, B>): Promise<Reply | RawReply>;
+}
+
+/** A route with its types erased, as the app and the document generator see it. */
+export interface AnyRoute {
+  method: 'get' | 'post' | 'patch';
+  path: string;
+  operationId: string;
+  tag: string;
+  summary: string;
+  description?: string;
+  roles: readonly Role[];
+  params: z.ZodType;
+  query: z.ZodType;
+  body?: z.ZodType;
+  bodyOptional?: boolean;
+  idempotent?: boolean;
+  responses: Record<number, ResponseDoc>;
+  handler(input: HandlerInput<Role, z.ZodType, z.ZodType, z.ZodType>): Promise<Reply | RawReply>;
+}
+
+export function route<R extends Role, P extends z.ZodType = typeof Empty, Q extends z.ZodType = typeof NoQuery, B extends z.ZodType = typeof Empty>(
+  spec: RouteSpec<R, P, Q, B>,
+): AnyRoute {
+  return { ...spec, params: spec.params ?? Empty, query: spec.query ?? NoQuery } as unknown as AnyRoute;
+}
+
+export const isRaw = (r: Reply | RawReply): r is RawReply => 'raw' in r;
+
+/** Problem responses every authenticated route can answer. */
+export const AUTH_ERRORS: Record<number, ResponseDoc> = {
+  401: { description: 'missing or invalid API key (`unauthorized`)' },
+  403: { description: 'the key is of the wrong kind for this route (`forbidden`)' },
+  429: { description: 'too many failed authentications from this address (`rate_limited`)' },
+};
+export const BAD_INPUT: Record<number, ResponseDoc> = {
+  400: { description: 'invalid input (`validation_failed`, `malformed_json`); `errors` names the fields' },
+};
+export const BODY_ERRORS: Record<number, ResponseDoc> = {
+  ...BAD_INPUT,
+  413: { description: 'body over 1 MiB (`payload_too_large`)' },
+  415: { description: 'body is not JSON (`unsupported_media_type`)' },
+};
+export const NOT_FOUND: Record<number, ResponseDoc> = { 404: { description: 'unknown id, or one of another tenant (`not_found`)' } };

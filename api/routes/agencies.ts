@@ -1,0 +1,76 @@
+/**
+ * Tenants and their vocabulary: the root token creates an agency (and its
+ * first admin key); the agency's admin defines its service lines.
+ */
+import { createAgency, createServiceLine } from '../../db/admin';
+import { createApiKey } from '../../db/keys';
+import { isUniqueViolation } from '../../db/ledger';
+import { listServiceLines } from '../../db/queries';
+import { listBody, pageArgs } from '../pagination';
+import { Problem } from '../problem';
+import { AUTH_ERRORS, BODY_ERRORS, BAD_INPUT, route, type AnyRoute } from '../route';
+import { AgencyCreate, PageQuery, Responses, ServiceLineCreate } from '../schemas';
+import { agencyView, serviceLineView } from '../views';
+
+export const agencyRoutes: AnyRoute[] = [
+  route({
+    method: 'post',
+    path: '/v1/agencies',
+    operationId: 'createAgency',
+    tag: 'Agencies',
+    summary: 'Create an agency (root token only); answers its admin key, shown once',
+    roles: ['root'],
+    body: AgencyCreate,
+    responses: { 201: { description: 'created', schema: Responses.AgencyCreated }, ...BODY_ERRORS, ...AUTH_ERRORS },
+    async handler({ body, services }) {
+      const { agency, key } = await services.db.transaction(async (tx) => {
+        const agency = await createAgency(tx, { name: body.name, timeZone: body.timeZone });
+        const key = await createApiKey(tx, { kind: 'admin', agencyId: agency.id });
+        return { agency, key };
+      });
+      return { status: 201, body: { agency: agencyView(agency), adminKey: key.key } };
+    },
+  }),
+
+  route({
+    method: 'post',
+    path: '/v1/service-lines',
+    operationId: 'createServiceLine',
+    tag: 'Agencies',
+    summary: 'Define a service line (e.g. roofing); keys are unique per agency',
+    roles: ['admin'],
+    body: ServiceLineCreate,
+    responses: {
+      201: { description: 'created', schema: Responses.ServiceLine },
+      409: { description: 'the key exists already (`conflict`)' },
+      ...BODY_ERRORS,
+      ...AUTH_ERRORS,
+    },
+    async handler({ principal, body, services }) {
+      try {
+        const row = await createServiceLine(services.db, principal.agencyId, body);
+        return { status: 201, body: { serviceLine: serviceLineView(row) } };
+      } catch (err) {
+        if (isUniqueViolation(err, 'service_lines_agency_key_uq')) {
+          throw new Problem(409, 'conflict', `Service line "${body.key}" already exists.`);
+        }
+        throw err;
+      }
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/service-lines',
+    operationId: 'listServiceLines',
+    tag: 'Agencies',
+    summary: "The agency's service lines",
+    roles: ['admin'],
+    query: PageQuery,
+    responses: { 200: { description: 'a page', schema: Responses.ServiceLines }, ...BAD_INPUT, ...AUTH_ERRORS },
+    async handler({ principal, query, services }) {
+      const page = await listServiceLines(services.db, principal.agencyId, pageArgs(query));
+      return { status: 200, body: listBody('serviceLines', page, serviceLineView) };
+    },
+  }),
+];

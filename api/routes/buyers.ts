@@ -1,0 +1,183 @@
+/**
+ * The agency's buyers: profile (service lines, area, caps, delivery), status,
+ * keys, credits and ledger. Every lookup is scoped to the caller's agency, so
+ * another agency's buyer is a 404.
+ */
+import { createBuyer, topUp } from '../../db/admin';
+import { createApiKey, revokeBuyerKeys } from '../../db/keys';
+import { pgErrorOf } from '../../db/ledger';
+import { getBuyer, knownServiceLines, listBuyers, listLedger, updateBuyer } from '../../db/queries';
+import { listBody, pageArgs } from '../pagination';
+import { notFound, Problem } from '../problem';
+import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
+import { BuyerCreate, BuyerPatch, BuyersQuery, CreditsCreate, IdParams, KeyCreate, PageQuery, Responses } from '../schemas';
+import type { ApiServices } from '../services';
+import { invalidField } from '../validate';
+import { buyerView, ledgerEntryView } from '../views';
+import crypto from 'node:crypto';
+
+/** Every listed service line must be one the agency defined. */
+export async function checkServiceLines(services: ApiServices, agencyId: string, keys: string[] | undefined, path: string): Promise<void> {
+  if (!keys?.length) return;
+  const known = await knownServiceLines(services.db, agencyId, [...new Set(keys)]);
+  const i = keys.findIndex((k) => !known.has(k));
+  if (i >= 0) throw invalidField(`${path}.${i}`, `unknown service line "${keys[i]}" (create it with POST /v1/service-lines)`);
+}
+
+async function loadBuyer(services: ApiServices, agencyId: string, id: string) {
+  const buyer = await getBuyer(services.db, agencyId, id);
+  if (!buyer) throw notFound('buyer');
+  return buyer;
+}
+
+export const buyerRoutes: AnyRoute[] = [
+  route({
+    method: 'post',
+    path: '/v1/buyers',
+    operationId: 'createBuyer',
+    tag: 'Buyers',
+    summary: 'Create a buyer with its wallet; answers its API key, shown once',
+    roles: ['admin'],
+    body: BuyerCreate,
+    responses: { 201: { description: 'created', schema: Responses.BuyerCreated }, ...BODY_ERRORS, ...AUTH_ERRORS },
+    async handler({ principal, body, services }) {
+      await checkServiceLines(services, principal.agencyId, body.serviceLines, 'serviceLines');
+      const { buyer, key } = await services.db.transaction(async (tx) => {
+        const buyer = await createBuyer(tx, principal.agencyId, body);
+        const key = await createApiKey(tx, { kind: 'buyer', agencyId: principal.agencyId, buyerId: buyer.id });
+        return { buyer, key };
+      });
+      return { status: 201, body: { buyer: buyerView(buyer, 0), apiKey: key.key } };
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/buyers',
+    operationId: 'listBuyers',
+    tag: 'Buyers',
+    summary: "The agency's buyers, newest first",
+    roles: ['admin'],
+    query: BuyersQuery,
+    responses: { 200: { description: 'a page', schema: Responses.Buyers }, ...BAD_INPUT, ...AUTH_ERRORS },
+    async handler({ principal, query, services }) {
+      const page = await listBuyers(services.db, principal.agencyId, pageArgs(query), { status: query.status });
+      return { status: 200, body: listBody('buyers', page, (b) => buyerView(b, b.balance)) };
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/buyers/:id',
+    operationId: 'getBuyer',
+    tag: 'Buyers',
+    summary: 'One buyer, with its balance',
+    roles: ['admin'],
+    params: IdParams,
+    responses: { 200: { description: 'the buyer', schema: Responses.Buyer }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    async handler({ principal, params, services }) {
+      const buyer = await loadBuyer(services, principal.agencyId, params.id);
+      return { status: 200, body: { buyer: buyerView(buyer, buyer.balance) } };
+    },
+  }),
+
+  route({
+    method: 'patch',
+    path: '/v1/buyers/:id',
+    operationId: 'updateBuyer',
+    tag: 'Buyers',
+    summary: 'Change a buyer: pause or resume (with a reason), name, service lines, area, caps, delivery',
+    roles: ['admin'],
+    params: IdParams,
+    body: BuyerPatch,
+    responses: { 200: { description: 'the buyer as changed', schema: Responses.Buyer }, ...BODY_ERRORS, ...NOT_FOUND, ...AUTH_ERRORS },
+    async handler({ principal, params, body, services }) {
+      await loadBuyer(services, principal.agencyId, params.id);
+      await checkServiceLines(services, principal.agencyId, body.serviceLines, 'serviceLines');
+      const row = await updateBuyer(services.db, principal.agencyId, params.id, body);
+      if (!row) throw notFound('buyer');
+      const buyer = await loadBuyer(services, principal.agencyId, params.id);
+      return { status: 200, body: { buyer: buyerView(buyer, buyer.balance) } };
+    },
+  }),
+
+  route({
+    method: 'post',
+    path: '/v1/buyers/:id/credits',
+    operationId: 'addCredits',
+    tag: 'Buyers',
+    summary: "Top up a buyer's wallet (Idempotency-Key: a retried top-up adds once)",
+    roles: ['admin'],
+    params: IdParams,
+    body: CreditsCreate,
+    idempotent: true,
+    responses: {
+      201: { description: 'credited', schema: Responses.Credits },
+      409: { description: 'Idempotency-Key reused with another body (`idempotency_conflict`)' },
+      422: { description: 'the balance would exceed the largest storable amount (`validation_failed`)' },
+      ...BODY_ERRORS,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
+    async handler({ principal, params, body, idempotencyKey, services }) {
+      const buyer = await loadBuyer(services, principal.agencyId, params.id);
+      try {
+        const { entry } = await topUp(services.db, {
+          buyerId: buyer.id,
+          agencyId: principal.agencyId,
+          amount: body.amount,
+          reference: body.reference ?? null,
+          // The ledger's own key makes the top-up single even if the idempotency record is lost.
+          idempotencyKey: idempotencyKey ? `topup:${buyer.id}:${idempotencyKey}` : `topup:${buyer.id}:${crypto.randomUUID()}`,
+        });
+        return { status: 201, body: { balance: entry.balanceAfter, entry: ledgerEntryView(entry) } };
+      } catch (err) {
+        if (pgErrorOf(err).code === '22003') {
+          throw new Problem(422, 'validation_failed', 'The balance would exceed the largest amount a wallet can hold.', {
+            errors: [{ in: 'body', path: 'amount', message: 'too large for this wallet' }],
+          });
+        }
+        throw err;
+      }
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/buyers/:id/ledger',
+    operationId: 'buyerLedger',
+    tag: 'Buyers',
+    summary: "A buyer's ledger entries, newest first",
+    roles: ['admin'],
+    params: IdParams,
+    query: PageQuery,
+    responses: { 200: { description: 'a page', schema: Responses.Ledger }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    async handler({ principal, params, query, services }) {
+      const buyer = await loadBuyer(services, principal.agencyId, params.id);
+      const page = await listLedger(services.db, buyer.id, pageArgs(query));
+      return { status: 200, body: listBody('entries', page, ledgerEntryView) };
+    },
+  }),
+
+  route({
+    method: 'post',
+    path: '/v1/buyers/:id/keys',
+    operationId: 'createBuyerKey',
+    tag: 'Buyers',
+    summary: 'Issue a new API key for a buyer (shown once); optionally revoke its other keys',
+    roles: ['admin'],
+    params: IdParams,
+    body: KeyCreate,
+    bodyOptional: true,
+    responses: { 201: { description: 'issued', schema: Responses.KeyCreated }, ...BODY_ERRORS, ...NOT_FOUND, ...AUTH_ERRORS },
+    async handler({ principal, params, body, services }) {
+      const buyer = await loadBuyer(services, principal.agencyId, params.id);
+      const { key, revoked } = await services.db.transaction(async (tx) => {
+        const key = await createApiKey(tx, { kind: 'buyer', agencyId: principal.agencyId, buyerId: buyer.id });
+        const revoked = body.revokeExisting ? await revokeBuyerKeys(tx, buyer.id, key.id) : 0;
+        return { key, revoked };
+      });
+      return { status: 201, body: { apiKey: key.key, revoked } };
+    },
+  }),
+];

@@ -1,0 +1,264 @@
+/**
+ * Leads: intake (store, dedupe, start the lead's workflow), the agency's
+ * reads, the lead timeline, and manual review (re-offer, assign, reject),
+ * which are Updates on the lead's workflow.
+ */
+import crypto from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { intakeLead } from '../../db/intake';
+import { agencyBuyerIds, getCampaign, getLead, leadAssignments, leadOffers, listLeads } from '../../db/queries';
+import { leadTimeline } from '../../db/timeline';
+import { claimOutcomeOf } from '../../domain/claims';
+import { dedupeKeys } from '../../domain/dedupe';
+import { leadWorkflowId } from '../../domain/ids';
+import type { LeadStatus } from '../../domain/types';
+import { manualActionUpdate, type ManualAction, type ManualActionResult } from '../../workflows/messages';
+import { leadSearchAttributes } from '../../workflows/search-attributes';
+import type { AdminPrincipal } from '../auth';
+import { listBody, pageArgs } from '../pagination';
+import { notFound, Problem } from '../problem';
+import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
+import { AssignBody, ClaimWon, IdParams, LeadCreate, LeadsQuery, RejectBody, ReofferBody, Responses } from '../schemas';
+import type { ApiServices } from '../services';
+import { assignmentView, leadView, offerAdminView, timelineEventView, wonView } from '../views';
+import { DeadlineExceeded, executeUpdateWithin } from '../workflow-calls';
+
+/**
+ * With an Idempotency-Key the lead's id is derived from it: a retry after a
+ * failure finds the lead it already stored and only (re)starts its workflow.
+ */
+function leadIdFor(agencyId: string, idempotencyKey: string | null): string {
+  if (!idempotencyKey) return crypto.randomUUID();
+  const b = crypto.createHash('sha256').update(`lead:${agencyId}:${idempotencyKey}`).digest();
+  b[6] = (b[6]! & 0x0f) | 0x80; // version 8: custom (name-based on SHA-256)
+  b[8] = (b[8]! & 0x3f) | 0x80; // RFC 9562 variant
+  const h = b.subarray(0, 16).toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+async function startLeadWorkflow(services: ApiServices, lead: { id: string; agencyId: string; campaignId: string }): Promise<void> {
+  try {
+    await services.temporal.workflow.start('leadWorkflow', {
+      taskQueue: services.taskQueue,
+      workflowId: leadWorkflowId(lead.id),
+      args: [{ leadId: lead.id, agencyId: lead.agencyId, campaignId: lead.campaignId }],
+      typedSearchAttributes: leadSearchAttributes(lead.id, lead.campaignId, lead.agencyId),
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return; // a retried intake: one auction per lead
+    services.logger.error(`[api] could not start the workflow of lead ${lead.id}`, err);
+    throw new Problem(503, 'service_unavailable', 'The lead is stored but its routing could not start; retry with the same Idempotency-Key.', {
+      leadId: lead.id,
+      headers: { 'Retry-After': '2' },
+    });
+  }
+}
+
+async function loadLead(services: ApiServices, agencyId: string, id: string) {
+  const lead = await getLead(services.db, agencyId, id);
+  if (!lead) throw notFound('lead');
+  return lead;
+}
+
+/** Sends an admin's decision to the lead's workflow; refused unless the lead is in manual review. */
+async function manualAction(services: ApiServices, principal: AdminPrincipal, leadId: string, action: ManualAction): Promise<ManualActionResult> {
+  const lead = await loadLead(services, principal.agencyId, leadId);
+  const notInReview = () => new Problem(409, 'not_in_manual_review', `The lead is ${lead.status}, not in manual review.`, { leadStatus: lead.status });
+  if (lead.status === 'sold' || lead.status === 'rejected') throw notInReview();
+  try {
+    return await executeUpdateWithin(services.temporal, lead.workflowId, manualActionUpdate, { args: [action], timeoutMs: services.workflowTimeoutMs });
+  } catch (err) {
+    // The Update's validator refuses a lead that is not in review; a completed workflow has nothing to review.
+    if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) throw notInReview();
+    if (err instanceof DeadlineExceeded) {
+      throw new Problem(503, 'service_unavailable', 'The lead workflow did not answer in time; check the lead before retrying.', {
+        headers: { 'Retry-After': '2' },
+      });
+    }
+    throw err;
+  }
+}
+
+const accepted = (id: string, status: LeadStatus, action: string, extra: Record<string, unknown> = {}) => ({ lead: { id, status }, action, ...extra });
+
+export const leadRoutes: AnyRoute[] = [
+  route({
+    method: 'post',
+    path: '/v1/leads',
+    operationId: 'createLead',
+    tag: 'Leads',
+    summary: 'Submit a lead: validated, deduplicated, stored, and routed by its own workflow',
+    description:
+      'Send `Idempotency-Key` to make retries safe: the same key and body answer the first result, and a lead is never routed twice. ' +
+      'A lead with the same phone or email for the same service line within the duplicate window is refused (409 `duplicate_lead`).',
+    roles: ['admin'],
+    body: LeadCreate,
+    idempotent: true,
+    responses: {
+      202: { description: 'accepted; routing runs in the background', schema: Responses.LeadAccepted },
+      409: { description: '`duplicate_lead` (with `duplicateOf`), `campaign_paused`, or `idempotency_conflict`' },
+      503: { description: 'stored, but routing could not start (`service_unavailable`): retry with the same Idempotency-Key' },
+      ...BODY_ERRORS,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
+    async handler({ principal, body, idempotencyKey, services }) {
+      const campaign = await getCampaign(services.db, principal.agencyId, body.campaignId);
+      if (!campaign) {
+        throw new Problem(404, 'not_found', 'campaign not found', { errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }] });
+      }
+      if (campaign.status !== 'active') throw new Problem(409, 'campaign_paused', `Campaign "${campaign.name}" is paused.`);
+      const result = await intakeLead(services.db, {
+        id: leadIdFor(principal.agencyId, idempotencyKey),
+        agencyId: principal.agencyId,
+        campaignId: campaign.id,
+        fields: body.fields,
+        dedupeKeys: dedupeKeys(body.fields, campaign.serviceLine),
+        duplicateWindowMs: services.duplicateWindowMs,
+      });
+      if (result.outcome === 'duplicate') {
+        throw new Problem(409, 'duplicate_lead', 'The agency already has this lead (same phone or email for this service line).', {
+          duplicateOf: result.duplicateOf,
+        });
+      }
+      await startLeadWorkflow(services, result.lead);
+      return { status: 202, body: { lead: { id: result.lead.id, status: result.lead.status }, workflowId: result.lead.workflowId } };
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/leads',
+    operationId: 'listLeads',
+    tag: 'Leads',
+    summary: 'Leads of the agency, newest first (`?status=manual_review` is the review queue)',
+    roles: ['admin'],
+    query: LeadsQuery,
+    responses: { 200: { description: 'a page', schema: Responses.Leads }, ...BAD_INPUT, ...AUTH_ERRORS },
+    async handler({ principal, query, services }) {
+      const page = await listLeads(services.db, principal.agencyId, pageArgs(query), { status: query.status, campaignId: query.campaignId });
+      return { status: 200, body: listBody('leads', page, leadView) };
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/leads/:id',
+    operationId: 'getLead',
+    tag: 'Leads',
+    summary: 'A lead with its status, offers and assignments',
+    roles: ['admin'],
+    params: IdParams,
+    responses: { 200: { description: 'the lead', schema: Responses.Lead }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    async handler({ principal, params, services }) {
+      const lead = await loadLead(services, principal.agencyId, params.id);
+      const [offers, assignments] = await Promise.all([leadOffers(services.db, lead.id), leadAssignments(services.db, lead.id)]);
+      return { status: 200, body: { lead: { ...leadView(lead), offers: offers.map(offerAdminView), assignments: assignments.map(assignmentView) } } };
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/leads/:id/timeline',
+    operationId: 'leadTimeline',
+    tag: 'Leads',
+    summary: 'Every event of a lead, across all its offers, in order',
+    roles: ['admin'],
+    params: IdParams,
+    responses: { 200: { description: 'the timeline', schema: Responses.Timeline }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    async handler({ principal, params, services }) {
+      const lead = await loadLead(services, principal.agencyId, params.id);
+      const events = await leadTimeline(services.db, lead.id);
+      return { status: 200, body: { events: events.map(timelineEventView) } };
+    },
+  }),
+
+  route({
+    method: 'post',
+    path: '/v1/leads/:id/reoffer',
+    operationId: 'reofferLead',
+    tag: 'Manual review',
+    summary: 'Run a new auction for a lead in manual review (its campaign, or another)',
+    roles: ['admin'],
+    params: IdParams,
+    body: ReofferBody,
+    bodyOptional: true,
+    responses: {
+      202: { description: 'accepted: a new offer opens', schema: Responses.ManualAccepted },
+      409: { description: 'the lead is not in manual review (`not_in_manual_review`), or the campaign is paused' },
+      503: { description: 'the workflow did not answer in time' },
+      ...BODY_ERRORS,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
+    async handler({ principal, params, body, services }) {
+      if (body.campaignId) {
+        const campaign = await getCampaign(services.db, principal.agencyId, body.campaignId);
+        if (!campaign) {
+          throw new Problem(404, 'not_found', 'campaign not found', { errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }] });
+        }
+        if (campaign.status !== 'active') throw new Problem(409, 'campaign_paused', `Campaign "${campaign.name}" is paused.`);
+      }
+      const result = await manualAction(services, principal, params.id, { action: 'reoffer', ...(body.campaignId ? { campaignId: body.campaignId } : {}) });
+      const campaignId = result.action === 'reoffer' ? result.campaignId : body.campaignId;
+      return { status: 202, body: accepted(params.id, 'routing', 'reoffer', campaignId ? { campaignId } : {}) };
+    },
+  }),
+
+  route({
+    method: 'post',
+    path: '/v1/leads/:id/assign',
+    operationId: 'assignLead',
+    tag: 'Manual review',
+    summary: 'Sell a lead in manual review to one buyer, charged like a claim',
+    roles: ['admin'],
+    params: IdParams,
+    body: AssignBody,
+    responses: {
+      200: { description: 'sold: the sale as the buyer would see it', schema: ClaimWon },
+      402: { description: 'the buyer lacks credits (`{result:"failed", reason:"insufficient_credits"}`)' },
+      403: { description: 'the buyer may not buy it (`{result:"failed", reason}`), or the key is not an admin key' },
+      409: { description: 'the lead is not in manual review (`not_in_manual_review`)' },
+      503: { description: 'the workflow did not answer in time' },
+      ...BODY_ERRORS,
+      ...NOT_FOUND,
+      401: AUTH_ERRORS[401]!,
+      429: AUTH_ERRORS[429]!,
+    },
+    async handler({ principal, params, body, services }) {
+      const known = await agencyBuyerIds(services.db, principal.agencyId, [body.buyerId]);
+      if (!known.has(body.buyerId)) {
+        throw new Problem(404, 'not_found', 'buyer not found', { errors: [{ in: 'body', path: 'buyerId', message: 'no such buyer in this agency' }] });
+      }
+      const result = await manualAction(services, principal, params.id, { action: 'assign', buyerId: body.buyerId });
+      if (result.action !== 'assign') throw new Error(`unexpected manual action result ${result.action}`);
+      const sale = result.sale;
+      if (sale.result === 'won') return { status: 200, body: { ...wonView(sale), buyerId: body.buyerId } };
+      const outcome = claimOutcomeOf(sale.reason);
+      return { status: outcome.httpStatus, body: { result: outcome.result, reason: sale.reason } };
+    },
+  }),
+
+  route({
+    method: 'post',
+    path: '/v1/leads/:id/reject',
+    operationId: 'rejectLead',
+    tag: 'Manual review',
+    summary: 'Reject a lead in manual review (final)',
+    roles: ['admin'],
+    params: IdParams,
+    body: RejectBody,
+    responses: {
+      200: { description: 'rejected', schema: Responses.ManualAccepted },
+      409: { description: 'the lead is not in manual review (`not_in_manual_review`)' },
+      503: { description: 'the workflow did not answer in time' },
+      ...BODY_ERRORS,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
+    async handler({ principal, params, body, services }) {
+      await manualAction(services, principal, params.id, { action: 'reject', reason: body.reason });
+      return { status: 200, body: accepted(params.id, 'rejected', 'reject') };
+    },
+  }),
+];

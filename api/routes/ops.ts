@@ -1,0 +1,123 @@
+/**
+ * Operations and documentation: liveness, readiness (database and Temporal
+ * answer), Prometheus metrics, the OpenAPI document and its HTML page, and
+ * the feed's plain-HTTP face (426: it is a WebSocket).
+ */
+import { databaseAnswers } from '../../db/connection';
+import { Problem } from '../problem';
+import { route, type AnyRoute } from '../route';
+import { Responses } from '../schemas';
+import type { ApiServices } from '../services';
+
+const READY_TIMEOUT_MS = 2_000;
+
+async function temporalAnswers(services: ApiServices): Promise<boolean> {
+  try {
+    await services.temporal.withDeadline(Date.now() + READY_TIMEOUT_MS, () => services.temporal.workflowService.getSystemInfo({}));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)));
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function opsRoutes(docs: { json: () => unknown; html: () => string }): AnyRoute[] {
+  return [
+    route({
+      method: 'get',
+      path: '/healthz',
+      operationId: 'healthz',
+      tag: 'Ops',
+      summary: 'Liveness: the process answers',
+      roles: [],
+      responses: { 200: { description: 'alive', schema: Responses.Health } },
+      async handler() {
+        return { status: 200, body: { status: 'ok' } };
+      },
+    }),
+
+    route({
+      method: 'get',
+      path: '/readyz',
+      operationId: 'readyz',
+      tag: 'Ops',
+      summary: 'Readiness: the database answers SELECT 1 and Temporal answers',
+      roles: [],
+      responses: { 200: { description: 'ready', schema: Responses.Ready }, 503: { description: 'not ready', schema: Responses.Ready } },
+      async handler({ services }) {
+        const [database, temporal] = await Promise.all([within(databaseAnswers(services.db), READY_TIMEOUT_MS, false), temporalAnswers(services)]);
+        const ready = database && temporal;
+        return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not_ready', database, temporal } };
+      },
+    }),
+
+    route({
+      method: 'get',
+      path: '/metrics',
+      operationId: 'metrics',
+      tag: 'Ops',
+      summary: 'Prometheus metrics (request counts, claim outcomes, feed connections)',
+      roles: [],
+      responses: { 200: { description: 'text exposition format', contentType: 'text/plain; version=0.0.4' } },
+      async handler({ services }) {
+        return { status: 200, raw: services.metrics.render(), contentType: 'text/plain; version=0.0.4; charset=utf-8' };
+      },
+    }),
+
+    route({
+      method: 'get',
+      path: '/v1/openapi.json',
+      operationId: 'openapi',
+      tag: 'Ops',
+      summary: 'This document (OpenAPI 3.1), generated from the schemas the routes validate with',
+      roles: [],
+      responses: { 200: { description: 'the document', contentType: 'application/json' } },
+      async handler() {
+        return { status: 200, body: docs.json() };
+      },
+    }),
+
+    route({
+      method: 'get',
+      path: '/v1/docs',
+      operationId: 'docs',
+      tag: 'Ops',
+      summary: 'The API reference as a web page',
+      roles: [],
+      responses: { 200: { description: 'HTML', contentType: 'text/html' } },
+      async handler() {
+        return { status: 200, raw: docs.html(), contentType: 'text/html; charset=utf-8' };
+      },
+    }),
+
+    route({
+      method: 'get',
+      path: '/v1/feed',
+      operationId: 'feed',
+      tag: 'Buyer',
+      summary: 'Live feed (WebSocket): snapshot, offer.opened, offer.closed; send viewed and claim',
+      description:
+        'Connect with a WebSocket (`Upgrade: websocket`) and a buyer key as `Authorization: Bearer <key>` or `?token=<key>`; ' +
+        'a bad key is refused with 401 before the upgrade. Messages: see the FeedClientMessage and FeedServerMessage schemas. ' +
+        'A plain HTTP request answers 426.',
+      roles: [],
+      responses: {
+        101: { description: 'switching protocols (WebSocket)' },
+        401: { description: 'upgrade refused: missing or invalid buyer key' },
+        426: { description: 'not a WebSocket request (`upgrade_required`)' },
+      },
+      async handler() {
+        throw new Problem(426, 'upgrade_required', 'Connect to /v1/feed with a WebSocket.', { headers: { Upgrade: 'websocket', Connection: 'Upgrade' } });
+      },
+    }),
+  ];
+}

@@ -1,0 +1,475 @@
+/**
+ * The zod schemas of the HTTP API: the single source for request validation,
+ * the TypeScript types of handlers and the OpenAPI document. Request objects
+ * are `.strict()` (an unknown field is a 400 that names it); every string is
+ * bounded and free of NUL characters and lone surrogates, which Postgres
+ * would refuse (turning bad input into a 500).
+ */
+import { z } from 'zod';
+import { isValidTimeZone } from '../domain/caps';
+import { isPreviewableField } from '../domain/preview';
+import {
+  ASSIGNMENT_STATUSES,
+  BUYER_STATUSES,
+  CAMPAIGN_STATUSES,
+  CLAIM_FAILURE_REASONS,
+  DELIVERY_MODES,
+  DISPUTE_STATUSES,
+  EXCLUSION_REASONS,
+  LEAD_STATUSES,
+  LEDGER_ENTRY_KINDS,
+  OFFER_KINDS,
+  OFFER_STATUSES,
+  PUSH_STRATEGIES,
+  TIMELINE_EVENT_TYPES,
+} from '../domain/types';
+
+// ─── building blocks ─────────────────────────────────────────────────────────
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+// eslint-disable-next-line no-control-regex
+const NUL = /\u0000/;
+const storable = (s: string) => !NUL.test(s) && !LONE_SURROGATE.test(s);
+const STORABLE = { message: 'must not contain NUL characters or unpaired surrogates' };
+
+/** A trimmed, bounded, storable string. */
+export const text = (max: number, min = 1) => z.string().trim().min(min).max(max).refine(storable, STORABLE);
+
+/** Object keys that must never become property names of a plain object. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const recordKey = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine(storable, STORABLE)
+    .refine((k) => !RESERVED_KEYS.has(k), { message: 'is a reserved name' });
+
+export const Id = z.uuid();
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+/** Money: integer credits. */
+const Credits = int(0, 1_000_000);
+export const ServiceLineKey = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lowercase letters, digits, "_" or "-", at most 64');
+const Zip = z.string().regex(/^(\d{3,5}|\d{5}-?\d{4})$/, 'a US ZIP code (5 digits, or ZIP+4)');
+const ZipPrefix = z.string().regex(/^\d{1,5}$/, 'a ZIP code or ZIP prefix (1 to 5 digits)');
+const State = z.string().regex(/^[A-Za-z]{2}$/, 'a two-letter state code');
+const Email = z.email().max(254).refine(storable, STORABLE);
+const HttpUrl = z
+  .url({ protocol: /^https?$/, hostname: z.regexes.hostname })
+  .max(2000)
+  .refine(storable, STORABLE);
+const IsoTime = z.string().describe('ISO-8601 UTC time');
+
+// ─── shared request parts ────────────────────────────────────────────────────
+
+export const IdParams = z.object({ id: Id }).strict();
+export const NoQuery = z.object({}).strict();
+export const PageQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(200).default(50).describe('page size (1–200, default 50)'),
+    cursor: z.string().max(512).optional().describe('opaque: the nextCursor of the previous page'),
+  })
+  .strict();
+
+export const CapsSchema = z
+  .object({ daily: int(0, 1_000_000).optional(), weekly: int(0, 1_000_000).optional(), monthly: int(0, 1_000_000).optional() })
+  .strict()
+  .describe('leads per day / ISO week / month, in the agency time zone; absent = unlimited');
+
+export const DeliverySchema = z.object({ webhookUrl: HttpUrl.optional(), email: Email.optional() }).strict();
+
+// ─── agencies, service lines, buyers ─────────────────────────────────────────
+
+export const AgencyCreate = z
+  .object({
+    name: text(200),
+    timeZone: text(64)
+      .refine((tz) => isValidTimeZone(tz), { message: 'not a known IANA time zone' })
+      .optional()
+      .describe('IANA zone for caps and reports, default UTC'),
+  })
+  .strict();
+
+export const ServiceLineCreate = z.object({ key: ServiceLineKey, name: text(200) }).strict();
+
+const buyerFields = {
+  name: text(200),
+  serviceLines: z.array(ServiceLineKey).max(100),
+  zipCodes: z.array(Zip).max(10_000),
+  states: z.array(State).max(60),
+  caps: CapsSchema,
+  delivery: DeliverySchema,
+  status: z.enum(BUYER_STATUSES),
+};
+
+export const BuyerCreate = z
+  .object({
+    name: buyerFields.name,
+    serviceLines: buyerFields.serviceLines,
+    zipCodes: buyerFields.zipCodes.optional(),
+    states: buyerFields.states.optional(),
+    caps: buyerFields.caps.optional(),
+    delivery: buyerFields.delivery.optional(),
+    status: buyerFields.status.optional(),
+  })
+  .strict();
+
+export const BuyerPatch = z
+  .object({
+    name: buyerFields.name.optional(),
+    status: buyerFields.status.optional(),
+    pauseReason: text(500).nullable().optional(),
+    serviceLines: buyerFields.serviceLines.optional(),
+    zipCodes: buyerFields.zipCodes.optional(),
+    states: buyerFields.states.optional(),
+    caps: buyerFields.caps.optional(),
+    delivery: buyerFields.delivery.optional(),
+  })
+  .strict();
+
+export const BuyersQuery = PageQuery.extend({ status: z.enum(BUYER_STATUSES).optional() }).strict();
+
+export const CreditsCreate = z
+  .object({ amount: int(1, 100_000_000).describe('credits to add'), reference: text(200).optional().describe('e.g. an invoice number') })
+  .strict();
+
+export const KeyCreate = z
+  .object({ revokeExisting: z.boolean().optional().describe("revoke the buyer's other keys (rotation)") })
+  .strict();
+
+// ─── campaigns ───────────────────────────────────────────────────────────────
+
+export const PriceRulesSchema = z
+  .object({
+    base: Credits,
+    zipTiers: z
+      .array(z.object({ zips: z.array(ZipPrefix).min(1).max(10_000), price: Credits }).strict())
+      .max(100)
+      .optional(),
+    multipliers: z
+      .record(recordKey(64), z.number().positive().max(100))
+      .optional()
+      .describe('by service-line key, e.g. {"roofing": 1.5}'),
+    adjustments: z
+      .array(
+        z
+          .object({
+            question: text(100),
+            equals: z.union([text(1000, 0), z.number().finite(), z.boolean()]),
+            add: int(-1_000_000, 1_000_000),
+          })
+          .strict(),
+      )
+      .max(100)
+      .optional(),
+  })
+  .strict();
+
+const PreviewField = text(120).refine(isPreviewableField, { message: 'not a lead field (use a field name, "answers" or "answers.<question>")' });
+
+const PoolMember = z
+  .object({ buyerId: Id, priority: int(-1_000_000, 1_000_000).optional(), weight: int(1, 1_000_000).optional() })
+  .strict();
+
+const campaignFields = {
+  name: text(200),
+  serviceLine: ServiceLineKey,
+  mode: z.enum(DELIVERY_MODES),
+  claimWindowSeconds: int(1, 86_400),
+  previewFields: z.array(PreviewField).max(60),
+  price: PriceRulesSchema,
+  maxWinners: int(1, 100).describe('1 = exclusive; N > 1 = a shared lead sold up to N times'),
+  fallbackCampaignId: Id.nullable(),
+  pushStrategy: z.enum(PUSH_STRATEGIES),
+  caps: CapsSchema,
+  status: z.enum(CAMPAIGN_STATUSES),
+  buyerIds: z.array(Id).max(10_000).describe('the buyer pool (empty: every buyer of the agency)'),
+  buyers: z.array(PoolMember).max(10_000).describe('the buyer pool with push priority and weight'),
+};
+
+export const CampaignCreate = z
+  .object({
+    name: campaignFields.name,
+    serviceLine: campaignFields.serviceLine,
+    mode: campaignFields.mode,
+    claimWindowSeconds: campaignFields.claimWindowSeconds.optional(),
+    previewFields: campaignFields.previewFields.optional(),
+    price: campaignFields.price,
+    maxWinners: campaignFields.maxWinners.optional(),
+    fallbackCampaignId: campaignFields.fallbackCampaignId.optional(),
+    pushStrategy: campaignFields.pushStrategy.optional(),
+    caps: campaignFields.caps.optional(),
+    status: campaignFields.status.optional(),
+    buyerIds: campaignFields.buyerIds.optional(),
+    buyers: campaignFields.buyers.optional(),
+  })
+  .strict();
+
+export const CampaignPatch = z
+  .object({
+    name: campaignFields.name.optional(),
+    serviceLine: campaignFields.serviceLine.optional(),
+    mode: campaignFields.mode.optional(),
+    claimWindowSeconds: campaignFields.claimWindowSeconds.optional(),
+    previewFields: campaignFields.previewFields.optional(),
+    price: campaignFields.price.optional(),
+    maxWinners: campaignFields.maxWinners.optional(),
+    fallbackCampaignId: campaignFields.fallbackCampaignId.optional(),
+    pushStrategy: campaignFields.pushStrategy.optional(),
+    caps: campaignFields.caps.optional(),
+    status: campaignFields.status.optional(),
+    buyerIds: campaignFields.buyerIds.optional(),
+    buyers: campaignFields.buyers.optional(),
+  })
+  .strict();
+
+export const CampaignsQuery = PageQuery.extend({
+  status: z.enum(CAMPAIGN_STATUSES).optional(),
+  mode: z.enum(DELIVERY_MODES).optional(),
+}).strict();
+
+// ─── leads ───────────────────────────────────────────────────────────────────
+
+const Phone = text(40).refine((p) => /^[\d\s()+.-]+$/.test(p) && (p.match(/\d/g)?.length ?? 0) >= 7 && (p.match(/\d/g)?.length ?? 0) <= 15, {
+  message: 'a phone number: 7 to 15 digits, with optional spaces ( ) + . -',
+});
+
+export const LeadFieldsSchema = z
+  .object({
+    firstName: text(100),
+    lastName: text(100),
+    phone: Phone,
+    email: Email,
+    address: text(300).optional(),
+    city: text(100).optional(),
+    state: State.optional(),
+    zip: Zip,
+    answers: z
+      .record(recordKey(100), z.union([text(1000, 0), z.number().finite(), z.boolean()]))
+      .refine((a) => Object.keys(a).length <= 50, { message: 'at most 50 answers' })
+      .optional()
+      .describe('qualification answers, e.g. {"homeowner": "yes"}'),
+  })
+  .strict();
+
+export const LeadCreate = z.object({ campaignId: Id, fields: LeadFieldsSchema }).strict();
+
+export const LeadsQuery = PageQuery.extend({
+  status: z.enum(LEAD_STATUSES).optional(),
+  campaignId: Id.optional(),
+}).strict();
+
+export const ReofferBody = z.object({ campaignId: Id.optional().describe("default: the lead's campaign") }).strict();
+export const AssignBody = z.object({ buyerId: Id }).strict();
+export const RejectBody = z.object({ reason: text(500) }).strict();
+
+// ─── offers, claims, disputes ────────────────────────────────────────────────
+
+export const RequestId = z
+  .string()
+  .regex(/^[A-Za-z0-9._:-]{1,128}$/, '1 to 128 of A-Z a-z 0-9 . _ : -')
+  .describe('the client id of this claim attempt: a retry with the same id is the same attempt');
+
+export const ClaimBody = z.object({ requestId: RequestId.optional() }).strict();
+export const CancelOfferBody = z.object({ reason: text(500) }).strict();
+export const OffersQuery = PageQuery.extend({ status: z.enum(OFFER_STATUSES).default('open') }).strict();
+export const EligibilityQuery = z.object({ buyerId: Id.optional() }).strict();
+
+export const DisputeCreate = z.object({ reason: text(2000) }).strict();
+export const DisputeResolve = z.object({ approve: z.boolean(), note: text(2000).optional() }).strict();
+export const DisputesQuery = PageQuery.extend({ status: z.enum(DISPUTE_STATUSES).optional() }).strict();
+
+// ─── the live feed's client messages ─────────────────────────────────────────
+
+export const FeedClientMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('viewed'), offerId: Id }).strict(),
+  z.object({ type: z.literal('claim'), offerId: Id, requestId: RequestId }).strict(),
+]);
+
+// ─── responses (documented; tests check answers against them) ────────────────
+
+const Nullable = <T extends z.ZodType>(t: T) => t.nullable();
+
+export const ProblemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  code: z.string(),
+  errors: z.array(z.object({ path: z.string(), message: z.string(), in: z.string().optional() })).optional(),
+});
+
+export const AgencyView = z.object({ id: Id, name: z.string(), timeZone: z.string(), createdAt: IsoTime });
+export const ServiceLineView = z.object({ id: Id, key: z.string(), name: z.string(), createdAt: IsoTime });
+export const BuyerView = z.object({
+  id: Id,
+  name: z.string(),
+  status: z.enum(BUYER_STATUSES),
+  pauseReason: Nullable(z.string()),
+  serviceLines: z.array(z.string()),
+  zipCodes: z.array(z.string()),
+  states: z.array(z.string()),
+  caps: CapsSchema,
+  delivery: DeliverySchema,
+  balance: z.number().int(),
+  createdAt: IsoTime,
+  updatedAt: IsoTime,
+});
+export const LedgerEntryView = z.object({
+  id: Id,
+  kind: z.enum(LEDGER_ENTRY_KINDS),
+  amount: z.number().int(),
+  balanceAfter: z.number().int(),
+  reference: Nullable(z.string()),
+  leadId: Nullable(Id),
+  offerId: Nullable(Id),
+  createdAt: IsoTime,
+});
+export const CampaignView = z.object({
+  id: Id,
+  name: z.string(),
+  serviceLine: z.string(),
+  mode: z.enum(DELIVERY_MODES),
+  claimWindowSeconds: z.number().int(),
+  previewFields: z.array(z.string()),
+  price: PriceRulesSchema,
+  maxWinners: z.number().int(),
+  fallbackCampaignId: Nullable(Id),
+  pushStrategy: z.enum(PUSH_STRATEGIES),
+  caps: CapsSchema,
+  status: z.enum(CAMPAIGN_STATUSES),
+  buyers: z.array(z.object({ buyerId: Id, priority: z.number().int(), weight: z.number().int() })),
+  createdAt: IsoTime,
+  updatedAt: IsoTime,
+});
+export const FullLead = LeadFieldsSchema.extend({ id: Id }).describe('every field of the lead');
+export const LeadView = z.object({
+  id: Id,
+  campaignId: Id,
+  status: z.enum(LEAD_STATUSES),
+  statusReason: Nullable(z.string()),
+  fields: LeadFieldsSchema,
+  workflowId: z.string(),
+  createdAt: IsoTime,
+  updatedAt: IsoTime,
+});
+export const OfferAdminView = z.object({
+  id: Id,
+  leadId: Id,
+  campaignId: Nullable(Id),
+  kind: z.enum(OFFER_KINDS),
+  status: z.enum(OFFER_STATUSES),
+  price: z.number().int(),
+  preview: z.record(z.string(), z.unknown()),
+  maxWinners: z.number().int(),
+  winners: z.number().int(),
+  depth: z.number().int(),
+  workflowId: z.string(),
+  openedAt: IsoTime,
+  closesAt: IsoTime,
+  closedAt: Nullable(IsoTime),
+  closeReason: Nullable(z.string()),
+});
+export const AssignmentView = z.object({
+  id: Id,
+  leadId: Id,
+  offerId: Id,
+  buyerId: Id,
+  price: z.number().int(),
+  exclusive: z.boolean(),
+  status: z.enum(ASSIGNMENT_STATUSES),
+  createdAt: IsoTime,
+});
+export const LeadDetailView = LeadView.extend({ offers: z.array(OfferAdminView), assignments: z.array(AssignmentView) });
+/** What a buyer sees of an offer before it pays: never a field outside the campaign's preview set. */
+export const BuyerOfferView = z.object({
+  id: Id,
+  leadId: Id,
+  preview: z.record(z.string(), z.unknown()),
+  price: z.number().int(),
+  closesAt: IsoTime,
+});
+export const WonLeadView = z.object({
+  assignmentId: Id,
+  offerId: Id,
+  price: z.number().int(),
+  status: z.enum(ASSIGNMENT_STATUSES),
+  wonAt: IsoTime,
+  lead: FullLead,
+});
+export const TimelineEventView = z.object({
+  type: z.enum(TIMELINE_EVENT_TYPES),
+  at: IsoTime,
+  offerId: Id.optional(),
+  buyerId: Id.optional(),
+  reason: z.string().optional(),
+  data: z.record(z.string(), z.unknown()).optional(),
+});
+export const CandidateView = z.object({
+  buyerId: Id,
+  buyerName: z.string(),
+  eligible: z.boolean(),
+  reason: Nullable(z.enum(EXCLUSION_REASONS)),
+  detail: Nullable(z.string()),
+  snapshot: z.record(z.string(), z.unknown()),
+});
+export const DisputeView = z.object({
+  id: Id,
+  assignmentId: Id,
+  buyerId: Id,
+  reason: z.string(),
+  status: z.enum(DISPUTE_STATUSES),
+  refundEntryId: Nullable(Id),
+  createdAt: IsoTime,
+  resolvedAt: Nullable(IsoTime),
+});
+export const ClaimWon = z.object({
+  result: z.literal('won'),
+  offerId: Id,
+  assignmentId: Id,
+  lead: FullLead,
+  charged: z.number().int(),
+  balance: z.number().int(),
+});
+export const ClaimRefused = z.object({ result: z.enum(['lost', 'failed']), reason: z.enum(CLAIM_FAILURE_REASONS) });
+
+const list = <T extends z.ZodType>(key: string, item: T) => z.object({ [key]: z.array(item), nextCursor: Nullable(z.string()) });
+
+export const Responses = {
+  AgencyCreated: z.object({ agency: AgencyView, adminKey: z.string().describe('shown once') }),
+  Me: z.object({
+    kind: z.enum(['root', 'admin', 'buyer']),
+    agency: AgencyView.optional(),
+    buyer: BuyerView.optional(),
+  }),
+  ServiceLine: z.object({ serviceLine: ServiceLineView }),
+  ServiceLines: list('serviceLines', ServiceLineView),
+  BuyerCreated: z.object({ buyer: BuyerView, apiKey: z.string().describe('shown once') }),
+  Buyer: z.object({ buyer: BuyerView }),
+  Buyers: list('buyers', BuyerView),
+  KeyCreated: z.object({ apiKey: z.string().describe('shown once'), revoked: z.number().int() }),
+  Credits: z.object({ balance: z.number().int(), entry: LedgerEntryView }),
+  Ledger: list('entries', LedgerEntryView),
+  Wallet: z.object({ balance: z.number().int(), entries: z.array(LedgerEntryView).describe('the latest entries') }),
+  Campaign: z.object({ campaign: CampaignView }),
+  Campaigns: list('campaigns', CampaignView),
+  LeadAccepted: z.object({ lead: z.object({ id: Id, status: z.enum(LEAD_STATUSES) }), workflowId: z.string() }),
+  Lead: z.object({ lead: LeadDetailView }),
+  Leads: list('leads', LeadView),
+  ManualAccepted: z.object({ lead: z.object({ id: Id, status: z.enum(LEAD_STATUSES) }), action: z.string(), campaignId: Id.optional() }),
+  Offers: list('offers', BuyerOfferView),
+  OfferCancelling: z.object({ offer: z.object({ id: Id, status: z.literal('cancelling') }) }),
+  Timeline: z.object({ events: z.array(TimelineEventView) }),
+  Eligibility: z.object({ offerId: Id, leadId: Id, price: z.number().int(), candidates: z.array(CandidateView) }),
+  WonLeads: list('leads', WonLeadView),
+  Dispute: z.object({ dispute: DisputeView }),
+  Disputes: list('disputes', DisputeView),
+  DisputeResolved: z.object({
+    dispute: DisputeView,
+    refund: Nullable(z.object({ entry: LedgerEntryView, balance: z.number().int() })),
+  }),
+  Health: z.object({ status: z.string() }),
+  Ready: z.object({ status: z.enum(['ready', 'not_ready']), database: z.boolean(), temporal: z.boolean() }),
+};

@@ -1,0 +1,27 @@
+/**
+ * What the route handlers and the feed share within one API instance: the
+ * process's database, bus and Temporal client, plus the instance's own
+ * authenticator, claim relay, rate limits and metrics.
+ */
+import type { Client } from '@temporalio/client';
+import type { Db } from '../db/connection';
+import type { OfferBus } from '../db/offer-bus';
+import type { Authenticator } from './auth';
+import type { ClaimRelay } from './claim-relay';
+import type { Metrics } from './metrics';
+import type { ErrorLogger } from './problem';
+
+export interface ApiServices {
+  db: Db;
+  bus: OfferBus;
+  temporal: Client;
+  taskQueue: string;
+  auth: Authenticator;
+  claims: ClaimRelay;
+  metrics: Metrics;
+  logger: ErrorLogger & { warn(message: string, meta?: unknown): void };
+  /** The deadline of calls that wait on a workflow (claims, manual actions). */
+  workflowTimeoutMs: number;
+  /** A lead with the same phone or email (per service line) within this window is a duplicate; 0 = off. */
+  duplicateWindowMs: number;
+}

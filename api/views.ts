@@ -1,0 +1,157 @@
+/**
+ * Rows to response objects. Built field by field (allow-listing), so a column
+ * added to a table later does not leak into an answer until someone adds it here.
+ */
+import type { AgencyRow, BuyerRow, CampaignRow, LeadRow } from '../db/admin';
+import type { DisputeRow } from '../db/disputes';
+import type { AssignmentRow, LedgerRow, OfferRow, PoolEntry, ServiceLineRow, TargetRow, WonLead } from '../db/queries';
+import type { TimelineEvent } from '../db/timeline';
+import type { SaleResult } from '../db/sales';
+import type { ClaimResult } from '../workflows/messages';
+
+const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+
+export function agencyView(a: AgencyRow) {
+  return { id: a.id, name: a.name, timeZone: a.timeZone, createdAt: iso(a.createdAt) };
+}
+
+export function serviceLineView(s: ServiceLineRow) {
+  return { id: s.id, key: s.key, name: s.name, createdAt: iso(s.createdAt) };
+}
+
+export function buyerView(b: BuyerRow, balance: number) {
+  return {
+    id: b.id,
+    name: b.name,
+    status: b.status,
+    pauseReason: b.pauseReason,
+    serviceLines: b.serviceLines,
+    zipCodes: b.zipCodes,
+    states: b.states,
+    caps: b.caps,
+    delivery: b.delivery,
+    balance,
+    createdAt: iso(b.createdAt),
+    updatedAt: iso(b.updatedAt),
+  };
+}
+
+export function ledgerEntryView(e: LedgerRow) {
+  return {
+    id: e.id,
+    kind: e.kind,
+    amount: e.amount,
+    balanceAfter: e.balanceAfter,
+    reference: e.reference,
+    leadId: e.leadId,
+    offerId: e.offerId,
+    createdAt: iso(e.createdAt),
+  };
+}
+
+export function campaignView(c: CampaignRow, pool: PoolEntry[]) {
+  return {
+    id: c.id,
+    name: c.name,
+    serviceLine: c.serviceLine,
+    mode: c.mode,
+    claimWindowSeconds: c.claimWindowSeconds,
+    previewFields: c.previewFields,
+    price: c.price,
+    maxWinners: c.maxWinners,
+    fallbackCampaignId: c.fallbackCampaignId,
+    pushStrategy: c.pushStrategy,
+    caps: c.caps,
+    status: c.status,
+    buyers: pool,
+    createdAt: iso(c.createdAt),
+    updatedAt: iso(c.updatedAt),
+  };
+}
+
+export function leadView(l: LeadRow) {
+  return {
+    id: l.id,
+    campaignId: l.campaignId,
+    status: l.status,
+    statusReason: l.statusReason,
+    fields: l.fields,
+    workflowId: l.workflowId,
+    createdAt: iso(l.createdAt),
+    updatedAt: iso(l.updatedAt),
+  };
+}
+
+export function offerAdminView(o: OfferRow) {
+  return {
+    id: o.id,
+    leadId: o.leadId,
+    campaignId: o.campaignId,
+    kind: o.kind,
+    status: o.status,
+    price: o.price,
+    preview: o.preview,
+    maxWinners: o.maxWinners,
+    winners: o.winners,
+    depth: o.depth,
+    workflowId: o.workflowId,
+    openedAt: iso(o.openedAt),
+    closesAt: iso(o.closesAt),
+    closedAt: iso(o.closedAt),
+    closeReason: o.closeReason,
+  };
+}
+
+/** The buyer's view of an offer, on REST and on the feed alike: the preview and nothing else of the lead. */
+export function buyerOfferView(o: OfferRow) {
+  return { id: o.id, leadId: o.leadId, preview: o.preview, price: o.price, closesAt: iso(o.closesAt) };
+}
+
+export function assignmentView(a: AssignmentRow) {
+  return { id: a.id, leadId: a.leadId, offerId: a.offerId, buyerId: a.buyerId, price: a.price, exclusive: a.exclusive, status: a.status, createdAt: iso(a.createdAt) };
+}
+
+export function wonLeadView(w: WonLead) {
+  return {
+    assignmentId: w.id,
+    offerId: w.offerId,
+    price: w.price,
+    status: w.status,
+    wonAt: iso(w.createdAt),
+    lead: { id: w.lead.id, ...w.lead.fields },
+  };
+}
+
+/** Timeline events without their empty parts. */
+export function timelineEventView(e: TimelineEvent) {
+  return {
+    type: e.type,
+    at: e.at,
+    ...(e.offerId ? { offerId: e.offerId } : {}),
+    ...(e.buyerId ? { buyerId: e.buyerId } : {}),
+    ...(e.reason ? { reason: e.reason } : {}),
+    ...(e.data ? { data: e.data } : {}),
+  };
+}
+
+export function candidateView(t: TargetRow & { buyerName: string }) {
+  return { buyerId: t.buyerId, buyerName: t.buyerName, eligible: t.eligible, reason: t.reason, detail: t.detail, snapshot: t.snapshot };
+}
+
+export function disputeView(d: DisputeRow) {
+  return {
+    id: d.id,
+    assignmentId: d.assignmentId,
+    buyerId: d.buyerId,
+    reason: d.reason,
+    status: d.status,
+    refundEntryId: d.refundEntryId,
+    createdAt: iso(d.createdAt),
+    resolvedAt: iso(d.resolvedAt),
+  };
+}
+
+/** A sale's answer to the buyer (claim or manual assignment). */
+export function wonView(sale: (SaleResult | ClaimResult) & { result: 'won' }) {
+  return { result: 'won' as const, offerId: sale.offerId, assignmentId: sale.assignmentId, lead: sale.lead, charged: sale.charged, balance: sale.balance };
+}

@@ -1,0 +1,232 @@
+/**
+ * The API on the real dev server and the real Postgres: a worker on its own
+ * task queue, the app on an ephemeral port (so supertest and real WebSocket
+ * clients both reach it), and helpers that build a world through the API.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Client, Connection } from '@temporalio/client';
+import type { Pool } from 'pg';
+import request from 'supertest';
+import WebSocket from 'ws';
+import { createApi, type Api, type ApiDeps } from '../../api/app';
+import type { FeedHandle } from '../../api/feed';
+import type { Database } from '../../db/connection';
+import { createInProcessBus, createPostgresBus, type OfferBus } from '../../db/offer-bus';
+import { openTestPostgres } from '../helpers/db';
+import { startWorker, testClient, type RunningWorker } from '../helpers/temporal';
+import { leadFields, SERVICE_LINE } from '../helpers/world';
+
+export const ROOT_TOKEN = 'test-root-token-0123456789';
+
+/** Rate limits high enough that tests never hit them unless they mean to. */
+export const RELAXED_LIMITS: ApiDeps['rateLimits'] = {
+  authFailures: { capacity: 100_000, refillPerSecond: 1000 },
+  claims: { capacity: 100_000, refillPerSecond: 1000 },
+};
+
+const quietLogger = { error: () => undefined, warn: () => undefined };
+
+export interface ApiInstance {
+  api: Api;
+  server: http.Server;
+  feed: FeedHandle;
+  bus: OfferBus;
+  baseUrl: string;
+  wsUrl: string;
+  http: ReturnType<typeof request>;
+  close(): Promise<void>;
+}
+
+export interface Harness {
+  database: Database;
+  worker: RunningWorker;
+  client: Client;
+  connection: Connection;
+  /** The first API instance. */
+  main: ApiInstance;
+  http: ReturnType<typeof request>;
+  /** Another API instance on the same database and task queue. */
+  startInstance(overrides?: Partial<ApiDeps>): Promise<ApiInstance>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  /** 'postgres': the worker and every API instance use LISTEN/NOTIFY, as in a multi-process deployment. */
+  bus?: 'in-process' | 'postgres';
+  api?: Partial<ApiDeps>;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const database = await openTestPostgres();
+  const pool = database.raw as Pool;
+  const sharedBus = opts.bus === 'postgres' ? null : createInProcessBus();
+  const newBus = (): OfferBus => sharedBus ?? createPostgresBus(database.url!, pool);
+  const workerBus = newBus();
+  const worker = await startWorker({ db: database.db, bus: workerBus });
+  const { client, connection } = await testClient();
+  const instances: ApiInstance[] = [];
+
+  const startInstance = async (overrides: Partial<ApiDeps> = {}): Promise<ApiInstance> => {
+    const bus = newBus();
+    const api = createApi({
+      db: database.db,
+      bus,
+      temporal: client,
+      taskQueue: worker.taskQueue,
+      rootToken: ROOT_TOKEN,
+      rateLimits: RELAXED_LIMITS,
+      logger: quietLogger,
+      ...opts.api,
+      ...overrides,
+    });
+    const server = http.createServer(api.app);
+    const feed = api.attachFeed(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await bus.ready();
+    const { port } = server.address() as AddressInfo;
+    const instance: ApiInstance = {
+      api,
+      server,
+      feed,
+      bus,
+      baseUrl: `http://127.0.0.1:${port}`,
+      wsUrl: `ws://127.0.0.1:${port}/v1/feed`,
+      http: request(server),
+      async close() {
+        await feed.close();
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        if (bus !== sharedBus) await bus.close();
+      },
+    };
+    instances.push(instance);
+    return instance;
+  };
+
+  await workerBus.ready();
+  const main = await startInstance();
+  return {
+    database,
+    worker,
+    client,
+    connection,
+    main,
+    http: main.http,
+    startInstance,
+    async close() {
+      for (const i of instances) await i.close().catch(() => undefined);
+      await worker.stop();
+      await workerBus.close();
+      await connection.close();
+      await database.close();
+    },
+  };
+}
+
+// ─── a world built through the API ───────────────────────────────────────────
+
+export const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
+
+let seq = 0;
+export const unique = (p: string) => `${p}-${Date.now().toString(36)}-${(seq++).toString(36)}`;
+
+export async function apiAgency(h: { http: Harness['http'] }) {
+  const res = await h.http.post('/v1/agencies').set(bearer(ROOT_TOKEN)).send({ name: unique('agency') });
+  if (res.status !== 201) throw new Error(`agency: ${res.status} ${JSON.stringify(res.body)}`);
+  const adminKey: string = res.body.adminKey;
+  const sl = await h.http.post('/v1/service-lines').set(bearer(adminKey)).send({ key: SERVICE_LINE, name: 'Roofing' });
+  if (sl.status !== 201) throw new Error(`service line: ${sl.status} ${JSON.stringify(sl.body)}`);
+  return { agency: res.body.agency as { id: string; name: string; timeZone: string }, adminKey };
+}
+
+export async function apiBuyer(h: { http: Harness['http'] }, adminKey: string, opts: { credits?: number; zipCodes?: string[] } = {}) {
+  const res = await h.http
+    .post('/v1/buyers')
+    .set(bearer(adminKey))
+    .send({ name: unique('buyer'), serviceLines: [SERVICE_LINE], ...(opts.zipCodes ? { zipCodes: opts.zipCodes } : {}) });
+  if (res.status !== 201) throw new Error(`buyer: ${res.status} ${JSON.stringify(res.body)}`);
+  if (opts.credits) {
+    const c = await h.http.post(`/v1/buyers/${res.body.buyer.id}/credits`).set(bearer(adminKey)).send({ amount: opts.credits });
+    if (c.status !== 201) throw new Error(`credits: ${c.status} ${JSON.stringify(c.body)}`);
+  }
+  return { buyer: res.body.buyer as { id: string; name: string }, apiKey: res.body.apiKey as string };
+}
+
+export async function apiCampaign(h: { http: Harness['http'] }, adminKey: string, body: Record<string, unknown> = {}) {
+  const res = await h.http
+    .post('/v1/campaigns')
+    .set(bearer(adminKey))
+    .send({ name: unique('campaign'), serviceLine: SERVICE_LINE, mode: 'ping_post', claimWindowSeconds: 30, price: { base: 10 }, ...body });
+  if (res.status !== 201) throw new Error(`campaign: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.campaign as { id: string; name: string };
+}
+
+export async function apiLead(h: { http: Harness['http'] }, adminKey: string, campaignId: string, fields = leadFields()) {
+  const res = await h.http.post('/v1/leads').set(bearer(adminKey)).send({ campaignId, fields });
+  if (res.status !== 202) throw new Error(`lead: ${res.status} ${JSON.stringify(res.body)}`);
+  return { id: res.body.lead.id as string, workflowId: res.body.workflowId as string, fields };
+}
+
+// ─── WebSocket client ────────────────────────────────────────────────────────
+
+export interface FeedClient {
+  ws: WebSocket;
+  messages: Record<string, unknown>[];
+  /** Resolves with the first message (already received or future) matching `pred`. */
+  next(pred: (m: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  send(message: unknown): void;
+  close(): Promise<void>;
+}
+
+export async function connectFeed(wsUrl: string, key: string, via: 'header' | 'query' = 'header'): Promise<FeedClient> {
+  const url = via === 'query' ? `${wsUrl}?token=${encodeURIComponent(key)}` : wsUrl;
+  const ws = new WebSocket(url, via === 'header' ? { headers: bearer(key) } : {});
+  const messages: Record<string, unknown>[] = [];
+  const waiters: { pred: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void }[] = [];
+  ws.on('message', (data) => {
+    const m = JSON.parse(String(data)) as Record<string, unknown>;
+    messages.push(m);
+    for (const w of [...waiters]) {
+      if (w.pred(m)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+  });
+  return {
+    ws,
+    messages,
+    next(pred, timeoutMs = 20_000) {
+      const found = messages.find(pred);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no matching feed message; got ${JSON.stringify(messages).slice(0, 2000)}`)), timeoutMs);
+        waiters.push({
+          pred,
+          resolve: (m) => {
+            clearTimeout(timer);
+            resolve(m);
+          },
+        });
+      });
+    },
+    send(message) {
+      ws.send(typeof message === 'string' ? message : JSON.stringify(message));
+    },
+    close() {
+      return new Promise<void>((resolve) => {
+        if (ws.readyState === WebSocket.CLOSED) return resolve();
+        ws.once('close', () => resolve());
+        ws.close();
+      });
+    },
+  };
+}
+
+export { leadFields };
