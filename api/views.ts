@@ -6,6 +6,7 @@ import type { AgencyRow, BuyerRow, CampaignRow, LeadRow } from '../db/admin';
 import type { DisputeRow } from '../db/disputes';
 import type { AssignmentRow, LedgerRow, OfferRow, PoolEntry, ServiceLineRow, TargetRow, WonLead } from '../db/queries';
 import type { TimelineEvent } from '../db/timeline';
+import type { ExclusionReason } from '../domain/types';
 import type { SaleResult } from '../db/sales';
 import type { ClaimResult } from '../workflows/messages';
 
@@ -136,6 +137,26 @@ export function timelineEventView(e: TimelineEvent) {
 
 export function candidateView(t: TargetRow & { buyerName: string }) {
   return { buyerId: t.buyerId, buyerName: t.buyerName, eligible: t.eligible, reason: t.reason, detail: t.detail, snapshot: t.snapshot };
+}
+
+/** Why a buyer was excluded, in words that quote nothing of the lead (the admin's `detail` may name its ZIP and state). */
+const BUYER_REASON_TEXT: Record<ExclusionReason, string> = {
+  not_subscribed: "you are not subscribed to this lead's service line",
+  outside_service_area: 'the lead is outside your service area',
+  insufficient_credits: 'your balance was below the price',
+  cap_reached: 'you had reached a cap (yours or the campaign’s)',
+  paused: 'your account was paused',
+  not_in_campaign_pool: "you are not in this campaign's buyer pool",
+};
+
+/** What of the eligibility snapshot is the buyer's own (allow-listed: a field added later stays admin-only). */
+const BUYER_SNAPSHOT_KEYS = ['status', 'balance', 'price', 'counts', 'caps', 'serviceLines', 'zipCodes', 'states', 'inCampaignPool', 'campaignCapReached'];
+
+/** A buyer's own eligibility row: its own numbers and the reason, never the lead's data. */
+export function buyerCandidateView(t: TargetRow & { buyerName: string }) {
+  const snapshot: Record<string, unknown> = {};
+  for (const k of BUYER_SNAPSHOT_KEYS) if (Object.prototype.hasOwnProperty.call(t.snapshot ?? {}, k)) snapshot[k] = t.snapshot[k];
+  return { ...candidateView(t), detail: t.reason ? BUYER_REASON_TEXT[t.reason] : null, snapshot };
 }
 
 export function disputeView(d: DisputeRow) {

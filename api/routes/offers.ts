@@ -7,8 +7,10 @@
  *   403 for the route as a whole, whatever the id, so nothing about other
  *   buyers' clicks or the offer's existence leaks);
  * - eligibility answers "why didn't I see this lead?": an admin sees every
- *   candidate (or one, `?buyerId=`); a buyer sees only its own row, and any
- *   other buyer's row, or an offer it was never a candidate for, is a 404.
+ *   candidate (or one, `?buyerId=`); a buyer sees only its own row (its own
+ *   numbers, and the reason in words that quote nothing of the lead: the
+ *   admin's detail names the lead's ZIP and state), and any other buyer's
+ *   row, or an offer it was never a candidate for, is a 404.
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { getOffer, listBuyerOffers, listTargets } from '../../db/queries';
@@ -21,7 +23,7 @@ import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
 import { CancelOfferBody, ClaimBody, ClaimRefused, ClaimWon, EligibilityQuery, IdParams, OffersQuery, Responses } from '../schemas';
 import type { ApiServices } from '../services';
-import { buyerOfferView, candidateView, timelineEventView } from '../views';
+import { buyerCandidateView, buyerOfferView, candidateView, timelineEventView } from '../views';
 
 async function agencyOffer(services: ApiServices, principal: Exclude<Principal, { kind: 'root' }>, id: string) {
   const offer = await getOffer(services.db, id);
@@ -144,7 +146,7 @@ export const offerRoutes: AnyRoute[] = [
       }
       const candidates = await listTargets(services.db, offer.id, buyerId);
       if (principal.kind === 'buyer' && candidates.length === 0) throw notFound('offer');
-      return { status: 200, body: { offerId: offer.id, leadId: offer.leadId, price: offer.price, candidates: candidates.map(candidateView) } };
+      return { status: 200, body: { offerId: offer.id, leadId: offer.leadId, price: offer.price, candidates: candidates.map(principal.kind === 'buyer' ? buyerCandidateView : candidateView) } };
     },
   }),
 ];
