@@ -49,10 +49,15 @@ function parameters(route: AnyRoute): Json[] {
   return out;
 }
 
+const PROBLEM_CONTENT = { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } };
+
 function response(status: number, doc: ResponseDoc): Json {
-  if (doc.schema) return { description: doc.description, content: { [doc.contentType ?? 'application/json']: { schema: jsonSchema(doc.schema, 'output') } } };
+  if (doc.schema) {
+    const content = { [doc.contentType ?? 'application/json']: { schema: jsonSchema(doc.schema, 'output') }, ...(doc.orProblem ? PROBLEM_CONTENT : {}) };
+    return { description: doc.description, content };
+  }
   if (doc.contentType) return { description: doc.description, content: { [doc.contentType]: { schema: { type: 'string' } } } };
-  if (status >= 400) return { description: doc.description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+  if (status >= 400) return { description: doc.description, content: PROBLEM_CONTENT };
   return { description: doc.description };
 }
 

@@ -26,6 +26,8 @@ export interface ResponseDoc {
   schema?: z.ZodType;
   /** Defaults to application/json (application/problem+json for 4xx/5xx without a schema). */
   contentType?: string;
+  /** The status may also come as a problem document (e.g. 403: a claim refusal, or a key of the wrong kind). */
+  orProblem?: boolean;
 }
 
 const Empty = z.object({}).strict();

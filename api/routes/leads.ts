@@ -18,7 +18,7 @@ import type { AdminPrincipal } from '../auth';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
-import { AssignBody, ClaimWon, IdParams, LeadCreate, LeadsQuery, RejectBody, ReofferBody, Responses } from '../schemas';
+import { AssignBody, ClaimRefused, ClaimWon, IdParams, LeadCreate, LeadsQuery, RejectBody, ReofferBody, Responses } from '../schemas';
 import type { ApiServices } from '../services';
 import { assignmentView, leadView, offerAdminView, timelineEventView, wonView } from '../views';
 import { DeadlineExceeded, executeUpdateWithin } from '../workflow-calls';
@@ -216,9 +216,9 @@ export const leadRoutes: AnyRoute[] = [
     body: AssignBody,
     responses: {
       200: { description: 'sold: the sale as the buyer would see it', schema: ClaimWon },
-      402: { description: 'the buyer lacks credits (`{result:"failed", reason:"insufficient_credits"}`)' },
-      403: { description: 'the buyer may not buy it (`{result:"failed", reason}`), or the key is not an admin key' },
-      409: { description: 'the lead is not in manual review (`not_in_manual_review`)' },
+      402: { description: 'the buyer lacks credits', schema: ClaimRefused },
+      403: { description: 'the buyer may not buy it; or a problem document (`forbidden`) for a key that is not an admin key', schema: ClaimRefused, orProblem: true },
+      409: { description: 'the sale lost a race; or a problem document: the lead is not in manual review (`not_in_manual_review`)', schema: ClaimRefused, orProblem: true },
       503: { description: 'the workflow did not answer in time' },
       ...BODY_ERRORS,
       ...NOT_FOUND,

@@ -66,7 +66,7 @@ export const offerRoutes: AnyRoute[] = [
     responses: {
       200: { description: 'won', schema: ClaimWon },
       402: { description: 'insufficient credits', schema: ClaimRefused },
-      403: { description: 'not allowed to buy it (or not a buyer key)', schema: ClaimRefused },
+      403: { description: 'not allowed to buy it; or a problem document (`forbidden`) for a key that is not a buyer key', schema: ClaimRefused, orProblem: true },
       409: { description: 'lost', schema: ClaimRefused },
       503: { description: 'still being decided (`claim_pending`): retry with the same requestId' },
       ...BODY_ERRORS,

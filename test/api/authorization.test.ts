@@ -4,6 +4,7 @@
  * 403 whatever the id; no key or a bad key is 401.
  */
 import { leadFields, ROOT_TOKEN, startHarness, unique, bearer, type Harness } from './harness';
+import { ProblemSchema } from '../../api/schemas';
 import { buildWorld, type World } from './world';
 
 type Who = 'none' | 'wrong' | 'root' | 'adminA' | 'adminB' | 'buyerT' | 'buyerO' | 'buyerF';
@@ -119,6 +120,7 @@ test('the matrix covers every route the app serves', () => {
 
 describe.each(CASES.map((c) => [`${c.method.toUpperCase()} ${c.path}`, c] as const))('%s', (_name, c) => {
   test('answers each caller as expected', async () => {
+    const route = h.main.api.routes.find((r) => r.method === c.method && r.path === c.path)!;
     const got: Partial<Record<Who, number>> = {};
     const wanted: Partial<Record<Who, number>> = {};
     for (const who of CALLERS) {
@@ -133,6 +135,15 @@ describe.each(CASES.map((c) => [`${c.method.toUpperCase()} ${c.path}`, c] as con
         const isClaimAnswer = typeof res.body?.result === 'string';
         expect(isClaimAnswer || /application\/problem\+json/.test(String(res.headers['content-type']))).toBe(true);
         if (!isClaimAnswer) expect(res.body).toMatchObject({ status: res.status, code: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+      }
+      // Every answer matches what the OpenAPI document says about it.
+      const documented = route.responses[res.status];
+      expect(documented).toBeDefined();
+      const isProblemDoc = /application\/problem\+json/.test(String(res.headers['content-type']));
+      const schema = isProblemDoc ? ProblemSchema : documented?.schema;
+      if (schema && /json/.test(String(res.headers['content-type']))) {
+        const parsed = schema.safeParse(res.body);
+        if (!parsed.success) throw new Error(`${who}: ${res.status} answer does not match its documented schema: ${parsed.error.message}`);
       }
       if (res.status === 401) expect(res.body.code).toBe('unauthorized');
       if (res.status === 403 && !res.body.result) expect(res.body.code).toBe('forbidden');
