@@ -52,6 +52,8 @@ export interface ApiDeps {
   /** A lead with the same phone or email (per service line) within this window is a duplicate; default 30 days, 0 = off. */
   duplicateWindowMs?: number;
   logger?: ErrorLogger & { warn(message: string, meta?: unknown): void };
+  /** Express's `trust proxy` (behind a load balancer: its hop count or addresses), so rate limits see client IPs. */
+  trustProxy?: boolean | number | string;
 }
 
 export interface Api {
@@ -113,6 +115,7 @@ export function createApi(deps: ApiDeps): Api {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
+  if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
   app.use(baseHeaders(metrics));
   for (const route of routes) app[route.method](route.path, ...pipeline(route, services));
   app.use((req: Request, _res: Response, next: NextFunction) => {
