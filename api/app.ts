@@ -91,6 +91,7 @@ export function createApi(deps: ApiDeps): Api {
       timeoutMs,
       limiter: claimLimits,
       observe: (via, outcome) => metrics.inc('leadwire_claims_total', { via, outcome }),
+      logger,
     }),
     metrics,
     logger,

@@ -40,6 +40,7 @@ export interface ClaimRelayDeps {
   limiter: TokenBuckets;
   /** Told every answer (metrics). */
   observe?: (via: ClaimVia, outcome: string) => void;
+  logger?: { warn(message: string, meta?: unknown): void };
 }
 
 export const newRequestId = () => crypto.randomUUID();
@@ -95,6 +96,7 @@ export class ClaimRelay {
       // The workflow is gone (completed) or finished before taking the Update: the offer is over.
       if (err instanceof WorkflowNotFoundError || err instanceof WorkflowUpdateFailedError) return refuse('offer_closed');
       if (err instanceof DeadlineExceeded || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || err instanceof ServiceError) {
+        if (!(err instanceof DeadlineExceeded)) this.deps.logger?.warn(`[claims] claim ${requestId} on offer ${offer.id} is pending`, err);
         throw pending(requestId);
       }
       throw err;

@@ -84,8 +84,9 @@ test('a campaign switches mode, takes a weighted pool and a fallback, and the ne
   const lead = await apiLead(h, adminKey, campaign.id);
   const sold = await eventually(async () => {
     const res = await h.http.get(`/v1/leads/${lead.id}`).set(bearer(adminKey));
-    return res.body.lead.status === 'sold' ? res.body.lead : undefined;
-  }, 20_000, 'the pushed lead to be sold');
+    // The sale marks the lead sold; closing the offer follows in the next activity.
+    return res.body.lead.status === 'sold' && res.body.lead.offers[0]?.status === 'won' ? res.body.lead : undefined;
+  }, 20_000, 'the pushed lead to be sold and its offer closed');
   expect(sold.offers[0]).toMatchObject({ kind: 'push', status: 'won' });
   expect(sold.assignments).toHaveLength(1);
 

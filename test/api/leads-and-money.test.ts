@@ -177,7 +177,12 @@ describe('claims', () => {
     expect(pending.status).toBe(503);
     expect(pending.body).toMatchObject({ code: 'claim_pending', requestId: 'slow-1' });
     expect(pending.headers['retry-after']).toBe('1');
-    const retry = await h.http.post(`/v1/offers/${offer.id}/claim`).set(bearer(apiKey)).send({ requestId: 'slow-1' });
+    // A client retries while it hears 503 (the first attempt may still be settling in Temporal).
+    let retry = await h.http.post(`/v1/offers/${offer.id}/claim`).set(bearer(apiKey)).send({ requestId: 'slow-1' });
+    for (let i = 0; retry.status === 503 && i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      retry = await h.http.post(`/v1/offers/${offer.id}/claim`).set(bearer(apiKey)).send({ requestId: 'slow-1' });
+    }
     expect(retry.status).toBe(200);
     expect(retry.body).toMatchObject({ result: 'won', charged: 30, balance: 70 });
     expect(await h.database.db.select().from(assignments).where(and(eq(assignments.offerId, offer.id), eq(assignments.buyerId, buyer.id)))).toHaveLength(1);
@@ -206,7 +211,8 @@ describe('claims', () => {
     const xOffer = await offerOfLead(h, exclusive.id);
     const [a, b] = await Promise.all([first, second].map((x) => h.http.post(`/v1/offers/${xOffer.id}/claim`).set(bearer(x.apiKey)).send({})));
     expect([a!.status, b!.status].sort()).toEqual([200, 409]);
-    expect([a!.body, b!.body].find((x) => x.result === 'lost')).toEqual({ result: 'lost', reason: 'lost_race' });
+    // lost_race from the workflow; offer_closed only if the loser's request was so late that the close was already written.
+    expect([a!.body, b!.body].find((x) => x.result === 'lost')).toEqual({ result: 'lost', reason: expect.stringMatching(/^(lost_race|offer_closed)$/) });
   });
 
   test('no buyer-facing answer before a win holds a hidden field; the win holds them all', async () => {
