@@ -76,13 +76,13 @@ test('a buyer sees the offer open, claims it over the socket and gets the full l
 test('the snapshot holds my open offers; an expiring offer closes as expired', async () => {
   const { adminKey } = await apiAgency(h);
   const buyer = await apiBuyer(h, adminKey, { credits: 100 });
-  const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 2 });
+  const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 4 });
   const lead = await apiLead(h, adminKey, campaign.id);
   const offer = await offerOfLead(h, lead.id);
   const c = await connect(buyer.apiKey);
   const snapshot = await c.next(ofType('snapshot'));
   expect(snapshot.offers).toEqual([{ id: offer.id, leadId: lead.id, preview: offer.preview, price: offer.price, closesAt: offer.closesAt.toISOString() }]);
-  expect(await c.next(ofType('offer.closed'), 10_000)).toEqual({ type: 'offer.closed', offerId: offer.id, outcome: 'expired' });
+  expect(await c.next(ofType('offer.closed'), 20_000)).toEqual({ type: 'offer.closed', offerId: offer.id, outcome: 'expired' });
 });
 
 test('a cancelled offer reads as expired to its buyers', async () => {
