@@ -87,7 +87,7 @@ describe.each(DRIVERS)('on %s', (_name, open) => {
   });
 
   test('migrations are a no-op the second time', async () => {
-    const count = async () => (await database.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)).rows[0] as { n: number };
+    const count = async () => ((await database.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)) as unknown as { rows: { n: number }[] }).rows[0];
     const before = await count();
     await migrateDatabase(database);
     expect(await count()).toEqual(before);

@@ -11,6 +11,7 @@ import { campaigns } from '../../db/schema';
 import { leadTimeline } from '../../db/timeline';
 import { leadWorkflowId } from '../../domain/ids';
 import { cancelOfferSignal, manualActionUpdate } from '../../workflows/messages';
+import { recordHistory } from '../helpers/histories';
 import { openTestPostgres } from '../helpers/db';
 import { balanceOf, claim, timelineCounts, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
 import { eventually, startLead, startWorker, testClient, type RunningWorker } from '../helpers/temporal';
@@ -62,6 +63,8 @@ test('no claim: the offer expires and the fallback campaign offers it to a secon
   expect(types).toEqual(expect.arrayContaining(['targeted', 'expired', 'lost', 'fell_through', 'won', 'delivered']));
   expect(types.indexOf('expired')).toBeLessThan(types.indexOf('fell_through'));
   expect(await timelineCounts(db, offer1.id)).toMatchObject({ targeted: 1, expired: 1, lost: 1 });
+  await recordHistory(client, offer2.workflowId, 'expired-fallback-won.child');
+  await recordHistory(client, offer1.workflowId, 'expired-fallback-won');
 });
 
 test('a two-step chain with no buyer ends in manual review, then an admin assigns it (charged like a claim)', async () => {
@@ -86,6 +89,7 @@ test('a two-step chain with no buyer ends in manual review, then an admin assign
   await waitForLeadStatus(db, lead.id, 'sold');
   expect(await balanceOf(db, buyer.id)).toBe(40);
   expect(await handle.result()).toMatchObject({ status: 'sold' });
+  await recordHistory(client, handle.workflowId, 'manual-review-assign');
   // Not in review any more: the Update's validator refuses another action.
   await expect(handle.executeUpdate(manualActionUpdate, { args: [{ action: 'reject', reason: 'late' }] })).rejects.toThrow();
 });

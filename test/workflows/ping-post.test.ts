@@ -7,6 +7,7 @@ import type { Database } from '../../db/connection';
 import { createInProcessBus } from '../../db/offer-bus';
 import { postLedgerEntry } from '../../db/ledger';
 import { previewOf } from '../../domain/preview';
+import { recordHistory } from '../helpers/histories';
 import { openTestPostgres } from '../helpers/db';
 import { assignmentsFor, balanceOf, chargesFor, claim, targetsOf, timelineCounts, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
 import { startLead, startWorker, testClient, type RunningWorker } from '../helpers/temporal';
@@ -66,6 +67,7 @@ test('the first of 20 simultaneous claims wins; the rest lose the race; one char
     const counts = await timelineCounts(db, offer.id);
     expect(counts).toMatchObject({ targeted: 20, excluded: 2, claim_attempted: 20, won: 1, claim_failed: 19, lost: 19, delivered: 1 });
   });
+  await recordHistory(client, offer.workflowId, 'ping-post-won');
 });
 
 test('a winner asking again gets the same result and is charged once', async () => {
@@ -115,6 +117,7 @@ test('a shared lead with maxWinners 2 has two winners; the third loses the race'
   expect(results[2]).toEqual({ result: 'lost', reason: 'lost_race' });
   expect(await assignmentsFor(db, lead.id)).toHaveLength(2);
   expect((await assignmentsFor(db, lead.id)).every((a) => !a.exclusive)).toBe(true);
+  await recordHistory(client, offer.workflowId, 'shared-two-winners');
 });
 
 test('the preview holds only the campaign visible fields', async () => {

@@ -7,6 +7,8 @@ import { eq } from 'drizzle-orm';
 import type { Database } from '../../db/connection';
 import { createInProcessBus } from '../../db/offer-bus';
 import { assignments, campaigns, offers } from '../../db/schema';
+import { recordHistory } from '../helpers/histories';
+import { leadWorkflowId } from '../../domain/ids';
 import { openTestPostgres } from '../helpers/db';
 import { assignmentsFor, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
 import { startLead, startWorker, testClient, type RunningWorker } from '../helpers/temporal';
@@ -60,7 +62,8 @@ test('round robin: 6 leads over 3 buyers give 2 each, also across a worker resta
   const agency = await makeAgency(db);
   const buyers = await makeBuyers(db, agency.id, 3, { credits: 1000 });
   const campaign = await makeCampaign(db, agency.id, { mode: 'push', pushStrategy: 'round_robin' });
-  await sellLeads(campaign, 3);
+  const firstLeads = await sellLeads(campaign, 3);
+  await recordHistory(client, leadWorkflowId(firstLeads[0]), 'push-round-robin');
   // A new worker process picks up where the rotation stopped: the state is in the database.
   const queue = worker.taskQueue;
   await worker.stop();

@@ -1,0 +1,60 @@
+/**
+ * `npm start`: the whole product in one process, with nothing configured.
+ * Provisions and starts the Temporal dev server (unless TEMPORAL_ADDRESS is
+ * set), opens PGlite in the data dir (or Postgres at DATABASE_URL), migrates,
+ * and runs the worker, the API and the Live Leads feed together.
+ */
+import http from 'node:http';
+import path from 'node:path';
+import { createApi } from '../api/app';
+import { createLeadwireWorker } from '../worker/worker';
+import { startTemporalDevServer } from '../scripts/temporal-dev';
+import { connectTemporal, createBus, loadConfig, onShutdown, openDatabaseFor, rootTokenFor } from './runtime';
+
+async function main() {
+  const config = loadConfig();
+  const temporal = await startTemporalDevServer({ dataDir: path.join(config.dataDir, 'temporal'), quiet: true });
+  const database = await openDatabaseFor(config);
+  const bus = createBus(database);
+  const { worker, connection: workerConnection } = await createLeadwireWorker({
+    address: temporal.address,
+    namespace: config.temporalNamespace,
+    taskQueue: config.taskQueue,
+    db: database.db,
+    bus,
+  });
+  const running = worker.run();
+  const client = await connectTemporal(temporal.address, config.temporalNamespace);
+  const root = rootTokenFor(config);
+  const { app, attachFeed } = createApi({ db: database.db, bus, temporal: client, taskQueue: config.taskQueue, rootToken: root.token });
+  const server = http.createServer(app);
+  const feed = attachFeed(server);
+  await new Promise<void>((resolve) => server.listen(config.port, resolve));
+  const port = (server.address() as { port: number }).port;
+
+  console.log('');
+  console.log('Leadwire is running.');
+  console.log(`  API:          http://localhost:${port}/v1   (docs: http://localhost:${port}/v1/docs)`);
+  console.log(`  Live Leads:   http://localhost:${port}/`);
+  console.log(`  Temporal UI:  ${temporal.uiUrl ?? `(external server at ${temporal.address})`}`);
+  console.log(`  Database:     ${database.driver === 'pglite' ? `PGlite in ${path.join(config.dataDir, 'pglite')}` : 'PostgreSQL (DATABASE_URL)'}`);
+  console.log(`  Root token:   ${root.token}${root.generated ? '   (generated; set LW_ROOT_TOKEN to choose your own)' : ''}`);
+  console.log('Press Ctrl-C to stop.');
+
+  onShutdown([
+    () => new Promise((r) => server.close(r)),
+    () => feed.close(),
+    () => worker.getState() === 'RUNNING' && worker.shutdown(),
+    () => running,
+    () => workerConnection.close(),
+    () => client.connection.close(),
+    () => bus.close(),
+    () => database.close(),
+    () => temporal.stop(),
+  ]);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.stack ?? err.message : err);
+  process.exit(1);
+});

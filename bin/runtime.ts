@@ -1,0 +1,91 @@
+/**
+ * What every entry point needs: configuration from the environment, the
+ * database, the feed bus and the Temporal client. One of each per process.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { openDatabase, type Database } from '../db/connection';
+import { createInProcessBus, createPostgresBus, type OfferBus } from '../db/offer-bus';
+import { DEFAULT_TASK_QUEUE } from '../worker/worker';
+
+export interface Config {
+  port: number;
+  databaseUrl: string | null;
+  temporalAddress: string | null;
+  temporalNamespace: string;
+  taskQueue: string;
+  dataDir: string;
+  rootToken: string | null;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return {
+    port: Number(env.PORT ?? 3000),
+    databaseUrl: env.DATABASE_URL || null,
+    temporalAddress: env.TEMPORAL_ADDRESS || null,
+    temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
+    taskQueue: env.LW_TASK_QUEUE || DEFAULT_TASK_QUEUE,
+    dataDir: path.resolve(env.LW_DATA_DIR || '.data'),
+    rootToken: env.LW_ROOT_TOKEN || null,
+  };
+}
+
+export async function openDatabaseFor(config: Config): Promise<Database> {
+  return openDatabase({ url: config.databaseUrl, dataDir: path.join(config.dataDir, 'pglite') });
+}
+
+/** LISTEN/NOTIFY across processes on Postgres; in-process with PGlite (one process holds it). */
+export function createBus(database: Database): OfferBus {
+  if (database.driver === 'postgres' && database.url) return createPostgresBus(database.url, database.raw as import('pg').Pool);
+  return createInProcessBus();
+}
+
+/** Connects to Temporal, retrying for a while: in a deployment the server may still be starting. */
+export async function connectTemporal(address: string, namespace = 'default', timeoutMs = 60_000): Promise<Client> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const connection = await Connection.connect({ address });
+      return new Client({ connection, namespace });
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+/**
+ * The root token: LW_ROOT_TOKEN, or one generated on first start and kept in
+ * the data dir, so a restart does not lock the operator out.
+ */
+export function rootTokenFor(config: Config): { token: string; generated: boolean } {
+  if (config.rootToken) return { token: config.rootToken, generated: false };
+  const file = path.join(config.dataDir, 'root-token');
+  if (fs.existsSync(file)) return { token: fs.readFileSync(file, 'utf8').trim(), generated: true };
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const token = `lw_root_${crypto.randomBytes(32).toString('base64url')}`;
+  fs.writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return { token, generated: true };
+}
+
+/** Runs the cleanups once on SIGINT/SIGTERM, in order, then exits. */
+export function onShutdown(cleanups: (() => Promise<unknown> | unknown)[]): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: shutting down…`);
+    for (const c of cleanups) {
+      try {
+        await c();
+      } catch (err) {
+        console.error('shutdown step failed:', err instanceof Error ? err.message : err);
+      }
+    }
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}

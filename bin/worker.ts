@@ -1,0 +1,26 @@
+/** The Temporal worker alone (production: scale horizontally). Needs TEMPORAL_ADDRESS and DATABASE_URL. */
+import { createLeadwireWorker } from '../worker/worker';
+import { createBus, loadConfig, onShutdown, openDatabaseFor } from './runtime';
+
+async function main() {
+  const config = loadConfig();
+  if (!config.temporalAddress) throw new Error('TEMPORAL_ADDRESS is required for the worker process');
+  const database = await openDatabaseFor(config);
+  const bus = createBus(database);
+  const { worker, connection } = await createLeadwireWorker({
+    address: config.temporalAddress,
+    namespace: config.temporalNamespace,
+    taskQueue: config.taskQueue,
+    db: database.db,
+    bus,
+  });
+  const running = worker.run();
+  console.log(`Leadwire worker polling task queue ${config.taskQueue} on ${config.temporalAddress}`);
+  onShutdown([() => worker.getState() === 'RUNNING' && worker.shutdown(), () => running, () => connection.close(), () => bus.close(), () => database.close()]);
+  await running;
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.stack ?? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,30 @@
+/**
+ * Replay fixtures: histories of representative runs, saved as JSON (the
+ * format of `temporal workflow show --output json`) and replayed against the
+ * current workflow code by test/workflows/replay.test.ts, so a change that
+ * breaks determinism fails CI.
+ *
+ * Record them again with `LW_RECORD_HISTORIES=1 npm test -- test/workflows`
+ * only when a deliberate, versioned change makes old histories obsolete.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import type { Client } from '@temporalio/client';
+import { ensureTemporalCli } from '../../scripts/temporal-dev';
+
+export const HISTORIES_DIR = path.resolve(__dirname, '../fixtures/histories');
+
+/** Saves a finished workflow's history under `name` when recording is switched on. */
+export async function recordHistory(client: Client, workflowId: string, name: string): Promise<void> {
+  if (process.env.LW_RECORD_HISTORIES !== '1') return;
+  const handle = client.workflow.getHandle(workflowId);
+  await handle.result().catch(() => undefined);
+  // The CLI writes the canonical JSON form (the SDK's historyToJSON trips over two protobufjs copies in this tree).
+  const cli = await ensureTemporalCli();
+  const json = execFileSync(cli, ['workflow', 'show', '--output', 'json', '--address', process.env.TEMPORAL_ADDRESS!, '--workflow-id', workflowId], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  fs.mkdirSync(HISTORIES_DIR, { recursive: true });
+  fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), json);
+}

@@ -1,0 +1,23 @@
+/**
+ * Old histories still replay: every saved history under test/fixtures/histories
+ * runs against the current workflow code. A nondeterministic change (an
+ * activity added, removed or reordered without patching) fails here.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { HISTORIES_DIR } from '../helpers/histories';
+import { workflowBundle } from '../helpers/temporal';
+
+const files = fs.existsSync(HISTORIES_DIR) ? fs.readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')) : [];
+
+test('the replay fixtures cover the representative runs', () => {
+  const names = files.map((f) => f.replace(/\.json$/, ''));
+  expect(names).toEqual(expect.arrayContaining(['ping-post-won', 'expired-fallback-won', 'expired-fallback-won.child', 'push-round-robin', 'shared-two-winners', 'manual-review-assign']));
+});
+
+test.each(files)('%s replays against the current workflow code', async (file) => {
+  const history = historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8')));
+  await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, file);
+});
