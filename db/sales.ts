@@ -21,7 +21,7 @@ import type { ClaimFailureReason, LeadFields } from '../domain/types';
 import type { Db, Tx } from './connection';
 import { buyerPeriodCounts, campaignPeriodCounts, ZERO_COUNTS } from './counts';
 import { InsufficientCreditsError, isUniqueViolation, postLedgerEntry } from './ledger';
-import { agencies, assignments, buyers, campaigns, campaignBuyers, leads, offers, offerTargets, wallets } from './schema';
+import { agencies, assignments, buyers, campaigns, campaignBuyers, ledgerEntries, leads, offers, offerTargets, wallets } from './schema';
 import { appendEvents, type TimelineEventInput } from './timeline';
 
 export type SaleChannel = 'claim' | 'push' | 'manual';
@@ -131,10 +131,11 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
 /** The won result of an earlier sale of this offer to this buyer, if any. */
 export async function priorSale(db: Db | Tx, offerId: string, buyerId: string): Promise<SaleResult | null> {
   const [row] = await db
-    .select({ assignment: assignments, fields: leads.fields, balance: wallets.balance })
+    .select({ assignment: assignments, fields: leads.fields, balance: ledgerEntries.balanceAfter })
     .from(assignments)
     .innerJoin(leads, eq(leads.id, assignments.leadId))
-    .innerJoin(wallets, eq(wallets.buyerId, assignments.buyerId))
+    // The balance right after the charge, so a repeated answer is identical to the first.
+    .innerJoin(ledgerEntries, eq(ledgerEntries.id, assignments.chargeEntryId))
     .where(and(eq(assignments.offerId, offerId), eq(assignments.buyerId, buyerId)));
   if (!row) return null;
   const a = row.assignment;
