@@ -7,6 +7,7 @@
 import http from 'node:http';
 import path from 'node:path';
 import { createApi } from '../api/app';
+import { sweepStuckLeads } from '../worker/lead-starter';
 import { createLeadwireWorker } from '../worker/worker';
 import { startTemporalDevServer } from '../scripts/temporal-dev';
 import { connectTemporal, createBus, loadConfig, onShutdown, openDatabaseFor, rootTokenFor } from './runtime';
@@ -25,6 +26,7 @@ async function main() {
   });
   const running = worker.run();
   const client = await connectTemporal(temporal.address, config.temporalNamespace);
+  const stopSweeper = sweepStuckLeads(database.db, client, config.taskQueue);
   const root = rootTokenFor(config);
   const { app, attachFeed } = createApi({ db: database.db, bus, temporal: client, taskQueue: config.taskQueue, rootToken: root.token });
   const server = http.createServer(app);
@@ -42,6 +44,7 @@ async function main() {
   console.log('Press Ctrl-C to stop.');
 
   onShutdown([
+    stopSweeper,
     () => new Promise((r) => server.close(r)),
     () => feed.close(),
     () => worker.getState() === 'RUNNING' && worker.shutdown(),

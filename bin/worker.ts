@@ -1,6 +1,7 @@
 /** The Temporal worker alone (production: scale horizontally). Needs TEMPORAL_ADDRESS and DATABASE_URL. */
+import { sweepStuckLeads } from '../worker/lead-starter';
 import { createLeadwireWorker } from '../worker/worker';
-import { createBus, loadConfig, onShutdown, openDatabaseFor } from './runtime';
+import { connectTemporal, createBus, loadConfig, onShutdown, openDatabaseFor } from './runtime';
 
 async function main() {
   const config = loadConfig();
@@ -15,8 +16,11 @@ async function main() {
     bus,
   });
   const running = worker.run();
+  // Leads stored while Temporal was away get their routing started once it is back.
+  const client = await connectTemporal(config.temporalAddress, config.temporalNamespace);
+  const stopSweeper = sweepStuckLeads(database.db, client, config.taskQueue, 30_000, (n) => console.log(`restarted routing for ${n} stuck lead(s)`));
   console.log(`Leadwire worker polling task queue ${config.taskQueue} on ${config.temporalAddress}`);
-  onShutdown([() => worker.getState() === 'RUNNING' && worker.shutdown(), () => running, () => connection.close(), () => bus.close(), () => database.close()]);
+  onShutdown([stopSweeper, () => worker.getState() === 'RUNNING' && worker.shutdown(), () => running, () => connection.close(), () => client.connection.close(), () => bus.close(), () => database.close()]);
   await running;
 }
 

@@ -4,16 +4,15 @@
  * which are Updates on the lead's workflow.
  */
 import crypto from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { intakeLead } from '../../db/intake';
 import { agencyBuyerIds, getCampaign, getLead, leadAssignments, leadOffers, listLeads } from '../../db/queries';
 import { leadTimeline } from '../../db/timeline';
 import { claimOutcomeOf } from '../../domain/claims';
 import { dedupeKeys } from '../../domain/dedupe';
-import { leadWorkflowId } from '../../domain/ids';
 import type { LeadStatus } from '../../domain/types';
 import { manualActionUpdate, type ManualAction, type ManualActionResult } from '../../workflows/messages';
-import { leadSearchAttributes } from '../../workflows/search-attributes';
+import { startLeadWorkflow } from '../../worker/lead-starter';
 import type { AdminPrincipal } from '../auth';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
@@ -36,16 +35,10 @@ function leadIdFor(agencyId: string, idempotencyKey: string | null): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
-async function startLeadWorkflow(services: ApiServices, lead: { id: string; agencyId: string; campaignId: string }): Promise<void> {
+async function startRouting(services: ApiServices, lead: { id: string; agencyId: string; campaignId: string }): Promise<void> {
   try {
-    await services.temporal.workflow.start('leadWorkflow', {
-      taskQueue: services.taskQueue,
-      workflowId: leadWorkflowId(lead.id),
-      args: [{ leadId: lead.id, agencyId: lead.agencyId, campaignId: lead.campaignId }],
-      typedSearchAttributes: leadSearchAttributes(lead.id, lead.campaignId, lead.agencyId),
-    });
+    await startLeadWorkflow(services.temporal, services.taskQueue, lead); // a retried intake: one auction per lead
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return; // a retried intake: one auction per lead
     services.logger.error(`[api] could not start the workflow of lead ${lead.id}`, err);
     throw new Problem(503, 'service_unavailable', 'The lead is stored but its routing could not start; retry with the same Idempotency-Key.', {
       leadId: lead.id,
@@ -121,7 +114,7 @@ export const leadRoutes: AnyRoute[] = [
           duplicateOf: result.duplicateOf,
         });
       }
-      await startLeadWorkflow(services, result.lead);
+      await startRouting(services, result.lead);
       return { status: 202, body: { lead: { id: result.lead.id, status: result.lead.status }, workflowId: result.lead.workflowId } };
     },
   }),
