@@ -21,6 +21,7 @@ import { Authenticator, requireRole, type Principal } from './auth';
 import { ClaimRelay } from './claim-relay';
 import { attachFeedGateway, type FeedHandle } from './feed';
 import { idempotencyKeyOf, requestHash, withIdempotency } from './idempotency';
+import { countOpenOffers } from '../db/audit';
 import { Metrics } from './metrics';
 import { buildOpenApi, docsPage } from './openapi';
 import { errorHandler, Problem, type ErrorLogger } from './problem';
@@ -52,6 +53,8 @@ export interface ApiDeps {
   /** A lead with the same phone or email (per service line) within this window is a duplicate; default 30 days, 0 = off. */
   duplicateWindowMs?: number;
   logger?: ErrorLogger & { warn(message: string, meta?: unknown): void };
+  /** One structured line per request (method, route, status, ms, agency/buyer, offer or lead id); none when absent. */
+  requestLogger?: { info(fields: Record<string, unknown>, message: string): void; warn(fields: Record<string, unknown>, message: string): void };
   /** Express's `trust proxy` (behind a load balancer: its hop count or addresses), so rate limits see client IPs. */
   trustProxy?: boolean | number | string;
 }
@@ -75,9 +78,12 @@ export function createApi(deps: ApiDeps): Api {
   const claimLimits = new TokenBuckets(deps.rateLimits?.claims ?? DEFAULT_CLAIMS);
   const timeoutMs = deps.claimTimeoutMs ?? 10_000;
   const metrics = new Metrics();
-  metrics.counter('leadwire_http_requests_total', 'HTTP requests by route, method and status');
-  metrics.counter('leadwire_claims_total', 'Claims by channel and answer');
+  metrics.counter('leadwire_http_requests_total', 'HTTP requests by route, method and status', ['method', 'route', 'status']);
+  metrics.counter('leadwire_claims_total', 'Claims by channel and answer', ['via', 'outcome']);
+  metrics.histogram('leadwire_claim_duration_seconds', 'Claim answer latency, from the request to the answer, by channel and answer', ['via', 'outcome']);
   metrics.counter('leadwire_feed_connections_total', 'Feed connections accepted');
+  metrics.histogram('leadwire_feed_delivery_seconds', 'Feed latency: offer event published on the bus to the frame handed to the socket', ['type']);
+  metrics.gauge('leadwire_offers_open', 'Offers open now (read from the database at scrape)', () => countOpenOffers(db));
 
   const services: ApiServices = {
     db,
@@ -90,7 +96,10 @@ export function createApi(deps: ApiDeps): Api {
       temporal: deps.temporal,
       timeoutMs,
       limiter: claimLimits,
-      observe: (via, outcome) => metrics.inc('leadwire_claims_total', { via, outcome }),
+      observe: (via, outcome, seconds) => {
+        metrics.inc('leadwire_claims_total', { via, outcome });
+        metrics.observe('leadwire_claim_duration_seconds', { via, outcome }, seconds);
+      },
       logger,
     }),
     metrics,
@@ -117,7 +126,7 @@ export function createApi(deps: ApiDeps): Api {
   app.set('etag', false);
   app.set('query parser', 'simple');
   if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
-  app.use(baseHeaders(metrics));
+  app.use(baseHeaders(metrics, deps.requestLogger));
   for (const route of routes) app[route.method](route.path, ...pipeline(route, services));
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new Problem(404, 'route_not_found', `No route ${req.method} ${req.path.slice(0, 200)}.`));
@@ -138,16 +147,33 @@ export function createApi(deps: ApiDeps): Api {
   };
 }
 
-/** nosniff, no caching of tenant data, and a request counter per route template. */
-function baseHeaders(metrics: Metrics): RequestHandler {
+/** nosniff, no caching of tenant data, a request counter per route template, and the request log. */
+function baseHeaders(metrics: Metrics, log: ApiDeps['requestLogger']): RequestHandler {
   return (req, res, next) => {
+    const started = performance.now();
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
     res.on('finish', () => {
       const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
       metrics.inc('leadwire_http_requests_total', { method: req.method, route, status: String(res.statusCode) });
+      if (log) log[res.statusCode >= 500 ? 'warn' : 'info'](requestLogFields(req, res, route, started), 'request');
     });
     next();
+  };
+}
+
+function requestLogFields(req: Request, res: Response, route: string, started: number): Record<string, unknown> {
+  const principal = res.locals.principal as Principal | undefined;
+  const id = (req.params as Record<string, string> | undefined)?.id;
+  const idKey = route.startsWith('/v1/offers/') ? 'offerId' : route.startsWith('/v1/leads/') ? 'leadId' : route.startsWith('/v1/buyers/') ? 'buyerId' : null;
+  return {
+    method: req.method,
+    route,
+    status: res.statusCode,
+    ms: Math.round((performance.now() - started) * 10) / 10,
+    ...(principal && principal.kind !== 'root' ? { agencyId: principal.agencyId } : {}),
+    ...(principal?.kind === 'buyer' ? { buyerId: principal.buyerId } : {}),
+    ...(idKey && id ? { [idKey]: id } : {}),
   };
 }
 

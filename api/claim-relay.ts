@@ -38,8 +38,8 @@ export interface ClaimRelayDeps {
   timeoutMs: number;
   /** Claims per buyer key. */
   limiter: TokenBuckets;
-  /** Told every answer (metrics). */
-  observe?: (via: ClaimVia, outcome: string) => void;
+  /** Told every answer and how long it took (metrics). */
+  observe?: (via: ClaimVia, outcome: string, seconds: number) => void;
   logger?: { warn(message: string, meta?: unknown): void };
 }
 
@@ -50,12 +50,14 @@ export class ClaimRelay {
 
   /** Claims an offer for the buyer. Throws a Problem for 404 (unknown offer), 429 and 503. */
   async claim(buyer: BuyerPrincipal, offerId: string, requestId: string, via: ClaimVia): Promise<ClaimAnswer> {
+    const started = performance.now();
+    const took = () => (performance.now() - started) / 1000;
     try {
       const answer = await this.decide(buyer, offerId, requestId, via);
-      this.deps.observe?.(via, answer.status === 200 ? 'won' : answer.body.reason);
+      this.deps.observe?.(via, answer.status === 200 ? 'won' : answer.body.reason, took());
       return answer;
     } catch (err) {
-      this.deps.observe?.(via, err instanceof Problem ? err.code : 'error');
+      this.deps.observe?.(via, err instanceof Problem ? err.code : 'error', took());
       throw err;
     }
   }

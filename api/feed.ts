@@ -87,6 +87,12 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
       .catch((err) => services.logger.warn(`[feed] could not fan out ${event.type} ${event.offerId}`, err));
   };
 
+  // Feed latency: the publisher's bus timestamp to the frame handed to the socket (clocks of one host or synced hosts).
+  const sentAtMs = (event: OfferBusEvent) => Date.parse(event.sentAt);
+  const delivered = (event: OfferBusEvent, from: number) => {
+    if (Number.isFinite(from)) services.metrics.observe('leadwire_feed_delivery_seconds', { type: event.type }, Math.max(0, Date.now() - from) / 1000);
+  };
+
   const fanOut = async (event: OfferBusEvent): Promise<void> => {
     const offer = await getOffer(services.db, event.offerId);
     if (!offer || offer.kind !== 'ping_post') return;
@@ -95,13 +101,22 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     if (event.type === 'offer.opened') {
       if (offer.status !== 'open') return; // already closed: its offer.closed follows, the opening is moot
       const message = { type: 'offer.opened', offer: buyerOfferView(offer) };
-      for (const buyerId of targeted) for (const c of byBuyer.get(buyerId) ?? []) send(c, message);
+      const from = sentAtMs(event);
+      for (const buyerId of targeted) {
+        for (const c of byBuyer.get(buyerId) ?? []) {
+          send(c, message);
+          delivered(event, from);
+        }
+      }
     } else if (event.type === 'offer.closed') {
       const winners = await offerWinnerIds(services.db, offer.id);
       for (const buyerId of targeted) {
         // Cancelled counts as expired: for the buyer, the offer ended without anyone taking it.
         const outcome = winners.has(buyerId) ? 'won_by_you' : winners.size > 0 ? 'taken' : 'expired';
-        for (const c of byBuyer.get(buyerId) ?? []) send(c, { type: 'offer.closed', offerId: offer.id, outcome });
+        for (const c of byBuyer.get(buyerId) ?? []) {
+          send(c, { type: 'offer.closed', offerId: offer.id, outcome });
+          delivered(event, sentAtMs(event));
+        }
       }
     }
   };

@@ -1,49 +1,53 @@
 /**
- * A few Prometheus metrics for `GET /metrics`: requests by route and status,
- * claim outcomes, feed connections. In-process counters; no dependency.
+ * The API instance's Prometheus metrics for `GET /metrics` (prom-client):
+ * requests by route and status, claims by answer and their latency, feed
+ * connections and feed delivery latency, offers open. Each instance has its
+ * own registry (a process may run several, e.g. in tests); a scrape merges it
+ * with the process registry (observability/metrics.ts: activities, lead and
+ * offer outcomes, deliveries, Node's process metrics when enabled).
  */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { LATENCY_BUCKETS, processRegistry } from '../observability/metrics';
 
 type Labels = Record<string, string>;
 
-const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-const labelText = (labels: Labels) => {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escape(v)}"`);
-  return parts.length ? `{${parts.join(',')}}` : '';
-};
-
-interface Family {
-  help: string;
-  type: 'counter' | 'gauge';
-  values: Map<string, number>;
-  read?: () => number;
-}
-
 export class Metrics {
-  private readonly families = new Map<string, Family>();
+  readonly registry = new Registry();
+  private readonly counters = new Map<string, Counter<string>>();
+  private readonly histograms = new Map<string, Histogram<string>>();
 
-  counter(name: string, help: string): void {
-    if (!this.families.has(name)) this.families.set(name, { help, type: 'counter', values: new Map() });
+  counter(name: string, help: string, labelNames: string[] = []): void {
+    if (!this.counters.has(name)) this.counters.set(name, new Counter({ name, help, labelNames, registers: [this.registry] }));
   }
 
   /** A gauge read when scraped. */
-  gauge(name: string, help: string, read: () => number): void {
-    this.families.set(name, { help, type: 'gauge', values: new Map(), read });
+  gauge(name: string, help: string, read: () => number | Promise<number>): void {
+    this.registry.removeSingleMetric(name);
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      async collect() {
+        this.set(await read());
+      },
+    });
+  }
+
+  /** Seconds, 1 ms to 30 s unless told. */
+  histogram(name: string, help: string, labelNames: string[] = [], buckets: number[] = LATENCY_BUCKETS): void {
+    if (!this.histograms.has(name)) this.histograms.set(name, new Histogram({ name, help, labelNames, buckets, registers: [this.registry] }));
   }
 
   inc(name: string, labels: Labels = {}, by = 1): void {
-    const family = this.families.get(name);
-    if (!family) return;
-    const key = labelText(labels);
-    family.values.set(key, (family.values.get(key) ?? 0) + by);
+    this.counters.get(name)?.inc(labels, by);
   }
 
-  render(): string {
-    const lines: string[] = [];
-    for (const [name, f] of this.families) {
-      lines.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`);
-      if (f.read) lines.push(`${name} ${f.read()}`);
-      for (const [labels, v] of f.values) lines.push(`${name}${labels} ${v}`);
-    }
-    return lines.join('\n') + '\n';
+  observe(name: string, labels: Labels, seconds: number): void {
+    this.histograms.get(name)?.observe(labels, seconds);
+  }
+
+  /** The text exposition of this instance and of the process. */
+  async render(): Promise<string> {
+    return Registry.merge([this.registry, processRegistry]).metrics();
   }
 }

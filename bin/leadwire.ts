@@ -7,6 +7,9 @@
 import http from 'node:http';
 import path from 'node:path';
 import { createApi } from '../api/app';
+import { consoleStyle, logger } from '../observability/logger';
+import { collectProcessMetrics } from '../observability/metrics';
+import { installTemporalRuntime } from '../observability/temporal';
 import { sweepStuckLeads } from '../worker/lead-starter';
 import { createLeadwireWorker } from '../worker/worker';
 import { startTemporalDevServer } from '../scripts/temporal-dev';
@@ -14,6 +17,8 @@ import { connectTemporal, createBus, loadConfig, onShutdown, openDatabaseFor, ro
 
 async function main() {
   const config = loadConfig();
+  installTemporalRuntime(); // the SDK's logs through pino, WARN and up
+  collectProcessMetrics();
   const temporal = await startTemporalDevServer({ dataDir: path.join(config.dataDir, 'temporal'), quiet: true });
   const database = await openDatabaseFor(config);
   const bus = createBus(database);
@@ -28,7 +33,15 @@ async function main() {
   const client = await connectTemporal(temporal.address, config.temporalNamespace);
   const stopSweeper = sweepStuckLeads(database.db, client, config.taskQueue);
   const root = rootTokenFor(config);
-  const { app, attachFeed } = createApi({ db: database.db, bus, temporal: client, taskQueue: config.taskQueue, rootToken: root.token });
+  const { app, attachFeed } = createApi({
+    db: database.db,
+    bus,
+    temporal: client,
+    taskQueue: config.taskQueue,
+    rootToken: root.token,
+    logger: consoleStyle(logger),
+    requestLogger: logger.child({ component: 'api' }),
+  });
   const server = http.createServer(app);
   const feed = attachFeed(server);
   await new Promise<void>((resolve) => server.listen(config.port, resolve));

@@ -1,10 +1,18 @@
 /** The Temporal worker alone (production: scale horizontally). Needs TEMPORAL_ADDRESS and DATABASE_URL. */
 import { sweepStuckLeads } from '../worker/lead-starter';
 import { createLeadwireWorker } from '../worker/worker';
+import { logger } from '../observability/logger';
+import { collectProcessMetrics, serveMetrics } from '../observability/metrics';
+import { installTemporalRuntime } from '../observability/temporal';
 import { connectTemporal, createBus, loadConfig, onShutdown, openDatabaseFor } from './runtime';
 
 async function main() {
   const config = loadConfig();
+  installTemporalRuntime(); // the SDK's logs through pino, WARN and up
+  collectProcessMetrics();
+  // The worker's metrics (activities, lead outcomes, deliveries, process) for Prometheus.
+  const metricsPort = Number(process.env.LW_WORKER_METRICS_PORT || 0);
+  const metricsServer = metricsPort ? await serveMetrics(metricsPort) : null;
   if (!config.temporalAddress) throw new Error('TEMPORAL_ADDRESS is required for the worker process');
   const database = await openDatabaseFor(config);
   const bus = createBus(database);
@@ -19,8 +27,8 @@ async function main() {
   // Leads stored while Temporal was away get their routing started once it is back.
   const client = await connectTemporal(config.temporalAddress, config.temporalNamespace);
   const stopSweeper = sweepStuckLeads(database.db, client, config.taskQueue, 30_000, (n) => console.log(`restarted routing for ${n} stuck lead(s)`));
-  console.log(`Leadwire worker polling task queue ${config.taskQueue} on ${config.temporalAddress}`);
-  onShutdown([stopSweeper, () => worker.getState() === 'RUNNING' && worker.shutdown(), () => running, () => connection.close(), () => client.connection.close(), () => bus.close(), () => database.close()]);
+  logger.info({ taskQueue: config.taskQueue, temporalAddress: config.temporalAddress, metricsPort: metricsPort || null }, 'Leadwire worker polling');
+  onShutdown([() => metricsServer?.close(), stopSweeper, () => worker.getState() === 'RUNNING' && worker.shutdown(), () => running, () => connection.close(), () => client.connection.close(), () => bus.close(), () => database.close()]);
   await running;
 }
 

@@ -6,6 +6,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities, type FaultHooks } from '../activities';
 import type { Db } from '../db/connection';
 import type { OfferBus } from '../db/offer-bus';
+import { observeActivities } from '../observability/activity';
 
 export const DEFAULT_TASK_QUEUE = 'leadwire';
 
@@ -27,6 +28,8 @@ export async function createLeadwireWorker(opts: LeadwireWorkerOptions): Promise
     namespace: opts.namespace ?? 'default',
     taskQueue: opts.taskQueue ?? process.env.LW_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
     activities: createActivities({ db: opts.db, bus: opts.bus, faults: opts.faults }),
+    // Logs with the lead's ids, duration and failure metrics, business outcome counters.
+    interceptors: { activity: [observeActivities] },
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     // Claims queue behind one another in a workflow; keep sales flowing under load.
     maxConcurrentActivityTaskExecutions: 200,

@@ -65,11 +65,11 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string }): An
       path: '/metrics',
       operationId: 'metrics',
       tag: 'Ops',
-      summary: 'Prometheus metrics (request counts, claim outcomes, feed connections)',
+      summary: 'Prometheus metrics (requests, claims and their latency, feed connections and latency, offers open, activities, lead outcomes, deliveries)',
       roles: [],
       responses: { 200: { description: 'text exposition format', contentType: 'text/plain; version=0.0.4' } },
       async handler({ services }) {
-        return { status: 200, raw: services.metrics.render(), contentType: 'text/plain; version=0.0.4; charset=utf-8' };
+        return { status: 200, raw: await services.metrics.render(), contentType: 'text/plain; version=0.0.4; charset=utf-8' };
       },
     }),
 

@@ -1,0 +1,75 @@
+/**
+ * Every activity attempt, observed from one place (a Temporal activity
+ * interceptor, so the activities themselves stay untouched):
+ *
+ * - a child logger carrying activity, workflowId, attempt and the ids found in
+ *   the input (leadId, offerId, buyerId, assignmentId), available inside the
+ *   activity as `activityLog()`; a failed attempt is logged at warn;
+ * - duration and failure metrics by activity type;
+ * - business outcomes read off the inputs and results: offers opened and
+ *   closed, leads sold / sent to review / rejected, deliveries by channel.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Context } from '@temporalio/activity';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { idsOf, logger, type Logger } from './logger';
+import { activityDuration, activityFailures, deliveries, leadOutcomes, offersClosed, offersOpened } from './metrics';
+
+const current = new AsyncLocalStorage<Logger>();
+
+/** The logger of the running activity (with its ids), or the process logger outside one. */
+export function activityLog(): Logger {
+  return current.getStore() ?? logger;
+}
+
+const FINAL_LEAD_OUTCOMES = new Set(['sold', 'manual_review', 'rejected']);
+
+function countOutcomes(activity: string, input: Record<string, unknown>, result: unknown): void {
+  const won = (r: unknown) => !!r && typeof r === 'object' && (r as { result?: unknown }).result === 'won';
+  if (activity === 'openOffer' && typeof input.kind === 'string') offersOpened.inc({ kind: input.kind });
+  else if (activity === 'closeOffer' && typeof input.outcome === 'string') {
+    offersClosed.inc({ outcome: input.outcome });
+    if (input.outcome === 'won') leadOutcomes.inc({ outcome: 'sold' });
+  } else if (activity === 'setLeadStatus' && typeof input.status === 'string' && FINAL_LEAD_OUTCOMES.has(input.status)) {
+    leadOutcomes.inc({ outcome: input.status });
+  } else if (activity === 'assignDirect' && won(result)) leadOutcomes.inc({ outcome: 'sold' });
+}
+
+function deliveryChannel(activity: string, input: Record<string, unknown>): string | null {
+  if (!/^deliver/.test(activity) || activity === 'deliveryChannels') return null;
+  if (typeof input.channel === 'string') return input.channel;
+  return activity.replace(/^deliver(To)?/, '').toLowerCase() || 'unknown';
+}
+
+function deliveryStatus(result: unknown): string {
+  const s = result && typeof result === 'object' ? (result as { status?: unknown }).status : undefined;
+  return typeof s === 'string' ? s : 'delivered';
+}
+
+export const observeActivities: ActivityInterceptorsFactory = (ctx: Context) => ({
+  inbound: {
+    async execute(input, next) {
+      const { activityType, workflowExecution, attempt } = ctx.info;
+      const arg = (input.args[0] ?? {}) as Record<string, unknown>;
+      const log = logger.child({ activity: activityType, workflowId: workflowExecution?.workflowId, attempt, ...idsOf(input.args[0]) });
+      const channel = deliveryChannel(activityType, Array.isArray(arg) ? {} : arg);
+      const started = performance.now();
+      try {
+        const result = await current.run(log, () => next(input));
+        activityDuration.observe({ activity: activityType, result: 'ok' }, (performance.now() - started) / 1000);
+        countOutcomes(activityType, arg, result);
+        if (channel) deliveries.inc({ channel, status: deliveryStatus(result) });
+        log.debug('activity completed');
+        return result;
+      } catch (err) {
+        const seconds = (performance.now() - started) / 1000;
+        const type = err instanceof Error ? ((err as { type?: string }).type ?? err.name) : 'unknown';
+        activityDuration.observe({ activity: activityType, result: 'error' }, seconds);
+        activityFailures.inc({ activity: activityType, error: type });
+        if (channel) deliveries.inc({ channel, status: 'failed' });
+        log.warn({ err, ms: Math.round(seconds * 1000) }, 'activity attempt failed');
+        throw err;
+      }
+    },
+  },
+});

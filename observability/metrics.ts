@@ -1,0 +1,85 @@
+/**
+ * The process's Prometheus registry (prom-client): what the worker side
+ * counts (activities, lead and offer outcomes, deliveries) and, once
+ * `collectProcessMetrics()` ran, Node's own (CPU, memory, event loop lag).
+ *
+ * The API's `/metrics` serves its own registry merged with this one, so in
+ * `npm start` (one process) one scrape sees everything; a split worker serves
+ * this registry alone on LW_WORKER_METRICS_PORT (`serveMetrics`).
+ */
+import http from 'node:http';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+export const processRegistry = new Registry();
+
+/** Seconds: from 1 ms to 30 s. */
+export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export const activityDuration = new Histogram({
+  name: 'leadwire_activity_duration_seconds',
+  help: 'Activity attempts by activity type and result (ok or error)',
+  labelNames: ['activity', 'result'],
+  buckets: LATENCY_BUCKETS,
+  registers: [processRegistry],
+});
+
+export const activityFailures = new Counter({
+  name: 'leadwire_activity_failures_total',
+  help: 'Failed activity attempts (Temporal retries them) by activity type and error type',
+  labelNames: ['activity', 'error'],
+  registers: [processRegistry],
+});
+
+export const leadOutcomes = new Counter({
+  name: 'leadwire_leads_total',
+  help: 'Leads reaching an outcome: sold, manual_review, rejected (a lead sold from review counts under both)',
+  labelNames: ['outcome'],
+  registers: [processRegistry],
+});
+
+export const offersOpened = new Counter({
+  name: 'leadwire_offers_opened_total',
+  help: 'Offers opened, by kind (ping_post, push)',
+  labelNames: ['kind'],
+  registers: [processRegistry],
+});
+
+export const offersClosed = new Counter({
+  name: 'leadwire_offers_closed_total',
+  help: 'Offers closed, by outcome (won, expired, cancelled)',
+  labelNames: ['outcome'],
+  registers: [processRegistry],
+});
+
+export const deliveries = new Counter({
+  name: 'leadwire_deliveries_total',
+  help: 'Delivery activity attempts by channel and status (delivered, failed, or the status the channel reported)',
+  labelNames: ['channel', 'status'],
+  registers: [processRegistry],
+});
+
+let defaultsOn = false;
+/** Node's process metrics (CPU, resident memory, heap, event loop lag, GC) in the process registry; once. */
+export function collectProcessMetrics(): void {
+  if (defaultsOn) return;
+  defaultsOn = true;
+  collectDefaultMetrics({ register: processRegistry });
+}
+
+/** A bare `/metrics` endpoint for a process without the API (the split worker). */
+export function serveMetrics(port: number, registry: Registry = processRegistry): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text),
+      (err: unknown) => res.writeHead(500).end(String(err)),
+    );
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => resolve(server));
+  });
+}

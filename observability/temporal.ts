@@ -1,0 +1,23 @@
+/**
+ * The Temporal SDK's runtime logs through pino at WARN (LW_TEMPORAL_LOG_LEVEL),
+ * core (Rust) logs forwarded to the same logger. Call before anything connects
+ * to Temporal or creates a worker: the runtime is installed once per process.
+ */
+import { makeTelemetryFilterString, Runtime } from '@temporalio/worker';
+import { logger, PinoTemporalLogger, temporalLogLevel } from './logger';
+
+let installed = false;
+
+export function installTemporalRuntime(): void {
+  if (installed) return;
+  installed = true;
+  const level = temporalLogLevel();
+  Runtime.install({
+    logger: new PinoTemporalLogger(logger.child({ component: 'temporal' }), level),
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: level }), forward: {} },
+      // The SDK's own worker metrics (slots, poll latency, schedule-to-start) when asked for.
+      ...(process.env.LW_TEMPORAL_SDK_METRICS_ADDRESS ? { metrics: { prometheus: { bindAddress: process.env.LW_TEMPORAL_SDK_METRICS_ADDRESS } } } : {}),
+    },
+  });
+}
