@@ -1,0 +1,259 @@
+/**
+ * The ledger audit: every money and sale invariant, checked across the whole
+ * database (or one agency) with plain SQL, independent of the code that wrote
+ * the rows. `npm run audit` prints the report; tests call `runAudit` after
+ * faults and load.
+ *
+ * Checks (each reports how many rows it looked at and every violation):
+ * - balances:        each wallet's balance equals the sum of its ledger, and is not negative
+ * - charges:         every charge entry belongs to exactly one assignment
+ * - assignments:     every assignment has exactly one charge (its buyer, minus its price),
+ *                    and a refunded one exactly one refund (`refund:<assignmentId>`, plus its price)
+ * - exclusive:       no lead has an exclusive active assignment beside another active one
+ * - winners:         no offer has more assignments than maxWinners; its winner counter matches
+ * - caps:            no buyer or campaign holds more active assignments in a day, ISO week or
+ *                    month (in the agency's time zone) than its cap as configured now
+ * - workflows:       with a Temporal client: every lead older than `minAgeMs` has a workflow,
+ *                    and every lead whose workflow has closed has a final status
+ */
+import type { Client } from '@temporalio/client';
+import { sql, type SQL } from 'drizzle-orm';
+import { FINAL_LEAD_STATUSES } from '../domain/types';
+import type { DbOrTx } from './connection';
+
+export interface AuditViolation {
+  check: string;
+  message: string;
+  ids: Record<string, string>;
+}
+
+export interface AuditCheck {
+  name: string;
+  description: string;
+  /** How many rows (wallets, entries, leads…) the check looked at. */
+  checked: number;
+  /** The number of violations (the list below may be cut at `maxListed`). */
+  failed: number;
+  violations: AuditViolation[];
+  /** Why the check did not run (e.g. no Temporal client). */
+  skipped?: string;
+}
+
+export interface AuditReport {
+  ok: boolean;
+  scope: { agencyId: string | null };
+  checks: AuditCheck[];
+  /** Every listed violation of every check. */
+  violations: AuditViolation[];
+  ms: number;
+}
+
+export interface AuditOptions {
+  /** Only this agency's rows (tests share a database). */
+  agencyId?: string | null;
+  /** Enables the workflow checks. */
+  temporal?: Client | null;
+  /** Leads younger than this are not yet expected to have a visible workflow; default one minute. */
+  minAgeMs?: number;
+  /** Violations listed per check (all are counted); default 100. */
+  maxListed?: number;
+}
+
+type Row = Record<string, unknown>;
+
+async function rows<T extends Row>(db: DbOrTx, query: SQL): Promise<T[]> {
+  const result = (await db.execute(query)) as unknown as { rows: T[] };
+  return result.rows;
+}
+
+const str = (v: unknown) => (v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : String(v));
+const num = (v: unknown) => Number(v ?? 0);
+
+/** Offers open right now (the `leadwire_offers_open` gauge). */
+export async function countOpenOffers(db: DbOrTx): Promise<number> {
+  const [row] = await rows<{ n: number }>(db, sql`SELECT count(*)::int AS n FROM offers WHERE status = 'open'`);
+  return num(row?.n);
+}
+
+export async function runAudit(db: DbOrTx, opts: AuditOptions = {}): Promise<AuditReport> {
+  const started = Date.now();
+  const agencyId = opts.agencyId ?? null;
+  const maxListed = opts.maxListed ?? 100;
+  /** `AND <alias>.agency_id = …` when scoped. */
+  const scoped = (alias: string) => (agencyId ? sql`AND ${sql.raw(alias)}.agency_id = ${agencyId}::uuid` : sql``);
+  const checks: AuditCheck[] = [];
+
+  const check = async (
+    name: string,
+    description: string,
+    count: SQL,
+    find: SQL,
+    describe: (r: Row) => { message: string; ids: Record<string, string> },
+  ): Promise<void> => {
+    const [c] = await rows<{ n: number }>(db, count);
+    const found = await rows(db, find);
+    checks.push({
+      name,
+      description,
+      checked: num(c?.n),
+      failed: found.length,
+      violations: found.slice(0, maxListed).map((r) => ({ check: name, ...describe(r) })),
+    });
+  };
+
+  await check(
+    'balances',
+    "each wallet's balance equals the sum of its ledger entries and is not negative",
+    sql`SELECT count(*)::int AS n FROM wallets w WHERE true ${scoped('w')}`,
+    sql`SELECT w.buyer_id, w.balance, COALESCE(l.total, 0)::bigint AS ledger
+          FROM wallets w
+          LEFT JOIN (SELECT buyer_id, SUM(amount) AS total FROM ledger_entries GROUP BY buyer_id) l ON l.buyer_id = w.buyer_id
+         WHERE (w.balance <> COALESCE(l.total, 0) OR w.balance < 0) ${scoped('w')}`,
+    (r) => ({ message: `buyer ${str(r.buyer_id)}: balance ${str(r.balance)}, ledger sums to ${str(r.ledger)}`, ids: { buyerId: str(r.buyer_id) } }),
+  );
+
+  await check(
+    'charges',
+    'every charge entry belongs to exactly one assignment',
+    sql`SELECT count(*)::int AS n FROM ledger_entries l WHERE l.kind = 'charge' ${scoped('l')}`,
+    sql`SELECT l.id, l.buyer_id, l.offer_id, count(a.id)::int AS assignments
+          FROM ledger_entries l LEFT JOIN assignments a ON a.charge_entry_id = l.id
+         WHERE l.kind = 'charge' ${scoped('l')}
+         GROUP BY l.id, l.buyer_id, l.offer_id HAVING count(a.id) <> 1`,
+    (r) => ({
+      message: `charge ${str(r.id)} (buyer ${str(r.buyer_id)}, offer ${str(r.offer_id)}) has ${str(r.assignments)} assignments`,
+      ids: { ledgerEntryId: str(r.id), buyerId: str(r.buyer_id), offerId: str(r.offer_id) },
+    }),
+  );
+
+  await check(
+    'assignments',
+    'every assignment has exactly one charge of its price to its buyer; a refunded one exactly one refund of it',
+    sql`SELECT count(*)::int AS n FROM assignments a WHERE true ${scoped('a')}`,
+    sql`SELECT a.id, a.buyer_id, a.offer_id, a.lead_id, a.status, a.price, c.kind AS charge_kind, c.amount AS charge_amount, c.buyer_id AS charge_buyer,
+               r.n AS refunds, r.total AS refunded
+          FROM assignments a
+          LEFT JOIN ledger_entries c ON c.id = a.charge_entry_id
+          LEFT JOIN LATERAL (
+            SELECT count(*)::int AS n, COALESCE(SUM(amount), 0)::int AS total FROM ledger_entries x
+             WHERE x.idempotency_key = 'refund:' || a.id::text AND x.kind = 'refund' AND x.buyer_id = a.buyer_id
+          ) r ON true
+         WHERE (c.id IS NULL OR c.kind <> 'charge' OR c.buyer_id <> a.buyer_id OR c.amount <> -a.price
+                OR (a.status = 'refunded' AND (r.n <> 1 OR r.total <> a.price))
+                OR (a.status <> 'refunded' AND r.n <> 0)) ${scoped('a')}`,
+    (r) => ({
+      message:
+        `assignment ${str(r.id)} (${str(r.status)}, price ${str(r.price)}): ` +
+        (r.charge_kind === null ? 'no charge entry' : `charge ${str(r.charge_kind)} ${str(r.charge_amount)} to ${str(r.charge_buyer)}`) +
+        `, ${str(r.refunds)} refund(s) totalling ${str(r.refunded)}`,
+      ids: { assignmentId: str(r.id), buyerId: str(r.buyer_id), offerId: str(r.offer_id), leadId: str(r.lead_id) },
+    }),
+  );
+
+  await check(
+    'exclusive',
+    'no lead has an exclusive active assignment beside another active one',
+    sql`SELECT count(DISTINCT a.lead_id)::int AS n FROM assignments a WHERE a.exclusive ${scoped('a')}`,
+    sql`SELECT a.lead_id, count(*)::int AS active, array_agg(a.buyer_id::text) AS buyers
+          FROM assignments a WHERE a.status = 'active' ${scoped('a')}
+         GROUP BY a.lead_id HAVING count(*) > 1 AND bool_or(a.exclusive)`,
+    (r) => ({ message: `lead ${str(r.lead_id)} sold exclusively has ${str(r.active)} active assignments (buyers ${str(r.buyers)})`, ids: { leadId: str(r.lead_id) } }),
+  );
+
+  await check(
+    'winners',
+    'no offer has more assignments than maxWinners, and its winner counter matches them',
+    sql`SELECT count(*)::int AS n FROM offers o WHERE true ${scoped('o')}`,
+    sql`SELECT o.id, o.lead_id, o.max_winners, o.winners, count(a.id)::int AS assigned
+          FROM offers o LEFT JOIN assignments a ON a.offer_id = o.id
+         WHERE true ${scoped('o')}
+         GROUP BY o.id, o.lead_id, o.max_winners, o.winners
+        HAVING count(a.id) > o.max_winners OR count(a.id) <> o.winners`,
+    (r) => ({
+      message: `offer ${str(r.id)}: ${str(r.assigned)} assignments, maxWinners ${str(r.max_winners)}, winner counter ${str(r.winners)}`,
+      ids: { offerId: str(r.id), leadId: str(r.lead_id) },
+    }),
+  );
+
+  // Per period bucket in the agency's zone; date_trunc('week') starts on Monday, like domain/caps.
+  const buckets = sql`
+    WITH sold AS (
+      SELECT a.buyer_id, o.campaign_id, (a.created_at AT TIME ZONE ag.time_zone) AS local
+        FROM assignments a JOIN offers o ON o.id = a.offer_id JOIN agencies ag ON ag.id = a.agency_id
+       WHERE a.status = 'active' ${scoped('a')}
+    ), periods(period, unit) AS (VALUES ('daily', 'day'), ('weekly', 'week'), ('monthly', 'month')),
+    counted AS (
+      SELECT 'buyer' AS scope, s.buyer_id AS id, p.period, date_trunc(p.unit, s.local) AS starts, count(*)::int AS n, (b.caps ->> p.period)::int AS cap
+        FROM sold s CROSS JOIN periods p JOIN buyers b ON b.id = s.buyer_id
+       WHERE jsonb_typeof(b.caps -> p.period) = 'number'
+       GROUP BY s.buyer_id, p.period, date_trunc(p.unit, s.local), b.caps
+      UNION ALL
+      SELECT 'campaign', s.campaign_id, p.period, date_trunc(p.unit, s.local), count(*)::int, (c.caps ->> p.period)::int
+        FROM sold s CROSS JOIN periods p JOIN campaigns c ON c.id = s.campaign_id
+       WHERE jsonb_typeof(c.caps -> p.period) = 'number'
+       GROUP BY s.campaign_id, p.period, date_trunc(p.unit, s.local), c.caps
+    )`;
+  await check(
+    'caps',
+    "no buyer or campaign holds more active assignments per day, ISO week or month (agency's zone) than its cap now",
+    sql`${buckets} SELECT count(*)::int AS n FROM counted`,
+    sql`${buckets} SELECT * FROM counted WHERE n > cap ORDER BY starts`,
+    (r) => ({
+      message: `${str(r.scope)} ${str(r.id)}: ${str(r.n)} leads in the ${str(r.period)} period from ${str(r.starts)} (local), cap ${str(r.cap)}`,
+      ids: { [r.scope === 'buyer' ? 'buyerId' : 'campaignId']: str(r.id) },
+    }),
+  );
+
+  checks.push(await workflowCheck(db, opts.temporal ?? null, agencyId, opts.minAgeMs ?? 60_000, maxListed));
+
+  const violations = checks.flatMap((c) => c.violations);
+  return { ok: checks.every((c) => c.failed === 0), scope: { agencyId }, checks, violations, ms: Date.now() - started };
+}
+
+const WORKFLOW_CHECK = 'workflows';
+const WORKFLOW_DESCRIPTION = 'every lead older than the grace period has a workflow; every lead whose workflow closed has a final status';
+
+/**
+ * Leads against Temporal's visibility store: one listing of the lead
+ * workflows (paged by the SDK), compared with the leads table.
+ */
+async function workflowCheck(db: DbOrTx, temporal: Client | null, agencyId: string | null, minAgeMs: number, maxListed: number): Promise<AuditCheck> {
+  const base = { name: WORKFLOW_CHECK, description: WORKFLOW_DESCRIPTION };
+  if (!temporal) return { ...base, checked: 0, failed: 0, violations: [], skipped: 'no Temporal client (set TEMPORAL_ADDRESS)' };
+  const leads = await rows<{ id: string; workflow_id: string; status: string; created_at: Date | string }>(
+    db,
+    sql`SELECT l.id, l.workflow_id, l.status, l.created_at FROM leads l WHERE true ${agencyId ? sql`AND l.agency_id = ${agencyId}::uuid` : sql``}`,
+  );
+  const query = `WorkflowType = 'leadWorkflow'${agencyId ? ` AND AgencyId = '${agencyId.replace(/'/g, '')}'` : ''}`;
+  const seen = new Map<string, string>();
+  for await (const wf of temporal.workflow.list({ query })) seen.set(wf.workflowId, wf.status.name);
+
+  const violations: AuditViolation[] = [];
+  const now = Date.now();
+  for (const lead of leads) {
+    const status = seen.get(lead.workflow_id);
+    const ids = { leadId: lead.id, workflowId: lead.workflow_id };
+    if (status === undefined) {
+      if (now - new Date(lead.created_at).getTime() > minAgeMs) {
+        violations.push({ check: WORKFLOW_CHECK, message: `lead ${lead.id} (${lead.status}) has no workflow ${lead.workflow_id}`, ids });
+      }
+    } else if (status !== 'RUNNING' && !FINAL_LEAD_STATUSES.includes(lead.status as (typeof FINAL_LEAD_STATUSES)[number])) {
+      violations.push({ check: WORKFLOW_CHECK, message: `lead ${lead.id} is ${lead.status} but its workflow is ${status}`, ids });
+    }
+  }
+  return { ...base, checked: leads.length, failed: violations.length, violations: violations.slice(0, maxListed) };
+}
+
+/** The report as text lines: what was checked, with counts, and every listed violation. */
+export function formatAudit(report: AuditReport): string {
+  const lines = [`Ledger audit${report.scope.agencyId ? ` of agency ${report.scope.agencyId}` : ''} (${report.ms} ms)`];
+  for (const c of report.checks) {
+    const verdict = c.skipped ? `SKIPPED (${c.skipped})` : c.failed ? `FAILED: ${c.failed} violation(s)` : 'ok';
+    lines.push(`  ${c.failed ? '✗' : c.skipped ? '-' : '✓'} ${c.name.padEnd(12)} ${String(c.checked).padStart(8)} checked  ${verdict}`);
+    lines.push(`      ${c.description}`);
+    for (const v of c.violations) lines.push(`      ! ${v.message}`);
+    if (c.failed > c.violations.length) lines.push(`      … and ${c.failed - c.violations.length} more`);
+  }
+  lines.push(report.ok ? 'All invariants hold.' : `${report.checks.reduce((n, c) => n + c.failed, 0)} violation(s).`);
+  return lines.join('\n');
+}
