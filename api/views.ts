@@ -147,6 +147,7 @@ const BUYER_REASON_TEXT: Record<ExclusionReason, string> = {
   cap_reached: 'you had reached a cap (yours or the campaign’s)',
   paused: 'your account was paused',
   not_in_campaign_pool: "you are not in this campaign's buyer pool",
+  already_bought: 'you already bought this person recently',
 };
 
 /** What of the eligibility snapshot is the buyer's own (allow-listed: a field added later stays admin-only). */

@@ -18,6 +18,8 @@ const OUTCOMES: Record<ClaimFailureReason, ClaimOutcome> = {
   not_targeted: { result: 'failed', httpStatus: 403 },
   eligibility_changed: { result: 'failed', httpStatus: 403 },
   cap_reached: { result: 'failed', httpStatus: 403 },
+  // The buyer already has this person: not a race, and topping up would not help.
+  already_bought: { result: 'failed', httpStatus: 403 },
 };
 
 export function claimOutcomeOf(reason: ClaimFailureReason): ClaimOutcome {

@@ -10,6 +10,7 @@ export interface EligibilityInput {
   price: number; // this lead's price
   campaignPool: string[] | null; // the campaign's buyer list, null = every buyer of the agency
   campaignCapReached: CapPeriod | null; // the campaign's own cap, already evaluated
+  alreadyBought?: boolean; // the buyer already bought this person inside the agency's duplicate window
 }
 
 export type EligibilityVerdict =
@@ -62,6 +63,7 @@ export function checkEligibility(i: EligibilityInput): EligibilityVerdict {
     const where = state ? `ZIP ${normalizeZip(i.lead.zip)} and state ${state}` : `ZIP ${normalizeZip(i.lead.zip)}`;
     return no('outside_service_area', `${where} outside the service area`);
   }
+  if (i.alreadyBought) return no('already_bought', 'already bought this person inside the duplicate window');
   const buyerCap = capReached(buyer.caps ?? {}, i.counts);
   if (buyerCap) return no('cap_reached', `${PERIOD_WORD[buyerCap]} cap of ${buyer.caps[buyerCap]} reached`);
   if (i.campaignCapReached) return no('cap_reached', `campaign ${PERIOD_WORD[i.campaignCapReached]} cap reached`);
@@ -84,7 +86,7 @@ export function resolvePool(inputs: EligibilityInput[]): {
   return { eligible, excluded };
 }
 
-export type ClaimTimeFailureReason = Extract<ClaimFailureReason, 'eligibility_changed' | 'cap_reached' | 'insufficient_credits'>;
+export type ClaimTimeFailureReason = Extract<ClaimFailureReason, 'eligibility_changed' | 'cap_reached' | 'insufficient_credits' | 'already_bought'>;
 
 export type ClaimTimeVerdict =
   | { eligible: true }
@@ -94,12 +96,13 @@ export type ClaimTimeVerdict =
  * The same rules, re-run when a buyer claims: things may have changed since the
  * offer went out. Targeting changes (paused, unsubscribed, area, pool) are all
  * "eligibility_changed" to the buyer; caps and credits keep their own reasons
- * because the buyer can act on them. `exclusion` keeps the precise rule for the audit trail.
+ * because the buyer can act on them, and "already_bought" keeps its own because
+ * it is final. `exclusion` keeps the precise rule for the audit trail.
  */
 export function checkClaimTimeEligibility(i: EligibilityInput): ClaimTimeVerdict {
   const v = checkEligibility(i);
   if (v.eligible) return v;
   const reason: ClaimTimeFailureReason =
-    v.reason === 'cap_reached' || v.reason === 'insufficient_credits' ? v.reason : 'eligibility_changed';
+    v.reason === 'cap_reached' || v.reason === 'insufficient_credits' || v.reason === 'already_bought' ? v.reason : 'eligibility_changed';
   return { eligible: false, reason, exclusion: v.reason, detail: v.detail };
 }

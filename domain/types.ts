@@ -36,6 +36,8 @@ export const EXCLUSION_REASONS = [
   'cap_reached',
   'paused',
   'not_in_campaign_pool',
+  /** The buyer already bought this person (same lead, or same phone/email for the service line) inside the agency's window. */
+  'already_bought',
 ] as const;
 export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
 
@@ -47,6 +49,7 @@ export const CLAIM_FAILURE_REASONS = [
   'cap_reached',
   'not_targeted',
   'eligibility_changed',
+  'already_bought',
 ] as const;
 export type ClaimFailureReason = (typeof CLAIM_FAILURE_REASONS)[number];
 
@@ -61,6 +64,22 @@ export type DisputeStatus = (typeof DISPUTE_STATUSES)[number];
 
 export const DELIVERY_CHANNELS = ['dashboard', 'webhook', 'email', 'sms', 'voice'] as const;
 export type DeliveryChannel = (typeof DELIVERY_CHANNELS)[number];
+
+/** How a ping-post offer is decided: the first valid claim, or the highest sealed bid at close. */
+export const AUCTION_KINDS = ['first_claim', 'highest_bid'] as const;
+export type AuctionKind = (typeof AUCTION_KINDS)[number];
+
+/** What the winner of a highest-bid auction pays: its own bid, or the next bid (never below the floor). */
+export const AUCTION_PRICINGS = ['first_price', 'second_price'] as const;
+export type AuctionPricing = (typeof AUCTION_PRICINGS)[number];
+
+/** Why a bid was refused. */
+export const BID_REFUSAL_REASONS = ['below_floor', 'not_a_raise', 'insufficient_credits', 'not_targeted', 'offer_closed', 'not_an_auction'] as const;
+export type BidRefusalReason = (typeof BID_REFUSAL_REASONS)[number];
+
+/** Who changed a buyer's settings (the audit trail). */
+export const CHANGE_ACTORS = ['admin', 'buyer', 'system'] as const;
+export type ChangeActor = (typeof CHANGE_ACTORS)[number];
 
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
@@ -87,6 +106,12 @@ export const TIMELINE_EVENT_TYPES = [
   'delivered',
   'delivery_failed',
   'refunded',
+  /** Intake stored the lead; data holds its consent evidence. */
+  'received',
+  /** A sealed bid in a highest-bid auction (data: amount, requestId, raised). */
+  'bid_placed',
+  /** A buyer was paused by the system (e.g. consecutive delivery failures). */
+  'buyer_paused',
 ] as const;
 export type TimelineEventType = (typeof TIMELINE_EVENT_TYPES)[number];
 
@@ -122,6 +147,57 @@ export interface LeadFields {
   zip: string;
   answers?: Record<string, string | number | boolean>;
 }
+
+/** The consent evidence a lead carries (TCPA): what the person agreed to, when, from where. */
+export interface ConsentEvidence {
+  text: string;
+  /** ISO-8601 time of the consent. */
+  timestamp: string;
+  ip: string;
+  userAgent: string;
+  /** e.g. a TrustedForm or Jornaya certificate link. */
+  certificateUrl?: string;
+}
+
+/** A sold lead as its buyer gets it: every field, and the consent evidence when there is some. */
+export type WonLeadRecord = LeadFields & { id: string; consent?: ConsentEvidence };
+
+/** Returns (disputes) rules of an agency. Absent fields: no rule. */
+export interface ReturnRules {
+  /** A lead may be returned this many days after the sale at most. */
+  windowDays?: number;
+  /** The reason codes a buyer may give; when set, a dispute must name one. */
+  allowedReasons?: string[];
+  /** Returns ÷ purchases over the last 30 days a buyer may reach (0..1). */
+  maxReturnRate?: number;
+}
+
+/** What a buyer may change about itself (PATCH /v1/me). */
+export interface SelfServiceLimits {
+  /** Off: buyers change nothing themselves. Default on. */
+  enabled?: boolean;
+  /** Highest cap a buyer may set per period; a period with a maximum must have a cap. */
+  maxCaps?: Caps;
+  /** States a buyer may serve; when set, every state it lists must be one of them. */
+  allowedStates?: string[];
+  /** ZIP prefixes a buyer may serve; when set, every ZIP it lists must start with one. */
+  allowedZipPrefixes?: string[];
+}
+
+/** Per-agency settings; every field has a default, so {} is a valid agency. */
+export interface AgencySettings {
+  /** Duplicate window in days (intake dedupe and "never the same person twice"); default 30, 0 = off. */
+  duplicateWindowDays?: number;
+  /** Refuse leads without consent evidence. Default false. */
+  requireConsent?: boolean;
+  /** Pause a buyer after this many consecutive failed deliveries; default 5, 0 = never. */
+  autoPauseAfterFailures?: number;
+  returns?: ReturnRules;
+  selfService?: SelfServiceLimits;
+}
+
+export const DEFAULT_DUPLICATE_WINDOW_DAYS = 30;
+export const DEFAULT_AUTO_PAUSE_AFTER_FAILURES = 5;
 
 /** A buyer as the eligibility rules see it. */
 export interface BuyerProfile {
