@@ -2,9 +2,10 @@
  * Agency administration writes shared by the API, the seed script and the
  * tests: tenants, buyers with their wallets, campaigns with their pools, leads.
  */
+import crypto from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { DEFAULT_PREVIEW_FIELDS } from '../domain/preview';
-import type { Caps, DeliveryMode, LeadFields, PriceRules, PushStrategy } from '../domain/types';
+import type { AgencySettings, AuctionKind, AuctionPricing, Caps, ConsentEvidence, DeliveryMode, LeadFields, PriceRules, PushStrategy } from '../domain/types';
 import type { Db, DbOrTx } from './connection';
 import { createWallet, postLedgerEntry } from './ledger';
 import { agencies, buyers, campaignBuyers, campaigns, leads, serviceLines, type DeliverySettings } from './schema';
@@ -14,8 +15,8 @@ export type BuyerRow = typeof buyers.$inferSelect;
 export type CampaignRow = typeof campaigns.$inferSelect;
 export type LeadRow = typeof leads.$inferSelect;
 
-export async function createAgency(db: DbOrTx, input: { name: string; timeZone?: string }): Promise<AgencyRow> {
-  const [row] = await db.insert(agencies).values({ name: input.name, timeZone: input.timeZone ?? 'UTC' }).returning();
+export async function createAgency(db: DbOrTx, input: { name: string; timeZone?: string; settings?: AgencySettings }): Promise<AgencyRow> {
+  const [row] = await db.insert(agencies).values({ name: input.name, timeZone: input.timeZone ?? 'UTC', settings: input.settings ?? {} }).returning();
   return row!;
 }
 
@@ -34,7 +35,12 @@ export interface NewBuyer {
   status?: 'active' | 'paused';
 }
 
-/** A buyer and its (empty) wallet, in one transaction. */
+/** A webhook signing secret: 32 random bytes, hex, prefixed so it is recognisable in a config file. */
+export function generateWebhookSecret(): string {
+  return `whsec_${crypto.randomBytes(32).toString('hex')}`;
+}
+
+/** A buyer and its (empty) wallet, in one transaction. Its webhook secret is generated here (the API shows it once). */
 export async function createBuyer(db: Db, agencyId: string, input: NewBuyer): Promise<BuyerRow> {
   return db.transaction(async (tx) => {
     const [row] = await tx
@@ -48,6 +54,8 @@ export async function createBuyer(db: Db, agencyId: string, input: NewBuyer): Pr
         states: (input.states ?? []).map((s) => s.toUpperCase()),
         caps: input.caps ?? {},
         delivery: input.delivery ?? {},
+        pausedBy: input.status === 'paused' ? 'admin' : null,
+        webhookSecret: generateWebhookSecret(),
       })
       .returning();
     await createWallet(tx, row!.id, agencyId);
@@ -74,6 +82,9 @@ export interface NewCampaign {
   /** The campaign's buyer pool, with optional push priority and weight. */
   buyers?: { buyerId: string; priority?: number; weight?: number }[];
   status?: 'active' | 'paused';
+  auction?: AuctionKind;
+  floorPrice?: number | null;
+  pricing?: AuctionPricing;
 }
 
 export async function createCampaign(db: Db, agencyId: string, input: NewCampaign): Promise<CampaignRow> {
@@ -93,6 +104,9 @@ export async function createCampaign(db: Db, agencyId: string, input: NewCampaig
         pushStrategy: input.pushStrategy ?? 'round_robin',
         caps: input.caps ?? {},
         status: input.status ?? 'active',
+        auction: input.auction ?? 'first_claim',
+        floorPrice: input.floorPrice ?? null,
+        pricing: input.pricing ?? 'first_price',
       })
       .returning();
     await setCampaignPool(tx, row!.id, input.buyers);
@@ -111,12 +125,28 @@ export async function setCampaignPool(db: DbOrTx, campaignId: string, pool: NewC
 
 export async function insertLead(
   db: DbOrTx,
-  input: { id?: string; agencyId: string; campaignId: string; fields: LeadFields; dedupeKeys?: string[]; workflowId: (leadId: string) => string },
+  input: {
+    id?: string;
+    agencyId: string;
+    campaignId: string;
+    fields: LeadFields;
+    dedupeKeys?: string[];
+    consent?: ConsentEvidence | null;
+    workflowId: (leadId: string) => string;
+  },
 ): Promise<LeadRow> {
   const id = input.id ?? crypto.randomUUID();
   const [row] = await db
     .insert(leads)
-    .values({ id, agencyId: input.agencyId, campaignId: input.campaignId, fields: input.fields, dedupeKeys: input.dedupeKeys ?? [], workflowId: input.workflowId(id) })
+    .values({
+      id,
+      agencyId: input.agencyId,
+      campaignId: input.campaignId,
+      fields: input.fields,
+      dedupeKeys: input.dedupeKeys ?? [],
+      consent: input.consent ?? null,
+      workflowId: input.workflowId(id),
+    })
     .returning();
   return row!;
 }

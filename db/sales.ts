@@ -17,14 +17,22 @@ import { and, eq } from 'drizzle-orm';
 import { capReached, periodStarts } from '../domain/caps';
 import { checkClaimTimeEligibility } from '../domain/eligibility';
 import { ledgerChargeKey } from '../domain/ids';
-import type { ClaimFailureReason, LeadFields } from '../domain/types';
+import type { ClaimFailureReason, ConsentEvidence, LeadFields, WonLeadRecord } from '../domain/types';
+import { buyersWhoBought } from './already-bought';
 import type { Db, Tx } from './connection';
 import { buyerPeriodCounts, campaignPeriodCounts, ZERO_COUNTS } from './counts';
 import { InsufficientCreditsError, isUniqueViolation, postLedgerEntry } from './ledger';
 import { agencies, assignments, buyers, campaigns, campaignBuyers, ledgerEntries, leads, offers, offerTargets, wallets } from './schema';
+import { duplicateWindowMs } from './settings';
 import { appendEvents, type TimelineEventInput } from './timeline';
 
-export type SaleChannel = 'claim' | 'push' | 'manual';
+export type SaleChannel = 'claim' | 'push' | 'manual' | 'auction';
+
+export type { WonLeadRecord };
+
+export function wonLeadRecord(lead: { id: string; fields: LeadFields; consent: ConsentEvidence | null }): WonLeadRecord {
+  return { id: lead.id, ...lead.fields, ...(lead.consent ? { consent: lead.consent } : {}) };
+}
 
 export interface SaleRequest {
   offerId: string;
@@ -32,10 +40,12 @@ export interface SaleRequest {
   /** The client's request id (claims), for the timeline and for retries. */
   requestId?: string | null;
   via: SaleChannel;
+  /** What to charge instead of the offer's price (a highest-bid auction charges the bid or the second price). */
+  price?: number;
 }
 
 export type SaleResult =
-  | { result: 'won'; offerId: string; leadId: string; buyerId: string; assignmentId: string; lead: LeadFields & { id: string }; charged: number; balance: number }
+  | { result: 'won'; offerId: string; leadId: string; buyerId: string; assignmentId: string; lead: WonLeadRecord; charged: number; balance: number }
   | { result: 'lost' | 'failed'; reason: ClaimFailureReason };
 
 /** Sells inside its own transaction. */
@@ -76,7 +86,8 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
     if (!target?.eligible) return refuse('not_targeted');
   }
 
-  const verdict = await claimTimeVerdict(tx, offer, lead.fields, buyer, wallet.balance);
+  const price = req.price ?? offer.price;
+  const verdict = await claimTimeVerdict(tx, offer, lead, buyer, wallet.balance, price);
   if (!verdict.ok) return refuse(verdict.reason, verdict.detail);
 
   let chargeEntry;
@@ -87,14 +98,14 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
         buyerId: buyer.id,
         agencyId: offer.agencyId,
         kind: 'charge',
-        amount: -offer.price,
+        amount: -price,
         idempotencyKey: ledgerChargeKey(offer.id, buyer.id),
         leadId: lead.id,
         offerId: offer.id,
       });
       const [assignment] = await sp
         .insert(assignments)
-        .values({ leadId: lead.id, offerId: offer.id, buyerId: buyer.id, agencyId: offer.agencyId, price: offer.price, exclusive: offer.maxWinners === 1, chargeEntryId: entry.id })
+        .values({ leadId: lead.id, offerId: offer.id, buyerId: buyer.id, agencyId: offer.agencyId, price, exclusive: offer.maxWinners === 1, chargeEntryId: entry.id })
         .returning();
       return { entry, assignment: assignment! };
     });
@@ -113,7 +124,7 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
       offerId: offer.id,
       type: 'won',
       buyerId: buyer.id,
-      data: { via: req.via, charged: offer.price, assignmentId: chargeEntry.assignment.id, ledgerEntryId: chargeEntry.entry.id, balanceAfter: chargeEntry.entry.balanceAfter },
+      data: { via: req.via, charged: price, assignmentId: chargeEntry.assignment.id, ledgerEntryId: chargeEntry.entry.id, balanceAfter: chargeEntry.entry.balanceAfter },
     },
   ]);
   return {
@@ -122,8 +133,8 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
     leadId: lead.id,
     buyerId: buyer.id,
     assignmentId: chargeEntry.assignment.id,
-    lead: { id: lead.id, ...lead.fields },
-    charged: offer.price,
+    lead: wonLeadRecord(lead),
+    charged: price,
     balance: chargeEntry.entry.balanceAfter,
   };
 }
@@ -131,7 +142,7 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
 /** The won result of an earlier sale of this offer to this buyer, if any. */
 export async function priorSale(db: Db | Tx, offerId: string, buyerId: string): Promise<SaleResult | null> {
   const [row] = await db
-    .select({ assignment: assignments, fields: leads.fields, balance: ledgerEntries.balanceAfter })
+    .select({ assignment: assignments, fields: leads.fields, consent: leads.consent, balance: ledgerEntries.balanceAfter })
     .from(assignments)
     .innerJoin(leads, eq(leads.id, assignments.leadId))
     // The balance right after the charge, so a repeated answer is identical to the first.
@@ -145,7 +156,7 @@ export async function priorSale(db: Db | Tx, offerId: string, buyerId: string): 
     leadId: a.leadId,
     buyerId,
     assignmentId: a.id,
-    lead: { id: a.leadId, ...row.fields },
+    lead: wonLeadRecord({ id: a.leadId, fields: row.fields, consent: row.consent }),
     charged: a.price,
     balance: row.balance,
   };
@@ -156,11 +167,15 @@ type Verdict = { ok: true } | { ok: false; reason: ClaimFailureReason; detail: s
 async function claimTimeVerdict(
   tx: Tx,
   offer: typeof offers.$inferSelect,
-  fields: LeadFields,
+  lead: typeof leads.$inferSelect,
   buyer: typeof buyers.$inferSelect,
   balance: number,
+  price: number,
 ): Promise<Verdict> {
-  const [agency] = await tx.select({ timeZone: agencies.timeZone }).from(agencies).where(eq(agencies.id, offer.agencyId));
+  const fields = lead.fields;
+  const [agency] = await tx.select({ timeZone: agencies.timeZone, settings: agencies.settings }).from(agencies).where(eq(agencies.id, offer.agencyId));
+  // The wallet row is locked: no other sale to this buyer runs meanwhile, so this cannot race another purchase of the person.
+  const bought = await buyersWhoBought(tx, { leadId: lead.id, dedupeKeys: lead.dedupeKeys }, [buyer.id], duplicateWindowMs(agency?.settings ?? {}));
   const starts = periodStarts(new Date(), agency?.timeZone ?? 'UTC');
   const counts = (await buyerPeriodCounts(tx, [buyer.id], starts)).get(buyer.id) ?? ZERO_COUNTS;
 
@@ -194,9 +209,10 @@ async function claimTimeVerdict(
     counts,
     lead: { zip: fields.zip, state: fields.state },
     serviceLine: serviceLine ?? '',
-    price: offer.price,
+    price,
     campaignPool: manual ? null : campaignPool,
     campaignCapReached: campaignCap,
+    alreadyBought: bought.has(buyer.id),
   });
   return verdict.eligible ? { ok: true } : { ok: false, reason: verdict.reason, detail: verdict.detail };
 }

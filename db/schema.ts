@@ -20,8 +20,14 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import type { FieldMapping } from '../domain/delivery';
 import type {
+  AgencySettings,
   ApiKeyKind,
+  AuctionKind,
+  AuctionPricing,
+  ChangeActor,
+  ConsentEvidence,
   AssignmentStatus,
   BuyerStatus,
   Caps,
@@ -52,6 +58,8 @@ export const agencies = pgTable('agencies', {
   name: text('name').notNull(),
   /** IANA zone: caps and reports count days, weeks and months here. */
   timeZone: text('time_zone').notNull().default('UTC'),
+  /** Dedupe window, consent, auto-pause, returns and self-service rules (domain/types.ts AgencySettings). */
+  settings: jsonb('settings').$type<AgencySettings>().notNull().default({}),
   createdAt: createdAt(),
 });
 
@@ -87,6 +95,12 @@ export const serviceLines = pgTable(
 export interface DeliverySettings {
   webhookUrl?: string;
   email?: string;
+  /** How the webhook's JSON is shaped for this buyer's system. */
+  fieldMapping?: FieldMapping;
+  /** A phone number for the SMS channel (sent through the configured provider). */
+  smsTo?: string;
+  /** A phone number for the voice channel (a call announcing the lead, through the configured provider). */
+  voiceTo?: string;
 }
 
 export const buyers = pgTable(
@@ -97,6 +111,12 @@ export const buyers = pgTable(
     name: text('name').notNull(),
     status: text('status').$type<BuyerStatus>().notNull().default('active'),
     pauseReason: text('pause_reason'),
+    /** Who paused the buyer: a buyer may resume only its own pause. */
+    pausedBy: text('paused_by').$type<ChangeActor>(),
+    /** HMAC-SHA256 key of its webhook signatures; shown once (creation, rotation), never in a buyer view. */
+    webhookSecret: text('webhook_secret'),
+    /** Failed deliveries in a row (after retries); reset by a successful one. Pauses the buyer at the agency's limit. */
+    consecutiveDeliveryFailures: integer('consecutive_delivery_failures').notNull().default(0),
     serviceLines: text('service_lines').array().notNull().default(sql`'{}'::text[]`),
     zipCodes: text('zip_codes').array().notNull().default(sql`'{}'::text[]`),
     states: text('states').array().notNull().default(sql`'{}'::text[]`),
@@ -160,6 +180,11 @@ export const campaigns = pgTable(
     fallbackCampaignId: uuid('fallback_campaign_id'),
     caps: jsonb('caps').$type<Caps>().notNull().default({}),
     status: text('status').$type<CampaignStatus>().notNull().default('active'),
+    /** Ping post only: first valid claim wins, or the highest sealed bid at close. */
+    auction: text('auction').$type<AuctionKind>().notNull().default('first_claim'),
+    /** Highest bid: the lowest acceptable bid (null: the lead's computed price). */
+    floorPrice: integer('floor_price'),
+    pricing: text('pricing').$type<AuctionPricing>().notNull().default('first_price'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -199,6 +224,8 @@ export const leads = pgTable(
     status: text('status').$type<LeadStatus>().notNull().default('routing'),
     statusReason: text('status_reason'),
     dedupeKeys: text('dedupe_keys').array().notNull().default(sql`'{}'::text[]`),
+    /** Consent evidence captured with the lead (null: none was sent). */
+    consent: jsonb('consent').$type<ConsentEvidence>(),
     workflowId: text('workflow_id').notNull(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
@@ -220,6 +247,9 @@ export const offers = pgTable(
     preview: jsonb('preview').$type<Record<string, unknown>>().notNull(),
     maxWinners: integer('max_winners').notNull().default(1),
     winners: integer('winners').notNull().default(0),
+    /** How a ping-post offer is decided; for highest_bid, `price` is the floor. */
+    auction: text('auction').$type<AuctionKind>().notNull().default('first_claim'),
+    pricing: text('pricing').$type<AuctionPricing>().notNull().default('first_price'),
     /** Position in the fallback chain: 0 for the lead's own campaign. */
     depth: integer('depth').notNull().default(0),
     status: text('status').$type<OfferStatus>().notNull().default('open'),
@@ -319,6 +349,8 @@ export const disputes = pgTable(
     buyerId: uuid('buyer_id').notNull().references(() => buyers.id),
     agencyId: uuid('agency_id').notNull().references(() => agencies.id),
     reason: text('reason').notNull(),
+    /** One of the agency's allowed return reasons, when it has a list. */
+    reasonCode: text('reason_code'),
     status: text('status').$type<DisputeStatus>().notNull().default('open'),
     refundEntryId: uuid('refund_entry_id').references(() => ledgerEntries.id),
     createdAt: createdAt(),
@@ -329,6 +361,36 @@ export const disputes = pgTable(
     // One open or approved dispute per assignment: a lead is refunded at most once.
     uniqueIndex('disputes_assignment_active_uq').on(t.assignmentId).where(sql`${t.status} <> 'rejected'`),
   ],
+);
+
+/** Sealed bids of highest-bid auctions (the workflow decides; this is the record). One row per buyer: a raise replaces it. */
+export const bids = pgTable(
+  'bids',
+  {
+    offerId: uuid('offer_id').notNull().references(() => offers.id),
+    buyerId: uuid('buyer_id').notNull().references(() => buyers.id),
+    amount: integer('amount').notNull(),
+    requestId: text('request_id').notNull(),
+    /** The workflow's acceptance order: ties go to the earlier. */
+    seq: integer('seq').notNull(),
+    placedAt: ts('placed_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.offerId, t.buyerId] }), check('bids_amount_positive', sql`${t.amount} >= 0`)],
+);
+
+/** Every change to a buyer's settings: who (admin, the buyer itself, the system), what (from → to), when. */
+export const buyerChanges = pgTable(
+  'buyer_changes',
+  {
+    id: id(),
+    agencyId: uuid('agency_id').notNull().references(() => agencies.id),
+    buyerId: uuid('buyer_id').notNull().references(() => buyers.id),
+    actor: text('actor').$type<ChangeActor>().notNull(),
+    changes: jsonb('changes').$type<Record<string, { from: unknown; to: unknown }>>().notNull(),
+    note: text('note'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('buyer_changes_buyer_idx').on(t.buyerId, t.createdAt)],
 );
 
 /** Remembered answers for `Idempotency-Key` on creating POSTs. */
