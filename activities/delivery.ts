@@ -1,20 +1,96 @@
 /**
  * Delivery channels after a win. The dashboard channel is the buyer's own
  * feed and "my leads": the lead is there the moment the sale commits, so
- * delivering it records the fact on the timeline.
+ * delivering it records the fact on the timeline. The sending channels
+ * (webhook, email, SMS, voice; activities/channels) are one activity each,
+ * retried by the workflow with the policy `planDelivery` hands it.
  */
-import { eq } from 'drizzle-orm';
-import { assignments, deliveries } from '../db/schema';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { and, eq } from 'drizzle-orm';
+import { generateWebhookSecret } from '../db/admin';
+import { recordAttemptFailed, recordDelivered, recordDeliveryFailed } from '../db/deliveries';
+import { assignments, buyers, deliveries, leads } from '../db/schema';
 import { appendEvents } from '../db/timeline';
+import type { DeliveryPayload } from '../domain/delivery';
 import type { DeliveryChannel } from '../domain/types';
+import type { DeliveryRetry } from '../workflows/options';
+import { channelsFor, SENDING_CHANNELS, type SendingChannel } from './channels';
+import { resolveDeliveryConfig } from './channels/config';
+import { UrlRefused } from './channels/url-guard';
 import type { ActivityDeps } from './deps';
 
-export function deliveryActivities({ db }: ActivityDeps) {
+export interface DeliveryPlan {
+  channels: SendingChannel[];
+  retry: DeliveryRetry;
+}
+
+export function deliveryActivities({ db, delivery }: ActivityDeps) {
+  const config = () => resolveDeliveryConfig(delivery);
+
+  const load = async (assignmentId: string) => {
+    const [a] = await db.select().from(assignments).where(eq(assignments.id, assignmentId));
+    if (!a) throw ApplicationFailure.nonRetryable(`assignment ${assignmentId} not found`, 'AssignmentNotFound');
+    const [lead] = await db.select().from(leads).where(eq(leads.id, a.leadId));
+    let [buyer] = await db.select().from(buyers).where(eq(buyers.id, a.buyerId));
+    if (!lead || !buyer) throw ApplicationFailure.nonRetryable(`assignment ${assignmentId}: lead or buyer missing`, 'AssignmentNotFound');
+    if (!buyer.webhookSecret) {
+      // A buyer from before signed webhooks: give it a secret (the admin reads it by rotating).
+      [buyer] = await db.update(buyers).set({ webhookSecret: generateWebhookSecret() }).where(eq(buyers.id, buyer.id)).returning();
+    }
+    const payload: DeliveryPayload = {
+      event: 'lead.delivered',
+      assignmentId: a.id,
+      leadId: a.leadId,
+      offerId: a.offerId,
+      buyerId: a.buyerId,
+      price: a.price,
+      soldAt: a.createdAt.toISOString(),
+      lead: { id: lead.id, ...lead.fields },
+      consent: lead.consent ?? null,
+    };
+    return { a, lead, buyer: buyer!, payload };
+  };
+
+  const send = async (channel: SendingChannel, assignmentId: string): Promise<void> => {
+    const { a, buyer, payload } = await load(assignmentId);
+    const attempt = Context.current().info.attempt;
+    const [done] = await db.select().from(deliveries).where(and(eq(deliveries.assignmentId, a.id), eq(deliveries.channel, channel)));
+    if (done?.status === 'delivered') return; // an earlier attempt sent it and the record committed
+    try {
+      const sent = await channelsFor(config())[channel].send({
+        payload,
+        buyer: { id: buyer.id, name: buyer.name, delivery: buyer.delivery, webhookSecret: buyer.webhookSecret! },
+        attempt,
+      });
+      await recordDelivered(db, a, channel, attempt, sent.detail);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      await recordAttemptFailed(db, a.id, channel, attempt, message);
+      // An address the guard refuses will not become allowed by retrying.
+      if (err instanceof UrlRefused) throw ApplicationFailure.nonRetryable(message, 'DeliveryRefused');
+      throw ApplicationFailure.retryable(message, 'DeliveryFailed');
+    }
+  };
+
   return {
+    /** The sending channels this sale goes out on (the buyer's settings and this process's configuration), and their retry policy. */
+    async planDelivery(input: { assignmentId: string }): Promise<DeliveryPlan> {
+      const { buyer } = await load(input.assignmentId);
+      const cfg = config();
+      const channels = channelsFor(cfg);
+      return {
+        channels: SENDING_CHANNELS.filter((c) => channels[c].configured(buyer)),
+        retry: { ...cfg.retry, attemptTimeoutMs: cfg.timeoutMs + 5_000 },
+      };
+    },
+
     /** The channels a sale goes out on (the dashboard always). */
     async deliveryChannels(input: { assignmentId: string }): Promise<DeliveryChannel[]> {
       const [a] = await db.select().from(assignments).where(eq(assignments.id, input.assignmentId));
-      return a ? ['dashboard'] : [];
+      if (!a) return [];
+      const [buyer] = await db.select().from(buyers).where(eq(buyers.id, a.buyerId));
+      const channels = channelsFor(config());
+      return ['dashboard', ...SENDING_CHANNELS.filter((c) => buyer && channels[c].configured(buyer))];
     },
 
     async deliverToDashboard(input: { assignmentId: string }): Promise<void> {
@@ -30,6 +106,26 @@ export function deliveryActivities({ db }: ActivityDeps) {
           await appendEvents(tx, [{ leadId: a.leadId, offerId: a.offerId, type: 'delivered', buyerId: a.buyerId, data: { channel: 'dashboard', assignmentId: a.id } }]);
         }
       });
+    },
+
+    async deliverWebhook(input: { assignmentId: string }): Promise<void> {
+      await send('webhook', input.assignmentId);
+    },
+    async deliverEmail(input: { assignmentId: string }): Promise<void> {
+      await send('email', input.assignmentId);
+    },
+    async deliverSms(input: { assignmentId: string }): Promise<void> {
+      await send('sms', input.assignmentId);
+    },
+    async deliverVoice(input: { assignmentId: string }): Promise<void> {
+      await send('voice', input.assignmentId);
+    },
+
+    /** A channel failed after its last attempt: `delivery_failed`, and the buyer's failure run (auto-pause). */
+    async recordDeliveryFailure(input: { assignmentId: string; channel: SendingChannel; error: string; at?: string }): Promise<{ paused: boolean }> {
+      const { a } = await load(input.assignmentId);
+      const { paused } = await recordDeliveryFailed(db, a, input.channel, input.error, input.at);
+      return { paused };
     },
   };
 }

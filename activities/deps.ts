@@ -1,5 +1,6 @@
 import type { Db } from '../db/connection';
 import type { OfferBus } from '../db/offer-bus';
+import type { DeliveryOverrides } from './channels/config';
 
 /** Hooks that fault-injection tests use to fail an activity at a precise point. */
 export interface FaultHooks {
@@ -11,4 +12,6 @@ export interface ActivityDeps {
   db: Db;
   bus: OfferBus;
   faults?: FaultHooks;
+  /** Delivery channel settings over the environment's (SMTP_URL, LW_WEBHOOK_ALLOWLIST…; activities/channels/config.ts). */
+  delivery?: DeliveryOverrides;
 }

@@ -2,6 +2,7 @@
  * Every activity of the lead lifecycle, bound to this process's database and
  * feed bus. Workflows see only the type (`LeadActivities`).
  */
+import { bidActivities } from './bids';
 import type { ActivityDeps } from './deps';
 import { deliveryActivities } from './delivery';
 import { offerActivities } from './offers';
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...offerActivities(deps),
     ...saleActivities(deps),
     ...deliveryActivities(deps),
+    ...bidActivities(deps),
   };
 }
 

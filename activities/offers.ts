@@ -6,7 +6,7 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { appendEvents, type TimelineEventInput } from '../db/timeline';
 import { assignments, leads, offers, offerTargets } from '../db/schema';
-import type { LeadStatus, OfferKind, TimelineEventType } from '../domain/types';
+import type { AuctionKind, AuctionPricing, LeadStatus, OfferKind, TimelineEventType } from '../domain/types';
 import type { ActivityDeps } from './deps';
 import { resolveEligibility } from './routing';
 
@@ -23,6 +23,10 @@ export interface OpenOfferInput {
   /** ISO time, from the workflow's clock. */
   openedAt: string;
   closesAt: string;
+  /** Highest-bid offers: the floor is the offer's price (from the route, so later campaign edits do not move it). */
+  auction?: AuctionKind;
+  pricing?: AuctionPricing;
+  floorPrice?: number | null;
 }
 
 export interface OpenedOffer {
@@ -45,7 +49,8 @@ export function offerActivities({ db, bus }: ActivityDeps) {
     async openOffer(input: OpenOfferInput): Promise<OpenedOffer> {
       const existing = await db.select().from(offers).where(eq(offers.id, input.offerId));
       if (!existing[0]) {
-        const { price, preview, targets } = await resolveEligibility(db, input);
+        const auction = input.auction ?? 'first_claim';
+        const { price, preview, targets } = await resolveEligibility(db, { ...input, auction, floorPrice: input.floorPrice ?? null });
         await db.transaction(async (tx) => {
           await tx.insert(offers).values({
             id: input.offerId,
@@ -58,6 +63,8 @@ export function offerActivities({ db, bus }: ActivityDeps) {
             preview,
             maxWinners: input.maxWinners,
             depth: input.depth,
+            auction,
+            pricing: input.pricing ?? 'first_price',
             status: 'open',
             openedAt: new Date(input.openedAt),
             closesAt: new Date(input.closesAt),

@@ -3,7 +3,7 @@
  * All three end in the same post-and-charge transaction (db/sales.ts).
  */
 import { and, eq } from 'drizzle-orm';
-import { sellOffer, sellWithin, type SaleResult } from '../db/sales';
+import { sellOffer, sellWithin, type SaleChannel, type SaleResult } from '../db/sales';
 import { campaignBuyers, leads, offers, offerTargets, pushRotation } from '../db/schema';
 import { appendEvents } from '../db/timeline';
 import { priceLead } from '../domain/pricing';
@@ -18,9 +18,12 @@ export function saleActivities({ db, faults }: ActivityDeps) {
   };
 
   return {
-    /** A claim on an open ping-post offer. Retrying it after a commit returns the first result, charging nothing more. */
-    async postAndCharge(input: { offerId: string; buyerId: string; requestId: string }): Promise<SaleResult> {
-      const sale = await sellOffer(db, { ...input, via: 'claim' });
+    /**
+     * A claim on an open ping-post offer, or the sale to a highest-bid winner at
+     * its price. Retrying it after a commit returns the first result, charging nothing more.
+     */
+    async postAndCharge(input: { offerId: string; buyerId: string; requestId: string; price?: number; via?: Extract<SaleChannel, 'claim' | 'auction'> }): Promise<SaleResult> {
+      const sale = await sellOffer(db, { ...input, via: input.via ?? 'claim' });
       await afterCommit(sale, input.offerId, input.buyerId);
       return sale;
     },

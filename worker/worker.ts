@@ -4,6 +4,7 @@
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type FaultHooks } from '../activities';
+import type { DeliveryOverrides } from '../activities/channels/config';
 import type { Db } from '../db/connection';
 import type { OfferBus } from '../db/offer-bus';
 import { observeActivities } from '../observability/activity';
@@ -17,6 +18,8 @@ export interface LeadwireWorkerOptions {
   db: Db;
   bus: OfferBus;
   faults?: FaultHooks;
+  /** Delivery channel settings over the environment's. */
+  delivery?: DeliveryOverrides;
   /** A prebuilt workflow bundle (tests build it once); otherwise bundled from workflows/. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
@@ -27,7 +30,7 @@ export async function createLeadwireWorker(opts: LeadwireWorkerOptions): Promise
     connection,
     namespace: opts.namespace ?? 'default',
     taskQueue: opts.taskQueue ?? process.env.LW_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
-    activities: createActivities({ db: opts.db, bus: opts.bus, faults: opts.faults }),
+    activities: createActivities({ db: opts.db, bus: opts.bus, faults: opts.faults, delivery: opts.delivery }),
     // Logs with the lead's ids, duration and failure metrics, business outcome counters.
     interceptors: { activity: [observeActivities] },
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),

@@ -2,8 +2,8 @@
  * The lead lifecycle. `leadWorkflow` (id `lead-<leadId>`) reads top to bottom
  * as the business process:
  *
- *   route → open offer → wait for claims (ping post) or assign (push)
- *         → post and charge → deliver
+ *   route → open offer → wait for claims or sealed bids (ping post) or assign (push)
+ *         → post and charge → deliver (dashboard, then the buyer's channels)
  *         → no sale: fall through to the campaign's fallback (a child
  *           workflow each), bounded and cycle-safe
  *         → nothing left: manual review, where an admin re-offers, assigns
@@ -16,7 +16,9 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   condition,
+  ActivityFailure,
   executeChild,
+  patched,
   proxyActivities,
   setHandler,
   uuid4,
@@ -24,13 +26,16 @@ import {
 } from '@temporalio/workflow';
 import type { LeadActivities } from '../activities';
 import { offerWorkflowId } from '../domain/ids';
+import type { DeliveryChannel } from '../domain/types';
+import { AuctionDesk } from './auction-desk';
 import { ClaimDesk } from './claim-desk';
 import { EventQueue } from './event-queue';
-import { cancelOfferSignal, claimUpdate, manualActionUpdate, stateQuery, type LeadWorkflowState, type ManualAction } from './messages';
-import { DB_ACTIVITY_OPTIONS, MAX_FALLBACK_DEPTH, SALE_ACTIVITY_OPTIONS } from './options';
+import { bidUpdate, cancelOfferSignal, claimUpdate, manualActionUpdate, stateQuery, type LeadWorkflowState, type ManualAction } from './messages';
+import { DB_ACTIVITY_OPTIONS, DELIVERY_CHANNELS_PATCH, deliveryActivityOptions, MAX_FALLBACK_DEPTH, SALE_ACTIVITY_OPTIONS } from './options';
 import { leadSearchAttributes } from './search-attributes';
 
-const { loadRoute, openOffer, closeOffer, setLeadStatus, deliverToDashboard } = proxyActivities<LeadActivities>(DB_ACTIVITY_OPTIONS);
+const { loadRoute, openOffer, closeOffer, setLeadStatus, deliverToDashboard, planDelivery, recordDeliveryFailure } =
+  proxyActivities<LeadActivities>(DB_ACTIVITY_OPTIONS);
 const { pushAssign, assignDirect } = proxyActivities<LeadActivities>(SALE_ACTIVITY_OPTIONS);
 
 export interface LeadWorkflowInput {
@@ -103,6 +108,7 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadOutcom
   };
 
   // Manual review: wait for an admin. Assign is decided inside the Update (the admin gets the sale's result).
+  const manualSales: string[] = [];
   let pending: Exclude<ManualAction, { action: 'assign' }> | null = null;
   const manualMutex = new Mutex();
   setHandler(
@@ -118,6 +124,7 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadOutcom
           if (sale.result === 'won') {
             state.phase = 'sold';
             await deliverToDashboard({ assignmentId: sale.assignmentId });
+            manualSales.push(sale.assignmentId); // its other channels run after the Update answered
             return { action: 'assign' as const, sale: { result: 'won' as const, offerId, assignmentId: sale.assignmentId, lead: sale.lead, charged: sale.charged, balance: sale.balance } };
           }
           state.phase = 'manual_review';
@@ -167,6 +174,7 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadOutcom
     outcome = await runChain(campaignId, false);
   }
   state.phase = 'sold';
+  if (manualSales.length && patched(DELIVERY_CHANNELS_PATCH)) for (const assignmentId of manualSales) await deliverOnChannels(assignmentId);
   await finish(desk);
   return { status: 'sold', offers: state.offers };
 }
@@ -181,13 +189,14 @@ export async function offerWorkflow(input: OfferWorkflowInput): Promise<OfferRun
 
 interface OfferDesk {
   desks: Map<string, ClaimDesk>;
+  auctions: Map<string, AuctionDesk>;
   events: EventQueue;
   onOffer?: (offerId: string) => void;
 }
 
 /** Registers the claim Update and the cancel signal for the offers this workflow runs. */
 function serveOffers(): OfferDesk {
-  const ctx: OfferDesk = { desks: new Map(), events: new EventQueue() };
+  const ctx: OfferDesk = { desks: new Map(), auctions: new Map(), events: new EventQueue() };
   setHandler(
     claimUpdate,
     async (req) => {
@@ -204,11 +213,29 @@ function serveOffers(): OfferDesk {
       },
     },
   );
-  setHandler(cancelOfferSignal, ({ offerId, reason }) => ctx.desks.get(offerId)?.cancel(reason));
+  setHandler(
+    bidUpdate,
+    async (req) => {
+      const auction = ctx.auctions.get(req.offerId);
+      if (auction) return auction.bid(req);
+      return { result: 'refused', reason: ctx.desks.has(req.offerId) ? 'not_an_auction' : 'offer_closed' };
+    },
+    {
+      validator: (req) => {
+        if (!req || typeof req.offerId !== 'string' || typeof req.buyerId !== 'string' || typeof req.requestId !== 'string' || !Number.isInteger(req.amount)) {
+          throw new Error('a bid needs offerId, buyerId, requestId and a whole amount');
+        }
+      },
+    },
+  );
+  setHandler(cancelOfferSignal, ({ offerId, reason }) => {
+    ctx.desks.get(offerId)?.cancel(reason);
+    ctx.auctions.get(offerId)?.cancel(reason);
+  });
   return ctx;
 }
 
-/** Runs one campaign's offer inside the calling workflow: ping post or push, then delivery. */
+/** Runs one campaign's offer inside the calling workflow: ping post (first claim or highest bid) or push, then delivery. */
 async function runCampaignOffer(ctx: OfferDesk, input: OfferWorkflowInput): Promise<OfferRunResult> {
   const route = await loadRoute({ leadId: input.leadId, campaignId: input.campaignId });
   const base = { campaignId: route.campaignId, fallbackCampaignId: route.fallbackCampaignId, cancelled: null };
@@ -218,12 +245,18 @@ async function runCampaignOffer(ctx: OfferDesk, input: OfferWorkflowInput): Prom
   ctx.onOffer?.(offerId);
   const openedAtMs = Date.now();
   const windowMs = route.mode === 'ping_post' ? route.claimWindowSeconds * 1000 : 0;
-  // The desk exists before the feed hears of the offer: a claim can arrive in the same workflow task.
+  const auction = route.mode === 'ping_post' && route.auction === 'highest_bid' ? 'highest_bid' : 'first_claim';
+  // The desk exists before the feed hears of the offer: a claim (or bid) can arrive in the same workflow task.
   const desk =
-    route.mode === 'ping_post'
+    route.mode === 'ping_post' && auction === 'first_claim'
       ? new ClaimDesk({ offerId, leadId: input.leadId, maxWinners: route.maxWinners, closesAtMs: openedAtMs + windowMs }, (e) => ctx.events.push(e))
       : null;
   if (desk) ctx.desks.set(offerId, desk);
+  const bids =
+    auction === 'highest_bid'
+      ? new AuctionDesk({ offerId, leadId: input.leadId, maxWinners: route.maxWinners, closesAtMs: openedAtMs + windowMs, pricing: route.pricing ?? 'first_price' })
+      : null;
+  if (bids) ctx.auctions.set(offerId, bids);
   const opened = await openOffer({
     offerId,
     leadId: input.leadId,
@@ -235,11 +268,18 @@ async function runCampaignOffer(ctx: OfferDesk, input: OfferWorkflowInput): Prom
     depth: input.depth,
     openedAt: new Date(openedAtMs).toISOString(),
     closesAt: new Date(openedAtMs + windowMs).toISOString(),
+    ...(bids ? { auction: 'highest_bid' as const, pricing: route.pricing, floorPrice: route.floorPrice } : {}),
   });
 
   let assignmentIds: string[];
   let cancelled: string | null = null;
-  if (!desk) {
+  if (bids) {
+    // Sealed bids: the window always runs to its end (nobody wins early), unless an admin cancels.
+    bids.setFloor(opened.price);
+    if (opened.eligible > 0) await condition(() => bids.cancelReason !== null, windowMs);
+    assignmentIds = await bids.closeAndDecide();
+    cancelled = assignmentIds.length ? null : bids.cancelReason;
+  } else if (!desk) {
     const sales = opened.eligible > 0 ? await pushAssign({ offerId, campaignId: route.campaignId, strategy: route.pushStrategy, maxWinners: route.maxWinners }) : [];
     assignmentIds = sales.flatMap((s) => (s.result === 'won' ? [s.assignmentId] : []));
   } else {
@@ -254,7 +294,31 @@ async function runCampaignOffer(ctx: OfferDesk, input: OfferWorkflowInput): Prom
   const reason = sold ? undefined : (cancelled ?? (opened.eligible === 0 ? 'no_eligible_buyers' : route.mode === 'push' ? 'no_buyer_could_take_it' : 'no_claim'));
   await closeOffer({ offerId, outcome, reason, at: nowIso() });
   for (const assignmentId of assignmentIds) await deliverToDashboard({ assignmentId });
+  if (sold && patched(DELIVERY_CHANNELS_PATCH)) for (const assignmentId of assignmentIds) await deliverOnChannels(assignmentId);
   return { ...base, offerId, sold, cancelled, skipped: null, reason: reason ?? null };
+}
+
+const CHANNEL_ACTIVITY = { webhook: 'deliverWebhook', email: 'deliverEmail', sms: 'deliverSms', voice: 'deliverVoice' } as const;
+
+/**
+ * The buyer's own channels after the dashboard: each its own activity with a
+ * bounded exponential retry. A channel that still fails after its last attempt
+ * is recorded as `delivery_failed` (which may auto-pause the buyer); the sale
+ * stands either way.
+ */
+async function deliverOnChannels(assignmentId: string): Promise<void> {
+  const plan = await planDelivery({ assignmentId });
+  await Promise.all(
+    plan.channels.map(async (channel: Exclude<DeliveryChannel, 'dashboard'>) => {
+      const activities = proxyActivities<LeadActivities>(deliveryActivityOptions(plan.retry));
+      try {
+        await activities[CHANNEL_ACTIVITY[channel]]({ assignmentId });
+      } catch (err) {
+        const error = err instanceof ActivityFailure && err.cause ? err.cause.message : err instanceof Error ? err.message : String(err);
+        await recordDeliveryFailure({ assignmentId, channel, error, at: nowIso() });
+      }
+    }),
+  );
 }
 
 /** Everything decided is written and no Update is half-answered before the workflow completes. */

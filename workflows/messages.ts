@@ -3,7 +3,7 @@
  * API (which imports only these definitions, never workflow code).
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ClaimFailureReason, LeadFields } from '../domain/types';
+import type { BidRefusalReason, ClaimFailureReason, WonLeadRecord } from '../domain/types';
 
 export interface ClaimRequest {
   offerId: string;
@@ -13,11 +13,27 @@ export interface ClaimRequest {
 }
 
 export type ClaimResult =
-  | { result: 'won'; offerId: string; assignmentId: string; lead: LeadFields & { id: string }; charged: number; balance: number }
+  | { result: 'won'; offerId: string; assignmentId: string; lead: WonLeadRecord; charged: number; balance: number }
   | { result: 'lost' | 'failed'; reason: ClaimFailureReason };
 
 /** A buyer claims an open offer: first valid claim wins (an Update, so the buyer gets the answer). */
 export const claimUpdate = defineUpdate<ClaimResult, [ClaimRequest]>('claim');
+
+export interface BidRequest {
+  offerId: string;
+  buyerId: string;
+  /** Whole credits, at least the floor; a buyer's later bid must raise its earlier one. */
+  amount: number;
+  /** The client's id for this bid; a retry with the same id is the same bid. */
+  requestId: string;
+}
+
+export type BidResult =
+  | { result: 'accepted'; offerId: string; amount: number; raised: boolean }
+  | { result: 'refused'; reason: BidRefusalReason };
+
+/** A buyer's sealed bid on an open highest-bid offer (an Update: the buyer hears whether it stands). */
+export const bidUpdate = defineUpdate<BidResult, [BidRequest]>('bid');
 
 /** An admin stops an open offer; the lead goes to manual review. */
 export const cancelOfferSignal = defineSignal<[{ offerId: string; reason: string }]>('cancelOffer');

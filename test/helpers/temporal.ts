@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import type { FaultHooks } from '../../activities';
+import type { DeliveryOverrides } from '../../activities/channels/config';
 import type { Db } from '../../db/connection';
 import type { OfferBus } from '../../db/offer-bus';
 import { leadWorkflowId } from '../../domain/ids';
@@ -72,7 +73,7 @@ function quietRuntime(): void {
 }
 
 /** Starts a worker on a fresh task queue (or the given one) and runs it in the background. */
-export async function startWorker(opts: { db: Db; bus: OfferBus; taskQueue?: string; faults?: FaultHooks }): Promise<RunningWorker> {
+export async function startWorker(opts: { db: Db; bus: OfferBus; taskQueue?: string; faults?: FaultHooks; delivery?: DeliveryOverrides }): Promise<RunningWorker> {
   quietRuntime();
   const taskQueue = opts.taskQueue ?? `test-${crypto.randomUUID()}`;
   const { worker, connection } = await createLeadwireWorker({
@@ -81,6 +82,7 @@ export async function startWorker(opts: { db: Db; bus: OfferBus; taskQueue?: str
     db: opts.db,
     bus: opts.bus,
     faults: opts.faults,
+    delivery: opts.delivery,
     workflowBundle: await workflowBundle(),
   });
   const running = worker.run();

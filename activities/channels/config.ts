@@ -1,0 +1,55 @@
+/**
+ * Delivery configuration of a worker process, from the environment unless
+ * given (tests pass theirs):
+ *
+ * | env | meaning | default |
+ * | --- | --- | --- |
+ * | `SMTP_URL` | SMTP server for the email channel (`smtp://user:pass@host:587`); unset: no email channel | unset |
+ * | `LW_MAIL_FROM` | sender address of lead emails | `Leadwire <leads@leadwire.invalid>` |
+ * | `LW_SMS_PROVIDER_URL`, `LW_VOICE_PROVIDER_URL` | the messaging provider's webhook; unset: no SMS / voice channel | unset |
+ * | `LW_PROVIDER_TOKEN` | sent as `Authorization: Bearer` to the provider | unset |
+ * | `LW_WEBHOOK_ALLOWLIST` | internal hosts/IPs/CIDRs deliveries may reach | none |
+ * | `LW_WEBHOOK_TIMEOUT_MS` | one HTTP attempt's limit | 10000 |
+ * | `LW_DELIVERY_MAX_ATTEMPTS` | attempts per channel and sale | 6 |
+ * | `LW_DELIVERY_INITIAL_INTERVAL_MS`, `LW_DELIVERY_MAX_INTERVAL_MS`, `LW_DELIVERY_BACKOFF` | the exponential backoff between attempts | 2000, 60000, 2 |
+ */
+import type { DeliveryRetry } from '../../workflows/options';
+
+export interface DeliveryConfig {
+  smtpUrl: string | null;
+  mailFrom: string;
+  smsProviderUrl: string | null;
+  voiceProviderUrl: string | null;
+  providerToken: string | null;
+  allowlist: string | null;
+  timeoutMs: number;
+  retry: Omit<DeliveryRetry, 'attemptTimeoutMs'>;
+}
+
+const num = (v: string | undefined, d: number) => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d);
+
+export function deliveryConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DeliveryConfig {
+  return {
+    smtpUrl: env.SMTP_URL || null,
+    mailFrom: env.LW_MAIL_FROM || 'Leadwire <leads@leadwire.invalid>',
+    smsProviderUrl: env.LW_SMS_PROVIDER_URL || null,
+    voiceProviderUrl: env.LW_VOICE_PROVIDER_URL || null,
+    providerToken: env.LW_PROVIDER_TOKEN || null,
+    allowlist: env.LW_WEBHOOK_ALLOWLIST ?? null,
+    timeoutMs: num(env.LW_WEBHOOK_TIMEOUT_MS, 10_000),
+    retry: {
+      initialIntervalMs: num(env.LW_DELIVERY_INITIAL_INTERVAL_MS, 2_000),
+      backoffCoefficient: num(env.LW_DELIVERY_BACKOFF, 2),
+      maximumIntervalMs: num(env.LW_DELIVERY_MAX_INTERVAL_MS, 60_000),
+      maximumAttempts: Math.max(1, Math.floor(num(env.LW_DELIVERY_MAX_ATTEMPTS, 6))),
+    },
+  };
+}
+
+export type DeliveryOverrides = Partial<Omit<DeliveryConfig, 'retry'>> & { retry?: Partial<DeliveryConfig['retry']> };
+
+/** The environment's configuration with the given overrides on top. */
+export function resolveDeliveryConfig(overrides: DeliveryOverrides = {}): DeliveryConfig {
+  const base = deliveryConfigFromEnv();
+  return { ...base, ...overrides, retry: { ...base.retry, ...overrides.retry } } as DeliveryConfig;
+}
