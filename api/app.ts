@@ -12,7 +12,9 @@
  * params, query and body validated by zod (400) → Idempotency-Key (creating
  * POSTs) → handler. Errors end as problem+json; nothing unexpected leaks.
  */
+import fs from 'node:fs';
 import type http from 'node:http';
+import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Db } from '../db/connection';
@@ -57,6 +59,8 @@ export interface ApiDeps {
   requestLogger?: { info(fields: Record<string, unknown>, message: string): void; warn(fields: Record<string, unknown>, message: string): void };
   /** Express's `trust proxy` (behind a load balancer: its hop count or addresses), so rate limits see client IPs. */
   trustProxy?: boolean | number | string;
+  /** The built web pages (`npm run build:web`) served at `/` and `/admin`; default web/dist; false: none. */
+  webDir?: string | false;
 }
 
 export interface Api {
@@ -128,6 +132,8 @@ export function createApi(deps: ApiDeps): Api {
   if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
   app.use(baseHeaders(metrics, deps.requestLogger));
   for (const route of routes) app[route.method](route.path, ...pipeline(route, services));
+  const webDir = deps.webDir ?? defaultWebDir();
+  if (webDir) app.use(webPages(webDir));
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new Problem(404, 'route_not_found', `No route ${req.method} ${req.path.slice(0, 200)}.`));
   });
@@ -174,6 +180,47 @@ function requestLogFields(req: Request, res: Response, route: string, started: n
     ...(principal && principal.kind !== 'root' ? { agencyId: principal.agencyId } : {}),
     ...(principal?.kind === 'buyer' ? { buyerId: principal.buyerId } : {}),
     ...(idKey && id ? { [idKey]: id } : {}),
+  };
+}
+
+// ─── the web pages ───────────────────────────────────────────────────────────
+
+const PAGE_CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+/** web/dist next to the sources (tsx) or above the compiled dist/ (tsc). */
+function defaultWebDir(): string {
+  const candidates = [path.resolve(__dirname, '../web/dist'), path.resolve(__dirname, '../../web/dist')];
+  return candidates.find((d) => fs.existsSync(path.dirname(d))) ?? candidates[0]!;
+}
+
+/**
+ * The buyer's Live Leads (`/`, `/buyer`) and the agency console (`/admin/…`):
+ * static files from the build, and for any other GET outside /v1 the page's
+ * HTML (client-side routes). /v1/… never reaches here as a page: unknown API
+ * routes stay 404 problem+json, and so does everything when no build exists.
+ */
+function webPages(dir: string): RequestHandler {
+  const files = express.static(dir, {
+    index: false,
+    redirect: false,
+    dotfiles: 'ignore',
+    setHeaders(res, file) {
+      if (file.includes(`${path.sep}assets${path.sep}`)) res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
+      else if (file.endsWith('.html')) res.setHeader('Content-Security-Policy', PAGE_CSP);
+    },
+  });
+  return (req, res, next) => {
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || req.path === '/v1' || req.path.startsWith('/v1/')) return next();
+    files(req, res, () => {
+      const last = req.path.slice(req.path.lastIndexOf('/') + 1);
+      if (last.includes('.')) return next(); // a missing file, not a page
+      const page = req.path === '/admin' || req.path.startsWith('/admin/') ? 'admin.html' : 'index.html';
+      res.setHeader('Content-Security-Policy', PAGE_CSP);
+      res.setHeader('Cache-Control', 'no-cache');
+      res.sendFile(path.join(dir, page), (err) => {
+        if (err && !res.headersSent) next();
+      });
+    });
   };
 }
 
