@@ -86,13 +86,18 @@ export async function startWorker(opts: { db: Db; bus: OfferBus; taskQueue?: str
     workflowBundle: await workflowBundle(),
   });
   const running = worker.run();
+  let stopped: Promise<void> | null = null;
   return {
     worker,
     taskQueue,
-    async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running.catch(() => undefined);
-      await connection.close();
+    // Idempotent: a test may stop a worker that its afterAll stops again.
+    stop() {
+      stopped ??= (async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running.catch(() => undefined);
+        await connection.close();
+      })();
+      return stopped;
     },
   };
 }
