@@ -1,0 +1,497 @@
+/**
+ * `npm run replay`: replays lead workflows against the current workflow code
+ * and prints what happened to the lead, Temporal history beside the database.
+ *
+ *   npm run replay -- <leadId | workflowId>        every workflow of the lead (LeadId search attribute), from TEMPORAL_ADDRESS
+ *   npm run replay -- --file history.json [more…]  histories saved with `temporal workflow show --output json`
+ *   npm run replay -- --query "<visibility query>" many at once, before a deploy (no timeline)
+ *
+ * Options: --all (show workflow-task events too), --no-db (history only), --json.
+ * The database is DATABASE_URL, or PGlite in LW_DATA_DIR (default .data; PGlite
+ * is single-process: stop `npm start` first or point LW_DATA_DIR at a copy).
+ *
+ * Exit codes: 0 every history replayed deterministically; 1 nondeterminism (or
+ * another replay failure), which is printed with the workflow it hit; 2 usage
+ * or connection errors.
+ *
+ * Linking history and database: every timeline event is shown under the
+ * history event that wrote it. An event links to the completion of the nearest
+ * activity of the kind that writes such events (openOffer → targeted/excluded,
+ * postAndCharge → claim_attempted/won/claim_failed, closeOffer → lost/expired…)
+ * whose run (scheduled … completed) contains its time; events the API wrote
+ * itself (viewed, claims refused from the database) stand alone, marked `api`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { historyFromJSON, type History } from '@temporalio/common/lib/proto-utils';
+import { Worker, type ReplayResult } from '@temporalio/worker';
+import { asc, eq, inArray } from 'drizzle-orm';
+import { loadConfig } from '../bin/runtime';
+import { openDatabase, type Db } from '../db/connection';
+import { assignments, deliveries, ledgerEntries, leads, offers, offerTargets } from '../db/schema';
+import { leadTimeline, type TimelineEvent } from '../db/timeline';
+import { leadWorkflowId } from '../domain/ids';
+import { installTemporalRuntime } from '../observability/temporal';
+
+// ─── history ─────────────────────────────────────────────────────────────────
+
+type Payloads = { payloads?: unknown[] | null } | null | undefined;
+type Attrs = Record<string, unknown>;
+type Proto = Record<string, unknown>;
+
+export interface HistoryRow {
+  workflowId: string;
+  eventId: number;
+  atMs: number;
+  /** e.g. ActivityTaskCompleted */
+  type: string;
+  text: string;
+  activityType?: string;
+  /** For a completed or failed activity: when it was scheduled. */
+  scheduledMs?: number;
+  /** Workflow task bookkeeping, hidden unless --all. */
+  noise: boolean;
+}
+
+const toNumber = (v: unknown): number => (v && typeof v === 'object' && 'toNumber' in v ? (v as { toNumber(): number }).toNumber() : Number(v ?? 0));
+const tsMs = (ts: unknown): number => {
+  const t = (ts ?? {}) as { seconds?: unknown; nanos?: unknown };
+  return toNumber(t.seconds) * 1000 + Math.floor(toNumber(t.nanos) / 1e6);
+};
+const durationText = (d: unknown): string => {
+  const ms = tsMs(d);
+  return ms >= 1000 ? `${ms / 1000}s` : `${ms}ms`;
+};
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+/** Ids shortened to 8 characters: the timeline is for reading; full ids are in the header. */
+export const shortIds = (s: string): string => s.replace(UUID, (id) => `${id.slice(0, 8)}…`);
+
+/** A compact one-line summary of decoded payloads. */
+export function summarize(payloads: Payloads, max = 140): string {
+  const list = payloads?.payloads ?? [];
+  if (!list.length) return '';
+  const values = list.map((p) => {
+    try {
+      return defaultPayloadConverter.fromPayload(p as never);
+    } catch {
+      return '<undecodable>';
+    }
+  });
+  const text = shortIds(JSON.stringify(values.length === 1 ? values[0] : values) ?? '');
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+function decodeFirst(payloads: Payloads): unknown {
+  const p = payloads?.payloads?.[0];
+  if (!p) return undefined;
+  try {
+    return defaultPayloadConverter.fromPayload(p as never);
+  } catch {
+    return undefined;
+  }
+}
+
+const NOISE = new Set(['WorkflowTaskScheduled', 'WorkflowTaskStarted', 'WorkflowTaskCompleted', 'ActivityTaskStarted']);
+
+/** Every event of a history as a readable row (type, time, what it carried). */
+export function historyRows(history: History, workflowId: string): HistoryRow[] {
+  const scheduled = new Map<number, { type: string; atMs: number }>();
+  const rows: HistoryRow[] = [];
+  for (const e of (history.events ?? []) as Proto[]) {
+    const key = Object.keys(e).find((k) => k.endsWith('EventAttributes') && e[k]);
+    const a = (key ? e[key] : {}) as Attrs;
+    const type = key ? key.replace(/EventAttributes$/, '').replace(/^./, (c) => c.toUpperCase()) : 'Unknown';
+    const eventId = toNumber(e.eventId);
+    const atMs = tsMs(e.eventTime);
+    const row: HistoryRow = { workflowId, eventId, atMs, type, text: type, noise: NOISE.has(type) };
+    const get = (o: unknown, ...p: string[]): unknown => p.reduce<unknown>((x, k) => (x && typeof x === 'object' ? (x as Attrs)[k] : undefined), o);
+    switch (type) {
+      case 'WorkflowExecutionStarted':
+        row.text = `started ${String(get(a, 'workflowType', 'name'))} ${summarize(a.input as Payloads)}`;
+        break;
+      case 'WorkflowExecutionCompleted':
+        row.text = `completed → ${summarize(a.result as Payloads)}`;
+        break;
+      case 'WorkflowExecutionFailed':
+        row.text = `FAILED: ${String(get(a, 'failure', 'message'))}`;
+        break;
+      case 'WorkflowExecutionTerminated':
+        row.text = `TERMINATED: ${String(a.reason ?? '')}`;
+        break;
+      case 'ActivityTaskScheduled': {
+        const name = String(get(a, 'activityType', 'name'));
+        scheduled.set(eventId, { type: name, atMs });
+        row.activityType = name;
+        row.text = `activity ${name} scheduled ${summarize(a.input as Payloads)}`;
+        break;
+      }
+      case 'ActivityTaskStarted': {
+        const s = scheduled.get(toNumber(a.scheduledEventId));
+        row.activityType = s?.type;
+        row.text = `activity ${s?.type ?? '?'} started (attempt ${toNumber(a.attempt)})`;
+        break;
+      }
+      case 'ActivityTaskCompleted':
+      case 'ActivityTaskFailed':
+      case 'ActivityTaskTimedOut':
+      case 'ActivityTaskCanceled': {
+        const s = scheduled.get(toNumber(a.scheduledEventId));
+        row.activityType = s?.type;
+        row.scheduledMs = s?.atMs;
+        const took = s ? ` in ${atMs - s.atMs} ms` : '';
+        row.text =
+          type === 'ActivityTaskCompleted'
+            ? `activity ${s?.type ?? '?'} completed${took} → ${summarize(a.result as Payloads)}`
+            : `activity ${s?.type ?? '?'} ${type.replace('ActivityTask', '').toLowerCase()}${took}: ${String(get(a, 'failure', 'message') ?? '')}`;
+        break;
+      }
+      case 'TimerStarted':
+        row.text = `timer ${String(a.timerId)} started (${durationText(a.startToFireTimeout)})`;
+        break;
+      case 'TimerFired':
+        row.text = `timer ${String(a.timerId)} fired`;
+        break;
+      case 'TimerCanceled':
+        row.text = `timer ${String(a.timerId)} cancelled`;
+        break;
+      case 'WorkflowExecutionUpdateAccepted':
+        row.text = `update ${String(get(a, 'acceptedRequest', 'input', 'name'))} accepted ${summarize(get(a, 'acceptedRequest', 'input', 'args') as Payloads)}`;
+        break;
+      case 'WorkflowExecutionUpdateCompleted': {
+        const failure = get(a, 'outcome', 'failure', 'message');
+        row.text = `update ${shortIds(String(get(a, 'meta', 'updateId')))} completed → ${failure ? `failure: ${String(failure)}` : summarize(get(a, 'outcome', 'success') as Payloads)}`;
+        break;
+      }
+      case 'WorkflowExecutionSignaled':
+        row.text = `signal ${String(a.signalName)} ${summarize(a.input as Payloads)}`;
+        break;
+      case 'StartChildWorkflowExecutionInitiated':
+        row.text = `child ${String(get(a, 'workflowType', 'name'))} ${String(a.workflowId)} starting ${summarize(a.input as Payloads)}`;
+        break;
+      case 'ChildWorkflowExecutionStarted':
+        row.text = `child ${String(get(a, 'workflowExecution', 'workflowId'))} started`;
+        break;
+      case 'ChildWorkflowExecutionCompleted':
+        row.text = `child ${String(get(a, 'workflowExecution', 'workflowId'))} completed → ${summarize(a.result as Payloads)}`;
+        break;
+      case 'ChildWorkflowExecutionFailed':
+        row.text = `child ${String(get(a, 'workflowExecution', 'workflowId'))} FAILED: ${String(get(a, 'failure', 'message'))}`;
+        break;
+      default:
+        break;
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** The workflow id a history belongs to is not in the history itself; a started event's input names the lead. */
+export function leadIdOfHistory(history: History): string | null {
+  const first = (history.events ?? [])[0] as Proto | undefined;
+  const input = decodeFirst((first?.workflowExecutionStartedEventAttributes as Attrs | undefined)?.input as Payloads);
+  const leadId = input && typeof input === 'object' ? (input as { leadId?: unknown }).leadId : undefined;
+  return typeof leadId === 'string' ? leadId : null;
+}
+
+// ─── replay ──────────────────────────────────────────────────────────────────
+
+export interface NamedHistory {
+  workflowId: string;
+  history: History;
+}
+
+export interface ReplayOutcome {
+  workflowId: string;
+  runId: string;
+  ok: boolean;
+  error?: string;
+  nondeterminism?: boolean;
+}
+
+/** Replays histories against the current workflow code (bundled from workflows/, or a prebuilt bundle). */
+export async function replayHistories(
+  histories: AsyncIterable<NamedHistory> | Iterable<NamedHistory>,
+  opts: { workflowBundle?: { code: string } } = {},
+): Promise<ReplayOutcome[]> {
+  const options = opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') };
+  const out: ReplayOutcome[] = [];
+  for await (const r of Worker.runReplayHistories({ ...options, replayName: 'leadwire-replay' }, histories as never) as AsyncIterable<ReplayResult>) {
+    out.push({
+      workflowId: r.workflowId,
+      runId: r.runId,
+      ok: !r.error,
+      ...(r.error ? { error: r.error.message, nondeterminism: r.error.name === 'DeterminismViolationError' } : {}),
+    });
+  }
+  return out;
+}
+
+// ─── the lead in the database ────────────────────────────────────────────────
+
+export interface LeadRecords {
+  lead: typeof leads.$inferSelect;
+  offers: (typeof offers.$inferSelect)[];
+  targets: (typeof offerTargets.$inferSelect)[];
+  events: TimelineEvent[];
+  assignments: (typeof assignments.$inferSelect)[];
+  ledger: (typeof ledgerEntries.$inferSelect)[];
+  deliveries: (typeof deliveries.$inferSelect)[];
+}
+
+export async function leadRecords(db: Db, leadId: string): Promise<LeadRecords | null> {
+  const [lead] = await db.select().from(leads).where(eq(leads.id, leadId));
+  if (!lead) return null;
+  const offerRows = await db.select().from(offers).where(eq(offers.leadId, leadId)).orderBy(asc(offers.openedAt));
+  const offerIds = offerRows.map((o) => o.id);
+  const assignmentRows = await db.select().from(assignments).where(eq(assignments.leadId, leadId)).orderBy(asc(assignments.createdAt));
+  return {
+    lead,
+    offers: offerRows,
+    targets: offerIds.length ? await db.select().from(offerTargets).where(inArray(offerTargets.offerId, offerIds)) : [],
+    events: await leadTimeline(db, leadId),
+    assignments: assignmentRows,
+    ledger: await db.select().from(ledgerEntries).where(eq(ledgerEntries.leadId, leadId)).orderBy(asc(ledgerEntries.createdAt)),
+    deliveries: assignmentRows.length ? await db.select().from(deliveries).where(inArray(deliveries.assignmentId, assignmentRows.map((a) => a.id))) : [],
+  };
+}
+
+/** Which activity writes which timeline events (others are the API's own). */
+const WRITERS: Record<string, RegExp> = {
+  openOffer: /^(targeted|excluded)$/,
+  postAndCharge: /^(claim_attempted|claim_failed|won)$/,
+  pushAssign: /^(claim_attempted|claim_failed|won)$/,
+  assignDirect: /^(assigned|claim_attempted|claim_failed|won)$/,
+  closeOffer: /^(lost|expired|cancelled)$/,
+  recordEvents: /^(claim_attempted|claim_failed|fell_through|reoffered|bid\w*)$/,
+  setLeadStatus: /^(manual_review|rejected)$/,
+};
+const writes = (activity: string, type: string): boolean =>
+  (WRITERS[activity]?.test(type) ?? false) || (/^deliver/.test(activity) && /^deliver/.test(type));
+
+/** Links each timeline event to the activity completion that wrote it (index into rows), or -1. */
+export function linkEvents(rows: HistoryRow[], events: TimelineEvent[]): number[] {
+  return events.map((ev) => {
+    const at = Date.parse(ev.at);
+    let best = -1;
+    let bestDistance = Infinity;
+    rows.forEach((r, i) => {
+      if (r.type !== 'ActivityTaskCompleted' || !r.activityType || r.scheduledMs === undefined) return;
+      if (!writes(r.activityType, ev.type)) return;
+      // Workflow-stamped times come a little before the scheduling; database times fall inside the run.
+      if (at < r.scheduledMs - 2_000 || at > r.atMs + 1_000) return;
+      const distance = Math.abs(r.atMs - at);
+      if (distance < bestDistance) [best, bestDistance] = [i, distance];
+    });
+    return best;
+  });
+}
+
+const describeEvent = (e: TimelineEvent): string =>
+  shortIds(
+    [e.type, e.buyerId ? `buyer ${e.buyerId}` : '', e.reason ? `(${e.reason})` : '', e.data && Object.keys(e.data).length ? summarizeData(e.data) : '']
+      .filter(Boolean)
+      .join(' '),
+  );
+function summarizeData(data: Record<string, unknown>): string {
+  const { snapshot: _snapshot, ...rest } = data;
+  const text = JSON.stringify(rest);
+  return text === '{}' ? '' : text.length > 100 ? `${text.slice(0, 99)}…` : text;
+}
+
+// ─── printing ────────────────────────────────────────────────────────────────
+
+const clock = (ms: number) => new Date(ms).toISOString().slice(11, 23);
+
+export function renderRecords(r: LeadRecords): string[] {
+  const out: string[] = [];
+  const l = r.lead;
+  out.push(`Lead ${l.id}  status ${l.status}${l.statusReason ? ` (${l.statusReason})` : ''}`);
+  out.push(`  agency ${l.agencyId}  campaign ${l.campaignId}  workflow ${l.workflowId}  created ${l.createdAt.toISOString()}`);
+  for (const o of r.offers) {
+    const ts = r.targets.filter((t) => t.offerId === o.id);
+    const excluded = ts.filter((t) => !t.eligible);
+    const reasons = Object.entries(excluded.reduce<Record<string, number>>((m, t) => ((m[t.reason ?? '?'] = (m[t.reason ?? '?'] ?? 0) + 1), m), {}))
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
+    out.push(
+      `  offer ${o.id} (${o.kind}, depth ${o.depth}, price ${o.price}, maxWinners ${o.maxWinners}) ${o.status}${o.closeReason ? ` (${o.closeReason})` : ''}` +
+        `  opened ${o.openedAt.toISOString()} closes ${o.closesAt.toISOString()}`,
+    );
+    out.push(`    eligibility: ${ts.length - excluded.length} eligible, ${excluded.length} excluded${reasons ? ` (${reasons})` : ''}  workflow ${o.workflowId}`);
+    const claims = r.events.filter((e) => e.offerId === o.id && (e.type === 'won' || e.type === 'claim_failed'));
+    for (const c of claims) out.push(`    claim by ${c.buyerId}: ${c.type === 'won' ? 'won' : `failed (${c.reason})`} at ${c.at}`);
+  }
+  for (const a of r.assignments) {
+    const charge = r.ledger.find((e) => e.id === a.chargeEntryId);
+    const ds = r.deliveries.filter((d) => d.assignmentId === a.id).map((d) => `${d.channel} ${d.status}${d.attempts > 1 ? ` after ${d.attempts} attempts` : ''}`);
+    out.push(
+      `  assignment ${a.id} buyer ${a.buyerId} ${a.status}${a.exclusive ? ' exclusive' : ' shared'}: charged ${charge ? -charge.amount : '?'} ` +
+        `(ledger ${a.chargeEntryId}, balance after ${charge?.balanceAfter ?? '?'})  deliveries: ${ds.join(', ') || 'none'}`,
+    );
+  }
+  for (const e of r.ledger.filter((x) => x.kind !== 'charge')) out.push(`  ledger ${e.kind} ${e.amount} buyer ${e.buyerId} (${e.idempotencyKey})`);
+  return out;
+}
+
+/** History rows (one column) with the database events each produced under it (the other). */
+export function renderTimeline(rows: HistoryRow[], events: TimelineEvent[], opts: { all?: boolean } = {}): string[] {
+  const links = linkEvents(rows, events);
+  const byRow = new Map<number, TimelineEvent[]>();
+  const loose: TimelineEvent[] = [];
+  events.forEach((e, i) => (links[i]! >= 0 ? byRow.set(links[i]!, [...(byRow.get(links[i]!) ?? []), e]) : loose.push(e)));
+
+  type Line = { atMs: number; order: number; text: string[] };
+  const lines: Line[] = [];
+  const width = 170;
+  rows.forEach((r, i) => {
+    const linked = byRow.get(i) ?? [];
+    if (r.noise && !opts.all && !linked.length) return;
+    const head = `${clock(r.atMs)}  ${shortIds(r.workflowId).padEnd(26)} #${String(r.eventId).padEnd(3)} ${r.text}`;
+    const text = [head.length > width ? `${head.slice(0, width - 1)}…` : head];
+    for (const e of linked) text.push(`${' '.repeat(14)}└─ db: ${describeEvent(e)}`);
+    lines.push({ atMs: r.atMs, order: 0, text });
+  });
+  for (const e of loose) lines.push({ atMs: Date.parse(e.at), order: 1, text: [`${clock(Date.parse(e.at))}  ${'(api / database only)'.padEnd(31)} └─ db: ${describeEvent(e)}`] });
+  lines.sort((a, b) => a.atMs - b.atMs || a.order - b.order);
+  return [`time (UTC)    workflow                   event  history  └─ the database rows it wrote`, ...lines.flatMap((l) => l.text)];
+}
+
+// ─── CLI ─────────────────────────────────────────────────────────────────────
+
+interface Args {
+  target: string | null;
+  files: string[];
+  query: string | null;
+  all: boolean;
+  db: boolean;
+  json: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { target: null, files: [], query: null, all: false, db: true, json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--file') args.files.push(argv[++i] ?? '');
+    else if (a === '--query') args.query = argv[++i] ?? '';
+    else if (a === '--all') args.all = true;
+    else if (a === '--no-db') args.db = false;
+    else if (a === '--json') args.json = true;
+    else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
+    else if (args.target) args.files.push(a);
+    else args.target = a;
+  }
+  if (!args.target && !args.files.length && args.query === null) {
+    throw new Error('usage: npm run replay -- <leadId|workflowId> | --file history.json … | --query "<visibility query>"');
+  }
+  return args;
+}
+
+const LEAD_WF = /^lead-([0-9a-f-]{36})(?:-offer-\d+)?$/i;
+
+async function connect(): Promise<{ client: Client; close(): Promise<void> }> {
+  const config = loadConfig();
+  if (!config.temporalAddress) throw new Error('TEMPORAL_ADDRESS is not set (or replay a saved history with --file)');
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  return { client: new Client({ connection, namespace: config.temporalNamespace }), close: () => connection.close() };
+}
+
+/** The lead's workflows (root and fallback children) with their histories. */
+export async function fetchLeadHistories(client: Client, target: string): Promise<{ leadId: string | null; histories: NamedHistory[] }> {
+  const match = LEAD_WF.exec(target);
+  const leadId = match ? match[1]! : /^[0-9a-f-]{36}$/i.test(target) ? target : null;
+  const ids: { workflowId: string; runId?: string }[] = [];
+  if (leadId) {
+    for await (const wf of client.workflow.list({ query: `LeadId = '${leadId}'` })) ids.push({ workflowId: wf.workflowId, runId: wf.runId });
+    if (!ids.length) ids.push({ workflowId: leadWorkflowId(leadId) }); // visibility may lag a freshly started workflow
+  } else {
+    ids.push({ workflowId: target });
+  }
+  ids.sort((a, b) => a.workflowId.length - b.workflowId.length || a.workflowId.localeCompare(b.workflowId));
+  const histories: NamedHistory[] = [];
+  for (const id of ids) histories.push({ workflowId: id.workflowId, history: await client.workflow.getHandle(id.workflowId, id.runId).fetchHistory() });
+  return { leadId: leadId ?? (histories[0] ? leadIdOfHistory(histories[0].history) : null), histories };
+}
+
+function printOutcomes(outcomes: ReplayOutcome[]): void {
+  for (const o of outcomes) {
+    if (o.ok) console.log(`  ✓ ${o.workflowId} (run ${o.runId}) replays deterministically against the current workflow code`);
+    else console.log(`  ✗ ${o.workflowId} (run ${o.runId}) ${o.nondeterminism ? 'NONDETERMINISM' : 'REPLAY FAILED'}: ${o.error}`);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  installTemporalRuntime();
+
+  if (args.query !== null) {
+    const { client, close } = await connect();
+    try {
+      const outcomes = await replayHistories(client.workflow.list({ query: args.query }).intoHistories() as AsyncIterable<NamedHistory>);
+      const bad = outcomes.filter((o) => !o.ok);
+      if (args.json) console.log(JSON.stringify({ replayed: outcomes.length, failed: bad.length, outcomes }, null, 2));
+      else {
+        console.log(`Replayed ${outcomes.length} workflow(s) matching ${JSON.stringify(args.query)} against the current workflow code:`);
+        printOutcomes(bad.length ? bad : outcomes.slice(0, 20));
+        if (!bad.length && outcomes.length > 20) console.log(`  … and ${outcomes.length - 20} more, all deterministic`);
+        console.log(bad.length ? `${bad.length} of ${outcomes.length} failed.` : `All ${outcomes.length} deterministic.`);
+      }
+      return bad.length ? 1 : 0;
+    } finally {
+      await close();
+    }
+  }
+
+  let leadId: string | null = null;
+  let histories: NamedHistory[] = [];
+  if (args.files.length || !args.target) {
+    const files = args.target ? [args.target, ...args.files] : args.files;
+    histories = files.map((f) => ({ workflowId: path.basename(f).replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(fs.readFileSync(f, 'utf8'))) }));
+    leadId = histories.map((h) => leadIdOfHistory(h.history)).find(Boolean) ?? null;
+  } else {
+    const { client, close } = await connect();
+    try {
+      ({ leadId, histories } = await fetchLeadHistories(client, args.target));
+    } finally {
+      await close();
+    }
+  }
+
+  const outcomes = await replayHistories(histories);
+  const rows = histories.flatMap((h) => historyRows(h.history, h.workflowId)).sort((a, b) => a.atMs - b.atMs);
+  let records: LeadRecords | null = null;
+  if (args.db && leadId) {
+    const config = loadConfig();
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: path.join(config.dataDir, 'pglite'), migrate: false });
+    try {
+      records = await leadRecords(database.db, leadId);
+    } finally {
+      await database.close();
+    }
+  }
+
+  if (args.json) {
+    console.log(JSON.stringify({ leadId, outcomes, history: rows, records }, null, 2));
+  } else {
+    console.log(`Replay of ${histories.length} workflow history(ies)${leadId ? ` of lead ${leadId}` : ''}:`);
+    printOutcomes(outcomes);
+    console.log('');
+    if (records) console.log(renderRecords(records).join('\n'));
+    else if (args.db && leadId) console.log(`Lead ${leadId} is not in this database (DATABASE_URL / LW_DATA_DIR).`);
+    console.log('');
+    console.log(renderTimeline(rows, records?.events ?? [], { all: args.all }).join('\n'));
+  }
+  return outcomes.every((o) => o.ok) ? 0 : 1;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(err instanceof Error ? err.message : err);
+      process.exit(2);
+    },
+  );
+}

@@ -1,0 +1,217 @@
+/**
+ * The ops tools on the real dev server and the real Postgres: the ledger audit
+ * (db/audit.ts, `npm run audit`) and the replay tool (`npm run replay`).
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Client, Connection } from '@temporalio/client';
+import { sql, TransactionRollbackError } from 'drizzle-orm';
+import { runAudit, type AuditReport } from '../../db/audit';
+import type { Database, DbOrTx } from '../../db/connection';
+import { createInProcessBus } from '../../db/offer-bus';
+import { fetchLeadHistories, historyRows, leadRecords, linkEvents, renderTimeline, replayHistories } from '../../scripts/replay';
+import { openTestPostgres } from '../helpers/db';
+import { HISTORIES_DIR } from '../helpers/histories';
+import { claim, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
+import { startLead, startWorker, testClient, workflowBundle, type RunningWorker } from '../helpers/temporal';
+import { makeAgency, makeBuyers, makeCampaign, makeLead } from '../helpers/world';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+let database: Database;
+let worker: RunningWorker;
+let client: Client;
+let connection: Connection;
+let world: { agencyId: string; leadId: string; offerId: string; buyerIds: string[] };
+
+/** Runs a CLI through tsx as `npm run …` would, against the test database and dev server. */
+function cli(script: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      path.join(ROOT, 'node_modules/.bin/tsx'),
+      [path.join(ROOT, script), ...args],
+      { cwd: ROOT, env: { ...process.env, DATABASE_URL: process.env.TEST_DATABASE_URL!, LOG_LEVEL: 'warn', ...env }, maxBuffer: 32 * 1024 * 1024 },
+      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const byName = (report: AuditReport, name: string) => report.checks.find((c) => c.name === name)!;
+
+/** Runs the audit on a corrupted copy of the data: the corruption is rolled back afterwards. */
+async function auditCorrupted(corrupt: (tx: DbOrTx) => Promise<void>): Promise<AuditReport> {
+  let report: AuditReport | null = null;
+  await database.db
+    .transaction(async (tx) => {
+      await corrupt(tx);
+      report = await runAudit(tx, { agencyId: world.agencyId });
+      tx.rollback();
+    })
+    .catch((err: unknown) => {
+      if (!(err instanceof TransactionRollbackError)) throw err;
+    });
+  return report!;
+}
+
+beforeAll(async () => {
+  database = await openTestPostgres();
+  worker = await startWorker({ db: database.db, bus: createInProcessBus() });
+  ({ client, connection } = await testClient());
+
+  // One sold lead: two buyers targeted, the first claims and wins.
+  const db = database.db;
+  const agency = await makeAgency(db);
+  const buyers = await makeBuyers(db, agency.id, 2, { credits: 100 });
+  const campaign = await makeCampaign(db, agency.id, { claimWindowSeconds: 30, price: { base: 25 } });
+  const lead = await makeLead(db, agency.id, campaign.id);
+  const handle = await startLead(client, worker.taskQueue, { id: lead.id, agencyId: agency.id, campaignId: campaign.id });
+  const offer = await waitForOffer(db, lead.id);
+  expect((await claim(client, offer, buyers[0]!.id)).result).toBe('won');
+  await waitForLeadStatus(db, lead.id, 'sold');
+  await handle.result();
+  world = { agencyId: agency.id, leadId: lead.id, offerId: offer.id, buyerIds: buyers.map((b) => b.id) };
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await connection?.close();
+  await database?.close();
+});
+
+describe('ledger audit', () => {
+  test('a sold lead passes every check, and the report says how much each check looked at', async () => {
+    const report = await runAudit(database.db, { agencyId: world.agencyId, temporal: client, minAgeMs: 0 });
+    expect(report.violations).toEqual([]);
+    expect(report.ok).toBe(true);
+    const checked = Object.fromEntries(report.checks.map((c) => [c.name, c.checked]));
+    expect(checked).toEqual({ balances: 2, charges: 1, assignments: 1, exclusive: 1, winners: 1, caps: 0, workflows: 1 });
+    expect(byName(report, 'workflows').skipped).toBeUndefined();
+  });
+
+  test('finds a balance that is not its ledger, a charge without a sale, a broken winner count, a refund never paid', async () => {
+    const [winner, other] = world.buyerIds as [string, string];
+    const report = await auditCorrupted(async (tx) => {
+      await tx.execute(sql`UPDATE wallets SET balance = balance + 7 WHERE buyer_id = ${other}`);
+      await tx.execute(sql`INSERT INTO ledger_entries (buyer_id, agency_id, kind, amount, idempotency_key) VALUES (${other}, ${world.agencyId}, 'charge', -1, ${`audit-test:${other}`})`);
+      await tx.execute(sql`UPDATE offers SET winners = 0 WHERE id = ${world.offerId}`);
+      await tx.execute(sql`UPDATE buyers SET caps = '{"daily": 0}'::jsonb WHERE id = ${winner}`);
+      await tx.execute(sql`UPDATE assignments SET status = 'refunded' WHERE buyer_id = ${winner} AND offer_id = ${world.offerId}`);
+    });
+    expect(report.ok).toBe(false);
+    const failed = Object.fromEntries(report.checks.map((c) => [c.name, c.failed]));
+    expect(failed).toMatchObject({ balances: 1, charges: 1, winners: 1, assignments: 1, exclusive: 0 });
+    expect(byName(report, 'balances').violations[0]!.ids).toEqual({ buyerId: other });
+    expect(byName(report, 'charges').violations[0]!.message).toMatch(/has 0 assignments/);
+    expect(byName(report, 'assignments').violations[0]!.message).toMatch(/refunded.*0 refund/);
+    // The refunded assignment no longer counts against the cap; a still-active one would (next test).
+    expect(failed.caps).toBe(0);
+  });
+
+  test('finds a cap overrun in the agency time zone, and an exclusive lead sold twice', async () => {
+    const [winner, other] = world.buyerIds as [string, string];
+    const report = await auditCorrupted(async (tx) => {
+      await tx.execute(sql`UPDATE buyers SET caps = '{"daily": 0}'::jsonb WHERE id = ${winner}`);
+      // The database refuses a second exclusive sale; take its guards away inside this transaction only.
+      await tx.execute(sql`ALTER TABLE offers DROP CONSTRAINT offers_winners_within_max`);
+      await tx.execute(sql`DROP INDEX assignments_exclusive_lead_uq`);
+      const charge = await tx.execute(
+        sql`INSERT INTO ledger_entries (buyer_id, agency_id, kind, amount, idempotency_key, lead_id, offer_id)
+            VALUES (${other}, ${world.agencyId}, 'charge', -25, ${`audit-test-2:${other}`}, ${world.leadId}, ${world.offerId}) RETURNING id`,
+      );
+      const chargeId = (charge as unknown as { rows: { id: string }[] }).rows[0]!.id;
+      await tx.execute(
+        sql`INSERT INTO assignments (lead_id, offer_id, buyer_id, agency_id, price, exclusive, charge_entry_id)
+            VALUES (${world.leadId}, ${world.offerId}, ${other}, ${world.agencyId}, 25, true, ${chargeId})`,
+      );
+    });
+    const failed = Object.fromEntries(report.checks.map((c) => [c.name, c.failed]));
+    expect(failed).toMatchObject({ balances: 0, charges: 0, assignments: 0, exclusive: 1, winners: 1, caps: 1 });
+    expect(byName(report, 'exclusive').violations[0]!.ids).toEqual({ leadId: world.leadId });
+    expect(byName(report, 'caps').violations[0]!.message).toMatch(new RegExp(`buyer ${winner}: 1 leads in the daily period .* cap 0`));
+  });
+
+  test('a lead without a workflow is found with Temporal, skipped without; `npm run audit` exits 1 on it, 0 when all hold', async () => {
+    const db = database.db;
+    const agency = await makeAgency(db);
+    const campaign = await makeCampaign(db, agency.id);
+    const orphan = await makeLead(db, agency.id, campaign.id); // stored, never routed
+    try {
+      const report = await runAudit(db, { agencyId: agency.id, temporal: client, minAgeMs: 0 });
+      expect(byName(report, 'workflows')).toMatchObject({ checked: 1, failed: 1 });
+      expect(report.violations[0]!.message).toMatch(new RegExp(`lead ${orphan.id} \\(routing\\) has no workflow lead-${orphan.id}`));
+      // Within the grace period a lead may still be starting.
+      expect((await runAudit(db, { agencyId: agency.id, temporal: client })).ok).toBe(true);
+      expect(byName(await runAudit(db, { agencyId: agency.id }), 'workflows').skipped).toMatch(/no Temporal client/);
+
+      const bad = await cli('scripts/audit.ts', ['--agency', agency.id, '--min-age-seconds', '0']);
+      expect(bad.stdout).toMatch(/✗ workflows +1 checked +FAILED: 1 violation/);
+      expect(bad.stdout).toContain(`has no workflow lead-${orphan.id}`);
+      expect(bad.code).toBe(1);
+
+      const good = await cli('scripts/audit.ts', ['--agency', world.agencyId, '--min-age-seconds', '0']);
+      expect(good.stdout).toMatch(/✓ balances +2 checked +ok/);
+      expect(good.stdout).toMatch(/All invariants hold\./);
+      expect(good.code).toBe(0);
+    } finally {
+      await db.execute(sql`DELETE FROM leads WHERE id = ${orphan.id}`);
+    }
+  });
+});
+
+describe('replay', () => {
+  test("the lead's workflows replay against the current code; each row the workflow wrote sits under the history event that wrote it", async () => {
+    const { leadId, histories } = await fetchLeadHistories(client, world.leadId);
+    expect(leadId).toBe(world.leadId);
+    expect(histories.map((h) => h.workflowId)).toEqual([`lead-${world.leadId}`]);
+    const outcomes = await replayHistories(histories, { workflowBundle: await workflowBundle() });
+    expect(outcomes).toEqual([expect.objectContaining({ workflowId: `lead-${world.leadId}`, ok: true })]);
+
+    const rows = historyRows(histories[0]!.history, histories[0]!.workflowId);
+    const types = rows.map((r) => r.type);
+    expect(types).toEqual(expect.arrayContaining(['WorkflowExecutionStarted', 'ActivityTaskScheduled', 'WorkflowExecutionUpdateAccepted', 'WorkflowExecutionUpdateCompleted', 'TimerStarted', 'WorkflowExecutionCompleted']));
+    expect(rows.find((r) => r.type === 'WorkflowExecutionUpdateAccepted')!.text).toMatch(/^update claim accepted \{"offerId":"/);
+
+    const records = (await leadRecords(database.db, world.leadId))!;
+    expect(records.offers).toHaveLength(1);
+    expect(records.assignments).toHaveLength(1);
+    const links = linkEvents(rows, records.events);
+    const writer = (type: string) => records.events.map((e, i) => (e.type === type ? rows[links[i]!]?.activityType : undefined)).filter(Boolean);
+    expect(writer('targeted')).toEqual(['openOffer', 'openOffer']);
+    expect(writer('won')).toEqual(['postAndCharge']);
+    expect(writer('lost')).toEqual(['closeOffer']);
+    expect(writer('delivered').length).toBe(1);
+
+    const text = renderTimeline(rows, records.events).join('\n');
+    expect(text).toMatch(/activity postAndCharge completed in \d+ ms → \{"result":"won".*\n\s+└─ db: claim_attempted buyer [0-9a-f]{8}….*\n\s+└─ db: won buyer/);
+  });
+
+  test('`npm run replay -- <leadId>` prints the replay verdict, the records and the timeline; a nondeterministic history exits 1', async () => {
+    const ok = await cli('scripts/replay.ts', [world.leadId]);
+    expect(ok.stderr).toBe('');
+    expect(ok.stdout).toContain(`✓ lead-${world.leadId}`);
+    expect(ok.stdout).toContain(`Lead ${world.leadId}  status sold`);
+    expect(ok.stdout).toMatch(/eligibility: 2 eligible, 0 excluded/);
+    expect(ok.stdout).toMatch(/claim by [0-9a-f-]{36}: won/);
+    expect(ok.stdout).toMatch(/└─ db: won buyer/);
+    expect(ok.code).toBe(0);
+
+    // A history whose first activity is not the one the code schedules first.
+    const history = JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, 'ping-post-won.json'), 'utf8')) as { events: Record<string, { activityType?: { name: string } }>[] };
+    const scheduled = history.events.find((e) => e.activityTaskScheduledEventAttributes)!.activityTaskScheduledEventAttributes!;
+    scheduled.activityType!.name = 'someOtherActivity';
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lw-replay-')), 'changed.json');
+    fs.writeFileSync(file, JSON.stringify(history));
+    const bad = await cli('scripts/replay.ts', ['--file', file, '--no-db']);
+    expect(bad.stdout).toMatch(/✗ changed \(run [^)]+\) NONDETERMINISM: .*someOtherActivity/);
+    expect(bad.code).toBe(1);
+  });
+
+  test('`--query` replays every workflow the visibility query finds', async () => {
+    const res = await cli('scripts/replay.ts', ['--query', `LeadId = '${world.leadId}'`]);
+    expect(res.stdout).toMatch(/Replayed 1 workflow\(s\) matching/);
+    expect(res.stdout).toMatch(/All 1 deterministic\./);
+    expect(res.code).toBe(0);
+  });
+});
