@@ -54,6 +54,8 @@ export interface ApiDeps {
   rateLimits?: { authFailures?: BucketOptions; claims?: BucketOptions };
   /** A lead with the same phone or email (per service line) within this window is a duplicate; default 30 days, 0 = off. */
   duplicateWindowMs?: number;
+  /** Internal hosts/IPs/CIDRs buyer webhooks may target (default: LW_WEBHOOK_ALLOWLIST). */
+  webhookAllowlist?: string;
   logger?: ErrorLogger & { warn(message: string, meta?: unknown): void };
   /** One structured line per request (method, route, status, ms, agency/buyer, offer or lead id); none when absent. */
   requestLogger?: { info(fields: Record<string, unknown>, message: string): void; warn(fields: Record<string, unknown>, message: string): void };
@@ -110,6 +112,7 @@ export function createApi(deps: ApiDeps): Api {
     logger,
     workflowTimeoutMs: timeoutMs,
     duplicateWindowMs: deps.duplicateWindowMs ?? 30 * 24 * 3_600_000,
+    webhookAllowlist: deps.webhookAllowlist ?? null,
   };
 
   let doc: Record<string, unknown> | null = null;

@@ -17,8 +17,8 @@ import { getOffer, getTarget } from '../db/queries';
 import { priorSale } from '../db/sales';
 import { appendEvents } from '../db/timeline';
 import { claimOutcomeOf } from '../domain/claims';
-import type { ClaimFailureReason } from '../domain/types';
-import { claimUpdate, type ClaimResult } from '../workflows/messages';
+import type { BidRefusalReason, ClaimFailureReason } from '../domain/types';
+import { bidUpdate, claimUpdate, type BidResult, type ClaimResult } from '../workflows/messages';
 import { rateLimited, type BuyerPrincipal } from './auth';
 import { notFound, Problem } from './problem';
 import type { TokenBuckets } from './rate-limit';
@@ -26,6 +26,24 @@ import { wonView } from './views';
 import { DeadlineExceeded, executeUpdateWithin } from './workflow-calls';
 
 export type ClaimVia = 'api' | 'feed';
+
+export type BidAnswer =
+  | { status: 200; body: BidResult & { result: 'accepted' } }
+  | { status: 402 | 403 | 409 | 422; body: { result: 'refused'; reason: BidRefusalReason } };
+
+/** A refused bid's HTTP status: money 402, not allowed 403, too low 422, the offer's state 409. */
+const BID_STATUS: Record<BidRefusalReason, 402 | 403 | 409 | 422> = {
+  below_floor: 422,
+  not_a_raise: 422,
+  insufficient_credits: 402,
+  not_targeted: 403,
+  offer_closed: 409,
+  not_an_auction: 409,
+};
+
+export function bidRefusal(reason: BidRefusalReason): BidAnswer {
+  return { status: BID_STATUS[reason], body: { result: 'refused', reason } };
+}
 
 export type ClaimAnswer =
   | { status: 200; body: ReturnType<typeof wonView> }
@@ -86,6 +104,9 @@ export class ClaimRelay {
     const target = await getTarget(db, offer.id, buyer.buyerId);
     if (!target?.eligible) return refuse('not_targeted');
     if (offer.status !== 'open' || offer.closesAt.getTime() <= Date.now()) return refuse('offer_closed');
+    if (offer.auction === 'highest_bid') {
+      throw new Problem(409, 'bid_required', 'This offer is a highest-bid auction: send a sealed bid with POST /v1/offers/:id/bids {amount}.', { offerId: offer.id });
+    }
 
     let result: ClaimResult;
     try {
@@ -104,6 +125,42 @@ export class ClaimRelay {
       throw err;
     }
     return result.result === 'won' ? { status: 200, body: wonView(result) } : refusal(result.reason);
+  }
+
+  /**
+   * A sealed bid on a highest-bid offer. The database answers what it can
+   * (unknown offer 404, not an auction, not targeted, closed); the rest is
+   * the offer's workflow's `bid` Update (update id from offer, buyer and
+   * requestId, so a retry joins the same attempt).
+   */
+  async bid(buyer: BuyerPrincipal, offerId: string, amount: number, requestId: string, via: ClaimVia): Promise<BidAnswer> {
+    const started = Date.now();
+    const retryAfter = this.deps.limiter.take(buyer.keyId);
+    if (retryAfter > 0) throw rateLimited(retryAfter, 'Too many bids with this key.');
+    const { db } = this.deps;
+    const offer = await getOffer(db, offerId);
+    if (!offer || offer.agencyId !== buyer.agencyId) throw notFound('offer');
+    const target = await getTarget(db, offer.id, buyer.buyerId);
+    if (!target?.eligible) return bidRefusal('not_targeted');
+    if (offer.kind !== 'ping_post' || offer.auction !== 'highest_bid') return bidRefusal('not_an_auction');
+    if (offer.status !== 'open' || offer.closesAt.getTime() <= Date.now()) return bidRefusal('offer_closed');
+    let result: BidResult;
+    try {
+      result = await executeUpdateWithin(this.deps.temporal, offer.workflowId, bidUpdate, {
+        args: [{ offerId: offer.id, buyerId: buyer.buyerId, amount, requestId }],
+        updateId: `bid:${offer.id}:${buyer.buyerId}:${requestId}`,
+        timeoutMs: this.deps.timeoutMs,
+      });
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError || err instanceof WorkflowUpdateFailedError) return bidRefusal('offer_closed');
+      if (err instanceof DeadlineExceeded || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || err instanceof ServiceError) {
+        if (!(err instanceof DeadlineExceeded)) this.deps.logger?.warn(`[bids] bid ${requestId} on offer ${offer.id} is pending`, err);
+        throw new Problem(503, 'bid_pending', 'The bid is still being decided. Retry with the same requestId to get its outcome.', { requestId, headers: { 'Retry-After': '1' } });
+      }
+      throw err;
+    }
+    this.deps.observe?.(via, result.result === 'accepted' ? 'bid_accepted' : `bid_${result.reason}`, (Date.now() - started) / 1000);
+    return result.result === 'accepted' ? { status: 200, body: result } : bidRefusal(result.reason);
   }
 }
 

@@ -178,8 +178,8 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
       return sendError(client, 'malformed_json', 'The message is not valid JSON.');
     }
     const type = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as { type?: unknown }).type : undefined;
-    if (type !== 'viewed' && type !== 'claim') {
-      return sendError(client, 'unknown_type', 'Messages are {"type":"viewed","offerId"} or {"type":"claim","offerId","requestId"}.');
+    if (type !== 'viewed' && type !== 'claim' && type !== 'bid') {
+      return sendError(client, 'unknown_type', 'Messages are {"type":"viewed","offerId"}, {"type":"claim","offerId","requestId"} or {"type":"bid","offerId","amount","requestId"}.');
     }
     const parsed = FeedClientMessage.safeParse(raw);
     if (!parsed.success) {
@@ -189,6 +189,17 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     }
     const msg = parsed.data;
     if (msg.type === 'viewed') return viewed(client, msg.offerId);
+    if (msg.type === 'bid') {
+      try {
+        const answer = await services.claims.bid(client.buyer, msg.offerId, msg.amount, msg.requestId, 'feed');
+        send(client, { type: 'bid.result', requestId: msg.requestId, ...answer.body }, false);
+      } catch (err) {
+        if (!(err instanceof Problem)) throw err;
+        const body = problemBody(err);
+        sendError(client, err.code, err.detail, { requestId: msg.requestId, ...(body.retryAfter ? { retryAfter: body.retryAfter } : {}) });
+      }
+      return;
+    }
     try {
       const answer = await services.claims.claim(client.buyer, msg.offerId, msg.requestId, 'feed');
       send(client, { type: 'claim.result', requestId: msg.requestId, ...answer.body }, false);

@@ -10,7 +10,11 @@ import { isValidTimeZone } from '../domain/caps';
 import { isPreviewableField } from '../domain/preview';
 import {
   ASSIGNMENT_STATUSES,
+  AUCTION_KINDS,
+  AUCTION_PRICINGS,
+  BID_REFUSAL_REASONS,
   BUYER_STATUSES,
+  CHANGE_ACTORS,
   CAMPAIGN_STATUSES,
   CLAIM_FAILURE_REASONS,
   DELIVERY_MODES,
@@ -78,7 +82,35 @@ export const CapsSchema = z
   .strict()
   .describe('leads per day / ISO week / month, in the agency time zone; absent = unlimited');
 
-export const DeliverySchema = z.object({ webhookUrl: HttpUrl.optional(), email: Email.optional() }).strict();
+const MappingPath = z
+  .string()
+  .regex(/^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/, 'a dotted path of the payload, e.g. "lead.phone"')
+  .max(200)
+  .refine((p) => !p.split('.').some((k) => RESERVED_KEYS.has(k)), { message: 'is a reserved name' });
+
+export const FieldMappingSchema = z
+  .object({
+    rename: z.record(MappingPath, recordKey(100)).refine((r) => Object.keys(r).length <= 100, { message: 'at most 100 renames' }).optional(),
+    static: z
+      .record(recordKey(100), z.union([text(1000, 0), z.number().finite(), z.boolean()]))
+      .refine((r) => Object.keys(r).length <= 100, { message: 'at most 100 static values' })
+      .optional(),
+    omit: z.array(MappingPath).max(100).optional(),
+  })
+  .strict()
+  .describe('how the webhook JSON is shaped: rename payload paths (e.g. {"lead.phone": "phone_number"}), add static values, omit paths');
+
+const PhoneTo = z.string().regex(/^\+?[1-9]\d{6,14}$/, 'a phone number in E.164 form, e.g. +15125550100');
+
+export const DeliverySchema = z
+  .object({
+    webhookUrl: HttpUrl.optional(),
+    email: Email.optional(),
+    fieldMapping: FieldMappingSchema.optional(),
+    smsTo: PhoneTo.optional().describe('SMS channel: the number the provider texts'),
+    voiceTo: PhoneTo.optional().describe('voice channel: the number the provider calls'),
+  })
+  .strict();
 
 // ─── agencies, service lines, buyers ─────────────────────────────────────────
 
@@ -90,6 +122,44 @@ export const AgencyCreate = z
       .optional()
       .describe('IANA zone for caps and reports, default UTC'),
   })
+  .strict();
+
+const Percentage = z.number().min(0).max(1);
+
+export const AgencySettingsSchema = z
+  .object({
+    duplicateWindowDays: int(0, 3650).describe('duplicate window in days (intake and "never the same person twice"); default 30, 0 = off'),
+    requireConsent: z.boolean().describe('refuse leads without consent evidence; default false'),
+    autoPauseAfterFailures: int(0, 1000).describe('pause a buyer after this many consecutive failed deliveries; default 5, 0 = never'),
+    returns: z
+      .object({
+        windowDays: int(0, 3650).optional(),
+        allowedReasons: z.array(z.string().regex(/^[a-z0-9_]{1,64}$/, 'a reason code: a-z, 0-9, _')).max(50).optional(),
+        maxReturnRate: Percentage.optional().describe('returns ÷ purchases over the last 30 days, 0..1'),
+      })
+      .strict(),
+    selfService: z
+      .object({
+        enabled: z.boolean().optional(),
+        maxCaps: z.object({ daily: int(0, 1_000_000).optional(), weekly: int(0, 1_000_000).optional(), monthly: int(0, 1_000_000).optional() }).strict().optional(),
+        allowedStates: z.array(State).max(60).optional(),
+        allowedZipPrefixes: z.array(ZipPrefix).max(10_000).optional(),
+      })
+      .strict(),
+  })
+  .partial()
+  .strict();
+
+/** A PATCH of the settings: a key set to null goes back to its default. */
+export const AgencySettingsPatch = z
+  .object({
+    duplicateWindowDays: AgencySettingsSchema.shape.duplicateWindowDays.nullable(),
+    requireConsent: AgencySettingsSchema.shape.requireConsent.nullable(),
+    autoPauseAfterFailures: AgencySettingsSchema.shape.autoPauseAfterFailures.nullable(),
+    returns: AgencySettingsSchema.shape.returns.nullable(),
+    selfService: AgencySettingsSchema.shape.selfService.nullable(),
+  })
+  .partial()
   .strict();
 
 export const ServiceLineCreate = z.object({ key: ServiceLineKey, name: text(200) }).strict();
@@ -127,6 +197,21 @@ export const BuyerPatch = z
     caps: buyerFields.caps.optional(),
     delivery: buyerFields.delivery.optional(),
   })
+  .strict();
+
+/** What a buyer may change about itself, within the agency's limits. */
+export const MePatch = z
+  .object({
+    caps: CapsSchema.optional(),
+    zipCodes: buyerFields.zipCodes.optional(),
+    states: buyerFields.states.optional(),
+    status: buyerFields.status.optional().describe('pause or resume myself (a pause by the agency or the system is theirs to lift)'),
+    pauseReason: text(500).nullable().optional(),
+  })
+  .strict();
+
+export const BuyerStatsQuery = z
+  .object({ days: z.coerce.number().int().min(1).max(365).default(30).describe('the period: the last N days (default 30)') })
   .strict();
 
 export const BuyersQuery = PageQuery.extend({ status: z.enum(BUYER_STATUSES).optional() }).strict();
@@ -187,6 +272,9 @@ const campaignFields = {
   status: z.enum(CAMPAIGN_STATUSES),
   buyerIds: z.array(Id).max(10_000).describe('the buyer pool (empty: every buyer of the agency)'),
   buyers: z.array(PoolMember).max(10_000).describe('the buyer pool with push priority and weight'),
+  auction: z.enum(AUCTION_KINDS).describe('ping post: the first valid claim wins (default), or the highest sealed bid at close'),
+  floorPrice: Credits.nullable().describe('highest bid: the lowest acceptable bid (null: the lead\'s computed price)'),
+  pricing: z.enum(AUCTION_PRICINGS).describe('highest bid: the winner pays its bid, or the next bid (never below the floor)'),
 };
 
 export const CampaignCreate = z
@@ -204,6 +292,9 @@ export const CampaignCreate = z
     status: campaignFields.status.optional(),
     buyerIds: campaignFields.buyerIds.optional(),
     buyers: campaignFields.buyers.optional(),
+    auction: campaignFields.auction.optional(),
+    floorPrice: campaignFields.floorPrice.optional(),
+    pricing: campaignFields.pricing.optional(),
   })
   .strict();
 
@@ -222,6 +313,18 @@ export const CampaignPatch = z
     status: campaignFields.status.optional(),
     buyerIds: campaignFields.buyerIds.optional(),
     buyers: campaignFields.buyers.optional(),
+    auction: campaignFields.auction.optional(),
+    floorPrice: campaignFields.floorPrice.optional(),
+    pricing: campaignFields.pricing.optional(),
+  })
+  .strict();
+
+/** A campaign configuration to try (dry run): a stored campaign, or a draft, optionally over a stored one. */
+export const DryRunBody = z
+  .object({
+    campaignId: Id.optional().describe('a stored campaign; with `campaign`, the draft fields override it'),
+    campaign: CampaignPatch.optional().describe('a draft: the fields of a campaign (serviceLine and price are required without campaignId)'),
+    lastN: int(1, 500).default(50).describe("how many of the agency's latest leads to run it against (default 50)"),
   })
   .strict();
 
@@ -254,7 +357,18 @@ export const LeadFieldsSchema = z
   })
   .strict();
 
-export const LeadCreate = z.object({ campaignId: Id, fields: LeadFieldsSchema }).strict();
+export const ConsentSchema = z
+  .object({
+    text: text(5000).describe('the consent language the person agreed to'),
+    timestamp: z.iso.datetime({ offset: true }).describe('when they agreed (ISO-8601)'),
+    ip: z.union([z.ipv4(), z.ipv6()]).describe('the IP address they agreed from'),
+    userAgent: text(1000),
+    certificateUrl: HttpUrl.optional().describe('e.g. a TrustedForm or Jornaya certificate'),
+  })
+  .strict()
+  .describe('consent evidence (TCPA): stored with the lead, sent with it to the buyer');
+
+export const LeadCreate = z.object({ campaignId: Id, fields: LeadFieldsSchema, consent: ConsentSchema.optional() }).strict();
 
 export const LeadsQuery = PageQuery.extend({
   status: z.enum(LEAD_STATUSES).optional(),
@@ -273,12 +387,27 @@ export const RequestId = z
   .describe('the client id of this claim attempt: a retry with the same id is the same attempt');
 
 export const ClaimBody = z.object({ requestId: RequestId.optional() }).strict();
+export const BidBody = z
+  .object({ amount: int(0, 1_000_000).describe('whole credits, at least the floor; a later bid must raise my earlier one'), requestId: RequestId.optional() })
+  .strict();
 export const CancelOfferBody = z.object({ reason: text(500) }).strict();
 export const OffersQuery = PageQuery.extend({ status: z.enum(OFFER_STATUSES).default('open') }).strict();
 export const EligibilityQuery = z.object({ buyerId: Id.optional() }).strict();
 
-export const DisputeCreate = z.object({ reason: text(2000) }).strict();
-export const DisputeResolve = z.object({ approve: z.boolean(), note: text(2000).optional() }).strict();
+export const DisputeCreate = z
+  .object({
+    reason: text(2000),
+    code: z.string().regex(/^[a-z0-9_]{1,64}$/).optional().describe("one of the agency's return reason codes (required when it has a list)"),
+  })
+  .strict();
+export const DisputeResolve = z
+  .object({
+    approve: z.boolean(),
+    note: text(2000).optional(),
+    reoffer: z.boolean().optional().describe('with approve: offer the lead again as a new auction (the returning buyer excluded)'),
+    campaignId: Id.optional().describe("the re-offer's campaign (default: the lead's)"),
+  })
+  .strict();
 export const DisputesQuery = PageQuery.extend({ status: z.enum(DISPUTE_STATUSES).optional() }).strict();
 
 // ─── the live feed's client messages ─────────────────────────────────────────
@@ -286,6 +415,7 @@ export const DisputesQuery = PageQuery.extend({ status: z.enum(DISPUTE_STATUSES)
 export const FeedClientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('viewed'), offerId: Id }).strict(),
   z.object({ type: z.literal('claim'), offerId: Id, requestId: RequestId }).strict(),
+  z.object({ type: z.literal('bid'), offerId: Id, amount: int(0, 1_000_000), requestId: RequestId }).strict(),
 ]);
 
 // ─── responses (documented; tests check answers against them) ────────────────
@@ -314,6 +444,8 @@ export const BuyerView = z.object({
   caps: CapsSchema,
   delivery: DeliverySchema,
   balance: z.number().int(),
+  pausedBy: Nullable(z.enum(CHANGE_ACTORS)),
+  consecutiveDeliveryFailures: z.number().int(),
   createdAt: IsoTime,
   updatedAt: IsoTime,
 });
@@ -341,16 +473,20 @@ export const CampaignView = z.object({
   caps: CapsSchema,
   status: z.enum(CAMPAIGN_STATUSES),
   buyers: z.array(z.object({ buyerId: Id, priority: z.number().int(), weight: z.number().int() })),
+  auction: z.enum(AUCTION_KINDS),
+  floorPrice: Nullable(z.number().int()),
+  pricing: z.enum(AUCTION_PRICINGS),
   createdAt: IsoTime,
   updatedAt: IsoTime,
 });
-export const FullLead = LeadFieldsSchema.extend({ id: Id }).describe('every field of the lead');
+export const FullLead = LeadFieldsSchema.extend({ id: Id, consent: ConsentSchema.optional() }).describe('every field of the lead, and its consent evidence');
 export const LeadView = z.object({
   id: Id,
   campaignId: Id,
   status: z.enum(LEAD_STATUSES),
   statusReason: Nullable(z.string()),
   fields: LeadFieldsSchema,
+  consent: Nullable(ConsentSchema),
   workflowId: z.string(),
   createdAt: IsoTime,
   updatedAt: IsoTime,
@@ -365,6 +501,8 @@ export const OfferAdminView = z.object({
   preview: z.record(z.string(), z.unknown()),
   maxWinners: z.number().int(),
   winners: z.number().int(),
+  auction: z.enum(AUCTION_KINDS),
+  pricing: z.enum(AUCTION_PRICINGS),
   depth: z.number().int(),
   workflowId: z.string(),
   openedAt: IsoTime,
@@ -388,7 +526,8 @@ export const BuyerOfferView = z.object({
   id: Id,
   leadId: Id,
   preview: z.record(z.string(), z.unknown()),
-  price: z.number().int(),
+  price: z.number().int().describe('first claim: the price; highest bid: the floor'),
+  auction: z.enum(AUCTION_KINDS).describe('first_claim: claim it; highest_bid: bid on it (POST /v1/offers/:id/bids)'),
   closesAt: IsoTime,
 });
 export const WonLeadView = z.object({
@@ -420,6 +559,7 @@ export const DisputeView = z.object({
   assignmentId: Id,
   buyerId: Id,
   reason: z.string(),
+  code: Nullable(z.string()),
   status: z.enum(DISPUTE_STATUSES),
   refundEntryId: Nullable(Id),
   createdAt: IsoTime,
@@ -434,6 +574,58 @@ export const ClaimWon = z.object({
   balance: z.number().int(),
 });
 export const ClaimRefused = z.object({ result: z.enum(['lost', 'failed']), reason: z.enum(CLAIM_FAILURE_REASONS) });
+export const BidAccepted = z.object({ result: z.literal('accepted'), offerId: Id, amount: z.number().int(), raised: z.boolean() });
+export const BidRefused = z.object({ result: z.literal('refused'), reason: z.enum(BID_REFUSAL_REASONS) });
+export const BuyerChangeView = z.object({
+  id: Id,
+  buyerId: Id,
+  actor: z.enum(CHANGE_ACTORS),
+  changes: z.record(z.string(), z.object({ from: z.unknown(), to: z.unknown() })),
+  note: Nullable(z.string()),
+  createdAt: IsoTime,
+});
+const DistributionView = z.object({
+  count: z.number().int(),
+  min: Nullable(z.number()),
+  p50: Nullable(z.number()),
+  p90: Nullable(z.number()),
+  p99: Nullable(z.number()),
+  max: Nullable(z.number()),
+  buckets: z.array(z.object({ le: Nullable(z.number()), count: z.number().int() })),
+});
+export const BuyerStatsView = z.object({
+  buyerId: Id,
+  since: IsoTime,
+  offers: z.object({ targeted: z.number().int(), viewed: z.number().int(), claimed: z.number().int(), bid: z.number().int(), viewedButIgnored: z.number().int() }),
+  claims: z.object({ attempts: z.number().int(), won: z.number().int(), lost: z.number().int(), failed: z.number().int(), byReason: z.record(z.string(), z.number().int()) }),
+  claimLatencyMs: DistributionView.describe('offer opened → first claim attempt (or bid), per offer'),
+  deliveries: z.object({
+    delivered: z.number().int(),
+    failed: z.number().int(),
+    successRate: Nullable(z.number()),
+    byChannel: z.record(z.string(), z.object({ delivered: z.number().int(), failed: z.number().int() })),
+  }),
+});
+const DryRunLead = z.object({
+  leadId: Id,
+  createdAt: IsoTime,
+  price: Nullable(z.number().int()),
+  eligible: z.array(z.object({ buyerId: Id, buyerName: z.string() })),
+  excluded: z.array(z.object({ buyerId: Id, buyerName: z.string(), reason: z.enum(EXCLUSION_REASONS), detail: z.string() })),
+  error: z.string().optional(),
+});
+export const DryRunView = z.object({
+  campaign: z.object({ id: Nullable(Id), serviceLine: z.string(), mode: z.enum(DELIVERY_MODES), auction: z.enum(AUCTION_KINDS) }),
+  leads: z.array(DryRunLead),
+  summary: z.object({
+    leads: z.number().int(),
+    withEligibleBuyers: z.number().int(),
+    withoutEligibleBuyers: z.number().int(),
+    exclusions: z.record(z.string(), z.number().int()),
+    eligibleByBuyer: z.record(z.string(), z.number().int()),
+    price: z.object({ min: Nullable(z.number().int()), max: Nullable(z.number().int()), total: z.number().int() }),
+  }),
+});
 
 const list = <T extends z.ZodType>(key: string, item: T) => z.object({ [key]: z.array(item), nextCursor: Nullable(z.string()) });
 
@@ -446,7 +638,17 @@ export const Responses = {
   }),
   ServiceLine: z.object({ serviceLine: ServiceLineView }),
   ServiceLines: list('serviceLines', ServiceLineView),
-  BuyerCreated: z.object({ buyer: BuyerView, apiKey: z.string().describe('shown once') }),
+  BuyerCreated: z.object({
+    buyer: BuyerView,
+    apiKey: z.string().describe('shown once'),
+    webhookSecret: z.string().describe('signs its webhooks (X-Leadwire-Signature); shown once, rotate to see a new one'),
+  }),
+  WebhookSecret: z.object({ webhookSecret: z.string().describe('shown once; the previous secret stops signing at once') }),
+  BuyerChanges: list('changes', BuyerChangeView),
+  Settings: z.object({ settings: AgencySettingsSchema }),
+  BuyerStats: BuyerStatsView,
+  DryRun: DryRunView,
+  BidAccepted,
   Buyer: z.object({ buyer: BuyerView }),
   Buyers: list('buyers', BuyerView),
   KeyCreated: z.object({ apiKey: z.string().describe('shown once'), revoked: z.number().int() }),
@@ -469,6 +671,7 @@ export const Responses = {
   DisputeResolved: z.object({
     dispute: DisputeView,
     refund: Nullable(z.object({ entry: LedgerEntryView, balance: z.number().int() })),
+    reoffer: Nullable(z.object({ leadId: Id, workflowId: z.string(), campaignId: Id })).optional(),
   }),
   Health: z.object({ status: z.string() }),
   Ready: z.object({ status: z.enum(['ready', 'not_ready']), database: z.boolean(), temporal: z.boolean() }),

@@ -24,4 +24,6 @@ export interface ApiServices {
   workflowTimeoutMs: number;
   /** A lead with the same phone or email (per service line) within this window is a duplicate; 0 = off. */
   duplicateWindowMs: number;
+  /** Internal delivery targets allowed despite the SSRF rules; null = LW_WEBHOOK_ALLOWLIST. */
+  webhookAllowlist: string | null;
 }

@@ -32,6 +32,8 @@ export function buyerView(b: BuyerRow, balance: number) {
     caps: b.caps,
     delivery: b.delivery,
     balance,
+    pausedBy: b.pausedBy,
+    consecutiveDeliveryFailures: b.consecutiveDeliveryFailures,
     createdAt: iso(b.createdAt),
     updatedAt: iso(b.updatedAt),
   };
@@ -65,6 +67,9 @@ export function campaignView(c: CampaignRow, pool: PoolEntry[]) {
     caps: c.caps,
     status: c.status,
     buyers: pool,
+    auction: c.auction,
+    floorPrice: c.floorPrice,
+    pricing: c.pricing,
     createdAt: iso(c.createdAt),
     updatedAt: iso(c.updatedAt),
   };
@@ -77,6 +82,7 @@ export function leadView(l: LeadRow) {
     status: l.status,
     statusReason: l.statusReason,
     fields: l.fields,
+    consent: l.consent ?? null,
     workflowId: l.workflowId,
     createdAt: iso(l.createdAt),
     updatedAt: iso(l.updatedAt),
@@ -94,6 +100,8 @@ export function offerAdminView(o: OfferRow) {
     preview: o.preview,
     maxWinners: o.maxWinners,
     winners: o.winners,
+    auction: o.auction,
+    pricing: o.pricing,
     depth: o.depth,
     workflowId: o.workflowId,
     openedAt: iso(o.openedAt),
@@ -105,7 +113,7 @@ export function offerAdminView(o: OfferRow) {
 
 /** The buyer's view of an offer, on REST and on the feed alike: the preview and nothing else of the lead. */
 export function buyerOfferView(o: OfferRow) {
-  return { id: o.id, leadId: o.leadId, preview: o.preview, price: o.price, closesAt: iso(o.closesAt) };
+  return { id: o.id, leadId: o.leadId, preview: o.preview, price: o.price, auction: o.auction, closesAt: iso(o.closesAt) };
 }
 
 export function assignmentView(a: AssignmentRow) {
@@ -119,7 +127,7 @@ export function wonLeadView(w: WonLead) {
     price: w.price,
     status: w.status,
     wonAt: iso(w.createdAt),
-    lead: { id: w.lead.id, ...w.lead.fields },
+    lead: { id: w.lead.id, ...w.lead.fields, ...(w.lead.consent ? { consent: w.lead.consent } : {}) },
   };
 }
 
@@ -166,6 +174,7 @@ export function disputeView(d: DisputeRow) {
     assignmentId: d.assignmentId,
     buyerId: d.buyerId,
     reason: d.reason,
+    code: d.reasonCode,
     status: d.status,
     refundEntryId: d.refundEntryId,
     createdAt: iso(d.createdAt),
@@ -176,4 +185,8 @@ export function disputeView(d: DisputeRow) {
 /** A sale's answer to the buyer (claim or manual assignment). */
 export function wonView(sale: (SaleResult | ClaimResult) & { result: 'won' }) {
   return { result: 'won' as const, offerId: sale.offerId, assignmentId: sale.assignmentId, lead: sale.lead, charged: sale.charged, balance: sale.balance };
+}
+
+export function buyerChangeView(c: { id: string; buyerId: string; actor: string; changes: Record<string, { from: unknown; to: unknown }>; note: string | null; createdAt: Date }) {
+  return { id: c.id, buyerId: c.buyerId, actor: c.actor, changes: c.changes, note: c.note, createdAt: iso(c.createdAt) };
 }

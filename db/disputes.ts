@@ -5,30 +5,58 @@
  * event land together or not at all, and the refund's idempotency key
  * (`refund:<assignmentId>`) refunds an assignment at most once.
  */
-import { and, desc, eq } from 'drizzle-orm';
+import { and, count, desc, eq, gte, inArray } from 'drizzle-orm';
 import { ledgerRefundKey } from '../domain/ids';
+import { checkReturn, RETURN_RATE_DAYS, type ReturnRefusal } from '../domain/returns';
 import type { DisputeStatus } from '../domain/types';
 import type { Db, DbOrTx } from './connection';
 import { isUniqueViolation, postLedgerEntry, type LedgerEntry } from './ledger';
 import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
-import { assignments, disputes } from './schema';
+import { assignments, disputes, leads } from './schema';
+import { agencySettings } from './settings';
 import { appendEvents } from './timeline';
 
 export type DisputeRow = typeof disputes.$inferSelect;
 
 export type OpenDisputeResult =
   | { ok: true; dispute: DisputeRow }
-  | { ok: false; error: 'not_found' | 'already_refunded' | 'dispute_exists' };
+  | { ok: false; error: 'not_found' | 'already_refunded' | 'dispute_exists' }
+  | { ok: false; error: ReturnRefusal; detail: string };
 
-/** Opens a dispute on the buyer's own assignment (another buyer's is not found). */
-export async function openDispute(db: Db, input: { assignmentId: string; buyerId: string; reason: string }): Promise<OpenDisputeResult> {
+const DAY_MS = 86_400_000;
+
+/**
+ * Opens a dispute on the buyer's own assignment (another buyer's is not
+ * found), under the agency's return rules: the window, the allowed reason
+ * codes and the buyer's return rate (open and approved disputes ÷ purchases
+ * over the last 30 days, this one included).
+ */
+export async function openDispute(db: Db, input: { assignmentId: string; buyerId: string; reason: string; code?: string | null }): Promise<OpenDisputeResult> {
   const [assignment] = await db.select().from(assignments).where(eq(assignments.id, input.assignmentId));
   if (!assignment || assignment.buyerId !== input.buyerId) return { ok: false, error: 'not_found' };
   if (assignment.status === 'refunded') return { ok: false, error: 'already_refunded' };
+  const rules = (await agencySettings(db, assignment.agencyId)).returns ?? {};
+  if (Object.keys(rules).length) {
+    const since = new Date(Date.now() - RETURN_RATE_DAYS * DAY_MS);
+    const [purchases] = await db.select({ n: count() }).from(assignments).where(and(eq(assignments.buyerId, input.buyerId), gte(assignments.createdAt, since)));
+    const [returns] = await db
+      .select({ n: count() })
+      .from(disputes)
+      .where(and(eq(disputes.buyerId, input.buyerId), inArray(disputes.status, ['open', 'approved']), gte(disputes.createdAt, since)));
+    const verdict = checkReturn({
+      rules,
+      soldAt: assignment.createdAt,
+      now: new Date(),
+      reasonCode: input.code,
+      purchases: Number(purchases?.n ?? 0),
+      returns: Number(returns?.n ?? 0),
+    });
+    if (!verdict.ok) return { ok: false, error: verdict.code, detail: verdict.detail };
+  }
   try {
     const [row] = await db
       .insert(disputes)
-      .values({ assignmentId: assignment.id, buyerId: assignment.buyerId, agencyId: assignment.agencyId, reason: input.reason })
+      .values({ assignmentId: assignment.id, buyerId: assignment.buyerId, agencyId: assignment.agencyId, reason: input.reason, reasonCode: input.code ?? null })
       .returning();
     return { ok: true, dispute: row! };
   } catch (err) {
@@ -64,12 +92,19 @@ export async function listDisputes(
 }
 
 export type ResolveDisputeResult =
-  | { ok: true; dispute: DisputeRow; refund: { entry: LedgerEntry; balance: number } | null }
+  | { ok: true; dispute: DisputeRow; refund: { entry: LedgerEntry; balance: number } | null; reoffer: { leadId: string; campaignId: string } | null }
   | { ok: false; error: 'not_found' | 'not_open' };
 
 export async function resolveDispute(
   db: Db,
-  input: { agencyId: string; disputeId: string; approve: boolean; note?: string | null },
+  input: {
+    agencyId: string;
+    disputeId: string;
+    approve: boolean;
+    note?: string | null;
+    /** With approval: the lead goes back to routing for a new auction (the caller starts it); campaignId null = the lead's. */
+    reoffer?: { campaignId: string | null } | null;
+  },
 ): Promise<ResolveDisputeResult> {
   return db.transaction(async (tx) => {
     const [dispute] = await tx
@@ -83,7 +118,7 @@ export async function resolveDispute(
 
     if (!input.approve) {
       const [row] = await tx.update(disputes).set({ status: 'rejected', resolvedAt: now }).where(eq(disputes.id, dispute.id)).returning();
-      return { ok: true, dispute: row!, refund: null };
+      return { ok: true, dispute: row!, refund: null, reoffer: null };
     }
 
     const [assignment] = await tx.select().from(assignments).where(eq(assignments.id, dispute.assignmentId)).for('update');
@@ -115,6 +150,23 @@ export async function resolveDispute(
         dedupeKey: `refunded:${assignment.id}`,
       },
     ]);
-    return { ok: true, dispute: row!, refund: { entry, balance: entry.balanceAfter } };
+    let reoffer: { leadId: string; campaignId: string } | null = null;
+    if (input.reoffer) {
+      const [lead] = await tx.select().from(leads).where(eq(leads.id, assignment.leadId));
+      const campaignId = input.reoffer.campaignId ?? lead!.campaignId;
+      const stillSold = await tx.select({ id: assignments.id }).from(assignments).where(and(eq(assignments.leadId, assignment.leadId), eq(assignments.status, 'active')));
+      if (!stillSold.length) await tx.update(leads).set({ status: 'routing', statusReason: 'returned' }).where(eq(leads.id, assignment.leadId));
+      await appendEvents(tx, [
+        {
+          leadId: assignment.leadId,
+          type: 'reoffered',
+          reason: 'returned',
+          data: { campaignId, disputeId: dispute.id, excludedBuyerId: assignment.buyerId },
+          dedupeKey: `reoffered:return:${dispute.id}`,
+        },
+      ]);
+      reoffer = { leadId: assignment.leadId, campaignId };
+    }
+    return { ok: true, dispute: row!, refund: { entry, balance: entry.balanceAfter }, reoffer };
   });
 }

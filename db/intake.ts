@@ -6,10 +6,11 @@
  */
 import { and, arrayOverlaps, eq, gt, sql } from 'drizzle-orm';
 import { leadWorkflowId } from '../domain/ids';
-import type { LeadFields } from '../domain/types';
+import type { ConsentEvidence, LeadFields } from '../domain/types';
 import { insertLead, type LeadRow } from './admin';
 import type { Db } from './connection';
 import { leads } from './schema';
+import { appendEvents } from './timeline';
 
 /** Lock space of intake's advisory locks (two-key form, apart from the migrator's). */
 const DEDUPE_LOCK_SPACE = 7301;
@@ -25,6 +26,7 @@ export interface IntakeInput {
   agencyId: string;
   campaignId: string;
   fields: LeadFields;
+  consent?: ConsentEvidence | null;
   dedupeKeys: string[];
   /** How far back a lead with the same keys makes this one a duplicate; 0 turns dedupe off. */
   duplicateWindowMs: number;
@@ -59,8 +61,13 @@ export async function intakeLead(db: Db, input: IntakeInput): Promise<IntakeResu
       campaignId: input.campaignId,
       fields: input.fields,
       dedupeKeys: input.dedupeKeys,
+      consent: input.consent ?? null,
       workflowId: leadWorkflowId,
     });
+    // The lead's first event: what arrived, with its consent evidence, before any offer.
+    await appendEvents(tx, [
+      { leadId: lead.id, type: 'received', data: { campaignId: input.campaignId, consent: input.consent ?? null }, dedupeKey: `received:${lead.id}` },
+    ]);
     return { outcome: 'created', lead };
   });
 }

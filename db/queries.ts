@@ -3,7 +3,7 @@
  * the agency id, so a row of another tenant is simply not found.
  */
 import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm';
-import type { Caps, DeliveryMode, LeadStatus, OfferStatus, PriceRules, PushStrategy } from '../domain/types';
+import type { AuctionKind, AuctionPricing, Caps, DeliveryMode, LeadStatus, OfferStatus, PriceRules, PushStrategy } from '../domain/types';
 import type { BuyerRow, CampaignRow, LeadRow } from './admin';
 import { setCampaignPool, type NewCampaign } from './admin';
 import type { Db, DbOrTx } from './connection';
@@ -97,13 +97,20 @@ export interface BuyerPatch {
   states?: string[];
   caps?: Caps;
   delivery?: DeliverySettings;
+  /** Who pauses (when status is 'paused'); default admin. */
+  pausedBy?: 'admin' | 'buyer' | 'system';
 }
 
 export async function updateBuyer(db: DbOrTx, agencyId: string, buyerId: string, patch: BuyerPatch): Promise<BuyerRow | undefined> {
   const set: Partial<typeof buyers.$inferInsert> = { updatedAt: new Date() };
   if (patch.name !== undefined) set.name = patch.name;
   if (patch.status !== undefined) set.status = patch.status;
-  if (patch.status === 'active') set.pauseReason = null;
+  if (patch.status === 'active') {
+    set.pauseReason = null;
+    set.pausedBy = null;
+    set.consecutiveDeliveryFailures = 0; // resumed: a new run of deliveries
+  }
+  if (patch.status === 'paused') set.pausedBy = patch.pausedBy ?? 'admin';
   if (patch.pauseReason !== undefined && patch.status !== 'active') set.pauseReason = patch.pauseReason;
   if (patch.serviceLines !== undefined) set.serviceLines = patch.serviceLines;
   if (patch.zipCodes !== undefined) set.zipCodes = patch.zipCodes;
@@ -188,6 +195,9 @@ export interface CampaignPatch {
   pushStrategy?: PushStrategy;
   caps?: Caps;
   status?: 'active' | 'paused';
+  auction?: AuctionKind;
+  floorPrice?: number | null;
+  pricing?: AuctionPricing;
   pool?: NewCampaign['buyers'];
 }
 

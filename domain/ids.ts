@@ -24,3 +24,8 @@ export function ledgerChargeKey(offerId: string, buyerId: string): string {
 export function ledgerRefundKey(assignmentId: string): string {
   return `refund:${assignmentId}`;
 }
+
+/** The new auction of a returned lead (an approved dispute with re-offer): one per dispute. */
+export function returnReofferWorkflowId(leadId: string, disputeId: string): string {
+  return `lead-${leadId}-return-${disputeId}`;
+}

@@ -6,10 +6,11 @@ import { createAgency, createServiceLine } from '../../db/admin';
 import { createApiKey } from '../../db/keys';
 import { isUniqueViolation } from '../../db/ledger';
 import { listServiceLines } from '../../db/queries';
+import { agencySettings, updateAgencySettings } from '../../db/settings';
 import { listBody, pageArgs } from '../pagination';
 import { Problem } from '../problem';
 import { AUTH_ERRORS, BODY_ERRORS, BAD_INPUT, route, type AnyRoute } from '../route';
-import { AgencyCreate, PageQuery, Responses, ServiceLineCreate } from '../schemas';
+import { AgencyCreate, AgencySettingsPatch, PageQuery, Responses, ServiceLineCreate } from '../schemas';
 import { agencyView, serviceLineView } from '../views';
 
 export const agencyRoutes: AnyRoute[] = [
@@ -71,6 +72,33 @@ export const agencyRoutes: AnyRoute[] = [
     async handler({ principal, query, services }) {
       const page = await listServiceLines(services.db, principal.agencyId, pageArgs(query));
       return { status: 200, body: listBody('serviceLines', page, serviceLineView) };
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/settings',
+    operationId: 'getSettings',
+    tag: 'Agencies',
+    summary: "The agency's settings: duplicate window, consent, auto-pause, return rules, buyer self-service limits",
+    roles: ['admin'],
+    responses: { 200: { description: 'the settings (absent keys: defaults)', schema: Responses.Settings }, ...BAD_INPUT, ...AUTH_ERRORS },
+    async handler({ principal, services }) {
+      return { status: 200, body: { settings: await agencySettings(services.db, principal.agencyId) } };
+    },
+  }),
+
+  route({
+    method: 'patch',
+    path: '/v1/settings',
+    operationId: 'updateSettings',
+    tag: 'Agencies',
+    summary: 'Change settings: each key given replaces its value; null restores the default',
+    roles: ['admin'],
+    body: AgencySettingsPatch,
+    responses: { 200: { description: 'the settings as changed', schema: Responses.Settings }, ...BODY_ERRORS, ...AUTH_ERRORS },
+    async handler({ principal, body, services }) {
+      return { status: 200, body: { settings: await updateAgencySettings(services.db, principal.agencyId, body) } };
     },
   }),
 ];

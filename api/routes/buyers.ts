@@ -3,17 +3,23 @@
  * keys, credits and ledger. Every lookup is scoped to the caller's agency, so
  * another agency's buyer is a 404.
  */
-import { createBuyer, topUp } from '../../db/admin';
+import { eq } from 'drizzle-orm';
+import { createBuyer, generateWebhookSecret, topUp } from '../../db/admin';
+import { listBuyerChanges, recordBuyerChange } from '../../db/buyer-changes';
+import { buyers as buyersTable } from '../../db/schema';
+import { buyerStats } from '../../db/stats';
+import { changesOf } from '../../domain/self-service';
+import { checkDeliveryUrls } from '../delivery-check';
 import { createApiKey, revokeBuyerKeys } from '../../db/keys';
 import { pgErrorOf } from '../../db/ledger';
 import { getBuyer, knownServiceLines, listBuyers, listLedger, updateBuyer } from '../../db/queries';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
-import { BuyerCreate, BuyerPatch, BuyersQuery, CreditsCreate, IdParams, KeyCreate, PageQuery, Responses } from '../schemas';
+import { BuyerCreate, BuyerPatch, BuyersQuery, BuyerStatsQuery, CreditsCreate, IdParams, KeyCreate, PageQuery, Responses } from '../schemas';
 import type { ApiServices } from '../services';
 import { invalidField } from '../validate';
-import { buyerView, ledgerEntryView } from '../views';
+import { buyerChangeView, buyerView, ledgerEntryView } from '../views';
 import crypto from 'node:crypto';
 
 /** Every listed service line must be one the agency defined. */
@@ -36,18 +42,19 @@ export const buyerRoutes: AnyRoute[] = [
     path: '/v1/buyers',
     operationId: 'createBuyer',
     tag: 'Buyers',
-    summary: 'Create a buyer with its wallet; answers its API key, shown once',
+    summary: 'Create a buyer with its wallet; answers its API key and webhook signing secret, shown once',
     roles: ['admin'],
     body: BuyerCreate,
     responses: { 201: { description: 'created', schema: Responses.BuyerCreated }, ...BODY_ERRORS, ...AUTH_ERRORS },
     async handler({ principal, body, services }) {
       await checkServiceLines(services, principal.agencyId, body.serviceLines, 'serviceLines');
+      await checkDeliveryUrls(body.delivery, services.webhookAllowlist);
       const { buyer, key } = await services.db.transaction(async (tx) => {
         const buyer = await createBuyer(tx, principal.agencyId, body);
         const key = await createApiKey(tx, { kind: 'buyer', agencyId: principal.agencyId, buyerId: buyer.id });
         return { buyer, key };
       });
-      return { status: 201, body: { buyer: buyerView(buyer, 0), apiKey: key.key } };
+      return { status: 201, body: { buyer: buyerView(buyer, 0), apiKey: key.key, webhookSecret: buyer.webhookSecret! } };
     },
   }),
 
@@ -92,9 +99,20 @@ export const buyerRoutes: AnyRoute[] = [
     body: BuyerPatch,
     responses: { 200: { description: 'the buyer as changed', schema: Responses.Buyer }, ...BODY_ERRORS, ...NOT_FOUND, ...AUTH_ERRORS },
     async handler({ principal, params, body, services }) {
-      await loadBuyer(services, principal.agencyId, params.id);
+      const before = await loadBuyer(services, principal.agencyId, params.id);
       await checkServiceLines(services, principal.agencyId, body.serviceLines, 'serviceLines');
-      const row = await updateBuyer(services.db, principal.agencyId, params.id, body);
+      await checkDeliveryUrls(body.delivery, services.webhookAllowlist);
+      const row = await services.db.transaction(async (tx) => {
+        const row = await updateBuyer(tx, principal.agencyId, params.id, body);
+        if (row) {
+          const after = row as unknown as Record<string, unknown>;
+          const fields = Object.keys(body).filter((k) => (body as Record<string, unknown>)[k] !== undefined);
+          if (body.status) fields.push('pauseReason');
+          const changes = changesOf(before as unknown as Record<string, unknown>, Object.fromEntries(fields.map((k) => [k, after[k]])));
+          await recordBuyerChange(tx, { agencyId: principal.agencyId, buyerId: row.id, actor: 'admin', changes });
+        }
+        return row;
+      });
       if (!row) throw notFound('buyer');
       const buyer = await loadBuyer(services, principal.agencyId, params.id);
       return { status: 200, body: { buyer: buyerView(buyer, buyer.balance) } };
@@ -178,6 +196,61 @@ export const buyerRoutes: AnyRoute[] = [
         return { key, revoked };
       });
       return { status: 201, body: { apiKey: key.key, revoked } };
+    },
+  }),
+
+  route({
+    method: 'post',
+    path: '/v1/buyers/:id/webhook-secret',
+    operationId: 'rotateWebhookSecret',
+    tag: 'Buyers',
+    summary: "Rotate a buyer's webhook signing secret; answers the new one, shown once",
+    description: 'The secret signs `X-Leadwire-Signature` on webhook deliveries (docs/delivery.md). It is shown at creation and on rotation only.',
+    roles: ['admin'],
+    params: IdParams,
+    responses: { 201: { description: 'rotated', schema: Responses.WebhookSecret }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    async handler({ principal, params, services }) {
+      const buyer = await loadBuyer(services, principal.agencyId, params.id);
+      const webhookSecret = generateWebhookSecret();
+      await services.db.transaction(async (tx) => {
+        await tx.update(buyersTable).set({ webhookSecret, updatedAt: new Date() }).where(eq(buyersTable.id, buyer.id));
+        await recordBuyerChange(tx, { agencyId: principal.agencyId, buyerId: buyer.id, actor: 'admin', changes: { webhookSecret: { from: 'rotated', to: 'rotated' } } });
+      });
+      return { status: 201, body: { webhookSecret } };
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/buyers/:id/changes',
+    operationId: 'buyerChanges',
+    tag: 'Buyers',
+    summary: "The audit trail of a buyer's settings: who (admin, buyer, system) changed what, from what to what; newest first",
+    roles: ['admin'],
+    params: IdParams,
+    query: PageQuery,
+    responses: { 200: { description: 'a page', schema: Responses.BuyerChanges }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    async handler({ principal, params, query, services }) {
+      const buyer = await loadBuyer(services, principal.agencyId, params.id);
+      const page = await listBuyerChanges(services.db, buyer.id, pageArgs(query));
+      return { status: 200, body: listBody('changes', page, buyerChangeView) };
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/buyers/:id/stats',
+    operationId: 'buyerStats',
+    tag: 'Buyers',
+    summary: 'Engagement of a buyer over the last N days: claim latency, claims won/lost, viewed but ignored, delivery success',
+    roles: ['admin'],
+    params: IdParams,
+    query: BuyerStatsQuery,
+    responses: { 200: { description: 'the statistics', schema: Responses.BuyerStats }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    async handler({ principal, params, query, services }) {
+      const buyer = await loadBuyer(services, principal.agencyId, params.id);
+      const stats = await buyerStats(services.db, buyer.id, new Date(Date.now() - query.days * 86_400_000));
+      return { status: 200, body: stats };
     },
   }),
 ];

@@ -4,20 +4,25 @@
  * to unsold leads (fallback). Changes affect new leads; a lead in flight keeps
  * the settings it was routed with.
  */
+import { desc, eq } from 'drizzle-orm';
+import { evaluateEligibility, type CampaignRules } from '../../activities/routing';
 import { createCampaign, type NewCampaign } from '../../db/admin';
+import { buyers as buyersTable, leads as leadsTable } from '../../db/schema';
 import { agencyBuyerIds, getCampaign, listCampaigns, updateCampaign } from '../../db/queries';
 import { validatePriceRules } from '../../domain/pricing';
-import type { PriceRules } from '../../domain/types';
+import type { AuctionKind, DeliveryMode, PriceRules } from '../../domain/types';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
-import { CampaignCreate, CampaignPatch, CampaignsQuery, IdParams, Responses } from '../schemas';
+import { CampaignCreate, CampaignPatch, CampaignsQuery, DryRunBody, IdParams, Responses } from '../schemas';
 import type { ApiServices } from '../services';
 import { describeErrors, invalidField } from '../validate';
 import { campaignView } from '../views';
 import { checkServiceLines } from './buyers';
 
 interface CampaignInput {
+  mode?: DeliveryMode;
+  auction?: AuctionKind;
   serviceLine?: string;
   price?: PriceRules;
   fallbackCampaignId?: string | null;
@@ -27,6 +32,7 @@ interface CampaignInput {
 
 /** The checks a schema cannot make alone; answers the buyer pool to store (undefined: unchanged). */
 async function checkCampaignInput(services: ApiServices, agencyId: string, input: CampaignInput, selfId?: string): Promise<NewCampaign['buyers']> {
+  if (input.auction === 'highest_bid' && input.mode === 'push') throw invalidField('auction', 'a highest-bid auction is a ping-post mechanic: use mode "ping_post"');
   if (input.serviceLine !== undefined) await checkServiceLines(services, agencyId, [input.serviceLine], 'serviceLine');
   if (input.price !== undefined) {
     const problems = validatePriceRules(input.price);
@@ -121,12 +127,98 @@ export const campaignRoutes: AnyRoute[] = [
     body: CampaignPatch,
     responses: { 200: { description: 'the campaign as changed', schema: Responses.Campaign }, ...BODY_ERRORS, ...NOT_FOUND, ...AUTH_ERRORS },
     async handler({ principal, params, body, services }) {
-      if (!(await getCampaign(services.db, principal.agencyId, params.id))) throw notFound('campaign');
-      const pool = await checkCampaignInput(services, principal.agencyId, body, params.id);
+      const current = await getCampaign(services.db, principal.agencyId, params.id);
+      if (!current) throw notFound('campaign');
+      const pool = await checkCampaignInput(services, principal.agencyId, { mode: current.mode, auction: current.auction, ...body }, params.id);
       const { buyerIds: _ids, buyers: _buyers, ...fields } = body;
       const campaign = await updateCampaign(services.db, principal.agencyId, params.id, { ...fields, pool });
       if (!campaign) throw notFound('campaign');
       return { status: 200, body: { campaign: campaignView(campaign, campaign.pool) } };
+    },
+  }),
+
+  route({
+    method: 'post',
+    path: '/v1/campaigns/dry-run',
+    operationId: 'dryRunCampaign',
+    tag: 'Campaigns',
+    summary: "Run a campaign configuration (stored or draft) against the agency's last N leads, selling nothing",
+    description:
+      'For each lead: who would have been eligible, who excluded with which reason, and at what price (the floor for a highest-bid auction), ' +
+      "as of now (today's balances, caps and pauses). Nothing is written: no offer, no event, no charge.",
+    roles: ['admin'],
+    body: DryRunBody,
+    responses: { 200: { description: 'the verdicts', schema: Responses.DryRun }, ...BODY_ERRORS, ...NOT_FOUND, ...AUTH_ERRORS },
+    async handler({ principal, body, services }) {
+      const base = body.campaignId ? await getCampaign(services.db, principal.agencyId, body.campaignId) : undefined;
+      if (body.campaignId && !base) {
+        throw new Problem(404, 'not_found', 'campaign not found', { errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }] });
+      }
+      const draft = body.campaign ?? {};
+      if (!base && (!draft.serviceLine || !draft.price)) {
+        const errors = [
+          ...(draft.serviceLine ? [] : [{ in: 'body' as const, path: 'campaign.serviceLine', message: 'required without campaignId' }]),
+          ...(draft.price ? [] : [{ in: 'body' as const, path: 'campaign.price', message: 'required without campaignId' }]),
+        ];
+        throw new Problem(400, 'validation_failed', describeErrors(errors), { errors });
+      }
+      const pool = await checkCampaignInput(services, principal.agencyId, { mode: draft.mode ?? base?.mode, auction: draft.auction ?? base?.auction, ...draft, fallbackCampaignId: undefined }, base?.id);
+      const rules: CampaignRules = {
+        // A draft's caps count nothing sold yet; a stored campaign's caps count its sales.
+        id: base?.id ?? null,
+        serviceLine: draft.serviceLine ?? base!.serviceLine,
+        price: draft.price ?? base!.price,
+        previewFields: draft.previewFields ?? base?.previewFields ?? [],
+        caps: draft.caps ?? base?.caps ?? {},
+        pool: pool ? pool.map((p) => p.buyerId) : (base?.pool.map((p) => p.buyerId) ?? null),
+        auction: (draft.mode ?? base?.mode) === 'push' ? 'first_claim' : (draft.auction ?? base?.auction ?? 'first_claim'),
+        floorPrice: draft.floorPrice !== undefined ? draft.floorPrice : (base?.floorPrice ?? null),
+      };
+      const names = new Map(
+        (await services.db.select({ id: buyersTable.id, name: buyersTable.name }).from(buyersTable).where(eq(buyersTable.agencyId, principal.agencyId))).map((b) => [b.id, b.name]),
+      );
+      const recent = await services.db
+        .select()
+        .from(leadsTable)
+        .where(eq(leadsTable.agencyId, principal.agencyId))
+        .orderBy(desc(leadsTable.createdAt), desc(leadsTable.id))
+        .limit(body.lastN);
+      const exclusions: Record<string, number> = {};
+      const eligibleByBuyer: Record<string, number> = {};
+      const prices: number[] = [];
+      const results = [];
+      for (const lead of recent) {
+        try {
+          const r = await evaluateEligibility(services.db, lead, rules);
+          const eligible = r.targets.filter((t) => t.eligible).map((t) => ({ buyerId: t.buyerId, buyerName: names.get(t.buyerId) ?? '' }));
+          const excluded = r.targets
+            .filter((t) => !t.eligible)
+            .map((t) => ({ buyerId: t.buyerId, buyerName: names.get(t.buyerId) ?? '', reason: t.reason!, detail: t.detail ?? '' }));
+          for (const e of excluded) exclusions[e.reason] = (exclusions[e.reason] ?? 0) + 1;
+          for (const e of eligible) eligibleByBuyer[e.buyerId] = (eligibleByBuyer[e.buyerId] ?? 0) + 1;
+          prices.push(r.price);
+          results.push({ leadId: lead.id, createdAt: lead.createdAt.toISOString(), price: r.price, eligible, excluded });
+        } catch (err) {
+          // Rules that cannot price this lead (e.g. a non-finite result) are reported, not thrown.
+          results.push({ leadId: lead.id, createdAt: lead.createdAt.toISOString(), price: null, eligible: [], excluded: [], error: err instanceof Error ? err.message : String(err) });
+        }
+      }
+      const withEligible = results.filter((r) => r.eligible.length > 0).length;
+      return {
+        status: 200,
+        body: {
+          campaign: { id: base?.id ?? null, serviceLine: rules.serviceLine, mode: draft.mode ?? base?.mode ?? 'ping_post', auction: rules.auction ?? 'first_claim' },
+          leads: results,
+          summary: {
+            leads: results.length,
+            withEligibleBuyers: withEligible,
+            withoutEligibleBuyers: results.length - withEligible,
+            exclusions,
+            eligibleByBuyer,
+            price: { min: prices.length ? Math.min(...prices) : null, max: prices.length ? Math.max(...prices) : null, total: prices.reduce((a, b) => a + b, 0) },
+          },
+        },
+      };
     },
   }),
 ];

@@ -2,7 +2,11 @@
  * Disputes: a buyer contests a lead it bought; the agency approves (the
  * price goes back through the ledger) or rejects it.
  */
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { getDispute, listDisputes, openDispute, resolveDispute } from '../../db/disputes';
+import { getCampaign } from '../../db/queries';
+import { returnReofferWorkflowId } from '../../domain/ids';
+import { leadSearchAttributes } from '../../workflows/search-attributes';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
@@ -22,14 +26,16 @@ export const disputeRoutes: AnyRoute[] = [
     responses: {
       201: { description: 'opened', schema: Responses.Dispute },
       409: { description: 'already refunded, or a dispute is open or approved (`conflict`)' },
+      422: { description: "outside the agency's return rules: `return_window_closed`, `reason_not_allowed` or `return_rate_exceeded`" },
       ...BODY_ERRORS,
       ...NOT_FOUND,
       ...AUTH_ERRORS,
     },
     async handler({ principal, params, body, services }) {
-      const result = await openDispute(services.db, { assignmentId: params.id, buyerId: principal.buyerId, reason: body.reason });
+      const result = await openDispute(services.db, { assignmentId: params.id, buyerId: principal.buyerId, reason: body.reason, code: body.code });
       if (!result.ok) {
         if (result.error === 'not_found') throw notFound('assignment');
+        if ('detail' in result) throw new Problem(422, result.error, result.detail);
         throw new Problem(409, 'conflict', result.error === 'already_refunded' ? 'This lead was already refunded.' : 'This lead already has an open or approved dispute.');
       }
       return { status: 201, body: { dispute: disputeView(result.dispute) } };
@@ -73,7 +79,10 @@ export const disputeRoutes: AnyRoute[] = [
     path: '/v1/disputes/:id/resolve',
     operationId: 'resolveDispute',
     tag: 'Disputes',
-    summary: 'Approve (refund the price through the ledger) or reject a dispute',
+    summary: 'Approve (refund the price through the ledger; optionally re-offer the lead as a new auction) or reject a dispute',
+    description:
+      'With `reoffer: true` an approval also starts a new auction of the lead (its campaign, or `campaignId`); the buyer who returned it is ' +
+      'excluded (`already_bought`), as is anyone who bought the same person inside the duplicate window.',
     roles: ['admin'],
     params: IdParams,
     body: DisputeResolve,
@@ -85,13 +94,39 @@ export const disputeRoutes: AnyRoute[] = [
       ...AUTH_ERRORS,
     },
     async handler({ principal, params, body, services }) {
-      const result = await resolveDispute(services.db, { agencyId: principal.agencyId, disputeId: params.id, approve: body.approve, note: body.note });
+      if (body.campaignId && !(await getCampaign(services.db, principal.agencyId, body.campaignId))) {
+        throw new Problem(404, 'not_found', 'campaign not found', { errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }] });
+      }
+      const result = await resolveDispute(services.db, {
+        agencyId: principal.agencyId,
+        disputeId: params.id,
+        approve: body.approve,
+        note: body.note,
+        reoffer: body.approve && body.reoffer ? { campaignId: body.campaignId ?? null } : null,
+      });
       if (!result.ok) {
         if (result.error === 'not_found') throw notFound('dispute');
         throw new Problem(409, 'dispute_not_open', 'The dispute is already resolved.');
       }
       const refund = result.refund ? { entry: ledgerEntryView(result.refund.entry), balance: result.refund.balance } : null;
-      return { status: 200, body: { dispute: disputeView(result.dispute), refund } };
+      let reoffer = null;
+      if (result.reoffer) {
+        // One new auction per dispute: the workflow id is derived from it, so a retried call cannot start two.
+        const workflowId = returnReofferWorkflowId(result.reoffer.leadId, result.dispute.id);
+        try {
+          await services.temporal.workflow.start('leadWorkflow', {
+            taskQueue: services.taskQueue,
+            workflowId,
+            workflowIdReusePolicy: 'REJECT_DUPLICATE',
+            args: [{ leadId: result.reoffer.leadId, agencyId: principal.agencyId, campaignId: result.reoffer.campaignId }],
+            typedSearchAttributes: leadSearchAttributes(result.reoffer.leadId, result.reoffer.campaignId, principal.agencyId),
+          });
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        }
+        reoffer = { leadId: result.reoffer.leadId, workflowId, campaignId: result.reoffer.campaignId };
+      }
+      return { status: 200, body: { dispute: disputeView(result.dispute), refund, reoffer } };
     },
   }),
 ];

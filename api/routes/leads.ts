@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { intakeLead } from '../../db/intake';
 import { agencyBuyerIds, getCampaign, getLead, leadAssignments, leadOffers, listLeads } from '../../db/queries';
+import { agencySettings, duplicateWindowMs } from '../../db/settings';
 import { leadTimeline } from '../../db/timeline';
 import { claimOutcomeOf } from '../../domain/claims';
 import { dedupeKeys } from '../../domain/dedupe';
@@ -90,6 +91,7 @@ export const leadRoutes: AnyRoute[] = [
     responses: {
       202: { description: 'accepted; routing runs in the background', schema: Responses.LeadAccepted },
       409: { description: '`duplicate_lead` (with `duplicateOf`), `campaign_paused`, or `idempotency_conflict`' },
+      422: { description: 'the agency requires consent evidence (`consent_required`)' },
       503: { description: 'stored, but routing could not start (`service_unavailable`): retry with the same Idempotency-Key' },
       ...BODY_ERRORS,
       ...NOT_FOUND,
@@ -101,13 +103,21 @@ export const leadRoutes: AnyRoute[] = [
         throw new Problem(404, 'not_found', 'campaign not found', { errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }] });
       }
       if (campaign.status !== 'active') throw new Problem(409, 'campaign_paused', `Campaign "${campaign.name}" is paused.`);
+      const settings = await agencySettings(services.db, principal.agencyId);
+      if (settings.requireConsent && !body.consent) {
+        throw new Problem(422, 'consent_required', 'This agency accepts leads only with consent evidence: send `consent` {text, timestamp, ip, userAgent, certificateUrl?}.', {
+          errors: [{ in: 'body', path: 'consent', message: 'required by the agency' }],
+        });
+      }
       const result = await intakeLead(services.db, {
         id: leadIdFor(principal.agencyId, idempotencyKey),
         agencyId: principal.agencyId,
         campaignId: campaign.id,
         fields: body.fields,
+        consent: body.consent ?? null,
         dedupeKeys: dedupeKeys(body.fields, campaign.serviceLine),
-        duplicateWindowMs: services.duplicateWindowMs,
+        // The agency's window when it set one, else the process default.
+        duplicateWindowMs: duplicateWindowMs(settings, services.duplicateWindowMs),
       });
       if (result.outcome === 'duplicate') {
         throw new Problem(409, 'duplicate_lead', 'The agency already has this lead (same phone or email for this service line).', {

@@ -1,12 +1,16 @@
 /** The caller itself: who it is, and for a buyer its wallet, ledger and won leads. */
 import { eq } from 'drizzle-orm';
 import { walletBalance } from '../../db/ledger';
-import { getBuyer, listBuyerLeads, listLedger } from '../../db/queries';
+import { recordBuyerChange } from '../../db/buyer-changes';
+import { getBuyer, listBuyerLeads, listLedger, updateBuyer } from '../../db/queries';
+import { agencySettings } from '../../db/settings';
+import { changesOf, selfServiceProblems } from '../../domain/self-service';
 import { agencies } from '../../db/schema';
 import { listBody, pageArgs } from '../pagination';
-import { notFound } from '../problem';
-import { AUTH_ERRORS, BAD_INPUT, route, type AnyRoute } from '../route';
-import { PageQuery, Responses } from '../schemas';
+import { notFound, Problem } from '../problem';
+import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, route, type AnyRoute } from '../route';
+import { MePatch, PageQuery, Responses } from '../schemas';
+import { describeErrors } from '../validate';
 import { agencyView, buyerView, ledgerEntryView, wonLeadView } from '../views';
 
 export const meRoutes: AnyRoute[] = [
@@ -73,6 +77,60 @@ export const meRoutes: AnyRoute[] = [
     async handler({ principal, query, services }) {
       const page = await listBuyerLeads(services.db, principal.buyerId, pageArgs(query));
       return { status: 200, body: listBody('leads', page, wonLeadView) };
+    },
+  }),
+
+  route({
+    method: 'patch',
+    path: '/v1/me',
+    operationId: 'updateMe',
+    tag: 'Buyer',
+    summary: 'Change my caps, service area (ZIPs, states) or pause state, within the limits my agency sets; audited',
+    description:
+      "The agency's limits (`selfService` in its settings) bound caps per period and the states or ZIP prefixes a buyer may serve. " +
+      'A buyer may pause and resume itself, but not lift a pause by the agency or the system (409 `pause_locked`).',
+    roles: ['buyer'],
+    body: MePatch,
+    responses: {
+      200: { description: 'my profile as changed', schema: Responses.Me },
+      403: { description: 'the agency does not allow self-service (`forbidden`), or a key that is not a buyer key' },
+      409: { description: 'the agency or the system paused me (`pause_locked`)' },
+      422: { description: "outside the agency's limits (`validation_failed`); `errors` names the fields" },
+      ...BODY_ERRORS,
+      401: AUTH_ERRORS[401]!,
+      429: AUTH_ERRORS[429]!,
+    },
+    async handler({ principal, body, services }) {
+      const before = await getBuyer(services.db, principal.agencyId, principal.buyerId);
+      if (!before) throw notFound('buyer');
+      const limits = (await agencySettings(services.db, principal.agencyId)).selfService ?? {};
+      if (limits.enabled === false) throw new Problem(403, 'forbidden', 'Your agency does not let buyers change their settings; ask it.');
+      const problems = selfServiceProblems(limits, body);
+      if (problems.length) {
+        const errors = problems.map((p) => ({ in: 'body' as const, ...p }));
+        throw new Problem(422, 'validation_failed', describeErrors(errors), { errors });
+      }
+      if (body.status === 'active' && before.status === 'paused' && before.pausedBy && before.pausedBy !== 'buyer') {
+        throw new Problem(409, 'pause_locked', `You were paused by the ${before.pausedBy === 'system' ? 'system' : 'agency'}${before.pauseReason ? ` (${before.pauseReason})` : ''}; the agency can resume you.`);
+      }
+      const patch = {
+        caps: body.caps,
+        zipCodes: body.zipCodes,
+        states: body.states,
+        ...(body.status ? { status: body.status, pausedBy: 'buyer' as const } : {}),
+        ...(body.status === 'paused' ? { pauseReason: body.pauseReason ?? 'paused by the buyer' } : {}),
+      };
+      await services.db.transaction(async (tx) => {
+        const row = await updateBuyer(tx, principal.agencyId, principal.buyerId, patch);
+        if (!row) throw notFound('buyer');
+        const after = row as unknown as Record<string, unknown>;
+        const fields = ['caps', 'zipCodes', 'states', 'status', 'pauseReason'].filter((k) => k === 'pauseReason' ? body.status !== undefined : (body as Record<string, unknown>)[k] !== undefined);
+        const changes = changesOf(before as unknown as Record<string, unknown>, Object.fromEntries(fields.map((k) => [k, after[k]])));
+        await recordBuyerChange(tx, { agencyId: principal.agencyId, buyerId: principal.buyerId, actor: 'buyer', changes });
+      });
+      const [agency] = await services.db.select().from(agencies).where(eq(agencies.id, principal.agencyId));
+      const buyer = await getBuyer(services.db, principal.agencyId, principal.buyerId);
+      return { status: 200, body: { kind: 'buyer', agency: agencyView(agency!), buyer: buyerView(buyer!, buyer!.balance) } };
     },
   }),
 ];

@@ -21,7 +21,7 @@ import { newRequestId } from '../claim-relay';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
-import { CancelOfferBody, ClaimBody, ClaimRefused, ClaimWon, EligibilityQuery, IdParams, OffersQuery, Responses } from '../schemas';
+import { BidAccepted, BidBody, BidRefused, CancelOfferBody, ClaimBody, ClaimRefused, ClaimWon, EligibilityQuery, IdParams, OffersQuery, Responses } from '../schemas';
 import type { ApiServices } from '../services';
 import { buyerCandidateView, buyerOfferView, candidateView, timelineEventView } from '../views';
 
@@ -67,7 +67,7 @@ export const offerRoutes: AnyRoute[] = [
       200: { description: 'won', schema: ClaimWon },
       402: { description: 'insufficient credits', schema: ClaimRefused },
       403: { description: 'not allowed to buy it; or a problem document (`forbidden`) for a key that is not a buyer key', schema: ClaimRefused, orProblem: true },
-      409: { description: 'lost', schema: ClaimRefused },
+      409: { description: 'lost; or a problem document: the offer is a highest-bid auction (`bid_required`)', schema: ClaimRefused, orProblem: true },
       503: { description: 'still being decided (`claim_pending`): retry with the same requestId' },
       ...BODY_ERRORS,
       ...NOT_FOUND,
@@ -76,6 +76,38 @@ export const offerRoutes: AnyRoute[] = [
     },
     async handler({ principal, params, body, services }) {
       const answer = await services.claims.claim(principal, params.id, body.requestId ?? newRequestId(), 'api');
+      return { status: answer.status, body: answer.body };
+    },
+  }),
+
+  route({
+    method: 'post',
+    path: '/v1/offers/:id/bids',
+    operationId: 'bidOnOffer',
+    tag: 'Buyer',
+    summary: 'Place (or raise) a sealed bid on a highest-bid offer; the highest bid at close wins',
+    description:
+      'The bid must be at least the floor (the offer\'s `price`) and my balance must cover it now; a later bid must raise my earlier one. ' +
+      'At close the highest bid wins (a tie: the earlier bid) and pays its bid, or the next bid under second-price pricing (never below the floor); ' +
+      'if the winner can no longer pay, the next bid wins. Answers 200 `{result:"accepted", amount, raised}`, or `{result:"refused", reason}` with ' +
+      '422 `below_floor`/`not_a_raise`, 402 `insufficient_credits`, 403 `not_targeted`, 409 `offer_closed`/`not_an_auction`.',
+    roles: ['buyer'],
+    params: IdParams,
+    body: BidBody,
+    responses: {
+      200: { description: 'the bid stands', schema: BidAccepted },
+      402: { description: 'my balance does not cover the bid', schema: BidRefused },
+      403: { description: 'not targeted; or a problem document (`forbidden`) for a key that is not a buyer key', schema: BidRefused, orProblem: true },
+      409: { description: 'the offer is closed, or not an auction', schema: BidRefused },
+      422: { description: 'below the floor, or not a raise of my earlier bid', schema: BidRefused },
+      503: { description: 'still being decided (`bid_pending`): retry with the same requestId' },
+      ...BODY_ERRORS,
+      ...NOT_FOUND,
+      401: AUTH_ERRORS[401]!,
+      429: { description: 'too many bids with this key, or failed authentications (`rate_limited`)' },
+    },
+    async handler({ principal, params, body, services }) {
+      const answer = await services.claims.bid(principal, params.id, body.amount, body.requestId ?? newRequestId(), 'api');
       return { status: answer.status, body: answer.body };
     },
   }),

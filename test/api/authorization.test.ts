@@ -34,6 +34,9 @@ const CASES: Case[] = [
   { method: 'get', path: '/v1/me/wallet', url: () => '/v1/me/wallet', expect: anyBuyer(200) },
   { method: 'get', path: '/v1/me/ledger', url: () => '/v1/me/ledger', expect: anyBuyer(200) },
   { method: 'get', path: '/v1/me/leads', url: () => '/v1/me/leads', expect: anyBuyer(200) },
+  { method: 'patch', path: '/v1/me', url: () => '/v1/me', body: () => ({}), expect: anyBuyer(200) },
+  { method: 'get', path: '/v1/settings', url: () => '/v1/settings', expect: anyAdmin(200) },
+  { method: 'patch', path: '/v1/settings', url: () => '/v1/settings', body: () => ({}), expect: anyAdmin(200) },
   { method: 'post', path: '/v1/service-lines', url: () => '/v1/service-lines', body: () => ({ key: unique('line').toLowerCase(), name: 'A line' }), expect: anyAdmin(201) },
   { method: 'get', path: '/v1/service-lines', url: () => '/v1/service-lines', expect: anyAdmin(200) },
   { method: 'post', path: '/v1/buyers', url: () => '/v1/buyers', body: () => ({ name: unique('buyer'), serviceLines: [] }), expect: anyAdmin(201) },
@@ -43,6 +46,9 @@ const CASES: Case[] = [
   { method: 'post', path: '/v1/buyers/:id/credits', url: (w) => `/v1/buyers/${w.T.buyer.id}/credits`, body: () => ({ amount: 1 }), expect: adminOfA(201) },
   { method: 'get', path: '/v1/buyers/:id/ledger', url: (w) => `/v1/buyers/${w.T.buyer.id}/ledger`, expect: adminOfA(200) },
   { method: 'post', path: '/v1/buyers/:id/keys', url: (w) => `/v1/buyers/${w.T.buyer.id}/keys`, body: () => ({}), expect: adminOfA(201) },
+  { method: 'post', path: '/v1/buyers/:id/webhook-secret', url: (w) => `/v1/buyers/${w.T.buyer.id}/webhook-secret`, expect: adminOfA(201) },
+  { method: 'get', path: '/v1/buyers/:id/changes', url: (w) => `/v1/buyers/${w.T.buyer.id}/changes`, expect: adminOfA(200) },
+  { method: 'get', path: '/v1/buyers/:id/stats', url: (w) => `/v1/buyers/${w.T.buyer.id}/stats`, expect: adminOfA(200) },
   {
     method: 'post',
     path: '/v1/campaigns',
@@ -52,6 +58,13 @@ const CASES: Case[] = [
   },
   { method: 'get', path: '/v1/campaigns', url: () => '/v1/campaigns', expect: anyAdmin(200) },
   { method: 'get', path: '/v1/campaigns/:id', url: (w) => `/v1/campaigns/${w.campaign.id}`, expect: adminOfA(200) },
+  {
+    method: 'post',
+    path: '/v1/campaigns/dry-run',
+    url: () => '/v1/campaigns/dry-run',
+    body: () => ({ campaign: { serviceLine: 'roofing', price: { base: 1 } }, lastN: 5 }),
+    expect: anyAdmin(200),
+  },
   { method: 'patch', path: '/v1/campaigns/:id', url: (w) => `/v1/campaigns/${w.campaign.id}`, body: () => ({ name: unique('campaign') }), expect: adminOfA(200) },
   { method: 'post', path: '/v1/leads', url: () => '/v1/leads', body: (w) => ({ campaignId: w.campaign.id, fields: leadFields() }), expect: adminOfA(202) },
   { method: 'get', path: '/v1/leads', url: () => '/v1/leads', expect: anyAdmin(200) },
@@ -64,6 +77,8 @@ const CASES: Case[] = [
   { method: 'get', path: '/v1/offers', url: () => '/v1/offers', expect: anyBuyer(200) },
   // T already won offer1 (same answer again), O was excluded (403 not_targeted), F is of another agency.
   { method: 'post', path: '/v1/offers/:id/claim', url: (w) => `/v1/offers/${w.offer1.id}/claim`, body: () => ({}), expect: { ...NO_KEY, ...DENY_ALL, buyerT: 200, buyerO: 403, buyerF: 404 } },
+  // offer1 is a first-claim offer: T (targeted) hears 409 not_an_auction, O (excluded) 403 not_targeted, F 404.
+  { method: 'post', path: '/v1/offers/:id/bids', url: (w) => `/v1/offers/${w.offer1.id}/bids`, body: () => ({ amount: 30 }), expect: { ...NO_KEY, ...DENY_ALL, buyerT: 409, buyerO: 403, buyerF: 404 } },
   { method: 'post', path: '/v1/offers/:id/cancel', url: (w) => `/v1/offers/${w.offer1.id}/cancel`, body: () => ({ reason: 'test' }), expect: adminOfA(409) },
   { method: 'get', path: '/v1/offers/:id/timeline', url: (w) => `/v1/offers/${w.offer1.id}/timeline`, expect: adminOfA(200) },
   {

@@ -9,6 +9,7 @@ import type { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 import request from 'supertest';
 import WebSocket from 'ws';
+import type { DeliveryOverrides } from '../../activities/channels/config';
 import { createApi, type Api, type ApiDeps } from '../../api/app';
 import type { FeedHandle } from '../../api/feed';
 import type { Database } from '../../db/connection';
@@ -55,6 +56,8 @@ export interface HarnessOptions {
   /** 'postgres': the worker and every API instance use LISTEN/NOTIFY, as in a multi-process deployment. */
   bus?: 'in-process' | 'postgres';
   api?: Partial<ApiDeps>;
+  /** The worker's delivery settings over the environment's. */
+  delivery?: DeliveryOverrides;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -63,7 +66,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const sharedBus = opts.bus === 'postgres' ? null : createInProcessBus();
   const newBus = (): OfferBus => sharedBus ?? createPostgresBus(database.url!, pool);
   const workerBus = newBus();
-  const worker = await startWorker({ db: database.db, bus: workerBus });
+  const worker = await startWorker({ db: database.db, bus: workerBus, delivery: opts.delivery });
   const { client, connection } = await testClient();
   const instances: ApiInstance[] = [];
 
