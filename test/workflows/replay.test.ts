@@ -21,7 +21,7 @@ const files = fs.existsSync(HISTORIES_DIR) ? fs.readdirSync(HISTORIES_DIR).filte
 
 test('the replay fixtures cover the representative runs', () => {
   const names = files.map((f) => f.replace(/\.json$/, ''));
-  expect(names).toEqual(expect.arrayContaining(['ping-post-won', 'expired-fallback-won', 'expired-fallback-won.child', 'push-round-robin', 'shared-two-winners', 'manual-review-assign']));
+  expect(names).toEqual(expect.arrayContaining(['ping-post-won', 'expired-fallback-won', 'expired-fallback-won.child', 'push-round-robin', 'shared-two-winners', 'manual-review-assign', 'highest-bid-auction']));
 });
 
 test.each(files)('%s replays against the current workflow code', async (file) => {
