@@ -1,0 +1,197 @@
+/**
+ * The buyer's dashboard: sign in with the buyer key, then Live Leads (the
+ * feed), My leads (full records, disputes) and the Wallet (balance, ledger).
+ */
+import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
+import { Api, ApiError } from '../shared/api';
+import { num } from '../shared/format';
+import { clearKey, loadKey, saveKey } from '../shared/session';
+import type { Me, Wallet as WalletData } from '../shared/types';
+import { Button, Loading, Logo, SignIn, Toasts } from '../shared/ui';
+import { LiveLeads, useLiveBoard } from './LiveLeads';
+import { MyLeads } from './MyLeads';
+import { WalletPage } from './Wallet';
+
+type Tab = 'live' | 'leads' | 'wallet';
+const TABS: { id: Tab; label: string }[] = [
+  { id: 'live', label: 'Live Leads' },
+  { id: 'leads', label: 'My leads' },
+  { id: 'wallet', label: 'Wallet' },
+];
+const tabOfHash = (): Tab => {
+  const h = location.hash.replace('#', '');
+  return h === 'leads' || h === 'wallet' ? h : 'live';
+};
+
+/** How often the balance is refreshed while the page is open (besides after every claim). */
+const WALLET_REFRESH_MS = 5_000;
+
+export function App() {
+  const [key, setKey] = useState<string | null>(() => loadKey('buyer'));
+  const [me, setMe] = useState<Me | null>(null);
+  const [bootError, setBootError] = useState<string | null>(null);
+
+  const signOut = useCallback((why?: string) => {
+    clearKey('buyer');
+    setKey(null);
+    setMe(null);
+    if (why) setBootError(why);
+  }, []);
+  const api = useMemo(() => new Api(() => key, () => signOut('Your key is no longer valid. Sign in again.')), [key, signOut]);
+
+  const checkKey = async (candidate: string) => {
+    const probe = new Api(() => candidate);
+    const who = await probe.get<Me>('/v1/me');
+    if (who.kind !== 'buyer') throw new ApiError(403, 'forbidden', who.kind === 'admin' ? 'This is an agency admin key: the agency console is at /admin.' : 'This is not a buyer key.');
+    return who;
+  };
+
+  useEffect(() => {
+    if (!key || me) return;
+    checkKey(key)
+      .then(setMe)
+      .catch((err) => signOut(err instanceof ApiError && err.status !== 0 ? err.detail : 'Could not reach the server.'));
+  }, [key]);
+
+  if (!key) {
+    return (
+      <>
+        <SignIn
+          title="Live Leads"
+          subtitle={bootError ?? 'Sign in with the buyer API key your agency gave you.'}
+          placeholder="lw_buyer_…"
+          onKey={async (k) => {
+            const who = await checkKey(k);
+            saveKey('buyer', k);
+            setBootError(null);
+            setKey(k);
+            setMe(who);
+          }}
+          extra={
+            <p class="signin-alt">
+              Agency staff? <a href="/admin">Open the agency console</a>
+            </p>
+          }
+        />
+        <Toasts />
+      </>
+    );
+  }
+  if (!me) return <Loading label="Signing in…" />;
+  return <Dashboard api={api} token={key} me={me} onSignOut={() => signOut()} />;
+}
+
+function useWallet(api: Api) {
+  const [wallet, setWallet] = useState<WalletData | null>(null);
+  const refresh = useCallback(async () => {
+    try {
+      setWallet(await api.get<WalletData>('/v1/me/wallet'));
+    } catch {
+      /* offline: the banner says so; the next tick tries again */
+    }
+  }, [api]);
+  useEffect(() => {
+    void refresh();
+    const t = setInterval(() => void refresh(), WALLET_REFRESH_MS);
+    const onVisible = () => document.visibilityState === 'visible' && void refresh();
+    document.addEventListener('visibilitychange', onVisible);
+    return () => {
+      clearInterval(t);
+      document.removeEventListener('visibilitychange', onVisible);
+    };
+  }, [refresh]);
+  return { wallet, refresh, setBalance: (balance: number) => setWallet((w) => (w ? { ...w, balance } : w)) };
+}
+
+function Dashboard({ api, token, me, onSignOut }: { api: Api; token: string; me: Me; onSignOut(): void }) {
+  const [tab, setTab] = useState<Tab>(tabOfHash);
+  const [wins, setWins] = useState(0);
+  const { wallet, refresh, setBalance } = useWallet(api);
+  const onClaimAnswered = useCallback(
+    (balance?: number) => {
+      if (balance !== undefined) {
+        setBalance(balance);
+        setWins((n) => n + 1);
+      }
+      void refresh();
+    },
+    [refresh],
+  );
+  const live = useLiveBoard(api, token, onClaimAnswered);
+  const openCount = live.board.filter((c) => c.phase === 'open' || c.phase === 'claiming' || c.phase === 'refused').length;
+
+  useEffect(() => {
+    const onHash = () => setTab(tabOfHash());
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+  useEffect(() => {
+    document.title = openCount ? `(${openCount}) Live Leads – Leadwire` : 'Live Leads – Leadwire';
+  }, [openCount]);
+  // Back online: the balance may have moved meanwhile.
+  useEffect(() => {
+    if (live.status === 'online') void refresh();
+  }, [live.status]);
+
+  const balance = wallet?.balance ?? me.buyer?.balance ?? null;
+  const go = (t: Tab) => {
+    history.replaceState(null, '', t === 'live' ? location.pathname : `#${t}`);
+    setTab(t);
+  };
+
+  return (
+    <div class="app buyer-app">
+      <header class="topbar">
+        <Logo product="Live Leads" />
+        <nav class="tabs" aria-label="Sections">
+          {TABS.map((t) => (
+            <button key={t.id} class={`tab ${tab === t.id ? 'tab-on' : ''}`} aria-current={tab === t.id ? 'page' : undefined} onClick={() => go(t.id)}>
+              {t.label}
+              {t.id === 'live' && openCount ? <span class="tab-count">{openCount}</span> : null}
+            </button>
+          ))}
+        </nav>
+        <div class="topbar-right">
+          <span class={`conn conn-${live.status}`} title={live.status === 'online' ? 'Live feed connected' : 'Live feed reconnecting'}>
+            <span class="conn-dot" /> {live.status === 'online' ? 'Live' : live.status === 'connecting' ? 'Connecting' : 'Offline'}
+          </span>
+          <button class={`balance ${balance !== null && balance <= 0 ? 'balance-low' : ''}`} onClick={() => go('wallet')} title="Your credit balance">
+            <span class="balance-label">Balance</span>
+            <span class="balance-n" data-testid="balance">
+              {balance === null ? '…' : num(balance)}
+            </span>
+          </button>
+          <div class="who">
+            <span class="who-name">{me.buyer?.name}</span>
+            <span class="who-org">{me.agency?.name}</span>
+          </div>
+          <Button size="sm" variant="ghost" class="on-dark" onClick={onSignOut}>
+            Sign out
+          </Button>
+        </div>
+      </header>
+      {live.status !== 'online' && live.everOnline ? (
+        <div class="banner banner-offline" role="alert" data-testid="offline-banner">
+          <span class="spinner" aria-hidden="true" />
+          <span>
+            <strong>Offline – reconnecting…</strong>
+            {live.retryInMs !== undefined && live.status === 'offline' ? ` next try in ${Math.ceil(live.retryInMs / 1000)} s.` : ''} Offers that open meanwhile appear as soon
+            as the connection is back.
+          </span>
+          <Button size="sm" onClick={live.reconnect}>
+            Retry now
+          </Button>
+        </div>
+      ) : null}
+      {me.buyer?.status === 'paused' ? (
+        <div class="banner banner-warn">Your account is paused{me.buyer.pauseReason ? `: ${me.buyer.pauseReason}` : ''}. You will not receive offers until your agency resumes it.</div>
+      ) : null}
+      <main class="main">
+        {tab === 'live' ? <LiveLeads live={live} balance={balance} /> : null}
+        {tab === 'leads' ? <MyLeads api={api} version={wins} /> : null}
+        {tab === 'wallet' ? <WalletPage api={api} wallet={wallet} onRefresh={refresh} /> : null}
+      </main>
+      <Toasts />
+    </div>
+  );
+}

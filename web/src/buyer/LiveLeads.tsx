@@ -1,0 +1,443 @@
+/**
+ * Live Leads: the board of offer cards, fed by the WebSocket (snapshot,
+ * offer.opened, offer.closed), with a countdown per card and one Claim
+ * button. A claim goes over the socket when it is up, else over REST; either
+ * way with one requestId, so a retry after a timeout or a dropped connection
+ * is the same attempt (never a second charge).
+ */
+import type { RefObject } from 'preact';
+import { useCallback, useEffect, useReducer, useRef, useState } from 'preact/hooks';
+import { ApiError, messageOf, randomId, serverNow, toApiError, type Api } from '../shared/api';
+import { FeedClaimError, LiveFeed, type ClaimAnswer, type FeedStatus } from '../shared/feed';
+import { countdown, credits, label, show } from '../shared/format';
+import type { BuyerOffer, ClaimFailureReason, FeedServerMessage, LeadRecord, Page, WonLead } from '../shared/types';
+import { Button, Empty, toast, useNow } from '../shared/ui';
+import * as B from './cards';
+
+type Action =
+  | { t: 'snapshot'; offers: BuyerOffer[]; first: boolean }
+  | { t: 'opened'; offer: BuyerOffer }
+  | { t: 'closed'; offerId: string; outcome: 'won_by_you' | 'taken' | 'expired' }
+  | { t: 'claiming'; offerId: string }
+  | { t: 'answer'; offerId: string; answer: ClaimAnswer }
+  | { t: 'problem'; offerId: string; note: string }
+  | { t: 'wonElsewhere'; offerId: string; won: NonNullable<B.Card['won']> }
+  | { t: 'dismiss' };
+
+function reduce(board: B.Board, a: Action): B.Board {
+  const now = Date.now();
+  switch (a.t) {
+    case 'snapshot':
+      return B.applySnapshot(board, a.offers, now, a.first);
+    case 'opened':
+      return B.applyOpened(board, a.offer, now);
+    case 'closed':
+      return B.applyClosed(board, a.offerId, a.outcome);
+    case 'claiming':
+      return B.claimStarted(board, a.offerId);
+    case 'answer':
+      return a.answer.result === 'won' ? B.claimWon(board, a.answer) : B.claimRefused(board, a.offerId, a.answer.reason);
+    case 'problem':
+      return B.claimProblem(board, a.offerId, a.note);
+    case 'wonElsewhere':
+      return B.wonElsewhere(board, a.offerId, a.won);
+    case 'dismiss':
+      return B.dismissOver(board);
+  }
+}
+
+export interface LiveState {
+  board: B.Board;
+  status: FeedStatus;
+  retryInMs?: number;
+  /** The feed has connected at least once. */
+  everOnline: boolean;
+  claim(offerId: string): Promise<void>;
+  viewed(offerId: string): void;
+  reconnect(): void;
+  dismissOver(): void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The feed connection and the board it drives. */
+export function useLiveBoard(api: Api, token: string, onClaimAnswered: (balance?: number) => void): LiveState {
+  const [board, dispatch] = useReducer(reduce, []);
+  const [status, setStatus] = useState<FeedStatus>('connecting');
+  const [retryInMs, setRetryInMs] = useState<number | undefined>();
+  const [everOnline, setEverOnline] = useState(false);
+  const feedRef = useRef<LiveFeed | null>(null);
+  const snapshots = useRef(0);
+  /** Offers whose `viewed` is to be (re)sent when the socket is up. */
+  const unsentViews = useRef(new Set<string>());
+  const sentViews = useRef(new Set<string>());
+
+  const flushViews = () => {
+    const feed = feedRef.current;
+    if (!feed?.online) return;
+    for (const id of unsentViews.current) {
+      if (feed.send({ type: 'viewed', offerId: id })) {
+        unsentViews.current.delete(id);
+        sentViews.current.add(id);
+      }
+    }
+  };
+
+  useEffect(() => {
+    const feed = new LiveFeed(token, {
+      message(m: FeedServerMessage) {
+        if (m.type === 'snapshot') {
+          dispatch({ t: 'snapshot', offers: m.offers, first: snapshots.current++ === 0 });
+          flushViews();
+        } else if (m.type === 'offer.opened') dispatch({ t: 'opened', offer: m.offer });
+        else if (m.type === 'offer.closed') dispatch({ t: 'closed', offerId: m.offerId, outcome: m.outcome });
+      },
+      status(s, d) {
+        setStatus(s);
+        setRetryInMs(d.retryInMs);
+        if (s === 'online') setEverOnline(true);
+      },
+    });
+    feedRef.current = feed;
+    feed.start();
+    return () => {
+      feed.stop();
+      feedRef.current = null;
+    };
+  }, [token]);
+
+  const viewed = useCallback((offerId: string) => {
+    if (sentViews.current.has(offerId)) return;
+    unsentViews.current.add(offerId);
+    flushViews();
+  }, []);
+
+  const restClaim = async (offerId: string, requestId: string): Promise<ClaimAnswer> => {
+    const res = await api.raw<ClaimAnswer>('POST', `/v1/offers/${offerId}/claim`, { body: { requestId } });
+    const body = res.body as ClaimAnswer | null;
+    if (res.status === 200 || ([402, 403, 409].includes(res.status) && body && 'result' in body)) return body!;
+    throw toApiError(res.status, res.body);
+  };
+
+  const claim = useCallback(
+    async (offerId: string) => {
+      const requestId = randomId();
+      dispatch({ t: 'claiming', offerId });
+      for (let attempt = 0; attempt < 6; attempt++) {
+        try {
+          const feed = feedRef.current;
+          const answer = feed?.online ? await feed.claim(offerId, requestId) : await restClaim(offerId, requestId);
+          dispatch({ t: 'answer', offerId, answer });
+          if (answer.result === 'won') toast(`You won ${answer.lead.firstName} ${answer.lead.lastName}'s lead – charged ${credits(answer.charged)}`, 'ok');
+          onClaimAnswered(answer.result === 'won' ? answer.balance : undefined);
+          return;
+        } catch (err) {
+          const code = err instanceof FeedClaimError || err instanceof ApiError ? err.code : '';
+          // Not decided yet, or the connection dropped mid-claim: ask again with the same requestId.
+          if (code === 'claim_pending' || code === 'disconnected' || code === 'timeout' || code === 'network_error' || (err as Error).message === 'offline') {
+            await sleep(Math.min(4000, 500 * 2 ** attempt));
+            continue;
+          }
+          const retryAfter = err instanceof FeedClaimError ? err.retryAfter : undefined;
+          const note =
+            code === 'rate_limited'
+              ? `Too many claims – wait ${retryAfter ?? 1} s and try again`
+              : code === 'not_found'
+                ? 'This offer no longer exists'
+                : messageOf(err);
+          dispatch({ t: 'problem', offerId, note });
+          return;
+        }
+      }
+      dispatch({ t: 'problem', offerId, note: 'Still being decided – check My leads in a moment' });
+    },
+    [api, onClaimAnswered],
+  );
+
+  // A card that closed "won by you" without this page's claim (another tab, REST): fetch the record.
+  useEffect(() => {
+    const missing = board.filter((c) => c.outcome === 'won_by_you' && !c.won);
+    if (!missing.length) return;
+    let cancelled = false;
+    void api
+      .get<Page<'leads', WonLead>>('/v1/me/leads?limit=50')
+      .then((page) => {
+        if (cancelled) return;
+        for (const c of missing) {
+          const w = page.leads.find((l) => l.offerId === c.offer.id);
+          if (w) dispatch({ t: 'wonElsewhere', offerId: c.offer.id, won: { lead: w.lead, charged: w.price, assignmentId: w.assignmentId } });
+        }
+      })
+      .catch(() => undefined);
+    return () => {
+      cancelled = true;
+    };
+  }, [board, api]);
+
+  return {
+    board,
+    status,
+    retryInMs,
+    everOnline,
+    claim,
+    viewed,
+    reconnect: () => window.dispatchEvent(new Event('online')),
+    dismissOver: () => dispatch({ t: 'dismiss' }),
+  };
+}
+
+// ─── the board ───────────────────────────────────────────────────────────────
+
+export function LiveLeads({ live, balance }: { live: LiveState; balance: number | null }) {
+  const now = useNow(500);
+  const [hideOver, setHideOver] = useState(false);
+  const open = live.board.filter((c) => c.phase === 'open' || c.phase === 'claiming' || c.phase === 'refused');
+  const over = live.board.length - open.length;
+  const shown = hideOver ? live.board.filter((c) => open.includes(c) || c.phase === 'won') : live.board;
+  return (
+    <div class="live">
+      <div class="live-head">
+        <div>
+          <h1>Live Leads</h1>
+          <p class="muted">
+            {open.length === 0 ? 'No open offers right now.' : `${open.length} open ${open.length === 1 ? 'offer' : 'offers'}.`} New offers appear here the moment they open –
+            the first valid claim wins.
+          </p>
+        </div>
+        {over > 0 ? (
+          <div class="live-tools">
+            <label class="check">
+              <input type="checkbox" checked={hideOver} onChange={(e) => setHideOver(e.currentTarget.checked)} /> Hide closed
+            </label>
+            <Button size="sm" variant="ghost" onClick={live.dismissOver}>
+              Clear closed & won
+            </Button>
+          </div>
+        ) : null}
+      </div>
+      {shown.length === 0 ? (
+        <Empty title={live.everOnline ? 'Waiting for leads…' : 'Connecting to the live feed…'}>
+          {live.everOnline ? 'Keep this page open: offers that match your service area and subscriptions pop up here instantly.' : null}
+        </Empty>
+      ) : (
+        <div class="cards" data-testid="offer-cards">
+          {shown.map((c) => (
+            <OfferCard key={c.offer.id} card={c} now={now} balance={balance} onClaim={live.claim} onViewed={live.viewed} />
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}
+
+/** The preview as rows; the place fields are left out when the title already says them. */
+function previewRows(preview: Record<string, unknown>, titled: boolean): [string, unknown][] {
+  const rows: [string, unknown][] = [];
+  for (const [k, v] of Object.entries(preview)) {
+    if (titled && (k === 'city' || k === 'state' || k === 'zip')) continue;
+    if (k === 'answers' && v && typeof v === 'object') for (const [q, a] of Object.entries(v)) rows.push([q, a]);
+    else rows.push([k, v]);
+  }
+  return rows;
+}
+
+function placeTitle(p: Record<string, unknown>): string | null {
+  const city = typeof p.city === 'string' ? p.city : null;
+  const state = typeof p.state === 'string' ? p.state : null;
+  const zip = typeof p.zip === 'string' ? p.zip : null;
+  const head = [city, state].filter(Boolean).join(', ');
+  return [head, zip].filter(Boolean).join(' ') || null;
+}
+
+function OfferCard({
+  card,
+  now,
+  balance,
+  onClaim,
+  onViewed,
+}: {
+  card: B.Card;
+  now: number;
+  balance: number | null;
+  onClaim(id: string): Promise<void>;
+  onViewed(id: string): void;
+}) {
+  const ref = useRef<HTMLElement>(null);
+  const { offer, phase } = card;
+  const live = phase === 'open' || phase === 'claiming' || phase === 'refused';
+
+  // `viewed` when at least half of the card is on screen (once per offer).
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || !live) return;
+    if (typeof IntersectionObserver === 'undefined') {
+      onViewed(offer.id);
+      return;
+    }
+    const io = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((e) => e.isIntersecting)) {
+          onViewed(offer.id);
+          io.disconnect();
+        }
+      },
+      { threshold: 0.5 },
+    );
+    io.observe(el);
+    return () => io.disconnect();
+  }, [offer.id, live, onViewed]);
+
+  const closesAt = Date.parse(offer.closesAt);
+  const remaining = closesAt - (now + (serverNow() - Date.now()));
+  const total = Math.max(1_000, closesAt - card.arrivedAt);
+  const fraction = Math.max(0, Math.min(1, remaining / total));
+  const timeUp = remaining <= 0;
+  const urgency = remaining < 5_000 ? 'urgent' : remaining < 15_000 ? 'soon' : '';
+  const title = placeTitle(offer.preview);
+  const rows = previewRows(offer.preview, title !== null);
+  const short = balance !== null && balance < offer.price;
+  const stateAttr = phase === 'closed' ? `closed:${card.outcome ?? card.reason ?? ''}` : phase === 'refused' ? `refused:${card.reason}` : phase;
+
+  if (phase === 'won' && card.won) return <WonCard card={card} lead={card.won.lead} charged={card.won.charged} innerRef={ref} />;
+
+  return (
+    <article
+      ref={ref}
+      class={`offer-card phase-${phase} ${card.fresh && now - card.arrivedAt < 4000 ? 'is-new' : ''} ${urgency && live ? `is-${urgency}` : ''}`}
+      data-testid="offer-card"
+      data-offer-id={offer.id}
+      data-state={stateAttr}
+    >
+      <header class="oc-head">
+        <div class="oc-price">
+          <span class="oc-price-n">{offer.price}</span> <span class="oc-price-u">{offer.price === 1 ? 'credit' : 'credits'}</span>
+        </div>
+        {live ? (
+          <div class="oc-timer" title="Time left to claim" aria-label={`${countdown(remaining)} left`}>
+            <ClockIcon /> {timeUp ? 'closing…' : countdown(remaining)}
+          </div>
+        ) : (
+          <div class={`oc-outcome oc-outcome-${card.outcome ?? 'closed'}`}>{card.outcome === 'won_by_you' ? 'Won' : card.outcome === 'taken' ? 'Taken' : card.outcome === 'expired' ? 'Expired' : 'Closed'}</div>
+        )}
+      </header>
+      {live ? (
+        <div class="oc-bar" aria-hidden="true">
+          <span style={{ width: `${fraction * 100}%` }} />
+        </div>
+      ) : null}
+      <h3 class="oc-title">{title ?? 'New lead'}</h3>
+      {rows.length ? (
+        <dl class="oc-fields">
+          {rows.map(([k, v]) => (
+            <div key={k} class="kv">
+              <dt>{label(k)}</dt>
+              <dd>{show(v)}</dd>
+            </div>
+          ))}
+        </dl>
+      ) : (
+        <p class="oc-msg oc-msg-muted">The rest of the record is yours once you claim it.</p>
+      )}
+      <footer class="oc-foot">
+        {live ? (
+          <>
+            <Button
+              variant="primary"
+              size="lg"
+              class="wide"
+              busy={phase === 'claiming'}
+              disabled={timeUp || (phase === 'refused' && !!card.reason && !B.RETRYABLE.has(card.reason))}
+              onClick={() => void onClaim(offer.id)}
+            >
+              {phase === 'claiming' ? 'Claiming…' : phase === 'refused' && card.reason && B.RETRYABLE.has(card.reason) ? 'Try again' : `Claim · ${credits(offer.price)}`}
+            </Button>
+            {phase === 'refused' && card.reason ? (
+              <p class={`oc-msg ${card.reason === 'insufficient_credits' ? 'oc-msg-warn' : 'oc-msg-bad'}`} data-testid="card-status">
+                {B.refusalText(card.reason as ClaimFailureReason)}
+              </p>
+            ) : card.note ? (
+              <p class="oc-msg oc-msg-bad" data-testid="card-status">
+                {card.note}
+              </p>
+            ) : short ? (
+              <p class="oc-msg oc-msg-muted">Your balance is below this price.</p>
+            ) : null}
+          </>
+        ) : (
+          <p class={`oc-msg oc-msg-closed`} data-testid="card-status">
+            {B.closedText(card)}
+          </p>
+        )}
+      </footer>
+    </article>
+  );
+}
+
+function WonCard({ card, lead, charged, innerRef }: { card: B.Card; lead: LeadRecord; charged: number; innerRef: RefObject<HTMLElement | null> }) {
+  const name = `${lead.firstName} ${lead.lastName}`.trim();
+  const place = [lead.address, [lead.city, lead.state].filter(Boolean).join(', '), lead.zip].filter(Boolean).join(' · ');
+  const answers = Object.entries(lead.answers ?? {});
+  return (
+    <article ref={innerRef} class="offer-card phase-won" data-testid="offer-card" data-offer-id={card.offer.id} data-state="won">
+      <div class="won-ribbon">
+        <CheckIcon /> Won · charged {credits(charged)}
+      </div>
+      <h3 class="won-name" data-testid="won-name">
+        {name}
+      </h3>
+      <div class="won-contact">
+        <a href={`tel:${lead.phone.replace(/[^\d+]/g, '')}`} class="won-link">
+          <PhoneIcon /> {lead.phone}
+        </a>
+        <a href={`mailto:${lead.email}`} class="won-link">
+          <MailIcon /> {lead.email}
+        </a>
+      </div>
+      {place ? <p class="won-place">{place}</p> : null}
+      {answers.length ? (
+        <dl class="oc-fields">
+          {answers.map(([q, a]) => (
+            <div key={q} class="kv">
+              <dt>{label(q)}</dt>
+              <dd>{show(a)}</dd>
+            </div>
+          ))}
+        </dl>
+      ) : null}
+      <p class="oc-msg oc-msg-ok" data-testid="card-status">
+        The full record is in My leads.
+      </p>
+    </article>
+  );
+}
+
+// ─── icons ───────────────────────────────────────────────────────────────────
+
+const ClockIcon = () => (
+  <svg viewBox="0 0 20 20" width="15" height="15" aria-hidden="true">
+    <circle cx="10" cy="10" r="7.5" fill="none" stroke="currentColor" stroke-width="1.8" />
+    <path d="M10 5.5V10l3 2" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" />
+  </svg>
+);
+const CheckIcon = () => (
+  <svg viewBox="0 0 20 20" width="15" height="15" aria-hidden="true">
+    <path d="M4 10.5l4 4 8-9" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round" />
+  </svg>
+);
+const PhoneIcon = () => (
+  <svg viewBox="0 0 20 20" width="14" height="14" aria-hidden="true">
+    <path
+      d="M6.5 2.5l2 4-1.6 1.3a9 9 0 004.8 4.8L13 11l4 2-.6 3a2 2 0 01-2.1 1.5C8.6 17 3 11.4 2.5 5.7A2 2 0 014 3.6z"
+      fill="none"
+      stroke="currentColor"
+      stroke-width="1.6"
+      stroke-linejoin="round"
+    />
+  </svg>
+);
+const MailIcon = () => (
+  <svg viewBox="0 0 20 20" width="14" height="14" aria-hidden="true">
+    <rect x="2.5" y="4.5" width="15" height="11" rx="2" fill="none" stroke="currentColor" stroke-width="1.6" />
+    <path d="M3 5.5l7 5.5 7-5.5" fill="none" stroke="currentColor" stroke-width="1.6" />
+  </svg>
+);

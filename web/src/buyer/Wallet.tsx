@@ -1,0 +1,98 @@
+/** The wallet: balance, and the ledger (top-ups, charges, refunds), newest first. */
+import { useState } from 'preact/hooks';
+import { messageOf, type Api } from '../shared/api';
+import { dateTime, num } from '../shared/format';
+import type { LedgerEntry, Page, Wallet } from '../shared/types';
+import { Button, ErrorNote, Loading, Panel, toast, useAsync } from '../shared/ui';
+
+export function WalletPage({ api, wallet, onRefresh }: { api: Api; wallet: Wallet | null; onRefresh(): Promise<void> }) {
+  const [extra, setExtra] = useState<LedgerEntry[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const ledger = useAsync(async () => {
+    const page = await api.get<Page<'entries', LedgerEntry>>('/v1/me/ledger?limit=50');
+    setExtra([]);
+    setCursor(page.nextCursor);
+    return page.entries;
+  }, [wallet?.entries[0]?.id]);
+  const more = async () => {
+    if (!cursor) return;
+    try {
+      const page = await api.get<Page<'entries', LedgerEntry>>(`/v1/me/ledger?limit=50&cursor=${encodeURIComponent(cursor)}`);
+      setExtra((e) => [...e, ...page.entries]);
+      setCursor(page.nextCursor);
+    } catch (err) {
+      toast(messageOf(err), 'bad');
+    }
+  };
+  const entries = [...(ledger.data ?? []), ...extra];
+  return (
+    <div class="page">
+      <div class="page-head">
+        <div>
+          <h1>Wallet</h1>
+          <p class="muted">Credits are charged the instant you win a claim. Your agency tops up your wallet; refunds of approved disputes come back here.</p>
+        </div>
+        <Button size="sm" onClick={() => void onRefresh().then(() => ledger.reload())}>
+          Refresh
+        </Button>
+      </div>
+      <div class="wallet-hero">
+        <div class="wallet-balance">
+          <span class="wallet-n" data-testid="wallet-balance">
+            {wallet ? num(wallet.balance) : '…'}
+          </span>
+          <span class="wallet-u">credits available</span>
+        </div>
+      </div>
+      <Panel title="Ledger">
+        <ErrorNote error={ledger.error} />
+        {ledger.loading && !ledger.data ? <Loading /> : null}
+        <LedgerTable entries={entries} />
+        {cursor ? (
+          <div class="more">
+            <Button size="sm" onClick={() => void more()}>
+              Load more
+            </Button>
+          </div>
+        ) : null}
+      </Panel>
+    </div>
+  );
+}
+
+const KIND: Record<string, string> = { top_up: 'Top-up', charge: 'Lead charge', refund: 'Refund', adjustment: 'Adjustment' };
+
+export function LedgerTable({ entries }: { entries: LedgerEntry[] }) {
+  if (!entries.length) return <p class="muted">No entries yet.</p>;
+  return (
+    <div class="table-wrap">
+      <table class="table">
+        <thead>
+          <tr>
+            <th>When</th>
+            <th>What</th>
+            <th>Reference</th>
+            <th class="num">Amount</th>
+            <th class="num">Balance</th>
+          </tr>
+        </thead>
+        <tbody>
+          {entries.map((e) => (
+            <tr key={e.id}>
+              <td>{dateTime(e.createdAt)}</td>
+              <td>
+                <span class={`kind kind-${e.kind}`}>{KIND[e.kind] ?? e.kind}</span>
+              </td>
+              <td class="muted">{e.reference ?? (e.leadId ? `lead ${e.leadId.slice(0, 8)}` : '')}</td>
+              <td class={`num ${e.amount < 0 ? 'neg' : 'pos'}`}>
+                {e.amount > 0 ? '+' : ''}
+                {num(e.amount)}
+              </td>
+              <td class="num">{num(e.balanceAfter)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

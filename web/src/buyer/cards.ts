@@ -1,0 +1,138 @@
+/**
+ * The Live Leads board as plain data: one card per offer, and the pure
+ * transitions the feed and the claim answers cause. The component renders
+ * cards; everything that decides what a card says lives here.
+ */
+import type { BuyerOffer, ClaimFailureReason, ClaimWonAnswer, CloseOutcome, LeadRecord } from '../shared/types';
+
+export type Phase =
+  /** claimable */
+  | 'open'
+  /** a claim is on its way */
+  | 'claiming'
+  /** the claim was refused but the offer is still open (credits, cap, eligibility) */
+  | 'refused'
+  /** this buyer won: the card shows the full lead */
+  | 'won'
+  /** over, for this buyer: taken, expired, or closed while offline */
+  | 'closed';
+
+export interface Card {
+  offer: BuyerOffer;
+  phase: Phase;
+  /** When this page first saw the offer (for the "new" highlight). */
+  arrivedAt: number;
+  /** Arrived after the first snapshot: highlighted as new. */
+  fresh: boolean;
+  reason?: ClaimFailureReason;
+  outcome?: CloseOutcome | 'gone';
+  won?: { lead: LeadRecord; charged: number; assignmentId: string };
+  /** A transient problem (network, rate limit) shown under the button. */
+  note?: string;
+}
+
+export type Board = Card[];
+
+/** How many cards that are over stay on the board. */
+const KEEP_CLOSED = 40;
+
+const isLive = (c: Card) => c.phase === 'open' || c.phase === 'claiming' || c.phase === 'refused';
+
+function prune(board: Board): Board {
+  let over = 0;
+  return board.filter((c) => isLive(c) || c.phase === 'won' || ++over <= KEEP_CLOSED);
+}
+
+const update = (board: Board, offerId: string, f: (c: Card) => Card): Board => board.map((c) => (c.offer.id === offerId ? f(c) : c));
+
+/** A (re)connection's snapshot: the open offers now. Cards still open here but absent there closed while we were away. */
+export function applySnapshot(board: Board, offers: BuyerOffer[], now: number, first: boolean): Board {
+  const open = new Map(offers.map((o) => [o.id, o]));
+  const known = new Set(board.map((c) => c.offer.id));
+  const added: Card[] = offers.filter((o) => !known.has(o.id)).map((offer) => ({ offer, phase: 'open', arrivedAt: now, fresh: !first }));
+  const kept = board.map((c): Card => {
+    const o = open.get(c.offer.id);
+    if (o) return c.phase === 'closed' && c.outcome === 'gone' ? { ...c, offer: o, phase: 'open', outcome: undefined } : { ...c, offer: o };
+    if (isLive(c)) return { ...c, phase: 'closed', outcome: 'gone', note: undefined };
+    return c;
+  });
+  return prune([...added, ...kept]);
+}
+
+export function applyOpened(board: Board, offer: BuyerOffer, now: number): Board {
+  if (board.some((c) => c.offer.id === offer.id)) return update(board, offer.id, (c) => ({ ...c, offer }));
+  return prune([{ offer, phase: 'open', arrivedAt: now, fresh: true }, ...board]);
+}
+
+export function applyClosed(board: Board, offerId: string, outcome: CloseOutcome): Board {
+  return update(board, offerId, (c) => (c.phase === 'won' ? { ...c, outcome } : { ...c, phase: outcome === 'won_by_you' && c.won ? 'won' : 'closed', outcome, note: undefined }));
+}
+
+export function claimStarted(board: Board, offerId: string): Board {
+  return update(board, offerId, (c) => ({ ...c, phase: 'claiming', note: undefined }));
+}
+
+export function claimWon(board: Board, answer: ClaimWonAnswer): Board {
+  return update(board, answer.offerId, (c) => ({
+    ...c,
+    phase: 'won',
+    reason: undefined,
+    note: undefined,
+    won: { lead: answer.lead, charged: answer.charged, assignmentId: answer.assignmentId },
+  }));
+}
+
+/** A won lead learned another way (claimed in another tab, or over REST). */
+export function wonElsewhere(board: Board, offerId: string, won: NonNullable<Card['won']>): Board {
+  return update(board, offerId, (c) => ({ ...c, phase: 'won', won }));
+}
+
+/** Refusals that end the card for this buyer, whatever happens next. */
+const FINAL: ReadonlySet<ClaimFailureReason> = new Set(['lost_race', 'offer_closed']);
+
+export function claimRefused(board: Board, offerId: string, reason: ClaimFailureReason): Board {
+  return update(board, offerId, (c) => {
+    if (c.phase === 'closed' || c.phase === 'won') return { ...c, reason: c.reason ?? reason };
+    if (FINAL.has(reason)) return { ...c, phase: 'closed', reason, outcome: c.outcome ?? (reason === 'lost_race' ? 'taken' : undefined) };
+    return { ...c, phase: 'refused', reason };
+  });
+}
+
+export function claimProblem(board: Board, offerId: string, note: string): Board {
+  return update(board, offerId, (c) => (c.phase === 'claiming' ? { ...c, phase: 'open', note } : { ...c, note }));
+}
+
+export function dismissOver(board: Board): Board {
+  return board.filter((c) => isLive(c));
+}
+
+/** What a refusal means, in the words a buyer needs. */
+export const REFUSALS: Partial<Record<ClaimFailureReason, string>> = {
+  lost_race: 'Taken by another buyer',
+  offer_closed: 'Closed – the claim window ended',
+  insufficient_credits: 'Insufficient credits – top up to claim',
+  cap_reached: 'Cap reached – you have bought your limit for this period',
+  not_targeted: 'No longer eligible for this lead',
+  eligibility_changed: 'No longer eligible for this lead',
+  already_bought: 'You already bought this person’s lead',
+};
+
+/** A refusal in words; a reason added to the contract later reads as its code until worded here. */
+export const refusalText = (r: ClaimFailureReason): string => REFUSALS[r] ?? `Not won (${r.replace(/_/g, ' ')})`;
+
+/** Whether the buyer may press Claim again after this refusal (the cause can change while the window is open). */
+export const RETRYABLE: ReadonlySet<ClaimFailureReason> = new Set(['insufficient_credits', 'cap_reached']);
+
+export const OUTCOMES: Record<CloseOutcome | 'gone', string> = {
+  won_by_you: 'Won by you',
+  taken: 'Taken by another buyer',
+  expired: 'Expired – nobody claimed it in time',
+  gone: 'Closed while you were offline',
+};
+
+/** The one line a card that is over says. */
+export function closedText(c: Card): string {
+  if (c.outcome) return OUTCOMES[c.outcome];
+  if (c.reason) return refusalText(c.reason);
+  return 'Closed';
+}

@@ -1,0 +1,153 @@
+/**
+ * The HTTP client of the pages: same origin, `Authorization: Bearer <key>`
+ * from the session (never in a URL), JSON in and out. Failures become an
+ * ApiError carrying the problem document (RFC 9457) so a form can show
+ * `detail` and mark the fields named in `errors`.
+ */
+
+export interface FieldError {
+  path: string;
+  message: string;
+  in?: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly detail: string,
+    readonly errors: FieldError[] = [],
+    readonly body: unknown = null,
+  ) {
+    super(detail || `HTTP ${status}`);
+  }
+  /** The message for a field (`"zip"`, `"fields.zip"`, `"price.base"`…), if the API named it. */
+  fieldError(path: string): string | undefined {
+    return this.errors.find((e) => e.path === path || e.path.endsWith(`.${path}`))?.message;
+  }
+}
+
+export interface RawAnswer<T = unknown> {
+  status: number;
+  body: T;
+}
+
+/** Server time minus browser time, from the Date header (a countdown must not trust a wrong laptop clock). */
+let clockSkewMs = 0;
+export const serverNow = () => Date.now() + clockSkewMs;
+
+function noteServerDate(res: Response): void {
+  const date = res.headers.get('date');
+  if (!date) return;
+  const skew = Date.parse(date) - Date.now();
+  // The header has 1 s resolution: only a clearly wrong clock is corrected.
+  if (Number.isFinite(skew)) clockSkewMs = Math.abs(skew) > 2_000 ? skew : 0;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  idempotencyKey?: string;
+  signal?: AbortSignal;
+}
+
+export class Api {
+  constructor(
+    private readonly key: () => string | null,
+    /** Called on 401: the key is wrong or was revoked. */
+    private readonly onUnauthorized: () => void = () => undefined,
+  ) {}
+
+  /** Any answer, without throwing on a 4xx/5xx (claims: their refusals are business outcomes). */
+  async raw<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<RawAnswer<T>> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    const key = this.key();
+    if (key) headers.Authorization = `Bearer ${key}`;
+    if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+    if (opts.idempotencyKey) headers['Idempotency-Key'] = opts.idempotencyKey;
+    let res: Response;
+    try {
+      res = await fetch(path, {
+        method,
+        headers,
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        signal: opts.signal,
+        cache: 'no-store',
+        credentials: 'omit',
+      });
+    } catch (err) {
+      if ((err as Error)?.name === 'AbortError') throw err;
+      throw new ApiError(0, 'network_error', 'The server cannot be reached. Check your connection.');
+    }
+    noteServerDate(res);
+    const text = await res.text();
+    let body: unknown = null;
+    if (text) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = text;
+      }
+    }
+    if (res.status === 401 && key) this.onUnauthorized();
+    return { status: res.status, body: body as T };
+  }
+
+  /** A 2xx answer's body, else an ApiError. */
+  async call<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const { status, body } = await this.raw<T>(method, path, opts);
+    if (status >= 200 && status < 300) return body;
+    throw toApiError(status, body);
+  }
+
+  get<T>(path: string, signal?: AbortSignal) {
+    return this.call<T>('GET', path, { signal });
+  }
+  post<T>(path: string, body: unknown = {}, idempotencyKey?: string) {
+    return this.call<T>('POST', path, { body, idempotencyKey });
+  }
+  patch<T>(path: string, body: unknown) {
+    return this.call<T>('PATCH', path, { body });
+  }
+
+  /** Every page of a list (bounded: `max` items), following `nextCursor`. */
+  async all<T>(path: string, key: string, max = 1_000): Promise<T[]> {
+    const out: T[] = [];
+    let cursor: string | null = null;
+    do {
+      const sep = path.includes('?') ? '&' : '?';
+      const url: string = `${path}${sep}limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const page: Record<string, unknown> = await this.get<Record<string, unknown>>(url);
+      out.push(...((page[key] as T[]) ?? []));
+      cursor = (page.nextCursor as string | null) ?? null;
+    } while (cursor && out.length < max);
+    return out;
+  }
+}
+
+export function toApiError(status: number, body: unknown): ApiError {
+  if (body && typeof body === 'object') {
+    const p = body as { code?: string; detail?: string; title?: string; errors?: FieldError[]; reason?: string };
+    return new ApiError(status, p.code ?? p.reason ?? `http_${status}`, p.detail ?? p.title ?? p.reason ?? `HTTP ${status}`, p.errors ?? [], body);
+  }
+  return new ApiError(status, `http_${status}`, typeof body === 'string' && body ? body.slice(0, 300) : `HTTP ${status}`);
+}
+
+/** A human message for any thrown value. */
+export function messageOf(err: unknown): string {
+  if (err instanceof ApiError) {
+    const fields = err.errors.length ? ` (${err.errors.map((e) => `${e.path}: ${e.message}`).join('; ')})` : '';
+    return err.detail.includes(fields.trim()) ? err.detail : `${err.detail}${fields}`;
+  }
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** A random id; works on plain http (crypto.randomUUID needs a secure context). */
+export function randomId(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}

@@ -1,0 +1,76 @@
+/**
+ * The shapes the pages read, inferred from the very zod schemas the API
+ * answers with (api/schemas.ts): type-only imports, so nothing of zod or the
+ * API reaches the bundle, and a change of the contract fails `npm run
+ * typecheck` here instead of breaking a page at run time.
+ */
+import type { z } from 'zod';
+import type {
+  AssignmentView,
+  BuyerOfferView,
+  BuyerView,
+  CampaignView,
+  CandidateView,
+  ClaimRefused,
+  ClaimWon,
+  DisputeView,
+  FullLead,
+  LeadDetailView,
+  LeadView,
+  LedgerEntryView,
+  OfferAdminView,
+  Responses,
+  ServiceLineView,
+  TimelineEventView,
+  WonLeadView,
+  PriceRulesSchema,
+} from '../../../api/schemas';
+
+export type {
+  ClaimFailureReason,
+  ExclusionReason,
+  LeadStatus,
+  OfferStatus,
+  TimelineEventType,
+  DeliveryMode,
+  PushStrategy,
+  DisputeStatus,
+  LedgerEntryKind,
+  BuyerStatus,
+  CampaignStatus,
+} from '../../../domain/types';
+
+export type Buyer = z.infer<typeof BuyerView>;
+export type BuyerOffer = z.infer<typeof BuyerOfferView>;
+export type Campaign = z.infer<typeof CampaignView>;
+export type Candidate = z.infer<typeof CandidateView>;
+export type Dispute = z.infer<typeof DisputeView>;
+export type Lead = z.infer<typeof LeadView>;
+export type LeadDetail = z.infer<typeof LeadDetailView>;
+export type LeadRecord = z.infer<typeof FullLead>;
+export type LedgerEntry = z.infer<typeof LedgerEntryView>;
+export type OfferAdmin = z.infer<typeof OfferAdminView>;
+export type Assignment = z.infer<typeof AssignmentView>;
+export type ServiceLine = z.infer<typeof ServiceLineView>;
+export type TimelineEvent = z.infer<typeof TimelineEventView>;
+export type WonLead = z.infer<typeof WonLeadView>;
+export type PriceRules = z.infer<typeof PriceRulesSchema>;
+export type ClaimWonAnswer = z.infer<typeof ClaimWon>;
+export type ClaimRefusedAnswer = z.infer<typeof ClaimRefused>;
+export type Me = z.infer<typeof Responses.Me>;
+export type Wallet = z.infer<typeof Responses.Wallet>;
+export type Eligibility = z.infer<typeof Responses.Eligibility>;
+export type Agency = z.infer<typeof Responses.AgencyCreated>['agency'];
+
+/** A page of a list endpoint: `{<key>: T[], nextCursor}`. */
+export type Page<K extends string, T> = { [P in K]: T[] } & { nextCursor: string | null };
+
+/** The feed's server messages (API.md, api/feed.ts). */
+export type FeedServerMessage =
+  | { type: 'snapshot'; offers: BuyerOffer[] }
+  | { type: 'offer.opened'; offer: BuyerOffer }
+  | { type: 'offer.closed'; offerId: string; outcome: 'won_by_you' | 'taken' | 'expired' }
+  | ({ type: 'claim.result'; requestId: string } & (ClaimWonAnswer | ClaimRefusedAnswer))
+  | { type: 'error'; code: string; message: string; requestId?: string; offerId?: string; retryAfter?: number };
+
+export type CloseOutcome = Extract<FeedServerMessage, { type: 'offer.closed' }>['outcome'];
