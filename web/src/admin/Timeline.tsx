@@ -221,6 +221,16 @@ const chipsOf = (o: Record<string, unknown> | undefined, keys?: string[]): [stri
   return out;
 };
 
+/** "reason – detail", without saying the same thing twice. */
+const withDetail = (reason: string, detail: unknown): string => {
+  const d = typeof detail === 'string' ? detail : '';
+  if (!d || d.toLowerCase() === reason.toLowerCase()) return reason;
+  return d.toLowerCase().includes(reason.toLowerCase()) ? d : `${reason} – ${d}`;
+};
+
+/** The channel of a claim (feed, api, manual); the claim desk's own "claim" says nothing. */
+const via = (v: unknown): string => (typeof v === 'string' && v && v !== 'claim' ? `via ${v}` : '');
+
 function describe(e: TimelineEvent, dir: Directory): { text?: string; chips: [string, string][]; link?: { href: string; text: string } } {
   const d = (e.data ?? {}) as Record<string, unknown>;
   switch (e.type) {
@@ -228,13 +238,13 @@ function describe(e: TimelineEvent, dir: Directory): { text?: string; chips: [st
       return { text: 'eligible when the offer opened', chips: chipsOf(d.snapshot as Record<string, unknown>, ['balance', 'price', 'counts', 'caps', 'status']) };
     case 'excluded':
       return {
-        text: `${EXCLUSIONS[e.reason as ExclusionReason] ?? e.reason ?? ''}${d.detail ? ` – ${String(d.detail)}` : ''}`,
+        text: withDetail(EXCLUSIONS[e.reason as ExclusionReason] ?? e.reason ?? '', d.detail),
         chips: chipsOf(d.snapshot as Record<string, unknown>, ['balance', 'price', 'counts', 'caps', 'status']),
       };
     case 'viewed':
       return { text: `via ${String(d.via ?? 'feed')}`, chips: [] };
     case 'claim_attempted':
-      return { text: `via ${String(d.via ?? '–')}`, chips: d.requestId ? [['request', String(d.requestId).slice(0, 13)]] : [] };
+      return { text: via(d.via), chips: d.requestId ? [['request', String(d.requestId).slice(0, 13)]] : [] };
     case 'claim_failed':
       return {
         text: `${CLAIM_FAILURES[e.reason as ClaimFailureReason] ?? e.reason ?? ''}${d.detail ? ` – ${String(d.detail)}` : ''}${d.decidedBy === 'api' ? ' (answered by the API)' : ''}`,
@@ -242,7 +252,7 @@ function describe(e: TimelineEvent, dir: Directory): { text?: string; chips: [st
       };
     case 'won':
       return {
-        text: `charged ${credits(Number(d.charged ?? 0))}${d.balanceAfter !== undefined ? ` · balance after ${String(d.balanceAfter)}` : ''}${d.via ? ` · via ${String(d.via)}` : ''}`,
+        text: [`charged ${credits(Number(d.charged ?? 0))}`, d.balanceAfter !== undefined ? `balance after ${String(d.balanceAfter)}` : '', via(d.via)].filter(Boolean).join(' · '),
         chips: d.assignmentId ? [['assignment', shortId(String(d.assignmentId))]] : [],
       };
     case 'lost':
@@ -263,7 +273,7 @@ function describe(e: TimelineEvent, dir: Directory): { text?: string; chips: [st
     case 'delivery_failed':
       return { text: `${String(d.channel ?? '')}${e.reason ? ` – ${e.reason}` : ''}${d.error ? ` – ${String(d.error)}` : ''}`, chips: d.attempts ? [['attempts', String(d.attempts)]] : [] };
     default:
-      return { text: e.reason ?? undefined, chips: chipsOf(d) };
+      return { text: e.reason ? e.reason.replace(/_/g, ' ') : undefined, chips: chipsOf(d) };
   }
 }
 
@@ -383,8 +393,7 @@ function WhyBox({ offerId, dir }: { offerId: string; dir: Directory }) {
             </p>
           ) : (
             <p>
-              <strong>{c.buyerName}</strong> was <strong>excluded</strong>: {EXCLUSIONS[c.reason as ExclusionReason] ?? c.reason}
-              {c.detail ? ` – ${c.detail}` : ''}.
+              <strong>{c.buyerName}</strong> was <strong>excluded</strong>: {withDetail(EXCLUSIONS[c.reason as ExclusionReason] ?? c.reason ?? '', c.detail)}.
             </p>
           )}
           {c ? (

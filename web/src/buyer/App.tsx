@@ -7,7 +7,7 @@ import { Api, ApiError } from '../shared/api';
 import { num } from '../shared/format';
 import { clearKey, loadKey, saveKey } from '../shared/session';
 import type { Me, Wallet as WalletData } from '../shared/types';
-import { Button, Loading, Logo, SignIn, Toasts } from '../shared/ui';
+import { Button, Loading, Logo, SignIn, Toasts, useNow } from '../shared/ui';
 import { LiveLeads, useLiveBoard } from './LiveLeads';
 import { MyLeads } from './MyLeads';
 import { WalletPage } from './Wallet';
@@ -103,6 +103,11 @@ function useWallet(api: Api) {
   return { wallet, refresh, setBalance: (balance: number) => setWallet((w) => (w ? { ...w, balance } : w)) };
 }
 
+function RetryIn({ at }: { at: number }) {
+  const now = useNow(250);
+  return <> next try in {Math.max(0, Math.ceil((at - now) / 1000))} s. </>;
+}
+
 function Dashboard({ api, token, me, onSignOut }: { api: Api; token: string; me: Me; onSignOut(): void }) {
   const [tab, setTab] = useState<Tab>(tabOfHash);
   const [wins, setWins] = useState(0);
@@ -175,8 +180,8 @@ function Dashboard({ api, token, me, onSignOut }: { api: Api; token: string; me:
           <span class="spinner" aria-hidden="true" />
           <span>
             <strong>Offline – reconnecting…</strong>
-            {live.retryInMs !== undefined && live.status === 'offline' ? ` next try in ${Math.ceil(live.retryInMs / 1000)} s.` : ''} Offers that open meanwhile appear as soon
-            as the connection is back.
+            {live.retryAt !== undefined && live.status === 'offline' ? <RetryIn at={live.retryAt} /> : ' '}Offers that open meanwhile appear as soon as the connection is
+            back.
           </span>
           <Button size="sm" onClick={live.reconnect}>
             Retry now
@@ -187,7 +192,7 @@ function Dashboard({ api, token, me, onSignOut }: { api: Api; token: string; me:
         <div class="banner banner-warn">Your account is paused{me.buyer.pauseReason ? `: ${me.buyer.pauseReason}` : ''}. You will not receive offers until your agency resumes it.</div>
       ) : null}
       <main class="main">
-        {tab === 'live' ? <LiveLeads live={live} balance={balance} /> : null}
+        {tab === 'live' ? <LiveLeads live={live} balance={balance} wallet={wallet} onWallet={() => go('wallet')} /> : null}
         {tab === 'leads' ? <MyLeads api={api} version={wins} /> : null}
         {tab === 'wallet' ? <WalletPage api={api} wallet={wallet} onRefresh={refresh} /> : null}
       </main>

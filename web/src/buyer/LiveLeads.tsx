@@ -9,8 +9,8 @@ import type { RefObject } from 'preact';
 import { useCallback, useEffect, useReducer, useRef, useState } from 'preact/hooks';
 import { ApiError, messageOf, randomId, serverNow, toApiError, type Api } from '../shared/api';
 import { FeedClaimError, LiveFeed, type ClaimAnswer, type FeedStatus } from '../shared/feed';
-import { countdown, credits, label, show } from '../shared/format';
-import type { BuyerOffer, ClaimFailureReason, FeedServerMessage, LeadRecord, Page, WonLead } from '../shared/types';
+import { ago, countdown, credits, label, num, show } from '../shared/format';
+import type { BuyerOffer, ClaimFailureReason, FeedServerMessage, LeadRecord, Page, Wallet, WonLead } from '../shared/types';
 import { Button, Empty, toast, useNow } from '../shared/ui';
 import * as B from './cards';
 
@@ -49,7 +49,8 @@ function reduce(board: B.Board, a: Action): B.Board {
 export interface LiveState {
   board: B.Board;
   status: FeedStatus;
-  retryInMs?: number;
+  /** When the next reconnection attempt is due (offline). */
+  retryAt?: number;
   /** The feed has connected at least once. */
   everOnline: boolean;
   claim(offerId: string): Promise<void>;
@@ -64,7 +65,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function useLiveBoard(api: Api, token: string, onClaimAnswered: (balance?: number) => void): LiveState {
   const [board, dispatch] = useReducer(reduce, []);
   const [status, setStatus] = useState<FeedStatus>('connecting');
-  const [retryInMs, setRetryInMs] = useState<number | undefined>();
+  const [retryAt, setRetryAt] = useState<number | undefined>();
   const [everOnline, setEverOnline] = useState(false);
   const feedRef = useRef<LiveFeed | null>(null);
   const snapshots = useRef(0);
@@ -94,7 +95,7 @@ export function useLiveBoard(api: Api, token: string, onClaimAnswered: (balance?
       },
       status(s, d) {
         setStatus(s);
-        setRetryInMs(d.retryInMs);
+        setRetryAt(d.retryInMs === undefined ? undefined : Date.now() + d.retryInMs);
         if (s === 'online') setEverOnline(true);
       },
     });
@@ -177,7 +178,7 @@ export function useLiveBoard(api: Api, token: string, onClaimAnswered: (balance?
   return {
     board,
     status,
-    retryInMs,
+    retryAt,
     everOnline,
     claim,
     viewed,
@@ -188,45 +189,107 @@ export function useLiveBoard(api: Api, token: string, onClaimAnswered: (balance?
 
 // ─── the board ───────────────────────────────────────────────────────────────
 
-export function LiveLeads({ live, balance }: { live: LiveState; balance: number | null }) {
+export function LiveLeads({ live, balance, wallet, onWallet }: { live: LiveState; balance: number | null; wallet: Wallet | null; onWallet(): void }) {
   const now = useNow(500);
   const [hideOver, setHideOver] = useState(false);
   const open = live.board.filter((c) => c.phase === 'open' || c.phase === 'claiming' || c.phase === 'refused');
   const over = live.board.length - open.length;
   const shown = hideOver ? live.board.filter((c) => open.includes(c) || c.phase === 'won') : live.board;
   return (
-    <div class="live">
-      <div class="live-head">
-        <div>
-          <h1>Live Leads</h1>
-          <p class="muted">
-            {open.length === 0 ? 'No open offers right now.' : `${open.length} open ${open.length === 1 ? 'offer' : 'offers'}.`} New offers appear here the moment they open –
-            the first valid claim wins.
-          </p>
-        </div>
-        {over > 0 ? (
-          <div class="live-tools">
-            <label class="check">
-              <input type="checkbox" checked={hideOver} onChange={(e) => setHideOver(e.currentTarget.checked)} /> Hide closed
-            </label>
-            <Button size="sm" variant="ghost" onClick={live.dismissOver}>
-              Clear closed & won
-            </Button>
+    <div class="live-layout">
+      <div class="live">
+        <div class="live-head">
+          <div>
+            <h1>Live Leads</h1>
+            <p class="muted">
+              {open.length === 0 ? 'No open offers right now.' : `${open.length} open ${open.length === 1 ? 'offer' : 'offers'}.`} New offers appear here the moment they open –
+              the first valid claim wins.
+            </p>
           </div>
-        ) : null}
-      </div>
-      {shown.length === 0 ? (
-        <Empty title={live.everOnline ? 'Waiting for leads…' : 'Connecting to the live feed…'}>
-          {live.everOnline ? 'Keep this page open: offers that match your service area and subscriptions pop up here instantly.' : null}
-        </Empty>
-      ) : (
-        <div class="cards" data-testid="offer-cards">
-          {shown.map((c) => (
-            <OfferCard key={c.offer.id} card={c} now={now} balance={balance} onClaim={live.claim} onViewed={live.viewed} />
-          ))}
+          {over > 0 ? (
+            <div class="live-tools">
+              <label class="check">
+                <input type="checkbox" checked={hideOver} onChange={(e) => setHideOver(e.currentTarget.checked)} /> Hide closed
+              </label>
+              <Button size="sm" variant="ghost" onClick={live.dismissOver}>
+                Clear closed & won
+              </Button>
+            </div>
+          ) : null}
         </div>
-      )}
+        {shown.length === 0 ? (
+          <Empty title={live.everOnline ? 'Waiting for leads…' : 'Connecting to the live feed…'}>
+            {live.everOnline ? 'Keep this page open: offers that match your service area and subscriptions pop up here instantly.' : null}
+          </Empty>
+        ) : (
+          <div class="cards" data-testid="offer-cards">
+            {shown.map((c) => (
+              <OfferCard key={c.offer.id} card={c} now={now} balance={balance} onClaim={live.claim} onViewed={live.viewed} />
+            ))}
+          </div>
+        )}
+      </div>
+      <WalletAside wallet={wallet} balance={balance} now={now} onWallet={onWallet} />
     </div>
+  );
+}
+
+const ENTRY_LABEL: Record<string, string> = { top_up: 'Top-up', charge: 'Lead', refund: 'Refund', adjustment: 'Adjustment' };
+
+/** Beside the board on a wide screen: the balance, today's buying, the latest ledger entries. */
+function WalletAside({ wallet, balance, now, onWallet }: { wallet: Wallet | null; balance: number | null; now: number; onWallet(): void }) {
+  const today = new Date(now).toDateString();
+  const todays = (wallet?.entries ?? []).filter((e) => e.kind === 'charge' && new Date(e.createdAt).toDateString() === today);
+  const spent = todays.reduce((s, e) => s - e.amount, 0);
+  return (
+    <aside class="live-aside">
+      <section class="panel aside-wallet">
+        <div class="aside-label">Balance</div>
+        <div class="aside-balance">
+          {balance === null ? '…' : num(balance)} <span>credits</span>
+        </div>
+        <div class="aside-today">
+          <div>
+            <strong>{todays.length}</strong> {todays.length === 1 ? 'lead' : 'leads'} won today
+          </div>
+          <div>
+            <strong>{num(spent)}</strong> credits spent
+          </div>
+        </div>
+      </section>
+      <section class="panel">
+        <header class="panel-head">
+          <h2>Latest activity</h2>
+          <button class="link" onClick={onWallet}>
+            Ledger →
+          </button>
+        </header>
+        {wallet?.entries.length ? (
+          <ul class="activity">
+            {wallet.entries.slice(0, 6).map((e) => (
+              <li key={e.id}>
+                <span class={`kind kind-${e.kind}`}>{ENTRY_LABEL[e.kind] ?? e.kind}</span>
+                <span class="muted">{ago(e.createdAt, now)}</span>
+                <span class={e.amount < 0 ? 'neg' : 'pos'}>
+                  {e.amount > 0 ? '+' : ''}
+                  {num(e.amount)}
+                </span>
+              </li>
+            ))}
+          </ul>
+        ) : (
+          <p class="muted">No activity yet.</p>
+        )}
+      </section>
+      <section class="panel aside-how">
+        <h2>How it works</h2>
+        <ul>
+          <li>The first valid claim wins the lead.</li>
+          <li>Credits are charged the instant you win; the full record opens at once.</li>
+          <li>A bad lead? Dispute it from My leads.</li>
+        </ul>
+      </section>
+    </aside>
   );
 }
 
