@@ -1,0 +1,136 @@
+/**
+ * The web pages in real headless Chromium (Debian's /usr/bin/chromium, driven
+ * by playwright-core; never a downloaded browser) against the real stack of
+ * test/api/harness: the API process serving web/dist, a worker, Temporal and
+ * Postgres. The pages are built first when web/dist is missing or stale.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { createApi } from '../../api/app';
+import type { FeedHandle } from '../../api/feed';
+import { RELAXED_LIMITS, ROOT_TOKEN, type Harness } from '../api/harness';
+
+const ROOT = path.resolve(__dirname, '../..');
+export const SCREENSHOTS = path.join(ROOT, 'test-results', 'screenshots');
+const DOCS_SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
+
+export const CHROMIUM = process.env.LW_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--no-first-run',
+];
+
+/** web/dist, built by the project's own script when a source is newer (a no-op otherwise). */
+export function buildPages(): void {
+  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['web/tools/build.ts', '--if-stale'], { cwd: ROOT, stdio: 'inherit', timeout: 180_000 });
+  if (!fs.existsSync(path.join(ROOT, 'web', 'dist', 'index.html'))) throw new Error('web/dist/index.html is missing after the build');
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (CI does: .ci/run), or set LW_CHROMIUM`);
+  }
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
+}
+
+/** Problems the page reported: uncaught errors and console errors (minus those a test expects). */
+export interface PageWatch {
+  page: Page;
+  context: BrowserContext;
+  errors: string[];
+}
+
+export async function openPage(browser: Browser, url: string, viewport = { width: 1280, height: 860 }): Promise<PageWatch> {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  await page.goto(url);
+  return { page, context, errors };
+}
+
+/** Signs in on the sign-in card and waits for the page behind it. */
+export async function signIn(page: Page, key: string, ready: string): Promise<void> {
+  await page.fill('input[name=key]', key);
+  await page.click('form.signin button[type=submit]');
+  await page.waitForSelector(ready, { timeout: 20_000 });
+}
+
+/** A buyer's Live Leads page, signed in, its feed connected. */
+export async function buyerPage(browser: Browser, baseUrl: string, key: string, viewport?: { width: number; height: number }): Promise<PageWatch> {
+  const w = await openPage(browser, `${baseUrl}/`, viewport);
+  await signIn(w.page, key, '.conn-online');
+  return w;
+}
+
+/** The agency console, signed in. */
+export async function adminPage(browser: Browser, baseUrl: string, key: string, path = '/admin'): Promise<PageWatch> {
+  const w = await openPage(browser, `${baseUrl}${path}`);
+  await signIn(w.page, key, '.sidenav');
+  return w;
+}
+
+/** Saves test-results/screenshots/<name>.png; with LW_DOCS_SCREENSHOTS=1 also docs/screenshots/<name>.png. */
+export async function screenshot(page: Page, name: string, opts: { fullPage?: boolean; docs?: boolean } = {}): Promise<void> {
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  // Let transitions (card entrance, bar widths) settle so the picture shows the steady state.
+  await page.waitForTimeout(400);
+  const file = path.join(SCREENSHOTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: opts.fullPage ?? false, animations: 'disabled', caret: 'hide' });
+  if (opts.docs && process.env.LW_DOCS_SCREENSHOTS === '1') {
+    fs.mkdirSync(DOCS_SCREENSHOTS, { recursive: true });
+    fs.copyFileSync(file, path.join(DOCS_SCREENSHOTS, `${name}.png`));
+  }
+}
+
+/**
+ * An API instance on a port of our choosing (the harness's use port 0), on the
+ * harness's database, worker and bus: closing it and starting another on the
+ * same port is an API restart as the browser sees it.
+ */
+export async function apiOnPort(h: Harness, port: number): Promise<{ baseUrl: string; close(): Promise<void> }> {
+  const api = createApi({
+    db: h.database.db,
+    bus: h.main.bus,
+    temporal: h.client,
+    taskQueue: h.worker.taskQueue,
+    rootToken: ROOT_TOKEN,
+    rateLimits: RELAXED_LIMITS,
+    logger: { error: () => undefined, warn: () => undefined },
+  });
+  const server = http.createServer(api.app);
+  const feed: FeedHandle = api.attachFeed(server);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    async close() {
+      await feed.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A free port on the loopback interface. */
+export async function freePort(): Promise<number> {
+  const srv = http.createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as { port: number };
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
