@@ -44,7 +44,7 @@ test('a buyer sees the offer open, claims it over the socket and gets the full l
   const lead = await apiLead(h, adminKey, campaign.id, fields);
   const opened = await a.next(ofType('offer.opened'));
   const offer = opened.offer as Record<string, unknown>;
-  expect(Object.keys(offer).sort()).toEqual(['closesAt', 'id', 'leadId', 'preview', 'price']);
+  expect(Object.keys(offer).sort()).toEqual(['auction', 'closesAt', 'id', 'leadId', 'preview', 'price']);
   expect(offer).toMatchObject({ leadId: lead.id, price: 12, preview: { city: fields.city, zip: fields.zip } });
   expect(await b.next(ofType('offer.opened'))).toEqual(opened);
 
@@ -81,7 +81,7 @@ test('the snapshot holds my open offers; an expiring offer closes as expired', a
   const offer = await offerOfLead(h, lead.id);
   const c = await connect(buyer.apiKey);
   const snapshot = await c.next(ofType('snapshot'));
-  expect(snapshot.offers).toEqual([{ id: offer.id, leadId: lead.id, preview: offer.preview, price: offer.price, closesAt: offer.closesAt.toISOString() }]);
+  expect(snapshot.offers).toEqual([{ id: offer.id, leadId: lead.id, preview: offer.preview, price: offer.price, auction: 'first_claim', closesAt: offer.closesAt.toISOString() }]);
   expect(await c.next(ofType('offer.closed'), 20_000)).toEqual({ type: 'offer.closed', offerId: offer.id, outcome: 'expired' });
 });
 

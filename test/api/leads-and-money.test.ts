@@ -238,7 +238,7 @@ describe('claims', () => {
     }
     seen.push((await h.http.post(`/v1/offers/${offer.id}/claim`).set(bearer(outsider.apiKey)).send({})).body);
     const listed = (await h.http.get('/v1/offers').set(bearer(loser.apiKey))).body.offers.find((o: { id: string }) => o.id === offer.id);
-    expect(Object.keys(listed).sort()).toEqual(['closesAt', 'id', 'leadId', 'preview', 'price']);
+    expect(Object.keys(listed).sort()).toEqual(['auction', 'closesAt', 'id', 'leadId', 'preview', 'price']);
     expect(listed.preview).toEqual({ city: fields.city, zip: fields.zip, answers: { homeowner: 'yes' } });
 
     const won = await h.http.post(`/v1/offers/${offer.id}/claim`).set(bearer(winner.apiKey)).send({});
