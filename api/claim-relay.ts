@@ -103,7 +103,10 @@ export class ClaimRelay {
 
     const target = await getTarget(db, offer.id, buyer.buyerId);
     if (!target?.eligible) return refuse('not_targeted');
-    if (offer.status !== 'open' || offer.closesAt.getTime() <= Date.now()) return refuse('offer_closed');
+    // Closed in the database is final: a sale decided in time commits before its workflow closes the offer.
+    // Past its window but not yet closed, a claim decided in time may still be charging (this very request,
+    // retried after a 503): only the workflow knows, and it refuses claims that came too late.
+    if (offer.status !== 'open') return refuse('offer_closed');
     if (offer.auction === 'highest_bid') {
       throw new Problem(409, 'bid_required', 'This offer is a highest-bid auction: send a sealed bid with POST /v1/offers/:id/bids {amount}.', { offerId: offer.id });
     }
@@ -116,8 +119,12 @@ export class ClaimRelay {
         timeoutMs: this.deps.timeoutMs,
       });
     } catch (err) {
-      // The workflow is gone (completed) or finished before taking the Update: the offer is over.
-      if (err instanceof WorkflowNotFoundError || err instanceof WorkflowUpdateFailedError) return refuse('offer_closed');
+      // The workflow is gone (completed) or finished before taking the Update: the offer is over, and a sale
+      // this request made was committed before it finished (possibly after the check above).
+      if (err instanceof WorkflowNotFoundError || err instanceof WorkflowUpdateFailedError) {
+        const late = await priorSale(db, offer.id, buyer.buyerId);
+        return late?.result === 'won' ? { status: 200, body: wonView(late) } : refuse('offer_closed');
+      }
       if (err instanceof DeadlineExceeded || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || err instanceof ServiceError) {
         if (!(err instanceof DeadlineExceeded)) this.deps.logger?.warn(`[claims] claim ${requestId} on offer ${offer.id} is pending`, err);
         throw pending(requestId);
