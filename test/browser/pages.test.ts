@@ -219,6 +219,17 @@ describe('Live Leads and the offer timeline', () => {
     raceOfferId = offer.id;
   });
 
+  test('an offer nobody claims counts down to zero and greys out as expired on both pages', async () => {
+    const flash = await makeCampaign(adminKey, { name: 'Roofing – flash sale', claimWindowSeconds: 3, previewFields: ['city', 'state', 'zip'], price: { base: 20 } });
+    const lead = await submitLead(adminKey, flash, PEOPLE[1]);
+    const { offer } = await whenOpen(lead.id);
+    for (const w of [A, B]) {
+      await w.page.waitForSelector(`${card(offer.id)}[data-state="closed:expired"]`, { timeout: 30_000 });
+      expect(await w.page.locator(`${card(offer.id)} [data-testid=card-status]`).innerText()).toBe('Expired – nobody claimed it in time');
+      expect(await w.page.locator(`${card(offer.id)} button`).count()).toBe(0);
+    }
+  });
+
   test('the admin timeline of the offer shows targeted, viewed, claim attempts, won and lost in order; the why box explains an excluded buyer', async () => {
     const admin = track(await adminPage(browser, h.main.baseUrl, adminKey, `/admin/offers/${soldOfferId}`));
     const events = async () => {
@@ -298,9 +309,15 @@ describe('Live Leads and the offer timeline', () => {
       const res = await h.http.get(`/v1/leads/${stranded.id}`).set(bearer(adminKey));
       return res.body.lead?.status === 'manual_review';
     }, 30_000, 'the stranded lead in manual review');
-    const mine = await h.http.get('/v1/me/leads').set(bearer(apex.key));
-    const sale = (mine.body.leads as { assignmentId: string; offerId: string }[]).find((l) => l.offerId === soldOfferId)!;
-    await post(apex.key, `/v1/assignments/${sale.assignmentId}/disputes`, { reason: 'The phone number is disconnected.' });
+    // The buyer disputes Ada Lovelace's lead from My leads.
+    await A.page.click('.tab:has-text("My leads")');
+    const ada = A.page.locator('section.panel', { hasText: 'Ada Lovelace' });
+    await ada.locator('button', { hasText: 'Dispute this lead' }).click();
+    await ada.locator('textarea').fill('The phone number is disconnected.');
+    await ada.locator('button[type=submit]').click();
+    await ada.locator('text=dispute open').waitFor({ timeout: 30_000 });
+    await screenshot(A.page, 'my-leads');
+    await A.page.click('.tab:has-text("Live Leads")');
 
     const admin = track(await adminPage(browser, h.main.baseUrl, adminKey));
     const page = admin.page;
@@ -316,6 +333,35 @@ describe('Live Leads and the offer timeline', () => {
     await page.waitForSelector('.toast-ok >> text=Sold to Apex Roofing Co.', { timeout: 30_000 });
     const sold = await h.http.get(`/v1/leads/${stranded.id}`).set(bearer(adminKey));
     expect(sold.body.lead.status).toBe('sold');
+
+    // A campaign made in the editor, then switched to push from the list.
+    await page.goto(`${h.main.baseUrl}/admin/campaigns/new`);
+    await page.fill('input[name=name]', 'Roofing – weekend');
+    await page.fill('input[name=base]', '40');
+    await page.click('button:has-text("Create campaign")');
+    await page.waitForURL(/\/admin\/campaigns\/[0-9a-f-]{36}$/, { timeout: 30_000 });
+    const created = page.url().split('/').pop()!;
+    await page.goto(`${h.main.baseUrl}/admin/campaigns`);
+    await page.locator('tr', { hasText: 'Roofing – weekend' }).locator('button', { hasText: 'Switch to push' }).click();
+    await page.locator('tr', { hasText: 'Roofing – weekend' }).locator('button', { hasText: 'Switch to ping post' }).waitFor({ timeout: 30_000 });
+    const switched = await h.http.get(`/v1/campaigns/${created}`).set(bearer(adminKey));
+    expect(switched.body.campaign).toMatchObject({ name: 'Roofing – weekend', mode: 'push', price: { base: 40 } });
+
+    // A buyer made in the console: its key is shown once.
+    await page.goto(`${h.main.baseUrl}/admin/buyers`);
+    await page.click('button:has-text("New buyer")');
+    await page.fill('input[name=buyerName]', 'Pinecrest Roofing');
+    await page.click('button:has-text("Create buyer")');
+    expect(await page.locator('[data-testid=secret]').innerText()).toMatch(/^lw_buyer_/);
+    await page.keyboard.press('Escape');
+
+    // A test lead submitted from the console opens on its own page.
+    await page.goto(`${h.main.baseUrl}/admin/leads`);
+    await page.click('button:has-text("Submit a test lead")');
+    await page.selectOption('.modal select', campaignId);
+    await page.click('.modal button:has-text("Submit lead")');
+    await page.waitForURL(/\/admin\/leads\/[0-9a-f-]{36}$/, { timeout: 30_000 });
+    await page.waitForSelector('.page-head .badge', { timeout: 30_000 });
 
     for (const [path, ready, name] of [
       ['/admin/campaigns', '[data-testid=campaigns-table]', 'console-campaigns'],

@@ -310,7 +310,7 @@ export function CampaignEditor({ id }: { id: string | null }) {
               </Field>
               <div class="row">
                 <Field label="Claim window (s)" hint="ping post: how long buyers may claim" error={fe('claimWindowSeconds')}>
-                  <input type="number" min={1} max={86400} value={f.claimWindowSeconds} onInput={(e) => up({ claimWindowSeconds: e.currentTarget.value })} />
+                  <input type="number" name="claimWindowSeconds" min={1} max={86400} value={f.claimWindowSeconds} onInput={(e) => up({ claimWindowSeconds: e.currentTarget.value })} />
                 </Field>
                 <Field label="Push strategy" hint="push: who gets the lead">
                   <select value={f.pushStrategy} onChange={(e) => up({ pushStrategy: e.currentTarget.value as PushStrategy })}>
@@ -377,7 +377,7 @@ export function CampaignEditor({ id }: { id: string | null }) {
           <div>
             <Panel title="Pricing">
               <Field label="Base price (credits)" error={fe('price.base') ?? fe('price')}>
-                <input type="number" min={0} value={f.base} onInput={(e) => up({ base: e.currentTarget.value })} required />
+                <input type="number" name="base" min={0} value={f.base} onInput={(e) => up({ base: e.currentTarget.value })} required />
               </Field>
               <div class="form-section">
                 <h3>ZIP tiers – first match wins</h3>

@@ -116,7 +116,7 @@ export function Leads() {
                     <td>{dir.campaignName(l.campaignId)}</td>
                     <td>
                       <Badge value={l.status} />
-                      {l.statusReason ? <span class="muted"> {l.statusReason}</span> : null}
+                      {l.statusReason ? <span class="muted"> {l.statusReason.replace(/_/g, ' ')}</span> : null}
                     </td>
                   </tr>
                 ))}
@@ -166,7 +166,7 @@ function sample() {
   return {
     firstName: first,
     lastName: last,
-    phone: `512-555-${String(1000 + r(9000))}`,
+    phone: `737-555-${String(1000 + r(9000))}`,
     email: `${first.toLowerCase()}.${last.toLowerCase()}.${tag}@example.com`,
     address: `${100 + r(900)} Main St`,
     ...place,
@@ -300,7 +300,7 @@ export function LeadDetail({ id }: { id: string }) {
           </h1>
           <p class="muted">
             {leadPlace(l)} · {dir.campaignName(l.campaignId)} · received {dateTime(l.createdAt)}
-            {l.statusReason ? ` · ${l.statusReason}` : ''}
+            {l.statusReason ? ` · ${l.statusReason.replace(/_/g, ' ')}` : ''}
           </p>
         </div>
         <Button size="sm" onClick={() => void reload()}>
