@@ -123,6 +123,36 @@ const balanceIs = (w: PageWatch, n: number) =>
 const unexpectedErrors = (w: PageWatch, allowConnectionErrors = false) =>
   w.errors.filter((e) => !(allowConnectionErrors && /WebSocket connection|ERR_CONNECTION_REFUSED|Failed to load resource|ERR_EMPTY_RESPONSE/.test(e)));
 
+// ─── how the API process serves the pages ────────────────────────────────────
+
+describe('serving', () => {
+  test('/ and /buyer are Live Leads, /admin/… the console (with a CSP); /v1/… stays API-only; assets are cached for good', async () => {
+    for (const [path, title] of [
+      ['/', 'Live Leads'],
+      ['/buyer', 'Live Leads'],
+      ['/admin', 'Agency console'],
+      ['/admin/offers/00000000-0000-4000-8000-000000000000', 'Agency console'],
+    ]) {
+      const res = await h.http.get(path);
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^text\/html/);
+      expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+      expect(res.text).toContain(`<title>${title}`);
+    }
+    const html = (await h.http.get('/')).text;
+    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)![1]!;
+    const js = await h.http.get(asset);
+    expect(js.status).toBe(200);
+    expect(js.headers['cache-control']).toContain('immutable');
+
+    for (const res of [await h.http.get('/v1/nope'), await h.http.get('/v1'), await h.http.get('/assets/missing.js'), await h.http.post('/').send({})]) {
+      expect(res.status).toBe(404);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    }
+    expect((await h.http.get('/healthz')).body).toEqual({ status: 'ok' });
+  });
+});
+
 // ─── Live Leads: two buyers, one lead ────────────────────────────────────────
 
 describe('Live Leads and the offer timeline', () => {
