@@ -207,7 +207,7 @@ describe('Live Leads and the offer timeline', () => {
     await A.page.waitForFunction(() => document.querySelectorAll('[data-testid=offer-card]').length >= 3, null, { timeout: 30_000 });
     await screenshot(A.page, 'live-leads-feed', { docs: true });
     await A.page.setViewportSize({ width: 390, height: 844 });
-    await screenshot(A.page, 'live-leads-phone');
+    await screenshot(A.page, 'live-leads-phone', { docs: true });
     await A.page.setViewportSize({ width: 1280, height: 860 });
 
     await A.page.click(`${card(offer.id)} button.btn-primary`);
