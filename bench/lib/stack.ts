@@ -1,0 +1,268 @@
+/**
+ * The real stack the benchmark runs against, on this machine:
+ *
+ * - its own Temporal dev server (scripts/temporal-dev.ts, `ignoreTemporalAddressEnv`),
+ *   SQLite in a fresh temp dir, headless;
+ * - a fresh Postgres database on the local server (DATABASE_URL's, or the
+ *   tests' default), created here and dropped at the end;
+ * - the worker (`bin/worker.ts`) and the API (`bench/processes/api.ts`, the API
+ *   with raised rate limits and dedupe off) as two child processes, talking
+ *   through Postgres LISTEN/NOTIFY as in a deployment; the load generator is
+ *   this process. Child processes let us measure each one's CPU and memory.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { Client as PgClient } from 'pg';
+import { ensureTemporalCli, startTemporalDevServer, type TemporalDevServer } from '../../scripts/temporal-dev';
+
+export const ROOT = path.resolve(__dirname, '../..');
+export const ROOT_TOKEN = `bench-root-${process.pid}-0123456789`;
+const DEFAULT_PG = 'postgres://postgres@127.0.0.1:5432/postgres';
+const CLK_TCK = 100;
+
+export interface Proc {
+  name: string;
+  pid: number;
+  child: ChildProcess | null;
+  /** Its last lines of output. */
+  tail: string[];
+}
+
+export interface Stack {
+  temporal: TemporalDevServer;
+  temporalDataDir: string;
+  databaseUrl: string;
+  dbName: string;
+  taskQueue: string;
+  baseUrl: string;
+  wsUrl: string;
+  api: Proc;
+  worker: Proc;
+  persistence: string;
+  close(): Promise<void>;
+}
+
+const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+
+async function pgAnswers(url: string): Promise<boolean> {
+  const c = new PgClient({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await c.connect();
+    await c.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+async function adminQuery(adminUrl: string, text: string): Promise<void> {
+  const c = new PgClient({ connectionString: adminUrl });
+  await c.connect();
+  try {
+    await c.query(text);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Spawns a TypeScript entry point in one node process (no tsx wrapper process, so its pid is the one that works). */
+function spawnTs(name: string, file: string, env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ proc: Proc; match: RegExpMatchArray }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, file)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const tail: string[] = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start within 120 s:\n${tail.join('\n')}`)), 120_000);
+    const onLine = (line: string) => {
+      tail.push(line);
+      if (tail.length > 30) tail.shift();
+      const m = ready.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc: { name, pid: child.pid!, child, tail }, match: m });
+      } else if (/"level":"(warn|error)"|Error/.test(line) && process.env.LW_BENCH_VERBOSE) log(`${name}: ${line}`);
+    };
+    readline.createInterface({ input: child.stdout! }).on('line', onLine);
+    readline.createInterface({ input: child.stderr! }).on('line', onLine);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code}) before it was ready:\n${tail.join('\n')}`));
+    });
+  });
+}
+
+async function stopProc(p: Proc | null): Promise<void> {
+  const child = p?.child;
+  if (!child || child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  const done = await Promise.race([new Promise<boolean>((r) => child.once('exit', () => r(true))), new Promise<boolean>((r) => setTimeout(() => r(false), 15_000))]);
+  if (!done) child.kill('SIGKILL');
+}
+
+export async function startStack(): Promise<Stack> {
+  const adminUrl = process.env.DATABASE_URL || DEFAULT_PG;
+  if (!(await pgAnswers(adminUrl))) {
+    log('PostgreSQL does not answer; running scripts/ensure-postgres.sh');
+    execFileSync('bash', [path.join(ROOT, 'scripts/ensure-postgres.sh')], { stdio: 'inherit' });
+  }
+  const dbName = `leadwire_bench_${Date.now()}_${process.pid}`;
+  await adminQuery(adminUrl, `CREATE DATABASE "${dbName}"`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${dbName}`;
+  const databaseUrl = url.toString();
+
+  const temporalDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'leadwire-bench-temporal-'));
+  let temporal: TemporalDevServer | null = null;
+  let api: Proc | null = null;
+  let worker: Proc | null = null;
+  let closing = false;
+  // A process of the stack that dies mid-run makes every later figure meaningless: say so and stop.
+  const died = (name: string, how: string, tail: string[] = []) => {
+    if (closing) return;
+    log(`${name} exited unexpectedly (${how})${tail.length ? `; its last output:\n${tail.join('\n')}` : ''}`);
+    void cleanup().finally(() => process.exit(1));
+  };
+  const cleanup = async () => {
+    closing = true;
+    await stopProc(api);
+    await stopProc(worker);
+    await temporal?.stop().catch(() => undefined);
+    fs.rmSync(temporalDataDir, { recursive: true, force: true });
+    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch((err) => log(`dropping ${dbName}: ${err}`));
+  };
+  try {
+    temporal = await startTemporalDevServer({
+      dataDir: temporalDataDir,
+      headless: true,
+      quiet: true,
+      ignoreTemporalAddressEnv: true,
+      onUnexpectedExit: (code, signal) => died('the Temporal dev server', `code ${code}, signal ${signal}`),
+    });
+    const taskQueue = `bench-${process.pid}`;
+    const env = {
+      DATABASE_URL: databaseUrl,
+      DATABASE_POOL_SIZE: '20',
+      TEMPORAL_ADDRESS: temporal.address,
+      LW_TASK_QUEUE: taskQueue,
+      LW_ROOT_TOKEN: ROOT_TOKEN,
+      LW_TEMPORAL_LOG_LEVEL: 'ERROR',
+      PORT: '0',
+    };
+    // The worker migrates the fresh database first (the API would race it otherwise).
+    ({ proc: worker } = await spawnTs('worker', 'bin/worker.ts', { ...env, LOG_LEVEL: 'info' }, /Leadwire worker polling/));
+    const started = await spawnTs('api', 'bench/processes/api.ts', { ...env, LOG_LEVEL: 'warn' }, /^READY (\d+)$/);
+    api = started.proc;
+    for (const p of [worker!, api]) p.child!.once('exit', (code, signal) => died(p.name, `code ${code}, signal ${signal}`, p.tail));
+    const port = Number(started.match[1]);
+    const cli = await ensureTemporalCli(log);
+    const version = execFileSync(cli, ['--version']).toString().trim();
+    const persistence =
+      `${version}; \`temporal server start-dev\` with SQLite file --db-filename ${path.join(temporalDataDir, 'temporal.db')} ` +
+      `(tmpfs: ${isTmpfs(temporalDataDir) ? 'yes' : 'no'}), headless, log-level warn, dynamic config history.maxInFlightUpdates=1000 history.maxTotalUpdates=10000`;
+    return {
+      temporal,
+      temporalDataDir,
+      databaseUrl,
+      dbName,
+      taskQueue,
+      baseUrl: `http://127.0.0.1:${port}`,
+      wsUrl: `ws://127.0.0.1:${port}/v1/feed`,
+      api,
+      worker: worker!,
+      persistence,
+      close: cleanup,
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+function isTmpfs(dir: string): boolean {
+  try {
+    return execFileSync('df', ['--output=fstype', dir]).toString().includes('tmpfs');
+  } catch {
+    return false;
+  }
+}
+
+// ─── resource sampling ───────────────────────────────────────────────────────
+
+/** CPU seconds (user + system) a process has used; null when it is gone. */
+export function cpuSeconds(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
+export function rssMb(pid: number): number | null {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Every postgres server process on the machine (shared with other users of the server). */
+function postgresPids(): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'postgres';
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+export interface CpuWindow {
+  /** Percent of one core, per process, over the window. */
+  stop(): Record<string, number>;
+}
+
+/** CPU use of our processes (api, worker, temporal, this load generator) and of all of Postgres over a window. */
+export function cpuWindow(stack: Stack): CpuWindow {
+  const procs: Record<string, number> = { api: stack.api.pid, worker: stack.worker.pid, temporal: stack.temporal.pid!, loadgen: process.pid };
+  const start = Date.now();
+  const before: Record<string, number> = {};
+  for (const [k, pid] of Object.entries(procs)) before[k] = cpuSeconds(pid) ?? 0;
+  const pgBefore = new Map(postgresPids().map((p) => [p, cpuSeconds(p) ?? 0]));
+  return {
+    stop() {
+      const secs = (Date.now() - start) / 1000;
+      const out: Record<string, number> = {};
+      for (const [k, pid] of Object.entries(procs)) out[k] = Math.round((((cpuSeconds(pid) ?? 0) - before[k]!) / secs) * 100);
+      let pg = 0;
+      for (const p of postgresPids()) pg += (cpuSeconds(p) ?? 0) - (pgBefore.get(p) ?? 0);
+      out.postgres_all = Math.round((pg / secs) * 100);
+      return out;
+    },
+  };
+}
+
+export const loadAverage = () => os.loadavg().map((l) => Math.round(l * 100) / 100);
+
+export function machine(): { cores: number; memoryGb: number; cpu: string } {
+  return { cores: os.cpus().length, memoryGb: Math.round(os.totalmem() / 2 ** 30), cpu: os.cpus()[0]?.model ?? 'unknown' };
+}
+
+export function commit(): string {
+  try {
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT }).toString().trim() ? '+dirty' : '';
+    return sha + dirty;
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * The API process the benchmark runs: bin/api.ts with the bench settings that
+ * only ApiDeps can take (rate limits raised, intake dedupe off, quiet logs).
+ * Prints `READY <port>` once it listens. Env as bin/api.ts (DATABASE_URL,
+ * TEMPORAL_ADDRESS, LW_TASK_QUEUE, LW_ROOT_TOKEN, PORT: 0 for any).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApi } from '../../api/app';
+import { connectTemporal, createBus, loadConfig, onShutdown, openDatabaseFor } from '../../bin/runtime';
+import { consoleStyle, logger } from '../../observability/logger';
+import { collectProcessMetrics } from '../../observability/metrics';
+
+const UNLIMITED = { capacity: 1_000_000, refillPerSecond: 1_000_000 };
+
+async function main() {
+  const config = loadConfig();
+  collectProcessMetrics();
+  const database = await openDatabaseFor(config);
+  const bus = createBus(database);
+  const client = await connectTemporal(config.temporalAddress!, config.temporalNamespace);
+  const { app, attachFeed } = createApi({
+    db: database.db,
+    bus,
+    temporal: client,
+    taskQueue: config.taskQueue,
+    rootToken: config.rootToken!,
+    rateLimits: { authFailures: UNLIMITED, claims: UNLIMITED },
+    duplicateWindowMs: 0,
+    claimTimeoutMs: 30_000,
+    logger: consoleStyle(logger),
+  });
+  const server = http.createServer({ keepAliveTimeout: 60_000 }, app);
+  const feed = attachFeed(server);
+  await bus.ready();
+  await new Promise<void>((resolve) => server.listen(config.port, '127.0.0.1', resolve));
+  process.stdout.write(`READY ${(server.address() as AddressInfo).port}\n`);
+  onShutdown([() => feed.close(), () => new Promise((r) => server.close(r)), () => client.connection.close(), () => bus.close(), () => database.close()]);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.stack ?? err.message : err);
+  process.exit(1);
+});

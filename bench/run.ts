@@ -1,0 +1,133 @@
+/**
+ * The benchmark harness (bench/README.md):
+ *
+ *   npm run bench                       all five scenarios at full size, rows appended to bench/RESULTS.md
+ *   npm run bench:ci                    all five, tiny (CI: the harness cannot rot), nothing recorded
+ *   npm run bench -- --only claim_storm,floor
+ *   npm run bench -- --scale-offers 5000 --rates 10,20,40 --results /tmp/r.md --no-record
+ *
+ * Each scenario prints one JSON line on stdout; progress goes to stderr.
+ * Exit 1 when a scenario failed or a correctness check (one winner per round) did not hold.
+ */
+import path from 'node:path';
+import { openDatabase } from '../db/connection';
+import { ApiClient } from './lib/client';
+import { recordRun } from './lib/results';
+import { commit, loadAverage, machine, startStack } from './lib/stack';
+import { claimStorm, floor, type StormFigures } from './scenarios/claims';
+import { CI, FULL, type BenchContext, type ScenarioResult, type Sizes } from './scenarios/context';
+import { feedLatency } from './scenarios/feed';
+import { scale } from './scenarios/scale';
+import { throughput } from './scenarios/throughput';
+
+const ALL = ['claim_storm', 'floor', 'feed_latency', 'throughput', 'scale'] as const;
+type Name = (typeof ALL)[number];
+
+interface Args {
+  ci: boolean;
+  only: Name[];
+  results: string;
+  record: boolean;
+  sizes: Sizes;
+}
+
+function parseArgs(argv: string[]): Args {
+  const value = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const numbers = (s: string | undefined) => s?.split(',').map(Number);
+  const ci = argv.includes('--ci');
+  const sizes: Sizes = { ...(ci ? CI : FULL) };
+  if (value('--scale-offers')) sizes.scaleOffers = Number(value('--scale-offers'));
+  if (value('--rates')) sizes.rates = numbers(value('--rates'))!;
+  if (value('--claimers')) sizes.claimers = numbers(value('--claimers'))!;
+  if (value('--feed-clients')) sizes.feedClients = numbers(value('--feed-clients'))!;
+  if (value('--rounds')) sizes.claimRounds = sizes.feedRounds = Number(value('--rounds'));
+  if (value('--step-seconds')) sizes.stepSeconds = Number(value('--step-seconds'));
+  const only = (value('--only')?.split(',') ?? [...ALL]) as Name[];
+  for (const o of only) if (!ALL.includes(o)) throw new Error(`unknown scenario ${o}; one of ${ALL.join(', ')}`);
+  return {
+    ci,
+    only,
+    results: path.resolve(value('--results') ?? path.join(__dirname, 'RESULTS.md')),
+    record: !argv.includes('--no-record') && (!ci || value('--results') !== undefined),
+    sizes,
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+  const m = machine();
+  const extra = argv.filter((a) => a !== '--ci'); // bench:ci adds --ci itself
+  const meta = {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    commit: commit(),
+    command: process.env.npm_lifecycle_event
+      ? `npm run ${process.env.npm_lifecycle_event}${extra.length ? ` -- ${extra.join(' ')}` : ''}`
+      : `tsx bench/run.ts ${argv.join(' ')}`.trim(),
+    machine: `${m.cores} cores (${m.cpu}), ${m.memoryGb} GB`,
+    persistence: '',
+    loadStart: loadAverage(),
+  };
+  log(`${meta.command} on ${meta.machine}; load ${meta.loadStart.join(' ')}; commit ${meta.commit}`);
+  const stack = await startStack();
+  // Ctrl-C or a kill: still stop the processes and drop the database.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: cleaning up`);
+      void stack.close().finally(() => process.exit(130));
+    });
+  }
+  meta.persistence = stack.persistence;
+  log(`stack: Temporal ${stack.temporal.address} (${stack.persistence}); database ${stack.dbName}; API ${stack.baseUrl} (pid ${stack.api.pid}), worker pid ${stack.worker.pid}`);
+  const database = await openDatabase({ url: stack.databaseUrl, poolSize: 20, migrate: false });
+  const ctx: BenchContext = { stack, api: new ApiClient(stack.baseUrl), database, sizes: args.sizes, log };
+  const results: ScenarioResult[] = [];
+  let failures = 0;
+  let storm: StormFigures[] | null = null;
+  try {
+    for (const name of args.only) {
+      const started = Date.now();
+      try {
+        let r: ScenarioResult;
+        if (name === 'claim_storm') {
+          const s = await claimStorm(ctx);
+          storm = s.bySize;
+          r = { scenario: s.scenario, figures: s.figures, headline: s.headline };
+        } else if (name === 'floor') r = await floor(ctx, storm);
+        else if (name === 'feed_latency') r = await feedLatency(ctx);
+        else if (name === 'throughput') r = await throughput(ctx);
+        else r = await scale(ctx);
+        const json = JSON.stringify(r.figures);
+        if (/"exactlyOneWinnerEveryRound":false/.test(json)) {
+          failures++;
+          log(`${name}: a round did not have exactly one winner`);
+        }
+        results.push(r);
+        console.log(JSON.stringify({ scenario: r.scenario, seconds: Math.round((Date.now() - started) / 1000), ...meta, loadNow: loadAverage(), figures: r.figures }));
+      } catch (err) {
+        failures++;
+        log(`${name} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      }
+    }
+  } finally {
+    await database.close();
+    await stack.close();
+  }
+  if (args.record && results.length) {
+    recordRun(args.results, { ...meta, loadEnd: loadAverage() }, results);
+    log(`recorded in ${args.results}`);
+  }
+  log(`done: ${results.length} scenario(s), ${failures} failure(s)`);
+  return failures ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.stack ?? err.message : err);
+    process.exit(1);
+  },
+);

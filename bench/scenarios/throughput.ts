@@ -1,0 +1,233 @@
+/**
+ * (4) Throughput: leads sent open-loop at a fixed rate for a while, each
+ *     auctioned end to end – intake → targeted → offer.opened at bot buyers on
+ *     the feed → claimed by one bot (REST) → charged → delivered – at rising
+ *     rates until the system no longer keeps up. Per step: achieved rate,
+ *     the latency of each stage from the intake request, and the CPU of every
+ *     process (API, worker, Temporal dev server with its SQLite, Postgres, the
+ *     load generator itself).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { eq, inArray } from 'drizzle-orm';
+import { assignments, deliveries, offers } from '../../db/schema';
+import { createAgency, createBuyers, createCampaign, connectFeeds, leadBody, nowMs, sleep, type FeedClient } from '../lib/client';
+import { cpuWindow, loadAverage, rssMb } from '../lib/stack';
+import { summarize, type Summary } from '../lib/stats';
+import type { BenchContext, ScenarioResult } from './context';
+
+interface LeadTrace {
+  sentAt: number;
+  acceptedAt?: number;
+  openedAt?: number;
+  claimStart?: number;
+  claimEnd?: number;
+  won?: boolean;
+  failed?: string;
+}
+
+export interface StepFigures {
+  offeredRate: number;
+  seconds: number;
+  sent: number;
+  accepted: number;
+  completed: number;
+  /** Delivered leads per second of sending. */
+  achievedRate: number;
+  /** How long after the last send the last delivery came. */
+  backlogSeconds: number;
+  intakeErrors: number;
+  claimFailures: Record<string, number>;
+  stages: { intake202: Summary; offerStored: Summary; feedOpened: Summary; claimAnswer: Summary; charged: Summary; delivered: Summary };
+  cpuPercent: Record<string, number>;
+  rssMb: Record<string, number | null>;
+  temporalDbMb: number;
+  loadAverage: number[];
+  saturated: boolean;
+  why: string | null;
+}
+
+const hash = (s: string) => [...s].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
+
+function sqliteMb(dir: string): number {
+  let bytes = 0;
+  for (const f of ['temporal.db', 'temporal.db-wal', 'temporal.db-shm']) {
+    try {
+      bytes += fs.statSync(path.join(dir, f)).size;
+    } catch {
+      /* absent */
+    }
+  }
+  return Math.round(bytes / 2 ** 20);
+}
+
+async function step(ctx: BenchContext, adminKey: string, campaignId: string, bots: FeedClient[], rate: number): Promise<StepFigures> {
+  const traces = new Map<string, LeadTrace>();
+  const pendingOpened = new Map<string, { at: number; offerId: string }>();
+
+  // The designated bot claims at once; everyone else only receives the frame.
+  const offs = bots.map((bot, i) =>
+    bot.on(({ at, msg }) => {
+      if (msg.type !== 'offer.opened') return;
+      const offer = msg.offer as { id: string; leadId: string };
+      if (hash(offer.id) % bots.length !== i) return;
+      const t = traces.get(offer.leadId);
+      if (!t) {
+        pendingOpened.set(offer.leadId, { at, offerId: offer.id }); // before the 202 came back
+        return;
+      }
+      claim(t, offer.id, at, bot);
+    }),
+  );
+  const claim = (t: LeadTrace, offerId: string, at: number, bot: FeedClient) => {
+    t.openedAt = at;
+    t.claimStart = nowMs();
+    void ctx.api
+      .call<{ result?: string; reason?: string; code?: string }>('POST', `/v1/offers/${offerId}/claim`, bot.buyer.key, {})
+      .then((r) => {
+        t.claimEnd = nowMs();
+        t.won = r.status === 200;
+        if (!t.won) t.failed = `${r.status} ${r.body.reason ?? r.body.code ?? ''}`;
+      })
+      .catch((err: unknown) => {
+        t.claimEnd = nowMs();
+        t.failed = String(err);
+      });
+  };
+
+  const cpu = cpuWindow(ctx.stack);
+  const start = nowMs();
+  const seconds = ctx.sizes.stepSeconds;
+  let sent = 0;
+  let intakeErrors = 0;
+  let outstanding = 0;
+  while (nowMs() - start < seconds * 1000) {
+    const due = Math.floor(((nowMs() - start) / 1000) * rate);
+    while (sent < due && outstanding < 1000) {
+      sent++;
+      outstanding++;
+      const sentAt = nowMs();
+      void ctx.api
+        .call<{ lead: { id: string } }>('POST', '/v1/leads', adminKey, leadBody(campaignId))
+        .then((r) => {
+          if (r.status !== 202) {
+            intakeErrors++;
+            return;
+          }
+          const t: LeadTrace = { sentAt, acceptedAt: nowMs() };
+          traces.set(r.body.lead.id, t);
+          const early = pendingOpened.get(r.body.lead.id);
+          if (early) {
+            const bot = bots[hash(early.offerId) % bots.length]!;
+            claim(t, early.offerId, early.at, bot);
+          }
+        })
+        .catch(() => intakeErrors++)
+        .finally(() => outstanding--);
+    }
+    await sleep(5);
+  }
+  // Drain: every accepted lead answered (or 30 s).
+  const drainUntil = nowMs() + 30_000;
+  while (nowMs() < drainUntil && (outstanding > 0 || [...traces.values()].some((t) => t.claimEnd === undefined))) await sleep(50);
+  const cpuPercent = cpu.stop();
+  offs.forEach((off) => off());
+
+  // Stage times from the database (same host clock): offer stored, charged, delivered.
+  const ids = [...traces.keys()];
+  const won = [...traces.values()].filter((t) => t.won).length;
+  const read = async () =>
+    ids.length
+      ? ctx.database.db
+          .select({ leadId: offers.leadId, openedAt: offers.openedAt, chargedAt: assignments.createdAt, deliveredAt: deliveries.deliveredAt })
+          .from(offers)
+          .leftJoin(assignments, eq(assignments.offerId, offers.id))
+          .leftJoin(deliveries, eq(deliveries.assignmentId, assignments.id))
+          .where(inArray(offers.leadId, ids))
+      : [];
+  // Deliveries trail the claim answer (the offer closes first): give them up to 15 s more.
+  let rows = await read();
+  for (const until = nowMs() + 15_000; rows.filter((r) => r.deliveredAt).length < won && nowMs() < until; rows = await read()) await sleep(200);
+  const db = new Map(rows.map((r) => [r.leadId, r]));
+  const stages = { intake202: [] as number[], offerStored: [] as number[], feedOpened: [] as number[], claimAnswer: [] as number[], charged: [] as number[], delivered: [] as number[] };
+  const claimFailures: Record<string, number> = {};
+  let completed = 0;
+  let lastDone = start;
+  for (const [leadId, t] of traces) {
+    const r = db.get(leadId);
+    stages.intake202.push(t.acceptedAt! - t.sentAt);
+    if (r?.openedAt) stages.offerStored.push(r.openedAt.getTime() - t.sentAt);
+    if (t.openedAt) stages.feedOpened.push(t.openedAt - t.sentAt);
+    if (t.claimEnd && t.claimStart) stages.claimAnswer.push(t.claimEnd - t.claimStart);
+    if (t.won && t.claimEnd) stages.charged.push(t.claimEnd - t.sentAt);
+    if (t.failed) claimFailures[t.failed] = (claimFailures[t.failed] ?? 0) + 1;
+    if (r?.deliveredAt) {
+      stages.delivered.push(r.deliveredAt.getTime() - t.sentAt);
+      completed++;
+      lastDone = Math.max(lastDone, r.deliveredAt.getTime());
+    }
+  }
+  // Leads delivered per second of sending; falling behind shows as a backlog after the last send.
+  const achievedRate = Math.round((completed / Math.max(1e-9, sent / rate)) * 10) / 10;
+  const backlogSeconds = Math.round(((lastDone - start) / 1000 - sent / rate) * 10) / 10;
+  const summary = Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, summarize(v)])) as StepFigures['stages'];
+  let why: string | null = null;
+  if (intakeErrors > 0) why = `${intakeErrors} intake errors`;
+  else if (completed < traces.size) why = `${traces.size - completed} of ${traces.size} leads not delivered within the drain`;
+  else if (achievedRate < rate * 0.9) why = `achieved ${achievedRate}/s < 90% of ${rate}/s`;
+  else if (backlogSeconds > Math.max(2, seconds / 4)) why = `falling behind: the last delivery came ${backlogSeconds}s after the last send`;
+  else if ((summary.delivered.p99 ?? 0) > 5_000) why = `end-to-end p99 ${summary.delivered.p99} ms > 5 s`;
+  return {
+    offeredRate: rate,
+    seconds,
+    sent,
+    accepted: traces.size,
+    completed,
+    achievedRate,
+    backlogSeconds,
+    intakeErrors,
+    claimFailures,
+    stages: summary,
+    cpuPercent,
+    rssMb: { api: rssMb(ctx.stack.api.pid), worker: rssMb(ctx.stack.worker.pid), temporal: rssMb(ctx.stack.temporal.pid!) },
+    temporalDbMb: sqliteMb(ctx.stack.temporalDataDir),
+    loadAverage: loadAverage(),
+    saturated: why !== null,
+    why,
+  };
+}
+
+export async function throughput(ctx: BenchContext): Promise<ScenarioResult> {
+  const { adminKey } = await createAgency(ctx.api, 'bench: throughput');
+  const buyers = await createBuyers(ctx.api, adminKey, ctx.sizes.bots, 100_000_000);
+  const campaignId = await createCampaign(ctx.api, adminKey, { claimWindowSeconds: 30 });
+  const bots = await connectFeeds(ctx.stack.wsUrl, buyers);
+  const steps: StepFigures[] = [];
+  try {
+    for (const rate of ctx.sizes.rates) {
+      const s = await step(ctx, adminKey, campaignId, bots, rate);
+      ctx.log(
+        `throughput ${rate}/s: achieved ${s.achievedRate}/s (${s.completed}/${s.sent}), delivered p50 ${s.stages.delivered.p50} p99 ${s.stages.delivered.p99} ms, ` +
+          `cpu ${JSON.stringify(s.cpuPercent)}${s.why ? `; saturated: ${s.why}` : ''}`,
+      );
+      steps.push(s);
+      if (s.saturated) break;
+      await sleep(2_000); // let the previous step's closes and deliveries settle
+    }
+  } finally {
+    bots.forEach((b) => b.close());
+  }
+  const kept = steps.filter((s) => !s.saturated);
+  const best = kept.length ? kept[kept.length - 1]! : null;
+  const sat = steps.find((s) => s.saturated);
+  return {
+    scenario: 'throughput',
+    figures: { bots: ctx.sizes.bots, steps },
+    headline:
+      `sustained ${best ? `${best.achievedRate} leads/s at ${best.offeredRate}/s offered (delivered p50 ${best.stages.delivered.p50} p99 ${best.stages.delivered.p99} ms)` : 'none'}; ` +
+      (sat
+        ? `saturates at ${sat.offeredRate}/s: ${sat.why}; CPU % of a core then: ${Object.entries(sat.cpuPercent).map(([k, v]) => `${k} ${v}`).join(', ')}`
+        : `no saturation up to ${ctx.sizes.rates[ctx.sizes.rates.length - 1]}/s`) +
+      `<br>steps: ${steps.map((s) => `${s.offeredRate}→${s.achievedRate}/s`).join(', ')}`,
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * The benchmark harness at its CI size (`npm run bench:ci`), so it cannot rot:
+ * every scenario runs against its own real stack and reports its figures.
+ * Nothing here asserts a wall-clock bound: performance is measured by
+ * `npm run bench` and recorded in bench/RESULTS.md, never asserted in tests.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+test('npm run bench:ci runs all five scenarios, checks one winner per claim round, and records a row per scenario', async () => {
+  const results = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lw-bench-smoke-')), 'RESULTS.md');
+  const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile('npm', ['run', 'bench:ci', '--', '--results', results], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, LOG_LEVEL: 'warn' } }, (err, out, errOut) =>
+      resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout: out, stderr: errOut }),
+    );
+  });
+  expect({ code, stderr: code ? stderr.slice(-4000) : '' }).toEqual({ code: 0, stderr: '' });
+
+  const lines = stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { scenario: string; persistence: string; machine: string; commit: string; figures: Record<string, unknown> });
+  expect(lines.map((l) => l.scenario)).toEqual(['claim_storm', 'floor', 'feed_latency', 'throughput', 'scale']);
+  for (const l of lines) {
+    expect(l.persistence).toMatch(/SQLite/);
+    expect(l.machine).toMatch(/cores/);
+  }
+  const [storm, floor, feed, throughput, scale] = lines.map((l) => l.figures as Record<string, any>); // eslint-disable-line @typescript-eslint/no-explicit-any
+  expect(storm!.bySize[0]).toMatchObject({ exactlyOneWinnerEveryRound: true, winner: { n: 2 } });
+  expect(floor!.bySize[0]).toMatchObject({ exactlyOneWinnerEveryRound: true, ratioToSale: { p50: expect.any(Number), p99: expect.any(Number) } });
+  expect(feed!.bySize[0]).toMatchObject({ clients: 5, missed: 0, intakeToOpened: { n: 10 } });
+  expect(throughput!.steps[0]).toMatchObject({ offeredRate: 2, intakeErrors: 0 });
+  expect(throughput!.steps[0].completed).toBe(throughput!.steps[0].accepted);
+  expect(scale!).toMatchObject({ offers: 20, intakeErrors: 0, claimWhileOpen: { exactlyOneWinnerEveryRound: true } });
+  expect(scale!.expiry.lag.n).toBe(20);
+
+  // One row in the runs table and one in each scenario's table.
+  const recorded = fs.readFileSync(results, 'utf8');
+  expect(recorded.match(/^\| \d{4}-\d\d-\d\dT[^|]+\| [0-9a-f]{7}/gm)).toHaveLength(6);
+  for (const key of ['runs', 'claim_storm', 'floor', 'feed_latency', 'throughput', 'scale']) expect(recorded).toContain(`<!-- rows:${key} -->`);
+}, 400_000);
