@@ -52,6 +52,10 @@ async function openPostgres(url: string, poolSize?: number): Promise<Database> {
   const pool = new Pool({ connectionString: url, max: poolSize ?? Number(process.env.DATABASE_POOL_SIZE ?? 10) });
   // An idle client that loses its server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
+  // Nor may a client checked out for a transaction: the pool stops listening for its errors while it is out,
+  // so a connection lost between two statements would be an unhandled 'error' event. The statements still
+  // fail (and the transaction with them), and the pool drops the broken client when it comes back.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = drizzle(pool, { schema }) as unknown as Db;
   return { db, driver: 'postgres', url, raw: pool, close: () => pool.end() };
 }
