@@ -5,42 +5,24 @@
  * history decides the same winner.
  */
 import crypto from 'node:crypto';
-import type { Client, Connection } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
-import type { Database } from '../../db/connection';
 import { postLedgerEntry } from '../../db/ledger';
-import { createInProcessBus } from '../../db/offer-bus';
 import { offerTimeline } from '../../db/timeline';
 import { bidUpdate, type BidResult } from '../../workflows/messages';
-import { openTestPostgres } from '../helpers/db';
 import { recordHistory } from '../helpers/histories';
 import { assignmentsFor, balanceOf, chargesFor, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
-import { startLead, startWorker, testClient, workflowBundle, type RunningWorker } from '../helpers/temporal';
+import { startLead, workflowBundle } from '../helpers/temporal';
+import { lifecycleSuite } from '../helpers/suite';
 import { makeAgency, makeBuyers, makeCampaign, makeLead } from '../helpers/world';
 
-let database: Database;
-let worker: RunningWorker;
-let client: Client;
-let connection: Connection;
-
-beforeAll(async () => {
-  database = await openTestPostgres();
-  worker = await startWorker({ db: database.db, bus: createInProcessBus() });
-  ({ client, connection } = await testClient());
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await connection?.close();
-  await database?.close();
-});
+const suite = lifecycleSuite();
 
 function bid(offer: { id: string; workflowId: string }, buyerId: string, amount: number, requestId = crypto.randomUUID()): Promise<BidResult> {
-  return client.workflow.getHandle(offer.workflowId).executeUpdate(bidUpdate, { args: [{ offerId: offer.id, buyerId, amount, requestId }] });
+  return suite.client.workflow.getHandle(offer.workflowId).executeUpdate(bidUpdate, { args: [{ offerId: offer.id, buyerId, amount, requestId }] });
 }
 
 async function auction(opts: { pricing?: 'first_price' | 'second_price'; floorPrice?: number; buyers?: number; credits?: number; windowSeconds?: number }) {
-  const db = database.db;
+  const db = suite.db;
   const agency = await makeAgency(db);
   const buyers = await makeBuyers(db, agency.id, opts.buyers ?? 4, { credits: opts.credits ?? 100 });
   const campaign = await makeCampaign(db, agency.id, {
@@ -51,13 +33,13 @@ async function auction(opts: { pricing?: 'first_price' | 'second_price'; floorPr
     pricing: opts.pricing ?? 'first_price',
   });
   const lead = await makeLead(db, agency.id, campaign.id);
-  await startLead(client, worker.taskQueue, lead);
+  await startLead(suite.client, suite.worker.taskQueue, lead);
   const offer = await waitForOffer(db, lead.id);
   return { agency, buyers, campaign, lead, offer };
 }
 
 test('concurrent sealed bids: the highest wins at close and pays its bid; bids are on the timeline; a replay decides the same', async () => {
-  const db = database.db;
+  const db = suite.db;
   const { buyers, lead, offer } = await auction({ buyers: 5, windowSeconds: 5 });
   expect(offer).toMatchObject({ auction: 'highest_bid', price: 20 });
   const [a, b, c, d, e] = buyers;
@@ -77,7 +59,7 @@ test('concurrent sealed bids: the highest wins at close and pays its bid; bids a
   for (const other of [b, c, d, e]) expect(await balanceOf(db, other.id)).toBe(100);
   expect(await chargesFor(db, offer.id)).toHaveLength(1);
 
-  const handle = client.workflow.getHandle(offer.workflowId);
+  const handle = suite.client.workflow.getHandle(offer.workflowId);
   await handle.result();
   const timeline = await offerTimeline(db, offer.id);
   expect(timeline.filter((t) => t.type === 'bid_placed').map((t) => [t.buyerId, t.data?.amount])).toEqual(
@@ -93,11 +75,11 @@ test('concurrent sealed bids: the highest wins at close and pays its bid; bids a
   // The history replays against the current code: same bids, same order, same winner.
   const history = await handle.fetchHistory();
   await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, offer.workflowId);
-  await recordHistory(client, offer.workflowId, 'highest-bid-auction');
+  await recordHistory(suite.client, offer.workflowId, 'highest-bid-auction');
 });
 
 test('second price: the winner pays the next bid, never below the floor; a tie goes to the earlier bid', async () => {
-  const db = database.db;
+  const db = suite.db;
   const tie = await auction({ pricing: 'second_price', buyers: 3 });
   const [x, y, z] = tie.buyers;
   expect(await bid(tie.offer, x.id, 30)).toMatchObject({ result: 'accepted' });
@@ -113,7 +95,7 @@ test('second price: the winner pays the next bid, never below the floor; a tie g
 });
 
 test('a winner that can no longer pay at close is passed over: the next bid wins', async () => {
-  const db = database.db;
+  const db = suite.db;
   const { agency, buyers, lead, offer } = await auction({ buyers: 2, credits: 50 });
   const [rich, steady] = buyers;
   expect(await bid(offer, rich.id, 50)).toMatchObject({ result: 'accepted' });

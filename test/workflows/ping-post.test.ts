@@ -2,46 +2,28 @@
  * Ping post on the real dev server and real Postgres: first valid claim wins,
  * credits are charged at the claim, the timeline records every step.
  */
-import type { Client, Connection } from '@temporalio/client';
-import type { Database } from '../../db/connection';
-import { createInProcessBus } from '../../db/offer-bus';
 import { postLedgerEntry } from '../../db/ledger';
 import { previewOf } from '../../domain/preview';
 import { recordHistory } from '../helpers/histories';
-import { openTestPostgres } from '../helpers/db';
 import { assignmentsFor, balanceOf, chargesFor, claim, targetsOf, timelineCounts, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
-import { startLead, startWorker, testClient, type RunningWorker } from '../helpers/temporal';
+import { startLead } from '../helpers/temporal';
+import { lifecycleSuite } from '../helpers/suite';
 import { makeAgency, makeBuyer, makeBuyers, makeCampaign, makeLead } from '../helpers/world';
 
-let database: Database;
-let worker: RunningWorker;
-let client: Client;
-let connection: Connection;
-
-beforeAll(async () => {
-  database = await openTestPostgres();
-  worker = await startWorker({ db: database.db, bus: createInProcessBus() });
-  ({ client, connection } = await testClient());
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await connection?.close();
-  await database?.close();
-});
+const suite = lifecycleSuite();
 
 test('the first of 20 simultaneous claims wins; the rest lose the race; one charge', async () => {
-  const db = database.db;
+  const db = suite.db;
   const agency = await makeAgency(db);
   const eligible = await makeBuyers(db, agency.id, 20, { credits: 100 });
   const outside = await makeBuyer(db, agency.id, { credits: 100, zipCodes: ['10001'] });
   const broke = await makeBuyer(db, agency.id, { credits: 5 });
   const campaign = await makeCampaign(db, agency.id, { claimWindowSeconds: 30, price: { base: 25 } });
   const lead = await makeLead(db, agency.id, campaign.id);
-  await startLead(client, worker.taskQueue, lead);
+  await startLead(suite.client, suite.worker.taskQueue, lead);
   const offer = await waitForOffer(db, lead.id);
 
-  const results = await Promise.all(eligible.map((b) => claim(client, offer, b.id)));
+  const results = await Promise.all(eligible.map((b) => claim(suite.client, offer, b.id)));
 
   const won = results.filter((r) => r.result === 'won');
   const lost = results.filter((r) => r.result === 'lost');
@@ -67,66 +49,66 @@ test('the first of 20 simultaneous claims wins; the rest lose the race; one char
     const counts = await timelineCounts(db, offer.id);
     expect(counts).toMatchObject({ targeted: 20, excluded: 2, claim_attempted: 20, won: 1, claim_failed: 19, lost: 19, delivered: 1 });
   });
-  await recordHistory(client, offer.workflowId, 'ping-post-won');
+  await recordHistory(suite.client, offer.workflowId, 'ping-post-won');
 });
 
 test('a winner asking again gets the same result and is charged once', async () => {
-  const db = database.db;
+  const db = suite.db;
   const agency = await makeAgency(db);
   const [a, b] = await makeBuyers(db, agency.id, 2, { credits: 50 });
   const campaign = await makeCampaign(db, agency.id, { claimWindowSeconds: 30, price: { base: 10 }, maxWinners: 2 });
   const lead = await makeLead(db, agency.id, campaign.id);
-  await startLead(client, worker.taskQueue, lead);
+  await startLead(suite.client, suite.worker.taskQueue, lead);
   const offer = await waitForOffer(db, lead.id);
-  const first = await claim(client, offer, a.id, 'req-1');
-  const again = await claim(client, offer, a.id, 'req-2');
+  const first = await claim(suite.client, offer, a.id, 'req-1');
+  const again = await claim(suite.client, offer, a.id, 'req-2');
   expect(first.result).toBe('won');
   expect(again).toEqual(first);
   expect(await balanceOf(db, a.id)).toBe(40);
-  expect(await claim(client, offer, b.id)).toMatchObject({ result: 'won' });
+  expect(await claim(suite.client, offer, b.id)).toMatchObject({ result: 'won' });
 });
 
 test('insufficient credits at claim time leaves the offer open for another buyer', async () => {
-  const db = database.db;
+  const db = suite.db;
   const agency = await makeAgency(db);
   const [poor, rich] = await makeBuyers(db, agency.id, 2, { credits: 30 });
   const campaign = await makeCampaign(db, agency.id, { claimWindowSeconds: 30, price: { base: 20 } });
   const lead = await makeLead(db, agency.id, campaign.id);
-  await startLead(client, worker.taskQueue, lead);
+  await startLead(suite.client, suite.worker.taskQueue, lead);
   const offer = await waitForOffer(db, lead.id);
   // The poor buyer spends its credits elsewhere after being targeted.
   await postLedgerEntry(db, { buyerId: poor.id, agencyId: agency.id, kind: 'adjustment', amount: -25, idempotencyKey: `drain-${poor.id}` });
 
-  expect(await claim(client, offer, poor.id)).toEqual({ result: 'failed', reason: 'insufficient_credits' });
-  expect(await claim(client, offer, rich.id)).toMatchObject({ result: 'won', charged: 20 });
+  expect(await claim(suite.client, offer, poor.id)).toEqual({ result: 'failed', reason: 'insufficient_credits' });
+  expect(await claim(suite.client, offer, rich.id)).toMatchObject({ result: 'won', charged: 20 });
   expect(await balanceOf(db, poor.id)).toBe(5);
   expect(await assignmentsFor(db, lead.id)).toHaveLength(1);
 });
 
 test('a shared lead with maxWinners 2 has two winners; the third loses the race', async () => {
-  const db = database.db;
+  const db = suite.db;
   const agency = await makeAgency(db);
   const buyers = await makeBuyers(db, agency.id, 3, { credits: 50 });
   const campaign = await makeCampaign(db, agency.id, { claimWindowSeconds: 30, price: { base: 10 }, maxWinners: 2 });
   const lead = await makeLead(db, agency.id, campaign.id);
-  await startLead(client, worker.taskQueue, lead);
+  await startLead(suite.client, suite.worker.taskQueue, lead);
   const offer = await waitForOffer(db, lead.id);
   const results = [];
-  for (const b of buyers) results.push(await claim(client, offer, b.id));
+  for (const b of buyers) results.push(await claim(suite.client, offer, b.id));
   expect(results.map((r) => r.result)).toEqual(['won', 'won', 'lost']);
   expect(results[2]).toEqual({ result: 'lost', reason: 'lost_race' });
   expect(await assignmentsFor(db, lead.id)).toHaveLength(2);
   expect((await assignmentsFor(db, lead.id)).every((a) => !a.exclusive)).toBe(true);
-  await recordHistory(client, offer.workflowId, 'shared-two-winners');
+  await recordHistory(suite.client, offer.workflowId, 'shared-two-winners');
 });
 
 test('the preview holds only the campaign visible fields', async () => {
-  const db = database.db;
+  const db = suite.db;
   const agency = await makeAgency(db);
   await makeBuyer(db, agency.id, { credits: 50 });
   const campaign = await makeCampaign(db, agency.id, { previewFields: ['city', 'zip', 'answers.homeowner'] });
   const lead = await makeLead(db, agency.id, campaign.id);
-  await startLead(client, worker.taskQueue, lead);
+  await startLead(suite.client, suite.worker.taskQueue, lead);
   const offer = await waitForOffer(db, lead.id);
   expect(offer.preview).toEqual(previewOf(lead.fields, ['city', 'zip', 'answers.homeowner']));
   expect(Object.keys(offer.preview).sort()).toEqual(['answers', 'city', 'zip']);
