@@ -7,7 +7,8 @@
  *   activity as `activityLog()`; a failed attempt is logged at warn;
  * - duration and failure metrics by activity type;
  * - business outcomes read off the inputs and results: offers opened and
- *   closed, leads sold / sent to review / rejected, deliveries by channel.
+ *   closed, leads sold / sent to review / rejected, deliveries by channel
+ *   (delivered, attempt_failed per failed attempt, failed once retries are spent).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Context } from '@temporalio/activity';
@@ -33,6 +34,8 @@ function countOutcomes(activity: string, input: Record<string, unknown>, result:
   } else if (activity === 'setLeadStatus' && typeof input.status === 'string' && FINAL_LEAD_OUTCOMES.has(input.status)) {
     leadOutcomes.inc({ outcome: input.status });
   } else if (activity === 'assignDirect' && won(result)) leadOutcomes.inc({ outcome: 'sold' });
+  // A channel's final failure, after its retries (each failed attempt is counted as attempt_failed).
+  else if (activity === 'recordDeliveryFailure' && typeof input.channel === 'string') deliveries.inc({ channel: input.channel, status: 'failed' });
 }
 
 function deliveryChannel(activity: string, input: Record<string, unknown>): string | null {
@@ -66,7 +69,7 @@ export const observeActivities: ActivityInterceptorsFactory = (ctx: Context) => 
         const type = err instanceof Error ? ((err as { type?: string }).type ?? err.name) : 'unknown';
         activityDuration.observe({ activity: activityType, result: 'error' }, seconds);
         activityFailures.inc({ activity: activityType, error: type });
-        if (channel) deliveries.inc({ channel, status: 'failed' });
+        if (channel) deliveries.inc({ channel, status: 'attempt_failed' });
         log.warn({ err, ms: Math.round(seconds * 1000) }, 'activity attempt failed');
         throw err;
       }

@@ -53,7 +53,7 @@ export const offersClosed = new Counter({
 
 export const deliveries = new Counter({
   name: 'leadwire_deliveries_total',
-  help: 'Delivery activity attempts by channel and status (delivered, failed, or the status the channel reported)',
+  help: 'Deliveries by channel and status: delivered, attempt_failed (an attempt Temporal retries), failed (retries spent)',
   labelNames: ['channel', 'status'],
   registers: [processRegistry],
 });

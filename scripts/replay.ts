@@ -267,6 +267,7 @@ const WRITERS: Record<string, RegExp> = {
   closeOffer: /^(lost|expired|cancelled)$/,
   recordEvents: /^(claim_attempted|claim_failed|fell_through|reoffered|bid\w*)$/,
   setLeadStatus: /^(manual_review|rejected)$/,
+  recordDeliveryFailure: /^(delivery_failed|buyer_paused|paused)$/,
 };
 const writes = (activity: string, type: string): boolean =>
   (WRITERS[activity]?.test(type) ?? false) || (/^deliver/.test(activity) && /^deliver/.test(type));
