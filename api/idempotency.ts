@@ -69,10 +69,40 @@ export async function withIdempotency(db: Db, scope: string, key: string | null,
   try {
     reply = await run();
   } catch (err) {
-    await releaseIdempotencyKey(db, scope, key).catch(() => undefined);
+    await release(db, scope, key);
     throw err;
   }
-  if (reply.status >= 300) await releaseIdempotencyKey(db, scope, key).catch(() => undefined);
-  else await completeIdempotencyKey(db, scope, key, reply.status, reply.body ?? {});
+  if (reply.status >= 300) {
+    await release(db, scope, key);
+    return reply;
+  }
+  try {
+    await completeIdempotencyKey(db, scope, key, reply.status, reply.body ?? {});
+  } catch (err) {
+    // The answer is lost with the database; the client retries and the request runs again (the routes
+    // that take a key are safe to run twice: intake and top-ups derive their ids from the key).
+    await release(db, scope, key);
+    throw err;
+  }
   return reply;
+}
+
+/** Background attempts to forget a reservation, each later than the last: under a minute in all. */
+const RELEASE_RETRY_MS = [500, 1_000, 2_000, 4_000, 8_000, 8_000, 8_000, 8_000, 8_000];
+
+/**
+ * Forgets a reservation. When that fails too (the database being away is the
+ * likely reason the request failed), it keeps trying in the background, so
+ * the client's retry runs once the database is back rather than hearing
+ * `idempotency_in_progress` until the reservation counts as abandoned. The
+ * attempts end well before then: a later takeover's reservation is never
+ * mistaken for this one.
+ */
+async function release(db: Db, scope: string, key: string): Promise<void> {
+  const attempt = (n: number): Promise<void> =>
+    releaseIdempotencyKey(db, scope, key).catch(() => {
+      if (n >= RELEASE_RETRY_MS.length) return;
+      setTimeout(() => void attempt(n + 1), RELEASE_RETRY_MS[n]).unref();
+    });
+  await attempt(0);
 }
