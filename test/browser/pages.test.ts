@@ -260,6 +260,34 @@ describe('Live Leads and the offer timeline', () => {
     }
   });
 
+  test('a highest-bid offer takes sealed bids; at close the higher bidder’s card turns into the record, the other says outbid', async () => {
+    const auction = await makeCampaign(adminKey, {
+      name: 'Roofing – premium auction',
+      claimWindowSeconds: 8,
+      previewFields: ['city', 'state', 'zip', 'answers.roof_age'],
+      price: { base: 20 },
+      auction: 'highest_bid',
+    });
+    const lead = await submitLead(adminKey, auction, PEOPLE[4]);
+    const { offer } = await whenOpen(lead.id);
+    const bid = async (w: PageWatch, amount: number) => {
+      await w.page.fill(`${card(offer.id)} input[name=bid]`, String(amount));
+      await w.page.click(`${card(offer.id)} button[type=submit]`);
+      await w.page.waitForSelector(`${card(offer.id)}[data-state=bid]`, { timeout: 20_000 });
+    };
+    await Promise.all([A.page.waitForSelector(card(offer.id)), B.page.waitForSelector(card(offer.id))]);
+    expect(await A.page.locator(card(offer.id)).innerText()).toContain('FLOOR');
+    await bid(A, 35);
+    await bid(B, 25);
+    expect(await A.page.locator(`${card(offer.id)} [data-testid=card-status]`).innerText()).toContain('Your sealed bid: 35 credits');
+    await screenshot(A.page, 'sealed-bid');
+
+    await A.page.waitForSelector(`${card(offer.id)}[data-state=won]`, { timeout: 30_000 });
+    expect(await A.page.locator(card(offer.id)).innerText()).toContain(`${lead.fields.firstName} ${lead.fields.lastName}`);
+    await B.page.waitForSelector(`${card(offer.id)}[data-state="closed:taken"]`, { timeout: 30_000 });
+    expect(await B.page.locator(`${card(offer.id)} [data-testid=card-status]`).innerText()).toBe('Another buyer bid higher');
+  });
+
   test('the admin timeline of the offer shows targeted, viewed, claim attempts, won and lost in order; the why box explains an excluded buyer', async () => {
     const admin = track(await adminPage(browser, h.main.baseUrl, adminKey, `/admin/offers/${soldOfferId}`));
     const events = async () => {

@@ -7,7 +7,7 @@
 import { useState } from 'preact/hooks';
 import { ApiError, messageOf } from '../shared/api';
 import { credits } from '../shared/format';
-import type { Campaign, DeliveryMode, PriceRules, PushStrategy } from '../shared/types';
+import type { AuctionKind, AuctionPricing, Campaign, DeliveryMode, PriceRules, PushStrategy } from '../shared/types';
 import { PREVIEWABLE_FIELDS } from '../../../domain/preview';
 import { Badge, Button, Empty, ErrorNote, Field, Loading, Panel, toast, useAction } from '../shared/ui';
 import { useConsole } from './context';
@@ -66,7 +66,7 @@ export function Campaigns() {
                     </td>
                     <td>
                       <Badge value={c.mode}>{MODE_LABEL[c.mode]}</Badge>
-                      {c.mode === 'push' ? <div class="muted">{STRATEGY_LABEL[c.pushStrategy]}</div> : null}
+                      {c.mode === 'push' ? <div class="muted">{STRATEGY_LABEL[c.pushStrategy]}</div> : c.auction === 'highest_bid' ? <div class="muted">highest bid</div> : null}
                     </td>
                     <td class="num">{c.mode === 'ping_post' ? `${c.claimWindowSeconds} s` : '–'}</td>
                     <td class="num">{credits(c.price.base)}</td>
@@ -177,6 +177,9 @@ interface Form {
   allBuyers: boolean;
   pool: Record<string, { on: boolean; priority: string; weight: string }>;
   status: 'active' | 'paused';
+  auction: AuctionKind;
+  floorPrice: string;
+  pricing: AuctionPricing;
 }
 
 function formOf(c: Campaign | null, serviceLine: string): Form {
@@ -200,6 +203,9 @@ function formOf(c: Campaign | null, serviceLine: string): Form {
     allBuyers: !c || c.buyers.length === 0,
     pool,
     status: c?.status ?? 'active',
+    auction: c?.auction ?? 'first_claim',
+    floorPrice: c?.floorPrice === null || c?.floorPrice === undefined ? '' : String(c.floorPrice),
+    pricing: c?.pricing ?? 'first_price',
   };
 }
 
@@ -230,6 +236,9 @@ function bodyOf(f: Form) {
     caps,
     buyers,
     status: f.status,
+    auction: f.auction,
+    floorPrice: f.floorPrice.trim() === '' ? null : Number(f.floorPrice),
+    pricing: f.pricing,
   };
 }
 
@@ -322,6 +331,29 @@ export function CampaignEditor({ id }: { id: string | null }) {
                   </select>
                 </Field>
               </div>
+              {f.mode === 'ping_post' ? (
+                <div class="row">
+                  <Field label="Auction" hint="how a ping-post offer is won">
+                    <select value={f.auction} onChange={(e) => up({ auction: e.currentTarget.value as AuctionKind })}>
+                      <option value="first_claim">First valid claim wins</option>
+                      <option value="highest_bid">Highest sealed bid at close</option>
+                    </select>
+                  </Field>
+                  {f.auction === 'highest_bid' ? (
+                    <>
+                      <Field label="Floor (credits)" hint="empty: the lead's price" error={fe('floorPrice')}>
+                        <input type="number" min={0} value={f.floorPrice} onInput={(e) => up({ floorPrice: e.currentTarget.value })} />
+                      </Field>
+                      <Field label="Winner pays">
+                        <select value={f.pricing} onChange={(e) => up({ pricing: e.currentTarget.value as AuctionPricing })}>
+                          <option value="first_price">its bid</option>
+                          <option value="second_price">the next bid</option>
+                        </select>
+                      </Field>
+                    </>
+                  ) : null}
+                </div>
+              ) : null}
               <div class="row">
                 <Field label="Max winners" hint="1 = exclusive; N = shared lead" error={fe('maxWinners')}>
                   <input type="number" min={1} max={100} value={f.maxWinners} onInput={(e) => up({ maxWinners: e.currentTarget.value })} />

@@ -255,6 +255,8 @@ function describe(e: TimelineEvent, dir: Directory): { text?: string; chips: [st
         text: [`charged ${credits(Number(d.charged ?? 0))}`, d.balanceAfter !== undefined ? `balance after ${String(d.balanceAfter)}` : '', via(d.via)].filter(Boolean).join(' · '),
         chips: d.assignmentId ? [['assignment', shortId(String(d.assignmentId))]] : [],
       };
+    case 'bid_placed':
+      return { text: `${d.raised ? 'raised to' : 'bid'} ${credits(Number(d.amount ?? 0))}${via(d.via) ? ` · ${via(d.via)}` : ''}`, chips: d.requestId ? [['request', String(d.requestId).slice(0, 13)]] : [] };
     case 'lost':
       return { text: e.reason === 'taken' ? 'another buyer won it' : e.reason === 'expired' ? 'the window ended unsold' : (e.reason ?? ''), chips: [] };
     case 'expired':

@@ -3,14 +3,16 @@
  * offer.opened, offer.closed), with a countdown per card and one Claim
  * button. A claim goes over the socket when it is up, else over REST; either
  * way with one requestId, so a retry after a timeout or a dropped connection
- * is the same attempt (never a second charge).
+ * is the same attempt (never a second charge). A highest-bid offer takes a
+ * sealed bid instead (REST, the same retry rule); the winner's card fills in
+ * with the record when the offer closes "won by you".
  */
 import type { RefObject } from 'preact';
 import { useCallback, useEffect, useReducer, useRef, useState } from 'preact/hooks';
 import { ApiError, messageOf, randomId, serverNow, toApiError, type Api } from '../shared/api';
 import { FeedClaimError, LiveFeed, type ClaimAnswer, type FeedStatus } from '../shared/feed';
 import { ago, countdown, credits, label, num, show } from '../shared/format';
-import type { BuyerOffer, ClaimFailureReason, FeedServerMessage, LeadRecord, Page, Wallet, WonLead } from '../shared/types';
+import type { BidAnswer, BuyerOffer, ClaimFailureReason, FeedServerMessage, LeadRecord, Page, Wallet, WonLead } from '../shared/types';
 import { Button, Empty, toast, useNow } from '../shared/ui';
 import * as B from './cards';
 
@@ -20,6 +22,7 @@ type Action =
   | { t: 'closed'; offerId: string; outcome: 'won_by_you' | 'taken' | 'expired' }
   | { t: 'claiming'; offerId: string }
   | { t: 'answer'; offerId: string; answer: ClaimAnswer }
+  | { t: 'bid'; offerId: string; answer: BidAnswer }
   | { t: 'problem'; offerId: string; note: string }
   | { t: 'wonElsewhere'; offerId: string; won: NonNullable<B.Card['won']> }
   | { t: 'dismiss' };
@@ -37,6 +40,8 @@ function reduce(board: B.Board, a: Action): B.Board {
       return B.claimStarted(board, a.offerId);
     case 'answer':
       return a.answer.result === 'won' ? B.claimWon(board, a.answer) : B.claimRefused(board, a.offerId, a.answer.reason);
+    case 'bid':
+      return a.answer.result === 'accepted' ? B.bidPlaced(board, a.offerId, a.answer.amount) : B.bidRefused(board, a.offerId, a.answer.reason);
     case 'problem':
       return B.claimProblem(board, a.offerId, a.note);
     case 'wonElsewhere':
@@ -54,6 +59,7 @@ export interface LiveState {
   /** The feed has connected at least once. */
   everOnline: boolean;
   claim(offerId: string): Promise<void>;
+  bid(offerId: string, amount: number): Promise<void>;
   viewed(offerId: string): void;
   reconnect(): void;
   dismissOver(): void;
@@ -155,6 +161,36 @@ export function useLiveBoard(api: Api, token: string, onClaimAnswered: (balance?
     [api, onClaimAnswered],
   );
 
+  const bid = useCallback(
+    async (offerId: string, amount: number) => {
+      const requestId = randomId();
+      dispatch({ t: 'claiming', offerId });
+      for (let attempt = 0; attempt < 6; attempt++) {
+        try {
+          const res = await api.raw<BidAnswer>('POST', `/v1/offers/${offerId}/bids`, { body: { amount, requestId } });
+          const body = res.body as BidAnswer | null;
+          if (body && (body.result === 'accepted' || body.result === 'refused')) {
+            dispatch({ t: 'bid', offerId, answer: body });
+            if (body.result === 'accepted') toast(`Sealed bid of ${credits(body.amount)} placed`, 'ok');
+            onClaimAnswered();
+            return;
+          }
+          throw toApiError(res.status, res.body);
+        } catch (err) {
+          const code = err instanceof ApiError ? err.code : '';
+          if (code === 'bid_pending' || code === 'network_error') {
+            await sleep(Math.min(4000, 500 * 2 ** attempt));
+            continue;
+          }
+          dispatch({ t: 'problem', offerId, note: code === 'rate_limited' ? 'Too many bids – wait a moment and try again' : messageOf(err) });
+          return;
+        }
+      }
+      dispatch({ t: 'problem', offerId, note: 'Still being decided – check again in a moment' });
+    },
+    [api, onClaimAnswered],
+  );
+
   // A card that closed "won by you" without this page's claim (another tab, REST): fetch the record.
   useEffect(() => {
     const missing = board.filter((c) => c.outcome === 'won_by_you' && !c.won);
@@ -181,6 +217,7 @@ export function useLiveBoard(api: Api, token: string, onClaimAnswered: (balance?
     retryAt,
     everOnline,
     claim,
+    bid,
     viewed,
     reconnect: () => window.dispatchEvent(new Event('online')),
     dismissOver: () => dispatch({ t: 'dismiss' }),
@@ -224,7 +261,7 @@ export function LiveLeads({ live, balance, wallet, onWallet }: { live: LiveState
         ) : (
           <div class="cards" data-testid="offer-cards">
             {shown.map((c) => (
-              <OfferCard key={c.offer.id} card={c} now={now} balance={balance} onClaim={live.claim} onViewed={live.viewed} />
+              <OfferCard key={c.offer.id} card={c} now={now} balance={balance} onClaim={live.claim} onBid={live.bid} onViewed={live.viewed} />
             ))}
           </div>
         )}
@@ -317,12 +354,14 @@ function OfferCard({
   now,
   balance,
   onClaim,
+  onBid,
   onViewed,
 }: {
   card: B.Card;
   now: number;
   balance: number | null;
   onClaim(id: string): Promise<void>;
+  onBid(id: string, amount: number): Promise<void>;
   onViewed(id: string): void;
 }) {
   const ref = useRef<HTMLElement>(null);
@@ -359,7 +398,10 @@ function OfferCard({
   const title = placeTitle(offer.preview);
   const rows = previewRows(offer.preview, title !== null);
   const short = balance !== null && balance < offer.price;
-  const stateAttr = phase === 'closed' ? `closed:${card.outcome ?? card.reason ?? ''}` : phase === 'refused' ? `refused:${card.reason}` : phase;
+  const isBid = offer.auction === 'highest_bid';
+  const refusal = card.reason ?? card.bidReason;
+  const stateAttr =
+    phase === 'closed' ? `closed:${card.outcome ?? refusal ?? ''}` : phase === 'refused' ? `refused:${refusal}` : phase === 'open' && card.bid !== undefined ? 'bid' : phase;
 
   if (phase === 'won' && card.won) return <WonCard card={card} lead={card.won.lead} charged={card.won.charged} innerRef={ref} />;
 
@@ -373,6 +415,7 @@ function OfferCard({
     >
       <header class="oc-head">
         <div class="oc-price">
+          {isBid ? <span class="oc-price-floor">floor</span> : null}
           <span class="oc-price-n">{offer.price}</span> <span class="oc-price-u">{offer.price === 1 ? 'credit' : 'credits'}</span>
         </div>
         {live ? (
@@ -402,7 +445,9 @@ function OfferCard({
         <p class="oc-msg oc-msg-muted">The rest of the record is yours once you claim it.</p>
       )}
       <footer class="oc-foot">
-        {live ? (
+        {live && isBid ? (
+          <BidForm card={card} timeUp={timeUp} short={short} onBid={onBid} />
+        ) : live ? (
           <>
             <Button
               variant="primary"
@@ -433,6 +478,47 @@ function OfferCard({
         )}
       </footer>
     </article>
+  );
+}
+
+/** A highest-bid offer: one sealed bid (raised as often as the buyer likes); the highest at close wins. */
+function BidForm({ card, timeUp, short, onBid }: { card: B.Card; timeUp: boolean; short: boolean; onBid(id: string, amount: number): Promise<void> }) {
+  const { offer, phase } = card;
+  const min = card.bid !== undefined ? card.bid + 1 : offer.price;
+  const [amount, setAmount] = useState(String(min));
+  useEffect(() => setAmount(String(min)), [min]);
+  const n = Number(amount);
+  const final = phase === 'refused' && card.bidReason !== undefined && !B.BID_RETRYABLE.has(card.bidReason);
+  return (
+    <form
+      class="oc-bid"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (Number.isInteger(n) && n >= 0) void onBid(offer.id, n);
+      }}
+    >
+      <div class="oc-bid-row">
+        <input type="number" name="bid" min={offer.price} step={1} value={amount} onInput={(e) => setAmount(e.currentTarget.value)} aria-label="Your bid in credits" disabled={timeUp || final} />
+        <Button type="submit" variant="primary" size="lg" busy={phase === 'claiming'} disabled={timeUp || final || !Number.isInteger(n)}>
+          {phase === 'claiming' ? 'Bidding…' : card.bid !== undefined ? 'Raise bid' : 'Place bid'}
+        </Button>
+      </div>
+      {phase === 'refused' && card.bidReason ? (
+        <p class={`oc-msg ${card.bidReason === 'insufficient_credits' ? 'oc-msg-warn' : 'oc-msg-bad'}`} data-testid="card-status">
+          {B.bidRefusalText(card.bidReason)}
+        </p>
+      ) : card.note ? (
+        <p class="oc-msg oc-msg-bad" data-testid="card-status">
+          {card.note}
+        </p>
+      ) : card.bid !== undefined ? (
+        <p class="oc-msg oc-msg-ok" data-testid="card-status">
+          Your sealed bid: {credits(card.bid)}. The highest bid at close wins.
+        </p>
+      ) : (
+        <p class="oc-msg oc-msg-muted">{short ? 'Your balance is below the floor.' : 'Sealed bids: the highest at close wins.'}</p>
+      )}
+    </form>
   );
 }
 

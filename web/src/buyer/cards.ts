@@ -3,14 +3,14 @@
  * transitions the feed and the claim answers cause. The component renders
  * cards; everything that decides what a card says lives here.
  */
-import type { BuyerOffer, ClaimFailureReason, ClaimWonAnswer, CloseOutcome, LeadRecord } from '../shared/types';
+import type { BidRefusalReason, BuyerOffer, ClaimFailureReason, ClaimWonAnswer, CloseOutcome, LeadRecord } from '../shared/types';
 
 export type Phase =
   /** claimable */
   | 'open'
-  /** a claim is on its way */
+  /** a claim (or a bid) is on its way */
   | 'claiming'
-  /** the claim was refused but the offer is still open (credits, cap, eligibility) */
+  /** the claim or bid was refused but the offer is still open (credits, cap, eligibility, floor) */
   | 'refused'
   /** this buyer won: the card shows the full lead */
   | 'won'
@@ -25,6 +25,9 @@ export interface Card {
   /** Arrived after the first snapshot: highlighted as new. */
   fresh: boolean;
   reason?: ClaimFailureReason;
+  /** Highest-bid offers: my standing sealed bid, and why the last bid was refused. */
+  bid?: number;
+  bidReason?: BidRefusalReason;
   outcome?: CloseOutcome | 'gone';
   won?: { lead: LeadRecord; charged: number; assignmentId: string };
   /** A transient problem (network, rate limit) shown under the button. */
@@ -98,6 +101,18 @@ export function claimRefused(board: Board, offerId: string, reason: ClaimFailure
   });
 }
 
+export function bidPlaced(board: Board, offerId: string, amount: number): Board {
+  return update(board, offerId, (c) => (c.phase === 'claiming' || c.phase === 'refused' || c.phase === 'open' ? { ...c, phase: 'open', bid: amount, bidReason: undefined, note: undefined } : { ...c, bid: amount }));
+}
+
+export function bidRefused(board: Board, offerId: string, reason: BidRefusalReason): Board {
+  return update(board, offerId, (c) => {
+    if (c.phase === 'closed' || c.phase === 'won') return c;
+    if (reason === 'offer_closed') return { ...c, phase: 'closed', bidReason: reason };
+    return { ...c, phase: 'refused', bidReason: reason, reason: undefined };
+  });
+}
+
 export function claimProblem(board: Board, offerId: string, note: string): Board {
   return update(board, offerId, (c) => (c.phase === 'claiming' ? { ...c, phase: 'open', note } : { ...c, note }));
 }
@@ -120,6 +135,18 @@ export const REFUSALS: Partial<Record<ClaimFailureReason, string>> = {
 /** A refusal in words; a reason added to the contract later reads as its code until worded here. */
 export const refusalText = (r: ClaimFailureReason): string => REFUSALS[r] ?? `Not won (${r.replace(/_/g, ' ')})`;
 
+export const BID_REFUSALS: Partial<Record<BidRefusalReason, string>> = {
+  below_floor: 'Below the floor – bid at least the floor price',
+  not_a_raise: 'A new bid must raise your standing bid',
+  insufficient_credits: 'Insufficient credits – top up to bid',
+  not_targeted: 'No longer eligible for this lead',
+  offer_closed: 'Closed – bidding has ended',
+  not_an_auction: 'This offer takes claims, not bids',
+};
+export const bidRefusalText = (r: BidRefusalReason): string => BID_REFUSALS[r] ?? `Bid refused (${r.replace(/_/g, ' ')})`;
+/** Refusals after which another (higher) bid can still stand. */
+export const BID_RETRYABLE: ReadonlySet<BidRefusalReason> = new Set(['below_floor', 'not_a_raise', 'insufficient_credits']);
+
 /** Whether the buyer may press Claim again after this refusal (the cause can change while the window is open). */
 export const RETRYABLE: ReadonlySet<ClaimFailureReason> = new Set(['insufficient_credits', 'cap_reached']);
 
@@ -132,7 +159,12 @@ export const OUTCOMES: Record<CloseOutcome | 'gone', string> = {
 
 /** The one line a card that is over says. */
 export function closedText(c: Card): string {
+  if (c.offer.auction === 'highest_bid') {
+    if (c.outcome === 'taken') return c.bid ? 'Another buyer bid higher' : 'Sold to the highest bidder';
+    if (c.outcome === 'expired') return 'Expired – no valid bid';
+  }
   if (c.outcome) return OUTCOMES[c.outcome];
+  if (c.bidReason) return bidRefusalText(c.bidReason);
   if (c.reason) return refusalText(c.reason);
   return 'Closed';
 }

@@ -11,6 +11,8 @@ import type {
   BuyerView,
   CampaignView,
   CandidateView,
+  BidAccepted,
+  BidRefused,
   ClaimRefused,
   ClaimWon,
   DisputeView,
@@ -27,6 +29,9 @@ import type {
 } from '../../../api/schemas';
 
 export type {
+  AuctionKind,
+  AuctionPricing,
+  BidRefusalReason,
   ClaimFailureReason,
   ExclusionReason,
   LeadStatus,
@@ -57,6 +62,7 @@ export type WonLead = z.infer<typeof WonLeadView>;
 export type PriceRules = z.infer<typeof PriceRulesSchema>;
 export type ClaimWonAnswer = z.infer<typeof ClaimWon>;
 export type ClaimRefusedAnswer = z.infer<typeof ClaimRefused>;
+export type BidAnswer = z.infer<typeof BidAccepted> | z.infer<typeof BidRefused>;
 export type Me = z.infer<typeof Responses.Me>;
 export type Wallet = z.infer<typeof Responses.Wallet>;
 export type Eligibility = z.infer<typeof Responses.Eligibility>;
