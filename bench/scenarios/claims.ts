@@ -16,7 +16,7 @@ import { sellOffer } from '../../db/sales';
 import { leads, offers, offerTargets } from '../../db/schema';
 import { createAgency, createBuyers, createCampaign, postLead, until, type ApiClient, type Buyer } from '../lib/client';
 import { fmt, ratio, summarize, type Summary } from '../lib/stats';
-import type { BenchContext, ScenarioResult } from './context';
+import { FLOOR_WORKFLOW_PREFIX, settle, type BenchContext, type ScenarioResult } from './context';
 
 export interface StormRound {
   winners: number;
@@ -85,6 +85,7 @@ export async function stormSeries(ctx: BenchContext, adminKey: string, campaignI
 }
 
 export async function claimStorm(ctx: BenchContext): Promise<ScenarioResult & { bySize: StormFigures[] }> {
+  await settle(ctx);
   const { adminKey } = await createAgency(ctx.api, 'bench: claim storm');
   const buyers = await createBuyers(ctx.api, adminKey, Math.max(...ctx.sizes.claimers));
   const bySize: StormFigures[] = [];
@@ -118,7 +119,7 @@ async function bareOffer(ctx: BenchContext, agencyId: string, campaignId: string
     campaignId,
     fields: { firstName: 'Floor', lastName: 'Lead', phone: '5550000000', email: `${leadId}@floor.example`, zip: '78701', state: 'TX' },
     status: 'offered',
-    workflowId: `bench-floor-${leadId}`,
+    workflowId: `${FLOOR_WORKFLOW_PREFIX}${leadId}`,
   });
   await db.insert(offers).values({
     id: offerId,
@@ -126,7 +127,7 @@ async function bareOffer(ctx: BenchContext, agencyId: string, campaignId: string
     agencyId,
     campaignId,
     kind: 'ping_post',
-    workflowId: `bench-floor-${leadId}`,
+    workflowId: `${FLOOR_WORKFLOW_PREFIX}${leadId}`,
     price: 1,
     preview: {},
     maxWinners: 1,

@@ -1,4 +1,5 @@
 /** What every scenario gets: the stack, an API client, direct database access, and the run's sizes. */
+import { sql } from 'drizzle-orm';
 import type { Database } from '../../db/connection';
 import type { ApiClient } from '../lib/client';
 import type { Stack } from '../lib/stack';
@@ -61,4 +62,32 @@ export interface ScenarioResult {
   figures: Record<string, unknown>;
   /** One line for the results table. */
   headline: string;
+}
+
+/** The floor's offers have no workflow (they stay open, their sales undelivered): the workflow id marks them. */
+export const FLOOR_WORKFLOW_PREFIX = 'bench-floor-';
+const FLOOR_PREFIX = `${FLOOR_WORKFLOW_PREFIX}%`;
+
+/**
+ * Waits (up to `timeoutMs`) until the previous work is done: no offer open, no
+ * lead still routing, no sold lead waiting for its delivery. Scenarios and
+ * throughput steps start from an idle system, so one's backlog is not
+ * measured as the next one's latency. Returns what was still pending.
+ */
+export async function settle(ctx: BenchContext, timeoutMs = 120_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const result = (await ctx.database.db.execute(sql`
+      SELECT (SELECT count(*) FROM offers WHERE status = 'open' AND workflow_id NOT LIKE ${FLOOR_PREFIX})
+           + (SELECT count(*) FROM leads WHERE status = 'routing')
+           + (SELECT count(*) FROM assignments a JOIN offers o ON o.id = a.offer_id
+               WHERE o.workflow_id NOT LIKE ${FLOOR_PREFIX} AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.assignment_id = a.id)) AS n`)) as unknown as { rows: { n: string }[] };
+    const pending = Number(result.rows[0]?.n ?? 0);
+    if (pending === 0) return 0;
+    if (Date.now() > deadline) {
+      ctx.log(`still ${pending} offers/leads/deliveries pending after ${Math.round(timeoutMs / 1000)} s; going on`);
+      return pending;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }

@@ -7,7 +7,7 @@
  */
 import { createAgency, createBuyers, createCampaign, connectFeeds, nowMs, postLead, until, type FeedClient } from '../lib/client';
 import { fmt, summarize, type Summary } from '../lib/stats';
-import type { BenchContext, ScenarioResult } from './context';
+import { settle, type BenchContext, type ScenarioResult } from './context';
 
 export interface FeedFigures {
   clients: number;
@@ -54,6 +54,7 @@ async function round(ctx: BenchContext, adminKey: string, campaignId: string, cl
 }
 
 export async function feedLatency(ctx: BenchContext): Promise<ScenarioResult> {
+  await settle(ctx);
   const { adminKey } = await createAgency(ctx.api, 'bench: feed');
   const buyers = await createBuyers(ctx.api, adminKey, Math.max(...ctx.sizes.feedClients));
   const out: FeedFigures[] = [];

@@ -14,7 +14,7 @@ import { assignments, deliveries, offers } from '../../db/schema';
 import { createAgency, createBuyers, createCampaign, connectFeeds, leadBody, nowMs, sleep, type FeedClient } from '../lib/client';
 import { cpuWindow, loadAverage, rssMb } from '../lib/stack';
 import { summarize, type Summary } from '../lib/stats';
-import type { BenchContext, ScenarioResult } from './context';
+import { settle, type BenchContext, type ScenarioResult } from './context';
 
 interface LeadTrace {
   sentAt: number;
@@ -205,6 +205,7 @@ export async function throughput(ctx: BenchContext): Promise<ScenarioResult> {
   const steps: StepFigures[] = [];
   try {
     for (const rate of ctx.sizes.rates) {
+      await settle(ctx, 60_000); // the previous step's closes and deliveries
       const s = await step(ctx, adminKey, campaignId, bots, rate);
       ctx.log(
         `throughput ${rate}/s: achieved ${s.achievedRate}/s (${s.completed}/${s.sent}), delivered p50 ${s.stages.delivered.p50} p99 ${s.stages.delivered.p99} ms, ` +
@@ -212,7 +213,6 @@ export async function throughput(ctx: BenchContext): Promise<ScenarioResult> {
       );
       steps.push(s);
       if (s.saturated) break;
-      await sleep(2_000); // let the previous step's closes and deliveries settle
     }
   } finally {
     bots.forEach((b) => b.close());
