@@ -12,6 +12,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -42,6 +43,8 @@ export interface Stack {
   api: Proc;
   worker: Proc;
   persistence: string;
+  /** The worker's Prometheus endpoint (activity durations). */
+  workerMetricsUrl: string;
   close(): Promise<void>;
 }
 
@@ -152,7 +155,8 @@ export async function startStack(): Promise<Stack> {
       PORT: '0',
     };
     // The worker migrates the fresh database first (the API would race it otherwise).
-    ({ proc: worker } = await spawnTs('worker', 'bin/worker.ts', { ...env, LOG_LEVEL: 'info' }, /Leadwire worker polling/));
+    const metricsPort = await freePort();
+    ({ proc: worker } = await spawnTs('worker', 'bin/worker.ts', { ...env, LOG_LEVEL: 'info', LW_WORKER_METRICS_PORT: String(metricsPort) }, /Leadwire worker polling/));
     const started = await spawnTs('api', 'bench/processes/api.ts', { ...env, LOG_LEVEL: 'warn' }, /^READY (\d+)$/);
     api = started.proc;
     for (const p of [worker!, api]) p.child!.once('exit', (code, signal) => died(p.name, `code ${code}, signal ${signal}`, p.tail));
@@ -173,12 +177,24 @@ export async function startStack(): Promise<Stack> {
       api,
       worker: worker!,
       persistence,
+      workerMetricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
       close: cleanup,
     };
   } catch (err) {
     await cleanup();
     throw err;
   }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 function isTmpfs(dir: string): boolean {

@@ -15,6 +15,7 @@ import type { Pool } from 'pg';
 import { sellOffer } from '../../db/sales';
 import { leads, offers, offerTargets } from '../../db/schema';
 import { createAgency, createBuyers, createCampaign, postLead, until, type ApiClient, type Buyer } from '../lib/client';
+import { activityTimes, scrape } from '../lib/prom';
 import { fmt, ratio, summarize, type Summary } from '../lib/stats';
 import { FLOOR_WORKFLOW_PREFIX, settle, type BenchContext, type ScenarioResult } from './context';
 
@@ -57,10 +58,13 @@ export interface StormFigures {
   losers: Summary;
   all: Summary;
   answers: Record<string, number>;
+  /** The worker's own time in the sale activity (p50/p99 ms), the rest of a claim being HTTP, relay reads and Temporal. */
+  activities?: Record<string, { count: number; p50: number | null; p99: number | null }>;
 }
 
 export async function stormSeries(ctx: BenchContext, adminKey: string, campaignId: string, claimers: Buyer[], rounds: number): Promise<StormFigures> {
   await stormRound(ctx, adminKey, campaignId, claimers); // warm-up: connections, caches
+  const metricsBefore = await scrape(ctx.stack.workerMetricsUrl);
   const winner: number[] = [];
   const losers: number[] = [];
   const answers: Record<string, number> = {};
@@ -81,6 +85,7 @@ export async function stormSeries(ctx: BenchContext, adminKey: string, campaignI
     losers: summarize(losers),
     all: summarize([...winner, ...losers]),
     answers,
+    activities: activityTimes(metricsBefore, await scrape(ctx.stack.workerMetricsUrl), ['postAndCharge', 'openOffer', 'loadRoute', 'recordEvents']),
   };
 }
 

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { eq, inArray } from 'drizzle-orm';
 import { assignments, deliveries, offers } from '../../db/schema';
 import { createAgency, createBuyers, createCampaign, connectFeeds, leadBody, nowMs, sleep, type FeedClient } from '../lib/client';
+import { activityTimes, scrape } from '../lib/prom';
 import { cpuWindow, loadAverage, rssMb } from '../lib/stack';
 import { summarize, type Summary } from '../lib/stats';
 import { settle, type BenchContext, type ScenarioResult } from './context';
@@ -40,12 +41,16 @@ export interface StepFigures {
   claimFailures: Record<string, number>;
   stages: { intake202: Summary; offerStored: Summary; feedOpened: Summary; claimAnswer: Summary; charged: Summary; delivered: Summary };
   cpuPercent: Record<string, number>;
+  /** The worker's time in each activity (p50/p99 ms): database work, apart from Temporal's. */
+  activities: Record<string, { count: number; p50: number | null; p99: number | null }>;
   rssMb: Record<string, number | null>;
   temporalDbMb: number;
   loadAverage: number[];
   saturated: boolean;
   why: string | null;
 }
+
+const ACTIVITIES = ['loadRoute', 'openOffer', 'postAndCharge', 'closeOffer', 'recordEvents', 'deliverToDashboard', 'planDelivery'];
 
 const hash = (s: string) => [...s].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
 
@@ -95,6 +100,7 @@ async function step(ctx: BenchContext, adminKey: string, campaignId: string, bot
       });
   };
 
+  const metricsBefore = await scrape(ctx.stack.workerMetricsUrl);
   const cpu = cpuWindow(ctx.stack);
   const start = nowMs();
   const seconds = ctx.sizes.stepSeconds;
@@ -131,6 +137,7 @@ async function step(ctx: BenchContext, adminKey: string, campaignId: string, bot
   const drainUntil = nowMs() + 30_000;
   while (nowMs() < drainUntil && (outstanding > 0 || [...traces.values()].some((t) => t.claimEnd === undefined))) await sleep(50);
   const cpuPercent = cpu.stop();
+  const activities = activityTimes(metricsBefore, await scrape(ctx.stack.workerMetricsUrl), ACTIVITIES);
   offs.forEach((off) => off());
 
   // Stage times from the database (same host clock): offer stored, charged, delivered.
@@ -189,6 +196,7 @@ async function step(ctx: BenchContext, adminKey: string, campaignId: string, bot
     claimFailures,
     stages: summary,
     cpuPercent,
+    activities,
     rssMb: { api: rssMb(ctx.stack.api.pid), worker: rssMb(ctx.stack.worker.pid), temporal: rssMb(ctx.stack.temporal.pid!) },
     temporalDbMb: sqliteMb(ctx.stack.temporalDataDir),
     loadAverage: loadAverage(),
