@@ -5,6 +5,7 @@
  *   npm run bench:ci                    all five, tiny (CI: the harness cannot rot), nothing recorded
  *   npm run bench -- --only claim_storm,floor
  *   npm run bench -- --scale-offers 5000 --rates 10,20,40 --results /tmp/r.md --no-record
+ *   npm run bench -- --temporal-dir /dev/shm    the dev server's SQLite on tmpfs (to see what the disk costs)
  *
  * Each scenario prints one JSON line on stdout; progress goes to stderr.
  * Exit 1 when a scenario failed or a correctness check (one winner per round) did not hold.
@@ -29,6 +30,7 @@ interface Args {
   results: string;
   record: boolean;
   sizes: Sizes;
+  temporalDir?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -53,6 +55,7 @@ function parseArgs(argv: string[]): Args {
     results: path.resolve(value('--results') ?? path.join(__dirname, 'RESULTS.md')),
     record: !argv.includes('--no-record') && (!ci || value('--results') !== undefined),
     sizes,
+    temporalDir: value('--temporal-dir'),
   };
 }
 
@@ -72,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
     loadStart: loadAverage(),
   };
   log(`${meta.command} on ${meta.machine}; load ${meta.loadStart.join(' ')}; commit ${meta.commit}`);
-  const stack = await startStack();
+  const stack = await startStack({ temporalDir: args.temporalDir });
   // Ctrl-C or a kill: still stop the processes and drop the database.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {

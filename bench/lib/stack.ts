@@ -105,7 +105,8 @@ async function stopProc(p: Proc | null): Promise<void> {
   if (!done) child.kill('SIGKILL');
 }
 
-export async function startStack(): Promise<Stack> {
+/** `temporalDir`: where the dev server's SQLite lives (default the temp dir; e.g. /dev/shm to take the disk out). */
+export async function startStack(opts: { temporalDir?: string } = {}): Promise<Stack> {
   const adminUrl = process.env.DATABASE_URL || DEFAULT_PG;
   if (!(await pgAnswers(adminUrl))) {
     log('PostgreSQL does not answer; running scripts/ensure-postgres.sh');
@@ -117,7 +118,7 @@ export async function startStack(): Promise<Stack> {
   url.pathname = `/${dbName}`;
   const databaseUrl = url.toString();
 
-  const temporalDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'leadwire-bench-temporal-'));
+  const temporalDataDir = fs.mkdtempSync(path.join(opts.temporalDir ?? os.tmpdir(), 'leadwire-bench-temporal-'));
   let temporal: TemporalDevServer | null = null;
   let api: Proc | null = null;
   let worker: Proc | null = null;

@@ -26,7 +26,7 @@ export const FULL: Sizes = {
   claimRounds: 20,
   feedClients: [100, 1000],
   feedRounds: 15,
-  rates: [10, 20, 40, 80, 120, 160],
+  rates: [4, 8, 12, 16, 24, 32, 48, 64, 100, 140],
   stepSeconds: 20,
   bots: 20,
   scaleOffers: 10_000,

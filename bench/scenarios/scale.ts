@@ -54,7 +54,7 @@ export async function scale(ctx: BenchContext): Promise<ScenarioResult> {
   await postLeads(ctx.api, adminKey, calibration, calN);
   await until(async () => (await countOffers(ctx, calibration, 'open')) + (await countOffers(ctx, calibration, 'expired')) >= calN, 120_000, 'calibration offers', 100);
   const openRate = calN / ((nowMs() - calStart) / 1000);
-  const windowSeconds = Math.ceil((n / openRate) * 2 + 30 + ctx.sizes.scaleClaimRounds * 4);
+  const windowSeconds = Math.ceil((n / openRate) * 1.6 + 30 + ctx.sizes.scaleClaimRounds * 4);
   ctx.log(`scale: offers open at ~${openRate.toFixed(1)}/s here; claim window ${windowSeconds}s for ${n} offers`);
   await sleep(6_000); // the calibration offers expire
 

@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { eq, inArray } from 'drizzle-orm';
 import { assignments, deliveries, offers } from '../../db/schema';
 import { createAgency, createBuyers, createCampaign, connectFeeds, leadBody, nowMs, sleep, type FeedClient } from '../lib/client';
@@ -39,6 +40,8 @@ export interface StepFigures {
   backlogSeconds: number;
   intakeErrors: number;
   claimFailures: Record<string, number>;
+  /** Events in a sold lead's workflow history (each one a write to Temporal's persistence). */
+  historyEventsPerLead: number | null;
   stages: { intake202: Summary; offerStored: Summary; feedOpened: Summary; claimAnswer: Summary; charged: Summary; delivered: Summary };
   cpuPercent: Record<string, number>;
   /** The worker's time in each activity (p50/p99 ms): database work, apart from Temporal's. */
@@ -66,7 +69,7 @@ function sqliteMb(dir: string): number {
   return Math.round(bytes / 2 ** 20);
 }
 
-async function step(ctx: BenchContext, adminKey: string, campaignId: string, bots: FeedClient[], rate: number): Promise<StepFigures> {
+async function step(ctx: BenchContext, adminKey: string, campaignId: string, bots: FeedClient[], rate: number, temporal: Client): Promise<StepFigures> {
   const traces = new Map<string, LeadTrace>();
   const pendingOpened = new Map<string, { at: number; offerId: string }>();
 
@@ -175,6 +178,8 @@ async function step(ctx: BenchContext, adminKey: string, campaignId: string, bot
     }
   }
   // Leads delivered per second of sending; falling behind shows as a backlog after the last send.
+  const sold = [...traces.entries()].find(([, t]) => t.won)?.[0];
+  const historyEventsPerLead = sold ? (await temporal.workflow.getHandle(`lead-${sold}`).describe()).historyLength : null;
   const achievedRate = Math.round((completed / Math.max(1e-9, sent / rate)) * 10) / 10;
   const backlogSeconds = Math.round(((lastDone - start) / 1000 - sent / rate) * 10) / 10;
   const summary = Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, summarize(v)])) as StepFigures['stages'];
@@ -194,6 +199,7 @@ async function step(ctx: BenchContext, adminKey: string, campaignId: string, bot
     backlogSeconds,
     intakeErrors,
     claimFailures,
+    historyEventsPerLead,
     stages: summary,
     cpuPercent,
     activities,
@@ -210,11 +216,13 @@ export async function throughput(ctx: BenchContext): Promise<ScenarioResult> {
   const buyers = await createBuyers(ctx.api, adminKey, ctx.sizes.bots, 100_000_000);
   const campaignId = await createCampaign(ctx.api, adminKey, { claimWindowSeconds: 30 });
   const bots = await connectFeeds(ctx.stack.wsUrl, buyers);
+  const connection = await Connection.connect({ address: ctx.stack.temporal.address });
+  const temporal = new Client({ connection });
   const steps: StepFigures[] = [];
   try {
     for (const rate of ctx.sizes.rates) {
       await settle(ctx, 60_000); // the previous step's closes and deliveries
-      const s = await step(ctx, adminKey, campaignId, bots, rate);
+      const s = await step(ctx, adminKey, campaignId, bots, rate, temporal);
       ctx.log(
         `throughput ${rate}/s: achieved ${s.achievedRate}/s (${s.completed}/${s.sent}), delivered p50 ${s.stages.delivered.p50} p99 ${s.stages.delivered.p99} ms, ` +
           `cpu ${JSON.stringify(s.cpuPercent)}${s.why ? `; saturated: ${s.why}` : ''}`,
@@ -224,6 +232,7 @@ export async function throughput(ctx: BenchContext): Promise<ScenarioResult> {
     }
   } finally {
     bots.forEach((b) => b.close());
+    await connection.close();
   }
   const kept = steps.filter((s) => !s.saturated);
   const best = kept.length ? kept[kept.length - 1]! : null;
