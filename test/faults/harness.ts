@@ -18,6 +18,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { Connection } from '@temporalio/client';
 import { startTemporalDevServer, type TemporalDevServer } from '../../scripts/temporal-dev';
 import { startPgProxy, type PgProxy } from './pg-proxy';
 
@@ -296,13 +297,30 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     return e;
   };
 
+  // For readiness only: has a worker polled the task queue since a given time?
+  const probe = Connection.lazy({ address: temporal.address });
+  const pollsSince = async (queue: string, since: number): Promise<boolean> => {
+    try {
+      const { pollers } = await probe.withDeadline(Date.now() + 2_000, () =>
+        probe.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: queue }, taskQueueType: 1 /* workflow */ }),
+      );
+      return pollers.some((p) => Number(p.lastAccessTime?.seconds ?? 0) * 1000 >= since - 1_000);
+    } catch {
+      return false;
+    }
+  };
+
   const worker = productProcess({
     name: 'worker',
     script: 'bin/worker.ts',
     env: env(proxies.worker, 'worker'),
     logDir,
     log,
-    ready: ({ lines, exited }) => until(() => lines.some((l) => /worker polling/i.test(l)), exited, 'the worker polls'),
+    // Ready once it polls the task queue (Temporal has seen a poll since this start), or says so in its log.
+    ready: ({ lines, exited }) => {
+      const since = Date.now();
+      return until(async () => lines.some((l) => /worker polling/i.test(l)) || (await pollsSince(taskQueue, since)), exited, 'the worker polls');
+    },
   });
   const api = productProcess({
     name: 'api',
@@ -352,6 +370,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await Promise.all([api.stop(), worker.stop()]);
       await temporal.stop();
       await Promise.all(both.map((p) => p.close()));
+      await probe.close().catch(() => undefined);
       fs.rmSync(path.join(workDir, 'temporal'), { recursive: true, force: true });
     },
   };

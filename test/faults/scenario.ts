@@ -53,6 +53,8 @@ export interface ScenarioReport {
   violations: Violation[];
   fault: FaultResult;
   traffic: ReturnType<Traffic['summary']>;
+  /** Every request the clients made and what they were told. */
+  client: Traffic;
   counts: Awaited<ReturnType<typeof agencyCounts>>;
   /** Checks run: ours, the client view, the workflows, and db/audit.ts's. */
   checks: number;
@@ -115,6 +117,7 @@ export async function runScenario(stack: Stack, database: Database, temporal: Cl
     violations,
     fault,
     traffic: traffic.summary(),
+    client: traffic,
     counts: await agencyCounts(pool, world.agencyId),
     checks: INVARIANTS.length + CLIENT_CHECKS + 1 + audit.checks.length,
     recovery,
@@ -128,13 +131,14 @@ export async function runScenario(stack: Stack, database: Database, temporal: Cl
 export function formatReport(r: ScenarioReport): string {
   const t = r.traffic;
   const accounted = Object.entries(r.counts.leads).reduce((n, [, v]) => n + v, 0);
+  const faulty = r.fault.faults > 0;
   const lines = [
-    `[faults] ${r.name}`,
-    `  fault:     ${r.fault.description}; ${r.fault.faults} fault(s), away ${seconds(r.fault.outageMs)}${r.fault.notes ? `; ${JSON.stringify(r.fault.notes)}` : ''}`,
+    `[${faulty ? 'faults' : 'load'}] ${r.name}`,
+    `  fault:     ${r.fault.description}${faulty ? `; ${r.fault.faults} fault(s), away ${seconds(r.fault.outageMs)}` : ''}${r.fault.notes ? `; ${JSON.stringify(r.fault.notes)}` : ''}`,
     `  leads:     ${t.leadsSubmitted} submitted, ${t.leadsAccepted} accepted, ${accounted} in the database ${JSON.stringify(r.counts.leads)}; ${t.retriedLeads} needed retries`,
     `  claims:    ${t.claims} (${JSON.stringify(t.claimOutcomes)}); ${t.retriedClaims} retried with the same requestId; retry answers ${JSON.stringify(t.retryAnswers)}`,
     `  sales:     ${r.counts.assignments} assignments (${r.counts.claimed} claimed, ${r.counts.pushed} pushed), ${r.counts.charged} credits charged; offers ${JSON.stringify(r.counts.offers)}`,
-    `  recovery:  after the repair, first lead accepted +${seconds(r.recovery.firstLeadAcceptedMs)}, first offer opened +${seconds(r.recovery.firstOfferOpenedMs)}, first sale +${seconds(r.recovery.firstSaleMs)}; all leads final ${seconds(r.settledMs)} after the last lead; scenario ${seconds(r.totalMs)}`,
+    `  recovery:  ${faulty ? `after the repair, first lead accepted +${seconds(r.recovery.firstLeadAcceptedMs)}, first offer opened +${seconds(r.recovery.firstOfferOpenedMs)}, first sale +${seconds(r.recovery.firstSaleMs)}; ` : ''}all leads final ${seconds(r.settledMs)} after the last lead; run ${seconds(r.totalMs)}`,
     `  checks:    ${r.checks - new Set(r.violations.map((v) => v.invariant)).size}/${r.checks} hold${r.violations.length ? `\n  VIOLATIONS: ${JSON.stringify(r.violations, null, 1).slice(0, 4000)}` : ''}`,
   ];
   return lines.join('\n');
