@@ -13,9 +13,17 @@ import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporali
 
 export type { Logger } from 'pino';
 
+/**
+ * Jest's own processes stay readable unless LOG_LEVEL asks for logs. Processes a
+ * test spawns (a worker under fault injection) inherit JEST_WORKER_ID but are
+ * not Jest: they log as in production.
+ */
+function insideJest(): boolean {
+  return !!process.env.JEST_WORKER_ID && /jest/.test(process.argv[1] ?? '');
+}
+
 export const logger: Logger = pino({
-  // Jest runs stay readable unless LOG_LEVEL asks for logs.
-  level: process.env.LOG_LEVEL || (process.env.JEST_WORKER_ID ? 'silent' : 'info'),
+  level: process.env.LOG_LEVEL || (insideJest() ? 'silent' : 'info'),
   timestamp: pino.stdTimeFunctions.isoTime,
   formatters: { level: (label) => ({ level: label }) },
   base: { pid: process.pid, ...(process.env.LW_SERVICE ? { service: process.env.LW_SERVICE } : {}) },
