@@ -1,0 +1,53 @@
+/**
+ * KNOWN BUG (highest-bid auctions, reported to the issue-6 work): a sealed bid
+ * whose answer was lost (503 bid_pending) and that the client retries with
+ * the same requestId after the window is refused `offer_closed` by the API,
+ * although the workflow accepted it in time, and it goes on to win and be
+ * charged. The claim path had the same flaw (fixed in api/claim-relay.ts:
+ * only an offer the database shows closed is refused without the workflow,
+ * and a closed one re-reads the sale).
+ *
+ * `test.failing` keeps CI green while the bug stands and turns red the day
+ * it is fixed: then drop `.failing`.
+ */
+import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, startHarness, type Harness } from '../api/harness';
+import { offerOfLead } from '../api/world';
+
+jest.setTimeout(60_000);
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+test.failing('a bid retried after the window, whose first answer was lost, is never told offer_closed when it won and was charged', async () => {
+  // An instance that gives up on the workflow at once: the bid is accepted, its answer lost (503).
+  const impatient = await h.startInstance({ claimTimeoutMs: 1 });
+  try {
+    const { adminKey } = await apiAgency(h);
+    const bidder = await apiBuyer(h, adminKey, { credits: 100 });
+    const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 3, auction: 'highest_bid', floorPrice: 20, pricing: 'first_price' });
+    const lead = await apiLead(h, adminKey, campaign.id);
+    const offer = await offerOfLead(h, lead.id);
+    const bid = (via = h.http) => via.post(`/v1/offers/${offer.id}/bids`).set(bearer(bidder.apiKey)).send({ amount: 30, requestId: 'answer-lost' });
+    expect((await bid(impatient.http)).status).toBe(503);
+
+    await new Promise((r) => setTimeout(r, Math.max(0, offer.closesAt.getTime() - Date.now()) + 300));
+    let retry = await bid();
+    for (let i = 0; retry.status === 503 && i < 40; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      retry = await bid();
+    }
+    await offerOfLead(h, lead.id, 'won');
+    const wallet = await h.http.get('/v1/me/wallet').set(bearer(bidder.apiKey));
+    expect(wallet.body.balance).toBe(70); // it won at its bid
+    expect(retry.body).not.toEqual({ result: 'refused', reason: 'offer_closed' });
+  } finally {
+    await impatient.close();
+  }
+});
