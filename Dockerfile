@@ -22,6 +22,9 @@ COPY --from=build /app /build
 RUN for d in activities api bin db domain observability scripts worker workflows; do cp -r /build/$d ./$d; done \
  && mkdir -p web && (cp -r /build/web/dist web/dist 2>/dev/null || true) \
  && cp /build/tsconfig.json ./ && rm -rf /build
+# The pages are built above; npm's pre-hooks (preapi, prestart: rebuild stale pages with Vite, a dev
+# dependency) must not run here. `npm run <role>` still runs the role itself.
+ENV npm_config_ignore_scripts=true
 USER node
 EXPOSE 3000 9464
 CMD ["npm", "run", "api"]

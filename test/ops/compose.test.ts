@@ -72,9 +72,10 @@ describe('docker-compose.yml', () => {
         'temporal-register': { condition: 'service_completed_successfully' },
       });
     }
-    // The npm scripts the containers run exist.
+    // The npm scripts the containers run exist; their pre-hooks (dev-time page builds) are off in the image.
     const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
     for (const s of ['migrate', 'api', 'worker']) expect(scripts[s]).toMatch(/^tsx bin\//);
+    if (['migrate', 'api', 'worker'].some((s) => scripts[`pre${s}`])) expect(read('Dockerfile')).toMatch(/^ENV npm_config_ignore_scripts=true$/m);
   });
 
   test('the app containers get every variable the code reads', () => {
