@@ -95,7 +95,7 @@ function slopePerMinute(points: { t: number; y: number }[]): number {
  * by more than 1 MB a minute. Garbage collection makes single samples noisy;
  * medians and a fitted slope are not fooled by one spike.
  */
-export function judgeMemory(samples: Sample[], key: 'worker' | 'api') {
+function judgeMemory(samples: Sample[], key: 'worker' | 'api') {
   const steady = samples.filter((s) => s.t >= WARM_UP_MS);
   const third = Math.max(1, Math.floor(steady.length / 3));
   const first = median(steady.slice(0, third).map((s) => s[key]));

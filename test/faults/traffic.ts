@@ -219,7 +219,6 @@ export class Traffic {
   private botsOn = false;
   private readonly pending = new Set<Promise<unknown>>();
   private readonly loops: Promise<void>[] = [];
-  private readonly seen = new Map<string, Set<string>>();
 
   constructor(
     readonly baseUrl: string,
@@ -241,17 +240,6 @@ export class Traffic {
 
   leadsInFlight(): number {
     return this.leads.filter((l) => l.acceptedAt === null && l.error === null).length;
-  }
-
-  /** Pauses new leads (in-flight submissions go on until accepted). */
-  pauseLeads(): void {
-    this.leadsOn = false;
-  }
-
-  resumeLeads(): void {
-    if (this.leadsOn || !this.botsOn) return;
-    this.leadsOn = true;
-    this.loops.push(this.leadLoop());
   }
 
   /** Stops new leads and waits until every submitted one got its final answer. */
@@ -310,7 +298,6 @@ export class Traffic {
 
   private async botLoop(bot: BotBuyer): Promise<void> {
     const seen = new Set<string>();
-    this.seen.set(bot.id, seen);
     const p = this.opts.claimProbability ?? 0.4;
     while (this.botsOn) {
       try {
@@ -375,6 +362,7 @@ export class Traffic {
       retriedLeads: this.leads.filter((l) => l.attempts > 1).length,
       retryAnswers: { ...this.retries.byStatus, connection: this.retries.connectionErrors },
       polls: this.polls,
+      pollFailures: this.pollFailures,
     };
   }
 }
