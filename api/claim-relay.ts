@@ -13,7 +13,7 @@ import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import type { Db } from '../db/connection';
-import { getOffer, getTarget } from '../db/queries';
+import { getOffer, getPlacedBid, getTarget } from '../db/queries';
 import { priorSale } from '../db/sales';
 import { appendEvents } from '../db/timeline';
 import { claimOutcomeOf } from '../domain/claims';
@@ -150,7 +150,13 @@ export class ClaimRelay {
     const target = await getTarget(db, offer.id, buyer.buyerId);
     if (!target?.eligible) return bidRefusal('not_targeted');
     if (offer.kind !== 'ping_post' || offer.auction !== 'highest_bid') return bidRefusal('not_an_auction');
-    if (offer.status !== 'open' || offer.closesAt.getTime() <= Date.now()) return bidRefusal('offer_closed');
+    // As with claims: closed in the database is final, but a bid this very request placed in time (its answer
+    // lost to a 503) stands. Past its window but still open, only the workflow knows, and it refuses late bids.
+    const closed = async (): Promise<BidAnswer> => {
+      const placed = await getPlacedBid(db, offer.id, buyer.buyerId, requestId);
+      return placed ? { status: 200, body: { result: 'accepted', offerId: offer.id, amount: placed.amount, raised: false } } : bidRefusal('offer_closed');
+    };
+    if (offer.status !== 'open') return closed();
     let result: BidResult;
     try {
       result = await executeUpdateWithin(this.deps.temporal, offer.workflowId, bidUpdate, {
@@ -159,7 +165,7 @@ export class ClaimRelay {
         timeoutMs: this.deps.timeoutMs,
       });
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError || err instanceof WorkflowUpdateFailedError) return bidRefusal('offer_closed');
+      if (err instanceof WorkflowNotFoundError || err instanceof WorkflowUpdateFailedError) return closed();
       if (err instanceof DeadlineExceeded || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || err instanceof ServiceError) {
         if (!(err instanceof DeadlineExceeded)) this.deps.logger?.warn(`[bids] bid ${requestId} on offer ${offer.id} is pending`, err);
         throw new Problem(503, 'bid_pending', 'The bid is still being decided. Retry with the same requestId to get its outcome.', { requestId, headers: { 'Retry-After': '1' } });

@@ -10,6 +10,7 @@ import type { Db, DbOrTx } from './connection';
 import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
 import {
   assignments,
+  bids,
   buyers,
   campaignBuyers,
   campaigns,
@@ -259,6 +260,15 @@ export async function leadAssignments(db: DbOrTx, leadId: string): Promise<Assig
 
 export async function getOffer(db: DbOrTx, offerId: string): Promise<OfferRow | undefined> {
   const [row] = await db.select().from(offers).where(eq(offers.id, offerId));
+  return row;
+}
+
+/** The bid a buyer placed on an offer with this request id, if it stands. */
+export async function getPlacedBid(db: DbOrTx, offerId: string, buyerId: string, requestId: string) {
+  const [row] = await db
+    .select()
+    .from(bids)
+    .where(and(eq(bids.offerId, offerId), eq(bids.buyerId, buyerId), eq(bids.requestId, requestId)));
   return row;
 }
 

@@ -1,14 +1,9 @@
 /**
- * KNOWN BUG (highest-bid auctions, reported to the issue-6 work): a sealed bid
- * whose answer was lost (503 bid_pending) and that the client retries with
- * the same requestId after the window is refused `offer_closed` by the API,
- * although the workflow accepted it in time, and it goes on to win and be
- * charged. The claim path had the same flaw (fixed in api/claim-relay.ts:
- * only an offer the database shows closed is refused without the workflow,
- * and a closed one re-reads the sale).
- *
- * `test.failing` keeps CI green while the bug stands and turns red the day
- * it is fixed: then drop `.failing`.
+ * A sealed bid whose answer was lost (503 bid_pending) and that the client
+ * retries with the same requestId after the window closed: the bid stood, it
+ * wins and is charged, so the retry must not be told `offer_closed`. (The
+ * claim path had the same flaw; both now refuse without the workflow only an
+ * offer the database shows closed, and then re-read what the request placed.)
  */
 import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, startHarness, type Harness } from '../api/harness';
 import { offerOfLead } from '../api/world';
@@ -25,7 +20,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-test.failing('a bid retried after the window, whose first answer was lost, is never told offer_closed when it won and was charged', async () => {
+test('a bid retried after the window, whose first answer was lost, is never told offer_closed when it won and was charged', async () => {
   // An instance that gives up on the workflow at once: the bid is accepted, its answer lost (503).
   const impatient = await h.startInstance({ claimTimeoutMs: 1 });
   try {
