@@ -102,6 +102,25 @@ function parserProblem(err: { type?: unknown; status?: unknown; limit?: unknown 
   }
 }
 
+const OUTAGE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH']);
+const OUTAGE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i;
+
+/**
+ * True when an error (or one of its causes) says a dependency could not be
+ * reached: a refused or dropped connection, Postgres' connection exceptions
+ * (SQLSTATE class 08) or its "shutting down / cannot connect now" (57P01-57P03).
+ */
+export function isDependencyOutage(err: unknown): boolean {
+  let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    if (OUTAGE_ERRNOS.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code)) return true;
+    if (typeof e.message === 'string' && OUTAGE_MESSAGES.test(e.message)) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
 export interface ErrorLogger {
   error(message: string, meta?: unknown): void;
 }
@@ -115,6 +134,11 @@ export function errorHandler(logger: ErrorLogger): ErrorRequestHandler {
       // Express and its parsers mark client errors with a 4xx status (e.g. a malformed %-escape in the path).
       const status = Number((err as { status?: unknown })?.status);
       if (status >= 400 && status < 500) problem = new Problem(status, 'bad_request', 'The request could not be processed.');
+    }
+    if (!problem && isDependencyOutage(err)) {
+      // The database (or another dependency) is away: a retry soon will work, so say so instead of a 500.
+      logger.error(`[api] ${req.method} ${req.path}: a dependency is unavailable`, err);
+      problem = new Problem(503, 'service_unavailable', 'A dependency is briefly unavailable; retry shortly.', { headers: { 'Retry-After': '2' } });
     }
     if (!problem) {
       const errorId = crypto.randomUUID();
