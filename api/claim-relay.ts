@@ -107,6 +107,9 @@ export class ClaimRelay {
     // Past its window but not yet closed, a claim decided in time may still be charging (this very request,
     // retried after a 503): only the workflow knows, and it refuses claims that came too late.
     if (offer.status !== 'open') return refuse('offer_closed');
+    // Every place is sold (committed sales count in offers.winners) and none is this buyer's (checked above):
+    // the race is lost for good, so a claim storm does not queue on the workflow after the win.
+    if (offer.winners >= offer.maxWinners) return refuse('lost_race');
     if (offer.auction === 'highest_bid') {
       throw new Problem(409, 'bid_required', 'This offer is a highest-bid auction: send a sealed bid with POST /v1/offers/:id/bids {amount}.', { offerId: offer.id });
     }
