@@ -256,7 +256,7 @@ async function goInstall(go: string, tag: string, root: string, log: (m: string)
 }
 
 /** A free TCP port on 127.0.0.1 (bind port 0, read it, release it). */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();

@@ -12,12 +12,11 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { Client as PgClient } from 'pg';
-import { ensureTemporalCli, startTemporalDevServer, type TemporalDevServer } from '../../scripts/temporal-dev';
+import { ensureTemporalCli, freePort, startTemporalDevServer, type TemporalDevServer } from '../../scripts/temporal-dev';
 
 export const ROOT = path.resolve(__dirname, '../..');
 export const ROOT_TOKEN = `bench-root-${process.pid}-0123456789`;
@@ -187,16 +186,6 @@ export async function startStack(opts: { temporalDir?: string } = {}): Promise<S
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function isTmpfs(dir: string): boolean {
   try {

@@ -126,11 +126,4 @@ export async function apiOnPort(h: Harness, port: number): Promise<{ baseUrl: st
   };
 }
 
-/** A free port on the loopback interface. */
-export async function freePort(): Promise<number> {
-  const srv = http.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
+export { freePort } from '../../scripts/temporal-dev';

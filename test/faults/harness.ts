@@ -14,12 +14,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { Connection } from '@temporalio/client';
-import { startTemporalDevServer, type TemporalDevServer } from '../../scripts/temporal-dev';
+import { freePort, startTemporalDevServer, type TemporalDevServer } from '../../scripts/temporal-dev';
+
+export { freePort };
 import { startPgProxy, type PgProxy } from './pg-proxy';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -30,18 +31,6 @@ const STOP_GRACE_MS = 10_000;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export type Log = (message: string) => void;
 
