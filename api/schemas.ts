@@ -298,26 +298,8 @@ export const CampaignCreate = z
   })
   .strict();
 
-export const CampaignPatch = z
-  .object({
-    name: campaignFields.name.optional(),
-    serviceLine: campaignFields.serviceLine.optional(),
-    mode: campaignFields.mode.optional(),
-    claimWindowSeconds: campaignFields.claimWindowSeconds.optional(),
-    previewFields: campaignFields.previewFields.optional(),
-    price: campaignFields.price.optional(),
-    maxWinners: campaignFields.maxWinners.optional(),
-    fallbackCampaignId: campaignFields.fallbackCampaignId.optional(),
-    pushStrategy: campaignFields.pushStrategy.optional(),
-    caps: campaignFields.caps.optional(),
-    status: campaignFields.status.optional(),
-    buyerIds: campaignFields.buyerIds.optional(),
-    buyers: campaignFields.buyers.optional(),
-    auction: campaignFields.auction.optional(),
-    floorPrice: campaignFields.floorPrice.optional(),
-    pricing: campaignFields.pricing.optional(),
-  })
-  .strict();
+/** Any field of a campaign, each optional (still strict: an unknown field is a 400). */
+export const CampaignPatch = CampaignCreate.partial();
 
 /** A campaign configuration to try (dry run): a stored campaign, or a draft, optionally over a stored one. */
 export const DryRunBody = z
