@@ -2,11 +2,9 @@
  * The API and feed gateway alone (production: scale horizontally). Needs
  * TEMPORAL_ADDRESS, DATABASE_URL (for cross-process feed fan-out) and LW_ROOT_TOKEN.
  */
-import http from 'node:http';
-import { createApi } from '../api/app';
-import { consoleStyle, logger } from '../observability/logger';
+import { logger } from '../observability/logger';
 import { collectProcessMetrics } from '../observability/metrics';
-import { connectTemporal, createBus, loadConfig, onShutdown, openDatabaseFor } from './runtime';
+import { connectTemporal, createBus, loadConfig, onShutdown, openDatabaseFor, serveApi } from './runtime';
 
 async function main() {
   const config = loadConfig();
@@ -16,19 +14,9 @@ async function main() {
   const database = await openDatabaseFor(config);
   const bus = createBus(database);
   const client = await connectTemporal(config.temporalAddress, config.temporalNamespace);
-  const { app, attachFeed } = createApi({
-    db: database.db,
-    bus,
-    temporal: client,
-    taskQueue: config.taskQueue,
-    rootToken: config.rootToken,
-    logger: consoleStyle(logger),
-    requestLogger: logger.child({ component: 'api' }),
-  });
-  const server = http.createServer(app);
-  const feed = attachFeed(server);
-  server.listen(config.port, () => logger.info({ port: config.port }, 'Leadwire API listening'));
-  onShutdown([() => new Promise((r) => server.close(r)), () => feed.close(), () => client.connection.close(), () => bus.close(), () => database.close()]);
+  const api = await serveApi(config, { database, bus, client, rootToken: config.rootToken });
+  logger.info({ port: api.port }, 'Leadwire API listening');
+  onShutdown([() => api.close(), () => client.connection.close(), () => bus.close(), () => database.close()]);
 }
 
 main().catch((err: unknown) => {

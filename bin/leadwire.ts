@@ -4,16 +4,13 @@
  * set), opens PGlite in the data dir (or Postgres at DATABASE_URL), migrates,
  * and runs the worker, the API and the Live Leads feed together.
  */
-import http from 'node:http';
 import path from 'node:path';
-import { createApi } from '../api/app';
-import { consoleStyle, logger } from '../observability/logger';
 import { collectProcessMetrics } from '../observability/metrics';
 import { installTemporalRuntime } from '../observability/temporal';
 import { sweepStuckLeads } from '../worker/lead-starter';
 import { createLeadwireWorker } from '../worker/worker';
 import { startTemporalDevServer } from '../scripts/temporal-dev';
-import { connectTemporal, createBus, loadConfig, onShutdown, openDatabaseFor, rootTokenFor } from './runtime';
+import { connectTemporal, createBus, loadConfig, onShutdown, openDatabaseFor, rootTokenFor, serveApi } from './runtime';
 
 async function main() {
   const config = loadConfig();
@@ -33,19 +30,8 @@ async function main() {
   const client = await connectTemporal(temporal.address, config.temporalNamespace);
   const stopSweeper = sweepStuckLeads(database.db, client, config.taskQueue);
   const root = rootTokenFor(config);
-  const { app, attachFeed } = createApi({
-    db: database.db,
-    bus,
-    temporal: client,
-    taskQueue: config.taskQueue,
-    rootToken: root.token,
-    logger: consoleStyle(logger),
-    requestLogger: logger.child({ component: 'api' }),
-  });
-  const server = http.createServer(app);
-  const feed = attachFeed(server);
-  await new Promise<void>((resolve) => server.listen(config.port, resolve));
-  const port = (server.address() as { port: number }).port;
+  const api = await serveApi(config, { database, bus, client, rootToken: root.token });
+  const port = api.port;
 
   console.log('');
   console.log('Leadwire is running.');
@@ -58,8 +44,7 @@ async function main() {
 
   onShutdown([
     stopSweeper,
-    () => new Promise((r) => server.close(r)),
-    () => feed.close(),
+    () => api.close(),
     () => worker.getState() === 'RUNNING' && worker.shutdown(),
     () => running,
     () => workerConnection.close(),

@@ -4,10 +4,13 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { createApi } from '../api/app';
 import { openDatabase, type Database } from '../db/connection';
 import { createInProcessBus, createPostgresBus, type OfferBus } from '../db/offer-bus';
+import { consoleStyle, logger } from '../observability/logger';
 import { DEFAULT_TASK_QUEUE } from '../worker/worker';
 
 export interface Config {
@@ -88,4 +91,30 @@ export function onShutdown(cleanups: (() => Promise<unknown> | unknown)[]): void
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** The API and its Live Leads feed on one HTTP server, listening on `config.port` (0: a free port). */
+export async function serveApi(
+  config: Config,
+  deps: { database: Database; bus: OfferBus; client: Client; rootToken: string },
+): Promise<{ port: number; close(): Promise<void> }> {
+  const { app, attachFeed } = createApi({
+    db: deps.database.db,
+    bus: deps.bus,
+    temporal: deps.client,
+    taskQueue: config.taskQueue,
+    rootToken: deps.rootToken,
+    logger: consoleStyle(logger),
+    requestLogger: logger.child({ component: 'api' }),
+  });
+  const server = http.createServer(app);
+  const feed = attachFeed(server);
+  await new Promise<void>((resolve) => server.listen(config.port, resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    async close() {
+      await new Promise((r) => server.close(r));
+      await feed.close();
+    },
+  };
 }
