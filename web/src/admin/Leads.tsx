@@ -1,9 +1,9 @@
 /** Leads: the list with filters, a test-lead form, and one lead with its offers, sales and timeline. */
 import { useEffect, useState } from 'preact/hooks';
-import { messageOf, randomId } from '../shared/api';
+import { randomId } from '../shared/api';
 import { ago, credits, dateTime, label, shortId, show } from '../shared/format';
 import type { Lead, LeadDetail as LeadDetailData, LeadStatus, Page, TimelineEvent } from '../shared/types';
-import { Badge, Button, Empty, ErrorNote, Field, Loading, Modal, Panel, toast, useAsync } from '../shared/ui';
+import { Badge, Button, Empty, ErrorNote, Field, Loading, Modal, Panel, toast, useAsync, useMorePages } from '../shared/ui';
 import { useConsole } from './context';
 import { ReviewActions } from './Review';
 import { Link, navigate, useLocation } from './router';
@@ -19,10 +19,9 @@ export function Leads() {
   const { query } = useLocation();
   const status = query.get('status') ?? '';
   const campaignId = query.get('campaign') ?? '';
-  const [extra, setExtra] = useState<Lead[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
   const [submitting, setSubmitting] = useState(false);
   const qs = `${status ? `&status=${status}` : ''}${campaignId ? `&campaignId=${campaignId}` : ''}`;
+  const { extra, setExtra, cursor, setCursor, more } = useMorePages<Lead>(api, `/v1/leads?limit=50${qs}`, 'leads');
   const leads = useAsync(async () => {
     const page = await api.get<Page<'leads', Lead>>(`/v1/leads?limit=50${qs}`);
     setCursor((c) => (extra.length ? c : page.nextCursor));
@@ -41,16 +40,6 @@ export function Leads() {
     else q.delete(k);
     const s = q.toString();
     navigate(`/admin/leads${s ? `?${s}` : ''}`, { replace: true });
-  };
-  const more = async () => {
-    if (!cursor) return;
-    try {
-      const page = await api.get<Page<'leads', Lead>>(`/v1/leads?limit=50${qs}&cursor=${encodeURIComponent(cursor)}`);
-      setExtra((e) => [...e, ...page.leads]);
-      setCursor(page.nextCursor);
-    } catch (err) {
-      toast(messageOf(err), 'bad');
-    }
   };
   const all = [...(leads.data ?? []), ...extra];
 

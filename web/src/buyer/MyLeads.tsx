@@ -3,11 +3,10 @@ import { useState } from 'preact/hooks';
 import { messageOf, type Api } from '../shared/api';
 import { credits, dateTime, label, show } from '../shared/format';
 import type { Dispute, Page, WonLead } from '../shared/types';
-import { Badge, Button, Empty, ErrorNote, Field, Loading, Panel, toast, useAsync } from '../shared/ui';
+import { Badge, Button, Empty, ErrorNote, Field, Loading, Panel, toast, useAsync, useMorePages } from '../shared/ui';
 
 export function MyLeads({ api, version }: { api: Api; version: number }) {
-  const [extra, setExtra] = useState<WonLead[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
+  const { extra, setExtra, cursor, setCursor, more } = useMorePages<WonLead>(api, '/v1/me/leads?limit=25', 'leads');
   const leads = useAsync(async () => {
     const page = await api.get<Page<'leads', WonLead>>('/v1/me/leads?limit=25');
     setExtra([]);
@@ -17,17 +16,6 @@ export function MyLeads({ api, version }: { api: Api; version: number }) {
   const disputes = useAsync(() => api.all<Dispute>('/v1/disputes', 'disputes', 400), [version]);
   const byAssignment = new Map((disputes.data ?? []).map((d) => [d.assignmentId, d]));
   const all = [...(leads.data ?? []), ...extra];
-
-  const more = async () => {
-    if (!cursor) return;
-    try {
-      const page = await api.get<Page<'leads', WonLead>>(`/v1/me/leads?limit=25&cursor=${encodeURIComponent(cursor)}`);
-      setExtra((e) => [...e, ...page.leads]);
-      setCursor(page.nextCursor);
-    } catch (err) {
-      toast(messageOf(err), 'bad');
-    }
-  };
 
   return (
     <div class="page">

@@ -1,29 +1,17 @@
 /** The wallet: balance, and the ledger (top-ups, charges, refunds), newest first. */
-import { useState } from 'preact/hooks';
-import { messageOf, type Api } from '../shared/api';
+import type { Api } from '../shared/api';
 import { dateTime, num } from '../shared/format';
 import type { LedgerEntry, Page, Wallet } from '../shared/types';
-import { Button, ErrorNote, Loading, Panel, toast, useAsync } from '../shared/ui';
+import { Button, ErrorNote, Loading, Panel, useAsync, useMorePages } from '../shared/ui';
 
 export function WalletPage({ api, wallet, onRefresh }: { api: Api; wallet: Wallet | null; onRefresh(): Promise<void> }) {
-  const [extra, setExtra] = useState<LedgerEntry[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
+  const { extra, setExtra, cursor, setCursor, more } = useMorePages<LedgerEntry>(api, '/v1/me/ledger?limit=50', 'entries');
   const ledger = useAsync(async () => {
     const page = await api.get<Page<'entries', LedgerEntry>>('/v1/me/ledger?limit=50');
     setExtra([]);
     setCursor(page.nextCursor);
     return page.entries;
   }, [wallet?.entries[0]?.id]);
-  const more = async () => {
-    if (!cursor) return;
-    try {
-      const page = await api.get<Page<'entries', LedgerEntry>>(`/v1/me/ledger?limit=50&cursor=${encodeURIComponent(cursor)}`);
-      setExtra((e) => [...e, ...page.entries]);
-      setCursor(page.nextCursor);
-    } catch (err) {
-      toast(messageOf(err), 'bad');
-    }
-  };
   const entries = [...(ledger.data ?? []), ...extra];
   return (
     <div class="page">

@@ -4,7 +4,7 @@
  */
 import type { ButtonHTMLAttributes, ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, messageOf } from './api';
+import { ApiError, messageOf, type Api } from './api';
 
 // ─── hooks ────────────────────────────────────────────────────────────────────
 
@@ -85,6 +85,26 @@ interface Toast {
 let toasts: Toast[] = [];
 let toastSeq = 0;
 const listeners = new Set<(t: Toast[]) => void>();
+
+/**
+ * "Load more" under a list whose first page the page loads itself: the later
+ * pages, fetched by cursor from `path` (which already holds its query), appended in order.
+ */
+export function useMorePages<T>(api: Api, path: string, key: string) {
+  const [extra, setExtra] = useState<T[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const more = async () => {
+    if (!cursor) return;
+    try {
+      const page = await api.get<Record<string, unknown>>(`${path}&cursor=${encodeURIComponent(cursor)}`);
+      setExtra((e) => [...e, ...(page[key] as T[])]);
+      setCursor(page.nextCursor as string | null);
+    } catch (err) {
+      toast(messageOf(err), 'bad');
+    }
+  };
+  return { extra, setExtra, cursor, setCursor, more };
+}
 
 export function toast(text: string, tone: Tone = 'info'): void {
   const t = { id: ++toastSeq, text, tone };
