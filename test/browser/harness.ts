@@ -36,6 +36,10 @@ export function buildPages(): void {
 }
 
 export async function launchBrowser(): Promise<Browser> {
+  // A fresh machine: `npm test` installs Debian's Chromium itself when it can (root, apt), as .ci/run does.
+  if (!fs.existsSync(CHROMIUM) && CHROMIUM === '/usr/bin/chromium' && process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get')) {
+    execFileSync('bash', ['-c', 'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium'], { stdio: 'inherit', timeout: 600_000 });
+  }
   if (!fs.existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (CI does: .ci/run), or set LW_CHROMIUM`);
   }
