@@ -23,6 +23,8 @@ const SECTIONS: Record<string, string> = {
   feed_latency: '3. Feed latency (intake → `offer.opened` at each connected buyer)',
   throughput: '4. Throughput (end to end, rising rates until saturation)',
   scale: '5. Scale (many offers open at once)',
+  engine_floor: "6. Engine floor (the engine's least workflow at rising rates; Leadwire's throughput as a ratio to it)",
+  storm_many: '7. Storm over many offers (B buyers each claiming O open offers at once)',
 };
 
 const TEMPLATE = `# Benchmark results
