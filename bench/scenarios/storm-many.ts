@@ -13,6 +13,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import { assignments, offers } from '../../db/schema';
 import { createAgency, createBuyers, createCampaign, nowMs, pool, postLead, until } from '../lib/client';
 import { activityTimes, scrape } from '../lib/prom';
+import { cpuWindow } from '../lib/stack';
 import { fmt, summarize } from '../lib/stats';
 import { fireClaims } from './claims';
 import { settle, type BenchContext, type ScenarioResult } from './context';
@@ -33,6 +34,8 @@ export async function stormMany(ctx: BenchContext): Promise<ScenarioResult> {
   const losers: number[] = [];
   const answers: Record<string, number> = {};
   const spans: number[] = [];
+  /** CPU % of a core per process, from the first claim sent to the last answer, per round. */
+  const cpuPercent: Record<string, number>[] = [];
   let offersWithoutOneWinner = 0;
   let offersWithoutOneAssignment = 0;
   for (let round = 0; round < manyRounds; round++) {
@@ -47,9 +50,11 @@ export async function stormMany(ctx: BenchContext): Promise<ScenarioResult> {
       50,
     );
     // All B×O requests start in this one tick (fireClaims builds and sends its K at once, synchronously).
+    const cpu = cpuWindow(ctx.stack);
     const firedAt = nowMs();
     const byOffer = await Promise.all(open.map((o) => fireClaims(ctx.api, o.id, buyers)));
     spans.push(nowMs() - firedAt);
+    cpuPercent.push(cpu.stop());
     for (const results of byOffer) {
       const won = results.filter((r) => r.status === 200);
       if (won.length !== 1) offersWithoutOneWinner++;
@@ -89,6 +94,7 @@ export async function stormMany(ctx: BenchContext): Promise<ScenarioResult> {
     losers: summarize(losers),
     /** From the first request sent to the last answer, per round. */
     stormSpan: summarize(spans),
+    cpuPercent,
     answers,
     activities: activityTimes(metricsBefore, await scrape(ctx.stack.workerMetricsUrl), ['postAndCharge', 'routeAndOpen', 'closeOffer', 'recordEvents']),
   };
@@ -99,6 +105,6 @@ export async function stormMany(ctx: BenchContext): Promise<ScenarioResult> {
     headline:
       `${manyBuyers} buyers × ${manyOffers} offers = ${figures.claimsPerRound} claims at once, ${manyRounds} round(s): answer p50 ${a.p50} p95 ${a.p95} p99 ${a.p99} max ${a.max} ms (target p99 ≤ 1000); ` +
       `503 claim_pending: ${claimPending}, answers over the default 10 s claim timeout: ${figures.slowerThanDefaultTimeout} (target 0); one winner per offer (answers and assignments): ${exactlyOneWinnerPerOffer ? 'yes' : `NO (${offersWithoutOneWinner} by answers, ${offersWithoutOneAssignment} by assignments)`}` +
-      `<br>winner p99 ${figures.winner.p99}, losers p99 ${figures.losers.p99} ms; first request to last answer p50 ${figures.stormSpan.p50} ms; answers ${Object.entries(answers).map(([k, v]) => `${k} ×${v}`).join(', ')}`,
+      `<br>winner p99 ${figures.winner.p99}, losers p99 ${figures.losers.p99} ms; first request to last answer p50 ${figures.stormSpan.p50} ms; CPU % of a core then (last round): ${Object.entries(cpuPercent[cpuPercent.length - 1] ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}; answers ${Object.entries(answers).map(([k, v]) => `${k} ×${v}`).join(', ')}`,
   };
 }
