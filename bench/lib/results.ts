@@ -59,10 +59,14 @@ function insertRow(text: string, key: string, row: string): string {
   return text.replace(marker, `${row}\n${marker}`);
 }
 
+/** A run whose 1-minute load average at start is above this was not on a quiet machine, and its rows say so. */
+export const QUIET_LOAD = 1.0;
+
 export function recordRun(file: string, meta: RunMeta, rows: { scenario: string; headline: string }[]): void {
   let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : TEMPLATE;
-  const load = `${meta.loadStart.join(' / ')}${meta.loadEnd ? ` → ${meta.loadEnd.join(' / ')}` : ''}`;
+  const notQuiet = (meta.loadStart[0] ?? 0) > QUIET_LOAD ? ` (NOT quiet: above ${QUIET_LOAD} at start)` : '';
+  const load = `${meta.loadStart.join(' / ')}${notQuiet}${meta.loadEnd ? ` → ${meta.loadEnd.join(' / ')}` : ''}`;
   text = insertRow(text, 'runs', `| ${meta.date} | ${meta.commit} | \`${cell(meta.command)}\` | ${cell(meta.machine)} | ${load} | ${cell(meta.persistence)} |`);
-  for (const r of rows) text = insertRow(text, r.scenario, `| ${meta.date} | ${meta.commit} | ${meta.loadStart.join(' / ')} | ${cell(r.headline)} |`);
+  for (const r of rows) text = insertRow(text, r.scenario, `| ${meta.date} | ${meta.commit} | ${meta.loadStart.join(' / ')}${notQuiet} | ${cell(r.headline)} |`);
   fs.writeFileSync(file, text);
 }
