@@ -54,7 +54,8 @@ export interface StepFigures {
   why: string | null;
 }
 
-const ACTIVITIES = ['loadRoute', 'openOffer', 'postAndCharge', 'closeOffer', 'recordEvents', 'deliverToDashboard', 'planDelivery'];
+// The lean lifecycle's steps (local activities count in the worker's activity metrics like any other).
+const ACTIVITIES = ['routeAndOpen', 'postAndCharge', 'closeOffer', 'recordEvents', 'setLeadStatus'];
 
 const hash = (s: string) => [...s].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
 
