@@ -24,7 +24,7 @@ export interface DeliveryPlan {
   retry: DeliveryRetry;
 }
 
-export function deliveryActivities({ db, delivery }: ActivityDeps) {
+export function deliveryActivities({ db, bus, delivery }: ActivityDeps) {
   const config = () => resolveDeliveryConfig(delivery);
 
   const load = async (assignmentId: string) => {
@@ -125,6 +125,8 @@ export function deliveryActivities({ db, delivery }: ActivityDeps) {
     async recordDeliveryFailure(input: { assignmentId: string; channel: SendingChannel; error: string; at?: string }): Promise<{ paused: boolean }> {
       const { a } = await load(input.assignmentId);
       const { paused } = await recordDeliveryFailed(db, a, input.channel, input.error, input.at);
+      // An auto-paused buyer's feed sockets close at once, on every gateway.
+      if (paused) await bus.publish({ type: 'buyer.access', agencyId: a.agencyId, buyerId: a.buyerId });
       return { paused };
     },
   };

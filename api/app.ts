@@ -22,6 +22,7 @@ import type { OfferBus } from '../db/offer-bus';
 import { Authenticator, requireRole, type Principal } from './auth';
 import { ClaimRelay } from './claim-relay';
 import { attachFeedGateway, type FeedHandle } from './feed';
+import { boundInFlight, DEFAULT_IN_FLIGHT, type InFlightLimits } from './in-flight';
 import { idempotencyKeyOf, requestHash, withIdempotency } from './idempotency';
 import { countOpenOffers } from '../db/audit';
 import { Metrics } from './metrics';
@@ -61,6 +62,8 @@ export interface ApiDeps {
   requestLogger?: { info(fields: Record<string, unknown>, message: string): void; warn(fields: Record<string, unknown>, message: string): void };
   /** Express's `trust proxy` (behind a load balancer: its hop count or addresses), so rate limits see client IPs. */
   trustProxy?: boolean | number | string;
+  /** Requests in flight at once per connection and per API key (default 8 and 64). */
+  inFlight?: Partial<InFlightLimits>;
   /** The built web pages (`npm run build:web`) served at `/` and `/admin`; default web/dist; false: none. */
   webDir?: string | false;
 }
@@ -113,6 +116,15 @@ export function createApi(deps: ApiDeps): Api {
     workflowTimeoutMs: timeoutMs,
     duplicateWindowMs: deps.duplicateWindowMs ?? 30 * 24 * 3_600_000,
     webhookAllowlist: deps.webhookAllowlist ?? null,
+    clientIp: (req) => clientIp(req),
+    accessChanged: async (agencyId, buyerId) => {
+      try {
+        await deps.bus.publish({ type: 'buyer.access', agencyId, buyerId });
+      } catch (err) {
+        // The change is committed; the feed's heartbeat re-check closes the sockets a little later.
+        logger.warn(`[api] could not announce an access change of buyer ${buyerId}`, err);
+      }
+    },
   };
 
   let doc: Record<string, unknown> | null = null;
@@ -129,11 +141,13 @@ export function createApi(deps: ApiDeps): Api {
   ];
 
   const app = express();
+  const clientIp = clientAddress(app);
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
   if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
   app.use(baseHeaders(metrics, deps.requestLogger));
+  app.use('/v1', boundInFlight({ ...DEFAULT_IN_FLIGHT, ...deps.inFlight }));
   for (const route of routes) app[route.method](route.path, ...pipeline(route, services));
   const webDir = deps.webDir ?? defaultWebDir();
   if (webDir) app.use(webPages(webDir));
@@ -227,13 +241,32 @@ function webPages(dir: string): RequestHandler {
   };
 }
 
-const clientIp = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+/**
+ * The client's address for every limit, HTTP and the feed's upgrade alike:
+ * the socket's peer, or, through the proxies `trust proxy` trusts, the
+ * nearest untrusted address of X-Forwarded-For (Express's own rule for
+ * `req.ip`, applied to a raw upgrade request too).
+ */
+function clientAddress(app: express.Express): (req: http.IncomingMessage) => string {
+  return (req) => {
+    const trust = app.get('trust proxy fn') as (addr: string, i: number) => boolean;
+    const forwarded = String(req.headers['x-forwarded-for'] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .reverse();
+    const hops = [req.socket.remoteAddress ?? 'unknown', ...forwarded];
+    let i = 0;
+    while (i < hops.length - 1 && trust(hops[i]!, i)) i++;
+    return hops[i]!;
+  };
+}
 
 function pipeline(route: AnyRoute, services: ApiServices): RequestHandler[] {
   const chain: RequestHandler[] = [];
   if (route.roles.length) {
     chain.push(async (req, res, next) => {
-      const principal = await services.auth.authenticate(req.headers.authorization, clientIp(req));
+      const principal = await services.auth.authenticate(req.headers.authorization, services.clientIp(req));
       requireRole(principal, route.roles);
       res.locals.principal = principal;
       next();

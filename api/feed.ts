@@ -14,11 +14,17 @@
  *   with 1009 (message too big), since nothing may be sent after that close.
  * - Heartbeat: a ping every interval; a socket that missed the last pong is
  *   terminated. A socket that stops reading (huge backlog) is dropped too.
+ * - Access: the feed is for a live key of an active buyer. Every client frame
+ *   is checked against the key's current state in the database; a revoked key
+ *   or a paused buyer (a `buyer.access` bus event from whichever API instance
+ *   or worker changed it, or the heartbeat's re-check of every connected key
+ *   as a backstop) closes its sockets with 4403 and sends them nothing more.
  */
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import type { OfferBusEvent } from '../db/offer-bus';
+import { feedAccess } from '../db/keys';
+import type { AccessBusEvent, BusEvent, OfferBusEvent } from '../db/offer-bus';
 import { eligibleTargetIds, getOffer, getTarget, listBuyerOffers, offerWinnerIds } from '../db/queries';
 import { recordViewed } from '../db/timeline';
 import type { BuyerPrincipal } from './auth';
@@ -32,6 +38,8 @@ export const FEED_PATH = '/v1/feed';
 export const FEED_MAX_PAYLOAD = 64 * 1024;
 /** A client this far behind on reading is not coming back. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** Close code of a socket whose key was revoked or whose buyer was paused (4000-4999: the application's). */
+export const FEED_ACCESS_REVOKED = 4403;
 /** The snapshot holds at most this many offers (the newest). */
 const SNAPSHOT_LIMIT = 200;
 
@@ -51,6 +59,8 @@ interface FeedClient {
   /** Events held until the snapshot is sent. */
   held: object[] | null;
   viewed: Set<string>;
+  /** Access withdrawn: nothing more is sent or handled; the socket is closing. */
+  revoked: boolean;
 }
 
 export function attachFeedGateway(server: http.Server, services: ApiServices, options: FeedOptions): FeedHandle {
@@ -66,7 +76,7 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
       return;
     }
     const { ws } = client;
-    if (ws.readyState !== ws.OPEN) return;
+    if (ws.readyState !== ws.OPEN || client.revoked) return;
     if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
       ws.terminate();
       return;
@@ -80,8 +90,9 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
 
   // ─── fan-out of bus events, one at a time so a buyer sees them in order ───
   let queue: Promise<void> = Promise.resolve();
-  const onBusEvent = (event: OfferBusEvent): void => {
+  const onBusEvent = (event: BusEvent): void => {
     if (closed || !event || !perAgency.get(event.agencyId)) return;
+    if (event.type === 'buyer.access') return void recheckAccess(event).catch((err) => services.logger.warn('[feed] access re-check failed', err));
     queue = queue
       .then(() => fanOut(event))
       .catch((err) => services.logger.warn(`[feed] could not fan out ${event.type} ${event.offerId}`, err));
@@ -122,6 +133,23 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
   };
   const unsubscribe = services.bus.subscribe(onBusEvent);
 
+  // ─── access: a revoked key or a paused buyer loses its sockets at once ─────
+  const revoke = (client: FeedClient): void => {
+    if (client.revoked) return;
+    send(client, { type: 'error', code: 'access_revoked', message: 'This key was revoked or its buyer paused.' }, false);
+    client.revoked = true;
+    client.ws.close(FEED_ACCESS_REVOKED, 'access revoked');
+    setTimeout(() => client.ws.terminate(), 1000).unref();
+  };
+  /** Closes every socket among `clients` whose key may no longer use the feed. */
+  const enforceAccess = async (clients: FeedClient[]): Promise<void> => {
+    const live = clients.filter((c) => !c.revoked);
+    if (!live.length) return;
+    const allowed = await feedAccess(services.db, [...new Set(live.map((c) => c.buyer.keyId))]);
+    for (const c of live) if (!allowed.has(c.buyer.keyId)) revoke(c);
+  };
+  const recheckAccess = (event: AccessBusEvent) => enforceAccess([...(byBuyer.get(event.buyerId) ?? [])]);
+
   // ─── connections ──────────────────────────────────────────────────────────
   const register = (client: FeedClient) => {
     const set = byBuyer.get(client.buyer.buyerId) ?? new Set<FeedClient>();
@@ -141,7 +169,7 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
   };
 
   const onConnection = (ws: WebSocket, buyer: BuyerPrincipal): void => {
-    const client: FeedClient = { ws, buyer, alive: true, held: [], viewed: new Set() };
+    const client: FeedClient = { ws, buyer, alive: true, held: [], viewed: new Set(), revoked: false };
     // A frame over maxPayload, bad UTF-8, a protocol error: ws has already started the close
     // (1009 "message too big", 1007, 1002); listening here keeps the error from crashing the process.
     ws.on('error', () => undefined);
@@ -170,6 +198,9 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
   };
 
   const handleMessage = async (client: FeedClient, data: RawData, isBinary: boolean): Promise<void> => {
+    if (client.revoked) return;
+    // Every frame answers to the key's state now, not at connect time.
+    if (!(await services.auth.stillValid(client.buyer))) return revoke(client);
     if (isBinary) return sendError(client, 'unsupported_frame', 'Send JSON text frames.');
     let raw: unknown;
     try {
@@ -245,14 +276,14 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
       if (url.pathname !== FEED_PATH || closed) return refuse(socket, 404, new Problem(404, 'route_not_found', 'No such WebSocket route.'));
       let principal;
       try {
-        const ip = req.socket.remoteAddress ?? 'unknown';
-        principal = await services.auth.authenticate(req.headers.authorization, ip, url.searchParams.get('token'));
+        principal = await services.auth.authenticate(req.headers.authorization, services.clientIp(req), url.searchParams.get('token'));
       } catch (err) {
         const problem = err instanceof Problem ? err : new Problem(503, 'service_unavailable', 'Could not check the key; retry.');
         if (!(err instanceof Problem)) services.logger.warn('[feed] authentication failed', err);
         return refuse(socket, problem.status, problem);
       }
       if (principal.kind !== 'buyer') return refuse(socket, 403, new Problem(403, 'forbidden', 'The feed is for buyer keys.'));
+      if (!(await services.auth.stillValid(principal))) return refuse(socket, 403, new Problem(403, 'buyer_paused', 'This buyer is paused: the feed opens again when it is resumed.'));
       if (socket.destroyed || closed) return;
       wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal));
     })().catch(() => socket.destroy());
@@ -261,6 +292,8 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
 
   // ─── heartbeat ────────────────────────────────────────────────────────────
   const heartbeat = setInterval(() => {
+    // The backstop of the bus event: every connected key re-checked in one query.
+    enforceAccess([...byBuyer.values()].flatMap((set) => [...set])).catch((err) => services.logger.warn('[feed] access re-check failed', err));
     for (const set of byBuyer.values()) {
       for (const client of set) {
         if (!client.alive) {

@@ -18,10 +18,24 @@ export interface OfferBusEvent {
   sentAt: string;
 }
 
-export type OfferBusListener = (event: OfferBusEvent) => void;
+/**
+ * A buyer's access changed (a key revoked, the buyer paused): every gateway
+ * re-checks that buyer's open sockets and closes the ones no longer allowed.
+ */
+export interface AccessBusEvent {
+  type: 'buyer.access';
+  agencyId: string;
+  buyerId: string;
+  sentAt: string;
+}
+
+export type BusEvent = OfferBusEvent | AccessBusEvent;
+type Unsent = Omit<OfferBusEvent, 'sentAt'> | Omit<AccessBusEvent, 'sentAt'>;
+
+export type OfferBusListener = (event: BusEvent) => void;
 
 export interface OfferBus {
-  publish(event: Omit<OfferBusEvent, 'sentAt'>): Promise<void>;
+  publish(event: Unsent): Promise<void>;
   subscribe(listener: OfferBusListener): () => void;
   /** Resolves once subscribers will hear every later event (the LISTEN is up). */
   ready(): Promise<void>;
@@ -65,9 +79,9 @@ export function createPostgresBus(url: string, pool: Pool): OfferBus {
       try {
         c.on('notification', (msg) => {
           if (msg.channel !== CHANNEL || !msg.payload) return;
-          let event: OfferBusEvent;
+          let event: BusEvent;
           try {
-            event = JSON.parse(msg.payload) as OfferBusEvent;
+            event = JSON.parse(msg.payload) as BusEvent;
           } catch {
             return;
           }

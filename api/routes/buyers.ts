@@ -114,6 +114,7 @@ export const buyerRoutes: AnyRoute[] = [
         return row;
       });
       if (!row) throw notFound('buyer');
+      if (body.status === 'paused') await services.accessChanged(principal.agencyId, row.id);
       const buyer = await loadBuyer(services, principal.agencyId, params.id);
       return { status: 200, body: { buyer: buyerView(buyer, buyer.balance) } };
     },
@@ -195,6 +196,7 @@ export const buyerRoutes: AnyRoute[] = [
         const revoked = body.revokeExisting ? await revokeBuyerKeys(tx, buyer.id, key.id) : 0;
         return { key, revoked };
       });
+      if (revoked) await services.accessChanged(principal.agencyId, buyer.id);
       return { status: 201, body: { apiKey: key.key, revoked } };
     },
   }),
