@@ -33,6 +33,7 @@ import { isRaw, type AnyRoute } from './route';
 import { agencyRoutes } from './routes/agencies';
 import { buyerRoutes } from './routes/buyers';
 import { campaignRoutes } from './routes/campaigns';
+import { deliveryRoutes } from './routes/deliveries';
 import { disputeRoutes } from './routes/disputes';
 import { leadRoutes } from './routes/leads';
 import { meRoutes } from './routes/me';
@@ -137,6 +138,7 @@ export function createApi(deps: ApiDeps): Api {
     ...leadRoutes,
     ...offerRoutes,
     ...disputeRoutes,
+    ...deliveryRoutes,
     ...opsRoutes({ json: () => (doc ??= buildOpenApi(routes)), html: () => (html ??= docsPage((doc ??= buildOpenApi(routes)))) }),
   ];
 
