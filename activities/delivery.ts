@@ -22,7 +22,7 @@ import type { DeliveryRetry } from '../workflows/options';
 import { channelsFor, SENDING_CHANNELS, type SendingChannel } from './channels';
 import { resolveDeliveryConfig } from './channels/config';
 import { DeliveryHttpError } from './channels/http-post';
-import type { SigningKeys } from './channels/signing';
+import { messageIdOf, type SigningKeys } from './channels/signing';
 import { UrlRefused } from './channels/url-guard';
 import type { ActivityDeps } from './deps';
 
@@ -79,7 +79,8 @@ export function deliveryActivities({ db, bus, delivery }: ActivityDeps) {
     }
     const cfg = config();
     const started = performance.now();
-    const base = { channel, attempt, redelivery, messageId: null as string | null, response: null as string | null, error: null as string | null, nextRetryMs: null as number | null };
+    const messageId = channel === 'email' ? null : messageIdOf(a.id, channel); // HTTP channels: the Standard Webhooks id
+    const base = { channel, attempt, redelivery, messageId, response: null as string | null, error: null as string | null, nextRetryMs: null as number | null };
     try {
       const sent = await channelsFor(cfg)[channel].send({
         payload,
@@ -87,7 +88,7 @@ export function deliveryActivities({ db, bus, delivery }: ActivityDeps) {
         attempt,
       });
       const latencyMs = performance.now() - started;
-      await logDeliveryAttempt(db, a, { ...base, messageId: sent.messageId ?? null, outcome: 'delivered', statusCode: sent.status ?? null, latencyMs, response: sent.response ?? sent.detail });
+      await logDeliveryAttempt(db, a, { ...base, messageId: sent.messageId ?? messageId, outcome: 'delivered', statusCode: sent.status ?? null, latencyMs, response: sent.response ?? sent.detail });
       await recordDelivered(db, a, channel, attempt, sent.detail);
     } catch (err) {
       const latencyMs = performance.now() - started;
