@@ -78,6 +78,9 @@ export function deliveryActivities({ db, bus, delivery }: ActivityDeps) {
       if (done?.status === 'delivered') return; // an earlier attempt sent it and the record committed
     }
     const cfg = config();
+    // A redelivery names its channel; one this buyer (or this worker) lacks cannot be fixed by retrying.
+    const usable = channel === 'webhook' ? !!buyer.delivery.webhookUrl : channelsFor(cfg)[channel].configured(buyer);
+    if (!usable) throw ApplicationFailure.nonRetryable(`the ${channel} channel is not configured for this buyer or worker`, 'ChannelNotConfigured');
     const started = performance.now();
     const messageId = channel === 'email' ? null : messageIdOf(a.id, channel); // HTTP channels: the Standard Webhooks id
     const base = { channel, attempt, redelivery, messageId, response: null as string | null, error: null as string | null, nextRetryMs: null as number | null };

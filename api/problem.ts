@@ -34,6 +34,7 @@ export const PROBLEM_TITLES = {
   pause_locked: 'The agency or the system paused this buyer',
   rate_limited: 'Too many requests',
   too_many_in_flight: 'Too many requests in flight',
+  channel_not_configured: 'The buyer has no such delivery channel',
   buyer_paused: 'The buyer is paused',
   access_revoked: 'The key was revoked or its buyer paused',
   upgrade_required: 'This route is a WebSocket',

@@ -40,7 +40,7 @@ export function deliveryActivityOptions(r: DeliveryRetry): ActivityOptions {
       backoffCoefficient: r.backoffCoefficient,
       maximumInterval: r.maximumIntervalMs,
       maximumAttempts: r.maximumAttempts,
-      nonRetryableErrorTypes: ['DeliveryRefused', 'EndpointGone'],
+      nonRetryableErrorTypes: ['DeliveryRefused', 'EndpointGone', 'ChannelNotConfigured'],
     },
   };
 }

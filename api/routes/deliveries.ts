@@ -8,15 +8,18 @@
 import crypto from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { listDeliveryAttempts } from '../../db/delivery-attempts';
-import { assignments, deliveries } from '../../db/schema';
+import { assignments, buyers, deliveries } from '../../db/schema';
 import { appendEvents } from '../../db/timeline';
 import type { redeliveryWorkflow } from '../../workflows/redelivery';
 import { messageIdOf } from '../../activities/channels/signing';
-import { notFound } from '../problem';
+import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
 import { IdParams, RedeliverCreate, Responses } from '../schemas';
 import type { ApiServices } from '../services';
 import { deliveryAttemptView } from '../views';
+
+/** The buyer setting each sending channel needs. */
+const CHANNEL_SETTING = { webhook: 'webhookUrl', email: 'email', sms: 'smsTo', voice: 'voiceTo' } as const;
 
 async function loadAssignment(services: ApiServices, agencyId: string, id: string) {
   const [a] = await services.db.select().from(assignments).where(and(eq(assignments.id, id), eq(assignments.agencyId, agencyId)));
@@ -60,9 +63,21 @@ export const deliveryRoutes: AnyRoute[] = [
     roles: ['admin'],
     params: IdParams,
     body: RedeliverCreate,
-    responses: { 202: { description: 'started', schema: Responses.RedeliveryStarted }, ...BODY_ERRORS, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      202: { description: 'started', schema: Responses.RedeliveryStarted },
+      409: { description: 'the buyer has no setting for that channel (`channel_not_configured`)' },
+      ...BODY_ERRORS,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, body, services }) {
       const a = await loadAssignment(services, principal.agencyId, params.id);
+      const [buyer] = await services.db.select({ delivery: buyers.delivery }).from(buyers).where(eq(buyers.id, a.buyerId));
+      if (!buyer?.delivery[CHANNEL_SETTING[body.channel]]) {
+        throw new Problem(409, 'channel_not_configured', `The buyer has no ${CHANNEL_SETTING[body.channel]} for the ${body.channel} channel.`, {
+          errors: [{ in: 'body', path: 'channel', message: 'not configured for this buyer' }],
+        });
+      }
       const workflowId = `redeliver-${a.id}-${body.channel}-${crypto.randomUUID()}`;
       await services.temporal.workflow.start<typeof redeliveryWorkflow>('redeliveryWorkflow', {
         taskQueue: services.taskQueue,
