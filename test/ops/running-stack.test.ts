@@ -43,13 +43,16 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ cod
 
 const readStack = () => JSON.parse(fs.readFileSync(path.join(dataDir, 'stack.json'), 'utf8')) as StackFile;
 
-async function api(method: string, url: string, key: string, body?: unknown) {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers of several routes, read field by field
+type Json = Record<string, any>;
+
+async function api(method: string, url: string, key: string, body?: unknown): Promise<Json> {
   const res = await fetch(`${readStack().api}${url}`, {
     method,
     headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  const json = (await res.json().catch(() => null)) as Record<string, any>;
+  const json = (await res.json().catch(() => null)) as Json;
   if (res.status >= 300) throw new Error(`${method} ${url}: ${res.status} ${JSON.stringify(json)}`);
   return json;
 }
