@@ -28,7 +28,8 @@ import { countOpenOffers } from '../db/audit';
 import { Metrics } from './metrics';
 import { buildOpenApi, docsPage } from './openapi';
 import { errorHandler, Problem, type ErrorLogger } from './problem';
-import { TokenBuckets, type BucketOptions } from './rate-limit';
+import { TokenBuckets, type BucketOptions, type RateLimiter } from './rate-limit';
+import { SharedTokenBuckets } from './shared-rate-limit';
 import { isRaw, type AnyRoute } from './route';
 import { agencyRoutes } from './routes/agencies';
 import { buyerRoutes } from './routes/buyers';
@@ -54,6 +55,8 @@ export interface ApiDeps {
   feedPingIntervalMs?: number;
   /** Failed authentications per client IP, and claims per key. */
   rateLimits?: { authFailures?: BucketOptions; claims?: BucketOptions };
+  /** Share the rate limits with every API process on this database (Postgres; several processes). Default: per process. */
+  sharedRateLimits?: boolean;
   /** A lead with the same phone or email (per service line) within this window is a duplicate; default 30 days, 0 = off. */
   duplicateWindowMs?: number;
   /** Internal hosts/IPs/CIDRs buyer webhooks may target (default: LW_WEBHOOK_ALLOWLIST). */
@@ -84,8 +87,10 @@ const DEFAULT_CLAIMS: BucketOptions = { capacity: 30, refillPerSecond: 10 };
 export function createApi(deps: ApiDeps): Api {
   const logger = deps.logger ?? console;
   const db = deps.db;
-  const authFailures = new TokenBuckets(deps.rateLimits?.authFailures ?? DEFAULT_AUTH_FAILURES);
-  const claimLimits = new TokenBuckets(deps.rateLimits?.claims ?? DEFAULT_CLAIMS);
+  const limiter = (scope: string, options: BucketOptions): RateLimiter =>
+    deps.sharedRateLimits ? new SharedTokenBuckets(db, scope, options, (err) => logger.warn(`[api] shared rate limit ${scope} unreachable`, err)) : new TokenBuckets(options);
+  const authFailures = limiter('auth_failures', deps.rateLimits?.authFailures ?? DEFAULT_AUTH_FAILURES);
+  const claimLimits = limiter('claims', deps.rateLimits?.claims ?? DEFAULT_CLAIMS);
   const timeoutMs = deps.claimTimeoutMs ?? 10_000;
   const metrics = new Metrics();
   metrics.counter('leadwire_http_requests_total', 'HTTP requests by route, method and status', ['method', 'route', 'status']);

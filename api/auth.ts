@@ -13,7 +13,7 @@ import crypto from 'node:crypto';
 import type { Db } from '../db/connection';
 import { feedAccess, findApiKeyByHash, hashApiKey } from '../db/keys';
 import { Problem } from './problem';
-import type { TokenBuckets } from './rate-limit';
+import type { RateLimiter } from './rate-limit';
 
 export type Principal =
   | { kind: 'root' }
@@ -42,7 +42,7 @@ export class Authenticator {
   constructor(
     private readonly db: Db,
     rootToken: string,
-    private readonly failures: TokenBuckets,
+    private readonly failures: RateLimiter,
   ) {
     // An empty root token disables root access rather than accepting an empty key.
     this.rootDigest = rootToken ? sha256(rootToken) : null;

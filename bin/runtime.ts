@@ -123,6 +123,8 @@ export async function serveApi(
     requestLogger: logger.child({ component: 'api' }),
     trustProxy: config.trustProxy,
     inFlight: config.inFlight,
+    // Several API processes share one Postgres: they share the limits too. PGlite is one process.
+    sharedRateLimits: deps.database.driver === 'postgres',
   });
   const server = http.createServer(app);
   const feed = attachFeed(server);

@@ -10,6 +10,7 @@ import {
   bigserial,
   boolean,
   check,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -443,7 +444,28 @@ export const idempotencyRecords = pgTable(
     requestHash: text('request_hash').notNull(),
     status: integer('status').notNull(),
     body: jsonb('body').notNull(),
+    /** The running request's lease on its reservation (status 0), renewed while it runs. */
+    leaseId: uuid('lease_id'),
+    leaseExpiresAt: ts('lease_expires_at'),
     createdAt: createdAt(),
   },
-  (t) => [primaryKey({ columns: [t.scope, t.key] })],
+  (t) => [primaryKey({ columns: [t.scope, t.key] }), index('idempotency_records_created_idx').on(t.createdAt)],
+);
+
+/** Token buckets shared by every API process (api/shared-rate-limit.ts): each process leases small batches. */
+export const rateLimitBuckets = pgTable(
+  'rate_limit_buckets',
+  {
+    scope: text('scope').notNull(),
+    key: text('key').notNull(),
+    tokens: doublePrecision('tokens').notNull(),
+    /** What the last lease took out (so one statement both refills and grants). */
+    lastGrant: integer('last_grant').notNull().default(0),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.scope, t.key] }),
+    check('rate_limit_buckets_tokens_non_negative', sql`${t.tokens} >= 0`),
+    check('rate_limit_buckets_grant_non_negative', sql`${t.lastGrant} >= 0`),
+  ],
 );

@@ -36,3 +36,22 @@ CREATE TABLE "delivery_attempts" (
 );
 --> statement-breakpoint
 CREATE INDEX "delivery_attempts_assignment_idx" ON "delivery_attempts" USING btree ("assignment_id","created_at");
+--> statement-breakpoint
+-- A reservation is a lease: its request renews it while it runs; one that lapsed belongs to a crashed request.
+ALTER TABLE "idempotency_records" ADD COLUMN "lease_id" uuid;
+--> statement-breakpoint
+ALTER TABLE "idempotency_records" ADD COLUMN "lease_expires_at" timestamp with time zone;
+--> statement-breakpoint
+CREATE INDEX "idempotency_records_created_idx" ON "idempotency_records" USING btree ("created_at");
+--> statement-breakpoint
+-- Rate limits shared by every API process: one token bucket per (scope, key), leased out in small batches.
+CREATE TABLE "rate_limit_buckets" (
+	"scope" text NOT NULL,
+	"key" text NOT NULL,
+	"tokens" double precision NOT NULL,
+	"last_grant" integer DEFAULT 0 NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "rate_limit_buckets_scope_key_pk" PRIMARY KEY("scope","key"),
+	CONSTRAINT "rate_limit_buckets_tokens_non_negative" CHECK ("tokens" >= 0),
+	CONSTRAINT "rate_limit_buckets_grant_non_negative" CHECK ("last_grant" >= 0)
+);
