@@ -8,6 +8,7 @@
  * `$LW_DATA_DIR/stack.json` for the ops tools.
  */
 import path from 'node:path';
+import { Client } from '@temporalio/client';
 import { collectProcessMetrics } from '../observability/metrics';
 import { installTemporalRuntime } from '../observability/temporal';
 import { sweepStuckLeads } from '../worker/lead-starter';
@@ -15,7 +16,7 @@ import { createLeadwireWorker } from '../worker/worker';
 import { startTemporalDevServer } from '../scripts/temporal-dev';
 import type { PGlite } from '@electric-sql/pglite';
 import { servePglite, type WireServer } from '../db/pglite-wire';
-import { connectTemporal, createBus, loadConfig, onShutdown, openDatabaseFor, rootTokenFor, serveApi } from './runtime';
+import { createBus, loadConfig, onShutdown, openDatabaseFor, rootTokenFor, serveApi } from './runtime';
 import { removeStackFile, stackFilePath, writeStackFile } from './stack';
 
 async function main() {
@@ -33,10 +34,11 @@ async function main() {
     bus,
   });
   const running = worker.run();
-  const client = await connectTemporal(temporal.address, config.temporalNamespace);
+  // One connection for the worker and the client, so intake's eager starts reach this worker.
+  const client = new Client({ connection: workerConnection, namespace: config.temporalNamespace });
   const stopSweeper = sweepStuckLeads(database.db, client, config.taskQueue);
   const root = rootTokenFor(config);
-  const api = await serveApi(config, { database, bus, client, rootToken: root.token });
+  const api = await serveApi(config, { database, bus, client, rootToken: root.token, eagerStart: true });
   const port = api.port;
   const pgliteDir = database.driver === 'pglite' ? path.join(config.dataDir, 'pglite') : null;
   const wire: WireServer | null = pgliteDir ? await servePglite(database.raw as PGlite, { port: Number(process.env.LW_PGLITE_PORT ?? 0) }) : null;
@@ -68,7 +70,6 @@ async function main() {
     () => worker.getState() === 'RUNNING' && worker.shutdown(),
     () => running,
     () => workerConnection.close(),
-    () => client.connection.close(),
     () => bus.close(),
     () => database.close(),
     () => temporal.stop(),
