@@ -101,6 +101,8 @@ export function createApi(deps: ApiDeps): Api {
   metrics.counter('leadwire_feed_connections_total', 'Feed connections accepted');
   metrics.histogram('leadwire_feed_delivery_seconds', 'Feed latency: offer event published on the bus to the frame handed to the socket', ['type']);
   metrics.gauge('leadwire_offers_open', 'Offers open now (read from the database at scrape)', () => countOpenOffers(db));
+  metrics.gauge('leadwire_feed_bus_connected', "1 while the feed's event bus is listening (its Postgres LISTEN connection is up)", () => (deps.bus.state().connected ? 1 : 0));
+  metrics.gauge('leadwire_feed_bus_reconnects', 'Times the LISTEN connection was lost and replaced since start (each followed by a resync of every client)', () => deps.bus.state().reconnects);
 
   const services: ApiServices = {
     db,

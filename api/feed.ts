@@ -29,12 +29,13 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { feedAccess } from '../db/keys';
 import type { AccessBusEvent, BusEvent, OfferBusEvent } from '../db/offer-bus';
 import { eligibleTargetIds, getOffer, getTarget, listBuyerOffers, offerWinnerIds } from '../db/queries';
+import { closedSince } from '../db/feed-resume';
 import { recordViewed } from '../db/timeline';
 import type { BuyerPrincipal } from './auth';
 import { Problem, problemBody } from './problem';
 import { FeedClientMessage } from './schemas';
 import type { ApiServices } from './services';
-import { describeErrors, fieldErrors } from './validate';
+import { describeErrors, fieldErrors, invalidField } from './validate';
 import { buyerOfferView } from './views';
 
 export const FEED_PATH = '/v1/feed';
@@ -45,6 +46,8 @@ const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 export const FEED_ACCESS_REVOKED = 4403;
 /** The snapshot holds at most this many offers (the newest). */
 const SNAPSHOT_LIMIT = 200;
+/** A resumed client also hears the closes from a little before its cursor (clocks of publishers differ; a repeat is harmless). */
+const RESUME_MARGIN_MS = 5_000;
 
 export interface FeedOptions {
   pingIntervalMs: number;
@@ -53,6 +56,8 @@ export interface FeedOptions {
 export interface FeedHandle {
   close(): Promise<void>;
   connections(): number;
+  /** How often this gateway brought its clients up to date after its bus was cut. */
+  resyncs(): number;
 }
 
 interface FeedClient {
@@ -64,6 +69,8 @@ interface FeedClient {
   viewed: Set<string>;
   /** Access withdrawn: nothing more is sent or handled; the socket is closing. */
   revoked: boolean;
+  /** The newest `seq` sent to this socket: where a resync picks up. */
+  lastSeq: number;
   /** Open offers this socket was shown (snapshot or offer.opened): it hears how they close. */
   shown: Set<string>;
   /** Closes heard while the snapshot was being read: applied to the snapshot's offers once it is sent. */
@@ -98,6 +105,8 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
       ws.terminate();
       return;
     }
+    const seq = (message as { seq?: unknown }).seq;
+    if (typeof seq === 'number' && seq > client.lastSeq) client.lastSeq = seq;
     ws.send(JSON.stringify(message), (err) => {
       if (err) ws.terminate();
     });
@@ -143,7 +152,7 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     c.shown.delete(event.offerId);
     // Cancelled counts as expired: for the buyer, the offer ended without anyone taking it.
     const outcome = winners.has(c.buyer.buyerId) ? 'won_by_you' : winners.size > 0 ? 'taken' : 'expired';
-    send(c, { type: 'offer.closed', offerId: event.offerId, outcome });
+    send(c, { type: 'offer.closed', offerId: event.offerId, outcome, seq: sentAtMs(event) });
     delivered(event, sentAtMs(event));
   };
 
@@ -151,7 +160,7 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     if (!event) return;
     const from = sentAtMs(event);
     if (event.type === 'offer.opened' && event.offer && event.targets) {
-      const message = { type: 'offer.opened', offer: event.offer };
+      const message = { type: 'offer.opened', offer: event.offer, seq: from };
       for (const buyerId of event.targets) {
         for (const c of byBuyer.get(buyerId) ?? []) {
           show(c, event.offerId);
@@ -208,9 +217,8 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     count--;
   };
 
-  const onConnection = (ws: WebSocket, buyer: BuyerPrincipal): void => {
-    const client: FeedClient = { ws, buyer, alive: true, held: [], viewed: new Set(), shown: new Set(), closedMeanwhile: [], revoked: false };
-    snapshotting.add(client);
+  const onConnection = (ws: WebSocket, buyer: BuyerPrincipal, since: number | null): void => {
+    const client: FeedClient = { ws, buyer, alive: true, held: [], viewed: new Set(), shown: new Set(), closedMeanwhile: [], revoked: false, lastSeq: 0 };
     // A frame over maxPayload, bad UTF-8, a protocol error: ws has already started the close
     // (1009 "message too big", 1007, 1002); listening here keeps the error from crashing the process.
     ws.on('error', () => undefined);
@@ -227,25 +235,61 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     });
     register(client);
     services.metrics.inc('leadwire_feed_connections_total');
-    listBuyerOffers(services.db, buyer.buyerId, 'open', { limit: SNAPSHOT_LIMIT })
-      .then((page) => {
-        snapshotting.delete(client);
-        const closedMeanwhile = new Set(client.closedMeanwhile.map((e) => e.offerId));
-        client.closedMeanwhile = [];
-        const offers = page.items.filter((o) => !closedMeanwhile.has(o.id));
-        for (const offer of offers) show(client, offer.id);
-        send(client, { type: 'snapshot', offers: offers.map(buyerOfferView) }, false);
-        const held = client.held ?? [];
-        client.held = null;
-        for (const m of held) send(client, m);
-      })
-      .catch((err) => {
-        snapshotting.delete(client);
-        services.logger.warn('[feed] snapshot failed', err);
-        sendError(client, 'internal_error', 'Could not load your offers; reconnect.');
-        ws.close(1011, 'snapshot failed');
-      });
+    sendSnapshot(client, since, false).catch((err) => {
+      services.logger.warn('[feed] snapshot failed', err);
+      sendError(client, 'internal_error', 'Could not load your offers; reconnect.');
+      ws.close(1011, 'snapshot failed');
+    });
   };
+
+  /**
+   * The buyer's open offers (`snapshot`), then – when the client resumes from
+   * a cursor, or the gateway resyncs after its bus was cut – the closes since
+   * then of offers it may have had on screen. Bus events heard meanwhile are
+   * held and sent after it, in order. Every offer message carries `seq`.
+   */
+  const sendSnapshot = async (client: FeedClient, since: number | null, resync: boolean): Promise<void> => {
+    snapshotting.add(client);
+    client.held ??= [];
+    client.closedMeanwhile = [];
+    const seq = Date.now();
+    try {
+      const [page, missed] = await Promise.all([
+        listBuyerOffers(services.db, client.buyer.buyerId, 'open', { limit: SNAPSHOT_LIMIT }),
+        since !== null ? closedSince(services.db, client.buyer.buyerId, new Date(since - RESUME_MARGIN_MS)) : Promise.resolve([]),
+      ]);
+      const closedMeanwhile = new Set(client.closedMeanwhile.map((e) => e.offerId));
+      const offers = page.items.filter((o) => !closedMeanwhile.has(o.id));
+      if (resync) {
+        for (const offerId of client.shown) watchers.get(offerId)?.delete(client);
+        client.shown.clear();
+      }
+      for (const offer of offers) show(client, offer.id);
+      send(client, { type: 'snapshot', offers: offers.map(buyerOfferView), seq, ...(resync ? { resync: true } : {}) }, false);
+      const open = new Set(offers.map((o) => o.id));
+      for (const m of missed) if (!open.has(m.offerId)) send(client, { type: 'offer.closed', offerId: m.offerId, outcome: m.outcome, seq }, false);
+    } finally {
+      snapshotting.delete(client);
+      client.closedMeanwhile = [];
+      const held = client.held ?? [];
+      client.held = null;
+      for (const m of held) send(client, m);
+    }
+  };
+
+  // The bus was cut and is back: what it carried meanwhile is lost, so every client gets a fresh snapshot
+  // and the closes since the last message it had.
+  const resyncAll = (): void => {
+    resyncs++;
+    for (const set of byBuyer.values()) {
+      for (const c of set) {
+        if (c.revoked) continue;
+        sendSnapshot(c, c.lastSeq || null, true).catch((err) => services.logger.warn('[feed] resync failed', err));
+      }
+    }
+  };
+  let resyncs = 0;
+  const stopResync = services.bus.onResync(resyncAll);
 
   const handleMessage = async (client: FeedClient, data: RawData, isBinary: boolean): Promise<void> => {
     if (client.revoked) return;
@@ -308,7 +352,7 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join('');
     socket.end(
-      `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 404 ? 'Not Found' : status === 429 ? 'Too Many Requests' : 'Error'}\r\n` +
+      `HTTP/1.1 ${status} ${status === 400 ? 'Bad Request' : status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 404 ? 'Not Found' : status === 429 ? 'Too Many Requests' : 'Error'}\r\n` +
         `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n${extra}\r\n${body}`,
     );
     setTimeout(() => socket.destroy(), 1000).unref();
@@ -324,6 +368,12 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
         return refuse(socket, 404, new Problem(404, 'route_not_found', 'No such WebSocket route.'));
       }
       if (url.pathname !== FEED_PATH || closed) return refuse(socket, 404, new Problem(404, 'route_not_found', 'No such WebSocket route.'));
+      // `?since=<seq>`: resume after the last message this client had (its `seq`, milliseconds).
+      const sinceParam = url.searchParams.get('since');
+      if (sinceParam !== null && !/^\d{1,15}$/.test(sinceParam)) {
+        return refuse(socket, 400, invalidField('since', 'the seq of the last message you received (an integer)', 'query'));
+      }
+      const since = sinceParam === null ? null : Number(sinceParam);
       let principal;
       try {
         principal = await services.auth.authenticate(req.headers.authorization, services.clientIp(req), url.searchParams.get('token'));
@@ -335,7 +385,7 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
       if (principal.kind !== 'buyer') return refuse(socket, 403, new Problem(403, 'forbidden', 'The feed is for buyer keys.'));
       if (!(await services.auth.stillValid(principal))) return refuse(socket, 403, new Problem(403, 'buyer_paused', 'This buyer is paused: the feed opens again when it is resumed.'));
       if (socket.destroyed || closed) return;
-      wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal));
+      wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal, since));
     })().catch(() => socket.destroy());
   };
   server.on('upgrade', onUpgrade);
@@ -363,11 +413,13 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
 
   return {
     connections: () => count,
+    resyncs: () => resyncs,
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(heartbeat);
       unsubscribe();
+      stopResync();
       server.off('upgrade', onUpgrade);
       const all = [...byBuyer.values()].flatMap((s) => [...s]);
       await Promise.all(

@@ -694,5 +694,10 @@ export const Responses = {
     reoffer: Nullable(z.object({ leadId: Id, workflowId: z.string(), campaignId: Id })).optional(),
   }),
   Health: z.object({ status: z.string() }),
-  Ready: z.object({ status: z.enum(['ready', 'not_ready']), database: z.boolean(), temporal: z.boolean() }),
+  Ready: z.object({
+    status: z.enum(['ready', 'not_ready']),
+    database: z.boolean(),
+    temporal: z.boolean(),
+    bus: z.boolean().describe("the feed's event bus is listening (Postgres LISTEN connection up; always true in one process)"),
+  }),
 };

@@ -58,6 +58,8 @@ function deafToAccess(inner: OfferBus): OfferBus {
     subscribe: (listener) => inner.subscribe((e: BusEvent) => (e.type === 'buyer.access' ? undefined : listener(e))),
     ready: () => inner.ready(),
     close: async () => undefined,
+    state: () => inner.state(),
+    onResync: (l) => inner.onResync(l),
   };
 }
 
