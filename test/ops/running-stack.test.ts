@@ -1,8 +1,7 @@
 /**
  * The ops tools reach a running `npm start` on PGlite (issue 16, item 4):
  * `bin/leadwire.ts` runs as a newcomer runs it (no DATABASE_URL, so PGlite in
- * its data dir; the test's dev server stands in for the one it would start),
- * prints its addresses and writes them to `stack.json`; then, with neither
+ * its data dir; no TEMPORAL_ADDRESS, so it starts its own dev server), prints its addresses and writes them to `stack.json`; then, with neither
  * TEMPORAL_ADDRESS nor DATABASE_URL in their environment, `npm run audit` and
  * `npm run replay -- <leadId>` work on the live data, and psql connects to
  * the PGlite the stack serves over the wire protocol – while it keeps serving.
@@ -59,10 +58,10 @@ async function api(method: string, url: string, key: string, body?: unknown): Pr
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'leadwire-stack-'));
-  // The test's own dev server plays the one npm start would provision (TEMPORAL_ADDRESS is honoured first).
+  // Nothing configured but the port and the root token: npm start provisions its own Temporal dev server.
   stack = spawn(TSX, [path.join(ROOT, 'bin/leadwire.ts')], {
     cwd: ROOT,
-    env: bareEnv({ TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS!, PORT: '0', LW_ROOT_TOKEN: ROOT_TOKEN, LW_TASK_QUEUE: `stack-${crypto.randomUUID()}` }),
+    env: bareEnv({ PORT: '0', LW_ROOT_TOKEN: ROOT_TOKEN }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   stack.stdout!.on('data', (c: Buffer) => (out += c.toString()));
@@ -82,8 +81,10 @@ afterAll(async () => {
 test('npm start prints the Temporal frontend address and the database address, and writes them to stack.json', () => {
   const s = readStack();
   expect(() => process.kill(s.pid, 0)).not.toThrow(); // the node process tsx runs (a child of the one spawned here)
-  expect(s.temporal.address).toBe(process.env.TEMPORAL_ADDRESS);
+  expect(s.temporal.address).toMatch(/^127\.0\.0\.1:\d+$/);
+  expect(s.temporal.address).not.toBe(process.env.TEMPORAL_ADDRESS); // its own, not the test's
   expect(out).toContain(`Temporal:     ${s.temporal.address}`);
+  expect(s.temporal.ui).toMatch(/^http:\/\/127\.0\.0\.1:\d+/);
   expect(s.database).toMatchObject({ driver: 'pglite', pgliteDir: path.join(dataDir, 'pglite') });
   expect(s.database.url).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/);
   expect(out).toContain(s.database.url!);
