@@ -41,7 +41,7 @@ const hasOfferOf = (feed: FeedClient, leadId: string) =>
 
 test('the LISTEN connection killed from the server side: offers opened during and after the cut reach every client; /readyz and /metrics show the bus', async () => {
   const { adminKey } = await apiAgency(h);
-  const buyers = [await apiBuyer(h, adminKey), await apiBuyer(h, adminKey), await apiBuyer(h, adminKey)];
+  const buyers = [await apiBuyer(h, adminKey, { credits: 100 }), await apiBuyer(h, adminKey, { credits: 100 }), await apiBuyer(h, adminKey, { credits: 100 })];
   const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 120 });
   const feeds = await Promise.all(buyers.map((b) => connectFeed(h.main.wsUrl, b.apiKey)));
   for (const f of feeds) await f.next((m) => m.type === 'snapshot');
