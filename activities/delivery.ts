@@ -3,20 +3,39 @@
  * feed and "my leads": the lead is there the moment the sale commits, so
  * delivering it records the fact on the timeline. The sending channels
  * (webhook, email, SMS, voice; activities/channels) are one activity each,
- * retried by the workflow with the policy `planDelivery` hands it.
+ * retried by the workflow with the policy `planDelivery` hands it; each failed
+ * attempt names its own wait (`nextRetryDelay`): the receiver's `Retry-After`,
+ * else the schedule with jitter. Every attempt is logged (db/delivery-attempts).
+ * A 410 Gone pauses the buyer's webhook endpoint. `redeliver` sends a sale
+ * again, with the same message id (the redelivery workflow runs it).
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { logDeliveryAttempt, pauseWebhookEndpoint } from '../db/delivery-attempts';
 import { and, eq } from 'drizzle-orm';
 import { generateWebhookSecret } from '../db/admin';
 import { recordAttemptFailed, recordDashboardDelivery, recordDelivered, recordDeliveryFailed } from '../db/deliveries';
 import { assignments, buyers, deliveries, leads } from '../db/schema';
-import type { DeliveryPayload } from '../domain/delivery';
+import { retryDelayMs, type DeliveryPayload } from '../domain/delivery';
 import type { DeliveryChannel } from '../domain/types';
 import type { DeliveryRetry } from '../workflows/options';
 import { channelsFor, SENDING_CHANNELS, type SendingChannel } from './channels';
 import { resolveDeliveryConfig } from './channels/config';
+import { DeliveryHttpError } from './channels/http-post';
+import { messageIdOf, type SigningKeys } from './channels/signing';
 import { UrlRefused } from './channels/url-guard';
 import type { ActivityDeps } from './deps';
+
+/** The secrets a buyer's webhooks are signed with now (the previous one only inside its overlap window). */
+export function signingKeys(
+  buyer: { webhookSecret: string | null; webhookSecretPrevious: string | null; webhookSecretPreviousUntil: Date | null; legacySignatureUntil: Date | null },
+  now = new Date(),
+): SigningKeys {
+  return {
+    current: buyer.webhookSecret!,
+    previous: buyer.webhookSecretPrevious && buyer.webhookSecretPreviousUntil && buyer.webhookSecretPreviousUntil > now ? buyer.webhookSecretPrevious : null,
+    legacy: !!buyer.legacySignatureUntil && buyer.legacySignatureUntil > now,
+  };
+}
 
 export interface DeliveryPlan {
   channels: SendingChannel[];
@@ -38,7 +57,7 @@ export async function deliveryPlanFor(db: ActivityDeps['db'], overrides: Activit
   };
 }
 
-export function deliveryActivities({ db, delivery }: ActivityDeps) {
+export function deliveryActivities({ db, bus, delivery }: ActivityDeps) {
   const config = () => resolveDeliveryConfig(delivery);
 
   const load = async (assignmentId: string) => {
@@ -65,24 +84,52 @@ export function deliveryActivities({ db, delivery }: ActivityDeps) {
     return { a, lead, buyer: buyer!, payload };
   };
 
-  const send = async (channel: SendingChannel, assignmentId: string): Promise<void> => {
+  const send = async (channel: SendingChannel, assignmentId: string, redelivery = false): Promise<void> => {
     const { a, buyer, payload } = await load(assignmentId);
     const attempt = Context.current().info.attempt;
-    const [done] = await db.select().from(deliveries).where(and(eq(deliveries.assignmentId, a.id), eq(deliveries.channel, channel)));
-    if (done?.status === 'delivered') return; // an earlier attempt sent it and the record committed
+    if (!redelivery) {
+      const [done] = await db.select().from(deliveries).where(and(eq(deliveries.assignmentId, a.id), eq(deliveries.channel, channel)));
+      if (done?.status === 'delivered') return; // an earlier attempt sent it and the record committed
+    }
+    const cfg = config();
+    // A redelivery names its channel; one this buyer (or this worker) lacks cannot be fixed by retrying.
+    const usable = channel === 'webhook' ? !!buyer.delivery.webhookUrl : channelsFor(cfg)[channel].configured(buyer);
+    if (!usable) throw ApplicationFailure.nonRetryable(`the ${channel} channel is not configured for this buyer or worker`, 'ChannelNotConfigured');
+    const started = performance.now();
+    const messageId = channel === 'email' ? null : messageIdOf(a.id, channel); // HTTP channels: the Standard Webhooks id
+    const base = { channel, attempt, redelivery, messageId, response: null as string | null, error: null as string | null, nextRetryMs: null as number | null };
     try {
-      const sent = await channelsFor(config())[channel].send({
+      const sent = await channelsFor(cfg)[channel].send({
         payload,
-        buyer: { id: buyer.id, name: buyer.name, delivery: buyer.delivery, webhookSecret: buyer.webhookSecret! },
+        buyer: { id: buyer.id, name: buyer.name, delivery: buyer.delivery, signing: signingKeys(buyer) },
         attempt,
       });
+      const latencyMs = performance.now() - started;
+      await logDeliveryAttempt(db, a, { ...base, messageId: sent.messageId ?? messageId, outcome: 'delivered', statusCode: sent.status ?? null, latencyMs, response: sent.response ?? sent.detail });
       await recordDelivered(db, a, channel, attempt, sent.detail);
     } catch (err) {
+      const latencyMs = performance.now() - started;
       const message = err instanceof Error ? err.message : String(err);
-      await recordAttemptFailed(db, a.id, channel, attempt, message);
+      const http = err instanceof DeliveryHttpError ? err : null;
+      const failed = { ...base, latencyMs, statusCode: http?.status ?? null, response: http?.response ?? null, error: message };
       // An address the guard refuses will not become allowed by retrying.
-      if (err instanceof UrlRefused) throw ApplicationFailure.nonRetryable(message, 'DeliveryRefused');
-      throw ApplicationFailure.retryable(message, 'DeliveryFailed');
+      if (err instanceof UrlRefused) {
+        await logDeliveryAttempt(db, a, { ...failed, outcome: 'refused' });
+        await recordAttemptFailed(db, a.id, channel, attempt, message);
+        throw ApplicationFailure.nonRetryable(message, 'DeliveryRefused');
+      }
+      // 410 Gone: the receiver says the endpoint is no more. Pause it rather than retry for hours.
+      if (channel === 'webhook' && http?.status === 410) {
+        await logDeliveryAttempt(db, a, { ...failed, outcome: 'gone' });
+        await recordAttemptFailed(db, a.id, channel, attempt, message);
+        await pauseWebhookEndpoint(db, buyer.id, `410 Gone from ${buyer.delivery.webhookUrl ?? 'the endpoint'} (assignment ${a.id})`);
+        throw ApplicationFailure.nonRetryable(`${message} – the webhook endpoint is paused`, 'EndpointGone');
+      }
+      const last = attempt >= cfg.retry.maximumAttempts;
+      const nextRetryMs = last ? null : retryDelayMs(cfg.retry, attempt, http?.retryAfterMs ?? null, Math.random());
+      await logDeliveryAttempt(db, a, { ...failed, outcome: 'failed', nextRetryMs });
+      await recordAttemptFailed(db, a.id, channel, attempt, message);
+      throw ApplicationFailure.create({ message, type: 'DeliveryFailed', ...(nextRetryMs !== null ? { nextRetryDelay: nextRetryMs } : {}) });
     }
   };
 
@@ -122,10 +169,17 @@ export function deliveryActivities({ db, delivery }: ActivityDeps) {
       await send('voice', input.assignmentId);
     },
 
+    /** Sends a sale again on one channel (an admin's redeliver): the same message id, a fresh signature, every attempt logged. */
+    async redeliver(input: { assignmentId: string; channel: SendingChannel }): Promise<void> {
+      await send(input.channel, input.assignmentId, true);
+    },
+
     /** A channel failed after its last attempt: `delivery_failed`, and the buyer's failure run (auto-pause). */
     async recordDeliveryFailure(input: { assignmentId: string; channel: SendingChannel; error: string; at?: string }): Promise<{ paused: boolean }> {
       const { a } = await load(input.assignmentId);
       const { paused } = await recordDeliveryFailed(db, a, input.channel, input.error, input.at);
+      // An auto-paused buyer's feed sockets close at once, on every gateway.
+      if (paused) await bus.publish({ type: 'buyer.access', agencyId: a.agencyId, buyerId: a.buyerId });
       return { paused };
     },
   };

@@ -22,16 +22,19 @@ import type { OfferBus } from '../db/offer-bus';
 import { Authenticator, requireRole, type Principal } from './auth';
 import { ClaimRelay } from './claim-relay';
 import { attachFeedGateway, type FeedHandle } from './feed';
+import { boundInFlight, DEFAULT_IN_FLIGHT, type InFlightLimits } from './in-flight';
 import { idempotencyKeyOf, requestHash, withIdempotency } from './idempotency';
 import { countOpenOffers } from '../db/audit';
 import { Metrics } from './metrics';
 import { buildOpenApi, docsPage } from './openapi';
 import { errorHandler, Problem, type ErrorLogger } from './problem';
-import { TokenBuckets, type BucketOptions } from './rate-limit';
+import { TokenBuckets, type BucketOptions, type RateLimiter } from './rate-limit';
+import { SharedTokenBuckets } from './shared-rate-limit';
 import { isRaw, type AnyRoute } from './route';
 import { agencyRoutes } from './routes/agencies';
 import { buyerRoutes } from './routes/buyers';
 import { campaignRoutes } from './routes/campaigns';
+import { deliveryRoutes } from './routes/deliveries';
 import { disputeRoutes } from './routes/disputes';
 import { leadRoutes } from './routes/leads';
 import { meRoutes } from './routes/me';
@@ -54,6 +57,8 @@ export interface ApiDeps {
   feedPingIntervalMs?: number;
   /** Failed authentications per client IP, and claims per key. */
   rateLimits?: { authFailures?: BucketOptions; claims?: BucketOptions };
+  /** Share the rate limits with every API process on this database (Postgres; several processes). Default: per process. */
+  sharedRateLimits?: boolean;
   /** A lead with the same phone or email (per service line) within this window is a duplicate; default 30 days, 0 = off. */
   duplicateWindowMs?: number;
   /** Internal hosts/IPs/CIDRs buyer webhooks may target (default: LW_WEBHOOK_ALLOWLIST). */
@@ -63,6 +68,8 @@ export interface ApiDeps {
   requestLogger?: { info(fields: Record<string, unknown>, message: string): void; warn(fields: Record<string, unknown>, message: string): void };
   /** Express's `trust proxy` (behind a load balancer: its hop count or addresses), so rate limits see client IPs. */
   trustProxy?: boolean | number | string;
+  /** Requests in flight at once per connection and per API key (default 8 and 64). */
+  inFlight?: Partial<InFlightLimits>;
   /** The built web pages (`npm run build:web`) served at `/` and `/admin`; default web/dist; false: none. */
   webDir?: string | false;
 }
@@ -82,8 +89,10 @@ const DEFAULT_CLAIMS: BucketOptions = { capacity: 30, refillPerSecond: 10 };
 export function createApi(deps: ApiDeps): Api {
   const logger = deps.logger ?? console;
   const db = deps.db;
-  const authFailures = new TokenBuckets(deps.rateLimits?.authFailures ?? DEFAULT_AUTH_FAILURES);
-  const claimLimits = new TokenBuckets(deps.rateLimits?.claims ?? DEFAULT_CLAIMS);
+  const limiter = (scope: string, options: BucketOptions): RateLimiter =>
+    deps.sharedRateLimits ? new SharedTokenBuckets(db, scope, options, (err) => logger.warn(`[api] shared rate limit ${scope} unreachable`, err)) : new TokenBuckets(options);
+  const authFailures = limiter('auth_failures', deps.rateLimits?.authFailures ?? DEFAULT_AUTH_FAILURES);
+  const claimLimits = limiter('claims', deps.rateLimits?.claims ?? DEFAULT_CLAIMS);
   const timeoutMs = deps.claimTimeoutMs ?? 10_000;
   const metrics = new Metrics();
   metrics.counter('leadwire_http_requests_total', 'HTTP requests by route, method and status', ['method', 'route', 'status']);
@@ -92,6 +101,8 @@ export function createApi(deps: ApiDeps): Api {
   metrics.counter('leadwire_feed_connections_total', 'Feed connections accepted');
   metrics.histogram('leadwire_feed_delivery_seconds', 'Feed latency: offer event published on the bus to the frame handed to the socket', ['type']);
   metrics.gauge('leadwire_offers_open', 'Offers open now (read from the database at scrape)', () => countOpenOffers(db));
+  metrics.gauge('leadwire_feed_bus_connected', "1 while the feed's event bus is listening (its Postgres LISTEN connection is up)", () => (deps.bus.state().connected ? 1 : 0));
+  metrics.gauge('leadwire_feed_bus_reconnects', 'Times the LISTEN connection was lost and replaced since start (each followed by a resync of every client)', () => deps.bus.state().reconnects);
 
   const services: ApiServices = {
     db,
@@ -116,6 +127,15 @@ export function createApi(deps: ApiDeps): Api {
     workflowTimeoutMs: timeoutMs,
     duplicateWindowMs: deps.duplicateWindowMs ?? 30 * 24 * 3_600_000,
     webhookAllowlist: deps.webhookAllowlist ?? null,
+    clientIp: (req) => clientIp(req),
+    accessChanged: async (agencyId, buyerId) => {
+      try {
+        await deps.bus.publish({ type: 'buyer.access', agencyId, buyerId });
+      } catch (err) {
+        // The change is committed; the feed's heartbeat re-check closes the sockets a little later.
+        logger.warn(`[api] could not announce an access change of buyer ${buyerId}`, err);
+      }
+    },
   };
 
   let doc: Record<string, unknown> | null = null;
@@ -128,15 +148,18 @@ export function createApi(deps: ApiDeps): Api {
     ...leadRoutes,
     ...offerRoutes,
     ...disputeRoutes,
+    ...deliveryRoutes,
     ...opsRoutes({ json: () => (doc ??= buildOpenApi(routes)), html: () => (html ??= docsPage((doc ??= buildOpenApi(routes)))) }),
   ];
 
   const app = express();
+  const clientIp = clientAddress(app);
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
   if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
   app.use(baseHeaders(metrics, deps.requestLogger));
+  app.use('/v1', boundInFlight({ ...DEFAULT_IN_FLIGHT, ...deps.inFlight }));
   for (const route of routes) app[route.method](route.path, ...pipeline(route, services));
   const webDir = deps.webDir ?? defaultWebDir();
   if (webDir) app.use(webPages(webDir));
@@ -230,13 +253,32 @@ function webPages(dir: string): RequestHandler {
   };
 }
 
-const clientIp = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+/**
+ * The client's address for every limit, HTTP and the feed's upgrade alike:
+ * the socket's peer, or, through the proxies `trust proxy` trusts, the
+ * nearest untrusted address of X-Forwarded-For (Express's own rule for
+ * `req.ip`, applied to a raw upgrade request too).
+ */
+function clientAddress(app: express.Express): (req: http.IncomingMessage) => string {
+  return (req) => {
+    const trust = app.get('trust proxy fn') as (addr: string, i: number) => boolean;
+    const forwarded = String(req.headers['x-forwarded-for'] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .reverse();
+    const hops = [req.socket.remoteAddress ?? 'unknown', ...forwarded];
+    let i = 0;
+    while (i < hops.length - 1 && trust(hops[i]!, i)) i++;
+    return hops[i]!;
+  };
+}
 
 function pipeline(route: AnyRoute, services: ApiServices): RequestHandler[] {
   const chain: RequestHandler[] = [];
   if (route.roles.length) {
     chain.push(async (req, res, next) => {
-      const principal = await services.auth.authenticate(req.headers.authorization, clientIp(req));
+      const principal = await services.auth.authenticate(req.headers.authorization, services.clientIp(req));
       requireRole(principal, route.roles);
       res.locals.principal = principal;
       next();

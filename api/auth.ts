@@ -5,15 +5,18 @@
  * - a buyer key sees offers targeted to its buyer and the buyer's own data.
  * Keys are looked up by their SHA-256 (never by the secret), and the stored
  * hash is compared again in constant time. Failed attempts are rate-limited
- * per client IP, so guessing keys is slow. A valid key is remembered for
- * `KEY_CACHE_MS` (one second), so a claim storm does not look its key up on
- * every request; revoking a key takes effect within that second.
+ * per client IP (the same identity as every route: `trust proxy` aware), so
+ * guessing keys is slow; a valid key is never refused by that limit, so one
+ * client with a stale key behind a shared proxy address locks nobody out. A
+ * valid key is remembered for `KEY_CACHE_MS` (one second), so a claim storm
+ * does not look its key up on every request; revoking a key takes effect
+ * within that second (and the feed re-checks every frame in the database).
  */
 import crypto from 'node:crypto';
 import type { Db } from '../db/connection';
-import { findApiKeyByHash, hashApiKey } from '../db/keys';
+import { feedAccess, findApiKeyByHash, hashApiKey } from '../db/keys';
 import { Problem } from './problem';
-import type { TokenBuckets } from './rate-limit';
+import type { RateLimiter } from './rate-limit';
 
 export type Principal =
   | { kind: 'root' }
@@ -48,7 +51,7 @@ export class Authenticator {
   constructor(
     private readonly db: Db,
     rootToken: string,
-    private readonly failures: TokenBuckets,
+    private readonly failures: RateLimiter,
     private readonly now: () => number = Date.now,
   ) {
     // An empty root token disables root access rather than accepting an empty key.
@@ -86,16 +89,22 @@ export class Authenticator {
   }
 
   /**
-   * The caller, or a problem: 429 while this IP has used up its failed
-   * attempts, 401 for a missing or unknown key (which uses one up).
+   * The caller, or a problem: 401 for a missing or unknown key (which uses up
+   * one of this address's failed attempts), 429 for a failing attempt once
+   * the address has used them all up. A valid key always passes.
    */
   async authenticate(authorization: string | undefined, clientIp: string, queryToken?: string | null): Promise<Principal> {
-    if (!this.failures.has(clientIp)) throw rateLimited(this.failures.retryAfter(clientIp), 'Too many failed authentications from this address.');
     const principal = await this.verify(bearerToken(authorization) ?? queryToken ?? null);
     if (principal) return principal;
+    if (!this.failures.has(clientIp)) throw rateLimited(this.failures.retryAfter(clientIp), 'Too many failed authentications from this address.');
     this.failures.take(clientIp);
     const detail = authorization || queryToken ? 'The API key is not valid.' : 'Send an API key as "Authorization: Bearer <key>".';
     throw new Problem(401, 'unauthorized', detail, { headers: { 'WWW-Authenticate': 'Bearer realm="leadwire"' } });
+  }
+
+  /** Whether a key still opens the feed: not revoked, and its buyer active (checked on every feed frame). */
+  async stillValid(principal: BuyerPrincipal): Promise<boolean> {
+    return (await feedAccess(this.db, [principal.keyId])).has(principal.keyId);
   }
 }
 

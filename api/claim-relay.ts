@@ -22,7 +22,7 @@ import type { BidRefusalReason, ClaimFailureReason } from '../domain/types';
 import { bidUpdate, claimRefusalOf, claimUpdate, type BidResult, type ClaimResult } from '../workflows/messages';
 import { rateLimited, type BuyerPrincipal } from './auth';
 import { notFound, Problem } from './problem';
-import type { TokenBuckets } from './rate-limit';
+import type { RateLimiter } from './rate-limit';
 import { wonView } from './views';
 import { DeadlineExceeded, executeUpdateWithin } from './workflow-calls';
 
@@ -60,7 +60,7 @@ export interface ClaimRelayDeps {
   /** How long a claim may wait for the workflow before answering 503 `claim_pending`. */
   timeoutMs: number;
   /** Claims per buyer key. */
-  limiter: TokenBuckets;
+  limiter: RateLimiter;
   /** Told every answer and how long it took (metrics). */
   observe?: (via: ClaimVia, outcome: string, seconds: number) => void;
   logger?: { warn(message: string, meta?: unknown): void };

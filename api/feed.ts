@@ -17,26 +17,37 @@
  *   with 1009 (message too big), since nothing may be sent after that close.
  * - Heartbeat: a ping every interval; a socket that missed the last pong is
  *   terminated. A socket that stops reading (huge backlog) is dropped too.
+ * - Access: the feed is for a live key of an active buyer. Every client frame
+ *   is checked against the key's current state in the database; a revoked key
+ *   or a paused buyer (a `buyer.access` bus event from whichever API instance
+ *   or worker changed it, or the heartbeat's re-check of every connected key
+ *   as a backstop) closes its sockets with 4403 and sends them nothing more.
  */
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import type { OfferBusEvent } from '../db/offer-bus';
+import { feedAccess } from '../db/keys';
+import type { AccessBusEvent, BusEvent, OfferBusEvent } from '../db/offer-bus';
 import { eligibleTargetIds, getOffer, getTarget, listBuyerOffers, offerWinnerIds } from '../db/queries';
+import { closedSince } from '../db/feed-resume';
 import { recordViewed } from '../db/timeline';
 import type { BuyerPrincipal } from './auth';
 import { Problem, problemBody } from './problem';
 import { FeedClientMessage } from './schemas';
 import type { ApiServices } from './services';
-import { describeErrors, fieldErrors } from './validate';
+import { describeErrors, fieldErrors, invalidField } from './validate';
 import { buyerOfferView } from './views';
 
 export const FEED_PATH = '/v1/feed';
 export const FEED_MAX_PAYLOAD = 64 * 1024;
 /** A client this far behind on reading is not coming back. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** Close code of a socket whose key was revoked or whose buyer was paused (4000-4999: the application's). */
+export const FEED_ACCESS_REVOKED = 4403;
 /** The snapshot holds at most this many offers (the newest). */
 const SNAPSHOT_LIMIT = 200;
+/** A resumed client also hears the closes from a little before its cursor (clocks of publishers differ; a repeat is harmless). */
+const RESUME_MARGIN_MS = 5_000;
 
 export interface FeedOptions {
   pingIntervalMs: number;
@@ -45,6 +56,8 @@ export interface FeedOptions {
 export interface FeedHandle {
   close(): Promise<void>;
   connections(): number;
+  /** How often this gateway brought its clients up to date after its bus was cut. */
+  resyncs(): number;
 }
 
 interface FeedClient {
@@ -54,6 +67,10 @@ interface FeedClient {
   /** Events held until the snapshot is sent. */
   held: object[] | null;
   viewed: Set<string>;
+  /** Access withdrawn: nothing more is sent or handled; the socket is closing. */
+  revoked: boolean;
+  /** The newest `seq` sent to this socket: where a resync picks up. */
+  lastSeq: number;
   /** Open offers this socket was shown (snapshot or offer.opened): it hears how they close. */
   shown: Set<string>;
   /** Closes heard while the snapshot was being read: applied to the snapshot's offers once it is sent. */
@@ -83,11 +100,13 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
       return;
     }
     const { ws } = client;
-    if (ws.readyState !== ws.OPEN) return;
+    if (ws.readyState !== ws.OPEN || client.revoked) return;
     if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
       ws.terminate();
       return;
     }
+    const seq = (message as { seq?: unknown }).seq;
+    if (typeof seq === 'number' && seq > client.lastSeq) client.lastSeq = seq;
     ws.send(JSON.stringify(message), (err) => {
       if (err) ws.terminate();
     });
@@ -98,8 +117,11 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
   // ─── fan-out of bus events, in order (an event that must be read waits its turn) ───
   let queue: Promise<void> = Promise.resolve();
   let reading = 0;
-  const onBusEvent = (event: OfferBusEvent): void => {
+  const onBusEvent = (event: BusEvent): void => {
+    // A revocation made in another process: this one forgets the buyer's remembered keys at once too.
+    if (event?.type === 'buyer.access') services.auth.forgetBuyer(event.buyerId);
     if (closed || !event || !perAgency.get(event.agencyId)) return;
+    if (event.type === 'buyer.access') return void recheckAccess(event).catch((err) => services.logger.warn('[feed] access re-check failed', err));
     const complete = event.type === 'offer.opened' ? !!(event.offer && event.targets) : !!event.winners;
     if (complete && reading === 0) return fanOut(event); // nothing to read, nothing ahead of it: at once
     reading++;
@@ -130,7 +152,7 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     c.shown.delete(event.offerId);
     // Cancelled counts as expired: for the buyer, the offer ended without anyone taking it.
     const outcome = winners.has(c.buyer.buyerId) ? 'won_by_you' : winners.size > 0 ? 'taken' : 'expired';
-    send(c, { type: 'offer.closed', offerId: event.offerId, outcome });
+    send(c, { type: 'offer.closed', offerId: event.offerId, outcome, seq: sentAtMs(event) });
     delivered(event, sentAtMs(event));
   };
 
@@ -138,7 +160,7 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     if (!event) return;
     const from = sentAtMs(event);
     if (event.type === 'offer.opened' && event.offer && event.targets) {
-      const message = { type: 'offer.opened', offer: event.offer };
+      const message = { type: 'offer.opened', offer: event.offer, seq: from };
       for (const buyerId of event.targets) {
         for (const c of byBuyer.get(buyerId) ?? []) {
           show(c, event.offerId);
@@ -154,6 +176,23 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     }
   };
   const unsubscribe = services.bus.subscribe(onBusEvent);
+
+  // ─── access: a revoked key or a paused buyer loses its sockets at once ─────
+  const revoke = (client: FeedClient): void => {
+    if (client.revoked) return;
+    send(client, { type: 'error', code: 'access_revoked', message: 'This key was revoked or its buyer paused.' }, false);
+    client.revoked = true;
+    client.ws.close(FEED_ACCESS_REVOKED, 'access revoked');
+    setTimeout(() => client.ws.terminate(), 1000).unref();
+  };
+  /** Closes every socket among `clients` whose key may no longer use the feed. */
+  const enforceAccess = async (clients: FeedClient[]): Promise<void> => {
+    const live = clients.filter((c) => !c.revoked);
+    if (!live.length) return;
+    const allowed = await feedAccess(services.db, [...new Set(live.map((c) => c.buyer.keyId))]);
+    for (const c of live) if (!allowed.has(c.buyer.keyId)) revoke(c);
+  };
+  const recheckAccess = (event: AccessBusEvent) => enforceAccess([...(byBuyer.get(event.buyerId) ?? [])]);
 
   // ─── connections ──────────────────────────────────────────────────────────
   const register = (client: FeedClient) => {
@@ -178,9 +217,8 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     count--;
   };
 
-  const onConnection = (ws: WebSocket, buyer: BuyerPrincipal): void => {
-    const client: FeedClient = { ws, buyer, alive: true, held: [], viewed: new Set(), shown: new Set(), closedMeanwhile: [] };
-    snapshotting.add(client);
+  const onConnection = (ws: WebSocket, buyer: BuyerPrincipal, since: number | null): void => {
+    const client: FeedClient = { ws, buyer, alive: true, held: [], viewed: new Set(), shown: new Set(), closedMeanwhile: [], revoked: false, lastSeq: 0 };
     // A frame over maxPayload, bad UTF-8, a protocol error: ws has already started the close
     // (1009 "message too big", 1007, 1002); listening here keeps the error from crashing the process.
     ws.on('error', () => undefined);
@@ -197,27 +235,66 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     });
     register(client);
     services.metrics.inc('leadwire_feed_connections_total');
-    listBuyerOffers(services.db, buyer.buyerId, 'open', { limit: SNAPSHOT_LIMIT })
-      .then((page) => {
-        snapshotting.delete(client);
-        const closedMeanwhile = new Set(client.closedMeanwhile.map((e) => e.offerId));
-        client.closedMeanwhile = [];
-        const offers = page.items.filter((o) => !closedMeanwhile.has(o.id));
-        for (const offer of offers) show(client, offer.id);
-        send(client, { type: 'snapshot', offers: offers.map(buyerOfferView) }, false);
-        const held = client.held ?? [];
-        client.held = null;
-        for (const m of held) send(client, m);
-      })
-      .catch((err) => {
-        snapshotting.delete(client);
-        services.logger.warn('[feed] snapshot failed', err);
-        sendError(client, 'internal_error', 'Could not load your offers; reconnect.');
-        ws.close(1011, 'snapshot failed');
-      });
+    sendSnapshot(client, since, false).catch((err) => {
+      services.logger.warn('[feed] snapshot failed', err);
+      sendError(client, 'internal_error', 'Could not load your offers; reconnect.');
+      ws.close(1011, 'snapshot failed');
+    });
   };
 
+  /**
+   * The buyer's open offers (`snapshot`), then – when the client resumes from
+   * a cursor, or the gateway resyncs after its bus was cut – the closes since
+   * then of offers it may have had on screen. Bus events heard meanwhile are
+   * held and sent after it, in order. Every offer message carries `seq`.
+   */
+  const sendSnapshot = async (client: FeedClient, since: number | null, resync: boolean): Promise<void> => {
+    snapshotting.add(client);
+    client.held ??= [];
+    client.closedMeanwhile = [];
+    const seq = Date.now();
+    try {
+      const [page, missed] = await Promise.all([
+        listBuyerOffers(services.db, client.buyer.buyerId, 'open', { limit: SNAPSHOT_LIMIT }),
+        since !== null ? closedSince(services.db, client.buyer.buyerId, new Date(since - RESUME_MARGIN_MS)) : Promise.resolve([]),
+      ]);
+      const closedMeanwhile = new Set(client.closedMeanwhile.map((e) => e.offerId));
+      const offers = page.items.filter((o) => !closedMeanwhile.has(o.id));
+      if (resync) {
+        for (const offerId of client.shown) watchers.get(offerId)?.delete(client);
+        client.shown.clear();
+      }
+      for (const offer of offers) show(client, offer.id);
+      send(client, { type: 'snapshot', offers: offers.map(buyerOfferView), seq, ...(resync ? { resync: true } : {}) }, false);
+      const open = new Set(offers.map((o) => o.id));
+      for (const m of missed) if (!open.has(m.offerId)) send(client, { type: 'offer.closed', offerId: m.offerId, outcome: m.outcome, seq }, false);
+    } finally {
+      snapshotting.delete(client);
+      client.closedMeanwhile = [];
+      const held = client.held ?? [];
+      client.held = null;
+      for (const m of held) send(client, m);
+    }
+  };
+
+  // The bus was cut and is back: what it carried meanwhile is lost, so every client gets a fresh snapshot
+  // and the closes since the last message it had.
+  const resyncAll = (): void => {
+    resyncs++;
+    for (const set of byBuyer.values()) {
+      for (const c of set) {
+        if (c.revoked) continue;
+        sendSnapshot(c, c.lastSeq || null, true).catch((err) => services.logger.warn('[feed] resync failed', err));
+      }
+    }
+  };
+  let resyncs = 0;
+  const stopResync = services.bus.onResync(resyncAll);
+
   const handleMessage = async (client: FeedClient, data: RawData, isBinary: boolean): Promise<void> => {
+    if (client.revoked) return;
+    // Every frame answers to the key's state now, not at connect time.
+    if (!(await services.auth.stillValid(client.buyer))) return revoke(client);
     if (isBinary) return sendError(client, 'unsupported_frame', 'Send JSON text frames.');
     let raw: unknown;
     try {
@@ -275,7 +352,7 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join('');
     socket.end(
-      `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 404 ? 'Not Found' : status === 429 ? 'Too Many Requests' : 'Error'}\r\n` +
+      `HTTP/1.1 ${status} ${status === 400 ? 'Bad Request' : status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 404 ? 'Not Found' : status === 429 ? 'Too Many Requests' : 'Error'}\r\n` +
         `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n${extra}\r\n${body}`,
     );
     setTimeout(() => socket.destroy(), 1000).unref();
@@ -291,24 +368,32 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
         return refuse(socket, 404, new Problem(404, 'route_not_found', 'No such WebSocket route.'));
       }
       if (url.pathname !== FEED_PATH || closed) return refuse(socket, 404, new Problem(404, 'route_not_found', 'No such WebSocket route.'));
+      // `?since=<seq>`: resume after the last message this client had (its `seq`, milliseconds).
+      const sinceParam = url.searchParams.get('since');
+      if (sinceParam !== null && !/^\d{1,15}$/.test(sinceParam)) {
+        return refuse(socket, 400, invalidField('since', 'the seq of the last message you received (an integer)', 'query'));
+      }
+      const since = sinceParam === null ? null : Number(sinceParam);
       let principal;
       try {
-        const ip = req.socket.remoteAddress ?? 'unknown';
-        principal = await services.auth.authenticate(req.headers.authorization, ip, url.searchParams.get('token'));
+        principal = await services.auth.authenticate(req.headers.authorization, services.clientIp(req), url.searchParams.get('token'));
       } catch (err) {
         const problem = err instanceof Problem ? err : new Problem(503, 'service_unavailable', 'Could not check the key; retry.');
         if (!(err instanceof Problem)) services.logger.warn('[feed] authentication failed', err);
         return refuse(socket, problem.status, problem);
       }
       if (principal.kind !== 'buyer') return refuse(socket, 403, new Problem(403, 'forbidden', 'The feed is for buyer keys.'));
+      if (!(await services.auth.stillValid(principal))) return refuse(socket, 403, new Problem(403, 'buyer_paused', 'This buyer is paused: the feed opens again when it is resumed.'));
       if (socket.destroyed || closed) return;
-      wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal));
+      wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal, since));
     })().catch(() => socket.destroy());
   };
   server.on('upgrade', onUpgrade);
 
   // ─── heartbeat ────────────────────────────────────────────────────────────
   const heartbeat = setInterval(() => {
+    // The backstop of the bus event: every connected key re-checked in one query.
+    enforceAccess([...byBuyer.values()].flatMap((set) => [...set])).catch((err) => services.logger.warn('[feed] access re-check failed', err));
     for (const set of byBuyer.values()) {
       for (const client of set) {
         if (!client.alive) {
@@ -328,11 +413,13 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
 
   return {
     connections: () => count,
+    resyncs: () => resyncs,
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(heartbeat);
       unsubscribe();
+      stopResync();
       server.off('upgrade', onUpgrade);
       const all = [...byBuyer.values()].flatMap((s) => [...s]);
       await Promise.all(

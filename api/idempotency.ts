@@ -7,7 +7,7 @@
  */
 import crypto from 'node:crypto';
 import type { Db } from '../db/connection';
-import { completeIdempotencyKey, releaseIdempotencyKey, reserveIdempotencyKey } from '../db/idempotency';
+import { completeIdempotencyKey, IDEMPOTENCY_RENEW_MS, releaseIdempotencyKey, renewIdempotencyLease, reserveIdempotencyKey } from '../db/idempotency';
 import { Problem } from './problem';
 import { invalidField } from './validate';
 
@@ -65,23 +65,29 @@ export async function withIdempotency(db: Db, scope: string, key: string | null,
     case 'reserved':
       break;
   }
+  const { leaseId } = reservation;
+  // The lease is renewed while the request runs; if this process dies, it lapses within seconds.
+  const renewal = setInterval(() => void renewIdempotencyLease(db, scope, key, leaseId).catch(() => undefined), IDEMPOTENCY_RENEW_MS);
+  renewal.unref();
   let reply: Reply;
   try {
     reply = await run();
   } catch (err) {
-    await release(db, scope, key);
+    clearInterval(renewal);
+    await release(db, scope, key, leaseId);
     throw err;
   }
+  clearInterval(renewal);
   if (reply.status >= 300) {
-    await release(db, scope, key);
+    await release(db, scope, key, leaseId);
     return reply;
   }
   try {
-    await completeIdempotencyKey(db, scope, key, reply.status, reply.body ?? {});
+    await completeIdempotencyKey(db, scope, key, leaseId, reply.status, reply.body ?? {});
   } catch (err) {
     // The answer is lost with the database; the client retries and the request runs again (the routes
     // that take a key are safe to run twice: intake and top-ups derive their ids from the key).
-    await release(db, scope, key);
+    await release(db, scope, key, leaseId);
     throw err;
   }
   return reply;
@@ -94,13 +100,12 @@ const RELEASE_RETRY_MS = [500, 1_000, 2_000, 4_000, 8_000, 8_000, 8_000, 8_000, 
  * Forgets a reservation. When that fails too (the database being away is the
  * likely reason the request failed), it keeps trying in the background, so
  * the client's retry runs once the database is back rather than hearing
- * `idempotency_in_progress` until the reservation counts as abandoned. The
- * attempts end well before then: a later takeover's reservation is never
- * mistaken for this one.
+ * `idempotency_in_progress` until its lease lapses. A later takeover's
+ * reservation is never mistaken for this one: it has its own lease id.
  */
-async function release(db: Db, scope: string, key: string): Promise<void> {
+async function release(db: Db, scope: string, key: string, leaseId: string): Promise<void> {
   const attempt = (n: number): Promise<void> =>
-    releaseIdempotencyKey(db, scope, key).catch(() => {
+    releaseIdempotencyKey(db, scope, key, leaseId).catch(() => {
       if (n >= RELEASE_RETRY_MS.length) return;
       setTimeout(() => void attempt(n + 1), RELEASE_RETRY_MS[n]).unref();
     });

@@ -1,8 +1,20 @@
 /**
  * In-memory token buckets, one per key (a client IP, an API key). Each
- * instance limits one thing; state is per process, which is what a limit
- * against brute force and runaway clients needs (it is not a quota).
+ * instance limits one thing; state is per process – the single-process
+ * default (`npm start`, tests). Several API processes on Postgres share their
+ * limits through `SharedTokenBuckets` (api/shared-rate-limit.ts), behind the
+ * same `RateLimiter` interface.
  */
+
+/** What the routes and the feed ask of a limit: synchronous, so no request waits on it. */
+export interface RateLimiter {
+  /** Whether a token is left, without taking it. */
+  has(key: string): boolean;
+  /** Takes a token. Returns 0 when allowed, else the seconds until one is back (for Retry-After). */
+  take(key: string): number;
+  /** Seconds until the next token (0 if one is there). */
+  retryAfter(key: string): number;
+}
 
 export interface BucketOptions {
   /** Tokens a full bucket holds: the burst allowed. */
@@ -19,7 +31,7 @@ interface Bucket {
 /** Beyond this many tracked keys, full buckets (idle clients) are forgotten. */
 const SWEEP_ABOVE = 10_000;
 
-export class TokenBuckets {
+export class TokenBuckets implements RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
 
   constructor(

@@ -17,8 +17,12 @@ import {
   CHANGE_ACTORS,
   CAMPAIGN_STATUSES,
   CLAIM_FAILURE_REASONS,
+  DELIVERY_ATTEMPT_OUTCOMES,
+  DELIVERY_CHANNELS,
   DELIVERY_MODES,
+  DELIVERY_STATUSES,
   DISPUTE_STATUSES,
+  SENDING_CHANNELS,
   EXCLUSION_REASONS,
   LEAD_STATUSES,
   LEDGER_ENTRY_KINDS,
@@ -222,6 +226,18 @@ export const CreditsCreate = z
 
 export const KeyCreate = z
   .object({ revokeExisting: z.boolean().optional().describe("revoke the buyer's other keys (rotation)") })
+  .strict();
+
+export const WebhookSecretRotate = z
+  .object({
+    overlapSeconds: int(0, 7 * 86_400)
+      .optional()
+      .describe('how long the previous secret keeps signing beside the new one (a second v1 signature); default 86400, 0 = stops at once'),
+  })
+  .strict();
+
+export const RedeliverCreate = z
+  .object({ channel: z.enum(SENDING_CHANNELS).describe('the channel to send the sale on again') })
   .strict();
 
 // ─── campaigns ───────────────────────────────────────────────────────────────
@@ -428,9 +444,26 @@ export const BuyerView = z.object({
   balance: z.number().int(),
   pausedBy: Nullable(z.enum(CHANGE_ACTORS)),
   consecutiveDeliveryFailures: z.number().int(),
+  webhookPausedAt: Nullable(IsoTime).describe('set when the endpoint answered 410 Gone: no webhook is sent until delivery is changed (PATCH)'),
+  webhookPauseReason: Nullable(z.string()),
   createdAt: IsoTime,
   updatedAt: IsoTime,
 });
+export const DeliveryAttemptView = z.object({
+  id: Id,
+  channel: z.enum(DELIVERY_CHANNELS),
+  attempt: z.number().int(),
+  redelivery: z.boolean(),
+  messageId: Nullable(z.string()).describe('the Standard Webhooks webhook-id'),
+  outcome: z.enum(DELIVERY_ATTEMPT_OUTCOMES),
+  status: Nullable(z.number().int()).describe('the HTTP status answered'),
+  latencyMs: z.number().int(),
+  response: Nullable(z.string()).describe('the first 500 bytes of the answer'),
+  error: Nullable(z.string()),
+  nextRetryMs: Nullable(z.number().int()).describe('the wait before the next attempt (schedule with jitter, or Retry-After)'),
+  at: IsoTime,
+});
+export const DeliveryView = z.object({ channel: z.enum(DELIVERY_CHANNELS), status: z.enum(DELIVERY_STATUSES), attempts: z.number().int(), lastError: Nullable(z.string()) });
 export const LedgerEntryView = z.object({
   id: Id,
   kind: z.enum(LEDGER_ENTRY_KINDS),
@@ -623,9 +656,14 @@ export const Responses = {
   BuyerCreated: z.object({
     buyer: BuyerView,
     apiKey: z.string().describe('shown once'),
-    webhookSecret: z.string().describe('signs its webhooks (X-Leadwire-Signature); shown once, rotate to see a new one'),
+    webhookSecret: z.string().describe('whsec_…: signs its webhooks per Standard Webhooks; shown once, rotate to see a new one'),
   }),
-  WebhookSecret: z.object({ webhookSecret: z.string().describe('shown once; the previous secret stops signing at once') }),
+  WebhookSecret: z.object({
+    webhookSecret: z.string().describe('shown once'),
+    previousSecretUntil: Nullable(IsoTime).describe('until then the previous secret signs too (a second v1 signature)'),
+  }),
+  Deliveries: z.object({ assignmentId: Id, deliveries: z.array(DeliveryView), attempts: z.array(DeliveryAttemptView) }),
+  RedeliveryStarted: z.object({ assignmentId: Id, channel: z.enum(SENDING_CHANNELS), workflowId: z.string(), messageId: z.string() }),
   BuyerChanges: list('changes', BuyerChangeView),
   Settings: z.object({ settings: AgencySettingsSchema }),
   BuyerStats: BuyerStatsView,
@@ -656,5 +694,10 @@ export const Responses = {
     reoffer: Nullable(z.object({ leadId: Id, workflowId: z.string(), campaignId: Id })).optional(),
   }),
   Health: z.object({ status: z.string() }),
-  Ready: z.object({ status: z.enum(['ready', 'not_ready']), database: z.boolean(), temporal: z.boolean() }),
+  Ready: z.object({
+    status: z.enum(['ready', 'not_ready']),
+    database: z.boolean(),
+    temporal: z.boolean(),
+    bus: z.boolean().describe("the feed's event bus is listening (Postgres LISTEN connection up; always true in one process)"),
+  }),
 };

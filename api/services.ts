@@ -3,6 +3,7 @@
  * process's database, bus and Temporal client, plus the instance's own
  * authenticator, claim relay, rate limits and metrics.
  */
+import type http from 'node:http';
 import type { Client } from '@temporalio/client';
 import type { Db } from '../db/connection';
 import type { OfferBus } from '../db/offer-bus';
@@ -28,4 +29,8 @@ export interface ApiServices {
   duplicateWindowMs: number;
   /** Internal delivery targets allowed despite the SSRF rules; null = LW_WEBHOOK_ALLOWLIST. */
   webhookAllowlist: string | null;
+  /** The client's address as every limit sees it: the socket's, or with `trust proxy` the forwarded one. */
+  clientIp(req: http.IncomingMessage): string;
+  /** A buyer's keys or status changed: every feed gateway re-checks that buyer's sockets at once. */
+  accessChanged(agencyId: string, buyerId: string): Promise<void>;
 }

@@ -4,6 +4,7 @@
  */
 import { buyerOfferOf } from '../domain/offer-view';
 import type { AgencyRow, BuyerRow, CampaignRow, LeadRow } from '../db/admin';
+import type { DeliveryAttemptRow } from '../db/delivery-attempts';
 import type { DisputeRow } from '../db/disputes';
 import type { AssignmentRow, LedgerRow, OfferRow, PoolEntry, ServiceLineRow, TargetRow, WonLead } from '../db/queries';
 import type { TimelineEvent } from '../db/timeline';
@@ -35,6 +36,8 @@ export function buyerView(b: BuyerRow, balance: number) {
     balance,
     pausedBy: b.pausedBy,
     consecutiveDeliveryFailures: b.consecutiveDeliveryFailures,
+    webhookPausedAt: iso(b.webhookPausedAt),
+    webhookPauseReason: b.webhookPauseReason,
     createdAt: iso(b.createdAt),
     updatedAt: iso(b.updatedAt),
   };
@@ -189,4 +192,21 @@ export function wonView(sale: (SaleResult | ClaimResult) & { result: 'won' }) {
 
 export function buyerChangeView(c: { id: string; buyerId: string; actor: string; changes: Record<string, { from: unknown; to: unknown }>; note: string | null; createdAt: Date }) {
   return { id: c.id, buyerId: c.buyerId, actor: c.actor, changes: c.changes, note: c.note, createdAt: iso(c.createdAt) };
+}
+
+export function deliveryAttemptView(r: DeliveryAttemptRow) {
+  return {
+    id: r.id,
+    channel: r.channel,
+    attempt: r.attempt,
+    redelivery: r.redelivery,
+    messageId: r.messageId,
+    outcome: r.outcome,
+    status: r.statusCode,
+    latencyMs: r.latencyMs,
+    response: r.response,
+    error: r.error,
+    nextRetryMs: r.nextRetryMs,
+    at: iso(r.createdAt),
+  };
 }

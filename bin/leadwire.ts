@@ -2,7 +2,10 @@
  * `npm start`: the whole product in one process, with nothing configured.
  * Provisions and starts the Temporal dev server (unless TEMPORAL_ADDRESS is
  * set), opens PGlite in the data dir (or Postgres at DATABASE_URL), migrates,
- * and runs the worker, the API and the Live Leads feed together.
+ * and runs the worker, the API and the Live Leads feed together. PGlite is
+ * also served over the Postgres wire protocol (127.0.0.1, `LW_PGLITE_PORT`,
+ * default a free port), and every address is printed and written to
+ * `$LW_DATA_DIR/stack.json` for the ops tools.
  */
 import path from 'node:path';
 import { Client } from '@temporalio/client';
@@ -11,7 +14,10 @@ import { installTemporalRuntime } from '../observability/temporal';
 import { sweepStuckLeads } from '../worker/lead-starter';
 import { createLeadwireWorker } from '../worker/worker';
 import { startTemporalDevServer } from '../scripts/temporal-dev';
+import type { PGlite } from '@electric-sql/pglite';
+import { servePglite, type WireServer } from '../db/pglite-wire';
 import { createBus, loadConfig, onShutdown, openDatabaseFor, rootTokenFor, serveApi } from './runtime';
+import { removeStackFile, stackFilePath, writeStackFile } from './stack';
 
 async function main() {
   const config = loadConfig();
@@ -34,17 +40,31 @@ async function main() {
   const root = rootTokenFor(config);
   const api = await serveApi(config, { database, bus, client, rootToken: root.token, eagerStart: true });
   const port = api.port;
+  const pgliteDir = database.driver === 'pglite' ? path.join(config.dataDir, 'pglite') : null;
+  const wire: WireServer | null = pgliteDir ? await servePglite(database.raw as PGlite, { port: Number(process.env.LW_PGLITE_PORT ?? 0) }) : null;
+  writeStackFile(config.dataDir, {
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    api: `http://localhost:${port}`,
+    temporal: { address: temporal.address, namespace: config.temporalNamespace, ui: temporal.uiUrl ?? null },
+    taskQueue: config.taskQueue,
+    database: { driver: database.driver, url: wire?.url ?? config.databaseUrl, pgliteDir },
+  });
 
   console.log('');
   console.log('Leadwire is running.');
   console.log(`  API:          http://localhost:${port}/v1   (docs: http://localhost:${port}/v1/docs)`);
   console.log(`  Live Leads:   http://localhost:${port}/`);
+  console.log(`  Temporal:     ${temporal.address}   (TEMPORAL_ADDRESS for the temporal CLI and other tools)`);
   console.log(`  Temporal UI:  ${temporal.uiUrl ?? `(external server at ${temporal.address})`}`);
-  console.log(`  Database:     ${database.driver === 'pglite' ? `PGlite in ${path.join(config.dataDir, 'pglite')}` : 'PostgreSQL (DATABASE_URL)'}`);
+  console.log(`  Database:     ${wire ? `PGlite in ${pgliteDir}, served at ${wire.url}   (psql "${wire.url}")` : 'PostgreSQL (DATABASE_URL)'}`);
+  console.log(`  Addresses:    ${stackFilePath(config.dataDir)}   (npm run audit / replay / studio find the stack there)`);
   console.log(`  Root token:   ${root.token}${root.generated ? '   (generated; set LW_ROOT_TOKEN to choose your own)' : ''}`);
   console.log('Press Ctrl-C to stop.');
 
   onShutdown([
+    () => removeStackFile(config.dataDir),
+    () => wire?.close(),
     stopSweeper,
     () => api.close(),
     () => worker.getState() === 'RUNNING' && worker.shutdown(),

@@ -8,6 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createApi } from '../api/app';
+import { inFlightFromEnv, type InFlightLimits } from '../api/in-flight';
 import { openDatabase, type Database } from '../db/connection';
 import { createInProcessBus, createPostgresBus, type OfferBus } from '../db/offer-bus';
 import { consoleStyle, logger } from '../observability/logger';
@@ -21,6 +22,18 @@ export interface Config {
   taskQueue: string;
   dataDir: string;
   rootToken: string | null;
+  /** Express's `trust proxy` from LW_TRUST_PROXY: unset (trust none), `true`, a hop count, or addresses/subnets. */
+  trustProxy: boolean | number | string | undefined;
+  inFlight: InFlightLimits;
+}
+
+/** `LW_TRUST_PROXY`: `true`/`false`, a hop count (`1`), or Express's list form (`loopback, 10.0.0.0/8`). */
+export function parseTrustProxy(value: string | undefined): boolean | number | string | undefined {
+  const v = value?.trim();
+  if (!v) return undefined;
+  if (v === 'true' || v === 'false') return v === 'true';
+  if (/^\d+$/.test(v)) return Number(v);
+  return v;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -32,6 +45,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     taskQueue: env.LW_TASK_QUEUE || DEFAULT_TASK_QUEUE,
     dataDir: path.resolve(env.LW_DATA_DIR || '.data'),
     rootToken: env.LW_ROOT_TOKEN || null,
+    trustProxy: parseTrustProxy(env.LW_TRUST_PROXY),
+    inFlight: inFlightFromEnv(env),
   };
 }
 
@@ -107,6 +122,10 @@ export async function serveApi(
     rootToken: deps.rootToken,
     logger: consoleStyle(logger),
     requestLogger: logger.child({ component: 'api' }),
+    trustProxy: config.trustProxy,
+    inFlight: config.inFlight,
+    // Several API processes share one Postgres: they share the limits too. PGlite is one process.
+    sharedRateLimits: deps.database.driver === 'postgres',
   });
   const server = http.createServer(app);
   const feed = attachFeed(server);

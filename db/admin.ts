@@ -36,8 +36,9 @@ export interface NewBuyer {
 }
 
 /** A webhook signing secret: 32 random bytes, hex, prefixed so it is recognisable in a config file. */
+/** A webhook signing secret in the Standard Webhooks format: `whsec_` + base64 of 32 random bytes. */
 export function generateWebhookSecret(): string {
-  return `whsec_${crypto.randomBytes(32).toString('hex')}`;
+  return `whsec_${crypto.randomBytes(32).toString('base64')}`;
 }
 
 /** A buyer and its (empty) wallet, in one transaction. Its webhook secret is generated here (the API shows it once). */

@@ -4,10 +4,10 @@
  * itself character by character.
  */
 import crypto from 'node:crypto';
-import { and, eq, isNull, ne } from 'drizzle-orm';
+import { and, eq, inArray, isNull, ne } from 'drizzle-orm';
 import type { ApiKeyKind } from '../domain/types';
 import type { DbOrTx } from './connection';
-import { apiKeys } from './schema';
+import { apiKeys, buyers } from './schema';
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
@@ -51,4 +51,19 @@ export async function revokeBuyerKeys(db: DbOrTx, buyerId: string, keepId?: stri
     .where(and(eq(apiKeys.buyerId, buyerId), isNull(apiKeys.revokedAt), keepId ? ne(apiKeys.id, keepId) : undefined))
     .returning({ id: apiKeys.id });
   return rows.length;
+}
+
+/**
+ * Of these buyer keys, the ones that may still use the feed: not revoked, and
+ * their buyer active. One indexed query for any number of keys (the gateway
+ * checks every frame, and every connected key on each heartbeat).
+ */
+export async function feedAccess(db: DbOrTx, keyIds: string[]): Promise<Set<string>> {
+  if (!keyIds.length) return new Set();
+  const rows = await db
+    .select({ id: apiKeys.id })
+    .from(apiKeys)
+    .innerJoin(buyers, eq(buyers.id, apiKeys.buyerId))
+    .where(and(inArray(apiKeys.id, keyIds), isNull(apiKeys.revokedAt), eq(buyers.status, 'active')));
+  return new Set(rows.map((r) => r.id));
 }

@@ -31,23 +31,56 @@ export interface OfferBusEvent {
 const NOTIFY_LIMIT = 7900;
 
 /** The event as sent through NOTIFY: whole when it fits, else ids only (the gateways read the rest). */
-export function notifyPayload(event: OfferBusEvent): string {
+export function notifyPayload(event: BusEvent): string {
   const whole = JSON.stringify(event);
-  if (Buffer.byteLength(whole) < NOTIFY_LIMIT) return whole;
+  if (Buffer.byteLength(whole) < NOTIFY_LIMIT || event.type === 'buyer.access') return whole;
   return JSON.stringify({ type: event.type, offerId: event.offerId, agencyId: event.agencyId, sentAt: event.sentAt });
 }
 
-export type OfferBusListener = (event: OfferBusEvent) => void;
+/**
+ * A buyer's access changed (a key revoked, the buyer paused): every gateway
+ * re-checks that buyer's open sockets and closes the ones no longer allowed.
+ */
+export interface AccessBusEvent {
+  type: 'buyer.access';
+  agencyId: string;
+  buyerId: string;
+  sentAt: string;
+}
+
+export type BusEvent = OfferBusEvent | AccessBusEvent;
+type Unsent = Omit<OfferBusEvent, 'sentAt'> | Omit<AccessBusEvent, 'sentAt'>;
+
+export type OfferBusListener = (event: BusEvent) => void;
 
 export interface OfferBus {
-  publish(event: Omit<OfferBusEvent, 'sentAt'>): Promise<void>;
+  publish(event: Unsent): Promise<void>;
   subscribe(listener: OfferBusListener): () => void;
   /** Resolves once subscribers will hear every later event (the LISTEN is up). */
   ready(): Promise<void>;
   close(): Promise<void>;
+  /** Whether events are being heard now, and how often the LISTEN connection was lost (readiness, metrics). */
+  state(): BusState;
+  /**
+   * Called after the bus heard nothing for a while – its LISTEN connection was
+   * lost and is back: events sent meanwhile are gone, so subscribers bring
+   * their clients up to date from the database.
+   */
+  onResync(listener: () => void): () => void;
 }
 
+export interface BusState {
+  connected: boolean;
+  reconnects: number;
+}
+
+/** The LISTEN connection's keepalive: a `SELECT 1` on it this often, failing after the timeout (a half-open connection). */
+export const BUS_KEEPALIVE_MS = 10_000;
+export const BUS_KEEPALIVE_TIMEOUT_MS = 5_000;
+
 const CHANNEL = 'leadwire_offers';
+/** The LISTEN connection's name in pg_stat_activity (operators, and the test that cuts it). */
+export const BUS_APPLICATION_NAME = 'leadwire-feed-bus';
 
 export function createInProcessBus(): OfferBus {
   const emitter = new EventEmitter();
@@ -64,29 +97,59 @@ export function createInProcessBus(): OfferBus {
     async close() {
       emitter.removeAllListeners();
     },
+    state: () => ({ connected: true, reconnects: 0 }),
+    onResync: () => () => undefined,
   };
 }
 
 /**
  * LISTEN on a dedicated connection (reconnecting after a loss), NOTIFY through
- * the shared pool. A subscriber that throws cannot break the others.
+ * the shared pool. A subscriber that throws cannot break the others. The
+ * LISTEN connection has TCP keepalive and a `SELECT 1` every
+ * `keepaliveMs`: one that does not answer in time is dropped and replaced, so
+ * a half-open connection cannot silence the feed. After a replacement the
+ * resync listeners are told (events sent meanwhile were lost).
  */
-export function createPostgresBus(url: string, pool: Pool): OfferBus {
+export function createPostgresBus(url: string, pool: Pool, opts: { keepaliveMs?: number; keepaliveTimeoutMs?: number } = {}): OfferBus {
   const listeners = new Set<OfferBusListener>();
+  const resyncListeners = new Set<() => void>();
   let client: Client | null = null;
   let closed = false;
   let connecting: Promise<void> | null = null;
+  let everConnected = false;
+  let reconnects = 0;
+
+  /** Drops a connection that failed (an error, or no answer to the keepalive) and starts a new one. */
+  const lose = (c: Client): void => {
+    if (client !== c) return;
+    client = null;
+    c.end().catch(() => undefined);
+    if (!closed) setTimeout(() => void ensure(), 500);
+  };
+
+  const keepalive = setInterval(() => {
+    const c = client;
+    if (!c) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('keepalive timed out')), opts.keepaliveTimeoutMs ?? BUS_KEEPALIVE_TIMEOUT_MS);
+    });
+    Promise.race([c.query('SELECT 1'), timeout])
+      .catch(() => lose(c))
+      .finally(() => clearTimeout(timer));
+  }, opts.keepaliveMs ?? BUS_KEEPALIVE_MS);
+  keepalive.unref();
 
   const connect = async (): Promise<void> => {
     const { Client } = await import('pg');
     while (!closed) {
-      const c = new Client({ connectionString: url });
+      const c = new Client({ connectionString: url, keepAlive: true, keepAliveInitialDelayMillis: 10_000, connectionTimeoutMillis: 5_000, application_name: BUS_APPLICATION_NAME });
       try {
         c.on('notification', (msg) => {
           if (msg.channel !== CHANNEL || !msg.payload) return;
-          let event: OfferBusEvent;
+          let event: BusEvent;
           try {
-            event = JSON.parse(msg.payload) as OfferBusEvent;
+            event = JSON.parse(msg.payload) as BusEvent;
           } catch {
             return;
           }
@@ -99,13 +162,24 @@ export function createPostgresBus(url: string, pool: Pool): OfferBus {
           }
         });
         c.on('error', () => {
-          if (client === c) client = null;
-          c.end().catch(() => undefined);
-          if (!closed) setTimeout(() => void ensure(), 500);
+          if (client === c) lose(c);
+          else c.end().catch(() => undefined);
         });
+        c.on('end', () => lose(c));
         await c.connect();
         await c.query(`LISTEN ${CHANNEL}`);
         client = c;
+        if (everConnected) {
+          reconnects++;
+          for (const l of resyncListeners) {
+            try {
+              l();
+            } catch {
+              /* one bad subscriber must not stop the rest */
+            }
+          }
+        }
+        everConnected = true;
         return;
       } catch {
         await c.end().catch(() => undefined);
@@ -131,9 +205,17 @@ export function createPostgresBus(url: string, pool: Pool): OfferBus {
     ready: ensure,
     async close() {
       closed = true;
+      clearInterval(keepalive);
       listeners.clear();
-      await client?.end().catch(() => undefined);
+      resyncListeners.clear();
+      const c = client;
       client = null;
+      await c?.end().catch(() => undefined);
+    },
+    state: () => ({ connected: client !== null, reconnects }),
+    onResync(listener) {
+      resyncListeners.add(listener);
+      return () => resyncListeners.delete(listener);
     },
   };
 }

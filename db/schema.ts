@@ -10,6 +10,7 @@ import {
   bigserial,
   boolean,
   check,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -32,6 +33,7 @@ import type {
   BuyerStatus,
   Caps,
   CampaignStatus,
+  DeliveryAttemptOutcome,
   DeliveryChannel,
   DeliveryMode,
   DeliveryStatus,
@@ -115,6 +117,14 @@ export const buyers = pgTable(
     pausedBy: text('paused_by').$type<ChangeActor>(),
     /** HMAC-SHA256 key of its webhook signatures; shown once (creation, rotation), never in a buyer view. */
     webhookSecret: text('webhook_secret'),
+    /** After a rotation, the replaced secret still signs (a second `v1,` signature) until `webhookSecretPreviousUntil`. */
+    webhookSecretPrevious: text('webhook_secret_previous'),
+    webhookSecretPreviousUntil: ts('webhook_secret_previous_until'),
+    /** Buyers from before Standard Webhooks also get `X-Leadwire-Signature` until then (null: never, or rotated since). */
+    legacySignatureUntil: ts('legacy_signature_until'),
+    /** The webhook endpoint answered 410 Gone: no webhook is sent until its URL is changed or it is resumed. */
+    webhookPausedAt: ts('webhook_paused_at'),
+    webhookPauseReason: text('webhook_pause_reason'),
     /** Failed deliveries in a row (after retries); reset by a successful one. Pauses the buyer at the agency's limit. */
     consecutiveDeliveryFailures: integer('consecutive_delivery_failures').notNull().default(0),
     serviceLines: text('service_lines').array().notNull().default(sql`'{}'::text[]`),
@@ -125,7 +135,10 @@ export const buyers = pgTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [index('buyers_agency_idx').on(t.agencyId)],
+  (t) => [
+    index('buyers_agency_idx').on(t.agencyId),
+    check('buyers_previous_secret_window', sql`(${t.webhookSecretPrevious} IS NULL) = (${t.webhookSecretPreviousUntil} IS NULL)`),
+  ],
 );
 
 export const wallets = pgTable(
@@ -343,6 +356,35 @@ export const deliveries = pgTable(
   (t) => [uniqueIndex('deliveries_assignment_channel_uq').on(t.assignmentId, t.channel)],
 );
 
+/** Every attempt of every sending channel (retries and redeliveries): what went out and what came back. */
+export const deliveryAttempts = pgTable(
+  'delivery_attempts',
+  {
+    id: id(),
+    assignmentId: uuid('assignment_id').notNull().references(() => assignments.id),
+    channel: text('channel').$type<DeliveryChannel>().notNull(),
+    attempt: integer('attempt').notNull(),
+    redelivery: boolean('redelivery').notNull().default(false),
+    /** The Standard Webhooks `webhook-id` (the same on every retry and redelivery of one sale). */
+    messageId: text('message_id'),
+    outcome: text('outcome').$type<DeliveryAttemptOutcome>().notNull(),
+    statusCode: integer('status_code'),
+    latencyMs: integer('latency_ms').notNull(),
+    /** The first bytes of the answer. */
+    response: text('response'),
+    error: text('error'),
+    /** When the next attempt is due, if one follows (the schedule with jitter, or the receiver's Retry-After). */
+    nextRetryMs: integer('next_retry_ms'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('delivery_attempts_assignment_idx').on(t.assignmentId, t.createdAt),
+    check('delivery_attempts_outcome', sql`${t.outcome} IN ('delivered', 'failed', 'refused', 'gone')`),
+    check('delivery_attempts_attempt_positive', sql`${t.attempt} >= 1`),
+    check('delivery_attempts_latency_non_negative', sql`${t.latencyMs} >= 0`),
+  ],
+);
+
 export const disputes = pgTable(
   'disputes',
   {
@@ -404,7 +446,28 @@ export const idempotencyRecords = pgTable(
     requestHash: text('request_hash').notNull(),
     status: integer('status').notNull(),
     body: jsonb('body').notNull(),
+    /** The running request's lease on its reservation (status 0), renewed while it runs. */
+    leaseId: uuid('lease_id'),
+    leaseExpiresAt: ts('lease_expires_at'),
     createdAt: createdAt(),
   },
-  (t) => [primaryKey({ columns: [t.scope, t.key] })],
+  (t) => [primaryKey({ columns: [t.scope, t.key] }), index('idempotency_records_created_idx').on(t.createdAt)],
+);
+
+/** Token buckets shared by every API process (api/shared-rate-limit.ts): each process leases small batches. */
+export const rateLimitBuckets = pgTable(
+  'rate_limit_buckets',
+  {
+    scope: text('scope').notNull(),
+    key: text('key').notNull(),
+    tokens: doublePrecision('tokens').notNull(),
+    /** What the last lease took out (so one statement both refills and grants). */
+    lastGrant: integer('last_grant').notNull().default(0),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.scope, t.key] }),
+    check('rate_limit_buckets_tokens_non_negative', sql`${t.tokens} >= 0`),
+    check('rate_limit_buckets_grant_non_negative', sql`${t.lastGrant} >= 0`),
+  ],
 );

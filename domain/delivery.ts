@@ -85,3 +85,26 @@ export function leadSummary(payload: DeliveryPayload): string {
   }
   return lines.join('\n');
 }
+
+/** The retry schedule of a sending channel: exponential from `initialIntervalMs`, capped at `maximumIntervalMs`. */
+export interface RetrySchedule {
+  initialIntervalMs: number;
+  backoffCoefficient: number;
+  maximumIntervalMs: number;
+}
+
+/** Jitter: each wait is the schedule's ±20 %, so a receiver that was down is not hit by every retry at once. */
+export const RETRY_JITTER = 0.2;
+/** A `Retry-After` is honoured up to a day. */
+export const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
+
+/**
+ * How long to wait after failed attempt `attempt` (1-based): the receiver's
+ * `Retry-After` when it sent one, else the schedule with jitter. `random`
+ * is [0, 1) (Math.random in the activity; fixed in tests).
+ */
+export function retryDelayMs(schedule: RetrySchedule, attempt: number, retryAfterMs: number | null, random: number): number {
+  if (retryAfterMs !== null) return Math.min(Math.max(retryAfterMs, 0), MAX_RETRY_AFTER_MS);
+  const base = Math.min(schedule.maximumIntervalMs, schedule.initialIntervalMs * schedule.backoffCoefficient ** Math.max(0, attempt - 1));
+  return Math.max(1, Math.round(base * (1 - RETRY_JITTER + 2 * RETRY_JITTER * random)));
+}

@@ -64,6 +64,8 @@ export type DisputeStatus = (typeof DISPUTE_STATUSES)[number];
 
 export const DELIVERY_CHANNELS = ['dashboard', 'webhook', 'email', 'sms', 'voice'] as const;
 export type DeliveryChannel = (typeof DELIVERY_CHANNELS)[number];
+/** The channels that send (the dashboard needs no sending), in the order they are listed. */
+export const SENDING_CHANNELS = ['webhook', 'email', 'sms', 'voice'] as const satisfies readonly DeliveryChannel[];
 
 /** How a ping-post offer is decided: the first valid claim, or the highest sealed bid at close. */
 export const AUCTION_KINDS = ['first_claim', 'highest_bid'] as const;
@@ -83,6 +85,14 @@ export type ChangeActor = (typeof CHANGE_ACTORS)[number];
 
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/**
+ * How one delivery attempt ended: `delivered` (2xx), `failed` (retried unless
+ * it was the last), `refused` (the SSRF guard: never retried), `gone` (410:
+ * the endpoint is paused).
+ */
+export const DELIVERY_ATTEMPT_OUTCOMES = ['delivered', 'failed', 'refused', 'gone'] as const;
+export type DeliveryAttemptOutcome = (typeof DELIVERY_ATTEMPT_OUTCOMES)[number];
 
 export const API_KEY_KINDS = ['admin', 'buyer'] as const;
 export type ApiKeyKind = (typeof API_KEY_KINDS)[number];
@@ -112,6 +122,10 @@ export const TIMELINE_EVENT_TYPES = [
   'bid_placed',
   /** A buyer was paused by the system (e.g. consecutive delivery failures). */
   'buyer_paused',
+  /** One attempt of a sending channel (data: channel, attempt, outcome, status, latencyMs, response, nextRetryMs, messageId, redelivery). */
+  'delivery_attempted',
+  /** An admin asked for a delivery to be sent again (data: channel, assignmentId, workflowId). */
+  'redelivery_requested',
 ] as const;
 export type TimelineEventType = (typeof TIMELINE_EVENT_TYPES)[number];
 

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { formatAudit, runAudit } from '../db/audit';
 import { openDatabase } from '../db/connection';
 import { loadConfig } from '../bin/runtime';
+import { withRunningStack } from '../bin/stack';
 
 function arg(argv: string[], flag: string): string | undefined {
   const i = argv.indexOf(flag);
@@ -23,7 +24,8 @@ function arg(argv: string[], flag: string): string | undefined {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const config = loadConfig();
+  // TEMPORAL_ADDRESS / DATABASE_URL, else the running `npm start` (its stack.json).
+  const { config } = withRunningStack(loadConfig());
   // Read-only: no migrations applied.
   const database = await openDatabase({ url: config.databaseUrl, dataDir: path.join(config.dataDir, 'pglite'), migrate: false });
   let connection: Connection | null = null;

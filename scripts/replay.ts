@@ -29,6 +29,7 @@ import { historyFromJSON, type History } from '@temporalio/common/lib/proto-util
 import { Worker, type ReplayResult } from '@temporalio/worker';
 import { asc, eq, inArray } from 'drizzle-orm';
 import { loadConfig } from '../bin/runtime';
+import { withRunningStack } from '../bin/stack';
 import { openDatabase, type Db } from '../db/connection';
 import { assignments, deliveries, ledgerEntries, leads, offers, offerTargets } from '../db/schema';
 import { leadTimeline, type TimelineEvent } from '../db/timeline';
@@ -421,8 +422,8 @@ function parseArgs(argv: string[]): Args {
 const LEAD_WF = /^lead-([0-9a-f-]{36})(?:-offer-\d+)?$/i;
 
 async function connect(): Promise<{ client: Client; close(): Promise<void> }> {
-  const config = loadConfig();
-  if (!config.temporalAddress) throw new Error('TEMPORAL_ADDRESS is not set (or replay a saved history with --file)');
+  const { config } = withRunningStack(loadConfig());
+  if (!config.temporalAddress) throw new Error('TEMPORAL_ADDRESS is not set and no running `npm start` was found in LW_DATA_DIR (or replay a saved history with --file)');
   const connection = await Connection.connect({ address: config.temporalAddress });
   return { client: new Client({ connection, namespace: config.temporalNamespace }), close: () => connection.close() };
 }
@@ -492,7 +493,7 @@ export async function main(argv: string[]): Promise<number> {
   const rows = histories.flatMap((h) => historyRows(h.history, h.workflowId)).sort((a, b) => a.atMs - b.atMs);
   let records: LeadRecords | null = null;
   if (args.db && leadId) {
-    const config = loadConfig();
+    const { config } = withRunningStack(loadConfig());
     const database = await openDatabase({ url: config.databaseUrl, dataDir: path.join(config.dataDir, 'pglite'), migrate: false });
     try {
       records = await leadRecords(database.db, leadId);

@@ -7,6 +7,8 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { and, eq, lt } from 'drizzle-orm';
 import type { Db } from '../db/connection';
+import { purgeIdempotencyRecords, IDEMPOTENCY_TTL_MS } from '../db/idempotency';
+import { purgeIdleBuckets } from '../db/rate-limit-buckets';
 import { leads } from '../db/schema';
 import { leadWorkflowId } from '../domain/ids';
 import { leadSearchAttributes } from '../workflows/search-attributes';
@@ -50,7 +52,12 @@ export async function restartStuckLeads(db: Db, client: Client, taskQueue: strin
   return started;
 }
 
-/** Runs `restartStuckLeads` every `everyMs` until stopped; failures wait for the next round. */
+/**
+ * Runs `restartStuckLeads` every `everyMs` until stopped, and expires old
+ * records in the same round: idempotency answers past their TTL
+ * (`LW_IDEMPOTENCY_TTL_HOURS`, default 24) and shared rate-limit buckets idle
+ * for a day. Failures wait for the next round.
+ */
 export function sweepStuckLeads(db: Db, client: Client, taskQueue: string, everyMs = 30_000, onStarted?: (n: number) => void): () => void {
   let running = false;
   const timer = setInterval(() => {
@@ -59,8 +66,18 @@ export function sweepStuckLeads(db: Db, client: Client, taskQueue: string, every
     restartStuckLeads(db, client, taskQueue)
       .then((n) => n > 0 && onStarted?.(n))
       .catch(() => undefined)
+      .then(() => expireRecords(db))
+      .catch(() => undefined)
       .finally(() => (running = false));
   }, everyMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** The sweeper's expiry round: idempotency records past their TTL, rate-limit buckets idle for a day. */
+export async function expireRecords(db: Db, env: NodeJS.ProcessEnv = process.env): Promise<{ idempotency: number; buckets: number }> {
+  const hours = Number(env.LW_IDEMPOTENCY_TTL_HOURS);
+  const idempotency = await purgeIdempotencyRecords(db, Number.isFinite(hours) && hours > 0 ? hours * 3_600_000 : IDEMPOTENCY_TTL_MS);
+  const buckets = await purgeIdleBuckets(db);
+  return { idempotency, buckets };
 }

@@ -1,2 +1,3 @@
 // The workflow bundle's entry point: the worker loads every workflow from here.
 export { leadWorkflow, offerWorkflow } from './lead';
+export { redeliveryWorkflow } from './redelivery';

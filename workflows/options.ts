@@ -78,7 +78,7 @@ export function deliveryActivityOptions(r: DeliveryRetry): ActivityOptions {
       backoffCoefficient: r.backoffCoefficient,
       maximumInterval: r.maximumIntervalMs,
       maximumAttempts: r.maximumAttempts,
-      nonRetryableErrorTypes: ['DeliveryRefused'],
+      nonRetryableErrorTypes: ['DeliveryRefused', 'EndpointGone', 'ChannelNotConfigured'],
     },
   };
 }

@@ -8,10 +8,13 @@
  * | `LW_MAIL_FROM` | sender address of lead emails | `Leadwire <leads@leadwire.invalid>` |
  * | `LW_SMS_PROVIDER_URL`, `LW_VOICE_PROVIDER_URL` | the messaging provider's webhook; unset: no SMS / voice channel | unset |
  * | `LW_PROVIDER_TOKEN` | sent as `Authorization: Bearer` to the provider | unset |
+ * | `LW_PROVIDER_WEBHOOK_SECRET` | `whsec_…`: signs provider posts per Standard Webhooks | unset |
  * | `LW_WEBHOOK_ALLOWLIST` | internal hosts/IPs/CIDRs deliveries may reach | none |
  * | `LW_WEBHOOK_TIMEOUT_MS` | one HTTP attempt's limit | 10000 |
- * | `LW_DELIVERY_MAX_ATTEMPTS` | attempts per channel and sale | 6 |
- * | `LW_DELIVERY_INITIAL_INTERVAL_MS`, `LW_DELIVERY_MAX_INTERVAL_MS`, `LW_DELIVERY_BACKOFF` | the exponential backoff between attempts | 2000, 60000, 2 |
+ * | `LW_DELIVERY_MAX_ATTEMPTS` | attempts per channel and sale | 12 |
+ * | `LW_DELIVERY_INITIAL_INTERVAL_MS`, `LW_DELIVERY_MAX_INTERVAL_MS`, `LW_DELIVERY_BACKOFF` | the schedule between attempts (±20 % jitter; a `Retry-After` wins) | 10000, 14400000 (4 h), 3 |
+ *
+ * The default schedule spreads 12 attempts over about 19 hours (docs/delivery.md).
  */
 import type { DeliveryRetry } from '../../workflows/options';
 
@@ -21,6 +24,7 @@ export interface DeliveryConfig {
   smsProviderUrl: string | null;
   voiceProviderUrl: string | null;
   providerToken: string | null;
+  providerSigningSecret: string | null;
   allowlist: string | null;
   timeoutMs: number;
   retry: Omit<DeliveryRetry, 'attemptTimeoutMs'>;
@@ -35,13 +39,14 @@ export function deliveryConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Del
     smsProviderUrl: env.LW_SMS_PROVIDER_URL || null,
     voiceProviderUrl: env.LW_VOICE_PROVIDER_URL || null,
     providerToken: env.LW_PROVIDER_TOKEN || null,
+    providerSigningSecret: env.LW_PROVIDER_WEBHOOK_SECRET || null,
     allowlist: env.LW_WEBHOOK_ALLOWLIST ?? null,
     timeoutMs: num(env.LW_WEBHOOK_TIMEOUT_MS, 10_000),
     retry: {
-      initialIntervalMs: num(env.LW_DELIVERY_INITIAL_INTERVAL_MS, 2_000),
-      backoffCoefficient: num(env.LW_DELIVERY_BACKOFF, 2),
-      maximumIntervalMs: num(env.LW_DELIVERY_MAX_INTERVAL_MS, 60_000),
-      maximumAttempts: Math.max(1, Math.floor(num(env.LW_DELIVERY_MAX_ATTEMPTS, 6))),
+      initialIntervalMs: num(env.LW_DELIVERY_INITIAL_INTERVAL_MS, 10_000),
+      backoffCoefficient: num(env.LW_DELIVERY_BACKOFF, 3),
+      maximumIntervalMs: num(env.LW_DELIVERY_MAX_INTERVAL_MS, 4 * 3_600_000),
+      maximumAttempts: Math.max(1, Math.floor(num(env.LW_DELIVERY_MAX_ATTEMPTS, 12))),
     },
   };
 }

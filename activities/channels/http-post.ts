@@ -10,10 +10,23 @@ export class DeliveryHttpError extends Error {
   constructor(
     message: string,
     readonly status: number | null,
+    /** The first bytes of the answer. */
+    readonly response: string | null = null,
+    /** The answer's `Retry-After`, in milliseconds (a 429 or 503 asking for a pause). */
+    readonly retryAfterMs: number | null = null,
   ) {
     super(message);
     this.name = 'DeliveryHttpError';
   }
+}
+
+/** `Retry-After` as seconds or as an HTTP date, in milliseconds from `now`; null when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | null {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (!v) return null;
+  if (/^\s*\d+\s*$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
 export interface PostResult {
@@ -53,7 +66,7 @@ export async function postJson(
           const status = res.statusCode ?? 0;
           const text = Buffer.concat(chunks).toString('utf8').slice(0, 1024);
           if (status >= 200 && status < 300) resolve({ status, body: text });
-          else reject(new DeliveryHttpError(`HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`, status));
+          else reject(new DeliveryHttpError(`HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`, status, text, parseRetryAfter(res.headers['retry-after'])));
         });
         res.on('error', reject);
       },

@@ -17,4 +17,4 @@ export function channelsFor(config: DeliveryConfig): Record<SendingChannel, Chan
 }
 
 /** The order channels run in (they run in parallel; this is the order they are listed). */
-export const SENDING_CHANNELS: SendingChannel[] = ['webhook', 'email', 'sms', 'voice'];
+export { SENDING_CHANNELS } from '../../domain/types';

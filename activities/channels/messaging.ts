@@ -5,12 +5,14 @@
  *
  *   {"channel":"sms"|"voice", "to":"+15551234567", "message":"…", "reference":"<assignment id>"}
  *
- * and `Authorization: Bearer <LW_PROVIDER_TOKEN>` when one is configured; any
- * 2xx is "accepted". The provider URL is SSRF-guarded like a buyer webhook.
+ * and `Authorization: Bearer <LW_PROVIDER_TOKEN>` when one is configured, and
+ * signed per Standard Webhooks with `LW_PROVIDER_WEBHOOK_SECRET` when that is
+ * set; any 2xx is "accepted". The provider URL is SSRF-guarded like a buyer webhook.
  */
 import type { Channel, DeliveryContext, Sent } from './channel';
 import type { DeliveryConfig } from './config';
 import { postJson } from './http-post';
+import { messageIdOf, signedHeaders } from './signing';
 
 function message(channel: 'sms' | 'voice', ctx: DeliveryContext): string {
   const l = ctx.payload.lead;
@@ -28,10 +30,12 @@ export function providerChannel(channel: 'sms' | 'voice', config: DeliveryConfig
     async send(ctx: DeliveryContext): Promise<Sent> {
       const to = channel === 'sms' ? ctx.buyer.delivery.smsTo! : ctx.buyer.delivery.voiceTo!;
       const body = JSON.stringify({ channel, to, message: message(channel, ctx), reference: ctx.payload.assignmentId });
+      const messageId = messageIdOf(ctx.payload.assignmentId, channel);
       const headers: Record<string, string> = { 'Idempotency-Key': `${ctx.payload.assignmentId}:${channel}` };
       if (config.providerToken) headers.Authorization = `Bearer ${config.providerToken}`;
+      if (config.providerSigningSecret) Object.assign(headers, signedHeaders({ current: config.providerSigningSecret, previous: null, legacy: false }, messageId, body));
       const res = await postJson(url!, body, headers, { timeoutMs: config.timeoutMs, allowlist: config.allowlist });
-      return { detail: `HTTP ${res.status}` };
+      return { detail: `HTTP ${res.status}`, status: res.status, response: res.body, messageId };
     },
   };
 }

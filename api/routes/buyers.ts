@@ -16,7 +16,8 @@ import { getBuyer, knownServiceLines, listBuyers, listLedger, updateBuyer } from
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
-import { BuyerCreate, BuyerPatch, BuyersQuery, BuyerStatsQuery, CreditsCreate, IdParams, KeyCreate, PageQuery, Responses } from '../schemas';
+import { BuyerCreate, BuyerPatch, BuyersQuery, BuyerStatsQuery, CreditsCreate, IdParams, KeyCreate, PageQuery, Responses, WebhookSecretRotate } from '../schemas';
+import { DEFAULT_ROTATION_OVERLAP_SECONDS } from '../../activities/channels/signing';
 import type { ApiServices } from '../services';
 import { invalidField } from '../validate';
 import { buyerChangeView, buyerView, ledgerEntryView } from '../views';
@@ -104,6 +105,8 @@ export const buyerRoutes: AnyRoute[] = [
       await checkDeliveryUrls(body.delivery, services.webhookAllowlist);
       const row = await services.db.transaction(async (tx) => {
         const row = await updateBuyer(tx, principal.agencyId, params.id, body);
+        // New delivery settings resume a webhook endpoint paused after a 410 Gone.
+        if (row && body.delivery && row.webhookPausedAt) await tx.update(buyersTable).set({ webhookPausedAt: null, webhookPauseReason: null }).where(eq(buyersTable.id, row.id));
         if (row) {
           const after = row as unknown as Record<string, unknown>;
           const fields = Object.keys(body).filter((k) => (body as Record<string, unknown>)[k] !== undefined);
@@ -114,6 +117,7 @@ export const buyerRoutes: AnyRoute[] = [
         return row;
       });
       if (!row) throw notFound('buyer');
+      if (body.status === 'paused') await services.accessChanged(principal.agencyId, row.id);
       const buyer = await loadBuyer(services, principal.agencyId, params.id);
       return { status: 200, body: { buyer: buyerView(buyer, buyer.balance) } };
     },
@@ -196,6 +200,7 @@ export const buyerRoutes: AnyRoute[] = [
         return { key, revoked };
       });
       if (revoked) services.auth.forgetBuyer(buyer.id); // this process at once; the others within KEY_CACHE_MS
+      if (revoked) await services.accessChanged(principal.agencyId, buyer.id);
       return { status: 201, body: { apiKey: key.key, revoked } };
     },
   }),
@@ -206,18 +211,38 @@ export const buyerRoutes: AnyRoute[] = [
     operationId: 'rotateWebhookSecret',
     tag: 'Buyers',
     summary: "Rotate a buyer's webhook signing secret; answers the new one, shown once",
-    description: 'The secret signs `X-Leadwire-Signature` on webhook deliveries (docs/delivery.md). It is shown at creation and on rotation only.',
+    description:
+      'The secret signs webhook deliveries per Standard Webhooks (docs/delivery.md). It is shown at creation and on rotation only. For `overlapSeconds` (default 86400) the previous secret signs too – a second `v1,` signature in `webhook-signature` – so receivers can switch without missing a delivery. A rotation also ends the deprecated `X-Leadwire-Signature` header.',
     roles: ['admin'],
     params: IdParams,
-    responses: { 201: { description: 'rotated', schema: Responses.WebhookSecret }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
-    async handler({ principal, params, services }) {
+    body: WebhookSecretRotate,
+    bodyOptional: true,
+    responses: { 201: { description: 'rotated', schema: Responses.WebhookSecret }, ...BODY_ERRORS, ...NOT_FOUND, ...AUTH_ERRORS },
+    async handler({ principal, params, body, services }) {
       const buyer = await loadBuyer(services, principal.agencyId, params.id);
       const webhookSecret = generateWebhookSecret();
+      const overlap = body.overlapSeconds ?? DEFAULT_ROTATION_OVERLAP_SECONDS;
+      const previousSecretUntil = overlap > 0 && buyer.webhookSecret ? new Date(Date.now() + overlap * 1000) : null;
       await services.db.transaction(async (tx) => {
-        await tx.update(buyersTable).set({ webhookSecret, updatedAt: new Date() }).where(eq(buyersTable.id, buyer.id));
-        await recordBuyerChange(tx, { agencyId: principal.agencyId, buyerId: buyer.id, actor: 'admin', changes: { webhookSecret: { from: 'rotated', to: 'rotated' } } });
+        await tx
+          .update(buyersTable)
+          .set({
+            webhookSecret,
+            webhookSecretPrevious: previousSecretUntil ? buyer.webhookSecret : null,
+            webhookSecretPreviousUntil: previousSecretUntil,
+            legacySignatureUntil: null,
+            updatedAt: new Date(),
+          })
+          .where(eq(buyersTable.id, buyer.id));
+        await recordBuyerChange(tx, {
+          agencyId: principal.agencyId,
+          buyerId: buyer.id,
+          actor: 'admin',
+          changes: { webhookSecret: { from: 'rotated', to: 'rotated' } },
+          note: previousSecretUntil ? `previous secret signs until ${previousSecretUntil.toISOString()}` : 'previous secret stopped at once',
+        });
       });
-      return { status: 201, body: { webhookSecret } };
+      return { status: 201, body: { webhookSecret, previousSecretUntil: previousSecretUntil?.toISOString() ?? null } };
     },
   }),
 

@@ -128,6 +128,7 @@ export const meRoutes: AnyRoute[] = [
         const changes = changesOf(before as unknown as Record<string, unknown>, Object.fromEntries(fields.map((k) => [k, after[k]])));
         await recordBuyerChange(tx, { agencyId: principal.agencyId, buyerId: principal.buyerId, actor: 'buyer', changes });
       });
+      if (body.status === 'paused') await services.accessChanged(principal.agencyId, principal.buyerId);
       const [agency] = await services.db.select().from(agencies).where(eq(agencies.id, principal.agencyId));
       const buyer = await getBuyer(services.db, principal.agencyId, principal.buyerId);
       return { status: 200, body: { kind: 'buyer', agency: agencyView(agency!), buyer: buyerView(buyer!, buyer!.balance) } };

@@ -50,13 +50,14 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string }): An
       path: '/readyz',
       operationId: 'readyz',
       tag: 'Ops',
-      summary: 'Readiness: the database answers SELECT 1 and Temporal answers',
+      summary: "Readiness: the database answers SELECT 1, Temporal answers, and the feed's event bus is listening",
       roles: [],
       responses: { 200: { description: 'ready', schema: Responses.Ready }, 503: { description: 'not ready', schema: Responses.Ready } },
       async handler({ services }) {
         const [database, temporal] = await Promise.all([within(databaseAnswers(services.db), READY_TIMEOUT_MS, false), temporalAnswers(services)]);
-        const ready = database && temporal;
-        return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not_ready', database, temporal } };
+        const bus = services.bus.state().connected;
+        const ready = database && temporal && bus;
+        return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not_ready', database, temporal, bus } };
       },
     }),
 

@@ -94,6 +94,9 @@ const CASES: Case[] = [
     body: () => ({ reason: 'not a real person' }),
     expect: { ...NO_KEY, ...DENY_ALL, buyerT: 201, buyerO: 404, buyerF: 404 },
   },
+  // T's sale has no webhook configured: A's admin hears 409 channel_not_configured (nothing is started), B's admin 404.
+  { method: 'post', path: '/v1/assignments/:id/redeliver', url: (w) => `/v1/assignments/${w.assignment1}/redeliver`, body: () => ({ channel: 'webhook' }), expect: adminOfA(409) },
+  { method: 'get', path: '/v1/assignments/:id/deliveries', url: (w) => `/v1/assignments/${w.assignment1}/deliveries`, expect: adminOfA(200) },
   { method: 'get', path: '/v1/disputes', url: () => '/v1/disputes', expect: { ...anyAdmin(200), buyerT: 200, buyerO: 200, buyerF: 200 } },
   { method: 'get', path: '/v1/disputes/:id', url: (w) => `/v1/disputes/${w.disputeId}`, expect: { ...adminOfA(200), buyerT: 200, buyerO: 404, buyerF: 404 } },
   { method: 'post', path: '/v1/disputes/:id/resolve', url: (w) => `/v1/disputes/${w.disputeId}/resolve`, body: () => ({ approve: false }), expect: adminOfA(200) },

@@ -237,7 +237,7 @@ test('webhook URLs on private, loopback or link-local addresses are refused at c
   }
   const created = await h.http.post('/v1/buyers').set(bearer(adminKey)).send({ name: 'b', serviceLines: [SERVICE_LINE], delivery: { webhookUrl: 'https://203.0.114.10/hook' } });
   expect(created.status).toBe(201);
-  expect(created.body.webhookSecret).toMatch(/^whsec_[0-9a-f]{64}$/);
+  expect(created.body.webhookSecret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/); // Standard Webhooks: base64
   expect(JSON.stringify(created.body.buyer)).not.toContain(created.body.webhookSecret);
   const patched = await h.http.patch(`/v1/buyers/${created.body.buyer.id}`).set(bearer(adminKey)).send({ delivery: { webhookUrl: 'http://192.168.1.10/' } });
   expect(patched.status).toBe(400);

@@ -37,6 +37,6 @@ test('an offer opened through instance A reaches a buyer on instance B, and its 
 
   feedB.send({ type: 'claim', offerId: offer.id, requestId: 'on-b' });
   expect(await feedB.next((m) => m.type === 'claim.result')).toMatchObject({ result: 'won', lead: { id: lead.id } });
-  expect(await feedA.next((m) => m.type === 'offer.closed')).toEqual({ type: 'offer.closed', offerId: offer.id, outcome: 'taken' });
-  expect(await feedB.next((m) => m.type === 'offer.closed')).toEqual({ type: 'offer.closed', offerId: offer.id, outcome: 'won_by_you' });
+  expect(await feedA.next((m) => m.type === 'offer.closed')).toEqual({ type: 'offer.closed', offerId: offer.id, outcome: 'taken', seq: expect.any(Number) });
+  expect(await feedB.next((m) => m.type === 'offer.closed')).toEqual({ type: 'offer.closed', offerId: offer.id, outcome: 'won_by_you', seq: expect.any(Number) });
 });

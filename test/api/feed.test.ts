@@ -37,7 +37,7 @@ test('a buyer sees the offer open, claims it over the socket and gets the full l
   const campaign = await apiCampaign(h, adminKey, { previewFields, price: { base: 12 } });
   const a = await connect(winner.apiKey);
   const b = await connect(other.apiKey, 'query');
-  expect(await a.next(ofType('snapshot'))).toEqual({ type: 'snapshot', offers: [] });
+  expect(await a.next(ofType('snapshot'))).toEqual({ type: 'snapshot', offers: [], seq: expect.any(Number) });
   await b.next(ofType('snapshot'));
 
   const fields = leadFields();
@@ -53,8 +53,8 @@ test('a buyer sees the offer open, claims it over the socket and gets the full l
   a.send({ type: 'claim', offerId: offer.id, requestId: 'ws-1' });
   const result = await a.next(ofType('claim.result'));
   expect(result).toMatchObject({ type: 'claim.result', requestId: 'ws-1', result: 'won', charged: 12, balance: 88, lead: { id: lead.id, ...fields } });
-  expect(await a.next(ofType('offer.closed'))).toEqual({ type: 'offer.closed', offerId: offer.id, outcome: 'won_by_you' });
-  expect(await b.next(ofType('offer.closed'))).toEqual({ type: 'offer.closed', offerId: offer.id, outcome: 'taken' });
+  expect(await a.next(ofType('offer.closed'))).toEqual({ type: 'offer.closed', offerId: offer.id, outcome: 'won_by_you', seq: expect.any(Number) });
+  expect(await b.next(ofType('offer.closed'))).toEqual({ type: 'offer.closed', offerId: offer.id, outcome: 'taken', seq: expect.any(Number) });
 
   // The loser's whole feed, and the winner's before its win, hold no hidden value of the lead.
   const hidden = hiddenValues(fields, previewFields);
@@ -83,7 +83,7 @@ test('the snapshot holds my open offers; an expiring offer closes as expired', a
   const c = await connect(buyer.apiKey);
   const snapshot = await c.next(ofType('snapshot'));
   expect(snapshot.offers).toEqual([{ id: offer.id, leadId: lead.id, preview: offer.preview, price: offer.price, auction: 'first_claim', closesAt: offer.closesAt.toISOString() }]);
-  expect(await c.next(ofType('offer.closed'), 20_000)).toEqual({ type: 'offer.closed', offerId: offer.id, outcome: 'expired' });
+  expect(await c.next(ofType('offer.closed'), 20_000)).toEqual({ type: 'offer.closed', offerId: offer.id, outcome: 'expired', seq: expect.any(Number) });
 });
 
 test('a cancelled offer reads as expired to its buyers', async () => {
@@ -96,7 +96,7 @@ test('a cancelled offer reads as expired to its buyers', async () => {
   const opened = await c.next(ofType('offer.opened'));
   const offerId = (opened.offer as { id: string }).id;
   expect((await h.http.post(`/v1/offers/${offerId}/cancel`).set(bearer(adminKey)).send({ reason: 'duplicate' })).status).toBe(202);
-  expect(await c.next(ofType('offer.closed'))).toEqual({ type: 'offer.closed', offerId, outcome: 'expired' });
+  expect(await c.next(ofType('offer.closed'))).toEqual({ type: 'offer.closed', offerId, outcome: 'expired', seq: expect.any(Number) });
   expect(lead.id).toBeTruthy();
 });
 
@@ -173,7 +173,7 @@ test('malformed frames get an error message, never a crash; a frame over 64 KiB 
 
   // The gateway still serves.
   const again = await connect(buyer.apiKey);
-  expect(await again.next(ofType('snapshot'))).toEqual({ type: 'snapshot', offers: [] });
+  expect(await again.next(ofType('snapshot'))).toEqual({ type: 'snapshot', offers: [], seq: expect.any(Number) });
   expect((await h.http.get('/healthz')).status).toBe(200);
 });
 

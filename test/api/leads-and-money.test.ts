@@ -413,7 +413,8 @@ describe('limits and probes', () => {
     expect(blocked.status).toBe(429);
     expect(blocked.body.code).toBe('rate_limited');
     expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
-    expect((await strict.http.get('/v1/me').set(bearer(apiKey))).status).toBe(429);
+    // Failing attempts are throttled, not valid ones (issue 16): the buyer's own key still works from here.
+    expect((await strict.http.get('/v1/me').set(bearer(apiKey))).status).toBe(200);
     await strict.close();
 
     const claims = await h.startInstance({ rateLimits: { claims: { capacity: 2, refillPerSecond: 0.001 } } });
@@ -427,12 +428,12 @@ describe('limits and probes', () => {
   });
 
   test('readiness needs the database and Temporal; liveness needs neither', async () => {
-    expect((await h.http.get('/readyz')).body).toEqual({ status: 'ready', database: true, temporal: true });
+    expect((await h.http.get('/readyz')).body).toEqual({ status: 'ready', database: true, temporal: true, bus: true });
     const deadTemporal = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
     const blind = await h.startInstance({ temporal: deadTemporal });
     const res = await blind.http.get('/readyz');
     expect(res.status).toBe(503);
-    expect(res.body).toEqual({ status: 'not_ready', database: true, temporal: false });
+    expect(res.body).toEqual({ status: 'not_ready', database: true, temporal: false, bus: true });
     expect((await blind.http.get('/healthz')).status).toBe(200);
     await blind.close();
   });

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { Client, Connection } from '@temporalio/client';
 import { eq } from 'drizzle-orm';
 import { SMTPServer } from 'smtp-server';
-import { verifySignature } from '../../activities/channels/webhook';
+import { Webhook } from 'standardwebhooks';
 import type { Database } from '../../db/connection';
 import { createInProcessBus } from '../../db/offer-bus';
 import { buyerChanges, buyers, deliveries, leads } from '../../db/schema';
@@ -129,16 +129,20 @@ test('the webhook is a signed JSON POST of the full lead with consent, shaped by
     expect(body.lead.answers).toBeUndefined();
     expect(body.lead.email).toBe(lead.fields.email);
     expect(body.consent).toMatchObject({ text: 'I agree to be called', ip: '203.0.113.9', certificateUrl: 'https://cert.example/abc' });
-    // Every attempt carries the same idempotency key and a valid signature over the exact body.
+    // Every attempt carries the same idempotency key and message id, and a Standard Webhooks signature over the exact body.
     const [row] = await db.select().from(buyers).where(eq(buyers.id, buyer.id));
+    const stock = new Webhook(row!.webhookSecret!);
+    const headers = (r: Received) => Object.fromEntries(['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((k) => [k, String(r.headers[k])]));
     for (const r of hook.requests) {
       expect(r.headers['idempotency-key']).toBe(assignmentId);
-      expect(r.headers['x-leadwire-signature']).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
-      expect(verifySignature(row!.webhookSecret!, String(r.headers['x-leadwire-signature']), r.body)).toBe(true);
-      expect(verifySignature('whsec_wrong', String(r.headers['x-leadwire-signature']), r.body)).toBe(false);
+      expect(r.headers['webhook-id']).toBe(`msg_${assignmentId}`);
+      expect(r.headers['x-leadwire-signature']).toBeUndefined(); // a buyer created after Standard Webhooks gets none
+      expect(stock.verify(r.body, headers(r))).toMatchObject({ assignmentId });
+      expect(() => new Webhook(`whsec_${Buffer.from('wrong').toString('base64')}`).verify(r.body, headers(r))).toThrow();
     }
-    // A stale signature (outside the 5-minute window) is refused by the receiver's check.
-    expect(verifySignature(row!.webhookSecret!, String(last.headers['x-leadwire-signature']), last.body, Math.floor(Date.now() / 1000) + 301)).toBe(false);
+    // A stale timestamp (outside the library's 5-minute tolerance) is refused by the receiver's check.
+    const stale = { ...headers(last), 'webhook-timestamp': String(Math.floor(Date.now() / 1000) - 301) };
+    expect(() => stock.verify(last.body, stale)).toThrow();
 
     const delivered = await eventsOf(lead.id, 'delivered');
     expect(delivered.map((e) => e.data?.channel).sort()).toEqual(['dashboard', 'webhook']);

@@ -10,7 +10,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, messageOf } from '../shared/api';
 import { clockMs, credits, dateTime, duration, label, shortId } from '../shared/format';
 import type { Candidate, ClaimFailureReason, Eligibility, ExclusionReason, LeadDetail, TimelineEvent, TimelineEventType } from '../shared/types';
-import { Badge, Button, Empty, ErrorNote, Field, Loading, Panel, useAsync } from '../shared/ui';
+import { Badge, Button, Empty, ErrorNote, Field, Loading, Panel, useAction, useAsync } from '../shared/ui';
 import { useConsole, type Directory } from './context';
 import { Link, navigate } from './router';
 
@@ -58,6 +58,8 @@ const LOOK: Partial<Record<TimelineEventType, { tone: Tone; title: string; icon:
   received: { tone: 'muted', title: 'Received', icon: 'M3 10h10M9 6l4 4-4 4M16 4v12' },
   bid_placed: { tone: 'info', title: 'Bid placed', icon: 'M4 16h8M6 12l6-6 3 3-6 6zM12 6l2-2 3 3-2 2' },
   buyer_paused: { tone: 'warn', title: 'Buyer paused', icon: 'M7 5v10M13 5v10' },
+  delivery_attempted: { tone: 'muted', title: 'Delivery attempt', icon: 'M3 10l14-6-6 14-2-6z' },
+  redelivery_requested: { tone: 'info', title: 'Redelivery requested', icon: 'M4 10a6 6 0 0110.5-4M14 3v3.5h-3.5' },
 };
 
 const FALLBACK_LOOK = { tone: 'muted' as Tone, title: '', icon: 'M10 10h.01' };
@@ -274,6 +276,15 @@ function describe(e: TimelineEvent, dir: Directory): { text?: string; chips: [st
     case 'delivered':
     case 'delivery_failed':
       return { text: `${String(d.channel ?? '')}${e.reason ? ` – ${e.reason}` : ''}${d.error ? ` – ${String(d.error)}` : ''}`, chips: d.attempts ? [['attempts', String(d.attempts)]] : [] };
+    case 'delivery_attempted': {
+      const chips: [string, string][] = [['attempt', String(d.attempt ?? '')]];
+      if (d.status !== null && d.status !== undefined) chips.push(['HTTP', String(d.status)]);
+      if (typeof d.latencyMs === 'number') chips.push(['latency', `${d.latencyMs} ms`]);
+      if (typeof d.nextRetryMs === 'number') chips.push(['next try in', duration(d.nextRetryMs)]);
+      if (d.redelivery) chips.push(['redelivery', 'yes']);
+      const answer = typeof d.response === 'string' && d.response ? ` – “${d.response.slice(0, 120)}”` : d.error ? ` – ${String(d.error)}` : '';
+      return { text: `${String(d.channel ?? '')} ${String(d.outcome ?? e.reason ?? '')}${answer}`, chips };
+    }
     default:
       return { text: e.reason ? e.reason.replace(/_/g, ' ') : undefined, chips: chipsOf(d) };
   }
@@ -332,6 +343,9 @@ export function TimelineView({ events, compact }: { events: TimelineEvent[]; com
                 <div class="tl-detail">
                   <Link href={info.link.href}>{info.link.text}</Link>
                 </div>
+              ) : null}
+              {!compact && (e.type === 'delivered' || e.type === 'delivery_failed') && e.data?.assignmentId && e.data.channel && e.data.channel !== 'dashboard' ? (
+                <RedeliverButton assignmentId={String(e.data.assignmentId)} channel={String(e.data.channel)} />
               ) : null}
             </div>
           </li>
@@ -428,5 +442,18 @@ function CandidateList({ candidates }: { candidates: Candidate[] }) {
         </div>
       ))}
     </dl>
+  );
+}
+
+/** Sends one sale again on one channel (POST /v1/assignments/:id/redeliver); the attempts appear on this timeline. */
+function RedeliverButton({ assignmentId, channel }: { assignmentId: string; channel: string }) {
+  const { api } = useConsole();
+  const [run, busy] = useAction(() => api.post(`/v1/assignments/${assignmentId}/redeliver`, { channel }), { success: `Redelivery of the ${channel} started` });
+  return (
+    <div class="tl-detail">
+      <Button size="sm" busy={busy} onClick={() => void run()} data-testid="redeliver">
+        Redeliver
+      </Button>
+    </div>
   );
 }

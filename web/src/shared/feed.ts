@@ -99,9 +99,13 @@ export class LiveFeed {
     this.connect();
   };
 
+  /** The newest `seq` heard: a reconnect resumes from it (`since`), so closes missed meanwhile arrive too. */
+  private lastSeq = 0;
+
   private url(): string {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    return `${proto}//${location.host}/v1/feed?token=${encodeURIComponent(this.token)}`;
+    const since = this.lastSeq ? `&since=${this.lastSeq}` : '';
+    return `${proto}//${location.host}/v1/feed?token=${encodeURIComponent(this.token)}${since}`;
   }
 
   private connect(): void {
@@ -128,6 +132,7 @@ export class LiveFeed {
       } catch {
         return;
       }
+      if ('seq' in m && typeof m.seq === 'number' && m.seq > this.lastSeq) this.lastSeq = m.seq;
       if (m.type === 'claim.result') {
         const p = this.pending.get(m.requestId);
         if (p) {

@@ -73,9 +73,9 @@ export type Page<K extends string, T> = { [P in K]: T[] } & { nextCursor: string
 
 /** The feed's server messages (API.md, api/feed.ts). */
 export type FeedServerMessage =
-  | { type: 'snapshot'; offers: BuyerOffer[] }
-  | { type: 'offer.opened'; offer: BuyerOffer }
-  | { type: 'offer.closed'; offerId: string; outcome: 'won_by_you' | 'taken' | 'expired' }
+  | { type: 'snapshot'; offers: BuyerOffer[]; seq: number; resync?: boolean }
+  | { type: 'offer.opened'; offer: BuyerOffer; seq: number }
+  | { type: 'offer.closed'; offerId: string; outcome: 'won_by_you' | 'taken' | 'expired'; seq: number }
   | ({ type: 'claim.result'; requestId: string } & (ClaimWonAnswer | ClaimRefusedAnswer))
   | { type: 'error'; code: string; message: string; requestId?: string; offerId?: string; retryAfter?: number };
 

@@ -1,0 +1,117 @@
+/**
+ * Limits and records that scale out (issue 16, item 3), on the real Postgres
+ * and API: two API processes share one rate limit (Postgres-backed buckets,
+ * leased in batches so the claim path stays local); idempotency records past
+ * their TTL are purged by the sweeper's round, after which the same key is a
+ * new request; a crashed request's reservation lapses within its short lease,
+ * while a live one keeps renewing its own.
+ */
+import crypto from 'node:crypto';
+import { eq, sql } from 'drizzle-orm';
+import { withIdempotency } from '../../api/idempotency';
+import { IDEMPOTENCY_LEASE_MS, reserveIdempotencyKey } from '../../db/idempotency';
+import { idempotencyRecords, rateLimitBuckets } from '../../db/schema';
+import { expireRecords } from '../../worker/lead-starter';
+import { apiAgency, apiBuyer, bearer, startHarness, type ApiInstance, type Harness } from '../api/harness';
+
+jest.setTimeout(120_000);
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('rate limits shared across API processes', () => {
+  const LIMIT = { claims: { capacity: 10, refillPerSecond: 0.001 }, authFailures: { capacity: 1000, refillPerSecond: 100 } };
+
+  /** 40 claims on unknown offers, alternating between the instances; how many got past the limit (404 rather than 429). */
+  async function flood(instances: ApiInstance[], key: string): Promise<number> {
+    let allowed = 0;
+    for (let i = 0; i < 40; i++) {
+      const res = await instances[i % instances.length]!.http.post(`/v1/offers/${crypto.randomUUID()}/claim`).set(bearer(key)).send({});
+      expect([404, 429]).toContain(res.status);
+      if (res.status === 404) allowed++;
+    }
+    return allowed;
+  }
+
+  test('two processes with shared limits allow the documented burst once, not twice; per-process limits would allow it per process', async () => {
+    const { adminKey } = await apiAgency(h);
+    const shared = [await h.startInstance({ rateLimits: LIMIT, sharedRateLimits: true }), await h.startInstance({ rateLimits: LIMIT, sharedRateLimits: true })];
+    const separate = [await h.startInstance({ rateLimits: LIMIT }), await h.startInstance({ rateLimits: LIMIT })];
+    try {
+      const one = await apiBuyer(h, adminKey);
+      const sharedAllowed = await flood(shared, one.apiKey);
+      // At most the bucket, plus each process's first request let through before its first lease returned.
+      expect(sharedAllowed).toBeLessThanOrEqual(LIMIT.claims.capacity + shared.length);
+      expect(sharedAllowed).toBeGreaterThanOrEqual(LIMIT.claims.capacity / 2);
+      // One shared bucket (this key's claims), drawn down to empty by both processes.
+      const buckets = await h.database.db.select().from(rateLimitBuckets).where(eq(rateLimitBuckets.scope, 'claims'));
+      expect(buckets).toHaveLength(1);
+      expect(buckets[0]!.tokens).toBeLessThan(1);
+
+      const two = await apiBuyer(h, adminKey);
+      const separateAllowed = await flood(separate, two.apiKey);
+      expect(separateAllowed).toBe(2 * LIMIT.claims.capacity); // the problem the shared limit solves
+      expect(sharedAllowed).toBeLessThan(separateAllowed);
+    } finally {
+      for (const i of [...shared, ...separate]) await i.close();
+    }
+  });
+});
+
+describe('idempotency records', () => {
+  test('a record past its TTL is purged by the sweeper round; the same key is then a new request', async () => {
+    const db = h.database.db;
+    const scope = `test:${crypto.randomUUID()}`;
+    let runs = 0;
+    const run = async () => ({ status: 201, body: { run: ++runs } });
+    expect(await withIdempotency(db, scope, 'k1', 'hash-a', run)).toMatchObject({ status: 201, body: { run: 1 } });
+    expect(await withIdempotency(db, scope, 'k1', 'hash-a', run)).toMatchObject({ body: { run: 1 }, headers: { 'Idempotent-Replayed': 'true' } });
+
+    // A day and an hour later (the default TTL is 24 h).
+    await db.update(idempotencyRecords).set({ createdAt: sql`now() - interval '25 hours'` }).where(eq(idempotencyRecords.scope, scope));
+    const purged = await expireRecords(db, {});
+    expect(purged.idempotency).toBeGreaterThanOrEqual(1);
+    expect(await db.select().from(idempotencyRecords).where(eq(idempotencyRecords.scope, scope))).toEqual([]);
+    // Even with another body: a new request, not a conflict.
+    expect(await withIdempotency(db, scope, 'k1', 'hash-b', run)).toMatchObject({ status: 201, body: { run: 2 } });
+  });
+
+  test('a younger record survives the round; LW_IDEMPOTENCY_TTL_HOURS shortens the TTL', async () => {
+    const db = h.database.db;
+    const scope = `test:${crypto.randomUUID()}`;
+    await withIdempotency(db, scope, 'k2', 'hash', async () => ({ status: 201, body: {} }));
+    await db.update(idempotencyRecords).set({ createdAt: sql`now() - interval '2 hours'` }).where(eq(idempotencyRecords.scope, scope));
+    await expireRecords(db, {});
+    expect(await db.select().from(idempotencyRecords).where(eq(idempotencyRecords.scope, scope))).toHaveLength(1);
+    await expireRecords(db, { LW_IDEMPOTENCY_TTL_HOURS: '1' });
+    expect(await db.select().from(idempotencyRecords).where(eq(idempotencyRecords.scope, scope))).toHaveLength(0);
+  });
+
+  test("a crashed request's reservation is taken over once its lease lapses; a running request keeps its own by renewing it", async () => {
+    const db = h.database.db;
+    const scope = `test:${crypto.randomUUID()}`;
+    // A request that reserved its key and died with its process: nobody renews the lease.
+    expect(await reserveIdempotencyKey(db, scope, 'crashed', 'hash')).toMatchObject({ state: 'reserved' });
+    await expect(withIdempotency(db, scope, 'crashed', 'hash', async () => ({ status: 201, body: {} }))).rejects.toMatchObject({ code: 'idempotency_in_progress' });
+
+    // A live request running longer than one lease.
+    let finish!: () => void;
+    const slow = withIdempotency(db, scope, 'live', 'hash', () => new Promise((resolve) => (finish = () => resolve({ status: 201, body: { slow: true } }))));
+
+    await new Promise((r) => setTimeout(r, IDEMPOTENCY_LEASE_MS + 2_000));
+    // The crashed one is taken over by the retry…
+    expect(await withIdempotency(db, scope, 'crashed', 'hash', async () => ({ status: 201, body: { retried: true } }))).toMatchObject({ status: 201, body: { retried: true } });
+    // …the live one is still its own.
+    await expect(withIdempotency(db, scope, 'live', 'hash', async () => ({ status: 201, body: {} }))).rejects.toMatchObject({ code: 'idempotency_in_progress' });
+    finish();
+    expect(await slow).toMatchObject({ status: 201, body: { slow: true } });
+    expect(await withIdempotency(db, scope, 'live', 'hash', async () => ({ status: 201, body: {} }))).toMatchObject({ body: { slow: true }, headers: { 'Idempotent-Replayed': 'true' } });
+  });
+});
