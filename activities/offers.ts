@@ -4,6 +4,7 @@
  * Temporal retries an activity whose worker died after the commit.
  */
 import { and, eq, inArray } from 'drizzle-orm';
+import { queueOfferAlerts } from '../db/alerts';
 import { appendEvents, type TimelineEventInput } from '../db/timeline';
 import { assignments, leads, offers, offerTargets } from '../db/schema';
 import type { AuctionKind, AuctionPricing, LeadStatus, OfferKind, TimelineEventType } from '../domain/types';
@@ -71,7 +72,7 @@ export function offerActivities({ db, bus }: ActivityDeps) {
           });
           if (targets.length) {
             await tx.insert(offerTargets).values(
-              targets.map((t) => ({ offerId: input.offerId, buyerId: t.buyerId, eligible: t.eligible, reason: t.reason, detail: t.detail, snapshot: t.snapshot })),
+              targets.map((t) => ({ offerId: input.offerId, buyerId: t.buyerId, eligible: t.eligible, reason: t.reason, detail: t.detail, snapshot: t.snapshot, price: t.price })),
             );
           }
           await appendEvents(
@@ -86,6 +87,8 @@ export function offerActivities({ db, bus }: ActivityDeps) {
               at: input.openedAt,
             })),
           );
+          // Offer alerts on the buyers' channels (#12): outbox rows, sent by the worker's dispatcher, off the workflow.
+          if (input.kind === 'ping_post') await queueOfferAlerts(tx, { ...input, price, preview, targets });
           await tx.update(leads).set({ status: 'offered' }).where(and(eq(leads.id, input.leadId), inArray(leads.status, ['routing', 'offered', 'manual_review'])));
         });
       }

@@ -156,10 +156,12 @@ const BUYER_REASON_TEXT: Record<ExclusionReason, string> = {
   paused: 'your account was paused',
   not_in_campaign_pool: "you are not in this campaign's buyer pool",
   already_bought: 'you already bought this person recently',
+  outside_hours: 'it was outside your hours of operation (or you were paused)',
+  filter_mismatch: 'your lead filters refuse this lead',
 };
 
 /** What of the eligibility snapshot is the buyer's own (allow-listed: a field added later stays admin-only). */
-const BUYER_SNAPSHOT_KEYS = ['status', 'balance', 'price', 'counts', 'caps', 'serviceLines', 'zipCodes', 'states', 'inCampaignPool', 'campaignCapReached'];
+const BUYER_SNAPSHOT_KEYS = ['status', 'balance', 'price', 'counts', 'caps', 'serviceLines', 'zipCodes', 'states', 'inCampaignPool', 'campaignCapReached', 'opensAt', 'priceRule'];
 
 /** A buyer's own eligibility row: its own numbers and the reason, never the lead's data. */
 export function buyerCandidateView(t: TargetRow & { buyerName: string }) {

@@ -23,6 +23,8 @@ export const EXCLUSIONS: Partial<Record<ExclusionReason, string>> = {
   paused: 'buyer paused',
   not_in_campaign_pool: "not in the campaign's buyer pool",
   already_bought: 'already bought this person',
+  outside_hours: 'outside its hours of operation (or paused until a set time)',
+  filter_mismatch: "the buyer's lead filters refuse this lead",
 };
 
 export const CLAIM_FAILURES: Partial<Record<ClaimFailureReason, string>> = {
@@ -58,6 +60,7 @@ const LOOK: Partial<Record<TimelineEventType, { tone: Tone; title: string; icon:
   received: { tone: 'muted', title: 'Received', icon: 'M3 10h10M9 6l4 4-4 4M16 4v12' },
   bid_placed: { tone: 'info', title: 'Bid placed', icon: 'M4 16h8M6 12l6-6 3 3-6 6zM12 6l2-2 3 3-2 2' },
   buyer_paused: { tone: 'warn', title: 'Buyer paused', icon: 'M7 5v10M13 5v10' },
+  notified: { tone: 'cyan', title: 'Alerted', icon: 'M10 3a5 5 0 015 5v3l1.5 3h-13L5 11V8a5 5 0 015-5zM8.5 16.5a1.5 1.5 0 003 0' },
 };
 
 const FALLBACK_LOOK = { tone: 'muted' as Tone, title: '', icon: 'M10 10h.01' };
