@@ -19,7 +19,7 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { OfferBusEvent } from '../db/offer-bus';
-import { eligibleTargetIds, getOffer, getTarget, listBuyerOffers, offerWinnerIds } from '../db/queries';
+import { eligibleTargetPrices, getOffer, getTarget, listBuyerOffers, offerWinnerIds } from '../db/queries';
 import { recordViewed } from '../db/timeline';
 import type { BuyerPrincipal } from './auth';
 import { Problem, problemBody } from './problem';
@@ -96,15 +96,19 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
   const fanOut = async (event: OfferBusEvent): Promise<void> => {
     const offer = await getOffer(services.db, event.offerId);
     if (!offer || offer.kind !== 'ping_post') return;
-    const targeted = (await eligibleTargetIds(services.db, offer.id)).filter((id) => byBuyer.has(id));
+    const prices = await eligibleTargetPrices(services.db, offer.id);
+    const targeted = [...prices.keys()].filter((id) => byBuyer.has(id));
     if (!targeted.length) return;
     if (event.type === 'offer.opened') {
       if (offer.status !== 'open') return; // already closed: its offer.closed follows, the opening is moot
       const message = { type: 'offer.opened', offer: buyerOfferView(offer) };
       const from = sentAtMs(event);
       for (const buyerId of targeted) {
+        // A buyer with its own price (#12) sees it; everyone else shares one message.
+        const own = prices.get(buyerId);
+        const m = own === null || own === undefined ? message : { type: 'offer.opened', offer: buyerOfferView({ ...offer, price: own }) };
         for (const c of byBuyer.get(buyerId) ?? []) {
-          send(c, message);
+          send(c, m);
           delivered(event, from);
         }
       }

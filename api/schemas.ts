@@ -8,7 +8,14 @@
 import { z } from 'zod';
 import { isValidTimeZone } from '../domain/caps';
 import { isPreviewableField } from '../domain/preview';
+import { FILTER_MATCHES } from '../domain/filters';
+import { scheduleProblems, WEEKDAYS } from '../domain/schedule';
 import {
+  ALERT_CHANNELS,
+  ALERT_KINDS,
+  ALERT_STATUSES,
+  BUYER_PRICE_KINDS,
+  PIPELINE_STATUSES,
   ASSIGNMENT_STATUSES,
   AUCTION_KINDS,
   AUCTION_PRICINGS,
@@ -144,6 +151,7 @@ export const AgencySettingsSchema = z
         maxCaps: z.object({ daily: int(0, 1_000_000).optional(), weekly: int(0, 1_000_000).optional(), monthly: int(0, 1_000_000).optional() }).strict().optional(),
         allowedStates: z.array(State).max(60).optional(),
         allowedZipPrefixes: z.array(ZipPrefix).max(10_000).optional(),
+        allowFilters: z.boolean().optional().describe('buyers may set their own lead filters (default off)'),
       })
       .strict(),
   })
@@ -164,6 +172,63 @@ export const AgencySettingsPatch = z
 
 export const ServiceLineCreate = z.object({ key: ServiceLineKey, name: text(200) }).strict();
 
+// ─── the buyer's side: hours, pauses, filters, alerts (#12) ──────────────────
+
+const TimeZone = text(64).refine((tz) => isValidTimeZone(tz), { message: 'not a known IANA time zone' });
+const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'a time "HH:MM" (24-hour; "24:00" ends the day)');
+const TimeRangeSchema = z.object({ from: HHMM, to: HHMM }).strict();
+
+export const WeeklyScheduleSchema = z
+  .object(Object.fromEntries(WEEKDAYS.map((d) => [d, z.array(TimeRangeSchema).max(12).optional()])) as Record<(typeof WEEKDAYS)[number], z.ZodOptional<z.ZodArray<typeof TimeRangeSchema>>>)
+  .strict()
+  .superRefine((s, ctx) => {
+    for (const [path, message] of scheduleProblems(s)) ctx.addIssue({ code: 'custom', path: path.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p)), message });
+  })
+  .describe('hours of operation per weekday (mon…sun) on the buyer\'s wall clock, e.g. {"mon":[{"from":"08:00","to":"17:00"}]}; a day absent is closed');
+
+const Instant = z.iso.datetime({ offset: true });
+export const PauseSchema = z
+  .object({ from: Instant.optional().describe('default: now'), until: Instant.describe('back at this instant'), note: text(200).optional() })
+  .strict()
+  .refine((p) => !p.from || Date.parse(p.from) < Date.parse(p.until), { message: '"until" must be after "from"', path: ['until'] });
+
+const FilterField = text(120).refine((f) => f !== 'answers' && isPreviewableField(f), { message: 'not a lead field (a field name, or "answers.<question>")' });
+const FilterScalar = z.union([text(1000, 0), z.number().finite(), z.boolean()]);
+const FilterRuleSchema = z.discriminatedUnion('op', [
+  z.object({ field: FilterField, op: z.literal('equals'), value: FilterScalar }).strict(),
+  z.object({ field: FilterField, op: z.literal('in'), values: z.array(FilterScalar).min(1).max(1000) }).strict(),
+  z.object({ field: FilterField, op: z.literal('not_in'), values: z.array(FilterScalar).min(1).max(1000) }).strict(),
+  z
+    .object({ field: FilterField, op: z.literal('range'), min: z.number().finite().optional(), max: z.number().finite().optional() })
+    .strict()
+    .refine((r) => r.min !== undefined || r.max !== undefined, { message: 'a range needs min, max or both', path: ['min'] })
+    .refine((r) => r.min === undefined || r.max === undefined || r.min <= r.max, { message: 'min must not exceed max', path: ['max'] }),
+  z.object({ field: FilterField, op: z.literal('present') }).strict(),
+  z.object({ field: FilterField, op: z.literal('absent') }).strict(),
+]);
+export const LeadFiltersSchema = z
+  .object({ match: z.enum(FILTER_MATCHES).describe('all: every rule must pass; any: one suffices'), rules: z.array(FilterRuleSchema).max(50) })
+  .strict()
+  .describe('lead filters: rules on lead fields or qualification answers (equals, in, not_in, range, present, absent)');
+
+export const AlertSettingsSchema = z
+  .object({
+    channels: z.array(z.enum(ALERT_CHANNELS)).max(4).optional().describe('channels alerts go out on (offer alerts and the low-balance alert); none: no alerts'),
+    minPrice: Credits.optional().describe('offer alerts only for leads at this price or more'),
+    quietHours: z.object({ from: HHMM, to: HHMM }).strict().optional().describe("no offer alerts between these wall-clock times (buyer's zone); may span midnight"),
+  })
+  .strict();
+
+/** The buyer-side settings, the same for the agency (PATCH /v1/buyers/:id) and the buyer itself (PATCH /v1/me). */
+const buyerSideFields = {
+  timeZone: TimeZone.nullable().optional().describe("zone of the schedule and quiet hours; null: the agency's"),
+  schedule: WeeklyScheduleSchema.nullable().optional().describe('null: always open'),
+  pauses: z.array(PauseSchema).max(50).optional().describe('pauses with an end ("back Monday 8:00"); replaces the list'),
+  filters: LeadFiltersSchema.nullable().optional().describe('null: every lead'),
+  alerts: AlertSettingsSchema.optional(),
+  lowBalanceThreshold: Credits.nullable().optional().describe('one alert when the balance drops below this; null: none'),
+};
+
 const buyerFields = {
   name: text(200),
   serviceLines: z.array(ServiceLineKey).max(100),
@@ -183,6 +248,7 @@ export const BuyerCreate = z
     caps: buyerFields.caps.optional(),
     delivery: buyerFields.delivery.optional(),
     status: buyerFields.status.optional(),
+    ...buyerSideFields,
   })
   .strict();
 
@@ -196,6 +262,7 @@ export const BuyerPatch = z
     states: buyerFields.states.optional(),
     caps: buyerFields.caps.optional(),
     delivery: buyerFields.delivery.optional(),
+    ...buyerSideFields,
   })
   .strict();
 
@@ -207,6 +274,7 @@ export const MePatch = z
     states: buyerFields.states.optional(),
     status: buyerFields.status.optional().describe('pause or resume myself (a pause by the agency or the system is theirs to lift)'),
     pauseReason: text(500).nullable().optional(),
+    ...buyerSideFields,
   })
   .strict();
 
@@ -428,6 +496,16 @@ export const BuyerView = z.object({
   balance: z.number().int(),
   pausedBy: Nullable(z.enum(CHANGE_ACTORS)),
   consecutiveDeliveryFailures: z.number().int(),
+  timeZone: Nullable(z.string()).describe("the zone of its schedule and quiet hours; null: the agency's"),
+  schedule: Nullable(WeeklyScheduleSchema),
+  pauses: z.array(PauseSchema),
+  filters: Nullable(LeadFiltersSchema),
+  alerts: AlertSettingsSchema,
+  lowBalanceThreshold: Nullable(z.number().int()),
+  lowBalance: z.boolean().describe('the balance is below the low-balance threshold'),
+  availability: z
+    .object({ open: z.boolean(), opensAt: Nullable(IsoTime).describe('when closed: when it opens again (null: never)'), why: Nullable(z.enum(['schedule', 'pause'])) })
+    .describe('whether it takes leads now, by its hours and pauses'),
   createdAt: IsoTime,
   updatedAt: IsoTime,
 });

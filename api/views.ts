@@ -7,6 +7,7 @@ import type { DisputeRow } from '../db/disputes';
 import type { AssignmentRow, LedgerRow, OfferRow, PoolEntry, ServiceLineRow, TargetRow, WonLead } from '../db/queries';
 import type { TimelineEvent } from '../db/timeline';
 import type { ExclusionReason } from '../domain/types';
+import { availability } from '../domain/schedule';
 import type { SaleResult } from '../db/sales';
 import type { ClaimResult } from '../workflows/messages';
 
@@ -20,7 +21,10 @@ export function serviceLineView(s: ServiceLineRow) {
   return { id: s.id, key: s.key, name: s.name, createdAt: iso(s.createdAt) };
 }
 
-export function buyerView(b: BuyerRow, balance: number) {
+/** A buyer as the API shows it; `agencyTimeZone` (when known) is the default zone of its hours. */
+export function buyerView(b: BuyerRow & { agencyTimeZone?: string }, balance: number, now = new Date()) {
+  const zone = b.timeZone ?? b.agencyTimeZone ?? 'UTC';
+  const a = availability({ schedule: b.schedule, pauses: b.pauses, timeZone: zone, now });
   return {
     id: b.id,
     name: b.name,
@@ -34,6 +38,14 @@ export function buyerView(b: BuyerRow, balance: number) {
     balance,
     pausedBy: b.pausedBy,
     consecutiveDeliveryFailures: b.consecutiveDeliveryFailures,
+    timeZone: b.timeZone,
+    schedule: b.schedule,
+    pauses: b.pauses,
+    filters: b.filters,
+    alerts: b.alerts,
+    lowBalanceThreshold: b.lowBalanceThreshold,
+    lowBalance: b.lowBalanceThreshold !== null && balance < b.lowBalanceThreshold,
+    availability: a.open ? { open: true, opensAt: null, why: null } : { open: false, opensAt: iso(a.opensAt), why: a.why },
     createdAt: iso(b.createdAt),
     updatedAt: iso(b.updatedAt),
   };

@@ -7,6 +7,8 @@
 import path from 'node:path';
 import { collectProcessMetrics } from '../observability/metrics';
 import { installTemporalRuntime } from '../observability/temporal';
+import { resolveDeliveryConfig } from '../activities/channels/config';
+import { publicUrlFromEnv, startAlertDispatcher } from '../worker/alert-dispatcher';
 import { sweepStuckLeads } from '../worker/lead-starter';
 import { createLeadwireWorker } from '../worker/worker';
 import { startTemporalDevServer } from '../scripts/temporal-dev';
@@ -29,6 +31,7 @@ async function main() {
   const running = worker.run();
   const client = await connectTemporal(temporal.address, config.temporalNamespace);
   const stopSweeper = sweepStuckLeads(database.db, client, config.taskQueue);
+  const stopAlerts = startAlertDispatcher({ db: database.db, delivery: resolveDeliveryConfig(), publicUrl: publicUrlFromEnv({ PORT: String(config.port), ...process.env }) });
   const root = rootTokenFor(config);
   const api = await serveApi(config, { database, bus, client, rootToken: root.token });
   const port = api.port;
@@ -44,6 +47,7 @@ async function main() {
 
   onShutdown([
     stopSweeper,
+    stopAlerts,
     () => api.close(),
     () => worker.getState() === 'RUNNING' && worker.shutdown(),
     () => running,

@@ -7,6 +7,9 @@ import { eq } from 'drizzle-orm';
 import { DEFAULT_PREVIEW_FIELDS } from '../domain/preview';
 import type { AgencySettings, AuctionKind, AuctionPricing, Caps, ConsentEvidence, DeliveryMode, LeadFields, PriceRules, PushStrategy } from '../domain/types';
 import type { Db, DbOrTx } from './connection';
+import type { AlertSettings } from '../domain/buyer-side';
+import type { LeadFilters } from '../domain/filters';
+import type { Pause, WeeklySchedule } from '../domain/schedule';
 import { createWallet, postLedgerEntry } from './ledger';
 import { agencies, buyers, campaignBuyers, campaigns, leads, serviceLines, type DeliverySettings } from './schema';
 
@@ -33,6 +36,13 @@ export interface NewBuyer {
   caps?: Caps;
   delivery?: DeliverySettings;
   status?: 'active' | 'paused';
+  /** The buyer's side (#12): hours, pauses, filters, alerts, low-balance threshold. */
+  timeZone?: string | null;
+  schedule?: WeeklySchedule | null;
+  pauses?: Pause[];
+  filters?: LeadFilters | null;
+  alerts?: AlertSettings;
+  lowBalanceThreshold?: number | null;
 }
 
 /** A webhook signing secret: 32 random bytes, hex, prefixed so it is recognisable in a config file. */
@@ -56,6 +66,12 @@ export async function createBuyer(db: Db, agencyId: string, input: NewBuyer): Pr
         delivery: input.delivery ?? {},
         pausedBy: input.status === 'paused' ? 'admin' : null,
         webhookSecret: generateWebhookSecret(),
+        timeZone: input.timeZone ?? null,
+        schedule: input.schedule ?? null,
+        pauses: input.pauses ?? [],
+        filters: input.filters ?? null,
+        alerts: input.alerts ?? {},
+        lowBalanceThreshold: input.lowBalanceThreshold ?? null,
       })
       .returning();
     await createWallet(tx, row!.id, agencyId);

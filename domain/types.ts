@@ -190,6 +190,8 @@ export interface SelfServiceLimits {
   allowedStates?: string[];
   /** ZIP prefixes a buyer may serve; when set, every ZIP it lists must start with one. */
   allowedZipPrefixes?: string[];
+  /** Buyers may set their own lead filters. Default off: the agency sets them. */
+  allowFilters?: boolean;
 }
 
 /** Per-agency settings; every field has a default, so {} is a valid agency. */
