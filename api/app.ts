@@ -31,6 +31,7 @@ import { TokenBuckets, type BucketOptions } from './rate-limit';
 import { isRaw, type AnyRoute } from './route';
 import { agencyRoutes } from './routes/agencies';
 import { buyerRoutes } from './routes/buyers';
+import { buyerSideRoutes } from './routes/buyer-side';
 import { campaignRoutes } from './routes/campaigns';
 import { disputeRoutes } from './routes/disputes';
 import { leadRoutes } from './routes/leads';
@@ -125,6 +126,7 @@ export function createApi(deps: ApiDeps): Api {
     ...leadRoutes,
     ...offerRoutes,
     ...disputeRoutes,
+    ...buyerSideRoutes,
     ...opsRoutes({ json: () => (doc ??= buildOpenApi(routes)), html: () => (html ??= docsPage((doc ??= buildOpenApi(routes)))) }),
   ];
 

@@ -278,6 +278,28 @@ export const MePatch = z
   })
   .strict();
 
+/** A buyer's own price on a campaign: `{buyerId, rule}`; rule null removes it. */
+export const BuyerPriceBody = z
+  .object({
+    buyerId: Id,
+    rule: z
+      .discriminatedUnion('kind', [
+        z.object({ kind: z.literal('fixed'), value: Credits.describe('the buyer pays this, whatever the campaign price') }).strict(),
+        z.object({ kind: z.literal('percent'), value: int(-100, 1000).describe('percent on the campaign price: 20 = 20 % more, -10 = 10 % less') }).strict(),
+      ])
+      .nullable()
+      .describe('null: the buyer pays the campaign price again'),
+  })
+  .strict();
+
+export const PipelineBody = z
+  .object({
+    status: z.enum(PIPELINE_STATUSES),
+    note: text(2000).optional(),
+    jobValue: int(0, 100_000_000).optional().describe("the job's value (whole units of the buyer's money), e.g. with won_job"),
+  })
+  .strict();
+
 export const BuyerStatsQuery = z
   .object({ days: z.coerce.number().int().min(1).max(365).default(30).describe('the period: the last N days (default 30)') })
   .strict();
@@ -653,6 +675,7 @@ const DistributionView = z.object({
   max: Nullable(z.number()),
   buckets: z.array(z.object({ le: Nullable(z.number()), count: z.number().int() })),
 });
+const StatusCounts = z.object(Object.fromEntries(PIPELINE_STATUSES.map((s) => [s, z.number().int()])) as Record<(typeof PIPELINE_STATUSES)[number], z.ZodNumber>);
 export const BuyerStatsView = z.object({
   buyerId: Id,
   since: IsoTime,
@@ -665,6 +688,49 @@ export const BuyerStatsView = z.object({
     successRate: Nullable(z.number()),
     byChannel: z.record(z.string(), z.object({ delivered: z.number().int(), failed: z.number().int() })),
   }),
+  pipeline: z
+    .object({
+      bought: z.number().int(),
+      byStatus: StatusCounts,
+      closeRate: Nullable(z.number()).describe('won_job ÷ leads bought in the period'),
+      jobValue: z.number().int().describe('sum of job values marked won_job'),
+      byCampaign: z.record(z.string(), z.object({ bought: z.number().int(), won: z.number().int(), lost: z.number().int(), closeRate: Nullable(z.number()) })),
+    })
+    .describe("what became of the leads it bought (the buyer's pipeline status)"),
+});
+export const BuyerPriceView = z.object({ campaignId: Id, buyerId: Id, kind: z.enum(BUYER_PRICE_KINDS), value: z.number().int(), updatedAt: IsoTime });
+export const PipelineChangeView = z.object({
+  id: Id,
+  assignmentId: Id,
+  status: z.enum(PIPELINE_STATUSES),
+  note: Nullable(z.string()),
+  jobValue: Nullable(z.number().int()),
+  authorKeyId: Nullable(Id).describe('the API key that made the change'),
+  at: IsoTime,
+});
+export const PipelineItemView = z.object({
+  assignmentId: Id,
+  leadId: Id,
+  campaignId: Nullable(Id),
+  price: z.number().int(),
+  boughtAt: IsoTime,
+  name: z.string(),
+  city: Nullable(z.string()),
+  status: z.enum(PIPELINE_STATUSES),
+  note: Nullable(z.string()),
+  jobValue: Nullable(z.number().int()),
+  changedAt: Nullable(IsoTime),
+});
+export const AlertView = z.object({
+  id: Id,
+  kind: z.enum(ALERT_KINDS),
+  channel: z.enum(ALERT_CHANNELS),
+  offerId: Nullable(Id),
+  status: z.enum(ALERT_STATUSES),
+  attempts: z.number().int(),
+  lastError: Nullable(z.string()),
+  createdAt: IsoTime,
+  sentAt: Nullable(IsoTime),
 });
 const DryRunLead = z.object({
   leadId: Id,
@@ -683,6 +749,7 @@ export const DryRunView = z.object({
     withoutEligibleBuyers: z.number().int(),
     exclusions: z.record(z.string(), z.number().int()),
     eligibleByBuyer: z.record(z.string(), z.number().int()),
+    filterPassesByBuyer: z.record(z.string(), z.number().int()).describe("buyers with lead filters: how many of these leads their filters would have passed"),
     price: z.object({ min: Nullable(z.number().int()), max: Nullable(z.number().int()), total: z.number().int() }),
   }),
 });
@@ -733,6 +800,12 @@ export const Responses = {
     refund: Nullable(z.object({ entry: LedgerEntryView, balance: z.number().int() })),
     reoffer: Nullable(z.object({ leadId: Id, workflowId: z.string(), campaignId: Id })).optional(),
   }),
+  BuyerPrice: z.object({ buyerPrice: Nullable(BuyerPriceView) }),
+  BuyerPrices: z.object({ buyerPrices: z.array(BuyerPriceView) }),
+  PipelineChange: z.object({ change: PipelineChangeView }),
+  PipelineHistory: z.object({ assignmentId: Id, status: z.enum(PIPELINE_STATUSES), changes: z.array(PipelineChangeView) }),
+  Pipeline: z.object({ counts: StatusCounts, leads: z.array(PipelineItemView) }),
+  Alerts: z.object({ alerts: z.array(AlertView) }),
   Health: z.object({ status: z.string() }),
   Ready: z.object({ status: z.enum(['ready', 'not_ready']), database: z.boolean(), temporal: z.boolean() }),
 };
