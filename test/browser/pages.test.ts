@@ -470,7 +470,7 @@ describe('credits', () => {
 
     await C.page.click(`${card(o2.offer.id)} button.btn-primary`);
     await C.page.waitForSelector(`${card(o2.offer.id)}[data-state="refused:insufficient_credits"]`, { timeout: 30_000 });
-    expect(await C.page.locator(`${card(o2.offer.id)} [data-testid=card-status]`).innerText()).toBe('Insufficient credits – top up to claim');
+    expect(await C.page.locator(`${card(o2.offer.id)} [data-testid=card-status]`).innerText()).toBe('Insufficient credits – ask your agency to top up your wallet to claim');
     await screenshot(C.page, 'insufficient-credits');
 
     // The agency tops the wallet up in its console …

@@ -3,6 +3,7 @@
  * caps, delivery, pause/resume, credits and the ledger.
  */
 import { useState } from 'preact/hooks';
+import { BuyerSideForm } from '../shared/BuyerSide';
 import { ApiError, messageOf, randomId } from '../shared/api';
 import { credits, dateTime, num } from '../shared/format';
 import type { Buyer, LedgerEntry, Page } from '../shared/types';
@@ -267,6 +268,16 @@ export function BuyerDetail({ id }: { id: string }) {
           </div>
         </Panel>
       </div>
+      <h2 class="section-title">Hours, alerts and lead filters</h2>
+      <BuyerSideForm
+        key={b.updatedAt}
+        buyer={b}
+        onSave={async (patch) => {
+          await api.patch(`/v1/buyers/${b.id}`, patch);
+          toast('Saved', 'ok');
+          await buyer.reload();
+        }}
+      />
       <Panel title="Ledger" actions={<span class="muted">newest first</span>}>
         {ledger.data ? <LedgerTable entries={ledger.data.entries} /> : <Loading />}
       </Panel>
