@@ -7,9 +7,7 @@ import { eq } from 'drizzle-orm';
 import { DEFAULT_PREVIEW_FIELDS } from '../domain/preview';
 import type { AgencySettings, AuctionKind, AuctionPricing, Caps, ConsentEvidence, DeliveryMode, LeadFields, PriceRules, PushStrategy } from '../domain/types';
 import type { Db, DbOrTx } from './connection';
-import type { AlertSettings } from '../domain/buyer-side';
-import type { LeadFilters } from '../domain/filters';
-import type { Pause, WeeklySchedule } from '../domain/schedule';
+import type { BuyerSideSettings } from '../domain/buyer-side';
 import { createWallet, postLedgerEntry } from './ledger';
 import { agencies, buyers, campaignBuyers, campaigns, leads, serviceLines, type DeliverySettings } from './schema';
 
@@ -28,7 +26,8 @@ export async function createServiceLine(db: DbOrTx, agencyId: string, input: { k
   return row!;
 }
 
-export interface NewBuyer {
+/** A new buyer; its buyer-side settings (#12: hours, pauses, filters, alerts, low-balance threshold) are optional. */
+export interface NewBuyer extends BuyerSideSettings {
   name: string;
   serviceLines: string[];
   zipCodes?: string[];
@@ -36,13 +35,6 @@ export interface NewBuyer {
   caps?: Caps;
   delivery?: DeliverySettings;
   status?: 'active' | 'paused';
-  /** The buyer's side (#12): hours, pauses, filters, alerts, low-balance threshold. */
-  timeZone?: string | null;
-  schedule?: WeeklySchedule | null;
-  pauses?: Pause[];
-  filters?: LeadFilters | null;
-  alerts?: AlertSettings;
-  lowBalanceThreshold?: number | null;
 }
 
 /** A webhook signing secret: 32 random bytes, hex, prefixed so it is recognisable in a config file. */

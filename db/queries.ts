@@ -7,9 +7,7 @@ import type { AuctionKind, AuctionPricing, Caps, DeliveryMode, LeadStatus, Offer
 import type { BuyerRow, CampaignRow, LeadRow } from './admin';
 import { setCampaignPool, type NewCampaign } from './admin';
 import type { Db, DbOrTx } from './connection';
-import type { AlertSettings } from '../domain/buyer-side';
-import type { LeadFilters } from '../domain/filters';
-import type { Pause, WeeklySchedule } from '../domain/schedule';
+import type { BuyerSideSettings } from '../domain/buyer-side';
 import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
 import {
   agencies,
@@ -96,7 +94,7 @@ export async function agencyBuyerIds(db: DbOrTx, agencyId: string, ids: string[]
   return new Set(rows.map((r) => r.id));
 }
 
-export interface BuyerPatch {
+export interface BuyerPatch extends BuyerSideSettings {
   name?: string;
   status?: 'active' | 'paused';
   pauseReason?: string | null;
@@ -105,12 +103,6 @@ export interface BuyerPatch {
   states?: string[];
   caps?: Caps;
   delivery?: DeliverySettings;
-  timeZone?: string | null;
-  schedule?: WeeklySchedule | null;
-  pauses?: Pause[];
-  filters?: LeadFilters | null;
-  alerts?: AlertSettings;
-  lowBalanceThreshold?: number | null;
   /** Who pauses (when status is 'paused'); default admin. */
   pausedBy?: 'admin' | 'buyer' | 'system';
 }

@@ -84,7 +84,18 @@ export function pipelineMoveProblem(from: PipelineStatus | null, to: PipelineSta
   return null;
 }
 
-// ─── the eligibility profile of a buyer row ──────────────────────────────────
+// ─── the settings, and the eligibility profile of a buyer row ────────────────
+
+/** The buyer-side settings as written on a buyer (creation, the agency's PATCH, the buyer's own). */
+export interface BuyerSideSettings {
+  timeZone?: string | null;
+  schedule?: WeeklySchedule | null;
+  pauses?: Pause[];
+  filters?: LeadFilters | null;
+  alerts?: AlertSettings;
+  lowBalanceThreshold?: number | null;
+}
+
 
 export interface BuyerSideColumns {
   timeZone: string | null;

@@ -5,8 +5,6 @@
  * prices, pipeline status, low-balance alerts, and bad input on every new
  * route.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { eq } from 'drizzle-orm';
 import { verifySignature } from '../../activities/channels/webhook';
 import { resolveDeliveryConfig } from '../../activities/channels/config';
@@ -14,34 +12,20 @@ import { listBuyerAlerts } from '../../db/alerts';
 import { postLedgerEntry } from '../../db/ledger';
 import { buyers as buyersTable, campaignBuyerPrices, pipelineChanges } from '../../db/schema';
 import { startAlertDispatcher } from '../../worker/alert-dispatcher';
+import { startRecorder, type Recorded } from '../helpers/recorder';
 import { eventually } from '../helpers/temporal';
 import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, connectFeed, leadFields, startHarness, unique, type Harness } from './harness';
 import { offerOfLead, winOffer } from './world';
 
-interface Received {
-  path: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
 let h: Harness;
 let stopAlerts: () => void;
-let server: http.Server;
-const received: Received[] = [];
+let recorder: Awaited<ReturnType<typeof startRecorder>>;
+let received: Recorded[] = [];
 let hookUrl = '';
 
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      received.push({ path: req.url ?? '', headers: req.headers, body });
-      res.statusCode = 200;
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  hookUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  recorder = await startRecorder();
+  ({ received, url: hookUrl } = recorder);
   h = await startHarness({ api: { webhookAllowlist: '127.0.0.1' } });
   // The worker process's dispatcher, as bin/worker.ts starts it, with the test's provider and allowlist.
   stopAlerts = startAlertDispatcher({
@@ -56,7 +40,7 @@ beforeAll(async () => {
 afterAll(async () => {
   stopAlerts?.();
   await h?.close();
-  await new Promise<void>((r) => server.close(() => r()));
+  await recorder?.close();
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -8,29 +8,18 @@
  * pages land in docs/screenshots/ with LW_DOCS_SCREENSHOTS=1.
  */
 import type { Browser } from 'playwright-core';
-import { bearer, ROOT_TOKEN, startHarness, type Harness } from '../api/harness';
+import { bearer, ROOT_TOKEN, type Harness } from '../api/harness';
 import { offerOfLead, winOffer } from '../api/world';
 import { SERVICE_LINE } from '../helpers/world';
-import { adminPage, buildPages, buyerPage, launchBrowser, openPage, screenshot, signIn, type PageWatch } from './harness';
+import { adminPage, browserSuite, buyerPage, openPage, screenshot, signIn } from './harness';
 
 jest.setTimeout(180_000);
 
+const suite = browserSuite();
 let h: Harness;
 let browser: Browser;
-const pages: PageWatch[] = [];
-const track = (w: PageWatch) => (pages.push(w), w);
-
-beforeAll(async () => {
-  buildPages();
-  h = await startHarness();
-  browser = await launchBrowser();
-}, 240_000);
-
-afterAll(async () => {
-  for (const p of pages) await p.context.close().catch(() => undefined);
-  await browser?.close().catch(() => undefined);
-  await h?.close();
-});
+beforeAll(() => ({ h, browser } = suite));
+const track = suite.track;
 
 async function post<T = Record<string, unknown>>(key: string, path: string, body: unknown, status = 201): Promise<T> {
   const res = await h.http.post(path).set(bearer(key)).send(body as object);

@@ -10,12 +10,11 @@
  * channels, and the outbox rows behind them, are scanned too.
  */
 import crypto from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { eq } from 'drizzle-orm';
 import { resolveDeliveryConfig } from '../../activities/channels/config';
 import { buyerAlerts } from '../../db/schema';
 import { startAlertDispatcher } from '../../worker/alert-dispatcher';
+import { startRecorder, type Recorded } from '../helpers/recorder';
 import { hiddenValues } from '../../domain/preview';
 import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, connectFeed, leadFields, startHarness, type FeedClient, type Harness } from '../api/harness';
 import { offerOfLead, winOffer } from '../api/world';
@@ -24,22 +23,14 @@ jest.setTimeout(120_000);
 
 let h: Harness;
 let stopAlerts: () => void;
-let alertServer: http.Server;
+/** The buyers' webhooks and the SMS provider: every alert request they received. */
+let recorder: Awaited<ReturnType<typeof startRecorder>>;
+let alertsReceived: Recorded[] = [];
 let alertUrl = '';
-/** Every alert request the buyers' webhooks and the SMS provider received. */
-const alertsReceived: { path: string; body: string }[] = [];
 
 beforeAll(async () => {
-  alertServer = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      alertsReceived.push({ path: req.url ?? '', body });
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => alertServer.listen(0, '127.0.0.1', r));
-  alertUrl = `http://127.0.0.1:${(alertServer.address() as AddressInfo).port}`;
+  recorder = await startRecorder();
+  ({ received: alertsReceived, url: alertUrl } = recorder);
   h = await startHarness({ api: { webhookAllowlist: '127.0.0.1' } });
   stopAlerts = startAlertDispatcher({
     db: h.database.db,
@@ -52,7 +43,7 @@ beforeAll(async () => {
 afterAll(async () => {
   stopAlerts?.();
   await h?.close();
-  await new Promise<void>((r) => alertServer.close(() => r()));
+  await recorder?.close();
 });
 
 /** Ids and times are random strings that could contain a short hidden value (a ZIP) by chance: they are not lead data. */
