@@ -7,8 +7,7 @@
  * and the new exclusion reason on the timeline. Screenshots of the new buyer
  * pages land in docs/screenshots/ with LW_DOCS_SCREENSHOTS=1.
  */
-import type { Browser } from 'playwright-core';
-import { bearer, ROOT_TOKEN, type Harness } from '../api/harness';
+import { bearer, ROOT_TOKEN } from '../api/harness';
 import { offerOfLead, winOffer } from '../api/world';
 import { SERVICE_LINE } from '../helpers/world';
 import { adminPage, browserSuite, buyerPage, openPage, screenshot, signIn } from './harness';
@@ -16,13 +15,10 @@ import { adminPage, browserSuite, buyerPage, openPage, screenshot, signIn } from
 jest.setTimeout(180_000);
 
 const suite = browserSuite();
-let h: Harness;
-let browser: Browser;
-beforeAll(() => ({ h, browser } = suite));
 const track = suite.track;
 
 async function post<T = Record<string, unknown>>(key: string, path: string, body: unknown, status = 201): Promise<T> {
-  const res = await h.http.post(path).set(bearer(key)).send(body as object);
+  const res = await suite.h.http.post(path).set(bearer(key)).send(body as object);
   if (res.status !== status) throw new Error(`POST ${path}: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body as T;
 }
@@ -56,11 +52,11 @@ test('a buyer sets its hours, a pause, alerts and a low-balance threshold; marks
   const people = [person('Ada', 'Lovelace', 'Austin', '78701'), person('Grace', 'Hopper', 'Round Rock', '78664'), person('Alan', 'Turing', 'Houston', '77002')];
   for (const fields of people) {
     const lead = await post<{ lead: { id: string } }>(adminKey, '/v1/leads', { campaignId: campaign.id, fields }, 202);
-    await winOffer(h, apiKey, (await offerOfLead(h, lead.lead.id)).id);
+    await winOffer(suite.h, apiKey, (await offerOfLead(suite.h, lead.lead.id)).id);
   }
 
   // Settings: hours Mon–Fri 08:00–17:00, SMS alerts from 20 credits, quiet at night, a low-balance alert below 50.
-  const B = track(await buyerPage(browser, h.main.baseUrl, apiKey));
+  const B = track(await buyerPage(suite.browser, suite.h.main.baseUrl, apiKey));
   await B.page.click('button.tab:has-text("Settings")');
   await B.page.waitForSelector('[data-testid=buyer-side-form]');
   await B.page.uncheck('[data-testid=always-open]');
@@ -73,7 +69,7 @@ test('a buyer sets its hours, a pause, alerts and a low-balance threshold; marks
   await B.page.fill('[data-testid=low-balance-threshold]', '50');
   await B.page.click('[data-testid=save-buyer-side]');
   await B.page.waitForSelector('.toast:has-text("Settings saved")');
-  const me = (await h.http.get('/v1/me').set(bearer(apiKey))).body.buyer;
+  const me = (await suite.h.http.get('/v1/me').set(bearer(apiKey))).body.buyer;
   expect(me).toMatchObject({
     timeZone: 'America/Chicago',
     schedule: { mon: [{ from: '08:00', to: '17:00' }], fri: [{ from: '08:00', to: '17:00' }] },
@@ -110,14 +106,14 @@ test('a buyer sets its hours, a pause, alerts and a low-balance threshold; marks
   await screenshot(B.page, 'buyer-pipeline', { docs: true });
 
   // A pause now: the next lead excludes it with outside_hours, shown on the console's timeline with its wording.
-  await h.http.patch(`/v1/buyers/${buyer.id}`).set(bearer(adminKey)).send({ schedule: null, pauses: [{ until: new Date(Date.now() + 3_600_000).toISOString(), note: 'on a roof' }] });
+  await suite.h.http.patch(`/v1/buyers/${buyer.id}`).set(bearer(adminKey)).send({ schedule: null, pauses: [{ until: new Date(Date.now() + 3_600_000).toISOString(), note: 'on a roof' }] });
   const lead = await post<{ lead: { id: string } }>(adminKey, '/v1/leads', { campaignId: campaign.id, fields: person('Katherine', 'Johnson', 'Dallas', '75201') }, 202);
-  const offer = await offerOfLead(h, lead.lead.id, null);
-  const A = track(await adminPage(browser, h.main.baseUrl, adminKey, `/admin/offers/${offer.id}`));
+  const offer = await offerOfLead(suite.h, lead.lead.id, null);
+  const A = track(await adminPage(suite.browser, suite.h.main.baseUrl, adminKey, `/admin/offers/${offer.id}`));
   await A.page.waitForSelector('text=outside its hours of operation');
   await screenshot(A.page, 'timeline-outside-hours');
   // The console's buyer page: the same settings form, with the pause and the availability.
-  await A.page.goto(`${h.main.baseUrl}/admin/buyers/${buyer.id}`);
+  await A.page.goto(`${suite.h.main.baseUrl}/admin/buyers/${buyer.id}`);
   await A.page.waitForSelector('[data-testid=buyer-side-form]');
   expect(await A.page.locator('[data-testid=availability]').innerText()).toMatch(/^Paused – opens again/);
   expect(await A.page.locator('[data-testid=pauses]').innerText()).toContain('on a roof');
@@ -132,15 +128,15 @@ test("an alert's claim link opens Live Leads on its offer; once closed, the page
   await post(adminKey, `/v1/buyers/${buyer.id}/credits`, { amount: 200 });
   const { campaign } = await post<{ campaign: { id: string } }>(adminKey, '/v1/campaigns', { name: 'Roofing', serviceLine: SERVICE_LINE, mode: 'ping_post', claimWindowSeconds: 60, price: { base: 25 } });
   const lead = await post<{ lead: { id: string } }>(adminKey, '/v1/leads', { campaignId: campaign.id, fields: person('Margaret', 'Hamilton', 'El Paso', '79901') }, 202);
-  const offer = await offerOfLead(h, lead.lead.id);
+  const offer = await offerOfLead(suite.h, lead.lead.id);
 
-  const W = track(await openPage(browser, `${h.main.baseUrl}/?offer=${offer.id}`));
+  const W = track(await openPage(suite.browser, `${suite.h.main.baseUrl}/?offer=${offer.id}`));
   await signIn(W.page, apiKey, '.conn-online');
   await W.page.waitForSelector(`[data-offer-id="${offer.id}"].is-focus`);
   await W.page.click(`[data-testid=offer-card][data-offer-id="${offer.id}"] button.btn-primary`);
   await W.page.waitForSelector(`[data-offer-id="${offer.id}"][data-state=won]`);
   // The same link again after the sale: the offer is no longer open.
-  await W.page.goto(`${h.main.baseUrl}/?offer=${offer.id}`);
+  await W.page.goto(`${suite.h.main.baseUrl}/?offer=${offer.id}`);
   await W.page.waitForSelector('[data-testid=focus-gone]');
   expect(W.errors).toEqual([]);
 });
