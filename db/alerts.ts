@@ -45,7 +45,7 @@ export interface OfferAlertInput {
   /** ISO times from the workflow's clock: quiet hours are judged at `openedAt`. */
   openedAt: string;
   closesAt: string;
-  targets: { buyerId: string; eligible: boolean; price: number | null }[];
+  targets: { buyerId: string; eligible: boolean; price?: number | null }[];
 }
 
 /**
