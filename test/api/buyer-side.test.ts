@@ -24,7 +24,7 @@ let received: Recorded[] = [];
 let hookUrl = '';
 
 beforeAll(async () => {
-  recorder = await startRecorder();
+  recorder = await startRecorder((path) => (path.startsWith('/down-') ? 503 : 200));
   ({ received, url: hookUrl } = recorder);
   h = await startHarness({ api: { webhookAllowlist: '127.0.0.1' } });
   // The worker process's dispatcher, as bin/worker.ts starts it, with the test's provider and allowlist.
@@ -106,6 +106,19 @@ test('an offer alerts the two opted-in buyers once each (SMS, webhook), preview 
   const late = await h.http.post(`/v1/offers/${offerId}/claim`).set(bearer(sms.apiKey)).send({});
   expect(late.status).toBe(409);
   expect(late.body).toMatchObject({ result: 'lost' });
+});
+
+test('an alert whose channel keeps failing is retried with backoff a bounded number of times, then recorded failed on the timeline', async () => {
+  const { adminKey } = await apiAgency(h);
+  const path = `/down-${unique('b')}`;
+  const down = await buyerWith(adminKey, { delivery: { webhookUrl: `${hookUrl}${path}` }, alerts: { channels: ['webhook'] } });
+  const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 60 });
+  const offer = await offerOfLead(h, (await apiLead(h, adminKey, campaign.id)).id);
+  const notified = await eventually(async () => (await timelineOf(adminKey, offer.id)).find((e) => e.type === 'notified'), 20_000, 'the failed alert');
+  // 5 attempts (the dispatcher's bound), 50 ms doubling between them.
+  expect(notified).toMatchObject({ buyerId: down.id, reason: 'failed', data: { channel: 'webhook', outcome: 'failed', attempts: 5, detail: expect.stringContaining('HTTP 503') } });
+  expect(received.filter((r) => r.path === path)).toHaveLength(5);
+  expect((await h.http.get('/v1/me/alerts').set(bearer(down.apiKey))).body.alerts).toMatchObject([{ status: 'failed', attempts: 5, lastError: expect.stringContaining('HTTP 503') }]);
 });
 
 test('outside its hours a buyer is excluded with outside_hours and when it opens; back inside them it is targeted; a claim after hours is refused', async () => {
