@@ -118,6 +118,19 @@ test('a buyer sets its hours, a pause, alerts and a low-balance threshold; marks
   expect(await A.page.locator('[data-testid=availability]').innerText()).toMatch(/^Paused – opens again/);
   expect(await A.page.locator('[data-testid=pauses]').innerText()).toContain('on a roof');
   expect(await A.page.locator('[data-testid=alert-sms]').isChecked()).toBe(true);
+  // Its close rate: 1 won job of 3 leads bought.
+  expect(await A.page.locator('[data-testid=close-rates]').innerText()).toContain('33.3% close rate · 3 bought · 1 won');
+  await screenshot(A.page, 'console-buyer-side', { fullPage: true });
+  // The campaign page sets the buyer's own price; new offers price it so.
+  await A.page.goto(`${suite.h.main.baseUrl}/admin/campaigns/${campaign.id}`);
+  await A.page.waitForSelector('text=Per-buyer prices');
+  const panel = A.page.locator('.panel:has-text("Per-buyer prices")');
+  await panel.locator('select').first().selectOption({ label: 'Apex Roofing Co.' });
+  await panel.locator('select').nth(1).selectOption('percent');
+  await panel.locator('input').fill('20');
+  await panel.locator('button:has-text("Set price")').click();
+  await A.page.waitForSelector('[data-testid=buyer-prices]:has-text("+20% on the campaign price")');
+  expect((await suite.h.http.get(`/v1/campaigns/${campaign.id}/buyer-prices`).set(bearer(adminKey))).body.buyerPrices).toMatchObject([{ buyerId: buyer.id, kind: 'percent', value: 20 }]);
   expect(A.errors).toEqual([]);
   // The one refused move back is the browser's only logged failure (a 409 answer).
   expect(B.errors).toEqual([expect.stringContaining('status of 409')]);

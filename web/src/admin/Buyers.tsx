@@ -9,6 +9,7 @@ import { credits, dateTime, num } from '../shared/format';
 import type { Buyer, LedgerEntry, Page } from '../shared/types';
 import { LedgerTable } from '../buyer/Wallet';
 import { Badge, Button, Empty, ErrorNote, Field, Loading, Modal, Panel, SecretOnce, toast, useAsync } from '../shared/ui';
+import { CloseRatesPanel } from './BuyerSide';
 import { useConsole } from './context';
 import { Link, navigate } from './router';
 
@@ -268,6 +269,7 @@ export function BuyerDetail({ id }: { id: string }) {
           </div>
         </Panel>
       </div>
+      <CloseRatesPanel buyerId={b.id} />
       <h2 class="section-title">Hours, alerts and lead filters</h2>
       <BuyerSideForm
         key={b.updatedAt}
