@@ -8,6 +8,21 @@ import { num, pct } from '../shared/format';
 import { Button, Empty, ErrorNote, Field, Loading, Panel, toast, useAsync } from '../shared/ui';
 import { useConsole } from './context';
 
+/** A select of the agency's buyers; the empty value means none chosen. */
+export function BuyerSelect({ value, onChange, class: cls, testId }: { value: string; onChange(id: string): void; class?: string; testId?: string }) {
+  const { dir } = useConsole();
+  return (
+    <select class={cls} value={value} onChange={(e) => onChange(e.currentTarget.value)} data-testid={testId}>
+      <option value="">Choose a buyer…</option>
+      {dir.buyers.map((b) => (
+        <option key={b.id} value={b.id}>
+          {b.name}
+        </option>
+      ))}
+    </select>
+  );
+}
+
 interface BuyerPrice {
   buyerId: string;
   kind: 'fixed' | 'percent';
@@ -49,14 +64,7 @@ export function BuyerPricesPanel({ campaignId }: { campaignId: string }) {
       ) : null}
       <div class="row">
         <Field label="Buyer">
-          <select class="input" value={buyerId} onChange={(e) => setBuyerId(e.currentTarget.value)}>
-            <option value="">choose…</option>
-            {dir.buyers.map((b) => (
-              <option key={b.id} value={b.id}>
-                {b.name}
-              </option>
-            ))}
-          </select>
+          <BuyerSelect value={buyerId} onChange={setBuyerId} class="input" />
         </Field>
         <Field label="Rule">
           <select class="input" value={kind} onChange={(e) => setKind(e.currentTarget.value as 'fixed' | 'percent')}>

@@ -11,6 +11,7 @@ import { ApiError, messageOf } from '../shared/api';
 import { clockMs, credits, dateTime, duration, label, shortId } from '../shared/format';
 import type { Candidate, ClaimFailureReason, Eligibility, ExclusionReason, LeadDetail, TimelineEvent, TimelineEventType } from '../shared/types';
 import { Badge, Button, Empty, ErrorNote, Field, Loading, Panel, useAsync } from '../shared/ui';
+import { BuyerSelect } from './BuyerSide';
 import { useConsole, type Directory } from './context';
 import { Link, navigate } from './router';
 
@@ -372,14 +373,7 @@ function WhyBox({ offerId, dir }: { offerId: string; dir: Directory }) {
     <Panel title="Why didn't a buyer get this lead?">
       <form class="row" onSubmit={ask}>
         <Field label="Buyer">
-          <select value={buyerId} onChange={(e) => setBuyerId(e.currentTarget.value)} data-testid="why-buyer">
-            <option value="">Choose a buyer…</option>
-            {dir.buyers.map((b) => (
-              <option key={b.id} value={b.id}>
-                {b.name}
-              </option>
-            ))}
-          </select>
+          <BuyerSelect value={buyerId} onChange={setBuyerId} testId="why-buyer" />
         </Field>
         <Button type="submit" variant="primary" busy={busy} disabled={!buyerId}>
           Explain
