@@ -65,17 +65,20 @@ export interface RoutedOffer {
 }
 
 /** Tells the targeted buyers' feeds, with everything a gateway needs (ping post only: nobody claims a push offer). */
-async function publishOpened(bus: OfferBus, offer: Parameters<typeof buyerOfferOf>[0] & { agencyId: string; kind: OfferKind }, targets: Pick<TargetVerdict, 'buyerId' | 'eligible'>[]) {
+async function publishOpened(bus: OfferBus, offer: Parameters<typeof buyerOfferOf>[0] & { agencyId: string; kind: OfferKind }, targets: Pick<TargetVerdict, 'buyerId' | 'eligible' | 'price'>[]) {
   const eligible = targets.filter((t) => t.eligible).map((t) => t.buyerId);
   if (offer.kind !== 'ping_post' || !eligible.length) return;
-  await bus.publish({ type: 'offer.opened', offerId: offer.id, agencyId: offer.agencyId, offer: buyerOfferOf(offer), targets: eligible });
+  // Buyers with their own price (#12) see it.
+  const own = targets.filter((t) => t.eligible && t.price !== null && t.price !== undefined);
+  const prices = own.length ? { prices: Object.fromEntries(own.map((t) => [t.buyerId, t.price!])) } : {};
+  await bus.publish({ type: 'offer.opened', offerId: offer.id, agencyId: offer.agencyId, offer: buyerOfferOf(offer), targets: eligible, ...prices });
 }
 
 export function offerActivities({ db, bus }: ActivityDeps) {
   const counts = async (offerId: string) => {
-    const rows = await db.select({ buyerId: offerTargets.buyerId, eligible: offerTargets.eligible }).from(offerTargets).where(eq(offerTargets.offerId, offerId));
+    const rows = await db.select({ buyerId: offerTargets.buyerId, eligible: offerTargets.eligible, price: offerTargets.price }).from(offerTargets).where(eq(offerTargets.offerId, offerId));
     const eligible = rows.filter((t) => t.eligible).map((t) => t.buyerId);
-    return { eligible, excluded: rows.length - eligible.length };
+    return { eligible, excluded: rows.length - eligible.length, targets: rows.filter((t) => t.eligible) };
   };
   const opened = (offer: { id: string; price: number; closesAt: Date }, eligible: string[], excluded: number): RoutedOffer['offer'] => ({
     offerId: offer.id,
@@ -98,9 +101,9 @@ export function offerActivities({ db, bus }: ActivityDeps) {
     async routeAndOpen(input: RouteAndOpenInput): Promise<RoutedOffer> {
       const existing = await getOffer(db, input.offerId);
       if (existing?.route) {
-        const { eligible, excluded } = await counts(existing.id);
+        const { eligible, excluded, targets } = await counts(existing.id);
         // The first run may have died between its commit and the feed.
-        if (existing.status === 'open') await publishOpened(bus, existing, eligible.map((buyerId) => ({ buyerId, eligible: true })));
+        if (existing.status === 'open') await publishOpened(bus, existing, targets);
         return { route: existing.route as unknown as Route, offer: opened(existing, eligible, excluded) };
       }
       const [lead] = await db.select().from(leads).where(eq(leads.id, input.leadId));
@@ -161,8 +164,8 @@ export function offerActivities({ db, bus }: ActivityDeps) {
         await publishOpened(bus, offer, targets);
       }
       const offer = existing ?? (await getOffer(db, input.offerId))!;
-      const { eligible, excluded } = await counts(input.offerId);
-      if (existing?.status === 'open') await publishOpened(bus, existing, eligible.map((buyerId) => ({ buyerId, eligible: true })));
+      const { eligible, excluded, targets } = await counts(input.offerId);
+      if (existing?.status === 'open') await publishOpened(bus, existing, targets);
       return { offerId: input.offerId, price: offer.price, eligible: eligible.length, excluded };
     },
 

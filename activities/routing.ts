@@ -6,6 +6,8 @@ import { eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/connection';
 import type { TargetVerdict } from '../db/offers';
 import { buyersWhoBought } from '../db/already-bought';
+import { buyerPriceRules } from '../db/buyer-prices';
+import { buyerPrice, buyerSideProfile } from '../domain/buyer-side';
 import { buyerPeriodCounts, campaignPeriodCounts, ZERO_COUNTS } from '../db/counts';
 import { duplicateWindowMs } from '../db/settings';
 import { agencies, buyers, campaignBuyers, campaigns, leads, wallets } from '../db/schema';
@@ -130,15 +132,21 @@ export async function evaluateEligibility(db: Db, lead: LeadRow, campaign: Campa
   const campaignCap =
     campaign.id && Object.keys(campaign.caps).length ? capReached(campaign.caps, await campaignPeriodCounts(db, campaign.id, starts)) : null;
   const bought = await buyersWhoBought(db, { leadId: lead.id, dedupeKeys: lead.dedupeKeys }, ids, duplicateWindowMs(agency?.settings ?? {}));
+  // Per-buyer prices (#12): not for highest-bid auctions, whose price is the floor every bidder sees.
+  const priceRules = campaign.id && campaign.auction !== 'highest_bid' ? await buyerPriceRules(db, campaign.id) : new Map();
+  const now = new Date();
 
   const targets = candidates.map((buyer): TargetVerdict => {
+    const priceRule = priceRules.get(buyer.id) ?? null;
+    const ownPrice = buyerPrice(price, priceRule);
     const input = {
-      buyer: { id: buyer.id, status: buyer.status, serviceLines: buyer.serviceLines, zipCodes: buyer.zipCodes, states: buyer.states, caps: buyer.caps },
+      buyer: { id: buyer.id, status: buyer.status, serviceLines: buyer.serviceLines, zipCodes: buyer.zipCodes, states: buyer.states, caps: buyer.caps, ...buyerSideProfile(buyer, agency?.timeZone) },
       balance: balances.get(buyer.id) ?? 0,
       counts: counts.get(buyer.id) ?? ZERO_COUNTS,
-      lead: { zip: lead.fields.zip, state: lead.fields.state },
+      lead: lead.fields,
+      now,
       serviceLine: campaign.serviceLine,
-      price,
+      price: ownPrice,
       campaignPool,
       campaignCapReached: campaignCap,
       alreadyBought: bought.has(buyer.id),
@@ -149,10 +157,14 @@ export async function evaluateEligibility(db: Db, lead: LeadRow, campaign: Campa
       eligible: verdict.eligible,
       reason: verdict.eligible ? null : verdict.reason,
       detail: verdict.eligible ? null : verdict.detail,
+      price: priceRule ? ownPrice : null,
       snapshot: {
         status: buyer.status,
         balance: input.balance,
-        price,
+        price: ownPrice,
+        ...(priceRule ? { priceRule, campaignPrice: price } : {}),
+        ...(!verdict.eligible && verdict.opensAt !== undefined ? { opensAt: verdict.opensAt } : {}),
+        ...(!verdict.eligible && verdict.failedRules ? { failedRules: verdict.failedRules } : {}),
         counts: input.counts,
         caps: buyer.caps,
         serviceLines: buyer.serviceLines,

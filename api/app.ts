@@ -33,6 +33,7 @@ import { SharedTokenBuckets } from './shared-rate-limit';
 import { isRaw, type AnyRoute } from './route';
 import { agencyRoutes } from './routes/agencies';
 import { buyerRoutes } from './routes/buyers';
+import { buyerSideRoutes } from './routes/buyer-side';
 import { campaignRoutes } from './routes/campaigns';
 import { deliveryRoutes } from './routes/deliveries';
 import { disputeRoutes } from './routes/disputes';
@@ -149,6 +150,7 @@ export function createApi(deps: ApiDeps): Api {
     ...offerRoutes,
     ...disputeRoutes,
     ...deliveryRoutes,
+    ...buyerSideRoutes,
     ...opsRoutes({ json: () => (doc ??= buildOpenApi(routes)), html: () => (html ??= docsPage((doc ??= buildOpenApi(routes)))) }),
   ];
 

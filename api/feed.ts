@@ -28,7 +28,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { feedAccess } from '../db/keys';
 import type { AccessBusEvent, BusEvent, OfferBusEvent } from '../db/offer-bus';
-import { eligibleTargetIds, getOffer, getTarget, listBuyerOffers, offerWinnerIds } from '../db/queries';
+import { eligibleTargetPrices, getOffer, getTarget, listBuyerOffers, offerWinnerIds } from '../db/queries';
 import { closedSince } from '../db/feed-resume';
 import { recordViewed } from '../db/timeline';
 import type { BuyerPrincipal } from './auth';
@@ -143,7 +143,9 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     if (!offer || offer.kind !== 'ping_post') return null;
     if (event.type === 'offer.opened') {
       if (offer.status !== 'open') return null; // already closed: its offer.closed follows, the opening is moot
-      return { ...event, offer: buyerOfferView(offer), targets: await eligibleTargetIds(services.db, offer.id) };
+      const prices = await eligibleTargetPrices(services.db, offer.id);
+      const own = [...prices].filter((e): e is [string, number] => e[1] !== null);
+      return { ...event, offer: buyerOfferView(offer), targets: [...prices.keys()], ...(own.length ? { prices: Object.fromEntries(own) } : {}) };
     }
     return { ...event, winners: [...(await offerWinnerIds(services.db, offer.id))] };
   };
@@ -162,9 +164,12 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     if (event.type === 'offer.opened' && event.offer && event.targets) {
       const message = { type: 'offer.opened', offer: event.offer, seq: from };
       for (const buyerId of event.targets) {
+        // A buyer with its own price (#12) sees it; everyone else shares one message.
+        const own = event.prices?.[buyerId];
+        const m = own === undefined ? message : { type: 'offer.opened', offer: { ...event.offer, price: own } };
         for (const c of byBuyer.get(buyerId) ?? []) {
           show(c, event.offerId);
-          send(c, message);
+          send(c, m);
           delivered(event, from);
         }
       }

@@ -32,6 +32,7 @@ export const PROBLEM_TITLES = {
   reason_not_allowed: 'Not one of the agency return reasons',
   return_rate_exceeded: 'The return-rate limit is reached',
   pause_locked: 'The agency or the system paused this buyer',
+  invalid_transition: 'That pipeline status change is not allowed',
   rate_limited: 'Too many requests',
   too_many_in_flight: 'Too many requests in flight',
   channel_not_configured: 'The buyer has no such delivery channel',

@@ -8,7 +8,14 @@
 import { z } from 'zod';
 import { isValidTimeZone } from '../domain/caps';
 import { isPreviewableField } from '../domain/preview';
+import { FILTER_MATCHES } from '../domain/filters';
+import { scheduleProblems, WEEKDAYS } from '../domain/schedule';
 import {
+  ALERT_CHANNELS,
+  ALERT_KINDS,
+  ALERT_STATUSES,
+  BUYER_PRICE_KINDS,
+  PIPELINE_STATUSES,
   ASSIGNMENT_STATUSES,
   AUCTION_KINDS,
   AUCTION_PRICINGS,
@@ -148,6 +155,7 @@ export const AgencySettingsSchema = z
         maxCaps: z.object({ daily: int(0, 1_000_000).optional(), weekly: int(0, 1_000_000).optional(), monthly: int(0, 1_000_000).optional() }).strict().optional(),
         allowedStates: z.array(State).max(60).optional(),
         allowedZipPrefixes: z.array(ZipPrefix).max(10_000).optional(),
+        allowFilters: z.boolean().optional().describe('buyers may set their own lead filters (default off)'),
       })
       .strict(),
   })
@@ -168,6 +176,63 @@ export const AgencySettingsPatch = z
 
 export const ServiceLineCreate = z.object({ key: ServiceLineKey, name: text(200) }).strict();
 
+// ─── the buyer's side: hours, pauses, filters, alerts (#12) ──────────────────
+
+const TimeZone = text(64).refine((tz) => isValidTimeZone(tz), { message: 'not a known IANA time zone' });
+const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'a time "HH:MM" (24-hour; "24:00" ends the day)');
+const TimeRangeSchema = z.object({ from: HHMM, to: HHMM }).strict();
+
+export const WeeklyScheduleSchema = z
+  .object(Object.fromEntries(WEEKDAYS.map((d) => [d, z.array(TimeRangeSchema).max(12).optional()])) as Record<(typeof WEEKDAYS)[number], z.ZodOptional<z.ZodArray<typeof TimeRangeSchema>>>)
+  .strict()
+  .superRefine((s, ctx) => {
+    for (const [path, message] of scheduleProblems(s)) ctx.addIssue({ code: 'custom', path: path.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p)), message });
+  })
+  .describe('hours of operation per weekday (mon…sun) on the buyer\'s wall clock, e.g. {"mon":[{"from":"08:00","to":"17:00"}]}; a day absent is closed');
+
+const Instant = z.iso.datetime({ offset: true });
+export const PauseSchema = z
+  .object({ from: Instant.optional().describe('default: now'), until: Instant.describe('back at this instant'), note: text(200).optional() })
+  .strict()
+  .refine((p) => !p.from || Date.parse(p.from) < Date.parse(p.until), { message: '"until" must be after "from"', path: ['until'] });
+
+const FilterField = text(120).refine((f) => f !== 'answers' && isPreviewableField(f), { message: 'not a lead field (a field name, or "answers.<question>")' });
+const FilterScalar = z.union([text(1000, 0), z.number().finite(), z.boolean()]);
+const FilterRuleSchema = z.discriminatedUnion('op', [
+  z.object({ field: FilterField, op: z.literal('equals'), value: FilterScalar }).strict(),
+  z.object({ field: FilterField, op: z.literal('in'), values: z.array(FilterScalar).min(1).max(1000) }).strict(),
+  z.object({ field: FilterField, op: z.literal('not_in'), values: z.array(FilterScalar).min(1).max(1000) }).strict(),
+  z
+    .object({ field: FilterField, op: z.literal('range'), min: z.number().finite().optional(), max: z.number().finite().optional() })
+    .strict()
+    .refine((r) => r.min !== undefined || r.max !== undefined, { message: 'a range needs min, max or both', path: ['min'] })
+    .refine((r) => r.min === undefined || r.max === undefined || r.min <= r.max, { message: 'min must not exceed max', path: ['max'] }),
+  z.object({ field: FilterField, op: z.literal('present') }).strict(),
+  z.object({ field: FilterField, op: z.literal('absent') }).strict(),
+]);
+export const LeadFiltersSchema = z
+  .object({ match: z.enum(FILTER_MATCHES).describe('all: every rule must pass; any: one suffices'), rules: z.array(FilterRuleSchema).max(50) })
+  .strict()
+  .describe('lead filters: rules on lead fields or qualification answers (equals, in, not_in, range, present, absent)');
+
+export const AlertSettingsSchema = z
+  .object({
+    channels: z.array(z.enum(ALERT_CHANNELS)).max(4).optional().describe('channels alerts go out on (offer alerts and the low-balance alert); none: no alerts'),
+    minPrice: Credits.optional().describe('offer alerts only for leads at this price or more'),
+    quietHours: z.object({ from: HHMM, to: HHMM }).strict().optional().describe("no offer alerts between these wall-clock times (buyer's zone); may span midnight"),
+  })
+  .strict();
+
+/** The buyer-side settings, the same for the agency (PATCH /v1/buyers/:id) and the buyer itself (PATCH /v1/me). */
+const buyerSideFields = {
+  timeZone: TimeZone.nullable().optional().describe("zone of the schedule and quiet hours; null: the agency's"),
+  schedule: WeeklyScheduleSchema.nullable().optional().describe('null: always open'),
+  pauses: z.array(PauseSchema).max(50).optional().describe('pauses with an end ("back Monday 8:00"); replaces the list'),
+  filters: LeadFiltersSchema.nullable().optional().describe('null: every lead'),
+  alerts: AlertSettingsSchema.optional(),
+  lowBalanceThreshold: Credits.nullable().optional().describe('one alert when the balance drops below this; null: none'),
+};
+
 const buyerFields = {
   name: text(200),
   serviceLines: z.array(ServiceLineKey).max(100),
@@ -187,6 +252,7 @@ export const BuyerCreate = z
     caps: buyerFields.caps.optional(),
     delivery: buyerFields.delivery.optional(),
     status: buyerFields.status.optional(),
+    ...buyerSideFields,
   })
   .strict();
 
@@ -200,6 +266,7 @@ export const BuyerPatch = z
     states: buyerFields.states.optional(),
     caps: buyerFields.caps.optional(),
     delivery: buyerFields.delivery.optional(),
+    ...buyerSideFields,
   })
   .strict();
 
@@ -211,6 +278,29 @@ export const MePatch = z
     states: buyerFields.states.optional(),
     status: buyerFields.status.optional().describe('pause or resume myself (a pause by the agency or the system is theirs to lift)'),
     pauseReason: text(500).nullable().optional(),
+    ...buyerSideFields,
+  })
+  .strict();
+
+/** A buyer's own price on a campaign: `{buyerId, rule}`; rule null removes it. */
+export const BuyerPriceBody = z
+  .object({
+    buyerId: Id,
+    rule: z
+      .discriminatedUnion('kind', [
+        z.object({ kind: z.literal('fixed'), value: Credits.describe('the buyer pays this, whatever the campaign price') }).strict(),
+        z.object({ kind: z.literal('percent'), value: int(-100, 1000).describe('percent on the campaign price: 20 = 20 % more, -10 = 10 % less') }).strict(),
+      ])
+      .nullable()
+      .describe('null: the buyer pays the campaign price again'),
+  })
+  .strict();
+
+export const PipelineBody = z
+  .object({
+    status: z.enum(PIPELINE_STATUSES),
+    note: text(2000).optional(),
+    jobValue: int(0, 100_000_000).optional().describe("the job's value (whole units of the buyer's money), e.g. with won_job"),
   })
   .strict();
 
@@ -446,6 +536,16 @@ export const BuyerView = z.object({
   consecutiveDeliveryFailures: z.number().int(),
   webhookPausedAt: Nullable(IsoTime).describe('set when the endpoint answered 410 Gone: no webhook is sent until delivery is changed (PATCH)'),
   webhookPauseReason: Nullable(z.string()),
+  timeZone: Nullable(z.string()).describe("the zone of its schedule and quiet hours; null: the agency's"),
+  schedule: Nullable(WeeklyScheduleSchema),
+  pauses: z.array(PauseSchema),
+  filters: Nullable(LeadFiltersSchema),
+  alerts: AlertSettingsSchema,
+  lowBalanceThreshold: Nullable(z.number().int()),
+  lowBalance: z.boolean().describe('the balance is below the low-balance threshold'),
+  availability: z
+    .object({ open: z.boolean(), opensAt: Nullable(IsoTime).describe('when closed: when it opens again (null: never)'), why: Nullable(z.enum(['schedule', 'pause'])) })
+    .describe('whether it takes leads now, by its hours and pauses'),
   createdAt: IsoTime,
   updatedAt: IsoTime,
 });
@@ -608,6 +708,7 @@ const DistributionView = z.object({
   max: Nullable(z.number()),
   buckets: z.array(z.object({ le: Nullable(z.number()), count: z.number().int() })),
 });
+const StatusCounts = z.object(Object.fromEntries(PIPELINE_STATUSES.map((s) => [s, z.number().int()])) as Record<(typeof PIPELINE_STATUSES)[number], z.ZodNumber>);
 export const BuyerStatsView = z.object({
   buyerId: Id,
   since: IsoTime,
@@ -620,6 +721,49 @@ export const BuyerStatsView = z.object({
     successRate: Nullable(z.number()),
     byChannel: z.record(z.string(), z.object({ delivered: z.number().int(), failed: z.number().int() })),
   }),
+  pipeline: z
+    .object({
+      bought: z.number().int(),
+      byStatus: StatusCounts,
+      closeRate: Nullable(z.number()).describe('won_job ÷ leads bought in the period'),
+      jobValue: z.number().int().describe('sum of job values marked won_job'),
+      byCampaign: z.record(z.string(), z.object({ bought: z.number().int(), won: z.number().int(), lost: z.number().int(), closeRate: Nullable(z.number()) })),
+    })
+    .describe("what became of the leads it bought (the buyer's pipeline status)"),
+});
+export const BuyerPriceView = z.object({ campaignId: Id, buyerId: Id, kind: z.enum(BUYER_PRICE_KINDS), value: z.number().int(), updatedAt: IsoTime });
+export const PipelineChangeView = z.object({
+  id: Id,
+  assignmentId: Id,
+  status: z.enum(PIPELINE_STATUSES),
+  note: Nullable(z.string()),
+  jobValue: Nullable(z.number().int()),
+  authorKeyId: Nullable(Id).describe('the API key that made the change'),
+  at: IsoTime,
+});
+export const PipelineItemView = z.object({
+  assignmentId: Id,
+  leadId: Id,
+  campaignId: Nullable(Id),
+  price: z.number().int(),
+  boughtAt: IsoTime,
+  name: z.string(),
+  city: Nullable(z.string()),
+  status: z.enum(PIPELINE_STATUSES),
+  note: Nullable(z.string()),
+  jobValue: Nullable(z.number().int()),
+  changedAt: Nullable(IsoTime),
+});
+export const AlertView = z.object({
+  id: Id,
+  kind: z.enum(ALERT_KINDS),
+  channel: z.enum(ALERT_CHANNELS),
+  offerId: Nullable(Id),
+  status: z.enum(ALERT_STATUSES),
+  attempts: z.number().int(),
+  lastError: Nullable(z.string()),
+  createdAt: IsoTime,
+  sentAt: Nullable(IsoTime),
 });
 const DryRunLead = z.object({
   leadId: Id,
@@ -638,6 +782,7 @@ export const DryRunView = z.object({
     withoutEligibleBuyers: z.number().int(),
     exclusions: z.record(z.string(), z.number().int()),
     eligibleByBuyer: z.record(z.string(), z.number().int()),
+    filterPassesByBuyer: z.record(z.string(), z.number().int()).describe("buyers with lead filters: how many of these leads their filters would have passed"),
     price: z.object({ min: Nullable(z.number().int()), max: Nullable(z.number().int()), total: z.number().int() }),
   }),
 });
@@ -693,6 +838,12 @@ export const Responses = {
     refund: Nullable(z.object({ entry: LedgerEntryView, balance: z.number().int() })),
     reoffer: Nullable(z.object({ leadId: Id, workflowId: z.string(), campaignId: Id })).optional(),
   }),
+  BuyerPrice: z.object({ buyerPrice: Nullable(BuyerPriceView) }),
+  BuyerPrices: z.object({ buyerPrices: z.array(BuyerPriceView) }),
+  PipelineChange: z.object({ change: PipelineChangeView }),
+  PipelineHistory: z.object({ assignmentId: Id, status: z.enum(PIPELINE_STATUSES), changes: z.array(PipelineChangeView) }),
+  Pipeline: z.object({ counts: StatusCounts, leads: z.array(PipelineItemView) }),
+  Alerts: z.object({ alerts: z.array(AlertView) }),
   Health: z.object({ status: z.string() }),
   Ready: z.object({
     status: z.enum(['ready', 'not_ready']),

@@ -9,6 +9,7 @@ import type { DisputeRow } from '../db/disputes';
 import type { AssignmentRow, LedgerRow, OfferRow, PoolEntry, ServiceLineRow, TargetRow, WonLead } from '../db/queries';
 import type { TimelineEvent } from '../db/timeline';
 import type { ExclusionReason } from '../domain/types';
+import { availability } from '../domain/schedule';
 import type { SaleResult } from '../db/sales';
 import type { ClaimResult } from '../workflows/messages';
 
@@ -22,7 +23,10 @@ export function serviceLineView(s: ServiceLineRow) {
   return { id: s.id, key: s.key, name: s.name, createdAt: iso(s.createdAt) };
 }
 
-export function buyerView(b: BuyerRow, balance: number) {
+/** A buyer as the API shows it; `agencyTimeZone` (when known) is the default zone of its hours. */
+export function buyerView(b: BuyerRow & { agencyTimeZone?: string }, balance: number, now = new Date()) {
+  const zone = b.timeZone ?? b.agencyTimeZone ?? 'UTC';
+  const a = availability({ schedule: b.schedule, pauses: b.pauses, timeZone: zone, now });
   return {
     id: b.id,
     name: b.name,
@@ -38,6 +42,14 @@ export function buyerView(b: BuyerRow, balance: number) {
     consecutiveDeliveryFailures: b.consecutiveDeliveryFailures,
     webhookPausedAt: iso(b.webhookPausedAt),
     webhookPauseReason: b.webhookPauseReason,
+    timeZone: b.timeZone,
+    schedule: b.schedule,
+    pauses: b.pauses,
+    filters: b.filters,
+    alerts: b.alerts,
+    lowBalanceThreshold: b.lowBalanceThreshold,
+    lowBalance: b.lowBalanceThreshold !== null && balance < b.lowBalanceThreshold,
+    availability: a.open ? { open: true, opensAt: null, why: null } : { open: false, opensAt: iso(a.opensAt), why: a.why },
     createdAt: iso(b.createdAt),
     updatedAt: iso(b.updatedAt),
   };
@@ -159,10 +171,12 @@ const BUYER_REASON_TEXT: Record<ExclusionReason, string> = {
   paused: 'your account was paused',
   not_in_campaign_pool: "you are not in this campaign's buyer pool",
   already_bought: 'you already bought this person recently',
+  outside_hours: 'it was outside your hours of operation (or you were paused)',
+  filter_mismatch: 'your lead filters refuse this lead',
 };
 
 /** What of the eligibility snapshot is the buyer's own (allow-listed: a field added later stays admin-only). */
-const BUYER_SNAPSHOT_KEYS = ['status', 'balance', 'price', 'counts', 'caps', 'serviceLines', 'zipCodes', 'states', 'inCampaignPool', 'campaignCapReached'];
+const BUYER_SNAPSHOT_KEYS = ['status', 'balance', 'price', 'counts', 'caps', 'serviceLines', 'zipCodes', 'states', 'inCampaignPool', 'campaignCapReached', 'opensAt', 'priceRule'];
 
 /** A buyer's own eligibility row: its own numbers and the reason, never the lead's data. */
 export function buyerCandidateView(t: TargetRow & { buyerName: string }) {

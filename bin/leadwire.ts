@@ -11,6 +11,8 @@ import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { collectProcessMetrics } from '../observability/metrics';
 import { installTemporalRuntime } from '../observability/temporal';
+import { resolveDeliveryConfig } from '../activities/channels/config';
+import { publicUrlFromEnv, startAlertDispatcher } from '../worker/alert-dispatcher';
 import { sweepStuckLeads } from '../worker/lead-starter';
 import { createLeadwireWorker } from '../worker/worker';
 import { startTemporalDevServer } from '../scripts/temporal-dev';
@@ -37,6 +39,7 @@ async function main() {
   // One connection for the worker and the client, so intake's eager starts reach this worker.
   const client = new Client({ connection: workerConnection, namespace: config.temporalNamespace });
   const stopSweeper = sweepStuckLeads(database.db, client, config.taskQueue);
+  const stopAlerts = startAlertDispatcher({ db: database.db, delivery: resolveDeliveryConfig(), publicUrl: publicUrlFromEnv({ PORT: String(config.port), ...process.env }) });
   const root = rootTokenFor(config);
   const api = await serveApi(config, { database, bus, client, rootToken: root.token, eagerStart: true });
   const port = api.port;
@@ -66,6 +69,7 @@ async function main() {
     () => removeStackFile(config.dataDir),
     () => wire?.close(),
     stopSweeper,
+    stopAlerts,
     () => api.close(),
     () => worker.getState() === 'RUNNING' && worker.shutdown(),
     () => running,

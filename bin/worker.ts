@@ -1,4 +1,6 @@
 /** The Temporal worker alone (production: scale horizontally). Needs TEMPORAL_ADDRESS and DATABASE_URL. */
+import { resolveDeliveryConfig } from '../activities/channels/config';
+import { publicUrlFromEnv, startAlertDispatcher } from '../worker/alert-dispatcher';
 import { sweepStuckLeads } from '../worker/lead-starter';
 import { createLeadwireWorker } from '../worker/worker';
 import { logger } from '../observability/logger';
@@ -27,8 +29,10 @@ async function main() {
   // Leads stored while Temporal was away get their routing started once it is back.
   const client = await connectTemporal(config.temporalAddress, config.temporalNamespace);
   const stopSweeper = sweepStuckLeads(database.db, client, config.taskQueue, 30_000, (n) => console.log(`restarted routing for ${n} stuck lead(s)`));
+  // Offer and low-balance alerts on buyers' channels, from the outbox (#12).
+  const stopAlerts = startAlertDispatcher({ db: database.db, delivery: resolveDeliveryConfig(), publicUrl: publicUrlFromEnv() });
   logger.info({ taskQueue: config.taskQueue, temporalAddress: config.temporalAddress, metricsPort: metricsPort || null }, 'Leadwire worker polling');
-  onShutdown([() => metricsServer?.close(), stopSweeper, () => worker.getState() === 'RUNNING' && worker.shutdown(), () => running, () => connection.close(), () => client.connection.close(), () => bus.close(), () => database.close()]);
+  onShutdown([() => metricsServer?.close(), stopSweeper, stopAlerts, () => worker.getState() === 'RUNNING' && worker.shutdown(), () => running, () => connection.close(), () => client.connection.close(), () => bus.close(), () => database.close()]);
   await running;
 }
 

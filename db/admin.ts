@@ -7,6 +7,7 @@ import { eq } from 'drizzle-orm';
 import { DEFAULT_PREVIEW_FIELDS } from '../domain/preview';
 import type { AgencySettings, AuctionKind, AuctionPricing, Caps, ConsentEvidence, DeliveryMode, LeadFields, PriceRules, PushStrategy } from '../domain/types';
 import type { Db, DbOrTx } from './connection';
+import type { BuyerSideSettings } from '../domain/buyer-side';
 import { createWallet, postLedgerEntry } from './ledger';
 import { agencies, buyers, campaignBuyers, campaigns, leads, serviceLines, type DeliverySettings } from './schema';
 
@@ -25,7 +26,8 @@ export async function createServiceLine(db: DbOrTx, agencyId: string, input: { k
   return row!;
 }
 
-export interface NewBuyer {
+/** A new buyer; its buyer-side settings (#12: hours, pauses, filters, alerts, low-balance threshold) are optional. */
+export interface NewBuyer extends BuyerSideSettings {
   name: string;
   serviceLines: string[];
   zipCodes?: string[];
@@ -57,6 +59,12 @@ export async function createBuyer(db: Db, agencyId: string, input: NewBuyer): Pr
         delivery: input.delivery ?? {},
         pausedBy: input.status === 'paused' ? 'admin' : null,
         webhookSecret: generateWebhookSecret(),
+        timeZone: input.timeZone ?? null,
+        schedule: input.schedule ?? null,
+        pauses: input.pauses ?? [],
+        filters: input.filters ?? null,
+        alerts: input.alerts ?? {},
+        lowBalanceThreshold: input.lowBalanceThreshold ?? null,
       })
       .returning();
     await createWallet(tx, row!.id, agencyId);

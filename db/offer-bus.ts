@@ -23,6 +23,8 @@ export interface OfferBusEvent {
   /** offer.opened: the buyer-facing offer and the ids of the buyers it targets. */
   offer?: BuyerOffer;
   targets?: string[];
+  /** offer.opened: the targets that have their own price (#12: a per-buyer campaign rule), buyer id → price. */
+  prices?: Record<string, number>;
   /** offer.closed: the buyers who bought it (none: it expired or was cancelled). */
   winners?: string[];
 }

@@ -11,6 +11,7 @@ import { and, eq, inArray } from 'drizzle-orm';
 import type { AuctionKind, AuctionPricing, OfferKind, TimelineEventType } from '../domain/types';
 import type { Tx } from './connection';
 import { assignments, leads, offers, offerTargets } from './schema';
+import { queueOfferAlerts } from './alerts';
 import { appendEvents, type TimelineEventInput } from './timeline';
 
 /** One candidate buyer's verdict, kept with the offer for "why didn't I get this lead?". */
@@ -21,6 +22,8 @@ export interface TargetVerdict {
   detail: string | null;
   /** What the rules saw. */
   snapshot: Record<string, unknown>;
+  /** This buyer's own price (#12: a per-buyer campaign rule); null or absent: the offer's price. */
+  price?: number | null;
 }
 
 export interface NewOffer {
@@ -48,7 +51,7 @@ export async function storeOffer(tx: Tx, offer: NewOffer, targets: TargetVerdict
   if (targets.length) {
     await tx
       .insert(offerTargets)
-      .values(targets.map((t) => ({ offerId: offer.id, buyerId: t.buyerId, eligible: t.eligible, reason: t.reason, detail: t.detail, snapshot: t.snapshot })));
+      .values(targets.map((t) => ({ offerId: offer.id, buyerId: t.buyerId, eligible: t.eligible, reason: t.reason, detail: t.detail, snapshot: t.snapshot, price: t.price ?? null })));
   }
   await appendEvents(
     tx,
@@ -62,6 +65,8 @@ export async function storeOffer(tx: Tx, offer: NewOffer, targets: TargetVerdict
       at: offer.openedAt,
     })),
   );
+  // Offer alerts on the buyers' channels (#12): outbox rows in this transaction, sent by the worker's dispatcher, off the workflow.
+  if (offer.kind === 'ping_post') await queueOfferAlerts(tx, { offerId: offer.id, leadId: offer.leadId, agencyId: offer.agencyId, price: offer.price, preview: offer.preview, openedAt: offer.openedAt.toISOString(), closesAt: offer.closesAt.toISOString(), targets });
   await tx.update(leads).set({ status: 'offered' }).where(and(eq(leads.id, offer.leadId), inArray(leads.status, ['routing', 'offered', 'manual_review'])));
 }
 

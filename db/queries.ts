@@ -7,8 +7,10 @@ import type { AuctionKind, AuctionPricing, Caps, DeliveryMode, LeadStatus, Offer
 import type { BuyerRow, CampaignRow, LeadRow } from './admin';
 import { setCampaignPool, type NewCampaign } from './admin';
 import type { Db, DbOrTx } from './connection';
+import type { BuyerSideSettings } from '../domain/buyer-side';
 import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
 import {
+  agencies,
   assignments,
   bids,
   buyers,
@@ -54,21 +56,24 @@ export async function knownServiceLines(db: DbOrTx, agencyId: string, keys: stri
 
 // ─── buyers ──────────────────────────────────────────────────────────────────
 
-export type BuyerWithBalance = BuyerRow & { balance: number };
+/** A buyer with its balance and its agency's zone (the default of its schedule's). */
+export type BuyerWithBalance = BuyerRow & { balance: number; agencyTimeZone: string };
 
 export async function getBuyer(db: DbOrTx, agencyId: string, buyerId: string): Promise<BuyerWithBalance | undefined> {
   const [row] = await db
-    .select({ buyer: buyers, balance: wallets.balance })
+    .select({ buyer: buyers, balance: wallets.balance, agencyTimeZone: agencies.timeZone })
     .from(buyers)
+    .innerJoin(agencies, eq(agencies.id, buyers.agencyId))
     .leftJoin(wallets, eq(wallets.buyerId, buyers.id))
     .where(and(eq(buyers.id, buyerId), eq(buyers.agencyId, agencyId)));
-  return row ? { ...row.buyer, balance: row.balance ?? 0 } : undefined;
+  return row ? { ...row.buyer, balance: row.balance ?? 0, agencyTimeZone: row.agencyTimeZone } : undefined;
 }
 
 export async function listBuyers(db: DbOrTx, agencyId: string, page: PageArgs, filter: { status?: string } = {}): Promise<Page<BuyerWithBalance>> {
   const rows = await db
-    .select({ buyer: buyers, balance: wallets.balance, sortAt: sortKeyAt(buyers.createdAt) })
+    .select({ buyer: buyers, balance: wallets.balance, agencyTimeZone: agencies.timeZone, sortAt: sortKeyAt(buyers.createdAt) })
     .from(buyers)
+    .innerJoin(agencies, eq(agencies.id, buyers.agencyId))
     .leftJoin(wallets, eq(wallets.buyerId, buyers.id))
     .where(
       and(
@@ -79,7 +84,7 @@ export async function listBuyers(db: DbOrTx, agencyId: string, page: PageArgs, f
     )
     .orderBy(desc(buyers.createdAt), desc(buyers.id))
     .limit(page.limit + 1);
-  return toPage(rows, page.limit, (r) => r.buyer.id, (r) => ({ ...r.buyer, balance: r.balance ?? 0 }));
+  return toPage(rows, page.limit, (r) => r.buyer.id, (r) => ({ ...r.buyer, balance: r.balance ?? 0, agencyTimeZone: r.agencyTimeZone }));
 }
 
 /** Which of these ids are buyers of the agency. */
@@ -89,7 +94,7 @@ export async function agencyBuyerIds(db: DbOrTx, agencyId: string, ids: string[]
   return new Set(rows.map((r) => r.id));
 }
 
-export interface BuyerPatch {
+export interface BuyerPatch extends BuyerSideSettings {
   name?: string;
   status?: 'active' | 'paused';
   pauseReason?: string | null;
@@ -118,6 +123,15 @@ export async function updateBuyer(db: DbOrTx, agencyId: string, buyerId: string,
   if (patch.states !== undefined) set.states = patch.states.map((s) => s.toUpperCase());
   if (patch.caps !== undefined) set.caps = patch.caps;
   if (patch.delivery !== undefined) set.delivery = patch.delivery;
+  if (patch.timeZone !== undefined) set.timeZone = patch.timeZone;
+  if (patch.schedule !== undefined) set.schedule = patch.schedule;
+  if (patch.pauses !== undefined) set.pauses = patch.pauses;
+  if (patch.filters !== undefined) set.filters = patch.filters;
+  if (patch.alerts !== undefined) set.alerts = patch.alerts;
+  if (patch.lowBalanceThreshold !== undefined) {
+    set.lowBalanceThreshold = patch.lowBalanceThreshold;
+    set.lowBalanceArmed = true; // a new threshold: the next crossing alerts
+  }
   const [row] = await db
     .update(buyers)
     .set(set)
@@ -299,6 +313,15 @@ export async function eligibleTargetIds(db: DbOrTx, offerId: string): Promise<st
   return rows.map((r) => r.buyerId);
 }
 
+/** The eligible targets of an offer with each one's own price (null: the offer's), for the feed's fan-out. */
+export async function eligibleTargetPrices(db: DbOrTx, offerId: string): Promise<Map<string, number | null>> {
+  const rows = await db
+    .select({ buyerId: offerTargets.buyerId, price: offerTargets.price })
+    .from(offerTargets)
+    .where(and(eq(offerTargets.offerId, offerId), eq(offerTargets.eligible, true)));
+  return new Map(rows.map((r) => [r.buyerId, r.price]));
+}
+
 export async function offerWinnerIds(db: DbOrTx, offerId: string): Promise<Set<string>> {
   const rows = await db.select({ buyerId: assignments.buyerId }).from(assignments).where(eq(assignments.offerId, offerId));
   return new Set(rows.map((r) => r.buyerId));
@@ -311,7 +334,7 @@ export async function offerWinnerIds(db: DbOrTx, offerId: string): Promise<Set<s
  */
 export async function listBuyerOffers(db: DbOrTx, buyerId: string, status: OfferStatus, page: PageArgs): Promise<Page<OfferRow>> {
   const rows = await db
-    .select({ row: offers, sortAt: sortKeyAt(offers.openedAt) })
+    .select({ row: offers, ownPrice: offerTargets.price, sortAt: sortKeyAt(offers.openedAt) })
     .from(offerTargets)
     .innerJoin(offers, eq(offers.id, offerTargets.offerId))
     .where(
@@ -326,7 +349,8 @@ export async function listBuyerOffers(db: DbOrTx, buyerId: string, status: Offer
     )
     .orderBy(desc(offers.openedAt), desc(offers.id))
     .limit(page.limit + 1);
-  return toPage(rows, page.limit, (r) => r.row.id, (r) => r.row);
+  // Each buyer sees its own price (a per-buyer campaign rule), else the offer's.
+  return toPage(rows, page.limit, (r) => r.row.id, (r) => ({ ...r.row, price: r.ownPrice ?? r.row.price }));
 }
 
 // ─── assignments (won leads) ─────────────────────────────────────────────────

@@ -19,6 +19,7 @@
  */
 import { and, eq } from 'drizzle-orm';
 import { capReached, periodStarts } from '../domain/caps';
+import { buyerSideProfile } from '../domain/buyer-side';
 import { checkClaimTimeEligibility } from '../domain/eligibility';
 import { ledgerChargeKey } from '../domain/ids';
 import type { ClaimFailureReason, ConsentEvidence, LeadFields, WonLeadRecord } from '../domain/types';
@@ -98,12 +99,15 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
   };
 
   if (offer.winners >= offer.maxWinners) return refuse('lost_race');
+  let targetPrice: number | null = null;
   if (offer.kind !== 'manual') {
     const [target] = await tx.select().from(offerTargets).where(and(eq(offerTargets.offerId, offer.id), eq(offerTargets.buyerId, buyer.id)));
     if (!target?.eligible) return refuse('not_targeted');
+    targetPrice = target.price;
   }
 
-  const price = req.price ?? offer.price;
+  // A bid's price, else this buyer's own price on the offer (#12), else the offer's.
+  const price = req.price ?? targetPrice ?? offer.price;
   const verdict = await claimTimeVerdict(tx, offer, lead, buyer, wallet.balance, price);
   if (!verdict.ok) return refuse(verdict.reason, verdict.detail);
 
@@ -259,10 +263,13 @@ async function claimTimeVerdict(
       zipCodes: manual ? [] : buyer.zipCodes,
       states: manual ? [] : buyer.states,
       caps: buyer.caps,
+      // Hours and filters (#12) bind claims too (refused as eligibility_changed); not an admin's manual sale.
+      ...(manual ? {} : buyerSideProfile(buyer, agency?.timeZone)),
     },
+    now: new Date(),
     balance,
     counts,
-    lead: { zip: fields.zip, state: fields.state },
+    lead: fields,
     serviceLine: serviceLine ?? '',
     price,
     campaignPool: manual ? null : campaignPool,

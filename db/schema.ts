@@ -22,8 +22,16 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import type { FieldMapping } from '../domain/delivery';
+import type { AlertSettings } from '../domain/buyer-side';
+import type { LeadFilters } from '../domain/filters';
+import type { Pause, WeeklySchedule } from '../domain/schedule';
 import type {
   AgencySettings,
+  AlertChannel,
+  AlertKind,
+  AlertStatus,
+  BuyerPriceKind,
+  PipelineStatus,
   ApiKeyKind,
   AuctionKind,
   AuctionPricing,
@@ -132,12 +140,27 @@ export const buyers = pgTable(
     states: text('states').array().notNull().default(sql`'{}'::text[]`),
     caps: jsonb('caps').$type<Caps>().notNull().default({}),
     delivery: jsonb('delivery').$type<DeliverySettings>().notNull().default({}),
+    /** IANA zone of its schedule; null: the agency's. */
+    timeZone: text('time_zone'),
+    /** Hours of operation per weekday; null: always open. */
+    schedule: jsonb('schedule').$type<WeeklySchedule>(),
+    /** Pauses with an end ("back Monday 8:00"); past ones are ignored. */
+    pauses: jsonb('pauses').$type<Pause[]>().notNull().default([]),
+    /** Lead filters (all/any of rules on fields and answers); null: every lead. */
+    filters: jsonb('filters').$type<LeadFilters>(),
+    /** Offer and balance alerts: channels, minimum price, quiet hours. */
+    alerts: jsonb('alerts').$type<AlertSettings>().notNull().default({}),
+    /** Below this balance one alert goes out (re-armed by a balance back at or above it); null: none. */
+    lowBalanceThreshold: integer('low_balance_threshold'),
+    /** Set by the wallet trigger (migration 0005): false between an alert and the next time the balance is back. */
+    lowBalanceArmed: boolean('low_balance_armed').notNull().default(true),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
   (t) => [
     index('buyers_agency_idx').on(t.agencyId),
     check('buyers_previous_secret_window', sql`(${t.webhookSecretPrevious} IS NULL) = (${t.webhookSecretPreviousUntil} IS NULL)`),
+    check('buyers_low_balance_threshold_non_negative', sql`${t.lowBalanceThreshold} IS NULL OR ${t.lowBalanceThreshold} >= 0`),
   ],
 );
 
@@ -291,8 +314,14 @@ export const offerTargets = pgTable(
     detail: text('detail'),
     /** What the rules saw: balance, period counts, status, service area. */
     snapshot: jsonb('snapshot').$type<Record<string, unknown>>().notNull().default({}),
+    /** This buyer's own price (a per-buyer campaign rule); null: the offer's price. */
+    price: integer('price'),
   },
-  (t) => [primaryKey({ columns: [t.offerId, t.buyerId] }), index('offer_targets_buyer_idx').on(t.buyerId, t.eligible)],
+  (t) => [
+    primaryKey({ columns: [t.offerId, t.buyerId] }),
+    index('offer_targets_buyer_idx').on(t.buyerId, t.eligible),
+    check('offer_targets_price_non_negative', sql`${t.price} IS NULL OR ${t.price} >= 0`),
+  ],
 );
 
 export const offerEvents = pgTable(
@@ -469,5 +498,82 @@ export const rateLimitBuckets = pgTable(
     primaryKey({ columns: [t.scope, t.key] }),
     check('rate_limit_buckets_tokens_non_negative', sql`${t.tokens} >= 0`),
     check('rate_limit_buckets_grant_non_negative', sql`${t.lastGrant} >= 0`),
+  ],
+);
+
+/** A buyer's own price on a campaign: a fixed price, or a percentage added to (or taken off) the campaign's price. */
+export const campaignBuyerPrices = pgTable(
+  'campaign_buyer_prices',
+  {
+    campaignId: uuid('campaign_id').notNull().references(() => campaigns.id, { onDelete: 'cascade' }),
+    buyerId: uuid('buyer_id').notNull().references(() => buyers.id),
+    kind: text('kind').$type<BuyerPriceKind>().notNull(),
+    /** fixed: credits; percent: -100..1000 (+20 = 20 % more). */
+    value: integer('value').notNull(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    primaryKey({ name: 'campaign_buyer_prices_pk', columns: [t.campaignId, t.buyerId] }),
+    check(
+      'campaign_buyer_prices_rule',
+      sql`(${t.kind} = 'fixed' AND ${t.value} >= 0 AND ${t.value} <= 1000000) OR (${t.kind} = 'percent' AND ${t.value} >= -100 AND ${t.value} <= 1000)`,
+    ),
+  ],
+);
+
+/** The pipeline status history of bought leads: each change with its time and author. Never touches money. */
+export const pipelineChanges = pgTable(
+  'pipeline_changes',
+  {
+    id: id(),
+    assignmentId: uuid('assignment_id').notNull().references(() => assignments.id),
+    buyerId: uuid('buyer_id').notNull().references(() => buyers.id),
+    agencyId: uuid('agency_id').notNull(),
+    status: text('status').$type<PipelineStatus>().notNull(),
+    note: text('note'),
+    /** The job's value in the buyer's money (whole units), when it says. */
+    jobValue: integer('job_value'),
+    /** The API key that made the change. */
+    authorKeyId: uuid('author_key_id'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('pipeline_changes_assignment_idx').on(t.assignmentId, t.createdAt),
+    index('pipeline_changes_buyer_idx').on(t.buyerId, t.createdAt),
+    check('pipeline_changes_status', sql`${t.status} IN ('new','contacted','appointment','quoted','won_job','lost_job')`),
+    check('pipeline_changes_job_value', sql`${t.jobValue} IS NULL OR ${t.jobValue} >= 0`),
+  ],
+);
+
+/**
+ * The alert outbox: rows written in the transaction that opens an offer (or by
+ * the wallet trigger for low balance), sent by the worker's dispatcher with
+ * retries, never by the workflow.
+ */
+export const buyerAlerts = pgTable(
+  'buyer_alerts',
+  {
+    id: id(),
+    agencyId: uuid('agency_id').notNull(),
+    buyerId: uuid('buyer_id').notNull().references(() => buyers.id),
+    kind: text('kind').$type<AlertKind>().notNull(),
+    channel: text('channel').$type<AlertChannel>().notNull(),
+    offerId: uuid('offer_id'),
+    leadId: uuid('lead_id'),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull().default({}),
+    status: text('status').$type<AlertStatus>().notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: ts('next_attempt_at').notNull().defaultNow(),
+    lastError: text('last_error'),
+    createdAt: createdAt(),
+    sentAt: ts('sent_at'),
+  },
+  (t) => [
+    uniqueIndex('buyer_alerts_offer_uq').on(t.offerId, t.buyerId, t.channel).where(sql`${t.kind} = 'offer_opened'`),
+    index('buyer_alerts_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    index('buyer_alerts_buyer_idx').on(t.buyerId, t.createdAt),
+    check('buyer_alerts_kind', sql`${t.kind} IN ('offer_opened','low_balance')`),
+    check('buyer_alerts_channel', sql`${t.channel} IN ('webhook','email','sms','voice')`),
+    check('buyer_alerts_status', sql`${t.status} IN ('pending','sent','failed','skipped')`),
   ],
 );

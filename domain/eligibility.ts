@@ -1,21 +1,26 @@
 import { capReached } from './caps';
-import type { BuyerProfile, CapPeriod, ClaimFailureReason, ExclusionReason, PeriodCounts } from './types';
+import { evaluateFilters } from './filters';
+import { availability, wallLabel } from './schedule';
+import type { LeadFields, BuyerProfile, CapPeriod, ClaimFailureReason, ExclusionReason, PeriodCounts } from './types';
 
 export interface EligibilityInput {
   buyer: BuyerProfile;
   balance: number; // wallet balance in credits
   counts: PeriodCounts; // leads this buyer bought in the current day/week/month
-  lead: { zip: string; state?: string };
+  /** The lead's fields (filters may look at any of them, and at `answers`). */
+  lead: Partial<LeadFields> & { zip: string };
   serviceLine: string; // the campaign's service line key
   price: number; // this lead's price
   campaignPool: string[] | null; // the campaign's buyer list, null = every buyer of the agency
   campaignCapReached: CapPeriod | null; // the campaign's own cap, already evaluated
   alreadyBought?: boolean; // the buyer already bought this person inside the agency's duplicate window
+  /** The instant judged (hours of operation and pauses); required when the buyer has a schedule or pauses. */
+  now?: Date;
 }
 
 export type EligibilityVerdict =
   | { eligible: true }
-  | { eligible: false; reason: ExclusionReason; detail: string };
+  | { eligible: false; reason: ExclusionReason; detail: string; /** outside_hours: when it opens again (null: never) */ opensAt?: string | null; /** filter_mismatch: the failing rule(s) */ failedRules?: { index: number; rule: string }[] };
 
 const PERIOD_WORD: Record<CapPeriod, string> = { daily: 'daily', weekly: 'weekly', monthly: 'monthly' };
 
@@ -44,7 +49,8 @@ export function inServiceArea(buyer: Pick<BuyerProfile, 'zipCodes' | 'states'>, 
   return state !== '' && states.some((s) => normalizeState(s) === state);
 }
 
-const no = (reason: ExclusionReason, detail: string): EligibilityVerdict => ({ eligible: false, reason, detail });
+type Exclusion = Extract<EligibilityVerdict, { eligible: false }>;
+const no = (reason: ExclusionReason, detail: string): Exclusion => ({ eligible: false, reason, detail });
 
 /**
  * Whether a buyer may be offered this lead. The order is fixed (first failing
@@ -57,18 +63,34 @@ export function checkEligibility(i: EligibilityInput): EligibilityVerdict {
   if (i.campaignPool !== null && i.campaignPool !== undefined && !i.campaignPool.includes(buyer.id))
     return no('not_in_campaign_pool', "not in the campaign's buyer pool");
   if (buyer.status !== 'active') return no('paused', 'buyer is paused');
+  const hours = hoursVerdict(buyer, i.now);
+  if (hours) return hours;
   if (!(buyer.serviceLines ?? []).includes(i.serviceLine)) return no('not_subscribed', `not subscribed to ${i.serviceLine}`);
   if (!inServiceArea(buyer, i.lead)) {
     const state = normalizeState(i.lead.state);
     const where = state ? `ZIP ${normalizeZip(i.lead.zip)} and state ${state}` : `ZIP ${normalizeZip(i.lead.zip)}`;
     return no('outside_service_area', `${where} outside the service area`);
   }
+  const filtered = evaluateFilters(buyer.filters, i.lead);
+  if (!filtered.pass) return { ...no('filter_mismatch', filtered.detail), failedRules: filtered.failed };
   if (i.alreadyBought) return no('already_bought', 'already bought this person inside the duplicate window');
   const buyerCap = capReached(buyer.caps ?? {}, i.counts);
   if (buyerCap) return no('cap_reached', `${PERIOD_WORD[buyerCap]} cap of ${buyer.caps[buyerCap]} reached`);
   if (i.campaignCapReached) return no('cap_reached', `campaign ${PERIOD_WORD[i.campaignCapReached]} cap reached`);
   if (!(i.balance >= i.price)) return no('insufficient_credits', `balance ${i.balance} < price ${i.price}`);
   return { eligible: true };
+}
+
+/** Outside the buyer's hours or inside a pause: the verdict, with when it opens again; null when it takes leads now. */
+function hoursVerdict(buyer: BuyerProfile, now: Date | undefined): EligibilityVerdict | null {
+  if (!buyer.schedule && !buyer.pauses?.length) return null;
+  if (!now) throw new Error(`eligibility of buyer ${buyer.id}: it has hours or pauses, and no instant was given`);
+  const timeZone = buyer.timeZone ?? 'UTC';
+  const a = availability({ schedule: buyer.schedule, pauses: buyer.pauses, timeZone, now });
+  if (a.open) return null;
+  const when = a.opensAt ? `opens again ${wallLabel(a.opensAt, timeZone)}` : 'no opening hours';
+  const why = a.why === 'pause' ? `paused${a.note ? ` (${a.note})` : ''}` : 'outside hours of operation';
+  return { ...no('outside_hours', `${why}; ${when}`), opensAt: a.opensAt ? a.opensAt.toISOString() : null };
 }
 
 /** Splits the candidates of an offer into the targeted buyers and the excluded ones with their reasons (input order kept). */

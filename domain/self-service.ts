@@ -11,6 +11,8 @@ export interface SelfServicePatch {
   zipCodes?: string[];
   states?: string[];
   status?: 'active' | 'paused';
+  /** Lead filters: only when the agency allows it (`selfService.allowFilters`). */
+  filters?: unknown;
 }
 
 export interface SelfServiceProblem {
@@ -41,6 +43,7 @@ export function selfServiceProblems(limits: SelfServiceLimits, patch: SelfServic
       if (!limits.allowedZipPrefixes!.some((p) => normalizeZip(z).startsWith(p))) problems.push({ path: `zipCodes.${i}`, message: 'outside the ZIP areas your agency allows' });
     });
   }
+  if (patch.filters !== undefined && !limits.allowFilters) problems.push({ path: 'filters', message: 'your agency sets your lead filters; ask it' });
   // A buyer serving everywhere (no ZIPs, no states) escapes an area limit: refuse it when the agency limits the area.
   const clearsArea = (patch.zipCodes !== undefined && patch.zipCodes.length === 0) || (patch.states !== undefined && patch.states.length === 0);
   if (clearsArea && (limits.allowedStates?.length || limits.allowedZipPrefixes?.length) && !(patch.zipCodes?.length || patch.states?.length)) {

@@ -2,6 +2,8 @@
  * The vocabulary of the product, defined once: the database, the API schemas,
  * the workflows and the web pages all use these unions.
  */
+import type { LeadFilters } from './filters';
+import type { Pause, WeeklySchedule } from './schedule';
 
 export const DELIVERY_MODES = ['ping_post', 'push'] as const;
 export type DeliveryMode = (typeof DELIVERY_MODES)[number];
@@ -38,6 +40,10 @@ export const EXCLUSION_REASONS = [
   'not_in_campaign_pool',
   /** The buyer already bought this person (same lead, or same phone/email for the service line) inside the agency's window. */
   'already_bought',
+  /** Outside the buyer's hours of operation, or inside one of its pauses (the snapshot says when it opens again). */
+  'outside_hours',
+  /** The buyer's lead filters refuse the lead (the snapshot names the failing rule). */
+  'filter_mismatch',
 ] as const;
 export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
 
@@ -126,6 +132,8 @@ export const TIMELINE_EVENT_TYPES = [
   'delivery_attempted',
   /** An admin asked for a delivery to be sent again (data: channel, assignmentId, workflowId). */
   'redelivery_requested',
+  /** An offer alert went out on one of the buyer's channels (data: channel, outcome, attempts). */
+  'notified',
 ] as const;
 export type TimelineEventType = (typeof TIMELINE_EVENT_TYPES)[number];
 
@@ -196,6 +204,8 @@ export interface SelfServiceLimits {
   allowedStates?: string[];
   /** ZIP prefixes a buyer may serve; when set, every ZIP it lists must start with one. */
   allowedZipPrefixes?: string[];
+  /** Buyers may set their own lead filters. Default off: the agency sets them. */
+  allowFilters?: boolean;
 }
 
 /** Per-agency settings; every field has a default, so {} is a valid agency. */
@@ -221,7 +231,35 @@ export interface BuyerProfile {
   zipCodes: string[];
   states: string[];
   caps: Caps;
+  /** Zone of its schedule (the loaders default it to the agency's). */
+  timeZone?: string;
+  /** Hours of operation (domain/schedule.ts); null or absent: always open. */
+  schedule?: WeeklySchedule | null;
+  /** Pauses with an end. */
+  pauses?: Pause[];
+  /** Lead filters (domain/filters.ts); null or absent: every lead. */
+  filters?: LeadFilters | null;
 }
 
 /** What a buyer has bought so far in each cap period (in the agency's time zone). */
 export type PeriodCounts = Record<CapPeriod, number>;
+
+/** What a buyer marks a lead it bought as; `won_job` and `lost_job` close it. Never touches money. */
+export const PIPELINE_STATUSES = ['new', 'contacted', 'appointment', 'quoted', 'won_job', 'lost_job'] as const;
+export type PipelineStatus = (typeof PIPELINE_STATUSES)[number];
+
+/** The channels an alert can go out on (the dashboard needs none: the feed and the page show it). */
+export const ALERT_CHANNELS = ['webhook', 'email', 'sms', 'voice'] as const;
+export type AlertChannel = (typeof ALERT_CHANNELS)[number];
+
+/** What an alert is about. */
+export const ALERT_KINDS = ['offer_opened', 'low_balance'] as const;
+export type AlertKind = (typeof ALERT_KINDS)[number];
+
+/** An alert row's state in the outbox. `skipped`: not sent on purpose (the offer closed first, the channel is not set up). */
+export const ALERT_STATUSES = ['pending', 'sent', 'failed', 'skipped'] as const;
+export type AlertStatus = (typeof ALERT_STATUSES)[number];
+
+/** How a buyer's own campaign price is set: a fixed price, or a percentage on the campaign's price. */
+export const BUYER_PRICE_KINDS = ['fixed', 'percent'] as const;
+export type BuyerPriceKind = (typeof BUYER_PRICE_KINDS)[number];

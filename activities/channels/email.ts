@@ -6,7 +6,8 @@ import type { DeliveryConfig } from './config';
 
 const transports = new Map<string, Transporter>();
 
-function transportFor(url: string): Transporter {
+/** One SMTP transport per URL, shared by lead deliveries and alerts. */
+export function transportFor(url: string): Transporter {
   let t = transports.get(url);
   if (!t) {
     t = nodemailer.createTransport(url, { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 } as never);

@@ -8,6 +8,7 @@ import { createBuyer, generateWebhookSecret, topUp } from '../../db/admin';
 import { listBuyerChanges, recordBuyerChange } from '../../db/buyer-changes';
 import { buyers as buyersTable } from '../../db/schema';
 import { buyerStats } from '../../db/stats';
+import { buyerCloseRates } from '../../db/pipeline';
 import { changesOf } from '../../domain/self-service';
 import { checkDeliveryUrls } from '../delivery-check';
 import { createApiKey, revokeBuyerKeys } from '../../db/keys';
@@ -268,15 +269,16 @@ export const buyerRoutes: AnyRoute[] = [
     path: '/v1/buyers/:id/stats',
     operationId: 'buyerStats',
     tag: 'Buyers',
-    summary: 'Engagement of a buyer over the last N days: claim latency, claims won/lost, viewed but ignored, delivery success',
+    summary: 'Engagement of a buyer over the last N days: claim latency, claims won/lost, viewed but ignored, delivery success, pipeline close rates per campaign',
     roles: ['admin'],
     params: IdParams,
     query: BuyerStatsQuery,
     responses: { 200: { description: 'the statistics', schema: Responses.BuyerStats }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
     async handler({ principal, params, query, services }) {
       const buyer = await loadBuyer(services, principal.agencyId, params.id);
-      const stats = await buyerStats(services.db, buyer.id, new Date(Date.now() - query.days * 86_400_000));
-      return { status: 200, body: stats };
+      const since = new Date(Date.now() - query.days * 86_400_000);
+      const [stats, pipeline] = await Promise.all([buyerStats(services.db, buyer.id, since), buyerCloseRates(services.db, buyer.id, since)]);
+      return { status: 200, body: { ...stats, pipeline } };
     },
   }),
 ];

@@ -9,6 +9,7 @@ import { evaluateEligibility, type CampaignRules } from '../../activities/routin
 import { createCampaign, type NewCampaign } from '../../db/admin';
 import { buyers as buyersTable, leads as leadsTable } from '../../db/schema';
 import { agencyBuyerIds, getCampaign, listCampaigns, updateCampaign } from '../../db/queries';
+import { evaluateFilters } from '../../domain/filters';
 import { validatePriceRules } from '../../domain/pricing';
 import type { AuctionKind, DeliveryMode, PriceRules } from '../../domain/types';
 import { listBody, pageArgs } from '../pagination';
@@ -174,9 +175,13 @@ export const campaignRoutes: AnyRoute[] = [
         auction: (draft.mode ?? base?.mode) === 'push' ? 'first_claim' : (draft.auction ?? base?.auction ?? 'first_claim'),
         floorPrice: draft.floorPrice !== undefined ? draft.floorPrice : (base?.floorPrice ?? null),
       };
-      const names = new Map(
-        (await services.db.select({ id: buyersTable.id, name: buyersTable.name }).from(buyersTable).where(eq(buyersTable.agencyId, principal.agencyId))).map((b) => [b.id, b.name]),
-      );
+      const agencyBuyers = await services.db
+        .select({ id: buyersTable.id, name: buyersTable.name, filters: buyersTable.filters })
+        .from(buyersTable)
+        .where(eq(buyersTable.agencyId, principal.agencyId));
+      const names = new Map(agencyBuyers.map((b) => [b.id, b.name]));
+      const filtered = agencyBuyers.filter((b) => b.filters?.rules.length);
+      const filterPassesByBuyer: Record<string, number> = Object.fromEntries(filtered.map((b) => [b.id, 0]));
       const recent = await services.db
         .select()
         .from(leadsTable)
@@ -188,6 +193,8 @@ export const campaignRoutes: AnyRoute[] = [
       const prices: number[] = [];
       const results = [];
       for (const lead of recent) {
+        // Each buyer's own filters on each past lead, whatever else would exclude it (#12).
+        for (const b of filtered) if (evaluateFilters(b.filters, lead.fields).pass) filterPassesByBuyer[b.id]!++;
         try {
           const r = await evaluateEligibility(services.db, lead, rules);
           const eligible = r.targets.filter((t) => t.eligible).map((t) => ({ buyerId: t.buyerId, buyerName: names.get(t.buyerId) ?? '' }));
@@ -215,6 +222,7 @@ export const campaignRoutes: AnyRoute[] = [
             withoutEligibleBuyers: results.length - withEligible,
             exclusions,
             eligibleByBuyer,
+            filterPassesByBuyer,
             price: { min: prices.length ? Math.min(...prices) : null, max: prices.length ? Math.max(...prices) : null, total: prices.reduce((a, b) => a + b, 0) },
           },
         },

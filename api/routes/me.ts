@@ -13,6 +13,9 @@ import { MePatch, PageQuery, Responses } from '../schemas';
 import { describeErrors } from '../validate';
 import { agencyView, buyerView, ledgerEntryView, wonLeadView } from '../views';
 
+/** The buyer-side settings (#12) a buyer may change itself (filters only where its agency allows). */
+const BUYER_SIDE_KEYS = ['timeZone', 'schedule', 'pauses', 'filters', 'alerts', 'lowBalanceThreshold'];
+
 export const meRoutes: AnyRoute[] = [
   route({
     method: 'get',
@@ -85,7 +88,7 @@ export const meRoutes: AnyRoute[] = [
     path: '/v1/me',
     operationId: 'updateMe',
     tag: 'Buyer',
-    summary: 'Change my caps, service area (ZIPs, states) or pause state, within the limits my agency sets; audited',
+    summary: 'Change my caps, service area, pause state, hours and pauses, alert settings, low-balance threshold (and lead filters where allowed), within the limits my agency sets; audited',
     description:
       "The agency's limits (`selfService` in its settings) bound caps per period and the states or ZIP prefixes a buyer may serve. " +
       'A buyer may pause and resume itself, but not lift a pause by the agency or the system (409 `pause_locked`).',
@@ -117,6 +120,12 @@ export const meRoutes: AnyRoute[] = [
         caps: body.caps,
         zipCodes: body.zipCodes,
         states: body.states,
+        timeZone: body.timeZone,
+        schedule: body.schedule,
+        pauses: body.pauses,
+        filters: body.filters,
+        alerts: body.alerts,
+        lowBalanceThreshold: body.lowBalanceThreshold,
         ...(body.status ? { status: body.status, pausedBy: 'buyer' as const } : {}),
         ...(body.status === 'paused' ? { pauseReason: body.pauseReason ?? 'paused by the buyer' } : {}),
       };
@@ -124,7 +133,7 @@ export const meRoutes: AnyRoute[] = [
         const row = await updateBuyer(tx, principal.agencyId, principal.buyerId, patch);
         if (!row) throw notFound('buyer');
         const after = row as unknown as Record<string, unknown>;
-        const fields = ['caps', 'zipCodes', 'states', 'status', 'pauseReason'].filter((k) => k === 'pauseReason' ? body.status !== undefined : (body as Record<string, unknown>)[k] !== undefined);
+        const fields = ['caps', 'zipCodes', 'states', 'status', 'pauseReason', ...BUYER_SIDE_KEYS].filter((k) => k === 'pauseReason' ? body.status !== undefined : (body as Record<string, unknown>)[k] !== undefined);
         const changes = changesOf(before as unknown as Record<string, unknown>, Object.fromEntries(fields.map((k) => [k, after[k]])));
         await recordBuyerChange(tx, { agencyId: principal.agencyId, buyerId: principal.buyerId, actor: 'buyer', changes });
       });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createApi } from '../../api/app';
 import type { FeedHandle } from '../../api/feed';
-import { RELAXED_LIMITS, ROOT_TOKEN, type Harness } from '../api/harness';
+import { RELAXED_LIMITS, ROOT_TOKEN, startHarness, type Harness } from '../api/harness';
 
 const ROOT = path.resolve(__dirname, '../..');
 export const SCREENSHOTS = path.join(ROOT, 'test-results', 'screenshots');
@@ -131,3 +131,27 @@ export async function apiOnPort(h: Harness, port: number): Promise<{ baseUrl: st
 }
 
 export { freePort } from '../../scripts/temporal-dev';
+
+export interface BrowserSuite {
+  h: Harness;
+  browser: Browser;
+  /** Closes the page's context after the file's tests. */
+  track(w: PageWatch): PageWatch;
+}
+
+/** A browser test file's world: the pages built, the API harness and Chromium, set up before its tests and closed after. */
+export function browserSuite(): BrowserSuite {
+  const pages: PageWatch[] = [];
+  const suite = { track: (w: PageWatch) => (pages.push(w), w) } as BrowserSuite;
+  beforeAll(async () => {
+    buildPages();
+    suite.h = await startHarness();
+    suite.browser = await launchBrowser();
+  }, 240_000);
+  afterAll(async () => {
+    for (const p of pages) await p.context.close().catch(() => undefined);
+    await suite.browser?.close().catch(() => undefined);
+    await suite.h?.close();
+  });
+  return suite;
+}

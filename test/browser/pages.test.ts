@@ -7,33 +7,18 @@
 import { and, eq } from 'drizzle-orm';
 import type { Browser } from 'playwright-core';
 import { offers } from '../../db/schema';
-import { bearer, ROOT_TOKEN, startHarness, type Harness } from '../api/harness';
+import { bearer, ROOT_TOKEN, type Harness } from '../api/harness';
 import { eventually } from '../helpers/temporal';
 import { SERVICE_LINE } from '../helpers/world';
-import { adminPage, apiOnPort, buildPages, buyerPage, freePort, launchBrowser, screenshot, type PageWatch } from './harness';
+import { adminPage, apiOnPort, browserSuite, buyerPage, freePort, screenshot, type PageWatch } from './harness';
 
 jest.setTimeout(180_000);
 
+const suite = browserSuite();
 let h: Harness;
 let browser: Browser;
-const pages: PageWatch[] = [];
-
-beforeAll(async () => {
-  buildPages();
-  h = await startHarness();
-  browser = await launchBrowser();
-}, 240_000);
-
-afterAll(async () => {
-  for (const p of pages) await p.context.close().catch(() => undefined);
-  await browser?.close().catch(() => undefined);
-  await h?.close();
-});
-
-const track = (w: PageWatch) => {
-  pages.push(w);
-  return w;
-};
+beforeAll(() => ({ h, browser } = suite));
+const track = suite.track;
 
 // ─── a world built through the API, with names fit for screenshots ───────────
 
@@ -470,7 +455,7 @@ describe('credits', () => {
 
     await C.page.click(`${card(o2.offer.id)} button.btn-primary`);
     await C.page.waitForSelector(`${card(o2.offer.id)}[data-state="refused:insufficient_credits"]`, { timeout: 30_000 });
-    expect(await C.page.locator(`${card(o2.offer.id)} [data-testid=card-status]`).innerText()).toBe('Insufficient credits – top up to claim');
+    expect(await C.page.locator(`${card(o2.offer.id)} [data-testid=card-status]`).innerText()).toBe('Insufficient credits – ask your agency to top up your wallet to claim');
     await screenshot(C.page, 'insufficient-credits');
 
     // The agency tops the wallet up in its console …

@@ -6,9 +6,15 @@
  * eligibility rows, are scanned for the lead's values outside the
  * campaign's preview set, until the winner's claim; after it, everything
  * the non-winners see still is. The win itself carries them all (so the
- * scan would find them).
+ * scan would find them). Offer alerts (#12) on the buyers' webhook and SMS
+ * channels, and the outbox rows behind them, are scanned too.
  */
 import crypto from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { resolveDeliveryConfig } from '../../activities/channels/config';
+import { buyerAlerts } from '../../db/schema';
+import { startAlertDispatcher } from '../../worker/alert-dispatcher';
+import { startRecorder, type Recorded } from '../helpers/recorder';
 import { hiddenValues } from '../../domain/preview';
 import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, connectFeed, leadFields, startHarness, type FeedClient, type Harness } from '../api/harness';
 import { offerOfLead, winOffer } from '../api/world';
@@ -16,13 +22,28 @@ import { offerOfLead, winOffer } from '../api/world';
 jest.setTimeout(120_000);
 
 let h: Harness;
+let stopAlerts: () => void;
+/** The buyers' webhooks and the SMS provider: every alert request they received. */
+let recorder: Awaited<ReturnType<typeof startRecorder>>;
+let alertsReceived: Recorded[] = [];
+let alertUrl = '';
 
 beforeAll(async () => {
-  h = await startHarness();
+  recorder = await startRecorder();
+  ({ received: alertsReceived, url: alertUrl } = recorder);
+  h = await startHarness({ api: { webhookAllowlist: '127.0.0.1' } });
+  stopAlerts = startAlertDispatcher({
+    db: h.database.db,
+    delivery: resolveDeliveryConfig({ allowlist: '127.0.0.1', smsProviderUrl: `${alertUrl}/sms`, smtpUrl: null, timeoutMs: 2000 }),
+    publicUrl: h.main.baseUrl,
+    everyMs: 100,
+  });
 });
 
 afterAll(async () => {
+  stopAlerts?.();
   await h?.close();
+  await recorder?.close();
 });
 
 /** Ids and times are random strings that could contain a short hidden value (a ZIP) by chance: they are not lead data. */
@@ -47,6 +68,14 @@ test('no buyer-facing answer or feed frame before the win holds a hidden value o
   const excluded = await apiBuyer(h, adminKey, { credits: 500, zipCodes: ['10001'] });
   const foreign = await apiBuyer(h, other.adminKey, { credits: 500 });
   const buyers: [string, Buyer][] = [['winner', winner], ['loser', loser], ['excluded', excluded], ['foreign', foreign]];
+  // The winner and the loser are alerted on their webhook and by SMS when the offer opens.
+  for (const [name, b] of [['winner', winner], ['loser', loser]] as const) {
+    const set = await h.http
+      .patch(`/v1/buyers/${b.buyer.id}`)
+      .set(bearer(adminKey))
+      .send({ delivery: { webhookUrl: `${alertUrl}/hook-${name}`, smsTo: '+15125550199' }, alerts: { channels: ['webhook', 'sms'] } });
+    expect(set.status).toBe(200);
+  }
 
   const previewFields = ['city', 'answers.homeowner'];
   const campaign = await apiCampaign(h, adminKey, { previewFields, claimWindowSeconds: 60 });
@@ -77,6 +106,14 @@ test('no buyer-facing answer or feed frame before the win holds a hidden value o
   const lead = await apiLead(h, adminKey, campaign.id, fields);
   const offer = await offerOfLead(h, lead.id);
   for (const name of ['winner', 'loser']) await feeds.get(name)!.next((m) => m.type === 'offer.opened');
+  // Its alerts: 2 buyers × (webhook, SMS), sent before anyone claims.
+  const alertsOf = () => alertsReceived.filter((a) => a.body.includes(offer.id));
+  const deadline = Date.now() + 20_000;
+  while (alertsOf().length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  expect(alertsOf().map((a) => a.path).sort()).toEqual(['/hook-loser', '/hook-winner', '/sms', '/sms']);
+  const outbox = await h.database.db.select({ payload: buyerAlerts.payload }).from(buyerAlerts).where(eq(buyerAlerts.offerId, offer.id));
+  expect(outbox).toHaveLength(4);
+  expect({ who: 'offer alerts and their outbox rows', leaks: leaks([alertsOf(), outbox], hidden) }).toEqual({ who: 'offer alerts and their outbox rows', leaks: [] });
 
   // Every buyer-facing route (and the public ones), every buyer, with this offer's and lead's ids.
   const seen: Record<string, unknown[]> = { winner: [], loser: [], excluded: [], foreign: [] };

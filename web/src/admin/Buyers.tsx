@@ -3,11 +3,13 @@
  * caps, delivery, pause/resume, credits and the ledger.
  */
 import { useState } from 'preact/hooks';
+import { BuyerSideForm } from '../shared/BuyerSide';
 import { ApiError, messageOf, randomId } from '../shared/api';
 import { credits, dateTime, num } from '../shared/format';
 import type { Buyer, LedgerEntry, Page } from '../shared/types';
 import { LedgerTable } from '../buyer/Wallet';
 import { Badge, Button, Empty, ErrorNote, Field, Loading, Modal, Panel, SecretOnce, toast, useAsync } from '../shared/ui';
+import { CloseRatesPanel } from './BuyerSide';
 import { useConsole } from './context';
 import { Link, navigate } from './router';
 
@@ -267,6 +269,17 @@ export function BuyerDetail({ id }: { id: string }) {
           </div>
         </Panel>
       </div>
+      <CloseRatesPanel buyerId={b.id} />
+      <h2 class="section-title">Hours, alerts and lead filters</h2>
+      <BuyerSideForm
+        key={b.updatedAt}
+        buyer={b}
+        onSave={async (patch) => {
+          await api.patch(`/v1/buyers/${b.id}`, patch);
+          toast('Saved', 'ok');
+          await buyer.reload();
+        }}
+      />
       <Panel title="Ledger" actions={<span class="muted">newest first</span>}>
         {ledger.data ? <LedgerTable entries={ledger.data.entries} /> : <Loading />}
       </Panel>

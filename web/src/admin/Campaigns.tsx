@@ -4,6 +4,7 @@
  * preview fields, pricing rules, winners, fallback, caps and the buyer pool.
  * Service lines (the vocabulary campaigns and buyers share) live here too.
  */
+import { BuyerPricesPanel } from './BuyerSide';
 import { useState } from 'preact/hooks';
 import { ApiError, messageOf } from '../shared/api';
 import { credits } from '../shared/format';
@@ -508,6 +509,7 @@ export function CampaignEditor({ id }: { id: string | null }) {
           </Button>
         </div>
       </form>
+      {existing ? <BuyerPricesPanel campaignId={existing.id} /> : null}
       {!dir.loaded ? <Loading /> : null}
     </div>
   );

@@ -18,7 +18,7 @@ const SALE_REFUSED: Partial<Record<ClaimFailureReason, string>> = {
   insufficient_credits: 'the buyer does not have enough credits – top up first',
   cap_reached: 'the buyer reached a cap',
   not_targeted: 'the buyer may not buy this lead',
-  eligibility_changed: 'the buyer is no longer eligible (service line, area or status)',
+  eligibility_changed: 'the buyer is no longer eligible (service line, area, status, hours or filters)',
   already_bought: 'the buyer already bought this person',
 };
 

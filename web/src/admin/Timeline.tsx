@@ -11,6 +11,7 @@ import { ApiError, messageOf } from '../shared/api';
 import { clockMs, credits, dateTime, duration, label, shortId } from '../shared/format';
 import type { Candidate, ClaimFailureReason, Eligibility, ExclusionReason, LeadDetail, TimelineEvent, TimelineEventType } from '../shared/types';
 import { Badge, Button, Empty, ErrorNote, Field, Loading, Panel, useAction, useAsync } from '../shared/ui';
+import { BuyerSelect } from './BuyerSide';
 import { useConsole, type Directory } from './context';
 import { Link, navigate } from './router';
 
@@ -23,6 +24,8 @@ export const EXCLUSIONS: Partial<Record<ExclusionReason, string>> = {
   paused: 'buyer paused',
   not_in_campaign_pool: "not in the campaign's buyer pool",
   already_bought: 'already bought this person',
+  outside_hours: 'outside its hours of operation (or paused until a set time)',
+  filter_mismatch: "the buyer's lead filters refuse this lead",
 };
 
 export const CLAIM_FAILURES: Partial<Record<ClaimFailureReason, string>> = {
@@ -60,6 +63,7 @@ const LOOK: Partial<Record<TimelineEventType, { tone: Tone; title: string; icon:
   buyer_paused: { tone: 'warn', title: 'Buyer paused', icon: 'M7 5v10M13 5v10' },
   delivery_attempted: { tone: 'muted', title: 'Delivery attempt', icon: 'M3 10l14-6-6 14-2-6z' },
   redelivery_requested: { tone: 'info', title: 'Redelivery requested', icon: 'M4 10a6 6 0 0110.5-4M14 3v3.5h-3.5' },
+  notified: { tone: 'cyan', title: 'Alerted', icon: 'M10 3a5 5 0 015 5v3l1.5 3h-13L5 11V8a5 5 0 015-5zM8.5 16.5a1.5 1.5 0 003 0' },
 };
 
 const FALLBACK_LOOK = { tone: 'muted' as Tone, title: '', icon: 'M10 10h.01' };
@@ -383,14 +387,7 @@ function WhyBox({ offerId, dir }: { offerId: string; dir: Directory }) {
     <Panel title="Why didn't a buyer get this lead?">
       <form class="row" onSubmit={ask}>
         <Field label="Buyer">
-          <select value={buyerId} onChange={(e) => setBuyerId(e.currentTarget.value)} data-testid="why-buyer">
-            <option value="">Choose a buyer…</option>
-            {dir.buyers.map((b) => (
-              <option key={b.id} value={b.id}>
-                {b.name}
-              </option>
-            ))}
-          </select>
+          <BuyerSelect value={buyerId} onChange={setBuyerId} testId="why-buyer" />
         </Field>
         <Button type="submit" variant="primary" busy={busy} disabled={!buyerId}>
           Explain

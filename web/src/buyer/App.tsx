@@ -10,17 +10,21 @@ import type { Me, Wallet as WalletData } from '../shared/types';
 import { Button, Loading, Logo, SignIn, Toasts, useNow } from '../shared/ui';
 import { LiveLeads, useLiveBoard } from './LiveLeads';
 import { MyLeads } from './MyLeads';
+import { PipelinePage } from './Pipeline';
+import { SettingsPage } from './Settings';
 import { WalletPage } from './Wallet';
 
-type Tab = 'live' | 'leads' | 'wallet';
+type Tab = 'live' | 'leads' | 'pipeline' | 'wallet' | 'settings';
 const TABS: { id: Tab; label: string }[] = [
   { id: 'live', label: 'Live Leads' },
   { id: 'leads', label: 'My leads' },
+  { id: 'pipeline', label: 'Pipeline' },
   { id: 'wallet', label: 'Wallet' },
+  { id: 'settings', label: 'Settings' },
 ];
 const tabOfHash = (): Tab => {
   const h = location.hash.replace('#', '');
-  return h === 'leads' || h === 'wallet' ? h : 'live';
+  return TABS.some((t) => t.id === h) ? (h as Tab) : 'live';
 };
 
 /** How often the balance is refreshed while the page is open (besides after every claim). */
@@ -78,7 +82,7 @@ export function App() {
     );
   }
   if (!me) return <Loading label="Signing in…" />;
-  return <Dashboard api={api} token={key} me={me} onSignOut={() => signOut()} />;
+  return <Dashboard api={api} token={key} me={me} onMe={setMe} onSignOut={() => signOut()} />;
 }
 
 function useWallet(api: Api) {
@@ -108,7 +112,7 @@ function RetryIn({ at }: { at: number }) {
   return <> next try in {Math.max(0, Math.ceil((at - now) / 1000))} s. </>;
 }
 
-function Dashboard({ api, token, me, onSignOut }: { api: Api; token: string; me: Me; onSignOut(): void }) {
+function Dashboard({ api, token, me, onMe, onSignOut }: { api: Api; token: string; me: Me; onMe(me: Me): void; onSignOut(): void }) {
   const [tab, setTab] = useState<Tab>(tabOfHash);
   const [wins, setWins] = useState(0);
   const { wallet, refresh, setBalance } = useWallet(api);
@@ -188,6 +192,12 @@ function Dashboard({ api, token, me, onSignOut }: { api: Api; token: string; me:
           </Button>
         </div>
       ) : null}
+      {me.buyer && me.buyer.lowBalanceThreshold !== null && balance !== null && balance < me.buyer.lowBalanceThreshold ? (
+        <div class="banner banner-warn" role="status" data-testid="low-balance-banner">
+          Your balance ({num(balance)} credits) is below your alert threshold of {num(me.buyer.lowBalanceThreshold)}. Ask {me.agency?.name ?? 'your agency'} to top up your
+          wallet: a claim above your balance is refused (insufficient credits).
+        </div>
+      ) : null}
       {me.buyer?.status === 'paused' ? (
         <div class="banner banner-warn">Your account is paused{me.buyer.pauseReason ? `: ${me.buyer.pauseReason}` : ''}. You will not receive offers until your agency resumes it.</div>
       ) : null}
@@ -195,6 +205,8 @@ function Dashboard({ api, token, me, onSignOut }: { api: Api; token: string; me:
         {tab === 'live' ? <LiveLeads live={live} balance={balance} wallet={wallet} onWallet={() => go('wallet')} /> : null}
         {tab === 'leads' ? <MyLeads api={api} version={wins} /> : null}
         {tab === 'wallet' ? <WalletPage api={api} wallet={wallet} onRefresh={refresh} /> : null}
+        {tab === 'pipeline' ? <PipelinePage api={api} /> : null}
+        {tab === 'settings' ? <SettingsPage api={api} me={me} onChanged={onMe} /> : null}
       </main>
       <Toasts />
     </div>

@@ -232,6 +232,9 @@ export function LiveLeads({ live, balance, wallet, onWallet }: { live: LiveState
   const open = live.board.filter((c) => c.phase === 'open' || c.phase === 'claiming' || c.phase === 'refused');
   const over = live.board.length - open.length;
   const shown = hideOver ? live.board.filter((c) => open.includes(c) || c.phase === 'won') : live.board;
+  // An alert's claim link (`/?offer=<id>`) opens the page on that offer.
+  const [focus] = useState(() => new URLSearchParams(location.search).get('offer'));
+  const focusGone = focus !== null && live.everOnline && !live.board.some((c) => c.offer.id === focus && (c.phase === 'open' || c.phase === 'claiming' || c.phase === 'refused'));
   return (
     <div class="live-layout">
       <div class="live">
@@ -254,6 +257,11 @@ export function LiveLeads({ live, balance, wallet, onWallet }: { live: LiveState
             </div>
           ) : null}
         </div>
+        {focusGone ? (
+          <div class="note note-warn" data-testid="focus-gone">
+            The offer from your alert is no longer open: it was taken or its claim window ended.
+          </div>
+        ) : null}
         {shown.length === 0 ? (
           <Empty title={live.everOnline ? 'Waiting for leads…' : 'Connecting to the live feed…'}>
             {live.everOnline ? 'Keep this page open: offers that match your service area and subscriptions pop up here instantly.' : null}
@@ -261,7 +269,7 @@ export function LiveLeads({ live, balance, wallet, onWallet }: { live: LiveState
         ) : (
           <div class="cards" data-testid="offer-cards">
             {shown.map((c) => (
-              <OfferCard key={c.offer.id} card={c} now={now} balance={balance} onClaim={live.claim} onBid={live.bid} onViewed={live.viewed} />
+              <OfferCard key={c.offer.id} card={c} now={now} balance={balance} onClaim={live.claim} onBid={live.bid} onViewed={live.viewed} focused={c.offer.id === focus} />
             ))}
           </div>
         )}
@@ -356,6 +364,7 @@ function OfferCard({
   onClaim,
   onBid,
   onViewed,
+  focused,
 }: {
   card: B.Card;
   now: number;
@@ -363,9 +372,14 @@ function OfferCard({
   onClaim(id: string): Promise<void>;
   onBid(id: string, amount: number): Promise<void>;
   onViewed(id: string): void;
+  /** Opened from an alert's claim link. */
+  focused?: boolean;
 }) {
   const ref = useRef<HTMLElement>(null);
   const { offer, phase } = card;
+  useEffect(() => {
+    if (focused) ref.current?.scrollIntoView?.({ block: 'center' });
+  }, [focused]);
   const live = phase === 'open' || phase === 'claiming' || phase === 'refused';
 
   // `viewed` when at least half of the card is on screen (once per offer).
@@ -408,7 +422,7 @@ function OfferCard({
   return (
     <article
       ref={ref}
-      class={`offer-card phase-${phase} ${card.fresh && now - card.arrivedAt < 4000 ? 'is-new' : ''} ${urgency && live ? `is-${urgency}` : ''}`}
+      class={`offer-card phase-${phase} ${focused ? 'is-focus' : ''} ${card.fresh && now - card.arrivedAt < 4000 ? 'is-new' : ''} ${urgency && live ? `is-${urgency}` : ''}`}
       data-testid="offer-card"
       data-offer-id={offer.id}
       data-state={stateAttr}

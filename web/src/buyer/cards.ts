@@ -125,7 +125,7 @@ export function dismissOver(board: Board): Board {
 export const REFUSALS: Partial<Record<ClaimFailureReason, string>> = {
   lost_race: 'Taken by another buyer',
   offer_closed: 'Closed – the claim window ended',
-  insufficient_credits: 'Insufficient credits – top up to claim',
+  insufficient_credits: 'Insufficient credits – ask your agency to top up your wallet to claim',
   cap_reached: 'Cap reached – you have bought your limit for this period',
   not_targeted: 'No longer eligible for this lead',
   eligibility_changed: 'No longer eligible for this lead',

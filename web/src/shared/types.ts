@@ -80,3 +80,7 @@ export type FeedServerMessage =
   | { type: 'error'; code: string; message: string; requestId?: string; offerId?: string; retryAfter?: number };
 
 export type CloseOutcome = Extract<FeedServerMessage, { type: 'offer.closed' }>['outcome'];
+
+/** The buyer's side (#12): the pipeline board and one change. */
+export type PipelineBoard = z.infer<typeof Responses.Pipeline>;
+export type PipelineStatus = PipelineBoard['leads'][number]['status'];

@@ -1,0 +1,33 @@
+/**
+ * The buyer's own settings (#12): hours of operation and pauses, alert
+ * channels, minimum price and quiet hours, the low-balance threshold, and
+ * lead filters where the agency allows them (PATCH /v1/me; the agency's
+ * refusal is shown as it comes).
+ */
+import type { Api } from '../shared/api';
+import { BuyerSideForm } from '../shared/BuyerSide';
+import type { Me } from '../shared/types';
+import { toast } from '../shared/ui';
+
+export function SettingsPage({ api, me, onChanged }: { api: Api; me: Me; onChanged(me: Me): void }) {
+  const buyer = me.buyer!;
+  return (
+    <div class="page">
+      <div class="page-head">
+        <div>
+          <h1>Settings</h1>
+          <p class="muted">When you take leads, which leads, and how you hear about them. Your agency sees every change.</p>
+        </div>
+      </div>
+      <BuyerSideForm
+        key={buyer.updatedAt}
+        buyer={buyer}
+        onSave={async (patch) => {
+          const next = await api.patch<Me>('/v1/me', patch);
+          onChanged(next);
+          toast('Settings saved', 'ok');
+        }}
+      />
+    </div>
+  );
+}

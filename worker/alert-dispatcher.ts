@@ -1,0 +1,171 @@
+/**
+ * The alert dispatcher (#12): drains the alert outbox (db/alerts.ts) from the
+ * worker process, beside the stuck-lead sweeper. Each due row is claimed with
+ * `FOR UPDATE SKIP LOCKED`, sent on its channel (the buyer's signed webhook
+ * with event type `offer.opened` or `balance.low`, email over SMTP, SMS and
+ * voice through the provider webhook), retried with exponential backoff a
+ * bounded number of times, and ends `sent`, `failed` or `skipped`. Offer
+ * alerts land on the offer's timeline as `notified` with channel and outcome.
+ *
+ * An offer alert carries the preview, the buyer's price, the time left and a
+ * claim link `<LW_PUBLIC_URL>/?offer=<offerId>` that opens Live Leads on the
+ * offer. An offer that closed before its alert went out is `skipped`.
+ */
+import { eq } from 'drizzle-orm';
+import { signingKeys } from '../activities/delivery';
+import { signedHeaders } from '../activities/channels/signing';
+import { postJson } from '../activities/channels/http-post';
+import { transportFor } from '../activities/channels/email';
+import { UrlRefused } from '../activities/channels/url-guard';
+import type { DeliveryConfig } from '../activities/channels/config';
+import { claimDueAlerts, finishAlert, retryAlertLater, type AlertRow } from '../db/alerts';
+import type { Db } from '../db/connection';
+import { buyers, offers } from '../db/schema';
+import { appendEvents } from '../db/timeline';
+
+export interface AlertDispatcherOptions {
+  db: Db;
+  delivery: DeliveryConfig;
+  /** Base of claim links: LW_PUBLIC_URL, else the API's own URL. */
+  publicUrl: string;
+  everyMs?: number;
+  /** Attempts per alert (default 5). */
+  maxAttempts?: number;
+  /** First retry delay; doubles each attempt, at most 5 minutes (default 2000). */
+  backoffMs?: number;
+  batch?: number;
+}
+
+/** The claim link of an offer: opens Live Leads on it. */
+export function claimLink(publicUrl: string, offerId: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}/?offer=${encodeURIComponent(offerId)}`;
+}
+
+/** LW_PUBLIC_URL, else the API on this host. */
+export function publicUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  return env.LW_PUBLIC_URL || `http://localhost:${env.PORT || 3000}`;
+}
+
+type Outcome = { status: 'sent' | 'skipped'; detail: string };
+
+interface AlertMessage {
+  subject: string;
+  text: string;
+  json: Record<string, unknown>;
+}
+
+function messageOf(alert: AlertRow, publicUrl: string, now: Date): AlertMessage {
+  const p = alert.payload as Record<string, unknown>;
+  if (alert.kind === 'low_balance') {
+    const text = `Leadwire: your balance is ${String(p.balance)} credits, below your alert threshold of ${String(p.threshold)}. Ask your agency to top up your wallet to keep claiming leads.`;
+    return { subject: 'Your Leadwire balance is low', text, json: { type: 'balance.low', balance: p.balance, threshold: p.threshold, at: now.toISOString() } };
+  }
+  const preview = (p.preview ?? {}) as Record<string, unknown>;
+  const where = ['city', 'state', 'zip'].map((k) => preview[k]).filter((v) => v !== undefined && v !== null && v !== '').join(' ');
+  const secondsLeft = Math.max(0, Math.round((Date.parse(String(p.closesAt)) - now.getTime()) / 1000));
+  const link = claimLink(publicUrl, alert.offerId!);
+  const text = `Leadwire: new lead${where ? ` in ${where}` : ''} for ${String(p.price)} credits, ${secondsLeft}s left to claim: ${link}`;
+  return {
+    subject: `New lead${where ? ` in ${where}` : ''}: ${String(p.price)} credits, ${secondsLeft}s left`,
+    text,
+    json: { type: 'offer.opened', offer: { id: alert.offerId, preview, price: p.price, closesAt: p.closesAt, secondsLeft, claimUrl: link } },
+  };
+}
+
+async function send(alert: AlertRow, opts: AlertDispatcherOptions, now: Date): Promise<Outcome> {
+  const { db, delivery: config } = opts;
+  if (alert.kind === 'offer_opened') {
+    const [offer] = await db.select({ status: offers.status, closesAt: offers.closesAt }).from(offers).where(eq(offers.id, alert.offerId!));
+    if (!offer || offer.status !== 'open' || offer.closesAt.getTime() <= now.getTime()) return { status: 'skipped', detail: 'offer_closed' };
+  }
+  const [buyer] = await db.select().from(buyers).where(eq(buyers.id, alert.buyerId));
+  if (!buyer) return { status: 'skipped', detail: 'no_buyer' };
+  const msg = messageOf(alert, opts.publicUrl, now);
+  const d = buyer.delivery;
+  switch (alert.channel) {
+    case 'webhook': {
+      if (!d.webhookUrl) return { status: 'skipped', detail: 'not_configured' };
+      if (!buyer.webhookSecret) return { status: 'skipped', detail: 'no_signing_secret' };
+      const body = JSON.stringify(msg.json);
+      // Standard Webhooks, like every webhook Leadwire sends (activities/channels/signing.ts); one message id per alert.
+      const res = await postJson(
+        d.webhookUrl,
+        body,
+        { ...signedHeaders(signingKeys(buyer, now), `msg_alert_${alert.id}`, body, now), 'Idempotency-Key': `alert:${alert.id}`, 'X-Leadwire-Event': String(msg.json.type) },
+        { timeoutMs: config.timeoutMs, allowlist: config.allowlist },
+      );
+      return { status: 'sent', detail: `HTTP ${res.status}` };
+    }
+    case 'email': {
+      if (!d.email || !config.smtpUrl) return { status: 'skipped', detail: 'not_configured' };
+      const info = await transportFor(config.smtpUrl).sendMail({ from: config.mailFrom, to: d.email, subject: msg.subject, text: msg.text, messageId: `<alert-${alert.id}@leadwire>` });
+      return { status: 'sent', detail: String((info as { response?: string }).response ?? 'sent').slice(0, 200) };
+    }
+    case 'sms':
+    case 'voice': {
+      const url = alert.channel === 'sms' ? config.smsProviderUrl : config.voiceProviderUrl;
+      const to = alert.channel === 'sms' ? d.smsTo : d.voiceTo;
+      if (!url || !to) return { status: 'skipped', detail: 'not_configured' };
+      const headers: Record<string, string> = { 'Idempotency-Key': `alert:${alert.id}` };
+      if (config.providerToken) headers.Authorization = `Bearer ${config.providerToken}`;
+      const res = await postJson(url, JSON.stringify({ channel: alert.channel, to, message: msg.text, reference: `alert:${alert.id}` }), headers, {
+        timeoutMs: config.timeoutMs,
+        allowlist: config.allowlist,
+      });
+      return { status: 'sent', detail: `HTTP ${res.status}` };
+    }
+    default:
+      return { status: 'skipped', detail: 'unknown_channel' };
+  }
+}
+
+async function record(db: Db, alert: AlertRow, outcome: 'sent' | 'failed' | 'skipped', detail: string): Promise<void> {
+  await finishAlert(db, alert.id, outcome, detail);
+  if (alert.kind === 'offer_opened' && alert.leadId) {
+    await appendEvents(db, [
+      {
+        leadId: alert.leadId,
+        offerId: alert.offerId,
+        type: 'notified',
+        buyerId: alert.buyerId,
+        reason: outcome,
+        data: { channel: alert.channel, outcome, attempts: alert.attempts, detail },
+        dedupeKey: `notified:${alert.id}`,
+      },
+    ]);
+  }
+}
+
+/** Sends what is due now, once; answers how many alerts it handled. */
+export async function dispatchDueAlerts(opts: AlertDispatcherOptions): Promise<number> {
+  const maxAttempts = opts.maxAttempts ?? 5;
+  const backoff = opts.backoffMs ?? 2000;
+  const due = await claimDueAlerts(opts.db, opts.batch ?? 50, 60_000);
+  await Promise.all(
+    due.map(async (alert) => {
+      try {
+        const out = await send(alert, opts, new Date());
+        await record(opts.db, alert, out.status, out.detail);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        if (err instanceof UrlRefused || alert.attempts >= maxAttempts) await record(opts.db, alert, 'failed', message.slice(0, 500));
+        else await retryAlertLater(opts.db, alert.id, Math.min(300_000, backoff * 2 ** (alert.attempts - 1)), message);
+      }
+    }),
+  );
+  return due.length;
+}
+
+/** Runs the dispatcher every `everyMs` (default 1 s) until stopped. */
+export function startAlertDispatcher(opts: AlertDispatcherOptions): () => void {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    dispatchDueAlerts(opts)
+      .catch(() => undefined)
+      .finally(() => (running = false));
+  }, opts.everyMs ?? 1000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
