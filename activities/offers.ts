@@ -9,7 +9,7 @@ import { eq } from 'drizzle-orm';
 import type { OfferBus } from '../db/offer-bus';
 import { closeOfferWithin, storeOffer, type CloseOutcome, type TargetVerdict } from '../db/offers';
 import { getOffer } from '../db/queries';
-import { campaignBuyers, campaigns, leads, offerTargets } from '../db/schema';
+import { assignments, campaignBuyers, campaigns, leads, offerTargets } from '../db/schema';
 import { appendEvents, type TimelineEventInput } from '../db/timeline';
 import { buyerOfferOf } from '../domain/offer-view';
 import type { AuctionKind, AuctionPricing, LeadStatus, OfferKind } from '../domain/types';
@@ -17,6 +17,12 @@ import type { ActivityDeps } from './deps';
 import { evaluateEligibility, resolveEligibility, routeOf, type Route } from './routing';
 
 export type { CloseOutcome };
+
+/** What closing found: whether this call closed it, and every sale of the offer (the workflow's record may lack some). */
+export interface ClosedAnswer {
+  closedNow: boolean;
+  assignments: { id: string; buyerId: string }[];
+}
 
 export interface OpenOfferInput {
   offerId: string;
@@ -174,9 +180,13 @@ export function offerActivities({ db, bus }: ActivityDeps) {
      * then the feeds hear `offer.closed`. A no-op on an offer already closed
      * (a retry, or the sale of its last place closed it).
      */
-    async closeOffer(input: { offerId: string; outcome: CloseOutcome; reason?: string; at: string }): Promise<void> {
+    async closeOffer(input: { offerId: string; outcome: CloseOutcome; reason?: string; at: string }): Promise<ClosedAnswer> {
       const closed = await db.transaction((tx) => closeOfferWithin(tx, input.offerId, { outcome: input.outcome, reason: input.reason, at: new Date(input.at) }));
       if (closed) await publishClosed(bus, closed);
+      // Already closed: by the sale that filled it – possibly one the workflow has no record of (a crash between the
+      // sale's commit and its record in history). The workflow learns of those sales here.
+      const sold = await db.select({ id: assignments.id, buyerId: assignments.buyerId }).from(assignments).where(eq(assignments.offerId, input.offerId));
+      return { closedNow: closed !== null, assignments: sold };
     },
 
     /** Timeline events decided inside the workflow (fall-through…); keys make retries harmless. */

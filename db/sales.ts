@@ -98,7 +98,16 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
     return { result: reason === 'lost_race' || reason === 'offer_closed' ? 'lost' : 'failed', reason };
   };
 
+  if (offer.winners >= offer.maxWinners || offer.status !== 'open') {
+    // Under the offer's lock: this buyer's own sale may have committed since the first look (a retried claim whose
+    // first attempt was still running): its answer, not a refusal.
+    const mine = await priorSale(tx, req.offerId, req.buyerId);
+    if (mine) return mine;
+  }
   if (offer.winners >= offer.maxWinners) return refuse('lost_race');
+  // Closed is final, whoever asks: a sale whose workflow lost track of it (a crash between the sale's start and
+  // its record in history) cannot sell an offer its workflow has since expired. The offer row's lock orders the two.
+  if (offer.status !== 'open') return refuse('offer_closed');
   let targetPrice: number | null = null;
   if (offer.kind !== 'manual') {
     const [target] = await tx.select().from(offerTargets).where(and(eq(offerTargets.offerId, offer.id), eq(offerTargets.buyerId, buyer.id)));

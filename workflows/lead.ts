@@ -49,7 +49,7 @@ import { leadSearchAttributes } from './search-attributes';
 import type { LeadOutcome, LeadWorkflowInput, OfferRunResult, OfferWorkflowInput } from './types';
 import { leadWorkflowV1, offerWorkflowV1 } from './v1/lead';
 
-const { routeAndOpen, closeOffer, recordEvents, recordDeliveryFailure } = proxyLocalActivities<LeadActivities>(LOCAL_DB_OPTIONS);
+const { routeAndOpen, closeOffer, recordEvents, recordDeliveryFailure, planDelivery } = proxyLocalActivities<LeadActivities>(LOCAL_DB_OPTIONS);
 const sales = proxyLocalActivities<LeadActivities>(LOCAL_SALE_OPTIONS);
 const { setLeadStatus } = proxyLocalActivities<LeadActivities>(LOCAL_STATUS_OPTIONS);
 
@@ -223,9 +223,16 @@ async function runCampaignOffer(ctx: OfferDesks, input: OfferWorkflowInput): Pro
           ? await takeSealedBids(ctx, input, offerId, route, offer)
           : await takeFirstClaims(ctx, input, offerId, route, offer);
 
-  const sold = decided.sold.length > 0;
-  const reason = sold ? null : (decided.cancelled ?? (offer.eligible === 0 ? 'no_eligible_buyers' : route.mode === 'push' ? 'no_buyer_could_take_it' : 'no_claim'));
-  if (!decided.closedBySale) await closeOffer({ offerId, outcome: sold ? 'won' : decided.cancelled ? 'cancelled' : 'expired', reason: reason ?? undefined, at: nowIso() });
+  let sold = decided.sold.length > 0;
+  let reason = sold ? null : (decided.cancelled ?? (offer.eligible === 0 ? 'no_eligible_buyers' : route.mode === 'push' ? 'no_buyer_could_take_it' : 'no_claim'));
+  if (!decided.closedBySale) {
+    const closed = await closeOffer({ offerId, outcome: sold ? 'won' : decided.cancelled ? 'cancelled' : 'expired', reason: reason ?? undefined, at: nowIso() });
+    // Sales the database has and this workflow does not (committed just before a crash lost their record): the
+    // offer is sold all the same. (Histories from before this answer existed have none: `closed` is undefined.)
+    const unrecorded = (closed?.assignments ?? []).filter((a) => !decided.sold.some((s) => s.assignmentId === a.id));
+    for (const a of unrecorded) decided.sold.push({ assignmentId: a.id, delivery: await planDelivery({ assignmentId: a.id }) });
+    if (unrecorded.length) [sold, reason] = [true, null];
+  }
   await deliverOnChannels(decided.sold);
   return { ...base, offerId, sold, cancelled: sold ? null : decided.cancelled, skipped: null, reason };
 }
