@@ -11,7 +11,7 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { openDatabase, type Database } from '../../db/connection';
-import { sleep, startStack, type Stack } from './harness';
+import { sleep, startStack, waitFor, type Stack } from './harness';
 import { runScenario, type FaultContext, type ScenarioOptions } from './scenario';
 
 jest.setTimeout(15 * 60_000);
@@ -38,16 +38,6 @@ afterAll(async () => {
   await stack?.close();
   await database?.close();
 });
-
-/** Polls until `check` holds; false when `timeoutMs` passed first. */
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await sleep(20);
-  }
-  return false;
-}
 
 const BASE: Pick<ScenarioOptions, 'traffic' | 'beforeMs' | 'afterMs'> = {
   traffic: { leadsPerSecond: 1.5, claimProbability: 0.4, pollMs: 300 },

@@ -35,6 +35,16 @@ import { startPgProxy, type PgProxy } from './pg-proxy';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Polls until `check` holds; false when `timeoutMs` passed first. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await sleep(20);
+  }
+  return false;
+}
+
 export type Log = (message: string) => void;
 
 /** A worker or API child process (scripts/temporal-cluster.ts's managedProcess). */

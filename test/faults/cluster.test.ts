@@ -1,0 +1,129 @@
+/**
+ * Faults on the production topology: the Temporal cluster on Postgres (frontend, history, matching and
+ * worker as separate processes, scripts/temporal-cluster.ts), two Leadwire workers and two APIs behind the
+ * round-robin proxy, steady lead traffic and claims from bot buyers. Each case injects one fault
+ * mid-stream and then checks what faults.test.ts checks (every lead final, exactly one winner, no lead
+ * lost or charged twice, the client's view matches the ledger, db/audit.ts passes) and prints the
+ * recovery times (first lead accepted / offer opened / sale after the repair).
+ *
+ * Worker and API kills run in CI; the history restart and the Postgres cut too (about a minute each).
+ */
+import { Client, Connection } from '@temporalio/client';
+import { openDatabase, type Database } from '../../db/connection';
+import { sleep, startStack, waitFor, type Stack } from './harness';
+import { runScenario, type FaultContext, type ScenarioOptions } from './scenario';
+
+jest.setTimeout(15 * 60_000);
+
+let stack: Stack;
+let database: Database;
+let connection: Connection;
+let temporal: Client;
+const log = (m: string) => process.stdout.write(`${m}\n`);
+
+beforeAll(async () => {
+  const url = process.env.TEST_DATABASE_URL;
+  if (!url) throw new Error('TEST_DATABASE_URL is not set: run through jest (test/setup/global-setup.ts)');
+  stack = await startStack({ databaseUrl: url, log, topology: 'cluster' });
+  database = await openDatabase({ url, poolSize: 4 });
+  connection = await Connection.connect({ address: stack.temporal.address });
+  temporal = new Client({ connection });
+});
+
+afterAll(async () => {
+  await connection?.close();
+  await stack?.close();
+  await database?.close();
+});
+
+const BASE: Pick<ScenarioOptions, 'traffic' | 'beforeMs' | 'afterMs'> = {
+  traffic: { leadsPerSecond: 1.5, claimProbability: 0.4, pollMs: 300 },
+  beforeMs: 6_000,
+  afterMs: 6_000,
+};
+
+async function run(opts: Omit<ScenarioOptions, 'traffic' | 'beforeMs' | 'afterMs'> & Partial<ScenarioOptions>) {
+  const report = await runScenario(stack, database, temporal, { ...BASE, ...opts }, log);
+  expect(report.violations).toEqual([]);
+  expect(report.traffic.leadsAccepted).toBeGreaterThan(10);
+  expect(report.counts.assignments).toBeGreaterThan(0);
+  // Nothing besides the faulted process died.
+  expect([...stack.workers, ...stack.apis, ...Object.values(stack.cluster!.services)].map((p) => p.unexpectedExits)).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+  return report;
+}
+
+test('cluster: kill -9 of one of two workers while claims are charged; the other carries on, nothing lost or charged twice', async () => {
+  const report = await run({
+    name: 'cluster: worker-1 kill -9 while claims are being charged',
+    async fault({ stack, traffic }: FaultContext) {
+      await waitFor(() => traffic.claimsInFlight() > 0, 30_000);
+      const inFlight = traffic.claimsInFlight();
+      const t = Date.now();
+      await stack.workers[0].kill9();
+      await sleep(5_000); // the other worker alone; the killed one's activities time out and are retried
+      await stack.workers[0].start();
+      const restoredAt = Date.now();
+      return { faults: 1, description: 'kill -9 of worker-1 of 2, restarted after 5 s', outageMs: restoredAt - t, restoredAt, notes: { claimsInFlightAtKill: inFlight } };
+    },
+  });
+  expect(report.fault.faults).toBe(1);
+});
+
+test('cluster: kill -9 of one of two APIs mid-claim; the proxy sends the retries to the other, same requestId, one charge', async () => {
+  const report = await run({
+    name: 'cluster: api-1 kill -9 mid-claim',
+    async fault({ stack, traffic }: FaultContext) {
+      await waitFor(() => traffic.claimsInFlight() > 0 && traffic.leadsInFlight() === 0, 30_000);
+      const inFlight = traffic.claimsInFlight();
+      const t = Date.now();
+      await stack.apis[0].kill9();
+      await sleep(5_000); // served by api-2 alone meanwhile
+      await stack.apis[0].start();
+      const restoredAt = Date.now();
+      return { faults: 1, description: 'kill -9 of api-1 of 2, restarted after 5 s', outageMs: restoredAt - t, restoredAt, notes: { claimsInFlightAtKill: inFlight } };
+    },
+  });
+  expect(report.fault.faults).toBe(1);
+});
+
+test('cluster: kill -9 of the Temporal history process, restarted after 2 s: its shards come back, nothing lost', async () => {
+  const history = stack.cluster!.services.history;
+  const report = await run({
+    name: 'cluster: Temporal history kill -9 and restart',
+    async fault({ traffic }: FaultContext) {
+      await waitFor(() => traffic.claimsInFlight() > 0, 30_000);
+      const t = Date.now();
+      await history.kill9();
+      await sleep(2_000);
+      await history.start();
+      const restoredAt = Date.now();
+      return { faults: 1, description: 'kill -9 of the Temporal history service (all 4 shards), restarted after 2 s', outageMs: restoredAt - t, restoredAt };
+    },
+    settleTimeoutMs: 180_000,
+  });
+  expect(report.recovery.firstSaleMs).not.toBeNull();
+});
+
+test('cluster: Postgres cut for 5 s for everyone (Temporal and Leadwire): nothing lost, nothing charged twice', async () => {
+  const report = await run({
+    name: 'cluster: Postgres cut for 5 s (Temporal and Leadwire)',
+    async fault({ stack }: FaultContext) {
+      const proxies = Object.values(stack.proxies).filter((p) => p !== undefined);
+      const dropped = proxies.reduce((n, p) => n + p.stats.dropped, 0);
+      const t = Date.now();
+      await stack.cutDatabase();
+      await sleep(5_000);
+      await stack.restoreDatabase();
+      const restoredAt = Date.now();
+      return {
+        faults: 1,
+        description: 'every Postgres connection of Temporal, the workers and the APIs dropped, new ones refused for 5 s',
+        outageMs: restoredAt - t,
+        restoredAt,
+        notes: { connectionsDropped: proxies.reduce((n, p) => n + p.stats.dropped, 0) - dropped },
+      };
+    },
+    settleTimeoutMs: 180_000,
+  });
+  expect(report.recovery.firstSaleMs).not.toBeNull();
+});
