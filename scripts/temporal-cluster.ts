@@ -243,6 +243,17 @@ export async function until(check: () => boolean | Promise<boolean>, exited: () 
   }
 }
 
+/** A Temporal JSON log line without its stack trace, for the terminal (the log files keep all of it). */
+function brief(line: string): string {
+  if (!line.startsWith('{')) return line;
+  try {
+    const { level, msg, error } = JSON.parse(line) as { level?: string; msg?: string; error?: string };
+    return `${level ?? ''} ${msg ?? ''}${error ? `: ${error}` : ''}`;
+  } catch {
+    return line;
+  }
+}
+
 export function managedProcess(spec: ProcessSpec): ManagedProcess {
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
@@ -272,7 +283,7 @@ export function managedProcess(spec: ProcessSpec): ManagedProcess {
       lines.push(line);
       if (lines.length > 400) lines.shift();
       logFile.write(`${line}\n`);
-      if (spec.echo) spec.log(`[${spec.name}] ${line}`);
+      if (spec.echo) spec.log(`[${spec.name}] ${brief(line)}`);
     };
     readline.createInterface({ input: c.stdout! }).on('line', keep);
     readline.createInterface({ input: c.stderr! }).on('line', keep);
@@ -370,6 +381,30 @@ export interface TemporalClusterOptions {
   echo?: boolean;
 }
 
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A free port below 32768: Temporal stores each member's port in cluster_membership.rpc_port, a
+ * smallint, so the kernel's ephemeral ports (32768 and up, what freePort() returns) do not fit.
+ */
+async function freeClusterPort(taken: Set<number>): Promise<number> {
+  for (let i = 0; i < 1000; i++) {
+    const port = 20_000 + crypto.randomInt(12_000);
+    if (!taken.has(port) && (await canBind(port))) {
+      taken.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free port between 20000 and 32000 on 127.0.0.1');
+}
+
 async function frontendReady(address: string, namespace: string): Promise<boolean> {
   let connection: Connection | undefined;
   try {
@@ -446,18 +481,10 @@ export async function startTemporalCluster(opts: TemporalClusterOptions = {}): P
   const ports: Record<string, number> = {};
   const taken = new Set<number>();
   for (const key of ['FRONTEND', 'FRONTEND_MEMBERSHIP', 'FRONTEND_HTTP', 'HISTORY', 'HISTORY_MEMBERSHIP', 'MATCHING', 'MATCHING_MEMBERSHIP', 'WORKER', 'WORKER_MEMBERSHIP']) {
-    let p = await freePort();
-    while (taken.has(p)) p = await freePort();
-    taken.add(p);
-    ports[key] = p;
+    ports[key] = await freeClusterPort(taken);
   }
   const metricsPorts = {} as Record<TemporalRole, number>;
-  for (const role of TEMPORAL_ROLES) {
-    let p = await freePort();
-    while (taken.has(p)) p = await freePort();
-    taken.add(p);
-    metricsPorts[role] = p;
-  }
+  for (const role of TEMPORAL_ROLES) metricsPorts[role] = await freeClusterPort(taken);
   const address = `127.0.0.1:${ports.FRONTEND}`;
   const baseEnv: NodeJS.ProcessEnv = {
     ...process.env,
@@ -499,8 +526,8 @@ export async function startTemporalCluster(opts: TemporalClusterOptions = {}): P
   }
 
   const stop = async (): Promise<void> => {
-    // The reverse of the start order: frontend first, so clients see it go before the rest.
-    for (const role of TEMPORAL_ROLES) await services[role].stop();
+    // The reverse of the start order: the internal worker (a client of the frontend) first, history last.
+    for (const role of ['worker', 'frontend', 'matching', 'history'] as const) await services[role].stop();
     if (!opts.keepDatabases) {
       await dropDatabase(adminUrl, databases.temporal).catch(() => undefined);
       await dropDatabase(adminUrl, databases.visibility).catch(() => undefined);
