@@ -87,7 +87,10 @@ export async function ensureTemporalServer(log: Log = defaultLog): Promise<strin
   const lock = path.join(cacheRoot(), 'temporal-server-build.lock');
   const tail: string[] = [];
   const code = await new Promise<number | null>((resolve) => {
-    const child = spawn('flock', [lock, 'sh', '-c', script, 'sh', target], { cwd: PROGRAM_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Go as scripts/temporal-dev.ts finds it: on PATH, else the official tarball's place.
+    const goDirs = fs.existsSync('/usr/local/go/bin/go') ? ['/usr/local/go/bin'] : [];
+    const env = { ...process.env, PATH: [process.env.PATH ?? '', ...goDirs].join(path.delimiter) };
+    const child = spawn('flock', [lock, 'sh', '-c', script, 'sh', target], { cwd: PROGRAM_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (line: string) => {
       tail.push(line);
       if (tail.length > 40) tail.shift();
