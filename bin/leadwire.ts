@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { collectProcessMetrics } from '../observability/metrics';
 import { installTemporalRuntime } from '../observability/temporal';
+import { installTracingFromEnv } from '../observability/tracing';
 import { sweepStuckLeads } from '../worker/lead-starter';
 import { createLeadwireWorker } from '../worker/worker';
 import { startTemporalDevServer } from '../scripts/temporal-dev';
@@ -14,6 +15,7 @@ import { connectTemporal, createBus, loadConfig, onShutdown, openDatabaseFor, ro
 
 async function main() {
   const config = loadConfig();
+  installTracingFromEnv(); // OTEL_* (off by default)
   installTemporalRuntime(); // the SDK's logs through pino, WARN and up
   collectProcessMetrics();
   const temporal = await startTemporalDevServer({ dataDir: path.join(config.dataDir, 'temporal'), quiet: true });

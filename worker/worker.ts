@@ -8,6 +8,7 @@ import type { DeliveryOverrides } from '../activities/channels/config';
 import type { Db } from '../db/connection';
 import type { OfferBus } from '../db/offer-bus';
 import { observeActivities } from '../observability/activity';
+import { temporalTracingPlugins } from '../observability/tracing';
 
 export const DEFAULT_TASK_QUEUE = 'leadwire';
 
@@ -33,6 +34,7 @@ export async function createLeadwireWorker(opts: LeadwireWorkerOptions): Promise
     activities: createActivities({ db: opts.db, bus: opts.bus, faults: opts.faults, delivery: opts.delivery }),
     // Logs with the lead's ids, duration and failure metrics, business outcome counters.
     interceptors: { activity: [observeActivities] },
+    plugins: temporalTracingPlugins(), // OpenTelemetry (observability/tracing.ts); none when tracing is off
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     // Claims queue behind one another in a workflow; keep sales flowing under load.
     maxConcurrentActivityTaskExecutions: 200,
