@@ -8,47 +8,19 @@
  *
  * Worker and API kills run in CI; the history restart and the Postgres cut too (about a minute each).
  */
-import { Client, Connection } from '@temporalio/client';
-import { openDatabase, type Database } from '../../db/connection';
-import { sleep, startStack, waitFor, type Stack } from './harness';
-import { runScenario, type FaultContext, type ScenarioOptions } from './scenario';
+import { sleep, waitFor } from './harness';
+import type { FaultContext } from './scenario';
+import { faultSuite } from './suite';
 
 jest.setTimeout(15 * 60_000);
 
-let stack: Stack;
-let database: Database;
-let connection: Connection;
-let temporal: Client;
-const log = (m: string) => process.stdout.write(`${m}\n`);
+const suite = faultSuite({ topology: 'cluster' });
 
-beforeAll(async () => {
-  const url = process.env.TEST_DATABASE_URL;
-  if (!url) throw new Error('TEST_DATABASE_URL is not set: run through jest (test/setup/global-setup.ts)');
-  stack = await startStack({ databaseUrl: url, log, topology: 'cluster' });
-  database = await openDatabase({ url, poolSize: 4 });
-  connection = await Connection.connect({ address: stack.temporal.address });
-  temporal = new Client({ connection });
-});
-
-afterAll(async () => {
-  await connection?.close();
-  await stack?.close();
-  await database?.close();
-});
-
-const BASE: Pick<ScenarioOptions, 'traffic' | 'beforeMs' | 'afterMs'> = {
-  traffic: { leadsPerSecond: 1.5, claimProbability: 0.4, pollMs: 300 },
-  beforeMs: 6_000,
-  afterMs: 6_000,
-};
-
-async function run(opts: Omit<ScenarioOptions, 'traffic' | 'beforeMs' | 'afterMs'> & Partial<ScenarioOptions>) {
-  const report = await runScenario(stack, database, temporal, { ...BASE, ...opts }, log);
-  expect(report.violations).toEqual([]);
-  expect(report.traffic.leadsAccepted).toBeGreaterThan(10);
-  expect(report.counts.assignments).toBeGreaterThan(0);
+async function run(opts: Parameters<typeof suite.run>[0]) {
+  const report = await suite.run(opts);
   // Nothing besides the faulted process died.
-  expect([...stack.workers, ...stack.apis, ...Object.values(stack.cluster!.services)].map((p) => p.unexpectedExits)).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+  const { workers, apis, cluster } = suite.stack;
+  expect([...workers, ...apis, ...Object.values(cluster!.services)].map((p) => p.unexpectedExits)).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
   return report;
 }
 
@@ -87,7 +59,7 @@ test('cluster: kill -9 of one of two APIs mid-claim; the proxy sends the retries
 });
 
 test('cluster: kill -9 of the Temporal history process, restarted after 2 s: its shards come back, nothing lost', async () => {
-  const history = stack.cluster!.services.history;
+  const history = suite.stack.cluster!.services.history;
   const report = await run({
     name: 'cluster: Temporal history kill -9 and restart',
     async fault({ traffic }: FaultContext) {

@@ -5,39 +5,21 @@
  * buyer watching the first API's feed sees it, claims it through the second API, is charged once, hears
  * the close on the first API's feed, and the ledger audit (with the cluster's Postgres visibility) passes.
  */
-import { Client, Connection } from '@temporalio/client';
-import { Client as PgClient, type Pool } from 'pg';
+import { Client as PgClient } from 'pg';
 import { runAudit } from '../../db/audit';
-import { openDatabase, type Database } from '../../db/connection';
 import { leadFields, SERVICE_LINE } from '../helpers/world';
 import { connectFeed, type FeedClient } from '../api/harness';
-import { startStack, type Stack } from '../faults/harness';
 import { checkInvariants } from '../faults/invariants';
+import { faultSuite } from '../faults/suite';
 import { call } from '../faults/traffic';
 
 jest.setTimeout(10 * 60_000);
 
-let stack: Stack;
-let database: Database;
-let connection: Connection;
-let temporal: Client;
+const suite = faultSuite({ topology: 'cluster' });
 const feeds: FeedClient[] = [];
-const log = (m: string) => process.stdout.write(`${m}\n`);
-
-beforeAll(async () => {
-  const url = process.env.TEST_DATABASE_URL;
-  if (!url) throw new Error('TEST_DATABASE_URL is not set: run through jest (test/setup/global-setup.ts)');
-  stack = await startStack({ databaseUrl: url, log, topology: 'cluster' });
-  database = await openDatabase({ url, poolSize: 4 });
-  connection = await Connection.connect({ address: stack.temporal.address });
-  temporal = new Client({ connection });
-});
 
 afterAll(async () => {
   await Promise.all(feeds.map((f) => f.close()));
-  await connection?.close();
-  await stack?.close();
-  await database?.close();
 });
 
 async function ok(baseUrl: string, method: string, path: string, key: string, body?: unknown): Promise<Record<string, unknown>> {
@@ -47,7 +29,7 @@ async function ok(baseUrl: string, method: string, path: string, key: string, bo
 }
 
 test('the cluster is four Temporal processes in one membership ring, on Postgres, with 4 history shards', async () => {
-  const cluster = stack.cluster!;
+  const cluster = suite.stack.cluster!;
   const pids = Object.values(cluster.services).map((s) => s.pid);
   expect(new Set(pids).size).toBe(4);
   expect(pids.every((p) => typeof p === 'number')).toBe(true);
@@ -69,6 +51,7 @@ test('the cluster is four Temporal processes in one membership ring, on Postgres
 });
 
 test('a lead in through API 1, claimed through API 2: charged once, the feed of API 1 hears it, the audit passes', async () => {
+  const { stack } = suite;
   const [api1, api2] = stack.apiUrls;
   expect(stack.apis).toHaveLength(2);
   expect(stack.workers).toHaveLength(2);
@@ -112,7 +95,7 @@ test('a lead in through API 1, claimed through API 2: charged once, the feed of 
     outcome: 'won_by_you',
   });
 
-  const pool = database.raw as Pool;
+  const { pool } = suite;
   const sales = await pool.query('SELECT buyer_id, price FROM assignments WHERE lead_id = $1', [leadId]);
   expect(sales.rows).toEqual([{ buyer_id: buyer.id, price: 10 }]);
   const charges = await pool.query(`SELECT amount FROM ledger_entries WHERE buyer_id = $1 AND kind = 'charge'`, [buyer.id]);
@@ -124,6 +107,6 @@ test('a lead in through API 1, claimed through API 2: charged once, the feed of 
   const deadline = Date.now() + 60_000;
   while ((await pool.query('SELECT status FROM leads WHERE id = $1', [leadId])).rows[0].status !== 'sold' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
   expect(await checkInvariants(pool, agencyId)).toEqual([]);
-  const audit = await runAudit(database.db, { agencyId, temporal, minAgeMs: 0 });
+  const audit = await runAudit(suite.database.db, { agencyId, temporal: suite.temporal, minAgeMs: 0 });
   expect(audit.checks.filter((ch) => ch.failed)).toEqual([]);
 });
