@@ -26,7 +26,7 @@ import readline from 'node:readline';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { Client as PgClient } from 'pg';
-import { freePort } from './temporal-dev';
+import { freePort, isExecutableFile } from './temporal-dev';
 
 const ROOT = path.resolve(__dirname, '..');
 const PROGRAM_DIR = path.join(ROOT, 'tools', 'temporal-server');
@@ -59,15 +59,6 @@ export function temporalServerPath(): string {
   return path.join(cacheRoot(), `temporal-server-${hash.digest('hex').slice(0, 16)}`, 'temporal-server');
 }
 
-function isExecutable(p: string): boolean {
-  try {
-    fs.accessSync(p, fs.constants.X_OK);
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Returns the server program's path, building it first when this checkout's version is not cached.
  * Concurrent callers wait on one flock; the binary appears by rename, never half-written.
@@ -75,11 +66,11 @@ function isExecutable(p: string): boolean {
 export async function ensureTemporalServer(log: Log = defaultLog): Promise<string> {
   const fromEnv = process.env.LW_TEMPORAL_SERVER;
   if (fromEnv) {
-    if (!isExecutable(fromEnv)) throw new Error(`LW_TEMPORAL_SERVER=${fromEnv} is not an executable file`);
+    if (!isExecutableFile(fromEnv)) throw new Error(`LW_TEMPORAL_SERVER=${fromEnv} is not an executable file`);
     return fromEnv;
   }
   const target = temporalServerPath();
-  if (isExecutable(target)) return target;
+  if (isExecutableFile(target)) return target;
   fs.mkdirSync(path.dirname(target), { recursive: true });
   log(`Building the Temporal server program (tools/temporal-server) into ${target}; several minutes on two cores the first time.`);
   const started = Date.now();
@@ -109,7 +100,7 @@ export async function ensureTemporalServer(log: Log = defaultLog): Promise<strin
       resolve(c);
     });
   });
-  if (code !== 0 || !isExecutable(target)) {
+  if (code !== 0 || !isExecutableFile(target)) {
     throw new Error(`go build of tools/temporal-server failed (exit ${code}); needs Go and flock:\n${tail.join('\n')}`);
   }
   log(`Temporal server program ready (${Math.round((Date.now() - started) / 1000)} s).`);
@@ -234,6 +225,15 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
     return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms / 1000} s waiting for ${what}`)), ms)))]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Whether GET `url` answers 2xx within 3 s (readiness probes). */
+export async function httpOk(url: string): Promise<boolean> {
+  try {
+    return (await fetch(url, { signal: AbortSignal.timeout(3_000) })).ok;
+  } catch {
+    return false;
   }
 }
 
@@ -513,18 +513,7 @@ export async function startTemporalCluster(opts: TemporalClusterOptions = {}): P
       logDir,
       echo: opts.echo,
       // Up once its metrics endpoint answers (the frontend additionally must answer gRPC, checked below).
-      ready: ({ exited }) =>
-        until(
-          async () => {
-            try {
-              return (await fetch(`http://127.0.0.1:${metricsPorts[role]}/metrics`, { signal: AbortSignal.timeout(2_000) })).ok;
-            } catch {
-              return false;
-            }
-          },
-          exited,
-          `temporal ${role} serves /metrics`,
-        ),
+      ready: ({ exited }) => until(() => httpOk(`http://127.0.0.1:${metricsPorts[role]}/metrics`), exited, `temporal ${role} serves /metrics`),
     });
   }
 
@@ -705,18 +694,7 @@ async function startAll(argv: string[], adminUrl: string, stamp: string, logDir:
         log,
         logDir,
         echo: true,
-        ready: ({ exited }) =>
-          until(
-            async () => {
-              try {
-                return (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(3_000) })).ok;
-              } catch {
-                return false;
-              }
-            },
-            exited,
-            'the API is ready',
-          ),
+        ready: ({ exited }) => until(() => httpOk(`http://127.0.0.1:${port}/readyz`), exited, 'the API is ready'),
       }),
     );
   }

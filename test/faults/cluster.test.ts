@@ -10,7 +10,7 @@
  */
 import { sleep, waitFor } from './harness';
 import type { FaultContext } from './scenario';
-import { faultSuite } from './suite';
+import { databaseCut, faultSuite } from './suite';
 
 jest.setTimeout(15 * 60_000);
 
@@ -79,22 +79,7 @@ test('cluster: kill -9 of the Temporal history process, restarted after 2 s: its
 test('cluster: Postgres cut for 5 s for everyone (Temporal and Leadwire): nothing lost, nothing charged twice', async () => {
   const report = await run({
     name: 'cluster: Postgres cut for 5 s (Temporal and Leadwire)',
-    async fault({ stack }: FaultContext) {
-      const proxies = Object.values(stack.proxies).filter((p) => p !== undefined);
-      const dropped = proxies.reduce((n, p) => n + p.stats.dropped, 0);
-      const t = Date.now();
-      await stack.cutDatabase();
-      await sleep(5_000);
-      await stack.restoreDatabase();
-      const restoredAt = Date.now();
-      return {
-        faults: 1,
-        description: 'every Postgres connection of Temporal, the workers and the APIs dropped, new ones refused for 5 s',
-        outageMs: restoredAt - t,
-        restoredAt,
-        notes: { connectionsDropped: proxies.reduce((n, p) => n + p.stats.dropped, 0) - dropped },
-      };
-    },
+    fault: databaseCut(5_000, 'every Postgres connection of Temporal, the workers and the APIs dropped, new ones refused for 5 s'),
     settleTimeoutMs: 180_000,
   });
   expect(report.recovery.firstSaleMs).not.toBeNull();

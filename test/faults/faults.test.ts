@@ -10,7 +10,7 @@
  */
 import { sleep, waitFor } from './harness';
 import type { FaultContext } from './scenario';
-import { faultSuite } from './suite';
+import { databaseCut, faultSuite } from './suite';
 
 jest.setTimeout(15 * 60_000);
 
@@ -100,21 +100,7 @@ test('cutting the database for 5 s mid-stream (connections dropped, new ones ref
   const exitsBefore = suite.stack.worker.unexpectedExits + suite.stack.api.unexpectedExits;
   await run({
     name: 'database cut for 5 s',
-    async fault({ stack }: FaultContext) {
-      const dropped = stack.proxies.worker.stats.dropped + stack.proxies.api.stats.dropped;
-      const t = Date.now();
-      await stack.cutDatabase();
-      await sleep(5_000);
-      await stack.restoreDatabase();
-      const restoredAt = Date.now();
-      return {
-        faults: 1,
-        description: 'every database connection of the worker and the API dropped, new ones refused for 5 s',
-        outageMs: restoredAt - t,
-        restoredAt,
-        notes: { connectionsDropped: stack.proxies.worker.stats.dropped + stack.proxies.api.stats.dropped - dropped },
-      };
-    },
+    fault: databaseCut(5_000, 'every database connection of the worker and the API dropped, new ones refused for 5 s'),
   });
   expect(suite.stack.worker.unexpectedExits + suite.stack.api.unexpectedExits).toBe(exitsBefore);
 });

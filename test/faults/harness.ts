@@ -20,6 +20,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { freePort, startTemporalDevServer, type TemporalDevServer } from '../../scripts/temporal-dev';
 import {
+  httpOk,
   managedProcess,
   startRoundRobinProxy,
   startTemporalCluster,
@@ -242,19 +243,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       env: env(proxies.api, `api${suffix(i)}`, { PORT: String(port) }),
       logDir,
       log,
-      ready: ({ exited }) =>
-        until(
-          async () => {
-            try {
-              const res = await fetch(`${apiUrls[i]}/readyz`, { signal: AbortSignal.timeout(3_000) });
-              return res.status === 200;
-            } catch {
-              return false;
-            }
-          },
-          exited,
-          'the API is ready',
-        ),
+      ready: ({ exited }) => until(() => httpOk(`${apiUrls[i]}/readyz`), exited, 'the API is ready'),
     }),
   );
   const all = [...workers, ...apis];

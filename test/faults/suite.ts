@@ -7,8 +7,8 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { openDatabase, type Database } from '../../db/connection';
-import { startStack, type Stack, type Topology } from './harness';
-import { runScenario, type ScenarioOptions, type ScenarioReport } from './scenario';
+import { sleep, startStack, type Stack, type Topology } from './harness';
+import { runScenario, type FaultContext, type FaultResult, type ScenarioOptions, type ScenarioReport } from './scenario';
 
 export const log = (m: string) => process.stdout.write(`${m}\n`);
 
@@ -72,5 +72,20 @@ export function faultSuite(opts: { topology?: Topology } = {}): FaultSuite {
       expect(report.counts.assignments).toBeGreaterThan(0);
       return report;
     },
+  };
+}
+
+/** The fault "Postgres cut for `ms`": every proxied connection dropped (Temporal's too, in the cluster), new ones refused. */
+export function databaseCut(ms: number, description: string): (ctx: FaultContext) => Promise<FaultResult> {
+  return async ({ stack }) => {
+    const proxies = Object.values(stack.proxies).filter((p) => p !== undefined);
+    const dropped = () => proxies.reduce((n, p) => n + p.stats.dropped, 0);
+    const before = dropped();
+    const t = Date.now();
+    await stack.cutDatabase();
+    await sleep(ms);
+    await stack.restoreDatabase();
+    const restoredAt = Date.now();
+    return { faults: 1, description, outageMs: restoredAt - t, restoredAt, notes: { connectionsDropped: dropped() - before } };
   };
 }
