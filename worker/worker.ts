@@ -11,6 +11,8 @@ import { observeActivities } from '../observability/activity';
 import { temporalTracingPlugins } from '../observability/tracing';
 
 export const DEFAULT_TASK_QUEUE = 'leadwire';
+/** Open leads kept in the worker's workflow cache (about 0.3 MB each): some 600 MB at most. */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 2000;
 
 export interface LeadwireWorkerOptions {
   address: string;
@@ -21,6 +23,8 @@ export interface LeadwireWorkerOptions {
   faults?: FaultHooks;
   /** Delivery channel settings over the environment's. */
   delivery?: DeliveryOverrides;
+  /** Workflows kept in memory between tasks (LW_MAX_CACHED_WORKFLOWS; default DEFAULT_MAX_CACHED_WORKFLOWS). */
+  maxCachedWorkflows?: number;
   /** A prebuilt workflow bundle (tests build it once); otherwise bundled from workflows/. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
@@ -38,7 +42,12 @@ export async function createLeadwireWorker(opts: LeadwireWorkerOptions): Promise
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     // Claims queue behind one another in a workflow; keep sales flowing under load.
     maxConcurrentActivityTaskExecutions: 200,
+    maxConcurrentLocalActivityExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,
+    // Memory stays bounded however many leads wait: an open lead's workflow holds about 0.3 MB in the cache
+    // (bench/RESULTS.md, scale); past this many, the least recently used are evicted and replayed from their
+    // (short) history when their timer fires or a claim arrives.
+    maxCachedWorkflows: opts.maxCachedWorkflows ?? Number(process.env.LW_MAX_CACHED_WORKFLOWS ?? DEFAULT_MAX_CACHED_WORKFLOWS),
   });
   return { worker, connection };
 }

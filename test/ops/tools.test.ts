@@ -14,7 +14,7 @@ import { createInProcessBus } from '../../db/offer-bus';
 import { fetchLeadHistories, historyRows, leadRecords, linkEvents, renderTimeline, replayHistories } from '../../scripts/replay';
 import { openTestPostgres } from '../helpers/db';
 import { HISTORIES_DIR } from '../helpers/histories';
-import { claim, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
+import { claim, waitForLeadStatus, waitForOffer, useClaimsDb } from '../helpers/lifecycle';
 import { startLead, startWorker, testClient, workflowBundle, type RunningWorker } from '../helpers/temporal';
 import { makeAgency, makeBuyers, makeCampaign, makeLead } from '../helpers/world';
 
@@ -57,6 +57,7 @@ async function auditCorrupted(corrupt: (tx: DbOrTx) => Promise<void>): Promise<A
 
 beforeAll(async () => {
   database = await openTestPostgres();
+  useClaimsDb(database.db);
   worker = await startWorker({ db: database.db, bus: createInProcessBus() });
   ({ client, connection } = await testClient());
 
