@@ -127,11 +127,16 @@ test('one claim over HTTP is one connected trace: API request → Update → wor
   expect(connected(inTrace(claimTrace))).toBe(true);
   const sale = one('RunActivity:postAndCharge', claimTrace);
   expect(ancestors(sale, byId).map((s) => s.name)).toEqual(['StartActivity:postAndCharge', 'HandleUpdate:claim', 'StartWorkflowUpdate:claim', 'POST /v1/offers/:id/claim']);
-  const saleSql = inTrace(claimTrace).filter((s) => s.parentSpanId === sale.spanContext().spanId).map((s) => String(s.attributes['db.statement']));
-  expect(saleSql[0]).toMatch(/^begin/i);
-  expect(saleSql[saleSql.length - 1]).toMatch(/^commit/i);
-  expect(saleSql.some((q) => /insert into "ledger_entries"/i.test(q))).toBe(true);
-  expect(saleSql.some((q) => /insert into "assignments"/i.test(q))).toBe(true);
+  // The sale's transaction, statement by statement, in the order they started.
+  const saleSql = inTrace(claimTrace)
+    .filter((s) => s.parentSpanId === sale.spanContext().spanId)
+    .sort((a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1])
+    .map((s) => String(s.attributes['db.statement']));
+  const at = (re: RegExp) => saleSql.findIndex((q) => re.test(q));
+  const [begin, charge, assignment, commit] = [/^begin/i, /insert into "ledger_entries"/i, /insert into "assignments"/i, /^commit/i].map(at);
+  expect([begin, charge, assignment, commit].every((i) => i >= 0)).toBe(true);
+  expect(begin).toBeLessThan(Math.min(charge!, assignment!));
+  expect(commit).toBeGreaterThan(Math.max(charge!, assignment!));
 
   // The lead: its request, the workflow run, and the delivery POST whose traceparent the buyer received.
   const leadRoot = spans.find((s) => s.kind === SpanKind.SERVER && s.name === 'POST /v1/leads')!;
