@@ -54,15 +54,15 @@ test('kill -9 of the worker while offers wait in their window; restarted after t
         (await pool.query(`SELECT id, closes_at FROM offers WHERE agency_id = $1 AND status = 'open' AND kind = 'ping_post' AND closes_at > now() + interval '1 second'`, [world.agencyId])).rows;
       await waitFor(async () => (await open()).length >= 2, 30_000);
       const t = Date.now();
-      await stack.worker.kill9();
+      await Promise.all(stack.workers.map((w) => w.kill9())); // every worker (the cluster runs two): no timer may fire while none runs
       openAtKill = await open();
       const lastClose = Math.max(...openAtKill.map((o) => o.closes_at.getTime()));
       await sleep(Math.max(0, lastClose - Date.now()) + 2_000);
-      await stack.worker.start();
+      await Promise.all(stack.workers.map((w) => w.start()));
       const restoredAt = Date.now();
       return {
         faults: 1,
-        description: 'kill -9 of the worker with offers open; restarted once all their windows had passed',
+        description: 'kill -9 of every worker with offers open; restarted once all their windows had passed',
         outageMs: restoredAt - t,
         restoredAt,
         notes: { offersOpenAtKill: openAtKill.length, downPastLastWindowMs: restoredAt - lastClose },
