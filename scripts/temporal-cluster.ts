@@ -26,6 +26,7 @@ import readline from 'node:readline';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { Client as PgClient } from 'pg';
+import { DEFAULT_TASK_QUEUE } from '../worker/worker';
 import { freePort, isExecutableFile } from './temporal-dev';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -232,6 +233,21 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
 export async function httpOk(url: string): Promise<boolean> {
   try {
     return (await fetch(url, { signal: AbortSignal.timeout(3_000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Readiness of a Leadwire worker, whatever its log level: has a worker polled `taskQueue` since `since`?
+ * `probe` is a (lazy) connection to the frontend.
+ */
+export async function workerPolledSince(probe: Connection, taskQueue: string, since: number): Promise<boolean> {
+  try {
+    const { pollers } = await probe.withDeadline(Date.now() + 2_000, () =>
+      probe.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, taskQueueType: 1 /* workflow */ }),
+    );
+    return pollers.some((p) => Number(p.lastAccessTime?.seconds ?? 0) * 1000 >= since - 1_000);
   } catch {
     return false;
   }
@@ -670,6 +686,9 @@ async function startAll(argv: string[], adminUrl: string, stamp: string, logDir:
   const apis = Number(process.env.LW_CLUSTER_APIS || 2);
   const procs: ManagedProcess[] = [];
   const apiPorts: number[] = [];
+  const taskQueue = process.env.LW_TASK_QUEUE || DEFAULT_TASK_QUEUE;
+  const probe = Connection.lazy({ address: temporal.address });
+  cleanups.push(() => probe.close());
   for (let i = 1; i <= workers; i++) {
     const metricsPort = await freePort();
     const p = managedProcess({
@@ -679,7 +698,10 @@ async function startAll(argv: string[], adminUrl: string, stamp: string, logDir:
       log,
       logDir,
       echo: true,
-      ready: ({ lines, exited }) => until(() => lines.some((l) => /worker polling/i.test(l)), exited, 'the worker polls'),
+      ready: ({ lines, exited }) => {
+        const since = Date.now();
+        return until(async () => lines.some((l) => /worker polling/i.test(l)) || (await workerPolledSince(probe, taskQueue, since)), exited, 'the worker polls');
+      },
     });
     procs.push(p);
   }

@@ -26,6 +26,7 @@ import {
   startTemporalCluster,
   tsxArgs,
   until,
+  workerPolledSince,
   type ManagedProcess,
   type RoundRobinProxy,
   type TemporalCluster,
@@ -210,16 +211,6 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
   // For readiness only: has a worker polled the task queue since a given time?
   const probe = Connection.lazy({ address: temporal.address });
-  const pollsSince = async (queue: string, since: number): Promise<boolean> => {
-    try {
-      const { pollers } = await probe.withDeadline(Date.now() + 2_000, () =>
-        probe.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: queue }, taskQueueType: 1 /* workflow */ }),
-      );
-      return pollers.some((p) => Number(p.lastAccessTime?.seconds ?? 0) * 1000 >= since - 1_000);
-    } catch {
-      return false;
-    }
-  };
 
   const suffix = (i: number) => (count > 1 ? `-${i + 1}` : '');
   const workers = Array.from({ length: count }, (_, i) =>
@@ -232,7 +223,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       // Ready once it polls the task queue (Temporal has seen a poll since this start), or says so in its log.
       ready: ({ lines, exited }) => {
         const since = Date.now();
-        return until(async () => lines.some((l) => /worker polling/i.test(l)) || (await pollsSince(taskQueue, since)), exited, 'the worker polls');
+        return until(async () => lines.some((l) => /worker polling/i.test(l)) || (await workerPolledSince(probe, taskQueue, since)), exited, 'the worker polls');
       },
     }),
   );
