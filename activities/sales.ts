@@ -19,7 +19,13 @@ import type { ActivityDeps } from './deps';
 import { publishClosed } from './offers';
 
 /** A sale as the workflow sees it: a won one with the buyer's delivery plan. */
-export type SaleOutcome = Exclude<SaleResult, { result: 'won' }> | (Omit<Extract<SaleResult, { result: 'won' }>, 'closed'> & { delivery: DeliveryPlan });
+export type SaleOutcome =
+  | Exclude<SaleResult, { result: 'won' }>
+  | (Omit<Extract<SaleResult, { result: 'won' }>, 'closed'> & {
+      delivery: DeliveryPlan;
+      /** This sale filled the offer's last place and closed it. */
+      closedOffer: boolean;
+    });
 
 export function saleActivities({ db, bus, faults, delivery }: ActivityDeps) {
   /** After the commit: the feeds hear of a closed offer, and the won answer gets its delivery plan. */
@@ -28,7 +34,7 @@ export function saleActivities({ db, bus, faults, delivery }: ActivityDeps) {
     if (sale.closed) await publishClosed(bus, sale.closed);
     await faults?.afterSaleCommitted?.({ offerId, buyerId });
     const { closed: _published, ...won } = sale;
-    return { ...won, delivery: await deliveryPlanFor(db, delivery, buyerId) };
+    return { ...won, delivery: await deliveryPlanFor(db, delivery, buyerId), closedOffer: !!sale.closed };
   };
 
   return {

@@ -65,7 +65,42 @@ export interface ClaimRelayDeps {
 export const newRequestId = () => crypto.randomUUID();
 
 export class ClaimRelay {
+  /** Per offer, the last claim of this process in line (see `inTurn`). */
+  private readonly lines = new Map<string, Promise<unknown>>();
+
   constructor(private readonly deps: ClaimRelayDeps) {}
+
+  /**
+   * Claims on one offer from this process go one after another: each waits
+   * for the claim ahead of it to be answered, then reads the offer again. In a
+   * storm, the first claim reaches the workflow and wins; the others then find
+   * the offer sold out in the database and are answered `lost_race` at once,
+   * instead of each queueing an Update on the workflow. The workflow still
+   * decides between claims from different processes, and a claim that could
+   * still win (the one ahead failed, or a shared offer has places left) goes
+   * to it. A claim never waits for the one ahead longer than half its own
+   * deadline.
+   */
+  private async inTurn<T>(offerId: string, decide: () => Promise<T>): Promise<T> {
+    const ahead = this.lines.get(offerId);
+    const mine = (async () => {
+      if (ahead) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([ahead, new Promise((r) => (timer = setTimeout(r, this.deps.timeoutMs / 2)))]);
+        clearTimeout(timer);
+      }
+      return decide();
+    })();
+    const done = mine.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.lines.set(offerId, done);
+    void done.then(() => {
+      if (this.lines.get(offerId) === done) this.lines.delete(offerId);
+    });
+    return mine;
+  }
 
   /** Claims an offer for the buyer. Throws a Problem for 404 (unknown offer), 429 and 503. */
   async claim(buyer: BuyerPrincipal, offerId: string, requestId: string, via: ClaimVia): Promise<ClaimAnswer> {
@@ -84,7 +119,10 @@ export class ClaimRelay {
   private async decide(buyer: BuyerPrincipal, offerId: string, requestId: string, via: ClaimVia): Promise<ClaimAnswer> {
     const retryAfter = this.deps.limiter.take(buyer.keyId);
     if (retryAfter > 0) throw rateLimited(retryAfter, 'Too many claims with this key.');
+    return this.inTurn(offerId, () => this.decideInTurn(buyer, offerId, requestId, via));
+  }
 
+  private async decideInTurn(buyer: BuyerPrincipal, offerId: string, requestId: string, via: ClaimVia): Promise<ClaimAnswer> {
     const { db } = this.deps;
     const context = await claimContext(db, offerId, buyer.buyerId);
     if (!context || context.offer.agencyId !== buyer.agencyId) throw notFound('offer');

@@ -13,6 +13,13 @@ import { temporalTracingPlugins } from '../observability/tracing';
 export const DEFAULT_TASK_QUEUE = 'leadwire';
 /** Open leads kept in the worker's workflow cache (about 0.3 MB each): some 600 MB at most. */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 2000;
+/** The worker's concurrency (also the benchmark's engine_floor worker, so the two are compared on equal terms). */
+export const WORKER_CONCURRENCY = {
+  // Claims queue behind one another in a workflow; keep sales flowing under load.
+  maxConcurrentActivityTaskExecutions: 200,
+  maxConcurrentLocalActivityExecutions: 200,
+  maxConcurrentWorkflowTaskExecutions: 100,
+} as const;
 
 export interface LeadwireWorkerOptions {
   address: string;
@@ -40,10 +47,7 @@ export async function createLeadwireWorker(opts: LeadwireWorkerOptions): Promise
     interceptors: { activity: [observeActivities] },
     plugins: temporalTracingPlugins(), // OpenTelemetry (observability/tracing.ts); none when tracing is off
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
-    // Claims queue behind one another in a workflow; keep sales flowing under load.
-    maxConcurrentActivityTaskExecutions: 200,
-    maxConcurrentLocalActivityExecutions: 200,
-    maxConcurrentWorkflowTaskExecutions: 100,
+    ...WORKER_CONCURRENCY,
     // Memory stays bounded however many leads wait: an open lead's workflow holds about 0.3 MB in the cache
     // (bench/RESULTS.md, scale); past this many, the least recently used are evicted and replayed from their
     // (short) history when their timer fires or a claim arrives.

@@ -19,6 +19,12 @@ export interface Sizes {
   scaleOffers: number;
   scaleClaimers: number;
   scaleClaimRounds: number;
+  /** Engine floor: offered rates (workflows/s), same step length as throughput. */
+  floorRates: number[];
+  /** Storm over many offers: buyers each claiming every one of the offers at once, and rounds. */
+  manyBuyers: number;
+  manyOffers: number;
+  manyRounds: number;
 }
 
 export const FULL: Sizes = {
@@ -32,6 +38,10 @@ export const FULL: Sizes = {
   scaleOffers: 10_000,
   scaleClaimers: 50,
   scaleClaimRounds: 10,
+  floorRates: [8, 16, 24, 32, 48, 64, 80, 100, 120, 140, 170, 200],
+  manyBuyers: 50,
+  manyOffers: 30,
+  manyRounds: 3,
 };
 
 /** `npm run bench:ci`: every scenario, tiny, so the harness cannot rot (well under 3 minutes). */
@@ -46,6 +56,10 @@ export const CI: Sizes = {
   scaleOffers: 20,
   scaleClaimers: 3,
   scaleClaimRounds: 2,
+  floorRates: [2],
+  manyBuyers: 3,
+  manyOffers: 2,
+  manyRounds: 1,
 };
 
 export interface BenchContext {
@@ -57,7 +71,7 @@ export interface BenchContext {
 }
 
 export interface ScenarioResult {
-  scenario: 'claim_storm' | 'floor' | 'feed_latency' | 'throughput' | 'scale';
+  scenario: 'claim_storm' | 'floor' | 'feed_latency' | 'throughput' | 'engine_floor' | 'scale' | 'storm_many';
   /** Everything measured (printed as JSON). */
   figures: Record<string, unknown>;
   /** One line for the results table. */
