@@ -43,6 +43,7 @@ import { offerRoutes } from './routes/offers';
 import { opsRoutes } from './routes/ops';
 import type { ApiServices } from './services';
 import { parseWith } from './validate';
+import { traceRequests } from '../observability/tracing';
 
 export interface ApiDeps {
   db: Db;
@@ -160,6 +161,7 @@ export function createApi(deps: ApiDeps): Api {
   app.set('etag', false);
   app.set('query parser', 'simple');
   if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
+  app.use(traceRequests); // OpenTelemetry server span (observability/tracing.ts); a no-op when tracing is off
   app.use(baseHeaders(metrics, deps.requestLogger));
   app.use('/v1', boundInFlight({ ...DEFAULT_IN_FLIGHT, ...deps.inFlight }));
   for (const route of routes) app[route.method](route.path, ...pipeline(route, services));

@@ -6,6 +6,7 @@
  *   npm run bench -- --only claim_storm,floor
  *   npm run bench -- --scale-offers 5000 --rates 10,20,40 --results /tmp/r.md --no-record
  *   npm run bench -- --temporal-dir /dev/shm    the dev server's SQLite on tmpfs (to see what the disk costs)
+ *   npm run bench -- --topology cluster         against the Temporal cluster on Postgres (scripts/temporal-cluster.ts)
  *
  * Each scenario prints one JSON line on stdout; progress goes to stderr. Scenarios run in the order of
  * ALL whatever the order of --only, so those that report a ratio (floor, engine_floor) follow the ones
@@ -35,6 +36,7 @@ interface Args {
   record: boolean;
   sizes: Sizes;
   temporalDir?: string;
+  topology: 'dev' | 'cluster';
 }
 
 function parseArgs(argv: string[]): Args {
@@ -54,6 +56,8 @@ function parseArgs(argv: string[]): Args {
   if (value('--step-seconds')) sizes.stepSeconds = Number(value('--step-seconds'));
   const only = (value('--only')?.split(',') ?? [...ALL]) as Name[];
   for (const o of only) if (!ALL.includes(o)) throw new Error(`unknown scenario ${o}; one of ${ALL.join(', ')}`);
+  const topology = value('--topology') ?? 'dev';
+  if (topology !== 'dev' && topology !== 'cluster') throw new Error(`unknown topology ${topology}; dev or cluster`);
   return {
     ci,
     only: ALL.filter((n) => only.includes(n)),
@@ -61,6 +65,7 @@ function parseArgs(argv: string[]): Args {
     record: !argv.includes('--no-record') && (!ci || value('--results') !== undefined),
     sizes,
     temporalDir: value('--temporal-dir'),
+    topology,
   };
 }
 
@@ -80,7 +85,7 @@ async function main(argv: string[]): Promise<number> {
     loadStart: loadAverage(),
   };
   log(`${meta.command} on ${meta.machine}; load ${meta.loadStart.join(' ')}; commit ${meta.commit}`);
-  const stack = await startStack({ temporalDir: args.temporalDir });
+  const stack = await startStack({ temporalDir: args.temporalDir, topology: args.topology });
   // Ctrl-C or a kill: still stop the processes and drop the database.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {

@@ -4,10 +4,12 @@
  */
 import { logger } from '../observability/logger';
 import { collectProcessMetrics } from '../observability/metrics';
+import { installTracingFromEnv } from '../observability/tracing';
 import { connectTemporal, createBus, loadConfig, onShutdown, openDatabaseFor, serveApi } from './runtime';
 
 async function main() {
   const config = loadConfig();
+  installTracingFromEnv(); // OTEL_* (off by default)
   collectProcessMetrics();
   if (!config.temporalAddress) throw new Error('TEMPORAL_ADDRESS is required for the API process');
   if (!config.rootToken) throw new Error('LW_ROOT_TOKEN is required for the API process');

@@ -13,6 +13,7 @@ import { collectProcessMetrics } from '../observability/metrics';
 import { installTemporalRuntime } from '../observability/temporal';
 import { resolveDeliveryConfig } from '../activities/channels/config';
 import { publicUrlFromEnv, startAlertDispatcher } from '../worker/alert-dispatcher';
+import { installTracingFromEnv } from '../observability/tracing';
 import { sweepStuckLeads } from '../worker/lead-starter';
 import { createLeadwireWorker } from '../worker/worker';
 import { startTemporalDevServer } from '../scripts/temporal-dev';
@@ -23,6 +24,7 @@ import { removeStackFile, stackFilePath, writeStackFile } from './stack';
 
 async function main() {
   const config = loadConfig();
+  installTracingFromEnv(); // OTEL_* (off by default)
   installTemporalRuntime(); // the SDK's logs through pino, WARN and up
   collectProcessMetrics();
   const temporal = await startTemporalDevServer({ dataDir: path.join(config.dataDir, 'temporal'), quiet: true });

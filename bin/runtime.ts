@@ -12,6 +12,7 @@ import { inFlightFromEnv, type InFlightLimits } from '../api/in-flight';
 import { openDatabase, type Database } from '../db/connection';
 import { createInProcessBus, createPostgresBus, type OfferBus } from '../db/offer-bus';
 import { consoleStyle, logger } from '../observability/logger';
+import { shutdownTracing, temporalTracingPlugins } from '../observability/tracing';
 import { DEFAULT_TASK_QUEUE } from '../worker/worker';
 
 export interface Config {
@@ -66,7 +67,7 @@ export async function connectTemporal(address: string, namespace = 'default', ti
   for (;;) {
     try {
       const connection = await Connection.connect({ address });
-      return new Client({ connection, namespace });
+      return new Client({ connection, namespace, plugins: temporalTracingPlugins() });
     } catch (err) {
       if (Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 1000));
@@ -102,6 +103,7 @@ export function onShutdown(cleanups: (() => Promise<unknown> | unknown)[]): void
         console.error('shutdown step failed:', err instanceof Error ? err.message : err);
       }
     }
+    await shutdownTracing().catch(() => undefined); // flushes the last spans
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

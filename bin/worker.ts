@@ -6,10 +6,12 @@ import { createLeadwireWorker } from '../worker/worker';
 import { logger } from '../observability/logger';
 import { collectProcessMetrics, serveMetrics } from '../observability/metrics';
 import { installTemporalRuntime } from '../observability/temporal';
+import { installTracingFromEnv } from '../observability/tracing';
 import { connectTemporal, createBus, loadConfig, onShutdown, openDatabaseFor } from './runtime';
 
 async function main() {
   const config = loadConfig();
+  installTracingFromEnv(); // OTEL_* (off by default)
   installTemporalRuntime(); // the SDK's logs through pino, WARN and up
   collectProcessMetrics();
   // The worker's metrics (activities, lead outcomes, deliveries, process) for Prometheus.

@@ -66,7 +66,7 @@ function env(name: string): string | undefined {
   return v ? v : undefined;
 }
 
-function isExecutableFile(p: string): boolean {
+export function isExecutableFile(p: string): boolean {
   try {
     fs.accessSync(p, fs.constants.X_OK);
     return fs.statSync(p).isFile();

@@ -8,6 +8,7 @@ import type { DeliveryOverrides } from '../activities/channels/config';
 import type { Db } from '../db/connection';
 import type { OfferBus } from '../db/offer-bus';
 import { observeActivities } from '../observability/activity';
+import { temporalTracingPlugins } from '../observability/tracing';
 
 export const DEFAULT_TASK_QUEUE = 'leadwire';
 /** Open leads kept in the worker's workflow cache (about 0.3 MB each): some 600 MB at most. */
@@ -44,6 +45,7 @@ export async function createLeadwireWorker(opts: LeadwireWorkerOptions): Promise
     activities: createActivities({ db: opts.db, bus: opts.bus, faults: opts.faults, delivery: opts.delivery }),
     // Logs with the lead's ids, duration and failure metrics, business outcome counters.
     interceptors: { activity: [observeActivities] },
+    plugins: temporalTracingPlugins(), // OpenTelemetry (observability/tracing.ts); none when tracing is off
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     ...WORKER_CONCURRENCY,
     // Memory stays bounded however many leads wait: an open lead's workflow holds about 0.3 MB in the cache

@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { traceOutgoing } from '../../observability/tracing';
 import { checkLiteralHost, guardedLookup, UrlRefused } from './url-guard';
 
 export class DeliveryHttpError extends Error {
@@ -44,6 +45,11 @@ export async function postJson(
   const url = new URL(rawUrl);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UrlRefused('only http and https URLs are allowed');
   checkLiteralHost(url, opts.allowlist);
+  // OpenTelemetry: a client span and the traceparent header when tracing is on (observability/tracing.ts).
+  return traceOutgoing('POST delivery', url, headers, (traced) => send(url, body, traced, opts));
+}
+
+function send(url: URL, body: string, headers: Record<string, string>, opts: { timeoutMs: number; allowlist?: string | null }): Promise<PostResult> {
   const client = url.protocol === 'https:' ? https : http;
   return new Promise<PostResult>((resolve, reject) => {
     const req = client.request(

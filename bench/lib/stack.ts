@@ -9,6 +9,10 @@
  *   with raised rate limits and dedupe off) as two child processes, talking
  *   through Postgres LISTEN/NOTIFY as in a deployment; the load generator is
  *   this process. Child processes let us measure each one's CPU and memory.
+ *
+ * `--topology cluster` replaces the dev server with the Temporal cluster on Postgres
+ * (scripts/temporal-cluster.ts: frontend, history, matching and worker as four processes, 4 history
+ * shards, fresh databases on the same Postgres server), and measures each of its processes.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { Client as PgClient } from 'pg';
+import { startTemporalCluster, TEMPORAL_ROLES, type TemporalCluster } from '../../scripts/temporal-cluster';
 import { ensureTemporalCli, freePort, startTemporalDevServer, type TemporalDevServer } from '../../scripts/temporal-dev';
 
 export const ROOT = path.resolve(__dirname, '../..');
@@ -31,8 +36,14 @@ export interface Proc {
   tail: string[];
 }
 
+export type Topology = 'dev' | 'cluster';
+
 export interface Stack {
-  temporal: TemporalDevServer;
+  topology: Topology;
+  /** The frontend's address; `pid` is the dev server's (null for the cluster: see temporalPids). */
+  temporal: Pick<TemporalDevServer, 'address' | 'pid'>;
+  /** Temporal's processes by name: `temporal` (dev server) or `temporal-frontend`, `temporal-history`, … */
+  temporalPids: Record<string, number>;
   temporalDataDir: string;
   databaseUrl: string;
   dbName: string;
@@ -105,7 +116,8 @@ export async function stopProc(p: Proc | null): Promise<void> {
 }
 
 /** `temporalDir`: where the dev server's SQLite lives (default the temp dir; e.g. /dev/shm to take the disk out). */
-export async function startStack(opts: { temporalDir?: string } = {}): Promise<Stack> {
+export async function startStack(opts: { temporalDir?: string; topology?: Topology } = {}): Promise<Stack> {
+  const topology = opts.topology ?? 'dev';
   const adminUrl = process.env.DATABASE_URL || DEFAULT_PG;
   if (!(await pgAnswers(adminUrl))) {
     log('PostgreSQL does not answer; running scripts/ensure-postgres.sh');
@@ -119,6 +131,7 @@ export async function startStack(opts: { temporalDir?: string } = {}): Promise<S
 
   const temporalDataDir = fs.mkdtempSync(path.join(opts.temporalDir ?? os.tmpdir(), 'leadwire-bench-temporal-'));
   let temporal: TemporalDevServer | null = null;
+  let cluster: TemporalCluster | null = null;
   let api: Proc | null = null;
   let worker: Proc | null = null;
   let closing = false;
@@ -133,22 +146,28 @@ export async function startStack(opts: { temporalDir?: string } = {}): Promise<S
     await stopProc(api);
     await stopProc(worker);
     await temporal?.stop().catch(() => undefined);
+    await cluster?.stop().catch(() => undefined);
     fs.rmSync(temporalDataDir, { recursive: true, force: true });
     await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch((err) => log(`dropping ${dbName}: ${err}`));
   };
   try {
-    temporal = await startTemporalDevServer({
-      dataDir: temporalDataDir,
-      headless: true,
-      quiet: true,
-      ignoreTemporalAddressEnv: true,
-      onUnexpectedExit: (code, signal) => died('the Temporal dev server', `code ${code}, signal ${signal}`),
-    });
+    if (topology === 'cluster') {
+      cluster = await startTemporalCluster({ pgAdminUrl: adminUrl, databasePrefix: `temporal_bench_${Date.now()}_${process.pid}`, log, logDir: temporalDataDir });
+    } else {
+      temporal = await startTemporalDevServer({
+        dataDir: temporalDataDir,
+        headless: true,
+        quiet: true,
+        ignoreTemporalAddressEnv: true,
+        onUnexpectedExit: (code, signal) => died('the Temporal dev server', `code ${code}, signal ${signal}`),
+      });
+    }
+    const temporalAddress = cluster ? cluster.address : temporal!.address;
     const taskQueue = `bench-${process.pid}`;
     const env = {
       DATABASE_URL: databaseUrl,
       DATABASE_POOL_SIZE: '20',
-      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_ADDRESS: temporalAddress,
       LW_TASK_QUEUE: taskQueue,
       LW_ROOT_TOKEN: ROOT_TOKEN,
       LW_TEMPORAL_LOG_LEVEL: 'ERROR',
@@ -161,13 +180,25 @@ export async function startStack(opts: { temporalDir?: string } = {}): Promise<S
     api = started.proc;
     for (const p of [worker!, api]) p.child!.once('exit', (code, signal) => died(p.name, `code ${code}, signal ${signal}`, p.tail));
     const port = Number(started.match[1]);
-    const cli = await ensureTemporalCli(log);
-    const version = execFileSync(cli, ['--version']).toString().trim();
-    const persistence =
-      `${version}; \`temporal server start-dev\` with SQLite file --db-filename ${path.join(temporalDataDir, 'temporal.db')} ` +
-      `(tmpfs: ${isTmpfs(temporalDataDir) ? 'yes' : 'no'}), headless, log-level warn, dynamic config history.maxInFlightUpdates=1000 history.maxTotalUpdates=10000`;
+    let persistence: string;
+    let temporalPids: Record<string, number>;
+    if (cluster) {
+      persistence =
+        `cluster: tools/temporal-server (Server 1.29.1), frontend/history/matching/worker as 4 processes, ${cluster.shards} history shards, ` +
+        `PostgreSQL persistence and visibility (databases ${cluster.databases.temporal}, ${cluster.databases.visibility}), deploy/temporal/dynamicconfig.yaml`;
+      temporalPids = Object.fromEntries(TEMPORAL_ROLES.map((r) => [`temporal-${r}`, cluster!.services[r].pid!]));
+    } else {
+      const cli = await ensureTemporalCli(log);
+      const version = execFileSync(cli, ['--version']).toString().trim();
+      persistence =
+        `${version}; \`temporal server start-dev\` with SQLite file --db-filename ${path.join(temporalDataDir, 'temporal.db')} ` +
+        `(tmpfs: ${isTmpfs(temporalDataDir) ? 'yes' : 'no'}), headless, log-level warn, dynamic config history.maxInFlightUpdates=1000 history.maxTotalUpdates=10000`;
+      temporalPids = { temporal: temporal!.pid! };
+    }
     return {
-      temporal,
+      topology,
+      temporal: { address: temporalAddress, pid: temporal?.pid ?? null },
+      temporalPids,
       temporalDataDir,
       databaseUrl,
       dbName,
@@ -208,6 +239,12 @@ export function cpuSeconds(pid: number): number | null {
   }
 }
 
+/** Resident memory of all of Temporal's processes (one dev server, or the cluster's four). */
+export function temporalRssMb(stack: Stack): number | null {
+  const each = Object.values(stack.temporalPids).map(rssMb);
+  return each.some((m) => m === null) ? null : each.reduce((a, b) => a! + b!, 0);
+}
+
 export function rssMb(pid: number): number | null {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -238,11 +275,11 @@ export interface CpuWindow {
 }
 
 /**
- * CPU use of our processes (api, worker, temporal, this load generator, and any `extra` a scenario
- * started, by name) and of all of Postgres over a window.
+ * CPU use of our processes (api, worker, Temporal's process(es), this load generator, and any `extra` a
+ * scenario started, by name) and of all of Postgres over a window.
  */
 export function cpuWindow(stack: Stack, extra: Record<string, number> = {}): CpuWindow {
-  const procs: Record<string, number> = { api: stack.api.pid, worker: stack.worker.pid, temporal: stack.temporal.pid!, loadgen: process.pid, ...extra };
+  const procs: Record<string, number> = { api: stack.api.pid, worker: stack.worker.pid, ...stack.temporalPids, loadgen: process.pid, ...extra };
   const start = Date.now();
   const before: Record<string, number> = {};
   for (const [k, pid] of Object.entries(procs)) before[k] = cpuSeconds(pid) ?? 0;
@@ -252,6 +289,8 @@ export function cpuWindow(stack: Stack, extra: Record<string, number> = {}): Cpu
       const secs = (Date.now() - start) / 1000;
       const out: Record<string, number> = {};
       for (const [k, pid] of Object.entries(procs)) out[k] = Math.round((((cpuSeconds(pid) ?? 0) - before[k]!) / secs) * 100);
+      // The cluster's services summed as `temporal`, comparable with the dev server's one process.
+      if (!('temporal' in procs)) out.temporal = Object.keys(stack.temporalPids).reduce((n, k) => n + out[k]!, 0);
       let pg = 0;
       for (const p of postgresPids()) pg += (cpuSeconds(p) ?? 0) - (pgBefore.get(p) ?? 0);
       out.postgres_all = Math.round((pg / secs) * 100);

@@ -20,7 +20,7 @@ import type { engineFloorWorkflow } from '../floor/workflow';
 import { nowMs, sleep } from '../lib/client';
 import { climbRates, judgeStep, sendOpenLoop, sustained, type StepJudgement } from '../lib/rates';
 import { summarize, type Summary } from '../lib/stats';
-import { cpuWindow, loadAverage, rssMb, spawnTs, stopProc, type Proc } from '../lib/stack';
+import { cpuWindow, loadAverage, rssMb, spawnTs, stopProc, temporalRssMb, type Proc } from '../lib/stack';
 import type { BenchContext, ScenarioResult } from './context';
 
 export interface FloorStep extends StepJudgement {
@@ -97,7 +97,7 @@ async function floorStep(ctx: BenchContext, temporal: Client, taskQueue: string,
     stages,
     lastWorkflow,
     cpuPercent,
-    rssMb: { floorWorker: rssMb(floorWorker.pid), temporal: rssMb(ctx.stack.temporal.pid!) },
+    rssMb: { floorWorker: rssMb(floorWorker.pid), temporal: temporalRssMb(ctx.stack) },
     loadAverage: loadAverage(),
     ...judged,
   };

@@ -9,7 +9,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { leads, offers } from '../../db/schema';
 import { createAgency, createBuyers, createCampaign, leadBody, nowMs, pool, sleep, until, type ApiClient } from '../lib/client';
-import { cpuWindow, rssMb } from '../lib/stack';
+import { cpuWindow, rssMb, temporalRssMb } from '../lib/stack';
 import { fmt, ratio, summarize, type Summary } from '../lib/stats';
 import { stormSeries, type StormFigures } from './claims';
 import { settle, type BenchContext, type ScenarioResult } from './context';
@@ -33,7 +33,7 @@ async function countLeads(ctx: BenchContext, campaignId: string, status: 'manual
   return Number(row?.n ?? 0);
 }
 
-const memory = (ctx: BenchContext) => ({ api: rssMb(ctx.stack.api.pid), worker: rssMb(ctx.stack.worker.pid), temporal: rssMb(ctx.stack.temporal.pid!) });
+const memory = (ctx: BenchContext) => ({ api: rssMb(ctx.stack.api.pid), worker: rssMb(ctx.stack.worker.pid), temporal: temporalRssMb(ctx.stack) });
 
 export async function scale(ctx: BenchContext): Promise<ScenarioResult> {
   const n = ctx.sizes.scaleOffers;

@@ -14,7 +14,7 @@ import { eq, inArray } from 'drizzle-orm';
 import { assignments, deliveries, offers } from '../../db/schema';
 import { createAgency, createBuyers, createCampaign, connectFeeds, leadBody, nowMs, sleep, type FeedClient } from '../lib/client';
 import { activityTimes, scrape } from '../lib/prom';
-import { cpuWindow, loadAverage, rssMb } from '../lib/stack';
+import { cpuWindow, loadAverage, rssMb, temporalRssMb } from '../lib/stack';
 import { climbRates, judgeStep, sendOpenLoop, sustained } from '../lib/rates';
 import { summarize, type Summary } from '../lib/stats';
 import { settle, type BenchContext, type ScenarioResult } from './context';
@@ -190,7 +190,7 @@ async function step(ctx: BenchContext, adminKey: string, campaignId: string, bot
     stages: summary,
     cpuPercent,
     activities,
-    rssMb: { api: rssMb(ctx.stack.api.pid), worker: rssMb(ctx.stack.worker.pid), temporal: rssMb(ctx.stack.temporal.pid!) },
+    rssMb: { api: rssMb(ctx.stack.api.pid), worker: rssMb(ctx.stack.worker.pid), temporal: temporalRssMb(ctx.stack) },
     temporalDbMb: sqliteMb(ctx.stack.temporalDataDir),
     loadAverage: loadAverage(),
     saturated: judged.saturated,

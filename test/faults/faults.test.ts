@@ -8,60 +8,15 @@
  * and every buyer was charged for exactly what it was told it won.
  * The numbers of each run are printed.
  */
-import { Client, Connection } from '@temporalio/client';
-import type { Pool } from 'pg';
-import { openDatabase, type Database } from '../../db/connection';
-import { sleep, startStack, type Stack } from './harness';
-import { runScenario, type FaultContext, type ScenarioOptions } from './scenario';
+import { sleep, waitFor } from './harness';
+import type { FaultContext } from './scenario';
+import { databaseCut, faultSuite } from './suite';
 
 jest.setTimeout(15 * 60_000);
 
-let stack: Stack;
-let database: Database;
-let pool: Pool;
-let connection: Connection;
-let temporal: Client;
-const log = (m: string) => process.stdout.write(`${m}\n`);
-
-beforeAll(async () => {
-  const url = process.env.TEST_DATABASE_URL;
-  if (!url) throw new Error('TEST_DATABASE_URL is not set: run through jest (test/setup/global-setup.ts)');
-  stack = await startStack({ databaseUrl: url, log });
-  database = await openDatabase({ url, poolSize: 4 });
-  pool = database.raw as Pool;
-  connection = await Connection.connect({ address: stack.temporal.address });
-  temporal = new Client({ connection });
-});
-
-afterAll(async () => {
-  await connection?.close();
-  await stack?.close();
-  await database?.close();
-});
-
-/** Polls until `check` holds; false when `timeoutMs` passed first. */
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await sleep(20);
-  }
-  return false;
-}
-
-const BASE: Pick<ScenarioOptions, 'traffic' | 'beforeMs' | 'afterMs'> = {
-  traffic: { leadsPerSecond: 1.5, claimProbability: 0.4, pollMs: 300 },
-  beforeMs: 6_000,
-  afterMs: 6_000,
-};
-
-async function run(opts: Omit<ScenarioOptions, 'traffic' | 'beforeMs' | 'afterMs'> & Partial<ScenarioOptions>) {
-  const report = await runScenario(stack, database, temporal, { ...BASE, ...opts }, log);
-  expect(report.violations).toEqual([]);
-  expect(report.traffic.leadsAccepted).toBeGreaterThan(10);
-  expect(report.counts.assignments).toBeGreaterThan(0);
-  return report;
-}
+// LW_FAULTS_TOPOLOGY=cluster runs these against the Temporal cluster (one worker and one API of two faulted).
+const suite = faultSuite();
+const run = suite.run;
 
 test('kill -9 of the worker while claims are being charged, then a restart: nothing lost, nothing charged twice', async () => {
   const report = await run({
@@ -99,15 +54,15 @@ test('kill -9 of the worker while offers wait in their window; restarted after t
         (await pool.query(`SELECT id, closes_at FROM offers WHERE agency_id = $1 AND status = 'open' AND kind = 'ping_post' AND closes_at > now() + interval '1 second'`, [world.agencyId])).rows;
       await waitFor(async () => (await open()).length >= 2, 30_000);
       const t = Date.now();
-      await stack.worker.kill9();
+      await Promise.all(stack.workers.map((w) => w.kill9())); // every worker (the cluster runs two): no timer may fire while none runs
       openAtKill = await open();
       const lastClose = Math.max(...openAtKill.map((o) => o.closes_at.getTime()));
       await sleep(Math.max(0, lastClose - Date.now()) + 2_000);
-      await stack.worker.start();
+      await Promise.all(stack.workers.map((w) => w.start()));
       const restoredAt = Date.now();
       return {
         faults: 1,
-        description: 'kill -9 of the worker with offers open; restarted once all their windows had passed',
+        description: 'kill -9 of every worker with offers open; restarted once all their windows had passed',
         outageMs: restoredAt - t,
         restoredAt,
         notes: { offersOpenAtKill: openAtKill.length, downPastLastWindowMs: restoredAt - lastClose },
@@ -116,7 +71,7 @@ test('kill -9 of the worker while offers wait in their window; restarted after t
   });
   // The offers whose windows passed while no worker ran were closed once it was back, never before their window ended.
   expect(openAtKill.length).toBeGreaterThanOrEqual(2);
-  const { rows } = await pool.query('SELECT id, status, closes_at, closed_at FROM offers WHERE id = ANY($1::uuid[])', [openAtKill.map((o) => o.id)]);
+  const { rows } = await suite.pool.query('SELECT id, status, closes_at, closed_at FROM offers WHERE id = ANY($1::uuid[])', [openAtKill.map((o) => o.id)]);
   for (const o of rows) {
     expect(o.status).not.toBe('open');
     expect(o.closed_at.getTime()).toBeGreaterThanOrEqual(o.closes_at.getTime());
@@ -125,7 +80,7 @@ test('kill -9 of the worker while offers wait in their window; restarted after t
 });
 
 test('stopping and restarting the Temporal dev server mid-stream (same SQLite file) loses nothing', async () => {
-  const exitsBefore = stack.worker.unexpectedExits + stack.api.unexpectedExits;
+  const exitsBefore = suite.stack.worker.unexpectedExits + suite.stack.api.unexpectedExits;
   await run({
     name: 'Temporal dev server stopped and restarted',
     async fault({ stack }: FaultContext) {
@@ -138,30 +93,16 @@ test('stopping and restarting the Temporal dev server mid-stream (same SQLite fi
     },
   });
   // The worker and the API rode it out on their own.
-  expect(stack.worker.unexpectedExits + stack.api.unexpectedExits).toBe(exitsBefore);
+  expect(suite.stack.worker.unexpectedExits + suite.stack.api.unexpectedExits).toBe(exitsBefore);
 });
 
 test('cutting the database for 5 s mid-stream (connections dropped, new ones refused) loses nothing', async () => {
-  const exitsBefore = stack.worker.unexpectedExits + stack.api.unexpectedExits;
+  const exitsBefore = suite.stack.worker.unexpectedExits + suite.stack.api.unexpectedExits;
   await run({
     name: 'database cut for 5 s',
-    async fault({ stack }: FaultContext) {
-      const dropped = stack.proxies.worker.stats.dropped + stack.proxies.api.stats.dropped;
-      const t = Date.now();
-      await stack.cutDatabase();
-      await sleep(5_000);
-      await stack.restoreDatabase();
-      const restoredAt = Date.now();
-      return {
-        faults: 1,
-        description: 'every database connection of the worker and the API dropped, new ones refused for 5 s',
-        outageMs: restoredAt - t,
-        restoredAt,
-        notes: { connectionsDropped: stack.proxies.worker.stats.dropped + stack.proxies.api.stats.dropped - dropped },
-      };
-    },
+    fault: databaseCut(5_000, 'every database connection of the worker and the API dropped, new ones refused for 5 s'),
   });
-  expect(stack.worker.unexpectedExits + stack.api.unexpectedExits).toBe(exitsBefore);
+  expect(suite.stack.worker.unexpectedExits + suite.stack.api.unexpectedExits).toBe(exitsBefore);
 });
 
 test('kill -9 of the API mid-claim: the clients retry with the same requestId against the restarted API', async () => {

@@ -1,198 +1,75 @@
 /**
- * The product as real processes, for fault injection and the soak:
+ * The product as real processes, for fault injection and the soak, in one of two topologies:
  *
- * - its own Temporal dev server (fresh data dir, a fixed port, so it can be
- *   stopped and started again on the same SQLite file);
- * - a TCP proxy in this process between the product and Postgres, so the
+ * - `dev` (default): its own Temporal dev server (fresh data dir, a fixed port, so it can be
+ *   stopped and started again on the same SQLite file), one worker, one API;
+ * - `cluster` (LW_FAULTS_TOPOLOGY=cluster or the `topology` option): the Temporal cluster on
+ *   Postgres (scripts/temporal-cluster.ts: frontend, history, matching and worker as separate
+ *   processes, fresh databases), two workers, two APIs behind a round-robin proxy;
+ * - TCP proxies in this process between the product (and the cluster) and Postgres, so the
  *   database can be cut without stopping the machine's cluster;
- * - the worker (`tsx bin/worker.ts`) and the API (`tsx bin/api.ts`) as child
- *   processes, each in its own process group, so `kill9()` is a real
- *   `kill -9` of everything it started.
+ * - the workers (`tsx bin/worker.ts`) and APIs (`tsx bin/api.ts`) as child processes, each in
+ *   its own process group, so `kill9()` is a real `kill -9` of everything it started.
  *
  * Nothing here depends on Jest: scripts/soak.ts runs the same stack.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { Connection } from '@temporalio/client';
 import { freePort, startTemporalDevServer, type TemporalDevServer } from '../../scripts/temporal-dev';
+import {
+  httpOk,
+  managedProcess,
+  startRoundRobinProxy,
+  startTemporalCluster,
+  tsxArgs,
+  until,
+  workerPolledSince,
+  type ManagedProcess,
+  type RoundRobinProxy,
+  type TemporalCluster,
+} from '../../scripts/temporal-cluster';
 
 export { freePort };
 import { startPgProxy, type PgProxy } from './pg-proxy';
 
-const ROOT = path.resolve(__dirname, '../..');
-const TSX_CLI = require.resolve('tsx/cli');
-/** Bundling the workflows on a busy two-core machine takes a while. */
-const READY_TIMEOUT_MS = 180_000;
-const STOP_GRACE_MS = 10_000;
-
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Polls until `check` holds; false when `timeoutMs` passed first. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await sleep(20);
+  }
+  return false;
+}
 
 export type Log = (message: string) => void;
 
-export interface ProductProcess {
-  readonly name: string;
-  readonly pid: number | null;
-  readonly running: boolean;
-  /** Times it exited without being asked to. */
-  readonly unexpectedExits: number;
-  /** Spawns the process and waits until it is ready. */
-  start(): Promise<void>;
-  /** `kill -9` of the process group. */
-  kill9(): Promise<void>;
-  /** SIGTERM (a clean shutdown), SIGKILL after a grace period. */
-  stop(): Promise<void>;
-  /** The last lines it printed. */
-  tail(lines?: number): string;
-}
+/** A worker or API child process (scripts/temporal-cluster.ts's managedProcess). */
+export type ProductProcess = ManagedProcess;
 
-interface ProcessSpec {
-  name: string;
-  script: string;
-  env: () => NodeJS.ProcessEnv;
-  /** Resolves when the process is ready to serve; gets the lines printed so far. */
-  ready: (proc: { lines: string[]; exited: () => boolean }) => Promise<void>;
-  logDir: string;
-  log: Log;
-}
+/** `dev`: one Temporal dev server, one worker, one API. `cluster`: the Temporal cluster on Postgres, 2 workers, 2 APIs. */
+export type Topology = 'dev' | 'cluster';
 
-const living = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of living) killGroup(child, 'SIGKILL');
-});
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    /* already gone */
-  }
-}
-
-function productProcess(spec: ProcessSpec): ProductProcess {
-  let child: ChildProcess | null = null;
-  let exited: Promise<void> = Promise.resolve();
-  let expectingExit = false;
-  let unexpectedExits = 0;
-  let starts = 0;
-  const lines: string[] = [];
-
-  const start = async (): Promise<void> => {
-    if (child) throw new Error(`${spec.name} is already running (pid ${child.pid})`);
-    starts++;
-    lines.length = 0;
-    const logFile = fs.createWriteStream(path.join(spec.logDir, `${spec.name}-${starts}.log`));
-    const c = spawn(process.execPath, [TSX_CLI, spec.script], {
-      cwd: ROOT,
-      env: spec.env(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true, // its own process group: kill -9 reaches tsx's node child as well
-    });
-    child = c;
-    living.add(c);
-    expectingExit = false;
-    const keep = (line: string) => {
-      lines.push(line);
-      if (lines.length > 400) lines.shift();
-      logFile.write(`${line}\n`);
-    };
-    readline.createInterface({ input: c.stdout! }).on('line', keep);
-    readline.createInterface({ input: c.stderr! }).on('line', keep);
-    let gone = false;
-    exited = new Promise<void>((resolve) => {
-      c.once('exit', (code, signal) => {
-        gone = true;
-        living.delete(c);
-        if (child === c) child = null;
-        if (!expectingExit) {
-          unexpectedExits++;
-          spec.log(`[${spec.name}] exited on its own (code ${code}, signal ${signal}); last lines:\n${lines.slice(-15).join('\n')}`);
-        }
-        logFile.end();
-        resolve();
-      });
-    });
-    const t0 = Date.now();
-    try {
-      await withTimeout(spec.ready({ lines, exited: () => gone }), READY_TIMEOUT_MS, `${spec.name} to be ready`);
-    } catch (err) {
-      await kill9();
-      throw new Error(`${(err as Error).message}\n--- ${spec.name} output ---\n${lines.slice(-40).join('\n')}`);
-    }
-    spec.log(`[${spec.name}] pid ${c.pid} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  };
-
-  const kill9 = async (): Promise<void> => {
-    const c = child;
-    if (!c) return;
-    expectingExit = true;
-    killGroup(c, 'SIGKILL');
-    await exited;
-  };
-
-  const stop = async (): Promise<void> => {
-    const c = child;
-    if (!c) return;
-    expectingExit = true;
-    killGroup(c, 'SIGTERM');
-    const graceful = await Promise.race([exited.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
-    if (!graceful) {
-      killGroup(c, 'SIGKILL');
-      await exited;
-    }
-  };
-
-  return {
-    name: spec.name,
-    get pid() {
-      return child?.pid ?? null;
-    },
-    get running() {
-      return child !== null;
-    },
-    get unexpectedExits() {
-      return unexpectedExits;
-    },
-    start,
-    kill9,
-    stop,
-    tail: (n = 30) => lines.slice(-n).join('\n'),
-  };
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms / 1000} s waiting for ${what}`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function until(check: () => boolean | Promise<boolean>, exited: () => boolean, what: string): Promise<void> {
-  for (;;) {
-    if (exited()) throw new Error(`exited before ${what}`);
-    if (await check()) return;
-    await sleep(200);
-  }
+/** LW_FAULTS_TOPOLOGY=cluster runs the fault suite against the cluster. */
+export function topologyFromEnv(): Topology {
+  return process.env.LW_FAULTS_TOPOLOGY === 'cluster' ? 'cluster' : 'dev';
 }
 
 export interface TemporalHandle {
   readonly address: string;
-  readonly dataDir: string;
   readonly running: boolean;
-  /** Stops the dev server (SIGTERM); its SQLite file stays. */
+  /** Stops Temporal (dev server: SIGTERM, its SQLite file stays; cluster: every service, the databases stay). */
   stop(): Promise<void>;
-  /** Starts it again on the same port and file. */
+  /** Starts it again on the same port(s) and data. */
   start(): Promise<void>;
 }
 
-async function temporalHandle(dataDir: string, port: number, log: Log): Promise<TemporalHandle> {
+async function devServerHandle(dataDir: string, port: number, log: Log): Promise<TemporalHandle> {
   let server: TemporalDevServer | null = null;
   const start = async () => {
     if (server) return;
@@ -212,7 +89,6 @@ async function temporalHandle(dataDir: string, port: number, log: Log): Promise<
   await start();
   return {
     address: `127.0.0.1:${port}`,
-    dataDir,
     get running() {
       return server !== null;
     },
@@ -225,23 +101,53 @@ async function temporalHandle(dataDir: string, port: number, log: Log): Promise<
   };
 }
 
+function clusterHandle(cluster: TemporalCluster): TemporalHandle {
+  const services = Object.values(cluster.services);
+  return {
+    address: cluster.address,
+    get running() {
+      return services.every((s) => s.running);
+    },
+    async stop() {
+      for (const s of services) await s.stop();
+    },
+    async start() {
+      // History first: it owns the shards the others route to.
+      for (const role of ['history', 'matching', 'frontend', 'worker'] as const) {
+        if (!cluster.services[role].running) await cluster.services[role].start();
+      }
+    },
+  };
+}
+
 export interface Stack {
+  topology: Topology;
   temporal: TemporalHandle;
-  /** Each process reaches Postgres through its own proxy, so a test can fail one side only. */
-  proxies: { worker: PgProxy; api: PgProxy };
-  /** Drops every database connection of both processes and refuses new ones. */
+  /** The cluster's service processes (topology `cluster` only): kill -9 and restart one of them. */
+  cluster: TemporalCluster | null;
+  /**
+   * Each side reaches Postgres through its own proxy, so a test can fail one side only; in the cluster
+   * topology Temporal's own connections go through `temporal`.
+   */
+  proxies: { worker: PgProxy; api: PgProxy; temporal?: PgProxy };
+  /** Drops every database connection (of Temporal too, in the cluster) and refuses new ones. */
   cutDatabase(): Promise<void>;
   restoreDatabase(): Promise<void>;
+  /** The first worker and API (the only ones in the dev topology). */
   worker: ProductProcess;
   api: ProductProcess;
-  /** http://127.0.0.1:<port> of the API (the same port across restarts). */
+  workers: ProductProcess[];
+  apis: ProductProcess[];
+  /** http://127.0.0.1:<port>: the API (dev) or the round-robin proxy over the APIs (cluster); fixed across restarts. */
   baseUrl: string;
+  /** Each API's own URL. */
+  apiUrls: string[];
   rootToken: string;
   taskQueue: string;
   logDir: string;
   /** Starts whatever is not running (after a scenario that failed half-way). */
   ensureUp(): Promise<void>;
-  /** Tails of both processes' output, for failure messages. */
+  /** Tails of the processes' output, for failure messages. */
   tails(): string;
   close(): Promise<void>;
 }
@@ -250,25 +156,42 @@ export interface StackOptions {
   /** The Postgres database the product uses (the processes reach it through the proxy). */
   databaseUrl: string;
   log?: Log;
-  /** Extra environment for both processes. */
+  /** Extra environment for the product's processes. */
   env?: NodeJS.ProcessEnv;
+  /** Default: LW_FAULTS_TOPOLOGY (topologyFromEnv). */
+  topology?: Topology;
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const topology = opts.topology ?? topologyFromEnv();
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'leadwire-faults-'));
   const logDir = path.join(workDir, 'logs');
   fs.mkdirSync(logDir);
   const target = new URL(opts.databaseUrl);
   const upstream = { host: target.hostname, port: Number(target.port || 5432) };
-  const proxies = { worker: await startPgProxy(upstream), api: await startPgProxy(upstream) };
-  const temporal = await temporalHandle(path.join(workDir, 'temporal'), await freePort(), log);
-  const apiPort = await freePort();
+  const proxies: Stack['proxies'] = { worker: await startPgProxy(upstream), api: await startPgProxy(upstream) };
+  let cluster: TemporalCluster | null = null;
+  let temporal: TemporalHandle;
+  if (topology === 'cluster') {
+    proxies.temporal = await startPgProxy(upstream);
+    const admin = new URL(opts.databaseUrl);
+    admin.pathname = '/postgres';
+    cluster = await startTemporalCluster({ pgAdminUrl: admin.toString(), pgAddr: `127.0.0.1:${proxies.temporal.port}`, log, logDir });
+    temporal = clusterHandle(cluster);
+  } else {
+    temporal = await devServerHandle(path.join(workDir, 'temporal'), await freePort(), log);
+  }
+  const count = topology === 'cluster' ? 2 : 1;
+  const apiPorts: number[] = [];
+  for (let i = 0; i < count; i++) apiPorts.push(await freePort());
   const rootToken = `lw_root_${crypto.randomBytes(24).toString('base64url')}`;
   const taskQueue = `faults-${crypto.randomUUID()}`;
-  const baseUrl = `http://127.0.0.1:${apiPort}`;
+  const apiUrls = apiPorts.map((p) => `http://127.0.0.1:${p}`);
+  const rr: RoundRobinProxy | null = topology === 'cluster' ? await startRoundRobinProxy(apiPorts) : null;
+  const baseUrl = rr ? `http://127.0.0.1:${rr.port}` : apiUrls[0];
 
-  const env = (proxy: PgProxy, service: string) => (): NodeJS.ProcessEnv => {
+  const env = (proxy: PgProxy, service: string, extra: NodeJS.ProcessEnv = {}) => (): NodeJS.ProcessEnv => {
     const e: NodeJS.ProcessEnv = {
       ...process.env,
       // Info level: the worker says when it polls. (Under Jest the logger is silent unless LOG_LEVEL is set.)
@@ -279,8 +202,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       LW_TASK_QUEUE: taskQueue,
       LW_ROOT_TOKEN: rootToken,
       LW_SERVICE: service,
-      PORT: String(apiPort),
       FORCE_COLOR: '0',
+      ...extra,
     };
     delete e.JEST_WORKER_ID;
     return e;
@@ -288,83 +211,74 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
   // For readiness only: has a worker polled the task queue since a given time?
   const probe = Connection.lazy({ address: temporal.address });
-  const pollsSince = async (queue: string, since: number): Promise<boolean> => {
-    try {
-      const { pollers } = await probe.withDeadline(Date.now() + 2_000, () =>
-        probe.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: queue }, taskQueueType: 1 /* workflow */ }),
-      );
-      return pollers.some((p) => Number(p.lastAccessTime?.seconds ?? 0) * 1000 >= since - 1_000);
-    } catch {
-      return false;
-    }
-  };
 
-  const worker = productProcess({
-    name: 'worker',
-    script: 'bin/worker.ts',
-    env: env(proxies.worker, 'worker'),
-    logDir,
-    log,
-    // Ready once it polls the task queue (Temporal has seen a poll since this start), or says so in its log.
-    ready: ({ lines, exited }) => {
-      const since = Date.now();
-      return until(async () => lines.some((l) => /worker polling/i.test(l)) || (await pollsSince(taskQueue, since)), exited, 'the worker polls');
-    },
-  });
-  const api = productProcess({
-    name: 'api',
-    script: 'bin/api.ts',
-    env: env(proxies.api, 'api'),
-    logDir,
-    log,
-    ready: ({ exited }) =>
-      until(
-        async () => {
-          try {
-            const res = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(3_000) });
-            return res.status === 200;
-          } catch {
-            return false;
-          }
-        },
-        exited,
-        'the API is ready',
-      ),
-  });
+  const suffix = (i: number) => (count > 1 ? `-${i + 1}` : '');
+  const workers = Array.from({ length: count }, (_, i) =>
+    managedProcess({
+      name: `worker${suffix(i)}`,
+      ...tsxArgs('bin/worker.ts'),
+      env: env(proxies.worker, `worker${suffix(i)}`),
+      logDir,
+      log,
+      // Ready once it polls the task queue (Temporal has seen a poll since this start), or says so in its log.
+      ready: ({ lines, exited }) => {
+        const since = Date.now();
+        return until(async () => lines.some((l) => /worker polling/i.test(l)) || (await workerPolledSince(probe, taskQueue, since)), exited, 'the worker polls');
+      },
+    }),
+  );
+  const apis = apiPorts.map((port, i) =>
+    managedProcess({
+      name: `api${suffix(i)}`,
+      ...tsxArgs('bin/api.ts'),
+      env: env(proxies.api, `api${suffix(i)}`, { PORT: String(port) }),
+      logDir,
+      log,
+      ready: ({ exited }) => until(() => httpOk(`${apiUrls[i]}/readyz`), exited, 'the API is ready'),
+    }),
+  );
+  const all = [...workers, ...apis];
 
-  const both = Object.values(proxies);
+  const pgProxies = () => Object.values(proxies).filter((p): p is PgProxy => p !== undefined);
   const stack: Stack = {
+    topology,
     temporal,
+    cluster,
     proxies,
     async cutDatabase() {
-      await Promise.all(both.map((p) => p.cut()));
+      await Promise.all(pgProxies().map((p) => p.cut()));
     },
     async restoreDatabase() {
-      await Promise.all(both.map((p) => p.restore()));
+      await Promise.all(pgProxies().map((p) => p.restore()));
     },
-    worker,
-    api,
+    worker: workers[0],
+    api: apis[0],
+    workers,
+    apis,
     baseUrl,
+    apiUrls,
     rootToken,
     taskQueue,
     logDir,
     async ensureUp() {
-      for (const p of both) p.resume();
+      for (const p of pgProxies()) p.resume();
       await stack.restoreDatabase();
       if (!temporal.running) await temporal.start();
-      await Promise.all([worker.running ? null : worker.start(), api.running ? null : api.start()]);
+      await Promise.all(all.map((p) => (p.running ? null : p.start())));
     },
-    tails: () => `--- worker ---\n${worker.tail()}\n--- api ---\n${api.tail()}\n(full logs in ${logDir})`,
+    tails: () => `${all.map((p) => `--- ${p.name} ---\n${p.tail()}`).join('\n')}\n(full logs in ${logDir})`,
     async close() {
-      await Promise.all([api.stop(), worker.stop()]);
-      await temporal.stop();
-      await Promise.all(both.map((p) => p.close()));
+      await Promise.all(all.map((p) => p.stop()));
+      await rr?.close();
+      if (cluster) await cluster.stop();
+      else await temporal.stop();
+      await Promise.all(pgProxies().map((p) => p.close()));
       await probe.close().catch(() => undefined);
       fs.rmSync(path.join(workDir, 'temporal'), { recursive: true, force: true });
     },
   };
   try {
-    await Promise.all([worker.start(), api.start()]);
+    await Promise.all(all.map((p) => p.start()));
   } catch (err) {
     await stack.close().catch(() => undefined);
     throw err;
