@@ -2,7 +2,9 @@
  * Who is calling: `Authorization: Bearer <key>`.
  * - the root token (deps.rootToken) only creates agencies;
  * - an admin key manages its own agency;
- * - a buyer key sees offers targeted to its buyer and the buyer's own data.
+ * - a buyer key sees offers targeted to its buyer and the buyer's own data;
+ * - a source key pings and posts leads into the campaigns allowed to its
+ *   source and reads its own leads' outcomes and payouts.
  * Keys are looked up by their SHA-256 (never by the secret), and the stored
  * hash is compared again in constant time. Failed attempts are rate-limited
  * per client IP, so guessing keys is slow.
@@ -16,11 +18,13 @@ import type { TokenBuckets } from './rate-limit';
 export type Principal =
   | { kind: 'root' }
   | { kind: 'admin'; agencyId: string; keyId: string }
-  | { kind: 'buyer'; agencyId: string; buyerId: string; keyId: string };
+  | { kind: 'buyer'; agencyId: string; buyerId: string; keyId: string }
+  | { kind: 'source'; agencyId: string; sourceId: string; keyId: string };
 
 export type Role = Principal['kind'];
 export type AdminPrincipal = Extract<Principal, { kind: 'admin' }>;
 export type BuyerPrincipal = Extract<Principal, { kind: 'buyer' }>;
+export type SourcePrincipal = Extract<Principal, { kind: 'source' }>;
 
 /** Keys are ASCII without spaces; anything else is not a key and costs no database lookup. */
 const TOKEN = /^[\x21-\x7e]{1,512}$/;
@@ -55,6 +59,7 @@ export class Authenticator {
     if (!row || !crypto.timingSafeEqual(Buffer.from(row.keyHash, 'hex'), digest)) return null;
     if (row.kind === 'admin') return { kind: 'admin', agencyId: row.agencyId, keyId: row.id };
     if (row.kind === 'buyer' && row.buyerId) return { kind: 'buyer', agencyId: row.agencyId, buyerId: row.buyerId, keyId: row.id };
+    if (row.kind === 'source' && row.sourceId) return { kind: 'source', agencyId: row.agencyId, sourceId: row.sourceId, keyId: row.id };
     return null;
   }
 
@@ -76,7 +81,7 @@ export function rateLimited(retryAfterSeconds: number, detail: string): Problem 
   return new Problem(429, 'rate_limited', detail, { headers: { 'Retry-After': String(retryAfterSeconds) }, retryAfter: retryAfterSeconds });
 }
 
-const ROLE_WORDS: Record<Role, string> = { root: 'the root token', admin: 'an agency admin key', buyer: 'a buyer key' };
+const ROLE_WORDS: Record<Role, string> = { root: 'the root token', admin: 'an agency admin key', buyer: 'a buyer key', source: 'a source key' };
 
 /** 403 when the key is of the wrong kind for the route (ids are not involved: nothing leaks). */
 export function requireRole(principal: Principal, roles: readonly Role[]): void {

@@ -24,6 +24,7 @@ import { buyerPeriodCounts, campaignPeriodCounts, ZERO_COUNTS } from './counts';
 import { InsufficientCreditsError, isUniqueViolation, postLedgerEntry } from './ledger';
 import { agencies, assignments, buyers, campaigns, campaignBuyers, ledgerEntries, leads, offers, offerTargets, wallets } from './schema';
 import { duplicateWindowMs } from './settings';
+import { recordSourcePayout } from './source-ledger';
 import { appendEvents, type TimelineEventInput } from './timeline';
 
 export type SaleChannel = 'claim' | 'push' | 'manual' | 'auction';
@@ -107,6 +108,7 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
         .insert(assignments)
         .values({ leadId: lead.id, offerId: offer.id, buyerId: buyer.id, agencyId: offer.agencyId, price, exclusive: offer.maxWinners === 1, chargeEntryId: entry.id })
         .returning();
+      await recordSourcePayout(sp, { leadId: lead.id, assignmentId: assignment!.id, agencyId: offer.agencyId, price }); // #13: the source's payout, same transaction
       return { entry, assignment: assignment! };
     });
   } catch (err) {

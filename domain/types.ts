@@ -84,7 +84,7 @@ export type ChangeActor = (typeof CHANGE_ACTORS)[number];
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
-export const API_KEY_KINDS = ['admin', 'buyer'] as const;
+export const API_KEY_KINDS = ['admin', 'buyer', 'source'] as const;
 export type ApiKeyKind = (typeof API_KEY_KINDS)[number];
 
 /** Every event an offer's (or a lead's) timeline can hold. */
@@ -211,3 +211,39 @@ export interface BuyerProfile {
 
 /** What a buyer has bought so far in each cap period (in the agency's time zone). */
 export type PeriodCounts = Record<CapPeriod, number>;
+
+// ─── the supply side ─────────────────────────────────────────────────────────
+
+export const SOURCE_STATUSES = ['active', 'paused'] as const;
+export type SourceStatus = (typeof SOURCE_STATUSES)[number];
+
+/** A payout rule: a fixed amount per sold lead, or a share (basis points) of the sale price. */
+export const PAYOUT_KINDS = ['fixed', 'share'] as const;
+export type PayoutKind = (typeof PAYOUT_KINDS)[number];
+
+/** Source ledger entries: payout at a sale, its reversal on an approved return, the agency paying the source, corrections. */
+export const SOURCE_LEDGER_KINDS = ['payout', 'reversal', 'settlement', 'adjustment'] as const;
+export type SourceLedgerKind = (typeof SOURCE_LEDGER_KINDS)[number];
+
+/** What became of a source's lead, as the source may see it. */
+export const SOURCE_OUTCOMES = ['pending', 'sold', 'unsold', 'returned'] as const;
+export type SourceOutcome = (typeof SOURCE_OUTCOMES)[number];
+
+export const PING_DECISIONS = ['accepted', 'rejected'] as const;
+export type PingDecision = (typeof PING_DECISIONS)[number];
+
+/** Why a ping was rejected: the campaign refuses it, or no buyer would take it now (the first exclusion reason met most). */
+export const PING_REJECTIONS = ['campaign_paused', 'source_paused', 'no_eligible_buyer'] as const;
+export type PingRejection = (typeof PING_REJECTIONS)[number];
+
+/** Why a post of a ping was refused. */
+export const POST_REFUSALS = ['ping_not_found', 'ping_rejected', 'ping_expired', 'ping_already_posted', 'post_contradicts_ping'] as const;
+export type PostRefusal = (typeof POST_REFUSALS)[number];
+
+export interface PayoutRule {
+  kind: PayoutKind;
+  /** fixed: credits per sold lead. */
+  amount?: number;
+  /** share: basis points of the sale price (2500 = 25 %), rounded down to whole credits. */
+  shareBps?: number;
+}
