@@ -37,6 +37,9 @@ import { leadRoutes } from './routes/leads';
 import { meRoutes } from './routes/me';
 import { offerRoutes } from './routes/offers';
 import { opsRoutes } from './routes/ops';
+import { reportRoutes } from './routes/reports';
+import { sourceRoutes } from './routes/sources';
+import { supplyRoutes } from './routes/supply';
 import type { ApiServices } from './services';
 import { parseWith } from './validate';
 
@@ -50,8 +53,10 @@ export interface ApiDeps {
   claimTimeoutMs?: number;
   /** Feed heartbeat; default 15 s. */
   feedPingIntervalMs?: number;
-  /** Failed authentications per client IP, and claims per key. */
-  rateLimits?: { authFailures?: BucketOptions; claims?: BucketOptions };
+  /** Failed authentications per client IP, claims per key, pings per source. */
+  rateLimits?: { authFailures?: BucketOptions; claims?: BucketOptions; pings?: BucketOptions };
+  /** How long an accepted ping may be posted; default 60 s (LW_PING_TTL_SECONDS). */
+  pingTtlMs?: number;
   /** A lead with the same phone or email (per service line) within this window is a duplicate; default 30 days, 0 = off. */
   duplicateWindowMs?: number;
   /** Internal hosts/IPs/CIDRs buyer webhooks may target (default: LW_WEBHOOK_ALLOWLIST). */
@@ -76,6 +81,7 @@ export const BODY_LIMIT = '1mb'; // 1 MiB
 const JSON_TYPES = ['application/json', 'application/*+json'];
 const DEFAULT_AUTH_FAILURES: BucketOptions = { capacity: 20, refillPerSecond: 0.2 };
 const DEFAULT_CLAIMS: BucketOptions = { capacity: 30, refillPerSecond: 10 };
+const DEFAULT_PINGS: BucketOptions = { capacity: 100, refillPerSecond: 50 };
 
 export function createApi(deps: ApiDeps): Api {
   const logger = deps.logger ?? console;
@@ -113,6 +119,8 @@ export function createApi(deps: ApiDeps): Api {
     workflowTimeoutMs: timeoutMs,
     duplicateWindowMs: deps.duplicateWindowMs ?? 30 * 24 * 3_600_000,
     webhookAllowlist: deps.webhookAllowlist ?? null,
+    pingLimits: new TokenBuckets(deps.rateLimits?.pings ?? DEFAULT_PINGS),
+    pingTtlMs: deps.pingTtlMs ?? 60_000,
   };
 
   let doc: Record<string, unknown> | null = null;
@@ -125,6 +133,9 @@ export function createApi(deps: ApiDeps): Api {
     ...leadRoutes,
     ...offerRoutes,
     ...disputeRoutes,
+    ...sourceRoutes,
+    ...supplyRoutes,
+    ...reportRoutes,
     ...opsRoutes({ json: () => (doc ??= buildOpenApi(routes)), html: () => (html ??= docsPage((doc ??= buildOpenApi(routes)))) }),
   ];
 
@@ -182,6 +193,7 @@ function requestLogFields(req: Request, res: Response, route: string, started: n
     ms: Math.round((performance.now() - started) * 10) / 10,
     ...(principal && principal.kind !== 'root' ? { agencyId: principal.agencyId } : {}),
     ...(principal?.kind === 'buyer' ? { buyerId: principal.buyerId } : {}),
+    ...(principal?.kind === 'source' ? { sourceId: principal.sourceId } : {}),
     ...(idKey && id ? { [idKey]: id } : {}),
   };
 }
@@ -252,7 +264,7 @@ function pipeline(route: AnyRoute, services: ApiServices): RequestHandler[] {
 
     const reply =
       route.idempotent && principal && principal.kind !== 'root'
-        ? await withIdempotency(services.db, `${route.operationId}:${principal.agencyId}`, idempotencyKey, requestHash({ params, body }), async () => {
+        ? await withIdempotency(services.db, `${route.operationId}:${principal.agencyId}${principal.kind === 'source' ? `:${principal.sourceId}` : ''}`, idempotencyKey, requestHash({ params, body }), async () => {
             const r = await run();
             if (isRaw(r)) throw new Error(`idempotent route ${route.operationId} answered raw`);
             return r;

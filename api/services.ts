@@ -10,6 +10,7 @@ import type { Authenticator } from './auth';
 import type { ClaimRelay } from './claim-relay';
 import type { Metrics } from './metrics';
 import type { ErrorLogger } from './problem';
+import type { TokenBuckets } from './rate-limit';
 
 export interface ApiServices {
   db: Db;
@@ -26,4 +27,8 @@ export interface ApiServices {
   duplicateWindowMs: number;
   /** Internal delivery targets allowed despite the SSRF rules; null = LW_WEBHOOK_ALLOWLIST. */
   webhookAllowlist: string | null;
+  /** Pings per source. */
+  pingLimits: TokenBuckets;
+  /** How long an accepted ping may be posted. */
+  pingTtlMs: number;
 }

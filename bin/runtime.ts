@@ -21,6 +21,8 @@ export interface Config {
   taskQueue: string;
   dataDir: string;
   rootToken: string | null;
+  /** How long an accepted ping may be posted (LW_PING_TTL_SECONDS, default 60). */
+  pingTtlMs: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -32,6 +34,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     taskQueue: env.LW_TASK_QUEUE || DEFAULT_TASK_QUEUE,
     dataDir: path.resolve(env.LW_DATA_DIR || '.data'),
     rootToken: env.LW_ROOT_TOKEN || null,
+    pingTtlMs: Math.max(1, Number(env.LW_PING_TTL_SECONDS) || 60) * 1000,
   };
 }
 
@@ -104,6 +107,7 @@ export async function serveApi(
     temporal: deps.client,
     taskQueue: config.taskQueue,
     rootToken: deps.rootToken,
+    pingTtlMs: config.pingTtlMs,
     logger: consoleStyle(logger),
     requestLogger: logger.child({ component: 'api' }),
   });

@@ -236,10 +236,6 @@ export type PingDecision = (typeof PING_DECISIONS)[number];
 export const PING_REJECTIONS = ['campaign_paused', 'source_paused', 'no_eligible_buyer'] as const;
 export type PingRejection = (typeof PING_REJECTIONS)[number];
 
-/** Why a post of a ping was refused. */
-export const POST_REFUSALS = ['ping_not_found', 'ping_rejected', 'ping_expired', 'ping_already_posted', 'post_contradicts_ping'] as const;
-export type PostRefusal = (typeof POST_REFUSALS)[number];
-
 export interface PayoutRule {
   kind: PayoutKind;
   /** fixed: credits per sold lead. */
