@@ -116,9 +116,9 @@ export async function listSourceLeads(db: DbOrTx, sourceId: string, page: PageAr
       status: leads.status,
       createdAt: leads.createdAt,
       sortAt: sortKeyAt(leads.createdAt),
-      activeSales: sql<number>`(SELECT count(*) FROM assignments a WHERE a.lead_id = ${leads.id} AND a.status = 'active')::int`,
-      returnedSales: sql<number>`(SELECT count(*) FROM assignments a WHERE a.lead_id = ${leads.id} AND a.status = 'refunded')::int`,
-      payout: sql<number>`(SELECT coalesce(sum(e.amount), 0) FROM source_ledger_entries e WHERE e.lead_id = ${leads.id})::int`,
+      activeSales: sql<number>`(SELECT count(*) FROM assignments a WHERE a.lead_id = "leads"."id" AND a.status = 'active')::int`,
+      returnedSales: sql<number>`(SELECT count(*) FROM assignments a WHERE a.lead_id = "leads"."id" AND a.status = 'refunded')::int`,
+      payout: sql<number>`(SELECT coalesce(sum(e.amount), 0) FROM source_ledger_entries e WHERE e.lead_id = "leads"."id")::int`,
     })
     .from(leads)
     .where(
