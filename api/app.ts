@@ -28,7 +28,7 @@ import { Metrics } from './metrics';
 import { buildOpenApi, docsPage } from './openapi';
 import { errorHandler, Problem, type ErrorLogger } from './problem';
 import { TokenBuckets, type BucketOptions } from './rate-limit';
-import { isRaw, type AnyRoute } from './route';
+import { isRaw, isStream, type AnyRoute, type StreamReply } from './route';
 import { agencyRoutes } from './routes/agencies';
 import { buyerRoutes } from './routes/buyers';
 import { campaignRoutes } from './routes/campaigns';
@@ -37,6 +37,7 @@ import { leadRoutes } from './routes/leads';
 import { meRoutes } from './routes/me';
 import { offerRoutes } from './routes/offers';
 import { opsRoutes } from './routes/ops';
+import { exportRoutes } from './routes/exports';
 import { reportRoutes } from './routes/reports';
 import { sourceRoutes } from './routes/sources';
 import { supplyRoutes } from './routes/supply';
@@ -136,6 +137,7 @@ export function createApi(deps: ApiDeps): Api {
     ...sourceRoutes,
     ...supplyRoutes,
     ...reportRoutes,
+    ...exportRoutes,
     ...opsRoutes({ json: () => (doc ??= buildOpenApi(routes)), html: () => (html ??= docsPage((doc ??= buildOpenApi(routes)))) }),
   ];
 
@@ -266,11 +268,15 @@ function pipeline(route: AnyRoute, services: ApiServices): RequestHandler[] {
       route.idempotent && principal && principal.kind !== 'root'
         ? await withIdempotency(services.db, `${route.operationId}:${principal.agencyId}${principal.kind === 'source' ? `:${principal.sourceId}` : ''}`, idempotencyKey, requestHash({ params, body }), async () => {
             const r = await run();
-            if (isRaw(r)) throw new Error(`idempotent route ${route.operationId} answered raw`);
+            if (isRaw(r) || isStream(r)) throw new Error(`idempotent route ${route.operationId} answered raw`);
             return r;
           })
         : await run();
 
+    if (isStream(reply)) {
+      await sendStream(res, reply);
+      return;
+    }
     for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
     if (isRaw(reply)) {
       res.status(reply.status).type(reply.contentType).send(reply.raw);
@@ -281,6 +287,40 @@ function pipeline(route: AnyRoute, services: ApiServices): RequestHandler[] {
     }
   });
   return chain;
+}
+
+/**
+ * Writes a streamed body. The first chunk is produced before the headers go
+ * out, so a failure there is still an ordinary problem answer; a failure
+ * later cuts the connection (the client sees a truncated body, never a
+ * complete-looking one). Waits for 'drain' whenever the socket's buffer is full.
+ */
+async function sendStream(res: Response, reply: StreamReply): Promise<void> {
+  const it = reply.stream[Symbol.asyncIterator]();
+  let next = await it.next();
+  res.status(reply.status).type(reply.contentType);
+  for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
+  try {
+    while (!next.done) {
+      if (res.destroyed) {
+        await it.return?.();
+        return;
+      }
+      if (!res.write(next.value)) await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+      next = await it.next();
+    }
+    res.end();
+  } catch (err) {
+    res.destroy(err instanceof Error ? err : new Error(String(err)));
+  }
 }
 
 /** A body must be JSON; a body-less request passes (its fields are then reported missing, or it has none). */

@@ -456,6 +456,8 @@ export const RangeQuery = z
   .strict();
 export const RangePageQuery = PageQuery.extend(RangeQuery.shape).strict();
 export const REPORT_GROUPS = ['day', 'campaign', 'source', 'buyer'] as const;
+export const SourceLedgerExportQuery = RangeQuery.extend({ sourceId: Id.optional().describe('admin: one source (default: every source)') }).strict();
+export const ReportExportQuery = RangeQuery.extend({ groupBy: z.enum(REPORT_GROUPS).default('day') }).strict();
 export const ReportQuery = RangeQuery.extend({
   groupBy: z.enum(REPORT_GROUPS).default('day'),
   limit: PageQuery.shape.limit,

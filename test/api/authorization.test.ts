@@ -139,6 +139,17 @@ const CASES: Case[] = [
   { method: 'get', path: '/v1/source/leads', url: () => '/v1/source/leads', expect: anySource(200) },
   { method: 'get', path: '/v1/source/balance', url: () => '/v1/source/balance', expect: anySource(200) },
   { method: 'get', path: '/v1/source/ledger', url: () => '/v1/source/ledger', expect: anySource(200) },
+  { method: 'get', path: '/v1/exports/leads.csv', url: () => '/v1/exports/leads.csv', expect: { ...anyAdmin(200), sourceS: 200, sourceZ: 200 } },
+  { method: 'get', path: '/v1/exports/sales.csv', url: () => '/v1/exports/sales.csv', expect: { ...anyAdmin(200), ...anyBuyer(200) } },
+  { method: 'get', path: '/v1/exports/ledger.csv', url: () => '/v1/exports/ledger.csv', expect: { ...anyAdmin(200), ...anyBuyer(200) } },
+  // A's admin and S may name S; B's admin and Z do not find it.
+  {
+    method: 'get',
+    path: '/v1/exports/source-ledger.csv',
+    url: (w) => `/v1/exports/source-ledger.csv?sourceId=${w.S.source.id}`,
+    expect: { ...adminOfA(200), sourceS: 200, sourceZ: 404 },
+  },
+  { method: 'get', path: '/v1/exports/report.csv', url: () => '/v1/exports/report.csv', expect: anyAdmin(200) },
   { method: 'get', path: '/healthz', url: () => '/healthz', expect: everyone(200) },
   { method: 'get', path: '/readyz', url: () => '/readyz', expect: everyone(200) },
   { method: 'get', path: '/metrics', url: () => '/metrics', expect: everyone(200) },
