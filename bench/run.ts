@@ -6,6 +6,7 @@
  *   npm run bench -- --only claim_storm,floor
  *   npm run bench -- --scale-offers 5000 --rates 10,20,40 --results /tmp/r.md --no-record
  *   npm run bench -- --temporal-dir /dev/shm    the dev server's SQLite on tmpfs (to see what the disk costs)
+ *   npm run bench -- --only supply --report-leads 1000000   ping latency and report timings (#13)
  *
  * Each scenario prints one JSON line on stdout; progress goes to stderr.
  * Exit 1 when a scenario failed or a correctness check (one winner per round) did not hold.
@@ -19,9 +20,10 @@ import { claimStorm, floor, type StormFigures } from './scenarios/claims';
 import { CI, FULL, type BenchContext, type ScenarioResult, type Sizes } from './scenarios/context';
 import { feedLatency } from './scenarios/feed';
 import { scale } from './scenarios/scale';
+import { supply } from './scenarios/supply';
 import { throughput } from './scenarios/throughput';
 
-const ALL = ['claim_storm', 'floor', 'feed_latency', 'throughput', 'scale'] as const;
+const ALL = ['claim_storm', 'floor', 'feed_latency', 'throughput', 'scale', 'supply'] as const;
 type Name = (typeof ALL)[number];
 
 interface Args {
@@ -47,6 +49,7 @@ function parseArgs(argv: string[]): Args {
   if (value('--feed-clients')) sizes.feedClients = numbers(value('--feed-clients'))!;
   if (value('--rounds')) sizes.claimRounds = sizes.feedRounds = Number(value('--rounds'));
   if (value('--step-seconds')) sizes.stepSeconds = Number(value('--step-seconds'));
+  if (value('--report-leads')) sizes.reportLeads = Number(value('--report-leads'));
   const only = (value('--only')?.split(',') ?? [...ALL]) as Name[];
   for (const o of only) if (!ALL.includes(o)) throw new Error(`unknown scenario ${o}; one of ${ALL.join(', ')}`);
   return {
@@ -102,6 +105,7 @@ async function main(argv: string[]): Promise<number> {
         } else if (name === 'floor') r = await floor(ctx, storm);
         else if (name === 'feed_latency') r = await feedLatency(ctx);
         else if (name === 'throughput') r = await throughput(ctx);
+        else if (name === 'supply') r = await supply(ctx, { pingRounds: args.sizes.pingRounds, reportLeads: args.sizes.reportLeads });
         else r = await scale(ctx);
         const json = JSON.stringify(r.figures);
         if (/"exactlyOneWinnerEveryRound":false/.test(json)) {

@@ -23,6 +23,7 @@ const SECTIONS: Record<string, string> = {
   feed_latency: '3. Feed latency (intake → `offer.opened` at each connected buyer)',
   throughput: '4. Throughput (end to end, rising rates until saturation)',
   scale: '5. Scale (many offers open at once)',
+  supply: '6. Supply side (ping latency with 50 concurrent pings; reports over seeded leads)',
 };
 
 const TEMPLATE = `# Benchmark results

@@ -19,6 +19,9 @@ export interface Sizes {
   scaleOffers: number;
   scaleClaimers: number;
   scaleClaimRounds: number;
+  /** Supply: rounds of 50 concurrent pings, and leads seeded for the report timings. */
+  pingRounds: number;
+  reportLeads: number;
 }
 
 export const FULL: Sizes = {
@@ -32,6 +35,8 @@ export const FULL: Sizes = {
   scaleOffers: 10_000,
   scaleClaimers: 50,
   scaleClaimRounds: 10,
+  pingRounds: 20,
+  reportLeads: 1_000_000,
 };
 
 /** `npm run bench:ci`: every scenario, tiny, so the harness cannot rot (well under 3 minutes). */
@@ -46,6 +51,8 @@ export const CI: Sizes = {
   scaleOffers: 20,
   scaleClaimers: 3,
   scaleClaimRounds: 2,
+  pingRounds: 2,
+  reportLeads: 2_000,
 };
 
 export interface BenchContext {
@@ -57,7 +64,7 @@ export interface BenchContext {
 }
 
 export interface ScenarioResult {
-  scenario: 'claim_storm' | 'floor' | 'feed_latency' | 'throughput' | 'scale';
+  scenario: 'claim_storm' | 'floor' | 'feed_latency' | 'throughput' | 'scale' | 'supply';
   /** Everything measured (printed as JSON). */
   figures: Record<string, unknown>;
   /** One line for the results table. */
