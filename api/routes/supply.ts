@@ -10,12 +10,13 @@ import { getCampaign } from '../../db/queries';
 import { agencyTimeZone, rangeOf } from '../../db/reports';
 import { pings } from '../../db/schema';
 import { listSourceLedger, sourceBalance } from '../../db/source-ledger';
-import { listSourceLeads } from '../../db/sources';
+import { getSource, listSourceLeads, sourceCampaignRules } from '../../db/sources';
+import { postingSpec } from '../posting-spec';
 import { postContradictions } from '../../domain/ping';
 import { rateLimited } from '../auth';
 import { listBody, pageArgs } from '../pagination';
 import { decidePing } from '../pings';
-import { Problem } from '../problem';
+import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, route, type AnyRoute } from '../route';
 import { PageQuery, PingCreate, PostCreate, RangePageQuery, Responses } from '../schemas';
 import type { ApiServices } from '../services';
@@ -142,6 +143,22 @@ export const supplyRoutes: AnyRoute[] = [
       const range = rangeOf(query, await agencyTimeZone(services.db, principal.agencyId));
       const page = await listSourceLeads(services.db, principal.sourceId, pageArgs(query), range);
       return { status: 200, body: listBody('leads', page, sourceLeadView) };
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/source/spec',
+    operationId: 'mySourceSpec',
+    tag: 'Source',
+    summary: 'My posting spec: the ping and post fields (from the API schemas), the flow, the refusal codes and a curl example per allowed campaign',
+    roles: ['source'],
+    responses: { 200: { description: 'the spec', schema: Responses.PostingSpec }, ...BAD_INPUT, ...SOURCE_ERRORS },
+    async handler({ principal, req, services }) {
+      const source = await getSource(services.db, principal.agencyId, principal.sourceId);
+      if (!source) throw notFound('source');
+      const rules = await sourceCampaignRules(services.db, source.id);
+      return { status: 200, body: postingSpec(`${req.protocol}://${req.get('host') ?? 'localhost'}`, source, rules) };
     },
   }),
 

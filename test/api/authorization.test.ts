@@ -137,6 +137,7 @@ const CASES: Case[] = [
   // S's ping: S posts it, Z does not find it.
   { method: 'post', path: '/v1/posts', url: () => '/v1/posts', body: (w) => ({ pingId: w.pingId, fields: w.pingFields }), expect: { ...anySource(202), sourceZ: 404 } },
   { method: 'get', path: '/v1/source/leads', url: () => '/v1/source/leads', expect: anySource(200) },
+  { method: 'get', path: '/v1/source/spec', url: () => '/v1/source/spec', expect: anySource(200) },
   { method: 'get', path: '/v1/source/balance', url: () => '/v1/source/balance', expect: anySource(200) },
   { method: 'get', path: '/v1/source/ledger', url: () => '/v1/source/ledger', expect: anySource(200) },
   { method: 'get', path: '/v1/exports/leads.csv', url: () => '/v1/exports/leads.csv', expect: { ...anyAdmin(200), sourceS: 200, sourceZ: 200 } },

@@ -265,3 +265,14 @@ describe('bad input on every new route: 400 problem+json naming the field, nothi
     expect(after).toEqual(before);
   });
 });
+
+test("a source's posting spec comes from the API schemas and lists only its allowed campaigns, with curl", async () => {
+  const w = await world();
+  await h.http.post(`/v1/sources/${w.S.source.id}/campaigns`).set(bearer(w.A.adminKey)).send({ campaignId: w.other.id, allowed: false, payout: { kind: 'fixed', amount: 1 } });
+  const spec = await h.http.get('/v1/source/spec').set(bearer(w.S.key));
+  expect(spec.status).toBe(200);
+  expect(spec.body.campaigns.map((c: { campaignId: string }) => c.campaignId)).toEqual([w.campaign.id]);
+  expect(spec.body.campaigns[0].curl[0]).toContain('/v1/pings');
+  expect(Object.keys(spec.body.ping.body.properties.fields.properties).sort()).toEqual(['answers', 'city', 'state', 'zip']);
+  expect(spec.body.post.body.required).toEqual(expect.arrayContaining(['pingId', 'fields']));
+});
