@@ -8,9 +8,8 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { and, eq } from 'drizzle-orm';
 import { generateWebhookSecret } from '../db/admin';
-import { recordAttemptFailed, recordDelivered, recordDeliveryFailed } from '../db/deliveries';
+import { recordAttemptFailed, recordDashboardDelivery, recordDelivered, recordDeliveryFailed } from '../db/deliveries';
 import { assignments, buyers, deliveries, leads } from '../db/schema';
-import { appendEvents } from '../db/timeline';
 import type { DeliveryPayload } from '../domain/delivery';
 import type { DeliveryChannel } from '../domain/types';
 import type { DeliveryRetry } from '../workflows/options';
@@ -22,6 +21,21 @@ import type { ActivityDeps } from './deps';
 export interface DeliveryPlan {
   channels: SendingChannel[];
   retry: DeliveryRetry;
+}
+
+/**
+ * The sending channels a buyer's sales go out on (its settings and this
+ * process's configuration) and their retry policy. The sale hands it to the
+ * workflow with its answer, so no extra round trip plans the delivery.
+ */
+export async function deliveryPlanFor(db: ActivityDeps['db'], overrides: ActivityDeps['delivery'], buyerId: string): Promise<DeliveryPlan> {
+  const [buyer] = await db.select().from(buyers).where(eq(buyers.id, buyerId));
+  const cfg = resolveDeliveryConfig(overrides);
+  const channels = channelsFor(cfg);
+  return {
+    channels: buyer ? SENDING_CHANNELS.filter((c) => channels[c].configured(buyer)) : [],
+    retry: { ...cfg.retry, attemptTimeoutMs: cfg.timeoutMs + 5_000 },
+  };
 }
 
 export function deliveryActivities({ db, delivery }: ActivityDeps) {
@@ -76,12 +90,7 @@ export function deliveryActivities({ db, delivery }: ActivityDeps) {
     /** The sending channels this sale goes out on (the buyer's settings and this process's configuration), and their retry policy. */
     async planDelivery(input: { assignmentId: string }): Promise<DeliveryPlan> {
       const { buyer } = await load(input.assignmentId);
-      const cfg = config();
-      const channels = channelsFor(cfg);
-      return {
-        channels: SENDING_CHANNELS.filter((c) => channels[c].configured(buyer)),
-        retry: { ...cfg.retry, attemptTimeoutMs: cfg.timeoutMs + 5_000 },
-      };
+      return deliveryPlanFor(db, delivery, buyer.id);
     },
 
     /** The channels a sale goes out on (the dashboard always). */
@@ -93,19 +102,11 @@ export function deliveryActivities({ db, delivery }: ActivityDeps) {
       return ['dashboard', ...SENDING_CHANNELS.filter((c) => buyer && channels[c].configured(buyer))];
     },
 
+    /** The first lifecycle's dashboard step (the sale transaction records it now): a no-op once recorded. */
     async deliverToDashboard(input: { assignmentId: string }): Promise<void> {
       const [a] = await db.select().from(assignments).where(eq(assignments.id, input.assignmentId));
       if (!a) throw new Error(`assignment ${input.assignmentId} not found`);
-      await db.transaction(async (tx) => {
-        const inserted = await tx
-          .insert(deliveries)
-          .values({ assignmentId: a.id, channel: 'dashboard', status: 'delivered', attempts: 1, deliveredAt: new Date() })
-          .onConflictDoNothing()
-          .returning({ id: deliveries.id });
-        if (inserted.length) {
-          await appendEvents(tx, [{ leadId: a.leadId, offerId: a.offerId, type: 'delivered', buyerId: a.buyerId, data: { channel: 'dashboard', assignmentId: a.id } }]);
-        }
-      });
+      await recordDashboardDelivery(db, a);
     },
 
     async deliverWebhook(input: { assignmentId: string }): Promise<void> {

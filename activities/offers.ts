@@ -1,14 +1,22 @@
 /**
- * Offer lifecycle I/O: open (eligibility snapshot, preview, feed), close
- * (timeline, feed), and the lead's status. Every write is idempotent, because
- * Temporal retries an activity whose worker died after the commit.
+ * Offer lifecycle I/O: route and open (one transaction: the offer, every
+ * candidate's verdict, the timeline, then the feed), close (timeline, feed),
+ * and the lead's status. Every write is idempotent, because Temporal retries
+ * an activity (or re-runs a local one) whose worker died after the commit.
  */
-import { and, eq, inArray } from 'drizzle-orm';
+import { ApplicationFailure } from '@temporalio/activity';
+import { eq } from 'drizzle-orm';
+import type { OfferBus } from '../db/offer-bus';
+import { closeOfferWithin, storeOffer, type CloseOutcome, type TargetVerdict } from '../db/offers';
+import { getOffer } from '../db/queries';
+import { campaignBuyers, campaigns, leads, offerTargets } from '../db/schema';
 import { appendEvents, type TimelineEventInput } from '../db/timeline';
-import { assignments, leads, offers, offerTargets } from '../db/schema';
-import type { AuctionKind, AuctionPricing, LeadStatus, OfferKind, TimelineEventType } from '../domain/types';
+import { buyerOfferOf } from '../domain/offer-view';
+import type { AuctionKind, AuctionPricing, LeadStatus, OfferKind } from '../domain/types';
 import type { ActivityDeps } from './deps';
-import { resolveEligibility } from './routing';
+import { evaluateEligibility, resolveEligibility, routeOf, type Route } from './routing';
+
+export type { CloseOutcome };
 
 export interface OpenOfferInput {
   offerId: string;
@@ -36,100 +44,139 @@ export interface OpenedOffer {
   excluded: number;
 }
 
-export type CloseOutcome = 'won' | 'expired' | 'cancelled';
+export interface RouteAndOpenInput {
+  offerId: string;
+  leadId: string;
+  campaignId: string;
+  /** The workflow that owns the offer: claims go there. */
+  workflowId: string;
+  depth: number;
+  /** ISO time, from the workflow's clock; the offer closes a claim window later. */
+  openedAt: string;
+}
+
+/** At most this many eligible buyer ids travel back to the workflow (its claim validator); past it the sale checks alone. */
+export const MAX_TARGETS_IN_HISTORY = 500;
+
+/** The campaign's settings as read once, and the offer opened under them (null: the campaign is not active). */
+export interface RoutedOffer {
+  route: Route;
+  offer: (OpenedOffer & { closesAt: string; eligibleBuyerIds: string[] | null }) | null;
+}
+
+/** Tells the targeted buyers' feeds, with everything a gateway needs (ping post only: nobody claims a push offer). */
+async function publishOpened(bus: OfferBus, offer: Parameters<typeof buyerOfferOf>[0] & { agencyId: string; kind: OfferKind }, targets: Pick<TargetVerdict, 'buyerId' | 'eligible'>[]) {
+  const eligible = targets.filter((t) => t.eligible).map((t) => t.buyerId);
+  if (offer.kind !== 'ping_post' || !eligible.length) return;
+  await bus.publish({ type: 'offer.opened', offerId: offer.id, agencyId: offer.agencyId, offer: buyerOfferOf(offer), targets: eligible });
+}
 
 export function offerActivities({ db, bus }: ActivityDeps) {
+  const counts = async (offerId: string) => {
+    const rows = await db.select({ buyerId: offerTargets.buyerId, eligible: offerTargets.eligible }).from(offerTargets).where(eq(offerTargets.offerId, offerId));
+    const eligible = rows.filter((t) => t.eligible).map((t) => t.buyerId);
+    return { eligible, excluded: rows.length - eligible.length };
+  };
+  const opened = (offer: { id: string; price: number; closesAt: Date }, eligible: string[], excluded: number): RoutedOffer['offer'] => ({
+    offerId: offer.id,
+    price: offer.price,
+    closesAt: offer.closesAt.toISOString(),
+    eligible: eligible.length,
+    excluded,
+    eligibleBuyerIds: eligible.length <= MAX_TARGETS_IN_HISTORY ? eligible : null,
+  });
+
   return {
     /**
-     * Resolves eligibility, then persists the offer, its targets (eligible or
-     * excluded with the reason) and the matching timeline events in one
-     * transaction, and tells the targeted buyers' feeds (ping post only: a
-     * push offer is never shown to buyers to claim).
+     * Route and open, one local activity: reads the lead and its campaign
+     * once (later campaign edits affect new leads only), judges every buyer
+     * of the agency, and stores the offer, every verdict and the timeline in
+     * one transaction; then the feeds hear `offer.opened` with the preview and
+     * the targets. A paused campaign opens nothing. Run again for the same
+     * offer id, it answers from the stored offer.
      */
-    async openOffer(input: OpenOfferInput): Promise<OpenedOffer> {
-      const existing = await db.select().from(offers).where(eq(offers.id, input.offerId));
-      if (!existing[0]) {
-        const auction = input.auction ?? 'first_claim';
-        const { price, preview, targets } = await resolveEligibility(db, { ...input, auction, floorPrice: input.floorPrice ?? null });
-        await db.transaction(async (tx) => {
-          await tx.insert(offers).values({
-            id: input.offerId,
-            leadId: input.leadId,
-            agencyId: input.agencyId,
-            campaignId: input.campaignId,
-            kind: input.kind,
-            workflowId: input.workflowId,
-            price,
-            preview,
-            maxWinners: input.maxWinners,
-            depth: input.depth,
-            auction,
-            pricing: input.pricing ?? 'first_price',
-            status: 'open',
-            openedAt: new Date(input.openedAt),
-            closesAt: new Date(input.closesAt),
-          });
-          if (targets.length) {
-            await tx.insert(offerTargets).values(
-              targets.map((t) => ({ offerId: input.offerId, buyerId: t.buyerId, eligible: t.eligible, reason: t.reason, detail: t.detail, snapshot: t.snapshot })),
-            );
-          }
-          await appendEvents(
-            tx,
-            targets.map((t) => ({
-              leadId: input.leadId,
-              offerId: input.offerId,
-              type: (t.eligible ? 'targeted' : 'excluded') as TimelineEventType,
-              buyerId: t.buyerId,
-              reason: t.reason,
-              data: { ...(t.detail ? { detail: t.detail } : {}), snapshot: t.snapshot },
-              at: input.openedAt,
-            })),
-          );
-          await tx.update(leads).set({ status: 'offered' }).where(and(eq(leads.id, input.leadId), inArray(leads.status, ['routing', 'offered', 'manual_review'])));
-        });
+    async routeAndOpen(input: RouteAndOpenInput): Promise<RoutedOffer> {
+      const existing = await getOffer(db, input.offerId);
+      if (existing?.route) {
+        const { eligible, excluded } = await counts(existing.id);
+        // The first run may have died between its commit and the feed.
+        if (existing.status === 'open') await publishOpened(bus, existing, eligible.map((buyerId) => ({ buyerId, eligible: true })));
+        return { route: existing.route as unknown as Route, offer: opened(existing, eligible, excluded) };
       }
-      const [offer] = await db.select().from(offers).where(eq(offers.id, input.offerId));
-      const targets = await db.select({ eligible: offerTargets.eligible }).from(offerTargets).where(eq(offerTargets.offerId, input.offerId));
-      const eligible = targets.filter((t) => t.eligible).length;
-      if (input.kind === 'ping_post' && eligible > 0 && offer!.status === 'open') {
-        await bus.publish({ type: 'offer.opened', offerId: input.offerId, agencyId: input.agencyId });
+      const [lead] = await db.select().from(leads).where(eq(leads.id, input.leadId));
+      const [campaign] = await db.select().from(campaigns).where(eq(campaigns.id, input.campaignId));
+      if (!lead || !campaign || campaign.agencyId !== lead.agencyId) {
+        throw ApplicationFailure.nonRetryable(`lead ${input.leadId} or campaign ${input.campaignId} not found`, 'RouteNotFound');
       }
-      return { offerId: input.offerId, price: offer!.price, eligible, excluded: targets.length - eligible };
+      const route = routeOf(lead, campaign);
+      if (route.campaignStatus !== 'active') return { route, offer: null };
+
+      const pool = await db.select({ buyerId: campaignBuyers.buyerId }).from(campaignBuyers).where(eq(campaignBuyers.campaignId, campaign.id));
+      const { price, preview, targets } = await evaluateEligibility(db, lead, { ...campaign, pool: pool.map((p) => p.buyerId) });
+      const openedAt = new Date(input.openedAt);
+      const offer = {
+        id: input.offerId,
+        leadId: lead.id,
+        agencyId: lead.agencyId,
+        campaignId: campaign.id,
+        kind: route.mode,
+        workflowId: input.workflowId,
+        price,
+        preview,
+        maxWinners: route.maxWinners,
+        depth: input.depth,
+        auction: route.mode === 'ping_post' ? (route.auction ?? 'first_claim') : 'first_claim',
+        pricing: route.pricing ?? 'first_price',
+        openedAt,
+        closesAt: new Date(openedAt.getTime() + (route.mode === 'ping_post' ? route.claimWindowSeconds * 1000 : 0)),
+        route: route as unknown as Record<string, unknown>,
+      } as const;
+      await db.transaction((tx) => storeOffer(tx, offer, targets));
+      await publishOpened(bus, offer, targets);
+      const eligible = targets.filter((t) => t.eligible).map((t) => t.buyerId);
+      return { route, offer: opened(offer, eligible, targets.length - eligible.length) };
     },
 
     /**
-     * Closes the offer with its outcome and writes who lost it: `lost` for
-     * every targeted buyer that did not win, `expired` or `cancelled` for the
-     * offer itself. Then the feeds hear `offer.closed`.
+     * The first lifecycle's open (after `loadRoute`): still run by leads that
+     * version started. Resolves eligibility, then persists the offer like
+     * `routeAndOpen` does.
      */
-    async closeOffer(input: { offerId: string; outcome: CloseOutcome; reason?: string; at: string }): Promise<void> {
-      const [offer] = await db.select().from(offers).where(eq(offers.id, input.offerId));
-      if (!offer) throw new Error(`offer ${input.offerId} not found`);
-      await db.transaction(async (tx) => {
-        const closed = await tx
-          .update(offers)
-          .set({ status: input.outcome, closedAt: new Date(input.at), closeReason: input.reason ?? null })
-          .where(and(eq(offers.id, offer.id), eq(offers.status, 'open')))
-          .returning({ id: offers.id });
-        if (!closed.length) return; // closed by an earlier attempt of this activity
-        const winners = new Set(
-          (await tx.select({ buyerId: assignments.buyerId }).from(assignments).where(eq(assignments.offerId, offer.id))).map((a) => a.buyerId),
-        );
-        const targeted = await tx.select({ buyerId: offerTargets.buyerId }).from(offerTargets).where(and(eq(offerTargets.offerId, offer.id), eq(offerTargets.eligible, true)));
-        const lostReason = input.outcome === 'won' ? 'taken' : input.outcome;
-        const events: TimelineEventInput[] = targeted
-          .filter((t) => !winners.has(t.buyerId))
-          .map((t) => ({ leadId: offer.leadId, offerId: offer.id, type: 'lost', buyerId: t.buyerId, reason: lostReason, at: input.at }));
-        if (input.outcome !== 'won') {
-          events.unshift({ leadId: offer.leadId, offerId: offer.id, type: input.outcome, reason: input.reason ?? null, at: input.at });
-        }
-        await appendEvents(tx, events);
-      });
-      if (offer.kind === 'ping_post') await bus.publish({ type: 'offer.closed', offerId: offer.id, agencyId: offer.agencyId });
+    async openOffer(input: OpenOfferInput): Promise<OpenedOffer> {
+      const existing = await getOffer(db, input.offerId);
+      if (!existing) {
+        const auction = input.auction ?? 'first_claim';
+        const { price, preview, targets } = await resolveEligibility(db, { ...input, auction, floorPrice: input.floorPrice ?? null });
+        const offer = {
+          ...input,
+          price,
+          preview,
+          auction,
+          pricing: input.pricing ?? 'first_price',
+          openedAt: new Date(input.openedAt),
+          closesAt: new Date(input.closesAt),
+          id: input.offerId,
+        } as const;
+        await db.transaction((tx) => storeOffer(tx, { ...offer, route: null }, targets));
+        await publishOpened(bus, offer, targets);
+      }
+      const offer = existing ?? (await getOffer(db, input.offerId))!;
+      const { eligible, excluded } = await counts(input.offerId);
+      if (existing?.status === 'open') await publishOpened(bus, existing, eligible.map((buyerId) => ({ buyerId, eligible: true })));
+      return { offerId: input.offerId, price: offer.price, eligible: eligible.length, excluded };
     },
 
-    /** Timeline events decided inside the workflow (refused claims, fall-through…); keys make retries harmless. */
+    /**
+     * Closes the offer with its outcome and writes who lost it (db/offers.ts),
+     * then the feeds hear `offer.closed`. A no-op on an offer already closed
+     * (a retry, or the sale of its last place closed it).
+     */
+    async closeOffer(input: { offerId: string; outcome: CloseOutcome; reason?: string; at: string }): Promise<void> {
+      const closed = await db.transaction((tx) => closeOfferWithin(tx, input.offerId, { outcome: input.outcome, reason: input.reason, at: new Date(input.at) }));
+      if (closed) await publishClosed(bus, closed);
+    },
+
+    /** Timeline events decided inside the workflow (fall-through…); keys make retries harmless. */
     async recordEvents(events: TimelineEventInput[]): Promise<void> {
       await appendEvents(db, events);
     },
@@ -141,4 +188,9 @@ export function offerActivities({ db, bus }: ActivityDeps) {
       });
     },
   };
+}
+
+/** The feeds hear that an auction offer closed, and who won it. */
+export async function publishClosed(bus: OfferBus, closed: { offerId: string; agencyId: string; kind: OfferKind; winners: string[] }): Promise<void> {
+  if (closed.kind === 'ping_post') await bus.publish({ type: 'offer.closed', offerId: closed.offerId, agencyId: closed.agencyId, winners: closed.winners });
 }

@@ -4,6 +4,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/connection';
+import type { TargetVerdict } from '../db/offers';
 import { buyersWhoBought } from '../db/already-bought';
 import { buyerPeriodCounts, campaignPeriodCounts, ZERO_COUNTS } from '../db/counts';
 import { duplicateWindowMs } from '../db/settings';
@@ -12,7 +13,7 @@ import { capReached, periodStarts } from '../domain/caps';
 import { checkEligibility } from '../domain/eligibility';
 import { previewOf } from '../domain/preview';
 import { priceLead } from '../domain/pricing';
-import type { AuctionKind, AuctionPricing, CampaignStatus, Caps, DeliveryMode, ExclusionReason, PriceRules, PushStrategy } from '../domain/types';
+import type { AuctionKind, AuctionPricing, CampaignStatus, Caps, DeliveryMode, PriceRules, PushStrategy } from '../domain/types';
 import type { ActivityDeps } from './deps';
 
 export interface Route {
@@ -32,19 +33,31 @@ export interface Route {
   floorPrice?: number | null;
 }
 
-export interface TargetVerdict {
-  buyerId: string;
-  eligible: boolean;
-  reason: ExclusionReason | null;
-  detail: string | null;
-  /** What the rules saw, kept with the offer for "why didn't I get this lead?". */
-  snapshot: Record<string, unknown>;
-}
+export type { TargetVerdict };
 
 export interface EligibilityResult {
   price: number;
   preview: Record<string, unknown>;
   targets: TargetVerdict[];
+}
+
+/** The campaign settings a lead runs under, as read at routing. */
+export function routeOf(lead: { id: string; agencyId: string }, campaign: typeof campaigns.$inferSelect): Route {
+  return {
+    leadId: lead.id,
+    agencyId: lead.agencyId,
+    campaignId: campaign.id,
+    campaignName: campaign.name,
+    campaignStatus: campaign.status,
+    mode: campaign.mode,
+    pushStrategy: campaign.pushStrategy,
+    claimWindowSeconds: campaign.claimWindowSeconds,
+    maxWinners: campaign.maxWinners,
+    fallbackCampaignId: campaign.fallbackCampaignId,
+    auction: campaign.auction,
+    pricing: campaign.pricing,
+    floorPrice: campaign.floorPrice,
+  };
 }
 
 export function routingActivities({ db }: ActivityDeps) {
@@ -56,21 +69,7 @@ export function routingActivities({ db }: ActivityDeps) {
       if (!lead || !campaign || campaign.agencyId !== lead.agencyId) {
         throw ApplicationFailure.nonRetryable(`lead ${input.leadId} or campaign ${input.campaignId} not found`, 'RouteNotFound');
       }
-      return {
-        leadId: lead.id,
-        agencyId: lead.agencyId,
-        campaignId: campaign.id,
-        campaignName: campaign.name,
-        campaignStatus: campaign.status,
-        mode: campaign.mode,
-        pushStrategy: campaign.pushStrategy,
-        claimWindowSeconds: campaign.claimWindowSeconds,
-        maxWinners: campaign.maxWinners,
-        fallbackCampaignId: campaign.fallbackCampaignId,
-        auction: campaign.auction,
-        pricing: campaign.pricing,
-        floorPrice: campaign.floorPrice,
-      };
+      return routeOf(lead, campaign);
     },
 
   };

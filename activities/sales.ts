@@ -1,20 +1,40 @@
 /**
  * Selling: a claim (ping post), a push assignment, or an admin's direct sale.
- * All three end in the same post-and-charge transaction (db/sales.ts).
+ * All three end in the same post-and-charge transaction (db/sales.ts), which
+ * also records the dashboard delivery and closes the offer when its last place
+ * is sold. A won answer carries the buyer's delivery plan, so the workflow
+ * schedules the channels without another round trip.
  */
 import { and, eq } from 'drizzle-orm';
+import { closeOfferWithin } from '../db/offers';
 import { sellOffer, sellWithin, type SaleChannel, type SaleResult } from '../db/sales';
 import { campaignBuyers, leads, offers, offerTargets, pushRotation } from '../db/schema';
 import { appendEvents } from '../db/timeline';
 import { priceLead } from '../domain/pricing';
 import { orderPushCandidates } from '../domain/push';
 import type { PushStrategy } from '../domain/types';
-import type { ActivityDeps } from './deps';
 import { campaigns } from '../db/schema';
+import { deliveryPlanFor, type DeliveryPlan } from './delivery';
+import type { ActivityDeps } from './deps';
+import { publishClosed } from './offers';
 
-export function saleActivities({ db, faults }: ActivityDeps) {
-  const afterCommit = async (sale: SaleResult, offerId: string, buyerId: string) => {
-    if (sale.result === 'won') await faults?.afterSaleCommitted?.({ offerId, buyerId });
+/** A sale as the workflow sees it: a won one with the buyer's delivery plan. */
+export type SaleOutcome =
+  | Exclude<SaleResult, { result: 'won' }>
+  | (Omit<Extract<SaleResult, { result: 'won' }>, 'closed'> & {
+      delivery: DeliveryPlan;
+      /** This sale filled the offer's last place and closed it. */
+      closedOffer: boolean;
+    });
+
+export function saleActivities({ db, bus, faults, delivery }: ActivityDeps) {
+  /** After the commit: the feeds hear of a closed offer, and the won answer gets its delivery plan. */
+  const afterCommit = async (sale: SaleResult, offerId: string, buyerId: string): Promise<SaleOutcome> => {
+    if (sale.result !== 'won') return sale;
+    if (sale.closed) await publishClosed(bus, sale.closed);
+    await faults?.afterSaleCommitted?.({ offerId, buyerId });
+    const { closed: _published, ...won } = sale;
+    return { ...won, delivery: await deliveryPlanFor(db, delivery, buyerId), closedOffer: !!sale.closed };
   };
 
   return {
@@ -22,19 +42,20 @@ export function saleActivities({ db, faults }: ActivityDeps) {
      * A claim on an open ping-post offer, or the sale to a highest-bid winner at
      * its price. Retrying it after a commit returns the first result, charging nothing more.
      */
-    async postAndCharge(input: { offerId: string; buyerId: string; requestId: string; price?: number; via?: Extract<SaleChannel, 'claim' | 'auction'> }): Promise<SaleResult> {
+    async postAndCharge(input: { offerId: string; buyerId: string; requestId: string; price?: number; via?: Extract<SaleChannel, 'claim' | 'auction'> }): Promise<SaleOutcome> {
       const sale = await sellOffer(db, { ...input, via: input.via ?? 'claim' });
-      await afterCommit(sale, input.offerId, input.buyerId);
-      return sale;
+      return afterCommit(sale, input.offerId, input.buyerId);
     },
 
     /**
      * Push delivery: picks buyers in the campaign's strategy order and sells to
      * the first ones whose sale succeeds (up to maxWinners). The rotation row is
      * locked for the whole transaction, so concurrent leads of one campaign
-     * take turns in order and a restart loses no turn.
+     * take turns in order and a restart loses no turn. With `close`, the same
+     * transaction closes an offer that did not fill (sold to fewer buyers, or
+     * to none: `expired` with `no_buyer_could_take_it`).
      */
-    async pushAssign(input: { offerId: string; campaignId: string; strategy: PushStrategy; maxWinners: number }): Promise<SaleResult[]> {
+    async pushAssign(input: { offerId: string; campaignId: string; strategy: PushStrategy; maxWinners: number; close?: boolean }): Promise<SaleOutcome[]> {
       const sales = await db.transaction(async (tx) => {
         await tx.insert(pushRotation).values({ campaignId: input.campaignId }).onConflictDoNothing();
         const [rotation] = await tx.select().from(pushRotation).where(eq(pushRotation.campaignId, input.campaignId)).for('update');
@@ -59,17 +80,23 @@ export function saleActivities({ db, faults }: ActivityDeps) {
         if (last && last.result === 'won') {
           await tx.update(pushRotation).set({ lastBuyerId: last.buyerId, updatedAt: new Date() }).where(eq(pushRotation.campaignId, input.campaignId));
         }
+        if (input.close) {
+          const outcome = won.length ? 'won' : 'expired';
+          // A push offer is never on the feed: nothing to publish.
+          await closeOfferWithin(tx, input.offerId, { outcome, reason: won.length ? null : 'no_buyer_could_take_it', at: new Date() });
+        }
         return won;
       });
-      for (const s of sales) if (s.result === 'won') await afterCommit(s, input.offerId, s.buyerId);
-      return sales;
+      const outcomes: SaleOutcome[] = [];
+      for (const s of sales) if (s.result === 'won') outcomes.push(await afterCommit(s, input.offerId, s.buyerId));
+      return outcomes;
     },
 
     /**
      * An admin sells a lead from manual review to a chosen buyer: a one-buyer
      * "manual" offer at the campaign's price, charged like a claim.
      */
-    async assignDirect(input: { offerId: string; leadId: string; buyerId: string; workflowId: string; at: string }): Promise<SaleResult> {
+    async assignDirect(input: { offerId: string; leadId: string; buyerId: string; workflowId: string; at: string }): Promise<SaleOutcome> {
       const sale = await db.transaction(async (tx) => {
         const [existing] = await tx.select().from(offers).where(eq(offers.id, input.offerId));
         if (!existing) {
@@ -101,8 +128,7 @@ export function saleActivities({ db, faults }: ActivityDeps) {
           .where(and(eq(offers.id, input.offerId), eq(offers.status, 'open')));
         return result;
       });
-      await afterCommit(sale, input.offerId, input.buyerId);
-      return sale;
+      return afterCommit(sale, input.offerId, input.buyerId);
     },
   };
 }

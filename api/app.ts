@@ -49,6 +49,8 @@ export interface ApiDeps {
   bus: OfferBus;
   temporal: Client;
   taskQueue: string;
+  /** A worker runs in this process on the client's NativeConnection: intake requests eager starts. */
+  eagerStart?: boolean;
   rootToken: string;
   /** How long a claim (or a manual action) waits on its workflow before answering 503; default 10 s. */
   claimTimeoutMs?: number;
@@ -103,6 +105,7 @@ export function createApi(deps: ApiDeps): Api {
     bus: deps.bus,
     temporal: deps.temporal,
     taskQueue: deps.taskQueue,
+    eagerStart: deps.eagerStart ?? false,
     auth: new Authenticator(db, deps.rootToken, authFailures),
     claims: new ClaimRelay({
       db,

@@ -7,7 +7,9 @@
  *   source and reads its own leads' outcomes and payouts.
  * Keys are looked up by their SHA-256 (never by the secret), and the stored
  * hash is compared again in constant time. Failed attempts are rate-limited
- * per client IP, so guessing keys is slow.
+ * per client IP, so guessing keys is slow. A valid key is remembered for
+ * `KEY_CACHE_MS` (one second), so a claim storm does not look its key up on
+ * every request; revoking a key takes effect within that second.
  */
 import crypto from 'node:crypto';
 import type { Db } from '../db/connection';
@@ -38,13 +40,20 @@ export function bearerToken(header: string | undefined): string | null {
 
 const sha256 = (s: string) => crypto.createHash('sha256').update(s, 'utf8').digest();
 
+/** How long a verified key is trusted without asking the database again: the longest a revoked key keeps working. */
+export const KEY_CACHE_MS = 1_000;
+/** Remembered keys at most (the oldest go first). */
+const KEY_CACHE_SIZE = 10_000;
+
 export class Authenticator {
   private readonly rootDigest: Buffer | null;
+  private readonly verified = new Map<string, { principal: Principal; until: number }>();
 
   constructor(
     private readonly db: Db,
     rootToken: string,
     private readonly failures: TokenBuckets,
+    private readonly now: () => number = Date.now,
   ) {
     // An empty root token disables root access rather than accepting an empty key.
     this.rootDigest = rootToken ? sha256(rootToken) : null;
@@ -55,6 +64,24 @@ export class Authenticator {
     if (!token || !TOKEN.test(token)) return null;
     const digest = sha256(token);
     if (this.rootDigest && crypto.timingSafeEqual(digest, this.rootDigest)) return { kind: 'root' };
+    const cacheKey = digest.toString('base64');
+    const cached = this.verified.get(cacheKey);
+    if (cached && cached.until > this.now()) return cached.principal;
+    this.verified.delete(cacheKey);
+    const principal = await this.lookUp(token, digest);
+    if (principal) {
+      if (this.verified.size >= KEY_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(cacheKey, { principal, until: this.now() + KEY_CACHE_MS });
+    }
+    return principal;
+  }
+
+  /** Forgets the remembered keys of a buyer (its keys were revoked here): this process refuses them at once. */
+  forgetBuyer(buyerId: string): void {
+    for (const [k, v] of this.verified) if (v.principal.kind === 'buyer' && v.principal.buyerId === buyerId) this.verified.delete(k);
+  }
+
+  private async lookUp(token: string, digest: Buffer): Promise<Principal | null> {
     const row = await findApiKeyByHash(this.db, hashApiKey(token));
     if (!row || !crypto.timingSafeEqual(Buffer.from(row.keyHash, 'hex'), digest)) return null;
     if (row.kind === 'admin') return { kind: 'admin', agencyId: row.agencyId, keyId: row.id };

@@ -1,9 +1,10 @@
 /**
  * The claim relay: one function behind `POST /v1/offers/:id/claim` and the
- * feed's `claim` message. What the database can answer alone it answers
- * without bothering the workflow (unknown offer, a repeated win, a buyer that
- * was never targeted, an offer already closed); everything else goes to the
- * offer's workflow as the `claim` Update, which decides races.
+ * feed's `claim` message. What the database can answer alone (one query:
+ * unknown offer, a repeated win, a buyer that was never targeted, every place
+ * sold, an offer already closed) it answers without bothering the workflow;
+ * everything else goes to the offer's workflow as the `claim` Update, which
+ * decides races (`claimThroughWorkflow`).
  *
  * The Update id is derived from (offer, buyer, requestId), so a client that
  * retries with the same requestId after a timeout joins the same attempt in
@@ -13,12 +14,12 @@ import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import type { Db } from '../db/connection';
-import { getOffer, getPlacedBid, getTarget } from '../db/queries';
-import { priorSale } from '../db/sales';
+import { getOffer, getPlacedBid, getTarget, type OfferRow } from '../db/queries';
+import { claimContext } from '../db/sales';
 import { appendEvents } from '../db/timeline';
 import { claimOutcomeOf } from '../domain/claims';
 import type { BidRefusalReason, ClaimFailureReason } from '../domain/types';
-import { bidUpdate, claimUpdate, type BidResult, type ClaimResult } from '../workflows/messages';
+import { bidUpdate, claimRefusalOf, claimUpdate, type BidResult, type ClaimResult } from '../workflows/messages';
 import { rateLimited, type BuyerPrincipal } from './auth';
 import { notFound, Problem } from './problem';
 import type { TokenBuckets } from './rate-limit';
@@ -64,7 +65,42 @@ export interface ClaimRelayDeps {
 export const newRequestId = () => crypto.randomUUID();
 
 export class ClaimRelay {
+  /** Per offer, the last claim of this process in line (see `inTurn`). */
+  private readonly lines = new Map<string, Promise<unknown>>();
+
   constructor(private readonly deps: ClaimRelayDeps) {}
+
+  /**
+   * Claims on one offer from this process go one after another: each waits
+   * for the claim ahead of it to be answered, then reads the offer again. In a
+   * storm, the first claim reaches the workflow and wins; the others then find
+   * the offer sold out in the database and are answered `lost_race` at once,
+   * instead of each queueing an Update on the workflow. The workflow still
+   * decides between claims from different processes, and a claim that could
+   * still win (the one ahead failed, or a shared offer has places left) goes
+   * to it. A claim never waits for the one ahead longer than half its own
+   * deadline.
+   */
+  private async inTurn<T>(offerId: string, decide: () => Promise<T>): Promise<T> {
+    const ahead = this.lines.get(offerId);
+    const mine = (async () => {
+      if (ahead) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([ahead, new Promise((r) => (timer = setTimeout(r, this.deps.timeoutMs / 2)))]);
+        clearTimeout(timer);
+      }
+      return decide();
+    })();
+    const done = mine.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.lines.set(offerId, done);
+    void done.then(() => {
+      if (this.lines.get(offerId) === done) this.lines.delete(offerId);
+    });
+    return mine;
+  }
 
   /** Claims an offer for the buyer. Throws a Problem for 404 (unknown offer), 429 and 503. */
   async claim(buyer: BuyerPrincipal, offerId: string, requestId: string, via: ClaimVia): Promise<ClaimAnswer> {
@@ -83,51 +119,36 @@ export class ClaimRelay {
   private async decide(buyer: BuyerPrincipal, offerId: string, requestId: string, via: ClaimVia): Promise<ClaimAnswer> {
     const retryAfter = this.deps.limiter.take(buyer.keyId);
     if (retryAfter > 0) throw rateLimited(retryAfter, 'Too many claims with this key.');
+    return this.inTurn(offerId, () => this.decideInTurn(buyer, offerId, requestId, via));
+  }
 
+  private async decideInTurn(buyer: BuyerPrincipal, offerId: string, requestId: string, via: ClaimVia): Promise<ClaimAnswer> {
     const { db } = this.deps;
-    const offer = await getOffer(db, offerId);
-    if (!offer || offer.agencyId !== buyer.agencyId) throw notFound('offer');
-
-    const prior = await priorSale(db, offer.id, buyer.buyerId);
-    if (prior?.result === 'won') return { status: 200, body: wonView(prior) };
+    const context = await claimContext(db, offerId, buyer.buyerId);
+    if (!context || context.offer.agencyId !== buyer.agencyId) throw notFound('offer');
+    const { offer } = context;
+    if (context.prior) return { status: 200, body: wonView(context.prior) };
 
     const refuse = async (reason: ClaimFailureReason): Promise<ClaimAnswer> => {
-      const key = `claim:${offer.id}:${buyer.buyerId}:${requestId}`;
-      const base = { leadId: offer.leadId, offerId: offer.id, buyerId: buyer.buyerId };
-      await appendEvents(db, [
-        { ...base, type: 'claim_attempted', data: { via, requestId }, dedupeKey: `${key}:attempted` },
-        { ...base, type: 'claim_failed', reason, data: { via, requestId, decidedBy: 'api' }, dedupeKey: `${key}:failed` },
-      ]);
+      await recordClaimRefusal(db, offer, buyer.buyerId, requestId, via, reason);
       return refusal(reason);
     };
-
-    const target = await getTarget(db, offer.id, buyer.buyerId);
-    if (!target?.eligible) return refuse('not_targeted');
+    if (!context.targeted) return refuse('not_targeted');
+    // Every place is sold (committed sales count in offers.winners) and none is this buyer's (checked above):
+    // the race is lost for good, so a claim storm does not queue on the workflow after the win.
+    if (offer.winners >= offer.maxWinners) return refuse('lost_race');
     // Closed in the database is final: a sale decided in time commits before its workflow closes the offer.
     // Past its window but not yet closed, a claim decided in time may still be charging (this very request,
     // retried after a 503): only the workflow knows, and it refuses claims that came too late.
     if (offer.status !== 'open') return refuse('offer_closed');
-    // Every place is sold (committed sales count in offers.winners) and none is this buyer's (checked above):
-    // the race is lost for good, so a claim storm does not queue on the workflow after the win.
-    if (offer.winners >= offer.maxWinners) return refuse('lost_race');
     if (offer.auction === 'highest_bid') {
       throw new Problem(409, 'bid_required', 'This offer is a highest-bid auction: send a sealed bid with POST /v1/offers/:id/bids {amount}.', { offerId: offer.id });
     }
 
     let result: ClaimResult;
     try {
-      result = await executeUpdateWithin(this.deps.temporal, offer.workflowId, claimUpdate, {
-        args: [{ offerId: offer.id, buyerId: buyer.buyerId, requestId }],
-        updateId: `claim:${offer.id}:${buyer.buyerId}:${requestId}`,
-        timeoutMs: this.deps.timeoutMs,
-      });
+      result = await claimThroughWorkflow(this.deps, offer, buyer.buyerId, requestId, via);
     } catch (err) {
-      // The workflow is gone (completed) or finished before taking the Update: the offer is over, and a sale
-      // this request made was committed before it finished (possibly after the check above).
-      if (err instanceof WorkflowNotFoundError || err instanceof WorkflowUpdateFailedError) {
-        const late = await priorSale(db, offer.id, buyer.buyerId);
-        return late?.result === 'won' ? { status: 200, body: wonView(late) } : refuse('offer_closed');
-      }
       if (err instanceof DeadlineExceeded || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || err instanceof ServiceError) {
         if (!(err instanceof DeadlineExceeded)) this.deps.logger?.warn(`[claims] claim ${requestId} on offer ${offer.id} is pending`, err);
         throw pending(requestId);
@@ -178,6 +199,72 @@ export class ClaimRelay {
     this.deps.observe?.(via, result.result === 'accepted' ? 'bid_accepted' : `bid_${result.reason}`, (Date.now() - started) / 1000);
     return result.result === 'accepted' ? { status: 200, body: result } : bidRefusal(result.reason);
   }
+}
+
+/**
+ * Sends a claim to its offer's workflow (the `claim` Update, its id derived
+ * from offer, buyer and requestId so a retry joins the same attempt) and turns
+ * every way that can end into the claim's answer:
+ *
+ * - refused by the Update's validator (no history event), or decided in the
+ *   workflow without a sale: the attempt is written to the timeline here;
+ * - the workflow completed before taking it: a sale this request made was
+ *   committed first (its answer), else the offer's state says why it lost –
+ *   `lost_race` when every place was sold, `offer_closed` when it expired or
+ *   was cancelled.
+ *
+ * Timeouts and server errors are thrown (the caller answers `claim_pending`).
+ * The claim relay and the lifecycle tests both claim through here.
+ */
+export async function claimThroughWorkflow(
+  deps: Pick<ClaimRelayDeps, 'db' | 'temporal' | 'timeoutMs'>,
+  offer: Pick<OfferRow, 'id' | 'leadId' | 'workflowId'>,
+  buyerId: string,
+  requestId: string,
+  via: ClaimVia,
+): Promise<ClaimResult> {
+  const { db } = deps;
+  const refused = async (reason: ClaimFailureReason): Promise<ClaimResult> => {
+    await recordClaimRefusal(db, offer, buyerId, requestId, via, reason, 'workflow');
+    return { result: claimOutcomeOf(reason).result, reason };
+  };
+  let result: ClaimResult;
+  try {
+    result = await executeUpdateWithin(deps.temporal, offer.workflowId, claimUpdate, {
+      args: [{ offerId: offer.id, buyerId, requestId }],
+      updateId: `claim:${offer.id}:${buyerId}:${requestId}`,
+      timeoutMs: deps.timeoutMs,
+    });
+  } catch (err) {
+    const reason = claimRefusalOf(err);
+    if (reason) return refused(reason);
+    if (err instanceof WorkflowNotFoundError || err instanceof WorkflowUpdateFailedError) {
+      const now = await claimContext(db, offer.id, buyerId);
+      if (now?.prior) return wonView(now.prior);
+      return refused(now && now.offer.winners >= now.offer.maxWinners ? 'lost_race' : 'offer_closed');
+    }
+    throw err;
+  }
+  if (result.result !== 'won' && result.recorded === false) return refused(result.reason);
+  return result.result === 'won' ? wonView(result) : { result: result.result, reason: result.reason };
+}
+
+/** A refused claim on the offer's timeline: `claim_attempted` then `claim_failed` with the reason, once per request. */
+export async function recordClaimRefusal(
+  db: Db,
+  offer: Pick<OfferRow, 'id' | 'leadId'>,
+  buyerId: string,
+  requestId: string,
+  via: ClaimVia,
+  reason: ClaimFailureReason,
+  decidedBy: 'api' | 'workflow' = 'api',
+): Promise<void> {
+  const key = `claim:${offer.id}:${buyerId}:${requestId}`;
+  const base = { leadId: offer.leadId, offerId: offer.id, buyerId };
+  await appendEvents(db, [
+    { ...base, type: 'claim_attempted', data: { via, requestId }, dedupeKey: `${key}:attempted` },
+    { ...base, type: 'claim_failed', reason, data: { via, requestId, decidedBy }, dedupeKey: `${key}:failed` },
+  ]);
 }
 
 function refusal(reason: ClaimFailureReason): ClaimAnswer {

@@ -6,7 +6,10 @@
  * - On connect: `{type:"snapshot", offers}` with the buyer's open offers;
  *   events that arrive meanwhile are held and sent after it, in order.
  * - The gateway subscribes once to the offer bus and fans events out to the
- *   connected buyers an offer targets (loading the offer: bus events carry ids).
+ *   connected buyers an offer targets. Bus events carry the buyer-facing
+ *   offer and its targets (opened) or its winners (closed), so fan-out reads
+ *   nothing; an event too large for NOTIFY comes as ids and is read once.
+ *   `offer.closed` goes to the sockets that were shown the offer.
  * - Client messages: `viewed` (recorded once per buyer and offer) and `claim`
  *   (the same relay as the REST claim). Anything malformed is answered with
  *   `{type:"error", code, message}`; nothing a client sends can throw here.
@@ -51,11 +54,25 @@ interface FeedClient {
   /** Events held until the snapshot is sent. */
   held: object[] | null;
   viewed: Set<string>;
+  /** Open offers this socket was shown (snapshot or offer.opened): it hears how they close. */
+  shown: Set<string>;
+  /** Closes heard while the snapshot was being read: applied to the snapshot's offers once it is sent. */
+  closedMeanwhile: OfferBusEvent[];
 }
 
 export function attachFeedGateway(server: http.Server, services: ApiServices, options: FeedOptions): FeedHandle {
   const wss = new WebSocketServer({ noServer: true, maxPayload: FEED_MAX_PAYLOAD });
   const byBuyer = new Map<string, Set<FeedClient>>();
+  /** Sockets whose snapshot is being read. */
+  const snapshotting = new Set<FeedClient>();
+  /** Sockets by the open offer they were shown. */
+  const watchers = new Map<string, Set<FeedClient>>();
+  const show = (client: FeedClient, offerId: string) => {
+    client.shown.add(offerId);
+    const set = watchers.get(offerId) ?? new Set<FeedClient>();
+    set.add(client);
+    watchers.set(offerId, set);
+  };
   const perAgency = new Map<string, number>();
   let count = 0;
   let closed = false;
@@ -78,13 +95,18 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
   const sendError = (client: FeedClient, code: string, message: string, extra: Record<string, unknown> = {}) =>
     send(client, { type: 'error', code, message, ...extra }, false);
 
-  // ─── fan-out of bus events, one at a time so a buyer sees them in order ───
+  // ─── fan-out of bus events, in order (an event that must be read waits its turn) ───
   let queue: Promise<void> = Promise.resolve();
+  let reading = 0;
   const onBusEvent = (event: OfferBusEvent): void => {
     if (closed || !event || !perAgency.get(event.agencyId)) return;
+    const complete = event.type === 'offer.opened' ? !!(event.offer && event.targets) : !!event.winners;
+    if (complete && reading === 0) return fanOut(event); // nothing to read, nothing ahead of it: at once
+    reading++;
     queue = queue
-      .then(() => fanOut(event))
-      .catch((err) => services.logger.warn(`[feed] could not fan out ${event.type} ${event.offerId}`, err));
+      .then(async () => fanOut(complete ? event : await readEvent(event)))
+      .catch((err) => services.logger.warn(`[feed] could not fan out ${event.type} ${event.offerId}`, err))
+      .finally(() => reading--);
   };
 
   // Feed latency: the publisher's bus timestamp to the frame handed to the socket (clocks of one host or synced hosts).
@@ -93,31 +115,42 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     if (Number.isFinite(from)) services.metrics.observe('leadwire_feed_delivery_seconds', { type: event.type }, Math.max(0, Date.now() - from) / 1000);
   };
 
-  const fanOut = async (event: OfferBusEvent): Promise<void> => {
+  /** An event that came as ids only (too large for NOTIFY, or from an older publisher): the rest from the database. */
+  const readEvent = async (event: OfferBusEvent): Promise<OfferBusEvent | null> => {
     const offer = await getOffer(services.db, event.offerId);
-    if (!offer || offer.kind !== 'ping_post') return;
-    const targeted = (await eligibleTargetIds(services.db, offer.id)).filter((id) => byBuyer.has(id));
-    if (!targeted.length) return;
+    if (!offer || offer.kind !== 'ping_post') return null;
     if (event.type === 'offer.opened') {
-      if (offer.status !== 'open') return; // already closed: its offer.closed follows, the opening is moot
-      const message = { type: 'offer.opened', offer: buyerOfferView(offer) };
-      const from = sentAtMs(event);
-      for (const buyerId of targeted) {
+      if (offer.status !== 'open') return null; // already closed: its offer.closed follows, the opening is moot
+      return { ...event, offer: buyerOfferView(offer), targets: await eligibleTargetIds(services.db, offer.id) };
+    }
+    return { ...event, winners: [...(await offerWinnerIds(services.db, offer.id))] };
+  };
+
+  const closeFor = (c: FeedClient, event: OfferBusEvent, winners: Set<string>) => {
+    c.shown.delete(event.offerId);
+    // Cancelled counts as expired: for the buyer, the offer ended without anyone taking it.
+    const outcome = winners.has(c.buyer.buyerId) ? 'won_by_you' : winners.size > 0 ? 'taken' : 'expired';
+    send(c, { type: 'offer.closed', offerId: event.offerId, outcome });
+    delivered(event, sentAtMs(event));
+  };
+
+  const fanOut = (event: OfferBusEvent | null): void => {
+    if (!event) return;
+    const from = sentAtMs(event);
+    if (event.type === 'offer.opened' && event.offer && event.targets) {
+      const message = { type: 'offer.opened', offer: event.offer };
+      for (const buyerId of event.targets) {
         for (const c of byBuyer.get(buyerId) ?? []) {
+          show(c, event.offerId);
           send(c, message);
           delivered(event, from);
         }
       }
-    } else if (event.type === 'offer.closed') {
-      const winners = await offerWinnerIds(services.db, offer.id);
-      for (const buyerId of targeted) {
-        // Cancelled counts as expired: for the buyer, the offer ended without anyone taking it.
-        const outcome = winners.has(buyerId) ? 'won_by_you' : winners.size > 0 ? 'taken' : 'expired';
-        for (const c of byBuyer.get(buyerId) ?? []) {
-          send(c, { type: 'offer.closed', offerId: offer.id, outcome });
-          delivered(event, sentAtMs(event));
-        }
-      }
+    } else if (event.type === 'offer.closed' && event.winners) {
+      const winners = new Set(event.winners);
+      for (const c of watchers.get(event.offerId) ?? []) closeFor(c, event, winners);
+      watchers.delete(event.offerId);
+      for (const c of snapshotting) c.closedMeanwhile.push(event);
     }
   };
   const unsubscribe = services.bus.subscribe(onBusEvent);
@@ -133,6 +166,11 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
   const unregister = (client: FeedClient) => {
     const set = byBuyer.get(client.buyer.buyerId);
     if (!set?.delete(client)) return;
+    for (const offerId of client.shown) {
+      const w = watchers.get(offerId);
+      w?.delete(client);
+      if (w && !w.size) watchers.delete(offerId);
+    }
     if (!set.size) byBuyer.delete(client.buyer.buyerId);
     const n = (perAgency.get(client.buyer.agencyId) ?? 1) - 1;
     if (n > 0) perAgency.set(client.buyer.agencyId, n);
@@ -141,12 +179,16 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
   };
 
   const onConnection = (ws: WebSocket, buyer: BuyerPrincipal): void => {
-    const client: FeedClient = { ws, buyer, alive: true, held: [], viewed: new Set() };
+    const client: FeedClient = { ws, buyer, alive: true, held: [], viewed: new Set(), shown: new Set(), closedMeanwhile: [] };
+    snapshotting.add(client);
     // A frame over maxPayload, bad UTF-8, a protocol error: ws has already started the close
     // (1009 "message too big", 1007, 1002); listening here keeps the error from crashing the process.
     ws.on('error', () => undefined);
     ws.on('pong', () => (client.alive = true));
-    ws.on('close', () => unregister(client));
+    ws.on('close', () => {
+      snapshotting.delete(client);
+      unregister(client);
+    });
     ws.on('message', (data, isBinary) => {
       handleMessage(client, data, isBinary).catch((err) => {
         services.logger.warn('[feed] message handling failed', err);
@@ -157,12 +199,18 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     services.metrics.inc('leadwire_feed_connections_total');
     listBuyerOffers(services.db, buyer.buyerId, 'open', { limit: SNAPSHOT_LIMIT })
       .then((page) => {
-        send(client, { type: 'snapshot', offers: page.items.map(buyerOfferView) }, false);
+        snapshotting.delete(client);
+        const closedMeanwhile = new Set(client.closedMeanwhile.map((e) => e.offerId));
+        client.closedMeanwhile = [];
+        const offers = page.items.filter((o) => !closedMeanwhile.has(o.id));
+        for (const offer of offers) show(client, offer.id);
+        send(client, { type: 'snapshot', offers: offers.map(buyerOfferView) }, false);
         const held = client.held ?? [];
         client.held = null;
         for (const m of held) send(client, m);
       })
       .catch((err) => {
+        snapshotting.delete(client);
         services.logger.warn('[feed] snapshot failed', err);
         sendError(client, 'internal_error', 'Could not load your offers; reconnect.');
         ws.close(1011, 'snapshot failed');

@@ -17,6 +17,8 @@ export interface ApiServices {
   bus: OfferBus;
   temporal: Client;
   taskQueue: string;
+  /** Intake asks for eager workflow starts (a worker shares this process's Temporal connection). */
+  eagerStart: boolean;
   auth: Authenticator;
   claims: ClaimRelay;
   metrics: Metrics;

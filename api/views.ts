@@ -2,6 +2,7 @@
  * Rows to response objects. Built field by field (allow-listing), so a column
  * added to a table later does not leak into an answer until someone adds it here.
  */
+import { buyerOfferOf } from '../domain/offer-view';
 import type { AgencyRow, BuyerRow, CampaignRow, LeadRow } from '../db/admin';
 import type { DisputeRow } from '../db/disputes';
 import type { AssignmentRow, LedgerRow, OfferRow, PoolEntry, ServiceLineRow, TargetRow, WonLead } from '../db/queries';
@@ -115,9 +116,8 @@ export function offerAdminView(o: OfferRow) {
 }
 
 /** The buyer's view of an offer, on REST and on the feed alike: the preview and nothing else of the lead. */
-export function buyerOfferView(o: OfferRow) {
-  return { id: o.id, leadId: o.leadId, preview: o.preview, price: o.price, auction: o.auction, closesAt: iso(o.closesAt) };
-}
+/** The buyer-facing offer (domain/offer-view.ts): the same shape on every route, frame and bus event. */
+export const buyerOfferView = (o: OfferRow) => buyerOfferOf(o);
 
 export function assignmentView(a: AssignmentRow) {
   return { id: a.id, leadId: a.leadId, offerId: a.offerId, buyerId: a.buyerId, price: a.price, exclusive: a.exclusive, status: a.status, createdAt: iso(a.createdAt) };

@@ -1,14 +1,16 @@
 /**
  * The benchmark harness (bench/README.md):
  *
- *   npm run bench                       all five scenarios at full size, rows appended to bench/RESULTS.md
- *   npm run bench:ci                    all five, tiny (CI: the harness cannot rot), nothing recorded
+ *   npm run bench                       all seven scenarios at full size, rows appended to bench/RESULTS.md
+ *   npm run bench:ci                    all seven, tiny (CI: the harness cannot rot), nothing recorded
  *   npm run bench -- --only claim_storm,floor
  *   npm run bench -- --scale-offers 5000 --rates 10,20,40 --results /tmp/r.md --no-record
  *   npm run bench -- --temporal-dir /dev/shm    the dev server's SQLite on tmpfs (to see what the disk costs)
  *   npm run bench -- --only supply --report-leads 1000000   ping latency and report timings (#13)
  *
- * Each scenario prints one JSON line on stdout; progress goes to stderr.
+ * Each scenario prints one JSON line on stdout; progress goes to stderr. Scenarios run in the order of
+ * ALL whatever the order of --only, so those that report a ratio (floor, engine_floor) follow the ones
+ * they compare (claim_storm, throughput).
  * Exit 1 when a scenario failed or a correctness check (one winner per round) did not hold.
  */
 import path from 'node:path';
@@ -16,14 +18,16 @@ import { openDatabase } from '../db/connection';
 import { ApiClient } from './lib/client';
 import { recordRun } from './lib/results';
 import { commit, loadAverage, machine, startStack } from './lib/stack';
-import { claimStorm, floor, type StormFigures } from './scenarios/claims';
+import { claimStorm, floor, stormOverSale, type StormFigures } from './scenarios/claims';
+import { engineFloor } from './scenarios/engine-floor';
 import { CI, FULL, type BenchContext, type ScenarioResult, type Sizes } from './scenarios/context';
 import { feedLatency } from './scenarios/feed';
 import { scale } from './scenarios/scale';
+import { stormMany } from './scenarios/storm-many';
 import { supply } from './scenarios/supply';
 import { throughput } from './scenarios/throughput';
 
-const ALL = ['claim_storm', 'floor', 'feed_latency', 'throughput', 'scale', 'supply'] as const;
+const ALL = ['claim_storm', 'floor', 'storm_many', 'feed_latency', 'throughput', 'engine_floor', 'scale', 'supply'] as const;
 type Name = (typeof ALL)[number];
 
 interface Args {
@@ -45,6 +49,7 @@ function parseArgs(argv: string[]): Args {
   const sizes: Sizes = { ...(ci ? CI : FULL) };
   if (value('--scale-offers')) sizes.scaleOffers = Number(value('--scale-offers'));
   if (value('--rates')) sizes.rates = numbers(value('--rates'))!;
+  if (value('--floor-rates')) sizes.floorRates = numbers(value('--floor-rates'))!;
   if (value('--claimers')) sizes.claimers = numbers(value('--claimers'))!;
   if (value('--feed-clients')) sizes.feedClients = numbers(value('--feed-clients'))!;
   if (value('--rounds')) sizes.claimRounds = sizes.feedRounds = Number(value('--rounds'));
@@ -54,7 +59,7 @@ function parseArgs(argv: string[]): Args {
   for (const o of only) if (!ALL.includes(o)) throw new Error(`unknown scenario ${o}; one of ${ALL.join(', ')}`);
   return {
     ci,
-    only,
+    only: ALL.filter((n) => only.includes(n)),
     results: path.resolve(value('--results') ?? path.join(__dirname, 'RESULTS.md')),
     record: !argv.includes('--no-record') && (!ci || value('--results') !== undefined),
     sizes,
@@ -93,6 +98,7 @@ async function main(argv: string[]): Promise<number> {
   const results: ScenarioResult[] = [];
   let failures = 0;
   let storm: StormFigures[] | null = null;
+  let leadsPerSecond: number | null = null;
   try {
     for (const name of args.only) {
       const started = Date.now();
@@ -102,15 +108,24 @@ async function main(argv: string[]): Promise<number> {
           const s = await claimStorm(ctx);
           storm = s.bySize;
           r = { scenario: s.scenario, figures: s.figures, headline: s.headline };
-        } else if (name === 'floor') r = await floor(ctx, storm);
-        else if (name === 'feed_latency') r = await feedLatency(ctx);
-        else if (name === 'throughput') r = await throughput(ctx);
+        } else if (name === 'floor') {
+          const f = await floor(ctx, storm);
+          r = { scenario: f.scenario, figures: f.figures, headline: f.headline };
+          const stormRow = results.find((x) => x.scenario === 'claim_storm');
+          if (stormRow && stormOverSale(f.bySize)) stormRow.headline += `<br>${stormOverSale(f.bySize)}`;
+        } else if (name === 'feed_latency') r = await feedLatency(ctx);
+        else if (name === 'throughput') {
+          const t = await throughput(ctx);
+          leadsPerSecond = t.sustainedRate;
+          r = { scenario: t.scenario, figures: t.figures, headline: t.headline };
+        } else if (name === 'engine_floor') r = await engineFloor(ctx, leadsPerSecond);
+        else if (name === 'storm_many') r = await stormMany(ctx);
         else if (name === 'supply') r = await supply(ctx, { pingRounds: args.sizes.pingRounds, reportLeads: args.sizes.reportLeads });
         else r = await scale(ctx);
         const json = JSON.stringify(r.figures);
-        if (/"exactlyOneWinnerEveryRound":false/.test(json)) {
+        if (/"exactlyOneWinner(EveryRound|PerOffer)":false/.test(json)) {
           failures++;
-          log(`${name}: a round did not have exactly one winner`);
+          log(`${name}: a round or an offer did not have exactly one winner`);
         }
         results.push(r);
         console.log(JSON.stringify({ scenario: r.scenario, seconds: Math.round((Date.now() - started) / 1000), ...meta, loadNow: loadAverage(), figures: r.figures }));

@@ -5,12 +5,13 @@
  * and runs the worker, the API and the Live Leads feed together.
  */
 import path from 'node:path';
+import { Client } from '@temporalio/client';
 import { collectProcessMetrics } from '../observability/metrics';
 import { installTemporalRuntime } from '../observability/temporal';
 import { sweepStuckLeads } from '../worker/lead-starter';
 import { createLeadwireWorker } from '../worker/worker';
 import { startTemporalDevServer } from '../scripts/temporal-dev';
-import { connectTemporal, createBus, loadConfig, onShutdown, openDatabaseFor, rootTokenFor, serveApi } from './runtime';
+import { createBus, loadConfig, onShutdown, openDatabaseFor, rootTokenFor, serveApi } from './runtime';
 
 async function main() {
   const config = loadConfig();
@@ -27,10 +28,11 @@ async function main() {
     bus,
   });
   const running = worker.run();
-  const client = await connectTemporal(temporal.address, config.temporalNamespace);
+  // One connection for the worker and the client, so intake's eager starts reach this worker.
+  const client = new Client({ connection: workerConnection, namespace: config.temporalNamespace });
   const stopSweeper = sweepStuckLeads(database.db, client, config.taskQueue);
   const root = rootTokenFor(config);
-  const api = await serveApi(config, { database, bus, client, rootToken: root.token });
+  const api = await serveApi(config, { database, bus, client, rootToken: root.token, eagerStart: true });
   const port = api.port;
 
   console.log('');
@@ -48,7 +50,6 @@ async function main() {
     () => worker.getState() === 'RUNNING' && worker.shutdown(),
     () => running,
     () => workerConnection.close(),
-    () => client.connection.close(),
     () => bus.close(),
     () => database.close(),
     () => temporal.stop(),

@@ -99,13 +99,14 @@ export function onShutdown(cleanups: (() => Promise<unknown> | unknown)[]): void
 /** The API and its Live Leads feed on one HTTP server, listening on `config.port` (0: a free port). */
 export async function serveApi(
   config: Config,
-  deps: { database: Database; bus: OfferBus; client: Client; rootToken: string },
+  deps: { database: Database; bus: OfferBus; client: Client; rootToken: string; eagerStart?: boolean },
 ): Promise<{ port: number; close(): Promise<void> }> {
   const { app, attachFeed } = createApi({
     db: deps.database.db,
     bus: deps.bus,
     temporal: deps.client,
     taskQueue: config.taskQueue,
+    eagerStart: deps.eagerStart,
     rootToken: deps.rootToken,
     pingTtlMs: config.pingTtlMs,
     logger: consoleStyle(logger),

@@ -7,12 +7,27 @@
  */
 import { and, eq, ne, sql } from 'drizzle-orm';
 import type { DeliveryChannel } from '../domain/types';
-import type { Db } from './connection';
+import type { Db, DbOrTx } from './connection';
 import { agencies, assignments, buyerChanges, buyers, deliveries } from './schema';
 import { autoPauseAfterFailures } from './settings';
 import { appendEvents } from './timeline';
 
 type AssignmentRow = typeof assignments.$inferSelect;
+
+/**
+ * The dashboard channel: the lead is in the buyer's "my leads" the moment the
+ * sale commits, so the sale transaction records it as delivered (once).
+ */
+export async function recordDashboardDelivery(tx: DbOrTx, a: Pick<AssignmentRow, 'id' | 'leadId' | 'offerId' | 'buyerId'>): Promise<void> {
+  const inserted = await tx
+    .insert(deliveries)
+    .values({ assignmentId: a.id, channel: 'dashboard', status: 'delivered', attempts: 1, deliveredAt: new Date() })
+    .onConflictDoNothing()
+    .returning({ id: deliveries.id });
+  if (inserted.length) {
+    await appendEvents(tx, [{ leadId: a.leadId, offerId: a.offerId, type: 'delivered', buyerId: a.buyerId, data: { channel: 'dashboard', assignmentId: a.id } }]);
+  }
+}
 
 async function ensureRow(db: Db, assignmentId: string, channel: DeliveryChannel) {
   await db.insert(deliveries).values({ assignmentId, channel, status: 'pending', attempts: 0 }).onConflictDoNothing();

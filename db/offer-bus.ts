@@ -4,11 +4,15 @@
  *
  * With PGlite everything runs in one process, so an in-process emitter is
  * enough. With Postgres, events go through LISTEN/NOTIFY so a buyer connected
- * to any API instance hears about offers opened by any worker. The payload is
- * small (ids only: NOTIFY caps payloads at 8 kB); the gateway reads the rest.
+ * to any API instance hears about offers opened by any worker. An event
+ * carries what the gateways need to fan it out without reading the database
+ * (the buyer-facing offer and the buyers it targets, or who won); when that
+ * would not fit NOTIFY's 8 kB the event goes as ids only and the gateways
+ * read the rest.
  */
 import { EventEmitter } from 'node:events';
 import type { Pool, Client } from 'pg';
+import type { BuyerOffer } from '../domain/offer-view';
 
 export interface OfferBusEvent {
   type: 'offer.opened' | 'offer.closed';
@@ -16,6 +20,21 @@ export interface OfferBusEvent {
   agencyId: string;
   /** When the publisher sent it, for feed-latency measurements. */
   sentAt: string;
+  /** offer.opened: the buyer-facing offer and the ids of the buyers it targets. */
+  offer?: BuyerOffer;
+  targets?: string[];
+  /** offer.closed: the buyers who bought it (none: it expired or was cancelled). */
+  winners?: string[];
+}
+
+/** NOTIFY refuses payloads of 8000 bytes or more. */
+const NOTIFY_LIMIT = 7900;
+
+/** The event as sent through NOTIFY: whole when it fits, else ids only (the gateways read the rest). */
+export function notifyPayload(event: OfferBusEvent): string {
+  const whole = JSON.stringify(event);
+  if (Buffer.byteLength(whole) < NOTIFY_LIMIT) return whole;
+  return JSON.stringify({ type: event.type, offerId: event.offerId, agencyId: event.agencyId, sentAt: event.sentAt });
 }
 
 export type OfferBusListener = (event: OfferBusEvent) => void;
@@ -102,7 +121,7 @@ export function createPostgresBus(url: string, pool: Pool): OfferBus {
 
   return {
     async publish(event) {
-      await pool.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify({ ...event, sentAt: new Date().toISOString() })]);
+      await pool.query('SELECT pg_notify($1, $2)', [CHANNEL, notifyPayload({ ...event, sentAt: new Date().toISOString() })]);
     },
     subscribe(listener) {
       listeners.add(listener);

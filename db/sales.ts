@@ -4,8 +4,12 @@
  * It re-checks the buyer at the instant of the sale (status, service area,
  * caps, balance), debits the wallet with the idempotency key
  * `offer:<offerId>:buyer:<buyerId>`, creates the assignment and writes the
- * timeline, all or nothing. Running it again for the same offer and buyer (an
- * activity retry after a crash) returns the first result and charges nothing.
+ * timeline, all or nothing. The same transaction records the dashboard
+ * delivery (the lead is in the buyer's "my leads" at commit) and, when this
+ * sale fills the offer's last place, closes the offer and writes `lost` for
+ * everyone else, so the buyer's answer waits for nothing after the commit.
+ * Running it again for the same offer and buyer (an activity retry after a
+ * crash) returns the first result and charges nothing.
  *
  * Lock order, the same everywhere so concurrent sales cannot deadlock:
  * offer row, then the buyer's wallet row, then the campaign row (only when the
@@ -24,6 +28,8 @@ import { buyerPeriodCounts, campaignPeriodCounts, ZERO_COUNTS } from './counts';
 import { InsufficientCreditsError, isUniqueViolation, postLedgerEntry } from './ledger';
 import { agencies, assignments, buyers, campaigns, campaignBuyers, ledgerEntries, leads, offers, offerTargets, wallets } from './schema';
 import { duplicateWindowMs } from './settings';
+import { recordDashboardDelivery } from './deliveries';
+import { closeOfferWithin, type ClosedOffer } from './offers';
 import { recordSourcePayout } from './source-ledger';
 import { appendEvents, type TimelineEventInput } from './timeline';
 
@@ -46,7 +52,18 @@ export interface SaleRequest {
 }
 
 export type SaleResult =
-  | { result: 'won'; offerId: string; leadId: string; buyerId: string; assignmentId: string; lead: WonLeadRecord; charged: number; balance: number }
+  | {
+      result: 'won';
+      offerId: string;
+      leadId: string;
+      buyerId: string;
+      assignmentId: string;
+      lead: WonLeadRecord;
+      charged: number;
+      balance: number;
+      /** Set when this sale filled the offer's last place and closed it (the feed's `offer.closed`); absent on a repeated answer. */
+      closed?: ClosedOffer | null;
+    }
   | { result: 'lost' | 'failed'; reason: ClaimFailureReason };
 
 /** Sells inside its own transaction. */
@@ -119,6 +136,7 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
   }
 
   await tx.update(leads).set({ status: 'sold', statusReason: null }).where(eq(leads.id, lead.id));
+  const { assignment, entry } = chargeEntry;
   await appendEvents(tx, [
     attempt,
     {
@@ -126,18 +144,22 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
       offerId: offer.id,
       type: 'won',
       buyerId: buyer.id,
-      data: { via: req.via, charged: price, assignmentId: chargeEntry.assignment.id, ledgerEntryId: chargeEntry.entry.id, balanceAfter: chargeEntry.entry.balanceAfter },
+      data: { via: req.via, charged: price, assignmentId: assignment.id, ledgerEntryId: entry.id, balanceAfter: entry.balanceAfter },
     },
   ]);
+  await recordDashboardDelivery(tx, assignment);
+  // The offer row is locked: `winners` is what it was before this sale (the trigger counts the new one).
+  const closed = offer.winners + 1 >= offer.maxWinners ? await closeOfferWithin(tx, offer.id, { outcome: 'won', at: new Date() }) : null;
   return {
     result: 'won',
     offerId: offer.id,
     leadId: lead.id,
     buyerId: buyer.id,
-    assignmentId: chargeEntry.assignment.id,
+    assignmentId: assignment.id,
     lead: wonLeadRecord(lead),
     charged: price,
-    balance: chargeEntry.entry.balanceAfter,
+    balance: entry.balanceAfter,
+    closed,
   };
 }
 
@@ -150,11 +172,17 @@ export async function priorSale(db: Db | Tx, offerId: string, buyerId: string): 
     // The balance right after the charge, so a repeated answer is identical to the first.
     .innerJoin(ledgerEntries, eq(ledgerEntries.id, assignments.chargeEntryId))
     .where(and(eq(assignments.offerId, offerId), eq(assignments.buyerId, buyerId)));
-  if (!row) return null;
+  return row ? wonFromRow(buyerId, row) : null;
+}
+
+function wonFromRow(
+  buyerId: string,
+  row: { assignment: typeof assignments.$inferSelect; fields: LeadFields; consent: ConsentEvidence | null; balance: number },
+): SaleResult & { result: 'won' } {
   const a = row.assignment;
   return {
     result: 'won',
-    offerId,
+    offerId: a.offerId,
     leadId: a.leadId,
     buyerId,
     assignmentId: a.id,
@@ -162,6 +190,33 @@ export async function priorSale(db: Db | Tx, offerId: string, buyerId: string): 
     charged: a.price,
     balance: row.balance,
   };
+}
+
+/**
+ * Everything the claim relay needs before it bothers the workflow, in one
+ * query: the offer, whether it targets this buyer, and this buyer's earlier
+ * sale of it (the repeated winner's answer).
+ */
+export async function claimContext(db: Db, offerId: string, buyerId: string) {
+  const [row] = await db
+    .select({
+      offer: offers,
+      eligible: offerTargets.eligible,
+      assignment: assignments,
+      fields: leads.fields,
+      consent: leads.consent,
+      balance: ledgerEntries.balanceAfter,
+    })
+    .from(offers)
+    .leftJoin(offerTargets, and(eq(offerTargets.offerId, offers.id), eq(offerTargets.buyerId, buyerId)))
+    .leftJoin(assignments, and(eq(assignments.offerId, offers.id), eq(assignments.buyerId, buyerId)))
+    .leftJoin(leads, eq(leads.id, assignments.leadId))
+    .leftJoin(ledgerEntries, eq(ledgerEntries.id, assignments.chargeEntryId))
+    .where(eq(offers.id, offerId));
+  if (!row) return null;
+  const { assignment, fields, balance } = row;
+  const prior = assignment && fields && balance !== null ? wonFromRow(buyerId, { assignment, fields, consent: row.consent, balance }) : null;
+  return { offer: row.offer, targeted: row.eligible === true, prior };
 }
 
 type Verdict = { ok: true } | { ok: false; reason: ClaimFailureReason; detail: string };

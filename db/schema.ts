@@ -272,6 +272,8 @@ export const offers = pgTable(
     closesAt: ts('closes_at').notNull(),
     closedAt: ts('closed_at'),
     closeReason: text('close_reason'),
+    /** The campaign settings this offer runs under, as route-and-open read them (a retried open reuses them). */
+    route: jsonb('route').$type<Record<string, unknown>>(),
   },
   (t) => [
     index('offers_lead_idx').on(t.leadId),

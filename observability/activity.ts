@@ -25,17 +25,40 @@ export function activityLog(): Logger {
 
 const FINAL_LEAD_OUTCOMES = new Set(['sold', 'manual_review', 'rejected']);
 
+const SALES = new Set(['postAndCharge', 'pushAssign', 'assignDirect']);
+
 function countOutcomes(activity: string, input: Record<string, unknown>, result: unknown): void {
   const won = (r: unknown) => !!r && typeof r === 'object' && (r as { result?: unknown }).result === 'won';
+  if (SALES.has(activity)) countSales(activity, input, Array.isArray(result) ? result : [result]);
   if (activity === 'openOffer' && typeof input.kind === 'string') offersOpened.inc({ kind: input.kind });
+  else if (activity === 'routeAndOpen') {
+    const routed = result as { route?: { mode?: string }; offer?: unknown } | null;
+    if (routed?.offer && typeof routed.route?.mode === 'string') offersOpened.inc({ kind: routed.route.mode });
+  }
   else if (activity === 'closeOffer' && typeof input.outcome === 'string') {
     offersClosed.inc({ outcome: input.outcome });
     if (input.outcome === 'won') leadOutcomes.inc({ outcome: 'sold' });
   } else if (activity === 'setLeadStatus' && typeof input.status === 'string' && FINAL_LEAD_OUTCOMES.has(input.status)) {
     leadOutcomes.inc({ outcome: input.status });
-  } else if (activity === 'assignDirect' && won(result)) leadOutcomes.inc({ outcome: 'sold' });
+  } else if (activity === 'assignDirect' && won(result) && !(result as { closedOffer?: boolean }).closedOffer) leadOutcomes.inc({ outcome: 'sold' });
   // A channel's final failure, after its retries (each failed attempt is counted as attempt_failed).
   else if (activity === 'recordDeliveryFailure' && typeof input.channel === 'string') deliveries.inc({ channel: input.channel, status: 'failed' });
+}
+
+/**
+ * A sale records the dashboard delivery in its transaction and, when it fills
+ * the offer, closes it (the lead is sold); a push assignment asked to close
+ * its offer closes it either way.
+ */
+function countSales(activity: string, input: Record<string, unknown>, results: unknown[]): void {
+  const sales = results.filter((r): r is { result: 'won'; closedOffer?: boolean } => !!r && typeof r === 'object' && (r as { result?: unknown }).result === 'won');
+  for (let i = 0; i < sales.length; i++) deliveries.inc({ channel: 'dashboard', status: 'delivered' });
+  const closedBySale = sales.some((s) => s.closedOffer);
+  const pushClosed = activity === 'pushAssign' && input.close === true;
+  if (!closedBySale && !pushClosed) return;
+  const outcome = sales.length ? 'won' : 'expired';
+  offersClosed.inc({ outcome });
+  if (outcome === 'won') leadOutcomes.inc({ outcome: 'sold' });
 }
 
 function deliveryChannel(activity: string, input: Record<string, unknown>): string | null {

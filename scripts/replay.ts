@@ -49,8 +49,10 @@ export interface HistoryRow {
   type: string;
   text: string;
   activityType?: string;
-  /** For a completed or failed activity: when it was scheduled. */
+  /** For a completed or failed activity (or a local activity's marker): when it was scheduled. */
   scheduledMs?: number;
+  /** When the activity's work ended (a local activity completes before its marker is written). */
+  doneMs?: number;
   /** Workflow task bookkeeping, hidden unless --all. */
   noise: boolean;
 }
@@ -146,6 +148,25 @@ export function historyRows(history: History, workflowId: string): HistoryRow[] 
           type === 'ActivityTaskCompleted'
             ? `activity ${s?.type ?? '?'} completed${took} → ${summarize(a.result as Payloads)}`
             : `activity ${s?.type ?? '?'} ${type.replace('ActivityTask', '').toLowerCase()}${took}: ${String(get(a, 'failure', 'message') ?? '')}`;
+        break;
+      }
+      case 'MarkerRecorded': {
+        // The lean lifecycle's database steps are local activities: their record is a marker, not activity events.
+        const name = String(a.markerName);
+        const details = (a.details ?? {}) as Record<string, Payloads>;
+        if (name === 'core_local_activity') {
+          const data = decodeFirst(details.data) as { activity_type?: string; attempt?: number; original_schedule_time?: unknown; complete_time?: unknown } | undefined;
+          const scheduledMs = data?.original_schedule_time ? tsMs(data.original_schedule_time as never) : atMs;
+          const doneMs = data?.complete_time ? tsMs(data.complete_time as never) : atMs;
+          row.activityType = data?.activity_type;
+          row.scheduledMs = scheduledMs;
+          row.doneMs = doneMs;
+          const failure = get(details, 'failure');
+          row.text = `local activity ${data?.activity_type ?? '?'} ${failure ? 'failed' : 'completed'} in ${Math.max(0, doneMs - scheduledMs)} ms (attempt ${data?.attempt ?? 1}) → ${summarize(details.result)}`;
+        } else if (name === 'core_patch') {
+          const patch = decodeFirst(details['patch-data']) as { id?: string } | undefined;
+          row.text = `patch ${patch?.id ?? '?'}`;
+        } else row.text = `marker ${name}`;
         break;
       }
       case 'TimerStarted':
@@ -258,12 +279,17 @@ export async function leadRecords(db: Db, leadId: string): Promise<LeadRecords |
   };
 }
 
-/** Which activity writes which timeline events (others are the API's own). */
+/**
+ * Which activity writes which timeline events (others are the API's own). A
+ * sale also records the dashboard delivery, and closes the offer (`lost` for
+ * the others) when it fills the last place.
+ */
 const WRITERS: Record<string, RegExp> = {
+  routeAndOpen: /^(targeted|excluded)$/,
   openOffer: /^(targeted|excluded)$/,
-  postAndCharge: /^(claim_attempted|claim_failed|won)$/,
-  pushAssign: /^(claim_attempted|claim_failed|won)$/,
-  assignDirect: /^(assigned|claim_attempted|claim_failed|won)$/,
+  postAndCharge: /^(claim_attempted|claim_failed|won|delivered|lost)$/,
+  pushAssign: /^(claim_attempted|claim_failed|won|delivered|lost|expired)$/,
+  assignDirect: /^(assigned|claim_attempted|claim_failed|won|delivered|lost)$/,
   closeOffer: /^(lost|expired|cancelled)$/,
   recordEvents: /^(claim_attempted|claim_failed|fell_through|reoffered|bid\w*)$/,
   setLeadStatus: /^(manual_review|rejected)$/,
@@ -279,11 +305,13 @@ export function linkEvents(rows: HistoryRow[], events: TimelineEvent[]): number[
     let best = -1;
     let bestDistance = Infinity;
     rows.forEach((r, i) => {
-      if (r.type !== 'ActivityTaskCompleted' || !r.activityType || r.scheduledMs === undefined) return;
+      const completed = r.type === 'ActivityTaskCompleted' || (r.type === 'MarkerRecorded' && r.doneMs !== undefined);
+      if (!completed || !r.activityType || r.scheduledMs === undefined) return;
       if (!writes(r.activityType, ev.type)) return;
+      const doneMs = r.doneMs ?? r.atMs;
       // Workflow-stamped times come a little before the scheduling; database times fall inside the run.
-      if (at < r.scheduledMs - 2_000 || at > r.atMs + 1_000) return;
-      const distance = Math.abs(r.atMs - at);
+      if (at < r.scheduledMs - 2_000 || at > doneMs + 1_000) return;
+      const distance = Math.abs(doneMs - at);
       if (distance < bestDistance) [best, bestDistance] = [i, distance];
     });
     return best;

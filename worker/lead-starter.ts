@@ -15,10 +15,14 @@ export async function startLeadWorkflow(
   client: Client,
   taskQueue: string,
   lead: { id: string; agencyId: string; campaignId: string },
+  opts: { eager?: boolean } = {},
 ): Promise<'started' | 'already_started'> {
   try {
     await client.workflow.start('leadWorkflow', {
       taskQueue,
+      // With a worker in this process (npm start; the client shares its NativeConnection), the server hands the
+      // first workflow task straight back in the start's answer: route-and-open runs without a trip through matching.
+      requestEagerStart: opts.eager ?? false,
       workflowId: leadWorkflowId(lead.id),
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       args: [{ leadId: lead.id, agencyId: lead.agencyId, campaignId: lead.campaignId }],

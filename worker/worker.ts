@@ -10,6 +10,15 @@ import type { OfferBus } from '../db/offer-bus';
 import { observeActivities } from '../observability/activity';
 
 export const DEFAULT_TASK_QUEUE = 'leadwire';
+/** Open leads kept in the worker's workflow cache (about 0.3 MB each): some 600 MB at most. */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 2000;
+/** The worker's concurrency (also the benchmark's engine_floor worker, so the two are compared on equal terms). */
+export const WORKER_CONCURRENCY = {
+  // Claims queue behind one another in a workflow; keep sales flowing under load.
+  maxConcurrentActivityTaskExecutions: 200,
+  maxConcurrentLocalActivityExecutions: 200,
+  maxConcurrentWorkflowTaskExecutions: 100,
+} as const;
 
 export interface LeadwireWorkerOptions {
   address: string;
@@ -20,6 +29,8 @@ export interface LeadwireWorkerOptions {
   faults?: FaultHooks;
   /** Delivery channel settings over the environment's. */
   delivery?: DeliveryOverrides;
+  /** Workflows kept in memory between tasks (LW_MAX_CACHED_WORKFLOWS; default DEFAULT_MAX_CACHED_WORKFLOWS). */
+  maxCachedWorkflows?: number;
   /** A prebuilt workflow bundle (tests build it once); otherwise bundled from workflows/. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
@@ -34,9 +45,11 @@ export async function createLeadwireWorker(opts: LeadwireWorkerOptions): Promise
     // Logs with the lead's ids, duration and failure metrics, business outcome counters.
     interceptors: { activity: [observeActivities] },
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
-    // Claims queue behind one another in a workflow; keep sales flowing under load.
-    maxConcurrentActivityTaskExecutions: 200,
-    maxConcurrentWorkflowTaskExecutions: 100,
+    ...WORKER_CONCURRENCY,
+    // Memory stays bounded however many leads wait: an open lead's workflow holds about 0.3 MB in the cache
+    // (bench/RESULTS.md, scale); past this many, the least recently used are evicted and replayed from their
+    // (short) history when their timer fires or a claim arrives.
+    maxCachedWorkflows: opts.maxCachedWorkflows ?? Number(process.env.LW_MAX_CACHED_WORKFLOWS ?? DEFAULT_MAX_CACHED_WORKFLOWS),
   });
   return { worker, connection };
 }

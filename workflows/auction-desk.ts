@@ -12,14 +12,15 @@
  * replay therefore decides the same winner at the same price.
  */
 import { Mutex } from 'async-mutex';
-import { condition, proxyActivities } from '@temporalio/workflow';
+import { condition } from '@temporalio/workflow';
 import type { LeadActivities } from '../activities';
+import type { DeliveryPlan } from '../activities/delivery';
 import { checkBid, rankBids, type Bid } from '../domain/auction';
 import type { AuctionPricing, BidRefusalReason } from '../domain/types';
 import type { BidRequest, BidResult } from './messages';
-import { SALE_ACTIVITY_OPTIONS } from './options';
 
-const { placeBid, postAndCharge } = proxyActivities<LeadActivities>(SALE_ACTIVITY_OPTIONS);
+/** The desk's I/O: activities (the first lifecycle) or local activities (the lean one). */
+export type AuctionIo = Pick<LeadActivities, 'placeBid' | 'postAndCharge'>;
 
 export interface AuctionOffer {
   offerId: string;
@@ -30,7 +31,7 @@ export interface AuctionOffer {
 }
 
 export class AuctionDesk {
-  readonly winners = new Map<string, { assignmentId: string }>();
+  readonly winners = new Map<string, { assignmentId: string; delivery?: DeliveryPlan }>();
   private readonly bids: Bid[] = [];
   private seq = 0;
   private open = true;
@@ -38,7 +39,10 @@ export class AuctionDesk {
   private cancelled: string | null = null;
   private readonly mutex = new Mutex();
 
-  constructor(readonly offer: AuctionOffer) {}
+  constructor(
+    readonly offer: AuctionOffer,
+    private readonly io: AuctionIo,
+  ) {}
 
   get cancelReason(): string | null {
     return this.cancelled;
@@ -65,7 +69,7 @@ export class AuctionDesk {
       const problem = checkBid(req.amount, this.floor, previous);
       if (problem) return refused(problem);
       const seq = this.seq + 1;
-      const placed = await placeBid({
+      const placed = await this.io.placeBid({
         offerId: this.offer.offerId,
         buyerId: req.buyerId,
         amount: req.amount,
@@ -89,10 +93,15 @@ export class AuctionDesk {
     if (this.cancelled !== null || this.floor === null) return [];
     for (const ranked of rankBids(this.bids, this.floor, this.offer.pricing)) {
       if (this.winners.size >= this.offer.maxWinners) break;
-      const sale = await postAndCharge({ offerId: this.offer.offerId, buyerId: ranked.buyerId, requestId: ranked.requestId, price: ranked.price, via: 'auction' });
-      if (sale.result === 'won') this.winners.set(ranked.buyerId, { assignmentId: sale.assignmentId });
+      const sale = await this.io.postAndCharge({ offerId: this.offer.offerId, buyerId: ranked.buyerId, requestId: ranked.requestId, price: ranked.price, via: 'auction' });
+      if (sale.result === 'won') this.winners.set(ranked.buyerId, { assignmentId: sale.assignmentId, delivery: sale.delivery });
     }
     return [...this.winners.values()].map((w) => w.assignmentId);
+  }
+
+  /** The sales `closeAndDecide` made, with the delivery plan each returned. */
+  sales(): { assignmentId: string; delivery: DeliveryPlan }[] {
+    return [...this.winners.values()].flatMap((w) => (w.delivery ? [{ assignmentId: w.assignmentId, delivery: w.delivery }] : []));
   }
 
   private latest(buyerId: string): Bid | undefined {

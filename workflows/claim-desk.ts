@@ -1,39 +1,44 @@
 /**
- * The claim desk of one open ping-post offer: where claims are decided.
+ * The claim desk of one open first-claim offer: where claims are decided.
  *
- * Claims arrive as Updates and are served one at a time (a mutex), so "first
- * valid claim wins" holds however many buyers click at once. A claim that can
- * be refused without touching money (the offer is full or closed) is answered
- * at once and its timeline events are queued for the workflow to write; a
- * claim that could win goes through the post-and-charge activity.
+ * - `validate` is the claim Update's validator: what the desk already knows
+ *   cannot win (a buyer the offer does not target, every place sold, the
+ *   window over or the offer cancelled) is refused before it reaches the
+ *   workflow's history, and the caller records the attempt.
+ * - `claim` serves the rest one at a time (a mutex), so "first valid claim
+ *   wins" holds however many buyers click at once. A claim that could win runs
+ *   the post-and-charge local activity inside the same workflow task; the sale
+ *   closes the offer itself when it fills the last place. A claim that waited
+ *   behind the winning sale is answered `lost_race` as soon as the sale
+ *   committed.
  */
 import { Mutex } from 'async-mutex';
-import { proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure } from '@temporalio/workflow';
 import type { LeadActivities } from '../activities';
-import type { TimelineEventInput } from '../db/timeline';
+import type { DeliveryPlan } from '../activities/delivery';
 import { claimOutcomeOf } from '../domain/claims';
 import type { ClaimFailureReason } from '../domain/types';
-import type { ClaimRequest, ClaimResult } from './messages';
-import { SALE_ACTIVITY_OPTIONS } from './options';
-
-const { postAndCharge } = proxyActivities<LeadActivities>(SALE_ACTIVITY_OPTIONS);
+import { CLAIM_REFUSED, wonClaim, type ClaimRequest, type ClaimResult, type WonClaim } from './messages';
 
 export interface DeskOffer {
   offerId: string;
   leadId: string;
   maxWinners: number;
   closesAtMs: number;
+  /** The buyers the offer targets; null when there were too many to keep in history (the sale checks alone). */
+  targets: ReadonlySet<string> | null;
 }
 
 export class ClaimDesk {
-  readonly winners = new Map<string, ClaimResult & { result: 'won' }>();
-  private open = true;
+  /** Winners by buyer id, with the delivery plan their sale returned. */
+  readonly winners = new Map<string, { won: WonClaim; delivery: DeliveryPlan }>();
+  private closed = false;
   private cancelled: string | null = null;
   private readonly mutex = new Mutex();
 
   constructor(
     readonly offer: DeskOffer,
-    private readonly queueEvents: (events: TimelineEventInput[]) => void,
+    private readonly io: Pick<LeadActivities, 'postAndCharge'>,
   ) {}
 
   get full(): boolean {
@@ -44,16 +49,23 @@ export class ClaimDesk {
     return this.cancelled;
   }
 
+  /** The Update validator: throws (no history event) when the claim cannot win. A winner asking again passes. */
+  validate(req: ClaimRequest): void {
+    if (this.winners.has(req.buyerId)) return;
+    const reason = this.refusal(req.buyerId);
+    if (reason) throw ApplicationFailure.create({ type: CLAIM_REFUSED, message: `claim refused: ${reason}`, details: [reason], nonRetryable: true });
+  }
+
   async claim(req: ClaimRequest): Promise<ClaimResult> {
-    return this.mutex.runExclusive(async () => {
+    return this.mutex.runExclusive(async (): Promise<ClaimResult> => {
       const prior = this.winners.get(req.buyerId);
-      if (prior) return prior; // the winner asking again gets the same answer, charged once
-      if (this.full) return this.refuse(req, 'lost_race');
-      if (!this.open || Date.now() >= this.offer.closesAtMs) return this.refuse(req, 'offer_closed');
-      const sale = await postAndCharge({ offerId: this.offer.offerId, buyerId: req.buyerId, requestId: req.requestId });
-      if (sale.result !== 'won') return { result: sale.result, reason: sale.reason };
-      const won = { result: 'won' as const, offerId: sale.offerId, assignmentId: sale.assignmentId, lead: sale.lead, charged: sale.charged, balance: sale.balance };
-      this.winners.set(req.buyerId, won);
+      if (prior) return prior.won; // the winner asking again gets the same answer, charged once
+      const reason = this.refusal(req.buyerId);
+      if (reason) return { result: claimOutcomeOf(reason).result, reason, recorded: false };
+      const sale = await this.io.postAndCharge({ offerId: this.offer.offerId, buyerId: req.buyerId, requestId: req.requestId });
+      if (sale.result !== 'won') return { result: sale.result, reason: sale.reason, recorded: true };
+      const won = wonClaim(sale);
+      this.winners.set(req.buyerId, { won, delivery: sale.delivery });
       return won;
     });
   }
@@ -65,17 +77,15 @@ export class ClaimDesk {
   /** Stops taking claims; waits for a sale in progress to finish first. */
   async close(): Promise<void> {
     await this.mutex.runExclusive(() => {
-      this.open = false;
+      this.closed = true;
     });
   }
 
-  private refuse(req: ClaimRequest, reason: ClaimFailureReason): ClaimResult {
-    const at = new Date(Date.now()).toISOString();
-    const base = { leadId: this.offer.leadId, offerId: this.offer.offerId, buyerId: req.buyerId, at };
-    this.queueEvents([
-      { ...base, type: 'claim_attempted', data: { via: 'claim', requestId: req.requestId } },
-      { ...base, type: 'claim_failed', reason },
-    ]);
-    return { result: claimOutcomeOf(reason).result, reason };
+  /** Why a claim by this buyer cannot win now, or null. Sold out is `lost_race` (someone else won), whatever the clock says. */
+  private refusal(buyerId: string): ClaimFailureReason | null {
+    if (this.offer.targets && !this.offer.targets.has(buyerId)) return 'not_targeted';
+    if (this.full) return 'lost_race';
+    if (this.closed || this.cancelled !== null || Date.now() >= this.offer.closesAtMs) return 'offer_closed';
+    return null;
   }
 }

@@ -2,214 +2,169 @@
  * The lead lifecycle. `leadWorkflow` (id `lead-<leadId>`) reads top to bottom
  * as the business process:
  *
- *   route → open offer → wait for claims or sealed bids (ping post) or assign (push)
- *         → post and charge → deliver (dashboard, then the buyer's channels)
- *         → no sale: fall through to the campaign's fallback (a child
- *           workflow each), bounded and cycle-safe
- *         → nothing left: manual review, where an admin re-offers, assigns
- *           or rejects the lead.
+ *   route and open the offer (one local activity, one transaction)
+ *     → ping post: wait for claims (first claim) or sealed bids (highest bid)
+ *       against a durable timer; push: assign at once
+ *     → post and charge (a local activity inside the claim's Update; the sale
+ *       closes the offer when it fills it and records the dashboard delivery)
+ *     → the buyer's channels, after the buyer has its answer
+ *     → no sale: fall through to the campaign's fallback (a child workflow
+ *       each), bounded and cycle-safe
+ *     → nothing left: manual review, where an admin re-offers, assigns or
+ *       rejects the lead.
  *
- * Deterministic: no I/O, clocks or randomness but Temporal's.
+ * A sold first-claim lead costs two workflow tasks (three with a sending
+ * channel): the start, which routes, opens and starts the window's timer, and
+ * the winning claim's Update, which sells, answers and completes.
+ * test/workflows/lean-lifecycle.test.ts holds those bounds.
+ *
+ * Leads started before this lifecycle replay and finish in workflows/v1
+ * (`LEAN_LIFECYCLE_PATCH`). Deterministic: no I/O, clocks or randomness but
+ * Temporal's.
  */
-import { Mutex } from 'async-mutex';
 import {
-  allHandlersFinished,
-  ApplicationFailure,
-  condition,
   ActivityFailure,
+  allHandlersFinished,
+  condition,
   executeChild,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { LeadActivities } from '../activities';
+import type { DeliveryPlan } from '../activities/delivery';
+import type { RoutedOffer } from '../activities/offers';
+import type { Route } from '../activities/routing';
 import { offerWorkflowId } from '../domain/ids';
 import type { DeliveryChannel } from '../domain/types';
 import { AuctionDesk } from './auction-desk';
 import { ClaimDesk } from './claim-desk';
-import { EventQueue } from './event-queue';
-import { bidUpdate, cancelOfferSignal, claimUpdate, manualActionUpdate, stateQuery, type LeadWorkflowState, type ManualAction } from './messages';
-import { DB_ACTIVITY_OPTIONS, DELIVERY_CHANNELS_PATCH, deliveryActivityOptions, MAX_FALLBACK_DEPTH, SALE_ACTIVITY_OPTIONS } from './options';
+import { ManualReview } from './manual-review';
+import { bidUpdate, cancelOfferSignal, claimUpdate, stateQuery, type LeadWorkflowState } from './messages';
+import { deliveryActivityOptions, LEAN_LIFECYCLE_PATCH, LOCAL_DB_OPTIONS, LOCAL_SALE_OPTIONS, LOCAL_STATUS_OPTIONS, MAX_FALLBACK_DEPTH } from './options';
 import { leadSearchAttributes } from './search-attributes';
+import type { LeadOutcome, LeadWorkflowInput, OfferRunResult, OfferWorkflowInput } from './types';
+import { leadWorkflowV1, offerWorkflowV1 } from './v1/lead';
 
-const { loadRoute, openOffer, closeOffer, setLeadStatus, deliverToDashboard, planDelivery, recordDeliveryFailure } =
-  proxyActivities<LeadActivities>(DB_ACTIVITY_OPTIONS);
-const { pushAssign, assignDirect } = proxyActivities<LeadActivities>(SALE_ACTIVITY_OPTIONS);
+const { routeAndOpen, closeOffer, recordEvents, recordDeliveryFailure } = proxyLocalActivities<LeadActivities>(LOCAL_DB_OPTIONS);
+const sales = proxyLocalActivities<LeadActivities>(LOCAL_SALE_OPTIONS);
+const { setLeadStatus } = proxyLocalActivities<LeadActivities>(LOCAL_STATUS_OPTIONS);
 
-export interface LeadWorkflowInput {
-  leadId: string;
-  agencyId: string;
-  campaignId: string;
-}
-
-export interface OfferWorkflowInput extends LeadWorkflowInput {
-  /** Position in the fallback chain. */
-  depth: number;
-}
-
-export interface OfferRunResult {
-  campaignId: string;
-  offerId: string | null;
-  sold: boolean;
-  cancelled: string | null;
-  /** Why nothing was offered at all (e.g. the campaign is paused). */
-  skipped: string | null;
-  /** Why it did not sell: no_eligible_buyers, no_claim, no_buyer_could_take_it, campaign_paused… */
-  reason: string | null;
-  fallbackCampaignId: string | null;
-}
-
-export interface LeadOutcome {
-  status: 'sold' | 'rejected';
-  offers: string[];
-}
+export type { LeadOutcome, LeadWorkflowInput, OfferRunResult, OfferWorkflowInput };
 
 const nowIso = () => new Date(Date.now()).toISOString();
 
+/** A sale whose buyer's channels (webhook, email, SMS, voice) still have to run. */
+interface Sold {
+  assignmentId: string;
+  delivery: DeliveryPlan;
+}
+
 /** The root workflow of a lead. */
 export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadOutcome> {
-  const desk = serveOffers();
+  if (!patched(LEAN_LIFECYCLE_PATCH)) return leadWorkflowV1(input);
   const state: LeadWorkflowState = { phase: 'routing', currentOfferId: null, offers: [] };
   setHandler(stateQuery, () => state);
-  desk.onOffer = (offerId) => {
+  const offers = serveOffers((offerId) => {
     state.currentOfferId = offerId;
-    state.offers.push(offerId);
-  };
-  let childSeq = 0;
+    if (!state.offers.includes(offerId)) state.offers.push(offerId);
+  });
+  const review = new ManualReview(input, state, sales);
 
-  /** One auction and its fallbacks, until a sale, a cancel, or nothing is left. */
-  const runChain = async (campaignId: string, inline: boolean): Promise<{ sold: boolean; reason: string }> => {
-    const visited: string[] = [];
-    for (let depth = 0; ; depth++) {
-      state.phase = 'offering';
-      const result =
-        inline && depth === 0
-          ? await runCampaignOffer(desk, { ...input, campaignId, depth })
-          : await executeChild(offerWorkflow, {
-              workflowId: offerWorkflowId(input.leadId, ++childSeq),
-              args: [{ ...input, campaignId, depth }],
-              typedSearchAttributes: leadSearchAttributes(input.leadId, campaignId, input.agencyId),
-            });
-      if (result.offerId && !state.offers.includes(result.offerId)) state.offers.push(result.offerId);
-      if (result.sold) return { sold: true, reason: 'sold' };
-      if (result.cancelled) return { sold: false, reason: `cancelled: ${result.cancelled}` };
-      visited.push(campaignId);
-      const next = result.fallbackCampaignId;
-      if (!next) return { sold: false, reason: result.reason ?? 'no_fallback' };
-      if (visited.includes(next)) return { sold: false, reason: 'fallback_cycle' };
-      if (depth + 1 > MAX_FALLBACK_DEPTH) return { sold: false, reason: 'fallback_depth_exceeded' };
-      desk.events.push([
-        { leadId: input.leadId, offerId: result.offerId, type: 'fell_through', reason: result.skipped ?? 'no_sale', data: { fromCampaignId: campaignId, toCampaignId: next, depth: depth + 1 } },
-      ]);
-      campaignId = next;
-    }
-  };
-
-  // Manual review: wait for an admin. Assign is decided inside the Update (the admin gets the sale's result).
-  const manualSales: string[] = [];
-  let pending: Exclude<ManualAction, { action: 'assign' }> | null = null;
-  const manualMutex = new Mutex();
-  setHandler(
-    manualActionUpdate,
-    (action) =>
-      manualMutex.runExclusive(async () => {
-        if (state.phase !== 'manual_review') throw ApplicationFailure.nonRetryable('the lead is not in manual review', 'NotInManualReview');
-        if (action.action === 'assign') {
-          state.phase = 'routing';
-          const offerId = uuid4();
-          state.offers.push(offerId);
-          const sale = await assignDirect({ offerId, leadId: input.leadId, buyerId: action.buyerId, workflowId: workflowInfo().workflowId, at: nowIso() });
-          if (sale.result === 'won') {
-            state.phase = 'sold';
-            await deliverToDashboard({ assignmentId: sale.assignmentId });
-            manualSales.push(sale.assignmentId); // its other channels run after the Update answered
-            return { action: 'assign' as const, sale: { result: 'won' as const, offerId, assignmentId: sale.assignmentId, lead: sale.lead, charged: sale.charged, balance: sale.balance } };
-          }
-          state.phase = 'manual_review';
-          return { action: 'assign' as const, sale: { result: sale.result, reason: sale.reason } };
-        }
-        pending = action;
-        state.phase = action.action === 'reject' ? 'rejected' : 'routing';
-        return action.action === 'reoffer'
-          ? { action: 'reoffer' as const, accepted: true as const, campaignId: action.campaignId ?? input.campaignId }
-          : { action: 'reject' as const, accepted: true as const };
-      }),
-    {
-      validator: (action) => {
-        if (state.phase !== 'manual_review') throw new Error('the lead is not in manual review');
-        if (!action || !['reoffer', 'assign', 'reject'].includes(action.action)) throw new Error('unknown manual action');
-      },
-    },
-  );
-
-  let outcome = await runChain(input.campaignId, true);
-
+  let outcome = await offerThroughChain(input, input.campaignId, offers, state, true);
   while (!outcome.sold) {
     state.phase = 'manual_review';
     state.currentOfferId = null;
-    await setLeadStatus({
-      leadId: input.leadId,
-      status: 'manual_review',
-      reason: outcome.reason,
-      event: { leadId: input.leadId, type: 'manual_review', reason: outcome.reason, at: nowIso() },
-    });
-    await condition(() => pending !== null || state.phase === 'sold');
-    if ((state.phase as LeadWorkflowState['phase']) === 'sold') break; // assigned by the Update handler
-    const action = pending!;
-    pending = null;
-    if (action.action === 'reject') {
-      await setLeadStatus({
-        leadId: input.leadId,
-        status: 'rejected',
-        reason: action.reason,
-        event: { leadId: input.leadId, type: 'rejected', reason: action.reason, at: nowIso() },
-      });
-      await finish(desk);
+    await setLeadStatus({ leadId: input.leadId, status: 'manual_review', reason: outcome.reason, event: { leadId: input.leadId, type: 'manual_review', reason: outcome.reason, at: nowIso() } });
+    const decision = await review.next();
+    if (decision.action === 'assigned') break;
+    if (decision.action === 'reject') {
+      await setLeadStatus({ leadId: input.leadId, status: 'rejected', reason: decision.reason, event: { leadId: input.leadId, type: 'rejected', reason: decision.reason, at: nowIso() } });
+      await finish();
       return { status: 'rejected', offers: state.offers };
     }
-    const campaignId = action.campaignId ?? input.campaignId;
-    desk.events.push([{ leadId: input.leadId, type: 'reoffered', data: { campaignId }, at: nowIso() }]);
-    outcome = await runChain(campaignId, false);
+    const campaignId = decision.campaignId ?? input.campaignId;
+    await recordEvents([{ leadId: input.leadId, type: 'reoffered', data: { campaignId }, at: nowIso() }]);
+    outcome = await offerThroughChain(input, campaignId, offers, state, false);
   }
   state.phase = 'sold';
-  if (manualSales.length && patched(DELIVERY_CHANNELS_PATCH)) for (const assignmentId of manualSales) await deliverOnChannels(assignmentId);
-  await finish(desk);
+  await deliverOnChannels(review.sales);
+  await finish();
   return { status: 'sold', offers: state.offers };
 }
 
 /** A fallback (or re-offer) campaign's offer, as a child of the lead's workflow. */
 export async function offerWorkflow(input: OfferWorkflowInput): Promise<OfferRunResult> {
-  const desk = serveOffers();
-  const result = await runCampaignOffer(desk, input);
-  await finish(desk);
+  if (!patched(LEAN_LIFECYCLE_PATCH)) return offerWorkflowV1(input);
+  const offers = serveOffers();
+  const result = await runCampaignOffer(offers, input);
+  await finish();
   return result;
 }
 
-interface OfferDesk {
-  desks: Map<string, ClaimDesk>;
+/**
+ * One campaign's offer and its fallbacks, until a sale, a cancel, or nothing
+ * is left. The lead's own campaign runs inline (`inline`); every fallback and
+ * every re-offer is a child workflow.
+ */
+async function offerThroughChain(
+  input: LeadWorkflowInput,
+  campaignId: string,
+  offers: OfferDesks,
+  state: LeadWorkflowState,
+  inline: boolean,
+): Promise<{ sold: boolean; reason: string }> {
+  const visited: string[] = [];
+  for (let depth = 0; ; depth++) {
+    state.phase = 'offering';
+    const result =
+      inline && depth === 0
+        ? await runCampaignOffer(offers, { ...input, campaignId, depth })
+        : await executeChild(offerWorkflow, {
+            workflowId: offerWorkflowId(input.leadId, ++offers.children),
+            args: [{ ...input, campaignId, depth }],
+            typedSearchAttributes: leadSearchAttributes(input.leadId, campaignId, input.agencyId),
+          });
+    if (result.offerId && !state.offers.includes(result.offerId)) state.offers.push(result.offerId);
+    if (result.sold) return { sold: true, reason: 'sold' };
+    if (result.cancelled) return { sold: false, reason: `cancelled: ${result.cancelled}` };
+    visited.push(campaignId);
+    const next = result.fallbackCampaignId;
+    if (!next) return { sold: false, reason: result.reason ?? 'no_fallback' };
+    if (visited.includes(next)) return { sold: false, reason: 'fallback_cycle' };
+    if (depth + 1 > MAX_FALLBACK_DEPTH) return { sold: false, reason: 'fallback_depth_exceeded' };
+    await recordEvents([
+      { leadId: input.leadId, offerId: result.offerId, type: 'fell_through', reason: result.skipped ?? 'no_sale', data: { fromCampaignId: campaignId, toCampaignId: next, depth: depth + 1 }, at: nowIso() },
+    ]);
+    campaignId = next;
+  }
+}
+
+/** The open offers of this workflow, by id, and the messages that reach them. */
+interface OfferDesks {
+  claims: Map<string, ClaimDesk>;
   auctions: Map<string, AuctionDesk>;
-  events: EventQueue;
+  /** Child workflows started so far (their ids count on). */
+  children: number;
   onOffer?: (offerId: string) => void;
 }
 
-/** Registers the claim Update and the cancel signal for the offers this workflow runs. */
-function serveOffers(): OfferDesk {
-  const ctx: OfferDesk = { desks: new Map(), auctions: new Map(), events: new EventQueue() };
+/** Registers the claim and bid Updates and the cancel signal for the offers this workflow runs. */
+function serveOffers(onOffer?: (offerId: string) => void): OfferDesks {
+  const ctx: OfferDesks = { claims: new Map(), auctions: new Map(), children: 0, onOffer };
   setHandler(
     claimUpdate,
-    async (req) => {
-      const desk = ctx.desks.get(req.offerId);
-      // Not an offer of this workflow: it is over as far as this workflow knows.
-      if (!desk) return { result: 'lost', reason: 'offer_closed' };
-      return desk.claim(req);
-    },
+    // Not an offer of this workflow (any more): over, as far as it knows.
+    async (req) => ctx.claims.get(req.offerId)?.claim(req) ?? { result: 'lost', reason: 'offer_closed', recorded: false },
     {
       validator: (req) => {
         if (!req || typeof req.offerId !== 'string' || typeof req.buyerId !== 'string' || typeof req.requestId !== 'string') {
           throw new Error('a claim needs offerId, buyerId and requestId');
         }
+        ctx.claims.get(req.offerId)?.validate(req);
       },
     },
   );
@@ -218,7 +173,7 @@ function serveOffers(): OfferDesk {
     async (req) => {
       const auction = ctx.auctions.get(req.offerId);
       if (auction) return auction.bid(req);
-      return { result: 'refused', reason: ctx.desks.has(req.offerId) ? 'not_an_auction' : 'offer_closed' };
+      return { result: 'refused', reason: ctx.claims.has(req.offerId) ? 'not_an_auction' : 'offer_closed' };
     },
     {
       validator: (req) => {
@@ -229,101 +184,111 @@ function serveOffers(): OfferDesk {
     },
   );
   setHandler(cancelOfferSignal, ({ offerId, reason }) => {
-    ctx.desks.get(offerId)?.cancel(reason);
+    ctx.claims.get(offerId)?.cancel(reason);
     ctx.auctions.get(offerId)?.cancel(reason);
   });
   return ctx;
 }
 
-/** Runs one campaign's offer inside the calling workflow: ping post (first claim or highest bid) or push, then delivery. */
-async function runCampaignOffer(ctx: OfferDesk, input: OfferWorkflowInput): Promise<OfferRunResult> {
-  const route = await loadRoute({ leadId: input.leadId, campaignId: input.campaignId });
-  const base = { campaignId: route.campaignId, fallbackCampaignId: route.fallbackCampaignId, cancelled: null };
-  if (route.campaignStatus !== 'active') return { ...base, offerId: null, sold: false, skipped: 'campaign_paused', reason: 'campaign_paused' };
+/** What deciding one offer produced: the sales, or why there were none. */
+interface Decided {
+  sold: Sold[];
+  cancelled: string | null;
+  /** The sale closed the offer itself (it filled the last place). */
+  closedBySale: boolean;
+}
 
+/** Runs one campaign's offer inside the calling workflow: route and open, decide by the campaign's mode, close, deliver. */
+async function runCampaignOffer(ctx: OfferDesks, input: OfferWorkflowInput): Promise<OfferRunResult> {
   const offerId = uuid4();
-  ctx.onOffer?.(offerId);
-  const openedAtMs = Date.now();
-  const windowMs = route.mode === 'ping_post' ? route.claimWindowSeconds * 1000 : 0;
-  const auction = route.mode === 'ping_post' && route.auction === 'highest_bid' ? 'highest_bid' : 'first_claim';
-  // The desk exists before the feed hears of the offer: a claim (or bid) can arrive in the same workflow task.
-  const desk =
-    route.mode === 'ping_post' && auction === 'first_claim'
-      ? new ClaimDesk({ offerId, leadId: input.leadId, maxWinners: route.maxWinners, closesAtMs: openedAtMs + windowMs }, (e) => ctx.events.push(e))
-      : null;
-  if (desk) ctx.desks.set(offerId, desk);
-  const bids =
-    auction === 'highest_bid'
-      ? new AuctionDesk({ offerId, leadId: input.leadId, maxWinners: route.maxWinners, closesAtMs: openedAtMs + windowMs, pricing: route.pricing ?? 'first_price' })
-      : null;
-  if (bids) ctx.auctions.set(offerId, bids);
-  const opened = await openOffer({
-    offerId,
-    leadId: input.leadId,
-    agencyId: route.agencyId,
-    campaignId: route.campaignId,
-    kind: route.mode,
-    workflowId: workflowInfo().workflowId,
-    maxWinners: route.maxWinners,
-    depth: input.depth,
-    openedAt: new Date(openedAtMs).toISOString(),
-    closesAt: new Date(openedAtMs + windowMs).toISOString(),
-    ...(bids ? { auction: 'highest_bid' as const, pricing: route.pricing, floorPrice: route.floorPrice } : {}),
-  });
-
-  let assignmentIds: string[];
-  let cancelled: string | null = null;
-  if (bids) {
-    // Sealed bids: the window always runs to its end (nobody wins early), unless an admin cancels.
-    bids.setFloor(opened.price);
-    if (opened.eligible > 0) await condition(() => bids.cancelReason !== null, windowMs);
-    assignmentIds = await bids.closeAndDecide();
-    cancelled = assignmentIds.length ? null : bids.cancelReason;
-  } else if (!desk) {
-    const sales = opened.eligible > 0 ? await pushAssign({ offerId, campaignId: route.campaignId, strategy: route.pushStrategy, maxWinners: route.maxWinners }) : [];
-    assignmentIds = sales.flatMap((s) => (s.result === 'won' ? [s.assignmentId] : []));
-  } else {
-    if (opened.eligible > 0) await condition(() => desk.full || desk.cancelReason !== null, windowMs);
-    await desk.close();
-    assignmentIds = [...desk.winners.values()].map((w) => w.assignmentId);
-    cancelled = assignmentIds.length ? null : desk.cancelReason;
+  let routed: RoutedOffer;
+  try {
+    routed = await routeAndOpen({ offerId, leadId: input.leadId, campaignId: input.campaignId, workflowId: workflowInfo().workflowId, depth: input.depth, openedAt: nowIso() });
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    // Out of attempts (or the lead or campaign is gone): a person looks at it.
+    return { campaignId: input.campaignId, fallbackCampaignId: null, cancelled: null, offerId: null, sold: false, skipped: 'routing_failed', reason: 'routing_failed' };
   }
+  const { route, offer } = routed;
+  const base = { campaignId: route.campaignId, fallbackCampaignId: route.fallbackCampaignId, cancelled: null };
+  if (!offer) return { ...base, offerId: null, sold: false, skipped: 'campaign_paused', reason: 'campaign_paused' };
+  ctx.onOffer?.(offerId);
 
-  const sold = assignmentIds.length > 0;
-  const outcome = sold ? 'won' : cancelled ? 'cancelled' : 'expired';
-  const reason = sold ? undefined : (cancelled ?? (opened.eligible === 0 ? 'no_eligible_buyers' : route.mode === 'push' ? 'no_buyer_could_take_it' : 'no_claim'));
-  await closeOffer({ offerId, outcome, reason, at: nowIso() });
-  for (const assignmentId of assignmentIds) await deliverToDashboard({ assignmentId });
-  if (sold && patched(DELIVERY_CHANNELS_PATCH)) for (const assignmentId of assignmentIds) await deliverOnChannels(assignmentId);
-  return { ...base, offerId, sold, cancelled, skipped: null, reason: reason ?? null };
+  const decided: Decided =
+    offer.eligible === 0
+      ? { sold: [], cancelled: null, closedBySale: false }
+      : route.mode === 'push'
+        ? await assignByStrategy(offerId, route)
+        : route.auction === 'highest_bid'
+          ? await takeSealedBids(ctx, input, offerId, route, offer)
+          : await takeFirstClaims(ctx, input, offerId, route, offer);
+
+  const sold = decided.sold.length > 0;
+  const reason = sold ? null : (decided.cancelled ?? (offer.eligible === 0 ? 'no_eligible_buyers' : route.mode === 'push' ? 'no_buyer_could_take_it' : 'no_claim'));
+  if (!decided.closedBySale) await closeOffer({ offerId, outcome: sold ? 'won' : decided.cancelled ? 'cancelled' : 'expired', reason: reason ?? undefined, at: nowIso() });
+  await deliverOnChannels(decided.sold);
+  return { ...base, offerId, sold, cancelled: sold ? null : decided.cancelled, skipped: null, reason };
+}
+
+/** Ping post, first claim: claims race inside the window; the desk's sales close the offer once it is full. */
+async function takeFirstClaims(ctx: OfferDesks, input: OfferWorkflowInput, offerId: string, route: Route, offer: NonNullable<RoutedOffer['offer']>): Promise<Decided> {
+  const closesAtMs = Date.parse(offer.closesAt);
+  const targets = offer.eligibleBuyerIds ? new Set(offer.eligibleBuyerIds) : null;
+  const desk = new ClaimDesk({ offerId, leadId: input.leadId, maxWinners: route.maxWinners, closesAtMs, targets }, sales);
+  ctx.claims.set(offerId, desk);
+  await condition(() => desk.full || desk.cancelReason !== null, Math.max(0, closesAtMs - Date.now()));
+  await desk.close();
+  const winners = [...desk.winners.values()];
+  return {
+    sold: winners.map((w) => ({ assignmentId: w.won.assignmentId, delivery: w.delivery })),
+    cancelled: winners.length ? null : desk.cancelReason,
+    closedBySale: desk.full,
+  };
+}
+
+/** Ping post, highest bid: sealed bids until the window ends (nobody wins early), then the desk sells down the ranking. */
+async function takeSealedBids(ctx: OfferDesks, input: OfferWorkflowInput, offerId: string, route: Route, offer: NonNullable<RoutedOffer['offer']>): Promise<Decided> {
+  const closesAtMs = Date.parse(offer.closesAt);
+  const bids = new AuctionDesk({ offerId, leadId: input.leadId, maxWinners: route.maxWinners, closesAtMs, pricing: route.pricing ?? 'first_price' }, sales);
+  ctx.auctions.set(offerId, bids);
+  bids.setFloor(offer.price);
+  await condition(() => bids.cancelReason !== null, Math.max(0, closesAtMs - Date.now()));
+  await bids.closeAndDecide();
+  const sold = bids.sales();
+  return { sold, cancelled: sold.length ? null : bids.cancelReason, closedBySale: sold.length >= route.maxWinners };
+}
+
+/** Push: the strategy orders the eligible buyers and the first whose sale succeeds gets the lead; the same transaction closes the offer. */
+async function assignByStrategy(offerId: string, route: Route): Promise<Decided> {
+  const won = await sales.pushAssign({ offerId, campaignId: route.campaignId, strategy: route.pushStrategy, maxWinners: route.maxWinners, close: true });
+  return { sold: won.flatMap((s) => (s.result === 'won' ? [{ assignmentId: s.assignmentId, delivery: s.delivery }] : [])), cancelled: null, closedBySale: true };
 }
 
 const CHANNEL_ACTIVITY = { webhook: 'deliverWebhook', email: 'deliverEmail', sms: 'deliverSms', voice: 'deliverVoice' } as const;
 
 /**
- * The buyer's own channels after the dashboard: each its own activity with a
- * bounded exponential retry. A channel that still fails after its last attempt
- * is recorded as `delivery_failed` (which may auto-pause the buyer); the sale
- * stands either way.
+ * The buyer's own channels, after the buyer has its answer: each its own
+ * activity with the bounded retry its sale's delivery plan carries. A channel
+ * that still fails after its last attempt is recorded as `delivery_failed`
+ * (which may auto-pause the buyer); the sale stands either way.
  */
-async function deliverOnChannels(assignmentId: string): Promise<void> {
-  const plan = await planDelivery({ assignmentId });
+async function deliverOnChannels(sold: Sold[]): Promise<void> {
   await Promise.all(
-    plan.channels.map(async (channel: Exclude<DeliveryChannel, 'dashboard'>) => {
-      const activities = proxyActivities<LeadActivities>(deliveryActivityOptions(plan.retry));
-      try {
-        await activities[CHANNEL_ACTIVITY[channel]]({ assignmentId });
-      } catch (err) {
-        const error = err instanceof ActivityFailure && err.cause ? err.cause.message : err instanceof Error ? err.message : String(err);
-        await recordDeliveryFailure({ assignmentId, channel, error, at: nowIso() });
-      }
-    }),
+    sold.flatMap(({ assignmentId, delivery }) =>
+      delivery.channels.map(async (channel: Exclude<DeliveryChannel, 'dashboard'>) => {
+        const activities = proxyActivities<LeadActivities>(deliveryActivityOptions(delivery.retry));
+        try {
+          await activities[CHANNEL_ACTIVITY[channel]]({ assignmentId });
+        } catch (err) {
+          const error = err instanceof ActivityFailure && err.cause ? err.cause.message : err instanceof Error ? err.message : String(err);
+          await recordDeliveryFailure({ assignmentId, channel, error, at: nowIso() });
+        }
+      }),
+    ),
   );
 }
 
-/** Everything decided is written and no Update is half-answered before the workflow completes. */
-async function finish(ctx: OfferDesk): Promise<void> {
-  await ctx.events.drained();
+/** No Update is half-answered when the workflow completes. */
+async function finish(): Promise<void> {
   await condition(allHandlersFinished);
-  await ctx.events.drained();
 }

@@ -5,6 +5,8 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { BidRefusalReason, ClaimFailureReason, WonLeadRecord } from '../domain/types';
 
+export type { LeadOutcome, LeadWorkflowInput, OfferRunResult, OfferWorkflowInput } from './types';
+
 export interface ClaimRequest {
   offerId: string;
   buyerId: string;
@@ -12,12 +14,44 @@ export interface ClaimRequest {
   requestId: string;
 }
 
-export type ClaimResult =
-  | { result: 'won'; offerId: string; assignmentId: string; lead: WonLeadRecord; charged: number; balance: number }
-  | { result: 'lost' | 'failed'; reason: ClaimFailureReason };
+export type WonClaim = { result: 'won'; offerId: string; assignmentId: string; lead: WonLeadRecord; charged: number; balance: number };
 
-/** A buyer claims an open offer: first valid claim wins (an Update, so the buyer gets the answer). */
+export type ClaimResult =
+  | WonClaim
+  | {
+      result: 'lost' | 'failed';
+      reason: ClaimFailureReason;
+      /**
+       * False when the workflow refused the claim without a sale (the offer is
+       * full or over): the caller writes the attempt to the timeline. The sale
+       * transaction writes its own refusals; the first lifecycle wrote all of
+       * them (absent).
+       */
+      recorded?: boolean;
+    };
+
+/** The one place a won claim's answer is built, from the sale that won it. */
+export function wonClaim(sale: WonClaim): WonClaim {
+  return { result: 'won', offerId: sale.offerId, assignmentId: sale.assignmentId, lead: sale.lead, charged: sale.charged, balance: sale.balance };
+}
+
+/**
+ * A buyer claims an open offer: first valid claim wins (an Update, so the
+ * buyer gets the answer). The validator refuses what cannot win (not
+ * targeted, every place sold, the window over) without a history event: the
+ * Update fails with an ApplicationFailure of type `CLAIM_REFUSED` whose
+ * details hold the reason (`claimRefusalOf` reads it back).
+ */
 export const claimUpdate = defineUpdate<ClaimResult, [ClaimRequest]>('claim');
+
+export const CLAIM_REFUSED = 'ClaimRefused';
+
+/** The reason of a claim the validator refused, from the Update's failure; null for any other failure. */
+export function claimRefusalOf(err: unknown): ClaimFailureReason | null {
+  const cause = (err as { cause?: { type?: unknown; details?: unknown } } | null)?.cause;
+  if (!cause || cause.type !== CLAIM_REFUSED || !Array.isArray(cause.details)) return null;
+  return (cause.details[0] as ClaimFailureReason) ?? null;
+}
 
 export interface BidRequest {
   offerId: string;

@@ -1,15 +1,53 @@
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 
 /**
- * Database activities retry until they succeed: a lead is never dropped
- * because Postgres was away for a while. Each attempt is short.
+ * The lean lifecycle (route-and-open and sales as local activities, claims
+ * validated before they touch history). Leads started before it run the
+ * frozen first lifecycle (workflows/v1); see docs/operations.md for when that
+ * branch can be retired (`deprecatePatch`, then removal).
+ */
+export const LEAN_LIFECYCLE_PATCH = 'lean-lifecycle';
+
+/** Business refusals and missing rows: retrying cannot help. */
+const NON_RETRYABLE = ['RouteNotFound', 'AssignmentNotFound'];
+
+/**
+ * The lifecycle's database steps run as local activities, inside the workflow
+ * task that needs them (no trip through the server's matching). Each attempt
+ * is short and the attempts are bounded (about 1.5 minutes), so one bad row
+ * cannot hold a lead forever: the workflow sends the lead to manual review
+ * when they run out.
+ */
+export const LOCAL_DB_OPTIONS: LocalActivityOptions = {
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
+};
+
+/** A sale is on a buyer's critical path (the claim waits for it): retry fast, a bounded number of times. */
+export const LOCAL_SALE_OPTIONS: LocalActivityOptions = {
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
+};
+
+/**
+ * The lead's status (manual review, rejected) is where a lead lands when
+ * everything else failed: it retries until the database is back.
+ */
+export const LOCAL_STATUS_OPTIONS: LocalActivityOptions = {
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: NON_RETRYABLE },
+};
+
+/**
+ * The first lifecycle's database activities (workflows/v1) retry until they
+ * succeed: a lead is never dropped because Postgres was away for a while.
  */
 export const DB_ACTIVITY_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '15s',
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s' },
 };
 
-/** A sale is on a buyer's critical path (the claim waits for it): retry fast. */
+/** The first lifecycle's sales (workflows/v1): retry fast. */
 export const SALE_ACTIVITY_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '10s',
   retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '2s' },

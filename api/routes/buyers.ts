@@ -195,6 +195,7 @@ export const buyerRoutes: AnyRoute[] = [
         const revoked = body.revokeExisting ? await revokeBuyerKeys(tx, buyer.id, key.id) : 0;
         return { key, revoked };
       });
+      if (revoked) services.auth.forgetBuyer(buyer.id); // this process at once; the others within KEY_CACHE_MS
       return { status: 201, body: { apiKey: key.key, revoked } };
     },
   }),

@@ -40,7 +40,7 @@ export function leadIdFor(owner: string, idempotencyKey: string | null): string 
 
 async function startRouting(services: ApiServices, lead: { id: string; agencyId: string; campaignId: string }): Promise<void> {
   try {
-    await startLeadWorkflow(services.temporal, services.taskQueue, lead); // a retried intake: one auction per lead
+    await startLeadWorkflow(services.temporal, services.taskQueue, lead, { eager: services.eagerStart }); // a retried intake: one auction per lead
   } catch (err) {
     services.logger.error(`[api] could not start the workflow of lead ${lead.id}`, err);
     throw new Problem(503, 'service_unavailable', 'The lead is stored but its routing could not start; retry with the same Idempotency-Key.', {

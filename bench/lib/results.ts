@@ -23,7 +23,9 @@ const SECTIONS: Record<string, string> = {
   feed_latency: '3. Feed latency (intake → `offer.opened` at each connected buyer)',
   throughput: '4. Throughput (end to end, rising rates until saturation)',
   scale: '5. Scale (many offers open at once)',
-  supply: '6. Supply side (ping latency with 50 concurrent pings; reports over seeded leads)',
+  engine_floor: "6. Engine floor (the engine's least workflow at rising rates; Leadwire's throughput as a ratio to it)",
+  storm_many: '7. Storm over many offers (B buyers each claiming O open offers at once)',
+  supply: '8. Supply side (ping latency with 50 concurrent pings; reports over seeded leads)',
 };
 
 const TEMPLATE = `# Benchmark results
@@ -58,10 +60,14 @@ function insertRow(text: string, key: string, row: string): string {
   return text.replace(marker, `${row}\n${marker}`);
 }
 
+/** A run whose 1-minute load average at start is above this was not on a quiet machine, and its rows say so. */
+export const QUIET_LOAD = 1.0;
+
 export function recordRun(file: string, meta: RunMeta, rows: { scenario: string; headline: string }[]): void {
   let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : TEMPLATE;
-  const load = `${meta.loadStart.join(' / ')}${meta.loadEnd ? ` → ${meta.loadEnd.join(' / ')}` : ''}`;
+  const notQuiet = (meta.loadStart[0] ?? 0) > QUIET_LOAD ? ` (NOT quiet: above ${QUIET_LOAD.toFixed(1)} at start)` : '';
+  const load = `${meta.loadStart.join(' / ')}${notQuiet}${meta.loadEnd ? ` → ${meta.loadEnd.join(' / ')}` : ''}`;
   text = insertRow(text, 'runs', `| ${meta.date} | ${meta.commit} | \`${cell(meta.command)}\` | ${cell(meta.machine)} | ${load} | ${cell(meta.persistence)} |`);
-  for (const r of rows) text = insertRow(text, r.scenario, `| ${meta.date} | ${meta.commit} | ${meta.loadStart.join(' / ')} | ${cell(r.headline)} |`);
+  for (const r of rows) text = insertRow(text, r.scenario, `| ${meta.date} | ${meta.commit} | ${meta.loadStart.join(' / ')}${notQuiet} | ${cell(r.headline)} |`);
   fs.writeFileSync(file, text);
 }

@@ -73,7 +73,7 @@ async function adminQuery(adminUrl: string, text: string): Promise<void> {
 }
 
 /** Spawns a TypeScript entry point in one node process (no tsx wrapper process, so its pid is the one that works). */
-function spawnTs(name: string, file: string, env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ proc: Proc; match: RegExpMatchArray }> {
+export function spawnTs(name: string, file: string, env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ proc: Proc; match: RegExpMatchArray }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, file)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
   return new Promise((resolve, reject) => {
@@ -96,7 +96,7 @@ function spawnTs(name: string, file: string, env: NodeJS.ProcessEnv, ready: RegE
   });
 }
 
-async function stopProc(p: Proc | null): Promise<void> {
+export async function stopProc(p: Proc | null): Promise<void> {
   const child = p?.child;
   if (!child || child.exitCode !== null) return;
   child.kill('SIGTERM');
@@ -237,9 +237,12 @@ export interface CpuWindow {
   stop(): Record<string, number>;
 }
 
-/** CPU use of our processes (api, worker, temporal, this load generator) and of all of Postgres over a window. */
-export function cpuWindow(stack: Stack): CpuWindow {
-  const procs: Record<string, number> = { api: stack.api.pid, worker: stack.worker.pid, temporal: stack.temporal.pid!, loadgen: process.pid };
+/**
+ * CPU use of our processes (api, worker, temporal, this load generator, and any `extra` a scenario
+ * started, by name) and of all of Postgres over a window.
+ */
+export function cpuWindow(stack: Stack, extra: Record<string, number> = {}): CpuWindow {
+  const procs: Record<string, number> = { api: stack.api.pid, worker: stack.worker.pid, temporal: stack.temporal.pid!, loadgen: process.pid, ...extra };
   const start = Date.now();
   const before: Record<string, number> = {};
   for (const [k, pid] of Object.entries(procs)) before[k] = cpuSeconds(pid) ?? 0;

@@ -19,6 +19,12 @@ export interface Sizes {
   scaleOffers: number;
   scaleClaimers: number;
   scaleClaimRounds: number;
+  /** Engine floor: offered rates (workflows/s), same step length as throughput. */
+  floorRates: number[];
+  /** Storm over many offers: buyers each claiming every one of the offers at once, and rounds. */
+  manyBuyers: number;
+  manyOffers: number;
+  manyRounds: number;
   /** Supply: rounds of 50 concurrent pings, and leads seeded for the report timings. */
   pingRounds: number;
   reportLeads: number;
@@ -35,6 +41,10 @@ export const FULL: Sizes = {
   scaleOffers: 10_000,
   scaleClaimers: 50,
   scaleClaimRounds: 10,
+  floorRates: [8, 16, 24, 32, 48, 64, 80, 100, 120, 140, 170, 200],
+  manyBuyers: 50,
+  manyOffers: 30,
+  manyRounds: 3,
   pingRounds: 20,
   reportLeads: 1_000_000,
 };
@@ -51,6 +61,10 @@ export const CI: Sizes = {
   scaleOffers: 20,
   scaleClaimers: 3,
   scaleClaimRounds: 2,
+  floorRates: [2],
+  manyBuyers: 3,
+  manyOffers: 2,
+  manyRounds: 1,
   pingRounds: 2,
   reportLeads: 2_000,
 };
@@ -64,7 +78,7 @@ export interface BenchContext {
 }
 
 export interface ScenarioResult {
-  scenario: 'claim_storm' | 'floor' | 'feed_latency' | 'throughput' | 'scale' | 'supply';
+  scenario: 'claim_storm' | 'floor' | 'feed_latency' | 'throughput' | 'engine_floor' | 'scale' | 'storm_many' | 'supply';
   /** Everything measured (printed as JSON). */
   figures: Record<string, unknown>;
   /** One line for the results table. */

@@ -15,6 +15,7 @@ import { assignments, deliveries, offers } from '../../db/schema';
 import { createAgency, createBuyers, createCampaign, connectFeeds, leadBody, nowMs, sleep, type FeedClient } from '../lib/client';
 import { activityTimes, scrape } from '../lib/prom';
 import { cpuWindow, loadAverage, rssMb } from '../lib/stack';
+import { climbRates, judgeStep, sendOpenLoop, sustained } from '../lib/rates';
 import { summarize, type Summary } from '../lib/stats';
 import { settle, type BenchContext, type ScenarioResult } from './context';
 
@@ -53,7 +54,8 @@ export interface StepFigures {
   why: string | null;
 }
 
-const ACTIVITIES = ['loadRoute', 'openOffer', 'postAndCharge', 'closeOffer', 'recordEvents', 'deliverToDashboard', 'planDelivery'];
+// The lean lifecycle's steps (local activities count in the worker's activity metrics like any other).
+const ACTIVITIES = ['routeAndOpen', 'postAndCharge', 'closeOffer', 'recordEvents', 'setLeadStatus'];
 
 const hash = (s: string) => [...s].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
 
@@ -105,40 +107,32 @@ async function step(ctx: BenchContext, adminKey: string, campaignId: string, bot
 
   const metricsBefore = await scrape(ctx.stack.workerMetricsUrl);
   const cpu = cpuWindow(ctx.stack);
-  const start = nowMs();
   const seconds = ctx.sizes.stepSeconds;
-  let sent = 0;
   let intakeErrors = 0;
-  let outstanding = 0;
-  while (nowMs() - start < seconds * 1000) {
-    const due = Math.floor(((nowMs() - start) / 1000) * rate);
-    while (sent < due && outstanding < 1000) {
-      sent++;
-      outstanding++;
-      const sentAt = nowMs();
-      void ctx.api
-        .call<{ lead: { id: string } }>('POST', '/v1/leads', adminKey, leadBody(campaignId))
-        .then((r) => {
-          if (r.status !== 202) {
-            intakeErrors++;
-            return;
-          }
-          const t: LeadTrace = { sentAt, acceptedAt: nowMs() };
-          traces.set(r.body.lead.id, t);
-          const early = pendingOpened.get(r.body.lead.id);
-          if (early) {
-            const bot = bots[hash(early.offerId) % bots.length]!;
-            claim(t, early.offerId, early.at, bot);
-          }
-        })
-        .catch(() => intakeErrors++)
-        .finally(() => outstanding--);
-    }
-    await sleep(5);
-  }
+  const loop = await sendOpenLoop(rate, seconds, (sentAt) =>
+    ctx.api
+      .call<{ lead: { id: string } }>('POST', '/v1/leads', adminKey, leadBody(campaignId))
+      .then((r) => {
+        if (r.status !== 202) {
+          intakeErrors++;
+          return;
+        }
+        const t: LeadTrace = { sentAt, acceptedAt: nowMs() };
+        traces.set(r.body.lead.id, t);
+        const early = pendingOpened.get(r.body.lead.id);
+        if (early) {
+          const bot = bots[hash(early.offerId) % bots.length]!;
+          claim(t, early.offerId, early.at, bot);
+        }
+      })
+      .catch(() => {
+        intakeErrors++;
+      }),
+  );
+  const { start, sent } = loop;
   // Drain: every accepted lead answered (or 30 s).
   const drainUntil = nowMs() + 30_000;
-  while (nowMs() < drainUntil && (outstanding > 0 || [...traces.values()].some((t) => t.claimEnd === undefined))) await sleep(50);
+  while (nowMs() < drainUntil && (loop.outstanding() > 0 || [...traces.values()].some((t) => t.claimEnd === undefined))) await sleep(50);
   const cpuPercent = cpu.stop();
   const activities = activityTimes(metricsBefore, await scrape(ctx.stack.workerMetricsUrl), ACTIVITIES);
   offs.forEach((off) => off());
@@ -180,23 +174,16 @@ async function step(ctx: BenchContext, adminKey: string, campaignId: string, bot
   // Leads delivered per second of sending; falling behind shows as a backlog after the last send.
   const sold = [...traces.entries()].find(([, t]) => t.won)?.[0];
   const historyEventsPerLead = sold ? (await temporal.workflow.getHandle(`lead-${sold}`).describe()).historyLength : null;
-  const achievedRate = Math.round((completed / Math.max(1e-9, sent / rate)) * 10) / 10;
-  const backlogSeconds = Math.round(((lastDone - start) / 1000 - sent / rate) * 10) / 10;
   const summary = Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, summarize(v)])) as StepFigures['stages'];
-  let why: string | null = null;
-  if (intakeErrors > 0) why = `${intakeErrors} intake errors`;
-  else if (completed < traces.size) why = `${traces.size - completed} of ${traces.size} leads not delivered within the drain`;
-  else if (achievedRate < rate * 0.9) why = `achieved ${achievedRate}/s < 90% of ${rate}/s`;
-  else if (backlogSeconds > Math.max(2, seconds / 4)) why = `falling behind: the last delivery came ${backlogSeconds}s after the last send`;
-  else if ((summary.delivered.p99 ?? 0) > 5_000) why = `end-to-end p99 ${summary.delivered.p99} ms > 5 s`;
+  const judged = judgeStep({ rate, seconds, sent, accepted: traces.size, completed, intakeErrors, start, lastDone, p99: summary.delivered.p99 });
   return {
     offeredRate: rate,
     seconds,
     sent,
     accepted: traces.size,
     completed,
-    achievedRate,
-    backlogSeconds,
+    achievedRate: judged.achievedRate,
+    backlogSeconds: judged.backlogSeconds,
     intakeErrors,
     claimFailures,
     historyEventsPerLead,
@@ -206,39 +193,43 @@ async function step(ctx: BenchContext, adminKey: string, campaignId: string, bot
     rssMb: { api: rssMb(ctx.stack.api.pid), worker: rssMb(ctx.stack.worker.pid), temporal: rssMb(ctx.stack.temporal.pid!) },
     temporalDbMb: sqliteMb(ctx.stack.temporalDataDir),
     loadAverage: loadAverage(),
-    saturated: why !== null,
-    why,
+    saturated: judged.saturated,
+    why: judged.why,
   };
 }
 
-export async function throughput(ctx: BenchContext): Promise<ScenarioResult> {
+/** Throughput's result, with the sustained rate for `engine_floor`'s ratio. */
+export interface ThroughputResult extends ScenarioResult {
+  /** Leads per second at the last step that kept up; null when none did. */
+  sustainedRate: number | null;
+}
+
+export async function throughput(ctx: BenchContext): Promise<ThroughputResult> {
   const { adminKey } = await createAgency(ctx.api, 'bench: throughput');
   const buyers = await createBuyers(ctx.api, adminKey, ctx.sizes.bots, 100_000_000);
   const campaignId = await createCampaign(ctx.api, adminKey, { claimWindowSeconds: 30 });
   const bots = await connectFeeds(ctx.stack.wsUrl, buyers);
   const connection = await Connection.connect({ address: ctx.stack.temporal.address });
   const temporal = new Client({ connection });
-  const steps: StepFigures[] = [];
+  let steps: StepFigures[];
   try {
-    for (const rate of ctx.sizes.rates) {
+    steps = await climbRates(ctx.sizes.rates, async (rate) => {
       await settle(ctx, 60_000); // the previous step's closes and deliveries
       const s = await step(ctx, adminKey, campaignId, bots, rate, temporal);
       ctx.log(
         `throughput ${rate}/s: achieved ${s.achievedRate}/s (${s.completed}/${s.sent}), delivered p50 ${s.stages.delivered.p50} p99 ${s.stages.delivered.p99} ms, ` +
           `cpu ${JSON.stringify(s.cpuPercent)}${s.why ? `; saturated: ${s.why}` : ''}`,
       );
-      steps.push(s);
-      if (s.saturated) break;
-    }
+      return s;
+    });
   } finally {
     bots.forEach((b) => b.close());
     await connection.close();
   }
-  const kept = steps.filter((s) => !s.saturated);
-  const best = kept.length ? kept[kept.length - 1]! : null;
-  const sat = steps.find((s) => s.saturated);
+  const { best, saturatedAt: sat } = sustained(steps);
   return {
     scenario: 'throughput',
+    sustainedRate: best?.achievedRate ?? null,
     figures: { bots: ctx.sizes.bots, steps },
     headline:
       `sustained ${best ? `${best.achievedRate} leads/s at ${best.offeredRate}/s offered (delivered p50 ${best.stages.delivered.p50} p99 ${best.stages.delivered.p99} ms)` : 'none'}; ` +

@@ -64,9 +64,10 @@ test('a buyer sees the offer open, claims it over the socket and gets the full l
     expect(JSON.stringify(before)).not.toContain(v);
   }
 
-  // Too late now: the same relay answers the socket as it answers REST.
+  // Too late now: the same relay answers the socket as it answers REST, with the true reason – another buyer
+  // won it (the feed said `taken`), so the race is lost; `offer_closed` is for an offer that expired or was cancelled.
   b.send({ type: 'claim', offerId: offer.id, requestId: 'ws-2' });
-  expect(await b.next(ofType('claim.result'))).toEqual({ type: 'claim.result', requestId: 'ws-2', result: 'lost', reason: 'offer_closed' });
+  expect(await b.next(ofType('claim.result'))).toEqual({ type: 'claim.result', requestId: 'ws-2', result: 'lost', reason: 'lost_race' });
 
   const timeline = await h.http.get(`/v1/offers/${offer.id}/timeline`).set(bearer(adminKey));
   const viewed = timeline.body.events.filter((e: { type: string }) => e.type === 'viewed');

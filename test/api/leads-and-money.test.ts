@@ -211,8 +211,23 @@ describe('claims', () => {
     const xOffer = await offerOfLead(h, exclusive.id);
     const [a, b] = await Promise.all([first, second].map((x) => h.http.post(`/v1/offers/${xOffer.id}/claim`).set(bearer(x.apiKey)).send({})));
     expect([a!.status, b!.status].sort()).toEqual([200, 409]);
-    // lost_race from the workflow; offer_closed only if the loser's request was so late that the close was already written.
-    expect([a!.body, b!.body].find((x) => x.result === 'lost')).toEqual({ result: 'lost', reason: expect.stringMatching(/^(lost_race|offer_closed)$/) });
+    // Another buyer won it: lost_race, however late the loser's request came (offer_closed is for expired or cancelled offers).
+    expect([a!.body, b!.body].find((x) => x.result === 'lost')).toEqual({ result: 'lost', reason: 'lost_race' });
+  });
+
+  test('20 buyers claiming one offer at once: one wins, every one of the 19 losers is told lost_race, each attempt on the timeline', async () => {
+    const { adminKey } = await apiAgency(h);
+    const buyers = await Promise.all(Array.from({ length: 20 }, () => apiBuyer(h, adminKey, { credits: 100 })));
+    const campaign = await apiCampaign(h, adminKey, { price: { base: 10 } });
+    const lead = await apiLead(h, adminKey, campaign.id);
+    const offer = await offerOfLead(h, lead.id);
+    const answers = await Promise.all(buyers.map((b) => h.http.post(`/v1/offers/${offer.id}/claim`).set(bearer(b.apiKey)).send({})));
+    expect(answers.filter((r) => r.status === 200)).toHaveLength(1);
+    const losers = answers.filter((r) => r.status !== 200);
+    expect(losers.map((r) => [r.status, r.body])).toEqual(Array(19).fill([409, { result: 'lost', reason: 'lost_race' }]));
+    const timeline = await h.http.get(`/v1/offers/${offer.id}/timeline`).set(bearer(adminKey));
+    const count = (type: string) => timeline.body.events.filter((e: { type: string }) => e.type === type).length;
+    expect([count('claim_attempted'), count('claim_failed'), count('won')]).toEqual([20, 19, 1]);
   });
 
   test('no buyer-facing answer before a win holds a hidden field; the win holds them all', async () => {

@@ -6,7 +6,8 @@ import type { Db } from '../../db/connection';
 import { assignments, ledgerEntries, leads, offers, offerTargets, wallets } from '../../db/schema';
 import { offerTimeline } from '../../db/timeline';
 import type { LeadStatus } from '../../domain/types';
-import { claimUpdate, type ClaimResult } from '../../workflows/messages';
+import { claimThroughWorkflow } from '../../api/claim-relay';
+import type { ClaimResult } from '../../workflows/messages';
 import { eventually } from './temporal';
 
 export async function waitForOffer(db: Db, leadId: string, nth = 0, timeoutMs = 20_000) {
@@ -23,8 +24,16 @@ export async function waitForLeadStatus(db: Db, leadId: string, status: LeadStat
   }, timeoutMs, `lead ${leadId} to be ${status}`);
 }
 
-export async function claim(client: Client, offer: { id: string; workflowId: string }, buyerId: string, requestId: string = crypto.randomUUID()): Promise<ClaimResult> {
-  return client.workflow.getHandle(offer.workflowId).executeUpdate(claimUpdate, { args: [{ offerId: offer.id, buyerId, requestId }] });
+let claimsDb: Db | null = null;
+/** The database `claim` records refusals in (lifecycleSuite sets it). */
+export function useClaimsDb(db: Db | null): void {
+  claimsDb = db;
+}
+
+/** Claims as the API does after its own checks: the workflow's Update, refusals written to the timeline. */
+export async function claim(client: Client, offer: { id: string; leadId: string; workflowId: string }, buyerId: string, requestId: string = crypto.randomUUID()): Promise<ClaimResult> {
+  if (!claimsDb) throw new Error('claim() needs useClaimsDb(db) first (lifecycleSuite does it)');
+  return claimThroughWorkflow({ db: claimsDb, temporal: client, timeoutMs: 30_000 }, offer, buyerId, requestId, 'api');
 }
 
 export async function balanceOf(db: Db, buyerId: string): Promise<number> {

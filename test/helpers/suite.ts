@@ -7,6 +7,7 @@ import type { Client, Connection } from '@temporalio/client';
 import type { Database, Db } from '../../db/connection';
 import { createInProcessBus, type OfferBus } from '../../db/offer-bus';
 import { openTestPostgres } from './db';
+import { useClaimsDb } from './lifecycle';
 import { startWorker, testClient, type RunningWorker } from './temporal';
 
 export interface LifecycleSuite {
@@ -23,10 +24,12 @@ export function lifecycleSuite(): LifecycleSuite {
   beforeAll(async () => {
     suite.database = await openTestPostgres();
     suite.db = suite.database.db;
+    useClaimsDb(suite.db);
     suite.worker = await startWorker({ db: suite.db, bus: suite.bus });
     ({ client: suite.client, connection } = await testClient());
   });
   afterAll(async () => {
+    useClaimsDb(null);
     await suite.worker?.stop();
     await connection?.close();
     await suite.database?.close();

@@ -46,6 +46,12 @@ export async function workflowBundle(): Promise<{ code: string }> {
   return { code: fs.readFileSync(file, 'utf8') };
 }
 
+/** A bundle whose `leadWorkflow` and `offerWorkflow` are the first lifecycle's (workflows/v1): leads started as the previous release started them. */
+export async function firstLifecycleBundle(): Promise<{ code: string }> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'test/fixtures/v1-workflows.ts'), logger: quietLogger });
+  return { code };
+}
+
 const noop = () => undefined;
 const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: (m: string) => console.error(m), log: noop };
 
@@ -73,7 +79,15 @@ function quietRuntime(): void {
 }
 
 /** Starts a worker on a fresh task queue (or the given one) and runs it in the background. */
-export async function startWorker(opts: { db: Db; bus: OfferBus; taskQueue?: string; faults?: FaultHooks; delivery?: DeliveryOverrides }): Promise<RunningWorker> {
+export async function startWorker(opts: {
+  db: Db;
+  bus: OfferBus;
+  taskQueue?: string;
+  faults?: FaultHooks;
+  delivery?: DeliveryOverrides;
+  /** Another workflow bundle than the current sources' (e.g. the first lifecycle's, to start leads as it did). */
+  workflowBundle?: { code: string };
+}): Promise<RunningWorker> {
   quietRuntime();
   const taskQueue = opts.taskQueue ?? `test-${crypto.randomUUID()}`;
   const { worker, connection } = await createLeadwireWorker({
@@ -83,7 +97,7 @@ export async function startWorker(opts: { db: Db; bus: OfferBus; taskQueue?: str
     bus: opts.bus,
     faults: opts.faults,
     delivery: opts.delivery,
-    workflowBundle: await workflowBundle(),
+    workflowBundle: opts.workflowBundle ?? (await workflowBundle()),
   });
   const running = worker.run();
   let stopped: Promise<void> | null = null;

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import type { Pool } from 'pg';
 import WebSocket from 'ws';
-import { Authenticator } from '../../api/auth';
+import { Authenticator, KEY_CACHE_MS } from '../../api/auth';
 import { TokenBuckets } from '../../api/rate-limit';
 import type { Db } from '../../db/connection';
 import * as schema from '../../db/schema';
@@ -58,6 +58,25 @@ describe('keys', () => {
       expect(dump.includes(secret)).toBe(false);
       expect(dump.includes(secret.slice(9))).toBe(false); // nor the random part alone
     }
+  });
+
+  test('a verified key is remembered for one second: a key revoked in another process stops working within it, in this one at once', async () => {
+    const { adminKey } = await apiAgency(h);
+    const { buyer, apiKey } = await apiBuyer(h, adminKey);
+    let clock = 1_000_000;
+    // Another API process, with its own memory of verified keys (and a clock the test moves).
+    const other = new Authenticator(h.database.db, ROOT_TOKEN, new TokenBuckets({ capacity: 100, refillPerSecond: 100 }), () => clock);
+    expect(await other.verify(apiKey)).toMatchObject({ kind: 'buyer', buyerId: buyer.id });
+    const rotated = await h.http.post(`/v1/buyers/${buyer.id}/keys`).set(bearer(adminKey)).send({ revokeExisting: true });
+    expect(rotated.status).toBe(201);
+    // The process that revoked it refuses it at once.
+    expect((await h.http.get('/v1/me').set(bearer(apiKey))).status).toBe(401);
+    // The other process still trusts it inside the second it remembers it, and not a moment after.
+    clock += KEY_CACHE_MS - 1;
+    expect(await other.verify(apiKey)).toMatchObject({ kind: 'buyer' });
+    clock += 2;
+    expect(await other.verify(apiKey)).toBeNull();
+    expect(await other.verify(rotated.body.apiKey)).toMatchObject({ kind: 'buyer', buyerId: buyer.id });
   });
 
   test('the key check compares digests with crypto.timingSafeEqual and looks keys up by their hash, never by the secret', async () => {

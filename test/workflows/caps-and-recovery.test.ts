@@ -6,7 +6,7 @@ import type { Client, Connection } from '@temporalio/client';
 import type { Database } from '../../db/connection';
 import { createInProcessBus } from '../../db/offer-bus';
 import { openTestPostgres } from '../helpers/db';
-import { assignmentsFor, balanceOf, chargesFor, claim, targetsOf, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
+import { assignmentsFor, balanceOf, chargesFor, claim, targetsOf, waitForLeadStatus, waitForOffer, useClaimsDb } from '../helpers/lifecycle';
 import { startLead, startWorker, testClient, type RunningWorker } from '../helpers/temporal';
 import { makeAgency, makeBuyer, makeCampaign, makeLead } from '../helpers/world';
 
@@ -24,6 +24,7 @@ async function worker(opts: Partial<Parameters<typeof startWorker>[0]> = {}) {
 
 beforeAll(async () => {
   database = await openTestPostgres();
+  useClaimsDb(database.db);
   ({ client, connection } = await testClient());
 });
 

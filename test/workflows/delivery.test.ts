@@ -17,7 +17,7 @@ import { buyerChanges, buyers, deliveries, leads } from '../../db/schema';
 import { updateAgencySettings } from '../../db/settings';
 import { leadTimeline } from '../../db/timeline';
 import { openTestPostgres } from '../helpers/db';
-import { claim, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
+import { claim, waitForLeadStatus, waitForOffer, useClaimsDb } from '../helpers/lifecycle';
 import { eventually, startLead, startWorker, testClient, type RunningWorker } from '../helpers/temporal';
 import { makeAgency, makeBuyer, makeCampaign, makeLead } from '../helpers/world';
 
@@ -70,6 +70,7 @@ beforeAll(async () => {
   const smtpPort = (smtp.server.address() as AddressInfo).port;
   sms = await receiver([202]);
   database = await openTestPostgres();
+  useClaimsDb(database.db);
   worker = await startWorker({
     db: database.db,
     bus: createInProcessBus(),

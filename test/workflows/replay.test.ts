@@ -19,9 +19,11 @@ try {
 
 const files = fs.existsSync(HISTORIES_DIR) ? fs.readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')) : [];
 
-test('the replay fixtures cover the representative runs', () => {
+const REPRESENTATIVE_RUNS = ['ping-post-won', 'expired-fallback-won', 'expired-fallback-won.child', 'push-round-robin', 'shared-two-winners', 'manual-review-assign', 'highest-bid-auction'];
+
+test('the replay fixtures cover the representative runs, as the lean lifecycle ran them and as the first one (v1-) did', () => {
   const names = files.map((f) => f.replace(/\.json$/, ''));
-  expect(names).toEqual(expect.arrayContaining(['ping-post-won', 'expired-fallback-won', 'expired-fallback-won.child', 'push-round-robin', 'shared-two-winners', 'manual-review-assign', 'highest-bid-auction']));
+  expect(names).toEqual(expect.arrayContaining([...REPRESENTATIVE_RUNS, ...REPRESENTATIVE_RUNS.map((n) => `v1-${n}`)]));
 });
 
 test.each(files)('%s replays against the current workflow code', async (file) => {

@@ -6,9 +6,9 @@
  * replay, never duplicates it.
  */
 import { condition, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { LeadActivities } from '../activities';
-import type { TimelineEventInput } from '../db/timeline';
-import { DB_ACTIVITY_OPTIONS } from './options';
+import type { LeadActivities } from '../../activities';
+import type { TimelineEventInput } from '../../db/timeline';
+import { DB_ACTIVITY_OPTIONS } from '../options';
 
 const { recordEvents } = proxyActivities<LeadActivities>(DB_ACTIVITY_OPTIONS);
 
