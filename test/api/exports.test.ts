@@ -22,6 +22,21 @@ afterAll(async () => {
 
 const pool = () => h.database.raw as Pool;
 
+/** GET a CSV export through supertest and parse it (RFC 4180). */
+async function getCsv(path: string, key: string): Promise<string[][]> {
+  const res = await h.http
+    .get(path)
+    .set(bearer(key))
+    .buffer(true)
+    .parse((r, cb) => {
+      let t = '';
+      r.setEncoding('utf8');
+      r.on('data', (c: string) => (t += c));
+      r.on('end', () => cb(null, t));
+    });
+  return parseCsv(res.body as string);
+}
+
 // A full collection on demand, so the samples measure what is alive, not garbage not yet collected.
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -85,13 +100,7 @@ test('a field with commas, quotes and line breaks round-trips through the CSV', 
   const fields = leadFields({ address: tricky, city: 'Austin, TX' });
   const lead = await h.http.post('/v1/leads').set(bearer(A.adminKey)).send({ campaignId: campaign.id, fields });
   expect(lead.status).toBe(202);
-  const res = await h.http.get('/v1/exports/leads.csv').set(bearer(A.adminKey)).buffer(true).parse((r, cb) => {
-    let text = '';
-    r.setEncoding('utf8');
-    r.on('data', (c: string) => (text += c));
-    r.on('end', () => cb(null, text));
-  });
-  const records = parseCsv(res.body as string);
+  const records = await getCsv('/v1/exports/leads.csv', A.adminKey);
   const header = records[0]!;
   const row = records.find((r) => r[0] === lead.body.lead.id)!;
   expect(row[header.indexOf('address')]).toBe(tricky);
@@ -116,12 +125,7 @@ test("a buyer exports only its purchases and ledger; a source only its own leads
     await winOffer(h, buyer.apiKey, offer.id);
     sold[source.source.id] = lead.body.lead.id;
   }
-  const csv = async (path: string, key: string) => parseCsv((await h.http.get(path).set(bearer(key)).buffer(true).parse((r, cb) => {
-    let t = '';
-    r.setEncoding('utf8');
-    r.on('data', (c: string) => (t += c));
-    r.on('end', () => cb(null, t));
-  })).body as string);
+  const csv = getCsv;
 
   const sales = await csv('/v1/exports/sales.csv', b1.apiKey);
   expect(sales.slice(1).map((r) => r[sales[0]!.indexOf('buyerId')])).toEqual([b1.buyer.id]);
