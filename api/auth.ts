@@ -81,6 +81,11 @@ export class Authenticator {
     for (const [k, v] of this.verified) if (v.principal.kind === 'buyer' && v.principal.buyerId === buyerId) this.verified.delete(k);
   }
 
+  /** Forgets the remembered keys of a source (rotated or revoked here): this process refuses them at once. */
+  forgetSource(sourceId: string): void {
+    for (const [k, v] of this.verified) if (v.principal.kind === 'source' && v.principal.sourceId === sourceId) this.verified.delete(k);
+  }
+
   private async lookUp(token: string, digest: Buffer): Promise<Principal | null> {
     const row = await findApiKeyByHash(this.db, hashApiKey(token));
     if (!row || !crypto.timingSafeEqual(Buffer.from(row.keyHash, 'hex'), digest)) return null;

@@ -134,6 +134,7 @@ export const sourceRoutes: AnyRoute[] = [
         const revoked = body.revokeExisting ? await revokeSourceKeys(tx, source.id, key.id) : 0;
         return { key, revoked };
       });
+      if (revoked) services.auth.forgetSource(source.id); // this process at once; the others within the key cache's lifetime
       return { status: 201, body: { apiKey: key.key, revoked } };
     },
   }),
@@ -149,7 +150,9 @@ export const sourceRoutes: AnyRoute[] = [
     responses: { 200: { description: 'revoked', schema: Responses.SourceKeysRevoked }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
     async handler({ principal, params, services }) {
       const source = await loadSource(services, principal.agencyId, params.id);
-      return { status: 200, body: { revoked: await revokeSourceKeys(services.db, source.id) } };
+      const revoked = await revokeSourceKeys(services.db, source.id);
+      services.auth.forgetSource(source.id);
+      return { status: 200, body: { revoked } };
     },
   }),
 
