@@ -16,7 +16,7 @@ import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, Workflo
 import type { Db } from '../db/connection';
 import { getOffer, getPlacedBid, getTarget, type OfferRow } from '../db/queries';
 import { claimContext } from '../db/sales';
-import { appendEvents } from '../db/timeline';
+import { appendEvents, batchedAppender, type TimelineEventInput } from '../db/timeline';
 import { claimOutcomeOf } from '../domain/claims';
 import type { BidRefusalReason, ClaimFailureReason } from '../domain/types';
 import { bidUpdate, claimRefusalOf, claimUpdate, type BidResult, type ClaimResult } from '../workflows/messages';
@@ -27,6 +27,10 @@ import { wonView } from './views';
 import { DeadlineExceeded, executeUpdateWithin } from './workflow-calls';
 
 export type ClaimVia = 'api' | 'feed';
+
+/** Where refused claims are written: `appendEvents`, or a batched appender on the hot path. */
+type TimelineWriter = (events: TimelineEventInput[]) => Promise<void>;
+
 
 export type BidAnswer =
   | { status: 200; body: BidResult & { result: 'accepted' } }
@@ -67,8 +71,14 @@ export const newRequestId = () => crypto.randomUUID();
 export class ClaimRelay {
   /** Per offer, the last claim of this process in line (see `inTurn`). */
   private readonly lines = new Map<string, Promise<unknown>>();
+  /** Per offer with claims in line, the wins this process saw (kept while the line lasts). */
+  private readonly sold = new Map<string, { winners: Map<string, ReturnType<typeof wonView>> }>();
+  /** Refused claims go to the timeline in one insert per turn of the event loop. */
+  private readonly write: TimelineWriter;
 
-  constructor(private readonly deps: ClaimRelayDeps) {}
+  constructor(private readonly deps: ClaimRelayDeps) {
+    this.write = batchedAppender(deps.db);
+  }
 
   /**
    * Claims on one offer from this process go one after another: each waits
@@ -97,7 +107,9 @@ export class ClaimRelay {
     );
     this.lines.set(offerId, done);
     void done.then(() => {
-      if (this.lines.get(offerId) === done) this.lines.delete(offerId);
+      if (this.lines.get(offerId) !== done) return;
+      this.lines.delete(offerId);
+      this.sold.delete(offerId);
     });
     return mine;
   }
@@ -119,10 +131,7 @@ export class ClaimRelay {
   private async decide(buyer: BuyerPrincipal, offerId: string, requestId: string, via: ClaimVia): Promise<ClaimAnswer> {
     const retryAfter = this.deps.limiter.take(buyer.keyId);
     if (retryAfter > 0) throw rateLimited(retryAfter, 'Too many claims with this key.');
-    return this.inTurn(offerId, () => this.decideInTurn(buyer, offerId, requestId, via));
-  }
 
-  private async decideInTurn(buyer: BuyerPrincipal, offerId: string, requestId: string, via: ClaimVia): Promise<ClaimAnswer> {
     const { db } = this.deps;
     const context = await claimContext(db, offerId, buyer.buyerId);
     if (!context || context.offer.agencyId !== buyer.agencyId) throw notFound('offer');
@@ -130,7 +139,7 @@ export class ClaimRelay {
     if (context.prior) return { status: 200, body: wonView(context.prior) };
 
     const refuse = async (reason: ClaimFailureReason): Promise<ClaimAnswer> => {
-      await recordClaimRefusal(db, offer, buyer.buyerId, requestId, via, reason);
+      await recordClaimRefusal(this.write, offer, buyer.buyerId, requestId, via, reason);
       return refusal(reason);
     };
     if (!context.targeted) return refuse('not_targeted');
@@ -145,17 +154,29 @@ export class ClaimRelay {
       throw new Problem(409, 'bid_required', 'This offer is a highest-bid auction: send a sealed bid with POST /v1/offers/:id/bids {amount}.', { offerId: offer.id });
     }
 
-    let result: ClaimResult;
-    try {
-      result = await claimThroughWorkflow(this.deps, offer, buyer.buyerId, requestId, via);
-    } catch (err) {
-      if (err instanceof DeadlineExceeded || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || err instanceof ServiceError) {
-        if (!(err instanceof DeadlineExceeded)) this.deps.logger?.warn(`[claims] claim ${requestId} on offer ${offer.id} is pending`, err);
-        throw pending(requestId);
+    return this.inTurn(offer.id, async () => {
+      // What the claims ahead in this process won: the same buyer again gets its answer, anyone else lost the race.
+      const sold = this.sold.get(offer.id);
+      const mine = sold?.winners.get(buyer.buyerId);
+      if (mine) return { status: 200, body: mine };
+      if (sold && sold.winners.size >= offer.maxWinners) return refuse('lost_race');
+      let result: ClaimResult;
+      try {
+        result = await claimThroughWorkflow({ ...this.deps, write: this.write }, offer, buyer.buyerId, requestId, via);
+      } catch (err) {
+        if (err instanceof DeadlineExceeded || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || err instanceof ServiceError) {
+          if (!(err instanceof DeadlineExceeded)) this.deps.logger?.warn(`[claims] claim ${requestId} on offer ${offer.id} is pending`, err);
+          throw pending(requestId);
+        }
+        throw err;
       }
-      throw err;
-    }
-    return result.result === 'won' ? { status: 200, body: wonView(result) } : refusal(result.reason);
+      if (result.result !== 'won') return refusal(result.reason);
+      const won = wonView(result);
+      const entry = sold ?? { winners: new Map() };
+      entry.winners.set(buyer.buyerId, won);
+      this.sold.set(offer.id, entry);
+      return { status: 200, body: won };
+    });
   }
 
   /**
@@ -217,7 +238,7 @@ export class ClaimRelay {
  * The claim relay and the lifecycle tests both claim through here.
  */
 export async function claimThroughWorkflow(
-  deps: Pick<ClaimRelayDeps, 'db' | 'temporal' | 'timeoutMs'>,
+  deps: Pick<ClaimRelayDeps, 'db' | 'temporal' | 'timeoutMs'> & { write?: TimelineWriter },
   offer: Pick<OfferRow, 'id' | 'leadId' | 'workflowId'>,
   buyerId: string,
   requestId: string,
@@ -225,7 +246,7 @@ export async function claimThroughWorkflow(
 ): Promise<ClaimResult> {
   const { db } = deps;
   const refused = async (reason: ClaimFailureReason): Promise<ClaimResult> => {
-    await recordClaimRefusal(db, offer, buyerId, requestId, via, reason, 'workflow');
+    await recordClaimRefusal(deps.write ?? ((events) => appendEvents(db, events)), offer, buyerId, requestId, via, reason, 'workflow');
     return { result: claimOutcomeOf(reason).result, reason };
   };
   let result: ClaimResult;
@@ -251,7 +272,7 @@ export async function claimThroughWorkflow(
 
 /** A refused claim on the offer's timeline: `claim_attempted` then `claim_failed` with the reason, once per request. */
 export async function recordClaimRefusal(
-  db: Db,
+  write: TimelineWriter,
   offer: Pick<OfferRow, 'id' | 'leadId'>,
   buyerId: string,
   requestId: string,
@@ -261,7 +282,7 @@ export async function recordClaimRefusal(
 ): Promise<void> {
   const key = `claim:${offer.id}:${buyerId}:${requestId}`;
   const base = { leadId: offer.leadId, offerId: offer.id, buyerId };
-  await appendEvents(db, [
+  await write([
     { ...base, type: 'claim_attempted', data: { via, requestId }, dedupeKey: `${key}:attempted` },
     { ...base, type: 'claim_failed', reason, data: { via, requestId, decidedBy }, dedupeKey: `${key}:failed` },
   ]);

@@ -49,6 +49,28 @@ export async function appendEvents(db: DbOrTx, events: TimelineEventInput[]): Pr
     .onConflictDoNothing({ target: offerEvents.dedupeKey });
 }
 
+/**
+ * `appendEvents` for a hot path with many writers at once (a claim storm's
+ * refusals): events handed in during one turn of the event loop go to the
+ * database as one multi-row insert, and every caller's promise settles with
+ * that insert.
+ */
+export function batchedAppender(db: DbOrTx): (events: TimelineEventInput[]) => Promise<void> {
+  let batch: { events: TimelineEventInput[]; done: Promise<void> } | null = null;
+  return (events) => {
+    if (!batch) {
+      const current: { events: TimelineEventInput[]; done: Promise<void> } = { events: [], done: Promise.resolve() };
+      current.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        batch = null;
+        return appendEvents(db, current.events);
+      });
+      batch = current;
+    }
+    batch.events.push(...events);
+    return batch.done;
+  };
+}
+
 /** Records that a buyer saw an offer, once per buyer and offer however often it is shown. */
 export async function recordViewed(db: DbOrTx, leadId: string, offerId: string, buyerId: string, via: 'feed' | 'api'): Promise<void> {
   await appendEvents(db, [{ leadId, offerId, type: 'viewed', buyerId, data: { via }, dedupeKey: `viewed:${offerId}:${buyerId}` }]);
