@@ -30,7 +30,7 @@ import { buildOpenApi, docsPage } from './openapi';
 import { errorHandler, Problem, type ErrorLogger } from './problem';
 import { TokenBuckets, type BucketOptions, type RateLimiter } from './rate-limit';
 import { SharedTokenBuckets } from './shared-rate-limit';
-import { isRaw, type AnyRoute } from './route';
+import { isRaw, isStream, type AnyRoute, type StreamReply } from './route';
 import { agencyRoutes } from './routes/agencies';
 import { buyerRoutes } from './routes/buyers';
 import { buyerSideRoutes } from './routes/buyer-side';
@@ -41,6 +41,10 @@ import { leadRoutes } from './routes/leads';
 import { meRoutes } from './routes/me';
 import { offerRoutes } from './routes/offers';
 import { opsRoutes } from './routes/ops';
+import { exportRoutes } from './routes/exports';
+import { reportRoutes } from './routes/reports';
+import { sourceRoutes } from './routes/sources';
+import { supplyRoutes } from './routes/supply';
 import type { ApiServices } from './services';
 import { parseWith } from './validate';
 import { traceRequests } from '../observability/tracing';
@@ -57,10 +61,12 @@ export interface ApiDeps {
   claimTimeoutMs?: number;
   /** Feed heartbeat; default 15 s. */
   feedPingIntervalMs?: number;
-  /** Failed authentications per client IP, and claims per key. */
-  rateLimits?: { authFailures?: BucketOptions; claims?: BucketOptions };
+  /** Failed authentications per client IP, claims per key, pings per source. */
+  rateLimits?: { authFailures?: BucketOptions; claims?: BucketOptions; pings?: BucketOptions };
   /** Share the rate limits with every API process on this database (Postgres; several processes). Default: per process. */
   sharedRateLimits?: boolean;
+  /** How long an accepted ping may be posted; default 60 s (LW_PING_TTL_SECONDS). */
+  pingTtlMs?: number;
   /** A lead with the same phone or email (per service line) within this window is a duplicate; default 30 days, 0 = off. */
   duplicateWindowMs?: number;
   /** Internal hosts/IPs/CIDRs buyer webhooks may target (default: LW_WEBHOOK_ALLOWLIST). */
@@ -87,6 +93,7 @@ export const BODY_LIMIT = '1mb'; // 1 MiB
 const JSON_TYPES = ['application/json', 'application/*+json'];
 const DEFAULT_AUTH_FAILURES: BucketOptions = { capacity: 20, refillPerSecond: 0.2 };
 const DEFAULT_CLAIMS: BucketOptions = { capacity: 30, refillPerSecond: 10 };
+const DEFAULT_PINGS: BucketOptions = { capacity: 100, refillPerSecond: 50 };
 
 export function createApi(deps: ApiDeps): Api {
   const logger = deps.logger ?? console;
@@ -138,6 +145,8 @@ export function createApi(deps: ApiDeps): Api {
         logger.warn(`[api] could not announce an access change of buyer ${buyerId}`, err);
       }
     },
+    pingLimits: new TokenBuckets(deps.rateLimits?.pings ?? DEFAULT_PINGS),
+    pingTtlMs: deps.pingTtlMs ?? 60_000,
   };
 
   let doc: Record<string, unknown> | null = null;
@@ -152,6 +161,10 @@ export function createApi(deps: ApiDeps): Api {
     ...disputeRoutes,
     ...deliveryRoutes,
     ...buyerSideRoutes,
+    ...sourceRoutes,
+    ...supplyRoutes,
+    ...reportRoutes,
+    ...exportRoutes,
     ...opsRoutes({ json: () => (doc ??= buildOpenApi(routes)), html: () => (html ??= docsPage((doc ??= buildOpenApi(routes)))) }),
   ];
 
@@ -212,6 +225,7 @@ function requestLogFields(req: Request, res: Response, route: string, started: n
     ms: Math.round((performance.now() - started) * 10) / 10,
     ...(principal && principal.kind !== 'root' ? { agencyId: principal.agencyId } : {}),
     ...(principal?.kind === 'buyer' ? { buyerId: principal.buyerId } : {}),
+    ...(principal?.kind === 'source' ? { sourceId: principal.sourceId } : {}),
     ...(idKey && id ? { [idKey]: id } : {}),
   };
 }
@@ -301,13 +315,17 @@ function pipeline(route: AnyRoute, services: ApiServices): RequestHandler[] {
 
     const reply =
       route.idempotent && principal && principal.kind !== 'root'
-        ? await withIdempotency(services.db, `${route.operationId}:${principal.agencyId}`, idempotencyKey, requestHash({ params, body }), async () => {
+        ? await withIdempotency(services.db, `${route.operationId}:${principal.agencyId}${principal.kind === 'source' ? `:${principal.sourceId}` : ''}`, idempotencyKey, requestHash({ params, body }), async () => {
             const r = await run();
-            if (isRaw(r)) throw new Error(`idempotent route ${route.operationId} answered raw`);
+            if (isRaw(r) || isStream(r)) throw new Error(`idempotent route ${route.operationId} answered raw`);
             return r;
           })
         : await run();
 
+    if (isStream(reply)) {
+      await sendStream(res, reply);
+      return;
+    }
     for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
     if (isRaw(reply)) {
       res.status(reply.status).type(reply.contentType).send(reply.raw);
@@ -318,6 +336,40 @@ function pipeline(route: AnyRoute, services: ApiServices): RequestHandler[] {
     }
   });
   return chain;
+}
+
+/**
+ * Writes a streamed body. The first chunk is produced before the headers go
+ * out, so a failure there is still an ordinary problem answer; a failure
+ * later cuts the connection (the client sees a truncated body, never a
+ * complete-looking one). Waits for 'drain' whenever the socket's buffer is full.
+ */
+async function sendStream(res: Response, reply: StreamReply): Promise<void> {
+  const it = reply.stream[Symbol.asyncIterator]();
+  let next = await it.next();
+  res.status(reply.status).type(reply.contentType);
+  for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
+  try {
+    while (!next.done) {
+      if (res.destroyed) {
+        await it.return?.();
+        return;
+      }
+      if (!res.write(next.value)) await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+      next = await it.next();
+    }
+    res.end();
+  } catch (err) {
+    res.destroy(err instanceof Error ? err : new Error(String(err)));
+  }
 }
 
 /** A body must be JSON; a body-less request passes (its fields are then reported missing, or it has none). */

@@ -2,7 +2,9 @@
  * Who is calling: `Authorization: Bearer <key>`.
  * - the root token (deps.rootToken) only creates agencies;
  * - an admin key manages its own agency;
- * - a buyer key sees offers targeted to its buyer and the buyer's own data.
+ * - a buyer key sees offers targeted to its buyer and the buyer's own data;
+ * - a source key pings and posts leads into the campaigns allowed to its
+ *   source and reads its own leads' outcomes and payouts.
  * Keys are looked up by their SHA-256 (never by the secret), and the stored
  * hash is compared again in constant time. Failed attempts are rate-limited
  * per client IP (the same identity as every route: `trust proxy` aware), so
@@ -21,11 +23,13 @@ import type { RateLimiter } from './rate-limit';
 export type Principal =
   | { kind: 'root' }
   | { kind: 'admin'; agencyId: string; keyId: string }
-  | { kind: 'buyer'; agencyId: string; buyerId: string; keyId: string };
+  | { kind: 'buyer'; agencyId: string; buyerId: string; keyId: string }
+  | { kind: 'source'; agencyId: string; sourceId: string; keyId: string };
 
 export type Role = Principal['kind'];
 export type AdminPrincipal = Extract<Principal, { kind: 'admin' }>;
 export type BuyerPrincipal = Extract<Principal, { kind: 'buyer' }>;
+export type SourcePrincipal = Extract<Principal, { kind: 'source' }>;
 
 /** Keys are ASCII without spaces; anything else is not a key and costs no database lookup. */
 const TOKEN = /^[\x21-\x7e]{1,512}$/;
@@ -80,11 +84,17 @@ export class Authenticator {
     for (const [k, v] of this.verified) if (v.principal.kind === 'buyer' && v.principal.buyerId === buyerId) this.verified.delete(k);
   }
 
+  /** Forgets the remembered keys of a source (rotated or revoked here): this process refuses them at once. */
+  forgetSource(sourceId: string): void {
+    for (const [k, v] of this.verified) if (v.principal.kind === 'source' && v.principal.sourceId === sourceId) this.verified.delete(k);
+  }
+
   private async lookUp(token: string, digest: Buffer): Promise<Principal | null> {
     const row = await findApiKeyByHash(this.db, hashApiKey(token));
     if (!row || !crypto.timingSafeEqual(Buffer.from(row.keyHash, 'hex'), digest)) return null;
     if (row.kind === 'admin') return { kind: 'admin', agencyId: row.agencyId, keyId: row.id };
     if (row.kind === 'buyer' && row.buyerId) return { kind: 'buyer', agencyId: row.agencyId, buyerId: row.buyerId, keyId: row.id };
+    if (row.kind === 'source' && row.sourceId) return { kind: 'source', agencyId: row.agencyId, sourceId: row.sourceId, keyId: row.id };
     return null;
   }
 
@@ -112,7 +122,7 @@ export function rateLimited(retryAfterSeconds: number, detail: string): Problem 
   return new Problem(429, 'rate_limited', detail, { headers: { 'Retry-After': String(retryAfterSeconds) }, retryAfter: retryAfterSeconds });
 }
 
-const ROLE_WORDS: Record<Role, string> = { root: 'the root token', admin: 'an agency admin key', buyer: 'a buyer key' };
+const ROLE_WORDS: Record<Role, string> = { root: 'the root token', admin: 'an agency admin key', buyer: 'a buyer key', source: 'a source key' };
 
 /** 403 when the key is of the wrong kind for the route (ids are not involved: nothing leaks). */
 export function requireRole(principal: Principal, roles: readonly Role[]): void {

@@ -61,7 +61,7 @@ function response(status: number, doc: ResponseDoc): Json {
   return { description: doc.description };
 }
 
-const ROLE_NAMES = { root: 'root token', admin: 'agency admin key', buyer: 'buyer key' } as const;
+const ROLE_NAMES = { root: 'root token', admin: 'agency admin key', buyer: 'buyer key', source: 'source key' } as const;
 
 function operation(route: AnyRoute): Json {
   const who = route.roles.length ? `Auth: ${route.roles.map((r) => ROLE_NAMES[r]).join(' or ')}.` : 'No authentication.';

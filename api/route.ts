@@ -21,6 +21,14 @@ export interface RawReply {
   headers?: Record<string, string>;
 }
 
+/** A body written as it is produced (CSV exports): constant memory, the socket's backpressure respected. */
+export interface StreamReply {
+  status: number;
+  contentType: string;
+  headers?: Record<string, string>;
+  stream: AsyncIterable<string>;
+}
+
 export interface ResponseDoc {
   description: string;
   schema?: z.ZodType;
@@ -61,7 +69,7 @@ export interface RouteSpec<R extends Role, P extends z.ZodType, Q extends z.ZodT
   /** Accepts `Idempotency-Key`. */
   idempotent?: boolean;
   responses: Record<number, ResponseDoc>;
-  handler(input: HandlerInput<R, P, Q, B>): Promise<Reply | RawReply>;
+  handler(input: HandlerInput<R, P, Q, B>): Promise<Reply | RawReply | StreamReply>;
 }
 
 /** A route with its types erased, as the app and the document generator see it. */
@@ -79,7 +87,7 @@ export interface AnyRoute {
   bodyOptional?: boolean;
   idempotent?: boolean;
   responses: Record<number, ResponseDoc>;
-  handler(input: HandlerInput<Role, z.ZodType, z.ZodType, z.ZodType>): Promise<Reply | RawReply>;
+  handler(input: HandlerInput<Role, z.ZodType, z.ZodType, z.ZodType>): Promise<Reply | RawReply | StreamReply>;
 }
 
 export function route<R extends Role, P extends z.ZodType = typeof Empty, Q extends z.ZodType = typeof NoQuery, B extends z.ZodType = typeof Empty>(
@@ -88,7 +96,8 @@ export function route<R extends Role, P extends z.ZodType = typeof Empty, Q exte
   return { ...spec, params: spec.params ?? Empty, query: spec.query ?? NoQuery } as unknown as AnyRoute;
 }
 
-export const isRaw = (r: Reply | RawReply): r is RawReply => 'raw' in r;
+export const isRaw = (r: Reply | RawReply | StreamReply): r is RawReply => 'raw' in r;
+export const isStream = (r: Reply | RawReply | StreamReply): r is StreamReply => 'stream' in r;
 
 /** Problem responses every authenticated route can answer. */
 export const AUTH_ERRORS: Record<number, ResponseDoc> = {

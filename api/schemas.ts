@@ -36,6 +36,11 @@ import {
   OFFER_KINDS,
   OFFER_STATUSES,
   PUSH_STRATEGIES,
+  PING_DECISIONS,
+  PING_REJECTIONS,
+  SOURCE_LEDGER_KINDS,
+  SOURCE_OUTCOMES,
+  SOURCE_STATUSES,
   TIMELINE_EVENT_TYPES,
 } from '../domain/types';
 
@@ -456,7 +461,20 @@ export const ConsentSchema = z
   .strict()
   .describe('consent evidence (TCPA): stored with the lead, sent with it to the buyer');
 
-export const LeadCreate = z.object({ campaignId: Id, fields: LeadFieldsSchema, consent: ConsentSchema.optional() }).strict();
+/** The seller's own tracking ids: kept with the lead, reported back, never interpreted. */
+export const TrackingId = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,200}$/, '1 to 200 printable ASCII characters without spaces');
+
+export const LeadCreate = z
+  .object({
+    campaignId: Id,
+    fields: LeadFieldsSchema,
+    consent: ConsentSchema.optional(),
+    subId: TrackingId.optional().describe("the seller's sub id (affiliate, placement)"),
+    clickId: TrackingId.optional().describe("the seller's click id"),
+  })
+  .strict();
 
 export const LeadsQuery = PageQuery.extend({
   status: z.enum(LEAD_STATUSES).optional(),
@@ -497,6 +515,60 @@ export const DisputeResolve = z
   })
   .strict();
 export const DisputesQuery = PageQuery.extend({ status: z.enum(DISPUTE_STATUSES).optional() }).strict();
+
+// ─── the supply side: sources, pings, posts, reports ─────────────────────────
+
+export const PayoutRuleSchema = z
+  .discriminatedUnion('kind', [
+    z.object({ kind: z.literal('fixed'), amount: Credits.describe('credits per sold lead') }).strict(),
+    z.object({ kind: z.literal('share'), shareBps: int(0, 10_000).describe('basis points of the sale price (2500 = 25 %), rounded down') }).strict(),
+  ])
+  .describe('paid when the lead is sold, reversed when the sale is returned');
+
+export const SourceCreate = z.object({ name: text(200), status: z.enum(SOURCE_STATUSES).optional() }).strict();
+export const SourcePatch = SourceCreate.partial();
+export const SourceCampaignSet = z
+  .object({
+    campaignId: Id,
+    allowed: z.boolean().default(true).describe('false: the source may no longer post into it (the rule is kept for its leads)'),
+    payout: PayoutRuleSchema,
+  })
+  .strict();
+export const SourceKeyCreate = z
+  .object({ revokeExisting: z.boolean().optional().describe("revoke the source's other keys (rotation)") })
+  .strict();
+
+/** The lead's non-identifying fields: what a ping may carry. */
+export const PingFieldsSchema = LeadFieldsSchema.pick({ zip: true, state: true, city: true, answers: true }).strict();
+
+export const PingCreate = z
+  .object({ campaignId: Id, fields: PingFieldsSchema, subId: TrackingId.optional(), clickId: TrackingId.optional() })
+  .strict();
+export const PostCreate = z
+  .object({
+    pingId: Id.describe('the id of an accepted ping, before it expires'),
+    fields: LeadFieldsSchema.describe('the full lead; the fields the ping carried must be the same'),
+    consent: ConsentSchema.optional(),
+    subId: TrackingId.optional(),
+    clickId: TrackingId.optional(),
+  })
+  .strict();
+
+/** `YYYY-MM-DD`, a day in the agency's time zone. */
+const Day = z.iso.date().describe('a day (YYYY-MM-DD) in the agency time zone');
+
+export const RangeQuery = z
+  .object({ from: Day.optional().describe('first day, inclusive'), to: Day.optional().describe('last day, inclusive') })
+  .strict();
+export const RangePageQuery = PageQuery.extend(RangeQuery.shape).strict();
+export const REPORT_GROUPS = ['day', 'campaign', 'source', 'buyer'] as const;
+export const SourceLedgerExportQuery = RangeQuery.extend({ sourceId: Id.optional().describe('admin: one source (default: every source)') }).strict();
+export const ReportExportQuery = RangeQuery.extend({ groupBy: z.enum(REPORT_GROUPS).default('day') }).strict();
+export const ReportQuery = RangeQuery.extend({
+  groupBy: z.enum(REPORT_GROUPS).default('day'),
+  limit: PageQuery.shape.limit,
+  cursor: PageQuery.shape.cursor,
+}).strict();
 
 // ─── the live feed's client messages ─────────────────────────────────────────
 
@@ -787,15 +859,92 @@ export const DryRunView = z.object({
   }),
 });
 
+export const SourceCampaignView = z.object({
+  campaignId: Id,
+  campaignName: z.string(),
+  allowed: z.boolean(),
+  payout: PayoutRuleSchema,
+});
+export const SourceView = z.object({
+  id: Id,
+  name: z.string(),
+  status: z.enum(SOURCE_STATUSES),
+  balance: z.number().int().describe('what the agency owes the source: payouts less reversals and settlements'),
+  createdAt: IsoTime,
+  updatedAt: IsoTime,
+});
+export const SourceLedgerEntryView = z.object({
+  id: Id,
+  kind: z.enum(SOURCE_LEDGER_KINDS),
+  amount: z.number().int(),
+  balanceAfter: z.number().int(),
+  leadId: Nullable(Id),
+  assignmentId: Nullable(Id),
+  reference: Nullable(z.string()),
+  createdAt: IsoTime,
+});
+export const SourceLeadView = z.object({
+  id: Id,
+  campaignId: Id,
+  subId: Nullable(z.string()),
+  clickId: Nullable(z.string()),
+  outcome: z.enum(SOURCE_OUTCOMES),
+  payout: z.number().int().describe('net: payouts less reversals'),
+  createdAt: IsoTime,
+});
+export const PingAnswer = z.object({
+  pingId: Id,
+  decision: z.enum(PING_DECISIONS),
+  reason: Nullable(z.enum(PING_REJECTIONS)),
+  payout: Nullable(z.number().int()).describe('accepted: what the source is paid if the lead sells at the price quoted now'),
+  expiresAt: IsoTime.describe('post the full lead before this time'),
+});
+export const ReportRow = z.object({
+  key: z.string().describe('the day (YYYY-MM-DD), or the campaign, source or buyer id ("none": no source)'),
+  name: Nullable(z.string()),
+  leads: z.number().int().describe('leads in (buyer grouping: leads offered to the buyer)'),
+  offered: z.number().int(),
+  sold: z.number().int(),
+  unsold: z.number().int(),
+  returned: z.number().int(),
+  revenue: z.number().int().describe('charges less refunds'),
+  payouts: z.number().int().describe('source payouts less reversals'),
+  margin: z.number().int(),
+  avgSecondsToClaim: Nullable(z.number()),
+  fillRate: Nullable(z.number()).describe('sold ÷ leads'),
+  pings: z.number().int().describe('source and day groupings: pings received'),
+  pingsAccepted: z.number().int(),
+});
+
 const list = <T extends z.ZodType>(key: string, item: T) => z.object({ [key]: z.array(item), nextCursor: Nullable(z.string()) });
 
 export const Responses = {
   AgencyCreated: z.object({ agency: AgencyView, adminKey: z.string().describe('shown once') }),
   Me: z.object({
-    kind: z.enum(['root', 'admin', 'buyer']),
+    kind: z.enum(['root', 'admin', 'buyer', 'source']),
     agency: AgencyView.optional(),
     buyer: BuyerView.optional(),
+    source: SourceView.optional(),
   }),
+  SourceCreated: z.object({ source: SourceView, apiKey: z.string().describe('shown once') }),
+  Source: z.object({ source: SourceView, campaigns: z.array(SourceCampaignView) }),
+  Sources: list('sources', SourceView),
+  SourceCampaign: z.object({ campaign: SourceCampaignView }),
+  SourceKeysRevoked: z.object({ revoked: z.number().int() }),
+  SourceLedger: list('entries', SourceLedgerEntryView),
+  SourceLeads: list('leads', SourceLeadView),
+  SourceBalance: z.object({ balance: z.number().int(), entries: z.array(SourceLedgerEntryView).describe('the latest entries') }),
+  PingAnswer,
+  PostingSpec: z.object({
+    source: z.object({ id: Id, name: z.string() }),
+    flow: z.array(z.string()),
+    refusals: z.record(z.string(), z.number().int()),
+    ping: z.object({ method: z.string(), path: z.string(), body: z.record(z.string(), z.unknown()) }),
+    post: z.object({ method: z.string(), path: z.string(), body: z.record(z.string(), z.unknown()) }),
+    campaigns: z.array(z.object({ campaignId: Id, name: z.string(), payout: z.record(z.string(), z.unknown()), curl: z.array(z.string()) })),
+  }),
+  PostAccepted: z.object({ pingId: Id, lead: z.object({ id: Id, status: z.enum(LEAD_STATUSES) }), workflowId: z.string() }),
+  Report: z.object({ groupBy: z.enum(REPORT_GROUPS), from: Nullable(z.string()), to: Nullable(z.string()), timeZone: z.string(), rows: z.array(ReportRow), nextCursor: Nullable(z.string()) }),
   ServiceLine: z.object({ serviceLine: ServiceLineView }),
   ServiceLines: list('serviceLines', ServiceLineView),
   BuyerCreated: z.object({

@@ -11,6 +11,7 @@ import type { Authenticator } from './auth';
 import type { ClaimRelay } from './claim-relay';
 import type { Metrics } from './metrics';
 import type { ErrorLogger } from './problem';
+import type { TokenBuckets } from './rate-limit';
 
 export interface ApiServices {
   db: Db;
@@ -33,4 +34,8 @@ export interface ApiServices {
   clientIp(req: http.IncomingMessage): string;
   /** A buyer's keys or status changed: every feed gateway re-checks that buyer's sockets at once. */
   accessChanged(agencyId: string, buyerId: string): Promise<void>;
+  /** Pings per source. */
+  pingLimits: TokenBuckets;
+  /** How long an accepted ping may be posted. */
+  pingTtlMs: number;
 }

@@ -8,8 +8,11 @@ import type { DeliveryAttemptRow } from '../db/delivery-attempts';
 import type { DisputeRow } from '../db/disputes';
 import type { AssignmentRow, LedgerRow, OfferRow, PoolEntry, ServiceLineRow, TargetRow, WonLead } from '../db/queries';
 import type { TimelineEvent } from '../db/timeline';
-import type { ExclusionReason } from '../domain/types';
 import { availability } from '../domain/schedule';
+import type { ExclusionReason, PingRejection } from '../domain/types';
+import type { PingRow } from '../db/pings';
+import type { SourceLedgerEntry } from '../db/source-ledger';
+import { ruleOf, type SourceCampaignRow, type SourceLead, type SourceRow } from '../db/sources';
 import type { SaleResult } from '../db/sales';
 import type { ClaimResult } from '../workflows/messages';
 
@@ -223,4 +226,35 @@ export function deliveryAttemptView(r: DeliveryAttemptRow) {
     nextRetryMs: r.nextRetryMs,
     at: iso(r.createdAt),
   };
+}
+// ─── the supply side ─────────────────────────────────────────────────────────
+
+export function sourceView(s: SourceRow, balance: number) {
+  return { id: s.id, name: s.name, status: s.status, balance, createdAt: iso(s.createdAt), updatedAt: iso(s.updatedAt) };
+}
+
+export function sourceCampaignView(r: { rule: SourceCampaignRow; campaignName: string }) {
+  return { campaignId: r.rule.campaignId, campaignName: r.campaignName, allowed: r.rule.allowed, payout: ruleOf(r.rule) };
+}
+
+export function sourceLedgerEntryView(e: SourceLedgerEntry) {
+  return {
+    id: e.id,
+    kind: e.kind,
+    amount: e.amount,
+    balanceAfter: e.balanceAfter,
+    leadId: e.leadId,
+    assignmentId: e.assignmentId,
+    reference: e.reference,
+    createdAt: iso(e.createdAt),
+  };
+}
+
+/** A lead as its source sees it: its own ids and the outcome, never the buyer. */
+export function sourceLeadView(l: SourceLead) {
+  return { id: l.id, campaignId: l.campaignId, subId: l.subId, clickId: l.clickId, outcome: l.outcome, payout: l.payout, createdAt: iso(l.createdAt) };
+}
+
+export function pingView(p: PingRow) {
+  return { pingId: p.id, decision: p.decision, reason: p.reason as PingRejection | null, payout: p.payout, expiresAt: iso(p.expiresAt) };
 }

@@ -7,6 +7,7 @@
  *   npm run bench -- --scale-offers 5000 --rates 10,20,40 --results /tmp/r.md --no-record
  *   npm run bench -- --temporal-dir /dev/shm    the dev server's SQLite on tmpfs (to see what the disk costs)
  *   npm run bench -- --topology cluster         against the Temporal cluster on Postgres (scripts/temporal-cluster.ts)
+ *   npm run bench -- --only supply --report-leads 1000000   ping latency and report timings (#13)
  *
  * Each scenario prints one JSON line on stdout; progress goes to stderr. Scenarios run in the order of
  * ALL whatever the order of --only, so those that report a ratio (floor, engine_floor) follow the ones
@@ -24,9 +25,10 @@ import { CI, FULL, type BenchContext, type ScenarioResult, type Sizes } from './
 import { feedLatency } from './scenarios/feed';
 import { scale } from './scenarios/scale';
 import { stormMany } from './scenarios/storm-many';
+import { supply } from './scenarios/supply';
 import { throughput } from './scenarios/throughput';
 
-const ALL = ['claim_storm', 'floor', 'storm_many', 'feed_latency', 'throughput', 'engine_floor', 'scale'] as const;
+const ALL = ['claim_storm', 'floor', 'storm_many', 'feed_latency', 'throughput', 'engine_floor', 'scale', 'supply'] as const;
 type Name = (typeof ALL)[number];
 
 interface Args {
@@ -54,6 +56,7 @@ function parseArgs(argv: string[]): Args {
   if (value('--feed-clients')) sizes.feedClients = numbers(value('--feed-clients'))!;
   if (value('--rounds')) sizes.claimRounds = sizes.feedRounds = Number(value('--rounds'));
   if (value('--step-seconds')) sizes.stepSeconds = Number(value('--step-seconds'));
+  if (value('--report-leads')) sizes.reportLeads = Number(value('--report-leads'));
   const only = (value('--only')?.split(',') ?? [...ALL]) as Name[];
   for (const o of only) if (!ALL.includes(o)) throw new Error(`unknown scenario ${o}; one of ${ALL.join(', ')}`);
   const topology = value('--topology') ?? 'dev';
@@ -122,6 +125,7 @@ async function main(argv: string[]): Promise<number> {
           r = { scenario: t.scenario, figures: t.figures, headline: t.headline };
         } else if (name === 'engine_floor') r = await engineFloor(ctx, leadsPerSecond);
         else if (name === 'storm_many') r = await stormMany(ctx);
+        else if (name === 'supply') r = await supply(ctx, { pingRounds: args.sizes.pingRounds, reportLeads: args.sizes.reportLeads });
         else r = await scale(ctx);
         const json = JSON.stringify(r.figures);
         if (/"exactlyOneWinner(EveryRound|PerOffer)":false/.test(json)) {

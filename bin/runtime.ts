@@ -26,6 +26,8 @@ export interface Config {
   /** Express's `trust proxy` from LW_TRUST_PROXY: unset (trust none), `true`, a hop count, or addresses/subnets. */
   trustProxy: boolean | number | string | undefined;
   inFlight: InFlightLimits;
+  /** How long an accepted ping may be posted (LW_PING_TTL_SECONDS, default 60). */
+  pingTtlMs: number;
 }
 
 /** `LW_TRUST_PROXY`: `true`/`false`, a hop count (`1`), or Express's list form (`loopback, 10.0.0.0/8`). */
@@ -48,6 +50,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rootToken: env.LW_ROOT_TOKEN || null,
     trustProxy: parseTrustProxy(env.LW_TRUST_PROXY),
     inFlight: inFlightFromEnv(env),
+    pingTtlMs: Math.max(1, Number(env.LW_PING_TTL_SECONDS) || 60) * 1000,
   };
 }
 
@@ -122,6 +125,7 @@ export async function serveApi(
     taskQueue: config.taskQueue,
     eagerStart: deps.eagerStart,
     rootToken: deps.rootToken,
+    pingTtlMs: config.pingTtlMs,
     logger: consoleStyle(logger),
     requestLogger: logger.child({ component: 'api' }),
     trustProxy: config.trustProxy,

@@ -132,6 +132,13 @@ export async function setCampaignPool(db: DbOrTx, campaignId: string, pool: NewC
   }
 }
 
+/** Where a lead came from: its source (null: the agency itself) and the seller's tracking ids. */
+export interface LeadSource {
+  sourceId: string | null;
+  subId?: string | null;
+  clickId?: string | null;
+}
+
 export async function insertLead(
   db: DbOrTx,
   input: {
@@ -142,6 +149,8 @@ export async function insertLead(
     dedupeKeys?: string[];
     consent?: ConsentEvidence | null;
     workflowId: (leadId: string) => string;
+    /** The source that posted it, with the seller's tracking ids. */
+    source?: LeadSource | null;
   },
 ): Promise<LeadRow> {
   const id = input.id ?? crypto.randomUUID();
@@ -155,6 +164,9 @@ export async function insertLead(
       dedupeKeys: input.dedupeKeys ?? [],
       consent: input.consent ?? null,
       workflowId: input.workflowId(id),
+      sourceId: input.source?.sourceId ?? null,
+      subId: input.source?.subId ?? null,
+      clickId: input.source?.clickId ?? null,
     })
     .returning();
   return row!;

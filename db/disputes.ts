@@ -3,7 +3,8 @@
  * through the ledger) or rejects it. Approval is one transaction: the refund
  * entry, the assignment marked refunded, the dispute closed and the timeline
  * event land together or not at all, and the refund's idempotency key
- * (`refund:<assignmentId>`) refunds an assignment at most once.
+ * (`refund:<assignmentId>`) refunds an assignment at most once. The source's
+ * payout of a returned sale is reversed in the same transaction, once.
  */
 import { and, count, desc, eq, gte, inArray } from 'drizzle-orm';
 import { ledgerRefundKey } from '../domain/ids';
@@ -14,6 +15,7 @@ import { isUniqueViolation, postLedgerEntry, type LedgerEntry } from './ledger';
 import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
 import { assignments, disputes, leads } from './schema';
 import { agencySettings } from './settings';
+import { reverseSourcePayout } from './source-ledger';
 import { appendEvents } from './timeline';
 
 export type DisputeRow = typeof disputes.$inferSelect;
@@ -134,6 +136,7 @@ export async function resolveDispute(
       reference: `dispute:${dispute.id}`,
     });
     await tx.update(assignments).set({ status: 'refunded' }).where(eq(assignments.id, assignment.id));
+    await reverseSourcePayout(tx, assignment.id, `dispute:${dispute.id}`);
     const [row] = await tx
       .update(disputes)
       .set({ status: 'approved', resolvedAt: now, refundEntryId: entry.id })

@@ -7,7 +7,7 @@
 import { and, arrayOverlaps, eq, gt, sql } from 'drizzle-orm';
 import { leadWorkflowId } from '../domain/ids';
 import type { ConsentEvidence, LeadFields } from '../domain/types';
-import { insertLead, type LeadRow } from './admin';
+import { insertLead, type LeadRow, type LeadSource } from './admin';
 import type { Db } from './connection';
 import { leads } from './schema';
 import { appendEvents } from './timeline';
@@ -30,6 +30,8 @@ export interface IntakeInput {
   dedupeKeys: string[];
   /** How far back a lead with the same keys makes this one a duplicate; 0 turns dedupe off. */
   duplicateWindowMs: number;
+  /** The source that posted it (null: the agency itself). */
+  source?: LeadSource | null;
 }
 
 export async function intakeLead(db: Db, input: IntakeInput): Promise<IntakeResult> {
@@ -63,6 +65,7 @@ export async function intakeLead(db: Db, input: IntakeInput): Promise<IntakeResu
       dedupeKeys: input.dedupeKeys,
       consent: input.consent ?? null,
       workflowId: leadWorkflowId,
+      source: input.source ?? null,
     });
     // The lead's first event: what arrived, with its consent evidence, before any offer.
     await appendEvents(tx, [

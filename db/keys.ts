@@ -4,16 +4,16 @@
  * itself character by character.
  */
 import crypto from 'node:crypto';
-import { and, eq, inArray, isNull, ne } from 'drizzle-orm';
+import { and, eq, inArray, isNull, ne, type SQL } from 'drizzle-orm';
 import type { ApiKeyKind } from '../domain/types';
 import type { DbOrTx } from './connection';
 import { apiKeys, buyers } from './schema';
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
-const PREFIX: Record<ApiKeyKind, string> = { admin: 'lw_admin_', buyer: 'lw_buyer_' };
+const PREFIX: Record<ApiKeyKind, string> = { admin: 'lw_admin_', buyer: 'lw_buyer_', source: 'lw_source_' };
 
-/** `lw_admin_` or `lw_buyer_` followed by 32 random bytes, base64url. */
+/** `lw_admin_`, `lw_buyer_` or `lw_source_` followed by 32 random bytes, base64url. */
 export function generateApiKey(kind: ApiKeyKind): string {
   return PREFIX[kind] + crypto.randomBytes(32).toString('base64url');
 }
@@ -26,13 +26,13 @@ export function hashApiKey(key: string): string {
 /** Creates a key and returns it in clear: the only time anyone sees it. */
 export async function createApiKey(
   db: DbOrTx,
-  input: { kind: ApiKeyKind; agencyId: string; buyerId?: string | null },
+  input: { kind: ApiKeyKind; agencyId: string; buyerId?: string | null; sourceId?: string | null },
 ): Promise<{ key: string; id: string; prefix: string }> {
   const key = generateApiKey(input.kind);
   const prefix = key.slice(0, PREFIX[input.kind].length + 4);
   const [row] = await db
     .insert(apiKeys)
-    .values({ kind: input.kind, agencyId: input.agencyId, buyerId: input.buyerId ?? null, keyHash: hashApiKey(key), prefix })
+    .values({ kind: input.kind, agencyId: input.agencyId, buyerId: input.buyerId ?? null, sourceId: input.sourceId ?? null, keyHash: hashApiKey(key), prefix })
     .returning({ id: apiKeys.id });
   return { key, id: row!.id, prefix };
 }
@@ -45,10 +45,19 @@ export async function findApiKeyByHash(db: DbOrTx, keyHash: string): Promise<Api
 
 /** Revokes every live key of a buyer except `keepId` (key rotation). */
 export async function revokeBuyerKeys(db: DbOrTx, buyerId: string, keepId?: string): Promise<number> {
+  return revokeKeys(db, eq(apiKeys.buyerId, buyerId), keepId);
+}
+
+/** Revokes every live key of a source except `keepId` (rotation; without keepId, revocation). */
+export async function revokeSourceKeys(db: DbOrTx, sourceId: string, keepId?: string): Promise<number> {
+  return revokeKeys(db, eq(apiKeys.sourceId, sourceId), keepId);
+}
+
+async function revokeKeys(db: DbOrTx, owner: SQL, keepId?: string): Promise<number> {
   const rows = await db
     .update(apiKeys)
     .set({ revokedAt: new Date() })
-    .where(and(eq(apiKeys.buyerId, buyerId), isNull(apiKeys.revokedAt), keepId ? ne(apiKeys.id, keepId) : undefined))
+    .where(and(owner, isNull(apiKeys.revokedAt), keepId ? ne(apiKeys.id, keepId) : undefined))
     .returning({ id: apiKeys.id });
   return rows.length;
 }

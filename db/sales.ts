@@ -31,6 +31,7 @@ import { agencies, assignments, buyers, campaigns, campaignBuyers, ledgerEntries
 import { duplicateWindowMs } from './settings';
 import { recordDashboardDelivery } from './deliveries';
 import { closeOfferWithin, type ClosedOffer } from './offers';
+import { recordSourcePayout } from './source-ledger';
 import { appendEvents, type TimelineEventInput } from './timeline';
 
 export type SaleChannel = 'claim' | 'push' | 'manual' | 'auction';
@@ -137,6 +138,7 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
         .insert(assignments)
         .values({ leadId: lead.id, offerId: offer.id, buyerId: buyer.id, agencyId: offer.agencyId, price, exclusive: offer.maxWinners === 1, chargeEntryId: entry.id })
         .returning();
+      await recordSourcePayout(sp, { leadId: lead.id, assignmentId: assignment!.id, agencyId: offer.agencyId, price }); // #13: the source's payout, same transaction
       return { entry, assignment: assignment! };
     });
   } catch (err) {

@@ -53,7 +53,11 @@ import type {
   OfferKind,
   OfferStatus,
   PriceRules,
+  PayoutKind,
+  PingDecision,
   PushStrategy,
+  SourceLedgerKind,
+  SourceStatus,
   TimelineEventType,
 } from '../domain/types';
 
@@ -80,6 +84,8 @@ export const apiKeys = pgTable(
     kind: text('kind').$type<ApiKeyKind>().notNull(),
     agencyId: uuid('agency_id').notNull().references(() => agencies.id),
     buyerId: uuid('buyer_id').references(() => buyers.id),
+    /** Set exactly for `source` keys (CHECK api_keys_source_owner). */
+    sourceId: uuid('source_id').references(() => sources.id),
     /** SHA-256 of the key; the key itself is shown once and never stored. */
     keyHash: text('key_hash').notNull(),
     /** The first characters, so staff can tell keys apart. */
@@ -196,6 +202,7 @@ export const ledgerEntries = pgTable(
   (t) => [
     uniqueIndex('ledger_idempotency_uq').on(t.idempotencyKey),
     index('ledger_buyer_idx').on(t.buyerId, t.createdAt),
+    index('ledger_lead_idx').on(t.leadId).where(sql`${t.leadId} IS NOT NULL`),
     check('ledger_amount_sign', sql`(${t.kind} = 'charge' AND ${t.amount} < 0) OR (${t.kind} IN ('top_up','refund') AND ${t.amount} > 0) OR ${t.kind} = 'adjustment'`),
   ],
 );
@@ -263,10 +270,18 @@ export const leads = pgTable(
     /** Consent evidence captured with the lead (null: none was sent). */
     consent: jsonb('consent').$type<ConsentEvidence>(),
     workflowId: text('workflow_id').notNull(),
+    /** The source that posted it (null: the agency itself), with the seller's sub id and click id. */
+    sourceId: uuid('source_id').references(() => sources.id),
+    subId: text('sub_id'),
+    clickId: text('click_id'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [index('leads_agency_status_idx').on(t.agencyId, t.status, t.createdAt)],
+  (t) => [
+    index('leads_agency_status_idx').on(t.agencyId, t.status, t.createdAt),
+    index('leads_source_idx').on(t.sourceId, t.createdAt, t.id).where(sql`${t.sourceId} IS NOT NULL`),
+    index('leads_agency_created_idx').on(t.agencyId, t.createdAt),
+  ],
 );
 
 export const offers = pgTable(
@@ -367,6 +382,7 @@ export const assignments = pgTable(
     uniqueIndex('assignments_lead_buyer_active_uq').on(t.leadId, t.buyerId).where(sql`${t.status} = 'active'`),
     uniqueIndex('assignments_exclusive_lead_uq').on(t.leadId).where(sql`${t.exclusive} AND ${t.status} = 'active'`),
     index('assignments_buyer_idx').on(t.buyerId, t.createdAt),
+    index('assignments_lead_idx').on(t.leadId),
   ],
 );
 
@@ -577,3 +593,99 @@ export const buyerAlerts = pgTable(
     check('buyer_alerts_status', sql`${t.status} IN ('pending','sent','failed','skipped')`),
   ],
 );
+
+// ─── the supply side (migration 0006) ────────────────────────────────────────
+
+/** A lead source (supplier): the agency's own forms, an affiliate, another seller. */
+export const sources = pgTable(
+  'sources',
+  {
+    id: id(),
+    agencyId: uuid('agency_id').notNull().references(() => agencies.id),
+    name: text('name').notNull(),
+    status: text('status').$type<SourceStatus>().notNull().default('active'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('sources_agency_idx').on(t.agencyId, t.createdAt)],
+);
+
+/** The campaigns a source may post into, with the payout rule of each. */
+export const sourceCampaigns = pgTable(
+  'source_campaigns',
+  {
+    sourceId: uuid('source_id').notNull().references(() => sources.id),
+    campaignId: uuid('campaign_id').notNull().references(() => campaigns.id),
+    agencyId: uuid('agency_id').notNull().references(() => agencies.id),
+    allowed: boolean('allowed').notNull().default(true),
+    payoutKind: text('payout_kind').$type<PayoutKind>().notNull(),
+    payoutAmount: integer('payout_amount'),
+    payoutShareBps: integer('payout_share_bps'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [primaryKey({ name: 'source_campaigns_pk', columns: [t.sourceId, t.campaignId] })],
+);
+
+/** What the agency owes each source; moved only by the source ledger's trigger. */
+export const sourceWallets = pgTable('source_wallets', {
+  sourceId: uuid('source_id').primaryKey().references(() => sources.id),
+  agencyId: uuid('agency_id').notNull().references(() => agencies.id),
+  balance: integer('balance').notNull().default(0),
+  updatedAt: updatedAt(),
+});
+
+export const sourceLedgerEntries = pgTable(
+  'source_ledger_entries',
+  {
+    id: id(),
+    sourceId: uuid('source_id').notNull().references(() => sourceWallets.sourceId),
+    agencyId: uuid('agency_id').notNull().references(() => agencies.id),
+    kind: text('kind').$type<SourceLedgerKind>().notNull(),
+    /** Signed: payouts positive (owed to the source), reversals and settlements negative. */
+    amount: integer('amount').notNull(),
+    balanceAfter: integer('balance_after').notNull().default(0),
+    idempotencyKey: text('idempotency_key').notNull(),
+    leadId: uuid('lead_id').references(() => leads.id),
+    assignmentId: uuid('assignment_id').references(() => assignments.id),
+    reference: text('reference'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('source_ledger_idempotency_uq').on(t.idempotencyKey),
+    uniqueIndex('source_ledger_assignment_kind_uq').on(t.assignmentId, t.kind).where(sql`${t.kind} IN ('payout', 'reversal')`),
+    index('source_ledger_source_idx').on(t.sourceId, t.createdAt),
+    index('source_ledger_lead_idx').on(t.leadId),
+  ],
+);
+
+/** Inbound pings: a decision with a payout, valid until expiresAt, posted at most once. */
+export const pings = pgTable(
+  'pings',
+  {
+    id: id(),
+    agencyId: uuid('agency_id').notNull().references(() => agencies.id),
+    sourceId: uuid('source_id').notNull().references(() => sources.id),
+    campaignId: uuid('campaign_id').notNull().references(() => campaigns.id),
+    /** The non-identifying fields the ping carried (zip, state, city, answers). */
+    fields: jsonb('fields').$type<PingFields>().notNull(),
+    subId: text('sub_id'),
+    clickId: text('click_id'),
+    decision: text('decision').$type<PingDecision>().notNull(),
+    reason: text('reason'),
+    price: integer('price'),
+    payout: integer('payout'),
+    expiresAt: ts('expires_at').notNull(),
+    postedAt: ts('posted_at'),
+    leadId: uuid('lead_id'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('pings_source_idx').on(t.sourceId, t.createdAt), index('pings_agency_created_idx').on(t.agencyId, t.createdAt)],
+);
+
+export interface PingFields {
+  zip: string;
+  state?: string;
+  city?: string;
+  answers?: Record<string, string | number | boolean>;
+}

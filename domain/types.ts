@@ -100,7 +100,7 @@ export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 export const DELIVERY_ATTEMPT_OUTCOMES = ['delivered', 'failed', 'refused', 'gone'] as const;
 export type DeliveryAttemptOutcome = (typeof DELIVERY_ATTEMPT_OUTCOMES)[number];
 
-export const API_KEY_KINDS = ['admin', 'buyer'] as const;
+export const API_KEY_KINDS = ['admin', 'buyer', 'source'] as const;
 export type ApiKeyKind = (typeof API_KEY_KINDS)[number];
 
 /** Every event an offer's (or a lead's) timeline can hold. */
@@ -263,3 +263,34 @@ export type AlertStatus = (typeof ALERT_STATUSES)[number];
 /** How a buyer's own campaign price is set: a fixed price, or a percentage on the campaign's price. */
 export const BUYER_PRICE_KINDS = ['fixed', 'percent'] as const;
 export type BuyerPriceKind = (typeof BUYER_PRICE_KINDS)[number];
+// ─── the supply side ─────────────────────────────────────────────────────────
+
+export const SOURCE_STATUSES = ['active', 'paused'] as const;
+export type SourceStatus = (typeof SOURCE_STATUSES)[number];
+
+/** A payout rule: a fixed amount per sold lead, or a share (basis points) of the sale price. */
+export const PAYOUT_KINDS = ['fixed', 'share'] as const;
+export type PayoutKind = (typeof PAYOUT_KINDS)[number];
+
+/** Source ledger entries: payout at a sale, its reversal on an approved return, the agency paying the source, corrections. */
+export const SOURCE_LEDGER_KINDS = ['payout', 'reversal', 'settlement', 'adjustment'] as const;
+export type SourceLedgerKind = (typeof SOURCE_LEDGER_KINDS)[number];
+
+/** What became of a source's lead, as the source may see it. */
+export const SOURCE_OUTCOMES = ['pending', 'sold', 'unsold', 'returned'] as const;
+export type SourceOutcome = (typeof SOURCE_OUTCOMES)[number];
+
+export const PING_DECISIONS = ['accepted', 'rejected'] as const;
+export type PingDecision = (typeof PING_DECISIONS)[number];
+
+/** Why a ping was rejected: the campaign refuses it, or no buyer would take it now (the first exclusion reason met most). */
+export const PING_REJECTIONS = ['campaign_paused', 'source_paused', 'no_eligible_buyer'] as const;
+export type PingRejection = (typeof PING_REJECTIONS)[number];
+
+export interface PayoutRule {
+  kind: PayoutKind;
+  /** fixed: credits per sold lead. */
+  amount?: number;
+  /** share: basis points of the sale price (2500 = 25 %), rounded down to whole credits. */
+  shareBps?: number;
+}

@@ -5,16 +5,18 @@
  */
 import crypto from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { CampaignRow, LeadRow, LeadSource } from '../../db/admin';
 import { intakeLead } from '../../db/intake';
 import { agencyBuyerIds, getCampaign, getLead, leadAssignments, leadOffers, listLeads } from '../../db/queries';
 import { agencySettings, duplicateWindowMs } from '../../db/settings';
 import { leadTimeline } from '../../db/timeline';
 import { claimOutcomeOf } from '../../domain/claims';
 import { dedupeKeys } from '../../domain/dedupe';
-import type { LeadStatus } from '../../domain/types';
+import type { ConsentEvidence, LeadFields, LeadStatus } from '../../domain/types';
 import { manualActionUpdate, type ManualAction, type ManualActionResult } from '../../workflows/messages';
 import { startLeadWorkflow } from '../../worker/lead-starter';
 import type { AdminPrincipal } from '../auth';
+import { requirePostingSource } from '../source-access';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
@@ -27,9 +29,9 @@ import { DeadlineExceeded, executeUpdateWithin } from '../workflow-calls';
  * With an Idempotency-Key the lead's id is derived from it: a retry after a
  * failure finds the lead it already stored and only (re)starts its workflow.
  */
-function leadIdFor(agencyId: string, idempotencyKey: string | null): string {
+export function leadIdFor(owner: string, idempotencyKey: string | null): string {
   if (!idempotencyKey) return crypto.randomUUID();
-  const b = crypto.createHash('sha256').update(`lead:${agencyId}:${idempotencyKey}`).digest();
+  const b = crypto.createHash('sha256').update(`lead:${owner}:${idempotencyKey}`).digest();
   b[6] = (b[6]! & 0x0f) | 0x80; // version 8: custom (name-based on SHA-256)
   b[8] = (b[8]! & 0x3f) | 0x80; // RFC 9562 variant
   const h = b.subarray(0, 16).toString('hex');
@@ -46,6 +48,44 @@ async function startRouting(services: ApiServices, lead: { id: string; agencyId:
       headers: { 'Retry-After': '2' },
     });
   }
+}
+
+/**
+ * The intake every lead goes through, from an admin's POST /v1/leads or a
+ * source's post after its ping: the campaign must be active, consent evidence
+ * present when the agency requires it, the person not a duplicate; then the
+ * lead is stored and its workflow started. Answers the stored lead.
+ */
+export async function submitLead(
+  services: ApiServices,
+  input: { agencyId: string; campaign: CampaignRow; leadId: string; fields: LeadFields; consent: ConsentEvidence | null; source: LeadSource | null },
+): Promise<LeadRow> {
+  const { campaign } = input;
+  if (campaign.status !== 'active') throw new Problem(409, 'campaign_paused', `Campaign "${campaign.name}" is paused.`);
+  const settings = await agencySettings(services.db, input.agencyId);
+  if (settings.requireConsent && !input.consent) {
+    throw new Problem(422, 'consent_required', 'This agency accepts leads only with consent evidence: send `consent` {text, timestamp, ip, userAgent, certificateUrl?}.', {
+      errors: [{ in: 'body', path: 'consent', message: 'required by the agency' }],
+    });
+  }
+  const result = await intakeLead(services.db, {
+    id: input.leadId,
+    agencyId: input.agencyId,
+    campaignId: campaign.id,
+    fields: input.fields,
+    consent: input.consent,
+    dedupeKeys: dedupeKeys(input.fields, campaign.serviceLine),
+    // The agency's window when it set one, else the process default.
+    duplicateWindowMs: duplicateWindowMs(settings, services.duplicateWindowMs),
+    source: input.source,
+  });
+  if (result.outcome === 'duplicate') {
+    throw new Problem(409, 'duplicate_lead', 'The agency already has this lead (same phone or email for this service line).', {
+      duplicateOf: result.duplicateOf,
+    });
+  }
+  await startRouting(services, result.lead);
+  return result.lead;
 }
 
 async function loadLead(services: ApiServices, agencyId: string, id: string) {
@@ -84,8 +124,9 @@ export const leadRoutes: AnyRoute[] = [
     summary: 'Submit a lead: validated, deduplicated, stored, and routed by its own workflow',
     description:
       'Send `Idempotency-Key` to make retries safe: the same key and body answer the first result, and a lead is never routed twice. ' +
-      'A lead with the same phone or email for the same service line within the duplicate window is refused (409 `duplicate_lead`).',
-    roles: ['admin'],
+      'A lead with the same phone or email for the same service line within the duplicate window is refused (409 `duplicate_lead`). ' +
+      'A source key posts only into the campaigns allowed to its source (403 `campaign_not_allowed`); its `subId` and `clickId` are kept with the lead.',
+    roles: ['admin', 'source'],
     body: LeadCreate,
     idempotent: true,
     responses: {
@@ -96,36 +137,25 @@ export const leadRoutes: AnyRoute[] = [
       ...BODY_ERRORS,
       ...NOT_FOUND,
       ...AUTH_ERRORS,
+      403: { description: 'a source key: the campaign is not allowed to its source (`campaign_not_allowed`) or the source is paused (`source_paused`); or a key of the wrong kind (`forbidden`)' },
     },
     async handler({ principal, body, idempotencyKey, services }) {
       const campaign = await getCampaign(services.db, principal.agencyId, body.campaignId);
       if (!campaign) {
         throw new Problem(404, 'not_found', 'campaign not found', { errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }] });
       }
-      if (campaign.status !== 'active') throw new Problem(409, 'campaign_paused', `Campaign "${campaign.name}" is paused.`);
-      const settings = await agencySettings(services.db, principal.agencyId);
-      if (settings.requireConsent && !body.consent) {
-        throw new Problem(422, 'consent_required', 'This agency accepts leads only with consent evidence: send `consent` {text, timestamp, ip, userAgent, certificateUrl?}.', {
-          errors: [{ in: 'body', path: 'consent', message: 'required by the agency' }],
-        });
-      }
-      const result = await intakeLead(services.db, {
-        id: leadIdFor(principal.agencyId, idempotencyKey),
+      if (principal.kind === 'source') await requirePostingSource(services, principal, campaign.id);
+      const source: LeadSource = { sourceId: principal.kind === 'source' ? principal.sourceId : null, subId: body.subId ?? null, clickId: body.clickId ?? null };
+      const owner = principal.kind === 'source' ? `source:${principal.sourceId}` : principal.agencyId;
+      const lead = await submitLead(services, {
         agencyId: principal.agencyId,
-        campaignId: campaign.id,
+        campaign,
+        leadId: leadIdFor(owner, idempotencyKey),
         fields: body.fields,
         consent: body.consent ?? null,
-        dedupeKeys: dedupeKeys(body.fields, campaign.serviceLine),
-        // The agency's window when it set one, else the process default.
-        duplicateWindowMs: duplicateWindowMs(settings, services.duplicateWindowMs),
+        source,
       });
-      if (result.outcome === 'duplicate') {
-        throw new Problem(409, 'duplicate_lead', 'The agency already has this lead (same phone or email for this service line).', {
-          duplicateOf: result.duplicateOf,
-        });
-      }
-      await startRouting(services, result.lead);
-      return { status: 202, body: { lead: { id: result.lead.id, status: result.lead.status }, workflowId: result.lead.workflowId } };
+      return { status: 202, body: { lead: { id: lead.id, status: lead.status }, workflowId: lead.workflowId } };
     },
   }),
 

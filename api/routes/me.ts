@@ -11,7 +11,8 @@ import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, route, type AnyRoute } from '../route';
 import { MePatch, PageQuery, Responses } from '../schemas';
 import { describeErrors } from '../validate';
-import { agencyView, buyerView, ledgerEntryView, wonLeadView } from '../views';
+import { getSource } from '../../db/sources';
+import { agencyView, buyerView, ledgerEntryView, sourceView, wonLeadView } from '../views';
 
 /** The buyer-side settings (#12) a buyer may change itself (filters only where its agency allows). */
 const BUYER_SIDE_KEYS = ['timeZone', 'schedule', 'pauses', 'filters', 'alerts', 'lowBalanceThreshold'];
@@ -22,14 +23,19 @@ export const meRoutes: AnyRoute[] = [
     path: '/v1/me',
     operationId: 'me',
     tag: 'Buyer',
-    summary: 'Who this key is: root, an agency admin (with the agency) or a buyer (with its profile and balance)',
-    roles: ['root', 'admin', 'buyer'],
+    summary: 'Who this key is: root, an agency admin (with the agency), a buyer (with its profile and balance) or a source (with its balance)',
+    roles: ['root', 'admin', 'buyer', 'source'],
     responses: { 200: { description: 'the caller', schema: Responses.Me }, ...BAD_INPUT, 401: AUTH_ERRORS[401]!, 429: AUTH_ERRORS[429]! },
     async handler({ principal, services }) {
       if (principal.kind === 'root') return { status: 200, body: { kind: 'root' } };
       const [agency] = await services.db.select().from(agencies).where(eq(agencies.id, principal.agencyId));
       if (!agency) throw notFound('agency');
       if (principal.kind === 'admin') return { status: 200, body: { kind: 'admin', agency: agencyView(agency) } };
+      if (principal.kind === 'source') {
+        const source = await getSource(services.db, principal.agencyId, principal.sourceId);
+        if (!source) throw notFound('source');
+        return { status: 200, body: { kind: 'source', agency: agencyView(agency), source: sourceView(source, source.balance) } };
+      }
       const buyer = await getBuyer(services.db, principal.agencyId, principal.buyerId);
       if (!buyer) throw notFound('buyer');
       return { status: 200, body: { kind: 'buyer', agency: agencyView(agency), buyer: buyerView(buyer, buyer.balance) } };

@@ -25,6 +25,7 @@ const SECTIONS: Record<string, string> = {
   scale: '5. Scale (many offers open at once)',
   engine_floor: "6. Engine floor (the engine's least workflow at rising rates; Leadwire's throughput as a ratio to it)",
   storm_many: '7. Storm over many offers (B buyers each claiming O open offers at once)',
+  supply: '8. Supply side (ping latency with 50 concurrent pings; reports over seeded leads)',
 };
 
 const TEMPLATE = `# Benchmark results

@@ -25,6 +25,9 @@ export interface Sizes {
   manyBuyers: number;
   manyOffers: number;
   manyRounds: number;
+  /** Supply: rounds of 50 concurrent pings, and leads seeded for the report timings. */
+  pingRounds: number;
+  reportLeads: number;
 }
 
 export const FULL: Sizes = {
@@ -42,6 +45,8 @@ export const FULL: Sizes = {
   manyBuyers: 50,
   manyOffers: 30,
   manyRounds: 3,
+  pingRounds: 20,
+  reportLeads: 1_000_000,
 };
 
 /** `npm run bench:ci`: every scenario, tiny, so the harness cannot rot (well under 3 minutes). */
@@ -60,6 +65,8 @@ export const CI: Sizes = {
   manyBuyers: 3,
   manyOffers: 2,
   manyRounds: 1,
+  pingRounds: 2,
+  reportLeads: 2_000,
 };
 
 export interface BenchContext {
@@ -71,7 +78,7 @@ export interface BenchContext {
 }
 
 export interface ScenarioResult {
-  scenario: 'claim_storm' | 'floor' | 'feed_latency' | 'throughput' | 'engine_floor' | 'scale' | 'storm_many';
+  scenario: 'claim_storm' | 'floor' | 'feed_latency' | 'throughput' | 'engine_floor' | 'scale' | 'storm_many' | 'supply';
   /** Everything measured (printed as JSON). */
   figures: Record<string, unknown>;
   /** One line for the results table. */

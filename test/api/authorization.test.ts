@@ -7,8 +7,8 @@ import { leadFields, ROOT_TOKEN, startHarness, unique, bearer, type Harness } fr
 import { ProblemSchema } from '../../api/schemas';
 import { buildWorld, type World } from './world';
 
-type Who = 'none' | 'wrong' | 'root' | 'adminA' | 'adminB' | 'buyerT' | 'buyerO' | 'buyerF';
-const CALLERS: Who[] = ['none', 'wrong', 'root', 'adminB', 'buyerO', 'buyerF', 'buyerT', 'adminA'];
+type Who = 'none' | 'wrong' | 'root' | 'adminA' | 'adminB' | 'buyerT' | 'buyerO' | 'buyerF' | 'sourceS' | 'sourceZ';
+const CALLERS: Who[] = ['none', 'wrong', 'root', 'adminB', 'buyerO', 'buyerF', 'sourceZ', 'buyerT', 'sourceS', 'adminA'];
 
 interface Case {
   method: 'get' | 'post' | 'patch';
@@ -19,18 +19,36 @@ interface Case {
 }
 
 const NO_KEY = { none: 401, wrong: 401 };
-const DENY_ALL = { root: 403, adminA: 403, adminB: 403, buyerT: 403, buyerO: 403, buyerF: 403 };
+const DENY_ALL = { root: 403, adminA: 403, adminB: 403, buyerT: 403, buyerO: 403, buyerF: 403, sourceS: 403, sourceZ: 403 };
 const rootOnly = (ok: number) => ({ ...NO_KEY, ...DENY_ALL, root: ok });
 /** An admin route without ids: each admin acts in its own agency. */
 const anyAdmin = (ok: number) => ({ ...NO_KEY, ...DENY_ALL, adminA: ok, adminB: ok });
 /** An admin route on agency A's resource: B's admin does not find it. */
 const adminOfA = (ok: number) => ({ ...NO_KEY, ...DENY_ALL, adminA: ok, adminB: 404 });
 const anyBuyer = (ok: number) => ({ ...NO_KEY, ...DENY_ALL, buyerT: ok, buyerO: ok, buyerF: ok });
-const everyone = (status: number) => ({ none: status, wrong: status, root: status, adminA: status, adminB: status, buyerT: status, buyerO: status, buyerF: status });
+/** A source route without ids: each source acts as itself. */
+const anySource = (ok: number) => ({ ...NO_KEY, ...DENY_ALL, sourceS: ok, sourceZ: ok });
+const everyone = (status: number) => ({
+  none: status,
+  wrong: status,
+  root: status,
+  adminA: status,
+  adminB: status,
+  buyerT: status,
+  buyerO: status,
+  buyerF: status,
+  sourceS: status,
+  sourceZ: status,
+});
 
 const CASES: Case[] = [
   { method: 'post', path: '/v1/agencies', url: () => '/v1/agencies', body: () => ({ name: unique('agency') }), expect: rootOnly(201) },
-  { method: 'get', path: '/v1/me', url: () => '/v1/me', expect: { ...NO_KEY, root: 200, adminA: 200, adminB: 200, buyerT: 200, buyerO: 200, buyerF: 200 } },
+  {
+    method: 'get',
+    path: '/v1/me',
+    url: () => '/v1/me',
+    expect: { ...NO_KEY, root: 200, adminA: 200, adminB: 200, buyerT: 200, buyerO: 200, buyerF: 200, sourceS: 200, sourceZ: 200 },
+  },
   { method: 'get', path: '/v1/me/wallet', url: () => '/v1/me/wallet', expect: anyBuyer(200) },
   { method: 'get', path: '/v1/me/ledger', url: () => '/v1/me/ledger', expect: anyBuyer(200) },
   { method: 'get', path: '/v1/me/leads', url: () => '/v1/me/leads', expect: anyBuyer(200) },
@@ -66,7 +84,8 @@ const CASES: Case[] = [
     expect: anyAdmin(200),
   },
   { method: 'patch', path: '/v1/campaigns/:id', url: (w) => `/v1/campaigns/${w.campaign.id}`, body: () => ({ name: unique('campaign') }), expect: adminOfA(200) },
-  { method: 'post', path: '/v1/leads', url: () => '/v1/leads', body: (w) => ({ campaignId: w.campaign.id, fields: leadFields() }), expect: adminOfA(202) },
+  // S may post into A's campaign; Z (agency B) does not find it.
+  { method: 'post', path: '/v1/leads', url: () => '/v1/leads', body: (w) => ({ campaignId: w.campaign.id, fields: leadFields() }), expect: { ...adminOfA(202), sourceS: 202, sourceZ: 404 } },
   { method: 'get', path: '/v1/leads', url: () => '/v1/leads', expect: anyAdmin(200) },
   { method: 'get', path: '/v1/leads/:id', url: (w) => `/v1/leads/${w.lead1.id}`, expect: adminOfA(200) },
   { method: 'get', path: '/v1/leads/:id/timeline', url: (w) => `/v1/leads/${w.lead1.id}/timeline`, expect: adminOfA(200) },
@@ -124,6 +143,41 @@ const CASES: Case[] = [
     body: () => ({ status: 'contacted' }),
     expect: { ...NO_KEY, ...DENY_ALL, buyerT: 201, buyerO: 404, buyerF: 404 },
   },
+  { method: 'post', path: '/v1/sources', url: () => '/v1/sources', body: () => ({ name: unique('source') }), expect: anyAdmin(201) },
+  { method: 'get', path: '/v1/sources', url: () => '/v1/sources', expect: anyAdmin(200) },
+  { method: 'get', path: '/v1/sources/:id', url: (w) => `/v1/sources/${w.S.source.id}`, expect: adminOfA(200) },
+  { method: 'patch', path: '/v1/sources/:id', url: (w) => `/v1/sources/${w.S.source.id}`, body: () => ({ name: unique('renamed') }), expect: adminOfA(200) },
+  {
+    method: 'post',
+    path: '/v1/sources/:id/campaigns',
+    url: (w) => `/v1/sources/${w.S.source.id}/campaigns`,
+    body: (w) => ({ campaignId: w.campaign.id, payout: { kind: 'share', shareBps: 3000 } }),
+    expect: adminOfA(200),
+  },
+  { method: 'post', path: '/v1/sources/:id/keys', url: (w) => `/v1/sources/${w.S.source.id}/keys`, body: () => ({}), expect: adminOfA(201) },
+  { method: 'post', path: '/v1/sources/:id/keys/revoke', url: (w) => `/v1/sources/${w.R.source.id}/keys/revoke`, expect: adminOfA(200) },
+  { method: 'get', path: '/v1/sources/:id/ledger', url: (w) => `/v1/sources/${w.S.source.id}/ledger`, expect: adminOfA(200) },
+  { method: 'get', path: '/v1/sources/:id/leads', url: (w) => `/v1/sources/${w.S.source.id}/leads`, expect: adminOfA(200) },
+  { method: 'get', path: '/v1/reports', url: () => '/v1/reports', expect: anyAdmin(200) },
+  // A's campaign: S pings it, Z (agency B) does not find it.
+  { method: 'post', path: '/v1/pings', url: () => '/v1/pings', body: (w) => ({ campaignId: w.campaign.id, fields: { zip: '78701' } }), expect: { ...anySource(200), sourceZ: 404 } },
+  // S's ping: S posts it, Z does not find it.
+  { method: 'post', path: '/v1/posts', url: () => '/v1/posts', body: (w) => ({ pingId: w.pingId, fields: w.pingFields }), expect: { ...anySource(202), sourceZ: 404 } },
+  { method: 'get', path: '/v1/source/leads', url: () => '/v1/source/leads', expect: anySource(200) },
+  { method: 'get', path: '/v1/source/spec', url: () => '/v1/source/spec', expect: anySource(200) },
+  { method: 'get', path: '/v1/source/balance', url: () => '/v1/source/balance', expect: anySource(200) },
+  { method: 'get', path: '/v1/source/ledger', url: () => '/v1/source/ledger', expect: anySource(200) },
+  { method: 'get', path: '/v1/exports/leads.csv', url: () => '/v1/exports/leads.csv', expect: { ...anyAdmin(200), sourceS: 200, sourceZ: 200 } },
+  { method: 'get', path: '/v1/exports/sales.csv', url: () => '/v1/exports/sales.csv', expect: { ...anyAdmin(200), buyerT: 200, buyerO: 200, buyerF: 200 } },
+  { method: 'get', path: '/v1/exports/ledger.csv', url: () => '/v1/exports/ledger.csv', expect: { ...anyAdmin(200), buyerT: 200, buyerO: 200, buyerF: 200 } },
+  // A's admin and S may name S; B's admin and Z do not find it.
+  {
+    method: 'get',
+    path: '/v1/exports/source-ledger.csv',
+    url: (w) => `/v1/exports/source-ledger.csv?sourceId=${w.S.source.id}`,
+    expect: { ...adminOfA(200), sourceS: 200, sourceZ: 404 },
+  },
+  { method: 'get', path: '/v1/exports/report.csv', url: () => '/v1/exports/report.csv', expect: anyAdmin(200) },
   { method: 'get', path: '/healthz', url: () => '/healthz', expect: everyone(200) },
   { method: 'get', path: '/readyz', url: () => '/readyz', expect: everyone(200) },
   { method: 'get', path: '/metrics', url: () => '/metrics', expect: everyone(200) },
@@ -148,6 +202,8 @@ beforeAll(async () => {
     buyerT: w.T.apiKey,
     buyerO: w.O.apiKey,
     buyerF: w.F.apiKey,
+    sourceS: w.S.apiKey,
+    sourceZ: w.Z.apiKey,
   };
 });
 

@@ -70,7 +70,7 @@ test('every operation has an id, documented answers, and problem documents for i
   };
   expect(createLead.parameters).toContainEqual(expect.objectContaining({ name: 'Idempotency-Key', in: 'header' }));
   const schema = createLead.requestBody.content['application/json'].schema;
-  expect(Object.keys(schema.properties)).toEqual(['campaignId', 'fields', 'consent']);
+  expect(Object.keys(schema.properties)).toEqual(['campaignId', 'fields', 'consent', 'subId', 'clickId']);
   expect(schema.additionalProperties).toBe(false);
   expect(Object.keys(createLead.responses['400']!.content!)).toEqual(['application/problem+json']);
 });

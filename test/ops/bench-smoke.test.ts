@@ -24,12 +24,12 @@ test('npm run bench:ci runs all seven scenarios, checks one winner per claim rou
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as { scenario: string; persistence: string; machine: string; commit: string; figures: Record<string, unknown> });
-  expect(lines.map((l) => l.scenario)).toEqual(['claim_storm', 'floor', 'storm_many', 'feed_latency', 'throughput', 'engine_floor', 'scale']);
+  expect(lines.map((l) => l.scenario)).toEqual(['claim_storm', 'floor', 'storm_many', 'feed_latency', 'throughput', 'engine_floor', 'scale', 'supply']);
   for (const l of lines) {
     expect(l.persistence).toMatch(/SQLite/);
     expect(l.machine).toMatch(/cores/);
   }
-  const [storm, floor, many, feed, throughput, engineFloor, scale] = lines.map((l) => l.figures as Record<string, any>); // eslint-disable-line @typescript-eslint/no-explicit-any
+  const [storm, floor, many, feed, throughput, engineFloor, scale, supply] = lines.map((l) => l.figures as Record<string, any>); // eslint-disable-line @typescript-eslint/no-explicit-any
   expect(storm!.bySize[0]).toMatchObject({ exactlyOneWinnerEveryRound: true, winner: { n: 2 } });
   expect(floor!.bySize[0]).toMatchObject({ exactlyOneWinnerEveryRound: true, ratioToSale: { p50: expect.any(Number), p99: expect.any(Number) } });
   expect(feed!.bySize[0]).toMatchObject({ clients: 5, missed: 0, intakeToOpened: { n: 10 } });
@@ -44,9 +44,11 @@ test('npm run bench:ci runs all seven scenarios, checks one winner per claim rou
   expect(engineFloor!.steps[0]).toMatchObject({ offeredRate: 2, startErrors: 0, lastWorkflow: { status: 'COMPLETED' } });
   expect(engineFloor!.steps[0].completed).toBe(engineFloor!.steps[0].started);
   expect(engineFloor!.leadwireSustainedRate).toBe(throughput!.steps[0].saturated ? null : throughput!.steps[0].achievedRate);
+  expect(supply!).toMatchObject({ concurrency: 50, reportLeads: 2000, pings: { n: 100 }, bareSql: { n: 100 } });
+  expect(Object.keys(supply!.reportMedianMs)).toEqual(['day', 'campaign', 'source', 'buyer']);
 
   // One row in the runs table and one in each scenario's table.
   const recorded = fs.readFileSync(results, 'utf8');
-  expect(recorded.match(/^\| \d{4}-\d\d-\d\dT[^|]+\| [0-9a-f]{7}/gm)).toHaveLength(8);
-  for (const key of ['runs', 'claim_storm', 'floor', 'storm_many', 'feed_latency', 'throughput', 'engine_floor', 'scale']) expect(recorded).toContain(`<!-- rows:${key} -->`);
+  expect(recorded.match(/^\| \d{4}-\d\d-\d\dT[^|]+\| [0-9a-f]{7}/gm)).toHaveLength(9);
+  for (const key of ['runs', 'claim_storm', 'floor', 'storm_many', 'feed_latency', 'throughput', 'engine_floor', 'scale', 'supply']) expect(recorded).toContain(`<!-- rows:${key} -->`);
 }, 400_000);

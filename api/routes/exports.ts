@@ -1,0 +1,138 @@
+/**
+ * CSV exports (RFC 4180), streamed: rows are read in keyset batches
+ * (db/exports.ts) and written as the socket takes them, so memory stays
+ * constant however many rows there are. Same date filters and the same
+ * authorization as the JSON routes: an agency exports everything of its own,
+ * a buyer its purchases and its ledger, a source its leads and its ledger.
+ */
+import { agencyLeadsExport, ledgerExport, salesExport, sourceLedgerExport, sourceLeadsExport, type Export } from '../../db/exports';
+import { agencyTimeZone, rangeOf, runReport, type ReportRowData } from '../../db/reports';
+import { getSource } from '../../db/sources';
+import { csvRecord, type CsvValue } from '../../domain/csv';
+import { notFound } from '../problem';
+import { AUTH_ERRORS, BAD_INPUT, route, type AnyRoute, type StreamReply } from '../route';
+import { RangeQuery, ReportExportQuery, SourceLedgerExportQuery } from '../schemas';
+import type { ApiServices } from '../services';
+
+/** Records are gathered into chunks of about this many characters before a write. */
+const CHUNK = 64 * 1024;
+
+async function* csvChunks(e: Export): AsyncGenerator<string> {
+  let buf = csvRecord(e.header);
+  for await (const row of e.rows) {
+    buf += csvRecord(row);
+    if (buf.length >= CHUNK) {
+      yield buf;
+      buf = '';
+    }
+  }
+  if (buf) yield buf;
+}
+
+function csvReply(name: string, e: Export): StreamReply {
+  return {
+    status: 200,
+    contentType: 'text/csv; charset=utf-8; header=present',
+    headers: { 'Content-Disposition': `attachment; filename="${name}.csv"` },
+    stream: csvChunks(e),
+  };
+}
+
+const CSV_OK = { 200: { description: 'RFC 4180 CSV with a header row, streamed', contentType: 'text/csv' } };
+
+async function rangeFor(services: ApiServices, agencyId: string, query: { from?: string; to?: string }) {
+  return rangeOf(query, await agencyTimeZone(services.db, agencyId));
+}
+
+const REPORT_COLUMNS: (keyof ReportRowData)[] = ['key', 'name', 'leads', 'offered', 'sold', 'unsold', 'returned', 'revenue', 'payouts', 'margin', 'avgSecondsToClaim', 'fillRate', 'pings', 'pingsAccepted'];
+
+export const exportRoutes: AnyRoute[] = [
+  route({
+    method: 'get',
+    path: '/v1/exports/leads.csv',
+    operationId: 'exportLeads',
+    tag: 'Exports',
+    summary: "Leads as CSV: an agency's with every field; a source's own with outcome and payout",
+    roles: ['admin', 'source'],
+    query: RangeQuery,
+    responses: { ...CSV_OK, ...BAD_INPUT, ...AUTH_ERRORS },
+    async handler({ principal, query, services }) {
+      const range = await rangeFor(services, principal.agencyId, query);
+      return principal.kind === 'source'
+        ? csvReply('leads', sourceLeadsExport(services.db, principal.sourceId, range))
+        : csvReply('leads', agencyLeadsExport(services.db, principal.agencyId, range));
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/exports/sales.csv',
+    operationId: 'exportSales',
+    tag: 'Exports',
+    summary: "Sales as CSV: the agency's, or a buyer's own purchases (with the lead's contact fields)",
+    roles: ['admin', 'buyer'],
+    query: RangeQuery,
+    responses: { ...CSV_OK, ...BAD_INPUT, ...AUTH_ERRORS },
+    async handler({ principal, query, services }) {
+      const range = await rangeFor(services, principal.agencyId, query);
+      return csvReply('sales', salesExport(services.db, { agencyId: principal.agencyId, buyerId: principal.kind === 'buyer' ? principal.buyerId : undefined }, range));
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/exports/ledger.csv',
+    operationId: 'exportLedger',
+    tag: 'Exports',
+    summary: "The buyers' ledger as CSV: the agency's, or a buyer's own",
+    roles: ['admin', 'buyer'],
+    query: RangeQuery,
+    responses: { ...CSV_OK, ...BAD_INPUT, ...AUTH_ERRORS },
+    async handler({ principal, query, services }) {
+      const range = await rangeFor(services, principal.agencyId, query);
+      return csvReply('ledger', ledgerExport(services.db, { agencyId: principal.agencyId, buyerId: principal.kind === 'buyer' ? principal.buyerId : undefined }, range));
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/exports/source-ledger.csv',
+    operationId: 'exportSourceLedger',
+    tag: 'Exports',
+    summary: "The source ledger as CSV: the agency's (one source or all), or a source's own",
+    roles: ['admin', 'source'],
+    query: SourceLedgerExportQuery,
+    responses: { ...CSV_OK, ...BAD_INPUT, ...AUTH_ERRORS, 404: { description: 'unknown source (`not_found`)' } },
+    async handler({ principal, query, services }) {
+      const range = await rangeFor(services, principal.agencyId, query);
+      // A source names no other source than itself; an admin only its own agency's.
+      if (principal.kind === 'source' && query.sourceId && query.sourceId !== principal.sourceId) throw notFound('source');
+      const sourceId = principal.kind === 'source' ? principal.sourceId : query.sourceId;
+      if (principal.kind === 'admin' && sourceId && !(await getSource(services.db, principal.agencyId, sourceId))) throw notFound('source');
+      return csvReply('source-ledger', sourceLedgerExport(services.db, { agencyId: principal.agencyId, sourceId }, range));
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/exports/report.csv',
+    operationId: 'exportReport',
+    tag: 'Exports',
+    summary: 'A report (GET /v1/reports) as CSV, every group',
+    roles: ['admin'],
+    query: ReportExportQuery,
+    responses: { ...CSV_OK, ...BAD_INPUT, ...AUTH_ERRORS },
+    async handler({ principal, query, services }) {
+      const range = await rangeFor(services, principal.agencyId, query);
+      async function* rows(): AsyncGenerator<CsvValue[]> {
+        let after: string | null = null;
+        do {
+          const page = await runReport(services.db, { agencyId: principal.agencyId, groupBy: query.groupBy, range, limit: 500, after });
+          for (const r of page.rows) yield REPORT_COLUMNS.map((c) => r[c]);
+          after = page.nextKey;
+        } while (after);
+      }
+      return csvReply(`report-${query.groupBy}`, { header: REPORT_COLUMNS, rows: rows() });
+    },
+  }),
+];

@@ -1,0 +1,193 @@
+/**
+ * The agency's lead sources: create them (with a key, shown once), allow
+ * campaigns with a payout rule each, rotate and revoke their keys, and read
+ * their ledger and leads. Every lookup is scoped to the caller's agency, so
+ * another agency's source is a 404.
+ */
+import { createApiKey, revokeSourceKeys } from '../../db/keys';
+import { getCampaign } from '../../db/queries';
+import { listSourceLedger } from '../../db/source-ledger';
+import { createSource, getSource, listSourceLeads, listSources, setSourceCampaign, sourceCampaignRules, updateSource } from '../../db/sources';
+import { agencyTimeZone, rangeOf } from '../../db/reports';
+import { listBody, pageArgs } from '../pagination';
+import { notFound, Problem } from '../problem';
+import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
+import { IdParams, PageQuery, RangePageQuery, Responses, SourceCampaignSet, SourceCreate, SourceKeyCreate, SourcePatch } from '../schemas';
+import type { ApiServices } from '../services';
+import { sourceCampaignView, sourceLeadView, sourceLedgerEntryView, sourceView } from '../views';
+
+async function loadSource(services: ApiServices, agencyId: string, id: string) {
+  const source = await getSource(services.db, agencyId, id);
+  if (!source) throw notFound('source');
+  return source;
+}
+
+async function sourceBody(services: ApiServices, agencyId: string, id: string) {
+  const source = await loadSource(services, agencyId, id);
+  const rules = await sourceCampaignRules(services.db, source.id);
+  return { source: sourceView(source, source.balance), campaigns: rules.map(sourceCampaignView) };
+}
+
+export const sourceRoutes: AnyRoute[] = [
+  route({
+    method: 'post',
+    path: '/v1/sources',
+    operationId: 'createSource',
+    tag: 'Sources',
+    summary: 'Create a lead source (a supplier) with its payout wallet; answers its API key, shown once',
+    roles: ['admin'],
+    body: SourceCreate,
+    responses: { 201: { description: 'created', schema: Responses.SourceCreated }, ...BODY_ERRORS, ...AUTH_ERRORS },
+    async handler({ principal, body, services }) {
+      const { source, key } = await services.db.transaction(async (tx) => {
+        const source = await createSource(tx, principal.agencyId, body);
+        const key = await createApiKey(tx, { kind: 'source', agencyId: principal.agencyId, sourceId: source.id });
+        return { source, key };
+      });
+      return { status: 201, body: { source: sourceView(source, 0), apiKey: key.key } };
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/sources',
+    operationId: 'listSources',
+    tag: 'Sources',
+    summary: "The agency's sources with their balances, newest first",
+    roles: ['admin'],
+    query: PageQuery,
+    responses: { 200: { description: 'a page', schema: Responses.Sources }, ...BAD_INPUT, ...AUTH_ERRORS },
+    async handler({ principal, query, services }) {
+      const page = await listSources(services.db, principal.agencyId, pageArgs(query));
+      return { status: 200, body: listBody('sources', page, (s) => sourceView(s, s.balance)) };
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/sources/:id',
+    operationId: 'getSource',
+    tag: 'Sources',
+    summary: 'A source with its balance and its campaigns (allowed or not) with their payout rules',
+    roles: ['admin'],
+    params: IdParams,
+    responses: { 200: { description: 'the source', schema: Responses.Source }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    async handler({ principal, params, services }) {
+      return { status: 200, body: await sourceBody(services, principal.agencyId, params.id) };
+    },
+  }),
+
+  route({
+    method: 'patch',
+    path: '/v1/sources/:id',
+    operationId: 'updateSource',
+    tag: 'Sources',
+    summary: 'Rename a source, or pause it (its pings are rejected and its posts refused) and resume it',
+    roles: ['admin'],
+    params: IdParams,
+    body: SourcePatch,
+    responses: { 200: { description: 'the source', schema: Responses.Source }, ...BODY_ERRORS, ...NOT_FOUND, ...AUTH_ERRORS },
+    async handler({ principal, params, body, services }) {
+      const row = await updateSource(services.db, principal.agencyId, params.id, body);
+      if (!row) throw notFound('source');
+      return { status: 200, body: await sourceBody(services, principal.agencyId, params.id) };
+    },
+  }),
+
+  route({
+    method: 'post',
+    path: '/v1/sources/:id/campaigns',
+    operationId: 'setSourceCampaign',
+    tag: 'Sources',
+    summary: 'Allow a campaign for a source with its payout rule (fixed per sold lead, or a share of the sale); or disallow it',
+    description: 'One rule per source and campaign: posting it again replaces the rule. The payout of a sale uses the rule in force at the sale.',
+    roles: ['admin'],
+    params: IdParams,
+    body: SourceCampaignSet,
+    responses: { 200: { description: 'the rule', schema: Responses.SourceCampaign }, ...BODY_ERRORS, ...NOT_FOUND, ...AUTH_ERRORS },
+    async handler({ principal, params, body, services }) {
+      const source = await loadSource(services, principal.agencyId, params.id);
+      const campaign = await getCampaign(services.db, principal.agencyId, body.campaignId);
+      if (!campaign) {
+        throw new Problem(404, 'not_found', 'campaign not found', { errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }] });
+      }
+      const rule = await setSourceCampaign(services.db, { agencyId: principal.agencyId, sourceId: source.id, campaignId: campaign.id, allowed: body.allowed, payout: body.payout });
+      return { status: 200, body: { campaign: sourceCampaignView({ rule, campaignName: campaign.name }) } };
+    },
+  }),
+
+  route({
+    method: 'post',
+    path: '/v1/sources/:id/keys',
+    operationId: 'createSourceKey',
+    tag: 'Sources',
+    summary: 'Issue a new API key for a source (shown once); optionally revoke its other keys (rotation)',
+    roles: ['admin'],
+    params: IdParams,
+    body: SourceKeyCreate,
+    bodyOptional: true,
+    responses: { 201: { description: 'issued', schema: Responses.KeyCreated }, ...BODY_ERRORS, ...NOT_FOUND, ...AUTH_ERRORS },
+    async handler({ principal, params, body, services }) {
+      const source = await loadSource(services, principal.agencyId, params.id);
+      const { key, revoked } = await services.db.transaction(async (tx) => {
+        const key = await createApiKey(tx, { kind: 'source', agencyId: principal.agencyId, sourceId: source.id });
+        const revoked = body.revokeExisting ? await revokeSourceKeys(tx, source.id, key.id) : 0;
+        return { key, revoked };
+      });
+      if (revoked) services.auth.forgetSource(source.id); // this process at once; the others within the key cache's lifetime
+      return { status: 201, body: { apiKey: key.key, revoked } };
+    },
+  }),
+
+  route({
+    method: 'post',
+    path: '/v1/sources/:id/keys/revoke',
+    operationId: 'revokeSourceKeys',
+    tag: 'Sources',
+    summary: 'Revoke every key of a source at once (issue a new one with POST /v1/sources/:id/keys)',
+    roles: ['admin'],
+    params: IdParams,
+    responses: { 200: { description: 'revoked', schema: Responses.SourceKeysRevoked }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    async handler({ principal, params, services }) {
+      const source = await loadSource(services, principal.agencyId, params.id);
+      const revoked = await revokeSourceKeys(services.db, source.id);
+      services.auth.forgetSource(source.id);
+      return { status: 200, body: { revoked } };
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/sources/:id/ledger',
+    operationId: 'sourceLedger',
+    tag: 'Sources',
+    summary: "A source's ledger: payouts, reversals, settlements; newest first",
+    roles: ['admin'],
+    params: IdParams,
+    query: PageQuery,
+    responses: { 200: { description: 'a page', schema: Responses.SourceLedger }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    async handler({ principal, params, query, services }) {
+      const source = await loadSource(services, principal.agencyId, params.id);
+      const page = await listSourceLedger(services.db, source.id, pageArgs(query));
+      return { status: 200, body: listBody('entries', page, sourceLedgerEntryView) };
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/sources/:id/leads',
+    operationId: 'sourceLeads',
+    tag: 'Sources',
+    summary: "A source's leads with their outcomes and payouts, newest first (date range in the agency time zone)",
+    roles: ['admin'],
+    params: IdParams,
+    query: RangePageQuery,
+    responses: { 200: { description: 'a page', schema: Responses.SourceLeads }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    async handler({ principal, params, query, services }) {
+      const source = await loadSource(services, principal.agencyId, params.id);
+      const range = rangeOf(query, await agencyTimeZone(services.db, principal.agencyId));
+      const page = await listSourceLeads(services.db, source.id, pageArgs(query), range);
+      return { status: 200, body: listBody('leads', page, sourceLeadView) };
+    },
+  }),
+];

@@ -1,0 +1,193 @@
+/**
+ * What a source key does: ping (would you take this lead, and for how much?),
+ * post the full lead of an accepted ping, and read its own leads' outcomes,
+ * its balance and its ledger. A source never sees a buyer, another source's
+ * leads or anything of the agency beyond its own campaigns.
+ */
+import { eq } from 'drizzle-orm';
+import { claimPing, getPing, pingExpired, recordPing } from '../../db/pings';
+import { getCampaign } from '../../db/queries';
+import { agencyTimeZone, rangeOf } from '../../db/reports';
+import { pings } from '../../db/schema';
+import { listSourceLedger, sourceBalance } from '../../db/source-ledger';
+import { getSource, listSourceLeads, sourceCampaignRules } from '../../db/sources';
+import { postingSpec } from '../posting-spec';
+import { postContradictions } from '../../domain/ping';
+import { rateLimited } from '../auth';
+import { listBody, pageArgs } from '../pagination';
+import { decidePing } from '../pings';
+import { notFound, Problem } from '../problem';
+import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, route, type AnyRoute } from '../route';
+import { PageQuery, PingCreate, PostCreate, RangePageQuery, Responses } from '../schemas';
+import type { ApiServices } from '../services';
+import { requirePostingSource } from '../source-access';
+import { pingView, sourceLeadView, sourceLedgerEntryView } from '../views';
+import { leadIdFor, submitLead } from './leads';
+
+const SOURCE_ERRORS = {
+  ...AUTH_ERRORS,
+  403: { description: 'the campaign is not allowed to this source (`campaign_not_allowed`), the source is paused (`source_paused`), or the key is not a source key (`forbidden`)' },
+};
+
+async function campaignOf(services: ApiServices, agencyId: string, campaignId: string) {
+  const campaign = await getCampaign(services.db, agencyId, campaignId);
+  if (!campaign) throw new Problem(404, 'not_found', 'campaign not found', { errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }] });
+  return campaign;
+}
+
+export const supplyRoutes: AnyRoute[] = [
+  route({
+    method: 'post',
+    path: '/v1/pings',
+    operationId: 'ping',
+    tag: 'Ping post',
+    summary: "Ping a lead's non-identifying fields: accepted with the payout, or rejected with a reason, at once",
+    description:
+      'Judged with the same eligibility rules as routing, on a lead that is not stored (no workflow). An accepted ping may be posted once ' +
+      '(POST /v1/posts) before `expiresAt`. Pings are recorded (count and accept rate in the reports) and rate-limited per source (429 `rate_limited`).',
+    roles: ['source'],
+    body: PingCreate,
+    responses: {
+      200: { description: 'the decision', schema: Responses.PingAnswer },
+      ...BODY_ERRORS,
+      404: { description: 'unknown campaign (`not_found`)' },
+      ...SOURCE_ERRORS,
+      429: { description: 'too many pings from this source, or too many failed authentications (`rate_limited`)' },
+    },
+    async handler({ principal, body, services }) {
+      const wait = services.pingLimits.take(principal.sourceId);
+      if (wait) throw rateLimited(wait, 'Too many pings from this source; slow down.');
+      const campaign = await campaignOf(services, principal.agencyId, body.campaignId);
+      const rule = await requirePostingSource(services, principal, campaign.id);
+      const decision = await decidePing(services.db, campaign, rule, body.fields);
+      const ping = await recordPing(services.db, {
+        agencyId: principal.agencyId,
+        sourceId: principal.sourceId,
+        campaignId: campaign.id,
+        fields: body.fields,
+        subId: body.subId ?? null,
+        clickId: body.clickId ?? null,
+        ...decision,
+        expiresAt: new Date(Date.now() + services.pingTtlMs),
+      });
+      return { status: 200, body: pingView(ping) };
+    },
+  }),
+
+  route({
+    method: 'post',
+    path: '/v1/posts',
+    operationId: 'post',
+    tag: 'Ping post',
+    summary: 'Post the full lead of an accepted ping: it runs the normal lifecycle',
+    description:
+      'Refused when the ping is unknown (404 `ping_not_found`), was rejected (409 `ping_rejected`), has expired (410 `ping_expired`), ' +
+      'was already posted (409 `ping_already_posted`, with its `leadId`), or when a field the ping carried differs (422 `post_contradicts_ping`, the fields named).',
+    roles: ['source'],
+    body: PostCreate,
+    responses: {
+      202: { description: 'accepted; routing runs in the background', schema: Responses.PostAccepted },
+      404: { description: 'unknown ping or one of another source (`ping_not_found`)' },
+      409: { description: '`ping_rejected`, `ping_already_posted`, `duplicate_lead`, `campaign_paused`' },
+      410: { description: 'the ping has expired (`ping_expired`)' },
+      422: { description: 'the post contradicts its ping (`post_contradicts_ping`; `errors` names the fields), or consent evidence is required (`consent_required`)' },
+      503: { description: 'stored, but routing could not start (`service_unavailable`); it will be retried' },
+      ...BODY_ERRORS,
+      ...SOURCE_ERRORS,
+    },
+    async handler({ principal, body, services }) {
+      const ping = await getPing(services.db, principal.sourceId, body.pingId);
+      if (!ping) throw new Problem(404, 'ping_not_found', 'No ping with this id from this source.', { errors: [{ in: 'body', path: 'pingId', message: 'unknown ping' }] });
+      if (ping.decision !== 'accepted') throw new Problem(409, 'ping_rejected', `The ping was rejected (${ping.reason}); ping again.`);
+      if (ping.postedAt) throw new Problem(409, 'ping_already_posted', 'This ping was already posted.', { leadId: ping.leadId });
+      const errors = postContradictions(ping, body).map((c) => ({ in: 'body' as const, ...c }));
+      if (errors.length) throw new Problem(422, 'post_contradicts_ping', `${errors[0]!.path}: ${errors[0]!.message}`, { errors });
+      const campaign = await campaignOf(services, principal.agencyId, ping.campaignId);
+      await requirePostingSource(services, principal, campaign.id);
+
+      const leadId = leadIdFor(`ping:${ping.id}`, 'post');
+      if (!(await claimPing(services.db, ping.id, leadId))) {
+        if (await pingExpired(services.db, ping.id)) throw new Problem(410, 'ping_expired', 'The ping has expired; ping again.', { expiredAt: ping.expiresAt.toISOString() });
+        throw new Problem(409, 'ping_already_posted', 'This ping was already posted.', { leadId });
+      }
+      try {
+        const lead = await submitLead(services, {
+          agencyId: principal.agencyId,
+          campaign,
+          leadId,
+          fields: body.fields,
+          consent: body.consent ?? null,
+          source: { sourceId: principal.sourceId, subId: body.subId ?? ping.subId, clickId: body.clickId ?? ping.clickId },
+        });
+        return { status: 202, body: { pingId: ping.id, lead: { id: lead.id, status: lead.status }, workflowId: lead.workflowId } };
+      } catch (err) {
+        // Not stored (paused campaign, consent, duplicate): the ping may be posted again, corrected. Stored: it stays posted.
+        if (err instanceof Problem && err.code !== 'service_unavailable') {
+          await services.db.update(pings).set({ postedAt: null, leadId: null }).where(eq(pings.id, ping.id));
+        }
+        throw err;
+      }
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/source/leads',
+    operationId: 'mySourceLeads',
+    tag: 'Source',
+    summary: "My leads and their outcomes (pending, sold, unsold, returned) with the payout of each; never the buyer",
+    roles: ['source'],
+    query: RangePageQuery,
+    responses: { 200: { description: 'a page', schema: Responses.SourceLeads }, ...BAD_INPUT, ...SOURCE_ERRORS },
+    async handler({ principal, query, services }) {
+      const range = rangeOf(query, await agencyTimeZone(services.db, principal.agencyId));
+      const page = await listSourceLeads(services.db, principal.sourceId, pageArgs(query), range);
+      return { status: 200, body: listBody('leads', page, sourceLeadView) };
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/source/spec',
+    operationId: 'mySourceSpec',
+    tag: 'Source',
+    summary: 'My posting spec: the ping and post fields (from the API schemas), the flow, the refusal codes and a curl example per allowed campaign',
+    roles: ['source'],
+    responses: { 200: { description: 'the spec', schema: Responses.PostingSpec }, ...BAD_INPUT, ...SOURCE_ERRORS },
+    async handler({ principal, req, services }) {
+      const source = await getSource(services.db, principal.agencyId, principal.sourceId);
+      if (!source) throw notFound('source');
+      const rules = await sourceCampaignRules(services.db, source.id);
+      return { status: 200, body: postingSpec(`${req.protocol}://${req.get('host') ?? 'localhost'}`, source, rules) };
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/source/balance',
+    operationId: 'mySourceBalance',
+    tag: 'Source',
+    summary: 'What the agency owes me, and my latest ledger entries',
+    roles: ['source'],
+    responses: { 200: { description: 'the balance', schema: Responses.SourceBalance }, ...BAD_INPUT, ...SOURCE_ERRORS },
+    async handler({ principal, services }) {
+      const [balance, latest] = await Promise.all([sourceBalance(services.db, principal.sourceId), listSourceLedger(services.db, principal.sourceId, { limit: 20 })]);
+      return { status: 200, body: { balance, entries: latest.items.map(sourceLedgerEntryView) } };
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/source/ledger',
+    operationId: 'mySourceLedger',
+    tag: 'Source',
+    summary: 'My ledger: payouts, reversals, settlements; newest first',
+    roles: ['source'],
+    query: PageQuery,
+    responses: { 200: { description: 'a page', schema: Responses.SourceLedger }, ...BAD_INPUT, ...SOURCE_ERRORS },
+    async handler({ principal, query, services }) {
+      const page = await listSourceLedger(services.db, principal.sourceId, pageArgs(query));
+      return { status: 200, body: listBody('entries', page, sourceLedgerEntryView) };
+    },
+  }),
+];

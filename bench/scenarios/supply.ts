@@ -1,0 +1,147 @@
+/**
+ * The supply side's figures: the ping answer's latency with 50 concurrent
+ * pings (through the API process: auth, the eligibility rules, the recorded
+ * ping) beside the same eligibility as one bare SQL query on the pool; and
+ * the reports (GET /v1/reports' SQL) over a seeded agency of `reportLeads`
+ * leads (default 1,000,000: 40 % sold, a tenth of those returned, half of
+ * the leads from sources) by day, campaign, source and buyer, for the whole
+ * range and for its last 30 days.
+ */
+import { sql } from 'drizzle-orm';
+import { createAgency, createCampaign, createServiceLine, createBuyer, topUp } from '../../db/admin';
+import { createApiKey } from '../../db/keys';
+import { runReport, type ReportGroup } from '../../db/reports';
+import { createSource, setSourceCampaign } from '../../db/sources';
+import { summarize, fmt } from '../lib/stats';
+import type { BenchContext, ScenarioResult } from './context';
+
+const CONCURRENCY = 50;
+
+export async function supply(ctx: BenchContext, opts: { pingRounds: number; reportLeads: number }): Promise<ScenarioResult> {
+  const db = ctx.database.db;
+  const agency = await createAgency(db, { name: `bench-supply-${Date.now()}`, timeZone: 'America/Chicago' });
+  await createServiceLine(db, agency.id, { key: 'roofing', name: 'Roofing' });
+  const campaign = await createCampaign(db, agency.id, { name: 'supply', serviceLine: 'roofing', mode: 'ping_post', claimWindowSeconds: 60, price: { base: 25 } });
+  for (let i = 0; i < 20; i++) {
+    const b = await createBuyer(db, agency.id, { name: `b${i}`, serviceLines: ['roofing'], states: i % 2 ? ['TX'] : ['CA'] });
+    await topUp(db, { buyerId: b.id, agencyId: agency.id, amount: 1_000_000, idempotencyKey: `bench-${b.id}` });
+  }
+  const source = await createSource(db, agency.id, { name: 'bench source' });
+  await setSourceCampaign(db, { agencyId: agency.id, sourceId: source.id, campaignId: campaign.id, allowed: true, payout: { kind: 'share', shareBps: 3000 } });
+  const { key } = await createApiKey(db, { kind: 'source', agencyId: agency.id, sourceId: source.id });
+
+  // ── pings: 50 at once, round after round ──
+  const ping = async () => {
+    const t = performance.now();
+    const res = await fetch(`${ctx.stack.baseUrl}/v1/pings`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ campaignId: campaign.id, fields: { zip: '78701', state: 'TX', answers: { homeowner: 'yes' } } }),
+    });
+    await res.text();
+    if (res.status !== 200 && res.status !== 429) throw new Error(`ping answered ${res.status}`);
+    return { ms: performance.now() - t, limited: res.status === 429 };
+  };
+  const bare = async () => {
+    const t = performance.now();
+    await db.execute(sql`
+      SELECT b.id FROM buyers b JOIN wallets w ON w.buyer_id = b.id
+      WHERE b.agency_id = ${agency.id} AND b.status = 'active' AND 'roofing' = ANY (b.service_lines)
+        AND (cardinality(b.zip_codes) = 0 AND cardinality(b.states) = 0 OR '78701' = ANY (b.zip_codes) OR 'TX' = ANY (b.states))
+        AND w.balance >= 25`);
+    return performance.now() - t;
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, ping)); // warm-up
+  const pingMs: number[] = [];
+  const bareMs: number[] = [];
+  let limited = 0;
+  for (let r = 0; r < opts.pingRounds; r++) {
+    for (const x of await Promise.all(Array.from({ length: CONCURRENCY }, ping))) {
+      if (x.limited) limited++;
+      else pingMs.push(x.ms);
+    }
+    bareMs.push(...(await Promise.all(Array.from({ length: CONCURRENCY }, bare))));
+  }
+  const pings = summarize(pingMs);
+  const bareSql = summarize(bareMs);
+  ctx.log(`pings (${CONCURRENCY} concurrent): ${fmt(pings)}; bare SQL: ${fmt(bareSql)}; rate-limited ${limited}`);
+
+  // ── reports over a seeded agency ──
+  const seedStarted = performance.now();
+  await seedReportAgency(ctx, agency.id, campaign.id, source.id, opts.reportLeads);
+  const seedSeconds = Math.round((performance.now() - seedStarted) / 1000);
+  ctx.log(`seeded ${opts.reportLeads} leads in ${seedSeconds} s`);
+  const today = new Date();
+  const last30 = new Date(today.getTime() - 30 * 86_400_000).toISOString().slice(0, 10);
+  const reports: Record<string, { all: number; last30Days: number; rows: number }> = {};
+  for (const groupBy of ['day', 'campaign', 'source', 'buyer'] as ReportGroup[]) {
+    const time = async (from: string | null) => {
+      const ms: number[] = [];
+      let rows = 0;
+      for (let i = 0; i < 3; i++) {
+        const t = performance.now();
+        const r = await runReport(db, { agencyId: agency.id, groupBy, range: { from, to: null, timeZone: 'America/Chicago' }, limit: 200 });
+        ms.push(performance.now() - t);
+        rows = r.rows.length;
+      }
+      return { ms: Math.round(ms.sort((a, b) => a - b)[1]!), rows };
+    };
+    const all = await time(null);
+    const recent = await time(last30);
+    reports[groupBy] = { all: all.ms, last30Days: recent.ms, rows: all.rows };
+    ctx.log(`report by ${groupBy}: ${all.ms} ms over all ${opts.reportLeads} leads, ${recent.ms} ms over the last 30 days`);
+  }
+  return {
+    scenario: 'supply',
+    figures: { concurrency: CONCURRENCY, pings, bareSql, rateLimited: limited, reportLeads: opts.reportLeads, seedSeconds, reportMedianMs: reports },
+    headline:
+      `ping p99 ${pings.p99} ms (p50 ${pings.p50}) with ${CONCURRENCY} concurrent, bare SQL p99 ${bareSql.p99} ms; ` +
+      `reports over ${opts.reportLeads.toLocaleString('en-US')} leads (median of 3): ` +
+      Object.entries(reports)
+        .map(([g, r]) => `${g} ${r.all} ms (30 days ${r.last30Days} ms)`)
+        .join(', '),
+  };
+}
+
+/**
+ * Leads spread over a year; 40 % sold through an offer with its charge and
+ * assignment (and the payout when the lead came from the source); a tenth of
+ * the sales returned (refund, assignment refunded, payout reversed). Written
+ * with set-based SQL through the ledgers' own triggers.
+ */
+async function seedReportAgency(ctx: BenchContext, agencyId: string, campaignId: string, sourceId: string, n: number): Promise<void> {
+  const db = ctx.database.db;
+  const buyers = (await db.execute(sql`SELECT id FROM buyers WHERE agency_id = ${agencyId} ORDER BY id`)) as unknown as { rows: { id: string }[] };
+  const ids = buyers.rows.map((b) => b.id);
+  await db.transaction(async (tx) => {
+    await tx.execute(sql`CREATE TEMP TABLE seed ON COMMIT DROP AS
+      SELECT gen_random_uuid() AS lead_id, gen_random_uuid() AS offer_id, gen_random_uuid() AS assignment_id, g,
+             now() - ((g % 365) || ' days')::interval - ((g % 86400) || ' seconds')::interval AS at,
+             (${sql.raw(`ARRAY[${ids.map((i) => `'${i}'::uuid`).join(',')}]`)})[1 + g % ${ids.length}] AS buyer_id,
+             g % 10 < 4 AS sold, g % 100 < 4 AS returned, g % 2 = 0 AS sourced, 20 + g % 30 AS price
+      FROM generate_series(1, ${n}) g`);
+    await tx.execute(sql`INSERT INTO leads (id, agency_id, campaign_id, fields, status, workflow_id, source_id, created_at)
+      SELECT lead_id, ${agencyId}, ${campaignId}, jsonb_build_object('zip', '78701', 'state', 'TX'), CASE WHEN sold THEN 'sold' ELSE 'manual_review' END,
+             'bench-lead-' || g, CASE WHEN sourced THEN ${sourceId}::uuid END, at FROM seed`);
+    await tx.execute(sql`INSERT INTO offers (id, lead_id, agency_id, campaign_id, kind, workflow_id, price, preview, status, opened_at, closes_at, closed_at)
+      SELECT offer_id, lead_id, ${agencyId}, ${campaignId}, 'ping_post', 'bench-lead-' || g, price, '{}', CASE WHEN sold THEN 'won' ELSE 'expired' END, at, at + interval '60 seconds', at + interval '60 seconds'
+      FROM seed WHERE g % 10 < 7`);
+    await tx.execute(sql`INSERT INTO ledger_entries (buyer_id, agency_id, kind, amount, idempotency_key, lead_id, offer_id, created_at)
+      SELECT buyer_id, ${agencyId}, 'charge', -price, 'offer:' || offer_id || ':buyer:' || buyer_id, lead_id, offer_id, at + ((g % 50) || ' seconds')::interval FROM seed WHERE sold`);
+    await tx.execute(sql`INSERT INTO assignments (id, lead_id, offer_id, buyer_id, agency_id, price, exclusive, charge_entry_id, status, created_at)
+      SELECT s.assignment_id, s.lead_id, s.offer_id, s.buyer_id, ${agencyId}, s.price, true, e.id, 'active', e.created_at
+      FROM seed s JOIN ledger_entries e ON e.idempotency_key = 'offer:' || s.offer_id || ':buyer:' || s.buyer_id WHERE s.sold`);
+    await tx.execute(sql`INSERT INTO source_ledger_entries (source_id, agency_id, kind, amount, idempotency_key, lead_id, assignment_id, created_at)
+      SELECT ${sourceId}, ${agencyId}, 'payout', (price * 3000) / 10000, 'source-payout:' || assignment_id, lead_id, assignment_id, at FROM seed WHERE sold AND sourced`);
+    await tx.execute(sql`INSERT INTO ledger_entries (buyer_id, agency_id, kind, amount, idempotency_key, lead_id, offer_id, created_at)
+      SELECT buyer_id, ${agencyId}, 'refund', price, 'refund:' || assignment_id, lead_id, offer_id, at + interval '1 day' FROM seed WHERE sold AND returned`);
+    await tx.execute(sql`UPDATE assignments a SET status = 'refunded' FROM seed s WHERE a.id = s.assignment_id AND s.sold AND s.returned`);
+    await tx.execute(sql`INSERT INTO source_ledger_entries (source_id, agency_id, kind, amount, idempotency_key, lead_id, assignment_id, created_at)
+      SELECT ${sourceId}, ${agencyId}, 'reversal', -((price * 3000) / 10000), 'source-reversal:' || assignment_id, lead_id, assignment_id, at + interval '1 day' FROM seed WHERE sold AND returned AND sourced`);
+  });
+  await db.execute(sql`ANALYZE leads`);
+  await db.execute(sql`ANALYZE assignments`);
+  await db.execute(sql`ANALYZE ledger_entries`);
+  await db.execute(sql`ANALYZE source_ledger_entries`);
+  await db.execute(sql`ANALYZE offers`);
+}

@@ -1,0 +1,230 @@
+/**
+ * Server-side reports, computed in SQL over the leads, the buyers' ledger and
+ * the source ledger, grouped by day (in the agency's time zone), campaign,
+ * source or buyer: leads in, offered, sold, unsold, returned, revenue
+ * (charges less refunds), payouts (payouts less reversals), margin, average
+ * seconds from the offer opening to the sale, fill rate, and pings with their
+ * accept rate. Money comes from the ledgers themselves, so a report agrees
+ * with them to the credit. Each aggregate reads only the leads of the date
+ * range (index leads_agency_created_idx) and joins the money by lead id
+ * (assignments_lead_idx, ledger_lead_idx, source_ledger_lead_idx), so the
+ * planner can hash-join whole ranges instead of probing row by row.
+ */
+import { eq, sql, type SQL } from 'drizzle-orm';
+import type { DbOrTx } from './connection';
+import { agencies } from './schema';
+
+export type ReportGroup = 'day' | 'campaign' | 'source' | 'buyer';
+
+/** A date range in the agency's time zone: whole days, both ends inclusive. */
+export interface DateRange {
+  from: string | null;
+  to: string | null;
+  timeZone: string;
+}
+
+export async function agencyTimeZone(db: DbOrTx, agencyId: string): Promise<string> {
+  const [row] = await db.select({ timeZone: agencies.timeZone }).from(agencies).where(eq(agencies.id, agencyId));
+  return row?.timeZone ?? 'UTC';
+}
+
+export function rangeOf(query: { from?: string; to?: string }, timeZone: string): DateRange {
+  return { from: query.from ?? null, to: query.to ?? null, timeZone };
+}
+
+/** `col` inside the range: from the first day's midnight to the midnight after the last day, in the zone. */
+export function inRange(col: SQL | SQL.Aliased | unknown, range: DateRange): SQL {
+  const c = col as SQL;
+  const from = range.from ? sql` AND ${c} >= (${range.from}::date)::timestamp AT TIME ZONE ${range.timeZone}` : sql``;
+  const to = range.to ? sql` AND ${c} < ((${range.to}::date + 1))::timestamp AT TIME ZONE ${range.timeZone}` : sql``;
+  return sql`TRUE${from}${to}`;
+}
+
+export interface ReportRowData {
+  key: string;
+  name: string | null;
+  leads: number;
+  offered: number;
+  sold: number;
+  unsold: number;
+  returned: number;
+  revenue: number;
+  payouts: number;
+  margin: number;
+  avgSecondsToClaim: number | null;
+  fillRate: number | null;
+  pings: number;
+  pingsAccepted: number;
+}
+
+export interface ReportArgs {
+  agencyId: string;
+  groupBy: ReportGroup;
+  range: DateRange;
+  limit: number;
+  /** Continue after this group key (keys ascend). */
+  after?: string | null;
+}
+
+const LEAD_KEY: Record<Exclude<ReportGroup, 'buyer'>, (tz: string) => SQL> = {
+  day: (tz) => sql`to_char(l.created_at AT TIME ZONE ${tz}, 'YYYY-MM-DD')`,
+  campaign: () => sql`l.campaign_id::text`,
+  source: () => sql`coalesce(l.source_id::text, 'none')`,
+};
+const PING_KEY: Record<Exclude<ReportGroup, 'buyer'>, (tz: string) => SQL> = {
+  day: (tz) => sql`to_char(p.created_at AT TIME ZONE ${tz}, 'YYYY-MM-DD')`,
+  campaign: () => sql`p.campaign_id::text`,
+  source: () => sql`p.source_id::text`,
+};
+const NAME: Record<ReportGroup, SQL> = {
+  day: sql`NULL::text`,
+  campaign: sql`(SELECT c.name FROM campaigns c WHERE c.id::text = g.key)`,
+  source: sql`(SELECT s.name FROM sources s WHERE s.id::text = g.key)`,
+  buyer: sql`(SELECT b.name FROM buyers b WHERE b.id::text = g.key)`,
+};
+
+export async function runReport(db: DbOrTx, args: ReportArgs): Promise<{ rows: ReportRowData[]; nextKey: string | null }> {
+  const query = args.groupBy === 'buyer' ? buyerReport(args) : leadReport(args, args.groupBy);
+  const result = (await db.execute(query)) as unknown as { rows: Record<string, unknown>[] };
+  const rows = result.rows.map(toRow);
+  const more = rows.length > args.limit;
+  const kept = more ? rows.slice(0, args.limit) : rows;
+  return { rows: kept, nextKey: more ? kept.at(-1)!.key : null };
+}
+
+/** Day, campaign or source: every lead of the range in exactly one group. */
+function leadReport(args: ReportArgs, group: Exclude<ReportGroup, 'buyer'>): SQL {
+  const tz = args.range.timeZone;
+  const key = LEAD_KEY[group](tz);
+  const after = args.after ? sql`WHERE g.key > ${args.after}` : sql``;
+  return sql`
+    WITH l AS (
+      SELECT l.id, l.status, l.created_at, ${key} AS key
+      FROM leads l
+      WHERE l.agency_id = ${args.agencyId} AND ${inRange(sql`l.created_at`, args.range)}
+    ),
+    a AS (
+      SELECT a.lead_id,
+             count(*) FILTER (WHERE a.status = 'active') AS active,
+             count(*) FILTER (WHERE a.status = 'refunded') AS refunded,
+             sum(extract(epoch FROM a.created_at - o.opened_at)) AS claim_secs,
+             count(*) AS sales
+      FROM assignments a JOIN l ON l.id = a.lead_id JOIN offers o ON o.id = a.offer_id
+      GROUP BY a.lead_id
+    ),
+    r AS (
+      SELECT e.lead_id, -sum(e.amount) AS revenue
+      FROM ledger_entries e JOIN l ON l.id = e.lead_id
+      WHERE e.kind IN ('charge', 'refund')
+      GROUP BY e.lead_id
+    ),
+    s AS (
+      SELECT e.lead_id, sum(e.amount) AS payouts
+      FROM source_ledger_entries e JOIN l ON l.id = e.lead_id
+      GROUP BY e.lead_id
+    ),
+    o AS (SELECT DISTINCT o.lead_id FROM offers o JOIN l ON l.id = o.lead_id),
+    agg AS (
+      SELECT l.key,
+             count(*) AS leads,
+             count(o.lead_id) AS offered,
+             count(*) FILTER (WHERE a.active > 0) AS sold,
+             count(*) FILTER (WHERE coalesce(a.sales, 0) = 0 AND l.status IN ('manual_review', 'rejected')) AS unsold,
+             coalesce(sum(a.refunded), 0) AS returned,
+             coalesce(sum(r.revenue), 0) AS revenue,
+             coalesce(sum(s.payouts), 0) AS payouts,
+             sum(a.claim_secs) / nullif(sum(a.sales), 0) AS avg_claim
+      FROM l
+      LEFT JOIN a ON a.lead_id = l.id
+      LEFT JOIN r ON r.lead_id = l.id
+      LEFT JOIN s ON s.lead_id = l.id
+      LEFT JOIN o ON o.lead_id = l.id
+      GROUP BY l.key
+    ),
+    p AS (
+      SELECT ${PING_KEY[group](tz)} AS key, count(*) AS pings, count(*) FILTER (WHERE p.decision = 'accepted') AS accepted
+      FROM pings p
+      WHERE p.agency_id = ${args.agencyId} AND ${inRange(sql`p.created_at`, args.range)}
+      GROUP BY 1
+    ),
+    g AS (
+      SELECT coalesce(agg.key, p.key) AS key, agg.leads, agg.offered, agg.sold, agg.unsold, agg.returned, agg.revenue, agg.payouts, agg.avg_claim,
+             p.pings, p.accepted
+      FROM agg FULL JOIN p ON p.key = agg.key
+    )
+    SELECT g.*, ${NAME[group]} AS name FROM g ${after} ORDER BY g.key LIMIT ${args.limit + 1}`;
+}
+
+/**
+ * By buyer: the leads of the range offered to each buyer (targeted), the
+ * sales it holds and returned, its charges less refunds, and the payouts of
+ * the sources of the leads it bought.
+ */
+function buyerReport(args: ReportArgs): SQL {
+  const after = args.after ? sql`WHERE g.key > ${args.after}` : sql``;
+  return sql`
+    WITH l AS (
+      SELECT l.id FROM leads l WHERE l.agency_id = ${args.agencyId} AND ${inRange(sql`l.created_at`, args.range)}
+    ),
+    t AS (
+      SELECT t.buyer_id, count(DISTINCT o.lead_id) AS offered
+      FROM offer_targets t JOIN offers o ON o.id = t.offer_id JOIN l ON l.id = o.lead_id
+      WHERE t.eligible
+      GROUP BY t.buyer_id
+    ),
+    a AS (
+      SELECT a.buyer_id,
+             count(*) FILTER (WHERE a.status = 'active') AS sold,
+             count(*) FILTER (WHERE a.status = 'refunded') AS returned,
+             sum(extract(epoch FROM a.created_at - o.opened_at)) AS claim_secs,
+             count(*) AS sales
+      FROM assignments a JOIN l ON l.id = a.lead_id JOIN offers o ON o.id = a.offer_id
+      GROUP BY a.buyer_id
+    ),
+    r AS (
+      SELECT e.buyer_id, -sum(e.amount) AS revenue
+      FROM ledger_entries e JOIN l ON l.id = e.lead_id
+      WHERE e.kind IN ('charge', 'refund')
+      GROUP BY e.buyer_id
+    ),
+    s AS (
+      SELECT a.buyer_id, sum(e.amount) AS payouts
+      FROM source_ledger_entries e JOIN assignments a ON a.id = e.assignment_id JOIN l ON l.id = e.lead_id
+      GROUP BY a.buyer_id
+    ),
+    g AS (
+      SELECT b.id::text AS key, coalesce(t.offered, 0) AS leads, coalesce(t.offered, 0) AS offered, coalesce(a.sold, 0) AS sold,
+             greatest(coalesce(t.offered, 0) - coalesce(a.sales, 0), 0) AS unsold, coalesce(a.returned, 0) AS returned,
+             coalesce(r.revenue, 0) AS revenue, coalesce(s.payouts, 0) AS payouts,
+             a.claim_secs / nullif(a.sales, 0) AS avg_claim, 0 AS pings, 0 AS accepted
+      FROM buyers b
+      LEFT JOIN t ON t.buyer_id = b.id LEFT JOIN a ON a.buyer_id = b.id LEFT JOIN r ON r.buyer_id = b.id LEFT JOIN s ON s.buyer_id = b.id
+      WHERE b.agency_id = ${args.agencyId} AND (t.buyer_id IS NOT NULL OR a.buyer_id IS NOT NULL OR r.buyer_id IS NOT NULL)
+    )
+    SELECT g.*, ${NAME.buyer} AS name FROM g ${after} ORDER BY g.key LIMIT ${args.limit + 1}`;
+}
+
+const n = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
+
+function toRow(r: Record<string, unknown>): ReportRowData {
+  const leads = n(r.leads);
+  const sold = n(r.sold);
+  const revenue = n(r.revenue);
+  const payouts = n(r.payouts);
+  return {
+    key: String(r.key),
+    name: (r.name as string | null) ?? null,
+    leads,
+    offered: n(r.offered),
+    sold,
+    unsold: n(r.unsold),
+    returned: n(r.returned),
+    revenue,
+    payouts,
+    margin: revenue - payouts,
+    avgSecondsToClaim: r.avg_claim === null || r.avg_claim === undefined ? null : Math.round(Number(r.avg_claim) * 1000) / 1000,
+    fillRate: leads > 0 ? Math.round((sold / leads) * 10_000) / 10_000 : null,
+    pings: n(r.pings),
+    pingsAccepted: n(r.accepted),
+  };
+}
