@@ -93,6 +93,7 @@ test('a lead in through API 1, claimed through API 2: charged once, the feed of 
     type: 'offer.closed',
     offerId: offer.id,
     outcome: 'won_by_you',
+    seq: expect.any(Number), // the feed's resume cursor
   });
 
   const { pool } = suite;
