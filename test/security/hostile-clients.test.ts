@@ -201,7 +201,8 @@ describe('pagination cursors are validated strictly (low-medium)', () => {
         const res = await h.http.get(path).query({ cursor }).set(bearer(key));
         expect([route.path, res.status, res.body.errors?.[0]?.path]).toEqual([route.path, 400, 'cursor']);
       }
-      // A real date still pages.
+      // A real date still pages (a report's cursor is a position in its groups, not a [date, id] key).
+      if (route.path === '/v1/reports') continue;
       const ok = await h.http.get(path).query({ cursor: b64(['2024-02-29T23:59:59.999999Z', '00000000-0000-0000-0000-000000000000']) }).set(bearer(key));
       expect([route.path, ok.status]).toEqual([route.path, 200]);
     }
