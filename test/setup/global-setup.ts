@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
+import { ensureTemporalServer } from '../../scripts/temporal-cluster';
 import { startTemporalDevServer, type TemporalDevServer } from '../../scripts/temporal-dev';
 
 export const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -92,6 +93,10 @@ export default async function globalSetup(): Promise<void> {
   (globalThis as Record<string, unknown>)[INFRA_KEY] = infra;
   process.env.TEST_DATABASE_URL = url;
   process.env.TEST_PG_ADMIN_URL = pgAdminUrl;
+
+  // The cluster tests (test/ops/cluster, test/faults/cluster) run the Temporal server program: build it here, once
+  // and cached, so that a test's own time limit never has to cover a first build (several minutes on two cores).
+  await ensureTemporalServer();
 
   let temporalLine: string;
   if (process.env.TEMPORAL_ADDRESS) {
