@@ -4,17 +4,16 @@
  * and the lead's status. Every write is idempotent, because Temporal retries
  * an activity (or re-runs a local one) whose worker died after the commit.
  */
-import { ApplicationFailure } from '@temporalio/activity';
 import { eq } from 'drizzle-orm';
 import type { OfferBus } from '../db/offer-bus';
 import { closeOfferWithin, storeOffer, type CloseOutcome, type TargetVerdict } from '../db/offers';
 import { getOffer } from '../db/queries';
-import { assignments, campaignBuyers, campaigns, leads, offerTargets } from '../db/schema';
+import { assignments, campaignBuyers, leads, offerTargets } from '../db/schema';
 import { appendEvents, type TimelineEventInput } from '../db/timeline';
 import { buyerOfferOf } from '../domain/offer-view';
 import type { AuctionKind, AuctionPricing, LeadStatus, OfferKind } from '../domain/types';
 import type { ActivityDeps } from './deps';
-import { evaluateEligibility, resolveEligibility, routeOf, type Route } from './routing';
+import { evaluateEligibility, loadLeadAndCampaign, resolveEligibility, routeOf, type Route } from './routing';
 
 export type { CloseOutcome };
 
@@ -112,11 +111,7 @@ export function offerActivities({ db, bus }: ActivityDeps) {
         if (existing.status === 'open') await publishOpened(bus, existing, targets);
         return { route: existing.route as unknown as Route, offer: opened(existing, eligible, excluded) };
       }
-      const [lead] = await db.select().from(leads).where(eq(leads.id, input.leadId));
-      const [campaign] = await db.select().from(campaigns).where(eq(campaigns.id, input.campaignId));
-      if (!lead || !campaign || campaign.agencyId !== lead.agencyId) {
-        throw ApplicationFailure.nonRetryable(`lead ${input.leadId} or campaign ${input.campaignId} not found`, 'RouteNotFound');
-      }
+      const { lead, campaign } = await loadLeadAndCampaign(db, input);
       const route = routeOf(lead, campaign);
       if (route.campaignStatus !== 'active') return { route, offer: null };
 

@@ -62,15 +62,21 @@ export function routeOf(lead: { id: string; agencyId: string }, campaign: typeof
   };
 }
 
+/** The lead and the campaign it runs under (of the same agency), read once; a missing one is not retried. */
+export async function loadLeadAndCampaign(db: Db, input: { leadId: string; campaignId: string }) {
+  const [lead] = await db.select().from(leads).where(eq(leads.id, input.leadId));
+  const [campaign] = await db.select().from(campaigns).where(eq(campaigns.id, input.campaignId));
+  if (!lead || !campaign || campaign.agencyId !== lead.agencyId) {
+    throw ApplicationFailure.nonRetryable(`lead ${input.leadId} or campaign ${input.campaignId} not found`, 'RouteNotFound');
+  }
+  return { lead, campaign };
+}
+
 export function routingActivities({ db }: ActivityDeps) {
   return {
     /** The campaign settings this lead runs under, read once: later edits affect new leads only. */
     async loadRoute(input: { leadId: string; campaignId: string }): Promise<Route> {
-      const [lead] = await db.select({ id: leads.id, agencyId: leads.agencyId }).from(leads).where(eq(leads.id, input.leadId));
-      const [campaign] = await db.select().from(campaigns).where(eq(campaigns.id, input.campaignId));
-      if (!lead || !campaign || campaign.agencyId !== lead.agencyId) {
-        throw ApplicationFailure.nonRetryable(`lead ${input.leadId} or campaign ${input.campaignId} not found`, 'RouteNotFound');
-      }
+      const { lead, campaign } = await loadLeadAndCampaign(db, input);
       return routeOf(lead, campaign);
     },
 
