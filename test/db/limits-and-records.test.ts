@@ -7,10 +7,10 @@
  * while a live one keeps renewing its own.
  */
 import crypto from 'node:crypto';
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { withIdempotency } from '../../api/idempotency';
 import { IDEMPOTENCY_LEASE_MS, reserveIdempotencyKey } from '../../db/idempotency';
-import { idempotencyRecords, rateLimitBuckets } from '../../db/schema';
+import { apiKeys, idempotencyRecords, rateLimitBuckets } from '../../db/schema';
 import { expireRecords } from '../../worker/lead-starter';
 import { apiAgency, apiBuyer, bearer, startHarness, type ApiInstance, type Harness } from '../api/harness';
 
@@ -51,7 +51,12 @@ describe('rate limits shared across API processes', () => {
       expect(sharedAllowed).toBeLessThanOrEqual(LIMIT.claims.capacity + shared.length);
       expect(sharedAllowed).toBeGreaterThanOrEqual(LIMIT.claims.capacity / 2);
       // One shared bucket (this key's claims), drawn down to empty by both processes.
-      const buckets = await h.database.db.select().from(rateLimitBuckets).where(eq(rateLimitBuckets.scope, 'claims'));
+      // (Other test files share this database: only this key's rows count.)
+      const [key] = await h.database.db.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.buyerId, one.buyer.id));
+      const buckets = await h.database.db
+        .select()
+        .from(rateLimitBuckets)
+        .where(and(eq(rateLimitBuckets.scope, 'claims'), eq(rateLimitBuckets.key, key!.id)));
       expect(buckets).toHaveLength(1);
       expect(buckets[0]!.tokens).toBeLessThan(1);
 
