@@ -164,7 +164,7 @@ export class ClaimRelay {
       try {
         result = await claimThroughWorkflow({ ...this.deps, write: this.write }, offer, buyer.buyerId, requestId, via);
       } catch (err) {
-        if (err instanceof DeadlineExceeded || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || err instanceof ServiceError) {
+        if (err instanceof DeadlineExceeded || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || err instanceof ServiceError || err instanceof WorkflowUpdateFailedError) {
           if (!(err instanceof DeadlineExceeded)) this.deps.logger?.warn(`[claims] claim ${requestId} on offer ${offer.id} is pending`, err);
           throw pending(requestId);
         }
@@ -262,6 +262,10 @@ export async function claimThroughWorkflow(
     if (err instanceof WorkflowNotFoundError || err instanceof WorkflowUpdateFailedError) {
       const now = await claimContext(db, offer.id, buyerId);
       if (now?.prior) return wonView(now.prior);
+      // The Update failed while the offer is still open and its workflow still exists (a Temporal history process
+      // restarted under it): this attempt's sale may still commit, so its outcome is not known yet – the caller
+      // answers claim_pending and the retry (same requestId) finds the sale, or the offer closed.
+      if (err instanceof WorkflowUpdateFailedError && now && now.offer.status === 'open' && now.offer.winners < now.offer.maxWinners) throw err;
       return refused(now && now.offer.winners >= now.offer.maxWinners ? 'lost_race' : 'offer_closed');
     }
     throw err;
