@@ -84,27 +84,33 @@ export interface ClosedOffer {
 /**
  * Closes an open offer with its outcome and writes who lost it: `lost` for
  * every targeted buyer that did not win, and `expired` / `cancelled` for the
- * offer itself. Null when the offer was closed already (a retry, or the sale
- * that sold its last place closed it).
+ * offer itself. An offer that has a sale closes `won` whatever the caller
+ * asked. Null when the offer was closed already (a retry, or the sale that
+ * sold its last place closed it).
  */
 export async function closeOfferWithin(
   tx: Tx,
   offerId: string,
   input: { outcome: CloseOutcome; reason?: string | null; at: Date },
 ): Promise<ClosedOffer | null> {
+  // Lock the offer first: a sale in flight holds the same lock, so the sales read below are every sale there is.
+  const [open] = await tx.select({ id: offers.id }).from(offers).where(and(eq(offers.id, offerId), eq(offers.status, 'open'))).for('update');
+  if (!open) return null;
+  const winners = (await tx.select({ buyerId: assignments.buyerId }).from(assignments).where(eq(assignments.offerId, offerId))).map((a) => a.buyerId);
+  // An offer with a sale is won, whatever the caller decided: its workflow may lack the sale's record (a worker
+  // crash between the sale's commit and the record in history), and the timer then asks to expire it.
+  const outcome: CloseOutcome = winners.length > 0 ? 'won' : input.outcome;
   const [offer] = await tx
     .update(offers)
-    .set({ status: input.outcome, closedAt: input.at, closeReason: input.reason ?? null })
-    .where(and(eq(offers.id, offerId), eq(offers.status, 'open')))
+    .set({ status: outcome, closedAt: input.at, closeReason: outcome === 'won' ? null : (input.reason ?? null) })
+    .where(eq(offers.id, offerId))
     .returning();
-  if (!offer) return null;
-  const winners = (await tx.select({ buyerId: assignments.buyerId }).from(assignments).where(eq(assignments.offerId, offer.id))).map((a) => a.buyerId);
   const targeted = await tx.select({ buyerId: offerTargets.buyerId }).from(offerTargets).where(and(eq(offerTargets.offerId, offer.id), eq(offerTargets.eligible, true)));
-  const lostReason = input.outcome === 'won' ? 'taken' : input.outcome;
+  const lostReason = outcome === 'won' ? 'taken' : outcome;
   const events: TimelineEventInput[] = targeted
     .filter((t) => !winners.includes(t.buyerId))
     .map((t) => ({ leadId: offer.leadId, offerId: offer.id, type: 'lost', buyerId: t.buyerId, reason: lostReason, at: input.at }));
-  if (input.outcome !== 'won') events.unshift({ leadId: offer.leadId, offerId: offer.id, type: input.outcome, reason: input.reason ?? null, at: input.at });
+  if (outcome !== 'won') events.unshift({ leadId: offer.leadId, offerId: offer.id, type: outcome, reason: input.reason ?? null, at: input.at });
   await appendEvents(tx, events);
-  return { offerId: offer.id, agencyId: offer.agencyId, kind: offer.kind, outcome: input.outcome, winners };
+  return { offerId: offer.id, agencyId: offer.agencyId, kind: offer.kind, outcome, winners };
 }

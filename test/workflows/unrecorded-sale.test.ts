@@ -8,7 +8,10 @@
  * (Found by the cluster fault suite: an exclusive lead sold twice.)
  */
 import { createInProcessBus } from '../../db/offer-bus';
+import { offerTimeline } from '../../db/timeline';
 import { sellOffer } from '../../db/sales';
+import { offers } from '../../db/schema';
+import { eq } from 'drizzle-orm';
 import { offerActivities } from '../../activities/offers';
 import { leadWorkflowId } from '../../domain/ids';
 import { assignmentsFor, balanceOf, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
@@ -53,3 +56,24 @@ test('a sale committed without the workflow knowing is found when the window clo
   expect((await assignmentsFor(db, lead.id)).map((a) => a.buyerId)).toEqual([buyer.id]);
   expect([await balanceOf(db, buyer.id), await balanceOf(db, other.id)]).toEqual([80, 100]);
 });
+
+test('an offer with room left whose one sale the workflow never heard of closes won, not expired', async () => {
+  const db = suite.db;
+  const agency = await makeAgency(db);
+  const buyer = await makeBuyer(db, agency.id, { credits: 100 });
+  const other = await makeBuyer(db, agency.id, { credits: 100 });
+  const campaign = await makeCampaign(db, agency.id, { claimWindowSeconds: 2, price: { base: 20 }, maxWinners: 2 });
+  const lead = await makeLead(db, agency.id, campaign.id);
+  await startLead(suite.client, suite.worker.taskQueue, lead);
+  const offer = await waitForOffer(db, lead.id);
+  // One of two places sold by a sale whose workflow task was lost: the offer stays open, and the timer ends it.
+  expect(await sellOffer(db, { offerId: offer.id, buyerId: buyer.id, requestId: 'unrecorded-shared', via: 'claim' })).toMatchObject({ result: 'won', charged: 20 });
+  expect(await suite.client.workflow.getHandle(leadWorkflowId(lead.id)).result()).toMatchObject({ status: 'sold', offers: [offer.id] });
+  const [closed] = await db.select().from(offers).where(eq(offers.id, offer.id));
+  expect(closed).toMatchObject({ status: 'won', closeReason: null });
+  const events = await offerTimeline(db, offer.id);
+  expect(events.filter((e) => e.type === 'expired')).toEqual([]);
+  expect(events.filter((e) => e.type === 'lost').map((e) => [e.buyerId, e.reason])).toEqual([[other.id, 'taken']]);
+  expect([await balanceOf(db, buyer.id), await balanceOf(db, other.id)]).toEqual([80, 100]);
+});
+
