@@ -7,7 +7,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApi } from '../../api/app';
-import { connectTemporal, createBus, loadConfig, onShutdown, openDatabaseFor } from '../../bin/runtime';
+import { connectTemporal, createBus, listen, loadConfig, onShutdown, openDatabaseFor } from '../../bin/runtime';
 import { consoleStyle, logger } from '../../observability/logger';
 import { collectProcessMetrics } from '../../observability/metrics';
 
@@ -33,7 +33,7 @@ async function main() {
   const server = http.createServer({ keepAliveTimeout: 60_000 }, app);
   const feed = attachFeed(server);
   await bus.ready();
-  await new Promise<void>((resolve) => server.listen(config.port, '127.0.0.1', resolve));
+  await listen(server, config.port, '127.0.0.1');
   process.stdout.write(`READY ${(server.address() as AddressInfo).port}\n`);
   onShutdown([() => feed.close(), () => new Promise((r) => server.close(r)), () => client.connection.close(), () => bus.close(), () => database.close()]);
 }
