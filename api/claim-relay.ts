@@ -17,7 +17,7 @@ import type { Db } from '../db/connection';
 import { getOffer, getPlacedBid, getTarget, type OfferRow } from '../db/queries';
 import { claimContext } from '../db/sales';
 import { appendEvents, batchedAppender, type TimelineEventInput } from '../db/timeline';
-import { claimOutcomeOf } from '../domain/claims';
+import { bidRefusalOf, claimAttemptKey, claimOutcomeOf, noPlaceLeft, type ClaimChannel } from '../domain/claims';
 import type { BidRefusalReason, ClaimFailureReason } from '../domain/types';
 import { bidUpdate, claimRefusalOf, claimUpdate, type BidResult, type ClaimResult } from '../workflows/messages';
 import { rateLimited, type BuyerPrincipal } from './auth';
@@ -26,7 +26,6 @@ import type { RateLimiter } from './rate-limit';
 import { wonView } from './views';
 import { DeadlineExceeded, executeUpdateWithin } from './workflow-calls';
 
-export type ClaimVia = 'api' | 'feed';
 
 /** Where refused claims are written: `appendEvents`, or a batched appender on the hot path. */
 type TimelineWriter = (events: TimelineEventInput[]) => Promise<void>;
@@ -36,18 +35,8 @@ export type BidAnswer =
   | { status: 200; body: BidResult & { result: 'accepted' } }
   | { status: 402 | 403 | 409 | 422; body: { result: 'refused'; reason: BidRefusalReason } };
 
-/** A refused bid's HTTP status: money 402, not allowed 403, too low 422, the offer's state 409. */
-const BID_STATUS: Record<BidRefusalReason, 402 | 403 | 409 | 422> = {
-  below_floor: 422,
-  not_a_raise: 422,
-  insufficient_credits: 402,
-  not_targeted: 403,
-  offer_closed: 409,
-  not_an_auction: 409,
-};
-
 export function bidRefusal(reason: BidRefusalReason): BidAnswer {
-  return { status: BID_STATUS[reason], body: { result: 'refused', reason } };
+  return { status: bidRefusalOf(reason).httpStatus, body: { result: 'refused', reason } };
 }
 
 export type ClaimAnswer =
@@ -62,7 +51,7 @@ export interface ClaimRelayDeps {
   /** Claims per buyer key. */
   limiter: RateLimiter;
   /** Told every answer and how long it took (metrics). */
-  observe?: (via: ClaimVia, outcome: string, seconds: number) => void;
+  observe?: (via: ClaimChannel, outcome: string, seconds: number) => void;
   logger?: { warn(message: string, meta?: unknown): void };
 }
 
@@ -115,20 +104,20 @@ export class ClaimRelay {
   }
 
   /** Claims an offer for the buyer. Throws a Problem for 404 (unknown offer), 429 and 503. */
-  async claim(buyer: BuyerPrincipal, offerId: string, requestId: string, via: ClaimVia): Promise<ClaimAnswer> {
+  async claim(buyer: BuyerPrincipal, offerId: string, requestId: string, channel: ClaimChannel): Promise<ClaimAnswer> {
     const started = performance.now();
     const took = () => (performance.now() - started) / 1000;
     try {
-      const answer = await this.decide(buyer, offerId, requestId, via);
-      this.deps.observe?.(via, answer.status === 200 ? 'won' : answer.body.reason, took());
+      const answer = await this.decide(buyer, offerId, requestId, channel);
+      this.deps.observe?.(channel, answer.status === 200 ? 'won' : answer.body.reason, took());
       return answer;
     } catch (err) {
-      this.deps.observe?.(via, err instanceof Problem ? err.code : 'error', took());
+      this.deps.observe?.(channel, err instanceof Problem ? err.code : 'error', took());
       throw err;
     }
   }
 
-  private async decide(buyer: BuyerPrincipal, offerId: string, requestId: string, via: ClaimVia): Promise<ClaimAnswer> {
+  private async decide(buyer: BuyerPrincipal, offerId: string, requestId: string, channel: ClaimChannel): Promise<ClaimAnswer> {
     const retryAfter = this.deps.limiter.take(buyer.keyId);
     if (retryAfter > 0) throw rateLimited(retryAfter, 'Too many claims with this key.');
 
@@ -139,17 +128,17 @@ export class ClaimRelay {
     if (context.prior) return { status: 200, body: wonView(context.prior) };
 
     const refuse = async (reason: ClaimFailureReason): Promise<ClaimAnswer> => {
-      await recordClaimRefusal(this.write, offer, buyer.buyerId, requestId, via, reason);
+      await recordClaimRefusal(this.write, offer, buyer.buyerId, requestId, channel, reason);
       return refusal(reason);
     };
     if (!context.targeted) return refuse('not_targeted');
-    // Every place is sold (committed sales count in offers.winners) and none is this buyer's (checked above):
-    // the race is lost for good, so a claim storm does not queue on the workflow after the win.
-    if (offer.winners >= offer.maxWinners) return refuse('lost_race');
-    // Closed in the database is final: a sale decided in time commits before its workflow closes the offer.
-    // Past its window but not yet closed, a claim decided in time may still be charging (this very request,
-    // retried after a 503): only the workflow knows, and it refuses claims that came too late.
-    if (offer.status !== 'open') return refuse('offer_closed');
+    // Every place is sold (committed sales count in offers.winners) and none is this buyer's (checked above): the
+    // race is lost for good, so a claim storm does not queue on the workflow after the win. Closed in the database
+    // is final too: a sale decided in time commits before its workflow closes the offer. Past its window but not
+    // yet closed, a claim decided in time may still be charging (this very request, retried after a 503): only the
+    // workflow knows, and it refuses claims that came too late.
+    const over = noPlaceLeft({ winners: offer.winners, maxWinners: offer.maxWinners, open: offer.status === 'open' });
+    if (over) return refuse(over);
     if (offer.auction === 'highest_bid') {
       throw new Problem(409, 'bid_required', 'This offer is a highest-bid auction: send a sealed bid with POST /v1/offers/:id/bids {amount}.', { offerId: offer.id });
     }
@@ -162,7 +151,7 @@ export class ClaimRelay {
       if (sold && sold.winners.size >= offer.maxWinners) return refuse('lost_race');
       let result: ClaimResult;
       try {
-        result = await claimThroughWorkflow({ ...this.deps, write: this.write }, offer, buyer.buyerId, requestId, via);
+        result = await claimThroughWorkflow({ ...this.deps, write: this.write }, offer, buyer.buyerId, requestId, channel);
       } catch (err) {
         if (err instanceof DeadlineExceeded || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || err instanceof ServiceError || err instanceof WorkflowUpdateFailedError) {
           if (!(err instanceof DeadlineExceeded)) this.deps.logger?.warn(`[claims] claim ${requestId} on offer ${offer.id} is pending`, err);
@@ -185,7 +174,7 @@ export class ClaimRelay {
    * the offer's workflow's `bid` Update (update id from offer, buyer and
    * requestId, so a retry joins the same attempt).
    */
-  async bid(buyer: BuyerPrincipal, offerId: string, amount: number, requestId: string, via: ClaimVia): Promise<BidAnswer> {
+  async bid(buyer: BuyerPrincipal, offerId: string, amount: number, requestId: string, channel: ClaimChannel): Promise<BidAnswer> {
     const started = Date.now();
     const retryAfter = this.deps.limiter.take(buyer.keyId);
     if (retryAfter > 0) throw rateLimited(retryAfter, 'Too many bids with this key.');
@@ -217,7 +206,7 @@ export class ClaimRelay {
       }
       throw err;
     }
-    this.deps.observe?.(via, result.result === 'accepted' ? 'bid_accepted' : `bid_${result.reason}`, (Date.now() - started) / 1000);
+    this.deps.observe?.(channel, result.result === 'accepted' ? 'bid_accepted' : `bid_${result.reason}`, (Date.now() - started) / 1000);
     return result.result === 'accepted' ? { status: 200, body: result } : bidRefusal(result.reason);
   }
 }
@@ -242,18 +231,18 @@ export async function claimThroughWorkflow(
   offer: Pick<OfferRow, 'id' | 'leadId' | 'workflowId'>,
   buyerId: string,
   requestId: string,
-  via: ClaimVia,
+  channel: ClaimChannel,
 ): Promise<ClaimResult> {
   const { db } = deps;
   const refused = async (reason: ClaimFailureReason): Promise<ClaimResult> => {
-    await recordClaimRefusal(deps.write ?? ((events) => appendEvents(db, events)), offer, buyerId, requestId, via, reason, 'workflow');
+    await recordClaimRefusal(deps.write ?? ((events) => appendEvents(db, events)), offer, buyerId, requestId, channel, reason, 'workflow');
     return { result: claimOutcomeOf(reason).result, reason };
   };
   let result: ClaimResult;
   try {
     result = await executeUpdateWithin(deps.temporal, offer.workflowId, claimUpdate, {
       args: [{ offerId: offer.id, buyerId, requestId }],
-      updateId: `claim:${offer.id}:${buyerId}:${requestId}`,
+      updateId: claimAttemptKey(offer.id, buyerId, requestId),
       timeoutMs: deps.timeoutMs,
     });
   } catch (err) {
@@ -266,7 +255,7 @@ export async function claimThroughWorkflow(
       // restarted under it): this attempt's sale may still commit, so its outcome is not known yet – the caller
       // answers claim_pending and the retry (same requestId) finds the sale, or the offer closed.
       if (err instanceof WorkflowUpdateFailedError && now && now.offer.status === 'open' && now.offer.winners < now.offer.maxWinners) throw err;
-      return refused(now && now.offer.winners >= now.offer.maxWinners ? 'lost_race' : 'offer_closed');
+      return refused((now && noPlaceLeft({ winners: now.offer.winners, maxWinners: now.offer.maxWinners, open: false })) ?? 'offer_closed');
     }
     throw err;
   }
@@ -280,15 +269,15 @@ export async function recordClaimRefusal(
   offer: Pick<OfferRow, 'id' | 'leadId'>,
   buyerId: string,
   requestId: string,
-  via: ClaimVia,
+  channel: ClaimChannel,
   reason: ClaimFailureReason,
   decidedBy: 'api' | 'workflow' = 'api',
 ): Promise<void> {
-  const key = `claim:${offer.id}:${buyerId}:${requestId}`;
+  const key = claimAttemptKey(offer.id, buyerId, requestId);
   const base = { leadId: offer.leadId, offerId: offer.id, buyerId };
   await write([
-    { ...base, type: 'claim_attempted', data: { via, requestId }, dedupeKey: `${key}:attempted` },
-    { ...base, type: 'claim_failed', reason, data: { via, requestId, decidedBy }, dedupeKey: `${key}:failed` },
+    { ...base, type: 'claim_attempted', data: { channel, requestId }, dedupeKey: `${key}:attempted` },
+    { ...base, type: 'claim_failed', reason, data: { channel, requestId, decidedBy }, dedupeKey: `${key}:failed` },
   ]);
 }
 

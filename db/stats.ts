@@ -7,6 +7,7 @@
  * those rows are deduplicated where they are written.
  */
 import { and, eq, gte, ne } from 'drizzle-orm';
+import { isLost } from '../domain/claims';
 import { distribution, rate, type Distribution } from '../domain/stats';
 import type { DbOrTx } from './connection';
 import { assignments, deliveries, offerEvents, offers, offerTargets } from './schema';
@@ -19,8 +20,6 @@ export interface BuyerStats {
   claimLatencyMs: Distribution;
   deliveries: { delivered: number; failed: number; successRate: number | null; byChannel: Record<string, { delivered: number; failed: number }> };
 }
-
-const LOST = new Set(['lost_race', 'offer_closed']);
 
 export async function buyerStats(db: DbOrTx, buyerId: string, since: Date): Promise<BuyerStats> {
   const targeted = await db
@@ -61,7 +60,7 @@ export async function buyerStats(db: DbOrTx, buyerId: string, since: Date): Prom
     if (e.type === 'claim_failed') {
       const reason = e.reason ?? 'unknown';
       byReason[reason] = (byReason[reason] ?? 0) + 1;
-      if (LOST.has(reason)) lost++;
+      if (isLost(reason)) lost++;
       else failed++;
     }
   }

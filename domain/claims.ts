@@ -1,8 +1,25 @@
-import type { ClaimFailureReason } from './types';
+/**
+ * The claim vocabulary, defined once: where a claim came from, how a lead was
+ * sold, what every refusal means (lost or failed, and its HTTP status), why
+ * no claim can win an offer now, and the key that makes a claim's timeline
+ * events happen once per attempt. The relay, the workflow's claim desk, the
+ * sale transaction, the stats and the pages all read it from here.
+ */
+import type { BidRefusalReason, ClaimFailureReason } from './types';
+
+/** Where a claim came from: the REST API or the Live Leads feed. */
+export const CLAIM_CHANNELS = ['api', 'feed'] as const;
+export type ClaimChannel = (typeof CLAIM_CHANNELS)[number];
+
+/** How a lead was sold: a ping-post claim, a push assignment, a person in manual review, a highest-bid auction. */
+export const SALE_KINDS = ['claim', 'push', 'manual', 'auction'] as const;
+export type SaleKind = (typeof SALE_KINDS)[number];
 
 export interface ClaimOutcome {
   result: 'lost' | 'failed';
   httpStatus: 409 | 402 | 403;
+  /** What it means, in the words a buyer needs (the Live Leads card shows it). */
+  message: string;
 }
 
 /**
@@ -12,18 +29,70 @@ export interface ClaimOutcome {
  * A Record (not a switch) so that adding a ClaimFailureReason fails to compile until mapped.
  */
 const OUTCOMES: Record<ClaimFailureReason, ClaimOutcome> = {
-  lost_race: { result: 'lost', httpStatus: 409 },
-  offer_closed: { result: 'lost', httpStatus: 409 },
-  insufficient_credits: { result: 'failed', httpStatus: 402 },
-  not_targeted: { result: 'failed', httpStatus: 403 },
-  eligibility_changed: { result: 'failed', httpStatus: 403 },
-  cap_reached: { result: 'failed', httpStatus: 403 },
+  lost_race: { result: 'lost', httpStatus: 409, message: 'Taken by another buyer' },
+  offer_closed: { result: 'lost', httpStatus: 409, message: 'Closed – the claim window ended' },
+  insufficient_credits: { result: 'failed', httpStatus: 402, message: 'Insufficient credits – ask your agency to top up your wallet to claim' },
+  not_targeted: { result: 'failed', httpStatus: 403, message: 'No longer eligible for this lead' },
+  eligibility_changed: { result: 'failed', httpStatus: 403, message: 'No longer eligible for this lead' },
+  cap_reached: { result: 'failed', httpStatus: 403, message: 'Cap reached – you have bought your limit for this period' },
   // The buyer already has this person: not a race, and topping up would not help.
-  already_bought: { result: 'failed', httpStatus: 403 },
+  already_bought: { result: 'failed', httpStatus: 403, message: 'You already bought this person’s lead' },
 };
 
 export function claimOutcomeOf(reason: ClaimFailureReason): ClaimOutcome {
   const outcome = OUTCOMES[reason];
   if (!outcome) throw new RangeError(`unknown claim failure reason: ${String(reason)}`);
+  return { ...outcome };
+}
+
+/**
+ * A refusal that is a lost race or a finished offer (final for that buyer), as opposed to a buyer's own failure.
+ * Takes any stored reason: one this vocabulary does not know is not lost.
+ */
+export function isLost(reason: string): boolean {
+  return Object.hasOwn(OUTCOMES, reason) && OUTCOMES[reason as ClaimFailureReason].result === 'lost';
+}
+
+/**
+ * Why no claim can win an offer now, or null while a place is left: every
+ * place sold is `lost_race` (another buyer won, as the feed's `taken` says),
+ * whatever the clock says; an offer over without that (expired, cancelled) is
+ * `offer_closed`. The relay's fast path, the claim desk and the sale
+ * transaction all decide it here.
+ */
+export function noPlaceLeft(offer: { winners: number; maxWinners: number; open: boolean }): 'lost_race' | 'offer_closed' | null {
+  if (offer.winners >= offer.maxWinners) return 'lost_race';
+  if (!offer.open) return 'offer_closed';
+  return null;
+}
+
+/**
+ * The one key of a claim attempt (offer, buyer, the client's requestId): the
+ * claim Update's id, so a retry joins the same attempt in Temporal, and the
+ * prefix of its timeline events' dedupe keys, so it is written once.
+ */
+export function claimAttemptKey(offerId: string, buyerId: string, requestId: string): string {
+  return `claim:${offerId}:${buyerId}:${requestId}`;
+}
+
+export interface BidRefusalOutcome {
+  /** Money 402, not allowed 403, too low 422, the offer's state 409. */
+  httpStatus: 402 | 403 | 409 | 422;
+  message: string;
+}
+
+/** A refused sealed bid: its HTTP status and its words for the buyer (a Record: a new reason fails to compile until mapped). */
+const BID_REFUSALS: Record<BidRefusalReason, BidRefusalOutcome> = {
+  below_floor: { httpStatus: 422, message: 'Below the floor – bid at least the floor price' },
+  not_a_raise: { httpStatus: 422, message: 'A new bid must raise your standing bid' },
+  insufficient_credits: { httpStatus: 402, message: 'Insufficient credits – top up to bid' },
+  not_targeted: { httpStatus: 403, message: 'No longer eligible for this lead' },
+  offer_closed: { httpStatus: 409, message: 'Closed – bidding has ended' },
+  not_an_auction: { httpStatus: 409, message: 'This offer takes claims, not bids' },
+};
+
+export function bidRefusalOf(reason: BidRefusalReason): BidRefusalOutcome {
+  const outcome = BID_REFUSALS[reason];
+  if (!outcome) throw new RangeError(`unknown bid refusal reason: ${String(reason)}`);
   return { ...outcome };
 }

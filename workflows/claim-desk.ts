@@ -16,7 +16,7 @@ import { Mutex } from 'async-mutex';
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { LeadActivities } from '../activities';
 import type { DeliveryPlan } from '../activities/delivery';
-import { claimOutcomeOf } from '../domain/claims';
+import { claimOutcomeOf, noPlaceLeft } from '../domain/claims';
 import type { ClaimFailureReason } from '../domain/types';
 import { CLAIM_REFUSED, wonClaim, type ClaimRequest, type ClaimResult, type WonClaim } from './messages';
 
@@ -84,8 +84,7 @@ export class ClaimDesk {
   /** Why a claim by this buyer cannot win now, or null. Sold out is `lost_race` (someone else won), whatever the clock says. */
   private refusal(buyerId: string): ClaimFailureReason | null {
     if (this.offer.targets && !this.offer.targets.has(buyerId)) return 'not_targeted';
-    if (this.full) return 'lost_race';
-    if (this.closed || this.cancelled !== null || Date.now() >= this.offer.closesAtMs) return 'offer_closed';
-    return null;
+    const open = !this.closed && this.cancelled === null && Date.now() < this.offer.closesAtMs;
+    return noPlaceLeft({ winners: this.winners.size, maxWinners: this.offer.maxWinners, open });
   }
 }

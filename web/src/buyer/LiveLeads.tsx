@@ -39,7 +39,7 @@ function reduce(board: B.Board, a: Action): B.Board {
     case 'claiming':
       return B.claimStarted(board, a.offerId);
     case 'answer':
-      return a.answer.result === 'won' ? B.claimWon(board, a.answer) : B.claimRefused(board, a.offerId, a.answer.reason);
+      return a.answer.result === 'won' ? B.claimWon(board, a.answer) : B.claimRefused(board, a.offerId, a.answer);
     case 'bid':
       return a.answer.result === 'accepted' ? B.bidPlaced(board, a.offerId, a.answer.amount) : B.bidRefused(board, a.offerId, a.answer.reason);
     case 'problem':

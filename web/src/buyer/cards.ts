@@ -3,6 +3,7 @@
  * transitions the feed and the claim answers cause. The component renders
  * cards; everything that decides what a card says lives here.
  */
+import { bidRefusalOf, claimOutcomeOf } from '../../../domain/claims';
 import type { BidRefusalReason, BuyerOffer, ClaimFailureReason, ClaimWonAnswer, CloseOutcome, LeadRecord } from '../shared/types';
 
 export type Phase =
@@ -90,13 +91,15 @@ export function wonElsewhere(board: Board, offerId: string, won: NonNullable<Car
   return update(board, offerId, (c) => ({ ...c, phase: 'won', won }));
 }
 
-/** Refusals that end the card for this buyer, whatever happens next. */
-const FINAL: ReadonlySet<ClaimFailureReason> = new Set(['lost_race', 'offer_closed']);
-
-export function claimRefused(board: Board, offerId: string, reason: ClaimFailureReason): Board {
+/**
+ * A refused claim, as the answer gives it: `lost` (a lost race or a finished offer) ends the card for this buyer,
+ * whatever happens next; `failed` (money, caps, eligibility) leaves it open to try again.
+ */
+export function claimRefused(board: Board, offerId: string, answer: { result: 'lost' | 'failed'; reason: ClaimFailureReason }): Board {
+  const { result, reason } = answer;
   return update(board, offerId, (c) => {
     if (c.phase === 'closed' || c.phase === 'won') return { ...c, reason: c.reason ?? reason };
-    if (FINAL.has(reason)) return { ...c, phase: 'closed', reason, outcome: c.outcome ?? (reason === 'lost_race' ? 'taken' : undefined) };
+    if (result === 'lost') return { ...c, phase: 'closed', reason, outcome: c.outcome ?? (reason === 'lost_race' ? 'taken' : undefined) };
     return { ...c, phase: 'refused', reason };
   });
 }
@@ -121,29 +124,9 @@ export function dismissOver(board: Board): Board {
   return board.filter((c) => isLive(c));
 }
 
-/** What a refusal means, in the words a buyer needs. */
-export const REFUSALS: Partial<Record<ClaimFailureReason, string>> = {
-  lost_race: 'Taken by another buyer',
-  offer_closed: 'Closed – the claim window ended',
-  insufficient_credits: 'Insufficient credits – ask your agency to top up your wallet to claim',
-  cap_reached: 'Cap reached – you have bought your limit for this period',
-  not_targeted: 'No longer eligible for this lead',
-  eligibility_changed: 'No longer eligible for this lead',
-  already_bought: 'You already bought this person’s lead',
-};
-
-/** A refusal in words; a reason added to the contract later reads as its code until worded here. */
-export const refusalText = (r: ClaimFailureReason): string => REFUSALS[r] ?? `Not won (${r.replace(/_/g, ' ')})`;
-
-export const BID_REFUSALS: Partial<Record<BidRefusalReason, string>> = {
-  below_floor: 'Below the floor – bid at least the floor price',
-  not_a_raise: 'A new bid must raise your standing bid',
-  insufficient_credits: 'Insufficient credits – top up to bid',
-  not_targeted: 'No longer eligible for this lead',
-  offer_closed: 'Closed – bidding has ended',
-  not_an_auction: 'This offer takes claims, not bids',
-};
-export const bidRefusalText = (r: BidRefusalReason): string => BID_REFUSALS[r] ?? `Bid refused (${r.replace(/_/g, ' ')})`;
+/** What a refusal means, in the words a buyer needs (domain/claims.ts words every reason the contract has). */
+export const refusalText = (r: ClaimFailureReason): string => claimOutcomeOf(r).message;
+export const bidRefusalText = (r: BidRefusalReason): string => bidRefusalOf(r).message;
 /** Refusals after which another (higher) bid can still stand. */
 export const BID_RETRYABLE: ReadonlySet<BidRefusalReason> = new Set(['below_floor', 'not_a_raise', 'insufficient_credits']);
 
