@@ -3,6 +3,7 @@
  * the console. Writers pass a dedupe key where a retry could write twice.
  */
 import { and, asc, eq } from 'drizzle-orm';
+import type { ClaimChannel } from '../domain/claims';
 import type { TimelineEventType } from '../domain/types';
 import type { DbOrTx } from './connection';
 import { offerEvents } from './schema';
@@ -72,8 +73,8 @@ export function batchedAppender(db: DbOrTx): (events: TimelineEventInput[]) => P
 }
 
 /** Records that a buyer saw an offer, once per buyer and offer however often it is shown. */
-export async function recordViewed(db: DbOrTx, leadId: string, offerId: string, buyerId: string, via: 'feed' | 'api'): Promise<void> {
-  await appendEvents(db, [{ leadId, offerId, type: 'viewed', buyerId, data: { via }, dedupeKey: `viewed:${offerId}:${buyerId}` }]);
+export async function recordViewed(db: DbOrTx, leadId: string, offerId: string, buyerId: string, channel: ClaimChannel): Promise<void> {
+  await appendEvents(db, [{ leadId, offerId, type: 'viewed', buyerId, data: { channel }, dedupeKey: `viewed:${offerId}:${buyerId}` }]);
 }
 
 function toEvent(row: typeof offerEvents.$inferSelect): TimelineEvent {

@@ -71,7 +71,7 @@ test('a buyer sees the offer open, claims it over the socket and gets the full l
 
   const timeline = await h.http.get(`/v1/offers/${offer.id}/timeline`).set(bearer(adminKey));
   const viewed = timeline.body.events.filter((e: { type: string }) => e.type === 'viewed');
-  expect(viewed).toEqual([expect.objectContaining({ buyerId: winner.buyer.id, data: { via: 'feed' } })]);
+  expect(viewed).toEqual([expect.objectContaining({ buyerId: winner.buyer.id, data: { channel: 'feed' } })]);
 });
 
 test('the snapshot holds my open offers; an expiring offer closes as expired', async () => {

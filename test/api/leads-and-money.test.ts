@@ -277,7 +277,7 @@ describe('claims', () => {
     for (let i = 0; i < 3; i++) await h.http.get('/v1/offers').set(bearer(b.apiKey));
     const timeline = await h.http.get(`/v1/offers/${offer.id}/timeline`).set(bearer(adminKey));
     const viewed = timeline.body.events.filter((e: { type: string }) => e.type === 'viewed');
-    expect(viewed).toEqual([expect.objectContaining({ buyerId: b.buyer.id, data: { via: 'api' } })]);
+    expect(viewed).toEqual([expect.objectContaining({ buyerId: b.buyer.id, data: { channel: 'api' } })]);
   });
 });
 

@@ -234,8 +234,14 @@ const withDetail = (reason: string, detail: unknown): string => {
   return d.toLowerCase().includes(reason.toLowerCase()) ? d : `${reason} – ${d}`;
 };
 
-/** The channel of a claim (feed, api, manual); the claim desk's own "claim" says nothing. */
-const via = (v: unknown): string => (typeof v === 'string' && v && v !== 'claim' ? `via ${v}` : '');
+/**
+ * Where a claim, view or bid came from (`channel`: api, feed) and how a sale was made (`sale`: push, manual,
+ * auction; a plain claim says nothing more). Rows written before the two were split carry either in `via`.
+ */
+const via = (d: Record<string, unknown>): string => {
+  const v = d.channel ?? d.sale ?? d.via;
+  return typeof v === 'string' && v && v !== 'claim' ? `via ${v}` : '';
+};
 
 function describe(e: TimelineEvent, dir: Directory): { text?: string; chips: [string, string][]; link?: { href: string; text: string } } {
   const d = (e.data ?? {}) as Record<string, unknown>;
@@ -248,9 +254,9 @@ function describe(e: TimelineEvent, dir: Directory): { text?: string; chips: [st
         chips: chipsOf(d.snapshot as Record<string, unknown>, ['balance', 'price', 'counts', 'caps', 'status']),
       };
     case 'viewed':
-      return { text: `via ${String(d.via ?? 'feed')}`, chips: [] };
+      return { text: via(d) || 'via feed', chips: [] };
     case 'claim_attempted':
-      return { text: via(d.via), chips: d.requestId ? [['request', String(d.requestId).slice(0, 13)]] : [] };
+      return { text: via(d), chips: d.requestId ? [['request', String(d.requestId).slice(0, 13)]] : [] };
     case 'claim_failed':
       return {
         text: `${CLAIM_FAILURES[e.reason as ClaimFailureReason] ?? e.reason ?? ''}${d.detail ? ` – ${String(d.detail)}` : ''}${d.decidedBy === 'api' ? ' (answered by the API)' : ''}`,
@@ -258,11 +264,11 @@ function describe(e: TimelineEvent, dir: Directory): { text?: string; chips: [st
       };
     case 'won':
       return {
-        text: [`charged ${credits(Number(d.charged ?? 0))}`, d.balanceAfter !== undefined ? `balance after ${String(d.balanceAfter)}` : '', via(d.via)].filter(Boolean).join(' · '),
+        text: [`charged ${credits(Number(d.charged ?? 0))}`, d.balanceAfter !== undefined ? `balance after ${String(d.balanceAfter)}` : '', via(d)].filter(Boolean).join(' · '),
         chips: d.assignmentId ? [['assignment', shortId(String(d.assignmentId))]] : [],
       };
     case 'bid_placed':
-      return { text: `${d.raised ? 'raised to' : 'bid'} ${credits(Number(d.amount ?? 0))}${via(d.via) ? ` · ${via(d.via)}` : ''}`, chips: d.requestId ? [['request', String(d.requestId).slice(0, 13)]] : [] };
+      return { text: `${d.raised ? 'raised to' : 'bid'} ${credits(Number(d.amount ?? 0))}${via(d) ? ` · ${via(d)}` : ''}`, chips: d.requestId ? [['request', String(d.requestId).slice(0, 13)]] : [] };
     case 'lost':
       return { text: e.reason === 'taken' ? 'another buyer won it' : e.reason === 'expired' ? 'the window ended unsold' : (e.reason ?? ''), chips: [] };
     case 'expired':
