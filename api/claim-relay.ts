@@ -71,9 +71,9 @@ export class ClaimRelay {
 
   /**
    * Claims on one offer from this process go one after another: each waits
-   * for the claim ahead of it to be answered, then reads the offer again. In a
-   * storm, the first claim reaches the workflow and wins; the others then find
-   * the offer sold out in the database and are answered `lost_race` at once,
+   * for the claim ahead of it to be decided, then looks at what the claims
+   * ahead won. In a storm, the first claim reaches the workflow and wins; the
+   * others then find the offer sold out and are answered `lost_race` at once,
    * instead of each queueing an Update on the workflow. The workflow still
    * decides between claims from different processes, and a claim that could
    * still win (the one ahead failed, or a shared offer has places left) goes
@@ -143,12 +143,14 @@ export class ClaimRelay {
       throw new Problem(409, 'bid_required', 'This offer is a highest-bid auction: send a sealed bid with POST /v1/offers/:id/bids {amount}.', { offerId: offer.id });
     }
 
-    return this.inTurn(offer.id, async () => {
+    // The line holds a claim only until it is decided; its timeline write happens outside, so the losers behind a
+    // win are answered at once and their refusals go to the database in one batched insert, not one at a time.
+    const decided = await this.inTurn(offer.id, async (): Promise<{ answer: Promise<ClaimAnswer> }> => {
       // What the claims ahead in this process won: the same buyer again gets its answer, anyone else lost the race.
       const sold = this.sold.get(offer.id);
       const mine = sold?.winners.get(buyer.buyerId);
-      if (mine) return { status: 200, body: mine };
-      if (sold && sold.winners.size >= offer.maxWinners) return refuse('lost_race');
+      if (mine) return { answer: Promise.resolve({ status: 200, body: mine }) };
+      if (sold && sold.winners.size >= offer.maxWinners) return { answer: refuse('lost_race') };
       let result: ClaimResult;
       try {
         result = await claimThroughWorkflow({ ...this.deps, write: this.write }, offer, buyer.buyerId, requestId, channel);
@@ -159,13 +161,14 @@ export class ClaimRelay {
         }
         throw err;
       }
-      if (result.result !== 'won') return refusal(result.reason);
+      if (result.result !== 'won') return { answer: Promise.resolve(refusal(result.reason)) };
       const won = wonView(result);
       const entry = sold ?? { winners: new Map() };
       entry.winners.set(buyer.buyerId, won);
       this.sold.set(offer.id, entry);
-      return { status: 200, body: won };
+      return { answer: Promise.resolve({ status: 200, body: won }) };
     });
+    return decided.answer;
   }
 
   /**
