@@ -10,8 +10,9 @@ import { ApiError, messageOf } from '../shared/api';
 import { exportPath } from '../shared/download';
 import { dateTime, num } from '../shared/format';
 import type { Page, Source, SourceCampaign, SourceLead, SourceLedgerEntry, PostingSpec } from '../shared/types';
-import { CsvButton, PostingSpecView, payoutText, rangeQuery, RangeFields, SourceLeadsTable, SourceLedgerTable, type Range } from '../shared/supply';
+import { CsvButton, PostingSpecView, payoutText, rangeQuery, RangeFields, SourceLeadsTable, SOURCE_LEDGER_KINDS, NO_PAYOUT_YET, type Range } from '../shared/supply';
 import { Badge, Button, Empty, ErrorNote, Field, Loading, Modal, Panel, SecretOnce, toast, useAction, useAsync } from '../shared/ui';
+import { LedgerTable } from '../buyer/Wallet';
 import { useConsole } from './context';
 import { Link, navigate } from './router';
 
@@ -262,7 +263,7 @@ export function SourceDetail({ id }: { id: string }) {
       </Panel>
       <Panel title="Ledger">
         <ErrorNote error={ledger.error} />
-        {ledger.data ? <SourceLedgerTable entries={ledger.data.entries} /> : <Loading />}
+        {ledger.data ? <LedgerTable entries={ledger.data.entries} kinds={SOURCE_LEDGER_KINDS} empty={NO_PAYOUT_YET} testId="source-ledger" /> : <Loading />}
       </Panel>
       {newKey ? (
         <Modal title="New source key" onClose={() => setNewKey(null)}>

@@ -65,40 +65,9 @@ export function SourceLeadsTable({ leads, campaignName }: { leads: SourceLead[];
   );
 }
 
-const KIND: Record<SourceLedgerEntry['kind'], string> = { payout: 'Payout', reversal: 'Reversal (return)', settlement: 'Settlement', adjustment: 'Adjustment' };
-
-export function SourceLedgerTable({ entries }: { entries: SourceLedgerEntry[] }) {
-  if (!entries.length) return <p class="muted">No entries yet: a payout is written when a lead of this source is sold.</p>;
-  return (
-    <div class="table-wrap">
-      <table class="table" data-testid="source-ledger">
-        <thead>
-          <tr>
-            <th>When</th>
-            <th>What</th>
-            <th>Reference</th>
-            <th class="num">Amount</th>
-            <th class="num">Balance</th>
-          </tr>
-        </thead>
-        <tbody>
-          {entries.map((e) => (
-            <tr key={e.id}>
-              <td>{dateTime(e.createdAt)}</td>
-              <td>{KIND[e.kind] ?? e.kind}</td>
-              <td class="muted">{e.reference ?? (e.leadId ? `lead ${shortId(e.leadId)}` : '')}</td>
-              <td class={`num ${e.amount < 0 ? 'neg' : 'pos'}`}>
-                {e.amount > 0 ? '+' : ''}
-                {num(e.amount)}
-              </td>
-              <td class="num">{num(e.balanceAfter)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
-  );
-}
+/** A source ledger's entry kinds in words (the table is the buyer's ledger table: web/src/buyer/Wallet.tsx). */
+export const NO_PAYOUT_YET = 'No entries yet: a payout is written when a lead of this source is sold.';
+export const SOURCE_LEDGER_KINDS: Record<SourceLedgerEntry['kind'], string> = { payout: 'Payout', reversal: 'Reversal (return)', settlement: 'Settlement', adjustment: 'Adjustment' };
 
 export interface Range {
   from: string;
@@ -174,7 +143,8 @@ function limitsOf(s: JsonSchema): string {
   const out: string[] = [];
   if (s.minLength !== undefined || s.maxLength !== undefined) out.push(`${s.minLength ?? 0}–${s.maxLength ?? '…'} chars`);
   if (s.minimum !== undefined || s.maximum !== undefined) out.push(`${s.minimum ?? '…'}–${s.maximum ?? '…'}`);
-  if (s.pattern) out.push(`pattern ${s.pattern}`);
+  // A short pattern says something (`^[A-Za-z]{2}$`); a long one (a UUID, an e-mail, a timestamp) is noise next to its format.
+  if (s.pattern && !s.format && s.pattern.length <= 40) out.push(`pattern ${s.pattern}`);
   return out.join(', ');
 }
 

@@ -4,14 +4,15 @@
  * leads with their outcomes and payouts (and downloads them as CSV), what the
  * agency owes it with the ledger behind it, and its posting spec.
  */
-import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { Api, ApiError } from '../shared/api';
 import { exportPath } from '../shared/download';
 import { num, shortId } from '../shared/format';
-import { clearKey, loadKey, saveKey } from '../shared/session';
-import { CsvButton, PostingSpecView, rangeQuery, RangeFields, SourceLeadsTable, SourceLedgerTable, type Range } from '../shared/supply';
+import { useKeySession } from '../shared/key-session';
+import { CsvButton, PostingSpecView, rangeQuery, RangeFields, SourceLeadsTable, SOURCE_LEDGER_KINDS, NO_PAYOUT_YET, type Range } from '../shared/supply';
 import type { Me, Page, PostingSpec, SourceBalance, SourceLead, SourceLedgerEntry } from '../shared/types';
 import { Button, ErrorNote, Loading, Logo, Panel, SignIn, Toasts, useAsync, useMorePages } from '../shared/ui';
+import { LedgerTable } from '../buyer/Wallet';
 
 type Tab = 'leads' | 'balance' | 'spec';
 const TABS: { id: Tab; label: string }[] = [
@@ -25,32 +26,15 @@ const tabOfHash = (): Tab => {
 };
 
 export function App() {
-  const [key, setKey] = useState<string | null>(() => loadKey('source'));
-  const [me, setMe] = useState<Me | null>(null);
-  const [note, setNote] = useState<string | null>(null);
-
-  const signOut = useCallback((why?: string) => {
-    clearKey('source');
-    setKey(null);
-    setMe(null);
-    if (why) setNote(why);
-  }, []);
-  const api = useMemo(() => new Api(() => key, () => signOut('Your key is no longer valid (rotated or revoked?). Sign in with your new key.')), [key, signOut]);
-
-  const checkKey = async (candidate: string) => {
-    const who = await new Api(() => candidate).get<Me>('/v1/me');
-    if (who.kind !== 'source' || !who.source) {
-      throw new ApiError(403, 'forbidden', who.kind === 'buyer' ? 'This is a buyer key: Live Leads is at /.' : who.kind === 'admin' ? 'This is an agency admin key: the console is at /admin.' : 'This is not a source key.');
-    }
-    return who;
-  };
-
-  useEffect(() => {
-    if (!key || me) return;
-    checkKey(key)
-      .then(setMe)
-      .catch((err) => signOut(err instanceof ApiError && err.status !== 0 ? err.detail : 'Could not reach the server.'));
-  }, [key]);
+  const { key, me, note, api, signIn, signOut } = useKeySession(
+    'source',
+    (who) => {
+      if (who.kind !== 'source' || !who.source) {
+        throw new ApiError(403, 'forbidden', who.kind === 'buyer' ? 'This is a buyer key: Live Leads is at /.' : who.kind === 'admin' ? 'This is an agency admin key: the console is at /admin.' : 'This is not a source key.');
+      }
+    },
+    'Your key is no longer valid (rotated or revoked?). Sign in with your new key.',
+  );
 
   if (!key) {
     return (
@@ -59,13 +43,7 @@ export function App() {
           title="Source portal"
           subtitle={note ?? 'Sign in with the source key your agency gave you.'}
           placeholder="lw_source_…"
-          onKey={async (k) => {
-            const who = await checkKey(k);
-            saveKey('source', k);
-            setNote(null);
-            setKey(k);
-            setMe(who);
-          }}
+          onKey={signIn}
           extra={
             <p class="signin-alt">
               Agency staff? <a href="/admin">Open the agency console</a>
@@ -234,7 +212,7 @@ function BalanceTab({ api, balance, error, onRefresh }: { api: Api; balance: Sou
       </div>
       <Panel title="Ledger">
         <ErrorNote error={ledger.error} />
-        {ledger.data ? <SourceLedgerTable entries={[...ledger.data, ...extra]} /> : <Loading />}
+        {ledger.data ? <LedgerTable entries={[...ledger.data, ...extra]} kinds={SOURCE_LEDGER_KINDS} empty={NO_PAYOUT_YET} testId="source-ledger" /> : <Loading />}
         {cursor ? (
           <div class="more">
             <Button size="sm" onClick={() => void more()}>
