@@ -78,7 +78,7 @@ export interface ApiDeps {
   trustProxy?: boolean | number | string;
   /** Requests in flight at once per connection and per API key (default 8 and 64). */
   inFlight?: Partial<InFlightLimits>;
-  /** The built web pages (`npm run build:web`) served at `/` and `/admin`; default web/dist; false: none. */
+  /** The built web pages (`npm run build:web`) served at `/`, `/admin` and `/source`; default web/dist; false: none. */
   webDir?: string | false;
 }
 
@@ -241,7 +241,8 @@ function defaultWebDir(): string {
 }
 
 /**
- * The buyer's Live Leads (`/`, `/buyer`) and the agency console (`/admin/…`):
+ * The buyer's Live Leads (`/`, `/buyer`), the agency console (`/admin/…`) and
+ * the source portal (`/source/…`):
  * static files from the build, and for any other GET outside /v1 the page's
  * HTML (client-side routes). /v1/… never reaches here as a page: unknown API
  * routes stay 404 problem+json, and so does everything when no build exists.
@@ -261,7 +262,8 @@ function webPages(dir: string): RequestHandler {
     files(req, res, () => {
       const last = req.path.slice(req.path.lastIndexOf('/') + 1);
       if (last.includes('.')) return next(); // a missing file, not a page
-      const page = req.path === '/admin' || req.path.startsWith('/admin/') ? 'admin.html' : 'index.html';
+      const under = (prefix: string) => req.path === prefix || req.path.startsWith(`${prefix}/`);
+      const page = under('/admin') ? 'admin.html' : under('/source') ? 'source.html' : 'index.html';
       res.setHeader('Content-Security-Policy', PAGE_CSP);
       res.setHeader('Cache-Control', 'no-cache');
       res.sendFile(path.join(dir, page), (err) => {

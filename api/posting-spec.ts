@@ -3,8 +3,10 @@
  * ping and post routes validate with (so it cannot drift), with the flow, the
  * refusal codes and a curl example for each campaign the source may post into.
  */
+import type { Request } from 'express';
 import { z } from 'zod';
-import type { SourceCampaignRow } from '../db/sources';
+import type { DbOrTx } from '../db/connection';
+import { sourceCampaignRules, type SourceCampaignRow } from '../db/sources';
 import { PingCreate, PostCreate } from './schemas';
 
 const schemaOf = (s: z.ZodType) => {
@@ -43,4 +45,10 @@ export function postingSpec(baseUrl: string, source: { id: string; name: string 
       ],
     })),
   };
+}
+
+/** The spec of a source as its caller reaches this API (the curl lines name this host), for the source and for its agency alike. */
+export async function postingSpecFor(db: DbOrTx, req: Request, source: { id: string; name: string }) {
+  const rules = await sourceCampaignRules(db, source.id);
+  return postingSpec(`${req.protocol}://${req.get('host') ?? 'localhost'}`, source, rules);
 }

@@ -1,7 +1,7 @@
 /**
  * The agency's lead sources: create them (with a key, shown once), allow
  * campaigns with a payout rule each, rotate and revoke their keys, and read
- * their ledger and leads. Every lookup is scoped to the caller's agency, so
+ * their ledger, leads and posting spec. Every lookup is scoped to the caller's agency, so
  * another agency's source is a 404.
  */
 import { createApiKey, revokeSourceKeys } from '../../db/keys';
@@ -10,6 +10,7 @@ import { listSourceLedger } from '../../db/source-ledger';
 import { createSource, getSource, listSourceLeads, listSources, setSourceCampaign, sourceCampaignRules, updateSource } from '../../db/sources';
 import { agencyTimeZone, rangeOf } from '../../db/reports';
 import { listBody, pageArgs } from '../pagination';
+import { postingSpecFor } from '../posting-spec';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
 import { IdParams, PageQuery, RangePageQuery, Responses, SourceCampaignSet, SourceCreate, SourceKeyCreate, SourcePatch } from '../schemas';
@@ -188,6 +189,21 @@ export const sourceRoutes: AnyRoute[] = [
       const range = rangeOf(query, await agencyTimeZone(services.db, principal.agencyId));
       const page = await listSourceLeads(services.db, source.id, pageArgs(query), range);
       return { status: 200, body: listBody('leads', page, sourceLeadView) };
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/sources/:id/spec',
+    operationId: 'sourceSpec',
+    tag: 'Sources',
+    summary: "A source's posting spec, as the source itself reads it at GET /v1/source/spec (to hand over, or check before sharing its key)",
+    roles: ['admin'],
+    params: IdParams,
+    responses: { 200: { description: 'the spec', schema: Responses.PostingSpec }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    async handler({ principal, params, req, services }) {
+      const source = await loadSource(services, principal.agencyId, params.id);
+      return { status: 200, body: await postingSpecFor(services.db, req, source) };
     },
   }),
 ];

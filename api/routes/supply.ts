@@ -10,8 +10,8 @@ import { getCampaign } from '../../db/queries';
 import { agencyTimeZone, rangeOf } from '../../db/reports';
 import { pings } from '../../db/schema';
 import { listSourceLedger, sourceBalance } from '../../db/source-ledger';
-import { getSource, listSourceLeads, sourceCampaignRules } from '../../db/sources';
-import { postingSpec } from '../posting-spec';
+import { getSource, listSourceLeads } from '../../db/sources';
+import { postingSpecFor } from '../posting-spec';
 import { postContradictions } from '../../domain/ping';
 import { rateLimited } from '../auth';
 import { listBody, pageArgs } from '../pagination';
@@ -157,8 +157,7 @@ export const supplyRoutes: AnyRoute[] = [
     async handler({ principal, req, services }) {
       const source = await getSource(services.db, principal.agencyId, principal.sourceId);
       if (!source) throw notFound('source');
-      const rules = await sourceCampaignRules(services.db, source.id);
-      return { status: 200, body: postingSpec(`${req.protocol}://${req.get('host') ?? 'localhost'}`, source, rules) };
+      return { status: 200, body: await postingSpecFor(services.db, req, source) };
     },
   }),
 

@@ -158,6 +158,7 @@ const CASES: Case[] = [
   { method: 'post', path: '/v1/sources/:id/keys/revoke', url: (w) => `/v1/sources/${w.R.source.id}/keys/revoke`, expect: adminOfA(200) },
   { method: 'get', path: '/v1/sources/:id/ledger', url: (w) => `/v1/sources/${w.S.source.id}/ledger`, expect: adminOfA(200) },
   { method: 'get', path: '/v1/sources/:id/leads', url: (w) => `/v1/sources/${w.S.source.id}/leads`, expect: adminOfA(200) },
+  { method: 'get', path: '/v1/sources/:id/spec', url: (w) => `/v1/sources/${w.S.source.id}/spec`, expect: adminOfA(200) },
   { method: 'get', path: '/v1/reports', url: () => '/v1/reports', expect: anyAdmin(200) },
   // A's campaign: S pings it, Z (agency B) does not find it.
   { method: 'post', path: '/v1/pings', url: () => '/v1/pings', body: (w) => ({ campaignId: w.campaign.id, fields: { zip: '78701' } }), expect: { ...anySource(200), sourceZ: 404 } },

@@ -276,3 +276,16 @@ test("a source's posting spec comes from the API schemas and lists only its allo
   expect(Object.keys(spec.body.ping.body.properties.fields.properties).sort()).toEqual(['answers', 'city', 'state', 'zip']);
   expect(spec.body.post.body.required).toEqual(expect.arrayContaining(['pingId', 'fields']));
 });
+
+test("the agency reads a source's posting spec: the same document the source reads, from its own key", async () => {
+  const w = await world();
+  const mine = await h.http.get('/v1/source/spec').set(bearer(w.S.key));
+  const theirs = await h.http.get(`/v1/sources/${w.S.source.id}/spec`).set(bearer(w.A.adminKey));
+  expect(theirs.status).toBe(200);
+  expect(Responses.PostingSpec.parse(theirs.body)).toEqual(mine.body);
+  expect(theirs.body.source).toEqual({ id: w.S.source.id, name: expect.any(String) });
+  expect(theirs.body.campaigns.map((c: { campaignId: string }) => c.campaignId)).toEqual([w.campaign.id]);
+  const unknown = await h.http.get('/v1/sources/00000000-0000-4000-8000-000000000000/spec').set(bearer(w.A.adminKey));
+  expect(unknown.status).toBe(404);
+  expect(unknown.body.code).toBe('not_found');
+});

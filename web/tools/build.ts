@@ -1,6 +1,7 @@
 /**
  * Builds the web pages (web/index.html: the buyer's Live Leads, web/admin.html:
- * the agency console) into web/dist, which the API process serves at `/`.
+ * the agency console, web/source.html: the source portal) into web/dist, which
+ * the API process serves at `/`.
  *
  *   tsx web/tools/build.ts             build now                   (npm run build:web)
  *   tsx web/tools/build.ts --if-stale  build only when a source is newer than the build
@@ -22,7 +23,7 @@ const distDir = path.join(webDir, 'dist');
 const STAMP = '.build-stamp';
 
 /** Everything the bundle is made of (package-lock.json: a dependency upgrade rebuilds). */
-const SOURCES = ['src', 'index.html', 'admin.html', 'tools'].map((p) => path.join(webDir, p)).concat([path.join(root, 'domain'), path.join(root, 'package-lock.json')]);
+const SOURCES = ['src', 'index.html', 'admin.html', 'source.html', 'tools'].map((p) => path.join(webDir, p)).concat([path.join(root, 'domain'), path.join(root, 'package-lock.json')]);
 
 function newestMtime(p: string): number {
   let st: fs.Stats;
@@ -61,7 +62,7 @@ function config(mode: 'build' | 'dev', outDir = distDir): InlineConfig {
       target: 'es2022',
       sourcemap: true,
       reportCompressedSize: false,
-      rollupOptions: { input: { index: path.join(webDir, 'index.html'), admin: path.join(webDir, 'admin.html') } },
+      rollupOptions: { input: { index: path.join(webDir, 'index.html'), admin: path.join(webDir, 'admin.html'), source: path.join(webDir, 'source.html') } },
     },
     server: {
       host: '127.0.0.1',

@@ -1,7 +1,8 @@
 /**
  * The agency console: sign in with the agency admin key (or create an agency
  * with the root token), then leads, the manual review queue, offer
- * timelines, campaigns, buyers, disputes and analytics.
+ * timelines, campaigns, buyers, sources (with their posting specs), disputes
+ * and analytics.
  */
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
@@ -16,6 +17,7 @@ import { Ctx, useDirectory } from './context';
 import { Disputes } from './Disputes';
 import { LeadDetail, Leads } from './Leads';
 import { Review } from './Review';
+import { SourceDetail, Sources, SourceSpecPage } from './Sources';
 import { Link, match, navigate, useLocation } from './router';
 import { OfferTimeline } from './Timeline';
 
@@ -148,6 +150,7 @@ const I = {
   campaigns: 'M3 12l8-7v14zM11 8h4a3 3 0 010 6h-4',
   buyers: 'M7 9a3 3 0 100-6 3 3 0 000 6zM2 17a5 5 0 0110 0M13 8a2.5 2.5 0 100-5M13 12a4 4 0 015 4',
   disputes: 'M10 3l8 14H2zM10 8v4M10 14.5v.5',
+  sources: 'M3 6h6l2 3h6M3 14h6l2-3M14 6l3 3-3 3',
   analytics: 'M4 16V9M9 16V4M14 16v-5M2 17h16',
   timeline: 'M6 3v14M6 6h9M6 11h7M6 16h10',
 };
@@ -211,6 +214,9 @@ function Console({ api, agency, onSignOut }: { api: Api; agency: Agency; onSignO
   else if ((m = match('/admin/campaigns/:id', path))) page = <CampaignEditor key={m.id} id={m.id === 'new' ? null : m.id!} />;
   else if (path === '/admin/buyers') page = <Buyers />;
   else if ((m = match('/admin/buyers/:id', path))) page = <BuyerDetail key={m.id} id={m.id!} />;
+  else if (path === '/admin/sources') page = <Sources />;
+  else if ((m = match('/admin/sources/:id/spec', path))) page = <SourceSpecPage key={m.id} id={m.id!} />;
+  else if ((m = match('/admin/sources/:id', path))) page = <SourceDetail key={m.id} id={m.id!} />;
   else if (path === '/admin/disputes') page = <Disputes onChange={refresh} />;
   else if (path === '/admin/analytics') page = <Analytics />;
   else page = <div class="empty">Nothing here. <Link href="/admin/leads">Go to leads</Link></div>;
@@ -247,6 +253,9 @@ function Console({ api, agency, onSignOut }: { api: Api; agency: Agency; onSignO
             </NavLink>
             <NavLink href="/admin/buyers" icon={I.buyers} path={path}>
               Buyers
+            </NavLink>
+            <NavLink href="/admin/sources" icon={I.sources} path={path}>
+              Sources
             </NavLink>
             <NavLink href="/admin/disputes" icon={I.disputes} path={path} count={counts.disputes}>
               Disputes

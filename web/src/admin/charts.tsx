@@ -120,58 +120,6 @@ export function GroupedBars({ rows, series }: { rows: { label: string; values: n
   );
 }
 
-/** Vertical bars over buckets (a distribution). */
-export function Histogram({ buckets, color = '#06b6d4', unit = '' }: { buckets: { label: string; count: number }[]; color?: string; unit?: string }) {
-  const { ref, width } = useWidth();
-  const total = buckets.reduce((a, b) => a + b.count, 0);
-  if (!total) return <p class="muted">No claims yet</p>;
-  const h = 190;
-  const left = 30;
-  const bottom = 24;
-  const plotW = width - left - 4;
-  const plotH = h - bottom - 14;
-  const top = Math.max(1, ...buckets.map((b) => b.count));
-  const step = plotW / buckets.length;
-  const ticks = [0, 0.5, 1].map((f) => Math.round(top * f));
-  return (
-    <div ref={ref}>
-      <svg class="chart" width={width} height={h} viewBox={`0 0 ${width} ${h}`} role="img">
-        {ticks.map((t, i) => {
-          const y = 14 + plotH - (t / top) * plotH;
-          return (
-            <g key={i}>
-              <line x1={left} x2={width - 4} y1={y} y2={y} class="grid" />
-              <text x={left - 6} y={y + 4} text-anchor="end">
-                {t}
-              </text>
-            </g>
-          );
-        })}
-        {buckets.map((b, i) => {
-          const bh = (b.count / top) * plotH;
-          const x = left + i * step + step * 0.14;
-          const w = step * 0.72;
-          return (
-            <g key={i}>
-              <rect x={x} y={14 + plotH - bh} width={w} height={Math.max(0, bh)} rx={4} fill={color} />
-              {b.count ? (
-                <text x={x + w / 2} y={14 + plotH - bh - 4} text-anchor="middle" class="val">
-                  {b.count}
-                </text>
-              ) : null}
-              <text x={x + w / 2} y={h - 6} text-anchor="middle">
-                {b.label}
-                {i === buckets.length - 1 ? unit : ''}
-              </text>
-            </g>
-          );
-        })}
-        <line x1={left} x2={width - 4} y1={14 + plotH} y2={14 + plotH} class="axis" />
-      </svg>
-    </div>
-  );
-}
-
 export function Legend({ series }: { series: Series[] }) {
   return (
     <div class="legend" style={{ marginBottom: '8px' }}>

@@ -2,10 +2,10 @@
  * The buyer's dashboard: sign in with the buyer key, then Live Leads (the
  * feed), My leads (full records, disputes) and the Wallet (balance, ledger).
  */
-import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
+import { useCallback, useEffect, useState } from 'preact/hooks';
 import { Api, ApiError } from '../shared/api';
 import { num } from '../shared/format';
-import { clearKey, loadKey, saveKey } from '../shared/session';
+import { useKeySession } from '../shared/key-session';
 import type { Me, Wallet as WalletData } from '../shared/types';
 import { Button, Loading, Logo, SignIn, Toasts, useNow } from '../shared/ui';
 import { LiveLeads, useLiveBoard } from './LiveLeads';
@@ -31,46 +31,18 @@ const tabOfHash = (): Tab => {
 const WALLET_REFRESH_MS = 5_000;
 
 export function App() {
-  const [key, setKey] = useState<string | null>(() => loadKey('buyer'));
-  const [me, setMe] = useState<Me | null>(null);
-  const [bootError, setBootError] = useState<string | null>(null);
-
-  const signOut = useCallback((why?: string) => {
-    clearKey('buyer');
-    setKey(null);
-    setMe(null);
-    if (why) setBootError(why);
-  }, []);
-  const api = useMemo(() => new Api(() => key, () => signOut('Your key is no longer valid. Sign in again.')), [key, signOut]);
-
-  const checkKey = async (candidate: string) => {
-    const probe = new Api(() => candidate);
-    const who = await probe.get<Me>('/v1/me');
+  const { key, me, setMe, note, api, signIn, signOut } = useKeySession('buyer', (who) => {
     if (who.kind !== 'buyer') throw new ApiError(403, 'forbidden', who.kind === 'admin' ? 'This is an agency admin key: the agency console is at /admin.' : 'This is not a buyer key.');
-    return who;
-  };
-
-  useEffect(() => {
-    if (!key || me) return;
-    checkKey(key)
-      .then(setMe)
-      .catch((err) => signOut(err instanceof ApiError && err.status !== 0 ? err.detail : 'Could not reach the server.'));
-  }, [key]);
+  });
 
   if (!key) {
     return (
       <>
         <SignIn
           title="Live Leads"
-          subtitle={bootError ?? 'Sign in with the buyer API key your agency gave you.'}
+          subtitle={note ?? 'Sign in with the buyer API key your agency gave you.'}
           placeholder="lw_buyer_…"
-          onKey={async (k) => {
-            const who = await checkKey(k);
-            saveKey('buyer', k);
-            setBootError(null);
-            setKey(k);
-            setMe(who);
-          }}
+          onKey={signIn}
           extra={
             <p class="signin-alt">
               Agency staff? <a href="/admin">Open the agency console</a>

@@ -50,11 +50,15 @@ export function WalletPage({ api, wallet, onRefresh }: { api: Api; wallet: Walle
 
 const KIND: Record<string, string> = { top_up: 'Top-up', charge: 'Lead charge', refund: 'Refund', adjustment: 'Adjustment' };
 
-export function LedgerTable({ entries }: { entries: LedgerEntry[] }) {
-  if (!entries.length) return <p class="muted">No entries yet.</p>;
+/** The columns every ledger shares: a buyer's (LedgerEntry) and a source's (SourceLedgerEntry). */
+type AnyLedgerEntry = Pick<LedgerEntry, 'id' | 'amount' | 'balanceAfter' | 'leadId' | 'reference' | 'createdAt'> & { kind: string };
+
+/** A ledger, newest first; `kinds` words the entry kinds (default: a buyer's). */
+export function LedgerTable({ entries, kinds = KIND, empty = 'No entries yet.', testId }: { entries: AnyLedgerEntry[]; kinds?: Record<string, string>; empty?: string; testId?: string }) {
+  if (!entries.length) return <p class="muted">{empty}</p>;
   return (
     <div class="table-wrap">
-      <table class="table">
+      <table class="table" data-testid={testId}>
         <thead>
           <tr>
             <th>When</th>
@@ -69,7 +73,7 @@ export function LedgerTable({ entries }: { entries: LedgerEntry[] }) {
             <tr key={e.id}>
               <td>{dateTime(e.createdAt)}</td>
               <td>
-                <span class={`kind kind-${e.kind}`}>{KIND[e.kind] ?? e.kind}</span>
+                <span class={`kind kind-${e.kind}`}>{kinds[e.kind] ?? e.kind}</span>
               </td>
               <td class="muted">{e.reference ?? (e.leadId ? `lead ${e.leadId.slice(0, 8)}` : '')}</td>
               <td class={`num ${e.amount < 0 ? 'neg' : 'pos'}`}>

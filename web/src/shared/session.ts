@@ -4,7 +4,7 @@
  * feed's WebSocket URL carries it, as `?token=`, since a browser cannot set
  * headers on a WebSocket).
  */
-export type KeyKind = 'buyer' | 'admin';
+export type KeyKind = 'buyer' | 'admin' | 'source';
 
 const storageKey = (kind: KeyKind) => `leadwire.${kind}Key`;
 

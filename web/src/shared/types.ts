@@ -84,3 +84,17 @@ export type CloseOutcome = Extract<FeedServerMessage, { type: 'offer.closed' }>[
 /** The buyer's side (#12): the pipeline board and one change. */
 export type PipelineBoard = z.infer<typeof Responses.Pipeline>;
 export type PipelineStatus = PipelineBoard['leads'][number]['status'];
+
+/** The supply side (#13): sources, their payout rules, ledger and leads, the posting spec, the reports. */
+export type { SourceLedgerKind, SourceOutcome, SourceStatus } from '../../../domain/types';
+import type { SourceLeadView, SourceLedgerEntryView } from '../../../api/schemas';
+export type Source = z.infer<typeof Responses.Source>['source'];
+export type SourceCampaign = z.infer<typeof Responses.Source>['campaigns'][number];
+export type PayoutRule = SourceCampaign['payout'];
+export type SourceLedgerEntry = z.infer<typeof SourceLedgerEntryView>;
+export type SourceLead = z.infer<typeof SourceLeadView>;
+export type SourceBalance = z.infer<typeof Responses.SourceBalance>;
+export type PostingSpec = z.infer<typeof Responses.PostingSpec>;
+export type Report = z.infer<typeof Responses.Report>;
+export type ReportGroup = Report['groupBy'];
+export type ReportRow = Report['rows'][number];

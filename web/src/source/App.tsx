@@ -1,0 +1,226 @@
+/**
+ * The source portal (/source): a lead seller signs in with its source key
+ * (kept in the tab's session storage, as on the buyer's page), then sees its
+ * leads with their outcomes and payouts (and downloads them as CSV), what the
+ * agency owes it with the ledger behind it, and its posting spec.
+ */
+import { useEffect, useState } from 'preact/hooks';
+import { Api, ApiError } from '../shared/api';
+import { exportPath } from '../shared/download';
+import { num, shortId } from '../shared/format';
+import { useKeySession } from '../shared/key-session';
+import { CsvButton, PostingSpecView, rangeQuery, RangeFields, SourceLeadsTable, SOURCE_LEDGER_KINDS, NO_PAYOUT_YET, type Range } from '../shared/supply';
+import type { Me, Page, PostingSpec, SourceBalance, SourceLead, SourceLedgerEntry } from '../shared/types';
+import { Button, ErrorNote, Loading, Logo, Panel, SignIn, Toasts, useAsync, useMorePages } from '../shared/ui';
+import { LedgerTable } from '../buyer/Wallet';
+
+type Tab = 'leads' | 'balance' | 'spec';
+const TABS: { id: Tab; label: string }[] = [
+  { id: 'leads', label: 'My leads' },
+  { id: 'balance', label: 'Balance' },
+  { id: 'spec', label: 'Posting spec' },
+];
+const tabOfHash = (): Tab => {
+  const h = location.hash.replace('#', '');
+  return TABS.some((t) => t.id === h) ? (h as Tab) : 'leads';
+};
+
+export function App() {
+  const { key, me, note, api, signIn, signOut } = useKeySession(
+    'source',
+    (who) => {
+      if (who.kind !== 'source' || !who.source) {
+        throw new ApiError(403, 'forbidden', who.kind === 'buyer' ? 'This is a buyer key: Live Leads is at /.' : who.kind === 'admin' ? 'This is an agency admin key: the console is at /admin.' : 'This is not a source key.');
+      }
+    },
+    'Your key is no longer valid (rotated or revoked?). Sign in with your new key.',
+  );
+
+  if (!key) {
+    return (
+      <>
+        <SignIn
+          title="Source portal"
+          subtitle={note ?? 'Sign in with the source key your agency gave you.'}
+          placeholder="lw_source_…"
+          onKey={signIn}
+          extra={
+            <p class="signin-alt">
+              Agency staff? <a href="/admin">Open the agency console</a>
+            </p>
+          }
+        />
+        <Toasts />
+      </>
+    );
+  }
+  if (!me) return <Loading label="Signing in…" />;
+  return <Portal api={api} me={me} onSignOut={() => signOut()} />;
+}
+
+function Portal({ api, me, onSignOut }: { api: Api; me: Me; onSignOut(): void }) {
+  const [tab, setTab] = useState<Tab>(tabOfHash);
+  const balance = useAsync(() => api.get<SourceBalance>('/v1/source/balance'), [api]);
+  const spec = useAsync(() => api.get<PostingSpec>('/v1/source/spec'), [api]);
+  useEffect(() => {
+    const onHash = () => setTab(tabOfHash());
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+  const go = (t: Tab) => {
+    history.replaceState(null, '', t === 'leads' ? location.pathname : `#${t}`);
+    setTab(t);
+    if (t === 'balance') void balance.reload();
+  };
+  const names = new Map((spec.data?.campaigns ?? []).map((c) => [c.campaignId, c.name]));
+  const campaignName = (id: string) => names.get(id) ?? `campaign ${shortId(id)}`;
+  const owed = balance.data?.balance ?? me.source?.balance ?? null;
+
+  return (
+    <div class="app source-app">
+      <header class="topbar">
+        <Logo product="Source portal" />
+        <nav class="tabs" aria-label="Sections">
+          {TABS.map((t) => (
+            <button key={t.id} class={`tab ${tab === t.id ? 'tab-on' : ''}`} aria-current={tab === t.id ? 'page' : undefined} onClick={() => go(t.id)}>
+              {t.label}
+            </button>
+          ))}
+        </nav>
+        <div class="topbar-right">
+          <button class="balance" onClick={() => go('balance')} title="What the agency owes you">
+            <span class="balance-label">Owed</span>
+            <span class="balance-n" data-testid="source-topbar-balance">
+              {owed === null ? '…' : num(owed)}
+            </span>
+          </button>
+          <div class="who">
+            <span class="who-name">{me.source?.name}</span>
+            <span class="who-org">{me.agency?.name}</span>
+          </div>
+          <Button size="sm" variant="ghost" class="on-dark" onClick={onSignOut}>
+            Sign out
+          </Button>
+        </div>
+      </header>
+      {me.source?.status === 'paused' ? <div class="banner banner-warn">This source is paused: the agency does not take its leads now (pings are rejected, posts refused).</div> : null}
+      <main class="main">
+        {tab === 'leads' ? <LeadsTab api={api} campaignName={campaignName} onRefresh={() => void balance.reload()} /> : null}
+        {tab === 'balance' ? <BalanceTab api={api} balance={balance.data ?? null} error={balance.error} onRefresh={() => void balance.reload()} /> : null}
+        {tab === 'spec' ? (
+          <div class="page">
+            <div class="page-head">
+              <div>
+                <h1>Posting spec</h1>
+                <p class="muted">How to send leads to {me.agency?.name ?? 'the agency'}: ping, then post, into the campaigns you are allowed. Generated from the API's own schemas.</p>
+              </div>
+            </div>
+            <ErrorNote error={spec.error} />
+            {spec.data ? <PostingSpecView spec={spec.data} /> : spec.error ? null : <Loading />}
+          </div>
+        ) : null}
+      </main>
+      <Toasts />
+    </div>
+  );
+}
+
+function LeadsTab({ api, campaignName, onRefresh }: { api: Api; campaignName(id: string): string; onRefresh(): void }) {
+  const [range, setRange] = useState<Range>({ from: '', to: '' });
+  const path = `/v1/source/leads?limit=50${rangeQuery(range, '&')}`;
+  const { extra, setExtra, cursor, setCursor, more } = useMorePages<SourceLead>(api, path, 'leads');
+  const leads = useAsync(async () => {
+    const page = await api.get<Page<'leads', SourceLead>>(path);
+    setExtra([]);
+    setCursor(page.nextCursor);
+    return page.leads;
+  }, [path]);
+  return (
+    <div class="page">
+      <div class="page-head">
+        <div>
+          <h1>My leads</h1>
+          <p class="muted">Every lead you sent, with its outcome (pending, sold, unsold, returned) and what it paid you. A returned sale reverses its payout.</p>
+        </div>
+        <div class="row-actions">
+          <CsvButton api={api} path={exportPath('leads.csv', { from: range.from, to: range.to })} file="leads.csv">
+            Download CSV
+          </CsvButton>
+          <Button
+            size="sm"
+            onClick={() => {
+              void leads.reload();
+              onRefresh();
+            }}
+          >
+            Refresh
+          </Button>
+        </div>
+      </div>
+      <div class="filters">
+        <RangeFields range={range} onChange={setRange} />
+      </div>
+      <ErrorNote error={leads.error} />
+      {leads.data ? (
+        <Panel>
+          <SourceLeadsTable leads={[...leads.data, ...extra]} campaignName={campaignName} />
+        </Panel>
+      ) : !leads.error ? (
+        <Loading />
+      ) : null}
+      {cursor ? (
+        <div class="more">
+          <Button onClick={() => void more()}>Load more</Button>
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+function BalanceTab({ api, balance, error, onRefresh }: { api: Api; balance: SourceBalance | null; error: unknown; onRefresh(): void }) {
+  const { extra, setExtra, cursor, setCursor, more } = useMorePages<SourceLedgerEntry>(api, '/v1/source/ledger?limit=50', 'entries');
+  const ledger = useAsync(async () => {
+    const page = await api.get<Page<'entries', SourceLedgerEntry>>('/v1/source/ledger?limit=50');
+    setExtra([]);
+    setCursor(page.nextCursor);
+    return page.entries;
+  }, [balance?.entries[0]?.id]);
+  return (
+    <div class="page">
+      <div class="page-head">
+        <div>
+          <h1>Balance</h1>
+          <p class="muted">What the agency owes you: a payout for each sold lead, written with the sale; a reversal when a sale is returned; settlements when the agency pays you.</p>
+        </div>
+        <div class="row-actions">
+          <CsvButton api={api} path={exportPath('source-ledger.csv')} file="source-ledger.csv">
+            Ledger CSV
+          </CsvButton>
+          <Button size="sm" onClick={onRefresh}>
+            Refresh
+          </Button>
+        </div>
+      </div>
+      <ErrorNote error={error} />
+      <div class="wallet-hero">
+        <div class="wallet-balance">
+          <span class="wallet-n" data-testid="source-balance">
+            {balance ? num(balance.balance) : '…'}
+          </span>
+          <span class="wallet-u">credits owed to you</span>
+        </div>
+      </div>
+      <Panel title="Ledger">
+        <ErrorNote error={ledger.error} />
+        {ledger.data ? <LedgerTable entries={[...ledger.data, ...extra]} kinds={SOURCE_LEDGER_KINDS} empty={NO_PAYOUT_YET} testId="source-ledger" /> : <Loading />}
+        {cursor ? (
+          <div class="more">
+            <Button size="sm" onClick={() => void more()}>
+              Load more
+            </Button>
+          </div>
+        ) : null}
+      </Panel>
+    </div>
+  );
+}
