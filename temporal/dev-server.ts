@@ -1,11 +1,10 @@
 /**
- * Temporal dev-server provisioning for the run command, the tests and CI.
- *
- *   npx tsx scripts/temporal-dev.ts            start a dev server in the foreground (Ctrl-C stops it)
- *   npx tsx scripts/temporal-dev.ts --ensure   make sure a `temporal` CLI exists and print its path
+ * Temporal dev-server provisioning for the run command (bin/leadwire.ts), the
+ * tests, the benchmark and CI; `npm run temporal` (scripts/temporal-dev.ts) is
+ * its command line.
  *
  * Env: TEMPORAL_CLI (path of a temporal binary), TEMPORAL_ADDRESS (use that server, start nothing),
- * LW_TEMPORAL_CACHE (cache root, default ~/.cache/leadwire), LW_DATA_DIR (script mode data dir, default .data).
+ * LW_TEMPORAL_CACHE (cache root, default ~/.cache/leadwire).
  *
  * The CLI is built from source with `go install` because the only registries we can reach are
  * npm, Debian and the Go module proxy (no prebuilt release downloads).
@@ -61,7 +60,7 @@ const defaultLog = (m: string): void => {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Empty env values count as unset. */
-function env(name: string): string | undefined {
+export function env(name: string): string | undefined {
   const v = process.env[name];
   return v ? v : undefined;
 }
@@ -404,61 +403,4 @@ async function waitUntilReady(address: string, gaveUp: () => boolean): Promise<s
     await sleep(READY_POLL_MS);
   }
   return String(lastError);
-}
-
-function argValue(argv: string[], flag: string): number | undefined {
-  const i = argv.indexOf(flag);
-  return i >= 0 && argv[i + 1] ? Number(argv[i + 1]) : undefined;
-}
-
-async function main(argv: string[]): Promise<void> {
-  if (argv.includes('--ensure')) {
-    process.stdout.write(`${await ensureTemporalCli()}\n`);
-    return;
-  }
-  if (env('TEMPORAL_ADDRESS')) {
-    console.log(`TEMPORAL_ADDRESS is set (${env('TEMPORAL_ADDRESS')}): nothing to start.`);
-    return;
-  }
-  const dataDir = env('LW_DATA_DIR') ?? '.data';
-  const server = await startTemporalDevServer({
-    dataDir,
-    port: argValue(argv, '--port'),
-    uiPort: argValue(argv, '--ui-port'),
-    headless: argv.includes('--headless'),
-    onUnexpectedExit: (code, signal) => {
-      console.error(`Temporal dev server exited on its own (code ${code}, signal ${signal}).`);
-      process.exit(1);
-    },
-  });
-  console.log(`Temporal dev server running (pid ${server.pid}, data in ${path.resolve(dataDir)})`);
-  console.log(`  address: ${server.address}   (export TEMPORAL_ADDRESS=${server.address})`);
-  console.log(`  UI:      ${server.uiUrl ?? 'none (headless)'}`);
-  console.log('Press Ctrl-C to stop.');
-
-  let stopping = false;
-  const shutdown = (): void => {
-    if (stopping) return;
-    stopping = true;
-    console.log('Stopping the Temporal dev server…');
-    server.stop().then(
-      () => {
-        console.log('Stopped.');
-        process.exit(0);
-      },
-      (err) => {
-        console.error(err);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
-}
-
-if (require.main === module) {
-  main(process.argv.slice(2)).catch((err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  });
 }
