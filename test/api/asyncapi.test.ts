@@ -6,22 +6,12 @@
  * them is in the document or this test fails.
  */
 import { Parser } from '@asyncapi/parser';
-import type { Client } from '@temporalio/client';
 import request from 'supertest';
-import { createApi } from '../../api/app';
 import { FeedClientMessage, FeedServerMessage, messageTypes, type FeedServerMessageType } from '../../api/feed-messages';
-import type { Db } from '../../db/connection';
-import { createInProcessBus } from '../../db/offer-bus';
+import { inertApi } from './inert-api';
 
-/** The document needs no database or Temporal: build the app with inert dependencies. */
-const api = createApi({
-  db: {} as Db,
-  bus: createInProcessBus(),
-  temporal: {} as Client,
-  taskQueue: 'unused',
-  rootToken: 'unused',
-  logger: { error: () => undefined, warn: () => undefined },
-});
+/** The document needs no database or Temporal. */
+const api = inertApi();
 
 type Doc = {
   asyncapi: string;
