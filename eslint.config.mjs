@@ -25,4 +25,18 @@ export default tseslint.config(
       }],
     },
   },
+  // Layering (#14): the API calls workflows through temporal/calls.ts, never through the worker's code; entry points
+  // in bin/ take shared code from its own home (temporal/, …), never from the scripts beside them.
+  {
+    files: ['api/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['../worker', '../worker/*', '../../worker', '../../worker/*'], message: 'api/ does not import worker/: workflow calls live in temporal/calls.ts.' }] }],
+    },
+  },
+  {
+    files: ['bin/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['../scripts', '../scripts/*'], message: 'bin/ does not import scripts/: move what both need to a shared home (e.g. temporal/).' }] }],
+    },
+  },
 );

@@ -26,6 +26,7 @@ import { boundInFlight, DEFAULT_IN_FLIGHT, type InFlightLimits } from './in-flig
 import { idempotencyKeyOf, requestHash, withIdempotency } from './idempotency';
 import { countOpenOffers } from '../db/audit';
 import { Metrics } from './metrics';
+import { buildAsyncApi } from './asyncapi';
 import { buildOpenApi, docsPage } from './openapi';
 import { errorHandler, Problem, type ErrorLogger } from './problem';
 import { TokenBuckets, type BucketOptions, type RateLimiter } from './rate-limit';
@@ -151,6 +152,7 @@ export function createApi(deps: ApiDeps): Api {
 
   let doc: Record<string, unknown> | null = null;
   let html: string | null = null;
+  let asyncApi: Record<string, unknown> | null = null;
   const routes: AnyRoute[] = [
     ...agencyRoutes,
     ...meRoutes,
@@ -165,7 +167,11 @@ export function createApi(deps: ApiDeps): Api {
     ...supplyRoutes,
     ...reportRoutes,
     ...exportRoutes,
-    ...opsRoutes({ json: () => (doc ??= buildOpenApi(routes)), html: () => (html ??= docsPage((doc ??= buildOpenApi(routes)))) }),
+    ...opsRoutes({
+      json: () => (doc ??= buildOpenApi(routes)),
+      html: () => (html ??= docsPage((doc ??= buildOpenApi(routes)))),
+      asyncApi: () => (asyncApi ??= buildAsyncApi()),
+    }),
   ];
 
   const app = express();

@@ -19,12 +19,12 @@ import { claimContext } from '../db/sales';
 import { appendEvents, batchedAppender, type TimelineEventInput } from '../db/timeline';
 import { bidRefusalOf, claimAttemptKey, claimOutcomeOf, noPlaceLeft, type ClaimChannel } from '../domain/claims';
 import type { BidRefusalReason, ClaimFailureReason } from '../domain/types';
-import { bidUpdate, claimRefusalOf, claimUpdate, type BidResult, type ClaimResult } from '../workflows/messages';
+import { DeadlineExceeded, executeBid, executeClaim } from '../temporal/calls';
+import { claimRefusalOf, type BidResult, type ClaimResult } from '../workflows/messages';
 import { rateLimited, type BuyerPrincipal } from './auth';
 import { notFound, Problem } from './problem';
 import type { RateLimiter } from './rate-limit';
 import { wonView } from './views';
-import { DeadlineExceeded, executeUpdateWithin } from './workflow-calls';
 
 
 /** Where refused claims are written: `appendEvents`, or a batched appender on the hot path. */
@@ -196,11 +196,7 @@ export class ClaimRelay {
     if (offer.status !== 'open') return closed();
     let result: BidResult;
     try {
-      result = await executeUpdateWithin(this.deps.temporal, offer.workflowId, bidUpdate, {
-        args: [{ offerId: offer.id, buyerId: buyer.buyerId, amount, requestId }],
-        updateId: `bid:${offer.id}:${buyer.buyerId}:${requestId}`,
-        timeoutMs: this.deps.timeoutMs,
-      });
+      result = await executeBid(this.deps.temporal, offer.workflowId, { offerId: offer.id, buyerId: buyer.buyerId, amount, requestId }, this.deps.timeoutMs);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError || err instanceof WorkflowUpdateFailedError) return closed();
       if (err instanceof DeadlineExceeded || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || err instanceof ServiceError) {
@@ -243,11 +239,7 @@ export async function claimThroughWorkflow(
   };
   let result: ClaimResult;
   try {
-    result = await executeUpdateWithin(deps.temporal, offer.workflowId, claimUpdate, {
-      args: [{ offerId: offer.id, buyerId, requestId }],
-      updateId: claimAttemptKey(offer.id, buyerId, requestId),
-      timeoutMs: deps.timeoutMs,
-    });
+    result = await executeClaim(deps.temporal, offer.workflowId, { offerId: offer.id, buyerId, requestId }, deps.timeoutMs);
   } catch (err) {
     const reason = claimRefusalOf(err);
     if (reason) return refused(reason);

@@ -33,7 +33,7 @@ import { closedSince } from '../db/feed-resume';
 import { recordViewed } from '../db/timeline';
 import type { BuyerPrincipal } from './auth';
 import { Problem, problemBody } from './problem';
-import { FeedClientMessage } from './schemas';
+import { FeedClientMessage, messageTypes, type FeedServerMessage } from './feed-messages';
 import type { ApiServices } from './services';
 import { describeErrors, fieldErrors, invalidField } from './validate';
 import { buyerOfferView } from './views';
@@ -44,6 +44,8 @@ export const FEED_MAX_PAYLOAD = 64 * 1024;
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** Close code of a socket whose key was revoked or whose buyer was paused (4000-4999: the application's). */
 export const FEED_ACCESS_REVOKED = 4403;
+/** The `type`s a client may send (api/feed-messages.ts). */
+const CLIENT_TYPES = new Set(messageTypes(FeedClientMessage));
 /** The snapshot holds at most this many offers (the newest). */
 const SNAPSHOT_LIMIT = 200;
 /** A resumed client also hears the closes from a little before its cursor (clocks of publishers differ; a repeat is harmless). */
@@ -65,7 +67,7 @@ interface FeedClient {
   buyer: BuyerPrincipal;
   alive: boolean;
   /** Events held until the snapshot is sent. */
-  held: object[] | null;
+  held: FeedServerMessage[] | null;
   viewed: Set<string>;
   /** Access withdrawn: nothing more is sent or handled; the socket is closing. */
   revoked: boolean;
@@ -94,7 +96,8 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
   let count = 0;
   let closed = false;
 
-  const send = (client: FeedClient, message: object, hold = true): void => {
+  /** Every frame the gateway sends goes through here, typed by the feed's message schemas (api/feed-messages.ts). */
+  const send = (client: FeedClient, message: FeedServerMessage, hold = true): void => {
     if (hold && client.held) {
       client.held.push(message);
       return;
@@ -105,14 +108,13 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
       ws.terminate();
       return;
     }
-    const seq = (message as { seq?: unknown }).seq;
-    if (typeof seq === 'number' && seq > client.lastSeq) client.lastSeq = seq;
+    if ('seq' in message && message.seq > client.lastSeq) client.lastSeq = message.seq;
     ws.send(JSON.stringify(message), (err) => {
       if (err) ws.terminate();
     });
   };
-  const sendError = (client: FeedClient, code: string, message: string, extra: Record<string, unknown> = {}) =>
-    send(client, { type: 'error', code, message, ...extra }, false);
+  type ErrorExtra = Omit<Extract<FeedServerMessage, { type: 'error' }>, 'type' | 'code' | 'message'>;
+  const sendError = (client: FeedClient, code: string, message: string, extra: ErrorExtra = {}) => send(client, { type: 'error', code, message, ...extra }, false);
 
   // ─── fan-out of bus events, in order (an event that must be read waits its turn) ───
   let queue: Promise<void> = Promise.resolve();
@@ -162,11 +164,11 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     if (!event) return;
     const from = sentAtMs(event);
     if (event.type === 'offer.opened' && event.offer && event.targets) {
-      const message = { type: 'offer.opened', offer: event.offer, seq: from };
+      const message: FeedServerMessage = { type: 'offer.opened', offer: event.offer, seq: from };
       for (const buyerId of event.targets) {
         // A buyer with its own price (#12) sees it; everyone else shares one message.
         const own = event.prices?.[buyerId];
-        const m = own === undefined ? message : { type: 'offer.opened', offer: { ...event.offer, price: own } };
+        const m: FeedServerMessage = own === undefined ? message : { type: 'offer.opened', offer: { ...event.offer, price: own }, seq: from };
         for (const c of byBuyer.get(buyerId) ?? []) {
           show(c, event.offerId);
           send(c, m);
@@ -308,8 +310,8 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
       return sendError(client, 'malformed_json', 'The message is not valid JSON.');
     }
     const type = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as { type?: unknown }).type : undefined;
-    if (type !== 'viewed' && type !== 'claim' && type !== 'bid') {
-      return sendError(client, 'unknown_type', 'Messages are {"type":"viewed","offerId"}, {"type":"claim","offerId","requestId"} or {"type":"bid","offerId","amount","requestId"}.');
+    if (typeof type !== 'string' || !CLIENT_TYPES.has(type)) {
+      return sendError(client, 'unknown_type', `A message's type is one of ${[...CLIENT_TYPES].join(', ')} (see /v1/asyncapi.json).`);
     }
     const parsed = FeedClientMessage.safeParse(raw);
     if (!parsed.success) {
@@ -319,24 +321,19 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     }
     const msg = parsed.data;
     if (msg.type === 'viewed') return viewed(client, msg.offerId);
-    if (msg.type === 'bid') {
-      try {
+    try {
+      if (msg.type === 'bid') {
         const answer = await services.claims.bid(client.buyer, msg.offerId, msg.amount, msg.requestId, 'feed');
         send(client, { type: 'bid.result', requestId: msg.requestId, ...answer.body }, false);
-      } catch (err) {
-        if (!(err instanceof Problem)) throw err;
-        const body = problemBody(err);
-        sendError(client, err.code, err.detail, { requestId: msg.requestId, ...(body.retryAfter ? { retryAfter: body.retryAfter } : {}) });
+      } else {
+        const answer = await services.claims.claim(client.buyer, msg.offerId, msg.requestId, 'feed');
+        send(client, { type: 'claim.result', requestId: msg.requestId, ...answer.body }, false);
       }
-      return;
-    }
-    try {
-      const answer = await services.claims.claim(client.buyer, msg.offerId, msg.requestId, 'feed');
-      send(client, { type: 'claim.result', requestId: msg.requestId, ...answer.body }, false);
     } catch (err) {
+      // A refusal the REST answer would make a problem document (rate_limited, claim_pending…): an error with the requestId.
       if (!(err instanceof Problem)) throw err;
-      const body = problemBody(err);
-      sendError(client, err.code, err.detail, { requestId: msg.requestId, ...(body.retryAfter ? { retryAfter: body.retryAfter } : {}) });
+      const { retryAfter } = problemBody(err);
+      sendError(client, err.code, err.detail, { requestId: msg.requestId, ...(typeof retryAfter === 'number' ? { retryAfter } : {}) });
     }
   };
 

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { AnyRoute, ResponseDoc } from './route';
-import { BuyerOfferView, ClaimWon, FeedClientMessage, FullLead, ProblemSchema } from './schemas';
+import { ClaimWon, ProblemSchema } from './schemas';
 
 type Json = Record<string, unknown>;
 
@@ -83,24 +83,6 @@ function operation(route: AnyRoute): Json {
   };
 }
 
-/** Server messages of the live feed, documented beside the client messages (the schema the gateway parses with). */
-const FeedServerMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('snapshot'), offers: z.array(BuyerOfferView) }),
-  z.object({ type: z.literal('offer.opened'), offer: BuyerOfferView }),
-  z.object({ type: z.literal('offer.closed'), offerId: z.uuid(), outcome: z.enum(['won_by_you', 'taken', 'expired']) }),
-  z.object({
-    type: z.literal('claim.result'),
-    requestId: z.string(),
-    result: z.enum(['won', 'lost', 'failed']),
-    reason: z.string().optional(),
-    lead: FullLead.optional(),
-    charged: z.number().int().optional(),
-    balance: z.number().int().optional(),
-    assignmentId: z.uuid().optional(),
-  }),
-  z.object({ type: z.literal('error'), code: z.string(), message: z.string(), requestId: z.string().optional() }),
-]);
-
 export function buildOpenApi(routes: AnyRoute[], version = '0.1.0'): Json {
   const paths: Record<string, Json> = {};
   for (const route of routes) {
@@ -124,8 +106,6 @@ export function buildOpenApi(routes: AnyRoute[], version = '0.1.0'): Json {
       schemas: {
         Problem: jsonSchema(ProblemSchema, 'output'),
         ClaimWon: jsonSchema(ClaimWon, 'output'),
-        FeedClientMessage: jsonSchema(FeedClientMessage, 'input'),
-        FeedServerMessage: jsonSchema(FeedServerMessage, 'output'),
       },
     },
   };
@@ -180,8 +160,7 @@ nav a{margin-right:1em}</style></head>
 <nav>${[...byTag.keys()].map((t) => `<a href="#tag-${esc(t)}">${esc(t)}</a>`).join('')}</nav>
 ${[...byTag.entries()].map(([tag, ops]) => `<h2 id="tag-${esc(tag)}">${esc(tag)}</h2>${ops.join('\n')}`).join('\n')}
 <h2>Live feed messages</h2>
-<p>Client → server:</p><pre>${esc(JSON.stringify(schemas.FeedClientMessage, null, 2))}</pre>
-<p>Server → client:</p><pre>${esc(JSON.stringify(schemas.FeedServerMessage, null, 2))}</pre>
+<p>The WebSocket at <code>/v1/feed</code> is described by its own document: <a href="/v1/asyncapi.json">/v1/asyncapi.json</a> (AsyncAPI 3.0).</p>
 <h2>Problem documents</h2><pre>${esc(JSON.stringify(schemas.Problem, null, 2))}</pre>
 </body></html>`;
 }

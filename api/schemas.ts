@@ -570,14 +570,6 @@ export const ReportQuery = RangeQuery.extend({
   cursor: PageQuery.shape.cursor,
 }).strict();
 
-// ─── the live feed's client messages ─────────────────────────────────────────
-
-export const FeedClientMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('viewed'), offerId: Id }).strict(),
-  z.object({ type: z.literal('claim'), offerId: Id, requestId: RequestId }).strict(),
-  z.object({ type: z.literal('bid'), offerId: Id, amount: int(0, 1_000_000), requestId: RequestId }).strict(),
-]);
-
 // ─── responses (documented; tests check answers against them) ────────────────
 
 const Nullable = <T extends z.ZodType>(t: T) => t.nullable();

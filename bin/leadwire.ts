@@ -16,7 +16,7 @@ import { publicUrlFromEnv, startAlertDispatcher } from '../worker/alert-dispatch
 import { installTracingFromEnv } from '../observability/tracing';
 import { sweepStuckLeads } from '../worker/lead-starter';
 import { createLeadwireWorker } from '../worker/worker';
-import { startTemporalDevServer } from '../scripts/temporal-dev';
+import { startTemporalDevServer } from '../temporal/dev-server';
 import type { PGlite } from '@electric-sql/pglite';
 import { servePglite, type WireServer } from '../db/pglite-wire';
 import { createBus, loadConfig, onShutdown, openDatabaseFor, rootTokenFor, serveApi } from './runtime';

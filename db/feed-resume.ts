@@ -7,12 +7,13 @@
  * snapshot holds them.
  */
 import { and, asc, eq, gte, ne, sql } from 'drizzle-orm';
+import type { FeedCloseOutcome } from '../domain/types';
 import type { DbOrTx } from './connection';
 import { offers, offerTargets } from './schema';
 
 export interface MissedClose {
   offerId: string;
-  outcome: 'won_by_you' | 'taken' | 'expired';
+  outcome: FeedCloseOutcome;
 }
 
 /** At most this many closes are replayed (the newest are what a returning client still has on screen). */

@@ -85,6 +85,10 @@ export type AuctionPricing = (typeof AUCTION_PRICINGS)[number];
 export const BID_REFUSAL_REASONS = ['below_floor', 'not_a_raise', 'insufficient_credits', 'not_targeted', 'offer_closed', 'not_an_auction'] as const;
 export type BidRefusalReason = (typeof BID_REFUSAL_REASONS)[number];
 
+/** How an offer ended for one buyer, as the live feed tells it (a cancelled offer counts as expired). */
+export const FEED_CLOSE_OUTCOMES = ['won_by_you', 'taken', 'expired'] as const;
+export type FeedCloseOutcome = (typeof FEED_CLOSE_OUTCOMES)[number];
+
 /** Who changed a buyer's settings (the audit trail). */
 export const CHANGE_ACTORS = ['admin', 'buyer', 'system'] as const;
 export type ChangeActor = (typeof CHANGE_ACTORS)[number];

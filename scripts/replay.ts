@@ -33,7 +33,8 @@ import { withRunningStack } from '../bin/stack';
 import { openDatabase, type Db } from '../db/connection';
 import { assignments, deliveries, ledgerEntries, leads, offers, offerTargets } from '../db/schema';
 import { leadTimeline, type TimelineEvent } from '../db/timeline';
-import { leadWorkflowId } from '../domain/ids';
+import { parseWorkflowId } from '../domain/ids';
+import { leadWorkflowHandle } from '../temporal/calls';
 import { installTemporalRuntime } from '../observability/temporal';
 
 // ─── history ─────────────────────────────────────────────────────────────────
@@ -419,8 +420,6 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
-const LEAD_WF = /^lead-([0-9a-f-]{36})(?:-offer-\d+)?$/i;
-
 async function connect(): Promise<{ client: Client; close(): Promise<void> }> {
   const { config } = withRunningStack(loadConfig());
   if (!config.temporalAddress) throw new Error('TEMPORAL_ADDRESS is not set and no running `npm start` was found in LW_DATA_DIR (or replay a saved history with --file)');
@@ -430,12 +429,13 @@ async function connect(): Promise<{ client: Client; close(): Promise<void> }> {
 
 /** The lead's workflows (root and fallback children) with their histories. */
 export async function fetchLeadHistories(client: Client, target: string): Promise<{ leadId: string | null; histories: NamedHistory[] }> {
-  const match = LEAD_WF.exec(target);
-  const leadId = match ? match[1]! : /^[0-9a-f-]{36}$/i.test(target) ? target : null;
+  // A lead's id, or the id of any of its workflows (its own, an offer child, a returned lead's re-offer).
+  const parsed = parseWorkflowId(target);
+  const leadId = parsed && parsed.kind !== 'redelivery' ? parsed.leadId : /^[0-9a-f-]{36}$/i.test(target) ? target : null;
   const ids: { workflowId: string; runId?: string }[] = [];
   if (leadId) {
     for await (const wf of client.workflow.list({ query: `LeadId = '${leadId}'` })) ids.push({ workflowId: wf.workflowId, runId: wf.runId });
-    if (!ids.length) ids.push({ workflowId: leadWorkflowId(leadId) }); // visibility may lag a freshly started workflow
+    if (!ids.length) ids.push({ workflowId: leadWorkflowHandle(client, leadId).workflowId }); // visibility may lag a freshly started workflow
   } else {
     ids.push({ workflowId: target });
   }

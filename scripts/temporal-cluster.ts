@@ -27,7 +27,7 @@ import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { Client as PgClient } from 'pg';
 import { DEFAULT_TASK_QUEUE } from '../worker/worker';
-import { freePort, isExecutableFile } from './temporal-dev';
+import { freePort, isExecutableFile } from '../temporal/dev-server';
 
 const ROOT = path.resolve(__dirname, '..');
 const PROGRAM_DIR = path.join(ROOT, 'tools', 'temporal-server');
@@ -37,7 +37,7 @@ const TSX_CLI = require.resolve('tsx/cli');
 const READY_TIMEOUT_MS = 180_000;
 const STOP_GRACE_MS = 10_000;
 export const DEFAULT_PG_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
-/** The search attributes the dev server gets with --search-attribute (scripts/temporal-dev.ts). */
+/** The search attributes the dev server gets with --search-attribute (temporal/dev-server.ts). */
 export const SEARCH_ATTRIBUTES = ['LeadId', 'CampaignId', 'AgencyId'] as const;
 /** Namespace retention, as deploy/temporal/register.sh sets it. */
 const RETENTION = '720h';
@@ -79,7 +79,7 @@ export async function ensureTemporalServer(log: Log = defaultLog): Promise<strin
   const lock = path.join(cacheRoot(), 'temporal-server-build.lock');
   const tail: string[] = [];
   const code = await new Promise<number | null>((resolve) => {
-    // Go as scripts/temporal-dev.ts finds it: on PATH, else the official tarball's place.
+    // Go as temporal/dev-server.ts finds it: on PATH, else the official tarball's place.
     const goDirs = fs.existsSync('/usr/local/go/bin/go') ? ['/usr/local/go/bin'] : [];
     const env = { ...process.env, PATH: [process.env.PATH ?? '', ...goDirs].join(path.delimiter) };
     const child = spawn('flock', [lock, 'sh', '-c', script, 'sh', target], { cwd: PROGRAM_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });

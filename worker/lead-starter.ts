@@ -1,41 +1,17 @@
 /**
- * Starting a lead's workflow, from the API's intake and from the sweeper that
- * restarts routing for leads whose start was lost (Temporal away at intake).
- * The workflow id is the lead's business id and a closed workflow's id is
- * never reused, so however often this runs a lead gets one auction.
+ * The worker's sweeper: restarts routing for leads whose start was lost
+ * (Temporal away at intake) through the same start as the API's intake
+ * (temporal/calls.ts: the workflow id is the lead's business id and a closed
+ * workflow's id is never reused, so however often this runs a lead gets one
+ * auction), and expires old records in the same round.
  */
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { and, eq, lt } from 'drizzle-orm';
 import type { Db } from '../db/connection';
 import { purgeIdempotencyRecords, IDEMPOTENCY_TTL_MS } from '../db/idempotency';
 import { purgeIdleBuckets } from '../db/rate-limit-buckets';
 import { leads } from '../db/schema';
-import { leadWorkflowId } from '../domain/ids';
-import { leadSearchAttributes } from '../workflows/search-attributes';
-
-export async function startLeadWorkflow(
-  client: Client,
-  taskQueue: string,
-  lead: { id: string; agencyId: string; campaignId: string },
-  opts: { eager?: boolean } = {},
-): Promise<'started' | 'already_started'> {
-  try {
-    await client.workflow.start('leadWorkflow', {
-      taskQueue,
-      // With a worker in this process (npm start; the client shares its NativeConnection), the server hands the
-      // first workflow task straight back in the start's answer: route-and-open runs without a trip through matching.
-      requestEagerStart: opts.eager ?? false,
-      workflowId: leadWorkflowId(lead.id),
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      args: [{ leadId: lead.id, agencyId: lead.agencyId, campaignId: lead.campaignId }],
-      typedSearchAttributes: leadSearchAttributes(lead.id, lead.campaignId, lead.agencyId),
-    });
-    return 'started';
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return 'already_started';
-    throw err;
-  }
-}
+import { startLeadWorkflow } from '../temporal/calls';
 
 /**
  * Leads still `routing` after `olderThanMs` whose workflow may never have

@@ -1,6 +1,6 @@
 import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
 
-/** Registered on the dev server by scripts/temporal-dev.ts and in docker-compose: ops find workflows by these. */
+/** Registered on the dev server by temporal/dev-server.ts and in docker-compose: ops find workflows by these. */
 export const LeadIdKey = defineSearchAttributeKey('LeadId', SearchAttributeType.KEYWORD);
 export const CampaignIdKey = defineSearchAttributeKey('CampaignId', SearchAttributeType.KEYWORD);
 export const AgencyIdKey = defineSearchAttributeKey('AgencyId', SearchAttributeType.KEYWORD);

@@ -5,12 +5,11 @@
  * same Standard Webhooks message id, through `redeliveryWorkflow` (its own
  * small workflow, so it works long after the lead's workflow finished).
  */
-import crypto from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { listDeliveryAttempts } from '../../db/delivery-attempts';
 import { assignments, buyers, deliveries } from '../../db/schema';
 import { appendEvents } from '../../db/timeline';
-import type { redeliveryWorkflow } from '../../workflows/redelivery';
+import { startRedelivery } from '../../temporal/calls';
 import { messageIdOf } from '../../activities/channels/signing';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
@@ -78,12 +77,7 @@ export const deliveryRoutes: AnyRoute[] = [
           errors: [{ in: 'body', path: 'channel', message: 'not configured for this buyer' }],
         });
       }
-      const workflowId = `redeliver-${a.id}-${body.channel}-${crypto.randomUUID()}`;
-      await services.temporal.workflow.start<typeof redeliveryWorkflow>('redeliveryWorkflow', {
-        taskQueue: services.taskQueue,
-        workflowId,
-        args: [{ assignmentId: a.id, channel: body.channel }],
-      });
+      const { workflowId } = await startRedelivery(services.temporal, services.taskQueue, { assignmentId: a.id, channel: body.channel });
       await appendEvents(services.db, [
         { leadId: a.leadId, offerId: a.offerId, type: 'redelivery_requested', buyerId: a.buyerId, reason: body.channel, data: { assignmentId: a.id, channel: body.channel, workflowId } },
       ]);

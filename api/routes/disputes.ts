@@ -2,11 +2,9 @@
  * Disputes: a buyer contests a lead it bought; the agency approves (the
  * price goes back through the ledger) or rejects it.
  */
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { getDispute, listDisputes, openDispute, resolveDispute } from '../../db/disputes';
 import { getCampaign } from '../../db/queries';
-import { returnReofferWorkflowId } from '../../domain/ids';
-import { leadSearchAttributes } from '../../workflows/search-attributes';
+import { startReofferWorkflow } from '../../temporal/calls';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
@@ -112,18 +110,8 @@ export const disputeRoutes: AnyRoute[] = [
       let reoffer = null;
       if (result.reoffer) {
         // One new auction per dispute: the workflow id is derived from it, so a retried call cannot start two.
-        const workflowId = returnReofferWorkflowId(result.reoffer.leadId, result.dispute.id);
-        try {
-          await services.temporal.workflow.start('leadWorkflow', {
-            taskQueue: services.taskQueue,
-            workflowId,
-            workflowIdReusePolicy: 'REJECT_DUPLICATE',
-            args: [{ leadId: result.reoffer.leadId, agencyId: principal.agencyId, campaignId: result.reoffer.campaignId }],
-            typedSearchAttributes: leadSearchAttributes(result.reoffer.leadId, result.reoffer.campaignId, principal.agencyId),
-          });
-        } catch (err) {
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        }
+        const lead = { id: result.reoffer.leadId, agencyId: principal.agencyId, campaignId: result.reoffer.campaignId };
+        const { workflowId } = await startReofferWorkflow(services.temporal, services.taskQueue, lead, result.dispute.id);
         reoffer = { leadId: result.reoffer.leadId, workflowId, campaignId: result.reoffer.campaignId };
       }
       return { status: 200, body: { dispute: disputeView(result.dispute), refund, reoffer } };

@@ -13,8 +13,8 @@ import { leadTimeline } from '../../db/timeline';
 import { claimOutcomeOf } from '../../domain/claims';
 import { dedupeKeys } from '../../domain/dedupe';
 import type { ConsentEvidence, LeadFields, LeadStatus } from '../../domain/types';
-import { manualActionUpdate, type ManualAction, type ManualActionResult } from '../../workflows/messages';
-import { startLeadWorkflow } from '../../worker/lead-starter';
+import { DeadlineExceeded, executeManualAction, startLeadWorkflow } from '../../temporal/calls';
+import type { ManualAction, ManualActionResult } from '../../workflows/messages';
 import type { AdminPrincipal } from '../auth';
 import { requirePostingSource } from '../source-access';
 import { listBody, pageArgs } from '../pagination';
@@ -23,7 +23,6 @@ import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } 
 import { AssignBody, ClaimRefused, ClaimWon, IdParams, LeadCreate, LeadsQuery, RejectBody, ReofferBody, Responses } from '../schemas';
 import type { ApiServices } from '../services';
 import { assignmentView, leadView, offerAdminView, timelineEventView, wonView } from '../views';
-import { DeadlineExceeded, executeUpdateWithin } from '../workflow-calls';
 
 /**
  * With an Idempotency-Key the lead's id is derived from it: a retry after a
@@ -100,7 +99,7 @@ async function manualAction(services: ApiServices, principal: AdminPrincipal, le
   const notInReview = () => new Problem(409, 'not_in_manual_review', `The lead is ${lead.status}, not in manual review.`, { leadStatus: lead.status });
   if (lead.status === 'sold' || lead.status === 'rejected') throw notInReview();
   try {
-    return await executeUpdateWithin(services.temporal, lead.workflowId, manualActionUpdate, { args: [action], timeoutMs: services.workflowTimeoutMs });
+    return await executeManualAction(services.temporal, lead.workflowId, action, services.workflowTimeoutMs);
   } catch (err) {
     // The Update's validator refuses a lead that is not in review; a completed workflow has nothing to review.
     if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) throw notInReview();

@@ -15,7 +15,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { getOffer, listBuyerOffers, listTargets } from '../../db/queries';
 import { offerTimeline, recordViewed } from '../../db/timeline';
-import { cancelOfferSignal } from '../../workflows/messages';
+import { signalCancelOffer } from '../../temporal/calls';
 import type { Principal } from '../auth';
 import { newRequestId } from '../claim-relay';
 import { listBody, pageArgs } from '../pagination';
@@ -133,7 +133,7 @@ export const offerRoutes: AnyRoute[] = [
       const notOpen = () => new Problem(409, 'offer_not_open', `The offer is ${offer.status}; only an open auction can be cancelled.`, { offerStatus: offer.status });
       if (offer.status !== 'open' || offer.kind !== 'ping_post' || offer.closesAt.getTime() <= Date.now()) throw notOpen();
       try {
-        await services.temporal.workflow.getHandle(offer.workflowId).signal(cancelOfferSignal, { offerId: offer.id, reason: body.reason });
+        await signalCancelOffer(services.temporal, offer.workflowId, { offerId: offer.id, reason: body.reason });
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) throw notOpen();
         throw err;

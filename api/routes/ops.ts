@@ -30,7 +30,7 @@ async function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
   }
 }
 
-export function opsRoutes(docs: { json: () => unknown; html: () => string }): AnyRoute[] {
+export function opsRoutes(docs: { json: () => unknown; html: () => string; asyncApi: () => unknown }): AnyRoute[] {
   return [
     route({
       method: 'get',
@@ -89,6 +89,19 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string }): An
 
     route({
       method: 'get',
+      path: '/v1/asyncapi.json',
+      operationId: 'asyncapi',
+      tag: 'Ops',
+      summary: 'The live feed (/v1/feed) as an AsyncAPI 3.0 document, generated from the message schemas the gateway uses',
+      roles: [],
+      responses: { 200: { description: 'the document', contentType: 'application/json' } },
+      async handler() {
+        return { status: 200, body: docs.asyncApi() };
+      },
+    }),
+
+    route({
+      method: 'get',
       path: '/v1/docs',
       operationId: 'docs',
       tag: 'Ops',
@@ -105,10 +118,10 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string }): An
       path: '/v1/feed',
       operationId: 'feed',
       tag: 'Buyer',
-      summary: 'Live feed (WebSocket): snapshot, offer.opened, offer.closed; send viewed and claim',
+      summary: 'Live feed (WebSocket): snapshot, offer.opened, offer.closed, answers; send viewed, claim and bid',
       description:
         'Connect with a WebSocket (`Upgrade: websocket`) and a buyer key as `Authorization: Bearer <key>` or `?token=<key>`; ' +
-        'a bad key is refused with 401 before the upgrade. Messages: see the FeedClientMessage and FeedServerMessage schemas. ' +
+        'a bad key is refused with 401 before the upgrade. Messages: /v1/asyncapi.json (AsyncAPI 3.0). ' +
         'A plain HTTP request answers 426.',
       roles: [],
       responses: {

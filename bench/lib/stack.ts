@@ -1,7 +1,7 @@
 /**
  * The real stack the benchmark runs against, on this machine:
  *
- * - its own Temporal dev server (scripts/temporal-dev.ts, `ignoreTemporalAddressEnv`),
+ * - its own Temporal dev server (temporal/dev-server.ts, `ignoreTemporalAddressEnv`),
  *   SQLite in a fresh temp dir, headless;
  * - a fresh Postgres database on the local server (DATABASE_URL's, or the
  *   tests' default), created here and dropped at the end;
@@ -21,7 +21,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { Client as PgClient } from 'pg';
 import { startTemporalCluster, TEMPORAL_ROLES, type TemporalCluster } from '../../scripts/temporal-cluster';
-import { ensureTemporalCli, freePort, startTemporalDevServer, type TemporalDevServer } from '../../scripts/temporal-dev';
+import { ensureTemporalCli, freePort, startTemporalDevServer, type TemporalDevServer } from '../../temporal/dev-server';
 
 export const ROOT = path.resolve(__dirname, '../..');
 export const ROOT_TOKEN = `bench-root-${process.pid}-0123456789`;

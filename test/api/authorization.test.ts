@@ -183,6 +183,7 @@ const CASES: Case[] = [
   { method: 'get', path: '/readyz', url: () => '/readyz', expect: everyone(200) },
   { method: 'get', path: '/metrics', url: () => '/metrics', expect: everyone(200) },
   { method: 'get', path: '/v1/openapi.json', url: () => '/v1/openapi.json', expect: everyone(200) },
+  { method: 'get', path: '/v1/asyncapi.json', url: () => '/v1/asyncapi.json', expect: everyone(200) },
   { method: 'get', path: '/v1/docs', url: () => '/v1/docs', expect: everyone(200) },
   { method: 'get', path: '/v1/feed', url: () => '/v1/feed', expect: everyone(426) },
 ];

@@ -10,9 +10,10 @@ import { insertLead } from '../../db/admin';
 import { assignments, offers } from '../../db/schema';
 import { dedupeKeys } from '../../domain/dedupe';
 import { leadWorkflowId } from '../../domain/ids';
+import { startLeadWorkflow } from '../../temporal/calls';
 import { eventually } from '../helpers/temporal';
 import { SERVICE_LINE } from '../helpers/world';
-import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, connectFeed, leadFields, startHarness, type Harness } from './harness';
+import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, connectFeed, feedMessagesOffSchema, leadFields, startHarness, type Harness } from './harness';
 import { offerOfLead, winOffer } from './world';
 
 let h: Harness;
@@ -74,7 +75,7 @@ test("the duplicate window is the agency's setting; a buyer never buys the same 
   await winOffer(h, first.apiKey, (await offerOfLead(h, a.id)).id);
   // The same person again (imported past intake, e.g. from another source): the first buyer is excluded, the second may buy.
   const again = await insertLead(h.database.db, { agencyId: agency.id, campaignId: campaign.id, fields, dedupeKeys: dedupeKeys(fields, SERVICE_LINE), workflowId: leadWorkflowId });
-  await h.client.workflow.start('leadWorkflow', { taskQueue: h.worker.taskQueue, workflowId: leadWorkflowId(again.id), args: [{ leadId: again.id, agencyId: agency.id, campaignId: campaign.id }] });
+  expect(await startLeadWorkflow(h.client, h.worker.taskQueue, { id: again.id, agencyId: agency.id, campaignId: campaign.id })).toBe('started');
   const offer = await offerOfLead(h, again.id);
   const eligibility = await h.http.get(`/v1/offers/${offer.id}/eligibility`).set(bearer(adminKey));
   expect(eligibility.body.candidates.find((c: { buyerId: string }) => c.buyerId === first.buyer.id)).toMatchObject({ eligible: false, reason: 'already_bought' });
@@ -277,4 +278,8 @@ test('highest-bid offers take sealed bids over REST and the feed; claims are tol
   } finally {
     await feed.close();
   }
+});
+
+test('every message the gateway sent in this file is one its schemas admit (api/feed-messages.ts)', () => {
+  expect(feedMessagesOffSchema()).toEqual([]);
 });

@@ -16,7 +16,7 @@ import WebSocket from 'ws';
 import { BUS_APPLICATION_NAME, createPostgresBus } from '../../db/offer-bus';
 import { startPgProxy } from '../faults/pg-proxy';
 import { eventually } from '../helpers/temporal';
-import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, connectFeed, startHarness, type FeedClient, type Harness } from './harness';
+import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, connectFeed, feedMessagesOffSchema, startHarness, type FeedClient, type Harness } from './harness';
 import { offerOfLead, winOffer } from './world';
 
 jest.setTimeout(120_000);
@@ -126,4 +126,8 @@ test('a half-open LISTEN connection is found by the keepalive and replaced; subs
     await bus.close();
     await proxy.close();
   }
+});
+
+test('every message the gateway sent in this file is one its schemas admit (api/feed-messages.ts)', () => {
+  expect(feedMessagesOffSchema()).toEqual([]);
 });

@@ -6,7 +6,7 @@
 import WebSocket from 'ws';
 import { hiddenValues } from '../../domain/preview';
 import { eventually } from '../helpers/temporal';
-import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, connectFeed, leadFields, startHarness, type FeedClient, type Harness } from './harness';
+import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, connectFeed, feedMessagesOffSchema, leadFields, startHarness, type FeedClient, type Harness } from './harness';
 import { offerOfLead } from './world';
 
 let h: Harness;
@@ -204,4 +204,8 @@ test('closing the gateway closes its sockets', async () => {
   await instance.close();
   expect(await closed).toBe(1001);
   expect(instance.feed.connections()).toBe(0);
+});
+
+test('every message the gateway sent in this file is one its schemas admit (api/feed-messages.ts)', () => {
+  expect(feedMessagesOffSchema()).toEqual([]);
 });

@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import type { DeliveryOverrides } from '../../activities/channels/config';
 import { createApi, type Api, type ApiDeps } from '../../api/app';
 import type { FeedHandle } from '../../api/feed';
+import { FeedServerMessage } from '../../api/feed-messages';
 import type { Database } from '../../db/connection';
 import { createInProcessBus, createPostgresBus, type OfferBus } from '../../db/offer-bus';
 import { openTestPostgres } from '../helpers/db';
@@ -173,6 +174,10 @@ export async function apiLead(h: { http: Harness['http'] }, adminKey: string, ca
 
 // ─── WebSocket client ────────────────────────────────────────────────────────
 
+const offSchema: { message: unknown; issues: string[] }[] = [];
+/** Every message a feed client of this test file received that its schema (api/feed-messages.ts) does not admit. */
+export const feedMessagesOffSchema = (): readonly { message: unknown; issues: string[] }[] => offSchema;
+
 export interface FeedClient {
   ws: WebSocket;
   messages: Record<string, unknown>[];
@@ -189,6 +194,8 @@ export async function connectFeed(wsUrl: string, key: string, via: 'header' | 'q
   const waiters: { pred: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void }[] = [];
   ws.on('message', (data) => {
     const m = JSON.parse(String(data)) as Record<string, unknown>;
+    const checked = FeedServerMessage.safeParse(m);
+    if (!checked.success) offSchema.push({ message: m, issues: checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
     messages.push(m);
     for (const w of [...waiters]) {
       if (w.pred(m)) {

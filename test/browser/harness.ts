@@ -130,7 +130,7 @@ export async function apiOnPort(h: Harness, port: number): Promise<{ baseUrl: st
   };
 }
 
-export { freePort } from '../../scripts/temporal-dev';
+export { freePort } from '../../temporal/dev-server';
 
 export interface BrowserSuite {
   h: Harness;

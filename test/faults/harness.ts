@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { freePort, startTemporalDevServer, type TemporalDevServer } from '../../scripts/temporal-dev';
+import { freePort, startTemporalDevServer, type TemporalDevServer } from '../../temporal/dev-server';
 import {
   httpOk,
   managedProcess,

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { Client } from '@temporalio/client';
-import { ensureTemporalCli } from '../../scripts/temporal-dev';
+import { ensureTemporalCli } from '../../temporal/dev-server';
 
 export const HISTORIES_DIR = path.resolve(__dirname, '../fixtures/histories');
 

@@ -13,9 +13,8 @@ import type { FaultHooks } from '../../activities';
 import type { DeliveryOverrides } from '../../activities/channels/config';
 import type { Db } from '../../db/connection';
 import type { OfferBus } from '../../db/offer-bus';
-import { leadWorkflowId } from '../../domain/ids';
+import { leadWorkflowHandle, startLeadWorkflow, type LeadToRoute } from '../../temporal/calls';
 import { createLeadwireWorker } from '../../worker/worker';
-import { leadSearchAttributes } from '../../workflows/search-attributes';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -116,13 +115,10 @@ export async function startWorker(opts: {
   };
 }
 
-export async function startLead(client: Client, taskQueue: string, lead: { id: string; agencyId: string; campaignId: string }) {
-  return client.workflow.start('leadWorkflow', {
-    taskQueue,
-    workflowId: leadWorkflowId(lead.id),
-    args: [{ leadId: lead.id, agencyId: lead.agencyId, campaignId: lead.campaignId }],
-    typedSearchAttributes: leadSearchAttributes(lead.id, lead.campaignId, lead.agencyId),
-  });
+/** Starts a lead's workflow as intake does (temporal/calls.ts) and returns its handle. */
+export async function startLead(client: Client, taskQueue: string, lead: LeadToRoute) {
+  if ((await startLeadWorkflow(client, taskQueue, lead)) !== 'started') throw new Error(`lead ${lead.id}: its workflow was already started`);
+  return leadWorkflowHandle(client, lead.id);
 }
 
 /** Polls until `check` returns a value (not undefined/false), or fails after `timeoutMs`. */

@@ -2,7 +2,7 @@
  * docker-compose.yml, checked without a Docker engine: it parses, it runs every
  * service the deployment needs, the app containers get every variable the code
  * reads, and Temporal gets the dynamic config and search attributes the dev
- * server gets (scripts/temporal-dev.ts).
+ * server gets (temporal/dev-server.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,7 +26,7 @@ const services = compose.services;
 
 /** Variables only development, tests or PGlite use: a compose deployment runs on Postgres and a real cluster. */
 const NOT_FOR_DEPLOYMENT = new Set(['JEST_WORKER_ID', 'PATH', 'LW_DATA_DIR']);
-const CODE_DIRS = ['bin', 'api', 'worker', 'activities', 'db', 'observability', 'domain', 'workflows'];
+const CODE_DIRS = ['bin', 'api', 'worker', 'activities', 'db', 'observability', 'domain', 'workflows', 'temporal'];
 
 function tsFiles(dir: string): string[] {
   const abs = path.join(ROOT, dir);
@@ -94,7 +94,7 @@ describe('docker-compose.yml', () => {
   });
 
   test("Temporal's dynamic config sets what the dev server sets", () => {
-    const devServer = read('scripts/temporal-dev.ts');
+    const devServer = read('temporal/dev-server.ts');
     const expected = [...devServer.matchAll(/'--dynamic-config-value',\s*'([\w.]+)=([^']+)'/g)].map((m) => [m[1]!, m[2]!] as const);
     expect(expected.map(([k]) => k)).toEqual(expect.arrayContaining(['history.maxInFlightUpdates', 'history.maxTotalUpdates']));
 
@@ -108,7 +108,7 @@ describe('docker-compose.yml', () => {
   });
 
   test('the search attributes the dev server registers are registered by the one-shot service', () => {
-    const devServer = read('scripts/temporal-dev.ts');
+    const devServer = read('temporal/dev-server.ts');
     const attrs = [...devServer.matchAll(/'--search-attribute',\s*'(\w+)=Keyword'/g)].map((m) => m[1]!);
     expect(attrs.sort()).toEqual(['AgencyId', 'CampaignId', 'LeadId']);
     const entry = services['temporal-register']!.entrypoint!.join(' ');

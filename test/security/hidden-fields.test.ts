@@ -117,8 +117,8 @@ test('no buyer-facing answer or feed frame before the win holds a hidden value o
 
   // Every buyer-facing route (and the public ones), every buyer, with this offer's and lead's ids.
   const seen: Record<string, unknown[]> = { winner: [], loser: [], excluded: [], foreign: [] };
-  // The public routes too, but not the static documents (the OpenAPI document, its page) nor the metrics, whose numbers may hold a ZIP-like run of digits.
-  const STATIC = ['/v1/feed', '/v1/docs', '/v1/openapi.json', '/metrics'];
+  // The public routes too, but not the static documents (the OpenAPI and AsyncAPI documents, the docs page) nor the metrics, whose numbers may hold a ZIP-like run of digits.
+  const STATIC = ['/v1/feed', '/v1/docs', '/v1/openapi.json', '/v1/asyncapi.json', '/metrics'];
   const routes = h.main.api.routes.filter((r) => (r.roles.length === 0 || r.roles.includes('buyer')) && !STATIC.includes(r.path));
   const idFor = (path: string) =>
     path.startsWith('/v1/offers/') ? offer.id : path.startsWith('/v1/assignments/') ? earlierWin.assignmentId : path.startsWith('/v1/leads/') ? lead.id : crypto.randomUUID();

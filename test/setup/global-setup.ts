@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { ensureTemporalServer } from '../../scripts/temporal-cluster';
-import { startTemporalDevServer, type TemporalDevServer } from '../../scripts/temporal-dev';
+import { startTemporalDevServer, type TemporalDevServer } from '../../temporal/dev-server';
 
 export const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 

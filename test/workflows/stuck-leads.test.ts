@@ -5,7 +5,8 @@
  */
 import { eq } from 'drizzle-orm';
 import { leads } from '../../db/schema';
-import { restartStuckLeads, startLeadWorkflow } from '../../worker/lead-starter';
+import { leadWorkflowHandle, startLeadWorkflow } from '../../temporal/calls';
+import { restartStuckLeads } from '../../worker/lead-starter';
 import { waitForLeadStatus } from '../helpers/lifecycle';
 import { lifecycleSuite } from '../helpers/suite';
 import { makeAgency, makeBuyer, makeCampaign, makeLead } from '../helpers/world';
@@ -24,6 +25,6 @@ test('a lead whose workflow never started is routed by the sweeper, once', async
   expect(await restartStuckLeads(db, suite.client, suite.worker.taskQueue)).toBeGreaterThanOrEqual(1);
   await waitForLeadStatus(db, lead.id, 'sold');
   // Finished: starting it again (a retried intake) is refused, so no second auction.
-  await suite.client.workflow.getHandle(`lead-${lead.id}`).result();
+  await leadWorkflowHandle(suite.client, lead.id).result();
   expect(await startLeadWorkflow(suite.client, suite.worker.taskQueue, lead)).toBe('already_started');
 });

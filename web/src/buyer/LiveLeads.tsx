@@ -12,14 +12,14 @@ import { useCallback, useEffect, useReducer, useRef, useState } from 'preact/hoo
 import { ApiError, messageOf, randomId, serverNow, toApiError, type Api } from '../shared/api';
 import { FeedClaimError, LiveFeed, type ClaimAnswer, type FeedStatus } from '../shared/feed';
 import { ago, countdown, credits, label, num, show } from '../shared/format';
-import type { BidAnswer, BuyerOffer, ClaimFailureReason, FeedServerMessage, LeadRecord, Page, Wallet, WonLead } from '../shared/types';
+import type { BidAnswer, BuyerOffer, ClaimFailureReason, CloseOutcome, FeedServerMessage, LeadRecord, Page, Wallet, WonLead } from '../shared/types';
 import { Button, Empty, toast, useNow } from '../shared/ui';
 import * as B from './cards';
 
 type Action =
   | { t: 'snapshot'; offers: BuyerOffer[]; first: boolean }
   | { t: 'opened'; offer: BuyerOffer }
-  | { t: 'closed'; offerId: string; outcome: 'won_by_you' | 'taken' | 'expired' }
+  | { t: 'closed'; offerId: string; outcome: CloseOutcome }
   | { t: 'claiming'; offerId: string }
   | { t: 'answer'; offerId: string; answer: ClaimAnswer }
   | { t: 'bid'; offerId: string; answer: BidAnswer }

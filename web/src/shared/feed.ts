@@ -5,7 +5,7 @@
  * with a fresh `snapshot` from the server. Claims sent over the socket are
  * matched to their `claim.result` by requestId.
  */
-import type { ClaimRefusedAnswer, ClaimWonAnswer, FeedServerMessage } from './types';
+import type { ClaimRefusedAnswer, ClaimWonAnswer, FeedClientMessage, FeedServerMessage } from './types';
 
 export type FeedStatus = 'connecting' | 'online' | 'offline';
 
@@ -64,7 +64,7 @@ export class LiveFeed {
   }
 
   /** Sends a message if connected; false otherwise. */
-  send(message: object): boolean {
+  send(message: FeedClientMessage): boolean {
     if (!this.online) return false;
     this.ws!.send(JSON.stringify(message));
     return true;

@@ -1,8 +1,9 @@
 /**
  * The shapes the pages read, inferred from the very zod schemas the API
- * answers with (api/schemas.ts): type-only imports, so nothing of zod or the
- * API reaches the bundle, and a change of the contract fails `npm run
- * typecheck` here instead of breaking a page at run time.
+ * answers with (api/schemas.ts; api/feed-messages.ts for the live feed):
+ * type-only imports, so nothing of zod or the API reaches the bundle, and a
+ * change of the contract fails `npm run typecheck` here instead of breaking a
+ * page at run time.
  */
 import type { z } from 'zod';
 import type {
@@ -27,6 +28,7 @@ import type {
   WonLeadView,
   PriceRulesSchema,
 } from '../../../api/schemas';
+import type { FeedClientMessage as FeedClientMessageSchema, FeedServerMessage as FeedServerMessageSchema } from '../../../api/feed-messages';
 
 export type {
   AuctionKind,
@@ -71,13 +73,9 @@ export type Agency = z.infer<typeof Responses.AgencyCreated>['agency'];
 /** A page of a list endpoint: `{<key>: T[], nextCursor}`. */
 export type Page<K extends string, T> = { [P in K]: T[] } & { nextCursor: string | null };
 
-/** The feed's server messages (API.md, api/feed.ts). */
-export type FeedServerMessage =
-  | { type: 'snapshot'; offers: BuyerOffer[]; seq: number; resync?: boolean }
-  | { type: 'offer.opened'; offer: BuyerOffer; seq: number }
-  | { type: 'offer.closed'; offerId: string; outcome: 'won_by_you' | 'taken' | 'expired'; seq: number }
-  | ({ type: 'claim.result'; requestId: string } & (ClaimWonAnswer | ClaimRefusedAnswer))
-  | { type: 'error'; code: string; message: string; requestId?: string; offerId?: string; retryAfter?: number };
+/** The feed's messages, both directions (api/feed-messages.ts: the schemas the gateway parses and sends with). */
+export type FeedServerMessage = z.infer<typeof FeedServerMessageSchema>;
+export type FeedClientMessage = z.infer<typeof FeedClientMessageSchema>;
 
 export type CloseOutcome = Extract<FeedServerMessage, { type: 'offer.closed' }>['outcome'];
 
