@@ -2051,7 +2051,7 @@ export interface components {
              * @description how many of the agency's latest leads to run it against (default 50)
              * @default 50
              */
-            lastN: number;
+            lastN?: number;
         };
         DryRunView: {
             campaign: {
@@ -2660,7 +2660,7 @@ export interface components {
              * @description false: the source may no longer post into it (the rule is kept for its leads)
              * @default true
              */
-            allowed: boolean;
+            allowed?: boolean;
             payout: components["schemas"]["PayoutRule"];
         };
         SourceCampaignView: {
