@@ -15,9 +15,9 @@ import { createInProcessBus } from '../../db/offer-bus';
 export const CLIENT_DIR = __dirname;
 export const GENERATED = ['openapi.json', 'schema.d.ts'] as const;
 
-/** The document exactly as served: the app built with inert dependencies (the document needs no database or Temporal). */
-async function servedDocument(): Promise<Record<string, unknown>> {
-  const api = createApi({
+/** The API app with inert dependencies: enough to serve its document, which needs no database or Temporal. */
+export function documentApi() {
+  return createApi({
     db: {} as Db,
     bus: createInProcessBus(),
     temporal: {} as Client,
@@ -25,7 +25,11 @@ async function servedDocument(): Promise<Record<string, unknown>> {
     rootToken: 'unused',
     logger: { error: () => undefined, warn: () => undefined },
   });
-  const server = api.app.listen(0, '127.0.0.1');
+}
+
+/** The document exactly as served. */
+async function servedDocument(): Promise<Record<string, unknown>> {
+  const server = documentApi().app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   try {
     const { port } = server.address() as { port: number };

@@ -5,21 +5,11 @@
  */
 import SwaggerParser from '@apidevtools/swagger-parser';
 import express from 'express';
-import type { Client } from '@temporalio/client';
-import { createApi } from '../../api/app';
 import { openApiPath } from '../../api/openapi';
-import type { Db } from '../../db/connection';
-import { createInProcessBus } from '../../db/offer-bus';
+import { documentApi } from '../../packages/client/generate';
 
-/** The document needs no database or Temporal: build the app with inert dependencies. */
-const api = createApi({
-  db: {} as Db,
-  bus: createInProcessBus(),
-  temporal: {} as Client,
-  taskQueue: 'unused',
-  rootToken: 'unused',
-  logger: { error: () => undefined, warn: () => undefined },
-});
+/** The document needs no database or Temporal: the app with inert dependencies. */
+const api = documentApi();
 
 /** `METHOD /path` of every route registered on the Express app (its router stack). */
 function servedRoutes(app: express.Express): string[] {
