@@ -1,29 +1,25 @@
 /**
  * The OpenAPI 3.1 document, generated from the route objects and their zod
- * schemas (`z.toJSONSchema`), and a small self-contained HTML page that
- * renders it (no scripts, no CDN).
+ * schemas (`z.toJSONSchema`; shared schemas are named components referenced
+ * by `$ref`, see openapi-schemas.ts), and a small self-contained HTML page
+ * that renders it (no scripts, no CDN).
  */
-import { z } from 'zod';
 import type { AnyRoute, ResponseDoc } from './route';
-import { ClaimWon, ProblemSchema } from './schemas';
+import { documentSchemas, type DocumentSchemas, type SchemaUse } from './openapi-schemas';
+import { ProblemSchema } from './schemas';
 
 type Json = Record<string, unknown>;
-
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Json {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Json;
-  return rest;
-}
 
 /** `/v1/buyers/:id` → `/v1/buyers/{id}`. */
 export const openApiPath = (expressPath: string) => expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
-function parameters(route: AnyRoute): Json[] {
+function parameters(route: AnyRoute, schemas: DocumentSchemas): Json[] {
   const out: Json[] = [];
   for (const [where, schema] of [
     ['path', route.params],
     ['query', route.query],
   ] as const) {
-    const js = jsonSchema(schema, 'input');
+    const js = schemas.inline(schema, 'input');
     const props = (js.properties ?? {}) as Record<string, Json>;
     const required = new Set((js.required ?? []) as string[]);
     for (const [name, prop] of Object.entries(props)) {
@@ -49,11 +45,10 @@ function parameters(route: AnyRoute): Json[] {
   return out;
 }
 
-const PROBLEM_CONTENT = { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } };
-
-function response(status: number, doc: ResponseDoc): Json {
+function response(status: number, doc: ResponseDoc, schemas: DocumentSchemas): Json {
+  const PROBLEM_CONTENT = { 'application/problem+json': { schema: schemas.of(ProblemSchema, 'output') } };
   if (doc.schema) {
-    const content = { [doc.contentType ?? 'application/json']: { schema: jsonSchema(doc.schema, 'output') }, ...(doc.orProblem ? PROBLEM_CONTENT : {}) };
+    const content = { [doc.contentType ?? 'application/json']: { schema: schemas.of(doc.schema, 'output') }, ...(doc.orProblem ? PROBLEM_CONTENT : {}) };
     return { description: doc.description, content };
   }
   if (doc.contentType) return { description: doc.description, content: { [doc.contentType]: { schema: { type: 'string' } } } };
@@ -63,7 +58,7 @@ function response(status: number, doc: ResponseDoc): Json {
 
 const ROLE_NAMES = { root: 'root token', admin: 'agency admin key', buyer: 'buyer key', source: 'source key' } as const;
 
-function operation(route: AnyRoute): Json {
+function operation(route: AnyRoute, schemas: DocumentSchemas): Json {
   const who = route.roles.length ? `Auth: ${route.roles.map((r) => ROLE_NAMES[r]).join(' or ')}.` : 'No authentication.';
   return {
     operationId: route.operationId,
@@ -71,23 +66,35 @@ function operation(route: AnyRoute): Json {
     summary: route.summary,
     description: [route.description, who].filter(Boolean).join('\n\n'),
     ...(route.roles.length ? { security: [{ bearer: [] }], 'x-leadwire-roles': [...route.roles] } : { security: [] }),
-    parameters: parameters(route),
+    parameters: parameters(route, schemas),
     ...(route.body
-      ? { requestBody: { required: !route.bodyOptional, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } } }
+      ? { requestBody: { required: !route.bodyOptional, content: { 'application/json': { schema: schemas.of(route.body, 'input') } } } }
       : {}),
     responses: Object.fromEntries(
       Object.entries(route.responses)
         .sort(([a], [b]) => Number(a) - Number(b))
-        .map(([status, doc]) => [status, response(Number(status), doc)]),
+        .map(([status, doc]) => [status, response(Number(status), doc, schemas)]),
     ),
   };
 }
 
+/** Every schema the operations use, and which way. */
+function schemaUses(routes: AnyRoute[]): SchemaUse[] {
+  const uses: SchemaUse[] = [{ schema: ProblemSchema, io: 'output' }];
+  for (const route of routes) {
+    uses.push({ schema: route.params, io: 'input' }, { schema: route.query, io: 'input' });
+    if (route.body) uses.push({ schema: route.body, io: 'input' });
+    for (const doc of Object.values(route.responses)) if (doc.schema) uses.push({ schema: doc.schema, io: 'output' });
+  }
+  return uses;
+}
+
 export function buildOpenApi(routes: AnyRoute[], version = '0.1.0'): Json {
+  const schemas = documentSchemas(schemaUses(routes));
   const paths: Record<string, Json> = {};
   for (const route of routes) {
     const path = openApiPath(route.path);
-    paths[path] = { ...(paths[path] ?? {}), [route.method]: operation(route) };
+    paths[path] = { ...(paths[path] ?? {}), [route.method]: operation(route, schemas) };
   }
   return {
     openapi: '3.1.0',
@@ -104,8 +111,7 @@ export function buildOpenApi(routes: AnyRoute[], version = '0.1.0'): Json {
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'root token, agency admin key or buyer key' } },
       schemas: {
-        Problem: jsonSchema(ProblemSchema, 'output'),
-        ClaimWon: jsonSchema(ClaimWon, 'output'),
+        ...schemas.components,
       },
     },
   };
@@ -162,5 +168,9 @@ ${[...byTag.entries()].map(([tag, ops]) => `<h2 id="tag-${esc(tag)}">${esc(tag)}
 <h2>Live feed messages</h2>
 <p>The WebSocket at <code>/v1/feed</code> is described by its own document: <a href="/v1/asyncapi.json">/v1/asyncapi.json</a> (AsyncAPI 3.0).</p>
 <h2>Problem documents</h2><pre>${esc(JSON.stringify(schemas.Problem, null, 2))}</pre>
+<h2 id="schemas">Schemas</h2><p>The named schemas (<code>#/components/schemas/…</code>) the operations refer to.</p>
+${Object.entries(schemas)
+  .map(([name, schema]) => `<details id="schema-${esc(name)}"><summary><code>${esc(name)}</code></summary><pre>${esc(JSON.stringify(schema, null, 2))}</pre></details>`)
+  .join('\n')}
 </body></html>`;
 }

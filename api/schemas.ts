@@ -82,6 +82,41 @@ const HttpUrl = z
   .refine(storable, STORABLE);
 const IsoTime = z.string().describe('ISO-8601 UTC time');
 
+// ─── the vocabularies (domain/types), each one named schema ───────────────────
+
+export const AlertChannelSchema = z.enum(ALERT_CHANNELS);
+export const AlertKindSchema = z.enum(ALERT_KINDS);
+export const AlertStatusSchema = z.enum(ALERT_STATUSES);
+export const AssignmentStatusSchema = z.enum(ASSIGNMENT_STATUSES);
+export const AuctionKindSchema = z.enum(AUCTION_KINDS);
+export const AuctionPricingSchema = z.enum(AUCTION_PRICINGS);
+export const BidRefusalReasonSchema = z.enum(BID_REFUSAL_REASONS);
+export const BuyerPriceKindSchema = z.enum(BUYER_PRICE_KINDS);
+export const BuyerStatusSchema = z.enum(BUYER_STATUSES);
+export const CampaignStatusSchema = z.enum(CAMPAIGN_STATUSES);
+export const ChangeActorSchema = z.enum(CHANGE_ACTORS);
+export const ClaimFailureReasonSchema = z.enum(CLAIM_FAILURE_REASONS);
+export const DeliveryAttemptOutcomeSchema = z.enum(DELIVERY_ATTEMPT_OUTCOMES);
+export const DeliveryChannelSchema = z.enum(DELIVERY_CHANNELS);
+export const DeliveryModeSchema = z.enum(DELIVERY_MODES);
+export const DeliveryStatusSchema = z.enum(DELIVERY_STATUSES);
+export const DisputeStatusSchema = z.enum(DISPUTE_STATUSES);
+export const ExclusionReasonSchema = z.enum(EXCLUSION_REASONS);
+export const FilterMatchSchema = z.enum(FILTER_MATCHES);
+export const LeadStatusSchema = z.enum(LEAD_STATUSES);
+export const LedgerEntryKindSchema = z.enum(LEDGER_ENTRY_KINDS);
+export const OfferKindSchema = z.enum(OFFER_KINDS);
+export const OfferStatusSchema = z.enum(OFFER_STATUSES);
+export const PingDecisionSchema = z.enum(PING_DECISIONS);
+export const PingRejectionSchema = z.enum(PING_REJECTIONS);
+export const PipelineStatusSchema = z.enum(PIPELINE_STATUSES);
+export const PushStrategySchema = z.enum(PUSH_STRATEGIES);
+export const SendingChannelSchema = z.enum(SENDING_CHANNELS);
+export const SourceLedgerKindSchema = z.enum(SOURCE_LEDGER_KINDS);
+export const SourceOutcomeSchema = z.enum(SOURCE_OUTCOMES);
+export const SourceStatusSchema = z.enum(SOURCE_STATUSES);
+export const TimelineEventTypeSchema = z.enum(TIMELINE_EVENT_TYPES);
+
 // ─── shared request parts ────────────────────────────────────────────────────
 
 export const IdParams = z.object({ id: Id }).strict();
@@ -216,13 +251,13 @@ const FilterRuleSchema = z.discriminatedUnion('op', [
   z.object({ field: FilterField, op: z.literal('absent') }).strict(),
 ]);
 export const LeadFiltersSchema = z
-  .object({ match: z.enum(FILTER_MATCHES).describe('all: every rule must pass; any: one suffices'), rules: z.array(FilterRuleSchema).max(50) })
+  .object({ match: FilterMatchSchema.describe('all: every rule must pass; any: one suffices'), rules: z.array(FilterRuleSchema).max(50) })
   .strict()
   .describe('lead filters: rules on lead fields or qualification answers (equals, in, not_in, range, present, absent)');
 
 export const AlertSettingsSchema = z
   .object({
-    channels: z.array(z.enum(ALERT_CHANNELS)).max(4).optional().describe('channels alerts go out on (offer alerts and the low-balance alert); none: no alerts'),
+    channels: z.array(AlertChannelSchema).max(4).optional().describe('channels alerts go out on (offer alerts and the low-balance alert); none: no alerts'),
     minPrice: Credits.optional().describe('offer alerts only for leads at this price or more'),
     quietHours: z.object({ from: HHMM, to: HHMM }).strict().optional().describe("no offer alerts between these wall-clock times (buyer's zone); may span midnight"),
   })
@@ -245,7 +280,7 @@ const buyerFields = {
   states: z.array(State).max(60),
   caps: CapsSchema,
   delivery: DeliverySchema,
-  status: z.enum(BUYER_STATUSES),
+  status: BuyerStatusSchema,
 };
 
 export const BuyerCreate = z
@@ -303,7 +338,7 @@ export const BuyerPriceBody = z
 
 export const PipelineBody = z
   .object({
-    status: z.enum(PIPELINE_STATUSES),
+    status: PipelineStatusSchema,
     note: text(2000).optional(),
     jobValue: int(0, 100_000_000).optional().describe("the job's value (whole units of the buyer's money), e.g. with won_job"),
   })
@@ -313,7 +348,7 @@ export const BuyerStatsQuery = z
   .object({ days: z.coerce.number().int().min(1).max(365).default(30).describe('the period: the last N days (default 30)') })
   .strict();
 
-export const BuyersQuery = PageQuery.extend({ status: z.enum(BUYER_STATUSES).optional() }).strict();
+export const BuyersQuery = PageQuery.extend({ status: BuyerStatusSchema.optional() }).strict();
 
 export const CreditsCreate = z
   .object({ amount: int(1, 100_000_000).describe('credits to add'), reference: text(200).optional().describe('e.g. an invoice number') })
@@ -332,7 +367,7 @@ export const WebhookSecretRotate = z
   .strict();
 
 export const RedeliverCreate = z
-  .object({ channel: z.enum(SENDING_CHANNELS).describe('the channel to send the sale on again') })
+  .object({ channel: SendingChannelSchema.describe('the channel to send the sale on again') })
   .strict();
 
 // ─── campaigns ───────────────────────────────────────────────────────────────
@@ -372,20 +407,20 @@ const PoolMember = z
 const campaignFields = {
   name: text(200),
   serviceLine: ServiceLineKey,
-  mode: z.enum(DELIVERY_MODES),
+  mode: DeliveryModeSchema,
   claimWindowSeconds: int(1, 86_400),
   previewFields: z.array(PreviewField).max(60),
   price: PriceRulesSchema,
   maxWinners: int(1, 100).describe('1 = exclusive; N > 1 = a shared lead sold up to N times'),
   fallbackCampaignId: Id.nullable(),
-  pushStrategy: z.enum(PUSH_STRATEGIES),
+  pushStrategy: PushStrategySchema,
   caps: CapsSchema,
-  status: z.enum(CAMPAIGN_STATUSES),
+  status: CampaignStatusSchema,
   buyerIds: z.array(Id).max(10_000).describe('the buyer pool (empty: every buyer of the agency)'),
   buyers: z.array(PoolMember).max(10_000).describe('the buyer pool with push priority and weight'),
-  auction: z.enum(AUCTION_KINDS).describe('ping post: the first valid claim wins (default), or the highest sealed bid at close'),
+  auction: AuctionKindSchema.describe('ping post: the first valid claim wins (default), or the highest sealed bid at close'),
   floorPrice: Credits.nullable().describe('highest bid: the lowest acceptable bid (null: the lead\'s computed price)'),
-  pricing: z.enum(AUCTION_PRICINGS).describe('highest bid: the winner pays its bid, or the next bid (never below the floor)'),
+  pricing: AuctionPricingSchema.describe('highest bid: the winner pays its bid, or the next bid (never below the floor)'),
 };
 
 export const CampaignCreate = z
@@ -422,8 +457,8 @@ export const DryRunBody = z
   .strict();
 
 export const CampaignsQuery = PageQuery.extend({
-  status: z.enum(CAMPAIGN_STATUSES).optional(),
-  mode: z.enum(DELIVERY_MODES).optional(),
+  status: CampaignStatusSchema.optional(),
+  mode: DeliveryModeSchema.optional(),
 }).strict();
 
 // ─── leads ───────────────────────────────────────────────────────────────────
@@ -477,7 +512,7 @@ export const LeadCreate = z
   .strict();
 
 export const LeadsQuery = PageQuery.extend({
-  status: z.enum(LEAD_STATUSES).optional(),
+  status: LeadStatusSchema.optional(),
   campaignId: Id.optional(),
 }).strict();
 
@@ -497,7 +532,7 @@ export const BidBody = z
   .object({ amount: int(0, 1_000_000).describe('whole credits, at least the floor; a later bid must raise my earlier one'), requestId: RequestId.optional() })
   .strict();
 export const CancelOfferBody = z.object({ reason: text(500) }).strict();
-export const OffersQuery = PageQuery.extend({ status: z.enum(OFFER_STATUSES).default('open') }).strict();
+export const OffersQuery = PageQuery.extend({ status: OfferStatusSchema.default('open') }).strict();
 export const EligibilityQuery = z.object({ buyerId: Id.optional() }).strict();
 
 export const DisputeCreate = z
@@ -514,7 +549,7 @@ export const DisputeResolve = z
     campaignId: Id.optional().describe("the re-offer's campaign (default: the lead's)"),
   })
   .strict();
-export const DisputesQuery = PageQuery.extend({ status: z.enum(DISPUTE_STATUSES).optional() }).strict();
+export const DisputesQuery = PageQuery.extend({ status: DisputeStatusSchema.optional() }).strict();
 
 // ─── the supply side: sources, pings, posts, reports ─────────────────────────
 
@@ -525,7 +560,7 @@ export const PayoutRuleSchema = z
   ])
   .describe('paid when the lead is sold, reversed when the sale is returned');
 
-export const SourceCreate = z.object({ name: text(200), status: z.enum(SOURCE_STATUSES).optional() }).strict();
+export const SourceCreate = z.object({ name: text(200), status: SourceStatusSchema.optional() }).strict();
 export const SourcePatch = SourceCreate.partial();
 export const SourceCampaignSet = z
   .object({
@@ -562,10 +597,11 @@ export const RangeQuery = z
   .strict();
 export const RangePageQuery = PageQuery.extend(RangeQuery.shape).strict();
 export const REPORT_GROUPS = ['day', 'campaign', 'source', 'buyer'] as const;
+export const ReportGroupSchema = z.enum(REPORT_GROUPS);
 export const SourceLedgerExportQuery = RangeQuery.extend({ sourceId: Id.optional().describe('admin: one source (default: every source)') }).strict();
-export const ReportExportQuery = RangeQuery.extend({ groupBy: z.enum(REPORT_GROUPS).default('day') }).strict();
+export const ReportExportQuery = RangeQuery.extend({ groupBy: ReportGroupSchema.default('day') }).strict();
 export const ReportQuery = RangeQuery.extend({
-  groupBy: z.enum(REPORT_GROUPS).default('day'),
+  groupBy: ReportGroupSchema.default('day'),
   limit: PageQuery.shape.limit,
   cursor: PageQuery.shape.cursor,
 }).strict();
@@ -588,7 +624,7 @@ export const ServiceLineView = z.object({ id: Id, key: z.string(), name: z.strin
 export const BuyerView = z.object({
   id: Id,
   name: z.string(),
-  status: z.enum(BUYER_STATUSES),
+  status: BuyerStatusSchema,
   pauseReason: Nullable(z.string()),
   serviceLines: z.array(z.string()),
   zipCodes: z.array(z.string()),
@@ -596,7 +632,7 @@ export const BuyerView = z.object({
   caps: CapsSchema,
   delivery: DeliverySchema,
   balance: z.number().int(),
-  pausedBy: Nullable(z.enum(CHANGE_ACTORS)),
+  pausedBy: Nullable(ChangeActorSchema),
   consecutiveDeliveryFailures: z.number().int(),
   webhookPausedAt: Nullable(IsoTime).describe('set when the endpoint answered 410 Gone: no webhook is sent until delivery is changed (PATCH)'),
   webhookPauseReason: Nullable(z.string()),
@@ -615,11 +651,11 @@ export const BuyerView = z.object({
 });
 export const DeliveryAttemptView = z.object({
   id: Id,
-  channel: z.enum(DELIVERY_CHANNELS),
+  channel: DeliveryChannelSchema,
   attempt: z.number().int(),
   redelivery: z.boolean(),
   messageId: Nullable(z.string()).describe('the Standard Webhooks webhook-id'),
-  outcome: z.enum(DELIVERY_ATTEMPT_OUTCOMES),
+  outcome: DeliveryAttemptOutcomeSchema,
   status: Nullable(z.number().int()).describe('the HTTP status answered'),
   latencyMs: z.number().int(),
   response: Nullable(z.string()).describe('the first 500 bytes of the answer'),
@@ -627,10 +663,10 @@ export const DeliveryAttemptView = z.object({
   nextRetryMs: Nullable(z.number().int()).describe('the wait before the next attempt (schedule with jitter, or Retry-After)'),
   at: IsoTime,
 });
-export const DeliveryView = z.object({ channel: z.enum(DELIVERY_CHANNELS), status: z.enum(DELIVERY_STATUSES), attempts: z.number().int(), lastError: Nullable(z.string()) });
+export const DeliveryView = z.object({ channel: DeliveryChannelSchema, status: DeliveryStatusSchema, attempts: z.number().int(), lastError: Nullable(z.string()) });
 export const LedgerEntryView = z.object({
   id: Id,
-  kind: z.enum(LEDGER_ENTRY_KINDS),
+  kind: LedgerEntryKindSchema,
   amount: z.number().int(),
   balanceAfter: z.number().int(),
   reference: Nullable(z.string()),
@@ -642,19 +678,19 @@ export const CampaignView = z.object({
   id: Id,
   name: z.string(),
   serviceLine: z.string(),
-  mode: z.enum(DELIVERY_MODES),
+  mode: DeliveryModeSchema,
   claimWindowSeconds: z.number().int(),
   previewFields: z.array(z.string()),
   price: PriceRulesSchema,
   maxWinners: z.number().int(),
   fallbackCampaignId: Nullable(Id),
-  pushStrategy: z.enum(PUSH_STRATEGIES),
+  pushStrategy: PushStrategySchema,
   caps: CapsSchema,
-  status: z.enum(CAMPAIGN_STATUSES),
+  status: CampaignStatusSchema,
   buyers: z.array(z.object({ buyerId: Id, priority: z.number().int(), weight: z.number().int() })),
-  auction: z.enum(AUCTION_KINDS),
+  auction: AuctionKindSchema,
   floorPrice: Nullable(z.number().int()),
-  pricing: z.enum(AUCTION_PRICINGS),
+  pricing: AuctionPricingSchema,
   createdAt: IsoTime,
   updatedAt: IsoTime,
 });
@@ -662,7 +698,7 @@ export const FullLead = LeadFieldsSchema.extend({ id: Id, consent: ConsentSchema
 export const LeadView = z.object({
   id: Id,
   campaignId: Id,
-  status: z.enum(LEAD_STATUSES),
+  status: LeadStatusSchema,
   statusReason: Nullable(z.string()),
   fields: LeadFieldsSchema,
   consent: Nullable(ConsentSchema),
@@ -674,14 +710,14 @@ export const OfferAdminView = z.object({
   id: Id,
   leadId: Id,
   campaignId: Nullable(Id),
-  kind: z.enum(OFFER_KINDS),
-  status: z.enum(OFFER_STATUSES),
+  kind: OfferKindSchema,
+  status: OfferStatusSchema,
   price: z.number().int(),
   preview: z.record(z.string(), z.unknown()),
   maxWinners: z.number().int(),
   winners: z.number().int(),
-  auction: z.enum(AUCTION_KINDS),
-  pricing: z.enum(AUCTION_PRICINGS),
+  auction: AuctionKindSchema,
+  pricing: AuctionPricingSchema,
   depth: z.number().int(),
   workflowId: z.string(),
   openedAt: IsoTime,
@@ -696,7 +732,7 @@ export const AssignmentView = z.object({
   buyerId: Id,
   price: z.number().int(),
   exclusive: z.boolean(),
-  status: z.enum(ASSIGNMENT_STATUSES),
+  status: AssignmentStatusSchema,
   createdAt: IsoTime,
 });
 export const LeadDetailView = LeadView.extend({ offers: z.array(OfferAdminView), assignments: z.array(AssignmentView) });
@@ -706,19 +742,19 @@ export const BuyerOfferView = z.object({
   leadId: Id,
   preview: z.record(z.string(), z.unknown()),
   price: z.number().int().describe('first claim: the price; highest bid: the floor'),
-  auction: z.enum(AUCTION_KINDS).describe('first_claim: claim it; highest_bid: bid on it (POST /v1/offers/:id/bids)'),
+  auction: AuctionKindSchema.describe('first_claim: claim it; highest_bid: bid on it (POST /v1/offers/:id/bids)'),
   closesAt: IsoTime,
 });
 export const WonLeadView = z.object({
   assignmentId: Id,
   offerId: Id,
   price: z.number().int(),
-  status: z.enum(ASSIGNMENT_STATUSES),
+  status: AssignmentStatusSchema,
   wonAt: IsoTime,
   lead: FullLead,
 });
 export const TimelineEventView = z.object({
-  type: z.enum(TIMELINE_EVENT_TYPES),
+  type: TimelineEventTypeSchema,
   at: IsoTime,
   offerId: Id.optional(),
   buyerId: Id.optional(),
@@ -729,7 +765,7 @@ export const CandidateView = z.object({
   buyerId: Id,
   buyerName: z.string(),
   eligible: z.boolean(),
-  reason: Nullable(z.enum(EXCLUSION_REASONS)),
+  reason: Nullable(ExclusionReasonSchema),
   detail: Nullable(z.string()),
   snapshot: z.record(z.string(), z.unknown()),
 });
@@ -739,7 +775,7 @@ export const DisputeView = z.object({
   buyerId: Id,
   reason: z.string(),
   code: Nullable(z.string()),
-  status: z.enum(DISPUTE_STATUSES),
+  status: DisputeStatusSchema,
   refundEntryId: Nullable(Id),
   createdAt: IsoTime,
   resolvedAt: Nullable(IsoTime),
@@ -752,13 +788,13 @@ export const ClaimWon = z.object({
   charged: z.number().int(),
   balance: z.number().int(),
 });
-export const ClaimRefused = z.object({ result: z.enum(['lost', 'failed']), reason: z.enum(CLAIM_FAILURE_REASONS) });
+export const ClaimRefused = z.object({ result: z.enum(['lost', 'failed']), reason: ClaimFailureReasonSchema });
 export const BidAccepted = z.object({ result: z.literal('accepted'), offerId: Id, amount: z.number().int(), raised: z.boolean() });
-export const BidRefused = z.object({ result: z.literal('refused'), reason: z.enum(BID_REFUSAL_REASONS) });
+export const BidRefused = z.object({ result: z.literal('refused'), reason: BidRefusalReasonSchema });
 export const BuyerChangeView = z.object({
   id: Id,
   buyerId: Id,
-  actor: z.enum(CHANGE_ACTORS),
+  actor: ChangeActorSchema,
   changes: z.record(z.string(), z.object({ from: z.unknown(), to: z.unknown() })),
   note: Nullable(z.string()),
   createdAt: IsoTime,
@@ -795,11 +831,11 @@ export const BuyerStatsView = z.object({
     })
     .describe("what became of the leads it bought (the buyer's pipeline status)"),
 });
-export const BuyerPriceView = z.object({ campaignId: Id, buyerId: Id, kind: z.enum(BUYER_PRICE_KINDS), value: z.number().int(), updatedAt: IsoTime });
+export const BuyerPriceView = z.object({ campaignId: Id, buyerId: Id, kind: BuyerPriceKindSchema, value: z.number().int(), updatedAt: IsoTime });
 export const PipelineChangeView = z.object({
   id: Id,
   assignmentId: Id,
-  status: z.enum(PIPELINE_STATUSES),
+  status: PipelineStatusSchema,
   note: Nullable(z.string()),
   jobValue: Nullable(z.number().int()),
   authorKeyId: Nullable(Id).describe('the API key that made the change'),
@@ -813,17 +849,17 @@ export const PipelineItemView = z.object({
   boughtAt: IsoTime,
   name: z.string(),
   city: Nullable(z.string()),
-  status: z.enum(PIPELINE_STATUSES),
+  status: PipelineStatusSchema,
   note: Nullable(z.string()),
   jobValue: Nullable(z.number().int()),
   changedAt: Nullable(IsoTime),
 });
 export const AlertView = z.object({
   id: Id,
-  kind: z.enum(ALERT_KINDS),
-  channel: z.enum(ALERT_CHANNELS),
+  kind: AlertKindSchema,
+  channel: AlertChannelSchema,
   offerId: Nullable(Id),
-  status: z.enum(ALERT_STATUSES),
+  status: AlertStatusSchema,
   attempts: z.number().int(),
   lastError: Nullable(z.string()),
   createdAt: IsoTime,
@@ -834,11 +870,11 @@ const DryRunLead = z.object({
   createdAt: IsoTime,
   price: Nullable(z.number().int()),
   eligible: z.array(z.object({ buyerId: Id, buyerName: z.string() })),
-  excluded: z.array(z.object({ buyerId: Id, buyerName: z.string(), reason: z.enum(EXCLUSION_REASONS), detail: z.string() })),
+  excluded: z.array(z.object({ buyerId: Id, buyerName: z.string(), reason: ExclusionReasonSchema, detail: z.string() })),
   error: z.string().optional(),
 });
 export const DryRunView = z.object({
-  campaign: z.object({ id: Nullable(Id), serviceLine: z.string(), mode: z.enum(DELIVERY_MODES), auction: z.enum(AUCTION_KINDS) }),
+  campaign: z.object({ id: Nullable(Id), serviceLine: z.string(), mode: DeliveryModeSchema, auction: AuctionKindSchema }),
   leads: z.array(DryRunLead),
   summary: z.object({
     leads: z.number().int(),
@@ -860,14 +896,14 @@ export const SourceCampaignView = z.object({
 export const SourceView = z.object({
   id: Id,
   name: z.string(),
-  status: z.enum(SOURCE_STATUSES),
+  status: SourceStatusSchema,
   balance: z.number().int().describe('what the agency owes the source: payouts less reversals and settlements'),
   createdAt: IsoTime,
   updatedAt: IsoTime,
 });
 export const SourceLedgerEntryView = z.object({
   id: Id,
-  kind: z.enum(SOURCE_LEDGER_KINDS),
+  kind: SourceLedgerKindSchema,
   amount: z.number().int(),
   balanceAfter: z.number().int(),
   leadId: Nullable(Id),
@@ -880,14 +916,14 @@ export const SourceLeadView = z.object({
   campaignId: Id,
   subId: Nullable(z.string()),
   clickId: Nullable(z.string()),
-  outcome: z.enum(SOURCE_OUTCOMES),
+  outcome: SourceOutcomeSchema,
   payout: z.number().int().describe('net: payouts less reversals'),
   createdAt: IsoTime,
 });
 export const PingAnswer = z.object({
   pingId: Id,
-  decision: z.enum(PING_DECISIONS),
-  reason: Nullable(z.enum(PING_REJECTIONS)),
+  decision: PingDecisionSchema,
+  reason: Nullable(PingRejectionSchema),
   payout: Nullable(z.number().int()).describe('accepted: what the source is paid if the lead sells at the price quoted now'),
   expiresAt: IsoTime.describe('post the full lead before this time'),
 });
@@ -935,8 +971,8 @@ export const Responses = {
     post: z.object({ method: z.string(), path: z.string(), body: z.record(z.string(), z.unknown()) }),
     campaigns: z.array(z.object({ campaignId: Id, name: z.string(), payout: z.record(z.string(), z.unknown()), curl: z.array(z.string()) })),
   }),
-  PostAccepted: z.object({ pingId: Id, lead: z.object({ id: Id, status: z.enum(LEAD_STATUSES) }), workflowId: z.string() }),
-  Report: z.object({ groupBy: z.enum(REPORT_GROUPS), from: Nullable(z.string()), to: Nullable(z.string()), timeZone: z.string(), rows: z.array(ReportRow), nextCursor: Nullable(z.string()) }),
+  PostAccepted: z.object({ pingId: Id, lead: z.object({ id: Id, status: LeadStatusSchema }), workflowId: z.string() }),
+  Report: z.object({ groupBy: ReportGroupSchema, from: Nullable(z.string()), to: Nullable(z.string()), timeZone: z.string(), rows: z.array(ReportRow), nextCursor: Nullable(z.string()) }),
   ServiceLine: z.object({ serviceLine: ServiceLineView }),
   ServiceLines: list('serviceLines', ServiceLineView),
   BuyerCreated: z.object({
@@ -949,7 +985,7 @@ export const Responses = {
     previousSecretUntil: Nullable(IsoTime).describe('until then the previous secret signs too (a second v1 signature)'),
   }),
   Deliveries: z.object({ assignmentId: Id, deliveries: z.array(DeliveryView), attempts: z.array(DeliveryAttemptView) }),
-  RedeliveryStarted: z.object({ assignmentId: Id, channel: z.enum(SENDING_CHANNELS), workflowId: z.string(), messageId: z.string() }),
+  RedeliveryStarted: z.object({ assignmentId: Id, channel: SendingChannelSchema, workflowId: z.string(), messageId: z.string() }),
   BuyerChanges: list('changes', BuyerChangeView),
   Settings: z.object({ settings: AgencySettingsSchema }),
   BuyerStats: BuyerStatsView,
@@ -963,10 +999,10 @@ export const Responses = {
   Wallet: z.object({ balance: z.number().int(), entries: z.array(LedgerEntryView).describe('the latest entries') }),
   Campaign: z.object({ campaign: CampaignView }),
   Campaigns: list('campaigns', CampaignView),
-  LeadAccepted: z.object({ lead: z.object({ id: Id, status: z.enum(LEAD_STATUSES) }), workflowId: z.string() }),
+  LeadAccepted: z.object({ lead: z.object({ id: Id, status: LeadStatusSchema }), workflowId: z.string() }),
   Lead: z.object({ lead: LeadDetailView }),
   Leads: list('leads', LeadView),
-  ManualAccepted: z.object({ lead: z.object({ id: Id, status: z.enum(LEAD_STATUSES) }), action: z.string(), campaignId: Id.optional() }),
+  ManualAccepted: z.object({ lead: z.object({ id: Id, status: LeadStatusSchema }), action: z.string(), campaignId: Id.optional() }),
   Offers: list('offers', BuyerOfferView),
   OfferCancelling: z.object({ offer: z.object({ id: Id, status: z.literal('cancelling') }) }),
   Timeline: z.object({ events: z.array(TimelineEventView) }),
@@ -982,7 +1018,7 @@ export const Responses = {
   BuyerPrice: z.object({ buyerPrice: Nullable(BuyerPriceView) }),
   BuyerPrices: z.object({ buyerPrices: z.array(BuyerPriceView) }),
   PipelineChange: z.object({ change: PipelineChangeView }),
-  PipelineHistory: z.object({ assignmentId: Id, status: z.enum(PIPELINE_STATUSES), changes: z.array(PipelineChangeView) }),
+  PipelineHistory: z.object({ assignmentId: Id, status: PipelineStatusSchema, changes: z.array(PipelineChangeView) }),
   Pipeline: z.object({ counts: StatusCounts, leads: z.array(PipelineItemView) }),
   Alerts: z.object({ alerts: z.array(AlertView) }),
   Health: z.object({ status: z.string() }),

@@ -1,38 +1,28 @@
 /**
- * The load generator's side of the API: JSON calls with timing, a world built
- * through the API (agency, buyers with credits, campaigns), lead intake with
- * unique people (no dedupe hit), and WebSocket feed clients that timestamp
- * every message on arrival.
+ * The load generator's side of the API: calls through the API's own typed
+ * client (packages/client) with timing, a world built through the API
+ * (agency, buyers with credits, campaigns), lead intake with unique people (no
+ * dedupe hit), and WebSocket feed clients that timestamp every message on
+ * arrival.
  */
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
+import { bearer, createLeadwireClient, expectStatus, type LeadwireClient, type Schemas } from '../../packages/client';
 import { ROOT_TOKEN } from './stack';
 
-export interface Timed<T = Record<string, unknown>> {
-  status: number;
-  body: T;
-  ms: number;
-}
-
 export class ApiClient {
-  constructor(readonly baseUrl: string) {}
+  /** One typed client for every caller: each call sends its own key (`headers: bearer(key)`). */
+  readonly client: LeadwireClient;
 
-  async call<T = Record<string, unknown>>(method: string, path: string, key: string, body?: unknown): Promise<Timed<T>> {
-    const started = performance.now();
-    const res = await fetch(this.baseUrl + path, {
-      method,
-      headers: { Authorization: `Bearer ${key}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    const ms = performance.now() - started;
-    return { status: res.status, body: (text ? JSON.parse(text) : {}) as T, ms };
+  constructor(readonly baseUrl: string) {
+    this.client = createLeadwireClient({ baseUrl });
   }
 
-  async must<T = Record<string, unknown>>(method: string, path: string, key: string, body: unknown, status: number): Promise<T> {
-    const r = await this.call<T>(method, path, key, body);
-    if (r.status !== status) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body).slice(0, 500)}`);
-    return r.body;
+  /** A call timed from sending to its answer read, with its status. */
+  async timed<R extends { response: Response }>(call: Promise<R>): Promise<R & { status: number; ms: number }> {
+    const started = performance.now();
+    const r = await call;
+    return { ...r, status: r.response.status, ms: performance.now() - started };
   }
 }
 
@@ -59,33 +49,35 @@ export async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: num
 }
 
 export async function createAgency(api: ApiClient, name: string): Promise<{ agencyId: string; adminKey: string }> {
-  const res = await api.must<{ agency: { id: string }; adminKey: string }>('POST', '/v1/agencies', ROOT_TOKEN, { name }, 201);
-  await api.must('POST', '/v1/service-lines', res.adminKey, { key: SERVICE_LINE, name: 'Roofing' }, 201);
+  const res = await expectStatus('agency', 201, api.client.POST('/v1/agencies', { headers: bearer(ROOT_TOKEN), body: { name } }));
+  await expectStatus('service line', 201, api.client.POST('/v1/service-lines', { headers: bearer(res.adminKey), body: { key: SERVICE_LINE, name: 'Roofing' } }));
   return { agencyId: res.agency.id, adminKey: res.adminKey };
 }
 
 export async function createBuyers(api: ApiClient, adminKey: string, n: number, credits = 1_000_000): Promise<Buyer[]> {
   return pool(Array.from({ length: n }, (_, i) => i), 8, async (i) => {
-    const res = await api.must<{ buyer: { id: string }; apiKey: string }>('POST', '/v1/buyers', adminKey, { name: `bench buyer ${i}`, serviceLines: [SERVICE_LINE] }, 201);
-    await api.must('POST', `/v1/buyers/${res.buyer.id}/credits`, adminKey, { amount: credits }, 201);
+    const admin = { headers: bearer(adminKey) };
+    const res = await expectStatus('buyer', 201, api.client.POST('/v1/buyers', { ...admin, body: { name: `bench buyer ${i}`, serviceLines: [SERVICE_LINE] } }));
+    await expectStatus('credits', 201, api.client.POST('/v1/buyers/{id}/credits', { ...admin, params: { path: { id: res.buyer.id } }, body: { amount: credits } }));
     return { id: res.buyer.id, key: res.apiKey };
   });
 }
 
-export async function createCampaign(api: ApiClient, adminKey: string, body: Record<string, unknown>): Promise<string> {
-  const res = await api.must<{ campaign: { id: string } }>(
-    'POST',
-    '/v1/campaigns',
-    adminKey,
-    { name: `bench campaign ${Date.now()}`, serviceLine: SERVICE_LINE, mode: 'ping_post', claimWindowSeconds: 60, price: { base: 1 }, ...body },
+export async function createCampaign(api: ApiClient, adminKey: string, body: Partial<Schemas['CampaignCreate']>): Promise<string> {
+  const res = await expectStatus(
+    'campaign',
     201,
+    api.client.POST('/v1/campaigns', {
+      headers: bearer(adminKey),
+      body: { name: `bench campaign ${Date.now()}`, serviceLine: SERVICE_LINE, mode: 'ping_post', claimWindowSeconds: 60, price: { base: 1 }, ...body },
+    }),
   );
   return res.campaign.id;
 }
 
 let person = 0;
 /** A lead of a person nobody has bought yet. */
-export function leadBody(campaignId: string) {
+export function leadBody(campaignId: string): Schemas['LeadCreate'] {
   const n = person++;
   const tag = `${process.pid}${Date.now().toString(36)}${n}`;
   return {
@@ -96,9 +88,9 @@ export function leadBody(campaignId: string) {
 
 export async function postLead(api: ApiClient, adminKey: string, campaignId: string): Promise<{ leadId: string; sentAt: number; ms: number }> {
   const sentAt = performance.timeOrigin + performance.now();
-  const r = await api.call<{ lead: { id: string } }>('POST', '/v1/leads', adminKey, leadBody(campaignId));
-  if (r.status !== 202) throw new Error(`intake: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
-  return { leadId: r.body.lead.id, sentAt, ms: r.ms };
+  const r = await api.timed(api.client.POST('/v1/leads', { headers: bearer(adminKey), body: leadBody(campaignId) }));
+  if (r.status !== 202 || !r.data) throw new Error(`intake: ${r.status} ${JSON.stringify(r.error).slice(0, 300)}`);
+  return { leadId: r.data.lead.id, sentAt, ms: r.ms };
 }
 
 /** Wall-clock milliseconds with sub-ms precision, comparable with Date-based times of this host. */

@@ -14,6 +14,7 @@ import { and, eq } from 'drizzle-orm';
 import type { Pool } from 'pg';
 import { sellOffer } from '../../db/sales';
 import { leads, offers, offerTargets } from '../../db/schema';
+import { bearer } from '../../packages/client';
 import { createAgency, createBuyers, createCampaign, postLead, until, type ApiClient, type Buyer } from '../lib/client';
 import { activityTimes, scrape } from '../lib/prom';
 import { fmt, ratio, summarize, type Summary } from '../lib/stats';
@@ -43,8 +44,9 @@ export async function fireClaims(api: ApiClient, offerId: string, claimers: Buye
   // Every request is built first, then all are sent in the same tick (synchronously: callers may fire many offers in one tick).
   return Promise.all(
     claimers.map(async (b) => {
-      const r = await api.call<{ result?: string; reason?: string; code?: string }>('POST', `/v1/offers/${offerId}/claim`, b.key, { requestId: crypto.randomUUID() });
-      return { status: r.status, ms: r.ms, label: `${r.status} ${r.body.result ?? r.body.code ?? ''}${r.body.reason ? ` ${r.body.reason}` : ''}`.trim() };
+      const r = await api.timed(api.client.POST('/v1/offers/{id}/claim', { headers: bearer(b.key), params: { path: { id: offerId } }, body: { requestId: crypto.randomUUID() } }));
+      const body: { result?: string; reason?: string; code?: string } = r.data ?? r.error ?? {};
+      return { status: r.status, ms: r.ms, label: `${r.status} ${body.result ?? body.code ?? ''}${body.reason ? ` ${body.reason}` : ''}`.trim() };
     }),
   );
 }

@@ -5,6 +5,7 @@
  *     offer stored, NOTIFY, fan-out, socket). One buyer then claims it, so
  *     offers do not pile up between rounds.
  */
+import { bearer } from '../../packages/client';
 import { createAgency, createBuyers, createCampaign, connectFeeds, nowMs, postLead, until, type FeedClient } from '../lib/client';
 import { fmt, summarize, type Summary } from '../lib/stats';
 import { settle, type BenchContext, type ScenarioResult } from './context';
@@ -43,13 +44,13 @@ async function round(ctx: BenchContext, adminKey: string, campaignId: string, cl
   // Close it: the first client claims.
   const offerId = await until(
     async () => {
-      const r = await ctx.api.call<{ offers: { id: string; leadId: string }[] }>('GET', '/v1/offers?status=open&limit=50', clients[0]!.buyer.key);
-      return r.body.offers?.find((o) => o.leadId === leadId)?.id;
+      const r = await ctx.api.client.GET('/v1/offers', { headers: bearer(clients[0]!.buyer.key), params: { query: { status: 'open', limit: 50 } } });
+      return r.data?.offers.find((o) => o.leadId === leadId)?.id;
     },
     10_000,
     'the offer in the list',
   );
-  await ctx.api.call('POST', `/v1/offers/${offerId}/claim`, clients[0]!.buyer.key, {});
+  await ctx.api.client.POST('/v1/offers/{id}/claim', { headers: bearer(clients[0]!.buyer.key), params: { path: { id: offerId } }, body: {} });
   return { latencies: arrivals.map((a) => a - sent), last: arrivals.length ? Math.max(...arrivals) - sent : null, intakeMs: intake.ms, missed };
 }
 

@@ -8,6 +8,7 @@
  */
 import { and, eq, sql } from 'drizzle-orm';
 import { leads, offers } from '../../db/schema';
+import { bearer } from '../../packages/client';
 import { createAgency, createBuyers, createCampaign, leadBody, nowMs, pool, sleep, until, type ApiClient } from '../lib/client';
 import { cpuWindow, rssMb, temporalRssMb } from '../lib/stack';
 import { fmt, ratio, summarize, type Summary } from '../lib/stats';
@@ -17,8 +18,8 @@ import { settle, type BenchContext, type ScenarioResult } from './context';
 async function postLeads(api: ApiClient, adminKey: string, campaignId: string, n: number, concurrency = 32): Promise<number> {
   let errors = 0;
   await pool(Array.from({ length: n }, (_, i) => i), concurrency, async () => {
-    const r = await api.call('POST', '/v1/leads', adminKey, leadBody(campaignId));
-    if (r.status !== 202) errors++;
+    const { response } = await api.client.POST('/v1/leads', { headers: bearer(adminKey), body: leadBody(campaignId) });
+    if (response.status !== 202) errors++;
   });
   return errors;
 }

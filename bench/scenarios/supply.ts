@@ -11,6 +11,7 @@ import { sql } from 'drizzle-orm';
 import { createAgency, createCampaign, createServiceLine, createBuyer, topUp } from '../../db/admin';
 import { createApiKey } from '../../db/keys';
 import { runReport, type ReportGroup } from '../../db/reports';
+import { bearer } from '../../packages/client';
 import { createSource, setSourceCampaign } from '../../db/sources';
 import { summarize, fmt } from '../lib/stats';
 import type { BenchContext, ScenarioResult } from './context';
@@ -33,14 +34,12 @@ export async function supply(ctx: BenchContext, opts: { pingRounds: number; repo
   // ── pings: 50 at once, round after round ──
   const ping = async () => {
     const t = performance.now();
-    const res = await fetch(`${ctx.stack.baseUrl}/v1/pings`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ campaignId: campaign.id, fields: { zip: '78701', state: 'TX', answers: { homeowner: 'yes' } } }),
+    const { response } = await ctx.api.client.POST('/v1/pings', {
+      headers: bearer(key),
+      body: { campaignId: campaign.id, fields: { zip: '78701', state: 'TX', answers: { homeowner: 'yes' } } },
     });
-    await res.text();
-    if (res.status !== 200 && res.status !== 429) throw new Error(`ping answered ${res.status}`);
-    return { ms: performance.now() - t, limited: res.status === 429 };
+    if (response.status !== 200 && response.status !== 429) throw new Error(`ping answered ${response.status}`);
+    return { ms: performance.now() - t, limited: response.status === 429 };
   };
   const bare = async () => {
     const t = performance.now();

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { eq, inArray } from 'drizzle-orm';
 import { assignments, deliveries, offers } from '../../db/schema';
+import { bearer } from '../../packages/client';
 import { createAgency, createBuyers, createCampaign, connectFeeds, leadBody, nowMs, sleep, type FeedClient } from '../lib/client';
 import { activityTimes, scrape } from '../lib/prom';
 import { cpuWindow, loadAverage, rssMb, temporalRssMb } from '../lib/stack';
@@ -92,12 +93,13 @@ async function step(ctx: BenchContext, adminKey: string, campaignId: string, bot
   const claim = (t: LeadTrace, offerId: string, at: number, bot: FeedClient) => {
     t.openedAt = at;
     t.claimStart = nowMs();
-    void ctx.api
-      .call<{ result?: string; reason?: string; code?: string }>('POST', `/v1/offers/${offerId}/claim`, bot.buyer.key, {})
+    void ctx.api.client
+      .POST('/v1/offers/{id}/claim', { headers: bearer(bot.buyer.key), params: { path: { id: offerId } }, body: {} })
       .then((r) => {
         t.claimEnd = nowMs();
-        t.won = r.status === 200;
-        if (!t.won) t.failed = `${r.status} ${r.body.reason ?? r.body.code ?? ''}`;
+        t.won = r.response.status === 200;
+        const refusal: { reason?: string; code?: string } = r.error ?? {};
+        if (!t.won) t.failed = `${r.response.status} ${refusal.reason ?? refusal.code ?? ''}`;
       })
       .catch((err: unknown) => {
         t.claimEnd = nowMs();
@@ -110,16 +112,16 @@ async function step(ctx: BenchContext, adminKey: string, campaignId: string, bot
   const seconds = ctx.sizes.stepSeconds;
   let intakeErrors = 0;
   const loop = await sendOpenLoop(rate, seconds, (sentAt) =>
-    ctx.api
-      .call<{ lead: { id: string } }>('POST', '/v1/leads', adminKey, leadBody(campaignId))
+    ctx.api.client
+      .POST('/v1/leads', { headers: bearer(adminKey), body: leadBody(campaignId) })
       .then((r) => {
-        if (r.status !== 202) {
+        if (r.response.status !== 202 || !r.data) {
           intakeErrors++;
           return;
         }
         const t: LeadTrace = { sentAt, acceptedAt: nowMs() };
-        traces.set(r.body.lead.id, t);
-        const early = pendingOpened.get(r.body.lead.id);
+        traces.set(r.data.lead.id, t);
+        const early = pendingOpened.get(r.data.lead.id);
         if (early) {
           const bot = bots[hash(early.offerId) % bots.length]!;
           claim(t, early.offerId, early.at, bot);

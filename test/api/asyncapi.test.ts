@@ -8,10 +8,10 @@
 import { Parser } from '@asyncapi/parser';
 import request from 'supertest';
 import { FeedClientMessage, FeedServerMessage, messageTypes, type FeedServerMessageType } from '../../api/feed-messages';
-import { inertApi } from './inert-api';
+import { documentApi } from '../../api/document-app';
 
 /** The document needs no database or Temporal. */
-const api = inertApi();
+const api = documentApi();
 
 type Doc = {
   asyncapi: string;

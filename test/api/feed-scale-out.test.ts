@@ -19,17 +19,17 @@ afterAll(async () => {
 test('an offer opened through instance A reaches a buyer on instance B, and its close reaches both', async () => {
   const a = h.main;
   const b = await h.startInstance();
-  const { adminKey } = await apiAgency({ http: a.http });
-  const onB = await apiBuyer({ http: a.http }, adminKey, { credits: 100 });
-  const onA = await apiBuyer({ http: b.http }, adminKey, { credits: 100 });
-  const campaign = await apiCampaign({ http: a.http }, adminKey);
+  const { adminKey } = await apiAgency(a);
+  const onB = await apiBuyer(a, adminKey, { credits: 100 });
+  const onA = await apiBuyer(b, adminKey, { credits: 100 });
+  const campaign = await apiCampaign(a, adminKey);
   const feedB = await connectFeed(b.wsUrl, onB.apiKey);
   const feedA = await connectFeed(a.wsUrl, onA.apiKey);
   clients.push(feedA, feedB);
   await feedB.next((m) => m.type === 'snapshot');
   await feedA.next((m) => m.type === 'snapshot');
 
-  const lead = await apiLead({ http: a.http }, adminKey, campaign.id);
+  const lead = await apiLead(a, adminKey, campaign.id);
   const opened = await feedB.next((m) => m.type === 'offer.opened');
   const offer = opened.offer as { id: string; leadId: string };
   expect(offer.leadId).toBe(lead.id);

@@ -15,6 +15,7 @@ import type { FeedHandle } from '../../api/feed';
 import { FeedServerMessage } from '../../api/feed-messages';
 import type { Database } from '../../db/connection';
 import { createInProcessBus, createPostgresBus, type OfferBus } from '../../db/offer-bus';
+import { bearer, createLeadwireClient, expectStatus, type LeadwireClient, type Schemas } from '../../packages/client';
 import { openTestPostgres } from '../helpers/db';
 import { startWorker, testClient, type RunningWorker } from '../helpers/temporal';
 import { leadFields, SERVICE_LINE } from '../helpers/world';
@@ -130,46 +131,51 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
 
 // ─── a world built through the API ───────────────────────────────────────────
 
-export const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
 
 let seq = 0;
 export const unique = (p: string) => `${p}-${Date.now().toString(36)}-${(seq++).toString(36)}`;
 
-export async function apiAgency(h: { http: Harness['http'] }) {
-  const res = await h.http.post('/v1/agencies').set(bearer(ROOT_TOKEN)).send({ name: unique('agency') });
-  if (res.status !== 201) throw new Error(`agency: ${res.status} ${JSON.stringify(res.body)}`);
-  const adminKey: string = res.body.adminKey;
-  const sl = await h.http.post('/v1/service-lines').set(bearer(adminKey)).send({ key: SERVICE_LINE, name: 'Roofing' });
-  if (sl.status !== 201) throw new Error(`service line: ${sl.status} ${JSON.stringify(sl.body)}`);
-  return { agency: res.body.agency as { id: string; name: string; timeZone: string }, adminKey };
+/** The API instance to call: a harness (its first instance) or one instance. */
+export type On = Pick<Harness, 'main'> | Pick<ApiInstance, 'baseUrl'>;
+
+/** The typed client of the API (packages/client) on an instance, with a key: the contract exercised by its own client. */
+export function apiClient(on: On, key?: string): LeadwireClient {
+  return createLeadwireClient({ baseUrl: 'baseUrl' in on ? on.baseUrl : on.main.baseUrl, apiKey: key });
 }
 
-export async function apiBuyer(h: { http: Harness['http'] }, adminKey: string, opts: { credits?: number; zipCodes?: string[] } = {}) {
-  const res = await h.http
-    .post('/v1/buyers')
-    .set(bearer(adminKey))
-    .send({ name: unique('buyer'), serviceLines: [SERVICE_LINE], ...(opts.zipCodes ? { zipCodes: opts.zipCodes } : {}) });
-  if (res.status !== 201) throw new Error(`buyer: ${res.status} ${JSON.stringify(res.body)}`);
+export async function apiAgency(on: On) {
+  const { agency, adminKey } = await expectStatus('agency', 201, apiClient(on, ROOT_TOKEN).POST('/v1/agencies', { body: { name: unique('agency') } }));
+  await expectStatus('service line', 201, apiClient(on, adminKey).POST('/v1/service-lines', { body: { key: SERVICE_LINE, name: 'Roofing' } }));
+  return { agency, adminKey };
+}
+
+export async function apiBuyer(on: On, adminKey: string, opts: { credits?: number; zipCodes?: string[] } = {}) {
+  const admin = apiClient(on, adminKey);
+  const { buyer, apiKey } = await expectStatus(
+    'buyer',
+    201,
+    admin.POST('/v1/buyers', { body: { name: unique('buyer'), serviceLines: [SERVICE_LINE], ...(opts.zipCodes ? { zipCodes: opts.zipCodes } : {}) } }),
+  );
   if (opts.credits) {
-    const c = await h.http.post(`/v1/buyers/${res.body.buyer.id}/credits`).set(bearer(adminKey)).send({ amount: opts.credits });
-    if (c.status !== 201) throw new Error(`credits: ${c.status} ${JSON.stringify(c.body)}`);
+    await expectStatus('credits', 201, admin.POST('/v1/buyers/{id}/credits', { params: { path: { id: buyer.id } }, body: { amount: opts.credits } }));
   }
-  return { buyer: res.body.buyer as { id: string; name: string }, apiKey: res.body.apiKey as string };
+  return { buyer, apiKey };
 }
 
-export async function apiCampaign(h: { http: Harness['http'] }, adminKey: string, body: Record<string, unknown> = {}) {
-  const res = await h.http
-    .post('/v1/campaigns')
-    .set(bearer(adminKey))
-    .send({ name: unique('campaign'), serviceLine: SERVICE_LINE, mode: 'ping_post', claimWindowSeconds: 30, price: { base: 10 }, ...body });
-  if (res.status !== 201) throw new Error(`campaign: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.campaign as { id: string; name: string };
+export async function apiCampaign(on: On, adminKey: string, body: Partial<Schemas['CampaignCreate']> = {}) {
+  const { campaign } = await expectStatus(
+    'campaign',
+    201,
+    apiClient(on, adminKey).POST('/v1/campaigns', {
+      body: { name: unique('campaign'), serviceLine: SERVICE_LINE, mode: 'ping_post', claimWindowSeconds: 30, price: { base: 10 }, ...body },
+    }),
+  );
+  return campaign;
 }
 
-export async function apiLead(h: { http: Harness['http'] }, adminKey: string, campaignId: string, fields = leadFields()) {
-  const res = await h.http.post('/v1/leads').set(bearer(adminKey)).send({ campaignId, fields });
-  if (res.status !== 202) throw new Error(`lead: ${res.status} ${JSON.stringify(res.body)}`);
-  return { id: res.body.lead.id as string, workflowId: res.body.workflowId as string, fields };
+export async function apiLead(on: On, adminKey: string, campaignId: string, fields = leadFields()) {
+  const res = await expectStatus('lead', 202, apiClient(on, adminKey).POST('/v1/leads', { body: { campaignId, fields } }));
+  return { id: res.lead.id, workflowId: res.workflowId, fields };
 }
 
 // ─── WebSocket client ────────────────────────────────────────────────────────
@@ -239,4 +245,4 @@ export async function connectFeed(wsUrl: string, key: string, via: 'header' | 'q
   };
 }
 
-export { leadFields };
+export { bearer, expectStatus, leadFields };

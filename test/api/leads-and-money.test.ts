@@ -11,7 +11,7 @@ import { and, eq } from 'drizzle-orm';
 import { assignments, idempotencyRecords, leads, offers, offerTargets } from '../../db/schema';
 import { hiddenValues } from '../../domain/preview';
 import { eventually } from '../helpers/temporal';
-import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, leadFields, startHarness, type Harness } from './harness';
+import { apiAgency, apiBuyer, apiCampaign, apiClient, apiLead, bearer, leadFields, startHarness, type Harness } from './harness';
 import { offerOfLead, winOffer } from './world';
 
 let h: Harness;
@@ -36,28 +36,31 @@ describe('intake', () => {
     const campaign = await apiCampaign(h, adminKey);
     const body = { campaignId: campaign.id, fields: leadFields() };
     const key = `intake-${crypto.randomUUID()}`;
-    const first = await h.http.post('/v1/leads').set(bearer(adminKey)).set('Idempotency-Key', key).send(body);
-    const again = await h.http.post('/v1/leads').set(bearer(adminKey)).set('Idempotency-Key', key).send(body);
-    expect(first.status).toBe(202);
-    expect(first.body).toEqual({ lead: { id: expect.any(String), status: 'routing' }, workflowId: `lead-${first.body.lead.id}` });
-    expect(again.status).toBe(202);
-    expect(again.body).toEqual(first.body);
-    expect(again.headers['idempotent-replayed']).toBe('true');
+    const admin = apiClient(h, adminKey);
+    const submit = (b: typeof body) => admin.POST('/v1/leads', { params: { header: { 'Idempotency-Key': key } }, body: b });
+    const first = await submit(body);
+    const again = await submit(body);
+    expect(first.response.status).toBe(202);
+    const leadId = first.data!.lead.id;
+    expect(first.data).toEqual({ lead: { id: expect.any(String), status: 'routing' }, workflowId: `lead-${leadId}` });
+    expect(again.response.status).toBe(202);
+    expect(again.data).toEqual(first.data);
+    expect(again.response.headers.get('idempotent-replayed')).toBe('true');
 
-    const other = await h.http.post('/v1/leads').set(bearer(adminKey)).set('Idempotency-Key', key).send({ ...body, fields: leadFields() });
-    expect(other.status).toBe(409);
-    expect(other.body.code).toBe('idempotency_conflict');
+    const other = await submit({ ...body, fields: leadFields() });
+    expect(other.response.status).toBe(409);
+    expect(other.error?.code).toBe('idempotency_conflict');
 
     // Even when the remembered answer is lost, a retry finds the stored lead and does not route it twice.
     await h.database.db.delete(idempotencyRecords).where(eq(idempotencyRecords.key, key));
-    const retried = await h.http.post('/v1/leads').set(bearer(adminKey)).set('Idempotency-Key', key).send(body);
-    expect(retried.status).toBe(202);
-    expect(retried.body.lead.id).toBe(first.body.lead.id);
+    const retried = await submit(body);
+    expect(retried.response.status).toBe(202);
+    expect(retried.data?.lead.id).toBe(leadId);
 
-    await offerOfLead(h, first.body.lead.id);
+    await offerOfLead(h, leadId);
     await new Promise((r) => setTimeout(r, 500));
-    expect(await h.database.db.select().from(leads).where(eq(leads.id, first.body.lead.id))).toHaveLength(1);
-    expect(await h.database.db.select().from(offers).where(eq(offers.leadId, first.body.lead.id))).toHaveLength(1);
+    expect(await h.database.db.select().from(leads).where(eq(leads.id, leadId))).toHaveLength(1);
+    expect(await h.database.db.select().from(offers).where(eq(offers.leadId, leadId))).toHaveLength(1);
   });
 
   test('the same person for the same service line is a duplicate; for another line it is a new lead', async () => {
@@ -131,12 +134,12 @@ describe('claims', () => {
     const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 1 });
     const lead = await apiLead(h, adminKey, campaign.id);
     const offer = await offerOfLead(h, lead.id, 'expired');
-    const res = await h.http.post(`/v1/offers/${offer.id}/claim`).set(bearer(apiKey)).send({ requestId: 'late-1' });
-    expect(res.status).toBe(409);
-    expect(res.body).toEqual({ result: 'lost', reason: 'offer_closed' });
-    const timeline = await h.http.get(`/v1/offers/${offer.id}/timeline`).set(bearer(adminKey));
-    expect(timeline.status).toBe(200);
-    const mine = timeline.body.events.filter((e: { buyerId?: string }) => e.buyerId === buyer.id).map((e: { type: string; reason?: string }) => [e.type, e.reason ?? null]);
+    const res = await apiClient(h, apiKey).POST('/v1/offers/{id}/claim', { params: { path: { id: offer.id } }, body: { requestId: 'late-1' } });
+    expect(res.response.status).toBe(409);
+    expect(res.error).toEqual({ result: 'lost', reason: 'offer_closed' });
+    const timeline = await apiClient(h, adminKey).GET('/v1/offers/{id}/timeline', { params: { path: { id: offer.id } } });
+    expect(timeline.response.status).toBe(200);
+    const mine = timeline.data!.events.filter((e) => e.buyerId === buyer.id).map((e) => [e.type, e.reason ?? null]);
     expect(mine).toEqual(expect.arrayContaining([['claim_attempted', null], ['claim_failed', 'offer_closed']]));
     // The same late request again does not write the attempt twice.
     await h.http.post(`/v1/offers/${offer.id}/claim`).set(bearer(apiKey)).send({ requestId: 'late-1' });

@@ -1,14 +1,15 @@
 /**
  * The OpenAPI 3.1 document is valid, is generated from the route objects, and
- * lists exactly the routes the Express app serves; the docs page renders it.
+ * lists exactly the routes the Express app serves; shared schemas are named
+ * components referenced by `$ref`; the docs page renders it.
  */
 import SwaggerParser from '@apidevtools/swagger-parser';
 import express from 'express';
 import { openApiPath } from '../../api/openapi';
-import { inertApi } from './inert-api';
+import { documentApi } from '../../api/document-app';
 
-/** The document needs no database or Temporal. */
-const api = inertApi();
+/** The document needs no database or Temporal: the app with inert dependencies. */
+const api = documentApi();
 
 /** `METHOD /path` of every route registered on the Express app (its router stack). */
 function servedRoutes(app: express.Express): string[] {
@@ -26,8 +27,16 @@ async function fetchDoc() {
   const request = (await import('supertest')).default;
   const res = await request(api.app).get('/v1/openapi.json');
   expect(res.status).toBe(200);
-  return res.body as { openapi: string; paths: Record<string, Record<string, { operationId: string; responses: Record<string, unknown> }>> };
+  return res.body as {
+    openapi: string;
+    paths: Record<string, Record<string, { operationId: string; responses: Record<string, unknown> }>>;
+    components: { schemas: Record<string, Record<string, unknown>> };
+  };
 }
+
+type Schema = Record<string, unknown> & { $ref?: string };
+const componentName = (schema: Schema) => schema.$ref?.replace('#/components/schemas/', '');
+
 
 test('the document is a valid OpenAPI 3.1 document', async () => {
   const doc = await fetchDoc();
@@ -55,14 +64,47 @@ test('every operation has an id, documented answers, and problem documents for i
   }
   const createLead = doc.paths['/v1/leads']!.post as unknown as {
     parameters: { name: string; in: string }[];
-    requestBody: { content: { 'application/json': { schema: { properties: Record<string, unknown>; additionalProperties: boolean } } } };
+    requestBody: { content: { 'application/json': { schema: Schema } } };
     responses: Record<string, { content?: Record<string, unknown> }>;
   };
   expect(createLead.parameters).toContainEqual(expect.objectContaining({ name: 'Idempotency-Key', in: 'header' }));
-  const schema = createLead.requestBody.content['application/json'].schema;
+  const ref = componentName(createLead.requestBody.content['application/json'].schema);
+  expect(ref).toBe('LeadCreate');
+  const schema = doc.components.schemas[ref!] as { properties: Record<string, unknown>; additionalProperties: boolean };
   expect(Object.keys(schema.properties)).toEqual(['campaignId', 'fields', 'consent', 'subId', 'clickId']);
   expect(schema.additionalProperties).toBe(false);
   expect(Object.keys(createLead.responses['400']!.content!)).toEqual(['application/problem+json']);
+});
+
+test('shared schemas are named components, referenced by $ref wherever they are used', async () => {
+  const doc = await fetchDoc();
+  const schemas = doc.components.schemas;
+  // Answers, request bodies, the problem document and the vocabularies are all named.
+  for (const name of ['Problem', 'ClaimWon', 'ClaimRefused', 'LeadCreate', 'Lead', 'BuyerView', 'FullLead', 'ClaimFailureReason', 'LeadStatus', 'PingRejection']) {
+    expect(schemas[name]).toBeDefined();
+  }
+  expect(schemas.ClaimFailureReason).toMatchObject({ type: 'string', enum: expect.arrayContaining(['lost_race', 'insufficient_credits']) });
+  expect((schemas.ClaimRefused!.properties as Record<string, Schema>).reason).toEqual({ $ref: '#/components/schemas/ClaimFailureReason' });
+  expect((schemas.ClaimWon!.properties as Record<string, Schema>).lead).toEqual({ $ref: '#/components/schemas/FullLead' });
+
+  // Every JSON body of every operation is a reference to a component, and every reference resolves.
+  const bodies: Schema[] = [];
+  for (const ops of Object.values(doc.paths)) {
+    for (const op of Object.values(ops) as { requestBody?: { content: Record<string, { schema: Schema }> }; responses: Record<string, { content?: Record<string, { schema: Schema }> }> }[]) {
+      for (const media of [op.requestBody?.content ?? {}, ...Object.values(op.responses).map((r) => r.content ?? {})]) {
+        for (const [type, { schema }] of Object.entries(media)) if (type.endsWith('json')) bodies.push(schema);
+      }
+    }
+  }
+  expect(bodies.length).toBeGreaterThan(100);
+  // (The document itself is served without a schema: a string.)
+  expect(bodies.filter((b) => !b.$ref && b.type !== 'string')).toEqual([]);
+  const refs = new Set<string>();
+  JSON.stringify(doc, (key, value) => (key === '$ref' && refs.add(value), value));
+  for (const ref of refs) expect(schemas[ref.replace('#/components/schemas/', '')]).toBeDefined();
+  // A vocabulary used in many places is one component: every lead status is a reference to it.
+  const leadStatusInline = JSON.stringify(schemas.LeadStatus);
+  expect(JSON.stringify(doc).split(leadStatusInline).length - 1).toBe(1);
 });
 
 test('the docs page renders every operation without fetching anything', async () => {

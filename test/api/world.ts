@@ -9,7 +9,7 @@ import { eq } from 'drizzle-orm';
 import { offers } from '../../db/schema';
 import { eventually } from '../helpers/temporal';
 import { leadFields } from '../helpers/world';
-import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, type Harness } from './harness';
+import { apiAgency, apiBuyer, apiCampaign, apiClient, apiLead, bearer, expectStatus, type Harness } from './harness';
 
 export type World = Awaited<ReturnType<typeof buildWorld>>;
 
@@ -23,21 +23,19 @@ export async function offerOfLead(h: Harness, leadId: string, status: string | n
 
 /** Claims an offer through the API and expects the win. */
 export async function winOffer(h: Harness, buyerKey: string, offerId: string) {
-  const res = await h.http.post(`/v1/offers/${offerId}/claim`).set(bearer(buyerKey)).send({});
-  if (res.status !== 200) throw new Error(`claim: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body as { assignmentId: string; charged: number; balance: number; lead: Record<string, unknown> };
+  return expectStatus('claim', 200, apiClient(h, buyerKey).POST('/v1/offers/{id}/claim', { params: { path: { id: offerId } }, body: {} }));
 }
 
 /** A source of the agency allowed on one campaign (30 % of the sale), with its key. */
 export async function apiSourceFor(h: Harness, adminKey: string, campaignId: string) {
-  const res = await h.http.post('/v1/sources').set(bearer(adminKey)).send({ name: `source-${Date.now().toString(36)}` });
-  if (res.status !== 201) throw new Error(`source: ${res.status} ${JSON.stringify(res.body)}`);
-  const rule = await h.http
-    .post(`/v1/sources/${res.body.source.id}/campaigns`)
-    .set(bearer(adminKey))
-    .send({ campaignId, payout: { kind: 'share', shareBps: 3000 } });
-  if (rule.status !== 200) throw new Error(`source rule: ${rule.status} ${JSON.stringify(rule.body)}`);
-  return { source: res.body.source as { id: string }, apiKey: res.body.apiKey as string };
+  const admin = apiClient(h, adminKey);
+  const { source, apiKey } = await expectStatus('source', 201, admin.POST('/v1/sources', { body: { name: `source-${Date.now().toString(36)}` } }));
+  await expectStatus(
+    'source rule',
+    200,
+    admin.POST('/v1/sources/{id}/campaigns', { params: { path: { id: source.id } }, body: { campaignId, payout: { kind: 'share', shareBps: 3000 } } }),
+  );
+  return { source, apiKey };
 }
 
 export async function buildWorld(h: Harness) {
@@ -55,8 +53,11 @@ export async function buildWorld(h: Harness) {
   const lead2 = await apiLead(h, A.adminKey, campaign.id);
   const offer2 = await offerOfLead(h, lead2.id);
   const win2 = await winOffer(h, T.apiKey, offer2.id);
-  const dispute = await h.http.post(`/v1/assignments/${win2.assignmentId}/disputes`).set(bearer(T.apiKey)).send({ reason: 'wrong number' });
-  if (dispute.status !== 201) throw new Error(`dispute: ${dispute.status} ${JSON.stringify(dispute.body)}`);
+  const dispute = await expectStatus(
+    'dispute',
+    201,
+    apiClient(h, T.apiKey).POST('/v1/assignments/{id}/disputes', { params: { path: { id: win2.assignmentId } }, body: { reason: 'wrong number' } }),
+  );
 
   const S = await apiSourceFor(h, A.adminKey, campaign.id);
   const R = await apiSourceFor(h, A.adminKey, campaign.id);
@@ -87,6 +88,6 @@ export async function buildWorld(h: Harness) {
     lead2,
     offer2,
     assignment2: win2.assignmentId,
-    disputeId: dispute.body.dispute.id as string,
+    disputeId: dispute.dispute.id,
   };
 }

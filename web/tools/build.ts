@@ -22,8 +22,8 @@ const root = path.resolve(webDir, '..');
 const distDir = path.join(webDir, 'dist');
 const STAMP = '.build-stamp';
 
-/** Everything the bundle is made of (package-lock.json: a dependency upgrade rebuilds). */
-const SOURCES = ['src', 'index.html', 'admin.html', 'source.html', 'tools'].map((p) => path.join(webDir, p)).concat([path.join(root, 'domain'), path.join(root, 'package-lock.json')]);
+/** Everything the bundle is made of (packages/client: the API's typed client; package-lock.json: a dependency upgrade rebuilds). */
+const SOURCES = ['src', 'index.html', 'admin.html', 'source.html', 'tools'].map((p) => path.join(webDir, p)).concat([path.join(root, 'domain'), path.join(root, 'packages', 'client'), path.join(root, 'package-lock.json')]);
 
 function newestMtime(p: string): number {
   let st: fs.Stats;

@@ -4,7 +4,7 @@
  */
 import { useState } from 'preact/hooks';
 import { BuyerSideForm } from '../shared/BuyerSide';
-import { ApiError, messageOf, randomId } from '../shared/api';
+import { ApiError, messageOf, ok, randomId } from '../shared/api';
 import { credits, dateTime, num } from '../shared/format';
 import type { Buyer, LedgerEntry, Page } from '../shared/types';
 import { LedgerTable } from '../buyer/Wallet';
@@ -363,7 +363,12 @@ function TopUp({ buyer, onDone }: { buyer: Buyer; onDone(): Promise<void> }) {
     setBusy(true);
     setError(null);
     try {
-      const res = await api.post<{ balance: number }>(`/v1/buyers/${buyer.id}/credits`, { amount: Number(amount), ...(reference.trim() ? { reference: reference.trim() } : {}) }, key);
+      const res = await ok(
+        api.client.POST('/v1/buyers/{id}/credits', {
+          params: { path: { id: buyer.id }, header: { 'Idempotency-Key': key } },
+          body: { amount: Number(amount), ...(reference.trim() ? { reference: reference.trim() } : {}) },
+        }),
+      );
       toast(`Added ${credits(Number(amount))} – balance ${num(res.balance)}`, 'ok');
       setKey(randomId());
       setReference('');
@@ -405,7 +410,7 @@ function IssueKey({ buyer, onKey }: { buyer: Buyer; onKey(k: string): void }) {
     if (revokeExisting && !confirm(`Revoke every other key of ${buyer.name}? Their open sessions stop working.`)) return;
     setBusy(true);
     try {
-      const res = await api.post<{ apiKey: string; revoked: number }>(`/v1/buyers/${buyer.id}/keys`, { revokeExisting });
+      const res = await ok(api.client.POST('/v1/buyers/{id}/keys', { params: { path: { id: buyer.id } }, body: { revokeExisting } }));
       onKey(res.apiKey);
       if (res.revoked) toast(`${res.revoked} old key(s) revoked`, 'info');
     } catch (err) {

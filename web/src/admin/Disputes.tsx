@@ -1,8 +1,8 @@
 /** Disputes: a buyer contests a lead it bought; approve (refund through the ledger) or reject. */
 import { useState } from 'preact/hooks';
-import { messageOf } from '../shared/api';
+import { messageOf, ok } from '../shared/api';
 import { ago, credits, dateTime, shortId } from '../shared/format';
-import type { Dispute, DisputeStatus, LedgerEntry } from '../shared/types';
+import type { Dispute, DisputeStatus } from '../shared/types';
 import { Badge, Button, Empty, ErrorNote, Loading, Panel, toast, useAsync } from '../shared/ui';
 import { useConsole } from './context';
 import { Link, navigate, useLocation } from './router';
@@ -51,7 +51,7 @@ function DisputeRow({ dispute: d, onDone }: { dispute: Dispute; onDone(): void }
   const resolve = async (approve: boolean) => {
     setBusy(approve ? 'approve' : 'reject');
     try {
-      const res = await api.post<{ refund: { entry: LedgerEntry; balance: number } | null }>(`/v1/disputes/${d.id}/resolve`, { approve, ...(note.trim() ? { note: note.trim() } : {}) });
+      const res = await ok(api.client.POST('/v1/disputes/{id}/resolve', { params: { path: { id: d.id } }, body: { approve, ...(note.trim() ? { note: note.trim() } : {}) } }));
       toast(approve ? `Approved – refunded ${credits(Math.abs(res.refund?.entry.amount ?? 0))} to ${dir.buyerName(d.buyerId)}` : 'Dispute rejected', 'ok');
       onDone();
     } catch (err) {

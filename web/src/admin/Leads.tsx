@@ -1,8 +1,8 @@
 /** Leads: the list with filters, a test-lead form, and one lead with its offers, sales and timeline. */
 import { useEffect, useState } from 'preact/hooks';
-import { randomId } from '../shared/api';
+import { ok, randomId } from '../shared/api';
 import { ago, credits, dateTime, label, shortId, show } from '../shared/format';
-import type { Lead, LeadDetail as LeadDetailData, LeadStatus, Page, TimelineEvent } from '../shared/types';
+import type { Lead, LeadStatus, Page } from '../shared/types';
 import { Badge, Button, Empty, ErrorNote, Field, Loading, Modal, Panel, toast, useAsync, useMorePages } from '../shared/ui';
 import { useConsole } from './context';
 import { ReviewActions } from './Review';
@@ -264,8 +264,8 @@ function SubmitLead({ defaultCampaignId, onClose, onDone }: { defaultCampaignId:
 
 export function LeadDetail({ id }: { id: string }) {
   const { api, dir } = useConsole();
-  const lead = useAsync(() => api.get<{ lead: LeadDetailData }>(`/v1/leads/${id}`).then((r) => r.lead), [id]);
-  const timeline = useAsync(() => api.get<{ events: TimelineEvent[] }>(`/v1/leads/${id}/timeline`).then((r) => r.events), [id]);
+  const lead = useAsync(() => ok(api.client.GET('/v1/leads/{id}', { params: { path: { id } } })).then((r) => r.lead), [id]);
+  const timeline = useAsync(() => ok(api.client.GET('/v1/leads/{id}/timeline', { params: { path: { id } } })).then((r) => r.events), [id]);
   const reload = () => Promise.all([lead.reload(), timeline.reload()]).then(() => undefined);
   const moving = lead.data?.status === 'routing' || lead.data?.status === 'offered';
   useEffect(() => {

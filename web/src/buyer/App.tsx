@@ -3,7 +3,7 @@
  * feed), My leads (full records, disputes) and the Wallet (balance, ledger).
  */
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { Api, ApiError } from '../shared/api';
+import { Api, ApiError, ok } from '../shared/api';
 import { num } from '../shared/format';
 import { useKeySession } from '../shared/key-session';
 import type { Me, Wallet as WalletData } from '../shared/types';
@@ -61,7 +61,7 @@ function useWallet(api: Api) {
   const [wallet, setWallet] = useState<WalletData | null>(null);
   const refresh = useCallback(async () => {
     try {
-      setWallet(await api.get<WalletData>('/v1/me/wallet'));
+      setWallet(await ok(api.client.GET('/v1/me/wallet')));
     } catch {
       /* offline: the banner says so; the next tick tries again */
     }

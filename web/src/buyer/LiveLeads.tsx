@@ -9,10 +9,10 @@
  */
 import type { RefObject } from 'preact';
 import { useCallback, useEffect, useReducer, useRef, useState } from 'preact/hooks';
-import { ApiError, messageOf, randomId, serverNow, toApiError, type Api } from '../shared/api';
+import { ApiError, messageOf, ok, randomId, serverNow, toApiError, type Api } from '../shared/api';
 import { FeedClaimError, LiveFeed, type ClaimAnswer, type FeedStatus } from '../shared/feed';
 import { ago, countdown, credits, label, num, show } from '../shared/format';
-import type { BidAnswer, BuyerOffer, ClaimFailureReason, CloseOutcome, FeedServerMessage, LeadRecord, Page, Wallet, WonLead } from '../shared/types';
+import type { BidAnswer, BuyerOffer, ClaimFailureReason, CloseOutcome, FeedServerMessage, LeadRecord, Wallet } from '../shared/types';
 import { Button, Empty, toast, useNow } from '../shared/ui';
 import * as B from './cards';
 
@@ -120,10 +120,11 @@ export function useLiveBoard(api: Api, token: string, onClaimAnswered: (balance?
   }, []);
 
   const restClaim = async (offerId: string, requestId: string): Promise<ClaimAnswer> => {
-    const res = await api.raw<ClaimAnswer>('POST', `/v1/offers/${offerId}/claim`, { body: { requestId } });
-    const body = res.body as ClaimAnswer | null;
-    if (res.status === 200 || ([402, 403, 409].includes(res.status) && body && 'result' in body)) return body!;
-    throw toApiError(res.status, res.body);
+    const { data, error, response } = await api.client.POST('/v1/offers/{id}/claim', { params: { path: { id: offerId } }, body: { requestId } });
+    if (data) return data;
+    // A refusal (lost, failed) is a business answer, not a problem document.
+    if ([402, 403, 409].includes(response.status) && error && 'result' in error) return error;
+    throw toApiError(response.status, error ?? null);
   };
 
   const claim = useCallback(
@@ -167,15 +168,15 @@ export function useLiveBoard(api: Api, token: string, onClaimAnswered: (balance?
       dispatch({ t: 'claiming', offerId });
       for (let attempt = 0; attempt < 6; attempt++) {
         try {
-          const res = await api.raw<BidAnswer>('POST', `/v1/offers/${offerId}/bids`, { body: { amount, requestId } });
-          const body = res.body as BidAnswer | null;
+          const res = await api.client.POST('/v1/offers/{id}/bids', { params: { path: { id: offerId } }, body: { amount, requestId } });
+          const body: BidAnswer | null = res.data ?? (res.error && 'result' in res.error ? res.error : null);
           if (body && (body.result === 'accepted' || body.result === 'refused')) {
             dispatch({ t: 'bid', offerId, answer: body });
             if (body.result === 'accepted') toast(`Sealed bid of ${credits(body.amount)} placed`, 'ok');
             onClaimAnswered();
             return;
           }
-          throw toApiError(res.status, res.body);
+          throw toApiError(res.response.status, res.error ?? null);
         } catch (err) {
           const code = err instanceof ApiError ? err.code : '';
           if (code === 'bid_pending' || code === 'network_error') {
@@ -196,8 +197,7 @@ export function useLiveBoard(api: Api, token: string, onClaimAnswered: (balance?
     const missing = board.filter((c) => c.outcome === 'won_by_you' && !c.won);
     if (!missing.length) return;
     let cancelled = false;
-    void api
-      .get<Page<'leads', WonLead>>('/v1/me/leads?limit=50')
+    void ok(api.client.GET('/v1/me/leads', { params: { query: { limit: 50 } } }))
       .then((page) => {
         if (cancelled) return;
         for (const c of missing) {

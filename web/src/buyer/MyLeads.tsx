@@ -1,14 +1,14 @@
 /** My leads: every lead this buyer won, with the full record, and disputes on them. */
 import { useState } from 'preact/hooks';
-import { messageOf, type Api } from '../shared/api';
+import { messageOf, ok, type Api } from '../shared/api';
 import { credits, dateTime, label, show } from '../shared/format';
-import type { Dispute, Page, WonLead } from '../shared/types';
+import type { Dispute, WonLead } from '../shared/types';
 import { Badge, Button, Empty, ErrorNote, Field, Loading, Panel, toast, useAsync, useMorePages } from '../shared/ui';
 
 export function MyLeads({ api, version }: { api: Api; version: number }) {
   const { extra, setExtra, cursor, setCursor, more } = useMorePages<WonLead>(api, '/v1/me/leads?limit=25', 'leads');
   const leads = useAsync(async () => {
-    const page = await api.get<Page<'leads', WonLead>>('/v1/me/leads?limit=25');
+    const page = await ok(api.client.GET('/v1/me/leads', { params: { query: { limit: 25 } } }));
     setExtra([]);
     setCursor(page.nextCursor);
     return page.leads;
@@ -56,7 +56,7 @@ function WonLeadRow({ api, won, dispute, onDisputed }: { api: Api; won: WonLead;
     setBusy(true);
     setError(null);
     try {
-      await api.post(`/v1/assignments/${won.assignmentId}/disputes`, { reason });
+      await ok(api.client.POST('/v1/assignments/{id}/disputes', { params: { path: { id: won.assignmentId } }, body: { reason } }));
       toast('Dispute opened – your agency will review it.', 'ok');
       setOpen(false);
       onDisputed();

@@ -5,7 +5,7 @@
  * touched. A move back is refused by the API and shown.
  */
 import { useState } from 'preact/hooks';
-import type { Api } from '../shared/api';
+import { ok, type Api } from '../shared/api';
 import { dateTime, num } from '../shared/format';
 import type { PipelineBoard, PipelineStatus } from '../shared/types';
 import { Button, Empty, ErrorNote, Loading, Panel, toast, useAsync } from '../shared/ui';
@@ -14,12 +14,17 @@ const STATUSES: PipelineStatus[] = ['new', 'contacted', 'appointment', 'quoted',
 const WORDS: Record<PipelineStatus, string> = { new: 'New', contacted: 'Contacted', appointment: 'Appointment', quoted: 'Quoted', won_job: 'Won job', lost_job: 'Lost job' };
 
 export function PipelinePage({ api }: { api: Api }) {
-  const board = useAsync(() => api.get<PipelineBoard>('/v1/me/pipeline'), []);
+  const board = useAsync(() => ok(api.client.GET('/v1/me/pipeline')), []);
   const [error, setError] = useState<unknown>(null);
   const mark = async (assignmentId: string, status: PipelineStatus, note: string, jobValue: string) => {
     setError(null);
     try {
-      await api.post(`/v1/me/leads/${assignmentId}/pipeline`, { status, ...(note.trim() ? { note: note.trim() } : {}), ...(jobValue.trim() ? { jobValue: Number(jobValue) } : {}) });
+      await ok(
+        api.client.POST('/v1/me/leads/{id}/pipeline', {
+          params: { path: { id: assignmentId } },
+          body: { status, ...(note.trim() ? { note: note.trim() } : {}), ...(jobValue.trim() ? { jobValue: Number(jobValue) } : {}) },
+        }),
+      );
       toast(`Marked ${WORDS[status].toLowerCase()}`, 'ok');
       await board.reload();
     } catch (err) {

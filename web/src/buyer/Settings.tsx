@@ -4,7 +4,7 @@
  * lead filters where the agency allows them (PATCH /v1/me; the agency's
  * refusal is shown as it comes).
  */
-import type { Api } from '../shared/api';
+import { ok, type Api } from '../shared/api';
 import { BuyerSideForm } from '../shared/BuyerSide';
 import type { Me } from '../shared/types';
 import { toast } from '../shared/ui';
@@ -23,7 +23,7 @@ export function SettingsPage({ api, me, onChanged }: { api: Api; me: Me; onChang
         key={buyer.updatedAt}
         buyer={buyer}
         onSave={async (patch) => {
-          const next = await api.patch<Me>('/v1/me', patch);
+          const next = await ok(api.client.PATCH('/v1/me', { body: patch }));
           onChanged(next);
           toast('Settings saved', 'ok');
         }}

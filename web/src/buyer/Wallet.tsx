@@ -1,13 +1,13 @@
 /** The wallet: balance, and the ledger (top-ups, charges, refunds), newest first. */
-import type { Api } from '../shared/api';
+import { ok, type Api } from '../shared/api';
 import { dateTime, num } from '../shared/format';
-import type { LedgerEntry, Page, Wallet } from '../shared/types';
+import type { LedgerEntry, Wallet } from '../shared/types';
 import { Button, ErrorNote, Loading, Panel, useAsync, useMorePages } from '../shared/ui';
 
 export function WalletPage({ api, wallet, onRefresh }: { api: Api; wallet: Wallet | null; onRefresh(): Promise<void> }) {
   const { extra, setExtra, cursor, setCursor, more } = useMorePages<LedgerEntry>(api, '/v1/me/ledger?limit=50', 'entries');
   const ledger = useAsync(async () => {
-    const page = await api.get<Page<'entries', LedgerEntry>>('/v1/me/ledger?limit=50');
+    const page = await ok(api.client.GET('/v1/me/ledger', { params: { query: { limit: 50 } } }));
     setExtra([]);
     setCursor(page.nextCursor);
     return page.entries;

@@ -1,9 +1,17 @@
 /**
  * The HTTP client of the pages: same origin, `Authorization: Bearer <key>`
- * from the session (never in a URL), JSON in and out. Failures become an
- * ApiError carrying the problem document (RFC 9457) so a form can show
- * `detail` and mark the fields named in `errors`.
+ * from the session (never in a URL), JSON in and out. Every call goes through
+ * the API's typed client (packages/client, generated from the OpenAPI
+ * document): `api.client.GET('/v1/me/wallet')` is checked against the
+ * contract by `npm run typecheck`, and `ok(…)` turns its answer into the 2xx
+ * body or an ApiError. The older string-path helpers (`get`, `post`, `all`…)
+ * ride on the same client. Failures become an ApiError carrying the problem
+ * document (RFC 9457) so a form can show `detail` and mark the fields named in
+ * `errors`.
  */
+import { createLeadwireClient, type LeadwireClient } from '../../../packages/client';
+
+export type { Schemas } from '../../../packages/client';
 
 export interface FieldError {
   path: string;
@@ -50,46 +58,74 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** What a typed call answers (openapi-fetch): the 2xx body in `data`, any other in `error`. */
+export interface TypedAnswer<T> {
+  data?: T;
+  error?: unknown;
+  response: Response;
+}
+
+/** A typed call's 2xx body, else an ApiError with its problem document. */
+export async function ok<T>(call: Promise<TypedAnswer<T>>): Promise<T> {
+  const { data, error, response } = await call;
+  if (response.ok) return data as T;
+  throw toApiError(response.status, error ?? null);
+}
+
+/** The typed client, called with a path that is already a URL (the string-path helpers). */
+type UntypedClient = {
+  request(method: string, url: string, init: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal; parseAs: 'text' }): Promise<TypedAnswer<string>>;
+};
+
 export class Api {
+  /** The typed client of the API: same origin, this session's key, no cache, no cookies. */
+  readonly client: LeadwireClient;
+
   constructor(
     private readonly key: () => string | null,
     /** Called on 401: the key is wrong or was revoked. */
     private readonly onUnauthorized: () => void = () => undefined,
-  ) {}
+  ) {
+    this.client = createLeadwireClient({
+      baseUrl: '',
+      apiKey: key,
+      headers: { Accept: 'application/json' },
+      cache: 'no-store',
+      credentials: 'omit',
+      fetch: (request) => this.send(request),
+    });
+  }
 
-  /** Any answer, without throwing on a 4xx/5xx (claims: their refusals are business outcomes). */
-  async raw<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<RawAnswer<T>> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
-    const key = this.key();
-    if (key) headers.Authorization = `Bearer ${key}`;
-    if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
-    if (opts.idempotencyKey) headers['Idempotency-Key'] = opts.idempotencyKey;
+  private async send(request: Request): Promise<Response> {
     let res: Response;
     try {
-      res = await fetch(path, {
-        method,
-        headers,
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-        signal: opts.signal,
-        cache: 'no-store',
-        credentials: 'omit',
-      });
+      res = await fetch(request);
     } catch (err) {
       if ((err as Error)?.name === 'AbortError') throw err;
       throw new ApiError(0, 'network_error', 'The server cannot be reached. Check your connection.');
     }
     noteServerDate(res);
-    const text = await res.text();
-    let body: unknown = null;
-    if (text) {
+    if (res.status === 401 && request.headers.has('Authorization')) this.onUnauthorized();
+    return res;
+  }
+
+  /** Any answer, without throwing on a 4xx/5xx (claims: their refusals are business outcomes). */
+  async raw<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<RawAnswer<T>> {
+    const { data, error, response } = await (this.client as unknown as UntypedClient).request(method.toLowerCase(), path, {
+      body: opts.body,
+      headers: opts.idempotencyKey ? { 'Idempotency-Key': opts.idempotencyKey } : undefined,
+      signal: opts.signal,
+      parseAs: 'text',
+    });
+    let body: unknown = error === undefined || error === '' ? null : error;
+    if (response.ok && data) {
       try {
-        body = JSON.parse(text);
+        body = JSON.parse(data);
       } catch {
-        body = text;
+        body = data;
       }
     }
-    if (res.status === 401 && key) this.onUnauthorized();
-    return { status: res.status, body: body as T };
+    return { status: response.status, body: body as T };
   }
 
   /** A 2xx answer's body, else an ApiError. */
