@@ -89,5 +89,5 @@ test('already_bought excludes after the area check and is a final 403 at claim t
   };
   expect(checkEligibility({ ...input, alreadyBought: true })).toMatchObject({ eligible: false, reason: 'already_bought' });
   expect(checkEligibility(input)).toEqual({ eligible: true });
-  expect(claimOutcomeOf('already_bought')).toEqual({ result: 'failed', httpStatus: 403 });
+  expect(claimOutcomeOf('already_bought')).toMatchObject({ result: 'failed', httpStatus: 403 });
 });
