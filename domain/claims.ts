@@ -1,4 +1,10 @@
-import type { ClaimFailureReason } from './types';
+/**
+ * The claim vocabulary: how each refusal answers a buyer (lost or failed,
+ * and the HTTP status), and the timeline event that records each step of an
+ * offer, shared by the workflows that decide events and the database that
+ * stores them.
+ */
+import type { ClaimFailureReason, TimelineEventType } from './types';
 
 export interface ClaimOutcome {
   result: 'lost' | 'failed';
@@ -26,4 +32,17 @@ export function claimOutcomeOf(reason: ClaimFailureReason): ClaimOutcome {
   const outcome = OUTCOMES[reason];
   if (!outcome) throw new RangeError(`unknown claim failure reason: ${String(reason)}`);
   return { ...outcome };
+}
+
+/** One event of a lead's timeline as its writers give it (workflows decide some; db/timeline.ts appends them). */
+export interface TimelineEventInput {
+  leadId: string;
+  offerId?: string | null;
+  type: TimelineEventType;
+  buyerId?: string | null;
+  reason?: string | null;
+  data?: Record<string, unknown> | null;
+  /** Defaults to the database's now(). Workflows pass their own (deterministic) time. */
+  at?: Date | string | null;
+  dedupeKey?: string | null;
 }
