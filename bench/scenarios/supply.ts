@@ -126,7 +126,8 @@ async function seedReportAgency(ctx: BenchContext, agencyId: string, campaignId:
     await tx.execute(sql`CREATE TEMP TABLE seed ON COMMIT DROP AS
       SELECT gen_random_uuid() AS lead_id, gen_random_uuid() AS offer_id, gen_random_uuid() AS assignment_id, gen_random_uuid() AS charge_id, g,
              now() - ((g % 365) || ' days')::interval - ((g % 86400) || ' seconds')::interval AS at,
-             (${buyerArray})[1 + g % ${ids.length}] AS buyer_id,
+             -- by blocks of ten leads, so each buyer's leads are sold 4 in 10 like everyone's (g % n would sell one buyer all)
+             (${buyerArray})[1 + (g / 10) % ${ids.length}] AS buyer_id,
              g % 10 < 4 AS sold, g % 100 < 4 AS returned, g % 2 = 0 AS sourced, 20 + g % 30 AS price
       FROM generate_series(1, ${n}) g`);
     await tx.execute(sql`INSERT INTO leads (id, agency_id, campaign_id, fields, status, workflow_id, source_id, created_at)
@@ -182,8 +183,10 @@ async function verifySeed(tx: Pick<BenchContext['database']['db'], 'execute'>, a
   const checks: Record<string, ReturnType<typeof sql>> = {
     'wallet balance is not the sum of its ledger': sql`SELECT count(*)::int AS n FROM wallets w JOIN buyers b ON b.id = w.buyer_id
       WHERE b.agency_id = ${agencyId} AND w.balance <> (SELECT coalesce(sum(amount), 0) FROM ledger_entries e WHERE e.buyer_id = w.buyer_id)`,
-    'wallet balance is not its last entry’s balance_after': sql`SELECT count(*)::int AS n FROM wallets w JOIN buyers b ON b.id = w.buyer_id
-      WHERE b.agency_id = ${agencyId} AND w.balance <> (SELECT balance_after FROM ledger_entries e WHERE e.buyer_id = w.buyer_id AND e.kind = 'refund' ORDER BY e.balance_after DESC LIMIT 1)`,
+    'wallet balance is not its last seeded entry’s balance_after': sql`SELECT count(*)::int AS n FROM wallets w JOIN buyers b ON b.id = w.buyer_id
+      WHERE b.agency_id = ${agencyId} AND w.balance <> coalesce(
+        (SELECT max(balance_after) FROM ledger_entries e WHERE e.buyer_id = w.buyer_id AND e.kind = 'refund'),
+        (SELECT min(balance_after) FROM ledger_entries e WHERE e.buyer_id = w.buyer_id AND e.kind = 'charge'), w.balance)`,
     'negative balance_after': sql`SELECT count(*)::int AS n FROM ledger_entries WHERE agency_id = ${agencyId} AND balance_after < 0`,
     'source wallet is not the sum of its ledger': sql`SELECT count(*)::int AS n FROM source_wallets w
       WHERE w.source_id = ${sourceId} AND w.balance <> (SELECT coalesce(sum(amount), 0) FROM source_ledger_entries e WHERE e.source_id = w.source_id)`,
