@@ -1,6 +1,12 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const API_NO_ACTIVITIES = {
+  group: ['**/activities', '**/activities/*', '**/activities/**'],
+  message: 'The API imports nothing from activities/ (types included): move what both need to domain/, db/ or lib/.',
+};
+const API_NO_WORKER = { group: ['**/worker', '**/worker/*', '**/worker/**'], message: 'The API imports nothing from worker/ (types included).' };
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'web/dist/**', 'db/migrations/**', 'coverage/**', 'packages/client/schema.d.ts', '*.js', '*.mjs'] },
   js.configs.recommended,
@@ -20,20 +26,30 @@ export default tseslint.config(
       '@typescript-eslint/no-restricted-imports': ['error', {
         patterns: [
           { group: ['node:*', 'fs', 'path', 'crypto', 'http', 'https', 'net', 'child_process', 'os', 'events', 'timers'], message: 'Workflow code must be deterministic: no Node built-ins.' },
-          { group: ['pg', 'drizzle-orm*', '@electric-sql/*', 'express', 'ws', '../db/*', '../activities', '../activities/*', '../api/*'], message: 'Workflow code does no I/O: call an activity.', allowTypeImports: true },
+          { group: ['pg', 'drizzle-orm*', '@electric-sql/*', 'express', 'ws', '**/activities', '**/activities/*', '**/api/*'], message: 'Workflow code does no I/O: call an activity.', allowTypeImports: true },
+          // Not even a type: the shared vocabulary (timeline events, claims, routes' plain data) lives in domain/.
+          { group: ['**/db', '**/db/*'], message: 'Workflows take no type from db/: share it through domain/.' },
         ],
       }],
     },
   },
-  // Layering (#14): the API calls workflows through temporal/calls.ts, never through the worker's code; entry points
-  // in bin/ take shared code from its own home (temporal/, …), never from the scripts beside them.
   {
+    // The API checks URLs through lib/, shares vocabulary through domain/ and calls workflows through
+    // temporal/calls.ts: it runs no activity or worker code.
     files: ['api/**/*.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [API_NO_ACTIVITIES, API_NO_WORKER] }] },
+  },
+  {
+    // Activities take no type from workflows/ (the workflow imports the activities' types, not the other way).
+    files: ['activities/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['../worker', '../worker/*', '../../worker', '../../worker/*'], message: 'api/ does not import worker/: workflow calls live in temporal/calls.ts.' }] }],
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/workflows', '**/workflows/*', '**/workflows/**'], message: 'Activities take no type from workflows/: share it through domain/.' }],
+      }],
     },
   },
   {
+    // Entry points in bin/ take shared code from its own home (temporal/, …), never from the scripts beside them.
     files: ['bin/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['../scripts', '../scripts/*'], message: 'bin/ does not import scripts/: move what both need to a shared home (e.g. temporal/).' }] }],

@@ -17,12 +17,12 @@ import { recordAttemptFailed, recordDashboardDelivery, recordDelivered, recordDe
 import { assignments, buyers, deliveries, leads } from '../db/schema';
 import { retryDelayMs, type DeliveryPayload } from '../domain/delivery';
 import type { DeliveryChannel } from '../domain/types';
-import type { DeliveryRetry } from '../workflows/options';
+import type { DeliveryRetry } from '../domain/delivery';
 import { channelsFor, SENDING_CHANNELS, type SendingChannel } from './channels';
 import { resolveDeliveryConfig } from './channels/config';
 import { DeliveryHttpError } from './channels/http-post';
 import { messageIdOf, type SigningKeys } from './channels/signing';
-import { UrlRefused } from './channels/url-guard';
+import { UrlRefused } from '../lib/url-guard';
 import type { ActivityDeps } from './deps';
 
 /** The secrets a buyer's webhooks are signed with now (the previous one only inside its overlap window). */

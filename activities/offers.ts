@@ -8,12 +8,13 @@ import { eq } from 'drizzle-orm';
 import type { OfferBus } from '../db/offer-bus';
 import { closeOfferWithin, storeOffer, type CloseOutcome, type TargetVerdict } from '../db/offers';
 import { getOffer } from '../db/queries';
-import { assignments, campaignBuyers, leads, offerTargets } from '../db/schema';
+import { evaluateEligibility } from '../db/eligibility';
+import { assignments, leads, offerTargets } from '../db/schema';
 import { appendEvents, type TimelineEventInput } from '../db/timeline';
 import { buyerOfferOf } from '../domain/offer-view';
 import type { AuctionKind, AuctionPricing, LeadStatus, OfferKind } from '../domain/types';
 import type { ActivityDeps } from './deps';
-import { evaluateEligibility, loadLeadAndCampaign, resolveEligibility, routeOf, type Route } from './routing';
+import { loadLeadAndCampaign, resolveEligibility, routeOf, type Route } from './routing';
 
 export type { CloseOutcome };
 
@@ -115,8 +116,7 @@ export function offerActivities({ db, bus }: ActivityDeps) {
       const route = routeOf(lead, campaign);
       if (route.campaignStatus !== 'active') return { route, offer: null };
 
-      const pool = await db.select({ buyerId: campaignBuyers.buyerId }).from(campaignBuyers).where(eq(campaignBuyers.campaignId, campaign.id));
-      const { price, preview, targets } = await evaluateEligibility(db, lead, { ...campaign, pool: pool.map((p) => p.buyerId) });
+      const { price, preview, targets } = await evaluateEligibility(db, lead, campaign);
       const openedAt = new Date(input.openedAt);
       const offer = {
         id: input.offerId,

@@ -31,6 +31,7 @@ import { buildOpenApi, docsPage } from './openapi';
 import { errorHandler, Problem, type ErrorLogger } from './problem';
 import { TokenBuckets, type BucketOptions, type RateLimiter } from './rate-limit';
 import { SharedTokenBuckets } from './shared-rate-limit';
+import { SourceAccessCache } from './source-access';
 import { isRaw, isStream, type AnyRoute, type StreamReply } from './route';
 import { agencyRoutes } from './routes/agencies';
 import { buyerRoutes } from './routes/buyers';
@@ -146,6 +147,7 @@ export function createApi(deps: ApiDeps): Api {
         logger.warn(`[api] could not announce an access change of buyer ${buyerId}`, err);
       }
     },
+    sourceAccess: new SourceAccessCache(db),
     pingLimits: new TokenBuckets(deps.rateLimits?.pings ?? DEFAULT_PINGS),
     pingTtlMs: deps.pingTtlMs ?? 60_000,
   };

@@ -1,5 +1,5 @@
 /** Configuration-time SSRF check of a buyer's delivery URLs: a private, loopback or link-local target is a 400 naming the field. */
-import { checkDeliveryUrl, UrlRefused } from '../activities/channels/url-guard';
+import { checkDeliveryUrl, UrlRefused } from '../lib/url-guard';
 import type { DeliverySettings } from '../db/schema';
 import { Problem } from './problem';
 

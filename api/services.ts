@@ -12,6 +12,7 @@ import type { ClaimRelay } from './claim-relay';
 import type { Metrics } from './metrics';
 import type { ErrorLogger } from './problem';
 import type { TokenBuckets } from './rate-limit';
+import type { SourceAccessCache } from './source-access';
 
 export interface ApiServices {
   db: Db;
@@ -34,6 +35,8 @@ export interface ApiServices {
   clientIp(req: http.IncomingMessage): string;
   /** A buyer's keys or status changed: every feed gateway re-checks that buyer's sockets at once. */
   accessChanged(agencyId: string, buyerId: string): Promise<void>;
+  /** What each source key may post into, remembered for a second (api/source-access.ts). */
+  sourceAccess: SourceAccessCache;
   /** Pings per source. */
   pingLimits: TokenBuckets;
   /** How long an accepted ping may be posted. */

@@ -1,8 +1,8 @@
 /**
  * Per-buyer campaign prices (#12): an agency gives one buyer its own price on
- * a campaign, fixed or a percentage on the campaign's price. Routing reads
- * them (`buyerPriceRules`) to price each target of an offer; the sale charges
- * the target's price.
+ * a campaign, fixed or a percentage on the campaign's price. The eligibility
+ * loader (db/eligibility.ts) reads them to price each target of an offer; the
+ * sale charges the target's price.
  */
 import { and, eq } from 'drizzle-orm';
 import type { BuyerPriceRule } from '../domain/buyer-side';
@@ -10,12 +10,6 @@ import type { DbOrTx } from './connection';
 import { campaignBuyerPrices } from './schema';
 
 export type BuyerPriceRow = typeof campaignBuyerPrices.$inferSelect;
-
-/** The campaign's per-buyer rules, by buyer id. */
-export async function buyerPriceRules(db: DbOrTx, campaignId: string): Promise<Map<string, BuyerPriceRule>> {
-  const rows = await db.select().from(campaignBuyerPrices).where(eq(campaignBuyerPrices.campaignId, campaignId));
-  return new Map(rows.map((r) => [r.buyerId, { kind: r.kind, value: r.value }]));
-}
 
 export async function listBuyerPrices(db: DbOrTx, campaignId: string): Promise<BuyerPriceRow[]> {
   return db.select().from(campaignBuyerPrices).where(eq(campaignBuyerPrices.campaignId, campaignId)).orderBy(campaignBuyerPrices.buyerId);

@@ -15,16 +15,8 @@ import { queueOfferAlerts } from './alerts';
 import { appendEvents, type TimelineEventInput } from './timeline';
 
 /** One candidate buyer's verdict, kept with the offer for "why didn't I get this lead?". */
-export interface TargetVerdict {
-  buyerId: string;
-  eligible: boolean;
-  reason: import('../domain/types').ExclusionReason | null;
-  detail: string | null;
-  /** What the rules saw. */
-  snapshot: Record<string, unknown>;
-  /** This buyer's own price (#12: a per-buyer campaign rule); null or absent: the offer's price. */
-  price?: number | null;
-}
+export type { TargetVerdict } from '../domain/eligibility';
+import type { TargetVerdict } from '../domain/eligibility';
 
 export interface NewOffer {
   id: string;

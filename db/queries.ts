@@ -168,8 +168,14 @@ export async function campaignPools(db: DbOrTx, campaignIds: string[]): Promise<
   return pools;
 }
 
-export async function getCampaign(db: DbOrTx, agencyId: string, campaignId: string): Promise<CampaignWithPool | undefined> {
+/** A campaign of the agency, without its pool (the ping reads the pool with its candidates). */
+export async function getCampaignRow(db: DbOrTx, agencyId: string, campaignId: string): Promise<CampaignRow | undefined> {
   const [row] = await db.select().from(campaigns).where(and(eq(campaigns.id, campaignId), eq(campaigns.agencyId, agencyId)));
+  return row;
+}
+
+export async function getCampaign(db: DbOrTx, agencyId: string, campaignId: string): Promise<CampaignWithPool | undefined> {
+  const row = await getCampaignRow(db, agencyId, campaignId);
   if (!row) return undefined;
   return { ...row, pool: (await campaignPools(db, [row.id])).get(row.id) ?? [] };
 }

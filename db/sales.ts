@@ -16,19 +16,19 @@
  * campaign has caps). The wallet lock serializes every sale to one buyer, which
  * is what keeps its caps from being overrun by concurrent claims on different
  * offers.
+ *
+ * The re-check reads its inputs through the one eligibility loader
+ * (db/eligibility.ts) inside this transaction, after the locks: the buyer's
+ * counts, dedupe and pool membership, and the campaign's cap usage.
  */
 import { and, eq } from 'drizzle-orm';
-import { capReached, periodStarts } from '../domain/caps';
-import { buyerSideProfile } from '../domain/buyer-side';
 import { checkClaimTimeEligibility } from '../domain/eligibility';
 import { ledgerChargeKey } from '../domain/ids';
 import type { ClaimFailureReason, ConsentEvidence, LeadFields, WonLeadRecord } from '../domain/types';
-import { buyersWhoBought } from './already-bought';
 import type { Db, Tx } from './connection';
-import { buyerPeriodCounts, campaignPeriodCounts, ZERO_COUNTS } from './counts';
+import { loadEligibilityInputs, type CampaignRules } from './eligibility';
 import { InsufficientCreditsError, isUniqueViolation, postLedgerEntry } from './ledger';
-import { agencies, assignments, buyers, campaigns, campaignBuyers, ledgerEntries, leads, offers, offerTargets, wallets } from './schema';
-import { duplicateWindowMs } from './settings';
+import { assignments, buyers, campaigns, ledgerEntries, leads, offers, offerTargets, wallets } from './schema';
 import { recordDashboardDelivery } from './deliveries';
 import { closeOfferWithin, type ClosedOffer } from './offers';
 import { recordSourcePayout } from './source-ledger';
@@ -242,50 +242,48 @@ async function claimTimeVerdict(
   balance: number,
   price: number,
 ): Promise<Verdict> {
-  const fields = lead.fields;
-  const [agency] = await tx.select({ timeZone: agencies.timeZone, settings: agencies.settings }).from(agencies).where(eq(agencies.id, offer.agencyId));
-  // The wallet row is locked: no other sale to this buyer runs meanwhile, so this cannot race another purchase of the person.
-  const bought = await buyersWhoBought(tx, { leadId: lead.id, dedupeKeys: lead.dedupeKeys }, [buyer.id], duplicateWindowMs(agency?.settings ?? {}));
-  const starts = periodStarts(new Date(), agency?.timeZone ?? 'UTC');
-  const counts = (await buyerPeriodCounts(tx, [buyer.id], starts)).get(buyer.id) ?? ZERO_COUNTS;
-
+  let rules: Pick<CampaignRules, 'id' | 'caps' | 'pool' | 'auction'> = { id: null, caps: {}, pool: null };
   let serviceLine: string | null = null;
-  let campaignPool: string[] | null = null;
-  let campaignCap = null;
   if (offer.campaignId) {
     const [campaign] = await tx.select().from(campaigns).where(eq(campaigns.id, offer.campaignId));
     if (campaign) {
+      // Third in the lock order (offer, wallet, campaign), and only when the campaign has caps: its sales are counted
+      // (by the loader below) under this lock, so two sales to different buyers cannot both take its last place.
+      if (Object.keys(campaign.caps).length) await tx.select({ id: campaigns.id }).from(campaigns).where(eq(campaigns.id, campaign.id)).for('update');
+      // The stored pool (pool undefined): the loader reads this buyer's membership with its other inputs.
+      rules = { id: campaign.id, caps: campaign.caps, auction: campaign.auction, pool: undefined };
       serviceLine = campaign.serviceLine;
-      const pool = await tx.select({ buyerId: campaignBuyers.buyerId }).from(campaignBuyers).where(eq(campaignBuyers.campaignId, campaign.id));
-      campaignPool = pool.length ? pool.map((p) => p.buyerId) : null;
-      if (Object.keys(campaign.caps).length) {
-        await tx.select({ id: campaigns.id }).from(campaigns).where(eq(campaigns.id, campaign.id)).for('update');
-        campaignCap = capReached(campaign.caps, await campaignPeriodCounts(tx, campaign.id, starts));
-      }
     }
   }
+  // The wallet row is locked: no other sale to this buyer runs meanwhile, so its counts, its balance and what it
+  // already bought (this person) cannot change under this check.
+  const inputs = await loadEligibilityInputs(tx, lead, rules, { buyerIds: [buyer.id] });
+  const candidate = inputs.candidates[0];
+  if (!candidate) throw new Error(`sale of offer ${offer.id}: buyer ${buyer.id} is not of the offer's agency`);
   // A manual sale is the admin's decision: the pool and the service area do not bind it, money and caps do.
   const manual = offer.kind === 'manual';
+  const loaded = candidate.buyer;
   const verdict = checkClaimTimeEligibility({
     buyer: {
-      id: buyer.id,
-      status: buyer.status,
-      serviceLines: manual || !serviceLine ? [serviceLine ?? ''] : buyer.serviceLines,
-      zipCodes: manual ? [] : buyer.zipCodes,
-      states: manual ? [] : buyer.states,
-      caps: buyer.caps,
+      id: loaded.id,
+      status: loaded.status,
+      serviceLines: manual || !serviceLine ? [serviceLine ?? ''] : loaded.serviceLines,
+      zipCodes: manual ? [] : loaded.zipCodes,
+      states: manual ? [] : loaded.states,
+      caps: loaded.caps,
       // Hours and filters (#12) bind claims too (refused as eligibility_changed); not an admin's manual sale.
-      ...(manual ? {} : buyerSideProfile(buyer, agency?.timeZone)),
+      ...(manual ? {} : { timeZone: loaded.timeZone, schedule: loaded.schedule, pauses: loaded.pauses, filters: loaded.filters }),
     },
-    now: new Date(),
+    now: inputs.now,
+    // The balance read under the wallet's lock.
     balance,
-    counts,
-    lead: fields,
+    counts: candidate.counts,
+    lead: lead.fields,
     serviceLine: serviceLine ?? '',
     price,
-    campaignPool: manual ? null : campaignPool,
-    campaignCapReached: campaignCap,
-    alreadyBought: bought.has(buyer.id),
+    campaignPool: manual ? null : inputs.campaignPool,
+    campaignCapReached: inputs.campaignCapReached,
+    alreadyBought: candidate.alreadyBought,
   });
   return verdict.eligible ? { ok: true } : { ok: false, reason: verdict.reason, detail: verdict.detail };
 }

@@ -84,12 +84,25 @@ export async function sourceCampaignRules(db: DbOrTx, sourceId: string) {
     .orderBy(campaigns.name);
 }
 
-/** The rule of one campaign for a source, when the source may post into it. */
-export async function allowedRule(db: DbOrTx, sourceId: string, campaignId: string): Promise<SourceCampaignRow | undefined> {
+/**
+ * Whether a source of the agency may post into a campaign, in one query: its
+ * status, and its rule for the campaign when the campaign is allowed to it
+ * (null otherwise). Undefined: no such source in the agency.
+ */
+export async function postingAccess(
+  db: DbOrTx,
+  agencyId: string,
+  sourceId: string,
+  campaignId: string,
+): Promise<{ status: SourceStatus; rule: SourceCampaignRow | null } | undefined> {
   const [row] = await db
-    .select()
-    .from(sourceCampaigns)
-    .where(and(eq(sourceCampaigns.sourceId, sourceId), eq(sourceCampaigns.campaignId, campaignId), eq(sourceCampaigns.allowed, true)));
+    .select({ status: sources.status, rule: sourceCampaigns })
+    .from(sources)
+    .leftJoin(
+      sourceCampaigns,
+      and(eq(sourceCampaigns.sourceId, sources.id), eq(sourceCampaigns.campaignId, campaignId), eq(sourceCampaigns.allowed, true)),
+    )
+    .where(and(eq(sources.id, sourceId), eq(sources.agencyId, agencyId)));
   return row;
 }
 

@@ -3,22 +3,12 @@
  * the console. Writers pass a dedupe key where a retry could write twice.
  */
 import { and, asc, eq } from 'drizzle-orm';
-import type { ClaimChannel } from '../domain/claims';
+import type { ClaimChannel, TimelineEventInput } from '../domain/claims';
 import type { TimelineEventType } from '../domain/types';
 import type { DbOrTx } from './connection';
 import { offerEvents } from './schema';
 
-export interface TimelineEventInput {
-  leadId: string;
-  offerId?: string | null;
-  type: TimelineEventType;
-  buyerId?: string | null;
-  reason?: string | null;
-  data?: Record<string, unknown> | null;
-  /** Defaults to the database's now(). Workflows pass their own (deterministic) time. */
-  at?: Date | string | null;
-  dedupeKey?: string | null;
-}
+export type { TimelineEventInput };
 
 export interface TimelineEvent {
   id: number;

@@ -3,9 +3,11 @@
  * sold, what every refusal means (lost or failed, and its HTTP status), why
  * no claim can win an offer now, and the key that makes a claim's timeline
  * events happen once per attempt. The relay, the workflow's claim desk, the
- * sale transaction, the stats and the pages all read it from here.
+ * sale transaction, the stats and the pages all read it from here; and the
+ * timeline event every writer gives, shared by the workflows that decide
+ * events and the database that stores them.
  */
-import type { BidRefusalReason, ClaimFailureReason } from './types';
+import type { BidRefusalReason, ClaimFailureReason, TimelineEventType } from './types';
 
 /** Where a claim came from: the REST API or the Live Leads feed. */
 export const CLAIM_CHANNELS = ['api', 'feed'] as const;
@@ -95,4 +97,17 @@ export function bidRefusalOf(reason: BidRefusalReason): BidRefusalOutcome {
   const outcome = BID_REFUSALS[reason];
   if (!outcome) throw new RangeError(`unknown bid refusal reason: ${String(reason)}`);
   return { ...outcome };
+}
+
+/** One event of a lead's timeline as its writers give it (workflows decide some; db/timeline.ts appends them). */
+export interface TimelineEventInput {
+  leadId: string;
+  offerId?: string | null;
+  type: TimelineEventType;
+  buyerId?: string | null;
+  reason?: string | null;
+  data?: Record<string, unknown> | null;
+  /** Defaults to the database's now(). Workflows pass their own (deterministic) time. */
+  at?: Date | string | null;
+  dedupeKey?: string | null;
 }

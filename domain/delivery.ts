@@ -108,3 +108,24 @@ export function retryDelayMs(schedule: RetrySchedule, attempt: number, retryAfte
   const base = Math.min(schedule.maximumIntervalMs, schedule.initialIntervalMs * schedule.backoffCoefficient ** Math.max(0, attempt - 1));
   return Math.max(1, Math.round(base * (1 - RETRY_JITTER + 2 * RETRY_JITTER * random)));
 }
+
+// ─── webhook identity and signing settings (the API and the sender share them) ───
+
+/** A rotation's default overlap, in which both secrets sign. */
+export const DEFAULT_ROTATION_OVERLAP_SECONDS = 24 * 3600;
+
+/** The message id of a sale's delivery (one per sale and channel: retries and redeliveries repeat it). */
+export function messageIdOf(assignmentId: string, channel: string): string {
+  return channel === 'webhook' ? `msg_${assignmentId}` : `msg_${assignmentId}_${channel}`;
+}
+
+/** A delivery channel's retry policy, chosen by the worker's configuration (tests retry fast). */
+export interface DeliveryRetry {
+  /** One attempt's limit (the HTTP timeout plus a margin). */
+  attemptTimeoutMs: number;
+  initialIntervalMs: number;
+  backoffCoefficient: number;
+  maximumIntervalMs: number;
+  /** Bounded: after the last attempt the delivery is failed for good. */
+  maximumAttempts: number;
+}

@@ -1,7 +1,14 @@
+/**
+ * Eligibility as pure rules: whether one buyer may be offered one lead (and,
+ * re-run at the sale, may still buy it), and the verdicts of every candidate
+ * of a campaign from the inputs db/eligibility.ts loads.
+ */
+import { buyerPrice, type BuyerPriceRule } from './buyer-side';
 import { capReached } from './caps';
 import { evaluateFilters } from './filters';
+import { priceLead } from './pricing';
 import { availability, wallLabel } from './schedule';
-import type { LeadFields, BuyerProfile, CapPeriod, ClaimFailureReason, ExclusionReason, PeriodCounts } from './types';
+import type { AuctionKind, LeadFields, BuyerProfile, CapPeriod, ClaimFailureReason, ExclusionReason, PeriodCounts, PriceRules } from './types';
 
 export interface EligibilityInput {
   buyer: BuyerProfile;
@@ -127,4 +134,95 @@ export function checkClaimTimeEligibility(i: EligibilityInput): ClaimTimeVerdict
   const reason: ClaimTimeFailureReason =
     v.reason === 'cap_reached' || v.reason === 'insufficient_credits' || v.reason === 'already_bought' ? v.reason : 'eligibility_changed';
   return { eligible: false, reason, exclusion: v.reason, detail: v.detail };
+}
+
+// ─── a campaign's verdicts on every candidate ───────────────────────────────
+
+/** One buyer judged for one lead: eligible or excluded with the reason, and what the rules saw. */
+export interface TargetVerdict {
+  buyerId: string;
+  eligible: boolean;
+  reason: ExclusionReason | null;
+  detail: string | null;
+  /** What the rules saw. */
+  snapshot: Record<string, unknown>;
+  /** This buyer's own price (#12: a per-buyer campaign rule); null or absent: the offer's price. */
+  price?: number | null;
+}
+
+/** What the database knows of one candidate buyer (db/eligibility.ts loads it for every candidate at once). */
+export interface CandidateInputs {
+  /** The buyer's profile, its hours in its zone (or the agency's). */
+  buyer: BuyerProfile;
+  balance: number;
+  counts: PeriodCounts;
+  alreadyBought: boolean;
+  /** Its own price on the campaign (#12); null: the campaign's price. */
+  priceRule: BuyerPriceRule | null;
+}
+
+/** Every eligibility input of one lead under one campaign, as of `now`: plain data for `judgeCandidates`. */
+export interface EligibilityInputs {
+  now: Date;
+  /** The campaign's buyer pool among the loaded candidates; null: every buyer of the agency. */
+  campaignPool: string[] | null;
+  campaignCapReached: CapPeriod | null;
+  candidates: CandidateInputs[];
+}
+
+/** A lead's price under a campaign: the floor of a highest-bid auction, else its price rules. */
+export function campaignPriceOf(
+  campaign: { price: PriceRules; serviceLine: string; auction?: AuctionKind; floorPrice?: number | null },
+  lead: LeadFields,
+): number {
+  const computed = priceLead(campaign.price, lead, campaign.serviceLine);
+  return campaign.auction === 'highest_bid' && campaign.floorPrice !== null && campaign.floorPrice !== undefined ? campaign.floorPrice : computed;
+}
+
+/**
+ * Every candidate judged at the campaign's price (each at its own price when it
+ * has a rule), with the snapshot of what the rules saw (stored on the offer's
+ * targets and the timeline).
+ */
+export function judgeCandidates(inputs: EligibilityInputs, lead: LeadFields, campaign: { serviceLine: string; price: number }): TargetVerdict[] {
+  const { campaignPool, campaignCapReached } = inputs;
+  return inputs.candidates.map((c): TargetVerdict => {
+    const { buyer, priceRule } = c;
+    const ownPrice = buyerPrice(campaign.price, priceRule);
+    const verdict = checkEligibility({
+      buyer,
+      balance: c.balance,
+      counts: c.counts,
+      lead,
+      now: inputs.now,
+      serviceLine: campaign.serviceLine,
+      price: ownPrice,
+      campaignPool,
+      campaignCapReached,
+      alreadyBought: c.alreadyBought,
+    });
+    return {
+      buyerId: buyer.id,
+      eligible: verdict.eligible,
+      reason: verdict.eligible ? null : verdict.reason,
+      detail: verdict.eligible ? null : verdict.detail,
+      price: priceRule ? ownPrice : null,
+      snapshot: {
+        status: buyer.status,
+        balance: c.balance,
+        price: ownPrice,
+        ...(priceRule ? { priceRule, campaignPrice: campaign.price } : {}),
+        ...(!verdict.eligible && verdict.opensAt !== undefined ? { opensAt: verdict.opensAt } : {}),
+        ...(!verdict.eligible && verdict.failedRules ? { failedRules: verdict.failedRules } : {}),
+        counts: c.counts,
+        caps: buyer.caps,
+        serviceLines: buyer.serviceLines,
+        zipCodes: buyer.zipCodes,
+        states: buyer.states,
+        inCampaignPool: campaignPool ? campaignPool.includes(buyer.id) : true,
+        campaignCapReached,
+        alreadyBought: c.alreadyBought,
+      },
+    };
+  });
 }

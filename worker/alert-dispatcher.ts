@@ -16,7 +16,7 @@ import { signingKeys } from '../activities/delivery';
 import { signedHeaders } from '../activities/channels/signing';
 import { postJson } from '../activities/channels/http-post';
 import { transportFor } from '../activities/channels/email';
-import { UrlRefused } from '../activities/channels/url-guard';
+import { UrlRefused } from '../lib/url-guard';
 import type { DeliveryConfig } from '../activities/channels/config';
 import { claimDueAlerts, finishAlert, retryAlertLater, type AlertRow } from '../db/alerts';
 import type { Db } from '../db/connection';

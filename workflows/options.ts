@@ -1,4 +1,5 @@
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
+import type { DeliveryRetry } from '../domain/delivery';
 
 /**
  * The lean lifecycle (route-and-open and sales as local activities, claims
@@ -59,16 +60,7 @@ export const MAX_FALLBACK_DEPTH = 5;
 /** Old histories (before delivery channels) replay without them; new runs deliver on the buyer's channels. */
 export const DELIVERY_CHANNELS_PATCH = 'delivery-channels';
 
-/** A delivery channel's retry policy, chosen by the worker's configuration (tests retry fast). */
-export interface DeliveryRetry {
-  /** One attempt's limit (the HTTP timeout plus a margin). */
-  attemptTimeoutMs: number;
-  initialIntervalMs: number;
-  backoffCoefficient: number;
-  maximumIntervalMs: number;
-  /** Bounded: after the last attempt the delivery is failed for good. */
-  maximumAttempts: number;
-}
+export type { DeliveryRetry };
 
 export function deliveryActivityOptions(r: DeliveryRetry): ActivityOptions {
   return {

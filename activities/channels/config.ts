@@ -16,7 +16,7 @@
  *
  * The default schedule spreads 12 attempts over about 19 hours (docs/delivery.md).
  */
-import type { DeliveryRetry } from '../../workflows/options';
+import type { DeliveryRetry } from '../../domain/delivery';
 
 export interface DeliveryConfig {
   smtpUrl: string | null;

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { traceOutgoing } from '../../observability/tracing';
-import { checkLiteralHost, guardedLookup, UrlRefused } from './url-guard';
+import { checkLiteralHost, guardedLookup, UrlRefused } from '../../lib/url-guard';
 
 export class DeliveryHttpError extends Error {
   constructor(

@@ -23,8 +23,7 @@ export const LEGACY_SIGNATURE_HEADER = 'X-Leadwire-Signature';
 export const REPLAY_WINDOW_SECONDS = 300;
 /** How long buyers from before Standard Webhooks keep the old header (set by migration 0004). */
 export const LEGACY_DEPRECATION_DAYS = 90;
-/** A rotation's default overlap, in which both secrets sign. */
-export const DEFAULT_ROTATION_OVERLAP_SECONDS = 24 * 3600;
+export { DEFAULT_ROTATION_OVERLAP_SECONDS, messageIdOf } from '../../domain/delivery';
 
 /** The secrets a message is signed with now. */
 export interface SigningKeys {
@@ -45,11 +44,6 @@ export function signedHeaders(keys: SigningKeys, id: string, body: string, at: D
   };
   if (keys.legacy) headers[LEGACY_SIGNATURE_HEADER] = legacySignatureHeader(keys.current, Math.floor(at.getTime() / 1000), body);
   return headers;
-}
-
-/** The message id of a sale's delivery (one per sale and channel: retries and redeliveries repeat it). */
-export function messageIdOf(assignmentId: string, channel: string): string {
-  return channel === 'webhook' ? `msg_${assignmentId}` : `msg_${assignmentId}_${channel}`;
 }
 
 // ─── the deprecated format (until the deprecation date or the buyer's rotation) ───

@@ -18,7 +18,7 @@ import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
 import { BuyerCreate, BuyerPatch, BuyersQuery, BuyerStatsQuery, CreditsCreate, IdParams, KeyCreate, PageQuery, Responses, WebhookSecretRotate } from '../schemas';
-import { DEFAULT_ROTATION_OVERLAP_SECONDS } from '../../activities/channels/signing';
+import { DEFAULT_ROTATION_OVERLAP_SECONDS } from '../../domain/delivery';
 import type { ApiServices } from '../services';
 import { invalidField } from '../validate';
 import { buyerChangeView, buyerView, ledgerEntryView } from '../views';

@@ -5,8 +5,8 @@
  * the settings it was routed with.
  */
 import { desc, eq } from 'drizzle-orm';
-import { evaluateEligibility, type CampaignRules } from '../../activities/routing';
 import { createCampaign, type NewCampaign } from '../../db/admin';
+import { evaluateEligibility, type CampaignRules } from '../../db/eligibility';
 import { buyers as buyersTable, leads as leadsTable } from '../../db/schema';
 import { agencyBuyerIds, getCampaign, listCampaigns, updateCampaign } from '../../db/queries';
 import { evaluateFilters } from '../../domain/filters';

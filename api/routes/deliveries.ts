@@ -10,7 +10,7 @@ import { listDeliveryAttempts } from '../../db/delivery-attempts';
 import { assignments, buyers, deliveries } from '../../db/schema';
 import { appendEvents } from '../../db/timeline';
 import { startRedelivery } from '../../temporal/calls';
-import { messageIdOf } from '../../activities/channels/signing';
+import { messageIdOf } from '../../domain/delivery';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
 import { IdParams, RedeliverCreate, Responses } from '../schemas';

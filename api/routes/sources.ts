@@ -91,6 +91,7 @@ export const sourceRoutes: AnyRoute[] = [
     async handler({ principal, params, body, services }) {
       const row = await updateSource(services.db, principal.agencyId, params.id, body);
       if (!row) throw notFound('source');
+      services.sourceAccess.forgetSource(row.id); // this process at once; the others within a second
       return { status: 200, body: await sourceBody(services, principal.agencyId, params.id) };
     },
   }),
@@ -113,6 +114,7 @@ export const sourceRoutes: AnyRoute[] = [
         throw new Problem(404, 'not_found', 'campaign not found', { errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }] });
       }
       const rule = await setSourceCampaign(services.db, { agencyId: principal.agencyId, sourceId: source.id, campaignId: campaign.id, allowed: body.allowed, payout: body.payout });
+      services.sourceAccess.forgetSource(source.id); // this process at once; the others within a second
       return { status: 200, body: { campaign: sourceCampaignView({ rule, campaignName: campaign.name }) } };
     },
   }),

@@ -6,7 +6,7 @@
  */
 import { eq } from 'drizzle-orm';
 import { claimPing, getPing, pingExpired, recordPing } from '../../db/pings';
-import { getCampaign } from '../../db/queries';
+import { getCampaign, getCampaignRow } from '../../db/queries';
 import { agencyTimeZone, rangeOf } from '../../db/reports';
 import { pings } from '../../db/schema';
 import { listSourceLedger, sourceBalance } from '../../db/source-ledger';
@@ -29,9 +29,11 @@ const SOURCE_ERRORS = {
   403: { description: 'the campaign is not allowed to this source (`campaign_not_allowed`), the source is paused (`source_paused`), or the key is not a source key (`forbidden`)' },
 };
 
+const noCampaign = () => new Problem(404, 'not_found', 'campaign not found', { errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }] });
+
 async function campaignOf(services: ApiServices, agencyId: string, campaignId: string) {
   const campaign = await getCampaign(services.db, agencyId, campaignId);
-  if (!campaign) throw new Problem(404, 'not_found', 'campaign not found', { errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }] });
+  if (!campaign) throw noCampaign();
   return campaign;
 }
 
@@ -57,7 +59,10 @@ export const supplyRoutes: AnyRoute[] = [
     async handler({ principal, body, services }) {
       const wait = services.pingLimits.take(principal.sourceId);
       if (wait) throw rateLimited(wait, 'Too many pings from this source; slow down.');
-      const campaign = await campaignOf(services, principal.agencyId, body.campaignId);
+      // Few queries: the campaign (its pool is read with the candidates), the source's access (cached), the
+      // eligibility loader's two, and the recorded ping (one INSERT).
+      const campaign = await getCampaignRow(services.db, principal.agencyId, body.campaignId);
+      if (!campaign) throw noCampaign();
       const rule = await requirePostingSource(services, principal, campaign.id);
       const decision = await decidePing(services.db, campaign, rule, body.fields);
       const ping = await recordPing(services.db, {

@@ -12,6 +12,8 @@ import { consoleStyle, logger } from '../../observability/logger';
 import { collectProcessMetrics } from '../../observability/metrics';
 
 const UNLIMITED = { capacity: 1_000_000, refillPerSecond: 1_000_000 };
+/** Pings per source in the bench: 10,000 at once and 10,000/s, well above the supply scenario's load. */
+const BENCH_SOURCE_PINGS = { capacity: 10_000, refillPerSecond: 10_000 };
 
 async function main() {
   const config = loadConfig();
@@ -25,7 +27,9 @@ async function main() {
     temporal: client,
     taskQueue: config.taskQueue,
     rootToken: config.rootToken!,
-    rateLimits: { authFailures: UNLIMITED, claims: UNLIMITED },
+    // The bench source's ping limit admits the supply scenario's load (50 at once, round after round); production
+    // keeps the default per-source limit.
+    rateLimits: { authFailures: UNLIMITED, claims: UNLIMITED, pings: BENCH_SOURCE_PINGS },
     duplicateWindowMs: 0,
     claimTimeoutMs: 30_000,
     logger: consoleStyle(logger),

@@ -10,7 +10,7 @@
 import { Mutex } from 'async-mutex';
 import { proxyActivities } from '@temporalio/workflow';
 import type { LeadActivities } from '../../activities';
-import type { TimelineEventInput } from '../../db/timeline';
+import type { TimelineEventInput } from '../../domain/claims';
 import { claimOutcomeOf } from '../../domain/claims';
 import type { ClaimFailureReason } from '../../domain/types';
 import type { ClaimRequest, ClaimResult } from '../messages';

@@ -8,10 +8,13 @@
  * the address connected to (DNS cannot change in between), and redirects are
  * never followed. `LW_WEBHOOK_ALLOWLIST` (host names, IPs, CIDRs) opens
  * specific internal targets.
+ *
+ * Here, outside activities/, because the API checks URLs when they are set
+ * and the worker when it connects: both import it, neither from the other.
  */
 import dns from 'node:dns';
 import type { LookupFunction } from 'node:net';
-import { addressRefusal, parseAllowList, parseIp } from '../../domain/net';
+import { addressRefusal, parseAllowList, parseIp } from '../domain/net';
 
 export class UrlRefused extends Error {
   constructor(message: string) {

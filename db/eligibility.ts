@@ -1,0 +1,190 @@
+/**
+ * The one eligibility loader: every input the rules of domain/eligibility.ts
+ * need to judge the candidate buyers of one lead (a stored lead, or a ping's
+ * fields) under one campaign (stored, or a dry run's draft), read with two
+ * queries: the agency (its zone sets the cap periods), then one bulk query of
+ * every candidate with its filters and hours, wallet balance, cap usage, own
+ * price on the campaign, pool membership and whether it already bought this
+ * person, with the campaign's own cap usage beside it.
+ *
+ * Routing (`routeAndOpen`, `openOffer`), the sale's re-check (inside the
+ * sale's transaction, after its locks: see db/sales.ts), the campaign dry run
+ * and the ping answer all load through here; none re-reads the inputs itself.
+ */
+import { and, eq, sql, type SQL } from 'drizzle-orm';
+import { buyerSideProfile } from '../domain/buyer-side';
+import { capReached, periodStarts } from '../domain/caps';
+import { campaignPriceOf, judgeCandidates, type CandidateInputs, type EligibilityInputs, type TargetVerdict } from '../domain/eligibility';
+import { previewOf } from '../domain/preview';
+import type { AgencySettings, AuctionKind, CapPeriod, Caps, LeadFields, PriceRules } from '../domain/types';
+import type { DbOrTx } from './connection';
+import { agencies, buyers, campaignBuyerPrices, campaigns, leads, wallets } from './schema';
+import { duplicateWindowMs } from './settings';
+
+export type { EligibilityInputs, TargetVerdict };
+
+/** The lead judged: a stored one (its id and dedupe keys count), or a ping's fields (`id` null: never stored, no person). */
+export interface EligibilityLead {
+  id: string | null;
+  agencyId: string;
+  fields: LeadFields;
+  dedupeKeys: string[];
+}
+
+/** The campaign settings eligibility needs: a stored campaign, or a draft (dry run). */
+export interface CampaignRules {
+  /** A stored campaign's id (its caps count its own sales, its buyers' own prices apply); null for a draft. */
+  id: string | null;
+  serviceLine: string;
+  price: PriceRules;
+  previewFields: string[];
+  caps: Caps;
+  /** The buyer pool: ids (null or empty: every buyer of the agency), or undefined to read the stored campaign's pool. */
+  pool?: string[] | null;
+  auction?: AuctionKind;
+  floorPrice?: number | null;
+}
+
+export interface EligibilityResult {
+  price: number;
+  preview: Record<string, unknown>;
+  targets: TargetVerdict[];
+}
+
+export interface LoadOptions {
+  /** Only these buyers (the sale's re-check: one buyer); default every buyer of the lead's agency. */
+  buyerIds?: string[];
+  /** The instant judged; default now. */
+  now?: Date;
+}
+
+const uuidArray = (ids: string[]): SQL => sql`ARRAY[${sql.join(ids.map((i) => sql`${i}`), sql`, `)}]::uuid[]`;
+const textArray = (xs: string[]): SQL => sql`ARRAY[${sql.join(xs.map((x) => sql`${x}`), sql`, `)}]::text[]`;
+
+/** Counts of active sales since each period start, as int[3] (daily, weekly, monthly), of the assignments `where` selects. */
+function periodCountsSql(starts: Record<CapPeriod, Date>, from: SQL, where: SQL): SQL<number[]> {
+  const earliest = new Date(Math.min(starts.daily.getTime(), starts.weekly.getTime(), starts.monthly.getTime()));
+  const since = (d: Date) => sql`count(*) FILTER (WHERE a.created_at >= ${d.toISOString()}::timestamptz)`;
+  return sql<number[]>`(SELECT ARRAY[${since(starts.daily)}, ${since(starts.weekly)}, ${since(starts.monthly)}]::int[]
+    FROM ${from} WHERE ${where} AND a.status = 'active' AND a.created_at >= ${earliest.toISOString()}::timestamptz)`;
+}
+
+const countsOf = (a: number[] | null) => ({ daily: Number(a?.[0] ?? 0), weekly: Number(a?.[1] ?? 0), monthly: Number(a?.[2] ?? 0) });
+
+/**
+ * Every eligibility input of `lead` under `campaign`, for every candidate
+ * buyer (or the `buyerIds` given), as plain data. Reads only; inside a
+ * transaction it reads what the transaction's locks hold still.
+ */
+export async function loadEligibilityInputs(db: DbOrTx, lead: EligibilityLead, campaign: Pick<CampaignRules, 'id' | 'caps' | 'pool' | 'auction'>, opts: LoadOptions = {}): Promise<EligibilityInputs> {
+  const now = opts.now ?? new Date();
+  const [agency] = await db.select({ timeZone: agencies.timeZone, settings: agencies.settings }).from(agencies).where(eq(agencies.id, lead.agencyId));
+  const timeZone = agency?.timeZone ?? 'UTC';
+  const starts = periodStarts(now, timeZone);
+  if (opts.buyerIds && !opts.buyerIds.length) return { now, campaignPool: null, campaignCapReached: null, candidates: [] };
+
+  // The same lead is never sold twice to a buyer; a shared dedupe key inside the agency's window counts too.
+  const windowMs = duplicateWindowMs((agency?.settings ?? {}) as AgencySettings);
+  const samePerson =
+    windowMs > 0 && lead.dedupeKeys.length
+      ? sql` OR (l.dedupe_keys && ${textArray(lead.dedupeKeys)} AND a.created_at > ${new Date(now.getTime() - windowMs).toISOString()}::timestamptz)`
+      : sql``;
+  const bought = lead.id
+    ? sql<boolean>`EXISTS (SELECT 1 FROM assignments a JOIN leads l ON l.id = a.lead_id
+        WHERE a.buyer_id = ${buyers.id} AND (a.lead_id = ${lead.id}${samePerson}))`
+    : sql<boolean>`false`;
+
+  const storedPool = campaign.pool === undefined && campaign.id !== null;
+  const inPool = storedPool
+    ? sql<boolean>`EXISTS (SELECT 1 FROM campaign_buyers cb WHERE cb.campaign_id = ${campaign.id} AND cb.buyer_id = ${buyers.id})`
+    : sql<boolean>`false`;
+  const poolSize = storedPool ? sql<number>`(SELECT count(*) FROM campaign_buyers cb WHERE cb.campaign_id = ${campaign.id})::int` : sql<number>`0`;
+  const capped = campaign.id !== null && Object.keys(campaign.caps).length > 0;
+  const campaignCounts = capped
+    ? periodCountsSql(starts, sql`assignments a JOIN offers o ON o.id = a.offer_id`, sql`o.campaign_id = ${campaign.id}`)
+    : sql<number[] | null>`NULL::int[]`;
+  // Per-buyer prices (#12): not for highest-bid auctions, whose price is the floor every bidder sees.
+  const ownPrices = campaign.id !== null && campaign.auction !== 'highest_bid';
+
+  const rows = await db
+    .select({
+      id: buyers.id,
+      status: buyers.status,
+      serviceLines: buyers.serviceLines,
+      zipCodes: buyers.zipCodes,
+      states: buyers.states,
+      caps: buyers.caps,
+      timeZone: buyers.timeZone,
+      schedule: buyers.schedule,
+      pauses: buyers.pauses,
+      filters: buyers.filters,
+      balance: wallets.balance,
+      counts: periodCountsSql(starts, sql`assignments a`, sql`a.buyer_id = ${buyers.id}`),
+      bought,
+      inPool,
+      poolSize,
+      campaignCounts,
+      priceKind: campaignBuyerPrices.kind,
+      priceValue: campaignBuyerPrices.value,
+    })
+    .from(buyers)
+    .leftJoin(wallets, eq(wallets.buyerId, buyers.id))
+    .leftJoin(
+      campaignBuyerPrices,
+      ownPrices ? and(eq(campaignBuyerPrices.campaignId, campaign.id!), eq(campaignBuyerPrices.buyerId, buyers.id)) : sql`false`,
+    )
+    .where(and(eq(buyers.agencyId, lead.agencyId), opts.buyerIds ? sql`${buyers.id} = ANY (${uuidArray(opts.buyerIds)})` : undefined))
+    .orderBy(buyers.createdAt, buyers.id);
+
+  const candidates = rows.map(
+    (r): CandidateInputs => ({
+      buyer: {
+        id: r.id,
+        status: r.status,
+        serviceLines: r.serviceLines,
+        zipCodes: r.zipCodes,
+        states: r.states,
+        caps: r.caps,
+        ...buyerSideProfile(r, timeZone),
+      },
+      balance: r.balance ?? 0,
+      counts: countsOf(r.counts),
+      alreadyBought: Boolean(r.bought),
+      priceRule: r.priceKind !== null && r.priceValue !== null ? { kind: r.priceKind, value: r.priceValue } : null,
+    }),
+  );
+  const campaignPool = storedPool
+    ? rows.some((r) => Number(r.poolSize) > 0)
+      ? rows.filter((r) => r.inPool).map((r) => r.id)
+      : null
+    : campaign.pool?.length
+      ? campaign.pool
+      : null;
+  const usage = rows[0]?.campaignCounts;
+  const campaignCapReached = capped && usage ? capReached(campaign.caps, countsOf(usage)) : null;
+  return { now, campaignPool, campaignCapReached, candidates };
+}
+
+/**
+ * The rules of one campaign (stored or draft) applied to one lead, as of now:
+ * price (the floor for a highest-bid auction), preview, and every buyer of
+ * the lead's agency eligible or excluded with the reason. Reads only:
+ * `routeAndOpen` persists the result, a dry run shows it, a ping answers it.
+ */
+export async function evaluateEligibility(db: DbOrTx, lead: EligibilityLead, campaign: CampaignRules): Promise<EligibilityResult> {
+  // Priced first: rules that cannot price the lead throw before anything is read.
+  const price = campaignPriceOf(campaign, lead.fields);
+  const inputs = await loadEligibilityInputs(db, lead, campaign);
+  return { price, preview: previewOf(lead.fields, campaign.previewFields), targets: judgeCandidates(inputs, lead.fields, { serviceLine: campaign.serviceLine, price }) };
+}
+
+/** A stored lead and the stored campaign it runs under (of the same agency), or null when either is missing. */
+export async function leadAndCampaign(db: DbOrTx, input: { leadId: string; campaignId: string }) {
+  const [row] = await db
+    .select({ lead: leads, campaign: campaigns })
+    .from(leads)
+    .innerJoin(campaigns, and(eq(campaigns.id, input.campaignId), eq(campaigns.agencyId, leads.agencyId)))
+    .where(eq(leads.id, input.leadId));
+  return row ?? null;
+}
+
