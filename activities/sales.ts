@@ -7,7 +7,8 @@
  */
 import { and, eq } from 'drizzle-orm';
 import { closeOfferWithin } from '../db/offers';
-import { sellOffer, sellWithin, type SaleChannel, type SaleResult } from '../db/sales';
+import { sellOffer, sellWithin, type SaleResult } from '../db/sales';
+import type { ClaimChannel, SaleKind } from '../domain/claims';
 import { campaignBuyers, leads, offers, offerTargets, pushRotation } from '../db/schema';
 import { appendEvents } from '../db/timeline';
 import { priceLead } from '../domain/pricing';
@@ -42,8 +43,18 @@ export function saleActivities({ db, bus, faults, delivery }: ActivityDeps) {
      * A claim on an open ping-post offer, or the sale to a highest-bid winner at
      * its price. Retrying it after a commit returns the first result, charging nothing more.
      */
-    async postAndCharge(input: { offerId: string; buyerId: string; requestId: string; price?: number; via?: Extract<SaleChannel, 'claim' | 'auction'> }): Promise<SaleOutcome> {
-      const sale = await sellOffer(db, { ...input, via: input.via ?? 'claim' });
+    async postAndCharge(input: {
+      offerId: string;
+      buyerId: string;
+      requestId: string;
+      price?: number;
+      sale?: Extract<SaleKind, 'claim' | 'auction'>;
+      channel?: ClaimChannel;
+      /** What workflows started before `sale` and `channel` existed send instead of `sale`. */
+      via?: Extract<SaleKind, 'claim' | 'auction'>;
+    }): Promise<SaleOutcome> {
+      const { via, sale: kind, ...request } = input;
+      const sale = await sellOffer(db, { ...request, sale: kind ?? via ?? 'claim' });
       return afterCommit(sale, input.offerId, input.buyerId);
     },
 
@@ -73,7 +84,7 @@ export function saleActivities({ db, bus, faults, delivery }: ActivityDeps) {
         const won: SaleResult[] = [];
         for (const buyerId of order) {
           if (won.length >= input.maxWinners) break;
-          const sale = await sellWithin(tx, { offerId: input.offerId, buyerId, via: 'push' });
+          const sale = await sellWithin(tx, { offerId: input.offerId, buyerId, sale: 'push' });
           if (sale.result === 'won') won.push(sale);
         }
         const last = won.at(-1);
@@ -121,7 +132,7 @@ export function saleActivities({ db, bus, faults, delivery }: ActivityDeps) {
           await tx.insert(offerTargets).values({ offerId: input.offerId, buyerId: input.buyerId, eligible: true, snapshot: { manual: true } });
           await appendEvents(tx, [{ leadId: lead.id, offerId: input.offerId, type: 'assigned', buyerId: input.buyerId, data: { price }, at: input.at }]);
         }
-        const result = await sellWithin(tx, { offerId: input.offerId, buyerId: input.buyerId, via: 'manual' });
+        const result = await sellWithin(tx, { offerId: input.offerId, buyerId: input.buyerId, sale: 'manual' });
         await tx
           .update(offers)
           .set(result.result === 'won' ? { status: 'won', closedAt: new Date(input.at) } : { status: 'cancelled', closedAt: new Date(input.at), closeReason: result.reason })

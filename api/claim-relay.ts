@@ -17,7 +17,7 @@ import type { Db } from '../db/connection';
 import { getOffer, getPlacedBid, getTarget, type OfferRow } from '../db/queries';
 import { claimContext } from '../db/sales';
 import { appendEvents, batchedAppender, type TimelineEventInput } from '../db/timeline';
-import { bidRefusalOf, claimAttemptKey, claimOutcomeOf, noPlaceLeft, type ClaimChannel } from '../domain/claims';
+import { attemptEvents, bidRefusalOf, claimOutcomeOf, noPlaceLeft, type ClaimChannel } from '../domain/claims';
 import type { BidRefusalReason, ClaimFailureReason } from '../domain/types';
 import { DeadlineExceeded, executeBid, executeClaim } from '../temporal/calls';
 import { claimRefusalOf, type BidResult, type ClaimResult } from '../workflows/messages';
@@ -239,7 +239,7 @@ export async function claimThroughWorkflow(
   };
   let result: ClaimResult;
   try {
-    result = await executeClaim(deps.temporal, offer.workflowId, { offerId: offer.id, buyerId, requestId }, deps.timeoutMs);
+    result = await executeClaim(deps.temporal, offer.workflowId, { offerId: offer.id, buyerId, requestId, channel }, deps.timeoutMs);
   } catch (err) {
     const reason = claimRefusalOf(err);
     if (reason) return refused(reason);
@@ -268,12 +268,7 @@ export async function recordClaimRefusal(
   reason: ClaimFailureReason,
   decidedBy: 'api' | 'workflow' = 'api',
 ): Promise<void> {
-  const key = claimAttemptKey(offer.id, buyerId, requestId);
-  const base = { leadId: offer.leadId, offerId: offer.id, buyerId };
-  await write([
-    { ...base, type: 'claim_attempted', data: { channel, requestId }, dedupeKey: `${key}:attempted` },
-    { ...base, type: 'claim_failed', reason, data: { channel, requestId, decidedBy }, dedupeKey: `${key}:failed` },
-  ]);
+  await write(attemptEvents({ leadId: offer.leadId, offerId: offer.id, buyerId, sale: 'claim', channel, requestId }, { refused: reason, decidedBy }));
 }
 
 function refusal(reason: ClaimFailureReason): ClaimAnswer {

@@ -22,6 +22,7 @@
  * counts, dedupe and pool membership, and the campaign's cap usage.
  */
 import { and, eq } from 'drizzle-orm';
+import { attemptEvents, claimOutcomeOf, noPlaceLeft, type ClaimAttempt, type ClaimChannel, type SaleKind } from '../domain/claims';
 import { checkClaimTimeEligibility } from '../domain/eligibility';
 import { ledgerChargeKey } from '../domain/ids';
 import type { ClaimFailureReason, ConsentEvidence, LeadFields, WonLeadRecord } from '../domain/types';
@@ -32,9 +33,7 @@ import { assignments, buyers, campaigns, ledgerEntries, leads, offers, offerTarg
 import { recordDashboardDelivery } from './deliveries';
 import { closeOfferWithin, type ClosedOffer } from './offers';
 import { recordSourcePayout } from './source-ledger';
-import { appendEvents, type TimelineEventInput } from './timeline';
-
-export type SaleChannel = 'claim' | 'push' | 'manual' | 'auction';
+import { appendEvents } from './timeline';
 
 export type { WonLeadRecord };
 
@@ -47,7 +46,10 @@ export interface SaleRequest {
   buyerId: string;
   /** The client's request id (claims), for the timeline and for retries. */
   requestId?: string | null;
-  via: SaleChannel;
+  /** How the lead is sold. */
+  sale: SaleKind;
+  /** Where the buyer's claim came from, when it is one. */
+  channel?: ClaimChannel | null;
   /** What to charge instead of the offer's price (a highest-bid auction charges the bid or the second price). */
   price?: number;
 }
@@ -87,16 +89,10 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
   const [wallet] = await tx.select().from(wallets).where(eq(wallets.buyerId, req.buyerId)).for('update');
   if (!lead || !buyer || !wallet) throw new Error(`sale of offer ${req.offerId} to ${req.buyerId}: missing lead, buyer or wallet`);
 
-  const attempt: TimelineEventInput = {
-    leadId: lead.id,
-    offerId: offer.id,
-    type: 'claim_attempted',
-    buyerId: buyer.id,
-    data: { via: req.via, requestId: req.requestId ?? null },
-  };
+  const attempt: ClaimAttempt = { leadId: lead.id, offerId: offer.id, buyerId: buyer.id, sale: req.sale, channel: req.channel, requestId: req.requestId };
   const refuse = async (reason: ClaimFailureReason, detail?: string): Promise<SaleResult> => {
-    await appendEvents(tx, [attempt, { leadId: lead.id, offerId: offer.id, type: 'claim_failed', buyerId: buyer.id, reason, data: detail ? { detail } : null }]);
-    return { result: reason === 'lost_race' || reason === 'offer_closed' ? 'lost' : 'failed', reason };
+    await appendEvents(tx, attemptEvents(attempt, { refused: reason, detail }));
+    return { result: claimOutcomeOf(reason).result, reason };
   };
 
   if (offer.winners >= offer.maxWinners || offer.status !== 'open') {
@@ -105,10 +101,11 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
     const mine = await priorSale(tx, req.offerId, req.buyerId);
     if (mine) return mine;
   }
-  if (offer.winners >= offer.maxWinners) return refuse('lost_race');
-  // Closed is final, whoever asks: a sale whose workflow lost track of it (a crash between the sale's start and
-  // its record in history) cannot sell an offer its workflow has since expired. The offer row's lock orders the two.
-  if (offer.status !== 'open') return refuse('offer_closed');
+  // Sold out is lost_race; closed is final, whoever asks: a sale whose workflow lost track of it (a crash between the
+  // sale's start and its record in history) cannot sell an offer its workflow has since expired. The offer row's lock
+  // orders the two.
+  const over = noPlaceLeft({ winners: offer.winners, maxWinners: offer.maxWinners, open: offer.status === 'open' });
+  if (over) return refuse(over);
   let targetPrice: number | null = null;
   if (offer.kind !== 'manual') {
     const [target] = await tx.select().from(offerTargets).where(and(eq(offerTargets.offerId, offer.id), eq(offerTargets.buyerId, buyer.id)));
@@ -150,16 +147,7 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
 
   await tx.update(leads).set({ status: 'sold', statusReason: null }).where(eq(leads.id, lead.id));
   const { assignment, entry } = chargeEntry;
-  await appendEvents(tx, [
-    attempt,
-    {
-      leadId: lead.id,
-      offerId: offer.id,
-      type: 'won',
-      buyerId: buyer.id,
-      data: { via: req.via, charged: price, assignmentId: assignment.id, ledgerEntryId: entry.id, balanceAfter: entry.balanceAfter },
-    },
-  ]);
+  await appendEvents(tx, attemptEvents(attempt, { won: { charged: price, assignmentId: assignment.id, ledgerEntryId: entry.id, balanceAfter: entry.balanceAfter } }));
   await recordDashboardDelivery(tx, assignment);
   // The offer row is locked: `winners` is what it was before this sale (the trigger counts the new one).
   const closed = offer.winners + 1 >= offer.maxWinners ? await closeOfferWithin(tx, offer.id, { outcome: 'won', at: new Date() }) : null;

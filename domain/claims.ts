@@ -111,3 +111,38 @@ export interface TimelineEventInput {
   at?: Date | string | null;
   dedupeKey?: string | null;
 }
+
+/** One claim attempt, or one sale no client asked for, as the timeline records it. */
+export interface ClaimAttempt {
+  leadId: string;
+  offerId: string;
+  buyerId: string;
+  /** How the lead is being sold (`claim` for a buyer's claim). */
+  sale: SaleKind;
+  /** Where a buyer's claim came from, when known. */
+  channel?: ClaimChannel | null;
+  /** The client's id for the attempt: it keys the events, so a retry writes none twice. Absent for push and manual sales. */
+  requestId?: string | null;
+}
+
+/** How an attempt ended: refused (with the reason, who decided it and any detail), or won (with the charge). */
+export type AttemptEnd =
+  | { refused: ClaimFailureReason; detail?: string | null; decidedBy?: 'api' | 'workflow' }
+  | { won: { charged: number; assignmentId: string; ledgerEntryId: string; balanceAfter: number } };
+
+/**
+ * The timeline events of one attempt: `claim_attempted`, then `claim_failed`
+ * with its reason or `won` with the charge. The one builder for every writer
+ * (the relay's refusals, the sale transaction's refusals and wins), so the
+ * events have one shape and one key scheme: `<attempt key>:attempted`,
+ * `:failed`, `:won`.
+ */
+export function attemptEvents(attempt: ClaimAttempt, end: AttemptEnd): TimelineEventInput[] {
+  const key = attempt.requestId ? claimAttemptKey(attempt.offerId, attempt.buyerId, attempt.requestId) : null;
+  const base = { leadId: attempt.leadId, offerId: attempt.offerId, buyerId: attempt.buyerId };
+  const who = { sale: attempt.sale, ...(attempt.channel ? { channel: attempt.channel } : {}), ...(attempt.requestId ? { requestId: attempt.requestId } : {}) };
+  const attempted: TimelineEventInput = { ...base, type: 'claim_attempted', data: who, dedupeKey: key && `${key}:attempted` };
+  if ('won' in end) return [attempted, { ...base, type: 'won', data: { ...who, ...end.won }, dedupeKey: key && `${key}:won` }];
+  const data = { ...who, ...(end.detail ? { detail: end.detail } : {}), ...(end.decidedBy ? { decidedBy: end.decidedBy } : {}) };
+  return [attempted, { ...base, type: 'claim_failed', reason: end.refused, data, dedupeKey: key && `${key}:failed` }];
+}

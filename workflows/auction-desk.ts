@@ -93,7 +93,7 @@ export class AuctionDesk {
     if (this.cancelled !== null || this.floor === null) return [];
     for (const ranked of rankBids(this.bids, this.floor, this.offer.pricing)) {
       if (this.winners.size >= this.offer.maxWinners) break;
-      const sale = await this.io.postAndCharge({ offerId: this.offer.offerId, buyerId: ranked.buyerId, requestId: ranked.requestId, price: ranked.price, via: 'auction' });
+      const sale = await this.io.postAndCharge({ offerId: this.offer.offerId, buyerId: ranked.buyerId, requestId: ranked.requestId, price: ranked.price, sale: 'auction' });
       if (sale.result === 'won') this.winners.set(ranked.buyerId, { assignmentId: sale.assignmentId, delivery: sale.delivery });
     }
     return [...this.winners.values()].map((w) => w.assignmentId);

@@ -62,7 +62,7 @@ export class ClaimDesk {
       if (prior) return prior.won; // the winner asking again gets the same answer, charged once
       const reason = this.refusal(req.buyerId);
       if (reason) return { result: claimOutcomeOf(reason).result, reason, recorded: false };
-      const sale = await this.io.postAndCharge({ offerId: this.offer.offerId, buyerId: req.buyerId, requestId: req.requestId });
+      const sale = await this.io.postAndCharge({ offerId: this.offer.offerId, buyerId: req.buyerId, requestId: req.requestId, ...(req.channel ? { channel: req.channel } : {}) });
       if (sale.result !== 'won') return { result: sale.result, reason: sale.reason, recorded: true };
       const won = wonClaim(sale);
       this.winners.set(req.buyerId, { won, delivery: sale.delivery });

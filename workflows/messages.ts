@@ -3,6 +3,7 @@
  * API (which imports only these definitions, never workflow code).
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ClaimChannel } from '../domain/claims';
 import type { BidRefusalReason, ClaimFailureReason, WonLeadRecord } from '../domain/types';
 
 export type { LeadOutcome, LeadWorkflowInput, OfferRunResult, OfferWorkflowInput } from './types';
@@ -12,6 +13,8 @@ export interface ClaimRequest {
   buyerId: string;
   /** The client's id for this attempt; a retry with the same id is the same attempt. */
   requestId: string;
+  /** Where the claim came from (the timeline records it); absent in claims sent before it existed. */
+  channel?: ClaimChannel;
 }
 
 export type WonClaim = { result: 'won'; offerId: string; assignmentId: string; lead: WonLeadRecord; charged: number; balance: number };

@@ -212,7 +212,7 @@ export async function floor(ctx: BenchContext, storm: StormFigures[] | null): Pr
       const saleResults = await Promise.all(
         claimers.map(async (b) => {
           const t = performance.now();
-          const res = await sellOffer(ctx.database.db, { offerId: saleOffer, buyerId: b.id, requestId: crypto.randomUUID(), via: 'claim' });
+          const res = await sellOffer(ctx.database.db, { offerId: saleOffer, buyerId: b.id, requestId: crypto.randomUUID(), sale: 'claim' });
           return { won: res.result === 'won', ms: performance.now() - t };
         }),
       );

@@ -66,7 +66,7 @@ async function soldLead() {
     .insert(offers)
     .values({ leadId: lead.id, agencyId: agency.id, campaignId: campaign.id, kind: 'manual', workflowId: lead.workflowId, price: 10, preview: {}, closesAt: new Date(Date.now() + 60_000) })
     .returning();
-  const sale = await sellOffer(db, { offerId: offer!.id, buyerId: buyer.id, via: 'manual' });
+  const sale = await sellOffer(db, { offerId: offer!.id, buyerId: buyer.id, sale: 'manual' });
   if (sale.result !== 'won') throw new Error(`sale refused: ${sale.reason}`);
   return { buyerId: buyer.id, assignmentId: sale.assignmentId };
 }

@@ -44,7 +44,7 @@ async function world() {
     .insert(offers)
     .values({ leadId: earlier.id, agencyId: agency.id, campaignId: campaign.id, kind: 'manual', workflowId: earlier.workflowId, price: 10, preview: {}, closesAt: new Date(Date.now() + 60_000) })
     .returning();
-  const sale = await sellOffer(db, { offerId: offer!.id, buyerId: bought!.id, via: 'manual' });
+  const sale = await sellOffer(db, { offerId: offer!.id, buyerId: bought!.id, sale: 'manual' });
   expect(sale.result).toBe('won');
   const lead = await insertLead(db, { agencyId: agency.id, campaignId: campaign.id, fields: leadFields(), dedupeKeys: person, workflowId: leadWorkflowId });
   return { agency, campaign, lead, buyers: { plain: plain!, ownPrice: ownPrice!, outsidePool: outsidePool!, poor: poor!, bought: bought! } };

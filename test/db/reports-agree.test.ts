@@ -83,7 +83,7 @@ test('reports agree with the buyers’ ledger and the source ledger to the credi
           .insert(offers)
           .values({ leadId: lead.id, agencyId: agency.id, campaignId: campaign.id, kind: 'manual', workflowId: lead.workflowId, price: plan.price, preview: {}, closesAt: new Date(Date.now() + 60_000) })
           .returning();
-        const sale = await sellOffer(db, { offerId: offer!.id, buyerId: buyers[plan.buyer]!.id, via: 'manual' });
+        const sale = await sellOffer(db, { offerId: offer!.id, buyerId: buyers[plan.buyer]!.id, sale: 'manual' });
         if (sale.result !== 'won') throw new Error(`sale refused: ${sale.reason}`);
         if (plan.returned) {
           const d = await openDispute(db, { assignmentId: sale.assignmentId, buyerId: buyers[plan.buyer]!.id, reason: 'bad' });

@@ -70,7 +70,7 @@ test('concurrent sealed bids: the highest wins at close and pays its bid; bids a
       [a.id, 45],
     ]),
   );
-  expect(timeline.filter((t) => t.type === 'won')).toEqual([expect.objectContaining({ buyerId: a.id, data: expect.objectContaining({ via: 'auction', charged: 45 }) })]);
+  expect(timeline.filter((t) => t.type === 'won')).toEqual([expect.objectContaining({ buyerId: a.id, data: expect.objectContaining({ sale: 'auction', charged: 45 }) })]);
 
   // The history replays against the current code: same bids, same order, same winner.
   const history = await handle.fetchHistory();
