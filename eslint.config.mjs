@@ -5,10 +5,24 @@ const API_NO_ACTIVITIES = {
   group: ['**/activities', '**/activities/*', '**/activities/**'],
   message: 'The API imports nothing from activities/ (types included): move what both need to domain/, db/ or lib/.',
 };
-const API_NO_WORKER = { group: ['**/worker', '**/worker/*', '**/worker/**'], message: 'The API imports nothing from worker/ (types included).' };
+const API_NO_WORKER = {
+  group: ['**/worker', '**/worker/*', '**/worker/**'],
+  message: 'The API imports nothing from worker/ (types included).',
+};
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'web/dist/**', 'db/migrations/**', 'coverage/**', 'packages/client/schema.d.ts', '*.js', '*.mjs'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'web/dist/**',
+      'db/migrations/**',
+      'coverage/**',
+      'packages/client/schema.d.ts',
+      '*.js',
+      '*.mjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -19,18 +33,112 @@ export default tseslint.config(
     },
   },
   {
+    // domain/ is the pure rules: plain data in, plain data out. No Node built-ins, no I/O, nothing from the layers that
+    // do I/O (type imports included), so a rule can be read and tested on its own.
+    files: ['domain/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                'node:*',
+                'fs',
+                'path',
+                'crypto',
+                'http',
+                'https',
+                'net',
+                'dns',
+                'child_process',
+                'os',
+                'events',
+                'timers',
+              ],
+              message: 'domain/ is pure: no Node built-ins.',
+            },
+            {
+              group: [
+                'pg',
+                'drizzle-orm*',
+                '@electric-sql/*',
+                '@temporalio/*',
+                'express',
+                'ws',
+                'undici',
+                'nodemailer',
+              ],
+              message: 'domain/ is pure: no I/O modules.',
+            },
+            {
+              group: [
+                '**/db',
+                '**/db/*',
+                '**/api',
+                '**/api/*',
+                '**/activities',
+                '**/activities/*',
+                '**/worker',
+                '**/worker/*',
+                '**/workflows',
+                '**/workflows/*',
+                '**/lib',
+                '**/lib/*',
+                '**/temporal',
+                '**/temporal/*',
+              ],
+              message: 'domain/ takes nothing from the layers that do I/O: they import domain/, not the other way.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Workflow code must stay deterministic: no Node built-ins, no I/O modules.
     files: ['workflows/**/*.ts'],
     rules: {
       // Type-only imports are erased at compile time, so workflows may share activity and row types.
-      '@typescript-eslint/no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['node:*', 'fs', 'path', 'crypto', 'http', 'https', 'net', 'child_process', 'os', 'events', 'timers'], message: 'Workflow code must be deterministic: no Node built-ins.' },
-          { group: ['pg', 'drizzle-orm*', '@electric-sql/*', 'express', 'ws', '**/activities', '**/activities/*', '**/api/*'], message: 'Workflow code does no I/O: call an activity.', allowTypeImports: true },
-          // Not even a type: the shared vocabulary (timeline events, claims, routes' plain data) lives in domain/.
-          { group: ['**/db', '**/db/*'], message: 'Workflows take no type from db/: share it through domain/.' },
-        ],
-      }],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                'node:*',
+                'fs',
+                'path',
+                'crypto',
+                'http',
+                'https',
+                'net',
+                'child_process',
+                'os',
+                'events',
+                'timers',
+              ],
+              message: 'Workflow code must be deterministic: no Node built-ins.',
+            },
+            {
+              group: [
+                'pg',
+                'drizzle-orm*',
+                '@electric-sql/*',
+                'express',
+                'ws',
+                '**/activities',
+                '**/activities/*',
+                '**/api/*',
+              ],
+              message: 'Workflow code does no I/O: call an activity.',
+              allowTypeImports: true,
+            },
+            // Not even a type: the shared vocabulary (timeline events, claims, routes' plain data) lives in domain/.
+            { group: ['**/db', '**/db/*'], message: 'Workflows take no type from db/: share it through domain/.' },
+          ],
+        },
+      ],
     },
   },
   {
@@ -43,16 +151,34 @@ export default tseslint.config(
     // Activities take no type from workflows/ (the workflow imports the activities' types, not the other way).
     files: ['activities/**/*.ts'],
     rules: {
-      '@typescript-eslint/no-restricted-imports': ['error', {
-        patterns: [{ group: ['**/workflows', '**/workflows/*', '**/workflows/**'], message: 'Activities take no type from workflows/: share it through domain/.' }],
-      }],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/workflows', '**/workflows/*', '**/workflows/**'],
+              message: 'Activities take no type from workflows/: share it through domain/.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     // Entry points in bin/ take shared code from its own home (temporal/, …), never from the scripts beside them.
     files: ['bin/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['../scripts', '../scripts/*'], message: 'bin/ does not import scripts/: move what both need to a shared home (e.g. temporal/).' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../scripts', '../scripts/*'],
+              message: 'bin/ does not import scripts/: move what both need to a shared home (e.g. temporal/).',
+            },
+          ],
+        },
+      ],
     },
   },
 );

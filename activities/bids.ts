@@ -26,14 +26,28 @@ export function bidActivities({ db }: ActivityDeps) {
     async placeBid(input: PlaceBidInput): Promise<{ ok: true } | { ok: false; reason: BidRefusalReason }> {
       const [offer] = await db.select().from(offers).where(eq(offers.id, input.offerId));
       if (!offer || offer.status !== 'open') return { ok: false, reason: 'offer_closed' };
-      const [target] = await db.select().from(offerTargets).where(and(eq(offerTargets.offerId, offer.id), eq(offerTargets.buyerId, input.buyerId)));
+      const [target] = await db
+        .select()
+        .from(offerTargets)
+        .where(and(eq(offerTargets.offerId, offer.id), eq(offerTargets.buyerId, input.buyerId)));
       if (!target?.eligible) return { ok: false, reason: 'not_targeted' };
-      const [already] = await db.select().from(bids).where(and(eq(bids.offerId, offer.id), eq(bids.buyerId, input.buyerId), eq(bids.seq, input.seq)));
-      if (!already && (await walletBalance(db, input.buyerId)) < input.amount) return { ok: false, reason: 'insufficient_credits' };
+      const [already] = await db
+        .select()
+        .from(bids)
+        .where(and(eq(bids.offerId, offer.id), eq(bids.buyerId, input.buyerId), eq(bids.seq, input.seq)));
+      if (!already && (await walletBalance(db, input.buyerId)) < input.amount)
+        return { ok: false, reason: 'insufficient_credits' };
       await db.transaction(async (tx) => {
         await tx
           .insert(bids)
-          .values({ offerId: offer.id, buyerId: input.buyerId, amount: input.amount, requestId: input.requestId, seq: input.seq, placedAt: new Date(input.at) })
+          .values({
+            offerId: offer.id,
+            buyerId: input.buyerId,
+            amount: input.amount,
+            requestId: input.requestId,
+            seq: input.seq,
+            placedAt: new Date(input.at),
+          })
           .onConflictDoUpdate({
             target: [bids.offerId, bids.buyerId],
             set: { amount: input.amount, requestId: input.requestId, seq: input.seq, placedAt: new Date(input.at) },

@@ -27,12 +27,20 @@ import type { ActivityDeps } from './deps';
 
 /** The secrets a buyer's webhooks are signed with now (the previous one only inside its overlap window). */
 export function signingKeys(
-  buyer: { webhookSecret: string | null; webhookSecretPrevious: string | null; webhookSecretPreviousUntil: Date | null; legacySignatureUntil: Date | null },
+  buyer: {
+    webhookSecret: string | null;
+    webhookSecretPrevious: string | null;
+    webhookSecretPreviousUntil: Date | null;
+    legacySignatureUntil: Date | null;
+  },
   now = new Date(),
 ): SigningKeys {
   return {
     current: buyer.webhookSecret!,
-    previous: buyer.webhookSecretPrevious && buyer.webhookSecretPreviousUntil && buyer.webhookSecretPreviousUntil > now ? buyer.webhookSecretPrevious : null,
+    previous:
+      buyer.webhookSecretPrevious && buyer.webhookSecretPreviousUntil && buyer.webhookSecretPreviousUntil > now
+        ? buyer.webhookSecretPrevious
+        : null,
     legacy: !!buyer.legacySignatureUntil && buyer.legacySignatureUntil > now,
   };
 }
@@ -47,7 +55,11 @@ export interface DeliveryPlan {
  * process's configuration) and their retry policy. The sale hands it to the
  * workflow with its answer, so no extra round trip plans the delivery.
  */
-export async function deliveryPlanFor(db: ActivityDeps['db'], overrides: ActivityDeps['delivery'], buyerId: string): Promise<DeliveryPlan> {
+export async function deliveryPlanFor(
+  db: ActivityDeps['db'],
+  overrides: ActivityDeps['delivery'],
+  buyerId: string,
+): Promise<DeliveryPlan> {
   const [buyer] = await db.select().from(buyers).where(eq(buyers.id, buyerId));
   const cfg = resolveDeliveryConfig(overrides);
   const channels = channelsFor(cfg);
@@ -65,10 +77,15 @@ export function deliveryActivities({ db, bus, delivery }: ActivityDeps) {
     if (!a) throw ApplicationFailure.nonRetryable(`assignment ${assignmentId} not found`, 'AssignmentNotFound');
     const [lead] = await db.select().from(leads).where(eq(leads.id, a.leadId));
     let [buyer] = await db.select().from(buyers).where(eq(buyers.id, a.buyerId));
-    if (!lead || !buyer) throw ApplicationFailure.nonRetryable(`assignment ${assignmentId}: lead or buyer missing`, 'AssignmentNotFound');
+    if (!lead || !buyer)
+      throw ApplicationFailure.nonRetryable(`assignment ${assignmentId}: lead or buyer missing`, 'AssignmentNotFound');
     if (!buyer.webhookSecret) {
       // A buyer from before signed webhooks: give it a secret (the admin reads it by rotating).
-      [buyer] = await db.update(buyers).set({ webhookSecret: generateWebhookSecret() }).where(eq(buyers.id, buyer.id)).returning();
+      [buyer] = await db
+        .update(buyers)
+        .set({ webhookSecret: generateWebhookSecret() })
+        .where(eq(buyers.id, buyer.id))
+        .returning();
     }
     const payload: DeliveryPayload = {
       event: 'lead.delivered',
@@ -88,16 +105,31 @@ export function deliveryActivities({ db, bus, delivery }: ActivityDeps) {
     const { a, buyer, payload } = await load(assignmentId);
     const attempt = Context.current().info.attempt;
     if (!redelivery) {
-      const [done] = await db.select().from(deliveries).where(and(eq(deliveries.assignmentId, a.id), eq(deliveries.channel, channel)));
+      const [done] = await db
+        .select()
+        .from(deliveries)
+        .where(and(eq(deliveries.assignmentId, a.id), eq(deliveries.channel, channel)));
       if (done?.status === 'delivered') return; // an earlier attempt sent it and the record committed
     }
     const cfg = config();
     // A redelivery names its channel; one this buyer (or this worker) lacks cannot be fixed by retrying.
     const usable = channel === 'webhook' ? !!buyer.delivery.webhookUrl : channelsFor(cfg)[channel].configured(buyer);
-    if (!usable) throw ApplicationFailure.nonRetryable(`the ${channel} channel is not configured for this buyer or worker`, 'ChannelNotConfigured');
+    if (!usable)
+      throw ApplicationFailure.nonRetryable(
+        `the ${channel} channel is not configured for this buyer or worker`,
+        'ChannelNotConfigured',
+      );
     const started = performance.now();
     const messageId = channel === 'email' ? null : messageIdOf(a.id, channel); // HTTP channels: the Standard Webhooks id
-    const base = { channel, attempt, redelivery, messageId, response: null as string | null, error: null as string | null, nextRetryMs: null as number | null };
+    const base = {
+      channel,
+      attempt,
+      redelivery,
+      messageId,
+      response: null as string | null,
+      error: null as string | null,
+      nextRetryMs: null as number | null,
+    };
     try {
       const sent = await channelsFor(cfg)[channel].send({
         payload,
@@ -105,13 +137,26 @@ export function deliveryActivities({ db, bus, delivery }: ActivityDeps) {
         attempt,
       });
       const latencyMs = performance.now() - started;
-      await logDeliveryAttempt(db, a, { ...base, messageId: sent.messageId ?? messageId, outcome: 'delivered', statusCode: sent.status ?? null, latencyMs, response: sent.response ?? sent.detail });
+      await logDeliveryAttempt(db, a, {
+        ...base,
+        messageId: sent.messageId ?? messageId,
+        outcome: 'delivered',
+        statusCode: sent.status ?? null,
+        latencyMs,
+        response: sent.response ?? sent.detail,
+      });
       await recordDelivered(db, a, channel, attempt, sent.detail);
     } catch (err) {
       const latencyMs = performance.now() - started;
       const message = err instanceof Error ? err.message : String(err);
       const http = err instanceof DeliveryHttpError ? err : null;
-      const failed = { ...base, latencyMs, statusCode: http?.status ?? null, response: http?.response ?? null, error: message };
+      const failed = {
+        ...base,
+        latencyMs,
+        statusCode: http?.status ?? null,
+        response: http?.response ?? null,
+        error: message,
+      };
       // An address the guard refuses will not become allowed by retrying.
       if (err instanceof UrlRefused) {
         await logDeliveryAttempt(db, a, { ...failed, outcome: 'refused' });
@@ -122,14 +167,22 @@ export function deliveryActivities({ db, bus, delivery }: ActivityDeps) {
       if (channel === 'webhook' && http?.status === 410) {
         await logDeliveryAttempt(db, a, { ...failed, outcome: 'gone' });
         await recordAttemptFailed(db, a.id, channel, attempt, message);
-        await pauseWebhookEndpoint(db, buyer.id, `410 Gone from ${buyer.delivery.webhookUrl ?? 'the endpoint'} (assignment ${a.id})`);
+        await pauseWebhookEndpoint(
+          db,
+          buyer.id,
+          `410 Gone from ${buyer.delivery.webhookUrl ?? 'the endpoint'} (assignment ${a.id})`,
+        );
         throw ApplicationFailure.nonRetryable(`${message} – the webhook endpoint is paused`, 'EndpointGone');
       }
       const last = attempt >= cfg.retry.maximumAttempts;
       const nextRetryMs = last ? null : retryDelayMs(cfg.retry, attempt, http?.retryAfterMs ?? null, Math.random());
       await logDeliveryAttempt(db, a, { ...failed, outcome: 'failed', nextRetryMs });
       await recordAttemptFailed(db, a.id, channel, attempt, message);
-      throw ApplicationFailure.create({ message, type: 'DeliveryFailed', ...(nextRetryMs !== null ? { nextRetryDelay: nextRetryMs } : {}) });
+      throw ApplicationFailure.create({
+        message,
+        type: 'DeliveryFailed',
+        ...(nextRetryMs !== null ? { nextRetryDelay: nextRetryMs } : {}),
+      });
     }
   };
 
@@ -175,7 +228,12 @@ export function deliveryActivities({ db, bus, delivery }: ActivityDeps) {
     },
 
     /** A channel failed after its last attempt: `delivery_failed`, and the buyer's failure run (auto-pause). */
-    async recordDeliveryFailure(input: { assignmentId: string; channel: SendingChannel; error: string; at?: string }): Promise<{ paused: boolean }> {
+    async recordDeliveryFailure(input: {
+      assignmentId: string;
+      channel: SendingChannel;
+      error: string;
+      at?: string;
+    }): Promise<{ paused: boolean }> {
       const { a } = await load(input.assignmentId);
       const { paused } = await recordDeliveryFailed(db, a, input.channel, input.error, input.at);
       // An auto-paused buyer's feed sockets close at once, on every gateway.

@@ -71,22 +71,40 @@ export interface RoutedOffer {
 }
 
 /** Tells the targeted buyers' feeds, with everything a gateway needs (ping post only: nobody claims a push offer). */
-async function publishOpened(bus: OfferBus, offer: Parameters<typeof buyerOfferOf>[0] & { agencyId: string; kind: OfferKind }, targets: Pick<TargetVerdict, 'buyerId' | 'eligible' | 'price'>[]) {
+async function publishOpened(
+  bus: OfferBus,
+  offer: Parameters<typeof buyerOfferOf>[0] & { agencyId: string; kind: OfferKind },
+  targets: Pick<TargetVerdict, 'buyerId' | 'eligible' | 'price'>[],
+) {
   const eligible = targets.filter((t) => t.eligible).map((t) => t.buyerId);
   if (offer.kind !== 'ping_post' || !eligible.length) return;
   // Buyers with their own price (#12) see it.
   const own = targets.filter((t) => t.eligible && t.price !== null && t.price !== undefined);
   const prices = own.length ? { prices: Object.fromEntries(own.map((t) => [t.buyerId, t.price!])) } : {};
-  await bus.publish({ type: 'offer.opened', offerId: offer.id, agencyId: offer.agencyId, offer: buyerOfferOf(offer), targets: eligible, ...prices });
+  await bus.publish({
+    type: 'offer.opened',
+    offerId: offer.id,
+    agencyId: offer.agencyId,
+    offer: buyerOfferOf(offer),
+    targets: eligible,
+    ...prices,
+  });
 }
 
 export function offerActivities({ db, bus }: ActivityDeps) {
   const counts = async (offerId: string) => {
-    const rows = await db.select({ buyerId: offerTargets.buyerId, eligible: offerTargets.eligible, price: offerTargets.price }).from(offerTargets).where(eq(offerTargets.offerId, offerId));
+    const rows = await db
+      .select({ buyerId: offerTargets.buyerId, eligible: offerTargets.eligible, price: offerTargets.price })
+      .from(offerTargets)
+      .where(eq(offerTargets.offerId, offerId));
     const eligible = rows.filter((t) => t.eligible).map((t) => t.buyerId);
     return { eligible, excluded: rows.length - eligible.length, targets: rows.filter((t) => t.eligible) };
   };
-  const opened = (offer: { id: string; price: number; closesAt: Date }, eligible: string[], excluded: number): RoutedOffer['offer'] => ({
+  const opened = (
+    offer: { id: string; price: number; closesAt: Date },
+    eligible: string[],
+    excluded: number,
+  ): RoutedOffer['offer'] => ({
     offerId: offer.id,
     price: offer.price,
     closesAt: offer.closesAt.toISOString(),
@@ -150,7 +168,11 @@ export function offerActivities({ db, bus }: ActivityDeps) {
       const existing = await getOffer(db, input.offerId);
       if (!existing) {
         const auction = input.auction ?? 'first_claim';
-        const { price, preview, targets } = await resolveEligibility(db, { ...input, auction, floorPrice: input.floorPrice ?? null });
+        const { price, preview, targets } = await resolveEligibility(db, {
+          ...input,
+          auction,
+          floorPrice: input.floorPrice ?? null,
+        });
         const offer = {
           ...input,
           price,
@@ -175,12 +197,22 @@ export function offerActivities({ db, bus }: ActivityDeps) {
      * then the feeds hear `offer.closed`. A no-op on an offer already closed
      * (a retry, or the sale of its last place closed it).
      */
-    async closeOffer(input: { offerId: string; outcome: CloseOutcome; reason?: string; at: string }): Promise<ClosedAnswer> {
-      const closed = await db.transaction((tx) => closeOfferWithin(tx, input.offerId, { outcome: input.outcome, reason: input.reason, at: new Date(input.at) }));
+    async closeOffer(input: {
+      offerId: string;
+      outcome: CloseOutcome;
+      reason?: string;
+      at: string;
+    }): Promise<ClosedAnswer> {
+      const closed = await db.transaction((tx) =>
+        closeOfferWithin(tx, input.offerId, { outcome: input.outcome, reason: input.reason, at: new Date(input.at) }),
+      );
       if (closed) await publishClosed(bus, closed);
       // Already closed: by the sale that filled it – possibly one the workflow has no record of (a crash between the
       // sale's commit and its record in history). The workflow learns of those sales here.
-      const sold = await db.select({ id: assignments.id, buyerId: assignments.buyerId }).from(assignments).where(eq(assignments.offerId, input.offerId));
+      const sold = await db
+        .select({ id: assignments.id, buyerId: assignments.buyerId })
+        .from(assignments)
+        .where(eq(assignments.offerId, input.offerId));
       return { closedNow: closed !== null, assignments: sold };
     },
 
@@ -189,9 +221,17 @@ export function offerActivities({ db, bus }: ActivityDeps) {
       await appendEvents(db, events);
     },
 
-    async setLeadStatus(input: { leadId: string; status: LeadStatus; reason?: string | null; event?: TimelineEventInput }): Promise<void> {
+    async setLeadStatus(input: {
+      leadId: string;
+      status: LeadStatus;
+      reason?: string | null;
+      event?: TimelineEventInput;
+    }): Promise<void> {
       await db.transaction(async (tx) => {
-        await tx.update(leads).set({ status: input.status, statusReason: input.reason ?? null }).where(eq(leads.id, input.leadId));
+        await tx
+          .update(leads)
+          .set({ status: input.status, statusReason: input.reason ?? null })
+          .where(eq(leads.id, input.leadId));
         if (input.event) await appendEvents(tx, [input.event]);
       });
     },
@@ -199,6 +239,15 @@ export function offerActivities({ db, bus }: ActivityDeps) {
 }
 
 /** The feeds hear that an auction offer closed, and who won it. */
-export async function publishClosed(bus: OfferBus, closed: { offerId: string; agencyId: string; kind: OfferKind; winners: string[] }): Promise<void> {
-  if (closed.kind === 'ping_post') await bus.publish({ type: 'offer.closed', offerId: closed.offerId, agencyId: closed.agencyId, winners: closed.winners });
+export async function publishClosed(
+  bus: OfferBus,
+  closed: { offerId: string; agencyId: string; kind: OfferKind; winners: string[] },
+): Promise<void> {
+  if (closed.kind === 'ping_post')
+    await bus.publish({
+      type: 'offer.closed',
+      offerId: closed.offerId,
+      agencyId: closed.agencyId,
+      winners: closed.winners,
+    });
 }

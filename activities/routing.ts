@@ -52,7 +52,11 @@ export function routeOf(lead: { id: string; agencyId: string }, campaign: typeof
 /** The lead and the campaign it runs under (of the same agency), read once; a missing one is not retried. */
 export async function loadLeadAndCampaign(db: Db, input: { leadId: string; campaignId: string }) {
   const found = await leadAndCampaign(db, input);
-  if (!found) throw ApplicationFailure.nonRetryable(`lead ${input.leadId} or campaign ${input.campaignId} not found`, 'RouteNotFound');
+  if (!found)
+    throw ApplicationFailure.nonRetryable(
+      `lead ${input.leadId} or campaign ${input.campaignId} not found`,
+      'RouteNotFound',
+    );
   return found;
 }
 
@@ -63,7 +67,6 @@ export function routingActivities({ db }: ActivityDeps) {
       const { lead, campaign } = await loadLeadAndCampaign(db, input);
       return routeOf(lead, campaign);
     },
-
   };
 }
 

@@ -66,14 +66,27 @@ export function saleActivities({ db, bus, faults, delivery }: ActivityDeps) {
      * transaction closes an offer that did not fill (sold to fewer buyers, or
      * to none: `expired` with `no_buyer_could_take_it`).
      */
-    async pushAssign(input: { offerId: string; campaignId: string; strategy: PushStrategy; maxWinners: number; close?: boolean }): Promise<SaleOutcome[]> {
+    async pushAssign(input: {
+      offerId: string;
+      campaignId: string;
+      strategy: PushStrategy;
+      maxWinners: number;
+      close?: boolean;
+    }): Promise<SaleOutcome[]> {
       const sales = await db.transaction(async (tx) => {
         await tx.insert(pushRotation).values({ campaignId: input.campaignId }).onConflictDoNothing();
-        const [rotation] = await tx.select().from(pushRotation).where(eq(pushRotation.campaignId, input.campaignId)).for('update');
+        const [rotation] = await tx
+          .select()
+          .from(pushRotation)
+          .where(eq(pushRotation.campaignId, input.campaignId))
+          .for('update');
         const targets = await tx
           .select({ buyerId: offerTargets.buyerId, priority: campaignBuyers.priority, weight: campaignBuyers.weight })
           .from(offerTargets)
-          .leftJoin(campaignBuyers, and(eq(campaignBuyers.buyerId, offerTargets.buyerId), eq(campaignBuyers.campaignId, input.campaignId)))
+          .leftJoin(
+            campaignBuyers,
+            and(eq(campaignBuyers.buyerId, offerTargets.buyerId), eq(campaignBuyers.campaignId, input.campaignId)),
+          )
           .where(and(eq(offerTargets.offerId, input.offerId), eq(offerTargets.eligible, true)));
         const order = orderPushCandidates(
           input.strategy,
@@ -89,12 +102,19 @@ export function saleActivities({ db, bus, faults, delivery }: ActivityDeps) {
         }
         const last = won.at(-1);
         if (last && last.result === 'won') {
-          await tx.update(pushRotation).set({ lastBuyerId: last.buyerId, updatedAt: new Date() }).where(eq(pushRotation.campaignId, input.campaignId));
+          await tx
+            .update(pushRotation)
+            .set({ lastBuyerId: last.buyerId, updatedAt: new Date() })
+            .where(eq(pushRotation.campaignId, input.campaignId));
         }
         if (input.close) {
           const outcome = won.length ? 'won' : 'expired';
           // A push offer is never on the feed: nothing to publish.
-          await closeOfferWithin(tx, input.offerId, { outcome, reason: won.length ? null : 'no_buyer_could_take_it', at: new Date() });
+          await closeOfferWithin(tx, input.offerId, {
+            outcome,
+            reason: won.length ? null : 'no_buyer_could_take_it',
+            at: new Date(),
+          });
         }
         return won;
       });
@@ -107,7 +127,13 @@ export function saleActivities({ db, bus, faults, delivery }: ActivityDeps) {
      * An admin sells a lead from manual review to a chosen buyer: a one-buyer
      * "manual" offer at the campaign's price, charged like a claim.
      */
-    async assignDirect(input: { offerId: string; leadId: string; buyerId: string; workflowId: string; at: string }): Promise<SaleOutcome> {
+    async assignDirect(input: {
+      offerId: string;
+      leadId: string;
+      buyerId: string;
+      workflowId: string;
+      at: string;
+    }): Promise<SaleOutcome> {
       const sale = await db.transaction(async (tx) => {
         const [existing] = await tx.select().from(offers).where(eq(offers.id, input.offerId));
         if (!existing) {
@@ -129,13 +155,28 @@ export function saleActivities({ db, bus, faults, delivery }: ActivityDeps) {
             openedAt: new Date(input.at),
             closesAt: new Date(input.at),
           });
-          await tx.insert(offerTargets).values({ offerId: input.offerId, buyerId: input.buyerId, eligible: true, snapshot: { manual: true } });
-          await appendEvents(tx, [{ leadId: lead.id, offerId: input.offerId, type: 'assigned', buyerId: input.buyerId, data: { price }, at: input.at }]);
+          await tx
+            .insert(offerTargets)
+            .values({ offerId: input.offerId, buyerId: input.buyerId, eligible: true, snapshot: { manual: true } });
+          await appendEvents(tx, [
+            {
+              leadId: lead.id,
+              offerId: input.offerId,
+              type: 'assigned',
+              buyerId: input.buyerId,
+              data: { price },
+              at: input.at,
+            },
+          ]);
         }
         const result = await sellWithin(tx, { offerId: input.offerId, buyerId: input.buyerId, sale: 'manual' });
         await tx
           .update(offers)
-          .set(result.result === 'won' ? { status: 'won', closedAt: new Date(input.at) } : { status: 'cancelled', closedAt: new Date(input.at), closeReason: result.reason })
+          .set(
+            result.result === 'won'
+              ? { status: 'won', closedAt: new Date(input.at) }
+              : { status: 'cancelled', closedAt: new Date(input.at), closeReason: result.reason },
+          )
           .where(and(eq(offers.id, input.offerId), eq(offers.status, 'open')));
         return result;
       });

@@ -75,7 +75,10 @@ export interface ApiDeps {
   webhookAllowlist?: string;
   logger?: ErrorLogger & { warn(message: string, meta?: unknown): void };
   /** One structured line per request (method, route, status, ms, agency/buyer, offer or lead id); none when absent. */
-  requestLogger?: { info(fields: Record<string, unknown>, message: string): void; warn(fields: Record<string, unknown>, message: string): void };
+  requestLogger?: {
+    info(fields: Record<string, unknown>, message: string): void;
+    warn(fields: Record<string, unknown>, message: string): void;
+  };
   /** Express's `trust proxy` (behind a load balancer: its hop count or addresses), so rate limits see client IPs. */
   trustProxy?: boolean | number | string;
   /** Requests in flight at once per connection and per API key (default 8 and 64). */
@@ -101,19 +104,45 @@ export function createApi(deps: ApiDeps): Api {
   const logger = deps.logger ?? console;
   const db = deps.db;
   const limiter = (scope: string, options: BucketOptions): RateLimiter =>
-    deps.sharedRateLimits ? new SharedTokenBuckets(db, scope, options, (err) => logger.warn(`[api] shared rate limit ${scope} unreachable`, err)) : new TokenBuckets(options);
+    deps.sharedRateLimits
+      ? new SharedTokenBuckets(db, scope, options, (err) =>
+          logger.warn(`[api] shared rate limit ${scope} unreachable`, err),
+        )
+      : new TokenBuckets(options);
   const authFailures = limiter('auth_failures', deps.rateLimits?.authFailures ?? DEFAULT_AUTH_FAILURES);
   const claimLimits = limiter('claims', deps.rateLimits?.claims ?? DEFAULT_CLAIMS);
   const timeoutMs = deps.claimTimeoutMs ?? 10_000;
   const metrics = new Metrics();
-  metrics.counter('leadwire_http_requests_total', 'HTTP requests by route, method and status', ['method', 'route', 'status']);
+  metrics.counter('leadwire_http_requests_total', 'HTTP requests by route, method and status', [
+    'method',
+    'route',
+    'status',
+  ]);
   metrics.counter('leadwire_claims_total', 'Claims by channel and answer', ['via', 'outcome']);
-  metrics.histogram('leadwire_claim_duration_seconds', 'Claim answer latency, from the request to the answer, by channel and answer', ['via', 'outcome']);
+  metrics.histogram(
+    'leadwire_claim_duration_seconds',
+    'Claim answer latency, from the request to the answer, by channel and answer',
+    ['via', 'outcome'],
+  );
   metrics.counter('leadwire_feed_connections_total', 'Feed connections accepted');
-  metrics.histogram('leadwire_feed_delivery_seconds', 'Feed latency: offer event published on the bus to the frame handed to the socket', ['type']);
-  metrics.gauge('leadwire_offers_open', 'Offers open now (read from the database at scrape)', () => countOpenOffers(db));
-  metrics.gauge('leadwire_feed_bus_connected', "1 while the feed's event bus is listening (its Postgres LISTEN connection is up)", () => (deps.bus.state().connected ? 1 : 0));
-  metrics.gauge('leadwire_feed_bus_reconnects', 'Times the LISTEN connection was lost and replaced since start (each followed by a resync of every client)', () => deps.bus.state().reconnects);
+  metrics.histogram(
+    'leadwire_feed_delivery_seconds',
+    'Feed latency: offer event published on the bus to the frame handed to the socket',
+    ['type'],
+  );
+  metrics.gauge('leadwire_offers_open', 'Offers open now (read from the database at scrape)', () =>
+    countOpenOffers(db),
+  );
+  metrics.gauge(
+    'leadwire_feed_bus_connected',
+    "1 while the feed's event bus is listening (its Postgres LISTEN connection is up)",
+    () => (deps.bus.state().connected ? 1 : 0),
+  );
+  metrics.gauge(
+    'leadwire_feed_bus_reconnects',
+    'Times the LISTEN connection was lost and replaced since start (each followed by a resync of every client)',
+    () => deps.bus.state().reconnects,
+  );
 
   const services: ApiServices = {
     db,
@@ -225,7 +254,13 @@ function baseHeaders(metrics: Metrics, log: ApiDeps['requestLogger']): RequestHa
 function requestLogFields(req: Request, res: Response, route: string, started: number): Record<string, unknown> {
   const principal = res.locals.principal as Principal | undefined;
   const id = (req.params as Record<string, string> | undefined)?.id;
-  const idKey = route.startsWith('/v1/offers/') ? 'offerId' : route.startsWith('/v1/leads/') ? 'leadId' : route.startsWith('/v1/buyers/') ? 'buyerId' : null;
+  const idKey = route.startsWith('/v1/offers/')
+    ? 'offerId'
+    : route.startsWith('/v1/leads/')
+      ? 'leadId'
+      : route.startsWith('/v1/buyers/')
+        ? 'buyerId'
+        : null;
   return {
     method: req.method,
     route,
@@ -240,7 +275,8 @@ function requestLogFields(req: Request, res: Response, route: string, started: n
 
 // ─── the web pages ───────────────────────────────────────────────────────────
 
-const PAGE_CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+const PAGE_CSP =
+  "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /** web/dist next to the sources (tsx) or above the compiled dist/ (tsc). */
 function defaultWebDir(): string {
@@ -261,12 +297,14 @@ function webPages(dir: string): RequestHandler {
     redirect: false,
     dotfiles: 'ignore',
     setHeaders(res, file) {
-      if (file.includes(`${path.sep}assets${path.sep}`)) res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
+      if (file.includes(`${path.sep}assets${path.sep}`))
+        res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
       else if (file.endsWith('.html')) res.setHeader('Content-Security-Policy', PAGE_CSP);
     },
   });
   return (req, res, next) => {
-    if ((req.method !== 'GET' && req.method !== 'HEAD') || req.path === '/v1' || req.path.startsWith('/v1/')) return next();
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || req.path === '/v1' || req.path.startsWith('/v1/'))
+      return next();
     files(req, res, () => {
       const last = req.path.slice(req.path.lastIndexOf('/') + 1);
       if (last.includes('.')) return next(); // a missing file, not a page
@@ -321,15 +359,22 @@ function pipeline(route: AnyRoute, services: ApiServices): RequestHandler[] {
     const body = route.body ? parseWith(route.body, req.body ?? {}, 'body') : undefined;
     const principal = res.locals.principal as Principal | undefined;
     const idempotencyKey = route.idempotent ? idempotencyKeyOf(req.headers['idempotency-key']) : null;
-    const run = () => route.handler({ principal: principal as never, params, query, body, idempotencyKey, req, services });
+    const run = () =>
+      route.handler({ principal: principal as never, params, query, body, idempotencyKey, req, services });
 
     const reply =
       route.idempotent && principal && principal.kind !== 'root'
-        ? await withIdempotency(services.db, `${route.operationId}:${principal.agencyId}${principal.kind === 'source' ? `:${principal.sourceId}` : ''}`, idempotencyKey, requestHash({ params, body }), async () => {
-            const r = await run();
-            if (isRaw(r) || isStream(r)) throw new Error(`idempotent route ${route.operationId} answered raw`);
-            return r;
-          })
+        ? await withIdempotency(
+            services.db,
+            `${route.operationId}:${principal.agencyId}${principal.kind === 'source' ? `:${principal.sourceId}` : ''}`,
+            idempotencyKey,
+            requestHash({ params, body }),
+            async () => {
+              const r = await run();
+              if (isRaw(r) || isStream(r)) throw new Error(`idempotent route ${route.operationId} answered raw`);
+              return r;
+            },
+          )
         : await run();
 
     if (isStream(reply)) {
@@ -365,15 +410,16 @@ async function sendStream(res: Response, reply: StreamReply): Promise<void> {
         await it.return?.();
         return;
       }
-      if (!res.write(next.value)) await new Promise<void>((resolve) => {
-        const done = () => {
-          res.off('drain', done);
-          res.off('close', done);
-          resolve();
-        };
-        res.on('drain', done);
-        res.on('close', done);
-      });
+      if (!res.write(next.value))
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
       next = await it.next();
     }
     res.end();

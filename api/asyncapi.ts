@@ -50,7 +50,8 @@ export function buildAsyncApi(version = '0.1.0'): Json {
   const client = messages(FeedClientMessage, 'input');
   const all = { ...server, ...client };
   /** The channel's messages of these schemas (an operation names its messages through its channel). */
-  const on = (...schemas: z.ZodType[]) => schemas.flatMap(messageTypes).map((type) => ref(`#/channels/feed/messages/${type}`));
+  const on = (...schemas: z.ZodType[]) =>
+    schemas.flatMap(messageTypes).map((type) => ref(`#/channels/feed/messages/${type}`));
   return {
     asyncapi: '3.0.0',
     info: {
@@ -76,8 +77,16 @@ export function buildAsyncApi(version = '0.1.0'): Json {
             query: {
               type: 'object',
               properties: {
-                token: { type: 'string', description: 'the buyer key, when no Authorization header can be set (browsers)' },
-                since: { type: 'string', pattern: '^\\d{1,15}$', description: 'resume: the `seq` of the last message received; the closes missed since then follow the snapshot' },
+                token: {
+                  type: 'string',
+                  description: 'the buyer key, when no Authorization header can be set (browsers)',
+                },
+                since: {
+                  type: 'string',
+                  pattern: '^\\d{1,15}$',
+                  description:
+                    'resume: the `seq` of the last message received; the closes missed since then follow the snapshot',
+                },
               },
             },
             headers: {

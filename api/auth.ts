@@ -81,20 +81,24 @@ export class Authenticator {
 
   /** Forgets the remembered keys of a buyer (its keys were revoked here): this process refuses them at once. */
   forgetBuyer(buyerId: string): void {
-    for (const [k, v] of this.verified) if (v.principal.kind === 'buyer' && v.principal.buyerId === buyerId) this.verified.delete(k);
+    for (const [k, v] of this.verified)
+      if (v.principal.kind === 'buyer' && v.principal.buyerId === buyerId) this.verified.delete(k);
   }
 
   /** Forgets the remembered keys of a source (rotated or revoked here): this process refuses them at once. */
   forgetSource(sourceId: string): void {
-    for (const [k, v] of this.verified) if (v.principal.kind === 'source' && v.principal.sourceId === sourceId) this.verified.delete(k);
+    for (const [k, v] of this.verified)
+      if (v.principal.kind === 'source' && v.principal.sourceId === sourceId) this.verified.delete(k);
   }
 
   private async lookUp(token: string, digest: Buffer): Promise<Principal | null> {
     const row = await findApiKeyByHash(this.db, hashApiKey(token));
     if (!row || !crypto.timingSafeEqual(Buffer.from(row.keyHash, 'hex'), digest)) return null;
     if (row.kind === 'admin') return { kind: 'admin', agencyId: row.agencyId, keyId: row.id };
-    if (row.kind === 'buyer' && row.buyerId) return { kind: 'buyer', agencyId: row.agencyId, buyerId: row.buyerId, keyId: row.id };
-    if (row.kind === 'source' && row.sourceId) return { kind: 'source', agencyId: row.agencyId, sourceId: row.sourceId, keyId: row.id };
+    if (row.kind === 'buyer' && row.buyerId)
+      return { kind: 'buyer', agencyId: row.agencyId, buyerId: row.buyerId, keyId: row.id };
+    if (row.kind === 'source' && row.sourceId)
+      return { kind: 'source', agencyId: row.agencyId, sourceId: row.sourceId, keyId: row.id };
     return null;
   }
 
@@ -103,12 +107,18 @@ export class Authenticator {
    * one of this address's failed attempts), 429 for a failing attempt once
    * the address has used them all up. A valid key always passes.
    */
-  async authenticate(authorization: string | undefined, clientIp: string, queryToken?: string | null): Promise<Principal> {
+  async authenticate(
+    authorization: string | undefined,
+    clientIp: string,
+    queryToken?: string | null,
+  ): Promise<Principal> {
     const principal = await this.verify(bearerToken(authorization) ?? queryToken ?? null);
     if (principal) return principal;
-    if (!this.failures.has(clientIp)) throw rateLimited(this.failures.retryAfter(clientIp), 'Too many failed authentications from this address.');
+    if (!this.failures.has(clientIp))
+      throw rateLimited(this.failures.retryAfter(clientIp), 'Too many failed authentications from this address.');
     this.failures.take(clientIp);
-    const detail = authorization || queryToken ? 'The API key is not valid.' : 'Send an API key as "Authorization: Bearer <key>".';
+    const detail =
+      authorization || queryToken ? 'The API key is not valid.' : 'Send an API key as "Authorization: Bearer <key>".';
     throw new Problem(401, 'unauthorized', detail, { headers: { 'WWW-Authenticate': 'Bearer realm="leadwire"' } });
   }
 
@@ -119,10 +129,18 @@ export class Authenticator {
 }
 
 export function rateLimited(retryAfterSeconds: number, detail: string): Problem {
-  return new Problem(429, 'rate_limited', detail, { headers: { 'Retry-After': String(retryAfterSeconds) }, retryAfter: retryAfterSeconds });
+  return new Problem(429, 'rate_limited', detail, {
+    headers: { 'Retry-After': String(retryAfterSeconds) },
+    retryAfter: retryAfterSeconds,
+  });
 }
 
-const ROLE_WORDS: Record<Role, string> = { root: 'the root token', admin: 'an agency admin key', buyer: 'a buyer key', source: 'a source key' };
+const ROLE_WORDS: Record<Role, string> = {
+  root: 'the root token',
+  admin: 'an agency admin key',
+  buyer: 'a buyer key',
+  source: 'a source key',
+};
 
 /** 403 when the key is of the wrong kind for the route (ids are not involved: nothing leaks). */
 export function requireRole(principal: Principal, roles: readonly Role[]): void {

@@ -12,7 +12,12 @@
  */
 import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import {
+  ServiceError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+} from '@temporalio/client';
 import type { Db } from '../db/connection';
 import { getOffer, getPlacedBid, getTarget, type OfferRow } from '../db/queries';
 import { claimContext } from '../db/sales';
@@ -26,10 +31,8 @@ import { notFound, Problem } from './problem';
 import type { RateLimiter } from './rate-limit';
 import { wonView } from './views';
 
-
 /** Where refused claims are written: `appendEvents`, or a batched appender on the hot path. */
 type TimelineWriter = (events: TimelineEventInput[]) => Promise<void>;
-
 
 export type BidAnswer =
   | { status: 200; body: BidResult & { result: 'accepted' } }
@@ -117,7 +120,12 @@ export class ClaimRelay {
     }
   }
 
-  private async decide(buyer: BuyerPrincipal, offerId: string, requestId: string, channel: ClaimChannel): Promise<ClaimAnswer> {
+  private async decide(
+    buyer: BuyerPrincipal,
+    offerId: string,
+    requestId: string,
+    channel: ClaimChannel,
+  ): Promise<ClaimAnswer> {
     const retryAfter = this.deps.limiter.take(buyer.keyId);
     if (retryAfter > 0) throw rateLimited(retryAfter, 'Too many claims with this key.');
 
@@ -140,7 +148,12 @@ export class ClaimRelay {
     const over = noPlaceLeft({ winners: offer.winners, maxWinners: offer.maxWinners, open: offer.status === 'open' });
     if (over) return refuse(over);
     if (offer.auction === 'highest_bid') {
-      throw new Problem(409, 'bid_required', 'This offer is a highest-bid auction: send a sealed bid with POST /v1/offers/:id/bids {amount}.', { offerId: offer.id });
+      throw new Problem(
+        409,
+        'bid_required',
+        'This offer is a highest-bid auction: send a sealed bid with POST /v1/offers/:id/bids {amount}.',
+        { offerId: offer.id },
+      );
     }
 
     // The line holds a claim only until it is decided; its timeline write happens outside, so the losers behind a
@@ -153,10 +166,22 @@ export class ClaimRelay {
       if (sold && sold.winners.size >= offer.maxWinners) return { answer: refuse('lost_race') };
       let result: ClaimResult;
       try {
-        result = await claimThroughWorkflow({ ...this.deps, write: this.write }, offer, buyer.buyerId, requestId, channel);
+        result = await claimThroughWorkflow(
+          { ...this.deps, write: this.write },
+          offer,
+          buyer.buyerId,
+          requestId,
+          channel,
+        );
       } catch (err) {
-        if (err instanceof DeadlineExceeded || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || err instanceof ServiceError || err instanceof WorkflowUpdateFailedError) {
-          if (!(err instanceof DeadlineExceeded)) this.deps.logger?.warn(`[claims] claim ${requestId} on offer ${offer.id} is pending`, err);
+        if (
+          err instanceof DeadlineExceeded ||
+          err instanceof WorkflowUpdateRPCTimeoutOrCancelledError ||
+          err instanceof ServiceError ||
+          err instanceof WorkflowUpdateFailedError
+        ) {
+          if (!(err instanceof DeadlineExceeded))
+            this.deps.logger?.warn(`[claims] claim ${requestId} on offer ${offer.id} is pending`, err);
           throw pending(requestId);
         }
         throw err;
@@ -177,7 +202,13 @@ export class ClaimRelay {
    * the offer's workflow's `bid` Update (update id from offer, buyer and
    * requestId, so a retry joins the same attempt).
    */
-  async bid(buyer: BuyerPrincipal, offerId: string, amount: number, requestId: string, channel: ClaimChannel): Promise<BidAnswer> {
+  async bid(
+    buyer: BuyerPrincipal,
+    offerId: string,
+    amount: number,
+    requestId: string,
+    channel: ClaimChannel,
+  ): Promise<BidAnswer> {
     const started = Date.now();
     const retryAfter = this.deps.limiter.take(buyer.keyId);
     if (retryAfter > 0) throw rateLimited(retryAfter, 'Too many bids with this key.');
@@ -191,21 +222,42 @@ export class ClaimRelay {
     // lost to a 503) stands. Past its window but still open, only the workflow knows, and it refuses late bids.
     const closed = async (): Promise<BidAnswer> => {
       const placed = await getPlacedBid(db, offer.id, buyer.buyerId, requestId);
-      return placed ? { status: 200, body: { result: 'accepted', offerId: offer.id, amount: placed.amount, raised: false } } : bidRefusal('offer_closed');
+      return placed
+        ? { status: 200, body: { result: 'accepted', offerId: offer.id, amount: placed.amount, raised: false } }
+        : bidRefusal('offer_closed');
     };
     if (offer.status !== 'open') return closed();
     let result: BidResult;
     try {
-      result = await executeBid(this.deps.temporal, offer.workflowId, { offerId: offer.id, buyerId: buyer.buyerId, amount, requestId }, this.deps.timeoutMs);
+      result = await executeBid(
+        this.deps.temporal,
+        offer.workflowId,
+        { offerId: offer.id, buyerId: buyer.buyerId, amount, requestId },
+        this.deps.timeoutMs,
+      );
     } catch (err) {
       if (err instanceof WorkflowNotFoundError || err instanceof WorkflowUpdateFailedError) return closed();
-      if (err instanceof DeadlineExceeded || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || err instanceof ServiceError) {
-        if (!(err instanceof DeadlineExceeded)) this.deps.logger?.warn(`[bids] bid ${requestId} on offer ${offer.id} is pending`, err);
-        throw new Problem(503, 'bid_pending', 'The bid is still being decided. Retry with the same requestId to get its outcome.', { requestId, headers: { 'Retry-After': '1' } });
+      if (
+        err instanceof DeadlineExceeded ||
+        err instanceof WorkflowUpdateRPCTimeoutOrCancelledError ||
+        err instanceof ServiceError
+      ) {
+        if (!(err instanceof DeadlineExceeded))
+          this.deps.logger?.warn(`[bids] bid ${requestId} on offer ${offer.id} is pending`, err);
+        throw new Problem(
+          503,
+          'bid_pending',
+          'The bid is still being decided. Retry with the same requestId to get its outcome.',
+          { requestId, headers: { 'Retry-After': '1' } },
+        );
       }
       throw err;
     }
-    this.deps.observe?.(channel, result.result === 'accepted' ? 'bid_accepted' : `bid_${result.reason}`, (Date.now() - started) / 1000);
+    this.deps.observe?.(
+      channel,
+      result.result === 'accepted' ? 'bid_accepted' : `bid_${result.reason}`,
+      (Date.now() - started) / 1000,
+    );
     return result.result === 'accepted' ? { status: 200, body: result } : bidRefusal(result.reason);
   }
 }
@@ -234,12 +286,25 @@ export async function claimThroughWorkflow(
 ): Promise<ClaimResult> {
   const { db } = deps;
   const refused = async (reason: ClaimFailureReason): Promise<ClaimResult> => {
-    await recordClaimRefusal(deps.write ?? ((events) => appendEvents(db, events)), offer, buyerId, requestId, channel, reason, 'workflow');
+    await recordClaimRefusal(
+      deps.write ?? ((events) => appendEvents(db, events)),
+      offer,
+      buyerId,
+      requestId,
+      channel,
+      reason,
+      'workflow',
+    );
     return { result: claimOutcomeOf(reason).result, reason };
   };
   let result: ClaimResult;
   try {
-    result = await executeClaim(deps.temporal, offer.workflowId, { offerId: offer.id, buyerId, requestId, channel }, deps.timeoutMs);
+    result = await executeClaim(
+      deps.temporal,
+      offer.workflowId,
+      { offerId: offer.id, buyerId, requestId, channel },
+      deps.timeoutMs,
+    );
   } catch (err) {
     const reason = claimRefusalOf(err);
     if (reason) return refused(reason);
@@ -249,8 +314,17 @@ export async function claimThroughWorkflow(
       // The Update failed while the offer is still open and its workflow still exists (a Temporal history process
       // restarted under it): this attempt's sale may still commit, so its outcome is not known yet – the caller
       // answers claim_pending and the retry (same requestId) finds the sale, or the offer closed.
-      if (err instanceof WorkflowUpdateFailedError && now && now.offer.status === 'open' && now.offer.winners < now.offer.maxWinners) throw err;
-      return refused((now && noPlaceLeft({ winners: now.offer.winners, maxWinners: now.offer.maxWinners, open: false })) ?? 'offer_closed');
+      if (
+        err instanceof WorkflowUpdateFailedError &&
+        now &&
+        now.offer.status === 'open' &&
+        now.offer.winners < now.offer.maxWinners
+      )
+        throw err;
+      return refused(
+        (now && noPlaceLeft({ winners: now.offer.winners, maxWinners: now.offer.maxWinners, open: false })) ??
+          'offer_closed',
+      );
     }
     throw err;
   }
@@ -268,7 +342,12 @@ export async function recordClaimRefusal(
   reason: ClaimFailureReason,
   decidedBy: 'api' | 'workflow' = 'api',
 ): Promise<void> {
-  await write(attemptEvents({ leadId: offer.leadId, offerId: offer.id, buyerId, sale: 'claim', channel, requestId }, { refused: reason, decidedBy }));
+  await write(
+    attemptEvents(
+      { leadId: offer.leadId, offerId: offer.id, buyerId, sale: 'claim', channel, requestId },
+      { refused: reason, decidedBy },
+    ),
+  );
 }
 
 function refusal(reason: ClaimFailureReason): ClaimAnswer {
@@ -277,8 +356,13 @@ function refusal(reason: ClaimFailureReason): ClaimAnswer {
 }
 
 function pending(requestId: string): Problem {
-  return new Problem(503, 'claim_pending', 'The claim is still being decided. Retry with the same requestId to get its outcome.', {
-    requestId,
-    headers: { 'Retry-After': '1' },
-  });
+  return new Problem(
+    503,
+    'claim_pending',
+    'The claim is still being decided. Retry with the same requestId to get its outcome.',
+    {
+      requestId,
+      headers: { 'Retry-After': '1' },
+    },
+  );
 }

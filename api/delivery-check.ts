@@ -3,7 +3,11 @@ import { checkDeliveryUrl, UrlRefused } from '../lib/url-guard';
 import type { DeliverySettings } from '../db/schema';
 import { Problem } from './problem';
 
-export async function checkDeliveryUrls(delivery: DeliverySettings | undefined, allowlist: string | null | undefined, path = 'delivery'): Promise<void> {
+export async function checkDeliveryUrls(
+  delivery: DeliverySettings | undefined,
+  allowlist: string | null | undefined,
+  path = 'delivery',
+): Promise<void> {
   if (!delivery?.webhookUrl) return;
   try {
     await checkDeliveryUrl(delivery.webhookUrl, allowlist);

@@ -14,7 +14,11 @@ import { FEED_CLOSE_OUTCOMES } from '../domain/types';
 import { BidAccepted, BidRefused, BuyerOfferView, ClaimRefused, ClaimWon, Id, RequestId } from './schemas';
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
-const Seq = z.number().int().nonnegative().describe('the position of this message (ms): reconnect with `?since=<seq>` to resume after it');
+const Seq = z
+  .number()
+  .int()
+  .nonnegative()
+  .describe('the position of this message (ms): reconnect with `?since=<seq>` to resume after it');
 
 // ─── client → server ─────────────────────────────────────────────────────────
 
@@ -25,11 +29,15 @@ export const ViewedMessage = z
 export const ClaimMessage = z
   .object({ type: z.literal('claim'), offerId: Id, requestId: RequestId })
   .strict()
-  .describe('claim a first-claim offer (the REST claim over the socket): answered with `claim.result` or an `error` with the requestId');
+  .describe(
+    'claim a first-claim offer (the REST claim over the socket): answered with `claim.result` or an `error` with the requestId',
+  );
 export const BidMessage = z
   .object({ type: z.literal('bid'), offerId: Id, amount: int(0, 1_000_000), requestId: RequestId })
   .strict()
-  .describe('a sealed bid on a highest-bid offer (the REST bid over the socket): answered with `bid.result` or an `error` with the requestId');
+  .describe(
+    'a sealed bid on a highest-bid offer (the REST bid over the socket): answered with `bid.result` or an `error` with the requestId',
+  );
 
 export const FeedClientMessage = z.discriminatedUnion('type', [ViewedMessage, ClaimMessage, BidMessage]);
 export type FeedClientMessage = z.infer<typeof FeedClientMessage>;
@@ -41,7 +49,10 @@ export const SnapshotMessage = z
     type: z.literal('snapshot'),
     offers: z.array(BuyerOfferView).describe('the open offers that target this buyer (the newest 200)'),
     seq: Seq,
-    resync: z.literal(true).optional().describe('sent again after the gateway lost its event bus: replace the board with it'),
+    resync: z
+      .literal(true)
+      .optional()
+      .describe('sent again after the gateway lost its event bus: replace the board with it'),
   })
   .describe('on connect, and again on a resync: then the closes missed since `?since` (or the last seq) follow');
 export const OfferOpenedMessage = z
@@ -78,7 +89,15 @@ export const FeedErrorMessage = z
     requestId: RequestId.optional().describe('the claim or bid this is about'),
     offerId: Id.optional(),
     retryAfter: z.number().int().optional().describe('rate_limited: seconds to wait'),
-    errors: z.array(z.object({ path: z.string(), message: z.string(), in: z.enum(['body', 'query', 'params', 'header']).optional() })).optional(),
+    errors: z
+      .array(
+        z.object({
+          path: z.string(),
+          message: z.string(),
+          in: z.enum(['body', 'query', 'params', 'header']).optional(),
+        }),
+      )
+      .optional(),
   })
   .describe('a client message that could not be handled, or access withdrawn');
 

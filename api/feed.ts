@@ -114,7 +114,8 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     });
   };
   type ErrorExtra = Omit<Extract<FeedServerMessage, { type: 'error' }>, 'type' | 'code' | 'message'>;
-  const sendError = (client: FeedClient, code: string, message: string, extra: ErrorExtra = {}) => send(client, { type: 'error', code, message, ...extra }, false);
+  const sendError = (client: FeedClient, code: string, message: string, extra: ErrorExtra = {}) =>
+    send(client, { type: 'error', code, message, ...extra }, false);
 
   // ─── fan-out of bus events, in order (an event that must be read waits its turn) ───
   let queue: Promise<void> = Promise.resolve();
@@ -123,7 +124,8 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     // A revocation made in another process: this one forgets the buyer's remembered keys at once too.
     if (event?.type === 'buyer.access') services.auth.forgetBuyer(event.buyerId);
     if (closed || !event || !perAgency.get(event.agencyId)) return;
-    if (event.type === 'buyer.access') return void recheckAccess(event).catch((err) => services.logger.warn('[feed] access re-check failed', err));
+    if (event.type === 'buyer.access')
+      return void recheckAccess(event).catch((err) => services.logger.warn('[feed] access re-check failed', err));
     const complete = event.type === 'offer.opened' ? !!(event.offer && event.targets) : !!event.winners;
     if (complete && reading === 0) return fanOut(event); // nothing to read, nothing ahead of it: at once
     reading++;
@@ -136,7 +138,12 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
   // Feed latency: the publisher's bus timestamp to the frame handed to the socket (clocks of one host or synced hosts).
   const sentAtMs = (event: OfferBusEvent) => Date.parse(event.sentAt);
   const delivered = (event: OfferBusEvent, from: number) => {
-    if (Number.isFinite(from)) services.metrics.observe('leadwire_feed_delivery_seconds', { type: event.type }, Math.max(0, Date.now() - from) / 1000);
+    if (Number.isFinite(from))
+      services.metrics.observe(
+        'leadwire_feed_delivery_seconds',
+        { type: event.type },
+        Math.max(0, Date.now() - from) / 1000,
+      );
   };
 
   /** An event that came as ids only (too large for NOTIFY, or from an older publisher): the rest from the database. */
@@ -147,7 +154,12 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
       if (offer.status !== 'open') return null; // already closed: its offer.closed follows, the opening is moot
       const prices = await eligibleTargetPrices(services.db, offer.id);
       const own = [...prices].filter((e): e is [string, number] => e[1] !== null);
-      return { ...event, offer: buyerOfferView(offer), targets: [...prices.keys()], ...(own.length ? { prices: Object.fromEntries(own) } : {}) };
+      return {
+        ...event,
+        offer: buyerOfferView(offer),
+        targets: [...prices.keys()],
+        ...(own.length ? { prices: Object.fromEntries(own) } : {}),
+      };
     }
     return { ...event, winners: [...(await offerWinnerIds(services.db, offer.id))] };
   };
@@ -168,7 +180,8 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
       for (const buyerId of event.targets) {
         // A buyer with its own price (#12) sees it; everyone else shares one message.
         const own = event.prices?.[buyerId];
-        const m: FeedServerMessage = own === undefined ? message : { type: 'offer.opened', offer: { ...event.offer, price: own }, seq: from };
+        const m: FeedServerMessage =
+          own === undefined ? message : { type: 'offer.opened', offer: { ...event.offer, price: own }, seq: from };
         for (const c of byBuyer.get(buyerId) ?? []) {
           show(c, event.offerId);
           send(c, m);
@@ -187,7 +200,11 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
   // ─── access: a revoked key or a paused buyer loses its sockets at once ─────
   const revoke = (client: FeedClient): void => {
     if (client.revoked) return;
-    send(client, { type: 'error', code: 'access_revoked', message: 'This key was revoked or its buyer paused.' }, false);
+    send(
+      client,
+      { type: 'error', code: 'access_revoked', message: 'This key was revoked or its buyer paused.' },
+      false,
+    );
     client.revoked = true;
     client.ws.close(FEED_ACCESS_REVOKED, 'access revoked');
     setTimeout(() => client.ws.terminate(), 1000).unref();
@@ -225,7 +242,17 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
   };
 
   const onConnection = (ws: WebSocket, buyer: BuyerPrincipal, since: number | null): void => {
-    const client: FeedClient = { ws, buyer, alive: true, held: [], viewed: new Set(), shown: new Set(), closedMeanwhile: [], revoked: false, lastSeq: 0 };
+    const client: FeedClient = {
+      ws,
+      buyer,
+      alive: true,
+      held: [],
+      viewed: new Set(),
+      shown: new Set(),
+      closedMeanwhile: [],
+      revoked: false,
+      lastSeq: 0,
+    };
     // A frame over maxPayload, bad UTF-8, a protocol error: ws has already started the close
     // (1009 "message too big", 1007, 1002); listening here keeps the error from crashing the process.
     ws.on('error', () => undefined);
@@ -263,7 +290,9 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     try {
       const [page, missed] = await Promise.all([
         listBuyerOffers(services.db, client.buyer.buyerId, 'open', { limit: SNAPSHOT_LIMIT }),
-        since !== null ? closedSince(services.db, client.buyer.buyerId, new Date(since - RESUME_MARGIN_MS)) : Promise.resolve([]),
+        since !== null
+          ? closedSince(services.db, client.buyer.buyerId, new Date(since - RESUME_MARGIN_MS))
+          : Promise.resolve([]),
       ]);
       const closedMeanwhile = new Set(client.closedMeanwhile.map((e) => e.offerId));
       const offers = page.items.filter((o) => !closedMeanwhile.has(o.id));
@@ -272,9 +301,15 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
         client.shown.clear();
       }
       for (const offer of offers) show(client, offer.id);
-      send(client, { type: 'snapshot', offers: offers.map(buyerOfferView), seq, ...(resync ? { resync: true } : {}) }, false);
+      send(
+        client,
+        { type: 'snapshot', offers: offers.map(buyerOfferView), seq, ...(resync ? { resync: true } : {}) },
+        false,
+      );
       const open = new Set(offers.map((o) => o.id));
-      for (const m of missed) if (!open.has(m.offerId)) send(client, { type: 'offer.closed', offerId: m.offerId, outcome: m.outcome, seq }, false);
+      for (const m of missed)
+        if (!open.has(m.offerId))
+          send(client, { type: 'offer.closed', offerId: m.offerId, outcome: m.outcome, seq }, false);
     } finally {
       snapshotting.delete(client);
       client.closedMeanwhile = [];
@@ -305,19 +340,31 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     if (isBinary) return sendError(client, 'unsupported_frame', 'Send JSON text frames.');
     let raw: unknown;
     try {
-      raw = JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8'));
+      raw = JSON.parse(
+        Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8'),
+      );
     } catch {
       return sendError(client, 'malformed_json', 'The message is not valid JSON.');
     }
     const type = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as { type?: unknown }).type : undefined;
     if (typeof type !== 'string' || !CLIENT_TYPES.has(type)) {
-      return sendError(client, 'unknown_type', `A message's type is one of ${[...CLIENT_TYPES].join(', ')} (see /v1/asyncapi.json).`);
+      return sendError(
+        client,
+        'unknown_type',
+        `A message's type is one of ${[...CLIENT_TYPES].join(', ')} (see /v1/asyncapi.json).`,
+      );
     }
     const parsed = FeedClientMessage.safeParse(raw);
     if (!parsed.success) {
       const errors = fieldErrors(parsed.error.issues, 'body');
-      const requestId = typeof (raw as { requestId?: unknown }).requestId === 'string' ? (raw as { requestId: string }).requestId.slice(0, 128) : undefined;
-      return sendError(client, 'validation_failed', describeErrors(errors), { errors, ...(requestId ? { requestId } : {}) });
+      const requestId =
+        typeof (raw as { requestId?: unknown }).requestId === 'string'
+          ? (raw as { requestId: string }).requestId.slice(0, 128)
+          : undefined;
+      return sendError(client, 'validation_failed', describeErrors(errors), {
+        errors,
+        ...(requestId ? { requestId } : {}),
+      });
     }
     const msg = parsed.data;
     if (msg.type === 'viewed') return viewed(client, msg.offerId);
@@ -333,7 +380,10 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
       // A refusal the REST answer would make a problem document (rate_limited, claim_pending…): an error with the requestId.
       if (!(err instanceof Problem)) throw err;
       const { retryAfter } = problemBody(err);
-      sendError(client, err.code, err.detail, { requestId: msg.requestId, ...(typeof retryAfter === 'number' ? { retryAfter } : {}) });
+      sendError(client, err.code, err.detail, {
+        requestId: msg.requestId,
+        ...(typeof retryAfter === 'number' ? { retryAfter } : {}),
+      });
     }
   };
 
@@ -341,7 +391,8 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     if (client.viewed.has(offerId)) return;
     const target = await getTarget(services.db, offerId, client.buyer.buyerId);
     const offer = target?.eligible ? await getOffer(services.db, offerId) : undefined;
-    if (!offer || offer.kind !== 'ping_post') return sendError(client, 'not_found', 'No such offer for you.', { offerId });
+    if (!offer || offer.kind !== 'ping_post')
+      return sendError(client, 'not_found', 'No such offer for you.', { offerId });
     await recordViewed(services.db, offer.leadId, offer.id, client.buyer.buyerId, 'feed');
     client.viewed.add(offerId);
   };
@@ -369,23 +420,39 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
       } catch {
         return refuse(socket, 404, new Problem(404, 'route_not_found', 'No such WebSocket route.'));
       }
-      if (url.pathname !== FEED_PATH || closed) return refuse(socket, 404, new Problem(404, 'route_not_found', 'No such WebSocket route.'));
+      if (url.pathname !== FEED_PATH || closed)
+        return refuse(socket, 404, new Problem(404, 'route_not_found', 'No such WebSocket route.'));
       // `?since=<seq>`: resume after the last message this client had (its `seq`, milliseconds).
       const sinceParam = url.searchParams.get('since');
       if (sinceParam !== null && !/^\d{1,15}$/.test(sinceParam)) {
-        return refuse(socket, 400, invalidField('since', 'the seq of the last message you received (an integer)', 'query'));
+        return refuse(
+          socket,
+          400,
+          invalidField('since', 'the seq of the last message you received (an integer)', 'query'),
+        );
       }
       const since = sinceParam === null ? null : Number(sinceParam);
       let principal;
       try {
-        principal = await services.auth.authenticate(req.headers.authorization, services.clientIp(req), url.searchParams.get('token'));
+        principal = await services.auth.authenticate(
+          req.headers.authorization,
+          services.clientIp(req),
+          url.searchParams.get('token'),
+        );
       } catch (err) {
-        const problem = err instanceof Problem ? err : new Problem(503, 'service_unavailable', 'Could not check the key; retry.');
+        const problem =
+          err instanceof Problem ? err : new Problem(503, 'service_unavailable', 'Could not check the key; retry.');
         if (!(err instanceof Problem)) services.logger.warn('[feed] authentication failed', err);
         return refuse(socket, problem.status, problem);
       }
-      if (principal.kind !== 'buyer') return refuse(socket, 403, new Problem(403, 'forbidden', 'The feed is for buyer keys.'));
-      if (!(await services.auth.stillValid(principal))) return refuse(socket, 403, new Problem(403, 'buyer_paused', 'This buyer is paused: the feed opens again when it is resumed.'));
+      if (principal.kind !== 'buyer')
+        return refuse(socket, 403, new Problem(403, 'forbidden', 'The feed is for buyer keys.'));
+      if (!(await services.auth.stillValid(principal)))
+        return refuse(
+          socket,
+          403,
+          new Problem(403, 'buyer_paused', 'This buyer is paused: the feed opens again when it is resumed.'),
+        );
       if (socket.destroyed || closed) return;
       wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal, since));
     })().catch(() => socket.destroy());
@@ -395,7 +462,9 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
   // ─── heartbeat ────────────────────────────────────────────────────────────
   const heartbeat = setInterval(() => {
     // The backstop of the bus event: every connected key re-checked in one query.
-    enforceAccess([...byBuyer.values()].flatMap((set) => [...set])).catch((err) => services.logger.warn('[feed] access re-check failed', err));
+    enforceAccess([...byBuyer.values()].flatMap((set) => [...set])).catch((err) =>
+      services.logger.warn('[feed] access re-check failed', err),
+    );
     for (const set of byBuyer.values()) {
       for (const client of set) {
         if (!client.alive) {

@@ -7,7 +7,13 @@
  */
 import crypto from 'node:crypto';
 import type { Db } from '../db/connection';
-import { completeIdempotencyKey, IDEMPOTENCY_RENEW_MS, releaseIdempotencyKey, renewIdempotencyLease, reserveIdempotencyKey } from '../db/idempotency';
+import {
+  completeIdempotencyKey,
+  IDEMPOTENCY_RENEW_MS,
+  releaseIdempotencyKey,
+  renewIdempotencyLease,
+  reserveIdempotencyKey,
+} from '../db/idempotency';
 import { Problem } from './problem';
 import { invalidField } from './validate';
 
@@ -50,24 +56,42 @@ export function requestHash(parts: unknown): string {
  * refusal or a failure (a problem, a thrown error) forgets the key, so a retry
  * after fixing the cause (a paused campaign, an outage) runs again.
  */
-export async function withIdempotency(db: Db, scope: string, key: string | null, hash: string, run: () => Promise<Reply>): Promise<Reply> {
+export async function withIdempotency(
+  db: Db,
+  scope: string,
+  key: string | null,
+  hash: string,
+  run: () => Promise<Reply>,
+): Promise<Reply> {
   if (!key) return run();
   const reservation = await reserveIdempotencyKey(db, scope, key, hash);
   switch (reservation.state) {
     case 'replay':
       return { status: reservation.status, body: reservation.body, headers: { 'Idempotent-Replayed': 'true' } };
     case 'conflict':
-      throw new Problem(409, 'idempotency_conflict', 'This Idempotency-Key was used with a different request; use a new key for a new request.');
+      throw new Problem(
+        409,
+        'idempotency_conflict',
+        'This Idempotency-Key was used with a different request; use a new key for a new request.',
+      );
     case 'in_progress':
-      throw new Problem(409, 'idempotency_in_progress', 'A request with this Idempotency-Key is still running; retry shortly.', {
-        headers: { 'Retry-After': '1' },
-      });
+      throw new Problem(
+        409,
+        'idempotency_in_progress',
+        'A request with this Idempotency-Key is still running; retry shortly.',
+        {
+          headers: { 'Retry-After': '1' },
+        },
+      );
     case 'reserved':
       break;
   }
   const { leaseId } = reservation;
   // The lease is renewed while the request runs; if this process dies, it lapses within seconds.
-  const renewal = setInterval(() => void renewIdempotencyLease(db, scope, key, leaseId).catch(() => undefined), IDEMPOTENCY_RENEW_MS);
+  const renewal = setInterval(
+    () => void renewIdempotencyLease(db, scope, key, leaseId).catch(() => undefined),
+    IDEMPOTENCY_RENEW_MS,
+  );
   renewal.unref();
   let reply: Reply;
   try {

@@ -29,10 +29,15 @@ export function inFlightFromEnv(env: NodeJS.ProcessEnv = process.env): InFlightL
 }
 
 function tooMany(what: string): Problem {
-  return new Problem(429, 'too_many_in_flight', `Too many requests in flight ${what}; wait for the answers before sending more.`, {
-    headers: { 'Retry-After': '1' },
-    retryAfter: 1,
-  });
+  return new Problem(
+    429,
+    'too_many_in_flight',
+    `Too many requests in flight ${what}; wait for the answers before sending more.`,
+    {
+      headers: { 'Retry-After': '1' },
+      retryAfter: 1,
+    },
+  );
 }
 
 export function boundInFlight(limits: InFlightLimits): RequestHandler {

@@ -17,7 +17,8 @@ export class Metrics {
   private readonly histograms = new Map<string, Histogram<string>>();
 
   counter(name: string, help: string, labelNames: string[] = []): void {
-    if (!this.counters.has(name)) this.counters.set(name, new Counter({ name, help, labelNames, registers: [this.registry] }));
+    if (!this.counters.has(name))
+      this.counters.set(name, new Counter({ name, help, labelNames, registers: [this.registry] }));
   }
 
   /** A gauge read when scraped. */
@@ -35,7 +36,8 @@ export class Metrics {
 
   /** Seconds, 1 ms to 30 s unless told. */
   histogram(name: string, help: string, labelNames: string[] = [], buckets: number[] = LATENCY_BUCKETS): void {
-    if (!this.histograms.has(name)) this.histograms.set(name, new Histogram({ name, help, labelNames, buckets, registers: [this.registry] }));
+    if (!this.histograms.has(name))
+      this.histograms.set(name, new Histogram({ name, help, labelNames, buckets, registers: [this.registry] }));
   }
 
   inc(name: string, labels: Labels = {}, by = 1): void {

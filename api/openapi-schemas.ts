@@ -61,7 +61,8 @@ function refsOf(json: unknown, out = new Set<string>()): Set<string> {
   if (Array.isArray(json)) for (const item of json) refsOf(item, out);
   else if (json && typeof json === 'object') {
     for (const [key, value] of Object.entries(json)) {
-      if (key === '$ref' && typeof value === 'string' && value.startsWith(REF_PREFIX)) out.add(value.slice(REF_PREFIX.length));
+      if (key === '$ref' && typeof value === 'string' && value.startsWith(REF_PREFIX))
+        out.add(value.slice(REF_PREFIX.length));
       else refsOf(value, out);
     }
   }
@@ -101,19 +102,27 @@ export function documentSchemas(uses: SchemaUse[]): DocumentSchemas {
       unrepresentable: 'any',
       target: 'draft-2020-12',
     }) as { schemas: Record<string, Json> };
-    if ('__shared' in all) throw new Error('a schema is recursive or shared outside the registry: name it in api/schemas.ts');
+    if ('__shared' in all)
+      throw new Error('a schema is recursive or shared outside the registry: name it in api/schemas.ts');
     return Object.fromEntries(Object.entries(all).map(([id, { $schema: _s, $id: _i, ...rest }]) => [id, rest]));
   };
   const idOf = (schema: z.ZodType) => registry.get(schema)!.id;
 
   const output = convert('output', (id) => id);
   const plainInput = convert('input', (id) => id);
-  const usedOut = closure(uses.filter((u) => u.io === 'output').map((u) => idOf(u.schema)), output);
-  const usedIn = closure(uses.filter((u) => u.io === 'input').map((u) => idOf(u.schema)), plainInput);
+  const usedOut = closure(
+    uses.filter((u) => u.io === 'output').map((u) => idOf(u.schema)),
+    output,
+  );
+  const usedIn = closure(
+    uses.filter((u) => u.io === 'input').map((u) => idOf(u.schema)),
+    plainInput,
+  );
   for (const id of unnamed) {
     for (const converted of [output, plainInput]) {
       for (const other of Object.keys(converted)) {
-        if (refsOf(converted[other]).has(id)) throw new Error(`an unnamed schema of a route is also part of ${other}: name it in api/schemas.ts`);
+        if (refsOf(converted[other]).has(id))
+          throw new Error(`an unnamed schema of a route is also part of ${other}: name it in api/schemas.ts`);
       }
     }
   }
@@ -121,11 +130,13 @@ export function documentSchemas(uses: SchemaUse[]): DocumentSchemas {
   // Used both ways and different (or referring to one that is): written twice.
   const twice = new Set<string>();
   const both = [...usedIn].filter((id) => usedOut.has(id) && !unnamed.has(id));
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const id of both) {
       if (twice.has(id)) continue;
-      const differs = JSON.stringify(output[id]) !== JSON.stringify(plainInput[id]) || [...refsOf(plainInput[id])].some((r) => twice.has(r));
+      const differs =
+        JSON.stringify(output[id]) !== JSON.stringify(plainInput[id]) ||
+        [...refsOf(plainInput[id])].some((r) => twice.has(r));
       if (differs) {
         twice.add(id);
         grew = true;

@@ -48,10 +48,14 @@ function parameters(route: AnyRoute, schemas: DocumentSchemas): Json[] {
 function response(status: number, doc: ResponseDoc, schemas: DocumentSchemas): Json {
   const PROBLEM_CONTENT = { 'application/problem+json': { schema: schemas.of(ProblemSchema, 'output') } };
   if (doc.schema) {
-    const content = { [doc.contentType ?? 'application/json']: { schema: schemas.of(doc.schema, 'output') }, ...(doc.orProblem ? PROBLEM_CONTENT : {}) };
+    const content = {
+      [doc.contentType ?? 'application/json']: { schema: schemas.of(doc.schema, 'output') },
+      ...(doc.orProblem ? PROBLEM_CONTENT : {}),
+    };
     return { description: doc.description, content };
   }
-  if (doc.contentType) return { description: doc.description, content: { [doc.contentType]: { schema: { type: 'string' } } } };
+  if (doc.contentType)
+    return { description: doc.description, content: { [doc.contentType]: { schema: { type: 'string' } } } };
   if (status >= 400) return { description: doc.description, content: PROBLEM_CONTENT };
   return { description: doc.description };
 }
@@ -59,7 +63,9 @@ function response(status: number, doc: ResponseDoc, schemas: DocumentSchemas): J
 const ROLE_NAMES = { root: 'root token', admin: 'agency admin key', buyer: 'buyer key', source: 'source key' } as const;
 
 function operation(route: AnyRoute, schemas: DocumentSchemas): Json {
-  const who = route.roles.length ? `Auth: ${route.roles.map((r) => ROLE_NAMES[r]).join(' or ')}.` : 'No authentication.';
+  const who = route.roles.length
+    ? `Auth: ${route.roles.map((r) => ROLE_NAMES[r]).join(' or ')}.`
+    : 'No authentication.';
   return {
     operationId: route.operationId,
     tags: [route.tag],
@@ -68,7 +74,12 @@ function operation(route: AnyRoute, schemas: DocumentSchemas): Json {
     ...(route.roles.length ? { security: [{ bearer: [] }], 'x-leadwire-roles': [...route.roles] } : { security: [] }),
     parameters: parameters(route, schemas),
     ...(route.body
-      ? { requestBody: { required: !route.bodyOptional, content: { 'application/json': { schema: schemas.of(route.body, 'input') } } } }
+      ? {
+          requestBody: {
+            required: !route.bodyOptional,
+            content: { 'application/json': { schema: schemas.of(route.body, 'input') } },
+          },
+        }
       : {}),
     responses: Object.fromEntries(
       Object.entries(route.responses)
@@ -109,7 +120,9 @@ export function buildOpenApi(routes: AnyRoute[], version = '0.1.0'): Json {
     tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),
     paths,
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'root token, agency admin key or buyer key' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'root token, agency admin key or buyer key' },
+      },
       schemas: {
         ...schemas.components,
       },
@@ -120,14 +133,20 @@ export function buildOpenApi(routes: AnyRoute[], version = '0.1.0'): Json {
 // ─── the docs page ───────────────────────────────────────────────────────────
 
 const esc = (s: unknown) =>
-  String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  String(s ?? '').replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 
 function renderOperation(path: string, method: string, op: Json): string {
   const params = (op.parameters ?? []) as Json[];
   const body = (op.requestBody as Json | undefined)?.content as Record<string, Json> | undefined;
   const responses = (op.responses ?? {}) as Record<string, Json>;
   const paramRows = params
-    .map((p) => `<tr><td><code>${esc(p.name)}</code></td><td>${esc(p.in)}</td><td>${p.required ? 'yes' : ''}</td><td>${esc(p.description)} <code>${esc(JSON.stringify(p.schema))}</code></td></tr>`)
+    .map(
+      (p) =>
+        `<tr><td><code>${esc(p.name)}</code></td><td>${esc(p.in)}</td><td>${p.required ? 'yes' : ''}</td><td>${esc(p.description)} <code>${esc(JSON.stringify(p.schema))}</code></td></tr>`,
+    )
     .join('');
   return `<section class="op" id="${esc(op.operationId)}">
 <h3><span class="m ${esc(method)}">${esc(method.toUpperCase())}</span> <code>${esc(path)}</code></h3>
@@ -170,7 +189,10 @@ ${[...byTag.entries()].map(([tag, ops]) => `<h2 id="tag-${esc(tag)}">${esc(tag)}
 <h2>Problem documents</h2><pre>${esc(JSON.stringify(schemas.Problem, null, 2))}</pre>
 <h2 id="schemas">Schemas</h2><p>The named schemas (<code>#/components/schemas/…</code>) the operations refer to.</p>
 ${Object.entries(schemas)
-  .map(([name, schema]) => `<details id="schema-${esc(name)}"><summary><code>${esc(name)}</code></summary><pre>${esc(JSON.stringify(schema, null, 2))}</pre></details>`)
+  .map(
+    ([name, schema]) =>
+      `<details id="schema-${esc(name)}"><summary><code>${esc(name)}</code></summary><pre>${esc(JSON.stringify(schema, null, 2))}</pre></details>`,
+  )
   .join('\n')}
 </body></html>`;
 }

@@ -35,7 +35,8 @@ export function decodeCursor(cursor: string): SortKey {
   } catch {
     parsed = null;
   }
-  if (!Array.isArray(parsed) || parsed.length !== 2) throw invalidField('cursor', 'not a cursor this API gave out', 'query');
+  if (!Array.isArray(parsed) || parsed.length !== 2)
+    throw invalidField('cursor', 'not a cursor this API gave out', 'query');
   const [at, id] = parsed as unknown[];
   if (typeof at !== 'string' || !isRealInstant(at) || typeof id !== 'string' || !UUID.test(id)) {
     throw invalidField('cursor', 'not a cursor this API gave out', 'query');

@@ -21,11 +21,18 @@ export interface PingDecisionResult {
 }
 
 /** The campaign's stored pool is read by the loader, in its one query of every candidate. */
-export async function decidePing(db: Db, campaign: CampaignRow, rule: SourceCampaignRow, fields: PingLeadFields): Promise<PingDecisionResult> {
-  if (campaign.status !== 'active') return { decision: 'rejected', reason: 'campaign_paused', price: null, payout: null };
+export async function decidePing(
+  db: Db,
+  campaign: CampaignRow,
+  rule: SourceCampaignRow,
+  fields: PingLeadFields,
+): Promise<PingDecisionResult> {
+  if (campaign.status !== 'active')
+    return { decision: 'rejected', reason: 'campaign_paused', price: null, payout: null };
   // A lead that is never stored: the ping's fields, no identity (so no dedupe keys, nothing already bought).
   const lead = { id: null, agencyId: campaign.agencyId, fields: leadFieldsOfPing(fields), dedupeKeys: [] };
   const { price, targets } = await evaluateEligibility(db, lead, { ...campaign, pool: undefined });
-  if (!targets.some((t) => t.eligible)) return { decision: 'rejected', reason: 'no_eligible_buyer', price, payout: null };
+  if (!targets.some((t) => t.eligible))
+    return { decision: 'rejected', reason: 'no_eligible_buyer', price, payout: null };
   return { decision: 'accepted', reason: null, price, payout: payoutFor(ruleOf(rule), price) };
 }

@@ -10,11 +10,19 @@ import { sourceCampaignRules, type SourceCampaignRow } from '../db/sources';
 import { PingCreate, PostCreate } from './schemas';
 
 const schemaOf = (s: z.ZodType) => {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
+  const { $schema: _drop, ...rest } = z.toJSONSchema(s, {
+    io: 'input',
+    unrepresentable: 'any',
+    target: 'draft-2020-12',
+  }) as Record<string, unknown>;
   return rest;
 };
 
-export function postingSpec(baseUrl: string, source: { id: string; name: string }, campaigns: { rule: SourceCampaignRow; campaignName: string }[]) {
+export function postingSpec(
+  baseUrl: string,
+  source: { id: string; name: string },
+  campaigns: { rule: SourceCampaignRow; campaignName: string }[],
+) {
   const allowed = campaigns.filter((c) => c.rule.allowed);
   return {
     source: { id: source.id, name: source.name },
@@ -38,7 +46,10 @@ export function postingSpec(baseUrl: string, source: { id: string; name: string 
     campaigns: allowed.map((c) => ({
       campaignId: c.rule.campaignId,
       name: c.campaignName,
-      payout: c.rule.payoutKind === 'fixed' ? { kind: 'fixed', amount: c.rule.payoutAmount } : { kind: 'share', shareBps: c.rule.payoutShareBps },
+      payout:
+        c.rule.payoutKind === 'fixed'
+          ? { kind: 'fixed', amount: c.rule.payoutAmount }
+          : { kind: 'share', shareBps: c.rule.payoutShareBps },
       curl: [
         `curl -s -X POST ${baseUrl}/v1/pings -H "Authorization: Bearer $SOURCE_KEY" -H 'Content-Type: application/json' -d '${JSON.stringify({ campaignId: c.rule.campaignId, fields: { zip: '78701', state: 'TX' } })}'`,
         `curl -s -X POST ${baseUrl}/v1/posts -H "Authorization: Bearer $SOURCE_KEY" -H 'Content-Type: application/json' -d '${JSON.stringify({ pingId: '$PING_ID', fields: { firstName: 'Ada', lastName: 'Lovelace', phone: '5125550100', email: 'ada@example.com', state: 'TX', zip: '78701' } })}'`,

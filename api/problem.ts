@@ -91,7 +91,10 @@ export function problemBody(p: Problem): Record<string, unknown> {
 
 export function sendProblem(res: Response, p: Problem): void {
   for (const [k, v] of Object.entries(p.extra.headers ?? {})) res.setHeader(k, v);
-  res.status(p.status).type('application/problem+json').send(JSON.stringify(problemBody(p)));
+  res
+    .status(p.status)
+    .type('application/problem+json')
+    .send(JSON.stringify(problemBody(p)));
 }
 
 /** body-parser's error types, mapped to problems clients can act on. */
@@ -100,10 +103,18 @@ function parserProblem(err: { type?: unknown; status?: unknown; limit?: unknown 
     case 'entity.parse.failed':
       return new Problem(400, 'malformed_json', 'The request body is not valid JSON.');
     case 'entity.too.large':
-      return new Problem(413, 'payload_too_large', `The request body is larger than ${String(err.limit ?? 'the limit')} bytes.`);
+      return new Problem(
+        413,
+        'payload_too_large',
+        `The request body is larger than ${String(err.limit ?? 'the limit')} bytes.`,
+      );
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new Problem(415, 'unsupported_media_type', 'The body must be UTF-8 JSON (Content-Type: application/json).');
+      return new Problem(
+        415,
+        'unsupported_media_type',
+        'The body must be UTF-8 JSON (Content-Type: application/json).',
+      );
     case 'request.aborted':
     case 'request.size.invalid':
       return new Problem(400, 'bad_request', 'The request body was incomplete.');
@@ -115,7 +126,8 @@ function parserProblem(err: { type?: unknown; status?: unknown; limit?: unknown 
 }
 
 const OUTAGE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH']);
-const OUTAGE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i;
+const OUTAGE_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i;
 
 /**
  * True when an error (or one of its causes) says a dependency could not be
@@ -145,17 +157,22 @@ export function errorHandler(logger: ErrorLogger): ErrorRequestHandler {
     if (!problem) {
       // Express and its parsers mark client errors with a 4xx status (e.g. a malformed %-escape in the path).
       const status = Number((err as { status?: unknown })?.status);
-      if (status >= 400 && status < 500) problem = new Problem(status, 'bad_request', 'The request could not be processed.');
+      if (status >= 400 && status < 500)
+        problem = new Problem(status, 'bad_request', 'The request could not be processed.');
     }
     if (!problem && isDependencyOutage(err)) {
       // The database (or another dependency) is away: a retry soon will work, so say so instead of a 500.
       logger.error(`[api] ${req.method} ${req.path}: a dependency is unavailable`, err);
-      problem = new Problem(503, 'service_unavailable', 'A dependency is briefly unavailable; retry shortly.', { headers: { 'Retry-After': '2' } });
+      problem = new Problem(503, 'service_unavailable', 'A dependency is briefly unavailable; retry shortly.', {
+        headers: { 'Retry-After': '2' },
+      });
     }
     if (!problem) {
       const errorId = crypto.randomUUID();
       logger.error(`[api] ${req.method} ${req.path} failed (error ${errorId})`, err);
-      problem = new Problem(500, 'internal_error', 'Something went wrong on our side; it has been logged.', { errorId });
+      problem = new Problem(500, 'internal_error', 'Something went wrong on our side; it has been logged.', {
+        errorId,
+      });
     }
     if (res.headersSent) {
       res.destroy();

@@ -90,9 +90,12 @@ export interface AnyRoute {
   handler(input: HandlerInput<Role, z.ZodType, z.ZodType, z.ZodType>): Promise<Reply | RawReply | StreamReply>;
 }
 
-export function route<R extends Role, P extends z.ZodType = typeof Empty, Q extends z.ZodType = typeof NoQuery, B extends z.ZodType = typeof Empty>(
-  spec: RouteSpec<R, P, Q, B>,
-): AnyRoute {
+export function route<
+  R extends Role,
+  P extends z.ZodType = typeof Empty,
+  Q extends z.ZodType = typeof NoQuery,
+  B extends z.ZodType = typeof Empty,
+>(spec: RouteSpec<R, P, Q, B>): AnyRoute {
   return { ...spec, params: spec.params ?? Empty, query: spec.query ?? NoQuery } as unknown as AnyRoute;
 }
 
@@ -113,4 +116,6 @@ export const BODY_ERRORS: Record<number, ResponseDoc> = {
   413: { description: 'body over 1 MiB (`payload_too_large`)' },
   415: { description: 'body is not JSON (`unsupported_media_type`)' },
 };
-export const NOT_FOUND: Record<number, ResponseDoc> = { 404: { description: 'unknown id, or one of another tenant (`not_found`)' } };
+export const NOT_FOUND: Record<number, ResponseDoc> = {
+  404: { description: 'unknown id, or one of another tenant (`not_found`)' },
+};

@@ -129,7 +129,11 @@ export const PageQuery = z
   .strict();
 
 export const CapsSchema = z
-  .object({ daily: int(0, 1_000_000).optional(), weekly: int(0, 1_000_000).optional(), monthly: int(0, 1_000_000).optional() })
+  .object({
+    daily: int(0, 1_000_000).optional(),
+    weekly: int(0, 1_000_000).optional(),
+    monthly: int(0, 1_000_000).optional(),
+  })
   .strict()
   .describe('leads per day / ISO week / month, in the agency time zone; absent = unlimited');
 
@@ -141,7 +145,10 @@ const MappingPath = z
 
 export const FieldMappingSchema = z
   .object({
-    rename: z.record(MappingPath, recordKey(100)).refine((r) => Object.keys(r).length <= 100, { message: 'at most 100 renames' }).optional(),
+    rename: z
+      .record(MappingPath, recordKey(100))
+      .refine((r) => Object.keys(r).length <= 100, { message: 'at most 100 renames' })
+      .optional(),
     static: z
       .record(recordKey(100), z.union([text(1000, 0), z.number().finite(), z.boolean()]))
       .refine((r) => Object.keys(r).length <= 100, { message: 'at most 100 static values' })
@@ -149,7 +156,9 @@ export const FieldMappingSchema = z
     omit: z.array(MappingPath).max(100).optional(),
   })
   .strict()
-  .describe('how the webhook JSON is shaped: rename payload paths (e.g. {"lead.phone": "phone_number"}), add static values, omit paths');
+  .describe(
+    'how the webhook JSON is shaped: rename payload paths (e.g. {"lead.phone": "phone_number"}), add static values, omit paths',
+  );
 
 const PhoneTo = z.string().regex(/^\+?[1-9]\d{6,14}$/, 'a phone number in E.164 form, e.g. +15125550100');
 
@@ -179,20 +188,34 @@ const Percentage = z.number().min(0).max(1);
 
 export const AgencySettingsSchema = z
   .object({
-    duplicateWindowDays: int(0, 3650).describe('duplicate window in days (intake and "never the same person twice"); default 30, 0 = off'),
+    duplicateWindowDays: int(0, 3650).describe(
+      'duplicate window in days (intake and "never the same person twice"); default 30, 0 = off',
+    ),
     requireConsent: z.boolean().describe('refuse leads without consent evidence; default false'),
-    autoPauseAfterFailures: int(0, 1000).describe('pause a buyer after this many consecutive failed deliveries; default 5, 0 = never'),
+    autoPauseAfterFailures: int(0, 1000).describe(
+      'pause a buyer after this many consecutive failed deliveries; default 5, 0 = never',
+    ),
     returns: z
       .object({
         windowDays: int(0, 3650).optional(),
-        allowedReasons: z.array(z.string().regex(/^[a-z0-9_]{1,64}$/, 'a reason code: a-z, 0-9, _')).max(50).optional(),
+        allowedReasons: z
+          .array(z.string().regex(/^[a-z0-9_]{1,64}$/, 'a reason code: a-z, 0-9, _'))
+          .max(50)
+          .optional(),
         maxReturnRate: Percentage.optional().describe('returns ÷ purchases over the last 30 days, 0..1'),
       })
       .strict(),
     selfService: z
       .object({
         enabled: z.boolean().optional(),
-        maxCaps: z.object({ daily: int(0, 1_000_000).optional(), weekly: int(0, 1_000_000).optional(), monthly: int(0, 1_000_000).optional() }).strict().optional(),
+        maxCaps: z
+          .object({
+            daily: int(0, 1_000_000).optional(),
+            weekly: int(0, 1_000_000).optional(),
+            monthly: int(0, 1_000_000).optional(),
+          })
+          .strict()
+          .optional(),
         allowedStates: z.array(State).max(60).optional(),
         allowedZipPrefixes: z.array(ZipPrefix).max(10_000).optional(),
         allowFilters: z.boolean().optional().describe('buyers may set their own lead filters (default off)'),
@@ -223,43 +246,82 @@ const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'a time "HH:M
 const TimeRangeSchema = z.object({ from: HHMM, to: HHMM }).strict();
 
 export const WeeklyScheduleSchema = z
-  .object(Object.fromEntries(WEEKDAYS.map((d) => [d, z.array(TimeRangeSchema).max(12).optional()])) as Record<(typeof WEEKDAYS)[number], z.ZodOptional<z.ZodArray<typeof TimeRangeSchema>>>)
+  .object(
+    Object.fromEntries(WEEKDAYS.map((d) => [d, z.array(TimeRangeSchema).max(12).optional()])) as Record<
+      (typeof WEEKDAYS)[number],
+      z.ZodOptional<z.ZodArray<typeof TimeRangeSchema>>
+    >,
+  )
   .strict()
   .superRefine((s, ctx) => {
-    for (const [path, message] of scheduleProblems(s)) ctx.addIssue({ code: 'custom', path: path.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p)), message });
+    for (const [path, message] of scheduleProblems(s))
+      ctx.addIssue({ code: 'custom', path: path.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p)), message });
   })
-  .describe('hours of operation per weekday (mon…sun) on the buyer\'s wall clock, e.g. {"mon":[{"from":"08:00","to":"17:00"}]}; a day absent is closed');
+  .describe(
+    'hours of operation per weekday (mon…sun) on the buyer\'s wall clock, e.g. {"mon":[{"from":"08:00","to":"17:00"}]}; a day absent is closed',
+  );
 
 const Instant = z.iso.datetime({ offset: true });
 export const PauseSchema = z
-  .object({ from: Instant.optional().describe('default: now'), until: Instant.describe('back at this instant'), note: text(200).optional() })
+  .object({
+    from: Instant.optional().describe('default: now'),
+    until: Instant.describe('back at this instant'),
+    note: text(200).optional(),
+  })
   .strict()
-  .refine((p) => !p.from || Date.parse(p.from) < Date.parse(p.until), { message: '"until" must be after "from"', path: ['until'] });
+  .refine((p) => !p.from || Date.parse(p.from) < Date.parse(p.until), {
+    message: '"until" must be after "from"',
+    path: ['until'],
+  });
 
-const FilterField = text(120).refine((f) => f !== 'answers' && isPreviewableField(f), { message: 'not a lead field (a field name, or "answers.<question>")' });
+const FilterField = text(120).refine((f) => f !== 'answers' && isPreviewableField(f), {
+  message: 'not a lead field (a field name, or "answers.<question>")',
+});
 const FilterScalar = z.union([text(1000, 0), z.number().finite(), z.boolean()]);
 const FilterRuleSchema = z.discriminatedUnion('op', [
   z.object({ field: FilterField, op: z.literal('equals'), value: FilterScalar }).strict(),
   z.object({ field: FilterField, op: z.literal('in'), values: z.array(FilterScalar).min(1).max(1000) }).strict(),
   z.object({ field: FilterField, op: z.literal('not_in'), values: z.array(FilterScalar).min(1).max(1000) }).strict(),
   z
-    .object({ field: FilterField, op: z.literal('range'), min: z.number().finite().optional(), max: z.number().finite().optional() })
+    .object({
+      field: FilterField,
+      op: z.literal('range'),
+      min: z.number().finite().optional(),
+      max: z.number().finite().optional(),
+    })
     .strict()
-    .refine((r) => r.min !== undefined || r.max !== undefined, { message: 'a range needs min, max or both', path: ['min'] })
-    .refine((r) => r.min === undefined || r.max === undefined || r.min <= r.max, { message: 'min must not exceed max', path: ['max'] }),
+    .refine((r) => r.min !== undefined || r.max !== undefined, {
+      message: 'a range needs min, max or both',
+      path: ['min'],
+    })
+    .refine((r) => r.min === undefined || r.max === undefined || r.min <= r.max, {
+      message: 'min must not exceed max',
+      path: ['max'],
+    }),
   z.object({ field: FilterField, op: z.literal('present') }).strict(),
   z.object({ field: FilterField, op: z.literal('absent') }).strict(),
 ]);
 export const LeadFiltersSchema = z
-  .object({ match: FilterMatchSchema.describe('all: every rule must pass; any: one suffices'), rules: z.array(FilterRuleSchema).max(50) })
+  .object({
+    match: FilterMatchSchema.describe('all: every rule must pass; any: one suffices'),
+    rules: z.array(FilterRuleSchema).max(50),
+  })
   .strict()
   .describe('lead filters: rules on lead fields or qualification answers (equals, in, not_in, range, present, absent)');
 
 export const AlertSettingsSchema = z
   .object({
-    channels: z.array(AlertChannelSchema).max(4).optional().describe('channels alerts go out on (offer alerts and the low-balance alert); none: no alerts'),
+    channels: z
+      .array(AlertChannelSchema)
+      .max(4)
+      .optional()
+      .describe('channels alerts go out on (offer alerts and the low-balance alert); none: no alerts'),
     minPrice: Credits.optional().describe('offer alerts only for leads at this price or more'),
-    quietHours: z.object({ from: HHMM, to: HHMM }).strict().optional().describe("no offer alerts between these wall-clock times (buyer's zone); may span midnight"),
+    quietHours: z
+      .object({ from: HHMM, to: HHMM })
+      .strict()
+      .optional()
+      .describe("no offer alerts between these wall-clock times (buyer's zone); may span midnight"),
   })
   .strict();
 
@@ -267,10 +329,16 @@ export const AlertSettingsSchema = z
 const buyerSideFields = {
   timeZone: TimeZone.nullable().optional().describe("zone of the schedule and quiet hours; null: the agency's"),
   schedule: WeeklyScheduleSchema.nullable().optional().describe('null: always open'),
-  pauses: z.array(PauseSchema).max(50).optional().describe('pauses with an end ("back Monday 8:00"); replaces the list'),
+  pauses: z
+    .array(PauseSchema)
+    .max(50)
+    .optional()
+    .describe('pauses with an end ("back Monday 8:00"); replaces the list'),
   filters: LeadFiltersSchema.nullable().optional().describe('null: every lead'),
   alerts: AlertSettingsSchema.optional(),
-  lowBalanceThreshold: Credits.nullable().optional().describe('one alert when the balance drops below this; null: none'),
+  lowBalanceThreshold: Credits.nullable()
+    .optional()
+    .describe('one alert when the balance drops below this; null: none'),
 };
 
 const buyerFields = {
@@ -316,7 +384,9 @@ export const MePatch = z
     caps: CapsSchema.optional(),
     zipCodes: buyerFields.zipCodes.optional(),
     states: buyerFields.states.optional(),
-    status: buyerFields.status.optional().describe('pause or resume myself (a pause by the agency or the system is theirs to lift)'),
+    status: buyerFields.status
+      .optional()
+      .describe('pause or resume myself (a pause by the agency or the system is theirs to lift)'),
     pauseReason: text(500).nullable().optional(),
     ...buyerSideFields,
   })
@@ -328,8 +398,18 @@ export const BuyerPriceBody = z
     buyerId: Id,
     rule: z
       .discriminatedUnion('kind', [
-        z.object({ kind: z.literal('fixed'), value: Credits.describe('the buyer pays this, whatever the campaign price') }).strict(),
-        z.object({ kind: z.literal('percent'), value: int(-100, 1000).describe('percent on the campaign price: 20 = 20 % more, -10 = 10 % less') }).strict(),
+        z
+          .object({
+            kind: z.literal('fixed'),
+            value: Credits.describe('the buyer pays this, whatever the campaign price'),
+          })
+          .strict(),
+        z
+          .object({
+            kind: z.literal('percent'),
+            value: int(-100, 1000).describe('percent on the campaign price: 20 = 20 % more, -10 = 10 % less'),
+          })
+          .strict(),
       ])
       .nullable()
       .describe('null: the buyer pays the campaign price again'),
@@ -340,18 +420,25 @@ export const PipelineBody = z
   .object({
     status: PipelineStatusSchema,
     note: text(2000).optional(),
-    jobValue: int(0, 100_000_000).optional().describe("the job's value (whole units of the buyer's money), e.g. with won_job"),
+    jobValue: int(0, 100_000_000)
+      .optional()
+      .describe("the job's value (whole units of the buyer's money), e.g. with won_job"),
   })
   .strict();
 
 export const BuyerStatsQuery = z
-  .object({ days: z.coerce.number().int().min(1).max(365).default(30).describe('the period: the last N days (default 30)') })
+  .object({
+    days: z.coerce.number().int().min(1).max(365).default(30).describe('the period: the last N days (default 30)'),
+  })
   .strict();
 
 export const BuyersQuery = PageQuery.extend({ status: BuyerStatusSchema.optional() }).strict();
 
 export const CreditsCreate = z
-  .object({ amount: int(1, 100_000_000).describe('credits to add'), reference: text(200).optional().describe('e.g. an invoice number') })
+  .object({
+    amount: int(1, 100_000_000).describe('credits to add'),
+    reference: text(200).optional().describe('e.g. an invoice number'),
+  })
   .strict();
 
 export const KeyCreate = z
@@ -362,7 +449,9 @@ export const WebhookSecretRotate = z
   .object({
     overlapSeconds: int(0, 7 * 86_400)
       .optional()
-      .describe('how long the previous secret keeps signing beside the new one (a second v1 signature); default 86400, 0 = stops at once'),
+      .describe(
+        'how long the previous secret keeps signing beside the new one (a second v1 signature); default 86400, 0 = stops at once',
+      ),
   })
   .strict();
 
@@ -398,7 +487,9 @@ export const PriceRulesSchema = z
   })
   .strict();
 
-const PreviewField = text(120).refine(isPreviewableField, { message: 'not a lead field (use a field name, "answers" or "answers.<question>")' });
+const PreviewField = text(120).refine(isPreviewableField, {
+  message: 'not a lead field (use a field name, "answers" or "answers.<question>")',
+});
 
 const PoolMember = z
   .object({ buyerId: Id, priority: int(-1_000_000, 1_000_000).optional(), weight: int(1, 1_000_000).optional() })
@@ -418,9 +509,13 @@ const campaignFields = {
   status: CampaignStatusSchema,
   buyerIds: z.array(Id).max(10_000).describe('the buyer pool (empty: every buyer of the agency)'),
   buyers: z.array(PoolMember).max(10_000).describe('the buyer pool with push priority and weight'),
-  auction: AuctionKindSchema.describe('ping post: the first valid claim wins (default), or the highest sealed bid at close'),
-  floorPrice: Credits.nullable().describe('highest bid: the lowest acceptable bid (null: the lead\'s computed price)'),
-  pricing: AuctionPricingSchema.describe('highest bid: the winner pays its bid, or the next bid (never below the floor)'),
+  auction: AuctionKindSchema.describe(
+    'ping post: the first valid claim wins (default), or the highest sealed bid at close',
+  ),
+  floorPrice: Credits.nullable().describe("highest bid: the lowest acceptable bid (null: the lead's computed price)"),
+  pricing: AuctionPricingSchema.describe(
+    'highest bid: the winner pays its bid, or the next bid (never below the floor)',
+  ),
 };
 
 export const CampaignCreate = z
@@ -451,7 +546,9 @@ export const CampaignPatch = CampaignCreate.partial();
 export const DryRunBody = z
   .object({
     campaignId: Id.optional().describe('a stored campaign; with `campaign`, the draft fields override it'),
-    campaign: CampaignPatch.optional().describe('a draft: the fields of a campaign (serviceLine and price are required without campaignId)'),
+    campaign: CampaignPatch.optional().describe(
+      'a draft: the fields of a campaign (serviceLine and price are required without campaignId)',
+    ),
     lastN: int(1, 500).default(50).describe("how many of the agency's latest leads to run it against (default 50)"),
   })
   .strict();
@@ -463,9 +560,12 @@ export const CampaignsQuery = PageQuery.extend({
 
 // ─── leads ───────────────────────────────────────────────────────────────────
 
-const Phone = text(40).refine((p) => /^[\d\s()+.-]+$/.test(p) && (p.match(/\d/g)?.length ?? 0) >= 7 && (p.match(/\d/g)?.length ?? 0) <= 15, {
-  message: 'a phone number: 7 to 15 digits, with optional spaces ( ) + . -',
-});
+const Phone = text(40).refine(
+  (p) => /^[\d\s()+.-]+$/.test(p) && (p.match(/\d/g)?.length ?? 0) >= 7 && (p.match(/\d/g)?.length ?? 0) <= 15,
+  {
+    message: 'a phone number: 7 to 15 digits, with optional spaces ( ) + . -',
+  },
+);
 
 export const LeadFieldsSchema = z
   .object({
@@ -529,7 +629,10 @@ export const RequestId = z
 
 export const ClaimBody = z.object({ requestId: RequestId.optional() }).strict();
 export const BidBody = z
-  .object({ amount: int(0, 1_000_000).describe('whole credits, at least the floor; a later bid must raise my earlier one'), requestId: RequestId.optional() })
+  .object({
+    amount: int(0, 1_000_000).describe('whole credits, at least the floor; a later bid must raise my earlier one'),
+    requestId: RequestId.optional(),
+  })
   .strict();
 export const CancelOfferBody = z.object({ reason: text(500) }).strict();
 export const OffersQuery = PageQuery.extend({ status: OfferStatusSchema.default('open') }).strict();
@@ -538,14 +641,21 @@ export const EligibilityQuery = z.object({ buyerId: Id.optional() }).strict();
 export const DisputeCreate = z
   .object({
     reason: text(2000),
-    code: z.string().regex(/^[a-z0-9_]{1,64}$/).optional().describe("one of the agency's return reason codes (required when it has a list)"),
+    code: z
+      .string()
+      .regex(/^[a-z0-9_]{1,64}$/)
+      .optional()
+      .describe("one of the agency's return reason codes (required when it has a list)"),
   })
   .strict();
 export const DisputeResolve = z
   .object({
     approve: z.boolean(),
     note: text(2000).optional(),
-    reoffer: z.boolean().optional().describe('with approve: offer the lead again as a new auction (the returning buyer excluded)'),
+    reoffer: z
+      .boolean()
+      .optional()
+      .describe('with approve: offer the lead again as a new auction (the returning buyer excluded)'),
     campaignId: Id.optional().describe("the re-offer's campaign (default: the lead's)"),
   })
   .strict();
@@ -556,7 +666,12 @@ export const DisputesQuery = PageQuery.extend({ status: DisputeStatusSchema.opti
 export const PayoutRuleSchema = z
   .discriminatedUnion('kind', [
     z.object({ kind: z.literal('fixed'), amount: Credits.describe('credits per sold lead') }).strict(),
-    z.object({ kind: z.literal('share'), shareBps: int(0, 10_000).describe('basis points of the sale price (2500 = 25 %), rounded down') }).strict(),
+    z
+      .object({
+        kind: z.literal('share'),
+        shareBps: int(0, 10_000).describe('basis points of the sale price (2500 = 25 %), rounded down'),
+      })
+      .strict(),
   ])
   .describe('paid when the lead is sold, reversed when the sale is returned');
 
@@ -565,7 +680,10 @@ export const SourcePatch = SourceCreate.partial();
 export const SourceCampaignSet = z
   .object({
     campaignId: Id,
-    allowed: z.boolean().default(true).describe('false: the source may no longer post into it (the rule is kept for its leads)'),
+    allowed: z
+      .boolean()
+      .default(true)
+      .describe('false: the source may no longer post into it (the rule is kept for its leads)'),
     payout: PayoutRuleSchema,
   })
   .strict();
@@ -598,7 +716,9 @@ export const RangeQuery = z
 export const RangePageQuery = PageQuery.extend(RangeQuery.shape).strict();
 export const REPORT_GROUPS = ['day', 'campaign', 'source', 'buyer'] as const;
 export const ReportGroupSchema = z.enum(REPORT_GROUPS);
-export const SourceLedgerExportQuery = RangeQuery.extend({ sourceId: Id.optional().describe('admin: one source (default: every source)') }).strict();
+export const SourceLedgerExportQuery = RangeQuery.extend({
+  sourceId: Id.optional().describe('admin: one source (default: every source)'),
+}).strict();
 export const ReportExportQuery = RangeQuery.extend({ groupBy: ReportGroupSchema.default('day') }).strict();
 export const ReportQuery = RangeQuery.extend({
   groupBy: ReportGroupSchema.default('day'),
@@ -634,7 +754,9 @@ export const BuyerView = z.object({
   balance: z.number().int(),
   pausedBy: Nullable(ChangeActorSchema),
   consecutiveDeliveryFailures: z.number().int(),
-  webhookPausedAt: Nullable(IsoTime).describe('set when the endpoint answered 410 Gone: no webhook is sent until delivery is changed (PATCH)'),
+  webhookPausedAt: Nullable(IsoTime).describe(
+    'set when the endpoint answered 410 Gone: no webhook is sent until delivery is changed (PATCH)',
+  ),
   webhookPauseReason: Nullable(z.string()),
   timeZone: Nullable(z.string()).describe("the zone of its schedule and quiet hours; null: the agency's"),
   schedule: Nullable(WeeklyScheduleSchema),
@@ -644,7 +766,11 @@ export const BuyerView = z.object({
   lowBalanceThreshold: Nullable(z.number().int()),
   lowBalance: z.boolean().describe('the balance is below the low-balance threshold'),
   availability: z
-    .object({ open: z.boolean(), opensAt: Nullable(IsoTime).describe('when closed: when it opens again (null: never)'), why: Nullable(z.enum(['schedule', 'pause'])) })
+    .object({
+      open: z.boolean(),
+      opensAt: Nullable(IsoTime).describe('when closed: when it opens again (null: never)'),
+      why: Nullable(z.enum(['schedule', 'pause'])),
+    })
     .describe('whether it takes leads now, by its hours and pauses'),
   createdAt: IsoTime,
   updatedAt: IsoTime,
@@ -660,10 +786,17 @@ export const DeliveryAttemptView = z.object({
   latencyMs: z.number().int(),
   response: Nullable(z.string()).describe('the first 500 bytes of the answer'),
   error: Nullable(z.string()),
-  nextRetryMs: Nullable(z.number().int()).describe('the wait before the next attempt (schedule with jitter, or Retry-After)'),
+  nextRetryMs: Nullable(z.number().int()).describe(
+    'the wait before the next attempt (schedule with jitter, or Retry-After)',
+  ),
   at: IsoTime,
 });
-export const DeliveryView = z.object({ channel: DeliveryChannelSchema, status: DeliveryStatusSchema, attempts: z.number().int(), lastError: Nullable(z.string()) });
+export const DeliveryView = z.object({
+  channel: DeliveryChannelSchema,
+  status: DeliveryStatusSchema,
+  attempts: z.number().int(),
+  lastError: Nullable(z.string()),
+});
 export const LedgerEntryView = z.object({
   id: Id,
   kind: LedgerEntryKindSchema,
@@ -694,7 +827,9 @@ export const CampaignView = z.object({
   createdAt: IsoTime,
   updatedAt: IsoTime,
 });
-export const FullLead = LeadFieldsSchema.extend({ id: Id, consent: ConsentSchema.optional() }).describe('every field of the lead, and its consent evidence');
+export const FullLead = LeadFieldsSchema.extend({ id: Id, consent: ConsentSchema.optional() }).describe(
+  'every field of the lead, and its consent evidence',
+);
 export const LeadView = z.object({
   id: Id,
   campaignId: Id,
@@ -735,7 +870,10 @@ export const AssignmentView = z.object({
   status: AssignmentStatusSchema,
   createdAt: IsoTime,
 });
-export const LeadDetailView = LeadView.extend({ offers: z.array(OfferAdminView), assignments: z.array(AssignmentView) });
+export const LeadDetailView = LeadView.extend({
+  offers: z.array(OfferAdminView),
+  assignments: z.array(AssignmentView),
+});
 /** What a buyer sees of an offer before it pays: never a field outside the campaign's preview set. */
 export const BuyerOfferView = z.object({
   id: Id,
@@ -789,7 +927,12 @@ export const ClaimWon = z.object({
   balance: z.number().int(),
 });
 export const ClaimRefused = z.object({ result: z.enum(['lost', 'failed']), reason: ClaimFailureReasonSchema });
-export const BidAccepted = z.object({ result: z.literal('accepted'), offerId: Id, amount: z.number().int(), raised: z.boolean() });
+export const BidAccepted = z.object({
+  result: z.literal('accepted'),
+  offerId: Id,
+  amount: z.number().int(),
+  raised: z.boolean(),
+});
 export const BidRefused = z.object({ result: z.literal('refused'), reason: BidRefusalReasonSchema });
 export const BuyerChangeView = z.object({
   id: Id,
@@ -808,12 +951,29 @@ const DistributionView = z.object({
   max: Nullable(z.number()),
   buckets: z.array(z.object({ le: Nullable(z.number()), count: z.number().int() })),
 });
-const StatusCounts = z.object(Object.fromEntries(PIPELINE_STATUSES.map((s) => [s, z.number().int()])) as Record<(typeof PIPELINE_STATUSES)[number], z.ZodNumber>);
+const StatusCounts = z.object(
+  Object.fromEntries(PIPELINE_STATUSES.map((s) => [s, z.number().int()])) as Record<
+    (typeof PIPELINE_STATUSES)[number],
+    z.ZodNumber
+  >,
+);
 export const BuyerStatsView = z.object({
   buyerId: Id,
   since: IsoTime,
-  offers: z.object({ targeted: z.number().int(), viewed: z.number().int(), claimed: z.number().int(), bid: z.number().int(), viewedButIgnored: z.number().int() }),
-  claims: z.object({ attempts: z.number().int(), won: z.number().int(), lost: z.number().int(), failed: z.number().int(), byReason: z.record(z.string(), z.number().int()) }),
+  offers: z.object({
+    targeted: z.number().int(),
+    viewed: z.number().int(),
+    claimed: z.number().int(),
+    bid: z.number().int(),
+    viewedButIgnored: z.number().int(),
+  }),
+  claims: z.object({
+    attempts: z.number().int(),
+    won: z.number().int(),
+    lost: z.number().int(),
+    failed: z.number().int(),
+    byReason: z.record(z.string(), z.number().int()),
+  }),
   claimLatencyMs: DistributionView.describe('offer opened → first claim attempt (or bid), per offer'),
   deliveries: z.object({
     delivered: z.number().int(),
@@ -827,11 +987,25 @@ export const BuyerStatsView = z.object({
       byStatus: StatusCounts,
       closeRate: Nullable(z.number()).describe('won_job ÷ leads bought in the period'),
       jobValue: z.number().int().describe('sum of job values marked won_job'),
-      byCampaign: z.record(z.string(), z.object({ bought: z.number().int(), won: z.number().int(), lost: z.number().int(), closeRate: Nullable(z.number()) })),
+      byCampaign: z.record(
+        z.string(),
+        z.object({
+          bought: z.number().int(),
+          won: z.number().int(),
+          lost: z.number().int(),
+          closeRate: Nullable(z.number()),
+        }),
+      ),
     })
     .describe("what became of the leads it bought (the buyer's pipeline status)"),
 });
-export const BuyerPriceView = z.object({ campaignId: Id, buyerId: Id, kind: BuyerPriceKindSchema, value: z.number().int(), updatedAt: IsoTime });
+export const BuyerPriceView = z.object({
+  campaignId: Id,
+  buyerId: Id,
+  kind: BuyerPriceKindSchema,
+  value: z.number().int(),
+  updatedAt: IsoTime,
+});
 export const PipelineChangeView = z.object({
   id: Id,
   assignmentId: Id,
@@ -870,11 +1044,18 @@ const DryRunLead = z.object({
   createdAt: IsoTime,
   price: Nullable(z.number().int()),
   eligible: z.array(z.object({ buyerId: Id, buyerName: z.string() })),
-  excluded: z.array(z.object({ buyerId: Id, buyerName: z.string(), reason: ExclusionReasonSchema, detail: z.string() })),
+  excluded: z.array(
+    z.object({ buyerId: Id, buyerName: z.string(), reason: ExclusionReasonSchema, detail: z.string() }),
+  ),
   error: z.string().optional(),
 });
 export const DryRunView = z.object({
-  campaign: z.object({ id: Nullable(Id), serviceLine: z.string(), mode: DeliveryModeSchema, auction: AuctionKindSchema }),
+  campaign: z.object({
+    id: Nullable(Id),
+    serviceLine: z.string(),
+    mode: DeliveryModeSchema,
+    auction: AuctionKindSchema,
+  }),
   leads: z.array(DryRunLead),
   summary: z.object({
     leads: z.number().int(),
@@ -882,7 +1063,9 @@ export const DryRunView = z.object({
     withoutEligibleBuyers: z.number().int(),
     exclusions: z.record(z.string(), z.number().int()),
     eligibleByBuyer: z.record(z.string(), z.number().int()),
-    filterPassesByBuyer: z.record(z.string(), z.number().int()).describe("buyers with lead filters: how many of these leads their filters would have passed"),
+    filterPassesByBuyer: z
+      .record(z.string(), z.number().int())
+      .describe('buyers with lead filters: how many of these leads their filters would have passed'),
     price: z.object({ min: Nullable(z.number().int()), max: Nullable(z.number().int()), total: z.number().int() }),
   }),
 });
@@ -924,7 +1107,9 @@ export const PingAnswer = z.object({
   pingId: Id,
   decision: PingDecisionSchema,
   reason: Nullable(PingRejectionSchema),
-  payout: Nullable(z.number().int()).describe('accepted: what the source is paid if the lead sells at the price quoted now'),
+  payout: Nullable(z.number().int()).describe(
+    'accepted: what the source is paid if the lead sells at the price quoted now',
+  ),
   expiresAt: IsoTime.describe('post the full lead before this time'),
 });
 export const ReportRow = z.object({
@@ -944,7 +1129,8 @@ export const ReportRow = z.object({
   pingsAccepted: z.number().int(),
 });
 
-const list = <T extends z.ZodType>(key: string, item: T) => z.object({ [key]: z.array(item), nextCursor: Nullable(z.string()) });
+const list = <T extends z.ZodType>(key: string, item: T) =>
+  z.object({ [key]: z.array(item), nextCursor: Nullable(z.string()) });
 
 export const Responses = {
   AgencyCreated: z.object({ agency: AgencyView, adminKey: z.string().describe('shown once') }),
@@ -961,7 +1147,10 @@ export const Responses = {
   SourceKeysRevoked: z.object({ revoked: z.number().int() }),
   SourceLedger: list('entries', SourceLedgerEntryView),
   SourceLeads: list('leads', SourceLeadView),
-  SourceBalance: z.object({ balance: z.number().int(), entries: z.array(SourceLedgerEntryView).describe('the latest entries') }),
+  SourceBalance: z.object({
+    balance: z.number().int(),
+    entries: z.array(SourceLedgerEntryView).describe('the latest entries'),
+  }),
   PingAnswer,
   PostingSpec: z.object({
     source: z.object({ id: Id, name: z.string() }),
@@ -969,23 +1158,44 @@ export const Responses = {
     refusals: z.record(z.string(), z.number().int()),
     ping: z.object({ method: z.string(), path: z.string(), body: z.record(z.string(), z.unknown()) }),
     post: z.object({ method: z.string(), path: z.string(), body: z.record(z.string(), z.unknown()) }),
-    campaigns: z.array(z.object({ campaignId: Id, name: z.string(), payout: z.record(z.string(), z.unknown()), curl: z.array(z.string()) })),
+    campaigns: z.array(
+      z.object({
+        campaignId: Id,
+        name: z.string(),
+        payout: z.record(z.string(), z.unknown()),
+        curl: z.array(z.string()),
+      }),
+    ),
   }),
   PostAccepted: z.object({ pingId: Id, lead: z.object({ id: Id, status: LeadStatusSchema }), workflowId: z.string() }),
-  Report: z.object({ groupBy: ReportGroupSchema, from: Nullable(z.string()), to: Nullable(z.string()), timeZone: z.string(), rows: z.array(ReportRow), nextCursor: Nullable(z.string()) }),
+  Report: z.object({
+    groupBy: ReportGroupSchema,
+    from: Nullable(z.string()),
+    to: Nullable(z.string()),
+    timeZone: z.string(),
+    rows: z.array(ReportRow),
+    nextCursor: Nullable(z.string()),
+  }),
   ServiceLine: z.object({ serviceLine: ServiceLineView }),
   ServiceLines: list('serviceLines', ServiceLineView),
   BuyerCreated: z.object({
     buyer: BuyerView,
     apiKey: z.string().describe('shown once'),
-    webhookSecret: z.string().describe('whsec_…: signs its webhooks per Standard Webhooks; shown once, rotate to see a new one'),
+    webhookSecret: z
+      .string()
+      .describe('whsec_…: signs its webhooks per Standard Webhooks; shown once, rotate to see a new one'),
   }),
   WebhookSecret: z.object({
     webhookSecret: z.string().describe('shown once'),
     previousSecretUntil: Nullable(IsoTime).describe('until then the previous secret signs too (a second v1 signature)'),
   }),
   Deliveries: z.object({ assignmentId: Id, deliveries: z.array(DeliveryView), attempts: z.array(DeliveryAttemptView) }),
-  RedeliveryStarted: z.object({ assignmentId: Id, channel: SendingChannelSchema, workflowId: z.string(), messageId: z.string() }),
+  RedeliveryStarted: z.object({
+    assignmentId: Id,
+    channel: SendingChannelSchema,
+    workflowId: z.string(),
+    messageId: z.string(),
+  }),
   BuyerChanges: list('changes', BuyerChangeView),
   Settings: z.object({ settings: AgencySettingsSchema }),
   BuyerStats: BuyerStatsView,
@@ -1002,7 +1212,11 @@ export const Responses = {
   LeadAccepted: z.object({ lead: z.object({ id: Id, status: LeadStatusSchema }), workflowId: z.string() }),
   Lead: z.object({ lead: LeadDetailView }),
   Leads: list('leads', LeadView),
-  ManualAccepted: z.object({ lead: z.object({ id: Id, status: LeadStatusSchema }), action: z.string(), campaignId: Id.optional() }),
+  ManualAccepted: z.object({
+    lead: z.object({ id: Id, status: LeadStatusSchema }),
+    action: z.string(),
+    campaignId: Id.optional(),
+  }),
   Offers: list('offers', BuyerOfferView),
   OfferCancelling: z.object({ offer: z.object({ id: Id, status: z.literal('cancelling') }) }),
   Timeline: z.object({ events: z.array(TimelineEventView) }),
@@ -1026,6 +1240,8 @@ export const Responses = {
     status: z.enum(['ready', 'not_ready']),
     database: z.boolean(),
     temporal: z.boolean(),
-    bus: z.boolean().describe("the feed's event bus is listening (Postgres LISTEN connection up; always true in one process)"),
+    bus: z
+      .boolean()
+      .describe("the feed's event bus is listening (Postgres LISTEN connection up; always true in one process)"),
   }),
 };

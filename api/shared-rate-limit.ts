@@ -112,6 +112,7 @@ export class SharedTokenBuckets implements RateLimiter {
 
   private sweep(): void {
     if (this.locals.size <= SWEEP_ABOVE) return;
-    for (const [key, l] of this.locals) if (!l.leasing && l.owed === 0 && Date.now() - l.leasedAt > 60_000) this.locals.delete(key);
+    for (const [key, l] of this.locals)
+      if (!l.leasing && l.owed === 0 && Date.now() - l.leasedAt > 60_000) this.locals.delete(key);
   }
 }

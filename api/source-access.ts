@@ -47,9 +47,14 @@ export class SourceAccessCache {
   }
 }
 
-export async function requirePostingSource(services: ApiServices, principal: SourcePrincipal, campaignId: string): Promise<SourceCampaignRow> {
+export async function requirePostingSource(
+  services: ApiServices,
+  principal: SourcePrincipal,
+  campaignId: string,
+): Promise<SourceCampaignRow> {
   const access = await services.sourceAccess.access(principal, campaignId);
-  if (!access || access.status !== 'active') throw new Problem(403, 'source_paused', 'This source is paused: the agency does not take its leads now.');
+  if (!access || access.status !== 'active')
+    throw new Problem(403, 'source_paused', 'This source is paused: the agency does not take its leads now.');
   if (!access.rule) {
     throw new Problem(403, 'campaign_not_allowed', 'This source may not post into that campaign.', {
       errors: [{ in: 'body', path: 'campaignId', message: 'not allowed for this source' }],

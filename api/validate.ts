@@ -16,7 +16,8 @@ export function fieldErrors(issues: readonly z.core.$ZodIssue[], where: Where): 
   const out: FieldError[] = [];
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) out.push({ in: where, path: pathOf([...issue.path, key]), message: 'unknown field' });
+      for (const key of issue.keys)
+        out.push({ in: where, path: pathOf([...issue.path, key]), message: 'unknown field' });
     } else if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) {
       out.push({ in: where, path: pathOf(issue.path), message: `required (${issue.expected})` });
     } else if (issue.code === 'invalid_union' && issue.errors.some((branch) => branch.some((i) => i.path.length > 0))) {

@@ -52,7 +52,9 @@ export function buyerView(b: BuyerRow & { agencyTimeZone?: string }, balance: nu
     alerts: b.alerts,
     lowBalanceThreshold: b.lowBalanceThreshold,
     lowBalance: b.lowBalanceThreshold !== null && balance < b.lowBalanceThreshold,
-    availability: a.open ? { open: true, opensAt: null, why: null } : { open: false, opensAt: iso(a.opensAt), why: a.why },
+    availability: a.open
+      ? { open: true, opensAt: null, why: null }
+      : { open: false, opensAt: iso(a.opensAt), why: a.why },
     createdAt: iso(b.createdAt),
     updatedAt: iso(b.updatedAt),
   };
@@ -135,7 +137,16 @@ export function offerAdminView(o: OfferRow) {
 export const buyerOfferView = (o: OfferRow) => buyerOfferOf(o);
 
 export function assignmentView(a: AssignmentRow) {
-  return { id: a.id, leadId: a.leadId, offerId: a.offerId, buyerId: a.buyerId, price: a.price, exclusive: a.exclusive, status: a.status, createdAt: iso(a.createdAt) };
+  return {
+    id: a.id,
+    leadId: a.leadId,
+    offerId: a.offerId,
+    buyerId: a.buyerId,
+    price: a.price,
+    exclusive: a.exclusive,
+    status: a.status,
+    createdAt: iso(a.createdAt),
+  };
 }
 
 export function wonLeadView(w: WonLead) {
@@ -162,7 +173,14 @@ export function timelineEventView(e: TimelineEvent) {
 }
 
 export function candidateView(t: TargetRow & { buyerName: string }) {
-  return { buyerId: t.buyerId, buyerName: t.buyerName, eligible: t.eligible, reason: t.reason, detail: t.detail, snapshot: t.snapshot };
+  return {
+    buyerId: t.buyerId,
+    buyerName: t.buyerName,
+    eligible: t.eligible,
+    reason: t.reason,
+    detail: t.detail,
+    snapshot: t.snapshot,
+  };
 }
 
 /** Why a buyer was excluded, in words that quote nothing of the lead (the admin's `detail` may name its ZIP and state). */
@@ -179,12 +197,26 @@ const BUYER_REASON_TEXT: Record<ExclusionReason, string> = {
 };
 
 /** What of the eligibility snapshot is the buyer's own (allow-listed: a field added later stays admin-only). */
-const BUYER_SNAPSHOT_KEYS = ['status', 'balance', 'price', 'counts', 'caps', 'serviceLines', 'zipCodes', 'states', 'inCampaignPool', 'campaignCapReached', 'opensAt', 'priceRule'];
+const BUYER_SNAPSHOT_KEYS = [
+  'status',
+  'balance',
+  'price',
+  'counts',
+  'caps',
+  'serviceLines',
+  'zipCodes',
+  'states',
+  'inCampaignPool',
+  'campaignCapReached',
+  'opensAt',
+  'priceRule',
+];
 
 /** A buyer's own eligibility row: its own numbers and the reason, never the lead's data. */
 export function buyerCandidateView(t: TargetRow & { buyerName: string }) {
   const snapshot: Record<string, unknown> = {};
-  for (const k of BUYER_SNAPSHOT_KEYS) if (Object.prototype.hasOwnProperty.call(t.snapshot ?? {}, k)) snapshot[k] = t.snapshot[k];
+  for (const k of BUYER_SNAPSHOT_KEYS)
+    if (Object.prototype.hasOwnProperty.call(t.snapshot ?? {}, k)) snapshot[k] = t.snapshot[k];
   return { ...candidateView(t), detail: t.reason ? BUYER_REASON_TEXT[t.reason] : null, snapshot };
 }
 
@@ -204,11 +236,32 @@ export function disputeView(d: DisputeRow) {
 
 /** A sale's answer to the buyer (claim or manual assignment). */
 export function wonView(sale: (SaleResult | ClaimResult) & { result: 'won' }) {
-  return { result: 'won' as const, offerId: sale.offerId, assignmentId: sale.assignmentId, lead: sale.lead, charged: sale.charged, balance: sale.balance };
+  return {
+    result: 'won' as const,
+    offerId: sale.offerId,
+    assignmentId: sale.assignmentId,
+    lead: sale.lead,
+    charged: sale.charged,
+    balance: sale.balance,
+  };
 }
 
-export function buyerChangeView(c: { id: string; buyerId: string; actor: string; changes: Record<string, { from: unknown; to: unknown }>; note: string | null; createdAt: Date }) {
-  return { id: c.id, buyerId: c.buyerId, actor: c.actor, changes: c.changes, note: c.note, createdAt: iso(c.createdAt) };
+export function buyerChangeView(c: {
+  id: string;
+  buyerId: string;
+  actor: string;
+  changes: Record<string, { from: unknown; to: unknown }>;
+  note: string | null;
+  createdAt: Date;
+}) {
+  return {
+    id: c.id,
+    buyerId: c.buyerId,
+    actor: c.actor,
+    changes: c.changes,
+    note: c.note,
+    createdAt: iso(c.createdAt),
+  };
 }
 
 export function deliveryAttemptView(r: DeliveryAttemptRow) {
@@ -230,11 +283,23 @@ export function deliveryAttemptView(r: DeliveryAttemptRow) {
 // ─── the supply side ─────────────────────────────────────────────────────────
 
 export function sourceView(s: SourceRow, balance: number) {
-  return { id: s.id, name: s.name, status: s.status, balance, createdAt: iso(s.createdAt), updatedAt: iso(s.updatedAt) };
+  return {
+    id: s.id,
+    name: s.name,
+    status: s.status,
+    balance,
+    createdAt: iso(s.createdAt),
+    updatedAt: iso(s.updatedAt),
+  };
 }
 
 export function sourceCampaignView(r: { rule: SourceCampaignRow; campaignName: string }) {
-  return { campaignId: r.rule.campaignId, campaignName: r.campaignName, allowed: r.rule.allowed, payout: ruleOf(r.rule) };
+  return {
+    campaignId: r.rule.campaignId,
+    campaignName: r.campaignName,
+    allowed: r.rule.allowed,
+    payout: ruleOf(r.rule),
+  };
 }
 
 export function sourceLedgerEntryView(e: SourceLedgerEntry) {
@@ -252,9 +317,23 @@ export function sourceLedgerEntryView(e: SourceLedgerEntry) {
 
 /** A lead as its source sees it: its own ids and the outcome, never the buyer. */
 export function sourceLeadView(l: SourceLead) {
-  return { id: l.id, campaignId: l.campaignId, subId: l.subId, clickId: l.clickId, outcome: l.outcome, payout: l.payout, createdAt: iso(l.createdAt) };
+  return {
+    id: l.id,
+    campaignId: l.campaignId,
+    subId: l.subId,
+    clickId: l.clickId,
+    outcome: l.outcome,
+    payout: l.payout,
+    createdAt: iso(l.createdAt),
+  };
 }
 
 export function pingView(p: PingRow) {
-  return { pingId: p.id, decision: p.decision, reason: p.reason as PingRejection | null, payout: p.payout, expiresAt: iso(p.expiresAt) };
+  return {
+    pingId: p.id,
+    decision: p.decision,
+    reason: p.reason as PingRejection | null,
+    payout: p.payout,
+    expiresAt: iso(p.expiresAt),
+  };
 }

@@ -28,7 +28,16 @@ import { stormMany } from './scenarios/storm-many';
 import { supply } from './scenarios/supply';
 import { throughput } from './scenarios/throughput';
 
-const ALL = ['claim_storm', 'floor', 'storm_many', 'feed_latency', 'throughput', 'engine_floor', 'scale', 'supply'] as const;
+const ALL = [
+  'claim_storm',
+  'floor',
+  'storm_many',
+  'feed_latency',
+  'throughput',
+  'engine_floor',
+  'scale',
+  'supply',
+] as const;
 type Name = (typeof ALL)[number];
 
 interface Args {
@@ -97,7 +106,9 @@ async function main(argv: string[]): Promise<number> {
     });
   }
   meta.persistence = stack.persistence;
-  log(`stack: Temporal ${stack.temporal.address} (${stack.persistence}); database ${stack.dbName}; API ${stack.baseUrl} (pid ${stack.api.pid}), worker pid ${stack.worker.pid}`);
+  log(
+    `stack: Temporal ${stack.temporal.address} (${stack.persistence}); database ${stack.dbName}; API ${stack.baseUrl} (pid ${stack.api.pid}), worker pid ${stack.worker.pid}`,
+  );
   const database = await openDatabase({ url: stack.databaseUrl, poolSize: 20, migrate: false });
   const ctx: BenchContext = { stack, api: new ApiClient(stack.baseUrl), database, sizes: args.sizes, log };
   const results: ScenarioResult[] = [];
@@ -125,7 +136,8 @@ async function main(argv: string[]): Promise<number> {
           r = { scenario: t.scenario, figures: t.figures, headline: t.headline };
         } else if (name === 'engine_floor') r = await engineFloor(ctx, leadsPerSecond);
         else if (name === 'storm_many') r = await stormMany(ctx);
-        else if (name === 'supply') r = await supply(ctx, { pingRounds: args.sizes.pingRounds, reportLeads: args.sizes.reportLeads });
+        else if (name === 'supply')
+          r = await supply(ctx, { pingRounds: args.sizes.pingRounds, reportLeads: args.sizes.reportLeads });
         else r = await scale(ctx);
         const json = JSON.stringify(r.figures);
         if (/"exactlyOneWinner(EveryRound|PerOffer)":false/.test(json)) {
@@ -133,10 +145,18 @@ async function main(argv: string[]): Promise<number> {
           log(`${name}: a round or an offer did not have exactly one winner`);
         }
         results.push(r);
-        console.log(JSON.stringify({ scenario: r.scenario, seconds: Math.round((Date.now() - started) / 1000), ...meta, loadNow: loadAverage(), figures: r.figures }));
+        console.log(
+          JSON.stringify({
+            scenario: r.scenario,
+            seconds: Math.round((Date.now() - started) / 1000),
+            ...meta,
+            loadNow: loadAverage(),
+            figures: r.figures,
+          }),
+        );
       } catch (err) {
         failures++;
-        log(`${name} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+        log(`${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       }
     }
   } finally {
@@ -154,7 +174,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error(err instanceof Error ? err.stack ?? err.message : err);
+    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
     process.exit(1);
   },
 );

@@ -41,12 +41,18 @@ async function main() {
   // One connection for the worker and the client, so intake's eager starts reach this worker.
   const client = new Client({ connection: workerConnection, namespace: config.temporalNamespace });
   const stopSweeper = sweepStuckLeads(database.db, client, config.taskQueue);
-  const stopAlerts = startAlertDispatcher({ db: database.db, delivery: resolveDeliveryConfig(), publicUrl: publicUrlFromEnv({ PORT: String(config.port), ...process.env }) });
+  const stopAlerts = startAlertDispatcher({
+    db: database.db,
+    delivery: resolveDeliveryConfig(),
+    publicUrl: publicUrlFromEnv({ PORT: String(config.port), ...process.env }),
+  });
   const root = rootTokenFor(config);
   const api = await serveApi(config, { database, bus, client, rootToken: root.token, eagerStart: true });
   const port = api.port;
   const pgliteDir = database.driver === 'pglite' ? path.join(config.dataDir, 'pglite') : null;
-  const wire: WireServer | null = pgliteDir ? await servePglite(database.raw as PGlite, { port: Number(process.env.LW_PGLITE_PORT ?? 0) }) : null;
+  const wire: WireServer | null = pgliteDir
+    ? await servePglite(database.raw as PGlite, { port: Number(process.env.LW_PGLITE_PORT ?? 0) })
+    : null;
   writeStackFile(config.dataDir, {
     pid: process.pid,
     startedAt: new Date().toISOString(),
@@ -62,9 +68,15 @@ async function main() {
   console.log(`  Live Leads:   http://localhost:${port}/`);
   console.log(`  Temporal:     ${temporal.address}   (TEMPORAL_ADDRESS for the temporal CLI and other tools)`);
   console.log(`  Temporal UI:  ${temporal.uiUrl ?? `(external server at ${temporal.address})`}`);
-  console.log(`  Database:     ${wire ? `PGlite in ${pgliteDir}, served at ${wire.url}   (psql "${wire.url}")` : 'PostgreSQL (DATABASE_URL)'}`);
-  console.log(`  Addresses:    ${stackFilePath(config.dataDir)}   (npm run audit / replay / studio find the stack there)`);
-  console.log(`  Root token:   ${root.token}${root.generated ? '   (generated; set LW_ROOT_TOKEN to choose your own)' : ''}`);
+  console.log(
+    `  Database:     ${wire ? `PGlite in ${pgliteDir}, served at ${wire.url}   (psql "${wire.url}")` : 'PostgreSQL (DATABASE_URL)'}`,
+  );
+  console.log(
+    `  Addresses:    ${stackFilePath(config.dataDir)}   (npm run audit / replay / studio find the stack there)`,
+  );
+  console.log(
+    `  Root token:   ${root.token}${root.generated ? '   (generated; set LW_ROOT_TOKEN to choose your own)' : ''}`,
+  );
   console.log('Press Ctrl-C to stop.');
 
   onShutdown([
@@ -83,6 +95,6 @@ async function main() {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.stack ?? err.message : err);
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
   process.exit(1);
 });

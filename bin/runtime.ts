@@ -60,7 +60,8 @@ export async function openDatabaseFor(config: Config): Promise<Database> {
 
 /** LISTEN/NOTIFY across processes on Postgres; in-process with PGlite (one process holds it). */
 export function createBus(database: Database): OfferBus {
-  if (database.driver === 'postgres' && database.url) return createPostgresBus(database.url, database.raw as import('pg').Pool);
+  if (database.driver === 'postgres' && database.url)
+    return createPostgresBus(database.url, database.raw as import('pg').Pool);
   return createInProcessBus();
 }
 

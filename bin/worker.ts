@@ -30,15 +30,34 @@ async function main() {
   const running = worker.run();
   // Leads stored while Temporal was away get their routing started once it is back.
   const client = await connectTemporal(config.temporalAddress, config.temporalNamespace);
-  const stopSweeper = sweepStuckLeads(database.db, client, config.taskQueue, 30_000, (n) => console.log(`restarted routing for ${n} stuck lead(s)`));
+  const stopSweeper = sweepStuckLeads(database.db, client, config.taskQueue, 30_000, (n) =>
+    console.log(`restarted routing for ${n} stuck lead(s)`),
+  );
   // Offer and low-balance alerts on buyers' channels, from the outbox (#12).
-  const stopAlerts = startAlertDispatcher({ db: database.db, delivery: resolveDeliveryConfig(), publicUrl: publicUrlFromEnv() });
-  logger.info({ taskQueue: config.taskQueue, temporalAddress: config.temporalAddress, metricsPort: metricsPort || null }, 'Leadwire worker polling');
-  onShutdown([() => metricsServer?.close(), stopSweeper, stopAlerts, () => worker.getState() === 'RUNNING' && worker.shutdown(), () => running, () => connection.close(), () => client.connection.close(), () => bus.close(), () => database.close()]);
+  const stopAlerts = startAlertDispatcher({
+    db: database.db,
+    delivery: resolveDeliveryConfig(),
+    publicUrl: publicUrlFromEnv(),
+  });
+  logger.info(
+    { taskQueue: config.taskQueue, temporalAddress: config.temporalAddress, metricsPort: metricsPort || null },
+    'Leadwire worker polling',
+  );
+  onShutdown([
+    () => metricsServer?.close(),
+    stopSweeper,
+    stopAlerts,
+    () => worker.getState() === 'RUNNING' && worker.shutdown(),
+    () => running,
+    () => connection.close(),
+    () => client.connection.close(),
+    () => bus.close(),
+    () => database.close(),
+  ]);
   await running;
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.stack ?? err.message : err);
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
   process.exit(1);
 });

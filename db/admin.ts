@@ -5,7 +5,17 @@
 import crypto from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { DEFAULT_PREVIEW_FIELDS } from '../domain/preview';
-import type { AgencySettings, AuctionKind, AuctionPricing, Caps, ConsentEvidence, DeliveryMode, LeadFields, PriceRules, PushStrategy } from '../domain/types';
+import type {
+  AgencySettings,
+  AuctionKind,
+  AuctionPricing,
+  Caps,
+  ConsentEvidence,
+  DeliveryMode,
+  LeadFields,
+  PriceRules,
+  PushStrategy,
+} from '../domain/types';
 import type { Db, DbOrTx } from './connection';
 import type { BuyerSideSettings } from '../domain/buyer-side';
 import { createWallet, postLedgerEntry } from './ledger';
@@ -16,8 +26,14 @@ export type BuyerRow = typeof buyers.$inferSelect;
 export type CampaignRow = typeof campaigns.$inferSelect;
 export type LeadRow = typeof leads.$inferSelect;
 
-export async function createAgency(db: DbOrTx, input: { name: string; timeZone?: string; settings?: AgencySettings }): Promise<AgencyRow> {
-  const [row] = await db.insert(agencies).values({ name: input.name, timeZone: input.timeZone ?? 'UTC', settings: input.settings ?? {} }).returning();
+export async function createAgency(
+  db: DbOrTx,
+  input: { name: string; timeZone?: string; settings?: AgencySettings },
+): Promise<AgencyRow> {
+  const [row] = await db
+    .insert(agencies)
+    .values({ name: input.name, timeZone: input.timeZone ?? 'UTC', settings: input.settings ?? {} })
+    .returning();
   return row!;
 }
 
@@ -73,7 +89,10 @@ export async function createBuyer(db: Db, agencyId: string, input: NewBuyer): Pr
 }
 
 /** Adds credits. The idempotency key makes a retried top-up a no-op. */
-export async function topUp(db: DbOrTx, input: { buyerId: string; agencyId: string; amount: number; idempotencyKey: string; reference?: string | null }) {
+export async function topUp(
+  db: DbOrTx,
+  input: { buyerId: string; agencyId: string; amount: number; idempotencyKey: string; reference?: string | null },
+) {
   return postLedgerEntry(db, { ...input, kind: 'top_up' });
 }
 
@@ -128,7 +147,9 @@ export async function setCampaignPool(db: DbOrTx, campaignId: string, pool: NewC
   if (pool === undefined) return;
   await db.delete(campaignBuyers).where(eq(campaignBuyers.campaignId, campaignId));
   if (pool.length) {
-    await db.insert(campaignBuyers).values(pool.map((b) => ({ campaignId, buyerId: b.buyerId, priority: b.priority ?? 0, weight: b.weight ?? 1 })));
+    await db
+      .insert(campaignBuyers)
+      .values(pool.map((b) => ({ campaignId, buyerId: b.buyerId, priority: b.priority ?? 0, weight: b.weight ?? 1 })));
   }
 }
 

@@ -57,10 +57,21 @@ export async function queueOfferAlerts(tx: Tx, input: OfferAlertInput): Promise<
   const targeted = input.targets.filter((t) => t.eligible);
   if (!targeted.length) return 0;
   const rows = await tx
-    .select({ id: buyers.id, alerts: buyers.alerts, delivery: buyers.delivery, timeZone: buyers.timeZone, agencyZone: agencies.timeZone })
+    .select({
+      id: buyers.id,
+      alerts: buyers.alerts,
+      delivery: buyers.delivery,
+      timeZone: buyers.timeZone,
+      agencyZone: agencies.timeZone,
+    })
     .from(buyers)
     .innerJoin(agencies, eq(agencies.id, buyers.agencyId))
-    .where(inArray(buyers.id, targeted.map((t) => t.buyerId)));
+    .where(
+      inArray(
+        buyers.id,
+        targeted.map((t) => t.buyerId),
+      ),
+    );
   const byId = new Map(rows.map((r) => [r.id, r]));
   const values: (typeof buyerAlerts.$inferInsert)[] = [];
   for (const t of targeted) {
@@ -108,7 +119,12 @@ export async function claimDueAlerts(db: DbOrTx, limit: number, leaseMs: number)
 }
 
 /** Records the end of an alert (sent, failed for good, or skipped). */
-export async function finishAlert(db: DbOrTx, id: string, status: Exclude<AlertStatus, 'pending'>, detail: string | null): Promise<void> {
+export async function finishAlert(
+  db: DbOrTx,
+  id: string,
+  status: Exclude<AlertStatus, 'pending'>,
+  detail: string | null,
+): Promise<void> {
   await db
     .update(buyerAlerts)
     .set({ status, lastError: status === 'sent' ? null : detail, sentAt: status === 'sent' ? new Date() : null })
@@ -125,11 +141,19 @@ export async function retryAlertLater(db: DbOrTx, id: string, delayMs: number, e
 
 /** A buyer's alerts, newest first (tests, the buyer's page). */
 export async function listBuyerAlerts(db: DbOrTx, buyerId: string, limit = 50): Promise<AlertRow[]> {
-  return db.select().from(buyerAlerts).where(eq(buyerAlerts.buyerId, buyerId)).orderBy(sql`${buyerAlerts.createdAt} DESC`).limit(limit);
+  return db
+    .select()
+    .from(buyerAlerts)
+    .where(eq(buyerAlerts.buyerId, buyerId))
+    .orderBy(sql`${buyerAlerts.createdAt} DESC`)
+    .limit(limit);
 }
 
 /** Pending alerts due now (tests wait on this to drain). */
 export async function pendingAlertCount(db: DbOrTx): Promise<number> {
-  const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(buyerAlerts).where(and(eq(buyerAlerts.status, 'pending'), lte(buyerAlerts.nextAttemptAt, sql`now() + interval '1 day'`)));
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(buyerAlerts)
+    .where(and(eq(buyerAlerts.status, 'pending'), lte(buyerAlerts.nextAttemptAt, sql`now() + interval '1 day'`)));
   return row?.n ?? 0;
 }

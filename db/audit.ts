@@ -109,7 +109,10 @@ export async function runAudit(db: DbOrTx, opts: AuditOptions = {}): Promise<Aud
           FROM wallets w
           LEFT JOIN (SELECT buyer_id, SUM(amount) AS total FROM ledger_entries GROUP BY buyer_id) l ON l.buyer_id = w.buyer_id
          WHERE (w.balance <> COALESCE(l.total, 0) OR w.balance < 0) ${scoped('w')}`,
-    (r) => ({ message: `buyer ${str(r.buyer_id)}: balance ${str(r.balance)}, ledger sums to ${str(r.ledger)}`, ids: { buyerId: str(r.buyer_id) } }),
+    (r) => ({
+      message: `buyer ${str(r.buyer_id)}: balance ${str(r.balance)}, ledger sums to ${str(r.ledger)}`,
+      ids: { buyerId: str(r.buyer_id) },
+    }),
   );
 
   await check(
@@ -144,7 +147,9 @@ export async function runAudit(db: DbOrTx, opts: AuditOptions = {}): Promise<Aud
     (r) => ({
       message:
         `assignment ${str(r.id)} (${str(r.status)}, price ${str(r.price)}): ` +
-        (r.charge_kind === null ? 'no charge entry' : `charge ${str(r.charge_kind)} ${str(r.charge_amount)} to ${str(r.charge_buyer)}`) +
+        (r.charge_kind === null
+          ? 'no charge entry'
+          : `charge ${str(r.charge_kind)} ${str(r.charge_amount)} to ${str(r.charge_buyer)}`) +
         `, ${str(r.refunds)} refund(s) totalling ${str(r.refunded)}`,
       ids: { assignmentId: str(r.id), buyerId: str(r.buyer_id), offerId: str(r.offer_id), leadId: str(r.lead_id) },
     }),
@@ -157,7 +162,10 @@ export async function runAudit(db: DbOrTx, opts: AuditOptions = {}): Promise<Aud
     sql`SELECT a.lead_id, count(*)::int AS active, array_agg(a.buyer_id::text) AS buyers
           FROM assignments a WHERE a.status = 'active' ${scoped('a')}
          GROUP BY a.lead_id HAVING count(*) > 1 AND bool_or(a.exclusive)`,
-    (r) => ({ message: `lead ${str(r.lead_id)} sold exclusively has ${str(r.active)} active assignments (buyers ${str(r.buyers)})`, ids: { leadId: str(r.lead_id) } }),
+    (r) => ({
+      message: `lead ${str(r.lead_id)} sold exclusively has ${str(r.active)} active assignments (buyers ${str(r.buyers)})`,
+      ids: { leadId: str(r.lead_id) },
+    }),
   );
 
   await check(
@@ -211,15 +219,23 @@ export async function runAudit(db: DbOrTx, opts: AuditOptions = {}): Promise<Aud
 }
 
 const WORKFLOW_CHECK = 'workflows';
-const WORKFLOW_DESCRIPTION = 'every lead older than the grace period has a workflow; every lead whose workflow closed has a final status';
+const WORKFLOW_DESCRIPTION =
+  'every lead older than the grace period has a workflow; every lead whose workflow closed has a final status';
 
 /**
  * Leads against Temporal's visibility store: one listing of the lead
  * workflows (paged by the SDK), compared with the leads table.
  */
-async function workflowCheck(db: DbOrTx, temporal: Client | null, agencyId: string | null, minAgeMs: number, maxListed: number): Promise<AuditCheck> {
+async function workflowCheck(
+  db: DbOrTx,
+  temporal: Client | null,
+  agencyId: string | null,
+  minAgeMs: number,
+  maxListed: number,
+): Promise<AuditCheck> {
   const base = { name: WORKFLOW_CHECK, description: WORKFLOW_DESCRIPTION };
-  if (!temporal) return { ...base, checked: 0, failed: 0, violations: [], skipped: 'no Temporal client (set TEMPORAL_ADDRESS)' };
+  if (!temporal)
+    return { ...base, checked: 0, failed: 0, violations: [], skipped: 'no Temporal client (set TEMPORAL_ADDRESS)' };
   const leads = await rows<{ id: string; workflow_id: string; status: string; created_at: Date | string }>(
     db,
     sql`SELECT l.id, l.workflow_id, l.status, l.created_at FROM leads l WHERE true ${agencyId ? sql`AND l.agency_id = ${agencyId}::uuid` : sql``}`,
@@ -235,10 +251,21 @@ async function workflowCheck(db: DbOrTx, temporal: Client | null, agencyId: stri
     const ids = { leadId: lead.id, workflowId: lead.workflow_id };
     if (status === undefined) {
       if (now - new Date(lead.created_at).getTime() > minAgeMs) {
-        violations.push({ check: WORKFLOW_CHECK, message: `lead ${lead.id} (${lead.status}) has no workflow ${lead.workflow_id}`, ids });
+        violations.push({
+          check: WORKFLOW_CHECK,
+          message: `lead ${lead.id} (${lead.status}) has no workflow ${lead.workflow_id}`,
+          ids,
+        });
       }
-    } else if (status !== 'RUNNING' && !FINAL_LEAD_STATUSES.includes(lead.status as (typeof FINAL_LEAD_STATUSES)[number])) {
-      violations.push({ check: WORKFLOW_CHECK, message: `lead ${lead.id} is ${lead.status} but its workflow is ${status}`, ids });
+    } else if (
+      status !== 'RUNNING' &&
+      !FINAL_LEAD_STATUSES.includes(lead.status as (typeof FINAL_LEAD_STATUSES)[number])
+    ) {
+      violations.push({
+        check: WORKFLOW_CHECK,
+        message: `lead ${lead.id} is ${lead.status} but its workflow is ${status}`,
+        ids,
+      });
     }
   }
   return { ...base, checked: leads.length, failed: violations.length, violations: violations.slice(0, maxListed) };
@@ -249,7 +276,9 @@ export function formatAudit(report: AuditReport): string {
   const lines = [`Ledger audit${report.scope.agencyId ? ` of agency ${report.scope.agencyId}` : ''} (${report.ms} ms)`];
   for (const c of report.checks) {
     const verdict = c.skipped ? `SKIPPED (${c.skipped})` : c.failed ? `FAILED: ${c.failed} violation(s)` : 'ok';
-    lines.push(`  ${c.failed ? '✗' : c.skipped ? '-' : '✓'} ${c.name.padEnd(12)} ${String(c.checked).padStart(8)} checked  ${verdict}`);
+    lines.push(
+      `  ${c.failed ? '✗' : c.skipped ? '-' : '✓'} ${c.name.padEnd(12)} ${String(c.checked).padStart(8)} checked  ${verdict}`,
+    );
     lines.push(`      ${c.description}`);
     for (const v of c.violations) lines.push(`      ! ${v.message}`);
     if (c.failed > c.violations.length) lines.push(`      … and ${c.failed - c.violations.length} more`);

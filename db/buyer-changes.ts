@@ -9,10 +9,24 @@ export type BuyerChangeRow = typeof buyerChanges.$inferSelect;
 
 export async function recordBuyerChange(
   db: DbOrTx,
-  input: { agencyId: string; buyerId: string; actor: ChangeActor; changes: Record<string, { from: unknown; to: unknown }>; note?: string | null },
+  input: {
+    agencyId: string;
+    buyerId: string;
+    actor: ChangeActor;
+    changes: Record<string, { from: unknown; to: unknown }>;
+    note?: string | null;
+  },
 ): Promise<void> {
   if (!Object.keys(input.changes).length) return;
-  await db.insert(buyerChanges).values({ agencyId: input.agencyId, buyerId: input.buyerId, actor: input.actor, changes: input.changes, note: input.note ?? null });
+  await db
+    .insert(buyerChanges)
+    .values({
+      agencyId: input.agencyId,
+      buyerId: input.buyerId,
+      actor: input.actor,
+      changes: input.changes,
+      note: input.note ?? null,
+    });
 }
 
 export async function listBuyerChanges(db: DbOrTx, buyerId: string, page: PageArgs): Promise<Page<BuyerChangeRow>> {
@@ -22,5 +36,10 @@ export async function listBuyerChanges(db: DbOrTx, buyerId: string, page: PageAr
     .where(and(eq(buyerChanges.buyerId, buyerId), olderThan(buyerChanges.createdAt, buyerChanges.id, page.after)))
     .orderBy(desc(buyerChanges.createdAt), desc(buyerChanges.id))
     .limit(page.limit + 1);
-  return toPage(rows, page.limit, (r) => r.row.id, (r) => r.row);
+  return toPage(
+    rows,
+    page.limit,
+    (r) => r.row.id,
+    (r) => r.row,
+  );
 }

@@ -12,17 +12,31 @@ import { campaignBuyerPrices } from './schema';
 export type BuyerPriceRow = typeof campaignBuyerPrices.$inferSelect;
 
 export async function listBuyerPrices(db: DbOrTx, campaignId: string): Promise<BuyerPriceRow[]> {
-  return db.select().from(campaignBuyerPrices).where(eq(campaignBuyerPrices.campaignId, campaignId)).orderBy(campaignBuyerPrices.buyerId);
+  return db
+    .select()
+    .from(campaignBuyerPrices)
+    .where(eq(campaignBuyerPrices.campaignId, campaignId))
+    .orderBy(campaignBuyerPrices.buyerId);
 }
 
 /** Sets (or, with null, removes) one buyer's rule on one campaign. */
-export async function setBuyerPrice(db: DbOrTx, campaignId: string, buyerId: string, rule: BuyerPriceRule | null): Promise<void> {
+export async function setBuyerPrice(
+  db: DbOrTx,
+  campaignId: string,
+  buyerId: string,
+  rule: BuyerPriceRule | null,
+): Promise<void> {
   if (!rule) {
-    await db.delete(campaignBuyerPrices).where(and(eq(campaignBuyerPrices.campaignId, campaignId), eq(campaignBuyerPrices.buyerId, buyerId)));
+    await db
+      .delete(campaignBuyerPrices)
+      .where(and(eq(campaignBuyerPrices.campaignId, campaignId), eq(campaignBuyerPrices.buyerId, buyerId)));
     return;
   }
   await db
     .insert(campaignBuyerPrices)
     .values({ campaignId, buyerId, kind: rule.kind, value: rule.value })
-    .onConflictDoUpdate({ target: [campaignBuyerPrices.campaignId, campaignBuyerPrices.buyerId], set: { kind: rule.kind, value: rule.value, updatedAt: new Date() } });
+    .onConflictDoUpdate({
+      target: [campaignBuyerPrices.campaignId, campaignBuyerPrices.buyerId],
+      set: { kind: rule.kind, value: rule.value, updatedAt: new Date() },
+    });
 }

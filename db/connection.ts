@@ -36,7 +36,9 @@ export interface OpenOptions {
 }
 
 export async function openDatabase(opts: OpenOptions = {}): Promise<Database> {
-  const database = opts.url ? await openPostgres(opts.url, opts.poolSize) : await openPglite(opts.dataDir ?? defaultPgliteDir());
+  const database = opts.url
+    ? await openPostgres(opts.url, opts.poolSize)
+    : await openPglite(opts.dataDir ?? defaultPgliteDir());
   if (opts.migrate !== false) await migrateDatabase(database);
   return database;
 }

@@ -18,14 +18,25 @@ type AssignmentRow = typeof assignments.$inferSelect;
  * The dashboard channel: the lead is in the buyer's "my leads" the moment the
  * sale commits, so the sale transaction records it as delivered (once).
  */
-export async function recordDashboardDelivery(tx: DbOrTx, a: Pick<AssignmentRow, 'id' | 'leadId' | 'offerId' | 'buyerId'>): Promise<void> {
+export async function recordDashboardDelivery(
+  tx: DbOrTx,
+  a: Pick<AssignmentRow, 'id' | 'leadId' | 'offerId' | 'buyerId'>,
+): Promise<void> {
   const inserted = await tx
     .insert(deliveries)
     .values({ assignmentId: a.id, channel: 'dashboard', status: 'delivered', attempts: 1, deliveredAt: new Date() })
     .onConflictDoNothing()
     .returning({ id: deliveries.id });
   if (inserted.length) {
-    await appendEvents(tx, [{ leadId: a.leadId, offerId: a.offerId, type: 'delivered', buyerId: a.buyerId, data: { channel: 'dashboard', assignmentId: a.id } }]);
+    await appendEvents(tx, [
+      {
+        leadId: a.leadId,
+        offerId: a.offerId,
+        type: 'delivered',
+        buyerId: a.buyerId,
+        data: { channel: 'dashboard', assignmentId: a.id },
+      },
+    ]);
   }
 }
 
@@ -34,25 +45,51 @@ async function ensureRow(db: Db, assignmentId: string, channel: DeliveryChannel)
 }
 
 /** One attempt failed (another may follow): remembered for the final record. */
-export async function recordAttemptFailed(db: Db, assignmentId: string, channel: DeliveryChannel, attempt: number, error: string): Promise<void> {
+export async function recordAttemptFailed(
+  db: Db,
+  assignmentId: string,
+  channel: DeliveryChannel,
+  attempt: number,
+  error: string,
+): Promise<void> {
   await ensureRow(db, assignmentId, channel);
   await db
     .update(deliveries)
     .set({ attempts: sql`greatest(${deliveries.attempts}, ${attempt})`, lastError: error.slice(0, 1000) })
-    .where(and(eq(deliveries.assignmentId, assignmentId), eq(deliveries.channel, channel), eq(deliveries.status, 'pending')));
+    .where(
+      and(eq(deliveries.assignmentId, assignmentId), eq(deliveries.channel, channel), eq(deliveries.status, 'pending')),
+    );
 }
 
-export async function recordDelivered(db: Db, a: AssignmentRow, channel: DeliveryChannel, attempt: number, detail: string): Promise<void> {
+export async function recordDelivered(
+  db: Db,
+  a: AssignmentRow,
+  channel: DeliveryChannel,
+  attempt: number,
+  detail: string,
+): Promise<void> {
   await ensureRow(db, a.id, channel);
   await db.transaction(async (tx) => {
     const done = await tx
       .update(deliveries)
-      .set({ status: 'delivered', attempts: sql`greatest(${deliveries.attempts}, ${attempt})`, deliveredAt: new Date() })
-      .where(and(eq(deliveries.assignmentId, a.id), eq(deliveries.channel, channel), ne(deliveries.status, 'delivered')))
+      .set({
+        status: 'delivered',
+        attempts: sql`greatest(${deliveries.attempts}, ${attempt})`,
+        deliveredAt: new Date(),
+      })
+      .where(
+        and(eq(deliveries.assignmentId, a.id), eq(deliveries.channel, channel), ne(deliveries.status, 'delivered')),
+      )
       .returning({ id: deliveries.id });
     if (!done.length) return;
     await appendEvents(tx, [
-      { leadId: a.leadId, offerId: a.offerId, type: 'delivered', buyerId: a.buyerId, data: { channel, assignmentId: a.id, attempts: attempt, detail } },
+      {
+        leadId: a.leadId,
+        offerId: a.offerId,
+        type: 'delivered',
+        buyerId: a.buyerId,
+        data: { channel, assignmentId: a.id, attempts: attempt, detail },
+      },
     ]);
     await tx.update(buyers).set({ consecutiveDeliveryFailures: 0 }).where(eq(buyers.id, a.buyerId));
   });
@@ -81,7 +118,15 @@ export async function recordDeliveryFailed(
     if (!row) return { paused: false, consecutive: 0 };
     const attempts = Math.max(row.attempts, 1);
     await appendEvents(tx, [
-      { leadId: a.leadId, offerId: a.offerId, type: 'delivery_failed', buyerId: a.buyerId, reason: channel, data: { channel, attempts, error, assignmentId: a.id }, at },
+      {
+        leadId: a.leadId,
+        offerId: a.offerId,
+        type: 'delivery_failed',
+        buyerId: a.buyerId,
+        reason: channel,
+        data: { channel, attempts, error, assignmentId: a.id },
+        at,
+      },
     ]);
     const [buyer] = await tx
       .update(buyers)
@@ -93,7 +138,10 @@ export async function recordDeliveryFailed(
     const consecutive = buyer!.consecutiveDeliveryFailures;
     if (limit <= 0 || consecutive < limit || buyer!.status !== 'active') return { paused: false, consecutive };
     const pauseReason = `auto-paused: ${consecutive} consecutive failed deliveries (last: ${channel}: ${error.slice(0, 200)})`;
-    await tx.update(buyers).set({ status: 'paused', pauseReason, pausedBy: 'system', updatedAt: new Date() }).where(eq(buyers.id, a.buyerId));
+    await tx
+      .update(buyers)
+      .set({ status: 'paused', pauseReason, pausedBy: 'system', updatedAt: new Date() })
+      .where(eq(buyers.id, a.buyerId));
     await tx.insert(buyerChanges).values({
       agencyId: a.agencyId,
       buyerId: a.buyerId,
@@ -102,7 +150,14 @@ export async function recordDeliveryFailed(
       note: 'consecutive delivery failures',
     });
     await appendEvents(tx, [
-      { leadId: a.leadId, offerId: a.offerId, type: 'buyer_paused', buyerId: a.buyerId, reason: 'delivery_failures', data: { consecutiveFailures: consecutive, limit, pauseReason } },
+      {
+        leadId: a.leadId,
+        offerId: a.offerId,
+        type: 'buyer_paused',
+        buyerId: a.buyerId,
+        reason: 'delivery_failures',
+        data: { consecutiveFailures: consecutive, limit, pauseReason },
+      },
     ]);
     return { paused: true, consecutive };
   });

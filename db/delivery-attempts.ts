@@ -32,7 +32,12 @@ export interface AttemptRecord {
 export const RESPONSE_SNIPPET = 500;
 
 export async function logDeliveryAttempt(db: Db, a: AssignmentRow, r: AttemptRecord): Promise<void> {
-  const row = { ...r, response: r.response?.slice(0, RESPONSE_SNIPPET) ?? null, error: r.error?.slice(0, 1000) ?? null, latencyMs: Math.max(0, Math.round(r.latencyMs)) };
+  const row = {
+    ...r,
+    response: r.response?.slice(0, RESPONSE_SNIPPET) ?? null,
+    error: r.error?.slice(0, 1000) ?? null,
+    latencyMs: Math.max(0, Math.round(r.latencyMs)),
+  };
   await db.transaction(async (tx) => {
     await tx.insert(deliveryAttempts).values({ assignmentId: a.id, ...row });
     await appendEvents(tx, [
@@ -62,7 +67,11 @@ export async function logDeliveryAttempt(db: Db, a: AssignmentRow, r: AttemptRec
 
 /** A sale's attempts, oldest first. */
 export async function listDeliveryAttempts(db: Db, assignmentId: string): Promise<DeliveryAttemptRow[]> {
-  return db.select().from(deliveryAttempts).where(eq(deliveryAttempts.assignmentId, assignmentId)).orderBy(asc(deliveryAttempts.createdAt), asc(deliveryAttempts.attempt));
+  return db
+    .select()
+    .from(deliveryAttempts)
+    .where(eq(deliveryAttempts.assignmentId, assignmentId))
+    .orderBy(asc(deliveryAttempts.createdAt), asc(deliveryAttempts.attempt));
 }
 
 /** The endpoint answered 410 Gone: pause the buyer's webhook (once) until its URL is changed or it is resumed. */

@@ -33,18 +33,30 @@ const DAY_MS = 86_400_000;
  * codes and the buyer's return rate (open and approved disputes ÷ purchases
  * over the last 30 days, this one included).
  */
-export async function openDispute(db: Db, input: { assignmentId: string; buyerId: string; reason: string; code?: string | null }): Promise<OpenDisputeResult> {
+export async function openDispute(
+  db: Db,
+  input: { assignmentId: string; buyerId: string; reason: string; code?: string | null },
+): Promise<OpenDisputeResult> {
   const [assignment] = await db.select().from(assignments).where(eq(assignments.id, input.assignmentId));
   if (!assignment || assignment.buyerId !== input.buyerId) return { ok: false, error: 'not_found' };
   if (assignment.status === 'refunded') return { ok: false, error: 'already_refunded' };
   const rules = (await agencySettings(db, assignment.agencyId)).returns ?? {};
   if (Object.keys(rules).length) {
     const since = new Date(Date.now() - RETURN_RATE_DAYS * DAY_MS);
-    const [purchases] = await db.select({ n: count() }).from(assignments).where(and(eq(assignments.buyerId, input.buyerId), gte(assignments.createdAt, since)));
+    const [purchases] = await db
+      .select({ n: count() })
+      .from(assignments)
+      .where(and(eq(assignments.buyerId, input.buyerId), gte(assignments.createdAt, since)));
     const [returns] = await db
       .select({ n: count() })
       .from(disputes)
-      .where(and(eq(disputes.buyerId, input.buyerId), inArray(disputes.status, ['open', 'approved']), gte(disputes.createdAt, since)));
+      .where(
+        and(
+          eq(disputes.buyerId, input.buyerId),
+          inArray(disputes.status, ['open', 'approved']),
+          gte(disputes.createdAt, since),
+        ),
+      );
     const verdict = checkReturn({
       rules,
       soldAt: assignment.createdAt,
@@ -58,7 +70,13 @@ export async function openDispute(db: Db, input: { assignmentId: string; buyerId
   try {
     const [row] = await db
       .insert(disputes)
-      .values({ assignmentId: assignment.id, buyerId: assignment.buyerId, agencyId: assignment.agencyId, reason: input.reason, reasonCode: input.code ?? null })
+      .values({
+        assignmentId: assignment.id,
+        buyerId: assignment.buyerId,
+        agencyId: assignment.agencyId,
+        reason: input.reason,
+        reasonCode: input.code ?? null,
+      })
       .returning();
     return { ok: true, dispute: row! };
   } catch (err) {
@@ -68,7 +86,10 @@ export async function openDispute(db: Db, input: { assignmentId: string; buyerId
 }
 
 export async function getDispute(db: DbOrTx, agencyId: string, disputeId: string): Promise<DisputeRow | undefined> {
-  const [row] = await db.select().from(disputes).where(and(eq(disputes.id, disputeId), eq(disputes.agencyId, agencyId)));
+  const [row] = await db
+    .select()
+    .from(disputes)
+    .where(and(eq(disputes.id, disputeId), eq(disputes.agencyId, agencyId)));
   return row;
 }
 
@@ -90,11 +111,21 @@ export async function listDisputes(
     )
     .orderBy(desc(disputes.createdAt), desc(disputes.id))
     .limit(page.limit + 1);
-  return toPage(rows, page.limit, (r) => r.row.id, (r) => r.row);
+  return toPage(
+    rows,
+    page.limit,
+    (r) => r.row.id,
+    (r) => r.row,
+  );
 }
 
 export type ResolveDisputeResult =
-  | { ok: true; dispute: DisputeRow; refund: { entry: LedgerEntry; balance: number } | null; reoffer: { leadId: string; campaignId: string } | null }
+  | {
+      ok: true;
+      dispute: DisputeRow;
+      refund: { entry: LedgerEntry; balance: number } | null;
+      reoffer: { leadId: string; campaignId: string } | null;
+    }
   | { ok: false; error: 'not_found' | 'not_open' };
 
 export async function resolveDispute(
@@ -119,11 +150,19 @@ export async function resolveDispute(
     const now = new Date();
 
     if (!input.approve) {
-      const [row] = await tx.update(disputes).set({ status: 'rejected', resolvedAt: now }).where(eq(disputes.id, dispute.id)).returning();
+      const [row] = await tx
+        .update(disputes)
+        .set({ status: 'rejected', resolvedAt: now })
+        .where(eq(disputes.id, dispute.id))
+        .returning();
       return { ok: true, dispute: row!, refund: null, reoffer: null };
     }
 
-    const [assignment] = await tx.select().from(assignments).where(eq(assignments.id, dispute.assignmentId)).for('update');
+    const [assignment] = await tx
+      .select()
+      .from(assignments)
+      .where(eq(assignments.id, dispute.assignmentId))
+      .for('update');
     if (!assignment) throw new Error(`assignment ${dispute.assignmentId} of dispute ${dispute.id} is missing`);
     const { entry } = await postLedgerEntry(tx, {
       buyerId: assignment.buyerId,
@@ -149,7 +188,13 @@ export async function resolveDispute(
         type: 'refunded',
         buyerId: assignment.buyerId,
         reason: 'dispute_approved',
-        data: { disputeId: dispute.id, assignmentId: assignment.id, amount: assignment.price, ledgerEntryId: entry.id, ...(input.note ? { note: input.note } : {}) },
+        data: {
+          disputeId: dispute.id,
+          assignmentId: assignment.id,
+          amount: assignment.price,
+          ledgerEntryId: entry.id,
+          ...(input.note ? { note: input.note } : {}),
+        },
         dedupeKey: `refunded:${assignment.id}`,
       },
     ]);
@@ -157,8 +202,15 @@ export async function resolveDispute(
     if (input.reoffer) {
       const [lead] = await tx.select().from(leads).where(eq(leads.id, assignment.leadId));
       const campaignId = input.reoffer.campaignId ?? lead!.campaignId;
-      const stillSold = await tx.select({ id: assignments.id }).from(assignments).where(and(eq(assignments.leadId, assignment.leadId), eq(assignments.status, 'active')));
-      if (!stillSold.length) await tx.update(leads).set({ status: 'routing', statusReason: 'returned' }).where(eq(leads.id, assignment.leadId));
+      const stillSold = await tx
+        .select({ id: assignments.id })
+        .from(assignments)
+        .where(and(eq(assignments.leadId, assignment.leadId), eq(assignments.status, 'active')));
+      if (!stillSold.length)
+        await tx
+          .update(leads)
+          .set({ status: 'routing', statusReason: 'returned' })
+          .where(eq(leads.id, assignment.leadId));
       await appendEvents(tx, [
         {
           leadId: assignment.leadId,

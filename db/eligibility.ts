@@ -14,7 +14,13 @@
 import { and, eq, sql, type SQL } from 'drizzle-orm';
 import { buyerSideProfile } from '../domain/buyer-side';
 import { capReached, periodStarts } from '../domain/caps';
-import { campaignPriceOf, judgeCandidates, type CandidateInputs, type EligibilityInputs, type TargetVerdict } from '../domain/eligibility';
+import {
+  campaignPriceOf,
+  judgeCandidates,
+  type CandidateInputs,
+  type EligibilityInputs,
+  type TargetVerdict,
+} from '../domain/eligibility';
 import { previewOf } from '../domain/preview';
 import type { AgencySettings, AuctionKind, CapPeriod, Caps, LeadFields, PriceRules } from '../domain/types';
 import type { DbOrTx } from './connection';
@@ -58,8 +64,16 @@ export interface LoadOptions {
   now?: Date;
 }
 
-const uuidArray = (ids: string[]): SQL => sql`ARRAY[${sql.join(ids.map((i) => sql`${i}`), sql`, `)}]::uuid[]`;
-const textArray = (xs: string[]): SQL => sql`ARRAY[${sql.join(xs.map((x) => sql`${x}`), sql`, `)}]::text[]`;
+const uuidArray = (ids: string[]): SQL =>
+  sql`ARRAY[${sql.join(
+    ids.map((i) => sql`${i}`),
+    sql`, `,
+  )}]::uuid[]`;
+const textArray = (xs: string[]): SQL =>
+  sql`ARRAY[${sql.join(
+    xs.map((x) => sql`${x}`),
+    sql`, `,
+  )}]::text[]`;
 
 /** Counts of active sales since each period start, as int[3] (daily, weekly, monthly), of the assignments `where` selects. */
 function periodCountsSql(starts: Record<CapPeriod, Date>, from: SQL, where: SQL): SQL<number[]> {
@@ -69,19 +83,32 @@ function periodCountsSql(starts: Record<CapPeriod, Date>, from: SQL, where: SQL)
     FROM ${from} WHERE ${where} AND a.status = 'active' AND a.created_at >= ${earliest.toISOString()}::timestamptz)`;
 }
 
-const countsOf = (a: number[] | null) => ({ daily: Number(a?.[0] ?? 0), weekly: Number(a?.[1] ?? 0), monthly: Number(a?.[2] ?? 0) });
+const countsOf = (a: number[] | null) => ({
+  daily: Number(a?.[0] ?? 0),
+  weekly: Number(a?.[1] ?? 0),
+  monthly: Number(a?.[2] ?? 0),
+});
 
 /**
  * Every eligibility input of `lead` under `campaign`, for every candidate
  * buyer (or the `buyerIds` given), as plain data. Reads only; inside a
  * transaction it reads what the transaction's locks hold still.
  */
-export async function loadEligibilityInputs(db: DbOrTx, lead: EligibilityLead, campaign: Pick<CampaignRules, 'id' | 'caps' | 'pool' | 'auction'>, opts: LoadOptions = {}): Promise<EligibilityInputs> {
+export async function loadEligibilityInputs(
+  db: DbOrTx,
+  lead: EligibilityLead,
+  campaign: Pick<CampaignRules, 'id' | 'caps' | 'pool' | 'auction'>,
+  opts: LoadOptions = {},
+): Promise<EligibilityInputs> {
   const now = opts.now ?? new Date();
-  const [agency] = await db.select({ timeZone: agencies.timeZone, settings: agencies.settings }).from(agencies).where(eq(agencies.id, lead.agencyId));
+  const [agency] = await db
+    .select({ timeZone: agencies.timeZone, settings: agencies.settings })
+    .from(agencies)
+    .where(eq(agencies.id, lead.agencyId));
   const timeZone = agency?.timeZone ?? 'UTC';
   const starts = periodStarts(now, timeZone);
-  if (opts.buyerIds && !opts.buyerIds.length) return { now, campaignPool: null, campaignCapReached: null, candidates: [] };
+  if (opts.buyerIds && !opts.buyerIds.length)
+    return { now, campaignPool: null, campaignCapReached: null, candidates: [] };
 
   // The same lead is never sold twice to a buyer; a shared dedupe key inside the agency's window counts too.
   const windowMs = duplicateWindowMs((agency?.settings ?? {}) as AgencySettings);
@@ -98,10 +125,16 @@ export async function loadEligibilityInputs(db: DbOrTx, lead: EligibilityLead, c
   const inPool = storedPool
     ? sql<boolean>`EXISTS (SELECT 1 FROM campaign_buyers cb WHERE cb.campaign_id = ${campaign.id} AND cb.buyer_id = ${buyers.id})`
     : sql<boolean>`false`;
-  const poolSize = storedPool ? sql<number>`(SELECT count(*) FROM campaign_buyers cb WHERE cb.campaign_id = ${campaign.id})::int` : sql<number>`0`;
+  const poolSize = storedPool
+    ? sql<number>`(SELECT count(*) FROM campaign_buyers cb WHERE cb.campaign_id = ${campaign.id})::int`
+    : sql<number>`0`;
   const capped = campaign.id !== null && Object.keys(campaign.caps).length > 0;
   const campaignCounts = capped
-    ? periodCountsSql(starts, sql`assignments a JOIN offers o ON o.id = a.offer_id`, sql`o.campaign_id = ${campaign.id}`)
+    ? periodCountsSql(
+        starts,
+        sql`assignments a JOIN offers o ON o.id = a.offer_id`,
+        sql`o.campaign_id = ${campaign.id}`,
+      )
     : sql<number[] | null>`NULL::int[]`;
   // Per-buyer prices (#12): not for highest-bid auctions, whose price is the floor every bidder sees.
   const ownPrices = campaign.id !== null && campaign.auction !== 'highest_bid';
@@ -131,28 +164,33 @@ export async function loadEligibilityInputs(db: DbOrTx, lead: EligibilityLead, c
     .leftJoin(wallets, eq(wallets.buyerId, buyers.id))
     .leftJoin(
       campaignBuyerPrices,
-      ownPrices ? and(eq(campaignBuyerPrices.campaignId, campaign.id!), eq(campaignBuyerPrices.buyerId, buyers.id)) : sql`false`,
+      ownPrices
+        ? and(eq(campaignBuyerPrices.campaignId, campaign.id!), eq(campaignBuyerPrices.buyerId, buyers.id))
+        : sql`false`,
     )
-    .where(and(eq(buyers.agencyId, lead.agencyId), opts.buyerIds ? sql`${buyers.id} = ANY (${uuidArray(opts.buyerIds)})` : undefined))
+    .where(
+      and(
+        eq(buyers.agencyId, lead.agencyId),
+        opts.buyerIds ? sql`${buyers.id} = ANY (${uuidArray(opts.buyerIds)})` : undefined,
+      ),
+    )
     .orderBy(buyers.createdAt, buyers.id);
 
-  const candidates = rows.map(
-    (r): CandidateInputs => ({
-      buyer: {
-        id: r.id,
-        status: r.status,
-        serviceLines: r.serviceLines,
-        zipCodes: r.zipCodes,
-        states: r.states,
-        caps: r.caps,
-        ...buyerSideProfile(r, timeZone),
-      },
-      balance: r.balance ?? 0,
-      counts: countsOf(r.counts),
-      alreadyBought: Boolean(r.bought),
-      priceRule: r.priceKind !== null && r.priceValue !== null ? { kind: r.priceKind, value: r.priceValue } : null,
-    }),
-  );
+  const candidates = rows.map((r): CandidateInputs => ({
+    buyer: {
+      id: r.id,
+      status: r.status,
+      serviceLines: r.serviceLines,
+      zipCodes: r.zipCodes,
+      states: r.states,
+      caps: r.caps,
+      ...buyerSideProfile(r, timeZone),
+    },
+    balance: r.balance ?? 0,
+    counts: countsOf(r.counts),
+    alreadyBought: Boolean(r.bought),
+    priceRule: r.priceKind !== null && r.priceValue !== null ? { kind: r.priceKind, value: r.priceValue } : null,
+  }));
   const campaignPool = storedPool
     ? rows.some((r) => Number(r.poolSize) > 0)
       ? rows.filter((r) => r.inPool).map((r) => r.id)
@@ -171,11 +209,19 @@ export async function loadEligibilityInputs(db: DbOrTx, lead: EligibilityLead, c
  * the lead's agency eligible or excluded with the reason. Reads only:
  * `routeAndOpen` persists the result, a dry run shows it, a ping answers it.
  */
-export async function evaluateEligibility(db: DbOrTx, lead: EligibilityLead, campaign: CampaignRules): Promise<EligibilityResult> {
+export async function evaluateEligibility(
+  db: DbOrTx,
+  lead: EligibilityLead,
+  campaign: CampaignRules,
+): Promise<EligibilityResult> {
   // Priced first: rules that cannot price the lead throw before anything is read.
   const price = campaignPriceOf(campaign, lead.fields);
   const inputs = await loadEligibilityInputs(db, lead, campaign);
-  return { price, preview: previewOf(lead.fields, campaign.previewFields), targets: judgeCandidates(inputs, lead.fields, { serviceLine: campaign.serviceLine, price }) };
+  return {
+    price,
+    preview: previewOf(lead.fields, campaign.previewFields),
+    targets: judgeCandidates(inputs, lead.fields, { serviceLine: campaign.serviceLine, price }),
+  };
 }
 
 /** A stored lead and the stored campaign it runs under (of the same agency), or null when either is missing. */
@@ -187,4 +233,3 @@ export async function leadAndCampaign(db: DbOrTx, input: { leadId: string; campa
     .where(eq(leads.id, input.leadId));
   return row ?? null;
 }
-

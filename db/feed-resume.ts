@@ -28,7 +28,15 @@ export async function closedSince(db: DbOrTx, buyerId: string, since: Date): Pro
     })
     .from(offerTargets)
     .innerJoin(offers, eq(offers.id, offerTargets.offerId))
-    .where(and(eq(offerTargets.buyerId, buyerId), eq(offerTargets.eligible, true), eq(offers.kind, 'ping_post'), ne(offers.status, 'open'), gte(offers.closedAt, since)))
+    .where(
+      and(
+        eq(offerTargets.buyerId, buyerId),
+        eq(offerTargets.eligible, true),
+        eq(offers.kind, 'ping_post'),
+        ne(offers.status, 'open'),
+        gte(offers.closedAt, since),
+      ),
+    )
     .orderBy(asc(offers.closedAt))
     .limit(MAX_MISSED);
   return rows.map((r) => ({ offerId: r.offerId, outcome: r.mine ? 'won_by_you' : r.taken ? 'taken' : 'expired' }));

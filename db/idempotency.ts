@@ -37,7 +37,12 @@ export type Reservation =
 const leaseUntil = () => sql`now() + make_interval(secs => ${IDEMPOTENCY_LEASE_MS / 1000})`;
 const byKey = (scope: string, key: string) => and(eq(idempotencyRecords.scope, scope), eq(idempotencyRecords.key, key));
 
-export async function reserveIdempotencyKey(db: DbOrTx, scope: string, key: string, requestHash: string): Promise<Reservation> {
+export async function reserveIdempotencyKey(
+  db: DbOrTx,
+  scope: string,
+  key: string,
+  requestHash: string,
+): Promise<Reservation> {
   for (let attempt = 0; attempt < 2; attempt++) {
     const leaseId = crypto.randomUUID();
     const inserted = await db
@@ -60,7 +65,10 @@ export async function reserveIdempotencyKey(db: DbOrTx, scope: string, key: stri
           eq(idempotencyRecords.status, PENDING),
           or(
             lt(idempotencyRecords.leaseExpiresAt, sql`now()`),
-            and(isNull(idempotencyRecords.leaseExpiresAt), lt(idempotencyRecords.createdAt, new Date(Date.now() - LEGACY_ABANDONED_AFTER_MS))),
+            and(
+              isNull(idempotencyRecords.leaseExpiresAt),
+              lt(idempotencyRecords.createdAt, new Date(Date.now() - LEGACY_ABANDONED_AFTER_MS)),
+            ),
           ),
         ),
       )
@@ -80,7 +88,14 @@ export async function renewIdempotencyLease(db: DbOrTx, scope: string, key: stri
   return rows.length > 0;
 }
 
-export async function completeIdempotencyKey(db: DbOrTx, scope: string, key: string, leaseId: string, status: number, body: unknown): Promise<void> {
+export async function completeIdempotencyKey(
+  db: DbOrTx,
+  scope: string,
+  key: string,
+  leaseId: string,
+  status: number,
+  body: unknown,
+): Promise<void> {
   await db
     .update(idempotencyRecords)
     .set({ status, body: (body ?? {}) as object, leaseExpiresAt: null })
@@ -89,7 +104,9 @@ export async function completeIdempotencyKey(db: DbOrTx, scope: string, key: str
 
 /** Forgets a reservation whose request failed, so the client's retry runs again. */
 export async function releaseIdempotencyKey(db: DbOrTx, scope: string, key: string, leaseId: string): Promise<void> {
-  await db.delete(idempotencyRecords).where(and(byKey(scope, key), eq(idempotencyRecords.status, PENDING), eq(idempotencyRecords.leaseId, leaseId)));
+  await db
+    .delete(idempotencyRecords)
+    .where(and(byKey(scope, key), eq(idempotencyRecords.status, PENDING), eq(idempotencyRecords.leaseId, leaseId)));
 }
 
 /** Deletes the records older than `ttlMs` (answers and lapsed reservations alike). Returns how many. */

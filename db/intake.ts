@@ -38,11 +38,15 @@ export async function intakeLead(db: Db, input: IntakeInput): Promise<IntakeResu
   return db.transaction(async (tx) => {
     const [same] = await tx.select().from(leads).where(eq(leads.id, input.id));
     if (same) {
-      return same.agencyId === input.agencyId ? { outcome: 'existing', lead: same } : { outcome: 'duplicate', duplicateOf: same.id };
+      return same.agencyId === input.agencyId
+        ? { outcome: 'existing', lead: same }
+        : { outcome: 'duplicate', duplicateOf: same.id };
     }
     if (input.duplicateWindowMs > 0 && input.dedupeKeys.length) {
       for (const key of [...input.dedupeKeys].sort()) {
-        await tx.execute(sql`SELECT pg_advisory_xact_lock(${DEDUPE_LOCK_SPACE}, hashtext(${input.agencyId + ':' + key}))`);
+        await tx.execute(
+          sql`SELECT pg_advisory_xact_lock(${DEDUPE_LOCK_SPACE}, hashtext(${input.agencyId + ':' + key}))`,
+        );
       }
       const [dup] = await tx
         .select({ id: leads.id })
@@ -69,7 +73,12 @@ export async function intakeLead(db: Db, input: IntakeInput): Promise<IntakeResu
     });
     // The lead's first event: what arrived, with its consent evidence, before any offer.
     await appendEvents(tx, [
-      { leadId: lead.id, type: 'received', data: { campaignId: input.campaignId, consent: input.consent ?? null }, dedupeKey: `received:${lead.id}` },
+      {
+        leadId: lead.id,
+        type: 'received',
+        data: { campaignId: input.campaignId, consent: input.consent ?? null },
+        dedupeKey: `received:${lead.id}`,
+      },
     ]);
     return { outcome: 'created', lead };
   });

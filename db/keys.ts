@@ -32,14 +32,24 @@ export async function createApiKey(
   const prefix = key.slice(0, PREFIX[input.kind].length + 4);
   const [row] = await db
     .insert(apiKeys)
-    .values({ kind: input.kind, agencyId: input.agencyId, buyerId: input.buyerId ?? null, sourceId: input.sourceId ?? null, keyHash: hashApiKey(key), prefix })
+    .values({
+      kind: input.kind,
+      agencyId: input.agencyId,
+      buyerId: input.buyerId ?? null,
+      sourceId: input.sourceId ?? null,
+      keyHash: hashApiKey(key),
+      prefix,
+    })
     .returning({ id: apiKeys.id });
   return { key, id: row!.id, prefix };
 }
 
 /** The live (not revoked) key with this hash. */
 export async function findApiKeyByHash(db: DbOrTx, keyHash: string): Promise<ApiKeyRow | undefined> {
-  const [row] = await db.select().from(apiKeys).where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)));
+  const [row] = await db
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)));
   return row;
 }
 

@@ -44,7 +44,10 @@ export async function walletBalance(db: DbOrTx, buyerId: string): Promise<number
  * the first entry with `created: false` and moves nothing. Call it inside the
  * transaction that also writes what the money is for, so both land or neither.
  */
-export async function postLedgerEntry(db: DbOrTx, input: LedgerEntryInput): Promise<{ entry: LedgerEntry; created: boolean }> {
+export async function postLedgerEntry(
+  db: DbOrTx,
+  input: LedgerEntryInput,
+): Promise<{ entry: LedgerEntry; created: boolean }> {
   let inserted: LedgerEntry[];
   try {
     inserted = await db
@@ -66,7 +69,10 @@ export async function postLedgerEntry(db: DbOrTx, input: LedgerEntryInput): Prom
     throw err;
   }
   if (inserted[0]) return { entry: inserted[0], created: true };
-  const [existing] = await db.select().from(ledgerEntries).where(eq(ledgerEntries.idempotencyKey, input.idempotencyKey));
+  const [existing] = await db
+    .select()
+    .from(ledgerEntries)
+    .where(eq(ledgerEntries.idempotencyKey, input.idempotencyKey));
   if (!existing) throw new Error(`ledger entry ${input.idempotencyKey} vanished`);
   return { entry: existing, created: false };
 }

@@ -112,7 +112,11 @@ export function createInProcessBus(): OfferBus {
  * a half-open connection cannot silence the feed. After a replacement the
  * resync listeners are told (events sent meanwhile were lost).
  */
-export function createPostgresBus(url: string, pool: Pool, opts: { keepaliveMs?: number; keepaliveTimeoutMs?: number } = {}): OfferBus {
+export function createPostgresBus(
+  url: string,
+  pool: Pool,
+  opts: { keepaliveMs?: number; keepaliveTimeoutMs?: number } = {},
+): OfferBus {
   const listeners = new Set<OfferBusListener>();
   const resyncListeners = new Set<() => void>();
   let client: Client | null = null;
@@ -134,7 +138,10 @@ export function createPostgresBus(url: string, pool: Pool, opts: { keepaliveMs?:
     if (!c) return;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('keepalive timed out')), opts.keepaliveTimeoutMs ?? BUS_KEEPALIVE_TIMEOUT_MS);
+      timer = setTimeout(
+        () => reject(new Error('keepalive timed out')),
+        opts.keepaliveTimeoutMs ?? BUS_KEEPALIVE_TIMEOUT_MS,
+      );
     });
     Promise.race([c.query('SELECT 1'), timeout])
       .catch(() => lose(c))
@@ -145,7 +152,13 @@ export function createPostgresBus(url: string, pool: Pool, opts: { keepaliveMs?:
   const connect = async (): Promise<void> => {
     const { Client } = await import('pg');
     while (!closed) {
-      const c = new Client({ connectionString: url, keepAlive: true, keepAliveInitialDelayMillis: 10_000, connectionTimeoutMillis: 5_000, application_name: BUS_APPLICATION_NAME });
+      const c = new Client({
+        connectionString: url,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
+        connectionTimeoutMillis: 5_000,
+        application_name: BUS_APPLICATION_NAME,
+      });
       try {
         c.on('notification', (msg) => {
           if (msg.channel !== CHANNEL || !msg.payload) return;
@@ -197,7 +210,10 @@ export function createPostgresBus(url: string, pool: Pool, opts: { keepaliveMs?:
 
   return {
     async publish(event) {
-      await pool.query('SELECT pg_notify($1, $2)', [CHANNEL, notifyPayload({ ...event, sentAt: new Date().toISOString() })]);
+      await pool.query('SELECT pg_notify($1, $2)', [
+        CHANNEL,
+        notifyPayload({ ...event, sentAt: new Date().toISOString() }),
+      ]);
     },
     subscribe(listener) {
       listeners.add(listener);

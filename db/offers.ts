@@ -43,7 +43,17 @@ export async function storeOffer(tx: Tx, offer: NewOffer, targets: TargetVerdict
   if (targets.length) {
     await tx
       .insert(offerTargets)
-      .values(targets.map((t) => ({ offerId: offer.id, buyerId: t.buyerId, eligible: t.eligible, reason: t.reason, detail: t.detail, snapshot: t.snapshot, price: t.price ?? null })));
+      .values(
+        targets.map((t) => ({
+          offerId: offer.id,
+          buyerId: t.buyerId,
+          eligible: t.eligible,
+          reason: t.reason,
+          detail: t.detail,
+          snapshot: t.snapshot,
+          price: t.price ?? null,
+        })),
+      );
   }
   await appendEvents(
     tx,
@@ -58,8 +68,21 @@ export async function storeOffer(tx: Tx, offer: NewOffer, targets: TargetVerdict
     })),
   );
   // Offer alerts on the buyers' channels (#12): outbox rows in this transaction, sent by the worker's dispatcher, off the workflow.
-  if (offer.kind === 'ping_post') await queueOfferAlerts(tx, { offerId: offer.id, leadId: offer.leadId, agencyId: offer.agencyId, price: offer.price, preview: offer.preview, openedAt: offer.openedAt.toISOString(), closesAt: offer.closesAt.toISOString(), targets });
-  await tx.update(leads).set({ status: 'offered' }).where(and(eq(leads.id, offer.leadId), inArray(leads.status, ['routing', 'offered', 'manual_review'])));
+  if (offer.kind === 'ping_post')
+    await queueOfferAlerts(tx, {
+      offerId: offer.id,
+      leadId: offer.leadId,
+      agencyId: offer.agencyId,
+      price: offer.price,
+      preview: offer.preview,
+      openedAt: offer.openedAt.toISOString(),
+      closesAt: offer.closesAt.toISOString(),
+      targets,
+    });
+  await tx
+    .update(leads)
+    .set({ status: 'offered' })
+    .where(and(eq(leads.id, offer.leadId), inArray(leads.status, ['routing', 'offered', 'manual_review'])));
 }
 
 export type CloseOutcome = 'won' | 'expired' | 'cancelled';
@@ -86,9 +109,15 @@ export async function closeOfferWithin(
   input: { outcome: CloseOutcome; reason?: string | null; at: Date },
 ): Promise<ClosedOffer | null> {
   // Lock the offer first: a sale in flight holds the same lock, so the sales read below are every sale there is.
-  const [open] = await tx.select({ id: offers.id }).from(offers).where(and(eq(offers.id, offerId), eq(offers.status, 'open'))).for('update');
+  const [open] = await tx
+    .select({ id: offers.id })
+    .from(offers)
+    .where(and(eq(offers.id, offerId), eq(offers.status, 'open')))
+    .for('update');
   if (!open) return null;
-  const winners = (await tx.select({ buyerId: assignments.buyerId }).from(assignments).where(eq(assignments.offerId, offerId))).map((a) => a.buyerId);
+  const winners = (
+    await tx.select({ buyerId: assignments.buyerId }).from(assignments).where(eq(assignments.offerId, offerId))
+  ).map((a) => a.buyerId);
   // An offer with a sale is won, whatever the caller decided: its workflow may lack the sale's record (a worker
   // crash between the sale's commit and the record in history), and the timer then asks to expire it.
   const outcome: CloseOutcome = winners.length > 0 ? 'won' : input.outcome;
@@ -97,12 +126,29 @@ export async function closeOfferWithin(
     .set({ status: outcome, closedAt: input.at, closeReason: outcome === 'won' ? null : (input.reason ?? null) })
     .where(eq(offers.id, offerId))
     .returning();
-  const targeted = await tx.select({ buyerId: offerTargets.buyerId }).from(offerTargets).where(and(eq(offerTargets.offerId, offer.id), eq(offerTargets.eligible, true)));
+  const targeted = await tx
+    .select({ buyerId: offerTargets.buyerId })
+    .from(offerTargets)
+    .where(and(eq(offerTargets.offerId, offer.id), eq(offerTargets.eligible, true)));
   const lostReason = outcome === 'won' ? 'taken' : outcome;
   const events: TimelineEventInput[] = targeted
     .filter((t) => !winners.includes(t.buyerId))
-    .map((t) => ({ leadId: offer.leadId, offerId: offer.id, type: 'lost', buyerId: t.buyerId, reason: lostReason, at: input.at }));
-  if (outcome !== 'won') events.unshift({ leadId: offer.leadId, offerId: offer.id, type: outcome, reason: input.reason ?? null, at: input.at });
+    .map((t) => ({
+      leadId: offer.leadId,
+      offerId: offer.id,
+      type: 'lost',
+      buyerId: t.buyerId,
+      reason: lostReason,
+      at: input.at,
+    }));
+  if (outcome !== 'won')
+    events.unshift({
+      leadId: offer.leadId,
+      offerId: offer.id,
+      type: outcome,
+      reason: input.reason ?? null,
+      at: input.at,
+    });
   await appendEvents(tx, events);
   return { offerId: offer.id, agencyId: offer.agencyId, kind: offer.kind, outcome, winners };
 }

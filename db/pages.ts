@@ -24,7 +24,8 @@ export interface Page<T> {
 }
 
 /** The row's sort key, exact to the microsecond. */
-export const sortKeyAt = (col: PgColumn) => sql<string>`to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+export const sortKeyAt = (col: PgColumn) =>
+  sql<string>`to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /** Rows strictly older than the cursor, in (at desc, id desc) order. */
 export function olderThan(atCol: PgColumn, idCol: PgColumn, after: SortKey | null | undefined): SQL | undefined {
@@ -32,7 +33,12 @@ export function olderThan(atCol: PgColumn, idCol: PgColumn, after: SortKey | nul
 }
 
 /** Callers fetch limit + 1 rows: the extra one only tells that there is a next page. */
-export function toPage<R extends { sortAt: string }, T>(rows: R[], limit: number, idOf: (r: R) => string, map: (r: R) => T): Page<T> {
+export function toPage<R extends { sortAt: string }, T>(
+  rows: R[],
+  limit: number,
+  idOf: (r: R) => string,
+  map: (r: R) => T,
+): Page<T> {
   const more = rows.length > limit;
   const kept = more ? rows.slice(0, limit) : rows;
   const last = kept.at(-1);

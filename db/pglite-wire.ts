@@ -63,7 +63,9 @@ export async function servePglite(db: PGlite, opts: { port?: number; host?: stri
   /** Both of PGlite's locks (its transactions' and its queries'), held until `release()`. */
   const acquire = () =>
     new Promise<() => void>((resolve) => {
-      void db._runExclusiveTransaction(() => db._runExclusiveQuery(() => new Promise<void>((release) => resolve(release))));
+      void db._runExclusiveTransaction(() =>
+        db._runExclusiveQuery(() => new Promise<void>((release) => resolve(release))),
+      );
     });
 
   const serve = (socket: net.Socket): void => {

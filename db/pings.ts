@@ -34,7 +34,10 @@ export async function recordPing(
 
 /** The ping of this source (another source's ping is not found). */
 export async function getPing(db: DbOrTx, sourceId: string, pingId: string): Promise<PingRow | undefined> {
-  const [row] = await db.select().from(pings).where(and(eq(pings.id, pingId), eq(pings.sourceId, sourceId)));
+  const [row] = await db
+    .select()
+    .from(pings)
+    .where(and(eq(pings.id, pingId), eq(pings.sourceId, sourceId)));
   return row;
 }
 
@@ -47,13 +50,23 @@ export async function claimPing(db: DbOrTx, pingId: string, leadId: string): Pro
   const [row] = await db
     .update(pings)
     .set({ postedAt: sql`now()`, leadId })
-    .where(and(eq(pings.id, pingId), eq(pings.decision, 'accepted'), isNull(pings.postedAt), gt(pings.expiresAt, sql`now()`)))
+    .where(
+      and(
+        eq(pings.id, pingId),
+        eq(pings.decision, 'accepted'),
+        isNull(pings.postedAt),
+        gt(pings.expiresAt, sql`now()`),
+      ),
+    )
     .returning();
   return row ?? null;
 }
 
 /** Whether the database's clock has passed the ping's expiry (the same clock claimPing uses). */
 export async function pingExpired(db: DbOrTx, pingId: string): Promise<boolean> {
-  const [row] = await db.select({ expired: sql<boolean>`${pings.expiresAt} <= now()` }).from(pings).where(eq(pings.id, pingId));
+  const [row] = await db
+    .select({ expired: sql<boolean>`${pings.expiresAt} <= now()` })
+    .from(pings)
+    .where(eq(pings.id, pingId));
   return Boolean(row?.expired);
 }

@@ -32,7 +32,10 @@ async function latestChanges(db: DbOrTx, assignmentIds: string[]): Promise<Map<s
 
 /** The buyer's own assignment, or undefined (another buyer's is not found). */
 export async function buyerAssignment(db: DbOrTx, buyerId: string, assignmentId: string) {
-  const [row] = await db.select().from(assignments).where(and(eq(assignments.id, assignmentId), eq(assignments.buyerId, buyerId)));
+  const [row] = await db
+    .select()
+    .from(assignments)
+    .where(and(eq(assignments.id, assignmentId), eq(assignments.buyerId, buyerId)));
   return row;
 }
 
@@ -43,7 +46,15 @@ export async function buyerAssignment(db: DbOrTx, buyerId: string, assignmentId:
  */
 export async function setPipelineStatus(
   db: Db,
-  input: { buyerId: string; agencyId: string; assignmentId: string; status: PipelineStatus; note?: string | null; jobValue?: number | null; authorKeyId: string | null },
+  input: {
+    buyerId: string;
+    agencyId: string;
+    assignmentId: string;
+    status: PipelineStatus;
+    note?: string | null;
+    jobValue?: number | null;
+    authorKeyId: string | null;
+  },
 ): Promise<PipelineChangeRow | undefined> {
   return db.transaction(async (tx) => {
     const [a] = await tx
@@ -72,7 +83,11 @@ export async function setPipelineStatus(
 }
 
 export async function pipelineHistory(db: DbOrTx, assignmentId: string): Promise<PipelineChangeRow[]> {
-  return db.select().from(pipelineChanges).where(eq(pipelineChanges.assignmentId, assignmentId)).orderBy(desc(pipelineChanges.createdAt), desc(pipelineChanges.id));
+  return db
+    .select()
+    .from(pipelineChanges)
+    .where(eq(pipelineChanges.assignmentId, assignmentId))
+    .orderBy(desc(pipelineChanges.createdAt), desc(pipelineChanges.id));
 }
 
 export interface PipelineItem {
@@ -90,7 +105,11 @@ export interface PipelineItem {
 }
 
 /** A buyer's board: every lead it bought (newest first, up to `limit`) with its status, and counts per status. */
-export async function buyerPipeline(db: DbOrTx, buyerId: string, limit = 500): Promise<{ counts: Record<PipelineStatus, number>; items: PipelineItem[] }> {
+export async function buyerPipeline(
+  db: DbOrTx,
+  buyerId: string,
+  limit = 500,
+): Promise<{ counts: Record<PipelineStatus, number>; items: PipelineItem[] }> {
   const rows = await db
     .select({ a: assignments, fields: leads.fields, campaignId: offers.campaignId })
     .from(assignments)
@@ -99,7 +118,10 @@ export async function buyerPipeline(db: DbOrTx, buyerId: string, limit = 500): P
     .where(eq(assignments.buyerId, buyerId))
     .orderBy(desc(assignments.createdAt), desc(assignments.id))
     .limit(limit);
-  const latest = await latestChanges(db, rows.map((r) => r.a.id));
+  const latest = await latestChanges(
+    db,
+    rows.map((r) => r.a.id),
+  );
   const counts = Object.fromEntries(PIPELINE_STATUSES.map((s) => [s, 0])) as Record<PipelineStatus, number>;
   const items = rows.map((r): PipelineItem => {
     const l = latest.get(r.a.id);
@@ -138,7 +160,10 @@ export async function buyerCloseRates(db: DbOrTx, buyerId: string, since: Date):
     .from(assignments)
     .innerJoin(offers, eq(offers.id, assignments.offerId))
     .where(and(eq(assignments.buyerId, buyerId), gte(assignments.createdAt, since)));
-  const latest = await latestChanges(db, rows.map((r) => r.id));
+  const latest = await latestChanges(
+    db,
+    rows.map((r) => r.id),
+  );
   const byStatus = Object.fromEntries(PIPELINE_STATUSES.map((s) => [s, 0])) as Record<PipelineStatus, number>;
   const byCampaign: CloseRates['byCampaign'] = {};
   let jobValue = 0;
@@ -153,6 +178,11 @@ export async function buyerCloseRates(db: DbOrTx, buyerId: string, since: Date):
     if (status === 'lost_job') c.lost++;
   }
   for (const c of Object.values(byCampaign)) c.closeRate = c.bought ? c.won / c.bought : null;
-  return { bought: rows.length, byStatus, closeRate: rows.length ? byStatus.won_job / rows.length : null, jobValue, byCampaign };
+  return {
+    bought: rows.length,
+    byStatus,
+    closeRate: rows.length ? byStatus.won_job / rows.length : null,
+    jobValue,
+    byCampaign,
+  };
 }
-

@@ -3,7 +3,16 @@
  * the agency id, so a row of another tenant is simply not found.
  */
 import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm';
-import type { AuctionKind, AuctionPricing, Caps, DeliveryMode, LeadStatus, OfferStatus, PriceRules, PushStrategy } from '../domain/types';
+import type {
+  AuctionKind,
+  AuctionPricing,
+  Caps,
+  DeliveryMode,
+  LeadStatus,
+  OfferStatus,
+  PriceRules,
+  PushStrategy,
+} from '../domain/types';
 import type { BuyerRow, CampaignRow, LeadRow } from './admin';
 import { setCampaignPool, type NewCampaign } from './admin';
 import type { Db, DbOrTx } from './connection';
@@ -41,7 +50,12 @@ export async function listServiceLines(db: DbOrTx, agencyId: string, page: PageA
     .where(and(eq(serviceLines.agencyId, agencyId), olderThan(serviceLines.createdAt, serviceLines.id, page.after)))
     .orderBy(desc(serviceLines.createdAt), desc(serviceLines.id))
     .limit(page.limit + 1);
-  return toPage(rows, page.limit, (r) => r.row.id, (r) => r.row);
+  return toPage(
+    rows,
+    page.limit,
+    (r) => r.row.id,
+    (r) => r.row,
+  );
 }
 
 /** Which of these keys the agency has defined. */
@@ -69,9 +83,19 @@ export async function getBuyer(db: DbOrTx, agencyId: string, buyerId: string): P
   return row ? { ...row.buyer, balance: row.balance ?? 0, agencyTimeZone: row.agencyTimeZone } : undefined;
 }
 
-export async function listBuyers(db: DbOrTx, agencyId: string, page: PageArgs, filter: { status?: string } = {}): Promise<Page<BuyerWithBalance>> {
+export async function listBuyers(
+  db: DbOrTx,
+  agencyId: string,
+  page: PageArgs,
+  filter: { status?: string } = {},
+): Promise<Page<BuyerWithBalance>> {
   const rows = await db
-    .select({ buyer: buyers, balance: wallets.balance, agencyTimeZone: agencies.timeZone, sortAt: sortKeyAt(buyers.createdAt) })
+    .select({
+      buyer: buyers,
+      balance: wallets.balance,
+      agencyTimeZone: agencies.timeZone,
+      sortAt: sortKeyAt(buyers.createdAt),
+    })
     .from(buyers)
     .innerJoin(agencies, eq(agencies.id, buyers.agencyId))
     .leftJoin(wallets, eq(wallets.buyerId, buyers.id))
@@ -84,13 +108,21 @@ export async function listBuyers(db: DbOrTx, agencyId: string, page: PageArgs, f
     )
     .orderBy(desc(buyers.createdAt), desc(buyers.id))
     .limit(page.limit + 1);
-  return toPage(rows, page.limit, (r) => r.buyer.id, (r) => ({ ...r.buyer, balance: r.balance ?? 0, agencyTimeZone: r.agencyTimeZone }));
+  return toPage(
+    rows,
+    page.limit,
+    (r) => r.buyer.id,
+    (r) => ({ ...r.buyer, balance: r.balance ?? 0, agencyTimeZone: r.agencyTimeZone }),
+  );
 }
 
 /** Which of these ids are buyers of the agency. */
 export async function agencyBuyerIds(db: DbOrTx, agencyId: string, ids: string[]): Promise<Set<string>> {
   if (!ids.length) return new Set();
-  const rows = await db.select({ id: buyers.id }).from(buyers).where(and(eq(buyers.agencyId, agencyId), inArray(buyers.id, ids)));
+  const rows = await db
+    .select({ id: buyers.id })
+    .from(buyers)
+    .where(and(eq(buyers.agencyId, agencyId), inArray(buyers.id, ids)));
   return new Set(rows.map((r) => r.id));
 }
 
@@ -107,7 +139,12 @@ export interface BuyerPatch extends BuyerSideSettings {
   pausedBy?: 'admin' | 'buyer' | 'system';
 }
 
-export async function updateBuyer(db: DbOrTx, agencyId: string, buyerId: string, patch: BuyerPatch): Promise<BuyerRow | undefined> {
+export async function updateBuyer(
+  db: DbOrTx,
+  agencyId: string,
+  buyerId: string,
+  patch: BuyerPatch,
+): Promise<BuyerRow | undefined> {
   const set: Partial<typeof buyers.$inferInsert> = { updatedAt: new Date() };
   if (patch.name !== undefined) set.name = patch.name;
   if (patch.status !== undefined) set.status = patch.status;
@@ -149,7 +186,12 @@ export async function listLedger(db: DbOrTx, buyerId: string, page: PageArgs): P
     .where(and(eq(ledgerEntries.buyerId, buyerId), olderThan(ledgerEntries.createdAt, ledgerEntries.id, page.after)))
     .orderBy(desc(ledgerEntries.createdAt), desc(ledgerEntries.id))
     .limit(page.limit + 1);
-  return toPage(rows, page.limit, (r) => r.row.id, (r) => r.row);
+  return toPage(
+    rows,
+    page.limit,
+    (r) => r.row.id,
+    (r) => r.row,
+  );
 }
 
 // ─── campaigns ───────────────────────────────────────────────────────────────
@@ -169,12 +211,23 @@ export async function campaignPools(db: DbOrTx, campaignIds: string[]): Promise<
 }
 
 /** A campaign of the agency, without its pool (the ping reads the pool with its candidates). */
-export async function getCampaignRow(db: DbOrTx, agencyId: string, campaignId: string): Promise<CampaignRow | undefined> {
-  const [row] = await db.select().from(campaigns).where(and(eq(campaigns.id, campaignId), eq(campaigns.agencyId, agencyId)));
+export async function getCampaignRow(
+  db: DbOrTx,
+  agencyId: string,
+  campaignId: string,
+): Promise<CampaignRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(campaigns)
+    .where(and(eq(campaigns.id, campaignId), eq(campaigns.agencyId, agencyId)));
   return row;
 }
 
-export async function getCampaign(db: DbOrTx, agencyId: string, campaignId: string): Promise<CampaignWithPool | undefined> {
+export async function getCampaign(
+  db: DbOrTx,
+  agencyId: string,
+  campaignId: string,
+): Promise<CampaignWithPool | undefined> {
   const row = await getCampaignRow(db, agencyId, campaignId);
   if (!row) return undefined;
   return { ...row, pool: (await campaignPools(db, [row.id])).get(row.id) ?? [] };
@@ -199,8 +252,16 @@ export async function listCampaigns(
     )
     .orderBy(desc(campaigns.createdAt), desc(campaigns.id))
     .limit(page.limit + 1);
-  const page1 = toPage(rows, page.limit, (r) => r.row.id, (r) => r.row);
-  const pools = await campaignPools(db, page1.items.map((c) => c.id));
+  const page1 = toPage(
+    rows,
+    page.limit,
+    (r) => r.row.id,
+    (r) => r.row,
+  );
+  const pools = await campaignPools(
+    db,
+    page1.items.map((c) => c.id),
+  );
   return { items: page1.items.map((c) => ({ ...c, pool: pools.get(c.id) ?? [] })), next: page1.next };
 }
 
@@ -223,7 +284,12 @@ export interface CampaignPatch {
 }
 
 /** Applies the patch and replaces the pool (when given) in one transaction. */
-export async function updateCampaign(db: Db, agencyId: string, campaignId: string, patch: CampaignPatch): Promise<CampaignWithPool | undefined> {
+export async function updateCampaign(
+  db: Db,
+  agencyId: string,
+  campaignId: string,
+  patch: CampaignPatch,
+): Promise<CampaignWithPool | undefined> {
   return db.transaction(async (tx) => {
     const { pool, ...fields } = patch;
     const set: Partial<typeof campaigns.$inferInsert> = { updatedAt: new Date() };
@@ -242,7 +308,10 @@ export async function updateCampaign(db: Db, agencyId: string, campaignId: strin
 // ─── leads ───────────────────────────────────────────────────────────────────
 
 export async function getLead(db: DbOrTx, agencyId: string, leadId: string): Promise<LeadRow | undefined> {
-  const [row] = await db.select().from(leads).where(and(eq(leads.id, leadId), eq(leads.agencyId, agencyId)));
+  const [row] = await db
+    .select()
+    .from(leads)
+    .where(and(eq(leads.id, leadId), eq(leads.agencyId, agencyId)));
   return row;
 }
 
@@ -265,7 +334,12 @@ export async function listLeads(
     )
     .orderBy(desc(leads.createdAt), desc(leads.id))
     .limit(page.limit + 1);
-  return toPage(rows, page.limit, (r) => r.row.id, (r) => r.row);
+  return toPage(
+    rows,
+    page.limit,
+    (r) => r.row.id,
+    (r) => r.row,
+  );
 }
 
 export async function leadOffers(db: DbOrTx, leadId: string): Promise<OfferRow[]> {
@@ -273,7 +347,11 @@ export async function leadOffers(db: DbOrTx, leadId: string): Promise<OfferRow[]
 }
 
 export async function leadAssignments(db: DbOrTx, leadId: string): Promise<AssignmentRow[]> {
-  return db.select().from(assignments).where(eq(assignments.leadId, leadId)).orderBy(asc(assignments.createdAt), asc(assignments.id));
+  return db
+    .select()
+    .from(assignments)
+    .where(eq(assignments.leadId, leadId))
+    .orderBy(asc(assignments.createdAt), asc(assignments.id));
 }
 
 // ─── offers ──────────────────────────────────────────────────────────────────
@@ -301,7 +379,11 @@ export async function getTarget(db: DbOrTx, offerId: string, buyerId: string): P
 }
 
 /** Every candidate of an offer (or one), with the buyer's name, eligible ones first. */
-export async function listTargets(db: DbOrTx, offerId: string, buyerId?: string): Promise<(TargetRow & { buyerName: string })[]> {
+export async function listTargets(
+  db: DbOrTx,
+  offerId: string,
+  buyerId?: string,
+): Promise<(TargetRow & { buyerName: string })[]> {
   const rows = await db
     .select({ target: offerTargets, buyerName: buyers.name })
     .from(offerTargets)
@@ -329,7 +411,10 @@ export async function eligibleTargetPrices(db: DbOrTx, offerId: string): Promise
 }
 
 export async function offerWinnerIds(db: DbOrTx, offerId: string): Promise<Set<string>> {
-  const rows = await db.select({ buyerId: assignments.buyerId }).from(assignments).where(eq(assignments.offerId, offerId));
+  const rows = await db
+    .select({ buyerId: assignments.buyerId })
+    .from(assignments)
+    .where(eq(assignments.offerId, offerId));
   return new Set(rows.map((r) => r.buyerId));
 }
 
@@ -338,7 +423,12 @@ export async function offerWinnerIds(db: DbOrTx, offerId: string): Promise<Set<s
  * offers are never shown: nobody claims them. "open" also means not past
  * closesAt, so an offer whose close is still being written is not offered.
  */
-export async function listBuyerOffers(db: DbOrTx, buyerId: string, status: OfferStatus, page: PageArgs): Promise<Page<OfferRow>> {
+export async function listBuyerOffers(
+  db: DbOrTx,
+  buyerId: string,
+  status: OfferStatus,
+  page: PageArgs,
+): Promise<Page<OfferRow>> {
   const rows = await db
     .select({ row: offers, ownPrice: offerTargets.price, sortAt: sortKeyAt(offers.openedAt) })
     .from(offerTargets)
@@ -356,7 +446,12 @@ export async function listBuyerOffers(db: DbOrTx, buyerId: string, status: Offer
     .orderBy(desc(offers.openedAt), desc(offers.id))
     .limit(page.limit + 1);
   // Each buyer sees its own price (a per-buyer campaign rule), else the offer's.
-  return toPage(rows, page.limit, (r) => r.row.id, (r) => ({ ...r.row, price: r.ownPrice ?? r.row.price }));
+  return toPage(
+    rows,
+    page.limit,
+    (r) => r.row.id,
+    (r) => ({ ...r.row, price: r.ownPrice ?? r.row.price }),
+  );
 }
 
 // ─── assignments (won leads) ─────────────────────────────────────────────────
@@ -371,7 +466,12 @@ export async function listBuyerLeads(db: DbOrTx, buyerId: string, page: PageArgs
     .where(and(eq(assignments.buyerId, buyerId), olderThan(assignments.createdAt, assignments.id, page.after)))
     .orderBy(desc(assignments.createdAt), desc(assignments.id))
     .limit(page.limit + 1);
-  return toPage(rows, page.limit, (r) => r.assignment.id, (r) => ({ ...r.assignment, lead: r.lead }));
+  return toPage(
+    rows,
+    page.limit,
+    (r) => r.assignment.id,
+    (r) => ({ ...r.assignment, lead: r.lead }),
+  );
 }
 
 export async function getAssignment(db: DbOrTx, assignmentId: string): Promise<AssignmentRow | undefined> {

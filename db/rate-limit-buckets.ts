@@ -17,7 +17,14 @@ export interface Lease {
 }
 
 /** Takes up to `wanted` whole tokens from the bucket (capacity, refill per second), creating it full. */
-export async function leaseTokens(db: DbOrTx, scope: string, key: string, wanted: number, capacity: number, refillPerSecond: number): Promise<Lease> {
+export async function leaseTokens(
+  db: DbOrTx,
+  scope: string,
+  key: string,
+  wanted: number,
+  capacity: number,
+  refillPerSecond: number,
+): Promise<Lease> {
   const refilled = sql`least(${capacity}::float8, ${rateLimitBuckets.tokens} + ${refillPerSecond}::float8 * greatest(0, extract(epoch from (clock_timestamp() - ${rateLimitBuckets.updatedAt}))))`;
   const grant = sql`least(${wanted}::int, floor(${refilled})::int)`;
   const first = Math.min(wanted, Math.floor(capacity));

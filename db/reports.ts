@@ -83,7 +83,10 @@ const NAME: Record<ReportGroup, SQL> = {
   buyer: sql`(SELECT b.name FROM buyers b WHERE b.id::text = g.key)`,
 };
 
-export async function runReport(db: DbOrTx, args: ReportArgs): Promise<{ rows: ReportRowData[]; nextKey: string | null }> {
+export async function runReport(
+  db: DbOrTx,
+  args: ReportArgs,
+): Promise<{ rows: ReportRowData[]; nextKey: string | null }> {
   const query = args.groupBy === 'buyer' ? buyerReport(args) : leadReport(args, args.groupBy);
   const result = (await db.execute(query)) as unknown as { rows: Record<string, unknown>[] };
   const rows = result.rows.map(toRow);
@@ -222,7 +225,8 @@ function toRow(r: Record<string, unknown>): ReportRowData {
     revenue,
     payouts,
     margin: revenue - payouts,
-    avgSecondsToClaim: r.avg_claim === null || r.avg_claim === undefined ? null : Math.round(Number(r.avg_claim) * 1000) / 1000,
+    avgSecondsToClaim:
+      r.avg_claim === null || r.avg_claim === undefined ? null : Math.round(Number(r.avg_claim) * 1000) / 1000,
     fillRate: leads > 0 ? Math.round((sold / leads) * 10_000) / 10_000 : null,
     pings: n(r.pings),
     pingsAccepted: n(r.accepted),

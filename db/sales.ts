@@ -22,7 +22,14 @@
  * counts, dedupe and pool membership, and the campaign's cap usage.
  */
 import { and, eq } from 'drizzle-orm';
-import { attemptEvents, claimOutcomeOf, noPlaceLeft, type ClaimAttempt, type ClaimChannel, type SaleKind } from '../domain/claims';
+import {
+  attemptEvents,
+  claimOutcomeOf,
+  noPlaceLeft,
+  type ClaimAttempt,
+  type ClaimChannel,
+  type SaleKind,
+} from '../domain/claims';
 import { checkClaimTimeEligibility } from '../domain/eligibility';
 import { ledgerChargeKey } from '../domain/ids';
 import type { ClaimFailureReason, ConsentEvidence, LeadFields, WonLeadRecord } from '../domain/types';
@@ -37,7 +44,11 @@ import { appendEvents } from './timeline';
 
 export type { WonLeadRecord };
 
-export function wonLeadRecord(lead: { id: string; fields: LeadFields; consent: ConsentEvidence | null }): WonLeadRecord {
+export function wonLeadRecord(lead: {
+  id: string;
+  fields: LeadFields;
+  consent: ConsentEvidence | null;
+}): WonLeadRecord {
   return { id: lead.id, ...lead.fields, ...(lead.consent ? { consent: lead.consent } : {}) };
 }
 
@@ -87,9 +98,17 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
   const [lead] = await tx.select().from(leads).where(eq(leads.id, offer.leadId));
   const [buyer] = await tx.select().from(buyers).where(eq(buyers.id, req.buyerId));
   const [wallet] = await tx.select().from(wallets).where(eq(wallets.buyerId, req.buyerId)).for('update');
-  if (!lead || !buyer || !wallet) throw new Error(`sale of offer ${req.offerId} to ${req.buyerId}: missing lead, buyer or wallet`);
+  if (!lead || !buyer || !wallet)
+    throw new Error(`sale of offer ${req.offerId} to ${req.buyerId}: missing lead, buyer or wallet`);
 
-  const attempt: ClaimAttempt = { leadId: lead.id, offerId: offer.id, buyerId: buyer.id, sale: req.sale, channel: req.channel, requestId: req.requestId };
+  const attempt: ClaimAttempt = {
+    leadId: lead.id,
+    offerId: offer.id,
+    buyerId: buyer.id,
+    sale: req.sale,
+    channel: req.channel,
+    requestId: req.requestId,
+  };
   const refuse = async (reason: ClaimFailureReason, detail?: string): Promise<SaleResult> => {
     await appendEvents(tx, attemptEvents(attempt, { refused: reason, detail }));
     return { result: claimOutcomeOf(reason).result, reason };
@@ -108,7 +127,10 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
   if (over) return refuse(over);
   let targetPrice: number | null = null;
   if (offer.kind !== 'manual') {
-    const [target] = await tx.select().from(offerTargets).where(and(eq(offerTargets.offerId, offer.id), eq(offerTargets.buyerId, buyer.id)));
+    const [target] = await tx
+      .select()
+      .from(offerTargets)
+      .where(and(eq(offerTargets.offerId, offer.id), eq(offerTargets.buyerId, buyer.id)));
     if (!target?.eligible) return refuse('not_targeted');
     targetPrice = target.price;
   }
@@ -133,7 +155,15 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
       });
       const [assignment] = await sp
         .insert(assignments)
-        .values({ leadId: lead.id, offerId: offer.id, buyerId: buyer.id, agencyId: offer.agencyId, price, exclusive: offer.maxWinners === 1, chargeEntryId: entry.id })
+        .values({
+          leadId: lead.id,
+          offerId: offer.id,
+          buyerId: buyer.id,
+          agencyId: offer.agencyId,
+          price,
+          exclusive: offer.maxWinners === 1,
+          chargeEntryId: entry.id,
+        })
         .returning();
       await recordSourcePayout(sp, { leadId: lead.id, assignmentId: assignment!.id, agencyId: offer.agencyId, price }); // #13: the source's payout, same transaction
       return { entry, assignment: assignment! };
@@ -147,10 +177,18 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
 
   await tx.update(leads).set({ status: 'sold', statusReason: null }).where(eq(leads.id, lead.id));
   const { assignment, entry } = chargeEntry;
-  await appendEvents(tx, attemptEvents(attempt, { won: { charged: price, assignmentId: assignment.id, ledgerEntryId: entry.id, balanceAfter: entry.balanceAfter } }));
+  await appendEvents(
+    tx,
+    attemptEvents(attempt, {
+      won: { charged: price, assignmentId: assignment.id, ledgerEntryId: entry.id, balanceAfter: entry.balanceAfter },
+    }),
+  );
   await recordDashboardDelivery(tx, assignment);
   // The offer row is locked: `winners` is what it was before this sale (the trigger counts the new one).
-  const closed = offer.winners + 1 >= offer.maxWinners ? await closeOfferWithin(tx, offer.id, { outcome: 'won', at: new Date() }) : null;
+  const closed =
+    offer.winners + 1 >= offer.maxWinners
+      ? await closeOfferWithin(tx, offer.id, { outcome: 'won', at: new Date() })
+      : null;
   return {
     result: 'won',
     offerId: offer.id,
@@ -167,7 +205,12 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
 /** The won result of an earlier sale of this offer to this buyer, if any. */
 export async function priorSale(db: Db | Tx, offerId: string, buyerId: string): Promise<SaleResult | null> {
   const [row] = await db
-    .select({ assignment: assignments, fields: leads.fields, consent: leads.consent, balance: ledgerEntries.balanceAfter })
+    .select({
+      assignment: assignments,
+      fields: leads.fields,
+      consent: leads.consent,
+      balance: ledgerEntries.balanceAfter,
+    })
     .from(assignments)
     .innerJoin(leads, eq(leads.id, assignments.leadId))
     // The balance right after the charge, so a repeated answer is identical to the first.
@@ -178,7 +221,12 @@ export async function priorSale(db: Db | Tx, offerId: string, buyerId: string): 
 
 function wonFromRow(
   buyerId: string,
-  row: { assignment: typeof assignments.$inferSelect; fields: LeadFields; consent: ConsentEvidence | null; balance: number },
+  row: {
+    assignment: typeof assignments.$inferSelect;
+    fields: LeadFields;
+    consent: ConsentEvidence | null;
+    balance: number;
+  },
 ): SaleResult & { result: 'won' } {
   const a = row.assignment;
   return {
@@ -216,7 +264,10 @@ export async function claimContext(db: Db, offerId: string, buyerId: string) {
     .where(eq(offers.id, offerId));
   if (!row) return null;
   const { assignment, fields, balance } = row;
-  const prior = assignment && fields && balance !== null ? wonFromRow(buyerId, { assignment, fields, consent: row.consent, balance }) : null;
+  const prior =
+    assignment && fields && balance !== null
+      ? wonFromRow(buyerId, { assignment, fields, consent: row.consent, balance })
+      : null;
   return { offer: row.offer, targeted: row.eligible === true, prior };
 }
 
@@ -237,7 +288,8 @@ async function claimTimeVerdict(
     if (campaign) {
       // Third in the lock order (offer, wallet, campaign), and only when the campaign has caps: its sales are counted
       // (by the loader below) under this lock, so two sales to different buyers cannot both take its last place.
-      if (Object.keys(campaign.caps).length) await tx.select({ id: campaigns.id }).from(campaigns).where(eq(campaigns.id, campaign.id)).for('update');
+      if (Object.keys(campaign.caps).length)
+        await tx.select({ id: campaigns.id }).from(campaigns).where(eq(campaigns.id, campaign.id)).for('update');
       // The stored pool (pool undefined): the loader reads this buyer's membership with its other inputs.
       rules = { id: campaign.id, caps: campaign.caps, auction: campaign.auction, pool: undefined };
       serviceLine = campaign.serviceLine;
@@ -260,7 +312,9 @@ async function claimTimeVerdict(
       states: manual ? [] : loaded.states,
       caps: loaded.caps,
       // Hours and filters (#12) bind claims too (refused as eligibility_changed); not an admin's manual sale.
-      ...(manual ? {} : { timeZone: loaded.timeZone, schedule: loaded.schedule, pauses: loaded.pauses, filters: loaded.filters }),
+      ...(manual
+        ? {}
+        : { timeZone: loaded.timeZone, schedule: loaded.schedule, pauses: loaded.pauses, filters: loaded.filters }),
     },
     now: inputs.now,
     // The balance read under the wallet's lock.

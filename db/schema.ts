@@ -64,7 +64,10 @@ import type {
 const id = () => uuid('id').primaryKey().defaultRandom();
 const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
 const updatedAt = () =>
-  timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow().$onUpdate(() => new Date());
+  timestamp('updated_at', { withTimezone: true, mode: 'date' })
+    .notNull()
+    .defaultNow()
+    .$onUpdate(() => new Date());
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
 export const agencies = pgTable('agencies', {
@@ -82,7 +85,9 @@ export const apiKeys = pgTable(
   {
     id: id(),
     kind: text('kind').$type<ApiKeyKind>().notNull(),
-    agencyId: uuid('agency_id').notNull().references(() => agencies.id),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
     buyerId: uuid('buyer_id').references(() => buyers.id),
     /** Set exactly for `source` keys (CHECK api_keys_source_owner). */
     sourceId: uuid('source_id').references(() => sources.id),
@@ -100,7 +105,9 @@ export const serviceLines = pgTable(
   'service_lines',
   {
     id: id(),
-    agencyId: uuid('agency_id').notNull().references(() => agencies.id),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
     key: text('key').notNull(),
     name: text('name').notNull(),
     createdAt: createdAt(),
@@ -123,7 +130,9 @@ export const buyers = pgTable(
   'buyers',
   {
     id: id(),
-    agencyId: uuid('agency_id').notNull().references(() => agencies.id),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
     name: text('name').notNull(),
     status: text('status').$type<BuyerStatus>().notNull().default('active'),
     pauseReason: text('pause_reason'),
@@ -141,9 +150,18 @@ export const buyers = pgTable(
     webhookPauseReason: text('webhook_pause_reason'),
     /** Failed deliveries in a row (after retries); reset by a successful one. Pauses the buyer at the agency's limit. */
     consecutiveDeliveryFailures: integer('consecutive_delivery_failures').notNull().default(0),
-    serviceLines: text('service_lines').array().notNull().default(sql`'{}'::text[]`),
-    zipCodes: text('zip_codes').array().notNull().default(sql`'{}'::text[]`),
-    states: text('states').array().notNull().default(sql`'{}'::text[]`),
+    serviceLines: text('service_lines')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
+    zipCodes: text('zip_codes')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
+    states: text('states')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
     caps: jsonb('caps').$type<Caps>().notNull().default({}),
     delivery: jsonb('delivery').$type<DeliverySettings>().notNull().default({}),
     /** IANA zone of its schedule; null: the agency's. */
@@ -165,16 +183,26 @@ export const buyers = pgTable(
   },
   (t) => [
     index('buyers_agency_idx').on(t.agencyId),
-    check('buyers_previous_secret_window', sql`(${t.webhookSecretPrevious} IS NULL) = (${t.webhookSecretPreviousUntil} IS NULL)`),
-    check('buyers_low_balance_threshold_non_negative', sql`${t.lowBalanceThreshold} IS NULL OR ${t.lowBalanceThreshold} >= 0`),
+    check(
+      'buyers_previous_secret_window',
+      sql`(${t.webhookSecretPrevious} IS NULL) = (${t.webhookSecretPreviousUntil} IS NULL)`,
+    ),
+    check(
+      'buyers_low_balance_threshold_non_negative',
+      sql`${t.lowBalanceThreshold} IS NULL OR ${t.lowBalanceThreshold} >= 0`,
+    ),
   ],
 );
 
 export const wallets = pgTable(
   'wallets',
   {
-    buyerId: uuid('buyer_id').primaryKey().references(() => buyers.id),
-    agencyId: uuid('agency_id').notNull().references(() => agencies.id),
+    buyerId: uuid('buyer_id')
+      .primaryKey()
+      .references(() => buyers.id),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
     /** Moved only by the ledger trigger; equals the sum of the buyer's entries. */
     balance: integer('balance').notNull().default(0),
     updatedAt: updatedAt(),
@@ -186,8 +214,12 @@ export const ledgerEntries = pgTable(
   'ledger_entries',
   {
     id: id(),
-    buyerId: uuid('buyer_id').notNull().references(() => wallets.buyerId),
-    agencyId: uuid('agency_id').notNull().references(() => agencies.id),
+    buyerId: uuid('buyer_id')
+      .notNull()
+      .references(() => wallets.buyerId),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
     kind: text('kind').$type<LedgerEntryKind>().notNull(),
     /** Signed: top-ups and refunds positive, charges negative. */
     amount: integer('amount').notNull(),
@@ -202,8 +234,13 @@ export const ledgerEntries = pgTable(
   (t) => [
     uniqueIndex('ledger_idempotency_uq').on(t.idempotencyKey),
     index('ledger_buyer_idx').on(t.buyerId, t.createdAt),
-    index('ledger_lead_idx').on(t.leadId).where(sql`${t.leadId} IS NOT NULL`),
-    check('ledger_amount_sign', sql`(${t.kind} = 'charge' AND ${t.amount} < 0) OR (${t.kind} IN ('top_up','refund') AND ${t.amount} > 0) OR ${t.kind} = 'adjustment'`),
+    index('ledger_lead_idx')
+      .on(t.leadId)
+      .where(sql`${t.leadId} IS NOT NULL`),
+    check(
+      'ledger_amount_sign',
+      sql`(${t.kind} = 'charge' AND ${t.amount} < 0) OR (${t.kind} IN ('top_up','refund') AND ${t.amount} > 0) OR ${t.kind} = 'adjustment'`,
+    ),
   ],
 );
 
@@ -211,7 +248,9 @@ export const campaigns = pgTable(
   'campaigns',
   {
     id: id(),
-    agencyId: uuid('agency_id').notNull().references(() => agencies.id),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
     name: text('name').notNull(),
     serviceLine: text('service_line').notNull(),
     mode: text('mode').$type<DeliveryMode>().notNull(),
@@ -242,8 +281,12 @@ export const campaigns = pgTable(
 export const campaignBuyers = pgTable(
   'campaign_buyers',
   {
-    campaignId: uuid('campaign_id').notNull().references(() => campaigns.id, { onDelete: 'cascade' }),
-    buyerId: uuid('buyer_id').notNull().references(() => buyers.id),
+    campaignId: uuid('campaign_id')
+      .notNull()
+      .references(() => campaigns.id, { onDelete: 'cascade' }),
+    buyerId: uuid('buyer_id')
+      .notNull()
+      .references(() => buyers.id),
     priority: integer('priority').notNull().default(0),
     weight: integer('weight').notNull().default(1),
   },
@@ -252,7 +295,9 @@ export const campaignBuyers = pgTable(
 
 /** Round-robin rotation: the last buyer served, per campaign, so it survives restarts. */
 export const pushRotation = pgTable('push_rotation', {
-  campaignId: uuid('campaign_id').primaryKey().references(() => campaigns.id, { onDelete: 'cascade' }),
+  campaignId: uuid('campaign_id')
+    .primaryKey()
+    .references(() => campaigns.id, { onDelete: 'cascade' }),
   lastBuyerId: uuid('last_buyer_id'),
   updatedAt: updatedAt(),
 });
@@ -261,12 +306,19 @@ export const leads = pgTable(
   'leads',
   {
     id: id(),
-    agencyId: uuid('agency_id').notNull().references(() => agencies.id),
-    campaignId: uuid('campaign_id').notNull().references(() => campaigns.id),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    campaignId: uuid('campaign_id')
+      .notNull()
+      .references(() => campaigns.id),
     fields: jsonb('fields').$type<LeadFields>().notNull(),
     status: text('status').$type<LeadStatus>().notNull().default('routing'),
     statusReason: text('status_reason'),
-    dedupeKeys: text('dedupe_keys').array().notNull().default(sql`'{}'::text[]`),
+    dedupeKeys: text('dedupe_keys')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
     /** Consent evidence captured with the lead (null: none was sent). */
     consent: jsonb('consent').$type<ConsentEvidence>(),
     workflowId: text('workflow_id').notNull(),
@@ -279,7 +331,9 @@ export const leads = pgTable(
   },
   (t) => [
     index('leads_agency_status_idx').on(t.agencyId, t.status, t.createdAt),
-    index('leads_source_idx').on(t.sourceId, t.createdAt, t.id).where(sql`${t.sourceId} IS NOT NULL`),
+    index('leads_source_idx')
+      .on(t.sourceId, t.createdAt, t.id)
+      .where(sql`${t.sourceId} IS NOT NULL`),
     index('leads_agency_created_idx').on(t.agencyId, t.createdAt),
   ],
 );
@@ -288,8 +342,12 @@ export const offers = pgTable(
   'offers',
   {
     id: id(),
-    leadId: uuid('lead_id').notNull().references(() => leads.id),
-    agencyId: uuid('agency_id').notNull().references(() => agencies.id),
+    leadId: uuid('lead_id')
+      .notNull()
+      .references(() => leads.id),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
     campaignId: uuid('campaign_id').references(() => campaigns.id),
     kind: text('kind').$type<OfferKind>().notNull(),
     /** The workflow that owns this offer: claims are sent there as Updates. */
@@ -322,8 +380,12 @@ export const offers = pgTable(
 export const offerTargets = pgTable(
   'offer_targets',
   {
-    offerId: uuid('offer_id').notNull().references(() => offers.id),
-    buyerId: uuid('buyer_id').notNull().references(() => buyers.id),
+    offerId: uuid('offer_id')
+      .notNull()
+      .references(() => offers.id),
+    buyerId: uuid('buyer_id')
+      .notNull()
+      .references(() => buyers.id),
     eligible: boolean('eligible').notNull(),
     reason: text('reason').$type<ExclusionReason>(),
     detail: text('detail'),
@@ -343,7 +405,9 @@ export const offerEvents = pgTable(
   'offer_events',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
-    leadId: uuid('lead_id').notNull().references(() => leads.id),
+    leadId: uuid('lead_id')
+      .notNull()
+      .references(() => leads.id),
     offerId: uuid('offer_id').references(() => offers.id),
     type: text('type').$type<TimelineEventType>().notNull(),
     buyerId: uuid('buyer_id'),
@@ -364,14 +428,24 @@ export const assignments = pgTable(
   'assignments',
   {
     id: id(),
-    leadId: uuid('lead_id').notNull().references(() => leads.id),
-    offerId: uuid('offer_id').notNull().references(() => offers.id),
-    buyerId: uuid('buyer_id').notNull().references(() => buyers.id),
-    agencyId: uuid('agency_id').notNull().references(() => agencies.id),
+    leadId: uuid('lead_id')
+      .notNull()
+      .references(() => leads.id),
+    offerId: uuid('offer_id')
+      .notNull()
+      .references(() => offers.id),
+    buyerId: uuid('buyer_id')
+      .notNull()
+      .references(() => buyers.id),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
     price: integer('price').notNull(),
     /** Exclusive unless the offer allowed several winners. */
     exclusive: boolean('exclusive').notNull(),
-    chargeEntryId: uuid('charge_entry_id').notNull().references(() => ledgerEntries.id),
+    chargeEntryId: uuid('charge_entry_id')
+      .notNull()
+      .references(() => ledgerEntries.id),
     status: text('status').$type<AssignmentStatus>().notNull().default('active'),
     createdAt: createdAt(),
   },
@@ -379,8 +453,12 @@ export const assignments = pgTable(
     uniqueIndex('assignments_offer_buyer_uq').on(t.offerId, t.buyerId),
     uniqueIndex('assignments_charge_uq').on(t.chargeEntryId),
     // A buyer never holds the same lead twice, and an exclusive lead has one owner.
-    uniqueIndex('assignments_lead_buyer_active_uq').on(t.leadId, t.buyerId).where(sql`${t.status} = 'active'`),
-    uniqueIndex('assignments_exclusive_lead_uq').on(t.leadId).where(sql`${t.exclusive} AND ${t.status} = 'active'`),
+    uniqueIndex('assignments_lead_buyer_active_uq')
+      .on(t.leadId, t.buyerId)
+      .where(sql`${t.status} = 'active'`),
+    uniqueIndex('assignments_exclusive_lead_uq')
+      .on(t.leadId)
+      .where(sql`${t.exclusive} AND ${t.status} = 'active'`),
     index('assignments_buyer_idx').on(t.buyerId, t.createdAt),
     index('assignments_lead_idx').on(t.leadId),
   ],
@@ -390,7 +468,9 @@ export const deliveries = pgTable(
   'deliveries',
   {
     id: id(),
-    assignmentId: uuid('assignment_id').notNull().references(() => assignments.id),
+    assignmentId: uuid('assignment_id')
+      .notNull()
+      .references(() => assignments.id),
     channel: text('channel').$type<DeliveryChannel>().notNull(),
     status: text('status').$type<DeliveryStatus>().notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
@@ -406,7 +486,9 @@ export const deliveryAttempts = pgTable(
   'delivery_attempts',
   {
     id: id(),
-    assignmentId: uuid('assignment_id').notNull().references(() => assignments.id),
+    assignmentId: uuid('assignment_id')
+      .notNull()
+      .references(() => assignments.id),
     channel: text('channel').$type<DeliveryChannel>().notNull(),
     attempt: integer('attempt').notNull(),
     redelivery: boolean('redelivery').notNull().default(false),
@@ -434,9 +516,15 @@ export const disputes = pgTable(
   'disputes',
   {
     id: id(),
-    assignmentId: uuid('assignment_id').notNull().references(() => assignments.id),
-    buyerId: uuid('buyer_id').notNull().references(() => buyers.id),
-    agencyId: uuid('agency_id').notNull().references(() => agencies.id),
+    assignmentId: uuid('assignment_id')
+      .notNull()
+      .references(() => assignments.id),
+    buyerId: uuid('buyer_id')
+      .notNull()
+      .references(() => buyers.id),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
     reason: text('reason').notNull(),
     /** One of the agency's allowed return reasons, when it has a list. */
     reasonCode: text('reason_code'),
@@ -448,7 +536,9 @@ export const disputes = pgTable(
   (t) => [
     index('disputes_agency_status_idx').on(t.agencyId, t.status),
     // One open or approved dispute per assignment: a lead is refunded at most once.
-    uniqueIndex('disputes_assignment_active_uq').on(t.assignmentId).where(sql`${t.status} <> 'rejected'`),
+    uniqueIndex('disputes_assignment_active_uq')
+      .on(t.assignmentId)
+      .where(sql`${t.status} <> 'rejected'`),
   ],
 );
 
@@ -456,8 +546,12 @@ export const disputes = pgTable(
 export const bids = pgTable(
   'bids',
   {
-    offerId: uuid('offer_id').notNull().references(() => offers.id),
-    buyerId: uuid('buyer_id').notNull().references(() => buyers.id),
+    offerId: uuid('offer_id')
+      .notNull()
+      .references(() => offers.id),
+    buyerId: uuid('buyer_id')
+      .notNull()
+      .references(() => buyers.id),
     amount: integer('amount').notNull(),
     requestId: text('request_id').notNull(),
     /** The workflow's acceptance order: ties go to the earlier. */
@@ -472,8 +566,12 @@ export const buyerChanges = pgTable(
   'buyer_changes',
   {
     id: id(),
-    agencyId: uuid('agency_id').notNull().references(() => agencies.id),
-    buyerId: uuid('buyer_id').notNull().references(() => buyers.id),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    buyerId: uuid('buyer_id')
+      .notNull()
+      .references(() => buyers.id),
     actor: text('actor').$type<ChangeActor>().notNull(),
     changes: jsonb('changes').$type<Record<string, { from: unknown; to: unknown }>>().notNull(),
     note: text('note'),
@@ -521,8 +619,12 @@ export const rateLimitBuckets = pgTable(
 export const campaignBuyerPrices = pgTable(
   'campaign_buyer_prices',
   {
-    campaignId: uuid('campaign_id').notNull().references(() => campaigns.id, { onDelete: 'cascade' }),
-    buyerId: uuid('buyer_id').notNull().references(() => buyers.id),
+    campaignId: uuid('campaign_id')
+      .notNull()
+      .references(() => campaigns.id, { onDelete: 'cascade' }),
+    buyerId: uuid('buyer_id')
+      .notNull()
+      .references(() => buyers.id),
     kind: text('kind').$type<BuyerPriceKind>().notNull(),
     /** fixed: credits; percent: -100..1000 (+20 = 20 % more). */
     value: integer('value').notNull(),
@@ -542,8 +644,12 @@ export const pipelineChanges = pgTable(
   'pipeline_changes',
   {
     id: id(),
-    assignmentId: uuid('assignment_id').notNull().references(() => assignments.id),
-    buyerId: uuid('buyer_id').notNull().references(() => buyers.id),
+    assignmentId: uuid('assignment_id')
+      .notNull()
+      .references(() => assignments.id),
+    buyerId: uuid('buyer_id')
+      .notNull()
+      .references(() => buyers.id),
     agencyId: uuid('agency_id').notNull(),
     status: text('status').$type<PipelineStatus>().notNull(),
     note: text('note'),
@@ -556,7 +662,10 @@ export const pipelineChanges = pgTable(
   (t) => [
     index('pipeline_changes_assignment_idx').on(t.assignmentId, t.createdAt),
     index('pipeline_changes_buyer_idx').on(t.buyerId, t.createdAt),
-    check('pipeline_changes_status', sql`${t.status} IN ('new','contacted','appointment','quoted','won_job','lost_job')`),
+    check(
+      'pipeline_changes_status',
+      sql`${t.status} IN ('new','contacted','appointment','quoted','won_job','lost_job')`,
+    ),
     check('pipeline_changes_job_value', sql`${t.jobValue} IS NULL OR ${t.jobValue} >= 0`),
   ],
 );
@@ -571,7 +680,9 @@ export const buyerAlerts = pgTable(
   {
     id: id(),
     agencyId: uuid('agency_id').notNull(),
-    buyerId: uuid('buyer_id').notNull().references(() => buyers.id),
+    buyerId: uuid('buyer_id')
+      .notNull()
+      .references(() => buyers.id),
     kind: text('kind').$type<AlertKind>().notNull(),
     channel: text('channel').$type<AlertChannel>().notNull(),
     offerId: uuid('offer_id'),
@@ -585,8 +696,12 @@ export const buyerAlerts = pgTable(
     sentAt: ts('sent_at'),
   },
   (t) => [
-    uniqueIndex('buyer_alerts_offer_uq').on(t.offerId, t.buyerId, t.channel).where(sql`${t.kind} = 'offer_opened'`),
-    index('buyer_alerts_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    uniqueIndex('buyer_alerts_offer_uq')
+      .on(t.offerId, t.buyerId, t.channel)
+      .where(sql`${t.kind} = 'offer_opened'`),
+    index('buyer_alerts_due_idx')
+      .on(t.nextAttemptAt)
+      .where(sql`${t.status} = 'pending'`),
     index('buyer_alerts_buyer_idx').on(t.buyerId, t.createdAt),
     check('buyer_alerts_kind', sql`${t.kind} IN ('offer_opened','low_balance')`),
     check('buyer_alerts_channel', sql`${t.channel} IN ('webhook','email','sms','voice')`),
@@ -601,7 +716,9 @@ export const sources = pgTable(
   'sources',
   {
     id: id(),
-    agencyId: uuid('agency_id').notNull().references(() => agencies.id),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
     name: text('name').notNull(),
     status: text('status').$type<SourceStatus>().notNull().default('active'),
     createdAt: createdAt(),
@@ -614,9 +731,15 @@ export const sources = pgTable(
 export const sourceCampaigns = pgTable(
   'source_campaigns',
   {
-    sourceId: uuid('source_id').notNull().references(() => sources.id),
-    campaignId: uuid('campaign_id').notNull().references(() => campaigns.id),
-    agencyId: uuid('agency_id').notNull().references(() => agencies.id),
+    sourceId: uuid('source_id')
+      .notNull()
+      .references(() => sources.id),
+    campaignId: uuid('campaign_id')
+      .notNull()
+      .references(() => campaigns.id),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
     allowed: boolean('allowed').notNull().default(true),
     payoutKind: text('payout_kind').$type<PayoutKind>().notNull(),
     payoutAmount: integer('payout_amount'),
@@ -629,8 +752,12 @@ export const sourceCampaigns = pgTable(
 
 /** What the agency owes each source; moved only by the source ledger's trigger. */
 export const sourceWallets = pgTable('source_wallets', {
-  sourceId: uuid('source_id').primaryKey().references(() => sources.id),
-  agencyId: uuid('agency_id').notNull().references(() => agencies.id),
+  sourceId: uuid('source_id')
+    .primaryKey()
+    .references(() => sources.id),
+  agencyId: uuid('agency_id')
+    .notNull()
+    .references(() => agencies.id),
   balance: integer('balance').notNull().default(0),
   updatedAt: updatedAt(),
 });
@@ -639,8 +766,12 @@ export const sourceLedgerEntries = pgTable(
   'source_ledger_entries',
   {
     id: id(),
-    sourceId: uuid('source_id').notNull().references(() => sourceWallets.sourceId),
-    agencyId: uuid('agency_id').notNull().references(() => agencies.id),
+    sourceId: uuid('source_id')
+      .notNull()
+      .references(() => sourceWallets.sourceId),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
     kind: text('kind').$type<SourceLedgerKind>().notNull(),
     /** Signed: payouts positive (owed to the source), reversals and settlements negative. */
     amount: integer('amount').notNull(),
@@ -653,7 +784,9 @@ export const sourceLedgerEntries = pgTable(
   },
   (t) => [
     uniqueIndex('source_ledger_idempotency_uq').on(t.idempotencyKey),
-    uniqueIndex('source_ledger_assignment_kind_uq').on(t.assignmentId, t.kind).where(sql`${t.kind} IN ('payout', 'reversal')`),
+    uniqueIndex('source_ledger_assignment_kind_uq')
+      .on(t.assignmentId, t.kind)
+      .where(sql`${t.kind} IN ('payout', 'reversal')`),
     index('source_ledger_source_idx').on(t.sourceId, t.createdAt),
     index('source_ledger_lead_idx').on(t.leadId),
   ],
@@ -664,9 +797,15 @@ export const pings = pgTable(
   'pings',
   {
     id: id(),
-    agencyId: uuid('agency_id').notNull().references(() => agencies.id),
-    sourceId: uuid('source_id').notNull().references(() => sources.id),
-    campaignId: uuid('campaign_id').notNull().references(() => campaigns.id),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    sourceId: uuid('source_id')
+      .notNull()
+      .references(() => sources.id),
+    campaignId: uuid('campaign_id')
+      .notNull()
+      .references(() => campaigns.id),
     /** The non-identifying fields the ping carried (zip, state, city, answers). */
     fields: jsonb('fields').$type<PingFields>().notNull(),
     subId: text('sub_id'),
@@ -680,7 +819,10 @@ export const pings = pgTable(
     leadId: uuid('lead_id'),
     createdAt: createdAt(),
   },
-  (t) => [index('pings_source_idx').on(t.sourceId, t.createdAt), index('pings_agency_created_idx').on(t.agencyId, t.createdAt)],
+  (t) => [
+    index('pings_source_idx').on(t.sourceId, t.createdAt),
+    index('pings_agency_created_idx').on(t.agencyId, t.createdAt),
+  ],
 );
 
 export interface PingFields {

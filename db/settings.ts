@@ -15,7 +15,10 @@ export async function agencySettings(db: DbOrTx, agencyId: string): Promise<Agen
 }
 
 /** The duplicate window in ms: the agency's setting, else `fallbackMs` (the process default, 30 days). */
-export function duplicateWindowMs(settings: AgencySettings, fallbackMs: number = DEFAULT_DUPLICATE_WINDOW_DAYS * DAY_MS): number {
+export function duplicateWindowMs(
+  settings: AgencySettings,
+  fallbackMs: number = DEFAULT_DUPLICATE_WINDOW_DAYS * DAY_MS,
+): number {
   return settings.duplicateWindowDays !== undefined ? settings.duplicateWindowDays * DAY_MS : fallbackMs;
 }
 
@@ -24,7 +27,11 @@ export function autoPauseAfterFailures(settings: AgencySettings): number {
 }
 
 /** Merges the patch into the settings: a top-level key set to null goes back to its default. */
-export async function updateAgencySettings(db: DbOrTx, agencyId: string, patch: { [K in keyof AgencySettings]?: AgencySettings[K] | null }): Promise<AgencySettings> {
+export async function updateAgencySettings(
+  db: DbOrTx,
+  agencyId: string,
+  patch: { [K in keyof AgencySettings]?: AgencySettings[K] | null },
+): Promise<AgencySettings> {
   const current = await agencySettings(db, agencyId);
   const next: Record<string, unknown> = { ...current };
   for (const [k, v] of Object.entries(patch)) {
@@ -32,6 +39,10 @@ export async function updateAgencySettings(db: DbOrTx, agencyId: string, patch: 
     if (v === null) delete next[k];
     else next[k] = v;
   }
-  const [row] = await db.update(agencies).set({ settings: next as AgencySettings }).where(eq(agencies.id, agencyId)).returning({ settings: agencies.settings });
+  const [row] = await db
+    .update(agencies)
+    .set({ settings: next as AgencySettings })
+    .where(eq(agencies.id, agencyId))
+    .returning({ settings: agencies.settings });
   return row?.settings ?? {};
 }

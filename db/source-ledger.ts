@@ -30,7 +30,10 @@ export interface SourceEntryInput {
 }
 
 /** Posts one entry at most once per idempotency key (a repeat returns the first, `created: false`). */
-export async function postSourceEntry(db: DbOrTx, input: SourceEntryInput): Promise<{ entry: SourceLedgerEntry; created: boolean }> {
+export async function postSourceEntry(
+  db: DbOrTx,
+  input: SourceEntryInput,
+): Promise<{ entry: SourceLedgerEntry; created: boolean }> {
   const inserted = await db
     .insert(sourceLedgerEntries)
     .values({
@@ -46,7 +49,10 @@ export async function postSourceEntry(db: DbOrTx, input: SourceEntryInput): Prom
     .onConflictDoNothing({ target: sourceLedgerEntries.idempotencyKey })
     .returning();
   if (inserted[0]) return { entry: inserted[0], created: true };
-  const [existing] = await db.select().from(sourceLedgerEntries).where(eq(sourceLedgerEntries.idempotencyKey, input.idempotencyKey));
+  const [existing] = await db
+    .select()
+    .from(sourceLedgerEntries)
+    .where(eq(sourceLedgerEntries.idempotencyKey, input.idempotencyKey));
   if (!existing) throw new Error(`source ledger entry ${input.idempotencyKey} vanished`);
   return { entry: existing, created: false };
 }
@@ -56,7 +62,10 @@ export async function createSourceWallet(db: DbOrTx, sourceId: string, agencyId:
 }
 
 export async function sourceBalance(db: DbOrTx, sourceId: string): Promise<number> {
-  const [row] = await db.select({ balance: sourceWallets.balance }).from(sourceWallets).where(eq(sourceWallets.sourceId, sourceId));
+  const [row] = await db
+    .select({ balance: sourceWallets.balance })
+    .from(sourceWallets)
+    .where(eq(sourceWallets.sourceId, sourceId));
   return row?.balance ?? 0;
 }
 
@@ -73,19 +82,31 @@ export async function recordSourcePayout(
   const [row] = await tx
     .select({ sourceId: leads.sourceId, rule: sourceCampaigns })
     .from(leads)
-    .leftJoin(sourceCampaigns, and(eq(sourceCampaigns.sourceId, leads.sourceId), eq(sourceCampaigns.campaignId, leads.campaignId)))
+    .leftJoin(
+      sourceCampaigns,
+      and(eq(sourceCampaigns.sourceId, leads.sourceId), eq(sourceCampaigns.campaignId, leads.campaignId)),
+    )
     .where(eq(leads.id, sale.leadId));
   if (!row?.sourceId) return null;
   // A source posts only into campaigns with a rule; should the rule be gone, the payout is 0, still recorded.
   let amount = row.rule
-    ? payoutFor({ kind: row.rule.payoutKind, amount: row.rule.payoutAmount ?? undefined, shareBps: row.rule.payoutShareBps ?? undefined }, sale.price)
+    ? payoutFor(
+        {
+          kind: row.rule.payoutKind,
+          amount: row.rule.payoutAmount ?? undefined,
+          shareBps: row.rule.payoutShareBps ?? undefined,
+        },
+        sale.price,
+      )
     : 0;
   // A fixed amount is per lead: a second sale of a shared lead pays nothing more while the first payout stands.
   if (row.rule?.payoutKind === 'fixed' && amount > 0) {
     const [standing] = await tx
       .select({ net: sql<number>`coalesce(sum(${sourceLedgerEntries.amount}), 0)::int` })
       .from(sourceLedgerEntries)
-      .where(and(eq(sourceLedgerEntries.leadId, sale.leadId), inArray(sourceLedgerEntries.kind, ['payout', 'reversal'])));
+      .where(
+        and(eq(sourceLedgerEntries.leadId, sale.leadId), inArray(sourceLedgerEntries.kind, ['payout', 'reversal'])),
+      );
     if ((standing?.net ?? 0) > 0) amount = 0;
   }
   const { entry } = await postSourceEntry(tx, {
@@ -101,7 +122,11 @@ export async function recordSourcePayout(
 }
 
 /** Reverses the payout of a returned sale, once; nothing when the sale had no payout. */
-export async function reverseSourcePayout(tx: DbOrTx, assignmentId: string, reference: string): Promise<SourceLedgerEntry | null> {
+export async function reverseSourcePayout(
+  tx: DbOrTx,
+  assignmentId: string,
+  reference: string,
+): Promise<SourceLedgerEntry | null> {
   const [payout] = await tx
     .select()
     .from(sourceLedgerEntries)
@@ -124,8 +149,18 @@ export async function listSourceLedger(db: DbOrTx, sourceId: string, page: PageA
   const rows = await db
     .select({ row: sourceLedgerEntries, sortAt: sortKeyAt(sourceLedgerEntries.createdAt) })
     .from(sourceLedgerEntries)
-    .where(and(eq(sourceLedgerEntries.sourceId, sourceId), olderThan(sourceLedgerEntries.createdAt, sourceLedgerEntries.id, page.after)))
+    .where(
+      and(
+        eq(sourceLedgerEntries.sourceId, sourceId),
+        olderThan(sourceLedgerEntries.createdAt, sourceLedgerEntries.id, page.after),
+      ),
+    )
     .orderBy(desc(sourceLedgerEntries.createdAt), desc(sourceLedgerEntries.id))
     .limit(page.limit + 1);
-  return toPage(rows, page.limit, (r) => r.row.id, (r) => r.row);
+  return toPage(
+    rows,
+    page.limit,
+    (r) => r.row.id,
+    (r) => r.row,
+  );
 }

@@ -17,13 +17,24 @@ export type SourceRow = typeof sources.$inferSelect;
 export type SourceCampaignRow = typeof sourceCampaigns.$inferSelect;
 export type SourceWithBalance = SourceRow & { balance: number };
 
-export async function createSource(db: DbOrTx, agencyId: string, input: { name: string; status?: SourceStatus }): Promise<SourceRow> {
-  const [row] = await db.insert(sources).values({ agencyId, name: input.name, status: input.status ?? 'active' }).returning();
+export async function createSource(
+  db: DbOrTx,
+  agencyId: string,
+  input: { name: string; status?: SourceStatus },
+): Promise<SourceRow> {
+  const [row] = await db
+    .insert(sources)
+    .values({ agencyId, name: input.name, status: input.status ?? 'active' })
+    .returning();
   await createSourceWallet(db, row!.id, agencyId);
   return row!;
 }
 
-export async function getSource(db: DbOrTx, agencyId: string, sourceId: string): Promise<SourceWithBalance | undefined> {
+export async function getSource(
+  db: DbOrTx,
+  agencyId: string,
+  sourceId: string,
+): Promise<SourceWithBalance | undefined> {
   const [row] = await db
     .select({ source: sources, balance: sourceWallets.balance })
     .from(sources)
@@ -40,10 +51,20 @@ export async function listSources(db: DbOrTx, agencyId: string, page: PageArgs):
     .where(and(eq(sources.agencyId, agencyId), olderThan(sources.createdAt, sources.id, page.after)))
     .orderBy(desc(sources.createdAt), desc(sources.id))
     .limit(page.limit + 1);
-  return toPage(rows, page.limit, (r) => r.source.id, (r) => ({ ...r.source, balance: r.balance ?? 0 }));
+  return toPage(
+    rows,
+    page.limit,
+    (r) => r.source.id,
+    (r) => ({ ...r.source, balance: r.balance ?? 0 }),
+  );
 }
 
-export async function updateSource(db: DbOrTx, agencyId: string, sourceId: string, patch: { name?: string; status?: SourceStatus }): Promise<SourceRow | undefined> {
+export async function updateSource(
+  db: DbOrTx,
+  agencyId: string,
+  sourceId: string,
+  patch: { name?: string; status?: SourceStatus },
+): Promise<SourceRow | undefined> {
   const [row] = await db
     .update(sources)
     .set({ ...patch, updatedAt: new Date() })
@@ -53,7 +74,9 @@ export async function updateSource(db: DbOrTx, agencyId: string, sourceId: strin
 }
 
 export const ruleOf = (r: SourceCampaignRow): PayoutRule =>
-  r.payoutKind === 'fixed' ? { kind: 'fixed', amount: r.payoutAmount ?? 0 } : { kind: 'share', shareBps: r.payoutShareBps ?? 0 };
+  r.payoutKind === 'fixed'
+    ? { kind: 'fixed', amount: r.payoutAmount ?? 0 }
+    : { kind: 'share', shareBps: r.payoutShareBps ?? 0 };
 
 /** Allows (or disallows) a campaign for a source and sets its payout rule: one row per source and campaign. */
 export async function setSourceCampaign(
@@ -69,7 +92,10 @@ export async function setSourceCampaign(
   const [row] = await db
     .insert(sourceCampaigns)
     .values({ sourceId: input.sourceId, campaignId: input.campaignId, agencyId: input.agencyId, ...values })
-    .onConflictDoUpdate({ target: [sourceCampaigns.sourceId, sourceCampaigns.campaignId], set: { ...values, updatedAt: new Date() } })
+    .onConflictDoUpdate({
+      target: [sourceCampaigns.sourceId, sourceCampaigns.campaignId],
+      set: { ...values, updatedAt: new Date() },
+    })
     .returning();
   return row!;
 }
@@ -77,7 +103,13 @@ export async function setSourceCampaign(
 /** Every campaign rule of a source, with the campaign's name and status. */
 export async function sourceCampaignRules(db: DbOrTx, sourceId: string) {
   return db
-    .select({ rule: sourceCampaigns, campaignName: campaigns.name, campaignStatus: campaigns.status, serviceLine: campaigns.serviceLine, mode: campaigns.mode })
+    .select({
+      rule: sourceCampaigns,
+      campaignName: campaigns.name,
+      campaignStatus: campaigns.status,
+      serviceLine: campaigns.serviceLine,
+      mode: campaigns.mode,
+    })
     .from(sourceCampaigns)
     .innerJoin(campaigns, eq(campaigns.id, sourceCampaigns.campaignId))
     .where(eq(sourceCampaigns.sourceId, sourceId))
@@ -100,7 +132,11 @@ export async function postingAccess(
     .from(sources)
     .leftJoin(
       sourceCampaigns,
-      and(eq(sourceCampaigns.sourceId, sources.id), eq(sourceCampaigns.campaignId, campaignId), eq(sourceCampaigns.allowed, true)),
+      and(
+        eq(sourceCampaigns.sourceId, sources.id),
+        eq(sourceCampaigns.campaignId, campaignId),
+        eq(sourceCampaigns.allowed, true),
+      ),
     )
     .where(and(eq(sources.id, sourceId), eq(sources.agencyId, agencyId)));
   return row;
@@ -119,7 +155,12 @@ export interface SourceLead {
 }
 
 /** A source's own leads with their outcomes and payouts, newest first (keyset pages). */
-export async function listSourceLeads(db: DbOrTx, sourceId: string, page: PageArgs, range: DateRange | null = null): Promise<Page<SourceLead>> {
+export async function listSourceLeads(
+  db: DbOrTx,
+  sourceId: string,
+  page: PageArgs,
+  range: DateRange | null = null,
+): Promise<Page<SourceLead>> {
   const rows = await db
     .select({
       id: leads.id,
@@ -143,14 +184,23 @@ export async function listSourceLeads(db: DbOrTx, sourceId: string, page: PageAr
     )
     .orderBy(desc(leads.createdAt), desc(leads.id))
     .limit(page.limit + 1);
-  return toPage(rows, page.limit, (r) => r.id, (r) => ({
-    id: r.id,
-    campaignId: r.campaignId,
-    subId: r.subId,
-    clickId: r.clickId,
-    status: r.status,
-    outcome: sourceOutcome({ status: r.status, activeSales: Number(r.activeSales), returnedSales: Number(r.returnedSales) }),
-    payout: Number(r.payout),
-    createdAt: r.createdAt,
-  }));
+  return toPage(
+    rows,
+    page.limit,
+    (r) => r.id,
+    (r) => ({
+      id: r.id,
+      campaignId: r.campaignId,
+      subId: r.subId,
+      clickId: r.clickId,
+      status: r.status,
+      outcome: sourceOutcome({
+        status: r.status,
+        activeSales: Number(r.activeSales),
+        returnedSales: Number(r.returnedSales),
+      }),
+      payout: Number(r.payout),
+      createdAt: r.createdAt,
+    }),
+  );
 }

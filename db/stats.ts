@@ -18,7 +18,12 @@ export interface BuyerStats {
   offers: { targeted: number; viewed: number; claimed: number; bid: number; viewedButIgnored: number };
   claims: { attempts: number; won: number; lost: number; failed: number; byReason: Record<string, number> };
   claimLatencyMs: Distribution;
-  deliveries: { delivered: number; failed: number; successRate: number | null; byChannel: Record<string, { delivered: number; failed: number }> };
+  deliveries: {
+    delivered: number;
+    failed: number;
+    successRate: number | null;
+    byChannel: Record<string, { delivered: number; failed: number }>;
+  };
 }
 
 export async function buyerStats(db: DbOrTx, buyerId: string, since: Date): Promise<BuyerStats> {
@@ -26,10 +31,23 @@ export async function buyerStats(db: DbOrTx, buyerId: string, since: Date): Prom
     .select({ offerId: offers.id })
     .from(offerTargets)
     .innerJoin(offers, eq(offers.id, offerTargets.offerId))
-    .where(and(eq(offerTargets.buyerId, buyerId), eq(offerTargets.eligible, true), eq(offers.kind, 'ping_post'), gte(offers.openedAt, since)));
+    .where(
+      and(
+        eq(offerTargets.buyerId, buyerId),
+        eq(offerTargets.eligible, true),
+        eq(offers.kind, 'ping_post'),
+        gte(offers.openedAt, since),
+      ),
+    );
 
   const events = await db
-    .select({ offerId: offerEvents.offerId, type: offerEvents.type, reason: offerEvents.reason, at: offerEvents.at, openedAt: offers.openedAt })
+    .select({
+      offerId: offerEvents.offerId,
+      type: offerEvents.type,
+      reason: offerEvents.reason,
+      at: offerEvents.at,
+      openedAt: offers.openedAt,
+    })
     .from(offerEvents)
     .innerJoin(offers, eq(offers.id, offerEvents.offerId))
     .where(and(eq(offerEvents.buyerId, buyerId), eq(offers.kind, 'ping_post'), gte(offers.openedAt, since)));
@@ -70,7 +88,9 @@ export async function buyerStats(db: DbOrTx, buyerId: string, since: Date): Prom
     .select({ channel: deliveries.channel, status: deliveries.status })
     .from(deliveries)
     .innerJoin(assignments, eq(assignments.id, deliveries.assignmentId))
-    .where(and(eq(assignments.buyerId, buyerId), gte(assignments.createdAt, since), ne(deliveries.channel, 'dashboard')));
+    .where(
+      and(eq(assignments.buyerId, buyerId), gte(assignments.createdAt, since), ne(deliveries.channel, 'dashboard')),
+    );
   const byChannel: Record<string, { delivered: number; failed: number }> = {};
   let delivered = 0;
   let deliveryFailed = 0;
@@ -88,9 +108,20 @@ export async function buyerStats(db: DbOrTx, buyerId: string, since: Date): Prom
   return {
     buyerId,
     since: since.toISOString(),
-    offers: { targeted: new Set(targeted.map((t) => t.offerId)).size, viewed: viewed.size, claimed: claimed.size, bid: bid.size, viewedButIgnored },
+    offers: {
+      targeted: new Set(targeted.map((t) => t.offerId)).size,
+      viewed: viewed.size,
+      claimed: claimed.size,
+      bid: bid.size,
+      viewedButIgnored,
+    },
     claims: { attempts, won, lost, failed, byReason },
     claimLatencyMs: distribution([...acted.values()]),
-    deliveries: { delivered, failed: deliveryFailed, successRate: rate(delivered, delivered + deliveryFailed), byChannel },
+    deliveries: {
+      delivered,
+      failed: deliveryFailed,
+      successRate: rate(delivered, delivered + deliveryFailed),
+      byChannel,
+    },
   };
 }

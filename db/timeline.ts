@@ -63,8 +63,16 @@ export function batchedAppender(db: DbOrTx): (events: TimelineEventInput[]) => P
 }
 
 /** Records that a buyer saw an offer, once per buyer and offer however often it is shown. */
-export async function recordViewed(db: DbOrTx, leadId: string, offerId: string, buyerId: string, channel: ClaimChannel): Promise<void> {
-  await appendEvents(db, [{ leadId, offerId, type: 'viewed', buyerId, data: { channel }, dedupeKey: `viewed:${offerId}:${buyerId}` }]);
+export async function recordViewed(
+  db: DbOrTx,
+  leadId: string,
+  offerId: string,
+  buyerId: string,
+  channel: ClaimChannel,
+): Promise<void> {
+  await appendEvents(db, [
+    { leadId, offerId, type: 'viewed', buyerId, data: { channel }, dedupeKey: `viewed:${offerId}:${buyerId}` },
+  ]);
 }
 
 function toEvent(row: typeof offerEvents.$inferSelect): TimelineEvent {
@@ -81,16 +89,27 @@ function toEvent(row: typeof offerEvents.$inferSelect): TimelineEvent {
 }
 
 export async function offerTimeline(db: DbOrTx, offerId: string): Promise<TimelineEvent[]> {
-  const rows = await db.select().from(offerEvents).where(eq(offerEvents.offerId, offerId)).orderBy(asc(offerEvents.at), asc(offerEvents.id));
+  const rows = await db
+    .select()
+    .from(offerEvents)
+    .where(eq(offerEvents.offerId, offerId))
+    .orderBy(asc(offerEvents.at), asc(offerEvents.id));
   return rows.map(toEvent);
 }
 
 export async function leadTimeline(db: DbOrTx, leadId: string): Promise<TimelineEvent[]> {
-  const rows = await db.select().from(offerEvents).where(eq(offerEvents.leadId, leadId)).orderBy(asc(offerEvents.at), asc(offerEvents.id));
+  const rows = await db
+    .select()
+    .from(offerEvents)
+    .where(eq(offerEvents.leadId, leadId))
+    .orderBy(asc(offerEvents.at), asc(offerEvents.id));
   return rows.map(toEvent);
 }
 
 export async function countEvents(db: DbOrTx, offerId: string, type: TimelineEventType): Promise<number> {
-  const rows = await db.select({ id: offerEvents.id }).from(offerEvents).where(and(eq(offerEvents.offerId, offerId), eq(offerEvents.type, type)));
+  const rows = await db
+    .select({ id: offerEvents.id })
+    .from(offerEvents)
+    .where(and(eq(offerEvents.offerId, offerId), eq(offerEvents.type, type)));
   return rows.length;
 }

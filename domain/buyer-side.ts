@@ -80,7 +80,8 @@ export function pipelineMoveProblem(from: PipelineStatus | null, to: PipelineSta
   const current = from ?? 'new';
   if (current === to) return null;
   if (FINAL_PIPELINE_STATUSES.includes(current)) return `the lead is already ${current}; that is final`;
-  if (PIPELINE_STATUSES.indexOf(to) < PIPELINE_STATUSES.indexOf(current)) return `cannot go back from ${current} to ${to}`;
+  if (PIPELINE_STATUSES.indexOf(to) < PIPELINE_STATUSES.indexOf(current))
+    return `cannot go back from ${current} to ${to}`;
   return null;
 }
 
@@ -96,7 +97,6 @@ export interface BuyerSideSettings {
   lowBalanceThreshold?: number | null;
 }
 
-
 export interface BuyerSideColumns {
   timeZone: string | null;
   schedule: WeeklySchedule | null;
@@ -106,5 +106,10 @@ export interface BuyerSideColumns {
 
 /** What the eligibility rules need of a buyer's hours and filters: its columns, its zone defaulting to the agency's. */
 export function buyerSideProfile(row: BuyerSideColumns, agencyTimeZone: string | null | undefined) {
-  return { timeZone: row.timeZone ?? agencyTimeZone ?? 'UTC', schedule: row.schedule, pauses: row.pauses ?? [], filters: row.filters };
+  return {
+    timeZone: row.timeZone ?? agencyTimeZone ?? 'UTC',
+    schedule: row.schedule,
+    pauses: row.pauses ?? [],
+    filters: row.filters,
+  };
 }

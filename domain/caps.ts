@@ -22,7 +22,12 @@ export function periodStart(period: CapPeriod, now: Date, timeZone: string): Dat
   const start = dt.startOf(unit);
   // A repeated midnight: luxon may pick the later of the two; the period began at the earlier.
   const earlier = start.minus({ hours: 1 });
-  const sameWall = earlier.year === start.year && earlier.month === start.month && earlier.day === start.day && earlier.hour === start.hour && earlier.minute === start.minute;
+  const sameWall =
+    earlier.year === start.year &&
+    earlier.month === start.month &&
+    earlier.day === start.day &&
+    earlier.hour === start.hour &&
+    earlier.minute === start.minute;
   return (sameWall ? earlier : start).toJSDate();
 }
 

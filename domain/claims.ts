@@ -33,10 +33,18 @@ export interface ClaimOutcome {
 const OUTCOMES: Record<ClaimFailureReason, ClaimOutcome> = {
   lost_race: { result: 'lost', httpStatus: 409, message: 'Taken by another buyer' },
   offer_closed: { result: 'lost', httpStatus: 409, message: 'Closed – the claim window ended' },
-  insufficient_credits: { result: 'failed', httpStatus: 402, message: 'Insufficient credits – ask your agency to top up your wallet to claim' },
+  insufficient_credits: {
+    result: 'failed',
+    httpStatus: 402,
+    message: 'Insufficient credits – ask your agency to top up your wallet to claim',
+  },
   not_targeted: { result: 'failed', httpStatus: 403, message: 'No longer eligible for this lead' },
   eligibility_changed: { result: 'failed', httpStatus: 403, message: 'No longer eligible for this lead' },
-  cap_reached: { result: 'failed', httpStatus: 403, message: 'Cap reached – you have bought your limit for this period' },
+  cap_reached: {
+    result: 'failed',
+    httpStatus: 403,
+    message: 'Cap reached – you have bought your limit for this period',
+  },
   // The buyer already has this person: not a race, and topping up would not help.
   already_bought: { result: 'failed', httpStatus: 403, message: 'You already bought this person’s lead' },
 };
@@ -62,7 +70,11 @@ export function isLost(reason: string): boolean {
  * `offer_closed`. The relay's fast path, the claim desk and the sale
  * transaction all decide it here.
  */
-export function noPlaceLeft(offer: { winners: number; maxWinners: number; open: boolean }): 'lost_race' | 'offer_closed' | null {
+export function noPlaceLeft(offer: {
+  winners: number;
+  maxWinners: number;
+  open: boolean;
+}): 'lost_race' | 'offer_closed' | null {
   if (offer.winners >= offer.maxWinners) return 'lost_race';
   if (!offer.open) return 'offer_closed';
   return null;
@@ -140,9 +152,23 @@ export type AttemptEnd =
 export function attemptEvents(attempt: ClaimAttempt, end: AttemptEnd): TimelineEventInput[] {
   const key = attempt.requestId ? claimAttemptKey(attempt.offerId, attempt.buyerId, attempt.requestId) : null;
   const base = { leadId: attempt.leadId, offerId: attempt.offerId, buyerId: attempt.buyerId };
-  const who = { sale: attempt.sale, ...(attempt.channel ? { channel: attempt.channel } : {}), ...(attempt.requestId ? { requestId: attempt.requestId } : {}) };
-  const attempted: TimelineEventInput = { ...base, type: 'claim_attempted', data: who, dedupeKey: key && `${key}:attempted` };
-  if ('won' in end) return [attempted, { ...base, type: 'won', data: { ...who, ...end.won }, dedupeKey: key && `${key}:won` }];
-  const data = { ...who, ...(end.detail ? { detail: end.detail } : {}), ...(end.decidedBy ? { decidedBy: end.decidedBy } : {}) };
+  const who = {
+    sale: attempt.sale,
+    ...(attempt.channel ? { channel: attempt.channel } : {}),
+    ...(attempt.requestId ? { requestId: attempt.requestId } : {}),
+  };
+  const attempted: TimelineEventInput = {
+    ...base,
+    type: 'claim_attempted',
+    data: who,
+    dedupeKey: key && `${key}:attempted`,
+  };
+  if ('won' in end)
+    return [attempted, { ...base, type: 'won', data: { ...who, ...end.won }, dedupeKey: key && `${key}:won` }];
+  const data = {
+    ...who,
+    ...(end.detail ? { detail: end.detail } : {}),
+    ...(end.decidedBy ? { decidedBy: end.decidedBy } : {}),
+  };
   return [attempted, { ...base, type: 'claim_failed', reason: end.refused, data, dedupeKey: key && `${key}:failed` }];
 }

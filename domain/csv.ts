@@ -8,7 +8,14 @@
 export type CsvValue = string | number | boolean | Date | null | undefined | Record<string, unknown>;
 
 export function csvField(v: CsvValue): string {
-  const s = v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  const s =
+    v === null || v === undefined
+      ? ''
+      : v instanceof Date
+        ? v.toISOString()
+        : typeof v === 'object'
+          ? JSON.stringify(v)
+          : String(v);
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

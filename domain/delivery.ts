@@ -33,7 +33,8 @@ function put(o: Record<string, unknown>, k: string, v: unknown): void {
 function getPath(o: Record<string, unknown>, path: string): { found: boolean; value: unknown } {
   let cur: unknown = o;
   for (const part of path.split('.')) {
-    if (!cur || typeof cur !== 'object' || !Object.prototype.hasOwnProperty.call(cur, part)) return { found: false, value: undefined };
+    if (!cur || typeof cur !== 'object' || !Object.prototype.hasOwnProperty.call(cur, part))
+      return { found: false, value: undefined };
     cur = (cur as Record<string, unknown>)[part];
   }
   return { found: true, value: cur };
@@ -50,7 +51,10 @@ function deletePath(o: Record<string, unknown>, path: string): void {
 }
 
 /** The payload with the mapping applied (a deep copy: the input is not touched). */
-export function applyFieldMapping(payload: DeliveryPayload, mapping: FieldMapping | undefined): Record<string, unknown> {
+export function applyFieldMapping(
+  payload: DeliveryPayload,
+  mapping: FieldMapping | undefined,
+): Record<string, unknown> {
   const out = JSON.parse(JSON.stringify(payload)) as Record<string, unknown>;
   if (!mapping) return out;
   const moved: [string, unknown][] = [];
@@ -81,7 +85,13 @@ export function leadSummary(payload: DeliveryPayload): string {
   ];
   if (payload.consent) {
     const c = payload.consent;
-    lines.push('', 'Consent:', `  "${c.text}"`, `  at ${c.timestamp} from ${c.ip} (${c.userAgent})`, ...(c.certificateUrl ? [`  certificate: ${c.certificateUrl}`] : []));
+    lines.push(
+      '',
+      'Consent:',
+      `  "${c.text}"`,
+      `  at ${c.timestamp} from ${c.ip} (${c.userAgent})`,
+      ...(c.certificateUrl ? [`  certificate: ${c.certificateUrl}`] : []),
+    );
   }
   return lines.join('\n');
 }
@@ -103,9 +113,17 @@ export const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
  * `Retry-After` when it sent one, else the schedule with jitter. `random`
  * is [0, 1) (Math.random in the activity; fixed in tests).
  */
-export function retryDelayMs(schedule: RetrySchedule, attempt: number, retryAfterMs: number | null, random: number): number {
+export function retryDelayMs(
+  schedule: RetrySchedule,
+  attempt: number,
+  retryAfterMs: number | null,
+  random: number,
+): number {
   if (retryAfterMs !== null) return Math.min(Math.max(retryAfterMs, 0), MAX_RETRY_AFTER_MS);
-  const base = Math.min(schedule.maximumIntervalMs, schedule.initialIntervalMs * schedule.backoffCoefficient ** Math.max(0, attempt - 1));
+  const base = Math.min(
+    schedule.maximumIntervalMs,
+    schedule.initialIntervalMs * schedule.backoffCoefficient ** Math.max(0, attempt - 1),
+  );
   return Math.max(1, Math.round(base * (1 - RETRY_JITTER + 2 * RETRY_JITTER * random)));
 }
 

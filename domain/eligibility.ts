@@ -8,7 +8,16 @@ import { capReached } from './caps';
 import { evaluateFilters } from './filters';
 import { priceLead } from './pricing';
 import { availability, wallLabel } from './schedule';
-import type { AuctionKind, LeadFields, BuyerProfile, CapPeriod, ClaimFailureReason, ExclusionReason, PeriodCounts, PriceRules } from './types';
+import type {
+  AuctionKind,
+  LeadFields,
+  BuyerProfile,
+  CapPeriod,
+  ClaimFailureReason,
+  ExclusionReason,
+  PeriodCounts,
+  PriceRules,
+} from './types';
 
 export interface EligibilityInput {
   buyer: BuyerProfile;
@@ -27,7 +36,13 @@ export interface EligibilityInput {
 
 export type EligibilityVerdict =
   | { eligible: true }
-  | { eligible: false; reason: ExclusionReason; detail: string; /** outside_hours: when it opens again (null: never) */ opensAt?: string | null; /** filter_mismatch: the failing rule(s) */ failedRules?: { index: number; rule: string }[] };
+  | {
+      eligible: false;
+      reason: ExclusionReason;
+      detail: string;
+      /** outside_hours: when it opens again (null: never) */ opensAt?: string | null;
+      /** filter_mismatch: the failing rule(s) */ failedRules?: { index: number; rule: string }[];
+    };
 
 const PERIOD_WORD: Record<CapPeriod, string> = { daily: 'daily', weekly: 'weekly', monthly: 'monthly' };
 
@@ -43,10 +58,16 @@ export function normalizeZip(zip: string): string {
   return z;
 }
 
-const normalizeState = (s: string | undefined): string => String(s ?? '').trim().toUpperCase();
+const normalizeState = (s: string | undefined): string =>
+  String(s ?? '')
+    .trim()
+    .toUpperCase();
 
 /** A buyer with no ZIPs and no states serves everywhere; otherwise either a ZIP or a state match suffices. */
-export function inServiceArea(buyer: Pick<BuyerProfile, 'zipCodes' | 'states'>, lead: { zip: string; state?: string }): boolean {
+export function inServiceArea(
+  buyer: Pick<BuyerProfile, 'zipCodes' | 'states'>,
+  lead: { zip: string; state?: string },
+): boolean {
   const zips = buyer.zipCodes ?? [];
   const states = buyer.states ?? [];
   if (zips.length === 0 && states.length === 0) return true;
@@ -72,7 +93,8 @@ export function checkEligibility(i: EligibilityInput): EligibilityVerdict {
   if (buyer.status !== 'active') return no('paused', 'buyer is paused');
   const hours = hoursVerdict(buyer, i.now);
   if (hours) return hours;
-  if (!(buyer.serviceLines ?? []).includes(i.serviceLine)) return no('not_subscribed', `not subscribed to ${i.serviceLine}`);
+  if (!(buyer.serviceLines ?? []).includes(i.serviceLine))
+    return no('not_subscribed', `not subscribed to ${i.serviceLine}`);
   if (!inServiceArea(buyer, i.lead)) {
     const state = normalizeState(i.lead.state);
     const where = state ? `ZIP ${normalizeZip(i.lead.zip)} and state ${state}` : `ZIP ${normalizeZip(i.lead.zip)}`;
@@ -115,11 +137,13 @@ export function resolvePool(inputs: EligibilityInput[]): {
   return { eligible, excluded };
 }
 
-export type ClaimTimeFailureReason = Extract<ClaimFailureReason, 'eligibility_changed' | 'cap_reached' | 'insufficient_credits' | 'already_bought'>;
+export type ClaimTimeFailureReason = Extract<
+  ClaimFailureReason,
+  'eligibility_changed' | 'cap_reached' | 'insufficient_credits' | 'already_bought'
+>;
 
 export type ClaimTimeVerdict =
-  | { eligible: true }
-  | { eligible: false; reason: ClaimTimeFailureReason; exclusion: ExclusionReason; detail: string };
+  { eligible: true } | { eligible: false; reason: ClaimTimeFailureReason; exclusion: ExclusionReason; detail: string };
 
 /**
  * The same rules, re-run when a buyer claims: things may have changed since the
@@ -132,7 +156,9 @@ export function checkClaimTimeEligibility(i: EligibilityInput): ClaimTimeVerdict
   const v = checkEligibility(i);
   if (v.eligible) return v;
   const reason: ClaimTimeFailureReason =
-    v.reason === 'cap_reached' || v.reason === 'insufficient_credits' || v.reason === 'already_bought' ? v.reason : 'eligibility_changed';
+    v.reason === 'cap_reached' || v.reason === 'insufficient_credits' || v.reason === 'already_bought'
+      ? v.reason
+      : 'eligibility_changed';
   return { eligible: false, reason, exclusion: v.reason, detail: v.detail };
 }
 
@@ -176,7 +202,9 @@ export function campaignPriceOf(
   lead: LeadFields,
 ): number {
   const computed = priceLead(campaign.price, lead, campaign.serviceLine);
-  return campaign.auction === 'highest_bid' && campaign.floorPrice !== null && campaign.floorPrice !== undefined ? campaign.floorPrice : computed;
+  return campaign.auction === 'highest_bid' && campaign.floorPrice !== null && campaign.floorPrice !== undefined
+    ? campaign.floorPrice
+    : computed;
 }
 
 /**
@@ -184,7 +212,11 @@ export function campaignPriceOf(
  * has a rule), with the snapshot of what the rules saw (stored on the offer's
  * targets and the timeline).
  */
-export function judgeCandidates(inputs: EligibilityInputs, lead: LeadFields, campaign: { serviceLine: string; price: number }): TargetVerdict[] {
+export function judgeCandidates(
+  inputs: EligibilityInputs,
+  lead: LeadFields,
+  campaign: { serviceLine: string; price: number },
+): TargetVerdict[] {
   const { campaignPool, campaignCapReached } = inputs;
   return inputs.candidates.map((c): TargetVerdict => {
     const { buyer, priceRule } = c;

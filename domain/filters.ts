@@ -110,7 +110,10 @@ export function evaluateFilters(filters: LeadFilters | null | undefined, lead: o
   const results = filters.rules.map((r) => rulePasses(r, lead));
   const pass = filters.match === 'any' ? results.some(Boolean) : results.every(Boolean);
   if (pass) return { pass: true };
-  const failed = filters.rules.map((r, index) => ({ index, rule: describeRule(r), ok: results[index] })).filter((f) => !f.ok).map(({ index, rule }) => ({ index, rule }));
+  const failed = filters.rules
+    .map((r, index) => ({ index, rule: describeRule(r), ok: results[index] }))
+    .filter((f) => !f.ok)
+    .map(({ index, rule }) => ({ index, rule }));
   const detail =
     filters.match === 'any'
       ? `no filter rule matched (any of: ${failed.map((f) => f.rule).join('; ')})`

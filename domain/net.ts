@@ -127,7 +127,10 @@ export interface AllowList {
 /** Parses `LW_WEBHOOK_ALLOWLIST`: "127.0.0.1, hooks.internal, 10.1.0.0/16, ::1". Unusable entries are ignored. */
 export function parseAllowList(raw: string | undefined | null): AllowList {
   const list: AllowList = { hosts: new Set(), nets: [] };
-  for (const entry of (raw ?? '').split(',').map((e) => e.trim().toLowerCase()).filter(Boolean)) {
+  for (const entry of (raw ?? '')
+    .split(',')
+    .map((e) => e.trim().toLowerCase())
+    .filter(Boolean)) {
     const [ip, bits] = entry.split('/');
     const addr = parseIp(ip);
     if (addr) {
@@ -142,13 +145,17 @@ export function parseAllowList(raw: string | undefined | null): AllowList {
 }
 
 export function allowListed(list: AllowList, host: string, ip?: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  const h = host
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '');
   if (list.hosts.has(h)) return true;
   for (const candidate of [ip, h]) {
     const addr = candidate ? parseIp(candidate) : null;
     if (!addr) continue;
     const v4 = embeddedV4(addr);
-    if (list.nets.some(([net, bits]) => inPrefix(addr, net, bits) || (v4 !== null && inPrefix(v4, net, bits)))) return true;
+    if (list.nets.some(([net, bits]) => inPrefix(addr, net, bits) || (v4 !== null && inPrefix(v4, net, bits))))
+      return true;
   }
   return false;
 }

@@ -15,6 +15,20 @@ export interface BuyerOffer {
   closesAt: string;
 }
 
-export function buyerOfferOf(o: { id: string; leadId: string; preview: Record<string, unknown>; price: number; auction: AuctionKind; closesAt: Date }): BuyerOffer {
-  return { id: o.id, leadId: o.leadId, preview: o.preview, price: o.price, auction: o.auction, closesAt: o.closesAt.toISOString() };
+export function buyerOfferOf(o: {
+  id: string;
+  leadId: string;
+  preview: Record<string, unknown>;
+  price: number;
+  auction: AuctionKind;
+  closesAt: Date;
+}): BuyerOffer {
+  return {
+    id: o.id,
+    leadId: o.leadId,
+    preview: o.preview,
+    price: o.price,
+    auction: o.auction,
+    closesAt: o.closesAt.toISOString(),
+  };
 }

@@ -32,7 +32,8 @@ export interface Contradiction {
   message: string;
 }
 
-const same = (a: string | undefined, b: string | undefined) => (a ?? '').trim().toLowerCase() === (b ?? '').trim().toLowerCase();
+const same = (a: string | undefined, b: string | undefined) =>
+  (a ?? '').trim().toLowerCase() === (b ?? '').trim().toLowerCase();
 
 /**
  * Every field the ping carried must arrive unchanged in the post (ZIPs
@@ -45,14 +46,18 @@ export function postContradictions(
 ): Contradiction[] {
   const out: Contradiction[] = [];
   const was = (v: unknown) => `the ping said ${JSON.stringify(v)}`;
-  if (normalizeZip(ping.fields.zip) !== normalizeZip(post.fields.zip)) out.push({ path: 'fields.zip', message: was(ping.fields.zip) });
-  if (ping.fields.state !== undefined && !same(ping.fields.state, post.fields.state)) out.push({ path: 'fields.state', message: was(ping.fields.state) });
-  if (ping.fields.city !== undefined && !same(ping.fields.city, post.fields.city)) out.push({ path: 'fields.city', message: was(ping.fields.city) });
+  if (normalizeZip(ping.fields.zip) !== normalizeZip(post.fields.zip))
+    out.push({ path: 'fields.zip', message: was(ping.fields.zip) });
+  if (ping.fields.state !== undefined && !same(ping.fields.state, post.fields.state))
+    out.push({ path: 'fields.state', message: was(ping.fields.state) });
+  if (ping.fields.city !== undefined && !same(ping.fields.city, post.fields.city))
+    out.push({ path: 'fields.city', message: was(ping.fields.city) });
   for (const [q, v] of Object.entries(ping.fields.answers ?? {})) {
     const got = post.fields.answers?.[q];
     if (got !== v) out.push({ path: `fields.answers.${q}`, message: was(v) });
   }
   if (ping.subId && post.subId && ping.subId !== post.subId) out.push({ path: 'subId', message: was(ping.subId) });
-  if (ping.clickId && post.clickId && ping.clickId !== post.clickId) out.push({ path: 'clickId', message: was(ping.clickId) });
+  if (ping.clickId && post.clickId && ping.clickId !== post.clickId)
+    out.push({ path: 'clickId', message: was(ping.clickId) });
   return out;
 }

@@ -107,9 +107,13 @@ export function validatePriceRules(rules: PriceRules): string[] {
         const label = `adjustment ${i + 1}`;
         if (!adj || typeof adj !== 'object') return void problems.push(`${label} must be an object`);
         if (typeof adj.question !== 'string' || adj.question.trim() === '') problems.push(`${label} has no question`);
-        if (!['string', 'number', 'boolean'].includes(typeof adj.equals) || (typeof adj.equals === 'number' && !isNum(adj.equals)))
+        if (
+          !['string', 'number', 'boolean'].includes(typeof adj.equals) ||
+          (typeof adj.equals === 'number' && !isNum(adj.equals))
+        )
           problems.push(`${label} must compare to a string, number or boolean`);
-        if (!isNum(adj.add) || !Number.isInteger(adj.add)) problems.push(`${label} amount must be a whole number of credits`);
+        if (!isNum(adj.add) || !Number.isInteger(adj.add))
+          problems.push(`${label} amount must be a whole number of credits`);
       });
   }
   return problems;

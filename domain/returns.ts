@@ -28,10 +28,18 @@ export type ReturnVerdict = { ok: true } | { ok: false; code: ReturnRefusal; det
 export function checkReturn(r: ReturnRequest): ReturnVerdict {
   const { rules } = r;
   if (rules.windowDays !== undefined && r.now.getTime() - r.soldAt.getTime() > rules.windowDays * DAY) {
-    return { ok: false, code: 'return_window_closed', detail: `Leads can be returned within ${rules.windowDays} days of the sale.` };
+    return {
+      ok: false,
+      code: 'return_window_closed',
+      detail: `Leads can be returned within ${rules.windowDays} days of the sale.`,
+    };
   }
   if (rules.allowedReasons?.length && !(r.reasonCode && rules.allowedReasons.includes(r.reasonCode))) {
-    return { ok: false, code: 'reason_not_allowed', detail: `Give one of the agency's return reasons as "code": ${rules.allowedReasons.join(', ')}.` };
+    return {
+      ok: false,
+      code: 'reason_not_allowed',
+      detail: `Give one of the agency's return reasons as "code": ${rules.allowedReasons.join(', ')}.`,
+    };
   }
   if (rules.maxReturnRate !== undefined) {
     // This return included: a buyer at the limit cannot go over it.

@@ -33,7 +33,12 @@ export interface Pause {
 
 export type Availability =
   | { open: true }
-  | { open: false; why: 'schedule' | 'pause'; /** null: the schedule never opens */ opensAt: Date | null; note?: string };
+  | {
+      open: false;
+      why: 'schedule' | 'pause';
+      /** null: the schedule never opens */ opensAt: Date | null;
+      note?: string;
+    };
 
 const HHMM = /^([01]\d|2[0-3]):([0-5]\d)$|^24:00$/;
 
@@ -53,11 +58,13 @@ export function scheduleProblems(schedule: WeeklySchedule): [string, string][] {
     spans.forEach(([from, to], i) => {
       if (from < 0 || from >= 1440) out.push([`${day}.${i}.from`, 'a time "HH:MM" from 00:00 to 23:59']);
       else if (to < 0) out.push([`${day}.${i}.to`, 'a time "HH:MM" up to 24:00']);
-      else if (to <= from) out.push([`${day}.${i}.to`, 'must be after "from" (a range past midnight is two ranges, one per day)']);
+      else if (to <= from)
+        out.push([`${day}.${i}.to`, 'must be after "from" (a range past midnight is two ranges, one per day)']);
     });
     const sorted = [...spans].map((s, i) => ({ s, i })).sort((a, b) => a.s[0] - b.s[0]);
     for (let k = 1; k < sorted.length; k++) {
-      if (sorted[k]!.s[0] < sorted[k - 1]!.s[1]) out.push([`${day}.${sorted[k]!.i}`, 'overlaps another range of the day']);
+      if (sorted[k]!.s[0] < sorted[k - 1]!.s[1])
+        out.push([`${day}.${sorted[k]!.i}`, 'overlaps another range of the day']);
     }
   }
   return out;
@@ -145,7 +152,12 @@ export function activePause(pauses: readonly Pause[], now: Date): Pause | null {
  * still apply). When it does not, `opensAt` is the first instant after both
  * its pauses and its closed hours (null when the schedule has no range).
  */
-export function availability(input: { schedule: WeeklySchedule | null | undefined; pauses: readonly Pause[] | null | undefined; timeZone: string; now: Date }): Availability {
+export function availability(input: {
+  schedule: WeeklySchedule | null | undefined;
+  pauses: readonly Pause[] | null | undefined;
+  timeZone: string;
+  now: Date;
+}): Availability {
   const { schedule, timeZone } = input;
   const pauses = input.pauses ?? [];
   const pause = activePause(pauses, input.now);
@@ -162,7 +174,13 @@ export function availability(input: { schedule: WeeklySchedule | null | undefine
     }
     if (schedule && !inSchedule(schedule, t, timeZone)) {
       const next = nextScheduleStart(schedule, t, timeZone);
-      if (!next) return { open: false, why: pause ? 'pause' : 'schedule', opensAt: null, ...(pause?.note ? { note: pause.note } : {}) };
+      if (!next)
+        return {
+          open: false,
+          why: pause ? 'pause' : 'schedule',
+          opensAt: null,
+          ...(pause?.note ? { note: pause.note } : {}),
+        };
       t = next;
       continue;
     }

@@ -22,7 +22,10 @@ function percentile(sorted: number[], p: number): number | null {
 
 export function distribution(values: number[], bounds: number[] = LATENCY_BUCKETS_MS): Distribution {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  const buckets: Distribution['buckets'] = [...bounds.map((le) => ({ le: le as number | null, count: 0 })), { le: null, count: 0 }];
+  const buckets: Distribution['buckets'] = [
+    ...bounds.map((le) => ({ le: le as number | null, count: 0 })),
+    { le: null, count: 0 },
+  ];
   for (const v of sorted) {
     const i = bounds.findIndex((b) => v <= b);
     buckets[i < 0 ? bounds.length : i].count++;

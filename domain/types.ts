@@ -82,7 +82,14 @@ export const AUCTION_PRICINGS = ['first_price', 'second_price'] as const;
 export type AuctionPricing = (typeof AUCTION_PRICINGS)[number];
 
 /** Why a bid was refused. */
-export const BID_REFUSAL_REASONS = ['below_floor', 'not_a_raise', 'insufficient_credits', 'not_targeted', 'offer_closed', 'not_an_auction'] as const;
+export const BID_REFUSAL_REASONS = [
+  'below_floor',
+  'not_a_raise',
+  'insufficient_credits',
+  'not_targeted',
+  'offer_closed',
+  'not_an_auction',
+] as const;
 export type BidRefusalReason = (typeof BID_REFUSAL_REASONS)[number];
 
 /** How an offer ended for one buyer, as the live feed tells it (a cancelled offer counts as expired). */

@@ -44,7 +44,8 @@ export async function checkDeliveryUrl(raw: string, allowlist?: string | null): 
   } catch {
     throw new UrlRefused('not a valid URL');
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UrlRefused('only http and https URLs are allowed');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UrlRefused('only http and https URLs are allowed');
   if (url.username || url.password) throw new UrlRefused('credentials in the URL are not allowed');
   const list = allowListOf(allowlist);
   const host = hostOf(url);
@@ -70,7 +71,11 @@ export async function checkDeliveryUrl(raw: string, allowlist?: string | null): 
  */
 export function guardedLookup(allowlist?: string | null): LookupFunction {
   const list = allowListOf(allowlist);
-  return ((hostname: string, options: dns.LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void) => {
+  return ((
+    hostname: string,
+    options: dns.LookupOptions,
+    callback: (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void,
+  ) => {
     dns.lookup(hostname, { ...options, all: true, verbatim: true }, (err, addresses) => {
       if (err) return callback(err, '', 4);
       const list2 = addresses as dns.LookupAddress[];

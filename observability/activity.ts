@@ -34,15 +34,20 @@ function countOutcomes(activity: string, input: Record<string, unknown>, result:
   else if (activity === 'routeAndOpen') {
     const routed = result as { route?: { mode?: string }; offer?: unknown } | null;
     if (routed?.offer && typeof routed.route?.mode === 'string') offersOpened.inc({ kind: routed.route.mode });
-  }
-  else if (activity === 'closeOffer' && typeof input.outcome === 'string') {
+  } else if (activity === 'closeOffer' && typeof input.outcome === 'string') {
     offersClosed.inc({ outcome: input.outcome });
     if (input.outcome === 'won') leadOutcomes.inc({ outcome: 'sold' });
-  } else if (activity === 'setLeadStatus' && typeof input.status === 'string' && FINAL_LEAD_OUTCOMES.has(input.status)) {
+  } else if (
+    activity === 'setLeadStatus' &&
+    typeof input.status === 'string' &&
+    FINAL_LEAD_OUTCOMES.has(input.status)
+  ) {
     leadOutcomes.inc({ outcome: input.status });
-  } else if (activity === 'assignDirect' && won(result) && !(result as { closedOffer?: boolean }).closedOffer) leadOutcomes.inc({ outcome: 'sold' });
+  } else if (activity === 'assignDirect' && won(result) && !(result as { closedOffer?: boolean }).closedOffer)
+    leadOutcomes.inc({ outcome: 'sold' });
   // A channel's final failure, after its retries (each failed attempt is counted as attempt_failed).
-  else if (activity === 'recordDeliveryFailure' && typeof input.channel === 'string') deliveries.inc({ channel: input.channel, status: 'failed' });
+  else if (activity === 'recordDeliveryFailure' && typeof input.channel === 'string')
+    deliveries.inc({ channel: input.channel, status: 'failed' });
 }
 
 /**
@@ -51,7 +56,10 @@ function countOutcomes(activity: string, input: Record<string, unknown>, result:
  * its offer closes it either way.
  */
 function countSales(activity: string, input: Record<string, unknown>, results: unknown[]): void {
-  const sales = results.filter((r): r is { result: 'won'; closedOffer?: boolean } => !!r && typeof r === 'object' && (r as { result?: unknown }).result === 'won');
+  const sales = results.filter(
+    (r): r is { result: 'won'; closedOffer?: boolean } =>
+      !!r && typeof r === 'object' && (r as { result?: unknown }).result === 'won',
+  );
   for (let i = 0; i < sales.length; i++) deliveries.inc({ channel: 'dashboard', status: 'delivered' });
   const closedBySale = sales.some((s) => s.closedOffer);
   const pushClosed = activity === 'pushAssign' && input.close === true;
@@ -77,7 +85,12 @@ export const observeActivities: ActivityInterceptorsFactory = (ctx: Context) => 
     async execute(input, next) {
       const { activityType, workflowExecution, attempt } = ctx.info;
       const arg = (input.args[0] ?? {}) as Record<string, unknown>;
-      const log = logger.child({ activity: activityType, workflowId: workflowExecution?.workflowId, attempt, ...idsOf(input.args[0]) });
+      const log = logger.child({
+        activity: activityType,
+        workflowId: workflowExecution?.workflowId,
+        attempt,
+        ...idsOf(input.args[0]),
+      });
       const channel = deliveryChannel(activityType, Array.isArray(arg) ? {} : arg);
       const started = performance.now();
       try {

@@ -56,7 +56,10 @@ export function idsOf(value: unknown): LogIds {
  * `error(message, meta)`), writing through pino: an Error in `meta` is
  * logged as `err` with its stack.
  */
-export function consoleStyle(log: Logger = logger): { error(message: string, meta?: unknown): void; warn(message: string, meta?: unknown): void } {
+export function consoleStyle(log: Logger = logger): {
+  error(message: string, meta?: unknown): void;
+  warn(message: string, meta?: unknown): void;
+} {
   const fields = (meta: unknown) => (meta === undefined ? {} : meta instanceof Error ? { err: meta } : { meta });
   return {
     error: (message, meta) => log.error(fields(meta), message),
@@ -65,7 +68,13 @@ export function consoleStyle(log: Logger = logger): { error(message: string, met
 }
 
 const SEVERITY: Record<LogLevel, number> = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4 };
-const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
+const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
 
 export function temporalLogLevel(value = process.env.LW_TEMPORAL_LOG_LEVEL): LogLevel {
   const v = (value ?? '').toUpperCase();

@@ -17,7 +17,9 @@ export function installTemporalRuntime(): void {
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: level }), forward: {} },
       // The SDK's own worker metrics (slots, poll latency, schedule-to-start) when asked for.
-      ...(process.env.LW_TEMPORAL_SDK_METRICS_ADDRESS ? { metrics: { prometheus: { bindAddress: process.env.LW_TEMPORAL_SDK_METRICS_ADDRESS } } } : {}),
+      ...(process.env.LW_TEMPORAL_SDK_METRICS_ADDRESS
+        ? { metrics: { prometheus: { bindAddress: process.env.LW_TEMPORAL_SDK_METRICS_ADDRESS } } }
+        : {}),
     },
   });
 }

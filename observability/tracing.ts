@@ -82,7 +82,11 @@ export function traceRequests(req: Request, res: Response, next: NextFunction): 
   if (!installed) return next();
   const tracer = trace.getTracer(TRACER);
   const parent = propagation.extract(context.active(), req.headers);
-  const span = tracer.startSpan(`${req.method} ${req.path}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method, 'url.path': req.path } }, parent);
+  const span = tracer.startSpan(
+    `${req.method} ${req.path}`,
+    { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method, 'url.path': req.path } },
+    parent,
+  );
   res.once('finish', () => {
     const route = (req.route as { path?: string } | undefined)?.path;
     if (route) span.updateName(`${req.method} ${req.baseUrl}${route}`);
@@ -97,20 +101,38 @@ export function traceRequests(req: Request, res: Response, next: NextFunction): 
  * Runs an outgoing HTTP call in a client span and adds the W3C trace headers to `headers`
  * (activities/channels/http-post.ts wraps its request in it).
  */
-export async function traceOutgoing<T>(name: string, url: URL, headers: Record<string, string>, send: (headers: Record<string, string>) => Promise<T>): Promise<T> {
+export async function traceOutgoing<T>(
+  name: string,
+  url: URL,
+  headers: Record<string, string>,
+  send: (headers: Record<string, string>) => Promise<T>,
+): Promise<T> {
   if (!installed) return send(headers);
-  return trace.getTracer(TRACER).startActiveSpan(name, { kind: SpanKind.CLIENT, attributes: { 'http.request.method': 'POST', 'server.address': url.hostname, 'url.full': `${url.origin}${url.pathname}` } }, async (span) => {
-    const carrier: Record<string, string> = { ...headers };
-    propagation.inject(context.active(), carrier);
-    try {
-      return await send(carrier);
-    } catch (err) {
-      fail(span, err);
-      throw err;
-    } finally {
-      span.end();
-    }
-  });
+  return trace
+    .getTracer(TRACER)
+    .startActiveSpan(
+      name,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'http.request.method': 'POST',
+          'server.address': url.hostname,
+          'url.full': `${url.origin}${url.pathname}`,
+        },
+      },
+      async (span) => {
+        const carrier: Record<string, string> = { ...headers };
+        propagation.inject(context.active(), carrier);
+        try {
+          return await send(carrier);
+        } catch (err) {
+          fail(span, err);
+          throw err;
+        } finally {
+          span.end();
+        }
+      },
+    );
 }
 
 function fail(span: Span, err: unknown): void {
@@ -130,10 +152,12 @@ function tracePgQueries(): () => void {
     const first = args[0];
     const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '');
     if (!parent || !text) return original.apply(this, args);
-    const span = trace.getTracer(TRACER).startSpan(`pg ${text.trimStart().split(/\s/, 1)[0]?.toUpperCase() ?? 'query'}`, {
-      kind: SpanKind.CLIENT,
-      attributes: { 'db.system': 'postgresql', 'db.statement': text.slice(0, 500) },
-    });
+    const span = trace
+      .getTracer(TRACER)
+      .startSpan(`pg ${text.trimStart().split(/\s/, 1)[0]?.toUpperCase() ?? 'query'}`, {
+        kind: SpanKind.CLIENT,
+        attributes: { 'db.system': 'postgresql', 'db.statement': text.slice(0, 500) },
+      });
     const done = (err: unknown) => {
       if (err) fail(span, err);
       span.end();
@@ -149,7 +173,8 @@ function tracePgQueries(): () => void {
     }
     const result = context.with(trace.setSpan(context.active(), span), () => original.apply(this, args));
     if (cb < 0) {
-      if (result && typeof (result as Promise<unknown>).then === 'function') (result as Promise<unknown>).then(() => done(null), done);
+      if (result && typeof (result as Promise<unknown>).then === 'function')
+        (result as Promise<unknown>).then(() => done(null), done);
       else span.end();
     }
     return result;

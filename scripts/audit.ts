@@ -27,7 +27,11 @@ async function main(argv: string[]): Promise<number> {
   // TEMPORAL_ADDRESS / DATABASE_URL, else the running `npm start` (its stack.json).
   const { config } = withRunningStack(loadConfig());
   // Read-only: no migrations applied.
-  const database = await openDatabase({ url: config.databaseUrl, dataDir: path.join(config.dataDir, 'pglite'), migrate: false });
+  const database = await openDatabase({
+    url: config.databaseUrl,
+    dataDir: path.join(config.dataDir, 'pglite'),
+    migrate: false,
+  });
   let connection: Connection | null = null;
   try {
     const address = argv.includes('--no-temporal') ? null : config.temporalAddress;
@@ -48,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error(err instanceof Error ? err.stack ?? err.message : err);
+    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
     process.exit(2);
   },
 );

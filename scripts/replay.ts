@@ -59,7 +59,8 @@ export interface HistoryRow {
   noise: boolean;
 }
 
-const toNumber = (v: unknown): number => (v && typeof v === 'object' && 'toNumber' in v ? (v as { toNumber(): number }).toNumber() : Number(v ?? 0));
+const toNumber = (v: unknown): number =>
+  v && typeof v === 'object' && 'toNumber' in v ? (v as { toNumber(): number }).toNumber() : Number(v ?? 0);
 const tsMs = (ts: unknown): number => {
   const t = (ts ?? {}) as { seconds?: unknown; nanos?: unknown };
   return toNumber(t.seconds) * 1000 + Math.floor(toNumber(t.nanos) / 1e6);
@@ -111,7 +112,8 @@ export function historyRows(history: History, workflowId: string): HistoryRow[] 
     const eventId = toNumber(e.eventId);
     const atMs = tsMs(e.eventTime);
     const row: HistoryRow = { workflowId, eventId, atMs, type, text: type, noise: NOISE.has(type) };
-    const get = (o: unknown, ...p: string[]): unknown => p.reduce<unknown>((x, k) => (x && typeof x === 'object' ? (x as Attrs)[k] : undefined), o);
+    const get = (o: unknown, ...p: string[]): unknown =>
+      p.reduce<unknown>((x, k) => (x && typeof x === 'object' ? (x as Attrs)[k] : undefined), o);
     switch (type) {
       case 'WorkflowExecutionStarted':
         row.text = `started ${String(get(a, 'workflowType', 'name'))} ${summarize(a.input as Payloads)}`;
@@ -157,7 +159,9 @@ export function historyRows(history: History, workflowId: string): HistoryRow[] 
         const name = String(a.markerName);
         const details = (a.details ?? {}) as Record<string, Payloads>;
         if (name === 'core_local_activity') {
-          const data = decodeFirst(details.data) as { activity_type?: string; attempt?: number; original_schedule_time?: unknown; complete_time?: unknown } | undefined;
+          const data = decodeFirst(details.data) as
+            | { activity_type?: string; attempt?: number; original_schedule_time?: unknown; complete_time?: unknown }
+            | undefined;
           const scheduledMs = data?.original_schedule_time ? tsMs(data.original_schedule_time as never) : atMs;
           const doneMs = data?.complete_time ? tsMs(data.complete_time as never) : atMs;
           row.activityType = data?.activity_type;
@@ -239,9 +243,14 @@ export async function replayHistories(
   histories: AsyncIterable<NamedHistory> | Iterable<NamedHistory>,
   opts: { workflowBundle?: { code: string } } = {},
 ): Promise<ReplayOutcome[]> {
-  const options = opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') };
+  const options = opts.workflowBundle
+    ? { workflowBundle: opts.workflowBundle }
+    : { workflowsPath: require.resolve('../workflows') };
   const out: ReplayOutcome[] = [];
-  for await (const r of Worker.runReplayHistories({ ...options, replayName: 'leadwire-replay' }, histories as never) as AsyncIterable<ReplayResult>) {
+  for await (const r of Worker.runReplayHistories(
+    { ...options, replayName: 'leadwire-replay' },
+    histories as never,
+  ) as AsyncIterable<ReplayResult>) {
     out.push({
       workflowId: r.workflowId,
       runId: r.runId,
@@ -269,15 +278,33 @@ export async function leadRecords(db: Db, leadId: string): Promise<LeadRecords |
   if (!lead) return null;
   const offerRows = await db.select().from(offers).where(eq(offers.leadId, leadId)).orderBy(asc(offers.openedAt));
   const offerIds = offerRows.map((o) => o.id);
-  const assignmentRows = await db.select().from(assignments).where(eq(assignments.leadId, leadId)).orderBy(asc(assignments.createdAt));
+  const assignmentRows = await db
+    .select()
+    .from(assignments)
+    .where(eq(assignments.leadId, leadId))
+    .orderBy(asc(assignments.createdAt));
   return {
     lead,
     offers: offerRows,
     targets: offerIds.length ? await db.select().from(offerTargets).where(inArray(offerTargets.offerId, offerIds)) : [],
     events: await leadTimeline(db, leadId),
     assignments: assignmentRows,
-    ledger: await db.select().from(ledgerEntries).where(eq(ledgerEntries.leadId, leadId)).orderBy(asc(ledgerEntries.createdAt)),
-    deliveries: assignmentRows.length ? await db.select().from(deliveries).where(inArray(deliveries.assignmentId, assignmentRows.map((a) => a.id))) : [],
+    ledger: await db
+      .select()
+      .from(ledgerEntries)
+      .where(eq(ledgerEntries.leadId, leadId))
+      .orderBy(asc(ledgerEntries.createdAt)),
+    deliveries: assignmentRows.length
+      ? await db
+          .select()
+          .from(deliveries)
+          .where(
+            inArray(
+              deliveries.assignmentId,
+              assignmentRows.map((a) => a.id),
+            ),
+          )
+      : [],
   };
 }
 
@@ -322,7 +349,12 @@ export function linkEvents(rows: HistoryRow[], events: TimelineEvent[]): number[
 
 const describeEvent = (e: TimelineEvent): string =>
   shortIds(
-    [e.type, e.buyerId ? `buyer ${e.buyerId}` : '', e.reason ? `(${e.reason})` : '', e.data && Object.keys(e.data).length ? summarizeData(e.data) : '']
+    [
+      e.type,
+      e.buyerId ? `buyer ${e.buyerId}` : '',
+      e.reason ? `(${e.reason})` : '',
+      e.data && Object.keys(e.data).length ? summarizeData(e.data) : '',
+    ]
       .filter(Boolean)
       .join(' '),
   );
@@ -340,30 +372,40 @@ export function renderRecords(r: LeadRecords): string[] {
   const out: string[] = [];
   const l = r.lead;
   out.push(`Lead ${l.id}  status ${l.status}${l.statusReason ? ` (${l.statusReason})` : ''}`);
-  out.push(`  agency ${l.agencyId}  campaign ${l.campaignId}  workflow ${l.workflowId}  created ${l.createdAt.toISOString()}`);
+  out.push(
+    `  agency ${l.agencyId}  campaign ${l.campaignId}  workflow ${l.workflowId}  created ${l.createdAt.toISOString()}`,
+  );
   for (const o of r.offers) {
     const ts = r.targets.filter((t) => t.offerId === o.id);
     const excluded = ts.filter((t) => !t.eligible);
-    const reasons = Object.entries(excluded.reduce<Record<string, number>>((m, t) => ((m[t.reason ?? '?'] = (m[t.reason ?? '?'] ?? 0) + 1), m), {}))
+    const reasons = Object.entries(
+      excluded.reduce<Record<string, number>>((m, t) => ((m[t.reason ?? '?'] = (m[t.reason ?? '?'] ?? 0) + 1), m), {}),
+    )
       .map(([k, n]) => `${k} ${n}`)
       .join(', ');
     out.push(
       `  offer ${o.id} (${o.kind}, depth ${o.depth}, price ${o.price}, maxWinners ${o.maxWinners}) ${o.status}${o.closeReason ? ` (${o.closeReason})` : ''}` +
         `  opened ${o.openedAt.toISOString()} closes ${o.closesAt.toISOString()}`,
     );
-    out.push(`    eligibility: ${ts.length - excluded.length} eligible, ${excluded.length} excluded${reasons ? ` (${reasons})` : ''}  workflow ${o.workflowId}`);
+    out.push(
+      `    eligibility: ${ts.length - excluded.length} eligible, ${excluded.length} excluded${reasons ? ` (${reasons})` : ''}  workflow ${o.workflowId}`,
+    );
     const claims = r.events.filter((e) => e.offerId === o.id && (e.type === 'won' || e.type === 'claim_failed'));
-    for (const c of claims) out.push(`    claim by ${c.buyerId}: ${c.type === 'won' ? 'won' : `failed (${c.reason})`} at ${c.at}`);
+    for (const c of claims)
+      out.push(`    claim by ${c.buyerId}: ${c.type === 'won' ? 'won' : `failed (${c.reason})`} at ${c.at}`);
   }
   for (const a of r.assignments) {
     const charge = r.ledger.find((e) => e.id === a.chargeEntryId);
-    const ds = r.deliveries.filter((d) => d.assignmentId === a.id).map((d) => `${d.channel} ${d.status}${d.attempts > 1 ? ` after ${d.attempts} attempts` : ''}`);
+    const ds = r.deliveries
+      .filter((d) => d.assignmentId === a.id)
+      .map((d) => `${d.channel} ${d.status}${d.attempts > 1 ? ` after ${d.attempts} attempts` : ''}`);
     out.push(
       `  assignment ${a.id} buyer ${a.buyerId} ${a.status}${a.exclusive ? ' exclusive' : ' shared'}: charged ${charge ? -charge.amount : '?'} ` +
         `(ledger ${a.chargeEntryId}, balance after ${charge?.balanceAfter ?? '?'})  deliveries: ${ds.join(', ') || 'none'}`,
     );
   }
-  for (const e of r.ledger.filter((x) => x.kind !== 'charge')) out.push(`  ledger ${e.kind} ${e.amount} buyer ${e.buyerId} (${e.idempotencyKey})`);
+  for (const e of r.ledger.filter((x) => x.kind !== 'charge'))
+    out.push(`  ledger ${e.kind} ${e.amount} buyer ${e.buyerId} (${e.idempotencyKey})`);
   return out;
 }
 
@@ -372,7 +414,9 @@ export function renderTimeline(rows: HistoryRow[], events: TimelineEvent[], opts
   const links = linkEvents(rows, events);
   const byRow = new Map<number, TimelineEvent[]>();
   const loose: TimelineEvent[] = [];
-  events.forEach((e, i) => (links[i]! >= 0 ? byRow.set(links[i]!, [...(byRow.get(links[i]!) ?? []), e]) : loose.push(e)));
+  events.forEach((e, i) =>
+    links[i]! >= 0 ? byRow.set(links[i]!, [...(byRow.get(links[i]!) ?? []), e]) : loose.push(e),
+  );
 
   type Line = { atMs: number; order: number; text: string[] };
   const lines: Line[] = [];
@@ -385,9 +429,17 @@ export function renderTimeline(rows: HistoryRow[], events: TimelineEvent[], opts
     for (const e of linked) text.push(`${' '.repeat(14)}└─ db: ${describeEvent(e)}`);
     lines.push({ atMs: r.atMs, order: 0, text });
   });
-  for (const e of loose) lines.push({ atMs: Date.parse(e.at), order: 1, text: [`${clock(Date.parse(e.at))}  ${'(api / database only)'.padEnd(31)} └─ db: ${describeEvent(e)}`] });
+  for (const e of loose)
+    lines.push({
+      atMs: Date.parse(e.at),
+      order: 1,
+      text: [`${clock(Date.parse(e.at))}  ${'(api / database only)'.padEnd(31)} └─ db: ${describeEvent(e)}`],
+    });
   lines.sort((a, b) => a.atMs - b.atMs || a.order - b.order);
-  return [`time (UTC)    workflow                   event  history  └─ the database rows it wrote`, ...lines.flatMap((l) => l.text)];
+  return [
+    `time (UTC)    workflow                   event  history  └─ the database rows it wrote`,
+    ...lines.flatMap((l) => l.text),
+  ];
 }
 
 // ─── CLI ─────────────────────────────────────────────────────────────────────
@@ -415,40 +467,58 @@ function parseArgs(argv: string[]): Args {
     else args.target = a;
   }
   if (!args.target && !args.files.length && args.query === null) {
-    throw new Error('usage: npm run replay -- <leadId|workflowId> | --file history.json … | --query "<visibility query>"');
+    throw new Error(
+      'usage: npm run replay -- <leadId|workflowId> | --file history.json … | --query "<visibility query>"',
+    );
   }
   return args;
 }
 
 async function connect(): Promise<{ client: Client; close(): Promise<void> }> {
   const { config } = withRunningStack(loadConfig());
-  if (!config.temporalAddress) throw new Error('TEMPORAL_ADDRESS is not set and no running `npm start` was found in LW_DATA_DIR (or replay a saved history with --file)');
+  if (!config.temporalAddress)
+    throw new Error(
+      'TEMPORAL_ADDRESS is not set and no running `npm start` was found in LW_DATA_DIR (or replay a saved history with --file)',
+    );
   const connection = await Connection.connect({ address: config.temporalAddress });
   return { client: new Client({ connection, namespace: config.temporalNamespace }), close: () => connection.close() };
 }
 
 /** The lead's workflows (root and fallback children) with their histories. */
-export async function fetchLeadHistories(client: Client, target: string): Promise<{ leadId: string | null; histories: NamedHistory[] }> {
+export async function fetchLeadHistories(
+  client: Client,
+  target: string,
+): Promise<{ leadId: string | null; histories: NamedHistory[] }> {
   // A lead's id, or the id of any of its workflows (its own, an offer child, a returned lead's re-offer).
   const parsed = parseWorkflowId(target);
-  const leadId = parsed && parsed.kind !== 'redelivery' ? parsed.leadId : /^[0-9a-f-]{36}$/i.test(target) ? target : null;
+  const leadId =
+    parsed && parsed.kind !== 'redelivery' ? parsed.leadId : /^[0-9a-f-]{36}$/i.test(target) ? target : null;
   const ids: { workflowId: string; runId?: string }[] = [];
   if (leadId) {
-    for await (const wf of client.workflow.list({ query: `LeadId = '${leadId}'` })) ids.push({ workflowId: wf.workflowId, runId: wf.runId });
+    for await (const wf of client.workflow.list({ query: `LeadId = '${leadId}'` }))
+      ids.push({ workflowId: wf.workflowId, runId: wf.runId });
     if (!ids.length) ids.push({ workflowId: leadWorkflowHandle(client, leadId).workflowId }); // visibility may lag a freshly started workflow
   } else {
     ids.push({ workflowId: target });
   }
   ids.sort((a, b) => a.workflowId.length - b.workflowId.length || a.workflowId.localeCompare(b.workflowId));
   const histories: NamedHistory[] = [];
-  for (const id of ids) histories.push({ workflowId: id.workflowId, history: await client.workflow.getHandle(id.workflowId, id.runId).fetchHistory() });
+  for (const id of ids)
+    histories.push({
+      workflowId: id.workflowId,
+      history: await client.workflow.getHandle(id.workflowId, id.runId).fetchHistory(),
+    });
   return { leadId: leadId ?? (histories[0] ? leadIdOfHistory(histories[0].history) : null), histories };
 }
 
 function printOutcomes(outcomes: ReplayOutcome[]): void {
   for (const o of outcomes) {
-    if (o.ok) console.log(`  ✓ ${o.workflowId} (run ${o.runId}) replays deterministically against the current workflow code`);
-    else console.log(`  ✗ ${o.workflowId} (run ${o.runId}) ${o.nondeterminism ? 'NONDETERMINISM' : 'REPLAY FAILED'}: ${o.error}`);
+    if (o.ok)
+      console.log(`  ✓ ${o.workflowId} (run ${o.runId}) replays deterministically against the current workflow code`);
+    else
+      console.log(
+        `  ✗ ${o.workflowId} (run ${o.runId}) ${o.nondeterminism ? 'NONDETERMINISM' : 'REPLAY FAILED'}: ${o.error}`,
+      );
   }
 }
 
@@ -459,14 +529,20 @@ export async function main(argv: string[]): Promise<number> {
   if (args.query !== null) {
     const { client, close } = await connect();
     try {
-      const outcomes = await replayHistories(client.workflow.list({ query: args.query }).intoHistories() as AsyncIterable<NamedHistory>);
+      const outcomes = await replayHistories(
+        client.workflow.list({ query: args.query }).intoHistories() as AsyncIterable<NamedHistory>,
+      );
       const bad = outcomes.filter((o) => !o.ok);
       if (args.json) console.log(JSON.stringify({ replayed: outcomes.length, failed: bad.length, outcomes }, null, 2));
       else {
-        console.log(`Replayed ${outcomes.length} workflow(s) matching ${JSON.stringify(args.query)} against the current workflow code:`);
+        console.log(
+          `Replayed ${outcomes.length} workflow(s) matching ${JSON.stringify(args.query)} against the current workflow code:`,
+        );
         printOutcomes(bad.length ? bad : outcomes.slice(0, 20));
         if (!bad.length && outcomes.length > 20) console.log(`  … and ${outcomes.length - 20} more, all deterministic`);
-        console.log(bad.length ? `${bad.length} of ${outcomes.length} failed.` : `All ${outcomes.length} deterministic.`);
+        console.log(
+          bad.length ? `${bad.length} of ${outcomes.length} failed.` : `All ${outcomes.length} deterministic.`,
+        );
       }
       return bad.length ? 1 : 0;
     } finally {
@@ -478,7 +554,10 @@ export async function main(argv: string[]): Promise<number> {
   let histories: NamedHistory[] = [];
   if (args.files.length || !args.target) {
     const files = args.target ? [args.target, ...args.files] : args.files;
-    histories = files.map((f) => ({ workflowId: path.basename(f).replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(fs.readFileSync(f, 'utf8'))) }));
+    histories = files.map((f) => ({
+      workflowId: path.basename(f).replace(/\.json$/, ''),
+      history: historyFromJSON(JSON.parse(fs.readFileSync(f, 'utf8'))),
+    }));
     leadId = histories.map((h) => leadIdOfHistory(h.history)).find(Boolean) ?? null;
   } else {
     const { client, close } = await connect();
@@ -494,7 +573,11 @@ export async function main(argv: string[]): Promise<number> {
   let records: LeadRecords | null = null;
   if (args.db && leadId) {
     const { config } = withRunningStack(loadConfig());
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: path.join(config.dataDir, 'pglite'), migrate: false });
+    const database = await openDatabase({
+      url: config.databaseUrl,
+      dataDir: path.join(config.dataDir, 'pglite'),
+      migrate: false,
+    });
     try {
       records = await leadRecords(database.db, leadId);
     } finally {

@@ -104,13 +104,25 @@ function judgeMemory(samples: Sample[], key: 'worker' | 'api') {
   const slope = slopePerMinute(steady.map((s) => ({ t: s.t, y: s[key] })));
   const enough = steady.length >= 6;
   const suspect = enough && growth > 0.2 && slope > 1;
-  return { first, last, growth, slope, samples: steady.length, verdict: !enough ? 'too short to judge' : suspect ? 'POSSIBLE LEAK' : 'flat' };
+  return {
+    first,
+    last,
+    growth,
+    slope,
+    samples: steady.length,
+    verdict: !enough ? 'too short to judge' : suspect ? 'POSSIBLE LEAK' : 'flat',
+  };
 }
 
 function latencies(traffic: Traffic) {
-  const claimMs = traffic.claims.filter((c) => c.endedAt !== null && c.attempts === 1).map((c) => c.endedAt! - c.startedAt);
-  const leadMs = traffic.leads.filter((l) => l.acceptedAt !== null && l.attempts === 1).map((l) => l.acceptedAt! - l.submittedAt);
-  const f = (xs: number[]) => `p50 ${percentile(xs, 50).toFixed(0)} ms, p95 ${percentile(xs, 95).toFixed(0)} ms, p99 ${percentile(xs, 99).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms (${xs.length})`;
+  const claimMs = traffic.claims
+    .filter((c) => c.endedAt !== null && c.attempts === 1)
+    .map((c) => c.endedAt! - c.startedAt);
+  const leadMs = traffic.leads
+    .filter((l) => l.acceptedAt !== null && l.attempts === 1)
+    .map((l) => l.acceptedAt! - l.submittedAt);
+  const f = (xs: number[]) =>
+    `p50 ${percentile(xs, 50).toFixed(0)} ms, p95 ${percentile(xs, 95).toFixed(0)} ms, p99 ${percentile(xs, 99).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms (${xs.length})`;
   return { claims: f(claimMs), intake: f(leadMs) };
 }
 
@@ -122,7 +134,9 @@ async function main(): Promise<void> {
   try {
     await admin.connect();
   } catch (err) {
-    throw new Error(`Postgres at DATABASE_URL does not answer (${(err as Error).message}); start it with: bash scripts/ensure-postgres.sh`);
+    throw new Error(
+      `Postgres at DATABASE_URL does not answer (${(err as Error).message}); start it with: bash scripts/ensure-postgres.sh`,
+    );
   }
   await admin.query(`CREATE DATABASE "${dbName}"`);
   const url = new URL(opts.adminUrl);
@@ -160,7 +174,13 @@ async function main(): Promise<void> {
                 `leads ${traffic.leads.length} (${traffic.leadsInFlight()} in flight)  claims ${traffic.claims.length} (won ${won})`,
             );
           }
-          return { faults: 0, description: 'none: steady load', outageMs: 0, restoredAt: Date.now(), notes: { unexpectedExits: stack.worker.unexpectedExits + stack.api.unexpectedExits } };
+          return {
+            faults: 0,
+            description: 'none: steady load',
+            outageMs: 0,
+            restoredAt: Date.now(),
+            notes: { unexpectedExits: stack.worker.unexpectedExits + stack.api.unexpectedExits },
+          };
         },
       },
       log,
@@ -168,11 +188,15 @@ async function main(): Promise<void> {
     const traffic = report.traffic;
     const lat = latencies(report.client);
     const seconds = opts.minutes * 60;
-    log(`  rate:      ${(traffic.leadsAccepted / seconds).toFixed(2)} leads/s accepted, ${(report.counts.assignments / seconds).toFixed(2)} sales/s, ${(traffic.claims / seconds).toFixed(2)} claims/s, ${(traffic.polls / seconds).toFixed(1)} offer polls/s`);
+    log(
+      `  rate:      ${(traffic.leadsAccepted / seconds).toFixed(2)} leads/s accepted, ${(report.counts.assignments / seconds).toFixed(2)} sales/s, ${(traffic.claims / seconds).toFixed(2)} claims/s, ${(traffic.polls / seconds).toFixed(1)} offer polls/s`,
+    );
     log(`  latency:   claims ${lat.claims}; intake ${lat.intake}`);
     for (const key of ['worker', 'api'] as const) {
       const m = judgeMemory(samples, key);
-      log(`  memory:    ${key} RSS ${m.first.toFixed(0)} → ${m.last.toFixed(0)} MB (${(m.growth * 100).toFixed(0)}%, trend ${m.slope >= 0 ? '+' : ''}${m.slope.toFixed(2)} MB/min over ${m.samples} samples after warm-up): ${m.verdict}`);
+      log(
+        `  memory:    ${key} RSS ${m.first.toFixed(0)} → ${m.last.toFixed(0)} MB (${(m.growth * 100).toFixed(0)}%, trend ${m.slope >= 0 ? '+' : ''}${m.slope.toFixed(2)} MB/min over ${m.samples} samples after warm-up): ${m.verdict}`,
+      );
       if (m.verdict === 'POSSIBLE LEAK') exitCode = 1;
     }
     if (report.violations.length) exitCode = 1;
@@ -180,7 +204,11 @@ async function main(): Promise<void> {
       log(`  processes: the worker or the API exited on its own during the soak`);
       exitCode = 1;
     }
-    log(exitCode ? 'Soak FAILED.' : 'Soak passed: every invariant holds, no process died, no memory growth that looks like a leak.');
+    log(
+      exitCode
+        ? 'Soak FAILED.'
+        : 'Soak passed: every invariant holds, no process died, no memory growth that looks like a leak.',
+    );
   } finally {
     await connection.close().catch(() => undefined);
     await database.close().catch(() => undefined);
@@ -193,6 +221,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.stack ?? err.message : err);
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
   process.exit(1);
 });

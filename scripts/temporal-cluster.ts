@@ -73,7 +73,9 @@ export async function ensureTemporalServer(log: Log = defaultLog): Promise<strin
   const target = temporalServerPath();
   if (isExecutableFile(target)) return target;
   fs.mkdirSync(path.dirname(target), { recursive: true });
-  log(`Building the Temporal server program (tools/temporal-server) into ${target}; several minutes on two cores the first time.`);
+  log(
+    `Building the Temporal server program (tools/temporal-server) into ${target}; several minutes on two cores the first time.`,
+  );
   const started = Date.now();
   const script = 'if [ ! -x "$1" ]; then go build -trimpath -o "$1.partial.$$" . && mv "$1.partial.$$" "$1"; fi';
   const lock = path.join(cacheRoot(), 'temporal-server-build.lock');
@@ -82,7 +84,11 @@ export async function ensureTemporalServer(log: Log = defaultLog): Promise<strin
     // Go as temporal/dev-server.ts finds it: on PATH, else the official tarball's place.
     const goDirs = fs.existsSync('/usr/local/go/bin/go') ? ['/usr/local/go/bin'] : [];
     const env = { ...process.env, PATH: [process.env.PATH ?? '', ...goDirs].join(path.delimiter) };
-    const child = spawn('flock', [lock, 'sh', '-c', script, 'sh', target], { cwd: PROGRAM_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('flock', [lock, 'sh', '-c', script, 'sh', target], {
+      cwd: PROGRAM_DIR,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const keep = (line: string) => {
       tail.push(line);
       if (tail.length > 40) tail.shift();
@@ -90,7 +96,10 @@ export async function ensureTemporalServer(log: Log = defaultLog): Promise<strin
     };
     readline.createInterface({ input: child.stdout }).on('line', keep);
     readline.createInterface({ input: child.stderr }).on('line', keep);
-    const heartbeat = setInterval(() => log(`still building the Temporal server program… ${Math.round((Date.now() - started) / 1000)} s`), 30_000);
+    const heartbeat = setInterval(
+      () => log(`still building the Temporal server program… ${Math.round((Date.now() - started) / 1000)} s`),
+      30_000,
+    );
     child.once('error', (err) => {
       tail.push(String(err));
       clearInterval(heartbeat);
@@ -145,7 +154,9 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${path.basename(cmd)} ${args.join(' ')} exited ${code}:\n${out}`))));
+    child.once('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${path.basename(cmd)} ${args.join(' ')} exited ${code}:\n${out}`)),
+    );
   });
 }
 
@@ -154,9 +165,22 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
  * with the server's own tool: the same steps as the admin-tools image's auto-setup (deploy/temporal/setup-schema.sh).
  * Idempotent: run it again after building a newer server program to upgrade the schema.
  */
-export async function setupTemporalSchema(program: string, adminUrl: string, dbs: { temporal: string; visibility: string }): Promise<void> {
+export async function setupTemporalSchema(
+  program: string,
+  adminUrl: string,
+  dbs: { temporal: string; visibility: string },
+): Promise<void> {
   const u = new URL(adminUrl);
-  const conn = ['--plugin', 'postgres12', '--ep', u.hostname, '-p', u.port || '5432', '-u', decodeURIComponent(u.username || 'postgres')];
+  const conn = [
+    '--plugin',
+    'postgres12',
+    '--ep',
+    u.hostname,
+    '-p',
+    u.port || '5432',
+    '-u',
+    decodeURIComponent(u.username || 'postgres'),
+  ];
   const env = { ...process.env, SQL_PASSWORD: decodeURIComponent(u.password) };
   for (const [db, schema] of [
     [dbs.temporal, 'postgresql/v12/temporal'],
@@ -164,12 +188,16 @@ export async function setupTemporalSchema(program: string, adminUrl: string, dbs
   ] as const) {
     const existing = new PgClient({ connectionString: adminUrl });
     await existing.connect();
-    const { rowCount } = await existing.query('SELECT 1 FROM pg_database WHERE datname = $1', [db]).finally(() => existing.end());
+    const { rowCount } = await existing
+      .query('SELECT 1 FROM pg_database WHERE datname = $1', [db])
+      .finally(() => existing.end());
     if (!rowCount) await run(program, ['sql', ...conn, '--db', db, 'create-database']);
     // setup-schema -v 0.0 only creates the versioning tables (a no-op when they exist); update-schema does the rest.
     const probe = new PgClient({ connectionString: withDatabase(adminUrl, db) });
     await probe.connect();
-    const versioned = await probe.query(`SELECT 1 FROM information_schema.tables WHERE table_name = 'schema_version'`).finally(() => probe.end());
+    const versioned = await probe
+      .query(`SELECT 1 FROM information_schema.tables WHERE table_name = 'schema_version'`)
+      .finally(() => probe.end());
     if (!versioned.rowCount) await run(program, ['sql', ...conn, '--db', db, 'setup-schema', '-v', '0.0'], env);
     await run(program, ['sql', ...conn, '--db', db, 'update-schema', '--schema-name', schema], env);
   }
@@ -223,7 +251,13 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms / 1000} s waiting for ${what}`)), ms)))]);
+    return await Promise.race([
+      p,
+      new Promise<never>(
+        (_, reject) =>
+          (timer = setTimeout(() => reject(new Error(`timed out after ${ms / 1000} s waiting for ${what}`)), ms)),
+      ),
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -245,7 +279,11 @@ export async function httpOk(url: string): Promise<boolean> {
 export async function workerPolledSince(probe: Connection, taskQueue: string, since: number): Promise<boolean> {
   try {
     const { pollers } = await probe.withDeadline(Date.now() + 2_000, () =>
-      probe.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, taskQueueType: 1 /* workflow */ }),
+      probe.workflowService.describeTaskQueue({
+        namespace: 'default',
+        taskQueue: { name: taskQueue },
+        taskQueueType: 1 /* workflow */,
+      }),
     );
     return pollers.some((p) => Number(p.lastAccessTime?.seconds ?? 0) * 1000 >= since - 1_000);
   } catch {
@@ -254,7 +292,11 @@ export async function workerPolledSince(probe: Connection, taskQueue: string, si
 }
 
 /** Polls `check` every 200 ms until it holds; throws when the process exited first. */
-export async function until(check: () => boolean | Promise<boolean>, exited: () => boolean, what: string): Promise<void> {
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  exited: () => boolean,
+  what: string,
+): Promise<void> {
   for (;;) {
     if (exited()) throw new Error(`exited before ${what}`);
     if (await check()) return;
@@ -294,7 +336,12 @@ export function managedProcess(spec: ProcessSpec): ManagedProcess {
     starts++;
     lines.length = 0;
     const logFile = fs.createWriteStream(path.join(spec.logDir, `${spec.name}-${starts}.log`));
-    const c = spawn(spec.command, spec.args, { cwd: ROOT, env: spec.env(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const c = spawn(spec.command, spec.args, {
+      cwd: ROOT,
+      env: spec.env(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     child = c;
     living.add(c);
     expectingExit = false;
@@ -314,7 +361,9 @@ export function managedProcess(spec: ProcessSpec): ManagedProcess {
         if (child === c) child = null;
         if (!expectingExit) {
           unexpectedExits++;
-          spec.log(`[${spec.name}] exited on its own (code ${code}, signal ${signal}); last lines:\n${lines.slice(-15).join('\n')}`);
+          spec.log(
+            `[${spec.name}] exited on its own (code ${code}, signal ${signal}); last lines:\n${lines.slice(-15).join('\n')}`,
+          );
         }
         logFile.end();
         resolve();
@@ -499,7 +548,17 @@ export async function startTemporalCluster(opts: TemporalClusterOptions = {}): P
   const pg = new URL(adminUrl);
   const ports: Record<string, number> = {};
   const taken = new Set<number>();
-  for (const key of ['FRONTEND', 'FRONTEND_MEMBERSHIP', 'FRONTEND_HTTP', 'HISTORY', 'HISTORY_MEMBERSHIP', 'MATCHING', 'MATCHING_MEMBERSHIP', 'WORKER', 'WORKER_MEMBERSHIP']) {
+  for (const key of [
+    'FRONTEND',
+    'FRONTEND_MEMBERSHIP',
+    'FRONTEND_HTTP',
+    'HISTORY',
+    'HISTORY_MEMBERSHIP',
+    'MATCHING',
+    'MATCHING_MEMBERSHIP',
+    'WORKER',
+    'WORKER_MEMBERSHIP',
+  ]) {
     ports[key] = await freeClusterPort(taken);
   }
   const metricsPorts = {} as Record<TemporalRole, number>;
@@ -529,7 +588,12 @@ export async function startTemporalCluster(opts: TemporalClusterOptions = {}): P
       logDir,
       echo: opts.echo,
       // Up once its metrics endpoint answers (the frontend additionally must answer gRPC, checked below).
-      ready: ({ exited }) => until(() => httpOk(`http://127.0.0.1:${metricsPorts[role]}/metrics`), exited, `temporal ${role} serves /metrics`),
+      ready: ({ exited }) =>
+        until(
+          () => httpOk(`http://127.0.0.1:${metricsPorts[role]}/metrics`),
+          exited,
+          `temporal ${role} serves /metrics`,
+        ),
     });
   }
 
@@ -547,7 +611,8 @@ export async function startTemporalCluster(opts: TemporalClusterOptions = {}): P
     for (const role of ['history', 'matching', 'frontend', 'worker'] as const) await services[role].start();
     const t0 = Date.now();
     while (!(await frontendReady(address, 'temporal-system'))) {
-      if (Date.now() - t0 > READY_TIMEOUT_MS) throw new Error(`the Temporal frontend at ${address} did not answer within ${READY_TIMEOUT_MS / 1000} s`);
+      if (Date.now() - t0 > READY_TIMEOUT_MS)
+        throw new Error(`the Temporal frontend at ${address} did not answer within ${READY_TIMEOUT_MS / 1000} s`);
       await sleep(500);
     }
     await registerNamespace(address, log);
@@ -562,7 +627,9 @@ export async function startTemporalCluster(opts: TemporalClusterOptions = {}): P
     shards,
     databases,
     services,
-    metricsUrls: Object.fromEntries(TEMPORAL_ROLES.map((r) => [r, `http://127.0.0.1:${metricsPorts[r]}/metrics`])) as Record<TemporalRole, string>,
+    metricsUrls: Object.fromEntries(
+      TEMPORAL_ROLES.map((r) => [r, `http://127.0.0.1:${metricsPorts[r]}/metrics`]),
+    ) as Record<TemporalRole, string>,
     logDir,
     stop,
   };
@@ -656,14 +723,31 @@ async function main(argv: string[]): Promise<void> {
 }
 
 /** Starts the pieces of `npm run cluster` in order; each pushes its own cleanup. */
-async function startAll(argv: string[], adminUrl: string, stamp: string, logDir: string, cleanups: (() => Promise<void>)[], log: Log): Promise<void> {
+async function startAll(
+  argv: string[],
+  adminUrl: string,
+  stamp: string,
+  logDir: string,
+  cleanups: (() => Promise<void>)[],
+  log: Log,
+): Promise<void> {
   const keep = argv.includes('--keep-databases');
-  const temporal = await startTemporalCluster({ pgAdminUrl: adminUrl, databasePrefix: `temporal_cluster_${stamp}`, keepDatabases: keep, log, logDir, echo: true });
+  const temporal = await startTemporalCluster({
+    pgAdminUrl: adminUrl,
+    databasePrefix: `temporal_cluster_${stamp}`,
+    keepDatabases: keep,
+    log,
+    logDir,
+    echo: true,
+  });
   cleanups.push(() => temporal.stop());
   if (argv.includes('--temporal')) {
-    log(`Temporal cluster on Postgres (${temporal.shards} history shards, databases ${temporal.databases.temporal}, ${temporal.databases.visibility})`);
+    log(
+      `Temporal cluster on Postgres (${temporal.shards} history shards, databases ${temporal.databases.temporal}, ${temporal.databases.visibility})`,
+    );
     log(`  export TEMPORAL_ADDRESS=${temporal.address}`);
-    for (const role of TEMPORAL_ROLES) log(`  ${role.padEnd(8)} pid ${temporal.services[role].pid}  metrics ${temporal.metricsUrls[role]}`);
+    for (const role of TEMPORAL_ROLES)
+      log(`  ${role.padEnd(8)} pid ${temporal.services[role].pid}  metrics ${temporal.metricsUrls[role]}`);
     log('Press Ctrl-C to stop.');
     return;
   }
@@ -694,13 +778,22 @@ async function startAll(argv: string[], adminUrl: string, stamp: string, logDir:
     const p = managedProcess({
       name: `worker-${i}`,
       ...tsxArgs('bin/worker.ts'),
-      env: env({ LW_SERVICE: `worker-${i}`, LW_WORKER_METRICS_PORT: String(metricsPort), LOG_LEVEL: process.env.LOG_LEVEL || 'info' }),
+      env: env({
+        LW_SERVICE: `worker-${i}`,
+        LW_WORKER_METRICS_PORT: String(metricsPort),
+        LOG_LEVEL: process.env.LOG_LEVEL || 'info',
+      }),
       log,
       logDir,
       echo: true,
       ready: ({ lines, exited }) => {
         const since = Date.now();
-        return until(async () => lines.some((l) => /worker polling/i.test(l)) || (await workerPolledSince(probe, taskQueue, since)), exited, 'the worker polls');
+        return until(
+          async () =>
+            lines.some((l) => /worker polling/i.test(l)) || (await workerPolledSince(probe, taskQueue, since)),
+          exited,
+          'the worker polls',
+        );
       },
     });
     procs.push(p);
@@ -729,10 +822,13 @@ async function startAll(argv: string[], adminUrl: string, stamp: string, logDir:
 
   log('');
   log('Leadwire cluster running:');
-  log(`  API (round-robin over ${apis}): http://127.0.0.1:${proxy.port}   (feed: ws://127.0.0.1:${proxy.port}/v1/feed)`);
+  log(
+    `  API (round-robin over ${apis}): http://127.0.0.1:${proxy.port}   (feed: ws://127.0.0.1:${proxy.port}/v1/feed)`,
+  );
   apiPorts.forEach((p, i) => log(`  api-${i + 1}: http://127.0.0.1:${p}`));
   log(`  Temporal:  export TEMPORAL_ADDRESS=${temporal.address}   (${temporal.shards} history shards on Postgres)`);
-  for (const role of TEMPORAL_ROLES) log(`    ${role.padEnd(8)} pid ${temporal.services[role].pid}  metrics ${temporal.metricsUrls[role]}`);
+  for (const role of TEMPORAL_ROLES)
+    log(`    ${role.padEnd(8)} pid ${temporal.services[role].pid}  metrics ${temporal.metricsUrls[role]}`);
   log(`  DATABASE_URL=${databaseUrl}`);
   log(`  LW_ROOT_TOKEN=${rootToken}`);
   log(`  logs: ${logDir}`);

@@ -71,7 +71,12 @@ export async function startLeadWorkflow(
 }
 
 /** A returned lead's new auction (an approved dispute with re-offer): one per dispute, however often it is asked for. */
-export async function startReofferWorkflow(client: Client, taskQueue: string, lead: LeadToRoute, disputeId: string): Promise<{ workflowId: string }> {
+export async function startReofferWorkflow(
+  client: Client,
+  taskQueue: string,
+  lead: LeadToRoute,
+  disputeId: string,
+): Promise<{ workflowId: string }> {
   const workflowId = returnReofferWorkflowId(lead.id, disputeId);
   await startLeadWorkflow(client, taskQueue, lead, { workflowId });
   return { workflowId };
@@ -83,9 +88,17 @@ export function leadWorkflowHandle(client: Client, leadId: string): WorkflowHand
 }
 
 /** Sends a sale again on one channel (`redeliveryWorkflow`): a new workflow each time, since the lead's may be long over. */
-export async function startRedelivery(client: Client, taskQueue: string, input: RedeliveryInput): Promise<{ workflowId: string }> {
+export async function startRedelivery(
+  client: Client,
+  taskQueue: string,
+  input: RedeliveryInput,
+): Promise<{ workflowId: string }> {
   const workflowId = redeliveryWorkflowId(input.assignmentId, input.channel, crypto.randomUUID());
-  await client.workflow.start<typeof workflows.redeliveryWorkflow>(REDELIVERY_WORKFLOW, { taskQueue, workflowId, args: [input] });
+  await client.workflow.start<typeof workflows.redeliveryWorkflow>(REDELIVERY_WORKFLOW, {
+    taskQueue,
+    workflowId,
+    args: [input],
+  });
   return { workflowId };
 }
 
@@ -114,7 +127,9 @@ async function executeUpdateWithin<Ret, Args extends [unknown, ...unknown[]]>(
     }, options.timeoutMs);
   });
   const call = temporal.withAbortSignal(controller.signal, () =>
-    temporal.workflow.getHandle(workflowId).executeUpdate(update, { args: options.args, ...(options.updateId ? { updateId: options.updateId } : {}) }),
+    temporal.workflow
+      .getHandle(workflowId)
+      .executeUpdate(update, { args: options.args, ...(options.updateId ? { updateId: options.updateId } : {}) }),
   );
   call.catch(() => undefined); // when the deadline wins, the cancelled call's rejection is expected
   try {
@@ -125,7 +140,12 @@ async function executeUpdateWithin<Ret, Args extends [unknown, ...unknown[]]>(
 }
 
 /** A claim on an offer (the `claim` Update); its id is derived from offer, buyer and requestId, so a retry joins the same attempt. */
-export function executeClaim(temporal: Client, workflowId: string, request: ClaimRequest, timeoutMs: number): Promise<ClaimResult> {
+export function executeClaim(
+  temporal: Client,
+  workflowId: string,
+  request: ClaimRequest,
+  timeoutMs: number,
+): Promise<ClaimResult> {
   return executeUpdateWithin(temporal, workflowId, claimUpdate, {
     args: [request],
     updateId: claimAttemptKey(request.offerId, request.buyerId, request.requestId),
@@ -134,7 +154,12 @@ export function executeClaim(temporal: Client, workflowId: string, request: Clai
 }
 
 /** A sealed bid (the `bid` Update), its id derived like a claim's. */
-export function executeBid(temporal: Client, workflowId: string, request: BidRequest, timeoutMs: number): Promise<BidResult> {
+export function executeBid(
+  temporal: Client,
+  workflowId: string,
+  request: BidRequest,
+  timeoutMs: number,
+): Promise<BidResult> {
   return executeUpdateWithin(temporal, workflowId, bidUpdate, {
     args: [request],
     updateId: `bid:${request.offerId}:${request.buyerId}:${request.requestId}`,
@@ -143,11 +168,20 @@ export function executeBid(temporal: Client, workflowId: string, request: BidReq
 }
 
 /** An admin's decision on a lead in manual review (the `manualAction` Update). */
-export function executeManualAction(temporal: Client, workflowId: string, action: ManualAction, timeoutMs: number): Promise<ManualActionResult> {
+export function executeManualAction(
+  temporal: Client,
+  workflowId: string,
+  action: ManualAction,
+  timeoutMs: number,
+): Promise<ManualActionResult> {
   return executeUpdateWithin(temporal, workflowId, manualActionUpdate, { args: [action], timeoutMs });
 }
 
 /** Asks an open offer's workflow to cancel it (the `cancelOffer` signal). */
-export async function signalCancelOffer(temporal: Client, workflowId: string, offer: { offerId: string; reason: string }): Promise<void> {
+export async function signalCancelOffer(
+  temporal: Client,
+  workflowId: string,
+  offer: { offerId: string; reason: string },
+): Promise<void> {
   await temporal.workflow.getHandle(workflowId).signal(cancelOfferSignal, offer);
 }

@@ -292,21 +292,31 @@ export async function startTemporalDevServer(opts: StartTemporalDevServerOptions
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port)];
   args.push(...(uiPort === null ? ['--headless'] : ['--ui-port', String(uiPort)]));
   args.push(
-    '--db-filename', path.join(dataDir, 'temporal.db'),
-    '--log-level', 'warn',
-    '--search-attribute', 'LeadId=Keyword',
-    '--search-attribute', 'CampaignId=Keyword',
-    '--search-attribute', 'AgencyId=Keyword',
+    '--db-filename',
+    path.join(dataDir, 'temporal.db'),
+    '--log-level',
+    'warn',
+    '--search-attribute',
+    'LeadId=Keyword',
+    '--search-attribute',
+    'CampaignId=Keyword',
+    '--search-attribute',
+    'AgencyId=Keyword',
     // Per-workflow Update limits (server defaults: 10 in flight, 2000 in total) are too low for load tests.
-    '--dynamic-config-value', 'history.maxInFlightUpdates=1000',
-    '--dynamic-config-value', 'history.maxTotalUpdates=10000',
+    '--dynamic-config-value',
+    'history.maxInFlightUpdates=1000',
+    '--dynamic-config-value',
+    'history.maxTotalUpdates=10000',
     // Tuned like Temporal's own SDK stress runs: a worker that schedules an activity may run it at once.
-    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
+    '--dynamic-config-value',
+    'system.enableActivityEagerExecution=true',
     // The server's one SQLite writer: write-ahead logging, and no fsync per commit (synchronous=NORMAL). A crash of
     // the process loses nothing; a power cut may lose the last commits of a dev server, never corrupt its file.
     // (The history cache's default, 128,000 workflows per host, already holds 10,000 open leads and their offers.)
-    '--sqlite-pragma', 'journal_mode=WAL',
-    '--sqlite-pragma', 'synchronous=NORMAL',
+    '--sqlite-pragma',
+    'journal_mode=WAL',
+    '--sqlite-pragma',
+    'synchronous=NORMAL',
   );
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
 
@@ -393,7 +403,9 @@ async function waitUntilReady(address: string, gaveUp: () => boolean): Promise<s
     try {
       connection = await Connection.connect({ address, connectTimeout: 2_000 });
       const conn = connection;
-      await conn.withDeadline(Date.now() + 2_000, () => conn.workflowService.describeNamespace({ namespace: 'default' }));
+      await conn.withDeadline(Date.now() + 2_000, () =>
+        conn.workflowService.describeNamespace({ namespace: 'default' }),
+      );
       return null;
     } catch (err) {
       lastError = err;

@@ -58,25 +58,39 @@ function messageOf(alert: AlertRow, publicUrl: string, now: Date): AlertMessage 
   const p = alert.payload as Record<string, unknown>;
   if (alert.kind === 'low_balance') {
     const text = `Leadwire: your balance is ${String(p.balance)} credits, below your alert threshold of ${String(p.threshold)}. Ask your agency to top up your wallet to keep claiming leads.`;
-    return { subject: 'Your Leadwire balance is low', text, json: { type: 'balance.low', balance: p.balance, threshold: p.threshold, at: now.toISOString() } };
+    return {
+      subject: 'Your Leadwire balance is low',
+      text,
+      json: { type: 'balance.low', balance: p.balance, threshold: p.threshold, at: now.toISOString() },
+    };
   }
   const preview = (p.preview ?? {}) as Record<string, unknown>;
-  const where = ['city', 'state', 'zip'].map((k) => preview[k]).filter((v) => v !== undefined && v !== null && v !== '').join(' ');
+  const where = ['city', 'state', 'zip']
+    .map((k) => preview[k])
+    .filter((v) => v !== undefined && v !== null && v !== '')
+    .join(' ');
   const secondsLeft = Math.max(0, Math.round((Date.parse(String(p.closesAt)) - now.getTime()) / 1000));
   const link = claimLink(publicUrl, alert.offerId!);
   const text = `Leadwire: new lead${where ? ` in ${where}` : ''} for ${String(p.price)} credits, ${secondsLeft}s left to claim: ${link}`;
   return {
     subject: `New lead${where ? ` in ${where}` : ''}: ${String(p.price)} credits, ${secondsLeft}s left`,
     text,
-    json: { type: 'offer.opened', offer: { id: alert.offerId, preview, price: p.price, closesAt: p.closesAt, secondsLeft, claimUrl: link } },
+    json: {
+      type: 'offer.opened',
+      offer: { id: alert.offerId, preview, price: p.price, closesAt: p.closesAt, secondsLeft, claimUrl: link },
+    },
   };
 }
 
 async function send(alert: AlertRow, opts: AlertDispatcherOptions, now: Date): Promise<Outcome> {
   const { db, delivery: config } = opts;
   if (alert.kind === 'offer_opened') {
-    const [offer] = await db.select({ status: offers.status, closesAt: offers.closesAt }).from(offers).where(eq(offers.id, alert.offerId!));
-    if (!offer || offer.status !== 'open' || offer.closesAt.getTime() <= now.getTime()) return { status: 'skipped', detail: 'offer_closed' };
+    const [offer] = await db
+      .select({ status: offers.status, closesAt: offers.closesAt })
+      .from(offers)
+      .where(eq(offers.id, alert.offerId!));
+    if (!offer || offer.status !== 'open' || offer.closesAt.getTime() <= now.getTime())
+      return { status: 'skipped', detail: 'offer_closed' };
   }
   const [buyer] = await db.select().from(buyers).where(eq(buyers.id, alert.buyerId));
   if (!buyer) return { status: 'skipped', detail: 'no_buyer' };
@@ -91,14 +105,24 @@ async function send(alert: AlertRow, opts: AlertDispatcherOptions, now: Date): P
       const res = await postJson(
         d.webhookUrl,
         body,
-        { ...signedHeaders(signingKeys(buyer, now), `msg_alert_${alert.id}`, body, now), 'Idempotency-Key': `alert:${alert.id}`, 'X-Leadwire-Event': String(msg.json.type) },
+        {
+          ...signedHeaders(signingKeys(buyer, now), `msg_alert_${alert.id}`, body, now),
+          'Idempotency-Key': `alert:${alert.id}`,
+          'X-Leadwire-Event': String(msg.json.type),
+        },
         { timeoutMs: config.timeoutMs, allowlist: config.allowlist },
       );
       return { status: 'sent', detail: `HTTP ${res.status}` };
     }
     case 'email': {
       if (!d.email || !config.smtpUrl) return { status: 'skipped', detail: 'not_configured' };
-      const info = await transportFor(config.smtpUrl).sendMail({ from: config.mailFrom, to: d.email, subject: msg.subject, text: msg.text, messageId: `<alert-${alert.id}@leadwire>` });
+      const info = await transportFor(config.smtpUrl).sendMail({
+        from: config.mailFrom,
+        to: d.email,
+        subject: msg.subject,
+        text: msg.text,
+        messageId: `<alert-${alert.id}@leadwire>`,
+      });
       return { status: 'sent', detail: String((info as { response?: string }).response ?? 'sent').slice(0, 200) };
     }
     case 'sms':
@@ -108,10 +132,15 @@ async function send(alert: AlertRow, opts: AlertDispatcherOptions, now: Date): P
       if (!url || !to) return { status: 'skipped', detail: 'not_configured' };
       const headers: Record<string, string> = { 'Idempotency-Key': `alert:${alert.id}` };
       if (config.providerToken) headers.Authorization = `Bearer ${config.providerToken}`;
-      const res = await postJson(url, JSON.stringify({ channel: alert.channel, to, message: msg.text, reference: `alert:${alert.id}` }), headers, {
-        timeoutMs: config.timeoutMs,
-        allowlist: config.allowlist,
-      });
+      const res = await postJson(
+        url,
+        JSON.stringify({ channel: alert.channel, to, message: msg.text, reference: `alert:${alert.id}` }),
+        headers,
+        {
+          timeoutMs: config.timeoutMs,
+          allowlist: config.allowlist,
+        },
+      );
       return { status: 'sent', detail: `HTTP ${res.status}` };
     }
     default:
@@ -148,7 +177,8 @@ export async function dispatchDueAlerts(opts: AlertDispatcherOptions): Promise<n
         await record(opts.db, alert, out.status, out.detail);
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
-        if (err instanceof UrlRefused || alert.attempts >= maxAttempts) await record(opts.db, alert, 'failed', message.slice(0, 500));
+        if (err instanceof UrlRefused || alert.attempts >= maxAttempts)
+          await record(opts.db, alert, 'failed', message.slice(0, 500));
         else await retryAlertLater(opts.db, alert.id, Math.min(300_000, backoff * 2 ** (alert.attempts - 1)), message);
       }
     }),

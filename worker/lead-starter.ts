@@ -17,7 +17,12 @@ import { startLeadWorkflow } from '../temporal/calls';
  * Leads still `routing` after `olderThanMs` whose workflow may never have
  * started: start it (a no-op for those that did). Returns how many it started.
  */
-export async function restartStuckLeads(db: Db, client: Client, taskQueue: string, olderThanMs = 60_000): Promise<number> {
+export async function restartStuckLeads(
+  db: Db,
+  client: Client,
+  taskQueue: string,
+  olderThanMs = 60_000,
+): Promise<number> {
   const stuck = await db
     .select({ id: leads.id, agencyId: leads.agencyId, campaignId: leads.campaignId })
     .from(leads)
@@ -34,7 +39,13 @@ export async function restartStuckLeads(db: Db, client: Client, taskQueue: strin
  * (`LW_IDEMPOTENCY_TTL_HOURS`, default 24) and shared rate-limit buckets idle
  * for a day. Failures wait for the next round.
  */
-export function sweepStuckLeads(db: Db, client: Client, taskQueue: string, everyMs = 30_000, onStarted?: (n: number) => void): () => void {
+export function sweepStuckLeads(
+  db: Db,
+  client: Client,
+  taskQueue: string,
+  everyMs = 30_000,
+  onStarted?: (n: number) => void,
+): () => void {
   let running = false;
   const timer = setInterval(() => {
     if (running) return;
@@ -51,9 +62,15 @@ export function sweepStuckLeads(db: Db, client: Client, taskQueue: string, every
 }
 
 /** The sweeper's expiry round: idempotency records past their TTL, rate-limit buckets idle for a day. */
-export async function expireRecords(db: Db, env: NodeJS.ProcessEnv = process.env): Promise<{ idempotency: number; buckets: number }> {
+export async function expireRecords(
+  db: Db,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ idempotency: number; buckets: number }> {
   const hours = Number(env.LW_IDEMPOTENCY_TTL_HOURS);
-  const idempotency = await purgeIdempotencyRecords(db, Number.isFinite(hours) && hours > 0 ? hours * 3_600_000 : IDEMPOTENCY_TTL_MS);
+  const idempotency = await purgeIdempotencyRecords(
+    db,
+    Number.isFinite(hours) && hours > 0 ? hours * 3_600_000 : IDEMPOTENCY_TTL_MS,
+  );
   const buckets = await purgeIdleBuckets(db);
   return { idempotency, buckets };
 }

@@ -36,7 +36,9 @@ export interface LeadwireWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
 
-export async function createLeadwireWorker(opts: LeadwireWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
+export async function createLeadwireWorker(
+  opts: LeadwireWorkerOptions,
+): Promise<{ worker: Worker; connection: NativeConnection }> {
   const connection = await NativeConnection.connect({ address: opts.address });
   const worker = await Worker.create({
     connection,
@@ -46,12 +48,15 @@ export async function createLeadwireWorker(opts: LeadwireWorkerOptions): Promise
     // Logs with the lead's ids, duration and failure metrics, business outcome counters.
     interceptors: { activity: [observeActivities] },
     plugins: temporalTracingPlugins(), // OpenTelemetry (observability/tracing.ts); none when tracing is off
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    ...(opts.workflowBundle
+      ? { workflowBundle: opts.workflowBundle }
+      : { workflowsPath: require.resolve('../workflows') }),
     ...WORKER_CONCURRENCY,
     // Memory stays bounded however many leads wait: an open lead's workflow holds about 0.3 MB in the cache
     // (bench/RESULTS.md, scale); past this many, the least recently used are evicted and replayed from their
     // (short) history when their timer fires or a claim arrives.
-    maxCachedWorkflows: opts.maxCachedWorkflows ?? Number(process.env.LW_MAX_CACHED_WORKFLOWS ?? DEFAULT_MAX_CACHED_WORKFLOWS),
+    maxCachedWorkflows:
+      opts.maxCachedWorkflows ?? Number(process.env.LW_MAX_CACHED_WORKFLOWS ?? DEFAULT_MAX_CACHED_WORKFLOWS),
   });
   return { worker, connection };
 }

@@ -60,11 +60,17 @@ export class AuctionDesk {
   async bid(req: BidRequest): Promise<BidResult> {
     await condition(() => this.floor !== null || !this.open);
     return this.mutex.runExclusive(async (): Promise<BidResult> => {
-      if (!this.open || this.cancelled !== null || Date.now() >= this.offer.closesAtMs || this.floor === null) return refused('offer_closed');
+      if (!this.open || this.cancelled !== null || Date.now() >= this.offer.closesAtMs || this.floor === null)
+        return refused('offer_closed');
       const previous = this.latest(req.buyerId);
       // The same request again (a client retry): the same answer.
       if (previous && previous.requestId === req.requestId && previous.amount === req.amount) {
-        return { result: 'accepted', offerId: this.offer.offerId, amount: previous.amount, raised: this.bids.filter((b) => b.buyerId === req.buyerId).length > 1 };
+        return {
+          result: 'accepted',
+          offerId: this.offer.offerId,
+          amount: previous.amount,
+          raised: this.bids.filter((b) => b.buyerId === req.buyerId).length > 1,
+        };
       }
       const problem = checkBid(req.amount, this.floor, previous);
       if (problem) return refused(problem);
@@ -93,15 +99,24 @@ export class AuctionDesk {
     if (this.cancelled !== null || this.floor === null) return [];
     for (const ranked of rankBids(this.bids, this.floor, this.offer.pricing)) {
       if (this.winners.size >= this.offer.maxWinners) break;
-      const sale = await this.io.postAndCharge({ offerId: this.offer.offerId, buyerId: ranked.buyerId, requestId: ranked.requestId, price: ranked.price, sale: 'auction' });
-      if (sale.result === 'won') this.winners.set(ranked.buyerId, { assignmentId: sale.assignmentId, delivery: sale.delivery });
+      const sale = await this.io.postAndCharge({
+        offerId: this.offer.offerId,
+        buyerId: ranked.buyerId,
+        requestId: ranked.requestId,
+        price: ranked.price,
+        sale: 'auction',
+      });
+      if (sale.result === 'won')
+        this.winners.set(ranked.buyerId, { assignmentId: sale.assignmentId, delivery: sale.delivery });
     }
     return [...this.winners.values()].map((w) => w.assignmentId);
   }
 
   /** The sales `closeAndDecide` made, with the delivery plan each returned. */
   sales(): { assignmentId: string; delivery: DeliveryPlan }[] {
-    return [...this.winners.values()].flatMap((w) => (w.delivery ? [{ assignmentId: w.assignmentId, delivery: w.delivery }] : []));
+    return [...this.winners.values()].flatMap((w) =>
+      w.delivery ? [{ assignmentId: w.assignmentId, delivery: w.delivery }] : [],
+    );
   }
 
   private latest(buyerId: string): Bid | undefined {

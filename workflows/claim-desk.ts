@@ -53,7 +53,13 @@ export class ClaimDesk {
   validate(req: ClaimRequest): void {
     if (this.winners.has(req.buyerId)) return;
     const reason = this.refusal(req.buyerId);
-    if (reason) throw ApplicationFailure.create({ type: CLAIM_REFUSED, message: `claim refused: ${reason}`, details: [reason], nonRetryable: true });
+    if (reason)
+      throw ApplicationFailure.create({
+        type: CLAIM_REFUSED,
+        message: `claim refused: ${reason}`,
+        details: [reason],
+        nonRetryable: true,
+      });
   }
 
   async claim(req: ClaimRequest): Promise<ClaimResult> {
@@ -62,7 +68,12 @@ export class ClaimDesk {
       if (prior) return prior.won; // the winner asking again gets the same answer, charged once
       const reason = this.refusal(req.buyerId);
       if (reason) return { result: claimOutcomeOf(reason).result, reason, recorded: false };
-      const sale = await this.io.postAndCharge({ offerId: this.offer.offerId, buyerId: req.buyerId, requestId: req.requestId, ...(req.channel ? { channel: req.channel } : {}) });
+      const sale = await this.io.postAndCharge({
+        offerId: this.offer.offerId,
+        buyerId: req.buyerId,
+        requestId: req.requestId,
+        ...(req.channel ? { channel: req.channel } : {}),
+      });
       if (sale.result !== 'won') return { result: sale.result, reason: sale.reason, recorded: true };
       const won = wonClaim(sale);
       this.winners.set(req.buyerId, { won, delivery: sale.delivery });

@@ -44,12 +44,20 @@ import { AuctionDesk } from './auction-desk';
 import { ClaimDesk } from './claim-desk';
 import { ManualReview } from './manual-review';
 import { bidUpdate, cancelOfferSignal, claimUpdate, stateQuery, type LeadWorkflowState } from './messages';
-import { deliveryActivityOptions, LEAN_LIFECYCLE_PATCH, LOCAL_DB_OPTIONS, LOCAL_SALE_OPTIONS, LOCAL_STATUS_OPTIONS, MAX_FALLBACK_DEPTH } from './options';
+import {
+  deliveryActivityOptions,
+  LEAN_LIFECYCLE_PATCH,
+  LOCAL_DB_OPTIONS,
+  LOCAL_SALE_OPTIONS,
+  LOCAL_STATUS_OPTIONS,
+  MAX_FALLBACK_DEPTH,
+} from './options';
 import { leadSearchAttributes } from './search-attributes';
 import type { LeadOutcome, LeadWorkflowInput, OfferRunResult, OfferWorkflowInput } from './types';
 import { leadWorkflowV1, offerWorkflowV1 } from './v1/lead';
 
-const { routeAndOpen, closeOffer, recordEvents, recordDeliveryFailure, planDelivery } = proxyLocalActivities<LeadActivities>(LOCAL_DB_OPTIONS);
+const { routeAndOpen, closeOffer, recordEvents, recordDeliveryFailure, planDelivery } =
+  proxyLocalActivities<LeadActivities>(LOCAL_DB_OPTIONS);
 const sales = proxyLocalActivities<LeadActivities>(LOCAL_SALE_OPTIONS);
 const { setLeadStatus } = proxyLocalActivities<LeadActivities>(LOCAL_STATUS_OPTIONS);
 
@@ -78,11 +86,21 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadOutcom
   while (!outcome.sold) {
     state.phase = 'manual_review';
     state.currentOfferId = null;
-    await setLeadStatus({ leadId: input.leadId, status: 'manual_review', reason: outcome.reason, event: { leadId: input.leadId, type: 'manual_review', reason: outcome.reason, at: nowIso() } });
+    await setLeadStatus({
+      leadId: input.leadId,
+      status: 'manual_review',
+      reason: outcome.reason,
+      event: { leadId: input.leadId, type: 'manual_review', reason: outcome.reason, at: nowIso() },
+    });
     const decision = await review.next();
     if (decision.action === 'assigned') break;
     if (decision.action === 'reject') {
-      await setLeadStatus({ leadId: input.leadId, status: 'rejected', reason: decision.reason, event: { leadId: input.leadId, type: 'rejected', reason: decision.reason, at: nowIso() } });
+      await setLeadStatus({
+        leadId: input.leadId,
+        status: 'rejected',
+        reason: decision.reason,
+        event: { leadId: input.leadId, type: 'rejected', reason: decision.reason, at: nowIso() },
+      });
       await finish();
       return { status: 'rejected', offers: state.offers };
     }
@@ -137,7 +155,14 @@ async function offerThroughChain(
     if (visited.includes(next)) return { sold: false, reason: 'fallback_cycle' };
     if (depth + 1 > MAX_FALLBACK_DEPTH) return { sold: false, reason: 'fallback_depth_exceeded' };
     await recordEvents([
-      { leadId: input.leadId, offerId: result.offerId, type: 'fell_through', reason: result.skipped ?? 'no_sale', data: { fromCampaignId: campaignId, toCampaignId: next, depth: depth + 1 }, at: nowIso() },
+      {
+        leadId: input.leadId,
+        offerId: result.offerId,
+        type: 'fell_through',
+        reason: result.skipped ?? 'no_sale',
+        data: { fromCampaignId: campaignId, toCampaignId: next, depth: depth + 1 },
+        at: nowIso(),
+      },
     ]);
     campaignId = next;
   }
@@ -158,10 +183,16 @@ function serveOffers(onOffer?: (offerId: string) => void): OfferDesks {
   setHandler(
     claimUpdate,
     // Not an offer of this workflow (any more): over, as far as it knows.
-    async (req) => ctx.claims.get(req.offerId)?.claim(req) ?? { result: 'lost', reason: 'offer_closed', recorded: false },
+    async (req) =>
+      ctx.claims.get(req.offerId)?.claim(req) ?? { result: 'lost', reason: 'offer_closed', recorded: false },
     {
       validator: (req) => {
-        if (!req || typeof req.offerId !== 'string' || typeof req.buyerId !== 'string' || typeof req.requestId !== 'string') {
+        if (
+          !req ||
+          typeof req.offerId !== 'string' ||
+          typeof req.buyerId !== 'string' ||
+          typeof req.requestId !== 'string'
+        ) {
           throw new Error('a claim needs offerId, buyerId and requestId');
         }
         ctx.claims.get(req.offerId)?.validate(req);
@@ -177,7 +208,13 @@ function serveOffers(onOffer?: (offerId: string) => void): OfferDesks {
     },
     {
       validator: (req) => {
-        if (!req || typeof req.offerId !== 'string' || typeof req.buyerId !== 'string' || typeof req.requestId !== 'string' || !Number.isInteger(req.amount)) {
+        if (
+          !req ||
+          typeof req.offerId !== 'string' ||
+          typeof req.buyerId !== 'string' ||
+          typeof req.requestId !== 'string' ||
+          !Number.isInteger(req.amount)
+        ) {
           throw new Error('a bid needs offerId, buyerId, requestId and a whole amount');
         }
       },
@@ -203,11 +240,26 @@ async function runCampaignOffer(ctx: OfferDesks, input: OfferWorkflowInput): Pro
   const offerId = uuid4();
   let routed: RoutedOffer;
   try {
-    routed = await routeAndOpen({ offerId, leadId: input.leadId, campaignId: input.campaignId, workflowId: workflowInfo().workflowId, depth: input.depth, openedAt: nowIso() });
+    routed = await routeAndOpen({
+      offerId,
+      leadId: input.leadId,
+      campaignId: input.campaignId,
+      workflowId: workflowInfo().workflowId,
+      depth: input.depth,
+      openedAt: nowIso(),
+    });
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
     // Out of attempts (or the lead or campaign is gone): a person looks at it.
-    return { campaignId: input.campaignId, fallbackCampaignId: null, cancelled: null, offerId: null, sold: false, skipped: 'routing_failed', reason: 'routing_failed' };
+    return {
+      campaignId: input.campaignId,
+      fallbackCampaignId: null,
+      cancelled: null,
+      offerId: null,
+      sold: false,
+      skipped: 'routing_failed',
+      reason: 'routing_failed',
+    };
   }
   const { route, offer } = routed;
   const base = { campaignId: route.campaignId, fallbackCampaignId: route.fallbackCampaignId, cancelled: null };
@@ -224,13 +276,22 @@ async function runCampaignOffer(ctx: OfferDesks, input: OfferWorkflowInput): Pro
           : await takeFirstClaims(ctx, input, offerId, route, offer);
 
   let sold = decided.sold.length > 0;
-  let reason = sold ? null : (decided.cancelled ?? (offer.eligible === 0 ? 'no_eligible_buyers' : route.mode === 'push' ? 'no_buyer_could_take_it' : 'no_claim'));
+  let reason = sold
+    ? null
+    : (decided.cancelled ??
+      (offer.eligible === 0 ? 'no_eligible_buyers' : route.mode === 'push' ? 'no_buyer_could_take_it' : 'no_claim'));
   if (!decided.closedBySale) {
-    const closed = await closeOffer({ offerId, outcome: sold ? 'won' : decided.cancelled ? 'cancelled' : 'expired', reason: reason ?? undefined, at: nowIso() });
+    const closed = await closeOffer({
+      offerId,
+      outcome: sold ? 'won' : decided.cancelled ? 'cancelled' : 'expired',
+      reason: reason ?? undefined,
+      at: nowIso(),
+    });
     // Sales the database has and this workflow does not (committed just before a crash lost their record): the
     // offer is sold all the same. (Histories from before this answer existed have none: `closed` is undefined.)
     const unrecorded = (closed?.assignments ?? []).filter((a) => !decided.sold.some((s) => s.assignmentId === a.id));
-    for (const a of unrecorded) decided.sold.push({ assignmentId: a.id, delivery: await planDelivery({ assignmentId: a.id }) });
+    for (const a of unrecorded)
+      decided.sold.push({ assignmentId: a.id, delivery: await planDelivery({ assignmentId: a.id }) });
     if (unrecorded.length) [sold, reason] = [true, null];
   }
   await deliverOnChannels(decided.sold);
@@ -238,10 +299,19 @@ async function runCampaignOffer(ctx: OfferDesks, input: OfferWorkflowInput): Pro
 }
 
 /** Ping post, first claim: claims race inside the window; the desk's sales close the offer once it is full. */
-async function takeFirstClaims(ctx: OfferDesks, input: OfferWorkflowInput, offerId: string, route: Route, offer: NonNullable<RoutedOffer['offer']>): Promise<Decided> {
+async function takeFirstClaims(
+  ctx: OfferDesks,
+  input: OfferWorkflowInput,
+  offerId: string,
+  route: Route,
+  offer: NonNullable<RoutedOffer['offer']>,
+): Promise<Decided> {
   const closesAtMs = Date.parse(offer.closesAt);
   const targets = offer.eligibleBuyerIds ? new Set(offer.eligibleBuyerIds) : null;
-  const desk = new ClaimDesk({ offerId, leadId: input.leadId, maxWinners: route.maxWinners, closesAtMs, targets }, sales);
+  const desk = new ClaimDesk(
+    { offerId, leadId: input.leadId, maxWinners: route.maxWinners, closesAtMs, targets },
+    sales,
+  );
   ctx.claims.set(offerId, desk);
   await condition(() => desk.full || desk.cancelReason !== null, Math.max(0, closesAtMs - Date.now()));
   await desk.close();
@@ -254,9 +324,24 @@ async function takeFirstClaims(ctx: OfferDesks, input: OfferWorkflowInput, offer
 }
 
 /** Ping post, highest bid: sealed bids until the window ends (nobody wins early), then the desk sells down the ranking. */
-async function takeSealedBids(ctx: OfferDesks, input: OfferWorkflowInput, offerId: string, route: Route, offer: NonNullable<RoutedOffer['offer']>): Promise<Decided> {
+async function takeSealedBids(
+  ctx: OfferDesks,
+  input: OfferWorkflowInput,
+  offerId: string,
+  route: Route,
+  offer: NonNullable<RoutedOffer['offer']>,
+): Promise<Decided> {
   const closesAtMs = Date.parse(offer.closesAt);
-  const bids = new AuctionDesk({ offerId, leadId: input.leadId, maxWinners: route.maxWinners, closesAtMs, pricing: route.pricing ?? 'first_price' }, sales);
+  const bids = new AuctionDesk(
+    {
+      offerId,
+      leadId: input.leadId,
+      maxWinners: route.maxWinners,
+      closesAtMs,
+      pricing: route.pricing ?? 'first_price',
+    },
+    sales,
+  );
   ctx.auctions.set(offerId, bids);
   bids.setFloor(offer.price);
   await condition(() => bids.cancelReason !== null, Math.max(0, closesAtMs - Date.now()));
@@ -267,11 +352,26 @@ async function takeSealedBids(ctx: OfferDesks, input: OfferWorkflowInput, offerI
 
 /** Push: the strategy orders the eligible buyers and the first whose sale succeeds gets the lead; the same transaction closes the offer. */
 async function assignByStrategy(offerId: string, route: Route): Promise<Decided> {
-  const won = await sales.pushAssign({ offerId, campaignId: route.campaignId, strategy: route.pushStrategy, maxWinners: route.maxWinners, close: true });
-  return { sold: won.flatMap((s) => (s.result === 'won' ? [{ assignmentId: s.assignmentId, delivery: s.delivery }] : [])), cancelled: null, closedBySale: true };
+  const won = await sales.pushAssign({
+    offerId,
+    campaignId: route.campaignId,
+    strategy: route.pushStrategy,
+    maxWinners: route.maxWinners,
+    close: true,
+  });
+  return {
+    sold: won.flatMap((s) => (s.result === 'won' ? [{ assignmentId: s.assignmentId, delivery: s.delivery }] : [])),
+    cancelled: null,
+    closedBySale: true,
+  };
 }
 
-const CHANNEL_ACTIVITY = { webhook: 'deliverWebhook', email: 'deliverEmail', sms: 'deliverSms', voice: 'deliverVoice' } as const;
+const CHANNEL_ACTIVITY = {
+  webhook: 'deliverWebhook',
+  email: 'deliverEmail',
+  sms: 'deliverSms',
+  voice: 'deliverVoice',
+} as const;
 
 /**
  * The buyer's own channels, after the buyer has its answer: each its own
@@ -287,7 +387,12 @@ async function deliverOnChannels(sold: Sold[]): Promise<void> {
         try {
           await activities[CHANNEL_ACTIVITY[channel]]({ assignmentId });
         } catch (err) {
-          const error = err instanceof ActivityFailure && err.cause ? err.cause.message : err instanceof Error ? err.message : String(err);
+          const error =
+            err instanceof ActivityFailure && err.cause
+              ? err.cause.message
+              : err instanceof Error
+                ? err.message
+                : String(err);
           await recordDeliveryFailure({ assignmentId, channel, error, at: nowIso() });
         }
       }),

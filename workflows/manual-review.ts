@@ -14,7 +14,13 @@ import { Mutex } from 'async-mutex';
 import { ApplicationFailure, condition, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { LeadActivities } from '../activities';
 import type { DeliveryPlan } from '../activities/delivery';
-import { manualActionUpdate, wonClaim, type LeadWorkflowState, type ManualAction, type ManualActionResult } from './messages';
+import {
+  manualActionUpdate,
+  wonClaim,
+  type LeadWorkflowState,
+  type ManualAction,
+  type ManualActionResult,
+} from './messages';
 
 export type ReviewDecision = Exclude<ManualAction, { action: 'assign' }> | { action: 'assigned' };
 
@@ -32,7 +38,8 @@ export class ManualReview {
     setHandler(manualActionUpdate, (action) => this.mutex.runExclusive(() => this.act(action)), {
       validator: (action) => {
         if (this.state.phase !== 'manual_review') throw new Error('the lead is not in manual review');
-        if (!action || !['reoffer', 'assign', 'reject'].includes(action.action)) throw new Error('unknown manual action');
+        if (!action || !['reoffer', 'assign', 'reject'].includes(action.action))
+          throw new Error('unknown manual action');
       },
     });
   }
@@ -47,7 +54,8 @@ export class ManualReview {
   }
 
   private async act(action: ManualAction): Promise<ManualActionResult> {
-    if (this.state.phase !== 'manual_review') throw ApplicationFailure.nonRetryable('the lead is not in manual review', 'NotInManualReview');
+    if (this.state.phase !== 'manual_review')
+      throw ApplicationFailure.nonRetryable('the lead is not in manual review', 'NotInManualReview');
     if (action.action !== 'assign') {
       this.decision = action;
       this.state.phase = action.action === 'reject' ? 'rejected' : 'routing';
@@ -58,7 +66,13 @@ export class ManualReview {
     this.state.phase = 'routing';
     const offerId = uuid4();
     this.state.offers.push(offerId);
-    const sale = await this.io.assignDirect({ offerId, leadId: this.lead.leadId, buyerId: action.buyerId, workflowId: workflowInfo().workflowId, at: new Date(Date.now()).toISOString() });
+    const sale = await this.io.assignDirect({
+      offerId,
+      leadId: this.lead.leadId,
+      buyerId: action.buyerId,
+      workflowId: workflowInfo().workflowId,
+      at: new Date(Date.now()).toISOString(),
+    });
     if (sale.result !== 'won') {
       this.state.phase = 'manual_review';
       return { action: 'assign', sale: { result: sale.result, reason: sale.reason } };

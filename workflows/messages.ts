@@ -17,7 +17,14 @@ export interface ClaimRequest {
   channel?: ClaimChannel;
 }
 
-export type WonClaim = { result: 'won'; offerId: string; assignmentId: string; lead: WonLeadRecord; charged: number; balance: number };
+export type WonClaim = {
+  result: 'won';
+  offerId: string;
+  assignmentId: string;
+  lead: WonLeadRecord;
+  charged: number;
+  balance: number;
+};
 
 export type ClaimResult =
   | WonClaim
@@ -35,7 +42,14 @@ export type ClaimResult =
 
 /** The one place a won claim's answer is built, from the sale that won it. */
 export function wonClaim(sale: WonClaim): WonClaim {
-  return { result: 'won', offerId: sale.offerId, assignmentId: sale.assignmentId, lead: sale.lead, charged: sale.charged, balance: sale.balance };
+  return {
+    result: 'won',
+    offerId: sale.offerId,
+    assignmentId: sale.assignmentId,
+    lead: sale.lead,
+    charged: sale.charged,
+    balance: sale.balance,
+  };
 }
 
 /**

@@ -21,13 +21,25 @@ const NON_RETRYABLE = ['RouteNotFound', 'AssignmentNotFound'];
  */
 export const LOCAL_DB_OPTIONS: LocalActivityOptions = {
   startToCloseTimeout: '10s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: {
+    initialInterval: '200ms',
+    backoffCoefficient: 2,
+    maximumInterval: '5s',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
 };
 
 /** A sale is on a buyer's critical path (the claim waits for it): retry fast, a bounded number of times. */
 export const LOCAL_SALE_OPTIONS: LocalActivityOptions = {
   startToCloseTimeout: '10s',
-  retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: {
+    initialInterval: '100ms',
+    backoffCoefficient: 2,
+    maximumInterval: '2s',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
 };
 
 /**
@@ -36,7 +48,12 @@ export const LOCAL_SALE_OPTIONS: LocalActivityOptions = {
  */
 export const LOCAL_STATUS_OPTIONS: LocalActivityOptions = {
   startToCloseTimeout: '10s',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: {
+    initialInterval: '500ms',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
 };
 
 /**

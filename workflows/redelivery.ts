@@ -30,7 +30,12 @@ export async function redeliveryWorkflow(input: RedeliveryInput): Promise<Redeli
     await redeliver(input);
     return { delivered: true, error: null };
   } catch (err) {
-    const error = err instanceof ActivityFailure && err.cause ? err.cause.message : err instanceof Error ? err.message : String(err);
+    const error =
+      err instanceof ActivityFailure && err.cause
+        ? err.cause.message
+        : err instanceof Error
+          ? err.message
+          : String(err);
     return { delivered: false, error };
   }
 }

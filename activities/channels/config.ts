@@ -30,7 +30,8 @@ export interface DeliveryConfig {
   retry: Omit<DeliveryRetry, 'attemptTimeoutMs'>;
 }
 
-const num = (v: string | undefined, d: number) => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d);
+const num = (v: string | undefined, d: number) =>
+  v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d;
 
 export function deliveryConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DeliveryConfig {
   return {

@@ -10,7 +10,11 @@ const transports = new Map<string, Transporter>();
 export function transportFor(url: string): Transporter {
   let t = transports.get(url);
   if (!t) {
-    t = nodemailer.createTransport(url, { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 } as never);
+    t = nodemailer.createTransport(url, {
+      connectionTimeout: 10_000,
+      greetingTimeout: 10_000,
+      socketTimeout: 20_000,
+    } as never);
     transports.set(url, t);
   }
   return t;
@@ -30,7 +34,9 @@ export function emailChannel(config: DeliveryConfig): Channel {
         text: leadSummary(payload),
         headers: { 'X-Leadwire-Assignment': payload.assignmentId },
         messageId: `<${payload.assignmentId}@leadwire>`,
-        attachments: [{ filename: 'lead.json', content: JSON.stringify(payload, null, 2), contentType: 'application/json' }],
+        attachments: [
+          { filename: 'lead.json', content: JSON.stringify(payload, null, 2), contentType: 'application/json' },
+        ],
       });
       return { detail: String((info as { response?: string }).response ?? 'sent').slice(0, 200) };
     },

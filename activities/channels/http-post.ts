@@ -43,20 +43,31 @@ export async function postJson(
   opts: { timeoutMs: number; allowlist?: string | null },
 ): Promise<PostResult> {
   const url = new URL(rawUrl);
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UrlRefused('only http and https URLs are allowed');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UrlRefused('only http and https URLs are allowed');
   checkLiteralHost(url, opts.allowlist);
   // OpenTelemetry: a client span and the traceparent header when tracing is on (observability/tracing.ts).
   return traceOutgoing('POST delivery', url, headers, (traced) => send(url, body, traced, opts));
 }
 
-function send(url: URL, body: string, headers: Record<string, string>, opts: { timeoutMs: number; allowlist?: string | null }): Promise<PostResult> {
+function send(
+  url: URL,
+  body: string,
+  headers: Record<string, string>,
+  opts: { timeoutMs: number; allowlist?: string | null },
+): Promise<PostResult> {
   const client = url.protocol === 'https:' ? https : http;
   return new Promise<PostResult>((resolve, reject) => {
     const req = client.request(
       url,
       {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), 'User-Agent': 'Leadwire-Delivery/1', ...headers },
+        headers: {
+          'Content-Type': 'application/json',
+          'Content-Length': String(Buffer.byteLength(body)),
+          'User-Agent': 'Leadwire-Delivery/1',
+          ...headers,
+        },
         lookup: guardedLookup(opts.allowlist),
         timeout: opts.timeoutMs,
         signal: AbortSignal.timeout(opts.timeoutMs),
@@ -72,13 +83,25 @@ function send(url: URL, body: string, headers: Record<string, string>, opts: { t
           const status = res.statusCode ?? 0;
           const text = Buffer.concat(chunks).toString('utf8').slice(0, 1024);
           if (status >= 200 && status < 300) resolve({ status, body: text });
-          else reject(new DeliveryHttpError(`HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`, status, text, parseRetryAfter(res.headers['retry-after'])));
+          else
+            reject(
+              new DeliveryHttpError(
+                `HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`,
+                status,
+                text,
+                parseRetryAfter(res.headers['retry-after']),
+              ),
+            );
         });
         res.on('error', reject);
       },
     );
     req.on('timeout', () => req.destroy(new DeliveryHttpError(`no answer within ${opts.timeoutMs} ms`, null)));
-    req.on('error', (err) => reject(err instanceof UrlRefused || err instanceof DeliveryHttpError ? err : new DeliveryHttpError(err.message, null)));
+    req.on('error', (err) =>
+      reject(
+        err instanceof UrlRefused || err instanceof DeliveryHttpError ? err : new DeliveryHttpError(err.message, null),
+      ),
+    );
     req.end(body);
   });
 }

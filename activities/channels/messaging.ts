@@ -33,7 +33,11 @@ export function providerChannel(channel: 'sms' | 'voice', config: DeliveryConfig
       const messageId = messageIdOf(ctx.payload.assignmentId, channel);
       const headers: Record<string, string> = { 'Idempotency-Key': `${ctx.payload.assignmentId}:${channel}` };
       if (config.providerToken) headers.Authorization = `Bearer ${config.providerToken}`;
-      if (config.providerSigningSecret) Object.assign(headers, signedHeaders({ current: config.providerSigningSecret, previous: null, legacy: false }, messageId, body));
+      if (config.providerSigningSecret)
+        Object.assign(
+          headers,
+          signedHeaders({ current: config.providerSigningSecret, previous: null, legacy: false }, messageId, body),
+        );
       const res = await postJson(url!, body, headers, { timeoutMs: config.timeoutMs, allowlist: config.allowlist });
       return { detail: `HTTP ${res.status}`, status: res.status, response: res.body, messageId };
     },

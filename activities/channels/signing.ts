@@ -35,14 +35,20 @@ export interface SigningKeys {
 }
 
 /** The headers that sign `body` as message `id`, sent at `at`. */
-export function signedHeaders(keys: SigningKeys, id: string, body: string, at: Date = new Date()): Record<string, string> {
+export function signedHeaders(
+  keys: SigningKeys,
+  id: string,
+  body: string,
+  at: Date = new Date(),
+): Record<string, string> {
   const secrets = [keys.current, ...(keys.previous ? [keys.previous] : [])];
   const headers: Record<string, string> = {
     'webhook-id': id,
     'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
     'webhook-signature': secrets.map((s) => new Webhook(s).sign(id, at, body)).join(' '),
   };
-  if (keys.legacy) headers[LEGACY_SIGNATURE_HEADER] = legacySignatureHeader(keys.current, Math.floor(at.getTime() / 1000), body);
+  if (keys.legacy)
+    headers[LEGACY_SIGNATURE_HEADER] = legacySignatureHeader(keys.current, Math.floor(at.getTime() / 1000), body);
   return headers;
 }
 
@@ -54,7 +60,12 @@ export function legacySignatureHeader(secret: string, timestamp: number, body: s
 }
 
 /** A legacy receiver's check (tests and docs): valid, and fresh within the replay window. */
-export function verifyLegacySignature(secret: string, header: string, body: string, nowSeconds = Math.floor(Date.now() / 1000)): boolean {
+export function verifyLegacySignature(
+  secret: string,
+  header: string,
+  body: string,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): boolean {
   const parts = Object.fromEntries(header.split(',').map((p) => p.split('=', 2) as [string, string]));
   const t = Number(parts.t);
   if (!Number.isInteger(t) || !parts.v1 || Math.abs(nowSeconds - t) > REPLAY_WINDOW_SECONDS) return false;

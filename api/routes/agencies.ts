@@ -82,7 +82,11 @@ export const agencyRoutes: AnyRoute[] = [
     tag: 'Agencies',
     summary: "The agency's settings: duplicate window, consent, auto-pause, return rules, buyer self-service limits",
     roles: ['admin'],
-    responses: { 200: { description: 'the settings (absent keys: defaults)', schema: Responses.Settings }, ...BAD_INPUT, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'the settings (absent keys: defaults)', schema: Responses.Settings },
+      ...BAD_INPUT,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, services }) {
       return { status: 200, body: { settings: await agencySettings(services.db, principal.agencyId) } };
     },
@@ -96,7 +100,11 @@ export const agencyRoutes: AnyRoute[] = [
     summary: 'Change settings: each key given replaces its value; null restores the default',
     roles: ['admin'],
     body: AgencySettingsPatch,
-    responses: { 200: { description: 'the settings as changed', schema: Responses.Settings }, ...BODY_ERRORS, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'the settings as changed', schema: Responses.Settings },
+      ...BODY_ERRORS,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, body, services }) {
       return { status: 200, body: { settings: await updateAgencySettings(services.db, principal.agencyId, body) } };
     },

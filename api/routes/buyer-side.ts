@@ -7,7 +7,14 @@
 import { z } from 'zod';
 import { listBuyerAlerts } from '../../db/alerts';
 import { listBuyerPrices, setBuyerPrice } from '../../db/buyer-prices';
-import { buyerAssignment, buyerPipeline, pipelineHistory, PipelineMoveRefused, setPipelineStatus, type PipelineChangeRow } from '../../db/pipeline';
+import {
+  buyerAssignment,
+  buyerPipeline,
+  pipelineHistory,
+  PipelineMoveRefused,
+  setPipelineStatus,
+  type PipelineChangeRow,
+} from '../../db/pipeline';
 import { agencyBuyerIds, getCampaign } from '../../db/queries';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
@@ -17,7 +24,15 @@ import { invalidField } from '../validate';
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
 function changeView(c: PipelineChangeRow) {
-  return { id: c.id, assignmentId: c.assignmentId, status: c.status, note: c.note, jobValue: c.jobValue, authorKeyId: c.authorKeyId, at: iso(c.createdAt) };
+  return {
+    id: c.id,
+    assignmentId: c.assignmentId,
+    status: c.status,
+    note: c.note,
+    jobValue: c.jobValue,
+    authorKeyId: c.authorKeyId,
+    at: iso(c.createdAt),
+  };
 }
 
 const AssignmentParams = z.object({ id: Id.describe('the assignment id (GET /v1/me/leads: assignmentId)') }).strict();
@@ -31,12 +46,28 @@ export const buyerSideRoutes: AnyRoute[] = [
     summary: "The campaign's per-buyer prices (fixed, or a percentage on the campaign price)",
     roles: ['admin'],
     params: IdParams,
-    responses: { 200: { description: 'the rules', schema: Responses.BuyerPrices }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'the rules', schema: Responses.BuyerPrices },
+      ...BAD_INPUT,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, services }) {
       const campaign = await getCampaign(services.db, principal.agencyId, params.id);
       if (!campaign) throw notFound('campaign');
       const rows = await listBuyerPrices(services.db, campaign.id);
-      return { status: 200, body: { buyerPrices: rows.map((r) => ({ campaignId: r.campaignId, buyerId: r.buyerId, kind: r.kind, value: r.value, updatedAt: iso(r.updatedAt) })) } };
+      return {
+        status: 200,
+        body: {
+          buyerPrices: rows.map((r) => ({
+            campaignId: r.campaignId,
+            buyerId: r.buyerId,
+            kind: r.kind,
+            value: r.value,
+            updatedAt: iso(r.updatedAt),
+          })),
+        },
+      };
     },
   }),
 
@@ -52,16 +83,32 @@ export const buyerSideRoutes: AnyRoute[] = [
     roles: ['admin'],
     params: IdParams,
     body: BuyerPriceBody,
-    responses: { 200: { description: 'the rule as stored (null: removed)', schema: Responses.BuyerPrice }, ...BODY_ERRORS, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'the rule as stored (null: removed)', schema: Responses.BuyerPrice },
+      ...BODY_ERRORS,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, body, services }) {
       const campaign = await getCampaign(services.db, principal.agencyId, params.id);
       if (!campaign) throw notFound('campaign');
-      if (!(await agencyBuyerIds(services.db, principal.agencyId, [body.buyerId])).has(body.buyerId)) throw invalidField('buyerId', 'no such buyer in this agency');
+      if (!(await agencyBuyerIds(services.db, principal.agencyId, [body.buyerId])).has(body.buyerId))
+        throw invalidField('buyerId', 'no such buyer in this agency');
       await setBuyerPrice(services.db, campaign.id, body.buyerId, body.rule);
       const row = (await listBuyerPrices(services.db, campaign.id)).find((r) => r.buyerId === body.buyerId);
       return {
         status: 200,
-        body: { buyerPrice: row ? { campaignId: row.campaignId, buyerId: row.buyerId, kind: row.kind, value: row.value, updatedAt: iso(row.updatedAt) } : null },
+        body: {
+          buyerPrice: row
+            ? {
+                campaignId: row.campaignId,
+                buyerId: row.buyerId,
+                kind: row.kind,
+                value: row.value,
+                updatedAt: iso(row.updatedAt),
+              }
+            : null,
+        },
       };
     },
   }),
@@ -71,7 +118,8 @@ export const buyerSideRoutes: AnyRoute[] = [
     path: '/v1/me/pipeline',
     operationId: 'myPipeline',
     tag: 'Buyer',
-    summary: 'My pipeline: every lead I bought with its status (new, contacted, appointment, quoted, won_job, lost_job) and the counts per status',
+    summary:
+      'My pipeline: every lead I bought with its status (new, contacted, appointment, quoted, won_job, lost_job) and the counts per status',
     roles: ['buyer'],
     responses: { 200: { description: 'the board', schema: Responses.Pipeline }, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, services }) {
@@ -91,12 +139,20 @@ export const buyerSideRoutes: AnyRoute[] = [
     summary: "A bought lead's pipeline status and its history (time and author of each change), newest first",
     roles: ['buyer'],
     params: AssignmentParams,
-    responses: { 200: { description: 'the history', schema: Responses.PipelineHistory }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'the history', schema: Responses.PipelineHistory },
+      ...BAD_INPUT,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, services }) {
       const a = await buyerAssignment(services.db, principal.buyerId, params.id);
       if (!a) throw notFound('lead');
       const changes = await pipelineHistory(services.db, a.id);
-      return { status: 200, body: { assignmentId: a.id, status: changes[0]?.status ?? 'new', changes: changes.map(changeView) } };
+      return {
+        status: 200,
+        body: { assignmentId: a.id, status: changes[0]?.status ?? 'new', changes: changes.map(changeView) },
+      };
     },
   }),
 
@@ -105,8 +161,10 @@ export const buyerSideRoutes: AnyRoute[] = [
     path: '/v1/me/leads/:id/pipeline',
     operationId: 'setMyLeadPipeline',
     tag: 'Buyer',
-    summary: 'Mark a lead I bought: new → contacted → appointment → quoted → won_job | lost_job (with an optional note and job value); never changes money',
-    description: 'Steps may be skipped and the same status marked again (a new note); going back, or leaving won_job / lost_job, is a 409 `invalid_transition`.',
+    summary:
+      'Mark a lead I bought: new → contacted → appointment → quoted → won_job | lost_job (with an optional note and job value); never changes money',
+    description:
+      'Steps may be skipped and the same status marked again (a new note); going back, or leaving won_job / lost_job, is a 409 `invalid_transition`.',
     roles: ['buyer'],
     params: AssignmentParams,
     body: PipelineBody,

@@ -17,7 +17,18 @@ import { getBuyer, knownServiceLines, listBuyers, listLedger, updateBuyer } from
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
-import { BuyerCreate, BuyerPatch, BuyersQuery, BuyerStatsQuery, CreditsCreate, IdParams, KeyCreate, PageQuery, Responses, WebhookSecretRotate } from '../schemas';
+import {
+  BuyerCreate,
+  BuyerPatch,
+  BuyersQuery,
+  BuyerStatsQuery,
+  CreditsCreate,
+  IdParams,
+  KeyCreate,
+  PageQuery,
+  Responses,
+  WebhookSecretRotate,
+} from '../schemas';
 import { DEFAULT_ROTATION_OVERLAP_SECONDS } from '../../domain/delivery';
 import type { ApiServices } from '../services';
 import { invalidField } from '../validate';
@@ -25,11 +36,17 @@ import { buyerChangeView, buyerView, ledgerEntryView } from '../views';
 import crypto from 'node:crypto';
 
 /** Every listed service line must be one the agency defined. */
-export async function checkServiceLines(services: ApiServices, agencyId: string, keys: string[] | undefined, path: string): Promise<void> {
+export async function checkServiceLines(
+  services: ApiServices,
+  agencyId: string,
+  keys: string[] | undefined,
+  path: string,
+): Promise<void> {
   if (!keys?.length) return;
   const known = await knownServiceLines(services.db, agencyId, [...new Set(keys)]);
   const i = keys.findIndex((k) => !known.has(k));
-  if (i >= 0) throw invalidField(`${path}.${i}`, `unknown service line "${keys[i]}" (create it with POST /v1/service-lines)`);
+  if (i >= 0)
+    throw invalidField(`${path}.${i}`, `unknown service line "${keys[i]}" (create it with POST /v1/service-lines)`);
 }
 
 async function loadBuyer(services: ApiServices, agencyId: string, id: string) {
@@ -56,7 +73,10 @@ export const buyerRoutes: AnyRoute[] = [
         const key = await createApiKey(tx, { kind: 'buyer', agencyId: principal.agencyId, buyerId: buyer.id });
         return { buyer, key };
       });
-      return { status: 201, body: { buyer: buyerView(buyer, 0), apiKey: key.key, webhookSecret: buyer.webhookSecret! } };
+      return {
+        status: 201,
+        body: { buyer: buyerView(buyer, 0), apiKey: key.key, webhookSecret: buyer.webhookSecret! },
+      };
     },
   }),
 
@@ -83,7 +103,12 @@ export const buyerRoutes: AnyRoute[] = [
     summary: 'One buyer, with its balance',
     roles: ['admin'],
     params: IdParams,
-    responses: { 200: { description: 'the buyer', schema: Responses.Buyer }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'the buyer', schema: Responses.Buyer },
+      ...BAD_INPUT,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, services }) {
       const buyer = await loadBuyer(services, principal.agencyId, params.id);
       return { status: 200, body: { buyer: buyerView(buyer, buyer.balance) } };
@@ -99,7 +124,12 @@ export const buyerRoutes: AnyRoute[] = [
     roles: ['admin'],
     params: IdParams,
     body: BuyerPatch,
-    responses: { 200: { description: 'the buyer as changed', schema: Responses.Buyer }, ...BODY_ERRORS, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'the buyer as changed', schema: Responses.Buyer },
+      ...BODY_ERRORS,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, body, services }) {
       const before = await loadBuyer(services, principal.agencyId, params.id);
       await checkServiceLines(services, principal.agencyId, body.serviceLines, 'serviceLines');
@@ -107,12 +137,19 @@ export const buyerRoutes: AnyRoute[] = [
       const row = await services.db.transaction(async (tx) => {
         const row = await updateBuyer(tx, principal.agencyId, params.id, body);
         // New delivery settings resume a webhook endpoint paused after a 410 Gone.
-        if (row && body.delivery && row.webhookPausedAt) await tx.update(buyersTable).set({ webhookPausedAt: null, webhookPauseReason: null }).where(eq(buyersTable.id, row.id));
+        if (row && body.delivery && row.webhookPausedAt)
+          await tx
+            .update(buyersTable)
+            .set({ webhookPausedAt: null, webhookPauseReason: null })
+            .where(eq(buyersTable.id, row.id));
         if (row) {
           const after = row as unknown as Record<string, unknown>;
           const fields = Object.keys(body).filter((k) => (body as Record<string, unknown>)[k] !== undefined);
           if (body.status) fields.push('pauseReason');
-          const changes = changesOf(before as unknown as Record<string, unknown>, Object.fromEntries(fields.map((k) => [k, after[k]])));
+          const changes = changesOf(
+            before as unknown as Record<string, unknown>,
+            Object.fromEntries(fields.map((k) => [k, after[k]])),
+          );
           await recordBuyerChange(tx, { agencyId: principal.agencyId, buyerId: row.id, actor: 'admin', changes });
         }
         return row;
@@ -151,14 +188,21 @@ export const buyerRoutes: AnyRoute[] = [
           amount: body.amount,
           reference: body.reference ?? null,
           // The ledger's own key makes the top-up single even if the idempotency record is lost.
-          idempotencyKey: idempotencyKey ? `topup:${buyer.id}:${idempotencyKey}` : `topup:${buyer.id}:${crypto.randomUUID()}`,
+          idempotencyKey: idempotencyKey
+            ? `topup:${buyer.id}:${idempotencyKey}`
+            : `topup:${buyer.id}:${crypto.randomUUID()}`,
         });
         return { status: 201, body: { balance: entry.balanceAfter, entry: ledgerEntryView(entry) } };
       } catch (err) {
         if (pgErrorOf(err).code === '22003') {
-          throw new Problem(422, 'validation_failed', 'The balance would exceed the largest amount a wallet can hold.', {
-            errors: [{ in: 'body', path: 'amount', message: 'too large for this wallet' }],
-          });
+          throw new Problem(
+            422,
+            'validation_failed',
+            'The balance would exceed the largest amount a wallet can hold.',
+            {
+              errors: [{ in: 'body', path: 'amount', message: 'too large for this wallet' }],
+            },
+          );
         }
         throw err;
       }
@@ -192,7 +236,12 @@ export const buyerRoutes: AnyRoute[] = [
     params: IdParams,
     body: KeyCreate,
     bodyOptional: true,
-    responses: { 201: { description: 'issued', schema: Responses.KeyCreated }, ...BODY_ERRORS, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      201: { description: 'issued', schema: Responses.KeyCreated },
+      ...BODY_ERRORS,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, body, services }) {
       const buyer = await loadBuyer(services, principal.agencyId, params.id);
       const { key, revoked } = await services.db.transaction(async (tx) => {
@@ -218,7 +267,12 @@ export const buyerRoutes: AnyRoute[] = [
     params: IdParams,
     body: WebhookSecretRotate,
     bodyOptional: true,
-    responses: { 201: { description: 'rotated', schema: Responses.WebhookSecret }, ...BODY_ERRORS, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      201: { description: 'rotated', schema: Responses.WebhookSecret },
+      ...BODY_ERRORS,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, body, services }) {
       const buyer = await loadBuyer(services, principal.agencyId, params.id);
       const webhookSecret = generateWebhookSecret();
@@ -240,7 +294,9 @@ export const buyerRoutes: AnyRoute[] = [
           buyerId: buyer.id,
           actor: 'admin',
           changes: { webhookSecret: { from: 'rotated', to: 'rotated' } },
-          note: previousSecretUntil ? `previous secret signs until ${previousSecretUntil.toISOString()}` : 'previous secret stopped at once',
+          note: previousSecretUntil
+            ? `previous secret signs until ${previousSecretUntil.toISOString()}`
+            : 'previous secret stopped at once',
         });
       });
       return { status: 201, body: { webhookSecret, previousSecretUntil: previousSecretUntil?.toISOString() ?? null } };
@@ -252,11 +308,17 @@ export const buyerRoutes: AnyRoute[] = [
     path: '/v1/buyers/:id/changes',
     operationId: 'buyerChanges',
     tag: 'Buyers',
-    summary: "The audit trail of a buyer's settings: who (admin, buyer, system) changed what, from what to what; newest first",
+    summary:
+      "The audit trail of a buyer's settings: who (admin, buyer, system) changed what, from what to what; newest first",
     roles: ['admin'],
     params: IdParams,
     query: PageQuery,
-    responses: { 200: { description: 'a page', schema: Responses.BuyerChanges }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'a page', schema: Responses.BuyerChanges },
+      ...BAD_INPUT,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, query, services }) {
       const buyer = await loadBuyer(services, principal.agencyId, params.id);
       const page = await listBuyerChanges(services.db, buyer.id, pageArgs(query));
@@ -269,15 +331,24 @@ export const buyerRoutes: AnyRoute[] = [
     path: '/v1/buyers/:id/stats',
     operationId: 'buyerStats',
     tag: 'Buyers',
-    summary: 'Engagement of a buyer over the last N days: claim latency, claims won/lost, viewed but ignored, delivery success, pipeline close rates per campaign',
+    summary:
+      'Engagement of a buyer over the last N days: claim latency, claims won/lost, viewed but ignored, delivery success, pipeline close rates per campaign',
     roles: ['admin'],
     params: IdParams,
     query: BuyerStatsQuery,
-    responses: { 200: { description: 'the statistics', schema: Responses.BuyerStats }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'the statistics', schema: Responses.BuyerStats },
+      ...BAD_INPUT,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, query, services }) {
       const buyer = await loadBuyer(services, principal.agencyId, params.id);
       const since = new Date(Date.now() - query.days * 86_400_000);
-      const [stats, pipeline] = await Promise.all([buyerStats(services.db, buyer.id, since), buyerCloseRates(services.db, buyer.id, since)]);
+      const [stats, pipeline] = await Promise.all([
+        buyerStats(services.db, buyer.id, since),
+        buyerCloseRates(services.db, buyer.id, since),
+      ]);
       return { status: 200, body: { ...stats, pipeline } };
     },
   }),

@@ -32,8 +32,14 @@ interface CampaignInput {
 }
 
 /** The checks a schema cannot make alone; answers the buyer pool to store (undefined: unchanged). */
-async function checkCampaignInput(services: ApiServices, agencyId: string, input: CampaignInput, selfId?: string): Promise<NewCampaign['buyers']> {
-  if (input.auction === 'highest_bid' && input.mode === 'push') throw invalidField('auction', 'a highest-bid auction is a ping-post mechanic: use mode "ping_post"');
+async function checkCampaignInput(
+  services: ApiServices,
+  agencyId: string,
+  input: CampaignInput,
+  selfId?: string,
+): Promise<NewCampaign['buyers']> {
+  if (input.auction === 'highest_bid' && input.mode === 'push')
+    throw invalidField('auction', 'a highest-bid auction is a ping-post mechanic: use mode "ping_post"');
   if (input.serviceLine !== undefined) await checkServiceLines(services, agencyId, [input.serviceLine], 'serviceLine');
   if (input.price !== undefined) {
     const problems = validatePriceRules(input.price);
@@ -43,7 +49,8 @@ async function checkCampaignInput(services: ApiServices, agencyId: string, input
     }
   }
   if (input.fallbackCampaignId) {
-    if (input.fallbackCampaignId === selfId) throw invalidField('fallbackCampaignId', 'a campaign cannot fall back to itself');
+    if (input.fallbackCampaignId === selfId)
+      throw invalidField('fallbackCampaignId', 'a campaign cannot fall back to itself');
     if (!(await getCampaign(services.db, agencyId, input.fallbackCampaignId))) {
       throw new Problem(404, 'not_found', 'fallback campaign not found', {
         errors: [{ in: 'body', path: 'fallbackCampaignId', message: 'no such campaign in this agency' }],
@@ -62,7 +69,9 @@ async function checkCampaignInput(services: ApiServices, agencyId: string, input
   const known = await agencyBuyerIds(services.db, agencyId, [...seen]);
   const i = pool.findIndex((p) => !known.has(p.buyerId));
   if (i >= 0) {
-    throw new Problem(404, 'not_found', 'buyer not found', { errors: [{ in: 'body', path: `${field}.${i}`, message: 'no such buyer in this agency' }] });
+    throw new Problem(404, 'not_found', 'buyer not found', {
+      errors: [{ in: 'body', path: `${field}.${i}`, message: 'no such buyer in this agency' }],
+    });
   }
   return pool;
 }
@@ -76,7 +85,12 @@ export const campaignRoutes: AnyRoute[] = [
     summary: 'Create a campaign (ping post or push)',
     roles: ['admin'],
     body: CampaignCreate,
-    responses: { 201: { description: 'created', schema: Responses.Campaign }, ...BODY_ERRORS, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      201: { description: 'created', schema: Responses.Campaign },
+      ...BODY_ERRORS,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, body, services }) {
       const pool = await checkCampaignInput(services, principal.agencyId, body);
       const { buyerIds: _ids, buyers: _buyers, ...fields } = body;
@@ -96,7 +110,10 @@ export const campaignRoutes: AnyRoute[] = [
     query: CampaignsQuery,
     responses: { 200: { description: 'a page', schema: Responses.Campaigns }, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {
-      const page = await listCampaigns(services.db, principal.agencyId, pageArgs(query), { status: query.status, mode: query.mode });
+      const page = await listCampaigns(services.db, principal.agencyId, pageArgs(query), {
+        status: query.status,
+        mode: query.mode,
+      });
       return { status: 200, body: listBody('campaigns', page, (c) => campaignView(c, c.pool)) };
     },
   }),
@@ -109,7 +126,12 @@ export const campaignRoutes: AnyRoute[] = [
     summary: 'One campaign with its buyer pool',
     roles: ['admin'],
     params: IdParams,
-    responses: { 200: { description: 'the campaign', schema: Responses.Campaign }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'the campaign', schema: Responses.Campaign },
+      ...BAD_INPUT,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, services }) {
       const campaign = await getCampaign(services.db, principal.agencyId, params.id);
       if (!campaign) throw notFound('campaign');
@@ -126,11 +148,21 @@ export const campaignRoutes: AnyRoute[] = [
     roles: ['admin'],
     params: IdParams,
     body: CampaignPatch,
-    responses: { 200: { description: 'the campaign as changed', schema: Responses.Campaign }, ...BODY_ERRORS, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'the campaign as changed', schema: Responses.Campaign },
+      ...BODY_ERRORS,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, body, services }) {
       const current = await getCampaign(services.db, principal.agencyId, params.id);
       if (!current) throw notFound('campaign');
-      const pool = await checkCampaignInput(services, principal.agencyId, { mode: current.mode, auction: current.auction, ...body }, params.id);
+      const pool = await checkCampaignInput(
+        services,
+        principal.agencyId,
+        { mode: current.mode, auction: current.auction, ...body },
+        params.id,
+      );
       const { buyerIds: _ids, buyers: _buyers, ...fields } = body;
       const campaign = await updateCampaign(services.db, principal.agencyId, params.id, { ...fields, pool });
       if (!campaign) throw notFound('campaign');
@@ -149,21 +181,42 @@ export const campaignRoutes: AnyRoute[] = [
       "as of now (today's balances, caps and pauses). Nothing is written: no offer, no event, no charge.",
     roles: ['admin'],
     body: DryRunBody,
-    responses: { 200: { description: 'the verdicts', schema: Responses.DryRun }, ...BODY_ERRORS, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'the verdicts', schema: Responses.DryRun },
+      ...BODY_ERRORS,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, body, services }) {
       const base = body.campaignId ? await getCampaign(services.db, principal.agencyId, body.campaignId) : undefined;
       if (body.campaignId && !base) {
-        throw new Problem(404, 'not_found', 'campaign not found', { errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }] });
+        throw new Problem(404, 'not_found', 'campaign not found', {
+          errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }],
+        });
       }
       const draft = body.campaign ?? {};
       if (!base && (!draft.serviceLine || !draft.price)) {
         const errors = [
-          ...(draft.serviceLine ? [] : [{ in: 'body' as const, path: 'campaign.serviceLine', message: 'required without campaignId' }]),
-          ...(draft.price ? [] : [{ in: 'body' as const, path: 'campaign.price', message: 'required without campaignId' }]),
+          ...(draft.serviceLine
+            ? []
+            : [{ in: 'body' as const, path: 'campaign.serviceLine', message: 'required without campaignId' }]),
+          ...(draft.price
+            ? []
+            : [{ in: 'body' as const, path: 'campaign.price', message: 'required without campaignId' }]),
         ];
         throw new Problem(400, 'validation_failed', describeErrors(errors), { errors });
       }
-      const pool = await checkCampaignInput(services, principal.agencyId, { mode: draft.mode ?? base?.mode, auction: draft.auction ?? base?.auction, ...draft, fallbackCampaignId: undefined }, base?.id);
+      const pool = await checkCampaignInput(
+        services,
+        principal.agencyId,
+        {
+          mode: draft.mode ?? base?.mode,
+          auction: draft.auction ?? base?.auction,
+          ...draft,
+          fallbackCampaignId: undefined,
+        },
+        base?.id,
+      );
       const rules: CampaignRules = {
         // A draft's caps count nothing sold yet; a stored campaign's caps count its sales.
         id: base?.id ?? null,
@@ -172,7 +225,8 @@ export const campaignRoutes: AnyRoute[] = [
         previewFields: draft.previewFields ?? base?.previewFields ?? [],
         caps: draft.caps ?? base?.caps ?? {},
         pool: pool ? pool.map((p) => p.buyerId) : (base?.pool.map((p) => p.buyerId) ?? null),
-        auction: (draft.mode ?? base?.mode) === 'push' ? 'first_claim' : (draft.auction ?? base?.auction ?? 'first_claim'),
+        auction:
+          (draft.mode ?? base?.mode) === 'push' ? 'first_claim' : (draft.auction ?? base?.auction ?? 'first_claim'),
         floorPrice: draft.floorPrice !== undefined ? draft.floorPrice : (base?.floorPrice ?? null),
       };
       const agencyBuyers = await services.db
@@ -197,24 +251,49 @@ export const campaignRoutes: AnyRoute[] = [
         for (const b of filtered) if (evaluateFilters(b.filters, lead.fields).pass) filterPassesByBuyer[b.id]!++;
         try {
           const r = await evaluateEligibility(services.db, lead, rules);
-          const eligible = r.targets.filter((t) => t.eligible).map((t) => ({ buyerId: t.buyerId, buyerName: names.get(t.buyerId) ?? '' }));
+          const eligible = r.targets
+            .filter((t) => t.eligible)
+            .map((t) => ({ buyerId: t.buyerId, buyerName: names.get(t.buyerId) ?? '' }));
           const excluded = r.targets
             .filter((t) => !t.eligible)
-            .map((t) => ({ buyerId: t.buyerId, buyerName: names.get(t.buyerId) ?? '', reason: t.reason!, detail: t.detail ?? '' }));
+            .map((t) => ({
+              buyerId: t.buyerId,
+              buyerName: names.get(t.buyerId) ?? '',
+              reason: t.reason!,
+              detail: t.detail ?? '',
+            }));
           for (const e of excluded) exclusions[e.reason] = (exclusions[e.reason] ?? 0) + 1;
           for (const e of eligible) eligibleByBuyer[e.buyerId] = (eligibleByBuyer[e.buyerId] ?? 0) + 1;
           prices.push(r.price);
-          results.push({ leadId: lead.id, createdAt: lead.createdAt.toISOString(), price: r.price, eligible, excluded });
+          results.push({
+            leadId: lead.id,
+            createdAt: lead.createdAt.toISOString(),
+            price: r.price,
+            eligible,
+            excluded,
+          });
         } catch (err) {
           // Rules that cannot price this lead (e.g. a non-finite result) are reported, not thrown.
-          results.push({ leadId: lead.id, createdAt: lead.createdAt.toISOString(), price: null, eligible: [], excluded: [], error: err instanceof Error ? err.message : String(err) });
+          results.push({
+            leadId: lead.id,
+            createdAt: lead.createdAt.toISOString(),
+            price: null,
+            eligible: [],
+            excluded: [],
+            error: err instanceof Error ? err.message : String(err),
+          });
         }
       }
       const withEligible = results.filter((r) => r.eligible.length > 0).length;
       return {
         status: 200,
         body: {
-          campaign: { id: base?.id ?? null, serviceLine: rules.serviceLine, mode: draft.mode ?? base?.mode ?? 'ping_post', auction: rules.auction ?? 'first_claim' },
+          campaign: {
+            id: base?.id ?? null,
+            serviceLine: rules.serviceLine,
+            mode: draft.mode ?? base?.mode ?? 'ping_post',
+            auction: rules.auction ?? 'first_claim',
+          },
           leads: results,
           summary: {
             leads: results.length,
@@ -223,7 +302,11 @@ export const campaignRoutes: AnyRoute[] = [
             exclusions,
             eligibleByBuyer,
             filterPassesByBuyer,
-            price: { min: prices.length ? Math.min(...prices) : null, max: prices.length ? Math.max(...prices) : null, total: prices.reduce((a, b) => a + b, 0) },
+            price: {
+              min: prices.length ? Math.min(...prices) : null,
+              max: prices.length ? Math.max(...prices) : null,
+              total: prices.reduce((a, b) => a + b, 0),
+            },
           },
         },
       };

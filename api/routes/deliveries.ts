@@ -21,7 +21,10 @@ import { deliveryAttemptView } from '../views';
 const CHANNEL_SETTING = { webhook: 'webhookUrl', email: 'email', sms: 'smsTo', voice: 'voiceTo' } as const;
 
 async function loadAssignment(services: ApiServices, agencyId: string, id: string) {
-  const [a] = await services.db.select().from(assignments).where(and(eq(assignments.id, id), eq(assignments.agencyId, agencyId)));
+  const [a] = await services.db
+    .select()
+    .from(assignments)
+    .where(and(eq(assignments.id, id), eq(assignments.agencyId, agencyId)));
   if (!a) throw notFound('assignment');
   return a;
 }
@@ -32,10 +35,16 @@ export const deliveryRoutes: AnyRoute[] = [
     path: '/v1/assignments/:id/deliveries',
     operationId: 'assignmentDeliveries',
     tag: 'Deliveries',
-    summary: "A sale's deliveries: each channel's state and every attempt (status, latency, response snippet, next retry)",
+    summary:
+      "A sale's deliveries: each channel's state and every attempt (status, latency, response snippet, next retry)",
     roles: ['admin'],
     params: IdParams,
-    responses: { 200: { description: 'the deliveries and their attempts', schema: Responses.Deliveries }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'the deliveries and their attempts', schema: Responses.Deliveries },
+      ...BAD_INPUT,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, services }) {
       const a = await loadAssignment(services, principal.agencyId, params.id);
       const rows = await services.db.select().from(deliveries).where(eq(deliveries.assignmentId, a.id));
@@ -44,7 +53,12 @@ export const deliveryRoutes: AnyRoute[] = [
         status: 200,
         body: {
           assignmentId: a.id,
-          deliveries: rows.map((d) => ({ channel: d.channel, status: d.status, attempts: d.attempts, lastError: d.lastError })),
+          deliveries: rows.map((d) => ({
+            channel: d.channel,
+            status: d.status,
+            attempts: d.attempts,
+            lastError: d.lastError,
+          })),
           attempts: attempts.map(deliveryAttemptView),
         },
       };
@@ -56,7 +70,8 @@ export const deliveryRoutes: AnyRoute[] = [
     path: '/v1/assignments/:id/redeliver',
     operationId: 'redeliver',
     tag: 'Deliveries',
-    summary: 'Send a sale again on one channel (the same webhook-id, a fresh signature); answers at once, the attempts follow',
+    summary:
+      'Send a sale again on one channel (the same webhook-id, a fresh signature); answers at once, the attempts follow',
     description:
       'Runs even when the webhook endpoint is paused after a 410 (an explicit request). Each attempt is logged like the first delivery (`GET /v1/assignments/:id/deliveries`, `delivery_attempted` on the timeline).',
     roles: ['admin'],
@@ -71,17 +86,38 @@ export const deliveryRoutes: AnyRoute[] = [
     },
     async handler({ principal, params, body, services }) {
       const a = await loadAssignment(services, principal.agencyId, params.id);
-      const [buyer] = await services.db.select({ delivery: buyers.delivery }).from(buyers).where(eq(buyers.id, a.buyerId));
+      const [buyer] = await services.db
+        .select({ delivery: buyers.delivery })
+        .from(buyers)
+        .where(eq(buyers.id, a.buyerId));
       if (!buyer?.delivery[CHANNEL_SETTING[body.channel]]) {
-        throw new Problem(409, 'channel_not_configured', `The buyer has no ${CHANNEL_SETTING[body.channel]} for the ${body.channel} channel.`, {
-          errors: [{ in: 'body', path: 'channel', message: 'not configured for this buyer' }],
-        });
+        throw new Problem(
+          409,
+          'channel_not_configured',
+          `The buyer has no ${CHANNEL_SETTING[body.channel]} for the ${body.channel} channel.`,
+          {
+            errors: [{ in: 'body', path: 'channel', message: 'not configured for this buyer' }],
+          },
+        );
       }
-      const { workflowId } = await startRedelivery(services.temporal, services.taskQueue, { assignmentId: a.id, channel: body.channel });
+      const { workflowId } = await startRedelivery(services.temporal, services.taskQueue, {
+        assignmentId: a.id,
+        channel: body.channel,
+      });
       await appendEvents(services.db, [
-        { leadId: a.leadId, offerId: a.offerId, type: 'redelivery_requested', buyerId: a.buyerId, reason: body.channel, data: { assignmentId: a.id, channel: body.channel, workflowId } },
+        {
+          leadId: a.leadId,
+          offerId: a.offerId,
+          type: 'redelivery_requested',
+          buyerId: a.buyerId,
+          reason: body.channel,
+          data: { assignmentId: a.id, channel: body.channel, workflowId },
+        },
       ]);
-      return { status: 202, body: { assignmentId: a.id, channel: body.channel, workflowId, messageId: messageIdOf(a.id, body.channel) } };
+      return {
+        status: 202,
+        body: { assignmentId: a.id, channel: body.channel, workflowId, messageId: messageIdOf(a.id, body.channel) },
+      };
     },
   }),
 ];

@@ -5,7 +5,14 @@
  * authorization as the JSON routes: an agency exports everything of its own,
  * a buyer its purchases and its ledger, a source its leads and its ledger.
  */
-import { agencyLeadsExport, ledgerExport, salesExport, sourceLedgerExport, sourceLeadsExport, type Export } from '../../db/exports';
+import {
+  agencyLeadsExport,
+  ledgerExport,
+  salesExport,
+  sourceLedgerExport,
+  sourceLeadsExport,
+  type Export,
+} from '../../db/exports';
 import { agencyTimeZone, rangeOf, runReport, type ReportRowData } from '../../db/reports';
 import { getSource } from '../../db/sources';
 import { csvRecord, type CsvValue } from '../../domain/csv';
@@ -44,7 +51,22 @@ async function rangeFor(services: ApiServices, agencyId: string, query: { from?:
   return rangeOf(query, await agencyTimeZone(services.db, agencyId));
 }
 
-const REPORT_COLUMNS: (keyof ReportRowData)[] = ['key', 'name', 'leads', 'offered', 'sold', 'unsold', 'returned', 'revenue', 'payouts', 'margin', 'avgSecondsToClaim', 'fillRate', 'pings', 'pingsAccepted'];
+const REPORT_COLUMNS: (keyof ReportRowData)[] = [
+  'key',
+  'name',
+  'leads',
+  'offered',
+  'sold',
+  'unsold',
+  'returned',
+  'revenue',
+  'payouts',
+  'margin',
+  'avgSecondsToClaim',
+  'fillRate',
+  'pings',
+  'pingsAccepted',
+];
 
 export const exportRoutes: AnyRoute[] = [
   route({
@@ -75,7 +97,14 @@ export const exportRoutes: AnyRoute[] = [
     responses: { ...CSV_OK, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {
       const range = await rangeFor(services, principal.agencyId, query);
-      return csvReply('sales', salesExport(services.db, { agencyId: principal.agencyId, buyerId: principal.kind === 'buyer' ? principal.buyerId : undefined }, range));
+      return csvReply(
+        'sales',
+        salesExport(
+          services.db,
+          { agencyId: principal.agencyId, buyerId: principal.kind === 'buyer' ? principal.buyerId : undefined },
+          range,
+        ),
+      );
     },
   }),
 
@@ -90,7 +119,14 @@ export const exportRoutes: AnyRoute[] = [
     responses: { ...CSV_OK, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {
       const range = await rangeFor(services, principal.agencyId, query);
-      return csvReply('ledger', ledgerExport(services.db, { agencyId: principal.agencyId, buyerId: principal.kind === 'buyer' ? principal.buyerId : undefined }, range));
+      return csvReply(
+        'ledger',
+        ledgerExport(
+          services.db,
+          { agencyId: principal.agencyId, buyerId: principal.kind === 'buyer' ? principal.buyerId : undefined },
+          range,
+        ),
+      );
     },
   }),
 
@@ -106,10 +142,15 @@ export const exportRoutes: AnyRoute[] = [
     async handler({ principal, query, services }) {
       const range = await rangeFor(services, principal.agencyId, query);
       // A source names no other source than itself; an admin only its own agency's.
-      if (principal.kind === 'source' && query.sourceId && query.sourceId !== principal.sourceId) throw notFound('source');
+      if (principal.kind === 'source' && query.sourceId && query.sourceId !== principal.sourceId)
+        throw notFound('source');
       const sourceId = principal.kind === 'source' ? principal.sourceId : query.sourceId;
-      if (principal.kind === 'admin' && sourceId && !(await getSource(services.db, principal.agencyId, sourceId))) throw notFound('source');
-      return csvReply('source-ledger', sourceLedgerExport(services.db, { agencyId: principal.agencyId, sourceId }, range));
+      if (principal.kind === 'admin' && sourceId && !(await getSource(services.db, principal.agencyId, sourceId)))
+        throw notFound('source');
+      return csvReply(
+        'source-ledger',
+        sourceLedgerExport(services.db, { agencyId: principal.agencyId, sourceId }, range),
+      );
     },
   }),
 
@@ -127,7 +168,13 @@ export const exportRoutes: AnyRoute[] = [
       async function* rows(): AsyncGenerator<CsvValue[]> {
         let after: string | null = null;
         do {
-          const page = await runReport(services.db, { agencyId: principal.agencyId, groupBy: query.groupBy, range, limit: 500, after });
+          const page = await runReport(services.db, {
+            agencyId: principal.agencyId,
+            groupBy: query.groupBy,
+            range,
+            limit: 500,
+            after,
+          });
           for (const r of page.rows) yield REPORT_COLUMNS.map((c) => r[c]);
           after = page.nextKey;
         } while (after);

@@ -20,7 +20,17 @@ import { requirePostingSource } from '../source-access';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
-import { AssignBody, ClaimRefused, ClaimWon, IdParams, LeadCreate, LeadsQuery, RejectBody, ReofferBody, Responses } from '../schemas';
+import {
+  AssignBody,
+  ClaimRefused,
+  ClaimWon,
+  IdParams,
+  LeadCreate,
+  LeadsQuery,
+  RejectBody,
+  ReofferBody,
+  Responses,
+} from '../schemas';
 import type { ApiServices } from '../services';
 import { assignmentView, leadView, offerAdminView, timelineEventView, wonView } from '../views';
 
@@ -37,15 +47,23 @@ export function leadIdFor(owner: string, idempotencyKey: string | null): string 
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
-async function startRouting(services: ApiServices, lead: { id: string; agencyId: string; campaignId: string }): Promise<void> {
+async function startRouting(
+  services: ApiServices,
+  lead: { id: string; agencyId: string; campaignId: string },
+): Promise<void> {
   try {
     await startLeadWorkflow(services.temporal, services.taskQueue, lead, { eager: services.eagerStart }); // a retried intake: one auction per lead
   } catch (err) {
     services.logger.error(`[api] could not start the workflow of lead ${lead.id}`, err);
-    throw new Problem(503, 'service_unavailable', 'The lead is stored but its routing could not start; retry with the same Idempotency-Key.', {
-      leadId: lead.id,
-      headers: { 'Retry-After': '2' },
-    });
+    throw new Problem(
+      503,
+      'service_unavailable',
+      'The lead is stored but its routing could not start; retry with the same Idempotency-Key.',
+      {
+        leadId: lead.id,
+        headers: { 'Retry-After': '2' },
+      },
+    );
   }
 }
 
@@ -57,15 +75,27 @@ async function startRouting(services: ApiServices, lead: { id: string; agencyId:
  */
 export async function submitLead(
   services: ApiServices,
-  input: { agencyId: string; campaign: CampaignRow; leadId: string; fields: LeadFields; consent: ConsentEvidence | null; source: LeadSource | null },
+  input: {
+    agencyId: string;
+    campaign: CampaignRow;
+    leadId: string;
+    fields: LeadFields;
+    consent: ConsentEvidence | null;
+    source: LeadSource | null;
+  },
 ): Promise<LeadRow> {
   const { campaign } = input;
   if (campaign.status !== 'active') throw new Problem(409, 'campaign_paused', `Campaign "${campaign.name}" is paused.`);
   const settings = await agencySettings(services.db, input.agencyId);
   if (settings.requireConsent && !input.consent) {
-    throw new Problem(422, 'consent_required', 'This agency accepts leads only with consent evidence: send `consent` {text, timestamp, ip, userAgent, certificateUrl?}.', {
-      errors: [{ in: 'body', path: 'consent', message: 'required by the agency' }],
-    });
+    throw new Problem(
+      422,
+      'consent_required',
+      'This agency accepts leads only with consent evidence: send `consent` {text, timestamp, ip, userAgent, certificateUrl?}.',
+      {
+        errors: [{ in: 'body', path: 'consent', message: 'required by the agency' }],
+      },
+    );
   }
   const result = await intakeLead(services.db, {
     id: input.leadId,
@@ -79,9 +109,14 @@ export async function submitLead(
     source: input.source,
   });
   if (result.outcome === 'duplicate') {
-    throw new Problem(409, 'duplicate_lead', 'The agency already has this lead (same phone or email for this service line).', {
-      duplicateOf: result.duplicateOf,
-    });
+    throw new Problem(
+      409,
+      'duplicate_lead',
+      'The agency already has this lead (same phone or email for this service line).',
+      {
+        duplicateOf: result.duplicateOf,
+      },
+    );
   }
   await startRouting(services, result.lead);
   return result.lead;
@@ -94,9 +129,17 @@ async function loadLead(services: ApiServices, agencyId: string, id: string) {
 }
 
 /** Sends an admin's decision to the lead's workflow; refused unless the lead is in manual review. */
-async function manualAction(services: ApiServices, principal: AdminPrincipal, leadId: string, action: ManualAction): Promise<ManualActionResult> {
+async function manualAction(
+  services: ApiServices,
+  principal: AdminPrincipal,
+  leadId: string,
+  action: ManualAction,
+): Promise<ManualActionResult> {
   const lead = await loadLead(services, principal.agencyId, leadId);
-  const notInReview = () => new Problem(409, 'not_in_manual_review', `The lead is ${lead.status}, not in manual review.`, { leadStatus: lead.status });
+  const notInReview = () =>
+    new Problem(409, 'not_in_manual_review', `The lead is ${lead.status}, not in manual review.`, {
+      leadStatus: lead.status,
+    });
   if (lead.status === 'sold' || lead.status === 'rejected') throw notInReview();
   try {
     return await executeManualAction(services.temporal, lead.workflowId, action, services.workflowTimeoutMs);
@@ -104,15 +147,24 @@ async function manualAction(services: ApiServices, principal: AdminPrincipal, le
     // The Update's validator refuses a lead that is not in review; a completed workflow has nothing to review.
     if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) throw notInReview();
     if (err instanceof DeadlineExceeded) {
-      throw new Problem(503, 'service_unavailable', 'The lead workflow did not answer in time; check the lead before retrying.', {
-        headers: { 'Retry-After': '2' },
-      });
+      throw new Problem(
+        503,
+        'service_unavailable',
+        'The lead workflow did not answer in time; check the lead before retrying.',
+        {
+          headers: { 'Retry-After': '2' },
+        },
+      );
     }
     throw err;
   }
 }
 
-const accepted = (id: string, status: LeadStatus, action: string, extra: Record<string, unknown> = {}) => ({ lead: { id, status }, action, ...extra });
+const accepted = (id: string, status: LeadStatus, action: string, extra: Record<string, unknown> = {}) => ({
+  lead: { id, status },
+  action,
+  ...extra,
+});
 
 export const leadRoutes: AnyRoute[] = [
   route({
@@ -132,19 +184,30 @@ export const leadRoutes: AnyRoute[] = [
       202: { description: 'accepted; routing runs in the background', schema: Responses.LeadAccepted },
       409: { description: '`duplicate_lead` (with `duplicateOf`), `campaign_paused`, or `idempotency_conflict`' },
       422: { description: 'the agency requires consent evidence (`consent_required`)' },
-      503: { description: 'stored, but routing could not start (`service_unavailable`): retry with the same Idempotency-Key' },
+      503: {
+        description: 'stored, but routing could not start (`service_unavailable`): retry with the same Idempotency-Key',
+      },
       ...BODY_ERRORS,
       ...NOT_FOUND,
       ...AUTH_ERRORS,
-      403: { description: 'a source key: the campaign is not allowed to its source (`campaign_not_allowed`) or the source is paused (`source_paused`); or a key of the wrong kind (`forbidden`)' },
+      403: {
+        description:
+          'a source key: the campaign is not allowed to its source (`campaign_not_allowed`) or the source is paused (`source_paused`); or a key of the wrong kind (`forbidden`)',
+      },
     },
     async handler({ principal, body, idempotencyKey, services }) {
       const campaign = await getCampaign(services.db, principal.agencyId, body.campaignId);
       if (!campaign) {
-        throw new Problem(404, 'not_found', 'campaign not found', { errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }] });
+        throw new Problem(404, 'not_found', 'campaign not found', {
+          errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }],
+        });
       }
       if (principal.kind === 'source') await requirePostingSource(services, principal, campaign.id);
-      const source: LeadSource = { sourceId: principal.kind === 'source' ? principal.sourceId : null, subId: body.subId ?? null, clickId: body.clickId ?? null };
+      const source: LeadSource = {
+        sourceId: principal.kind === 'source' ? principal.sourceId : null,
+        subId: body.subId ?? null,
+        clickId: body.clickId ?? null,
+      };
       const owner = principal.kind === 'source' ? `source:${principal.sourceId}` : principal.agencyId;
       const lead = await submitLead(services, {
         agencyId: principal.agencyId,
@@ -168,7 +231,10 @@ export const leadRoutes: AnyRoute[] = [
     query: LeadsQuery,
     responses: { 200: { description: 'a page', schema: Responses.Leads }, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {
-      const page = await listLeads(services.db, principal.agencyId, pageArgs(query), { status: query.status, campaignId: query.campaignId });
+      const page = await listLeads(services.db, principal.agencyId, pageArgs(query), {
+        status: query.status,
+        campaignId: query.campaignId,
+      });
       return { status: 200, body: listBody('leads', page, leadView) };
     },
   }),
@@ -184,8 +250,16 @@ export const leadRoutes: AnyRoute[] = [
     responses: { 200: { description: 'the lead', schema: Responses.Lead }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
     async handler({ principal, params, services }) {
       const lead = await loadLead(services, principal.agencyId, params.id);
-      const [offers, assignments] = await Promise.all([leadOffers(services.db, lead.id), leadAssignments(services.db, lead.id)]);
-      return { status: 200, body: { lead: { ...leadView(lead), offers: offers.map(offerAdminView), assignments: assignments.map(assignmentView) } } };
+      const [offers, assignments] = await Promise.all([
+        leadOffers(services.db, lead.id),
+        leadAssignments(services.db, lead.id),
+      ]);
+      return {
+        status: 200,
+        body: {
+          lead: { ...leadView(lead), offers: offers.map(offerAdminView), assignments: assignments.map(assignmentView) },
+        },
+      };
     },
   }),
 
@@ -197,7 +271,12 @@ export const leadRoutes: AnyRoute[] = [
     summary: 'Every event of a lead, across all its offers, in order',
     roles: ['admin'],
     params: IdParams,
-    responses: { 200: { description: 'the timeline', schema: Responses.Timeline }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'the timeline', schema: Responses.Timeline },
+      ...BAD_INPUT,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, services }) {
       const lead = await loadLead(services, principal.agencyId, params.id);
       const events = await leadTimeline(services.db, lead.id);
@@ -227,11 +306,17 @@ export const leadRoutes: AnyRoute[] = [
       if (body.campaignId) {
         const campaign = await getCampaign(services.db, principal.agencyId, body.campaignId);
         if (!campaign) {
-          throw new Problem(404, 'not_found', 'campaign not found', { errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }] });
+          throw new Problem(404, 'not_found', 'campaign not found', {
+            errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }],
+          });
         }
-        if (campaign.status !== 'active') throw new Problem(409, 'campaign_paused', `Campaign "${campaign.name}" is paused.`);
+        if (campaign.status !== 'active')
+          throw new Problem(409, 'campaign_paused', `Campaign "${campaign.name}" is paused.`);
       }
-      const result = await manualAction(services, principal, params.id, { action: 'reoffer', ...(body.campaignId ? { campaignId: body.campaignId } : {}) });
+      const result = await manualAction(services, principal, params.id, {
+        action: 'reoffer',
+        ...(body.campaignId ? { campaignId: body.campaignId } : {}),
+      });
       const campaignId = result.action === 'reoffer' ? result.campaignId : body.campaignId;
       return { status: 202, body: accepted(params.id, 'routing', 'reoffer', campaignId ? { campaignId } : {}) };
     },
@@ -249,8 +334,17 @@ export const leadRoutes: AnyRoute[] = [
     responses: {
       200: { description: 'sold: the sale as the buyer would see it', schema: ClaimWon },
       402: { description: 'the buyer lacks credits', schema: ClaimRefused },
-      403: { description: 'the buyer may not buy it; or a problem document (`forbidden`) for a key that is not an admin key', schema: ClaimRefused, orProblem: true },
-      409: { description: 'the sale lost a race; or a problem document: the lead is not in manual review (`not_in_manual_review`)', schema: ClaimRefused, orProblem: true },
+      403: {
+        description: 'the buyer may not buy it; or a problem document (`forbidden`) for a key that is not an admin key',
+        schema: ClaimRefused,
+        orProblem: true,
+      },
+      409: {
+        description:
+          'the sale lost a race; or a problem document: the lead is not in manual review (`not_in_manual_review`)',
+        schema: ClaimRefused,
+        orProblem: true,
+      },
       503: { description: 'the workflow did not answer in time' },
       ...BODY_ERRORS,
       ...NOT_FOUND,
@@ -260,7 +354,9 @@ export const leadRoutes: AnyRoute[] = [
     async handler({ principal, params, body, services }) {
       const known = await agencyBuyerIds(services.db, principal.agencyId, [body.buyerId]);
       if (!known.has(body.buyerId)) {
-        throw new Problem(404, 'not_found', 'buyer not found', { errors: [{ in: 'body', path: 'buyerId', message: 'no such buyer in this agency' }] });
+        throw new Problem(404, 'not_found', 'buyer not found', {
+          errors: [{ in: 'body', path: 'buyerId', message: 'no such buyer in this agency' }],
+        });
       }
       const result = await manualAction(services, principal, params.id, { action: 'assign', buyerId: body.buyerId });
       if (result.action !== 'assign') throw new Error(`unexpected manual action result ${result.action}`);

@@ -23,9 +23,15 @@ export const meRoutes: AnyRoute[] = [
     path: '/v1/me',
     operationId: 'me',
     tag: 'Buyer',
-    summary: 'Who this key is: root, an agency admin (with the agency), a buyer (with its profile and balance) or a source (with its balance)',
+    summary:
+      'Who this key is: root, an agency admin (with the agency), a buyer (with its profile and balance) or a source (with its balance)',
     roles: ['root', 'admin', 'buyer', 'source'],
-    responses: { 200: { description: 'the caller', schema: Responses.Me }, ...BAD_INPUT, 401: AUTH_ERRORS[401]!, 429: AUTH_ERRORS[429]! },
+    responses: {
+      200: { description: 'the caller', schema: Responses.Me },
+      ...BAD_INPUT,
+      401: AUTH_ERRORS[401]!,
+      429: AUTH_ERRORS[429]!,
+    },
     async handler({ principal, services }) {
       if (principal.kind === 'root') return { status: 200, body: { kind: 'root' } };
       const [agency] = await services.db.select().from(agencies).where(eq(agencies.id, principal.agencyId));
@@ -34,11 +40,17 @@ export const meRoutes: AnyRoute[] = [
       if (principal.kind === 'source') {
         const source = await getSource(services.db, principal.agencyId, principal.sourceId);
         if (!source) throw notFound('source');
-        return { status: 200, body: { kind: 'source', agency: agencyView(agency), source: sourceView(source, source.balance) } };
+        return {
+          status: 200,
+          body: { kind: 'source', agency: agencyView(agency), source: sourceView(source, source.balance) },
+        };
       }
       const buyer = await getBuyer(services.db, principal.agencyId, principal.buyerId);
       if (!buyer) throw notFound('buyer');
-      return { status: 200, body: { kind: 'buyer', agency: agencyView(agency), buyer: buyerView(buyer, buyer.balance) } };
+      return {
+        status: 200,
+        body: { kind: 'buyer', agency: agencyView(agency), buyer: buyerView(buyer, buyer.balance) },
+      };
     },
   }),
 
@@ -94,7 +106,8 @@ export const meRoutes: AnyRoute[] = [
     path: '/v1/me',
     operationId: 'updateMe',
     tag: 'Buyer',
-    summary: 'Change my caps, service area, pause state, hours and pauses, alert settings, low-balance threshold (and lead filters where allowed), within the limits my agency sets; audited',
+    summary:
+      'Change my caps, service area, pause state, hours and pauses, alert settings, low-balance threshold (and lead filters where allowed), within the limits my agency sets; audited',
     description:
       "The agency's limits (`selfService` in its settings) bound caps per period and the states or ZIP prefixes a buyer may serve. " +
       'A buyer may pause and resume itself, but not lift a pause by the agency or the system (409 `pause_locked`).',
@@ -113,14 +126,19 @@ export const meRoutes: AnyRoute[] = [
       const before = await getBuyer(services.db, principal.agencyId, principal.buyerId);
       if (!before) throw notFound('buyer');
       const limits = (await agencySettings(services.db, principal.agencyId)).selfService ?? {};
-      if (limits.enabled === false) throw new Problem(403, 'forbidden', 'Your agency does not let buyers change their settings; ask it.');
+      if (limits.enabled === false)
+        throw new Problem(403, 'forbidden', 'Your agency does not let buyers change their settings; ask it.');
       const problems = selfServiceProblems(limits, body);
       if (problems.length) {
         const errors = problems.map((p) => ({ in: 'body' as const, ...p }));
         throw new Problem(422, 'validation_failed', describeErrors(errors), { errors });
       }
       if (body.status === 'active' && before.status === 'paused' && before.pausedBy && before.pausedBy !== 'buyer') {
-        throw new Problem(409, 'pause_locked', `You were paused by the ${before.pausedBy === 'system' ? 'system' : 'agency'}${before.pauseReason ? ` (${before.pauseReason})` : ''}; the agency can resume you.`);
+        throw new Problem(
+          409,
+          'pause_locked',
+          `You were paused by the ${before.pausedBy === 'system' ? 'system' : 'agency'}${before.pauseReason ? ` (${before.pauseReason})` : ''}; the agency can resume you.`,
+        );
       }
       const patch = {
         caps: body.caps,
@@ -139,14 +157,27 @@ export const meRoutes: AnyRoute[] = [
         const row = await updateBuyer(tx, principal.agencyId, principal.buyerId, patch);
         if (!row) throw notFound('buyer');
         const after = row as unknown as Record<string, unknown>;
-        const fields = ['caps', 'zipCodes', 'states', 'status', 'pauseReason', ...BUYER_SIDE_KEYS].filter((k) => k === 'pauseReason' ? body.status !== undefined : (body as Record<string, unknown>)[k] !== undefined);
-        const changes = changesOf(before as unknown as Record<string, unknown>, Object.fromEntries(fields.map((k) => [k, after[k]])));
-        await recordBuyerChange(tx, { agencyId: principal.agencyId, buyerId: principal.buyerId, actor: 'buyer', changes });
+        const fields = ['caps', 'zipCodes', 'states', 'status', 'pauseReason', ...BUYER_SIDE_KEYS].filter((k) =>
+          k === 'pauseReason' ? body.status !== undefined : (body as Record<string, unknown>)[k] !== undefined,
+        );
+        const changes = changesOf(
+          before as unknown as Record<string, unknown>,
+          Object.fromEntries(fields.map((k) => [k, after[k]])),
+        );
+        await recordBuyerChange(tx, {
+          agencyId: principal.agencyId,
+          buyerId: principal.buyerId,
+          actor: 'buyer',
+          changes,
+        });
       });
       if (body.status === 'paused') await services.accessChanged(principal.agencyId, principal.buyerId);
       const [agency] = await services.db.select().from(agencies).where(eq(agencies.id, principal.agencyId));
       const buyer = await getBuyer(services.db, principal.agencyId, principal.buyerId);
-      return { status: 200, body: { kind: 'buyer', agency: agencyView(agency!), buyer: buyerView(buyer!, buyer!.balance) } };
+      return {
+        status: 200,
+        body: { kind: 'buyer', agency: agencyView(agency!), buyer: buyerView(buyer!, buyer!.balance) },
+      };
     },
   }),
 ];

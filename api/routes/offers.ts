@@ -21,7 +21,19 @@ import { newRequestId } from '../claim-relay';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
-import { BidAccepted, BidBody, BidRefused, CancelOfferBody, ClaimBody, ClaimRefused, ClaimWon, EligibilityQuery, IdParams, OffersQuery, Responses } from '../schemas';
+import {
+  BidAccepted,
+  BidBody,
+  BidRefused,
+  CancelOfferBody,
+  ClaimBody,
+  ClaimRefused,
+  ClaimWon,
+  EligibilityQuery,
+  IdParams,
+  OffersQuery,
+  Responses,
+} from '../schemas';
 import type { ApiServices } from '../services';
 import { buyerCandidateView, buyerOfferView, candidateView, timelineEventView } from '../views';
 
@@ -37,7 +49,8 @@ export const offerRoutes: AnyRoute[] = [
     path: '/v1/offers',
     operationId: 'listMyOffers',
     tag: 'Buyer',
-    summary: 'Offers targeted to me (default `status=open`); only the preview of each lead. Records that I viewed them.',
+    summary:
+      'Offers targeted to me (default `status=open`); only the preview of each lead. Records that I viewed them.',
     roles: ['buyer'],
     query: OffersQuery,
     responses: { 200: { description: 'a page', schema: Responses.Offers }, ...BAD_INPUT, ...AUTH_ERRORS },
@@ -66,8 +79,16 @@ export const offerRoutes: AnyRoute[] = [
     responses: {
       200: { description: 'won', schema: ClaimWon },
       402: { description: 'insufficient credits', schema: ClaimRefused },
-      403: { description: 'not allowed to buy it; or a problem document (`forbidden`) for a key that is not a buyer key', schema: ClaimRefused, orProblem: true },
-      409: { description: 'lost; or a problem document: the offer is a highest-bid auction (`bid_required`)', schema: ClaimRefused, orProblem: true },
+      403: {
+        description: 'not allowed to buy it; or a problem document (`forbidden`) for a key that is not a buyer key',
+        schema: ClaimRefused,
+        orProblem: true,
+      },
+      409: {
+        description: 'lost; or a problem document: the offer is a highest-bid auction (`bid_required`)',
+        schema: ClaimRefused,
+        orProblem: true,
+      },
       503: { description: 'still being decided (`claim_pending`): retry with the same requestId' },
       ...BODY_ERRORS,
       ...NOT_FOUND,
@@ -87,7 +108,7 @@ export const offerRoutes: AnyRoute[] = [
     tag: 'Buyer',
     summary: 'Place (or raise) a sealed bid on a highest-bid offer; the highest bid at close wins',
     description:
-      'The bid must be at least the floor (the offer\'s `price`) and my balance must cover it now; a later bid must raise my earlier one. ' +
+      "The bid must be at least the floor (the offer's `price`) and my balance must cover it now; a later bid must raise my earlier one. " +
       'At close the highest bid wins (a tie: the earlier bid) and pays its bid, or the next bid under second-price pricing (never below the floor); ' +
       'if the winner can no longer pay, the next bid wins. Answers 200 `{result:"accepted", amount, raised}`, or `{result:"refused", reason}` with ' +
       '422 `below_floor`/`not_a_raise`, 402 `insufficient_credits`, 403 `not_targeted`, 409 `offer_closed`/`not_an_auction`.',
@@ -97,7 +118,11 @@ export const offerRoutes: AnyRoute[] = [
     responses: {
       200: { description: 'the bid stands', schema: BidAccepted },
       402: { description: 'my balance does not cover the bid', schema: BidRefused },
-      403: { description: 'not targeted; or a problem document (`forbidden`) for a key that is not a buyer key', schema: BidRefused, orProblem: true },
+      403: {
+        description: 'not targeted; or a problem document (`forbidden`) for a key that is not a buyer key',
+        schema: BidRefused,
+        orProblem: true,
+      },
       409: { description: 'the offer is closed, or not an auction', schema: BidRefused },
       422: { description: 'below the floor, or not a raise of my earlier bid', schema: BidRefused },
       503: { description: 'still being decided (`bid_pending`): retry with the same requestId' },
@@ -107,7 +132,13 @@ export const offerRoutes: AnyRoute[] = [
       429: { description: 'too many bids with this key, or failed authentications (`rate_limited`)' },
     },
     async handler({ principal, params, body, services }) {
-      const answer = await services.claims.bid(principal, params.id, body.amount, body.requestId ?? newRequestId(), 'api');
+      const answer = await services.claims.bid(
+        principal,
+        params.id,
+        body.amount,
+        body.requestId ?? newRequestId(),
+        'api',
+      );
       return { status: answer.status, body: answer.body };
     },
   }),
@@ -130,8 +161,12 @@ export const offerRoutes: AnyRoute[] = [
     },
     async handler({ principal, params, body, services }) {
       const offer = await agencyOffer(services, principal, params.id);
-      const notOpen = () => new Problem(409, 'offer_not_open', `The offer is ${offer.status}; only an open auction can be cancelled.`, { offerStatus: offer.status });
-      if (offer.status !== 'open' || offer.kind !== 'ping_post' || offer.closesAt.getTime() <= Date.now()) throw notOpen();
+      const notOpen = () =>
+        new Problem(409, 'offer_not_open', `The offer is ${offer.status}; only an open auction can be cancelled.`, {
+          offerStatus: offer.status,
+        });
+      if (offer.status !== 'open' || offer.kind !== 'ping_post' || offer.closesAt.getTime() <= Date.now())
+        throw notOpen();
       try {
         await signalCancelOffer(services.temporal, offer.workflowId, { offerId: offer.id, reason: body.reason });
       } catch (err) {
@@ -147,10 +182,15 @@ export const offerRoutes: AnyRoute[] = [
     path: '/v1/offers/:id/timeline',
     operationId: 'offerTimeline',
     tag: 'Offers',
-    summary: "Every event of one offer: targeted, excluded, viewed, claims, won/lost, expiry, delivery, refunds",
+    summary: 'Every event of one offer: targeted, excluded, viewed, claims, won/lost, expiry, delivery, refunds',
     roles: ['admin'],
     params: IdParams,
-    responses: { 200: { description: 'the timeline', schema: Responses.Timeline }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'the timeline', schema: Responses.Timeline },
+      ...BAD_INPUT,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, services }) {
       const offer = await agencyOffer(services, principal, params.id);
       const events = await offerTimeline(services.db, offer.id);
@@ -168,7 +208,12 @@ export const offerRoutes: AnyRoute[] = [
     roles: ['admin', 'buyer'],
     params: IdParams,
     query: EligibilityQuery,
-    responses: { 200: { description: 'the candidates', schema: Responses.Eligibility }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'the candidates', schema: Responses.Eligibility },
+      ...BAD_INPUT,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, query, services }) {
       const offer = await agencyOffer(services, principal, params.id);
       let buyerId = query.buyerId;
@@ -178,7 +223,15 @@ export const offerRoutes: AnyRoute[] = [
       }
       const candidates = await listTargets(services.db, offer.id, buyerId);
       if (principal.kind === 'buyer' && candidates.length === 0) throw notFound('offer');
-      return { status: 200, body: { offerId: offer.id, leadId: offer.leadId, price: offer.price, candidates: candidates.map(principal.kind === 'buyer' ? buyerCandidateView : candidateView) } };
+      return {
+        status: 200,
+        body: {
+          offerId: offer.id,
+          leadId: offer.leadId,
+          price: offer.price,
+          candidates: candidates.map(principal.kind === 'buyer' ? buyerCandidateView : candidateView),
+        },
+      };
     },
   }),
 ];

@@ -13,7 +13,9 @@ const READY_TIMEOUT_MS = 2_000;
 
 async function temporalAnswers(services: ApiServices): Promise<boolean> {
   try {
-    await services.temporal.withDeadline(Date.now() + READY_TIMEOUT_MS, () => services.temporal.workflowService.getSystemInfo({}));
+    await services.temporal.withDeadline(Date.now() + READY_TIMEOUT_MS, () =>
+      services.temporal.workflowService.getSystemInfo({}),
+    );
     return true;
   } catch {
     return false;
@@ -52,9 +54,15 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
       tag: 'Ops',
       summary: "Readiness: the database answers SELECT 1, Temporal answers, and the feed's event bus is listening",
       roles: [],
-      responses: { 200: { description: 'ready', schema: Responses.Ready }, 503: { description: 'not ready', schema: Responses.Ready } },
+      responses: {
+        200: { description: 'ready', schema: Responses.Ready },
+        503: { description: 'not ready', schema: Responses.Ready },
+      },
       async handler({ services }) {
-        const [database, temporal] = await Promise.all([within(databaseAnswers(services.db), READY_TIMEOUT_MS, false), temporalAnswers(services)]);
+        const [database, temporal] = await Promise.all([
+          within(databaseAnswers(services.db), READY_TIMEOUT_MS, false),
+          temporalAnswers(services),
+        ]);
         const bus = services.bus.state().connected;
         const ready = database && temporal && bus;
         return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not_ready', database, temporal, bus } };
@@ -66,11 +74,16 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
       path: '/metrics',
       operationId: 'metrics',
       tag: 'Ops',
-      summary: 'Prometheus metrics (requests, claims and their latency, feed connections and latency, offers open, activities, lead outcomes, deliveries)',
+      summary:
+        'Prometheus metrics (requests, claims and their latency, feed connections and latency, offers open, activities, lead outcomes, deliveries)',
       roles: [],
       responses: { 200: { description: 'text exposition format', contentType: 'text/plain; version=0.0.4' } },
       async handler({ services }) {
-        return { status: 200, raw: await services.metrics.render(), contentType: 'text/plain; version=0.0.4; charset=utf-8' };
+        return {
+          status: 200,
+          raw: await services.metrics.render(),
+          contentType: 'text/plain; version=0.0.4; charset=utf-8',
+        };
       },
     }),
 
@@ -92,7 +105,8 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
       path: '/v1/asyncapi.json',
       operationId: 'asyncapi',
       tag: 'Ops',
-      summary: 'The live feed (/v1/feed) as an AsyncAPI 3.0 document, generated from the message schemas the gateway uses',
+      summary:
+        'The live feed (/v1/feed) as an AsyncAPI 3.0 document, generated from the message schemas the gateway uses',
       roles: [],
       responses: { 200: { description: 'the document', contentType: 'application/json' } },
       async handler() {
@@ -130,7 +144,9 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
         426: { description: 'not a WebSocket request (`upgrade_required`)' },
       },
       async handler() {
-        throw new Problem(426, 'upgrade_required', 'Connect to /v1/feed with a WebSocket.', { headers: { Upgrade: 'websocket', Connection: 'Upgrade' } });
+        throw new Problem(426, 'upgrade_required', 'Connect to /v1/feed with a WebSocket.', {
+          headers: { Upgrade: 'websocket', Connection: 'Upgrade' },
+        });
       },
     }),
   ];

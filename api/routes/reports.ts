@@ -9,7 +9,8 @@ import { ReportQuery, Responses } from '../schemas';
 import { invalidField } from '../validate';
 
 /** Report cursors are the last group key, opaque to clients. */
-export const encodeKey = (key: string | null) => (key === null ? null : Buffer.from(JSON.stringify([key]), 'utf8').toString('base64url'));
+export const encodeKey = (key: string | null) =>
+  key === null ? null : Buffer.from(JSON.stringify([key]), 'utf8').toString('base64url');
 export function decodeKey(cursor: string | undefined): string | null {
   if (!cursor) return null;
   try {
@@ -27,8 +28,10 @@ export const reportRoutes: AnyRoute[] = [
     path: '/v1/reports',
     operationId: 'report',
     tag: 'Reports',
-    summary: 'Leads in, offered, sold, unsold, returned, revenue, payouts, margin, time to claim, fill rate and pings, grouped by day, campaign, source or buyer',
-    description: 'Days are whole days in the agency time zone (`from` and `to` inclusive). Money comes from the ledgers: revenue is charges less refunds, payouts are source payouts less reversals.',
+    summary:
+      'Leads in, offered, sold, unsold, returned, revenue, payouts, margin, time to claim, fill rate and pings, grouped by day, campaign, source or buyer',
+    description:
+      'Days are whole days in the agency time zone (`from` and `to` inclusive). Money comes from the ledgers: revenue is charges less refunds, payouts are source payouts less reversals.',
     roles: ['admin'],
     query: ReportQuery,
     responses: { 200: { description: 'a page of groups', schema: Responses.Report }, ...BAD_INPUT, ...AUTH_ERRORS },
@@ -42,7 +45,17 @@ export const reportRoutes: AnyRoute[] = [
         limit: query.limit,
         after: decodeKey(query.cursor),
       });
-      return { status: 200, body: { groupBy: query.groupBy, from: query.from ?? null, to: query.to ?? null, timeZone, rows, nextCursor: encodeKey(nextKey) } };
+      return {
+        status: 200,
+        body: {
+          groupBy: query.groupBy,
+          from: query.from ?? null,
+          to: query.to ?? null,
+          timeZone,
+          rows,
+          nextCursor: encodeKey(nextKey),
+        },
+      };
     },
   }),
 ];

@@ -7,13 +7,30 @@
 import { createApiKey, revokeSourceKeys } from '../../db/keys';
 import { getCampaign } from '../../db/queries';
 import { listSourceLedger } from '../../db/source-ledger';
-import { createSource, getSource, listSourceLeads, listSources, setSourceCampaign, sourceCampaignRules, updateSource } from '../../db/sources';
+import {
+  createSource,
+  getSource,
+  listSourceLeads,
+  listSources,
+  setSourceCampaign,
+  sourceCampaignRules,
+  updateSource,
+} from '../../db/sources';
 import { agencyTimeZone, rangeOf } from '../../db/reports';
 import { listBody, pageArgs } from '../pagination';
 import { postingSpecFor } from '../posting-spec';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
-import { IdParams, PageQuery, RangePageQuery, Responses, SourceCampaignSet, SourceCreate, SourceKeyCreate, SourcePatch } from '../schemas';
+import {
+  IdParams,
+  PageQuery,
+  RangePageQuery,
+  Responses,
+  SourceCampaignSet,
+  SourceCreate,
+  SourceKeyCreate,
+  SourcePatch,
+} from '../schemas';
 import type { ApiServices } from '../services';
 import { sourceCampaignView, sourceLeadView, sourceLedgerEntryView, sourceView } from '../views';
 
@@ -72,7 +89,12 @@ export const sourceRoutes: AnyRoute[] = [
     summary: 'A source with its balance and its campaigns (allowed or not) with their payout rules',
     roles: ['admin'],
     params: IdParams,
-    responses: { 200: { description: 'the source', schema: Responses.Source }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'the source', schema: Responses.Source },
+      ...BAD_INPUT,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, services }) {
       return { status: 200, body: await sourceBody(services, principal.agencyId, params.id) };
     },
@@ -87,7 +109,12 @@ export const sourceRoutes: AnyRoute[] = [
     roles: ['admin'],
     params: IdParams,
     body: SourcePatch,
-    responses: { 200: { description: 'the source', schema: Responses.Source }, ...BODY_ERRORS, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'the source', schema: Responses.Source },
+      ...BODY_ERRORS,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, body, services }) {
       const row = await updateSource(services.db, principal.agencyId, params.id, body);
       if (!row) throw notFound('source');
@@ -101,19 +128,34 @@ export const sourceRoutes: AnyRoute[] = [
     path: '/v1/sources/:id/campaigns',
     operationId: 'setSourceCampaign',
     tag: 'Sources',
-    summary: 'Allow a campaign for a source with its payout rule (fixed per sold lead, or a share of the sale); or disallow it',
-    description: 'One rule per source and campaign: posting it again replaces the rule. The payout of a sale uses the rule in force at the sale.',
+    summary:
+      'Allow a campaign for a source with its payout rule (fixed per sold lead, or a share of the sale); or disallow it',
+    description:
+      'One rule per source and campaign: posting it again replaces the rule. The payout of a sale uses the rule in force at the sale.',
     roles: ['admin'],
     params: IdParams,
     body: SourceCampaignSet,
-    responses: { 200: { description: 'the rule', schema: Responses.SourceCampaign }, ...BODY_ERRORS, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'the rule', schema: Responses.SourceCampaign },
+      ...BODY_ERRORS,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, body, services }) {
       const source = await loadSource(services, principal.agencyId, params.id);
       const campaign = await getCampaign(services.db, principal.agencyId, body.campaignId);
       if (!campaign) {
-        throw new Problem(404, 'not_found', 'campaign not found', { errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }] });
+        throw new Problem(404, 'not_found', 'campaign not found', {
+          errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }],
+        });
       }
-      const rule = await setSourceCampaign(services.db, { agencyId: principal.agencyId, sourceId: source.id, campaignId: campaign.id, allowed: body.allowed, payout: body.payout });
+      const rule = await setSourceCampaign(services.db, {
+        agencyId: principal.agencyId,
+        sourceId: source.id,
+        campaignId: campaign.id,
+        allowed: body.allowed,
+        payout: body.payout,
+      });
       services.sourceAccess.forgetSource(source.id); // this process at once; the others within a second
       return { status: 200, body: { campaign: sourceCampaignView({ rule, campaignName: campaign.name }) } };
     },
@@ -129,7 +171,12 @@ export const sourceRoutes: AnyRoute[] = [
     params: IdParams,
     body: SourceKeyCreate,
     bodyOptional: true,
-    responses: { 201: { description: 'issued', schema: Responses.KeyCreated }, ...BODY_ERRORS, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      201: { description: 'issued', schema: Responses.KeyCreated },
+      ...BODY_ERRORS,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, body, services }) {
       const source = await loadSource(services, principal.agencyId, params.id);
       const { key, revoked } = await services.db.transaction(async (tx) => {
@@ -150,7 +197,12 @@ export const sourceRoutes: AnyRoute[] = [
     summary: 'Revoke every key of a source at once (issue a new one with POST /v1/sources/:id/keys)',
     roles: ['admin'],
     params: IdParams,
-    responses: { 200: { description: 'revoked', schema: Responses.SourceKeysRevoked }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'revoked', schema: Responses.SourceKeysRevoked },
+      ...BAD_INPUT,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, services }) {
       const source = await loadSource(services, principal.agencyId, params.id);
       const revoked = await revokeSourceKeys(services.db, source.id);
@@ -168,7 +220,12 @@ export const sourceRoutes: AnyRoute[] = [
     roles: ['admin'],
     params: IdParams,
     query: PageQuery,
-    responses: { 200: { description: 'a page', schema: Responses.SourceLedger }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'a page', schema: Responses.SourceLedger },
+      ...BAD_INPUT,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, query, services }) {
       const source = await loadSource(services, principal.agencyId, params.id);
       const page = await listSourceLedger(services.db, source.id, pageArgs(query));
@@ -185,7 +242,12 @@ export const sourceRoutes: AnyRoute[] = [
     roles: ['admin'],
     params: IdParams,
     query: RangePageQuery,
-    responses: { 200: { description: 'a page', schema: Responses.SourceLeads }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'a page', schema: Responses.SourceLeads },
+      ...BAD_INPUT,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, query, services }) {
       const source = await loadSource(services, principal.agencyId, params.id);
       const range = rangeOf(query, await agencyTimeZone(services.db, principal.agencyId));
@@ -199,10 +261,16 @@ export const sourceRoutes: AnyRoute[] = [
     path: '/v1/sources/:id/spec',
     operationId: 'sourceSpec',
     tag: 'Sources',
-    summary: "A source's posting spec, as the source itself reads it at GET /v1/source/spec (to hand over, or check before sharing its key)",
+    summary:
+      "A source's posting spec, as the source itself reads it at GET /v1/source/spec (to hand over, or check before sharing its key)",
     roles: ['admin'],
     params: IdParams,
-    responses: { 200: { description: 'the spec', schema: Responses.PostingSpec }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'the spec', schema: Responses.PostingSpec },
+      ...BAD_INPUT,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
     async handler({ principal, params, req, services }) {
       const source = await loadSource(services, principal.agencyId, params.id);
       return { status: 200, body: await postingSpecFor(services.db, req, source) };

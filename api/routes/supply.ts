@@ -26,10 +26,16 @@ import { leadIdFor, submitLead } from './leads';
 
 const SOURCE_ERRORS = {
   ...AUTH_ERRORS,
-  403: { description: 'the campaign is not allowed to this source (`campaign_not_allowed`), the source is paused (`source_paused`), or the key is not a source key (`forbidden`)' },
+  403: {
+    description:
+      'the campaign is not allowed to this source (`campaign_not_allowed`), the source is paused (`source_paused`), or the key is not a source key (`forbidden`)',
+  },
 };
 
-const noCampaign = () => new Problem(404, 'not_found', 'campaign not found', { errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }] });
+const noCampaign = () =>
+  new Problem(404, 'not_found', 'campaign not found', {
+    errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }],
+  });
 
 async function campaignOf(services: ApiServices, agencyId: string, campaignId: string) {
   const campaign = await getCampaign(services.db, agencyId, campaignId);
@@ -95,24 +101,36 @@ export const supplyRoutes: AnyRoute[] = [
       404: { description: 'unknown ping or one of another source (`ping_not_found`)' },
       409: { description: '`ping_rejected`, `ping_already_posted`, `duplicate_lead`, `campaign_paused`' },
       410: { description: 'the ping has expired (`ping_expired`)' },
-      422: { description: 'the post contradicts its ping (`post_contradicts_ping`; `errors` names the fields), or consent evidence is required (`consent_required`)' },
+      422: {
+        description:
+          'the post contradicts its ping (`post_contradicts_ping`; `errors` names the fields), or consent evidence is required (`consent_required`)',
+      },
       503: { description: 'stored, but routing could not start (`service_unavailable`); it will be retried' },
       ...BODY_ERRORS,
       ...SOURCE_ERRORS,
     },
     async handler({ principal, body, services }) {
       const ping = await getPing(services.db, principal.sourceId, body.pingId);
-      if (!ping) throw new Problem(404, 'ping_not_found', 'No ping with this id from this source.', { errors: [{ in: 'body', path: 'pingId', message: 'unknown ping' }] });
-      if (ping.decision !== 'accepted') throw new Problem(409, 'ping_rejected', `The ping was rejected (${ping.reason}); ping again.`);
-      if (ping.postedAt) throw new Problem(409, 'ping_already_posted', 'This ping was already posted.', { leadId: ping.leadId });
+      if (!ping)
+        throw new Problem(404, 'ping_not_found', 'No ping with this id from this source.', {
+          errors: [{ in: 'body', path: 'pingId', message: 'unknown ping' }],
+        });
+      if (ping.decision !== 'accepted')
+        throw new Problem(409, 'ping_rejected', `The ping was rejected (${ping.reason}); ping again.`);
+      if (ping.postedAt)
+        throw new Problem(409, 'ping_already_posted', 'This ping was already posted.', { leadId: ping.leadId });
       const errors = postContradictions(ping, body).map((c) => ({ in: 'body' as const, ...c }));
-      if (errors.length) throw new Problem(422, 'post_contradicts_ping', `${errors[0]!.path}: ${errors[0]!.message}`, { errors });
+      if (errors.length)
+        throw new Problem(422, 'post_contradicts_ping', `${errors[0]!.path}: ${errors[0]!.message}`, { errors });
       const campaign = await campaignOf(services, principal.agencyId, ping.campaignId);
       await requirePostingSource(services, principal, campaign.id);
 
       const leadId = leadIdFor(`ping:${ping.id}`, 'post');
       if (!(await claimPing(services.db, ping.id, leadId))) {
-        if (await pingExpired(services.db, ping.id)) throw new Problem(410, 'ping_expired', 'The ping has expired; ping again.', { expiredAt: ping.expiresAt.toISOString() });
+        if (await pingExpired(services.db, ping.id))
+          throw new Problem(410, 'ping_expired', 'The ping has expired; ping again.', {
+            expiredAt: ping.expiresAt.toISOString(),
+          });
         throw new Problem(409, 'ping_already_posted', 'This ping was already posted.', { leadId });
       }
       try {
@@ -122,9 +140,16 @@ export const supplyRoutes: AnyRoute[] = [
           leadId,
           fields: body.fields,
           consent: body.consent ?? null,
-          source: { sourceId: principal.sourceId, subId: body.subId ?? ping.subId, clickId: body.clickId ?? ping.clickId },
+          source: {
+            sourceId: principal.sourceId,
+            subId: body.subId ?? ping.subId,
+            clickId: body.clickId ?? ping.clickId,
+          },
         });
-        return { status: 202, body: { pingId: ping.id, lead: { id: lead.id, status: lead.status }, workflowId: lead.workflowId } };
+        return {
+          status: 202,
+          body: { pingId: ping.id, lead: { id: lead.id, status: lead.status }, workflowId: lead.workflowId },
+        };
       } catch (err) {
         // Not stored (paused campaign, consent, duplicate): the ping may be posted again, corrected. Stored: it stays posted.
         if (err instanceof Problem && err.code !== 'service_unavailable') {
@@ -140,7 +165,7 @@ export const supplyRoutes: AnyRoute[] = [
     path: '/v1/source/leads',
     operationId: 'mySourceLeads',
     tag: 'Source',
-    summary: "My leads and their outcomes (pending, sold, unsold, returned) with the payout of each; never the buyer",
+    summary: 'My leads and their outcomes (pending, sold, unsold, returned) with the payout of each; never the buyer',
     roles: ['source'],
     query: RangePageQuery,
     responses: { 200: { description: 'a page', schema: Responses.SourceLeads }, ...BAD_INPUT, ...SOURCE_ERRORS },
@@ -156,7 +181,8 @@ export const supplyRoutes: AnyRoute[] = [
     path: '/v1/source/spec',
     operationId: 'mySourceSpec',
     tag: 'Source',
-    summary: 'My posting spec: the ping and post fields (from the API schemas), the flow, the refusal codes and a curl example per allowed campaign',
+    summary:
+      'My posting spec: the ping and post fields (from the API schemas), the flow, the refusal codes and a curl example per allowed campaign',
     roles: ['source'],
     responses: { 200: { description: 'the spec', schema: Responses.PostingSpec }, ...BAD_INPUT, ...SOURCE_ERRORS },
     async handler({ principal, req, services }) {
@@ -175,7 +201,10 @@ export const supplyRoutes: AnyRoute[] = [
     roles: ['source'],
     responses: { 200: { description: 'the balance', schema: Responses.SourceBalance }, ...BAD_INPUT, ...SOURCE_ERRORS },
     async handler({ principal, services }) {
-      const [balance, latest] = await Promise.all([sourceBalance(services.db, principal.sourceId), listSourceLedger(services.db, principal.sourceId, { limit: 20 })]);
+      const [balance, latest] = await Promise.all([
+        sourceBalance(services.db, principal.sourceId),
+        listSourceLedger(services.db, principal.sourceId, { limit: 20 }),
+      ]);
       return { status: 200, body: { balance, entries: latest.items.map(sourceLedgerEntryView) } };
     },
   }),

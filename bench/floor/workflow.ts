@@ -8,7 +8,10 @@
 import { proxyLocalActivities } from '@temporalio/workflow';
 import type { FloorActivities } from './activities';
 
-const { floorInsert } = proxyLocalActivities<FloorActivities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 3 } });
+const { floorInsert } = proxyLocalActivities<FloorActivities>({
+  startToCloseTimeout: '10s',
+  retry: { maximumAttempts: 3 },
+});
 
 export async function engineFloorWorkflow(id: string, step: number): Promise<void> {
   await floorInsert(id, step);

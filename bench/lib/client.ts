@@ -49,27 +49,65 @@ export async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: num
 }
 
 export async function createAgency(api: ApiClient, name: string): Promise<{ agencyId: string; adminKey: string }> {
-  const res = await expectStatus('agency', 201, api.client.POST('/v1/agencies', { headers: bearer(ROOT_TOKEN), body: { name } }));
-  await expectStatus('service line', 201, api.client.POST('/v1/service-lines', { headers: bearer(res.adminKey), body: { key: SERVICE_LINE, name: 'Roofing' } }));
+  const res = await expectStatus(
+    'agency',
+    201,
+    api.client.POST('/v1/agencies', { headers: bearer(ROOT_TOKEN), body: { name } }),
+  );
+  await expectStatus(
+    'service line',
+    201,
+    api.client.POST('/v1/service-lines', {
+      headers: bearer(res.adminKey),
+      body: { key: SERVICE_LINE, name: 'Roofing' },
+    }),
+  );
   return { agencyId: res.agency.id, adminKey: res.adminKey };
 }
 
 export async function createBuyers(api: ApiClient, adminKey: string, n: number, credits = 1_000_000): Promise<Buyer[]> {
-  return pool(Array.from({ length: n }, (_, i) => i), 8, async (i) => {
-    const admin = { headers: bearer(adminKey) };
-    const res = await expectStatus('buyer', 201, api.client.POST('/v1/buyers', { ...admin, body: { name: `bench buyer ${i}`, serviceLines: [SERVICE_LINE] } }));
-    await expectStatus('credits', 201, api.client.POST('/v1/buyers/{id}/credits', { ...admin, params: { path: { id: res.buyer.id } }, body: { amount: credits } }));
-    return { id: res.buyer.id, key: res.apiKey };
-  });
+  return pool(
+    Array.from({ length: n }, (_, i) => i),
+    8,
+    async (i) => {
+      const admin = { headers: bearer(adminKey) };
+      const res = await expectStatus(
+        'buyer',
+        201,
+        api.client.POST('/v1/buyers', { ...admin, body: { name: `bench buyer ${i}`, serviceLines: [SERVICE_LINE] } }),
+      );
+      await expectStatus(
+        'credits',
+        201,
+        api.client.POST('/v1/buyers/{id}/credits', {
+          ...admin,
+          params: { path: { id: res.buyer.id } },
+          body: { amount: credits },
+        }),
+      );
+      return { id: res.buyer.id, key: res.apiKey };
+    },
+  );
 }
 
-export async function createCampaign(api: ApiClient, adminKey: string, body: Partial<Schemas['CampaignCreate']>): Promise<string> {
+export async function createCampaign(
+  api: ApiClient,
+  adminKey: string,
+  body: Partial<Schemas['CampaignCreate']>,
+): Promise<string> {
   const res = await expectStatus(
     'campaign',
     201,
     api.client.POST('/v1/campaigns', {
       headers: bearer(adminKey),
-      body: { name: `bench campaign ${Date.now()}`, serviceLine: SERVICE_LINE, mode: 'ping_post', claimWindowSeconds: 60, price: { base: 1 }, ...body },
+      body: {
+        name: `bench campaign ${Date.now()}`,
+        serviceLine: SERVICE_LINE,
+        mode: 'ping_post',
+        claimWindowSeconds: 60,
+        price: { base: 1 },
+        ...body,
+      },
     }),
   );
   return res.campaign.id;
@@ -82,11 +120,23 @@ export function leadBody(campaignId: string): Schemas['LeadCreate'] {
   const tag = `${process.pid}${Date.now().toString(36)}${n}`;
   return {
     campaignId,
-    fields: { firstName: `Bench${n}`, lastName: 'Lead', phone: `5${String(100000000 + n)}`, email: `b${tag}@bench.example`, state: 'TX', zip: '78701', city: 'Austin' },
+    fields: {
+      firstName: `Bench${n}`,
+      lastName: 'Lead',
+      phone: `5${String(100000000 + n)}`,
+      email: `b${tag}@bench.example`,
+      state: 'TX',
+      zip: '78701',
+      city: 'Austin',
+    },
   };
 }
 
-export async function postLead(api: ApiClient, adminKey: string, campaignId: string): Promise<{ leadId: string; sentAt: number; ms: number }> {
+export async function postLead(
+  api: ApiClient,
+  adminKey: string,
+  campaignId: string,
+): Promise<{ leadId: string; sentAt: number; ms: number }> {
   const sentAt = performance.timeOrigin + performance.now();
   const r = await api.timed(api.client.POST('/v1/leads', { headers: bearer(adminKey), body: leadBody(campaignId) }));
   if (r.status !== 202 || !r.data) throw new Error(`intake: ${r.status} ${JSON.stringify(r.error).slice(0, 300)}`);
@@ -151,7 +201,12 @@ export async function connectFeeds(wsUrl: string, buyers: Buyer[]): Promise<Feed
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until `check` returns something (not undefined/false/null). */
-export async function until<T>(check: () => Promise<T | undefined | false | null>, timeoutMs: number, what: string, everyMs = 20): Promise<T> {
+export async function until<T>(
+  check: () => Promise<T | undefined | false | null>,
+  timeoutMs: number,
+  what: string,
+  everyMs = 20,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

@@ -17,7 +17,13 @@ export async function scrape(url: string): Promise<Samples> {
 }
 
 /** Quantile (ms) of a histogram's observations between two scrapes, interpolated within buckets like PromQL. */
-function quantile(before: Samples, after: Samples, name: string, labels: string, q: number): { ms: number | null; count: number } {
+function quantile(
+  before: Samples,
+  after: Samples,
+  name: string,
+  labels: string,
+  q: number,
+): { ms: number | null; count: number } {
   const buckets: { le: number; n: number }[] = [];
   for (const [key, v] of after) {
     if (!key.startsWith(`${name}_bucket{`) || !key.includes(labels)) continue;
@@ -43,7 +49,11 @@ function quantile(before: Samples, after: Samples, name: string, labels: string,
 }
 
 /** p50/p99 (ms) and count of each activity's successful attempts between two scrapes. */
-export function activityTimes(before: Samples, after: Samples, activities: string[]): Record<string, { count: number; p50: number | null; p99: number | null }> {
+export function activityTimes(
+  before: Samples,
+  after: Samples,
+  activities: string[],
+): Record<string, { count: number; p50: number | null; p99: number | null }> {
   const out: Record<string, { count: number; p50: number | null; p99: number | null }> = {};
   for (const a of activities) {
     const labels = `activity="${a}",result="ok"`;

@@ -19,7 +19,11 @@ export interface OpenLoop {
 }
 
 /** Calls `send` `rate` times a second for `seconds`, without waiting for the answers (open loop). */
-export async function sendOpenLoop(rate: number, seconds: number, send: (sentAt: number) => Promise<void>): Promise<OpenLoop> {
+export async function sendOpenLoop(
+  rate: number,
+  seconds: number,
+  send: (sentAt: number) => Promise<void>,
+): Promise<OpenLoop> {
   const start = nowMs();
   let sent = 0;
   let outstanding = 0;
@@ -71,15 +75,20 @@ export function judgeStep(s: StepOutcome, noun = 'leads', done = 'delivered'): S
   const backlogSeconds = Math.round(((s.lastDone - s.start) / 1000 - s.sent / s.rate) * 10) / 10;
   let why: string | null = null;
   if (s.intakeErrors > 0) why = `${s.intakeErrors} intake errors`;
-  else if (s.completed < s.accepted) why = `${s.accepted - s.completed} of ${s.accepted} ${noun} not ${done} within the drain`;
+  else if (s.completed < s.accepted)
+    why = `${s.accepted - s.completed} of ${s.accepted} ${noun} not ${done} within the drain`;
   else if (achievedRate < s.rate * 0.9) why = `achieved ${achievedRate}/s < 90% of ${s.rate}/s`;
-  else if (backlogSeconds > Math.max(2, s.seconds / 4)) why = `falling behind: the last completion came ${backlogSeconds}s after the last send`;
+  else if (backlogSeconds > Math.max(2, s.seconds / 4))
+    why = `falling behind: the last completion came ${backlogSeconds}s after the last send`;
   else if ((s.p99 ?? 0) > 5_000) why = `end-to-end p99 ${s.p99} ms > 5 s`;
   return { achievedRate, backlogSeconds, saturated: why !== null, why };
 }
 
 /** Runs `step` at each rate in turn, stopping after the first saturated one. */
-export async function climbRates<S extends StepJudgement>(rates: number[], step: (rate: number) => Promise<S>): Promise<S[]> {
+export async function climbRates<S extends StepJudgement>(
+  rates: number[],
+  step: (rate: number) => Promise<S>,
+): Promise<S[]> {
   const steps: S[] = [];
   for (const rate of rates) {
     const s = await step(rate);

@@ -67,7 +67,16 @@ export function recordRun(file: string, meta: RunMeta, rows: { scenario: string;
   let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : TEMPLATE;
   const notQuiet = (meta.loadStart[0] ?? 0) > QUIET_LOAD ? ` (NOT quiet: above ${QUIET_LOAD.toFixed(1)} at start)` : '';
   const load = `${meta.loadStart.join(' / ')}${notQuiet}${meta.loadEnd ? ` → ${meta.loadEnd.join(' / ')}` : ''}`;
-  text = insertRow(text, 'runs', `| ${meta.date} | ${meta.commit} | \`${cell(meta.command)}\` | ${cell(meta.machine)} | ${load} | ${cell(meta.persistence)} |`);
-  for (const r of rows) text = insertRow(text, r.scenario, `| ${meta.date} | ${meta.commit} | ${meta.loadStart.join(' / ')}${notQuiet} | ${cell(r.headline)} |`);
+  text = insertRow(
+    text,
+    'runs',
+    `| ${meta.date} | ${meta.commit} | \`${cell(meta.command)}\` | ${cell(meta.machine)} | ${load} | ${cell(meta.persistence)} |`,
+  );
+  for (const r of rows)
+    text = insertRow(
+      text,
+      r.scenario,
+      `| ${meta.date} | ${meta.commit} | ${meta.loadStart.join(' / ')}${notQuiet} | ${cell(r.headline)} |`,
+    );
   fs.writeFileSync(file, text);
 }

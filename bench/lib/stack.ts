@@ -84,11 +84,23 @@ async function adminQuery(adminUrl: string, text: string): Promise<void> {
 }
 
 /** Spawns a TypeScript entry point in one node process (no tsx wrapper process, so its pid is the one that works). */
-export function spawnTs(name: string, file: string, env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ proc: Proc; match: RegExpMatchArray }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, file)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnTs(
+  name: string,
+  file: string,
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+): Promise<{ proc: Proc; match: RegExpMatchArray }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, file)], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const tail: string[] = [];
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start within 120 s:\n${tail.join('\n')}`)), 120_000);
+    const timer = setTimeout(
+      () => reject(new Error(`${name} did not start within 120 s:\n${tail.join('\n')}`)),
+      120_000,
+    );
     const onLine = (line: string) => {
       tail.push(line);
       if (tail.length > 30) tail.shift();
@@ -111,7 +123,10 @@ export async function stopProc(p: Proc | null): Promise<void> {
   const child = p?.child;
   if (!child || child.exitCode !== null) return;
   child.kill('SIGTERM');
-  const done = await Promise.race([new Promise<boolean>((r) => child.once('exit', () => r(true))), new Promise<boolean>((r) => setTimeout(() => r(false), 15_000))]);
+  const done = await Promise.race([
+    new Promise<boolean>((r) => child.once('exit', () => r(true))),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 15_000)),
+  ]);
   if (!done) child.kill('SIGKILL');
 }
 
@@ -148,11 +163,18 @@ export async function startStack(opts: { temporalDir?: string; topology?: Topolo
     await temporal?.stop().catch(() => undefined);
     await cluster?.stop().catch(() => undefined);
     fs.rmSync(temporalDataDir, { recursive: true, force: true });
-    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch((err) => log(`dropping ${dbName}: ${err}`));
+    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch((err) =>
+      log(`dropping ${dbName}: ${err}`),
+    );
   };
   try {
     if (topology === 'cluster') {
-      cluster = await startTemporalCluster({ pgAdminUrl: adminUrl, databasePrefix: `temporal_bench_${Date.now()}_${process.pid}`, log, logDir: temporalDataDir });
+      cluster = await startTemporalCluster({
+        pgAdminUrl: adminUrl,
+        databasePrefix: `temporal_bench_${Date.now()}_${process.pid}`,
+        log,
+        logDir: temporalDataDir,
+      });
     } else {
       temporal = await startTemporalDevServer({
         dataDir: temporalDataDir,
@@ -175,10 +197,16 @@ export async function startStack(opts: { temporalDir?: string; topology?: Topolo
     };
     // The worker migrates the fresh database first (the API would race it otherwise).
     const metricsPort = await freePort();
-    ({ proc: worker } = await spawnTs('worker', 'bin/worker.ts', { ...env, LOG_LEVEL: 'info', LW_WORKER_METRICS_PORT: String(metricsPort) }, /Leadwire worker polling/));
+    ({ proc: worker } = await spawnTs(
+      'worker',
+      'bin/worker.ts',
+      { ...env, LOG_LEVEL: 'info', LW_WORKER_METRICS_PORT: String(metricsPort) },
+      /Leadwire worker polling/,
+    ));
     const started = await spawnTs('api', 'bench/processes/api.ts', { ...env, LOG_LEVEL: 'warn' }, /^READY (\d+)$/);
     api = started.proc;
-    for (const p of [worker!, api]) p.child!.once('exit', (code, signal) => died(p.name, `code ${code}, signal ${signal}`, p.tail));
+    for (const p of [worker!, api])
+      p.child!.once('exit', (code, signal) => died(p.name, `code ${code}, signal ${signal}`, p.tail));
     const port = Number(started.match[1]);
     let persistence: string;
     let temporalPids: Record<string, number>;
@@ -216,7 +244,6 @@ export async function startStack(opts: { temporalDir?: string; topology?: Topolo
     throw err;
   }
 }
-
 
 function isTmpfs(dir: string): boolean {
   try {
@@ -279,7 +306,13 @@ export interface CpuWindow {
  * scenario started, by name) and of all of Postgres over a window.
  */
 export function cpuWindow(stack: Stack, extra: Record<string, number> = {}): CpuWindow {
-  const procs: Record<string, number> = { api: stack.api.pid, worker: stack.worker.pid, ...stack.temporalPids, loadgen: process.pid, ...extra };
+  const procs: Record<string, number> = {
+    api: stack.api.pid,
+    worker: stack.worker.pid,
+    ...stack.temporalPids,
+    loadgen: process.pid,
+    ...extra,
+  };
   const start = Date.now();
   const before: Record<string, number> = {};
   for (const [k, pid] of Object.entries(procs)) before[k] = cpuSeconds(pid) ?? 0;
@@ -288,7 +321,8 @@ export function cpuWindow(stack: Stack, extra: Record<string, number> = {}): Cpu
     stop() {
       const secs = (Date.now() - start) / 1000;
       const out: Record<string, number> = {};
-      for (const [k, pid] of Object.entries(procs)) out[k] = Math.round((((cpuSeconds(pid) ?? 0) - before[k]!) / secs) * 100);
+      for (const [k, pid] of Object.entries(procs))
+        out[k] = Math.round((((cpuSeconds(pid) ?? 0) - before[k]!) / secs) * 100);
       // The cluster's services summed as `temporal`, comparable with the dev server's one process.
       if (!('temporal' in procs)) out.temporal = Object.keys(stack.temporalPids).reduce((n, k) => n + out[k]!, 0);
       let pg = 0;
@@ -302,13 +336,21 @@ export function cpuWindow(stack: Stack, extra: Record<string, number> = {}): Cpu
 export const loadAverage = () => os.loadavg().map((l) => Math.round(l * 100) / 100);
 
 export function machine(): { cores: number; memoryGb: number; cpu: string } {
-  return { cores: os.cpus().length, memoryGb: Math.round(os.totalmem() / 2 ** 30), cpu: os.cpus()[0]?.model ?? 'unknown' };
+  return {
+    cores: os.cpus().length,
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+  };
 }
 
 export function commit(): string {
   try {
     const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT }).toString().trim() ? '+dirty' : '';
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT })
+      .toString()
+      .trim()
+      ? '+dirty'
+      : '';
     return sha + dirty;
   } catch {
     return 'unknown';

@@ -36,4 +36,5 @@ export function fmt(s: Summary): string {
   return `p50 ${s.p50} / p95 ${s.p95} / p99 ${s.p99} ms (n ${s.n})`;
 }
 
-export const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : Math.round((a / b) * 10) / 10);
+export const ratio = (a: number | null, b: number | null) =>
+  a === null || b === null || b === 0 ? null : Math.round((a / b) * 10) / 10;

@@ -39,10 +39,16 @@ async function main() {
   await bus.ready();
   await listen(server, config.port, '127.0.0.1');
   process.stdout.write(`READY ${(server.address() as AddressInfo).port}\n`);
-  onShutdown([() => feed.close(), () => new Promise((r) => server.close(r)), () => client.connection.close(), () => bus.close(), () => database.close()]);
+  onShutdown([
+    () => feed.close(),
+    () => new Promise((r) => server.close(r)),
+    () => client.connection.close(),
+    () => bus.close(),
+    () => database.close(),
+  ]);
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.stack ?? err.message : err);
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
   process.exit(1);
 });

@@ -28,25 +28,63 @@ export interface StormRound {
 }
 
 /** One offer, K simultaneous claims through the API. */
-export async function stormRound(ctx: BenchContext, adminKey: string, campaignId: string, claimers: Buyer[]): Promise<StormRound> {
+export async function stormRound(
+  ctx: BenchContext,
+  adminKey: string,
+  campaignId: string,
+  claimers: Buyer[],
+): Promise<StormRound> {
   const { leadId } = await postLead(ctx.api, adminKey, campaignId);
-  const offer = await until(async () => (await ctx.database.db.select().from(offers).where(and(eq(offers.leadId, leadId), eq(offers.status, 'open'))))[0], 30_000, `offer of lead ${leadId}`, 10);
+  const offer = await until(
+    async () =>
+      (
+        await ctx.database.db
+          .select()
+          .from(offers)
+          .where(and(eq(offers.leadId, leadId), eq(offers.status, 'open')))
+      )[0],
+    30_000,
+    `offer of lead ${leadId}`,
+    10,
+  );
   const results = await fireClaims(ctx.api, offer.id, claimers);
   const statuses: Record<string, number> = {};
   for (const r of results) statuses[r.label] = (statuses[r.label] ?? 0) + 1;
   const won = results.filter((r) => r.status === 200);
   // The next round starts once this offer is closed, so rounds do not overlap.
-  await until(async () => (await ctx.database.db.select({ status: offers.status }).from(offers).where(eq(offers.id, offer.id)))[0]?.status !== 'open', 30_000, 'the offer to close', 20);
-  return { winners: won.length, statuses, winnerMs: won[0]?.ms ?? null, loserMs: results.filter((r) => r.status !== 200).map((r) => r.ms) };
+  await until(
+    async () =>
+      (await ctx.database.db.select({ status: offers.status }).from(offers).where(eq(offers.id, offer.id)))[0]
+        ?.status !== 'open',
+    30_000,
+    'the offer to close',
+    20,
+  );
+  return {
+    winners: won.length,
+    statuses,
+    winnerMs: won[0]?.ms ?? null,
+    loserMs: results.filter((r) => r.status !== 200).map((r) => r.ms),
+  };
 }
 
 export async function fireClaims(api: ApiClient, offerId: string, claimers: Buyer[]) {
   // Every request is built first, then all are sent in the same tick (synchronously: callers may fire many offers in one tick).
   return Promise.all(
     claimers.map(async (b) => {
-      const r = await api.timed(api.client.POST('/v1/offers/{id}/claim', { headers: bearer(b.key), params: { path: { id: offerId } }, body: { requestId: crypto.randomUUID() } }));
+      const r = await api.timed(
+        api.client.POST('/v1/offers/{id}/claim', {
+          headers: bearer(b.key),
+          params: { path: { id: offerId } },
+          body: { requestId: crypto.randomUUID() },
+        }),
+      );
       const body: { result?: string; reason?: string; code?: string } = r.data ?? r.error ?? {};
-      return { status: r.status, ms: r.ms, label: `${r.status} ${body.result ?? body.code ?? ''}${body.reason ? ` ${body.reason}` : ''}`.trim() };
+      return {
+        status: r.status,
+        ms: r.ms,
+        label: `${r.status} ${body.result ?? body.code ?? ''}${body.reason ? ` ${body.reason}` : ''}`.trim(),
+      };
     }),
   );
 }
@@ -64,7 +102,13 @@ export interface StormFigures {
   activities?: Record<string, { count: number; p50: number | null; p99: number | null }>;
 }
 
-export async function stormSeries(ctx: BenchContext, adminKey: string, campaignId: string, claimers: Buyer[], rounds: number): Promise<StormFigures> {
+export async function stormSeries(
+  ctx: BenchContext,
+  adminKey: string,
+  campaignId: string,
+  claimers: Buyer[],
+  rounds: number,
+): Promise<StormFigures> {
   await stormRound(ctx, adminKey, campaignId, claimers); // warm-up: connections, caches
   const metricsBefore = await scrape(ctx.stack.workerMetricsUrl);
   const winner: number[] = [];
@@ -87,7 +131,12 @@ export async function stormSeries(ctx: BenchContext, adminKey: string, campaignI
     losers: summarize(losers),
     all: summarize([...winner, ...losers]),
     answers,
-    activities: activityTimes(metricsBefore, await scrape(ctx.stack.workerMetricsUrl), ['postAndCharge', 'openOffer', 'loadRoute', 'recordEvents']),
+    activities: activityTimes(metricsBefore, await scrape(ctx.stack.workerMetricsUrl), [
+      'postAndCharge',
+      'openOffer',
+      'loadRoute',
+      'recordEvents',
+    ]),
   };
 }
 
@@ -98,9 +147,14 @@ export async function claimStorm(ctx: BenchContext): Promise<ScenarioResult & { 
   const bySize: StormFigures[] = [];
   for (const k of ctx.sizes.claimers) {
     const pool = buyers.slice(0, k);
-    const campaignId = await createCampaign(ctx.api, adminKey, { claimWindowSeconds: 60, buyerIds: pool.map((b) => b.id) });
+    const campaignId = await createCampaign(ctx.api, adminKey, {
+      claimWindowSeconds: 60,
+      buyerIds: pool.map((b) => b.id),
+    });
     const figures = await stormSeries(ctx, adminKey, campaignId, pool, ctx.sizes.claimRounds);
-    ctx.log(`claim storm K=${k}: winner ${fmt(figures.winner)}; losers ${fmt(figures.losers)}; one winner every round: ${figures.exactlyOneWinnerEveryRound}`);
+    ctx.log(
+      `claim storm K=${k}: winner ${fmt(figures.winner)}; losers ${fmt(figures.losers)}; one winner every round: ${figures.exactlyOneWinnerEveryRound}`,
+    );
     bySize.push(figures);
   }
   return {
@@ -108,7 +162,10 @@ export async function claimStorm(ctx: BenchContext): Promise<ScenarioResult & { 
     figures: { bySize },
     bySize,
     headline: bySize
-      .map((f) => `K=${f.claimers}: winner p50 ${f.winner.p50} p95 ${f.winner.p95} p99 ${f.winner.p99}; losers p50 ${f.losers.p50} p95 ${f.losers.p95} p99 ${f.losers.p99} ms; ${f.rounds} rounds, one winner each: ${f.exactlyOneWinnerEveryRound ? 'yes' : `NO (${f.roundsWithoutExactlyOneWinner} bad)`}`)
+      .map(
+        (f) =>
+          `K=${f.claimers}: winner p50 ${f.winner.p50} p95 ${f.winner.p95} p99 ${f.winner.p99}; losers p50 ${f.losers.p50} p95 ${f.losers.p95} p99 ${f.losers.p99} ms; ${f.rounds} rounds, one winner each: ${f.exactlyOneWinnerEveryRound ? 'yes' : `NO (${f.roundsWithoutExactlyOneWinner} bad)`}`,
+      )
       .join('<br>'),
   };
 }
@@ -124,7 +181,14 @@ async function bareOffer(ctx: BenchContext, agencyId: string, campaignId: string
     id: leadId,
     agencyId,
     campaignId,
-    fields: { firstName: 'Floor', lastName: 'Lead', phone: '5550000000', email: `${leadId}@floor.example`, zip: '78701', state: 'TX' },
+    fields: {
+      firstName: 'Floor',
+      lastName: 'Lead',
+      phone: '5550000000',
+      email: `${leadId}@floor.example`,
+      zip: '78701',
+      state: 'TX',
+    },
     status: 'offered',
     workflowId: `${FLOOR_WORKFLOW_PREFIX}${leadId}`,
   });
@@ -163,14 +227,10 @@ async function bareClaim(pool: Pool, offerId: string, agencyId: string, buyerId:
       `INSERT INTO ledger_entries (buyer_id, agency_id, kind, amount, idempotency_key, lead_id, offer_id) VALUES ($1, $2, 'charge', $3, $4, $5, $6) RETURNING id`,
       [buyerId, agencyId, -o.price, `bare:${offerId}:${buyerId}`, o.lead_id, offerId],
     );
-    await c.query(`INSERT INTO assignments (lead_id, offer_id, buyer_id, agency_id, price, exclusive, charge_entry_id) VALUES ($1, $2, $3, $4, $5, true, $6)`, [
-      o.lead_id,
-      offerId,
-      buyerId,
-      agencyId,
-      o.price,
-      entry.rows[0]!.id,
-    ]);
+    await c.query(
+      `INSERT INTO assignments (lead_id, offer_id, buyer_id, agency_id, price, exclusive, charge_entry_id) VALUES ($1, $2, $3, $4, $5, true, $6)`,
+      [o.lead_id, offerId, buyerId, agencyId, o.price, entry.rows[0]!.id],
+    );
     await c.query('COMMIT');
     return true;
   } catch (err) {
@@ -194,7 +254,10 @@ export interface FloorFigures {
   ratioToBare?: { p50: number | null; p99: number | null };
 }
 
-export async function floor(ctx: BenchContext, storm: StormFigures[] | null): Promise<ScenarioResult & { bySize: FloorFigures[] }> {
+export async function floor(
+  ctx: BenchContext,
+  storm: StormFigures[] | null,
+): Promise<ScenarioResult & { bySize: FloorFigures[] }> {
   const { agencyId, adminKey } = await createAgency(ctx.api, 'bench: floor');
   const buyers = await createBuyers(ctx.api, adminKey, Math.max(...ctx.sizes.claimers));
   const campaignId = await createCampaign(ctx.api, adminKey, { claimWindowSeconds: 60 });
@@ -212,7 +275,12 @@ export async function floor(ctx: BenchContext, storm: StormFigures[] | null): Pr
       const saleResults = await Promise.all(
         claimers.map(async (b) => {
           const t = performance.now();
-          const res = await sellOffer(ctx.database.db, { offerId: saleOffer, buyerId: b.id, requestId: crypto.randomUUID(), sale: 'claim' });
+          const res = await sellOffer(ctx.database.db, {
+            offerId: saleOffer,
+            buyerId: b.id,
+            requestId: crypto.randomUUID(),
+            sale: 'claim',
+          });
           return { won: res.result === 'won', ms: performance.now() - t };
         }),
       );
@@ -246,7 +314,9 @@ export async function floor(ctx: BenchContext, storm: StormFigures[] | null): Pr
       f.ratioToSale = { p50: ratio(ours.p50, f.sale.all.p50), p99: ratio(ours.p99, f.sale.all.p99) };
       f.ratioToBare = { p50: ratio(ours.p50, f.bare.all.p50), p99: ratio(ours.p99, f.bare.all.p99) };
     }
-    ctx.log(`floor K=${k}: sale ${fmt(f.sale.all)}; bare ${fmt(f.bare.all)}; ours/sale p50 ${f.ratioToSale?.p50}× p99 ${f.ratioToSale?.p99}×`);
+    ctx.log(
+      `floor K=${k}: sale ${fmt(f.sale.all)}; bare ${fmt(f.bare.all)}; ours/sale p50 ${f.ratioToSale?.p50}× p99 ${f.ratioToSale?.p99}×`,
+    );
     out.push(f);
   }
   return {
@@ -257,7 +327,9 @@ export async function floor(ctx: BenchContext, storm: StormFigures[] | null): Pr
       .map(
         (f) =>
           `K=${f.claimers}: sale tx p50 ${f.sale.all.p50} p99 ${f.sale.all.p99} ms, bare tx p50 ${f.bare.all.p50} p99 ${f.bare.all.p99} ms` +
-          (f.ratioToSale ? `; API claim ÷ sale tx: p50 ${f.ratioToSale.p50}× p99 ${f.ratioToSale.p99}× (target ≤ 2×); ÷ bare: p50 ${f.ratioToBare!.p50}× p99 ${f.ratioToBare!.p99}×` : ''),
+          (f.ratioToSale
+            ? `; API claim ÷ sale tx: p50 ${f.ratioToSale.p50}× p99 ${f.ratioToSale.p99}× (target ≤ 2×); ÷ bare: p50 ${f.ratioToBare!.p50}× p99 ${f.ratioToBare!.p99}×`
+            : ''),
       )
       .join('<br>'),
   };

@@ -78,7 +78,8 @@ export interface BenchContext {
 }
 
 export interface ScenarioResult {
-  scenario: 'claim_storm' | 'floor' | 'feed_latency' | 'throughput' | 'engine_floor' | 'scale' | 'storm_many' | 'supply';
+  scenario:
+    'claim_storm' | 'floor' | 'feed_latency' | 'throughput' | 'engine_floor' | 'scale' | 'storm_many' | 'supply';
   /** Everything measured (printed as JSON). */
   figures: Record<string, unknown>;
   /** One line for the results table. */
@@ -102,7 +103,9 @@ export async function settle(ctx: BenchContext, timeoutMs = 120_000): Promise<nu
       SELECT (SELECT count(*) FROM offers WHERE status = 'open' AND workflow_id NOT LIKE ${FLOOR_PREFIX})
            + (SELECT count(*) FROM leads WHERE status = 'routing')
            + (SELECT count(*) FROM assignments a JOIN offers o ON o.id = a.offer_id
-               WHERE o.workflow_id NOT LIKE ${FLOOR_PREFIX} AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.assignment_id = a.id)) AS n`)) as unknown as { rows: { n: string }[] };
+               WHERE o.workflow_id NOT LIKE ${FLOOR_PREFIX} AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.assignment_id = a.id)) AS n`)) as unknown as {
+      rows: { n: string }[];
+    };
     const pending = Number(result.rows[0]?.n ?? 0);
     if (pending === 0) return 0;
     if (Date.now() > deadline) {

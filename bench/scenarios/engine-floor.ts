@@ -41,7 +41,15 @@ export interface FloorStep extends StepJudgement {
   loadAverage: number[];
 }
 
-async function floorStep(ctx: BenchContext, temporal: Client, taskQueue: string, floorWorker: Proc, runTag: string, index: number, rate: number): Promise<FloorStep> {
+async function floorStep(
+  ctx: BenchContext,
+  temporal: Client,
+  taskQueue: string,
+  floorWorker: Proc,
+  runTag: string,
+  index: number,
+  rate: number,
+): Promise<FloorStep> {
   const pool = ctx.database.raw as Pool;
   const sentAt = new Map<string, number>();
   const startMs: number[] = [];
@@ -53,7 +61,11 @@ async function floorStep(ctx: BenchContext, temporal: Client, taskQueue: string,
   const loop = await sendOpenLoop(rate, seconds, async (at) => {
     const id = `engine-floor-${runTag}-${index}-${n++}`;
     try {
-      await temporal.workflow.start<typeof engineFloorWorkflow>('engineFloorWorkflow', { taskQueue, workflowId: id, args: [id, index] });
+      await temporal.workflow.start<typeof engineFloorWorkflow>('engineFloorWorkflow', {
+        taskQueue,
+        workflowId: id,
+        args: [id, index],
+      });
       sentAt.set(id, at);
       startMs.push(nowMs() - at);
       lastId = id;
@@ -62,12 +74,18 @@ async function floorStep(ctx: BenchContext, temporal: Client, taskQueue: string,
     }
   });
   // Drain: every started workflow's row written (or 30 s).
-  const count = async () => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${FLOOR_TABLE} WHERE step = $1`, [index])).rows[0]!.n);
+  const count = async () =>
+    Number(
+      (await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${FLOOR_TABLE} WHERE step = $1`, [index])).rows[0]!.n,
+    );
   const drainUntil = nowMs() + 30_000;
   while (nowMs() < drainUntil && (loop.outstanding() > 0 || (await count()) < sentAt.size)) await sleep(100);
   const cpuPercent = cpu.stop();
 
-  const { rows } = await pool.query<{ id: string; done_at: Date }>(`SELECT id, done_at FROM ${FLOOR_TABLE} WHERE step = $1`, [index]);
+  const { rows } = await pool.query<{ id: string; done_at: Date }>(
+    `SELECT id, done_at FROM ${FLOOR_TABLE} WHERE step = $1`,
+    [index],
+  );
   const done: number[] = [];
   let lastDone = loop.start;
   for (const r of rows) {
@@ -78,7 +96,17 @@ async function floorStep(ctx: BenchContext, temporal: Client, taskQueue: string,
   }
   const stages = { startAnswer: summarize(startMs), completed: summarize(done) };
   const judged = judgeStep(
-    { rate, seconds, sent: loop.sent, accepted: sentAt.size, completed: done.length, intakeErrors: startErrors, start: loop.start, lastDone, p99: stages.completed.p99 },
+    {
+      rate,
+      seconds,
+      sent: loop.sent,
+      accepted: sentAt.size,
+      completed: done.length,
+      intakeErrors: startErrors,
+      start: loop.start,
+      lastDone,
+      p99: stages.completed.p99,
+    },
     'workflows',
     'completed',
   );
@@ -110,7 +138,13 @@ export async function engineFloor(ctx: BenchContext, leadwireRate: number | null
   const { proc: floorWorker } = await spawnTs(
     'floor worker',
     path.join('bench', 'processes', 'floor-worker.ts'),
-    { DATABASE_URL: ctx.stack.databaseUrl, DATABASE_POOL_SIZE: '20', TEMPORAL_ADDRESS: ctx.stack.temporal.address, LW_FLOOR_TASK_QUEUE: taskQueue, LW_TEMPORAL_LOG_LEVEL: 'ERROR' },
+    {
+      DATABASE_URL: ctx.stack.databaseUrl,
+      DATABASE_POOL_SIZE: '20',
+      TEMPORAL_ADDRESS: ctx.stack.temporal.address,
+      LW_FLOOR_TASK_QUEUE: taskQueue,
+      LW_TEMPORAL_LOG_LEVEL: 'ERROR',
+    },
     /^FLOOR READY$/,
   );
   const connection = await Connection.connect({ address: ctx.stack.temporal.address });
@@ -120,7 +154,8 @@ export async function engineFloor(ctx: BenchContext, leadwireRate: number | null
   try {
     let index = 0;
     steps = await climbRates(ctx.sizes.floorRates, async (rate) => {
-      if (floorWorker.child?.exitCode !== null) throw new Error(`the floor worker exited:\n${floorWorker.tail.join('\n')}`);
+      if (floorWorker.child?.exitCode !== null)
+        throw new Error(`the floor worker exited:\n${floorWorker.tail.join('\n')}`);
       const s = await floorStep(ctx, temporal, taskQueue, floorWorker, runTag, index++, rate);
       ctx.log(
         `engine floor ${rate}/s: achieved ${s.achievedRate}/s (${s.completed}/${s.sent}), completed p50 ${s.stages.completed.p50} p99 ${s.stages.completed.p99} ms, ` +
@@ -134,13 +169,18 @@ export async function engineFloor(ctx: BenchContext, leadwireRate: number | null
   }
   const { best, saturatedAt: sat } = sustained(steps);
   const floorRate = best?.achievedRate ?? null;
-  const leadwireToFloor = leadwireRate !== null && floorRate ? Math.round((leadwireRate / floorRate) * 100) / 100 : null;
+  const leadwireToFloor =
+    leadwireRate !== null && floorRate ? Math.round((leadwireRate / floorRate) * 100) / 100 : null;
   return {
     scenario: 'engine_floor',
     figures: { steps, sustainedRate: floorRate, leadwireSustainedRate: leadwireRate, leadwireToFloor },
     headline:
       `sustained ${best ? `${best.achievedRate} workflows/s at ${best.offeredRate}/s offered (completed p50 ${best.stages.completed.p50} p99 ${best.stages.completed.p99} ms, ${best.lastWorkflow?.historyLength ?? '?'} events)` : 'none'}; ` +
-      (sat ? `saturates at ${sat.offeredRate}/s: ${sat.why}; CPU % of a core then: ${Object.entries(sat.cpuPercent).map(([k, v]) => `${k} ${v}`).join(', ')}` : `no saturation up to ${ctx.sizes.floorRates[ctx.sizes.floorRates.length - 1]}/s`) +
+      (sat
+        ? `saturates at ${sat.offeredRate}/s: ${sat.why}; CPU % of a core then: ${Object.entries(sat.cpuPercent)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}`
+        : `no saturation up to ${ctx.sizes.floorRates[ctx.sizes.floorRates.length - 1]}/s`) +
       `<br>Leadwire ÷ floor: ${leadwireToFloor === null ? 'n/a (throughput did not run in this run, or sustained none)' : `${leadwireRate} ÷ ${floorRate} = ${leadwireToFloor} (target ≥ 0.5)`}` +
       `<br>steps: ${steps.map((s) => `${s.offeredRate}→${s.achievedRate}/s`).join(', ')}`,
   };

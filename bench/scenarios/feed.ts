@@ -6,7 +6,16 @@
  *     offers do not pile up between rounds.
  */
 import { bearer } from '../../packages/client';
-import { createAgency, createBuyers, createCampaign, connectFeeds, nowMs, postLead, until, type FeedClient } from '../lib/client';
+import {
+  createAgency,
+  createBuyers,
+  createCampaign,
+  connectFeeds,
+  nowMs,
+  postLead,
+  until,
+  type FeedClient,
+} from '../lib/client';
 import { fmt, summarize, type Summary } from '../lib/stats';
 import { settle, type BenchContext, type ScenarioResult } from './context';
 
@@ -44,14 +53,26 @@ async function round(ctx: BenchContext, adminKey: string, campaignId: string, cl
   // Close it: the first client claims.
   const offerId = await until(
     async () => {
-      const r = await ctx.api.client.GET('/v1/offers', { headers: bearer(clients[0]!.buyer.key), params: { query: { status: 'open', limit: 50 } } });
+      const r = await ctx.api.client.GET('/v1/offers', {
+        headers: bearer(clients[0]!.buyer.key),
+        params: { query: { status: 'open', limit: 50 } },
+      });
       return r.data?.offers.find((o) => o.leadId === leadId)?.id;
     },
     10_000,
     'the offer in the list',
   );
-  await ctx.api.client.POST('/v1/offers/{id}/claim', { headers: bearer(clients[0]!.buyer.key), params: { path: { id: offerId } }, body: {} });
-  return { latencies: arrivals.map((a) => a - sent), last: arrivals.length ? Math.max(...arrivals) - sent : null, intakeMs: intake.ms, missed };
+  await ctx.api.client.POST('/v1/offers/{id}/claim', {
+    headers: bearer(clients[0]!.buyer.key),
+    params: { path: { id: offerId } },
+    body: {},
+  });
+  return {
+    latencies: arrivals.map((a) => a - sent),
+    last: arrivals.length ? Math.max(...arrivals) - sent : null,
+    intakeMs: intake.ms,
+    missed,
+  };
 }
 
 export async function feedLatency(ctx: BenchContext): Promise<ScenarioResult> {
@@ -61,7 +82,10 @@ export async function feedLatency(ctx: BenchContext): Promise<ScenarioResult> {
   const out: FeedFigures[] = [];
   for (const c of ctx.sizes.feedClients) {
     const pool = buyers.slice(0, c);
-    const campaignId = await createCampaign(ctx.api, adminKey, { claimWindowSeconds: 60, buyerIds: pool.map((b) => b.id) });
+    const campaignId = await createCampaign(ctx.api, adminKey, {
+      claimWindowSeconds: 60,
+      buyerIds: pool.map((b) => b.id),
+    });
     const clients = await connectFeeds(ctx.stack.wsUrl, pool);
     try {
       await round(ctx, adminKey, campaignId, clients); // warm-up
@@ -76,8 +100,17 @@ export async function feedLatency(ctx: BenchContext): Promise<ScenarioResult> {
         intake.push(res.intakeMs);
         missed += res.missed;
       }
-      const f: FeedFigures = { clients: c, rounds: ctx.sizes.feedRounds, intakeToOpened: summarize(all), lastClient: summarize(last), intake202: summarize(intake), missed };
-      ctx.log(`feed C=${c}: intake → offer.opened ${fmt(f.intakeToOpened)}; at the last client ${fmt(f.lastClient)}; missed ${missed}`);
+      const f: FeedFigures = {
+        clients: c,
+        rounds: ctx.sizes.feedRounds,
+        intakeToOpened: summarize(all),
+        lastClient: summarize(last),
+        intake202: summarize(intake),
+        missed,
+      };
+      ctx.log(
+        `feed C=${c}: intake → offer.opened ${fmt(f.intakeToOpened)}; at the last client ${fmt(f.lastClient)}; missed ${missed}`,
+      );
       out.push(f);
     } finally {
       clients.forEach((cl) => cl.close());
@@ -87,7 +120,10 @@ export async function feedLatency(ctx: BenchContext): Promise<ScenarioResult> {
     scenario: 'feed_latency',
     figures: { bySize: out },
     headline: out
-      .map((f) => `C=${f.clients}: intake → offer.opened p50 ${f.intakeToOpened.p50} p99 ${f.intakeToOpened.p99} ms (last client p50 ${f.lastClient.p50} p99 ${f.lastClient.p99}; intake 202 p50 ${f.intake202.p50}); ${f.rounds} leads, missed ${f.missed}`)
+      .map(
+        (f) =>
+          `C=${f.clients}: intake → offer.opened p50 ${f.intakeToOpened.p50} p99 ${f.intakeToOpened.p99} ms (last client p50 ${f.lastClient.p50} p99 ${f.lastClient.p99}; intake 202 p50 ${f.intake202.p50}); ${f.rounds} leads, missed ${f.missed}`,
+      )
       .join('<br>'),
   };
 }

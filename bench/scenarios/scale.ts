@@ -9,32 +9,65 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { leads, offers } from '../../db/schema';
 import { bearer } from '../../packages/client';
-import { createAgency, createBuyers, createCampaign, leadBody, nowMs, pool, sleep, until, type ApiClient } from '../lib/client';
+import {
+  createAgency,
+  createBuyers,
+  createCampaign,
+  leadBody,
+  nowMs,
+  pool,
+  sleep,
+  until,
+  type ApiClient,
+} from '../lib/client';
 import { cpuWindow, rssMb, temporalRssMb } from '../lib/stack';
 import { fmt, ratio, summarize, type Summary } from '../lib/stats';
 import { stormSeries, type StormFigures } from './claims';
 import { settle, type BenchContext, type ScenarioResult } from './context';
 
-async function postLeads(api: ApiClient, adminKey: string, campaignId: string, n: number, concurrency = 32): Promise<number> {
+async function postLeads(
+  api: ApiClient,
+  adminKey: string,
+  campaignId: string,
+  n: number,
+  concurrency = 32,
+): Promise<number> {
   let errors = 0;
-  await pool(Array.from({ length: n }, (_, i) => i), concurrency, async () => {
-    const { response } = await api.client.POST('/v1/leads', { headers: bearer(adminKey), body: leadBody(campaignId) });
-    if (response.status !== 202) errors++;
-  });
+  await pool(
+    Array.from({ length: n }, (_, i) => i),
+    concurrency,
+    async () => {
+      const { response } = await api.client.POST('/v1/leads', {
+        headers: bearer(adminKey),
+        body: leadBody(campaignId),
+      });
+      if (response.status !== 202) errors++;
+    },
+  );
   return errors;
 }
 
 async function countOffers(ctx: BenchContext, campaignId: string, status: 'open' | 'expired'): Promise<number> {
-  const [row] = await ctx.database.db.select({ n: sql<number>`count(*)::int` }).from(offers).where(and(eq(offers.campaignId, campaignId), eq(offers.status, status)));
+  const [row] = await ctx.database.db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(offers)
+    .where(and(eq(offers.campaignId, campaignId), eq(offers.status, status)));
   return Number(row?.n ?? 0);
 }
 
 async function countLeads(ctx: BenchContext, campaignId: string, status: 'manual_review'): Promise<number> {
-  const [row] = await ctx.database.db.select({ n: sql<number>`count(*)::int` }).from(leads).where(and(eq(leads.campaignId, campaignId), eq(leads.status, status)));
+  const [row] = await ctx.database.db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(leads)
+    .where(and(eq(leads.campaignId, campaignId), eq(leads.status, status)));
   return Number(row?.n ?? 0);
 }
 
-const memory = (ctx: BenchContext) => ({ api: rssMb(ctx.stack.api.pid), worker: rssMb(ctx.stack.worker.pid), temporal: temporalRssMb(ctx.stack) });
+const memory = (ctx: BenchContext) => ({
+  api: rssMb(ctx.stack.api.pid),
+  worker: rssMb(ctx.stack.worker.pid),
+  temporal: temporalRssMb(ctx.stack),
+});
 
 export async function scale(ctx: BenchContext): Promise<ScenarioResult> {
   const n = ctx.sizes.scaleOffers;
@@ -42,24 +75,39 @@ export async function scale(ctx: BenchContext): Promise<ScenarioResult> {
   const { adminKey } = await createAgency(ctx.api, 'bench: scale');
   const waiting = await createBuyers(ctx.api, adminKey, 5);
   const claimers = await createBuyers(ctx.api, adminKey, ctx.sizes.scaleClaimers);
-  const stormCampaign = await createCampaign(ctx.api, adminKey, { claimWindowSeconds: 60, buyerIds: claimers.map((b) => b.id) });
+  const stormCampaign = await createCampaign(ctx.api, adminKey, {
+    claimWindowSeconds: 60,
+    buyerIds: claimers.map((b) => b.id),
+  });
 
   const before = memory(ctx);
   const baseline: StormFigures = await stormSeries(ctx, adminKey, stormCampaign, claimers, ctx.sizes.scaleClaimRounds);
   ctx.log(`scale: baseline storm K=${claimers.length}: ${fmt(baseline.all)}`);
 
   // Calibrate: how fast do offers open here? The window must outlast opening all N and the storm beside them.
-  const calibration = await createCampaign(ctx.api, adminKey, { claimWindowSeconds: 5, buyerIds: waiting.map((b) => b.id) });
+  const calibration = await createCampaign(ctx.api, adminKey, {
+    claimWindowSeconds: 5,
+    buyerIds: waiting.map((b) => b.id),
+  });
   const calN = Math.min(100, Math.max(10, Math.round(n / 20)));
   const calStart = nowMs();
   await postLeads(ctx.api, adminKey, calibration, calN);
-  await until(async () => (await countOffers(ctx, calibration, 'open')) + (await countOffers(ctx, calibration, 'expired')) >= calN, 120_000, 'calibration offers', 100);
+  await until(
+    async () =>
+      (await countOffers(ctx, calibration, 'open')) + (await countOffers(ctx, calibration, 'expired')) >= calN,
+    120_000,
+    'calibration offers',
+    100,
+  );
   const openRate = calN / ((nowMs() - calStart) / 1000);
   const windowSeconds = Math.ceil((n / openRate) * 1.6 + 30 + ctx.sizes.scaleClaimRounds * 4);
   ctx.log(`scale: offers open at ~${openRate.toFixed(1)}/s here; claim window ${windowSeconds}s for ${n} offers`);
   await sleep(6_000); // the calibration offers expire
 
-  const campaignId = await createCampaign(ctx.api, adminKey, { claimWindowSeconds: windowSeconds, buyerIds: waiting.map((b) => b.id) });
+  const campaignId = await createCampaign(ctx.api, adminKey, {
+    claimWindowSeconds: windowSeconds,
+    buyerIds: waiting.map((b) => b.id),
+  });
   const intakeStart = nowMs();
   const cpuOpen = cpuWindow(ctx.stack);
   const intakeErrors = await postLeads(ctx.api, adminKey, campaignId, n);
@@ -76,10 +124,13 @@ export async function scale(ctx: BenchContext): Promise<ScenarioResult> {
     500,
   );
   const openedSeconds = (nowMs() - intakeStart) / 1000;
-  if (peakOpen < n - intakeErrors) ctx.log(`scale: only ${peakOpen} of ${n} were open at once (the first expired before the last opened)`);
+  if (peakOpen < n - intakeErrors)
+    ctx.log(`scale: only ${peakOpen} of ${n} were open at once (the first expired before the last opened)`);
   const cpuWhileOpening = cpuOpen.stop();
   const open = memory(ctx);
-  ctx.log(`scale: ${n} offers open after ${openedSeconds.toFixed(1)}s (intake ${intakeSeconds.toFixed(1)}s); RSS MB ${JSON.stringify(open)}`);
+  ctx.log(
+    `scale: ${n} offers open after ${openedSeconds.toFixed(1)}s (intake ${intakeSeconds.toFixed(1)}s); RSS MB ${JSON.stringify(open)}`,
+  );
 
   const during = await stormSeries(ctx, adminKey, stormCampaign, claimers, ctx.sizes.scaleClaimRounds);
   const stillOpen = await countOffers(ctx, campaignId, 'open');
@@ -95,7 +146,12 @@ export async function scale(ctx: BenchContext): Promise<ScenarioResult> {
   await sleep(Math.max(0, firstClose - Date.now()));
   const cpuExpiry = cpuWindow(ctx.stack);
   const total = n - intakeErrors;
-  await until(async () => (await countLeads(ctx, campaignId, 'manual_review')) >= total, Math.max(0, lastClose - Date.now()) + 900_000, 'every lead in manual review', 1000);
+  await until(
+    async () => (await countLeads(ctx, campaignId, 'manual_review')) >= total,
+    Math.max(0, lastClose - Date.now()) + 900_000,
+    'every lead in manual review',
+    1000,
+  );
   const allDone = Date.now();
   const cpuWhileExpiring = cpuExpiry.stop();
   const lag = await ctx.database.db.execute(sql`
@@ -127,7 +183,9 @@ export async function scale(ctx: BenchContext): Promise<ScenarioResult> {
     },
     cpuPercent: { whileOpening: cpuWhileOpening, whileExpiring: cpuWhileExpiring },
   };
-  ctx.log(`scale: expiry drained ${figures.expiry.drainAfterLastCloseSeconds}s after the last closesAt; lag ${fmt(figures.expiry.lag)}`);
+  ctx.log(
+    `scale: expiry drained ${figures.expiry.drainAfterLastCloseSeconds}s after the last closesAt; lag ${fmt(figures.expiry.lag)}`,
+  );
   return {
     scenario: 'scale',
     figures,

@@ -26,7 +26,10 @@ export async function stormMany(ctx: BenchContext): Promise<ScenarioResult> {
   const { manyBuyers, manyOffers, manyRounds } = ctx.sizes;
   const { adminKey } = await createAgency(ctx.api, 'bench: storm over many offers');
   const buyers = await createBuyers(ctx.api, adminKey, manyBuyers);
-  const campaignId = await createCampaign(ctx.api, adminKey, { claimWindowSeconds: 300, buyerIds: buyers.map((b) => b.id) });
+  const campaignId = await createCampaign(ctx.api, adminKey, {
+    claimWindowSeconds: 300,
+    buyerIds: buyers.map((b) => b.id),
+  });
   const db = ctx.database.db;
   const metricsBefore = await scrape(ctx.stack.workerMetricsUrl);
   const all: number[] = [];
@@ -39,10 +42,17 @@ export async function stormMany(ctx: BenchContext): Promise<ScenarioResult> {
   let offersWithoutOneWinner = 0;
   let offersWithoutOneAssignment = 0;
   for (let round = 0; round < manyRounds; round++) {
-    const leadIds = await pool(Array.from({ length: manyOffers }, (_, i) => i), 8, async () => (await postLead(ctx.api, adminKey, campaignId)).leadId);
+    const leadIds = await pool(
+      Array.from({ length: manyOffers }, (_, i) => i),
+      8,
+      async () => (await postLead(ctx.api, adminKey, campaignId)).leadId,
+    );
     const open = await until(
       async () => {
-        const rows = await db.select({ id: offers.id }).from(offers).where(and(inArray(offers.leadId, leadIds), eq(offers.status, 'open')));
+        const rows = await db
+          .select({ id: offers.id })
+          .from(offers)
+          .where(and(inArray(offers.leadId, leadIds), eq(offers.status, 'open')));
         return rows.length === manyOffers ? rows : undefined;
       },
       120_000,
@@ -65,14 +75,27 @@ export async function stormMany(ctx: BenchContext): Promise<ScenarioResult> {
       }
     }
     const ids = open.map((o) => o.id);
-    await until(async () => (await db.select({ id: offers.id }).from(offers).where(and(inArray(offers.id, ids), eq(offers.status, 'open')))).length === 0, 120_000, 'the offers to close', 100);
+    await until(
+      async () =>
+        (
+          await db
+            .select({ id: offers.id })
+            .from(offers)
+            .where(and(inArray(offers.id, ids), eq(offers.status, 'open')))
+        ).length === 0,
+      120_000,
+      'the offers to close',
+      100,
+    );
     const sold = await db
       .select({ offerId: assignments.offerId, n: sql<number>`count(*)::int` })
       .from(assignments)
       .where(inArray(assignments.offerId, ids))
       .groupBy(assignments.offerId);
     offersWithoutOneAssignment += ids.length - sold.filter((s) => s.n === 1).length;
-    ctx.log(`storm over many offers, round ${round + 1}: ${fmt(summarize(all))} so far; answers ${JSON.stringify(answers)}`);
+    ctx.log(
+      `storm over many offers, round ${round + 1}: ${fmt(summarize(all))} so far; answers ${JSON.stringify(answers)}`,
+    );
   }
   const claimPending = Object.entries(answers)
     .filter(([label]) => /claim_pending/.test(label))
@@ -96,7 +119,12 @@ export async function stormMany(ctx: BenchContext): Promise<ScenarioResult> {
     stormSpan: summarize(spans),
     cpuPercent,
     answers,
-    activities: activityTimes(metricsBefore, await scrape(ctx.stack.workerMetricsUrl), ['postAndCharge', 'routeAndOpen', 'closeOffer', 'recordEvents']),
+    activities: activityTimes(metricsBefore, await scrape(ctx.stack.workerMetricsUrl), [
+      'postAndCharge',
+      'routeAndOpen',
+      'closeOffer',
+      'recordEvents',
+    ]),
   };
   const a = figures.all;
   return {
@@ -105,6 +133,12 @@ export async function stormMany(ctx: BenchContext): Promise<ScenarioResult> {
     headline:
       `${manyBuyers} buyers × ${manyOffers} offers = ${figures.claimsPerRound} claims at once, ${manyRounds} round(s): answer p50 ${a.p50} p95 ${a.p95} p99 ${a.p99} max ${a.max} ms (target p99 ≤ 1000); ` +
       `503 claim_pending: ${claimPending}, answers over the default 10 s claim timeout: ${figures.slowerThanDefaultTimeout} (target 0); one winner per offer (answers and assignments): ${exactlyOneWinnerPerOffer ? 'yes' : `NO (${offersWithoutOneWinner} by answers, ${offersWithoutOneAssignment} by assignments)`}` +
-      `<br>winner p99 ${figures.winner.p99}, losers p99 ${figures.losers.p99} ms; first request to last answer p50 ${figures.stormSpan.p50} ms; CPU % of a core then (last round): ${Object.entries(cpuPercent[cpuPercent.length - 1] ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}; answers ${Object.entries(answers).map(([k, v]) => `${k} ×${v}`).join(', ')}`,
+      `<br>winner p99 ${figures.winner.p99}, losers p99 ${figures.losers.p99} ms; first request to last answer p50 ${figures.stormSpan.p50} ms; CPU % of a core then (last round): ${Object.entries(
+        cpuPercent[cpuPercent.length - 1] ?? {},
+      )
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}; answers ${Object.entries(answers)
+        .map(([k, v]) => `${k} ×${v}`)
+        .join(', ')}`,
   };
 }

@@ -18,17 +18,36 @@ import type { BenchContext, ScenarioResult } from './context';
 
 const CONCURRENCY = 50;
 
-export async function supply(ctx: BenchContext, opts: { pingRounds: number; reportLeads: number }): Promise<ScenarioResult> {
+export async function supply(
+  ctx: BenchContext,
+  opts: { pingRounds: number; reportLeads: number },
+): Promise<ScenarioResult> {
   const db = ctx.database.db;
   const agency = await createAgency(db, { name: `bench-supply-${Date.now()}`, timeZone: 'America/Chicago' });
   await createServiceLine(db, agency.id, { key: 'roofing', name: 'Roofing' });
-  const campaign = await createCampaign(db, agency.id, { name: 'supply', serviceLine: 'roofing', mode: 'ping_post', claimWindowSeconds: 60, price: { base: 25 } });
+  const campaign = await createCampaign(db, agency.id, {
+    name: 'supply',
+    serviceLine: 'roofing',
+    mode: 'ping_post',
+    claimWindowSeconds: 60,
+    price: { base: 25 },
+  });
   for (let i = 0; i < 20; i++) {
-    const b = await createBuyer(db, agency.id, { name: `b${i}`, serviceLines: ['roofing'], states: i % 2 ? ['TX'] : ['CA'] });
+    const b = await createBuyer(db, agency.id, {
+      name: `b${i}`,
+      serviceLines: ['roofing'],
+      states: i % 2 ? ['TX'] : ['CA'],
+    });
     await topUp(db, { buyerId: b.id, agencyId: agency.id, amount: 1_000_000, idempotencyKey: `bench-${b.id}` });
   }
   const source = await createSource(db, agency.id, { name: 'bench source' });
-  await setSourceCampaign(db, { agencyId: agency.id, sourceId: source.id, campaignId: campaign.id, allowed: true, payout: { kind: 'share', shareBps: 3000 } });
+  await setSourceCampaign(db, {
+    agencyId: agency.id,
+    sourceId: source.id,
+    campaignId: campaign.id,
+    allowed: true,
+    payout: { kind: 'share', shareBps: 3000 },
+  });
   const { key } = await createApiKey(db, { kind: 'source', agencyId: agency.id, sourceId: source.id });
 
   // ── pings: 50 at once, round after round ──
@@ -79,7 +98,12 @@ export async function supply(ctx: BenchContext, opts: { pingRounds: number; repo
       let rows = 0;
       for (let i = 0; i < 3; i++) {
         const t = performance.now();
-        const r = await runReport(db, { agencyId: agency.id, groupBy, range: { from, to: null, timeZone: 'America/Chicago' }, limit: 200 });
+        const r = await runReport(db, {
+          agencyId: agency.id,
+          groupBy,
+          range: { from, to: null, timeZone: 'America/Chicago' },
+          limit: 200,
+        });
         ms.push(performance.now() - t);
         rows = r.rows.length;
       }
@@ -88,11 +112,21 @@ export async function supply(ctx: BenchContext, opts: { pingRounds: number; repo
     const all = await time(null);
     const recent = await time(last30);
     reports[groupBy] = { all: all.ms, last30Days: recent.ms, rows: all.rows };
-    ctx.log(`report by ${groupBy}: ${all.ms} ms over all ${opts.reportLeads} leads, ${recent.ms} ms over the last 30 days`);
+    ctx.log(
+      `report by ${groupBy}: ${all.ms} ms over all ${opts.reportLeads} leads, ${recent.ms} ms over the last 30 days`,
+    );
   }
   return {
     scenario: 'supply',
-    figures: { concurrency: CONCURRENCY, pings, bareSql, rateLimited: limited, reportLeads: opts.reportLeads, seedSeconds, reportMedianMs: reports },
+    figures: {
+      concurrency: CONCURRENCY,
+      pings,
+      bareSql,
+      rateLimited: limited,
+      reportLeads: opts.reportLeads,
+      seedSeconds,
+      reportMedianMs: reports,
+    },
     headline:
       `ping p99 ${pings.p99} ms (p50 ${pings.p50}) with ${CONCURRENCY} concurrent, bare SQL p99 ${bareSql.p99} ms; ` +
       `reports over ${opts.reportLeads.toLocaleString('en-US')} leads (median of 3): ` +
@@ -115,9 +149,17 @@ export async function supply(ctx: BenchContext, opts: { pingRounds: number; repo
  * wallets' balances from the ledger sums – and then checks, with the triggers
  * back on, that every money invariant holds.
  */
-async function seedReportAgency(ctx: BenchContext, agencyId: string, campaignId: string, sourceId: string, n: number): Promise<void> {
+async function seedReportAgency(
+  ctx: BenchContext,
+  agencyId: string,
+  campaignId: string,
+  sourceId: string,
+  n: number,
+): Promise<void> {
   const db = ctx.database.db;
-  const buyers = (await db.execute(sql`SELECT id FROM buyers WHERE agency_id = ${agencyId} ORDER BY id`)) as unknown as { rows: { id: string }[] };
+  const buyers = (await db.execute(
+    sql`SELECT id FROM buyers WHERE agency_id = ${agencyId} ORDER BY id`,
+  )) as unknown as { rows: { id: string }[] };
   const ids = buyers.rows.map((b) => b.id);
   const buyerArray = sql.raw(`ARRAY[${ids.map((i) => `'${i}'::uuid`).join(',')}]`);
   await db.transaction(async (tx) => {
@@ -178,7 +220,11 @@ async function seedReportAgency(ctx: BenchContext, agencyId: string, campaignId:
 }
 
 /** The invariants the triggers keep, checked on the seeded agency; a broken one fails the scenario. */
-async function verifySeed(tx: Pick<BenchContext['database']['db'], 'execute'>, agencyId: string, sourceId: string): Promise<void> {
+async function verifySeed(
+  tx: Pick<BenchContext['database']['db'], 'execute'>,
+  agencyId: string,
+  sourceId: string,
+): Promise<void> {
   const checks: Record<string, ReturnType<typeof sql>> = {
     'wallet balance is not the sum of its ledger': sql`SELECT count(*)::int AS n FROM wallets w JOIN buyers b ON b.id = w.buyer_id
       WHERE b.agency_id = ${agencyId} AND w.balance <> (SELECT coalesce(sum(amount), 0) FROM ledger_entries e WHERE e.buyer_id = w.buyer_id)`,

@@ -13,7 +13,16 @@ import { Client, Connection } from '@temporalio/client';
 import { eq, inArray } from 'drizzle-orm';
 import { assignments, deliveries, offers } from '../../db/schema';
 import { bearer } from '../../packages/client';
-import { createAgency, createBuyers, createCampaign, connectFeeds, leadBody, nowMs, sleep, type FeedClient } from '../lib/client';
+import {
+  createAgency,
+  createBuyers,
+  createCampaign,
+  connectFeeds,
+  leadBody,
+  nowMs,
+  sleep,
+  type FeedClient,
+} from '../lib/client';
 import { activityTimes, scrape } from '../lib/prom';
 import { cpuWindow, loadAverage, rssMb, temporalRssMb } from '../lib/stack';
 import { climbRates, judgeStep, sendOpenLoop, sustained } from '../lib/rates';
@@ -44,7 +53,14 @@ export interface StepFigures {
   claimFailures: Record<string, number>;
   /** Events in a sold lead's workflow history (each one a write to Temporal's persistence). */
   historyEventsPerLead: number | null;
-  stages: { intake202: Summary; offerStored: Summary; feedOpened: Summary; claimAnswer: Summary; charged: Summary; delivered: Summary };
+  stages: {
+    intake202: Summary;
+    offerStored: Summary;
+    feedOpened: Summary;
+    claimAnswer: Summary;
+    charged: Summary;
+    delivered: Summary;
+  };
   cpuPercent: Record<string, number>;
   /** The worker's time in each activity (p50/p99 ms): database work, apart from Temporal's. */
   activities: Record<string, { count: number; p50: number | null; p99: number | null }>;
@@ -72,7 +88,14 @@ function sqliteMb(dir: string): number {
   return Math.round(bytes / 2 ** 20);
 }
 
-async function step(ctx: BenchContext, adminKey: string, campaignId: string, bots: FeedClient[], rate: number, temporal: Client): Promise<StepFigures> {
+async function step(
+  ctx: BenchContext,
+  adminKey: string,
+  campaignId: string,
+  bots: FeedClient[],
+  rate: number,
+  temporal: Client,
+): Promise<StepFigures> {
   const traces = new Map<string, LeadTrace>();
   const pendingOpened = new Map<string, { at: number; offerId: string }>();
 
@@ -134,7 +157,8 @@ async function step(ctx: BenchContext, adminKey: string, campaignId: string, bot
   const { start, sent } = loop;
   // Drain: every accepted lead answered (or 30 s).
   const drainUntil = nowMs() + 30_000;
-  while (nowMs() < drainUntil && (loop.outstanding() > 0 || [...traces.values()].some((t) => t.claimEnd === undefined))) await sleep(50);
+  while (nowMs() < drainUntil && (loop.outstanding() > 0 || [...traces.values()].some((t) => t.claimEnd === undefined)))
+    await sleep(50);
   const cpuPercent = cpu.stop();
   const activities = activityTimes(metricsBefore, await scrape(ctx.stack.workerMetricsUrl), ACTIVITIES);
   offs.forEach((off) => off());
@@ -145,7 +169,12 @@ async function step(ctx: BenchContext, adminKey: string, campaignId: string, bot
   const read = async () =>
     ids.length
       ? ctx.database.db
-          .select({ leadId: offers.leadId, openedAt: offers.openedAt, chargedAt: assignments.createdAt, deliveredAt: deliveries.deliveredAt })
+          .select({
+            leadId: offers.leadId,
+            openedAt: offers.openedAt,
+            chargedAt: assignments.createdAt,
+            deliveredAt: deliveries.deliveredAt,
+          })
           .from(offers)
           .leftJoin(assignments, eq(assignments.offerId, offers.id))
           .leftJoin(deliveries, eq(deliveries.assignmentId, assignments.id))
@@ -153,9 +182,21 @@ async function step(ctx: BenchContext, adminKey: string, campaignId: string, bot
       : [];
   // Deliveries trail the claim answer (the offer closes first): give them up to 15 s more.
   let rows = await read();
-  for (const until = nowMs() + 15_000; rows.filter((r) => r.deliveredAt).length < won && nowMs() < until; rows = await read()) await sleep(200);
+  for (
+    const until = nowMs() + 15_000;
+    rows.filter((r) => r.deliveredAt).length < won && nowMs() < until;
+    rows = await read()
+  )
+    await sleep(200);
   const db = new Map(rows.map((r) => [r.leadId, r]));
-  const stages = { intake202: [] as number[], offerStored: [] as number[], feedOpened: [] as number[], claimAnswer: [] as number[], charged: [] as number[], delivered: [] as number[] };
+  const stages = {
+    intake202: [] as number[],
+    offerStored: [] as number[],
+    feedOpened: [] as number[],
+    claimAnswer: [] as number[],
+    charged: [] as number[],
+    delivered: [] as number[],
+  };
   const claimFailures: Record<string, number> = {};
   let completed = 0;
   let lastDone = start;
@@ -175,9 +216,23 @@ async function step(ctx: BenchContext, adminKey: string, campaignId: string, bot
   }
   // Leads delivered per second of sending; falling behind shows as a backlog after the last send.
   const sold = [...traces.entries()].find(([, t]) => t.won)?.[0];
-  const historyEventsPerLead = sold ? (await temporal.workflow.getHandle(`lead-${sold}`).describe()).historyLength : null;
-  const summary = Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, summarize(v)])) as StepFigures['stages'];
-  const judged = judgeStep({ rate, seconds, sent, accepted: traces.size, completed, intakeErrors, start, lastDone, p99: summary.delivered.p99 });
+  const historyEventsPerLead = sold
+    ? (await temporal.workflow.getHandle(`lead-${sold}`).describe()).historyLength
+    : null;
+  const summary = Object.fromEntries(
+    Object.entries(stages).map(([k, v]) => [k, summarize(v)]),
+  ) as StepFigures['stages'];
+  const judged = judgeStep({
+    rate,
+    seconds,
+    sent,
+    accepted: traces.size,
+    completed,
+    intakeErrors,
+    start,
+    lastDone,
+    p99: summary.delivered.p99,
+  });
   return {
     offeredRate: rate,
     seconds,
@@ -236,7 +291,9 @@ export async function throughput(ctx: BenchContext): Promise<ThroughputResult> {
     headline:
       `sustained ${best ? `${best.achievedRate} leads/s at ${best.offeredRate}/s offered (delivered p50 ${best.stages.delivered.p50} p99 ${best.stages.delivered.p99} ms)` : 'none'}; ` +
       (sat
-        ? `saturates at ${sat.offeredRate}/s: ${sat.why}; CPU % of a core then: ${Object.entries(sat.cpuPercent).map(([k, v]) => `${k} ${v}`).join(', ')}`
+        ? `saturates at ${sat.offeredRate}/s: ${sat.why}; CPU % of a core then: ${Object.entries(sat.cpuPercent)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}`
         : `no saturation up to ${ctx.sizes.rates[ctx.sizes.rates.length - 1]}/s`) +
       `<br>steps: ${steps.map((s) => `${s.offeredRate}→${s.achievedRate}/s`).join(', ')}`,
   };

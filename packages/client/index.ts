@@ -40,9 +40,14 @@ export function createLeadwireClient({ apiKey, ...options }: LeadwireClientOptio
 }
 
 /** The body of an answer with the expected status; else an Error naming the call, the status and what came back. */
-export async function expectStatus<T>(what: string, status: number, call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+export async function expectStatus<T>(
+  what: string,
+  status: number,
+  call: Promise<{ data?: T; error?: unknown; response: Response }>,
+): Promise<T> {
   const { data, error, response } = await call;
-  if (response.status !== status || data === undefined) throw new Error(`${what}: ${response.status} ${JSON.stringify(error ?? data)?.slice(0, 500)}`);
+  if (response.status !== status || data === undefined)
+    throw new Error(`${what}: ${response.status} ${JSON.stringify(error ?? data)?.slice(0, 500)}`);
   return data;
 }
 

@@ -51,7 +51,15 @@ const activities = () =>
   deliveryActivities({
     db: database.db,
     bus: createInProcessBus(),
-    delivery: { allowlist: '127.0.0.1', retry: { maximumAttempts: MAX_ATTEMPTS, initialIntervalMs: 1_000, backoffCoefficient: 2, maximumIntervalMs: 60_000 } },
+    delivery: {
+      allowlist: '127.0.0.1',
+      retry: {
+        maximumAttempts: MAX_ATTEMPTS,
+        initialIntervalMs: 1_000,
+        backoffCoefficient: 2,
+        maximumIntervalMs: 60_000,
+      },
+    },
   });
 
 /** One sold lead whose buyer's webhook is the receiver. */
@@ -59,12 +67,30 @@ async function soldLead() {
   const db = database.db;
   const agency = await makeAgency(db);
   const campaign = await makeCampaign(db, agency.id);
-  const buyer = await createBuyer(db, agency.id, { name: 'hooked', serviceLines: ['roofing'], delivery: { webhookUrl: url } });
+  const buyer = await createBuyer(db, agency.id, {
+    name: 'hooked',
+    serviceLines: ['roofing'],
+    delivery: { webhookUrl: url },
+  });
   await topUp(db, { buyerId: buyer.id, agencyId: agency.id, amount: 100, idempotencyKey: `seed-${buyer.id}` });
-  const lead = await insertLead(db, { agencyId: agency.id, campaignId: campaign.id, fields: leadFields(), workflowId: leadWorkflowId });
+  const lead = await insertLead(db, {
+    agencyId: agency.id,
+    campaignId: campaign.id,
+    fields: leadFields(),
+    workflowId: leadWorkflowId,
+  });
   const [offer] = await db
     .insert(offers)
-    .values({ leadId: lead.id, agencyId: agency.id, campaignId: campaign.id, kind: 'manual', workflowId: lead.workflowId, price: 10, preview: {}, closesAt: new Date(Date.now() + 60_000) })
+    .values({
+      leadId: lead.id,
+      agencyId: agency.id,
+      campaignId: campaign.id,
+      kind: 'manual',
+      workflowId: lead.workflowId,
+      price: 10,
+      preview: {},
+      closesAt: new Date(Date.now() + 60_000),
+    })
     .returning();
   const sale = await sellOffer(db, { offerId: offer!.id, buyerId: buyer.id, sale: 'manual' });
   if (sale.result !== 'won') throw new Error(`sale refused: ${sale.reason}`);
@@ -84,7 +110,10 @@ async function attemptNo(attempt: number, assignmentId: string): Promise<Applica
 }
 
 const attemptsOf = (assignmentId: string) =>
-  database.db.select().from(deliveryAttempts).where(and(eq(deliveryAttempts.assignmentId, assignmentId), eq(deliveryAttempts.channel, 'webhook')));
+  database.db
+    .select()
+    .from(deliveryAttempts)
+    .where(and(eq(deliveryAttempts.assignmentId, assignmentId), eq(deliveryAttempts.channel, 'webhook')));
 
 test('a 503 with Retry-After is a retryable failure whose next attempt waits what the endpoint asked', async () => {
   const { assignmentId } = await soldLead();
@@ -92,7 +121,9 @@ test('a 503 with Retry-After is a retryable failure whose next attempt waits wha
   const failure = await attemptNo(1, assignmentId);
   expect(failure).toMatchObject({ type: 'DeliveryFailed', nonRetryable: false });
   expect(failure!.nextRetryDelay).toBe(7_000);
-  expect(await attemptsOf(assignmentId)).toEqual([expect.objectContaining({ attempt: 1, outcome: 'failed', statusCode: 503, nextRetryMs: 7_000 })]);
+  expect(await attemptsOf(assignmentId)).toEqual([
+    expect.objectContaining({ attempt: 1, outcome: 'failed', statusCode: 503, nextRetryMs: 7_000 }),
+  ]);
 });
 
 test('the last attempt fails without a next delay; a later attempt that succeeds records the delivery', async () => {
@@ -101,11 +132,16 @@ test('the last attempt fails without a next delay; a later attempt that succeeds
   const last = await attemptNo(MAX_ATTEMPTS, assignmentId);
   expect(last).toMatchObject({ type: 'DeliveryFailed' });
   expect(last!.nextRetryDelay).toBeUndefined();
-  expect(await attemptsOf(assignmentId)).toEqual([expect.objectContaining({ attempt: MAX_ATTEMPTS, outcome: 'failed', nextRetryMs: null })]);
+  expect(await attemptsOf(assignmentId)).toEqual([
+    expect.objectContaining({ attempt: MAX_ATTEMPTS, outcome: 'failed', nextRetryMs: null }),
+  ]);
 
   answer = { status: 200 };
   expect(await attemptNo(1, assignmentId)).toBeNull();
-  const [delivery] = await database.db.select().from(deliveries).where(and(eq(deliveries.assignmentId, assignmentId), eq(deliveries.channel, 'webhook')));
+  const [delivery] = await database.db
+    .select()
+    .from(deliveries)
+    .where(and(eq(deliveries.assignmentId, assignmentId), eq(deliveries.channel, 'webhook')));
   expect(delivery).toMatchObject({ status: 'delivered' });
   // Delivered is final: another attempt (a retry whose answer was lost) sends nothing more.
   const before = (await attemptsOf(assignmentId)).length;

@@ -7,7 +7,12 @@
  */
 import { Parser } from '@asyncapi/parser';
 import request from 'supertest';
-import { FeedClientMessage, FeedServerMessage, messageTypes, type FeedServerMessageType } from '../../api/feed-messages';
+import {
+  FeedClientMessage,
+  FeedServerMessage,
+  messageTypes,
+  type FeedServerMessageType,
+} from '../../api/feed-messages';
 import { documentApi } from '../../api/document-app';
 
 /** The document needs no database or Temporal. */
@@ -16,8 +21,16 @@ const api = documentApi();
 type Doc = {
   asyncapi: string;
   channels: Record<string, { address: string; messages: Record<string, { $ref: string }> }>;
-  operations: Record<string, { action: 'send' | 'receive'; messages: { $ref: string }[]; reply?: { messages: { $ref: string }[] } }>;
-  components: { messages: Record<string, { name: string; payload: { properties?: Record<string, { const?: unknown }>; oneOf?: unknown[] } }> };
+  operations: Record<
+    string,
+    { action: 'send' | 'receive'; messages: { $ref: string }[]; reply?: { messages: { $ref: string }[] } }
+  >;
+  components: {
+    messages: Record<
+      string,
+      { name: string; payload: { properties?: Record<string, { const?: unknown }>; oneOf?: unknown[] } }
+    >;
+  };
 };
 
 async function fetchDoc(): Promise<Doc> {
@@ -38,13 +51,25 @@ test('the document is a valid AsyncAPI 3.0 document for /v1/feed', async () => {
   // Severity 0 is an error; warnings and hints (style advice) do not make a document invalid.
   expect(diagnostics.filter((d) => d.severity === 0).map((d) => `${d.path.join('.')}: ${d.message}`)).toEqual([]);
   expect(document).toBeDefined();
-  expect(document!.channels().all().map((c) => c.address())).toEqual(['/v1/feed']);
+  expect(
+    document!
+      .channels()
+      .all()
+      .map((c) => c.address()),
+  ).toEqual(['/v1/feed']);
 });
 
 test('every message type the gateway can send is in the document, as a message the gateway sends', async () => {
   const doc = await fetchDoc();
   // The union `send` is typed by: a type missing from this list would not compile, nor would one too many.
-  const everyType: Record<FeedServerMessageType, true> = { snapshot: true, 'offer.opened': true, 'offer.closed': true, 'claim.result': true, 'bid.result': true, error: true };
+  const everyType: Record<FeedServerMessageType, true> = {
+    snapshot: true,
+    'offer.opened': true,
+    'offer.closed': true,
+    'claim.result': true,
+    'bid.result': true,
+    error: true,
+  };
   const sendable = FeedServerMessage.options.flatMap(messageTypes);
   expect(sendable.sort()).toEqual(Object.keys(everyType).sort());
 
@@ -52,7 +77,10 @@ test('every message type the gateway can send is in the document, as a message t
     .filter((op) => op.action === 'send')
     .flatMap((op) => named(op.messages));
   for (const type of sendable) {
-    expect({ type, inChannel: doc.channels.feed!.messages[type]?.$ref }).toEqual({ type, inChannel: `#/components/messages/${type}` });
+    expect({ type, inChannel: doc.channels.feed!.messages[type]?.$ref }).toEqual({
+      type,
+      inChannel: `#/components/messages/${type}`,
+    });
     expect({ type, sent: sent.includes(type) }).toEqual({ type, sent: true });
     expect(doc.components.messages[type]!.name).toBe(type);
   }

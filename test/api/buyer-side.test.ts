@@ -14,7 +14,18 @@ import { buyers as buyersTable, campaignBuyerPrices, pipelineChanges } from '../
 import { startAlertDispatcher } from '../../worker/alert-dispatcher';
 import { startRecorder, type Recorded } from '../helpers/recorder';
 import { eventually } from '../helpers/temporal';
-import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, connectFeed, leadFields, startHarness, unique, type Harness } from './harness';
+import {
+  apiAgency,
+  apiBuyer,
+  apiCampaign,
+  apiLead,
+  bearer,
+  connectFeed,
+  leadFields,
+  startHarness,
+  unique,
+  type Harness,
+} from './harness';
 import { offerOfLead, winOffer } from './world';
 
 let h: Harness;
@@ -30,7 +41,13 @@ beforeAll(async () => {
   // The worker process's dispatcher, as bin/worker.ts starts it, with the test's provider and allowlist.
   stopAlerts = startAlertDispatcher({
     db: h.database.db,
-    delivery: resolveDeliveryConfig({ allowlist: '127.0.0.1', smsProviderUrl: `${hookUrl}/sms`, voiceProviderUrl: null, smtpUrl: null, timeoutMs: 2000 }),
+    delivery: resolveDeliveryConfig({
+      allowlist: '127.0.0.1',
+      smsProviderUrl: `${hookUrl}/sms`,
+      voiceProviderUrl: null,
+      smtpUrl: null,
+      timeoutMs: 2000,
+    }),
     publicUrl: h.main.baseUrl,
     everyMs: 100,
     backoffMs: 50,
@@ -45,25 +62,50 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const timelineOf = async (adminKey: string, offerId: string) =>
-  (await h.http.get(`/v1/offers/${offerId}/timeline`).set(bearer(adminKey))).body.events as { type: string; buyerId?: string; reason?: string; data?: Record<string, unknown> }[];
+  (await h.http.get(`/v1/offers/${offerId}/timeline`).set(bearer(adminKey))).body.events as {
+    type: string;
+    buyerId?: string;
+    reason?: string;
+    data?: Record<string, unknown>;
+  }[];
 const candidate = async (adminKey: string, offerId: string, buyerId: string) =>
-  ((await h.http.get(`/v1/offers/${offerId}/eligibility`).set(bearer(adminKey))).body.candidates as { buyerId: string; eligible: boolean; reason: string | null; detail: string | null; snapshot: Record<string, unknown> }[]).find(
-    (c) => c.buyerId === buyerId,
-  )!;
+  (
+    (await h.http.get(`/v1/offers/${offerId}/eligibility`).set(bearer(adminKey))).body.candidates as {
+      buyerId: string;
+      eligible: boolean;
+      reason: string | null;
+      detail: string | null;
+      snapshot: Record<string, unknown>;
+    }[]
+  ).find((c) => c.buyerId === buyerId)!;
 
 async function buyerWith(adminKey: string, body: Record<string, unknown>, credits = 100) {
-  const res = await h.http.post('/v1/buyers').set(bearer(adminKey)).send({ name: unique('buyer'), serviceLines: ['roofing'], ...body });
+  const res = await h.http
+    .post('/v1/buyers')
+    .set(bearer(adminKey))
+    .send({ name: unique('buyer'), serviceLines: ['roofing'], ...body });
   if (res.status !== 201) throw new Error(`buyer: ${res.status} ${JSON.stringify(res.body)}`);
   await h.http.post(`/v1/buyers/${res.body.buyer.id}/credits`).set(bearer(adminKey)).send({ amount: credits });
-  return { id: res.body.buyer.id as string, apiKey: res.body.apiKey as string, webhookSecret: res.body.webhookSecret as string };
+  return {
+    id: res.body.buyer.id as string,
+    apiKey: res.body.apiKey as string,
+    webhookSecret: res.body.webhookSecret as string,
+  };
 }
 
 test('an offer alerts the two opted-in buyers once each (SMS, webhook), preview only, on the timeline; the third gets none; the claim link wins', async () => {
   const { adminKey } = await apiAgency(h);
   const sms = await buyerWith(adminKey, { delivery: { smsTo: '+15125550101' }, alerts: { channels: ['sms'] } });
-  const hook = await buyerWith(adminKey, { delivery: { webhookUrl: `${hookUrl}/hook-${unique('b')}` }, alerts: { channels: ['webhook'] } });
+  const hook = await buyerWith(adminKey, {
+    delivery: { webhookUrl: `${hookUrl}/hook-${unique('b')}` },
+    alerts: { channels: ['webhook'] },
+  });
   const quiet = await buyerWith(adminKey, { delivery: { webhookUrl: `${hookUrl}/quiet-${unique('c')}` } });
-  const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 60, previewFields: ['city', 'state', 'zip'], price: { base: 20 } });
+  const campaign = await apiCampaign(h, adminKey, {
+    claimWindowSeconds: 60,
+    previewFields: ['city', 'state', 'zip'],
+    price: { base: 20 },
+  });
   const fields = leadFields();
   const lead = await apiLead(h, adminKey, campaign.id, fields);
   const offer = await offerOfLead(h, lead.id);
@@ -80,14 +122,32 @@ test('an offer alerts the two opted-in buyers once each (SMS, webhook), preview 
   expect(received.some((r) => r.path.startsWith('/quiet-') && r.body.includes(offer.id))).toBe(false);
 
   // Preview only: never a hidden field of the lead.
-  for (const a of alerts) for (const hidden of [fields.firstName, fields.lastName, fields.phone, fields.email]) expect(a.body).not.toContain(hidden);
+  for (const a of alerts)
+    for (const hidden of [fields.firstName, fields.lastName, fields.phone, fields.email])
+      expect(a.body).not.toContain(hidden);
   const link = `${h.main.baseUrl}/?offer=${offer.id}`;
-  expect(JSON.parse(smsAlert.body)).toMatchObject({ channel: 'sms', to: '+15125550101', message: expect.stringContaining(link) });
+  expect(JSON.parse(smsAlert.body)).toMatchObject({
+    channel: 'sms',
+    to: '+15125550101',
+    message: expect.stringContaining(link),
+  });
   const payload = JSON.parse(hookAlert.body);
-  expect(payload).toEqual({ type: 'offer.opened', offer: { id: offer.id, preview: { city: fields.city, state: fields.state, zip: fields.zip }, price: 20, closesAt: expect.any(String), secondsLeft: expect.any(Number), claimUrl: link } });
+  expect(payload).toEqual({
+    type: 'offer.opened',
+    offer: {
+      id: offer.id,
+      preview: { city: fields.city, state: fields.state, zip: fields.zip },
+      price: 20,
+      closesAt: expect.any(String),
+      secondsLeft: expect.any(Number),
+      claimUrl: link,
+    },
+  });
   expect(payload.offer.secondsLeft).toBeGreaterThan(0);
   // Signed per Standard Webhooks: the stock library verifies it with the buyer's secret.
-  expect(new Webhook(hook.webhookSecret).verify(hookAlert.body, hookAlert.headers as Record<string, string>)).toEqual(payload);
+  expect(new Webhook(hook.webhookSecret).verify(hookAlert.body, hookAlert.headers as Record<string, string>)).toEqual(
+    payload,
+  );
 
   const notified = (await timelineOf(adminKey, offer.id)).filter((e) => e.type === 'notified');
   expect(notified.map((e) => [e.buyerId, e.data?.channel, e.data?.outcome]).sort()).toEqual(
@@ -97,7 +157,9 @@ test('an offer alerts the two opted-in buyers once each (SMS, webhook), preview 
     ].sort(),
   );
   expect((await h.http.get('/v1/me/alerts').set(bearer(quiet.apiKey))).body.alerts).toEqual([]);
-  expect((await h.http.get('/v1/me/alerts').set(bearer(sms.apiKey))).body.alerts).toMatchObject([{ kind: 'offer_opened', channel: 'sms', offerId: offer.id, status: 'sent', attempts: 1 }]);
+  expect((await h.http.get('/v1/me/alerts').set(bearer(sms.apiKey))).body.alerts).toMatchObject([
+    { kind: 'offer_opened', channel: 'sms', offerId: offer.id, status: 'sent', attempts: 1 },
+  ]);
 
   // The claim link opens Live Leads on the offer; claiming it wins the lead.
   const offerId = new URL(payload.offer.claimUrl).searchParams.get('offer')!;
@@ -112,14 +174,27 @@ test('an offer alerts the two opted-in buyers once each (SMS, webhook), preview 
 test('an alert whose channel keeps failing is retried with backoff a bounded number of times, then recorded failed on the timeline', async () => {
   const { adminKey } = await apiAgency(h);
   const path = `/down-${unique('b')}`;
-  const down = await buyerWith(adminKey, { delivery: { webhookUrl: `${hookUrl}${path}` }, alerts: { channels: ['webhook'] } });
+  const down = await buyerWith(adminKey, {
+    delivery: { webhookUrl: `${hookUrl}${path}` },
+    alerts: { channels: ['webhook'] },
+  });
   const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 60 });
   const offer = await offerOfLead(h, (await apiLead(h, adminKey, campaign.id)).id);
-  const notified = await eventually(async () => (await timelineOf(adminKey, offer.id)).find((e) => e.type === 'notified'), 20_000, 'the failed alert');
+  const notified = await eventually(
+    async () => (await timelineOf(adminKey, offer.id)).find((e) => e.type === 'notified'),
+    20_000,
+    'the failed alert',
+  );
   // 5 attempts (the dispatcher's bound), 50 ms doubling between them.
-  expect(notified).toMatchObject({ buyerId: down.id, reason: 'failed', data: { channel: 'webhook', outcome: 'failed', attempts: 5, detail: expect.stringContaining('HTTP 503') } });
+  expect(notified).toMatchObject({
+    buyerId: down.id,
+    reason: 'failed',
+    data: { channel: 'webhook', outcome: 'failed', attempts: 5, detail: expect.stringContaining('HTTP 503') },
+  });
   expect(received.filter((r) => r.path === path)).toHaveLength(5);
-  expect((await h.http.get('/v1/me/alerts').set(bearer(down.apiKey))).body.alerts).toMatchObject([{ status: 'failed', attempts: 5, lastError: expect.stringContaining('HTTP 503') }]);
+  expect((await h.http.get('/v1/me/alerts').set(bearer(down.apiKey))).body.alerts).toMatchObject([
+    { status: 'failed', attempts: 5, lastError: expect.stringContaining('HTTP 503') },
+  ]);
 });
 
 test('outside its hours a buyer is excluded with outside_hours and when it opens; back inside them it is targeted; a claim after hours is refused', async () => {
@@ -128,7 +203,10 @@ test('outside its hours a buyer is excluded with outside_hours and when it opens
   const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 60 });
   // A schedule open only on the day after tomorrow (UTC): closed now, opening then at 09:00.
   const day = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'][(new Date().getUTCDay() + 2) % 7]!;
-  const set = await h.http.patch(`/v1/buyers/${b.id}`).set(bearer(adminKey)).send({ timeZone: 'UTC', schedule: { [day]: [{ from: '09:00', to: '17:00' }] } });
+  const set = await h.http
+    .patch(`/v1/buyers/${b.id}`)
+    .set(bearer(adminKey))
+    .send({ timeZone: 'UTC', schedule: { [day]: [{ from: '09:00', to: '17:00' }] } });
   expect(set.status).toBe(200);
   expect(set.body.buyer.availability).toMatchObject({ open: false, why: 'schedule' });
   const opens = new Date();
@@ -138,21 +216,35 @@ test('outside its hours a buyer is excluded with outside_hours and when it opens
 
   const first = await apiLead(h, adminKey, campaign.id);
   const offer1 = await offerOfLead(h, first.id, null);
-  expect(await candidate(adminKey, offer1.id, b.id)).toMatchObject({ eligible: false, reason: 'outside_hours', snapshot: { opensAt: opens.toISOString() } });
+  expect(await candidate(adminKey, offer1.id, b.id)).toMatchObject({
+    eligible: false,
+    reason: 'outside_hours',
+    snapshot: { opensAt: opens.toISOString() },
+  });
 
   // A pause of 3 seconds instead of the schedule: excluded now, targeted once it has ended.
   const until = new Date(Date.now() + 3000).toISOString();
-  await h.http.patch(`/v1/buyers/${b.id}`).set(bearer(adminKey)).send({ schedule: null, pauses: [{ until, note: 'on a roof' }] });
+  await h.http
+    .patch(`/v1/buyers/${b.id}`)
+    .set(bearer(adminKey))
+    .send({ schedule: null, pauses: [{ until, note: 'on a roof' }] });
   const second = await apiLead(h, adminKey, campaign.id);
   const offer2 = await offerOfLead(h, second.id, null);
-  expect(await candidate(adminKey, offer2.id, b.id)).toMatchObject({ eligible: false, reason: 'outside_hours', snapshot: { opensAt: until } });
+  expect(await candidate(adminKey, offer2.id, b.id)).toMatchObject({
+    eligible: false,
+    reason: 'outside_hours',
+    snapshot: { opensAt: until },
+  });
   await sleep(Math.max(0, Date.parse(until) - Date.now()) + 200);
   const third = await apiLead(h, adminKey, campaign.id);
   const offer3 = await offerOfLead(h, third.id);
   expect(await candidate(adminKey, offer3.id, b.id)).toMatchObject({ eligible: true });
 
   // Paused again (by itself, "back in an hour") while the offer is open: the claim is refused, the timeline says why.
-  const me = await h.http.patch('/v1/me').set(bearer(b.apiKey)).send({ pauses: [{ until: new Date(Date.now() + 3_600_000).toISOString(), note: 'back in an hour' }] });
+  const me = await h.http
+    .patch('/v1/me')
+    .set(bearer(b.apiKey))
+    .send({ pauses: [{ until: new Date(Date.now() + 3_600_000).toISOString(), note: 'back in an hour' }] });
   expect(me.status).toBe(200);
   expect(me.body.buyer.availability).toMatchObject({ open: false, why: 'pause' });
   const claim = await h.http.post(`/v1/offers/${offer3.id}/claim`).set(bearer(b.apiKey)).send({});
@@ -169,11 +261,23 @@ test('lead filters set by the agency exclude with filter_mismatch naming the rul
   const { adminKey } = await apiAgency(h);
   const picky = await buyerWith(adminKey, {});
   const any = await buyerWith(adminKey, {});
-  const filters = { match: 'all', rules: [{ field: 'answers.roofType', op: 'in', values: ['replace', 'new'] }, { field: 'state', op: 'equals', value: 'TX' }] };
-  expect((await h.http.patch(`/v1/buyers/${picky.id}`).set(bearer(adminKey)).send({ filters })).body.buyer.filters).toEqual(filters);
+  const filters = {
+    match: 'all',
+    rules: [
+      { field: 'answers.roofType', op: 'in', values: ['replace', 'new'] },
+      { field: 'state', op: 'equals', value: 'TX' },
+    ],
+  };
+  expect(
+    (await h.http.patch(`/v1/buyers/${picky.id}`).set(bearer(adminKey)).send({ filters })).body.buyer.filters,
+  ).toEqual(filters);
   const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 60 });
 
-  const repair = await apiLead(h, adminKey, campaign.id, { ...leadFields(), state: 'TX', answers: { roofType: 'repair' } });
+  const repair = await apiLead(h, adminKey, campaign.id, {
+    ...leadFields(),
+    state: 'TX',
+    answers: { roofType: 'repair' },
+  });
   const offer = await offerOfLead(h, repair.id);
   expect(await candidate(adminKey, offer.id, picky.id)).toMatchObject({
     eligible: false,
@@ -182,32 +286,58 @@ test('lead filters set by the agency exclude with filter_mismatch naming the rul
     snapshot: { failedRules: [{ index: 0, rule: 'answers.roofType in [replace, new]' }] },
   });
   expect(await candidate(adminKey, offer.id, any.id)).toMatchObject({ eligible: true });
-  const replace = await apiLead(h, adminKey, campaign.id, { ...leadFields(), state: 'TX', answers: { roofType: 'Replace' } });
+  const replace = await apiLead(h, adminKey, campaign.id, {
+    ...leadFields(),
+    state: 'TX',
+    answers: { roofType: 'Replace' },
+  });
   expect(await candidate(adminKey, (await offerOfLead(h, replace.id)).id, picky.id)).toMatchObject({ eligible: true });
 
   // Self-service: refused until the agency allows it, audited when it does.
   const refused = await h.http.patch('/v1/me').set(bearer(any.apiKey)).send({ filters });
   expect(refused.status).toBe(422);
-  expect(refused.body.errors).toEqual([{ in: 'body', path: 'filters', message: 'your agency sets your lead filters; ask it' }]);
-  expect((await h.http.patch('/v1/settings').set(bearer(adminKey)).send({ selfService: { allowFilters: true } })).status).toBe(200);
+  expect(refused.body.errors).toEqual([
+    { in: 'body', path: 'filters', message: 'your agency sets your lead filters; ask it' },
+  ]);
+  expect(
+    (
+      await h.http
+        .patch('/v1/settings')
+        .set(bearer(adminKey))
+        .send({ selfService: { allowFilters: true } })
+    ).status,
+  ).toBe(200);
   const own = { match: 'any', rules: [{ field: 'answers.roofType', op: 'equals', value: 'repair' }] };
   expect((await h.http.patch('/v1/me').set(bearer(any.apiKey)).send({ filters: own })).body.buyer.filters).toEqual(own);
   const changes = (await h.http.get(`/v1/buyers/${any.id}/changes`).set(bearer(adminKey))).body.changes;
   expect(changes[0]).toMatchObject({ actor: 'buyer', changes: { filters: { from: null, to: own } } });
 
-  const dry = await h.http.post('/v1/campaigns/dry-run').set(bearer(adminKey)).send({ campaignId: campaign.id, lastN: 10 });
+  const dry = await h.http
+    .post('/v1/campaigns/dry-run')
+    .set(bearer(adminKey))
+    .send({ campaignId: campaign.id, lastN: 10 });
   expect(dry.status).toBe(200);
   expect(dry.body.summary.filterPassesByBuyer).toEqual({ [picky.id]: 1, [any.id]: 1 });
 });
 
-test('per-buyer prices: two buyers see different prices on one offer; the charge and the ledger use the buyer\'s own; the snapshot records the rule', async () => {
+test("per-buyer prices: two buyers see different prices on one offer; the charge and the ledger use the buyer's own; the snapshot records the rule", async () => {
   const { adminKey } = await apiAgency(h);
   const premium = await buyerWith(adminKey, {});
   const discount = await buyerWith(adminKey, {});
   const plain = await buyerWith(adminKey, {});
   const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 60, price: { base: 20 } });
-  expect((await h.http.post(`/v1/campaigns/${campaign.id}/buyer-prices`).set(bearer(adminKey)).send({ buyerId: premium.id, rule: { kind: 'fixed', value: 35 } })).body.buyerPrice).toMatchObject({ kind: 'fixed', value: 35 });
-  await h.http.post(`/v1/campaigns/${campaign.id}/buyer-prices`).set(bearer(adminKey)).send({ buyerId: discount.id, rule: { kind: 'percent', value: -25 } });
+  expect(
+    (
+      await h.http
+        .post(`/v1/campaigns/${campaign.id}/buyer-prices`)
+        .set(bearer(adminKey))
+        .send({ buyerId: premium.id, rule: { kind: 'fixed', value: 35 } })
+    ).body.buyerPrice,
+  ).toMatchObject({ kind: 'fixed', value: 35 });
+  await h.http
+    .post(`/v1/campaigns/${campaign.id}/buyer-prices`)
+    .set(bearer(adminKey))
+    .send({ buyerId: discount.id, rule: { kind: 'percent', value: -25 } });
   const listed = await h.http.get(`/v1/campaigns/${campaign.id}/buyer-prices`).set(bearer(adminKey));
   expect(listed.body.buyerPrices).toHaveLength(2);
 
@@ -217,11 +347,16 @@ test('per-buyer prices: two buyers see different prices on one offer; the charge
   const opened = await feed.next((m) => m.type === 'offer.opened' && (m.offer as { id: string }).id === offer.id);
   expect((opened.offer as { price: number }).price).toBe(35);
   await feed.close();
-  const priceFor = async (key: string) => ((await h.http.get('/v1/offers?status=open').set(bearer(key))).body.offers as { id: string; price: number }[]).find((o) => o.id === offer.id)!.price;
+  const priceFor = async (key: string) =>
+    ((await h.http.get('/v1/offers?status=open').set(bearer(key))).body.offers as { id: string; price: number }[]).find(
+      (o) => o.id === offer.id,
+    )!.price;
   expect(await priceFor(premium.apiKey)).toBe(35);
   expect(await priceFor(discount.apiKey)).toBe(15);
   expect(await priceFor(plain.apiKey)).toBe(20);
-  expect(await candidate(adminKey, offer.id, premium.id)).toMatchObject({ snapshot: { price: 35, campaignPrice: 20, priceRule: { kind: 'fixed', value: 35 } } });
+  expect(await candidate(adminKey, offer.id, premium.id)).toMatchObject({
+    snapshot: { price: 35, campaignPrice: 20, priceRule: { kind: 'fixed', value: 35 } },
+  });
 
   const won = await winOffer(h, premium.apiKey, offer.id);
   expect(won).toMatchObject({ charged: 35, balance: 65 });
@@ -230,7 +365,10 @@ test('per-buyer prices: two buyers see different prices on one offer; the charge
   expect((await h.http.get('/v1/me/leads').set(bearer(premium.apiKey))).body.leads[0]).toMatchObject({ price: 35 });
 
   // Removing the rule: the next offer prices the buyer at the campaign's price again.
-  await h.http.post(`/v1/campaigns/${campaign.id}/buyer-prices`).set(bearer(adminKey)).send({ buyerId: premium.id, rule: null });
+  await h.http
+    .post(`/v1/campaigns/${campaign.id}/buyer-prices`)
+    .set(bearer(adminKey))
+    .send({ buyerId: premium.id, rule: null });
   const next = await apiLead(h, adminKey, campaign.id);
   const offer2 = await offerOfLead(h, next.id);
   expect(await candidate(adminKey, offer2.id, premium.id)).toMatchObject({ snapshot: { price: 20 } });
@@ -240,12 +378,19 @@ test('pipeline: forward moves with note and job value, never back; another buyer
   const { adminKey } = await apiAgency(h);
   const owner = await apiBuyer(h, adminKey, { credits: 100 });
   const other = await apiBuyer(h, adminKey, { credits: 100 });
-  const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 60, price: { base: 10 }, buyerIds: [owner.buyer.id] });
-  const a1 = (await winOffer(h, owner.apiKey, (await offerOfLead(h, (await apiLead(h, adminKey, campaign.id)).id)).id)).assignmentId;
-  const a2 = (await winOffer(h, owner.apiKey, (await offerOfLead(h, (await apiLead(h, adminKey, campaign.id)).id)).id)).assignmentId;
+  const campaign = await apiCampaign(h, adminKey, {
+    claimWindowSeconds: 60,
+    price: { base: 10 },
+    buyerIds: [owner.buyer.id],
+  });
+  const a1 = (await winOffer(h, owner.apiKey, (await offerOfLead(h, (await apiLead(h, adminKey, campaign.id)).id)).id))
+    .assignmentId;
+  const a2 = (await winOffer(h, owner.apiKey, (await offerOfLead(h, (await apiLead(h, adminKey, campaign.id)).id)).id))
+    .assignmentId;
   const balance = (await h.http.get('/v1/me/wallet').set(bearer(owner.apiKey))).body.balance;
 
-  const mark = (key: string, id: string, body: object) => h.http.post(`/v1/me/leads/${id}/pipeline`).set(bearer(key)).send(body);
+  const mark = (key: string, id: string, body: object) =>
+    h.http.post(`/v1/me/leads/${id}/pipeline`).set(bearer(key)).send(body);
   expect((await mark(owner.apiKey, a1, { status: 'contacted', note: 'left a voicemail' })).status).toBe(201);
   expect((await mark(owner.apiKey, a1, { status: 'quoted' })).status).toBe(201);
   const back = await mark(owner.apiKey, a1, { status: 'contacted' });
@@ -262,7 +407,12 @@ test('pipeline: forward moves with note and job value, never back; another buyer
   const history = await h.http.get(`/v1/me/leads/${a1}/pipeline`).set(bearer(owner.apiKey));
   expect(history.body.status).toBe('won_job');
   expect(history.body.changes.map((c: { status: string }) => c.status)).toEqual(['won_job', 'quoted', 'contacted']);
-  expect(history.body.changes[0]).toMatchObject({ jobValue: 12000, note: 'full roof', authorKeyId: expect.any(String), at: expect.any(String) });
+  expect(history.body.changes[0]).toMatchObject({
+    jobValue: 12000,
+    note: 'full roof',
+    authorKeyId: expect.any(String),
+    at: expect.any(String),
+  });
   const board = await h.http.get('/v1/me/pipeline').set(bearer(owner.apiKey));
   expect(board.body.counts).toEqual({ new: 0, contacted: 0, appointment: 0, quoted: 0, won_job: 1, lost_job: 1 });
 
@@ -280,9 +430,19 @@ test('pipeline: forward moves with note and job value, never back; another buyer
 test('a low-balance alert fires once when the balance crosses the threshold, again only after a top-up above it', async () => {
   const { agency, adminKey } = await apiAgency(h);
   const path = `/low-${unique('b')}`;
-  const b = await buyerWith(adminKey, { delivery: { webhookUrl: `${hookUrl}${path}` }, alerts: { channels: ['webhook'] }, lowBalanceThreshold: 50 }, 100);
+  const b = await buyerWith(
+    adminKey,
+    { delivery: { webhookUrl: `${hookUrl}${path}` }, alerts: { channels: ['webhook'] }, lowBalanceThreshold: 50 },
+    100,
+  );
   const charge = (amount: number, n: number) =>
-    postLedgerEntry(h.database.db, { buyerId: b.id, agencyId: agency.id, kind: 'charge', amount: -amount, idempotencyKey: `test-charge:${b.id}:${n}` });
+    postLedgerEntry(h.database.db, {
+      buyerId: b.id,
+      agencyId: agency.id,
+      kind: 'charge',
+      amount: -amount,
+      idempotencyKey: `test-charge:${b.id}:${n}`,
+    });
   const lows = () => received.filter((r) => r.path === path);
 
   await charge(30, 1); // 70: above
@@ -299,7 +459,14 @@ test('a low-balance alert fires once when the balance crosses the threshold, aga
   await h.http.post(`/v1/buyers/${b.id}/credits`).set(bearer(adminKey)).send({ amount: 20 }); // 30
   await charge(10, 4); // 20
   await h.http.post(`/v1/buyers/${b.id}/credits`).set(bearer(adminKey)).send({ amount: 80 }); // 100: re-armed
-  expect((await h.database.db.select({ armed: buyersTable.lowBalanceArmed }).from(buyersTable).where(eq(buyersTable.id, b.id)))[0]!.armed).toBe(true);
+  expect(
+    (
+      await h.database.db
+        .select({ armed: buyersTable.lowBalanceArmed })
+        .from(buyersTable)
+        .where(eq(buyersTable.id, b.id))
+    )[0]!.armed,
+  ).toBe(true);
   await charge(60, 5); // 40: crossed again
   await eventually(async () => lows().length >= 2, 10_000, 'the second low-balance alert');
   await sleep(500);
@@ -314,27 +481,149 @@ test('bad input to every new route is a 400 naming the field, and nothing is sto
   const { adminKey } = await apiAgency(h);
   const b = await apiBuyer(h, adminKey, { credits: 100 });
   const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 60, buyerIds: [b.buyer.id] });
-  const assignmentId = (await winOffer(h, b.apiKey, (await offerOfLead(h, (await apiLead(h, adminKey, campaign.id)).id)).id)).assignmentId;
+  const assignmentId = (
+    await winOffer(h, b.apiKey, (await offerOfLead(h, (await apiLead(h, adminKey, campaign.id)).id)).id)
+  ).assignmentId;
   const before = (await h.http.get(`/v1/buyers/${b.buyer.id}`).set(bearer(adminKey))).body.buyer;
 
   const cases: [string, () => Promise<{ status: number; body: { errors?: { path: string }[] } }>, string][] = [
-    ['schedule time', () => h.http.patch(`/v1/buyers/${b.buyer.id}`).set(bearer(adminKey)).send({ schedule: { mon: [{ from: '9am', to: '17:00' }] } }), 'schedule.mon.0.from'],
-    ['schedule order', () => h.http.patch(`/v1/buyers/${b.buyer.id}`).set(bearer(adminKey)).send({ schedule: { tue: [{ from: '17:00', to: '08:00' }] } }), 'schedule.tue.0.to'],
-    ['schedule day', () => h.http.patch(`/v1/buyers/${b.buyer.id}`).set(bearer(adminKey)).send({ schedule: { funday: [] } }), 'schedule.funday'],
-    ['pause end', () => h.http.patch(`/v1/buyers/${b.buyer.id}`).set(bearer(adminKey)).send({ pauses: [{ until: 'next monday' }] }), 'pauses.0.until'],
-    ['filter field', () => h.http.patch(`/v1/buyers/${b.buyer.id}`).set(bearer(adminKey)).send({ filters: { match: 'all', rules: [{ field: 'shoeSize', op: 'equals', value: 9 }] } }), 'filters.rules.0.field'],
-    ['filter op', () => h.http.patch(`/v1/buyers/${b.buyer.id}`).set(bearer(adminKey)).send({ filters: { match: 'all', rules: [{ field: 'zip', op: 'like', value: '9' }] } }), 'filters.rules.0.op'],
-    ['filter range', () => h.http.patch(`/v1/buyers/${b.buyer.id}`).set(bearer(adminKey)).send({ filters: { match: 'any', rules: [{ field: 'answers.sqft', op: 'range' }] } }), 'filters.rules.0.min'],
-    ['alert channel', () => h.http.patch(`/v1/buyers/${b.buyer.id}`).set(bearer(adminKey)).send({ alerts: { channels: ['pigeon'] } }), 'alerts.channels.0'],
-    ['threshold', () => h.http.patch(`/v1/buyers/${b.buyer.id}`).set(bearer(adminKey)).send({ lowBalanceThreshold: -1 }), 'lowBalanceThreshold'],
-    ['time zone', () => h.http.patch(`/v1/buyers/${b.buyer.id}`).set(bearer(adminKey)).send({ timeZone: 'Mars/Olympus' }), 'timeZone'],
-    ['me quiet hours', () => h.http.patch('/v1/me').set(bearer(b.apiKey)).send({ alerts: { quietHours: { from: '22:00', to: 'late' } } }), 'alerts.quietHours.to'],
-    ['price rule', () => h.http.post(`/v1/campaigns/${campaign.id}/buyer-prices`).set(bearer(adminKey)).send({ buyerId: b.buyer.id, rule: { kind: 'percent', value: 5000 } }), 'rule.value'],
-    ['price kind', () => h.http.post(`/v1/campaigns/${campaign.id}/buyer-prices`).set(bearer(adminKey)).send({ buyerId: b.buyer.id, rule: { kind: 'free', value: 1 } }), 'rule.kind'],
-    ['price buyer', () => h.http.post(`/v1/campaigns/${campaign.id}/buyer-prices`).set(bearer(adminKey)).send({ buyerId: '00000000-0000-4000-8000-000000000000', rule: null }), 'buyerId'],
-    ['pipeline status', () => h.http.post(`/v1/me/leads/${assignmentId}/pipeline`).set(bearer(b.apiKey)).send({ status: 'sold' }), 'status'],
-    ['pipeline value', () => h.http.post(`/v1/me/leads/${assignmentId}/pipeline`).set(bearer(b.apiKey)).send({ status: 'won_job', jobValue: -5 }), 'jobValue'],
-    ['pipeline id', () => h.http.post('/v1/me/leads/not-an-id/pipeline').set(bearer(b.apiKey)).send({ status: 'contacted' }), 'id'],
+    [
+      'schedule time',
+      () =>
+        h.http
+          .patch(`/v1/buyers/${b.buyer.id}`)
+          .set(bearer(adminKey))
+          .send({ schedule: { mon: [{ from: '9am', to: '17:00' }] } }),
+      'schedule.mon.0.from',
+    ],
+    [
+      'schedule order',
+      () =>
+        h.http
+          .patch(`/v1/buyers/${b.buyer.id}`)
+          .set(bearer(adminKey))
+          .send({ schedule: { tue: [{ from: '17:00', to: '08:00' }] } }),
+      'schedule.tue.0.to',
+    ],
+    [
+      'schedule day',
+      () =>
+        h.http
+          .patch(`/v1/buyers/${b.buyer.id}`)
+          .set(bearer(adminKey))
+          .send({ schedule: { funday: [] } }),
+      'schedule.funday',
+    ],
+    [
+      'pause end',
+      () =>
+        h.http
+          .patch(`/v1/buyers/${b.buyer.id}`)
+          .set(bearer(adminKey))
+          .send({ pauses: [{ until: 'next monday' }] }),
+      'pauses.0.until',
+    ],
+    [
+      'filter field',
+      () =>
+        h.http
+          .patch(`/v1/buyers/${b.buyer.id}`)
+          .set(bearer(adminKey))
+          .send({ filters: { match: 'all', rules: [{ field: 'shoeSize', op: 'equals', value: 9 }] } }),
+      'filters.rules.0.field',
+    ],
+    [
+      'filter op',
+      () =>
+        h.http
+          .patch(`/v1/buyers/${b.buyer.id}`)
+          .set(bearer(adminKey))
+          .send({ filters: { match: 'all', rules: [{ field: 'zip', op: 'like', value: '9' }] } }),
+      'filters.rules.0.op',
+    ],
+    [
+      'filter range',
+      () =>
+        h.http
+          .patch(`/v1/buyers/${b.buyer.id}`)
+          .set(bearer(adminKey))
+          .send({ filters: { match: 'any', rules: [{ field: 'answers.sqft', op: 'range' }] } }),
+      'filters.rules.0.min',
+    ],
+    [
+      'alert channel',
+      () =>
+        h.http
+          .patch(`/v1/buyers/${b.buyer.id}`)
+          .set(bearer(adminKey))
+          .send({ alerts: { channels: ['pigeon'] } }),
+      'alerts.channels.0',
+    ],
+    [
+      'threshold',
+      () => h.http.patch(`/v1/buyers/${b.buyer.id}`).set(bearer(adminKey)).send({ lowBalanceThreshold: -1 }),
+      'lowBalanceThreshold',
+    ],
+    [
+      'time zone',
+      () => h.http.patch(`/v1/buyers/${b.buyer.id}`).set(bearer(adminKey)).send({ timeZone: 'Mars/Olympus' }),
+      'timeZone',
+    ],
+    [
+      'me quiet hours',
+      () =>
+        h.http
+          .patch('/v1/me')
+          .set(bearer(b.apiKey))
+          .send({ alerts: { quietHours: { from: '22:00', to: 'late' } } }),
+      'alerts.quietHours.to',
+    ],
+    [
+      'price rule',
+      () =>
+        h.http
+          .post(`/v1/campaigns/${campaign.id}/buyer-prices`)
+          .set(bearer(adminKey))
+          .send({ buyerId: b.buyer.id, rule: { kind: 'percent', value: 5000 } }),
+      'rule.value',
+    ],
+    [
+      'price kind',
+      () =>
+        h.http
+          .post(`/v1/campaigns/${campaign.id}/buyer-prices`)
+          .set(bearer(adminKey))
+          .send({ buyerId: b.buyer.id, rule: { kind: 'free', value: 1 } }),
+      'rule.kind',
+    ],
+    [
+      'price buyer',
+      () =>
+        h.http
+          .post(`/v1/campaigns/${campaign.id}/buyer-prices`)
+          .set(bearer(adminKey))
+          .send({ buyerId: '00000000-0000-4000-8000-000000000000', rule: null }),
+      'buyerId',
+    ],
+    [
+      'pipeline status',
+      () => h.http.post(`/v1/me/leads/${assignmentId}/pipeline`).set(bearer(b.apiKey)).send({ status: 'sold' }),
+      'status',
+    ],
+    [
+      'pipeline value',
+      () =>
+        h.http
+          .post(`/v1/me/leads/${assignmentId}/pipeline`)
+          .set(bearer(b.apiKey))
+          .send({ status: 'won_job', jobValue: -5 }),
+      'jobValue',
+    ],
+    [
+      'pipeline id',
+      () => h.http.post('/v1/me/leads/not-an-id/pipeline').set(bearer(b.apiKey)).send({ status: 'contacted' }),
+      'id',
+    ],
     ['pipeline read id', () => h.http.get('/v1/me/leads/not-an-id/pipeline').set(bearer(b.apiKey)), 'id'],
     ['prices id', () => h.http.get('/v1/campaigns/nope/buyer-prices').set(bearer(adminKey)), 'id'],
   ];
@@ -345,6 +634,10 @@ test('bad input to every new route is a 400 naming the field, and nothing is sto
   }
   const after = (await h.http.get(`/v1/buyers/${b.buyer.id}`).set(bearer(adminKey))).body.buyer;
   expect({ ...after, updatedAt: null }).toEqual({ ...before, updatedAt: null });
-  expect(await h.database.db.select().from(campaignBuyerPrices).where(eq(campaignBuyerPrices.campaignId, campaign.id))).toEqual([]);
-  expect(await h.database.db.select().from(pipelineChanges).where(eq(pipelineChanges.assignmentId, assignmentId))).toEqual([]);
+  expect(
+    await h.database.db.select().from(campaignBuyerPrices).where(eq(campaignBuyerPrices.campaignId, campaign.id)),
+  ).toEqual([]);
+  expect(
+    await h.database.db.select().from(pipelineChanges).where(eq(pipelineChanges.assignmentId, assignmentId)),
+  ).toEqual([]);
 });

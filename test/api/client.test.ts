@@ -15,7 +15,11 @@ const CLIENT = path.join(ROOT, 'packages/client');
 test('the committed client is what the served document generates (run `npm run client:generate` after a contract change)', async () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'leadwire-client-'));
   try {
-    await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(CLIENT, 'generate.ts'), '--out', out], { cwd: ROOT });
+    await promisify(execFile)(
+      process.execPath,
+      [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(CLIENT, 'generate.ts'), '--out', out],
+      { cwd: ROOT },
+    );
     for (const file of ['openapi.json', 'schema.d.ts']) {
       const fresh = fs.readFileSync(path.join(out, file), 'utf8');
       const committed = fs.readFileSync(path.join(CLIENT, file), 'utf8');
@@ -23,8 +27,15 @@ test('the committed client is what the served document generates (run `npm run c
       const freshLines = fresh.split('\n');
       const committedLines = committed.split('\n');
       const firstDiff = freshLines.findIndex((line, i) => line !== committedLines[i]);
-      const where = firstDiff < 0 && freshLines.length === committedLines.length ? null : `${file}:${(firstDiff < 0 ? freshLines.length : firstDiff) + 1}`;
-      expect({ stale: where, generated: where ? freshLines[firstDiff] : undefined, committed: where ? committedLines[firstDiff] : undefined }).toEqual({
+      const where =
+        firstDiff < 0 && freshLines.length === committedLines.length
+          ? null
+          : `${file}:${(firstDiff < 0 ? freshLines.length : firstDiff) + 1}`;
+      expect({
+        stale: where,
+        generated: where ? freshLines[firstDiff] : undefined,
+        committed: where ? committedLines[firstDiff] : undefined,
+      }).toEqual({
         stale: null,
         generated: undefined,
         committed: undefined,

@@ -13,7 +13,18 @@ import { leadWorkflowId } from '../../domain/ids';
 import { startLeadWorkflow } from '../../temporal/calls';
 import { eventually } from '../helpers/temporal';
 import { SERVICE_LINE } from '../helpers/world';
-import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, connectFeed, feedMessagesOffSchema, leadFields, startHarness, type Harness } from './harness';
+import {
+  apiAgency,
+  apiBuyer,
+  apiCampaign,
+  apiLead,
+  bearer,
+  connectFeed,
+  feedMessagesOffSchema,
+  leadFields,
+  startHarness,
+  type Harness,
+} from './harness';
 import { offerOfLead, winOffer } from './world';
 
 let h: Harness;
@@ -26,23 +37,44 @@ afterAll(async () => {
   await h?.close();
 });
 
-const CONSENT = { text: 'I agree to be contacted about roofing', timestamp: '2026-03-04T05:06:07Z', ip: '198.51.100.23', userAgent: 'Mozilla/5.0 (X11)', certificateUrl: 'https://cert.trustedform.example/0123' };
+const CONSENT = {
+  text: 'I agree to be contacted about roofing',
+  timestamp: '2026-03-04T05:06:07Z',
+  ip: '198.51.100.23',
+  userAgent: 'Mozilla/5.0 (X11)',
+  certificateUrl: 'https://cert.trustedform.example/0123',
+};
 
 test('consent evidence is validated, required when the agency says so, stored, on the timeline and in the won lead', async () => {
   const { adminKey } = await apiAgency(h);
   const buyer = await apiBuyer(h, adminKey, { credits: 100 });
   const campaign = await apiCampaign(h, adminKey);
 
-  const bad = await h.http.post('/v1/leads').set(bearer(adminKey)).send({ campaignId: campaign.id, fields: leadFields(), consent: { ...CONSENT, ip: 'not-an-ip', timestamp: 'yesterday' } });
+  const bad = await h.http
+    .post('/v1/leads')
+    .set(bearer(adminKey))
+    .send({
+      campaignId: campaign.id,
+      fields: leadFields(),
+      consent: { ...CONSENT, ip: 'not-an-ip', timestamp: 'yesterday' },
+    });
   expect(bad.status).toBe(400);
   expect(bad.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['consent.ip', 'consent.timestamp']);
 
-  expect((await h.http.patch('/v1/settings').set(bearer(adminKey)).send({ requireConsent: true })).body.settings).toEqual({ requireConsent: true });
-  const missing = await h.http.post('/v1/leads').set(bearer(adminKey)).send({ campaignId: campaign.id, fields: leadFields() });
+  expect(
+    (await h.http.patch('/v1/settings').set(bearer(adminKey)).send({ requireConsent: true })).body.settings,
+  ).toEqual({ requireConsent: true });
+  const missing = await h.http
+    .post('/v1/leads')
+    .set(bearer(adminKey))
+    .send({ campaignId: campaign.id, fields: leadFields() });
   expect(missing.status).toBe(422);
   expect(missing.body.code).toBe('consent_required');
 
-  const res = await h.http.post('/v1/leads').set(bearer(adminKey)).send({ campaignId: campaign.id, fields: leadFields(), consent: CONSENT });
+  const res = await h.http
+    .post('/v1/leads')
+    .set(bearer(adminKey))
+    .send({ campaignId: campaign.id, fields: leadFields(), consent: CONSENT });
   expect(res.status).toBe(202);
   const leadId = res.body.lead.id;
   expect((await h.http.get(`/v1/leads/${leadId}`).set(bearer(adminKey))).body.lead.consent).toEqual(CONSENT);
@@ -65,7 +97,9 @@ test("the duplicate window is the agency's setting; a buyer never buys the same 
   // Window off: the same person may come in twice.
   await h.http.patch('/v1/settings').set(bearer(adminKey)).send({ duplicateWindowDays: 0 });
   const a = await apiLead(h, adminKey, campaign.id, fields);
-  expect((await h.http.post('/v1/leads').set(bearer(adminKey)).send({ campaignId: campaign.id, fields })).status).toBe(202);
+  expect((await h.http.post('/v1/leads').set(bearer(adminKey)).send({ campaignId: campaign.id, fields })).status).toBe(
+    202,
+  );
   // Back to 30 days: intake refuses a third copy with a reference to the original.
   await h.http.patch('/v1/settings').set(bearer(adminKey)).send({ duplicateWindowDays: 30 });
   const dup = await h.http.post('/v1/leads').set(bearer(adminKey)).send({ campaignId: campaign.id, fields });
@@ -74,12 +108,29 @@ test("the duplicate window is the agency's setting; a buyer never buys the same 
 
   await winOffer(h, first.apiKey, (await offerOfLead(h, a.id)).id);
   // The same person again (imported past intake, e.g. from another source): the first buyer is excluded, the second may buy.
-  const again = await insertLead(h.database.db, { agencyId: agency.id, campaignId: campaign.id, fields, dedupeKeys: dedupeKeys(fields, SERVICE_LINE), workflowId: leadWorkflowId });
-  expect(await startLeadWorkflow(h.client, h.worker.taskQueue, { id: again.id, agencyId: agency.id, campaignId: campaign.id })).toBe('started');
+  const again = await insertLead(h.database.db, {
+    agencyId: agency.id,
+    campaignId: campaign.id,
+    fields,
+    dedupeKeys: dedupeKeys(fields, SERVICE_LINE),
+    workflowId: leadWorkflowId,
+  });
+  expect(
+    await startLeadWorkflow(h.client, h.worker.taskQueue, {
+      id: again.id,
+      agencyId: agency.id,
+      campaignId: campaign.id,
+    }),
+  ).toBe('started');
   const offer = await offerOfLead(h, again.id);
   const eligibility = await h.http.get(`/v1/offers/${offer.id}/eligibility`).set(bearer(adminKey));
-  expect(eligibility.body.candidates.find((c: { buyerId: string }) => c.buyerId === first.buyer.id)).toMatchObject({ eligible: false, reason: 'already_bought' });
-  expect(eligibility.body.candidates.find((c: { buyerId: string }) => c.buyerId === second.buyer.id)).toMatchObject({ eligible: true });
+  expect(eligibility.body.candidates.find((c: { buyerId: string }) => c.buyerId === first.buyer.id)).toMatchObject({
+    eligible: false,
+    reason: 'already_bought',
+  });
+  expect(eligibility.body.candidates.find((c: { buyerId: string }) => c.buyerId === second.buyer.id)).toMatchObject({
+    eligible: true,
+  });
   const refused = await h.http.post(`/v1/offers/${offer.id}/claim`).set(bearer(first.apiKey)).send({});
   expect(refused.status).toBe(403);
   await winOffer(h, second.apiKey, offer.id);
@@ -89,29 +140,54 @@ test('returns follow the agency rules; an approved return is refunded and re-off
   const { adminKey } = await apiAgency(h);
   const returner = await apiBuyer(h, adminKey, { credits: 100 });
   const other = await apiBuyer(h, adminKey, { credits: 100 });
-  const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 60, price: { base: 20 }, buyerIds: [returner.buyer.id] });
+  const campaign = await apiCampaign(h, adminKey, {
+    claimWindowSeconds: 60,
+    price: { base: 20 },
+    buyerIds: [returner.buyer.id],
+  });
   const reofferCampaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 60, price: { base: 20 } });
-  await h.http.patch('/v1/settings').set(bearer(adminKey)).send({ returns: { windowDays: 7, allowedReasons: ['wrong_number', 'duplicate'], maxReturnRate: 0.5 } });
+  await h.http
+    .patch('/v1/settings')
+    .set(bearer(adminKey))
+    .send({ returns: { windowDays: 7, allowedReasons: ['wrong_number', 'duplicate'], maxReturnRate: 0.5 } });
 
   const leadA = await apiLead(h, adminKey, campaign.id);
   const winA = await winOffer(h, returner.apiKey, (await offerOfLead(h, leadA.id)).id);
   const leadB = await apiLead(h, adminKey, campaign.id);
   const winB = await winOffer(h, returner.apiKey, (await offerOfLead(h, leadB.id)).id);
 
-  const noCode = await h.http.post(`/v1/assignments/${winA.assignmentId}/disputes`).set(bearer(returner.apiKey)).send({ reason: 'bad' });
+  const noCode = await h.http
+    .post(`/v1/assignments/${winA.assignmentId}/disputes`)
+    .set(bearer(returner.apiKey))
+    .send({ reason: 'bad' });
   expect(noCode.status).toBe(422);
   expect(noCode.body.code).toBe('reason_not_allowed');
-  const ok = await h.http.post(`/v1/assignments/${winA.assignmentId}/disputes`).set(bearer(returner.apiKey)).send({ reason: 'nobody answers', code: 'wrong_number' });
+  const ok = await h.http
+    .post(`/v1/assignments/${winA.assignmentId}/disputes`)
+    .set(bearer(returner.apiKey))
+    .send({ reason: 'nobody answers', code: 'wrong_number' });
   expect(ok.status).toBe(201);
   expect(ok.body.dispute.code).toBe('wrong_number');
   // 1 of 2 returned: a second return would make 100% > 50%.
-  const over = await h.http.post(`/v1/assignments/${winB.assignmentId}/disputes`).set(bearer(returner.apiKey)).send({ reason: 'again', code: 'duplicate' });
+  const over = await h.http
+    .post(`/v1/assignments/${winB.assignmentId}/disputes`)
+    .set(bearer(returner.apiKey))
+    .send({ reason: 'again', code: 'duplicate' });
   expect(over.status).toBe(422);
   expect(over.body.code).toBe('return_rate_exceeded');
   // The window: a sale older than 7 days cannot be returned.
-  await h.database.db.update(assignments).set({ createdAt: new Date(Date.now() - 8 * 86_400_000) }).where(eq(assignments.id, winB.assignmentId));
-  await h.http.patch('/v1/settings').set(bearer(adminKey)).send({ returns: { windowDays: 7 } });
-  const late = await h.http.post(`/v1/assignments/${winB.assignmentId}/disputes`).set(bearer(returner.apiKey)).send({ reason: 'late' });
+  await h.database.db
+    .update(assignments)
+    .set({ createdAt: new Date(Date.now() - 8 * 86_400_000) })
+    .where(eq(assignments.id, winB.assignmentId));
+  await h.http
+    .patch('/v1/settings')
+    .set(bearer(adminKey))
+    .send({ returns: { windowDays: 7 } });
+  const late = await h.http
+    .post(`/v1/assignments/${winB.assignmentId}/disputes`)
+    .set(bearer(returner.apiKey))
+    .send({ reason: 'late' });
   expect(late.body.code).toBe('return_window_closed');
 
   const resolved = await h.http
@@ -126,7 +202,10 @@ test('returns follow the agency rules; an approved return is refunded and re-off
     return rows.find((o) => o.campaignId === reofferCampaign.id);
   });
   const eligibility = await h.http.get(`/v1/offers/${reoffered.id}/eligibility`).set(bearer(adminKey));
-  expect(eligibility.body.candidates.find((c: { buyerId: string }) => c.buyerId === returner.buyer.id)).toMatchObject({ eligible: false, reason: 'already_bought' });
+  expect(eligibility.body.candidates.find((c: { buyerId: string }) => c.buyerId === returner.buyer.id)).toMatchObject({
+    eligible: false,
+    reason: 'already_bought',
+  });
   const second = await winOffer(h, other.apiKey, reoffered.id);
   expect(second.lead.id).toBe(leadA.id);
   expect((await h.http.get(`/v1/leads/${leadA.id}`).set(bearer(adminKey))).body.lead.status).toBe('sold');
@@ -135,20 +214,34 @@ test('returns follow the agency rules; an approved return is refunded and re-off
 test('buyers change their caps, area and pause within the agency limits; every change is audited', async () => {
   const { adminKey } = await apiAgency(h);
   const b = await apiBuyer(h, adminKey);
-  await h.http.patch('/v1/settings').set(bearer(adminKey)).send({ selfService: { maxCaps: { daily: 10 }, allowedStates: ['TX', 'OK'] } });
+  await h.http
+    .patch('/v1/settings')
+    .set(bearer(adminKey))
+    .send({ selfService: { maxCaps: { daily: 10 }, allowedStates: ['TX', 'OK'] } });
 
-  const tooMuch = await h.http.patch('/v1/me').set(bearer(b.apiKey)).send({ caps: { daily: 50 }, states: ['TX', 'CA'] });
+  const tooMuch = await h.http
+    .patch('/v1/me')
+    .set(bearer(b.apiKey))
+    .send({ caps: { daily: 50 }, states: ['TX', 'CA'] });
   expect(tooMuch.status).toBe(422);
   expect(tooMuch.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['caps.daily', 'states.1']);
-  const ok = await h.http.patch('/v1/me').set(bearer(b.apiKey)).send({ caps: { daily: 8, weekly: 30 }, states: ['tx'] });
+  const ok = await h.http
+    .patch('/v1/me')
+    .set(bearer(b.apiKey))
+    .send({ caps: { daily: 8, weekly: 30 }, states: ['tx'] });
   expect(ok.status).toBe(200);
   expect(ok.body.buyer).toMatchObject({ caps: { daily: 8, weekly: 30 }, states: ['TX'] });
   const paused = await h.http.patch('/v1/me').set(bearer(b.apiKey)).send({ status: 'paused', pauseReason: 'vacation' });
   expect(paused.body.buyer).toMatchObject({ status: 'paused', pauseReason: 'vacation', pausedBy: 'buyer' });
-  expect((await h.http.patch('/v1/me').set(bearer(b.apiKey)).send({ status: 'active' })).body.buyer.status).toBe('active');
+  expect((await h.http.patch('/v1/me').set(bearer(b.apiKey)).send({ status: 'active' })).body.buyer.status).toBe(
+    'active',
+  );
 
   // A pause by the agency is the agency's to lift.
-  await h.http.patch(`/v1/buyers/${b.buyer.id}`).set(bearer(adminKey)).send({ status: 'paused', pauseReason: 'unpaid invoice' });
+  await h.http
+    .patch(`/v1/buyers/${b.buyer.id}`)
+    .set(bearer(adminKey))
+    .send({ status: 'paused', pauseReason: 'unpaid invoice' });
   const locked = await h.http.patch('/v1/me').set(bearer(b.apiKey)).send({ status: 'active' });
   expect(locked.status).toBe(409);
   expect(locked.body.code).toBe('pause_locked');
@@ -156,11 +249,27 @@ test('buyers change their caps, area and pause within the agency limits; every c
   const audit = await h.http.get(`/v1/buyers/${b.buyer.id}/changes`).set(bearer(adminKey));
   expect(audit.status).toBe(200);
   expect(audit.body.changes.map((c: { actor: string }) => c.actor)).toEqual(['admin', 'buyer', 'buyer', 'buyer']);
-  expect(audit.body.changes[3].changes).toMatchObject({ caps: { from: {}, to: { daily: 8, weekly: 30 } }, states: { from: [], to: ['TX'] } });
-  expect(audit.body.changes[0].changes).toMatchObject({ status: { from: 'active', to: 'paused' }, pauseReason: { to: 'unpaid invoice' } });
+  expect(audit.body.changes[3].changes).toMatchObject({
+    caps: { from: {}, to: { daily: 8, weekly: 30 } },
+    states: { from: [], to: ['TX'] },
+  });
+  expect(audit.body.changes[0].changes).toMatchObject({
+    status: { from: 'active', to: 'paused' },
+    pauseReason: { to: 'unpaid invoice' },
+  });
 
-  await h.http.patch('/v1/settings').set(bearer(adminKey)).send({ selfService: { enabled: false } });
-  expect((await h.http.patch('/v1/me').set(bearer(b.apiKey)).send({ caps: { daily: 1 } })).status).toBe(403);
+  await h.http
+    .patch('/v1/settings')
+    .set(bearer(adminKey))
+    .send({ selfService: { enabled: false } });
+  expect(
+    (
+      await h.http
+        .patch('/v1/me')
+        .set(bearer(b.apiKey))
+        .send({ caps: { daily: 1 } })
+    ).status,
+  ).toBe(403);
 });
 
 test('a dry run shows who would be eligible, excluded and why, at what price, and sells nothing', async () => {
@@ -181,7 +290,11 @@ test('a dry run shows who would be eligible, excluded and why, at what price, an
   const res = await h.http
     .post('/v1/campaigns/dry-run')
     .set(bearer(adminKey))
-    .send({ campaignId: paused.id, campaign: { price: { base: 40, zipTiers: [{ zips: ['787'], price: 60 }] } }, lastN: 2 });
+    .send({
+      campaignId: paused.id,
+      campaign: { price: { base: 40, zipTiers: [{ zips: ['787'], price: 60 }] } },
+      lastN: 2,
+    });
   expect(res.status).toBe(200);
   expect(res.body.leads).toHaveLength(2);
   expect(res.body.leads.map((l: { leadId: string }) => l.leadId)).toEqual([leadIds[2], leadIds[1]]);
@@ -194,12 +307,23 @@ test('a dry run shows who would be eligible, excluded and why, at what price, an
       expect.objectContaining({ buyerId: broke.buyer.id, reason: 'insufficient_credits' }),
     ]),
   );
-  expect(res.body.summary).toMatchObject({ leads: 2, withEligibleBuyers: 2, exclusions: { outside_service_area: 2, insufficient_credits: 2 }, price: { min: 60, max: 60, total: 120 } });
+  expect(res.body.summary).toMatchObject({
+    leads: 2,
+    withEligibleBuyers: 2,
+    exclusions: { outside_service_area: 2, insufficient_credits: 2 },
+    price: { min: 60, max: 60, total: 120 },
+  });
 
-  const draft = await h.http.post('/v1/campaigns/dry-run').set(bearer(adminKey)).send({ campaign: { serviceLine: SERVICE_LINE, price: { base: 1 }, buyerIds: [broke.buyer.id] }, lastN: 1 });
+  const draft = await h.http
+    .post('/v1/campaigns/dry-run')
+    .set(bearer(adminKey))
+    .send({ campaign: { serviceLine: SERVICE_LINE, price: { base: 1 }, buyerIds: [broke.buyer.id] }, lastN: 1 });
   expect(draft.body.leads[0]).toMatchObject({ price: 1, eligible: [{ buyerId: broke.buyer.id }] });
   expect(draft.body.summary.exclusions).toMatchObject({ not_in_campaign_pool: 2 });
-  const noPrice = await h.http.post('/v1/campaigns/dry-run').set(bearer(adminKey)).send({ campaign: { serviceLine: SERVICE_LINE } });
+  const noPrice = await h.http
+    .post('/v1/campaigns/dry-run')
+    .set(bearer(adminKey))
+    .send({ campaign: { serviceLine: SERVICE_LINE } });
   expect(noPrice.status).toBe(400);
 
   expect((await h.database.db.select().from(offers).where(eq(offers.campaignId, live.id))).length).toBe(offersBefore);
@@ -232,15 +356,31 @@ test('stats: claim latency, won and lost claims, viewed but ignored, delivery su
 
 test('webhook URLs on private, loopback or link-local addresses are refused at configuration', async () => {
   const { adminKey } = await apiAgency(h);
-  for (const url of ['http://127.0.0.1:8080/hook', 'http://169.254.169.254/latest/meta-data', 'http://[::1]/x', 'http://[::ffff:10.0.0.1]/x', 'http://localhost/x', 'http://10.1.2.3/x']) {
-    const res = await h.http.post('/v1/buyers').set(bearer(adminKey)).send({ name: 'b', serviceLines: [SERVICE_LINE], delivery: { webhookUrl: url } });
+  for (const url of [
+    'http://127.0.0.1:8080/hook',
+    'http://169.254.169.254/latest/meta-data',
+    'http://[::1]/x',
+    'http://[::ffff:10.0.0.1]/x',
+    'http://localhost/x',
+    'http://10.1.2.3/x',
+  ]) {
+    const res = await h.http
+      .post('/v1/buyers')
+      .set(bearer(adminKey))
+      .send({ name: 'b', serviceLines: [SERVICE_LINE], delivery: { webhookUrl: url } });
     expect([url, res.status, res.body.errors?.[0]?.path]).toEqual([url, 400, 'delivery.webhookUrl']);
   }
-  const created = await h.http.post('/v1/buyers').set(bearer(adminKey)).send({ name: 'b', serviceLines: [SERVICE_LINE], delivery: { webhookUrl: 'https://203.0.114.10/hook' } });
+  const created = await h.http
+    .post('/v1/buyers')
+    .set(bearer(adminKey))
+    .send({ name: 'b', serviceLines: [SERVICE_LINE], delivery: { webhookUrl: 'https://203.0.114.10/hook' } });
   expect(created.status).toBe(201);
   expect(created.body.webhookSecret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/); // Standard Webhooks: base64
   expect(JSON.stringify(created.body.buyer)).not.toContain(created.body.webhookSecret);
-  const patched = await h.http.patch(`/v1/buyers/${created.body.buyer.id}`).set(bearer(adminKey)).send({ delivery: { webhookUrl: 'http://192.168.1.10/' } });
+  const patched = await h.http
+    .patch(`/v1/buyers/${created.body.buyer.id}`)
+    .set(bearer(adminKey))
+    .send({ delivery: { webhookUrl: 'http://192.168.1.10/' } });
   expect(patched.status).toBe(400);
   const rotated = await h.http.post(`/v1/buyers/${created.body.buyer.id}/webhook-secret`).set(bearer(adminKey));
   expect(rotated.status).toBe(201);
@@ -251,7 +391,12 @@ test('highest-bid offers take sealed bids over REST and the feed; claims are tol
   const { adminKey } = await apiAgency(h);
   const a = await apiBuyer(h, adminKey, { credits: 100 });
   const b = await apiBuyer(h, adminKey, { credits: 100 });
-  const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 4, auction: 'highest_bid', floorPrice: 20, pricing: 'second_price' });
+  const campaign = await apiCampaign(h, adminKey, {
+    claimWindowSeconds: 4,
+    auction: 'highest_bid',
+    floorPrice: 20,
+    pricing: 'second_price',
+  });
   const feed = await connectFeed(h.main.wsUrl, b.apiKey);
   try {
     const lead = await apiLead(h, adminKey, campaign.id);
@@ -267,9 +412,16 @@ test('highest-bid offers take sealed bids over REST and the feed; claims are tol
     expect(low.body).toEqual({ result: 'refused', reason: 'below_floor' });
     const rich = await h.http.post(`/v1/offers/${offer.id}/bids`).set(bearer(a.apiKey)).send({ amount: 500 });
     expect(rich.status).toBe(402);
-    expect((await h.http.post(`/v1/offers/${offer.id}/bids`).set(bearer(a.apiKey)).send({ amount: 30, requestId: 'a-1' })).body).toMatchObject({ result: 'accepted', amount: 30 });
+    expect(
+      (await h.http.post(`/v1/offers/${offer.id}/bids`).set(bearer(a.apiKey)).send({ amount: 30, requestId: 'a-1' }))
+        .body,
+    ).toMatchObject({ result: 'accepted', amount: 30 });
     feed.send({ type: 'bid', offerId: offer.id, amount: 45, requestId: 'b-1' });
-    expect(await feed.next((m) => m.type === 'bid.result')).toMatchObject({ requestId: 'b-1', result: 'accepted', amount: 45 });
+    expect(await feed.next((m) => m.type === 'bid.result')).toMatchObject({
+      requestId: 'b-1',
+      result: 'accepted',
+      amount: 45,
+    });
 
     const closed = await feed.next((m) => m.type === 'offer.closed', 20_000);
     expect(closed.outcome).toBe('won_by_you');

@@ -46,7 +46,10 @@ const liveHeap = () => {
 };
 
 /** Streams a GET to its end, keeping only counts (and the first bytes), sampling the live heap as it goes. */
-function streamGet(path: string, key: string): Promise<{ status: number; type: string; bytes: number; lines: number; head: string; peakHeapGrowth: number }> {
+function streamGet(
+  path: string,
+  key: string,
+): Promise<{ status: number; type: string; bytes: number; lines: number; head: string; peakHeapGrowth: number }> {
   return new Promise((resolve, reject) => {
     const base = liveHeap();
     let peak = 0;
@@ -64,7 +67,14 @@ function streamGet(path: string, key: string): Promise<{ status: number; type: s
         });
         res.on('end', () => {
           clearInterval(sample);
-          resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), bytes, lines, head, peakHeapGrowth: peak });
+          resolve({
+            status: res.statusCode ?? 0,
+            type: String(res.headers['content-type']),
+            bytes,
+            lines,
+            head,
+            peakHeapGrowth: peak,
+          });
         });
         res.on('error', reject);
       })
@@ -87,7 +97,9 @@ test('a CSV of 100,000 leads streams with bounded memory: every row arrives, the
   expect(res.status).toBe(200);
   expect(res.type).toMatch(/^text\/csv/);
   expect(res.lines).toBe(100_001); // the header and every lead, each record ending CRLF
-  expect(res.head.startsWith('id,createdAt,campaignId,sourceId,subId,clickId,status,firstName,lastName,phone,email')).toBe(true);
+  expect(
+    res.head.startsWith('id,createdAt,campaignId,sourceId,subId,clickId,status,firstName,lastName,phone,email'),
+  ).toBe(true);
   expect(res.bytes).toBeGreaterThan(15_000_000);
   // Held whole, the text alone would be `bytes` (twice that as a JS string); streamed, what stays alive is a batch or two.
   expect(res.peakHeapGrowth).toBeLessThan(res.bytes / 4);
@@ -108,7 +120,7 @@ test('a field with commas, quotes and line breaks round-trips through the CSV', 
   expect(JSON.parse(row[header.indexOf('answers')]!)).toEqual(fields.answers);
 });
 
-test("a buyer exports only its purchases and ledger; a source only its own leads and ledger", async () => {
+test('a buyer exports only its purchases and ledger; a source only its own leads and ledger', async () => {
   const A = await apiAgency(h);
   const campaign = await apiCampaign(h, A.adminKey, { claimWindowSeconds: 60 });
   const b1 = await apiBuyer(h, A.adminKey, { credits: 500 });
@@ -120,7 +132,10 @@ test("a buyer exports only its purchases and ledger; a source only its own leads
     [s1, b1],
     [s2, b2],
   ] as const) {
-    const lead = await h.http.post('/v1/leads').set(bearer(source.apiKey)).send({ campaignId: campaign.id, fields: leadFields() });
+    const lead = await h.http
+      .post('/v1/leads')
+      .set(bearer(source.apiKey))
+      .send({ campaignId: campaign.id, fields: leadFields() });
     const offer = await offerOfLead(h, lead.body.lead.id);
     await winOffer(h, buyer.apiKey, offer.id);
     sold[source.source.id] = lead.body.lead.id;
@@ -135,7 +150,9 @@ test("a buyer exports only its purchases and ledger; a source only its own leads
   expect(leads[0]).toEqual(['id', 'createdAt', 'campaignId', 'subId', 'clickId', 'outcome', 'payout']);
   expect(leads.slice(1).map((r) => [r[0], r[5]])).toEqual([[sold[s1.source.id], 'sold']]);
   const sl = await csv('/v1/exports/source-ledger.csv', s1.apiKey);
-  expect(sl.slice(1).map((r) => [r[sl[0]!.indexOf('sourceId')], r[sl[0]!.indexOf('kind')], r[sl[0]!.indexOf('amount')]])).toEqual([[s1.source.id, 'payout', '3']]);
+  expect(
+    sl.slice(1).map((r) => [r[sl[0]!.indexOf('sourceId')], r[sl[0]!.indexOf('kind')], r[sl[0]!.indexOf('amount')]]),
+  ).toEqual([[s1.source.id, 'payout', '3']]);
   const other = await h.http.get(`/v1/exports/source-ledger.csv?sourceId=${s2.source.id}`).set(bearer(s1.apiKey));
   expect(other.status).toBe(404);
   const report = await csv('/v1/exports/report.csv?groupBy=source', A.adminKey);

@@ -16,7 +16,18 @@ import WebSocket from 'ws';
 import { BUS_APPLICATION_NAME, createPostgresBus } from '../../db/offer-bus';
 import { startPgProxy } from '../faults/pg-proxy';
 import { eventually } from '../helpers/temporal';
-import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, connectFeed, feedMessagesOffSchema, startHarness, type FeedClient, type Harness } from './harness';
+import {
+  apiAgency,
+  apiBuyer,
+  apiCampaign,
+  apiLead,
+  bearer,
+  connectFeed,
+  feedMessagesOffSchema,
+  startHarness,
+  type FeedClient,
+  type Harness,
+} from './harness';
 import { offerOfLead, winOffer } from './world';
 
 jest.setTimeout(120_000);
@@ -41,23 +52,39 @@ const hasOfferOf = (feed: FeedClient, leadId: string) =>
 
 test('the LISTEN connection killed from the server side: offers opened during and after the cut reach every client; /readyz and /metrics show the bus', async () => {
   const { adminKey } = await apiAgency(h);
-  const buyers = [await apiBuyer(h, adminKey, { credits: 100 }), await apiBuyer(h, adminKey, { credits: 100 }), await apiBuyer(h, adminKey, { credits: 100 })];
+  const buyers = [
+    await apiBuyer(h, adminKey, { credits: 100 }),
+    await apiBuyer(h, adminKey, { credits: 100 }),
+    await apiBuyer(h, adminKey, { credits: 100 }),
+  ];
   const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 120 });
   const feeds = await Promise.all(buyers.map((b) => connectFeed(h.main.wsUrl, b.apiKey)));
   for (const f of feeds) await f.next((m) => m.type === 'snapshot');
   expect((await h.http.get('/readyz')).body).toMatchObject({ status: 'ready', bus: true });
 
   const pool = h.database.raw as Pool;
-  const killed = await pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [BUS_APPLICATION_NAME]);
+  const killed = await pool.query(
+    'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
+    [BUS_APPLICATION_NAME],
+  );
   expect(killed.rowCount).toBeGreaterThanOrEqual(1);
   const during = await apiLead(h, adminKey, campaign.id); // published while the gateways are not listening
-  await eventually(async () => (h.main.bus.state().connected && h.main.bus.state().reconnects >= 1) || undefined, 30_000, 'the bus to reconnect');
+  await eventually(
+    async () => (h.main.bus.state().connected && h.main.bus.state().reconnects >= 1) || undefined,
+    30_000,
+    'the bus to reconnect',
+  );
   const after = await apiLead(h, adminKey, campaign.id);
 
   for (const f of feeds) {
-    await eventually(async () => (hasOfferOf(f, during.id) && hasOfferOf(f, after.id)) || undefined, 30_000, `both offers on every feed; got ${JSON.stringify(f.messages).slice(0, 1500)}`);
+    await eventually(
+      async () => (hasOfferOf(f, during.id) && hasOfferOf(f, after.id)) || undefined,
+      30_000,
+      `both offers on every feed; got ${JSON.stringify(f.messages).slice(0, 1500)}`,
+    );
     expect(f.messages.some((m) => m.type === 'snapshot' && m.resync === true)).toBe(true);
-    for (const m of f.messages.filter((x) => ['snapshot', 'offer.opened', 'offer.closed'].includes(String(x.type)))) expect(m.seq).toEqual(expect.any(Number));
+    for (const m of f.messages.filter((x) => ['snapshot', 'offer.opened', 'offer.closed'].includes(String(x.type))))
+      expect(m.seq).toEqual(expect.any(Number));
   }
   expect((await h.http.get('/readyz')).body).toMatchObject({ status: 'ready', bus: true });
   const metrics = await h.http.get('/metrics');
@@ -74,7 +101,9 @@ test('a client that reconnects with its cursor misses nothing: offers opened whi
   const feed = await connectFeed(h.main.wsUrl, away.apiKey);
   await feed.next((m) => m.type === 'snapshot');
   const first = await apiLead(h, adminKey, campaign.id);
-  const opened = await feed.next((m) => m.type === 'offer.opened' && (m.offer as { leadId: string }).leadId === first.id);
+  const opened = await feed.next(
+    (m) => m.type === 'offer.opened' && (m.offer as { leadId: string }).leadId === first.id,
+  );
   const cursor = Math.max(...feed.messages.map((m) => (typeof m.seq === 'number' ? m.seq : 0)));
   await feed.close();
 
@@ -90,7 +119,10 @@ test('a client that reconnects with its cursor misses nothing: offers opened whi
   const snapshot = await back.next((m) => m.type === 'snapshot');
   expect((snapshot.offers as { id: string }[]).map((o) => o.id)).toContain(secondOffer.id);
   expect((snapshot.offers as { id: string }[]).map((o) => o.id)).not.toContain(offer.id);
-  expect(await back.next((m) => m.type === 'offer.closed' && m.offerId === offer.id)).toMatchObject({ outcome: 'taken', seq: expect.any(Number) });
+  expect(await back.next((m) => m.type === 'offer.closed' && m.offerId === offer.id)).toMatchObject({
+    outcome: 'taken',
+    seq: expect.any(Number),
+  });
   await back.close();
 
   // A malformed cursor is refused, naming it.
@@ -105,7 +137,10 @@ test('a client that reconnects with its cursor misses nothing: offers opened whi
 test('a half-open LISTEN connection is found by the keepalive and replaced; subscribers are told to resync and hear events again', async () => {
   const url = new URL(h.database.url!);
   const proxy = await startPgProxy({ host: url.hostname, port: Number(url.port || 5432) });
-  const bus = createPostgresBus(proxy.urlFor(h.database.url!), h.database.raw as Pool, { keepaliveMs: 300, keepaliveTimeoutMs: 200 });
+  const bus = createPostgresBus(proxy.urlFor(h.database.url!), h.database.raw as Pool, {
+    keepaliveMs: 300,
+    keepaliveTimeoutMs: 200,
+  });
   try {
     const heard: string[] = [];
     let resyncs = 0;
@@ -117,11 +152,23 @@ test('a half-open LISTEN connection is found by the keepalive and replaced; subs
     proxy.stall(); // the connection stays open but nothing comes back: half-open
     await eventually(async () => !bus.state().connected || undefined, 20_000, 'the keepalive to notice');
     proxy.resume();
-    await eventually(async () => (bus.state().connected && resyncs === 1) || undefined, 30_000, 'a new LISTEN connection and a resync');
+    await eventually(
+      async () => (bus.state().connected && resyncs === 1) || undefined,
+      30_000,
+      'a new LISTEN connection and a resync',
+    );
     expect(bus.state().reconnects).toBe(1);
 
-    await bus.publish({ type: 'offer.opened', offerId: '00000000-0000-4000-8000-000000000001', agencyId: '00000000-0000-4000-8000-000000000002' });
-    await eventually(async () => heard.includes('00000000-0000-4000-8000-000000000001') || undefined, 10_000, 'the event after the repair');
+    await bus.publish({
+      type: 'offer.opened',
+      offerId: '00000000-0000-4000-8000-000000000001',
+      agencyId: '00000000-0000-4000-8000-000000000002',
+    });
+    await eventually(
+      async () => heard.includes('00000000-0000-4000-8000-000000000001') || undefined,
+      10_000,
+      'the event after the repair',
+    );
   } finally {
     await bus.close();
     await proxy.close();

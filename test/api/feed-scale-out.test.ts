@@ -3,7 +3,17 @@
  * (createPostgresBus): a buyer connected to instance B hears an offer whose
  * lead came in through instance A, and claims it there.
  */
-import { apiAgency, apiBuyer, apiCampaign, apiLead, connectFeed, feedMessagesOffSchema, startHarness, type FeedClient, type Harness } from './harness';
+import {
+  apiAgency,
+  apiBuyer,
+  apiCampaign,
+  apiLead,
+  connectFeed,
+  feedMessagesOffSchema,
+  startHarness,
+  type FeedClient,
+  type Harness,
+} from './harness';
 
 let h: Harness;
 const clients: FeedClient[] = [];
@@ -37,8 +47,18 @@ test('an offer opened through instance A reaches a buyer on instance B, and its 
 
   feedB.send({ type: 'claim', offerId: offer.id, requestId: 'on-b' });
   expect(await feedB.next((m) => m.type === 'claim.result')).toMatchObject({ result: 'won', lead: { id: lead.id } });
-  expect(await feedA.next((m) => m.type === 'offer.closed')).toEqual({ type: 'offer.closed', offerId: offer.id, outcome: 'taken', seq: expect.any(Number) });
-  expect(await feedB.next((m) => m.type === 'offer.closed')).toEqual({ type: 'offer.closed', offerId: offer.id, outcome: 'won_by_you', seq: expect.any(Number) });
+  expect(await feedA.next((m) => m.type === 'offer.closed')).toEqual({
+    type: 'offer.closed',
+    offerId: offer.id,
+    outcome: 'taken',
+    seq: expect.any(Number),
+  });
+  expect(await feedB.next((m) => m.type === 'offer.closed')).toEqual({
+    type: 'offer.closed',
+    offerId: offer.id,
+    outcome: 'won_by_you',
+    seq: expect.any(Number),
+  });
 });
 
 test('every message the gateway sent in this file is one its schemas admit (api/feed-messages.ts)', () => {

@@ -6,7 +6,19 @@
 import WebSocket from 'ws';
 import { hiddenValues } from '../../domain/preview';
 import { eventually } from '../helpers/temporal';
-import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, connectFeed, feedMessagesOffSchema, leadFields, startHarness, type FeedClient, type Harness } from './harness';
+import {
+  apiAgency,
+  apiBuyer,
+  apiCampaign,
+  apiLead,
+  bearer,
+  connectFeed,
+  feedMessagesOffSchema,
+  leadFields,
+  startHarness,
+  type FeedClient,
+  type Harness,
+} from './harness';
 import { offerOfLead } from './world';
 
 let h: Harness;
@@ -27,7 +39,10 @@ afterAll(async () => {
   await h?.close();
 });
 
-const ofType = (type: string, pred: (m: Record<string, unknown>) => boolean = () => true) => (m: Record<string, unknown>) => m.type === type && pred(m);
+const ofType =
+  (type: string, pred: (m: Record<string, unknown>) => boolean = () => true) =>
+  (m: Record<string, unknown>) =>
+    m.type === type && pred(m);
 
 test('a buyer sees the offer open, claims it over the socket and gets the full lead; the other hears it was taken', async () => {
   const { adminKey } = await apiAgency(h);
@@ -52,9 +67,26 @@ test('a buyer sees the offer open, claims it over the socket and gets the full l
   a.send({ type: 'viewed', offerId: offer.id });
   a.send({ type: 'claim', offerId: offer.id, requestId: 'ws-1' });
   const result = await a.next(ofType('claim.result'));
-  expect(result).toMatchObject({ type: 'claim.result', requestId: 'ws-1', result: 'won', charged: 12, balance: 88, lead: { id: lead.id, ...fields } });
-  expect(await a.next(ofType('offer.closed'))).toEqual({ type: 'offer.closed', offerId: offer.id, outcome: 'won_by_you', seq: expect.any(Number) });
-  expect(await b.next(ofType('offer.closed'))).toEqual({ type: 'offer.closed', offerId: offer.id, outcome: 'taken', seq: expect.any(Number) });
+  expect(result).toMatchObject({
+    type: 'claim.result',
+    requestId: 'ws-1',
+    result: 'won',
+    charged: 12,
+    balance: 88,
+    lead: { id: lead.id, ...fields },
+  });
+  expect(await a.next(ofType('offer.closed'))).toEqual({
+    type: 'offer.closed',
+    offerId: offer.id,
+    outcome: 'won_by_you',
+    seq: expect.any(Number),
+  });
+  expect(await b.next(ofType('offer.closed'))).toEqual({
+    type: 'offer.closed',
+    offerId: offer.id,
+    outcome: 'taken',
+    seq: expect.any(Number),
+  });
 
   // The loser's whole feed, and the winner's before its win, hold no hidden value of the lead.
   const hidden = hiddenValues(fields, previewFields);
@@ -67,7 +99,12 @@ test('a buyer sees the offer open, claims it over the socket and gets the full l
   // Too late now: the same relay answers the socket as it answers REST, with the true reason – another buyer
   // won it (the feed said `taken`), so the race is lost; `offer_closed` is for an offer that expired or was cancelled.
   b.send({ type: 'claim', offerId: offer.id, requestId: 'ws-2' });
-  expect(await b.next(ofType('claim.result'))).toEqual({ type: 'claim.result', requestId: 'ws-2', result: 'lost', reason: 'lost_race' });
+  expect(await b.next(ofType('claim.result'))).toEqual({
+    type: 'claim.result',
+    requestId: 'ws-2',
+    result: 'lost',
+    reason: 'lost_race',
+  });
 
   const timeline = await h.http.get(`/v1/offers/${offer.id}/timeline`).set(bearer(adminKey));
   const viewed = timeline.body.events.filter((e: { type: string }) => e.type === 'viewed');
@@ -82,8 +119,22 @@ test('the snapshot holds my open offers; an expiring offer closes as expired', a
   const offer = await offerOfLead(h, lead.id);
   const c = await connect(buyer.apiKey);
   const snapshot = await c.next(ofType('snapshot'));
-  expect(snapshot.offers).toEqual([{ id: offer.id, leadId: lead.id, preview: offer.preview, price: offer.price, auction: 'first_claim', closesAt: offer.closesAt.toISOString() }]);
-  expect(await c.next(ofType('offer.closed'), 20_000)).toEqual({ type: 'offer.closed', offerId: offer.id, outcome: 'expired', seq: expect.any(Number) });
+  expect(snapshot.offers).toEqual([
+    {
+      id: offer.id,
+      leadId: lead.id,
+      preview: offer.preview,
+      price: offer.price,
+      auction: 'first_claim',
+      closesAt: offer.closesAt.toISOString(),
+    },
+  ]);
+  expect(await c.next(ofType('offer.closed'), 20_000)).toEqual({
+    type: 'offer.closed',
+    offerId: offer.id,
+    outcome: 'expired',
+    seq: expect.any(Number),
+  });
 });
 
 test('a cancelled offer reads as expired to its buyers', async () => {
@@ -95,8 +146,15 @@ test('a cancelled offer reads as expired to its buyers', async () => {
   const lead = await apiLead(h, adminKey, campaign.id);
   const opened = await c.next(ofType('offer.opened'));
   const offerId = (opened.offer as { id: string }).id;
-  expect((await h.http.post(`/v1/offers/${offerId}/cancel`).set(bearer(adminKey)).send({ reason: 'duplicate' })).status).toBe(202);
-  expect(await c.next(ofType('offer.closed'))).toEqual({ type: 'offer.closed', offerId, outcome: 'expired', seq: expect.any(Number) });
+  expect(
+    (await h.http.post(`/v1/offers/${offerId}/cancel`).set(bearer(adminKey)).send({ reason: 'duplicate' })).status,
+  ).toBe(202);
+  expect(await c.next(ofType('offer.closed'))).toEqual({
+    type: 'offer.closed',
+    offerId,
+    outcome: 'expired',
+    seq: expect.any(Number),
+  });
   expect(lead.id).toBeTruthy();
 });
 
@@ -162,7 +220,10 @@ test('malformed frames get an error message, never a crash; a frame over 64 KiB 
   await expectError('null', 'unknown_type');
   const missing = await expectError({ type: 'claim', offerId: 'x' }, 'validation_failed');
   expect((missing.errors as { path: string }[]).map((e) => e.path).sort()).toEqual(['offerId', 'requestId']);
-  await expectError({ type: 'viewed', offerId: '00000000-0000-4000-8000-000000000000', extra: true }, 'validation_failed');
+  await expectError(
+    { type: 'viewed', offerId: '00000000-0000-4000-8000-000000000000', extra: true },
+    'validation_failed',
+  );
   await expectError({ type: 'claim', offerId: '00000000-0000-4000-8000-000000000000', requestId: 'r' }, 'not_found');
   c.ws.send(Buffer.from([1, 2, 3]), { binary: true });
   expect(await c.next((m) => m.type === 'error' && m.code === 'unsupported_frame')).toBeTruthy();

@@ -131,7 +131,6 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
 
 // ─── a world built through the API ───────────────────────────────────────────
 
-
 let seq = 0;
 export const unique = (p: string) => `${p}-${Date.now().toString(36)}-${(seq++).toString(36)}`;
 
@@ -144,8 +143,16 @@ export function apiClient(on: On, key?: string): LeadwireClient {
 }
 
 export async function apiAgency(on: On) {
-  const { agency, adminKey } = await expectStatus('agency', 201, apiClient(on, ROOT_TOKEN).POST('/v1/agencies', { body: { name: unique('agency') } }));
-  await expectStatus('service line', 201, apiClient(on, adminKey).POST('/v1/service-lines', { body: { key: SERVICE_LINE, name: 'Roofing' } }));
+  const { agency, adminKey } = await expectStatus(
+    'agency',
+    201,
+    apiClient(on, ROOT_TOKEN).POST('/v1/agencies', { body: { name: unique('agency') } }),
+  );
+  await expectStatus(
+    'service line',
+    201,
+    apiClient(on, adminKey).POST('/v1/service-lines', { body: { key: SERVICE_LINE, name: 'Roofing' } }),
+  );
   return { agency, adminKey };
 }
 
@@ -154,10 +161,20 @@ export async function apiBuyer(on: On, adminKey: string, opts: { credits?: numbe
   const { buyer, apiKey } = await expectStatus(
     'buyer',
     201,
-    admin.POST('/v1/buyers', { body: { name: unique('buyer'), serviceLines: [SERVICE_LINE], ...(opts.zipCodes ? { zipCodes: opts.zipCodes } : {}) } }),
+    admin.POST('/v1/buyers', {
+      body: {
+        name: unique('buyer'),
+        serviceLines: [SERVICE_LINE],
+        ...(opts.zipCodes ? { zipCodes: opts.zipCodes } : {}),
+      },
+    }),
   );
   if (opts.credits) {
-    await expectStatus('credits', 201, admin.POST('/v1/buyers/{id}/credits', { params: { path: { id: buyer.id } }, body: { amount: opts.credits } }));
+    await expectStatus(
+      'credits',
+      201,
+      admin.POST('/v1/buyers/{id}/credits', { params: { path: { id: buyer.id } }, body: { amount: opts.credits } }),
+    );
   }
   return { buyer, apiKey };
 }
@@ -167,14 +184,25 @@ export async function apiCampaign(on: On, adminKey: string, body: Partial<Schema
     'campaign',
     201,
     apiClient(on, adminKey).POST('/v1/campaigns', {
-      body: { name: unique('campaign'), serviceLine: SERVICE_LINE, mode: 'ping_post', claimWindowSeconds: 30, price: { base: 10 }, ...body },
+      body: {
+        name: unique('campaign'),
+        serviceLine: SERVICE_LINE,
+        mode: 'ping_post',
+        claimWindowSeconds: 30,
+        price: { base: 10 },
+        ...body,
+      },
     }),
   );
   return campaign;
 }
 
 export async function apiLead(on: On, adminKey: string, campaignId: string, fields = leadFields()) {
-  const res = await expectStatus('lead', 202, apiClient(on, adminKey).POST('/v1/leads', { body: { campaignId, fields } }));
+  const res = await expectStatus(
+    'lead',
+    202,
+    apiClient(on, adminKey).POST('/v1/leads', { body: { campaignId, fields } }),
+  );
   return { id: res.lead.id, workflowId: res.workflowId, fields };
 }
 
@@ -197,11 +225,13 @@ export async function connectFeed(wsUrl: string, key: string, via: 'header' | 'q
   const url = via === 'query' ? `${wsUrl}?token=${encodeURIComponent(key)}` : wsUrl;
   const ws = new WebSocket(url, via === 'header' ? { headers: bearer(key) } : {});
   const messages: Record<string, unknown>[] = [];
-  const waiters: { pred: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void }[] = [];
+  const waiters: { pred: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void }[] =
+    [];
   ws.on('message', (data) => {
     const m = JSON.parse(String(data)) as Record<string, unknown>;
     const checked = FeedServerMessage.safeParse(m);
-    if (!checked.success) offSchema.push({ message: m, issues: checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
+    if (!checked.success)
+      offSchema.push({ message: m, issues: checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
     messages.push(m);
     for (const w of [...waiters]) {
       if (w.pred(m)) {
@@ -222,7 +252,10 @@ export async function connectFeed(wsUrl: string, key: string, via: 'header' | 'q
       const found = messages.find(pred);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching feed message; got ${JSON.stringify(messages).slice(0, 2000)}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`no matching feed message; got ${JSON.stringify(messages).slice(0, 2000)}`)),
+          timeoutMs,
+        );
         waiters.push({
           pred,
           resolve: (m) => {

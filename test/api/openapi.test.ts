@@ -13,7 +13,9 @@ const api = documentApi();
 
 /** `METHOD /path` of every route registered on the Express app (its router stack). */
 function servedRoutes(app: express.Express): string[] {
-  const stack = (app as unknown as { router: { stack: { route?: { path: string; methods: Record<string, boolean> } }[] } }).router.stack;
+  const stack = (
+    app as unknown as { router: { stack: { route?: { path: string; methods: Record<string, boolean> } }[] } }
+  ).router.stack;
   return stack.flatMap((layer) =>
     layer.route
       ? Object.keys(layer.route.methods)
@@ -37,7 +39,6 @@ async function fetchDoc() {
 type Schema = Record<string, unknown> & { $ref?: string };
 const componentName = (schema: Schema) => schema.$ref?.replace('#/components/schemas/', '');
 
-
 test('the document is a valid OpenAPI 3.1 document', async () => {
   const doc = await fetchDoc();
   expect(doc.openapi).toBe('3.1.0');
@@ -46,7 +47,9 @@ test('the document is a valid OpenAPI 3.1 document', async () => {
 
 test('it lists every route the app serves, and nothing else', async () => {
   const doc = await fetchDoc();
-  const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+  const documented = Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+  );
   const served = servedRoutes(api.app);
   expect(served.length).toBeGreaterThanOrEqual(40);
   expect(documented.sort()).toEqual([...new Set(served)].sort());
@@ -80,17 +83,38 @@ test('shared schemas are named components, referenced by $ref wherever they are 
   const doc = await fetchDoc();
   const schemas = doc.components.schemas;
   // Answers, request bodies, the problem document and the vocabularies are all named.
-  for (const name of ['Problem', 'ClaimWon', 'ClaimRefused', 'LeadCreate', 'Lead', 'BuyerView', 'FullLead', 'ClaimFailureReason', 'LeadStatus', 'PingRejection']) {
+  for (const name of [
+    'Problem',
+    'ClaimWon',
+    'ClaimRefused',
+    'LeadCreate',
+    'Lead',
+    'BuyerView',
+    'FullLead',
+    'ClaimFailureReason',
+    'LeadStatus',
+    'PingRejection',
+  ]) {
     expect(schemas[name]).toBeDefined();
   }
-  expect(schemas.ClaimFailureReason).toMatchObject({ type: 'string', enum: expect.arrayContaining(['lost_race', 'insufficient_credits']) });
-  expect((schemas.ClaimRefused!.properties as Record<string, Schema>).reason).toEqual({ $ref: '#/components/schemas/ClaimFailureReason' });
-  expect((schemas.ClaimWon!.properties as Record<string, Schema>).lead).toEqual({ $ref: '#/components/schemas/FullLead' });
+  expect(schemas.ClaimFailureReason).toMatchObject({
+    type: 'string',
+    enum: expect.arrayContaining(['lost_race', 'insufficient_credits']),
+  });
+  expect((schemas.ClaimRefused!.properties as Record<string, Schema>).reason).toEqual({
+    $ref: '#/components/schemas/ClaimFailureReason',
+  });
+  expect((schemas.ClaimWon!.properties as Record<string, Schema>).lead).toEqual({
+    $ref: '#/components/schemas/FullLead',
+  });
 
   // Every JSON body of every operation is a reference to a component, and every reference resolves.
   const bodies: Schema[] = [];
   for (const ops of Object.values(doc.paths)) {
-    for (const op of Object.values(ops) as { requestBody?: { content: Record<string, { schema: Schema }> }; responses: Record<string, { content?: Record<string, { schema: Schema }> }> }[]) {
+    for (const op of Object.values(ops) as {
+      requestBody?: { content: Record<string, { schema: Schema }> };
+      responses: Record<string, { content?: Record<string, { schema: Schema }> }>;
+    }[]) {
       for (const media of [op.requestBody?.content ?? {}, ...Object.values(op.responses).map((r) => r.content ?? {})]) {
         for (const [type, { schema }] of Object.entries(media)) if (type.endsWith('json')) bodies.push(schema);
       }
@@ -113,6 +137,7 @@ test('the docs page renders every operation without fetching anything', async ()
   expect(res.status).toBe(200);
   expect(res.headers['content-type']).toMatch(/text\/html/);
   const doc = await fetchDoc();
-  for (const ops of Object.values(doc.paths)) for (const op of Object.values(ops)) expect(res.text).toContain(`id="${op.operationId}"`);
+  for (const ops of Object.values(doc.paths))
+    for (const op of Object.values(ops)) expect(res.text).toContain(`id="${op.operationId}"`);
   expect(res.text).not.toMatch(/<script|https?:\/\/(?!json-schema\.org)/);
 });

@@ -23,11 +23,17 @@ const pool = () => h.database.raw as Pool;
 const q = async (text: string, params: unknown[] = []) => (await pool().query(text, params)).rows;
 
 async function apiSource(adminKey: string, campaigns: { id: string; payout: object; allowed?: boolean }[]) {
-  const res = await h.http.post('/v1/sources').set(bearer(adminKey)).send({ name: unique('source') });
+  const res = await h.http
+    .post('/v1/sources')
+    .set(bearer(adminKey))
+    .send({ name: unique('source') });
   expect(res.status).toBe(201);
   expect(res.body.apiKey).toMatch(/^lw_source_[A-Za-z0-9_-]{43}$/);
   for (const c of campaigns) {
-    const r = await h.http.post(`/v1/sources/${res.body.source.id}/campaigns`).set(bearer(adminKey)).send({ campaignId: c.id, payout: c.payout, allowed: c.allowed ?? true });
+    const r = await h.http
+      .post(`/v1/sources/${res.body.source.id}/campaigns`)
+      .set(bearer(adminKey))
+      .send({ campaignId: c.id, payout: c.payout, allowed: c.allowed ?? true });
     expect(r.status).toBe(200);
   }
   return { source: res.body.source as { id: string }, key: res.body.apiKey as string };
@@ -39,7 +45,9 @@ async function world(opts: { price?: number; payout?: object } = {}) {
   const buyer = await apiBuyer(h, A.adminKey, { credits: 1000 });
   const campaign = await apiCampaign(h, A.adminKey, { claimWindowSeconds: 60, price: { base: opts.price ?? 40 } });
   const other = await apiCampaign(h, A.adminKey, { claimWindowSeconds: 60 });
-  const S = await apiSource(A.adminKey, [{ id: campaign.id, payout: opts.payout ?? { kind: 'share', shareBps: 3000 } }]);
+  const S = await apiSource(A.adminKey, [
+    { id: campaign.id, payout: opts.payout ?? { kind: 'share', shareBps: 3000 } },
+  ]);
   return { A, buyer, campaign, other, S };
 }
 
@@ -47,7 +55,10 @@ const pingOf = (f: ReturnType<typeof leadFields>) => ({ zip: f.zip, state: f.sta
 
 test('a source key posts into an allowed campaign (202) and not into another (403 campaign_not_allowed); the lead keeps its source, sub id and click id', async () => {
   const w = await world();
-  const ok = await h.http.post('/v1/leads').set(bearer(w.S.key)).send({ campaignId: w.campaign.id, fields: leadFields(), subId: 'aff-7', clickId: 'clk-1' });
+  const ok = await h.http
+    .post('/v1/leads')
+    .set(bearer(w.S.key))
+    .send({ campaignId: w.campaign.id, fields: leadFields(), subId: 'aff-7', clickId: 'clk-1' });
   expect(ok.status).toBe(202);
   const [row] = await q('SELECT source_id, sub_id, click_id FROM leads WHERE id = $1', [ok.body.lead.id]);
   expect(row).toEqual({ source_id: w.S.source.id, sub_id: 'aff-7', click_id: 'clk-1' });
@@ -62,7 +73,10 @@ test('a source key posts into an allowed campaign (202) and not into another (40
 test('ping → post within the window → sold → the payout is in the source ledger, written with the sale', async () => {
   const w = await world({ price: 40, payout: { kind: 'share', shareBps: 3000 } });
   const f = leadFields();
-  const ping = await h.http.post('/v1/pings').set(bearer(w.S.key)).send({ campaignId: w.campaign.id, fields: pingOf(f), subId: 'aff-1' });
+  const ping = await h.http
+    .post('/v1/pings')
+    .set(bearer(w.S.key))
+    .send({ campaignId: w.campaign.id, fields: pingOf(f), subId: 'aff-1' });
   expect(ping.status).toBe(200);
   expect(Responses.PingAnswer.parse(ping.body)).toMatchObject({ decision: 'accepted', reason: null, payout: 12 });
 
@@ -73,13 +87,20 @@ test('ping → post within the window → sold → the payout is in the source l
   const won = await winOffer(h, w.buyer.apiKey, offer.id);
   expect(won.charged).toBe(40);
 
-  const entries = await q('SELECT kind, amount, assignment_id, lead_id, balance_after FROM source_ledger_entries WHERE source_id = $1', [w.S.source.id]);
-  expect(entries).toEqual([{ kind: 'payout', amount: 12, assignment_id: won.assignmentId, lead_id: leadId, balance_after: 12 }]);
+  const entries = await q(
+    'SELECT kind, amount, assignment_id, lead_id, balance_after FROM source_ledger_entries WHERE source_id = $1',
+    [w.S.source.id],
+  );
+  expect(entries).toEqual([
+    { kind: 'payout', amount: 12, assignment_id: won.assignmentId, lead_id: leadId, balance_after: 12 },
+  ]);
   const bal = await h.http.get('/v1/source/balance').set(bearer(w.S.key));
   expect(bal.body.balance).toBe(12);
   const mine = await h.http.get('/v1/source/leads').set(bearer(w.S.key));
   expect(mine.status).toBe(200);
-  expect(mine.body.leads).toEqual([expect.objectContaining({ id: leadId, outcome: 'sold', payout: 12, subId: 'aff-1' })]);
+  expect(mine.body.leads).toEqual([
+    expect.objectContaining({ id: leadId, outcome: 'sold', payout: 12, subId: 'aff-1' }),
+  ]);
   // The source sees outcomes, never the buyer.
   expect(JSON.stringify(mine.body)).not.toContain(w.buyer.buyer.id);
 });
@@ -87,8 +108,13 @@ test('ping → post within the window → sold → the payout is in the source l
 test('a second post of the same ping is refused (409 ping_already_posted); one lead only', async () => {
   const w = await world();
   const f = leadFields();
-  const ping = await h.http.post('/v1/pings').set(bearer(w.S.key)).send({ campaignId: w.campaign.id, fields: pingOf(f) });
-  const posts = await Promise.all([1, 2, 3].map(() => h.http.post('/v1/posts').set(bearer(w.S.key)).send({ pingId: ping.body.pingId, fields: f })));
+  const ping = await h.http
+    .post('/v1/pings')
+    .set(bearer(w.S.key))
+    .send({ campaignId: w.campaign.id, fields: pingOf(f) });
+  const posts = await Promise.all(
+    [1, 2, 3].map(() => h.http.post('/v1/posts').set(bearer(w.S.key)).send({ pingId: ping.body.pingId, fields: f })),
+  );
   expect(posts.map((p) => p.status).sort()).toEqual([202, 409, 409]);
   for (const p of posts.filter((x) => x.status === 409)) expect(p.body.code).toBe('ping_already_posted');
   const [{ n }] = await q('SELECT count(*)::int AS n FROM leads WHERE source_id = $1', [w.S.source.id]);
@@ -99,9 +125,16 @@ test('a post after the ping expired is refused (410 ping_expired); nothing store
   const w = await world();
   const short = await h.startInstance({ pingTtlMs: 200 });
   const f = leadFields();
-  const ping = await short.http.post('/v1/pings').set(bearer(w.S.key)).send({ campaignId: w.campaign.id, fields: pingOf(f) });
+  const ping = await short.http
+    .post('/v1/pings')
+    .set(bearer(w.S.key))
+    .send({ campaignId: w.campaign.id, fields: pingOf(f) });
   expect(ping.body.decision).toBe('accepted');
-  await eventually(async () => (await q('SELECT expires_at <= now() AS gone FROM pings WHERE id = $1', [ping.body.pingId]))[0]!.gone, 5000, 'ping expiry');
+  await eventually(
+    async () => (await q('SELECT expires_at <= now() AS gone FROM pings WHERE id = $1', [ping.body.pingId]))[0]!.gone,
+    5000,
+    'ping expiry',
+  );
   const post = await short.http.post('/v1/posts').set(bearer(w.S.key)).send({ pingId: ping.body.pingId, fields: f });
   expect(post.status).toBe(410);
   expect(post.body.code).toBe('ping_expired');
@@ -112,11 +145,21 @@ test('a post after the ping expired is refused (410 ping_expired); nothing store
 test('a post whose fields contradict its ping is refused (422), naming each field; the ping stays usable', async () => {
   const w = await world();
   const f = leadFields();
-  const ping = await h.http.post('/v1/pings').set(bearer(w.S.key)).send({ campaignId: w.campaign.id, fields: pingOf(f), clickId: 'c-1' });
-  const bad = await h.http.post('/v1/posts').set(bearer(w.S.key)).send({ pingId: ping.body.pingId, fields: { ...f, zip: '78702', answers: { homeowner: 'no' } }, clickId: 'c-2' });
+  const ping = await h.http
+    .post('/v1/pings')
+    .set(bearer(w.S.key))
+    .send({ campaignId: w.campaign.id, fields: pingOf(f), clickId: 'c-1' });
+  const bad = await h.http
+    .post('/v1/posts')
+    .set(bearer(w.S.key))
+    .send({ pingId: ping.body.pingId, fields: { ...f, zip: '78702', answers: { homeowner: 'no' } }, clickId: 'c-2' });
   expect(bad.status).toBe(422);
   expect(bad.body.code).toBe('post_contradicts_ping');
-  expect(bad.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['clickId', 'fields.answers.homeowner', 'fields.zip']);
+  expect(bad.body.errors.map((e: { path: string }) => e.path).sort()).toEqual([
+    'clickId',
+    'fields.answers.homeowner',
+    'fields.zip',
+  ]);
   const [{ n }] = await q('SELECT count(*)::int AS n FROM leads WHERE source_id = $1', [w.S.source.id]);
   expect(n).toBe(0);
   const good = await h.http.post('/v1/posts').set(bearer(w.S.key)).send({ pingId: ping.body.pingId, fields: f });
@@ -127,7 +170,10 @@ test('a ping nobody would buy is rejected with a reason, and a rejected ping can
   const w = await world();
   await h.http.patch(`/v1/buyers/${w.buyer.buyer.id}`).set(bearer(w.A.adminKey)).send({ status: 'paused' });
   const f = leadFields();
-  const ping = await h.http.post('/v1/pings').set(bearer(w.S.key)).send({ campaignId: w.campaign.id, fields: pingOf(f) });
+  const ping = await h.http
+    .post('/v1/pings')
+    .set(bearer(w.S.key))
+    .send({ campaignId: w.campaign.id, fields: pingOf(f) });
   expect(ping.body).toMatchObject({ decision: 'rejected', reason: 'no_eligible_buyer', payout: null });
   const post = await h.http.post('/v1/posts').set(bearer(w.S.key)).send({ pingId: ping.body.pingId, fields: f });
   expect(post.status).toBe(409);
@@ -139,82 +185,113 @@ test('pings are rate-limited per source (429 with Retry-After)', async () => {
   const tight = await h.startInstance({ rateLimits: { pings: { capacity: 2, refillPerSecond: 0.01 } } });
   const body = { campaignId: w.campaign.id, fields: pingOf(leadFields()) };
   const statuses = [];
-  for (let i = 0; i < 3; i++) statuses.push((await tight.http.post('/v1/pings').set(bearer(w.S.key)).send(body)).status);
+  for (let i = 0; i < 3; i++)
+    statuses.push((await tight.http.post('/v1/pings').set(bearer(w.S.key)).send(body)).status);
   expect(statuses).toEqual([200, 200, 429]);
 });
 
 test('an approved return reverses the payout exactly once; the database refuses a second reversal', async () => {
   const w = await world({ price: 50, payout: { kind: 'fixed', amount: 20 } });
-  const post = await h.http.post('/v1/leads').set(bearer(w.S.key)).send({ campaignId: w.campaign.id, fields: leadFields() });
+  const post = await h.http
+    .post('/v1/leads')
+    .set(bearer(w.S.key))
+    .send({ campaignId: w.campaign.id, fields: leadFields() });
   const offer = await offerOfLead(h, post.body.lead.id);
   const won = await winOffer(h, w.buyer.apiKey, offer.id);
-  const dispute = await h.http.post(`/v1/assignments/${won.assignmentId}/disputes`).set(bearer(w.buyer.apiKey)).send({ reason: 'wrong number' });
-  const approvals = await Promise.all([1, 2].map(() => h.http.post(`/v1/disputes/${dispute.body.dispute.id}/resolve`).set(bearer(w.A.adminKey)).send({ approve: true })));
+  const dispute = await h.http
+    .post(`/v1/assignments/${won.assignmentId}/disputes`)
+    .set(bearer(w.buyer.apiKey))
+    .send({ reason: 'wrong number' });
+  const approvals = await Promise.all(
+    [1, 2].map(() =>
+      h.http.post(`/v1/disputes/${dispute.body.dispute.id}/resolve`).set(bearer(w.A.adminKey)).send({ approve: true }),
+    ),
+  );
   expect(approvals.map((a) => a.status).sort()).toEqual([200, 409]);
 
-  const entries = await q('SELECT kind, amount FROM source_ledger_entries WHERE source_id = $1 ORDER BY created_at, kind', [w.S.source.id]);
-  expect(entries).toEqual([{ kind: 'payout', amount: 20 }, { kind: 'reversal', amount: -20 }]);
+  const entries = await q(
+    'SELECT kind, amount FROM source_ledger_entries WHERE source_id = $1 ORDER BY created_at, kind',
+    [w.S.source.id],
+  );
+  expect(entries).toEqual([
+    { kind: 'payout', amount: 20 },
+    { kind: 'reversal', amount: -20 },
+  ]);
   const [{ balance }] = await q('SELECT balance FROM source_wallets WHERE source_id = $1', [w.S.source.id]);
   expect(balance).toBe(0);
   await expect(
-    q(`INSERT INTO source_ledger_entries (source_id, agency_id, kind, amount, idempotency_key, assignment_id) VALUES ($1, $2, 'reversal', -20, 'another', $3)`, [
-      w.S.source.id,
-      w.A.agency.id,
-      won.assignmentId,
-    ]),
+    q(
+      `INSERT INTO source_ledger_entries (source_id, agency_id, kind, amount, idempotency_key, assignment_id) VALUES ($1, $2, 'reversal', -20, 'another', $3)`,
+      [w.S.source.id, w.A.agency.id, won.assignmentId],
+    ),
   ).rejects.toThrow(/source_ledger_assignment_kind_uq|duplicate/);
-  await expect(q(`UPDATE source_ledger_entries SET amount = 1 WHERE source_id = $1`, [w.S.source.id])).rejects.toThrow(/append-only/);
+  await expect(q(`UPDATE source_ledger_entries SET amount = 1 WHERE source_id = $1`, [w.S.source.id])).rejects.toThrow(
+    /append-only/,
+  );
   const mine = await h.http.get('/v1/source/leads').set(bearer(w.S.key));
   expect(mine.body.leads[0]).toMatchObject({ outcome: 'returned', payout: 0 });
 });
 
 test('the database refuses a sale of a sourced lead without its payout, and a reversal that is not exactly its payout', async () => {
   const w = await world({ price: 30, payout: { kind: 'fixed', amount: 5 } });
-  const post = await h.http.post('/v1/leads').set(bearer(w.S.key)).send({ campaignId: w.campaign.id, fields: leadFields() });
+  const post = await h.http
+    .post('/v1/leads')
+    .set(bearer(w.S.key))
+    .send({ campaignId: w.campaign.id, fields: leadFields() });
   const offer = await offerOfLead(h, post.body.lead.id);
   const won = await winOffer(h, w.buyer.apiKey, offer.id);
   // A second sourced lead, its offer open: an assignment written by hand, without the payout, cannot commit.
-  const post2 = await h.http.post('/v1/leads').set(bearer(w.S.key)).send({ campaignId: w.campaign.id, fields: leadFields() });
+  const post2 = await h.http
+    .post('/v1/leads')
+    .set(bearer(w.S.key))
+    .send({ campaignId: w.campaign.id, fields: leadFields() });
   const offer2 = await offerOfLead(h, post2.body.lead.id);
   const client = await pool().connect();
   try {
     await client.query('BEGIN');
     const [charge] = (
-      await client.query(`INSERT INTO ledger_entries (buyer_id, agency_id, kind, amount, idempotency_key) VALUES ($1, $2, 'adjustment', 0, $3) RETURNING id`, [
-        w.buyer.buyer.id,
-        w.A.agency.id,
-        unique('k'),
-      ])
+      await client.query(
+        `INSERT INTO ledger_entries (buyer_id, agency_id, kind, amount, idempotency_key) VALUES ($1, $2, 'adjustment', 0, $3) RETURNING id`,
+        [w.buyer.buyer.id, w.A.agency.id, unique('k')],
+      )
     ).rows;
-    await client.query(`INSERT INTO assignments (lead_id, offer_id, buyer_id, agency_id, price, exclusive, charge_entry_id) VALUES ($1, $2, $3, $4, 30, true, $5)`, [
-      post2.body.lead.id,
-      offer2.id,
-      w.buyer.buyer.id,
-      w.A.agency.id,
-      charge.id,
-    ]);
+    await client.query(
+      `INSERT INTO assignments (lead_id, offer_id, buyer_id, agency_id, price, exclusive, charge_entry_id) VALUES ($1, $2, $3, $4, 30, true, $5)`,
+      [post2.body.lead.id, offer2.id, w.buyer.buyer.id, w.A.agency.id, charge.id],
+    );
     await expect(client.query('COMMIT')).rejects.toThrow(/has no payout/);
   } finally {
     await client.query('ROLLBACK').catch(() => undefined);
     client.release();
   }
   await expect(
-    q(`INSERT INTO source_ledger_entries (source_id, agency_id, kind, amount, idempotency_key, assignment_id) VALUES ($1, $2, 'reversal', -4, 'partial', $3)`, [
-      w.S.source.id,
-      w.A.agency.id,
-      won.assignmentId,
-    ]),
+    q(
+      `INSERT INTO source_ledger_entries (source_id, agency_id, kind, amount, idempotency_key, assignment_id) VALUES ($1, $2, 'reversal', -4, 'partial', $3)`,
+      [w.S.source.id, w.A.agency.id, won.assignmentId],
+    ),
   ).rejects.toThrow(/exactly the payout/);
 });
 
 test("a source reads only its own leads; admin routes, buyers' routes and the feed refuse its key", async () => {
   const w = await world();
   const T = await apiSource(w.A.adminKey, [{ id: w.campaign.id, payout: { kind: 'fixed', amount: 1 } }]);
-  const mineS = await h.http.post('/v1/leads').set(bearer(w.S.key)).send({ campaignId: w.campaign.id, fields: leadFields() });
+  const mineS = await h.http
+    .post('/v1/leads')
+    .set(bearer(w.S.key))
+    .send({ campaignId: w.campaign.id, fields: leadFields() });
   await h.http.post('/v1/leads').set(bearer(T.key)).send({ campaignId: w.campaign.id, fields: leadFields() });
   const list = await h.http.get('/v1/source/leads').set(bearer(w.S.key));
   expect(list.body.leads.map((l: { id: string }) => l.id)).toEqual([mineS.body.lead.id]);
-  for (const path of ['/v1/leads', `/v1/leads/${mineS.body.lead.id}`, '/v1/buyers', `/v1/buyers/${w.buyer.buyer.id}`, '/v1/sources', '/v1/offers', '/v1/me/leads', '/v1/reports']) {
+  for (const path of [
+    '/v1/leads',
+    `/v1/leads/${mineS.body.lead.id}`,
+    '/v1/buyers',
+    `/v1/buyers/${w.buyer.buyer.id}`,
+    '/v1/sources',
+    '/v1/offers',
+    '/v1/me/leads',
+    '/v1/reports',
+  ]) {
     const res = await h.http.get(path).set(bearer(w.S.key));
     expect([path, res.status]).toEqual([path, 403]);
   }
@@ -224,7 +301,10 @@ test("a source reads only its own leads; admin routes, buyers' routes and the fe
 
 test('source keys rotate and revoke', async () => {
   const w = await world();
-  const rotated = await h.http.post(`/v1/sources/${w.S.source.id}/keys`).set(bearer(w.A.adminKey)).send({ revokeExisting: true });
+  const rotated = await h.http
+    .post(`/v1/sources/${w.S.source.id}/keys`)
+    .set(bearer(w.A.adminKey))
+    .send({ revokeExisting: true });
   expect(rotated.status).toBe(201);
   expect(rotated.body.revoked).toBe(1);
   expect((await h.http.get('/v1/me').set(bearer(w.S.key))).status).toBe(401);
@@ -236,17 +316,73 @@ test('source keys rotate and revoke', async () => {
 
 describe('bad input on every new route: 400 problem+json naming the field, nothing stored', () => {
   type W = Awaited<ReturnType<typeof world>>;
-  const cases: [string, 'admin' | 'source', (w: W) => string, 'post' | 'patch' | 'get', ((w: W) => object) | null, string][] = [
+  const cases: [
+    string,
+    'admin' | 'source',
+    (w: W) => string,
+    'post' | 'patch' | 'get',
+    ((w: W) => object) | null,
+    string,
+  ][] = [
     ['POST /v1/sources', 'admin', () => '/v1/sources', 'post', () => ({ name: '' }), 'name'],
-    ['PATCH /v1/sources/:id', 'admin', (w) => `/v1/sources/${w.S.source.id}`, 'patch', () => ({ status: 'gone' }), 'status'],
-    ['POST /v1/sources/:id/campaigns', 'admin', (w) => `/v1/sources/${w.S.source.id}/campaigns`, 'post', () => ({ campaignId: 'x', payout: { kind: 'fixed', amount: 1 } }), 'campaignId'],
-    ['POST /v1/sources/:id/campaigns (rule)', 'admin', (w) => `/v1/sources/${w.S.source.id}/campaigns`, 'post', () => ({ campaignId: '00000000-0000-4000-8000-000000000000', payout: { kind: 'share', shareBps: 10001 } }), 'payout.shareBps'],
-    ['POST /v1/sources/:id/keys', 'admin', (w) => `/v1/sources/${w.S.source.id}/keys`, 'post', () => ({ revokeExisting: 'yes' }), 'revokeExisting'],
-    ['GET /v1/sources/:id/leads', 'admin', (w) => `/v1/sources/${w.S.source.id}/leads?from=yesterday`, 'get', null, 'from'],
+    [
+      'PATCH /v1/sources/:id',
+      'admin',
+      (w) => `/v1/sources/${w.S.source.id}`,
+      'patch',
+      () => ({ status: 'gone' }),
+      'status',
+    ],
+    [
+      'POST /v1/sources/:id/campaigns',
+      'admin',
+      (w) => `/v1/sources/${w.S.source.id}/campaigns`,
+      'post',
+      () => ({ campaignId: 'x', payout: { kind: 'fixed', amount: 1 } }),
+      'campaignId',
+    ],
+    [
+      'POST /v1/sources/:id/campaigns (rule)',
+      'admin',
+      (w) => `/v1/sources/${w.S.source.id}/campaigns`,
+      'post',
+      () => ({ campaignId: '00000000-0000-4000-8000-000000000000', payout: { kind: 'share', shareBps: 10001 } }),
+      'payout.shareBps',
+    ],
+    [
+      'POST /v1/sources/:id/keys',
+      'admin',
+      (w) => `/v1/sources/${w.S.source.id}/keys`,
+      'post',
+      () => ({ revokeExisting: 'yes' }),
+      'revokeExisting',
+    ],
+    [
+      'GET /v1/sources/:id/leads',
+      'admin',
+      (w) => `/v1/sources/${w.S.source.id}/leads?from=yesterday`,
+      'get',
+      null,
+      'from',
+    ],
     ['GET /v1/sources/:id/ledger', 'admin', () => `/v1/sources/nope/ledger`, 'get', null, 'id'],
     ['GET /v1/reports', 'admin', () => '/v1/reports?groupBy=week', 'get', null, 'groupBy'],
-    ['POST /v1/pings', 'source', () => '/v1/pings', 'post', () => ({ campaignId: '00000000-0000-4000-8000-000000000000', fields: { zip: 'abc' } }), 'fields.zip'],
-    ['POST /v1/pings (identity)', 'source', () => '/v1/pings', 'post', (w) => ({ campaignId: w.campaign.id, fields: { zip: '78701', phone: '5125550100' } }), 'fields.phone'],
+    [
+      'POST /v1/pings',
+      'source',
+      () => '/v1/pings',
+      'post',
+      () => ({ campaignId: '00000000-0000-4000-8000-000000000000', fields: { zip: 'abc' } }),
+      'fields.zip',
+    ],
+    [
+      'POST /v1/pings (identity)',
+      'source',
+      () => '/v1/pings',
+      'post',
+      (w) => ({ campaignId: w.campaign.id, fields: { zip: '78701', phone: '5125550100' } }),
+      'fields.phone',
+    ],
     ['POST /v1/posts', 'source', () => '/v1/posts', 'post', () => ({ pingId: 'nope', fields: leadFields() }), 'pingId'],
     ['GET /v1/source/leads', 'source', () => '/v1/source/leads?to=2026-13-01', 'get', null, 'to'],
     ['GET /v1/source/ledger', 'source', () => '/v1/source/ledger?limit=0', 'get', null, 'limit'],
@@ -254,26 +390,40 @@ describe('bad input on every new route: 400 problem+json naming the field, nothi
   test.each(cases)('%s', async (_name, who, url, method, body, field) => {
     const w = await world();
     const key = who === 'admin' ? w.A.adminKey : w.S.key;
-    const before = await q('SELECT (SELECT count(*) FROM sources WHERE agency_id = $1)::int AS s, (SELECT count(*) FROM pings WHERE agency_id = $1)::int AS p, (SELECT count(*) FROM leads WHERE agency_id = $1)::int AS l, (SELECT count(*) FROM source_campaigns WHERE agency_id = $1)::int AS c', [w.A.agency.id]);
+    const before = await q(
+      'SELECT (SELECT count(*) FROM sources WHERE agency_id = $1)::int AS s, (SELECT count(*) FROM pings WHERE agency_id = $1)::int AS p, (SELECT count(*) FROM leads WHERE agency_id = $1)::int AS l, (SELECT count(*) FROM source_campaigns WHERE agency_id = $1)::int AS c',
+      [w.A.agency.id],
+    );
     const req = h.http[method](url(w)).set(bearer(key));
     const res = body ? await req.send(body(w)) : await req;
     expect(res.status).toBe(400);
     expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
     ProblemSchema.parse(res.body);
     expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(field);
-    const after = await q('SELECT (SELECT count(*) FROM sources WHERE agency_id = $1)::int AS s, (SELECT count(*) FROM pings WHERE agency_id = $1)::int AS p, (SELECT count(*) FROM leads WHERE agency_id = $1)::int AS l, (SELECT count(*) FROM source_campaigns WHERE agency_id = $1)::int AS c', [w.A.agency.id]);
+    const after = await q(
+      'SELECT (SELECT count(*) FROM sources WHERE agency_id = $1)::int AS s, (SELECT count(*) FROM pings WHERE agency_id = $1)::int AS p, (SELECT count(*) FROM leads WHERE agency_id = $1)::int AS l, (SELECT count(*) FROM source_campaigns WHERE agency_id = $1)::int AS c',
+      [w.A.agency.id],
+    );
     expect(after).toEqual(before);
   });
 });
 
 test("a source's posting spec comes from the API schemas and lists only its allowed campaigns, with curl", async () => {
   const w = await world();
-  await h.http.post(`/v1/sources/${w.S.source.id}/campaigns`).set(bearer(w.A.adminKey)).send({ campaignId: w.other.id, allowed: false, payout: { kind: 'fixed', amount: 1 } });
+  await h.http
+    .post(`/v1/sources/${w.S.source.id}/campaigns`)
+    .set(bearer(w.A.adminKey))
+    .send({ campaignId: w.other.id, allowed: false, payout: { kind: 'fixed', amount: 1 } });
   const spec = await h.http.get('/v1/source/spec').set(bearer(w.S.key));
   expect(spec.status).toBe(200);
   expect(spec.body.campaigns.map((c: { campaignId: string }) => c.campaignId)).toEqual([w.campaign.id]);
   expect(spec.body.campaigns[0].curl[0]).toContain('/v1/pings');
-  expect(Object.keys(spec.body.ping.body.properties.fields.properties).sort()).toEqual(['answers', 'city', 'state', 'zip']);
+  expect(Object.keys(spec.body.ping.body.properties.fields.properties).sort()).toEqual([
+    'answers',
+    'city',
+    'state',
+    'zip',
+  ]);
   expect(spec.body.post.body.required).toEqual(expect.arrayContaining(['pingId', 'fields']));
 });
 

@@ -15,25 +15,40 @@ export type World = Awaited<ReturnType<typeof buildWorld>>;
 
 /** The open offer of a lead, once its workflow has opened it. */
 export async function offerOfLead(h: Harness, leadId: string, status: string | null = 'open') {
-  return eventually(async () => {
-    const rows = await h.database.db.select().from(offers).where(eq(offers.leadId, leadId));
-    return rows.find((o) => status === null || o.status === status);
-  }, 20_000, `offer of lead ${leadId}`);
+  return eventually(
+    async () => {
+      const rows = await h.database.db.select().from(offers).where(eq(offers.leadId, leadId));
+      return rows.find((o) => status === null || o.status === status);
+    },
+    20_000,
+    `offer of lead ${leadId}`,
+  );
 }
 
 /** Claims an offer through the API and expects the win. */
 export async function winOffer(h: Harness, buyerKey: string, offerId: string) {
-  return expectStatus('claim', 200, apiClient(h, buyerKey).POST('/v1/offers/{id}/claim', { params: { path: { id: offerId } }, body: {} }));
+  return expectStatus(
+    'claim',
+    200,
+    apiClient(h, buyerKey).POST('/v1/offers/{id}/claim', { params: { path: { id: offerId } }, body: {} }),
+  );
 }
 
 /** A source of the agency allowed on one campaign (30 % of the sale), with its key. */
 export async function apiSourceFor(h: Harness, adminKey: string, campaignId: string) {
   const admin = apiClient(h, adminKey);
-  const { source, apiKey } = await expectStatus('source', 201, admin.POST('/v1/sources', { body: { name: `source-${Date.now().toString(36)}` } }));
+  const { source, apiKey } = await expectStatus(
+    'source',
+    201,
+    admin.POST('/v1/sources', { body: { name: `source-${Date.now().toString(36)}` } }),
+  );
   await expectStatus(
     'source rule',
     200,
-    admin.POST('/v1/sources/{id}/campaigns', { params: { path: { id: source.id } }, body: { campaignId, payout: { kind: 'share', shareBps: 3000 } } }),
+    admin.POST('/v1/sources/{id}/campaigns', {
+      params: { path: { id: source.id } },
+      body: { campaignId, payout: { kind: 'share', shareBps: 3000 } },
+    }),
   );
   return { source, apiKey };
 }
@@ -56,7 +71,10 @@ export async function buildWorld(h: Harness) {
   const dispute = await expectStatus(
     'dispute',
     201,
-    apiClient(h, T.apiKey).POST('/v1/assignments/{id}/disputes', { params: { path: { id: win2.assignmentId } }, body: { reason: 'wrong number' } }),
+    apiClient(h, T.apiKey).POST('/v1/assignments/{id}/disputes', {
+      params: { path: { id: win2.assignmentId } },
+      body: { reason: 'wrong number' },
+    }),
   );
 
   const S = await apiSourceFor(h, A.adminKey, campaign.id);
@@ -66,8 +84,12 @@ export async function buildWorld(h: Harness) {
   const ping = await h.http
     .post('/v1/pings')
     .set(bearer(S.apiKey))
-    .send({ campaignId: campaign.id, fields: { zip: pingFields.zip, state: pingFields.state, city: pingFields.city, answers: pingFields.answers } });
-  if (ping.status !== 200 || ping.body.decision !== 'accepted') throw new Error(`ping: ${ping.status} ${JSON.stringify(ping.body)}`);
+    .send({
+      campaignId: campaign.id,
+      fields: { zip: pingFields.zip, state: pingFields.state, city: pingFields.city, answers: pingFields.answers },
+    });
+  if (ping.status !== 200 || ping.body.decision !== 'accepted')
+    throw new Error(`ping: ${ping.status} ${JSON.stringify(ping.body)}`);
 
   return {
     A,

@@ -18,7 +18,10 @@ const suite = browserSuite();
 const track = suite.track;
 
 async function post<T = Record<string, unknown>>(key: string, path: string, body: unknown, status = 201): Promise<T> {
-  const res = await suite.h.http.post(path).set(bearer(key)).send(body as object);
+  const res = await suite.h.http
+    .post(path)
+    .set(bearer(key))
+    .send(body as object);
   if (res.status !== status) throw new Error(`POST ${path}: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body as T;
 }
@@ -36,9 +39,16 @@ const person = (firstName: string, lastName: string, city: string, zip: string) 
 });
 
 test('a buyer sets its hours, a pause, alerts and a low-balance threshold; marks its pipeline; the console shows the same settings and outside_hours on the timeline', async () => {
-  const { adminKey } = await post<{ adminKey: string }>(ROOT_TOKEN, '/v1/agencies', { name: 'Summit Home Leads', timeZone: 'America/Chicago' });
+  const { adminKey } = await post<{ adminKey: string }>(ROOT_TOKEN, '/v1/agencies', {
+    name: 'Summit Home Leads',
+    timeZone: 'America/Chicago',
+  });
   await post(adminKey, '/v1/service-lines', { key: SERVICE_LINE, name: 'Roofing' });
-  const { buyer, apiKey } = await post<{ buyer: { id: string }; apiKey: string }>(adminKey, '/v1/buyers', { name: 'Apex Roofing Co.', serviceLines: [SERVICE_LINE], delivery: { smsTo: '+15125550123' } });
+  const { buyer, apiKey } = await post<{ buyer: { id: string }; apiKey: string }>(adminKey, '/v1/buyers', {
+    name: 'Apex Roofing Co.',
+    serviceLines: [SERVICE_LINE],
+    delivery: { smsTo: '+15125550123' },
+  });
   await post(adminKey, `/v1/buyers/${buyer.id}/credits`, { amount: 120 });
   const { campaign } = await post<{ campaign: { id: string } }>(adminKey, '/v1/campaigns', {
     name: 'Roofing – Texas exclusive',
@@ -49,7 +59,11 @@ test('a buyer sets its hours, a pause, alerts and a low-balance threshold; marks
     price: { base: 30 },
   });
   // Three leads bought, for the pipeline board.
-  const people = [person('Ada', 'Lovelace', 'Austin', '78701'), person('Grace', 'Hopper', 'Round Rock', '78664'), person('Alan', 'Turing', 'Houston', '77002')];
+  const people = [
+    person('Ada', 'Lovelace', 'Austin', '78701'),
+    person('Grace', 'Hopper', 'Round Rock', '78664'),
+    person('Alan', 'Turing', 'Houston', '77002'),
+  ];
   for (const fields of people) {
     const lead = await post<{ lead: { id: string } }>(adminKey, '/v1/leads', { campaignId: campaign.id, fields }, 202);
     await winOffer(suite.h, apiKey, (await offerOfLead(suite.h, lead.lead.id)).id);
@@ -76,10 +90,14 @@ test('a buyer sets its hours, a pause, alerts and a low-balance threshold; marks
     alerts: { channels: ['sms'], minPrice: 20, quietHours: { from: '21:00', to: '07:00' } },
     lowBalanceThreshold: 50,
   });
-  expect(await B.page.locator('[data-testid=availability]').innerText()).toMatch(me.availability.open ? /Taking leads now/ : /Outside your hours – opens again/);
+  expect(await B.page.locator('[data-testid=availability]').innerText()).toMatch(
+    me.availability.open ? /Taking leads now/ : /Outside your hours – opens again/,
+  );
   // The balance (30) is below the threshold: Live Leads warns and says how to top up.
   await B.page.click('button.tab:has-text("Live Leads")');
-  expect(await B.page.locator('[data-testid=low-balance-banner]').innerText()).toContain('below your alert threshold of 50');
+  expect(await B.page.locator('[data-testid=low-balance-banner]').innerText()).toContain(
+    'below your alert threshold of 50',
+  );
   await screenshot(B.page, 'buyer-low-balance');
   await B.page.click('button.tab:has-text("Settings")');
   await B.page.waitForSelector('[data-testid=buyer-side-form]');
@@ -94,20 +112,40 @@ test('a buyer sets its hours, a pause, alerts and a low-balance threshold; marks
   await rows.nth(0).locator('input[aria-label="Job value"]').fill('12000');
   await rows.nth(0).locator('[data-testid=pipeline-save]').click();
   await B.page.waitForSelector('[data-testid=pipeline-row][data-status=won_job]');
-  await B.page.locator('[data-testid=pipeline-row][data-status=new]').first().locator('[data-testid=pipeline-status]').selectOption('quoted');
-  await B.page.locator('[data-testid=pipeline-row][data-status=new]').first().locator('[data-testid=pipeline-save]').click();
+  await B.page
+    .locator('[data-testid=pipeline-row][data-status=new]')
+    .first()
+    .locator('[data-testid=pipeline-status]')
+    .selectOption('quoted');
+  await B.page
+    .locator('[data-testid=pipeline-row][data-status=new]')
+    .first()
+    .locator('[data-testid=pipeline-save]')
+    .click();
   await B.page.waitForSelector('[data-testid=pipeline-row][data-status=quoted]');
   const quoted = B.page.locator('[data-testid=pipeline-row][data-status=quoted]');
   await quoted.locator('[data-testid=pipeline-status]').selectOption('contacted');
   await quoted.locator('[data-testid=pipeline-save]').click();
   await B.page.waitForSelector('.note-bad:has-text("cannot go back from quoted to contacted")');
-  const counts = await B.page.locator('[data-testid=pipeline-counts] [data-status]').evaluateAll((els) => Object.fromEntries(els.map((e) => [e.getAttribute('data-status'), e.querySelector('.pipeline-n')!.textContent])));
+  const counts = await B.page
+    .locator('[data-testid=pipeline-counts] [data-status]')
+    .evaluateAll((els) =>
+      Object.fromEntries(els.map((e) => [e.getAttribute('data-status'), e.querySelector('.pipeline-n')!.textContent])),
+    );
   expect(counts).toEqual({ new: '1', contacted: '0', appointment: '0', quoted: '1', won_job: '1', lost_job: '0' });
   await screenshot(B.page, 'buyer-pipeline', { docs: true });
 
   // A pause now: the next lead excludes it with outside_hours, shown on the console's timeline with its wording.
-  await suite.h.http.patch(`/v1/buyers/${buyer.id}`).set(bearer(adminKey)).send({ schedule: null, pauses: [{ until: new Date(Date.now() + 3_600_000).toISOString(), note: 'on a roof' }] });
-  const lead = await post<{ lead: { id: string } }>(adminKey, '/v1/leads', { campaignId: campaign.id, fields: person('Katherine', 'Johnson', 'Dallas', '75201') }, 202);
+  await suite.h.http
+    .patch(`/v1/buyers/${buyer.id}`)
+    .set(bearer(adminKey))
+    .send({ schedule: null, pauses: [{ until: new Date(Date.now() + 3_600_000).toISOString(), note: 'on a roof' }] });
+  const lead = await post<{ lead: { id: string } }>(
+    adminKey,
+    '/v1/leads',
+    { campaignId: campaign.id, fields: person('Katherine', 'Johnson', 'Dallas', '75201') },
+    202,
+  );
   const offer = await offerOfLead(suite.h, lead.lead.id, null);
   const A = track(await adminPage(suite.browser, suite.h.main.baseUrl, adminKey, `/admin/offers/${offer.id}`));
   await A.page.waitForSelector('text=outside its hours of operation');
@@ -119,7 +157,9 @@ test('a buyer sets its hours, a pause, alerts and a low-balance threshold; marks
   expect(await A.page.locator('[data-testid=pauses]').innerText()).toContain('on a roof');
   expect(await A.page.locator('[data-testid=alert-sms]').isChecked()).toBe(true);
   // Its close rate: 1 won job of 3 leads bought.
-  expect(await A.page.locator('[data-testid=close-rates]').innerText()).toContain('33.3% close rate · 3 bought · 1 won');
+  expect(await A.page.locator('[data-testid=close-rates]').innerText()).toContain(
+    '33.3% close rate · 3 bought · 1 won',
+  );
   await screenshot(A.page, 'console-buyer-side', { fullPage: true });
   // The campaign page sets the buyer's own price; new offers price it so.
   await A.page.goto(`${suite.h.main.baseUrl}/admin/campaigns/${campaign.id}`);
@@ -130,7 +170,9 @@ test('a buyer sets its hours, a pause, alerts and a low-balance threshold; marks
   await panel.locator('input').fill('20');
   await panel.locator('button:has-text("Set price")').click();
   await A.page.waitForSelector('[data-testid=buyer-prices]:has-text("+20% on the campaign price")');
-  expect((await suite.h.http.get(`/v1/campaigns/${campaign.id}/buyer-prices`).set(bearer(adminKey))).body.buyerPrices).toMatchObject([{ buyerId: buyer.id, kind: 'percent', value: 20 }]);
+  expect(
+    (await suite.h.http.get(`/v1/campaigns/${campaign.id}/buyer-prices`).set(bearer(adminKey))).body.buyerPrices,
+  ).toMatchObject([{ buyerId: buyer.id, kind: 'percent', value: 20 }]);
   expect(A.errors).toEqual([]);
   // The one refused move back is the browser's only logged failure (a 409 answer).
   expect(B.errors).toEqual([expect.stringContaining('status of 409')]);
@@ -139,10 +181,24 @@ test('a buyer sets its hours, a pause, alerts and a low-balance threshold; marks
 test("an alert's claim link opens Live Leads on its offer; once closed, the page says so", async () => {
   const { adminKey } = await post<{ adminKey: string }>(ROOT_TOKEN, '/v1/agencies', { name: 'Lone Star Leads' });
   await post(adminKey, '/v1/service-lines', { key: SERVICE_LINE, name: 'Roofing' });
-  const { buyer, apiKey } = await post<{ buyer: { id: string }; apiKey: string }>(adminKey, '/v1/buyers', { name: 'Bluebird Exteriors', serviceLines: [SERVICE_LINE] });
+  const { buyer, apiKey } = await post<{ buyer: { id: string }; apiKey: string }>(adminKey, '/v1/buyers', {
+    name: 'Bluebird Exteriors',
+    serviceLines: [SERVICE_LINE],
+  });
   await post(adminKey, `/v1/buyers/${buyer.id}/credits`, { amount: 200 });
-  const { campaign } = await post<{ campaign: { id: string } }>(adminKey, '/v1/campaigns', { name: 'Roofing', serviceLine: SERVICE_LINE, mode: 'ping_post', claimWindowSeconds: 60, price: { base: 25 } });
-  const lead = await post<{ lead: { id: string } }>(adminKey, '/v1/leads', { campaignId: campaign.id, fields: person('Margaret', 'Hamilton', 'El Paso', '79901') }, 202);
+  const { campaign } = await post<{ campaign: { id: string } }>(adminKey, '/v1/campaigns', {
+    name: 'Roofing',
+    serviceLine: SERVICE_LINE,
+    mode: 'ping_post',
+    claimWindowSeconds: 60,
+    price: { base: 25 },
+  });
+  const lead = await post<{ lead: { id: string } }>(
+    adminKey,
+    '/v1/leads',
+    { campaignId: campaign.id, fields: person('Margaret', 'Hamilton', 'El Paso', '79901') },
+    202,
+  );
   const offer = await offerOfLead(suite.h, lead.lead.id);
 
   const W = track(await openPage(suite.browser, `${suite.h.main.baseUrl}/?offer=${offer.id}`));

@@ -31,14 +31,27 @@ const CHROMIUM_ARGS = [
 
 /** web/dist, built by the project's own script when a source is newer (a no-op otherwise). */
 export function buildPages(): void {
-  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['web/tools/build.ts', '--if-stale'], { cwd: ROOT, stdio: 'inherit', timeout: 180_000 });
-  if (!fs.existsSync(path.join(ROOT, 'web', 'dist', 'index.html'))) throw new Error('web/dist/index.html is missing after the build');
+  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['web/tools/build.ts', '--if-stale'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    timeout: 180_000,
+  });
+  if (!fs.existsSync(path.join(ROOT, 'web', 'dist', 'index.html')))
+    throw new Error('web/dist/index.html is missing after the build');
 }
 
 export async function launchBrowser(): Promise<Browser> {
   // A fresh machine: `npm test` installs Debian's Chromium itself when it can (root, apt), as .ci/run does.
-  if (!fs.existsSync(CHROMIUM) && CHROMIUM === '/usr/bin/chromium' && process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get')) {
-    execFileSync('bash', ['-c', 'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium'], { stdio: 'inherit', timeout: 600_000 });
+  if (
+    !fs.existsSync(CHROMIUM) &&
+    CHROMIUM === '/usr/bin/chromium' &&
+    process.getuid?.() === 0 &&
+    fs.existsSync('/usr/bin/apt-get')
+  ) {
+    execFileSync('bash', ['-c', 'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium'], {
+      stdio: 'inherit',
+      timeout: 600_000,
+    });
   }
   if (!fs.existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (CI does: .ci/run), or set LW_CHROMIUM`);
@@ -53,7 +66,11 @@ export interface PageWatch {
   errors: string[];
 }
 
-export async function openPage(browser: Browser, url: string, viewport = { width: 1280, height: 860 }): Promise<PageWatch> {
+export async function openPage(
+  browser: Browser,
+  url: string,
+  viewport = { width: 1280, height: 860 },
+): Promise<PageWatch> {
   const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
   const page = await context.newPage();
   const errors: string[] = [];
@@ -73,7 +90,12 @@ export async function signIn(page: Page, key: string, ready: string): Promise<vo
 }
 
 /** A buyer's Live Leads page, signed in, its feed connected. */
-export async function buyerPage(browser: Browser, baseUrl: string, key: string, viewport?: { width: number; height: number }): Promise<PageWatch> {
+export async function buyerPage(
+  browser: Browser,
+  baseUrl: string,
+  key: string,
+  viewport?: { width: number; height: number },
+): Promise<PageWatch> {
   const w = await openPage(browser, `${baseUrl}/`, viewport);
   await signIn(w.page, key, '.conn-online');
   return w;
@@ -87,7 +109,11 @@ export async function adminPage(browser: Browser, baseUrl: string, key: string, 
 }
 
 /** Saves test-results/screenshots/<name>.png; with LW_DOCS_SCREENSHOTS=1 also docs/screenshots/<name>.png. */
-export async function screenshot(page: Page, name: string, opts: { fullPage?: boolean; docs?: boolean } = {}): Promise<void> {
+export async function screenshot(
+  page: Page,
+  name: string,
+  opts: { fullPage?: boolean; docs?: boolean } = {},
+): Promise<void> {
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
   // Let transitions (card entrance, bar widths) settle so the picture shows the steady state.
   await page.waitForTimeout(400);

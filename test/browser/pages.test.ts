@@ -28,7 +28,10 @@ const tag = () => `${Date.now().toString(36).slice(-4)}${(seq++).toString(36)}`;
 let phone = 1000 + Math.floor(Math.random() * 4000);
 
 async function post<T = Record<string, unknown>>(key: string, path: string, body: unknown, status = 201): Promise<T> {
-  const res = await h.http.post(path).set(bearer(key)).send(body as object);
+  const res = await h.http
+    .post(path)
+    .set(bearer(key))
+    .send(body as object);
   if (res.status !== status) throw new Error(`POST ${path}: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body as T;
 }
@@ -40,22 +43,49 @@ async function makeAgency(name: string) {
 }
 
 async function makeBuyer(adminKey: string, name: string, credits: number, extra: Record<string, unknown> = {}) {
-  const { buyer, apiKey } = await post<{ buyer: { id: string; name: string }; apiKey: string }>(adminKey, '/v1/buyers', { name, serviceLines: [SERVICE_LINE], ...extra });
+  const { buyer, apiKey } = await post<{ buyer: { id: string; name: string }; apiKey: string }>(
+    adminKey,
+    '/v1/buyers',
+    { name, serviceLines: [SERVICE_LINE], ...extra },
+  );
   if (credits) await post(adminKey, `/v1/buyers/${buyer.id}/credits`, { amount: credits });
   return { id: buyer.id, name, key: apiKey };
 }
 
 async function makeCampaign(adminKey: string, body: Record<string, unknown>) {
-  const { campaign } = await post<{ campaign: { id: string } }>(adminKey, '/v1/campaigns', { serviceLine: SERVICE_LINE, mode: 'ping_post', claimWindowSeconds: 60, ...body });
+  const { campaign } = await post<{ campaign: { id: string } }>(adminKey, '/v1/campaigns', {
+    serviceLine: SERVICE_LINE,
+    mode: 'ping_post',
+    claimWindowSeconds: 60,
+    ...body,
+  });
   return campaign.id;
 }
 
 const PEOPLE = [
   { firstName: 'Ada', lastName: 'Lovelace', city: 'Austin', zip: '78701', answers: { homeowner: 'yes', roof_age: 18 } },
-  { firstName: 'Grace', lastName: 'Hopper', city: 'Round Rock', zip: '78664', answers: { homeowner: 'no', roof_age: 6 } },
-  { firstName: 'Katherine', lastName: 'Johnson', city: 'Dallas', zip: '75201', answers: { homeowner: 'yes', roof_age: 25 } },
+  {
+    firstName: 'Grace',
+    lastName: 'Hopper',
+    city: 'Round Rock',
+    zip: '78664',
+    answers: { homeowner: 'no', roof_age: 6 },
+  },
+  {
+    firstName: 'Katherine',
+    lastName: 'Johnson',
+    city: 'Dallas',
+    zip: '75201',
+    answers: { homeowner: 'yes', roof_age: 25 },
+  },
   { firstName: 'Alan', lastName: 'Turing', city: 'Houston', zip: '77002', answers: { homeowner: 'yes', roof_age: 12 } },
-  { firstName: 'Margaret', lastName: 'Hamilton', city: 'El Paso', zip: '79901', answers: { homeowner: 'yes', roof_age: 30 } },
+  {
+    firstName: 'Margaret',
+    lastName: 'Hamilton',
+    city: 'El Paso',
+    zip: '79901',
+    answers: { homeowner: 'yes', roof_age: 30 },
+  },
 ];
 
 async function submitLead(adminKey: string, campaignId: string, person = PEOPLE[0]!) {
@@ -91,22 +121,37 @@ async function watchFirstCard(w: PageWatch) {
     const win = window as unknown as { __firstCardAt: number | null };
     win.__firstCardAt = null;
     const check = () => {
-      if (win.__firstCardAt === null && document.querySelector('[data-testid=offer-card]')) win.__firstCardAt = Date.now();
+      if (win.__firstCardAt === null && document.querySelector('[data-testid=offer-card]'))
+        win.__firstCardAt = Date.now();
     };
     new MutationObserver(check).observe(document.body, { childList: true, subtree: true });
     check();
   });
 }
 const firstCardAt = async (w: PageWatch) =>
-  (await w.page.waitForFunction(() => (window as unknown as { __firstCardAt: number | null }).__firstCardAt, null, { timeout: 30_000 })).jsonValue() as Promise<number>;
+  (
+    await w.page.waitForFunction(() => (window as unknown as { __firstCardAt: number | null }).__firstCardAt, null, {
+      timeout: 30_000,
+    })
+  ).jsonValue() as Promise<number>;
 
 const card = (offerId: string) => `[data-testid=offer-card][data-offer-id="${offerId}"]`;
 const balanceIs = (w: PageWatch, n: number) =>
-  w.page.waitForFunction((want) => document.querySelector('[data-testid=balance]')?.textContent?.replace(/\D/g, '') === String(want), n, { timeout: 30_000 });
+  w.page.waitForFunction(
+    (want) => document.querySelector('[data-testid=balance]')?.textContent?.replace(/\D/g, '') === String(want),
+    n,
+    { timeout: 30_000 },
+  );
 
 /** Errors a page reported, minus the connection failures a test provoked on purpose. */
 const unexpectedErrors = (w: PageWatch, allowConnectionErrors = false) =>
-  w.errors.filter((e) => !(allowConnectionErrors && /WebSocket connection|ERR_CONNECTION_REFUSED|Failed to load resource|ERR_EMPTY_RESPONSE/.test(e)));
+  w.errors.filter(
+    (e) =>
+      !(
+        allowConnectionErrors &&
+        /WebSocket connection|ERR_CONNECTION_REFUSED|Failed to load resource|ERR_EMPTY_RESPONSE/.test(e)
+      ),
+  );
 
 // ─── how the API process serves the pages ────────────────────────────────────
 
@@ -130,7 +175,12 @@ describe('serving', () => {
     expect(js.status).toBe(200);
     expect(js.headers['cache-control']).toContain('immutable');
 
-    for (const res of [await h.http.get('/v1/nope'), await h.http.get('/v1'), await h.http.get('/assets/missing.js'), await h.http.post('/').send({})]) {
+    for (const res of [
+      await h.http.get('/v1/nope'),
+      await h.http.get('/v1'),
+      await h.http.get('/assets/missing.js'),
+      await h.http.post('/').send({}),
+    ]) {
       expect(res.status).toBe(404);
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     }
@@ -183,13 +233,16 @@ describe('Live Leads and the offer timeline', () => {
       expect(text).toContain('Austin, TX 78701');
       expect(text).toContain('30'); // 25 + 5 for a homeowner
       expect(text).toMatch(/\d:\d\d/); // the countdown
-      for (const secret of [lead.fields.lastName, lead.fields.phone, lead.fields.email, lead.fields.address]) expect(text).not.toContain(secret);
+      for (const secret of [lead.fields.lastName, lead.fields.phone, lead.fields.email, lead.fields.address])
+        expect(text).not.toContain(secret);
     }
 
     // Two more offers, for a fuller board in the screenshot; then the phone layout.
     await submitLead(adminKey, campaignId, PEOPLE[1]);
     await submitLead(adminKey, campaignId, PEOPLE[2]);
-    await A.page.waitForFunction(() => document.querySelectorAll('[data-testid=offer-card]').length >= 3, null, { timeout: 30_000 });
+    await A.page.waitForFunction(() => document.querySelectorAll('[data-testid=offer-card]').length >= 3, null, {
+      timeout: 30_000,
+    });
     await screenshot(A.page, 'live-leads-feed', { docs: true });
     await A.page.setViewportSize({ width: 390, height: 844 });
     await screenshot(A.page, 'live-leads-phone', { docs: true });
@@ -205,7 +258,9 @@ describe('Live Leads and the offer timeline', () => {
     await balanceIs(A, 970);
 
     await B.page.waitForSelector(`${card(offer.id)}[data-state="closed:taken"]`, { timeout: 30_000 });
-    expect(await B.page.locator(`${card(offer.id)} [data-testid=card-status]`).innerText()).toContain('Taken by another buyer');
+    expect(await B.page.locator(`${card(offer.id)} [data-testid=card-status]`).innerText()).toContain(
+      'Taken by another buyer',
+    );
     expect(await B.page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
 
     await screenshot(A.page, 'won-card', { docs: true });
@@ -219,7 +274,10 @@ describe('Live Leads and the offer timeline', () => {
     await Promise.all([A.page.waitForSelector(card(offer.id)), B.page.waitForSelector(card(offer.id))]);
     // Both clicks dispatched at once (no actionability waits): the race is decided by the workflow.
     const button = `${card(offer.id)} button.btn-primary`;
-    await Promise.all([A.page.$eval(button, (b) => (b as HTMLButtonElement).click()), B.page.$eval(button, (b) => (b as HTMLButtonElement).click())]);
+    await Promise.all([
+      A.page.$eval(button, (b) => (b as HTMLButtonElement).click()),
+      B.page.$eval(button, (b) => (b as HTMLButtonElement).click()),
+    ]);
     const final = (w: PageWatch) =>
       w.page.waitForFunction(
         (sel) => {
@@ -235,12 +293,19 @@ describe('Live Leads and the offer timeline', () => {
   });
 
   test('an offer nobody claims counts down to zero and greys out as expired on both pages', async () => {
-    const flash = await makeCampaign(adminKey, { name: 'Roofing – flash sale', claimWindowSeconds: 3, previewFields: ['city', 'state', 'zip'], price: { base: 20 } });
+    const flash = await makeCampaign(adminKey, {
+      name: 'Roofing – flash sale',
+      claimWindowSeconds: 3,
+      previewFields: ['city', 'state', 'zip'],
+      price: { base: 20 },
+    });
     const lead = await submitLead(adminKey, flash, PEOPLE[1]);
     const { offer } = await whenOpen(lead.id);
     for (const w of [A, B]) {
       await w.page.waitForSelector(`${card(offer.id)}[data-state="closed:expired"]`, { timeout: 30_000 });
-      expect(await w.page.locator(`${card(offer.id)} [data-testid=card-status]`).innerText()).toBe('Expired – nobody claimed it in time');
+      expect(await w.page.locator(`${card(offer.id)} [data-testid=card-status]`).innerText()).toBe(
+        'Expired – nobody claimed it in time',
+      );
       expect(await w.page.locator(`${card(offer.id)} button`).count()).toBe(0);
     }
   });
@@ -264,23 +329,32 @@ describe('Live Leads and the offer timeline', () => {
     expect(await A.page.locator(card(offer.id)).innerText()).toContain('FLOOR');
     await bid(A, 35);
     await bid(B, 25);
-    expect(await A.page.locator(`${card(offer.id)} [data-testid=card-status]`).innerText()).toContain('Your sealed bid: 35 credits');
+    expect(await A.page.locator(`${card(offer.id)} [data-testid=card-status]`).innerText()).toContain(
+      'Your sealed bid: 35 credits',
+    );
     await screenshot(A.page, 'sealed-bid');
 
     await A.page.waitForSelector(`${card(offer.id)}[data-state=won]`, { timeout: 30_000 });
-    expect(await A.page.locator(card(offer.id)).innerText()).toContain(`${lead.fields.firstName} ${lead.fields.lastName}`);
+    expect(await A.page.locator(card(offer.id)).innerText()).toContain(
+      `${lead.fields.firstName} ${lead.fields.lastName}`,
+    );
     await B.page.waitForSelector(`${card(offer.id)}[data-state="closed:taken"]`, { timeout: 30_000 });
-    expect(await B.page.locator(`${card(offer.id)} [data-testid=card-status]`).innerText()).toBe('Another buyer bid higher');
+    expect(await B.page.locator(`${card(offer.id)} [data-testid=card-status]`).innerText()).toBe(
+      'Another buyer bid higher',
+    );
   });
 
   test('the admin timeline of the offer shows targeted, viewed, claim attempts, won and lost in order; the why box explains an excluded buyer', async () => {
     const admin = track(await adminPage(browser, h.main.baseUrl, adminKey, `/admin/offers/${soldOfferId}`));
     const events = async () => {
       await admin.page.waitForSelector('[data-testid=timeline] li[data-type=lost]', { timeout: 30_000 });
-      return admin.page.$$eval('[data-testid=timeline] li', (lis) => lis.map((li) => ({ type: li.getAttribute('data-type'), buyer: li.getAttribute('data-buyer') })));
+      return admin.page.$$eval('[data-testid=timeline] li', (lis) =>
+        lis.map((li) => ({ type: li.getAttribute('data-type'), buyer: li.getAttribute('data-buyer') })),
+      );
     };
     const list = await events();
-    const at = (type: string, buyer?: string) => list.findIndex((e) => e.type === type && (buyer === undefined || e.buyer === buyer));
+    const at = (type: string, buyer?: string) =>
+      list.findIndex((e) => e.type === type && (buyer === undefined || e.buyer === buyer));
     for (const [type, buyer] of [
       ['targeted', apex.name],
       ['targeted', bluebird.name],
@@ -299,7 +373,9 @@ describe('Live Leads and the offer timeline', () => {
     expect(at('won', apex.name)).toBeLessThan(at('lost', bluebird.name));
     // Every event has its time and the gap since the one before.
     expect(await admin.page.locator('[data-testid=timeline] .tl-clock').count()).toBe(list.length);
-    expect(await admin.page.locator('[data-testid=timeline] li[data-type=won]').innerText()).toContain('charged 30 credits');
+    expect(await admin.page.locator('[data-testid=timeline] li[data-type=won]').innerText()).toContain(
+      'charged 30 credits',
+    );
 
     await admin.page.selectOption('[data-testid=why-buyer]', northside.id);
     await admin.page.click('form:has([data-testid=why-buyer]) button[type=submit]');
@@ -346,12 +422,21 @@ describe('Live Leads and the offer timeline', () => {
 
   test('the agency console: leads, review queue (assign), campaigns, buyers, disputes and analytics render without errors', async () => {
     // A lead nobody can buy (a pool of one excluded buyer) goes to manual review; a dispute to resolve.
-    const nobody = await makeCampaign(adminKey, { name: 'Gutters – Northside only', mode: 'push', price: { base: 15 }, buyerIds: [northside.id] });
+    const nobody = await makeCampaign(adminKey, {
+      name: 'Gutters – Northside only',
+      mode: 'push',
+      price: { base: 15 },
+      buyerIds: [northside.id],
+    });
     const stranded = await submitLead(adminKey, nobody, { ...PEOPLE[1]!, firstName: 'Radia', lastName: 'Perlman' });
-    await eventually(async () => {
-      const res = await h.http.get(`/v1/leads/${stranded.id}`).set(bearer(adminKey));
-      return res.body.lead?.status === 'manual_review';
-    }, 30_000, 'the stranded lead in manual review');
+    await eventually(
+      async () => {
+        const res = await h.http.get(`/v1/leads/${stranded.id}`).set(bearer(adminKey));
+        return res.body.lead?.status === 'manual_review';
+      },
+      30_000,
+      'the stranded lead in manual review',
+    );
     // The buyer disputes Ada Lovelace's lead from My leads.
     await A.page.click('.tab:has-text("My leads")');
     const ada = A.page.locator('section.panel', { hasText: 'Ada Lovelace' });
@@ -386,7 +471,10 @@ describe('Live Leads and the offer timeline', () => {
     const created = page.url().split('/').pop()!;
     await page.goto(`${h.main.baseUrl}/admin/campaigns`);
     await page.locator('tr', { hasText: 'Roofing – weekend' }).locator('button', { hasText: 'Switch to push' }).click();
-    await page.locator('tr', { hasText: 'Roofing – weekend' }).locator('button', { hasText: 'Switch to ping post' }).waitFor({ timeout: 30_000 });
+    await page
+      .locator('tr', { hasText: 'Roofing – weekend' })
+      .locator('button', { hasText: 'Switch to ping post' })
+      .waitFor({ timeout: 30_000 });
     const switched = await h.http.get(`/v1/campaigns/${created}`).set(bearer(adminKey));
     expect(switched.body.campaign).toMatchObject({ name: 'Roofing – weekend', mode: 'push', price: { base: 40 } });
 
@@ -439,7 +527,11 @@ describe('credits', () => {
   test('a buyer with too few credits sees the top-up message; after an admin top-up the balance updates and the claim wins', async () => {
     const adminKey = await makeAgency('Lone Star Leads');
     const cedar = await makeBuyer(adminKey, 'Cedar & Slate Roofing', 15);
-    const campaignId = await makeCampaign(adminKey, { name: 'Roofing – Hill Country', previewFields: ['city', 'state', 'zip'], price: { base: 10 } });
+    const campaignId = await makeCampaign(adminKey, {
+      name: 'Roofing – Hill Country',
+      previewFields: ['city', 'state', 'zip'],
+      price: { base: 10 },
+    });
     const C = track(await buyerPage(browser, h.main.baseUrl, cedar.key));
 
     // Two offers open while the balance (15) covers one of them (10 each).
@@ -454,8 +546,12 @@ describe('credits', () => {
     await balanceIs(C, 5);
 
     await C.page.click(`${card(o2.offer.id)} button.btn-primary`);
-    await C.page.waitForSelector(`${card(o2.offer.id)}[data-state="refused:insufficient_credits"]`, { timeout: 30_000 });
-    expect(await C.page.locator(`${card(o2.offer.id)} [data-testid=card-status]`).innerText()).toBe('Insufficient credits – ask your agency to top up your wallet to claim');
+    await C.page.waitForSelector(`${card(o2.offer.id)}[data-state="refused:insufficient_credits"]`, {
+      timeout: 30_000,
+    });
+    expect(await C.page.locator(`${card(o2.offer.id)} [data-testid=card-status]`).innerText()).toBe(
+      'Insufficient credits – ask your agency to top up your wallet to claim',
+    );
     await screenshot(C.page, 'insufficient-credits');
 
     // The agency tops the wallet up in its console …
@@ -463,7 +559,11 @@ describe('credits', () => {
     await admin.page.waitForSelector('[data-testid=admin-buyer-balance]');
     await admin.page.fill('input[name=amount]', '100');
     await admin.page.click('form:has(input[name=amount]) button[type=submit]');
-    await admin.page.waitForFunction(() => document.querySelector('[data-testid=admin-buyer-balance]')?.textContent === '105', null, { timeout: 30_000 });
+    await admin.page.waitForFunction(
+      () => document.querySelector('[data-testid=admin-buyer-balance]')?.textContent === '105',
+      null,
+      { timeout: 30_000 },
+    );
 
     // … and the buyer's page shows the new balance by itself; the same card can now be claimed.
     await balanceIs(C, 105);

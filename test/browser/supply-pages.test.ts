@@ -27,7 +27,11 @@ async function download(page: Page, button: string): Promise<{ name: string; tex
   return { name: file.suggestedFilename(), text: fs.readFileSync(path, 'utf8') };
 }
 
-const csvRows = (text: string) => text.trim().split(/\r?\n/).map((line) => line.split(','));
+const csvRows = (text: string) =>
+  text
+    .trim()
+    .split(/\r?\n/)
+    .map((line) => line.split(','));
 const text = (w: PageWatch, selector: string) => w.page.locator(selector).innerText();
 
 test('/source serves the source portal (with the pages CSP)', async () => {
@@ -42,7 +46,11 @@ test('/source serves the source portal (with the pages CSP)', async () => {
 test('a source set up in the console posts a lead that sells: the console shows its payout, the report and CSV; the portal its outcome, balance, CSV and posting spec', async () => {
   const A = await apiAgency(h);
   const buyer = await apiBuyer(h, A.adminKey, { credits: 500 });
-  const campaign = await apiCampaign(h, A.adminKey, { name: 'Roofing – Travis County', claimWindowSeconds: 60, price: { base: 40 } });
+  const campaign = await apiCampaign(h, A.adminKey, {
+    name: 'Roofing – Travis County',
+    claimWindowSeconds: 60,
+    price: { base: 40 },
+  });
   const sourceName = `Acme Affiliates ${Date.now().toString(36)}`;
 
   // ── the console: create the source, its payout rule, rotate its key ──
@@ -79,9 +87,16 @@ test('a source set up in the console posts a lead that sells: the console shows 
   const ping = await h.http
     .post('/v1/pings')
     .set(bearer(key))
-    .send({ campaignId: campaign.id, fields: { zip: fields.zip, state: fields.state, city: fields.city, answers: fields.answers }, subId: 'aff-7' });
+    .send({
+      campaignId: campaign.id,
+      fields: { zip: fields.zip, state: fields.state, city: fields.city, answers: fields.answers },
+      subId: 'aff-7',
+    });
   expect(ping.body).toMatchObject({ decision: 'accepted', payout: 12 });
-  const post = await h.http.post('/v1/posts').set(bearer(key)).send({ pingId: ping.body.pingId, fields, subId: 'aff-7' });
+  const post = await h.http
+    .post('/v1/posts')
+    .set(bearer(key))
+    .send({ pingId: ping.body.pingId, fields, subId: 'aff-7' });
   expect(post.status).toBe(202);
   const leadId = post.body.lead.id as string;
   const won = await winOffer(h, buyer.apiKey, (await offerOfLead(h, leadId)).id);
@@ -89,7 +104,9 @@ test('a source set up in the console posts a lead that sells: the console shows 
 
   // ── the console: the source's balance, its sold lead and its ledger ──
   await page.click('button:has-text("Refresh")');
-  await page.waitForFunction(() => document.querySelector('[data-testid=source-balance]')?.textContent === '12', null, { timeout: 30_000 });
+  await page.waitForFunction(() => document.querySelector('[data-testid=source-balance]')?.textContent === '12', null, {
+    timeout: 30_000,
+  });
   const leadRow = page.locator(`[data-testid=source-leads] tr[data-lead-id="${leadId}"]`);
   await leadRow.waitFor({ timeout: 30_000 });
   expect(await leadRow.innerText()).toMatch(/Roofing – Travis County\s+aff-7\s+sold\s+12/);
@@ -119,8 +136,29 @@ test('a source set up in the console posts a lead that sells: the console shows 
   const report = await download(page, '[data-testid=csv-report-source]');
   expect(report.name).toBe('report-source.csv');
   const rows = csvRows(report.text);
-  expect(rows[0]!.slice(0, 10)).toEqual(['key', 'name', 'leads', 'offered', 'sold', 'unsold', 'returned', 'revenue', 'payouts', 'margin']);
-  expect(rows.find((r) => r[0] === sourceId)!.slice(1, 10)).toEqual([sourceName, '1', '1', '1', '0', '0', '40', '12', '28']);
+  expect(rows[0]!.slice(0, 10)).toEqual([
+    'key',
+    'name',
+    'leads',
+    'offered',
+    'sold',
+    'unsold',
+    'returned',
+    'revenue',
+    'payouts',
+    'margin',
+  ]);
+  expect(rows.find((r) => r[0] === sourceId)!.slice(1, 10)).toEqual([
+    sourceName,
+    '1',
+    '1',
+    '1',
+    '0',
+    '0',
+    '40',
+    '12',
+    '28',
+  ]);
   const leadsCsv = await download(page, '[data-testid=csv-leads]');
   expect(leadsCsv.name).toBe('leads.csv');
   expect(leadsCsv.text).toContain(leadId);
@@ -132,7 +170,11 @@ test('a source set up in the console posts a lead that sells: the console shows 
   const mine = portal.page.locator(`[data-testid=source-leads] tr[data-lead-id="${leadId}"]`);
   await mine.waitFor({ timeout: 30_000 });
   expect(await mine.innerText()).toMatch(/Roofing – Travis County\s+aff-7\s+sold\s+12/);
-  await portal.page.waitForFunction(() => document.querySelector('[data-testid=source-topbar-balance]')?.textContent === '12', null, { timeout: 30_000 });
+  await portal.page.waitForFunction(
+    () => document.querySelector('[data-testid=source-topbar-balance]')?.textContent === '12',
+    null,
+    { timeout: 30_000 },
+  );
   expect(await text(portal, '.who-name')).toBe(sourceName);
   await screenshot(portal.page, 'source-portal-leads');
 
@@ -143,7 +185,11 @@ test('a source set up in the console posts a lead that sells: the console shows 
   expect(ownRows[1]).toEqual(expect.arrayContaining([leadId, 'sold', '12']));
 
   await portal.page.click('.tab:has-text("Balance")');
-  await portal.page.waitForFunction(() => document.querySelector('[data-testid=source-balance]')?.textContent === '12', null, { timeout: 30_000 });
+  await portal.page.waitForFunction(
+    () => document.querySelector('[data-testid=source-balance]')?.textContent === '12',
+    null,
+    { timeout: 30_000 },
+  );
   await portal.page.waitForSelector('[data-testid=source-ledger]');
   expect(await text(portal, '[data-testid=source-ledger] tbody tr')).toMatch(/Payout\s+lead \w+\s+\+12\s+12/);
 
@@ -155,10 +201,16 @@ test('a source set up in the console posts a lead that sells: the console shows 
   expect(curl[0]).toContain(`curl -s -X POST ${h.main.baseUrl}/v1/pings`);
   expect(curl[0]).toContain(campaign.id);
   expect(curl[1]).toContain('/v1/posts');
-  const pingFields = await portal.page.locator('[data-testid=spec-ping-fields] tbody tr td:first-child').allInnerTexts();
-  expect(pingFields).toEqual(expect.arrayContaining(['campaignId', 'fields', 'fields.zip', 'fields.state', 'fields.city', 'fields.answers']));
+  const pingFields = await portal.page
+    .locator('[data-testid=spec-ping-fields] tbody tr td:first-child')
+    .allInnerTexts();
+  expect(pingFields).toEqual(
+    expect.arrayContaining(['campaignId', 'fields', 'fields.zip', 'fields.state', 'fields.city', 'fields.answers']),
+  );
   expect(pingFields).not.toContain('fields.phone');
-  const postFields = await portal.page.locator('[data-testid=spec-post-fields] tbody tr td:first-child').allInnerTexts();
+  const postFields = await portal.page
+    .locator('[data-testid=spec-post-fields] tbody tr td:first-child')
+    .allInnerTexts();
   expect(postFields).toEqual(expect.arrayContaining(['pingId', 'fields.firstName', 'fields.phone', 'fields.email']));
   await screenshot(portal.page, 'source-portal-spec', { fullPage: true });
   expect(portal.errors).toEqual([]);

@@ -27,13 +27,18 @@ afterAll(async () => {
 });
 
 describe('rate limits shared across API processes', () => {
-  const LIMIT = { claims: { capacity: 10, refillPerSecond: 0.001 }, authFailures: { capacity: 1000, refillPerSecond: 100 } };
+  const LIMIT = {
+    claims: { capacity: 10, refillPerSecond: 0.001 },
+    authFailures: { capacity: 1000, refillPerSecond: 100 },
+  };
 
   /** 40 claims on unknown offers, alternating between the instances; how many got past the limit (404 rather than 429). */
   async function flood(instances: ApiInstance[], key: string): Promise<number> {
     let allowed = 0;
     for (let i = 0; i < 40; i++) {
-      const res = await instances[i % instances.length]!.http.post(`/v1/offers/${crypto.randomUUID()}/claim`).set(bearer(key)).send({});
+      const res = await instances[i % instances.length]!.http.post(`/v1/offers/${crypto.randomUUID()}/claim`)
+        .set(bearer(key))
+        .send({});
       expect([404, 429]).toContain(res.status);
       if (res.status === 404) allowed++;
     }
@@ -42,7 +47,10 @@ describe('rate limits shared across API processes', () => {
 
   test('two processes with shared limits allow the documented burst once, not twice; per-process limits would allow it per process', async () => {
     const { adminKey } = await apiAgency(h);
-    const shared = [await h.startInstance({ rateLimits: LIMIT, sharedRateLimits: true }), await h.startInstance({ rateLimits: LIMIT, sharedRateLimits: true })];
+    const shared = [
+      await h.startInstance({ rateLimits: LIMIT, sharedRateLimits: true }),
+      await h.startInstance({ rateLimits: LIMIT, sharedRateLimits: true }),
+    ];
     const separate = [await h.startInstance({ rateLimits: LIMIT }), await h.startInstance({ rateLimits: LIMIT })];
     try {
       const one = await apiBuyer(h, adminKey);
@@ -52,7 +60,10 @@ describe('rate limits shared across API processes', () => {
       expect(sharedAllowed).toBeGreaterThanOrEqual(LIMIT.claims.capacity / 2);
       // One shared bucket (this key's claims), drawn down to empty by both processes.
       // (Other test files share this database: only this key's rows count.)
-      const [key] = await h.database.db.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.buyerId, one.buyer.id));
+      const [key] = await h.database.db
+        .select({ id: apiKeys.id })
+        .from(apiKeys)
+        .where(eq(apiKeys.buyerId, one.buyer.id));
       const buckets = await h.database.db
         .select()
         .from(rateLimitBuckets)
@@ -77,10 +88,16 @@ describe('idempotency records', () => {
     let runs = 0;
     const run = async () => ({ status: 201, body: { run: ++runs } });
     expect(await withIdempotency(db, scope, 'k1', 'hash-a', run)).toMatchObject({ status: 201, body: { run: 1 } });
-    expect(await withIdempotency(db, scope, 'k1', 'hash-a', run)).toMatchObject({ body: { run: 1 }, headers: { 'Idempotent-Replayed': 'true' } });
+    expect(await withIdempotency(db, scope, 'k1', 'hash-a', run)).toMatchObject({
+      body: { run: 1 },
+      headers: { 'Idempotent-Replayed': 'true' },
+    });
 
     // A day and an hour later (the default TTL is 24 h).
-    await db.update(idempotencyRecords).set({ createdAt: sql`now() - interval '25 hours'` }).where(eq(idempotencyRecords.scope, scope));
+    await db
+      .update(idempotencyRecords)
+      .set({ createdAt: sql`now() - interval '25 hours'` })
+      .where(eq(idempotencyRecords.scope, scope));
     const purged = await expireRecords(db, {});
     expect(purged.idempotency).toBeGreaterThanOrEqual(1);
     expect(await db.select().from(idempotencyRecords).where(eq(idempotencyRecords.scope, scope))).toEqual([]);
@@ -92,7 +109,10 @@ describe('idempotency records', () => {
     const db = h.database.db;
     const scope = `test:${crypto.randomUUID()}`;
     await withIdempotency(db, scope, 'k2', 'hash', async () => ({ status: 201, body: {} }));
-    await db.update(idempotencyRecords).set({ createdAt: sql`now() - interval '2 hours'` }).where(eq(idempotencyRecords.scope, scope));
+    await db
+      .update(idempotencyRecords)
+      .set({ createdAt: sql`now() - interval '2 hours'` })
+      .where(eq(idempotencyRecords.scope, scope));
     await expireRecords(db, {});
     expect(await db.select().from(idempotencyRecords).where(eq(idempotencyRecords.scope, scope))).toHaveLength(1);
     await expireRecords(db, { LW_IDEMPOTENCY_TTL_HOURS: '1' });
@@ -104,19 +124,34 @@ describe('idempotency records', () => {
     const scope = `test:${crypto.randomUUID()}`;
     // A request that reserved its key and died with its process: nobody renews the lease.
     expect(await reserveIdempotencyKey(db, scope, 'crashed', 'hash')).toMatchObject({ state: 'reserved' });
-    await expect(withIdempotency(db, scope, 'crashed', 'hash', async () => ({ status: 201, body: {} }))).rejects.toMatchObject({ code: 'idempotency_in_progress' });
+    await expect(
+      withIdempotency(db, scope, 'crashed', 'hash', async () => ({ status: 201, body: {} })),
+    ).rejects.toMatchObject({ code: 'idempotency_in_progress' });
 
     // A live request running longer than one lease.
     let finish!: () => void;
-    const slow = withIdempotency(db, scope, 'live', 'hash', () => new Promise((resolve) => (finish = () => resolve({ status: 201, body: { slow: true } }))));
+    const slow = withIdempotency(
+      db,
+      scope,
+      'live',
+      'hash',
+      () => new Promise((resolve) => (finish = () => resolve({ status: 201, body: { slow: true } }))),
+    );
 
     await new Promise((r) => setTimeout(r, IDEMPOTENCY_LEASE_MS + 2_000));
     // The crashed one is taken over by the retry…
-    expect(await withIdempotency(db, scope, 'crashed', 'hash', async () => ({ status: 201, body: { retried: true } }))).toMatchObject({ status: 201, body: { retried: true } });
+    expect(
+      await withIdempotency(db, scope, 'crashed', 'hash', async () => ({ status: 201, body: { retried: true } })),
+    ).toMatchObject({ status: 201, body: { retried: true } });
     // …the live one is still its own.
-    await expect(withIdempotency(db, scope, 'live', 'hash', async () => ({ status: 201, body: {} }))).rejects.toMatchObject({ code: 'idempotency_in_progress' });
+    await expect(
+      withIdempotency(db, scope, 'live', 'hash', async () => ({ status: 201, body: {} })),
+    ).rejects.toMatchObject({ code: 'idempotency_in_progress' });
     finish();
     expect(await slow).toMatchObject({ status: 201, body: { slow: true } });
-    expect(await withIdempotency(db, scope, 'live', 'hash', async () => ({ status: 201, body: {} }))).toMatchObject({ body: { slow: true }, headers: { 'Idempotent-Replayed': 'true' } });
+    expect(await withIdempotency(db, scope, 'live', 'hash', async () => ({ status: 201, body: {} }))).toMatchObject({
+      body: { slow: true },
+      headers: { 'Idempotent-Replayed': 'true' },
+    });
   });
 });

@@ -38,13 +38,22 @@ const leadPlan = fc.record({
   sold: fc.boolean(),
   returned: fc.boolean(),
 });
-const world = fc.record({ rules: fc.array(rule, { minLength: 3, maxLength: 3 }), leads: fc.array(leadPlan, { minLength: 1, maxLength: 14 }) });
+const world = fc.record({
+  rules: fc.array(rule, { minLength: 3, maxLength: 3 }),
+  leads: fc.array(leadPlan, { minLength: 1, maxLength: 14 }),
+});
 
 async function all(agencyId: string, groupBy: ReportGroup): Promise<ReportRowData[]> {
   const out: ReportRowData[] = [];
   let after: string | null = null;
   do {
-    const page = await runReport(database.db, { agencyId, groupBy, range: { from: null, to: null, timeZone: 'America/Chicago' }, limit: 2, after });
+    const page = await runReport(database.db, {
+      agencyId,
+      groupBy,
+      range: { from: null, to: null, timeZone: 'America/Chicago' },
+      limit: 2,
+      after,
+    });
     out.push(...page.rows);
     after = page.nextKey;
   } while (after);
@@ -67,7 +76,13 @@ test('reports agree with the buyers’ ledger and the source ledger to the credi
       const sources = [];
       for (const r of w.rules) {
         const s = await createSource(db, agency.id, { name: 's' });
-        await setSourceCampaign(db, { agencyId: agency.id, sourceId: s.id, campaignId: campaign.id, allowed: true, payout: r as PayoutRule });
+        await setSourceCampaign(db, {
+          agencyId: agency.id,
+          sourceId: s.id,
+          campaignId: campaign.id,
+          allowed: true,
+          payout: r as PayoutRule,
+        });
         sources.push(s);
       }
       for (const plan of w.leads) {
@@ -81,12 +96,25 @@ test('reports agree with the buyers’ ledger and the source ledger to the credi
         if (!plan.sold) continue;
         const [offer] = await db
           .insert(offers)
-          .values({ leadId: lead.id, agencyId: agency.id, campaignId: campaign.id, kind: 'manual', workflowId: lead.workflowId, price: plan.price, preview: {}, closesAt: new Date(Date.now() + 60_000) })
+          .values({
+            leadId: lead.id,
+            agencyId: agency.id,
+            campaignId: campaign.id,
+            kind: 'manual',
+            workflowId: lead.workflowId,
+            price: plan.price,
+            preview: {},
+            closesAt: new Date(Date.now() + 60_000),
+          })
           .returning();
         const sale = await sellOffer(db, { offerId: offer!.id, buyerId: buyers[plan.buyer]!.id, sale: 'manual' });
         if (sale.result !== 'won') throw new Error(`sale refused: ${sale.reason}`);
         if (plan.returned) {
-          const d = await openDispute(db, { assignmentId: sale.assignmentId, buyerId: buyers[plan.buyer]!.id, reason: 'bad' });
+          const d = await openDispute(db, {
+            assignmentId: sale.assignmentId,
+            buyerId: buyers[plan.buyer]!.id,
+            reason: 'bad',
+          });
           if (!d.ok) throw new Error(`dispute: ${d.error}`);
           await resolveDispute(db, { agencyId: agency.id, disputeId: d.dispute.id, approve: true });
         }
@@ -108,12 +136,18 @@ test('reports agree with the buyers’ ledger and the source ledger to the credi
       }
       const bySource = new Map((await all(agency.id, 'source')).map((r) => [r.key, r]));
       for (const s of sources) {
-        const [{ balance }] = (await pool.query('SELECT balance FROM source_wallets WHERE source_id = $1', [s.id])).rows;
+        const [{ balance }] = (await pool.query('SELECT balance FROM source_wallets WHERE source_id = $1', [s.id]))
+          .rows;
         expect(bySource.get(s.id)?.payouts ?? 0).toBe(balance);
       }
       const byBuyer = new Map((await all(agency.id, 'buyer')).map((r) => [r.key, r]));
       for (const b of buyers) {
-        const [{ net }] = (await pool.query(`SELECT coalesce(-sum(amount), 0)::int AS net FROM ledger_entries WHERE buyer_id = $1 AND kind IN ('charge', 'refund')`, [b.id])).rows;
+        const [{ net }] = (
+          await pool.query(
+            `SELECT coalesce(-sum(amount), 0)::int AS net FROM ledger_entries WHERE buyer_id = $1 AND kind IN ('charge', 'refund')`,
+            [b.id],
+          )
+        ).rows;
         expect(byBuyer.get(b.id)?.revenue ?? 0).toBe(net);
       }
       const expectedSold = w.leads.filter((l) => l.sold && !l.returned).length;

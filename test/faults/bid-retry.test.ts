@@ -26,10 +26,16 @@ test('a bid retried after the window, whose first answer was lost, is never told
   try {
     const { adminKey } = await apiAgency(h);
     const bidder = await apiBuyer(h, adminKey, { credits: 100 });
-    const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 3, auction: 'highest_bid', floorPrice: 20, pricing: 'first_price' });
+    const campaign = await apiCampaign(h, adminKey, {
+      claimWindowSeconds: 3,
+      auction: 'highest_bid',
+      floorPrice: 20,
+      pricing: 'first_price',
+    });
     const lead = await apiLead(h, adminKey, campaign.id);
     const offer = await offerOfLead(h, lead.id);
-    const bid = (via = h.http) => via.post(`/v1/offers/${offer.id}/bids`).set(bearer(bidder.apiKey)).send({ amount: 30, requestId: 'answer-lost' });
+    const bid = (via = h.http) =>
+      via.post(`/v1/offers/${offer.id}/bids`).set(bearer(bidder.apiKey)).send({ amount: 30, requestId: 'answer-lost' });
     expect((await bid(impatient.http)).status).toBe(503);
 
     await new Promise((r) => setTimeout(r, Math.max(0, offer.closesAt.getTime() - Date.now()) + 300));

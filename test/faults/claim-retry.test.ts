@@ -83,7 +83,8 @@ test('a claim retried after the window, while its sale is still being charged, a
   // The worker's database hangs: the claim is accepted in the window, its charge cannot commit yet.
   proxy.stall();
   const requestId = crypto.randomUUID();
-  const claim = () => request(server).post(`/v1/offers/${offer.id}/claim`).set('Authorization', `Bearer ${key}`).send({ requestId });
+  const claim = () =>
+    request(server).post(`/v1/offers/${offer.id}/claim`).set('Authorization', `Bearer ${key}`).send({ requestId });
   const first = await claim();
   expect(first.status).toBe(503);
   expect(first.body.code).toBe('claim_pending');
@@ -104,7 +105,9 @@ test('a claim retried after the window, while its sale is still being charged, a
   await waitForLeadStatus(db, lead.id, 'sold', 60_000).catch(() => undefined);
   const charged = (await chargesFor(db, offer.id)).filter((c) => c.buyerId === buyer.id);
   const assigned = (await assignmentsFor(db, lead.id)).filter((a) => a.buyerId === buyer.id);
-  expect({ answer: retry.body.result, charges: charged.length }).toEqual(assigned.length ? { answer: 'won', charges: 1 } : { answer: 'lost', charges: 0 });
+  expect({ answer: retry.body.result, charges: charged.length }).toEqual(
+    assigned.length ? { answer: 'won', charges: 1 } : { answer: 'lost', charges: 0 },
+  );
   // The sale was decided inside the window, so it stands: the buyer won and was charged once.
   expect(retry.status).toBe(200);
   expect(retry.body).toMatchObject({ result: 'won', charged: 25, balance: 75 });

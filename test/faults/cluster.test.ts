@@ -20,7 +20,9 @@ async function run(opts: Parameters<typeof suite.run>[0]) {
   const report = await suite.run(opts);
   // Nothing besides the faulted process died.
   const { workers, apis, cluster } = suite.stack;
-  expect([...workers, ...apis, ...Object.values(cluster!.services)].map((p) => p.unexpectedExits)).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+  expect([...workers, ...apis, ...Object.values(cluster!.services)].map((p) => p.unexpectedExits)).toEqual([
+    0, 0, 0, 0, 0, 0, 0, 0,
+  ]);
   return report;
 }
 
@@ -35,7 +37,13 @@ test('cluster: kill -9 of one of two workers while claims are charged; the other
       await sleep(5_000); // the other worker alone; the killed one's activities time out and are retried
       await stack.workers[0].start();
       const restoredAt = Date.now();
-      return { faults: 1, description: 'kill -9 of worker-1 of 2, restarted after 5 s', outageMs: restoredAt - t, restoredAt, notes: { claimsInFlightAtKill: inFlight } };
+      return {
+        faults: 1,
+        description: 'kill -9 of worker-1 of 2, restarted after 5 s',
+        outageMs: restoredAt - t,
+        restoredAt,
+        notes: { claimsInFlightAtKill: inFlight },
+      };
     },
   });
   expect(report.fault.faults).toBe(1);
@@ -52,7 +60,13 @@ test('cluster: kill -9 of one of two APIs mid-claim; the proxy sends the retries
       await sleep(5_000); // served by api-2 alone meanwhile
       await stack.apis[0].start();
       const restoredAt = Date.now();
-      return { faults: 1, description: 'kill -9 of api-1 of 2, restarted after 5 s', outageMs: restoredAt - t, restoredAt, notes: { claimsInFlightAtKill: inFlight } };
+      return {
+        faults: 1,
+        description: 'kill -9 of api-1 of 2, restarted after 5 s',
+        outageMs: restoredAt - t,
+        restoredAt,
+        notes: { claimsInFlightAtKill: inFlight },
+      };
     },
   });
   expect(report.fault.faults).toBe(1);
@@ -69,7 +83,12 @@ test('cluster: kill -9 of the Temporal history process, restarted after 2 s: its
       await sleep(2_000);
       await history.start();
       const restoredAt = Date.now();
-      return { faults: 1, description: 'kill -9 of the Temporal history service (all 4 shards), restarted after 2 s', outageMs: restoredAt - t, restoredAt };
+      return {
+        faults: 1,
+        description: 'kill -9 of the Temporal history service (all 4 shards), restarted after 2 s',
+        outageMs: restoredAt - t,
+        restoredAt,
+      };
     },
     settleTimeoutMs: 180_000,
   });
@@ -79,7 +98,10 @@ test('cluster: kill -9 of the Temporal history process, restarted after 2 s: its
 test('cluster: Postgres cut for 5 s for everyone (Temporal and Leadwire): nothing lost, nothing charged twice', async () => {
   const report = await run({
     name: 'cluster: Postgres cut for 5 s (Temporal and Leadwire)',
-    fault: databaseCut(5_000, 'every Postgres connection of Temporal, the workers and the APIs dropped, new ones refused for 5 s'),
+    fault: databaseCut(
+      5_000,
+      'every Postgres connection of Temporal, the workers and the APIs dropped, new ones refused for 5 s',
+    ),
     settleTimeoutMs: 180_000,
   });
   expect(report.recovery.firstSaleMs).not.toBeNull();

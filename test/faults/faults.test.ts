@@ -38,7 +38,13 @@ test('kill -9 of the worker while claims are being charged, then a restart: noth
         outageMs += restoredAt - t;
         if (i === 0) await sleep(4_000);
       }
-      return { faults: 2, description: 'kill -9 of the worker twice, restarted after 1 s', outageMs, restoredAt, notes: { claimsInFlightAtKill: inFlightAtKill } };
+      return {
+        faults: 2,
+        description: 'kill -9 of the worker twice, restarted after 1 s',
+        outageMs,
+        restoredAt,
+        notes: { claimsInFlightAtKill: inFlightAtKill },
+      };
     },
   });
   expect(report.fault.faults).toBe(2);
@@ -51,7 +57,12 @@ test('kill -9 of the worker while offers wait in their window; restarted after t
     world: { windowSeconds: 3 },
     async fault({ stack, world, pool }: FaultContext) {
       const open = async () =>
-        (await pool.query(`SELECT id, closes_at FROM offers WHERE agency_id = $1 AND status = 'open' AND kind = 'ping_post' AND closes_at > now() + interval '1 second'`, [world.agencyId])).rows;
+        (
+          await pool.query(
+            `SELECT id, closes_at FROM offers WHERE agency_id = $1 AND status = 'open' AND kind = 'ping_post' AND closes_at > now() + interval '1 second'`,
+            [world.agencyId],
+          )
+        ).rows;
       await waitFor(async () => (await open()).length >= 2, 30_000);
       const t = Date.now();
       await Promise.all(stack.workers.map((w) => w.kill9())); // every worker (the cluster runs two): no timer may fire while none runs
@@ -71,7 +82,10 @@ test('kill -9 of the worker while offers wait in their window; restarted after t
   });
   // The offers whose windows passed while no worker ran were closed once it was back, never before their window ended.
   expect(openAtKill.length).toBeGreaterThanOrEqual(2);
-  const { rows } = await suite.pool.query('SELECT id, status, closes_at, closed_at FROM offers WHERE id = ANY($1::uuid[])', [openAtKill.map((o) => o.id)]);
+  const { rows } = await suite.pool.query(
+    'SELECT id, status, closes_at, closed_at FROM offers WHERE id = ANY($1::uuid[])',
+    [openAtKill.map((o) => o.id)],
+  );
   for (const o of rows) {
     expect(o.status).not.toBe('open');
     expect(o.closed_at.getTime()).toBeGreaterThanOrEqual(o.closes_at.getTime());
@@ -89,7 +103,12 @@ test('stopping and restarting the Temporal dev server mid-stream (same SQLite fi
       await sleep(3_000);
       await stack.temporal.start();
       const restoredAt = Date.now();
-      return { faults: 1, description: 'Temporal dev server stopped (SIGTERM) for 3 s, restarted on the same port and SQLite file', outageMs: restoredAt - t, restoredAt };
+      return {
+        faults: 1,
+        description: 'Temporal dev server stopped (SIGTERM) for 3 s, restarted on the same port and SQLite file',
+        outageMs: restoredAt - t,
+        restoredAt,
+      };
     },
   });
   // The worker and the API rode it out on their own.
@@ -124,7 +143,13 @@ test('kill -9 of the API mid-claim: the clients retry with the same requestId ag
         outageMs += restoredAt - t;
         if (i === 0) await sleep(4_000);
       }
-      return { faults: 2, description: 'kill -9 of the API twice, restarted on the same port after 1 s', outageMs, restoredAt, notes: { claimsInFlightAtKill: inFlightAtKill } };
+      return {
+        faults: 2,
+        description: 'kill -9 of the API twice, restarted on the same port after 1 s',
+        outageMs,
+        restoredAt,
+        notes: { claimsInFlightAtKill: inFlightAtKill },
+      };
     },
   });
 });

@@ -177,7 +177,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     proxies.temporal = await startPgProxy(upstream);
     const admin = new URL(opts.databaseUrl);
     admin.pathname = '/postgres';
-    cluster = await startTemporalCluster({ pgAdminUrl: admin.toString(), pgAddr: `127.0.0.1:${proxies.temporal.port}`, log, logDir });
+    cluster = await startTemporalCluster({
+      pgAdminUrl: admin.toString(),
+      pgAddr: `127.0.0.1:${proxies.temporal.port}`,
+      log,
+      logDir,
+    });
     temporal = clusterHandle(cluster);
   } else {
     temporal = await devServerHandle(path.join(workDir, 'temporal'), await freePort(), log);
@@ -191,23 +196,25 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const rr: RoundRobinProxy | null = topology === 'cluster' ? await startRoundRobinProxy(apiPorts) : null;
   const baseUrl = rr ? `http://127.0.0.1:${rr.port}` : apiUrls[0];
 
-  const env = (proxy: PgProxy, service: string, extra: NodeJS.ProcessEnv = {}) => (): NodeJS.ProcessEnv => {
-    const e: NodeJS.ProcessEnv = {
-      ...process.env,
-      // Info level: the worker says when it polls. (Under Jest the logger is silent unless LOG_LEVEL is set.)
-      LOG_LEVEL: 'info',
-      ...opts.env,
-      DATABASE_URL: proxy.urlFor(opts.databaseUrl),
-      TEMPORAL_ADDRESS: temporal.address,
-      LW_TASK_QUEUE: taskQueue,
-      LW_ROOT_TOKEN: rootToken,
-      LW_SERVICE: service,
-      FORCE_COLOR: '0',
-      ...extra,
+  const env =
+    (proxy: PgProxy, service: string, extra: NodeJS.ProcessEnv = {}) =>
+    (): NodeJS.ProcessEnv => {
+      const e: NodeJS.ProcessEnv = {
+        ...process.env,
+        // Info level: the worker says when it polls. (Under Jest the logger is silent unless LOG_LEVEL is set.)
+        LOG_LEVEL: 'info',
+        ...opts.env,
+        DATABASE_URL: proxy.urlFor(opts.databaseUrl),
+        TEMPORAL_ADDRESS: temporal.address,
+        LW_TASK_QUEUE: taskQueue,
+        LW_ROOT_TOKEN: rootToken,
+        LW_SERVICE: service,
+        FORCE_COLOR: '0',
+        ...extra,
+      };
+      delete e.JEST_WORKER_ID;
+      return e;
     };
-    delete e.JEST_WORKER_ID;
-    return e;
-  };
 
   // For readiness only: has a worker polled the task queue since a given time?
   const probe = Connection.lazy({ address: temporal.address });
@@ -223,7 +230,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       // Ready once it polls the task queue (Temporal has seen a poll since this start), or says so in its log.
       ready: ({ lines, exited }) => {
         const since = Date.now();
-        return until(async () => lines.some((l) => /worker polling/i.test(l)) || (await workerPolledSince(probe, taskQueue, since)), exited, 'the worker polls');
+        return until(
+          async () =>
+            lines.some((l) => /worker polling/i.test(l)) || (await workerPolledSince(probe, taskQueue, since)),
+          exited,
+          'the worker polls',
+        );
       },
     }),
   );

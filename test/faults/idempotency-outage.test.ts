@@ -26,7 +26,10 @@ afterAll(async () => {
 });
 
 /** The client's loop: retry while the key is "in progress", as Retry-After says, for at most `ms`. */
-async function retryWhileInProgress(run: () => Promise<Reply>, ms: number): Promise<{ reply: Reply; inProgress: number }> {
+async function retryWhileInProgress(
+  run: () => Promise<Reply>,
+  ms: number,
+): Promise<{ reply: Reply; inProgress: number }> {
   const deadline = Date.now() + ms;
   let inProgress = 0;
   for (;;) {
@@ -51,7 +54,11 @@ test('a request that failed with the database away frees its key once the databa
   await new Promise((r) => setTimeout(r, 1_000));
   await proxy.restore();
 
-  const { reply } = await retryWhileInProgress(() => withIdempotency(database.db, scope, key, 'same-request', async () => ({ status: 201, body: { ran: 'again' } })), 20_000);
+  const { reply } = await retryWhileInProgress(
+    () =>
+      withIdempotency(database.db, scope, key, 'same-request', async () => ({ status: 201, body: { ran: 'again' } })),
+    20_000,
+  );
   expect(reply).toEqual({ status: 201, body: { ran: 'again' } });
 });
 
@@ -66,8 +73,14 @@ test('a success whose answer could not be stored frees its key too: the retry ru
   await new Promise((r) => setTimeout(r, 1_000));
   await proxy.restore();
 
-  const { reply } = await retryWhileInProgress(() => withIdempotency(database.db, scope, key, 'same-request', async () => ({ status: 201, body: { run: 2 } })), 20_000);
+  const { reply } = await retryWhileInProgress(
+    () => withIdempotency(database.db, scope, key, 'same-request', async () => ({ status: 201, body: { run: 2 } })),
+    20_000,
+  );
   expect(reply).toEqual({ status: 201, body: { run: 2 } });
-  const replayed = await withIdempotency(database.db, scope, key, 'same-request', async () => ({ status: 201, body: { run: 3 } }));
+  const replayed = await withIdempotency(database.db, scope, key, 'same-request', async () => ({
+    status: 201,
+    body: { run: 3 },
+  }));
   expect(replayed).toEqual({ status: 201, body: { run: 2 }, headers: { 'Idempotent-Replayed': 'true' } });
 });

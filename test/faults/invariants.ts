@@ -30,7 +30,11 @@ interface Check {
 /** Window past closesAt after which an open offer means a timer did not fire. */
 const TIMER_GRACE = "interval '15 seconds'";
 
-const periodOverrun = (who: 'buyer' | 'campaign', period: 'daily' | 'weekly' | 'monthly', unit: 'day' | 'week' | 'month') =>
+const periodOverrun = (
+  who: 'buyer' | 'campaign',
+  period: 'daily' | 'weekly' | 'monthly',
+  unit: 'day' | 'week' | 'month',
+) =>
   who === 'buyer'
     ? `SELECT b.id AS buyer_id, '${period}' AS period, (b.caps->>'${period}')::int AS cap, p.bucket, p.n
          FROM buyers b JOIN agencies ag ON ag.id = b.agency_id
@@ -145,12 +149,17 @@ export const INVARIANTS = CHECKS.map((c) => c.invariant);
 /** The counts a run reports: leads by status, offers by status, sales, money. */
 export async function agencyCounts(pool: Pool, agencyId: string) {
   const one = async (q: string) => (await pool.query(q, [agencyId])).rows;
-  const byStatus = (rows: { status: string; n: number }[]) => Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  const byStatus = (rows: { status: string; n: number }[]) =>
+    Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
   const [leads, offers, [sales], [money]] = await Promise.all([
     one('SELECT status, count(*)::int AS n FROM leads WHERE agency_id = $1 GROUP BY status'),
     one('SELECT status, count(*)::int AS n FROM offers WHERE agency_id = $1 GROUP BY status'),
-    one("SELECT count(*)::int AS assignments, count(*) FILTER (WHERE o.kind = 'ping_post')::int AS claimed, count(*) FILTER (WHERE o.kind = 'push')::int AS pushed FROM assignments a JOIN offers o ON o.id = a.offer_id WHERE a.agency_id = $1"),
-    one("SELECT COALESCE(-SUM(amount) FILTER (WHERE kind = 'charge'), 0)::int AS charged FROM ledger_entries WHERE agency_id = $1"),
+    one(
+      "SELECT count(*)::int AS assignments, count(*) FILTER (WHERE o.kind = 'ping_post')::int AS claimed, count(*) FILTER (WHERE o.kind = 'push')::int AS pushed FROM assignments a JOIN offers o ON o.id = a.offer_id WHERE a.agency_id = $1",
+    ),
+    one(
+      "SELECT COALESCE(-SUM(amount) FILTER (WHERE kind = 'charge'), 0)::int AS charged FROM ledger_entries WHERE agency_id = $1",
+    ),
   ]);
   return {
     leads: byStatus(leads as { status: string; n: number }[]),

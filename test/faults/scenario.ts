@@ -65,7 +65,13 @@ export interface ScenarioReport {
 
 const seconds = (ms: number | null) => (ms === null ? 'n/a' : `${(ms / 1000).toFixed(1)} s`);
 
-export async function runScenario(stack: Stack, database: Database, temporal: Client, opts: ScenarioOptions, log: Log): Promise<ScenarioReport> {
+export async function runScenario(
+  stack: Stack,
+  database: Database,
+  temporal: Client,
+  opts: ScenarioOptions,
+  log: Log,
+): Promise<ScenarioReport> {
   const t0 = Date.now();
   const pool = database.raw as Pool;
   await stack.ensureUp();
@@ -77,7 +83,11 @@ export async function runScenario(stack: Stack, database: Database, temporal: Cl
   try {
     // Warm up: the stream flows and some claims were charged before the fault.
     const warm = Date.now() + opts.beforeMs;
-    while (Date.now() < warm || (traffic.claims.filter((c) => c.outcome === 'won').length < 2 && Date.now() < warm + 30_000)) await sleep(200);
+    while (
+      Date.now() < warm ||
+      (traffic.claims.filter((c) => c.outcome === 'won').length < 2 && Date.now() < warm + 30_000)
+    )
+      await sleep(200);
 
     fault = await opts.fault({ stack, traffic, world, pool, log });
     await sleep(opts.afterMs);
@@ -87,7 +97,10 @@ export async function runScenario(stack: Stack, database: Database, temporal: Cl
     const settleStart = Date.now();
     const deadline = settleStart + (opts.settleTimeoutMs ?? 120_000);
     for (;;) {
-      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM leads WHERE agency_id = $1 AND status <> ALL($2::text[])`, [world.agencyId, FINAL_STATUSES]);
+      const { rows } = await pool.query(
+        `SELECT count(*)::int AS n FROM leads WHERE agency_id = $1 AND status <> ALL($2::text[])`,
+        [world.agencyId, FINAL_STATUSES],
+      );
       if (rows[0].n === 0) break;
       if (Date.now() > deadline) break; // reported as a violation below
       await sleep(250);
@@ -102,14 +115,33 @@ export async function runScenario(stack: Stack, database: Database, temporal: Cl
   violations.push(...(await workflowsAccountedFor(pool, temporal, world.agencyId)));
   // The project's ledger audit (db/audit.ts) over the same agency, as a second, independent opinion.
   const audit = await runAudit(database.db, { agencyId: world.agencyId, temporal, minAgeMs: 0 });
-  for (const c of audit.checks) if (c.failed) violations.push({ invariant: `audit: ${c.name}`, rows: c.violations as unknown as Record<string, unknown>[] });
+  for (const c of audit.checks)
+    if (c.failed)
+      violations.push({ invariant: `audit: ${c.name}`, rows: c.violations as unknown as Record<string, unknown>[] });
 
-  const since = (rows: { t: Date | null }[]) => (rows[0]?.t ? Math.max(0, rows[0].t.getTime() - fault.restoredAt) : null);
-  const firstLead = traffic.leads.filter((l) => l.acceptedAt !== null && l.submittedAt >= fault.restoredAt).map((l) => l.acceptedAt! - fault.restoredAt);
+  const since = (rows: { t: Date | null }[]) =>
+    rows[0]?.t ? Math.max(0, rows[0].t.getTime() - fault.restoredAt) : null;
+  const firstLead = traffic.leads
+    .filter((l) => l.acceptedAt !== null && l.submittedAt >= fault.restoredAt)
+    .map((l) => l.acceptedAt! - fault.restoredAt);
   const recovery = {
     firstLeadAcceptedMs: firstLead.length ? Math.min(...firstLead) : null,
-    firstOfferOpenedMs: since((await pool.query('SELECT min(opened_at) AS t FROM offers WHERE agency_id = $1 AND opened_at >= $2', [world.agencyId, new Date(fault.restoredAt)])).rows),
-    firstSaleMs: since((await pool.query('SELECT min(created_at) AS t FROM assignments WHERE agency_id = $1 AND created_at >= $2', [world.agencyId, new Date(fault.restoredAt)])).rows),
+    firstOfferOpenedMs: since(
+      (
+        await pool.query('SELECT min(opened_at) AS t FROM offers WHERE agency_id = $1 AND opened_at >= $2', [
+          world.agencyId,
+          new Date(fault.restoredAt),
+        ])
+      ).rows,
+    ),
+    firstSaleMs: since(
+      (
+        await pool.query('SELECT min(created_at) AS t FROM assignments WHERE agency_id = $1 AND created_at >= $2', [
+          world.agencyId,
+          new Date(fault.restoredAt),
+        ])
+      ).rows,
+    ),
   };
   const report: ScenarioReport = {
     name: opts.name,
@@ -162,18 +194,39 @@ async function clientView(pool: Pool, world: TrafficWorld, traffic: Traffic): Pr
   const told = new Set(traffic.claims.filter((c) => c.outcome === 'won').map((c) => `${c.buyerId}:${c.offerId}`));
   const notTold = [...charged].filter((k) => !told.has(k));
   const notCharged = [...told].filter((k) => !charged.has(k));
-  if (notTold.length) out.push({ invariant: 'client view: no charge the buyer was not told about (phantom charge)', rows: notTold.map((k) => ({ sale: k, claims: traffic.claims.filter((c) => `${c.buyerId}:${c.offerId}` === k) })) });
-  if (notCharged.length) out.push({ invariant: 'client view: every win the buyer was told about is charged', rows: notCharged.map((k) => ({ sale: k })) });
-  const unanswered = traffic.claims.filter((c) => c.outcome === null || c.outcome === 'gave_up' || c.outcome === 'error');
-  if (unanswered.length) out.push({ invariant: 'client view: every claim got a final answer', rows: unanswered.slice(0, 10) as unknown as Record<string, unknown>[] });
+  if (notTold.length)
+    out.push({
+      invariant: 'client view: no charge the buyer was not told about (phantom charge)',
+      rows: notTold.map((k) => ({ sale: k, claims: traffic.claims.filter((c) => `${c.buyerId}:${c.offerId}` === k) })),
+    });
+  if (notCharged.length)
+    out.push({
+      invariant: 'client view: every win the buyer was told about is charged',
+      rows: notCharged.map((k) => ({ sale: k })),
+    });
+  const unanswered = traffic.claims.filter(
+    (c) => c.outcome === null || c.outcome === 'gave_up' || c.outcome === 'error',
+  );
+  if (unanswered.length)
+    out.push({
+      invariant: 'client view: every claim got a final answer',
+      rows: unanswered.slice(0, 10) as unknown as Record<string, unknown>[],
+    });
 
   const refused = traffic.leads.filter((l) => l.acceptedAt === null);
   const accepted = new Set(traffic.leads.flatMap((l) => (l.leadId ? [l.leadId] : [])));
-  const stored = new Set((await pool.query('SELECT id FROM leads WHERE agency_id = $1', [world.agencyId])).rows.map((r) => r.id as string));
+  const stored = new Set(
+    (await pool.query('SELECT id FROM leads WHERE agency_id = $1', [world.agencyId])).rows.map((r) => r.id as string),
+  );
   const missing = [...accepted].filter((id) => !stored.has(id));
   const extra = [...stored].filter((id) => !accepted.has(id));
   if (refused.length || missing.length || extra.length || accepted.size !== traffic.leads.length) {
-    out.push({ invariant: 'leads in = leads accounted for', rows: [{ submitted: traffic.leads.length, accepted: accepted.size, refused: refused.slice(0, 5), missing, extra }] });
+    out.push({
+      invariant: 'leads in = leads accounted for',
+      rows: [
+        { submitted: traffic.leads.length, accepted: accepted.size, refused: refused.slice(0, 5), missing, extra },
+      ],
+    });
   }
   return out;
 }
@@ -198,5 +251,7 @@ async function workflowsAccountedFor(pool: Pool, temporal: Client, agencyId: str
     }
     if (status !== expected) wrong.push({ leadId: lead.id, leadStatus: lead.status, workflow: status });
   }
-  return wrong.length ? [{ invariant: 'every lead has its workflow, completed or waiting for review, none failed', rows: wrong }] : [];
+  return wrong.length
+    ? [{ invariant: 'every lead has its workflow, completed or waiting for review, none failed', rows: wrong }]
+    : [];
 }

@@ -8,7 +8,13 @@ import { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { openDatabase, type Database } from '../../db/connection';
 import { sleep, startStack, type Stack, type Topology } from './harness';
-import { runScenario, type FaultContext, type FaultResult, type ScenarioOptions, type ScenarioReport } from './scenario';
+import {
+  runScenario,
+  type FaultContext,
+  type FaultResult,
+  type ScenarioOptions,
+  type ScenarioReport,
+} from './scenario';
 
 export const log = (m: string) => process.stdout.write(`${m}\n`);
 
@@ -23,7 +29,9 @@ export interface FaultSuite {
   readonly database: Database;
   readonly pool: Pool;
   readonly temporal: Client;
-  run(opts: Omit<ScenarioOptions, 'traffic' | 'beforeMs' | 'afterMs'> & Partial<ScenarioOptions>): Promise<ScenarioReport>;
+  run(
+    opts: Omit<ScenarioOptions, 'traffic' | 'beforeMs' | 'afterMs'> & Partial<ScenarioOptions>,
+  ): Promise<ScenarioReport>;
 }
 
 /** Registers beforeAll/afterAll; `topology` defaults to LW_FAULTS_TOPOLOGY (harness.ts). */
@@ -86,6 +94,12 @@ export function databaseCut(ms: number, description: string): (ctx: FaultContext
     await sleep(ms);
     await stack.restoreDatabase();
     const restoredAt = Date.now();
-    return { faults: 1, description, outageMs: restoredAt - t, restoredAt, notes: { connectionsDropped: dropped() - before } };
+    return {
+      faults: 1,
+      description,
+      outageMs: restoredAt - t,
+      restoredAt,
+      notes: { connectionsDropped: dropped() - before },
+    };
   };
 }

@@ -44,7 +44,9 @@ export async function call(
       signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
     });
   } catch (err) {
-    throw new ConnectionError(`${method} ${path}: ${(err as Error).message} ${String((err as { cause?: unknown }).cause ?? '')}`);
+    throw new ConnectionError(
+      `${method} ${path}: ${(err as Error).message} ${String((err as { cause?: unknown }).cause ?? '')}`,
+    );
   }
   const text = await res.text().catch(() => '');
   let body: Record<string, unknown> = {};
@@ -57,7 +59,8 @@ export async function call(
 }
 
 /** What the client does with an answer: keep it, or try again. */
-const retryable = (a: Answer) => a.status >= 500 || a.status === 429 || (a.status === 409 && a.body.code === 'idempotency_in_progress');
+const retryable = (a: Answer) =>
+  a.status >= 500 || a.status === 429 || (a.status === 409 && a.body.code === 'idempotency_in_progress');
 
 function retryDelay(a: Answer | null, attempt: number): number {
   const header = Number(a?.headers.get('retry-after'));
@@ -115,10 +118,17 @@ export interface WorldOptions {
   credits?: number;
 }
 
-async function must(baseUrl: string, method: string, path: string, key: string, body?: unknown): Promise<Record<string, unknown>> {
+async function must(
+  baseUrl: string,
+  method: string,
+  path: string,
+  key: string,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
   const stats: RetryStats = { connectionErrors: 0, byStatus: {} };
   const { answer } = await callUntilFinal(() => call(baseUrl, method, path, { key, body }), 30_000, stats);
-  if (!answer || answer.status >= 300) throw new Error(`${method} ${path}: ${answer?.status} ${JSON.stringify(answer?.body)}`);
+  if (!answer || answer.status >= 300)
+    throw new Error(`${method} ${path}: ${answer?.status} ${JSON.stringify(answer?.body)}`);
   return answer.body;
 }
 
@@ -128,9 +138,15 @@ async function must(baseUrl: string, method: string, path: string, key: string, 
  * manual review; shared ping post (2 winners, a campaign cap) → push; push
  * round robin.
  */
-export async function buildTrafficWorld(baseUrl: string, rootToken: string, opts: WorldOptions = {}): Promise<TrafficWorld> {
+export async function buildTrafficWorld(
+  baseUrl: string,
+  rootToken: string,
+  opts: WorldOptions = {},
+): Promise<TrafficWorld> {
   const windowSeconds = opts.windowSeconds ?? 2;
-  const created = await must(baseUrl, 'POST', '/v1/agencies', rootToken, { name: `faults-${crypto.randomUUID().slice(0, 8)}` });
+  const created = await must(baseUrl, 'POST', '/v1/agencies', rootToken, {
+    name: `faults-${crypto.randomUUID().slice(0, 8)}`,
+  });
   const adminKey = created.adminKey as string;
   const agencyId = (created.agency as { id: string }).id;
   await must(baseUrl, 'POST', '/v1/service-lines', adminKey, { key: SERVICE_LINE, name: 'Roofing' });
@@ -145,17 +161,39 @@ export async function buildTrafficWorld(baseUrl: string, rootToken: string, opts
       ...(label === 'capped' ? { caps: { daily: 4 } } : {}),
     });
     const id = (b.buyer as { id: string }).id;
-    await must(baseUrl, 'POST', `/v1/buyers/${id}/credits`, adminKey, { amount: label === 'poor' ? 45 : (opts.credits ?? 100_000) });
+    await must(baseUrl, 'POST', `/v1/buyers/${id}/credits`, adminKey, {
+      amount: label === 'poor' ? 45 : (opts.credits ?? 100_000),
+    });
     buyers.push({ id, key: b.apiKey as string, label });
   }
 
   const campaign = async (body: Record<string, unknown>) =>
-    ((await must(baseUrl, 'POST', '/v1/campaigns', adminKey, { name: `c-${crypto.randomUUID().slice(0, 8)}`, serviceLine: SERVICE_LINE, price: { base: 10 }, ...body })).campaign as { id: string }).id;
+    (
+      (
+        await must(baseUrl, 'POST', '/v1/campaigns', adminKey, {
+          name: `c-${crypto.randomUUID().slice(0, 8)}`,
+          serviceLine: SERVICE_LINE,
+          price: { base: 10 },
+          ...body,
+        })
+      ).campaign as { id: string }
+    ).id;
   const push = await campaign({ mode: 'push', pushStrategy: 'round_robin' });
   // The fallback's pool is one bot, so some leads find nobody and end in manual review.
-  const second = await campaign({ mode: 'ping_post', claimWindowSeconds: windowSeconds, buyerIds: [buyers[buyers.length - 1]!.id] });
+  const second = await campaign({
+    mode: 'ping_post',
+    claimWindowSeconds: windowSeconds,
+    buyerIds: [buyers[buyers.length - 1]!.id],
+  });
   const first = await campaign({ mode: 'ping_post', claimWindowSeconds: windowSeconds, fallbackCampaignId: second });
-  const shared = await campaign({ mode: 'ping_post', claimWindowSeconds: windowSeconds, maxWinners: 2, caps: { daily: 12 }, fallbackCampaignId: push, price: { base: 7 } });
+  const shared = await campaign({
+    mode: 'ping_post',
+    claimWindowSeconds: windowSeconds,
+    maxWinners: 2,
+    caps: { daily: 12 },
+    fallbackCampaignId: push,
+    price: { base: 7 },
+  });
   return {
     agencyId,
     adminKey,
@@ -279,11 +317,24 @@ export class Traffic {
   }
 
   private async submitLead(campaignId: string): Promise<void> {
-    const record: LeadRecord = { idempotencyKey: crypto.randomUUID(), campaignId, leadId: null, submittedAt: Date.now(), acceptedAt: null, attempts: 0, error: null };
+    const record: LeadRecord = {
+      idempotencyKey: crypto.randomUUID(),
+      campaignId,
+      leadId: null,
+      submittedAt: Date.now(),
+      acceptedAt: null,
+      attempts: 0,
+      error: null,
+    };
     this.leads.push(record);
     const body = { campaignId, fields: leadFields() };
     const { answer, attempts } = await callUntilFinal(
-      () => call(this.baseUrl, 'POST', '/v1/leads', { key: this.world.adminKey, body, headers: { 'Idempotency-Key': record.idempotencyKey } }),
+      () =>
+        call(this.baseUrl, 'POST', '/v1/leads', {
+          key: this.world.adminKey,
+          body,
+          headers: { 'Idempotency-Key': record.idempotencyKey },
+        }),
       this.opts.retryDeadlineMs ?? 120_000,
       this.retries,
     );
@@ -301,7 +352,10 @@ export class Traffic {
     const p = this.opts.claimProbability ?? 0.4;
     while (this.botsOn) {
       try {
-        const res = await call(this.baseUrl, 'GET', '/v1/offers?status=open&limit=100', { key: bot.key, timeoutMs: 10_000 });
+        const res = await call(this.baseUrl, 'GET', '/v1/offers?status=open&limit=100', {
+          key: bot.key,
+          timeoutMs: 10_000,
+        });
         this.polls++;
         if (res.status === 200) {
           for (const offer of res.body.offers as { id: string }[]) {
@@ -321,11 +375,25 @@ export class Traffic {
   }
 
   private async claim(bot: BotBuyer, offerId: string): Promise<void> {
-    const record: ClaimRecord = { buyerId: bot.id, offerId, requestId: crypto.randomUUID(), startedAt: Date.now(), endedAt: null, attempts: 0, outcome: null, reason: null, status: null };
+    const record: ClaimRecord = {
+      buyerId: bot.id,
+      offerId,
+      requestId: crypto.randomUUID(),
+      startedAt: Date.now(),
+      endedAt: null,
+      attempts: 0,
+      outcome: null,
+      reason: null,
+      status: null,
+    };
     this.claims.push(record);
     try {
       const { answer, attempts } = await callUntilFinal(
-        () => call(this.baseUrl, 'POST', `/v1/offers/${offerId}/claim`, { key: bot.key, body: { requestId: record.requestId } }),
+        () =>
+          call(this.baseUrl, 'POST', `/v1/offers/${offerId}/claim`, {
+            key: bot.key,
+            body: { requestId: record.requestId },
+          }),
         this.opts.retryDeadlineMs ?? 120_000,
         this.retries,
       );

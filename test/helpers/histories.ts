@@ -22,9 +22,13 @@ export async function recordHistory(client: Client, workflowId: string, name: st
   await handle.result().catch(() => undefined);
   // The CLI writes the canonical JSON form (the SDK's historyToJSON trips over two protobufjs copies in this tree).
   const cli = await ensureTemporalCli();
-  const json = execFileSync(cli, ['workflow', 'show', '--output', 'json', '--address', process.env.TEMPORAL_ADDRESS!, '--workflow-id', workflowId], {
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const json = execFileSync(
+    cli,
+    ['workflow', 'show', '--output', 'json', '--address', process.env.TEMPORAL_ADDRESS!, '--workflow-id', workflowId],
+    {
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   fs.mkdirSync(HISTORIES_DIR, { recursive: true });
   fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), json);
 }

@@ -11,17 +11,25 @@ import type { ClaimResult } from '../../workflows/messages';
 import { eventually } from './temporal';
 
 export async function waitForOffer(db: Db, leadId: string, nth = 0, timeoutMs = 20_000) {
-  return eventually(async () => {
-    const rows = await db.select().from(offers).where(eq(offers.leadId, leadId)).orderBy(asc(offers.openedAt));
-    return rows[nth];
-  }, timeoutMs, `offer #${nth} of lead ${leadId}`);
+  return eventually(
+    async () => {
+      const rows = await db.select().from(offers).where(eq(offers.leadId, leadId)).orderBy(asc(offers.openedAt));
+      return rows[nth];
+    },
+    timeoutMs,
+    `offer #${nth} of lead ${leadId}`,
+  );
 }
 
 export async function waitForLeadStatus(db: Db, leadId: string, status: LeadStatus, timeoutMs = 30_000) {
-  return eventually(async () => {
-    const [row] = await db.select().from(leads).where(eq(leads.id, leadId));
-    return row?.status === status ? row : undefined;
-  }, timeoutMs, `lead ${leadId} to be ${status}`);
+  return eventually(
+    async () => {
+      const [row] = await db.select().from(leads).where(eq(leads.id, leadId));
+      return row?.status === status ? row : undefined;
+    },
+    timeoutMs,
+    `lead ${leadId} to be ${status}`,
+  );
 }
 
 let claimsDb: Db | null = null;
@@ -31,7 +39,12 @@ export function useClaimsDb(db: Db | null): void {
 }
 
 /** Claims as the API does after its own checks: the workflow's Update, refusals written to the timeline. */
-export async function claim(client: Client, offer: { id: string; leadId: string; workflowId: string }, buyerId: string, requestId: string = crypto.randomUUID()): Promise<ClaimResult> {
+export async function claim(
+  client: Client,
+  offer: { id: string; leadId: string; workflowId: string },
+  buyerId: string,
+  requestId: string = crypto.randomUUID(),
+): Promise<ClaimResult> {
   if (!claimsDb) throw new Error('claim() needs useClaimsDb(db) first (lifecycleSuite does it)');
   return claimThroughWorkflow({ db: claimsDb, temporal: client, timeoutMs: 30_000 }, offer, buyerId, requestId, 'api');
 }
@@ -42,7 +55,10 @@ export async function balanceOf(db: Db, buyerId: string): Promise<number> {
 }
 
 export async function chargesFor(db: Db, offerId: string) {
-  return db.select().from(ledgerEntries).where(and(eq(ledgerEntries.offerId, offerId), eq(ledgerEntries.kind, 'charge')));
+  return db
+    .select()
+    .from(ledgerEntries)
+    .where(and(eq(ledgerEntries.offerId, offerId), eq(ledgerEntries.kind, 'charge')));
 }
 
 export async function assignmentsFor(db: Db, leadId: string) {

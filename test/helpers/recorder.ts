@@ -13,7 +13,9 @@ export interface Recorded {
 }
 
 /** `statusFor` picks the answer's status by path (default 200). */
-export async function startRecorder(statusFor: (path: string) => number = () => 200): Promise<{ url: string; received: Recorded[]; close(): Promise<void> }> {
+export async function startRecorder(
+  statusFor: (path: string) => number = () => 200,
+): Promise<{ url: string; received: Recorded[]; close(): Promise<void> }> {
   const received: Recorded[] = [];
   const server = http.createServer((req, res) => {
     let body = '';

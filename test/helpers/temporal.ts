@@ -47,12 +47,22 @@ export async function workflowBundle(): Promise<{ code: string }> {
 
 /** A bundle whose `leadWorkflow` and `offerWorkflow` are the first lifecycle's (workflows/v1): leads started as the previous release started them. */
 export async function firstLifecycleBundle(): Promise<{ code: string }> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'test/fixtures/v1-workflows.ts'), logger: quietLogger });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: path.join(ROOT, 'test/fixtures/v1-workflows.ts'),
+    logger: quietLogger,
+  });
   return { code };
 }
 
 const noop = () => undefined;
-const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: (m: string) => console.error(m), log: noop };
+const quietLogger = {
+  trace: noop,
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: (m: string) => console.error(m),
+  log: noop,
+};
 
 export async function testClient(): Promise<{ client: Client; connection: Connection }> {
   const connection = await Connection.connect({ address: temporalAddress() });
@@ -117,12 +127,17 @@ export async function startWorker(opts: {
 
 /** Starts a lead's workflow as intake does (temporal/calls.ts) and returns its handle. */
 export async function startLead(client: Client, taskQueue: string, lead: LeadToRoute) {
-  if ((await startLeadWorkflow(client, taskQueue, lead)) !== 'started') throw new Error(`lead ${lead.id}: its workflow was already started`);
+  if ((await startLeadWorkflow(client, taskQueue, lead)) !== 'started')
+    throw new Error(`lead ${lead.id}: its workflow was already started`);
   return leadWorkflowHandle(client, lead.id);
 }
 
 /** Polls until `check` returns a value (not undefined/false), or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined | false | null>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false | null>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

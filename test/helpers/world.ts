@@ -3,7 +3,16 @@
  * credits, campaigns, leads. Each test makes its own agency, so tests sharing
  * the run's database never see each other's data.
  */
-import { createAgency, createBuyer, createCampaign, createServiceLine, insertLead, topUp, type NewBuyer, type NewCampaign } from '../../db/admin';
+import {
+  createAgency,
+  createBuyer,
+  createCampaign,
+  createServiceLine,
+  insertLead,
+  topUp,
+  type NewBuyer,
+  type NewCampaign,
+} from '../../db/admin';
 import type { Db } from '../../db/connection';
 import { leadWorkflowId } from '../../domain/ids';
 import type { LeadFields } from '../../domain/types';
@@ -21,11 +30,17 @@ export async function makeAgency(db: Db, opts: { timeZone?: string } = {}) {
 
 export async function makeBuyer(db: Db, agencyId: string, opts: Partial<NewBuyer> & { credits?: number } = {}) {
   const buyer = await createBuyer(db, agencyId, { name: unique('buyer'), serviceLines: [SERVICE_LINE], ...opts });
-  if (opts.credits) await topUp(db, { buyerId: buyer.id, agencyId, amount: opts.credits, idempotencyKey: unique('topup') });
+  if (opts.credits)
+    await topUp(db, { buyerId: buyer.id, agencyId, amount: opts.credits, idempotencyKey: unique('topup') });
   return buyer;
 }
 
-export async function makeBuyers(db: Db, agencyId: string, n: number, opts: Partial<NewBuyer> & { credits?: number } = {}) {
+export async function makeBuyers(
+  db: Db,
+  agencyId: string,
+  n: number,
+  opts: Partial<NewBuyer> & { credits?: number } = {},
+) {
   const out = [];
   for (let i = 0; i < n; i++) out.push(await makeBuyer(db, agencyId, opts));
   return out;

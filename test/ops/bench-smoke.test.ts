@@ -14,8 +14,12 @@ const ROOT = path.resolve(__dirname, '../..');
 test('npm run bench:ci runs all seven scenarios, checks one winner per claim round, and records a row per scenario', async () => {
   const results = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lw-bench-smoke-')), 'RESULTS.md');
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile('npm', ['run', 'bench:ci', '--', '--results', results], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, LOG_LEVEL: 'warn' } }, (err, out, errOut) =>
-      resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout: out, stderr: errOut }),
+    execFile(
+      'npm',
+      ['run', 'bench:ci', '--', '--results', results],
+      { cwd: ROOT, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, LOG_LEVEL: 'warn' } },
+      (err, out, errOut) =>
+        resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout: out, stderr: errOut }),
     );
   });
   expect({ code, stderr: code ? stderr.slice(-4000) : '' }).toEqual({ code: 0, stderr: '' });
@@ -23,32 +27,78 @@ test('npm run bench:ci runs all seven scenarios, checks one winner per claim rou
   const lines = stdout
     .split('\n')
     .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { scenario: string; persistence: string; machine: string; commit: string; figures: Record<string, unknown> });
-  expect(lines.map((l) => l.scenario)).toEqual(['claim_storm', 'floor', 'storm_many', 'feed_latency', 'throughput', 'engine_floor', 'scale', 'supply']);
+    .map(
+      (l) =>
+        JSON.parse(l) as {
+          scenario: string;
+          persistence: string;
+          machine: string;
+          commit: string;
+          figures: Record<string, unknown>;
+        },
+    );
+  expect(lines.map((l) => l.scenario)).toEqual([
+    'claim_storm',
+    'floor',
+    'storm_many',
+    'feed_latency',
+    'throughput',
+    'engine_floor',
+    'scale',
+    'supply',
+  ]);
   for (const l of lines) {
     expect(l.persistence).toMatch(/SQLite/);
     expect(l.machine).toMatch(/cores/);
   }
-  const [storm, floor, many, feed, throughput, engineFloor, scale, supply] = lines.map((l) => l.figures as Record<string, any>); // eslint-disable-line @typescript-eslint/no-explicit-any
+  const [storm, floor, many, feed, throughput, engineFloor, scale, supply] = lines.map(
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    (l) => l.figures as Record<string, any>,
+  );
   expect(storm!.bySize[0]).toMatchObject({ exactlyOneWinnerEveryRound: true, winner: { n: 2 } });
-  expect(floor!.bySize[0]).toMatchObject({ exactlyOneWinnerEveryRound: true, ratioToSale: { p50: expect.any(Number), p99: expect.any(Number) } });
+  expect(floor!.bySize[0]).toMatchObject({
+    exactlyOneWinnerEveryRound: true,
+    ratioToSale: { p50: expect.any(Number), p99: expect.any(Number) },
+  });
   expect(feed!.bySize[0]).toMatchObject({ clients: 5, missed: 0, intakeToOpened: { n: 10 } });
   expect(throughput!.steps[0]).toMatchObject({ offeredRate: 2, intakeErrors: 0 });
   expect(throughput!.steps[0].completed).toBe(throughput!.steps[0].accepted);
   expect(scale!).toMatchObject({ offers: 20, intakeErrors: 0, claimWhileOpen: { exactlyOneWinnerEveryRound: true } });
   expect(scale!.expiry.lag.n).toBe(20);
   // 3 buyers × 2 offers at once: every claim answered, one winner per offer (by answers and by assignments).
-  expect(many!).toMatchObject({ claimsPerRound: 6, exactlyOneWinnerPerOffer: true, offersWithoutOneAssignment: 0, all: { n: 6 } });
+  expect(many!).toMatchObject({
+    claimsPerRound: 6,
+    exactlyOneWinnerPerOffer: true,
+    offersWithoutOneAssignment: 0,
+    all: { n: 6 },
+  });
   // The floor workflow ran at 2/s; its step completed every workflow it started, in one local activity, and the
   // ratio to throughput's sustained rate (same run) is reported.
-  expect(engineFloor!.steps[0]).toMatchObject({ offeredRate: 2, startErrors: 0, lastWorkflow: { status: 'COMPLETED' } });
+  expect(engineFloor!.steps[0]).toMatchObject({
+    offeredRate: 2,
+    startErrors: 0,
+    lastWorkflow: { status: 'COMPLETED' },
+  });
   expect(engineFloor!.steps[0].completed).toBe(engineFloor!.steps[0].started);
-  expect(engineFloor!.leadwireSustainedRate).toBe(throughput!.steps[0].saturated ? null : throughput!.steps[0].achievedRate);
+  expect(engineFloor!.leadwireSustainedRate).toBe(
+    throughput!.steps[0].saturated ? null : throughput!.steps[0].achievedRate,
+  );
   expect(supply!).toMatchObject({ concurrency: 50, reportLeads: 2000, pings: { n: 100 }, bareSql: { n: 100 } });
   expect(Object.keys(supply!.reportMedianMs)).toEqual(['day', 'campaign', 'source', 'buyer']);
 
   // One row in the runs table and one in each scenario's table.
   const recorded = fs.readFileSync(results, 'utf8');
   expect(recorded.match(/^\| \d{4}-\d\d-\d\dT[^|]+\| [0-9a-f]{7}/gm)).toHaveLength(9);
-  for (const key of ['runs', 'claim_storm', 'floor', 'storm_many', 'feed_latency', 'throughput', 'engine_floor', 'scale', 'supply']) expect(recorded).toContain(`<!-- rows:${key} -->`);
+  for (const key of [
+    'runs',
+    'claim_storm',
+    'floor',
+    'storm_many',
+    'feed_latency',
+    'throughput',
+    'engine_floor',
+    'scale',
+    'supply',
+  ])
+    expect(recorded).toContain(`<!-- rows:${key} -->`);
 }, 400_000);

@@ -22,7 +22,13 @@ afterAll(async () => {
   await Promise.all(feeds.map((f) => f.close()));
 });
 
-async function ok(baseUrl: string, method: string, path: string, key: string, body?: unknown): Promise<Record<string, unknown>> {
+async function ok(
+  baseUrl: string,
+  method: string,
+  path: string,
+  key: string,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
   const answer = await call(baseUrl, method, path, { key, body });
   if (answer.status >= 300) throw new Error(`${method} ${path}: ${answer.status} ${JSON.stringify(answer.body)}`);
   return answer.body;
@@ -39,7 +45,9 @@ test('the cluster is four Temporal processes in one membership ring, on Postgres
   await pg.connect();
   try {
     // Roles in cluster_membership: 1 frontend, 2 history, 3 matching, 4 worker (persistence.ServiceType).
-    const { rows } = await pg.query(`SELECT DISTINCT role FROM cluster_membership WHERE last_heartbeat > now() - interval '1 minute' ORDER BY role`);
+    const { rows } = await pg.query(
+      `SELECT DISTINCT role FROM cluster_membership WHERE last_heartbeat > now() - interval '1 minute' ORDER BY role`,
+    );
     expect(rows.map((r) => Number(r.role))).toEqual([1, 2, 3, 4]);
     const shards = await pg.query('SELECT count(*)::int AS n FROM shards');
     expect(shards.rows[0].n).toBe(4);
@@ -82,11 +90,17 @@ test('a lead in through API 1, claimed through API 2: charged once, the feed of 
   const offer = opened.offer as { id: string; leadId: string };
   expect(offer.leadId).toBe(leadId);
 
-  const claim = await call(api2, 'POST', `/v1/offers/${offer.id}/claim`, { key: buyer.key, body: { requestId: 'smoke-claim-1' } });
+  const claim = await call(api2, 'POST', `/v1/offers/${offer.id}/claim`, {
+    key: buyer.key,
+    body: { requestId: 'smoke-claim-1' },
+  });
   expect(claim.status).toBe(200);
   expect(claim.body.result).toBe('won');
   // The same requestId again, through the other API: the same answer, no second charge.
-  const again = await call(api1, 'POST', `/v1/offers/${offer.id}/claim`, { key: buyer.key, body: { requestId: 'smoke-claim-1' } });
+  const again = await call(api1, 'POST', `/v1/offers/${offer.id}/claim`, {
+    key: buyer.key,
+    body: { requestId: 'smoke-claim-1' },
+  });
   expect(again.body.result).toBe('won');
 
   expect(await feed.next((m) => m.type === 'offer.closed' && m.offerId === offer.id, 60_000)).toEqual({
@@ -99,14 +113,20 @@ test('a lead in through API 1, claimed through API 2: charged once, the feed of 
   const { pool } = suite;
   const sales = await pool.query('SELECT buyer_id, price FROM assignments WHERE lead_id = $1', [leadId]);
   expect(sales.rows).toEqual([{ buyer_id: buyer.id, price: 10 }]);
-  const charges = await pool.query(`SELECT amount FROM ledger_entries WHERE buyer_id = $1 AND kind = 'charge'`, [buyer.id]);
+  const charges = await pool.query(`SELECT amount FROM ledger_entries WHERE buyer_id = $1 AND kind = 'charge'`, [
+    buyer.id,
+  ]);
   expect(charges.rows).toEqual([{ amount: -10 }]);
   const wallet = await pool.query('SELECT balance FROM wallets WHERE buyer_id = $1', [buyer.id]);
   expect(wallet.rows).toEqual([{ balance: 90 }]);
 
   // The lead's workflow completes (a sold lead), seen through the cluster's Postgres visibility by the audit.
   const deadline = Date.now() + 60_000;
-  while ((await pool.query('SELECT status FROM leads WHERE id = $1', [leadId])).rows[0].status !== 'sold' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+  while (
+    (await pool.query('SELECT status FROM leads WHERE id = $1', [leadId])).rows[0].status !== 'sold' &&
+    Date.now() < deadline
+  )
+    await new Promise((r) => setTimeout(r, 250));
   expect(await checkInvariants(pool, agencyId)).toEqual([]);
   const audit = await runAudit(suite.database.db, { agencyId, temporal: suite.temporal, minAgeMs: 0 });
   expect(audit.checks.filter((ch) => ch.failed)).toEqual([]);

@@ -31,9 +31,11 @@ const CODE_DIRS = ['bin', 'api', 'worker', 'activities', 'db', 'observability', 
 function tsFiles(dir: string): string[] {
   const abs = path.join(ROOT, dir);
   if (!fs.existsSync(abs)) return [];
-  return fs.readdirSync(abs, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? tsFiles(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : [],
-  );
+  return fs
+    .readdirSync(abs, { withFileTypes: true })
+    .flatMap((e) =>
+      e.isDirectory() ? tsFiles(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : [],
+    );
 }
 
 /** `process.env.X`, `env.X` (the config loader's parameter) and `env['X']` in the runtime code. */
@@ -51,14 +53,25 @@ function variablesTheCodeReads(): Map<string, string> {
 describe('docker-compose.yml', () => {
   test('runs Postgres, Temporal with its schema, search attributes and UI, migrations, the API and the worker', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['api', 'migrate', 'postgres', 'temporal', 'temporal-register', 'temporal-schema', 'temporal-ui', 'worker'].sort(),
+      [
+        'api',
+        'migrate',
+        'postgres',
+        'temporal',
+        'temporal-register',
+        'temporal-schema',
+        'temporal-ui',
+        'worker',
+      ].sort(),
     );
     expect(services.postgres!.image).toMatch(/^postgres:/);
     expect(services.temporal!.image).toMatch(/^temporalio\/(server|auto-setup):/);
     expect(services['temporal-ui']!.image).toMatch(/^temporalio\/ui:/);
     expect(services['temporal-schema']!.image).toMatch(/^temporalio\/admin-tools:/);
     expect(services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres' });
-    expect(services.temporal!.depends_on).toMatchObject({ 'temporal-schema': { condition: 'service_completed_successfully' } });
+    expect(services.temporal!.depends_on).toMatchObject({
+      'temporal-schema': { condition: 'service_completed_successfully' },
+    });
 
     expect(services.migrate!.command).toEqual(['npm', 'run', 'migrate']);
     expect(services.api!.command).toEqual(['npm', 'run', 'api']);
@@ -75,13 +88,22 @@ describe('docker-compose.yml', () => {
     // The npm scripts the containers run exist; their pre-hooks (dev-time page builds) are off in the image.
     const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
     for (const s of ['migrate', 'api', 'worker']) expect(scripts[s]).toMatch(/^tsx bin\//);
-    if (['migrate', 'api', 'worker'].some((s) => scripts[`pre${s}`])) expect(read('Dockerfile')).toMatch(/^ENV npm_config_ignore_scripts=true$/m);
+    if (['migrate', 'api', 'worker'].some((s) => scripts[`pre${s}`]))
+      expect(read('Dockerfile')).toMatch(/^ENV npm_config_ignore_scripts=true$/m);
   });
 
   test('the app containers get every variable the code reads', () => {
     const vars = variablesTheCodeReads();
     // The core of the configuration, whatever else the code grows.
-    for (const v of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'LW_ROOT_TOKEN', 'PORT', 'LW_TASK_QUEUE']) expect(vars.has(v)).toBe(true);
+    for (const v of [
+      'DATABASE_URL',
+      'TEMPORAL_ADDRESS',
+      'TEMPORAL_NAMESPACE',
+      'LW_ROOT_TOKEN',
+      'PORT',
+      'LW_TASK_QUEUE',
+    ])
+      expect(vars.has(v)).toBe(true);
     for (const name of ['api', 'worker', 'migrate']) {
       const env = services[name]!.environment ?? {};
       const missing = [...vars].filter(([v]) => !(v in env)).map(([v, file]) => `${v} (read in ${file})`);
@@ -95,8 +117,12 @@ describe('docker-compose.yml', () => {
 
   test("Temporal's dynamic config sets what the dev server sets", () => {
     const devServer = read('temporal/dev-server.ts');
-    const expected = [...devServer.matchAll(/'--dynamic-config-value',\s*'([\w.]+)=([^']+)'/g)].map((m) => [m[1]!, m[2]!] as const);
-    expect(expected.map(([k]) => k)).toEqual(expect.arrayContaining(['history.maxInFlightUpdates', 'history.maxTotalUpdates']));
+    const expected = [...devServer.matchAll(/'--dynamic-config-value',\s*'([\w.]+)=([^']+)'/g)].map(
+      (m) => [m[1]!, m[2]!] as const,
+    );
+    expect(expected.map(([k]) => k)).toEqual(
+      expect.arrayContaining(['history.maxInFlightUpdates', 'history.maxTotalUpdates']),
+    );
 
     const mounted = services.temporal!.volumes!.find((v) => v.includes('dynamicconfig'))!;
     const [hostPath, containerPath] = mounted.split(':');
@@ -104,7 +130,8 @@ describe('docker-compose.yml', () => {
       path.relative('/etc/temporal', containerPath!),
     );
     const dynamic = parse(read(hostPath!)) as Record<string, { value: unknown }[]>;
-    for (const [key, value] of expected) expect({ key, value: dynamic[key]?.[0]?.value }).toEqual({ key, value: JSON.parse(value) });
+    for (const [key, value] of expected)
+      expect({ key, value: dynamic[key]?.[0]?.value }).toEqual({ key, value: JSON.parse(value) });
   });
 
   test('the search attributes the dev server registers are registered by the one-shot service', () => {

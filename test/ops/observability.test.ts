@@ -8,7 +8,16 @@ import pino from 'pino';
 import { activityLog, observeActivities } from '../../observability/activity';
 import { PinoTemporalLogger, temporalLogLevel } from '../../observability/logger';
 import { offersOpened, processRegistry } from '../../observability/metrics';
-import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, connectFeed, startHarness, type Harness } from '../api/harness';
+import {
+  apiAgency,
+  apiBuyer,
+  apiCampaign,
+  apiLead,
+  bearer,
+  connectFeed,
+  startHarness,
+  type Harness,
+} from '../api/harness';
 import { eventually } from '../helpers/temporal';
 
 let h: Harness;
@@ -38,7 +47,9 @@ test('a claim through the API and a feed client show up in /metrics: latencies, 
   try {
     await feed.next((m) => m.type === 'snapshot');
     const lead = await apiLead(h, adminKey, campaign.id);
-    const opened = await feed.next((m) => m.type === 'offer.opened' && (m.offer as { leadId: string }).leadId === lead.id);
+    const opened = await feed.next(
+      (m) => m.type === 'offer.opened' && (m.offer as { leadId: string }).leadId === lead.id,
+    );
     const offerId = (opened.offer as { id: string }).id;
 
     const during = (await h.http.get('/metrics')).text;
@@ -49,14 +60,28 @@ test('a claim through the API and a feed client show up in /metrics: latencies, 
     const won = await h.http.post(`/v1/offers/${offerId}/claim`).set(bearer(buyer.apiKey)).send({});
     expect(won.status).toBe(200);
 
-    const after = await eventually(async () => {
-      const text = (await h.http.get('/metrics')).text;
-      return (sample(text, 'leadwire_leads_total', { outcome: 'sold' }) ?? 0) >= 1 && (sample(text, 'leadwire_deliveries_total', { status: 'delivered' }) ?? 0) >= 1 && text;
-    }, 20_000, 'the sale and its delivery in /metrics');
-    expect(sample(after, 'leadwire_claim_duration_seconds_count', { via: 'api', outcome: 'won' })).toBeGreaterThanOrEqual(1);
-    expect(sample(after, 'leadwire_claim_duration_seconds_bucket', { via: 'api', outcome: 'won', le: '+Inf' })).toBeGreaterThanOrEqual(1);
+    const after = await eventually(
+      async () => {
+        const text = (await h.http.get('/metrics')).text;
+        return (
+          (sample(text, 'leadwire_leads_total', { outcome: 'sold' }) ?? 0) >= 1 &&
+          (sample(text, 'leadwire_deliveries_total', { status: 'delivered' }) ?? 0) >= 1 &&
+          text
+        );
+      },
+      20_000,
+      'the sale and its delivery in /metrics',
+    );
+    expect(
+      sample(after, 'leadwire_claim_duration_seconds_count', { via: 'api', outcome: 'won' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(after, 'leadwire_claim_duration_seconds_bucket', { via: 'api', outcome: 'won', le: '+Inf' }),
+    ).toBeGreaterThanOrEqual(1);
     expect(sample(after, 'leadwire_claims_total', { via: 'api', outcome: 'won' })).toBeGreaterThanOrEqual(1);
-    expect(sample(after, 'leadwire_activity_duration_seconds_count', { activity: 'postAndCharge', result: 'ok' })).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(after, 'leadwire_activity_duration_seconds_count', { activity: 'postAndCharge', result: 'ok' }),
+    ).toBeGreaterThanOrEqual(1);
     expect(sample(after, 'leadwire_offers_opened_total', { kind: 'ping_post' })).toBeGreaterThanOrEqual(1);
     expect(sample(after, 'leadwire_offers_closed_total', { outcome: 'won' })).toBeGreaterThanOrEqual(1);
     expect(after).toMatch(/^# TYPE leadwire_activity_failures_total counter$/m);
@@ -66,7 +91,9 @@ test('a claim through the API and a feed client show up in /metrics: latencies, 
 });
 
 test('activity logs carry the ids of the input and the workflow; outcomes are counted from the input', async () => {
-  const ctx = { info: { activityType: 'openOffer', workflowExecution: { workflowId: 'lead-abc', runId: 'r' }, attempt: 2 } } as unknown as Context;
+  const ctx = {
+    info: { activityType: 'openOffer', workflowExecution: { workflowId: 'lead-abc', runId: 'r' }, attempt: 2 },
+  } as unknown as Context;
   const before = (await offersOpened.get()).values.find((v) => v.labels.kind === 'push')?.value ?? 0;
   let bindings: Record<string, unknown> = {};
   const input = { offerId: 'o-1', leadId: 'l-1', kind: 'push', agencyId: 'a-1' };
@@ -75,13 +102,28 @@ test('activity logs carry the ids of the input and the workflow; outcomes are co
     return { eligible: 0 };
   });
   expect(result).toEqual({ eligible: 0 });
-  expect(bindings).toMatchObject({ activity: 'openOffer', workflowId: 'lead-abc', attempt: 2, offerId: 'o-1', leadId: 'l-1' });
+  expect(bindings).toMatchObject({
+    activity: 'openOffer',
+    workflowId: 'lead-abc',
+    attempt: 2,
+    offerId: 'o-1',
+    leadId: 'l-1',
+  });
   expect((await offersOpened.get()).values.find((v) => v.labels.kind === 'push')?.value).toBe(before + 1);
 
   // A failing attempt is counted by activity and error type, and rethrown for Temporal to retry.
-  const failing = observeActivities({ ...ctx, info: { ...ctx.info, activityType: 'closeOffer' } } as unknown as Context);
-  await expect(failing.inbound!.execute!({ args: [{ offerId: 'o-1' }], headers: {} }, async () => Promise.reject(new TypeError('boom')))).rejects.toThrow('boom');
-  expect(await processRegistry.getSingleMetricAsString('leadwire_activity_failures_total')).toMatch(/activity="closeOffer",error="TypeError"\} 1/);
+  const failing = observeActivities({
+    ...ctx,
+    info: { ...ctx.info, activityType: 'closeOffer' },
+  } as unknown as Context);
+  await expect(
+    failing.inbound!.execute!({ args: [{ offerId: 'o-1' }], headers: {} }, async () =>
+      Promise.reject(new TypeError('boom')),
+    ),
+  ).rejects.toThrow('boom');
+  expect(await processRegistry.getSingleMetricAsString('leadwire_activity_failures_total')).toMatch(
+    /activity="closeOffer",error="TypeError"\} 1/,
+  );
 });
 
 test("the Temporal SDK's logs go through pino, at WARN and above unless LW_TEMPORAL_LOG_LEVEL says otherwise", () => {

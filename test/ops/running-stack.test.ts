@@ -32,7 +32,11 @@ function bareEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return env;
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { cwd: ROOT, env, maxBuffer: 32 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) =>
       resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
@@ -66,7 +70,11 @@ beforeAll(async () => {
   });
   stack.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   stack.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  await eventually(async () => out.includes('Leadwire is running.') || undefined, 180_000, `npm start to come up; output so far: ${out}`);
+  await eventually(
+    async () => out.includes('Leadwire is running.') || undefined,
+    180_000,
+    `npm start to come up; output so far: ${out}`,
+  );
 });
 
 afterAll(async () => {
@@ -97,14 +105,37 @@ test('with no flags and no environment, audit and replay reach the live stack; p
   await api('POST', '/v1/service-lines', adminKey, { key: 'roofing', name: 'Roofing' });
   const { buyer, apiKey } = await api('POST', '/v1/buyers', adminKey, { name: 'Roofer', serviceLines: ['roofing'] });
   await api('POST', `/v1/buyers/${buyer.id}/credits`, adminKey, { amount: 100 });
-  const { campaign } = await api('POST', '/v1/campaigns', adminKey, { name: 'TX', serviceLine: 'roofing', mode: 'ping_post', claimWindowSeconds: 60, price: { base: 10 } });
+  const { campaign } = await api('POST', '/v1/campaigns', adminKey, {
+    name: 'TX',
+    serviceLine: 'roofing',
+    mode: 'ping_post',
+    claimWindowSeconds: 60,
+    price: { base: 10 },
+  });
   const { lead } = await api('POST', '/v1/leads', adminKey, {
     campaignId: campaign.id,
-    fields: { firstName: 'Ada', lastName: 'Lovelace', phone: '5125550100', email: 'ada@example.com', city: 'Austin', state: 'TX', zip: '78701' },
+    fields: {
+      firstName: 'Ada',
+      lastName: 'Lovelace',
+      phone: '5125550100',
+      email: 'ada@example.com',
+      city: 'Austin',
+      state: 'TX',
+      zip: '78701',
+    },
   });
-  const offer = await eventually(async () => (await api('GET', '/v1/offers?status=open', apiKey)).offers.find((o: { leadId: string }) => o.leadId === lead.id), 30_000, 'the offer');
+  const offer = await eventually(
+    async () =>
+      (await api('GET', '/v1/offers?status=open', apiKey)).offers.find((o: { leadId: string }) => o.leadId === lead.id),
+    30_000,
+    'the offer',
+  );
   expect((await api('POST', `/v1/offers/${offer.id}/claim`, apiKey, { requestId: 'stack-1' })).result).toBe('won');
-  await eventually(async () => ((await api('GET', `/v1/leads/${lead.id}`, adminKey)).lead.status === 'sold') || undefined, 30_000, 'the sale');
+  await eventually(
+    async () => (await api('GET', `/v1/leads/${lead.id}`, adminKey)).lead.status === 'sold' || undefined,
+    30_000,
+    'the sale',
+  );
 
   const audit = await run(TSX, [path.join(ROOT, 'scripts/audit.ts'), '--min-age-seconds', '0'], bareEnv());
   expect([audit.code, audit.stderr]).toEqual([0, expect.any(String)]);
@@ -117,7 +148,11 @@ test('with no flags and no environment, audit and replay reach the live stack; p
   expect(replay.stdout).toMatch(/replays deterministically/);
   expect(replay.stdout).toContain('status sold');
 
-  const psql = await run('psql', [readStack().database.url!, '-At', '-c', `SELECT status FROM leads WHERE id = '${lead.id}'`], bareEnv());
+  const psql = await run(
+    'psql',
+    [readStack().database.url!, '-At', '-c', `SELECT status FROM leads WHERE id = '${lead.id}'`],
+    bareEnv(),
+  );
   expect([psql.code, psql.stdout.trim(), psql.stderr]).toEqual([0, 'sold', '']);
 
   // The stack was not blocked by its visitors.

@@ -11,7 +11,14 @@ import { sql, TransactionRollbackError } from 'drizzle-orm';
 import { runAudit, type AuditReport } from '../../db/audit';
 import type { Database, DbOrTx } from '../../db/connection';
 import { createInProcessBus } from '../../db/offer-bus';
-import { fetchLeadHistories, historyRows, leadRecords, linkEvents, renderTimeline, replayHistories } from '../../scripts/replay';
+import {
+  fetchLeadHistories,
+  historyRows,
+  leadRecords,
+  linkEvents,
+  renderTimeline,
+  replayHistories,
+} from '../../scripts/replay';
 import { openTestPostgres } from '../helpers/db';
 import { HISTORIES_DIR } from '../helpers/histories';
 import { claim, waitForLeadStatus, waitForOffer, useClaimsDb } from '../helpers/lifecycle';
@@ -27,13 +34,22 @@ let connection: Connection;
 let world: { agencyId: string; leadId: string; offerId: string; buyerIds: string[] };
 
 /** Runs a CLI through tsx as `npm run …` would, against the test database and dev server. */
-function cli(script: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       path.join(ROOT, 'node_modules/.bin/tsx'),
       [path.join(ROOT, script), ...args],
-      { cwd: ROOT, env: { ...process.env, DATABASE_URL: process.env.TEST_DATABASE_URL!, LOG_LEVEL: 'warn', ...env }, maxBuffer: 32 * 1024 * 1024 },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
+      {
+        cwd: ROOT,
+        env: { ...process.env, DATABASE_URL: process.env.TEST_DATABASE_URL!, LOG_LEVEL: 'warn', ...env },
+        maxBuffer: 32 * 1024 * 1024,
+      },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -67,7 +83,11 @@ beforeAll(async () => {
   const buyers = await makeBuyers(db, agency.id, 2, { credits: 100 });
   const campaign = await makeCampaign(db, agency.id, { claimWindowSeconds: 30, price: { base: 25 } });
   const lead = await makeLead(db, agency.id, campaign.id);
-  const handle = await startLead(client, worker.taskQueue, { id: lead.id, agencyId: agency.id, campaignId: campaign.id });
+  const handle = await startLead(client, worker.taskQueue, {
+    id: lead.id,
+    agencyId: agency.id,
+    campaignId: campaign.id,
+  });
   const offer = await waitForOffer(db, lead.id);
   expect((await claim(client, offer, buyers[0]!.id)).result).toBe('won');
   await waitForLeadStatus(db, lead.id, 'sold');
@@ -87,7 +107,15 @@ describe('ledger audit', () => {
     expect(report.violations).toEqual([]);
     expect(report.ok).toBe(true);
     const checked = Object.fromEntries(report.checks.map((c) => [c.name, c.checked]));
-    expect(checked).toEqual({ balances: 2, charges: 1, assignments: 1, exclusive: 1, winners: 1, caps: 0, workflows: 1 });
+    expect(checked).toEqual({
+      balances: 2,
+      charges: 1,
+      assignments: 1,
+      exclusive: 1,
+      winners: 1,
+      caps: 0,
+      workflows: 1,
+    });
     expect(byName(report, 'workflows').skipped).toBeUndefined();
   });
 
@@ -95,10 +123,14 @@ describe('ledger audit', () => {
     const [winner, other] = world.buyerIds as [string, string];
     const report = await auditCorrupted(async (tx) => {
       await tx.execute(sql`UPDATE wallets SET balance = balance + 7 WHERE buyer_id = ${other}`);
-      await tx.execute(sql`INSERT INTO ledger_entries (buyer_id, agency_id, kind, amount, idempotency_key) VALUES (${other}, ${world.agencyId}, 'charge', -1, ${`audit-test:${other}`})`);
+      await tx.execute(
+        sql`INSERT INTO ledger_entries (buyer_id, agency_id, kind, amount, idempotency_key) VALUES (${other}, ${world.agencyId}, 'charge', -1, ${`audit-test:${other}`})`,
+      );
       await tx.execute(sql`UPDATE offers SET winners = 0 WHERE id = ${world.offerId}`);
       await tx.execute(sql`UPDATE buyers SET caps = '{"daily": 0}'::jsonb WHERE id = ${winner}`);
-      await tx.execute(sql`UPDATE assignments SET status = 'refunded' WHERE buyer_id = ${winner} AND offer_id = ${world.offerId}`);
+      await tx.execute(
+        sql`UPDATE assignments SET status = 'refunded' WHERE buyer_id = ${winner} AND offer_id = ${world.offerId}`,
+      );
     });
     expect(report.ok).toBe(false);
     const failed = Object.fromEntries(report.checks.map((c) => [c.name, c.failed]));
@@ -130,7 +162,9 @@ describe('ledger audit', () => {
     const failed = Object.fromEntries(report.checks.map((c) => [c.name, c.failed]));
     expect(failed).toMatchObject({ balances: 0, charges: 0, assignments: 0, exclusive: 1, winners: 1, caps: 1 });
     expect(byName(report, 'exclusive').violations[0]!.ids).toEqual({ leadId: world.leadId });
-    expect(byName(report, 'caps').violations[0]!.message).toMatch(new RegExp(`buyer ${winner}: 1 leads in the daily period .* cap 0`));
+    expect(byName(report, 'caps').violations[0]!.message).toMatch(
+      new RegExp(`buyer ${winner}: 1 leads in the daily period .* cap 0`),
+    );
   });
 
   test('a lead without a workflow is found with Temporal, skipped without; `npm run audit` exits 1 on it, 0 when all hold', async () => {
@@ -141,7 +175,9 @@ describe('ledger audit', () => {
     try {
       const report = await runAudit(db, { agencyId: agency.id, temporal: client, minAgeMs: 0 });
       expect(byName(report, 'workflows')).toMatchObject({ checked: 1, failed: 1 });
-      expect(report.violations[0]!.message).toMatch(new RegExp(`lead ${orphan.id} \\(routing\\) has no workflow lead-${orphan.id}`));
+      expect(report.violations[0]!.message).toMatch(
+        new RegExp(`lead ${orphan.id} \\(routing\\) has no workflow lead-${orphan.id}`),
+      );
       // Within the grace period a lead may still be starting.
       expect((await runAudit(db, { agencyId: agency.id, temporal: client })).ok).toBe(true);
       expect(byName(await runAudit(db, { agencyId: agency.id }), 'workflows').skipped).toMatch(/no Temporal client/);
@@ -171,19 +207,31 @@ describe('replay', () => {
 
     const rows = historyRows(histories[0]!.history, histories[0]!.workflowId);
     const types = rows.map((r) => r.type);
-    expect(types).toEqual(expect.arrayContaining(['WorkflowExecutionStarted', 'MarkerRecorded', 'WorkflowExecutionUpdateAccepted', 'WorkflowExecutionUpdateCompleted', 'TimerStarted', 'WorkflowExecutionCompleted']));
+    expect(types).toEqual(
+      expect.arrayContaining([
+        'WorkflowExecutionStarted',
+        'MarkerRecorded',
+        'WorkflowExecutionUpdateAccepted',
+        'WorkflowExecutionUpdateCompleted',
+        'TimerStarted',
+        'WorkflowExecutionCompleted',
+      ]),
+    );
     expect(rows.filter((r) => r.type === 'MarkerRecorded').map((r) => r.text.replace(/ in \d+ ms.*/, ''))).toEqual([
       'patch lean-lifecycle',
       'local activity routeAndOpen completed',
       'local activity postAndCharge completed',
     ]);
-    expect(rows.find((r) => r.type === 'WorkflowExecutionUpdateAccepted')!.text).toMatch(/^update claim accepted \{"offerId":"/);
+    expect(rows.find((r) => r.type === 'WorkflowExecutionUpdateAccepted')!.text).toMatch(
+      /^update claim accepted \{"offerId":"/,
+    );
 
     const records = (await leadRecords(database.db, world.leadId))!;
     expect(records.offers).toHaveLength(1);
     expect(records.assignments).toHaveLength(1);
     const links = linkEvents(rows, records.events);
-    const writer = (type: string) => records.events.map((e, i) => (e.type === type ? rows[links[i]!]?.activityType : undefined)).filter(Boolean);
+    const writer = (type: string) =>
+      records.events.map((e, i) => (e.type === type ? rows[links[i]!]?.activityType : undefined)).filter(Boolean);
     // Route and open wrote the verdicts; the sale wrote the win, the dashboard delivery and, filling the offer, who lost.
     expect(writer('targeted')).toEqual(['routeAndOpen', 'routeAndOpen']);
     expect(writer('won')).toEqual(['postAndCharge']);
@@ -191,7 +239,9 @@ describe('replay', () => {
     expect(writer('delivered')).toEqual(['postAndCharge']);
 
     const text = renderTimeline(rows, records.events).join('\n');
-    expect(text).toMatch(/local activity postAndCharge completed in \d+ ms \(attempt 1\) → \{"result":"won".*\n\s+└─ db: claim_attempted buyer [0-9a-f]{8}….*\n\s+└─ db: won buyer/);
+    expect(text).toMatch(
+      /local activity postAndCharge completed in \d+ ms \(attempt 1\) → \{"result":"won".*\n\s+└─ db: claim_attempted buyer [0-9a-f]{8}….*\n\s+└─ db: won buyer/,
+    );
   });
 
   test('`npm run replay -- <leadId>` prints the replay verdict, the records and the timeline; a nondeterministic history exits 1', async () => {
@@ -205,8 +255,12 @@ describe('replay', () => {
     expect(ok.code).toBe(0);
 
     // A history (of the first lifecycle, whose steps were activities) whose first activity is not the one the code schedules first.
-    const history = JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, 'v1-ping-post-won.json'), 'utf8')) as { events: Record<string, { activityType?: { name: string } }>[] };
-    const scheduled = history.events.find((e) => e.activityTaskScheduledEventAttributes)!.activityTaskScheduledEventAttributes!;
+    const history = JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, 'v1-ping-post-won.json'), 'utf8')) as {
+      events: Record<string, { activityType?: { name: string } }>[];
+    };
+    const scheduled = history.events.find(
+      (e) => e.activityTaskScheduledEventAttributes,
+    )!.activityTaskScheduledEventAttributes!;
     scheduled.activityType!.name = 'someOtherActivity';
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lw-replay-')), 'changed.json');
     fs.writeFileSync(file, JSON.stringify(history));

@@ -52,10 +52,25 @@ beforeAll(async () => {
   const bus = createInProcessBus();
   const taskQueue = `tracing-${crypto.randomUUID()}`;
   // No prebuilt bundle: the worker bundles the workflows with the plugin's workflow interceptors.
-  ({ worker } = await createLeadwireWorker({ address: temporalAddress(), taskQueue, db: database.db, bus, delivery: { allowlist: '127.0.0.1' } }));
+  ({ worker } = await createLeadwireWorker({
+    address: temporalAddress(),
+    taskQueue,
+    db: database.db,
+    bus,
+    delivery: { allowlist: '127.0.0.1' },
+  }));
   running = worker.run();
   client = await connectTemporal(temporalAddress());
-  const api = createApi({ db: database.db, bus, temporal: client, taskQueue, rootToken: ROOT, rateLimits: RELAXED_LIMITS, webhookAllowlist: '127.0.0.1', logger: { error: () => undefined, warn: () => undefined } });
+  const api = createApi({
+    db: database.db,
+    bus,
+    temporal: client,
+    taskQueue,
+    rootToken: ROOT,
+    rateLimits: RELAXED_LIMITS,
+    webhookAllowlist: '127.0.0.1',
+    logger: { error: () => undefined, warn: () => undefined },
+  });
   server = http.createServer(api.app);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -87,7 +102,12 @@ function connected(spans: ReadableSpan[]): boolean {
 
 const ancestors = (span: ReadableSpan, byId: Map<string, ReadableSpan>): ReadableSpan[] => {
   const out: ReadableSpan[] = [];
-  for (let p = span.parentSpanId ? byId.get(span.parentSpanId) : undefined; p; p = p.parentSpanId ? byId.get(p.parentSpanId) : undefined) out.push(p);
+  for (
+    let p = span.parentSpanId ? byId.get(span.parentSpanId) : undefined;
+    p;
+    p = p.parentSpanId ? byId.get(p.parentSpanId) : undefined
+  )
+    out.push(p);
   return out;
 };
 
@@ -95,22 +115,43 @@ test('one claim over HTTP is one connected trace: API request → Update → wor
   const created = await ok('POST', '/v1/agencies', ROOT, { name: 'tracing' });
   const adminKey = created.adminKey as string;
   await ok('POST', '/v1/service-lines', adminKey, { key: SERVICE_LINE, name: 'Roofing' });
-  const b = await ok('POST', '/v1/buyers', adminKey, { name: 'traced', serviceLines: [SERVICE_LINE], delivery: { webhookUrl: hook.url } });
+  const b = await ok('POST', '/v1/buyers', adminKey, {
+    name: 'traced',
+    serviceLines: [SERVICE_LINE],
+    delivery: { webhookUrl: hook.url },
+  });
   const buyer = { id: (b.buyer as { id: string }).id, key: b.apiKey as string };
   await ok('POST', `/v1/buyers/${buyer.id}/credits`, adminKey, { amount: 100 });
-  const c = await ok('POST', '/v1/campaigns', adminKey, { name: 'traced', serviceLine: SERVICE_LINE, mode: 'ping_post', claimWindowSeconds: 60, price: { base: 10 } });
+  const c = await ok('POST', '/v1/campaigns', adminKey, {
+    name: 'traced',
+    serviceLine: SERVICE_LINE,
+    mode: 'ping_post',
+    claimWindowSeconds: 60,
+    price: { base: 10 },
+  });
   exporter.reset();
-  const lead = await ok('POST', '/v1/leads', adminKey, { campaignId: (c.campaign as { id: string }).id, fields: leadFields() });
+  const lead = await ok('POST', '/v1/leads', adminKey, {
+    campaignId: (c.campaign as { id: string }).id,
+    fields: leadFields(),
+  });
   const leadId = (lead.lead as { id: string }).id;
-  const offerId = await eventually(async () => {
-    const open = await ok('GET', '/v1/offers?status=open', buyer.key);
-    return (open.offers as { id: string; leadId: string }[] | undefined)?.find((o) => o.leadId === leadId)?.id;
-  }, 60_000, 'the offer');
+  const offerId = await eventually(
+    async () => {
+      const open = await ok('GET', '/v1/offers?status=open', buyer.key);
+      return (open.offers as { id: string; leadId: string }[] | undefined)?.find((o) => o.leadId === leadId)?.id;
+    },
+    60_000,
+    'the offer',
+  );
 
   const claim = await ok('POST', `/v1/offers/${offerId}/claim`, buyer.key, { requestId: 'traced-claim' });
   expect(claim.result).toBe('won');
   // The lead's workflow span ends when the workflow does (after the delivery).
-  await eventually(async () => exporter.getFinishedSpans().some((s) => s.name === 'RunWorkflow:leadWorkflow'), 60_000, 'the workflow span');
+  await eventually(
+    async () => exporter.getFinishedSpans().some((s) => s.name === 'RunWorkflow:leadWorkflow'),
+    60_000,
+    'the workflow span',
+  );
   const spans = exporter.getFinishedSpans();
   const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
   const inTrace = (traceId: string) => spans.filter((s) => s.spanContext().traceId === traceId);
@@ -126,14 +167,24 @@ test('one claim over HTTP is one connected trace: API request → Update → wor
   const claimTrace = claimRoot.spanContext().traceId;
   expect(connected(inTrace(claimTrace))).toBe(true);
   const sale = one('RunActivity:postAndCharge', claimTrace);
-  expect(ancestors(sale, byId).map((s) => s.name)).toEqual(['StartActivity:postAndCharge', 'HandleUpdate:claim', 'StartWorkflowUpdate:claim', 'POST /v1/offers/:id/claim']);
+  expect(ancestors(sale, byId).map((s) => s.name)).toEqual([
+    'StartActivity:postAndCharge',
+    'HandleUpdate:claim',
+    'StartWorkflowUpdate:claim',
+    'POST /v1/offers/:id/claim',
+  ]);
   // The sale's transaction, statement by statement, in the order they started.
   const saleSql = inTrace(claimTrace)
     .filter((s) => s.parentSpanId === sale.spanContext().spanId)
     .sort((a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1])
     .map((s) => String(s.attributes['db.statement']));
   const at = (re: RegExp) => saleSql.findIndex((q) => re.test(q));
-  const [begin, charge, assignment, commit] = [/^begin/i, /insert into "ledger_entries"/i, /insert into "assignments"/i, /^commit/i].map(at);
+  const [begin, charge, assignment, commit] = [
+    /^begin/i,
+    /insert into "ledger_entries"/i,
+    /insert into "assignments"/i,
+    /^commit/i,
+  ].map(at);
   expect([begin, charge, assignment, commit].every((i) => i >= 0)).toBe(true);
   expect(begin).toBeLessThan(Math.min(charge!, assignment!));
   expect(commit).toBeGreaterThan(Math.max(charge!, assignment!));
@@ -143,7 +194,13 @@ test('one claim over HTTP is one connected trace: API request → Update → wor
   const leadTrace = leadRoot.spanContext().traceId;
   expect(connected(inTrace(leadTrace))).toBe(true);
   const post = one('POST delivery', leadTrace);
-  expect(ancestors(post, byId).map((s) => s.name)).toEqual(['RunActivity:deliverWebhook', 'StartActivity:deliverWebhook', 'RunWorkflow:leadWorkflow', 'StartWorkflow:leadWorkflow', 'POST /v1/leads']);
+  expect(ancestors(post, byId).map((s) => s.name)).toEqual([
+    'RunActivity:deliverWebhook',
+    'StartActivity:deliverWebhook',
+    'RunWorkflow:leadWorkflow',
+    'StartWorkflow:leadWorkflow',
+    'POST /v1/leads',
+  ]);
   expect(hook.received.map((h) => h.traceparent)).toEqual([`00-${leadTrace}-${post.spanContext().spanId}-01`]);
 });
 
@@ -154,6 +211,8 @@ test('tracing is off unless the standard OTEL_* variables ask for an exporter', 
   expect(exporterFromEnv({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' })).toBe('otlp');
   expect(exporterFromEnv({ OTEL_TRACES_EXPORTER: 'otlp' })).toBe('otlp');
   expect(exporterFromEnv({ OTEL_TRACES_EXPORTER: 'console' })).toBe('console');
-  expect(exporterFromEnv({ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' })).toBeNull();
+  expect(
+    exporterFromEnv({ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }),
+  ).toBeNull();
   expect(exporterFromEnv({ OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'otlp' })).toBeNull();
 });

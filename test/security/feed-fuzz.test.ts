@@ -11,7 +11,17 @@ import crypto from 'node:crypto';
 import fc from 'fast-check';
 import WebSocket from 'ws';
 import { FEED_MAX_PAYLOAD } from '../../api/feed';
-import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, connectFeed, startHarness, type FeedClient, type Harness } from '../api/harness';
+import {
+  apiAgency,
+  apiBuyer,
+  apiCampaign,
+  apiLead,
+  bearer,
+  connectFeed,
+  startHarness,
+  type FeedClient,
+  type Harness,
+} from '../api/harness';
 import { offerOfLead } from '../api/world';
 
 jest.setTimeout(300_000);
@@ -47,7 +57,18 @@ const { json } = fc.letrec<{ json: string; object: string; array: string; scalar
     fc.string({ unit: 'grapheme', maxLength: 30 }).map((s) => JSON.stringify(s)),
     fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => `"\\u${c.toString(16)}"`), // a lone surrogate, escaped
     fc.double().map((d) => (Number.isFinite(d) ? String(d) : '1e999')),
-    fc.constantFrom('true', 'false', 'null', '0', '-0', '1e400', '"viewed"', '"claim"', '"bid"', `"${crypto.randomUUID()}"`),
+    fc.constantFrom(
+      'true',
+      'false',
+      'null',
+      '0',
+      '-0',
+      '1e400',
+      '"viewed"',
+      '"claim"',
+      '"bid"',
+      `"${crypto.randomUUID()}"`,
+    ),
   ),
   array: fc.array(tie('json'), { maxLength: 4 }).map((xs) => `[${xs.join(',')}]`),
   object: fc
@@ -74,16 +95,52 @@ type Frame = { kind: 'text'; data: string } | { kind: 'binary'; data: Buffer } |
 const frame: fc.Arbitrary<Frame> = fc.oneof(
   { weight: 5, arbitrary: json.map((data): Frame => ({ kind: 'text', data })) },
   { weight: 5, arbitrary: messageLike.map((data): Frame => ({ kind: 'text', data })) },
-  { weight: 1, arbitrary: fc.integer({ min: 10, max: 20_000 }).map((n): Frame => ({ kind: 'text', data: `${'['.repeat(n)}${']'.repeat(n)}` })) },
-  { weight: 1, arbitrary: fc.integer({ min: 10, max: 8_000 }).map((n): Frame => ({ kind: 'text', data: `${'{"__proto__":'.repeat(n)}1${'}'.repeat(n)}` })) },
-  { weight: 1, arbitrary: fc.integer({ min: 1, max: FEED_MAX_PAYLOAD + 4096 }).map((n): Frame => ({ kind: 'text', data: `{"type":"claim","offerId":"${offerId}","requestId":"${'x'.repeat(n)}"}` })) },
-  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 300 }).map((data): Frame => ({ kind: 'text', data })) },
-  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }).map((b): Frame => ({ kind: 'binary', data: Buffer.from(b) })) },
-  { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 50 }).map((b): Frame => ({ kind: 'bad-utf8', data: Buffer.concat([Buffer.from('{"type":"'), Buffer.from([0xc3, 0x28]), Buffer.from(b)]) })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .integer({ min: 10, max: 20_000 })
+      .map((n): Frame => ({ kind: 'text', data: `${'['.repeat(n)}${']'.repeat(n)}` })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .integer({ min: 10, max: 8_000 })
+      .map((n): Frame => ({ kind: 'text', data: `${'{"__proto__":'.repeat(n)}1${'}'.repeat(n)}` })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .integer({ min: 1, max: FEED_MAX_PAYLOAD + 4096 })
+      .map((n): Frame => ({
+        kind: 'text',
+        data: `{"type":"claim","offerId":"${offerId}","requestId":"${'x'.repeat(n)}"}`,
+      })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.string({ unit: 'binary', maxLength: 300 }).map((data): Frame => ({ kind: 'text', data })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.uint8Array({ maxLength: 200 }).map((b): Frame => ({ kind: 'binary', data: Buffer.from(b) })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .uint8Array({ minLength: 1, maxLength: 50 })
+      .map((b): Frame => ({
+        kind: 'bad-utf8',
+        data: Buffer.concat([Buffer.from('{"type":"'), Buffer.from([0xc3, 0x28]), Buffer.from(b)]),
+      })),
+  },
 );
 
 /** What the socket did after a frame: an answer, or a close (code), or nothing in time. */
-async function afterFrame(ws: WebSocket, seen: unknown[], timeoutMs = 10_000): Promise<{ answer?: Record<string, unknown>; closed?: number; timeout?: true }> {
+async function afterFrame(
+  ws: WebSocket,
+  seen: unknown[],
+  timeoutMs = 10_000,
+): Promise<{ answer?: Record<string, unknown>; closed?: number; timeout?: true }> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => finish({ timeout: true }), timeoutMs);
     const onMessage = (data: WebSocket.RawData) => {
@@ -149,7 +206,8 @@ test('no frame crashes the gateway: each is answered with an error or closes the
   process.stdout.write(`[security] ${frames} fuzzed feed frames: ${JSON.stringify(outcomes)}\n`);
 
   // Nothing was polluted, in this process (it is the server's too).
-  for (const k of ['isAdmin', 'x', 'amount', 'type']) expect((Object.prototype as Record<string, unknown>)[k]).toBeUndefined();
+  for (const k of ['isAdmin', 'x', 'amount', 'type'])
+    expect((Object.prototype as Record<string, unknown>)[k]).toBeUndefined();
   // The buyer connected all along is still served: an answer to a frame, and a real claim.
   sentinel.send({ type: 'viewed', offerId: crypto.randomUUID() });
   expect(await sentinel.next((m) => m.type === 'error' && m.code === 'not_found')).toBeTruthy();

@@ -16,7 +16,18 @@ import { buyerAlerts } from '../../db/schema';
 import { startAlertDispatcher } from '../../worker/alert-dispatcher';
 import { startRecorder, type Recorded } from '../helpers/recorder';
 import { hiddenValues } from '../../domain/preview';
-import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, connectFeed, leadFields, startHarness, type FeedClient, type Harness } from '../api/harness';
+import {
+  apiAgency,
+  apiBuyer,
+  apiCampaign,
+  apiLead,
+  bearer,
+  connectFeed,
+  leadFields,
+  startHarness,
+  type FeedClient,
+  type Harness,
+} from '../api/harness';
 import { offerOfLead, winOffer } from '../api/world';
 
 jest.setTimeout(120_000);
@@ -34,7 +45,12 @@ beforeAll(async () => {
   h = await startHarness({ api: { webhookAllowlist: '127.0.0.1' } });
   stopAlerts = startAlertDispatcher({
     db: h.database.db,
-    delivery: resolveDeliveryConfig({ allowlist: '127.0.0.1', smsProviderUrl: `${alertUrl}/sms`, smtpUrl: null, timeoutMs: 2000 }),
+    delivery: resolveDeliveryConfig({
+      allowlist: '127.0.0.1',
+      smsProviderUrl: `${alertUrl}/sms`,
+      smtpUrl: null,
+      timeoutMs: 2000,
+    }),
     publicUrl: h.main.baseUrl,
     everyMs: 100,
   });
@@ -67,13 +83,24 @@ test('no buyer-facing answer or feed frame before the win holds a hidden value o
   const loser = await apiBuyer(h, adminKey, { credits: 500 });
   const excluded = await apiBuyer(h, adminKey, { credits: 500, zipCodes: ['10001'] });
   const foreign = await apiBuyer(h, other.adminKey, { credits: 500 });
-  const buyers: [string, Buyer][] = [['winner', winner], ['loser', loser], ['excluded', excluded], ['foreign', foreign]];
+  const buyers: [string, Buyer][] = [
+    ['winner', winner],
+    ['loser', loser],
+    ['excluded', excluded],
+    ['foreign', foreign],
+  ];
   // The winner and the loser are alerted on their webhook and by SMS when the offer opens.
-  for (const [name, b] of [['winner', winner], ['loser', loser]] as const) {
+  for (const [name, b] of [
+    ['winner', winner],
+    ['loser', loser],
+  ] as const) {
     const set = await h.http
       .patch(`/v1/buyers/${b.buyer.id}`)
       .set(bearer(adminKey))
-      .send({ delivery: { webhookUrl: `${alertUrl}/hook-${name}`, smsTo: '+15125550199' }, alerts: { channels: ['webhook', 'sms'] } });
+      .send({
+        delivery: { webhookUrl: `${alertUrl}/hook-${name}`, smsTo: '+15125550199' },
+        alerts: { channels: ['webhook', 'sms'] },
+      });
     expect(set.status).toBe(200);
   }
 
@@ -102,7 +129,18 @@ test('no buyer-facing answer or feed frame before the win holds a hidden value o
     answers: { homeowner: 'yes', budget: 'budget-secret-9931', notes: 'call after six, ask for Zeb' },
   });
   const hidden = hiddenValues(fields, previewFields);
-  expect(hidden).toEqual(expect.arrayContaining(['Zebulon', 'Quackenbush', '5559876543', 'zebulon.hidden@example.org', '742 Evergreen Terrace', 'WY', '82001', 'budget-secret-9931']));
+  expect(hidden).toEqual(
+    expect.arrayContaining([
+      'Zebulon',
+      'Quackenbush',
+      '5559876543',
+      'zebulon.hidden@example.org',
+      '742 Evergreen Terrace',
+      'WY',
+      '82001',
+      'budget-secret-9931',
+    ]),
+  );
   const lead = await apiLead(h, adminKey, campaign.id, fields);
   const offer = await offerOfLead(h, lead.id);
   for (const name of ['winner', 'loser']) await feeds.get(name)!.next((m) => m.type === 'offer.opened');
@@ -110,19 +148,44 @@ test('no buyer-facing answer or feed frame before the win holds a hidden value o
   const alertsOf = () => alertsReceived.filter((a) => a.body.includes(offer.id));
   const deadline = Date.now() + 20_000;
   while (alertsOf().length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  expect(alertsOf().map((a) => a.path).sort()).toEqual(['/hook-loser', '/hook-winner', '/sms', '/sms']);
-  const outbox = await h.database.db.select({ payload: buyerAlerts.payload }).from(buyerAlerts).where(eq(buyerAlerts.offerId, offer.id));
+  expect(
+    alertsOf()
+      .map((a) => a.path)
+      .sort(),
+  ).toEqual(['/hook-loser', '/hook-winner', '/sms', '/sms']);
+  const outbox = await h.database.db
+    .select({ payload: buyerAlerts.payload })
+    .from(buyerAlerts)
+    .where(eq(buyerAlerts.offerId, offer.id));
   expect(outbox).toHaveLength(4);
-  expect({ who: 'offer alerts and their outbox rows', leaks: leaks([alertsOf(), outbox], hidden) }).toEqual({ who: 'offer alerts and their outbox rows', leaks: [] });
+  expect({ who: 'offer alerts and their outbox rows', leaks: leaks([alertsOf(), outbox], hidden) }).toEqual({
+    who: 'offer alerts and their outbox rows',
+    leaks: [],
+  });
 
   // Every buyer-facing route (and the public ones), every buyer, with this offer's and lead's ids.
   const seen: Record<string, unknown[]> = { winner: [], loser: [], excluded: [], foreign: [] };
   // The public routes too, but not the static documents (the OpenAPI and AsyncAPI documents, the docs page) nor the metrics, whose numbers may hold a ZIP-like run of digits.
   const STATIC = ['/v1/feed', '/v1/docs', '/v1/openapi.json', '/v1/asyncapi.json', '/metrics'];
-  const routes = h.main.api.routes.filter((r) => (r.roles.length === 0 || r.roles.includes('buyer')) && !STATIC.includes(r.path));
+  const routes = h.main.api.routes.filter(
+    (r) => (r.roles.length === 0 || r.roles.includes('buyer')) && !STATIC.includes(r.path),
+  );
   const idFor = (path: string) =>
-    path.startsWith('/v1/offers/') ? offer.id : path.startsWith('/v1/assignments/') ? earlierWin.assignmentId : path.startsWith('/v1/leads/') ? lead.id : crypto.randomUUID();
-  const bodyFor = (path: string) => (path.endsWith('/bids') ? { amount: 50, requestId: 'bid-1' } : path.endsWith('/disputes') ? { reason: 'checking' } : path.endsWith('/claim') ? { requestId: 'c-1' } : {});
+    path.startsWith('/v1/offers/')
+      ? offer.id
+      : path.startsWith('/v1/assignments/')
+        ? earlierWin.assignmentId
+        : path.startsWith('/v1/leads/')
+          ? lead.id
+          : crypto.randomUUID();
+  const bodyFor = (path: string) =>
+    path.endsWith('/bids')
+      ? { amount: 50, requestId: 'bid-1' }
+      : path.endsWith('/disputes')
+        ? { reason: 'checking' }
+        : path.endsWith('/claim')
+          ? { requestId: 'c-1' }
+          : {};
   for (const [name, b] of buyers) {
     for (const route of routes) {
       // The winner's and the loser's claims are the race itself: the loser claims after the win, below.
@@ -133,7 +196,8 @@ test('no buyer-facing answer or feed frame before the win holds a hidden value o
       expect(res.status).toBeLessThan(500);
       seen[name]!.push({ route: `${route.method} ${url}`, status: res.status, body: res.body ?? res.text });
     }
-    for (const q of ['?status=open', '?status=won', '?status=expired', `?limit=1`]) seen[name]!.push((await h.http.get(`/v1/offers${q}`).set(bearer(b.apiKey))).body);
+    for (const q of ['?status=open', '?status=won', '?status=expired', `?limit=1`])
+      seen[name]!.push((await h.http.get(`/v1/offers${q}`).set(bearer(b.apiKey))).body);
     const own = await h.http.get(`/v1/offers/${offer.id}/eligibility?buyerId=${b.buyer.id}`).set(bearer(b.apiKey));
     seen[name]!.push(own.body);
     // Feed frames that make the gateway answer: viewed, a claim (only those who are not in the race), a bid, junk.
@@ -141,27 +205,39 @@ test('no buyer-facing answer or feed frame before the win holds a hidden value o
     const answered = feed.messages.length;
     feed.send({ type: 'viewed', offerId: offer.id });
     feed.send({ type: 'bid', offerId: offer.id, amount: 50, requestId: `bid-${name}` });
-    if (name === 'excluded' || name === 'foreign') feed.send({ type: 'claim', offerId: offer.id, requestId: `ws-${name}` });
+    if (name === 'excluded' || name === 'foreign')
+      feed.send({ type: 'claim', offerId: offer.id, requestId: `ws-${name}` });
     feed.send({ type: 'claim', offerId: offer.id });
     await feed.next((m) => feed.messages.indexOf(m) >= answered && m.type === 'error' && !m.requestId, 10_000);
   }
   // The excluded buyer's own row says why, in words that quote nothing of the lead.
   const mine = await h.http.get(`/v1/offers/${offer.id}/eligibility`).set(bearer(excluded.apiKey));
-  expect(mine.body.candidates).toEqual([expect.objectContaining({ buyerId: excluded.buyer.id, eligible: false, reason: 'outside_service_area' })]);
+  expect(mine.body.candidates).toEqual([
+    expect.objectContaining({ buyerId: excluded.buyer.id, eligible: false, reason: 'outside_service_area' }),
+  ]);
 
   const winnerBefore = [...seen.winner!, ...feeds.get('winner')!.messages];
-  expect({ who: 'winner before the win', leaks: leaks(winnerBefore, hidden) }).toEqual({ who: 'winner before the win', leaks: [] });
+  expect({ who: 'winner before the win', leaks: leaks(winnerBefore, hidden) }).toEqual({
+    who: 'winner before the win',
+    leaks: [],
+  });
 
   // The win, then the loser's too-late claim on REST and the feed, and the close.
-  const won = await h.http.post(`/v1/offers/${offer.id}/claim`).set(bearer(winner.apiKey)).send({ requestId: 'the-win' });
+  const won = await h.http
+    .post(`/v1/offers/${offer.id}/claim`)
+    .set(bearer(winner.apiKey))
+    .send({ requestId: 'the-win' });
   expect(won.status).toBe(200);
   expect(leaks(won.body, hidden).sort()).toEqual([...hidden].sort()); // the scan does see them
-  seen.loser!.push((await h.http.post(`/v1/offers/${offer.id}/claim`).set(bearer(loser.apiKey)).send({ requestId: 'too-late' })).body);
+  seen.loser!.push(
+    (await h.http.post(`/v1/offers/${offer.id}/claim`).set(bearer(loser.apiKey)).send({ requestId: 'too-late' })).body,
+  );
   feeds.get('loser')!.send({ type: 'claim', offerId: offer.id, requestId: 'ws-too-late' });
   await feeds.get('loser')!.next((m) => m.type === 'claim.result' && m.requestId === 'ws-too-late');
   await feeds.get('loser')!.next((m) => m.type === 'offer.closed');
   for (const [name, b] of buyers.filter(([n]) => n !== 'winner')) {
-    for (const path of ['/v1/me/leads', '/v1/me/ledger', `/v1/offers/${offer.id}/eligibility`, '/v1/offers?status=won']) seen[name]!.push((await h.http.get(path).set(bearer(b.apiKey))).body);
+    for (const path of ['/v1/me/leads', '/v1/me/ledger', `/v1/offers/${offer.id}/eligibility`, '/v1/offers?status=won'])
+      seen[name]!.push((await h.http.get(path).set(bearer(b.apiKey))).body);
   }
 
   for (const name of ['loser', 'excluded', 'foreign']) {
@@ -170,6 +246,8 @@ test('no buyer-facing answer or feed frame before the win holds a hidden value o
   }
   const frames = [...feeds.values()].reduce((n, f) => n + f.messages.length, 0);
   const answers = Object.values(seen).reduce((n, s) => n + s.length, 0);
-  process.stdout.write(`[security] hidden values (${hidden.length}) absent from ${answers} buyer-facing answers and ${frames} feed frames\n`);
+  process.stdout.write(
+    `[security] hidden values (${hidden.length}) absent from ${answers} buyer-facing answers and ${frames} feed frames\n`,
+  );
   for (const f of feeds.values()) await f.close();
 });

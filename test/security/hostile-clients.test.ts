@@ -15,7 +15,17 @@ import net from 'node:net';
 import WebSocket from 'ws';
 import type { BusEvent, OfferBus } from '../../db/offer-bus';
 import { FEED_ACCESS_REVOKED } from '../../api/feed';
-import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, connectFeed, startHarness, type FeedClient, type Harness } from '../api/harness';
+import {
+  apiAgency,
+  apiBuyer,
+  apiCampaign,
+  apiLead,
+  bearer,
+  connectFeed,
+  startHarness,
+  type FeedClient,
+  type Harness,
+} from '../api/harness';
 import { apiSourceFor, offerOfLead } from '../api/world';
 
 jest.setTimeout(120_000);
@@ -71,7 +81,10 @@ describe('feed access follows the key and the buyer (high)', () => {
     await feed.next((m) => m.type === 'snapshot');
     const gone = closed(feed);
 
-    const rotated = await h.http.post(`/v1/buyers/${buyer.id}/keys`).set(bearer(adminKey)).send({ revokeExisting: true });
+    const rotated = await h.http
+      .post(`/v1/buyers/${buyer.id}/keys`)
+      .set(bearer(adminKey))
+      .send({ revokeExisting: true });
     expect(rotated.body.revoked).toBe(1);
     expect(await gone).toBe(FEED_ACCESS_REVOKED);
     expect(feed.messages).toContainEqual(expect.objectContaining({ type: 'error', code: 'access_revoked' }));
@@ -94,10 +107,14 @@ describe('feed access follows the key and the buyer (high)', () => {
       const feed = await connectFeed(deaf.wsUrl, apiKey);
       await feed.next((m) => m.type === 'snapshot');
       const lead = await apiLead(h, adminKey, campaign.id);
-      const opened = await feed.next((m) => m.type === 'offer.opened' && (m.offer as { leadId: string }).leadId === lead.id);
+      const opened = await feed.next(
+        (m) => m.type === 'offer.opened' && (m.offer as { leadId: string }).leadId === lead.id,
+      );
       const offerId = (opened.offer as { id: string }).id;
 
-      expect((await h.http.post(`/v1/buyers/${buyer.id}/keys`).set(bearer(adminKey)).send({ revokeExisting: true })).status).toBe(201);
+      expect(
+        (await h.http.post(`/v1/buyers/${buyer.id}/keys`).set(bearer(adminKey)).send({ revokeExisting: true })).status,
+      ).toBe(201);
       expect(feed.ws.readyState).toBe(WebSocket.OPEN); // this gateway heard nothing
       const gone = closed(feed);
       feed.send({ type: 'claim', offerId, requestId: 'after-revoke' });
@@ -109,7 +126,9 @@ describe('feed access follows the key and the buyer (high)', () => {
       const detail = await h.http.get(`/v1/buyers/${buyer.id}`).set(bearer(adminKey));
       expect(detail.body.buyer.balance).toBe(100);
       const timeline = await h.http.get(`/v1/offers/${offerId}/timeline`).set(bearer(adminKey));
-      expect(timeline.body.events.filter((e: { type: string }) => e.type === 'claim_attempted' || e.type === 'won')).toEqual([]);
+      expect(
+        timeline.body.events.filter((e: { type: string }) => e.type === 'claim_attempted' || e.type === 'won'),
+      ).toEqual([]);
     } finally {
       await deaf.close();
     }
@@ -121,13 +140,17 @@ describe('feed access follows the key and the buyer (high)', () => {
     const feed = await connectFeed(h.main.wsUrl, apiKey);
     await feed.next((m) => m.type === 'snapshot');
     const gone = closed(feed);
-    expect((await h.http.patch(`/v1/buyers/${buyer.id}`).set(bearer(adminKey)).send({ status: 'paused' })).status).toBe(200);
+    expect((await h.http.patch(`/v1/buyers/${buyer.id}`).set(bearer(adminKey)).send({ status: 'paused' })).status).toBe(
+      200,
+    );
     expect(await gone).toBe(FEED_ACCESS_REVOKED);
     const refused = await upgradeStatus(h.main.wsUrl, bearer(apiKey));
     expect(refused.status).toBe(403);
     expect(JSON.parse(refused.body)).toMatchObject({ code: 'buyer_paused' });
 
-    expect((await h.http.patch(`/v1/buyers/${buyer.id}`).set(bearer(adminKey)).send({ status: 'active' })).status).toBe(200);
+    expect((await h.http.patch(`/v1/buyers/${buyer.id}`).set(bearer(adminKey)).send({ status: 'active' })).status).toBe(
+      200,
+    );
     const back = await connectFeed(h.main.wsUrl, apiKey);
     await back.next((m) => m.type === 'snapshot');
     await back.close();
@@ -136,18 +159,27 @@ describe('feed access follows the key and the buyer (high)', () => {
 
 describe('failed logins throttle failing attempts only (medium)', () => {
   test('an address that used up its failed attempts gets 429 for bad keys, while a valid key from it still works (a claim included)', async () => {
-    const strict = await h.startInstance({ rateLimits: { authFailures: { capacity: 5, refillPerSecond: 0.01 }, claims: { capacity: 100, refillPerSecond: 100 } } });
+    const strict = await h.startInstance({
+      rateLimits: {
+        authFailures: { capacity: 5, refillPerSecond: 0.01 },
+        claims: { capacity: 100, refillPerSecond: 100 },
+      },
+    });
     try {
       const { adminKey } = await apiAgency(h);
       const { apiKey } = await apiBuyer(h, adminKey, { credits: 100 });
       const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 60 });
       const offer = await offerOfLead(h, (await apiLead(h, adminKey, campaign.id)).id);
-      for (let i = 0; i < 5; i++) expect((await strict.http.get('/v1/me').set(bearer(`lw_buyer_bad${i}`))).status).toBe(401);
+      for (let i = 0; i < 5; i++)
+        expect((await strict.http.get('/v1/me').set(bearer(`lw_buyer_bad${i}`))).status).toBe(401);
       const blocked = await strict.http.get('/v1/me').set(bearer('lw_buyer_bad-next'));
       expect(blocked.status).toBe(429);
       expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
       expect((await strict.http.get('/v1/me').set(bearer(apiKey))).status).toBe(200);
-      const claim = await strict.http.post(`/v1/offers/${offer.id}/claim`).set(bearer(apiKey)).send({ requestId: 'valid-while-limited' });
+      const claim = await strict.http
+        .post(`/v1/offers/${offer.id}/claim`)
+        .set(bearer(apiKey))
+        .send({ requestId: 'valid-while-limited' });
       expect(claim.status).toBe(200);
       expect(claim.body.result).toBe('won');
       // The feed's upgrade: a bad key still 429, a good one connects.
@@ -161,7 +193,10 @@ describe('failed logins throttle failing attempts only (medium)', () => {
   });
 
   test('with trust proxy, the limit is per forwarded client on REST and on the feed: one client with a stale key locks out no one else', async () => {
-    const proxied = await h.startInstance({ trustProxy: 'loopback', rateLimits: { authFailures: { capacity: 3, refillPerSecond: 0.01 } } });
+    const proxied = await h.startInstance({
+      trustProxy: 'loopback',
+      rateLimits: { authFailures: { capacity: 3, refillPerSecond: 0.01 } },
+    });
     try {
       const stale = { ...bearer('lw_buyer_expired'), 'X-Forwarded-For': '203.0.113.9' };
       for (let i = 0; i < 3; i++) expect((await proxied.http.get('/v1/me').set(stale)).status).toBe(401);
@@ -191,7 +226,9 @@ describe('pagination cursors are validated strictly (low-medium)', () => {
     const { adminKey } = await apiAgency(h);
     const { buyer, apiKey } = await apiBuyer(h, adminKey);
     const source = await apiSourceFor(h, adminKey, (await apiCampaign(h, adminKey)).id);
-    const paginated = h.main.api.routes.filter((r) => r.method === 'get' && r.query && 'cursor' in ((r.query as unknown as { shape?: object }).shape ?? {}));
+    const paginated = h.main.api.routes.filter(
+      (r) => r.method === 'get' && r.query && 'cursor' in ((r.query as unknown as { shape?: object }).shape ?? {}),
+    );
     // The ten of the first release, and those the buyer's and the supply side's routes added since.
     expect(paginated.length).toBeGreaterThanOrEqual(10);
     for (const route of paginated) {
@@ -203,7 +240,10 @@ describe('pagination cursors are validated strictly (low-medium)', () => {
       }
       // A real date still pages (a report's cursor is a position in its groups, not a [date, id] key).
       if (route.path === '/v1/reports') continue;
-      const ok = await h.http.get(path).query({ cursor: b64(['2024-02-29T23:59:59.999999Z', '00000000-0000-0000-0000-000000000000']) }).set(bearer(key));
+      const ok = await h.http
+        .get(path)
+        .query({ cursor: b64(['2024-02-29T23:59:59.999999Z', '00000000-0000-0000-0000-000000000000']) })
+        .set(bearer(key));
       expect([route.path, ok.status]).toEqual([route.path, 200]);
     }
   });
@@ -251,7 +291,9 @@ describe('requests in flight are bounded (low)', () => {
       const { adminKey } = await apiAgency(h);
       const { apiKey } = await apiBuyer(h, adminKey);
       const { port } = bounded.server.address() as net.AddressInfo;
-      const answers = await Promise.all(Array.from({ length: 10 }, () => pipelined(port, get('/v1/buyers', adminKey), 5)));
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () => pipelined(port, get('/v1/buyers', adminKey), 5)),
+      );
       const statuses = answers.flatMap((a) => a.statuses);
       expect(statuses).toHaveLength(50);
       expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);

@@ -14,7 +14,17 @@ import { Authenticator, KEY_CACHE_MS } from '../../api/auth';
 import { TokenBuckets } from '../../api/rate-limit';
 import type { Db } from '../../db/connection';
 import * as schema from '../../db/schema';
-import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, connectFeed, ROOT_TOKEN, startHarness, type Harness } from '../api/harness';
+import {
+  apiAgency,
+  apiBuyer,
+  apiCampaign,
+  apiLead,
+  bearer,
+  connectFeed,
+  ROOT_TOKEN,
+  startHarness,
+  type Harness,
+} from '../api/harness';
 import { offerOfLead } from '../api/world';
 import { dumpDatabase } from './snapshot';
 
@@ -37,17 +47,23 @@ describe('keys', () => {
     const { agency, adminKey } = await apiAgency(h);
     const one = await apiBuyer(h, adminKey, { credits: 10 });
     const two = await apiBuyer(h, adminKey);
-    const rotated = await h.http.post(`/v1/buyers/${two.buyer.id}/keys`).set(bearer(adminKey)).send({ revokeExisting: true });
+    const rotated = await h.http
+      .post(`/v1/buyers/${two.buyer.id}/keys`)
+      .set(bearer(adminKey))
+      .send({ revokeExisting: true });
     expect(rotated.status).toBe(201);
     const extra = await h.http.post(`/v1/buyers/${one.buyer.id}/keys`).set(bearer(adminKey)).send({});
     const secrets = [adminKey, one.apiKey, two.apiKey, rotated.body.apiKey as string, extra.body.apiKey as string];
     // Use them all once, so any place that might record a key on use has had its chance.
     for (const k of secrets.slice(0, 1)) expect((await h.http.get('/v1/me').set(bearer(k))).status).toBe(200);
     for (const k of secrets.slice(2, 3)) expect((await h.http.get('/v1/me').set(bearer(k))).status).toBe(401); // revoked
-    for (const k of [secrets[1]!, ...secrets.slice(3)]) expect((await h.http.get('/v1/me/wallet').set(bearer(k))).status).toBe(200);
+    for (const k of [secrets[1]!, ...secrets.slice(3)])
+      expect((await h.http.get('/v1/me/wallet').set(bearer(k))).status).toBe(200);
 
     const pool = h.database.raw as Pool;
-    const { rows } = await pool.query('SELECT kind, key_hash, prefix, revoked_at FROM api_keys WHERE agency_id = $1', [agency.id]);
+    const { rows } = await pool.query('SELECT kind, key_hash, prefix, revoked_at FROM api_keys WHERE agency_id = $1', [
+      agency.id,
+    ]);
     expect(rows).toHaveLength(5);
     expect(rows.map((r) => r.key_hash).sort()).toEqual(secrets.map(sha256).sort());
     for (const r of rows) expect(r.prefix.length).toBeLessThanOrEqual(13); // a few characters to tell keys apart, no more
@@ -65,9 +81,17 @@ describe('keys', () => {
     const { buyer, apiKey } = await apiBuyer(h, adminKey);
     let clock = 1_000_000;
     // Another API process, with its own memory of verified keys (and a clock the test moves).
-    const other = new Authenticator(h.database.db, ROOT_TOKEN, new TokenBuckets({ capacity: 100, refillPerSecond: 100 }), () => clock);
+    const other = new Authenticator(
+      h.database.db,
+      ROOT_TOKEN,
+      new TokenBuckets({ capacity: 100, refillPerSecond: 100 }),
+      () => clock,
+    );
     expect(await other.verify(apiKey)).toMatchObject({ kind: 'buyer', buyerId: buyer.id });
-    const rotated = await h.http.post(`/v1/buyers/${buyer.id}/keys`).set(bearer(adminKey)).send({ revokeExisting: true });
+    const rotated = await h.http
+      .post(`/v1/buyers/${buyer.id}/keys`)
+      .set(bearer(adminKey))
+      .send({ revokeExisting: true });
     expect(rotated.status).toBe(201);
     // The process that revoked it refuses it at once.
     expect((await h.http.get('/v1/me').set(bearer(apiKey))).status).toBe(401);
@@ -84,11 +108,17 @@ describe('keys', () => {
     const safeEqual = jest.spyOn(crypto, 'timingSafeEqual');
     // Every statement the check sends, with its parameters.
     const sent: unknown[] = [];
-    const db = drizzle(h.database.raw as Pool, { schema, logger: { logQuery: (query, params) => sent.push(query, ...params) } }) as unknown as Db;
+    const db = drizzle(h.database.raw as Pool, {
+      schema,
+      logger: { logQuery: (query, params) => sent.push(query, ...params) },
+    }) as unknown as Db;
     try {
       const auth = new Authenticator(db, ROOT_TOKEN, new TokenBuckets({ capacity: 100, refillPerSecond: 100 }));
       expect(await auth.verify(ROOT_TOKEN)).toEqual({ kind: 'root' });
-      expect(safeEqual).toHaveBeenCalledWith(Buffer.from(sha256(ROOT_TOKEN), 'hex'), Buffer.from(sha256(ROOT_TOKEN), 'hex'));
+      expect(safeEqual).toHaveBeenCalledWith(
+        Buffer.from(sha256(ROOT_TOKEN), 'hex'),
+        Buffer.from(sha256(ROOT_TOKEN), 'hex'),
+      );
 
       safeEqual.mockClear();
       expect(await auth.verify(adminKey)).toMatchObject({ kind: 'admin' });
@@ -103,7 +133,8 @@ describe('keys', () => {
       expect(safeEqual).toHaveBeenCalledTimes(1); // against the root digest; the lookup by hash found nothing
       expect(sent).toContain(sha256(wrong));
       // The secret itself never reaches the database, not even inside a statement.
-      for (const secret of [adminKey, wrong, ROOT_TOKEN]) expect(sent.some((x) => String(x).includes(secret))).toBe(false);
+      for (const secret of [adminKey, wrong, ROOT_TOKEN])
+        expect(sent.some((x) => String(x).includes(secret))).toBe(false);
     } finally {
       safeEqual.mockRestore();
     }
@@ -116,10 +147,16 @@ describe('rate limits', () => {
     try {
       const { adminKey } = await apiAgency(h);
       for (let i = 0; i < 5; i++) {
-        const res = await strict.http.get('/v1/me').set(bearer(`lw_admin_guess${i}`)).set('X-Forwarded-For', `203.0.113.${i}`);
+        const res = await strict.http
+          .get('/v1/me')
+          .set(bearer(`lw_admin_guess${i}`))
+          .set('X-Forwarded-For', `203.0.113.${i}`);
         expect(res.status).toBe(401);
       }
-      const blocked = await strict.http.get('/v1/me').set(bearer('lw_admin_guess-next')).set('X-Forwarded-For', '198.51.100.7');
+      const blocked = await strict.http
+        .get('/v1/me')
+        .set(bearer('lw_admin_guess-next'))
+        .set('X-Forwarded-For', '198.51.100.7');
       expect(blocked.status).toBe(429);
       expect(blocked.body.code).toBe('rate_limited');
       expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
@@ -129,7 +166,9 @@ describe('rate limits', () => {
       const refused = await new Promise<{ status: number; retryAfter: string | undefined }>((resolve) => {
         const ws = new WebSocket(strict.wsUrl, { headers: bearer('lw_buyer_guess') });
         ws.on('error', () => undefined);
-        ws.once('unexpected-response', (_req, res) => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined }));
+        ws.once('unexpected-response', (_req, res) =>
+          resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined }),
+        );
       });
       expect(refused.status).toBe(429);
       expect(Number(refused.retryAfter)).toBeGreaterThan(0);
@@ -146,7 +185,8 @@ describe('rate limits', () => {
       const calm = await apiBuyer(h, adminKey, { credits: 100 });
       const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 60 });
       const offer = await offerOfLead(h, (await apiLead(h, adminKey, campaign.id)).id);
-      const unknown = () => limited.http.post(`/v1/offers/${crypto.randomUUID()}/claim`).set(bearer(flooder.apiKey)).send({});
+      const unknown = () =>
+        limited.http.post(`/v1/offers/${crypto.randomUUID()}/claim`).set(bearer(flooder.apiKey)).send({});
       const answers = await Promise.all(Array.from({ length: 12 }, unknown));
       const statuses = answers.map((r) => r.status);
       expect(statuses.filter((s) => s === 404).length).toBeLessThanOrEqual(4);
@@ -162,9 +202,13 @@ describe('rate limits', () => {
       expect(error).toMatchObject({ code: 'rate_limited', retryAfter: expect.any(Number) });
       await feed.close();
       // Another buyer's key has its own budget: it wins the offer meanwhile.
-      expect((await limited.http.post(`/v1/offers/${offer.id}/claim`).set(bearer(calm.apiKey)).send({})).status).toBe(200);
+      expect((await limited.http.post(`/v1/offers/${offer.id}/claim`).set(bearer(calm.apiKey)).send({})).status).toBe(
+        200,
+      );
       // After the wait, the flooder is heard again.
-      await new Promise((r) => setTimeout(r, 1_100 * Number(answers.find((x) => x.status === 429)!.headers['retry-after'])));
+      await new Promise((r) =>
+        setTimeout(r, 1_100 * Number(answers.find((x) => x.status === 429)!.headers['retry-after'])),
+      );
       expect((await unknown()).status).toBe(404);
     } finally {
       await limited.close();
@@ -195,7 +239,10 @@ describe('webhook URLs (SSRF)', () => {
     const { adminKey } = await apiAgency(h);
     const { buyer } = await apiBuyer(h, adminKey);
     for (const url of [...PRIVATE, 'ftp://example.com/x', 'file:///etc/passwd', 'http://user:pass@example.com/x']) {
-      const res = await h.http.patch(`/v1/buyers/${buyer.id}`).set(bearer(adminKey)).send({ delivery: { webhookUrl: url } });
+      const res = await h.http
+        .patch(`/v1/buyers/${buyer.id}`)
+        .set(bearer(adminKey))
+        .send({ delivery: { webhookUrl: url } });
       expect([url, res.status, res.body.errors?.[0]?.path]).toEqual([url, 400, 'delivery.webhookUrl']);
     }
     const stored = await h.http.get(`/v1/buyers/${buyer.id}`).set(bearer(adminKey));
@@ -207,9 +254,15 @@ describe('webhook URLs (SSRF)', () => {
     try {
       const { adminKey } = await apiAgency(h);
       const { buyer } = await apiBuyer(h, adminKey);
-      const ok = await internal.http.patch(`/v1/buyers/${buyer.id}`).set(bearer(adminKey)).send({ delivery: { webhookUrl: 'http://10.20.3.4:8080/hook' } });
+      const ok = await internal.http
+        .patch(`/v1/buyers/${buyer.id}`)
+        .set(bearer(adminKey))
+        .send({ delivery: { webhookUrl: 'http://10.20.3.4:8080/hook' } });
       expect(ok.status).toBe(200);
-      const other = await internal.http.patch(`/v1/buyers/${buyer.id}`).set(bearer(adminKey)).send({ delivery: { webhookUrl: 'http://10.21.0.1/hook' } });
+      const other = await internal.http
+        .patch(`/v1/buyers/${buyer.id}`)
+        .set(bearer(adminKey))
+        .send({ delivery: { webhookUrl: 'http://10.21.0.1/hook' } });
       expect(other.status).toBe(400);
     } finally {
       await internal.close();

@@ -31,7 +31,11 @@ beforeAll(async () => {
   const lead = await apiLead(h, w.A.adminKey, w.campaign.id);
   openOfferId = (await offerOfLead(h, lead.id)).id;
   // A top-up under a key, so that reusing the key for another amount is a refusal.
-  const first = await h.http.post(`/v1/buyers/${w.T.buyer.id}/credits`).set(bearer(w.A.adminKey)).set('Idempotency-Key', 'refused-topup').send({ amount: 5 });
+  const first = await h.http
+    .post(`/v1/buyers/${w.T.buyer.id}/credits`)
+    .set(bearer(w.A.adminKey))
+    .set('Idempotency-Key', 'refused-topup')
+    .send({ amount: 5 });
   expect(first.status).toBe(201);
 });
 
@@ -79,7 +83,13 @@ function sampleBody(method: string, path: string): object {
 
 type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
 
-async function send(method: Method, url: string, key: string | null, body?: string | object, headers: Record<string, string> = {}) {
+async function send(
+  method: Method,
+  url: string,
+  key: string | null,
+  body?: string | object,
+  headers: Record<string, string> = {},
+) {
   let req = h.http[method](url);
   if (key) req = req.set(bearer(key));
   for (const [k, v] of Object.entries(headers)) req = req.set(k, v);
@@ -100,13 +110,29 @@ test('no refused request changes a single row of the agency', async () => {
   };
 
   // 1. Other tenants and bad keys, every route, A's ids, bodies A's admin could have sent.
-  const foreign = { none: null, wrong: 'lw_admin_notAKey000000000000000000000000000000000', expired: 'lw_buyer_' + 'x'.repeat(43), root: ROOT_TOKEN, adminB: w.B.adminKey, buyerF: w.F.apiKey };
+  const foreign = {
+    none: null,
+    wrong: 'lw_admin_notAKey000000000000000000000000000000000',
+    expired: 'lw_buyer_' + 'x'.repeat(43),
+    root: ROOT_TOKEN,
+    adminB: w.B.adminKey,
+    buyerF: w.F.apiKey,
+  };
   for (const route of routes) {
     for (const [who, key] of Object.entries(foreign)) {
       const url = route.path.replace(':id', idFor(route.path));
-      const res = await send(route.method as Method, url, key, route.body ? sampleBody(route.method, route.path) : undefined);
+      const res = await send(
+        route.method as Method,
+        url,
+        key,
+        route.body ? sampleBody(route.method, route.path) : undefined,
+      );
       // Without an id a foreign caller may act in its own tenant (adminB creates B's buyers): only A's rows are watched.
-      if (route.path.includes(':id') || (route.roles.length && (who === 'none' || who === 'wrong' || who === 'expired'))) await expectRefused(`${who} ${route.method} ${url}`, res);
+      if (
+        route.path.includes(':id') ||
+        (route.roles.length && (who === 'none' || who === 'wrong' || who === 'expired'))
+      )
+        await expectRefused(`${who} ${route.method} ${url}`, res);
     }
   }
 
@@ -116,7 +142,10 @@ test('no refused request changes a single row of the agency', async () => {
     for (const [who, key] of Object.entries(own)) {
       if (!route.roles.length || route.roles.includes(who === 'adminA' ? 'admin' : 'buyer')) continue;
       const url = route.path.replace(':id', idFor(route.path));
-      await expectRefused(`${who} ${route.method} ${url}`, await send(route.method as Method, url, key, route.body ? sampleBody(route.method, route.path) : undefined));
+      await expectRefused(
+        `${who} ${route.method} ${url}`,
+        await send(route.method as Method, url, key, route.body ? sampleBody(route.method, route.path) : undefined),
+      );
     }
   }
 
@@ -124,13 +153,19 @@ test('no refused request changes a single row of the agency', async () => {
   const adminRoutes = routes.filter((r) => r.body && r.roles.includes('admin'));
   const junk = fc.oneof(
     fc.jsonValue({ maxDepth: 3 }).map((v) => `{"__proto__":{"isAdmin":true},"v":${JSON.stringify(v)}}`),
-    fc.jsonValue({ maxDepth: 3 }).filter((v) => v === null || typeof v !== 'object' || Array.isArray(v)).map((v) => JSON.stringify(v)),
+    fc
+      .jsonValue({ maxDepth: 3 })
+      .filter((v) => v === null || typeof v !== 'object' || Array.isArray(v))
+      .map((v) => JSON.stringify(v)),
     fc.constantFrom('{"amount":', '[', '{"constructor":{"prototype":{"x":1}}}', `{"name":"${'x'.repeat(2_000_000)}"}`),
   );
   await fc.assert(
     fc.asyncProperty(fc.constantFrom(...adminRoutes), junk, async (route, body) => {
       const url = route.path.replace(':id', idFor(route.path));
-      await expectRefused(`adminA ${route.method} ${url} junk`, await send(route.method as Method, url, w.A.adminKey, body));
+      await expectRefused(
+        `adminA ${route.method} ${url} junk`,
+        await send(route.method as Method, url, w.A.adminKey, body),
+      );
     }),
     { numRuns: 120 },
   );
@@ -140,31 +175,72 @@ test('no refused request changes a single row of the agency', async () => {
     await expectRefused(`${route.method} ${url}?unknown`, await send('get', `${url}?__proto__=1`, key));
     if (route.path.includes(':id')) {
       await expectRefused(`${route.method} bad id`, await send('get', route.path.replace(':id', 'not-a-uuid'), key));
-      await expectRefused(`${route.method} unknown id`, await send('get', route.path.replace(':id', crypto.randomUUID()), key));
+      await expectRefused(
+        `${route.method} unknown id`,
+        await send('get', route.path.replace(':id', crypto.randomUUID()), key),
+      );
     }
   }
   for (const route of routes.filter((r) => r.body && r.path.includes(':id') && r.roles.includes('admin'))) {
     const body = sampleBody(route.method, route.path);
-    await expectRefused(`${route.method} ${route.path} unknown id`, await send(route.method as Method, route.path.replace(':id', crypto.randomUUID()), w.A.adminKey, body));
-    await expectRefused(`${route.method} ${route.path} 415`, await h.http[route.method as Method](route.path.replace(':id', idFor(route.path))).set(bearer(w.A.adminKey)).set('Content-Type', 'text/plain').send('amount=1'));
+    await expectRefused(
+      `${route.method} ${route.path} unknown id`,
+      await send(route.method as Method, route.path.replace(':id', crypto.randomUUID()), w.A.adminKey, body),
+    );
+    await expectRefused(
+      `${route.method} ${route.path} 415`,
+      await h.http[route.method as Method](route.path.replace(':id', idFor(route.path)))
+        .set(bearer(w.A.adminKey))
+        .set('Content-Type', 'text/plain')
+        .send('amount=1'),
+    );
   }
 
   // 4. Valid requests the business refuses.
   const a = w.A.adminKey;
   const semantic: [string, () => Promise<{ status: number; body: unknown }>][] = [
-    ['top-up key reused for another amount', () => send('post', `/v1/buyers/${w.T.buyer.id}/credits`, a, { amount: 6 }, { 'Idempotency-Key': 'refused-topup' })],
+    [
+      'top-up key reused for another amount',
+      () =>
+        send('post', `/v1/buyers/${w.T.buyer.id}/credits`, a, { amount: 6 }, { 'Idempotency-Key': 'refused-topup' }),
+    ],
     ['a duplicate lead', () => send('post', '/v1/leads', a, { campaignId: w.campaign.id, fields: w.lead1.fields })],
-    ['a lead for the other agency’s campaign', () => send('post', '/v1/leads', a, { campaignId: w.campaignB.id, fields: leadFields() })],
+    [
+      'a lead for the other agency’s campaign',
+      () => send('post', '/v1/leads', a, { campaignId: w.campaignB.id, fields: leadFields() }),
+    ],
     ['reject a sold lead', () => send('post', `/v1/leads/${w.lead1.id}/reject`, a, { reason: 'spam' })],
     ['assign a sold lead', () => send('post', `/v1/leads/${w.lead1.id}/assign`, a, { buyerId: w.O.buyer.id })],
     ['re-offer a sold lead', () => send('post', `/v1/leads/${w.lead1.id}/reoffer`, a, {})],
     ['cancel a closed offer', () => send('post', `/v1/offers/${w.offer1.id}/cancel`, a, { reason: 'late' })],
-    ['fall back to itself', () => send('patch', `/v1/campaigns/${w.campaign.id}`, a, { fallbackCampaignId: w.campaign.id })],
-    ['fall back to another agency’s campaign', () => send('patch', `/v1/campaigns/${w.campaign.id}`, a, { fallbackCampaignId: w.campaignB.id })],
-    ['a buyer in an unknown service line', () => send('patch', `/v1/buyers/${w.T.buyer.id}`, a, { serviceLines: ['plumbing'], status: 'paused' })],
-    ['a second dispute on the same assignment', () => send('post', `/v1/assignments/${w.assignment2}/disputes`, w.T.apiKey, { reason: 'again' })],
-    ['a dispute on somebody else’s assignment', () => send('post', `/v1/assignments/${w.assignment1}/disputes`, w.O.apiKey, { reason: 'not mine' })],
-    ['a webhook on a private address', () => send('patch', `/v1/buyers/${w.T.buyer.id}`, a, { delivery: { webhookUrl: 'http://10.0.0.1/hook' }, status: 'paused' })],
+    [
+      'fall back to itself',
+      () => send('patch', `/v1/campaigns/${w.campaign.id}`, a, { fallbackCampaignId: w.campaign.id }),
+    ],
+    [
+      'fall back to another agency’s campaign',
+      () => send('patch', `/v1/campaigns/${w.campaign.id}`, a, { fallbackCampaignId: w.campaignB.id }),
+    ],
+    [
+      'a buyer in an unknown service line',
+      () => send('patch', `/v1/buyers/${w.T.buyer.id}`, a, { serviceLines: ['plumbing'], status: 'paused' }),
+    ],
+    [
+      'a second dispute on the same assignment',
+      () => send('post', `/v1/assignments/${w.assignment2}/disputes`, w.T.apiKey, { reason: 'again' }),
+    ],
+    [
+      'a dispute on somebody else’s assignment',
+      () => send('post', `/v1/assignments/${w.assignment1}/disputes`, w.O.apiKey, { reason: 'not mine' }),
+    ],
+    [
+      'a webhook on a private address',
+      () =>
+        send('patch', `/v1/buyers/${w.T.buyer.id}`, a, {
+          delivery: { webhookUrl: 'http://10.0.0.1/hook' },
+          status: 'paused',
+        }),
+    ],
   ];
   for (const [label, run] of semantic) await expectRefused(label, await run());
 
@@ -196,6 +272,10 @@ test('no refused request changes a single row of the agency', async () => {
 
   // The snapshot does see a change: one accepted request shows up in it.
   expect((await send('patch', `/v1/buyers/${w.O.buyer.id}`, a, { name: 'renamed-once' })).status).toBe(200);
-  expect(Object.keys(diffSnapshots(after, await snapshotAgency(pool, w.A.agency.id)))).toEqual(expect.arrayContaining(['buyers']));
-  process.stdout.write(`[security] ${refused.length} refused requests and 12 hostile feed frames; ${Object.values(before).flat().length} rows of ${Object.keys(before).length} tables unchanged\n`);
+  expect(Object.keys(diffSnapshots(after, await snapshotAgency(pool, w.A.agency.id)))).toEqual(
+    expect.arrayContaining(['buyers']),
+  );
+  process.stdout.write(
+    `[security] ${refused.length} refused requests and 12 hostile feed frames; ${Object.values(before).flat().length} rows of ${Object.keys(before).length} tables unchanged\n`,
+  );
 });

@@ -40,7 +40,9 @@ export async function snapshotAgency(pool: Pool, agencyId: string): Promise<Agen
     else if (table === 'idempotency_records') where = `scope LIKE '%' || $1::text`;
     else {
       // Any tie counts (an event may name a buyer, or only its lead).
-      const ties = LINKS.filter(([c]) => columns.has(c)).map(([c, owner]) => (owner.startsWith('$') ? `${c} = ${owner}` : `${c} IN (${owner})`));
+      const ties = LINKS.filter(([c]) => columns.has(c)).map(([c, owner]) =>
+        owner.startsWith('$') ? `${c} = ${owner}` : `${c} IN (${owner})`,
+      );
       if (ties.length) where = ties.join(' OR ');
     }
     if (!where) continue; // not tied to any agency (e.g. the migrations journal)
@@ -51,7 +53,10 @@ export async function snapshotAgency(pool: Pool, agencyId: string): Promise<Agen
 }
 
 /** The tables whose rows differ, with what was added and removed. */
-export function diffSnapshots(before: AgencySnapshot, after: AgencySnapshot): Record<string, { added: string[]; removed: string[] }> {
+export function diffSnapshots(
+  before: AgencySnapshot,
+  after: AgencySnapshot,
+): Record<string, { added: string[]; removed: string[] }> {
   const diff: Record<string, { added: string[]; removed: string[] }> = {};
   for (const table of new Set([...Object.keys(before), ...Object.keys(after)])) {
     const a = new Set(before[table] ?? []);

@@ -65,8 +65,22 @@ describe('periodStart', () => {
     expect(() => periodStart('daily', at('2024-01-01T00:00:00Z'), 'Mars/Olympus_Mons')).toThrow(RangeError);
   });
 
-  const zones = ['UTC', 'America/New_York', 'America/Los_Angeles', 'Europe/London', 'Asia/Kolkata', 'Asia/Kathmandu', 'Australia/Lord_Howe', 'Pacific/Chatham', 'America/Santiago', 'America/Havana', 'Pacific/Kiritimati', 'Pacific/Pago_Pago'];
-  const localDate = (d: Date, tz: string) => new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
+  const zones = [
+    'UTC',
+    'America/New_York',
+    'America/Los_Angeles',
+    'Europe/London',
+    'Asia/Kolkata',
+    'Asia/Kathmandu',
+    'Australia/Lord_Howe',
+    'Pacific/Chatham',
+    'America/Santiago',
+    'America/Havana',
+    'Pacific/Kiritimati',
+    'Pacific/Pago_Pago',
+  ];
+  const localDate = (d: Date, tz: string) =>
+    new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
 
   it('property: the day start is on the same local date as now, not after now, and the instant before it is the previous local date', () => {
     fc.assert(

@@ -23,7 +23,9 @@ test("a receiver's Retry-After replaces the schedule, up to a day", () => {
   expect(retryDelayMs(schedule, 7, 0, 0.9)).toBe(0);
   expect(retryDelayMs(schedule, 1, 3 * 86_400_000, 0.9)).toBe(MAX_RETRY_AFTER_MS);
   expect(parseRetryAfter('5')).toBe(5_000);
-  expect(parseRetryAfter(new Date(Date.parse('2030-01-01T00:00:10Z')).toUTCString(), Date.parse('2030-01-01T00:00:00Z'))).toBe(10_000);
+  expect(
+    parseRetryAfter(new Date(Date.parse('2030-01-01T00:00:10Z')).toUTCString(), Date.parse('2030-01-01T00:00:00Z')),
+  ).toBe(10_000);
   expect(parseRetryAfter('soon')).toBeNull();
   expect(parseRetryAfter(undefined)).toBeNull();
 });

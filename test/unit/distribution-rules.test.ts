@@ -10,10 +10,31 @@ import { claimOutcomeOf } from '../../domain/claims';
 
 describe('SSRF address rules', () => {
   test.each([
-    '127.0.0.1', '10.0.0.5', '172.16.3.4', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1',
-    '::1', '::', 'fe80::1', 'fd00::1', 'fc12:3456::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:169.254.169.254', '64:ff9b::a00:1', '2002:a00:1::', '[::1]', 'fe80::1%eth0', 'nonsense',
+    '127.0.0.1',
+    '10.0.0.5',
+    '172.16.3.4',
+    '192.168.1.1',
+    '169.254.169.254',
+    '100.64.0.1',
+    '0.0.0.0',
+    '224.0.0.1',
+    '::1',
+    '::',
+    'fe80::1',
+    'fd00::1',
+    'fc12:3456::1',
+    '::ffff:127.0.0.1',
+    '::ffff:7f00:1',
+    '::ffff:169.254.169.254',
+    '64:ff9b::a00:1',
+    '2002:a00:1::',
+    '[::1]',
+    'fe80::1%eth0',
+    'nonsense',
   ])('%s is blocked', (ip) => expect(isBlockedAddress(ip)).toBe(true));
-  test.each(['8.8.8.8', '203.0.114.10', '2606:4700:4700::1111', '::ffff:8.8.8.8'])('%s is public', (ip) => expect(isBlockedAddress(ip)).toBe(false));
+  test.each(['8.8.8.8', '203.0.114.10', '2606:4700:4700::1111', '::ffff:8.8.8.8'])('%s is public', (ip) =>
+    expect(isBlockedAddress(ip)).toBe(false),
+  );
 
   test('the allow-list opens hosts, IPs and CIDRs (IPv4-mapped forms included)', () => {
     const list = parseAllowList(' 127.0.0.1, Hooks.Internal ,10.1.0.0/16, ::1, bad/99 ');
@@ -36,10 +57,18 @@ describe('highest-bid ranking', () => {
     { buyerId: 'd', amount: 5, seq: 5, requestId: 'r5' },
   ];
   test('highest first, ties to the earlier, a buyer counted at its latest bid, below-floor bids dropped', () => {
-    expect(rankBids(bids, 10, 'first_price').map((b) => [b.buyerId, b.price])).toEqual([['b', 50], ['c', 50], ['a', 40]]);
+    expect(rankBids(bids, 10, 'first_price').map((b) => [b.buyerId, b.price])).toEqual([
+      ['b', 50],
+      ['c', 50],
+      ['a', 40],
+    ]);
   });
   test('second price: the next bid, never below the floor nor above the own bid', () => {
-    expect(rankBids(bids, 10, 'second_price').map((b) => [b.buyerId, b.price])).toEqual([['b', 50], ['c', 40], ['a', 10]]);
+    expect(rankBids(bids, 10, 'second_price').map((b) => [b.buyerId, b.price])).toEqual([
+      ['b', 50],
+      ['c', 40],
+      ['a', 10],
+    ]);
     expect(rankBids([{ buyerId: 'x', amount: 80, seq: 1, requestId: 'r' }], 25, 'second_price')[0].price).toBe(25);
   });
   test('a bid must reach the floor and raise the previous one', () => {
@@ -51,26 +80,57 @@ describe('highest-bid ranking', () => {
 });
 
 test('return rules: window, reason codes, rate with this return included', () => {
-  const base = { soldAt: new Date('2026-01-01T00:00:00Z'), now: new Date('2026-01-05T00:00:00Z'), reasonCode: 'wrong_number', purchases: 10, returns: 1 };
+  const base = {
+    soldAt: new Date('2026-01-01T00:00:00Z'),
+    now: new Date('2026-01-05T00:00:00Z'),
+    reasonCode: 'wrong_number',
+    purchases: 10,
+    returns: 1,
+  };
   expect(checkReturn({ ...base, rules: {} })).toEqual({ ok: true });
   expect(checkReturn({ ...base, rules: { windowDays: 3 } })).toMatchObject({ ok: false, code: 'return_window_closed' });
-  expect(checkReturn({ ...base, rules: { allowedReasons: ['duplicate'] } })).toMatchObject({ ok: false, code: 'reason_not_allowed' });
+  expect(checkReturn({ ...base, rules: { allowedReasons: ['duplicate'] } })).toMatchObject({
+    ok: false,
+    code: 'reason_not_allowed',
+  });
   expect(checkReturn({ ...base, rules: { maxReturnRate: 0.2 } })).toEqual({ ok: true });
-  expect(checkReturn({ ...base, returns: 2, rules: { maxReturnRate: 0.2 } })).toMatchObject({ ok: false, code: 'return_rate_exceeded' });
+  expect(checkReturn({ ...base, returns: 2, rules: { maxReturnRate: 0.2 } })).toMatchObject({
+    ok: false,
+    code: 'return_rate_exceeded',
+  });
 });
 
 test('self-service limits', () => {
   const limits = { maxCaps: { daily: 10 }, allowedStates: ['TX'], allowedZipPrefixes: ['787'] };
   expect(selfServiceProblems(limits, { caps: { daily: 10 }, states: ['tx'], zipCodes: ['78701'] })).toEqual([]);
-  expect(selfServiceProblems(limits, { caps: { weekly: 5 }, zipCodes: ['10001'] }).map((p) => p.path)).toEqual(['caps.daily', 'zipCodes.0']);
+  expect(selfServiceProblems(limits, { caps: { weekly: 5 }, zipCodes: ['10001'] }).map((p) => p.path)).toEqual([
+    'caps.daily',
+    'zipCodes.0',
+  ]);
   expect(selfServiceProblems(limits, { states: [], zipCodes: [] }).map((p) => p.path)).toEqual(['states']);
   expect(selfServiceProblems({ enabled: false }, {})).toHaveLength(1);
 });
 
 test('field mapping renames, omits and adds without touching the input', () => {
-  const payload = { event: 'lead.delivered', assignmentId: 'x', lead: { id: 'l', firstName: 'A', phone: '5551234567', answers: { q: 'y' } }, consent: null } as unknown as DeliveryPayload;
-  const out = applyFieldMapping(payload, { rename: { 'lead.phone': 'tel', missing: 'nope' }, omit: ['lead.answers'], static: { src: 'lw' } });
-  expect(out).toEqual({ event: 'lead.delivered', assignmentId: 'x', lead: { id: 'l', firstName: 'A' }, consent: null, tel: '5551234567', src: 'lw' });
+  const payload = {
+    event: 'lead.delivered',
+    assignmentId: 'x',
+    lead: { id: 'l', firstName: 'A', phone: '5551234567', answers: { q: 'y' } },
+    consent: null,
+  } as unknown as DeliveryPayload;
+  const out = applyFieldMapping(payload, {
+    rename: { 'lead.phone': 'tel', missing: 'nope' },
+    omit: ['lead.answers'],
+    static: { src: 'lw' },
+  });
+  expect(out).toEqual({
+    event: 'lead.delivered',
+    assignmentId: 'x',
+    lead: { id: 'l', firstName: 'A' },
+    consent: null,
+    tel: '5551234567',
+    src: 'lw',
+  });
   expect(payload.lead.phone).toBe('5551234567');
 });
 
@@ -85,9 +145,18 @@ test('latency distribution', () => {
 test('already_bought excludes after the area check and is a final 403 at claim time', () => {
   const input = {
     buyer: { id: 'b', status: 'active' as const, serviceLines: ['roofing'], zipCodes: [], states: [], caps: {} },
-    balance: 100, counts: { daily: 0, weekly: 0, monthly: 0 }, lead: { zip: '78701' }, serviceLine: 'roofing', price: 10, campaignPool: null, campaignCapReached: null,
+    balance: 100,
+    counts: { daily: 0, weekly: 0, monthly: 0 },
+    lead: { zip: '78701' },
+    serviceLine: 'roofing',
+    price: 10,
+    campaignPool: null,
+    campaignCapReached: null,
   };
-  expect(checkEligibility({ ...input, alreadyBought: true })).toMatchObject({ eligible: false, reason: 'already_bought' });
+  expect(checkEligibility({ ...input, alreadyBought: true })).toMatchObject({
+    eligible: false,
+    reason: 'already_bought',
+  });
   expect(checkEligibility(input)).toEqual({ eligible: true });
   expect(claimOutcomeOf('already_bought')).toMatchObject({ result: 'failed', httpStatus: 403 });
 });

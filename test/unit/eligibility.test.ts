@@ -36,7 +36,10 @@ describe('checkEligibility', () => {
   });
 
   it('a buyer not in the campaign pool is excluded with not_in_campaign_pool', () => {
-    expect(checkEligibility(input({ campaignPool: ['b2'] }))).toMatchObject({ eligible: false, reason: 'not_in_campaign_pool' });
+    expect(checkEligibility(input({ campaignPool: ['b2'] }))).toMatchObject({
+      eligible: false,
+      reason: 'not_in_campaign_pool',
+    });
   });
 
   it('a buyer in the campaign pool passes that check; a null pool means every buyer', () => {
@@ -78,7 +81,9 @@ describe('checkEligibility', () => {
   });
 
   it('a buyer at its daily cap is excluded with cap_reached', () => {
-    expect(checkEligibility(input({ buyer: buyer({ caps: { daily: 5 } }), counts: { daily: 5, weekly: 5, monthly: 5 } }))).toEqual({
+    expect(
+      checkEligibility(input({ buyer: buyer({ caps: { daily: 5 } }), counts: { daily: 5, weekly: 5, monthly: 5 } })),
+    ).toEqual({
       eligible: false,
       reason: 'cap_reached',
       detail: 'daily cap of 5 reached',
@@ -102,7 +107,13 @@ describe('checkEligibility', () => {
 
   it('the buyer’s cap is reported before the campaign’s', () => {
     expect(
-      checkEligibility(input({ buyer: buyer({ caps: { daily: 1 } }), counts: { daily: 1, weekly: 1, monthly: 1 }, campaignCapReached: 'monthly' })),
+      checkEligibility(
+        input({
+          buyer: buyer({ caps: { daily: 1 } }),
+          counts: { daily: 1, weekly: 1, monthly: 1 },
+          campaignCapReached: 'monthly',
+        }),
+      ),
     ).toMatchObject({ detail: 'daily cap of 1 reached' });
   });
 
@@ -129,7 +140,14 @@ describe('checkEligibility', () => {
       campaignCapReached: 'daily',
       balance: 0,
     };
-    const order = ['not_in_campaign_pool', 'paused', 'not_subscribed', 'outside_service_area', 'cap_reached', 'insufficient_credits'];
+    const order = [
+      'not_in_campaign_pool',
+      'paused',
+      'not_subscribed',
+      'outside_service_area',
+      'cap_reached',
+      'insufficient_credits',
+    ];
     const seen: string[] = [];
     let i = input(failing);
     const fixes: ((x: EligibilityInput) => EligibilityInput)[] = [

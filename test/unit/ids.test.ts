@@ -1,6 +1,15 @@
 import fc from 'fast-check';
 import * as ids from '../../domain/ids';
-import { leadWorkflowId, ledgerChargeKey, ledgerRefundKey, offerWorkflowId, parseWorkflowId, redeliveryWorkflowId, returnReofferWorkflowId, type ParsedWorkflowId } from '../../domain/ids';
+import {
+  leadWorkflowId,
+  ledgerChargeKey,
+  ledgerRefundKey,
+  offerWorkflowId,
+  parseWorkflowId,
+  redeliveryWorkflowId,
+  returnReofferWorkflowId,
+  type ParsedWorkflowId,
+} from '../../domain/ids';
 
 describe('ids', () => {
   it('a lead has one workflow id derived from its id, so intake retries cannot start a second one', () => {
@@ -27,10 +36,16 @@ describe('ids', () => {
     leadWorkflowId: (p) => (p.kind === 'lead' ? leadWorkflowId(p.leadId) : ''),
     offerWorkflowId: (p) => (p.kind === 'offer' ? offerWorkflowId(p.leadId, p.seq) : ''),
     returnReofferWorkflowId: (p) => (p.kind === 'return' ? returnReofferWorkflowId(p.leadId, p.disputeId) : ''),
-    redeliveryWorkflowId: (p) => (p.kind === 'redelivery' ? redeliveryWorkflowId(p.assignmentId, p.channel, p.nonce) : ''),
+    redeliveryWorkflowId: (p) =>
+      p.kind === 'redelivery' ? redeliveryWorkflowId(p.assignmentId, p.channel, p.nonce) : '',
   };
 
-  const BUILDER: Record<ParsedWorkflowId['kind'], string> = { lead: 'leadWorkflowId', offer: 'offerWorkflowId', return: 'returnReofferWorkflowId', redelivery: 'redeliveryWorkflowId' };
+  const BUILDER: Record<ParsedWorkflowId['kind'], string> = {
+    lead: 'leadWorkflowId',
+    offer: 'offerWorkflowId',
+    return: 'returnReofferWorkflowId',
+    redelivery: 'redeliveryWorkflowId',
+  };
 
   it('parseWorkflowId knows every form of workflow id built here', () => {
     const builders = Object.keys(ids).filter((name) => name.endsWith('WorkflowId') && name !== 'parseWorkflowId');
@@ -39,23 +54,33 @@ describe('ids', () => {
 
   it('parseWorkflowId gives back what each form was built from (round trip, uuid ids)', () => {
     fc.assert(
-      fc.property(fc.uuid(), fc.uuid(), fc.integer({ min: 1, max: 10_000 }), fc.constantFrom('webhook', 'email', 'sms', 'voice'), (leadId, otherId, seq, channel) => {
-        const cases: [string, ParsedWorkflowId][] = [
-          [leadWorkflowId(leadId), { kind: 'lead', leadId }],
-          [offerWorkflowId(leadId, seq), { kind: 'offer', leadId, seq }],
-          [returnReofferWorkflowId(leadId, otherId), { kind: 'return', leadId, disputeId: otherId }],
-          [redeliveryWorkflowId(leadId, channel, otherId), { kind: 'redelivery', assignmentId: leadId, channel, nonce: otherId }],
-        ];
-        for (const [id, parsed] of cases) {
-          expect(parseWorkflowId(id)).toEqual(parsed);
-          expect(FORMS[BUILDER[parsed.kind]]!(parsed)).toBe(id);
-        }
-      }),
+      fc.property(
+        fc.uuid(),
+        fc.uuid(),
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.constantFrom('webhook', 'email', 'sms', 'voice'),
+        (leadId, otherId, seq, channel) => {
+          const cases: [string, ParsedWorkflowId][] = [
+            [leadWorkflowId(leadId), { kind: 'lead', leadId }],
+            [offerWorkflowId(leadId, seq), { kind: 'offer', leadId, seq }],
+            [returnReofferWorkflowId(leadId, otherId), { kind: 'return', leadId, disputeId: otherId }],
+            [
+              redeliveryWorkflowId(leadId, channel, otherId),
+              { kind: 'redelivery', assignmentId: leadId, channel, nonce: otherId },
+            ],
+          ];
+          for (const [id, parsed] of cases) {
+            expect(parseWorkflowId(id)).toEqual(parsed);
+            expect(FORMS[BUILDER[parsed.kind]]!(parsed)).toBe(id);
+          }
+        },
+      ),
     );
   });
 
   it('parseWorkflowId refuses ids it did not build', () => {
-    for (const id of ['', 'lead-', 'offer-abc', 'redelivery-abc', 'lead', 'LEAD-abc']) expect(parseWorkflowId(id)).toBeNull();
+    for (const id of ['', 'lead-', 'offer-abc', 'redelivery-abc', 'lead', 'LEAD-abc'])
+      expect(parseWorkflowId(id)).toBeNull();
     expect(parseWorkflowId('lead-abc-offer-x')).toEqual({ kind: 'lead', leadId: 'abc-offer-x' });
   });
 });

@@ -1,4 +1,10 @@
-import { DEFAULT_PREVIEW_FIELDS, PREVIEWABLE_FIELDS, hiddenValues, isPreviewableField, previewOf } from '../../domain/preview';
+import {
+  DEFAULT_PREVIEW_FIELDS,
+  PREVIEWABLE_FIELDS,
+  hiddenValues,
+  isPreviewableField,
+  previewOf,
+} from '../../domain/preview';
 import type { LeadFields } from '../../domain/types';
 
 const fields = (): LeadFields => ({
@@ -15,7 +21,11 @@ const fields = (): LeadFields => ({
 
 describe('previewOf', () => {
   it('by default a buyer sees only city, state and ZIP', () => {
-    expect(previewOf(fields(), [...DEFAULT_PREVIEW_FIELDS])).toEqual({ city: 'Beverly Hills', state: 'CA', zip: '90210' });
+    expect(previewOf(fields(), [...DEFAULT_PREVIEW_FIELDS])).toEqual({
+      city: 'Beverly Hills',
+      state: 'CA',
+      zip: '90210',
+    });
   });
 
   it('the default preview contains no hidden value anywhere in its JSON', () => {
@@ -44,7 +54,9 @@ describe('previewOf', () => {
 
   it('unknown names, prototype keys and dotted paths into other fields show nothing', () => {
     const f = fields();
-    expect(previewOf(f, ['ssn', '__proto__', 'constructor', 'toString', 'answers.', 'zip.length', 'answers.toString'])).toEqual({});
+    expect(
+      previewOf(f, ['ssn', '__proto__', 'constructor', 'toString', 'answers.', 'zip.length', 'answers.toString']),
+    ).toEqual({});
   });
 
   it('extra properties on the lead (not LeadFields) are never shown, even if listed', () => {

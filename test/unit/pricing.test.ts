@@ -70,7 +70,9 @@ describe('priceLead', () => {
       ],
     };
     expect(priceLead(rules, lead('1', { stories: '1', homeowner: 'YES' }), 'x')).toBe(21);
-    expect(priceLead({ base: 10, adjustments: [{ question: 'n', equals: '2', add: 1 }] }, lead('1', { n: 2 }), 'x')).toBe(11);
+    expect(
+      priceLead({ base: 10, adjustments: [{ question: 'n', equals: '2', add: 1 }] }, lead('1', { n: 2 }), 'x'),
+    ).toBe(11);
   });
 
   it('rounds to the nearest integer, without float noise pulling .5 down', () => {
@@ -89,7 +91,11 @@ describe('priceLead', () => {
   });
 
   it('does not mutate the rules or the lead', () => {
-    const rules: PriceRules = { base: 10, zipTiers: [{ zips: ['1'], price: 12 }], adjustments: [{ question: 'q', equals: 1, add: 1 }] };
+    const rules: PriceRules = {
+      base: 10,
+      zipTiers: [{ zips: ['1'], price: 12 }],
+      adjustments: [{ question: 'q', equals: 1, add: 1 }],
+    };
     const l = lead('12345', { q: 1 });
     const before = JSON.stringify([rules, l]);
     priceLead(rules, l, 'a');
@@ -170,6 +176,8 @@ describe('validatePriceRules', () => {
 
   it('reports shapes that are not what they should be instead of throwing', () => {
     expect(validatePriceRules(null as unknown as PriceRules)).toHaveLength(1);
-    expect(validatePriceRules({ base: 1, zipTiers: 'x', multipliers: [], adjustments: {} } as unknown as PriceRules)).toHaveLength(3);
+    expect(
+      validatePriceRules({ base: 1, zipTiers: 'x', multipliers: [], adjustments: {} } as unknown as PriceRules),
+    ).toHaveLength(3);
   });
 });

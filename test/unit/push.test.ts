@@ -113,17 +113,22 @@ describe('weighted', () => {
   it('weights <= 0 go last, in id order, and never first', () => {
     const random = seeded(3);
     const cands = [c('z', 0, 0), c('y', 0, -5), c('m', 0, 1), c('n', 0, 1)];
-    for (let i = 0; i < 200; i++) expect(orderPushCandidates('weighted', cands, null, random).slice(2)).toEqual(['y', 'z']);
+    for (let i = 0; i < 200; i++)
+      expect(orderPushCandidates('weighted', cands, null, random).slice(2)).toEqual(['y', 'z']);
   });
 
   it('is deterministic for a given random sequence, whatever the input order', () => {
     const cands = [c('a', 0, 1), c('b', 0, 2), c('c', 0, 3), c('d', 0, 4)];
     const reversed = [...cands].reverse();
     for (let seed = 0; seed < 20; seed++)
-      expect(orderPushCandidates('weighted', reversed, null, seeded(seed))).toEqual(orderPushCandidates('weighted', cands, null, seeded(seed)));
+      expect(orderPushCandidates('weighted', reversed, null, seeded(seed))).toEqual(
+        orderPushCandidates('weighted', cands, null, seeded(seed)),
+      );
   });
 
   it('a random() at the very top of its range still picks someone', () => {
-    expect(orderPushCandidates('weighted', [c('a', 0, 0.1), c('b', 0, 0.2)], null, () => 0.9999999999999999)).toHaveLength(2);
+    expect(
+      orderPushCandidates('weighted', [c('a', 0, 0.1), c('b', 0, 0.2)], null, () => 0.9999999999999999),
+    ).toHaveLength(2);
   });
 });

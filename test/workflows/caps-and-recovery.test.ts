@@ -6,7 +6,16 @@ import type { Client, Connection } from '@temporalio/client';
 import type { Database } from '../../db/connection';
 import { createInProcessBus } from '../../db/offer-bus';
 import { openTestPostgres } from '../helpers/db';
-import { assignmentsFor, balanceOf, chargesFor, claim, targetsOf, waitForLeadStatus, waitForOffer, useClaimsDb } from '../helpers/lifecycle';
+import {
+  assignmentsFor,
+  balanceOf,
+  chargesFor,
+  claim,
+  targetsOf,
+  waitForLeadStatus,
+  waitForOffer,
+  useClaimsDb,
+} from '../helpers/lifecycle';
 import { startLead, startWorker, testClient, type RunningWorker } from '../helpers/temporal';
 import { makeAgency, makeBuyer, makeCampaign, makeLead } from '../helpers/world';
 
@@ -48,7 +57,12 @@ test('a buyer at its daily cap is excluded with cap_reached', async () => {
   await waitForLeadStatus(db, second.id, 'manual_review');
   const offer = await waitForOffer(db, second.id);
   const [target] = await targetsOf(db, offer.id);
-  expect(target).toMatchObject({ buyerId: buyer.id, eligible: false, reason: 'cap_reached', detail: 'daily cap of 1 reached' });
+  expect(target).toMatchObject({
+    buyerId: buyer.id,
+    eligible: false,
+    reason: 'cap_reached',
+    detail: 'daily cap of 1 reached',
+  });
 });
 
 test('a cap can never be overrun by concurrent claims on different offers', async () => {

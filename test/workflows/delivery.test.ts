@@ -41,7 +41,12 @@ async function receiver(statuses: number[]) {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
-  return { requests, url: `http://127.0.0.1:${port}`, port, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    requests,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 const mails: { to: string; raw: string }[] = [];
@@ -99,7 +104,18 @@ async function sellTo(agencyId: string, buyerId: string, fields = {}) {
   const db = database.db;
   const campaign = await makeCampaign(db, agencyId, { claimWindowSeconds: 30, price: { base: 10 } });
   const lead = await makeLead(db, agencyId, campaign.id, fields);
-  await db.update(leads).set({ consent: { text: 'I agree to be called', timestamp: '2026-01-02T03:04:05Z', ip: '203.0.113.9', userAgent: 'Mozilla/5.0', certificateUrl: 'https://cert.example/abc' } }).where(eq(leads.id, lead.id));
+  await db
+    .update(leads)
+    .set({
+      consent: {
+        text: 'I agree to be called',
+        timestamp: '2026-01-02T03:04:05Z',
+        ip: '203.0.113.9',
+        userAgent: 'Mozilla/5.0',
+        certificateUrl: 'https://cert.example/abc',
+      },
+    })
+    .where(eq(leads.id, lead.id));
   await startLead(client, worker.taskQueue, lead);
   const offer = await waitForOffer(db, lead.id);
   const won = await claim(client, offer, buyerId);
@@ -108,7 +124,8 @@ async function sellTo(agencyId: string, buyerId: string, fields = {}) {
   return { lead, offer, assignmentId: won.assignmentId };
 }
 
-const eventsOf = async (leadId: string, type: string) => (await leadTimeline(database.db, leadId)).filter((e) => e.type === type);
+const eventsOf = async (leadId: string, type: string) =>
+  (await leadTimeline(database.db, leadId)).filter((e) => e.type === type);
 
 test('the webhook is a signed JSON POST of the full lead with consent, shaped by the field mapping, retried after 500s', async () => {
   const db = database.db;
@@ -117,28 +134,52 @@ test('the webhook is a signed JSON POST of the full lead with consent, shaped by
     const agency = await makeAgency(db);
     const buyer = await makeBuyer(db, agency.id, {
       credits: 100,
-      delivery: { webhookUrl: `${hook.url}/leads`, fieldMapping: { rename: { 'lead.phone': 'phone_number', 'lead.firstName': 'first_name' }, static: { source: 'leadwire', vendor_id: 42 }, omit: ['lead.answers'] } },
+      delivery: {
+        webhookUrl: `${hook.url}/leads`,
+        fieldMapping: {
+          rename: { 'lead.phone': 'phone_number', 'lead.firstName': 'first_name' },
+          static: { source: 'leadwire', vendor_id: 42 },
+          omit: ['lead.answers'],
+        },
+      },
     });
     const { lead, assignmentId } = await sellTo(agency.id, buyer.id);
 
     expect(hook.requests).toHaveLength(3);
     const last = hook.requests[2];
     const body = JSON.parse(last.body);
-    expect(body).toMatchObject({ event: 'lead.delivered', assignmentId, leadId: lead.id, phone_number: lead.fields.phone, first_name: lead.fields.firstName, source: 'leadwire', vendor_id: 42 });
+    expect(body).toMatchObject({
+      event: 'lead.delivered',
+      assignmentId,
+      leadId: lead.id,
+      phone_number: lead.fields.phone,
+      first_name: lead.fields.firstName,
+      source: 'leadwire',
+      vendor_id: 42,
+    });
     expect(body.lead.phone).toBeUndefined();
     expect(body.lead.answers).toBeUndefined();
     expect(body.lead.email).toBe(lead.fields.email);
-    expect(body.consent).toMatchObject({ text: 'I agree to be called', ip: '203.0.113.9', certificateUrl: 'https://cert.example/abc' });
+    expect(body.consent).toMatchObject({
+      text: 'I agree to be called',
+      ip: '203.0.113.9',
+      certificateUrl: 'https://cert.example/abc',
+    });
     // Every attempt carries the same idempotency key and message id, and a Standard Webhooks signature over the exact body.
     const [row] = await db.select().from(buyers).where(eq(buyers.id, buyer.id));
     const stock = new Webhook(row!.webhookSecret!);
-    const headers = (r: Received) => Object.fromEntries(['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((k) => [k, String(r.headers[k])]));
+    const headers = (r: Received) =>
+      Object.fromEntries(
+        ['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((k) => [k, String(r.headers[k])]),
+      );
     for (const r of hook.requests) {
       expect(r.headers['idempotency-key']).toBe(assignmentId);
       expect(r.headers['webhook-id']).toBe(`msg_${assignmentId}`);
       expect(r.headers['x-leadwire-signature']).toBeUndefined(); // a buyer created after Standard Webhooks gets none
       expect(stock.verify(r.body, headers(r))).toMatchObject({ assignmentId });
-      expect(() => new Webhook(`whsec_${Buffer.from('wrong').toString('base64')}`).verify(r.body, headers(r))).toThrow();
+      expect(() =>
+        new Webhook(`whsec_${Buffer.from('wrong').toString('base64')}`).verify(r.body, headers(r)),
+      ).toThrow();
     }
     // A stale timestamp (outside the library's 5-minute tolerance) is refused by the receiver's check.
     const stale = { ...headers(last), 'webhook-timestamp': String(Math.floor(Date.now() / 1000) - 301) };
@@ -146,8 +187,15 @@ test('the webhook is a signed JSON POST of the full lead with consent, shaped by
 
     const delivered = await eventsOf(lead.id, 'delivered');
     expect(delivered.map((e) => e.data?.channel).sort()).toEqual(['dashboard', 'webhook']);
-    expect(delivered.find((e) => e.data?.channel === 'webhook')?.data).toMatchObject({ attempts: 3, detail: 'HTTP 200' });
-    const [d] = await db.select().from(deliveries).where(eq(deliveries.assignmentId, assignmentId)).then((rows) => rows.filter((x) => x.channel === 'webhook'));
+    expect(delivered.find((e) => e.data?.channel === 'webhook')?.data).toMatchObject({
+      attempts: 3,
+      detail: 'HTTP 200',
+    });
+    const [d] = await db
+      .select()
+      .from(deliveries)
+      .where(eq(deliveries.assignmentId, assignmentId))
+      .then((rows) => rows.filter((x) => x.channel === 'webhook'));
     expect(d).toMatchObject({ status: 'delivered', attempts: 3 });
   } finally {
     await hook.close();
@@ -174,9 +222,16 @@ test('a webhook failing every attempt is delivery_failed; the Nth consecutive fa
     [row] = await db.select().from(buyers).where(eq(buyers.id, buyer.id));
     expect(row).toMatchObject({ status: 'paused', pausedBy: 'system', consecutiveDeliveryFailures: 2 });
     expect(row!.pauseReason).toMatch(/auto-paused: 2 consecutive failed deliveries/);
-    expect(await eventsOf(second.lead.id, 'buyer_paused')).toEqual([expect.objectContaining({ buyerId: buyer.id, reason: 'delivery_failures' })]);
+    expect(await eventsOf(second.lead.id, 'buyer_paused')).toEqual([
+      expect.objectContaining({ buyerId: buyer.id, reason: 'delivery_failures' }),
+    ]);
     const audit = await db.select().from(buyerChanges).where(eq(buyerChanges.buyerId, buyer.id));
-    expect(audit).toEqual([expect.objectContaining({ actor: 'system', changes: expect.objectContaining({ status: { from: 'active', to: 'paused' } }) })]);
+    expect(audit).toEqual([
+      expect.objectContaining({
+        actor: 'system',
+        changes: expect.objectContaining({ status: { from: 'active', to: 'paused' } }),
+      }),
+    ]);
   } finally {
     await hook.close();
   }
@@ -185,7 +240,10 @@ test('a webhook failing every attempt is delivery_failed; the Nth consecutive fa
 test('email goes over SMTP to the buyer, with the lead and its consent; SMS goes to the provider webhook', async () => {
   const db = database.db;
   const agency = await makeAgency(db);
-  const buyer = await makeBuyer(db, agency.id, { credits: 100, delivery: { email: 'ops@buyer.example', smsTo: '+15125550100' } });
+  const buyer = await makeBuyer(db, agency.id, {
+    credits: 100,
+    delivery: { email: 'ops@buyer.example', smsTo: '+15125550100' },
+  });
   const before = sms.requests.length;
   const { lead, assignmentId } = await sellTo(agency.id, buyer.id);
 

@@ -22,7 +22,11 @@ test('no claim: the offer expires and the fallback campaign offers it to a secon
   const first = await makeBuyer(db, agency.id, { credits: 50 });
   const second = await makeBuyer(db, agency.id, { credits: 50 });
   const fallback = await makeCampaign(db, agency.id, { claimWindowSeconds: 30, buyers: [{ buyerId: second.id }] });
-  const primary = await makeCampaign(db, agency.id, { claimWindowSeconds: 1, buyers: [{ buyerId: first.id }], fallbackCampaignId: fallback.id });
+  const primary = await makeCampaign(db, agency.id, {
+    claimWindowSeconds: 1,
+    buyers: [{ buyerId: first.id }],
+    fallbackCampaignId: fallback.id,
+  });
   const lead = await makeLead(db, agency.id, primary.id);
   await startLead(suite.client, suite.worker.taskQueue, lead);
 
@@ -38,10 +42,14 @@ test('no claim: the offer expires and the fallback campaign offers it to a secon
   await waitForLeadStatus(db, lead.id, 'sold');
   expect(await balanceOf(db, second.id)).toBe(40);
 
-  const types = await eventually(async () => {
-    const t = (await leadTimeline(db, lead.id)).map((e) => e.type);
-    return t.includes('delivered') && t;
-  }, 10_000, 'delivery');
+  const types = await eventually(
+    async () => {
+      const t = (await leadTimeline(db, lead.id)).map((e) => e.type);
+      return t.includes('delivered') && t;
+    },
+    10_000,
+    'delivery',
+  );
   expect(types).toEqual(expect.arrayContaining(['targeted', 'expired', 'lost', 'fell_through', 'won', 'delivered']));
   expect(types.indexOf('expired')).toBeLessThan(types.indexOf('fell_through'));
   expect(await timelineCounts(db, offer1.id)).toMatchObject({ targeted: 1, expired: 1, lost: 1 });
@@ -73,7 +81,9 @@ test('a two-step chain with no buyer ends in manual review, then an admin assign
   expect(await handle.result()).toMatchObject({ status: 'sold' });
   await recordHistory(suite.client, handle.workflowId, 'manual-review-assign');
   // Not in review any more: the Update's validator refuses another action.
-  await expect(handle.executeUpdate(manualActionUpdate, { args: [{ action: 'reject', reason: 'late' }] })).rejects.toThrow();
+  await expect(
+    handle.executeUpdate(manualActionUpdate, { args: [{ action: 'reject', reason: 'late' }] }),
+  ).rejects.toThrow();
 });
 
 test('a fallback cycle A → B → A stops and goes to manual review', async () => {
@@ -107,7 +117,11 @@ test('manual review: re-offer runs a new auction; reject ends the lead', async (
   expect(await claim(suite.client, offer, buyer.id)).toMatchObject({ result: 'won' });
   await waitForLeadStatus(db, lead.id, 'sold');
 
-  const other = await makeLead(db, agency.id, (await makeCampaign(db, agency.id, { claimWindowSeconds: 1, buyers: [] })).id);
+  const other = await makeLead(
+    db,
+    agency.id,
+    (await makeCampaign(db, agency.id, { claimWindowSeconds: 1, buyers: [] })).id,
+  );
   await startLead(suite.client, suite.worker.taskQueue, other);
   await waitForLeadStatus(db, other.id, 'manual_review');
   const h2 = suite.client.workflow.getHandle(leadWorkflowId(other.id));
@@ -125,7 +139,9 @@ test('an admin cancels an open offer with a reason: it closes and the lead goes 
   const lead = await makeLead(db, agency.id, campaign.id);
   await startLead(suite.client, suite.worker.taskQueue, lead);
   const offer = await waitForOffer(db, lead.id);
-  await suite.client.workflow.getHandle(offer.workflowId).signal(cancelOfferSignal, { offerId: offer.id, reason: 'duplicate lead' });
+  await suite.client.workflow
+    .getHandle(offer.workflowId)
+    .signal(cancelOfferSignal, { offerId: offer.id, reason: 'duplicate lead' });
   const row = await waitForLeadStatus(db, lead.id, 'manual_review');
   expect(row.statusReason).toBe('cancelled: duplicate lead');
   expect(await claim(suite.client, offer, buyer.id)).toEqual({ result: 'lost', reason: 'offer_closed' });

@@ -17,11 +17,24 @@ import { makeAgency, makeBuyers, makeCampaign, makeLead } from '../helpers/world
 
 const suite = lifecycleSuite();
 
-function bid(offer: { id: string; workflowId: string }, buyerId: string, amount: number, requestId = crypto.randomUUID()): Promise<BidResult> {
-  return suite.client.workflow.getHandle(offer.workflowId).executeUpdate(bidUpdate, { args: [{ offerId: offer.id, buyerId, amount, requestId }] });
+function bid(
+  offer: { id: string; workflowId: string },
+  buyerId: string,
+  amount: number,
+  requestId = crypto.randomUUID(),
+): Promise<BidResult> {
+  return suite.client.workflow
+    .getHandle(offer.workflowId)
+    .executeUpdate(bidUpdate, { args: [{ offerId: offer.id, buyerId, amount, requestId }] });
 }
 
-async function auction(opts: { pricing?: 'first_price' | 'second_price'; floorPrice?: number; buyers?: number; credits?: number; windowSeconds?: number }) {
+async function auction(opts: {
+  pricing?: 'first_price' | 'second_price';
+  floorPrice?: number;
+  buyers?: number;
+  credits?: number;
+  windowSeconds?: number;
+}) {
   const db = suite.db;
   const agency = await makeAgency(db);
   const buyers = await makeBuyers(db, agency.id, opts.buyers ?? 4, { credits: opts.credits ?? 100 });
@@ -44,7 +57,13 @@ test('concurrent sealed bids: the highest wins at close and pays its bid; bids a
   expect(offer).toMatchObject({ auction: 'highest_bid', price: 20 });
   const [a, b, c, d, e] = buyers;
 
-  const results = await Promise.all([bid(offer, a.id, 25), bid(offer, b.id, 40), bid(offer, c.id, 31), bid(offer, d.id, 19), bid(offer, e.id, 150)]);
+  const results = await Promise.all([
+    bid(offer, a.id, 25),
+    bid(offer, b.id, 40),
+    bid(offer, c.id, 31),
+    bid(offer, d.id, 19),
+    bid(offer, e.id, 150),
+  ]);
   expect(results.slice(0, 3).every((r) => r.result === 'accepted')).toBe(true);
   expect(results[3]).toEqual({ result: 'refused', reason: 'below_floor' });
   expect(results[4]).toEqual({ result: 'refused', reason: 'insufficient_credits' });
@@ -70,7 +89,9 @@ test('concurrent sealed bids: the highest wins at close and pays its bid; bids a
       [a.id, 45],
     ]),
   );
-  expect(timeline.filter((t) => t.type === 'won')).toEqual([expect.objectContaining({ buyerId: a.id, data: expect.objectContaining({ sale: 'auction', charged: 45 }) })]);
+  expect(timeline.filter((t) => t.type === 'won')).toEqual([
+    expect.objectContaining({ buyerId: a.id, data: expect.objectContaining({ sale: 'auction', charged: 45 }) }),
+  ]);
 
   // The history replays against the current code: same bids, same order, same winner.
   const history = await handle.fetchHistory();
@@ -101,9 +122,17 @@ test('a winner that can no longer pay at close is passed over: the next bid wins
   expect(await bid(offer, rich.id, 50)).toMatchObject({ result: 'accepted' });
   expect(await bid(offer, steady.id, 35)).toMatchObject({ result: 'accepted' });
   // The top bidder spends its credits elsewhere before the close.
-  await postLedgerEntry(db, { buyerId: rich.id, agencyId: agency.id, kind: 'adjustment', amount: -45, idempotencyKey: `drain-${rich.id}` });
+  await postLedgerEntry(db, {
+    buyerId: rich.id,
+    agencyId: agency.id,
+    kind: 'adjustment',
+    amount: -45,
+    idempotencyKey: `drain-${rich.id}`,
+  });
   await waitForLeadStatus(db, lead.id, 'sold', 30_000);
   expect(await assignmentsFor(db, lead.id)).toEqual([expect.objectContaining({ buyerId: steady.id, price: 35 })]);
   const timeline = await offerTimeline(db, offer.id);
-  expect(timeline).toContainEqual(expect.objectContaining({ type: 'claim_failed', buyerId: rich.id, reason: 'insufficient_credits' }));
+  expect(timeline).toContainEqual(
+    expect.objectContaining({ type: 'claim_failed', buyerId: rich.id, reason: 'insufficient_credits' }),
+  );
 });

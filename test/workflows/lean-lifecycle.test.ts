@@ -85,13 +85,17 @@ test('an expired lead falls through to its fallback and then manual review, with
   await waitForLeadStatus(db, lead.id, 'manual_review');
   const workflowId = leadWorkflowId(lead.id);
   // Parent: start (route, open, timer); expiry (close, fall-through, start the child); child started; child done (review).
-  const parent = ((await suite.client.workflow.getHandle(workflowId).fetchHistory()).events ?? []).filter((e) => e.workflowTaskCompletedEventAttributes).length;
+  const parent = ((await suite.client.workflow.getHandle(workflowId).fetchHistory()).events ?? []).filter(
+    (e) => e.workflowTaskCompletedEventAttributes,
+  ).length;
   expect(parent).toBeLessThanOrEqual(4);
   // The child: start (route, open, timer) and expiry (close, complete).
   const child = await costOf(suite.client, `${workflowId}-offer-1`);
   expect(child.tasks).toBeLessThanOrEqual(2);
   expect(child.events).toBeLessThanOrEqual(14);
-  await suite.client.workflow.getHandle(workflowId).executeUpdate(manualActionUpdate, { args: [{ action: 'reject', reason: 'test over' }] });
+  await suite.client.workflow
+    .getHandle(workflowId)
+    .executeUpdate(manualActionUpdate, { args: [{ action: 'reject', reason: 'test over' }] });
   await waitForLeadStatus(db, lead.id, 'rejected');
 });
 
@@ -99,7 +103,11 @@ test('a push lead is assigned in the workflow task that starts it', async () => 
   const db = suite.db;
   const agency = await makeAgency(db);
   await makeBuyer(db, agency.id, { credits: 100 });
-  const campaign = await makeCampaign(db, agency.id, { mode: 'push', pushStrategy: 'round_robin', price: { base: 15 } });
+  const campaign = await makeCampaign(db, agency.id, {
+    mode: 'push',
+    pushStrategy: 'round_robin',
+    price: { base: 15 },
+  });
   const lead = await makeLead(db, agency.id, campaign.id);
   await startLead(suite.client, suite.worker.taskQueue, lead);
   const cost = await costOf(suite.client, leadWorkflowId(lead.id));
@@ -125,7 +133,9 @@ test('a lead started by the previous release waits in manual review and is sold 
   // The upgrade: the current code takes over the same task queue and replays the lead's history.
   const current = await startWorker({ db, bus: suite.bus, taskQueue });
   try {
-    const answer = await suite.client.workflow.getHandle(leadWorkflowId(lead.id)).executeUpdate(manualActionUpdate, { args: [{ action: 'assign', buyerId: buyer.id }] });
+    const answer = await suite.client.workflow
+      .getHandle(leadWorkflowId(lead.id))
+      .executeUpdate(manualActionUpdate, { args: [{ action: 'assign', buyerId: buyer.id }] });
     expect(answer).toMatchObject({ action: 'assign', sale: { result: 'won', charged: 30 } });
     expect(await suite.client.workflow.getHandle(leadWorkflowId(lead.id)).result()).toMatchObject({ status: 'sold' });
     expect(await balanceOf(db, buyer.id)).toBe(70);

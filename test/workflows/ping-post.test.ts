@@ -5,7 +5,16 @@
 import { postLedgerEntry } from '../../db/ledger';
 import { previewOf } from '../../domain/preview';
 import { recordHistory } from '../helpers/histories';
-import { assignmentsFor, balanceOf, chargesFor, claim, targetsOf, timelineCounts, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
+import {
+  assignmentsFor,
+  balanceOf,
+  chargesFor,
+  claim,
+  targetsOf,
+  timelineCounts,
+  waitForLeadStatus,
+  waitForOffer,
+} from '../helpers/lifecycle';
 import { startLead } from '../helpers/temporal';
 import { lifecycleSuite } from '../helpers/suite';
 import { makeAgency, makeBuyer, makeBuyers, makeCampaign, makeLead } from '../helpers/world';
@@ -41,13 +50,27 @@ test('the first of 20 simultaneous claims wins; the rest lose the race; one char
 
   await waitForLeadStatus(db, lead.id, 'sold');
   const targets = await targetsOf(db, offer.id);
-  expect(targets.find((t) => t.buyerId === outside.id)).toMatchObject({ eligible: false, reason: 'outside_service_area' });
-  expect(targets.find((t) => t.buyerId === broke.id)).toMatchObject({ eligible: false, reason: 'insufficient_credits' });
+  expect(targets.find((t) => t.buyerId === outside.id)).toMatchObject({
+    eligible: false,
+    reason: 'outside_service_area',
+  });
+  expect(targets.find((t) => t.buyerId === broke.id)).toMatchObject({
+    eligible: false,
+    reason: 'insufficient_credits',
+  });
 
   // The timeline is written in the background: wait for the full picture.
   await expectEventually(async () => {
     const counts = await timelineCounts(db, offer.id);
-    expect(counts).toMatchObject({ targeted: 20, excluded: 2, claim_attempted: 20, won: 1, claim_failed: 19, lost: 19, delivered: 1 });
+    expect(counts).toMatchObject({
+      targeted: 20,
+      excluded: 2,
+      claim_attempted: 20,
+      won: 1,
+      claim_failed: 19,
+      lost: 19,
+      delivered: 1,
+    });
   });
   await recordHistory(suite.client, offer.workflowId, 'ping-post-won');
 });
@@ -77,7 +100,13 @@ test('insufficient credits at claim time leaves the offer open for another buyer
   await startLead(suite.client, suite.worker.taskQueue, lead);
   const offer = await waitForOffer(db, lead.id);
   // The poor buyer spends its credits elsewhere after being targeted.
-  await postLedgerEntry(db, { buyerId: poor.id, agencyId: agency.id, kind: 'adjustment', amount: -25, idempotencyKey: `drain-${poor.id}` });
+  await postLedgerEntry(db, {
+    buyerId: poor.id,
+    agencyId: agency.id,
+    kind: 'adjustment',
+    amount: -25,
+    idempotencyKey: `drain-${poor.id}`,
+  });
 
   expect(await claim(suite.client, offer, poor.id)).toEqual({ result: 'failed', reason: 'insufficient_credits' });
   expect(await claim(suite.client, offer, rich.id)).toMatchObject({ result: 'won', charged: 20 });
@@ -113,7 +142,8 @@ test('the preview holds only the campaign visible fields', async () => {
   expect(offer.preview).toEqual(previewOf(lead.fields, ['city', 'zip', 'answers.homeowner']));
   expect(Object.keys(offer.preview).sort()).toEqual(['answers', 'city', 'zip']);
   const serialized = JSON.stringify(offer.preview);
-  for (const hidden of [lead.fields.phone, lead.fields.email, lead.fields.firstName, lead.fields.lastName]) expect(serialized).not.toContain(hidden);
+  for (const hidden of [lead.fields.phone, lead.fields.email, lead.fields.firstName, lead.fields.lastName])
+    expect(serialized).not.toContain(hidden);
 });
 
 async function expectEventually(assertion: () => Promise<void>, timeoutMs = 15_000) {

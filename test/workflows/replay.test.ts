@@ -19,7 +19,15 @@ try {
 
 const files = fs.existsSync(HISTORIES_DIR) ? fs.readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')) : [];
 
-const REPRESENTATIVE_RUNS = ['ping-post-won', 'expired-fallback-won', 'expired-fallback-won.child', 'push-round-robin', 'shared-two-winners', 'manual-review-assign', 'highest-bid-auction'];
+const REPRESENTATIVE_RUNS = [
+  'ping-post-won',
+  'expired-fallback-won',
+  'expired-fallback-won.child',
+  'push-round-robin',
+  'shared-two-winners',
+  'manual-review-assign',
+  'highest-bid-auction',
+];
 
 test('the replay fixtures cover the representative runs, as the lean lifecycle ran them and as the first one (v1-) did', () => {
   const names = files.map((f) => f.replace(/\.json$/, ''));

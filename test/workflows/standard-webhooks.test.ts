@@ -42,7 +42,11 @@ async function receiver(script: { status: number; headers?: Record<string, strin
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
-  return { requests, url: `http://127.0.0.1:${port}/hook`, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    requests,
+    url: `http://127.0.0.1:${port}/hook`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 const signed = (r: Received) => ({
@@ -56,7 +60,11 @@ let h: Harness;
 beforeAll(async () => {
   h = await startHarness({
     api: { webhookAllowlist: '127.0.0.1' },
-    delivery: { allowlist: '127.0.0.1', timeoutMs: 2_000, retry: { initialIntervalMs: 100, backoffCoefficient: 2, maximumIntervalMs: 500, maximumAttempts: 3 } },
+    delivery: {
+      allowlist: '127.0.0.1',
+      timeoutMs: 2_000,
+      retry: { initialIntervalMs: 100, backoffCoefficient: 2, maximumIntervalMs: 500, maximumAttempts: 3 },
+    },
   });
 });
 
@@ -73,7 +81,9 @@ async function world(webhookUrl: string) {
     .send({ name: `hooked-${crypto.randomUUID().slice(0, 8)}`, serviceLines: ['roofing'], delivery: { webhookUrl } });
   expect(created.status).toBe(201);
   const buyer = created.body.buyer as { id: string };
-  expect((await h.http.post(`/v1/buyers/${buyer.id}/credits`).set(bearer(adminKey)).send({ amount: 1000 })).status).toBe(201);
+  expect(
+    (await h.http.post(`/v1/buyers/${buyer.id}/credits`).set(bearer(adminKey)).send({ amount: 1000 })).status,
+  ).toBe(201);
   const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 60 });
   const sell = async () => {
     const lead = await apiLead(h, adminKey, campaign.id);
@@ -112,7 +122,10 @@ test('a migrated buyer keeps its old hex secret: the stock library verifies with
     const w = await world(hook.url);
     // As migration 0004 leaves a buyer from before Standard Webhooks.
     const old = `whsec_${crypto.randomBytes(32).toString('hex')}`;
-    await h.database.db.update(buyers).set({ webhookSecret: old, legacySignatureUntil: new Date(Date.now() + 90 * 86_400_000) }).where(eq(buyers.id, w.buyer.id));
+    await h.database.db
+      .update(buyers)
+      .set({ webhookSecret: old, legacySignatureUntil: new Date(Date.now() + 90 * 86_400_000) })
+      .where(eq(buyers.id, w.buyer.id));
     await w.sell();
     await eventually(async () => hook.requests.length === 1 || undefined, 20_000, 'the webhook');
     const r = hook.requests[0]!;
@@ -135,7 +148,10 @@ test('rotation with an overlap: both secrets sign (either verifies with the stoc
   const hook = await receiver([{ status: 200 }]);
   try {
     const w = await world(hook.url);
-    const rotated = await h.http.post(`/v1/buyers/${w.buyer.id}/webhook-secret`).set(bearer(w.adminKey)).send({ overlapSeconds: 3600 });
+    const rotated = await h.http
+      .post(`/v1/buyers/${w.buyer.id}/webhook-secret`)
+      .set(bearer(w.adminKey))
+      .send({ overlapSeconds: 3600 });
     expect(rotated.status).toBe(201);
     expect(Date.parse(rotated.body.previousSecretUntil as string)).toBeGreaterThan(Date.now() + 3500_000);
     await w.sell();
@@ -145,7 +161,10 @@ test('rotation with an overlap: both secrets sign (either verifies with the stoc
     expect(new Webhook(w.secret).verify(during.body, signed(during))).toBeTruthy(); // a receiver not yet switched
     expect(new Webhook(rotated.body.webhookSecret as string).verify(during.body, signed(during))).toBeTruthy(); // one already switched
 
-    const again = await h.http.post(`/v1/buyers/${w.buyer.id}/webhook-secret`).set(bearer(w.adminKey)).send({ overlapSeconds: 0 });
+    const again = await h.http
+      .post(`/v1/buyers/${w.buyer.id}/webhook-secret`)
+      .set(bearer(w.adminKey))
+      .send({ overlapSeconds: 0 });
     expect(again.body.previousSecretUntil).toBeNull();
     await w.sell();
     await eventually(async () => hook.requests.length === 2 || undefined, 20_000, 'the second webhook');
@@ -167,17 +186,38 @@ test('a 429 with Retry-After: 5 is retried no sooner than 5 s later; every attem
     expect(hook.requests[1]!.at - hook.requests[0]!.at).toBeGreaterThanOrEqual(5_000);
     expect(hook.requests[1]!.headers['webhook-id']).toBe(hook.requests[0]!.headers['webhook-id']);
 
-    const d = await eventually(async () => {
-      const x = await deliveriesOf(w.adminKey, assignmentId);
-      return x.attempts.length === 2 ? x : undefined;
-    }, 20_000, 'two logged attempts');
-    expect(d.attempts[0]).toMatchObject({ channel: 'webhook', attempt: 1, outcome: 'failed', status: 429, nextRetryMs: 5000, response: 'status 429', messageId: `msg_${assignmentId}` });
-    expect(d.attempts[1]).toMatchObject({ channel: 'webhook', attempt: 2, outcome: 'delivered', status: 200, response: 'thanks', nextRetryMs: null });
+    const d = await eventually(
+      async () => {
+        const x = await deliveriesOf(w.adminKey, assignmentId);
+        return x.attempts.length === 2 ? x : undefined;
+      },
+      20_000,
+      'two logged attempts',
+    );
+    expect(d.attempts[0]).toMatchObject({
+      channel: 'webhook',
+      attempt: 1,
+      outcome: 'failed',
+      status: 429,
+      nextRetryMs: 5000,
+      response: 'status 429',
+      messageId: `msg_${assignmentId}`,
+    });
+    expect(d.attempts[1]).toMatchObject({
+      channel: 'webhook',
+      attempt: 2,
+      outcome: 'delivered',
+      status: 200,
+      response: 'thanks',
+      nextRetryMs: null,
+    });
     for (const a of d.attempts) expect(a.latencyMs).toEqual(expect.any(Number));
     expect(d.deliveries.find((x) => x.channel === 'webhook')?.status).toBe('delivered');
 
     const timeline = await h.http.get(`/v1/leads/${leadId}/timeline`).set(bearer(w.adminKey));
-    const attempted = (timeline.body.events as { type: string; data: Record<string, unknown> }[]).filter((e) => e.type === 'delivery_attempted');
+    const attempted = (timeline.body.events as { type: string; data: Record<string, unknown> }[]).filter(
+      (e) => e.type === 'delivery_attempted',
+    );
     expect(attempted.map((e) => [e.data.attempt, e.data.status, e.data.outcome])).toEqual([
       [1, 429, 'failed'],
       [2, 200, 'delivered'],
@@ -192,27 +232,44 @@ test('a 410 Gone pauses the endpoint: no retry, delivery_failed, no webhook for 
   try {
     const w = await world(hook.url);
     const { assignmentId, leadId } = await w.sell();
-    await eventually(async () => {
-      const t = await h.http.get(`/v1/leads/${leadId}/timeline`).set(bearer(w.adminKey));
-      return (t.body.events as { type: string }[]).some((e) => e.type === 'delivery_failed') || undefined;
-    }, 20_000, 'delivery_failed');
+    await eventually(
+      async () => {
+        const t = await h.http.get(`/v1/leads/${leadId}/timeline`).set(bearer(w.adminKey));
+        return (t.body.events as { type: string }[]).some((e) => e.type === 'delivery_failed') || undefined;
+      },
+      20_000,
+      'delivery_failed',
+    );
     expect(hook.requests).toHaveLength(1);
     const buyer = await h.http.get(`/v1/buyers/${w.buyer.id}`).set(bearer(w.adminKey));
     expect(buyer.body.buyer.webhookPausedAt).toEqual(expect.any(String));
     expect(buyer.body.buyer.webhookPauseReason).toContain('410');
-    expect((await deliveriesOf(w.adminKey, assignmentId)).attempts).toEqual([expect.objectContaining({ outcome: 'gone', status: 410 })]);
+    expect((await deliveriesOf(w.adminKey, assignmentId)).attempts).toEqual([
+      expect.objectContaining({ outcome: 'gone', status: 410 }),
+    ]);
 
     // The next sale: dashboard only, the paused endpoint is not called.
     const next = await w.sell();
-    await eventually(async () => {
-      const t = await h.http.get(`/v1/leads/${next.leadId}/timeline`).set(bearer(w.adminKey));
-      return (t.body.events as { type: string; data?: { channel?: string } }[]).some((e) => e.type === 'delivered' && e.data?.channel === 'dashboard') || undefined;
-    }, 20_000, 'the dashboard delivery');
+    await eventually(
+      async () => {
+        const t = await h.http.get(`/v1/leads/${next.leadId}/timeline`).set(bearer(w.adminKey));
+        return (
+          (t.body.events as { type: string; data?: { channel?: string } }[]).some(
+            (e) => e.type === 'delivered' && e.data?.channel === 'dashboard',
+          ) || undefined
+        );
+      },
+      20_000,
+      'the dashboard delivery',
+    );
     await new Promise((r) => setTimeout(r, 1_000));
     expect(hook.requests).toHaveLength(1);
 
     // New delivery settings resume it.
-    const patched = await h.http.patch(`/v1/buyers/${w.buyer.id}`).set(bearer(w.adminKey)).send({ delivery: { webhookUrl: hook.url } });
+    const patched = await h.http
+      .patch(`/v1/buyers/${w.buyer.id}`)
+      .set(bearer(w.adminKey))
+      .send({ delivery: { webhookUrl: hook.url } });
     expect(patched.body.buyer.webhookPausedAt).toBeNull();
   } finally {
     await hook.close();
@@ -225,14 +282,20 @@ test('redeliver sends the same webhook id again, freshly signed and verifiable; 
     const w = await world(hook.url);
     const { assignmentId, leadId } = await w.sell();
     await eventually(async () => hook.requests.length === 1 || undefined, 20_000, 'the webhook');
-    const res = await h.http.post(`/v1/assignments/${assignmentId}/redeliver`).set(bearer(w.adminKey)).send({ channel: 'webhook' });
+    const res = await h.http
+      .post(`/v1/assignments/${assignmentId}/redeliver`)
+      .set(bearer(w.adminKey))
+      .send({ channel: 'webhook' });
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ assignmentId, channel: 'webhook', messageId: `msg_${assignmentId}` });
     await eventually(async () => hook.requests.length === 2 || undefined, 20_000, 'the redelivery');
     const [first, second] = hook.requests;
     expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
     expect(new Webhook(w.secret).verify(second!.body, signed(second!))).toMatchObject({ assignmentId });
-    expect(await h.client.workflow.getHandle(res.body.workflowId as string).result()).toEqual({ delivered: true, error: null });
+    expect(await h.client.workflow.getHandle(res.body.workflowId as string).result()).toEqual({
+      delivered: true,
+      error: null,
+    });
     const d = await deliveriesOf(w.adminKey, assignmentId);
     expect(d.attempts.map((a) => [a.redelivery, a.outcome])).toEqual([
       [false, 'delivered'],
@@ -243,8 +306,17 @@ test('redeliver sends the same webhook id again, freshly signed and verifiable; 
 
     // Another agency's admin cannot see or redeliver it.
     const other = await apiAgency(h);
-    expect((await h.http.post(`/v1/assignments/${assignmentId}/redeliver`).set(bearer(other.adminKey)).send({ channel: 'webhook' })).status).toBe(404);
-    expect((await h.http.get(`/v1/assignments/${assignmentId}/deliveries`).set(bearer(other.adminKey))).status).toBe(404);
+    expect(
+      (
+        await h.http
+          .post(`/v1/assignments/${assignmentId}/redeliver`)
+          .set(bearer(other.adminKey))
+          .send({ channel: 'webhook' })
+      ).status,
+    ).toBe(404);
+    expect((await h.http.get(`/v1/assignments/${assignmentId}/deliveries`).set(bearer(other.adminKey))).status).toBe(
+      404,
+    );
   } finally {
     await hook.close();
   }
@@ -253,8 +325,14 @@ test('redeliver sends the same webhook id again, freshly signed and verifiable; 
 test('bad input: a redeliver without a known channel is a 400 naming channel; a rotation overlap beyond 7 days is a 400 naming overlapSeconds', async () => {
   const { adminKey } = await apiAgency(h);
   const { buyer } = await apiBuyer(h, adminKey);
-  const bad = await h.http.post(`/v1/assignments/${crypto.randomUUID()}/redeliver`).set(bearer(adminKey)).send({ channel: 'dashboard' });
+  const bad = await h.http
+    .post(`/v1/assignments/${crypto.randomUUID()}/redeliver`)
+    .set(bearer(adminKey))
+    .send({ channel: 'dashboard' });
   expect([bad.status, bad.body.errors?.[0]?.path]).toEqual([400, 'channel']);
-  const long = await h.http.post(`/v1/buyers/${buyer.id}/webhook-secret`).set(bearer(adminKey)).send({ overlapSeconds: 8 * 86_400 });
+  const long = await h.http
+    .post(`/v1/buyers/${buyer.id}/webhook-secret`)
+    .set(bearer(adminKey))
+    .send({ overlapSeconds: 8 * 86_400 });
   expect([long.status, long.body.errors?.[0]?.path]).toEqual([400, 'overlapSeconds']);
 });

@@ -20,7 +20,10 @@ test('a lead whose workflow never started is routed by the sweeper, once', async
   const campaign = await makeCampaign(db, agency.id, { mode: 'push' });
   const lead = await makeLead(db, agency.id, campaign.id);
   // Stored two minutes ago, never started: what an intake during a Temporal outage leaves behind.
-  await db.update(leads).set({ createdAt: new Date(Date.now() - 120_000) }).where(eq(leads.id, lead.id));
+  await db
+    .update(leads)
+    .set({ createdAt: new Date(Date.now() - 120_000) })
+    .where(eq(leads.id, lead.id));
 
   expect(await restartStuckLeads(db, suite.client, suite.worker.taskQueue)).toBeGreaterThanOrEqual(1);
   await waitForLeadStatus(db, lead.id, 'sold');

@@ -31,8 +31,14 @@ test('a sale that reaches an offer after its workflow closed it is refused, char
   await startLead(suite.client, suite.worker.taskQueue, lead);
   const offer = await waitForOffer(db, lead.id);
   // The replayed workflow expires the offer first; the stale sale's transaction comes after it.
-  expect(await offersIo().closeOffer({ offerId: offer.id, outcome: 'expired', at: new Date().toISOString() })).toEqual({ closedNow: true, assignments: [] });
-  expect(await sellOffer(db, { offerId: offer.id, buyerId: buyer.id, requestId: 'stale', sale: 'claim' })).toEqual({ result: 'lost', reason: 'offer_closed' });
+  expect(await offersIo().closeOffer({ offerId: offer.id, outcome: 'expired', at: new Date().toISOString() })).toEqual({
+    closedNow: true,
+    assignments: [],
+  });
+  expect(await sellOffer(db, { offerId: offer.id, buyerId: buyer.id, requestId: 'stale', sale: 'claim' })).toEqual({
+    result: 'lost',
+    reason: 'offer_closed',
+  });
   expect(await balanceOf(db, buyer.id)).toBe(100);
   expect(await assignmentsFor(db, lead.id)).toHaveLength(0);
   await suite.client.workflow.getHandle(leadWorkflowId(lead.id)).terminate('test over');
@@ -44,12 +50,18 @@ test('a sale committed without the workflow knowing is found when the window clo
   const buyer = await makeBuyer(db, agency.id, { credits: 100 });
   const other = await makeBuyer(db, agency.id, { credits: 100 });
   const fallback = await makeCampaign(db, agency.id, { claimWindowSeconds: 30 });
-  const campaign = await makeCampaign(db, agency.id, { claimWindowSeconds: 2, price: { base: 20 }, fallbackCampaignId: fallback.id });
+  const campaign = await makeCampaign(db, agency.id, {
+    claimWindowSeconds: 2,
+    price: { base: 20 },
+    fallbackCampaignId: fallback.id,
+  });
   const lead = await makeLead(db, agency.id, campaign.id);
   await startLead(suite.client, suite.worker.taskQueue, lead);
   const offer = await waitForOffer(db, lead.id);
   // The sale commits as its lost workflow task had it; the workflow never hears of it.
-  expect(await sellOffer(db, { offerId: offer.id, buyerId: buyer.id, requestId: 'unrecorded', sale: 'claim' })).toMatchObject({ result: 'won', charged: 20 });
+  expect(
+    await sellOffer(db, { offerId: offer.id, buyerId: buyer.id, requestId: 'unrecorded', sale: 'claim' }),
+  ).toMatchObject({ result: 'won', charged: 20 });
   const outcome = await suite.client.workflow.getHandle(leadWorkflowId(lead.id)).result();
   expect(outcome).toMatchObject({ status: 'sold', offers: [offer.id] });
   await waitForLeadStatus(db, lead.id, 'sold');
@@ -67,8 +79,13 @@ test('an offer with room left whose one sale the workflow never heard of closes 
   await startLead(suite.client, suite.worker.taskQueue, lead);
   const offer = await waitForOffer(db, lead.id);
   // One of two places sold by a sale whose workflow task was lost: the offer stays open, and the timer ends it.
-  expect(await sellOffer(db, { offerId: offer.id, buyerId: buyer.id, requestId: 'unrecorded-shared', sale: 'claim' })).toMatchObject({ result: 'won', charged: 20 });
-  expect(await suite.client.workflow.getHandle(leadWorkflowId(lead.id)).result()).toMatchObject({ status: 'sold', offers: [offer.id] });
+  expect(
+    await sellOffer(db, { offerId: offer.id, buyerId: buyer.id, requestId: 'unrecorded-shared', sale: 'claim' }),
+  ).toMatchObject({ result: 'won', charged: 20 });
+  expect(await suite.client.workflow.getHandle(leadWorkflowId(lead.id)).result()).toMatchObject({
+    status: 'sold',
+    offers: [offer.id],
+  });
   const [closed] = await db.select().from(offers).where(eq(offers.id, offer.id));
   expect(closed).toMatchObject({ status: 'won', closeReason: null });
   const events = await offerTimeline(db, offer.id);
@@ -76,4 +93,3 @@ test('an offer with room left whose one sale the workflow never heard of closes 
   expect(events.filter((e) => e.type === 'lost').map((e) => [e.buyerId, e.reason])).toEqual([[other.id, 'taken']]);
   expect([await balanceOf(db, buyer.id), await balanceOf(db, other.id)]).toEqual([80, 100]);
 });
-

@@ -23,7 +23,9 @@ const distDir = path.join(webDir, 'dist');
 const STAMP = '.build-stamp';
 
 /** Everything the bundle is made of (packages/client: the API's typed client; package-lock.json: a dependency upgrade rebuilds). */
-const SOURCES = ['src', 'index.html', 'admin.html', 'source.html', 'tools'].map((p) => path.join(webDir, p)).concat([path.join(root, 'domain'), path.join(root, 'packages', 'client'), path.join(root, 'package-lock.json')]);
+const SOURCES = ['src', 'index.html', 'admin.html', 'source.html', 'tools']
+  .map((p) => path.join(webDir, p))
+  .concat([path.join(root, 'domain'), path.join(root, 'packages', 'client'), path.join(root, 'package-lock.json')]);
 
 function newestMtime(p: string): number {
   let st: fs.Stats;
@@ -62,7 +64,13 @@ function config(mode: 'build' | 'dev', outDir = distDir): InlineConfig {
       target: 'es2022',
       sourcemap: true,
       reportCompressedSize: false,
-      rollupOptions: { input: { index: path.join(webDir, 'index.html'), admin: path.join(webDir, 'admin.html'), source: path.join(webDir, 'source.html') } },
+      rollupOptions: {
+        input: {
+          index: path.join(webDir, 'index.html'),
+          admin: path.join(webDir, 'admin.html'),
+          source: path.join(webDir, 'source.html'),
+        },
+      },
     },
     server: {
       host: '127.0.0.1',
@@ -85,8 +93,12 @@ export async function build(): Promise<void> {
   const vite = await loadVite();
   if (!vite) {
     // A production install without dev dependencies: serve what was built (e.g. in the image), or run without pages.
-    if (fs.existsSync(path.join(distDir, 'index.html'))) console.warn('[web] vite is not installed: serving the existing web/dist');
-    else console.warn('[web] vite is not installed and web/dist is missing: the API runs without its pages (npm ci, then npm run build:web)');
+    if (fs.existsSync(path.join(distDir, 'index.html')))
+      console.warn('[web] vite is not installed: serving the existing web/dist');
+    else
+      console.warn(
+        '[web] vite is not installed and web/dist is missing: the API runs without its pages (npm ci, then npm run build:web)',
+      );
     return;
   }
   const started = Date.now();

@@ -52,7 +52,14 @@ export class ClaimDesk {
       if (!this.open || Date.now() >= this.offer.closesAtMs) return this.refuse(req, 'offer_closed');
       const sale = await postAndCharge({ offerId: this.offer.offerId, buyerId: req.buyerId, requestId: req.requestId });
       if (sale.result !== 'won') return { result: sale.result, reason: sale.reason };
-      const won = { result: 'won' as const, offerId: sale.offerId, assignmentId: sale.assignmentId, lead: sale.lead, charged: sale.charged, balance: sale.balance };
+      const won = {
+        result: 'won' as const,
+        offerId: sale.offerId,
+        assignmentId: sale.assignmentId,
+        lead: sale.lead,
+        charged: sale.charged,
+        balance: sale.balance,
+      };
       this.winners.set(req.buyerId, won);
       return won;
     });

@@ -23,7 +23,12 @@ export class EventQueue {
 
   push(events: TimelineEventInput[]): void {
     const { workflowId, runId } = workflowInfo();
-    for (const e of events) this.pending.push({ at: new Date(Date.now()).toISOString(), ...e, dedupeKey: `wf:${workflowId}:${runId}:${this.seq++}` });
+    for (const e of events)
+      this.pending.push({
+        at: new Date(Date.now()).toISOString(),
+        ...e,
+        dedupeKey: `wf:${workflowId}:${runId}:${this.seq++}`,
+      });
   }
 
   /** Resolves when everything queued so far is written. */

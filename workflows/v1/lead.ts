@@ -36,8 +36,22 @@ import type { DeliveryChannel } from '../../domain/types';
 import { AuctionDesk } from '../auction-desk';
 import { ClaimDesk } from './claim-desk';
 import { EventQueue } from './event-queue';
-import { bidUpdate, cancelOfferSignal, claimUpdate, manualActionUpdate, stateQuery, type LeadWorkflowState, type ManualAction } from '../messages';
-import { DB_ACTIVITY_OPTIONS, DELIVERY_CHANNELS_PATCH, deliveryActivityOptions, MAX_FALLBACK_DEPTH, SALE_ACTIVITY_OPTIONS } from '../options';
+import {
+  bidUpdate,
+  cancelOfferSignal,
+  claimUpdate,
+  manualActionUpdate,
+  stateQuery,
+  type LeadWorkflowState,
+  type ManualAction,
+} from '../messages';
+import {
+  DB_ACTIVITY_OPTIONS,
+  DELIVERY_CHANNELS_PATCH,
+  deliveryActivityOptions,
+  MAX_FALLBACK_DEPTH,
+  SALE_ACTIVITY_OPTIONS,
+} from '../options';
 import { leadSearchAttributes } from '../search-attributes';
 import type { LeadOutcome, LeadWorkflowInput, OfferRunResult, OfferWorkflowInput } from '../types';
 
@@ -81,7 +95,13 @@ export async function leadWorkflowV1(input: LeadWorkflowInput): Promise<LeadOutc
       if (visited.includes(next)) return { sold: false, reason: 'fallback_cycle' };
       if (depth + 1 > MAX_FALLBACK_DEPTH) return { sold: false, reason: 'fallback_depth_exceeded' };
       desk.events.push([
-        { leadId: input.leadId, offerId: result.offerId, type: 'fell_through', reason: result.skipped ?? 'no_sale', data: { fromCampaignId: campaignId, toCampaignId: next, depth: depth + 1 } },
+        {
+          leadId: input.leadId,
+          offerId: result.offerId,
+          type: 'fell_through',
+          reason: result.skipped ?? 'no_sale',
+          data: { fromCampaignId: campaignId, toCampaignId: next, depth: depth + 1 },
+        },
       ]);
       campaignId = next;
     }
@@ -95,17 +115,34 @@ export async function leadWorkflowV1(input: LeadWorkflowInput): Promise<LeadOutc
     manualActionUpdate,
     (action) =>
       manualMutex.runExclusive(async () => {
-        if (state.phase !== 'manual_review') throw ApplicationFailure.nonRetryable('the lead is not in manual review', 'NotInManualReview');
+        if (state.phase !== 'manual_review')
+          throw ApplicationFailure.nonRetryable('the lead is not in manual review', 'NotInManualReview');
         if (action.action === 'assign') {
           state.phase = 'routing';
           const offerId = uuid4();
           state.offers.push(offerId);
-          const sale = await assignDirect({ offerId, leadId: input.leadId, buyerId: action.buyerId, workflowId: workflowInfo().workflowId, at: nowIso() });
+          const sale = await assignDirect({
+            offerId,
+            leadId: input.leadId,
+            buyerId: action.buyerId,
+            workflowId: workflowInfo().workflowId,
+            at: nowIso(),
+          });
           if (sale.result === 'won') {
             state.phase = 'sold';
             await deliverToDashboard({ assignmentId: sale.assignmentId });
             manualSales.push(sale.assignmentId); // its other channels run after the Update answered
-            return { action: 'assign' as const, sale: { result: 'won' as const, offerId, assignmentId: sale.assignmentId, lead: sale.lead, charged: sale.charged, balance: sale.balance } };
+            return {
+              action: 'assign' as const,
+              sale: {
+                result: 'won' as const,
+                offerId,
+                assignmentId: sale.assignmentId,
+                lead: sale.lead,
+                charged: sale.charged,
+                balance: sale.balance,
+              },
+            };
           }
           state.phase = 'manual_review';
           return { action: 'assign' as const, sale: { result: sale.result, reason: sale.reason } };
@@ -119,7 +156,8 @@ export async function leadWorkflowV1(input: LeadWorkflowInput): Promise<LeadOutc
     {
       validator: (action) => {
         if (state.phase !== 'manual_review') throw new Error('the lead is not in manual review');
-        if (!action || !['reoffer', 'assign', 'reject'].includes(action.action)) throw new Error('unknown manual action');
+        if (!action || !['reoffer', 'assign', 'reject'].includes(action.action))
+          throw new Error('unknown manual action');
       },
     },
   );
@@ -154,7 +192,8 @@ export async function leadWorkflowV1(input: LeadWorkflowInput): Promise<LeadOutc
     outcome = await runChain(campaignId, false);
   }
   state.phase = 'sold';
-  if (manualSales.length && patched(DELIVERY_CHANNELS_PATCH)) for (const assignmentId of manualSales) await deliverOnChannels(assignmentId);
+  if (manualSales.length && patched(DELIVERY_CHANNELS_PATCH))
+    for (const assignmentId of manualSales) await deliverOnChannels(assignmentId);
   await finish(desk);
   return { status: 'sold', offers: state.offers };
 }
@@ -187,7 +226,12 @@ function serveOffers(): OfferDesk {
     },
     {
       validator: (req) => {
-        if (!req || typeof req.offerId !== 'string' || typeof req.buyerId !== 'string' || typeof req.requestId !== 'string') {
+        if (
+          !req ||
+          typeof req.offerId !== 'string' ||
+          typeof req.buyerId !== 'string' ||
+          typeof req.requestId !== 'string'
+        ) {
           throw new Error('a claim needs offerId, buyerId and requestId');
         }
       },
@@ -202,7 +246,13 @@ function serveOffers(): OfferDesk {
     },
     {
       validator: (req) => {
-        if (!req || typeof req.offerId !== 'string' || typeof req.buyerId !== 'string' || typeof req.requestId !== 'string' || !Number.isInteger(req.amount)) {
+        if (
+          !req ||
+          typeof req.offerId !== 'string' ||
+          typeof req.buyerId !== 'string' ||
+          typeof req.requestId !== 'string' ||
+          !Number.isInteger(req.amount)
+        ) {
           throw new Error('a bid needs offerId, buyerId, requestId and a whole amount');
         }
       },
@@ -219,7 +269,8 @@ function serveOffers(): OfferDesk {
 async function runCampaignOffer(ctx: OfferDesk, input: OfferWorkflowInput): Promise<OfferRunResult> {
   const route = await loadRoute({ leadId: input.leadId, campaignId: input.campaignId });
   const base = { campaignId: route.campaignId, fallbackCampaignId: route.fallbackCampaignId, cancelled: null };
-  if (route.campaignStatus !== 'active') return { ...base, offerId: null, sold: false, skipped: 'campaign_paused', reason: 'campaign_paused' };
+  if (route.campaignStatus !== 'active')
+    return { ...base, offerId: null, sold: false, skipped: 'campaign_paused', reason: 'campaign_paused' };
 
   const offerId = uuid4();
   ctx.onOffer?.(offerId);
@@ -229,12 +280,24 @@ async function runCampaignOffer(ctx: OfferDesk, input: OfferWorkflowInput): Prom
   // The desk exists before the feed hears of the offer: a claim (or bid) can arrive in the same workflow task.
   const desk =
     route.mode === 'ping_post' && auction === 'first_claim'
-      ? new ClaimDesk({ offerId, leadId: input.leadId, maxWinners: route.maxWinners, closesAtMs: openedAtMs + windowMs }, (e) => ctx.events.push(e))
+      ? new ClaimDesk(
+          { offerId, leadId: input.leadId, maxWinners: route.maxWinners, closesAtMs: openedAtMs + windowMs },
+          (e) => ctx.events.push(e),
+        )
       : null;
   if (desk) ctx.desks.set(offerId, desk);
   const bids =
     auction === 'highest_bid'
-      ? new AuctionDesk({ offerId, leadId: input.leadId, maxWinners: route.maxWinners, closesAtMs: openedAtMs + windowMs, pricing: route.pricing ?? 'first_price' }, saleActivities)
+      ? new AuctionDesk(
+          {
+            offerId,
+            leadId: input.leadId,
+            maxWinners: route.maxWinners,
+            closesAtMs: openedAtMs + windowMs,
+            pricing: route.pricing ?? 'first_price',
+          },
+          saleActivities,
+        )
       : null;
   if (bids) ctx.auctions.set(offerId, bids);
   const opened = await openOffer({
@@ -260,7 +323,15 @@ async function runCampaignOffer(ctx: OfferDesk, input: OfferWorkflowInput): Prom
     assignmentIds = await bids.closeAndDecide();
     cancelled = assignmentIds.length ? null : bids.cancelReason;
   } else if (!desk) {
-    const sales = opened.eligible > 0 ? await pushAssign({ offerId, campaignId: route.campaignId, strategy: route.pushStrategy, maxWinners: route.maxWinners }) : [];
+    const sales =
+      opened.eligible > 0
+        ? await pushAssign({
+            offerId,
+            campaignId: route.campaignId,
+            strategy: route.pushStrategy,
+            maxWinners: route.maxWinners,
+          })
+        : [];
     assignmentIds = sales.flatMap((s) => (s.result === 'won' ? [s.assignmentId] : []));
   } else {
     if (opened.eligible > 0) await condition(() => desk.full || desk.cancelReason !== null, windowMs);
@@ -271,14 +342,23 @@ async function runCampaignOffer(ctx: OfferDesk, input: OfferWorkflowInput): Prom
 
   const sold = assignmentIds.length > 0;
   const outcome = sold ? 'won' : cancelled ? 'cancelled' : 'expired';
-  const reason = sold ? undefined : (cancelled ?? (opened.eligible === 0 ? 'no_eligible_buyers' : route.mode === 'push' ? 'no_buyer_could_take_it' : 'no_claim'));
+  const reason = sold
+    ? undefined
+    : (cancelled ??
+      (opened.eligible === 0 ? 'no_eligible_buyers' : route.mode === 'push' ? 'no_buyer_could_take_it' : 'no_claim'));
   await closeOffer({ offerId, outcome, reason, at: nowIso() });
   for (const assignmentId of assignmentIds) await deliverToDashboard({ assignmentId });
-  if (sold && patched(DELIVERY_CHANNELS_PATCH)) for (const assignmentId of assignmentIds) await deliverOnChannels(assignmentId);
+  if (sold && patched(DELIVERY_CHANNELS_PATCH))
+    for (const assignmentId of assignmentIds) await deliverOnChannels(assignmentId);
   return { ...base, offerId, sold, cancelled, skipped: null, reason: reason ?? null };
 }
 
-const CHANNEL_ACTIVITY = { webhook: 'deliverWebhook', email: 'deliverEmail', sms: 'deliverSms', voice: 'deliverVoice' } as const;
+const CHANNEL_ACTIVITY = {
+  webhook: 'deliverWebhook',
+  email: 'deliverEmail',
+  sms: 'deliverSms',
+  voice: 'deliverVoice',
+} as const;
 
 /**
  * The buyer's own channels after the dashboard: each its own activity with a
@@ -294,7 +374,12 @@ async function deliverOnChannels(assignmentId: string): Promise<void> {
       try {
         await activities[CHANNEL_ACTIVITY[channel]]({ assignmentId });
       } catch (err) {
-        const error = err instanceof ActivityFailure && err.cause ? err.cause.message : err instanceof Error ? err.message : String(err);
+        const error =
+          err instanceof ActivityFailure && err.cause
+            ? err.cause.message
+            : err instanceof Error
+              ? err.message
+              : String(err);
         await recordDeliveryFailure({ assignmentId, channel, error, at: nowIso() });
       }
     }),

@@ -37,7 +37,10 @@ export function Analytics() {
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const cursor = cursors[cursors.length - 1] ?? null;
   const report = useAsync(
-    () => api.get<Report>(`/v1/reports?groupBy=${group}&limit=${PAGE}${rangeQuery(range, '&')}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`),
+    () =>
+      api.get<Report>(
+        `/v1/reports?groupBy=${group}&limit=${PAGE}${rangeQuery(range, '&')}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      ),
     [api, group, range.from, range.to, cursor],
   );
   const filter = (next: { group?: ReportGroup; range?: Range }) => {
@@ -53,7 +56,8 @@ export function Analytics() {
         <div>
           <h1>Analytics</h1>
           <p class="muted">
-            Leads, sales, returns, revenue, payouts and margin, computed by the server from the ledgers{report.data ? ` · days in ${report.data.timeZone}` : ''}.
+            Leads, sales, returns, revenue, payouts and margin, computed by the server from the ledgers
+            {report.data ? ` · days in ${report.data.timeZone}` : ''}.
           </p>
         </div>
         <Button onClick={() => void report.reload()} busy={report.loading && !!report.data}>
@@ -62,7 +66,11 @@ export function Analytics() {
       </div>
       <div class="filters">
         <Field label="Group by">
-          <select name="groupBy" value={group} onChange={(e) => filter({ group: e.currentTarget.value as ReportGroup })}>
+          <select
+            name="groupBy"
+            value={group}
+            onChange={(e) => filter({ group: e.currentTarget.value as ReportGroup })}
+          >
             {GROUPS.map((g) => (
               <option key={g.id} value={g.id}>
                 {g.label}
@@ -91,18 +99,18 @@ export function Analytics() {
         </CsvButton>
       </div>
       <ErrorNote error={report.error} />
-      {report.data ? (
-        <ReportView report={report.data} group={group} />
-      ) : !report.error ? (
-        <Loading />
-      ) : null}
+      {report.data ? <ReportView report={report.data} group={group} /> : !report.error ? <Loading /> : null}
       {report.data && (cursors.length > 1 || report.data.nextCursor) ? (
         <div class="more">
           <Button size="sm" disabled={cursors.length <= 1} onClick={() => setCursors((c) => c.slice(0, -1))}>
             Previous page
           </Button>
           <span class="muted"> page {cursors.length} </span>
-          <Button size="sm" disabled={!report.data.nextCursor} onClick={() => setCursors((c) => [...c, report.data!.nextCursor])}>
+          <Button
+            size="sm"
+            disabled={!report.data.nextCursor}
+            onClick={() => setCursors((c) => [...c, report.data!.nextCursor])}
+          >
             Next page
           </Button>
         </div>
@@ -114,7 +122,8 @@ export function Analytics() {
 function ReportView({ report, group }: { report: Report; group: ReportGroup }) {
   const rows = report.rows;
   if (!rows.length) return <Empty title="Nothing in this range">No lead, sale or ping in these days.</Empty>;
-  const sum = (k: 'leads' | 'sold' | 'revenue' | 'payouts' | 'margin' | 'returned' | 'pings' | 'pingsAccepted') => rows.reduce((a, r) => a + r[k], 0);
+  const sum = (k: 'leads' | 'sold' | 'revenue' | 'payouts' | 'margin' | 'returned' | 'pings' | 'pingsAccepted') =>
+    rows.reduce((a, r) => a + r[k], 0);
   const leads = sum('leads');
   const sold = sum('sold');
   const pings = sum('pings');
@@ -126,7 +135,11 @@ function ReportView({ report, group }: { report: Report; group: ReportGroup }) {
         <Tile label="Fill rate" value={pct(leads ? sold / leads : NaN)} sub="sold ÷ leads" />
         <Tile label="Revenue" value={num(sum('revenue'))} sub="charges less refunds" />
         <Tile label="Payouts" value={num(sum('payouts'))} sub="to sources, less reversals" />
-        <Tile label="Margin" value={num(sum('margin'))} sub={pings ? `${num(pings)} pings, ${pct(sum('pingsAccepted') / pings)} accepted` : 'revenue − payouts'} />
+        <Tile
+          label="Margin"
+          value={num(sum('margin'))}
+          sub={pings ? `${num(pings)} pings, ${pct(sum('pingsAccepted') / pings)} accepted` : 'revenue − payouts'}
+        />
       </div>
       <div class="grid-2">
         <ChartCard title={`Revenue, payouts and margin per ${group}`} sub="credits">
@@ -143,7 +156,12 @@ function ReportView({ report, group }: { report: Report; group: ReportGroup }) {
           <BarChart
             color="#10b981"
             max={1}
-            rows={labelled.map(({ r, label }) => ({ label, value: r.fillRate ?? 0, text: r.fillRate === null ? '–' : pct(r.fillRate), sub: `${r.sold}/${r.leads} leads` }))}
+            rows={labelled.map(({ r, label }) => ({
+              label,
+              value: r.fillRate ?? 0,
+              text: r.fillRate === null ? '–' : pct(r.fillRate),
+              sub: `${r.sold}/${r.leads} leads`,
+            }))}
           />
         </ChartCard>
       </div>
@@ -188,7 +206,10 @@ function ReportView({ report, group }: { report: Report; group: ReportGroup }) {
             </tbody>
           </table>
         </div>
-        <p class="fine">Totals and charts cover this page of {rows.length} {rows.length === 1 ? 'group' : 'groups'}; the report CSV holds every group.</p>
+        <p class="fine">
+          Totals and charts cover this page of {rows.length} {rows.length === 1 ? 'group' : 'groups'}; the report CSV
+          holds every group.
+        </p>
       </Panel>
     </>
   );

@@ -33,12 +33,25 @@ export function App() {
     setAgency(null);
     setNote(why ?? null);
   }, []);
-  const api = useMemo(() => new Api(() => key, () => signOut('Your key is no longer valid. Sign in again.')), [key, signOut]);
+  const api = useMemo(
+    () =>
+      new Api(
+        () => key,
+        () => signOut('Your key is no longer valid. Sign in again.'),
+      ),
+    [key, signOut],
+  );
 
   const checkKey = async (candidate: string): Promise<Agency> => {
     const who = await new Api(() => candidate).get<Me>('/v1/me');
     if (who.kind !== 'admin' || !who.agency) {
-      throw new ApiError(403, 'forbidden', who.kind === 'buyer' ? 'This is a buyer key: Live Leads is at /.' : 'The root token only creates agencies: use the form below.');
+      throw new ApiError(
+        403,
+        'forbidden',
+        who.kind === 'buyer'
+          ? 'This is a buyer key: Live Leads is at /.'
+          : 'The root token only creates agencies: use the form below.',
+      );
     }
     return who.agency;
   };
@@ -47,7 +60,9 @@ export function App() {
     if (!key || agency) return;
     checkKey(key)
       .then(setAgency)
-      .catch((err) => signOut(err instanceof ApiError && err.status !== 0 ? err.detail : 'Could not reach the server.'));
+      .catch((err) =>
+        signOut(err instanceof ApiError && err.status !== 0 ? err.detail : 'Could not reach the server.'),
+      );
   }, [key]);
 
   const signIn = async (k: string, a?: Agency) => {
@@ -130,10 +145,23 @@ function CreateAgency({ onCreated }: { onCreated(adminKey: string, agency: Agenc
       <h2>Create an agency</h2>
       <p class="muted">The root token is printed when Leadwire starts (or set with LW_ROOT_TOKEN).</p>
       <Field label="Root token">
-        <input type="password" autocomplete="off" value={root} onInput={(e) => setRoot(e.currentTarget.value)} required />
+        <input
+          type="password"
+          autocomplete="off"
+          value={root}
+          onInput={(e) => setRoot(e.currentTarget.value)}
+          required
+        />
       </Field>
       <Field label="Agency name" error={error ?? undefined}>
-        <input type="text" value={name} onInput={(e) => setName(e.currentTarget.value)} required maxLength={200} placeholder="Acme Home Leads" />
+        <input
+          type="text"
+          value={name}
+          onInput={(e) => setName(e.currentTarget.value)}
+          required
+          maxLength={200}
+          placeholder="Acme Home Leads"
+        />
       </Field>
       <Button type="submit" variant="primary" busy={busy}>
         Create agency
@@ -160,7 +188,19 @@ const Icon = ({ d }: { d: string }) => (
   </svg>
 );
 
-function NavLink({ href, icon, path, children, count }: { href: string; icon: string; path: string; children: ComponentChildren; count?: number }) {
+function NavLink({
+  href,
+  icon,
+  path,
+  children,
+  count,
+}: {
+  href: string;
+  icon: string;
+  path: string;
+  children: ComponentChildren;
+  count?: number;
+}) {
   const on = path === href || path.startsWith(`${href}/`);
   return (
     <Link href={href} class={on ? 'on' : ''}>
@@ -211,7 +251,8 @@ function Console({ api, agency, onSignOut }: { api: Api; agency: Agency; onSignO
   else if ((m = match('/admin/offers/:id', path))) page = <OfferTimeline key={m.id} id={m.id!} />;
   else if (path === '/admin/offers') page = <OfferTimeline id="" />;
   else if (path === '/admin/campaigns') page = <Campaigns />;
-  else if ((m = match('/admin/campaigns/:id', path))) page = <CampaignEditor key={m.id} id={m.id === 'new' ? null : m.id!} />;
+  else if ((m = match('/admin/campaigns/:id', path)))
+    page = <CampaignEditor key={m.id} id={m.id === 'new' ? null : m.id!} />;
   else if (path === '/admin/buyers') page = <Buyers />;
   else if ((m = match('/admin/buyers/:id', path))) page = <BuyerDetail key={m.id} id={m.id!} />;
   else if (path === '/admin/sources') page = <Sources />;
@@ -219,7 +260,12 @@ function Console({ api, agency, onSignOut }: { api: Api; agency: Agency; onSignO
   else if ((m = match('/admin/sources/:id', path))) page = <SourceDetail key={m.id} id={m.id!} />;
   else if (path === '/admin/disputes') page = <Disputes onChange={refresh} />;
   else if (path === '/admin/analytics') page = <Analytics />;
-  else page = <div class="empty">Nothing here. <Link href="/admin/leads">Go to leads</Link></div>;
+  else
+    page = (
+      <div class="empty">
+        Nothing here. <Link href="/admin/leads">Go to leads</Link>
+      </div>
+    );
 
   return (
     <Ctx.Provider value={ctx}>

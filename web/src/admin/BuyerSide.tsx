@@ -9,7 +9,17 @@ import { Button, Empty, ErrorNote, Field, Loading, Panel, toast, useAsync } from
 import { useConsole } from './context';
 
 /** A select of the agency's buyers; the empty value means none chosen. */
-export function BuyerSelect({ value, onChange, class: cls, testId }: { value: string; onChange(id: string): void; class?: string; testId?: string }) {
+export function BuyerSelect({
+  value,
+  onChange,
+  class: cls,
+  testId,
+}: {
+  value: string;
+  onChange(id: string): void;
+  class?: string;
+  testId?: string;
+}) {
   const { dir } = useConsole();
   return (
     <select class={cls} value={value} onChange={(e) => onChange(e.currentTarget.value)} data-testid={testId}>
@@ -31,7 +41,10 @@ interface BuyerPrice {
 
 export function BuyerPricesPanel({ campaignId }: { campaignId: string }) {
   const { api, dir } = useConsole();
-  const prices = useAsync(() => api.get<{ buyerPrices: BuyerPrice[] }>(`/v1/campaigns/${campaignId}/buyer-prices`).then((r) => r.buyerPrices), [campaignId]);
+  const prices = useAsync(
+    () => api.get<{ buyerPrices: BuyerPrice[] }>(`/v1/campaigns/${campaignId}/buyer-prices`).then((r) => r.buyerPrices),
+    [campaignId],
+  );
   const [buyerId, setBuyerId] = useState('');
   const [kind, setKind] = useState<'fixed' | 'percent'>('fixed');
   const [value, setValue] = useState('');
@@ -47,14 +60,20 @@ export function BuyerPricesPanel({ campaignId }: { campaignId: string }) {
     }
   };
   return (
-    <Panel title="Per-buyer prices" actions={<span class="muted">a buyer's own price on this campaign (not for highest-bid auctions)</span>}>
+    <Panel
+      title="Per-buyer prices"
+      actions={<span class="muted">a buyer's own price on this campaign (not for highest-bid auctions)</span>}
+    >
       {prices.loading && !prices.data ? <Loading /> : null}
       {prices.data && !prices.data.length ? <p class="muted">Every buyer pays the campaign price.</p> : null}
       {prices.data?.length ? (
         <ul class="pause-list" data-testid="buyer-prices">
           {prices.data.map((p) => (
             <li key={p.buyerId}>
-              {dir.buyerName(p.buyerId)}: {p.kind === 'fixed' ? `${num(p.value)} credits` : `${p.value > 0 ? '+' : ''}${p.value}% on the campaign price`}{' '}
+              {dir.buyerName(p.buyerId)}:{' '}
+              {p.kind === 'fixed'
+                ? `${num(p.value)} credits`
+                : `${p.value > 0 ? '+' : ''}${p.value}% on the campaign price`}{' '}
               <Button size="sm" variant="ghost" onClick={() => void set(p.buyerId, null)}>
                 Remove
               </Button>
@@ -75,7 +94,11 @@ export function BuyerPricesPanel({ campaignId }: { campaignId: string }) {
         <Field label={kind === 'fixed' ? 'Credits' : 'Percent (e.g. 20, -10)'}>
           <input class="input" inputMode="numeric" value={value} onInput={(e) => setValue(e.currentTarget.value)} />
         </Field>
-        <Button size="sm" disabled={!buyerId || value.trim() === ''} onClick={() => void set(buyerId, { kind, value: Number(value) })}>
+        <Button
+          size="sm"
+          disabled={!buyerId || value.trim() === ''}
+          onClick={() => void set(buyerId, { kind, value: Number(value) })}
+        >
           Set price
         </Button>
       </div>
@@ -94,18 +117,24 @@ interface CloseRates {
 
 export function CloseRatesPanel({ buyerId }: { buyerId: string }) {
   const { api, dir } = useConsole();
-  const stats = useAsync(() => api.get<{ pipeline: CloseRates }>(`/v1/buyers/${buyerId}/stats?days=90`).then((r) => r.pipeline), [buyerId]);
+  const stats = useAsync(
+    () => api.get<{ pipeline: CloseRates }>(`/v1/buyers/${buyerId}/stats?days=90`).then((r) => r.pipeline),
+    [buyerId],
+  );
   const p = stats.data;
   return (
-    <Panel title="Pipeline (last 90 days)" actions={<span class="muted">what the buyer marked: won job ÷ leads bought</span>}>
+    <Panel
+      title="Pipeline (last 90 days)"
+      actions={<span class="muted">what the buyer marked: won job ÷ leads bought</span>}
+    >
       <ErrorNote error={stats.error} />
       {!p ? <Loading /> : null}
       {p && !p.bought ? <Empty title="No leads bought in the period" /> : null}
       {p?.bought ? (
         <div data-testid="close-rates">
           <p>
-            <strong>{p.closeRate === null ? '–' : pct(p.closeRate)}</strong> close rate · {num(p.bought)} bought · {num(p.byStatus.won_job ?? 0)} won ·{' '}
-            {num(p.byStatus.lost_job ?? 0)} lost · jobs worth {num(p.jobValue)}
+            <strong>{p.closeRate === null ? '–' : pct(p.closeRate)}</strong> close rate · {num(p.bought)} bought ·{' '}
+            {num(p.byStatus.won_job ?? 0)} won · {num(p.byStatus.lost_job ?? 0)} lost · jobs worth {num(p.jobValue)}
           </p>
           <div class="table-wrap">
             <table class="table">

@@ -8,15 +8,35 @@ import { ApiError, messageOf, ok, randomId } from '../shared/api';
 import { credits, dateTime, num } from '../shared/format';
 import type { Buyer, LedgerEntry, Page } from '../shared/types';
 import { LedgerTable } from '../buyer/Wallet';
-import { Badge, Button, Empty, ErrorNote, Field, Loading, Modal, Panel, SecretOnce, toast, useAsync } from '../shared/ui';
+import {
+  Badge,
+  Button,
+  Empty,
+  ErrorNote,
+  Field,
+  Loading,
+  Modal,
+  Panel,
+  SecretOnce,
+  toast,
+  useAsync,
+} from '../shared/ui';
 import { CloseRatesPanel } from './BuyerSide';
 import { useConsole } from './context';
 import { Link, navigate } from './router';
 
-const split = (s: string) => s.split(/[\s,;]+/).map((x) => x.trim()).filter(Boolean);
+const split = (s: string) =>
+  s
+    .split(/[\s,;]+/)
+    .map((x) => x.trim())
+    .filter(Boolean);
 const area = (b: Buyer) =>
-  [b.zipCodes.length ? `${b.zipCodes.length <= 3 ? b.zipCodes.join(', ') : `${b.zipCodes.length} ZIPs`}` : '', b.states.length ? b.states.join(', ') : ''].filter(Boolean).join(' · ') ||
-  'anywhere';
+  [
+    b.zipCodes.length ? `${b.zipCodes.length <= 3 ? b.zipCodes.join(', ') : `${b.zipCodes.length} ZIPs`}` : '',
+    b.states.length ? b.states.join(', ') : '',
+  ]
+    .filter(Boolean)
+    .join(' · ') || 'anywhere';
 const capsText = (b: Buyer) =>
   (['daily', 'weekly', 'monthly'] as const)
     .filter((k) => b.caps[k] !== undefined)
@@ -32,14 +52,18 @@ export function Buyers() {
       <div class="page-head">
         <div>
           <h1>Buyers</h1>
-          <p class="muted">The contractors who buy leads: where they work, what they buy, how many, and their credits.</p>
+          <p class="muted">
+            The contractors who buy leads: where they work, what they buy, how many, and their credits.
+          </p>
         </div>
         <Button variant="primary" onClick={() => setCreating(true)}>
           New buyer
         </Button>
       </div>
       {dir.buyers.length === 0 ? (
-        <Empty title="No buyer yet">Create a buyer, give them their key, top up their wallet – they are ready for Live Leads.</Empty>
+        <Empty title="No buyer yet">
+          Create a buyer, give them their key, top up their wallet – they are ready for Live Leads.
+        </Empty>
       ) : (
         <Panel>
           <div class="table-wrap">
@@ -105,10 +129,16 @@ export function Buyers() {
 function BuyerForm({ buyer, onSaved }: { buyer?: Buyer; onSaved(res: { buyer: Buyer; apiKey?: string }): void }) {
   const { api, dir } = useConsole();
   const [name, setName] = useState(buyer?.name ?? '');
-  const [lines, setLines] = useState<string[]>(buyer?.serviceLines ?? (dir.serviceLines[0] ? [dir.serviceLines[0].key] : []));
+  const [lines, setLines] = useState<string[]>(
+    buyer?.serviceLines ?? (dir.serviceLines[0] ? [dir.serviceLines[0].key] : []),
+  );
   const [zips, setZips] = useState(buyer?.zipCodes.join(', ') ?? '');
   const [states, setStates] = useState(buyer?.states.join(', ') ?? '');
-  const [caps, setCaps] = useState({ daily: String(buyer?.caps.daily ?? ''), weekly: String(buyer?.caps.weekly ?? ''), monthly: String(buyer?.caps.monthly ?? '') });
+  const [caps, setCaps] = useState({
+    daily: String(buyer?.caps.daily ?? ''),
+    weekly: String(buyer?.caps.weekly ?? ''),
+    monthly: String(buyer?.caps.monthly ?? ''),
+  });
   const [webhookUrl, setWebhook] = useState(buyer?.delivery.webhookUrl ?? '');
   const [email, setEmail] = useState(buyer?.delivery.email ?? '');
   const [busy, setBusy] = useState(false);
@@ -124,10 +154,19 @@ function BuyerForm({ buyer, onSaved }: { buyer?: Buyer; onSaved(res: { buyer: Bu
         serviceLines: lines,
         zipCodes: split(zips),
         states: split(states).map((s) => s.toUpperCase()),
-        caps: Object.fromEntries(Object.entries(caps).filter(([, v]) => v.trim() !== '').map(([k, v]) => [k, Number(v)])),
-        delivery: { ...(webhookUrl.trim() ? { webhookUrl: webhookUrl.trim() } : {}), ...(email.trim() ? { email: email.trim() } : {}) },
+        caps: Object.fromEntries(
+          Object.entries(caps)
+            .filter(([, v]) => v.trim() !== '')
+            .map(([k, v]) => [k, Number(v)]),
+        ),
+        delivery: {
+          ...(webhookUrl.trim() ? { webhookUrl: webhookUrl.trim() } : {}),
+          ...(email.trim() ? { email: email.trim() } : {}),
+        },
       };
-      const res = buyer ? await api.patch<{ buyer: Buyer }>(`/v1/buyers/${buyer.id}`, body) : await api.post<{ buyer: Buyer; apiKey: string }>('/v1/buyers', body);
+      const res = buyer
+        ? await api.patch<{ buyer: Buyer }>(`/v1/buyers/${buyer.id}`, body)
+        : await api.post<{ buyer: Buyer; apiKey: string }>('/v1/buyers', body);
       await dir.reload();
       toast(buyer ? 'Buyer saved' : 'Buyer created', 'ok');
       onSaved(res);
@@ -140,14 +179,28 @@ function BuyerForm({ buyer, onSaved }: { buyer?: Buyer; onSaved(res: { buyer: Bu
   return (
     <form onSubmit={save} class="stack">
       <Field label="Name" error={fe('name')}>
-        <input type="text" name="buyerName" value={name} onInput={(e) => setName(e.currentTarget.value)} required maxLength={200} placeholder="Summit Roofing Co." />
+        <input
+          type="text"
+          name="buyerName"
+          value={name}
+          onInput={(e) => setName(e.currentTarget.value)}
+          required
+          maxLength={200}
+          placeholder="Summit Roofing Co."
+        />
       </Field>
       <Field label="Service lines" error={fe('serviceLines')}>
         <div class="checks">
-          {dir.serviceLines.length === 0 ? <span class="muted">Add a service line on the Campaigns page first.</span> : null}
+          {dir.serviceLines.length === 0 ? (
+            <span class="muted">Add a service line on the Campaigns page first.</span>
+          ) : null}
           {dir.serviceLines.map((s) => (
             <label key={s.id} class={`chip ${lines.includes(s.key) ? 'chip-on' : ''}`}>
-              <input type="checkbox" checked={lines.includes(s.key)} onChange={() => setLines(lines.includes(s.key) ? lines.filter((x) => x !== s.key) : [...lines, s.key])} />
+              <input
+                type="checkbox"
+                checked={lines.includes(s.key)}
+                onChange={() => setLines(lines.includes(s.key) ? lines.filter((x) => x !== s.key) : [...lines, s.key])}
+              />
               {s.name}
             </label>
           ))}
@@ -164,16 +217,36 @@ function BuyerForm({ buyer, onSaved }: { buyer?: Buyer; onSaved(res: { buyer: Bu
       <div class="row">
         {(['daily', 'weekly', 'monthly'] as const).map((k) => (
           <Field key={k} label={`${k[0]!.toUpperCase()}${k.slice(1)} cap`} error={fe(`caps.${k}`)}>
-            <input type="number" min={0} value={caps[k]} onInput={(e) => setCaps({ ...caps, [k]: e.currentTarget.value })} placeholder="∞" />
+            <input
+              type="number"
+              min={0}
+              value={caps[k]}
+              onInput={(e) => setCaps({ ...caps, [k]: e.currentTarget.value })}
+              placeholder="∞"
+            />
           </Field>
         ))}
       </div>
       <div class="row">
-        <Field label="Webhook URL" hint="leads POSTed here when won" error={fe('delivery.webhookUrl') ?? fe('webhookUrl')}>
-          <input type="url" value={webhookUrl} onInput={(e) => setWebhook(e.currentTarget.value)} placeholder="https://crm.example.com/leads" />
+        <Field
+          label="Webhook URL"
+          hint="leads POSTed here when won"
+          error={fe('delivery.webhookUrl') ?? fe('webhookUrl')}
+        >
+          <input
+            type="url"
+            value={webhookUrl}
+            onInput={(e) => setWebhook(e.currentTarget.value)}
+            placeholder="https://crm.example.com/leads"
+          />
         </Field>
         <Field label="Email" hint="a copy of each won lead" error={fe('delivery.email') ?? fe('email')}>
-          <input type="email" value={email} onInput={(e) => setEmail(e.currentTarget.value)} placeholder="sales@example.com" />
+          <input
+            type="email"
+            value={email}
+            onInput={(e) => setEmail(e.currentTarget.value)}
+            placeholder="sales@example.com"
+          />
         </Field>
       </div>
       {error ? <ErrorNote error={error} /> : null}
@@ -190,7 +263,10 @@ export function BuyerDetail({ id }: { id: string }) {
   const { api, dir } = useConsole();
   const buyer = useAsync(() => api.get<{ buyer: Buyer }>(`/v1/buyers/${id}`).then((r) => r.buyer), [id]);
   const [ledgerVersion, setLedgerVersion] = useState(0);
-  const ledger = useAsync(() => api.get<Page<'entries', LedgerEntry>>(`/v1/buyers/${id}/ledger?limit=100`), [id, ledgerVersion]);
+  const ledger = useAsync(
+    () => api.get<Page<'entries', LedgerEntry>>(`/v1/buyers/${id}/ledger?limit=100`),
+    [id, ledgerVersion],
+  );
   const [editing, setEditing] = useState(false);
   const [newKey, setNewKey] = useState<string | null>(null);
   const refresh = async () => {
@@ -311,7 +387,10 @@ function PauseButton({ buyer, onDone }: { buyer: Buyer; onDone(): Promise<void> 
   const set = async (status: 'active' | 'paused') => {
     setBusy(true);
     try {
-      await api.patch(`/v1/buyers/${buyer.id}`, status === 'paused' ? { status, pauseReason: reason.trim() || null } : { status, pauseReason: null });
+      await api.patch(
+        `/v1/buyers/${buyer.id}`,
+        status === 'paused' ? { status, pauseReason: reason.trim() || null } : { status, pauseReason: null },
+      );
       toast(status === 'paused' ? `${buyer.name} paused` : `${buyer.name} resumed`, 'ok');
       setAsking(false);
       await onDone();
@@ -337,7 +416,13 @@ function PauseButton({ buyer, onDone }: { buyer: Buyer; onDone(): Promise<void> 
         <Modal title={`Pause ${buyer.name}`} onClose={() => setAsking(false)}>
           <p class="muted">A paused buyer gets no offers and cannot claim until resumed.</p>
           <Field label="Reason (optional, the buyer sees it)">
-            <input type="text" value={reason} maxLength={500} onInput={(e) => setReason(e.currentTarget.value)} placeholder="e.g. invoice overdue" />
+            <input
+              type="text"
+              value={reason}
+              maxLength={500}
+              onInput={(e) => setReason(e.currentTarget.value)}
+              placeholder="e.g. invoice overdue"
+            />
           </Field>
           <div class="row-actions">
             <Button variant="danger" busy={busy} onClick={() => void set('paused')}>
@@ -383,10 +468,23 @@ function TopUp({ buyer, onDone }: { buyer: Buyer; onDone(): Promise<void> }) {
     <Panel title="Top up credits">
       <form class="row" onSubmit={submit}>
         <Field label="Amount" error={error ?? undefined}>
-          <input type="number" name="amount" min={1} value={amount} onInput={(e) => setAmount(e.currentTarget.value)} required />
+          <input
+            type="number"
+            name="amount"
+            min={1}
+            value={amount}
+            onInput={(e) => setAmount(e.currentTarget.value)}
+            required
+          />
         </Field>
         <Field label="Reference">
-          <input type="text" value={reference} maxLength={200} onInput={(e) => setReference(e.currentTarget.value)} placeholder="invoice #" />
+          <input
+            type="text"
+            value={reference}
+            maxLength={200}
+            onInput={(e) => setReference(e.currentTarget.value)}
+            placeholder="invoice #"
+          />
         </Field>
         <Button type="submit" variant="primary" busy={busy}>
           Top up
@@ -407,10 +505,13 @@ function IssueKey({ buyer, onKey }: { buyer: Buyer; onKey(k: string): void }) {
   const { api } = useConsole();
   const [busy, setBusy] = useState(false);
   const issue = async (revokeExisting: boolean) => {
-    if (revokeExisting && !confirm(`Revoke every other key of ${buyer.name}? Their open sessions stop working.`)) return;
+    if (revokeExisting && !confirm(`Revoke every other key of ${buyer.name}? Their open sessions stop working.`))
+      return;
     setBusy(true);
     try {
-      const res = await ok(api.client.POST('/v1/buyers/{id}/keys', { params: { path: { id: buyer.id } }, body: { revokeExisting } }));
+      const res = await ok(
+        api.client.POST('/v1/buyers/{id}/keys', { params: { path: { id: buyer.id } }, body: { revokeExisting } }),
+      );
       onKey(res.apiKey);
       if (res.revoked) toast(`${res.revoked} old key(s) revoked`, 'info');
     } catch (err) {

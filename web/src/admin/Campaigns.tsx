@@ -15,7 +15,11 @@ import { useConsole } from './context';
 import { Link, navigate } from './router';
 
 const MODE_LABEL: Record<DeliveryMode, string> = { ping_post: 'Ping post', push: 'Push' };
-const STRATEGY_LABEL: Record<PushStrategy, string> = { round_robin: 'Round robin', priority: 'Priority', weighted: 'Weighted' };
+const STRATEGY_LABEL: Record<PushStrategy, string> = {
+  round_robin: 'Round robin',
+  priority: 'Priority',
+  weighted: 'Weighted',
+};
 
 export function Campaigns() {
   const { api, dir } = useConsole();
@@ -30,17 +34,27 @@ export function Campaigns() {
         <div>
           <h1>Campaigns</h1>
           <p class="muted">
-            A campaign sells one service line in one of two modes: <strong>ping post</strong> (a live claim auction: first valid claim wins) or <strong>push</strong> (assigned by
-            round robin, priority or weight). Switching mode touches no buyer; leads in flight keep their settings.
+            A campaign sells one service line in one of two modes: <strong>ping post</strong> (a live claim auction:
+            first valid claim wins) or <strong>push</strong> (assigned by round robin, priority or weight). Switching
+            mode touches no buyer; leads in flight keep their settings.
           </p>
         </div>
-        <Button variant="primary" onClick={() => navigate('/admin/campaigns/new')} disabled={!dir.serviceLines.length} title={dir.serviceLines.length ? '' : 'Add a service line first'}>
+        <Button
+          variant="primary"
+          onClick={() => navigate('/admin/campaigns/new')}
+          disabled={!dir.serviceLines.length}
+          title={dir.serviceLines.length ? '' : 'Add a service line first'}
+        >
           New campaign
         </Button>
       </div>
       <ServiceLines />
       {dir.campaigns.length === 0 ? (
-        <Empty title="No campaign yet">{dir.serviceLines.length ? 'Create one to start selling leads.' : 'Add a service line above, then create a campaign.'}</Empty>
+        <Empty title="No campaign yet">
+          {dir.serviceLines.length
+            ? 'Create one to start selling leads.'
+            : 'Add a service line above, then create a campaign.'}
+        </Empty>
       ) : (
         <Panel title={`${dir.campaigns.length} campaigns`}>
           <div class="table-wrap">
@@ -67,13 +81,23 @@ export function Campaigns() {
                     </td>
                     <td>
                       <Badge value={c.mode}>{MODE_LABEL[c.mode]}</Badge>
-                      {c.mode === 'push' ? <div class="muted">{STRATEGY_LABEL[c.pushStrategy]}</div> : c.auction === 'highest_bid' ? <div class="muted">highest bid</div> : null}
+                      {c.mode === 'push' ? (
+                        <div class="muted">{STRATEGY_LABEL[c.pushStrategy]}</div>
+                      ) : c.auction === 'highest_bid' ? (
+                        <div class="muted">highest bid</div>
+                      ) : null}
                     </td>
                     <td class="num">{c.mode === 'ping_post' ? `${c.claimWindowSeconds} s` : '–'}</td>
                     <td class="num">{credits(c.price.base)}</td>
                     <td class="num">{c.maxWinners === 1 ? 'exclusive' : c.maxWinners}</td>
                     <td>{c.buyers.length ? `${c.buyers.length} buyers` : 'all buyers'}</td>
-                    <td>{c.fallbackCampaignId ? dir.campaignName(c.fallbackCampaignId) : <span class="muted">manual review</span>}</td>
+                    <td>
+                      {c.fallbackCampaignId ? (
+                        dir.campaignName(c.fallbackCampaignId)
+                      ) : (
+                        <span class="muted">manual review</span>
+                      )}
+                    </td>
                     <td>
                       <Badge value={c.status} />
                     </td>
@@ -82,7 +106,13 @@ export function Campaigns() {
                         <Button
                           size="sm"
                           disabled={busy}
-                          onClick={() => void patch(c, { mode: c.mode === 'push' ? 'ping_post' : 'push' }, `${c.name} now runs as ${c.mode === 'push' ? 'ping post' : 'push'}`)}
+                          onClick={() =>
+                            void patch(
+                              c,
+                              { mode: c.mode === 'push' ? 'ping_post' : 'push' },
+                              `${c.name} now runs as ${c.mode === 'push' ? 'ping post' : 'push'}`,
+                            )
+                          }
                         >
                           Switch to {c.mode === 'push' ? 'ping post' : 'push'}
                         </Button>
@@ -90,7 +120,13 @@ export function Campaigns() {
                           size="sm"
                           variant="ghost"
                           disabled={busy}
-                          onClick={() => void patch(c, { status: c.status === 'active' ? 'paused' : 'active' }, `${c.name} ${c.status === 'active' ? 'paused' : 'resumed'}`)}
+                          onClick={() =>
+                            void patch(
+                              c,
+                              { status: c.status === 'active' ? 'paused' : 'active' },
+                              `${c.name} ${c.status === 'active' ? 'paused' : 'resumed'}`,
+                            )
+                          }
                         >
                           {c.status === 'active' ? 'Pause' : 'Resume'}
                         </Button>
@@ -146,7 +182,14 @@ function ServiceLines() {
         }}
       >
         <Field label="Key" error={error ?? undefined}>
-          <input type="text" value={key} onInput={(e) => setKey(e.currentTarget.value.toLowerCase())} placeholder="roofing" pattern="[a-z0-9][a-z0-9_-]*" required />
+          <input
+            type="text"
+            value={key}
+            onInput={(e) => setKey(e.currentTarget.value.toLowerCase())}
+            placeholder="roofing"
+            pattern="[a-z0-9][a-z0-9_-]*"
+            required
+          />
         </Field>
         <Field label="Name">
           <input type="text" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="Roofing" />
@@ -186,7 +229,8 @@ interface Form {
 function formOf(c: Campaign | null, serviceLine: string): Form {
   const s = (n: number | undefined) => (n === undefined ? '' : String(n));
   const pool: Form['pool'] = {};
-  for (const b of c?.buyers ?? []) pool[b.buyerId] = { on: true, priority: String(b.priority), weight: String(b.weight) };
+  for (const b of c?.buyers ?? [])
+    pool[b.buyerId] = { on: true, priority: String(b.priority), weight: String(b.weight) };
   return {
     name: c?.name ?? '',
     serviceLine: c?.serviceLine ?? serviceLine,
@@ -197,7 +241,11 @@ function formOf(c: Campaign | null, serviceLine: string): Form {
     base: s(c?.price.base ?? 25),
     zipTiers: (c?.price.zipTiers ?? []).map((t) => ({ zips: t.zips.join(', '), price: String(t.price) })),
     multipliers: Object.entries(c?.price.multipliers ?? {}).map(([key, f]) => ({ key, factor: String(f) })),
-    adjustments: (c?.price.adjustments ?? []).map((a) => ({ question: a.question, equals: String(a.equals), add: String(a.add) })),
+    adjustments: (c?.price.adjustments ?? []).map((a) => ({
+      question: a.question,
+      equals: String(a.equals),
+      add: String(a.add),
+    })),
     maxWinners: s(c?.maxWinners ?? 1),
     fallbackCampaignId: c?.fallbackCampaignId ?? '',
     caps: { daily: s(c?.caps.daily), weekly: s(c?.caps.weekly), monthly: s(c?.caps.monthly) },
@@ -210,20 +258,35 @@ function formOf(c: Campaign | null, serviceLine: string): Form {
   };
 }
 
-const toValue = (v: string): string | number | boolean => (v === 'true' ? true : v === 'false' ? false : v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v);
+const toValue = (v: string): string | number | boolean =>
+  v === 'true' ? true : v === 'false' ? false : v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v;
 const int = (v: string) => (v.trim() === '' ? undefined : Number(v));
 
 function bodyOf(f: Form) {
   const price: PriceRules = { base: Number(f.base) };
-  if (f.zipTiers.length) price.zipTiers = f.zipTiers.map((t) => ({ zips: t.zips.split(/[\s,]+/).filter(Boolean), price: Number(t.price) }));
+  if (f.zipTiers.length)
+    price.zipTiers = f.zipTiers.map((t) => ({ zips: t.zips.split(/[\s,]+/).filter(Boolean), price: Number(t.price) }));
   if (f.multipliers.length) price.multipliers = Object.fromEntries(f.multipliers.map((m) => [m.key, Number(m.factor)]));
-  if (f.adjustments.length) price.adjustments = f.adjustments.map((a) => ({ question: a.question, equals: toValue(a.equals), add: Number(a.add) }));
-  const caps = Object.fromEntries(Object.entries(f.caps).filter(([, v]) => v.trim() !== '').map(([k, v]) => [k, Number(v)]));
+  if (f.adjustments.length)
+    price.adjustments = f.adjustments.map((a) => ({
+      question: a.question,
+      equals: toValue(a.equals),
+      add: Number(a.add),
+    }));
+  const caps = Object.fromEntries(
+    Object.entries(f.caps)
+      .filter(([, v]) => v.trim() !== '')
+      .map(([k, v]) => [k, Number(v)]),
+  );
   const buyers = f.allBuyers
     ? []
     : Object.entries(f.pool)
         .filter(([, p]) => p.on)
-        .map(([buyerId, p]) => ({ buyerId, ...(int(p.priority) !== undefined ? { priority: int(p.priority) } : {}), ...(int(p.weight) ? { weight: int(p.weight) } : {}) }));
+        .map(([buyerId, p]) => ({
+          buyerId,
+          ...(int(p.priority) !== undefined ? { priority: int(p.priority) } : {}),
+          ...(int(p.weight) ? { weight: int(p.weight) } : {}),
+        }));
   return {
     name: f.name,
     serviceLine: f.serviceLine,
@@ -260,7 +323,9 @@ export function CampaignEditor({ id }: { id: string | null }) {
     setError(null);
     try {
       const body = bodyOf(f);
-      const res = existing ? await api.patch<{ campaign: Campaign }>(`/v1/campaigns/${existing.id}`, body) : await api.post<{ campaign: Campaign }>('/v1/campaigns', body);
+      const res = existing
+        ? await api.patch<{ campaign: Campaign }>(`/v1/campaigns/${existing.id}`, body)
+        : await api.post<{ campaign: Campaign }>('/v1/campaigns', body);
       await dir.reload();
       toast(existing ? 'Campaign saved' : 'Campaign created', 'ok');
       navigate(`/admin/campaigns/${res.campaign.id}`, { replace: !existing });
@@ -271,7 +336,10 @@ export function CampaignEditor({ id }: { id: string | null }) {
     }
   };
 
-  const togglePreview = (k: string) => up({ previewFields: f.previewFields.includes(k) ? f.previewFields.filter((x) => x !== k) : [...f.previewFields, k] });
+  const togglePreview = (k: string) =>
+    up({
+      previewFields: f.previewFields.includes(k) ? f.previewFields.filter((x) => x !== k) : [...f.previewFields, k],
+    });
   const extraPreview = f.previewFields.filter((k) => !(PREVIEWABLE_FIELDS as readonly string[]).includes(k));
 
   return (
@@ -282,7 +350,11 @@ export function CampaignEditor({ id }: { id: string | null }) {
       <div class="page-head">
         <div>
           <h1>{existing ? existing.name : 'New campaign'}</h1>
-          {existing ? <p class="id">{existing.id}</p> : <p class="muted">Changes apply to new leads; a lead in flight keeps the settings it was routed with.</p>}
+          {existing ? (
+            <p class="id">{existing.id}</p>
+          ) : (
+            <p class="muted">Changes apply to new leads; a lead in flight keeps the settings it was routed with.</p>
+          )}
         </div>
       </div>
       <form onSubmit={save}>
@@ -290,7 +362,14 @@ export function CampaignEditor({ id }: { id: string | null }) {
           <Panel title="Basics">
             <div class="stack">
               <Field label="Name" error={fe('name')}>
-                <input type="text" name="name" value={f.name} onInput={(e) => up({ name: e.currentTarget.value })} required maxLength={200} />
+                <input
+                  type="text"
+                  name="name"
+                  value={f.name}
+                  onInput={(e) => up({ name: e.currentTarget.value })}
+                  required
+                  maxLength={200}
+                />
               </Field>
               <div class="row">
                 <Field label="Service line" error={fe('serviceLine')}>
@@ -312,18 +391,39 @@ export function CampaignEditor({ id }: { id: string | null }) {
               <Field label="Delivery mode">
                 <div class="segmented" role="radiogroup">
                   {(['ping_post', 'push'] as const).map((m) => (
-                    <button type="button" key={m} class={f.mode === m ? 'on' : ''} role="radio" aria-checked={f.mode === m} onClick={() => up({ mode: m })}>
+                    <button
+                      type="button"
+                      key={m}
+                      class={f.mode === m ? 'on' : ''}
+                      role="radio"
+                      aria-checked={f.mode === m}
+                      onClick={() => up({ mode: m })}
+                    >
                       {MODE_LABEL[m]}
                     </button>
                   ))}
                 </div>
               </Field>
               <div class="row">
-                <Field label="Claim window (s)" hint="ping post: how long buyers may claim" error={fe('claimWindowSeconds')}>
-                  <input type="number" name="claimWindowSeconds" min={1} max={86400} value={f.claimWindowSeconds} onInput={(e) => up({ claimWindowSeconds: e.currentTarget.value })} />
+                <Field
+                  label="Claim window (s)"
+                  hint="ping post: how long buyers may claim"
+                  error={fe('claimWindowSeconds')}
+                >
+                  <input
+                    type="number"
+                    name="claimWindowSeconds"
+                    min={1}
+                    max={86400}
+                    value={f.claimWindowSeconds}
+                    onInput={(e) => up({ claimWindowSeconds: e.currentTarget.value })}
+                  />
                 </Field>
                 <Field label="Push strategy" hint="push: who gets the lead">
-                  <select value={f.pushStrategy} onChange={(e) => up({ pushStrategy: e.currentTarget.value as PushStrategy })}>
+                  <select
+                    value={f.pushStrategy}
+                    onChange={(e) => up({ pushStrategy: e.currentTarget.value as PushStrategy })}
+                  >
                     {(Object.keys(STRATEGY_LABEL) as PushStrategy[]).map((s) => (
                       <option key={s} value={s}>
                         {STRATEGY_LABEL[s]}
@@ -343,10 +443,18 @@ export function CampaignEditor({ id }: { id: string | null }) {
                   {f.auction === 'highest_bid' ? (
                     <>
                       <Field label="Floor (credits)" hint="empty: the lead's price" error={fe('floorPrice')}>
-                        <input type="number" min={0} value={f.floorPrice} onInput={(e) => up({ floorPrice: e.currentTarget.value })} />
+                        <input
+                          type="number"
+                          min={0}
+                          value={f.floorPrice}
+                          onInput={(e) => up({ floorPrice: e.currentTarget.value })}
+                        />
                       </Field>
                       <Field label="Winner pays">
-                        <select value={f.pricing} onChange={(e) => up({ pricing: e.currentTarget.value as AuctionPricing })}>
+                        <select
+                          value={f.pricing}
+                          onChange={(e) => up({ pricing: e.currentTarget.value as AuctionPricing })}
+                        >
                           <option value="first_price">its bid</option>
                           <option value="second_price">the next bid</option>
                         </select>
@@ -357,10 +465,19 @@ export function CampaignEditor({ id }: { id: string | null }) {
               ) : null}
               <div class="row">
                 <Field label="Max winners" hint="1 = exclusive; N = shared lead" error={fe('maxWinners')}>
-                  <input type="number" min={1} max={100} value={f.maxWinners} onInput={(e) => up({ maxWinners: e.currentTarget.value })} />
+                  <input
+                    type="number"
+                    min={1}
+                    max={100}
+                    value={f.maxWinners}
+                    onInput={(e) => up({ maxWinners: e.currentTarget.value })}
+                  />
                 </Field>
                 <Field label="Fallback campaign" hint="where unsold leads go next" error={fe('fallbackCampaignId')}>
-                  <select value={f.fallbackCampaignId} onChange={(e) => up({ fallbackCampaignId: e.currentTarget.value })}>
+                  <select
+                    value={f.fallbackCampaignId}
+                    onChange={(e) => up({ fallbackCampaignId: e.currentTarget.value })}
+                  >
                     <option value="">None – manual review</option>
                     {dir.campaigns
                       .filter((c) => c.id !== existing?.id)
@@ -410,20 +527,54 @@ export function CampaignEditor({ id }: { id: string | null }) {
           <div>
             <Panel title="Pricing">
               <Field label="Base price (credits)" error={fe('price.base') ?? fe('price')}>
-                <input type="number" name="base" min={0} value={f.base} onInput={(e) => up({ base: e.currentTarget.value })} required />
+                <input
+                  type="number"
+                  name="base"
+                  min={0}
+                  value={f.base}
+                  onInput={(e) => up({ base: e.currentTarget.value })}
+                  required
+                />
               </Field>
               <div class="form-section">
                 <h3>ZIP tiers – first match wins</h3>
                 {f.zipTiers.map((t, i) => (
                   <div class="rule-row two" key={i}>
-                    <input type="text" placeholder="ZIPs or prefixes: 900, 78701" value={t.zips} onInput={(e) => up({ zipTiers: f.zipTiers.map((x, j) => (j === i ? { ...x, zips: e.currentTarget.value } : x)) })} />
-                    <input type="number" placeholder="price" value={t.price} onInput={(e) => up({ zipTiers: f.zipTiers.map((x, j) => (j === i ? { ...x, price: e.currentTarget.value } : x)) })} />
-                    <button type="button" class="icon-btn" aria-label="Remove" onClick={() => up({ zipTiers: f.zipTiers.filter((_, j) => j !== i) })}>
+                    <input
+                      type="text"
+                      placeholder="ZIPs or prefixes: 900, 78701"
+                      value={t.zips}
+                      onInput={(e) =>
+                        up({
+                          zipTiers: f.zipTiers.map((x, j) => (j === i ? { ...x, zips: e.currentTarget.value } : x)),
+                        })
+                      }
+                    />
+                    <input
+                      type="number"
+                      placeholder="price"
+                      value={t.price}
+                      onInput={(e) =>
+                        up({
+                          zipTiers: f.zipTiers.map((x, j) => (j === i ? { ...x, price: e.currentTarget.value } : x)),
+                        })
+                      }
+                    />
+                    <button
+                      type="button"
+                      class="icon-btn"
+                      aria-label="Remove"
+                      onClick={() => up({ zipTiers: f.zipTiers.filter((_, j) => j !== i) })}
+                    >
                       ×
                     </button>
                   </div>
                 ))}
-                <Button size="sm" variant="ghost" onClick={() => up({ zipTiers: [...f.zipTiers, { zips: '', price: '' }] })}>
+                <Button
+                  size="sm"
+                  variant="ghost"
+                  onClick={() => up({ zipTiers: [...f.zipTiers, { zips: '', price: '' }] })}
+                >
                   + ZIP tier
                 </Button>
               </div>
@@ -431,14 +582,46 @@ export function CampaignEditor({ id }: { id: string | null }) {
                 <h3>Multipliers by service line</h3>
                 {f.multipliers.map((m, i) => (
                   <div class="rule-row two" key={i}>
-                    <input type="text" placeholder="service line" value={m.key} onInput={(e) => up({ multipliers: f.multipliers.map((x, j) => (j === i ? { ...x, key: e.currentTarget.value } : x)) })} />
-                    <input type="number" step="0.05" placeholder="× 1.5" value={m.factor} onInput={(e) => up({ multipliers: f.multipliers.map((x, j) => (j === i ? { ...x, factor: e.currentTarget.value } : x)) })} />
-                    <button type="button" class="icon-btn" aria-label="Remove" onClick={() => up({ multipliers: f.multipliers.filter((_, j) => j !== i) })}>
+                    <input
+                      type="text"
+                      placeholder="service line"
+                      value={m.key}
+                      onInput={(e) =>
+                        up({
+                          multipliers: f.multipliers.map((x, j) =>
+                            j === i ? { ...x, key: e.currentTarget.value } : x,
+                          ),
+                        })
+                      }
+                    />
+                    <input
+                      type="number"
+                      step="0.05"
+                      placeholder="× 1.5"
+                      value={m.factor}
+                      onInput={(e) =>
+                        up({
+                          multipliers: f.multipliers.map((x, j) =>
+                            j === i ? { ...x, factor: e.currentTarget.value } : x,
+                          ),
+                        })
+                      }
+                    />
+                    <button
+                      type="button"
+                      class="icon-btn"
+                      aria-label="Remove"
+                      onClick={() => up({ multipliers: f.multipliers.filter((_, j) => j !== i) })}
+                    >
                       ×
                     </button>
                   </div>
                 ))}
-                <Button size="sm" variant="ghost" onClick={() => up({ multipliers: [...f.multipliers, { key: f.serviceLine, factor: '1.5' }] })}>
+                <Button
+                  size="sm"
+                  variant="ghost"
+                  onClick={() => up({ multipliers: [...f.multipliers, { key: f.serviceLine, factor: '1.5' }] })}
+                >
                   + Multiplier
                 </Button>
               </div>
@@ -446,15 +629,59 @@ export function CampaignEditor({ id }: { id: string | null }) {
                 <h3>Adjustments by answer</h3>
                 {f.adjustments.map((a, i) => (
                   <div class="rule-row" key={i}>
-                    <input type="text" placeholder="question" value={a.question} onInput={(e) => up({ adjustments: f.adjustments.map((x, j) => (j === i ? { ...x, question: e.currentTarget.value } : x)) })} />
-                    <input type="text" placeholder="equals" value={a.equals} onInput={(e) => up({ adjustments: f.adjustments.map((x, j) => (j === i ? { ...x, equals: e.currentTarget.value } : x)) })} />
-                    <input type="number" placeholder="+ credits" value={a.add} onInput={(e) => up({ adjustments: f.adjustments.map((x, j) => (j === i ? { ...x, add: e.currentTarget.value } : x)) })} />
-                    <button type="button" class="icon-btn" aria-label="Remove" onClick={() => up({ adjustments: f.adjustments.filter((_, j) => j !== i) })}>
+                    <input
+                      type="text"
+                      placeholder="question"
+                      value={a.question}
+                      onInput={(e) =>
+                        up({
+                          adjustments: f.adjustments.map((x, j) =>
+                            j === i ? { ...x, question: e.currentTarget.value } : x,
+                          ),
+                        })
+                      }
+                    />
+                    <input
+                      type="text"
+                      placeholder="equals"
+                      value={a.equals}
+                      onInput={(e) =>
+                        up({
+                          adjustments: f.adjustments.map((x, j) =>
+                            j === i ? { ...x, equals: e.currentTarget.value } : x,
+                          ),
+                        })
+                      }
+                    />
+                    <input
+                      type="number"
+                      placeholder="+ credits"
+                      value={a.add}
+                      onInput={(e) =>
+                        up({
+                          adjustments: f.adjustments.map((x, j) =>
+                            j === i ? { ...x, add: e.currentTarget.value } : x,
+                          ),
+                        })
+                      }
+                    />
+                    <button
+                      type="button"
+                      class="icon-btn"
+                      aria-label="Remove"
+                      onClick={() => up({ adjustments: f.adjustments.filter((_, j) => j !== i) })}
+                    >
                       ×
                     </button>
                   </div>
                 ))}
-                <Button size="sm" variant="ghost" onClick={() => up({ adjustments: [...f.adjustments, { question: 'homeowner', equals: 'yes', add: '5' }] })}>
+                <Button
+                  size="sm"
+                  variant="ghost"
+                  onClick={() =>
+                    up({ adjustments: [...f.adjustments, { question: 'homeowner', equals: 'yes', add: '5' }] })
+                  }
+                >
                   + Adjustment
                 </Button>
               </div>
@@ -463,16 +690,29 @@ export function CampaignEditor({ id }: { id: string | null }) {
               <div class="row">
                 {(['daily', 'weekly', 'monthly'] as const).map((k) => (
                   <Field key={k} label={k} error={fe(`caps.${k}`)}>
-                    <input type="number" min={0} value={f.caps[k]} onInput={(e) => up({ caps: { ...f.caps, [k]: e.currentTarget.value } })} />
+                    <input
+                      type="number"
+                      min={0}
+                      value={f.caps[k]}
+                      onInput={(e) => up({ caps: { ...f.caps, [k]: e.currentTarget.value } })}
+                    />
                   </Field>
                 ))}
               </div>
             </Panel>
           </div>
         </div>
-        <Panel title="Buyer pool" actions={<span class="muted">{f.mode === 'push' ? 'priority: higher first · weight: share of leads' : 'who may see the auction'}</span>}>
+        <Panel
+          title="Buyer pool"
+          actions={
+            <span class="muted">
+              {f.mode === 'push' ? 'priority: higher first · weight: share of leads' : 'who may see the auction'}
+            </span>
+          }
+        >
           <label class="check">
-            <input type="checkbox" checked={f.allBuyers} onChange={(e) => up({ allBuyers: e.currentTarget.checked })} /> Every buyer of the agency (subscribed and in area)
+            <input type="checkbox" checked={f.allBuyers} onChange={(e) => up({ allBuyers: e.currentTarget.checked })} />{' '}
+            Every buyer of the agency (subscribed and in area)
           </label>
           {!f.allBuyers ? (
             <div style={{ marginTop: '10px' }}>
@@ -487,11 +727,22 @@ export function CampaignEditor({ id }: { id: string | null }) {
                 return (
                   <div class="pool-row" key={b.id}>
                     <label class="check">
-                      <input type="checkbox" checked={p.on} onChange={(e) => set({ on: e.currentTarget.checked })} /> {b.name}{' '}
-                      <span class="muted">{b.serviceLines.join(', ')}</span>
+                      <input type="checkbox" checked={p.on} onChange={(e) => set({ on: e.currentTarget.checked })} />{' '}
+                      {b.name} <span class="muted">{b.serviceLines.join(', ')}</span>
                     </label>
-                    <input type="number" value={p.priority} disabled={!p.on} onInput={(e) => set({ priority: e.currentTarget.value })} />
-                    <input type="number" min={1} value={p.weight} disabled={!p.on} onInput={(e) => set({ weight: e.currentTarget.value })} />
+                    <input
+                      type="number"
+                      value={p.priority}
+                      disabled={!p.on}
+                      onInput={(e) => set({ priority: e.currentTarget.value })}
+                    />
+                    <input
+                      type="number"
+                      min={1}
+                      value={p.weight}
+                      disabled={!p.on}
+                      onInput={(e) => set({ weight: e.currentTarget.value })}
+                    />
                   </div>
                 );
               })}

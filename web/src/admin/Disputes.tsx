@@ -11,17 +11,26 @@ export function Disputes({ onChange }: { onChange(): void }) {
   const { api } = useConsole();
   const { query } = useLocation();
   const status = (query.get('status') ?? 'open') as DisputeStatus | 'all';
-  const list = useAsync(() => api.all<Dispute>(`/v1/disputes${status === 'all' ? '' : `?status=${status}`}`, 'disputes', 500), [status]);
+  const list = useAsync(
+    () => api.all<Dispute>(`/v1/disputes${status === 'all' ? '' : `?status=${status}`}`, 'disputes', 500),
+    [status],
+  );
   return (
     <div class="page">
       <div class="page-head">
         <div>
           <h1>Disputes</h1>
-          <p class="muted">Approving refunds the lead's price to the buyer's wallet (a ledger entry); rejecting keeps the sale.</p>
+          <p class="muted">
+            Approving refunds the lead's price to the buyer's wallet (a ledger entry); rejecting keeps the sale.
+          </p>
         </div>
         <div class="segmented">
           {(['open', 'approved', 'rejected', 'all'] as const).map((s) => (
-            <button key={s} class={status === s ? 'on' : ''} onClick={() => navigate(`/admin/disputes${s === 'open' ? '' : `?status=${s}`}`, { replace: true })}>
+            <button
+              key={s}
+              class={status === s ? 'on' : ''}
+              onClick={() => navigate(`/admin/disputes${s === 'open' ? '' : `?status=${s}`}`, { replace: true })}
+            >
               {s}
             </button>
           ))}
@@ -29,7 +38,9 @@ export function Disputes({ onChange }: { onChange(): void }) {
       </div>
       <ErrorNote error={list.error} />
       {list.loading && !list.data ? <Loading /> : null}
-      {list.data && list.data.length === 0 ? <Empty title={status === 'open' ? 'No open dispute' : 'Nothing here'} /> : null}
+      {list.data && list.data.length === 0 ? (
+        <Empty title={status === 'open' ? 'No open dispute' : 'Nothing here'} />
+      ) : null}
       {(list.data ?? []).map((d) => (
         <DisputeRow
           key={d.id}
@@ -51,8 +62,18 @@ function DisputeRow({ dispute: d, onDone }: { dispute: Dispute; onDone(): void }
   const resolve = async (approve: boolean) => {
     setBusy(approve ? 'approve' : 'reject');
     try {
-      const res = await ok(api.client.POST('/v1/disputes/{id}/resolve', { params: { path: { id: d.id } }, body: { approve, ...(note.trim() ? { note: note.trim() } : {}) } }));
-      toast(approve ? `Approved – refunded ${credits(Math.abs(res.refund?.entry.amount ?? 0))} to ${dir.buyerName(d.buyerId)}` : 'Dispute rejected', 'ok');
+      const res = await ok(
+        api.client.POST('/v1/disputes/{id}/resolve', {
+          params: { path: { id: d.id } },
+          body: { approve, ...(note.trim() ? { note: note.trim() } : {}) },
+        }),
+      );
+      toast(
+        approve
+          ? `Approved – refunded ${credits(Math.abs(res.refund?.entry.amount ?? 0))} to ${dir.buyerName(d.buyerId)}`
+          : 'Dispute rejected',
+        'ok',
+      );
       onDone();
     } catch (err) {
       toast(messageOf(err), 'bad');
@@ -64,7 +85,8 @@ function DisputeRow({ dispute: d, onDone }: { dispute: Dispute; onDone(): void }
     <Panel
       title={
         <>
-          <Link href={`/admin/buyers/${d.buyerId}`}>{dir.buyerName(d.buyerId)}</Link> <span class="muted">· sale {shortId(d.assignmentId)}</span>
+          <Link href={`/admin/buyers/${d.buyerId}`}>{dir.buyerName(d.buyerId)}</Link>{' '}
+          <span class="muted">· sale {shortId(d.assignmentId)}</span>
         </>
       }
       actions={
@@ -79,7 +101,14 @@ function DisputeRow({ dispute: d, onDone }: { dispute: Dispute; onDone(): void }
       <p>“{d.reason}”</p>
       {d.status === 'open' ? (
         <div class="row" style={{ marginTop: '10px' }}>
-          <input type="text" value={note} maxLength={2000} placeholder="Note (optional)" onInput={(e) => setNote(e.currentTarget.value)} style={{ flex: '1 1 240px' }} />
+          <input
+            type="text"
+            value={note}
+            maxLength={2000}
+            placeholder="Note (optional)"
+            onInput={(e) => setNote(e.currentTarget.value)}
+            style={{ flex: '1 1 240px' }}
+          />
           <Button variant="ok" busy={busy === 'approve'} disabled={!!busy} onClick={() => void resolve(true)}>
             Approve & refund
           </Button>

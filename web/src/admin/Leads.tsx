@@ -3,7 +3,19 @@ import { useEffect, useState } from 'preact/hooks';
 import { ok, randomId } from '../shared/api';
 import { ago, credits, dateTime, label, shortId, show } from '../shared/format';
 import type { Lead, LeadStatus, Page } from '../shared/types';
-import { Badge, Button, Empty, ErrorNote, Field, Loading, Modal, Panel, toast, useAsync, useMorePages } from '../shared/ui';
+import {
+  Badge,
+  Button,
+  Empty,
+  ErrorNote,
+  Field,
+  Loading,
+  Modal,
+  Panel,
+  toast,
+  useAsync,
+  useMorePages,
+} from '../shared/ui';
 import { useConsole } from './context';
 import { ReviewActions } from './Review';
 import { Link, navigate, useLocation } from './router';
@@ -12,7 +24,8 @@ import { TimelineView } from './Timeline';
 const STATUSES: LeadStatus[] = ['routing', 'offered', 'sold', 'manual_review', 'rejected'];
 
 export const leadName = (l: Lead) => `${l.fields.firstName} ${l.fields.lastName}`.trim();
-export const leadPlace = (l: Lead) => [[l.fields.city, l.fields.state].filter(Boolean).join(', '), l.fields.zip].filter(Boolean).join(' ');
+export const leadPlace = (l: Lead) =>
+  [[l.fields.city, l.fields.state].filter(Boolean).join(', '), l.fields.zip].filter(Boolean).join(' ');
 
 export function Leads() {
   const { api, dir } = useConsole();
@@ -48,9 +61,17 @@ export function Leads() {
       <div class="page-head">
         <div>
           <h1>Leads</h1>
-          <p class="muted">Every lead of {dir.agency.name}, newest first, with where routing stands. Click a lead for its offers, sales and timeline.</p>
+          <p class="muted">
+            Every lead of {dir.agency.name}, newest first, with where routing stands. Click a lead for its offers, sales
+            and timeline.
+          </p>
         </div>
-        <Button variant="primary" onClick={() => setSubmitting(true)} disabled={!dir.campaigns.length} title={dir.campaigns.length ? '' : 'Create a campaign first'}>
+        <Button
+          variant="primary"
+          onClick={() => setSubmitting(true)}
+          disabled={!dir.campaigns.length}
+          title={dir.campaigns.length ? '' : 'Create a campaign first'}
+        >
           Submit a test lead
         </Button>
       </div>
@@ -80,7 +101,11 @@ export function Leads() {
         <ErrorNote error={leads.error} />
         {leads.loading && !leads.data ? <Loading /> : null}
         {leads.data && all.length === 0 ? (
-          <Empty title="No leads here">{dir.campaigns.length ? 'Submit a test lead to see routing in action.' : 'Create a campaign first (Campaigns).'}</Empty>
+          <Empty title="No leads here">
+            {dir.campaigns.length
+              ? 'Submit a test lead to see routing in action.'
+              : 'Create a campaign first (Campaigns).'}
+          </Empty>
         ) : null}
         {all.length ? (
           <div class="table-wrap">
@@ -138,7 +163,18 @@ export function Leads() {
 // ─── a test lead ─────────────────────────────────────────────────────────────
 
 const FIRST = ['Ada', 'Grace', 'Alan', 'Katherine', 'Linus', 'Margaret', 'Dennis', 'Barbara', 'Ken', 'Radia'];
-const LAST = ['Lovelace', 'Hopper', 'Turing', 'Johnson', 'Torvalds', 'Hamilton', 'Ritchie', 'Liskov', 'Thompson', 'Perlman'];
+const LAST = [
+  'Lovelace',
+  'Hopper',
+  'Turing',
+  'Johnson',
+  'Torvalds',
+  'Hamilton',
+  'Ritchie',
+  'Liskov',
+  'Thompson',
+  'Perlman',
+];
 const PLACES = [
   { city: 'Austin', state: 'TX', zip: '78701' },
   { city: 'Denver', state: 'CO', zip: '80202' },
@@ -175,15 +211,27 @@ function parseAnswers(text: string): Record<string, string | number | boolean> {
   return out;
 }
 
-function SubmitLead({ defaultCampaignId, onClose, onDone }: { defaultCampaignId: string; onClose(): void; onDone(id: string): void }) {
+function SubmitLead({
+  defaultCampaignId,
+  onClose,
+  onDone,
+}: {
+  defaultCampaignId: string;
+  onClose(): void;
+  onDone(id: string): void;
+}) {
   const { api, dir } = useConsole();
   const [campaignId, setCampaignId] = useState(defaultCampaignId);
   const [f, setF] = useState(sample);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [idem] = useState(randomId);
-  const set = (k: keyof ReturnType<typeof sample>) => (e: { currentTarget: HTMLInputElement | HTMLTextAreaElement }) => setF({ ...f, [k]: e.currentTarget.value });
-  const fieldErr = (k: string) => (error && typeof error === 'object' && 'fieldError' in error ? (error as { fieldError(p: string): string | undefined }).fieldError(k) : undefined);
+  const set = (k: keyof ReturnType<typeof sample>) => (e: { currentTarget: HTMLInputElement | HTMLTextAreaElement }) =>
+    setF({ ...f, [k]: e.currentTarget.value });
+  const fieldErr = (k: string) =>
+    error && typeof error === 'object' && 'fieldError' in error
+      ? (error as { fieldError(p: string): string | undefined }).fieldError(k)
+      : undefined;
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
@@ -191,7 +239,11 @@ function SubmitLead({ defaultCampaignId, onClose, onDone }: { defaultCampaignId:
     try {
       const { answers, ...rest } = f;
       const fields = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== ''));
-      const res = await api.post<{ lead: { id: string } }>('/v1/leads', { campaignId, fields: { ...fields, answers: parseAnswers(answers) } }, idem);
+      const res = await api.post<{ lead: { id: string } }>(
+        '/v1/leads',
+        { campaignId, fields: { ...fields, answers: parseAnswers(answers) } },
+        idem,
+      );
       toast('Lead accepted – routing it now', 'ok');
       onDone(res.lead.id);
     } catch (err) {
@@ -264,8 +316,14 @@ function SubmitLead({ defaultCampaignId, onClose, onDone }: { defaultCampaignId:
 
 export function LeadDetail({ id }: { id: string }) {
   const { api, dir } = useConsole();
-  const lead = useAsync(() => ok(api.client.GET('/v1/leads/{id}', { params: { path: { id } } })).then((r) => r.lead), [id]);
-  const timeline = useAsync(() => ok(api.client.GET('/v1/leads/{id}/timeline', { params: { path: { id } } })).then((r) => r.events), [id]);
+  const lead = useAsync(
+    () => ok(api.client.GET('/v1/leads/{id}', { params: { path: { id } } })).then((r) => r.lead),
+    [id],
+  );
+  const timeline = useAsync(
+    () => ok(api.client.GET('/v1/leads/{id}/timeline', { params: { path: { id } } })).then((r) => r.events),
+    [id],
+  );
   const reload = () => Promise.all([lead.reload(), timeline.reload()]).then(() => undefined);
   const moving = lead.data?.status === 'routing' || lead.data?.status === 'offered';
   useEffect(() => {
@@ -349,7 +407,12 @@ export function LeadDetail({ id }: { id: string }) {
                       <td>{dir.campaignName(o.campaignId)}</td>
                       <td>
                         <Badge value={o.status} />
-                        {o.maxWinners > 1 ? <span class="muted"> {o.winners}/{o.maxWinners}</span> : null}
+                        {o.maxWinners > 1 ? (
+                          <span class="muted">
+                            {' '}
+                            {o.winners}/{o.maxWinners}
+                          </span>
+                        ) : null}
                       </td>
                       <td class="num">{o.price}</td>
                       <td title={dateTime(o.openedAt)}>{ago(o.openedAt)}</td>
@@ -367,7 +430,8 @@ export function LeadDetail({ id }: { id: string }) {
                   <Link href={`/admin/buyers/${a.buyerId}`}>{dir.buyerName(a.buyerId)}</Link>
                 </dt>
                 <dd>
-                  {credits(a.price)} · {a.exclusive ? 'exclusive' : 'shared'} · <Badge value={a.status} /> · {dateTime(a.createdAt)}
+                  {credits(a.price)} · {a.exclusive ? 'exclusive' : 'shared'} · <Badge value={a.status} /> ·{' '}
+                  {dateTime(a.createdAt)}
                 </dd>
               </div>
             ))}

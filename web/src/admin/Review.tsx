@@ -34,7 +34,10 @@ export function Review({ onChange }: { onChange(): void }) {
       <div class="page-head">
         <div>
           <h1>Manual review</h1>
-          <p class="muted">Leads no buyer took: nobody eligible, every fallback campaign tried, or an auction cancelled. Nothing is lost – decide here.</p>
+          <p class="muted">
+            Leads no buyer took: nobody eligible, every fallback campaign tried, or an auction cancelled. Nothing is
+            lost – decide here.
+          </p>
         </div>
         <Button size="sm" onClick={() => void leads.reload()}>
           Refresh
@@ -42,7 +45,9 @@ export function Review({ onChange }: { onChange(): void }) {
       </div>
       <ErrorNote error={leads.error} />
       {leads.loading && !leads.data ? <Loading /> : null}
-      {leads.data && leads.data.length === 0 ? <Empty title="The queue is empty">Every lead found a buyer or a decision.</Empty> : null}
+      {leads.data && leads.data.length === 0 ? (
+        <Empty title="The queue is empty">Every lead found a buyer or a decision.</Empty>
+      ) : null}
       {(leads.data ?? []).map((l) => (
         <Panel
           key={l.id}
@@ -91,13 +96,21 @@ export function ReviewActions({ lead, onDone }: { lead: Lead; onDone(): void }) 
 
   const reoffer = () =>
     run('reoffer', async () => {
-      await api.post(`/v1/leads/${lead.id}/reoffer`, campaignId && campaignId !== lead.campaignId ? { campaignId } : {});
+      await api.post(
+        `/v1/leads/${lead.id}/reoffer`,
+        campaignId && campaignId !== lead.campaignId ? { campaignId } : {},
+      );
       return `Re-offered in ${dir.campaignName(campaignId)}: a new auction is open.`;
     });
   const assign = () =>
     run('assign', async () => {
-      const res = await api.raw<{ result: string; reason?: ClaimFailureReason; charged?: number }>('POST', `/v1/leads/${lead.id}/assign`, { body: { buyerId } });
-      if (res.status === 200 && res.body.result === 'won') return `Sold to ${dir.buyerName(buyerId)} for ${credits(res.body.charged ?? 0)}.`;
+      const res = await api.raw<{ result: string; reason?: ClaimFailureReason; charged?: number }>(
+        'POST',
+        `/v1/leads/${lead.id}/assign`,
+        { body: { buyerId } },
+      );
+      if (res.status === 200 && res.body.result === 'won')
+        return `Sold to ${dir.buyerName(buyerId)} for ${credits(res.body.charged ?? 0)}.`;
       if (res.body?.reason) throw new Error(`Not sold: ${SALE_REFUSED[res.body.reason] ?? res.body.reason}.`);
       throw toApiError(res.status, res.body);
     });
@@ -142,9 +155,20 @@ export function ReviewActions({ lead, onDone }: { lead: Lead; onDone(): void }) 
         </div>
         <div class="stack">
           <Field label="Reject with reason">
-            <input type="text" value={reason} maxLength={500} placeholder="e.g. fake number" onInput={(e) => setReason(e.currentTarget.value)} />
+            <input
+              type="text"
+              value={reason}
+              maxLength={500}
+              placeholder="e.g. fake number"
+              onInput={(e) => setReason(e.currentTarget.value)}
+            />
           </Field>
-          <Button variant="danger" busy={busy === 'reject'} disabled={!!busy || !reason.trim()} onClick={() => void reject()}>
+          <Button
+            variant="danger"
+            busy={busy === 'reject'}
+            disabled={!!busy || !reason.trim()}
+            onClick={() => void reject()}
+          >
             Reject
           </Button>
         </div>

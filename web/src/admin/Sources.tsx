@@ -10,8 +10,31 @@ import { ApiError, messageOf } from '../shared/api';
 import { exportPath } from '../shared/download';
 import { dateTime, num } from '../shared/format';
 import type { Page, Source, SourceCampaign, SourceLead, SourceLedgerEntry, PostingSpec } from '../shared/types';
-import { CsvButton, PostingSpecView, payoutText, rangeQuery, RangeFields, SourceLeadsTable, SOURCE_LEDGER_KINDS, NO_PAYOUT_YET, type Range } from '../shared/supply';
-import { Badge, Button, Empty, ErrorNote, Field, Loading, Modal, Panel, SecretOnce, toast, useAction, useAsync } from '../shared/ui';
+import {
+  CsvButton,
+  PostingSpecView,
+  payoutText,
+  rangeQuery,
+  RangeFields,
+  SourceLeadsTable,
+  SOURCE_LEDGER_KINDS,
+  NO_PAYOUT_YET,
+  type Range,
+} from '../shared/supply';
+import {
+  Badge,
+  Button,
+  Empty,
+  ErrorNote,
+  Field,
+  Loading,
+  Modal,
+  Panel,
+  SecretOnce,
+  toast,
+  useAction,
+  useAsync,
+} from '../shared/ui';
 import { LedgerTable } from '../buyer/Wallet';
 import { useConsole } from './context';
 import { Link, navigate } from './router';
@@ -26,7 +49,10 @@ export function Sources() {
       <div class="page-head">
         <div>
           <h1>Sources</h1>
-          <p class="muted">Who sends you leads: affiliates, sellers, your own forms. Each has its key, the campaigns it may post into and what it is paid per sold lead.</p>
+          <p class="muted">
+            Who sends you leads: affiliates, sellers, your own forms. Each has its key, the campaigns it may post into
+            and what it is paid per sold lead.
+          </p>
         </div>
         <Button variant="primary" onClick={() => setCreating(true)}>
           New source
@@ -35,7 +61,9 @@ export function Sources() {
       <ErrorNote error={sources.error} />
       {sources.loading && !sources.data ? <Loading /> : null}
       {sources.data && sources.data.length === 0 ? (
-        <Empty title="No source yet">Create a source, allow it a campaign with a payout rule, and give it its key and posting spec.</Empty>
+        <Empty title="No source yet">
+          Create a source, allow it a campaign with a payout rule, and give it its key and posting spec.
+        </Empty>
       ) : null}
       {sources.data && sources.data.length ? (
         <Panel>
@@ -82,7 +110,9 @@ export function Sources() {
       ) : null}
       {created ? (
         <Modal title={`${created.source.name} is ready`} onClose={() => setCreated(null)}>
-          <p>Give this key to the source: it pings and posts leads with it, and signs in to the source portal at /source.</p>
+          <p>
+            Give this key to the source: it pings and posts leads with it, and signs in to the source portal at /source.
+          </p>
           <SecretOnce label="Source API key" value={created.apiKey} />
           <div class="row-actions">
             <Button variant="primary" onClick={() => navigate(`/admin/sources/${created.source.id}`)}>
@@ -116,8 +146,21 @@ function CreateSource({ onCreated }: { onCreated(res: { source: Source; apiKey: 
   };
   return (
     <form onSubmit={submit}>
-      <Field label="Name" error={error instanceof ApiError ? (error.fieldError('name') ?? error.detail) : error ? messageOf(error) : undefined}>
-        <input name="sourceName" type="text" value={name} maxLength={200} required placeholder="Acme Affiliates" onInput={(e) => setName(e.currentTarget.value)} />
+      <Field
+        label="Name"
+        error={
+          error instanceof ApiError ? (error.fieldError('name') ?? error.detail) : error ? messageOf(error) : undefined
+        }
+      >
+        <input
+          name="sourceName"
+          type="text"
+          value={name}
+          maxLength={200}
+          required
+          placeholder="Acme Affiliates"
+          onInput={(e) => setName(e.currentTarget.value)}
+        />
       </Field>
       <div class="row-actions">
         <Button type="submit" variant="primary" busy={busy}>
@@ -135,8 +178,14 @@ export function SourceDetail({ id }: { id: string }) {
   const detail = useAsync(() => api.get<{ source: Source; campaigns: SourceCampaign[] }>(`/v1/sources/${id}`), [id]);
   const [range, setRange] = useState<Range>({ from: '', to: '' });
   const [version, setVersion] = useState(0);
-  const leads = useAsync(() => api.get<Page<'leads', SourceLead>>(`/v1/sources/${id}/leads?limit=100${rangeQuery(range, '&')}`), [id, range.from, range.to, version]);
-  const ledger = useAsync(() => api.get<Page<'entries', SourceLedgerEntry>>(`/v1/sources/${id}/ledger?limit=50`), [id, version]);
+  const leads = useAsync(
+    () => api.get<Page<'leads', SourceLead>>(`/v1/sources/${id}/leads?limit=100${rangeQuery(range, '&')}`),
+    [id, range.from, range.to, version],
+  );
+  const ledger = useAsync(
+    () => api.get<Page<'entries', SourceLedgerEntry>>(`/v1/sources/${id}/ledger?limit=50`),
+    [id, version],
+  );
   const [newKey, setNewKey] = useState<string | null>(null);
   const refresh = () => {
     setVersion((v) => v + 1);
@@ -150,14 +199,18 @@ export function SourceDetail({ id }: { id: string }) {
   });
   const [revoke, revoking] = useAction(
     async () => {
-      if (!confirm('Revoke every key of this source? Its pings and posts stop at once until you issue a new key.')) return;
+      if (!confirm('Revoke every key of this source? Its pings and posts stop at once until you issue a new key.'))
+        return;
       await api.post(`/v1/sources/${id}/keys/revoke`);
     },
     { success: 'Every key of this source is revoked' },
   );
   const [setStatus, statusBusy] = useAction(async (status: 'active' | 'paused') => {
     detail.set(await api.patch<{ source: Source; campaigns: SourceCampaign[] }>(`/v1/sources/${id}`, { status }));
-    toast(status === 'paused' ? 'Source paused: its pings are rejected and its posts refused' : 'Source active again', 'ok');
+    toast(
+      status === 'paused' ? 'Source paused: its pings are rejected and its posts refused' : 'Source active again',
+      'ok',
+    );
   });
 
   if (detail.error) return <ErrorNote error={detail.error} />;
@@ -207,7 +260,10 @@ export function SourceDetail({ id }: { id: string }) {
       </div>
       <div class="grid-2">
         <Panel title="API key">
-          <p class="muted">The source pings and posts with its key. Rotating issues a new key and revokes the old ones at once; the new key is shown once.</p>
+          <p class="muted">
+            The source pings and posts with its key. Rotating issues a new key and revokes the old ones at once; the new
+            key is shown once.
+          </p>
           <div class="row-actions">
             <Button variant="primary" busy={rotating} onClick={() => void rotate()}>
               Rotate key
@@ -250,7 +306,11 @@ export function SourceDetail({ id }: { id: string }) {
       <Panel
         title="Leads"
         actions={
-          <CsvButton api={api} path={exportPath('source-ledger.csv', { sourceId: id, from: range.from, to: range.to })} file="source-ledger.csv">
+          <CsvButton
+            api={api}
+            path={exportPath('source-ledger.csv', { sourceId: id, from: range.from, to: range.to })}
+            file="source-ledger.csv"
+          >
             Ledger CSV
           </CsvButton>
         }
@@ -263,7 +323,16 @@ export function SourceDetail({ id }: { id: string }) {
       </Panel>
       <Panel title="Ledger">
         <ErrorNote error={ledger.error} />
-        {ledger.data ? <LedgerTable entries={ledger.data.entries} kinds={SOURCE_LEDGER_KINDS} empty={NO_PAYOUT_YET} testId="source-ledger" /> : <Loading />}
+        {ledger.data ? (
+          <LedgerTable
+            entries={ledger.data.entries}
+            kinds={SOURCE_LEDGER_KINDS}
+            empty={NO_PAYOUT_YET}
+            testId="source-ledger"
+          />
+        ) : (
+          <Loading />
+        )}
       </Panel>
       {newKey ? (
         <Modal title="New source key" onClose={() => setNewKey(null)}>
@@ -276,7 +345,15 @@ export function SourceDetail({ id }: { id: string }) {
 }
 
 /** Allow (or disallow) a campaign for the source with its payout rule; posting again replaces the rule. */
-function RuleForm({ sourceId, campaigns, onSaved }: { sourceId: string; campaigns: SourceCampaign[]; onSaved(): void }) {
+function RuleForm({
+  sourceId,
+  campaigns,
+  onSaved,
+}: {
+  sourceId: string;
+  campaigns: SourceCampaign[];
+  onSaved(): void;
+}) {
   const { api, dir } = useConsole();
   const [campaignId, setCampaignId] = useState(dir.campaigns[0]?.id ?? '');
   const existing = campaigns.find((c) => c.campaignId === campaignId);
@@ -305,7 +382,11 @@ function RuleForm({ sourceId, campaigns, onSaved }: { sourceId: string; campaign
   if (!dir.campaigns.length) return <p class="muted">Create a campaign first.</p>;
   return (
     <form onSubmit={submit} data-testid="rule-form">
-      <Field label="Campaign" hint={existing ? `now: ${existing.allowed ? payoutText(existing.payout) : 'not allowed'}` : 'not allowed yet'} error={fe('campaignId')}>
+      <Field
+        label="Campaign"
+        hint={existing ? `now: ${existing.allowed ? payoutText(existing.payout) : 'not allowed'}` : 'not allowed yet'}
+        error={fe('campaignId')}
+      >
         <select name="ruleCampaign" value={campaignId} onChange={(e) => setCampaignId(e.currentTarget.value)}>
           {dir.campaigns.map((c) => (
             <option key={c.id} value={c.id}>
@@ -321,12 +402,25 @@ function RuleForm({ sourceId, campaigns, onSaved }: { sourceId: string; campaign
             <option value="fixed">fixed credits per sold lead</option>
           </select>
         </Field>
-        <Field label={kind === 'share' ? 'Share (%)' : 'Credits'} error={fe('payout.shareBps') ?? fe('payout.amount') ?? fe('payout')}>
-          <input name="payoutValue" type="number" min={0} max={kind === 'share' ? 100 : undefined} step={kind === 'share' ? 0.01 : 1} required value={value} onInput={(e) => setValue(e.currentTarget.value)} />
+        <Field
+          label={kind === 'share' ? 'Share (%)' : 'Credits'}
+          error={fe('payout.shareBps') ?? fe('payout.amount') ?? fe('payout')}
+        >
+          <input
+            name="payoutValue"
+            type="number"
+            min={0}
+            max={kind === 'share' ? 100 : undefined}
+            step={kind === 'share' ? 0.01 : 1}
+            required
+            value={value}
+            onInput={(e) => setValue(e.currentTarget.value)}
+          />
         </Field>
       </div>
       <label class="check">
-        <input type="checkbox" name="allowed" checked={allowed} onChange={(e) => setAllowed(e.currentTarget.checked)} /> Allowed: the source may post into this campaign
+        <input type="checkbox" name="allowed" checked={allowed} onChange={(e) => setAllowed(e.currentTarget.checked)} />{' '}
+        Allowed: the source may post into this campaign
       </label>
       {error && !(error instanceof ApiError && error.errors.length) ? <ErrorNote error={error} /> : null}
       <div class="row-actions">
@@ -346,12 +440,16 @@ export function SourceSpecPage({ id }: { id: string }) {
   return (
     <div class="page">
       <div class="breadcrumb">
-        <Link href="/admin/sources">Sources</Link> / <Link href={`/admin/sources/${id}`}>{spec.data.source.name}</Link> / posting spec
+        <Link href="/admin/sources">Sources</Link> / <Link href={`/admin/sources/${id}`}>{spec.data.source.name}</Link>{' '}
+        / posting spec
       </div>
       <div class="page-head">
         <div>
           <h1>Posting spec · {spec.data.source.name}</h1>
-          <p class="muted">What to hand to the source with its key: generated from the API's own schemas. The source reads the same page in its portal.</p>
+          <p class="muted">
+            What to hand to the source with its key: generated from the API's own schemas. The source reads the same
+            page in its portal.
+          </p>
         </div>
       </div>
       <PostingSpecView spec={spec.data} />

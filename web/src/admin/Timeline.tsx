@@ -9,7 +9,15 @@
 import { useState } from 'preact/hooks';
 import { ApiError, messageOf } from '../shared/api';
 import { clockMs, credits, dateTime, duration, label, shortId } from '../shared/format';
-import type { Candidate, ClaimFailureReason, Eligibility, ExclusionReason, LeadDetail, TimelineEvent, TimelineEventType } from '../shared/types';
+import type {
+  Candidate,
+  ClaimFailureReason,
+  Eligibility,
+  ExclusionReason,
+  LeadDetail,
+  TimelineEvent,
+  TimelineEventType,
+} from '../shared/types';
 import { Badge, Button, Empty, ErrorNote, Field, Loading, Panel, useAction, useAsync } from '../shared/ui';
 import { BuyerSelect } from './BuyerSide';
 import { useConsole, type Directory } from './context';
@@ -43,8 +51,16 @@ type Tone = 'ok' | 'bad' | 'warn' | 'info' | 'cyan' | 'muted';
 const LOOK: Partial<Record<TimelineEventType, { tone: Tone; title: string; icon: string }>> = {
   targeted: { tone: 'info', title: 'Targeted', icon: 'M10 3v4M10 13v4M3 10h4M13 10h4M10 10h.01' },
   excluded: { tone: 'muted', title: 'Excluded', icon: 'M5 5l10 10M15 5L5 15' },
-  viewed: { tone: 'cyan', title: 'Viewed', icon: 'M2 10s3-5.5 8-5.5 8 5.5 8 5.5-3 5.5-8 5.5S2 10 2 10zM10 12a2 2 0 100-4 2 2 0 000 4z' },
-  claim_attempted: { tone: 'info', title: 'Claim attempt', icon: 'M7 9V4.5a1.5 1.5 0 013 0V9m0-1.5a1.5 1.5 0 013 0V10m0-1a1.5 1.5 0 013 0v3.5A5.5 5.5 0 0110.5 18h-.8a5 5 0 01-4-2L3 12.5a1.5 1.5 0 012.2-2L7 12' },
+  viewed: {
+    tone: 'cyan',
+    title: 'Viewed',
+    icon: 'M2 10s3-5.5 8-5.5 8 5.5 8 5.5-3 5.5-8 5.5S2 10 2 10zM10 12a2 2 0 100-4 2 2 0 000 4z',
+  },
+  claim_attempted: {
+    tone: 'info',
+    title: 'Claim attempt',
+    icon: 'M7 9V4.5a1.5 1.5 0 013 0V9m0-1.5a1.5 1.5 0 013 0V10m0-1a1.5 1.5 0 013 0v3.5A5.5 5.5 0 0110.5 18h-.8a5 5 0 01-4-2L3 12.5a1.5 1.5 0 012.2-2L7 12',
+  },
   claim_failed: { tone: 'bad', title: 'Claim refused', icon: 'M10 6v5M10 14v.5M10 2l8 15H2z' },
   won: { tone: 'ok', title: 'Won', icon: 'M4 10.5l4 4 8-9' },
   lost: { tone: 'muted', title: 'Lost', icon: 'M5 10h10' },
@@ -52,7 +68,11 @@ const LOOK: Partial<Record<TimelineEventType, { tone: Tone; title: string; icon:
   cancelled: { tone: 'warn', title: 'Cancelled', icon: 'M5 5l10 10M15 5L5 15' },
   fell_through: { tone: 'warn', title: 'Fell through', icon: 'M10 3v12M5 11l5 5 5-5' },
   manual_review: { tone: 'warn', title: 'Manual review', icon: 'M4 4h12v12H4z' },
-  reoffered: { tone: 'info', title: 'Re-offered', icon: 'M4 10a6 6 0 0110.5-4M16 10a6 6 0 01-10.5 4M14 3v3.5h-3.5M6 17v-3.5h3.5' },
+  reoffered: {
+    tone: 'info',
+    title: 'Re-offered',
+    icon: 'M4 10a6 6 0 0110.5-4M16 10a6 6 0 01-10.5 4M14 3v3.5h-3.5M6 17v-3.5h3.5',
+  },
   assigned: { tone: 'ok', title: 'Assigned', icon: 'M4 10.5l4 4 8-9' },
   rejected: { tone: 'bad', title: 'Rejected', icon: 'M5 5l10 10M15 5L5 15' },
   delivered: { tone: 'ok', title: 'Delivered', icon: 'M3 10l14-6-6 14-2-6z' },
@@ -63,7 +83,11 @@ const LOOK: Partial<Record<TimelineEventType, { tone: Tone; title: string; icon:
   buyer_paused: { tone: 'warn', title: 'Buyer paused', icon: 'M7 5v10M13 5v10' },
   delivery_attempted: { tone: 'muted', title: 'Delivery attempt', icon: 'M3 10l14-6-6 14-2-6z' },
   redelivery_requested: { tone: 'info', title: 'Redelivery requested', icon: 'M4 10a6 6 0 0110.5-4M14 3v3.5h-3.5' },
-  notified: { tone: 'cyan', title: 'Alerted', icon: 'M10 3a5 5 0 015 5v3l1.5 3h-13L5 11V8a5 5 0 015-5zM8.5 16.5a1.5 1.5 0 003 0' },
+  notified: {
+    tone: 'cyan',
+    title: 'Alerted',
+    icon: 'M10 3a5 5 0 015 5v3l1.5 3h-13L5 11V8a5 5 0 015-5zM8.5 16.5a1.5 1.5 0 003 0',
+  },
 };
 
 const FALLBACK_LOOK = { tone: 'muted' as Tone, title: '', icon: 'M10 10h.01' };
@@ -101,16 +125,17 @@ export function OfferTimeline({ id }: { id: string }) {
   return (
     <div class="page">
       <div class="breadcrumb">
-        <Link href="/admin/leads">Leads</Link> / <Link href={`/admin/leads/${lead.id}`}>{`${lead.fields.firstName} ${lead.fields.lastName}`}</Link> / offer{' '}
+        <Link href="/admin/leads">Leads</Link> /{' '}
+        <Link href={`/admin/leads/${lead.id}`}>{`${lead.fields.firstName} ${lead.fields.lastName}`}</Link> / offer{' '}
         <span class="id">{shortId(id)}</span>
       </div>
       <div class="page-head">
         <div>
-          <h1>
-            Offer timeline {offer ? <Badge value={offer.status} /> : null}
-          </h1>
+          <h1>Offer timeline {offer ? <Badge value={offer.status} /> : null}</h1>
           <p class="muted">
-            {offer ? `${offer.kind.replace('_', ' ')} · ${dir.campaignName(offer.campaignId)} · ${credits(offer.price)} · opened ${dateTime(offer.openedAt)}` : null}
+            {offer
+              ? `${offer.kind.replace('_', ' ')} · ${dir.campaignName(offer.campaignId)} · ${credits(offer.price)} · opened ${dateTime(offer.openedAt)}`
+              : null}
             {offer?.depth ? ` · fallback depth ${offer.depth}` : ''}
           </p>
         </div>
@@ -124,8 +149,18 @@ export function OfferTimeline({ id }: { id: string }) {
         <Stat label="Claim attempts" value={count('claim_attempted')} sub={`${count('claim_failed')} refused`} />
         <Stat
           label={winners.length ? 'Won by' : 'Outcome'}
-          value={winners.length ? winners.map((w) => dir.buyerName(w.buyerId)).join(', ') : offer?.status === 'open' ? 'open' : (offer?.status ?? '–')}
-          sub={firstClaim && opened !== null ? `first claim after ${duration(Date.parse(firstClaim.at) - opened)}` : 'no claim'}
+          value={
+            winners.length
+              ? winners.map((w) => dir.buyerName(w.buyerId)).join(', ')
+              : offer?.status === 'open'
+                ? 'open'
+                : (offer?.status ?? '–')
+          }
+          sub={
+            firstClaim && opened !== null
+              ? `first claim after ${duration(Date.parse(firstClaim.at) - opened)}`
+              : 'no claim'
+          }
           small={winners.length > 0}
         />
       </div>
@@ -196,7 +231,13 @@ function OpenOffer() {
           }}
         >
           <Field label="Offer id">
-            <input type="text" value={id} onInput={(e) => setId(e.currentTarget.value)} placeholder="00000000-0000-0000-0000-000000000000" class="mono" />
+            <input
+              type="text"
+              value={id}
+              onInput={(e) => setId(e.currentTarget.value)}
+              placeholder="00000000-0000-0000-0000-000000000000"
+              class="mono"
+            />
           </Field>
           <Button type="submit" variant="primary" disabled={!valid}>
             Open
@@ -243,11 +284,17 @@ const via = (d: Record<string, unknown>): string => {
   return typeof v === 'string' && v && v !== 'claim' ? `via ${v}` : '';
 };
 
-function describe(e: TimelineEvent, dir: Directory): { text?: string; chips: [string, string][]; link?: { href: string; text: string } } {
+function describe(
+  e: TimelineEvent,
+  dir: Directory,
+): { text?: string; chips: [string, string][]; link?: { href: string; text: string } } {
   const d = (e.data ?? {}) as Record<string, unknown>;
   switch (e.type) {
     case 'targeted':
-      return { text: 'eligible when the offer opened', chips: chipsOf(d.snapshot as Record<string, unknown>, ['balance', 'price', 'counts', 'caps', 'status']) };
+      return {
+        text: 'eligible when the offer opened',
+        chips: chipsOf(d.snapshot as Record<string, unknown>, ['balance', 'price', 'counts', 'caps', 'status']),
+      };
     case 'excluded':
       return {
         text: withDetail(EXCLUSIONS[e.reason as ExclusionReason] ?? e.reason ?? '', d.detail),
@@ -264,13 +311,30 @@ function describe(e: TimelineEvent, dir: Directory): { text?: string; chips: [st
       };
     case 'won':
       return {
-        text: [`charged ${credits(Number(d.charged ?? 0))}`, d.balanceAfter !== undefined ? `balance after ${String(d.balanceAfter)}` : '', via(d)].filter(Boolean).join(' · '),
+        text: [
+          `charged ${credits(Number(d.charged ?? 0))}`,
+          d.balanceAfter !== undefined ? `balance after ${String(d.balanceAfter)}` : '',
+          via(d),
+        ]
+          .filter(Boolean)
+          .join(' · '),
         chips: d.assignmentId ? [['assignment', shortId(String(d.assignmentId))]] : [],
       };
     case 'bid_placed':
-      return { text: `${d.raised ? 'raised to' : 'bid'} ${credits(Number(d.amount ?? 0))}${via(d) ? ` · ${via(d)}` : ''}`, chips: d.requestId ? [['request', String(d.requestId).slice(0, 13)]] : [] };
+      return {
+        text: `${d.raised ? 'raised to' : 'bid'} ${credits(Number(d.amount ?? 0))}${via(d) ? ` · ${via(d)}` : ''}`,
+        chips: d.requestId ? [['request', String(d.requestId).slice(0, 13)]] : [],
+      };
     case 'lost':
-      return { text: e.reason === 'taken' ? 'another buyer won it' : e.reason === 'expired' ? 'the window ended unsold' : (e.reason ?? ''), chips: [] };
+      return {
+        text:
+          e.reason === 'taken'
+            ? 'another buyer won it'
+            : e.reason === 'expired'
+              ? 'the window ended unsold'
+              : (e.reason ?? ''),
+        chips: [],
+      };
     case 'expired':
       return { text: 'the claim window ended without a valid claim', chips: [] };
     case 'cancelled':
@@ -278,21 +342,31 @@ function describe(e: TimelineEvent, dir: Directory): { text?: string; chips: [st
     case 'fell_through': {
       const to = d.toCampaignId as string | undefined;
       return {
-        text: to ? `to campaign ${dir.campaignName(to)}` : `no fallback left${e.reason ? ` (${e.reason.replace(/_/g, ' ')})` : ''}`,
+        text: to
+          ? `to campaign ${dir.campaignName(to)}`
+          : `no fallback left${e.reason ? ` (${e.reason.replace(/_/g, ' ')})` : ''}`,
         chips: d.depth !== undefined ? [['depth', String(d.depth)]] : [],
         link: to ? { href: `/admin/campaigns/${to}`, text: 'campaign →' } : undefined,
       };
     }
     case 'delivered':
     case 'delivery_failed':
-      return { text: `${String(d.channel ?? '')}${e.reason ? ` – ${e.reason}` : ''}${d.error ? ` – ${String(d.error)}` : ''}`, chips: d.attempts ? [['attempts', String(d.attempts)]] : [] };
+      return {
+        text: `${String(d.channel ?? '')}${e.reason ? ` – ${e.reason}` : ''}${d.error ? ` – ${String(d.error)}` : ''}`,
+        chips: d.attempts ? [['attempts', String(d.attempts)]] : [],
+      };
     case 'delivery_attempted': {
       const chips: [string, string][] = [['attempt', String(d.attempt ?? '')]];
       if (d.status !== null && d.status !== undefined) chips.push(['HTTP', String(d.status)]);
       if (typeof d.latencyMs === 'number') chips.push(['latency', `${d.latencyMs} ms`]);
       if (typeof d.nextRetryMs === 'number') chips.push(['next try in', duration(d.nextRetryMs)]);
       if (d.redelivery) chips.push(['redelivery', 'yes']);
-      const answer = typeof d.response === 'string' && d.response ? ` – “${d.response.slice(0, 120)}”` : d.error ? ` – ${String(d.error)}` : '';
+      const answer =
+        typeof d.response === 'string' && d.response
+          ? ` – “${d.response.slice(0, 120)}”`
+          : d.error
+            ? ` – ${String(d.error)}`
+            : '';
       return { text: `${String(d.channel ?? '')} ${String(d.outcome ?? e.reason ?? '')}${answer}`, chips };
     }
     default:
@@ -313,16 +387,30 @@ export function TimelineView({ events, compact }: { events: TimelineEvent[]; com
         const look = LOOK[e.type] ?? FALLBACK_LOOK;
         const info = describe(e, dir);
         return (
-          <li key={i} class={`tl-item tl-${look.tone}`} data-type={e.type} data-buyer={e.buyerId ? dir.buyerName(e.buyerId) : undefined}>
+          <li
+            key={i}
+            class={`tl-item tl-${look.tone}`}
+            data-type={e.type}
+            data-buyer={e.buyerId ? dir.buyerName(e.buyerId) : undefined}
+          >
             <div class="tl-time">
               <span class="tl-clock" title={dateTime(e.at)}>
                 {clockMs(e.at)}
               </span>
-              <span class={`tl-gap ${gap !== null && gap > 5_000 ? 'big' : ''}`}>{gap === null ? dateTime(e.at).split(',')[0] : `+${duration(gap)}`}</span>
+              <span class={`tl-gap ${gap !== null && gap > 5_000 ? 'big' : ''}`}>
+                {gap === null ? dateTime(e.at).split(',')[0] : `+${duration(gap)}`}
+              </span>
             </div>
             <div class="tl-dot">
               <svg viewBox="0 0 20 20" width="14" height="14" aria-hidden="true">
-                <path d={look.icon} fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" />
+                <path
+                  d={look.icon}
+                  fill="none"
+                  stroke="currentColor"
+                  stroke-width="2"
+                  stroke-linecap="round"
+                  stroke-linejoin="round"
+                />
               </svg>
             </div>
             <div class="tl-body">
@@ -354,7 +442,11 @@ export function TimelineView({ events, compact }: { events: TimelineEvent[]; com
                   <Link href={info.link.href}>{info.link.text}</Link>
                 </div>
               ) : null}
-              {!compact && (e.type === 'delivered' || e.type === 'delivery_failed') && e.data?.assignmentId && e.data.channel && e.data.channel !== 'dashboard' ? (
+              {!compact &&
+              (e.type === 'delivered' || e.type === 'delivery_failed') &&
+              e.data?.assignmentId &&
+              e.data.channel &&
+              e.data.channel !== 'dashboard' ? (
                 <RedeliverButton assignmentId={String(e.data.assignmentId)} channel={String(e.data.channel)} />
               ) : null}
             </div>
@@ -404,15 +496,18 @@ function WhyBox({ offerId, dir }: { offerId: string; dir: Directory }) {
         <div class={`why-result ${c?.eligible ? 'why-yes' : 'why-no'}`} data-testid="why-result">
           {!c ? (
             <p>
-              <strong>{dir.buyerName(answer.buyerId)}</strong> was not a candidate: the buyer did not exist yet or was not considered when this offer opened.
+              <strong>{dir.buyerName(answer.buyerId)}</strong> was not a candidate: the buyer did not exist yet or was
+              not considered when this offer opened.
             </p>
           ) : c.eligible ? (
             <p>
-              <strong>{c.buyerName}</strong> was <strong>eligible</strong> and was offered this lead. If it did not win, see its events in the timeline (viewed, claims).
+              <strong>{c.buyerName}</strong> was <strong>eligible</strong> and was offered this lead. If it did not win,
+              see its events in the timeline (viewed, claims).
             </p>
           ) : (
             <p>
-              <strong>{c.buyerName}</strong> was <strong>excluded</strong>: {withDetail(EXCLUSIONS[c.reason as ExclusionReason] ?? c.reason ?? '', c.detail)}.
+              <strong>{c.buyerName}</strong> was <strong>excluded</strong>:{' '}
+              {withDetail(EXCLUSIONS[c.reason as ExclusionReason] ?? c.reason ?? '', c.detail)}.
             </p>
           )}
           {c ? (
@@ -432,8 +527,11 @@ function WhyBox({ offerId, dir }: { offerId: string; dir: Directory }) {
 }
 
 function CandidateList({ candidates }: { candidates: Candidate[] }) {
-  if (!candidates.length) return <p class="muted">No candidates were recorded (a manual sale, or no buyer in the pool).</p>;
-  const sorted = [...candidates].sort((a, b) => Number(b.eligible) - Number(a.eligible) || a.buyerName.localeCompare(b.buyerName));
+  if (!candidates.length)
+    return <p class="muted">No candidates were recorded (a manual sale, or no buyer in the pool).</p>;
+  const sorted = [...candidates].sort(
+    (a, b) => Number(b.eligible) - Number(a.eligible) || a.buyerName.localeCompare(b.buyerName),
+  );
   return (
     <dl>
       {sorted.map((c) => (
@@ -441,7 +539,13 @@ function CandidateList({ candidates }: { candidates: Candidate[] }) {
           <dt>
             <Link href={`/admin/buyers/${c.buyerId}`}>{c.buyerName}</Link>
           </dt>
-          <dd>{c.eligible ? <Badge tone="ok">eligible</Badge> : <Badge tone="bad">{EXCLUSIONS[c.reason as ExclusionReason] ?? c.reason}</Badge>}</dd>
+          <dd>
+            {c.eligible ? (
+              <Badge tone="ok">eligible</Badge>
+            ) : (
+              <Badge tone="bad">{EXCLUSIONS[c.reason as ExclusionReason] ?? c.reason}</Badge>
+            )}
+          </dd>
         </div>
       ))}
     </dl>
@@ -451,7 +555,9 @@ function CandidateList({ candidates }: { candidates: Candidate[] }) {
 /** Sends one sale again on one channel (POST /v1/assignments/:id/redeliver); the attempts appear on this timeline. */
 function RedeliverButton({ assignmentId, channel }: { assignmentId: string; channel: string }) {
   const { api } = useConsole();
-  const [run, busy] = useAction(() => api.post(`/v1/assignments/${assignmentId}/redeliver`, { channel }), { success: `Redelivery of the ${channel} started` });
+  const [run, busy] = useAction(() => api.post(`/v1/assignments/${assignmentId}/redeliver`, { channel }), {
+    success: `Redelivery of the ${channel} started`,
+  });
   return (
     <div class="tl-detail">
       <Button size="sm" busy={busy} onClick={() => void run()} data-testid="redeliver">

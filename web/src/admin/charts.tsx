@@ -34,7 +34,17 @@ export interface BarRow {
 }
 
 /** Horizontal bars, one per row. */
-export function BarChart({ rows, max, color = '#6366f1', empty = 'No data yet' }: { rows: BarRow[]; max?: number; color?: string; empty?: string }) {
+export function BarChart({
+  rows,
+  max,
+  color = '#6366f1',
+  empty = 'No data yet',
+}: {
+  rows: BarRow[];
+  max?: number;
+  color?: string;
+  empty?: string;
+}) {
   const { ref, width } = useWidth();
   if (!rows.length) return <p class="muted">{empty}</p>;
   const labelW = Math.min(180, Math.round(width * 0.34));
@@ -105,7 +115,14 @@ export function GroupedBars({ rows, series }: { rows: { label: string; values: n
                 const v = r.values[j] ?? 0;
                 return (
                   <g key={j}>
-                    <rect x={labelW} y={y} width={Math.max(v > 0 ? 2 : 0, (v / top) * barW)} height={barH} rx={3} fill={s.color} />
+                    <rect
+                      x={labelW}
+                      y={y}
+                      width={Math.max(v > 0 ? 2 : 0, (v / top) * barW)}
+                      height={barH}
+                      rx={3}
+                      fill={s.color}
+                    />
                     <text x={labelW + (v / top) * barW + 6} y={y + barH - 1} style={{ fontSize: '10px' }}>
                       {v}
                     </text>

@@ -42,7 +42,17 @@ export function match(pattern: string, path: string): Record<string, string> | n
   return out;
 }
 
-export function Link({ href, children, class: cls, title }: { href: string; children: ComponentChildren; class?: string; title?: string }) {
+export function Link({
+  href,
+  children,
+  class: cls,
+  title,
+}: {
+  href: string;
+  children: ComponentChildren;
+  class?: string;
+  title?: string;
+}) {
   return (
     <a
       href={href}

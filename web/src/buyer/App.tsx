@@ -32,7 +32,14 @@ const WALLET_REFRESH_MS = 5_000;
 
 export function App() {
   const { key, me, setMe, note, api, signIn, signOut } = useKeySession('buyer', (who) => {
-    if (who.kind !== 'buyer') throw new ApiError(403, 'forbidden', who.kind === 'admin' ? 'This is an agency admin key: the agency console is at /admin.' : 'This is not a buyer key.');
+    if (who.kind !== 'buyer')
+      throw new ApiError(
+        403,
+        'forbidden',
+        who.kind === 'admin'
+          ? 'This is an agency admin key: the agency console is at /admin.'
+          : 'This is not a buyer key.',
+      );
   });
 
   if (!key) {
@@ -84,7 +91,19 @@ function RetryIn({ at }: { at: number }) {
   return <> next try in {Math.max(0, Math.ceil((at - now) / 1000))} s. </>;
 }
 
-function Dashboard({ api, token, me, onMe, onSignOut }: { api: Api; token: string; me: Me; onMe(me: Me): void; onSignOut(): void }) {
+function Dashboard({
+  api,
+  token,
+  me,
+  onMe,
+  onSignOut,
+}: {
+  api: Api;
+  token: string;
+  me: Me;
+  onMe(me: Me): void;
+  onSignOut(): void;
+}) {
   const [tab, setTab] = useState<Tab>(tabOfHash);
   const [wins, setWins] = useState(0);
   const { wallet, refresh, setBalance } = useWallet(api);
@@ -99,7 +118,9 @@ function Dashboard({ api, token, me, onMe, onSignOut }: { api: Api; token: strin
     [refresh],
   );
   const live = useLiveBoard(api, token, onClaimAnswered);
-  const openCount = live.board.filter((c) => c.phase === 'open' || c.phase === 'claiming' || c.phase === 'refused').length;
+  const openCount = live.board.filter(
+    (c) => c.phase === 'open' || c.phase === 'claiming' || c.phase === 'refused',
+  ).length;
 
   useEffect(() => {
     const onHash = () => setTab(tabOfHash());
@@ -126,17 +147,30 @@ function Dashboard({ api, token, me, onMe, onSignOut }: { api: Api; token: strin
         <Logo product="Live Leads" />
         <nav class="tabs" aria-label="Sections">
           {TABS.map((t) => (
-            <button key={t.id} class={`tab ${tab === t.id ? 'tab-on' : ''}`} aria-current={tab === t.id ? 'page' : undefined} onClick={() => go(t.id)}>
+            <button
+              key={t.id}
+              class={`tab ${tab === t.id ? 'tab-on' : ''}`}
+              aria-current={tab === t.id ? 'page' : undefined}
+              onClick={() => go(t.id)}
+            >
               {t.label}
               {t.id === 'live' && openCount ? <span class="tab-count">{openCount}</span> : null}
             </button>
           ))}
         </nav>
         <div class="topbar-right">
-          <span class={`conn conn-${live.status}`} title={live.status === 'online' ? 'Live feed connected' : 'Live feed reconnecting'}>
-            <span class="conn-dot" /> {live.status === 'online' ? 'Live' : live.status === 'connecting' ? 'Connecting' : 'Offline'}
+          <span
+            class={`conn conn-${live.status}`}
+            title={live.status === 'online' ? 'Live feed connected' : 'Live feed reconnecting'}
+          >
+            <span class="conn-dot" />{' '}
+            {live.status === 'online' ? 'Live' : live.status === 'connecting' ? 'Connecting' : 'Offline'}
           </span>
-          <button class={`balance ${balance !== null && balance <= 0 ? 'balance-low' : ''}`} onClick={() => go('wallet')} title="Your credit balance">
+          <button
+            class={`balance ${balance !== null && balance <= 0 ? 'balance-low' : ''}`}
+            onClick={() => go('wallet')}
+            title="Your credit balance"
+          >
             <span class="balance-label">Balance</span>
             <span class="balance-n" data-testid="balance">
               {balance === null ? '…' : num(balance)}
@@ -156,25 +190,34 @@ function Dashboard({ api, token, me, onMe, onSignOut }: { api: Api; token: strin
           <span class="spinner" aria-hidden="true" />
           <span>
             <strong>Offline – reconnecting…</strong>
-            {live.retryAt !== undefined && live.status === 'offline' ? <RetryIn at={live.retryAt} /> : ' '}Offers that open meanwhile appear as soon as the connection is
-            back.
+            {live.retryAt !== undefined && live.status === 'offline' ? <RetryIn at={live.retryAt} /> : ' '}Offers that
+            open meanwhile appear as soon as the connection is back.
           </span>
           <Button size="sm" onClick={live.reconnect}>
             Retry now
           </Button>
         </div>
       ) : null}
-      {me.buyer && me.buyer.lowBalanceThreshold !== null && balance !== null && balance < me.buyer.lowBalanceThreshold ? (
+      {me.buyer &&
+      me.buyer.lowBalanceThreshold !== null &&
+      balance !== null &&
+      balance < me.buyer.lowBalanceThreshold ? (
         <div class="banner banner-warn" role="status" data-testid="low-balance-banner">
-          Your balance ({num(balance)} credits) is below your alert threshold of {num(me.buyer.lowBalanceThreshold)}. Ask {me.agency?.name ?? 'your agency'} to top up your
-          wallet: a claim above your balance is refused (insufficient credits).
+          Your balance ({num(balance)} credits) is below your alert threshold of {num(me.buyer.lowBalanceThreshold)}.
+          Ask {me.agency?.name ?? 'your agency'} to top up your wallet: a claim above your balance is refused
+          (insufficient credits).
         </div>
       ) : null}
       {me.buyer?.status === 'paused' ? (
-        <div class="banner banner-warn">Your account is paused{me.buyer.pauseReason ? `: ${me.buyer.pauseReason}` : ''}. You will not receive offers until your agency resumes it.</div>
+        <div class="banner banner-warn">
+          Your account is paused{me.buyer.pauseReason ? `: ${me.buyer.pauseReason}` : ''}. You will not receive offers
+          until your agency resumes it.
+        </div>
       ) : null}
       <main class="main">
-        {tab === 'live' ? <LiveLeads live={live} balance={balance} wallet={wallet} onWallet={() => go('wallet')} /> : null}
+        {tab === 'live' ? (
+          <LiveLeads live={live} balance={balance} wallet={wallet} onWallet={() => go('wallet')} />
+        ) : null}
         {tab === 'leads' ? <MyLeads api={api} version={wins} /> : null}
         {tab === 'wallet' ? <WalletPage api={api} wallet={wallet} onRefresh={refresh} /> : null}
         {tab === 'pipeline' ? <PipelinePage api={api} /> : null}

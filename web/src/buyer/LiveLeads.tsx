@@ -12,7 +12,15 @@ import { useCallback, useEffect, useReducer, useRef, useState } from 'preact/hoo
 import { ApiError, messageOf, ok, randomId, serverNow, toApiError, type Api } from '../shared/api';
 import { FeedClaimError, LiveFeed, type ClaimAnswer, type FeedStatus } from '../shared/feed';
 import { ago, countdown, credits, label, num, show } from '../shared/format';
-import type { BidAnswer, BuyerOffer, ClaimFailureReason, CloseOutcome, FeedServerMessage, LeadRecord, Wallet } from '../shared/types';
+import type {
+  BidAnswer,
+  BuyerOffer,
+  ClaimFailureReason,
+  CloseOutcome,
+  FeedServerMessage,
+  LeadRecord,
+  Wallet,
+} from '../shared/types';
 import { Button, Empty, toast, useNow } from '../shared/ui';
 import * as B from './cards';
 
@@ -41,7 +49,9 @@ function reduce(board: B.Board, a: Action): B.Board {
     case 'answer':
       return a.answer.result === 'won' ? B.claimWon(board, a.answer) : B.claimRefused(board, a.offerId, a.answer);
     case 'bid':
-      return a.answer.result === 'accepted' ? B.bidPlaced(board, a.offerId, a.answer.amount) : B.bidRefused(board, a.offerId, a.answer.reason);
+      return a.answer.result === 'accepted'
+        ? B.bidPlaced(board, a.offerId, a.answer.amount)
+        : B.bidRefused(board, a.offerId, a.answer.reason);
     case 'problem':
       return B.claimProblem(board, a.offerId, a.note);
     case 'wonElsewhere':
@@ -120,7 +130,10 @@ export function useLiveBoard(api: Api, token: string, onClaimAnswered: (balance?
   }, []);
 
   const restClaim = async (offerId: string, requestId: string): Promise<ClaimAnswer> => {
-    const { data, error, response } = await api.client.POST('/v1/offers/{id}/claim', { params: { path: { id: offerId } }, body: { requestId } });
+    const { data, error, response } = await api.client.POST('/v1/offers/{id}/claim', {
+      params: { path: { id: offerId } },
+      body: { requestId },
+    });
     if (data) return data;
     // A refusal (lost, failed) is a business answer, not a problem document.
     if ([402, 403, 409].includes(response.status) && error && 'result' in error) return error;
@@ -136,13 +149,23 @@ export function useLiveBoard(api: Api, token: string, onClaimAnswered: (balance?
           const feed = feedRef.current;
           const answer = feed?.online ? await feed.claim(offerId, requestId) : await restClaim(offerId, requestId);
           dispatch({ t: 'answer', offerId, answer });
-          if (answer.result === 'won') toast(`You won ${answer.lead.firstName} ${answer.lead.lastName}'s lead – charged ${credits(answer.charged)}`, 'ok');
+          if (answer.result === 'won')
+            toast(
+              `You won ${answer.lead.firstName} ${answer.lead.lastName}'s lead – charged ${credits(answer.charged)}`,
+              'ok',
+            );
           onClaimAnswered(answer.result === 'won' ? answer.balance : undefined);
           return;
         } catch (err) {
           const code = err instanceof FeedClaimError || err instanceof ApiError ? err.code : '';
           // Not decided yet, or the connection dropped mid-claim: ask again with the same requestId.
-          if (code === 'claim_pending' || code === 'disconnected' || code === 'timeout' || code === 'network_error' || (err as Error).message === 'offline') {
+          if (
+            code === 'claim_pending' ||
+            code === 'disconnected' ||
+            code === 'timeout' ||
+            code === 'network_error' ||
+            (err as Error).message === 'offline'
+          ) {
             await sleep(Math.min(4000, 500 * 2 ** attempt));
             continue;
           }
@@ -168,7 +191,10 @@ export function useLiveBoard(api: Api, token: string, onClaimAnswered: (balance?
       dispatch({ t: 'claiming', offerId });
       for (let attempt = 0; attempt < 6; attempt++) {
         try {
-          const res = await api.client.POST('/v1/offers/{id}/bids', { params: { path: { id: offerId } }, body: { amount, requestId } });
+          const res = await api.client.POST('/v1/offers/{id}/bids', {
+            params: { path: { id: offerId } },
+            body: { amount, requestId },
+          });
           const body: BidAnswer | null = res.data ?? (res.error && 'result' in res.error ? res.error : null);
           if (body && (body.result === 'accepted' || body.result === 'refused')) {
             dispatch({ t: 'bid', offerId, answer: body });
@@ -183,7 +209,11 @@ export function useLiveBoard(api: Api, token: string, onClaimAnswered: (balance?
             await sleep(Math.min(4000, 500 * 2 ** attempt));
             continue;
           }
-          dispatch({ t: 'problem', offerId, note: code === 'rate_limited' ? 'Too many bids – wait a moment and try again' : messageOf(err) });
+          dispatch({
+            t: 'problem',
+            offerId,
+            note: code === 'rate_limited' ? 'Too many bids – wait a moment and try again' : messageOf(err),
+          });
           return;
         }
       }
@@ -202,7 +232,12 @@ export function useLiveBoard(api: Api, token: string, onClaimAnswered: (balance?
         if (cancelled) return;
         for (const c of missing) {
           const w = page.leads.find((l) => l.offerId === c.offer.id);
-          if (w) dispatch({ t: 'wonElsewhere', offerId: c.offer.id, won: { lead: w.lead, charged: w.price, assignmentId: w.assignmentId } });
+          if (w)
+            dispatch({
+              t: 'wonElsewhere',
+              offerId: c.offer.id,
+              won: { lead: w.lead, charged: w.price, assignmentId: w.assignmentId },
+            });
         }
       })
       .catch(() => undefined);
@@ -226,7 +261,17 @@ export function useLiveBoard(api: Api, token: string, onClaimAnswered: (balance?
 
 // ─── the board ───────────────────────────────────────────────────────────────
 
-export function LiveLeads({ live, balance, wallet, onWallet }: { live: LiveState; balance: number | null; wallet: Wallet | null; onWallet(): void }) {
+export function LiveLeads({
+  live,
+  balance,
+  wallet,
+  onWallet,
+}: {
+  live: LiveState;
+  balance: number | null;
+  wallet: Wallet | null;
+  onWallet(): void;
+}) {
   const now = useNow(500);
   const [hideOver, setHideOver] = useState(false);
   const open = live.board.filter((c) => c.phase === 'open' || c.phase === 'claiming' || c.phase === 'refused');
@@ -234,7 +279,12 @@ export function LiveLeads({ live, balance, wallet, onWallet }: { live: LiveState
   const shown = hideOver ? live.board.filter((c) => open.includes(c) || c.phase === 'won') : live.board;
   // An alert's claim link (`/?offer=<id>`) opens the page on that offer.
   const [focus] = useState(() => new URLSearchParams(location.search).get('offer'));
-  const focusGone = focus !== null && live.everOnline && !live.board.some((c) => c.offer.id === focus && (c.phase === 'open' || c.phase === 'claiming' || c.phase === 'refused'));
+  const focusGone =
+    focus !== null &&
+    live.everOnline &&
+    !live.board.some(
+      (c) => c.offer.id === focus && (c.phase === 'open' || c.phase === 'claiming' || c.phase === 'refused'),
+    );
   return (
     <div class="live-layout">
       <div class="live">
@@ -242,14 +292,17 @@ export function LiveLeads({ live, balance, wallet, onWallet }: { live: LiveState
           <div>
             <h1>Live Leads</h1>
             <p class="muted">
-              {open.length === 0 ? 'No open offers right now.' : `${open.length} open ${open.length === 1 ? 'offer' : 'offers'}.`} New offers appear here the moment they open –
-              the first valid claim wins.
+              {open.length === 0
+                ? 'No open offers right now.'
+                : `${open.length} open ${open.length === 1 ? 'offer' : 'offers'}.`}{' '}
+              New offers appear here the moment they open – the first valid claim wins.
             </p>
           </div>
           {over > 0 ? (
             <div class="live-tools">
               <label class="check">
-                <input type="checkbox" checked={hideOver} onChange={(e) => setHideOver(e.currentTarget.checked)} /> Hide closed
+                <input type="checkbox" checked={hideOver} onChange={(e) => setHideOver(e.currentTarget.checked)} /> Hide
+                closed
               </label>
               <Button size="sm" variant="ghost" onClick={live.dismissOver}>
                 Clear closed & won
@@ -264,12 +317,23 @@ export function LiveLeads({ live, balance, wallet, onWallet }: { live: LiveState
         ) : null}
         {shown.length === 0 ? (
           <Empty title={live.everOnline ? 'Waiting for leads…' : 'Connecting to the live feed…'}>
-            {live.everOnline ? 'Keep this page open: offers that match your service area and subscriptions pop up here instantly.' : null}
+            {live.everOnline
+              ? 'Keep this page open: offers that match your service area and subscriptions pop up here instantly.'
+              : null}
           </Empty>
         ) : (
           <div class="cards" data-testid="offer-cards">
             {shown.map((c) => (
-              <OfferCard key={c.offer.id} card={c} now={now} balance={balance} onClaim={live.claim} onBid={live.bid} onViewed={live.viewed} focused={c.offer.id === focus} />
+              <OfferCard
+                key={c.offer.id}
+                card={c}
+                now={now}
+                balance={balance}
+                onClaim={live.claim}
+                onBid={live.bid}
+                onViewed={live.viewed}
+                focused={c.offer.id === focus}
+              />
             ))}
           </div>
         )}
@@ -279,12 +343,29 @@ export function LiveLeads({ live, balance, wallet, onWallet }: { live: LiveState
   );
 }
 
-const ENTRY_LABEL: Record<string, string> = { top_up: 'Top-up', charge: 'Lead', refund: 'Refund', adjustment: 'Adjustment' };
+const ENTRY_LABEL: Record<string, string> = {
+  top_up: 'Top-up',
+  charge: 'Lead',
+  refund: 'Refund',
+  adjustment: 'Adjustment',
+};
 
 /** Beside the board on a wide screen: the balance, today's buying, the latest ledger entries. */
-function WalletAside({ wallet, balance, now, onWallet }: { wallet: Wallet | null; balance: number | null; now: number; onWallet(): void }) {
+function WalletAside({
+  wallet,
+  balance,
+  now,
+  onWallet,
+}: {
+  wallet: Wallet | null;
+  balance: number | null;
+  now: number;
+  onWallet(): void;
+}) {
   const today = new Date(now).toDateString();
-  const todays = (wallet?.entries ?? []).filter((e) => e.kind === 'charge' && new Date(e.createdAt).toDateString() === today);
+  const todays = (wallet?.entries ?? []).filter(
+    (e) => e.kind === 'charge' && new Date(e.createdAt).toDateString() === today,
+  );
   const spent = todays.reduce((s, e) => s - e.amount, 0);
   return (
     <aside class="live-aside">
@@ -415,9 +496,16 @@ function OfferCard({
   const isBid = offer.auction === 'highest_bid';
   const refusal = card.reason ?? card.bidReason;
   const stateAttr =
-    phase === 'closed' ? `closed:${card.outcome ?? refusal ?? ''}` : phase === 'refused' ? `refused:${refusal}` : phase === 'open' && card.bid !== undefined ? 'bid' : phase;
+    phase === 'closed'
+      ? `closed:${card.outcome ?? refusal ?? ''}`
+      : phase === 'refused'
+        ? `refused:${refusal}`
+        : phase === 'open' && card.bid !== undefined
+          ? 'bid'
+          : phase;
 
-  if (phase === 'won' && card.won) return <WonCard card={card} lead={card.won.lead} charged={card.won.charged} innerRef={ref} />;
+  if (phase === 'won' && card.won)
+    return <WonCard card={card} lead={card.won.lead} charged={card.won.charged} innerRef={ref} />;
 
   return (
     <article
@@ -430,14 +518,23 @@ function OfferCard({
       <header class="oc-head">
         <div class="oc-price">
           {isBid ? <span class="oc-price-floor">floor</span> : null}
-          <span class="oc-price-n">{offer.price}</span> <span class="oc-price-u">{offer.price === 1 ? 'credit' : 'credits'}</span>
+          <span class="oc-price-n">{offer.price}</span>{' '}
+          <span class="oc-price-u">{offer.price === 1 ? 'credit' : 'credits'}</span>
         </div>
         {live ? (
           <div class="oc-timer" title="Time left to claim" aria-label={`${countdown(remaining)} left`}>
             <ClockIcon /> {timeUp ? 'closing…' : countdown(remaining)}
           </div>
         ) : (
-          <div class={`oc-outcome oc-outcome-${card.outcome ?? 'closed'}`}>{card.outcome === 'won_by_you' ? 'Won' : card.outcome === 'taken' ? 'Taken' : card.outcome === 'expired' ? 'Expired' : 'Closed'}</div>
+          <div class={`oc-outcome oc-outcome-${card.outcome ?? 'closed'}`}>
+            {card.outcome === 'won_by_you'
+              ? 'Won'
+              : card.outcome === 'taken'
+                ? 'Taken'
+                : card.outcome === 'expired'
+                  ? 'Expired'
+                  : 'Closed'}
+          </div>
         )}
       </header>
       {live ? (
@@ -471,10 +568,17 @@ function OfferCard({
               disabled={timeUp || (phase === 'refused' && !!card.reason && !B.RETRYABLE.has(card.reason))}
               onClick={() => void onClaim(offer.id)}
             >
-              {phase === 'claiming' ? 'Claiming…' : phase === 'refused' && card.reason && B.RETRYABLE.has(card.reason) ? 'Try again' : `Claim · ${credits(offer.price)}`}
+              {phase === 'claiming'
+                ? 'Claiming…'
+                : phase === 'refused' && card.reason && B.RETRYABLE.has(card.reason)
+                  ? 'Try again'
+                  : `Claim · ${credits(offer.price)}`}
             </Button>
             {phase === 'refused' && card.reason ? (
-              <p class={`oc-msg ${card.reason === 'insufficient_credits' ? 'oc-msg-warn' : 'oc-msg-bad'}`} data-testid="card-status">
+              <p
+                class={`oc-msg ${card.reason === 'insufficient_credits' ? 'oc-msg-warn' : 'oc-msg-bad'}`}
+                data-testid="card-status"
+              >
                 {B.refusalText(card.reason as ClaimFailureReason)}
               </p>
             ) : card.note ? (
@@ -496,7 +600,17 @@ function OfferCard({
 }
 
 /** A highest-bid offer: one sealed bid (raised as often as the buyer likes); the highest at close wins. */
-function BidForm({ card, timeUp, short, onBid }: { card: B.Card; timeUp: boolean; short: boolean; onBid(id: string, amount: number): Promise<void> }) {
+function BidForm({
+  card,
+  timeUp,
+  short,
+  onBid,
+}: {
+  card: B.Card;
+  timeUp: boolean;
+  short: boolean;
+  onBid(id: string, amount: number): Promise<void>;
+}) {
   const { offer, phase } = card;
   const min = card.bid !== undefined ? card.bid + 1 : offer.price;
   const [amount, setAmount] = useState(String(min));
@@ -512,13 +626,31 @@ function BidForm({ card, timeUp, short, onBid }: { card: B.Card; timeUp: boolean
       }}
     >
       <div class="oc-bid-row">
-        <input type="number" name="bid" min={offer.price} step={1} value={amount} onInput={(e) => setAmount(e.currentTarget.value)} aria-label="Your bid in credits" disabled={timeUp || final} />
-        <Button type="submit" variant="primary" size="lg" busy={phase === 'claiming'} disabled={timeUp || final || !Number.isInteger(n)}>
+        <input
+          type="number"
+          name="bid"
+          min={offer.price}
+          step={1}
+          value={amount}
+          onInput={(e) => setAmount(e.currentTarget.value)}
+          aria-label="Your bid in credits"
+          disabled={timeUp || final}
+        />
+        <Button
+          type="submit"
+          variant="primary"
+          size="lg"
+          busy={phase === 'claiming'}
+          disabled={timeUp || final || !Number.isInteger(n)}
+        >
           {phase === 'claiming' ? 'Bidding…' : card.bid !== undefined ? 'Raise bid' : 'Place bid'}
         </Button>
       </div>
       {phase === 'refused' && card.bidReason ? (
-        <p class={`oc-msg ${card.bidReason === 'insufficient_credits' ? 'oc-msg-warn' : 'oc-msg-bad'}`} data-testid="card-status">
+        <p
+          class={`oc-msg ${card.bidReason === 'insufficient_credits' ? 'oc-msg-warn' : 'oc-msg-bad'}`}
+          data-testid="card-status"
+        >
           {B.bidRefusalText(card.bidReason)}
         </p>
       ) : card.note ? (
@@ -530,18 +662,38 @@ function BidForm({ card, timeUp, short, onBid }: { card: B.Card; timeUp: boolean
           Your sealed bid: {credits(card.bid)}. The highest bid at close wins.
         </p>
       ) : (
-        <p class="oc-msg oc-msg-muted">{short ? 'Your balance is below the floor.' : 'Sealed bids: the highest at close wins.'}</p>
+        <p class="oc-msg oc-msg-muted">
+          {short ? 'Your balance is below the floor.' : 'Sealed bids: the highest at close wins.'}
+        </p>
       )}
     </form>
   );
 }
 
-function WonCard({ card, lead, charged, innerRef }: { card: B.Card; lead: LeadRecord; charged: number; innerRef: RefObject<HTMLElement | null> }) {
+function WonCard({
+  card,
+  lead,
+  charged,
+  innerRef,
+}: {
+  card: B.Card;
+  lead: LeadRecord;
+  charged: number;
+  innerRef: RefObject<HTMLElement | null>;
+}) {
   const name = `${lead.firstName} ${lead.lastName}`.trim();
-  const place = [lead.address, [lead.city, lead.state].filter(Boolean).join(', '), lead.zip].filter(Boolean).join(' · ');
+  const place = [lead.address, [lead.city, lead.state].filter(Boolean).join(', '), lead.zip]
+    .filter(Boolean)
+    .join(' · ');
   const answers = Object.entries(lead.answers ?? {});
   return (
-    <article ref={innerRef} class="offer-card phase-won" data-testid="offer-card" data-offer-id={card.offer.id} data-state="won">
+    <article
+      ref={innerRef}
+      class="offer-card phase-won"
+      data-testid="offer-card"
+      data-offer-id={card.offer.id}
+      data-state="won"
+    >
       <div class="won-ribbon">
         <CheckIcon /> Won · charged {credits(charged)}
       </div>
@@ -584,7 +736,14 @@ const ClockIcon = () => (
 );
 const CheckIcon = () => (
   <svg viewBox="0 0 20 20" width="15" height="15" aria-hidden="true">
-    <path d="M4 10.5l4 4 8-9" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round" />
+    <path
+      d="M4 10.5l4 4 8-9"
+      fill="none"
+      stroke="currentColor"
+      stroke-width="2.2"
+      stroke-linecap="round"
+      stroke-linejoin="round"
+    />
   </svg>
 );
 const PhoneIcon = () => (

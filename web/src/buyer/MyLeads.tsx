@@ -22,7 +22,10 @@ export function MyLeads({ api, version }: { api: Api; version: number }) {
       <div class="page-head">
         <div>
           <h1>My leads</h1>
-          <p class="muted">Every lead you won, with the full record. Something wrong with one? Open a dispute; approved disputes are refunded to your wallet.</p>
+          <p class="muted">
+            Every lead you won, with the full record. Something wrong with one? Open a dispute; approved disputes are
+            refunded to your wallet.
+          </p>
         </div>
         <Button size="sm" onClick={() => void Promise.all([leads.reload(), disputes.reload()])}>
           Refresh
@@ -30,10 +33,18 @@ export function MyLeads({ api, version }: { api: Api; version: number }) {
       </div>
       <ErrorNote error={leads.error} />
       {leads.loading && !leads.data ? <Loading /> : null}
-      {leads.data && all.length === 0 ? <Empty title="No leads yet">Leads you win on the Live Leads board show up here.</Empty> : null}
+      {leads.data && all.length === 0 ? (
+        <Empty title="No leads yet">Leads you win on the Live Leads board show up here.</Empty>
+      ) : null}
       <div class="lead-list">
         {all.map((w) => (
-          <WonLeadRow key={w.assignmentId} api={api} won={w} dispute={byAssignment.get(w.assignmentId)} onDisputed={() => void disputes.reload()} />
+          <WonLeadRow
+            key={w.assignmentId}
+            api={api}
+            won={w}
+            dispute={byAssignment.get(w.assignmentId)}
+            onDisputed={() => void disputes.reload()}
+          />
         ))}
       </div>
       {cursor ? (
@@ -45,7 +56,17 @@ export function MyLeads({ api, version }: { api: Api; version: number }) {
   );
 }
 
-function WonLeadRow({ api, won, dispute, onDisputed }: { api: Api; won: WonLead; dispute?: Dispute; onDisputed(): void }) {
+function WonLeadRow({
+  api,
+  won,
+  dispute,
+  onDisputed,
+}: {
+  api: Api;
+  won: WonLead;
+  dispute?: Dispute;
+  onDisputed(): void;
+}) {
   const [open, setOpen] = useState(false);
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState(false);
@@ -56,7 +77,12 @@ function WonLeadRow({ api, won, dispute, onDisputed }: { api: Api; won: WonLead;
     setBusy(true);
     setError(null);
     try {
-      await ok(api.client.POST('/v1/assignments/{id}/disputes', { params: { path: { id: won.assignmentId } }, body: { reason } }));
+      await ok(
+        api.client.POST('/v1/assignments/{id}/disputes', {
+          params: { path: { id: won.assignmentId } },
+          body: { reason },
+        }),
+      );
       toast('Dispute opened – your agency will review it.', 'ok');
       setOpen(false);
       onDisputed();
@@ -67,7 +93,13 @@ function WonLeadRow({ api, won, dispute, onDisputed }: { api: Api; won: WonLead;
     }
   };
   const status =
-    won.status === 'refunded' ? <Badge value="refunded">Refunded</Badge> : dispute ? <Badge tone={dispute.status === 'open' ? 'warn' : dispute.status === 'approved' ? 'ok' : 'bad'}>dispute {dispute.status}</Badge> : null;
+    won.status === 'refunded' ? (
+      <Badge value="refunded">Refunded</Badge>
+    ) : dispute ? (
+      <Badge tone={dispute.status === 'open' ? 'warn' : dispute.status === 'approved' ? 'ok' : 'bad'}>
+        dispute {dispute.status}
+      </Badge>
+    ) : null;
   return (
     <Panel class="won-lead" title={`${l.firstName} ${l.lastName}`} actions={status}>
       <div class="won-lead-grid" data-testid="my-lead">
@@ -104,7 +136,14 @@ function WonLeadRow({ api, won, dispute, onDisputed }: { api: Api; won: WonLead;
         open ? (
           <form class="inline-form" onSubmit={submit}>
             <Field label="What is wrong with this lead?" error={error ?? undefined}>
-              <textarea rows={2} value={reason} maxLength={2000} required onInput={(e) => setReason(e.currentTarget.value)} placeholder="e.g. wrong number, not a homeowner, duplicate" />
+              <textarea
+                rows={2}
+                value={reason}
+                maxLength={2000}
+                required
+                onInput={(e) => setReason(e.currentTarget.value)}
+                placeholder="e.g. wrong number, not a homeowner, duplicate"
+              />
             </Field>
             <div class="row-actions">
               <Button type="submit" variant="primary" size="sm" busy={busy} disabled={!reason.trim()}>
@@ -123,7 +162,9 @@ function WonLeadRow({ api, won, dispute, onDisputed }: { api: Api; won: WonLead;
           </div>
         )
       ) : dispute ? (
-        <p class="fine">Dispute: “{dispute.reason}” – opened {dateTime(dispute.createdAt)}</p>
+        <p class="fine">
+          Dispute: “{dispute.reason}” – opened {dateTime(dispute.createdAt)}
+        </p>
       ) : null}
     </Panel>
   );

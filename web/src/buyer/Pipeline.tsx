@@ -11,7 +11,14 @@ import type { PipelineBoard, PipelineStatus } from '../shared/types';
 import { Button, Empty, ErrorNote, Loading, Panel, toast, useAsync } from '../shared/ui';
 
 const STATUSES: PipelineStatus[] = ['new', 'contacted', 'appointment', 'quoted', 'won_job', 'lost_job'];
-const WORDS: Record<PipelineStatus, string> = { new: 'New', contacted: 'Contacted', appointment: 'Appointment', quoted: 'Quoted', won_job: 'Won job', lost_job: 'Lost job' };
+const WORDS: Record<PipelineStatus, string> = {
+  new: 'New',
+  contacted: 'Contacted',
+  appointment: 'Appointment',
+  quoted: 'Quoted',
+  won_job: 'Won job',
+  lost_job: 'Lost job',
+};
 
 export function PipelinePage({ api }: { api: Api }) {
   const board = useAsync(() => ok(api.client.GET('/v1/me/pipeline')), []);
@@ -22,7 +29,11 @@ export function PipelinePage({ api }: { api: Api }) {
       await ok(
         api.client.POST('/v1/me/leads/{id}/pipeline', {
           params: { path: { id: assignmentId } },
-          body: { status, ...(note.trim() ? { note: note.trim() } : {}), ...(jobValue.trim() ? { jobValue: Number(jobValue) } : {}) },
+          body: {
+            status,
+            ...(note.trim() ? { note: note.trim() } : {}),
+            ...(jobValue.trim() ? { jobValue: Number(jobValue) } : {}),
+          },
         }),
       );
       toast(`Marked ${WORDS[status].toLowerCase()}`, 'ok');
@@ -36,7 +47,9 @@ export function PipelinePage({ api }: { api: Api }) {
       <div class="page-head">
         <div>
           <h1>Pipeline</h1>
-          <p class="muted">What became of the leads you bought. Your agency sees your close rate; it never changes what you paid.</p>
+          <p class="muted">
+            What became of the leads you bought. Your agency sees your close rate; it never changes what you paid.
+          </p>
         </div>
       </div>
       {board.data ? (
@@ -52,7 +65,9 @@ export function PipelinePage({ api }: { api: Api }) {
       <ErrorNote error={error ?? board.error} />
       <Panel title="Leads">
         {board.loading && !board.data ? <Loading /> : null}
-        {board.data && !board.data.leads.length ? <Empty title="No leads bought yet">Leads you win on Live Leads appear here.</Empty> : null}
+        {board.data && !board.data.leads.length ? (
+          <Empty title="No leads bought yet">Leads you win on Live Leads appear here.</Empty>
+        ) : null}
         {board.data?.leads.length ? (
           <div class="table-wrap">
             <table class="table" data-testid="pipeline-table">
@@ -78,7 +93,13 @@ export function PipelinePage({ api }: { api: Api }) {
   );
 }
 
-function PipelineRow({ item, onMark }: { item: PipelineBoard['leads'][number]; onMark(id: string, s: PipelineStatus, note: string, jobValue: string): Promise<void> }) {
+function PipelineRow({
+  item,
+  onMark,
+}: {
+  item: PipelineBoard['leads'][number];
+  onMark(id: string, s: PipelineStatus, note: string, jobValue: string): Promise<void>;
+}) {
   const [status, setStatus] = useState<PipelineStatus>(item.status);
   const [note, setNote] = useState('');
   const [jobValue, setJobValue] = useState('');
@@ -93,20 +114,43 @@ function PipelineRow({ item, onMark }: { item: PipelineBoard['leads'][number]; o
       <td>{dateTime(item.boughtAt)}</td>
       <td class="num">{num(item.price)}</td>
       <td>
-        <span class={`badge badge-${item.status === 'won_job' ? 'ok' : item.status === 'lost_job' ? 'bad' : 'info'}`}>{WORDS[item.status]}</span>
+        <span class={`badge badge-${item.status === 'won_job' ? 'ok' : item.status === 'lost_job' ? 'bad' : 'info'}`}>
+          {WORDS[item.status]}
+        </span>
         {item.jobValue !== null ? <div class="muted">job {num(item.jobValue)}</div> : null}
       </td>
       <td>
         <div class="row">
-          <select class="input" value={status} onChange={(e) => setStatus(e.currentTarget.value as PipelineStatus)} aria-label="New status" data-testid="pipeline-status">
+          <select
+            class="input"
+            value={status}
+            onChange={(e) => setStatus(e.currentTarget.value as PipelineStatus)}
+            aria-label="New status"
+            data-testid="pipeline-status"
+          >
             {STATUSES.map((s) => (
               <option key={s} value={s}>
                 {WORDS[s]}
               </option>
             ))}
           </select>
-          <input class="input" placeholder="note" value={note} onInput={(e) => setNote(e.currentTarget.value)} aria-label="Note" />
-          {status === 'won_job' ? <input class="input" inputMode="numeric" placeholder="job value" value={jobValue} onInput={(e) => setJobValue(e.currentTarget.value)} aria-label="Job value" /> : null}
+          <input
+            class="input"
+            placeholder="note"
+            value={note}
+            onInput={(e) => setNote(e.currentTarget.value)}
+            aria-label="Note"
+          />
+          {status === 'won_job' ? (
+            <input
+              class="input"
+              inputMode="numeric"
+              placeholder="job value"
+              value={jobValue}
+              onInput={(e) => setJobValue(e.currentTarget.value)}
+              aria-label="Job value"
+            />
+          ) : null}
           <Button
             size="sm"
             busy={busy}

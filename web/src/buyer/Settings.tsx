@@ -16,7 +16,9 @@ export function SettingsPage({ api, me, onChanged }: { api: Api; me: Me; onChang
       <div class="page-head">
         <div>
           <h1>Settings</h1>
-          <p class="muted">When you take leads, which leads, and how you hear about them. Your agency sees every change.</p>
+          <p class="muted">
+            When you take leads, which leads, and how you hear about them. Your agency sees every change.
+          </p>
         </div>
       </div>
       <BuyerSideForm

@@ -4,8 +4,20 @@ import { dateTime, num } from '../shared/format';
 import type { LedgerEntry, Wallet } from '../shared/types';
 import { Button, ErrorNote, Loading, Panel, useAsync, useMorePages } from '../shared/ui';
 
-export function WalletPage({ api, wallet, onRefresh }: { api: Api; wallet: Wallet | null; onRefresh(): Promise<void> }) {
-  const { extra, setExtra, cursor, setCursor, more } = useMorePages<LedgerEntry>(api, '/v1/me/ledger?limit=50', 'entries');
+export function WalletPage({
+  api,
+  wallet,
+  onRefresh,
+}: {
+  api: Api;
+  wallet: Wallet | null;
+  onRefresh(): Promise<void>;
+}) {
+  const { extra, setExtra, cursor, setCursor, more } = useMorePages<LedgerEntry>(
+    api,
+    '/v1/me/ledger?limit=50',
+    'entries',
+  );
   const ledger = useAsync(async () => {
     const page = await ok(api.client.GET('/v1/me/ledger', { params: { query: { limit: 50 } } }));
     setExtra([]);
@@ -18,7 +30,10 @@ export function WalletPage({ api, wallet, onRefresh }: { api: Api; wallet: Walle
       <div class="page-head">
         <div>
           <h1>Wallet</h1>
-          <p class="muted">Credits are charged the instant you win a claim. Your agency tops up your wallet; refunds of approved disputes come back here.</p>
+          <p class="muted">
+            Credits are charged the instant you win a claim. Your agency tops up your wallet; refunds of approved
+            disputes come back here.
+          </p>
         </div>
         <Button size="sm" onClick={() => void onRefresh().then(() => ledger.reload())}>
           Refresh
@@ -48,13 +63,30 @@ export function WalletPage({ api, wallet, onRefresh }: { api: Api; wallet: Walle
   );
 }
 
-const KIND: Record<string, string> = { top_up: 'Top-up', charge: 'Lead charge', refund: 'Refund', adjustment: 'Adjustment' };
+const KIND: Record<string, string> = {
+  top_up: 'Top-up',
+  charge: 'Lead charge',
+  refund: 'Refund',
+  adjustment: 'Adjustment',
+};
 
 /** The columns every ledger shares: a buyer's (LedgerEntry) and a source's (SourceLedgerEntry). */
-type AnyLedgerEntry = Pick<LedgerEntry, 'id' | 'amount' | 'balanceAfter' | 'leadId' | 'reference' | 'createdAt'> & { kind: string };
+type AnyLedgerEntry = Pick<LedgerEntry, 'id' | 'amount' | 'balanceAfter' | 'leadId' | 'reference' | 'createdAt'> & {
+  kind: string;
+};
 
 /** A ledger, newest first; `kinds` words the entry kinds (default: a buyer's). */
-export function LedgerTable({ entries, kinds = KIND, empty = 'No entries yet.', testId }: { entries: AnyLedgerEntry[]; kinds?: Record<string, string>; empty?: string; testId?: string }) {
+export function LedgerTable({
+  entries,
+  kinds = KIND,
+  empty = 'No entries yet.',
+  testId,
+}: {
+  entries: AnyLedgerEntry[];
+  kinds?: Record<string, string>;
+  empty?: string;
+  testId?: string;
+}) {
   if (!entries.length) return <p class="muted">{empty}</p>;
   return (
     <div class="table-wrap">

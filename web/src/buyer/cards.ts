@@ -4,7 +4,14 @@
  * cards; everything that decides what a card says lives here.
  */
 import { bidRefusalOf, claimOutcomeOf } from '../../../domain/claims';
-import type { BidRefusalReason, BuyerOffer, ClaimFailureReason, ClaimWonAnswer, CloseOutcome, LeadRecord } from '../shared/types';
+import type {
+  BidRefusalReason,
+  BuyerOffer,
+  ClaimFailureReason,
+  ClaimWonAnswer,
+  CloseOutcome,
+  LeadRecord,
+} from '../shared/types';
 
 export type Phase =
   /** claimable */
@@ -47,16 +54,22 @@ function prune(board: Board): Board {
   return board.filter((c) => isLive(c) || c.phase === 'won' || ++over <= KEEP_CLOSED);
 }
 
-const update = (board: Board, offerId: string, f: (c: Card) => Card): Board => board.map((c) => (c.offer.id === offerId ? f(c) : c));
+const update = (board: Board, offerId: string, f: (c: Card) => Card): Board =>
+  board.map((c) => (c.offer.id === offerId ? f(c) : c));
 
 /** A (re)connection's snapshot: the open offers now. Cards still open here but absent there closed while we were away. */
 export function applySnapshot(board: Board, offers: BuyerOffer[], now: number, first: boolean): Board {
   const open = new Map(offers.map((o) => [o.id, o]));
   const known = new Set(board.map((c) => c.offer.id));
-  const added: Card[] = offers.filter((o) => !known.has(o.id)).map((offer) => ({ offer, phase: 'open', arrivedAt: now, fresh: !first }));
+  const added: Card[] = offers
+    .filter((o) => !known.has(o.id))
+    .map((offer) => ({ offer, phase: 'open', arrivedAt: now, fresh: !first }));
   const kept = board.map((c): Card => {
     const o = open.get(c.offer.id);
-    if (o) return c.phase === 'closed' && c.outcome === 'gone' ? { ...c, offer: o, phase: 'open', outcome: undefined } : { ...c, offer: o };
+    if (o)
+      return c.phase === 'closed' && c.outcome === 'gone'
+        ? { ...c, offer: o, phase: 'open', outcome: undefined }
+        : { ...c, offer: o };
     if (isLive(c)) return { ...c, phase: 'closed', outcome: 'gone', note: undefined };
     return c;
   });
@@ -69,7 +82,11 @@ export function applyOpened(board: Board, offer: BuyerOffer, now: number): Board
 }
 
 export function applyClosed(board: Board, offerId: string, outcome: CloseOutcome): Board {
-  return update(board, offerId, (c) => (c.phase === 'won' ? { ...c, outcome } : { ...c, phase: outcome === 'won_by_you' && c.won ? 'won' : 'closed', outcome, note: undefined }));
+  return update(board, offerId, (c) =>
+    c.phase === 'won'
+      ? { ...c, outcome }
+      : { ...c, phase: outcome === 'won_by_you' && c.won ? 'won' : 'closed', outcome, note: undefined },
+  );
 }
 
 export function claimStarted(board: Board, offerId: string): Board {
@@ -95,17 +112,26 @@ export function wonElsewhere(board: Board, offerId: string, won: NonNullable<Car
  * A refused claim, as the answer gives it: `lost` (a lost race or a finished offer) ends the card for this buyer,
  * whatever happens next; `failed` (money, caps, eligibility) leaves it open to try again.
  */
-export function claimRefused(board: Board, offerId: string, answer: { result: 'lost' | 'failed'; reason: ClaimFailureReason }): Board {
+export function claimRefused(
+  board: Board,
+  offerId: string,
+  answer: { result: 'lost' | 'failed'; reason: ClaimFailureReason },
+): Board {
   const { result, reason } = answer;
   return update(board, offerId, (c) => {
     if (c.phase === 'closed' || c.phase === 'won') return { ...c, reason: c.reason ?? reason };
-    if (result === 'lost') return { ...c, phase: 'closed', reason, outcome: c.outcome ?? (reason === 'lost_race' ? 'taken' : undefined) };
+    if (result === 'lost')
+      return { ...c, phase: 'closed', reason, outcome: c.outcome ?? (reason === 'lost_race' ? 'taken' : undefined) };
     return { ...c, phase: 'refused', reason };
   });
 }
 
 export function bidPlaced(board: Board, offerId: string, amount: number): Board {
-  return update(board, offerId, (c) => (c.phase === 'claiming' || c.phase === 'refused' || c.phase === 'open' ? { ...c, phase: 'open', bid: amount, bidReason: undefined, note: undefined } : { ...c, bid: amount }));
+  return update(board, offerId, (c) =>
+    c.phase === 'claiming' || c.phase === 'refused' || c.phase === 'open'
+      ? { ...c, phase: 'open', bid: amount, bidReason: undefined, note: undefined }
+      : { ...c, bid: amount },
+  );
 }
 
 export function bidRefused(board: Board, offerId: string, reason: BidRefusalReason): Board {
@@ -128,7 +154,11 @@ export function dismissOver(board: Board): Board {
 export const refusalText = (r: ClaimFailureReason): string => claimOutcomeOf(r).message;
 export const bidRefusalText = (r: BidRefusalReason): string => bidRefusalOf(r).message;
 /** Refusals after which another (higher) bid can still stand. */
-export const BID_RETRYABLE: ReadonlySet<BidRefusalReason> = new Set(['below_floor', 'not_a_raise', 'insufficient_credits']);
+export const BID_RETRYABLE: ReadonlySet<BidRefusalReason> = new Set([
+  'below_floor',
+  'not_a_raise',
+  'insufficient_credits',
+]);
 
 /** Whether the buyer may press Claim again after this refusal (the cause can change while the window is open). */
 export const RETRYABLE: ReadonlySet<ClaimFailureReason> = new Set(['insufficient_credits', 'cap_reached']);

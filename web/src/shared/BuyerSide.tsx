@@ -11,7 +11,15 @@ import type { Buyer } from './types';
 import { Button, ErrorNote, Field, Panel } from './ui';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
-const DAY_NAMES: Record<(typeof DAYS)[number], string> = { mon: 'Monday', tue: 'Tuesday', wed: 'Wednesday', thu: 'Thursday', fri: 'Friday', sat: 'Saturday', sun: 'Sunday' };
+const DAY_NAMES: Record<(typeof DAYS)[number], string> = {
+  mon: 'Monday',
+  tue: 'Tuesday',
+  wed: 'Wednesday',
+  thu: 'Thursday',
+  fri: 'Friday',
+  sat: 'Saturday',
+  sun: 'Sunday',
+};
 const CHANNELS = ['webhook', 'email', 'sms', 'voice'] as const;
 
 type Schedule = NonNullable<Buyer['schedule']>;
@@ -33,18 +41,32 @@ function parseRanges(text: string): Ranges {
 /** Whether the buyer takes leads now, and when it opens again. */
 export function AvailabilityNote({ buyer }: { buyer: Buyer }) {
   const a = buyer.availability;
-  if (a.open) return <p class="availability availability-open" data-testid="availability">Taking leads now.</p>;
+  if (a.open)
+    return (
+      <p class="availability availability-open" data-testid="availability">
+        Taking leads now.
+      </p>
+    );
   return (
     <p class="availability availability-closed" data-testid="availability">
-      {a.why === 'pause' ? 'Paused' : 'Outside your hours'} – {a.opensAt ? `opens again ${dateTime(a.opensAt)}` : 'no opening hours set'}.
+      {a.why === 'pause' ? 'Paused' : 'Outside your hours'} –{' '}
+      {a.opensAt ? `opens again ${dateTime(a.opensAt)}` : 'no opening hours set'}.
     </p>
   );
 }
 
-export function BuyerSideForm({ buyer, onSave }: { buyer: Buyer; onSave(patch: Record<string, unknown>): Promise<unknown> }) {
+export function BuyerSideForm({
+  buyer,
+  onSave,
+}: {
+  buyer: Buyer;
+  onSave(patch: Record<string, unknown>): Promise<unknown>;
+}) {
   const [timeZone, setTimeZone] = useState(buyer.timeZone ?? '');
   const [alwaysOpen, setAlwaysOpen] = useState(buyer.schedule === null);
-  const [days, setDays] = useState<Record<string, string>>(() => Object.fromEntries(DAYS.map((d) => [d, rangesText((buyer.schedule as Schedule | null)?.[d])])));
+  const [days, setDays] = useState<Record<string, string>>(() =>
+    Object.fromEntries(DAYS.map((d) => [d, rangesText((buyer.schedule as Schedule | null)?.[d])])),
+  );
   const [pauses, setPauses] = useState(buyer.pauses);
   const [pauseUntil, setPauseUntil] = useState('');
   const [pauseNote, setPauseNote] = useState('');
@@ -66,7 +88,9 @@ export function BuyerSideForm({ buyer, onSave }: { buyer: Buyer; onSave(patch: R
       setError(new Error('The filters are not valid JSON.'));
       return;
     }
-    const schedule = alwaysOpen ? null : Object.fromEntries(DAYS.map((d) => [d, parseRanges(days[d] ?? '')]).filter(([, r]) => (r as Ranges).length));
+    const schedule = alwaysOpen
+      ? null
+      : Object.fromEntries(DAYS.map((d) => [d, parseRanges(days[d] ?? '')]).filter(([, r]) => (r as Ranges).length));
     const patch: Record<string, unknown> = {
       timeZone: timeZone.trim() || null,
       schedule,
@@ -95,16 +119,33 @@ export function BuyerSideForm({ buyer, onSave }: { buyer: Buyer; onSave(patch: R
       <Panel title="Hours of operation">
         <AvailabilityNote buyer={buyer} />
         <Field label="Time zone" hint="IANA name, e.g. America/New_York; empty: the agency's">
-          <input class="input" value={timeZone} placeholder="agency's time zone" onInput={(e) => setTimeZone(e.currentTarget.value)} data-testid="time-zone" />
+          <input
+            class="input"
+            value={timeZone}
+            placeholder="agency's time zone"
+            onInput={(e) => setTimeZone(e.currentTarget.value)}
+            data-testid="time-zone"
+          />
         </Field>
         <label class="check">
-          <input type="checkbox" checked={alwaysOpen} onChange={(e) => setAlwaysOpen(e.currentTarget.checked)} data-testid="always-open" /> Always open
+          <input
+            type="checkbox"
+            checked={alwaysOpen}
+            onChange={(e) => setAlwaysOpen(e.currentTarget.checked)}
+            data-testid="always-open"
+          />{' '}
+          Always open
         </label>
         {alwaysOpen ? null : (
           <div class="schedule-grid">
             {DAYS.map((d) => (
               <Field key={d} label={DAY_NAMES[d]} hint="e.g. 08:00-12:00, 13:00-18:00; empty: closed">
-                <input class="input" value={days[d]} onInput={(e) => setDays({ ...days, [d]: e.currentTarget.value })} data-testid={`day-${d}`} />
+                <input
+                  class="input"
+                  value={days[d]}
+                  onInput={(e) => setDays({ ...days, [d]: e.currentTarget.value })}
+                  data-testid={`day-${d}`}
+                />
               </Field>
             ))}
           </div>
@@ -127,16 +168,30 @@ export function BuyerSideForm({ buyer, onSave }: { buyer: Buyer; onSave(patch: R
         )}
         <div class="row">
           <Field label="Pause until">
-            <input class="input" type="datetime-local" value={pauseUntil} onInput={(e) => setPauseUntil(e.currentTarget.value)} data-testid="pause-until" />
+            <input
+              class="input"
+              type="datetime-local"
+              value={pauseUntil}
+              onInput={(e) => setPauseUntil(e.currentTarget.value)}
+              data-testid="pause-until"
+            />
           </Field>
           <Field label="Note">
-            <input class="input" value={pauseNote} placeholder="back Monday 8:00" onInput={(e) => setPauseNote(e.currentTarget.value)} />
+            <input
+              class="input"
+              value={pauseNote}
+              placeholder="back Monday 8:00"
+              onInput={(e) => setPauseNote(e.currentTarget.value)}
+            />
           </Field>
           <Button
             size="sm"
             disabled={!pauseUntil}
             onClick={() => {
-              setPauses([...pauses, { until: new Date(pauseUntil).toISOString(), ...(pauseNote.trim() ? { note: pauseNote.trim() } : {}) }]);
+              setPauses([
+                ...pauses,
+                { until: new Date(pauseUntil).toISOString(), ...(pauseNote.trim() ? { note: pauseNote.trim() } : {}) },
+              ]);
               setPauseUntil('');
               setPauseNote('');
             }}
@@ -153,7 +208,9 @@ export function BuyerSideForm({ buyer, onSave }: { buyer: Buyer; onSave(patch: R
               <input
                 type="checkbox"
                 checked={channels.includes(c)}
-                onChange={(e) => setChannels(e.currentTarget.checked ? [...channels, c] : channels.filter((x) => x !== c))}
+                onChange={(e) =>
+                  setChannels(e.currentTarget.checked ? [...channels, c] : channels.filter((x) => x !== c))
+                }
                 data-testid={`alert-${c}`}
               />{' '}
               {c === 'sms' ? 'SMS' : c[0]!.toUpperCase() + c.slice(1)}
@@ -162,25 +219,56 @@ export function BuyerSideForm({ buyer, onSave }: { buyer: Buyer; onSave(patch: R
         </div>
         <div class="row">
           <Field label="Minimum price" hint="no offer alert below it">
-            <input class="input" inputMode="numeric" value={minPrice} onInput={(e) => setMinPrice(e.currentTarget.value)} data-testid="min-price" />
+            <input
+              class="input"
+              inputMode="numeric"
+              value={minPrice}
+              onInput={(e) => setMinPrice(e.currentTarget.value)}
+              data-testid="min-price"
+            />
           </Field>
           <Field label="Quiet from">
-            <input class="input" type="time" value={quietFrom} onInput={(e) => setQuietFrom(e.currentTarget.value)} data-testid="quiet-from" />
+            <input
+              class="input"
+              type="time"
+              value={quietFrom}
+              onInput={(e) => setQuietFrom(e.currentTarget.value)}
+              data-testid="quiet-from"
+            />
           </Field>
           <Field label="Quiet until">
-            <input class="input" type="time" value={quietTo} onInput={(e) => setQuietTo(e.currentTarget.value)} data-testid="quiet-to" />
+            <input
+              class="input"
+              type="time"
+              value={quietTo}
+              onInput={(e) => setQuietTo(e.currentTarget.value)}
+              data-testid="quiet-to"
+            />
           </Field>
           <Field label="Low-balance alert below" hint="credits; empty: none">
-            <input class="input" inputMode="numeric" value={threshold} onInput={(e) => setThreshold(e.currentTarget.value)} data-testid="low-balance-threshold" />
+            <input
+              class="input"
+              inputMode="numeric"
+              value={threshold}
+              onInput={(e) => setThreshold(e.currentTarget.value)}
+              data-testid="low-balance-threshold"
+            />
           </Field>
         </div>
       </Panel>
       <Panel title="Lead filters">
         <p class="muted">
-          Rules on lead fields or answers: <code>{'{"match":"all","rules":[{"field":"answers.roofType","op":"in","values":["replace"]}]}'}</code> – operators equals, in,
-          not_in, range (min, max), present, absent. Empty: every lead.
+          Rules on lead fields or answers:{' '}
+          <code>{'{"match":"all","rules":[{"field":"answers.roofType","op":"in","values":["replace"]}]}'}</code> –
+          operators equals, in, not_in, range (min, max), present, absent. Empty: every lead.
         </p>
-        <textarea class="input mono" rows={5} value={filters} onInput={(e) => setFilters(e.currentTarget.value)} data-testid="filters" />
+        <textarea
+          class="input mono"
+          rows={5}
+          value={filters}
+          onInput={(e) => setFilters(e.currentTarget.value)}
+          data-testid="filters"
+        />
       </Panel>
       <ErrorNote error={error} />
       <div class="form-actions">

@@ -74,7 +74,11 @@ export async function ok<T>(call: Promise<TypedAnswer<T>>): Promise<T> {
 
 /** The typed client, called with a path that is already a URL (the string-path helpers). */
 type UntypedClient = {
-  request(method: string, url: string, init: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal; parseAs: 'text' }): Promise<TypedAnswer<string>>;
+  request(
+    method: string,
+    url: string,
+    init: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal; parseAs: 'text' },
+  ): Promise<TypedAnswer<string>>;
 };
 
 export class Api {
@@ -111,12 +115,16 @@ export class Api {
 
   /** Any answer, without throwing on a 4xx/5xx (claims: their refusals are business outcomes). */
   async raw<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<RawAnswer<T>> {
-    const { data, error, response } = await (this.client as unknown as UntypedClient).request(method.toLowerCase(), path, {
-      body: opts.body,
-      headers: opts.idempotencyKey ? { 'Idempotency-Key': opts.idempotencyKey } : undefined,
-      signal: opts.signal,
-      parseAs: 'text',
-    });
+    const { data, error, response } = await (this.client as unknown as UntypedClient).request(
+      method.toLowerCase(),
+      path,
+      {
+        body: opts.body,
+        headers: opts.idempotencyKey ? { 'Idempotency-Key': opts.idempotencyKey } : undefined,
+        signal: opts.signal,
+        parseAs: 'text',
+      },
+    );
     let body: unknown = error === undefined || error === '' ? null : error;
     if (response.ok && data) {
       try {
@@ -163,9 +171,19 @@ export class Api {
 export function toApiError(status: number, body: unknown): ApiError {
   if (body && typeof body === 'object') {
     const p = body as { code?: string; detail?: string; title?: string; errors?: FieldError[]; reason?: string };
-    return new ApiError(status, p.code ?? p.reason ?? `http_${status}`, p.detail ?? p.title ?? p.reason ?? `HTTP ${status}`, p.errors ?? [], body);
+    return new ApiError(
+      status,
+      p.code ?? p.reason ?? `http_${status}`,
+      p.detail ?? p.title ?? p.reason ?? `HTTP ${status}`,
+      p.errors ?? [],
+      body,
+    );
   }
-  return new ApiError(status, `http_${status}`, typeof body === 'string' && body ? body.slice(0, 300) : `HTTP ${status}`);
+  return new ApiError(
+    status,
+    `http_${status}`,
+    typeof body === 'string' && body ? body.slice(0, 300) : `HTTP ${status}`,
+  );
 }
 
 /** A human message for any thrown value. */

@@ -9,7 +9,14 @@ export const pct = (x: number) => (Number.isFinite(x) ? `${Math.round(x * 1000) 
 export function dateTime(iso: string | null | undefined): string {
   if (!iso) return '–';
   const d = new Date(iso);
-  return d.toLocaleString('en-US', { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+  return d.toLocaleString('en-US', {
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hour12: false,
+  });
 }
 
 /** HH:MM:SS.mmm, for timelines where milliseconds matter. */
@@ -63,7 +70,11 @@ const LABELS: Record<string, string> = {
 /** "homeowner" → "Homeowner", "roof_age" → "Roof age", "firstName" → "First name". */
 export function label(key: string): string {
   if (LABELS[key]) return LABELS[key]!;
-  const words = key.replace(/[_-]+/g, ' ').replace(/([a-z])([A-Z])/g, '$1 $2').trim().toLowerCase();
+  const words = key
+    .replace(/[_-]+/g, ' ')
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .trim()
+    .toLowerCase();
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 

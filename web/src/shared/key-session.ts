@@ -27,7 +27,11 @@ export interface KeySession {
  * `check` answers the caller of a key or throws (an ApiError whose detail the
  * card shows): `/v1/me` and a test of its `kind`.
  */
-export function useKeySession(kind: KeyKind, check: (who: Me) => void, lost = 'Your key is no longer valid. Sign in again.'): KeySession {
+export function useKeySession(
+  kind: KeyKind,
+  check: (who: Me) => void,
+  lost = 'Your key is no longer valid. Sign in again.',
+): KeySession {
   const [key, setKey] = useState<string | null>(() => loadKey(kind));
   const [me, setMe] = useState<Me | null>(null);
   const [note, setNote] = useState<string | null>(null);
@@ -38,7 +42,14 @@ export function useKeySession(kind: KeyKind, check: (who: Me) => void, lost = 'Y
     setMe(null);
     if (why) setNote(why);
   }, []);
-  const api = useMemo(() => new Api(() => key, () => signOut(lost)), [key, signOut]);
+  const api = useMemo(
+    () =>
+      new Api(
+        () => key,
+        () => signOut(lost),
+      ),
+    [key, signOut],
+  );
 
   const checkKey = async (candidate: string): Promise<Me> => {
     const who = await new Api(() => candidate).get<Me>('/v1/me');
@@ -50,7 +61,9 @@ export function useKeySession(kind: KeyKind, check: (who: Me) => void, lost = 'Y
     if (!key || me) return;
     checkKey(key)
       .then(setMe)
-      .catch((err) => signOut(err instanceof ApiError && err.status !== 0 ? err.detail : 'Could not reach the server.'));
+      .catch((err) =>
+        signOut(err instanceof ApiError && err.status !== 0 ? err.detail : 'Could not reach the server.'),
+      );
   }, [key]);
 
   const signIn = async (k: string) => {

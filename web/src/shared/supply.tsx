@@ -28,7 +28,10 @@ export function OutcomeBadge({ outcome }: { outcome: SourceOutcome }) {
 }
 
 export function SourceLeadsTable({ leads, campaignName }: { leads: SourceLead[]; campaignName(id: string): string }) {
-  if (!leads.length) return <Empty title="No lead in this range">Leads posted with the source key show up here with their outcome.</Empty>;
+  if (!leads.length)
+    return (
+      <Empty title="No lead in this range">Leads posted with the source key show up here with their outcome.</Empty>
+    );
   return (
     <div class="table-wrap">
       <table class="table" data-testid="source-leads">
@@ -67,7 +70,12 @@ export function SourceLeadsTable({ leads, campaignName }: { leads: SourceLead[];
 
 /** A source ledger's entry kinds in words (the table is the buyer's ledger table: web/src/buyer/Wallet.tsx). */
 export const NO_PAYOUT_YET = 'No entries yet: a payout is written when a lead of this source is sold.';
-export const SOURCE_LEDGER_KINDS: Record<SourceLedgerEntry['kind'], string> = { payout: 'Payout', reversal: 'Reversal (return)', settlement: 'Settlement', adjustment: 'Adjustment' };
+export const SOURCE_LEDGER_KINDS: Record<SourceLedgerEntry['kind'], string> = {
+  payout: 'Payout',
+  reversal: 'Reversal (return)',
+  settlement: 'Settlement',
+  adjustment: 'Adjustment',
+};
 
 export interface Range {
   from: string;
@@ -79,10 +87,20 @@ export function RangeFields({ range, onChange }: { range: Range; onChange(r: Ran
   return (
     <>
       <Field label="From">
-        <input type="date" name="from" value={range.from} onChange={(e) => onChange({ ...range, from: e.currentTarget.value })} />
+        <input
+          type="date"
+          name="from"
+          value={range.from}
+          onChange={(e) => onChange({ ...range, from: e.currentTarget.value })}
+        />
       </Field>
       <Field label="To">
-        <input type="date" name="to" value={range.to} onChange={(e) => onChange({ ...range, to: e.currentTarget.value })} />
+        <input
+          type="date"
+          name="to"
+          value={range.to}
+          onChange={(e) => onChange({ ...range, to: e.currentTarget.value })}
+        />
       </Field>
     </>
   );
@@ -98,7 +116,17 @@ export function rangeQuery(range: Range, lead: '?' | '&' = '?'): string {
 }
 
 /** A button that downloads one CSV export. */
-export function CsvButton({ api, path, file, children }: { api: Api; path: string; file: string; children: ComponentChildren }) {
+export function CsvButton({
+  api,
+  path,
+  file,
+  children,
+}: {
+  api: Api;
+  path: string;
+  file: string;
+  children: ComponentChildren;
+}) {
   const [run, busy] = useAction(() => downloadCsv(api, path, file));
   return (
     <Button size="sm" busy={busy} onClick={() => void run()} data-testid={`csv-${file.replace(/\.csv$/, '')}`}>
@@ -135,13 +163,15 @@ function typeOf(s: JsonSchema): string {
   if (alts) return alts.map(typeOf).join(' | ');
   const t = Array.isArray(s.type) ? s.type.join(' | ') : (s.type ?? 'any');
   if (t === 'array' && s.items) return `${typeOf(s.items)}[]`;
-  if (t === 'object' && !s.properties && s.additionalProperties && typeof s.additionalProperties === 'object') return `object of ${typeOf(s.additionalProperties)}`;
+  if (t === 'object' && !s.properties && s.additionalProperties && typeof s.additionalProperties === 'object')
+    return `object of ${typeOf(s.additionalProperties)}`;
   return s.format ? `${t} (${s.format})` : t;
 }
 
 function limitsOf(s: JsonSchema): string {
   const out: string[] = [];
-  if (s.minLength !== undefined || s.maxLength !== undefined) out.push(`${s.minLength ?? 0}–${s.maxLength ?? '…'} chars`);
+  if (s.minLength !== undefined || s.maxLength !== undefined)
+    out.push(`${s.minLength ?? 0}–${s.maxLength ?? '…'} chars`);
   if (s.minimum !== undefined || s.maximum !== undefined) out.push(`${s.minimum ?? '…'}–${s.maximum ?? '…'}`);
   // A short pattern says something (`^[A-Za-z]{2}$`); a long one (a UUID, an e-mail, a timestamp) is noise next to its format.
   if (s.pattern && !s.format && s.pattern.length <= 40) out.push(`pattern ${s.pattern}`);
@@ -149,7 +179,10 @@ function limitsOf(s: JsonSchema): string {
 }
 
 /** One row per field, nested objects flattened to dotted paths (`fields.zip`). */
-function fieldRows(schema: JsonSchema, prefix = ''): { path: string; type: string; required: boolean; about: string }[] {
+function fieldRows(
+  schema: JsonSchema,
+  prefix = '',
+): { path: string; type: string; required: boolean; about: string }[] {
   const rows: { path: string; type: string; required: boolean; about: string }[] = [];
   for (const [name, s] of Object.entries(schema.properties ?? {})) {
     const path = prefix ? `${prefix}.${name}` : name;
@@ -201,11 +234,15 @@ export function PostingSpecView({ spec }: { spec: PostingSpec }) {
             <li key={i}>{step}</li>
           ))}
         </ol>
-        <p class="fine">Every call carries the source key: <code>Authorization: Bearer $SOURCE_KEY</code>.</p>
+        <p class="fine">
+          Every call carries the source key: <code>Authorization: Bearer $SOURCE_KEY</code>.
+        </p>
       </Panel>
       <Panel title="Campaigns you may post into">
         {spec.campaigns.length === 0 ? (
-          <Empty title="No campaign allowed yet">The agency allows campaigns for this source, each with its payout rule.</Empty>
+          <Empty title="No campaign allowed yet">
+            The agency allows campaigns for this source, each with its payout rule.
+          </Empty>
         ) : (
           spec.campaigns.map((c) => (
             <div class="spec-campaign" key={c.campaignId} data-testid="spec-campaign">
@@ -221,7 +258,9 @@ export function PostingSpecView({ spec }: { spec: PostingSpec }) {
                   <Button
                     size="sm"
                     variant="ghost"
-                    onClick={() => void navigator.clipboard?.writeText(line).then(() => setCopied(`${c.campaignId}:${i}`))}
+                    onClick={() =>
+                      void navigator.clipboard?.writeText(line).then(() => setCopied(`${c.campaignId}:${i}`))
+                    }
                   >
                     {copied === `${c.campaignId}:${i}` ? 'Copied' : 'Copy'}
                   </Button>

@@ -28,7 +28,10 @@ import type {
   WonLeadView,
   PriceRulesSchema,
 } from '../../../api/schemas';
-import type { FeedClientMessage as FeedClientMessageSchema, FeedServerMessage as FeedServerMessageSchema } from '../../../api/feed-messages';
+import type {
+  FeedClientMessage as FeedClientMessageSchema,
+  FeedServerMessage as FeedServerMessageSchema,
+} from '../../../api/feed-messages';
 
 export type {
   AuctionKind,

@@ -110,10 +110,13 @@ export function toast(text: string, tone: Tone = 'info'): void {
   const t = { id: ++toastSeq, text, tone };
   toasts = [...toasts.slice(-3), t];
   listeners.forEach((l) => l(toasts));
-  setTimeout(() => {
-    toasts = toasts.filter((x) => x.id !== t.id);
-    listeners.forEach((l) => l(toasts));
-  }, tone === 'bad' ? 7000 : 4000);
+  setTimeout(
+    () => {
+      toasts = toasts.filter((x) => x.id !== t.id);
+      listeners.forEach((l) => l(toasts));
+    },
+    tone === 'bad' ? 7000 : 4000,
+  );
 }
 
 export function Toasts() {
@@ -143,16 +146,43 @@ type ButtonProps = Omit<ButtonHTMLAttributes<HTMLButtonElement>, 'size' | 'type'
   type?: 'button' | 'submit';
 };
 
-export function Button({ variant = 'secondary', size = 'md', busy, disabled, children, class: cls, type = 'button', ...rest }: ButtonProps) {
+export function Button({
+  variant = 'secondary',
+  size = 'md',
+  busy,
+  disabled,
+  children,
+  class: cls,
+  type = 'button',
+  ...rest
+}: ButtonProps) {
   return (
-    <button type={type} class={`btn btn-${variant} btn-${size} ${cls ?? ''}`} disabled={disabled || busy} aria-busy={busy ? 'true' : undefined} {...rest}>
+    <button
+      type={type}
+      class={`btn btn-${variant} btn-${size} ${cls ?? ''}`}
+      disabled={disabled || busy}
+      aria-busy={busy ? 'true' : undefined}
+      {...rest}
+    >
       {busy ? <span class="spinner" aria-hidden="true" /> : null}
       {children}
     </button>
   );
 }
 
-export function Field({ label, hint, error, children, class: cls }: { label: string; hint?: ComponentChildren; error?: string; children: ComponentChildren; class?: string }) {
+export function Field({
+  label,
+  hint,
+  error,
+  children,
+  class: cls,
+}: {
+  label: string;
+  hint?: ComponentChildren;
+  error?: string;
+  children: ComponentChildren;
+  class?: string;
+}) {
   return (
     <label class={`field ${error ? 'field-error' : ''} ${cls ?? ''}`}>
       <span class="field-label">{label}</span>
@@ -207,7 +237,17 @@ export function Loading({ label = 'Loading…' }: { label?: string }) {
   );
 }
 
-export function Panel({ title, actions, children, class: cls }: { title?: ComponentChildren; actions?: ComponentChildren; children: ComponentChildren; class?: string }) {
+export function Panel({
+  title,
+  actions,
+  children,
+  class: cls,
+}: {
+  title?: ComponentChildren;
+  actions?: ComponentChildren;
+  children: ComponentChildren;
+  class?: string;
+}) {
   return (
     <section class={`panel ${cls ?? ''}`}>
       {title || actions ? (
@@ -278,7 +318,14 @@ export function Logo({ product }: { product: string }) {
           </linearGradient>
         </defs>
         <path d="M9 8v16h8" stroke="#fff" stroke-width="3" fill="none" stroke-linecap="round" stroke-linejoin="round" />
-        <path d="M18 12l3 9 3-9" stroke="#fff" stroke-width="2.6" fill="none" stroke-linecap="round" stroke-linejoin="round" />
+        <path
+          d="M18 12l3 9 3-9"
+          stroke="#fff"
+          stroke-width="2.6"
+          fill="none"
+          stroke-linecap="round"
+          stroke-linejoin="round"
+        />
       </svg>
       <span class="logo-text">
         Leadwire <span class="logo-product">{product}</span>

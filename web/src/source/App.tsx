@@ -9,7 +9,16 @@ import { Api, ApiError } from '../shared/api';
 import { exportPath } from '../shared/download';
 import { num, shortId } from '../shared/format';
 import { useKeySession } from '../shared/key-session';
-import { CsvButton, PostingSpecView, rangeQuery, RangeFields, SourceLeadsTable, SOURCE_LEDGER_KINDS, NO_PAYOUT_YET, type Range } from '../shared/supply';
+import {
+  CsvButton,
+  PostingSpecView,
+  rangeQuery,
+  RangeFields,
+  SourceLeadsTable,
+  SOURCE_LEDGER_KINDS,
+  NO_PAYOUT_YET,
+  type Range,
+} from '../shared/supply';
 import type { Me, Page, PostingSpec, SourceBalance, SourceLead, SourceLedgerEntry } from '../shared/types';
 import { Button, ErrorNote, Loading, Logo, Panel, SignIn, Toasts, useAsync, useMorePages } from '../shared/ui';
 import { LedgerTable } from '../buyer/Wallet';
@@ -30,7 +39,15 @@ export function App() {
     'source',
     (who) => {
       if (who.kind !== 'source' || !who.source) {
-        throw new ApiError(403, 'forbidden', who.kind === 'buyer' ? 'This is a buyer key: Live Leads is at /.' : who.kind === 'admin' ? 'This is an agency admin key: the console is at /admin.' : 'This is not a source key.');
+        throw new ApiError(
+          403,
+          'forbidden',
+          who.kind === 'buyer'
+            ? 'This is a buyer key: Live Leads is at /.'
+            : who.kind === 'admin'
+              ? 'This is an agency admin key: the console is at /admin.'
+              : 'This is not a source key.',
+        );
       }
     },
     'Your key is no longer valid (rotated or revoked?). Sign in with your new key.',
@@ -82,7 +99,12 @@ function Portal({ api, me, onSignOut }: { api: Api; me: Me; onSignOut(): void })
         <Logo product="Source portal" />
         <nav class="tabs" aria-label="Sections">
           {TABS.map((t) => (
-            <button key={t.id} class={`tab ${tab === t.id ? 'tab-on' : ''}`} aria-current={tab === t.id ? 'page' : undefined} onClick={() => go(t.id)}>
+            <button
+              key={t.id}
+              class={`tab ${tab === t.id ? 'tab-on' : ''}`}
+              aria-current={tab === t.id ? 'page' : undefined}
+              onClick={() => go(t.id)}
+            >
               {t.label}
             </button>
           ))}
@@ -103,16 +125,32 @@ function Portal({ api, me, onSignOut }: { api: Api; me: Me; onSignOut(): void })
           </Button>
         </div>
       </header>
-      {me.source?.status === 'paused' ? <div class="banner banner-warn">This source is paused: the agency does not take its leads now (pings are rejected, posts refused).</div> : null}
+      {me.source?.status === 'paused' ? (
+        <div class="banner banner-warn">
+          This source is paused: the agency does not take its leads now (pings are rejected, posts refused).
+        </div>
+      ) : null}
       <main class="main">
-        {tab === 'leads' ? <LeadsTab api={api} campaignName={campaignName} onRefresh={() => void balance.reload()} /> : null}
-        {tab === 'balance' ? <BalanceTab api={api} balance={balance.data ?? null} error={balance.error} onRefresh={() => void balance.reload()} /> : null}
+        {tab === 'leads' ? (
+          <LeadsTab api={api} campaignName={campaignName} onRefresh={() => void balance.reload()} />
+        ) : null}
+        {tab === 'balance' ? (
+          <BalanceTab
+            api={api}
+            balance={balance.data ?? null}
+            error={balance.error}
+            onRefresh={() => void balance.reload()}
+          />
+        ) : null}
         {tab === 'spec' ? (
           <div class="page">
             <div class="page-head">
               <div>
                 <h1>Posting spec</h1>
-                <p class="muted">How to send leads to {me.agency?.name ?? 'the agency'}: ping, then post, into the campaigns you are allowed. Generated from the API's own schemas.</p>
+                <p class="muted">
+                  How to send leads to {me.agency?.name ?? 'the agency'}: ping, then post, into the campaigns you are
+                  allowed. Generated from the API's own schemas.
+                </p>
               </div>
             </div>
             <ErrorNote error={spec.error} />
@@ -140,7 +178,10 @@ function LeadsTab({ api, campaignName, onRefresh }: { api: Api; campaignName(id:
       <div class="page-head">
         <div>
           <h1>My leads</h1>
-          <p class="muted">Every lead you sent, with its outcome (pending, sold, unsold, returned) and what it paid you. A returned sale reverses its payout.</p>
+          <p class="muted">
+            Every lead you sent, with its outcome (pending, sold, unsold, returned) and what it paid you. A returned
+            sale reverses its payout.
+          </p>
         </div>
         <div class="row-actions">
           <CsvButton api={api} path={exportPath('leads.csv', { from: range.from, to: range.to })} file="leads.csv">
@@ -177,8 +218,22 @@ function LeadsTab({ api, campaignName, onRefresh }: { api: Api; campaignName(id:
   );
 }
 
-function BalanceTab({ api, balance, error, onRefresh }: { api: Api; balance: SourceBalance | null; error: unknown; onRefresh(): void }) {
-  const { extra, setExtra, cursor, setCursor, more } = useMorePages<SourceLedgerEntry>(api, '/v1/source/ledger?limit=50', 'entries');
+function BalanceTab({
+  api,
+  balance,
+  error,
+  onRefresh,
+}: {
+  api: Api;
+  balance: SourceBalance | null;
+  error: unknown;
+  onRefresh(): void;
+}) {
+  const { extra, setExtra, cursor, setCursor, more } = useMorePages<SourceLedgerEntry>(
+    api,
+    '/v1/source/ledger?limit=50',
+    'entries',
+  );
   const ledger = useAsync(async () => {
     const page = await api.get<Page<'entries', SourceLedgerEntry>>('/v1/source/ledger?limit=50');
     setExtra([]);
@@ -190,7 +245,10 @@ function BalanceTab({ api, balance, error, onRefresh }: { api: Api; balance: Sou
       <div class="page-head">
         <div>
           <h1>Balance</h1>
-          <p class="muted">What the agency owes you: a payout for each sold lead, written with the sale; a reversal when a sale is returned; settlements when the agency pays you.</p>
+          <p class="muted">
+            What the agency owes you: a payout for each sold lead, written with the sale; a reversal when a sale is
+            returned; settlements when the agency pays you.
+          </p>
         </div>
         <div class="row-actions">
           <CsvButton api={api} path={exportPath('source-ledger.csv')} file="source-ledger.csv">
@@ -212,7 +270,16 @@ function BalanceTab({ api, balance, error, onRefresh }: { api: Api; balance: Sou
       </div>
       <Panel title="Ledger">
         <ErrorNote error={ledger.error} />
-        {ledger.data ? <LedgerTable entries={[...ledger.data, ...extra]} kinds={SOURCE_LEDGER_KINDS} empty={NO_PAYOUT_YET} testId="source-ledger" /> : <Loading />}
+        {ledger.data ? (
+          <LedgerTable
+            entries={[...ledger.data, ...extra]}
+            kinds={SOURCE_LEDGER_KINDS}
+            empty={NO_PAYOUT_YET}
+            testId="source-ledger"
+          />
+        ) : (
+          <Loading />
+        )}
         {cursor ? (
           <div class="more">
             <Button size="sm" onClick={() => void more()}>
