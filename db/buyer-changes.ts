@@ -18,15 +18,13 @@ export async function recordBuyerChange(
   },
 ): Promise<void> {
   if (!Object.keys(input.changes).length) return;
-  await db
-    .insert(buyerChanges)
-    .values({
-      agencyId: input.agencyId,
-      buyerId: input.buyerId,
-      actor: input.actor,
-      changes: input.changes,
-      note: input.note ?? null,
-    });
+  await db.insert(buyerChanges).values({
+    agencyId: input.agencyId,
+    buyerId: input.buyerId,
+    actor: input.actor,
+    changes: input.changes,
+    note: input.note ?? null,
+  });
 }
 
 export async function listBuyerChanges(db: DbOrTx, buyerId: string, page: PageArgs): Promise<Page<BuyerChangeRow>> {

@@ -41,19 +41,17 @@ export interface NewOffer {
 export async function storeOffer(tx: Tx, offer: NewOffer, targets: TargetVerdict[]): Promise<void> {
   await tx.insert(offers).values({ ...offer, route: offer.route ?? null, status: 'open' });
   if (targets.length) {
-    await tx
-      .insert(offerTargets)
-      .values(
-        targets.map((t) => ({
-          offerId: offer.id,
-          buyerId: t.buyerId,
-          eligible: t.eligible,
-          reason: t.reason,
-          detail: t.detail,
-          snapshot: t.snapshot,
-          price: t.price ?? null,
-        })),
-      );
+    await tx.insert(offerTargets).values(
+      targets.map((t) => ({
+        offerId: offer.id,
+        buyerId: t.buyerId,
+        eligible: t.eligible,
+        reason: t.reason,
+        detail: t.detail,
+        snapshot: t.snapshot,
+        price: t.price ?? null,
+      })),
+    );
   }
   await appendEvents(
     tx,

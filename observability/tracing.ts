@@ -108,31 +108,29 @@ export async function traceOutgoing<T>(
   send: (headers: Record<string, string>) => Promise<T>,
 ): Promise<T> {
   if (!installed) return send(headers);
-  return trace
-    .getTracer(TRACER)
-    .startActiveSpan(
-      name,
-      {
-        kind: SpanKind.CLIENT,
-        attributes: {
-          'http.request.method': 'POST',
-          'server.address': url.hostname,
-          'url.full': `${url.origin}${url.pathname}`,
-        },
+  return trace.getTracer(TRACER).startActiveSpan(
+    name,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        'http.request.method': 'POST',
+        'server.address': url.hostname,
+        'url.full': `${url.origin}${url.pathname}`,
       },
-      async (span) => {
-        const carrier: Record<string, string> = { ...headers };
-        propagation.inject(context.active(), carrier);
-        try {
-          return await send(carrier);
-        } catch (err) {
-          fail(span, err);
-          throw err;
-        } finally {
-          span.end();
-        }
-      },
-    );
+    },
+    async (span) => {
+      const carrier: Record<string, string> = { ...headers };
+      propagation.inject(context.active(), carrier);
+      try {
+        return await send(carrier);
+      } catch (err) {
+        fail(span, err);
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
+  );
 }
 
 function fail(span: Span, err: unknown): void {

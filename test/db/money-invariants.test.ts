@@ -134,34 +134,30 @@ describe.each(DRIVERS)('on %s', (_name, open) => {
         })
       ).entry;
     const assign = async (buyerId: string, entryId: string) =>
-      db
-        .insert(assignments)
-        .values({
-          leadId: lead.id,
-          offerId: offer.id,
-          buyerId,
-          agencyId: agency.id,
-          price: 10,
-          exclusive: true,
-          chargeEntryId: entryId,
-        });
+      db.insert(assignments).values({
+        leadId: lead.id,
+        offerId: offer.id,
+        buyerId,
+        agencyId: agency.id,
+        price: 10,
+        exclusive: true,
+        chargeEntryId: entryId,
+      });
 
     await assign(buyer.id, (await charge(buyer.id)).id);
     const secondEntry = await charge(other.id);
     await expect(assign(other.id, secondEntry.id)).rejects.toThrow();
     // Even with the exclusive flag off, the offer's own maxWinners (1) refuses a second winner.
     await expect(
-      db
-        .insert(assignments)
-        .values({
-          leadId: lead.id,
-          offerId: offer.id,
-          buyerId: other.id,
-          agencyId: agency.id,
-          price: 10,
-          exclusive: false,
-          chargeEntryId: secondEntry.id,
-        }),
+      db.insert(assignments).values({
+        leadId: lead.id,
+        offerId: offer.id,
+        buyerId: other.id,
+        agencyId: agency.id,
+        price: 10,
+        exclusive: false,
+        chargeEntryId: secondEntry.id,
+      }),
     ).rejects.toThrow();
     expect(await db.select().from(assignments).where(eq(assignments.leadId, lead.id))).toHaveLength(1);
     expect((await db.select().from(offers).where(eq(offers.id, offer.id)))[0].winners).toBe(1);

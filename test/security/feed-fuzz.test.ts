@@ -109,12 +109,10 @@ const frame: fc.Arbitrary<Frame> = fc.oneof(
   },
   {
     weight: 1,
-    arbitrary: fc
-      .integer({ min: 1, max: FEED_MAX_PAYLOAD + 4096 })
-      .map((n): Frame => ({
-        kind: 'text',
-        data: `{"type":"claim","offerId":"${offerId}","requestId":"${'x'.repeat(n)}"}`,
-      })),
+    arbitrary: fc.integer({ min: 1, max: FEED_MAX_PAYLOAD + 4096 }).map((n): Frame => ({
+      kind: 'text',
+      data: `{"type":"claim","offerId":"${offerId}","requestId":"${'x'.repeat(n)}"}`,
+    })),
   },
   {
     weight: 1,
@@ -126,12 +124,10 @@ const frame: fc.Arbitrary<Frame> = fc.oneof(
   },
   {
     weight: 1,
-    arbitrary: fc
-      .uint8Array({ minLength: 1, maxLength: 50 })
-      .map((b): Frame => ({
-        kind: 'bad-utf8',
-        data: Buffer.concat([Buffer.from('{"type":"'), Buffer.from([0xc3, 0x28]), Buffer.from(b)]),
-      })),
+    arbitrary: fc.uint8Array({ minLength: 1, maxLength: 50 }).map((b): Frame => ({
+      kind: 'bad-utf8',
+      data: Buffer.concat([Buffer.from('{"type":"'), Buffer.from([0xc3, 0x28]), Buffer.from(b)]),
+    })),
   },
 );
 
