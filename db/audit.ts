@@ -19,6 +19,7 @@
 import type { Client } from '@temporalio/client';
 import { sql, type SQL } from 'drizzle-orm';
 import { FINAL_LEAD_STATUSES } from '../domain/types';
+import { LEAD_WORKFLOW } from '../temporal/calls';
 import type { DbOrTx } from './connection';
 
 export interface AuditViolation {
@@ -240,7 +241,7 @@ async function workflowCheck(
     db,
     sql`SELECT l.id, l.workflow_id, l.status, l.created_at FROM leads l WHERE true ${agencyId ? sql`AND l.agency_id = ${agencyId}::uuid` : sql``}`,
   );
-  const query = `WorkflowType = 'leadWorkflow'${agencyId ? ` AND AgencyId = '${agencyId.replace(/'/g, '')}'` : ''}`;
+  const query = `WorkflowType = '${LEAD_WORKFLOW}'${agencyId ? ` AND AgencyId = '${agencyId.replace(/'/g, '')}'` : ''}`;
   const seen = new Map<string, string>();
   for await (const wf of temporal.workflow.list({ query })) seen.set(wf.workflowId, wf.status.name);
 

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { eq, inArray } from 'drizzle-orm';
 import { assignments, deliveries, offers } from '../../db/schema';
+import { leadWorkflowId } from '../../domain/ids';
 import { bearer } from '../../packages/client';
 import {
   createAgency,
@@ -217,7 +218,7 @@ async function step(
   // Leads delivered per second of sending; falling behind shows as a backlog after the last send.
   const sold = [...traces.entries()].find(([, t]) => t.won)?.[0];
   const historyEventsPerLead = sold
-    ? (await temporal.workflow.getHandle(`lead-${sold}`).describe()).historyLength
+    ? (await temporal.workflow.getHandle(leadWorkflowId(sold)).describe()).historyLength
     : null;
   const summary = Object.fromEntries(
     Object.entries(stages).map(([k, v]) => [k, summarize(v)]),
