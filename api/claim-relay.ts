@@ -297,6 +297,14 @@ export async function claimThroughWorkflow(
     );
     return { result: claimOutcomeOf(reason).result, reason };
   };
+  // The workflow refuses from its own record, which a crash can leave without a sale this very attempt made (its
+  // task lost after the sale committed, the Update retried into the replayed workflow): the database is the
+  // arbiter, so a sale of this buyer's is its answer, never a refusal (found by the cluster fault suite: a buyer
+  // charged and told `offer_closed`).
+  const refusedByWorkflow = async (reason: ClaimFailureReason): Promise<ClaimResult> => {
+    const now = await claimContext(db, offer.id, buyerId);
+    return now?.prior ? wonView(now.prior) : refused(reason);
+  };
   let result: ClaimResult;
   try {
     result = await executeClaim(
@@ -307,7 +315,7 @@ export async function claimThroughWorkflow(
     );
   } catch (err) {
     const reason = claimRefusalOf(err);
-    if (reason) return refused(reason);
+    if (reason) return refusedByWorkflow(reason);
     if (err instanceof WorkflowNotFoundError || err instanceof WorkflowUpdateFailedError) {
       const now = await claimContext(db, offer.id, buyerId);
       if (now?.prior) return wonView(now.prior);
@@ -328,7 +336,7 @@ export async function claimThroughWorkflow(
     }
     throw err;
   }
-  if (result.result !== 'won' && result.recorded === false) return refused(result.reason);
+  if (result.result !== 'won' && result.recorded === false) return refusedByWorkflow(result.reason);
   return result.result === 'won' ? wonView(result) : { result: result.result, reason: result.reason };
 }
 
