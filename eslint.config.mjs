@@ -1,6 +1,22 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** Node's built-in modules: neither the pure rules (domain/) nor deterministic workflow code may import them. */
+const NODE_BUILTINS = [
+  'node:*',
+  'fs',
+  'path',
+  'crypto',
+  'http',
+  'https',
+  'net',
+  'dns',
+  'child_process',
+  'os',
+  'events',
+  'timers',
+];
+
 const API_NO_ACTIVITIES = {
   group: ['**/activities', '**/activities/*', '**/activities/**'],
   message: 'The API imports nothing from activities/ (types included): move what both need to domain/, db/ or lib/.',
@@ -42,20 +58,7 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: [
-                'node:*',
-                'fs',
-                'path',
-                'crypto',
-                'http',
-                'https',
-                'net',
-                'dns',
-                'child_process',
-                'os',
-                'events',
-                'timers',
-              ],
+              group: NODE_BUILTINS,
               message: 'domain/ is pure: no Node built-ins.',
             },
             {
@@ -105,19 +108,7 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: [
-                'node:*',
-                'fs',
-                'path',
-                'crypto',
-                'http',
-                'https',
-                'net',
-                'child_process',
-                'os',
-                'events',
-                'timers',
-              ],
+              group: NODE_BUILTINS,
               message: 'Workflow code must be deterministic: no Node built-ins.',
             },
             {
