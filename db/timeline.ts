@@ -6,6 +6,7 @@ import { and, asc, eq } from 'drizzle-orm';
 import type { ClaimChannel, TimelineEventInput } from '../domain/claims';
 import type { TimelineEventType } from '../domain/types';
 import type { DbOrTx } from './connection';
+import { turnBatcher } from '../lib/burst';
 import { offerEvents } from './schema';
 
 export type { TimelineEventInput };
@@ -47,19 +48,10 @@ export async function appendEvents(db: DbOrTx, events: TimelineEventInput[]): Pr
  * that insert.
  */
 export function batchedAppender(db: DbOrTx): (events: TimelineEventInput[]) => Promise<void> {
-  let batch: { events: TimelineEventInput[]; done: Promise<void> } | null = null;
-  return (events) => {
-    if (!batch) {
-      const current: { events: TimelineEventInput[]; done: Promise<void> } = { events: [], done: Promise.resolve() };
-      current.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-        batch = null;
-        return appendEvents(db, current.events);
-      });
-      batch = current;
-    }
-    batch.events.push(...events);
-    return batch.done;
-  };
+  return turnBatcher(async (batches: TimelineEventInput[][]) => {
+    await appendEvents(db, batches.flat());
+    return batches.map(() => undefined);
+  });
 }
 
 /** Records that a buyer saw an offer, once per buyer and offer however often it is shown. */
