@@ -29,6 +29,7 @@ import { Metrics } from './metrics';
 import { buildAsyncApi } from './asyncapi';
 import { buildOpenApi, docsPage } from './openapi';
 import { errorHandler, Problem, type ErrorLogger } from './problem';
+import { PingDesk } from './pings';
 import { TokenBuckets, type BucketOptions, type RateLimiter } from './rate-limit';
 import { SharedTokenBuckets } from './shared-rate-limit';
 import { SourceAccessCache } from './source-access';
@@ -92,6 +93,8 @@ export interface Api {
   attachFeed(server: http.Server): FeedHandle;
   /** The route objects the app serves (and the OpenAPI document describes). */
   routes: readonly AnyRoute[];
+  /** What the handlers share in this instance (tests look at its desks). */
+  services: ApiServices;
 }
 
 export const BODY_LIMIT = '1mb'; // 1 MiB
@@ -177,6 +180,7 @@ export function createApi(deps: ApiDeps): Api {
       }
     },
     sourceAccess: new SourceAccessCache(db),
+    pings: new PingDesk(db),
     pingLimits: new TokenBuckets(deps.rateLimits?.pings ?? DEFAULT_PINGS),
     pingTtlMs: deps.pingTtlMs ?? 60_000,
   };
@@ -226,6 +230,7 @@ export function createApi(deps: ApiDeps): Api {
   return {
     app,
     routes,
+    services,
     attachFeed(server) {
       if (feed) throw new Error('attachFeed: this API already serves a feed');
       feed = attachFeedGateway(server, services, { pingIntervalMs: deps.feedPingIntervalMs ?? 15_000 });

@@ -10,6 +10,7 @@ import type { OfferBus } from '../db/offer-bus';
 import type { Authenticator } from './auth';
 import type { ClaimRelay } from './claim-relay';
 import type { Metrics } from './metrics';
+import type { PingDesk } from './pings';
 import type { ErrorLogger } from './problem';
 import type { TokenBuckets } from './rate-limit';
 import type { SourceAccessCache } from './source-access';
@@ -37,6 +38,8 @@ export interface ApiServices {
   accessChanged(agencyId: string, buyerId: string): Promise<void>;
   /** What each source key may post into, remembered for a second (api/source-access.ts). */
   sourceAccess: SourceAccessCache;
+  /** Ping decisions and their records, built for bursts (api/pings.ts). */
+  pings: PingDesk;
   /** Pings per source. */
   pingLimits: TokenBuckets;
   /** How long an accepted ping may be posted. */

@@ -96,7 +96,8 @@ const countsOf = (a: number[] | null) => ({
  */
 export async function loadEligibilityInputs(
   db: DbOrTx,
-  lead: EligibilityLead,
+  // Not its fields: the inputs are the same whatever the lead says (the rules judge the fields afterwards).
+  lead: Omit<EligibilityLead, 'fields'>,
   campaign: Pick<CampaignRules, 'id' | 'caps' | 'pool' | 'auction'>,
   opts: LoadOptions = {},
 ): Promise<EligibilityInputs> {
@@ -215,12 +216,22 @@ export async function evaluateEligibility(
   campaign: CampaignRules,
 ): Promise<EligibilityResult> {
   // Priced first: rules that cannot price the lead throw before anything is read.
-  const price = campaignPriceOf(campaign, lead.fields);
-  const inputs = await loadEligibilityInputs(db, lead, campaign);
+  campaignPriceOf(campaign, lead.fields);
+  return judgeLoaded(campaign, lead.fields, await loadEligibilityInputs(db, lead, campaign));
+}
+
+/**
+ * `evaluateEligibility` on inputs already loaded: a burst of pings of one
+ * campaign judges its own fields on one shared load (api/pings.ts), which
+ * serves a lead with no identity because such a lead's inputs do not depend
+ * on its fields.
+ */
+export function judgeLoaded(campaign: CampaignRules, fields: LeadFields, inputs: EligibilityInputs): EligibilityResult {
+  const price = campaignPriceOf(campaign, fields);
   return {
     price,
-    preview: previewOf(lead.fields, campaign.previewFields),
-    targets: judgeCandidates(inputs, lead.fields, { serviceLine: campaign.serviceLine, price }),
+    preview: previewOf(fields, campaign.previewFields),
+    targets: judgeCandidates(inputs, fields, { serviceLine: campaign.serviceLine, price }),
   };
 }
 

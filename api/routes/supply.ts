@@ -5,8 +5,8 @@
  * leads or anything of the agency beyond its own campaigns.
  */
 import { eq } from 'drizzle-orm';
-import { claimPing, getPing, pingExpired, recordPing } from '../../db/pings';
-import { getCampaign, getCampaignRow } from '../../db/queries';
+import { claimPing, getPing, pingExpired } from '../../db/pings';
+import { getCampaign } from '../../db/queries';
 import { agencyTimeZone, rangeOf } from '../../db/reports';
 import { pings } from '../../db/schema';
 import { listSourceLedger, sourceBalance } from '../../db/source-ledger';
@@ -65,20 +65,19 @@ export const supplyRoutes: AnyRoute[] = [
     async handler({ principal, body, services }) {
       const wait = services.pingLimits.take(principal.sourceId);
       if (wait) throw rateLimited(wait, 'Too many pings from this source; slow down.');
-      // Few queries: the campaign (its pool is read with the candidates), the source's access (cached), the
-      // eligibility loader's two, and the recorded ping (one INSERT).
-      const campaign = await getCampaignRow(services.db, principal.agencyId, body.campaignId);
-      if (!campaign) throw noCampaign();
-      const rule = await requirePostingSource(services, principal, campaign.id);
-      const decision = await decidePing(services.db, campaign, rule, body.fields);
-      const ping = await recordPing(services.db, {
+      // The campaign and its buyers' inputs are read once for the pings asking at the same time, the source's
+      // access is cached, and the pings of one turn are recorded by one INSERT (api/pings.ts).
+      const read = await services.pings.campaign(principal.agencyId, body.campaignId);
+      if (!read) throw noCampaign();
+      const rule = await requirePostingSource(services, principal, read.campaign.id);
+      const ping = await services.pings.record({
         agencyId: principal.agencyId,
         sourceId: principal.sourceId,
-        campaignId: campaign.id,
+        campaignId: read.campaign.id,
         fields: body.fields,
         subId: body.subId ?? null,
         clickId: body.clickId ?? null,
-        ...decision,
+        ...decidePing(read, rule, body.fields),
         expiresAt: new Date(Date.now() + services.pingTtlMs),
       });
       return { status: 200, body: pingView(ping) };

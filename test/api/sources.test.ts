@@ -105,6 +105,37 @@ test('ping → post within the window → sold → the payout is in the source l
   expect(JSON.stringify(mine.body)).not.toContain(w.buyer.buyer.id);
 });
 
+test('a burst of 50 pings at once: each answered on its own fields, recorded once with them, on one shared read', async () => {
+  const A = await apiAgency(h);
+  const campaign = await apiCampaign(h, A.adminKey, { claimWindowSeconds: 60, price: { base: 40 } });
+  await apiBuyer(h, A.adminKey, { credits: 1000, zipCodes: ['73301'] });
+  const S = await apiSource(A.adminKey, [{ id: campaign.id, payout: { kind: 'fixed', amount: 11 } }]);
+  const reads = h.main.api.services.pings.reads;
+  const burst = Array.from({ length: 50 }, (_, i) => ({
+    campaignId: campaign.id,
+    fields: { zip: i % 2 ? '73301' : '10001', state: 'TX', answers: { n: String(i) } },
+    subId: `sub-${i}`,
+  }));
+  const answers = await Promise.all(burst.map((b) => h.http.post('/v1/pings').set(bearer(S.key)).send(b)));
+  answers.forEach((a, i) => {
+    expect(a.status).toBe(200);
+    // Only the buyer's ZIP is taken: the odd pings.
+    expect(a.body.decision).toBe(i % 2 ? 'accepted' : 'rejected');
+    expect(a.body.payout).toBe(i % 2 ? 11 : null);
+  });
+  const rows = await q('SELECT id, sub_id, fields, decision FROM pings WHERE source_id = $1', [S.source.id]);
+  expect(rows).toHaveLength(50);
+  const byId = new Map(rows.map((r) => [r.id as string, r]));
+  answers.forEach((a, i) => {
+    const row = byId.get(a.body.pingId)!;
+    expect(row.sub_id).toBe(`sub-${i}`);
+    expect(row.fields).toEqual(burst[i]!.fields);
+    expect(row.decision).toBe(a.body.decision);
+  });
+  // Requests arrive over a few turns of the event loop: far fewer reads of the campaign than pings.
+  expect(h.main.api.services.pings.reads - reads).toBeLessThan(25);
+});
+
 test('a second post of the same ping is refused (409 ping_already_posted); one lead only', async () => {
   const w = await world();
   const f = leadFields();
