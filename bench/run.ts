@@ -66,6 +66,7 @@ function parseArgs(argv: string[]): Args {
   if (value('--rounds')) sizes.claimRounds = sizes.feedRounds = Number(value('--rounds'));
   if (value('--step-seconds')) sizes.stepSeconds = Number(value('--step-seconds'));
   if (value('--report-leads')) sizes.reportLeads = Number(value('--report-leads'));
+  if (value('--ping-rounds')) sizes.pingRounds = Number(value('--ping-rounds'));
   const only = (value('--only')?.split(',') ?? [...ALL]) as Name[];
   for (const o of only) if (!ALL.includes(o)) throw new Error(`unknown scenario ${o}; one of ${ALL.join(', ')}`);
   const topology = value('--topology') ?? 'dev';

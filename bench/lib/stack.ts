@@ -90,7 +90,9 @@ export function spawnTs(
   env: NodeJS.ProcessEnv,
   ready: RegExp,
 ): Promise<{ proc: Proc; match: RegExpMatchArray }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, file)], {
+  // LW_BENCH_NODE_ARGS: extra node flags for the stack's processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+  const extra = process.env.LW_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...extra, '--import', 'tsx', path.join(ROOT, file)], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -163,9 +165,12 @@ export async function startStack(opts: { temporalDir?: string; topology?: Topolo
     await temporal?.stop().catch(() => undefined);
     await cluster?.stop().catch(() => undefined);
     fs.rmSync(temporalDataDir, { recursive: true, force: true });
-    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch((err) =>
-      log(`dropping ${dbName}: ${err}`),
-    );
+    // LW_BENCH_KEEP_DATABASE=1 keeps the run's database to inspect (EXPLAIN a report, say); drop it by hand.
+    if (process.env.LW_BENCH_KEEP_DATABASE) log(`kept database ${dbName}`);
+    else
+      await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch((err) =>
+        log(`dropping ${dbName}: ${err}`),
+      );
   };
   try {
     if (topology === 'cluster') {
@@ -299,6 +304,8 @@ function postgresPids(): number[] {
 export interface CpuWindow {
   /** Percent of one core, per process, over the window. */
   stop(): Record<string, number>;
+  /** CPU seconds per process over the window, and the window's length in seconds. */
+  stopSeconds(): { seconds: number; cpu: Record<string, number> };
 }
 
 /**
@@ -317,18 +324,22 @@ export function cpuWindow(stack: Stack, extra: Record<string, number> = {}): Cpu
   const before: Record<string, number> = {};
   for (const [k, pid] of Object.entries(procs)) before[k] = cpuSeconds(pid) ?? 0;
   const pgBefore = new Map(postgresPids().map((p) => [p, cpuSeconds(p) ?? 0]));
+  const stopSeconds = () => {
+    const seconds = (Date.now() - start) / 1000;
+    const cpu: Record<string, number> = {};
+    for (const [k, pid] of Object.entries(procs)) cpu[k] = (cpuSeconds(pid) ?? 0) - before[k]!;
+    // The cluster's services summed as `temporal`, comparable with the dev server's one process.
+    if (!('temporal' in procs)) cpu.temporal = Object.keys(stack.temporalPids).reduce((n, k) => n + cpu[k]!, 0);
+    let pg = 0;
+    for (const p of postgresPids()) pg += (cpuSeconds(p) ?? 0) - (pgBefore.get(p) ?? 0);
+    cpu.postgres_all = pg;
+    return { seconds, cpu };
+  };
   return {
+    stopSeconds,
     stop() {
-      const secs = (Date.now() - start) / 1000;
-      const out: Record<string, number> = {};
-      for (const [k, pid] of Object.entries(procs))
-        out[k] = Math.round((((cpuSeconds(pid) ?? 0) - before[k]!) / secs) * 100);
-      // The cluster's services summed as `temporal`, comparable with the dev server's one process.
-      if (!('temporal' in procs)) out.temporal = Object.keys(stack.temporalPids).reduce((n, k) => n + out[k]!, 0);
-      let pg = 0;
-      for (const p of postgresPids()) pg += (cpuSeconds(p) ?? 0) - (pgBefore.get(p) ?? 0);
-      out.postgres_all = Math.round((pg / secs) * 100);
-      return out;
+      const { seconds, cpu } = stopSeconds();
+      return Object.fromEntries(Object.entries(cpu).map(([k, c]) => [k, Math.round((c / seconds) * 100)]));
     },
   };
 }
