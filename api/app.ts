@@ -128,6 +128,11 @@ export function createApi(deps: ApiDeps): Api {
     ['via', 'outcome'],
   );
   metrics.counter('leadwire_feed_connections_total', 'Feed connections accepted');
+  metrics.counter('leadwire_pings_total', 'Pings answered, by decision and rejection reason', ['decision', 'reason']);
+  metrics.counter(
+    'leadwire_ping_reads_total',
+    "Reads of a campaign's buyers made for pings (the pings of a burst share one: pings ÷ reads)",
+  );
   metrics.histogram(
     'leadwire_feed_delivery_seconds',
     'Feed latency: offer event published on the bus to the frame handed to the socket',
@@ -180,7 +185,7 @@ export function createApi(deps: ApiDeps): Api {
       }
     },
     sourceAccess: new SourceAccessCache(db),
-    pings: new PingDesk(db),
+    pings: new PingDesk(db, () => metrics.inc('leadwire_ping_reads_total')),
     pingLimits: new TokenBuckets(deps.rateLimits?.pings ?? DEFAULT_PINGS),
     pingTtlMs: deps.pingTtlMs ?? 60_000,
   };

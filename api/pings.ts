@@ -43,7 +43,10 @@ export class PingDesk {
   reads = 0;
   readonly record: (ping: NewPing) => Promise<PingRow>;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly onRead: () => void = () => undefined,
+  ) {
     this.record = turnBatcher(async (batch: NewPing[]) => {
       try {
         return await recordPings(db, batch);
@@ -59,6 +62,7 @@ export class PingDesk {
   campaign(agencyId: string, campaignId: string): Promise<PingCampaign | null> {
     return this.flights.run(`${agencyId}/${campaignId}`, async () => {
       this.reads++;
+      this.onRead();
       const campaign = await getCampaignRow(this.db, agencyId, campaignId);
       if (!campaign) return null;
       // A lead that is never stored: no id, no identity (so no dedupe keys, nothing already bought).

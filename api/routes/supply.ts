@@ -70,6 +70,8 @@ export const supplyRoutes: AnyRoute[] = [
       const read = await services.pings.campaign(principal.agencyId, body.campaignId);
       if (!read) throw noCampaign();
       const rule = await requirePostingSource(services, principal, read.campaign.id);
+      const decision = decidePing(read, rule, body.fields);
+      services.metrics.inc('leadwire_pings_total', { decision: decision.decision, reason: decision.reason ?? '' });
       const ping = await services.pings.record({
         agencyId: principal.agencyId,
         sourceId: principal.sourceId,
@@ -77,7 +79,7 @@ export const supplyRoutes: AnyRoute[] = [
         fields: body.fields,
         subId: body.subId ?? null,
         clickId: body.clickId ?? null,
-        ...decidePing(read, rule, body.fields),
+        ...decision,
         expiresAt: new Date(Date.now() + services.pingTtlMs),
       });
       return { status: 200, body: pingView(ping) };

@@ -10,6 +10,7 @@ import { eventually } from '../helpers/temporal';
 import { leadFields } from '../helpers/world';
 import { apiAgency, apiBuyer, apiCampaign, bearer, startHarness, unique, type Harness } from './harness';
 import { offerOfLead, winOffer } from './world';
+import { sample } from '../helpers/metrics';
 
 let h: Harness;
 beforeAll(async () => {
@@ -111,6 +112,7 @@ test('a burst of 50 pings at once: each answered on its own fields, recorded onc
   await apiBuyer(h, A.adminKey, { credits: 1000, zipCodes: ['73301'] });
   const S = await apiSource(A.adminKey, [{ id: campaign.id, payout: { kind: 'fixed', amount: 11 } }]);
   const reads = h.main.api.services.pings.reads;
+  const before = (await h.http.get('/metrics')).text;
   const burst = Array.from({ length: 50 }, (_, i) => ({
     campaignId: campaign.id,
     fields: { zip: i % 2 ? '73301' : '10001', state: 'TX', answers: { n: String(i) } },
@@ -133,7 +135,14 @@ test('a burst of 50 pings at once: each answered on its own fields, recorded onc
     expect(row.decision).toBe(a.body.decision);
   });
   // Requests arrive over a few turns of the event loop: far fewer reads of the campaign than pings.
-  expect(h.main.api.services.pings.reads - reads).toBeLessThan(25);
+  const burstReads = h.main.api.services.pings.reads - reads;
+  expect(burstReads).toBeLessThan(25);
+  const after = (await h.http.get('/metrics')).text;
+  const delta = (name: string, labels: Record<string, string> = {}) =>
+    (sample(after, name, labels) ?? 0) - (sample(before, name, labels) ?? 0);
+  expect(delta('leadwire_pings_total', { decision: 'accepted', reason: '' })).toBe(25);
+  expect(delta('leadwire_pings_total', { decision: 'rejected', reason: 'no_eligible_buyer' })).toBe(25);
+  expect(delta('leadwire_ping_reads_total')).toBe(burstReads);
 });
 
 test('a second post of the same ping is refused (409 ping_already_posted); one lead only', async () => {

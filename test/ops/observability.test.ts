@@ -19,6 +19,7 @@ import {
   type Harness,
 } from '../api/harness';
 import { eventually } from '../helpers/temporal';
+import { sample } from '../helpers/metrics';
 
 let h: Harness;
 
@@ -31,14 +32,6 @@ afterAll(async () => {
 });
 
 /** The value of one sample line, e.g. `leadwire_leads_total{outcome="sold"}`. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').pop());
-  }
-  return undefined;
-}
-
 test('a claim through the API and a feed client show up in /metrics: latencies, offers open, activities, lead outcomes, deliveries', async () => {
   const { adminKey } = await apiAgency(h);
   const buyer = await apiBuyer(h, adminKey, { credits: 100 });
