@@ -37,46 +37,23 @@ export interface NewPing {
  */
 export async function recordPings(db: DbOrTx, inputs: NewPing[]): Promise<PingRow[]> {
   if (!inputs.length) return [];
-  const rows = inputs.map((p) => ({ ...p, id: p.id ?? randomUUID() }));
-  // One parameter: the batch as a JSON array of records (the same on node-postgres and PGlite).
-  const records = rows.map((p) => ({
-    id: p.id,
-    agency_id: p.agencyId,
-    source_id: p.sourceId,
-    campaign_id: p.campaignId,
-    fields: p.fields,
-    sub_id: p.subId ?? null,
-    click_id: p.clickId ?? null,
-    decision: p.decision,
-    reason: p.reason,
-    price: p.price ?? null,
-    payout: p.payout ?? null,
-    expires_at: p.expiresAt.toISOString(),
-  }));
-  const result = (await db.execute(sql`
-    INSERT INTO pings (id, agency_id, source_id, campaign_id, fields, sub_id, click_id, decision, reason, price, payout, expires_at)
-    SELECT * FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb) AS r(
-      id uuid, agency_id uuid, source_id uuid, campaign_id uuid, fields jsonb, sub_id text, click_id text,
-      decision text, reason text, price int, payout int, expires_at timestamptz)
-    RETURNING id, created_at`)) as unknown as { rows: { id: string; created_at: string | Date }[] };
-  const createdAt = new Map(result.rows.map((r) => [r.id, new Date(r.created_at)]));
-  return rows.map((p) => ({
-    id: p.id,
-    agencyId: p.agencyId,
-    sourceId: p.sourceId,
-    campaignId: p.campaignId,
-    fields: p.fields,
+  const rows = inputs.map((p) => ({
+    ...p,
+    id: p.id ?? randomUUID(),
     subId: p.subId ?? null,
     clickId: p.clickId ?? null,
-    decision: p.decision,
-    reason: p.reason,
     price: p.price ?? null,
     payout: p.payout ?? null,
-    expiresAt: p.expiresAt,
-    postedAt: null,
-    leadId: null,
-    createdAt: createdAt.get(p.id)!,
   }));
+  // One parameter: the batch as a JSON array of the rows themselves (the same on node-postgres and PGlite).
+  const result = (await db.execute(sql`
+    INSERT INTO pings (id, agency_id, source_id, campaign_id, fields, sub_id, click_id, decision, reason, price, payout, expires_at)
+    SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r(
+      "id" uuid, "agencyId" uuid, "sourceId" uuid, "campaignId" uuid, "fields" jsonb, "subId" text, "clickId" text,
+      "decision" text, "reason" text, "price" int, "payout" int, "expiresAt" timestamptz)
+    RETURNING id, created_at`)) as unknown as { rows: { id: string; created_at: string | Date }[] };
+  const createdAt = new Map(result.rows.map((r) => [r.id, new Date(r.created_at)]));
+  return rows.map((p) => ({ ...p, postedAt: null, leadId: null, createdAt: createdAt.get(p.id)! }));
 }
 
 /** The ping of this source (another source's ping is not found). */
