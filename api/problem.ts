@@ -35,6 +35,8 @@ export const PROBLEM_TITLES = {
   invalid_transition: 'That pipeline status change is not allowed',
   source_paused: 'The source is paused',
   campaign_not_allowed: 'The campaign is not allowed for this source',
+  settlement_exceeds_balance: 'The settlement is more than the source is owed',
+  adjustment_exceeds_balance: 'The adjustment would take the source balance below zero',
   ping_not_found: 'No such ping',
   ping_rejected: 'The ping was rejected: there is nothing to post',
   ping_expired: 'The ping has expired',
