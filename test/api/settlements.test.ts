@@ -78,7 +78,7 @@ async function sourceLedgerCsv(key: string): Promise<string[][]> {
   return parseCsv(res.body as string);
 }
 
-test('settling part of what a sale earned the source: 201 with the entry and the new balance, read by the source in its ledger, balance and CSV', async () => {
+test("settling part of what a sale earned the source: 201 with the entry and the new balance, read by the source in its ledger, balance and CSV; the report's payouts unchanged", async () => {
   const w = await world();
   const buyer = await apiBuyer(h, w.A.adminKey, { credits: 1000 });
   const lead = await h.http
@@ -127,6 +127,15 @@ test('settling part of what a sale earned the source: 201 with the entry and the
     '7',
     'WIRE-2026-11-29',
   ]);
+
+  // The report's payouts are per sold lead: a settlement pays that debt and changes neither payouts nor margin.
+  const report = await h.http.get('/v1/reports?groupBy=source').set(bearer(w.A.adminKey));
+  expect(report.status).toBe(200);
+  expect(report.body.rows.find((r: { key: string }) => r.key === w.S.source.id)).toMatchObject({
+    revenue: 40,
+    payouts: 12,
+    margin: 28,
+  });
 
   const audit = await runAudit(h.database.db, { agencyId: w.A.agency.id });
   expect(audit.violations).toEqual([]);
