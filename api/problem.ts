@@ -77,6 +77,12 @@ export class Problem extends Error {
 
 export const notFound = (what: string) => new Problem(404, 'not_found', `${what} not found`);
 
+/** A top-up or an adjustment that would take a wallet past what its integer column holds (SQLSTATE 22003). */
+export const balanceTooLarge = () =>
+  new Problem(422, 'validation_failed', 'The balance would exceed the largest amount a wallet can hold.', {
+    errors: [{ in: 'body', path: 'amount', message: 'too large for this wallet' }],
+  });
+
 export function problemBody(p: Problem): Record<string, unknown> {
   const { headers: _headers, errors, ...extensions } = p.extra;
   // Extensions first: they can never overwrite a standard member.

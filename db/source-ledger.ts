@@ -150,7 +150,7 @@ export async function reverseSourcePayout(
 export interface SettlementInput {
   sourceId: string;
   agencyId: string;
-  kind: 'settlement' | 'adjustment';
+  kind: Extract<SourceLedgerKind, 'settlement' | 'adjustment'>;
   /** The entry's signed amount: a settlement is negative, an adjustment either way (never 0). */
   amount: number;
   reference: string;

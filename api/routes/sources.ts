@@ -22,7 +22,7 @@ import {
 import { agencyTimeZone, rangeOf } from '../../db/reports';
 import { listBody, pageArgs } from '../pagination';
 import { postingSpecFor } from '../posting-spec';
-import { notFound, Problem } from '../problem';
+import { balanceTooLarge, notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
 import {
   IdParams,
@@ -277,16 +277,7 @@ export const sourceRoutes: AnyRoute[] = [
           idempotencyKey: `source-settlement:${source.id}:${idempotencyKey ?? crypto.randomUUID()}`,
         });
       } catch (err) {
-        if (pgErrorOf(err).code === '22003') {
-          throw new Problem(
-            422,
-            'validation_failed',
-            'The balance would exceed the largest amount a wallet can hold.',
-            {
-              errors: [{ in: 'body', path: 'amount', message: 'too large for this wallet' }],
-            },
-          );
-        }
+        if (pgErrorOf(err).code === '22003') throw balanceTooLarge();
         throw err;
       }
       if (result.refused) {
