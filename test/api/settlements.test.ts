@@ -175,6 +175,24 @@ test('adjustments correct the balance either way, never below zero (409 adjustme
   expect(await ledgerOf(w.S.source.id)).toEqual({ balance: 12, sum: 12, entries: 2, lowest: 12 });
 });
 
+test('an adjustment that would take the balance past what the wallet holds is 422 naming the amount, nothing stored', async () => {
+  const w = await world();
+  // 21 × 100,000,000 fits in the wallet's integer (2,147,483,647); the 22nd does not.
+  for (let i = 0; i < 21; i++) await owe(w, 100_000_000);
+  const over = await settle(w, { kind: 'adjustment', amount: 100_000_000, reference: 'one too many' });
+  expect(over.status).toBe(422);
+  expect(over.body).toMatchObject({
+    code: 'validation_failed',
+    errors: [{ in: 'body', path: 'amount', message: 'too large for this wallet' }],
+  });
+  expect(await ledgerOf(w.S.source.id)).toEqual({
+    balance: 2_100_000_000,
+    sum: 2_100_000_000,
+    entries: 21,
+    lowest: 100_000_000,
+  });
+});
+
 test('ten equal settlements at once against a balance of 100: exactly three succeed, the rest are refused, the ledger sums to the wallet', async () => {
   const w = await world();
   await owe(w, 100);
