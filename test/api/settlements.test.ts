@@ -8,10 +8,19 @@
  */
 import crypto from 'node:crypto';
 import type { Pool } from 'pg';
-import { parseCsv } from '../../domain/csv';
 import { runAudit } from '../../db/audit';
 import { ProblemSchema, Responses } from '../../api/schemas';
-import { apiAgency, apiBuyer, apiCampaign, bearer, leadFields, startHarness, unique, type Harness } from './harness';
+import {
+  apiAgency,
+  apiBuyer,
+  apiCampaign,
+  bearer,
+  getCsv,
+  leadFields,
+  startHarness,
+  unique,
+  type Harness,
+} from './harness';
 import { apiSourceFor, offerOfLead, winOffer } from './world';
 
 let h: Harness;
@@ -63,21 +72,6 @@ async function ledgerOf(sourceId: string) {
   return row as { balance: number; sum: number; entries: number; lowest: number | null };
 }
 
-async function sourceLedgerCsv(key: string): Promise<string[][]> {
-  const res = await h.http
-    .get('/v1/exports/source-ledger.csv')
-    .set(bearer(key))
-    .buffer(true)
-    .parse((r, cb) => {
-      let t = '';
-      r.setEncoding('utf8');
-      r.on('data', (c: string) => (t += c));
-      r.on('end', () => cb(null, t));
-    });
-  expect(res.status).toBe(200);
-  return parseCsv(res.body as string);
-}
-
 test("settling part of what a sale earned the source: 201 with the entry and the new balance, read by the source in its ledger, balance and CSV; the report's payouts unchanged", async () => {
   const w = await world();
   const buyer = await apiBuyer(h, w.A.adminKey, { credits: 1000 });
@@ -118,7 +112,18 @@ test("settling part of what a sale earned the source: 201 with the entry and the
   expect(mine.body.entries.map((e: { kind: string }) => e.kind)).toEqual(['settlement', 'payout']);
 
   // The CSV of the source ledger carries it too, with its reference.
-  const rows = await sourceLedgerCsv(w.S.apiKey);
+  const rows = await getCsv(h, '/v1/exports/source-ledger.csv', w.S.apiKey);
+  expect(rows[0]).toEqual([
+    'id',
+    'createdAt',
+    'sourceId',
+    'kind',
+    'amount',
+    'balanceAfter',
+    'leadId',
+    'assignmentId',
+    'reference',
+  ]);
   const col = (name: string) => rows[0]!.indexOf(name);
   const line = rows.find((r) => r[0] === body.entry.id)!;
   expect([line[col('kind')], line[col('amount')], line[col('balanceAfter')], line[col('reference')]]).toEqual([
