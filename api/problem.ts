@@ -35,6 +35,8 @@ export const PROBLEM_TITLES = {
   invalid_transition: 'That pipeline status change is not allowed',
   source_paused: 'The source is paused',
   campaign_not_allowed: 'The campaign is not allowed for this source',
+  settlement_exceeds_balance: 'The settlement is more than the source is owed',
+  adjustment_exceeds_balance: 'The adjustment would take the source balance below zero',
   ping_not_found: 'No such ping',
   ping_rejected: 'The ping was rejected: there is nothing to post',
   ping_expired: 'The ping has expired',
@@ -74,6 +76,12 @@ export class Problem extends Error {
 }
 
 export const notFound = (what: string) => new Problem(404, 'not_found', `${what} not found`);
+
+/** A top-up or an adjustment that would take a wallet past what its integer column holds (SQLSTATE 22003). */
+export const balanceTooLarge = () =>
+  new Problem(422, 'validation_failed', 'The balance would exceed the largest amount a wallet can hold.', {
+    errors: [{ in: 'body', path: 'amount', message: 'too large for this wallet' }],
+  });
 
 export function problemBody(p: Problem): Record<string, unknown> {
   const { headers: _headers, errors, ...extensions } = p.extra;

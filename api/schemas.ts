@@ -691,6 +691,28 @@ export const SourceKeyCreate = z
   .object({ revokeExisting: z.boolean().optional().describe("revoke the source's other keys (rotation)") })
   .strict();
 
+/** The entries an agency writes to a source's ledger by hand; payouts and reversals come only with sales and returns. */
+export const SourceSettlementKindSchema = SourceLedgerKindSchema.extract(['settlement', 'adjustment']);
+const SETTLEMENT_MAX = 100_000_000;
+export const SourceSettlementCreate = z
+  .object({
+    kind: SourceSettlementKindSchema.default('settlement').describe(
+      'settlement: the agency paid the source (lowers the balance); adjustment: a correction, either way',
+    ),
+    amount: int(-SETTLEMENT_MAX, SETTLEMENT_MAX).describe(
+      'settlement: the credits paid, 1 or more (written as a negative entry); adjustment: signed, not 0 (+ owes the source more, - less)',
+    ),
+    reference: text(200).describe('what identifies the payment or the correction, e.g. the bank transfer id'),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    // One bound per kind: a settlement is a payment made, so it is a positive number of credits.
+    if (b.kind === 'settlement' && b.amount < 1)
+      ctx.addIssue({ code: 'custom', path: ['amount'], message: 'a settlement pays 1 credit or more' });
+    if (b.kind === 'adjustment' && b.amount === 0)
+      ctx.addIssue({ code: 'custom', path: ['amount'], message: 'an adjustment is not 0' });
+  });
+
 /** The lead's non-identifying fields: what a ping may carry. */
 export const PingFieldsSchema = LeadFieldsSchema.pick({ zip: true, state: true, city: true, answers: true }).strict();
 
@@ -1146,6 +1168,10 @@ export const Responses = {
   SourceCampaign: z.object({ campaign: SourceCampaignView }),
   SourceKeysRevoked: z.object({ revoked: z.number().int() }),
   SourceLedger: list('entries', SourceLedgerEntryView),
+  SourceSettlement: z.object({
+    balance: z.number().int().describe('what the agency owes the source after this entry'),
+    entry: SourceLedgerEntryView,
+  }),
   SourceLeads: list('leads', SourceLeadView),
   SourceBalance: z.object({
     balance: z.number().int(),

@@ -7,12 +7,14 @@
  * sold lead without its payout and no payout without a sale; an approved
  * return reverses it exactly once (`reverseSourcePayout`, called by
  * `resolveDispute`), and the database refuses a reversal that is not exactly
- * its payout.
+ * its payout. A settlement (the agency paid the source) or an adjustment (a
+ * correction) is written by `recordSourceSettlement`, which decides under the
+ * wallet's row lock whether the balance can bear it.
  */
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import { payoutFor, sourcePayoutKey, sourceReversalKey } from '../domain/payout';
 import type { SourceLedgerKind } from '../domain/types';
-import type { DbOrTx } from './connection';
+import type { Db, DbOrTx } from './connection';
 import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
 import { leads, sourceCampaigns, sourceLedgerEntries, sourceWallets } from './schema';
 
@@ -143,6 +145,49 @@ export async function reverseSourcePayout(
     reference,
   });
   return entry;
+}
+
+export interface SettlementInput {
+  sourceId: string;
+  agencyId: string;
+  kind: Extract<SourceLedgerKind, 'settlement' | 'adjustment'>;
+  /** The entry's signed amount: a settlement is negative, an adjustment either way (never 0). */
+  amount: number;
+  reference: string;
+  idempotencyKey: string;
+}
+
+export type SettlementResult =
+  | { refused: false; entry: SourceLedgerEntry; created: boolean }
+  /** The entry would take the balance below zero: the agency would have paid more than it owes. */
+  | { refused: true; balance: number };
+
+/**
+ * Records that the agency paid a source (or corrects its balance), at most
+ * once per idempotency key. The wallet row is locked first, so concurrent
+ * settlements of one source are decided one after the other on the balance
+ * the previous one left: together they can never pay more than is owed. The
+ * key is looked up under that lock, so a retry of a settlement that already
+ * committed answers its entry even though the balance has since dropped.
+ * An entry that raises the balance (a positive adjustment) is never refused.
+ */
+export async function recordSourceSettlement(db: Db, input: SettlementInput): Promise<SettlementResult> {
+  return db.transaction(async (tx) => {
+    const [wallet] = await tx
+      .select({ balance: sourceWallets.balance })
+      .from(sourceWallets)
+      .where(eq(sourceWallets.sourceId, input.sourceId))
+      .for('update');
+    if (!wallet) throw new Error(`no wallet for source ${input.sourceId}`);
+    const [existing] = await tx
+      .select()
+      .from(sourceLedgerEntries)
+      .where(eq(sourceLedgerEntries.idempotencyKey, input.idempotencyKey));
+    if (existing) return { refused: false, entry: existing, created: false };
+    if (input.amount < 0 && wallet.balance + input.amount < 0) return { refused: true, balance: wallet.balance };
+    const { entry, created } = await postSourceEntry(tx, input);
+    return { refused: false, entry, created };
+  });
 }
 
 export async function listSourceLedger(db: DbOrTx, sourceId: string, page: PageArgs): Promise<Page<SourceLedgerEntry>> {

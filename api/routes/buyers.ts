@@ -15,7 +15,7 @@ import { createApiKey, revokeBuyerKeys } from '../../db/keys';
 import { pgErrorOf } from '../../db/ledger';
 import { getBuyer, knownServiceLines, listBuyers, listLedger, updateBuyer } from '../../db/queries';
 import { listBody, pageArgs } from '../pagination';
-import { notFound, Problem } from '../problem';
+import { balanceTooLarge, notFound } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
 import {
   BuyerCreate,
@@ -194,16 +194,7 @@ export const buyerRoutes: AnyRoute[] = [
         });
         return { status: 201, body: { balance: entry.balanceAfter, entry: ledgerEntryView(entry) } };
       } catch (err) {
-        if (pgErrorOf(err).code === '22003') {
-          throw new Problem(
-            422,
-            'validation_failed',
-            'The balance would exceed the largest amount a wallet can hold.',
-            {
-              errors: [{ in: 'body', path: 'amount', message: 'too large for this wallet' }],
-            },
-          );
-        }
+        if (pgErrorOf(err).code === '22003') throw balanceTooLarge();
         throw err;
       }
     },

@@ -1,12 +1,15 @@
 /**
  * The agency's lead sources: create them (with a key, shown once), allow
  * campaigns with a payout rule each, rotate and revoke their keys, and read
- * their ledger, leads and posting spec. Every lookup is scoped to the caller's agency, so
+ * their ledger, leads and posting spec; record what the agency paid a source
+ * (a settlement) or a correction (an adjustment). Every lookup is scoped to the caller's agency, so
  * another agency's source is a 404.
  */
+import crypto from 'node:crypto';
 import { createApiKey, revokeSourceKeys } from '../../db/keys';
+import { pgErrorOf } from '../../db/ledger';
 import { getCampaign } from '../../db/queries';
-import { listSourceLedger } from '../../db/source-ledger';
+import { listSourceLedger, recordSourceSettlement } from '../../db/source-ledger';
 import {
   createSource,
   getSource,
@@ -19,7 +22,7 @@ import {
 import { agencyTimeZone, rangeOf } from '../../db/reports';
 import { listBody, pageArgs } from '../pagination';
 import { postingSpecFor } from '../posting-spec';
-import { notFound, Problem } from '../problem';
+import { balanceTooLarge, notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
 import {
   IdParams,
@@ -30,6 +33,7 @@ import {
   SourceCreate,
   SourceKeyCreate,
   SourcePatch,
+  SourceSettlementCreate,
 } from '../schemas';
 import type { ApiServices } from '../services';
 import { sourceCampaignView, sourceLeadView, sourceLedgerEntryView, sourceView } from '../views';
@@ -230,6 +234,68 @@ export const sourceRoutes: AnyRoute[] = [
       const source = await loadSource(services, principal.agencyId, params.id);
       const page = await listSourceLedger(services.db, source.id, pageArgs(query));
       return { status: 200, body: listBody('entries', page, sourceLedgerEntryView) };
+    },
+  }),
+
+  route({
+    method: 'post',
+    path: '/v1/sources/:id/settlements',
+    operationId: 'recordSourceSettlement',
+    tag: 'Sources',
+    summary:
+      'Record a payment to a source (a settlement, lowering what it is owed) or a correction (an adjustment, either way); Idempotency-Key: a retry records once',
+    description:
+      'A settlement of more than the balance is refused (409 `settlement_exceeds_balance`, nothing written), decided under the wallet lock so concurrent settlements never pay more than is owed; so is an adjustment that would take the balance below zero (409 `adjustment_exceeds_balance`). The source sees the entry, with its reference, in its own ledger.',
+    roles: ['admin'],
+    params: IdParams,
+    body: SourceSettlementCreate,
+    idempotent: true,
+    responses: {
+      201: { description: 'recorded', schema: Responses.SourceSettlement },
+      409: {
+        description:
+          'more than the source is owed (`settlement_exceeds_balance`, `adjustment_exceeds_balance`), or Idempotency-Key reused with another body (`idempotency_conflict`)',
+      },
+      422: { description: 'the balance would exceed the largest storable amount (`validation_failed`)' },
+      ...BODY_ERRORS,
+      ...NOT_FOUND,
+      ...AUTH_ERRORS,
+    },
+    async handler({ principal, params, body, idempotencyKey, services }) {
+      const source = await loadSource(services, principal.agencyId, params.id);
+      // A settlement is written as what it takes off the balance; an adjustment as given.
+      const amount = body.kind === 'settlement' ? -body.amount : body.amount;
+      let result;
+      try {
+        result = await recordSourceSettlement(services.db, {
+          sourceId: source.id,
+          agencyId: principal.agencyId,
+          kind: body.kind,
+          amount,
+          reference: body.reference,
+          // The ledger's own key makes the entry single even if the idempotency record is lost.
+          idempotencyKey: `source-settlement:${source.id}:${idempotencyKey ?? crypto.randomUUID()}`,
+        });
+      } catch (err) {
+        if (pgErrorOf(err).code === '22003') throw balanceTooLarge();
+        throw err;
+      }
+      if (result.refused) {
+        const settling = body.kind === 'settlement';
+        throw new Problem(
+          409,
+          settling ? 'settlement_exceeds_balance' : 'adjustment_exceeds_balance',
+          settling
+            ? `The source is owed ${result.balance} credits: a settlement of ${body.amount} would pay more than that.`
+            : `The source is owed ${result.balance} credits: an adjustment of ${body.amount} would take the balance below zero.`,
+          {
+            balance: result.balance,
+            errors: [{ in: 'body', path: 'amount', message: `more than the balance (${result.balance})` }],
+          },
+        );
+      }
+      const { entry } = result;
+      return { status: 201, body: { balance: entry.balanceAfter, entry: sourceLedgerEntryView(entry) } };
     },
   }),
 

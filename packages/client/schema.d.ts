@@ -995,6 +995,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sources/{id}/settlements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record a payment to a source (a settlement, lowering what it is owed) or a correction (an adjustment, either way); Idempotency-Key: a retry records once
+         * @description A settlement of more than the balance is refused (409 `settlement_exceeds_balance`, nothing written), decided under the wallet lock so concurrent settlements never pay more than is owed; so is an adjustment that would take the balance below zero (409 `adjustment_exceeds_balance`). The source sees the entry, with its reference, in its own ledger.
+         *
+         *     Auth: agency admin key.
+         */
+        post: operations["recordSourceSettlement"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sources/{id}/leads": {
         parameters: {
             query?: never;
@@ -2767,6 +2789,24 @@ export interface components {
             name?: string;
             status?: components["schemas"]["SourceStatus"];
         };
+        SourceSettlement: {
+            /** @description what the agency owes the source after this entry */
+            balance: number;
+            entry: components["schemas"]["SourceLedgerEntryView"];
+        };
+        SourceSettlementCreate: {
+            /**
+             * @description settlement: the agency paid the source (lowers the balance); adjustment: a correction, either way
+             * @default settlement
+             */
+            kind?: components["schemas"]["SourceSettlementKind"];
+            /** @description settlement: the credits paid, 1 or more (written as a negative entry); adjustment: signed, not 0 (+ owes the source more, - less) */
+            amount: number;
+            /** @description what identifies the payment or the correction, e.g. the bank transfer id */
+            reference: string;
+        };
+        /** @enum {string} */
+        SourceSettlementKind: "settlement" | "adjustment";
         /** @enum {string} */
         SourceStatus: "active" | "paused";
         SourceView: {
@@ -7459,6 +7499,116 @@ export interface operations {
             };
             /** @description unknown id, or one of another tenant (`not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    recordSourceSettlement: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Same key and body: the first answer again. Same key, another body: 409 `idempotency_conflict`. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SourceSettlementCreate"];
+            };
+        };
+        responses: {
+            /** @description recorded */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SourceSettlement"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description more than the source is owed (`settlement_exceeds_balance`, `adjustment_exceeds_balance`), or Idempotency-Key reused with another body (`idempotency_conflict`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the balance would exceed the largest storable amount (`validation_failed`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -368,6 +368,14 @@ const CASES: Case[] = [
     expect: adminOfA(200),
   },
   {
+    method: 'post',
+    path: '/v1/sources/:id/settlements',
+    url: (w) => `/v1/sources/${w.S.source.id}/settlements`,
+    // An adjustment up needs no balance, so the admin's 201 does not depend on S having sold a lead.
+    body: () => ({ kind: 'adjustment', amount: 1, reference: unique('matrix') }),
+    expect: adminOfA(201),
+  },
+  {
     method: 'get',
     path: '/v1/sources/:id/leads',
     url: (w) => `/v1/sources/${w.S.source.id}/leads`,

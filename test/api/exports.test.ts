@@ -7,9 +7,8 @@ import http from 'node:http';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { Pool } from 'pg';
-import { parseCsv } from '../../domain/csv';
 import { leadFields } from '../helpers/world';
-import { apiAgency, apiBuyer, apiCampaign, bearer, startHarness, type Harness } from './harness';
+import { apiAgency, apiBuyer, apiCampaign, bearer, getCsv, startHarness, type Harness } from './harness';
 import { apiSourceFor, offerOfLead, winOffer } from './world';
 
 let h: Harness;
@@ -22,20 +21,7 @@ afterAll(async () => {
 
 const pool = () => h.database.raw as Pool;
 
-/** GET a CSV export through supertest and parse it (RFC 4180). */
-async function getCsv(path: string, key: string): Promise<string[][]> {
-  const res = await h.http
-    .get(path)
-    .set(bearer(key))
-    .buffer(true)
-    .parse((r, cb) => {
-      let t = '';
-      r.setEncoding('utf8');
-      r.on('data', (c: string) => (t += c));
-      r.on('end', () => cb(null, t));
-    });
-  return parseCsv(res.body as string);
-}
+const csv = (path: string, key: string) => getCsv(h, path, key);
 
 // A full collection on demand, so the samples measure what is alive, not garbage not yet collected.
 v8.setFlagsFromString('--expose-gc');
@@ -112,7 +98,7 @@ test('a field with commas, quotes and line breaks round-trips through the CSV', 
   const fields = leadFields({ address: tricky, city: 'Austin, TX' });
   const lead = await h.http.post('/v1/leads').set(bearer(A.adminKey)).send({ campaignId: campaign.id, fields });
   expect(lead.status).toBe(202);
-  const records = await getCsv('/v1/exports/leads.csv', A.adminKey);
+  const records = await csv('/v1/exports/leads.csv', A.adminKey);
   const header = records[0]!;
   const row = records.find((r) => r[0] === lead.body.lead.id)!;
   expect(row[header.indexOf('address')]).toBe(tricky);
@@ -140,7 +126,6 @@ test('a buyer exports only its purchases and ledger; a source only its own leads
     await winOffer(h, buyer.apiKey, offer.id);
     sold[source.source.id] = lead.body.lead.id;
   }
-  const csv = getCsv;
 
   const sales = await csv('/v1/exports/sales.csv', b1.apiKey);
   expect(sales.slice(1).map((r) => r[sales[0]!.indexOf('buyerId')])).toEqual([b1.buyer.id]);

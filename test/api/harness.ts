@@ -13,6 +13,7 @@ import type { DeliveryOverrides } from '../../activities/channels/config';
 import { createApi, type Api, type ApiDeps } from '../../api/app';
 import type { FeedHandle } from '../../api/feed';
 import { FeedServerMessage } from '../../api/feed-messages';
+import { parseCsv } from '../../domain/csv';
 import type { Database } from '../../db/connection';
 import { createInProcessBus, createPostgresBus, type OfferBus } from '../../db/offer-bus';
 import { bearer, createLeadwireClient, expectStatus, type LeadwireClient, type Schemas } from '../../packages/client';
@@ -195,6 +196,21 @@ export async function apiCampaign(on: On, adminKey: string, body: Partial<Schema
     }),
   );
   return campaign;
+}
+
+/** GET a CSV export through supertest and parse it (RFC 4180). */
+export async function getCsv(h: Pick<Harness, 'http'>, path: string, key: string): Promise<string[][]> {
+  const res = await h.http
+    .get(path)
+    .set(bearer(key))
+    .buffer(true)
+    .parse((r, cb) => {
+      let t = '';
+      r.setEncoding('utf8');
+      r.on('data', (c: string) => (t += c));
+      r.on('end', () => cb(null, t));
+    });
+  return parseCsv(res.body as string);
 }
 
 export async function apiLead(on: On, adminKey: string, campaignId: string, fields = leadFields()) {

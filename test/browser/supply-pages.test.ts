@@ -4,12 +4,13 @@
  * rotates its key; the source pings and posts a lead with the new key
  * through the API and a buyer buys it; the console then shows the payout,
  * the report row and its CSV, and the source portal the lead's outcome, the
- * payout, the balance, a CSV of its leads and its posting spec.
+ * payout, the balance, a CSV of its leads and its posting spec. The agency
+ * records a payment to the source in the console and the portal shows it.
  */
 import fs from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { apiAgency, apiBuyer, apiCampaign, bearer, type Harness } from '../api/harness';
-import { offerOfLead, winOffer } from '../api/world';
+import { apiSourceFor, offerOfLead, winOffer } from '../api/world';
 import { leadFields } from '../helpers/world';
 import { adminPage, browserSuite, openPage, screenshot, signIn, type PageWatch } from './harness';
 
@@ -213,5 +214,72 @@ test('a source set up in the console posts a lead that sells: the console shows 
     .allInnerTexts();
   expect(postFields).toEqual(expect.arrayContaining(['pingId', 'fields.firstName', 'fields.phone', 'fields.email']));
   await screenshot(portal.page, 'source-portal-spec', { fullPage: true });
+  expect(portal.errors).toEqual([]);
+});
+
+test('the agency records a payment to a source in the console (refused above the balance, then in the ledger); the source reads it in its portal', async () => {
+  const A = await apiAgency(h);
+  const buyer = await apiBuyer(h, A.adminKey, { credits: 500 });
+  const campaign = await apiCampaign(h, A.adminKey, { claimWindowSeconds: 60, price: { base: 40 } });
+  const S = await apiSourceFor(h, A.adminKey, campaign.id);
+  // A sale at 40 owes the source 30 % = 12.
+  const lead = await h.http
+    .post('/v1/leads')
+    .set(bearer(S.apiKey))
+    .send({ campaignId: campaign.id, fields: leadFields() });
+  expect(lead.status).toBe(202);
+  await winOffer(h, buyer.apiKey, (await offerOfLead(h, lead.body.lead.id)).id);
+
+  const admin = suite.track(await adminPage(browser, h.main.baseUrl, A.adminKey, `/admin/sources/${S.source.id}`));
+  const page = admin.page;
+  const form = page.locator('[data-testid=settle-form]');
+  await form.waitFor({ timeout: 30_000 });
+  expect(await form.locator('[data-testid=settle-owed]').innerText()).toBe('12 credits');
+
+  // More than is owed: the API's refusal, in its words, under the amount; nothing written.
+  await page.fill('input[name=settleAmount]', '13');
+  await page.fill('input[name=settleReference]', 'WIRE-TOO-MUCH');
+  await form.locator('button[type=submit]').click();
+  const refusal = form.locator('.field-error .field-msg');
+  await refusal.waitFor({ timeout: 30_000 });
+  expect(await refusal.innerText()).toBe('The source is owed 12 credits: a settlement of 13 would pay more than that.');
+  expect(await text(admin, '[data-testid=source-balance]')).toBe('12');
+
+  await page.fill('input[name=settleAmount]', '5');
+  await page.fill('input[name=settleReference]', 'WIRE-2026-11-29');
+  await form.locator('button[type=submit]').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=source-balance]')?.textContent === '7', null, {
+    timeout: 30_000,
+  });
+  const newest = page.locator('[data-testid=source-ledger] tbody tr').first();
+  await newest.filter({ hasText: 'WIRE-2026-11-29' }).waitFor({ timeout: 30_000 });
+  expect(await newest.innerText()).toMatch(/Settlement\s+WIRE-2026-11-29\s+-5\s+7/);
+  expect(await form.locator('[data-testid=settle-owed]').innerText()).toBe('7 credits');
+  expect(await page.locator('input[name=settleAmount]').inputValue()).toBe('');
+  await screenshot(page, 'console-source-payment');
+  // The one refused request above, and nothing else.
+  expect(admin.errors).toEqual([expect.stringContaining('status of 409')]);
+  const rows = await h.http.get(`/v1/sources/${S.source.id}/ledger`).set(bearer(A.adminKey));
+  expect(rows.body.entries.map((e: { kind: string; amount: number }) => [e.kind, e.amount])).toEqual([
+    ['settlement', -5],
+    ['payout', 12],
+  ]);
+
+  // The source: 7 owed to it, the payment in its ledger with the reference.
+  const portal = suite.track(await openPage(browser, `${h.main.baseUrl}/source`));
+  await signIn(portal.page, S.apiKey, '[data-testid=source-leads]');
+  await portal.page.waitForFunction(
+    () => document.querySelector('[data-testid=source-topbar-balance]')?.textContent === '7',
+    null,
+    { timeout: 30_000 },
+  );
+  expect(await text(portal, '.topbar .balance-label')).toMatch(/owed to you/i);
+  await portal.page.click('.tab:has-text("Balance")');
+  await portal.page.waitForSelector('[data-testid=source-ledger]', { timeout: 30_000 });
+  expect(await text(portal, '.wallet-balance')).toMatch(/7\s*credits owed to you/);
+  const ledgerRows = await portal.page.locator('[data-testid=source-ledger] tbody tr').allInnerTexts();
+  expect(ledgerRows[0]).toMatch(/Paid to you \(settlement\)\s+WIRE-2026-11-29\s+-5\s+7/);
+  expect(ledgerRows[1]).toMatch(/Payout\s+lead \w+\s+\+12\s+12/);
+  await screenshot(portal.page, 'source-portal-payment');
   expect(portal.errors).toEqual([]);
 });

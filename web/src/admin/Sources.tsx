@@ -2,13 +2,14 @@
  * Sources: the agency's lead sellers. Create one (its key is shown once),
  * allow campaigns with a payout rule each (a fixed amount per sold lead or a
  * share of the sale price), rotate or revoke its keys, pause it, and read its
- * leads with their outcomes, its balance and its ledger; its posting spec is
- * one click away.
+ * leads with their outcomes, its balance and its ledger; record what the
+ * agency paid it (a settlement) or a correction (an adjustment) beside the
+ * ledger; its posting spec is one click away.
  */
 import { useState } from 'preact/hooks';
-import { ApiError, messageOf } from '../shared/api';
+import { ApiError, messageOf, ok, randomId } from '../shared/api';
 import { exportPath } from '../shared/download';
-import { dateTime, num } from '../shared/format';
+import { credits, dateTime, num } from '../shared/format';
 import type { Page, Source, SourceCampaign, SourceLead, SourceLedgerEntry, PostingSpec } from '../shared/types';
 import {
   CsvButton,
@@ -321,19 +322,24 @@ export function SourceDetail({ id }: { id: string }) {
         <ErrorNote error={leads.error} />
         {leads.data ? <SourceLeadsTable leads={leads.data.leads} campaignName={dir.campaignName} /> : <Loading />}
       </Panel>
-      <Panel title="Ledger">
-        <ErrorNote error={ledger.error} />
-        {ledger.data ? (
-          <LedgerTable
-            entries={ledger.data.entries}
-            kinds={SOURCE_LEDGER_KINDS}
-            empty={NO_PAYOUT_YET}
-            testId="source-ledger"
-          />
-        ) : (
-          <Loading />
-        )}
-      </Panel>
+      <div class="grid-ledger">
+        <Panel title="Ledger">
+          <ErrorNote error={ledger.error} />
+          {ledger.data ? (
+            <LedgerTable
+              entries={ledger.data.entries}
+              kinds={SOURCE_LEDGER_KINDS}
+              empty={NO_PAYOUT_YET}
+              testId="source-ledger"
+            />
+          ) : (
+            <Loading />
+          )}
+        </Panel>
+        <Panel title="Record payment">
+          <RecordPayment source={source} onRecorded={refresh} />
+        </Panel>
+      </div>
       {newKey ? (
         <Modal title="New source key" onClose={() => setNewKey(null)}>
           <p>The old keys no longer work. Give this one to {source.name}.</p>
@@ -341,6 +347,107 @@ export function SourceDetail({ id }: { id: string }) {
         </Modal>
       ) : null}
     </div>
+  );
+}
+
+/**
+ * What the agency paid the source (a settlement, taken off the balance), or a
+ * correction either way (an adjustment). The API refuses a payment of more
+ * than is owed; its words are shown under the amount.
+ */
+function RecordPayment({ source, onRecorded }: { source: Source; onRecorded(): void }) {
+  const { api } = useConsole();
+  const [kind, setKind] = useState<'settlement' | 'adjustment'>('settlement');
+  const [amount, setAmount] = useState('');
+  const [reference, setReference] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  // One Idempotency-Key per intended payment: a retried click after a lost answer records it once.
+  const [key, setKey] = useState(randomId);
+  const fe = (p: string) => (error instanceof ApiError ? error.fieldError(p) : undefined);
+  // A refusal for the balance says how much is owed: its detail reads better than the field's short message.
+  const refused = error instanceof ApiError && error.code.endsWith('_exceeds_balance') ? error.detail : undefined;
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const res = await ok(
+        api.client.POST('/v1/sources/{id}/settlements', {
+          params: { path: { id: source.id }, header: { 'Idempotency-Key': key } },
+          body: { kind, amount: Number(amount), reference },
+        }),
+      );
+      toast(
+        kind === 'settlement'
+          ? `Payment of ${credits(Number(amount))} recorded – ${num(res.balance)} still owed`
+          : `Adjustment recorded – ${num(res.balance)} owed`,
+        'ok',
+      );
+      setKey(randomId());
+      setAmount('');
+      setReference('');
+      onRecorded();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form onSubmit={submit} data-testid="settle-form">
+      <p class="muted">
+        Owed to {source.name} now: <strong data-testid="settle-owed">{credits(source.balance)}</strong>. Record each
+        bank transfer or PayPal payment here; the source sees it in its ledger with the reference.
+      </p>
+      <Field label="What" error={fe('kind')}>
+        <select
+          name="settleKind"
+          value={kind}
+          onChange={(e) => setKind(e.currentTarget.value as 'settlement' | 'adjustment')}
+        >
+          <option value="settlement">payment to the source (settlement)</option>
+          <option value="adjustment">correction of the balance (adjustment)</option>
+        </select>
+      </Field>
+      <Field
+        label={kind === 'settlement' ? 'Amount paid (credits)' : 'Correction (credits, + or -)'}
+        hint={kind === 'adjustment' ? '+ owes the source more, - less' : undefined}
+        error={refused ?? fe('amount')}
+      >
+        <input
+          name="settleAmount"
+          type="number"
+          step={1}
+          min={kind === 'settlement' ? 1 : undefined}
+          required
+          value={amount}
+          onInput={(e) => setAmount(e.currentTarget.value)}
+        />
+      </Field>
+      <Field label="Reference" hint="e.g. the bank transfer id" error={fe('reference')}>
+        <input
+          name="settleReference"
+          type="text"
+          maxLength={200}
+          required
+          value={reference}
+          placeholder="WIRE-2026-11-29"
+          onInput={(e) => setReference(e.currentTarget.value)}
+        />
+      </Field>
+      {error && !refused && !(error instanceof ApiError && error.errors.length) ? <ErrorNote error={error} /> : null}
+      <div class="row-actions">
+        <Button type="submit" variant="primary" busy={busy}>
+          {kind === 'settlement' ? 'Record payment' : 'Record adjustment'}
+        </Button>
+        {kind === 'settlement' && source.balance > 0 ? (
+          <button type="button" class="chip" onClick={() => setAmount(String(source.balance))}>
+            all {num(source.balance)}
+          </button>
+        ) : null}
+      </div>
+    </form>
   );
 }
 

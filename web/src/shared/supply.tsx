@@ -76,6 +76,12 @@ export const SOURCE_LEDGER_KINDS: Record<SourceLedgerEntry['kind'], string> = {
   settlement: 'Settlement',
   adjustment: 'Adjustment',
 };
+/** The same kinds as the source reads them in its portal: a settlement is a payment it received. */
+export const SOURCE_PORTAL_LEDGER_KINDS: Record<SourceLedgerEntry['kind'], string> = {
+  ...SOURCE_LEDGER_KINDS,
+  settlement: 'Paid to you (settlement)',
+  adjustment: 'Adjustment by the agency',
+};
 
 export interface Range {
   from: string;

@@ -15,7 +15,7 @@ import {
   rangeQuery,
   RangeFields,
   SourceLeadsTable,
-  SOURCE_LEDGER_KINDS,
+  SOURCE_PORTAL_LEDGER_KINDS,
   NO_PAYOUT_YET,
   type Range,
 } from '../shared/supply';
@@ -111,7 +111,7 @@ function Portal({ api, me, onSignOut }: { api: Api; me: Me; onSignOut(): void })
         </nav>
         <div class="topbar-right">
           <button class="balance" onClick={() => go('balance')} title="What the agency owes you">
-            <span class="balance-label">Owed</span>
+            <span class="balance-label">Owed to you</span>
             <span class="balance-n" data-testid="source-topbar-balance">
               {owed === null ? '…' : num(owed)}
             </span>
@@ -247,7 +247,7 @@ function BalanceTab({
           <h1>Balance</h1>
           <p class="muted">
             What the agency owes you: a payout for each sold lead, written with the sale; a reversal when a sale is
-            returned; settlements when the agency pays you.
+            returned; a settlement, with its reference (e.g. the transfer id), each time the agency pays you.
           </p>
         </div>
         <div class="row-actions">
@@ -273,7 +273,7 @@ function BalanceTab({
         {ledger.data ? (
           <LedgerTable
             entries={[...ledger.data, ...extra]}
-            kinds={SOURCE_LEDGER_KINDS}
+            kinds={SOURCE_PORTAL_LEDGER_KINDS}
             empty={NO_PAYOUT_YET}
             testId="source-ledger"
           />
