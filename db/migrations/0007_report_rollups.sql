@@ -5,11 +5,11 @@
 --
 -- Three layers:
 -- - report_lead_facts / report_buyer_facts: each lead's current contribution
---   (one row per lead; one per lead and buyer). On any change to a lead's rows
---   a trigger recomputes that lead's facts from the base tables (index
---   lookups), stores them and appends the difference to the deltas. The lead's
---   facts row is locked first, which also serializes two transactions changing
---   one lead (two buyers of a shared offer).
+--   (one row per lead; one per lead and buyer). When a transaction changed a
+--   lead's rows, a trigger recomputes at its commit that lead's facts from the
+--   base tables (index lookups), stores them and appends the difference to
+--   the deltas. The lead's facts row is locked first, which also serializes
+--   two transactions changing one lead (two buyers of a shared offer).
 -- - report_lead_deltas / report_buyer_deltas: append-only. A sale only
 --   INSERTs here, never UPDATEs a shared roll-up row, so concurrent sales of
 --   one campaign and day do not queue on one row lock (nor deadlock on two).
@@ -110,7 +110,8 @@ CREATE INDEX "report_buyer_deltas_agency_idx" ON "report_buyer_deltas" ("agency_
 CREATE OR REPLACE FUNCTION report_lead_facts_for(ids uuid[]) RETURNS SETOF report_lead_facts AS $$
   SELECT l.id, l.agency_id, (l.created_at AT TIME ZONE ag.time_zone)::date, l.campaign_id, l.source_id,
          1,
-         (EXISTS (SELECT 1 FROM offers o WHERE o.lead_id = l.id))::int,
+         -- LIMIT 1: a probe of offers_lead_idx per lead, never a hashed scan of all offers.
+         ((SELECT 1 FROM offers o WHERE o.lead_id = l.id LIMIT 1) IS NOT NULL)::int,
          (a.active > 0)::int,
          (a.sales = 0 AND l.status IN ('manual_review', 'rejected'))::int,
          a.refunded::int,
@@ -137,9 +138,11 @@ CREATE OR REPLACE FUNCTION report_buyer_facts_for(ids uuid[]) RETURNS SETOF repo
     FROM leads l
     JOIN agencies ag ON ag.id = l.agency_id
     CROSS JOIN LATERAL (
+      -- Per offer, its targets by their key (offer_id, buyer_id): OFFSET 0 keeps the planner from flattening this
+      -- into a hash join over every target (its choice on a young table, which a cached generic plan would keep).
       SELECT t.buyer_id, 1 AS offered, 0 AS sold, 0 AS returned, 0 AS revenue, 0 AS payouts, 0::numeric AS claim_secs, 0 AS sales, 0 AS entries
-        FROM offers o JOIN offer_targets t ON t.offer_id = o.id
-       WHERE o.lead_id = l.id AND t.eligible
+        FROM offers o CROSS JOIN LATERAL (SELECT t.buyer_id FROM offer_targets t WHERE t.offer_id = o.id AND t.eligible OFFSET 0) t
+       WHERE o.lead_id = l.id
       UNION ALL
       SELECT a.buyer_id, 0, (a.status = 'active')::int, (a.status = 'refunded')::int, 0, 0, extract(epoch FROM a.created_at - o.opened_at), 1, 0
         FROM assignments a JOIN offers o ON o.id = a.offer_id
@@ -257,7 +260,7 @@ BEGIN
            offered = n.offered, sold = n.sold, unsold = n.unsold, returned = n.returned, revenue = n.revenue,
            payouts = n.payouts, claim_secs = n.claim_secs, sales = n.sales
       FROM fresh n
-     WHERE f.lead_id = n.lead_id AND ROW(f.*) IS DISTINCT FROM ROW(n.*)
+     WHERE f.lead_id = ANY (ids) AND f.lead_id = n.lead_id AND ROW(f.*) IS DISTINCT FROM ROW(n.*)
   ),
   gone AS (
     DELETE FROM report_lead_facts f
@@ -298,7 +301,10 @@ BEGIN
   HAVING sum(offered) <> 0 OR sum(sold) <> 0 OR sum(returned) <> 0 OR sum(revenue) <> 0 OR sum(payouts) <> 0
       OR sum(claim_secs) <> 0 OR sum(sales) <> 0 OR sum(entries) <> 0;
 END;
-$$ LANGUAGE plpgsql SET jit = off;
+-- Generic plans: planned once per connection. Custom plans (the default for
+-- the first calls, and for good when the planner rates them cheaper) planned
+-- these statements on every sale: two thirds of the refresh's time.
+$$ LANGUAGE plpgsql SET jit = off SET plan_cache_mode = force_generic_plan;
 --> statement-breakpoint
 -- Moves the committed deltas into the roll-ups: one fold at a time (another
 -- caller returns null at once), each delta exactly once (DELETE … RETURNING
@@ -365,103 +371,101 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql SET jit = off;
 --> statement-breakpoint
--- The triggers: AFTER … FOR EACH STATEMENT with the statement's rows (a
--- multi-row insert refreshes its leads once), and FOR EACH ROW on UPDATE only
--- when a column the reports read changed (a sale updates its offer's winners
--- and its lead's status; neither may cost a refresh unless it matters).
-CREATE OR REPLACE FUNCTION report_on_leads() RETURNS trigger AS $$
+-- The triggers: deferred constraint triggers, so the refresh runs once at
+-- commit, on the transaction's final state, instead of after each statement
+-- of a sale (charge, assignment, payout, lead status: four refreshes of one
+-- lead), and the lead's facts row is locked only from the commit's start. A
+-- row's trigger refreshes its lead; the next rows' triggers skip the lead
+-- just refreshed (every trigger of one commit sees the same final state, and
+-- a sale's or an offer's rows are all one lead's), so a multi-row statement
+-- is counted right and costs one refresh per lead. UPDATE triggers fire only
+-- when a column the reports read changed: a sale updates its offer's winners
+-- and status, which must not cost a refresh.
+CREATE OR REPLACE FUNCTION report_on_row() RETURNS trigger AS $$
+DECLARE
+  ids uuid[];
+  last text := current_setting('leadwire.report_refreshed', true);
 BEGIN
-  IF TG_LEVEL = 'ROW' THEN
-    PERFORM report_refresh(ARRAY[NEW.id]);
-  ELSIF TG_OP = 'DELETE' THEN
-    PERFORM report_refresh(ARRAY(SELECT id FROM old_rows));
+  IF TG_TABLE_NAME = 'leads' THEN
+    ids := CASE TG_OP WHEN 'DELETE' THEN ARRAY[OLD.id] ELSE ARRAY[NEW.id] END;
+  ELSIF TG_TABLE_NAME = 'offer_targets' THEN
+    ids := ARRAY(SELECT o.lead_id FROM offers o
+                  WHERE o.id IN (CASE WHEN TG_OP <> 'INSERT' THEN OLD.offer_id END, CASE WHEN TG_OP <> 'DELETE' THEN NEW.offer_id END));
   ELSE
-    PERFORM report_refresh(ARRAY(SELECT id FROM new_rows));
+    ids := ARRAY[CASE WHEN TG_OP <> 'INSERT' THEN OLD.lead_id END, CASE WHEN TG_OP <> 'DELETE' THEN NEW.lead_id END];
   END IF;
+  ids := ARRAY(SELECT DISTINCT x FROM unnest(ids) x WHERE x IS NOT NULL AND x::text IS DISTINCT FROM last);
+  IF cardinality(ids) = 0 THEN
+    RETURN NULL;
+  END IF;
+  PERFORM report_refresh(ids);
+  PERFORM set_config('leadwire.report_refreshed', ids[cardinality(ids)]::text, true);
   RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
 --> statement-breakpoint
-CREATE TRIGGER report_leads_insert AFTER INSERT ON leads
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION report_on_leads();
+CREATE CONSTRAINT TRIGGER report_leads_insert AFTER INSERT ON leads
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION report_on_row();
 --> statement-breakpoint
-CREATE TRIGGER report_leads_delete AFTER DELETE ON leads
-  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION report_on_leads();
+CREATE CONSTRAINT TRIGGER report_leads_delete AFTER DELETE ON leads
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION report_on_row();
 --> statement-breakpoint
-CREATE TRIGGER report_leads_update AFTER UPDATE ON leads FOR EACH ROW
+CREATE CONSTRAINT TRIGGER report_leads_update AFTER UPDATE ON leads
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
   WHEN ((OLD.status IN ('manual_review', 'rejected')) IS DISTINCT FROM (NEW.status IN ('manual_review', 'rejected'))
      OR OLD.created_at IS DISTINCT FROM NEW.created_at OR OLD.agency_id IS DISTINCT FROM NEW.agency_id
      OR OLD.campaign_id IS DISTINCT FROM NEW.campaign_id OR OLD.source_id IS DISTINCT FROM NEW.source_id)
-  EXECUTE FUNCTION report_on_leads();
+  EXECUTE FUNCTION report_on_row();
 --> statement-breakpoint
--- Offers, assignments and the two ledgers name their lead.
-CREATE OR REPLACE FUNCTION report_on_lead_rows() RETURNS trigger AS $$
-BEGIN
-  IF TG_LEVEL = 'ROW' THEN
-    PERFORM report_refresh(ARRAY(SELECT DISTINCT x FROM unnest(ARRAY[OLD.lead_id, NEW.lead_id]) x WHERE x IS NOT NULL));
-  ELSIF TG_OP = 'DELETE' THEN
-    PERFORM report_refresh(ARRAY(SELECT DISTINCT lead_id FROM old_rows WHERE lead_id IS NOT NULL));
-  ELSIF TG_TABLE_NAME = 'ledger_entries' THEN
-    -- Top-ups and adjustments are not in the reports.
-    PERFORM report_refresh(ARRAY(SELECT DISTINCT lead_id FROM new_rows WHERE lead_id IS NOT NULL AND kind IN ('charge', 'refund')));
-  ELSE
-    PERFORM report_refresh(ARRAY(SELECT DISTINCT lead_id FROM new_rows WHERE lead_id IS NOT NULL));
-  END IF;
-  RETURN NULL;
-END;
-$$ LANGUAGE plpgsql;
+CREATE CONSTRAINT TRIGGER report_offers_insert AFTER INSERT ON offers
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION report_on_row();
 --> statement-breakpoint
-CREATE TRIGGER report_offers_insert AFTER INSERT ON offers
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION report_on_lead_rows();
+CREATE CONSTRAINT TRIGGER report_offers_delete AFTER DELETE ON offers
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION report_on_row();
 --> statement-breakpoint
-CREATE TRIGGER report_offers_delete AFTER DELETE ON offers
-  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION report_on_lead_rows();
---> statement-breakpoint
-CREATE TRIGGER report_offers_update AFTER UPDATE ON offers FOR EACH ROW
+CREATE CONSTRAINT TRIGGER report_offers_update AFTER UPDATE ON offers
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
   WHEN (OLD.lead_id IS DISTINCT FROM NEW.lead_id OR OLD.opened_at IS DISTINCT FROM NEW.opened_at)
-  EXECUTE FUNCTION report_on_lead_rows();
+  EXECUTE FUNCTION report_on_row();
 --> statement-breakpoint
-CREATE TRIGGER report_assignments_insert AFTER INSERT ON assignments
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION report_on_lead_rows();
+CREATE CONSTRAINT TRIGGER report_assignments_insert AFTER INSERT ON assignments
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION report_on_row();
 --> statement-breakpoint
-CREATE TRIGGER report_assignments_delete AFTER DELETE ON assignments
-  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION report_on_lead_rows();
+CREATE CONSTRAINT TRIGGER report_assignments_delete AFTER DELETE ON assignments
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION report_on_row();
 --> statement-breakpoint
-CREATE TRIGGER report_assignments_update AFTER UPDATE ON assignments FOR EACH ROW
+CREATE CONSTRAINT TRIGGER report_assignments_update AFTER UPDATE ON assignments
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
   WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.lead_id IS DISTINCT FROM NEW.lead_id OR OLD.offer_id IS DISTINCT FROM NEW.offer_id
      OR OLD.buyer_id IS DISTINCT FROM NEW.buyer_id OR OLD.created_at IS DISTINCT FROM NEW.created_at)
-  EXECUTE FUNCTION report_on_lead_rows();
+  EXECUTE FUNCTION report_on_row();
 --> statement-breakpoint
--- The ledgers are append-only (0001, 0006): inserts are all there is.
-CREATE TRIGGER report_ledger_insert AFTER INSERT ON ledger_entries
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION report_on_lead_rows();
+-- The ledgers are append-only (0001, 0006): inserts are all there is. Top-ups and settlements are in no report.
+CREATE CONSTRAINT TRIGGER report_ledger_insert AFTER INSERT ON ledger_entries
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+  WHEN (NEW.lead_id IS NOT NULL AND NEW.kind IN ('charge', 'refund'))
+  EXECUTE FUNCTION report_on_row();
 --> statement-breakpoint
-CREATE TRIGGER report_source_ledger_insert AFTER INSERT ON source_ledger_entries
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION report_on_lead_rows();
+CREATE CONSTRAINT TRIGGER report_source_ledger_insert AFTER INSERT ON source_ledger_entries
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+  WHEN (NEW.lead_id IS NOT NULL)
+  EXECUTE FUNCTION report_on_row();
 --> statement-breakpoint
 -- Targets name their offer; only eligible ones count.
-CREATE OR REPLACE FUNCTION report_on_targets() RETURNS trigger AS $$
-BEGIN
-  IF TG_LEVEL = 'ROW' THEN
-    PERFORM report_refresh(ARRAY(SELECT DISTINCT o.lead_id FROM offers o WHERE o.id IN (OLD.offer_id, NEW.offer_id)));
-  ELSIF TG_OP = 'DELETE' THEN
-    PERFORM report_refresh(ARRAY(SELECT DISTINCT o.lead_id FROM old_rows t JOIN offers o ON o.id = t.offer_id WHERE t.eligible));
-  ELSE
-    PERFORM report_refresh(ARRAY(SELECT DISTINCT o.lead_id FROM new_rows t JOIN offers o ON o.id = t.offer_id WHERE t.eligible));
-  END IF;
-  RETURN NULL;
-END;
-$$ LANGUAGE plpgsql;
+CREATE CONSTRAINT TRIGGER report_targets_insert AFTER INSERT ON offer_targets
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+  WHEN (NEW.eligible)
+  EXECUTE FUNCTION report_on_row();
 --> statement-breakpoint
-CREATE TRIGGER report_targets_insert AFTER INSERT ON offer_targets
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION report_on_targets();
+CREATE CONSTRAINT TRIGGER report_targets_delete AFTER DELETE ON offer_targets
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+  WHEN (OLD.eligible)
+  EXECUTE FUNCTION report_on_row();
 --> statement-breakpoint
-CREATE TRIGGER report_targets_delete AFTER DELETE ON offer_targets
-  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION report_on_targets();
---> statement-breakpoint
-CREATE TRIGGER report_targets_update AFTER UPDATE ON offer_targets FOR EACH ROW
+CREATE CONSTRAINT TRIGGER report_targets_update AFTER UPDATE ON offer_targets
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
   WHEN (OLD.eligible IS DISTINCT FROM NEW.eligible OR OLD.offer_id IS DISTINCT FROM NEW.offer_id OR OLD.buyer_id IS DISTINCT FROM NEW.buyer_id)
-  EXECUTE FUNCTION report_on_targets();
+  EXECUTE FUNCTION report_on_row();
 --> statement-breakpoint
 -- A new time zone moves every day key of the agency.
 CREATE OR REPLACE FUNCTION report_on_agency_zone() RETURNS trigger AS $$
