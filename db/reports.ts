@@ -13,7 +13,10 @@
  * (#13). `runReportFromBase` is the reference: the same figures computed from
  * the base tables (leads, offers, assignments, both ledgers), which defines
  * them; the tests and `npm run audit` hold the roll-ups to it. Pings stay a
- * live query (pings_agency_created_idx): there are few per report.
+ * live query on both paths (pings_agency_created_idx): linear in the pings of
+ * the range, which the bench's agency has a thousand of; should they grow
+ * like the leads, they fit the same scheme (a day key; the decision, the one
+ * figure a report reads, is never updated).
  *
  * Every report runs with JIT off: the reference query's chained joins are
  * estimated at hundreds of millions of rows, and compiling them cost about
