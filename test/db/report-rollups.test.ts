@@ -14,6 +14,7 @@ import { sql } from 'drizzle-orm';
 import type { Pool } from 'pg';
 import { createBuyer, insertLead, topUp } from '../../db/admin';
 import { runAudit } from '../../db/audit';
+import { startReportFold } from '../../db/report-fold';
 import { MIGRATIONS_DIR, migrateDatabase, openDatabase, type Database, type Db } from '../../db/connection';
 import { openDispute, resolveDispute } from '../../db/disputes';
 import {
@@ -254,6 +255,28 @@ describe('on postgres', () => {
     const offerId = await w.offer(await w.lead(20, true));
     expect((await sellOffer(db, { offerId, buyerId: w.buyerIds[2]!, sale: 'manual' })).result).toBe('won');
     await expectAgreement(db, w.agencyId, 'Asia/Tokyo');
+  }, 60_000);
+
+  test("the API's fold timer moves the pending deltas into the roll-ups; the report is the same before and after", async () => {
+    const db = database.db;
+    const pool = database.raw as Pool;
+    const w = await makeWorld(db, 'UTC');
+    await fillWorld(db, w);
+    const pending = async () =>
+      Number(
+        (await pool.query('SELECT count(*) AS n FROM report_lead_deltas WHERE agency_id = $1', [w.agencyId])).rows[0].n,
+      );
+    expect(await pending()).toBeGreaterThan(0);
+    const before = await pages(db, runReport, w.agencyId, 'campaign', 'UTC');
+    const fold = startReportFold(db, { everyMs: 20 });
+    try {
+      for (let i = 0; i < 100 && (await pending()) > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      await fold.stop();
+    }
+    expect(await pending()).toBe(0);
+    expect(await pages(db, runReport, w.agencyId, 'campaign', 'UTC')).toEqual(before);
+    await expectAgreement(db, w.agencyId, 'UTC');
   }, 60_000);
 
   test('the audit checks the roll-ups against the base tables and names a group that disagrees', async () => {
