@@ -7,6 +7,7 @@
  * over data written before it. Every comparison is with the reference query
  * over the base tables (runReportFromBase).
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,7 +27,7 @@ import {
   type ReportRowData,
 } from '../../db/reports';
 import { sellOffer } from '../../db/sales';
-import { offers, offerTargets } from '../../db/schema';
+import { leads, offers, offerTargets } from '../../db/schema';
 import { createSource, setSourceCampaign } from '../../db/sources';
 import { leadWorkflowId } from '../../domain/ids';
 import { openTestPostgres } from '../helpers/db';
@@ -183,6 +184,53 @@ describe('on postgres', () => {
     expect(all).toMatchObject({ leads: 27, offered: 27, sold: 27, revenue: 30 * 40 });
     await foldReports(db);
     await expectAgreement(db, w.agencyId, 'UTC');
+  }, 60_000);
+
+  test('multi-row statements in one transaction, interleaving leads, count each lead once', async () => {
+    const db = database.db;
+    const w = await makeWorld(db, 'UTC');
+    await db.transaction(async (tx) => {
+      const ids = Array.from({ length: 5 }, () => crypto.randomUUID());
+      await tx.insert(leads).values(
+        ids.map((id) => ({
+          id,
+          agencyId: w.agencyId,
+          campaignId: w.campaignId,
+          fields: leadFields(),
+          workflowId: leadWorkflowId(id),
+        })),
+      );
+      await tx.execute(
+        sql`UPDATE leads SET status = 'manual_review' WHERE id IN (${sql.join(
+          ids.map((id) => sql`${id}::uuid`),
+          sql`, `,
+        )})`,
+      );
+      // Offers of three of them, then the first lead again: the commit's triggers see A B C D E, A B C D E, A B C, A.
+      await tx.insert(offers).values(
+        ids.slice(0, 3).map((leadId) => ({
+          leadId,
+          agencyId: w.agencyId,
+          campaignId: w.campaignId,
+          kind: 'manual' as const,
+          workflowId: leadWorkflowId(leadId),
+          price: 10,
+          preview: {},
+          closesAt: new Date(Date.now() + 60_000),
+        })),
+      );
+      await tx.execute(sql`UPDATE leads SET status = 'offered' WHERE id = ${ids[0]!}`);
+    });
+    await expectAgreement(db, w.agencyId, 'UTC');
+    const [row] = (
+      await runReport(db, {
+        agencyId: w.agencyId,
+        groupBy: 'campaign',
+        range: { from: null, to: null, timeZone: 'UTC' },
+        limit: 5,
+      })
+    ).rows;
+    expect(row).toMatchObject({ leads: 5, offered: 3, unsold: 4, sold: 0 }); // the first left manual review last
   }, 60_000);
 
   test('the rebuild recomputes from the base tables exactly what the triggers kept (the backfill of existing data)', async () => {
