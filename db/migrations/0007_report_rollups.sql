@@ -378,7 +378,9 @@ $$ LANGUAGE plpgsql SET jit = off;
 -- row's trigger refreshes its lead; the next rows' triggers skip the lead
 -- just refreshed (every trigger of one commit sees the same final state, and
 -- a sale's or an offer's rows are all one lead's), so a multi-row statement
--- is counted right and costs one refresh per lead. UPDATE triggers fire only
+-- is counted right and costs one refresh per lead. The mark carries the
+-- statement's start: events fired by a later statement (after a SET
+-- CONSTRAINTS … IMMEDIATE) are never taken for the same batch. UPDATE triggers fire only
 -- when a column the reports read changed: a sale updates its offer's winners
 -- and status, which must not cost a refresh.
 CREATE OR REPLACE FUNCTION report_on_row() RETURNS trigger AS $$
@@ -394,12 +396,12 @@ BEGIN
   ELSE
     ids := ARRAY[CASE WHEN TG_OP <> 'INSERT' THEN OLD.lead_id END, CASE WHEN TG_OP <> 'DELETE' THEN NEW.lead_id END];
   END IF;
-  ids := ARRAY(SELECT DISTINCT x FROM unnest(ids) x WHERE x IS NOT NULL AND x::text IS DISTINCT FROM last);
+  ids := ARRAY(SELECT DISTINCT x FROM unnest(ids) x WHERE x IS NOT NULL AND x::text || '@' || statement_timestamp() IS DISTINCT FROM last);
   IF cardinality(ids) = 0 THEN
     RETURN NULL;
   END IF;
   PERFORM report_refresh(ids);
-  PERFORM set_config('leadwire.report_refreshed', ids[cardinality(ids)]::text, true);
+  PERFORM set_config('leadwire.report_refreshed', ids[cardinality(ids)]::text || '@' || statement_timestamp(), true);
   RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;

@@ -221,6 +221,13 @@ describe('on postgres', () => {
       );
       await tx.execute(sql`UPDATE leads SET status = 'offered' WHERE id = ${ids[0]!}`);
     });
+    // Deferred events fired early (SET CONSTRAINTS … IMMEDIATE), then the same lead changed again: not skipped.
+    const late = await w.lead(0, false);
+    await db.transaction(async (tx) => {
+      await tx.execute(sql`SET CONSTRAINTS ALL IMMEDIATE`);
+      await tx.execute(sql`UPDATE leads SET status = 'manual_review' WHERE id = ${late}`);
+      await tx.execute(sql`UPDATE leads SET status = 'offered' WHERE id = ${late}`);
+    });
     await expectAgreement(db, w.agencyId, 'UTC');
     const [row] = (
       await runReport(db, {
@@ -230,7 +237,7 @@ describe('on postgres', () => {
         limit: 5,
       })
     ).rows;
-    expect(row).toMatchObject({ leads: 5, offered: 3, unsold: 4, sold: 0 }); // the first left manual review last
+    expect(row).toMatchObject({ leads: 6, offered: 3, unsold: 4, sold: 0 }); // the first and the late one left manual review last
   }, 60_000);
 
   test('the rebuild recomputes from the base tables exactly what the triggers kept (the backfill of existing data)', async () => {
