@@ -10,6 +10,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createApi } from '../api/app';
 import { inFlightFromEnv, type InFlightLimits } from '../api/in-flight';
 import { openDatabase, type Database } from '../db/connection';
+import { startReportFold } from '../db/report-fold';
 import { createInProcessBus, createPostgresBus, type OfferBus } from '../db/offer-bus';
 import { consoleStyle, logger } from '../observability/logger';
 import { shutdownTracing, temporalTracingPlugins } from '../observability/tracing';
@@ -149,12 +150,15 @@ export async function serveApi(
   });
   const server = http.createServer(app);
   const feed = attachFeed(server);
+  // The report deltas into the roll-ups (db/report-fold.ts), from every API process; one fold runs at a time.
+  const fold = startReportFold(deps.database.db, { onError: (err) => logger.warn({ err }, 'report fold failed') });
   await listen(server, config.port);
   return {
     port: (server.address() as { port: number }).port,
     async close() {
       await new Promise((r) => server.close(r));
       await feed.close();
+      await fold.stop();
     },
   };
 }

@@ -13,6 +13,9 @@
  * - winners:         no offer has more assignments than maxWinners; its winner counter matches
  * - caps:            no buyer or campaign holds more active assignments in a day, ISO week or
  *                    month (in the agency's time zone) than its cap as configured now
+ * - reports:         the report roll-ups (with their pending deltas) agree with the base tables:
+ *                    every day's figures by campaign and source, and by buyer, recomputed
+ *                    as the reference report computes them (db/reports.ts, migration 0007)
  * - workflows:       with a Temporal client: every lead older than `minAgeMs` has a workflow,
  *                    and every lead whose workflow has closed has a final status
  */
@@ -69,6 +72,16 @@ async function rows<T extends Row>(db: DbOrTx, query: SQL): Promise<T[]> {
 
 const str = (v: unknown) => (v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : String(v));
 const num = (v: unknown) => Number(v ?? 0);
+
+/** "sold 3 in the roll-ups, 4 in the base tables, …": the figures of a report group that differ. */
+function disagreement(rolled: unknown, base: unknown): string {
+  const r = rolled as Record<string, unknown>;
+  const b = base as Record<string, unknown>;
+  return Object.keys(b)
+    .filter((k) => str(r[k]) !== str(b[k]))
+    .map((k) => `${k} ${str(r[k])} in the roll-ups, ${str(b[k])} in the base tables`)
+    .join(', ');
+}
 
 /** Offers open right now (the `leadwire_offers_open` gauge). */
 export async function countOpenOffers(db: DbOrTx): Promise<number> {
@@ -210,6 +223,64 @@ export async function runAudit(db: DbOrTx, opts: AuditOptions = {}): Promise<Aud
     (r) => ({
       message: `${str(r.scope)} ${str(r.id)}: ${str(r.n)} leads in the ${str(r.period)} period from ${str(r.starts)} (local), cap ${str(r.cap)}`,
       ids: { [r.scope === 'buyer' ? 'buyerId' : 'campaignId']: str(r.id) },
+    }),
+  );
+
+  // One statement: the roll-ups and the base tables are read at one snapshot while sales commit.
+  const agencies = sql`SELECT id FROM agencies ag WHERE true ${agencyId ? sql`AND ag.id = ${agencyId}::uuid` : sql``}`;
+  const leadFigures = ['leads', 'offered', 'sold', 'unsold', 'returned', 'revenue', 'payouts', 'claim_secs', 'sales'];
+  const buyerFigures = ['offered', 'sold', 'returned', 'revenue', 'payouts', 'claim_secs', 'sales', 'entries'];
+  const sums = (cols: string[]) => sql.raw(cols.map((c) => `sum(${c}) AS ${c}`).join(', '));
+  const differ = (cols: string[]) =>
+    sql.raw(
+      `ROW(${cols.map((c) => `coalesce(b.${c}, 0)`).join(', ')}) IS DISTINCT FROM ROW(${cols.map((c) => `coalesce(r.${c}, 0)`).join(', ')})`,
+    );
+  const figures = (cols: string[], side: 'b' | 'r') =>
+    sql.raw(`jsonb_build_object(${cols.map((c) => `'${c}', coalesce(${side}.${c}, 0)`).join(', ')})`);
+  // The agency's own leads (null source) keyed by the nil uuid: a FULL JOIN needs an equality.
+  const nil = sql`'00000000-0000-0000-0000-000000000000'::uuid`;
+  await check(
+    'reports',
+    "the report roll-ups (plus pending deltas) equal each day's figures from the base tables, by campaign and source and by buyer",
+    // Checked: the groups the reports read, folded or still in deltas.
+    sql`SELECT ((SELECT count(*) FROM (SELECT DISTINCT agency_id, day, campaign_id, source_id FROM report_lead_days WHERE agency_id IN (${agencies})
+                   UNION SELECT DISTINCT agency_id, day, campaign_id, source_id FROM report_lead_deltas WHERE agency_id IN (${agencies})) g)
+              + (SELECT count(*) FROM (SELECT agency_id, day, buyer_id FROM report_buyer_days WHERE agency_id IN (${agencies})
+                   UNION SELECT agency_id, day, buyer_id FROM report_buyer_deltas WHERE agency_id IN (${agencies})) g))::int AS n`,
+    sql`
+      WITH base AS (
+        SELECT f.agency_id, f.day, f.campaign_id::text AS grp, coalesce(f.source_id, ${nil})::text AS sub, ${sums(leadFigures)}
+          FROM (${agencies}) ag CROSS JOIN LATERAL report_lead_facts_of_agency(ag.id) f
+         GROUP BY 1, 2, 3, 4
+      ), rolled AS (
+        SELECT agency_id, day, campaign_id::text AS grp, coalesce(source_id, ${nil})::text AS sub, ${sums(leadFigures)}
+          FROM (SELECT * FROM report_lead_days UNION ALL SELECT * FROM report_lead_deltas) x
+         WHERE agency_id IN (${agencies})
+         GROUP BY 1, 2, 3, 4
+      ), buyer_base AS (
+        SELECT f.agency_id, f.day, f.buyer_id::text AS grp, '' AS sub, ${sums(buyerFigures)}
+          FROM (${agencies}) ag CROSS JOIN LATERAL report_buyer_facts_of_agency(ag.id) f
+         GROUP BY 1, 2, 3
+      ), buyer_rolled AS (
+        SELECT agency_id, day, buyer_id::text AS grp, '' AS sub, ${sums(buyerFigures)}
+          FROM (SELECT * FROM report_buyer_days UNION ALL SELECT * FROM report_buyer_deltas) x
+         WHERE agency_id IN (${agencies})
+         GROUP BY 1, 2, 3
+      )
+      SELECT 'campaign and source' AS kind, coalesce(b.agency_id, r.agency_id) AS agency_id, coalesce(b.day, r.day)::text AS day,
+             coalesce(b.grp, r.grp) AS grp, coalesce(b.sub, r.sub) AS sub,
+             ${figures(leadFigures, 'b')} AS base, ${figures(leadFigures, 'r')} AS rolled
+        FROM base b FULL JOIN rolled r ON r.agency_id = b.agency_id AND r.day = b.day AND r.grp = b.grp AND r.sub = b.sub
+       WHERE ${differ(leadFigures)}
+      UNION ALL
+      SELECT 'buyer', coalesce(b.agency_id, r.agency_id), coalesce(b.day, r.day)::text, coalesce(b.grp, r.grp), '',
+             ${figures(buyerFigures, 'b')}, ${figures(buyerFigures, 'r')}
+        FROM buyer_base b FULL JOIN buyer_rolled r ON r.agency_id = b.agency_id AND r.day = b.day AND r.grp = b.grp
+       WHERE ${differ(buyerFigures)}
+       ORDER BY 2, 3, 4`,
+    (r) => ({
+      message: `agency ${str(r.agency_id)} ${str(r.day)} ${str(r.kind)} ${str(r.grp)}${r.sub ? ` / ${str(r.sub)}` : ''}: ${disagreement(r.rolled, r.base)}`,
+      ids: { agencyId: str(r.agency_id) },
     }),
   );
 

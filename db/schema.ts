@@ -7,13 +7,16 @@
  */
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
   check,
+  date,
   doublePrecision,
   index,
   integer,
   jsonb,
+  numeric,
   pgTable,
   primaryKey,
   text,
@@ -831,3 +834,108 @@ export interface PingFields {
   city?: string;
   answers?: Record<string, string | number | boolean>;
 }
+
+/*
+ * The reports' roll-ups (migration 0007; db/reports.ts). Written only by the
+ * database: the triggers keep the facts and append the deltas, report_fold()
+ * moves the deltas into the day tables, report_rebuild() recomputes an
+ * agency. Declared here for typed reads; the migration is the definition.
+ */
+const reportMeasures = () => ({
+  offered: integer('offered').notNull().default(0),
+  sold: integer('sold').notNull().default(0),
+  returned: integer('returned').notNull().default(0),
+  revenue: bigint('revenue', { mode: 'number' }).notNull().default(0),
+  payouts: bigint('payouts', { mode: 'number' }).notNull().default(0),
+  /** Seconds from the offer opening to each sale, summed (the average is claimSecs / sales). */
+  claimSecs: numeric('claim_secs').notNull().default('0'),
+  sales: integer('sales').notNull().default(0),
+});
+const leadMeasures = () => ({
+  leads: integer('leads').notNull().default(0),
+  unsold: integer('unsold').notNull().default(0),
+  ...reportMeasures(),
+});
+const buyerMeasures = () => ({
+  ...reportMeasures(),
+  /** Charges and refunds on the buyer's leads of the day. */
+  entries: integer('entries').notNull().default(0),
+});
+
+/** Each lead's current contribution to the lead roll-up (day: created_at in the agency's zone). */
+export const reportLeadFacts = pgTable(
+  'report_lead_facts',
+  {
+    leadId: uuid('lead_id').primaryKey(),
+    agencyId: uuid('agency_id').notNull(),
+    day: date('day').notNull(),
+    campaignId: uuid('campaign_id').notNull(),
+    sourceId: uuid('source_id'),
+    ...leadMeasures(),
+  },
+  (t) => [index('report_lead_facts_agency_idx').on(t.agencyId)],
+);
+
+/** Each lead's current contribution to each buyer's roll-up. */
+export const reportBuyerFacts = pgTable(
+  'report_buyer_facts',
+  {
+    leadId: uuid('lead_id').notNull(),
+    buyerId: uuid('buyer_id').notNull(),
+    agencyId: uuid('agency_id').notNull(),
+    day: date('day').notNull(),
+    ...buyerMeasures(),
+  },
+  (t) => [
+    primaryKey({ name: 'report_buyer_facts_pk', columns: [t.leadId, t.buyerId] }),
+    index('report_buyer_facts_agency_idx').on(t.agencyId),
+  ],
+);
+
+/** By agency, local day, campaign and source (null: the agency's own leads; nulls not distinct in the key). */
+export const reportLeadDays = pgTable(
+  'report_lead_days',
+  {
+    agencyId: uuid('agency_id').notNull(),
+    day: date('day').notNull(),
+    campaignId: uuid('campaign_id').notNull(),
+    sourceId: uuid('source_id'),
+    ...leadMeasures(),
+  },
+  (t) => [uniqueIndex('report_lead_days_key').on(t.agencyId, t.day, t.campaignId, t.sourceId)],
+);
+
+export const reportBuyerDays = pgTable(
+  'report_buyer_days',
+  {
+    agencyId: uuid('agency_id').notNull(),
+    day: date('day').notNull(),
+    buyerId: uuid('buyer_id').notNull(),
+    ...buyerMeasures(),
+  },
+  (t) => [primaryKey({ name: 'report_buyer_days_pk', columns: [t.agencyId, t.day, t.buyerId] })],
+);
+
+/** Appended by the triggers, folded into report_lead_days; no key (many rows per group until the fold). */
+export const reportLeadDeltas = pgTable(
+  'report_lead_deltas',
+  {
+    agencyId: uuid('agency_id').notNull(),
+    day: date('day').notNull(),
+    campaignId: uuid('campaign_id').notNull(),
+    sourceId: uuid('source_id'),
+    ...leadMeasures(),
+  },
+  (t) => [index('report_lead_deltas_agency_idx').on(t.agencyId, t.day)],
+);
+
+export const reportBuyerDeltas = pgTable(
+  'report_buyer_deltas',
+  {
+    agencyId: uuid('agency_id').notNull(),
+    day: date('day').notNull(),
+    buyerId: uuid('buyer_id').notNull(),
+    ...buyerMeasures(),
+  },
+  (t) => [index('report_buyer_deltas_agency_idx').on(t.agencyId, t.day)],
+);

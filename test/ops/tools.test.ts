@@ -114,6 +114,7 @@ describe('ledger audit', () => {
       exclusive: 1,
       winners: 1,
       caps: 0,
+      reports: 3, // the lead's day (one campaign, no source) and its day for each of the two buyers it was offered to
       workflows: 1,
     });
     expect(byName(report, 'workflows').skipped).toBeUndefined();
