@@ -7,6 +7,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApi } from '../../api/app';
+import { startReportFold } from '../../db/report-fold';
 import { connectTemporal, createBus, listen, loadConfig, onShutdown, openDatabaseFor } from '../../bin/runtime';
 import { consoleStyle, logger } from '../../observability/logger';
 import { collectProcessMetrics } from '../../observability/metrics';
@@ -34,6 +35,8 @@ async function main() {
     claimTimeoutMs: 30_000,
     logger: consoleStyle(logger),
   });
+  // As serveApi does: the report deltas folded into the roll-ups every half minute (its cost belongs in the figures).
+  const fold = startReportFold(database.db);
   const server = http.createServer({ keepAliveTimeout: 60_000 }, app);
   const feed = attachFeed(server);
   await bus.ready();
@@ -42,6 +45,7 @@ async function main() {
   onShutdown([
     () => feed.close(),
     () => new Promise((r) => server.close(r)),
+    () => fold.stop(),
     () => client.connection.close(),
     () => bus.close(),
     () => database.close(),
