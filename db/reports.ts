@@ -176,12 +176,26 @@ function pingCounts(args: ReportArgs, group: Exclude<ReportGroup, 'buyer'>): SQL
 }
 
 /**
+ * The end of a lead grouping's query, both paths: its `agg` groups joined
+ * with the pings of the range, named, one page after `args.after`.
+ */
+function withPingsPaged(args: ReportArgs, group: Exclude<ReportGroup, 'buyer'>): SQL {
+  const after = args.after ? sql`WHERE g.key > ${args.after}` : sql``;
+  return sql`p AS (${pingCounts(args, group)}),
+    g AS (
+      SELECT coalesce(agg.key, p.key) AS key, agg.leads, agg.offered, agg.sold, agg.unsold, agg.returned, agg.revenue, agg.payouts, agg.avg_claim,
+             p.pings, p.accepted
+      FROM agg FULL JOIN p ON p.key = agg.key
+    )
+    SELECT g.*, ${NAME[group]} AS name FROM g ${after} ORDER BY g.key LIMIT ${args.limit + 1}`;
+}
+
+/**
  * Day, campaign or source from report_lead_days plus the pending deltas. A
  * group with no lead left (its leads moved or went) is no group, as in the
  * reference, where groups come from the leads.
  */
 function leadRollup(args: ReportArgs, group: Exclude<ReportGroup, 'buyer'>): SQL {
-  const after = args.after ? sql`WHERE g.key > ${args.after}` : sql``;
   const cols = sql`day, campaign_id, source_id, leads, offered, sold, unsold, returned, revenue, payouts, claim_secs, sales`;
   return sql`
     WITH d AS (
@@ -197,13 +211,7 @@ function leadRollup(args: ReportArgs, group: Exclude<ReportGroup, 'buyer'>): SQL
       GROUP BY 1
       HAVING sum(d.leads) <> 0
     ),
-    p AS (${pingCounts(args, group)}),
-    g AS (
-      SELECT coalesce(agg.key, p.key) AS key, agg.leads, agg.offered, agg.sold, agg.unsold, agg.returned, agg.revenue, agg.payouts, agg.avg_claim,
-             p.pings, p.accepted
-      FROM agg FULL JOIN p ON p.key = agg.key
-    )
-    SELECT g.*, ${NAME[group]} AS name FROM g ${after} ORDER BY g.key LIMIT ${args.limit + 1}`;
+    ${withPingsPaged(args, group)}`;
 }
 
 /**
@@ -239,7 +247,6 @@ function buyerRollup(args: ReportArgs): SQL {
 function leadReport(args: ReportArgs, group: Exclude<ReportGroup, 'buyer'>): SQL {
   const tz = args.range.timeZone;
   const key = LEAD_KEY[group](tz);
-  const after = args.after ? sql`WHERE g.key > ${args.after}` : sql``;
   return sql`
     WITH l AS (
       SELECT l.id, l.status, l.created_at, ${key} AS key
@@ -284,13 +291,7 @@ function leadReport(args: ReportArgs, group: Exclude<ReportGroup, 'buyer'>): SQL
       LEFT JOIN o ON o.lead_id = l.id
       GROUP BY l.key
     ),
-    p AS (${pingCounts(args, group)}),
-    g AS (
-      SELECT coalesce(agg.key, p.key) AS key, agg.leads, agg.offered, agg.sold, agg.unsold, agg.returned, agg.revenue, agg.payouts, agg.avg_claim,
-             p.pings, p.accepted
-      FROM agg FULL JOIN p ON p.key = agg.key
-    )
-    SELECT g.*, ${NAME[group]} AS name FROM g ${after} ORDER BY g.key LIMIT ${args.limit + 1}`;
+    ${withPingsPaged(args, group)}`;
 }
 
 /**
