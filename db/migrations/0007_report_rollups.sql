@@ -406,8 +406,26 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql;
 --> statement-breakpoint
-CREATE CONSTRAINT TRIGGER report_leads_insert AFTER INSERT ON leads
-  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION report_on_row();
+-- Inserts of leads and of targets come in bulk (an import of 100,000 leads, an
+-- offer to a thousand buyers): those refresh their leads set-based, in one
+-- call at the statement's end, not one call per row at commit (a row trigger
+-- cost ~3 ms a lead under load: minutes for an import). A new lead has no
+-- offer, sale or entry yet, so its facts are its own columns; what a later
+-- statement of the transaction adds to it fires the deferred triggers below.
+CREATE OR REPLACE FUNCTION report_on_insert() RETURNS trigger AS $$
+BEGIN
+  IF TG_TABLE_NAME = 'leads' THEN
+    PERFORM report_refresh(ARRAY(SELECT id FROM new_rows ORDER BY id));
+  ELSE
+    PERFORM report_refresh(ARRAY(SELECT DISTINCT o.lead_id FROM new_rows t JOIN offers o ON o.id = t.offer_id
+                                  WHERE t.eligible ORDER BY o.lead_id));
+  END IF;
+  RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+--> statement-breakpoint
+CREATE TRIGGER report_leads_insert AFTER INSERT ON leads
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION report_on_insert();
 --> statement-breakpoint
 CREATE CONSTRAINT TRIGGER report_leads_delete AFTER DELETE ON leads
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION report_on_row();
@@ -454,10 +472,8 @@ CREATE CONSTRAINT TRIGGER report_source_ledger_insert AFTER INSERT ON source_led
   EXECUTE FUNCTION report_on_row();
 --> statement-breakpoint
 -- Targets name their offer; only eligible ones count.
-CREATE CONSTRAINT TRIGGER report_targets_insert AFTER INSERT ON offer_targets
-  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-  WHEN (NEW.eligible)
-  EXECUTE FUNCTION report_on_row();
+CREATE TRIGGER report_targets_insert AFTER INSERT ON offer_targets
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION report_on_insert();
 --> statement-breakpoint
 CREATE CONSTRAINT TRIGGER report_targets_delete AFTER DELETE ON offer_targets
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
