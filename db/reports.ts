@@ -191,6 +191,17 @@ function withPingsPaged(args: ReportArgs, group: Exclude<ReportGroup, 'buyer'>):
 }
 
 /**
+ * A roll-up's rows of the range beside the deltas not yet folded into it:
+ * summed, they are exact at every commit.
+ */
+function withPending(rollup: 'lead' | 'buyer', cols: SQL, args: ReportArgs): SQL {
+  const where = sql`WHERE agency_id = ${args.agencyId} AND ${inDays(sql`day`, args.range)}`;
+  return sql`SELECT ${cols} FROM ${sql.raw(`report_${rollup}_days`)} ${where}
+      UNION ALL
+      SELECT ${cols} FROM ${sql.raw(`report_${rollup}_deltas`)} ${where}`;
+}
+
+/**
  * Day, campaign or source from report_lead_days plus the pending deltas. A
  * group with no lead left (its leads moved or went) is no group, as in the
  * reference, where groups come from the leads.
@@ -198,11 +209,7 @@ function withPingsPaged(args: ReportArgs, group: Exclude<ReportGroup, 'buyer'>):
 function leadRollup(args: ReportArgs, group: Exclude<ReportGroup, 'buyer'>): SQL {
   const cols = sql`day, campaign_id, source_id, leads, offered, sold, unsold, returned, revenue, payouts, claim_secs, sales`;
   return sql`
-    WITH d AS (
-      SELECT ${cols} FROM report_lead_days WHERE agency_id = ${args.agencyId} AND ${inDays(sql`day`, args.range)}
-      UNION ALL
-      SELECT ${cols} FROM report_lead_deltas WHERE agency_id = ${args.agencyId} AND ${inDays(sql`day`, args.range)}
-    ),
+    WITH d AS (${withPending('lead', cols, args)}),
     agg AS (
       SELECT ${ROLLUP_KEY[group]} AS key, sum(d.leads) AS leads, sum(d.offered) AS offered, sum(d.sold) AS sold,
              sum(d.unsold) AS unsold, sum(d.returned) AS returned, sum(d.revenue) AS revenue, sum(d.payouts) AS payouts,
@@ -223,11 +230,7 @@ function buyerRollup(args: ReportArgs): SQL {
   const after = args.after ? sql`WHERE g.key > ${args.after}` : sql``;
   const cols = sql`buyer_id, offered, sold, returned, revenue, payouts, claim_secs, sales, entries`;
   return sql`
-    WITH d AS (
-      SELECT ${cols} FROM report_buyer_days WHERE agency_id = ${args.agencyId} AND ${inDays(sql`day`, args.range)}
-      UNION ALL
-      SELECT ${cols} FROM report_buyer_deltas WHERE agency_id = ${args.agencyId} AND ${inDays(sql`day`, args.range)}
-    ),
+    WITH d AS (${withPending('buyer', cols, args)}),
     a AS (
       SELECT buyer_id, sum(offered) AS offered, sum(sold) AS sold, sum(returned) AS returned, sum(revenue) AS revenue,
              sum(payouts) AS payouts, sum(claim_secs) AS claim_secs, sum(sales) AS sales, sum(entries) AS entries
