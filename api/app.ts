@@ -93,8 +93,6 @@ export interface Api {
   attachFeed(server: http.Server): FeedHandle;
   /** The route objects the app serves (and the OpenAPI document describes). */
   routes: readonly AnyRoute[];
-  /** What the handlers share in this instance (tests look at its desks). */
-  services: ApiServices;
 }
 
 export const BODY_LIMIT = '1mb'; // 1 MiB
@@ -235,7 +233,6 @@ export function createApi(deps: ApiDeps): Api {
   return {
     app,
     routes,
-    services,
     attachFeed(server) {
       if (feed) throw new Error('attachFeed: this API already serves a feed');
       feed = attachFeedGateway(server, services, { pingIntervalMs: deps.feedPingIntervalMs ?? 15_000 });

@@ -39,12 +39,11 @@ export interface PingCampaign {
 
 export class PingDesk {
   private readonly flights = new SingleFlight<PingCampaign | null>();
-  /** Reads of a campaign made so far (a burst shares them: tests count them). */
-  reads = 0;
   readonly record: (ping: NewPing) => Promise<PingRow>;
 
   constructor(
     private readonly db: Db,
+    /** Each read of a campaign (the metric leadwire_ping_reads_total: a burst shares one). */
     private readonly onRead: () => void = () => undefined,
   ) {
     this.record = turnBatcher(async (batch: NewPing[]) => {
@@ -61,7 +60,6 @@ export class PingDesk {
   /** The campaign of the agency (null: none such) with its inputs, read once for the pings that ask at the same time. */
   campaign(agencyId: string, campaignId: string): Promise<PingCampaign | null> {
     return this.flights.run(`${agencyId}/${campaignId}`, async () => {
-      this.reads++;
       this.onRead();
       const campaign = await getCampaignRow(this.db, agencyId, campaignId);
       if (!campaign) return null;

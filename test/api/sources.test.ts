@@ -111,7 +111,6 @@ test('a burst of 50 pings at once: each answered on its own fields, recorded onc
   const campaign = await apiCampaign(h, A.adminKey, { claimWindowSeconds: 60, price: { base: 40 } });
   await apiBuyer(h, A.adminKey, { credits: 1000, zipCodes: ['73301'] });
   const S = await apiSource(A.adminKey, [{ id: campaign.id, payout: { kind: 'fixed', amount: 11 } }]);
-  const reads = h.main.api.services.pings.reads;
   const before = (await h.http.get('/metrics')).text;
   const burst = Array.from({ length: 50 }, (_, i) => ({
     campaignId: campaign.id,
@@ -134,15 +133,15 @@ test('a burst of 50 pings at once: each answered on its own fields, recorded onc
     expect(row.fields).toEqual(burst[i]!.fields);
     expect(row.decision).toBe(a.body.decision);
   });
-  // Requests arrive over a few turns of the event loop: far fewer reads of the campaign than pings.
-  const burstReads = h.main.api.services.pings.reads - reads;
-  expect(burstReads).toBeLessThan(25);
   const after = (await h.http.get('/metrics')).text;
   const delta = (name: string, labels: Record<string, string> = {}) =>
     (sample(after, name, labels) ?? 0) - (sample(before, name, labels) ?? 0);
   expect(delta('leadwire_pings_total', { decision: 'accepted', reason: '' })).toBe(25);
   expect(delta('leadwire_pings_total', { decision: 'rejected', reason: 'no_eligible_buyer' })).toBe(25);
-  expect(delta('leadwire_ping_reads_total')).toBe(burstReads);
+  // Requests arrive over a few turns of the event loop: far fewer reads of the campaign than pings.
+  const burstReads = delta('leadwire_ping_reads_total');
+  expect(burstReads).toBeGreaterThanOrEqual(1);
+  expect(burstReads).toBeLessThan(25);
 });
 
 test('a second post of the same ping is refused (409 ping_already_posted); one lead only', async () => {
