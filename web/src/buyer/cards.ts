@@ -1,10 +1,13 @@
 /**
- * The Live Leads board as plain data: one card per offer, and the pure
- * transitions the feed and the claim answers cause. The component renders
- * cards; everything that decides what a card says lives here.
+ * The Live Leads board as plain data: one card per offer, the pure
+ * transitions the feed and the claim answers cause, and the reducer that
+ * applies them (`reduceBoard`). The component renders cards; everything that
+ * decides what a card says lives here.
  */
 import { bidRefusalOf, claimOutcomeOf } from '../../../domain/claims';
+import type { ClaimAnswer } from '../shared/feed';
 import type {
+  BidAnswer,
   BidRefusalReason,
   BuyerOffer,
   ClaimFailureReason,
@@ -148,6 +151,47 @@ export function claimProblem(board: Board, offerId: string, note: string): Board
 
 export function dismissOver(board: Board): Board {
   return board.filter((c) => isLive(c));
+}
+
+// ─── the reducer ─────────────────────────────────────────────────────────────
+
+/** What changes the board: the feed's messages, this page's claims and bids and their answers, the buyer's clearing. */
+export type BoardAction =
+  | { t: 'snapshot'; offers: BuyerOffer[]; first: boolean }
+  | { t: 'opened'; offer: BuyerOffer }
+  | { t: 'closed'; offerId: string; outcome: CloseOutcome }
+  | { t: 'claiming'; offerId: string }
+  | { t: 'answer'; offerId: string; answer: ClaimAnswer }
+  | { t: 'bid'; offerId: string; answer: BidAnswer }
+  | { t: 'problem'; offerId: string; note: string }
+  | { t: 'wonElsewhere'; offerId: string; won: NonNullable<Card['won']> }
+  | { t: 'dismiss' };
+
+/** The board after one action (the useReducer of Live Leads). */
+export function reduceBoard(board: Board, a: BoardAction): Board {
+  const now = Date.now();
+  switch (a.t) {
+    case 'snapshot':
+      return applySnapshot(board, a.offers, now, a.first);
+    case 'opened':
+      return applyOpened(board, a.offer, now);
+    case 'closed':
+      return applyClosed(board, a.offerId, a.outcome);
+    case 'claiming':
+      return claimStarted(board, a.offerId);
+    case 'answer':
+      return a.answer.result === 'won' ? claimWon(board, a.answer) : claimRefused(board, a.offerId, a.answer);
+    case 'bid':
+      return a.answer.result === 'accepted'
+        ? bidPlaced(board, a.offerId, a.answer.amount)
+        : bidRefused(board, a.offerId, a.answer.reason);
+    case 'problem':
+      return claimProblem(board, a.offerId, a.note);
+    case 'wonElsewhere':
+      return wonElsewhere(board, a.offerId, a.won);
+    case 'dismiss':
+      return dismissOver(board);
+  }
 }
 
 /** What a refusal means, in the words a buyer needs (domain/claims.ts words every reason the contract has). */
