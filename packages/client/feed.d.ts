@@ -128,6 +128,8 @@ export interface components {
             result: "lost" | "failed";
             /** @enum {string} */
             reason: "lost_race" | "offer_closed" | "insufficient_credits" | "cap_reached" | "not_targeted" | "eligibility_changed" | "already_bought";
+            /** @description what the reason means, in words a buyer can be shown */
+            message: string;
             /** @constant */
             type: "claim.result";
             /** @description the requestId of the claim or bid this answers */
@@ -150,6 +152,8 @@ export interface components {
             result: "refused";
             /** @enum {string} */
             reason: "below_floor" | "not_a_raise" | "insufficient_credits" | "not_targeted" | "offer_closed" | "not_an_auction";
+            /** @description what the reason means, in words a buyer can be shown */
+            message: string;
             /** @constant */
             type: "bid.result";
             /** @description the requestId of the claim or bid this answers */
