@@ -12,7 +12,7 @@ import { useEffect, useReducer, useRef, useState } from 'preact/hooks';
 import { serverNow, type Api } from '../shared/api';
 import type { FeedStatus } from '../shared/feed';
 import { ago, countdown, credits, label, num, show } from '../shared/format';
-import type { ClaimFailureReason, LeadRecord, Wallet } from '../shared/types';
+import type { LeadRecord, Wallet } from '../shared/types';
 import { Button, Empty, useNow } from '../shared/ui';
 import * as B from './cards';
 import { useClaiming, useWonRecords } from './claiming';
@@ -380,7 +380,7 @@ function OfferCard({
                 class={`oc-msg ${card.reason === 'insufficient_credits' ? 'oc-msg-warn' : 'oc-msg-bad'}`}
                 data-testid="card-status"
               >
-                {B.refusalText(card.reason as ClaimFailureReason)}
+                {card.refusal}
               </p>
             ) : card.note ? (
               <p class="oc-msg oc-msg-bad" data-testid="card-status">
@@ -452,7 +452,7 @@ function BidForm({
           class={`oc-msg ${card.bidReason === 'insufficient_credits' ? 'oc-msg-warn' : 'oc-msg-bad'}`}
           data-testid="card-status"
         >
-          {B.bidRefusalText(card.bidReason)}
+          {card.bidRefusal}
         </p>
       ) : card.note ? (
         <p class="oc-msg oc-msg-bad" data-testid="card-status">
