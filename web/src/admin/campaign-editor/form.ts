@@ -67,7 +67,7 @@ export interface Form {
 /** The form's lists of rule rows. */
 export type RuleList = 'zipTiers' | 'multipliers' | 'adjustments';
 
-export function formOf(c: Campaign | null, serviceLine: string): Form {
+function formOf(c: Campaign | null, serviceLine: string): Form {
   const s = (n: number | undefined) => (n === undefined ? '' : String(n));
   const pool: Form['pool'] = {};
   for (const b of c?.buyers ?? [])
@@ -103,7 +103,7 @@ const toValue = (v: string): string | number | boolean =>
   v === 'true' ? true : v === 'false' ? false : v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v;
 const int = (v: string) => (v.trim() === '' ? undefined : Number(v));
 
-export function bodyOf(f: Form) {
+function bodyOf(f: Form) {
   const price: PriceRules = { base: Number(f.base) };
   if (f.zipTiers.length)
     price.zipTiers = f.zipTiers.map((t) => ({ zips: t.zips.split(/[\s,]+/).filter(Boolean), price: Number(t.price) }));
