@@ -3,7 +3,7 @@
  * transitions the feed and the claim answers cause. The component renders
  * cards; everything that decides what a card says lives here.
  */
-import { bidRefusalOf, claimOutcomeOf } from '../../../domain/claims';
+import { bidRefusalOf, claimOutcomeOf } from '../../../claims/vocabulary';
 import type {
   BidRefusalReason,
   BuyerOffer,
