@@ -9,7 +9,8 @@
  * bids in acceptance order, which the workflow's history fixes; at close
  * `rankBids` orders them and the desk sells down that order until the offer is
  * full: a winner that can no longer pay is passed over for the next bid. A
- * replay therefore decides the same winner at the same price.
+ * replay therefore decides the same winner at the same price. Workflow code
+ * (the workflow lint rules hold it).
  */
 import { Mutex } from 'async-mutex';
 import { condition } from '@temporalio/workflow';

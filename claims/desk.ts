@@ -11,6 +11,9 @@
  *   closes the offer itself when it fills the last place. A claim that waited
  *   behind the winning sale is answered `lost_race` as soon as the sale
  *   committed.
+ *
+ * Both ask the vocabulary's `decided`, the relay's question too. Workflow code
+ * (the workflow lint rules hold it): it runs inside the lead's workflow.
  */
 import { Mutex } from 'async-mutex';
 import { ApplicationFailure } from '@temporalio/workflow';

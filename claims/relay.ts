@@ -1,8 +1,9 @@
 /**
- * The claim relay: one function behind `POST /v1/offers/:id/claim` and the
- * feed's `claim` message. What the database can answer alone (one query:
- * unknown offer, a repeated win, a buyer that was never targeted, every place
- * sold, an offer already closed) it answers without bothering the workflow;
+ * The claim relay, the API side of the claim: one function behind
+ * `POST /v1/offers/:id/claim` and the feed's `claim` message. What the
+ * database can answer alone (one query and `decided`: unknown offer, a
+ * repeated win, a buyer that was never targeted, every place sold, an offer
+ * already closed) it answers without bothering the workflow;
  * everything else goes to the offer's workflow as the `claim` Update, which
  * decides races (`claimThroughWorkflow`).
  *
