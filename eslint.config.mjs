@@ -17,6 +17,13 @@ const NODE_BUILTINS = [
   'timers',
 ];
 
+/**
+ * claims/: the vocabulary is pure (domain/'s rules); the desks (every `*desk.ts`) and the Updates they serve are
+ * workflow code (the workflow rules).
+ */
+const CLAIMS_PURE = ['claims/vocabulary*.ts'];
+const CLAIMS_WORKFLOW_SIDE = ['claims/*desk.ts', 'claims/messages*.ts'];
+
 const API_NO_ACTIVITIES = {
   group: ['**/activities', '**/activities/*', '**/activities/**'],
   message: 'The API imports nothing from activities/ (types included): move what both need to domain/, db/ or lib/.',
@@ -54,8 +61,8 @@ export default tseslint.config(
   },
   {
     // domain/ is the pure rules: plain data in, plain data out. No Node built-ins, no I/O, nothing from the layers that
-    // do I/O (type imports included), so a rule can be read and tested on its own.
-    files: ['domain/**/*.ts'],
+    // do I/O (type imports included), so a rule can be read and tested on its own. The claim vocabulary is as pure.
+    files: ['domain/**/*.ts', ...CLAIMS_PURE],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
@@ -103,8 +110,9 @@ export default tseslint.config(
     },
   },
   {
-    // Workflow code must stay deterministic: no Node built-ins, no I/O modules.
-    files: ['workflows/**/*.ts'],
+    // Workflow code must stay deterministic: no Node built-ins, no I/O modules. The claim's desks and messages are
+    // workflow code that lives in claims/.
+    files: ['workflows/**/*.ts', ...CLAIMS_WORKFLOW_SIDE],
     rules: {
       // Type-only imports are erased at compile time, so workflows may share activity and row types.
       '@typescript-eslint/no-restricted-imports': [
@@ -172,6 +180,29 @@ export default tseslint.config(
               regex: `^(\\.\\./)+(${WEB_FORBIDDEN.join('|')})(/|$)`,
               message:
                 'web/ imports nothing from the server (types included): take API and feed types from packages/client.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The rest of claims/ (the relay, the sale paths) reads and writes through the data layer's named functions, and
+    // takes nothing from the workflows or the worker: its desks and messages are in claims/ itself.
+    files: ['claims/**/*.ts'],
+    ignores: [...CLAIMS_PURE, ...CLAIMS_WORKFLOW_SIDE],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['pg', 'drizzle-orm*', '@electric-sql/*', '**/db/schema', '**/db/schema/*'],
+              message: 'claims/ builds no query: call a named function of the data layer (db/).',
+            },
+            {
+              group: ['**/workflows', '**/workflows/*', '**/workflows/**', '**/worker', '**/worker/*', '**/worker/**'],
+              message: 'claims/ takes nothing from workflows/ or worker/ (types included): the desks are in claims/.',
             },
           ],
         },

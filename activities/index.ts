@@ -7,7 +7,7 @@ import type { ActivityDeps } from './deps';
 import { deliveryActivities } from './delivery';
 import { offerActivities } from './offers';
 import { routingActivities } from './routing';
-import { saleActivities } from './sales';
+import { saleActivities } from '../claims/sale';
 
 export type { ActivityDeps, FaultHooks } from './deps';
 

@@ -20,7 +20,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import type { Db } from '../db/connection';
 import type { OfferBus } from '../db/offer-bus';
 import { Authenticator, requireRole, type Principal } from './auth';
-import { ClaimRelay } from './claim-relay';
+import { ClaimRelay } from '../claims/relay';
 import { attachFeedGateway, type FeedHandle } from './feed';
 import { boundInFlight, DEFAULT_IN_FLIGHT, type InFlightLimits } from './in-flight';
 import { idempotencyKeyOf, requestHash, withIdempotency } from './idempotency';

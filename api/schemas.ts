@@ -6,6 +6,7 @@
  * would refuse (turning bad input into a 500).
  */
 import { z } from 'zod';
+import type { WonClaim } from '../claims/vocabulary';
 import { isValidTimeZone } from '../domain/caps';
 import { isPreviewableField } from '../domain/preview';
 import { FILTER_MATCHES } from '../domain/filters';
@@ -940,6 +941,7 @@ export const DisputeView = z.object({
   createdAt: IsoTime,
   resolvedAt: Nullable(IsoTime),
 });
+/** A won claim: the one shape claims/vocabulary.ts `WonClaim` (checked here, so the two cannot drift). */
 export const ClaimWon = z.object({
   result: z.literal('won'),
   offerId: Id,
@@ -947,7 +949,10 @@ export const ClaimWon = z.object({
   lead: FullLead,
   charged: z.number().int(),
   balance: z.number().int(),
-});
+}) satisfies z.ZodType<WonClaim>;
+/** …and the other way: WonClaim has every field the schema requires. */
+type _WonClaimFitsClaimWon = Fits<WonClaim, z.infer<typeof ClaimWon>>;
+type Fits<A extends B, B> = A;
 export const ClaimRefused = z.object({
   result: z.enum(['lost', 'failed']),
   reason: ClaimFailureReasonSchema,

@@ -8,7 +8,7 @@ import type { Client } from '@temporalio/client';
 import type { Db } from '../db/connection';
 import type { OfferBus } from '../db/offer-bus';
 import type { Authenticator } from './auth';
-import type { ClaimRelay } from './claim-relay';
+import type { ClaimRelay } from '../claims/relay';
 import type { Metrics } from './metrics';
 import type { PingDesk } from './pings';
 import type { ErrorLogger } from './problem';

@@ -13,8 +13,6 @@ import type { ExclusionReason, PingRejection } from '../domain/types';
 import type { PingRow } from '../db/pings';
 import type { SourceLedgerEntry } from '../db/source-ledger';
 import { ruleOf, type SourceCampaignRow, type SourceLead, type SourceRow } from '../db/sources';
-import type { SaleResult } from '../db/sales';
-import type { ClaimResult } from '../workflows/messages';
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
@@ -231,18 +229,6 @@ export function disputeView(d: DisputeRow) {
     refundEntryId: d.refundEntryId,
     createdAt: iso(d.createdAt),
     resolvedAt: iso(d.resolvedAt),
-  };
-}
-
-/** A sale's answer to the buyer (claim or manual assignment). */
-export function wonView(sale: (SaleResult | ClaimResult) & { result: 'won' }) {
-  return {
-    result: 'won' as const,
-    offerId: sale.offerId,
-    assignmentId: sale.assignmentId,
-    lead: sale.lead,
-    charged: sale.charged,
-    balance: sale.balance,
   };
 }
 

@@ -29,14 +29,28 @@ import {
   type ClaimAttempt,
   type ClaimChannel,
   type SaleKind,
-} from '../domain/claims';
+  type WonClaim,
+} from '../claims/vocabulary';
 import { checkClaimTimeEligibility } from '../domain/eligibility';
 import { ledgerChargeKey } from '../domain/ids';
-import type { ClaimFailureReason, ConsentEvidence, LeadFields, WonLeadRecord } from '../domain/types';
+import { priceLead } from '../domain/pricing';
+import { orderPushCandidates } from '../domain/push';
+import type { ClaimFailureReason, ConsentEvidence, LeadFields, PushStrategy, WonLeadRecord } from '../domain/types';
 import type { Db, Tx } from './connection';
 import { loadEligibilityInputs, type CampaignRules } from './eligibility';
 import { InsufficientCreditsError, isUniqueViolation, postLedgerEntry } from './ledger';
-import { assignments, buyers, campaigns, ledgerEntries, leads, offers, offerTargets, wallets } from './schema';
+import {
+  assignments,
+  buyers,
+  campaignBuyers,
+  campaigns,
+  ledgerEntries,
+  leads,
+  offers,
+  offerTargets,
+  pushRotation,
+  wallets,
+} from './schema';
 import { recordDashboardDelivery } from './deliveries';
 import { closeOfferWithin, type ClosedOffer } from './offers';
 import { recordSourcePayout } from './source-ledger';
@@ -65,19 +79,14 @@ export interface SaleRequest {
   price?: number;
 }
 
+/** A sale: won (the won claim, with whose it is and what it closed) or refused with the reason. */
 export type SaleResult =
-  | {
-      result: 'won';
-      offerId: string;
+  | (WonClaim & {
       leadId: string;
       buyerId: string;
-      assignmentId: string;
-      lead: WonLeadRecord;
-      charged: number;
-      balance: number;
       /** Set when this sale filled the offer's last place and closed it (the feed's `offer.closed`); absent on a repeated answer. */
       closed?: ClosedOffer | null;
-    }
+    })
   | { result: 'lost' | 'failed'; reason: ClaimFailureReason };
 
 /** Sells inside its own transaction. */
@@ -200,6 +209,123 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
     balance: entry.balanceAfter,
     closed,
   };
+}
+
+/**
+ * Push delivery, one transaction: picks buyers in the campaign's strategy order
+ * and sells to the first ones whose sale succeeds (up to maxWinners). The
+ * rotation row is locked for the whole transaction, so concurrent leads of one
+ * campaign take turns in order and a restart loses no turn. With `close`, the
+ * same transaction closes an offer that did not fill (sold to fewer buyers, or
+ * to none: `expired` with `no_buyer_could_take_it`). Returns the won sales.
+ */
+export async function sellByPush(
+  db: Db,
+  input: { offerId: string; campaignId: string; strategy: PushStrategy; maxWinners: number; close?: boolean },
+): Promise<SaleResult[]> {
+  return db.transaction(async (tx) => {
+    await tx.insert(pushRotation).values({ campaignId: input.campaignId }).onConflictDoNothing();
+    const [rotation] = await tx
+      .select()
+      .from(pushRotation)
+      .where(eq(pushRotation.campaignId, input.campaignId))
+      .for('update');
+    const targets = await tx
+      .select({ buyerId: offerTargets.buyerId, priority: campaignBuyers.priority, weight: campaignBuyers.weight })
+      .from(offerTargets)
+      .leftJoin(
+        campaignBuyers,
+        and(eq(campaignBuyers.buyerId, offerTargets.buyerId), eq(campaignBuyers.campaignId, input.campaignId)),
+      )
+      .where(and(eq(offerTargets.offerId, input.offerId), eq(offerTargets.eligible, true)));
+    const order = orderPushCandidates(
+      input.strategy,
+      targets.map((t) => ({ buyerId: t.buyerId, priority: t.priority ?? 0, weight: t.weight ?? 1 })),
+      rotation?.lastBuyerId ?? null,
+      Math.random,
+    );
+    const won: SaleResult[] = [];
+    for (const buyerId of order) {
+      if (won.length >= input.maxWinners) break;
+      const sale = await sellWithin(tx, { offerId: input.offerId, buyerId, sale: 'push' });
+      if (sale.result === 'won') won.push(sale);
+    }
+    const last = won.at(-1);
+    if (last && last.result === 'won') {
+      await tx
+        .update(pushRotation)
+        .set({ lastBuyerId: last.buyerId, updatedAt: new Date() })
+        .where(eq(pushRotation.campaignId, input.campaignId));
+    }
+    if (input.close) {
+      const outcome = won.length ? 'won' : 'expired';
+      // A push offer is never on the feed: nothing to publish.
+      await closeOfferWithin(tx, input.offerId, {
+        outcome,
+        reason: won.length ? null : 'no_buyer_could_take_it',
+        at: new Date(),
+      });
+    }
+    return won;
+  });
+}
+
+/**
+ * An admin's direct sale from manual review, one transaction: the one-buyer
+ * "manual" offer at the campaign's price (created with its target and the
+ * `assigned` event the first time; a retry finds it), the sale, and the
+ * offer closed as won or, refused, cancelled with the reason.
+ */
+export async function sellManually(
+  db: Db,
+  input: { offerId: string; leadId: string; buyerId: string; workflowId: string; at: string },
+): Promise<SaleResult> {
+  return db.transaction(async (tx) => {
+    const [existing] = await tx.select().from(offers).where(eq(offers.id, input.offerId));
+    if (!existing) {
+      const [lead] = await tx.select().from(leads).where(eq(leads.id, input.leadId));
+      if (!lead) throw new Error(`lead ${input.leadId} not found`);
+      const [campaign] = await tx.select().from(campaigns).where(eq(campaigns.id, lead.campaignId));
+      const price = campaign ? priceLead(campaign.price, lead.fields, campaign.serviceLine) : 0;
+      await tx.insert(offers).values({
+        id: input.offerId,
+        leadId: lead.id,
+        agencyId: lead.agencyId,
+        campaignId: lead.campaignId,
+        kind: 'manual',
+        workflowId: input.workflowId,
+        price,
+        preview: {},
+        maxWinners: 1,
+        status: 'open',
+        openedAt: new Date(input.at),
+        closesAt: new Date(input.at),
+      });
+      await tx
+        .insert(offerTargets)
+        .values({ offerId: input.offerId, buyerId: input.buyerId, eligible: true, snapshot: { manual: true } });
+      await appendEvents(tx, [
+        {
+          leadId: lead.id,
+          offerId: input.offerId,
+          type: 'assigned',
+          buyerId: input.buyerId,
+          data: { price },
+          at: input.at,
+        },
+      ]);
+    }
+    const result = await sellWithin(tx, { offerId: input.offerId, buyerId: input.buyerId, sale: 'manual' });
+    await tx
+      .update(offers)
+      .set(
+        result.result === 'won'
+          ? { status: 'won', closedAt: new Date(input.at) }
+          : { status: 'cancelled', closedAt: new Date(input.at), closeReason: result.reason },
+      )
+      .where(and(eq(offers.id, input.offerId), eq(offers.status, 'open')));
+    return result;
+  });
 }
 
 /** The won result of an earlier sale of this offer to this buyer, if any. */

@@ -7,7 +7,7 @@
  * those rows are deduplicated where they are written.
  */
 import { and, eq, gte, ne } from 'drizzle-orm';
-import { isLost } from '../domain/claims';
+import { isLost } from '../claims/vocabulary';
 import { distribution, rate, type Distribution } from '../domain/stats';
 import type { DbOrTx } from './connection';
 import { assignments, deliveries, offerEvents, offers, offerTargets } from './schema';

@@ -3,7 +3,7 @@
  * the console. Writers pass a dedupe key where a retry could write twice.
  */
 import { and, asc, eq } from 'drizzle-orm';
-import type { ClaimChannel, TimelineEventInput } from '../domain/claims';
+import type { ClaimChannel, TimelineEventInput } from '../claims/vocabulary';
 import type { TimelineEventType } from '../domain/types';
 import type { DbOrTx } from './connection';
 import { turnBatcher } from '../lib/burst';

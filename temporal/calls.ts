@@ -10,7 +10,7 @@
 import crypto from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
-import { claimAttemptKey } from '../domain/claims';
+import { claimAttemptKey } from '../claims/vocabulary';
 import { leadWorkflowId, redeliveryWorkflowId, returnReofferWorkflowId } from '../domain/ids';
 import type * as workflows from '../workflows';
 import {

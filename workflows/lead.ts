@@ -40,8 +40,8 @@ import type { RoutedOffer } from '../activities/offers';
 import type { Route } from '../activities/routing';
 import { offerWorkflowId } from '../domain/ids';
 import type { DeliveryChannel } from '../domain/types';
-import { AuctionDesk } from './auction-desk';
-import { ClaimDesk } from './claim-desk';
+import { AuctionDesk } from '../claims/auction-desk';
+import { ClaimDesk } from '../claims/desk';
 import { ManualReview } from './manual-review';
 import { bidUpdate, cancelOfferSignal, claimUpdate, stateQuery, type LeadWorkflowState } from './messages';
 import {

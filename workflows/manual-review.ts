@@ -14,13 +14,8 @@ import { Mutex } from 'async-mutex';
 import { ApplicationFailure, condition, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { LeadActivities } from '../activities';
 import type { DeliveryPlan } from '../activities/delivery';
-import {
-  manualActionUpdate,
-  wonClaim,
-  type LeadWorkflowState,
-  type ManualAction,
-  type ManualActionResult,
-} from './messages';
+import { wonClaim } from '../claims/vocabulary';
+import { manualActionUpdate, type LeadWorkflowState, type ManualAction, type ManualActionResult } from './messages';
 
 export type ReviewDecision = Exclude<ManualAction, { action: 'assign' }> | { action: 'assigned' };
 

@@ -15,7 +15,8 @@ import type { ConsentEvidence, LeadFields, LeadStatus } from '../../domain/types
 import { DeadlineExceeded, executeManualAction, startLeadWorkflow } from '../../temporal/calls';
 import type { ManualAction, ManualActionResult } from '../../workflows/messages';
 import type { AdminPrincipal } from '../auth';
-import { claimRefusal } from '../claim-relay';
+import { claimRefusal } from '../../claims/relay';
+import { wonClaim } from '../../claims/vocabulary';
 import { requirePostingSource } from '../source-access';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
@@ -32,7 +33,7 @@ import {
   Responses,
 } from '../schemas';
 import type { ApiServices } from '../services';
-import { assignmentView, leadView, offerAdminView, timelineEventView, wonView } from '../views';
+import { assignmentView, leadView, offerAdminView, timelineEventView } from '../views';
 
 /**
  * With an Idempotency-Key the lead's id is derived from it: a retry after a
@@ -361,7 +362,7 @@ export const leadRoutes: AnyRoute[] = [
       const result = await manualAction(services, principal, params.id, { action: 'assign', buyerId: body.buyerId });
       if (result.action !== 'assign') throw new Error(`unexpected manual action result ${result.action}`);
       const sale = result.sale;
-      if (sale.result === 'won') return { status: 200, body: { ...wonView(sale), buyerId: body.buyerId } };
+      if (sale.result === 'won') return { status: 200, body: { ...wonClaim(sale), buyerId: body.buyerId } };
       const refused = claimRefusal(sale.reason);
       return { status: refused.status, body: refused.body };
     },

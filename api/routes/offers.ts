@@ -17,7 +17,7 @@ import { getOffer, listBuyerOffers, listTargets } from '../../db/queries';
 import { offerTimeline, recordViewed } from '../../db/timeline';
 import { signalCancelOffer } from '../../temporal/calls';
 import type { Principal } from '../auth';
-import { newRequestId } from '../claim-relay';
+import { newRequestId } from '../../claims/relay';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';

@@ -6,7 +6,7 @@ import type { Db } from '../../db/connection';
 import { assignments, ledgerEntries, leads, offers, offerTargets, wallets } from '../../db/schema';
 import { offerTimeline } from '../../db/timeline';
 import type { LeadStatus } from '../../domain/types';
-import { claimThroughWorkflow } from '../../api/claim-relay';
+import { claimThroughWorkflow } from '../../claims/relay';
 import type { ClaimResult } from '../../workflows/messages';
 import { eventually } from './temporal';
 

@@ -26,7 +26,7 @@ export function temporalAddress(): string {
 
 function sourceHash(): string {
   const hash = crypto.createHash('sha256');
-  for (const dir of ['workflows', 'domain']) {
+  for (const dir of ['workflows', 'claims', 'domain']) {
     for (const f of fs.readdirSync(path.join(ROOT, dir)).sort()) {
       if (f.endsWith('.ts')) hash.update(f).update(fs.readFileSync(path.join(ROOT, dir, f)));
     }

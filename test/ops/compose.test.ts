@@ -26,7 +26,18 @@ const services = compose.services;
 
 /** Variables only development, tests or PGlite use: a compose deployment runs on Postgres and a real cluster. */
 const NOT_FOR_DEPLOYMENT = new Set(['JEST_WORKER_ID', 'PATH', 'LW_DATA_DIR']);
-const CODE_DIRS = ['bin', 'api', 'worker', 'activities', 'db', 'observability', 'domain', 'workflows', 'temporal'];
+const CODE_DIRS = [
+  'bin',
+  'api',
+  'worker',
+  'activities',
+  'claims',
+  'db',
+  'observability',
+  'domain',
+  'workflows',
+  'temporal',
+];
 
 function tsFiles(dir: string): string[] {
   const abs = path.join(ROOT, dir);

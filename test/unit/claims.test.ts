@@ -1,4 +1,4 @@
-import { bidRefusalOf, claimOutcomeOf, isLost, noPlaceLeft } from '../../domain/claims';
+import { bidRefusalOf, claimOutcomeOf, isLost, noPlaceLeft } from '../../claims/vocabulary';
 import { BID_REFUSAL_REASONS, CLAIM_FAILURE_REASONS } from '../../domain/types';
 
 describe('claimOutcomeOf', () => {

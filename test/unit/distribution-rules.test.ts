@@ -6,7 +6,7 @@ import { checkReturn } from '../../domain/returns';
 import { selfServiceProblems } from '../../domain/self-service';
 import { distribution } from '../../domain/stats';
 import { checkEligibility } from '../../domain/eligibility';
-import { claimOutcomeOf } from '../../domain/claims';
+import { claimOutcomeOf } from '../../claims/vocabulary';
 
 describe('SSRF address rules', () => {
   test.each([

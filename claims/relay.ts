@@ -1,8 +1,9 @@
 /**
- * The claim relay: one function behind `POST /v1/offers/:id/claim` and the
- * feed's `claim` message. What the database can answer alone (one query:
- * unknown offer, a repeated win, a buyer that was never targeted, every place
- * sold, an offer already closed) it answers without bothering the workflow;
+ * The claim relay, the API side of the claim: one function behind
+ * `POST /v1/offers/:id/claim` and the feed's `claim` message. What the
+ * database can answer alone (one query and `decided`: unknown offer, a
+ * repeated win, a buyer that was never targeted, every place sold, an offer
+ * already closed) it answers without bothering the workflow;
  * everything else goes to the offer's workflow as the `claim` Update, which
  * decides races (`claimThroughWorkflow`).
  *
@@ -22,14 +23,23 @@ import type { Db } from '../db/connection';
 import { getOffer, getPlacedBid, getTarget, type OfferRow } from '../db/queries';
 import { claimContext } from '../db/sales';
 import { appendEvents, batchedAppender, type TimelineEventInput } from '../db/timeline';
-import { attemptEvents, bidRefusalOf, claimOutcomeOf, noPlaceLeft, type ClaimChannel } from '../domain/claims';
 import type { BidRefusalReason, ClaimFailureReason } from '../domain/types';
 import { DeadlineExceeded, executeBid, executeClaim } from '../temporal/calls';
-import { claimRefusalOf, type BidResult, type ClaimResult } from '../workflows/messages';
-import { rateLimited, type BuyerPrincipal } from './auth';
-import { notFound, Problem } from './problem';
-import type { RateLimiter } from './rate-limit';
-import { wonView } from './views';
+// The relay is the API side of the claim: it answers with the API's problems and limits.
+import { rateLimited, type BuyerPrincipal } from '../api/auth';
+import { notFound, Problem } from '../api/problem';
+import type { RateLimiter } from '../api/rate-limit';
+import { claimRefusalOf, type BidResult, type ClaimResult } from './messages';
+import {
+  attemptEvents,
+  bidRefusalOf,
+  claimOutcomeOf,
+  decided,
+  noPlaceLeft,
+  wonClaim,
+  type ClaimChannel,
+  type WonClaim,
+} from './vocabulary';
 
 /** Where refused claims are written: `appendEvents`, or a batched appender on the hot path. */
 type TimelineWriter = (events: TimelineEventInput[]) => Promise<void>;
@@ -48,7 +58,7 @@ export type ClaimRefusalAnswer = {
   status: 402 | 403 | 409;
   body: { result: 'lost' | 'failed'; reason: ClaimFailureReason; message: string };
 };
-export type ClaimAnswer = { status: 200; body: ReturnType<typeof wonView> } | ClaimRefusalAnswer;
+export type ClaimAnswer = { status: 200; body: WonClaim } | ClaimRefusalAnswer;
 
 export interface ClaimRelayDeps {
   db: Db;
@@ -68,7 +78,7 @@ export class ClaimRelay {
   /** Per offer, the last claim of this process in line (see `inTurn`). */
   private readonly lines = new Map<string, Promise<unknown>>();
   /** Per offer with claims in line, the wins this process saw (kept while the line lasts). */
-  private readonly sold = new Map<string, { winners: Map<string, ReturnType<typeof wonView>> }>();
+  private readonly sold = new Map<string, { winners: Map<string, WonClaim> }>();
   /** Refused claims go to the timeline in one insert per turn of the event loop. */
   private readonly write: TimelineWriter;
 
@@ -137,20 +147,23 @@ export class ClaimRelay {
     const context = await claimContext(db, offerId, buyer.buyerId);
     if (!context || context.offer.agencyId !== buyer.agencyId) throw notFound('offer');
     const { offer } = context;
-    if (context.prior) return { status: 200, body: wonView(context.prior) };
-
     const refuse = async (reason: ClaimFailureReason): Promise<ClaimAnswer> => {
       await recordClaimRefusal(this.write, offer, buyer.buyerId, requestId, channel, reason);
       return claimRefusal(reason);
     };
-    if (!context.targeted) return refuse('not_targeted');
-    // Every place is sold (committed sales count in offers.winners) and none is this buyer's (checked above): the
-    // race is lost for good, so a claim storm does not queue on the workflow after the win. Closed in the database
-    // is final too: a sale decided in time commits before its workflow closes the offer. Past its window but not
-    // yet closed, a claim decided in time may still be charging (this very request, retried after a 503): only the
-    // workflow knows, and it refuses claims that came too late.
-    const over = noPlaceLeft({ winners: offer.winners, maxWinners: offer.maxWinners, open: offer.status === 'open' });
-    if (over) return refuse(over);
+    // This buyer's earlier win is its answer again. Every place sold (committed sales count in offers.winners) and
+    // none this buyer's: the race is lost for good, so a claim storm does not queue on the workflow after the win.
+    // Closed in the database is final too: a sale decided in time commits before its workflow closes the offer.
+    // Past its window but not yet closed, a claim decided in time may still be charging (this very request, retried
+    // after a 503): only the workflow knows, and it refuses claims that came too late.
+    const known = decided({
+      prior: context.prior && wonClaim(context.prior),
+      targeted: context.targeted,
+      winners: offer.winners,
+      maxWinners: offer.maxWinners,
+      open: offer.status === 'open',
+    });
+    if (known) return 'won' in known ? { status: 200, body: known.won } : refuse(known.refused);
     if (offer.auction === 'highest_bid') {
       throw new Problem(
         409,
@@ -162,12 +175,18 @@ export class ClaimRelay {
 
     // The line holds a claim only until it is decided; its timeline write happens outside, so the losers behind a
     // win are answered at once and their refusals go to the database in one batched insert, not one at a time.
-    const decided = await this.inTurn(offer.id, async (): Promise<{ answer: Promise<ClaimAnswer> }> => {
+    const turn = await this.inTurn(offer.id, async (): Promise<{ answer: Promise<ClaimAnswer> }> => {
       // What the claims ahead in this process won: the same buyer again gets its answer, anyone else lost the race.
       const sold = this.sold.get(offer.id);
-      const mine = sold?.winners.get(buyer.buyerId);
-      if (mine) return { answer: Promise.resolve({ status: 200, body: mine }) };
-      if (sold && sold.winners.size >= offer.maxWinners) return { answer: refuse('lost_race') };
+      const seen = decided({
+        prior: sold?.winners.get(buyer.buyerId),
+        targeted: true,
+        winners: sold?.winners.size ?? 0,
+        maxWinners: offer.maxWinners,
+        open: true,
+      });
+      if (seen)
+        return { answer: 'won' in seen ? Promise.resolve({ status: 200, body: seen.won }) : refuse(seen.refused) };
       let result: ClaimResult;
       try {
         result = await claimThroughWorkflow(
@@ -191,13 +210,13 @@ export class ClaimRelay {
         throw err;
       }
       if (result.result !== 'won') return { answer: Promise.resolve(claimRefusal(result.reason)) };
-      const won = wonView(result);
+      const won = wonClaim(result);
       const entry = sold ?? { winners: new Map() };
       entry.winners.set(buyer.buyerId, won);
       this.sold.set(offer.id, entry);
       return { answer: Promise.resolve({ status: 200, body: won }) };
     });
-    return decided.answer;
+    return turn.answer;
   }
 
   /**
@@ -307,7 +326,7 @@ export async function claimThroughWorkflow(
   // charged and told `offer_closed`).
   const refusedByWorkflow = async (reason: ClaimFailureReason): Promise<ClaimResult> => {
     const now = await claimContext(db, offer.id, buyerId);
-    return now?.prior ? wonView(now.prior) : refused(reason);
+    return now?.prior ? wonClaim(now.prior) : refused(reason);
   };
   let result: ClaimResult;
   try {
@@ -322,7 +341,7 @@ export async function claimThroughWorkflow(
     if (reason) return refusedByWorkflow(reason);
     if (err instanceof WorkflowNotFoundError || err instanceof WorkflowUpdateFailedError) {
       const now = await claimContext(db, offer.id, buyerId);
-      if (now?.prior) return wonView(now.prior);
+      if (now?.prior) return wonClaim(now.prior);
       // The Update failed while the offer is still open and its workflow still exists (a Temporal history process
       // restarted under it): this attempt's sale may still commit, so its outcome is not known yet – the caller
       // answers claim_pending and the retry (same requestId) finds the sale, or the offer closed.
@@ -341,7 +360,7 @@ export async function claimThroughWorkflow(
     throw err;
   }
   if (result.result !== 'won' && result.recorded === false) return refusedByWorkflow(result.reason);
-  return result.result === 'won' ? wonView(result) : { result: result.result, reason: result.reason };
+  return result.result === 'won' ? wonClaim(result) : { result: result.result, reason: result.reason };
 }
 
 /** A refused claim on the offer's timeline: `claim_attempted` then `claim_failed` with the reason, once per request. */

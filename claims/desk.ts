@@ -11,14 +11,16 @@
  *   closes the offer itself when it fills the last place. A claim that waited
  *   behind the winning sale is answered `lost_race` as soon as the sale
  *   committed.
+ *
+ * Both ask the vocabulary's `decided`, the relay's question too. Workflow code
+ * (the workflow lint rules hold it): it runs inside the lead's workflow.
  */
 import { Mutex } from 'async-mutex';
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { LeadActivities } from '../activities';
 import type { DeliveryPlan } from '../activities/delivery';
-import { claimOutcomeOf, noPlaceLeft } from '../domain/claims';
-import type { ClaimFailureReason } from '../domain/types';
-import { CLAIM_REFUSED, wonClaim, type ClaimRequest, type ClaimResult, type WonClaim } from './messages';
+import { CLAIM_REFUSED, type ClaimRequest, type ClaimResult } from './messages';
+import { claimOutcomeOf, decided, wonClaim, type WonClaim } from './vocabulary';
 
 export interface DeskOffer {
   offerId: string;
@@ -51,23 +53,23 @@ export class ClaimDesk {
 
   /** The Update validator: throws (no history event) when the claim cannot win. A winner asking again passes. */
   validate(req: ClaimRequest): void {
-    if (this.winners.has(req.buyerId)) return;
-    const reason = this.refusal(req.buyerId);
-    if (reason)
+    const known = this.decided(req.buyerId);
+    if (known && 'refused' in known) {
+      const reason = known.refused;
       throw ApplicationFailure.create({
         type: CLAIM_REFUSED,
         message: `claim refused: ${reason}`,
         details: [reason],
         nonRetryable: true,
       });
+    }
   }
 
   async claim(req: ClaimRequest): Promise<ClaimResult> {
     return this.mutex.runExclusive(async (): Promise<ClaimResult> => {
-      const prior = this.winners.get(req.buyerId);
-      if (prior) return prior.won; // the winner asking again gets the same answer, charged once
-      const reason = this.refusal(req.buyerId);
-      if (reason) return { result: claimOutcomeOf(reason).result, reason, recorded: false };
+      const known = this.decided(req.buyerId);
+      if (known && 'won' in known) return known.won; // the winner asking again gets the same answer, charged once
+      if (known) return { result: claimOutcomeOf(known.refused).result, reason: known.refused, recorded: false };
       const sale = await this.io.postAndCharge({
         offerId: this.offer.offerId,
         buyerId: req.buyerId,
@@ -92,10 +94,17 @@ export class ClaimDesk {
     });
   }
 
-  /** Why a claim by this buyer cannot win now, or null. Sold out is `lost_race` (someone else won), whatever the clock says. */
-  private refusal(buyerId: string): ClaimFailureReason | null {
-    if (this.offer.targets && !this.offer.targets.has(buyerId)) return 'not_targeted';
-    const open = !this.closed && this.cancelled === null && Date.now() < this.offer.closesAtMs;
-    return noPlaceLeft({ winners: this.winners.size, maxWinners: this.offer.maxWinners, open });
+  /**
+   * Whether this buyer's claim is decided by the desk's own record: its earlier win, or why it cannot win now (sold
+   * out is `lost_race`, someone else won, whatever the clock says); null while it may win.
+   */
+  private decided(buyerId: string) {
+    return decided({
+      prior: this.winners.get(buyerId)?.won,
+      targeted: !this.offer.targets || this.offer.targets.has(buyerId),
+      winners: this.winners.size,
+      maxWinners: this.offer.maxWinners,
+      open: !this.closed && this.cancelled === null && Date.now() < this.offer.closesAtMs,
+    });
   }
 }

@@ -1,0 +1,90 @@
+/**
+ * Selling: a claim (ping post) or a highest-bid winner, a push assignment, or
+ * an admin's direct sale. All three end in the same post-and-charge
+ * transaction (db/sales.ts), which also records the dashboard delivery and
+ * closes the offer when its last place is sold. A won answer carries the
+ * buyer's delivery plan, so the workflow schedules the channels without
+ * another round trip. These are activities (the lifecycle runs them); the
+ * desks in this folder call `postAndCharge`.
+ */
+import { deliveryPlanFor, type DeliveryPlan } from '../activities/delivery';
+import type { ActivityDeps } from '../activities/deps';
+import { publishClosed } from '../activities/offers';
+import { sellByPush, sellManually, sellOffer, type SaleResult } from '../db/sales';
+import type { PushStrategy } from '../domain/types';
+import type { ClaimChannel, SaleKind } from './vocabulary';
+
+/** A sale as the workflow sees it: a won one with the buyer's delivery plan. */
+export type SaleOutcome =
+  | Exclude<SaleResult, { result: 'won' }>
+  | (Omit<Extract<SaleResult, { result: 'won' }>, 'closed'> & {
+      delivery: DeliveryPlan;
+      /** This sale filled the offer's last place and closed it. */
+      closedOffer: boolean;
+    });
+
+export function saleActivities({ db, bus, faults, delivery }: ActivityDeps) {
+  /** After the commit: the feeds hear of a closed offer, and the won answer gets its delivery plan. */
+  const afterCommit = async (sale: SaleResult, offerId: string, buyerId: string): Promise<SaleOutcome> => {
+    if (sale.result !== 'won') return sale;
+    if (sale.closed) await publishClosed(bus, sale.closed);
+    await faults?.afterSaleCommitted?.({ offerId, buyerId });
+    const { closed: _published, ...won } = sale;
+    return { ...won, delivery: await deliveryPlanFor(db, delivery, buyerId), closedOffer: !!sale.closed };
+  };
+
+  return {
+    /**
+     * A claim on an open ping-post offer, or the sale to a highest-bid winner at
+     * its price. Retrying it after a commit returns the first result, charging nothing more.
+     */
+    async postAndCharge(input: {
+      offerId: string;
+      buyerId: string;
+      requestId: string;
+      price?: number;
+      sale?: Extract<SaleKind, 'claim' | 'auction'>;
+      channel?: ClaimChannel;
+      /** What workflows started before `sale` and `channel` existed send instead of `sale`. */
+      via?: Extract<SaleKind, 'claim' | 'auction'>;
+    }): Promise<SaleOutcome> {
+      const { via, sale: kind, ...request } = input;
+      const sale = await sellOffer(db, { ...request, sale: kind ?? via ?? 'claim' });
+      return afterCommit(sale, input.offerId, input.buyerId);
+    },
+
+    /**
+     * Push delivery: sells to the first buyers in the campaign's strategy order
+     * whose sale succeeds (up to maxWinners), in one transaction that keeps the
+     * rotation (db/sales.ts `sellByPush`); with `close`, it also closes an offer
+     * that did not fill.
+     */
+    async pushAssign(input: {
+      offerId: string;
+      campaignId: string;
+      strategy: PushStrategy;
+      maxWinners: number;
+      close?: boolean;
+    }): Promise<SaleOutcome[]> {
+      const sales = await sellByPush(db, input);
+      const outcomes: SaleOutcome[] = [];
+      for (const s of sales) if (s.result === 'won') outcomes.push(await afterCommit(s, input.offerId, s.buyerId));
+      return outcomes;
+    },
+
+    /**
+     * An admin sells a lead from manual review to a chosen buyer: a one-buyer
+     * "manual" offer at the campaign's price, charged like a claim.
+     */
+    async assignDirect(input: {
+      offerId: string;
+      leadId: string;
+      buyerId: string;
+      workflowId: string;
+      at: string;
+    }): Promise<SaleOutcome> {
+      const sale = await sellManually(db, input);
+      return afterCommit(sale, input.offerId, input.buyerId);
+    },
+  };
+}
