@@ -11,7 +11,8 @@
  */
 import { z } from 'zod';
 import { FEED_CLOSE_OUTCOMES } from '../domain/types';
-import { BidAccepted, BidRefused, BuyerOfferView, ClaimRefused, ClaimWon, Id, RequestId } from './schemas';
+import { Id } from './schema-blocks';
+import { BidAccepted, BidRefused, BuyerOfferView, ClaimRefused, ClaimWon, RequestId } from './schemas';
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 const Seq = z
