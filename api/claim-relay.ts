@@ -36,15 +36,19 @@ type TimelineWriter = (events: TimelineEventInput[]) => Promise<void>;
 
 export type BidAnswer =
   | { status: 200; body: BidResult & { result: 'accepted' } }
-  | { status: 402 | 403 | 409 | 422; body: { result: 'refused'; reason: BidRefusalReason } };
+  | { status: 402 | 403 | 409 | 422; body: { result: 'refused'; reason: BidRefusalReason; message: string } };
 
+/** A refused bid's answer: its status, and its reason with the words a buyer is shown. */
 export function bidRefusal(reason: BidRefusalReason): BidAnswer {
-  return { status: bidRefusalOf(reason).httpStatus, body: { result: 'refused', reason } };
+  const { httpStatus, message } = bidRefusalOf(reason);
+  return { status: httpStatus, body: { result: 'refused', reason, message } };
 }
 
-export type ClaimAnswer =
-  | { status: 200; body: ReturnType<typeof wonView> }
-  | { status: 402 | 403 | 409; body: { result: 'lost' | 'failed'; reason: ClaimFailureReason } };
+export type ClaimRefusalAnswer = {
+  status: 402 | 403 | 409;
+  body: { result: 'lost' | 'failed'; reason: ClaimFailureReason; message: string };
+};
+export type ClaimAnswer = { status: 200; body: ReturnType<typeof wonView> } | ClaimRefusalAnswer;
 
 export interface ClaimRelayDeps {
   db: Db;
@@ -137,7 +141,7 @@ export class ClaimRelay {
 
     const refuse = async (reason: ClaimFailureReason): Promise<ClaimAnswer> => {
       await recordClaimRefusal(this.write, offer, buyer.buyerId, requestId, channel, reason);
-      return refusal(reason);
+      return claimRefusal(reason);
     };
     if (!context.targeted) return refuse('not_targeted');
     // Every place is sold (committed sales count in offers.winners) and none is this buyer's (checked above): the
@@ -186,7 +190,7 @@ export class ClaimRelay {
         }
         throw err;
       }
-      if (result.result !== 'won') return { answer: Promise.resolve(refusal(result.reason)) };
+      if (result.result !== 'won') return { answer: Promise.resolve(claimRefusal(result.reason)) };
       const won = wonView(result);
       const entry = sold ?? { winners: new Map() };
       entry.winners.set(buyer.buyerId, won);
@@ -358,9 +362,10 @@ export async function recordClaimRefusal(
   );
 }
 
-function refusal(reason: ClaimFailureReason): ClaimAnswer {
-  const outcome = claimOutcomeOf(reason);
-  return { status: outcome.httpStatus, body: { result: outcome.result, reason } };
+/** A refused claim's (or manual sale's) answer: its status, and its reason with the words a buyer is shown. */
+export function claimRefusal(reason: ClaimFailureReason): ClaimRefusalAnswer {
+  const { httpStatus, result, message } = claimOutcomeOf(reason);
+  return { status: httpStatus, body: { result, reason, message } };
 }
 
 function pending(requestId: string): Problem {

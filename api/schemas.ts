@@ -188,11 +188,19 @@ export const ClaimWon = z.object({
   charged: z.number().int(),
   balance: z.number().int(),
 });
-export const ClaimRefused = z.object({ result: z.enum(['lost', 'failed']), reason: ClaimFailureReasonSchema });
+export const ClaimRefused = z.object({
+  result: z.enum(['lost', 'failed']),
+  reason: ClaimFailureReasonSchema,
+  message: z.string().describe('what the reason means, in words a buyer can be shown'),
+});
 export const BidAccepted = z.object({
   result: z.literal('accepted'),
   offerId: Id,
   amount: z.number().int(),
   raised: z.boolean(),
 });
-export const BidRefused = z.object({ result: z.literal('refused'), reason: BidRefusalReasonSchema });
+export const BidRefused = z.object({
+  result: z.literal('refused'),
+  reason: BidRefusalReasonSchema,
+  message: z.string().describe('what the reason means, in words a buyer can be shown'),
+});

@@ -10,12 +10,12 @@ import { intakeLead } from '../../db/intake';
 import { agencyBuyerIds, getCampaign, getLead, leadAssignments, leadOffers, listLeads } from '../../db/queries';
 import { agencySettings, duplicateWindowMs } from '../../db/settings';
 import { leadTimeline } from '../../db/timeline';
-import { claimOutcomeOf } from '../../domain/claims';
 import { dedupeKeys } from '../../domain/dedupe';
 import type { ConsentEvidence, LeadFields, LeadStatus } from '../../domain/types';
 import { DeadlineExceeded, executeManualAction, startLeadWorkflow } from '../../temporal/calls';
 import type { ManualAction, ManualActionResult } from '../../workflows/messages';
 import type { AdminPrincipal } from '../auth';
+import { claimRefusal } from '../claim-relay';
 import { requirePostingSource } from '../source-access';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
@@ -353,8 +353,8 @@ export const leadRoutes: AnyRoute[] = [
       if (result.action !== 'assign') throw new Error(`unexpected manual action result ${result.action}`);
       const sale = result.sale;
       if (sale.result === 'won') return { status: 200, body: { ...wonView(sale), buyerId: body.buyerId } };
-      const outcome = claimOutcomeOf(sale.reason);
-      return { status: outcome.httpStatus, body: { result: outcome.result, reason: sale.reason } };
+      const refused = claimRefusal(sale.reason);
+      return { status: refused.status, body: refused.body };
     },
   }),
 

@@ -1594,6 +1594,8 @@ export interface components {
             /** @constant */
             result: "refused";
             reason: components["schemas"]["BidRefusalReason"];
+            /** @description what the reason means, in words a buyer can be shown */
+            message: string;
         };
         Buyer: {
             buyer: components["schemas"]["BuyerView"];
@@ -1956,6 +1958,8 @@ export interface components {
             /** @enum {string} */
             result: "lost" | "failed";
             reason: components["schemas"]["ClaimFailureReason"];
+            /** @description what the reason means, in words a buyer can be shown */
+            message: string;
         };
         ClaimWon: {
             /** @constant */

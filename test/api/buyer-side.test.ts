@@ -249,7 +249,11 @@ test('outside its hours a buyer is excluded with outside_hours and when it opens
   expect(me.body.buyer.availability).toMatchObject({ open: false, why: 'pause' });
   const claim = await h.http.post(`/v1/offers/${offer3.id}/claim`).set(bearer(b.apiKey)).send({});
   expect(claim.status).toBe(403);
-  expect(claim.body).toEqual({ result: 'failed', reason: 'eligibility_changed' });
+  expect(claim.body).toEqual({
+    result: 'failed',
+    reason: 'eligibility_changed',
+    message: 'No longer eligible for this lead',
+  });
   const failed = (await timelineOf(adminKey, offer3.id)).find((e) => e.type === 'claim_failed')!;
   expect(String(failed.data?.detail)).toMatch(/^paused \(back in an hour\); opens again/);
   // The buyer's own view of its exclusion says when, not the lead's data.

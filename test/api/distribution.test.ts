@@ -409,7 +409,11 @@ test('highest-bid offers take sealed bids over REST and the feed; claims are tol
     expect(claimRes.body.code).toBe('bid_required');
     const low = await h.http.post(`/v1/offers/${offer.id}/bids`).set(bearer(a.apiKey)).send({ amount: 10 });
     expect(low.status).toBe(422);
-    expect(low.body).toEqual({ result: 'refused', reason: 'below_floor' });
+    expect(low.body).toEqual({
+      result: 'refused',
+      reason: 'below_floor',
+      message: 'Below the floor – bid at least the floor price',
+    });
     const rich = await h.http.post(`/v1/offers/${offer.id}/bids`).set(bearer(a.apiKey)).send({ amount: 500 });
     expect(rich.status).toBe(402);
     expect(

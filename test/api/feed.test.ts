@@ -104,6 +104,7 @@ test('a buyer sees the offer open, claims it over the socket and gets the full l
     requestId: 'ws-2',
     result: 'lost',
     reason: 'lost_race',
+    message: 'Taken by another buyer',
   });
 
   const timeline = await h.http.get(`/v1/offers/${offer.id}/timeline`).set(bearer(adminKey));

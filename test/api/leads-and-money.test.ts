@@ -187,7 +187,7 @@ describe('claims', () => {
       body: { requestId: 'late-1' },
     });
     expect(res.response.status).toBe(409);
-    expect(res.error).toEqual({ result: 'lost', reason: 'offer_closed' });
+    expect(res.error).toEqual({ result: 'lost', reason: 'offer_closed', message: 'Closed – the claim window ended' });
     const timeline = await apiClient(h, adminKey).GET('/v1/offers/{id}/timeline', {
       params: { path: { id: offer.id } },
     });
@@ -238,7 +238,7 @@ describe('claims', () => {
     await h.database.db.insert(offerTargets).values({ offerId: offer!.id, buyerId: buyer.id, eligible: true });
     const res = await h.http.post(`/v1/offers/${offer!.id}/claim`).set(bearer(apiKey)).send({});
     expect(res.status).toBe(409);
-    expect(res.body).toEqual({ result: 'lost', reason: 'offer_closed' });
+    expect(res.body).toEqual({ result: 'lost', reason: 'offer_closed', message: 'Closed – the claim window ended' });
   });
 
   test('a claim past its deadline answers 503 claim_pending; the retry with the same requestId is the same attempt', async () => {
@@ -288,11 +288,15 @@ describe('claims', () => {
     expect((await claim(first.apiKey)).status).toBe(200);
     expect(await claim(outside.apiKey).then((r) => [r.status, r.body])).toEqual([
       403,
-      { result: 'failed', reason: 'not_targeted' },
+      { result: 'failed', reason: 'not_targeted', message: 'No longer eligible for this lead' },
     ]);
     expect(await claim(poor.apiKey).then((r) => [r.status, r.body])).toEqual([
       402,
-      { result: 'failed', reason: 'insufficient_credits' },
+      {
+        result: 'failed',
+        reason: 'insufficient_credits',
+        message: 'Insufficient credits – ask your agency to top up your wallet to claim',
+      },
     ]);
     expect((await claim(second.apiKey)).status).toBe(200);
     await h.http.patch(`/v1/campaigns/${campaign.id}`).set(bearer(adminKey)).send({ maxWinners: 1 }); // later leads only
@@ -303,7 +307,11 @@ describe('claims', () => {
     );
     expect([a!.status, b!.status].sort()).toEqual([200, 409]);
     // Another buyer won it: lost_race, however late the loser's request came (offer_closed is for expired or cancelled offers).
-    expect([a!.body, b!.body].find((x) => x.result === 'lost')).toEqual({ result: 'lost', reason: 'lost_race' });
+    expect([a!.body, b!.body].find((x) => x.result === 'lost')).toEqual({
+      result: 'lost',
+      reason: 'lost_race',
+      message: 'Taken by another buyer',
+    });
   });
 
   test('20 buyers claiming one offer at once: one wins, every one of the 19 losers is told lost_race, each attempt on the timeline', async () => {
@@ -318,7 +326,7 @@ describe('claims', () => {
     expect(answers.filter((r) => r.status === 200)).toHaveLength(1);
     const losers = answers.filter((r) => r.status !== 200);
     expect(losers.map((r) => [r.status, r.body])).toEqual(
-      Array(19).fill([409, { result: 'lost', reason: 'lost_race' }]),
+      Array(19).fill([409, { result: 'lost', reason: 'lost_race', message: 'Taken by another buyer' }]),
     );
     const timeline = await h.http.get(`/v1/offers/${offer.id}/timeline`).set(bearer(adminKey));
     const count = (type: string) => timeline.body.events.filter((e: { type: string }) => e.type === type).length;
@@ -468,7 +476,11 @@ describe('manual review', () => {
     const { buyer } = await apiBuyer(h, adminKey, { credits: 10 });
     const res = await h.http.post(`/v1/leads/${lead.id}/assign`).set(bearer(adminKey)).send({ buyerId: buyer.id });
     expect(res.status).toBe(402);
-    expect(res.body).toEqual({ result: 'failed', reason: 'insufficient_credits' });
+    expect(res.body).toEqual({
+      result: 'failed',
+      reason: 'insufficient_credits',
+      message: 'Insufficient credits – ask your agency to top up your wallet to claim',
+    });
     const rejected = await h.http
       .post(`/v1/leads/${lead.id}/reject`)
       .set(bearer(adminKey))

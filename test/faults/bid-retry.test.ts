@@ -47,7 +47,11 @@ test('a bid retried after the window, whose first answer was lost, is never told
     await offerOfLead(h, lead.id, 'won');
     const wallet = await h.http.get('/v1/me/wallet').set(bearer(bidder.apiKey));
     expect(wallet.body.balance).toBe(70); // it won at its bid
-    expect(retry.body).not.toEqual({ result: 'refused', reason: 'offer_closed' });
+    expect(retry.body).not.toEqual({
+      result: 'refused',
+      reason: 'offer_closed',
+      message: 'Closed – bidding has ended',
+    });
   } finally {
     await impatient.close();
   }

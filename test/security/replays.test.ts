@@ -127,7 +127,10 @@ test('the same claim requestId, ten times at once, then again on the feed, anoth
 
   // Another buyer sending the same requestId is making its own claim: it lost, and learns nothing of the lead.
   const thief = await claim(other.apiKey);
-  expect([thief.status, thief.body]).toEqual([409, { result: 'lost', reason: thief.body.reason }]);
+  expect([thief.status, thief.body]).toEqual([
+    409,
+    { result: 'lost', reason: thief.body.reason, message: expect.any(String) },
+  ]);
   expect(['lost_race', 'offer_closed']).toContain(thief.body.reason);
 
   const feed = await connectFeed(h.main.wsUrl, winner.apiKey);
