@@ -26,6 +26,9 @@ const API_NO_WORKER = {
   message: 'The API imports nothing from worker/ (types included).',
 };
 
+/** The server's folders: the pages (web/) know the server only through packages/client. */
+const WEB_FORBIDDEN = ['api', 'domain', 'db', 'activities', 'workflows', 'claims', 'lib', 'temporal', 'worker', 'ops'];
+
 export default tseslint.config(
   {
     ignores: [
@@ -35,6 +38,7 @@ export default tseslint.config(
       'db/migrations/**',
       'coverage/**',
       'packages/client/schema.d.ts',
+      'packages/client/feed.d.ts',
       '*.js',
       '*.mjs',
     ],
@@ -149,6 +153,25 @@ export default tseslint.config(
             {
               group: ['**/workflows', '**/workflows/*', '**/workflows/**'],
               message: 'Activities take no type from workflows/: share it through domain/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The pages speak to the server only through its contract: API and feed types come from the generated client
+    // (packages/client), refusal wording from the answers. Nothing from the server's folders (type imports included).
+    files: ['web/**/*.ts', 'web/**/*.tsx'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `^(\\.\\./)+(${WEB_FORBIDDEN.join('|')})(/|$)`,
+              message:
+                'web/ imports nothing from the server (types included): take API and feed types from packages/client.',
             },
           ],
         },

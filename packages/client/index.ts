@@ -10,11 +10,30 @@
  * `data` is the 2xx answer, `error` the problem document (or a claim's
  * refusal) of any other status. The web pages, the benchmark's load generator
  * and the API tests all call the API through it.
+ *
+ * The live feed (`/v1/feed`, a WebSocket) has its types here too: `feed.d.ts`
+ * is generated from the served AsyncAPI document, one type per message
+ * (`OfferOpenedMessage`, `ClaimResultMessage`…) and the unions of what the
+ * gateway sends (`FeedServerMessage`) and accepts (`FeedClientMessage`).
  */
 import createClient, { type Client, type ClientOptions } from 'openapi-fetch';
 import type { components, paths } from './schema';
 
 export type { components, operations, paths } from './schema';
+export type {
+  BidMessage,
+  BidResultMessage,
+  ClaimMessage,
+  ClaimResultMessage,
+  ErrorMessage,
+  FeedClientMessage,
+  FeedMessages,
+  FeedServerMessage,
+  OfferClosedMessage,
+  OfferOpenedMessage,
+  SnapshotMessage,
+  ViewedMessage,
+} from './feed';
 
 /** The named schemas of the document: `Schemas['ClaimWon']`, `Schemas['Problem']`… */
 export type Schemas = components['schemas'];

@@ -1,7 +1,8 @@
 /**
- * The typed client (packages/client) is generated from the document the API
- * serves: regenerating it must give the committed files byte for byte, so a
- * contract change without `npm run client:generate` (a stale client) fails CI.
+ * The typed client (packages/client) is generated from the documents the API
+ * serves (OpenAPI for REST, AsyncAPI for the feed's messages): regenerating it
+ * must give the committed files byte for byte, so a contract change without
+ * `npm run client:generate` (a stale client) fails CI.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,7 +21,7 @@ test('the committed client is what the served document generates (run `npm run c
       [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(CLIENT, 'generate.ts'), '--out', out],
       { cwd: ROOT },
     );
-    for (const file of ['openapi.json', 'schema.d.ts']) {
+    for (const file of ['openapi.json', 'schema.d.ts', 'asyncapi.json', 'feed.d.ts']) {
       const fresh = fs.readFileSync(path.join(out, file), 'utf8');
       const committed = fs.readFileSync(path.join(CLIENT, file), 'utf8');
       // toBe would print two 300 kB strings: name the file and the first line that differs instead.

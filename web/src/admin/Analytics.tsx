@@ -7,10 +7,10 @@
  * filters. Nothing is computed from individual leads in the browser.
  */
 import { useState } from 'preact/hooks';
-import { exportPath } from '../shared/download';
+import { ok } from '../shared/api';
 import { duration, num, pct, shortId } from '../shared/format';
 import type { Report, ReportGroup, ReportRow } from '../shared/types';
-import { CsvButton, rangeQuery, RangeFields, type Range } from '../shared/supply';
+import { CsvButton, rangeFilter, RangeFields, type Range } from '../shared/supply';
 import { Button, Empty, ErrorNote, Field, Loading, Panel, useAsync } from '../shared/ui';
 import { BarChart, ChartCard, GroupedBars } from './charts';
 import { useConsole } from './context';
@@ -38,8 +38,10 @@ export function Analytics() {
   const cursor = cursors[cursors.length - 1] ?? null;
   const report = useAsync(
     () =>
-      api.get<Report>(
-        `/v1/reports?groupBy=${group}&limit=${PAGE}${rangeQuery(range, '&')}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      ok(
+        api.client.GET('/v1/reports', {
+          params: { query: { groupBy: group, limit: PAGE, ...rangeFilter(range), ...(cursor ? { cursor } : {}) } },
+        }),
       ),
     [api, group, range.from, range.to, cursor],
   );
@@ -48,7 +50,7 @@ export function Analytics() {
     if (next.range) setRange(next.range);
     setCursors([null]);
   };
-  const dates = { from: range.from, to: range.to };
+  const dates = rangeFilter(range);
 
   return (
     <div class="page">
@@ -82,19 +84,39 @@ export function Analytics() {
       </div>
       <div class="row-actions csv-row" data-testid="csv-buttons">
         <span class="muted">CSV, same dates:</span>
-        <CsvButton api={api} path={exportPath('report.csv', { groupBy: group, ...dates })} file={`report-${group}.csv`}>
+        <CsvButton
+          csv={() =>
+            api.client.GET('/v1/exports/report.csv', {
+              params: { query: { groupBy: group, ...dates } },
+              parseAs: 'text',
+            })
+          }
+          file={`report-${group}.csv`}
+        >
           Report
         </CsvButton>
-        <CsvButton api={api} path={exportPath('leads.csv', dates)} file="leads.csv">
+        <CsvButton
+          csv={() => api.client.GET('/v1/exports/leads.csv', { params: { query: dates }, parseAs: 'text' })}
+          file="leads.csv"
+        >
           Leads
         </CsvButton>
-        <CsvButton api={api} path={exportPath('sales.csv', dates)} file="sales.csv">
+        <CsvButton
+          csv={() => api.client.GET('/v1/exports/sales.csv', { params: { query: dates }, parseAs: 'text' })}
+          file="sales.csv"
+        >
           Sales
         </CsvButton>
-        <CsvButton api={api} path={exportPath('ledger.csv', dates)} file="ledger.csv">
+        <CsvButton
+          csv={() => api.client.GET('/v1/exports/ledger.csv', { params: { query: dates }, parseAs: 'text' })}
+          file="ledger.csv"
+        >
           Buyer ledger
         </CsvButton>
-        <CsvButton api={api} path={exportPath('source-ledger.csv', dates)} file="source-ledger.csv">
+        <CsvButton
+          csv={() => api.client.GET('/v1/exports/source-ledger.csv', { params: { query: dates }, parseAs: 'text' })}
+          file="source-ledger.csv"
+        >
           Source ledger
         </CsvButton>
       </div>

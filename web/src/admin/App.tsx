@@ -6,13 +6,14 @@
  */
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
-import { Api, ApiError, messageOf } from '../shared/api';
+import { Api, ApiError, messageOf, ok } from '../shared/api';
 import { clearKey, loadKey, saveKey } from '../shared/session';
-import type { Agency, Me, Page } from '../shared/types';
+import type { Agency } from '../shared/types';
 import { Button, Field, Loading, Logo, Modal, SecretOnce, SignIn, Toasts } from '../shared/ui';
 import { Analytics } from './Analytics';
 import { BuyerDetail, Buyers } from './Buyers';
-import { CampaignEditor, Campaigns } from './Campaigns';
+import { CampaignEditor } from './campaign-editor/CampaignEditor';
+import { Campaigns } from './Campaigns';
 import { Ctx, useDirectory } from './context';
 import { Disputes } from './Disputes';
 import { LeadDetail, Leads } from './Leads';
@@ -43,7 +44,7 @@ export function App() {
   );
 
   const checkKey = async (candidate: string): Promise<Agency> => {
-    const who = await new Api(() => candidate).get<Me>('/v1/me');
+    const who = await ok(new Api(() => candidate).client.GET('/v1/me'));
     if (who.kind !== 'admin' || !who.agency) {
       throw new ApiError(
         403,
@@ -132,7 +133,7 @@ function CreateAgency({ onCreated }: { onCreated(adminKey: string, agency: Agenc
     setBusy(true);
     setError(null);
     try {
-      const res = await new Api(() => root.trim()).post<{ agency: Agency; adminKey: string }>('/v1/agencies', { name });
+      const res = await ok(new Api(() => root.trim()).client.POST('/v1/agencies', { body: { name } }));
       await onCreated(res.adminKey, res.agency);
     } catch (err) {
       setError(err instanceof ApiError && err.status === 401 ? 'The root token is not valid.' : messageOf(err));
@@ -217,8 +218,8 @@ function useCounts(api: Api) {
   const refresh = useCallback(async () => {
     try {
       const [r, d] = await Promise.all([
-        api.get<Page<'leads', unknown>>('/v1/leads?status=manual_review&limit=200'),
-        api.get<Page<'disputes', unknown>>('/v1/disputes?status=open&limit=200'),
+        ok(api.client.GET('/v1/leads', { params: { query: { status: 'manual_review', limit: 200 } } })),
+        ok(api.client.GET('/v1/disputes', { params: { query: { status: 'open', limit: 200 } } })),
       ]);
       setCounts({ review: r.leads.length, disputes: d.disputes.length });
     } catch {

@@ -4,6 +4,7 @@
  * buyer's pipeline close rates (overall and per campaign) on its page.
  */
 import { useState } from 'preact/hooks';
+import { ok } from '../shared/api';
 import { num, pct } from '../shared/format';
 import { Button, Empty, ErrorNote, Field, Loading, Panel, toast, useAsync } from '../shared/ui';
 import { useConsole } from './context';
@@ -33,26 +34,28 @@ export function BuyerSelect({
   );
 }
 
-interface BuyerPrice {
-  buyerId: string;
-  kind: 'fixed' | 'percent';
-  value: number;
-}
-
 export function BuyerPricesPanel({ campaignId }: { campaignId: string }) {
   const { api, dir } = useConsole();
   const prices = useAsync(
-    () => api.get<{ buyerPrices: BuyerPrice[] }>(`/v1/campaigns/${campaignId}/buyer-prices`).then((r) => r.buyerPrices),
+    () =>
+      ok(api.client.GET('/v1/campaigns/{id}/buyer-prices', { params: { path: { id: campaignId } } })).then(
+        (r) => r.buyerPrices,
+      ),
     [campaignId],
   );
   const [buyerId, setBuyerId] = useState('');
   const [kind, setKind] = useState<'fixed' | 'percent'>('fixed');
   const [value, setValue] = useState('');
   const [error, setError] = useState<unknown>(null);
-  const set = async (id: string, rule: { kind: string; value: number } | null) => {
+  const set = async (id: string, rule: { kind: 'fixed' | 'percent'; value: number } | null) => {
     setError(null);
     try {
-      await api.post(`/v1/campaigns/${campaignId}/buyer-prices`, { buyerId: id, rule }, undefined);
+      await ok(
+        api.client.POST('/v1/campaigns/{id}/buyer-prices', {
+          params: { path: { id: campaignId } },
+          body: { buyerId: id, rule },
+        }),
+      );
       toast(rule ? 'Buyer price set' : 'Buyer price removed', 'ok');
       await prices.reload();
     } catch (err) {
@@ -107,18 +110,13 @@ export function BuyerPricesPanel({ campaignId }: { campaignId: string }) {
   );
 }
 
-interface CloseRates {
-  bought: number;
-  closeRate: number | null;
-  jobValue: number;
-  byStatus: Record<string, number>;
-  byCampaign: Record<string, { bought: number; won: number; lost: number; closeRate: number | null }>;
-}
-
 export function CloseRatesPanel({ buyerId }: { buyerId: string }) {
   const { api, dir } = useConsole();
   const stats = useAsync(
-    () => api.get<{ pipeline: CloseRates }>(`/v1/buyers/${buyerId}/stats?days=90`).then((r) => r.pipeline),
+    () =>
+      ok(api.client.GET('/v1/buyers/{id}/stats', { params: { path: { id: buyerId }, query: { days: 90 } } })).then(
+        (r) => r.pipeline,
+      ),
     [buyerId],
   );
   const p = stats.data;

@@ -6,7 +6,7 @@ import { useState } from 'preact/hooks';
 import { BuyerSideForm } from '../shared/BuyerSide';
 import { ApiError, messageOf, ok, randomId } from '../shared/api';
 import { credits, dateTime, num } from '../shared/format';
-import type { Buyer, LedgerEntry, Page } from '../shared/types';
+import type { Buyer } from '../shared/types';
 import { LedgerTable } from '../buyer/Wallet';
 import {
   Badge,
@@ -165,8 +165,8 @@ function BuyerForm({ buyer, onSaved }: { buyer?: Buyer; onSaved(res: { buyer: Bu
         },
       };
       const res = buyer
-        ? await api.patch<{ buyer: Buyer }>(`/v1/buyers/${buyer.id}`, body)
-        : await api.post<{ buyer: Buyer; apiKey: string }>('/v1/buyers', body);
+        ? await ok(api.client.PATCH('/v1/buyers/{id}', { params: { path: { id: buyer.id } }, body }))
+        : await ok(api.client.POST('/v1/buyers', { body }));
       await dir.reload();
       toast(buyer ? 'Buyer saved' : 'Buyer created', 'ok');
       onSaved(res);
@@ -261,10 +261,13 @@ function BuyerForm({ buyer, onSaved }: { buyer?: Buyer; onSaved(res: { buyer: Bu
 
 export function BuyerDetail({ id }: { id: string }) {
   const { api, dir } = useConsole();
-  const buyer = useAsync(() => api.get<{ buyer: Buyer }>(`/v1/buyers/${id}`).then((r) => r.buyer), [id]);
+  const buyer = useAsync(
+    () => ok(api.client.GET('/v1/buyers/{id}', { params: { path: { id } } })).then((r) => r.buyer),
+    [id],
+  );
   const [ledgerVersion, setLedgerVersion] = useState(0);
   const ledger = useAsync(
-    () => api.get<Page<'entries', LedgerEntry>>(`/v1/buyers/${id}/ledger?limit=100`),
+    () => ok(api.client.GET('/v1/buyers/{id}/ledger', { params: { path: { id }, query: { limit: 100 } } })),
     [id, ledgerVersion],
   );
   const [editing, setEditing] = useState(false);
@@ -351,7 +354,7 @@ export function BuyerDetail({ id }: { id: string }) {
         key={b.updatedAt}
         buyer={b}
         onSave={async (patch) => {
-          await api.patch(`/v1/buyers/${b.id}`, patch);
+          await ok(api.client.PATCH('/v1/buyers/{id}', { params: { path: { id: b.id } }, body: patch }));
           toast('Saved', 'ok');
           await buyer.reload();
         }}
@@ -387,9 +390,11 @@ function PauseButton({ buyer, onDone }: { buyer: Buyer; onDone(): Promise<void> 
   const set = async (status: 'active' | 'paused') => {
     setBusy(true);
     try {
-      await api.patch(
-        `/v1/buyers/${buyer.id}`,
-        status === 'paused' ? { status, pauseReason: reason.trim() || null } : { status, pauseReason: null },
+      await ok(
+        api.client.PATCH('/v1/buyers/{id}', {
+          params: { path: { id: buyer.id } },
+          body: status === 'paused' ? { status, pauseReason: reason.trim() || null } : { status, pauseReason: null },
+        }),
       );
       toast(status === 'paused' ? `${buyer.name} paused` : `${buyer.name} resumed`, 'ok');
       setAsking(false);

@@ -1,6 +1,6 @@
 /** Disputes: a buyer contests a lead it bought; approve (refund through the ledger) or reject. */
 import { useState } from 'preact/hooks';
-import { messageOf, ok } from '../shared/api';
+import { allPages, messageOf, ok } from '../shared/api';
 import { ago, credits, dateTime, shortId } from '../shared/format';
 import type { Dispute, DisputeStatus } from '../shared/types';
 import { Badge, Button, Empty, ErrorNote, Loading, Panel, toast, useAsync } from '../shared/ui';
@@ -12,7 +12,13 @@ export function Disputes({ onChange }: { onChange(): void }) {
   const { query } = useLocation();
   const status = (query.get('status') ?? 'open') as DisputeStatus | 'all';
   const list = useAsync(
-    () => api.all<Dispute>(`/v1/disputes${status === 'all' ? '' : `?status=${status}`}`, 'disputes', 500),
+    () =>
+      allPages(
+        'disputes',
+        (query) =>
+          api.client.GET('/v1/disputes', { params: { query: status === 'all' ? query : { status, ...query } } }),
+        500,
+      ),
     [status],
   );
   return (

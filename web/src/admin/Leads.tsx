@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ok, randomId } from '../shared/api';
 import { ago, credits, dateTime, label, shortId, show } from '../shared/format';
-import type { Lead, LeadStatus, Page } from '../shared/types';
+import type { Lead, LeadFields, LeadStatus } from '../shared/types';
 import {
   Badge,
   Button,
@@ -33,14 +33,20 @@ export function Leads() {
   const status = query.get('status') ?? '';
   const campaignId = query.get('campaign') ?? '';
   const [submitting, setSubmitting] = useState(false);
-  const qs = `${status ? `&status=${status}` : ''}${campaignId ? `&campaignId=${campaignId}` : ''}`;
-  const { extra, setExtra, cursor, setCursor, more } = useMorePages<Lead>(api, `/v1/leads?limit=50${qs}`, 'leads');
+  const listQuery = {
+    limit: 50,
+    ...(status ? { status: status as LeadStatus } : {}),
+    ...(campaignId ? { campaignId } : {}),
+  };
+  const { extra, setExtra, cursor, setCursor, more } = useMorePages('leads', (cursor) =>
+    api.client.GET('/v1/leads', { params: { query: { ...listQuery, cursor } } }),
+  );
   const leads = useAsync(async () => {
-    const page = await api.get<Page<'leads', Lead>>(`/v1/leads?limit=50${qs}`);
+    const page = await ok(api.client.GET('/v1/leads', { params: { query: listQuery } }));
     setCursor((c) => (extra.length ? c : page.nextCursor));
     return page.leads;
-  }, [qs]);
-  useEffect(() => setExtra([]), [qs]);
+  }, [status, campaignId]);
+  useEffect(() => setExtra([]), [status, campaignId]);
   // The first page follows the routing live; pages loaded further down stay as they were.
   useEffect(() => {
     const t = setInterval(() => document.visibilityState === 'visible' && void leads.reload(), 4_000);
@@ -238,11 +244,16 @@ function SubmitLead({
     setError(null);
     try {
       const { answers, ...rest } = f;
-      const fields = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== ''));
-      const res = await api.post<{ lead: { id: string } }>(
-        '/v1/leads',
-        { campaignId, fields: { ...fields, answers: parseAnswers(answers) } },
-        idem,
+      // What was typed, as typed: a missing field is the API's to name (its problem marks the field).
+      const fields = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== '')) as Omit<
+        LeadFields,
+        'answers'
+      >;
+      const res = await ok(
+        api.client.POST('/v1/leads', {
+          params: { header: { 'Idempotency-Key': idem } },
+          body: { campaignId, fields: { ...fields, answers: parseAnswers(answers) } },
+        }),
       );
       toast('Lead accepted – routing it now', 'ok');
       onDone(res.lead.id);

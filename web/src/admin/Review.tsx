@@ -4,7 +4,7 @@
  * sell them to one buyer (charged like a claim), or reject them.
  */
 import { useState } from 'preact/hooks';
-import { messageOf, toApiError } from '../shared/api';
+import { allPages, messageOf, ok, toApiError } from '../shared/api';
 import { ago, credits } from '../shared/format';
 import type { ClaimFailureReason, Lead } from '../shared/types';
 import { Badge, Button, Empty, ErrorNote, Field, Loading, Panel, toast, useAsync } from '../shared/ui';
@@ -24,7 +24,15 @@ const SALE_REFUSED: Partial<Record<ClaimFailureReason, string>> = {
 
 export function Review({ onChange }: { onChange(): void }) {
   const { api } = useConsole();
-  const leads = useAsync(() => api.all<Lead>('/v1/leads?status=manual_review', 'leads', 500), []);
+  const leads = useAsync(
+    () =>
+      allPages(
+        'leads',
+        (query) => api.client.GET('/v1/leads', { params: { query: { status: 'manual_review', ...query } } }),
+        500,
+      ),
+    [],
+  );
   const done = () => {
     void leads.reload();
     onChange();
@@ -96,27 +104,29 @@ export function ReviewActions({ lead, onDone }: { lead: Lead; onDone(): void }) 
 
   const reoffer = () =>
     run('reoffer', async () => {
-      await api.post(
-        `/v1/leads/${lead.id}/reoffer`,
-        campaignId && campaignId !== lead.campaignId ? { campaignId } : {},
+      await ok(
+        api.client.POST('/v1/leads/{id}/reoffer', {
+          params: { path: { id: lead.id } },
+          body: campaignId && campaignId !== lead.campaignId ? { campaignId } : {},
+        }),
       );
       return `Re-offered in ${dir.campaignName(campaignId)}: a new auction is open.`;
     });
   const assign = () =>
     run('assign', async () => {
-      const res = await api.raw<{ result: string; reason?: ClaimFailureReason; charged?: number }>(
-        'POST',
-        `/v1/leads/${lead.id}/assign`,
-        { body: { buyerId } },
-      );
-      if (res.status === 200 && res.body.result === 'won')
-        return `Sold to ${dir.buyerName(buyerId)} for ${credits(res.body.charged ?? 0)}.`;
-      if (res.body?.reason) throw new Error(`Not sold: ${SALE_REFUSED[res.body.reason] ?? res.body.reason}.`);
-      throw toApiError(res.status, res.body);
+      const { data, error, response } = await api.client.POST('/v1/leads/{id}/assign', {
+        params: { path: { id: lead.id } },
+        body: { buyerId },
+      });
+      if (response.status === 200 && data?.result === 'won')
+        return `Sold to ${dir.buyerName(buyerId)} for ${credits(data.charged ?? 0)}.`;
+      const refused = error as { reason?: ClaimFailureReason } | undefined;
+      if (refused?.reason) throw new Error(`Not sold: ${SALE_REFUSED[refused.reason] ?? refused.reason}.`);
+      throw toApiError(response.status, error ?? null);
     });
   const reject = () =>
     run('reject', async () => {
-      await api.post(`/v1/leads/${lead.id}/reject`, { reason });
+      await ok(api.client.POST('/v1/leads/{id}/reject', { params: { path: { id: lead.id } }, body: { reason } }));
       return 'Lead rejected.';
     });
 

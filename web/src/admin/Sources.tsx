@@ -7,15 +7,14 @@
  * ledger; its posting spec is one click away.
  */
 import { useState } from 'preact/hooks';
-import { ApiError, messageOf, ok, randomId } from '../shared/api';
-import { exportPath } from '../shared/download';
+import { allPages, ApiError, messageOf, ok, randomId } from '../shared/api';
 import { credits, dateTime, num } from '../shared/format';
-import type { Page, Source, SourceCampaign, SourceLead, SourceLedgerEntry, PostingSpec } from '../shared/types';
+import type { Source, SourceCampaign } from '../shared/types';
 import {
   CsvButton,
   PostingSpecView,
   payoutText,
-  rangeQuery,
+  rangeFilter,
   RangeFields,
   SourceLeadsTable,
   SOURCE_LEDGER_KINDS,
@@ -42,7 +41,10 @@ import { Link, navigate } from './router';
 
 export function Sources() {
   const { api } = useConsole();
-  const sources = useAsync(() => api.all<Source>('/v1/sources', 'sources', 1_000), [api]);
+  const sources = useAsync(
+    () => allPages('sources', (query) => api.client.GET('/v1/sources', { params: { query } }), 1_000),
+    [api],
+  );
   const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState<{ source: Source; apiKey: string } | null>(null);
   return (
@@ -136,7 +138,7 @@ function CreateSource({ onCreated }: { onCreated(res: { source: Source; apiKey: 
     setBusy(true);
     setError(null);
     try {
-      const res = await api.post<{ source: Source; apiKey: string }>('/v1/sources', { name });
+      const res = await ok(api.client.POST('/v1/sources', { body: { name } }));
       toast('Source created', 'ok');
       onCreated(res);
     } catch (err) {
@@ -176,15 +178,20 @@ function CreateSource({ onCreated }: { onCreated(res: { source: Source; apiKey: 
 
 export function SourceDetail({ id }: { id: string }) {
   const { api, dir } = useConsole();
-  const detail = useAsync(() => api.get<{ source: Source; campaigns: SourceCampaign[] }>(`/v1/sources/${id}`), [id]);
+  const detail = useAsync(() => ok(api.client.GET('/v1/sources/{id}', { params: { path: { id } } })), [id]);
   const [range, setRange] = useState<Range>({ from: '', to: '' });
   const [version, setVersion] = useState(0);
   const leads = useAsync(
-    () => api.get<Page<'leads', SourceLead>>(`/v1/sources/${id}/leads?limit=100${rangeQuery(range, '&')}`),
+    () =>
+      ok(
+        api.client.GET('/v1/sources/{id}/leads', {
+          params: { path: { id }, query: { limit: 100, ...rangeFilter(range) } },
+        }),
+      ),
     [id, range.from, range.to, version],
   );
   const ledger = useAsync(
-    () => api.get<Page<'entries', SourceLedgerEntry>>(`/v1/sources/${id}/ledger?limit=50`),
+    () => ok(api.client.GET('/v1/sources/{id}/ledger', { params: { path: { id }, query: { limit: 50 } } })),
     [id, version],
   );
   const [newKey, setNewKey] = useState<string | null>(null);
@@ -194,7 +201,9 @@ export function SourceDetail({ id }: { id: string }) {
   };
 
   const [rotate, rotating] = useAction(async () => {
-    const res = await api.post<{ apiKey: string; revoked: number }>(`/v1/sources/${id}/keys`, { revokeExisting: true });
+    const res = await ok(
+      api.client.POST('/v1/sources/{id}/keys', { params: { path: { id } }, body: { revokeExisting: true } }),
+    );
     setNewKey(res.apiKey);
     toast(`New key issued; ${res.revoked} old ${res.revoked === 1 ? 'key' : 'keys'} revoked`, 'ok');
   });
@@ -202,12 +211,12 @@ export function SourceDetail({ id }: { id: string }) {
     async () => {
       if (!confirm('Revoke every key of this source? Its pings and posts stop at once until you issue a new key.'))
         return;
-      await api.post(`/v1/sources/${id}/keys/revoke`);
+      await ok(api.client.POST('/v1/sources/{id}/keys/revoke', { params: { path: { id } } }));
     },
     { success: 'Every key of this source is revoked' },
   );
   const [setStatus, statusBusy] = useAction(async (status: 'active' | 'paused') => {
-    detail.set(await api.patch<{ source: Source; campaigns: SourceCampaign[] }>(`/v1/sources/${id}`, { status }));
+    detail.set(await ok(api.client.PATCH('/v1/sources/{id}', { params: { path: { id } }, body: { status } })));
     toast(
       status === 'paused' ? 'Source paused: its pings are rejected and its posts refused' : 'Source active again',
       'ok',
@@ -308,8 +317,12 @@ export function SourceDetail({ id }: { id: string }) {
         title="Leads"
         actions={
           <CsvButton
-            api={api}
-            path={exportPath('source-ledger.csv', { sourceId: id, from: range.from, to: range.to })}
+            csv={() =>
+              api.client.GET('/v1/exports/source-ledger.csv', {
+                params: { query: { sourceId: id, ...rangeFilter(range) } },
+                parseAs: 'text',
+              })
+            }
             file="source-ledger.csv"
           >
             Ledger CSV
@@ -477,7 +490,12 @@ function RuleForm({
     try {
       const n = Number(value);
       const payout = kind === 'fixed' ? { kind, amount: n } : { kind, shareBps: Math.round(n * 100) };
-      await api.post(`/v1/sources/${sourceId}/campaigns`, { campaignId, allowed, payout });
+      await ok(
+        api.client.POST('/v1/sources/{id}/campaigns', {
+          params: { path: { id: sourceId } },
+          body: { campaignId, allowed, payout },
+        }),
+      );
       toast(allowed ? `Rule saved: ${payoutText(payout)}` : 'Campaign disallowed for this source', 'ok');
       onSaved();
     } catch (err) {
@@ -541,7 +559,7 @@ function RuleForm({
 
 export function SourceSpecPage({ id }: { id: string }) {
   const { api } = useConsole();
-  const spec = useAsync(() => api.get<PostingSpec>(`/v1/sources/${id}/spec`), [id]);
+  const spec = useAsync(() => ok(api.client.GET('/v1/sources/{id}/spec', { params: { path: { id } } })), [id]);
   if (spec.error) return <ErrorNote error={spec.error} />;
   if (!spec.data) return <Loading />;
   return (

@@ -7,15 +7,14 @@
  * lead?", answered by GET /v1/offers/:id/eligibility?buyerId=.
  */
 import { useState } from 'preact/hooks';
-import { ApiError, messageOf } from '../shared/api';
+import { ApiError, messageOf, ok } from '../shared/api';
 import { clockMs, credits, dateTime, duration, label, shortId } from '../shared/format';
 import type {
   Candidate,
   ClaimFailureReason,
-  Eligibility,
   ExclusionReason,
-  LeadDetail,
   TimelineEvent,
+  SendingChannel,
   TimelineEventType,
 } from '../shared/types';
 import { Badge, Button, Empty, ErrorNote, Field, Loading, Panel, useAction, useAsync } from '../shared/ui';
@@ -98,10 +97,12 @@ export function OfferTimeline({ id }: { id: string }) {
   const data = useAsync(async () => {
     if (!id) return null;
     const [timeline, eligibility] = await Promise.all([
-      api.get<{ events: TimelineEvent[] }>(`/v1/offers/${id}/timeline`),
-      api.get<Eligibility>(`/v1/offers/${id}/eligibility`),
+      ok(api.client.GET('/v1/offers/{id}/timeline', { params: { path: { id } } })),
+      ok(api.client.GET('/v1/offers/{id}/eligibility', { params: { path: { id } } })),
     ]);
-    const lead = await api.get<{ lead: LeadDetail }>(`/v1/leads/${eligibility.leadId}`).then((r) => r.lead);
+    const lead = await ok(api.client.GET('/v1/leads/{id}', { params: { path: { id: eligibility.leadId } } })).then(
+      (r) => r.lead,
+    );
     return { events: timeline.events, eligibility, lead };
   }, [id]);
 
@@ -447,7 +448,10 @@ export function TimelineView({ events, compact }: { events: TimelineEvent[]; com
               e.data?.assignmentId &&
               e.data.channel &&
               e.data.channel !== 'dashboard' ? (
-                <RedeliverButton assignmentId={String(e.data.assignmentId)} channel={String(e.data.channel)} />
+                <RedeliverButton
+                  assignmentId={String(e.data.assignmentId)}
+                  channel={String(e.data.channel) as SendingChannel}
+                />
               ) : null}
             </div>
           </li>
@@ -471,7 +475,9 @@ function WhyBox({ offerId, dir }: { offerId: string; dir: Directory }) {
     setBusy(true);
     setError(null);
     try {
-      const res = await api.get<Eligibility>(`/v1/offers/${offerId}/eligibility?buyerId=${buyerId}`);
+      const res = await ok(
+        api.client.GET('/v1/offers/{id}/eligibility', { params: { path: { id: offerId }, query: { buyerId } } }),
+      );
       setAnswer({ buyerId, candidate: res.candidates[0] ?? null });
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) setAnswer({ buyerId, candidate: null });
@@ -553,11 +559,20 @@ function CandidateList({ candidates }: { candidates: Candidate[] }) {
 }
 
 /** Sends one sale again on one channel (POST /v1/assignments/:id/redeliver); the attempts appear on this timeline. */
-function RedeliverButton({ assignmentId, channel }: { assignmentId: string; channel: string }) {
+function RedeliverButton({ assignmentId, channel }: { assignmentId: string; channel: SendingChannel }) {
   const { api } = useConsole();
-  const [run, busy] = useAction(() => api.post(`/v1/assignments/${assignmentId}/redeliver`, { channel }), {
-    success: `Redelivery of the ${channel} started`,
-  });
+  const [run, busy] = useAction(
+    () =>
+      ok(
+        api.client.POST('/v1/assignments/{id}/redeliver', {
+          params: { path: { id: assignmentId } },
+          body: { channel },
+        }),
+      ),
+    {
+      success: `Redelivery of the ${channel} started`,
+    },
+  );
   return (
     <div class="tl-detail">
       <Button size="sm" busy={busy} onClick={() => void run()} data-testid="redeliver">

@@ -4,7 +4,7 @@
  */
 import { createContext } from 'preact';
 import { useCallback, useContext, useEffect, useMemo, useState } from 'preact/hooks';
-import type { Api } from '../shared/api';
+import { allPages, type Api } from '../shared/api';
 import { shortId } from '../shared/format';
 import type { Agency, Buyer, Campaign, ServiceLine } from '../shared/types';
 
@@ -39,9 +39,9 @@ export function useDirectory(api: Api, agency: Agency): Directory {
   const [loaded, setLoaded] = useState(false);
   const reload = useCallback(async () => {
     const [b, c, s] = await Promise.all([
-      api.all<Buyer>('/v1/buyers', 'buyers', 2_000),
-      api.all<Campaign>('/v1/campaigns', 'campaigns', 1_000),
-      api.all<ServiceLine>('/v1/service-lines', 'serviceLines', 500),
+      allPages('buyers', (query) => api.client.GET('/v1/buyers', { params: { query } }), 2_000),
+      allPages('campaigns', (query) => api.client.GET('/v1/campaigns', { params: { query } }), 1_000),
+      allPages('serviceLines', (query) => api.client.GET('/v1/service-lines', { params: { query } }), 500),
     ]);
     setBuyers(b.sort((x, y) => x.name.localeCompare(y.name)));
     setCampaigns(c.sort((x, y) => x.name.localeCompare(y.name)));

@@ -1,65 +1,22 @@
 /**
  * Live Leads: the board of offer cards, fed by the WebSocket (snapshot,
  * offer.opened, offer.closed), with a countdown per card and one Claim
- * button. A claim goes over the socket when it is up, else over REST; either
- * way with one requestId, so a retry after a timeout or a dropped connection
- * is the same attempt (never a second charge). A highest-bid offer takes a
- * sealed bid instead (REST, the same retry rule); the winner's card fills in
+ * button. `useLiveBoard` combines the feed connection (live-feed.ts), the
+ * board reducer (cards.ts) and claiming (claiming.ts: a claim goes over the
+ * socket when it is up, else over REST, with one requestId per attempt; a
+ * highest-bid offer takes a sealed bid instead); the winner's card fills in
  * with the record when the offer closes "won by you".
  */
 import type { RefObject } from 'preact';
-import { useCallback, useEffect, useReducer, useRef, useState } from 'preact/hooks';
-import { ApiError, messageOf, ok, randomId, serverNow, toApiError, type Api } from '../shared/api';
-import { FeedClaimError, LiveFeed, type ClaimAnswer, type FeedStatus } from '../shared/feed';
+import { useEffect, useReducer, useRef, useState } from 'preact/hooks';
+import { serverNow, type Api } from '../shared/api';
+import type { FeedStatus } from '../shared/feed';
 import { ago, countdown, credits, label, num, show } from '../shared/format';
-import type {
-  BidAnswer,
-  BuyerOffer,
-  ClaimFailureReason,
-  CloseOutcome,
-  FeedServerMessage,
-  LeadRecord,
-  Wallet,
-} from '../shared/types';
-import { Button, Empty, toast, useNow } from '../shared/ui';
+import type { LeadRecord, Wallet } from '../shared/types';
+import { Button, Empty, useNow } from '../shared/ui';
 import * as B from './cards';
-
-type Action =
-  | { t: 'snapshot'; offers: BuyerOffer[]; first: boolean }
-  | { t: 'opened'; offer: BuyerOffer }
-  | { t: 'closed'; offerId: string; outcome: CloseOutcome }
-  | { t: 'claiming'; offerId: string }
-  | { t: 'answer'; offerId: string; answer: ClaimAnswer }
-  | { t: 'bid'; offerId: string; answer: BidAnswer }
-  | { t: 'problem'; offerId: string; note: string }
-  | { t: 'wonElsewhere'; offerId: string; won: NonNullable<B.Card['won']> }
-  | { t: 'dismiss' };
-
-function reduce(board: B.Board, a: Action): B.Board {
-  const now = Date.now();
-  switch (a.t) {
-    case 'snapshot':
-      return B.applySnapshot(board, a.offers, now, a.first);
-    case 'opened':
-      return B.applyOpened(board, a.offer, now);
-    case 'closed':
-      return B.applyClosed(board, a.offerId, a.outcome);
-    case 'claiming':
-      return B.claimStarted(board, a.offerId);
-    case 'answer':
-      return a.answer.result === 'won' ? B.claimWon(board, a.answer) : B.claimRefused(board, a.offerId, a.answer);
-    case 'bid':
-      return a.answer.result === 'accepted'
-        ? B.bidPlaced(board, a.offerId, a.answer.amount)
-        : B.bidRefused(board, a.offerId, a.answer.reason);
-    case 'problem':
-      return B.claimProblem(board, a.offerId, a.note);
-    case 'wonElsewhere':
-      return B.wonElsewhere(board, a.offerId, a.won);
-    case 'dismiss':
-      return B.dismissOver(board);
-  }
-}
+import { useClaiming, useWonRecords } from './claiming';
+import { useFeedConnection } from './live-feed';
 
 export interface LiveState {
   board: B.Board;
@@ -75,186 +32,30 @@ export interface LiveState {
   dismissOver(): void;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The feed connection and the board it drives. */
+/**
+ * The board and what drives it: the feed connection (live-feed.ts) feeds the
+ * board reducer (cards.ts) with offers opening and closing; claiming
+ * (claiming.ts) feeds it the answers.
+ */
 export function useLiveBoard(api: Api, token: string, onClaimAnswered: (balance?: number) => void): LiveState {
-  const [board, dispatch] = useReducer(reduce, []);
-  const [status, setStatus] = useState<FeedStatus>('connecting');
-  const [retryAt, setRetryAt] = useState<number | undefined>();
-  const [everOnline, setEverOnline] = useState(false);
-  const feedRef = useRef<LiveFeed | null>(null);
+  const [board, dispatch] = useReducer(B.reduceBoard, []);
   const snapshots = useRef(0);
-  /** Offers whose `viewed` is to be (re)sent when the socket is up. */
-  const unsentViews = useRef(new Set<string>());
-  const sentViews = useRef(new Set<string>());
-
-  const flushViews = () => {
-    const feed = feedRef.current;
-    if (!feed?.online) return;
-    for (const id of unsentViews.current) {
-      if (feed.send({ type: 'viewed', offerId: id })) {
-        unsentViews.current.delete(id);
-        sentViews.current.add(id);
-      }
-    }
-  };
-
-  useEffect(() => {
-    const feed = new LiveFeed(token, {
-      message(m: FeedServerMessage) {
-        if (m.type === 'snapshot') {
-          dispatch({ t: 'snapshot', offers: m.offers, first: snapshots.current++ === 0 });
-          flushViews();
-        } else if (m.type === 'offer.opened') dispatch({ t: 'opened', offer: m.offer });
-        else if (m.type === 'offer.closed') dispatch({ t: 'closed', offerId: m.offerId, outcome: m.outcome });
-      },
-      status(s, d) {
-        setStatus(s);
-        setRetryAt(d.retryInMs === undefined ? undefined : Date.now() + d.retryInMs);
-        if (s === 'online') setEverOnline(true);
-      },
-    });
-    feedRef.current = feed;
-    feed.start();
-    return () => {
-      feed.stop();
-      feedRef.current = null;
-    };
-  }, [token]);
-
-  const viewed = useCallback((offerId: string) => {
-    if (sentViews.current.has(offerId)) return;
-    unsentViews.current.add(offerId);
-    flushViews();
-  }, []);
-
-  const restClaim = async (offerId: string, requestId: string): Promise<ClaimAnswer> => {
-    const { data, error, response } = await api.client.POST('/v1/offers/{id}/claim', {
-      params: { path: { id: offerId } },
-      body: { requestId },
-    });
-    if (data) return data;
-    // A refusal (lost, failed) is a business answer, not a problem document.
-    if ([402, 403, 409].includes(response.status) && error && 'result' in error) return error;
-    throw toApiError(response.status, error ?? null);
-  };
-
-  const claim = useCallback(
-    async (offerId: string) => {
-      const requestId = randomId();
-      dispatch({ t: 'claiming', offerId });
-      for (let attempt = 0; attempt < 6; attempt++) {
-        try {
-          const feed = feedRef.current;
-          const answer = feed?.online ? await feed.claim(offerId, requestId) : await restClaim(offerId, requestId);
-          dispatch({ t: 'answer', offerId, answer });
-          if (answer.result === 'won')
-            toast(
-              `You won ${answer.lead.firstName} ${answer.lead.lastName}'s lead – charged ${credits(answer.charged)}`,
-              'ok',
-            );
-          onClaimAnswered(answer.result === 'won' ? answer.balance : undefined);
-          return;
-        } catch (err) {
-          const code = err instanceof FeedClaimError || err instanceof ApiError ? err.code : '';
-          // Not decided yet, or the connection dropped mid-claim: ask again with the same requestId.
-          if (
-            code === 'claim_pending' ||
-            code === 'disconnected' ||
-            code === 'timeout' ||
-            code === 'network_error' ||
-            (err as Error).message === 'offline'
-          ) {
-            await sleep(Math.min(4000, 500 * 2 ** attempt));
-            continue;
-          }
-          const retryAfter = err instanceof FeedClaimError ? err.retryAfter : undefined;
-          const note =
-            code === 'rate_limited'
-              ? `Too many claims – wait ${retryAfter ?? 1} s and try again`
-              : code === 'not_found'
-                ? 'This offer no longer exists'
-                : messageOf(err);
-          dispatch({ t: 'problem', offerId, note });
-          return;
-        }
-      }
-      dispatch({ t: 'problem', offerId, note: 'Still being decided – check My leads in a moment' });
-    },
-    [api, onClaimAnswered],
-  );
-
-  const bid = useCallback(
-    async (offerId: string, amount: number) => {
-      const requestId = randomId();
-      dispatch({ t: 'claiming', offerId });
-      for (let attempt = 0; attempt < 6; attempt++) {
-        try {
-          const res = await api.client.POST('/v1/offers/{id}/bids', {
-            params: { path: { id: offerId } },
-            body: { amount, requestId },
-          });
-          const body: BidAnswer | null = res.data ?? (res.error && 'result' in res.error ? res.error : null);
-          if (body && (body.result === 'accepted' || body.result === 'refused')) {
-            dispatch({ t: 'bid', offerId, answer: body });
-            if (body.result === 'accepted') toast(`Sealed bid of ${credits(body.amount)} placed`, 'ok');
-            onClaimAnswered();
-            return;
-          }
-          throw toApiError(res.response.status, res.error ?? null);
-        } catch (err) {
-          const code = err instanceof ApiError ? err.code : '';
-          if (code === 'bid_pending' || code === 'network_error') {
-            await sleep(Math.min(4000, 500 * 2 ** attempt));
-            continue;
-          }
-          dispatch({
-            t: 'problem',
-            offerId,
-            note: code === 'rate_limited' ? 'Too many bids – wait a moment and try again' : messageOf(err),
-          });
-          return;
-        }
-      }
-      dispatch({ t: 'problem', offerId, note: 'Still being decided – check again in a moment' });
-    },
-    [api, onClaimAnswered],
-  );
-
-  // A card that closed "won by you" without this page's claim (another tab, REST): fetch the record.
-  useEffect(() => {
-    const missing = board.filter((c) => c.outcome === 'won_by_you' && !c.won);
-    if (!missing.length) return;
-    let cancelled = false;
-    void ok(api.client.GET('/v1/me/leads', { params: { query: { limit: 50 } } }))
-      .then((page) => {
-        if (cancelled) return;
-        for (const c of missing) {
-          const w = page.leads.find((l) => l.offerId === c.offer.id);
-          if (w)
-            dispatch({
-              t: 'wonElsewhere',
-              offerId: c.offer.id,
-              won: { lead: w.lead, charged: w.price, assignmentId: w.assignmentId },
-            });
-        }
-      })
-      .catch(() => undefined);
-    return () => {
-      cancelled = true;
-    };
-  }, [board, api]);
-
+  const connection = useFeedConnection(token, (m) => {
+    if (m.type === 'snapshot') dispatch({ t: 'snapshot', offers: m.offers, first: snapshots.current++ === 0 });
+    else if (m.type === 'offer.opened') dispatch({ t: 'opened', offer: m.offer });
+    else if (m.type === 'offer.closed') dispatch({ t: 'closed', offerId: m.offerId, outcome: m.outcome });
+  });
+  const { claim, bid } = useClaiming(api, connection.feed, dispatch, onClaimAnswered);
+  useWonRecords(api, board, dispatch);
   return {
     board,
-    status,
-    retryAt,
-    everOnline,
+    status: connection.status,
+    retryAt: connection.retryAt,
+    everOnline: connection.everOnline,
     claim,
     bid,
-    viewed,
-    reconnect: () => window.dispatchEvent(new Event('online')),
+    viewed: connection.viewed,
+    reconnect: connection.reconnect,
     dismissOver: () => dispatch({ t: 'dismiss' }),
   };
 }
@@ -579,7 +380,7 @@ function OfferCard({
                 class={`oc-msg ${card.reason === 'insufficient_credits' ? 'oc-msg-warn' : 'oc-msg-bad'}`}
                 data-testid="card-status"
               >
-                {B.refusalText(card.reason as ClaimFailureReason)}
+                {card.refusal}
               </p>
             ) : card.note ? (
               <p class="oc-msg oc-msg-bad" data-testid="card-status">
@@ -651,7 +452,7 @@ function BidForm({
           class={`oc-msg ${card.bidReason === 'insufficient_credits' ? 'oc-msg-warn' : 'oc-msg-bad'}`}
           data-testid="card-status"
         >
-          {B.bidRefusalText(card.bidReason)}
+          {card.bidRefusal}
         </p>
       ) : card.note ? (
         <p class="oc-msg oc-msg-bad" data-testid="card-status">

@@ -1,19 +1,24 @@
 /** My leads: every lead this buyer won, with the full record, and disputes on them. */
 import { useState } from 'preact/hooks';
-import { messageOf, ok, type Api } from '../shared/api';
+import { allPages, messageOf, ok, type Api } from '../shared/api';
 import { credits, dateTime, label, show } from '../shared/format';
 import type { Dispute, WonLead } from '../shared/types';
 import { Badge, Button, Empty, ErrorNote, Field, Loading, Panel, toast, useAsync, useMorePages } from '../shared/ui';
 
 export function MyLeads({ api, version }: { api: Api; version: number }) {
-  const { extra, setExtra, cursor, setCursor, more } = useMorePages<WonLead>(api, '/v1/me/leads?limit=25', 'leads');
+  const { extra, setExtra, cursor, setCursor, more } = useMorePages('leads', (cursor) =>
+    api.client.GET('/v1/me/leads', { params: { query: { limit: 25, cursor } } }),
+  );
   const leads = useAsync(async () => {
     const page = await ok(api.client.GET('/v1/me/leads', { params: { query: { limit: 25 } } }));
     setExtra([]);
     setCursor(page.nextCursor);
     return page.leads;
   }, [version]);
-  const disputes = useAsync(() => api.all<Dispute>('/v1/disputes', 'disputes', 400), [version]);
+  const disputes = useAsync(
+    () => allPages('disputes', (query) => api.client.GET('/v1/disputes', { params: { query } }), 400),
+    [version],
+  );
   const byAssignment = new Map((disputes.data ?? []).map((d) => [d.assignmentId, d]));
   const all = [...(leads.data ?? []), ...extra];
 

@@ -13,10 +13,8 @@ export function WalletPage({
   wallet: Wallet | null;
   onRefresh(): Promise<void>;
 }) {
-  const { extra, setExtra, cursor, setCursor, more } = useMorePages<LedgerEntry>(
-    api,
-    '/v1/me/ledger?limit=50',
-    'entries',
+  const { extra, setExtra, cursor, setCursor, more } = useMorePages('entries', (cursor) =>
+    api.client.GET('/v1/me/ledger', { params: { query: { limit: 50, cursor } } }),
   );
   const ledger = useAsync(async () => {
     const page = await ok(api.client.GET('/v1/me/ledger', { params: { query: { limit: 50 } } }));

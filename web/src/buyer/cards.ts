@@ -1,10 +1,12 @@
 /**
- * The Live Leads board as plain data: one card per offer, and the pure
- * transitions the feed and the claim answers cause. The component renders
- * cards; everything that decides what a card says lives here.
+ * The Live Leads board as plain data: one card per offer, the pure
+ * transitions the feed and the claim answers cause, and the reducer that
+ * applies them (`reduceBoard`). The component renders cards; everything that
+ * decides what a card says lives here.
  */
-import { bidRefusalOf, claimOutcomeOf } from '../../../domain/claims';
+import type { ClaimAnswer } from '../shared/feed';
 import type {
+  BidAnswer,
   BidRefusalReason,
   BuyerOffer,
   ClaimFailureReason,
@@ -33,9 +35,12 @@ export interface Card {
   /** Arrived after the first snapshot: highlighted as new. */
   fresh: boolean;
   reason?: ClaimFailureReason;
-  /** Highest-bid offers: my standing sealed bid, and why the last bid was refused. */
+  /** What the claim refusal means, in the server's words (its `message`). */
+  refusal?: string;
+  /** Highest-bid offers: my standing sealed bid, and why the last bid was refused (reason and the server's words). */
   bid?: number;
   bidReason?: BidRefusalReason;
+  bidRefusal?: string;
   outcome?: CloseOutcome | 'gone';
   won?: { lead: LeadRecord; charged: number; assignmentId: string };
   /** A transient problem (network, rate limit) shown under the button. */
@@ -98,6 +103,7 @@ export function claimWon(board: Board, answer: ClaimWonAnswer): Board {
     ...c,
     phase: 'won',
     reason: undefined,
+    refusal: undefined,
     note: undefined,
     won: { lead: answer.lead, charged: answer.charged, assignmentId: answer.assignmentId },
   }));
@@ -110,35 +116,48 @@ export function wonElsewhere(board: Board, offerId: string, won: NonNullable<Car
 
 /**
  * A refused claim, as the answer gives it: `lost` (a lost race or a finished offer) ends the card for this buyer,
- * whatever happens next; `failed` (money, caps, eligibility) leaves it open to try again.
+ * whatever happens next; `failed` (money, caps, eligibility) leaves it open to try again. The card keeps the
+ * answer's `message`, the words it shows.
  */
 export function claimRefused(
   board: Board,
   offerId: string,
-  answer: { result: 'lost' | 'failed'; reason: ClaimFailureReason },
+  answer: { result: 'lost' | 'failed'; reason: ClaimFailureReason; message: string },
 ): Board {
-  const { result, reason } = answer;
+  const { result, reason, message: refusal } = answer;
   return update(board, offerId, (c) => {
-    if (c.phase === 'closed' || c.phase === 'won') return { ...c, reason: c.reason ?? reason };
+    if (c.phase === 'closed' || c.phase === 'won') return c.reason ? { ...c } : { ...c, reason, refusal };
     if (result === 'lost')
-      return { ...c, phase: 'closed', reason, outcome: c.outcome ?? (reason === 'lost_race' ? 'taken' : undefined) };
-    return { ...c, phase: 'refused', reason };
+      return {
+        ...c,
+        phase: 'closed',
+        reason,
+        refusal,
+        outcome: c.outcome ?? (reason === 'lost_race' ? 'taken' : undefined),
+      };
+    return { ...c, phase: 'refused', reason, refusal };
   });
 }
 
 export function bidPlaced(board: Board, offerId: string, amount: number): Board {
   return update(board, offerId, (c) =>
     c.phase === 'claiming' || c.phase === 'refused' || c.phase === 'open'
-      ? { ...c, phase: 'open', bid: amount, bidReason: undefined, note: undefined }
+      ? { ...c, phase: 'open', bid: amount, bidReason: undefined, bidRefusal: undefined, note: undefined }
       : { ...c, bid: amount },
   );
 }
 
-export function bidRefused(board: Board, offerId: string, reason: BidRefusalReason): Board {
+/** A refused bid, as the answer gives it (its reason, and the words the card shows: `message`). */
+export function bidRefused(
+  board: Board,
+  offerId: string,
+  answer: { reason: BidRefusalReason; message: string },
+): Board {
+  const { reason, message: bidRefusal } = answer;
   return update(board, offerId, (c) => {
     if (c.phase === 'closed' || c.phase === 'won') return c;
-    if (reason === 'offer_closed') return { ...c, phase: 'closed', bidReason: reason };
-    return { ...c, phase: 'refused', bidReason: reason, reason: undefined };
+    if (reason === 'offer_closed') return { ...c, phase: 'closed', bidReason: reason, bidRefusal };
+    return { ...c, phase: 'refused', bidReason: reason, bidRefusal, reason: undefined, refusal: undefined };
   });
 }
 
@@ -150,9 +169,47 @@ export function dismissOver(board: Board): Board {
   return board.filter((c) => isLive(c));
 }
 
-/** What a refusal means, in the words a buyer needs (domain/claims.ts words every reason the contract has). */
-export const refusalText = (r: ClaimFailureReason): string => claimOutcomeOf(r).message;
-export const bidRefusalText = (r: BidRefusalReason): string => bidRefusalOf(r).message;
+// ─── the reducer ─────────────────────────────────────────────────────────────
+
+/** What changes the board: the feed's messages, this page's claims and bids and their answers, the buyer's clearing. */
+export type BoardAction =
+  | { t: 'snapshot'; offers: BuyerOffer[]; first: boolean }
+  | { t: 'opened'; offer: BuyerOffer }
+  | { t: 'closed'; offerId: string; outcome: CloseOutcome }
+  | { t: 'claiming'; offerId: string }
+  | { t: 'answer'; offerId: string; answer: ClaimAnswer }
+  | { t: 'bid'; offerId: string; answer: BidAnswer }
+  | { t: 'problem'; offerId: string; note: string }
+  | { t: 'wonElsewhere'; offerId: string; won: NonNullable<Card['won']> }
+  | { t: 'dismiss' };
+
+/** The board after one action (the useReducer of Live Leads). */
+export function reduceBoard(board: Board, a: BoardAction): Board {
+  const now = Date.now();
+  switch (a.t) {
+    case 'snapshot':
+      return applySnapshot(board, a.offers, now, a.first);
+    case 'opened':
+      return applyOpened(board, a.offer, now);
+    case 'closed':
+      return applyClosed(board, a.offerId, a.outcome);
+    case 'claiming':
+      return claimStarted(board, a.offerId);
+    case 'answer':
+      return a.answer.result === 'won' ? claimWon(board, a.answer) : claimRefused(board, a.offerId, a.answer);
+    case 'bid':
+      return a.answer.result === 'accepted'
+        ? bidPlaced(board, a.offerId, a.answer.amount)
+        : bidRefused(board, a.offerId, a.answer);
+    case 'problem':
+      return claimProblem(board, a.offerId, a.note);
+    case 'wonElsewhere':
+      return wonElsewhere(board, a.offerId, a.won);
+    case 'dismiss':
+      return dismissOver(board);
+  }
+}
+
 /** Refusals after which another (higher) bid can still stand. */
 export const BID_RETRYABLE: ReadonlySet<BidRefusalReason> = new Set([
   'below_floor',
@@ -177,7 +234,7 @@ export function closedText(c: Card): string {
     if (c.outcome === 'expired') return 'Expired – no valid bid';
   }
   if (c.outcome) return OUTCOMES[c.outcome];
-  if (c.bidReason) return bidRefusalText(c.bidReason);
-  if (c.reason) return refusalText(c.reason);
+  if (c.bidReason) return c.bidRefusal ?? c.bidReason;
+  if (c.reason) return c.refusal ?? c.reason;
   return 'Closed';
 }

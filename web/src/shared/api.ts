@@ -3,15 +3,14 @@
  * from the session (never in a URL), JSON in and out. Every call goes through
  * the API's typed client (packages/client, generated from the OpenAPI
  * document): `api.client.GET('/v1/me/wallet')` is checked against the
- * contract by `npm run typecheck`, and `ok(…)` turns its answer into the 2xx
- * body or an ApiError. The older string-path helpers (`get`, `post`, `all`…)
- * ride on the same client. Failures become an ApiError carrying the problem
- * document (RFC 9457) so a form can show `detail` and mark the fields named in
- * `errors`.
+ * contract by `npm run typecheck` (a path, parameter or body the contract
+ * does not have fails it), and `ok(…)` turns its answer into the 2xx body or an
+ * ApiError; `allPages(…)` follows a list's cursor. Failures become an ApiError
+ * carrying the problem document (RFC 9457) so a form can show `detail` and mark
+ * the fields named in `errors`.
  */
 import { createLeadwireClient, type LeadwireClient } from '../../../packages/client';
-
-export type { Schemas } from '../../../packages/client';
+import type { Page } from './types';
 
 export interface FieldError {
   path: string;
@@ -35,11 +34,6 @@ export class ApiError extends Error {
   }
 }
 
-export interface RawAnswer<T = unknown> {
-  status: number;
-  body: T;
-}
-
 /** Server time minus browser time, from the Date header (a countdown must not trust a wrong laptop clock). */
 let clockSkewMs = 0;
 export const serverNow = () => Date.now() + clockSkewMs;
@@ -50,12 +44,6 @@ function noteServerDate(res: Response): void {
   const skew = Date.parse(date) - Date.now();
   // The header has 1 s resolution: only a clearly wrong clock is corrected.
   if (Number.isFinite(skew)) clockSkewMs = Math.abs(skew) > 2_000 ? skew : 0;
-}
-
-export interface RequestOptions {
-  body?: unknown;
-  idempotencyKey?: string;
-  signal?: AbortSignal;
 }
 
 /** What a typed call answers (openapi-fetch): the 2xx body in `data`, any other in `error`. */
@@ -72,14 +60,24 @@ export async function ok<T>(call: Promise<TypedAnswer<T>>): Promise<T> {
   throw toApiError(response.status, error ?? null);
 }
 
-/** The typed client, called with a path that is already a URL (the string-path helpers). */
-type UntypedClient = {
-  request(
-    method: string,
-    url: string,
-    init: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal; parseAs: 'text' },
-  ): Promise<TypedAnswer<string>>;
-};
+/**
+ * Every item of a list (bounded: `max` items), page by page (200 each),
+ * following `nextCursor`: `page` makes one typed call with the query it is given.
+ */
+export async function allPages<K extends string, T>(
+  key: K,
+  page: (query: { limit: number; cursor?: string }) => Promise<TypedAnswer<Page<K, T>>>,
+  max = 1_000,
+): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const got: Page<K, T> = await ok(page({ limit: 200, ...(cursor ? { cursor } : {}) }));
+    out.push(...(got[key] ?? []));
+    cursor = got.nextCursor ?? null;
+  } while (cursor && out.length < max);
+  return out;
+}
 
 export class Api {
   /** The typed client of the API: same origin, this session's key, no cache, no cookies. */
@@ -111,60 +109,6 @@ export class Api {
     noteServerDate(res);
     if (res.status === 401 && request.headers.has('Authorization')) this.onUnauthorized();
     return res;
-  }
-
-  /** Any answer, without throwing on a 4xx/5xx (claims: their refusals are business outcomes). */
-  async raw<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<RawAnswer<T>> {
-    const { data, error, response } = await (this.client as unknown as UntypedClient).request(
-      method.toLowerCase(),
-      path,
-      {
-        body: opts.body,
-        headers: opts.idempotencyKey ? { 'Idempotency-Key': opts.idempotencyKey } : undefined,
-        signal: opts.signal,
-        parseAs: 'text',
-      },
-    );
-    let body: unknown = error === undefined || error === '' ? null : error;
-    if (response.ok && data) {
-      try {
-        body = JSON.parse(data);
-      } catch {
-        body = data;
-      }
-    }
-    return { status: response.status, body: body as T };
-  }
-
-  /** A 2xx answer's body, else an ApiError. */
-  async call<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    const { status, body } = await this.raw<T>(method, path, opts);
-    if (status >= 200 && status < 300) return body;
-    throw toApiError(status, body);
-  }
-
-  get<T>(path: string, signal?: AbortSignal) {
-    return this.call<T>('GET', path, { signal });
-  }
-  post<T>(path: string, body: unknown = {}, idempotencyKey?: string) {
-    return this.call<T>('POST', path, { body, idempotencyKey });
-  }
-  patch<T>(path: string, body: unknown) {
-    return this.call<T>('PATCH', path, { body });
-  }
-
-  /** Every page of a list (bounded: `max` items), following `nextCursor`. */
-  async all<T>(path: string, key: string, max = 1_000): Promise<T[]> {
-    const out: T[] = [];
-    let cursor: string | null = null;
-    do {
-      const sep = path.includes('?') ? '&' : '?';
-      const url: string = `${path}${sep}limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-      const page: Record<string, unknown> = await this.get<Record<string, unknown>>(url);
-      out.push(...((page[key] as T[]) ?? []));
-      cursor = (page.nextCursor as string | null) ?? null;
-    } while (cursor && out.length < max);
-    return out;
   }
 }
 

@@ -6,7 +6,7 @@
  * 401 (revoked, rotated) or the check fails on reload.
  */
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
-import { Api, ApiError } from './api';
+import { Api, ApiError, ok } from './api';
 import { clearKey, loadKey, saveKey, type KeyKind } from './session';
 import type { Me } from './types';
 
@@ -52,7 +52,7 @@ export function useKeySession(
   );
 
   const checkKey = async (candidate: string): Promise<Me> => {
-    const who = await new Api(() => candidate).get<Me>('/v1/me');
+    const who = await ok(new Api(() => candidate).client.GET('/v1/me'));
     check(who);
     return who;
   };

@@ -8,7 +8,7 @@
  */
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import type { Api } from './api';
+import type { TypedAnswer } from './api';
 import { downloadCsv } from './download';
 import { credits, dateTime, num, shortId } from './format';
 import type { PayoutRule, PostingSpec, SourceLead, SourceLedgerEntry, SourceOutcome } from './types';
@@ -112,28 +112,22 @@ export function RangeFields({ range, onChange }: { range: Range; onChange(r: Ran
   );
 }
 
-/** `?from=…&to=…` (or `&…` after an existing query) for the set ends of a range. */
-export function rangeQuery(range: Range, lead: '?' | '&' = '?'): string {
-  const q = new URLSearchParams();
-  if (range.from) q.set('from', range.from);
-  if (range.to) q.set('to', range.to);
-  const s = q.toString();
-  return s ? `${lead}${s}` : '';
+/** The set ends of a range, for a typed call's query (`{ ...rangeFilter(range) }`): an unset end is left out. */
+export function rangeFilter(range: Range): { from?: string; to?: string } {
+  return { ...(range.from ? { from: range.from } : {}), ...(range.to ? { to: range.to } : {}) };
 }
 
-/** A button that downloads one CSV export. */
+/** A button that downloads one CSV export: `csv` makes the typed call (`parseAs: 'text'`). */
 export function CsvButton({
-  api,
-  path,
+  csv,
   file,
   children,
 }: {
-  api: Api;
-  path: string;
+  csv: () => Promise<TypedAnswer<string>>;
   file: string;
   children: ComponentChildren;
 }) {
-  const [run, busy] = useAction(() => downloadCsv(api, path, file));
+  const [run, busy] = useAction(() => downloadCsv(csv(), file));
   return (
     <Button size="sm" busy={busy} onClick={() => void run()} data-testid={`csv-${file.replace(/\.csv$/, '')}`}>
       {children}

@@ -4,7 +4,8 @@
  */
 import type { ButtonHTMLAttributes, ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, messageOf, type Api } from './api';
+import { ApiError, messageOf, ok, type TypedAnswer } from './api';
+import type { Page } from './types';
 
 // ─── hooks ────────────────────────────────────────────────────────────────────
 
@@ -88,17 +89,17 @@ const listeners = new Set<(t: Toast[]) => void>();
 
 /**
  * "Load more" under a list whose first page the page loads itself: the later
- * pages, fetched by cursor from `path` (which already holds its query), appended in order.
+ * pages, each fetched by `page(cursor)` (one typed call with the list's query and that cursor), appended in order.
  */
-export function useMorePages<T>(api: Api, path: string, key: string) {
+export function useMorePages<K extends string, T>(key: K, page: (cursor: string) => Promise<TypedAnswer<Page<K, T>>>) {
   const [extra, setExtra] = useState<T[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const more = async () => {
     if (!cursor) return;
     try {
-      const page = await api.get<Record<string, unknown>>(`${path}&cursor=${encodeURIComponent(cursor)}`);
-      setExtra((e) => [...e, ...(page[key] as T[])]);
-      setCursor(page.nextCursor as string | null);
+      const got = await ok(page(cursor));
+      setExtra((e) => [...e, ...got[key]]);
+      setCursor(got.nextCursor);
     } catch (err) {
       toast(messageOf(err), 'bad');
     }

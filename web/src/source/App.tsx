@@ -5,21 +5,20 @@
  * agency owes it with the ledger behind it, and its posting spec.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { Api, ApiError } from '../shared/api';
-import { exportPath } from '../shared/download';
+import { Api, ApiError, ok } from '../shared/api';
 import { num, shortId } from '../shared/format';
 import { useKeySession } from '../shared/key-session';
 import {
   CsvButton,
   PostingSpecView,
-  rangeQuery,
+  rangeFilter,
   RangeFields,
   SourceLeadsTable,
   SOURCE_PORTAL_LEDGER_KINDS,
   NO_PAYOUT_YET,
   type Range,
 } from '../shared/supply';
-import type { Me, Page, PostingSpec, SourceBalance, SourceLead, SourceLedgerEntry } from '../shared/types';
+import type { Me, SourceBalance } from '../shared/types';
 import { Button, ErrorNote, Loading, Logo, Panel, SignIn, Toasts, useAsync, useMorePages } from '../shared/ui';
 import { LedgerTable } from '../buyer/Wallet';
 
@@ -77,8 +76,8 @@ export function App() {
 
 function Portal({ api, me, onSignOut }: { api: Api; me: Me; onSignOut(): void }) {
   const [tab, setTab] = useState<Tab>(tabOfHash);
-  const balance = useAsync(() => api.get<SourceBalance>('/v1/source/balance'), [api]);
-  const spec = useAsync(() => api.get<PostingSpec>('/v1/source/spec'), [api]);
+  const balance = useAsync(() => ok(api.client.GET('/v1/source/balance')), [api]);
+  const spec = useAsync(() => ok(api.client.GET('/v1/source/spec')), [api]);
   useEffect(() => {
     const onHash = () => setTab(tabOfHash());
     window.addEventListener('hashchange', onHash);
@@ -165,14 +164,16 @@ function Portal({ api, me, onSignOut }: { api: Api; me: Me; onSignOut(): void })
 
 function LeadsTab({ api, campaignName, onRefresh }: { api: Api; campaignName(id: string): string; onRefresh(): void }) {
   const [range, setRange] = useState<Range>({ from: '', to: '' });
-  const path = `/v1/source/leads?limit=50${rangeQuery(range, '&')}`;
-  const { extra, setExtra, cursor, setCursor, more } = useMorePages<SourceLead>(api, path, 'leads');
+  const query = { limit: 50, ...rangeFilter(range) };
+  const { extra, setExtra, cursor, setCursor, more } = useMorePages('leads', (cursor) =>
+    api.client.GET('/v1/source/leads', { params: { query: { ...query, cursor } } }),
+  );
   const leads = useAsync(async () => {
-    const page = await api.get<Page<'leads', SourceLead>>(path);
+    const page = await ok(api.client.GET('/v1/source/leads', { params: { query } }));
     setExtra([]);
     setCursor(page.nextCursor);
     return page.leads;
-  }, [path]);
+  }, [range.from, range.to]);
   return (
     <div class="page">
       <div class="page-head">
@@ -184,7 +185,12 @@ function LeadsTab({ api, campaignName, onRefresh }: { api: Api; campaignName(id:
           </p>
         </div>
         <div class="row-actions">
-          <CsvButton api={api} path={exportPath('leads.csv', { from: range.from, to: range.to })} file="leads.csv">
+          <CsvButton
+            csv={() =>
+              api.client.GET('/v1/exports/leads.csv', { params: { query: rangeFilter(range) }, parseAs: 'text' })
+            }
+            file="leads.csv"
+          >
             Download CSV
           </CsvButton>
           <Button
@@ -229,13 +235,11 @@ function BalanceTab({
   error: unknown;
   onRefresh(): void;
 }) {
-  const { extra, setExtra, cursor, setCursor, more } = useMorePages<SourceLedgerEntry>(
-    api,
-    '/v1/source/ledger?limit=50',
-    'entries',
+  const { extra, setExtra, cursor, setCursor, more } = useMorePages('entries', (cursor) =>
+    api.client.GET('/v1/source/ledger', { params: { query: { limit: 50, cursor } } }),
   );
   const ledger = useAsync(async () => {
-    const page = await api.get<Page<'entries', SourceLedgerEntry>>('/v1/source/ledger?limit=50');
+    const page = await ok(api.client.GET('/v1/source/ledger', { params: { query: { limit: 50 } } }));
     setExtra([]);
     setCursor(page.nextCursor);
     return page.entries;
@@ -251,7 +255,10 @@ function BalanceTab({
           </p>
         </div>
         <div class="row-actions">
-          <CsvButton api={api} path={exportPath('source-ledger.csv')} file="source-ledger.csv">
+          <CsvButton
+            csv={() => api.client.GET('/v1/exports/source-ledger.csv', { parseAs: 'text' })}
+            file="source-ledger.csv"
+          >
             Ledger CSV
           </CsvButton>
           <Button size="sm" onClick={onRefresh}>
