@@ -1,6 +1,6 @@
 /**
  * The live feed's messages (`/v1/feed`), both directions, as zod schemas: the
- * one definition that the gateway (api/feed.ts) parses client frames with and
+ * one definition that the gateway (api/feed/) parses client frames with and
  * types its `send` by, that the AsyncAPI document (api/asyncapi.ts) is
  * generated from, and that the pages (web/src/shared/types.ts) infer their
  * types from with a type-only import. A message the gateway may send that is
@@ -11,7 +11,8 @@
  */
 import { z } from 'zod';
 import { FEED_CLOSE_OUTCOMES } from '../domain/types';
-import { BidAccepted, BidRefused, BuyerOfferView, ClaimRefused, ClaimWon, Id, RequestId } from './schemas';
+import { Id } from './schema-blocks';
+import { BidAccepted, BidRefused, BuyerOfferView, ClaimRefused, ClaimWon, RequestId } from './schemas';
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 const Seq = z

@@ -1,6 +1,7 @@
 /**
- * The schemas of the OpenAPI document as named components. Every shared zod
- * schema of api/schemas.ts (request bodies, answers, the problem document, the
+ * The schemas of the OpenAPI document as named components. Every exported zod
+ * schema of api/schemas.ts (the shared ones) and of api/routes/*.schemas.ts
+ * (each route module's own: request bodies, answers, the problem document, the
  * vocabularies such as reason codes) is registered once under its name – the
  * export's name, `FooSchema` as `Foo`, and each `Responses` answer by its key –
  * and zod's own converter (`z.toJSONSchema` over a registry) writes every one
@@ -14,15 +15,52 @@
  * body) are converted with the same registry and stay inline.
  */
 import { z } from 'zod';
-import * as schemas from './schemas';
+import * as shared from './schemas';
+import * as agencies from './routes/agencies.schemas';
+import * as buyerSide from './routes/buyer-side.schemas';
+import * as buyers from './routes/buyers.schemas';
+import * as campaigns from './routes/campaigns.schemas';
+import * as deliveries from './routes/deliveries.schemas';
+import * as disputes from './routes/disputes.schemas';
+import * as exports from './routes/exports.schemas';
+import * as leads from './routes/leads.schemas';
+import * as me from './routes/me.schemas';
+import * as offers from './routes/offers.schemas';
+import * as ops from './routes/ops.schemas';
+import * as reports from './routes/reports.schemas';
+import * as sources from './routes/sources.schemas';
+import * as supply from './routes/supply.schemas';
 
 type Json = Record<string, unknown>;
 export type Io = 'input' | 'output';
 
 const REF_PREFIX = '#/components/schemas/';
 
-/** Exports of api/schemas.ts that are building blocks or documented elsewhere, not components. */
-const NOT_COMPONENTS = new Set(['Id', 'RequestId', 'TrackingId', 'ServiceLineKey', 'NoQuery', 'FeedClientMessage']);
+/**
+ * The modules whose exported zod schemas are the named components: the shared
+ * schemas and each route module's own. The building blocks (api/schema-blocks.ts)
+ * are not among them: they are written inline.
+ */
+const SCHEMA_MODULES: Record<string, unknown>[] = [
+  shared,
+  agencies,
+  buyerSide,
+  buyers,
+  campaigns,
+  deliveries,
+  disputes,
+  exports,
+  leads,
+  me,
+  offers,
+  ops,
+  reports,
+  sources,
+  supply,
+];
+
+/** Exports of those modules that are building blocks, not components. */
+const NOT_COMPONENTS = new Set(['RequestId', 'TrackingId', 'NoQuery']);
 
 /** Name → schema of every named component (queries and path parameters become parameters, not components). */
 export function namedSchemas(): Map<string, z.ZodType> {
@@ -34,11 +72,16 @@ export function namedSchemas(): Map<string, z.ZodType> {
     byName.set(name, schema);
     named.add(schema);
   };
-  for (const [name, value] of Object.entries(schemas)) {
+  // Every module's exports in the order of their names (as one module's namespace lists them), then the answers.
+  const exported = SCHEMA_MODULES.flatMap((m) => Object.entries(m)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [name, value] of exported) {
     if (!(value instanceof z.ZodType) || NOT_COMPONENTS.has(name) || /(Query|Params)$/.test(name)) continue;
     add(name.replace(/Schema$/, ''), value);
   }
-  for (const [name, value] of Object.entries(schemas.Responses)) add(name, value);
+  for (const m of SCHEMA_MODULES) {
+    const responses = (m as { Responses?: Record<string, z.ZodType> }).Responses ?? {};
+    for (const [name, value] of Object.entries(responses)) add(name, value);
+  }
   return byName;
 }
 
@@ -103,7 +146,9 @@ export function documentSchemas(uses: SchemaUse[]): DocumentSchemas {
       target: 'draft-2020-12',
     }) as { schemas: Record<string, Json> };
     if ('__shared' in all)
-      throw new Error('a schema is recursive or shared outside the registry: name it in api/schemas.ts');
+      throw new Error(
+        'a schema is recursive or shared outside the registry: name it in api/schemas.ts or api/routes/<name>.schemas.ts',
+      );
     return Object.fromEntries(Object.entries(all).map(([id, { $schema: _s, $id: _i, ...rest }]) => [id, rest]));
   };
   const idOf = (schema: z.ZodType) => registry.get(schema)!.id;
@@ -122,7 +167,9 @@ export function documentSchemas(uses: SchemaUse[]): DocumentSchemas {
     for (const converted of [output, plainInput]) {
       for (const other of Object.keys(converted)) {
         if (refsOf(converted[other]).has(id))
-          throw new Error(`an unnamed schema of a route is also part of ${other}: name it in api/schemas.ts`);
+          throw new Error(
+            `an unnamed schema of a route is also part of ${other}: name it in api/schemas.ts or api/routes/<name>.schemas.ts`,
+          );
       }
     }
   }

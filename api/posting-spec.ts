@@ -7,7 +7,7 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import type { DbOrTx } from '../db/connection';
 import { sourceCampaignRules, type SourceCampaignRow } from '../db/sources';
-import { PingCreate, PostCreate } from './schemas';
+import { PingCreate, PostCreate } from './routes/supply.schemas';
 
 const schemaOf = (s: z.ZodType) => {
   const { $schema: _drop, ...rest } = z.toJSONSchema(s, {

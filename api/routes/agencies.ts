@@ -10,7 +10,8 @@ import { agencySettings, updateAgencySettings } from '../../db/settings';
 import { listBody, pageArgs } from '../pagination';
 import { Problem } from '../problem';
 import { AUTH_ERRORS, BODY_ERRORS, BAD_INPUT, route, type AnyRoute } from '../route';
-import { AgencyCreate, AgencySettingsPatch, PageQuery, Responses, ServiceLineCreate } from '../schemas';
+import { PageQuery } from '../schemas';
+import { AgencyCreate, AgencySettingsPatch, Responses, ServiceLineCreate } from './agencies.schemas';
 import { agencyView, serviceLineView } from '../views';
 
 export const agencyRoutes: AnyRoute[] = [

@@ -18,7 +18,9 @@ import {
 import { agencyBuyerIds, getCampaign } from '../../db/queries';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
-import { BuyerPriceBody, Id, IdParams, PipelineBody, Responses } from '../schemas';
+import { Id } from '../schema-blocks';
+import { IdParams } from '../schemas';
+import { BuyerPriceBody, PipelineBody, Responses } from './buyer-side.schemas';
 import { invalidField } from '../validate';
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);

@@ -17,18 +17,17 @@ import { getBuyer, knownServiceLines, listBuyers, listLedger, updateBuyer } from
 import { listBody, pageArgs } from '../pagination';
 import { balanceTooLarge, notFound } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
+import { IdParams, PageQuery } from '../schemas';
 import {
   BuyerCreate,
   BuyerPatch,
   BuyersQuery,
   BuyerStatsQuery,
   CreditsCreate,
-  IdParams,
   KeyCreate,
-  PageQuery,
   Responses,
   WebhookSecretRotate,
-} from '../schemas';
+} from './buyers.schemas';
 import { DEFAULT_ROTATION_OVERLAP_SECONDS } from '../../domain/delivery';
 import type { ApiServices } from '../services';
 import { invalidField } from '../validate';

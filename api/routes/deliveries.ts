@@ -13,7 +13,8 @@ import { startRedelivery } from '../../temporal/calls';
 import { messageIdOf } from '../../domain/delivery';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
-import { IdParams, RedeliverCreate, Responses } from '../schemas';
+import { IdParams } from '../schemas';
+import { RedeliverCreate, Responses } from './deliveries.schemas';
 import type { ApiServices } from '../services';
 import { deliveryAttemptView } from '../views';
 

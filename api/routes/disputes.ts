@@ -8,7 +8,8 @@ import { startReofferWorkflow } from '../../temporal/calls';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
-import { DisputeCreate, DisputeResolve, DisputesQuery, IdParams, Responses } from '../schemas';
+import { IdParams } from '../schemas';
+import { DisputeCreate, DisputeResolve, DisputesQuery, Responses } from './disputes.schemas';
 import { disputeView, ledgerEntryView } from '../views';
 
 export const disputeRoutes: AnyRoute[] = [

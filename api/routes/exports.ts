@@ -18,7 +18,8 @@ import { getSource } from '../../db/sources';
 import { csvRecord, type CsvValue } from '../../domain/csv';
 import { notFound } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, route, type AnyRoute, type StreamReply } from '../route';
-import { RangeQuery, ReportExportQuery, SourceLedgerExportQuery } from '../schemas';
+import { RangeQuery } from '../schemas';
+import { ReportExportQuery, SourceLedgerExportQuery } from './exports.schemas';
 import type { ApiServices } from '../services';
 
 /** Records are gathered into chunks of about this many characters before a write. */

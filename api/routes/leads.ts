@@ -21,17 +21,8 @@ import { requirePostingSource } from '../source-access';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
-import {
-  AssignBody,
-  ClaimRefused,
-  ClaimWon,
-  IdParams,
-  LeadCreate,
-  LeadsQuery,
-  RejectBody,
-  ReofferBody,
-  Responses,
-} from '../schemas';
+import { ClaimRefused, ClaimWon, IdParams } from '../schemas';
+import { AssignBody, LeadCreate, LeadsQuery, RejectBody, ReofferBody, Responses } from './leads.schemas';
 import type { ApiServices } from '../services';
 import { assignmentView, leadView, offerAdminView, timelineEventView } from '../views';
 

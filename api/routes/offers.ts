@@ -21,19 +21,8 @@ import { newRequestId } from '../../claims/relay';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
-import {
-  BidAccepted,
-  BidBody,
-  BidRefused,
-  CancelOfferBody,
-  ClaimBody,
-  ClaimRefused,
-  ClaimWon,
-  EligibilityQuery,
-  IdParams,
-  OffersQuery,
-  Responses,
-} from '../schemas';
+import { BidAccepted, BidRefused, ClaimRefused, ClaimWon, IdParams } from '../schemas';
+import { BidBody, CancelOfferBody, ClaimBody, EligibilityQuery, OffersQuery, Responses } from './offers.schemas';
 import type { ApiServices } from '../services';
 import { buyerCandidateView, buyerOfferView, candidateView, timelineEventView } from '../views';
 

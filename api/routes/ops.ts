@@ -6,7 +6,7 @@
 import { databaseAnswers } from '../../db/connection';
 import { Problem } from '../problem';
 import { route, type AnyRoute } from '../route';
-import { Responses } from '../schemas';
+import { Responses } from './ops.schemas';
 import type { ApiServices } from '../services';
 
 const READY_TIMEOUT_MS = 2_000;

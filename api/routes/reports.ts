@@ -5,7 +5,7 @@
  */
 import { agencyTimeZone, rangeOf, runReport } from '../../db/reports';
 import { AUTH_ERRORS, BAD_INPUT, route, type AnyRoute } from '../route';
-import { ReportQuery, Responses } from '../schemas';
+import { ReportQuery, Responses } from './reports.schemas';
 import { invalidField } from '../validate';
 
 /** Report cursors are the last group key, opaque to clients. */

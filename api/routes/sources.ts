@@ -24,17 +24,15 @@ import { listBody, pageArgs } from '../pagination';
 import { postingSpecFor } from '../posting-spec';
 import { balanceTooLarge, notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
+import { IdParams, PageQuery, RangePageQuery } from '../schemas';
 import {
-  IdParams,
-  PageQuery,
-  RangePageQuery,
   Responses,
   SourceCampaignSet,
   SourceCreate,
   SourceKeyCreate,
   SourcePatch,
   SourceSettlementCreate,
-} from '../schemas';
+} from './sources.schemas';
 import type { ApiServices } from '../services';
 import { sourceCampaignView, sourceLeadView, sourceLedgerEntryView, sourceView } from '../views';
 

@@ -3,9 +3,13 @@
  * lists exactly the routes the Express app serves; shared schemas are named
  * components referenced by `$ref`; the docs page renders it.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import express from 'express';
+import { z } from 'zod';
 import { openApiPath } from '../../api/openapi';
+import { namedSchemas } from '../../api/openapi-schemas';
 import { documentApi } from '../../api/document-app';
 
 /** The document needs no database or Temporal: the app with inert dependencies. */
@@ -129,6 +133,22 @@ test('shared schemas are named components, referenced by $ref wherever they are 
   // A vocabulary used in many places is one component: every lead status is a reference to it.
   const leadStatusInline = JSON.stringify(schemas.LeadStatus);
   expect(JSON.stringify(doc).split(leadStatusInline).length - 1).toBe(1);
+});
+
+test("every route module's schemas file is among the components' sources: none of its answers or bodies is left inline", async () => {
+  const named = new Set(namedSchemas().values());
+  const dir = path.join(__dirname, '../../api/routes');
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.schemas.ts'));
+  expect(files.length).toBeGreaterThanOrEqual(10);
+  for (const file of files) {
+    const mod = (await import(path.join(dir, file))) as Record<string, unknown>;
+    const responses = Object.values((mod.Responses ?? {}) as Record<string, unknown>);
+    const bodies = Object.entries(mod)
+      .filter(([name, value]) => value instanceof z.ZodType && !/(Query|Params)$/.test(name))
+      .map(([, value]) => value);
+    for (const schema of [...responses, ...bodies])
+      expect({ file, named: named.has(schema as z.ZodType) }).toEqual({ file, named: true });
+  }
 });
 
 test('the docs page renders every operation without fetching anything', async () => {

@@ -9,7 +9,8 @@
 import crypto from 'node:crypto';
 import type { Pool } from 'pg';
 import { runAudit } from '../../db/audit';
-import { ProblemSchema, Responses } from '../../api/schemas';
+import { ProblemSchema } from '../../api/schemas';
+import { Responses } from '../../api/routes/sources.schemas';
 import {
   apiAgency,
   apiBuyer,

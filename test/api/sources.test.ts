@@ -5,7 +5,8 @@
  * expired, double and contradicting posts are refused with their reasons.
  */
 import type { Pool } from 'pg';
-import { ProblemSchema, Responses } from '../../api/schemas';
+import { ProblemSchema } from '../../api/schemas';
+import { Responses } from '../../api/routes/supply.schemas';
 import { eventually } from '../helpers/temporal';
 import { leadFields } from '../helpers/world';
 import { apiAgency, apiBuyer, apiCampaign, bearer, startHarness, unique, type Harness } from './harness';

@@ -1,0 +1,120 @@
+/**
+ * The bus fan-out: the gateway subscribes once to the offer bus and sends each
+ * event to the connected buyers it concerns, in order. Bus events carry the
+ * buyer-facing offer and its targets (opened) or its winners (closed), so
+ * fan-out reads nothing; an event too large for NOTIFY comes as ids and is
+ * read once, and the events after it wait their turn. `offer.opened` goes to
+ * the offer's targets, `offer.closed` to the sockets that were shown the offer.
+ * A `buyer.access` event re-checks that buyer's sockets (api/feed/access.ts).
+ */
+import type { BusEvent, OfferBusEvent } from '../../db/offer-bus';
+import { eligibleTargetPrices, getOffer, offerWinnerIds } from '../../db/queries';
+import type { FeedServerMessage } from '../feed-messages';
+import type { ApiServices } from '../services';
+import { buyerOfferView } from '../views';
+import { enforceAccess } from './access';
+import type { FeedClients } from './clients';
+import type { FeedConnection } from './connection';
+
+export class FeedFanOut {
+  /** The events that had to be read, in order: each waits for the ones before it. */
+  private queue: Promise<void> = Promise.resolve();
+  private reading = 0;
+  private closed = false;
+
+  constructor(
+    private readonly services: ApiServices,
+    private readonly clients: FeedClients,
+  ) {}
+
+  /** The bus subscriber. */
+  readonly onBusEvent = (event: BusEvent): void => {
+    const { services } = this;
+    // A revocation made in another process: this one forgets the buyer's remembered keys at once too.
+    if (event?.type === 'buyer.access') services.auth.forgetBuyer(event.buyerId);
+    if (this.closed || !event || !this.clients.servesAgency(event.agencyId)) return;
+    if (event.type === 'buyer.access')
+      return void enforceAccess(services, this.clients.ofBuyer(event.buyerId)).catch((err) =>
+        services.logger.warn('[feed] access re-check failed', err),
+      );
+    const complete = event.type === 'offer.opened' ? !!(event.offer && event.targets) : !!event.winners;
+    if (complete && this.reading === 0) return this.fanOut(event); // nothing to read, nothing ahead of it: at once
+    this.reading++;
+    this.queue = this.queue
+      .then(async () => this.fanOut(complete ? event : await this.readEvent(event)))
+      .catch((err) => services.logger.warn(`[feed] could not fan out ${event.type} ${event.offerId}`, err))
+      .finally(() => this.reading--);
+  };
+
+  /** Stops fanning out: events heard from now on are dropped. */
+  stop(): void {
+    this.closed = true;
+  }
+
+  /** Resolves when the events being read are done. */
+  async settled(): Promise<void> {
+    await this.queue.catch(() => undefined);
+  }
+
+  /** An event that came as ids only (too large for NOTIFY, or from an older publisher): the rest from the database. */
+  private async readEvent(event: OfferBusEvent): Promise<OfferBusEvent | null> {
+    const { db } = this.services;
+    const offer = await getOffer(db, event.offerId);
+    if (!offer || offer.kind !== 'ping_post') return null;
+    if (event.type === 'offer.opened') {
+      if (offer.status !== 'open') return null; // already closed: its offer.closed follows, the opening is moot
+      const prices = await eligibleTargetPrices(db, offer.id);
+      const own = [...prices].filter((e): e is [string, number] => e[1] !== null);
+      return {
+        ...event,
+        offer: buyerOfferView(offer),
+        targets: [...prices.keys()],
+        ...(own.length ? { prices: Object.fromEntries(own) } : {}),
+      };
+    }
+    return { ...event, winners: [...(await offerWinnerIds(db, offer.id))] };
+  }
+
+  private fanOut(event: OfferBusEvent | null): void {
+    if (!event) return;
+    const from = sentAtMs(event);
+    if (event.type === 'offer.opened' && event.offer && event.targets) {
+      const message: FeedServerMessage = { type: 'offer.opened', offer: event.offer, seq: from };
+      for (const buyerId of event.targets) {
+        // A buyer with its own price (#12) sees it; everyone else shares one message.
+        const own = event.prices?.[buyerId];
+        const m: FeedServerMessage =
+          own === undefined ? message : { type: 'offer.opened', offer: { ...event.offer, price: own }, seq: from };
+        for (const c of this.clients.ofBuyer(buyerId)) {
+          this.clients.show(c, event.offerId);
+          c.send(m);
+          this.delivered(event, from);
+        }
+      }
+    } else if (event.type === 'offer.closed' && event.winners) {
+      const winners = new Set(event.winners);
+      for (const c of this.clients.takeWatchers(event.offerId)) this.closeFor(c, event, winners);
+      for (const c of this.clients.snapshotting) c.closedMeanwhile.push(event);
+    }
+  }
+
+  private closeFor(c: FeedConnection, event: OfferBusEvent, winners: Set<string>): void {
+    c.shown.delete(event.offerId);
+    // Cancelled counts as expired: for the buyer, the offer ended without anyone taking it.
+    const outcome = winners.has(c.buyer.buyerId) ? 'won_by_you' : winners.size > 0 ? 'taken' : 'expired';
+    c.send({ type: 'offer.closed', offerId: event.offerId, outcome, seq: sentAtMs(event) });
+    this.delivered(event, sentAtMs(event));
+  }
+
+  /** Feed latency: the publisher's bus timestamp to the frame handed to the socket (clocks of one host or synced hosts). */
+  private delivered(event: OfferBusEvent, from: number): void {
+    if (Number.isFinite(from))
+      this.services.metrics.observe(
+        'leadwire_feed_delivery_seconds',
+        { type: event.type },
+        Math.max(0, Date.now() - from) / 1000,
+      );
+  }
+}
+
+const sentAtMs = (event: OfferBusEvent) => Date.parse(event.sentAt);
