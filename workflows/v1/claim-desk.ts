@@ -10,8 +10,8 @@
 import { Mutex } from 'async-mutex';
 import { proxyActivities } from '@temporalio/workflow';
 import type { LeadActivities } from '../../activities';
-import type { TimelineEventInput } from '../../domain/claims';
-import { claimOutcomeOf } from '../../domain/claims';
+import type { TimelineEventInput } from '../../claims/vocabulary';
+import { claimOutcomeOf } from '../../claims/vocabulary';
 import type { ClaimFailureReason } from '../../domain/types';
 import type { ClaimRequest, ClaimResult } from '../messages';
 import { SALE_ACTIVITY_OPTIONS } from '../options';

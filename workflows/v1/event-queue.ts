@@ -7,7 +7,7 @@
  */
 import { condition, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { LeadActivities } from '../../activities';
-import type { TimelineEventInput } from '../../domain/claims';
+import type { TimelineEventInput } from '../../claims/vocabulary';
 import { DB_ACTIVITY_OPTIONS } from '../options';
 
 const { recordEvents } = proxyActivities<LeadActivities>(DB_ACTIVITY_OPTIONS);

@@ -33,7 +33,7 @@ import {
 import type { LeadActivities } from '../../activities';
 import { offerWorkflowId } from '../../domain/ids';
 import type { DeliveryChannel } from '../../domain/types';
-import { AuctionDesk } from '../auction-desk';
+import { AuctionDesk } from '../../claims/auction-desk';
 import { ClaimDesk } from './claim-desk';
 import { EventQueue } from './event-queue';
 import {
