@@ -7,7 +7,7 @@
 import { and, eq, lte, sql } from 'drizzle-orm';
 import { walletBalance } from '../db/ledger';
 import { bids, offers, offerTargets } from '../db/schema';
-import { appendEvents } from '../db/timeline';
+import { appendEvents } from '../db/offers';
 import type { BidRefusalReason } from '../domain/types';
 import type { ActivityDeps } from './deps';
 

@@ -10,9 +10,9 @@
  * again, with the same message id (the redelivery workflow runs it).
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { logDeliveryAttempt, pauseWebhookEndpoint } from '../db/delivery-attempts';
+import { logDeliveryAttempt, pauseWebhookEndpoint } from '../db/deliveries';
 import { and, eq } from 'drizzle-orm';
-import { generateWebhookSecret } from '../db/admin';
+import { generateWebhookSecret } from '../db/buyers';
 import { recordAttemptFailed, recordDashboardDelivery, recordDelivered, recordDeliveryFailed } from '../db/deliveries';
 import { assignments, buyers, deliveries, leads } from '../db/schema';
 import { retryDelayMs, type DeliveryPayload } from '../domain/delivery';

@@ -10,7 +10,7 @@ import { closeOfferWithin } from '../db/offers';
 import { sellOffer, sellWithin, type SaleResult } from '../db/sales';
 import type { ClaimChannel, SaleKind } from '../domain/claims';
 import { campaignBuyers, leads, offers, offerTargets, pushRotation } from '../db/schema';
-import { appendEvents } from '../db/timeline';
+import { appendEvents } from '../db/offers';
 import { priceLead } from '../domain/pricing';
 import { orderPushCandidates } from '../domain/push';
 import type { PushStrategy } from '../domain/types';

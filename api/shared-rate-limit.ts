@@ -15,7 +15,7 @@
  * until they refill – a batch is small, so the slack is too.
  */
 import type { Db } from '../db/connection';
-import { leaseTokens } from '../db/rate-limit-buckets';
+import { leaseTokens } from '../db/idempotency';
 import type { BucketOptions, RateLimiter } from './rate-limit';
 
 interface Local {

@@ -10,7 +10,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createApi } from '../api/app';
 import { inFlightFromEnv, type InFlightLimits } from '../api/in-flight';
 import { openDatabase, type Database } from '../db/connection';
-import { startReportFold } from '../db/report-fold';
+import { startReportFold } from '../db/reports';
 import { createInProcessBus, createPostgresBus, type OfferBus } from '../db/offer-bus';
 import { consoleStyle, logger } from '../observability/logger';
 import { shutdownTracing, temporalTracingPlugins } from '../observability/tracing';

@@ -14,9 +14,9 @@ import type { Db, DbOrTx } from './connection';
 import { isUniqueViolation, postLedgerEntry, type LedgerEntry } from './ledger';
 import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
 import { assignments, disputes, leads } from './schema';
-import { agencySettings } from './settings';
-import { reverseSourcePayout } from './source-ledger';
-import { appendEvents } from './timeline';
+import { agencySettings } from './agencies';
+import { reverseSourcePayout } from './sources';
+import { appendEvents } from './offers';
 
 export type DisputeRow = typeof disputes.$inferSelect;
 

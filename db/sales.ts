@@ -39,8 +39,8 @@ import { InsufficientCreditsError, isUniqueViolation, postLedgerEntry } from './
 import { assignments, buyers, campaigns, ledgerEntries, leads, offers, offerTargets, wallets } from './schema';
 import { recordDashboardDelivery } from './deliveries';
 import { closeOfferWithin, type ClosedOffer } from './offers';
-import { recordSourcePayout } from './source-ledger';
-import { appendEvents } from './timeline';
+import { recordSourcePayout } from './sources';
+import { appendEvents } from './offers';
 
 export type { WonLeadRecord };
 

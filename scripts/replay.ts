@@ -32,7 +32,7 @@ import { loadConfig } from '../bin/runtime';
 import { withRunningStack } from '../bin/stack';
 import { openDatabase, type Db } from '../db/connection';
 import { assignments, deliveries, ledgerEntries, leads, offers, offerTargets } from '../db/schema';
-import { leadTimeline, type TimelineEvent } from '../db/timeline';
+import { leadTimeline, type TimelineEvent } from '../db/offers';
 import { parseWorkflowId } from '../domain/ids';
 import { leadWorkflowHandle } from '../temporal/calls';
 import { installTemporalRuntime } from '../observability/temporal';

@@ -18,10 +18,10 @@ import { postJson } from '../activities/channels/http-post';
 import { transportFor } from '../activities/channels/email';
 import { UrlRefused } from '../lib/url-guard';
 import type { DeliveryConfig } from '../activities/channels/config';
-import { claimDueAlerts, finishAlert, retryAlertLater, type AlertRow } from '../db/alerts';
+import { claimDueAlerts, finishAlert, retryAlertLater, type AlertRow } from '../db/deliveries';
 import type { Db } from '../db/connection';
 import { buyers, offers } from '../db/schema';
-import { appendEvents } from '../db/timeline';
+import { appendEvents } from '../db/offers';
 
 export interface AlertDispatcherOptions {
   db: Db;

@@ -5,8 +5,8 @@
  * sent to a buyer. Pipeline status never touches money.
  */
 import { z } from 'zod';
-import { listBuyerAlerts } from '../../db/alerts';
-import { listBuyerPrices, setBuyerPrice } from '../../db/buyer-prices';
+import { listBuyerAlerts } from '../../db/deliveries';
+import { listBuyerPrices, setBuyerPrice } from '../../db/buyers';
 import {
   buyerAssignment,
   buyerPipeline,
@@ -14,8 +14,9 @@ import {
   PipelineMoveRefused,
   setPipelineStatus,
   type PipelineChangeRow,
-} from '../../db/pipeline';
-import { agencyBuyerIds, getCampaign } from '../../db/queries';
+} from '../../db/buyers';
+import { agencyBuyerIds } from '../../db/buyers';
+import { getCampaign } from '../../db/campaigns';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
 import { BuyerPriceBody, Id, IdParams, PipelineBody, Responses } from '../schemas';

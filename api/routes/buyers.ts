@@ -4,16 +4,19 @@
  * another agency's buyer is a 404.
  */
 import { eq } from 'drizzle-orm';
-import { createBuyer, generateWebhookSecret, topUp } from '../../db/admin';
-import { listBuyerChanges, recordBuyerChange } from '../../db/buyer-changes';
+import { createBuyer, generateWebhookSecret } from '../../db/buyers';
+import { topUp } from '../../db/ledger';
+import { listBuyerChanges, recordBuyerChange } from '../../db/buyers';
 import { buyers as buyersTable } from '../../db/schema';
-import { buyerStats } from '../../db/stats';
-import { buyerCloseRates } from '../../db/pipeline';
+import { buyerStats } from '../../db/reports';
+import { buyerCloseRates } from '../../db/buyers';
 import { changesOf } from '../../domain/self-service';
 import { checkDeliveryUrls } from '../delivery-check';
 import { createApiKey, revokeBuyerKeys } from '../../db/keys';
 import { pgErrorOf } from '../../db/ledger';
-import { getBuyer, knownServiceLines, listBuyers, listLedger, updateBuyer } from '../../db/queries';
+import { getBuyer, listBuyers, updateBuyer } from '../../db/buyers';
+import { knownServiceLines } from '../../db/agencies';
+import { listLedger } from '../../db/ledger';
 import { listBody, pageArgs } from '../pagination';
 import { balanceTooLarge, notFound } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';

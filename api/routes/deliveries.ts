@@ -6,9 +6,9 @@
  * small workflow, so it works long after the lead's workflow finished).
  */
 import { and, eq } from 'drizzle-orm';
-import { listDeliveryAttempts } from '../../db/delivery-attempts';
+import { listDeliveryAttempts } from '../../db/deliveries';
 import { assignments, buyers, deliveries } from '../../db/schema';
-import { appendEvents } from '../../db/timeline';
+import { appendEvents } from '../../db/offers';
 import { startRedelivery } from '../../temporal/calls';
 import { messageIdOf } from '../../domain/delivery';
 import { notFound, Problem } from '../problem';

@@ -12,7 +12,7 @@ import {
   sourceLedgerExport,
   sourceLeadsExport,
   type Export,
-} from '../../db/exports';
+} from '../../db/reports';
 import { agencyTimeZone, rangeOf, runReport, type ReportRowData } from '../../db/reports';
 import { getSource } from '../../db/sources';
 import { csvRecord, type CsvValue } from '../../domain/csv';

@@ -5,11 +5,16 @@
  */
 import crypto from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { CampaignRow, LeadRow, LeadSource } from '../../db/admin';
-import { intakeLead } from '../../db/intake';
-import { agencyBuyerIds, getCampaign, getLead, leadAssignments, leadOffers, listLeads } from '../../db/queries';
-import { agencySettings, duplicateWindowMs } from '../../db/settings';
-import { leadTimeline } from '../../db/timeline';
+import type { CampaignRow } from '../../db/campaigns';
+import type { LeadRow, LeadSource } from '../../db/leads';
+import { intakeLead } from '../../db/leads';
+import { agencyBuyerIds } from '../../db/buyers';
+import { getCampaign } from '../../db/campaigns';
+import { getLead, listLeads } from '../../db/leads';
+import { leadAssignments } from '../../db/assignments';
+import { leadOffers } from '../../db/offers';
+import { agencySettings, duplicateWindowMs } from '../../db/agencies';
+import { leadTimeline } from '../../db/offers';
 import { claimOutcomeOf } from '../../domain/claims';
 import { dedupeKeys } from '../../domain/dedupe';
 import type { ConsentEvidence, LeadFields, LeadStatus } from '../../domain/types';

@@ -8,8 +8,8 @@
 import crypto from 'node:crypto';
 import { createApiKey, revokeSourceKeys } from '../../db/keys';
 import { pgErrorOf } from '../../db/ledger';
-import { getCampaign } from '../../db/queries';
-import { listSourceLedger, recordSourceSettlement } from '../../db/source-ledger';
+import { getCampaign } from '../../db/campaigns';
+import { listSourceLedger, recordSourceSettlement } from '../../db/sources';
 import {
   createSource,
   getSource,

@@ -5,11 +5,11 @@
  * leads or anything of the agency beyond its own campaigns.
  */
 import { eq } from 'drizzle-orm';
-import { claimPing, getPing, pingExpired } from '../../db/pings';
-import { getCampaign } from '../../db/queries';
+import { claimPing, getPing, pingExpired } from '../../db/sources';
+import { getCampaign } from '../../db/campaigns';
 import { agencyTimeZone, rangeOf } from '../../db/reports';
 import { pings } from '../../db/schema';
-import { listSourceLedger, sourceBalance } from '../../db/source-ledger';
+import { listSourceLedger, sourceBalance } from '../../db/sources';
 import { getSource, listSourceLeads } from '../../db/sources';
 import { postingSpecFor } from '../posting-spec';
 import { postContradictions } from '../../domain/ping';

@@ -13,9 +13,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import type { Pool } from 'pg';
-import { createBuyer, insertLead, topUp } from '../../db/admin';
+import { createBuyer } from '../../db/buyers';
+import { insertLead } from '../../db/leads';
+import { topUp } from '../../db/ledger';
 import { runAudit } from '../../db/audit';
-import { startReportFold } from '../../db/report-fold';
+import { startReportFold } from '../../db/reports';
 import { MIGRATIONS_DIR, migrateDatabase, openDatabase, type Database, type Db } from '../../db/connection';
 import { openDispute, resolveDispute } from '../../db/disputes';
 import {

@@ -1,0 +1,58 @@
+/**
+ * The sales aggregate's reads: assignments (won leads) by lead, buyer, offer
+ * or id. The sale itself, the one transaction that creates an assignment, is
+ * db/sales.ts, the other half of this aggregate.
+ *
+ * Tables: assignments (created by db/sales.ts; db/deliveries.ts and
+ * db/buyers.ts move its delivery and pipeline status).
+ */
+import { and, asc, desc, eq } from 'drizzle-orm';
+
+import type { LeadRow } from './leads';
+import type { DbOrTx } from './connection';
+
+import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
+import { assignments, leads } from './schema';
+
+export type AssignmentRow = typeof assignments.$inferSelect;
+
+export async function leadAssignments(db: DbOrTx, leadId: string): Promise<AssignmentRow[]> {
+  return db
+    .select()
+    .from(assignments)
+    .where(eq(assignments.leadId, leadId))
+    .orderBy(asc(assignments.createdAt), asc(assignments.id));
+}
+
+export async function offerWinnerIds(db: DbOrTx, offerId: string): Promise<Set<string>> {
+  const rows = await db
+    .select({ buyerId: assignments.buyerId })
+    .from(assignments)
+    .where(eq(assignments.offerId, offerId));
+  return new Set(rows.map((r) => r.buyerId));
+}
+
+// ─── assignments (won leads) ─────────────────────────────────────────────────
+
+export type WonLead = AssignmentRow & { lead: LeadRow };
+
+export async function listBuyerLeads(db: DbOrTx, buyerId: string, page: PageArgs): Promise<Page<WonLead>> {
+  const rows = await db
+    .select({ assignment: assignments, lead: leads, sortAt: sortKeyAt(assignments.createdAt) })
+    .from(assignments)
+    .innerJoin(leads, eq(leads.id, assignments.leadId))
+    .where(and(eq(assignments.buyerId, buyerId), olderThan(assignments.createdAt, assignments.id, page.after)))
+    .orderBy(desc(assignments.createdAt), desc(assignments.id))
+    .limit(page.limit + 1);
+  return toPage(
+    rows,
+    page.limit,
+    (r) => r.assignment.id,
+    (r) => ({ ...r.assignment, lead: r.lead }),
+  );
+}
+
+export async function getAssignment(db: DbOrTx, assignmentId: string): Promise<AssignmentRow | undefined> {
+  const [row] = await db.select().from(assignments).where(eq(assignments.id, assignmentId));
+  return row;
+}
