@@ -10,10 +10,16 @@
  * again, with the same message id (the redelivery workflow runs it).
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { logDeliveryAttempt, pauseWebhookEndpoint } from '../db/deliveries';
+import {
+  logDeliveryAttempt,
+  pauseWebhookEndpoint,
+  recordAttemptFailed,
+  recordDashboardDelivery,
+  recordDelivered,
+  recordDeliveryFailed,
+} from '../db/deliveries';
 import { and, eq } from 'drizzle-orm';
 import { generateWebhookSecret } from '../db/buyers';
-import { recordAttemptFailed, recordDashboardDelivery, recordDelivered, recordDeliveryFailed } from '../db/deliveries';
 import { assignments, buyers, deliveries, leads } from '../db/schema';
 import { retryDelayMs, type DeliveryPayload } from '../domain/delivery';
 import type { DeliveryChannel } from '../domain/types';

@@ -6,11 +6,17 @@
  */
 import { eq } from 'drizzle-orm';
 import type { OfferBus } from '../db/offer-bus';
-import { closeOfferWithin, storeOffer, type CloseOutcome, type TargetVerdict } from '../db/offers';
-import { getOffer } from '../db/offers';
+import {
+  closeOfferWithin,
+  storeOffer,
+  type CloseOutcome,
+  type TargetVerdict,
+  getOffer,
+  appendEvents,
+  type TimelineEventInput,
+} from '../db/offers';
 import { evaluateEligibility } from '../db/eligibility';
 import { assignments, leads, offerTargets } from '../db/schema';
-import { appendEvents, type TimelineEventInput } from '../db/offers';
 import { buyerOfferOf } from '../domain/offer-view';
 import type { AuctionKind, AuctionPricing, LeadStatus, OfferKind } from '../domain/types';
 import type { ActivityDeps } from './deps';

@@ -6,11 +6,10 @@
  * schedules the channels without another round trip.
  */
 import { and, eq } from 'drizzle-orm';
-import { closeOfferWithin } from '../db/offers';
+import { closeOfferWithin, appendEvents } from '../db/offers';
 import { sellOffer, sellWithin, type SaleResult } from '../db/sales';
 import type { ClaimChannel, SaleKind } from '../domain/claims';
 import { campaignBuyers, leads, offers, offerTargets, pushRotation } from '../db/schema';
-import { appendEvents } from '../db/offers';
 import { priceLead } from '../domain/pricing';
 import { orderPushCandidates } from '../domain/push';
 import type { PushStrategy } from '../domain/types';

@@ -19,9 +19,16 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import type { Db } from '../db/connection';
-import { getOffer, getPlacedBid, getTarget, type OfferRow } from '../db/offers';
+import {
+  getOffer,
+  getPlacedBid,
+  getTarget,
+  type OfferRow,
+  appendEvents,
+  batchedAppender,
+  type TimelineEventInput,
+} from '../db/offers';
 import { claimContext } from '../db/sales';
-import { appendEvents, batchedAppender, type TimelineEventInput } from '../db/offers';
 import { attemptEvents, bidRefusalOf, claimOutcomeOf, noPlaceLeft, type ClaimChannel } from '../domain/claims';
 import type { BidRefusalReason, ClaimFailureReason } from '../domain/types';
 import { DeadlineExceeded, executeBid, executeClaim } from '../temporal/calls';

@@ -38,9 +38,8 @@ import { loadEligibilityInputs, type CampaignRules } from './eligibility';
 import { InsufficientCreditsError, isUniqueViolation, postLedgerEntry } from './ledger';
 import { assignments, buyers, campaigns, ledgerEntries, leads, offers, offerTargets, wallets } from './schema';
 import { recordDashboardDelivery } from './deliveries';
-import { closeOfferWithin, type ClosedOffer } from './offers';
+import { closeOfferWithin, type ClosedOffer, appendEvents } from './offers';
 import { recordSourcePayout } from './sources';
-import { appendEvents } from './offers';
 
 export type { WonLeadRecord };
 

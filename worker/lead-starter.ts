@@ -8,8 +8,7 @@
 import type { Client } from '@temporalio/client';
 import { and, eq, lt } from 'drizzle-orm';
 import type { Db } from '../db/connection';
-import { purgeIdempotencyRecords, IDEMPOTENCY_TTL_MS } from '../db/idempotency';
-import { purgeIdleBuckets } from '../db/idempotency';
+import { purgeIdempotencyRecords, IDEMPOTENCY_TTL_MS, purgeIdleBuckets } from '../db/idempotency';
 import { leads } from '../db/schema';
 import { startLeadWorkflow } from '../temporal/calls';
 

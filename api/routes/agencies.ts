@@ -2,11 +2,15 @@
  * Tenants and their vocabulary: the root token creates an agency (and its
  * first admin key); the agency's admin defines its service lines.
  */
-import { createAgency, createServiceLine } from '../../db/agencies';
+import {
+  createAgency,
+  createServiceLine,
+  listServiceLines,
+  agencySettings,
+  updateAgencySettings,
+} from '../../db/agencies';
 import { createApiKey } from '../../db/keys';
 import { isUniqueViolation } from '../../db/ledger';
-import { listServiceLines } from '../../db/agencies';
-import { agencySettings, updateAgencySettings } from '../../db/agencies';
 import { listBody, pageArgs } from '../pagination';
 import { Problem } from '../problem';
 import { AUTH_ERRORS, BODY_ERRORS, BAD_INPUT, route, type AnyRoute } from '../route';

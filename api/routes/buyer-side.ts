@@ -6,16 +6,17 @@
  */
 import { z } from 'zod';
 import { listBuyerAlerts } from '../../db/deliveries';
-import { listBuyerPrices, setBuyerPrice } from '../../db/buyers';
 import {
+  listBuyerPrices,
+  setBuyerPrice,
   buyerAssignment,
   buyerPipeline,
   pipelineHistory,
   PipelineMoveRefused,
   setPipelineStatus,
   type PipelineChangeRow,
+  agencyBuyerIds,
 } from '../../db/buyers';
-import { agencyBuyerIds } from '../../db/buyers';
 import { getCampaign } from '../../db/campaigns';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';

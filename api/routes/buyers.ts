@@ -4,19 +4,23 @@
  * another agency's buyer is a 404.
  */
 import { eq } from 'drizzle-orm';
-import { createBuyer, generateWebhookSecret } from '../../db/buyers';
-import { topUp } from '../../db/ledger';
-import { listBuyerChanges, recordBuyerChange } from '../../db/buyers';
+import {
+  createBuyer,
+  generateWebhookSecret,
+  listBuyerChanges,
+  recordBuyerChange,
+  buyerCloseRates,
+  getBuyer,
+  listBuyers,
+  updateBuyer,
+} from '../../db/buyers';
+import { topUp, pgErrorOf, listLedger } from '../../db/ledger';
 import { buyers as buyersTable } from '../../db/schema';
 import { buyerStats } from '../../db/reports';
-import { buyerCloseRates } from '../../db/buyers';
 import { changesOf } from '../../domain/self-service';
 import { checkDeliveryUrls } from '../delivery-check';
 import { createApiKey, revokeBuyerKeys } from '../../db/keys';
-import { pgErrorOf } from '../../db/ledger';
-import { getBuyer, listBuyers, updateBuyer } from '../../db/buyers';
 import { knownServiceLines } from '../../db/agencies';
-import { listLedger } from '../../db/ledger';
 import { listBody, pageArgs } from '../pagination';
 import { balanceTooLarge, notFound } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';

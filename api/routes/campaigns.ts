@@ -5,11 +5,10 @@
  * the settings it was routed with.
  */
 import { desc, eq } from 'drizzle-orm';
-import { createCampaign, type NewCampaign } from '../../db/campaigns';
+import { createCampaign, type NewCampaign, getCampaign, listCampaigns, updateCampaign } from '../../db/campaigns';
 import { evaluateEligibility, type CampaignRules } from '../../db/eligibility';
 import { buyers as buyersTable, leads as leadsTable } from '../../db/schema';
 import { agencyBuyerIds } from '../../db/buyers';
-import { getCampaign, listCampaigns, updateCampaign } from '../../db/campaigns';
 import { evaluateFilters } from '../../domain/filters';
 import { validatePriceRules } from '../../domain/pricing';
 import type { AuctionKind, DeliveryMode, PriceRules } from '../../domain/types';

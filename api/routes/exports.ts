@@ -12,8 +12,11 @@ import {
   sourceLedgerExport,
   sourceLeadsExport,
   type Export,
+  agencyTimeZone,
+  rangeOf,
+  runReport,
+  type ReportRowData,
 } from '../../db/reports';
-import { agencyTimeZone, rangeOf, runReport, type ReportRowData } from '../../db/reports';
 import { getSource } from '../../db/sources';
 import { csvRecord, type CsvValue } from '../../domain/csv';
 import { notFound } from '../problem';

@@ -5,16 +5,12 @@
  */
 import crypto from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { CampaignRow } from '../../db/campaigns';
-import type { LeadRow, LeadSource } from '../../db/leads';
-import { intakeLead } from '../../db/leads';
+import { type CampaignRow, getCampaign } from '../../db/campaigns';
+import { type LeadRow, type LeadSource, intakeLead, getLead, listLeads } from '../../db/leads';
 import { agencyBuyerIds } from '../../db/buyers';
-import { getCampaign } from '../../db/campaigns';
-import { getLead, listLeads } from '../../db/leads';
 import { leadAssignments } from '../../db/assignments';
-import { leadOffers } from '../../db/offers';
+import { leadOffers, leadTimeline } from '../../db/offers';
 import { agencySettings, duplicateWindowMs } from '../../db/agencies';
-import { leadTimeline } from '../../db/offers';
 import { claimOutcomeOf } from '../../domain/claims';
 import { dedupeKeys } from '../../domain/dedupe';
 import type { ConsentEvidence, LeadFields, LeadStatus } from '../../domain/types';

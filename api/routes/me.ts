@@ -1,10 +1,8 @@
 /** The caller itself: who it is, and for a buyer its wallet, ledger and won leads. */
 import { eq } from 'drizzle-orm';
-import { walletBalance } from '../../db/ledger';
-import { recordBuyerChange } from '../../db/buyers';
-import { getBuyer, updateBuyer } from '../../db/buyers';
+import { walletBalance, listLedger } from '../../db/ledger';
+import { recordBuyerChange, getBuyer, updateBuyer } from '../../db/buyers';
 import { listBuyerLeads } from '../../db/assignments';
-import { listLedger } from '../../db/ledger';
 import { agencySettings } from '../../db/agencies';
 import { changesOf, selfServiceProblems } from '../../domain/self-service';
 import { agencies } from '../../db/schema';

@@ -9,8 +9,9 @@ import crypto from 'node:crypto';
 import { createApiKey, revokeSourceKeys } from '../../db/keys';
 import { pgErrorOf } from '../../db/ledger';
 import { getCampaign } from '../../db/campaigns';
-import { listSourceLedger, recordSourceSettlement } from '../../db/sources';
 import {
+  listSourceLedger,
+  recordSourceSettlement,
   createSource,
   getSource,
   listSourceLeads,

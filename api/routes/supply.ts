@@ -5,12 +5,18 @@
  * leads or anything of the agency beyond its own campaigns.
  */
 import { eq } from 'drizzle-orm';
-import { claimPing, getPing, pingExpired } from '../../db/sources';
+import {
+  claimPing,
+  getPing,
+  pingExpired,
+  listSourceLedger,
+  sourceBalance,
+  getSource,
+  listSourceLeads,
+} from '../../db/sources';
 import { getCampaign } from '../../db/campaigns';
 import { agencyTimeZone, rangeOf } from '../../db/reports';
 import { pings } from '../../db/schema';
-import { listSourceLedger, sourceBalance } from '../../db/sources';
-import { getSource, listSourceLeads } from '../../db/sources';
 import { postingSpecFor } from '../posting-spec';
 import { postContradictions } from '../../domain/ping';
 import { rateLimited } from '../auth';

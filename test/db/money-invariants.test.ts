@@ -6,9 +6,8 @@
 import { eq, sql } from 'drizzle-orm';
 import { createBuyer } from '../../db/buyers';
 import { insertLead } from '../../db/leads';
-import { topUp } from '../../db/ledger';
+import { topUp, InsufficientCreditsError, postLedgerEntry } from '../../db/ledger';
 import { migrateDatabase, type Database } from '../../db/connection';
-import { InsufficientCreditsError, postLedgerEntry } from '../../db/ledger';
 import { assignments, ledgerEntries, offers, wallets } from '../../db/schema';
 import { leadWorkflowId } from '../../domain/ids';
 import { DRIVERS } from '../helpers/db';

@@ -17,10 +17,8 @@ import { createBuyer } from '../../db/buyers';
 import { insertLead } from '../../db/leads';
 import { topUp } from '../../db/ledger';
 import { runAudit } from '../../db/audit';
-import { startReportFold } from '../../db/reports';
-import { MIGRATIONS_DIR, migrateDatabase, openDatabase, type Database, type Db } from '../../db/connection';
-import { openDispute, resolveDispute } from '../../db/disputes';
 import {
+  startReportFold,
   foldReports,
   rebuildReports,
   runReport,
@@ -28,6 +26,8 @@ import {
   type ReportGroup,
   type ReportRowData,
 } from '../../db/reports';
+import { MIGRATIONS_DIR, migrateDatabase, openDatabase, type Database, type Db } from '../../db/connection';
+import { openDispute, resolveDispute } from '../../db/disputes';
 import { sellOffer } from '../../db/sales';
 import { leads, offers, offerTargets } from '../../db/schema';
 import { createSource, setSourceCampaign } from '../../db/sources';
