@@ -150,7 +150,7 @@ export async function serveApi(
   });
   const server = http.createServer(app);
   const feed = attachFeed(server);
-  // The report deltas into the roll-ups (db/report-fold.ts), from every API process; one fold runs at a time.
+  // The report deltas into the roll-ups (db/reports.ts), from every API process; one fold runs at a time.
   const fold = startReportFold(deps.database.db, { onError: (err) => logger.warn({ err }, 'report fold failed') });
   await listen(server, config.port);
   return {

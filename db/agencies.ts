@@ -8,7 +8,8 @@
 import { eq, and, desc, inArray } from 'drizzle-orm';
 
 import { type AgencySettings, DEFAULT_AUTO_PAUSE_AFTER_FAILURES, DEFAULT_DUPLICATE_WINDOW_DAYS } from '../domain/types';
-import type { DbOrTx } from './connection';
+import type { Db, DbOrTx } from './connection';
+import { createApiKey } from './keys';
 
 import { agencies, serviceLines } from './schema';
 
@@ -25,6 +26,23 @@ export async function createAgency(
     .values({ name: input.name, timeZone: input.timeZone ?? 'UTC', settings: input.settings ?? {} })
     .returning();
   return row!;
+}
+
+/** An agency with its first admin key (answered in clear, once), in one transaction. */
+export async function createAgencyWithKey(
+  db: Db,
+  input: { name: string; timeZone?: string },
+): Promise<{ agency: AgencyRow; key: { key: string; id: string; prefix: string } }> {
+  return db.transaction(async (tx) => {
+    const agency = await createAgency(tx, { name: input.name, timeZone: input.timeZone });
+    const key = await createApiKey(tx, { kind: 'admin', agencyId: agency.id });
+    return { agency, key };
+  });
+}
+
+export async function getAgency(db: DbOrTx, agencyId: string): Promise<AgencyRow | undefined> {
+  const [row] = await db.select().from(agencies).where(eq(agencies.id, agencyId));
+  return row;
 }
 
 export async function createServiceLine(db: DbOrTx, agencyId: string, input: { key: string; name: string }) {

@@ -52,6 +52,27 @@ export async function listBuyerLeads(db: DbOrTx, buyerId: string, page: PageArgs
   );
 }
 
+/** The sales of an offer (the workflow learns of sales it has no record of). */
+export async function offerSales(db: DbOrTx, offerId: string): Promise<{ id: string; buyerId: string }[]> {
+  return db
+    .select({ id: assignments.id, buyerId: assignments.buyerId })
+    .from(assignments)
+    .where(eq(assignments.offerId, offerId));
+}
+
+/** An assignment of the agency (another tenant's is simply not found). */
+export async function agencyAssignment(
+  db: DbOrTx,
+  agencyId: string,
+  assignmentId: string,
+): Promise<AssignmentRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(assignments)
+    .where(and(eq(assignments.id, assignmentId), eq(assignments.agencyId, agencyId)));
+  return row;
+}
+
 export async function getAssignment(db: DbOrTx, assignmentId: string): Promise<AssignmentRow | undefined> {
   const [row] = await db.select().from(assignments).where(eq(assignments.id, assignmentId));
   return row;

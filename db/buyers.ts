@@ -13,6 +13,8 @@ import { type Caps, type ChangeActor, PIPELINE_STATUSES, type PipelineStatus } f
 import type { Db, DbOrTx } from './connection';
 import { type BuyerSideSettings, type BuyerPriceRule, pipelineMoveProblem } from '../domain/buyer-side';
 import { createWallet } from './ledger';
+import { createApiKey } from './keys';
+import { changesOf } from '../domain/self-service';
 import {
   agencies,
   buyers,
@@ -29,6 +31,8 @@ import {
 import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
 
 export type BuyerRow = typeof buyers.$inferSelect;
+/** A buyer's delivery settings (the channels' addresses): the column's type, for the channels and the API's checks. */
+export type { DeliverySettings };
 
 /** A new buyer; its buyer-side settings (#12: hours, pauses, filters, alerts, low-balance threshold) are optional. */
 export interface NewBuyer extends BuyerSideSettings {
@@ -74,6 +78,47 @@ export async function createBuyer(db: Db, agencyId: string, input: NewBuyer): Pr
     await createWallet(tx, row!.id, agencyId);
     return row!;
   });
+}
+
+/** A buyer, its wallet and its first API key (answered in clear, once), in one transaction. */
+export async function createBuyerWithKey(
+  db: Db,
+  agencyId: string,
+  input: NewBuyer,
+): Promise<{ buyer: BuyerRow; key: { key: string; id: string; prefix: string } }> {
+  return db.transaction(async (tx) => {
+    const buyer = await createBuyer(tx, agencyId, input);
+    const key = await createApiKey(tx, { kind: 'buyer', agencyId, buyerId: buyer.id });
+    return { buyer, key };
+  });
+}
+
+/** A buyer by id, whatever its agency (the lifecycle's and the dispatcher's own reads). */
+export async function buyerById(db: DbOrTx, buyerId: string): Promise<BuyerRow | undefined> {
+  const [row] = await db.select().from(buyers).where(eq(buyers.id, buyerId));
+  return row;
+}
+
+/** The buyer, given a webhook secret first if it has none (a buyer from before signed webhooks; the admin reads it by rotating). */
+export async function ensureWebhookSecret(db: DbOrTx, buyer: BuyerRow): Promise<BuyerRow> {
+  if (buyer.webhookSecret) return buyer;
+  const [row] = await db
+    .update(buyers)
+    .set({ webhookSecret: generateWebhookSecret() })
+    .where(eq(buyers.id, buyer.id))
+    .returning();
+  return row!;
+}
+
+/** The agency's buyers with their lead filters (the campaign preview runs them over past leads). */
+export async function agencyBuyerFilters(
+  db: DbOrTx,
+  agencyId: string,
+): Promise<Pick<BuyerRow, 'id' | 'name' | 'filters'>[]> {
+  return db
+    .select({ id: buyers.id, name: buyers.name, filters: buyers.filters })
+    .from(buyers)
+    .where(eq(buyers.agencyId, agencyId));
 }
 
 // ─── buyers ──────────────────────────────────────────────────────────────────
@@ -451,4 +496,75 @@ export async function buyerCloseRates(db: DbOrTx, buyerId: string, since: Date):
     jobValue,
     byCampaign,
   };
+}
+
+// ─── changes with their log ──────────────────────────────────────────────────
+
+/**
+ * Applies a patch to a buyer and logs what changed, in one transaction: the
+ * log compares `before` with the row after, over `fields` (the ones the caller
+ * set). New delivery settings resume a webhook endpoint paused after a 410
+ * Gone. Undefined when the buyer is not the agency's.
+ */
+export async function changeBuyer(
+  db: Db,
+  input: {
+    agencyId: string;
+    buyerId: string;
+    actor: ChangeActor;
+    patch: BuyerPatch;
+    before: BuyerRow;
+    fields: string[];
+  },
+): Promise<BuyerRow | undefined> {
+  return db.transaction(async (tx) => {
+    const row = await updateBuyer(tx, input.agencyId, input.buyerId, input.patch);
+    if (!row) return undefined;
+    if (input.patch.delivery && row.webhookPausedAt)
+      await tx.update(buyers).set({ webhookPausedAt: null, webhookPauseReason: null }).where(eq(buyers.id, row.id));
+    const after = row as unknown as Record<string, unknown>;
+    const changes = changesOf(
+      input.before as unknown as Record<string, unknown>,
+      Object.fromEntries(input.fields.map((k) => [k, after[k]])),
+    );
+    await recordBuyerChange(tx, { agencyId: input.agencyId, buyerId: row.id, actor: input.actor, changes });
+    return row;
+  });
+}
+
+/**
+ * A new webhook signing secret for the buyer; for `overlapSeconds` (0: not at
+ * all) the previous one signs too. Ends the deprecated legacy signature and
+ * logs the rotation, in one transaction.
+ */
+export async function rotateWebhookSecret(
+  db: Db,
+  buyer: Pick<BuyerRow, 'id' | 'agencyId' | 'webhookSecret'>,
+  overlapSeconds: number,
+): Promise<{ webhookSecret: string; previousSecretUntil: Date | null }> {
+  const webhookSecret = generateWebhookSecret();
+  const previousSecretUntil =
+    overlapSeconds > 0 && buyer.webhookSecret ? new Date(Date.now() + overlapSeconds * 1000) : null;
+  await db.transaction(async (tx) => {
+    await tx
+      .update(buyers)
+      .set({
+        webhookSecret,
+        webhookSecretPrevious: previousSecretUntil ? buyer.webhookSecret : null,
+        webhookSecretPreviousUntil: previousSecretUntil,
+        legacySignatureUntil: null,
+        updatedAt: new Date(),
+      })
+      .where(eq(buyers.id, buyer.id));
+    await recordBuyerChange(tx, {
+      agencyId: buyer.agencyId,
+      buyerId: buyer.id,
+      actor: 'admin',
+      changes: { webhookSecret: { from: 'rotated', to: 'rotated' } },
+      note: previousSecretUntil
+        ? `previous secret signs until ${previousSecretUntil.toISOString()}`
+        : 'previous secret stopped at once',
+    });
+  });
+  return { webhookSecret, previousSecretUntil };
 }

@@ -240,6 +240,24 @@ export async function logDeliveryAttempt(db: Db, a: AssignmentRow, r: AttemptRec
 }
 
 /** A sale's attempts, oldest first. */
+/** A sale's delivery records, one per channel. */
+export async function listDeliveries(db: DbOrTx, assignmentId: string): Promise<(typeof deliveries.$inferSelect)[]> {
+  return db.select().from(deliveries).where(eq(deliveries.assignmentId, assignmentId));
+}
+
+/** A sale's delivery record on one channel, if any. */
+export async function getDelivery(
+  db: DbOrTx,
+  assignmentId: string,
+  channel: DeliveryChannel,
+): Promise<typeof deliveries.$inferSelect | undefined> {
+  const [row] = await db
+    .select()
+    .from(deliveries)
+    .where(and(eq(deliveries.assignmentId, assignmentId), eq(deliveries.channel, channel)));
+  return row;
+}
+
 export async function listDeliveryAttempts(db: Db, assignmentId: string): Promise<DeliveryAttemptRow[]> {
   return db
     .select()

@@ -7,16 +7,16 @@
  * Tables: leads.
  */
 import crypto from 'node:crypto';
-import { eq, and, desc, gt, sql, arrayOverlaps } from 'drizzle-orm';
+import { eq, and, asc, desc, gt, inArray, lt, sql, arrayOverlaps } from 'drizzle-orm';
 
 import type { ConsentEvidence, LeadFields, LeadStatus } from '../domain/types';
 import type { Db, DbOrTx } from './connection';
 
-import { leads } from './schema';
+import { assignments, deliveries, ledgerEntries, leads, offers, offerTargets } from './schema';
 
 import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
 import { leadWorkflowId } from '../domain/ids';
-import { appendEvents } from './offers';
+import { appendEvents, leadTimeline, type TimelineEvent, type TimelineEventInput } from './offers';
 
 export type LeadRow = typeof leads.$inferSelect;
 
@@ -68,6 +68,48 @@ export async function getLead(db: DbOrTx, agencyId: string, leadId: string): Pro
     .from(leads)
     .where(and(eq(leads.id, leadId), eq(leads.agencyId, agencyId)));
   return row;
+}
+
+/** A lead by id, whatever its agency (the lifecycle's own reads). */
+export async function leadById(db: DbOrTx, leadId: string): Promise<LeadRow | undefined> {
+  const [row] = await db.select().from(leads).where(eq(leads.id, leadId));
+  return row;
+}
+
+/** The agency's newest leads (the campaign preview replays them), newest first. */
+export async function recentLeads(db: DbOrTx, agencyId: string, limit: number): Promise<LeadRow[]> {
+  return db
+    .select()
+    .from(leads)
+    .where(eq(leads.agencyId, agencyId))
+    .orderBy(desc(leads.createdAt), desc(leads.id))
+    .limit(limit);
+}
+
+/** Leads still `routing` after `olderThanMs`, whose workflow may never have started (the sweeper's list, at most 500). */
+export async function stuckLeads(
+  db: DbOrTx,
+  olderThanMs: number,
+): Promise<{ id: string; agencyId: string; campaignId: string }[]> {
+  return db
+    .select({ id: leads.id, agencyId: leads.agencyId, campaignId: leads.campaignId })
+    .from(leads)
+    .where(and(eq(leads.status, 'routing'), lt(leads.createdAt, new Date(Date.now() - olderThanMs))))
+    .limit(500);
+}
+
+/** Sets the lead's status (manual review, rejected…) and writes its event, in one transaction. */
+export async function setLeadStatus(
+  db: Db,
+  input: { leadId: string; status: LeadStatus; reason?: string | null; event?: TimelineEventInput },
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx
+      .update(leads)
+      .set({ status: input.status, statusReason: input.reason ?? null })
+      .where(eq(leads.id, input.leadId));
+    if (input.event) await appendEvents(tx, [input.event]);
+  });
 }
 
 export async function listLeads(
@@ -176,4 +218,52 @@ export async function intakeLead(db: Db, input: IntakeInput): Promise<IntakeResu
     ]);
     return { outcome: 'created', lead };
   });
+}
+
+// ─── the whole record of one lead (ops/replay.ts) ───────────────────────────
+
+export interface LeadRecords {
+  lead: LeadRow;
+  offers: (typeof offers.$inferSelect)[];
+  targets: (typeof offerTargets.$inferSelect)[];
+  events: TimelineEvent[];
+  assignments: (typeof assignments.$inferSelect)[];
+  ledger: (typeof ledgerEntries.$inferSelect)[];
+  deliveries: (typeof deliveries.$inferSelect)[];
+}
+
+/** Everything the database holds on one lead: its offers, targets, timeline, sales, ledger entries and deliveries. */
+export async function leadRecords(db: DbOrTx, leadId: string): Promise<LeadRecords | null> {
+  const [lead] = await db.select().from(leads).where(eq(leads.id, leadId));
+  if (!lead) return null;
+  const offerRows = await db.select().from(offers).where(eq(offers.leadId, leadId)).orderBy(asc(offers.openedAt));
+  const offerIds = offerRows.map((o) => o.id);
+  const assignmentRows = await db
+    .select()
+    .from(assignments)
+    .where(eq(assignments.leadId, leadId))
+    .orderBy(asc(assignments.createdAt));
+  return {
+    lead,
+    offers: offerRows,
+    targets: offerIds.length ? await db.select().from(offerTargets).where(inArray(offerTargets.offerId, offerIds)) : [],
+    events: await leadTimeline(db, leadId),
+    assignments: assignmentRows,
+    ledger: await db
+      .select()
+      .from(ledgerEntries)
+      .where(eq(ledgerEntries.leadId, leadId))
+      .orderBy(asc(ledgerEntries.createdAt)),
+    deliveries: assignmentRows.length
+      ? await db
+          .select()
+          .from(deliveries)
+          .where(
+            inArray(
+              deliveries.assignmentId,
+              assignmentRows.map((a) => a.id),
+            ),
+          )
+      : [],
+  };
 }

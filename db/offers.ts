@@ -11,7 +11,7 @@
  * its last place is sold) and the expiry all call these, so an offer is opened
  * and closed the same way on every path.
  */
-import { and, eq, inArray, asc, desc, gt, sql, gte, ne } from 'drizzle-orm';
+import { and, eq, inArray, asc, desc, gt, lte, sql, gte, ne } from 'drizzle-orm';
 import type {
   AuctionKind,
   AuctionPricing,
@@ -20,7 +20,7 @@ import type {
   OfferStatus,
   FeedCloseOutcome,
 } from '../domain/types';
-import type { Tx, DbOrTx } from './connection';
+import type { Db, Tx, DbOrTx } from './connection';
 import { assignments, leads, offers, offerTargets, bids, buyers, offerEvents } from './schema';
 import { queueOfferAlerts } from './deliveries';
 import type { TargetVerdict } from '../domain/eligibility';
@@ -108,6 +108,20 @@ export interface ClosedOffer {
   winners: string[];
 }
 
+/** `storeOffer` in a transaction of its own. */
+export async function saveOffer(db: Db, offer: NewOffer, targets: TargetVerdict[]): Promise<void> {
+  await db.transaction((tx) => storeOffer(tx, offer, targets));
+}
+
+/** `closeOfferWithin` in a transaction of its own. */
+export async function closeOffer(
+  db: Db,
+  offerId: string,
+  input: { outcome: CloseOutcome; reason?: string | null; at: Date },
+): Promise<ClosedOffer | null> {
+  return db.transaction((tx) => closeOfferWithin(tx, offerId, input));
+}
+
 /**
  * Closes an open offer with its outcome and writes who lost it: `lost` for
  * every targeted buyer that did not win, and `expired` / `cancelled` for the
@@ -181,6 +195,75 @@ export async function getOffer(db: DbOrTx, offerId: string): Promise<OfferRow | 
 }
 
 /** The bid a buyer placed on an offer with this request id, if it stands. */
+/** Every candidate's verdict on an offer, with its own price (null: the offer's). */
+export async function targetVerdicts(
+  db: DbOrTx,
+  offerId: string,
+): Promise<{ buyerId: string; eligible: boolean; price: number | null }[]> {
+  return db
+    .select({ buyerId: offerTargets.buyerId, eligible: offerTargets.eligible, price: offerTargets.price })
+    .from(offerTargets)
+    .where(eq(offerTargets.offerId, offerId));
+}
+
+/** Offers open right now (the `leadwire_offers_open` gauge). */
+export async function countOpenOffers(db: DbOrTx): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(offers)
+    .where(eq(offers.status, 'open'));
+  return Number(row?.n ?? 0);
+}
+
+/** The bid a buyer placed with this sequence number, if it stands. */
+export async function bidWithSeq(db: DbOrTx, offerId: string, buyerId: string, seq: number) {
+  const [row] = await db
+    .select()
+    .from(bids)
+    .where(and(eq(bids.offerId, offerId), eq(bids.buyerId, buyerId), eq(bids.seq, seq)));
+  return row;
+}
+
+/**
+ * Stores a buyer's bid on an offer (its latest: a bid with a lower sequence
+ * number never overwrites a newer one) and writes `bid_placed`, in one
+ * transaction; the sequence number keys the event, so a retry writes nothing twice.
+ */
+export async function recordBid(
+  db: Db,
+  offer: { id: string; leadId: string },
+  bid: { buyerId: string; amount: number; requestId: string; seq: number; raised: boolean; at: string },
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx
+      .insert(bids)
+      .values({
+        offerId: offer.id,
+        buyerId: bid.buyerId,
+        amount: bid.amount,
+        requestId: bid.requestId,
+        seq: bid.seq,
+        placedAt: new Date(bid.at),
+      })
+      .onConflictDoUpdate({
+        target: [bids.offerId, bids.buyerId],
+        set: { amount: bid.amount, requestId: bid.requestId, seq: bid.seq, placedAt: new Date(bid.at) },
+        setWhere: lte(bids.seq, sql`excluded.seq`),
+      });
+    await appendEvents(tx, [
+      {
+        leadId: offer.leadId,
+        offerId: offer.id,
+        type: 'bid_placed',
+        buyerId: bid.buyerId,
+        data: { amount: bid.amount, requestId: bid.requestId, raised: bid.raised, seq: bid.seq },
+        at: bid.at,
+        dedupeKey: `bid:${offer.id}:${bid.seq}`,
+      },
+    ]);
+  });
+}
+
 export async function getPlacedBid(db: DbOrTx, offerId: string, buyerId: string, requestId: string) {
   const [row] = await db
     .select()

@@ -32,6 +32,7 @@ import {
   type PingFields,
 } from './schema';
 import { inRange, type DateRange } from './reports';
+import { createApiKey } from './keys';
 import { randomUUID } from 'node:crypto';
 
 export type SourceRow = typeof sources.$inferSelect;
@@ -51,6 +52,19 @@ export async function createSource(
     .returning();
   await createSourceWallet(db, row!.id, agencyId);
   return row!;
+}
+
+/** A source, its payout wallet and its first API key (answered in clear, once), in one transaction. */
+export async function createSourceWithKey(
+  db: Db,
+  agencyId: string,
+  input: { name: string; status?: SourceStatus },
+): Promise<{ source: SourceRow; key: { key: string; id: string; prefix: string } }> {
+  return db.transaction(async (tx) => {
+    const source = await createSource(tx, agencyId, input);
+    const key = await createApiKey(tx, { kind: 'source', agencyId, sourceId: source.id });
+    return { source, key };
+  });
 }
 
 export async function getSource(
@@ -519,6 +533,11 @@ export async function claimPing(db: DbOrTx, pingId: string, leadId: string): Pro
     )
     .returning();
   return row ?? null;
+}
+
+/** Frees a claimed ping whose lead was not stored (paused campaign, consent, duplicate): it may be posted again. */
+export async function releasePing(db: DbOrTx, pingId: string): Promise<void> {
+  await db.update(pings).set({ postedAt: null, leadId: null }).where(eq(pings.id, pingId));
 }
 
 /** Whether the database's clock has passed the ping's expiry (the same clock claimPing uses). */

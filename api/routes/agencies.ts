@@ -3,13 +3,12 @@
  * first admin key); the agency's admin defines its service lines.
  */
 import {
-  createAgency,
+  createAgencyWithKey,
   createServiceLine,
   listServiceLines,
   agencySettings,
   updateAgencySettings,
 } from '../../db/agencies';
-import { createApiKey } from '../../db/keys';
 import { isUniqueViolation } from '../../db/ledger';
 import { listBody, pageArgs } from '../pagination';
 import { Problem } from '../problem';
@@ -28,11 +27,7 @@ export const agencyRoutes: AnyRoute[] = [
     body: AgencyCreate,
     responses: { 201: { description: 'created', schema: Responses.AgencyCreated }, ...BODY_ERRORS, ...AUTH_ERRORS },
     async handler({ body, services }) {
-      const { agency, key } = await services.db.transaction(async (tx) => {
-        const agency = await createAgency(tx, { name: body.name, timeZone: body.timeZone });
-        const key = await createApiKey(tx, { kind: 'admin', agencyId: agency.id });
-        return { agency, key };
-      });
+      const { agency, key } = await createAgencyWithKey(services.db, { name: body.name, timeZone: body.timeZone });
       return { status: 201, body: { agency: agencyView(agency), adminKey: key.key } };
     },
   }),

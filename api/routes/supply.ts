@@ -4,10 +4,10 @@
  * its balance and its ledger. A source never sees a buyer, another source's
  * leads or anything of the agency beyond its own campaigns.
  */
-import { eq } from 'drizzle-orm';
 import {
   claimPing,
   getPing,
+  releasePing,
   pingExpired,
   listSourceLedger,
   sourceBalance,
@@ -16,7 +16,6 @@ import {
 } from '../../db/sources';
 import { getCampaign } from '../../db/campaigns';
 import { agencyTimeZone, rangeOf } from '../../db/reports';
-import { pings } from '../../db/schema';
 import { postingSpecFor } from '../posting-spec';
 import { postContradictions } from '../../domain/ping';
 import { rateLimited } from '../auth';
@@ -160,7 +159,7 @@ export const supplyRoutes: AnyRoute[] = [
       } catch (err) {
         // Not stored (paused campaign, consent, duplicate): the ping may be posted again, corrected. Stored: it stays posted.
         if (err instanceof Problem && err.code !== 'service_unavailable') {
-          await services.db.update(pings).set({ postedAt: null, leadId: null }).where(eq(pings.id, ping.id));
+          await releasePing(services.db, ping.id);
         }
         throw err;
       }

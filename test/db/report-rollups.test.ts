@@ -16,7 +16,7 @@ import type { Pool } from 'pg';
 import { createBuyer } from '../../db/buyers';
 import { insertLead } from '../../db/leads';
 import { topUp } from '../../db/ledger';
-import { runAudit } from '../../db/audit';
+import { runAudit } from '../../ops/audit';
 import {
   startReportFold,
   foldReports,
