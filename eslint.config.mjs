@@ -21,10 +21,26 @@ const API_NO_ACTIVITIES = {
   group: ['**/activities', '**/activities/*', '**/activities/**'],
   message: 'The API imports nothing from activities/ (types included): move what both need to domain/, db/ or lib/.',
 };
+const ACTIVITIES_NO_WORKFLOWS = {
+  group: ['**/workflows', '**/workflows/*', '**/workflows/**'],
+  message: 'Activities take no type from workflows/: share it through domain/.',
+};
 const API_NO_WORKER = {
   group: ['**/worker', '**/worker/*', '**/worker/**'],
   message: 'The API imports nothing from worker/ (types included).',
 };
+
+/**
+ * The data layer (db/) is the only production code that builds queries: nothing else imports drizzle-orm or the
+ * schema, not even a type (a row type comes from its aggregate's module). Tests and the benchmark build fixtures.
+ */
+const DATA_LAYER_ONLY = {
+  group: ['drizzle-orm', 'drizzle-orm/*', 'drizzle-orm/**', '**/db/schema', '**/db/schema.ts'],
+  message:
+    'Only db/ builds queries: call (or add) a named function of the aggregate that owns the table (db/README.md); row types come from that module too.',
+};
+/** Where the data layer's rule does not reach: the data layer itself, the tests and the benchmark (fixtures). */
+const DATA_LAYER_EXEMPT = ['db/**', 'test/**', 'bench/**'];
 
 export default tseslint.config(
   {
@@ -46,6 +62,53 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // Every production folder without a rule block of its own below (worker/, bin/, ops/, scripts/, temporal/, lib/,
+    // observability/, web/, packages/, claims/…): no Drizzle outside the data layer.
+    files: ['**/*.ts', '**/*.tsx'],
+    ignores: [...DATA_LAYER_EXEMPT, 'domain/**', 'workflows/**', 'api/**', 'activities/**'],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [DATA_LAYER_ONLY] }] },
+  },
+  {
+    // db/ is the bottom floor above domain/: it imports nothing from the layers that call it (types included), so a
+    // module of the data layer can be read, tested and reused without the lifecycle, the API or the tools.
+    files: ['db/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '**/temporal',
+                '**/temporal/*',
+                '**/temporal/**',
+                '**/workflows',
+                '**/workflows/*',
+                '**/workflows/**',
+                '**/activities',
+                '**/activities/*',
+                '**/activities/**',
+                '**/api',
+                '**/api/*',
+                '**/api/**',
+                '**/worker',
+                '**/worker/*',
+                '**/worker/**',
+                '**/ops',
+                '**/ops/*',
+                '**/ops/**',
+                '../claims',
+                '../claims/**',
+              ],
+              message:
+                'db/ imports nothing from the layers above it (temporal/, workflows/, activities/, api/, worker/, ops/, claims/): they call the data layer, not the other way.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
@@ -114,7 +177,6 @@ export default tseslint.config(
             {
               group: [
                 'pg',
-                'drizzle-orm*',
                 '@electric-sql/*',
                 'express',
                 'ws',
@@ -127,6 +189,7 @@ export default tseslint.config(
             },
             // Not even a type: the shared vocabulary (timeline events, claims, routes' plain data) lives in domain/.
             { group: ['**/db', '**/db/*'], message: 'Workflows take no type from db/: share it through domain/.' },
+            DATA_LAYER_ONLY,
           ],
         },
       ],
@@ -136,24 +199,25 @@ export default tseslint.config(
     // The API checks URLs through lib/, shares vocabulary through domain/ and calls workflows through
     // temporal/calls.ts: it runs no activity or worker code.
     files: ['api/**/*.ts'],
-    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [API_NO_ACTIVITIES, API_NO_WORKER] }] },
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [API_NO_ACTIVITIES, API_NO_WORKER, DATA_LAYER_ONLY] },
+      ],
+    },
   },
   {
     // Activities take no type from workflows/ (the workflow imports the activities' types, not the other way).
     files: ['activities/**/*.ts'],
     rules: {
-      '@typescript-eslint/no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['**/workflows', '**/workflows/*', '**/workflows/**'],
-              message: 'Activities take no type from workflows/: share it through domain/.',
-            },
-          ],
-        },
-      ],
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [ACTIVITIES_NO_WORKFLOWS, DATA_LAYER_ONLY] }],
     },
+  },
+  {
+    // Until the claim corridor moves (issue #24, item 2): its move takes this file's queries into db/sales.ts; then
+    // this exemption goes.
+    files: ['activities/sales.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [ACTIVITIES_NO_WORKFLOWS] }] },
   },
   {
     // Entry points in bin/ take shared code from its own home (temporal/, …), never from the scripts beside them.
