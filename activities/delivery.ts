@@ -12,14 +12,13 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import {
   logDeliveryAttempt,
-  pauseWebhookEndpoint,
   recordAttemptFailed,
   recordDashboardDelivery,
   recordDelivered,
   recordDeliveryFailed,
   getDelivery,
 } from '../db/deliveries';
-import { buyerById, ensureWebhookSecret } from '../db/buyers';
+import { buyerById, ensureWebhookSecret, pauseWebhookEndpoint } from '../db/buyers';
 import { getAssignment } from '../db/assignments';
 import { leadById } from '../db/leads';
 import { retryDelayMs, type DeliveryPayload } from '../domain/delivery';

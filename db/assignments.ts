@@ -73,6 +73,21 @@ export async function agencyAssignment(
   return row;
 }
 
+/** A returned sale: refunded (the dispute's transaction). */
+export async function markRefunded(db: DbOrTx, assignmentId: string): Promise<void> {
+  await db.update(assignments).set({ status: 'refunded' }).where(eq(assignments.id, assignmentId));
+}
+
+/** Whether the lead still has an active sale (a shared lead returned by one of its buyers). */
+export async function leadStillSold(db: DbOrTx, leadId: string): Promise<boolean> {
+  const rows = await db
+    .select({ id: assignments.id })
+    .from(assignments)
+    .where(and(eq(assignments.leadId, leadId), eq(assignments.status, 'active')))
+    .limit(1);
+  return rows.length > 0;
+}
+
 export async function getAssignment(db: DbOrTx, assignmentId: string): Promise<AssignmentRow | undefined> {
   const [row] = await db.select().from(assignments).where(eq(assignments.id, assignmentId));
   return row;

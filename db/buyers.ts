@@ -7,7 +7,7 @@
  * Tables: buyers, campaign_buyer_prices, buyer_changes, pipeline_changes.
  */
 import crypto from 'node:crypto';
-import { eq, and, desc, inArray, gte } from 'drizzle-orm';
+import { eq, and, desc, inArray, gte, isNull, sql } from 'drizzle-orm';
 
 import { type Caps, type ChangeActor, PIPELINE_STATUSES, type PipelineStatus } from '../domain/types';
 import type { Db, DbOrTx } from './connection';
@@ -567,4 +567,50 @@ export async function rotateWebhookSecret(
     });
   });
   return { webhookSecret, previousSecretUntil };
+}
+
+// ─── delivery health (db/deliveries.ts) ──────────────────────────────────────
+
+/** A delivery went out: the buyer's run of consecutive failures starts again. */
+export async function resetDeliveryFailures(db: DbOrTx, buyerId: string): Promise<void> {
+  await db.update(buyers).set({ consecutiveDeliveryFailures: 0 }).where(eq(buyers.id, buyerId));
+}
+
+/** A delivery failed for good: one more in the buyer's run; answers the buyer as it is now. */
+export async function countDeliveryFailure(db: DbOrTx, buyerId: string): Promise<BuyerRow> {
+  const [row] = await db
+    .update(buyers)
+    .set({ consecutiveDeliveryFailures: sql`${buyers.consecutiveDeliveryFailures} + 1` })
+    .where(eq(buyers.id, buyerId))
+    .returning();
+  return row!;
+}
+
+/** Pauses an active buyer for the system (consecutive delivery failures), with the change in its log. */
+export async function autoPauseBuyer(
+  db: DbOrTx,
+  buyer: Pick<BuyerRow, 'id' | 'agencyId' | 'pauseReason'>,
+  pauseReason: string,
+): Promise<void> {
+  await db
+    .update(buyers)
+    .set({ status: 'paused', pauseReason, pausedBy: 'system', updatedAt: new Date() })
+    .where(eq(buyers.id, buyer.id));
+  await db.insert(buyerChanges).values({
+    agencyId: buyer.agencyId,
+    buyerId: buyer.id,
+    actor: 'system',
+    changes: { status: { from: 'active', to: 'paused' }, pauseReason: { from: buyer.pauseReason, to: pauseReason } },
+    note: 'consecutive delivery failures',
+  });
+}
+
+/** The endpoint answered 410 Gone: pause the buyer's webhook (once) until its URL is changed or it is resumed. */
+export async function pauseWebhookEndpoint(db: Db, buyerId: string, reason: string): Promise<boolean> {
+  const rows = await db
+    .update(buyers)
+    .set({ webhookPausedAt: new Date(), webhookPauseReason: reason.slice(0, 500), updatedAt: new Date() })
+    .where(and(eq(buyers.id, buyerId), isNull(buyers.webhookPausedAt)))
+    .returning({ id: buyers.id });
+  return rows.length > 0;
 }

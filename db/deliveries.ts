@@ -8,20 +8,20 @@
  * Every write is a state transition (pending → delivered | failed), so a
  * retried activity never counts twice.
  */
-import { and, eq, ne, sql, asc, isNull, inArray, lte } from 'drizzle-orm';
+import { and, eq, ne, sql, asc, inArray, lte } from 'drizzle-orm';
 import type { DeliveryChannel, DeliveryAttemptOutcome, AlertChannel, AlertStatus } from '../domain/types';
 import type { Db, DbOrTx, Tx } from './connection';
 import {
   agencies,
   assignments,
-  buyerChanges,
   buyers,
   deliveries,
   deliveryAttempts,
   buyerAlerts,
   type DeliverySettings,
 } from './schema';
-import { autoPauseAfterFailures } from './agencies';
+import { agencySettings, autoPauseAfterFailures } from './agencies';
+import { autoPauseBuyer, countDeliveryFailure, resetDeliveryFailures } from './buyers';
 import { appendEvents } from './offers';
 import { offerAlertChannels, type AlertSettings } from '../domain/buyer-side';
 
@@ -104,7 +104,7 @@ export async function recordDelivered(
         data: { channel, assignmentId: a.id, attempts: attempt, detail },
       },
     ]);
-    await tx.update(buyers).set({ consecutiveDeliveryFailures: 0 }).where(eq(buyers.id, a.buyerId));
+    await resetDeliveryFailures(tx, a.buyerId);
   });
 }
 
@@ -141,27 +141,12 @@ export async function recordDeliveryFailed(
         at,
       },
     ]);
-    const [buyer] = await tx
-      .update(buyers)
-      .set({ consecutiveDeliveryFailures: sql`${buyers.consecutiveDeliveryFailures} + 1` })
-      .where(eq(buyers.id, a.buyerId))
-      .returning();
-    const [agency] = await tx.select({ settings: agencies.settings }).from(agencies).where(eq(agencies.id, a.agencyId));
-    const limit = autoPauseAfterFailures(agency?.settings ?? {});
-    const consecutive = buyer!.consecutiveDeliveryFailures;
-    if (limit <= 0 || consecutive < limit || buyer!.status !== 'active') return { paused: false, consecutive };
+    const buyer = await countDeliveryFailure(tx, a.buyerId);
+    const limit = autoPauseAfterFailures(await agencySettings(tx, a.agencyId));
+    const consecutive = buyer.consecutiveDeliveryFailures;
+    if (limit <= 0 || consecutive < limit || buyer.status !== 'active') return { paused: false, consecutive };
     const pauseReason = `auto-paused: ${consecutive} consecutive failed deliveries (last: ${channel}: ${error.slice(0, 200)})`;
-    await tx
-      .update(buyers)
-      .set({ status: 'paused', pauseReason, pausedBy: 'system', updatedAt: new Date() })
-      .where(eq(buyers.id, a.buyerId));
-    await tx.insert(buyerChanges).values({
-      agencyId: a.agencyId,
-      buyerId: a.buyerId,
-      actor: 'system',
-      changes: { status: { from: 'active', to: 'paused' }, pauseReason: { from: buyer!.pauseReason, to: pauseReason } },
-      note: 'consecutive delivery failures',
-    });
+    await autoPauseBuyer(tx, buyer, pauseReason);
     await appendEvents(tx, [
       {
         leadId: a.leadId,
@@ -264,16 +249,6 @@ export async function listDeliveryAttempts(db: Db, assignmentId: string): Promis
     .from(deliveryAttempts)
     .where(eq(deliveryAttempts.assignmentId, assignmentId))
     .orderBy(asc(deliveryAttempts.createdAt), asc(deliveryAttempts.attempt));
-}
-
-/** The endpoint answered 410 Gone: pause the buyer's webhook (once) until its URL is changed or it is resumed. */
-export async function pauseWebhookEndpoint(db: Db, buyerId: string, reason: string): Promise<boolean> {
-  const rows = await db
-    .update(buyers)
-    .set({ webhookPausedAt: new Date(), webhookPauseReason: reason.slice(0, 500), updatedAt: new Date() })
-    .where(and(eq(buyers.id, buyerId), isNull(buyers.webhookPausedAt)))
-    .returning({ id: buyers.id });
-  return rows.length > 0;
 }
 
 // ─── alerts ─────────────────────────────────────────────────────────────────

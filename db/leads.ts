@@ -267,3 +267,18 @@ export async function leadRecords(db: DbOrTx, leadId: string): Promise<LeadRecor
       : [],
   };
 }
+
+// ─── status moves inside other aggregates' transactions ─────────────────────
+
+/** An offer opened for the lead: `offered`, unless it is already past that (sold, rejected…). */
+export async function markLeadOffered(tx: DbOrTx, leadId: string): Promise<void> {
+  await tx
+    .update(leads)
+    .set({ status: 'offered' })
+    .where(and(eq(leads.id, leadId), inArray(leads.status, ['routing', 'offered', 'manual_review'])));
+}
+
+/** A returned lead with no active sale left goes back to routing (to be offered again). */
+export async function reopenReturnedLead(tx: DbOrTx, leadId: string): Promise<void> {
+  await tx.update(leads).set({ status: 'routing', statusReason: 'returned' }).where(eq(leads.id, leadId));
+}

@@ -11,7 +11,7 @@
  * its last place is sold) and the expiry all call these, so an offer is opened
  * and closed the same way on every path.
  */
-import { and, eq, inArray, asc, desc, gt, lte, sql, gte, ne } from 'drizzle-orm';
+import { and, eq, asc, desc, gt, lte, sql, gte, ne } from 'drizzle-orm';
 import type {
   AuctionKind,
   AuctionPricing,
@@ -21,8 +21,9 @@ import type {
   FeedCloseOutcome,
 } from '../domain/types';
 import type { Db, Tx, DbOrTx } from './connection';
-import { assignments, leads, offers, offerTargets, bids, buyers, offerEvents } from './schema';
+import { assignments, offers, offerTargets, bids, buyers, offerEvents } from './schema';
 import { queueOfferAlerts } from './deliveries';
+import { markLeadOffered } from './leads';
 import type { TargetVerdict } from '../domain/eligibility';
 
 import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
@@ -91,10 +92,7 @@ export async function storeOffer(tx: Tx, offer: NewOffer, targets: TargetVerdict
       closesAt: offer.closesAt.toISOString(),
       targets,
     });
-  await tx
-    .update(leads)
-    .set({ status: 'offered' })
-    .where(and(eq(leads.id, offer.leadId), inArray(leads.status, ['routing', 'offered', 'manual_review'])));
+  await markLeadOffered(tx, offer.leadId);
 }
 
 export type CloseOutcome = 'won' | 'expired' | 'cancelled';
