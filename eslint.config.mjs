@@ -175,15 +175,7 @@ export default tseslint.config(
               message: 'Workflow code must be deterministic: no Node built-ins.',
             },
             {
-              group: [
-                'pg',
-                '@electric-sql/*',
-                'express',
-                'ws',
-                '**/activities',
-                '**/activities/*',
-                '**/api/*',
-              ],
+              group: ['pg', '@electric-sql/*', 'express', 'ws', '**/activities', '**/activities/*', '**/api/*'],
               message: 'Workflow code does no I/O: call an activity.',
               allowTypeImports: true,
             },
