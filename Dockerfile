@@ -19,7 +19,7 @@ ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app /build
-RUN for d in activities api bin claims db domain lib observability scripts temporal worker workflows; do cp -r /build/$d ./$d; done \
+RUN for d in activities api bin claims db domain lib observability ops scripts temporal worker workflows; do cp -r /build/$d ./$d; done \
  && mkdir -p web && (cp -r /build/web/dist web/dist 2>/dev/null || true) \
  && cp /build/tsconfig.json ./ && rm -rf /build
 # The pages are built above; npm's pre-hooks (preapi, prestart: rebuild stale pages with Vite, a dev

@@ -28,6 +28,10 @@ const API_NO_ACTIVITIES = {
   group: ['**/activities', '**/activities/*', '**/activities/**'],
   message: 'The API imports nothing from activities/ (types included): move what both need to domain/, db/ or lib/.',
 };
+const ACTIVITIES_NO_WORKFLOWS = {
+  group: ['**/workflows', '**/workflows/*', '**/workflows/**'],
+  message: 'Activities take no type from workflows/: share it through domain/.',
+};
 const API_NO_WORKER = {
   group: ['**/worker', '**/worker/*', '**/worker/**'],
   message: 'The API imports nothing from worker/ (types included).',
@@ -35,6 +39,18 @@ const API_NO_WORKER = {
 
 /** The server's folders: the pages (web/) know the server only through packages/client. */
 const WEB_FORBIDDEN = ['api', 'domain', 'db', 'activities', 'workflows', 'claims', 'lib', 'temporal', 'worker', 'ops'];
+
+/**
+ * The data layer (db/) is the only production code that builds queries: nothing else imports drizzle-orm or the
+ * schema, not even a type (a row type comes from its aggregate's module). Tests and the benchmark build fixtures.
+ */
+const DATA_LAYER_ONLY = {
+  group: ['drizzle-orm', 'drizzle-orm/*', 'drizzle-orm/**', '**/db/schema', '**/db/schema.ts'],
+  message:
+    'Only db/ builds queries: call (or add) a named function of the aggregate that owns the table (db/README.md); row types come from that module too.',
+};
+/** Where the data layer's rule does not reach: the data layer itself, the tests and the benchmark (fixtures). */
+const DATA_LAYER_EXEMPT = ['db/**', 'test/**', 'bench/**'];
 
 export default tseslint.config(
   {
@@ -57,6 +73,57 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // Every production folder without a rule block of its own below (worker/, bin/, ops/, scripts/, temporal/, lib/,
+    // observability/, web/, packages/, claims/…): no Drizzle outside the data layer.
+    files: ['**/*.ts', '**/*.tsx'],
+    ignores: [...DATA_LAYER_EXEMPT, 'domain/**', 'workflows/**', 'api/**', 'activities/**'],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [DATA_LAYER_ONLY] }] },
+  },
+  {
+    // db/ is the bottom floor above domain/: it imports nothing from the layers that call it (types included), so a
+    // module of the data layer can be read, tested and reused without the lifecycle, the API or the tools.
+    files: ['db/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '**/temporal',
+                '**/temporal/*',
+                '**/temporal/**',
+                '**/workflows',
+                '**/workflows/*',
+                '**/workflows/**',
+                '**/activities',
+                '**/activities/*',
+                '**/activities/**',
+                '**/api',
+                '**/api/*',
+                '**/api/**',
+                '**/worker',
+                '**/worker/*',
+                '**/worker/**',
+                '**/ops',
+                '**/ops/*',
+                '**/ops/**',
+              ],
+              message:
+                'db/ imports nothing from the layers above it (temporal/, workflows/, activities/, api/, worker/, ops/): they call the data layer, not the other way.',
+            },
+            {
+              // The claim's vocabulary is pure (held to domain/'s rules) and may be shared down here; the rest of claims/ calls db/.
+              regex: '^(\\.\\./)+claims(/(?!vocabulary$).*)?$',
+              message:
+                'db/ takes only the pure vocabulary from claims/ (claims/vocabulary): the relay and the sale paths call db/.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
@@ -124,21 +191,13 @@ export default tseslint.config(
               message: 'Workflow code must be deterministic: no Node built-ins.',
             },
             {
-              group: [
-                'pg',
-                'drizzle-orm*',
-                '@electric-sql/*',
-                'express',
-                'ws',
-                '**/activities',
-                '**/activities/*',
-                '**/api/*',
-              ],
+              group: ['pg', '@electric-sql/*', 'express', 'ws', '**/activities', '**/activities/*', '**/api/*'],
               message: 'Workflow code does no I/O: call an activity.',
               allowTypeImports: true,
             },
             // Not even a type: the shared vocabulary (timeline events, claims, routes' plain data) lives in domain/.
             { group: ['**/db', '**/db/*'], message: 'Workflows take no type from db/: share it through domain/.' },
+            DATA_LAYER_ONLY,
           ],
         },
       ],
@@ -148,23 +207,18 @@ export default tseslint.config(
     // The API checks URLs through lib/, shares vocabulary through domain/ and calls workflows through
     // temporal/calls.ts: it runs no activity or worker code.
     files: ['api/**/*.ts'],
-    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [API_NO_ACTIVITIES, API_NO_WORKER] }] },
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [API_NO_ACTIVITIES, API_NO_WORKER, DATA_LAYER_ONLY] },
+      ],
+    },
   },
   {
     // Activities take no type from workflows/ (the workflow imports the activities' types, not the other way).
     files: ['activities/**/*.ts'],
     rules: {
-      '@typescript-eslint/no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['**/workflows', '**/workflows/*', '**/workflows/**'],
-              message: 'Activities take no type from workflows/: share it through domain/.',
-            },
-          ],
-        },
-      ],
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [ACTIVITIES_NO_WORKFLOWS, DATA_LAYER_ONLY] }],
     },
   },
   {
@@ -181,6 +235,7 @@ export default tseslint.config(
               message:
                 'web/ imports nothing from the server (types included): take API and feed types from packages/client.',
             },
+            DATA_LAYER_ONLY,
           ],
         },
       ],
@@ -197,9 +252,10 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['pg', 'drizzle-orm*', '@electric-sql/*', '**/db/schema', '**/db/schema/*'],
+              group: ['pg', '@electric-sql/*'],
               message: 'claims/ builds no query: call a named function of the data layer (db/).',
             },
+            DATA_LAYER_ONLY,
             {
               group: ['**/workflows', '**/workflows/*', '**/workflows/**', '**/worker', '**/worker/*', '**/worker/**'],
               message: 'claims/ takes nothing from workflows/ or worker/ (types included): the desks are in claims/.',

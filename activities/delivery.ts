@@ -5,16 +5,22 @@
  * (webhook, email, SMS, voice; activities/channels) are one activity each,
  * retried by the workflow with the policy `planDelivery` hands it; each failed
  * attempt names its own wait (`nextRetryDelay`): the receiver's `Retry-After`,
- * else the schedule with jitter. Every attempt is logged (db/delivery-attempts).
+ * else the schedule with jitter. Every attempt is logged (db/deliveries.ts).
  * A 410 Gone pauses the buyer's webhook endpoint. `redeliver` sends a sale
  * again, with the same message id (the redelivery workflow runs it).
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { logDeliveryAttempt, pauseWebhookEndpoint } from '../db/delivery-attempts';
-import { and, eq } from 'drizzle-orm';
-import { generateWebhookSecret } from '../db/admin';
-import { recordAttemptFailed, recordDashboardDelivery, recordDelivered, recordDeliveryFailed } from '../db/deliveries';
-import { assignments, buyers, deliveries, leads } from '../db/schema';
+import {
+  logDeliveryAttempt,
+  recordAttemptFailed,
+  recordDashboardDelivery,
+  recordDelivered,
+  recordDeliveryFailed,
+  getDelivery,
+} from '../db/deliveries';
+import { buyerById, ensureWebhookSecret, pauseWebhookEndpoint } from '../db/buyers';
+import { getAssignment } from '../db/assignments';
+import { leadById } from '../db/leads';
 import { retryDelayMs, type DeliveryPayload } from '../domain/delivery';
 import type { DeliveryChannel } from '../domain/types';
 import type { DeliveryRetry } from '../domain/delivery';
@@ -60,7 +66,7 @@ export async function deliveryPlanFor(
   overrides: ActivityDeps['delivery'],
   buyerId: string,
 ): Promise<DeliveryPlan> {
-  const [buyer] = await db.select().from(buyers).where(eq(buyers.id, buyerId));
+  const buyer = await buyerById(db, buyerId);
   const cfg = resolveDeliveryConfig(overrides);
   const channels = channelsFor(cfg);
   return {
@@ -73,20 +79,14 @@ export function deliveryActivities({ db, bus, delivery }: ActivityDeps) {
   const config = () => resolveDeliveryConfig(delivery);
 
   const load = async (assignmentId: string) => {
-    const [a] = await db.select().from(assignments).where(eq(assignments.id, assignmentId));
+    const a = await getAssignment(db, assignmentId);
     if (!a) throw ApplicationFailure.nonRetryable(`assignment ${assignmentId} not found`, 'AssignmentNotFound');
-    const [lead] = await db.select().from(leads).where(eq(leads.id, a.leadId));
-    let [buyer] = await db.select().from(buyers).where(eq(buyers.id, a.buyerId));
-    if (!lead || !buyer)
+    const lead = await leadById(db, a.leadId);
+    const found = await buyerById(db, a.buyerId);
+    if (!lead || !found)
       throw ApplicationFailure.nonRetryable(`assignment ${assignmentId}: lead or buyer missing`, 'AssignmentNotFound');
-    if (!buyer.webhookSecret) {
-      // A buyer from before signed webhooks: give it a secret (the admin reads it by rotating).
-      [buyer] = await db
-        .update(buyers)
-        .set({ webhookSecret: generateWebhookSecret() })
-        .where(eq(buyers.id, buyer.id))
-        .returning();
-    }
+    // A buyer from before signed webhooks gets a secret now (the admin reads it by rotating).
+    const buyer = await ensureWebhookSecret(db, found);
     const payload: DeliveryPayload = {
       event: 'lead.delivered',
       assignmentId: a.id,
@@ -98,17 +98,14 @@ export function deliveryActivities({ db, bus, delivery }: ActivityDeps) {
       lead: { id: lead.id, ...lead.fields },
       consent: lead.consent ?? null,
     };
-    return { a, lead, buyer: buyer!, payload };
+    return { a, lead, buyer, payload };
   };
 
   const send = async (channel: SendingChannel, assignmentId: string, redelivery = false): Promise<void> => {
     const { a, buyer, payload } = await load(assignmentId);
     const attempt = Context.current().info.attempt;
     if (!redelivery) {
-      const [done] = await db
-        .select()
-        .from(deliveries)
-        .where(and(eq(deliveries.assignmentId, a.id), eq(deliveries.channel, channel)));
+      const done = await getDelivery(db, a.id, channel);
       if (done?.status === 'delivered') return; // an earlier attempt sent it and the record committed
     }
     const cfg = config();
@@ -195,16 +192,16 @@ export function deliveryActivities({ db, bus, delivery }: ActivityDeps) {
 
     /** The channels a sale goes out on (the dashboard always). */
     async deliveryChannels(input: { assignmentId: string }): Promise<DeliveryChannel[]> {
-      const [a] = await db.select().from(assignments).where(eq(assignments.id, input.assignmentId));
+      const a = await getAssignment(db, input.assignmentId);
       if (!a) return [];
-      const [buyer] = await db.select().from(buyers).where(eq(buyers.id, a.buyerId));
+      const buyer = await buyerById(db, a.buyerId);
       const channels = channelsFor(config());
       return ['dashboard', ...SENDING_CHANNELS.filter((c) => buyer && channels[c].configured(buyer))];
     },
 
     /** The first lifecycle's dashboard step (the sale transaction records it now): a no-op once recorded. */
     async deliverToDashboard(input: { assignmentId: string }): Promise<void> {
-      const [a] = await db.select().from(assignments).where(eq(assignments.id, input.assignmentId));
+      const a = await getAssignment(db, input.assignmentId);
       if (!a) throw new Error(`assignment ${input.assignmentId} not found`);
       await recordDashboardDelivery(db, a);
     },

@@ -4,13 +4,20 @@
  * and the lead's status. Every write is idempotent, because Temporal retries
  * an activity (or re-runs a local one) whose worker died after the commit.
  */
-import { eq } from 'drizzle-orm';
 import type { OfferBus } from '../db/offer-bus';
-import { closeOfferWithin, storeOffer, type CloseOutcome, type TargetVerdict } from '../db/offers';
-import { getOffer } from '../db/queries';
+import {
+  closeOffer,
+  saveOffer,
+  targetVerdicts,
+  type CloseOutcome,
+  type TargetVerdict,
+  getOffer,
+  appendEvents,
+  type TimelineEventInput,
+} from '../db/offers';
 import { evaluateEligibility } from '../db/eligibility';
-import { assignments, leads, offerTargets } from '../db/schema';
-import { appendEvents, type TimelineEventInput } from '../db/timeline';
+import { offerSales } from '../db/assignments';
+import { setLeadStatus } from '../db/leads';
 import { buyerOfferOf } from '../domain/offer-view';
 import type { AuctionKind, AuctionPricing, LeadStatus, OfferKind } from '../domain/types';
 import type { ActivityDeps } from './deps';
@@ -93,10 +100,7 @@ async function publishOpened(
 
 export function offerActivities({ db, bus }: ActivityDeps) {
   const counts = async (offerId: string) => {
-    const rows = await db
-      .select({ buyerId: offerTargets.buyerId, eligible: offerTargets.eligible, price: offerTargets.price })
-      .from(offerTargets)
-      .where(eq(offerTargets.offerId, offerId));
+    const rows = await targetVerdicts(db, offerId);
     const eligible = rows.filter((t) => t.eligible).map((t) => t.buyerId);
     return { eligible, excluded: rows.length - eligible.length, targets: rows.filter((t) => t.eligible) };
   };
@@ -153,7 +157,7 @@ export function offerActivities({ db, bus }: ActivityDeps) {
         closesAt: new Date(openedAt.getTime() + (route.mode === 'ping_post' ? route.claimWindowSeconds * 1000 : 0)),
         route: route as unknown as Record<string, unknown>,
       } as const;
-      await db.transaction((tx) => storeOffer(tx, offer, targets));
+      await saveOffer(db, offer, targets);
       await publishOpened(bus, offer, targets);
       const eligible = targets.filter((t) => t.eligible).map((t) => t.buyerId);
       return { route, offer: opened(offer, eligible, targets.length - eligible.length) };
@@ -183,7 +187,7 @@ export function offerActivities({ db, bus }: ActivityDeps) {
           closesAt: new Date(input.closesAt),
           id: input.offerId,
         } as const;
-        await db.transaction((tx) => storeOffer(tx, { ...offer, route: null }, targets));
+        await saveOffer(db, { ...offer, route: null }, targets);
         await publishOpened(bus, offer, targets);
       }
       const offer = existing ?? (await getOffer(db, input.offerId))!;
@@ -203,16 +207,15 @@ export function offerActivities({ db, bus }: ActivityDeps) {
       reason?: string;
       at: string;
     }): Promise<ClosedAnswer> {
-      const closed = await db.transaction((tx) =>
-        closeOfferWithin(tx, input.offerId, { outcome: input.outcome, reason: input.reason, at: new Date(input.at) }),
-      );
+      const closed = await closeOffer(db, input.offerId, {
+        outcome: input.outcome,
+        reason: input.reason,
+        at: new Date(input.at),
+      });
       if (closed) await publishClosed(bus, closed);
       // Already closed: by the sale that filled it – possibly one the workflow has no record of (a crash between the
       // sale's commit and its record in history). The workflow learns of those sales here.
-      const sold = await db
-        .select({ id: assignments.id, buyerId: assignments.buyerId })
-        .from(assignments)
-        .where(eq(assignments.offerId, input.offerId));
+      const sold = await offerSales(db, input.offerId);
       return { closedNow: closed !== null, assignments: sold };
     },
 
@@ -227,13 +230,7 @@ export function offerActivities({ db, bus }: ActivityDeps) {
       reason?: string | null;
       event?: TimelineEventInput;
     }): Promise<void> {
-      await db.transaction(async (tx) => {
-        await tx
-          .update(leads)
-          .set({ status: input.status, statusReason: input.reason ?? null })
-          .where(eq(leads.id, input.leadId));
-        if (input.event) await appendEvents(tx, [input.event]);
-      });
+      await setLeadStatus(db, input);
     },
   };
 }

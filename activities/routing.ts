@@ -7,7 +7,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../db/connection';
 import { evaluateEligibility, leadAndCampaign, type EligibilityResult, type TargetVerdict } from '../db/eligibility';
-import type { campaigns } from '../db/schema';
+import type { CampaignRow } from '../db/campaigns';
 import type { AuctionKind, AuctionPricing, CampaignStatus, DeliveryMode, PushStrategy } from '../domain/types';
 import type { ActivityDeps } from './deps';
 
@@ -31,7 +31,7 @@ export interface Route {
 export type { EligibilityResult, TargetVerdict };
 
 /** The campaign settings a lead runs under, as read at routing. */
-export function routeOf(lead: { id: string; agencyId: string }, campaign: typeof campaigns.$inferSelect): Route {
+export function routeOf(lead: { id: string; agencyId: string }, campaign: CampaignRow): Route {
   return {
     leadId: lead.id,
     agencyId: lead.agencyId,

@@ -24,7 +24,7 @@ import { ClaimRelay } from '../claims/relay';
 import { attachFeedGateway, type FeedHandle } from './feed';
 import { boundInFlight, DEFAULT_IN_FLIGHT, type InFlightLimits } from './in-flight';
 import { idempotencyKeyOf, requestHash, withIdempotency } from './idempotency';
-import { countOpenOffers } from '../db/audit';
+import { countOpenOffers } from '../db/offers';
 import { Metrics } from './metrics';
 import { buildAsyncApi } from './asyncapi';
 import { buildOpenApi, docsPage } from './openapi';

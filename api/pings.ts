@@ -13,12 +13,10 @@
  * INSERT. Nothing is cached beyond the read in flight, so an answer is never
  * older than one read; the post re-judges everything anyway (routing).
  */
-import type { CampaignRow } from '../db/admin';
+import { type CampaignRow, getCampaignRow } from '../db/campaigns';
 import type { Db } from '../db/connection';
 import { judgeLoaded, loadEligibilityInputs, type EligibilityInputs } from '../db/eligibility';
-import { recordPings, type NewPing, type PingRow } from '../db/pings';
-import { getCampaignRow } from '../db/queries';
-import { ruleOf, type SourceCampaignRow } from '../db/sources';
+import { recordPings, type NewPing, type PingRow, ruleOf, type SourceCampaignRow } from '../db/sources';
 import { payoutFor } from '../domain/payout';
 import { leadFieldsOfPing, type PingLeadFields } from '../domain/ping';
 import type { PingDecision, PingRejection } from '../domain/types';

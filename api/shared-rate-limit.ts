@@ -1,6 +1,6 @@
 /**
  * Rate limits shared by every API process: N processes allow the documented
- * rate once, not N times. The buckets live in Postgres (db/rate-limit-buckets.ts)
+ * rate once, not N times. The buckets live in Postgres (db/idempotency.ts)
  * – every deployment that runs several API processes already has it, and
  * Redis, though faster, would be one more service to run and secure for a
  * limit that tolerates a few tokens of slack.
@@ -15,7 +15,7 @@
  * until they refill – a batch is small, so the slack is too.
  */
 import type { Db } from '../db/connection';
-import { leaseTokens } from '../db/rate-limit-buckets';
+import { leaseTokens } from '../db/idempotency';
 import type { BucketOptions, RateLimiter } from './rate-limit';
 
 interface Local {

@@ -3,16 +3,25 @@
  * added to a table later does not leak into an answer until someone adds it here.
  */
 import { buyerOfferOf } from '../domain/offer-view';
-import type { AgencyRow, BuyerRow, CampaignRow, LeadRow } from '../db/admin';
-import type { DeliveryAttemptRow } from '../db/delivery-attempts';
+import type { AgencyRow, ServiceLineRow } from '../db/agencies';
+import type { BuyerRow } from '../db/buyers';
+import type { CampaignRow, PoolEntry } from '../db/campaigns';
+import type { LeadRow } from '../db/leads';
+import type { DeliveryAttemptRow } from '../db/deliveries';
 import type { DisputeRow } from '../db/disputes';
-import type { AssignmentRow, LedgerRow, OfferRow, PoolEntry, ServiceLineRow, TargetRow, WonLead } from '../db/queries';
-import type { TimelineEvent } from '../db/timeline';
+import type { AssignmentRow, WonLead } from '../db/assignments';
+import type { LedgerRow } from '../db/ledger';
+import type { OfferRow, TargetRow, TimelineEvent } from '../db/offers';
 import { availability } from '../domain/schedule';
 import type { ExclusionReason, PingRejection } from '../domain/types';
-import type { PingRow } from '../db/pings';
-import type { SourceLedgerEntry } from '../db/source-ledger';
-import { ruleOf, type SourceCampaignRow, type SourceLead, type SourceRow } from '../db/sources';
+import {
+  type PingRow,
+  type SourceLedgerEntry,
+  ruleOf,
+  type SourceCampaignRow,
+  type SourceLead,
+  type SourceRow,
+} from '../db/sources';
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 

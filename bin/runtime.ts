@@ -10,7 +10,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createApi } from '../api/app';
 import { inFlightFromEnv, type InFlightLimits } from '../api/in-flight';
 import { openDatabase, type Database } from '../db/connection';
-import { startReportFold } from '../db/report-fold';
+import { startReportFold } from '../db/reports';
 import { createInProcessBus, createPostgresBus, type OfferBus } from '../db/offer-bus';
 import { consoleStyle, logger } from '../observability/logger';
 import { shutdownTracing, temporalTracingPlugins } from '../observability/tracing';
@@ -150,7 +150,7 @@ export async function serveApi(
   });
   const server = http.createServer(app);
   const feed = attachFeed(server);
-  // The report deltas into the roll-ups (db/report-fold.ts), from every API process; one fold runs at a time.
+  // The report deltas into the roll-ups (db/reports.ts), from every API process; one fold runs at a time.
   const fold = startReportFold(deps.database.db, { onError: (err) => logger.warn({ err }, 'report fold failed') });
   await listen(server, config.port);
   return {

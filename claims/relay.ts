@@ -20,9 +20,16 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import type { Db } from '../db/connection';
-import { getOffer, getPlacedBid, getTarget, type OfferRow } from '../db/queries';
+import {
+  getOffer,
+  getPlacedBid,
+  getTarget,
+  type OfferRow,
+  appendEvents,
+  batchedAppender,
+  type TimelineEventInput,
+} from '../db/offers';
 import { claimContext } from '../db/sales';
-import { appendEvents, batchedAppender, type TimelineEventInput } from '../db/timeline';
 import type { BidRefusalReason, ClaimFailureReason } from '../domain/types';
 import { DeadlineExceeded, executeBid, executeClaim } from '../temporal/calls';
 // The relay is the API side of the claim: it answers with the API's problems and limits.

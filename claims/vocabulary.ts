@@ -162,7 +162,7 @@ export function bidRefusalOf(reason: BidRefusalReason): BidRefusalOutcome {
   return { ...outcome };
 }
 
-/** One event of a lead's timeline as its writers give it (workflows decide some; db/timeline.ts appends them). */
+/** One event of a lead's timeline as its writers give it (workflows decide some; db/offers.ts appends them). */
 export interface TimelineEventInput {
   leadId: string;
   offerId?: string | null;

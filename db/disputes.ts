@@ -13,10 +13,12 @@ import type { DisputeStatus } from '../domain/types';
 import type { Db, DbOrTx } from './connection';
 import { isUniqueViolation, postLedgerEntry, type LedgerEntry } from './ledger';
 import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
-import { assignments, disputes, leads } from './schema';
-import { agencySettings } from './settings';
-import { reverseSourcePayout } from './source-ledger';
-import { appendEvents } from './timeline';
+import { assignments, disputes } from './schema';
+import { agencySettings } from './agencies';
+import { reverseSourcePayout } from './sources';
+import { appendEvents } from './offers';
+import { leadById, reopenReturnedLead } from './leads';
+import { leadStillSold, markRefunded } from './assignments';
 
 export type DisputeRow = typeof disputes.$inferSelect;
 
@@ -174,7 +176,7 @@ export async function resolveDispute(
       offerId: assignment.offerId,
       reference: `dispute:${dispute.id}`,
     });
-    await tx.update(assignments).set({ status: 'refunded' }).where(eq(assignments.id, assignment.id));
+    await markRefunded(tx, assignment.id);
     await reverseSourcePayout(tx, assignment.id, `dispute:${dispute.id}`);
     const [row] = await tx
       .update(disputes)
@@ -200,17 +202,9 @@ export async function resolveDispute(
     ]);
     let reoffer: { leadId: string; campaignId: string } | null = null;
     if (input.reoffer) {
-      const [lead] = await tx.select().from(leads).where(eq(leads.id, assignment.leadId));
+      const lead = await leadById(tx, assignment.leadId);
       const campaignId = input.reoffer.campaignId ?? lead!.campaignId;
-      const stillSold = await tx
-        .select({ id: assignments.id })
-        .from(assignments)
-        .where(and(eq(assignments.leadId, assignment.leadId), eq(assignments.status, 'active')));
-      if (!stillSold.length)
-        await tx
-          .update(leads)
-          .set({ status: 'routing', statusReason: 'returned' })
-          .where(eq(leads.id, assignment.leadId));
+      if (!(await leadStillSold(tx, assignment.leadId))) await reopenReturnedLead(tx, assignment.leadId);
       await appendEvents(tx, [
         {
           leadId: assignment.leadId,

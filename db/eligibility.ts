@@ -25,7 +25,7 @@ import { previewOf } from '../domain/preview';
 import type { AgencySettings, AuctionKind, CapPeriod, Caps, LeadFields, PriceRules } from '../domain/types';
 import type { DbOrTx } from './connection';
 import { agencies, buyers, campaignBuyerPrices, campaigns, leads, wallets } from './schema';
-import { duplicateWindowMs } from './settings';
+import { duplicateWindowMs } from './agencies';
 
 export type { EligibilityInputs, TargetVerdict };
 

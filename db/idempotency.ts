@@ -1,4 +1,7 @@
 /**
+ * The idempotency aggregate: remembered answers and the shared rate-limit
+ * buckets. Tables: idempotency_records, rate_limit_buckets.
+ *
  * Remembered answers for `Idempotency-Key`. A request first reserves its key
  * (a row with status 0 and a **lease**), runs, then stores its answer; a
  * concurrent request with the same key sees the reservation and does not run
@@ -16,15 +19,19 @@
 import crypto from 'node:crypto';
 import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from './connection';
-import { idempotencyRecords } from './schema';
+import { idempotencyRecords, rateLimitBuckets } from './schema';
 
 const PENDING = 0;
+
 /** How long a reservation stays someone's without renewal. */
 export const IDEMPOTENCY_LEASE_MS = 10_000;
+
 /** A running request renews its lease this often. */
 export const IDEMPOTENCY_RENEW_MS = 3_000;
+
 /** Rows from before leases: abandoned after this. */
 const LEGACY_ABANDONED_AFTER_MS = 2 * 60_000;
+
 /** How long an answer is remembered by default. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
 
@@ -35,6 +42,7 @@ export type Reservation =
   | { state: 'in_progress' };
 
 const leaseUntil = () => sql`now() + make_interval(secs => ${IDEMPOTENCY_LEASE_MS / 1000})`;
+
 const byKey = (scope: string, key: string) => and(eq(idempotencyRecords.scope, scope), eq(idempotencyRecords.key, key));
 
 export async function reserveIdempotencyKey(
@@ -115,5 +123,54 @@ export async function purgeIdempotencyRecords(db: DbOrTx, ttlMs = IDEMPOTENCY_TT
     .delete(idempotencyRecords)
     .where(lt(idempotencyRecords.createdAt, new Date(Date.now() - ttlMs)))
     .returning({ key: idempotencyRecords.key });
+  return rows.length;
+}
+
+// ─── rate limit buckets ─────────────────────────────────────────────────────
+
+/**
+ * The shared side of the rate limits (api/shared-rate-limit.ts): one token
+ * bucket per (scope, key) in Postgres, refilled by elapsed time and drawn
+ * from in small batches by each API process – one statement per lease, so
+ * concurrent leases from any number of processes never hand out more than
+ * the bucket holds (the row lock serialises them; `tokens >= 0` is a CHECK).
+ */
+
+export interface Lease {
+  /** Tokens handed to the caller (0 … wanted). */
+  granted: number;
+  /** Tokens left in the shared bucket after this lease. */
+  left: number;
+}
+
+/** Takes up to `wanted` whole tokens from the bucket (capacity, refill per second), creating it full. */
+export async function leaseTokens(
+  db: DbOrTx,
+  scope: string,
+  key: string,
+  wanted: number,
+  capacity: number,
+  refillPerSecond: number,
+): Promise<Lease> {
+  const refilled = sql`least(${capacity}::float8, ${rateLimitBuckets.tokens} + ${refillPerSecond}::float8 * greatest(0, extract(epoch from (clock_timestamp() - ${rateLimitBuckets.updatedAt}))))`;
+  const grant = sql`least(${wanted}::int, floor(${refilled})::int)`;
+  const first = Math.min(wanted, Math.floor(capacity));
+  const [row] = await db
+    .insert(rateLimitBuckets)
+    .values({ scope, key, tokens: capacity - first, lastGrant: first, updatedAt: sql`clock_timestamp()` })
+    .onConflictDoUpdate({
+      target: [rateLimitBuckets.scope, rateLimitBuckets.key],
+      set: { tokens: sql`${refilled} - ${grant}`, lastGrant: grant, updatedAt: sql`clock_timestamp()` },
+    })
+    .returning({ granted: rateLimitBuckets.lastGrant, left: rateLimitBuckets.tokens });
+  return { granted: row!.granted, left: row!.left };
+}
+
+/** Buckets untouched for a day are full again by now: forget them (the sweeper). */
+export async function purgeIdleBuckets(db: DbOrTx, idleMs = 24 * 3_600_000): Promise<number> {
+  const rows = await db
+    .delete(rateLimitBuckets)
+    .where(lt(rateLimitBuckets.updatedAt, new Date(Date.now() - idleMs)))
+    .returning({ key: rateLimitBuckets.key });
   return rows.length;
 }

@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import { and, eq, inArray, isNull, ne, type SQL } from 'drizzle-orm';
 import type { ApiKeyKind } from '../domain/types';
-import type { DbOrTx } from './connection';
+import type { Db, DbOrTx } from './connection';
 import { apiKeys, buyers } from './schema';
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
@@ -85,4 +85,24 @@ export async function feedAccess(db: DbOrTx, keyIds: string[]): Promise<Set<stri
     .innerJoin(buyers, eq(buyers.id, apiKeys.buyerId))
     .where(and(inArray(apiKeys.id, keyIds), isNull(apiKeys.revokedAt), eq(buyers.status, 'active')));
   return new Set(rows.map((r) => r.id));
+}
+
+/**
+ * A new key for a buyer or a source (answered in clear, once) and, when asked,
+ * the revocation of its other keys, in one transaction. Answers how many were revoked.
+ */
+export async function issueKey(
+  db: Db,
+  owner: { kind: 'buyer'; agencyId: string; buyerId: string } | { kind: 'source'; agencyId: string; sourceId: string },
+  revokeOthers: boolean,
+): Promise<{ key: { key: string; id: string; prefix: string }; revoked: number }> {
+  return db.transaction(async (tx) => {
+    const key = await createApiKey(tx, owner);
+    const revoked = !revokeOthers
+      ? 0
+      : owner.kind === 'buyer'
+        ? await revokeBuyerKeys(tx, owner.buyerId, key.id)
+        : await revokeSourceKeys(tx, owner.sourceId, key.id);
+    return { key, revoked };
+  });
 }

@@ -1,12 +1,17 @@
 /**
+ * The wallets-and-ledger aggregate. Tables: wallets, ledger_entries. Also the
+ * Postgres error helpers (unique and check violations) the other modules use.
+ *
  * The credit ledger. Every movement of credits is one append-only entry with a
  * unique idempotency key; the database trigger moves the wallet in the same
  * statement and the wallet's CHECK refuses an overdraft.
  */
-import { eq } from 'drizzle-orm';
+import { eq, and, desc } from 'drizzle-orm';
 import type { LedgerEntryKind } from '../domain/types';
 import type { DbOrTx } from './connection';
 import { ledgerEntries, wallets } from './schema';
+
+import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
 
 export type LedgerEntry = typeof ledgerEntries.$inferSelect;
 
@@ -95,4 +100,31 @@ export function isCheckViolation(err: unknown, constraint?: string): boolean {
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   const e = pgErrorOf(err);
   return e.code === '23505' && (!constraint || e.constraint === constraint);
+}
+
+/** Adds credits. The idempotency key makes a retried top-up a no-op. */
+export async function topUp(
+  db: DbOrTx,
+  input: { buyerId: string; agencyId: string; amount: number; idempotencyKey: string; reference?: string | null },
+) {
+  return postLedgerEntry(db, { ...input, kind: 'top_up' });
+}
+
+export type LedgerRow = typeof ledgerEntries.$inferSelect;
+
+// ─── ledger ──────────────────────────────────────────────────────────────────
+
+export async function listLedger(db: DbOrTx, buyerId: string, page: PageArgs): Promise<Page<LedgerRow>> {
+  const rows = await db
+    .select({ row: ledgerEntries, sortAt: sortKeyAt(ledgerEntries.createdAt) })
+    .from(ledgerEntries)
+    .where(and(eq(ledgerEntries.buyerId, buyerId), olderThan(ledgerEntries.createdAt, ledgerEntries.id, page.after)))
+    .orderBy(desc(ledgerEntries.createdAt), desc(ledgerEntries.id))
+    .limit(page.limit + 1);
+  return toPage(
+    rows,
+    page.limit,
+    (r) => r.row.id,
+    (r) => r.row,
+  );
 }

@@ -1,4 +1,9 @@
 /**
+ * The reports aggregate: reports, exports, per-buyer stats and the fold of the
+ * roll-ups. Tables: report_lead_facts, report_buyer_facts, report_lead_days,
+ * report_buyer_days, report_lead_deltas, report_buyer_deltas (filled by
+ * triggers, read and folded here).
+ *
  * Server-side reports, grouped by day (in the agency's time zone), campaign,
  * source or buyer: leads in, offered, sold, unsold, returned, revenue
  * (charges less refunds), payouts (payouts less reversals), margin, average
@@ -22,9 +27,14 @@
  * estimated at hundreds of millions of rows, and compiling them cost about
  * half a second of every whole-range report.
  */
-import { eq, sql, type SQL } from 'drizzle-orm';
+import { eq, sql, type SQL, and, gte, ne } from 'drizzle-orm';
 import type { DbOrTx } from './connection';
-import { agencies } from './schema';
+import { agencies, assignments, deliveries, offerEvents, offers, offerTargets } from './schema';
+import type { CsvValue } from '../domain/csv';
+import { sourceOutcome } from '../domain/payout';
+import type { LeadStatus } from '../domain/types';
+import { isLost } from '../claims/vocabulary';
+import { distribution, rate, type Distribution } from '../domain/stats';
 
 export type ReportGroup = 'day' | 'campaign' | 'source' | 'buyer';
 
@@ -83,11 +93,13 @@ const LEAD_KEY: Record<Exclude<ReportGroup, 'buyer'>, (tz: string) => SQL> = {
   campaign: () => sql`l.campaign_id::text`,
   source: () => sql`coalesce(l.source_id::text, 'none')`,
 };
+
 const PING_KEY: Record<Exclude<ReportGroup, 'buyer'>, (tz: string) => SQL> = {
   day: (tz) => sql`to_char(p.created_at AT TIME ZONE ${tz}, 'YYYY-MM-DD')`,
   campaign: () => sql`p.campaign_id::text`,
   source: () => sql`p.source_id::text`,
 };
+
 const NAME: Record<ReportGroup, SQL> = {
   day: sql`NULL::text`,
   campaign: sql`(SELECT c.name FROM campaigns c WHERE c.id::text = g.key)`,
@@ -369,5 +381,417 @@ function toRow(r: Record<string, unknown>): ReportRowData {
     fillRate: leads > 0 ? Math.round((sold / leads) * 10_000) / 10_000 : null,
     pings: n(r.pings),
     pingsAccepted: n(r.accepted),
+  };
+}
+
+// ─── exports ────────────────────────────────────────────────────────────────
+
+/**
+ * CSV exports read in keyset batches: each batch is one query for the next
+ * BATCH rows after the last (created_at, id) seen, oldest first, so an export
+ * of a million rows holds one batch in memory at a time and never a long
+ * transaction or a server-side cursor. Every reader takes its scope (agency,
+ * buyer or source) like the JSON routes, and the same date range.
+ */
+
+export const EXPORT_BATCH = 1000;
+
+export interface Export {
+  header: string[];
+  rows: AsyncIterable<CsvValue[]>;
+}
+
+type Row = Record<string, unknown>;
+
+/** Runs `query(after)` batch after batch until one comes back short. `after` is the last row's (at, id). */
+async function* batches(
+  db: DbOrTx,
+  query: (after: SQL) => SQL,
+  atCol: string,
+  idCol: string,
+  batch = EXPORT_BATCH,
+): AsyncGenerator<Row> {
+  let last: { at: string; id: string } | null = null;
+  for (;;) {
+    const after = last
+      ? sql`(${sql.raw(atCol)}, ${sql.raw(idCol)}) > (${last.at}::timestamptz, ${last.id}::uuid)`
+      : sql`TRUE`;
+    const result = (await db.execute(
+      sql`${query(after)} ORDER BY ${sql.raw(atCol)}, ${sql.raw(idCol)} LIMIT ${batch}`,
+    )) as unknown as { rows: Row[] };
+    for (const r of result.rows) yield r;
+    if (result.rows.length < batch) return;
+    const tail = result.rows.at(-1)!;
+    last = { at: String(tail.sort_at), id: String(tail.id) };
+  }
+}
+
+const SORT_AT = (col: string) =>
+  sql.raw(`to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS sort_at`);
+
+async function* map(rows: AsyncIterable<Row>, f: (r: Row) => CsvValue[]): AsyncGenerator<CsvValue[]> {
+  for await (const r of rows) yield f(r);
+}
+
+const iso = (v: unknown) =>
+  v instanceof Date ? v.toISOString() : v === null || v === undefined ? null : new Date(String(v)).toISOString();
+
+const fieldsOf = (r: Row) =>
+  (typeof r.fields === 'string' ? JSON.parse(r.fields) : r.fields) as Record<string, CsvValue> & {
+    answers?: Record<string, unknown>;
+  };
+
+const LEAD_COLUMNS = [
+  'id',
+  'createdAt',
+  'campaignId',
+  'sourceId',
+  'subId',
+  'clickId',
+  'status',
+  'firstName',
+  'lastName',
+  'phone',
+  'email',
+  'address',
+  'city',
+  'state',
+  'zip',
+  'answers',
+];
+
+/** The agency's leads, every field. */
+export function agencyLeadsExport(db: DbOrTx, agencyId: string, range: DateRange): Export {
+  const rows = batches(
+    db,
+    (
+      after,
+    ) => sql`SELECT l.id, l.created_at, ${SORT_AT('l.created_at')}, l.campaign_id, l.source_id, l.sub_id, l.click_id, l.status, l.fields
+      FROM leads l WHERE l.agency_id = ${agencyId} AND ${inRange(sql`l.created_at`, range)} AND ${after}`,
+    'l.created_at',
+    'l.id',
+  );
+  return {
+    header: LEAD_COLUMNS,
+    rows: map(rows, (r) => {
+      const f = fieldsOf(r);
+      return [
+        r.id as string,
+        iso(r.created_at),
+        r.campaign_id as string,
+        r.source_id as string,
+        r.sub_id as string,
+        r.click_id as string,
+        r.status as string,
+        f.firstName,
+        f.lastName,
+        f.phone,
+        f.email,
+        f.address,
+        f.city,
+        f.state,
+        f.zip,
+        f.answers ?? null,
+      ];
+    }),
+  };
+}
+
+/** A source's own leads: its ids, the outcome and the net payout; never the buyer. */
+export function sourceLeadsExport(db: DbOrTx, sourceId: string, range: DateRange): Export {
+  const rows = batches(
+    db,
+    (after) => sql`SELECT l.id, l.created_at, ${SORT_AT('l.created_at')}, l.campaign_id, l.sub_id, l.click_id, l.status,
+        (SELECT count(*) FROM assignments a WHERE a.lead_id = l.id AND a.status = 'active')::int AS active,
+        (SELECT count(*) FROM assignments a WHERE a.lead_id = l.id AND a.status = 'refunded')::int AS refunded,
+        (SELECT coalesce(sum(e.amount), 0) FROM source_ledger_entries e WHERE e.lead_id = l.id)::int AS payout
+      FROM leads l WHERE l.source_id = ${sourceId} AND ${inRange(sql`l.created_at`, range)} AND ${after}`,
+    'l.created_at',
+    'l.id',
+  );
+  return {
+    header: ['id', 'createdAt', 'campaignId', 'subId', 'clickId', 'outcome', 'payout'],
+    rows: map(rows, (r) => [
+      r.id as string,
+      iso(r.created_at),
+      r.campaign_id as string,
+      r.sub_id as string,
+      r.click_id as string,
+      sourceOutcome({
+        status: r.status as LeadStatus,
+        activeSales: Number(r.active),
+        returnedSales: Number(r.refunded),
+      }),
+      Number(r.payout),
+    ]),
+  };
+}
+
+/** Sales (assignments) with the lead's contact fields: the agency's, or one buyer's purchases. */
+export function salesExport(db: DbOrTx, scope: { agencyId: string; buyerId?: string }, range: DateRange): Export {
+  const buyer = scope.buyerId ? sql`AND a.buyer_id = ${scope.buyerId}` : sql``;
+  const rows = batches(
+    db,
+    (
+      after,
+    ) => sql`SELECT a.id, a.created_at, ${SORT_AT('a.created_at')}, a.lead_id, a.offer_id, a.buyer_id, a.price, a.status, l.fields
+      FROM assignments a JOIN leads l ON l.id = a.lead_id
+      WHERE a.agency_id = ${scope.agencyId} ${buyer} AND ${inRange(sql`a.created_at`, range)} AND ${after}`,
+    'a.created_at',
+    'a.id',
+  );
+  return {
+    header: [
+      'id',
+      'soldAt',
+      'leadId',
+      'offerId',
+      'buyerId',
+      'price',
+      'status',
+      'firstName',
+      'lastName',
+      'phone',
+      'email',
+      'city',
+      'state',
+      'zip',
+    ],
+    rows: map(rows, (r) => {
+      const f = fieldsOf(r);
+      return [
+        r.id as string,
+        iso(r.created_at),
+        r.lead_id as string,
+        r.offer_id as string,
+        r.buyer_id as string,
+        Number(r.price),
+        r.status as string,
+        f.firstName,
+        f.lastName,
+        f.phone,
+        f.email,
+        f.city,
+        f.state,
+        f.zip,
+      ];
+    }),
+  };
+}
+
+/** The buyers' ledger: the agency's, or one buyer's. */
+export function ledgerExport(db: DbOrTx, scope: { agencyId: string; buyerId?: string }, range: DateRange): Export {
+  const buyer = scope.buyerId ? sql`AND e.buyer_id = ${scope.buyerId}` : sql``;
+  const rows = batches(
+    db,
+    (
+      after,
+    ) => sql`SELECT e.id, e.created_at, ${SORT_AT('e.created_at')}, e.buyer_id, e.kind, e.amount, e.balance_after, e.lead_id, e.offer_id, e.reference
+      FROM ledger_entries e WHERE e.agency_id = ${scope.agencyId} ${buyer} AND ${inRange(sql`e.created_at`, range)} AND ${after}`,
+    'e.created_at',
+    'e.id',
+  );
+  return {
+    header: ['id', 'createdAt', 'buyerId', 'kind', 'amount', 'balanceAfter', 'leadId', 'offerId', 'reference'],
+    rows: map(rows, (r) => [
+      r.id as string,
+      iso(r.created_at),
+      r.buyer_id as string,
+      r.kind as string,
+      Number(r.amount),
+      Number(r.balance_after),
+      r.lead_id as string,
+      r.offer_id as string,
+      r.reference as string,
+    ]),
+  };
+}
+
+/** The source ledger: the agency's (every source), or one source's. */
+export function sourceLedgerExport(
+  db: DbOrTx,
+  scope: { agencyId: string; sourceId?: string },
+  range: DateRange,
+): Export {
+  const source = scope.sourceId ? sql`AND e.source_id = ${scope.sourceId}` : sql``;
+  const rows = batches(
+    db,
+    (
+      after,
+    ) => sql`SELECT e.id, e.created_at, ${SORT_AT('e.created_at')}, e.source_id, e.kind, e.amount, e.balance_after, e.lead_id, e.assignment_id, e.reference
+      FROM source_ledger_entries e WHERE e.agency_id = ${scope.agencyId} ${source} AND ${inRange(sql`e.created_at`, range)} AND ${after}`,
+    'e.created_at',
+    'e.id',
+  );
+  return {
+    header: ['id', 'createdAt', 'sourceId', 'kind', 'amount', 'balanceAfter', 'leadId', 'assignmentId', 'reference'],
+    rows: map(rows, (r) => [
+      r.id as string,
+      iso(r.created_at),
+      r.source_id as string,
+      r.kind as string,
+      Number(r.amount),
+      Number(r.balance_after),
+      r.lead_id as string,
+      r.assignment_id as string,
+      r.reference as string,
+    ]),
+  };
+}
+
+// ─── stats ──────────────────────────────────────────────────────────────────
+
+/**
+ * Per-buyer engagement over a period: offers targeted, viewed, claimed or bid
+ * on, viewed but ignored; claims won, lost (a race or a closed offer) and
+ * failed; the latency from an offer opening to the buyer's first claim (or
+ * bid); delivery success on the sending channels. Read from the timeline,
+ * the offers and the deliveries: nothing is counted twice by retries, since
+ * those rows are deduplicated where they are written.
+ */
+
+export interface BuyerStats {
+  buyerId: string;
+  since: string;
+  offers: { targeted: number; viewed: number; claimed: number; bid: number; viewedButIgnored: number };
+  claims: { attempts: number; won: number; lost: number; failed: number; byReason: Record<string, number> };
+  claimLatencyMs: Distribution;
+  deliveries: {
+    delivered: number;
+    failed: number;
+    successRate: number | null;
+    byChannel: Record<string, { delivered: number; failed: number }>;
+  };
+}
+
+export async function buyerStats(db: DbOrTx, buyerId: string, since: Date): Promise<BuyerStats> {
+  const targeted = await db
+    .select({ offerId: offers.id })
+    .from(offerTargets)
+    .innerJoin(offers, eq(offers.id, offerTargets.offerId))
+    .where(
+      and(
+        eq(offerTargets.buyerId, buyerId),
+        eq(offerTargets.eligible, true),
+        eq(offers.kind, 'ping_post'),
+        gte(offers.openedAt, since),
+      ),
+    );
+
+  const events = await db
+    .select({
+      offerId: offerEvents.offerId,
+      type: offerEvents.type,
+      reason: offerEvents.reason,
+      at: offerEvents.at,
+      openedAt: offers.openedAt,
+    })
+    .from(offerEvents)
+    .innerJoin(offers, eq(offers.id, offerEvents.offerId))
+    .where(and(eq(offerEvents.buyerId, buyerId), eq(offers.kind, 'ping_post'), gte(offers.openedAt, since)));
+
+  const viewed = new Set<string>();
+  const acted = new Map<string, number>(); // offer → ms from open to the first claim or bid
+  const claimed = new Set<string>();
+  const bid = new Set<string>();
+  const byReason: Record<string, number> = {};
+  let attempts = 0;
+  let won = 0;
+  let lost = 0;
+  let failed = 0;
+  for (const e of events) {
+    const offerId = e.offerId!;
+    if (e.type === 'viewed') viewed.add(offerId);
+    if (e.type === 'claim_attempted' || e.type === 'bid_placed') {
+      const ms = Math.max(0, e.at.getTime() - e.openedAt.getTime());
+      const prev = acted.get(offerId);
+      if (prev === undefined || ms < prev) acted.set(offerId, ms);
+    }
+    if (e.type === 'bid_placed') bid.add(offerId);
+    if (e.type === 'claim_attempted') {
+      claimed.add(offerId);
+      attempts++;
+    }
+    if (e.type === 'won') won++;
+    if (e.type === 'claim_failed') {
+      const reason = e.reason ?? 'unknown';
+      byReason[reason] = (byReason[reason] ?? 0) + 1;
+      if (isLost(reason)) lost++;
+      else failed++;
+    }
+  }
+  const viewedButIgnored = [...viewed].filter((o) => !acted.has(o)).length;
+
+  const rows = await db
+    .select({ channel: deliveries.channel, status: deliveries.status })
+    .from(deliveries)
+    .innerJoin(assignments, eq(assignments.id, deliveries.assignmentId))
+    .where(
+      and(eq(assignments.buyerId, buyerId), gte(assignments.createdAt, since), ne(deliveries.channel, 'dashboard')),
+    );
+  const byChannel: Record<string, { delivered: number; failed: number }> = {};
+  let delivered = 0;
+  let deliveryFailed = 0;
+  for (const r of rows) {
+    const c = (byChannel[r.channel] ??= { delivered: 0, failed: 0 });
+    if (r.status === 'delivered') {
+      c.delivered++;
+      delivered++;
+    } else if (r.status === 'failed') {
+      c.failed++;
+      deliveryFailed++;
+    }
+  }
+
+  return {
+    buyerId,
+    since: since.toISOString(),
+    offers: {
+      targeted: new Set(targeted.map((t) => t.offerId)).size,
+      viewed: viewed.size,
+      claimed: claimed.size,
+      bid: bid.size,
+      viewedButIgnored,
+    },
+    claims: { attempts, won, lost, failed, byReason },
+    claimLatencyMs: distribution([...acted.values()]),
+    deliveries: {
+      delivered,
+      failed: deliveryFailed,
+      successRate: rate(delivered, delivered + deliveryFailed),
+      byChannel,
+    },
+  };
+}
+
+// ─── report fold ────────────────────────────────────────────────────────────
+
+/**
+ * The periodic fold of the report deltas (db/reports.ts foldReports): the
+ * triggers append a few delta rows per sale, return and ledger entry, and the
+ * reports read them beside the roll-ups until a fold moves them in. Folding
+ * every half minute keeps that read short; several API processes may run it,
+ * report_fold() lets one through at a time and the others return at once.
+ */
+
+export const REPORT_FOLD_EVERY_MS = 30_000;
+
+export function startReportFold(
+  db: DbOrTx,
+  opts: { everyMs?: number; onError?: (err: unknown) => void } = {},
+): { stop(): Promise<void> } {
+  let running: Promise<unknown> | null = null;
+  const timer = setInterval(() => {
+    if (running) return; // a slow fold (a backlog) is still at it: this tick has nothing to add
+    running = foldReports(db)
+      .catch((err: unknown) => opts.onError?.(err))
+      .finally(() => (running = null));
+  }, opts.everyMs ?? REPORT_FOLD_EVERY_MS);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
   };
 }

@@ -42,19 +42,18 @@ import { InsufficientCreditsError, isUniqueViolation, postLedgerEntry } from './
 import {
   assignments,
   buyers,
-  campaignBuyers,
   campaigns,
   ledgerEntries,
   leads,
   offers,
   offerTargets,
-  pushRotation,
   wallets,
 } from './schema';
+import { pushCandidates, recordPushTurn, takePushTurn } from './campaigns';
 import { recordDashboardDelivery } from './deliveries';
-import { closeOfferWithin, type ClosedOffer } from './offers';
-import { recordSourcePayout } from './source-ledger';
-import { appendEvents } from './timeline';
+import { markLeadSold } from './leads';
+import { closeOfferWithin, type ClosedOffer, appendEvents } from './offers';
+import { recordSourcePayout } from './sources';
 
 export type { WonLeadRecord };
 
@@ -184,7 +183,7 @@ export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> 
     throw err;
   }
 
-  await tx.update(leads).set({ status: 'sold', statusReason: null }).where(eq(leads.id, lead.id));
+  await markLeadSold(tx, lead.id);
   const { assignment, entry } = chargeEntry;
   await appendEvents(
     tx,
@@ -224,24 +223,11 @@ export async function sellByPush(
   input: { offerId: string; campaignId: string; strategy: PushStrategy; maxWinners: number; close?: boolean },
 ): Promise<SaleResult[]> {
   return db.transaction(async (tx) => {
-    await tx.insert(pushRotation).values({ campaignId: input.campaignId }).onConflictDoNothing();
-    const [rotation] = await tx
-      .select()
-      .from(pushRotation)
-      .where(eq(pushRotation.campaignId, input.campaignId))
-      .for('update');
-    const targets = await tx
-      .select({ buyerId: offerTargets.buyerId, priority: campaignBuyers.priority, weight: campaignBuyers.weight })
-      .from(offerTargets)
-      .leftJoin(
-        campaignBuyers,
-        and(eq(campaignBuyers.buyerId, offerTargets.buyerId), eq(campaignBuyers.campaignId, input.campaignId)),
-      )
-      .where(and(eq(offerTargets.offerId, input.offerId), eq(offerTargets.eligible, true)));
+    const lastBuyerId = await takePushTurn(tx, input.campaignId);
     const order = orderPushCandidates(
       input.strategy,
-      targets.map((t) => ({ buyerId: t.buyerId, priority: t.priority ?? 0, weight: t.weight ?? 1 })),
-      rotation?.lastBuyerId ?? null,
+      await pushCandidates(tx, input.offerId, input.campaignId),
+      lastBuyerId,
       Math.random,
     );
     const won: SaleResult[] = [];
@@ -251,12 +237,7 @@ export async function sellByPush(
       if (sale.result === 'won') won.push(sale);
     }
     const last = won.at(-1);
-    if (last && last.result === 'won') {
-      await tx
-        .update(pushRotation)
-        .set({ lastBuyerId: last.buyerId, updatedAt: new Date() })
-        .where(eq(pushRotation.campaignId, input.campaignId));
-    }
+    if (last && last.result === 'won') await recordPushTurn(tx, input.campaignId, last.buyerId);
     if (input.close) {
       const outcome = won.length ? 'won' : 'expired';
       // A push offer is never on the feed: nothing to publish.

@@ -29,7 +29,7 @@ import type { RedeliveryInput } from '../workflows/redelivery';
 import { leadSearchAttributes } from '../workflows/search-attributes';
 
 type LeadWorkflow = typeof workflows.leadWorkflow;
-/** The registered names (checked against the workflows' exports, so a rename fails to compile); db/audit.ts's visibility query uses the lead's. */
+/** The registered names (checked against the workflows' exports, so a rename fails to compile); ops/audit.ts's visibility query uses the lead's. */
 export const LEAD_WORKFLOW = 'leadWorkflow' satisfies keyof typeof workflows;
 const REDELIVERY_WORKFLOW = 'redeliveryWorkflow' satisfies keyof typeof workflows;
 

@@ -1,5 +1,5 @@
 /**
- * The alert dispatcher (#12): drains the alert outbox (db/alerts.ts) from the
+ * The alert dispatcher (#12): drains the alert outbox (db/deliveries.ts) from the
  * worker process, beside the stuck-lead sweeper. Each due row is claimed with
  * `FOR UPDATE SKIP LOCKED`, sent on its channel (the buyer's signed webhook
  * with event type `offer.opened` or `balance.low`, email over SMTP, SMS and
@@ -11,17 +11,16 @@
  * claim link `<LW_PUBLIC_URL>/?offer=<offerId>` that opens Live Leads on the
  * offer. An offer that closed before its alert went out is `skipped`.
  */
-import { eq } from 'drizzle-orm';
 import { signingKeys } from '../activities/delivery';
 import { signedHeaders } from '../activities/channels/signing';
 import { postJson } from '../activities/channels/http-post';
 import { transportFor } from '../activities/channels/email';
 import { UrlRefused } from '../lib/url-guard';
 import type { DeliveryConfig } from '../activities/channels/config';
-import { claimDueAlerts, finishAlert, retryAlertLater, type AlertRow } from '../db/alerts';
+import { claimDueAlerts, finishAlert, retryAlertLater, type AlertRow } from '../db/deliveries';
 import type { Db } from '../db/connection';
-import { buyers, offers } from '../db/schema';
-import { appendEvents } from '../db/timeline';
+import { appendEvents, getOffer } from '../db/offers';
+import { buyerById } from '../db/buyers';
 
 export interface AlertDispatcherOptions {
   db: Db;
@@ -85,14 +84,11 @@ function messageOf(alert: AlertRow, publicUrl: string, now: Date): AlertMessage 
 async function send(alert: AlertRow, opts: AlertDispatcherOptions, now: Date): Promise<Outcome> {
   const { db, delivery: config } = opts;
   if (alert.kind === 'offer_opened') {
-    const [offer] = await db
-      .select({ status: offers.status, closesAt: offers.closesAt })
-      .from(offers)
-      .where(eq(offers.id, alert.offerId!));
+    const offer = await getOffer(db, alert.offerId!);
     if (!offer || offer.status !== 'open' || offer.closesAt.getTime() <= now.getTime())
       return { status: 'skipped', detail: 'offer_closed' };
   }
-  const [buyer] = await db.select().from(buyers).where(eq(buyers.id, alert.buyerId));
+  const buyer = await buyerById(db, alert.buyerId);
   if (!buyer) return { status: 'skipped', detail: 'no_buyer' };
   const msg = messageOf(alert, opts.publicUrl, now);
   const d = buyer.delivery;

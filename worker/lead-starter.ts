@@ -6,11 +6,9 @@
  * auction), and expires old records in the same round.
  */
 import type { Client } from '@temporalio/client';
-import { and, eq, lt } from 'drizzle-orm';
 import type { Db } from '../db/connection';
-import { purgeIdempotencyRecords, IDEMPOTENCY_TTL_MS } from '../db/idempotency';
-import { purgeIdleBuckets } from '../db/rate-limit-buckets';
-import { leads } from '../db/schema';
+import { purgeIdempotencyRecords, IDEMPOTENCY_TTL_MS, purgeIdleBuckets } from '../db/idempotency';
+import { stuckLeads } from '../db/leads';
 import { startLeadWorkflow } from '../temporal/calls';
 
 /**
@@ -23,11 +21,7 @@ export async function restartStuckLeads(
   taskQueue: string,
   olderThanMs = 60_000,
 ): Promise<number> {
-  const stuck = await db
-    .select({ id: leads.id, agencyId: leads.agencyId, campaignId: leads.campaignId })
-    .from(leads)
-    .where(and(eq(leads.status, 'routing'), lt(leads.createdAt, new Date(Date.now() - olderThanMs))))
-    .limit(500);
+  const stuck = await stuckLeads(db, olderThanMs);
   let started = 0;
   for (const lead of stuck) if ((await startLeadWorkflow(client, taskQueue, lead)) === 'started') started++;
   return started;

@@ -7,7 +7,7 @@
  */
 import type { DeliveryPayload } from '../../domain/delivery';
 import type { DeliveryChannel } from '../../domain/types';
-import type { DeliverySettings } from '../../db/schema';
+import type { DeliverySettings } from '../../db/buyers';
 import type { SigningKeys } from './signing';
 
 export type SendingChannel = Exclude<DeliveryChannel, 'dashboard'>;

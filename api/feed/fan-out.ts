@@ -8,7 +8,8 @@
  * A `buyer.access` event re-checks that buyer's sockets (api/feed/access.ts).
  */
 import type { BusEvent, OfferBusEvent } from '../../db/offer-bus';
-import { eligibleTargetPrices, getOffer, offerWinnerIds } from '../../db/queries';
+import { offerWinnerIds } from '../../db/assignments';
+import { eligibleTargetPrices, getOffer } from '../../db/offers';
 import type { FeedServerMessage } from '../feed-messages';
 import type { ApiServices } from '../services';
 import { buyerOfferView } from '../views';

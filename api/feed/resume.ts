@@ -5,8 +5,7 @@
  * had on screen follow. Bus events heard meanwhile are held and sent after it,
  * in order. Every offer message carries `seq`.
  */
-import { closedSince } from '../../db/feed-resume';
-import { listBuyerOffers } from '../../db/queries';
+import { closedSince, listBuyerOffers } from '../../db/offers';
 import type { ApiServices } from '../services';
 import { buyerOfferView } from '../views';
 import type { FeedClients } from './clients';

@@ -2,11 +2,14 @@
  * Tenants and their vocabulary: the root token creates an agency (and its
  * first admin key); the agency's admin defines its service lines.
  */
-import { createAgency, createServiceLine } from '../../db/admin';
-import { createApiKey } from '../../db/keys';
+import {
+  createAgencyWithKey,
+  createServiceLine,
+  listServiceLines,
+  agencySettings,
+  updateAgencySettings,
+} from '../../db/agencies';
 import { isUniqueViolation } from '../../db/ledger';
-import { listServiceLines } from '../../db/queries';
-import { agencySettings, updateAgencySettings } from '../../db/settings';
 import { listBody, pageArgs } from '../pagination';
 import { Problem } from '../problem';
 import { AUTH_ERRORS, BODY_ERRORS, BAD_INPUT, route, type AnyRoute } from '../route';
@@ -25,11 +28,7 @@ export const agencyRoutes: AnyRoute[] = [
     body: AgencyCreate,
     responses: { 201: { description: 'created', schema: Responses.AgencyCreated }, ...BODY_ERRORS, ...AUTH_ERRORS },
     async handler({ body, services }) {
-      const { agency, key } = await services.db.transaction(async (tx) => {
-        const agency = await createAgency(tx, { name: body.name, timeZone: body.timeZone });
-        const key = await createApiKey(tx, { kind: 'admin', agencyId: agency.id });
-        return { agency, key };
-      });
+      const { agency, key } = await createAgencyWithKey(services.db, { name: body.name, timeZone: body.timeZone });
       return { status: 201, body: { agency: agencyView(agency), adminKey: key.key } };
     },
   }),

@@ -5,17 +5,19 @@
  * sent to a buyer. Pipeline status never touches money.
  */
 import { z } from 'zod';
-import { listBuyerAlerts } from '../../db/alerts';
-import { listBuyerPrices, setBuyerPrice } from '../../db/buyer-prices';
+import { listBuyerAlerts } from '../../db/deliveries';
 import {
+  listBuyerPrices,
+  setBuyerPrice,
   buyerAssignment,
   buyerPipeline,
   pipelineHistory,
   PipelineMoveRefused,
   setPipelineStatus,
   type PipelineChangeRow,
-} from '../../db/pipeline';
-import { agencyBuyerIds, getCampaign } from '../../db/queries';
+  agencyBuyerIds,
+} from '../../db/buyers';
+import { getCampaign } from '../../db/campaigns';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
 import { Id } from '../schema-blocks';

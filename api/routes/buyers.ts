@@ -3,17 +3,20 @@
  * keys, credits and ledger. Every lookup is scoped to the caller's agency, so
  * another agency's buyer is a 404.
  */
-import { eq } from 'drizzle-orm';
-import { createBuyer, generateWebhookSecret, topUp } from '../../db/admin';
-import { listBuyerChanges, recordBuyerChange } from '../../db/buyer-changes';
-import { buyers as buyersTable } from '../../db/schema';
-import { buyerStats } from '../../db/stats';
-import { buyerCloseRates } from '../../db/pipeline';
-import { changesOf } from '../../domain/self-service';
+import {
+  changeBuyer,
+  createBuyerWithKey,
+  listBuyerChanges,
+  buyerCloseRates,
+  getBuyer,
+  listBuyers,
+  rotateWebhookSecret,
+} from '../../db/buyers';
+import { topUp, pgErrorOf, listLedger } from '../../db/ledger';
+import { buyerStats } from '../../db/reports';
 import { checkDeliveryUrls } from '../delivery-check';
-import { createApiKey, revokeBuyerKeys } from '../../db/keys';
-import { pgErrorOf } from '../../db/ledger';
-import { getBuyer, knownServiceLines, listBuyers, listLedger, updateBuyer } from '../../db/queries';
+import { issueKey } from '../../db/keys';
+import { knownServiceLines } from '../../db/agencies';
 import { listBody, pageArgs } from '../pagination';
 import { balanceTooLarge, notFound } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
@@ -67,11 +70,7 @@ export const buyerRoutes: AnyRoute[] = [
     async handler({ principal, body, services }) {
       await checkServiceLines(services, principal.agencyId, body.serviceLines, 'serviceLines');
       await checkDeliveryUrls(body.delivery, services.webhookAllowlist);
-      const { buyer, key } = await services.db.transaction(async (tx) => {
-        const buyer = await createBuyer(tx, principal.agencyId, body);
-        const key = await createApiKey(tx, { kind: 'buyer', agencyId: principal.agencyId, buyerId: buyer.id });
-        return { buyer, key };
-      });
+      const { buyer, key } = await createBuyerWithKey(services.db, principal.agencyId, body);
       return {
         status: 201,
         body: { buyer: buyerView(buyer, 0), apiKey: key.key, webhookSecret: buyer.webhookSecret! },
@@ -133,25 +132,16 @@ export const buyerRoutes: AnyRoute[] = [
       const before = await loadBuyer(services, principal.agencyId, params.id);
       await checkServiceLines(services, principal.agencyId, body.serviceLines, 'serviceLines');
       await checkDeliveryUrls(body.delivery, services.webhookAllowlist);
-      const row = await services.db.transaction(async (tx) => {
-        const row = await updateBuyer(tx, principal.agencyId, params.id, body);
-        // New delivery settings resume a webhook endpoint paused after a 410 Gone.
-        if (row && body.delivery && row.webhookPausedAt)
-          await tx
-            .update(buyersTable)
-            .set({ webhookPausedAt: null, webhookPauseReason: null })
-            .where(eq(buyersTable.id, row.id));
-        if (row) {
-          const after = row as unknown as Record<string, unknown>;
-          const fields = Object.keys(body).filter((k) => (body as Record<string, unknown>)[k] !== undefined);
-          if (body.status) fields.push('pauseReason');
-          const changes = changesOf(
-            before as unknown as Record<string, unknown>,
-            Object.fromEntries(fields.map((k) => [k, after[k]])),
-          );
-          await recordBuyerChange(tx, { agencyId: principal.agencyId, buyerId: row.id, actor: 'admin', changes });
-        }
-        return row;
+      const fields = Object.keys(body).filter((k) => (body as Record<string, unknown>)[k] !== undefined);
+      if (body.status) fields.push('pauseReason');
+      // New delivery settings resume a webhook endpoint paused after a 410 Gone (changeBuyer).
+      const row = await changeBuyer(services.db, {
+        agencyId: principal.agencyId,
+        buyerId: params.id,
+        actor: 'admin',
+        patch: body,
+        before,
+        fields,
       });
       if (!row) throw notFound('buyer');
       if (body.status === 'paused') await services.accessChanged(principal.agencyId, row.id);
@@ -234,11 +224,11 @@ export const buyerRoutes: AnyRoute[] = [
     },
     async handler({ principal, params, body, services }) {
       const buyer = await loadBuyer(services, principal.agencyId, params.id);
-      const { key, revoked } = await services.db.transaction(async (tx) => {
-        const key = await createApiKey(tx, { kind: 'buyer', agencyId: principal.agencyId, buyerId: buyer.id });
-        const revoked = body.revokeExisting ? await revokeBuyerKeys(tx, buyer.id, key.id) : 0;
-        return { key, revoked };
-      });
+      const { key, revoked } = await issueKey(
+        services.db,
+        { kind: 'buyer', agencyId: principal.agencyId, buyerId: buyer.id },
+        !!body.revokeExisting,
+      );
       if (revoked) services.auth.forgetBuyer(buyer.id); // this process at once; the others within KEY_CACHE_MS
       if (revoked) await services.accessChanged(principal.agencyId, buyer.id);
       return { status: 201, body: { apiKey: key.key, revoked } };
@@ -265,30 +255,11 @@ export const buyerRoutes: AnyRoute[] = [
     },
     async handler({ principal, params, body, services }) {
       const buyer = await loadBuyer(services, principal.agencyId, params.id);
-      const webhookSecret = generateWebhookSecret();
-      const overlap = body.overlapSeconds ?? DEFAULT_ROTATION_OVERLAP_SECONDS;
-      const previousSecretUntil = overlap > 0 && buyer.webhookSecret ? new Date(Date.now() + overlap * 1000) : null;
-      await services.db.transaction(async (tx) => {
-        await tx
-          .update(buyersTable)
-          .set({
-            webhookSecret,
-            webhookSecretPrevious: previousSecretUntil ? buyer.webhookSecret : null,
-            webhookSecretPreviousUntil: previousSecretUntil,
-            legacySignatureUntil: null,
-            updatedAt: new Date(),
-          })
-          .where(eq(buyersTable.id, buyer.id));
-        await recordBuyerChange(tx, {
-          agencyId: principal.agencyId,
-          buyerId: buyer.id,
-          actor: 'admin',
-          changes: { webhookSecret: { from: 'rotated', to: 'rotated' } },
-          note: previousSecretUntil
-            ? `previous secret signs until ${previousSecretUntil.toISOString()}`
-            : 'previous secret stopped at once',
-        });
-      });
+      const { webhookSecret, previousSecretUntil } = await rotateWebhookSecret(
+        services.db,
+        buyer,
+        body.overlapSeconds ?? DEFAULT_ROTATION_OVERLAP_SECONDS,
+      );
       return { status: 201, body: { webhookSecret, previousSecretUntil: previousSecretUntil?.toISOString() ?? null } };
     },
   }),

@@ -4,11 +4,10 @@
  * to unsold leads (fallback). Changes affect new leads; a lead in flight keeps
  * the settings it was routed with.
  */
-import { desc, eq } from 'drizzle-orm';
-import { createCampaign, type NewCampaign } from '../../db/admin';
+import { createCampaign, type NewCampaign, getCampaign, listCampaigns, updateCampaign } from '../../db/campaigns';
 import { evaluateEligibility, type CampaignRules } from '../../db/eligibility';
-import { buyers as buyersTable, leads as leadsTable } from '../../db/schema';
-import { agencyBuyerIds, getCampaign, listCampaigns, updateCampaign } from '../../db/queries';
+import { agencyBuyerFilters, agencyBuyerIds } from '../../db/buyers';
+import { recentLeads } from '../../db/leads';
 import { evaluateFilters } from '../../domain/filters';
 import { validatePriceRules } from '../../domain/pricing';
 import type { AuctionKind, DeliveryMode, PriceRules } from '../../domain/types';
@@ -230,19 +229,11 @@ export const campaignRoutes: AnyRoute[] = [
           (draft.mode ?? base?.mode) === 'push' ? 'first_claim' : (draft.auction ?? base?.auction ?? 'first_claim'),
         floorPrice: draft.floorPrice !== undefined ? draft.floorPrice : (base?.floorPrice ?? null),
       };
-      const agencyBuyers = await services.db
-        .select({ id: buyersTable.id, name: buyersTable.name, filters: buyersTable.filters })
-        .from(buyersTable)
-        .where(eq(buyersTable.agencyId, principal.agencyId));
+      const agencyBuyers = await agencyBuyerFilters(services.db, principal.agencyId);
       const names = new Map(agencyBuyers.map((b) => [b.id, b.name]));
       const filtered = agencyBuyers.filter((b) => b.filters?.rules.length);
       const filterPassesByBuyer: Record<string, number> = Object.fromEntries(filtered.map((b) => [b.id, 0]));
-      const recent = await services.db
-        .select()
-        .from(leadsTable)
-        .where(eq(leadsTable.agencyId, principal.agencyId))
-        .orderBy(desc(leadsTable.createdAt), desc(leadsTable.id))
-        .limit(body.lastN);
+      const recent = await recentLeads(services.db, principal.agencyId, body.lastN);
       const exclusions: Record<string, number> = {};
       const eligibleByBuyer: Record<string, number> = {};
       const prices: number[] = [];

@@ -5,10 +5,10 @@
  * same Standard Webhooks message id, through `redeliveryWorkflow` (its own
  * small workflow, so it works long after the lead's workflow finished).
  */
-import { and, eq } from 'drizzle-orm';
-import { listDeliveryAttempts } from '../../db/delivery-attempts';
-import { assignments, buyers, deliveries } from '../../db/schema';
-import { appendEvents } from '../../db/timeline';
+import { listDeliveries, listDeliveryAttempts } from '../../db/deliveries';
+import { agencyAssignment } from '../../db/assignments';
+import { buyerById } from '../../db/buyers';
+import { appendEvents } from '../../db/offers';
 import { startRedelivery } from '../../temporal/calls';
 import { messageIdOf } from '../../domain/delivery';
 import { notFound, Problem } from '../problem';
@@ -22,10 +22,7 @@ import { deliveryAttemptView } from '../views';
 const CHANNEL_SETTING = { webhook: 'webhookUrl', email: 'email', sms: 'smsTo', voice: 'voiceTo' } as const;
 
 async function loadAssignment(services: ApiServices, agencyId: string, id: string) {
-  const [a] = await services.db
-    .select()
-    .from(assignments)
-    .where(and(eq(assignments.id, id), eq(assignments.agencyId, agencyId)));
+  const a = await agencyAssignment(services.db, agencyId, id);
   if (!a) throw notFound('assignment');
   return a;
 }
@@ -48,7 +45,7 @@ export const deliveryRoutes: AnyRoute[] = [
     },
     async handler({ principal, params, services }) {
       const a = await loadAssignment(services, principal.agencyId, params.id);
-      const rows = await services.db.select().from(deliveries).where(eq(deliveries.assignmentId, a.id));
+      const rows = await listDeliveries(services.db, a.id);
       const attempts = await listDeliveryAttempts(services.db, a.id);
       return {
         status: 200,
@@ -87,10 +84,7 @@ export const deliveryRoutes: AnyRoute[] = [
     },
     async handler({ principal, params, body, services }) {
       const a = await loadAssignment(services, principal.agencyId, params.id);
-      const [buyer] = await services.db
-        .select({ delivery: buyers.delivery })
-        .from(buyers)
-        .where(eq(buyers.id, a.buyerId));
+      const buyer = await buyerById(services.db, a.buyerId);
       if (!buyer?.delivery[CHANNEL_SETTING[body.channel]]) {
         throw new Problem(
           409,

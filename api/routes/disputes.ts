@@ -3,7 +3,7 @@
  * price goes back through the ledger) or rejects it.
  */
 import { getDispute, listDisputes, openDispute, resolveDispute } from '../../db/disputes';
-import { getCampaign } from '../../db/queries';
+import { getCampaign } from '../../db/campaigns';
 import { startReofferWorkflow } from '../../temporal/calls';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';

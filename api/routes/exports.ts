@@ -1,6 +1,6 @@
 /**
  * CSV exports (RFC 4180), streamed: rows are read in keyset batches
- * (db/exports.ts) and written as the socket takes them, so memory stays
+ * (db/reports.ts) and written as the socket takes them, so memory stays
  * constant however many rows there are. Same date filters and the same
  * authorization as the JSON routes: an agency exports everything of its own,
  * a buyer its purchases and its ledger, a source its leads and its ledger.
@@ -12,8 +12,11 @@ import {
   sourceLedgerExport,
   sourceLeadsExport,
   type Export,
-} from '../../db/exports';
-import { agencyTimeZone, rangeOf, runReport, type ReportRowData } from '../../db/reports';
+  agencyTimeZone,
+  rangeOf,
+  runReport,
+  type ReportRowData,
+} from '../../db/reports';
 import { getSource } from '../../db/sources';
 import { csvRecord, type CsvValue } from '../../domain/csv';
 import { notFound } from '../problem';

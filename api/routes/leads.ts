@@ -5,11 +5,12 @@
  */
 import crypto from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { CampaignRow, LeadRow, LeadSource } from '../../db/admin';
-import { intakeLead } from '../../db/intake';
-import { agencyBuyerIds, getCampaign, getLead, leadAssignments, leadOffers, listLeads } from '../../db/queries';
-import { agencySettings, duplicateWindowMs } from '../../db/settings';
-import { leadTimeline } from '../../db/timeline';
+import { type CampaignRow, getCampaign } from '../../db/campaigns';
+import { type LeadRow, type LeadSource, intakeLead, getLead, listLeads } from '../../db/leads';
+import { agencyBuyerIds } from '../../db/buyers';
+import { leadAssignments } from '../../db/assignments';
+import { leadOffers, leadTimeline } from '../../db/offers';
+import { agencySettings, duplicateWindowMs } from '../../db/agencies';
 import { dedupeKeys } from '../../domain/dedupe';
 import type { ConsentEvidence, LeadFields, LeadStatus } from '../../domain/types';
 import { DeadlineExceeded, executeManualAction, startLeadWorkflow } from '../../temporal/calls';

@@ -1,11 +1,9 @@
 /** The caller itself: who it is, and for a buyer its wallet, ledger and won leads. */
-import { eq } from 'drizzle-orm';
-import { walletBalance } from '../../db/ledger';
-import { recordBuyerChange } from '../../db/buyer-changes';
-import { getBuyer, listBuyerLeads, listLedger, updateBuyer } from '../../db/queries';
-import { agencySettings } from '../../db/settings';
-import { changesOf, selfServiceProblems } from '../../domain/self-service';
-import { agencies } from '../../db/schema';
+import { walletBalance, listLedger } from '../../db/ledger';
+import { changeBuyer, getBuyer } from '../../db/buyers';
+import { listBuyerLeads } from '../../db/assignments';
+import { agencySettings, getAgency } from '../../db/agencies';
+import { selfServiceProblems } from '../../domain/self-service';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, route, type AnyRoute } from '../route';
@@ -35,7 +33,7 @@ export const meRoutes: AnyRoute[] = [
     },
     async handler({ principal, services }) {
       if (principal.kind === 'root') return { status: 200, body: { kind: 'root' } };
-      const [agency] = await services.db.select().from(agencies).where(eq(agencies.id, principal.agencyId));
+      const agency = await getAgency(services.db, principal.agencyId);
       if (!agency) throw notFound('agency');
       if (principal.kind === 'admin') return { status: 200, body: { kind: 'admin', agency: agencyView(agency) } };
       if (principal.kind === 'source') {
@@ -154,26 +152,20 @@ export const meRoutes: AnyRoute[] = [
         ...(body.status ? { status: body.status, pausedBy: 'buyer' as const } : {}),
         ...(body.status === 'paused' ? { pauseReason: body.pauseReason ?? 'paused by the buyer' } : {}),
       };
-      await services.db.transaction(async (tx) => {
-        const row = await updateBuyer(tx, principal.agencyId, principal.buyerId, patch);
-        if (!row) throw notFound('buyer');
-        const after = row as unknown as Record<string, unknown>;
-        const fields = ['caps', 'zipCodes', 'states', 'status', 'pauseReason', ...BUYER_SIDE_KEYS].filter((k) =>
-          k === 'pauseReason' ? body.status !== undefined : (body as Record<string, unknown>)[k] !== undefined,
-        );
-        const changes = changesOf(
-          before as unknown as Record<string, unknown>,
-          Object.fromEntries(fields.map((k) => [k, after[k]])),
-        );
-        await recordBuyerChange(tx, {
-          agencyId: principal.agencyId,
-          buyerId: principal.buyerId,
-          actor: 'buyer',
-          changes,
-        });
+      const fields = ['caps', 'zipCodes', 'states', 'status', 'pauseReason', ...BUYER_SIDE_KEYS].filter((k) =>
+        k === 'pauseReason' ? body.status !== undefined : (body as Record<string, unknown>)[k] !== undefined,
+      );
+      const row = await changeBuyer(services.db, {
+        agencyId: principal.agencyId,
+        buyerId: principal.buyerId,
+        actor: 'buyer',
+        patch,
+        before,
+        fields,
       });
+      if (!row) throw notFound('buyer');
       if (body.status === 'paused') await services.accessChanged(principal.agencyId, principal.buyerId);
-      const [agency] = await services.db.select().from(agencies).where(eq(agencies.id, principal.agencyId));
+      const agency = await getAgency(services.db, principal.agencyId);
       const buyer = await getBuyer(services.db, principal.agencyId, principal.buyerId);
       return {
         status: 200,

@@ -13,8 +13,7 @@
  *   row, or an offer it was never a candidate for, is a 404.
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { getOffer, listBuyerOffers, listTargets } from '../../db/queries';
-import { offerTimeline, recordViewed } from '../../db/timeline';
+import { getOffer, listBuyerOffers, listTargets, offerTimeline, recordViewed } from '../../db/offers';
 import { signalCancelOffer } from '../../temporal/calls';
 import type { Principal } from '../auth';
 import { newRequestId } from '../../claims/relay';

@@ -6,12 +6,13 @@
  * another agency's source is a 404.
  */
 import crypto from 'node:crypto';
-import { createApiKey, revokeSourceKeys } from '../../db/keys';
+import { issueKey, revokeSourceKeys } from '../../db/keys';
 import { pgErrorOf } from '../../db/ledger';
-import { getCampaign } from '../../db/queries';
-import { listSourceLedger, recordSourceSettlement } from '../../db/source-ledger';
+import { getCampaign } from '../../db/campaigns';
 import {
-  createSource,
+  listSourceLedger,
+  recordSourceSettlement,
+  createSourceWithKey,
   getSource,
   listSourceLeads,
   listSources,
@@ -59,11 +60,7 @@ export const sourceRoutes: AnyRoute[] = [
     body: SourceCreate,
     responses: { 201: { description: 'created', schema: Responses.SourceCreated }, ...BODY_ERRORS, ...AUTH_ERRORS },
     async handler({ principal, body, services }) {
-      const { source, key } = await services.db.transaction(async (tx) => {
-        const source = await createSource(tx, principal.agencyId, body);
-        const key = await createApiKey(tx, { kind: 'source', agencyId: principal.agencyId, sourceId: source.id });
-        return { source, key };
-      });
+      const { source, key } = await createSourceWithKey(services.db, principal.agencyId, body);
       return { status: 201, body: { source: sourceView(source, 0), apiKey: key.key } };
     },
   }),
@@ -181,11 +178,11 @@ export const sourceRoutes: AnyRoute[] = [
     },
     async handler({ principal, params, body, services }) {
       const source = await loadSource(services, principal.agencyId, params.id);
-      const { key, revoked } = await services.db.transaction(async (tx) => {
-        const key = await createApiKey(tx, { kind: 'source', agencyId: principal.agencyId, sourceId: source.id });
-        const revoked = body.revokeExisting ? await revokeSourceKeys(tx, source.id, key.id) : 0;
-        return { key, revoked };
-      });
+      const { key, revoked } = await issueKey(
+        services.db,
+        { kind: 'source', agencyId: principal.agencyId, sourceId: source.id },
+        !!body.revokeExisting,
+      );
       if (revoked) services.auth.forgetSource(source.id); // this process at once; the others within the key cache's lifetime
       return { status: 201, body: { apiKey: key.key, revoked } };
     },

@@ -4,13 +4,18 @@
  * its balance and its ledger. A source never sees a buyer, another source's
  * leads or anything of the agency beyond its own campaigns.
  */
-import { eq } from 'drizzle-orm';
-import { claimPing, getPing, pingExpired } from '../../db/pings';
-import { getCampaign } from '../../db/queries';
+import {
+  claimPing,
+  getPing,
+  releasePing,
+  pingExpired,
+  listSourceLedger,
+  sourceBalance,
+  getSource,
+  listSourceLeads,
+} from '../../db/sources';
+import { getCampaign } from '../../db/campaigns';
 import { agencyTimeZone, rangeOf } from '../../db/reports';
-import { pings } from '../../db/schema';
-import { listSourceLedger, sourceBalance } from '../../db/source-ledger';
-import { getSource, listSourceLeads } from '../../db/sources';
 import { postingSpecFor } from '../posting-spec';
 import { postContradictions } from '../../domain/ping';
 import { rateLimited } from '../auth';
@@ -155,7 +160,7 @@ export const supplyRoutes: AnyRoute[] = [
       } catch (err) {
         // Not stored (paused campaign, consent, duplicate): the ping may be posted again, corrected. Stored: it stays posted.
         if (err instanceof Problem && err.code !== 'service_unavailable') {
-          await services.db.update(pings).set({ postedAt: null, leadId: null }).where(eq(pings.id, ping.id));
+          await releasePing(services.db, ping.id);
         }
         throw err;
       }

@@ -7,7 +7,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApi } from '../../api/app';
-import { startReportFold } from '../../db/report-fold';
+import { startReportFold } from '../../db/reports';
 import { connectTemporal, createBus, listen, loadConfig, onShutdown, openDatabaseFor } from '../../bin/runtime';
 import { consoleStyle, logger } from '../../observability/logger';
 import { collectProcessMetrics } from '../../observability/metrics';

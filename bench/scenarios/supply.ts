@@ -9,7 +9,10 @@
  * the seed, timed) and checked against the base tables' reference query.
  */
 import { sql } from 'drizzle-orm';
-import { createAgency, createCampaign, createServiceLine, createBuyer, topUp } from '../../db/admin';
+import { createAgency, createServiceLine } from '../../db/agencies';
+import { createCampaign } from '../../db/campaigns';
+import { createBuyer } from '../../db/buyers';
+import { topUp } from '../../db/ledger';
 import { createApiKey } from '../../db/keys';
 import { rebuildReports, runReport, runReportFromBase, type ReportGroup } from '../../db/reports';
 import type { Schemas } from '../../packages/client';

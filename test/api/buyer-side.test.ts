@@ -8,7 +8,7 @@
 import { eq } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import { resolveDeliveryConfig } from '../../activities/channels/config';
-import { listBuyerAlerts } from '../../db/alerts';
+import { listBuyerAlerts } from '../../db/deliveries';
 import { postLedgerEntry } from '../../db/ledger';
 import { buyers as buyersTable, campaignBuyerPrices, pipelineChanges } from '../../db/schema';
 import { startAlertDispatcher } from '../../worker/alert-dispatcher';

@@ -6,7 +6,7 @@
  * highest-bid auctions over REST and the feed.
  */
 import { eq } from 'drizzle-orm';
-import { insertLead } from '../../db/admin';
+import { insertLead } from '../../db/leads';
 import { assignments, offers } from '../../db/schema';
 import { dedupeKeys } from '../../domain/dedupe';
 import { leadWorkflowId } from '../../domain/ids';

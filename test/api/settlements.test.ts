@@ -8,7 +8,7 @@
  */
 import crypto from 'node:crypto';
 import type { Pool } from 'pg';
-import { runAudit } from '../../db/audit';
+import { runAudit } from '../../ops/audit';
 import { ProblemSchema } from '../../api/schemas';
 import { Responses } from '../../api/routes/sources.schemas';
 import {

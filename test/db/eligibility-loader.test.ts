@@ -5,8 +5,8 @@
  * the verdicts routing, the dry run and pings show come from those inputs,
  * and the sale's re-check loads the same inputs for its one buyer.
  */
-import { insertLead } from '../../db/admin';
-import { setBuyerPrice } from '../../db/buyer-prices';
+import { insertLead } from '../../db/leads';
+import { setBuyerPrice } from '../../db/buyers';
 import type { Database } from '../../db/connection';
 import { evaluateEligibility, loadEligibilityInputs } from '../../db/eligibility';
 import { sellOffer } from '../../db/sales';

@@ -4,9 +4,10 @@
  * sell an exclusive lead twice.
  */
 import { eq, sql } from 'drizzle-orm';
-import { createBuyer, insertLead, topUp } from '../../db/admin';
+import { createBuyer } from '../../db/buyers';
+import { insertLead } from '../../db/leads';
+import { topUp, InsufficientCreditsError, postLedgerEntry } from '../../db/ledger';
 import { migrateDatabase, type Database } from '../../db/connection';
-import { InsufficientCreditsError, postLedgerEntry } from '../../db/ledger';
 import { assignments, ledgerEntries, offers, wallets } from '../../db/schema';
 import { leadWorkflowId } from '../../domain/ids';
 import { DRIVERS } from '../helpers/db';

@@ -13,12 +13,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import type { Pool } from 'pg';
-import { createBuyer, insertLead, topUp } from '../../db/admin';
-import { runAudit } from '../../db/audit';
-import { startReportFold } from '../../db/report-fold';
-import { MIGRATIONS_DIR, migrateDatabase, openDatabase, type Database, type Db } from '../../db/connection';
-import { openDispute, resolveDispute } from '../../db/disputes';
+import { createBuyer } from '../../db/buyers';
+import { insertLead } from '../../db/leads';
+import { topUp } from '../../db/ledger';
+import { runAudit } from '../../ops/audit';
 import {
+  startReportFold,
   foldReports,
   rebuildReports,
   runReport,
@@ -26,6 +26,8 @@ import {
   type ReportGroup,
   type ReportRowData,
 } from '../../db/reports';
+import { MIGRATIONS_DIR, migrateDatabase, openDatabase, type Database, type Db } from '../../db/connection';
+import { openDispute, resolveDispute } from '../../db/disputes';
 import { sellOffer } from '../../db/sales';
 import { leads, offers, offerTargets } from '../../db/schema';
 import { createSource, setSourceCampaign } from '../../db/sources';

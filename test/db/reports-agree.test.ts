@@ -18,7 +18,9 @@
 import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import type { Pool } from 'pg';
-import { createBuyer, insertLead, topUp } from '../../db/admin';
+import { createBuyer } from '../../db/buyers';
+import { insertLead } from '../../db/leads';
+import { topUp } from '../../db/ledger';
 import type { Database } from '../../db/connection';
 import { openDispute, resolveDispute } from '../../db/disputes';
 import {

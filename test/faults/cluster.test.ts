@@ -3,7 +3,7 @@
  * worker as separate processes, scripts/temporal-cluster.ts), two Leadwire workers and two APIs behind the
  * round-robin proxy, steady lead traffic and claims from bot buyers. Each case injects one fault
  * mid-stream and then checks what faults.test.ts checks (every lead final, exactly one winner, no lead
- * lost or charged twice, the client's view matches the ledger, db/audit.ts passes) and prints the
+ * lost or charged twice, the client's view matches the ledger, ops/audit.ts passes) and prints the
  * recovery times (first lead accepted / offer opened / sale after the repair).
  *
  * Worker and API kills run in CI; the history restart and the Postgres cut too (about a minute each).

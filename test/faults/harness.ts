@@ -11,7 +11,7 @@
  * - the workers (`tsx bin/worker.ts`) and APIs (`tsx bin/api.ts`) as child processes, each in
  *   its own process group, so `kill9()` is a real `kill -9` of everything it started.
  *
- * Nothing here depends on Jest: scripts/soak.ts runs the same stack.
+ * Nothing here depends on Jest: ops/soak.ts runs the same stack.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';

@@ -6,7 +6,7 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
-import { runAudit } from '../../db/audit';
+import { runAudit } from '../../ops/audit';
 import type { Database } from '../../db/connection';
 import { leadWorkflowId } from '../../domain/ids';
 import type { Log, Stack } from './harness';
@@ -56,7 +56,7 @@ export interface ScenarioReport {
   /** Every request the clients made and what they were told. */
   client: Traffic;
   counts: Awaited<ReturnType<typeof agencyCounts>>;
-  /** Checks run: ours, the client view, the workflows, and db/audit.ts's. */
+  /** Checks run: ours, the client view, the workflows, and ops/audit.ts's. */
   checks: number;
   recovery: { firstLeadAcceptedMs: number | null; firstOfferOpenedMs: number | null; firstSaleMs: number | null };
   settledMs: number;
@@ -113,7 +113,7 @@ export async function runScenario(
   const violations = await checkInvariants(pool, world.agencyId);
   violations.push(...(await clientView(pool, world, traffic)));
   violations.push(...(await workflowsAccountedFor(pool, temporal, world.agencyId)));
-  // The project's ledger audit (db/audit.ts) over the same agency, as a second, independent opinion.
+  // The project's ledger audit (ops/audit.ts) over the same agency, as a second, independent opinion.
   const audit = await runAudit(database.db, { agencyId: world.agencyId, temporal, minAgeMs: 0 });
   for (const c of audit.checks)
     if (c.failed)

@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import { and, asc, eq } from 'drizzle-orm';
 import type { Db } from '../../db/connection';
 import { assignments, ledgerEntries, leads, offers, offerTargets, wallets } from '../../db/schema';
-import { offerTimeline } from '../../db/timeline';
+import { offerTimeline } from '../../db/offers';
 import type { LeadStatus } from '../../domain/types';
 import { claimThroughWorkflow } from '../../claims/relay';
 import type { ClaimResult } from '../../workflows/messages';

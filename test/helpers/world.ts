@@ -3,16 +3,11 @@
  * credits, campaigns, leads. Each test makes its own agency, so tests sharing
  * the run's database never see each other's data.
  */
-import {
-  createAgency,
-  createBuyer,
-  createCampaign,
-  createServiceLine,
-  insertLead,
-  topUp,
-  type NewBuyer,
-  type NewCampaign,
-} from '../../db/admin';
+import { createAgency, createServiceLine } from '../../db/agencies';
+import { createBuyer, type NewBuyer } from '../../db/buyers';
+import { createCampaign, type NewCampaign } from '../../db/campaigns';
+import { insertLead } from '../../db/leads';
+import { topUp } from '../../db/ledger';
 import type { Db } from '../../db/connection';
 import { leadWorkflowId } from '../../domain/ids';
 import type { LeadFields } from '../../domain/types';

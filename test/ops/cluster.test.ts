@@ -6,7 +6,7 @@
  * the close on the first API's feed, and the ledger audit (with the cluster's Postgres visibility) passes.
  */
 import { Client as PgClient } from 'pg';
-import { runAudit } from '../../db/audit';
+import { runAudit } from '../../ops/audit';
 import { leadFields, SERVICE_LINE } from '../helpers/world';
 import { connectFeed, type FeedClient } from '../api/harness';
 import { checkInvariants } from '../faults/invariants';

@@ -137,12 +137,12 @@ test('with no flags and no environment, audit and replay reach the live stack; p
     'the sale',
   );
 
-  const audit = await run(TSX, [path.join(ROOT, 'scripts/audit.ts'), '--min-age-seconds', '0'], bareEnv());
+  const audit = await run(TSX, [path.join(ROOT, 'ops/audit.ts'), '--min-age-seconds', '0'], bareEnv());
   expect([audit.code, audit.stderr]).toEqual([0, expect.any(String)]);
   expect(audit.stdout).toMatch(/balances/);
   expect(audit.stdout).toMatch(/workflows/); // Temporal was found too, from stack.json
 
-  const replay = await run(TSX, [path.join(ROOT, 'scripts/replay.ts'), lead.id], bareEnv());
+  const replay = await run(TSX, [path.join(ROOT, 'ops/replay.ts'), lead.id], bareEnv());
   expect([replay.code, replay.stderr.slice(0, 500)]).toEqual([0, expect.any(String)]);
   expect(replay.stdout).toContain(`lead-${lead.id}`);
   expect(replay.stdout).toMatch(/replays deterministically/);
@@ -164,7 +164,7 @@ test('a clean stop removes stack.json; the tools then say nothing is running', a
   stack.kill('SIGTERM');
   await exited;
   expect(fs.existsSync(path.join(dataDir, 'stack.json'))).toBe(false);
-  const replay = await run(TSX, [path.join(ROOT, 'scripts/replay.ts'), crypto.randomUUID()], bareEnv());
+  const replay = await run(TSX, [path.join(ROOT, 'ops/replay.ts'), crypto.randomUUID()], bareEnv());
   expect(replay.code).toBe(2);
   expect(replay.stderr).toContain('no running `npm start`');
 });

@@ -1,6 +1,6 @@
 /**
  * The ops tools on the real dev server and the real Postgres: the ledger audit
- * (db/audit.ts, `npm run audit`) and the replay tool (`npm run replay`).
+ * (ops/audit.ts, `npm run audit`) and the replay tool (`npm run replay`).
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -8,17 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import { sql, TransactionRollbackError } from 'drizzle-orm';
-import { runAudit, type AuditReport } from '../../db/audit';
+import { runAudit, type AuditReport } from '../../ops/audit';
 import type { Database, DbOrTx } from '../../db/connection';
 import { createInProcessBus } from '../../db/offer-bus';
-import {
-  fetchLeadHistories,
-  historyRows,
-  leadRecords,
-  linkEvents,
-  renderTimeline,
-  replayHistories,
-} from '../../scripts/replay';
+import { leadRecords } from '../../db/leads';
+import { fetchLeadHistories, historyRows, linkEvents, renderTimeline, replayHistories } from '../../ops/replay';
 import { openTestPostgres } from '../helpers/db';
 import { HISTORIES_DIR } from '../helpers/histories';
 import { claim, waitForLeadStatus, waitForOffer, useClaimsDb } from '../helpers/lifecycle';
@@ -183,12 +177,12 @@ describe('ledger audit', () => {
       expect((await runAudit(db, { agencyId: agency.id, temporal: client })).ok).toBe(true);
       expect(byName(await runAudit(db, { agencyId: agency.id }), 'workflows').skipped).toMatch(/no Temporal client/);
 
-      const bad = await cli('scripts/audit.ts', ['--agency', agency.id, '--min-age-seconds', '0']);
+      const bad = await cli('ops/audit.ts', ['--agency', agency.id, '--min-age-seconds', '0']);
       expect(bad.stdout).toMatch(/✗ workflows +1 checked +FAILED: 1 violation/);
       expect(bad.stdout).toContain(`has no workflow lead-${orphan.id}`);
       expect(bad.code).toBe(1);
 
-      const good = await cli('scripts/audit.ts', ['--agency', world.agencyId, '--min-age-seconds', '0']);
+      const good = await cli('ops/audit.ts', ['--agency', world.agencyId, '--min-age-seconds', '0']);
       expect(good.stdout).toMatch(/✓ balances +2 checked +ok/);
       expect(good.stdout).toMatch(/All invariants hold\./);
       expect(good.code).toBe(0);
@@ -246,7 +240,7 @@ describe('replay', () => {
   });
 
   test('`npm run replay -- <leadId>` prints the replay verdict, the records and the timeline; a nondeterministic history exits 1', async () => {
-    const ok = await cli('scripts/replay.ts', [world.leadId]);
+    const ok = await cli('ops/replay.ts', [world.leadId]);
     expect(ok.stderr).toBe('');
     expect(ok.stdout).toContain(`✓ lead-${world.leadId}`);
     expect(ok.stdout).toContain(`Lead ${world.leadId}  status sold`);
@@ -265,13 +259,13 @@ describe('replay', () => {
     scheduled.activityType!.name = 'someOtherActivity';
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lw-replay-')), 'changed.json');
     fs.writeFileSync(file, JSON.stringify(history));
-    const bad = await cli('scripts/replay.ts', ['--file', file, '--no-db']);
+    const bad = await cli('ops/replay.ts', ['--file', file, '--no-db']);
     expect(bad.stdout).toMatch(/✗ changed \(run [^)]+\) NONDETERMINISM: .*someOtherActivity/);
     expect(bad.code).toBe(1);
   });
 
   test('`--query` replays every workflow the visibility query finds', async () => {
-    const res = await cli('scripts/replay.ts', ['--query', `LeadId = '${world.leadId}'`]);
+    const res = await cli('ops/replay.ts', ['--query', `LeadId = '${world.leadId}'`]);
     expect(res.stdout).toMatch(/Replayed 1 workflow\(s\) matching/);
     expect(res.stdout).toMatch(/All 1 deterministic\./);
     expect(res.code).toBe(0);

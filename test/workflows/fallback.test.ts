@@ -5,7 +5,7 @@
  */
 import { eq } from 'drizzle-orm';
 import { campaigns } from '../../db/schema';
-import { leadTimeline } from '../../db/timeline';
+import { leadTimeline } from '../../db/offers';
 import { leadWorkflowId } from '../../domain/ids';
 import { cancelOfferSignal, manualActionUpdate } from '../../workflows/messages';
 import { recordHistory } from '../helpers/histories';

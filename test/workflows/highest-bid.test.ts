@@ -7,7 +7,7 @@
 import crypto from 'node:crypto';
 import { Worker } from '@temporalio/worker';
 import { postLedgerEntry } from '../../db/ledger';
-import { offerTimeline } from '../../db/timeline';
+import { offerTimeline } from '../../db/offers';
 import { bidUpdate, type BidResult } from '../../workflows/messages';
 import { recordHistory } from '../helpers/histories';
 import { assignmentsFor, balanceOf, chargesFor, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';

@@ -8,7 +8,7 @@
  * (Found by the cluster fault suite: an exclusive lead sold twice.)
  */
 import { createInProcessBus } from '../../db/offer-bus';
-import { offerTimeline } from '../../db/timeline';
+import { offerTimeline } from '../../db/offers';
 import { sellOffer } from '../../db/sales';
 import { offers } from '../../db/schema';
 import { eq } from 'drizzle-orm';

@@ -1,8 +1,9 @@
 /**
- * The ledger audit: every money and sale invariant, checked across the whole
- * database (or one agency) with plain SQL, independent of the code that wrote
- * the rows. `npm run audit` prints the report; tests call `runAudit` after
- * faults and load.
+ * The ledger audit's checks: every money and sale invariant, checked across
+ * the whole database (or one agency) with plain SQL, independent of the code
+ * that wrote the rows. A read model: it owns no table and reads them all.
+ * ops/audit.ts runs them (with the workflow check beside them) for
+ * `npm run audit` and the tests that check after faults and load.
  *
  * Checks (each reports how many rows it looked at and every violation):
  * - balances:        each wallet's balance equals the sum of its ledger, and is not negative
@@ -16,13 +17,8 @@
  * - reports:         the report roll-ups (with their pending deltas) agree with the base tables:
  *                    every day's figures by campaign and source, and by buyer, recomputed
  *                    as the reference report computes them (db/reports.ts, migration 0007)
- * - workflows:       with a Temporal client: every lead older than `minAgeMs` has a workflow,
- *                    and every lead whose workflow has closed has a final status
  */
-import type { Client } from '@temporalio/client';
 import { sql, type SQL } from 'drizzle-orm';
-import { FINAL_LEAD_STATUSES } from '../domain/types';
-import { LEAD_WORKFLOW } from '../temporal/calls';
 import type { DbOrTx } from './connection';
 
 export interface AuditViolation {
@@ -41,26 +37,6 @@ export interface AuditCheck {
   violations: AuditViolation[];
   /** Why the check did not run (e.g. no Temporal client). */
   skipped?: string;
-}
-
-export interface AuditReport {
-  ok: boolean;
-  scope: { agencyId: string | null };
-  checks: AuditCheck[];
-  /** Every listed violation of every check. */
-  violations: AuditViolation[];
-  ms: number;
-}
-
-export interface AuditOptions {
-  /** Only this agency's rows (tests share a database). */
-  agencyId?: string | null;
-  /** Enables the workflow checks. */
-  temporal?: Client | null;
-  /** Leads younger than this are not yet expected to have a visible workflow; default one minute. */
-  minAgeMs?: number;
-  /** Violations listed per check (all are counted); default 100. */
-  maxListed?: number;
 }
 
 type Row = Record<string, unknown>;
@@ -83,16 +59,15 @@ function disagreement(rolled: unknown, base: unknown): string {
     .join(', ');
 }
 
-/** Offers open right now (the `leadwire_offers_open` gauge). */
-export async function countOpenOffers(db: DbOrTx): Promise<number> {
-  const [row] = await rows<{ n: number }>(db, sql`SELECT count(*)::int AS n FROM offers WHERE status = 'open'`);
-  return num(row?.n);
-}
-
-export async function runAudit(db: DbOrTx, opts: AuditOptions = {}): Promise<AuditReport> {
-  const started = Date.now();
-  const agencyId = opts.agencyId ?? null;
-  const maxListed = opts.maxListed ?? 100;
+/**
+ * Every SQL check of the audit over the whole database (or one agency), in
+ * order; the workflow check (it needs Temporal) is ops/audit.ts's.
+ */
+export async function ledgerInvariants(
+  db: DbOrTx,
+  opts: { agencyId: string | null; maxListed: number },
+): Promise<AuditCheck[]> {
+  const { agencyId, maxListed } = opts;
   /** `AND <alias>.agency_id = …` when scoped. */
   const scoped = (alias: string) => (agencyId ? sql`AND ${sql.raw(alias)}.agency_id = ${agencyId}::uuid` : sql``);
   const checks: AuditCheck[] = [];
@@ -284,77 +259,16 @@ export async function runAudit(db: DbOrTx, opts: AuditOptions = {}): Promise<Aud
     }),
   );
 
-  checks.push(await workflowCheck(db, opts.temporal ?? null, agencyId, opts.minAgeMs ?? 60_000, maxListed));
-
-  const violations = checks.flatMap((c) => c.violations);
-  return { ok: checks.every((c) => c.failed === 0), scope: { agencyId }, checks, violations, ms: Date.now() - started };
+  return checks;
 }
 
-const WORKFLOW_CHECK = 'workflows';
-const WORKFLOW_DESCRIPTION =
-  'every lead older than the grace period has a workflow; every lead whose workflow closed has a final status';
-
-/**
- * Leads against Temporal's visibility store: one listing of the lead
- * workflows (paged by the SDK), compared with the leads table.
- */
-async function workflowCheck(
+/** The leads the workflow check compares with Temporal's visibility store (one agency's, or all). */
+export async function auditedLeads(
   db: DbOrTx,
-  temporal: Client | null,
   agencyId: string | null,
-  minAgeMs: number,
-  maxListed: number,
-): Promise<AuditCheck> {
-  const base = { name: WORKFLOW_CHECK, description: WORKFLOW_DESCRIPTION };
-  if (!temporal)
-    return { ...base, checked: 0, failed: 0, violations: [], skipped: 'no Temporal client (set TEMPORAL_ADDRESS)' };
-  const leads = await rows<{ id: string; workflow_id: string; status: string; created_at: Date | string }>(
+): Promise<{ id: string; workflow_id: string; status: string; created_at: Date | string }[]> {
+  return rows(
     db,
     sql`SELECT l.id, l.workflow_id, l.status, l.created_at FROM leads l WHERE true ${agencyId ? sql`AND l.agency_id = ${agencyId}::uuid` : sql``}`,
   );
-  const query = `WorkflowType = '${LEAD_WORKFLOW}'${agencyId ? ` AND AgencyId = '${agencyId.replace(/'/g, '')}'` : ''}`;
-  const seen = new Map<string, string>();
-  for await (const wf of temporal.workflow.list({ query })) seen.set(wf.workflowId, wf.status.name);
-
-  const violations: AuditViolation[] = [];
-  const now = Date.now();
-  for (const lead of leads) {
-    const status = seen.get(lead.workflow_id);
-    const ids = { leadId: lead.id, workflowId: lead.workflow_id };
-    if (status === undefined) {
-      if (now - new Date(lead.created_at).getTime() > minAgeMs) {
-        violations.push({
-          check: WORKFLOW_CHECK,
-          message: `lead ${lead.id} (${lead.status}) has no workflow ${lead.workflow_id}`,
-          ids,
-        });
-      }
-    } else if (
-      status !== 'RUNNING' &&
-      !FINAL_LEAD_STATUSES.includes(lead.status as (typeof FINAL_LEAD_STATUSES)[number])
-    ) {
-      violations.push({
-        check: WORKFLOW_CHECK,
-        message: `lead ${lead.id} is ${lead.status} but its workflow is ${status}`,
-        ids,
-      });
-    }
-  }
-  return { ...base, checked: leads.length, failed: violations.length, violations: violations.slice(0, maxListed) };
-}
-
-/** The report as text lines: what was checked, with counts, and every listed violation. */
-export function formatAudit(report: AuditReport): string {
-  const lines = [`Ledger audit${report.scope.agencyId ? ` of agency ${report.scope.agencyId}` : ''} (${report.ms} ms)`];
-  for (const c of report.checks) {
-    const verdict = c.skipped ? `SKIPPED (${c.skipped})` : c.failed ? `FAILED: ${c.failed} violation(s)` : 'ok';
-    lines.push(
-      `  ${c.failed ? '✗' : c.skipped ? '-' : '✓'} ${c.name.padEnd(12)} ${String(c.checked).padStart(8)} checked  ${verdict}`,
-    );
-    lines.push(`      ${c.description}`);
-    for (const v of c.violations) lines.push(`      ! ${v.message}`);
-    if (c.failed > c.violations.length) lines.push(`      … and ${c.failed - c.violations.length} more`);
-  }
-  lines.push(report.ok ? 'All invariants hold.' : `${report.checks.reduce((n, c) => n + c.failed, 0)} violation(s).`);
-  return lines.join('\n');
 }

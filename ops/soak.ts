@@ -10,7 +10,7 @@
  * and bot buyers claiming over HTTP for the given minutes. Every 10 s it
  * prints the resident memory (RSS) of the worker and the API with the
  * traffic so far; at the end it waits for every lead to be final, checks
- * every invariant (test/faults/invariants.ts, db/audit.ts, what each client
+ * every invariant (test/faults/invariants.ts, ops/audit.ts, what each client
  * was told against what it was charged, the workflows), prints the numbers,
  * and judges the memory curve with a simple leak heuristic.
  *

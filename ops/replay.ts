@@ -27,12 +27,11 @@ import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { historyFromJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { Worker, type ReplayResult } from '@temporalio/worker';
-import { asc, eq, inArray } from 'drizzle-orm';
 import { loadConfig } from '../bin/runtime';
 import { withRunningStack } from '../bin/stack';
-import { openDatabase, type Db } from '../db/connection';
-import { assignments, deliveries, ledgerEntries, leads, offers, offerTargets } from '../db/schema';
-import { leadTimeline, type TimelineEvent } from '../db/timeline';
+import { openDatabase } from '../db/connection';
+import { leadRecords, type LeadRecords } from '../db/leads';
+import type { TimelineEvent } from '../db/offers';
 import { parseWorkflowId } from '../domain/ids';
 import { leadWorkflowHandle } from '../temporal/calls';
 import { installTemporalRuntime } from '../observability/temporal';
@@ -261,52 +260,7 @@ export async function replayHistories(
   return out;
 }
 
-// ─── the lead in the database ────────────────────────────────────────────────
-
-export interface LeadRecords {
-  lead: typeof leads.$inferSelect;
-  offers: (typeof offers.$inferSelect)[];
-  targets: (typeof offerTargets.$inferSelect)[];
-  events: TimelineEvent[];
-  assignments: (typeof assignments.$inferSelect)[];
-  ledger: (typeof ledgerEntries.$inferSelect)[];
-  deliveries: (typeof deliveries.$inferSelect)[];
-}
-
-export async function leadRecords(db: Db, leadId: string): Promise<LeadRecords | null> {
-  const [lead] = await db.select().from(leads).where(eq(leads.id, leadId));
-  if (!lead) return null;
-  const offerRows = await db.select().from(offers).where(eq(offers.leadId, leadId)).orderBy(asc(offers.openedAt));
-  const offerIds = offerRows.map((o) => o.id);
-  const assignmentRows = await db
-    .select()
-    .from(assignments)
-    .where(eq(assignments.leadId, leadId))
-    .orderBy(asc(assignments.createdAt));
-  return {
-    lead,
-    offers: offerRows,
-    targets: offerIds.length ? await db.select().from(offerTargets).where(inArray(offerTargets.offerId, offerIds)) : [],
-    events: await leadTimeline(db, leadId),
-    assignments: assignmentRows,
-    ledger: await db
-      .select()
-      .from(ledgerEntries)
-      .where(eq(ledgerEntries.leadId, leadId))
-      .orderBy(asc(ledgerEntries.createdAt)),
-    deliveries: assignmentRows.length
-      ? await db
-          .select()
-          .from(deliveries)
-          .where(
-            inArray(
-              deliveries.assignmentId,
-              assignmentRows.map((a) => a.id),
-            ),
-          )
-      : [],
-  };
-}
+// ─── the timeline beside the history ─────────────────────────────────────────
 
 /**
  * Which activity writes which timeline events (others are the API's own). A

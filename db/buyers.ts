@@ -1,0 +1,616 @@
+/**
+ * The buyers aggregate: a buyer (created with its wallet), its settings
+ * (service area, caps, delivery, hours, filters, alerts), its per-campaign
+ * prices, the log of its changes, and the pipeline its won leads move
+ * through. Every agency-owned read takes the agency id.
+ *
+ * Tables: buyers, campaign_buyer_prices, buyer_changes, pipeline_changes.
+ */
+import crypto from 'node:crypto';
+import { eq, and, desc, inArray, gte, isNull, sql } from 'drizzle-orm';
+
+import { type Caps, type ChangeActor, PIPELINE_STATUSES, type PipelineStatus } from '../domain/types';
+import type { Db, DbOrTx } from './connection';
+import { type BuyerSideSettings, type BuyerPriceRule, pipelineMoveProblem } from '../domain/buyer-side';
+import { createWallet } from './ledger';
+import { createApiKey } from './keys';
+import { changesOf } from '../domain/self-service';
+import {
+  agencies,
+  buyers,
+  leads,
+  type DeliverySettings,
+  assignments,
+  offers,
+  wallets,
+  campaignBuyerPrices,
+  buyerChanges,
+  pipelineChanges,
+} from './schema';
+
+import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
+
+export type BuyerRow = typeof buyers.$inferSelect;
+/** A buyer's delivery settings (the channels' addresses): the column's type, for the channels and the API's checks. */
+export type { DeliverySettings };
+
+/** A new buyer; its buyer-side settings (#12: hours, pauses, filters, alerts, low-balance threshold) are optional. */
+export interface NewBuyer extends BuyerSideSettings {
+  name: string;
+  serviceLines: string[];
+  zipCodes?: string[];
+  states?: string[];
+  caps?: Caps;
+  delivery?: DeliverySettings;
+  status?: 'active' | 'paused';
+}
+
+/** A webhook signing secret: 32 random bytes, hex, prefixed so it is recognisable in a config file. */
+/** A webhook signing secret in the Standard Webhooks format: `whsec_` + base64 of 32 random bytes. */
+export function generateWebhookSecret(): string {
+  return `whsec_${crypto.randomBytes(32).toString('base64')}`;
+}
+
+/** A buyer and its (empty) wallet, in one transaction. Its webhook secret is generated here (the API shows it once). */
+export async function createBuyer(db: Db, agencyId: string, input: NewBuyer): Promise<BuyerRow> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(buyers)
+      .values({
+        agencyId,
+        name: input.name,
+        status: input.status ?? 'active',
+        serviceLines: input.serviceLines,
+        zipCodes: input.zipCodes ?? [],
+        states: (input.states ?? []).map((s) => s.toUpperCase()),
+        caps: input.caps ?? {},
+        delivery: input.delivery ?? {},
+        pausedBy: input.status === 'paused' ? 'admin' : null,
+        webhookSecret: generateWebhookSecret(),
+        timeZone: input.timeZone ?? null,
+        schedule: input.schedule ?? null,
+        pauses: input.pauses ?? [],
+        filters: input.filters ?? null,
+        alerts: input.alerts ?? {},
+        lowBalanceThreshold: input.lowBalanceThreshold ?? null,
+      })
+      .returning();
+    await createWallet(tx, row!.id, agencyId);
+    return row!;
+  });
+}
+
+/** A buyer, its wallet and its first API key (answered in clear, once), in one transaction. */
+export async function createBuyerWithKey(
+  db: Db,
+  agencyId: string,
+  input: NewBuyer,
+): Promise<{ buyer: BuyerRow; key: { key: string; id: string; prefix: string } }> {
+  return db.transaction(async (tx) => {
+    const buyer = await createBuyer(tx, agencyId, input);
+    const key = await createApiKey(tx, { kind: 'buyer', agencyId, buyerId: buyer.id });
+    return { buyer, key };
+  });
+}
+
+/** A buyer by id, whatever its agency (the lifecycle's and the dispatcher's own reads). */
+export async function buyerById(db: DbOrTx, buyerId: string): Promise<BuyerRow | undefined> {
+  const [row] = await db.select().from(buyers).where(eq(buyers.id, buyerId));
+  return row;
+}
+
+/** The buyer, given a webhook secret first if it has none (a buyer from before signed webhooks; the admin reads it by rotating). */
+export async function ensureWebhookSecret(db: DbOrTx, buyer: BuyerRow): Promise<BuyerRow> {
+  if (buyer.webhookSecret) return buyer;
+  const [row] = await db
+    .update(buyers)
+    .set({ webhookSecret: generateWebhookSecret() })
+    .where(eq(buyers.id, buyer.id))
+    .returning();
+  return row!;
+}
+
+/** The agency's buyers with their lead filters (the campaign preview runs them over past leads). */
+export async function agencyBuyerFilters(
+  db: DbOrTx,
+  agencyId: string,
+): Promise<Pick<BuyerRow, 'id' | 'name' | 'filters'>[]> {
+  return db
+    .select({ id: buyers.id, name: buyers.name, filters: buyers.filters })
+    .from(buyers)
+    .where(eq(buyers.agencyId, agencyId));
+}
+
+// ─── buyers ──────────────────────────────────────────────────────────────────
+
+/** A buyer with its balance and its agency's zone (the default of its schedule's). */
+export type BuyerWithBalance = BuyerRow & { balance: number; agencyTimeZone: string };
+
+export async function getBuyer(db: DbOrTx, agencyId: string, buyerId: string): Promise<BuyerWithBalance | undefined> {
+  const [row] = await db
+    .select({ buyer: buyers, balance: wallets.balance, agencyTimeZone: agencies.timeZone })
+    .from(buyers)
+    .innerJoin(agencies, eq(agencies.id, buyers.agencyId))
+    .leftJoin(wallets, eq(wallets.buyerId, buyers.id))
+    .where(and(eq(buyers.id, buyerId), eq(buyers.agencyId, agencyId)));
+  return row ? { ...row.buyer, balance: row.balance ?? 0, agencyTimeZone: row.agencyTimeZone } : undefined;
+}
+
+export async function listBuyers(
+  db: DbOrTx,
+  agencyId: string,
+  page: PageArgs,
+  filter: { status?: string } = {},
+): Promise<Page<BuyerWithBalance>> {
+  const rows = await db
+    .select({
+      buyer: buyers,
+      balance: wallets.balance,
+      agencyTimeZone: agencies.timeZone,
+      sortAt: sortKeyAt(buyers.createdAt),
+    })
+    .from(buyers)
+    .innerJoin(agencies, eq(agencies.id, buyers.agencyId))
+    .leftJoin(wallets, eq(wallets.buyerId, buyers.id))
+    .where(
+      and(
+        eq(buyers.agencyId, agencyId),
+        filter.status ? eq(buyers.status, filter.status as BuyerRow['status']) : undefined,
+        olderThan(buyers.createdAt, buyers.id, page.after),
+      ),
+    )
+    .orderBy(desc(buyers.createdAt), desc(buyers.id))
+    .limit(page.limit + 1);
+  return toPage(
+    rows,
+    page.limit,
+    (r) => r.buyer.id,
+    (r) => ({ ...r.buyer, balance: r.balance ?? 0, agencyTimeZone: r.agencyTimeZone }),
+  );
+}
+
+/** Which of these ids are buyers of the agency. */
+export async function agencyBuyerIds(db: DbOrTx, agencyId: string, ids: string[]): Promise<Set<string>> {
+  if (!ids.length) return new Set();
+  const rows = await db
+    .select({ id: buyers.id })
+    .from(buyers)
+    .where(and(eq(buyers.agencyId, agencyId), inArray(buyers.id, ids)));
+  return new Set(rows.map((r) => r.id));
+}
+
+export interface BuyerPatch extends BuyerSideSettings {
+  name?: string;
+  status?: 'active' | 'paused';
+  pauseReason?: string | null;
+  serviceLines?: string[];
+  zipCodes?: string[];
+  states?: string[];
+  caps?: Caps;
+  delivery?: DeliverySettings;
+  /** Who pauses (when status is 'paused'); default admin. */
+  pausedBy?: 'admin' | 'buyer' | 'system';
+}
+
+export async function updateBuyer(
+  db: DbOrTx,
+  agencyId: string,
+  buyerId: string,
+  patch: BuyerPatch,
+): Promise<BuyerRow | undefined> {
+  const set: Partial<typeof buyers.$inferInsert> = { updatedAt: new Date() };
+  if (patch.name !== undefined) set.name = patch.name;
+  if (patch.status !== undefined) set.status = patch.status;
+  if (patch.status === 'active') {
+    set.pauseReason = null;
+    set.pausedBy = null;
+    set.consecutiveDeliveryFailures = 0; // resumed: a new run of deliveries
+  }
+  if (patch.status === 'paused') set.pausedBy = patch.pausedBy ?? 'admin';
+  if (patch.pauseReason !== undefined && patch.status !== 'active') set.pauseReason = patch.pauseReason;
+  if (patch.serviceLines !== undefined) set.serviceLines = patch.serviceLines;
+  if (patch.zipCodes !== undefined) set.zipCodes = patch.zipCodes;
+  if (patch.states !== undefined) set.states = patch.states.map((s) => s.toUpperCase());
+  if (patch.caps !== undefined) set.caps = patch.caps;
+  if (patch.delivery !== undefined) set.delivery = patch.delivery;
+  if (patch.timeZone !== undefined) set.timeZone = patch.timeZone;
+  if (patch.schedule !== undefined) set.schedule = patch.schedule;
+  if (patch.pauses !== undefined) set.pauses = patch.pauses;
+  if (patch.filters !== undefined) set.filters = patch.filters;
+  if (patch.alerts !== undefined) set.alerts = patch.alerts;
+  if (patch.lowBalanceThreshold !== undefined) {
+    set.lowBalanceThreshold = patch.lowBalanceThreshold;
+    set.lowBalanceArmed = true; // a new threshold: the next crossing alerts
+  }
+  const [row] = await db
+    .update(buyers)
+    .set(set)
+    .where(and(eq(buyers.id, buyerId), eq(buyers.agencyId, agencyId)))
+    .returning();
+  return row;
+}
+
+// ─── buyer prices ───────────────────────────────────────────────────────────
+
+/**
+ * Per-buyer campaign prices (#12): an agency gives one buyer its own price on
+ * a campaign, fixed or a percentage on the campaign's price. The eligibility
+ * loader (db/eligibility.ts) reads them to price each target of an offer; the
+ * sale charges the target's price.
+ */
+
+export type BuyerPriceRow = typeof campaignBuyerPrices.$inferSelect;
+
+export async function listBuyerPrices(db: DbOrTx, campaignId: string): Promise<BuyerPriceRow[]> {
+  return db
+    .select()
+    .from(campaignBuyerPrices)
+    .where(eq(campaignBuyerPrices.campaignId, campaignId))
+    .orderBy(campaignBuyerPrices.buyerId);
+}
+
+/** Sets (or, with null, removes) one buyer's rule on one campaign. */
+export async function setBuyerPrice(
+  db: DbOrTx,
+  campaignId: string,
+  buyerId: string,
+  rule: BuyerPriceRule | null,
+): Promise<void> {
+  if (!rule) {
+    await db
+      .delete(campaignBuyerPrices)
+      .where(and(eq(campaignBuyerPrices.campaignId, campaignId), eq(campaignBuyerPrices.buyerId, buyerId)));
+    return;
+  }
+  await db
+    .insert(campaignBuyerPrices)
+    .values({ campaignId, buyerId, kind: rule.kind, value: rule.value })
+    .onConflictDoUpdate({
+      target: [campaignBuyerPrices.campaignId, campaignBuyerPrices.buyerId],
+      set: { kind: rule.kind, value: rule.value, updatedAt: new Date() },
+    });
+}
+
+// ─── buyer changes ──────────────────────────────────────────────────────────
+
+/** The buyer audit trail: who changed which setting of a buyer, from what to what. */
+
+export type BuyerChangeRow = typeof buyerChanges.$inferSelect;
+
+export async function recordBuyerChange(
+  db: DbOrTx,
+  input: {
+    agencyId: string;
+    buyerId: string;
+    actor: ChangeActor;
+    changes: Record<string, { from: unknown; to: unknown }>;
+    note?: string | null;
+  },
+): Promise<void> {
+  if (!Object.keys(input.changes).length) return;
+  await db.insert(buyerChanges).values({
+    agencyId: input.agencyId,
+    buyerId: input.buyerId,
+    actor: input.actor,
+    changes: input.changes,
+    note: input.note ?? null,
+  });
+}
+
+export async function listBuyerChanges(db: DbOrTx, buyerId: string, page: PageArgs): Promise<Page<BuyerChangeRow>> {
+  const rows = await db
+    .select({ row: buyerChanges, sortAt: sortKeyAt(buyerChanges.createdAt) })
+    .from(buyerChanges)
+    .where(and(eq(buyerChanges.buyerId, buyerId), olderThan(buyerChanges.createdAt, buyerChanges.id, page.after)))
+    .orderBy(desc(buyerChanges.createdAt), desc(buyerChanges.id))
+    .limit(page.limit + 1);
+  return toPage(
+    rows,
+    page.limit,
+    (r) => r.row.id,
+    (r) => r.row,
+  );
+}
+
+// ─── pipeline ───────────────────────────────────────────────────────────────
+
+/**
+ * Pipeline status of bought leads (#12): what became of each lead a buyer won
+ * (new, contacted, appointment, quoted, won_job, lost_job), as a history of
+ * changes with time and author. The current status is the latest change
+ * (none yet: `new`). Never touches money: no ledger, no assignment column.
+ */
+
+export type PipelineChangeRow = typeof pipelineChanges.$inferSelect;
+
+export class PipelineMoveRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PipelineMoveRefused';
+  }
+}
+
+/** Latest change per assignment, for these assignments. */
+async function latestChanges(db: DbOrTx, assignmentIds: string[]): Promise<Map<string, PipelineChangeRow>> {
+  if (!assignmentIds.length) return new Map();
+  const rows = await db
+    .selectDistinctOn([pipelineChanges.assignmentId])
+    .from(pipelineChanges)
+    .where(inArray(pipelineChanges.assignmentId, assignmentIds))
+    .orderBy(pipelineChanges.assignmentId, desc(pipelineChanges.createdAt), desc(pipelineChanges.id));
+  return new Map(rows.map((r) => [r.assignmentId, r]));
+}
+
+/** The buyer's own assignment, or undefined (another buyer's is not found). */
+export async function buyerAssignment(db: DbOrTx, buyerId: string, assignmentId: string) {
+  const [row] = await db
+    .select()
+    .from(assignments)
+    .where(and(eq(assignments.id, assignmentId), eq(assignments.buyerId, buyerId)));
+  return row;
+}
+
+/**
+ * Marks a bought lead. The assignment row is locked so two changes at once
+ * are judged one after the other; a move back or out of a final status is
+ * refused (PipelineMoveRefused).
+ */
+export async function setPipelineStatus(
+  db: Db,
+  input: {
+    buyerId: string;
+    agencyId: string;
+    assignmentId: string;
+    status: PipelineStatus;
+    note?: string | null;
+    jobValue?: number | null;
+    authorKeyId: string | null;
+  },
+): Promise<PipelineChangeRow | undefined> {
+  return db.transaction(async (tx) => {
+    const [a] = await tx
+      .select({ id: assignments.id })
+      .from(assignments)
+      .where(and(eq(assignments.id, input.assignmentId), eq(assignments.buyerId, input.buyerId)))
+      .for('update');
+    if (!a) return undefined;
+    const current = (await latestChanges(tx, [a.id])).get(a.id)?.status ?? null;
+    const problem = pipelineMoveProblem(current, input.status);
+    if (problem) throw new PipelineMoveRefused(problem);
+    const [row] = await tx
+      .insert(pipelineChanges)
+      .values({
+        assignmentId: a.id,
+        buyerId: input.buyerId,
+        agencyId: input.agencyId,
+        status: input.status,
+        note: input.note ?? null,
+        jobValue: input.jobValue ?? null,
+        authorKeyId: input.authorKeyId,
+      })
+      .returning();
+    return row;
+  });
+}
+
+export async function pipelineHistory(db: DbOrTx, assignmentId: string): Promise<PipelineChangeRow[]> {
+  return db
+    .select()
+    .from(pipelineChanges)
+    .where(eq(pipelineChanges.assignmentId, assignmentId))
+    .orderBy(desc(pipelineChanges.createdAt), desc(pipelineChanges.id));
+}
+
+export interface PipelineItem {
+  assignmentId: string;
+  leadId: string;
+  campaignId: string | null;
+  price: number;
+  boughtAt: Date;
+  name: string;
+  city: string | null;
+  status: PipelineStatus;
+  note: string | null;
+  jobValue: number | null;
+  changedAt: Date | null;
+}
+
+/** A buyer's board: every lead it bought (newest first, up to `limit`) with its status, and counts per status. */
+export async function buyerPipeline(
+  db: DbOrTx,
+  buyerId: string,
+  limit = 500,
+): Promise<{ counts: Record<PipelineStatus, number>; items: PipelineItem[] }> {
+  const rows = await db
+    .select({ a: assignments, fields: leads.fields, campaignId: offers.campaignId })
+    .from(assignments)
+    .innerJoin(leads, eq(leads.id, assignments.leadId))
+    .innerJoin(offers, eq(offers.id, assignments.offerId))
+    .where(eq(assignments.buyerId, buyerId))
+    .orderBy(desc(assignments.createdAt), desc(assignments.id))
+    .limit(limit);
+  const latest = await latestChanges(
+    db,
+    rows.map((r) => r.a.id),
+  );
+  const counts = Object.fromEntries(PIPELINE_STATUSES.map((s) => [s, 0])) as Record<PipelineStatus, number>;
+  const items = rows.map((r): PipelineItem => {
+    const l = latest.get(r.a.id);
+    const status = l?.status ?? 'new';
+    counts[status]++;
+    return {
+      assignmentId: r.a.id,
+      leadId: r.a.leadId,
+      campaignId: r.campaignId,
+      price: r.a.price,
+      boughtAt: r.a.createdAt,
+      name: `${r.fields.firstName} ${r.fields.lastName}`,
+      city: r.fields.city ?? null,
+      status,
+      note: l?.note ?? null,
+      jobValue: l?.jobValue ?? null,
+      changedAt: l?.createdAt ?? null,
+    };
+  });
+  return { counts, items };
+}
+
+export interface CloseRates {
+  bought: number;
+  byStatus: Record<PipelineStatus, number>;
+  /** won_job ÷ leads bought (null: none bought). */
+  closeRate: number | null;
+  jobValue: number;
+  byCampaign: Record<string, { bought: number; won: number; lost: number; closeRate: number | null }>;
+}
+
+/** Close rates of a buyer's purchases since a date, overall and per campaign (the agency's engagement stats). */
+export async function buyerCloseRates(db: DbOrTx, buyerId: string, since: Date): Promise<CloseRates> {
+  const rows = await db
+    .select({ id: assignments.id, campaignId: offers.campaignId })
+    .from(assignments)
+    .innerJoin(offers, eq(offers.id, assignments.offerId))
+    .where(and(eq(assignments.buyerId, buyerId), gte(assignments.createdAt, since)));
+  const latest = await latestChanges(
+    db,
+    rows.map((r) => r.id),
+  );
+  const byStatus = Object.fromEntries(PIPELINE_STATUSES.map((s) => [s, 0])) as Record<PipelineStatus, number>;
+  const byCampaign: CloseRates['byCampaign'] = {};
+  let jobValue = 0;
+  for (const r of rows) {
+    const l = latest.get(r.id);
+    const status = l?.status ?? 'new';
+    byStatus[status]++;
+    if (status === 'won_job') jobValue += l?.jobValue ?? 0;
+    const c = (byCampaign[r.campaignId ?? 'manual'] ??= { bought: 0, won: 0, lost: 0, closeRate: null });
+    c.bought++;
+    if (status === 'won_job') c.won++;
+    if (status === 'lost_job') c.lost++;
+  }
+  for (const c of Object.values(byCampaign)) c.closeRate = c.bought ? c.won / c.bought : null;
+  return {
+    bought: rows.length,
+    byStatus,
+    closeRate: rows.length ? byStatus.won_job / rows.length : null,
+    jobValue,
+    byCampaign,
+  };
+}
+
+// ─── changes with their log ──────────────────────────────────────────────────
+
+/**
+ * Applies a patch to a buyer and logs what changed, in one transaction: the
+ * log compares `before` with the row after, over `fields` (the ones the caller
+ * set). New delivery settings resume a webhook endpoint paused after a 410
+ * Gone. Undefined when the buyer is not the agency's.
+ */
+export async function changeBuyer(
+  db: Db,
+  input: {
+    agencyId: string;
+    buyerId: string;
+    actor: ChangeActor;
+    patch: BuyerPatch;
+    before: BuyerRow;
+    fields: string[];
+  },
+): Promise<BuyerRow | undefined> {
+  return db.transaction(async (tx) => {
+    const row = await updateBuyer(tx, input.agencyId, input.buyerId, input.patch);
+    if (!row) return undefined;
+    if (input.patch.delivery && row.webhookPausedAt)
+      await tx.update(buyers).set({ webhookPausedAt: null, webhookPauseReason: null }).where(eq(buyers.id, row.id));
+    const after = row as unknown as Record<string, unknown>;
+    const changes = changesOf(
+      input.before as unknown as Record<string, unknown>,
+      Object.fromEntries(input.fields.map((k) => [k, after[k]])),
+    );
+    await recordBuyerChange(tx, { agencyId: input.agencyId, buyerId: row.id, actor: input.actor, changes });
+    return row;
+  });
+}
+
+/**
+ * A new webhook signing secret for the buyer; for `overlapSeconds` (0: not at
+ * all) the previous one signs too. Ends the deprecated legacy signature and
+ * logs the rotation, in one transaction.
+ */
+export async function rotateWebhookSecret(
+  db: Db,
+  buyer: Pick<BuyerRow, 'id' | 'agencyId' | 'webhookSecret'>,
+  overlapSeconds: number,
+): Promise<{ webhookSecret: string; previousSecretUntil: Date | null }> {
+  const webhookSecret = generateWebhookSecret();
+  const previousSecretUntil =
+    overlapSeconds > 0 && buyer.webhookSecret ? new Date(Date.now() + overlapSeconds * 1000) : null;
+  await db.transaction(async (tx) => {
+    await tx
+      .update(buyers)
+      .set({
+        webhookSecret,
+        webhookSecretPrevious: previousSecretUntil ? buyer.webhookSecret : null,
+        webhookSecretPreviousUntil: previousSecretUntil,
+        legacySignatureUntil: null,
+        updatedAt: new Date(),
+      })
+      .where(eq(buyers.id, buyer.id));
+    await recordBuyerChange(tx, {
+      agencyId: buyer.agencyId,
+      buyerId: buyer.id,
+      actor: 'admin',
+      changes: { webhookSecret: { from: 'rotated', to: 'rotated' } },
+      note: previousSecretUntil
+        ? `previous secret signs until ${previousSecretUntil.toISOString()}`
+        : 'previous secret stopped at once',
+    });
+  });
+  return { webhookSecret, previousSecretUntil };
+}
+
+// ─── delivery health (db/deliveries.ts) ──────────────────────────────────────
+
+/** A delivery went out: the buyer's run of consecutive failures starts again. */
+export async function resetDeliveryFailures(db: DbOrTx, buyerId: string): Promise<void> {
+  await db.update(buyers).set({ consecutiveDeliveryFailures: 0 }).where(eq(buyers.id, buyerId));
+}
+
+/** A delivery failed for good: one more in the buyer's run; answers the buyer as it is now. */
+export async function countDeliveryFailure(db: DbOrTx, buyerId: string): Promise<BuyerRow> {
+  const [row] = await db
+    .update(buyers)
+    .set({ consecutiveDeliveryFailures: sql`${buyers.consecutiveDeliveryFailures} + 1` })
+    .where(eq(buyers.id, buyerId))
+    .returning();
+  return row!;
+}
+
+/** Pauses an active buyer for the system (consecutive delivery failures), with the change in its log. */
+export async function autoPauseBuyer(
+  db: DbOrTx,
+  buyer: Pick<BuyerRow, 'id' | 'agencyId' | 'pauseReason'>,
+  pauseReason: string,
+): Promise<void> {
+  await db
+    .update(buyers)
+    .set({ status: 'paused', pauseReason, pausedBy: 'system', updatedAt: new Date() })
+    .where(eq(buyers.id, buyer.id));
+  await db.insert(buyerChanges).values({
+    agencyId: buyer.agencyId,
+    buyerId: buyer.id,
+    actor: 'system',
+    changes: { status: { from: 'active', to: 'paused' }, pauseReason: { from: buyer.pauseReason, to: pauseReason } },
+    note: 'consecutive delivery failures',
+  });
+}
+
+/** The endpoint answered 410 Gone: pause the buyer's webhook (once) until its URL is changed or it is resumed. */
+export async function pauseWebhookEndpoint(db: Db, buyerId: string, reason: string): Promise<boolean> {
+  const rows = await db
+    .update(buyers)
+    .set({ webhookPausedAt: new Date(), webhookPauseReason: reason.slice(0, 500), updatedAt: new Date() })
+    .where(and(eq(buyers.id, buyerId), isNull(buyers.webhookPausedAt)))
+    .returning({ id: buyers.id });
+  return rows.length > 0;
+}

@@ -1,0 +1,183 @@
+/**
+ * The ledger audit: every money and sale invariant, checked across the whole
+ * database (or one agency) with plain SQL, independent of the code that wrote
+ * the rows (the SQL checks are db/invariants.ts), and the leads against their
+ * workflows. `npm run audit` prints the report; tests call `runAudit` after
+ * faults and load.
+ *
+ * Checks (each reports how many rows it looked at and every violation):
+ * - balances:        each wallet's balance equals the sum of its ledger, and is not negative
+ * - charges:         every charge entry belongs to exactly one assignment
+ * - assignments:     every assignment has exactly one charge (its buyer, minus its price),
+ *                    and a refunded one exactly one refund (`refund:<assignmentId>`, plus its price)
+ * - exclusive:       no lead has an exclusive active assignment beside another active one
+ * - winners:         no offer has more assignments than maxWinners; its winner counter matches
+ * - caps:            no buyer or campaign holds more active assignments in a day, ISO week or
+ *                    month (in the agency's time zone) than its cap as configured now
+ * - reports:         the report roll-ups (with their pending deltas) agree with the base tables:
+ *                    every day's figures by campaign and source, and by buyer, recomputed
+ *                    as the reference report computes them (db/reports.ts, migration 0007)
+ * - workflows:       with a Temporal client: every lead older than `minAgeMs` has a workflow,
+ *                    and every lead whose workflow has closed has a final status
+ *
+ * `npm run audit` checks them and exits 1 on any violation:
+ *
+ *   npm run audit                       DATABASE_URL, or PGlite in LW_DATA_DIR (default .data)
+ *   npm run audit -- --agency <id>      one agency only
+ *   npm run audit -- --json             the report as JSON
+ *   npm run audit -- --no-temporal      skip the workflow checks even if TEMPORAL_ADDRESS is set
+ *
+ * With TEMPORAL_ADDRESS set, it also checks that every lead older than a
+ * minute (`--min-age-seconds`) has a workflow and that every lead whose
+ * workflow closed has a final status.
+ */
+import { Client, Connection } from '@temporalio/client';
+import path from 'node:path';
+import { loadConfig } from '../bin/runtime';
+import { withRunningStack } from '../bin/stack';
+import { openDatabase, type DbOrTx } from '../db/connection';
+import { auditedLeads, ledgerInvariants, type AuditCheck, type AuditViolation } from '../db/invariants';
+import { FINAL_LEAD_STATUSES } from '../domain/types';
+import { LEAD_WORKFLOW } from '../temporal/calls';
+
+export type { AuditCheck, AuditViolation };
+
+export interface AuditReport {
+  ok: boolean;
+  scope: { agencyId: string | null };
+  checks: AuditCheck[];
+  /** Every listed violation of every check. */
+  violations: AuditViolation[];
+  ms: number;
+}
+
+export interface AuditOptions {
+  /** Only this agency's rows (tests share a database). */
+  agencyId?: string | null;
+  /** Enables the workflow checks. */
+  temporal?: Client | null;
+  /** Leads younger than this are not yet expected to have a visible workflow; default one minute. */
+  minAgeMs?: number;
+  /** Violations listed per check (all are counted); default 100. */
+  maxListed?: number;
+}
+
+export async function runAudit(db: DbOrTx, opts: AuditOptions = {}): Promise<AuditReport> {
+  const started = Date.now();
+  const agencyId = opts.agencyId ?? null;
+  const maxListed = opts.maxListed ?? 100;
+  const checks = await ledgerInvariants(db, { agencyId, maxListed });
+  checks.push(await workflowCheck(db, opts.temporal ?? null, agencyId, opts.minAgeMs ?? 60_000, maxListed));
+
+  const violations = checks.flatMap((c) => c.violations);
+  return { ok: checks.every((c) => c.failed === 0), scope: { agencyId }, checks, violations, ms: Date.now() - started };
+}
+
+const WORKFLOW_CHECK = 'workflows';
+const WORKFLOW_DESCRIPTION =
+  'every lead older than the grace period has a workflow; every lead whose workflow closed has a final status';
+
+/**
+ * Leads against Temporal's visibility store: one listing of the lead
+ * workflows (paged by the SDK), compared with the leads table.
+ */
+async function workflowCheck(
+  db: DbOrTx,
+  temporal: Client | null,
+  agencyId: string | null,
+  minAgeMs: number,
+  maxListed: number,
+): Promise<AuditCheck> {
+  const base = { name: WORKFLOW_CHECK, description: WORKFLOW_DESCRIPTION };
+  if (!temporal)
+    return { ...base, checked: 0, failed: 0, violations: [], skipped: 'no Temporal client (set TEMPORAL_ADDRESS)' };
+  const leads = await auditedLeads(db, agencyId);
+  const query = `WorkflowType = '${LEAD_WORKFLOW}'${agencyId ? ` AND AgencyId = '${agencyId.replace(/'/g, '')}'` : ''}`;
+  const seen = new Map<string, string>();
+  for await (const wf of temporal.workflow.list({ query })) seen.set(wf.workflowId, wf.status.name);
+
+  const violations: AuditViolation[] = [];
+  const now = Date.now();
+  for (const lead of leads) {
+    const status = seen.get(lead.workflow_id);
+    const ids = { leadId: lead.id, workflowId: lead.workflow_id };
+    if (status === undefined) {
+      if (now - new Date(lead.created_at).getTime() > minAgeMs) {
+        violations.push({
+          check: WORKFLOW_CHECK,
+          message: `lead ${lead.id} (${lead.status}) has no workflow ${lead.workflow_id}`,
+          ids,
+        });
+      }
+    } else if (
+      status !== 'RUNNING' &&
+      !FINAL_LEAD_STATUSES.includes(lead.status as (typeof FINAL_LEAD_STATUSES)[number])
+    ) {
+      violations.push({
+        check: WORKFLOW_CHECK,
+        message: `lead ${lead.id} is ${lead.status} but its workflow is ${status}`,
+        ids,
+      });
+    }
+  }
+  return { ...base, checked: leads.length, failed: violations.length, violations: violations.slice(0, maxListed) };
+}
+
+/** The report as text lines: what was checked, with counts, and every listed violation. */
+export function formatAudit(report: AuditReport): string {
+  const lines = [`Ledger audit${report.scope.agencyId ? ` of agency ${report.scope.agencyId}` : ''} (${report.ms} ms)`];
+  for (const c of report.checks) {
+    const verdict = c.skipped ? `SKIPPED (${c.skipped})` : c.failed ? `FAILED: ${c.failed} violation(s)` : 'ok';
+    lines.push(
+      `  ${c.failed ? '✗' : c.skipped ? '-' : '✓'} ${c.name.padEnd(12)} ${String(c.checked).padStart(8)} checked  ${verdict}`,
+    );
+    lines.push(`      ${c.description}`);
+    for (const v of c.violations) lines.push(`      ! ${v.message}`);
+    if (c.failed > c.violations.length) lines.push(`      … and ${c.failed - c.violations.length} more`);
+  }
+  lines.push(report.ok ? 'All invariants hold.' : `${report.checks.reduce((n, c) => n + c.failed, 0)} violation(s).`);
+  return lines.join('\n');
+}
+
+// ─── npm run audit ───────────────────────────────────────────────────────────
+
+function arg(argv: string[], flag: string): string | undefined {
+  const i = argv.indexOf(flag);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+async function main(argv: string[]): Promise<number> {
+  // TEMPORAL_ADDRESS / DATABASE_URL, else the running `npm start` (its stack.json).
+  const { config } = withRunningStack(loadConfig());
+  // Read-only: no migrations applied.
+  const database = await openDatabase({
+    url: config.databaseUrl,
+    dataDir: path.join(config.dataDir, 'pglite'),
+    migrate: false,
+  });
+  let connection: Connection | null = null;
+  try {
+    const address = argv.includes('--no-temporal') ? null : config.temporalAddress;
+    if (address) connection = await Connection.connect({ address });
+    const report = await runAudit(database.db, {
+      agencyId: arg(argv, '--agency') ?? null,
+      temporal: connection ? new Client({ connection, namespace: config.temporalNamespace }) : null,
+      minAgeMs: Number(arg(argv, '--min-age-seconds') ?? 60) * 1000,
+    });
+    console.log(argv.includes('--json') ? JSON.stringify(report, null, 2) : formatAudit(report));
+    return report.ok ? 0 : 1;
+  } finally {
+    await connection?.close();
+    await database.close();
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+      process.exit(2);
+    },
+  );
+}
