@@ -5,6 +5,7 @@
  *   npm run replay -- <leadId | workflowId>        every workflow of the lead (LeadId search attribute), from TEMPORAL_ADDRESS
  *   npm run replay -- --file history.json [more…]  histories saved with `temporal workflow show --output json`
  *   npm run replay -- --query "<visibility query>" many at once, before a deploy (no timeline)
+ *   npm run replay -- --retirable                  the open workflows that still need the v1 branch (ops/retirable.ts)
  *
  * Options: --all (show workflow-task events too), --no-db (history only), --json.
  * The database is DATABASE_URL, or PGlite in LW_DATA_DIR (default .data; PGlite
@@ -35,6 +36,7 @@ import type { TimelineEvent } from '../db/offers';
 import { parseWorkflowId } from '../domain/ids';
 import { leadWorkflowHandle } from '../temporal/calls';
 import { installTemporalRuntime } from '../observability/temporal';
+import { openWorkflowsNeedingV1, type RetirementBlocker } from './retirable';
 
 // ─── history ─────────────────────────────────────────────────────────────────
 
@@ -402,17 +404,19 @@ interface Args {
   target: string | null;
   files: string[];
   query: string | null;
+  retirable: boolean;
   all: boolean;
   db: boolean;
   json: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { target: null, files: [], query: null, all: false, db: true, json: false };
+  const args: Args = { target: null, files: [], query: null, retirable: false, all: false, db: true, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--file') args.files.push(argv[++i] ?? '');
     else if (a === '--query') args.query = argv[++i] ?? '';
+    else if (a === '--retirable') args.retirable = true;
     else if (a === '--all') args.all = true;
     else if (a === '--no-db') args.db = false;
     else if (a === '--json') args.json = true;
@@ -420,9 +424,9 @@ function parseArgs(argv: string[]): Args {
     else if (args.target) args.files.push(a);
     else args.target = a;
   }
-  if (!args.target && !args.files.length && args.query === null) {
+  if (!args.target && !args.files.length && args.query === null && !args.retirable) {
     throw new Error(
-      'usage: npm run replay -- <leadId|workflowId> | --file history.json … | --query "<visibility query>"',
+      'usage: npm run replay -- <leadId|workflowId> | --file history.json … | --query "<visibility query>" | --retirable',
     );
   }
   return args;
@@ -476,9 +480,32 @@ function printOutcomes(outcomes: ReplayOutcome[]): void {
   }
 }
 
+/** `--retirable`: 0 when no open workflow needs the v1 branch (it can be retired), 1 while some do (listed). */
+function reportRetirable(blockers: RetirementBlocker[], json: boolean): number {
+  if (json) console.log(JSON.stringify({ retirable: blockers.length === 0, needV1: blockers }, null, 2));
+  else if (!blockers.length)
+    console.log(
+      'No open workflow needs the v1 lifecycle: it can be retired (docs/operations.md, "Upgrading workflow code").',
+    );
+  else {
+    console.log(`${blockers.length} open workflow(s) still need the v1 lifecycle (workflows/v1):`);
+    for (const b of blockers) console.log(`  ${b.workflowId}`);
+  }
+  return blockers.length ? 1 : 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
   installTemporalRuntime();
+
+  if (args.retirable) {
+    const { client, close } = await connect();
+    try {
+      return reportRetirable(await openWorkflowsNeedingV1(client), args.json);
+    } finally {
+      await close();
+    }
+  }
 
   if (args.query !== null) {
     const { client, close } = await connect();

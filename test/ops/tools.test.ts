@@ -2,7 +2,6 @@
  * The ops tools on the real dev server and the real Postgres: the ledger audit
  * (ops/audit.ts, `npm run audit`) and the replay tool (`npm run replay`).
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,13 +12,12 @@ import type { Database, DbOrTx } from '../../db/connection';
 import { createInProcessBus } from '../../db/offer-bus';
 import { leadRecords } from '../../db/leads';
 import { fetchLeadHistories, historyRows, linkEvents, renderTimeline, replayHistories } from '../../ops/replay';
+import { cli } from '../helpers/cli';
 import { openTestPostgres } from '../helpers/db';
 import { HISTORIES_DIR } from '../helpers/histories';
 import { claim, waitForLeadStatus, waitForOffer, useClaimsDb } from '../helpers/lifecycle';
 import { startLead, startWorker, testClient, workflowBundle, type RunningWorker } from '../helpers/temporal';
 import { makeAgency, makeBuyers, makeCampaign, makeLead } from '../helpers/world';
-
-const ROOT = path.resolve(__dirname, '../..');
 
 let database: Database;
 let worker: RunningWorker;
@@ -28,26 +26,6 @@ let connection: Connection;
 let world: { agencyId: string; leadId: string; offerId: string; buyerIds: string[] };
 
 /** Runs a CLI through tsx as `npm run …` would, against the test database and dev server. */
-function cli(
-  script: string,
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      path.join(ROOT, 'node_modules/.bin/tsx'),
-      [path.join(ROOT, script), ...args],
-      {
-        cwd: ROOT,
-        env: { ...process.env, DATABASE_URL: process.env.TEST_DATABASE_URL!, LOG_LEVEL: 'warn', ...env },
-        maxBuffer: 32 * 1024 * 1024,
-      },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
 const byName = (report: AuditReport, name: string) => report.checks.find((c) => c.name === name)!;
 
 /** Runs the audit on a corrupted copy of the data: the corruption is rolled back afterwards. */

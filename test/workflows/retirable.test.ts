@@ -8,6 +8,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { leadWorkflowId } from '../../domain/ids';
 import { needsOldBranch, openPatchedWorkflowsQuery, openWorkflowsNeedingV1 } from '../../ops/retirable';
 import { manualActionUpdate } from '../../workflows/messages';
+import { cli } from '../helpers/cli';
 import { HISTORIES_DIR } from '../helpers/histories';
 import { waitForLeadStatus } from '../helpers/lifecycle';
 import { lifecycleSuite } from '../helpers/suite';
@@ -75,6 +76,13 @@ test('an open lead of the previous release is listed until it finishes; an open 
     // Both wait in manual review, open; only the one started by the previous release needs v1.
     for (const id of both) expect((await suite.client.workflow.getHandle(id).describe()).status.name).toBe('RUNNING');
     expect(await eventually(both, [leadWorkflowId(oldLead.id)])).toEqual([leadWorkflowId(oldLead.id)]);
+    // The command an operator runs says so, and exits 1 while anything needs v1.
+    const listed = await cli('ops/replay.ts', ['--retirable', '--json']);
+    expect(listed.code).toBe(1);
+    const answer = JSON.parse(listed.stdout) as { retirable: boolean; needV1: { workflowId: string }[] };
+    expect(answer.retirable).toBe(false);
+    expect(answer.needV1.map((b) => b.workflowId)).toContain(leadWorkflowId(oldLead.id));
+    expect(answer.needV1.map((b) => b.workflowId)).not.toContain(leadWorkflowId(newLead.id));
 
     await suite.client.workflow
       .getHandle(leadWorkflowId(oldLead.id))
