@@ -10,25 +10,26 @@
  * again, with the same message id (the redelivery workflow runs it).
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
+
+import { getAssignment } from '../db/assignments';
+import { buyerById, ensureWebhookSecret, pauseWebhookEndpoint } from '../db/buyers';
 import {
+  getDelivery,
   logDeliveryAttempt,
   recordAttemptFailed,
   recordDashboardDelivery,
   recordDelivered,
   recordDeliveryFailed,
-  getDelivery,
 } from '../db/deliveries';
-import { buyerById, ensureWebhookSecret, pauseWebhookEndpoint } from '../db/buyers';
-import { getAssignment } from '../db/assignments';
 import { leadById } from '../db/leads';
-import { retryDelayMs, type DeliveryPayload } from '../domain/delivery';
-import type { DeliveryChannel } from '../domain/types';
 import type { DeliveryRetry } from '../domain/delivery';
+import { type DeliveryPayload, retryDelayMs } from '../domain/delivery';
+import type { DeliveryChannel } from '../domain/types';
+import { UrlRefused } from '../lib/url-guard';
 import { channelsFor, SENDING_CHANNELS, type SendingChannel } from './channels';
 import { resolveDeliveryConfig } from './channels/config';
 import { DeliveryHttpError } from './channels/http-post';
 import { messageIdOf, type SigningKeys } from './channels/signing';
-import { UrlRefused } from '../lib/url-guard';
 import type { ActivityDeps } from './deps';
 
 /** The secrets a buyer's webhooks are signed with now (the previous one only inside its overlap window). */

@@ -2,12 +2,12 @@
  * Every activity of the lead lifecycle, bound to this process's database and
  * feed bus. Workflows see only the type (`LeadActivities`).
  */
+import { saleActivities } from '../claims/sale';
 import { bidActivities } from './bids';
-import type { ActivityDeps } from './deps';
 import { deliveryActivities } from './delivery';
+import type { ActivityDeps } from './deps';
 import { offerActivities } from './offers';
 import { routingActivities } from './routing';
-import { saleActivities } from '../claims/sale';
 
 export type { ActivityDeps, FaultHooks } from './deps';
 

@@ -4,24 +4,24 @@
  * and the lead's status. Every write is idempotent, because Temporal retries
  * an activity (or re-runs a local one) whose worker died after the commit.
  */
+import { offerSales } from '../db/assignments';
+import { evaluateEligibility } from '../db/eligibility';
+import { setLeadStatus } from '../db/leads';
 import type { OfferBus } from '../db/offer-bus';
 import {
-  closeOffer,
-  saveOffer,
-  targetVerdicts,
-  type CloseOutcome,
-  type TargetVerdict,
-  getOffer,
   appendEvents,
+  closeOffer,
+  type CloseOutcome,
+  getOffer,
+  saveOffer,
+  type TargetVerdict,
+  targetVerdicts,
   type TimelineEventInput,
 } from '../db/offers';
-import { evaluateEligibility } from '../db/eligibility';
-import { offerSales } from '../db/assignments';
-import { setLeadStatus } from '../db/leads';
 import { buyerOfferOf } from '../domain/offer-view';
 import type { AuctionKind, AuctionPricing, LeadStatus, OfferKind } from '../domain/types';
 import type { ActivityDeps } from './deps';
-import { loadLeadAndCampaign, resolveEligibility, routeOf, type Route } from './routing';
+import { loadLeadAndCampaign, resolveEligibility, type Route, routeOf } from './routing';
 
 export type { CloseOutcome };
 

@@ -5,9 +5,10 @@
  * lead or campaign is not retried).
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import type { Db } from '../db/connection';
-import { evaluateEligibility, leadAndCampaign, type EligibilityResult, type TargetVerdict } from '../db/eligibility';
+
 import type { CampaignRow } from '../db/campaigns';
+import type { Db } from '../db/connection';
+import { type EligibilityResult, evaluateEligibility, leadAndCampaign, type TargetVerdict } from '../db/eligibility';
 import type { AuctionKind, AuctionPricing, CampaignStatus, DeliveryMode, PushStrategy } from '../domain/types';
 import type { ActivityDeps } from './deps';
 

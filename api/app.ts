@@ -15,42 +15,44 @@
 import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
+
 import type { Client } from '@temporalio/client';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+
+import { ClaimRelay } from '../claims/relay';
 import type { Db } from '../db/connection';
 import type { OfferBus } from '../db/offer-bus';
-import { Authenticator, requireRole, type Principal } from './auth';
-import { ClaimRelay } from '../claims/relay';
-import { attachFeedGateway, type FeedHandle } from './feed';
-import { boundInFlight, DEFAULT_IN_FLIGHT, type InFlightLimits } from './in-flight';
-import { idempotencyKeyOf, requestHash, withIdempotency } from './idempotency';
 import { countOpenOffers } from '../db/offers';
-import { Metrics } from './metrics';
+import { traceRequests } from '../observability/tracing';
 import { buildAsyncApi } from './asyncapi';
+import { Authenticator, type Principal, requireRole } from './auth';
+import { attachFeedGateway, type FeedHandle } from './feed';
+import { idempotencyKeyOf, requestHash, withIdempotency } from './idempotency';
+import { boundInFlight, DEFAULT_IN_FLIGHT, type InFlightLimits } from './in-flight';
+import { Metrics } from './metrics';
 import { buildOpenApi, docsPage } from './openapi';
-import { errorHandler, Problem, type ErrorLogger } from './problem';
 import { PingDesk } from './pings';
-import { TokenBuckets, type BucketOptions, type RateLimiter } from './rate-limit';
-import { SharedTokenBuckets } from './shared-rate-limit';
-import { SourceAccessCache } from './source-access';
-import { isRaw, isStream, type AnyRoute, type StreamReply } from './route';
+import { errorHandler, type ErrorLogger, Problem } from './problem';
+import { type BucketOptions, type RateLimiter, TokenBuckets } from './rate-limit';
+import { type AnyRoute, isRaw, isStream, type StreamReply } from './route';
 import { agencyRoutes } from './routes/agencies';
-import { buyerRoutes } from './routes/buyers';
 import { buyerSideRoutes } from './routes/buyer-side';
+import { buyerRoutes } from './routes/buyers';
 import { campaignRoutes } from './routes/campaigns';
 import { deliveryRoutes } from './routes/deliveries';
 import { disputeRoutes } from './routes/disputes';
+import { exportRoutes } from './routes/exports';
 import { leadRoutes } from './routes/leads';
 import { meRoutes } from './routes/me';
 import { offerRoutes } from './routes/offers';
 import { opsRoutes } from './routes/ops';
-import { exportRoutes } from './routes/exports';
 import { reportRoutes } from './routes/reports';
 import { sourceRoutes } from './routes/sources';
 import { supplyRoutes } from './routes/supply';
 import type { ApiServices } from './services';
+import { SharedTokenBuckets } from './shared-rate-limit';
+import { SourceAccessCache } from './source-access';
 import { parseWith } from './validate';
-import { traceRequests } from '../observability/tracing';
 
 export interface ApiDeps {
   db: Db;

@@ -6,6 +6,7 @@
  * client ones; a claim or a bid is answered on the same socket.
  */
 import { z } from 'zod';
+
 import {
   BidMessage,
   BidResultMessage,

@@ -15,6 +15,7 @@
  * within that second (and the feed re-checks every frame in the database).
  */
 import crypto from 'node:crypto';
+
 import type { Db } from '../db/connection';
 import { feedAccess, findApiKeyByHash, hashApiKey } from '../db/keys';
 import { Problem } from './problem';

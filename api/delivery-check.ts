@@ -1,6 +1,6 @@
 /** Configuration-time SSRF check of a buyer's delivery URLs: a private, loopback or link-local target is a 400 naming the field. */
-import { checkDeliveryUrl, UrlRefused } from '../lib/url-guard';
 import type { DeliverySettings } from '../db/buyers';
+import { checkDeliveryUrl, UrlRefused } from '../lib/url-guard';
 import { Problem } from './problem';
 
 export async function checkDeliveryUrls(

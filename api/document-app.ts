@@ -4,6 +4,7 @@
  * AsyncAPI). The typed client's generator and the document tests use it.
  */
 import type { Client } from '@temporalio/client';
+
 import type { Db } from '../db/connection';
 import { createInProcessBus } from '../db/offer-bus';
 import { createApi } from './app';

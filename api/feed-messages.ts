@@ -10,6 +10,7 @@
  * with `?since=<seq>` hears the closes it missed after the snapshot.
  */
 import { z } from 'zod';
+
 import { FEED_CLOSE_OUTCOMES } from '../domain/types';
 import { Id } from './schema-blocks';
 import { BidAccepted, BidRefused, BuyerOfferView, ClaimRefused, ClaimWon, RequestId } from './schemas';

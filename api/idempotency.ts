@@ -6,6 +6,7 @@
  * its path parameters and its validated body.
  */
 import crypto from 'node:crypto';
+
 import type { Db } from '../db/connection';
 import {
   completeIdempotencyKey,

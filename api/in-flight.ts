@@ -8,7 +8,9 @@
  */
 import crypto from 'node:crypto';
 import type { Socket } from 'node:net';
+
 import type { RequestHandler } from 'express';
+
 import { bearerToken } from './auth';
 import { Problem } from './problem';
 

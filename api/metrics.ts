@@ -7,6 +7,7 @@
  * offer outcomes, deliveries, Node's process metrics when enabled).
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
 import { LATENCY_BUCKETS, processRegistry } from '../observability/metrics';
 
 type Labels = Record<string, string>;

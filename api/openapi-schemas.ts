@@ -15,7 +15,7 @@
  * body) are converted with the same registry and stay inline.
  */
 import { z } from 'zod';
-import * as shared from './schemas';
+
 import * as agencies from './routes/agencies.schemas';
 import * as buyerSide from './routes/buyer-side.schemas';
 import * as buyers from './routes/buyers.schemas';
@@ -30,6 +30,7 @@ import * as ops from './routes/ops.schemas';
 import * as reports from './routes/reports.schemas';
 import * as sources from './routes/sources.schemas';
 import * as supply from './routes/supply.schemas';
+import * as shared from './schemas';
 
 type Json = Record<string, unknown>;
 export type Io = 'input' | 'output';

@@ -4,8 +4,8 @@
  * by `$ref`, see openapi-schemas.ts), and a small self-contained HTML page
  * that renders it (no scripts, no CDN).
  */
+import { type DocumentSchemas, documentSchemas, type SchemaUse } from './openapi-schemas';
 import type { AnyRoute, ResponseDoc } from './route';
-import { documentSchemas, type DocumentSchemas, type SchemaUse } from './openapi-schemas';
 import { ProblemSchema } from './schemas';
 
 type Json = Record<string, unknown>;

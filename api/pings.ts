@@ -15,8 +15,8 @@
  */
 import { type CampaignRow, getCampaignRow } from '../db/campaigns';
 import type { Db } from '../db/connection';
-import { judgeLoaded, loadEligibilityInputs, type EligibilityInputs } from '../db/eligibility';
-import { recordPings, type NewPing, type PingRow, ruleOf, type SourceCampaignRow } from '../db/sources';
+import { type EligibilityInputs, judgeLoaded, loadEligibilityInputs } from '../db/eligibility';
+import { type NewPing, type PingRow, recordPings, ruleOf, type SourceCampaignRow } from '../db/sources';
 import { payoutFor } from '../domain/payout';
 import { leadFieldsOfPing, type PingLeadFields } from '../domain/ping';
 import type { PingDecision, PingRejection } from '../domain/types';

@@ -5,8 +5,9 @@
  */
 import type { Request } from 'express';
 import { z } from 'zod';
+
 import type { DbOrTx } from '../db/connection';
-import { sourceCampaignRules, type SourceCampaignRow } from '../db/sources';
+import { type SourceCampaignRow, sourceCampaignRules } from '../db/sources';
 import { PingCreate, PostCreate } from './routes/supply.schemas';
 
 const schemaOf = (s: z.ZodType) => {

@@ -4,6 +4,7 @@
  * turns it (or anything unexpected, without its internals) into a response.
  */
 import crypto from 'node:crypto';
+
 import type { ErrorRequestHandler, Response } from 'express';
 
 export const PROBLEM_TITLES = {

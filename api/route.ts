@@ -7,6 +7,7 @@
  */
 import type { Request } from 'express';
 import { z } from 'zod';
+
 import type { Principal, Role } from './auth';
 import type { Reply } from './idempotency';
 import { NoQuery } from './schemas';

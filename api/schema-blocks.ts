@@ -7,6 +7,7 @@
  * api/schemas.ts and api/routes/*.schemas.ts only).
  */
 import { z } from 'zod';
+
 import { PIPELINE_STATUSES } from '../domain/types';
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;

@@ -12,6 +12,7 @@
  * Request objects are `.strict()` (an unknown field is a 400 that names it).
  */
 import { z } from 'zod';
+
 import type { WonClaim } from '../claims/vocabulary';
 import { FILTER_MATCHES } from '../domain/filters';
 import {

@@ -4,11 +4,13 @@
  * authenticator, claim relay, rate limits and metrics.
  */
 import type http from 'node:http';
+
 import type { Client } from '@temporalio/client';
+
+import type { ClaimRelay } from '../claims/relay';
 import type { Db } from '../db/connection';
 import type { OfferBus } from '../db/offer-bus';
 import type { Authenticator } from './auth';
-import type { ClaimRelay } from '../claims/relay';
 import type { Metrics } from './metrics';
 import type { PingDesk } from './pings';
 import type { ErrorLogger } from './problem';

@@ -10,8 +10,8 @@
  * when the agency changes it (pause, campaign rules); other instances within
  * that second.
  */
-import { postingAccess, type SourceCampaignRow } from '../db/sources';
 import type { Db } from '../db/connection';
+import { postingAccess, type SourceCampaignRow } from '../db/sources';
 import type { SourceStatus } from '../domain/types';
 import { KEY_CACHE_MS, type SourcePrincipal } from './auth';
 import { Problem } from './problem';

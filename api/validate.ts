@@ -3,7 +3,8 @@
  * `validation_failed` naming every failing field (unknown fields included).
  */
 import type { z } from 'zod';
-import { Problem, type FieldError } from './problem';
+
+import { type FieldError, Problem } from './problem';
 
 type Where = NonNullable<FieldError['in']>;
 

@@ -2,26 +2,26 @@
  * Rows to response objects. Built field by field (allow-listing), so a column
  * added to a table later does not leak into an answer until someone adds it here.
  */
-import { buyerOfferOf } from '../domain/offer-view';
 import type { AgencyRow, ServiceLineRow } from '../db/agencies';
+import type { AssignmentRow, WonLead } from '../db/assignments';
 import type { BuyerRow } from '../db/buyers';
 import type { CampaignRow, PoolEntry } from '../db/campaigns';
-import type { LeadRow } from '../db/leads';
 import type { DeliveryAttemptRow } from '../db/deliveries';
 import type { DisputeRow } from '../db/disputes';
-import type { AssignmentRow, WonLead } from '../db/assignments';
+import type { LeadRow } from '../db/leads';
 import type { LedgerRow } from '../db/ledger';
 import type { OfferRow, TargetRow, TimelineEvent } from '../db/offers';
-import { availability } from '../domain/schedule';
-import type { ExclusionReason, PingRejection } from '../domain/types';
 import {
   type PingRow,
-  type SourceLedgerEntry,
   ruleOf,
   type SourceCampaignRow,
   type SourceLead,
+  type SourceLedgerEntry,
   type SourceRow,
 } from '../db/sources';
+import { buyerOfferOf } from '../domain/offer-view';
+import { availability } from '../domain/schedule';
+import type { ExclusionReason, PingRejection } from '../domain/types';
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 

@@ -15,13 +15,14 @@
  * Exit 1 when a scenario failed or a correctness check (one winner per round) did not hold.
  */
 import path from 'node:path';
+
 import { openDatabase } from '../db/connection';
 import { ApiClient } from './lib/client';
 import { recordRun } from './lib/results';
 import { commit, loadAverage, machine, startStack } from './lib/stack';
-import { claimStorm, floor, stormOverSale, type StormFigures } from './scenarios/claims';
+import { claimStorm, floor, type StormFigures, stormOverSale } from './scenarios/claims';
+import { type BenchContext, CI, FULL, type ScenarioResult, type Sizes } from './scenarios/context';
 import { engineFloor } from './scenarios/engine-floor';
-import { CI, FULL, type BenchContext, type ScenarioResult, type Sizes } from './scenarios/context';
 import { feedLatency } from './scenarios/feed';
 import { scale } from './scenarios/scale';
 import { stormMany } from './scenarios/storm-many';

@@ -8,17 +8,19 @@
  * `$LW_DATA_DIR/stack.json` for the ops tools.
  */
 import path from 'node:path';
+
+import type { PGlite } from '@electric-sql/pglite';
 import { Client } from '@temporalio/client';
+
+import { resolveDeliveryConfig } from '../activities/channels/config';
+import { servePglite, type WireServer } from '../db/pglite-wire';
 import { collectProcessMetrics } from '../observability/metrics';
 import { installTemporalRuntime } from '../observability/temporal';
-import { resolveDeliveryConfig } from '../activities/channels/config';
-import { publicUrlFromEnv, startAlertDispatcher } from '../worker/alert-dispatcher';
 import { installTracingFromEnv } from '../observability/tracing';
+import { startTemporalDevServer } from '../temporal/dev-server';
+import { publicUrlFromEnv, startAlertDispatcher } from '../worker/alert-dispatcher';
 import { sweepStuckLeads } from '../worker/lead-starter';
 import { createLeadwireWorker } from '../worker/worker';
-import { startTemporalDevServer } from '../temporal/dev-server';
-import type { PGlite } from '@electric-sql/pglite';
-import { servePglite, type WireServer } from '../db/pglite-wire';
 import { createBus, loadConfig, onShutdown, openDatabaseFor, rootTokenFor, serveApi } from './runtime';
 import { removeStackFile, stackFilePath, writeStackFile } from './stack';
 

@@ -6,12 +6,14 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+
 import { Client, Connection } from '@temporalio/client';
+
 import { createApi } from '../api/app';
 import { inFlightFromEnv, type InFlightLimits } from '../api/in-flight';
-import { openDatabase, type Database } from '../db/connection';
-import { startReportFold } from '../db/reports';
+import { type Database, openDatabase } from '../db/connection';
 import { createInProcessBus, createPostgresBus, type OfferBus } from '../db/offer-bus';
+import { startReportFold } from '../db/reports';
 import { consoleStyle, logger } from '../observability/logger';
 import { shutdownTracing, temporalTracingPlugins } from '../observability/tracing';
 import { DEFAULT_TASK_QUEUE } from '../worker/worker';

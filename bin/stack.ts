@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+
 import type { Config } from './runtime';
 
 export interface StackFile {

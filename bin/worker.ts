@@ -1,12 +1,12 @@
 /** The Temporal worker alone (production: scale horizontally). Needs TEMPORAL_ADDRESS and DATABASE_URL. */
 import { resolveDeliveryConfig } from '../activities/channels/config';
-import { publicUrlFromEnv, startAlertDispatcher } from '../worker/alert-dispatcher';
-import { sweepStuckLeads } from '../worker/lead-starter';
-import { createLeadwireWorker } from '../worker/worker';
 import { logger } from '../observability/logger';
 import { collectProcessMetrics, serveMetrics } from '../observability/metrics';
 import { installTemporalRuntime } from '../observability/temporal';
 import { installTracingFromEnv } from '../observability/tracing';
+import { publicUrlFromEnv, startAlertDispatcher } from '../worker/alert-dispatcher';
+import { sweepStuckLeads } from '../worker/lead-starter';
+import { createLeadwireWorker } from '../worker/worker';
 import { connectTemporal, createBus, loadConfig, onShutdown, openDatabaseFor } from './runtime';
 
 async function main() {

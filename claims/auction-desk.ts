@@ -12,11 +12,12 @@
  * replay therefore decides the same winner at the same price. Workflow code
  * (the workflow lint rules hold it).
  */
-import { Mutex } from 'async-mutex';
 import { condition } from '@temporalio/workflow';
+import { Mutex } from 'async-mutex';
+
 import type { LeadActivities } from '../activities';
 import type { DeliveryPlan } from '../activities/delivery';
-import { checkBid, rankBids, type Bid } from '../domain/auction';
+import { type Bid, checkBid, rankBids } from '../domain/auction';
 import type { AuctionPricing, BidRefusalReason } from '../domain/types';
 import type { BidRequest, BidResult } from './messages';
 

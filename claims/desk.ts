@@ -15,12 +15,13 @@
  * Both ask the vocabulary's `decided`, the relay's question too. Workflow code
  * (the workflow lint rules hold it): it runs inside the lead's workflow.
  */
-import { Mutex } from 'async-mutex';
 import { ApplicationFailure } from '@temporalio/workflow';
+import { Mutex } from 'async-mutex';
+
 import type { LeadActivities } from '../activities';
 import type { DeliveryPlan } from '../activities/delivery';
 import { CLAIM_REFUSED, type ClaimRequest, type ClaimResult } from './messages';
-import { claimOutcomeOf, decided, wonClaim, type WonClaim } from './vocabulary';
+import { claimOutcomeOf, decided, type WonClaim, wonClaim } from './vocabulary';
 
 export interface DeskOffer {
   offerId: string;

@@ -5,6 +5,7 @@
  * workflow code.
  */
 import { defineUpdate } from '@temporalio/workflow';
+
 import type { BidRefusalReason, ClaimFailureReason } from '../domain/types';
 import type { ClaimChannel, WonClaim } from './vocabulary';
 

@@ -12,6 +12,7 @@
  * Temporal instead of making a second one.
  */
 import crypto from 'node:crypto';
+
 import type { Client } from '@temporalio/client';
 import {
   ServiceError,
@@ -19,33 +20,34 @@ import {
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
+
+// The relay is the API side of the claim: it answers with the API's problems and limits.
+import { type BuyerPrincipal, rateLimited } from '../api/auth';
+import { notFound, Problem } from '../api/problem';
+import type { RateLimiter } from '../api/rate-limit';
 import type { Db } from '../db/connection';
 import {
+  appendEvents,
+  batchedAppender,
   getOffer,
   getPlacedBid,
   getTarget,
   type OfferRow,
-  appendEvents,
-  batchedAppender,
   type TimelineEventInput,
 } from '../db/offers';
 import { claimContext } from '../db/sales';
 import type { BidRefusalReason, ClaimFailureReason } from '../domain/types';
 import { DeadlineExceeded, executeBid, executeClaim } from '../temporal/calls';
-// The relay is the API side of the claim: it answers with the API's problems and limits.
-import { rateLimited, type BuyerPrincipal } from '../api/auth';
-import { notFound, Problem } from '../api/problem';
-import type { RateLimiter } from '../api/rate-limit';
-import { claimRefusalOf, type BidResult, type ClaimResult } from './messages';
+import { type BidResult, claimRefusalOf, type ClaimResult } from './messages';
 import {
   attemptEvents,
   bidRefusalOf,
+  type ClaimChannel,
   claimOutcomeOf,
   decided,
   noPlaceLeft,
-  wonClaim,
-  type ClaimChannel,
   type WonClaim,
+  wonClaim,
 } from './vocabulary';
 
 /** Where refused claims are written: `appendEvents`, or a batched appender on the hot path. */

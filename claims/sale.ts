@@ -7,10 +7,10 @@
  * another round trip. These are activities (the lifecycle runs them); the
  * desks in this folder call `postAndCharge`.
  */
-import { deliveryPlanFor, type DeliveryPlan } from '../activities/delivery';
+import { type DeliveryPlan, deliveryPlanFor } from '../activities/delivery';
 import type { ActivityDeps } from '../activities/deps';
 import { publishClosed } from '../activities/offers';
-import { sellByPush, sellManually, sellOffer, type SaleResult } from '../db/sales';
+import { type SaleResult, sellByPush, sellManually, sellOffer } from '../db/sales';
 import type { PushStrategy } from '../domain/types';
 import type { ClaimChannel, SaleKind } from './vocabulary';
 

@@ -5,15 +5,13 @@
  *
  * Tables: agencies, service_lines.
  */
-import { eq, and, desc, inArray } from 'drizzle-orm';
+import { and, desc, eq, inArray } from 'drizzle-orm';
 
 import { type AgencySettings, DEFAULT_AUTO_PAUSE_AFTER_FAILURES, DEFAULT_DUPLICATE_WINDOW_DAYS } from '../domain/types';
 import type { Db, DbOrTx } from './connection';
 import { createApiKey } from './keys';
-
+import { olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
 import { agencies, serviceLines } from './schema';
-
-import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
 
 export type AgencyRow = typeof agencies.$inferSelect;
 

@@ -8,10 +8,9 @@
  */
 import { and, asc, desc, eq } from 'drizzle-orm';
 
-import type { LeadRow } from './leads';
 import type { DbOrTx } from './connection';
-
-import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
+import type { LeadRow } from './leads';
+import { olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
 import { assignments, leads } from './schema';
 
 export type AssignmentRow = typeof assignments.$inferSelect;

@@ -7,28 +7,28 @@
  * Tables: buyers, campaign_buyer_prices, buyer_changes, pipeline_changes.
  */
 import crypto from 'node:crypto';
-import { eq, and, desc, inArray, gte, isNull, sql } from 'drizzle-orm';
 
+import { and, desc, eq, gte, inArray, isNull, sql } from 'drizzle-orm';
+
+import { type BuyerPriceRule, type BuyerSideSettings, pipelineMoveProblem } from '../domain/buyer-side';
+import { changesOf } from '../domain/self-service';
 import { type Caps, type ChangeActor, PIPELINE_STATUSES, type PipelineStatus } from '../domain/types';
 import type { Db, DbOrTx } from './connection';
-import { type BuyerSideSettings, type BuyerPriceRule, pipelineMoveProblem } from '../domain/buyer-side';
-import { createWallet } from './ledger';
 import { createApiKey } from './keys';
-import { changesOf } from '../domain/self-service';
+import { createWallet } from './ledger';
+import { olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
 import {
   agencies,
-  buyers,
-  leads,
-  type DeliverySettings,
   assignments,
-  offers,
-  wallets,
-  campaignBuyerPrices,
   buyerChanges,
+  buyers,
+  campaignBuyerPrices,
+  type DeliverySettings,
+  leads,
+  offers,
   pipelineChanges,
+  wallets,
 } from './schema';
-
-import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
 
 export type BuyerRow = typeof buyers.$inferSelect;
 /** A buyer's delivery settings (the channels' addresses): the column's type, for the channels and the API's checks. */

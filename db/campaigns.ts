@@ -5,14 +5,13 @@
  *
  * Tables: campaigns, campaign_buyers, push_rotation.
  */
-import { eq, and, asc, desc, inArray } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray } from 'drizzle-orm';
+
 import { DEFAULT_PREVIEW_FIELDS } from '../domain/preview';
 import type { AuctionKind, AuctionPricing, Caps, DeliveryMode, PriceRules, PushStrategy } from '../domain/types';
 import type { Db, DbOrTx, Tx } from './connection';
-
+import { olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
 import { campaignBuyers, campaigns, offerTargets, pushRotation } from './schema';
-
-import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
 
 export type CampaignRow = typeof campaigns.$inferSelect;
 

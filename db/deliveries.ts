@@ -8,22 +8,23 @@
  * Every write is a state transition (pending → delivered | failed), so a
  * retried activity never counts twice.
  */
-import { and, eq, ne, sql, asc, inArray, lte } from 'drizzle-orm';
-import type { DeliveryChannel, DeliveryAttemptOutcome, AlertChannel, AlertStatus } from '../domain/types';
+import { and, asc, eq, inArray, lte, ne, sql } from 'drizzle-orm';
+
+import { type AlertSettings, offerAlertChannels } from '../domain/buyer-side';
+import type { AlertChannel, AlertStatus, DeliveryAttemptOutcome, DeliveryChannel } from '../domain/types';
+import { agencySettings, autoPauseAfterFailures } from './agencies';
+import { autoPauseBuyer, countDeliveryFailure, resetDeliveryFailures } from './buyers';
 import type { Db, DbOrTx, Tx } from './connection';
+import { appendEvents } from './offers';
 import {
   agencies,
   assignments,
+  buyerAlerts,
   buyers,
   deliveries,
   deliveryAttempts,
-  buyerAlerts,
   type DeliverySettings,
 } from './schema';
-import { agencySettings, autoPauseAfterFailures } from './agencies';
-import { autoPauseBuyer, countDeliveryFailure, resetDeliveryFailures } from './buyers';
-import { appendEvents } from './offers';
-import { offerAlertChannels, type AlertSettings } from '../domain/buyer-side';
 
 type AssignmentRow = typeof assignments.$inferSelect;
 

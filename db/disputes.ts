@@ -7,18 +7,19 @@
  * payout of a returned sale is reversed in the same transaction, once.
  */
 import { and, count, desc, eq, gte, inArray } from 'drizzle-orm';
+
 import { ledgerRefundKey } from '../domain/ids';
 import { checkReturn, RETURN_RATE_DAYS, type ReturnRefusal } from '../domain/returns';
 import type { DisputeStatus } from '../domain/types';
-import type { Db, DbOrTx } from './connection';
-import { isUniqueViolation, postLedgerEntry, type LedgerEntry } from './ledger';
-import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
-import { assignments, disputes } from './schema';
 import { agencySettings } from './agencies';
-import { reverseSourcePayout } from './sources';
-import { appendEvents } from './offers';
-import { leadById, reopenReturnedLead } from './leads';
 import { leadStillSold, markRefunded } from './assignments';
+import type { Db, DbOrTx } from './connection';
+import { leadById, reopenReturnedLead } from './leads';
+import { isUniqueViolation, type LedgerEntry, postLedgerEntry } from './ledger';
+import { appendEvents } from './offers';
+import { olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
+import { assignments, disputes } from './schema';
+import { reverseSourcePayout } from './sources';
 
 export type DisputeRow = typeof disputes.$inferSelect;
 

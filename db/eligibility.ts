@@ -11,21 +11,22 @@
  * sale's transaction, after its locks: see db/sales.ts), the campaign dry run
  * and the ping answer all load through here; none re-reads the inputs itself.
  */
-import { and, eq, sql, type SQL } from 'drizzle-orm';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
+
 import { buyerSideProfile } from '../domain/buyer-side';
 import { capReached, periodStarts } from '../domain/caps';
 import {
   campaignPriceOf,
-  judgeCandidates,
   type CandidateInputs,
   type EligibilityInputs,
+  judgeCandidates,
   type TargetVerdict,
 } from '../domain/eligibility';
 import { previewOf } from '../domain/preview';
 import type { AgencySettings, AuctionKind, CapPeriod, Caps, LeadFields, PriceRules } from '../domain/types';
+import { duplicateWindowMs } from './agencies';
 import type { DbOrTx } from './connection';
 import { agencies, buyers, campaignBuyerPrices, campaigns, leads, wallets } from './schema';
-import { duplicateWindowMs } from './agencies';
 
 export type { EligibilityInputs, TargetVerdict };
 

@@ -17,7 +17,9 @@
  * which the same key is a new request.
  */
 import crypto from 'node:crypto';
+
 import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
+
 import type { DbOrTx } from './connection';
 import { idempotencyRecords, rateLimitBuckets } from './schema';
 

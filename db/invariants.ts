@@ -18,7 +18,8 @@
  *                    every day's figures by campaign and source, and by buyer, recomputed
  *                    as the reference report computes them (db/reports.ts, migration 0007)
  */
-import { sql, type SQL } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
+
 import type { DbOrTx } from './connection';
 
 export interface AuditViolation {

@@ -4,7 +4,9 @@
  * itself character by character.
  */
 import crypto from 'node:crypto';
+
 import { and, eq, inArray, isNull, ne, type SQL } from 'drizzle-orm';
+
 import type { ApiKeyKind } from '../domain/types';
 import type { Db, DbOrTx } from './connection';
 import { apiKeys, buyers } from './schema';

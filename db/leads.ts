@@ -7,16 +7,15 @@
  * Tables: leads.
  */
 import crypto from 'node:crypto';
-import { eq, and, asc, desc, gt, inArray, lt, sql, arrayOverlaps } from 'drizzle-orm';
 
+import { and, arrayOverlaps, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
+
+import { leadWorkflowId } from '../domain/ids';
 import type { ConsentEvidence, LeadFields, LeadStatus } from '../domain/types';
 import type { Db, DbOrTx } from './connection';
-
-import { assignments, deliveries, ledgerEntries, leads, offers, offerTargets } from './schema';
-
-import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
-import { leadWorkflowId } from '../domain/ids';
 import { appendEvents, leadTimeline, type TimelineEvent, type TimelineEventInput } from './offers';
+import { olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
+import { assignments, deliveries, leads, ledgerEntries, offers, offerTargets } from './schema';
 
 export type LeadRow = typeof leads.$inferSelect;
 

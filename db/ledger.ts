@@ -6,12 +6,12 @@
  * unique idempotency key; the database trigger moves the wallet in the same
  * statement and the wallet's CHECK refuses an overdraft.
  */
-import { eq, and, desc } from 'drizzle-orm';
+import { and, desc, eq } from 'drizzle-orm';
+
 import type { LedgerEntryKind } from '../domain/types';
 import type { DbOrTx } from './connection';
+import { olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
 import { ledgerEntries, wallets } from './schema';
-
-import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
 
 export type LedgerEntry = typeof ledgerEntries.$inferSelect;
 

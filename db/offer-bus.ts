@@ -11,7 +11,9 @@
  * read the rest.
  */
 import { EventEmitter } from 'node:events';
-import type { Pool, Client } from 'pg';
+
+import type { Client, Pool } from 'pg';
+
 import type { BuyerOffer } from '../domain/offer-view';
 
 export interface OfferBusEvent {

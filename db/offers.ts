@@ -11,24 +11,24 @@
  * its last place is sold) and the expiry all call these, so an offer is opened
  * and closed the same way on every path.
  */
-import { and, eq, asc, desc, gt, lte, sql, gte, ne } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, lte, ne, sql } from 'drizzle-orm';
+
+import type { ClaimChannel, TimelineEventInput } from '../claims/vocabulary';
+import type { TargetVerdict } from '../domain/eligibility';
 import type {
   AuctionKind,
   AuctionPricing,
-  OfferKind,
-  TimelineEventType,
-  OfferStatus,
   FeedCloseOutcome,
+  OfferKind,
+  OfferStatus,
+  TimelineEventType,
 } from '../domain/types';
-import type { Db, Tx, DbOrTx } from './connection';
-import { assignments, offers, offerTargets, bids, buyers, offerEvents } from './schema';
+import { turnBatcher } from '../lib/burst';
+import type { Db, DbOrTx, Tx } from './connection';
 import { queueOfferAlerts } from './deliveries';
 import { markLeadOffered } from './leads';
-import type { TargetVerdict } from '../domain/eligibility';
-
-import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
-import type { ClaimChannel, TimelineEventInput } from '../claims/vocabulary';
-import { turnBatcher } from '../lib/burst';
+import { olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
+import { assignments, bids, buyers, offerEvents, offers, offerTargets } from './schema';
 
 /** One candidate buyer's verdict, kept with the offer for "why didn't I get this lead?". */
 export type { TargetVerdict } from '../domain/eligibility';

@@ -4,7 +4,7 @@
  * text with microseconds, so no row is skipped or repeated across pages even
  * when several share a millisecond.
  */
-import { sql, type SQL } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 
 export interface SortKey {

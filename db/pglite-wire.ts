@@ -19,6 +19,7 @@
  * resets them; no TLS and no password: it listens on 127.0.0.1 only.
  */
 import net from 'node:net';
+
 import type { PGlite } from '@electric-sql/pglite';
 
 export interface WireServer {

@@ -27,14 +27,15 @@
  * estimated at hundreds of millions of rows, and compiling them cost about
  * half a second of every whole-range report.
  */
-import { eq, sql, type SQL, and, gte, ne } from 'drizzle-orm';
-import type { DbOrTx } from './connection';
-import { agencies, assignments, deliveries, offerEvents, offers, offerTargets } from './schema';
+import { and, eq, gte, ne, type SQL, sql } from 'drizzle-orm';
+
+import { isLost } from '../claims/vocabulary';
 import type { CsvValue } from '../domain/csv';
 import { sourceOutcome } from '../domain/payout';
+import { type Distribution, distribution, rate } from '../domain/stats';
 import type { LeadStatus } from '../domain/types';
-import { isLost } from '../claims/vocabulary';
-import { distribution, rate, type Distribution } from '../domain/stats';
+import type { DbOrTx } from './connection';
+import { agencies, assignments, deliveries, offerEvents, offers, offerTargets } from './schema';
 
 export type ReportGroup = 'day' | 'campaign' | 'source' | 'buyer';
 

@@ -22,12 +22,13 @@
  * counts, dedupe and pool membership, and the campaign's cap usage.
  */
 import { and, eq } from 'drizzle-orm';
+
 import {
   attemptEvents,
-  claimOutcomeOf,
-  noPlaceLeft,
   type ClaimAttempt,
   type ClaimChannel,
+  claimOutcomeOf,
+  noPlaceLeft,
   type SaleKind,
   type WonClaim,
 } from '../claims/vocabulary';
@@ -36,23 +37,14 @@ import { ledgerChargeKey } from '../domain/ids';
 import { priceLead } from '../domain/pricing';
 import { orderPushCandidates } from '../domain/push';
 import type { ClaimFailureReason, ConsentEvidence, LeadFields, PushStrategy, WonLeadRecord } from '../domain/types';
-import type { Db, Tx } from './connection';
-import { loadEligibilityInputs, type CampaignRules } from './eligibility';
-import { InsufficientCreditsError, isUniqueViolation, postLedgerEntry } from './ledger';
-import {
-  assignments,
-  buyers,
-  campaigns,
-  ledgerEntries,
-  leads,
-  offers,
-  offerTargets,
-  wallets,
-} from './schema';
 import { pushCandidates, recordPushTurn, takePushTurn } from './campaigns';
+import type { Db, Tx } from './connection';
 import { recordDashboardDelivery } from './deliveries';
+import { type CampaignRules, loadEligibilityInputs } from './eligibility';
 import { markLeadSold } from './leads';
-import { closeOfferWithin, type ClosedOffer, appendEvents } from './offers';
+import { InsufficientCreditsError, isUniqueViolation, postLedgerEntry } from './ledger';
+import { appendEvents, type ClosedOffer, closeOfferWithin } from './offers';
+import { assignments, buyers, campaigns, leads, ledgerEntries, offers, offerTargets, wallets } from './schema';
 import { recordSourcePayout } from './sources';
 
 export type { WonLeadRecord };

@@ -24,8 +24,9 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import type { FieldMapping } from '../domain/delivery';
+
 import type { AlertSettings } from '../domain/buyer-side';
+import type { FieldMapping } from '../domain/delivery';
 import type { LeadFilters } from '../domain/filters';
 import type { Pause, WeeklySchedule } from '../domain/schedule';
 import type {
@@ -33,17 +34,16 @@ import type {
   AlertChannel,
   AlertKind,
   AlertStatus,
-  BuyerPriceKind,
-  PipelineStatus,
   ApiKeyKind,
+  AssignmentStatus,
   AuctionKind,
   AuctionPricing,
+  BuyerPriceKind,
+  BuyerStatus,
+  CampaignStatus,
+  Caps,
   ChangeActor,
   ConsentEvidence,
-  AssignmentStatus,
-  BuyerStatus,
-  Caps,
-  CampaignStatus,
   DeliveryAttemptOutcome,
   DeliveryChannel,
   DeliveryMode,
@@ -55,9 +55,10 @@ import type {
   LedgerEntryKind,
   OfferKind,
   OfferStatus,
-  PriceRules,
   PayoutKind,
   PingDecision,
+  PipelineStatus,
+  PriceRules,
   PushStrategy,
   SourceLedgerKind,
   SourceStatus,

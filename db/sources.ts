@@ -8,32 +8,34 @@
  * outcomes. Every read takes the agency id (or the source's own id, for a
  * source key), so another tenant's source or lead is simply not found.
  */
-import { and, desc, eq, sql, inArray, gt, isNull } from 'drizzle-orm';
-import { sourceOutcome, payoutFor, sourcePayoutKey, sourceReversalKey } from '../domain/payout';
+import { randomUUID } from 'node:crypto';
+
+import { and, desc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
+
+import { payoutFor, sourceOutcome, sourcePayoutKey, sourceReversalKey } from '../domain/payout';
 import type {
   LeadStatus,
   PayoutRule,
-  SourceOutcome,
-  SourceStatus,
-  SourceLedgerKind,
   PingDecision,
   PingRejection,
+  SourceLedgerKind,
+  SourceOutcome,
+  SourceStatus,
 } from '../domain/types';
-import type { DbOrTx, Db } from './connection';
-import { olderThan, sortKeyAt, toPage, type Page, type PageArgs } from './pages';
+import type { Db, DbOrTx } from './connection';
+import { createApiKey } from './keys';
+import { olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
+import { type DateRange, inRange } from './reports';
 import {
   campaigns,
   leads,
+  type PingFields,
+  pings,
   sourceCampaigns,
+  sourceLedgerEntries,
   sources,
   sourceWallets,
-  sourceLedgerEntries,
-  pings,
-  type PingFields,
 } from './schema';
-import { inRange, type DateRange } from './reports';
-import { createApiKey } from './keys';
-import { randomUUID } from 'node:crypto';
 
 export type SourceRow = typeof sources.$inferSelect;
 

@@ -6,9 +6,10 @@
  * the buyer's zone, or the agency's).
  */
 import { DateTime } from 'luxon';
+
 import type { LeadFilters } from './filters';
 import { minutesOf, type Pause, type WeeklySchedule } from './schedule';
-import { PIPELINE_STATUSES, type AlertChannel, type BuyerPriceKind, type PipelineStatus } from './types';
+import { type AlertChannel, type BuyerPriceKind, PIPELINE_STATUSES, type PipelineStatus } from './types';
 
 export type { AlertChannel, AlertKind, AlertStatus, BuyerPriceKind, PipelineStatus } from './types';
 

@@ -1,6 +1,7 @@
 import { DateTime } from 'luxon';
-import { CAP_PERIODS } from './types';
+
 import type { CapPeriod, Caps, PeriodCounts } from './types';
+import { CAP_PERIODS } from './types';
 
 /**
  * The UTC instant at which the current day, ISO week (Monday 00:00) or calendar

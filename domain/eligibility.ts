@@ -10,11 +10,11 @@ import { priceLead } from './pricing';
 import { availability, wallLabel } from './schedule';
 import type {
   AuctionKind,
-  LeadFields,
   BuyerProfile,
   CapPeriod,
   ClaimFailureReason,
   ExclusionReason,
+  LeadFields,
   PeriodCounts,
   PriceRules,
 } from './types';

@@ -3,8 +3,8 @@
  * agency sets. Pure: takes the request and the limits, answers the problems
  * as field errors (empty = allowed).
  */
-import { CAP_PERIODS, type Caps, type SelfServiceLimits } from './types';
 import { normalizeZip } from './eligibility';
+import { CAP_PERIODS, type Caps, type SelfServiceLimits } from './types';
 
 export interface SelfServicePatch {
   caps?: Caps;

@@ -14,6 +14,7 @@
  */
 import dns from 'node:dns';
 import type { LookupFunction } from 'node:net';
+
 import { addressRefusal, parseAllowList, parseIp } from '../domain/net';
 
 export class UrlRefused extends Error {

@@ -11,9 +11,11 @@
  *   (delivered, attempt_failed per failed attempt, failed once retries are spent).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+
 import type { Context } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import { idsOf, logger, type Logger } from './logger';
+
+import { idsOf, type Logger, logger } from './logger';
 import { activityDuration, activityFailures, deliveries, leadOutcomes, offersClosed, offersOpened } from './metrics';
 
 const current = new AsyncLocalStorage<Logger>();

@@ -8,8 +8,8 @@
  * Activities get a child logger with their ids from the activity interceptor
  * (observability/activity.ts); the API logs one line per request.
  */
+import type { Logger as TemporalLogger, LogLevel, LogMetadata } from '@temporalio/common';
 import pino, { type Logger } from 'pino';
-import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporalio/common';
 
 export type { Logger } from 'pino';
 

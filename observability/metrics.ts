@@ -8,6 +8,7 @@
  * this registry alone on LW_WORKER_METRICS_PORT (`serveMetrics`).
  */
 import http from 'node:http';
+
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 export const processRegistry = new Registry();

@@ -4,6 +4,7 @@
  * to Temporal or creates a worker: the runtime is installed once per process.
  */
 import { makeTelemetryFilterString, Runtime } from '@temporalio/worker';
+
 import { logger, PinoTemporalLogger, temporalLogLevel } from './logger';
 
 let installed = false;

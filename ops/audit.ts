@@ -31,12 +31,14 @@
  * minute (`--min-age-seconds`) has a workflow and that every lead whose
  * workflow closed has a final status.
  */
-import { Client, Connection } from '@temporalio/client';
 import path from 'node:path';
+
+import { Client, Connection } from '@temporalio/client';
+
 import { loadConfig } from '../bin/runtime';
 import { withRunningStack } from '../bin/stack';
-import { openDatabase, type DbOrTx } from '../db/connection';
-import { auditedLeads, ledgerInvariants, type AuditCheck, type AuditViolation } from '../db/invariants';
+import { type DbOrTx, openDatabase } from '../db/connection';
+import { type AuditCheck, auditedLeads, type AuditViolation, ledgerInvariants } from '../db/invariants';
 import { FINAL_LEAD_STATUSES } from '../domain/types';
 import { LEAD_WORKFLOW } from '../temporal/calls';
 

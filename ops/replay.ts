@@ -24,18 +24,20 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { historyFromJSON, type History } from '@temporalio/common/lib/proto-utils';
-import { Worker, type ReplayResult } from '@temporalio/worker';
+import { type History, historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { type ReplayResult, Worker } from '@temporalio/worker';
+
 import { loadConfig } from '../bin/runtime';
 import { withRunningStack } from '../bin/stack';
 import { openDatabase } from '../db/connection';
-import { leadRecords, type LeadRecords } from '../db/leads';
+import { type LeadRecords, leadRecords } from '../db/leads';
 import type { TimelineEvent } from '../db/offers';
 import { parseWorkflowId } from '../domain/ids';
-import { leadWorkflowHandle } from '../temporal/calls';
 import { installTemporalRuntime } from '../observability/temporal';
+import { leadWorkflowHandle } from '../temporal/calls';
 import { openWorkflowsNeedingV1, type RetirementBlocker } from './retirable';
 
 // ─── history ─────────────────────────────────────────────────────────────────

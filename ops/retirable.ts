@@ -14,6 +14,7 @@
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { History } from '@temporalio/common/lib/proto-utils';
+
 import type * as workflows from '../workflows';
 import { LEAN_LIFECYCLE_PATCH } from '../workflows/options';
 

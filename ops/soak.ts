@@ -17,10 +17,12 @@
  * Exit code 1 when an invariant fails or memory looks like it leaks.
  */
 import { execFileSync } from 'node:child_process';
+
 import { Client, Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
+
 import { openDatabase } from '../db/connection';
-import { sleep, startStack, type ProductProcess } from '../test/faults/harness';
+import { type ProductProcess, sleep, startStack } from '../test/faults/harness';
 import { runScenario } from '../test/faults/scenario';
 import type { Traffic } from '../test/faults/traffic';
 

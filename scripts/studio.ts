@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+
 import { loadConfig } from '../bin/runtime';
 import { withRunningStack } from '../bin/stack';
 

@@ -16,18 +16,20 @@
  * The server program is built with `go build` (Go module proxy only) into
  * <cache>/temporal-server-<hash of go.mod, go.sum, main.go>/temporal-server, one build at a time (flock).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { Client as PgClient } from 'pg';
-import { DEFAULT_TASK_QUEUE } from '../worker/worker';
+
 import { freePort, isExecutableFile } from '../temporal/dev-server';
+import { DEFAULT_TASK_QUEUE } from '../worker/worker';
 
 const ROOT = path.resolve(__dirname, '..');
 const PROGRAM_DIR = path.join(ROOT, 'tools', 'temporal-server');

@@ -8,6 +8,7 @@
  * Env: as temporal/dev-server.ts, and LW_DATA_DIR (the server's data dir, default .data).
  */
 import * as path from 'node:path';
+
 import { ensureTemporalCli, env, startTemporalDevServer } from '../temporal/dev-server';
 
 function argValue(argv: string[], flag: string): number | undefined {

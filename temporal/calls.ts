@@ -8,22 +8,24 @@
  * workflows/messages.ts. Callers never name a workflow type by string.
  */
 import crypto from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+
+import { type Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
+
 import { claimAttemptKey } from '../claims/vocabulary';
 import { leadWorkflowId, redeliveryWorkflowId, returnReofferWorkflowId } from '../domain/ids';
 import type * as workflows from '../workflows';
 import {
-  bidUpdate,
-  cancelOfferSignal,
-  claimUpdate,
-  manualActionUpdate,
   type BidRequest,
   type BidResult,
+  bidUpdate,
+  cancelOfferSignal,
   type ClaimRequest,
   type ClaimResult,
+  claimUpdate,
   type ManualAction,
   type ManualActionResult,
+  manualActionUpdate,
 } from '../workflows/messages';
 import type { RedeliveryInput } from '../workflows/redelivery';
 import { leadSearchAttributes } from '../workflows/search-attributes';

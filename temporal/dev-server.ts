@@ -15,6 +15,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
+
 import { Connection } from '@temporalio/client';
 
 export interface TemporalDevServer {

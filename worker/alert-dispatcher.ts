@@ -11,16 +11,16 @@
  * claim link `<LW_PUBLIC_URL>/?offer=<offerId>` that opens Live Leads on the
  * offer. An offer that closed before its alert went out is `skipped`.
  */
-import { signingKeys } from '../activities/delivery';
-import { signedHeaders } from '../activities/channels/signing';
-import { postJson } from '../activities/channels/http-post';
-import { transportFor } from '../activities/channels/email';
-import { UrlRefused } from '../lib/url-guard';
 import type { DeliveryConfig } from '../activities/channels/config';
-import { claimDueAlerts, finishAlert, retryAlertLater, type AlertRow } from '../db/deliveries';
-import type { Db } from '../db/connection';
-import { appendEvents, getOffer } from '../db/offers';
+import { transportFor } from '../activities/channels/email';
+import { postJson } from '../activities/channels/http-post';
+import { signedHeaders } from '../activities/channels/signing';
+import { signingKeys } from '../activities/delivery';
 import { buyerById } from '../db/buyers';
+import type { Db } from '../db/connection';
+import { type AlertRow, claimDueAlerts, finishAlert, retryAlertLater } from '../db/deliveries';
+import { appendEvents, getOffer } from '../db/offers';
+import { UrlRefused } from '../lib/url-guard';
 
 export interface AlertDispatcherOptions {
   db: Db;

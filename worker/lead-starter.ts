@@ -6,8 +6,9 @@
  * auction), and expires old records in the same round.
  */
 import type { Client } from '@temporalio/client';
+
 import type { Db } from '../db/connection';
-import { purgeIdempotencyRecords, IDEMPOTENCY_TTL_MS, purgeIdleBuckets } from '../db/idempotency';
+import { IDEMPOTENCY_TTL_MS, purgeIdempotencyRecords, purgeIdleBuckets } from '../db/idempotency';
 import { stuckLeads } from '../db/leads';
 import { startLeadWorkflow } from '../temporal/calls';
 

@@ -3,6 +3,7 @@
  * run as many as the load needs.
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+
 import { createActivities, type FaultHooks } from '../activities';
 import type { DeliveryOverrides } from '../activities/channels/config';
 import type { Db } from '../db/connection';

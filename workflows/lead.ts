@@ -34,16 +34,17 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
+
 import type { LeadActivities } from '../activities';
 import type { DeliveryPlan } from '../activities/delivery';
 import type { RoutedOffer } from '../activities/offers';
 import type { Route } from '../activities/routing';
-import { offerWorkflowId } from '../domain/ids';
-import type { DeliveryChannel } from '../domain/types';
 import { AuctionDesk } from '../claims/auction-desk';
 import { ClaimDesk } from '../claims/desk';
+import { offerWorkflowId } from '../domain/ids';
+import type { DeliveryChannel } from '../domain/types';
 import { ManualReview } from './manual-review';
-import { bidUpdate, cancelOfferSignal, claimUpdate, stateQuery, type LeadWorkflowState } from './messages';
+import { bidUpdate, cancelOfferSignal, claimUpdate, type LeadWorkflowState, stateQuery } from './messages';
 import {
   deliveryActivityOptions,
   LEAN_LIFECYCLE_PATCH,

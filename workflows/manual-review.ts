@@ -10,12 +10,13 @@
  *
  * Decisions are served one at a time (a mutex), like claims.
  */
-import { Mutex } from 'async-mutex';
 import { ApplicationFailure, condition, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
+import { Mutex } from 'async-mutex';
+
 import type { LeadActivities } from '../activities';
 import type { DeliveryPlan } from '../activities/delivery';
 import { wonClaim } from '../claims/vocabulary';
-import { manualActionUpdate, type LeadWorkflowState, type ManualAction, type ManualActionResult } from './messages';
+import { type LeadWorkflowState, type ManualAction, type ManualActionResult, manualActionUpdate } from './messages';
 
 export type ReviewDecision = Exclude<ManualAction, { action: 'assign' }> | { action: 'assigned' };
 

@@ -5,6 +5,7 @@
  * the lifecycle's messages (and the frozen workflows/v1/) are one import.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
 import type { ClaimResult } from '../claims/messages';
 
 export {

@@ -1,4 +1,5 @@
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
+
 import type { DeliveryRetry } from '../domain/delivery';
 
 /**

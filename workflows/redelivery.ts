@@ -7,6 +7,7 @@
  * workflow: it only schedules activities.
  */
 import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
+
 import type { LeadActivities } from '../activities';
 import type { DeliveryChannel } from '../domain/types';
 import { DB_ACTIVITY_OPTIONS, deliveryActivityOptions } from './options';

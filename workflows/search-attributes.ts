@@ -1,4 +1,4 @@
-import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
+import { defineSearchAttributeKey, type SearchAttributePair, SearchAttributeType } from '@temporalio/common';
 
 /** Registered on the dev server by temporal/dev-server.ts and in docker-compose: ops find workflows by these. */
 export const LeadIdKey = defineSearchAttributeKey('LeadId', SearchAttributeType.KEYWORD);

@@ -5,9 +5,9 @@
  * retries it with the channel's policy) and throws `UrlRefused` (or another
  * refusal) for what no retry can fix.
  */
+import type { DeliverySettings } from '../../db/buyers';
 import type { DeliveryPayload } from '../../domain/delivery';
 import type { DeliveryChannel } from '../../domain/types';
-import type { DeliverySettings } from '../../db/buyers';
 import type { SigningKeys } from './signing';
 
 export type SendingChannel = Exclude<DeliveryChannel, 'dashboard'>;

@@ -1,5 +1,6 @@
 /** The email channel: the lead as a plain-text message over SMTP (nodemailer, `SMTP_URL`). */
 import nodemailer, { type Transporter } from 'nodemailer';
+
 import { leadSummary } from '../../domain/delivery';
 import type { Channel, DeliveryContext, Sent } from './channel';
 import type { DeliveryConfig } from './config';

@@ -4,8 +4,9 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { traceOutgoing } from '../../observability/tracing';
+
 import { checkLiteralHost, guardedLookup, UrlRefused } from '../../lib/url-guard';
+import { traceOutgoing } from '../../observability/tracing';
 
 export class DeliveryHttpError extends Error {
   constructor(

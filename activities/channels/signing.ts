@@ -16,6 +16,7 @@
  * first rotation, the old `X-Leadwire-Signature` header is sent as well.
  */
 import crypto from 'node:crypto';
+
 import { Webhook } from 'standardwebhooks';
 
 export const LEGACY_SIGNATURE_HEADER = 'X-Leadwire-Signature';

@@ -5,6 +5,7 @@
  * a socket whose access was withdrawn is sent nothing more.
  */
 import type { WebSocket } from 'ws';
+
 import type { OfferBusEvent } from '../../db/offer-bus';
 import type { BuyerPrincipal } from '../auth';
 import type { FeedServerMessage } from '../feed-messages';

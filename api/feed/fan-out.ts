@@ -7,8 +7,8 @@
  * the offer's targets, `offer.closed` to the sockets that were shown the offer.
  * A `buyer.access` event re-checks that buyer's sockets (api/feed/access.ts).
  */
-import type { BusEvent, OfferBusEvent } from '../../db/offer-bus';
 import { offerWinnerIds } from '../../db/assignments';
+import type { BusEvent, OfferBusEvent } from '../../db/offer-bus';
 import { eligibleTargetPrices, getOffer } from '../../db/offers';
 import type { FeedServerMessage } from '../feed-messages';
 import type { ApiServices } from '../services';

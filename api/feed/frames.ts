@@ -6,6 +6,7 @@
  * `{type:"error", code, message}`; nothing a client sends can throw here.
  */
 import type { RawData } from 'ws';
+
 import { getOffer, getTarget, recordViewed } from '../../db/offers';
 import { FeedClientMessage, messageTypes } from '../feed-messages';
 import { Problem, problemBody } from '../problem';

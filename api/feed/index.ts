@@ -32,7 +32,9 @@
  *   too (connection.ts).
  */
 import type http from 'node:http';
-import { WebSocketServer, type WebSocket } from 'ws';
+
+import { type WebSocket, WebSocketServer } from 'ws';
+
 import type { BuyerPrincipal } from '../auth';
 import type { ApiServices } from '../services';
 import { enforceAccess } from './access';

@@ -7,6 +7,7 @@
  */
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
+
 import type { BuyerPrincipal } from '../auth';
 import { Problem, problemBody } from '../problem';
 import type { ApiServices } from '../services';

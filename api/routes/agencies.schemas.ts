@@ -4,6 +4,7 @@
  * api/schemas.ts, the building blocks in api/schema-blocks.ts.
  */
 import { z } from 'zod';
+
 import { isValidTimeZone } from '../../domain/caps';
 import { Id, int, IsoTime, list, ServiceLineKey, State, text, ZipPrefix } from '../schema-blocks';
 

@@ -3,19 +3,19 @@
  * first admin key); the agency's admin defines its service lines.
  */
 import {
+  agencySettings,
   createAgencyWithKey,
   createServiceLine,
   listServiceLines,
-  agencySettings,
   updateAgencySettings,
 } from '../../db/agencies';
 import { isUniqueViolation } from '../../db/ledger';
 import { listBody, pageArgs } from '../pagination';
 import { Problem } from '../problem';
-import { AUTH_ERRORS, BODY_ERRORS, BAD_INPUT, route, type AnyRoute } from '../route';
+import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, route } from '../route';
 import { PageQuery } from '../schemas';
-import { AgencyCreate, AgencySettingsPatch, Responses, ServiceLineCreate } from './agencies.schemas';
 import { agencyView, serviceLineView } from '../views';
+import { AgencyCreate, AgencySettingsPatch, Responses, ServiceLineCreate } from './agencies.schemas';
 
 export const agencyRoutes: AnyRoute[] = [
   route({

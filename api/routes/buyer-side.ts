@@ -5,25 +5,26 @@
  * sent to a buyer. Pipeline status never touches money.
  */
 import { z } from 'zod';
-import { listBuyerAlerts } from '../../db/deliveries';
+
 import {
-  listBuyerPrices,
-  setBuyerPrice,
+  agencyBuyerIds,
   buyerAssignment,
   buyerPipeline,
+  listBuyerPrices,
+  type PipelineChangeRow,
   pipelineHistory,
   PipelineMoveRefused,
+  setBuyerPrice,
   setPipelineStatus,
-  type PipelineChangeRow,
-  agencyBuyerIds,
 } from '../../db/buyers';
 import { getCampaign } from '../../db/campaigns';
+import { listBuyerAlerts } from '../../db/deliveries';
 import { notFound, Problem } from '../problem';
-import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
+import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
 import { Id } from '../schema-blocks';
 import { IdParams } from '../schemas';
-import { BuyerPriceBody, PipelineBody, Responses } from './buyer-side.schemas';
 import { invalidField } from '../validate';
+import { BuyerPriceBody, PipelineBody, Responses } from './buyer-side.schemas';
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 

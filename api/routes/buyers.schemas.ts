@@ -5,6 +5,7 @@
  * api/schemas.ts, the building blocks in api/schema-blocks.ts.
  */
 import { z } from 'zod';
+
 import { isValidTimeZone } from '../../domain/caps';
 import { isPreviewableField } from '../../domain/preview';
 import { scheduleProblems, WEEKDAYS } from '../../domain/schedule';

@@ -3,24 +3,30 @@
  * keys, credits and ledger. Every lookup is scoped to the caller's agency, so
  * another agency's buyer is a 404.
  */
+import crypto from 'node:crypto';
+
+import { knownServiceLines } from '../../db/agencies';
 import {
+  buyerCloseRates,
   changeBuyer,
   createBuyerWithKey,
-  listBuyerChanges,
-  buyerCloseRates,
   getBuyer,
+  listBuyerChanges,
   listBuyers,
   rotateWebhookSecret,
 } from '../../db/buyers';
-import { topUp, pgErrorOf, listLedger } from '../../db/ledger';
-import { buyerStats } from '../../db/reports';
-import { checkDeliveryUrls } from '../delivery-check';
 import { issueKey } from '../../db/keys';
-import { knownServiceLines } from '../../db/agencies';
+import { listLedger, pgErrorOf, topUp } from '../../db/ledger';
+import { buyerStats } from '../../db/reports';
+import { DEFAULT_ROTATION_OVERLAP_SECONDS } from '../../domain/delivery';
+import { checkDeliveryUrls } from '../delivery-check';
 import { listBody, pageArgs } from '../pagination';
 import { balanceTooLarge, notFound } from '../problem';
-import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
+import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
 import { IdParams, PageQuery } from '../schemas';
+import type { ApiServices } from '../services';
+import { invalidField } from '../validate';
+import { buyerChangeView, buyerView, ledgerEntryView } from '../views';
 import {
   BuyerCreate,
   BuyerPatch,
@@ -31,11 +37,6 @@ import {
   Responses,
   WebhookSecretRotate,
 } from './buyers.schemas';
-import { DEFAULT_ROTATION_OVERLAP_SECONDS } from '../../domain/delivery';
-import type { ApiServices } from '../services';
-import { invalidField } from '../validate';
-import { buyerChangeView, buyerView, ledgerEntryView } from '../views';
-import crypto from 'node:crypto';
 
 /** Every listed service line must be one the agency defined. */
 export async function checkServiceLines(

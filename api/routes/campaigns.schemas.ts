@@ -4,6 +4,7 @@
  * api/schemas.ts, the building blocks in api/schema-blocks.ts.
  */
 import { z } from 'zod';
+
 import { isPreviewableField } from '../../domain/preview';
 import {
   Credits,

@@ -4,22 +4,22 @@
  * to unsold leads (fallback). Changes affect new leads; a lead in flight keeps
  * the settings it was routed with.
  */
-import { createCampaign, type NewCampaign, getCampaign, listCampaigns, updateCampaign } from '../../db/campaigns';
-import { evaluateEligibility, type CampaignRules } from '../../db/eligibility';
 import { agencyBuyerFilters, agencyBuyerIds } from '../../db/buyers';
+import { createCampaign, getCampaign, listCampaigns, type NewCampaign, updateCampaign } from '../../db/campaigns';
+import { type CampaignRules, evaluateEligibility } from '../../db/eligibility';
 import { recentLeads } from '../../db/leads';
 import { evaluateFilters } from '../../domain/filters';
 import { validatePriceRules } from '../../domain/pricing';
 import type { AuctionKind, DeliveryMode, PriceRules } from '../../domain/types';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
-import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
+import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
 import { IdParams } from '../schemas';
-import { CampaignCreate, CampaignPatch, CampaignsQuery, DryRunBody, Responses } from './campaigns.schemas';
 import type { ApiServices } from '../services';
 import { describeErrors, invalidField } from '../validate';
 import { campaignView } from '../views';
 import { checkServiceLines } from './buyers';
+import { CampaignCreate, CampaignPatch, CampaignsQuery, DryRunBody, Responses } from './campaigns.schemas';
 
 interface CampaignInput {
   mode?: DeliveryMode;

@@ -5,18 +5,18 @@
  * same Standard Webhooks message id, through `redeliveryWorkflow` (its own
  * small workflow, so it works long after the lead's workflow finished).
  */
-import { listDeliveries, listDeliveryAttempts } from '../../db/deliveries';
 import { agencyAssignment } from '../../db/assignments';
 import { buyerById } from '../../db/buyers';
+import { listDeliveries, listDeliveryAttempts } from '../../db/deliveries';
 import { appendEvents } from '../../db/offers';
-import { startRedelivery } from '../../temporal/calls';
 import { messageIdOf } from '../../domain/delivery';
+import { startRedelivery } from '../../temporal/calls';
 import { notFound, Problem } from '../problem';
-import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
+import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
 import { IdParams } from '../schemas';
-import { RedeliverCreate, Responses } from './deliveries.schemas';
 import type { ApiServices } from '../services';
 import { deliveryAttemptView } from '../views';
+import { RedeliverCreate, Responses } from './deliveries.schemas';
 
 /** The buyer setting each sending channel needs. */
 const CHANNEL_SETTING = { webhook: 'webhookUrl', email: 'email', sms: 'smsTo', voice: 'voiceTo' } as const;

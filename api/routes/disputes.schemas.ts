@@ -4,6 +4,7 @@
  * building blocks in api/schema-blocks.ts.
  */
 import { z } from 'zod';
+
 import { Id, IsoTime, list, Nullable, text } from '../schema-blocks';
 import { DisputeStatusSchema, PageQuery } from '../schemas';
 import { LedgerEntryView } from './buyers.schemas';

@@ -2,15 +2,15 @@
  * Disputes: a buyer contests a lead it bought; the agency approves (the
  * price goes back through the ledger) or rejects it.
  */
-import { getDispute, listDisputes, openDispute, resolveDispute } from '../../db/disputes';
 import { getCampaign } from '../../db/campaigns';
+import { getDispute, listDisputes, openDispute, resolveDispute } from '../../db/disputes';
 import { startReofferWorkflow } from '../../temporal/calls';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
-import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
+import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
 import { IdParams } from '../schemas';
-import { DisputeCreate, DisputeResolve, DisputesQuery, Responses } from './disputes.schemas';
 import { disputeView, ledgerEntryView } from '../views';
+import { DisputeCreate, DisputeResolve, DisputesQuery, Responses } from './disputes.schemas';
 
 export const disputeRoutes: AnyRoute[] = [
   route({

@@ -7,23 +7,23 @@
  */
 import {
   agencyLeadsExport,
-  ledgerExport,
-  salesExport,
-  sourceLedgerExport,
-  sourceLeadsExport,
-  type Export,
   agencyTimeZone,
+  type Export,
+  ledgerExport,
   rangeOf,
-  runReport,
   type ReportRowData,
+  runReport,
+  salesExport,
+  sourceLeadsExport,
+  sourceLedgerExport,
 } from '../../db/reports';
 import { getSource } from '../../db/sources';
 import { csvRecord, type CsvValue } from '../../domain/csv';
 import { notFound } from '../problem';
-import { AUTH_ERRORS, BAD_INPUT, route, type AnyRoute, type StreamReply } from '../route';
+import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, route, type StreamReply } from '../route';
 import { RangeQuery } from '../schemas';
-import { ReportExportQuery, SourceLedgerExportQuery } from './exports.schemas';
 import type { ApiServices } from '../services';
+import { ReportExportQuery, SourceLedgerExportQuery } from './exports.schemas';
 
 /** Records are gathered into chunks of about this many characters before a write. */
 const CHUNK = 64 * 1024;

@@ -4,28 +4,30 @@
  * which are Updates on the lead's workflow.
  */
 import crypto from 'node:crypto';
+
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { type CampaignRow, getCampaign } from '../../db/campaigns';
-import { type LeadRow, type LeadSource, intakeLead, getLead, listLeads } from '../../db/leads';
-import { agencyBuyerIds } from '../../db/buyers';
-import { leadAssignments } from '../../db/assignments';
-import { leadOffers, leadTimeline } from '../../db/offers';
+
+import { claimRefusal } from '../../claims/relay';
+import { wonClaim } from '../../claims/vocabulary';
 import { agencySettings, duplicateWindowMs } from '../../db/agencies';
+import { leadAssignments } from '../../db/assignments';
+import { agencyBuyerIds } from '../../db/buyers';
+import { type CampaignRow, getCampaign } from '../../db/campaigns';
+import { getLead, intakeLead, type LeadRow, type LeadSource, listLeads } from '../../db/leads';
+import { leadOffers, leadTimeline } from '../../db/offers';
 import { dedupeKeys } from '../../domain/dedupe';
 import type { ConsentEvidence, LeadFields, LeadStatus } from '../../domain/types';
 import { DeadlineExceeded, executeManualAction, startLeadWorkflow } from '../../temporal/calls';
 import type { ManualAction, ManualActionResult } from '../../workflows/messages';
 import type { AdminPrincipal } from '../auth';
-import { claimRefusal } from '../../claims/relay';
-import { wonClaim } from '../../claims/vocabulary';
-import { requirePostingSource } from '../source-access';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
-import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
+import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
 import { ClaimRefused, ClaimWon, IdParams } from '../schemas';
-import { AssignBody, LeadCreate, LeadsQuery, RejectBody, ReofferBody, Responses } from './leads.schemas';
 import type { ApiServices } from '../services';
+import { requirePostingSource } from '../source-access';
 import { assignmentView, leadView, offerAdminView, timelineEventView } from '../views';
+import { AssignBody, LeadCreate, LeadsQuery, RejectBody, ReofferBody, Responses } from './leads.schemas';
 
 /**
  * With an Idempotency-Key the lead's id is derived from it: a retry after a

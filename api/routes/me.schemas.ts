@@ -4,6 +4,7 @@
  * in api/schemas.ts, the building blocks in api/schema-blocks.ts.
  */
 import { z } from 'zod';
+
 import { Id, IsoTime, list, text } from '../schema-blocks';
 import { AssignmentStatusSchema, CapsSchema, FullLead } from '../schemas';
 import { AgencyView } from './agencies.schemas';

@@ -1,17 +1,17 @@
 /** The caller itself: who it is, and for a buyer its wallet, ledger and won leads. */
-import { walletBalance, listLedger } from '../../db/ledger';
-import { changeBuyer, getBuyer } from '../../db/buyers';
-import { listBuyerLeads } from '../../db/assignments';
 import { agencySettings, getAgency } from '../../db/agencies';
+import { listBuyerLeads } from '../../db/assignments';
+import { changeBuyer, getBuyer } from '../../db/buyers';
+import { listLedger, walletBalance } from '../../db/ledger';
+import { getSource } from '../../db/sources';
 import { selfServiceProblems } from '../../domain/self-service';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
-import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, route, type AnyRoute } from '../route';
+import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, route } from '../route';
 import { PageQuery } from '../schemas';
-import { MePatch, Responses } from './me.schemas';
 import { describeErrors } from '../validate';
-import { getSource } from '../../db/sources';
 import { agencyView, buyerView, ledgerEntryView, sourceView, wonLeadView } from '../views';
+import { MePatch, Responses } from './me.schemas';
 
 /** The buyer-side settings (#12) a buyer may change itself (filters only where its agency allows). */
 const BUYER_SIDE_KEYS = ['timeZone', 'schedule', 'pauses', 'filters', 'alerts', 'lowBalanceThreshold'];

@@ -13,17 +13,18 @@
  *   row, or an offer it was never a candidate for, is a 404.
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
+
+import { newRequestId } from '../../claims/relay';
 import { getOffer, listBuyerOffers, listTargets, offerTimeline, recordViewed } from '../../db/offers';
 import { signalCancelOffer } from '../../temporal/calls';
 import type { Principal } from '../auth';
-import { newRequestId } from '../../claims/relay';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
-import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
+import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
 import { BidAccepted, BidRefused, ClaimRefused, ClaimWon, IdParams } from '../schemas';
-import { BidBody, CancelOfferBody, ClaimBody, EligibilityQuery, OffersQuery, Responses } from './offers.schemas';
 import type { ApiServices } from '../services';
 import { buyerCandidateView, buyerOfferView, candidateView, timelineEventView } from '../views';
+import { BidBody, CancelOfferBody, ClaimBody, EligibilityQuery, OffersQuery, Responses } from './offers.schemas';
 
 async function agencyOffer(services: ApiServices, principal: Exclude<Principal, { kind: 'root' }>, id: string) {
   const offer = await getOffer(services.db, id);

@@ -5,9 +5,9 @@
  */
 import { databaseAnswers } from '../../db/connection';
 import { Problem } from '../problem';
-import { route, type AnyRoute } from '../route';
-import { Responses } from './ops.schemas';
+import { type AnyRoute, route } from '../route';
 import type { ApiServices } from '../services';
+import { Responses } from './ops.schemas';
 
 const READY_TIMEOUT_MS = 2_000;
 

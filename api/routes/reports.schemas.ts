@@ -4,6 +4,7 @@
  * api/schema-blocks.ts.
  */
 import { z } from 'zod';
+
 import { Nullable } from '../schema-blocks';
 import { PageQuery, RangeQuery } from '../schemas';
 

@@ -4,9 +4,9 @@
  * paginated by group key.
  */
 import { agencyTimeZone, rangeOf, runReport } from '../../db/reports';
-import { AUTH_ERRORS, BAD_INPUT, route, type AnyRoute } from '../route';
-import { ReportQuery, Responses } from './reports.schemas';
+import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, route } from '../route';
 import { invalidField } from '../validate';
+import { ReportQuery, Responses } from './reports.schemas';
 
 /** Report cursors are the last group key, opaque to clients. */
 export const encodeKey = (key: string | null) =>

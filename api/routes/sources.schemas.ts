@@ -5,6 +5,7 @@
  * api/schema-blocks.ts.
  */
 import { z } from 'zod';
+
 import { Credits, Id, int, IsoTime, list, Nullable, text } from '../schema-blocks';
 import { SourceLedgerKindSchema, SourceOutcomeSchema, SourceStatusSchema } from '../schemas';
 import { Responses as BuyersResponses } from './buyers.schemas';

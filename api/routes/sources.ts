@@ -6,26 +6,29 @@
  * another agency's source is a 404.
  */
 import crypto from 'node:crypto';
+
+import { getCampaign } from '../../db/campaigns';
 import { issueKey, revokeSourceKeys } from '../../db/keys';
 import { pgErrorOf } from '../../db/ledger';
-import { getCampaign } from '../../db/campaigns';
+import { agencyTimeZone, rangeOf } from '../../db/reports';
 import {
-  listSourceLedger,
-  recordSourceSettlement,
   createSourceWithKey,
   getSource,
   listSourceLeads,
+  listSourceLedger,
   listSources,
+  recordSourceSettlement,
   setSourceCampaign,
   sourceCampaignRules,
   updateSource,
 } from '../../db/sources';
-import { agencyTimeZone, rangeOf } from '../../db/reports';
 import { listBody, pageArgs } from '../pagination';
 import { postingSpecFor } from '../posting-spec';
 import { balanceTooLarge, notFound, Problem } from '../problem';
-import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route, type AnyRoute } from '../route';
+import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
 import { IdParams, PageQuery, RangePageQuery } from '../schemas';
+import type { ApiServices } from '../services';
+import { sourceCampaignView, sourceLeadView, sourceLedgerEntryView, sourceView } from '../views';
 import {
   Responses,
   SourceCampaignSet,
@@ -34,8 +37,6 @@ import {
   SourcePatch,
   SourceSettlementCreate,
 } from './sources.schemas';
-import type { ApiServices } from '../services';
-import { sourceCampaignView, sourceLeadView, sourceLedgerEntryView, sourceView } from '../views';
 
 async function loadSource(services: ApiServices, agencyId: string, id: string) {
   const source = await getSource(services.db, agencyId, id);

@@ -4,6 +4,7 @@
  * building blocks in api/schema-blocks.ts.
  */
 import { z } from 'zod';
+
 import { Id, IsoTime, Nullable } from '../schema-blocks';
 import {
   ConsentSchema,

@@ -4,31 +4,31 @@
  * its balance and its ledger. A source never sees a buyer, another source's
  * leads or anything of the agency beyond its own campaigns.
  */
+import { getCampaign } from '../../db/campaigns';
+import { agencyTimeZone, rangeOf } from '../../db/reports';
 import {
   claimPing,
   getPing,
-  releasePing,
-  pingExpired,
-  listSourceLedger,
-  sourceBalance,
   getSource,
   listSourceLeads,
+  listSourceLedger,
+  pingExpired,
+  releasePing,
+  sourceBalance,
 } from '../../db/sources';
-import { getCampaign } from '../../db/campaigns';
-import { agencyTimeZone, rangeOf } from '../../db/reports';
-import { postingSpecFor } from '../posting-spec';
 import { postContradictions } from '../../domain/ping';
 import { rateLimited } from '../auth';
 import { listBody, pageArgs } from '../pagination';
 import { decidePing } from '../pings';
+import { postingSpecFor } from '../posting-spec';
 import { notFound, Problem } from '../problem';
-import { AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, route, type AnyRoute } from '../route';
+import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, route } from '../route';
 import { PageQuery, RangePageQuery } from '../schemas';
-import { PingCreate, PostCreate, Responses } from './supply.schemas';
 import type { ApiServices } from '../services';
 import { requirePostingSource } from '../source-access';
 import { pingView, sourceLeadView, sourceLedgerEntryView } from '../views';
 import { leadIdFor, submitLead } from './leads';
+import { PingCreate, PostCreate, Responses } from './supply.schemas';
 
 const SOURCE_ERRORS = {
   ...AUTH_ERRORS,

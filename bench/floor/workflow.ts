@@ -6,6 +6,7 @@
  * Leadwire's sold leads per second are reported as a ratio to it.
  */
 import { proxyLocalActivities } from '@temporalio/workflow';
+
 import type { FloorActivities } from './activities';
 
 const { floorInsert } = proxyLocalActivities<FloorActivities>({

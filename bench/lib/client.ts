@@ -7,7 +7,9 @@
  */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
+
 import WebSocket from 'ws';
+
 import { bearer, createLeadwireClient, expectStatus, type LeadwireClient, type Schemas } from '../../packages/client';
 import { ROOT_TOKEN } from './stack';
 

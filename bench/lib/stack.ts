@@ -14,12 +14,14 @@
  * (scripts/temporal-cluster.ts: frontend, history, matching and worker as four processes, 4 history
  * shards, fresh databases on the same Postgres server), and measures each of its processes.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+
 import { Client as PgClient } from 'pg';
+
 import { startTemporalCluster, TEMPORAL_ROLES, type TemporalCluster } from '../../scripts/temporal-cluster';
 import { ensureTemporalCli, freePort, startTemporalDevServer, type TemporalDevServer } from '../../temporal/dev-server';
 

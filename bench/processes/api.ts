@@ -6,9 +6,10 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import { createApi } from '../../api/app';
-import { startReportFold } from '../../db/reports';
 import { connectTemporal, createBus, listen, loadConfig, onShutdown, openDatabaseFor } from '../../bin/runtime';
+import { startReportFold } from '../../db/reports';
 import { consoleStyle, logger } from '../../observability/logger';
 import { collectProcessMetrics } from '../../observability/metrics';
 

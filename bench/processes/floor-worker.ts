@@ -8,6 +8,7 @@
  */
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Pool } from 'pg';
+
 import { installTemporalRuntime } from '../../observability/temporal';
 import { DEFAULT_MAX_CACHED_WORKFLOWS, WORKER_CONCURRENCY } from '../../worker/worker';
 import { createFloorActivities } from '../floor/activities';

@@ -10,15 +10,17 @@
  */
 import crypto from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+
 import { and, eq } from 'drizzle-orm';
 import type { Pool } from 'pg';
+
 import { sellOffer } from '../../db/sales';
 import { leads, offers, offerTargets } from '../../db/schema';
 import { bearer } from '../../packages/client';
-import { createAgency, createBuyers, createCampaign, postLead, until, type ApiClient, type Buyer } from '../lib/client';
+import { type ApiClient, type Buyer, createAgency, createBuyers, createCampaign, postLead, until } from '../lib/client';
 import { activityTimes, scrape } from '../lib/prom';
 import { fmt, ratio, summarize, type Summary } from '../lib/stats';
-import { FLOOR_WORKFLOW_PREFIX, settle, type BenchContext, type ScenarioResult } from './context';
+import { type BenchContext, FLOOR_WORKFLOW_PREFIX, type ScenarioResult, settle } from './context';
 
 export interface StormRound {
   winners: number;

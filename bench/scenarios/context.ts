@@ -1,5 +1,6 @@
 /** What every scenario gets: the stack, an API client, direct database access, and the run's sizes. */
 import { sql } from 'drizzle-orm';
+
 import type { Database } from '../../db/connection';
 import type { ApiClient } from '../lib/client';
 import type { Stack } from '../lib/stack';

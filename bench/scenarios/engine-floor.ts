@@ -13,14 +13,16 @@
  */
 import crypto from 'node:crypto';
 import path from 'node:path';
+
 import { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
+
 import { FLOOR_TABLE, FLOOR_TABLE_DDL } from '../floor/activities';
 import type { engineFloorWorkflow } from '../floor/workflow';
 import { nowMs, sleep } from '../lib/client';
-import { climbRates, judgeStep, sendOpenLoop, sustained, type StepJudgement } from '../lib/rates';
+import { climbRates, judgeStep, sendOpenLoop, type StepJudgement, sustained } from '../lib/rates';
+import { cpuWindow, loadAverage, type Proc, rssMb, spawnTs, stopProc, temporalRssMb } from '../lib/stack';
 import { summarize, type Summary } from '../lib/stats';
-import { cpuWindow, loadAverage, rssMb, spawnTs, stopProc, temporalRssMb, type Proc } from '../lib/stack';
 import type { BenchContext, ScenarioResult } from './context';
 
 export interface FloorStep extends StepJudgement {

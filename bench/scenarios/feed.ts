@@ -7,17 +7,17 @@
  */
 import { bearer } from '../../packages/client';
 import {
+  connectFeeds,
   createAgency,
   createBuyers,
   createCampaign,
-  connectFeeds,
+  type FeedClient,
   nowMs,
   postLead,
   until,
-  type FeedClient,
 } from '../lib/client';
 import { fmt, summarize, type Summary } from '../lib/stats';
-import { settle, type BenchContext, type ScenarioResult } from './context';
+import { type BenchContext, type ScenarioResult, settle } from './context';
 
 export interface FeedFigures {
   clients: number;

@@ -7,9 +7,11 @@
  *     expiry ran after its offer's closesAt.
  */
 import { and, eq, sql } from 'drizzle-orm';
+
 import { leads, offers } from '../../db/schema';
 import { bearer } from '../../packages/client';
 import {
+  type ApiClient,
   createAgency,
   createBuyers,
   createCampaign,
@@ -18,12 +20,11 @@ import {
   pool,
   sleep,
   until,
-  type ApiClient,
 } from '../lib/client';
 import { cpuWindow, rssMb, temporalRssMb } from '../lib/stack';
 import { fmt, ratio, summarize, type Summary } from '../lib/stats';
-import { stormSeries, type StormFigures } from './claims';
-import { settle, type BenchContext, type ScenarioResult } from './context';
+import { type StormFigures, stormSeries } from './claims';
+import { type BenchContext, type ScenarioResult, settle } from './context';
 
 async function postLeads(
   api: ApiClient,

@@ -10,13 +10,14 @@
  *     exit 1).
  */
 import { and, eq, inArray, sql } from 'drizzle-orm';
+
 import { assignments, offers } from '../../db/schema';
 import { createAgency, createBuyers, createCampaign, nowMs, pool, postLead, until } from '../lib/client';
 import { activityTimes, scrape } from '../lib/prom';
 import { cpuWindow } from '../lib/stack';
 import { fmt, summarize } from '../lib/stats';
 import { fireClaims } from './claims';
-import { settle, type BenchContext, type ScenarioResult } from './context';
+import { type BenchContext, type ScenarioResult, settle } from './context';
 
 /** api/app.ts's default `claimTimeoutMs` (the bench API raises it to 30 s). */
 const DEFAULT_CLAIM_TIMEOUT_MS = 10_000;

@@ -9,17 +9,18 @@
  * the seed, timed) and checked against the base tables' reference query.
  */
 import { sql } from 'drizzle-orm';
+
 import { createAgency, createServiceLine } from '../../db/agencies';
-import { createCampaign } from '../../db/campaigns';
 import { createBuyer } from '../../db/buyers';
-import { topUp } from '../../db/ledger';
+import { createCampaign } from '../../db/campaigns';
 import { createApiKey } from '../../db/keys';
-import { rebuildReports, runReport, runReportFromBase, type ReportGroup } from '../../db/reports';
+import { topUp } from '../../db/ledger';
+import { rebuildReports, type ReportGroup, runReport, runReportFromBase } from '../../db/reports';
+import { createSource, setSourceCampaign } from '../../db/sources';
 import type { Schemas } from '../../packages/client';
 import { LightPoster } from '../lib/client';
-import { createSource, setSourceCampaign } from '../../db/sources';
 import { cpuWindow } from '../lib/stack';
-import { summarize, fmt } from '../lib/stats';
+import { fmt, summarize } from '../lib/stats';
 import type { BenchContext, ScenarioResult } from './context';
 
 const CONCURRENCY = 50;

@@ -9,26 +9,28 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+
 import { Client, Connection } from '@temporalio/client';
 import { eq, inArray } from 'drizzle-orm';
+
 import { assignments, deliveries, offers } from '../../db/schema';
 import { leadWorkflowId } from '../../domain/ids';
 import { bearer } from '../../packages/client';
 import {
+  connectFeeds,
   createAgency,
   createBuyers,
   createCampaign,
-  connectFeeds,
+  type FeedClient,
   leadBody,
   nowMs,
   sleep,
-  type FeedClient,
 } from '../lib/client';
 import { activityTimes, scrape } from '../lib/prom';
-import { cpuWindow, loadAverage, rssMb, temporalRssMb } from '../lib/stack';
 import { climbRates, judgeStep, sendOpenLoop, sustained } from '../lib/rates';
+import { cpuWindow, loadAverage, rssMb, temporalRssMb } from '../lib/stack';
 import { summarize, type Summary } from '../lib/stats';
-import { settle, type BenchContext, type ScenarioResult } from './context';
+import { type BenchContext, type ScenarioResult, settle } from './context';
 
 interface LeadTrace {
   sentAt: number;

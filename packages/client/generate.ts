@@ -14,6 +14,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+
 import { documentApi } from '../../api/document-app';
 
 export const CLIENT_DIR = __dirname;

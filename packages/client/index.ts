@@ -17,6 +17,7 @@
  * gateway sends (`FeedServerMessage`) and accepts (`FeedClientMessage`).
  */
 import createClient, { type Client, type ClientOptions } from 'openapi-fetch';
+
 import type { components, paths } from './schema';
 
 export type { components, operations, paths } from './schema';

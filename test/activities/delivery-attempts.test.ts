@@ -9,15 +9,17 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { and, eq } from 'drizzle-orm';
+
 import { deliveryActivities } from '../../activities/delivery';
-import { createInProcessBus } from '../../db/offer-bus';
 import { createBuyer } from '../../db/buyers';
+import type { Database } from '../../db/connection';
 import { insertLead } from '../../db/leads';
 import { topUp } from '../../db/ledger';
-import type { Database } from '../../db/connection';
+import { createInProcessBus } from '../../db/offer-bus';
 import { sellOffer } from '../../db/sales';
 import { buyers, deliveries, deliveryAttempts, offers } from '../../db/schema';
 import { leadWorkflowId } from '../../domain/ids';

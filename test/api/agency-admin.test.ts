@@ -5,7 +5,7 @@
  */
 import type { Db } from '../../db/connection';
 import { eventually } from '../helpers/temporal';
-import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, ROOT_TOKEN, startHarness, type Harness } from './harness';
+import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, type Harness, ROOT_TOKEN, startHarness } from './harness';
 import { offerOfLead } from './world';
 
 let h: Harness;

@@ -7,13 +7,14 @@
  */
 import { Parser } from '@asyncapi/parser';
 import request from 'supertest';
+
+import { documentApi } from '../../api/document-app';
 import {
   FeedClientMessage,
   FeedServerMessage,
-  messageTypes,
   type FeedServerMessageType,
+  messageTypes,
 } from '../../api/feed-messages';
-import { documentApi } from '../../api/document-app';
 
 /** The document needs no database or Temporal. */
 const api = documentApi();

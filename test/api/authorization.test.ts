@@ -3,8 +3,8 @@
  * another agency are 404 (never 403); a key of the wrong kind for a route is
  * 403 whatever the id; no key or a bad key is 401.
  */
-import { leadFields, ROOT_TOKEN, startHarness, unique, bearer, type Harness } from './harness';
 import { ProblemSchema } from '../../api/schemas';
+import { bearer, type Harness, leadFields, ROOT_TOKEN, startHarness, unique } from './harness';
 import { buildWorld, type World } from './world';
 
 type Who = 'none' | 'wrong' | 'root' | 'adminA' | 'adminB' | 'buyerT' | 'buyerO' | 'buyerF' | 'sourceS' | 'sourceZ';

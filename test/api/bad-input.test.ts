@@ -5,15 +5,16 @@
  * A property-based run posts random bodies to every route.
  */
 import fc from 'fast-check';
+
 import {
   apiAgency,
   apiBuyer,
   apiCampaign,
   bearer,
+  type Harness,
   leadFields,
   ROOT_TOKEN,
   startHarness,
-  type Harness,
 } from './harness';
 
 let h: Harness;

@@ -7,12 +7,13 @@
  */
 import { eq } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
+
 import { resolveDeliveryConfig } from '../../activities/channels/config';
 import { listBuyerAlerts } from '../../db/deliveries';
 import { postLedgerEntry } from '../../db/ledger';
 import { buyers as buyersTable, campaignBuyerPrices, pipelineChanges } from '../../db/schema';
 import { startAlertDispatcher } from '../../worker/alert-dispatcher';
-import { startRecorder, type Recorded } from '../helpers/recorder';
+import { type Recorded, startRecorder } from '../helpers/recorder';
 import { eventually } from '../helpers/temporal';
 import {
   apiAgency,
@@ -21,10 +22,10 @@ import {
   apiLead,
   bearer,
   connectFeed,
+  type Harness,
   leadFields,
   startHarness,
   unique,
-  type Harness,
 } from './harness';
 import { offerOfLead, winOffer } from './world';
 

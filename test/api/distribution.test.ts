@@ -6,6 +6,7 @@
  * highest-bid auctions over REST and the feed.
  */
 import { eq } from 'drizzle-orm';
+
 import { insertLead } from '../../db/leads';
 import { assignments, offers } from '../../db/schema';
 import { dedupeKeys } from '../../domain/dedupe';
@@ -21,9 +22,9 @@ import {
   bearer,
   connectFeed,
   feedMessagesOffSchema,
+  type Harness,
   leadFields,
   startHarness,
-  type Harness,
 } from './harness';
 import { offerOfLead, winOffer } from './world';
 

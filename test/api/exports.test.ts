@@ -6,9 +6,11 @@
 import http from 'node:http';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+
 import type { Pool } from 'pg';
+
 import { leadFields } from '../helpers/world';
-import { apiAgency, apiBuyer, apiCampaign, bearer, getCsv, startHarness, type Harness } from './harness';
+import { apiAgency, apiBuyer, apiCampaign, bearer, getCsv, type Harness, startHarness } from './harness';
 import { apiSourceFor, offerOfLead, winOffer } from './world';
 
 let h: Harness;

@@ -13,6 +13,7 @@
  */
 import type { Pool } from 'pg';
 import WebSocket from 'ws';
+
 import { BUS_APPLICATION_NAME, createPostgresBus } from '../../db/offer-bus';
 import { startPgProxy } from '../faults/pg-proxy';
 import { eventually } from '../helpers/temporal';
@@ -23,10 +24,10 @@ import {
   apiLead,
   bearer,
   connectFeed,
-  feedMessagesOffSchema,
-  startHarness,
   type FeedClient,
+  feedMessagesOffSchema,
   type Harness,
+  startHarness,
 } from './harness';
 import { offerOfLead, winOffer } from './world';
 

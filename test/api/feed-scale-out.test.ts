@@ -9,10 +9,10 @@ import {
   apiCampaign,
   apiLead,
   connectFeed,
-  feedMessagesOffSchema,
-  startHarness,
   type FeedClient,
+  feedMessagesOffSchema,
   type Harness,
+  startHarness,
 } from './harness';
 
 let h: Harness;

@@ -4,6 +4,7 @@
  * nothing a client sends can break the gateway.
  */
 import WebSocket from 'ws';
+
 import { hiddenValues } from '../../domain/preview';
 import { eventually } from '../helpers/temporal';
 import {
@@ -13,11 +14,11 @@ import {
   apiLead,
   bearer,
   connectFeed,
+  type FeedClient,
   feedMessagesOffSchema,
+  type Harness,
   leadFields,
   startHarness,
-  type FeedClient,
-  type Harness,
 } from './harness';
 import { offerOfLead } from './world';
 

@@ -5,20 +5,22 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import type { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 import request from 'supertest';
 import WebSocket from 'ws';
+
 import type { DeliveryOverrides } from '../../activities/channels/config';
-import { createApi, type Api, type ApiDeps } from '../../api/app';
+import { type Api, type ApiDeps, createApi } from '../../api/app';
 import type { FeedHandle } from '../../api/feed';
 import { FeedServerMessage } from '../../api/feed-messages';
-import { parseCsv } from '../../domain/csv';
 import type { Database } from '../../db/connection';
 import { createInProcessBus, createPostgresBus, type OfferBus } from '../../db/offer-bus';
+import { parseCsv } from '../../domain/csv';
 import { bearer, createLeadwireClient, expectStatus, type LeadwireClient, type Schemas } from '../../packages/client';
 import { openTestPostgres } from '../helpers/db';
-import { startWorker, testClient, type RunningWorker } from '../helpers/temporal';
+import { type RunningWorker, startWorker, testClient } from '../helpers/temporal';
 import { leadFields, SERVICE_LINE } from '../helpers/world';
 
 export const ROOT_TOKEN = 'test-root-token-0123456789';

@@ -6,8 +6,10 @@
  * ledger, and no hidden lead field in any buyer-facing answer before a win.
  */
 import crypto from 'node:crypto';
+
 import { Client, Connection } from '@temporalio/client';
 import { and, eq } from 'drizzle-orm';
+
 import { assignments, idempotencyRecords, leads, offers, offerTargets } from '../../db/schema';
 import { hiddenValues } from '../../domain/preview';
 import { eventually } from '../helpers/temporal';
@@ -18,9 +20,9 @@ import {
   apiClient,
   apiLead,
   bearer,
+  type Harness,
   leadFields,
   startHarness,
-  type Harness,
 } from './harness';
 import { offerOfLead, winOffer } from './world';
 

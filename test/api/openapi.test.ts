@@ -5,12 +5,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+
 import SwaggerParser from '@apidevtools/swagger-parser';
 import express from 'express';
 import { z } from 'zod';
+
+import { documentApi } from '../../api/document-app';
 import { openApiPath } from '../../api/openapi';
 import { namedSchemas } from '../../api/openapi-schemas';
-import { documentApi } from '../../api/document-app';
 
 /** The document needs no database or Temporal: the app with inert dependencies. */
 const api = documentApi();

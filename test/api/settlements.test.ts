@@ -7,20 +7,22 @@
  * wrong kind store nothing; the source reads the payment in its own ledger.
  */
 import crypto from 'node:crypto';
+
 import type { Pool } from 'pg';
-import { runAudit } from '../../ops/audit';
-import { ProblemSchema } from '../../api/schemas';
+
 import { Responses } from '../../api/routes/sources.schemas';
+import { ProblemSchema } from '../../api/schemas';
+import { runAudit } from '../../ops/audit';
 import {
   apiAgency,
   apiBuyer,
   apiCampaign,
   bearer,
   getCsv,
+  type Harness,
   leadFields,
   startHarness,
   unique,
-  type Harness,
 } from './harness';
 import { apiSourceFor, offerOfLead, winOffer } from './world';
 

@@ -5,13 +5,14 @@
  * expired, double and contradicting posts are refused with their reasons.
  */
 import type { Pool } from 'pg';
-import { ProblemSchema } from '../../api/schemas';
+
 import { Responses } from '../../api/routes/supply.schemas';
+import { ProblemSchema } from '../../api/schemas';
+import { sample } from '../helpers/metrics';
 import { eventually } from '../helpers/temporal';
 import { leadFields } from '../helpers/world';
-import { apiAgency, apiBuyer, apiCampaign, bearer, startHarness, unique, type Harness } from './harness';
+import { apiAgency, apiBuyer, apiCampaign, bearer, type Harness, startHarness, unique } from './harness';
 import { offerOfLead, winOffer } from './world';
-import { sample } from '../helpers/metrics';
 
 let h: Harness;
 beforeAll(async () => {

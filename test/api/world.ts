@@ -6,6 +6,7 @@
  * buyer F, source Z).
  */
 import { eq } from 'drizzle-orm';
+
 import { offers } from '../../db/schema';
 import { eventually } from '../helpers/temporal';
 import { leadFields } from '../helpers/world';

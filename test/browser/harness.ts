@@ -8,10 +8,12 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+
 import { createApi } from '../../api/app';
 import type { FeedHandle } from '../../api/feed';
-import { RELAXED_LIMITS, ROOT_TOKEN, startHarness, type Harness } from '../api/harness';
+import { type Harness, RELAXED_LIMITS, ROOT_TOKEN, startHarness } from '../api/harness';
 
 const ROOT = path.resolve(__dirname, '../..');
 export const SCREENSHOTS = path.join(ROOT, 'test-results', 'screenshots');

@@ -6,11 +6,12 @@
  */
 import { and, eq } from 'drizzle-orm';
 import type { Browser } from 'playwright-core';
+
 import { offers } from '../../db/schema';
-import { bearer, ROOT_TOKEN, type Harness } from '../api/harness';
+import { bearer, type Harness, ROOT_TOKEN } from '../api/harness';
 import { eventually } from '../helpers/temporal';
 import { SERVICE_LINE } from '../helpers/world';
-import { adminPage, apiOnPort, browserSuite, buyerPage, freePort, screenshot, type PageWatch } from './harness';
+import { adminPage, apiOnPort, browserSuite, buyerPage, freePort, type PageWatch, screenshot } from './harness';
 
 jest.setTimeout(180_000);
 

@@ -8,11 +8,13 @@
  * records a payment to the source in the console and the portal shows it.
  */
 import fs from 'node:fs';
+
 import type { Browser, Page } from 'playwright-core';
+
 import { apiAgency, apiBuyer, apiCampaign, bearer, type Harness } from '../api/harness';
 import { apiSourceFor, offerOfLead, winOffer } from '../api/world';
 import { leadFields } from '../helpers/world';
-import { adminPage, browserSuite, openPage, screenshot, signIn, type PageWatch } from './harness';
+import { adminPage, browserSuite, openPage, type PageWatch, screenshot, signIn } from './harness';
 
 jest.setTimeout(180_000);
 

@@ -5,10 +5,10 @@
  * the verdicts routing, the dry run and pings show come from those inputs,
  * and the sale's re-check loads the same inputs for its one buyer.
  */
-import { insertLead } from '../../db/leads';
 import { setBuyerPrice } from '../../db/buyers';
 import type { Database } from '../../db/connection';
 import { evaluateEligibility, loadEligibilityInputs } from '../../db/eligibility';
+import { insertLead } from '../../db/leads';
 import { sellOffer } from '../../db/sales';
 import { offers } from '../../db/schema';
 import { leadWorkflowId } from '../../domain/ids';

@@ -7,12 +7,14 @@
  * while a live one keeps renewing its own.
  */
 import crypto from 'node:crypto';
+
 import { and, eq, sql } from 'drizzle-orm';
+
 import { withIdempotency } from '../../api/idempotency';
 import { IDEMPOTENCY_LEASE_MS, reserveIdempotencyKey } from '../../db/idempotency';
 import { apiKeys, idempotencyRecords, rateLimitBuckets } from '../../db/schema';
 import { expireRecords } from '../../worker/lead-starter';
-import { apiAgency, apiBuyer, bearer, startHarness, type ApiInstance, type Harness } from '../api/harness';
+import { apiAgency, apiBuyer, type ApiInstance, bearer, type Harness, startHarness } from '../api/harness';
 
 jest.setTimeout(120_000);
 

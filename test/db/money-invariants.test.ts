@@ -4,10 +4,11 @@
  * sell an exclusive lead twice.
  */
 import { eq, sql } from 'drizzle-orm';
+
 import { createBuyer } from '../../db/buyers';
+import { type Database, migrateDatabase } from '../../db/connection';
 import { insertLead } from '../../db/leads';
-import { topUp, InsufficientCreditsError, postLedgerEntry } from '../../db/ledger';
-import { migrateDatabase, type Database } from '../../db/connection';
+import { InsufficientCreditsError, postLedgerEntry, topUp } from '../../db/ledger';
 import { assignments, ledgerEntries, offers, wallets } from '../../db/schema';
 import { leadWorkflowId } from '../../domain/ids';
 import { DRIVERS } from '../helpers/db';

@@ -11,27 +11,29 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { sql } from 'drizzle-orm';
 import type { Pool } from 'pg';
+
 import { createBuyer } from '../../db/buyers';
+import { type Database, type Db, migrateDatabase, MIGRATIONS_DIR, openDatabase } from '../../db/connection';
+import { openDispute, resolveDispute } from '../../db/disputes';
 import { insertLead } from '../../db/leads';
 import { topUp } from '../../db/ledger';
-import { runAudit } from '../../ops/audit';
 import {
-  startReportFold,
   foldReports,
   rebuildReports,
-  runReport,
-  runReportFromBase,
   type ReportGroup,
   type ReportRowData,
+  runReport,
+  runReportFromBase,
+  startReportFold,
 } from '../../db/reports';
-import { MIGRATIONS_DIR, migrateDatabase, openDatabase, type Database, type Db } from '../../db/connection';
-import { openDispute, resolveDispute } from '../../db/disputes';
 import { sellOffer } from '../../db/sales';
 import { leads, offers, offerTargets } from '../../db/schema';
 import { createSource, setSourceCampaign } from '../../db/sources';
 import { leadWorkflowId } from '../../domain/ids';
+import { runAudit } from '../../ops/audit';
 import { openTestPostgres } from '../helpers/db';
 import { leadFields, makeAgency, makeCampaign } from '../helpers/world';
 

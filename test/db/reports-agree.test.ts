@@ -18,18 +18,19 @@
 import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import type { Pool } from 'pg';
+
 import { createBuyer } from '../../db/buyers';
-import { insertLead } from '../../db/leads';
-import { topUp } from '../../db/ledger';
 import type { Database } from '../../db/connection';
 import { openDispute, resolveDispute } from '../../db/disputes';
+import { insertLead } from '../../db/leads';
+import { topUp } from '../../db/ledger';
 import {
   foldReports,
-  runReport,
-  runReportFromBase,
   type ReportArgs,
   type ReportGroup,
   type ReportRowData,
+  runReport,
+  runReportFromBase,
 } from '../../db/reports';
 import { sellOffer } from '../../db/sales';
 import { offers, offerTargets } from '../../db/schema';

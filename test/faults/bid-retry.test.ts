@@ -5,7 +5,7 @@
  * claim path had the same flaw; both now refuse without the workflow only an
  * offer the database shows closed, and then re-read what the request placed.)
  */
-import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, startHarness, type Harness } from '../api/harness';
+import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, type Harness, startHarness } from '../api/harness';
 import { offerOfLead } from '../api/world';
 
 jest.setTimeout(60_000);

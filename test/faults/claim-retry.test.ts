@@ -10,18 +10,20 @@
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
+
 import type { Client, Connection } from '@temporalio/client';
 import request from 'supertest';
+
 import { createApi } from '../../api/app';
 import type { FeedHandle } from '../../api/feed';
-import { openDatabase, type Database } from '../../db/connection';
+import { type Database, openDatabase } from '../../db/connection';
 import { createApiKey } from '../../db/keys';
 import { createInProcessBus } from '../../db/offer-bus';
 import { openTestPostgres } from '../helpers/db';
 import { assignmentsFor, chargesFor, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
-import { startLead, startWorker, testClient, type RunningWorker } from '../helpers/temporal';
+import { type RunningWorker, startLead, startWorker, testClient } from '../helpers/temporal';
 import { makeAgency, makeBuyer, makeCampaign, makeLead } from '../helpers/world';
-import { startPgProxy, type PgProxy } from './pg-proxy';
+import { type PgProxy, startPgProxy } from './pg-proxy';
 
 jest.setTimeout(120_000);
 

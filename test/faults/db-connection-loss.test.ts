@@ -5,8 +5,9 @@
  * the whole worker (or API) down with every sale in flight.
  */
 import { sql } from 'drizzle-orm';
-import { openDatabase, type Database } from '../../db/connection';
-import { startPgProxy, type PgProxy } from './pg-proxy';
+
+import { type Database, openDatabase } from '../../db/connection';
+import { type PgProxy, startPgProxy } from './pg-proxy';
 
 let proxy: PgProxy;
 let database: Database;

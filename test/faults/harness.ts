@@ -17,23 +17,25 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { Connection } from '@temporalio/client';
-import { freePort, startTemporalDevServer, type TemporalDevServer } from '../../temporal/dev-server';
+
 import {
   httpOk,
+  type ManagedProcess,
   managedProcess,
+  type RoundRobinProxy,
   startRoundRobinProxy,
   startTemporalCluster,
+  type TemporalCluster,
   tsxArgs,
   until,
   workerPolledSince,
-  type ManagedProcess,
-  type RoundRobinProxy,
-  type TemporalCluster,
 } from '../../scripts/temporal-cluster';
+import { freePort, startTemporalDevServer, type TemporalDevServer } from '../../temporal/dev-server';
 
 export { freePort };
-import { startPgProxy, type PgProxy } from './pg-proxy';
+import { type PgProxy, startPgProxy } from './pg-proxy';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

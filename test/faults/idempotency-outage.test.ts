@@ -6,10 +6,11 @@
  * reservation counts as abandoned minutes later.
  */
 import crypto from 'node:crypto';
-import { withIdempotency, type Reply } from '../../api/idempotency';
+
+import { type Reply, withIdempotency } from '../../api/idempotency';
 import { Problem } from '../../api/problem';
-import { openDatabase, type Database } from '../../db/connection';
-import { startPgProxy, type PgProxy } from './pg-proxy';
+import { type Database, openDatabase } from '../../db/connection';
+import { type PgProxy, startPgProxy } from './pg-proxy';
 
 let proxy: PgProxy;
 let database: Database;

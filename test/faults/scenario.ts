@@ -6,9 +6,10 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
-import { runAudit } from '../../ops/audit';
+
 import type { Database } from '../../db/connection';
 import { leadWorkflowId } from '../../domain/ids';
+import { runAudit } from '../../ops/audit';
 import type { Log, Stack } from './harness';
 import { sleep } from './harness';
 import { agencyCounts, checkInvariants, FINAL_STATUSES, INVARIANTS, type Violation } from './invariants';

@@ -6,12 +6,13 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
-import { openDatabase, type Database } from '../../db/connection';
-import { sleep, startStack, type Stack, type Topology } from './harness';
+
+import { type Database, openDatabase } from '../../db/connection';
+import { sleep, type Stack, startStack, type Topology } from './harness';
 import {
-  runScenario,
   type FaultContext,
   type FaultResult,
+  runScenario,
   type ScenarioOptions,
   type ScenarioReport,
 } from './scenario';

@@ -13,6 +13,7 @@
  * told it won.
  */
 import crypto from 'node:crypto';
+
 import { leadFields, SERVICE_LINE } from '../helpers/world';
 import { sleep } from './harness';
 

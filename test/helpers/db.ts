@@ -1,5 +1,5 @@
 /** The test database: the run's fresh Postgres database (see test/setup), or PGlite in memory. */
-import { openDatabase, type Database } from '../../db/connection';
+import { type Database, openDatabase } from '../../db/connection';
 
 export async function openTestPostgres(): Promise<Database> {
   const url = process.env.TEST_DATABASE_URL;

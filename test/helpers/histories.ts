@@ -7,10 +7,12 @@
  * Record them again with `LW_RECORD_HISTORIES=1 npm test -- test/workflows`
  * only when a deliberate, versioned change makes old histories obsolete.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+
 import type { Client } from '@temporalio/client';
+
 import { ensureTemporalCli } from '../../temporal/dev-server';
 
 export const HISTORIES_DIR = path.resolve(__dirname, '../fixtures/histories');

@@ -1,12 +1,14 @@
 /** Reads and actions the lifecycle tests share: wait for an offer, claim it, read the ledger and timeline. */
 import crypto from 'node:crypto';
+
 import type { Client } from '@temporalio/client';
 import { and, asc, eq } from 'drizzle-orm';
-import type { Db } from '../../db/connection';
-import { assignments, ledgerEntries, leads, offers, offerTargets, wallets } from '../../db/schema';
-import { offerTimeline } from '../../db/offers';
-import type { LeadStatus } from '../../domain/types';
+
 import { claimThroughWorkflow } from '../../claims/relay';
+import type { Db } from '../../db/connection';
+import { offerTimeline } from '../../db/offers';
+import { assignments, leads, ledgerEntries, offers, offerTargets, wallets } from '../../db/schema';
+import type { LeadStatus } from '../../domain/types';
 import type { ClaimResult } from '../../workflows/messages';
 import { eventually } from './temporal';
 

@@ -4,11 +4,12 @@
  * before the file's tests and torn down after them.
  */
 import type { Client, Connection } from '@temporalio/client';
+
 import type { Database, Db } from '../../db/connection';
 import { createInProcessBus, type OfferBus } from '../../db/offer-bus';
 import { openTestPostgres } from './db';
 import { useClaimsDb } from './lifecycle';
-import { startWorker, testClient, type RunningWorker } from './temporal';
+import { type RunningWorker, startWorker, testClient } from './temporal';
 
 export interface LifecycleSuite {
   database: Database;

@@ -7,13 +7,15 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+
 import type { FaultHooks } from '../../activities';
 import type { DeliveryOverrides } from '../../activities/channels/config';
 import type { Db } from '../../db/connection';
 import type { OfferBus } from '../../db/offer-bus';
-import { leadWorkflowHandle, startLeadWorkflow, type LeadToRoute } from '../../temporal/calls';
+import { type LeadToRoute, leadWorkflowHandle, startLeadWorkflow } from '../../temporal/calls';
 import { createLeadwireWorker } from '../../worker/worker';
 
 const ROOT = path.resolve(__dirname, '../..');

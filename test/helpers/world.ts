@@ -6,9 +6,9 @@
 import { createAgency, createServiceLine } from '../../db/agencies';
 import { createBuyer, type NewBuyer } from '../../db/buyers';
 import { createCampaign, type NewCampaign } from '../../db/campaigns';
+import type { Db } from '../../db/connection';
 import { insertLead } from '../../db/leads';
 import { topUp } from '../../db/ledger';
-import type { Db } from '../../db/connection';
 import { leadWorkflowId } from '../../domain/ids';
 import type { LeadFields } from '../../domain/types';
 

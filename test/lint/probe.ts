@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+
 import { ESLint } from 'eslint';
 
 const ROOT = path.resolve(__dirname, '../..');

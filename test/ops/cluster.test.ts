@@ -6,12 +6,13 @@
  * the close on the first API's feed, and the ledger audit (with the cluster's Postgres visibility) passes.
  */
 import { Client as PgClient } from 'pg';
+
 import { runAudit } from '../../ops/audit';
-import { leadFields, SERVICE_LINE } from '../helpers/world';
 import { connectFeed, type FeedClient } from '../api/harness';
 import { checkInvariants } from '../faults/invariants';
 import { faultSuite } from '../faults/suite';
 import { call } from '../faults/traffic';
+import { leadFields, SERVICE_LINE } from '../helpers/world';
 
 jest.setTimeout(10 * 60_000);
 

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+
 import { parse } from 'yaml';
 
 const ROOT = path.resolve(__dirname, '../..');

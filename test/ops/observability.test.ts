@@ -3,8 +3,10 @@
  * the ids on activity logs, and the Temporal SDK's logs through pino at WARN.
  */
 import { Writable } from 'node:stream';
+
 import type { Context } from '@temporalio/activity';
 import pino from 'pino';
+
 import { activityLog, observeActivities } from '../../observability/activity';
 import { PinoTemporalLogger, temporalLogLevel } from '../../observability/logger';
 import { offersOpened, processRegistry } from '../../observability/metrics';
@@ -15,11 +17,11 @@ import {
   apiLead,
   bearer,
   connectFeed,
-  startHarness,
   type Harness,
+  startHarness,
 } from '../api/harness';
-import { eventually } from '../helpers/temporal';
 import { sample } from '../helpers/metrics';
+import { eventually } from '../helpers/temporal';
 
 let h: Harness;
 

@@ -6,11 +6,12 @@
  * `npm run replay -- <leadId>` work on the live data, and psql connects to
  * the PGlite the stack serves over the wire protocol – while it keeps serving.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import type { StackFile } from '../../bin/stack';
 import { eventually } from '../helpers/temporal';
 

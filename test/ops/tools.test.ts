@@ -5,18 +5,20 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import type { Client, Connection } from '@temporalio/client';
 import { sql, TransactionRollbackError } from 'drizzle-orm';
-import { runAudit, type AuditReport } from '../../ops/audit';
+
 import type { Database, DbOrTx } from '../../db/connection';
-import { createInProcessBus } from '../../db/offer-bus';
 import { leadRecords } from '../../db/leads';
+import { createInProcessBus } from '../../db/offer-bus';
+import { type AuditReport, runAudit } from '../../ops/audit';
 import { fetchLeadHistories, historyRows, linkEvents, renderTimeline, replayHistories } from '../../ops/replay';
 import { cli } from '../helpers/cli';
 import { openTestPostgres } from '../helpers/db';
 import { HISTORIES_DIR } from '../helpers/histories';
-import { claim, waitForLeadStatus, waitForOffer, useClaimsDb } from '../helpers/lifecycle';
-import { startLead, startWorker, testClient, workflowBundle, type RunningWorker } from '../helpers/temporal';
+import { claim, useClaimsDb, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
+import { type RunningWorker, startLead, startWorker, testClient, workflowBundle } from '../helpers/temporal';
 import { makeAgency, makeBuyers, makeCampaign, makeLead } from '../helpers/world';
 
 let database: Database;

@@ -8,10 +8,12 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import { SpanKind } from '@opentelemetry/api';
-import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
+
 import { createApi } from '../../api/app';
 import { connectTemporal } from '../../bin/runtime';
 import type { Database } from '../../db/connection';
@@ -19,10 +21,10 @@ import { createInProcessBus } from '../../db/offer-bus';
 import { exporterFromEnv, installTracing, shutdownTracing } from '../../observability/tracing';
 import { createLeadwireWorker } from '../../worker/worker';
 import { RELAXED_LIMITS } from '../api/harness';
+import { call } from '../faults/traffic';
 import { openTestPostgres } from '../helpers/db';
 import { eventually, temporalAddress } from '../helpers/temporal';
 import { leadFields, SERVICE_LINE } from '../helpers/world';
-import { call } from '../faults/traffic';
 
 jest.setTimeout(5 * 60_000);
 

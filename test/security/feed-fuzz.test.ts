@@ -8,8 +8,10 @@
  * along is still served, down to a real claim at the end.
  */
 import crypto from 'node:crypto';
+
 import fc from 'fast-check';
 import WebSocket from 'ws';
+
 import { FEED_MAX_PAYLOAD } from '../../api/feed';
 import {
   apiAgency,
@@ -18,9 +20,9 @@ import {
   apiLead,
   bearer,
   connectFeed,
-  startHarness,
   type FeedClient,
   type Harness,
+  startHarness,
 } from '../api/harness';
 import { offerOfLead } from '../api/world';
 

@@ -10,12 +10,13 @@
  * channels, and the outbox rows behind them, are scanned too.
  */
 import crypto from 'node:crypto';
+
 import { eq } from 'drizzle-orm';
+
 import { resolveDeliveryConfig } from '../../activities/channels/config';
 import { buyerAlerts } from '../../db/schema';
-import { startAlertDispatcher } from '../../worker/alert-dispatcher';
-import { startRecorder, type Recorded } from '../helpers/recorder';
 import { hiddenValues } from '../../domain/preview';
+import { startAlertDispatcher } from '../../worker/alert-dispatcher';
 import {
   apiAgency,
   apiBuyer,
@@ -23,12 +24,13 @@ import {
   apiLead,
   bearer,
   connectFeed,
-  leadFields,
-  startHarness,
   type FeedClient,
   type Harness,
+  leadFields,
+  startHarness,
 } from '../api/harness';
 import { offerOfLead, winOffer } from '../api/world';
+import { type Recorded, startRecorder } from '../helpers/recorder';
 
 jest.setTimeout(120_000);
 

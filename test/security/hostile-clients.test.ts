@@ -12,9 +12,11 @@
  * - requests in flight are bounded per connection (pipelining) and per key.
  */
 import net from 'node:net';
+
 import WebSocket from 'ws';
-import type { BusEvent, OfferBus } from '../../db/offer-bus';
+
 import { FEED_ACCESS_REVOKED } from '../../api/feed';
+import type { BusEvent, OfferBus } from '../../db/offer-bus';
 import {
   apiAgency,
   apiBuyer,
@@ -22,9 +24,9 @@ import {
   apiLead,
   bearer,
   connectFeed,
-  startHarness,
   type FeedClient,
   type Harness,
+  startHarness,
 } from '../api/harness';
 import { apiSourceFor, offerOfLead } from '../api/world';
 

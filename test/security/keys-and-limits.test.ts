@@ -7,9 +7,11 @@
  * refused unless allow-listed.
  */
 import crypto from 'node:crypto';
+
 import { drizzle } from 'drizzle-orm/node-postgres';
 import type { Pool } from 'pg';
 import WebSocket from 'ws';
+
 import { Authenticator, KEY_CACHE_MS } from '../../api/auth';
 import { TokenBuckets } from '../../api/rate-limit';
 import type { Db } from '../../db/connection';
@@ -21,9 +23,9 @@ import {
   apiLead,
   bearer,
   connectFeed,
+  type Harness,
   ROOT_TOKEN,
   startHarness,
-  type Harness,
 } from '../api/harness';
 import { offerOfLead } from '../api/world';
 import { dumpDatabase } from './snapshot';

@@ -10,9 +10,11 @@
  * (`claim_attempted` / `claim_failed`).
  */
 import crypto from 'node:crypto';
+
 import fc from 'fast-check';
 import type { Pool } from 'pg';
-import { apiLead, bearer, connectFeed, leadFields, ROOT_TOKEN, startHarness, type Harness } from '../api/harness';
+
+import { apiLead, bearer, connectFeed, type Harness, leadFields, ROOT_TOKEN, startHarness } from '../api/harness';
 import { buildWorld, offerOfLead, type World } from '../api/world';
 import { diffSnapshots, snapshotAgency } from './snapshot';
 

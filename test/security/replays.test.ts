@@ -7,18 +7,20 @@
  * buyer replaying it learns nothing of the lead.
  */
 import crypto from 'node:crypto';
+
 import { and, eq } from 'drizzle-orm';
-import { assignments, ledgerEntries, leads, offers } from '../../db/schema';
+
+import { assignments, leads, ledgerEntries, offers } from '../../db/schema';
 import {
   apiAgency,
   apiBuyer,
   apiCampaign,
+  type ApiInstance,
   bearer,
   connectFeed,
+  type Harness,
   leadFields,
   startHarness,
-  type ApiInstance,
-  type Harness,
 } from '../api/harness';
 import { offerOfLead } from '../api/world';
 

@@ -9,7 +9,9 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+
 import { Client } from 'pg';
+
 import { ensureTemporalServer } from '../../scripts/temporal-cluster';
 import { startTemporalDevServer, type TemporalDevServer } from '../../temporal/dev-server';
 

@@ -1,5 +1,6 @@
 /** Jest globalTeardown: stops the Temporal dev server and drops the database that globalSetup made. */
 import * as fs from 'node:fs';
+
 import { dropTestDatabase, testInfra } from './global-setup';
 
 export default async function globalTeardown(): Promise<void> {

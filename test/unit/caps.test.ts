@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+
 import { capReached, isValidTimeZone, periodStart, periodStarts } from '../../domain/caps';
 import type { CapPeriod } from '../../domain/types';
 

@@ -1,12 +1,12 @@
 /** The pure rules behind issue 6: SSRF addresses, the auction ranking, return rules, self-service limits, payload mapping, distributions. */
+import { claimOutcomeOf } from '../../claims/vocabulary';
 import { checkBid, rankBids } from '../../domain/auction';
 import { applyFieldMapping, type DeliveryPayload } from '../../domain/delivery';
+import { checkEligibility } from '../../domain/eligibility';
 import { addressRefusal, allowListed, isBlockedAddress, parseAllowList } from '../../domain/net';
 import { checkReturn } from '../../domain/returns';
 import { selfServiceProblems } from '../../domain/self-service';
 import { distribution } from '../../domain/stats';
-import { checkEligibility } from '../../domain/eligibility';
-import { claimOutcomeOf } from '../../claims/vocabulary';
 
 describe('SSRF address rules', () => {
   test.each([

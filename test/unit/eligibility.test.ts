@@ -1,10 +1,10 @@
 import {
   checkClaimTimeEligibility,
   checkEligibility,
+  type EligibilityInput,
   inServiceArea,
   normalizeZip,
   resolvePool,
-  type EligibilityInput,
 } from '../../domain/eligibility';
 import type { BuyerProfile } from '../../domain/types';
 

@@ -1,14 +1,15 @@
 import fc from 'fast-check';
+
 import * as ids from '../../domain/ids';
 import {
   leadWorkflowId,
   ledgerChargeKey,
   ledgerRefundKey,
   offerWorkflowId,
+  type ParsedWorkflowId,
   parseWorkflowId,
   redeliveryWorkflowId,
   returnReofferWorkflowId,
-  type ParsedWorkflowId,
 } from '../../domain/ids';
 
 describe('ids', () => {

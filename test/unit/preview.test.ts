@@ -1,8 +1,8 @@
 import {
   DEFAULT_PREVIEW_FIELDS,
-  PREVIEWABLE_FIELDS,
   hiddenValues,
   isPreviewableField,
+  PREVIEWABLE_FIELDS,
   previewOf,
 } from '../../domain/preview';
 import type { LeadFields } from '../../domain/types';

@@ -3,6 +3,7 @@
  * nor charge twice.
  */
 import type { Client, Connection } from '@temporalio/client';
+
 import type { Database } from '../../db/connection';
 import { createInProcessBus } from '../../db/offer-bus';
 import { openTestPostgres } from '../helpers/db';
@@ -12,11 +13,11 @@ import {
   chargesFor,
   claim,
   targetsOf,
+  useClaimsDb,
   waitForLeadStatus,
   waitForOffer,
-  useClaimsDb,
 } from '../helpers/lifecycle';
-import { startLead, startWorker, testClient, type RunningWorker } from '../helpers/temporal';
+import { type RunningWorker, startLead, startWorker, testClient } from '../helpers/temporal';
 import { makeAgency, makeBuyer, makeCampaign, makeLead } from '../helpers/world';
 
 let database: Database;

@@ -7,18 +7,20 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import type { Client, Connection } from '@temporalio/client';
 import { eq } from 'drizzle-orm';
 import { SMTPServer } from 'smtp-server';
 import { Webhook } from 'standardwebhooks';
+
+import { updateAgencySettings } from '../../db/agencies';
 import type { Database } from '../../db/connection';
 import { createInProcessBus } from '../../db/offer-bus';
-import { buyerChanges, buyers, deliveries, leads } from '../../db/schema';
-import { updateAgencySettings } from '../../db/agencies';
 import { leadTimeline } from '../../db/offers';
+import { buyerChanges, buyers, deliveries, leads } from '../../db/schema';
 import { openTestPostgres } from '../helpers/db';
-import { claim, waitForLeadStatus, waitForOffer, useClaimsDb } from '../helpers/lifecycle';
-import { eventually, startLead, startWorker, testClient, type RunningWorker } from '../helpers/temporal';
+import { claim, useClaimsDb, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
+import { eventually, type RunningWorker, startLead, startWorker, testClient } from '../helpers/temporal';
 import { makeAgency, makeBuyer, makeCampaign, makeLead } from '../helpers/world';
 
 interface Received {

@@ -4,14 +4,15 @@
  * where an admin re-offers, assigns or rejects it.
  */
 import { eq } from 'drizzle-orm';
-import { campaigns } from '../../db/schema';
+
 import { leadTimeline } from '../../db/offers';
+import { campaigns } from '../../db/schema';
 import { leadWorkflowId } from '../../domain/ids';
 import { cancelOfferSignal, manualActionUpdate } from '../../workflows/messages';
 import { recordHistory } from '../helpers/histories';
 import { balanceOf, claim, timelineCounts, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
-import { eventually, startLead } from '../helpers/temporal';
 import { lifecycleSuite } from '../helpers/suite';
+import { eventually, startLead } from '../helpers/temporal';
 import { makeAgency, makeBuyer, makeCampaign, makeLead } from '../helpers/world';
 
 const suite = lifecycleSuite();

@@ -5,14 +5,16 @@
  * history decides the same winner.
  */
 import crypto from 'node:crypto';
+
 import { Worker } from '@temporalio/worker';
+
 import { postLedgerEntry } from '../../db/ledger';
 import { offerTimeline } from '../../db/offers';
-import { bidUpdate, type BidResult } from '../../workflows/messages';
+import { type BidResult, bidUpdate } from '../../workflows/messages';
 import { recordHistory } from '../helpers/histories';
 import { assignmentsFor, balanceOf, chargesFor, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
-import { startLead, workflowBundle } from '../helpers/temporal';
 import { lifecycleSuite } from '../helpers/suite';
+import { startLead, workflowBundle } from '../helpers/temporal';
 import { makeAgency, makeBuyers, makeCampaign, makeLead } from '../helpers/world';
 
 const suite = lifecycleSuite();

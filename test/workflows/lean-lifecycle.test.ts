@@ -7,6 +7,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
+
 import { leadWorkflowId } from '../../domain/ids';
 import { claimRefusalOf, claimUpdate, manualActionUpdate } from '../../workflows/messages';
 import { assignmentsFor, balanceOf, claim, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';

@@ -15,8 +15,8 @@ import {
   waitForLeadStatus,
   waitForOffer,
 } from '../helpers/lifecycle';
-import { startLead } from '../helpers/temporal';
 import { lifecycleSuite } from '../helpers/suite';
+import { startLead } from '../helpers/temporal';
 import { makeAgency, makeBuyer, makeBuyers, makeCampaign, makeLead } from '../helpers/world';
 
 const suite = lifecycleSuite();

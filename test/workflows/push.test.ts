@@ -4,14 +4,15 @@
  */
 import type { Client, Connection } from '@temporalio/client';
 import { eq } from 'drizzle-orm';
+
 import type { Database } from '../../db/connection';
 import { createInProcessBus } from '../../db/offer-bus';
 import { assignments, campaigns, offers } from '../../db/schema';
-import { recordHistory } from '../helpers/histories';
 import { leadWorkflowId } from '../../domain/ids';
 import { openTestPostgres } from '../helpers/db';
+import { recordHistory } from '../helpers/histories';
 import { assignmentsFor, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
-import { startLead, startWorker, testClient, type RunningWorker } from '../helpers/temporal';
+import { type RunningWorker, startLead, startWorker, testClient } from '../helpers/temporal';
 import { makeAgency, makeBuyers, makeCampaign, makeLead } from '../helpers/world';
 
 let database: Database;

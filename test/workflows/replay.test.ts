@@ -5,8 +5,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+
 import { HISTORIES_DIR } from '../helpers/histories';
 import { workflowBundle } from '../helpers/temporal';
 

@@ -4,7 +4,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+
 import { leadWorkflowId } from '../../domain/ids';
 import { needsOldBranch, openPatchedWorkflowsQuery, openWorkflowsNeedingV1 } from '../../ops/retirable';
 import { manualActionUpdate } from '../../workflows/messages';

@@ -11,11 +11,13 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import { eq } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
+
 import { verifyLegacySignature } from '../../activities/channels/signing';
 import { buyers } from '../../db/schema';
-import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, startHarness, type Harness } from '../api/harness';
+import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, type Harness, startHarness } from '../api/harness';
 import { offerOfLead, winOffer } from '../api/world';
 import { eventually } from '../helpers/temporal';
 

@@ -4,6 +4,7 @@
  * auctioned a second time.
  */
 import { eq } from 'drizzle-orm';
+
 import { leads } from '../../db/schema';
 import { leadWorkflowHandle, startLeadWorkflow } from '../../temporal/calls';
 import { restartStuckLeads } from '../../worker/lead-starter';

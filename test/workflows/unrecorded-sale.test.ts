@@ -7,12 +7,13 @@
  * sales it has no record of, so the lead is sold once and stays sold.
  * (Found by the cluster fault suite: an exclusive lead sold twice.)
  */
+import { eq } from 'drizzle-orm';
+
+import { offerActivities } from '../../activities/offers';
 import { createInProcessBus } from '../../db/offer-bus';
 import { offerTimeline } from '../../db/offers';
 import { sellOffer } from '../../db/sales';
 import { offers } from '../../db/schema';
-import { eq } from 'drizzle-orm';
-import { offerActivities } from '../../activities/offers';
 import { leadWorkflowId } from '../../domain/ids';
 import { assignmentsFor, balanceOf, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
 import { lifecycleSuite } from '../helpers/suite';

@@ -15,6 +15,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+
 import type { InlineConfig } from 'vite';
 
 const webDir = path.resolve(__dirname, '..');

@@ -7,8 +7,9 @@
  * at once and its timeline events are queued for the workflow to write; a
  * claim that could win goes through the post-and-charge activity.
  */
-import { Mutex } from 'async-mutex';
 import { proxyActivities } from '@temporalio/workflow';
+import { Mutex } from 'async-mutex';
+
 import type { LeadActivities } from '../../activities';
 import type { TimelineEventInput } from '../../claims/vocabulary';
 import { claimOutcomeOf } from '../../claims/vocabulary';

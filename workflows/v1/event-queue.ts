@@ -6,6 +6,7 @@
  * replay, never duplicates it.
  */
 import { condition, proxyActivities, workflowInfo } from '@temporalio/workflow';
+
 import type { LeadActivities } from '../../activities';
 import type { TimelineEventInput } from '../../claims/vocabulary';
 import { DB_ACTIVITY_OPTIONS } from '../options';

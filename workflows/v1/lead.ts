@@ -17,12 +17,11 @@
  *
  * Deterministic: no I/O, clocks or randomness but Temporal's.
  */
-import { Mutex } from 'async-mutex';
 import {
+  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   condition,
-  ActivityFailure,
   executeChild,
   patched,
   proxyActivities,
@@ -30,20 +29,20 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
+import { Mutex } from 'async-mutex';
+
 import type { LeadActivities } from '../../activities';
+import { AuctionDesk } from '../../claims/auction-desk';
 import { offerWorkflowId } from '../../domain/ids';
 import type { DeliveryChannel } from '../../domain/types';
-import { AuctionDesk } from '../../claims/auction-desk';
-import { ClaimDesk } from './claim-desk';
-import { EventQueue } from './event-queue';
 import {
   bidUpdate,
   cancelOfferSignal,
   claimUpdate,
-  manualActionUpdate,
-  stateQuery,
   type LeadWorkflowState,
   type ManualAction,
+  manualActionUpdate,
+  stateQuery,
 } from '../messages';
 import {
   DB_ACTIVITY_OPTIONS,
@@ -54,6 +53,8 @@ import {
 } from '../options';
 import { leadSearchAttributes } from '../search-attributes';
 import type { LeadOutcome, LeadWorkflowInput, OfferRunResult, OfferWorkflowInput } from '../types';
+import { ClaimDesk } from './claim-desk';
+import { EventQueue } from './event-queue';
 
 const { loadRoute, openOffer, closeOffer, setLeadStatus, deliverToDashboard, planDelivery, recordDeliveryFailure } =
   proxyActivities<LeadActivities>(DB_ACTIVITY_OPTIONS);

@@ -7,10 +7,11 @@
  * filters. Nothing is computed from individual leads in the browser.
  */
 import { useState } from 'preact/hooks';
+
 import { ok } from '../shared/api';
 import { duration, num, pct, shortId } from '../shared/format';
+import { CsvButton, type Range, RangeFields, rangeFilter } from '../shared/supply';
 import type { Report, ReportGroup, ReportRow } from '../shared/types';
-import { CsvButton, rangeFilter, RangeFields, type Range } from '../shared/supply';
 import { Button, Empty, ErrorNote, Field, Loading, Panel, useAsync } from '../shared/ui';
 import { BarChart, ChartCard, GroupedBars } from './charts';
 import { useConsole } from './context';

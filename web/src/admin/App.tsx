@@ -6,6 +6,7 @@
  */
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
+
 import { Api, ApiError, messageOf, ok } from '../shared/api';
 import { clearKey, loadKey, saveKey } from '../shared/session';
 import type { Agency } from '../shared/types';
@@ -18,8 +19,8 @@ import { Ctx, useDirectory } from './context';
 import { Disputes } from './Disputes';
 import { LeadDetail, Leads } from './Leads';
 import { Review } from './Review';
-import { SourceDetail, Sources, SourceSpecPage } from './Sources';
 import { Link, match, navigate, useLocation } from './router';
+import { SourceDetail, Sources, SourceSpecPage } from './Sources';
 import { OfferTimeline } from './Timeline';
 
 export function App() {

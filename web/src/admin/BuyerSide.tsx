@@ -4,6 +4,7 @@
  * buyer's pipeline close rates (overall and per campaign) on its page.
  */
 import { useState } from 'preact/hooks';
+
 import { ok } from '../shared/api';
 import { num, pct } from '../shared/format';
 import { Button, Empty, ErrorNote, Field, Loading, Panel, toast, useAsync } from '../shared/ui';

@@ -3,11 +3,12 @@
  * caps, delivery, pause/resume, credits and the ledger.
  */
 import { useState } from 'preact/hooks';
-import { BuyerSideForm } from '../shared/BuyerSide';
+
+import { LedgerTable } from '../buyer/Wallet';
 import { ApiError, messageOf, ok, randomId } from '../shared/api';
+import { BuyerSideForm } from '../shared/BuyerSide';
 import { credits, dateTime, num } from '../shared/format';
 import type { Buyer } from '../shared/types';
-import { LedgerTable } from '../buyer/Wallet';
 import {
   Badge,
   Button,

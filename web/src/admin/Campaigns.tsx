@@ -6,6 +6,7 @@
  * share) live here too.
  */
 import { useState } from 'preact/hooks';
+
 import { ApiError, messageOf, ok } from '../shared/api';
 import { credits } from '../shared/format';
 import type { Campaign, Schemas } from '../shared/types';

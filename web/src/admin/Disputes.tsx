@@ -1,5 +1,6 @@
 /** Disputes: a buyer contests a lead it bought; approve (refund through the ledger) or reject. */
 import { useState } from 'preact/hooks';
+
 import { allPages, messageOf, ok } from '../shared/api';
 import { ago, credits, dateTime, shortId } from '../shared/format';
 import type { Dispute, DisputeStatus } from '../shared/types';

@@ -1,5 +1,6 @@
 /** Leads: the list with filters, a test-lead form, and one lead with its offers, sales and timeline. */
 import { useEffect, useState } from 'preact/hooks';
+
 import { ok, randomId } from '../shared/api';
 import { ago, credits, dateTime, label, shortId, show } from '../shared/format';
 import type { Lead, LeadFields, LeadStatus } from '../shared/types';

@@ -4,6 +4,7 @@
  * sell them to one buyer (charged like a claim), or reject them.
  */
 import { useState } from 'preact/hooks';
+
 import { allPages, messageOf, ok, toApiError } from '../shared/api';
 import { ago, credits } from '../shared/format';
 import type { ClaimFailureReason, Lead } from '../shared/types';

@@ -7,20 +7,22 @@
  * ledger; its posting spec is one click away.
  */
 import { useState } from 'preact/hooks';
+
+import { LedgerTable } from '../buyer/Wallet';
 import { allPages, ApiError, messageOf, ok, randomId } from '../shared/api';
 import { credits, dateTime, num } from '../shared/format';
-import type { Source, SourceCampaign } from '../shared/types';
 import {
   CsvButton,
-  PostingSpecView,
-  payoutText,
-  rangeFilter,
-  RangeFields,
-  SourceLeadsTable,
-  SOURCE_LEDGER_KINDS,
   NO_PAYOUT_YET,
+  payoutText,
+  PostingSpecView,
   type Range,
+  RangeFields,
+  rangeFilter,
+  SOURCE_LEDGER_KINDS,
+  SourceLeadsTable,
 } from '../shared/supply';
+import type { Source, SourceCampaign } from '../shared/types';
 import {
   Badge,
   Button,
@@ -35,7 +37,6 @@ import {
   useAction,
   useAsync,
 } from '../shared/ui';
-import { LedgerTable } from '../buyer/Wallet';
 import { useConsole } from './context';
 import { Link, navigate } from './router';
 

@@ -7,19 +7,20 @@
  * lead?", answered by GET /v1/offers/:id/eligibility?buyerId=.
  */
 import { useState } from 'preact/hooks';
+
 import { ApiError, messageOf, ok } from '../shared/api';
 import { clockMs, credits, dateTime, duration, label, shortId } from '../shared/format';
 import type {
   Candidate,
   ClaimFailureReason,
   ExclusionReason,
-  TimelineEvent,
   SendingChannel,
+  TimelineEvent,
   TimelineEventType,
 } from '../shared/types';
 import { Badge, Button, Empty, ErrorNote, Field, Loading, Panel, useAction, useAsync } from '../shared/ui';
 import { BuyerSelect } from './BuyerSide';
-import { useConsole, type Directory } from './context';
+import { type Directory, useConsole } from './context';
 import { Link, navigate } from './router';
 
 // Partial maps with a fallback: a reason or event type added to domain/types.ts later shows as its code until worded here.

@@ -4,6 +4,7 @@
  */
 import { createContext } from 'preact';
 import { useCallback, useContext, useEffect, useMemo, useState } from 'preact/hooks';
+
 import { allPages, type Api } from '../shared/api';
 import { shortId } from '../shared/format';
 import type { Agency, Buyer, Campaign, ServiceLine } from '../shared/types';

@@ -3,6 +3,7 @@
  * feed), My leads (full records, disputes) and the Wallet (balance, ledger).
  */
 import { useCallback, useEffect, useState } from 'preact/hooks';
+
 import { Api, ApiError, ok } from '../shared/api';
 import { num } from '../shared/format';
 import { useKeySession } from '../shared/key-session';

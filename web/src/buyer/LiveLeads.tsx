@@ -9,7 +9,8 @@
  */
 import type { RefObject } from 'preact';
 import { useEffect, useReducer, useRef, useState } from 'preact/hooks';
-import { serverNow, type Api } from '../shared/api';
+
+import { type Api, serverNow } from '../shared/api';
 import type { FeedStatus } from '../shared/feed';
 import { ago, countdown, credits, label, num, show } from '../shared/format';
 import type { LeadRecord, Wallet } from '../shared/types';

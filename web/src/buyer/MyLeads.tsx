@@ -1,6 +1,7 @@
 /** My leads: every lead this buyer won, with the full record, and disputes on them. */
 import { useState } from 'preact/hooks';
-import { allPages, messageOf, ok, type Api } from '../shared/api';
+
+import { allPages, type Api, messageOf, ok } from '../shared/api';
 import { credits, dateTime, label, show } from '../shared/format';
 import type { Dispute, WonLead } from '../shared/types';
 import { Badge, Button, Empty, ErrorNote, Field, Loading, Panel, toast, useAsync, useMorePages } from '../shared/ui';

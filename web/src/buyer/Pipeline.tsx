@@ -5,7 +5,8 @@
  * touched. A move back is refused by the API and shown.
  */
 import { useState } from 'preact/hooks';
-import { ok, type Api } from '../shared/api';
+
+import { type Api, ok } from '../shared/api';
 import { dateTime, num } from '../shared/format';
 import type { PipelineBoard, PipelineStatus } from '../shared/types';
 import { Button, Empty, ErrorNote, Loading, Panel, toast, useAsync } from '../shared/ui';

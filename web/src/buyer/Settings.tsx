@@ -4,7 +4,7 @@
  * lead filters where the agency allows them (PATCH /v1/me; the agency's
  * refusal is shown as it comes).
  */
-import { ok, type Api } from '../shared/api';
+import { type Api, ok } from '../shared/api';
 import { BuyerSideForm } from '../shared/BuyerSide';
 import type { Me } from '../shared/types';
 import { toast } from '../shared/ui';

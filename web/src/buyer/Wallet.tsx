@@ -1,5 +1,5 @@
 /** The wallet: balance, and the ledger (top-ups, charges, refunds), newest first. */
-import { ok, type Api } from '../shared/api';
+import { type Api, ok } from '../shared/api';
 import { dateTime, num } from '../shared/format';
 import type { LedgerEntry, Wallet } from '../shared/types';
 import { Button, ErrorNote, Loading, Panel, useAsync, useMorePages } from '../shared/ui';

@@ -9,8 +9,9 @@
  */
 import type { RefObject } from 'preact';
 import { useCallback, useEffect } from 'preact/hooks';
-import { ApiError, messageOf, ok, randomId, toApiError, type Api } from '../shared/api';
-import { FeedClaimError, type ClaimAnswer, type LiveFeed } from '../shared/feed';
+
+import { type Api, ApiError, messageOf, ok, randomId, toApiError } from '../shared/api';
+import { type ClaimAnswer, FeedClaimError, type LiveFeed } from '../shared/feed';
 import { credits } from '../shared/format';
 import type { BidAnswer } from '../shared/types';
 import { toast } from '../shared/ui';

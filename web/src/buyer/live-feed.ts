@@ -6,7 +6,8 @@
  */
 import type { RefObject } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { LiveFeed, type FeedStatus } from '../shared/feed';
+
+import { type FeedStatus, LiveFeed } from '../shared/feed';
 import type { FeedServerMessage } from '../shared/types';
 
 export interface FeedConnection {

@@ -6,6 +6,7 @@
  * and lead filters (as JSON rules; the API names a bad rule).
  */
 import { useState } from 'preact/hooks';
+
 import { dateTime } from './format';
 import type { Buyer } from './types';
 import { Button, ErrorNote, Field, Panel } from './ui';

@@ -6,8 +6,9 @@
  * 401 (revoked, rotated) or the check fails on reload.
  */
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
+
 import { Api, ApiError, ok } from './api';
-import { clearKey, loadKey, saveKey, type KeyKind } from './session';
+import { clearKey, type KeyKind, loadKey, saveKey } from './session';
 import type { Me } from './types';
 
 export interface KeySession {

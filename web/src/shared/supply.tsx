@@ -8,6 +8,7 @@
  */
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
+
 import type { TypedAnswer } from './api';
 import { downloadCsv } from './download';
 import { credits, dateTime, num, shortId } from './format';

@@ -4,6 +4,7 @@
  */
 import type { ButtonHTMLAttributes, ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+
 import { ApiError, messageOf, ok, type TypedAnswer } from './api';
 import type { Page } from './types';
 

@@ -5,22 +5,23 @@
  * agency owes it with the ledger behind it, and its posting spec.
  */
 import { useEffect, useState } from 'preact/hooks';
+
+import { LedgerTable } from '../buyer/Wallet';
 import { Api, ApiError, ok } from '../shared/api';
 import { num, shortId } from '../shared/format';
 import { useKeySession } from '../shared/key-session';
 import {
   CsvButton,
-  PostingSpecView,
-  rangeFilter,
-  RangeFields,
-  SourceLeadsTable,
-  SOURCE_PORTAL_LEDGER_KINDS,
   NO_PAYOUT_YET,
+  PostingSpecView,
   type Range,
+  RangeFields,
+  rangeFilter,
+  SOURCE_PORTAL_LEDGER_KINDS,
+  SourceLeadsTable,
 } from '../shared/supply';
 import type { Me, SourceBalance } from '../shared/types';
 import { Button, ErrorNote, Loading, Logo, Panel, SignIn, Toasts, useAsync, useMorePages } from '../shared/ui';
-import { LedgerTable } from '../buyer/Wallet';
 
 type Tab = 'leads' | 'balance' | 'spec';
 const TABS: { id: Tab; label: string }[] = [

@@ -1,5 +1,7 @@
-import { render } from 'preact';
 import '../shared/style.css';
+
+import { render } from 'preact';
+
 import { App } from './App';
 
 render(<App />, document.getElementById('app')!);

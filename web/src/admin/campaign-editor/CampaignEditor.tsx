@@ -4,7 +4,7 @@
  * form state (form.ts) and saves it; below an existing campaign, its
  * per-buyer prices.
  */
-import { ErrorNote, Loading, Panel, toast, Button } from '../../shared/ui';
+import { Button, ErrorNote, Loading, Panel, toast } from '../../shared/ui';
 import { BuyerPricesPanel } from '../BuyerSide';
 import { useConsole } from '../context';
 import { Link, navigate } from '../router';

@@ -4,6 +4,7 @@
  * by answer – each a list of rows edited through the one form state (form.ts).
  */
 import type { ComponentChildren } from 'preact';
+
 import { Button, Field, Panel } from '../../shared/ui';
 import type { CampaignForm, Form, RuleList } from './form';
 

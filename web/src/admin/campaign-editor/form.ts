@@ -6,7 +6,8 @@
  * last save, and the save itself).
  */
 import { useState } from 'preact/hooks';
-import { ApiError, ok, type Api } from '../../shared/api';
+
+import { type Api, ApiError, ok } from '../../shared/api';
 import type {
   AuctionKind,
   AuctionPricing,

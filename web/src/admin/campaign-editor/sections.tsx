@@ -5,10 +5,11 @@
  * campaign caps and the buyer pool. Pricing rules are in PricingRules.tsx.
  */
 import { useState } from 'preact/hooks';
+
 import type { AuctionKind, AuctionPricing, PushStrategy } from '../../shared/types';
 import { Button, Field, Panel } from '../../shared/ui';
 import { useConsole } from '../context';
-import { MODE_LABEL, PREVIEWABLE_FIELDS, STRATEGY_LABEL, type CampaignForm, type Form } from './form';
+import { type CampaignForm, type Form, MODE_LABEL, PREVIEWABLE_FIELDS, STRATEGY_LABEL } from './form';
 
 type Props = { form: CampaignForm };
 
