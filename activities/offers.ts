@@ -69,7 +69,7 @@ export interface RouteAndOpenInput {
 }
 
 /** At most this many eligible buyer ids travel back to the workflow (its claim validator); past it the sale checks alone. */
-export const MAX_TARGETS_IN_HISTORY = 500;
+const MAX_TARGETS_IN_HISTORY = 500;
 
 /** The campaign's settings as read once, and the offer opened under them (null: the campaign is not active). */
 export interface RoutedOffer {

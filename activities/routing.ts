@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 
 import type { CampaignRow } from '../db/campaigns';
 import type { Db } from '../db/connection';
-import { type EligibilityResult, evaluateEligibility, leadAndCampaign, type TargetVerdict } from '../db/eligibility';
+import { type EligibilityResult, evaluateEligibility, leadAndCampaign } from '../db/eligibility';
 import type { AuctionKind, AuctionPricing, CampaignStatus, DeliveryMode, PushStrategy } from '../domain/types';
 import type { ActivityDeps } from './deps';
 
@@ -29,7 +29,7 @@ export interface Route {
   floorPrice?: number | null;
 }
 
-export type { EligibilityResult, TargetVerdict };
+export type { EligibilityResult };
 
 /** The campaign settings a lead runs under, as read at routing. */
 export function routeOf(lead: { id: string; agencyId: string }, campaign: CampaignRow): Route {

@@ -97,7 +97,7 @@ export interface Api {
   routes: readonly AnyRoute[];
 }
 
-export const BODY_LIMIT = '1mb'; // 1 MiB
+const BODY_LIMIT = '1mb'; // 1 MiB
 const JSON_TYPES = ['application/json', 'application/*+json'];
 const DEFAULT_AUTH_FAILURES: BucketOptions = { capacity: 20, refillPerSecond: 0.2 };
 const DEFAULT_CLAIMS: BucketOptions = { capacity: 30, refillPerSecond: 10 };

@@ -46,7 +46,7 @@ export type FeedClientMessage = z.infer<typeof FeedClientMessage>;
 
 // ─── server → client ─────────────────────────────────────────────────────────
 
-export const SnapshotMessage = z
+const SnapshotMessage = z
   .object({
     type: z.literal('snapshot'),
     offers: z.array(BuyerOfferView).describe('the open offers that target this buyer (the newest 200)'),
@@ -57,10 +57,10 @@ export const SnapshotMessage = z
       .describe('sent again after the gateway lost its event bus: replace the board with it'),
   })
   .describe('on connect, and again on a resync: then the closes missed since `?since` (or the last seq) follow');
-export const OfferOpenedMessage = z
+const OfferOpenedMessage = z
   .object({ type: z.literal('offer.opened'), offer: BuyerOfferView, seq: Seq })
   .describe('a new offer targets this buyer (its price is this buyer’s own where a campaign rule gives one)');
-export const OfferClosedMessage = z
+const OfferClosedMessage = z
   .object({ type: z.literal('offer.closed'), offerId: Id, outcome: z.enum(FEED_CLOSE_OUTCOMES), seq: Seq })
   .describe('an offer this socket was shown has closed (a cancelled offer counts as expired)');
 

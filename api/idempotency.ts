@@ -36,7 +36,7 @@ export function idempotencyKeyOf(header: string | string[] | undefined): string 
 }
 
 /** JSON with sorted keys, so {a,b} and {b,a} are the same request. */
-export function canonicalJson(value: unknown): string {
+function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
     const entries = Object.keys(value)

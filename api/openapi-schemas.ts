@@ -33,7 +33,7 @@ import * as supply from './routes/supply.schemas';
 import * as shared from './schemas';
 
 type Json = Record<string, unknown>;
-export type Io = 'input' | 'output';
+type Io = 'input' | 'output';
 
 const REF_PREFIX = '#/components/schemas/';
 

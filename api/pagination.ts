@@ -24,11 +24,11 @@ function isRealInstant(at: string): boolean {
   return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
 }
 
-export function encodeCursor(key: SortKey | null): string | null {
+function encodeCursor(key: SortKey | null): string | null {
   return key ? Buffer.from(JSON.stringify([key.at, key.id]), 'utf8').toString('base64url') : null;
 }
 
-export function decodeCursor(cursor: string): SortKey {
+function decodeCursor(cursor: string): SortKey {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));

@@ -19,7 +19,7 @@ const schemaOf = (s: z.ZodType) => {
   return rest;
 };
 
-export function postingSpec(
+function postingSpec(
   baseUrl: string,
   source: { id: string; name: string },
   campaigns: { rule: SourceCampaignRow; campaignName: string }[],

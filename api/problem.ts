@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 
 import type { ErrorRequestHandler, Response } from 'express';
 
-export const PROBLEM_TITLES = {
+const PROBLEM_TITLES = {
   validation_failed: 'The request is not valid',
   malformed_json: 'The body is not valid JSON',
   payload_too_large: 'The body is too large',
@@ -98,7 +98,7 @@ export function problemBody(p: Problem): Record<string, unknown> {
   };
 }
 
-export function sendProblem(res: Response, p: Problem): void {
+function sendProblem(res: Response, p: Problem): void {
   for (const [k, v] of Object.entries(p.extra.headers ?? {})) res.setHeader(k, v);
   res
     .status(p.status)

@@ -41,7 +41,7 @@ export interface ResponseDoc {
 
 const Empty = z.object({}).strict();
 
-export interface HandlerInput<R extends Role, P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+interface HandlerInput<R extends Role, P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
   principal: Extract<Principal, { kind: R }>;
   params: z.output<P>;
   query: z.output<Q>;

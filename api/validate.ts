@@ -52,7 +52,7 @@ const MAX_NODES = 200_000;
  * copying them into a plain object would change its prototype, and zod would
  * silently drop them from records.
  */
-export function reservedKeyPath(value: unknown): string | null {
+function reservedKeyPath(value: unknown): string | null {
   const stack: { v: unknown; path: string }[] = [{ v: value, path: '' }];
   for (let seen = 0; stack.length && seen < MAX_NODES; seen++) {
     const { v, path } = stack.pop()!;

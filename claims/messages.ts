@@ -9,8 +9,6 @@ import { defineUpdate } from '@temporalio/workflow';
 import type { BidRefusalReason, ClaimFailureReason } from '../domain/types';
 import type { ClaimChannel, WonClaim } from './vocabulary';
 
-export type { WonClaim };
-
 export interface ClaimRequest {
   offerId: string;
   buyerId: string;

@@ -58,7 +58,7 @@ export type BidAnswer =
   | { status: 402 | 403 | 409 | 422; body: { result: 'refused'; reason: BidRefusalReason; message: string } };
 
 /** A refused bid's answer: its status, and its reason with the words a buyer is shown. */
-export function bidRefusal(reason: BidRefusalReason): BidAnswer {
+function bidRefusal(reason: BidRefusalReason): BidAnswer {
   const { httpStatus, message } = bidRefusalOf(reason);
   return { status: httpStatus, body: { result: 'refused', reason, message } };
 }
@@ -373,7 +373,7 @@ export async function claimThroughWorkflow(
 }
 
 /** A refused claim on the offer's timeline: `claim_attempted` then `claim_failed` with the reason, once per request. */
-export async function recordClaimRefusal(
+async function recordClaimRefusal(
   write: TimelineWriter,
   offer: Pick<OfferRow, 'id' | 'leadId'>,
   buyerId: string,

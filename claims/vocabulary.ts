@@ -11,10 +11,12 @@
 import type { BidRefusalReason, ClaimFailureReason, TimelineEventType, WonLeadRecord } from '../domain/types';
 
 /** Where a claim came from: the REST API or the Live Leads feed. */
+/** @public The vocabulary as a list (its type is what the code uses). */
 export const CLAIM_CHANNELS = ['api', 'feed'] as const;
 export type ClaimChannel = (typeof CLAIM_CHANNELS)[number];
 
 /** How a lead was sold: a ping-post claim, a push assignment, a person in manual review, a highest-bid auction. */
+/** @public The vocabulary as a list (its type is what the code uses). */
 export const SALE_KINDS = ['claim', 'push', 'manual', 'auction'] as const;
 export type SaleKind = (typeof SALE_KINDS)[number];
 

@@ -47,7 +47,7 @@ export interface NewBuyer extends BuyerSideSettings {
 
 /** A webhook signing secret: 32 random bytes, hex, prefixed so it is recognisable in a config file. */
 /** A webhook signing secret in the Standard Webhooks format: `whsec_` + base64 of 32 random bytes. */
-export function generateWebhookSecret(): string {
+function generateWebhookSecret(): string {
   return `whsec_${crypto.randomBytes(32).toString('base64')}`;
 }
 
@@ -192,7 +192,7 @@ export interface BuyerPatch extends BuyerSideSettings {
   pausedBy?: 'admin' | 'buyer' | 'system';
 }
 
-export async function updateBuyer(
+async function updateBuyer(
   db: DbOrTx,
   agencyId: string,
   buyerId: string,
@@ -277,7 +277,7 @@ export async function setBuyerPrice(
 
 export type BuyerChangeRow = typeof buyerChanges.$inferSelect;
 
-export async function recordBuyerChange(
+async function recordBuyerChange(
   db: DbOrTx,
   input: {
     agencyId: string;

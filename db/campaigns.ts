@@ -62,7 +62,7 @@ export async function createCampaign(db: Db, agencyId: string, input: NewCampaig
 }
 
 /** Replaces the campaign's buyer pool (none: every buyer of the agency). */
-export async function setCampaignPool(db: DbOrTx, campaignId: string, pool: NewCampaign['buyers']): Promise<void> {
+async function setCampaignPool(db: DbOrTx, campaignId: string, pool: NewCampaign['buyers']): Promise<void> {
   if (pool === undefined) return;
   await db.delete(campaignBuyers).where(eq(campaignBuyers.campaignId, campaignId));
   if (pool.length) {
@@ -78,7 +78,7 @@ export type PoolEntry = { buyerId: string; priority: number; weight: number };
 
 export type CampaignWithPool = CampaignRow & { pool: PoolEntry[] };
 
-export async function campaignPools(db: DbOrTx, campaignIds: string[]): Promise<Map<string, PoolEntry[]>> {
+async function campaignPools(db: DbOrTx, campaignIds: string[]): Promise<Map<string, PoolEntry[]>> {
   const pools = new Map<string, PoolEntry[]>(campaignIds.map((id) => [id, []]));
   if (!campaignIds.length) return pools;
   const rows = await db

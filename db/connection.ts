@@ -46,7 +46,7 @@ export async function openDatabase(opts: OpenOptions = {}): Promise<Database> {
 }
 
 /** Where PGlite keeps its files when nothing is configured. */
-export function defaultPgliteDir(): string {
+function defaultPgliteDir(): string {
   return path.join(process.env.LW_DATA_DIR ?? path.resolve('.data'), 'pglite');
 }
 

@@ -8,7 +8,7 @@
  * Every write is a state transition (pending → delivered | failed), so a
  * retried activity never counts twice.
  */
-import { and, asc, eq, inArray, lte, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm';
 
 import { type AlertSettings, offerAlertChannels } from '../domain/buyer-side';
 import type { AlertChannel, AlertStatus, DeliveryAttemptOutcome, DeliveryChannel } from '../domain/types';
@@ -189,7 +189,7 @@ export interface AttemptRecord {
 }
 
 /** The response snippet kept per attempt. */
-export const RESPONSE_SNIPPET = 500;
+const RESPONSE_SNIPPET = 500;
 
 export async function logDeliveryAttempt(db: Db, a: AssignmentRow, r: AttemptRecord): Promise<void> {
   const row = {
@@ -270,7 +270,7 @@ export async function listDeliveryAttempts(db: Db, assignmentId: string): Promis
 export type AlertRow = typeof buyerAlerts.$inferSelect;
 
 /** Whether the buyer has an address for the channel (the process may still lack a provider: the dispatcher skips those). */
-export function channelAddressed(delivery: DeliverySettings, channel: AlertChannel): boolean {
+function channelAddressed(delivery: DeliverySettings, channel: AlertChannel): boolean {
   switch (channel) {
     case 'webhook':
       return !!delivery.webhookUrl;
@@ -398,13 +398,4 @@ export async function listBuyerAlerts(db: DbOrTx, buyerId: string, limit = 50): 
     .where(eq(buyerAlerts.buyerId, buyerId))
     .orderBy(sql`${buyerAlerts.createdAt} DESC`)
     .limit(limit);
-}
-
-/** Pending alerts due now (tests wait on this to drain). */
-export async function pendingAlertCount(db: DbOrTx): Promise<number> {
-  const [row] = await db
-    .select({ n: sql<number>`count(*)::int` })
-    .from(buyerAlerts)
-    .where(and(eq(buyerAlerts.status, 'pending'), lte(buyerAlerts.nextAttemptAt, sql`now() + interval '1 day'`)));
-  return row?.n ?? 0;
 }

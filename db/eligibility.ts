@@ -28,7 +28,7 @@ import { duplicateWindowMs } from './agencies';
 import type { DbOrTx } from './connection';
 import { agencies, buyers, campaignBuyerPrices, campaigns, leads, wallets } from './schema';
 
-export type { EligibilityInputs, TargetVerdict };
+export type { EligibilityInputs };
 
 /** The lead judged: a stored one (its id and dedupe keys count), or a ping's fields (`id` null: never stored, no person). */
 export interface EligibilityLead {

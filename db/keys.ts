@@ -16,7 +16,7 @@ export type ApiKeyRow = typeof apiKeys.$inferSelect;
 const PREFIX: Record<ApiKeyKind, string> = { admin: 'lw_admin_', buyer: 'lw_buyer_', source: 'lw_source_' };
 
 /** `lw_admin_`, `lw_buyer_` or `lw_source_` followed by 32 random bytes, base64url. */
-export function generateApiKey(kind: ApiKeyKind): string {
+function generateApiKey(kind: ApiKeyKind): string {
   return PREFIX[kind] + crypto.randomBytes(32).toString('base64url');
 }
 
@@ -56,7 +56,7 @@ export async function findApiKeyByHash(db: DbOrTx, keyHash: string): Promise<Api
 }
 
 /** Revokes every live key of a buyer except `keepId` (key rotation). */
-export async function revokeBuyerKeys(db: DbOrTx, buyerId: string, keepId?: string): Promise<number> {
+async function revokeBuyerKeys(db: DbOrTx, buyerId: string, keepId?: string): Promise<number> {
   return revokeKeys(db, eq(apiKeys.buyerId, buyerId), keepId);
 }
 

@@ -92,7 +92,7 @@ export function pgErrorOf(err: unknown): { code?: string; constraint?: string } 
   return {};
 }
 
-export function isCheckViolation(err: unknown, constraint?: string): boolean {
+function isCheckViolation(err: unknown, constraint?: string): boolean {
   const e = pgErrorOf(err);
   return e.code === '23514' && (!constraint || e.constraint === constraint);
 }

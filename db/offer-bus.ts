@@ -35,7 +35,7 @@ export interface OfferBusEvent {
 const NOTIFY_LIMIT = 7900;
 
 /** The event as sent through NOTIFY: whole when it fits, else ids only (the gateways read the rest). */
-export function notifyPayload(event: BusEvent): string {
+function notifyPayload(event: BusEvent): string {
   const whole = JSON.stringify(event);
   if (Buffer.byteLength(whole) < NOTIFY_LIMIT || event.type === 'buyer.access') return whole;
   return JSON.stringify({ type: event.type, offerId: event.offerId, agencyId: event.agencyId, sentAt: event.sentAt });
@@ -45,7 +45,7 @@ export function notifyPayload(event: BusEvent): string {
  * A buyer's access changed (a key revoked, the buyer paused): every gateway
  * re-checks that buyer's open sockets and closes the ones no longer allowed.
  */
-export interface AccessBusEvent {
+interface AccessBusEvent {
   type: 'buyer.access';
   agencyId: string;
   buyerId: string;
@@ -55,7 +55,7 @@ export interface AccessBusEvent {
 export type BusEvent = OfferBusEvent | AccessBusEvent;
 type Unsent = Omit<OfferBusEvent, 'sentAt'> | Omit<AccessBusEvent, 'sentAt'>;
 
-export type OfferBusListener = (event: BusEvent) => void;
+type OfferBusListener = (event: BusEvent) => void;
 
 export interface OfferBus {
   publish(event: Unsent): Promise<void>;
@@ -73,14 +73,14 @@ export interface OfferBus {
   onResync(listener: () => void): () => void;
 }
 
-export interface BusState {
+interface BusState {
   connected: boolean;
   reconnects: number;
 }
 
 /** The LISTEN connection's keepalive: a `SELECT 1` on it this often, failing after the timeout (a half-open connection). */
-export const BUS_KEEPALIVE_MS = 10_000;
-export const BUS_KEEPALIVE_TIMEOUT_MS = 5_000;
+const BUS_KEEPALIVE_MS = 10_000;
+const BUS_KEEPALIVE_TIMEOUT_MS = 5_000;
 
 const CHANNEL = 'leadwire_offers';
 /** The LISTEN connection's name in pg_stat_activity (operators, and the test that cuts it). */

@@ -53,7 +53,7 @@ export interface NewOffer {
 }
 
 /** Stores a new offer, every candidate's verdict and their timeline events; the lead is `offered`. */
-export async function storeOffer(tx: Tx, offer: NewOffer, targets: TargetVerdict[]): Promise<void> {
+async function storeOffer(tx: Tx, offer: NewOffer, targets: TargetVerdict[]): Promise<void> {
   await tx.insert(offers).values({ ...offer, route: offer.route ?? null, status: 'open' });
   if (targets.length) {
     await tx.insert(offerTargets).values(
@@ -293,14 +293,6 @@ export async function listTargets(
   return rows.map((r) => ({ ...r.target, buyerName: r.buyerName }));
 }
 
-export async function eligibleTargetIds(db: DbOrTx, offerId: string): Promise<string[]> {
-  const rows = await db
-    .select({ buyerId: offerTargets.buyerId })
-    .from(offerTargets)
-    .where(and(eq(offerTargets.offerId, offerId), eq(offerTargets.eligible, true)));
-  return rows.map((r) => r.buyerId);
-}
-
 /** The eligible targets of an offer with each one's own price (null: the offer's), for the feed's fan-out. */
 export async function eligibleTargetPrices(db: DbOrTx, offerId: string): Promise<Map<string, number | null>> {
   const rows = await db
@@ -440,14 +432,6 @@ export async function leadTimeline(db: DbOrTx, leadId: string): Promise<Timeline
     .where(eq(offerEvents.leadId, leadId))
     .orderBy(asc(offerEvents.at), asc(offerEvents.id));
   return rows.map(toEvent);
-}
-
-export async function countEvents(db: DbOrTx, offerId: string, type: TimelineEventType): Promise<number> {
-  const rows = await db
-    .select({ id: offerEvents.id })
-    .from(offerEvents)
-    .where(and(eq(offerEvents.offerId, offerId), eq(offerEvents.type, type)));
-  return rows.length;
 }
 
 // ─── feed resume ────────────────────────────────────────────────────────────

@@ -395,7 +395,7 @@ function toRow(r: Record<string, unknown>): ReportRowData {
  * buyer or source) like the JSON routes, and the same date range.
  */
 
-export const EXPORT_BATCH = 1000;
+const EXPORT_BATCH = 1000;
 
 export interface Export {
   header: string[];
@@ -775,7 +775,7 @@ export async function buyerStats(db: DbOrTx, buyerId: string, since: Date): Prom
  * report_fold() lets one through at a time and the others return at once.
  */
 
-export const REPORT_FOLD_EVERY_MS = 30_000;
+const REPORT_FOLD_EVERY_MS = 30_000;
 
 export function startReportFold(
   db: DbOrTx,

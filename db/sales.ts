@@ -47,13 +47,7 @@ import { appendEvents, type ClosedOffer, closeOfferWithin } from './offers';
 import { assignments, buyers, campaigns, leads, ledgerEntries, offers, offerTargets, wallets } from './schema';
 import { recordSourcePayout } from './sources';
 
-export type { WonLeadRecord };
-
-export function wonLeadRecord(lead: {
-  id: string;
-  fields: LeadFields;
-  consent: ConsentEvidence | null;
-}): WonLeadRecord {
+function wonLeadRecord(lead: { id: string; fields: LeadFields; consent: ConsentEvidence | null }): WonLeadRecord {
   return { id: lead.id, ...lead.fields, ...(lead.consent ? { consent: lead.consent } : {}) };
 }
 
@@ -89,7 +83,7 @@ export async function sellOffer(db: Db, req: SaleRequest): Promise<SaleResult> {
  * The sale, inside a caller's transaction. A refusal is returned (and written
  * to the timeline), not thrown, so the caller's transaction still commits it.
  */
-export async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> {
+async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> {
   const prior = await priorSale(tx, req.offerId, req.buyerId);
   if (prior) return prior;
 
@@ -302,7 +296,7 @@ export async function sellManually(
 }
 
 /** The won result of an earlier sale of this offer to this buyer, if any. */
-export async function priorSale(db: Db | Tx, offerId: string, buyerId: string): Promise<SaleResult | null> {
+async function priorSale(db: Db | Tx, offerId: string, buyerId: string): Promise<SaleResult | null> {
   const [row] = await db
     .select({
       assignment: assignments,

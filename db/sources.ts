@@ -262,7 +262,7 @@ export async function listSourceLeads(
 
 export type SourceLedgerEntry = typeof sourceLedgerEntries.$inferSelect;
 
-export interface SourceEntryInput {
+interface SourceEntryInput {
   sourceId: string;
   agencyId: string;
   kind: SourceLedgerKind;
@@ -274,7 +274,7 @@ export interface SourceEntryInput {
 }
 
 /** Posts one entry at most once per idempotency key (a repeat returns the first, `created: false`). */
-export async function postSourceEntry(
+async function postSourceEntry(
   db: DbOrTx,
   input: SourceEntryInput,
 ): Promise<{ entry: SourceLedgerEntry; created: boolean }> {
@@ -301,7 +301,7 @@ export async function postSourceEntry(
   return { entry: existing, created: false };
 }
 
-export async function createSourceWallet(db: DbOrTx, sourceId: string, agencyId: string): Promise<void> {
+async function createSourceWallet(db: DbOrTx, sourceId: string, agencyId: string): Promise<void> {
   await db.insert(sourceWallets).values({ sourceId, agencyId }).onConflictDoNothing();
 }
 

@@ -11,7 +11,7 @@ import type { LeadFilters } from './filters';
 import { minutesOf, type Pause, type WeeklySchedule } from './schedule';
 import { type AlertChannel, type BuyerPriceKind, PIPELINE_STATUSES, type PipelineStatus } from './types';
 
-export type { AlertChannel, AlertKind, AlertStatus, BuyerPriceKind, PipelineStatus } from './types';
+export type { AlertChannel, PipelineStatus } from './types';
 
 // ─── per-buyer price ─────────────────────────────────────────────────────────
 
@@ -69,7 +69,7 @@ export function offerAlertChannels(
 
 // ─── pipeline ────────────────────────────────────────────────────────────────
 
-export const FINAL_PIPELINE_STATUSES: readonly PipelineStatus[] = ['won_job', 'lost_job'];
+const FINAL_PIPELINE_STATUSES: readonly PipelineStatus[] = ['won_job', 'lost_job'];
 
 /**
  * A lead moves forward through new → contacted → appointment → quoted and ends

@@ -7,7 +7,7 @@
 
 export type CsvValue = string | number | boolean | Date | null | undefined | Record<string, unknown>;
 
-export function csvField(v: CsvValue): string {
+function csvField(v: CsvValue): string {
   const s =
     v === null || v === undefined
       ? ''

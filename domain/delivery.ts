@@ -104,7 +104,7 @@ export interface RetrySchedule {
 }
 
 /** Jitter: each wait is the schedule's ±20 %, so a receiver that was down is not hit by every retry at once. */
-export const RETRY_JITTER = 0.2;
+const RETRY_JITTER = 0.2;
 /** A `Retry-After` is honoured up to a day. */
 export const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
 

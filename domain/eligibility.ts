@@ -137,7 +137,7 @@ export function resolvePool(inputs: EligibilityInput[]): {
   return { eligible, excluded };
 }
 
-export type ClaimTimeFailureReason = Extract<
+type ClaimTimeFailureReason = Extract<
   ClaimFailureReason,
   'eligibility_changed' | 'cap_reached' | 'insufficient_credits' | 'already_bought'
 >;

@@ -10,13 +10,14 @@
  * numeric string equals its number), booleans as "true"/"false". A field the
  * lead does not have fails equals, in and range, and passes not_in and absent.
  */
+/** @public The vocabulary as a list (its type is what the code uses). */
 export const FILTER_OPS = ['equals', 'in', 'not_in', 'range', 'present', 'absent'] as const;
-export type FilterOp = (typeof FILTER_OPS)[number];
+type FilterOp = (typeof FILTER_OPS)[number];
 
 export const FILTER_MATCHES = ['all', 'any'] as const;
-export type FilterMatch = (typeof FILTER_MATCHES)[number];
+type FilterMatch = (typeof FILTER_MATCHES)[number];
 
-export type FilterValue = string | number | boolean;
+type FilterValue = string | number | boolean;
 
 export interface FilterRule {
   /** A lead field ("zip", "city"…) or a qualification answer ("answers.roofType"). */
@@ -39,7 +40,7 @@ export interface LeadFilters {
 export type FilterVerdict = { pass: true } | { pass: false; failed: { index: number; rule: string }[]; detail: string };
 
 /** The value of a field of the lead: a top-level field, or `answers.<question>`. */
-export function fieldValue(lead: object, field: string): unknown {
+function fieldValue(lead: object, field: string): unknown {
   if (field.startsWith('answers.')) {
     const answers = (lead as { answers?: unknown }).answers as Record<string, unknown> | undefined;
     const q = field.slice('answers.'.length);
@@ -65,7 +66,7 @@ function asNumber(v: unknown): number | null {
   return null;
 }
 
-export function rulePasses(rule: FilterRule, lead: object): boolean {
+function rulePasses(rule: FilterRule, lead: object): boolean {
   const v = fieldValue(lead, rule.field);
   switch (rule.op) {
     case 'present':
@@ -89,7 +90,7 @@ export function rulePasses(rule: FilterRule, lead: object): boolean {
 }
 
 /** The rule in words, e.g. `answers.roofType in [repair, replace]` (the rule's own values, not the lead's). */
-export function describeRule(rule: FilterRule): string {
+function describeRule(rule: FilterRule): string {
   switch (rule.op) {
     case 'equals':
       return `${rule.field} equals ${String(rule.value)}`;

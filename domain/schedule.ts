@@ -13,10 +13,10 @@
 import { DateTime } from 'luxon';
 
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
-export type Weekday = (typeof WEEKDAYS)[number];
+type Weekday = (typeof WEEKDAYS)[number];
 
 /** One opening on one weekday: from inclusive, to exclusive; "24:00" is the end of the day. */
-export interface TimeRange {
+interface TimeRange {
   from: string;
   to: string;
 }
@@ -137,7 +137,7 @@ export function nextScheduleStart(schedule: WeeklySchedule, now: Date, timeZone:
 }
 
 /** The pause in force at this instant, if any (the one that ends last). */
-export function activePause(pauses: readonly Pause[], now: Date): Pause | null {
+function activePause(pauses: readonly Pause[], now: Date): Pause | null {
   let found: Pause | null = null;
   for (const p of pauses) {
     const from = p.from ? Date.parse(p.from) : -Infinity;

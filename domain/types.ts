@@ -111,6 +111,7 @@ export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 export const DELIVERY_ATTEMPT_OUTCOMES = ['delivered', 'failed', 'refused', 'gone'] as const;
 export type DeliveryAttemptOutcome = (typeof DELIVERY_ATTEMPT_OUTCOMES)[number];
 
+/** @public The vocabulary as a list (its type is what the code uses). */
 export const API_KEY_KINDS = ['admin', 'buyer', 'source'] as const;
 export type ApiKeyKind = (typeof API_KEY_KINDS)[number];
 
@@ -280,6 +281,7 @@ export const SOURCE_STATUSES = ['active', 'paused'] as const;
 export type SourceStatus = (typeof SOURCE_STATUSES)[number];
 
 /** A payout rule: a fixed amount per sold lead, or a share (basis points) of the sale price. */
+/** @public The vocabulary as a list (its type is what the code uses). */
 export const PAYOUT_KINDS = ['fixed', 'share'] as const;
 export type PayoutKind = (typeof PAYOUT_KINDS)[number];
 

@@ -25,7 +25,7 @@ export class UrlRefused extends Error {
 }
 
 /** The allow-list in force: the given one, else LW_WEBHOOK_ALLOWLIST. */
-export function allowListOf(raw?: string | null) {
+function allowListOf(raw?: string | null) {
   return parseAllowList(raw ?? process.env.LW_WEBHOOK_ALLOWLIST ?? '');
 }
 

@@ -70,8 +70,6 @@ export async function shutdownTracing(): Promise<void> {
   propagation.disable();
 }
 
-export const tracingEnabled = (): boolean => installed !== null;
-
 /** For Client and Worker options: `plugins: temporalTracingPlugins()` ([] when tracing is off). */
 export function temporalTracingPlugins(): OpenTelemetryPlugin[] {
   return installed ? [installed.plugin] : [];

@@ -36,7 +36,7 @@ export interface AlertDispatcherOptions {
 }
 
 /** The claim link of an offer: opens Live Leads on it. */
-export function claimLink(publicUrl: string, offerId: string): string {
+function claimLink(publicUrl: string, offerId: string): string {
   return `${publicUrl.replace(/\/+$/, '')}/?offer=${encodeURIComponent(offerId)}`;
 }
 
@@ -162,7 +162,7 @@ async function record(db: Db, alert: AlertRow, outcome: 'sent' | 'failed' | 'ski
 }
 
 /** Sends what is due now, once; answers how many alerts it handled. */
-export async function dispatchDueAlerts(opts: AlertDispatcherOptions): Promise<number> {
+async function dispatchDueAlerts(opts: AlertDispatcherOptions): Promise<number> {
   const maxAttempts = opts.maxAttempts ?? 5;
   const backoff = opts.backoffMs ?? 2000;
   const due = await claimDueAlerts(opts.db, opts.batch ?? 50, 60_000);

@@ -62,7 +62,7 @@ const { routeAndOpen, closeOffer, recordEvents, recordDeliveryFailure, planDeliv
 const sales = proxyLocalActivities<LeadActivities>(LOCAL_SALE_OPTIONS);
 const { setLeadStatus } = proxyLocalActivities<LeadActivities>(LOCAL_STATUS_OPTIONS);
 
-export type { LeadOutcome, LeadWorkflowInput, OfferRunResult, OfferWorkflowInput };
+export type { LeadOutcome, LeadWorkflowInput };
 
 const nowIso = () => new Date(Date.now()).toISOString();
 

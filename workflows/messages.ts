@@ -10,17 +10,13 @@ import type { ClaimResult } from '../claims/messages';
 
 export {
   bidUpdate,
-  CLAIM_REFUSED,
   claimRefusalOf,
   claimUpdate,
   type BidRequest,
   type BidResult,
   type ClaimRequest,
   type ClaimResult,
-  type WonClaim,
 } from '../claims/messages';
-export type { LeadOutcome, LeadWorkflowInput, OfferRunResult, OfferWorkflowInput } from './types';
-
 /** An admin stops an open offer; the lead goes to manual review. */
 export const cancelOfferSignal = defineSignal<[{ offerId: string; reason: string }]>('cancelOffer');
 

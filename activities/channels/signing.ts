@@ -19,12 +19,10 @@ import crypto from 'node:crypto';
 
 import { Webhook } from 'standardwebhooks';
 
-export const LEGACY_SIGNATURE_HEADER = 'X-Leadwire-Signature';
+const LEGACY_SIGNATURE_HEADER = 'X-Leadwire-Signature';
 /** How old a timestamp a receiver should still accept (the library's own tolerance, documented). */
-export const REPLAY_WINDOW_SECONDS = 300;
-/** How long buyers from before Standard Webhooks keep the old header (set by migration 0004). */
-export const LEGACY_DEPRECATION_DAYS = 90;
-export { DEFAULT_ROTATION_OVERLAP_SECONDS, messageIdOf } from '../../domain/delivery';
+const REPLAY_WINDOW_SECONDS = 300;
+export { messageIdOf } from '../../domain/delivery';
 
 /** The secrets a message is signed with now. */
 export interface SigningKeys {
@@ -56,7 +54,7 @@ export function signedHeaders(
 // ─── the deprecated format (until the deprecation date or the buyer's rotation) ───
 
 /** `t=<unix seconds>,v1=<hex HMAC-SHA256(secret as text, "<t>.<body>")>`. */
-export function legacySignatureHeader(secret: string, timestamp: number, body: string): string {
+function legacySignatureHeader(secret: string, timestamp: number, body: string): string {
   return `t=${timestamp},v1=${crypto.createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 

@@ -46,7 +46,6 @@ import { resyncAll, sendSnapshot } from './resume';
 import { upgradeHandler } from './upgrade';
 
 export { FEED_ACCESS_REVOKED } from './connection';
-export { FEED_PATH } from './upgrade';
 export const FEED_MAX_PAYLOAD = 64 * 1024;
 
 export interface FeedOptions {

@@ -13,7 +13,7 @@ import { Problem, problemBody } from '../problem';
 import type { ApiServices } from '../services';
 import { invalidField } from '../validate';
 
-export const FEED_PATH = '/v1/feed';
+const FEED_PATH = '/v1/feed';
 
 /** A refused upgrade: the status line, the problem document, and the socket closed. */
 function refuse(socket: Duplex, status: number, problem: Problem): void {

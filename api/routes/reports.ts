@@ -9,9 +9,9 @@ import { invalidField } from '../validate';
 import { ReportQuery, Responses } from './reports.schemas';
 
 /** Report cursors are the last group key, opaque to clients. */
-export const encodeKey = (key: string | null) =>
+const encodeKey = (key: string | null) =>
   key === null ? null : Buffer.from(JSON.stringify([key]), 'utf8').toString('base64url');
-export function decodeKey(cursor: string | undefined): string | null {
+function decodeKey(cursor: string | undefined): string | null {
   if (!cursor) return null;
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;

@@ -82,7 +82,7 @@ export class LightPoster {
   }
 }
 
-export const SERVICE_LINE = 'roofing';
+const SERVICE_LINE = 'roofing';
 
 export interface Buyer {
   id: string;

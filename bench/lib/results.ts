@@ -61,7 +61,7 @@ function insertRow(text: string, key: string, row: string): string {
 }
 
 /** A run whose 1-minute load average at start is above this was not on a quiet machine, and its rows say so. */
-export const QUIET_LOAD = 1.0;
+const QUIET_LOAD = 1.0;
 
 export function recordRun(file: string, meta: RunMeta, rows: { scenario: string; headline: string }[]): void {
   let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : TEMPLATE;

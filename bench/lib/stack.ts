@@ -25,7 +25,7 @@ import { Client as PgClient } from 'pg';
 import { startTemporalCluster, TEMPORAL_ROLES, type TemporalCluster } from '../../scripts/temporal-cluster';
 import { ensureTemporalCli, freePort, startTemporalDevServer, type TemporalDevServer } from '../../temporal/dev-server';
 
-export const ROOT = path.resolve(__dirname, '../..');
+const ROOT = path.resolve(__dirname, '../..');
 export const ROOT_TOKEN = `bench-root-${process.pid}-0123456789`;
 const DEFAULT_PG = 'postgres://postgres@127.0.0.1:5432/postgres';
 const CLK_TCK = 100;
@@ -263,7 +263,7 @@ function isTmpfs(dir: string): boolean {
 // ─── resource sampling ───────────────────────────────────────────────────────
 
 /** CPU seconds (user + system) a process has used; null when it is gone. */
-export function cpuSeconds(pid: number): number | null {
+function cpuSeconds(pid: number): number | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -10,7 +10,7 @@ export interface Summary {
 }
 
 /** Nearest-rank percentile of unsorted samples; null when empty. */
-export function percentile(samples: number[], p: number): number | null {
+function percentile(samples: number[], p: number): number | null {
   if (!samples.length) return null;
   const sorted = [...samples].sort((a, b) => a - b);
   const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));

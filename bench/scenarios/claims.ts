@@ -22,7 +22,7 @@ import { activityTimes, scrape } from '../lib/prom';
 import { fmt, ratio, summarize, type Summary } from '../lib/stats';
 import { type BenchContext, FLOOR_WORKFLOW_PREFIX, type ScenarioResult, settle } from './context';
 
-export interface StormRound {
+interface StormRound {
   winners: number;
   statuses: Record<string, number>;
   winnerMs: number | null;
@@ -30,7 +30,7 @@ export interface StormRound {
 }
 
 /** One offer, K simultaneous claims through the API. */
-export async function stormRound(
+async function stormRound(
   ctx: BenchContext,
   adminKey: string,
   campaignId: string,

@@ -25,7 +25,7 @@ import { cpuWindow, loadAverage, type Proc, rssMb, spawnTs, stopProc, temporalRs
 import { summarize, type Summary } from '../lib/stats';
 import type { BenchContext, ScenarioResult } from './context';
 
-export interface FloorStep extends StepJudgement {
+interface FloorStep extends StepJudgement {
   offeredRate: number;
   seconds: number;
   sent: number;

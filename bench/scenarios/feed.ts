@@ -19,7 +19,7 @@ import {
 import { fmt, summarize, type Summary } from '../lib/stats';
 import { type BenchContext, type ScenarioResult, settle } from './context';
 
-export interface FeedFigures {
+interface FeedFigures {
   clients: number;
   rounds: number;
   intakeToOpened: Summary;

@@ -42,7 +42,7 @@ interface LeadTrace {
   failed?: string;
 }
 
-export interface StepFigures {
+interface StepFigures {
   offeredRate: number;
   seconds: number;
   sent: number;

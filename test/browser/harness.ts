@@ -16,10 +16,10 @@ import type { FeedHandle } from '../../api/feed';
 import { type Harness, RELAXED_LIMITS, ROOT_TOKEN, startHarness } from '../api/harness';
 
 const ROOT = path.resolve(__dirname, '../..');
-export const SCREENSHOTS = path.join(ROOT, 'test-results', 'screenshots');
+const SCREENSHOTS = path.join(ROOT, 'test-results', 'screenshots');
 const DOCS_SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
 
-export const CHROMIUM = process.env.LW_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM = process.env.LW_CHROMIUM ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -32,7 +32,7 @@ const CHROMIUM_ARGS = [
 ];
 
 /** web/dist, built by the project's own script when a source is newer (a no-op otherwise). */
-export function buildPages(): void {
+function buildPages(): void {
   execFileSync(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['web/tools/build.ts', '--if-stale'], {
     cwd: ROOT,
     stdio: 'inherit',
@@ -42,7 +42,7 @@ export function buildPages(): void {
     throw new Error('web/dist/index.html is missing after the build');
 }
 
-export async function launchBrowser(): Promise<Browser> {
+async function launchBrowser(): Promise<Browser> {
   // A fresh machine: `npm test` installs Debian's Chromium itself when it can (root, apt), as .ci/run does.
   if (
     !fs.existsSync(CHROMIUM) &&

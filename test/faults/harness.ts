@@ -33,8 +33,6 @@ import {
   workerPolledSince,
 } from '../../scripts/temporal-cluster';
 import { freePort, startTemporalDevServer, type TemporalDevServer } from '../../temporal/dev-server';
-
-export { freePort };
 import { type PgProxy, startPgProxy } from './pg-proxy';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -58,11 +56,11 @@ export type ProductProcess = ManagedProcess;
 export type Topology = 'dev' | 'cluster';
 
 /** LW_FAULTS_TOPOLOGY=cluster runs the fault suite against the cluster. */
-export function topologyFromEnv(): Topology {
+function topologyFromEnv(): Topology {
   return process.env.LW_FAULTS_TOPOLOGY === 'cluster' ? 'cluster' : 'dev';
 }
 
-export interface TemporalHandle {
+interface TemporalHandle {
   readonly address: string;
   readonly running: boolean;
   /** Stops Temporal (dev server: SIGTERM, its SQLite file stays; cluster: every service, the databases stay). */

@@ -161,7 +161,7 @@ export async function runScenario(
   return report;
 }
 
-export function formatReport(r: ScenarioReport): string {
+function formatReport(r: ScenarioReport): string {
   const t = r.traffic;
   const accounted = Object.entries(r.counts.leads).reduce((n, [, v]) => n + v, 0);
   const faulty = r.fault.faults > 0;

@@ -17,7 +17,7 @@ import {
   type ScenarioReport,
 } from './scenario';
 
-export const log = (m: string) => process.stdout.write(`${m}\n`);
+const log = (m: string) => process.stdout.write(`${m}\n`);
 
 const BASE: Pick<ScenarioOptions, 'traffic' | 'beforeMs' | 'afterMs'> = {
   traffic: { leadsPerSecond: 1.5, claimProbability: 0.4, pollMs: 300 },

@@ -7,7 +7,7 @@ export async function openTestPostgres(): Promise<Database> {
   return openDatabase({ url, poolSize: 20 });
 }
 
-export async function openTestPglite(): Promise<Database> {
+async function openTestPglite(): Promise<Database> {
   return openDatabase({ dataDir: 'memory://' });
 }
 

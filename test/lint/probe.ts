@@ -11,13 +11,13 @@ import { ESLint } from 'eslint';
 const ROOT = path.resolve(__dirname, '../..');
 let eslint: ESLint | undefined;
 
-export interface ProbeMessage {
+interface ProbeMessage {
   ruleId: string | null;
   message: string;
 }
 
 /** Lints `source` as the file at `relPath` (relative to the repository root); the file must not exist yet. */
-export async function lintProbe(relPath: string, source: string): Promise<ProbeMessage[]> {
+async function lintProbe(relPath: string, source: string): Promise<ProbeMessage[]> {
   const file = path.join(ROOT, relPath);
   if (fs.existsSync(file)) throw new Error(`lintProbe: ${relPath} exists; a probe never overwrites a real file`);
   fs.mkdirSync(path.dirname(file), { recursive: true });

@@ -24,7 +24,7 @@ import { type Directory, useConsole } from './context';
 import { Link, navigate } from './router';
 
 // Partial maps with a fallback: a reason or event type added to domain/types.ts later shows as its code until worded here.
-export const EXCLUSIONS: Partial<Record<ExclusionReason, string>> = {
+const EXCLUSIONS: Partial<Record<ExclusionReason, string>> = {
   not_subscribed: 'not subscribed to the service line',
   outside_service_area: 'outside the service area',
   insufficient_credits: 'balance below the price',
@@ -36,7 +36,7 @@ export const EXCLUSIONS: Partial<Record<ExclusionReason, string>> = {
   filter_mismatch: "the buyer's lead filters refuse this lead",
 };
 
-export const CLAIM_FAILURES: Partial<Record<ClaimFailureReason, string>> = {
+const CLAIM_FAILURES: Partial<Record<ClaimFailureReason, string>> = {
   lost_race: 'lost the race – another buyer was first',
   offer_closed: 'the offer had closed',
   insufficient_credits: 'insufficient credits',

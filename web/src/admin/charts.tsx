@@ -137,7 +137,7 @@ export function GroupedBars({ rows, series }: { rows: { label: string; values: n
   );
 }
 
-export function Legend({ series }: { series: Series[] }) {
+function Legend({ series }: { series: Series[] }) {
   return (
     <div class="legend" style={{ marginBottom: '8px' }}>
       {series.map((s) => (

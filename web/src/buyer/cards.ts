@@ -15,7 +15,7 @@ import type {
   LeadRecord,
 } from '../shared/types';
 
-export type Phase =
+type Phase =
   /** claimable */
   | 'open'
   /** a claim (or a bid) is on its way */
@@ -63,7 +63,7 @@ const update = (board: Board, offerId: string, f: (c: Card) => Card): Board =>
   board.map((c) => (c.offer.id === offerId ? f(c) : c));
 
 /** A (re)connection's snapshot: the open offers now. Cards still open here but absent there closed while we were away. */
-export function applySnapshot(board: Board, offers: BuyerOffer[], now: number, first: boolean): Board {
+function applySnapshot(board: Board, offers: BuyerOffer[], now: number, first: boolean): Board {
   const open = new Map(offers.map((o) => [o.id, o]));
   const known = new Set(board.map((c) => c.offer.id));
   const added: Card[] = offers
@@ -81,12 +81,12 @@ export function applySnapshot(board: Board, offers: BuyerOffer[], now: number, f
   return prune([...added, ...kept]);
 }
 
-export function applyOpened(board: Board, offer: BuyerOffer, now: number): Board {
+function applyOpened(board: Board, offer: BuyerOffer, now: number): Board {
   if (board.some((c) => c.offer.id === offer.id)) return update(board, offer.id, (c) => ({ ...c, offer }));
   return prune([{ offer, phase: 'open', arrivedAt: now, fresh: true }, ...board]);
 }
 
-export function applyClosed(board: Board, offerId: string, outcome: CloseOutcome): Board {
+function applyClosed(board: Board, offerId: string, outcome: CloseOutcome): Board {
   return update(board, offerId, (c) =>
     c.phase === 'won'
       ? { ...c, outcome }
@@ -94,11 +94,11 @@ export function applyClosed(board: Board, offerId: string, outcome: CloseOutcome
   );
 }
 
-export function claimStarted(board: Board, offerId: string): Board {
+function claimStarted(board: Board, offerId: string): Board {
   return update(board, offerId, (c) => ({ ...c, phase: 'claiming', note: undefined }));
 }
 
-export function claimWon(board: Board, answer: ClaimWonAnswer): Board {
+function claimWon(board: Board, answer: ClaimWonAnswer): Board {
   return update(board, answer.offerId, (c) => ({
     ...c,
     phase: 'won',
@@ -110,7 +110,7 @@ export function claimWon(board: Board, answer: ClaimWonAnswer): Board {
 }
 
 /** A won lead learned another way (claimed in another tab, or over REST). */
-export function wonElsewhere(board: Board, offerId: string, won: NonNullable<Card['won']>): Board {
+function wonElsewhere(board: Board, offerId: string, won: NonNullable<Card['won']>): Board {
   return update(board, offerId, (c) => ({ ...c, phase: 'won', won }));
 }
 
@@ -119,7 +119,7 @@ export function wonElsewhere(board: Board, offerId: string, won: NonNullable<Car
  * whatever happens next; `failed` (money, caps, eligibility) leaves it open to try again. The card keeps the
  * answer's `message`, the words it shows.
  */
-export function claimRefused(
+function claimRefused(
   board: Board,
   offerId: string,
   answer: { result: 'lost' | 'failed'; reason: ClaimFailureReason; message: string },
@@ -139,7 +139,7 @@ export function claimRefused(
   });
 }
 
-export function bidPlaced(board: Board, offerId: string, amount: number): Board {
+function bidPlaced(board: Board, offerId: string, amount: number): Board {
   return update(board, offerId, (c) =>
     c.phase === 'claiming' || c.phase === 'refused' || c.phase === 'open'
       ? { ...c, phase: 'open', bid: amount, bidReason: undefined, bidRefusal: undefined, note: undefined }
@@ -148,11 +148,7 @@ export function bidPlaced(board: Board, offerId: string, amount: number): Board 
 }
 
 /** A refused bid, as the answer gives it (its reason, and the words the card shows: `message`). */
-export function bidRefused(
-  board: Board,
-  offerId: string,
-  answer: { reason: BidRefusalReason; message: string },
-): Board {
+function bidRefused(board: Board, offerId: string, answer: { reason: BidRefusalReason; message: string }): Board {
   const { reason, message: bidRefusal } = answer;
   return update(board, offerId, (c) => {
     if (c.phase === 'closed' || c.phase === 'won') return c;
@@ -161,11 +157,11 @@ export function bidRefused(
   });
 }
 
-export function claimProblem(board: Board, offerId: string, note: string): Board {
+function claimProblem(board: Board, offerId: string, note: string): Board {
   return update(board, offerId, (c) => (c.phase === 'claiming' ? { ...c, phase: 'open', note } : { ...c, note }));
 }
 
-export function dismissOver(board: Board): Board {
+function dismissOver(board: Board): Board {
   return board.filter((c) => isLive(c));
 }
 
@@ -220,7 +216,7 @@ export const BID_RETRYABLE: ReadonlySet<BidRefusalReason> = new Set([
 /** Whether the buyer may press Claim again after this refusal (the cause can change while the window is open). */
 export const RETRYABLE: ReadonlySet<ClaimFailureReason> = new Set(['insufficient_credits', 'cap_reached']);
 
-export const OUTCOMES: Record<CloseOutcome | 'gone', string> = {
+const OUTCOMES: Record<CloseOutcome | 'gone', string> = {
   won_by_you: 'Won by you',
   taken: 'Taken by another buyer',
   expired: 'Expired – nobody claimed it in time',

@@ -40,7 +40,7 @@ function parseRanges(text: string): Ranges {
 }
 
 /** Whether the buyer takes leads now, and when it opens again. */
-export function AvailabilityNote({ buyer }: { buyer: Buyer }) {
+function AvailabilityNote({ buyer }: { buyer: Buyer }) {
   const a = buyer.availability;
   if (a.open)
     return (

@@ -24,7 +24,7 @@ export function payoutText(rule: PayoutRule | Record<string, unknown>): string {
 
 const OUTCOME_TONE: Record<SourceOutcome, string> = { pending: 'info', sold: 'ok', unsold: 'muted', returned: 'warn' };
 
-export function OutcomeBadge({ outcome }: { outcome: SourceOutcome }) {
+function OutcomeBadge({ outcome }: { outcome: SourceOutcome }) {
   return <Badge tone={OUTCOME_TONE[outcome]}>{outcome}</Badge>;
 }
 

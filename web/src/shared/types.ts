@@ -17,14 +17,10 @@ export type BidRefusalReason = Schemas['BidRefusalReason'];
 export type ClaimFailureReason = Schemas['ClaimFailureReason'];
 export type ExclusionReason = Schemas['ExclusionReason'];
 export type LeadStatus = Schemas['LeadStatus'];
-export type OfferStatus = Schemas['OfferStatus'];
 export type TimelineEventType = Schemas['TimelineEventType'];
 export type DeliveryMode = Schemas['DeliveryMode'];
 export type PushStrategy = Schemas['PushStrategy'];
 export type DisputeStatus = Schemas['DisputeStatus'];
-export type LedgerEntryKind = Schemas['LedgerEntryKind'];
-export type BuyerStatus = Schemas['BuyerStatus'];
-export type CampaignStatus = Schemas['CampaignStatus'];
 export type SendingChannel = Schemas['SendingChannel'];
 
 export type Buyer = Schemas['BuyerView'];
@@ -33,12 +29,9 @@ export type Campaign = Schemas['CampaignView'];
 export type Candidate = Schemas['CandidateView'];
 export type Dispute = Schemas['DisputeView'];
 export type Lead = Schemas['LeadView'];
-export type LeadDetail = Schemas['LeadDetailView'];
 export type LeadRecord = Schemas['FullLead'];
 export type LeadFields = Schemas['LeadFields'];
 export type LedgerEntry = Schemas['LedgerEntryView'];
-export type OfferAdmin = Schemas['OfferAdminView'];
-export type Assignment = Schemas['AssignmentView'];
 export type ServiceLine = Schemas['ServiceLineView'];
 export type TimelineEvent = Schemas['TimelineEventView'];
 export type WonLead = Schemas['WonLeadView'];
@@ -48,7 +41,6 @@ export type ClaimRefusedAnswer = Schemas['ClaimRefused'];
 export type BidAnswer = Schemas['BidAccepted'] | Schemas['BidRefused'];
 export type Me = Schemas['Me'];
 export type Wallet = Schemas['Wallet'];
-export type Eligibility = Schemas['Eligibility'];
 export type Agency = Schemas['AgencyCreated']['agency'];
 
 /** A page of a list endpoint: `{<key>: T[], nextCursor}`. */
@@ -61,9 +53,7 @@ export type PipelineBoard = Schemas['Pipeline'];
 export type PipelineStatus = PipelineBoard['leads'][number]['status'];
 
 /** The supply side (#13): sources, their payout rules, ledger and leads, the posting spec, the reports. */
-export type SourceLedgerKind = Schemas['SourceLedgerKind'];
 export type SourceOutcome = Schemas['SourceOutcome'];
-export type SourceStatus = Schemas['SourceStatus'];
 export type Source = Schemas['Source']['source'];
 export type SourceCampaign = Schemas['Source']['campaigns'][number];
 export type PayoutRule = SourceCampaign['payout'];
