@@ -5,12 +5,12 @@
  *
  * Tables: agencies, service_lines.
  */
-import { and, desc, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 
 import { type AgencySettings, DEFAULT_AUTO_PAUSE_AFTER_FAILURES, DEFAULT_DUPLICATE_WINDOW_DAYS } from '../domain/types';
 import type { Db, DbOrTx } from './connection';
 import { createApiKey } from './keys';
-import { olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
+import { newestFirst, type Page, type PageArgs } from './pages';
 import { agencies, serviceLines } from './schema';
 
 export type AgencyRow = typeof agencies.$inferSelect;
@@ -53,18 +53,7 @@ export type ServiceLineRow = typeof serviceLines.$inferSelect;
 // ─── service lines ───────────────────────────────────────────────────────────
 
 export async function listServiceLines(db: DbOrTx, agencyId: string, page: PageArgs): Promise<Page<ServiceLineRow>> {
-  const rows = await db
-    .select({ row: serviceLines, sortAt: sortKeyAt(serviceLines.createdAt) })
-    .from(serviceLines)
-    .where(and(eq(serviceLines.agencyId, agencyId), olderThan(serviceLines.createdAt, serviceLines.id, page.after)))
-    .orderBy(desc(serviceLines.createdAt), desc(serviceLines.id))
-    .limit(page.limit + 1);
-  return toPage(
-    rows,
-    page.limit,
-    (r) => r.row.id,
-    (r) => r.row,
-  );
+  return newestFirst(db, serviceLines, eq(serviceLines.agencyId, agencyId), page);
 }
 
 /** Which of these keys the agency has defined. */

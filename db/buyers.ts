@@ -16,7 +16,7 @@ import { type Caps, type ChangeActor, PIPELINE_STATUSES, type PipelineStatus } f
 import type { Db, DbOrTx } from './connection';
 import { createApiKey } from './keys';
 import { createWallet } from './ledger';
-import { olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
+import { newestFirst, olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
 import {
   agencies,
   assignments,
@@ -298,18 +298,7 @@ async function recordBuyerChange(
 }
 
 export async function listBuyerChanges(db: DbOrTx, buyerId: string, page: PageArgs): Promise<Page<BuyerChangeRow>> {
-  const rows = await db
-    .select({ row: buyerChanges, sortAt: sortKeyAt(buyerChanges.createdAt) })
-    .from(buyerChanges)
-    .where(and(eq(buyerChanges.buyerId, buyerId), olderThan(buyerChanges.createdAt, buyerChanges.id, page.after)))
-    .orderBy(desc(buyerChanges.createdAt), desc(buyerChanges.id))
-    .limit(page.limit + 1);
-  return toPage(
-    rows,
-    page.limit,
-    (r) => r.row.id,
-    (r) => r.row,
-  );
+  return newestFirst(db, buyerChanges, eq(buyerChanges.buyerId, buyerId), page);
 }
 
 // ─── pipeline ───────────────────────────────────────────────────────────────

@@ -5,12 +5,12 @@
  *
  * Tables: campaigns, campaign_buyers, push_rotation.
  */
-import { and, asc, desc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, inArray } from 'drizzle-orm';
 
 import { DEFAULT_PREVIEW_FIELDS } from '../domain/preview';
 import type { AuctionKind, AuctionPricing, Caps, DeliveryMode, PriceRules, PushStrategy } from '../domain/types';
 import type { Db, DbOrTx, Tx } from './connection';
-import { olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
+import { newestFirst, type Page, type PageArgs } from './pages';
 import { campaignBuyers, campaigns, offerTargets, pushRotation } from './schema';
 
 export type CampaignRow = typeof campaigns.$inferSelect;
@@ -119,24 +119,15 @@ export async function listCampaigns(
   page: PageArgs,
   filter: { status?: string; mode?: string } = {},
 ): Promise<Page<CampaignWithPool>> {
-  const rows = await db
-    .select({ row: campaigns, sortAt: sortKeyAt(campaigns.createdAt) })
-    .from(campaigns)
-    .where(
-      and(
-        eq(campaigns.agencyId, agencyId),
-        filter.status ? eq(campaigns.status, filter.status as CampaignRow['status']) : undefined,
-        filter.mode ? eq(campaigns.mode, filter.mode as DeliveryMode) : undefined,
-        olderThan(campaigns.createdAt, campaigns.id, page.after),
-      ),
-    )
-    .orderBy(desc(campaigns.createdAt), desc(campaigns.id))
-    .limit(page.limit + 1);
-  const page1 = toPage(
-    rows,
-    page.limit,
-    (r) => r.row.id,
-    (r) => r.row,
+  const page1 = await newestFirst(
+    db,
+    campaigns,
+    and(
+      eq(campaigns.agencyId, agencyId),
+      filter.status ? eq(campaigns.status, filter.status as CampaignRow['status']) : undefined,
+      filter.mode ? eq(campaigns.mode, filter.mode as DeliveryMode) : undefined,
+    ),
+    page,
   );
   const pools = await campaignPools(
     db,

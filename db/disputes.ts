@@ -6,7 +6,7 @@
  * (`refund:<assignmentId>`) refunds an assignment at most once. The source's
  * payout of a returned sale is reversed in the same transaction, once.
  */
-import { and, count, desc, eq, gte, inArray } from 'drizzle-orm';
+import { and, count, eq, gte, inArray } from 'drizzle-orm';
 
 import { ledgerRefundKey } from '../domain/ids';
 import { checkReturn, RETURN_RATE_DAYS, type ReturnRefusal } from '../domain/returns';
@@ -17,7 +17,7 @@ import type { Db, DbOrTx } from './connection';
 import { leadById, reopenReturnedLead } from './leads';
 import { isUniqueViolation, type LedgerEntry, postLedgerEntry } from './ledger';
 import { appendEvents } from './offers';
-import { olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
+import { newestFirst, type Page, type PageArgs } from './pages';
 import { assignments, disputes } from './schema';
 import { reverseSourcePayout } from './sources';
 
@@ -101,24 +101,15 @@ export async function listDisputes(
   scope: { agencyId: string; buyerId?: string; status?: DisputeStatus },
   page: PageArgs,
 ): Promise<Page<DisputeRow>> {
-  const rows = await db
-    .select({ row: disputes, sortAt: sortKeyAt(disputes.createdAt) })
-    .from(disputes)
-    .where(
-      and(
-        eq(disputes.agencyId, scope.agencyId),
-        scope.buyerId ? eq(disputes.buyerId, scope.buyerId) : undefined,
-        scope.status ? eq(disputes.status, scope.status) : undefined,
-        olderThan(disputes.createdAt, disputes.id, page.after),
-      ),
-    )
-    .orderBy(desc(disputes.createdAt), desc(disputes.id))
-    .limit(page.limit + 1);
-  return toPage(
-    rows,
-    page.limit,
-    (r) => r.row.id,
-    (r) => r.row,
+  return newestFirst(
+    db,
+    disputes,
+    and(
+      eq(disputes.agencyId, scope.agencyId),
+      scope.buyerId ? eq(disputes.buyerId, scope.buyerId) : undefined,
+      scope.status ? eq(disputes.status, scope.status) : undefined,
+    ),
+    page,
   );
 }
 

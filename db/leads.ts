@@ -14,7 +14,7 @@ import { leadWorkflowId } from '../domain/ids';
 import type { ConsentEvidence, LeadFields, LeadStatus } from '../domain/types';
 import type { Db, DbOrTx } from './connection';
 import { appendEvents, leadTimeline, type TimelineEvent, type TimelineEventInput } from './offers';
-import { olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
+import { newestFirst, type Page, type PageArgs } from './pages';
 import { assignments, deliveries, leads, ledgerEntries, offers, offerTargets } from './schema';
 
 export type LeadRow = typeof leads.$inferSelect;
@@ -117,24 +117,15 @@ export async function listLeads(
   page: PageArgs,
   filter: { status?: LeadStatus; campaignId?: string } = {},
 ): Promise<Page<LeadRow>> {
-  const rows = await db
-    .select({ row: leads, sortAt: sortKeyAt(leads.createdAt) })
-    .from(leads)
-    .where(
-      and(
-        eq(leads.agencyId, agencyId),
-        filter.status ? eq(leads.status, filter.status) : undefined,
-        filter.campaignId ? eq(leads.campaignId, filter.campaignId) : undefined,
-        olderThan(leads.createdAt, leads.id, page.after),
-      ),
-    )
-    .orderBy(desc(leads.createdAt), desc(leads.id))
-    .limit(page.limit + 1);
-  return toPage(
-    rows,
-    page.limit,
-    (r) => r.row.id,
-    (r) => r.row,
+  return newestFirst(
+    db,
+    leads,
+    and(
+      eq(leads.agencyId, agencyId),
+      filter.status ? eq(leads.status, filter.status) : undefined,
+      filter.campaignId ? eq(leads.campaignId, filter.campaignId) : undefined,
+    ),
+    page,
   );
 }
 

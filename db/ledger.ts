@@ -6,11 +6,11 @@
  * unique idempotency key; the database trigger moves the wallet in the same
  * statement and the wallet's CHECK refuses an overdraft.
  */
-import { and, desc, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 
 import type { LedgerEntryKind } from '../domain/types';
 import type { DbOrTx } from './connection';
-import { olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
+import { newestFirst, type Page, type PageArgs } from './pages';
 import { ledgerEntries, wallets } from './schema';
 
 export type LedgerEntry = typeof ledgerEntries.$inferSelect;
@@ -115,16 +115,5 @@ export type LedgerRow = typeof ledgerEntries.$inferSelect;
 // ─── ledger ──────────────────────────────────────────────────────────────────
 
 export async function listLedger(db: DbOrTx, buyerId: string, page: PageArgs): Promise<Page<LedgerRow>> {
-  const rows = await db
-    .select({ row: ledgerEntries, sortAt: sortKeyAt(ledgerEntries.createdAt) })
-    .from(ledgerEntries)
-    .where(and(eq(ledgerEntries.buyerId, buyerId), olderThan(ledgerEntries.createdAt, ledgerEntries.id, page.after)))
-    .orderBy(desc(ledgerEntries.createdAt), desc(ledgerEntries.id))
-    .limit(page.limit + 1);
-  return toPage(
-    rows,
-    page.limit,
-    (r) => r.row.id,
-    (r) => r.row,
-  );
+  return newestFirst(db, ledgerEntries, eq(ledgerEntries.buyerId, buyerId), page);
 }

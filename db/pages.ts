@@ -4,8 +4,10 @@
  * text with microseconds, so no row is skipped or repeated across pages even
  * when several share a millisecond.
  */
-import { type SQL, sql } from 'drizzle-orm';
-import type { PgColumn } from 'drizzle-orm/pg-core';
+import { and, desc, type InferSelectModel, type SQL, sql } from 'drizzle-orm';
+import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
+
+import type { DbOrTx } from './connection';
 
 export interface SortKey {
   /** ISO-8601 UTC with microseconds. */
@@ -43,4 +45,31 @@ export function toPage<R extends { sortAt: string }, T>(
   const kept = more ? rows.slice(0, limit) : rows;
   const last = kept.at(-1);
   return { items: kept.map(map), next: more && last ? { at: last.sortAt, id: idOf(last) } : null };
+}
+
+/** A table listed newest first: its rows have a creation time and an id. */
+type Listed = PgTable & { createdAt: PgColumn; id: PgColumn };
+
+/**
+ * One page of a table's rows that match `where`, newest first by (created_at, id): the list query every aggregate
+ * with a plain list shares (the caller adds its scope and filters as `where`).
+ */
+export async function newestFirst<T extends Listed>(
+  db: DbOrTx,
+  table: T,
+  where: SQL | undefined,
+  page: PageArgs,
+): Promise<Page<InferSelectModel<T>>> {
+  const rows = (await db
+    .select({ row: table as PgTable, sortAt: sortKeyAt(table.createdAt) })
+    .from(table as PgTable)
+    .where(and(where, olderThan(table.createdAt, table.id, page.after)))
+    .orderBy(desc(table.createdAt), desc(table.id))
+    .limit(page.limit + 1)) as { row: InferSelectModel<T>; sortAt: string }[];
+  return toPage(
+    rows,
+    page.limit,
+    (r) => (r.row as { id: string }).id,
+    (r) => r.row,
+  );
 }

@@ -24,7 +24,7 @@ import type {
 } from '../domain/types';
 import type { Db, DbOrTx } from './connection';
 import { createApiKey } from './keys';
-import { olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
+import { newestFirst, olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
 import { type DateRange, inRange } from './reports';
 import {
   campaigns,
@@ -433,23 +433,7 @@ export async function recordSourceSettlement(db: Db, input: SettlementInput): Pr
 }
 
 export async function listSourceLedger(db: DbOrTx, sourceId: string, page: PageArgs): Promise<Page<SourceLedgerEntry>> {
-  const rows = await db
-    .select({ row: sourceLedgerEntries, sortAt: sortKeyAt(sourceLedgerEntries.createdAt) })
-    .from(sourceLedgerEntries)
-    .where(
-      and(
-        eq(sourceLedgerEntries.sourceId, sourceId),
-        olderThan(sourceLedgerEntries.createdAt, sourceLedgerEntries.id, page.after),
-      ),
-    )
-    .orderBy(desc(sourceLedgerEntries.createdAt), desc(sourceLedgerEntries.id))
-    .limit(page.limit + 1);
-  return toPage(
-    rows,
-    page.limit,
-    (r) => r.row.id,
-    (r) => r.row,
-  );
+  return newestFirst(db, sourceLedgerEntries, and(eq(sourceLedgerEntries.sourceId, sourceId)), page);
 }
 
 // ─── pings ──────────────────────────────────────────────────────────────────
