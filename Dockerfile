@@ -5,7 +5,7 @@
 # Runs the TypeScript sources through tsx, exactly as `npm start` does locally.
 
 # ── build: everything, to build the web pages (vite is a dev dependency) ──
-FROM node:20-slim AS build
+FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -13,11 +13,11 @@ COPY . .
 RUN npm run --if-present build:web
 
 # ── runtime: production dependencies, sources, built pages ──
-FROM node:20-slim
+FROM node:24-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app /build
 RUN for d in activities api bin claims db domain lib observability ops scripts temporal worker workflows; do cp -r /build/$d ./$d; done \
  && mkdir -p web && (cp -r /build/web/dist web/dist 2>/dev/null || true) \

@@ -157,9 +157,9 @@ describe('docker-compose.yml', () => {
     expect(script).toMatch(/--type Keyword/);
   });
 
-  test('the Dockerfile builds the app on node:20-slim with npm ci and runs it through tsx', () => {
+  test('the Dockerfile builds the app on node:24-slim with npm ci and runs it through tsx', () => {
     const dockerfile = read('Dockerfile');
-    expect(dockerfile).toMatch(/^FROM node:20-slim/m);
+    expect(dockerfile).toMatch(/^FROM node:24-slim/m);
     expect(dockerfile).toMatch(/npm ci/);
     // Every runtime source folder is copied into the image.
     for (const dir of CODE_DIRS) expect(dockerfile).toContain(dir);
