@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 
 import type { RequestHandler } from 'express';
 
+import { SETTINGS } from '../lib/config';
 import { bearerToken } from './auth';
 import { Problem } from './problem';
 
@@ -19,16 +20,11 @@ export interface InFlightLimits {
   perKey: number;
 }
 
-export const DEFAULT_IN_FLIGHT: InFlightLimits = { perConnection: 8, perKey: 64 };
-
-/** `LW_MAX_IN_FLIGHT_PER_CONNECTION`, `LW_MAX_IN_FLIGHT_PER_KEY` over the defaults. */
-export function inFlightFromEnv(env: NodeJS.ProcessEnv = process.env): InFlightLimits {
-  const n = (v: string | undefined, d: number) => (v && Number.isInteger(Number(v)) && Number(v) > 0 ? Number(v) : d);
-  return {
-    perConnection: n(env.LW_MAX_IN_FLIGHT_PER_CONNECTION, DEFAULT_IN_FLIGHT.perConnection),
-    perKey: n(env.LW_MAX_IN_FLIGHT_PER_KEY, DEFAULT_IN_FLIGHT.perKey),
-  };
-}
+/** The defaults of `LW_MAX_IN_FLIGHT_PER_CONNECTION` and `LW_MAX_IN_FLIGHT_PER_KEY` (lib/config.ts). */
+export const DEFAULT_IN_FLIGHT: InFlightLimits = {
+  perConnection: SETTINGS.LW_MAX_IN_FLIGHT_PER_CONNECTION.fallback,
+  perKey: SETTINGS.LW_MAX_IN_FLIGHT_PER_KEY.fallback,
+};
 
 function tooMany(what: string): Problem {
   return new Problem(

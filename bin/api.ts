@@ -5,7 +5,15 @@
 import { logger } from '../observability/logger';
 import { collectProcessMetrics } from '../observability/metrics';
 import { installTracingFromEnv } from '../observability/tracing';
-import { connectTemporal, createBus, loadConfig, onShutdown, openDatabaseFor, serveApi } from './runtime';
+import {
+  connectTemporal,
+  createBus,
+  exitOnBadConfig,
+  loadConfig,
+  onShutdown,
+  openDatabaseFor,
+  serveApi,
+} from './runtime';
 
 async function main() {
   const config = loadConfig();
@@ -22,6 +30,7 @@ async function main() {
 }
 
 main().catch((err: unknown) => {
+  exitOnBadConfig(err);
   console.error(err instanceof Error ? (err.stack ?? err.message) : err);
   process.exit(1);
 });

@@ -14,6 +14,7 @@ import { Client } from '@temporalio/client';
 
 import { resolveDeliveryConfig } from '../activities/channels/config';
 import { servePglite, type WireServer } from '../db/pglite-wire';
+import { setting } from '../lib/config';
 import { collectProcessMetrics } from '../observability/metrics';
 import { installTemporalRuntime } from '../observability/temporal';
 import { installTracingFromEnv } from '../observability/tracing';
@@ -21,7 +22,7 @@ import { startTemporalDevServer } from '../temporal/dev-server';
 import { publicUrlFromEnv, startAlertDispatcher } from '../worker/alert-dispatcher';
 import { sweepStuckLeads } from '../worker/lead-starter';
 import { createLeadwireWorker } from '../worker/worker';
-import { createBus, loadConfig, onShutdown, openDatabaseFor, rootTokenFor, serveApi } from './runtime';
+import { createBus, exitOnBadConfig, loadConfig, onShutdown, openDatabaseFor, rootTokenFor, serveApi } from './runtime';
 import { removeStackFile, stackFilePath, writeStackFile } from './stack';
 
 async function main() {
@@ -53,7 +54,7 @@ async function main() {
   const port = api.port;
   const pgliteDir = database.driver === 'pglite' ? path.join(config.dataDir, 'pglite') : null;
   const wire: WireServer | null = pgliteDir
-    ? await servePglite(database.raw as PGlite, { port: Number(process.env.LW_PGLITE_PORT ?? 0) })
+    ? await servePglite(database.raw as PGlite, { port: setting('LW_PGLITE_PORT') })
     : null;
   writeStackFile(config.dataDir, {
     pid: process.pid,
@@ -97,6 +98,7 @@ async function main() {
 }
 
 main().catch((err: unknown) => {
+  exitOnBadConfig(err);
   console.error(err instanceof Error ? (err.stack ?? err.message) : err);
   process.exit(1);
 });

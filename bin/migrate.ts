@@ -1,12 +1,14 @@
 /** Applies the SQL migrations and exits (the one-shot `migrate` service of docker-compose). */
-import { loadConfig, openDatabaseFor } from './runtime';
+import { exitOnBadConfig, loadConfig, openDatabaseFor } from './runtime';
 
-openDatabaseFor(loadConfig())
-  .then(async (database) => {
-    console.log(`migrations applied (${database.driver})`);
-    await database.close();
-  })
-  .catch((err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  });
+async function main() {
+  const database = await openDatabaseFor(loadConfig());
+  console.log(`migrations applied (${database.driver})`);
+  await database.close();
+}
+
+main().catch((err: unknown) => {
+  exitOnBadConfig(err);
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

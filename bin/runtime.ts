@@ -10,13 +10,13 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 
 import { createApi } from '../api/app';
-import { inFlightFromEnv, type InFlightLimits } from '../api/in-flight';
+import type { InFlightLimits } from '../api/in-flight';
 import { type Database, openDatabase } from '../db/connection';
 import { createInProcessBus, createPostgresBus, type OfferBus } from '../db/offer-bus';
 import { startReportFold } from '../db/reports';
+import { ConfigError, readConfig } from '../lib/config';
 import { consoleStyle, logger } from '../observability/logger';
 import { shutdownTracing, temporalTracingPlugins } from '../observability/tracing';
-import { DEFAULT_TASK_QUEUE } from '../worker/worker';
 
 export interface Config {
   port: number;
@@ -33,28 +33,32 @@ export interface Config {
   pingTtlMs: number;
 }
 
-/** `LW_TRUST_PROXY`: `true`/`false`, a hop count (`1`), or Express's list form (`loopback, 10.0.0.0/8`). */
-export function parseTrustProxy(value: string | undefined): boolean | number | string | undefined {
-  const v = value?.trim();
-  if (!v) return undefined;
-  if (v === 'true' || v === 'false') return v === 'true';
-  if (/^\d+$/.test(v)) return Number(v);
-  return v;
+/**
+ * The process's configuration, validated once at start against the one schema (lib/config.ts): a bad
+ * value throws a ConfigError naming every bad variable and what it expects; `exitOnBadConfig` turns that
+ * into a plain message and exit code 78 (EX_CONFIG) in the entry points.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const c = readConfig(env);
+  return {
+    port: c.PORT,
+    databaseUrl: c.DATABASE_URL,
+    temporalAddress: c.TEMPORAL_ADDRESS,
+    temporalNamespace: c.TEMPORAL_NAMESPACE,
+    taskQueue: c.LW_TASK_QUEUE,
+    dataDir: path.resolve(c.LW_DATA_DIR),
+    rootToken: c.LW_ROOT_TOKEN,
+    trustProxy: c.LW_TRUST_PROXY,
+    inFlight: { perConnection: c.LW_MAX_IN_FLIGHT_PER_CONNECTION, perKey: c.LW_MAX_IN_FLIGHT_PER_KEY },
+    pingTtlMs: c.LW_PING_TTL_SECONDS * 1000,
+  };
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  return {
-    port: Number(env.PORT ?? 3000),
-    databaseUrl: env.DATABASE_URL || null,
-    temporalAddress: env.TEMPORAL_ADDRESS || null,
-    temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
-    taskQueue: env.LW_TASK_QUEUE || DEFAULT_TASK_QUEUE,
-    dataDir: path.resolve(env.LW_DATA_DIR || '.data'),
-    rootToken: env.LW_ROOT_TOKEN || null,
-    trustProxy: parseTrustProxy(env.LW_TRUST_PROXY),
-    inFlight: inFlightFromEnv(env),
-    pingTtlMs: Math.max(1, Number(env.LW_PING_TTL_SECONDS) || 60) * 1000,
-  };
+/** An entry point's last word on a bad configuration: the message alone (no stack) and exit code 78. */
+export function exitOnBadConfig(err: unknown): void {
+  if (!(err instanceof ConfigError)) return;
+  console.error(err.message);
+  process.exit(78);
 }
 
 export async function openDatabaseFor(config: Config): Promise<Database> {

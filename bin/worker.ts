@@ -1,5 +1,6 @@
 /** The Temporal worker alone (production: scale horizontally). Needs TEMPORAL_ADDRESS and DATABASE_URL. */
 import { resolveDeliveryConfig } from '../activities/channels/config';
+import { setting } from '../lib/config';
 import { logger } from '../observability/logger';
 import { collectProcessMetrics, serveMetrics } from '../observability/metrics';
 import { installTemporalRuntime } from '../observability/temporal';
@@ -7,7 +8,7 @@ import { installTracingFromEnv } from '../observability/tracing';
 import { publicUrlFromEnv, startAlertDispatcher } from '../worker/alert-dispatcher';
 import { sweepStuckLeads } from '../worker/lead-starter';
 import { createLeadwireWorker } from '../worker/worker';
-import { connectTemporal, createBus, loadConfig, onShutdown, openDatabaseFor } from './runtime';
+import { connectTemporal, createBus, exitOnBadConfig, loadConfig, onShutdown, openDatabaseFor } from './runtime';
 
 async function main() {
   const config = loadConfig();
@@ -15,7 +16,7 @@ async function main() {
   installTemporalRuntime(); // the SDK's logs through pino, WARN and up
   collectProcessMetrics();
   // The worker's metrics (activities, lead outcomes, deliveries, process) for Prometheus.
-  const metricsPort = Number(process.env.LW_WORKER_METRICS_PORT || 0);
+  const metricsPort = setting('LW_WORKER_METRICS_PORT');
   const metricsServer = metricsPort ? await serveMetrics(metricsPort) : null;
   if (!config.temporalAddress) throw new Error('TEMPORAL_ADDRESS is required for the worker process');
   const database = await openDatabaseFor(config);
@@ -58,6 +59,7 @@ async function main() {
 }
 
 main().catch((err: unknown) => {
+  exitOnBadConfig(err);
   console.error(err instanceof Error ? (err.stack ?? err.message) : err);
   process.exit(1);
 });

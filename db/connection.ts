@@ -9,6 +9,7 @@ import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 
+import { setting } from '../lib/config';
 import * as schema from './schema';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -47,13 +48,13 @@ export async function openDatabase(opts: OpenOptions = {}): Promise<Database> {
 
 /** Where PGlite keeps its files when nothing is configured. */
 function defaultPgliteDir(): string {
-  return path.join(process.env.LW_DATA_DIR ?? path.resolve('.data'), 'pglite');
+  return path.join(path.resolve(setting('LW_DATA_DIR')), 'pglite');
 }
 
 async function openPostgres(url: string, poolSize?: number): Promise<Database> {
   const { Pool } = await import('pg');
   const { drizzle } = await import('drizzle-orm/node-postgres');
-  const pool = new Pool({ connectionString: url, max: poolSize ?? Number(process.env.DATABASE_POOL_SIZE ?? 10) });
+  const pool = new Pool({ connectionString: url, max: poolSize ?? setting('DATABASE_POOL_SIZE') });
   // An idle client that loses its server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   // Nor may a client checked out for a transaction: the pool stops listening for its errors while it is out,

@@ -20,6 +20,7 @@ import crypto from 'node:crypto';
 
 import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
 
+import { SETTINGS } from '../lib/config';
 import type { DbOrTx } from './connection';
 import { idempotencyRecords, rateLimitBuckets } from './schema';
 
@@ -35,7 +36,7 @@ export const IDEMPOTENCY_RENEW_MS = 3_000;
 const LEGACY_ABANDONED_AFTER_MS = 2 * 60_000;
 
 /** How long an answer is remembered by default. */
-export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+const IDEMPOTENCY_TTL_MS = SETTINGS.LW_IDEMPOTENCY_TTL_HOURS.fallback * 3_600_000;
 
 export type Reservation =
   | { state: 'reserved'; leaseId: string }

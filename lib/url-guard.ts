@@ -16,6 +16,7 @@ import dns from 'node:dns';
 import type { LookupFunction } from 'node:net';
 
 import { addressRefusal, parseAllowList, parseIp } from '../domain/net';
+import { setting } from './config';
 
 export class UrlRefused extends Error {
   constructor(message: string) {
@@ -26,7 +27,7 @@ export class UrlRefused extends Error {
 
 /** The allow-list in force: the given one, else LW_WEBHOOK_ALLOWLIST. */
 function allowListOf(raw?: string | null) {
-  return parseAllowList(raw ?? process.env.LW_WEBHOOK_ALLOWLIST ?? '');
+  return parseAllowList(raw ?? setting('LW_WEBHOOK_ALLOWLIST') ?? '');
 }
 
 function hostOf(url: URL): string {

@@ -11,6 +11,8 @@
 import type { Logger as TemporalLogger, LogLevel, LogMetadata } from '@temporalio/common';
 import pino, { type Logger } from 'pino';
 
+import { setting } from '../lib/config';
+
 export type { Logger } from 'pino';
 
 /**
@@ -22,11 +24,25 @@ function insideJest(): boolean {
   return !!process.env.JEST_WORKER_ID && /jest/.test(process.argv[1] ?? '');
 }
 
+/**
+ * LOG_LEVEL, read when this module loads (before an entry point validates the whole configuration): a bad
+ * value logs at `info` here, and the entry point's `loadConfig` then stops the process naming it.
+ */
+function logLevel(): string {
+  let level: string | null = null;
+  try {
+    level = setting('LOG_LEVEL');
+  } catch {
+    level = 'info';
+  }
+  return level ?? (insideJest() ? 'silent' : 'info');
+}
+
 export const logger: Logger = pino({
-  level: process.env.LOG_LEVEL || (insideJest() ? 'silent' : 'info'),
+  level: logLevel(),
   timestamp: pino.stdTimeFunctions.isoTime,
   formatters: { level: (label) => ({ level: label }) },
-  base: { pid: process.pid, ...(process.env.LW_SERVICE ? { service: process.env.LW_SERVICE } : {}) },
+  base: { pid: process.pid, ...(service() ? { service: service() } : {}) },
 });
 
 /** The ids a log line may carry. */
@@ -75,6 +91,10 @@ const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'
   WARN: 'warn',
   ERROR: 'error',
 };
+
+function service(): string | null {
+  return setting('LW_SERVICE');
+}
 
 export function temporalLogLevel(value = process.env.LW_TEMPORAL_LOG_LEVEL): LogLevel {
   const v = (value ?? '').toUpperCase();

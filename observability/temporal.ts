@@ -5,6 +5,7 @@
  */
 import { makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 
+import { setting } from '../lib/config';
 import { logger, PinoTemporalLogger, temporalLogLevel } from './logger';
 
 let installed = false;
@@ -13,14 +14,13 @@ export function installTemporalRuntime(): void {
   if (installed) return;
   installed = true;
   const level = temporalLogLevel();
+  const metricsAddress = setting('LW_TEMPORAL_SDK_METRICS_ADDRESS');
   Runtime.install({
     logger: new PinoTemporalLogger(logger.child({ component: 'temporal' }), level),
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: level }), forward: {} },
       // The SDK's own worker metrics (slots, poll latency, schedule-to-start) when asked for.
-      ...(process.env.LW_TEMPORAL_SDK_METRICS_ADDRESS
-        ? { metrics: { prometheus: { bindAddress: process.env.LW_TEMPORAL_SDK_METRICS_ADDRESS } } }
-        : {}),
+      ...(metricsAddress ? { metrics: { prometheus: { bindAddress: metricsAddress } } } : {}),
     },
   });
 }

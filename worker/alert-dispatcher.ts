@@ -20,6 +20,7 @@ import { buyerById } from '../db/buyers';
 import type { Db } from '../db/connection';
 import { type AlertRow, claimDueAlerts, finishAlert, retryAlertLater } from '../db/deliveries';
 import { appendEvents, getOffer } from '../db/offers';
+import { setting } from '../lib/config';
 import { UrlRefused } from '../lib/url-guard';
 
 export interface AlertDispatcherOptions {
@@ -42,7 +43,7 @@ function claimLink(publicUrl: string, offerId: string): string {
 
 /** LW_PUBLIC_URL, else the API on this host. */
 export function publicUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string {
-  return env.LW_PUBLIC_URL || `http://localhost:${env.PORT || 3000}`;
+  return setting('LW_PUBLIC_URL', env) ?? `http://localhost:${setting('PORT', env)}`;
 }
 
 type Outcome = { status: 'sent' | 'skipped'; detail: string };

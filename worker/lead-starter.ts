@@ -8,8 +8,9 @@
 import type { Client } from '@temporalio/client';
 
 import type { Db } from '../db/connection';
-import { IDEMPOTENCY_TTL_MS, purgeIdempotencyRecords, purgeIdleBuckets } from '../db/idempotency';
+import { purgeIdempotencyRecords, purgeIdleBuckets } from '../db/idempotency';
 import { stuckLeads } from '../db/leads';
+import { setting } from '../lib/config';
 import { startLeadWorkflow } from '../temporal/calls';
 
 /**
@@ -61,11 +62,7 @@ export async function expireRecords(
   db: Db,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ idempotency: number; buckets: number }> {
-  const hours = Number(env.LW_IDEMPOTENCY_TTL_HOURS);
-  const idempotency = await purgeIdempotencyRecords(
-    db,
-    Number.isFinite(hours) && hours > 0 ? hours * 3_600_000 : IDEMPOTENCY_TTL_MS,
-  );
+  const idempotency = await purgeIdempotencyRecords(db, setting('LW_IDEMPOTENCY_TTL_HOURS', env) * 3_600_000);
   const buckets = await purgeIdleBuckets(db);
   return { idempotency, buckets };
 }

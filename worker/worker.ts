@@ -8,12 +8,13 @@ import { createActivities, type FaultHooks } from '../activities';
 import type { DeliveryOverrides } from '../activities/channels/config';
 import type { Db } from '../db/connection';
 import type { OfferBus } from '../db/offer-bus';
+import { setting, SETTINGS } from '../lib/config';
 import { observeActivities } from '../observability/activity';
 import { temporalTracingPlugins } from '../observability/tracing';
 
-export const DEFAULT_TASK_QUEUE = 'leadwire';
+export const DEFAULT_TASK_QUEUE = SETTINGS.LW_TASK_QUEUE.fallback;
 /** Open leads kept in the worker's workflow cache (about 0.3 MB each): some 600 MB at most. */
-export const DEFAULT_MAX_CACHED_WORKFLOWS = 2000;
+export const DEFAULT_MAX_CACHED_WORKFLOWS = SETTINGS.LW_MAX_CACHED_WORKFLOWS.fallback;
 /** The worker's concurrency (also the benchmark's engine_floor worker, so the two are compared on equal terms). */
 export const WORKER_CONCURRENCY = {
   // Claims queue behind one another in a workflow; keep sales flowing under load.
@@ -44,7 +45,7 @@ export async function createLeadwireWorker(
   const worker = await Worker.create({
     connection,
     namespace: opts.namespace ?? 'default',
-    taskQueue: opts.taskQueue ?? process.env.LW_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+    taskQueue: opts.taskQueue ?? setting('LW_TASK_QUEUE'),
     activities: createActivities({ db: opts.db, bus: opts.bus, faults: opts.faults, delivery: opts.delivery }),
     // Logs with the lead's ids, duration and failure metrics, business outcome counters.
     interceptors: { activity: [observeActivities] },
@@ -56,8 +57,7 @@ export async function createLeadwireWorker(
     // Memory stays bounded however many leads wait: an open lead's workflow holds about 0.3 MB in the cache
     // (bench/RESULTS.md, scale); past this many, the least recently used are evicted and replayed from their
     // (short) history when their timer fires or a claim arrives.
-    maxCachedWorkflows:
-      opts.maxCachedWorkflows ?? Number(process.env.LW_MAX_CACHED_WORKFLOWS ?? DEFAULT_MAX_CACHED_WORKFLOWS),
+    maxCachedWorkflows: opts.maxCachedWorkflows ?? setting('LW_MAX_CACHED_WORKFLOWS'),
   });
   return { worker, connection };
 }

@@ -1,22 +1,12 @@
 /**
- * Delivery configuration of a worker process, from the environment unless
- * given (tests pass theirs):
- *
- * | env | meaning | default |
- * | --- | --- | --- |
- * | `SMTP_URL` | SMTP server for the email channel (`smtp://user:pass@host:587`); unset: no email channel | unset |
- * | `LW_MAIL_FROM` | sender address of lead emails | `Leadwire <leads@leadwire.invalid>` |
- * | `LW_SMS_PROVIDER_URL`, `LW_VOICE_PROVIDER_URL` | the messaging provider's webhook; unset: no SMS / voice channel | unset |
- * | `LW_PROVIDER_TOKEN` | sent as `Authorization: Bearer` to the provider | unset |
- * | `LW_PROVIDER_WEBHOOK_SECRET` | `whsec_…`: signs provider posts per Standard Webhooks | unset |
- * | `LW_WEBHOOK_ALLOWLIST` | internal hosts/IPs/CIDRs deliveries may reach | none |
- * | `LW_WEBHOOK_TIMEOUT_MS` | one HTTP attempt's limit | 10000 |
- * | `LW_DELIVERY_MAX_ATTEMPTS` | attempts per channel and sale | 12 |
- * | `LW_DELIVERY_INITIAL_INTERVAL_MS`, `LW_DELIVERY_MAX_INTERVAL_MS`, `LW_DELIVERY_BACKOFF` | the schedule between attempts (±20 % jitter; a `Retry-After` wins) | 10000, 14400000 (4 h), 3 |
- *
- * The default schedule spreads 12 attempts over about 19 hours (docs/delivery.md).
+ * Delivery configuration of a worker process, from the environment unless given (tests pass theirs).
+ * The variables (SMTP_URL, LW_MAIL_FROM, LW_SMS_PROVIDER_URL, LW_VOICE_PROVIDER_URL, LW_PROVIDER_TOKEN,
+ * LW_PROVIDER_WEBHOOK_SECRET, LW_WEBHOOK_ALLOWLIST, LW_WEBHOOK_TIMEOUT_MS and the LW_DELIVERY_* schedule)
+ * are declared, typed and defaulted in lib/config.ts; the default schedule spreads 12 attempts over about
+ * 19 hours (docs/delivery.md).
  */
 import type { DeliveryRetry } from '../../domain/delivery';
+import { readConfig } from '../../lib/config';
 
 export interface DeliveryConfig {
   smtpUrl: string | null;
@@ -30,24 +20,23 @@ export interface DeliveryConfig {
   retry: Omit<DeliveryRetry, 'attemptTimeoutMs'>;
 }
 
-const num = (v: string | undefined, d: number) =>
-  v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d;
-
+/** The environment's delivery settings, validated by the one configuration schema (lib/config.ts). */
 export function deliveryConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DeliveryConfig {
+  const c = readConfig(env);
   return {
-    smtpUrl: env.SMTP_URL || null,
-    mailFrom: env.LW_MAIL_FROM || 'Leadwire <leads@leadwire.invalid>',
-    smsProviderUrl: env.LW_SMS_PROVIDER_URL || null,
-    voiceProviderUrl: env.LW_VOICE_PROVIDER_URL || null,
-    providerToken: env.LW_PROVIDER_TOKEN || null,
-    providerSigningSecret: env.LW_PROVIDER_WEBHOOK_SECRET || null,
-    allowlist: env.LW_WEBHOOK_ALLOWLIST ?? null,
-    timeoutMs: num(env.LW_WEBHOOK_TIMEOUT_MS, 10_000),
+    smtpUrl: c.SMTP_URL,
+    mailFrom: c.LW_MAIL_FROM,
+    smsProviderUrl: c.LW_SMS_PROVIDER_URL,
+    voiceProviderUrl: c.LW_VOICE_PROVIDER_URL,
+    providerToken: c.LW_PROVIDER_TOKEN,
+    providerSigningSecret: c.LW_PROVIDER_WEBHOOK_SECRET,
+    allowlist: c.LW_WEBHOOK_ALLOWLIST,
+    timeoutMs: c.LW_WEBHOOK_TIMEOUT_MS,
     retry: {
-      initialIntervalMs: num(env.LW_DELIVERY_INITIAL_INTERVAL_MS, 10_000),
-      backoffCoefficient: num(env.LW_DELIVERY_BACKOFF, 3),
-      maximumIntervalMs: num(env.LW_DELIVERY_MAX_INTERVAL_MS, 4 * 3_600_000),
-      maximumAttempts: Math.max(1, Math.floor(num(env.LW_DELIVERY_MAX_ATTEMPTS, 12))),
+      initialIntervalMs: c.LW_DELIVERY_INITIAL_INTERVAL_MS,
+      backoffCoefficient: c.LW_DELIVERY_BACKOFF,
+      maximumIntervalMs: c.LW_DELIVERY_MAX_INTERVAL_MS,
+      maximumAttempts: c.LW_DELIVERY_MAX_ATTEMPTS,
     },
   };
 }

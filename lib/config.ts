@@ -1,0 +1,387 @@
+/**
+ * Every environment variable Leadwire's processes read, in one zod schema: its type, its default and
+ * what it means. A process validates the whole environment once at start (`loadConfig` in
+ * bin/runtime.ts): a bad value stops it with a message naming the variable and what was expected,
+ * instead of silently falling back to a default. Modules that need one value read it through
+ * `setting(name)`, which parses that variable by the same schema.
+ *
+ * `npm run config` prints the effective configuration with secrets masked; the README's
+ * configuration table is generated from this file (`npm run config -- --readme`, checked by a test).
+ */
+import { z } from 'zod';
+
+/** One variable: how its text is read, what it defaults to (as the README shows it), what it means. */
+interface Setting<T> {
+  /** Parses the variable's text; unset and empty both mean "not given". */
+  parse: z.ZodType<T>;
+  /** The value when unset. */
+  fallback: T;
+  /** The default as the README shows it. */
+  shown: string;
+  meaning: string;
+  /** Printed masked by `npm run config` (a token or a URL's password). */
+  secret?: 'value' | 'url-password';
+}
+
+const text = (expected: string) => z.string({ error: `expected ${expected}` });
+
+/** A whole number in [min, max] written in decimal digits. */
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  const expected = max === Number.MAX_SAFE_INTEGER ? `a whole number ≥ ${min}` : `a whole number ${min}–${max}`;
+  return text(expected)
+    .regex(/^\d+$/, { error: `expected ${expected}` })
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, { error: `expected ${expected}` });
+}
+
+/** A positive decimal number (a coefficient). */
+function positiveNumber() {
+  return text('a positive number')
+    .regex(/^\d+(\.\d+)?$/, { error: 'expected a positive number' })
+    .transform(Number)
+    .refine((n) => n > 0, { error: 'expected a positive number' });
+}
+
+function url(protocols: string[]) {
+  const expected = `a URL (${protocols.map((p) => `${p}//`).join(' or ')})`;
+  return text(expected).refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { error: `expected ${expected}` },
+  );
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T, caseInsensitive = false) {
+  const expected = `one of ${values.join(', ')}`;
+  return text(expected)
+    .transform((v) => (caseInsensitive ? v.toLowerCase() : v))
+    .pipe(z.enum(values, { error: `expected ${expected}` }));
+}
+
+const anyText = text('text');
+
+/** `host:port` (a Temporal frontend, a metrics bind address). */
+const hostPort = text('host:port').regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, {
+  error: 'expected host:port',
+});
+
+/** `LW_TRUST_PROXY`: `true`/`false`, a hop count (`1`), or Express's list form (`loopback, 10.0.0.0/8`). */
+const trustProxy = text('true, false, a hop count or addresses/subnets').transform((v): boolean | number | string =>
+  v === 'true' || v === 'false' ? v === 'true' : /^\d+$/.test(v) ? Number(v) : v,
+);
+
+const declare = <T>(s: Setting<T>): Setting<T> => s;
+
+/** Every variable, in the order the README lists them. */
+export const SETTINGS = {
+  PORT: declare({
+    parse: integer(0, 65535),
+    fallback: 3000,
+    shown: '`3000`',
+    meaning: 'HTTP port of the API, the feed and the web pages',
+  }),
+  DATABASE_URL: declare({
+    parse: url(['postgres:', 'postgresql:']),
+    fallback: null as string | null,
+    shown: 'unset → PGlite in `$LW_DATA_DIR/pglite`',
+    meaning: 'PostgreSQL connection string (production; required for several processes)',
+    secret: 'url-password',
+  }),
+  DATABASE_POOL_SIZE: declare({
+    parse: integer(1, 1000),
+    fallback: 10,
+    shown: '`10`',
+    meaning: 'node-postgres pool size',
+  }),
+  TEMPORAL_ADDRESS: declare({
+    parse: hostPort,
+    fallback: null as string | null,
+    shown: 'unset → `npm start` runs a dev server',
+    meaning: 'an existing Temporal frontend, `host:port`',
+  }),
+  TEMPORAL_NAMESPACE: declare({
+    parse: anyText,
+    fallback: 'default',
+    shown: '`default`',
+    meaning: 'the Temporal namespace of the leads’ workflows',
+  }),
+  TEMPORAL_CLI: declare({
+    parse: anyText,
+    fallback: null as string | null,
+    shown: '–',
+    meaning: 'path of a `temporal` binary to use instead of building one',
+  }),
+  LW_ROOT_TOKEN: declare({
+    parse: text('a token of at least 16 characters').min(16, { error: 'expected a token of at least 16 characters' }),
+    fallback: null as string | null,
+    shown: 'generated on first start',
+    meaning: 'the root token (creates agencies)',
+    secret: 'value',
+  }),
+  LW_DATA_DIR: declare({
+    parse: anyText,
+    fallback: '.data',
+    shown: '`.data`',
+    meaning: 'PGlite files, the dev server’s SQLite file, the generated root token',
+  }),
+  LW_TASK_QUEUE: declare({
+    parse: text('a task queue name').regex(/^\S+$/, { error: 'expected a task queue name without spaces' }),
+    fallback: 'leadwire',
+    shown: '`leadwire`',
+    meaning: 'Temporal task queue of the worker',
+  }),
+  LW_TRUST_PROXY: declare({
+    parse: trustProxy,
+    fallback: undefined as boolean | number | string | undefined,
+    shown: 'unset (trust no proxy)',
+    meaning:
+      'behind a load balancer: `1` (its hop count), `true`, or addresses/subnets (`loopback, 10.0.0.0/8`); the rate limits of the API and the feed then key on the forwarded client address',
+  }),
+  LW_MAX_IN_FLIGHT_PER_CONNECTION: declare({
+    parse: integer(1),
+    fallback: 8,
+    shown: '`8`',
+    meaning: 'requests one connection may have in flight (pipelining); more get 429 `too_many_in_flight`',
+  }),
+  LW_MAX_IN_FLIGHT_PER_KEY: declare({
+    parse: integer(1),
+    fallback: 64,
+    shown: '`64`',
+    meaning: 'requests one API key may have in flight across connections',
+  }),
+  LW_IDEMPOTENCY_TTL_HOURS: declare({
+    parse: integer(1),
+    fallback: 24,
+    shown: '`24`',
+    meaning:
+      'how long an `Idempotency-Key` answer is remembered; the worker’s sweeper (every 30 s) purges older records, after which the key is a new request',
+  }),
+  LW_PGLITE_PORT: declare({
+    parse: integer(0, 65535),
+    fallback: 0,
+    shown: 'a free port',
+    meaning: '`npm start` on PGlite: the 127.0.0.1 port PGlite is served on (printed, and in `.data/stack.json`)',
+  }),
+  LW_MAX_CACHED_WORKFLOWS: declare({
+    parse: integer(1),
+    fallback: 2000,
+    shown: '`2000`',
+    meaning:
+      'open leads a worker keeps in memory (about 0.3 MB each); the rest are replayed from their short history when they next act',
+  }),
+  LW_PUBLIC_URL: declare({
+    parse: url(['http:', 'https:']),
+    fallback: null as string | null,
+    shown: '`http://localhost:$PORT`',
+    meaning: 'base of the claim links in offer alerts (`<url>/?offer=<id>` opens Live Leads on the offer)',
+  }),
+  LW_PING_TTL_SECONDS: declare({
+    parse: integer(1),
+    fallback: 60,
+    shown: '`60`',
+    meaning: 'how long an accepted ping may be posted (docs/sources.md)',
+  }),
+  SMTP_URL: declare({
+    parse: url(['smtp:', 'smtps:']),
+    fallback: null as string | null,
+    shown: 'unset → no email channel',
+    meaning: 'SMTP server of the email channel (`smtp://user:pass@host:587`), see docs/delivery.md',
+    secret: 'url-password',
+  }),
+  LW_MAIL_FROM: declare({
+    parse: anyText,
+    fallback: 'Leadwire <leads@leadwire.invalid>',
+    shown: '`Leadwire <leads@leadwire.invalid>`',
+    meaning: 'sender address of lead emails',
+  }),
+  LW_SMS_PROVIDER_URL: declare({
+    parse: url(['http:', 'https:']),
+    fallback: null as string | null,
+    shown: 'unset → no SMS channel',
+    meaning: 'the messaging provider’s webhook for SMS',
+  }),
+  LW_VOICE_PROVIDER_URL: declare({
+    parse: url(['http:', 'https:']),
+    fallback: null as string | null,
+    shown: 'unset → no voice channel',
+    meaning: 'the messaging provider’s webhook for voice calls',
+  }),
+  LW_PROVIDER_TOKEN: declare({
+    parse: anyText,
+    fallback: null as string | null,
+    shown: 'unset',
+    meaning: 'sent as `Authorization: Bearer` to the messaging provider',
+    secret: 'value',
+  }),
+  LW_PROVIDER_WEBHOOK_SECRET: declare({
+    parse: text('a whsec_… secret').regex(/^whsec_/, { error: 'expected a whsec_… secret' }),
+    fallback: null as string | null,
+    shown: 'unset',
+    meaning: '`whsec_…`: signs the posts to the messaging provider per Standard Webhooks',
+    secret: 'value',
+  }),
+  LW_WEBHOOK_ALLOWLIST: declare({
+    parse: anyText,
+    fallback: null as string | null,
+    shown: 'none',
+    meaning: 'internal hosts, IPs or CIDRs that deliveries may reach (docs/delivery.md)',
+  }),
+  LW_WEBHOOK_TIMEOUT_MS: declare({
+    parse: integer(1),
+    fallback: 10_000,
+    shown: '`10000`',
+    meaning: 'one delivery attempt’s limit, in milliseconds',
+  }),
+  LW_DELIVERY_MAX_ATTEMPTS: declare({
+    parse: integer(1),
+    fallback: 12,
+    shown: '`12`',
+    meaning: 'delivery attempts per channel and sale',
+  }),
+  LW_DELIVERY_INITIAL_INTERVAL_MS: declare({
+    parse: integer(1),
+    fallback: 10_000,
+    shown: '`10000`',
+    meaning: 'the first wait between delivery attempts (±20 % jitter; a `Retry-After` wins)',
+  }),
+  LW_DELIVERY_MAX_INTERVAL_MS: declare({
+    parse: integer(1),
+    fallback: 4 * 3_600_000,
+    shown: '`14400000` (4 h)',
+    meaning: 'the longest wait between delivery attempts',
+  }),
+  LW_DELIVERY_BACKOFF: declare({
+    parse: positiveNumber(),
+    fallback: 3,
+    shown: '`3`',
+    meaning: 'the factor between successive delivery waits',
+  }),
+  LOG_LEVEL: declare({
+    parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], true),
+    fallback: null as string | null,
+    shown: '`info`',
+    meaning: 'the JSON logs’ level (docs/operations.md)',
+  }),
+  LW_SERVICE: declare({
+    parse: anyText,
+    fallback: null as string | null,
+    shown: 'unset',
+    meaning: 'a `service` field on every log line (and the traces’ service name)',
+  }),
+  LW_TEMPORAL_LOG_LEVEL: declare({
+    parse: oneOf(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const).or(
+      oneOf(['trace', 'debug', 'info', 'warn', 'error'] as const).transform((v) => v.toUpperCase()),
+    ),
+    fallback: 'WARN',
+    shown: '`WARN`',
+    meaning: 'the Temporal SDK’s logs passed on to the JSON logs from this level up',
+  }),
+  LW_TEMPORAL_SDK_METRICS_ADDRESS: declare({
+    parse: hostPort,
+    fallback: null as string | null,
+    shown: 'unset',
+    meaning: 'serves the Temporal SDK’s own Prometheus metrics at this `host:port`',
+  }),
+  LW_WORKER_METRICS_PORT: declare({
+    parse: integer(0, 65535),
+    fallback: 0,
+    shown: 'unset → none',
+    meaning: 'port of the worker’s `/metrics` (the API serves its own on `PORT`)',
+  }),
+  OTEL_TRACES_EXPORTER: declare({
+    parse: anyText,
+    fallback: null as string | null,
+    shown: 'unset → no tracing',
+    meaning:
+      'OpenTelemetry traces (`otlp` or `console`; `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SERVICE_NAME`, `OTEL_SDK_DISABLED` and the other `OTEL_*` variables are read by the OpenTelemetry SDK), see [docs/operations.md](docs/operations.md#tracing-opentelemetry)',
+  }),
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+type ValueOf<N extends SettingName> = (typeof SETTINGS)[N]['fallback'];
+export type Config = { readonly [N in SettingName]: ValueOf<N> };
+
+/** One or more variables have a value their schema refuses. */
+export class ConfigError extends Error {
+  constructor(readonly problems: { name: string; value: string; expected: string }[]) {
+    super(
+      `Invalid configuration:\n${problems.map((p) => `  ${p.name}=${JSON.stringify(p.value)}: ${p.expected}`).join('\n')}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+function parseOne<N extends SettingName>(
+  name: N,
+  env: NodeJS.ProcessEnv,
+): { ok: true; value: ValueOf<N> } | { ok: false; problem: ConfigError['problems'][number] } {
+  const s = SETTINGS[name] as Setting<ValueOf<N>>;
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return { ok: true, value: s.fallback };
+  const result = s.parse.safeParse(raw);
+  if (result.success) return { ok: true, value: result.data };
+  return { ok: false, problem: { name, value: raw, expected: result.error.issues[0]?.message ?? 'invalid' } };
+}
+
+/** The whole configuration; throws a ConfigError naming every bad variable. */
+export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const config: Record<string, unknown> = {};
+  const problems: ConfigError['problems'] = [];
+  for (const name of Object.keys(SETTINGS) as SettingName[]) {
+    const r = parseOne(name, env);
+    if (r.ok) config[name] = r.value;
+    else problems.push(r.problem);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return config as Config;
+}
+
+/** One variable, parsed by its schema (throws a ConfigError when it is bad). */
+export function setting<N extends SettingName>(name: N, env: NodeJS.ProcessEnv = process.env): ValueOf<N> {
+  const r = parseOne(name, env);
+  if (!r.ok) throw new ConfigError([r.problem]);
+  return r.value;
+}
+
+function mask(value: unknown, secret: Setting<unknown>['secret']): string {
+  if (value === null || value === undefined) return '';
+  const s = String(value);
+  if (secret === 'value') return '********';
+  if (secret === 'url-password') {
+    try {
+      const u = new URL(s);
+      if (u.password) u.password = '********';
+      return u.toString();
+    } catch {
+      return '********';
+    }
+  }
+  return s;
+}
+
+/** The effective configuration as `npm run config` prints it: each variable, its value (secrets masked), its source. */
+export function describeConfig(env: NodeJS.ProcessEnv = process.env): string {
+  const config = readConfig(env);
+  const rows = (Object.keys(SETTINGS) as SettingName[]).map((name) => {
+    const given = (env[name]?.trim() ?? '') !== '';
+    const value = config[name];
+    const shown =
+      value === null || value === undefined ? `(unset: ${SETTINGS[name].shown})` : mask(value, SETTINGS[name].secret);
+    return [name, shown, given ? 'environment' : 'default'] as const;
+  });
+  const width = Math.max(...rows.map((r) => r[0].length));
+  return rows.map(([name, value, source]) => `${name.padEnd(width)}  ${value}   [${source}]`).join('\n');
+}
+
+/** The README's configuration table, generated from the schema. */
+export function configTable(): string {
+  const lines = ['| variable | default | meaning |', '| --- | --- | --- |'];
+  for (const [name, s] of Object.entries(SETTINGS) as [SettingName, Setting<unknown>][])
+    lines.push(`| \`${name}\` | ${s.shown} | ${s.meaning} |`);
+  return lines.join('\n');
+}
