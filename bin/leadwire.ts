@@ -18,6 +18,7 @@ import { setting } from '../lib/config';
 import { collectProcessMetrics } from '../observability/metrics';
 import { installTemporalRuntime } from '../observability/temporal';
 import { installTracingFromEnv } from '../observability/tracing';
+import { plainTarget } from '../temporal/connection';
 import { startTemporalDevServer } from '../temporal/dev-server';
 import { publicUrlFromEnv, startAlertDispatcher } from '../worker/alert-dispatcher';
 import { sweepStuckLeads } from '../worker/lead-starter';
@@ -34,8 +35,8 @@ async function main() {
   const database = await openDatabaseFor(config);
   const bus = createBus(database);
   const { worker, connection: workerConnection } = await createLeadwireWorker({
-    address: temporal.address,
-    namespace: config.temporalNamespace,
+    // TEMPORAL_ADDRESS (or a profile) names a server to use instead of the dev server: its TLS and credentials too.
+    target: config.temporal ?? plainTarget(temporal.address, config.temporalNamespace),
     taskQueue: config.taskQueue,
     db: database.db,
     bus,

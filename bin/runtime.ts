@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 
 import { createApi } from '../api/app';
 import type { InFlightLimits } from '../api/in-flight';
@@ -16,12 +16,18 @@ import { createInProcessBus, createPostgresBus, type OfferBus } from '../db/offe
 import { startReportFold } from '../db/reports';
 import { ConfigError, readConfig } from '../lib/config';
 import { consoleStyle, logger } from '../observability/logger';
-import { shutdownTracing, temporalTracingPlugins } from '../observability/tracing';
+import { shutdownTracing } from '../observability/tracing';
+import { type TemporalTarget, temporalTargetFromEnv } from '../temporal/connection';
 
 export interface Config {
   port: number;
   databaseUrl: string | null;
-  temporalAddress: string | null;
+  /**
+   * The Temporal frontend from TEMPORAL_ADDRESS or a Temporal profile (temporal/connection.ts), with its TLS
+   * and credentials; null: none named (`npm start` runs a dev server).
+   */
+  temporal: TemporalTarget | null;
+  /** The namespace: the target's, or `default` on the dev server. */
   temporalNamespace: string;
   taskQueue: string;
   dataDir: string;
@@ -40,11 +46,12 @@ export interface Config {
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const c = readConfig(env);
+  const temporal = temporalTargetFromEnv(env);
   return {
     port: c.PORT,
     databaseUrl: c.DATABASE_URL,
-    temporalAddress: c.TEMPORAL_ADDRESS,
-    temporalNamespace: c.TEMPORAL_NAMESPACE,
+    temporal,
+    temporalNamespace: temporal?.namespace ?? c.TEMPORAL_NAMESPACE,
     taskQueue: c.LW_TASK_QUEUE,
     dataDir: path.resolve(c.LW_DATA_DIR),
     rootToken: c.LW_ROOT_TOKEN,
@@ -70,20 +77,6 @@ export function createBus(database: Database): OfferBus {
   if (database.driver === 'postgres' && database.url)
     return createPostgresBus(database.url, database.raw as import('pg').Pool);
   return createInProcessBus();
-}
-
-/** Connects to Temporal, retrying for a while: in a deployment the server may still be starting. */
-export async function connectTemporal(address: string, namespace = 'default', timeoutMs = 60_000): Promise<Client> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const connection = await Connection.connect({ address });
-      return new Client({ connection, namespace, plugins: temporalTracingPlugins() });
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
 }
 
 /**

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { plainTarget } from '../temporal/connection';
 import type { Config } from './runtime';
 
 export interface StackFile {
@@ -56,12 +57,13 @@ export function readStackFile(dataDir: string): StackFile | null {
 export function withRunningStack(config: Config): { config: Config; stack: StackFile | null } {
   const stack = readStackFile(config.dataDir);
   if (!stack) return { config, stack: null };
+  const namespace = process.env.TEMPORAL_NAMESPACE ? config.temporalNamespace : stack.temporal.namespace;
   return {
     stack,
     config: {
       ...config,
-      temporalAddress: config.temporalAddress ?? stack.temporal.address,
-      temporalNamespace: process.env.TEMPORAL_NAMESPACE ? config.temporalNamespace : stack.temporal.namespace,
+      temporal: config.temporal ?? plainTarget(stack.temporal.address, namespace),
+      temporalNamespace: config.temporal?.namespace ?? namespace,
       databaseUrl: config.databaseUrl ?? stack.database.url,
     },
   };

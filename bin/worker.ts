@@ -5,10 +5,11 @@ import { logger } from '../observability/logger';
 import { collectProcessMetrics, serveMetrics } from '../observability/metrics';
 import { installTemporalRuntime } from '../observability/temporal';
 import { installTracingFromEnv } from '../observability/tracing';
+import { connectTemporal, describeTarget } from '../temporal/connection';
 import { publicUrlFromEnv, startAlertDispatcher } from '../worker/alert-dispatcher';
 import { sweepStuckLeads } from '../worker/lead-starter';
 import { createLeadwireWorker } from '../worker/worker';
-import { connectTemporal, createBus, exitOnBadConfig, loadConfig, onShutdown, openDatabaseFor } from './runtime';
+import { createBus, exitOnBadConfig, loadConfig, onShutdown, openDatabaseFor } from './runtime';
 
 async function main() {
   const config = loadConfig();
@@ -18,19 +19,18 @@ async function main() {
   // The worker's metrics (activities, lead outcomes, deliveries, process) for Prometheus.
   const metricsPort = setting('LW_WORKER_METRICS_PORT');
   const metricsServer = metricsPort ? await serveMetrics(metricsPort) : null;
-  if (!config.temporalAddress) throw new Error('TEMPORAL_ADDRESS is required for the worker process');
+  if (!config.temporal) throw new Error('TEMPORAL_ADDRESS (or a Temporal profile) is required for the worker process');
   const database = await openDatabaseFor(config);
   const bus = createBus(database);
   const { worker, connection } = await createLeadwireWorker({
-    address: config.temporalAddress,
-    namespace: config.temporalNamespace,
+    target: config.temporal,
     taskQueue: config.taskQueue,
     db: database.db,
     bus,
   });
   const running = worker.run();
   // Leads stored while Temporal was away get their routing started once it is back.
-  const client = await connectTemporal(config.temporalAddress, config.temporalNamespace);
+  const client = await connectTemporal(config.temporal);
   const stopSweeper = sweepStuckLeads(database.db, client, config.taskQueue, 30_000, (n) =>
     console.log(`restarted routing for ${n} stuck lead(s)`),
   );
@@ -41,7 +41,7 @@ async function main() {
     publicUrl: publicUrlFromEnv(),
   });
   logger.info(
-    { taskQueue: config.taskQueue, temporalAddress: config.temporalAddress, metricsPort: metricsPort || null },
+    { taskQueue: config.taskQueue, temporal: describeTarget(config.temporal), metricsPort: metricsPort || null },
     'Leadwire worker polling',
   );
   onShutdown([

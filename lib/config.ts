@@ -8,6 +8,8 @@
  * `npm run config` prints the effective configuration with secrets masked; the README's
  * configuration table is generated from this file (`npm run config -- --readme`, checked by a test).
  */
+import fs from 'node:fs';
+
 import { z } from 'zod';
 
 /** One variable: how its text is read, what it defaults to (as the README shows it), what it means. */
@@ -65,6 +67,24 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T, caseIn
 
 const anyText = text('text');
 
+/** A file this process can read (a certificate, a key, a profile file). */
+const readableFile = text('a readable file').refine(
+  (p) => {
+    try {
+      fs.accessSync(p, fs.constants.R_OK);
+      return fs.statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  },
+  { error: 'expected the path of a readable file' },
+);
+
+const bool = oneOf(['true', 'false'], true).transform((v) => v === 'true');
+
+/** PEM text: a certificate or a key given inline. */
+const pem = text('PEM text').regex(/-----BEGIN [A-Z ]+-----/, { error: 'expected PEM text (-----BEGIN …-----)' });
+
 /** `host:port` (a Temporal frontend, a metrics bind address). */
 const hostPort = text('host:port').regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, {
   error: 'expected host:port',
@@ -109,6 +129,76 @@ export const SETTINGS = {
     fallback: 'default',
     shown: '`default`',
     meaning: 'the Temporal namespace of the leads’ workflows',
+  }),
+  TEMPORAL_API_KEY: declare({
+    parse: anyText,
+    fallback: null as string | null,
+    shown: 'unset',
+    meaning:
+      'a Temporal Cloud API key (turns TLS on); see [docs/operations.md](docs/operations.md#temporal-cloud-and-tls)',
+    secret: 'value',
+  }),
+  TEMPORAL_TLS: declare({
+    parse: bool,
+    fallback: null as boolean | null,
+    shown: 'unset → plain, or TLS with an API key or certificate',
+    meaning:
+      '`true` to reach the frontend over TLS (with the system’s roots unless a CA is given), `false` to force plain',
+  }),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: declare({
+    parse: readableFile,
+    fallback: null as string | null,
+    shown: 'unset → the system’s roots',
+    meaning: 'the CA certificate (PEM) the frontend’s certificate must chain to (`…_DATA`: the PEM itself)',
+  }),
+  TEMPORAL_TLS_SERVER_CA_CERT_DATA: declare({
+    parse: pem,
+    fallback: null as string | null,
+    shown: 'unset',
+    meaning: 'the frontend’s CA certificate as PEM text, instead of a path',
+  }),
+  TEMPORAL_TLS_SERVER_NAME: declare({
+    parse: anyText,
+    fallback: null as string | null,
+    shown: 'the address’s host',
+    meaning: 'the name the frontend’s certificate must carry, when it is not the address’s host',
+  }),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: declare({
+    parse: readableFile,
+    fallback: null as string | null,
+    shown: 'unset',
+    meaning: 'mTLS: this process’s client certificate (PEM), with `TEMPORAL_TLS_CLIENT_KEY_PATH`',
+  }),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: declare({
+    parse: readableFile,
+    fallback: null as string | null,
+    shown: 'unset',
+    meaning: 'mTLS: the client certificate’s private key (PEM)',
+  }),
+  TEMPORAL_TLS_CLIENT_CERT_DATA: declare({
+    parse: pem,
+    fallback: null as string | null,
+    shown: 'unset',
+    meaning: 'mTLS: the client certificate as PEM text, instead of a path',
+  }),
+  TEMPORAL_TLS_CLIENT_KEY_DATA: declare({
+    parse: pem,
+    fallback: null as string | null,
+    shown: 'unset',
+    meaning: 'mTLS: the client key as PEM text, instead of a path',
+    secret: 'value',
+  }),
+  TEMPORAL_CONFIG_FILE: declare({
+    parse: readableFile,
+    fallback: null as string | null,
+    shown: '`~/.config/temporalio/temporal.toml` when present',
+    meaning: 'a Temporal client profile file (TOML), as the `temporal` CLI reads it; the variables above override it',
+  }),
+  TEMPORAL_PROFILE: declare({
+    parse: anyText,
+    fallback: null as string | null,
+    shown: '`default`',
+    meaning: 'the profile of that file to use',
   }),
   TEMPORAL_CLI: declare({
     parse: anyText,

@@ -41,6 +41,7 @@ import { type DbOrTx, openDatabase } from '../db/connection';
 import { type AuditCheck, auditedLeads, type AuditViolation, ledgerInvariants } from '../db/invariants';
 import { FINAL_LEAD_STATUSES } from '../domain/types';
 import { LEAD_WORKFLOW } from '../temporal/calls';
+import { connectionOptions } from '../temporal/connection';
 
 export type { AuditCheck, AuditViolation };
 
@@ -159,8 +160,8 @@ async function main(argv: string[]): Promise<number> {
   });
   let connection: Connection | null = null;
   try {
-    const address = argv.includes('--no-temporal') ? null : config.temporalAddress;
-    if (address) connection = await Connection.connect({ address });
+    const target = argv.includes('--no-temporal') ? null : config.temporal;
+    if (target) connection = await Connection.connect(connectionOptions(target));
     const report = await runAudit(database.db, {
       agencyId: arg(argv, '--agency') ?? null,
       temporal: connection ? new Client({ connection, namespace: config.temporalNamespace }) : null,

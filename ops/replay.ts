@@ -38,6 +38,7 @@ import type { TimelineEvent } from '../db/offers';
 import { parseWorkflowId } from '../domain/ids';
 import { installTemporalRuntime } from '../observability/temporal';
 import { leadWorkflowHandle } from '../temporal/calls';
+import { connectionOptions } from '../temporal/connection';
 import { openWorkflowsNeedingV1, type RetirementBlocker } from './retirable';
 
 // ─── history ─────────────────────────────────────────────────────────────────
@@ -436,11 +437,11 @@ function parseArgs(argv: string[]): Args {
 
 async function connect(): Promise<{ client: Client; close(): Promise<void> }> {
   const { config } = withRunningStack(loadConfig());
-  if (!config.temporalAddress)
+  if (!config.temporal)
     throw new Error(
       'TEMPORAL_ADDRESS is not set and no running `npm start` was found in LW_DATA_DIR (or replay a saved history with --file)',
     );
-  const connection = await Connection.connect({ address: config.temporalAddress });
+  const connection = await Connection.connect(connectionOptions(config.temporal));
   return { client: new Client({ connection, namespace: config.temporalNamespace }), close: () => connection.close() };
 }
 

@@ -25,9 +25,11 @@ import path from 'node:path';
 import readline from 'node:readline';
 
 import { Connection } from '@temporalio/client';
+import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { msToTs } from '@temporalio/common/lib/time';
 import { Client as PgClient } from 'pg';
 
+import type { TemporalTarget } from '../temporal/connection';
 import { freePort, isExecutableFile } from '../temporal/dev-server';
 import { DEFAULT_TASK_QUEUE } from '../worker/worker';
 
@@ -425,6 +427,8 @@ export type TemporalRole = (typeof TEMPORAL_ROLES)[number];
 export interface TemporalCluster {
   /** host:port of the frontend (TEMPORAL_ADDRESS). */
   address: string;
+  /** The frontend with what a client needs to be let in (its TLS when the cluster runs with TLS). */
+  target: TemporalTarget;
   namespace: 'default';
   shards: number;
   databases: { temporal: string; visibility: string };
@@ -449,6 +453,31 @@ export interface TemporalClusterOptions {
   logDir?: string;
   /** Forward the services' log lines (warn and up) to log. */
   echo?: boolean;
+  /** TLS on the frontend with client certificates required (mTLS); PEM file paths. */
+  tls?: ClusterTls;
+}
+
+export interface ClusterTls {
+  /** The CA that signed the server's and the clients' certificates. */
+  ca: string;
+  /** The frontend's certificate (issued for serverAuth and clientAuth) and key. */
+  serverCert: string;
+  serverKey: string;
+  /** A client certificate and key: the system worker's, and the one this script and its processes use. */
+  clientCert: string;
+  clientKey: string;
+  /** The name in the server's certificate (default localhost). */
+  serverName?: string;
+}
+
+/** A client's TLS settings for a cluster run with `tls`. */
+function clientTls(tls: ClusterTls | undefined): TLSConfig | undefined {
+  if (!tls) return undefined;
+  return {
+    serverNameOverride: tls.serverName ?? 'localhost',
+    serverRootCACertificate: fs.readFileSync(tls.ca),
+    clientCertPair: { crt: fs.readFileSync(tls.clientCert), key: fs.readFileSync(tls.clientKey) },
+  };
 }
 
 function canBind(port: number): Promise<boolean> {
@@ -475,10 +504,10 @@ async function freeClusterPort(taken: Set<number>): Promise<number> {
   throw new Error('no free port between 20000 and 32000 on 127.0.0.1');
 }
 
-async function frontendReady(address: string, namespace: string): Promise<boolean> {
+async function frontendReady(address: string, namespace: string, tls?: TLSConfig): Promise<boolean> {
   let connection: Connection | undefined;
   try {
-    connection = await Connection.connect({ address, connectTimeout: 2_000 });
+    connection = await Connection.connect({ address, tls, connectTimeout: 2_000 });
     const conn = connection;
     await conn.withDeadline(Date.now() + 3_000, () => conn.workflowService.describeNamespace({ namespace }));
     return true;
@@ -490,8 +519,8 @@ async function frontendReady(address: string, namespace: string): Promise<boolea
 }
 
 /** The namespace `default` and the Keyword search attributes, as deploy/temporal/register.sh does for compose. */
-async function registerNamespace(address: string, log: Log): Promise<void> {
-  const connection = await Connection.connect({ address });
+async function registerNamespace(address: string, log: Log, tls?: TLSConfig): Promise<void> {
+  const connection = await Connection.connect({ address, tls });
   try {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     for (;;) {
@@ -521,7 +550,7 @@ async function registerNamespace(address: string, log: Log): Promise<void> {
       }
     }
     // The namespace cache of the frontend refreshes every few seconds: wait until it serves `default`.
-    while (!(await frontendReady(address, 'default'))) {
+    while (!(await frontendReady(address, 'default', tls))) {
       if (Date.now() > deadline) throw new Error('the frontend never served the namespace default');
       await sleep(500);
     }
@@ -566,6 +595,7 @@ export async function startTemporalCluster(opts: TemporalClusterOptions = {}): P
   const metricsPorts = {} as Record<TemporalRole, number>;
   for (const role of TEMPORAL_ROLES) metricsPorts[role] = await freeClusterPort(taken);
   const address = `127.0.0.1:${ports.FRONTEND}`;
+  const tls = clientTls(opts.tls);
   const baseEnv: NodeJS.ProcessEnv = {
     ...process.env,
     LW_TS_PG_ADDR: opts.pgAddr ?? `${pg.hostname}:${pg.port || 5432}`,
@@ -576,6 +606,16 @@ export async function startTemporalCluster(opts: TemporalClusterOptions = {}): P
     LW_TS_HISTORY_SHARDS: String(shards),
     LW_TS_DYNAMIC_CONFIG: DYNAMIC_CONFIG,
     LW_TS_LOG_LEVEL: process.env.LW_TS_LOG_LEVEL || 'warn',
+    ...(opts.tls
+      ? {
+          LW_TS_TLS_CA: opts.tls.ca,
+          LW_TS_TLS_SERVER_CERT: opts.tls.serverCert,
+          LW_TS_TLS_SERVER_KEY: opts.tls.serverKey,
+          LW_TS_TLS_CLIENT_CERT: opts.tls.clientCert,
+          LW_TS_TLS_CLIENT_KEY: opts.tls.clientKey,
+          LW_TS_TLS_SERVER_NAME: opts.tls.serverName ?? 'localhost',
+        }
+      : {}),
     ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [`LW_TS_${k}_PORT`, String(v)])),
   };
 
@@ -612,12 +652,12 @@ export async function startTemporalCluster(opts: TemporalClusterOptions = {}): P
     // History owns the shards and must be in the ring before the frontend can route; start it first.
     for (const role of ['history', 'matching', 'frontend', 'worker'] as const) await services[role].start();
     const t0 = Date.now();
-    while (!(await frontendReady(address, 'temporal-system'))) {
+    while (!(await frontendReady(address, 'temporal-system', tls))) {
       if (Date.now() - t0 > READY_TIMEOUT_MS)
         throw new Error(`the Temporal frontend at ${address} did not answer within ${READY_TIMEOUT_MS / 1000} s`);
       await sleep(500);
     }
-    await registerNamespace(address, log);
+    await registerNamespace(address, log, tls);
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;
@@ -625,6 +665,7 @@ export async function startTemporalCluster(opts: TemporalClusterOptions = {}): P
 
   return {
     address,
+    target: { address, namespace: 'default', ...(tls ? { tls } : {}) },
     namespace: 'default',
     shards,
     databases,

@@ -11,6 +11,7 @@ import type { OfferBus } from '../db/offer-bus';
 import { setting, SETTINGS } from '../lib/config';
 import { observeActivities } from '../observability/activity';
 import { temporalTracingPlugins } from '../observability/tracing';
+import { connectionOptions, type TemporalTarget } from '../temporal/connection';
 
 export const DEFAULT_TASK_QUEUE = SETTINGS.LW_TASK_QUEUE.fallback;
 /** Open leads kept in the worker's workflow cache (about 0.3 MB each): some 600 MB at most. */
@@ -24,8 +25,8 @@ export const WORKER_CONCURRENCY = {
 } as const;
 
 export interface LeadwireWorkerOptions {
-  address: string;
-  namespace?: string;
+  /** The Temporal frontend and namespace, with TLS and credentials (temporal/connection.ts). */
+  target: TemporalTarget;
   taskQueue?: string;
   db: Db;
   bus: OfferBus;
@@ -41,10 +42,10 @@ export interface LeadwireWorkerOptions {
 export async function createLeadwireWorker(
   opts: LeadwireWorkerOptions,
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
-  const connection = await NativeConnection.connect({ address: opts.address });
+  const connection = await NativeConnection.connect(connectionOptions(opts.target));
   const worker = await Worker.create({
     connection,
-    namespace: opts.namespace ?? 'default',
+    namespace: opts.target.namespace,
     taskQueue: opts.taskQueue ?? setting('LW_TASK_QUEUE'),
     activities: createActivities({ db: opts.db, bus: opts.bus, faults: opts.faults, delivery: opts.delivery }),
     // Logs with the lead's ids, duration and failure metrics, business outcome counters.

@@ -8,10 +8,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { createApi } from '../../api/app';
-import { connectTemporal, createBus, listen, loadConfig, onShutdown, openDatabaseFor } from '../../bin/runtime';
+import { createBus, listen, loadConfig, onShutdown, openDatabaseFor } from '../../bin/runtime';
 import { startReportFold } from '../../db/reports';
 import { consoleStyle, logger } from '../../observability/logger';
 import { collectProcessMetrics } from '../../observability/metrics';
+import { connectTemporal } from '../../temporal/connection';
 
 const UNLIMITED = { capacity: 1_000_000, refillPerSecond: 1_000_000 };
 /** Pings per source in the bench: 10,000 at once and 10,000/s, well above the supply scenario's load. */
@@ -22,7 +23,7 @@ async function main() {
   collectProcessMetrics();
   const database = await openDatabaseFor(config);
   const bus = createBus(database);
-  const client = await connectTemporal(config.temporalAddress!, config.temporalNamespace);
+  const client = await connectTemporal(config.temporal!);
   const { app, attachFeed } = createApi({
     db: database.db,
     bus,

@@ -16,6 +16,7 @@ import type { DeliveryOverrides } from '../../activities/channels/config';
 import type { Db } from '../../db/connection';
 import type { OfferBus } from '../../db/offer-bus';
 import { type LeadToRoute, leadWorkflowHandle, startLeadWorkflow } from '../../temporal/calls';
+import { plainTarget } from '../../temporal/connection';
 import { createLeadwireWorker } from '../../worker/worker';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -102,7 +103,7 @@ export async function startWorker(opts: {
   quietRuntime();
   const taskQueue = opts.taskQueue ?? `test-${crypto.randomUUID()}`;
   const { worker, connection } = await createLeadwireWorker({
-    address: temporalAddress(),
+    target: plainTarget(temporalAddress()),
     taskQueue,
     db: opts.db,
     bus: opts.bus,

@@ -15,10 +15,10 @@ import type { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 
 import { createApi } from '../../api/app';
-import { connectTemporal } from '../../bin/runtime';
 import type { Database } from '../../db/connection';
 import { createInProcessBus } from '../../db/offer-bus';
 import { exporterFromEnv, installTracing, shutdownTracing } from '../../observability/tracing';
+import { connectTemporal, plainTarget } from '../../temporal/connection';
 import { createLeadwireWorker } from '../../worker/worker';
 import { RELAXED_LIMITS } from '../api/harness';
 import { call } from '../faults/traffic';
@@ -55,14 +55,14 @@ beforeAll(async () => {
   const taskQueue = `tracing-${crypto.randomUUID()}`;
   // No prebuilt bundle: the worker bundles the workflows with the plugin's workflow interceptors.
   ({ worker } = await createLeadwireWorker({
-    address: temporalAddress(),
+    target: plainTarget(temporalAddress()),
     taskQueue,
     db: database.db,
     bus,
     delivery: { allowlist: '127.0.0.1' },
   }));
   running = worker.run();
-  client = await connectTemporal(temporalAddress());
+  client = await connectTemporal(plainTarget(temporalAddress()));
   const api = createApi({
     db: database.db,
     bus,
