@@ -22,7 +22,7 @@ import * as buyers from './routes/buyers.schemas';
 import * as campaigns from './routes/campaigns.schemas';
 import * as deliveries from './routes/deliveries.schemas';
 import * as disputes from './routes/disputes.schemas';
-import * as exports from './routes/exports.schemas';
+import * as exportRoutes from './routes/exports.schemas';
 import * as leads from './routes/leads.schemas';
 import * as me from './routes/me.schemas';
 import * as offers from './routes/offers.schemas';
@@ -50,7 +50,7 @@ const SCHEMA_MODULES: Record<string, unknown>[] = [
   campaigns,
   deliveries,
   disputes,
-  exports,
+  exportRoutes,
   leads,
   me,
   offers,

@@ -1,6 +1,10 @@
 /** The Temporal worker alone (production: scale horizontally). Needs TEMPORAL_ADDRESS and DATABASE_URL. */
+import type { Worker } from '@temporalio/worker';
+
 import { resolveDeliveryConfig } from '../activities/channels/config';
+import { databaseAnswers } from '../db/connection';
 import { setting } from '../lib/config';
+import { lastActivityAt } from '../observability/activity';
 import { logger } from '../observability/logger';
 import { collectProcessMetrics, serveMetrics } from '../observability/metrics';
 import { installTemporalRuntime } from '../observability/temporal';
@@ -16,19 +20,36 @@ async function main() {
   installTracingFromEnv(); // OTEL_* (off by default)
   installTemporalRuntime(); // the SDK's logs through pino, WARN and up
   collectProcessMetrics();
-  // The worker's metrics (activities, lead outcomes, deliveries, process) for Prometheus.
-  const metricsPort = setting('LW_WORKER_METRICS_PORT');
-  const metricsServer = metricsPort ? await serveMetrics(metricsPort) : null;
   if (!config.temporal) throw new Error('TEMPORAL_ADDRESS (or a Temporal profile) is required for the worker process');
   const database = await openDatabaseFor(config);
+  let worker: Worker | null = null;
+  // The worker's HTTP face: its metrics (activities, lead outcomes, deliveries, process) for Prometheus,
+  // /healthz, and /readyz for orchestrators (polling both task kinds, the database answering, last task).
+  const metricsPort = setting('LW_WORKER_METRICS_PORT');
+  const metricsServer = metricsPort
+    ? await serveMetrics(metricsPort, undefined, async () => {
+        const status = worker?.getStatus();
+        const polling = status?.workflowPollerState === 'POLLING' && status.activityPollerState === 'POLLING';
+        const databaseUp = await databaseAnswers(database.db);
+        return {
+          ready: status?.runState === 'RUNNING' && polling && databaseUp,
+          state: status?.runState ?? 'STARTING',
+          polling,
+          database: databaseUp,
+          lastActivityAt: lastActivityAt()?.toISOString() ?? null,
+        };
+      })
+    : null;
   const bus = createBus(database);
-  const { worker, connection } = await createLeadwireWorker({
+  const created = await createLeadwireWorker({
     target: config.temporal,
     taskQueue: config.taskQueue,
     db: database.db,
     bus,
   });
-  const running = worker.run();
+  worker = created.worker;
+  const { connection } = created;
+  const running = created.worker.run();
   // Leads stored while Temporal was away get their routing started once it is back.
   const client = await connectTemporal(config.temporal);
   const stopSweeper = sweepStuckLeads(database.db, client, config.taskQueue, 30_000, (n) =>
@@ -48,7 +69,7 @@ async function main() {
     () => metricsServer?.close(),
     stopSweeper,
     stopAlerts,
-    () => worker.getState() === 'RUNNING' && worker.shutdown(),
+    () => created.worker.getState() === 'RUNNING' && created.worker.shutdown(),
     () => running,
     () => connection.close(),
     () => client.connection.close(),

@@ -381,7 +381,8 @@ export const SETTINGS = {
     parse: integer(0, 65535),
     fallback: 0,
     shown: 'unset → none',
-    meaning: 'port of the worker’s `/metrics` (the API serves its own on `PORT`)',
+    meaning:
+      'port of the worker’s `/metrics`, `/healthz` and `/readyz` (polling, database, last activity); the API serves its own on `PORT`',
   }),
   OTEL_TRACES_EXPORTER: declare({
     parse: anyText,

@@ -82,9 +82,17 @@ function deliveryStatus(result: unknown): string {
   return typeof s === 'string' ? s : 'delivered';
 }
 
+let lastActivityStartedAt: number | null = null;
+
+/** When this process last started an activity (the worker's `/readyz` shows it); null: none yet. */
+export function lastActivityAt(): Date | null {
+  return lastActivityStartedAt === null ? null : new Date(lastActivityStartedAt);
+}
+
 export const observeActivities: ActivityInterceptorsFactory = (ctx: Context) => ({
   inbound: {
     async execute(input, next) {
+      lastActivityStartedAt = Date.now();
       const { activityType, workflowExecution, attempt } = ctx.info;
       const arg = (input.args[0] ?? {}) as Record<string, unknown>;
       const log = logger.child({

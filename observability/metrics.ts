@@ -68,8 +68,30 @@ export function collectProcessMetrics(): void {
 }
 
 /** A bare `/metrics` endpoint for a process without the API (the split worker). */
-export function serveMetrics(port: number, registry: Registry = processRegistry): Promise<http.Server> {
+/** A process's readiness for `/readyz`: `ready` decides 200 or 503, the rest is shown as JSON. */
+export type Readiness = () => Promise<{ ready: boolean } & Record<string, unknown>>;
+
+/**
+ * `/metrics` from `registry`, `/healthz` (liveness: the process answers) and `/readyz` (200 when
+ * `readiness` says ready, else 503, with its details) on `port`: the worker's HTTP face.
+ */
+export function serveMetrics(
+  port: number,
+  registry: Registry = processRegistry,
+  readiness?: Readiness,
+): Promise<http.Server> {
+  const json = (res: http.ServerResponse, status: number, body: unknown) =>
+    res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
   const server = http.createServer((req, res) => {
+    if (req.url === '/healthz') return json(res, 200, { status: 'ok' });
+    if (req.url === '/readyz') {
+      if (!readiness) return json(res, 200, { status: 'ready' });
+      readiness().then(
+        ({ ready, ...details }) => json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', ...details }),
+        (err: unknown) => json(res, 503, { status: 'not_ready', error: String(err) }),
+      );
+      return;
+    }
     if (req.url !== '/metrics') {
       res.writeHead(404).end();
       return;

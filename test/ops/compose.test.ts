@@ -9,6 +9,8 @@ import path from 'node:path';
 
 import { parse } from 'yaml';
 
+import { SETTINGS } from '../../lib/config';
+
 const ROOT = path.resolve(__dirname, '../..');
 const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
 
@@ -20,13 +22,15 @@ type Service = {
   environment?: Record<string, unknown>;
   depends_on?: Record<string, { condition: string }>;
   deploy?: { replicas?: unknown };
+  init?: boolean;
+  healthcheck?: { test: string[] };
   volumes?: string[];
 };
 const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, Service> };
 const services = compose.services;
 
 /** Variables only development, tests or PGlite use: a compose deployment runs on Postgres and a real cluster. */
-const NOT_FOR_DEPLOYMENT = new Set(['JEST_WORKER_ID', 'PATH', 'LW_DATA_DIR']);
+const NOT_FOR_DEPLOYMENT = new Set(['JEST_WORKER_ID', 'PATH', 'LW_DATA_DIR', 'TEMPORAL_CLI']);
 const CODE_DIRS = [
   'bin',
   'api',
@@ -50,9 +54,10 @@ function tsFiles(dir: string): string[] {
     );
 }
 
-/** `process.env.X`, `env.X` (the config loader's parameter) and `env['X']` in the runtime code. */
+/** Every variable of the one configuration schema (lib/config.ts), and `process.env.X`, `env.X`, `env['X']` in the runtime code. */
 function variablesTheCodeReads(): Map<string, string> {
   const found = new Map<string, string>();
+  for (const name of Object.keys(SETTINGS)) if (!NOT_FOR_DEPLOYMENT.has(name)) found.set(name, 'lib/config.ts');
   for (const file of CODE_DIRS.flatMap(tsFiles)) {
     for (const m of read(file).matchAll(/\benv(?:\.([A-Z][A-Z0-9_]+)|\[['"]([A-Z][A-Z0-9_]+)['"]\])/g)) {
       const name = m[1] ?? m[2]!;
@@ -85,9 +90,16 @@ describe('docker-compose.yml', () => {
       'temporal-schema': { condition: 'service_completed_successfully' },
     });
 
-    expect(services.migrate!.command).toEqual(['npm', 'run', 'migrate']);
-    expect(services.api!.command).toEqual(['npm', 'run', 'api']);
-    expect(services.worker!.command).toEqual(['npm', 'run', 'worker']);
+    // Compiled JavaScript run by node itself (npm run build), each role's entry point under bin/.
+    for (const role of ['migrate', 'api', 'worker']) {
+      expect(services[role]!.command).toEqual(['node', `dist/bin/${role}.js`]);
+      expect(fs.existsSync(path.join(ROOT, `bin/${role}.ts`))).toBe(true);
+      expect(services[role]!.init).toBe(true);
+    }
+    // Every long-running app service has a healthcheck on its /readyz.
+    expect(services.api!.healthcheck?.test.join(' ')).toContain('127.0.0.1:3000/readyz');
+    expect(services.worker!.healthcheck?.test.join(' ')).toContain('127.0.0.1:9464/readyz');
+    expect(services.worker!.environment?.LW_WORKER_METRICS_PORT).toBe('9464');
     for (const name of ['migrate', 'api', 'worker']) expect(services[name]!.build).toBe('.');
     // API and worker are stateless and scale out; they start after migrations and the search attributes.
     for (const name of ['api', 'worker']) {
@@ -97,11 +109,6 @@ describe('docker-compose.yml', () => {
         'temporal-register': { condition: 'service_completed_successfully' },
       });
     }
-    // The npm scripts the containers run exist; their pre-hooks (dev-time page builds) are off in the image.
-    const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
-    for (const s of ['migrate', 'api', 'worker']) expect(scripts[s]).toMatch(/^tsx bin\//);
-    if (['migrate', 'api', 'worker'].some((s) => scripts[`pre${s}`]))
-      expect(read('Dockerfile')).toMatch(/^ENV npm_config_ignore_scripts=true$/m);
   });
 
   test('the app containers get every variable the code reads', () => {
@@ -157,12 +164,22 @@ describe('docker-compose.yml', () => {
     expect(script).toMatch(/--type Keyword/);
   });
 
-  test('the Dockerfile builds the app on node:24-slim with npm ci and runs it through tsx', () => {
+  test('the Dockerfile compiles the app on node:24-slim and runs node on the JavaScript, as a non-root user', () => {
     const dockerfile = read('Dockerfile');
-    expect(dockerfile).toMatch(/^FROM node:24-slim/m);
-    expect(dockerfile).toMatch(/npm ci/);
-    // Every runtime source folder is copied into the image.
-    for (const dir of CODE_DIRS) expect(dockerfile).toContain(dir);
+    const stages = dockerfile.split(/^FROM /m).slice(1);
+    expect(stages.map((s) => s.split('\n')[0])).toEqual(['node:24-slim AS build', 'node:24-slim']);
+    const [build, runtime] = stages as [string, string];
+    expect(build).toMatch(/^RUN npm ci\b/m);
+    expect(build).toMatch(/^RUN npm run build && npm run build:web$/m);
+    // The runtime has production dependencies only, the compiled code and the pages: no sources, no tsx.
+    expect(runtime).toMatch(/^RUN npm ci --omit=dev\b/m);
+    expect(runtime).toMatch(/^COPY --from=build \/app\/dist \.\/dist$/m);
+    expect(runtime).toMatch(/^USER node$/m);
+    expect(runtime).toMatch(/^HEALTHCHECK /m);
+    expect(runtime).toMatch(/^CMD \["node", "dist\/bin\/api\.js"\]$/m);
+    expect(runtime).not.toMatch(/tsx|CMD \["npm"/);
+    const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
+    expect(pkg.dependencies.tsx).toBeUndefined(); // a dev dependency: npm start and the tests use it
     expect(read('.dockerignore')).toMatch(/^node_modules$/m);
   });
 });
