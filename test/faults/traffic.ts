@@ -23,7 +23,7 @@ export interface Answer {
   headers: Headers;
 }
 
-class ConnectionError extends Error {}
+export class ConnectionError extends Error {}
 
 /** One HTTP call; a network failure (refused, reset, timeout) throws ConnectionError. */
 export async function call(
@@ -75,7 +75,7 @@ export interface RetryStats {
 }
 
 /** Calls until a final answer (not a retryable one), or gives up at the deadline. */
-async function callUntilFinal(
+export async function callUntilFinal(
   send: () => Promise<Answer>,
   deadlineMs: number,
   stats: RetryStats,
