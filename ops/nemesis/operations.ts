@@ -8,8 +8,8 @@
  * gap between runs, and `run`, which calls the API and records in `ctx.history.op(...)` with the ids it
  * touched – and append it to OPERATIONS. If it promises something, add the invariant that checks it.
  */
-import { leadFields } from '../../test/helpers/world';
 import { type Answer, call, callUntilFinal, ConnectionError, type RetryStats } from '../../test/faults/traffic';
+import { leadFields } from '../../test/helpers/world';
 import type { History, Ids } from './history';
 import type { Rng } from './rng';
 import type { Buyer, World } from './world';

@@ -4,8 +4,8 @@
  * campaigns with payout rules, and the campaign mix of test/faults/traffic.ts (ping post → fallback ping
  * post → manual review; shared ping post with a campaign cap → push; push round robin).
  */
-import { SERVICE_LINE } from '../../test/helpers/world';
 import { call, callUntilFinal, type RetryStats } from '../../test/faults/traffic';
+import { SERVICE_LINE } from '../../test/helpers/world';
 import type { Receivers } from './receivers';
 
 export interface Buyer {
