@@ -6,7 +6,8 @@
  * Prints the seed and the fault schedule it gives first (the same seed replays the same schedule and
  * the same choices of each load loop), then progress, then the report: faults injected and survived by
  * kind, operations attempted / acknowledged, and every violation with the history that led to it.
- * Exit code 1 on any violation (or a fault that could not be healed), 2 on a usage error.
+ * Exit code 1 on any violation, a fault that could not be healed or a process that crashed while up;
+ * 2 on a usage error.
  */
 import { runCampaign } from './nemesis/campaign';
 import { newSeed } from './nemesis/rng';
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const report = await runCampaign(opts);
-  process.exit(report.findings.length || report.faultErrors.length ? 1 : 0);
+  process.exit(report.findings.length || report.faultErrors.length || report.crashes.length ? 1 : 0);
 }
 
 if (require.main === module) {

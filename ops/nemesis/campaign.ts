@@ -17,9 +17,19 @@ import { openDatabase } from '../../db/connection';
 import { type Stack, startStack } from '../../test/faults/harness';
 import { FINAL_STATUSES } from '../../test/faults/invariants';
 import type { RetryStats } from '../../test/faults/traffic';
-import { FAULT_KINDS, type FaultKind, type FaultOutcome, type PlannedFault, planSchedule, runSchedule } from './faults';
+import {
+  FAULT_KINDS,
+  type FaultKind,
+  type FaultOutcome,
+  type NemesisContext,
+  type PlannedFault,
+  planSchedule,
+  runSchedule,
+  startSupervisor,
+  type Supervisor,
+} from './faults';
 import { formatEvent, History, type Ids } from './history';
-import { type Finding, type Invariant,INVARIANTS } from './invariants';
+import { type Finding, type Invariant, INVARIANTS } from './invariants';
 import { type OpContext, type Operation, OPERATIONS, startLoad } from './operations';
 import { startOwnPostgres } from './postgres';
 import { startReceivers } from './receivers';
@@ -55,8 +65,14 @@ export interface CampaignReport {
   operations: Record<string, { attempted: number; ok: number; fail: number; info: number }>;
   webhooks: { stored: number; duplicatesDeduplicated: number; receiverAnswers: Record<string, number> };
   retries: RetryStats;
-  /** Processes that died without the nemesis killing them. */
+  /** Processes that died without the nemesis killing them (all of them, as the harness counts). */
   unexpectedExits: Record<string, number>;
+  /**
+   * The supervisor's view of those exits (it restarts each, as docker-compose's restart policy does):
+   * crashes of a process that was up, and starts that failed (e.g. Postgres or Temporal unreachable).
+   */
+  crashes: { name: string; atMs: number; tail: string }[];
+  failedStarts: { name: string; atMs: number; tail: string }[];
   findings: Finding[];
   invariantsChecked: string[];
   /** Printed report (the same as the log's end). */
@@ -149,6 +165,16 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
       won: [],
       pending: new Set(),
     };
+    const nemesis: NemesisContext = {
+      stack,
+      postgres,
+      history,
+      log,
+      temporal: connection,
+      held: new Set(),
+      upPids: new Set(),
+    };
+    const supervisor = startSupervisor(nemesis);
     const load = startLoad(ctx, rng, opts.operations ?? OPERATIONS);
     const progress = setInterval(() => {
       const ops = history.events.filter((e) => e.kind === 'op' && e.name !== 'webhook');
@@ -158,16 +184,12 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
     }, 15_000);
     let outcomes: FaultOutcome[] = [];
     try {
-      outcomes = await runSchedule(
-        { stack, postgres, history, log, temporal: connection },
-        kinds,
-        schedule,
-        () => false,
-      );
+      outcomes = await runSchedule(nemesis, kinds, schedule);
       const left = opts.durationMs - history.now();
       if (left > 0) await sleep(left);
     } finally {
       clearInterval(progress);
+      await supervisor.stop();
     }
     log(`[nemesis] ${(history.now() / 1000).toFixed(1)} s: faults over; every process up, load stopping`);
     await stack.ensureUp();
@@ -194,6 +216,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
       receivers,
       ctx,
       stack,
+      supervisor,
       findings,
       invariants,
       loadBefore,
@@ -283,6 +306,7 @@ function summarize(a: {
   receivers: Awaited<ReturnType<typeof startReceivers>>;
   ctx: OpContext;
   stack: Stack;
+  supervisor: Supervisor;
   findings: Finding[];
   invariants: Invariant[];
   loadBefore: number[];
@@ -331,7 +355,14 @@ function summarize(a: {
       .join('; ')}`,
     `webhooks:   ${stored} webhook-ids stored by the receivers, ${dupes} repeated deliveries deduplicated; receiver answers ${JSON.stringify(a.receivers.counts)}`,
     `retries:    ${JSON.stringify({ ...a.ctx.retries.byStatus, connection: a.ctx.retries.connectionErrors })}`,
-    `exits:      unexpected (not the nemesis) ${JSON.stringify(unexpectedExits)}`,
+    `exits:      not the nemesis's: ${JSON.stringify(unexpectedExits)}; restarted by the supervisor ${JSON.stringify(a.supervisor.restarts)}: ${a.supervisor.crashes.length} crashes of a process that was up, ${a.supervisor.failedStarts.length} failed starts`,
+    ...[
+      ...a.supervisor.crashes.map((c) => ({ ...c, what: 'CRASH' })),
+      ...a.supervisor.failedStarts.map((c) => ({ ...c, what: 'failed start' })),
+    ].map(
+      (c) =>
+        `            ${c.what} of ${c.name} at ${(c.atMs / 1000).toFixed(1)} s: ${c.tail.split('\n').filter(Boolean).slice(0, 2).join(' | ').slice(0, 300)}`,
+    ),
     `machine:    ${os.cpus().length} cores, load average ${a.loadBefore.map((x) => x.toFixed(2)).join(' ')} at the start, ${loadAfter.map((x) => x.toFixed(2)).join(' ')} at the end; wall ${((Date.now() - a.wall) / 1000).toFixed(0)} s`,
     `invariants: ${a.invariants.length} checked (${a.invariants.map((i) => i.name).join(', ')})`,
     `violations: ${a.findings.length}${a.findings.length ? ` ${JSON.stringify(Object.fromEntries(byInvariant))}` : ''}`,
@@ -348,6 +379,8 @@ function summarize(a: {
     webhooks: { stored, duplicatesDeduplicated: dupes, receiverAnswers: { ...a.receivers.counts } },
     retries: a.ctx.retries,
     unexpectedExits,
+    crashes: [...a.supervisor.crashes],
+    failedStarts: [...a.supervisor.failedStarts],
     findings: a.findings,
     invariantsChecked: a.invariants.map((i) => i.name),
     text: lines.join('\n'),

@@ -23,6 +23,10 @@ export interface NemesisContext {
   postgres: OwnPostgres;
   history: History;
   log: (m: string) => void;
+  /** Processes the nemesis holds down or is bringing up (the supervisor leaves them alone). */
+  held: Set<string>;
+  /** Pids that were up (a worker polling): an exit of one of them is a crash, not a failed start. */
+  upPids: Set<number>;
 }
 
 export interface PlannedFault {
@@ -68,21 +72,56 @@ function processNamed(stack: Stack, name: string): ProductProcess {
   return p;
 }
 
-/** Starts a process that is down (a heal), in the order Temporal needs when several are. */
-async function restart(p: ProductProcess): Promise<void> {
-  if (!p.running) await p.start();
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Starts a process that is down and waits until it is really up: for a worker, until Temporal has seen
+ * its own poll (the harness's readiness is satisfied by the other worker's).
+ */
+export async function bringUp(ctx: NemesisContext, p: ProductProcess): Promise<void> {
+  if (p.running) return;
+  const before = p.name.startsWith('worker') ? await pollers(ctx) : null;
+  await p.start();
+  if (before) await newPoller(ctx, before);
+  if (p.pid !== null) ctx.upPids.add(p.pid);
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Waits (at most 90 s) until an identity not in `before` polls the task queue. */
+async function newPoller(ctx: NemesisContext, before: Set<string>): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline && [...(await pollers(ctx))].every((id) => before.has(id))) await sleep(250);
+}
+
+/**
+ * Holds `name` for a fault: waits (at most 90 s) until it runs and nobody else (the supervisor, a heal)
+ * is bringing it up, then marks it held. `release` when healed.
+ */
+async function hold(ctx: NemesisContext, name: string): Promise<ProductProcess> {
+  const p = processNamed(ctx.stack, name);
+  const deadline = Date.now() + 90_000;
+  while ((ctx.held.has(name) || !p.running) && Date.now() < deadline) await sleep(200);
+  if (ctx.held.has(name) || !p.running) throw new Error(`${name} did not come up within 90 s`);
+  ctx.held.add(name);
+  return p;
+}
+
+/** Brings a held process up (a heal) and lets the supervisor watch it again. */
+async function release(ctx: NemesisContext, p: ProductProcess): Promise<void> {
+  try {
+    await bringUp(ctx, p);
+  } finally {
+    ctx.held.delete(p.name);
+  }
+}
 
 const kill9: FaultKind = {
   name: 'kill9',
   weight: 4,
   plan: (rng) => ({ target: rng.pick(PROCESSES), holdMs: rng.int(500, 4_000) }),
   async inject(ctx, f) {
-    const p = processNamed(ctx.stack, f.target);
+    const p = await hold(ctx, f.target);
     await p.kill9();
-    return () => restart(p);
+    return () => release(ctx, p);
   },
 };
 
@@ -96,10 +135,11 @@ const pause: FaultKind = {
   weight: 3,
   plan: (rng) => ({ target: rng.pick(PROCESSES), holdMs: rng.int(1_000, 8_000) }),
   async inject(ctx, f) {
-    const p = processNamed(ctx.stack, f.target);
+    const p = await hold(ctx, f.target);
     signalGroup(p, 'SIGSTOP');
     return async () => {
       if (p.running) signalGroup(p, 'SIGCONT');
+      ctx.held.delete(p.name);
     };
   },
 };
@@ -168,18 +208,15 @@ const clockSkew: FaultKind = {
     return { target: rng.pick(['worker-1', 'worker-2']), holdMs: rng.int(6_000, 15_000), arg: seconds };
   },
   async inject(ctx, f) {
-    const normal = processNamed(ctx.stack, f.target);
+    const normal = await hold(ctx, f.target);
     const shift = `${f.arg! >= 0 ? '+' : ''}${f.arg}s`;
     const skewed = ctx.stack.extraWorker(`${f.target}-skewed-${f.n}`, ['faketime', '-f', shift]);
-    const before = await pollers(ctx);
     await normal.kill9();
-    await skewed.start();
-    // Its own first poll (start() is satisfied by the other worker's): the hold counts from there.
-    const deadline = Date.now() + 90_000;
-    while (Date.now() < deadline && [...(await pollers(ctx))].every((id) => before.has(id))) await sleep(250);
+    // Up once it polls itself: the hold counts from there.
+    await bringUp(ctx, skewed);
     return async () => {
       await skewed.kill9();
-      await restart(normal);
+      await release(ctx, normal);
     };
   },
 };
@@ -218,26 +255,26 @@ export interface FaultOutcome extends PlannedFault {
 
 /**
  * Runs the schedule: waits for each fault's time (or for the previous heal, when a restart took
- * longer), injects, holds, heals. `stopped()` ends it early (the fault in progress is still healed).
+ * longer), injects, holds, heals.
  */
 export async function runSchedule(
   ctx: NemesisContext,
   kinds: FaultKind[],
   plan: PlannedFault[],
-  stopped: () => boolean,
 ): Promise<FaultOutcome[]> {
   const outcomes: FaultOutcome[] = [];
   for (const f of plan) {
     const wait = f.atMs - ctx.history.now();
     if (wait > 0) await sleep(wait);
-    if (stopped()) break;
     const kind = kinds.find((k) => k.name === f.kind)!;
     const outcome: FaultOutcome = { ...f, startedMs: ctx.history.now(), healedMs: null, error: null };
     outcomes.push(outcome);
     const label = `${f.kind} ${f.target}${f.arg !== undefined ? ` ${f.arg > 0 ? '+' : ''}${f.arg}s` : ''}`;
     ctx.history.add('fault', f.kind, 'start', {}, `#${f.n} ${label} for ${f.holdMs} ms`);
     ctx.log(`[nemesis] ${(outcome.startedMs! / 1000).toFixed(1)} s  #${f.n} ${label}, ${f.holdMs} ms`);
-    let heal: () => Promise<void> = async () => undefined;
+    let heal: () => Promise<void> = async () => {
+      ctx.held.delete(f.target);
+    };
     try {
       heal = await kind.inject(ctx, f);
       await sleep(f.holdMs);
@@ -254,4 +291,59 @@ export async function runSchedule(
     }
   }
   return outcomes;
+}
+
+export interface Supervisor {
+  /** Restarts by process, and of those: exits of a process that was up (crashes) and failed starts. */
+  readonly restarts: Record<string, number>;
+  readonly crashes: { name: string; atMs: number; tail: string }[];
+  readonly failedStarts: { name: string; atMs: number; tail: string }[];
+  stop(): Promise<void>;
+}
+
+/**
+ * What docker-compose's `restart: unless-stopped` does in production: a process that exited without
+ * the nemesis killing it is started again. Each such exit is recorded: a crash when the process had been
+ * up, a failed start otherwise (a worker or API exits when Postgres or Temporal is unreachable at start).
+ */
+export function startSupervisor(ctx: NemesisContext): Supervisor {
+  const all = () => PROCESSES.map((n) => processNamed(ctx.stack, n));
+  for (const p of all()) if (p.pid !== null) ctx.upPids.add(p.pid);
+  const lastPid = new Map<string, number>();
+  const restarts: Record<string, number> = {};
+  const crashes: Supervisor['crashes'] = [];
+  const failedStarts: Supervisor['failedStarts'] = [];
+  let on = true;
+  const loop = (async () => {
+    while (on) {
+      for (const p of all()) {
+        if (p.pid !== null) lastPid.set(p.name, p.pid);
+        if (p.running || ctx.held.has(p.name) || !on) continue;
+        const pid = lastPid.get(p.name);
+        const entry = { name: p.name, atMs: ctx.history.now(), tail: p.tail(8) };
+        (pid !== undefined && ctx.upPids.has(pid) ? crashes : failedStarts).push(entry);
+        lastPid.delete(p.name);
+        restarts[p.name] = (restarts[p.name] ?? 0) + 1;
+        ctx.history.add('fault', 'supervisor', 'info', {}, `${p.name} exited on its own; restarting it`);
+        ctx.held.add(p.name);
+        try {
+          await bringUp(ctx, p);
+        } catch (err) {
+          ctx.log(`[supervisor] ${p.name} did not start: ${(err as Error).message.split('\n')[0]}`);
+        } finally {
+          ctx.held.delete(p.name);
+        }
+      }
+      await sleep(500);
+    }
+  })();
+  return {
+    restarts,
+    crashes,
+    failedStarts,
+    async stop() {
+      on = false;
+      await loop;
+    },
+  };
 }
