@@ -83,7 +83,7 @@ export interface CampaignReport {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export function availableKinds(kinds: FaultKind[] = FAULT_KINDS): FaultKind[] {
+function availableKinds(kinds: FaultKind[] = FAULT_KINDS): FaultKind[] {
   return kinds.filter((k) => k.available?.() ?? true);
 }
 

@@ -54,7 +54,7 @@ export interface FaultKind {
 }
 
 /** Every process of the cluster topology by name (the harness's names). */
-export const PROCESSES = [
+const PROCESSES = [
   'api-1',
   'api-2',
   'worker-1',
@@ -78,7 +78,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * Starts a process that is down and waits until it is really up: for a worker, until Temporal has seen
  * its own poll (the harness's readiness is satisfied by the other worker's).
  */
-export async function bringUp(ctx: NemesisContext, p: ProductProcess): Promise<void> {
+async function bringUp(ctx: NemesisContext, p: ProductProcess): Promise<void> {
   if (p.running) return;
   const before = p.name.startsWith('worker') ? await pollers(ctx) : null;
   await p.start();

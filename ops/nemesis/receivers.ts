@@ -14,7 +14,7 @@ import { Webhook } from 'standardwebhooks';
 import type { History } from './history';
 import type { Rng } from './rng';
 
-export interface Arrival {
+interface Arrival {
   webhookId: string;
   buyerId: string;
   /** Every arrival of this webhook-id (retries and redeliveries included). */

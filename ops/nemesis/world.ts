@@ -14,7 +14,7 @@ export interface Buyer {
   label: string;
 }
 
-export interface Source {
+interface Source {
   id: string;
   key: string;
   /** The campaigns it may ping and post into. */
