@@ -65,6 +65,11 @@ function answers(h: History, name: string, phase: HistoryEvent['phase']): Histor
 const rows = async <T = Record<string, unknown>>(ctx: CheckContext, sql: string, params: unknown[] = []) =>
   (await ctx.pool.query(sql, params)).rows as T[];
 
+/** The agency's rows of `sql` (its $1), by `key`. */
+async function keyed<T>(ctx: CheckContext, sql: string, key: (r: T) => string): Promise<Map<string, T>> {
+  return new Map((await rows<T>(ctx, sql, [ctx.world.agencyId])).map((r) => [key(r), r]));
+}
+
 /** test/faults/invariants.ts: money, sales, caps, final states, timers (one SQL query each). */
 const sqlInvariants: Invariant = {
   name: 'ledger and sales',
@@ -103,16 +108,14 @@ const accepted: Invariant = {
     const acked = [...answers(ctx.history, 'intake', 'ok'), ...answers(ctx.history, 'post', 'ok')]
       .map((e) => e.ids.leadId)
       .filter((id): id is string => !!id);
-    const stored = new Map(
-      (
-        await rows<{ id: string; status: string }>(ctx, 'SELECT id, status FROM leads WHERE agency_id = $1', [
-          ctx.world.agencyId,
-        ])
-      ).map((r) => [r.id, r.status]),
+    const stored = await keyed<{ id: string; status: string }>(
+      ctx,
+      'SELECT id, status FROM leads WHERE agency_id = $1',
+      (r) => r.id,
     );
     const out: Finding[] = [];
     for (const leadId of new Set(acked)) {
-      const status = stored.get(leadId);
+      const status = stored.get(leadId)?.status;
       if (!status)
         out.push({
           invariant: 'accepted leads final',
@@ -130,14 +133,10 @@ const claimAnswers: Invariant = {
   name: "buyers' answers agree with the ledger",
   description: 'a claim answered won has its sale and charge; a claim refused (lost/failed) has neither',
   async check(ctx) {
-    const sales = new Map(
-      (
-        await rows<{ buyer_id: string; offer_id: string; id: string; charge_entry_id: string }>(
-          ctx,
-          'SELECT buyer_id, offer_id, id, charge_entry_id FROM assignments WHERE agency_id = $1',
-          [ctx.world.agencyId],
-        )
-      ).map((r) => [`${r.buyer_id}:${r.offer_id}`, r]),
+    const sales = await keyed<{ buyer_id: string; offer_id: string; id: string; charge_entry_id: string }>(
+      ctx,
+      'SELECT buyer_id, offer_id, id, charge_entry_id FROM assignments WHERE agency_id = $1',
+      (r) => `${r.buyer_id}:${r.offer_id}`,
     );
     const out: Finding[] = [];
     for (const e of answers(ctx.history, 'claim', 'ok')) {
@@ -166,15 +165,11 @@ const topUps: Invariant = {
   name: 'top-ups',
   description: 'an acknowledged top-up is in the ledger exactly once with its amount; a refused one is not',
   async check(ctx) {
-    const entries = new Map(
-      (
-        await rows<{ idempotency_key: string; amount: number; n: number }>(
-          ctx,
-          `SELECT idempotency_key, min(amount)::int AS amount, count(*)::int AS n FROM ledger_entries
-            WHERE agency_id = $1 AND kind = 'top_up' GROUP BY idempotency_key`,
-          [ctx.world.agencyId],
-        )
-      ).map((r) => [r.idempotency_key, r]),
+    const entries = await keyed<{ idempotency_key: string; amount: number; n: number }>(
+      ctx,
+      `SELECT idempotency_key, min(amount)::int AS amount, count(*)::int AS n FROM ledger_entries
+        WHERE agency_id = $1 AND kind = 'top_up' GROUP BY idempotency_key`,
+      (r) => r.idempotency_key,
     );
     const out: Finding[] = [];
     for (const phase of ['ok', 'fail'] as const) {
@@ -203,12 +198,10 @@ const returns: Invariant = {
   name: 'returns',
   description: 'an acknowledged approval refunded the sale (and reversed its payout); an acknowledged denial did not',
   async check(ctx) {
-    const status = new Map(
-      (
-        await rows<{ id: string; status: string }>(ctx, 'SELECT id, status FROM assignments WHERE agency_id = $1', [
-          ctx.world.agencyId,
-        ])
-      ).map((r) => [r.id, r.status]),
+    const sales = await keyed<{ id: string; status: string }>(
+      ctx,
+      'SELECT id, status FROM assignments WHERE agency_id = $1',
+      (r) => r.id,
     );
     const out: Finding[] = [];
     for (const [name, want] of [
@@ -216,7 +209,7 @@ const returns: Invariant = {
       ['deny', 'active'],
     ] as const) {
       for (const e of answers(ctx.history, name, 'ok')) {
-        const got = status.get(e.ids.assignmentId!);
+        const got = sales.get(e.ids.assignmentId!)?.status;
         if (got !== want)
           out.push({
             invariant: `acknowledged ${name} applied`,

@@ -76,20 +76,22 @@ async function scene() {
 
 const check = async (ctx: CheckContext) => (await Promise.all(pick(...CHECKED).map((i) => i.check(ctx)))).flat();
 
+const context = (world: World, history: History, delivered: Receivers): CheckContext => ({
+  pool: database.raw as never,
+  database,
+  temporal: null,
+  world,
+  history,
+  receivers: delivered,
+});
+
 test('the true answers: no finding', async () => {
   const s = await scene();
   const h = new History(Date.now());
   h.add('op', 'claim', 'ok', { buyerId: s.winner.id, offerId: s.offerId, assignmentId: s.assignmentId });
   h.add('op', 'claim', 'fail', { buyerId: s.other.id, offerId: s.offerId }, 'lost already_sold');
   h.add('op', 'top-up', 'ok', { buyerId: s.other.id }, `amount=25 key=${s.key}`);
-  const ctx: CheckContext = {
-    pool: database.raw as never,
-    database,
-    temporal: null,
-    world: s.world,
-    history: h,
-    receivers: receivers([{ id: `msg_${s.assignmentId}`, buyerId: s.winner.id }]),
-  };
+  const ctx = context(s.world, h, receivers([{ id: `msg_${s.assignmentId}`, buyerId: s.winner.id }]));
   expect(await check(ctx)).toEqual([]);
 });
 
@@ -105,15 +107,8 @@ test('answers the data contradicts: each one found, with its ids', async () => {
   h.add('op', 'intake', 'ok', { leadId: ghostLead });
   h.add('op', 'top-up', 'ok', { buyerId: s.winner.id }, `amount=7 key=${crypto.randomUUID()}`);
   h.add('op', 'top-up', 'fail', { buyerId: s.other.id }, `amount=25 key=${s.key} 400 validation_failed`);
-  const ctx: CheckContext = {
-    pool: database.raw as never,
-    database,
-    temporal: null,
-    world: s.world,
-    history: h,
-    // The sale never delivered; a webhook for nothing sold; a bad signature.
-    receivers: receivers([{ id: `msg_${crypto.randomUUID()}`, buyerId: s.other.id }], true),
-  };
+  // The sale never delivered; a webhook for nothing sold; a bad signature.
+  const ctx = context(s.world, h, receivers([{ id: `msg_${crypto.randomUUID()}`, buyerId: s.other.id }], true));
   const findings = await check(ctx);
   const by = (name: string) => findings.filter((f) => f.invariant === name);
   expect(by('refused and charged')).toEqual([
