@@ -145,6 +145,11 @@ export interface Stack {
   rootToken: string;
   taskQueue: string;
   logDir: string;
+  /**
+   * One more worker on the same task queue, its command run under `wrap` (e.g. `['faketime', '-f', '+30s']`),
+   * not started yet; close() stops it too.
+   */
+  extraWorker(name: string, wrap?: string[]): ProductProcess;
   /** Starts whatever is not running (after a scenario that failed half-way). */
   ensureUp(): Promise<void>;
   /** Tails of the processes' output, for failure messages. */
@@ -220,11 +225,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const probe = Connection.lazy({ address: temporal.address });
 
   const suffix = (i: number) => (count > 1 ? `-${i + 1}` : '');
-  const workers = Array.from({ length: count }, (_, i) =>
-    managedProcess({
-      name: `worker${suffix(i)}`,
-      ...tsxArgs('bin/worker.ts'),
-      env: env(proxies.worker, `worker${suffix(i)}`),
+  const workerProcess = (name: string, wrap: string[] = []): ProductProcess => {
+    const { command, args } = tsxArgs('bin/worker.ts');
+    return managedProcess({
+      name,
+      ...(wrap.length ? { command: wrap[0]!, args: [...wrap.slice(1), command, ...args] } : { command, args }),
+      env: env(proxies.worker, name),
       logDir,
       log,
       // Ready once it polls the task queue (Temporal has seen a poll since this start), or says so in its log.
@@ -237,8 +243,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           'the worker polls',
         );
       },
-    }),
-  );
+    });
+  };
+  const workers = Array.from({ length: count }, (_, i) => workerProcess(`worker${suffix(i)}`));
+  const extraWorkers = new Set<ProductProcess>();
   const apis = apiPorts.map((port, i) =>
     managedProcess({
       name: `api${suffix(i)}`,
@@ -272,6 +280,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     rootToken,
     taskQueue,
     logDir,
+    extraWorker(name, wrap) {
+      const p = workerProcess(name, wrap);
+      extraWorkers.add(p);
+      return p;
+    },
     async ensureUp() {
       for (const p of pgProxies()) p.resume();
       await stack.restoreDatabase();
@@ -280,7 +293,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     },
     tails: () => `${all.map((p) => `--- ${p.name} ---\n${p.tail()}`).join('\n')}\n(full logs in ${logDir})`,
     async close() {
-      await Promise.all(all.map((p) => p.stop()));
+      await Promise.all([...all, ...extraWorkers].map((p) => p.stop()));
       await rr?.close();
       if (cluster) await cluster.stop();
       else await temporal.stop();

@@ -106,9 +106,10 @@ const CHECKS: Check[] = [
            WHERE agency_id = $1 AND status NOT IN (${FINAL_STATUSES.map((s) => `'${s}'`).join(', ')})`,
   },
   {
+    // A returned sale (refunded) still counts: a return without a re-offer leaves the lead sold.
     invariant: 'a lead is sold exactly when it has an assignment',
     sql: `SELECT l.id AS lead_id, l.status, count(a.id)::int AS assignments
-            FROM leads l LEFT JOIN assignments a ON a.lead_id = l.id AND a.status = 'active'
+            FROM leads l LEFT JOIN assignments a ON a.lead_id = l.id
            WHERE l.agency_id = $1 AND l.status IN (${FINAL_STATUSES.map((s) => `'${s}'`).join(', ')})
            GROUP BY l.id, l.status HAVING (l.status = 'sold') <> (count(a.id) > 0)`,
   },

@@ -23,7 +23,7 @@ export interface Answer {
   headers: Headers;
 }
 
-class ConnectionError extends Error {}
+export class ConnectionError extends Error {}
 
 /** One HTTP call; a network failure (refused, reset, timeout) throws ConnectionError. */
 export async function call(
@@ -75,7 +75,7 @@ export interface RetryStats {
 }
 
 /** Calls until a final answer (not a retryable one), or gives up at the deadline. */
-async function callUntilFinal(
+export async function callUntilFinal(
   send: () => Promise<Answer>,
   deadlineMs: number,
   stats: RetryStats,
@@ -117,9 +117,14 @@ export interface WorldOptions {
   windowSeconds?: number;
   bots?: number;
   credits?: number;
+  /** The shared campaign's daily cap (default 12). */
+  sharedDailyCap?: number;
+  /** Each bot's webhook: its receiver's URL, and the signing secret the API answered (the nemesis campaign). */
+  webhooks?: { url(buyerId: string): string; secret(buyerId: string, secret: string): void };
 }
 
-async function must(
+/** A request retried until a final answer, which must be a success (building a world). */
+export async function must(
   baseUrl: string,
   method: string,
   path: string,
@@ -162,6 +167,10 @@ export async function buildTrafficWorld(
       ...(label === 'capped' ? { caps: { daily: 4 } } : {}),
     });
     const id = (b.buyer as { id: string }).id;
+    if (opts.webhooks) {
+      opts.webhooks.secret(id, b.webhookSecret as string);
+      await must(baseUrl, 'PATCH', `/v1/buyers/${id}`, adminKey, { delivery: { webhookUrl: opts.webhooks.url(id) } });
+    }
     await must(baseUrl, 'POST', `/v1/buyers/${id}/credits`, adminKey, {
       amount: label === 'poor' ? 45 : (opts.credits ?? 100_000),
     });
@@ -191,7 +200,7 @@ export async function buildTrafficWorld(
     mode: 'ping_post',
     claimWindowSeconds: windowSeconds,
     maxWinners: 2,
-    caps: { daily: 12 },
+    caps: { daily: opts.sharedDailyCap ?? 12 },
     fallbackCampaignId: push,
     price: { base: 7 },
   });

@@ -1,0 +1,129 @@
+/**
+ * The nemesis campaign's checker (ops/nemesis/invariants.ts) catches what it must: fed a history of
+ * client answers that the data contradicts – a refusal for a sale that exists (refused and charged), a
+ * win with no sale, an accepted lead that is not stored, an acknowledged top-up not in the ledger, a
+ * webhook for nothing sold, a bad signature – each invariant reports it with the ids it concerns; fed
+ * the true answers, it reports nothing.
+ */
+import crypto from 'node:crypto';
+
+import type { Database } from '../../db/connection';
+import { topUp } from '../../db/ledger';
+import { sellManually } from '../../db/sales';
+import { History } from '../../ops/nemesis/history';
+import { type CheckContext, INVARIANTS } from '../../ops/nemesis/invariants';
+import type { Receivers } from '../../ops/nemesis/receivers';
+import type { World } from '../../ops/nemesis/world';
+import { openTestPostgres } from '../helpers/db';
+import { makeAgency, makeBuyer, makeCampaign, makeLead } from '../helpers/world';
+
+let database: Database;
+beforeAll(async () => {
+  database = await openTestPostgres();
+});
+afterAll(() => database.close());
+
+const pick = (...names: string[]) => INVARIANTS.filter((i) => names.includes(i.name));
+const CHECKED = ["buyers' answers agree with the ledger", 'accepted leads final', 'top-ups', 'webhooks'];
+
+function receivers(webhookIds: { id: string; buyerId: string }[], bad = false): Receivers {
+  return {
+    url: () => '',
+    setSecret: () => undefined,
+    byWebhookId: new Map(
+      webhookIds.map(({ id, buyerId }) => [
+        id,
+        {
+          webhookId: id,
+          buyerId,
+          arrivals: 1,
+          stored: 1,
+          bodies: new Set(['x']),
+          assignmentId: null,
+          leadId: null,
+          firstAt: 0,
+        },
+      ]),
+    ),
+    badSignatures: bad
+      ? [{ buyerId: webhookIds[0]!.buyerId, webhookId: 'msg_x', error: 'No matching signature found' }]
+      : [],
+    counts: { ok: 0, unavailable: 0, error: 0, slow: 0, stored_then_dropped: 0, duplicate: 0 },
+    close: async () => undefined,
+  };
+}
+
+async function scene() {
+  const db = database.db;
+  const agency = await makeAgency(db);
+  const [winner, other] = [await makeBuyer(db, agency.id, { credits: 100 }), await makeBuyer(db, agency.id)];
+  const campaign = await makeCampaign(db, agency.id);
+  const lead = await makeLead(db, agency.id, campaign.id);
+  const offerId = crypto.randomUUID();
+  const sale = await sellManually(db, {
+    offerId,
+    leadId: lead.id,
+    buyerId: winner.id,
+    workflowId: `lead-${lead.id}`,
+    at: new Date().toISOString(),
+  });
+  if (sale.result !== 'won') throw new Error(`the sale was refused: ${JSON.stringify(sale)}`);
+  const key = crypto.randomUUID();
+  await topUp(db, { buyerId: other.id, agencyId: agency.id, amount: 25, idempotencyKey: `topup:${other.id}:${key}` });
+  const world = { agencyId: agency.id } as World;
+  return { agency, winner, other, lead, offerId, assignmentId: sale.assignmentId, key, world };
+}
+
+const check = async (ctx: CheckContext) => (await Promise.all(pick(...CHECKED).map((i) => i.check(ctx)))).flat();
+
+const context = (world: World, history: History, delivered: Receivers): CheckContext => ({
+  pool: database.raw as never,
+  database,
+  temporal: null,
+  world,
+  history,
+  receivers: delivered,
+});
+
+test('the true answers: no finding', async () => {
+  const s = await scene();
+  const h = new History(Date.now());
+  h.add('op', 'claim', 'ok', { buyerId: s.winner.id, offerId: s.offerId, assignmentId: s.assignmentId });
+  h.add('op', 'claim', 'fail', { buyerId: s.other.id, offerId: s.offerId }, 'lost already_sold');
+  h.add('op', 'top-up', 'ok', { buyerId: s.other.id }, `amount=25 key=${s.key}`);
+  const ctx = context(s.world, h, receivers([{ id: `msg_${s.assignmentId}`, buyerId: s.winner.id }]));
+  expect(await check(ctx)).toEqual([]);
+});
+
+test('answers the data contradicts: each one found, with its ids', async () => {
+  const s = await scene();
+  const h = new History(Date.now());
+  const ghostLead = crypto.randomUUID();
+  const ghostOffer = crypto.randomUUID();
+  // Refused, yet the sale exists: the phantom charge.
+  h.add('op', 'claim', 'fail', { buyerId: s.winner.id, offerId: s.offerId }, 'lost offer_closed');
+  // Won, yet no sale.
+  h.add('op', 'claim', 'ok', { buyerId: s.other.id, offerId: ghostOffer, assignmentId: crypto.randomUUID() });
+  h.add('op', 'intake', 'ok', { leadId: ghostLead });
+  h.add('op', 'top-up', 'ok', { buyerId: s.winner.id }, `amount=7 key=${crypto.randomUUID()}`);
+  h.add('op', 'top-up', 'fail', { buyerId: s.other.id }, `amount=25 key=${s.key} 400 validation_failed`);
+  // The sale never delivered; a webhook for nothing sold; a bad signature.
+  const ctx = context(s.world, h, receivers([{ id: `msg_${crypto.randomUUID()}`, buyerId: s.other.id }], true));
+  const findings = await check(ctx);
+  const by = (name: string) => findings.filter((f) => f.invariant === name);
+  expect(by('refused and charged')).toEqual([
+    expect.objectContaining({ ids: expect.objectContaining({ buyerId: s.winner.id, assignmentId: s.assignmentId }) }),
+  ]);
+  expect(by('won and not charged')).toHaveLength(1);
+  expect(by('accepted leads final')).toEqual([expect.objectContaining({ ids: { leadId: ghostLead } })]);
+  expect(by('acknowledged top-up in the ledger once')).toHaveLength(1);
+  expect(by('refused top-up not in the ledger')).toHaveLength(1);
+  expect(by('every sale delivered at least once')).toEqual([
+    expect.objectContaining({ ids: expect.objectContaining({ assignmentId: s.assignmentId }) }),
+  ]);
+  expect(by('nothing delivered that was not sold (to that buyer)')).toHaveLength(1);
+  expect(by('every delivery verifies (Standard Webhooks)')).toHaveLength(1);
+  expect(findings).toHaveLength(8);
+  // The history printed for the phantom charge names the refusal.
+  expect(h.touching({ offerId: s.offerId }).map((e) => e.detail)).toContain('lost offer_closed');
+});
