@@ -85,6 +85,8 @@ const NOT_SETTINGS = new Set([
   'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
   'OTEL_SERVICE_NAME',
   'JEST_WORKER_ID',
+  // The fault campaign's own tool setting (where initdb and pg_ctl are; docs/guarantees.md), not a process's.
+  'LW_NEMESIS_PG_BIN',
 ]);
 
 function sources(dir: string): string[] {
