@@ -100,7 +100,11 @@ export interface Api {
 const BODY_LIMIT = '1mb'; // 1 MiB
 const JSON_TYPES = ['application/json', 'application/*+json'];
 const DEFAULT_AUTH_FAILURES: BucketOptions = { capacity: 20, refillPerSecond: 0.2 };
-const DEFAULT_CLAIMS: BucketOptions = { capacity: 30, refillPerSecond: 10 };
+/**
+ * Claims and bids per buyer key: a burst of 30, then 10 a second. On Postgres the bucket is shared by every API
+ * process (api/shared-rate-limit.ts) and a key's burst up to the capacity is admitted whole (docs/operations.md).
+ */
+export const DEFAULT_CLAIMS: BucketOptions = { capacity: 30, refillPerSecond: 10 };
 const DEFAULT_PINGS: BucketOptions = { capacity: 100, refillPerSecond: 50 };
 
 export function createApi(deps: ApiDeps): Api {
