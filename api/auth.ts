@@ -12,7 +12,7 @@
  * client with a stale key behind a shared proxy address locks nobody out. A
  * valid key is remembered for `KEY_CACHE_MS` (one second), so a claim storm
  * does not look its key up on every request; revoking a key takes effect
- * within that second (and the feed re-checks every frame in the database).
+ * within that second (and the feed re-checks every claim and bid frame in the database).
  */
 import crypto from 'node:crypto';
 

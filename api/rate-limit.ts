@@ -52,6 +52,11 @@ export class TokenBuckets implements RateLimiter {
     return this.refill(key).tokens >= 1;
   }
 
+  /** Whether the key's bucket is full (it has been idle for capacity ÷ rate seconds). */
+  full(key: string): boolean {
+    return this.refill(key).tokens >= this.options.capacity;
+  }
+
   /** Takes a token. Returns 0 when allowed, else the seconds until one is back (for Retry-After). */
   take(key: string): number {
     const b = this.refill(key);
