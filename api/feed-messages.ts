@@ -28,9 +28,10 @@ const Seq = z
  * What one socket may send (api/feed/frame-limit.ts): a token bucket of `burst` frames refilled `perSecond`. A
  * frame over it is dropped unhandled (the first of a run is answered with a `rate_limited` error); the
  * `closeAfter`-th dropped frame closes the socket with `frame_rate_exceeded`. The count starts again once the bucket
- * is full (the client was quiet).
+ * is full (the client was quiet). After such a close the key's upgrades to that gateway are refused (429
+ * `rate_limited`, Retry-After) for `cooldownSeconds`: a flooder cannot start over at once on a new socket.
  */
-export const FEED_FRAME_LIMIT = { burst: 100, perSecond: 20, closeAfter: 50 } as const;
+export const FEED_FRAME_LIMIT = { burst: 100, perSecond: 20, closeAfter: 50, cooldownSeconds: 15 } as const;
 
 /**
  * The codes the gateway closes a socket with (4000–4999: the application's), the one definition: the gateway
@@ -52,7 +53,7 @@ export const FEED_CLOSE_CODES = {
     description:
       `The socket kept sending frames over its limit (a token bucket per socket: ${FEED_FRAME_LIMIT.burst} at once, then ${FEED_FRAME_LIMIT.perSecond} a second; ` +
       `frames over it are dropped, the first answered with a \`rate_limited\` error, and the ${FEED_FRAME_LIMIT.closeAfter}th closes the socket). ` +
-      'Reconnect after a pause (the pages wait 15 s), sending fewer frames.',
+      `The key's upgrades are refused (429 \`rate_limited\` with Retry-After) for ${FEED_FRAME_LIMIT.cooldownSeconds} s after; reconnect then, sending fewer frames.`,
   },
 } as const;
 export type FeedCloseReason = keyof typeof FEED_CLOSE_CODES;

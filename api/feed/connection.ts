@@ -30,6 +30,8 @@ export class FeedConnection {
   readonly viewed = new Set<string>();
   /** Closed by the gateway (access withdrawn, too many frames): nothing more is sent or handled. */
   closing: FeedCloseReason | null = null;
+  /** Told when the gateway starts closing the socket, and why. */
+  onClosing: (reason: FeedCloseReason) => void = () => undefined;
   /** The frames this socket may still send (api/feed/frame-limit.ts). */
   readonly gate: FrameGate;
   /** Offers this socket asked about with `viewed`: the lead of one it may see, null for one it may not. */
@@ -86,6 +88,7 @@ export class FeedConnection {
     if (this.closing) return;
     this.sendError(errorCode, message);
     this.closing = reason;
+    this.onClosing(reason);
     const { code, reason: words } = FEED_CLOSE_CODES[reason];
     this.ws.close(code, words);
     this.ws.pause();

@@ -18,7 +18,8 @@
  * - frame-limit.ts – what one socket may send: a token bucket per socket
  *   (100 frames at once, 20 a second: FEED_FRAME_LIMIT); frames over it are
  *   dropped unhandled, and the 50th closes the socket with 4429
- *   (FEED_CLOSE_CODES in api/feed-messages.ts).
+ *   (FEED_CLOSE_CODES in api/feed-messages.ts); the key's upgrades are then
+ *   refused with 429 for 15 s.
  * - frames.ts – client messages, one handler per type: `viewed` (recorded
  *   once per buyer and offer), `claim` and `bid` (the same relay as REST).
  *   Anything malformed is answered with `{type:"error", code, message}`
@@ -45,7 +46,7 @@ import { enforceAccess } from './access';
 import { FeedClients } from './clients';
 import { FeedConnection } from './connection';
 import { FeedFanOut } from './fan-out';
-import type { FrameLimit } from './frame-limit';
+import { FloodCooldown, type FrameLimit } from './frame-limit';
 import { handleFrame } from './frames';
 import { resyncAll, sendSnapshot } from './resume';
 import { upgradeHandler } from './upgrade';
@@ -69,6 +70,7 @@ export interface FeedHandle {
 export function attachFeedGateway(server: http.Server, services: ApiServices, options: FeedOptions): FeedHandle {
   const wss = new WebSocketServer({ noServer: true, maxPayload: FEED_MAX_PAYLOAD });
   const clients = new FeedClients();
+  const cooldown = new FloodCooldown(options.frameLimit.cooldownSeconds);
   let closed = false;
 
   const fanOut = new FeedFanOut(services, clients);
@@ -86,6 +88,9 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     ws.on('error', () => undefined);
     ws.on('pong', () => (client.alive = true));
     ws.on('close', () => clients.unregister(client));
+    client.onClosing = (reason) => {
+      if (reason === 'frame_rate_exceeded') cooldown.start(buyer.keyId);
+    };
     ws.on('message', (data, isBinary) => {
       handleFrame(services, client, data, isBinary).catch((err) => {
         services.logger.warn('[feed] message handling failed', err);
@@ -103,6 +108,7 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
 
   const onUpgrade = upgradeHandler(services, {
     closed: () => closed,
+    cooldown: (keyId) => cooldown.retryAfter(keyId),
     accept: (req, socket, head, buyer, since) =>
       wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, buyer, since)),
   });

@@ -51,7 +51,7 @@ export const FULL: Sizes = {
   manyRounds: 3,
   pingRounds: 20,
   reportLeads: 1_000_000,
-  floodReads: 500,
+  floodReads: 3_000,
   floodFrames: 10_000,
 };
 

@@ -6,6 +6,6 @@
 export const FEED_CLOSE_CODES = {
   /** The key was revoked or its buyer paused (an `access_revoked` error comes first). Reconnecting with the same key is refused (401/403) until the buyer is resumed; use a new key. */
   access_revoked: 4403,
-  /** The socket kept sending frames over its limit (a token bucket per socket: 100 at once, then 20 a second; frames over it are dropped, the first answered with a `rate_limited` error, and the 50th closes the socket). Reconnect after a pause (the pages wait 15 s), sending fewer frames. */
+  /** The socket kept sending frames over its limit (a token bucket per socket: 100 at once, then 20 a second; frames over it are dropped, the first answered with a `rate_limited` error, and the 50th closes the socket). The key's upgrades are refused (429 `rate_limited` with Retry-After) for 15 s after; reconnect then, sending fewer frames. */
   frame_rate_exceeded: 4429,
 } as const;

@@ -8,7 +8,8 @@
  * handled cost no statement when invalid and at most two reads per offer
  * and socket for `viewed`. Statements are counted on the instance's own
  * database handle. Meanwhile another buyer's socket and REST calls are
- * served. No clocks: only counts.
+ * served, and the flooder's key cannot open a new socket at once (429 for
+ * the documented cooldown). No clocks: only counts.
  */
 import crypto from 'node:crypto';
 
@@ -129,12 +130,23 @@ test('a socket flooding 10,000 frames is closed with 4429 after exactly the docu
   expect((await instance.http.get('/v1/me/wallet').set(bearer(other.apiKey))).body).toMatchObject({ balance: 40 });
   await bystander.close();
 
-  // The close is per socket: the flooder may connect again, with a fresh allowance.
-  const again = await connectFeed(instance.wsUrl, flooder.apiKey);
-  await again.next((m) => m.type === 'snapshot');
-  again.send('{not json');
-  expect(await again.next((m) => m.type === 'error' && m.code === 'malformed_json')).toBeTruthy();
-  await again.close();
+  // The flooder's key may not start over at once on a new socket: its upgrades are refused for the cooldown,
+  // with the wait in Retry-After (no socket, no snapshot).
+  const refused = await new Promise<{ status: number; retryAfter: number }>((resolve, reject) => {
+    const ws = new WebSocket(instance.wsUrl, { headers: bearer(flooder.apiKey) });
+    ws.on('error', () => undefined);
+    ws.once('open', () => reject(new Error('the upgrade was accepted during the cooldown')));
+    ws.once('unexpected-response', (_req, res) =>
+      resolve({ status: res.statusCode ?? 0, retryAfter: Number(res.headers['retry-after']) }),
+    );
+  });
+  expect(refused.status).toBe(429);
+  expect(refused.retryAfter).toBeGreaterThanOrEqual(1);
+  expect(refused.retryAfter).toBeLessThanOrEqual(FEED_FRAME_LIMIT.cooldownSeconds);
+  // Only that key: the other buyer connects as ever.
+  const another = await connectFeed(instance.wsUrl, other.apiKey);
+  await another.next((m) => m.type === 'snapshot');
+  await another.close();
 });
 
 test('a burst of frames up to the limit is handled whole: each gets its answer, the socket stays open', async () => {
