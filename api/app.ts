@@ -27,6 +27,8 @@ import { traceRequests } from '../observability/tracing';
 import { buildAsyncApi } from './asyncapi';
 import { Authenticator, type Principal, requireRole } from './auth';
 import { attachFeedGateway, type FeedHandle } from './feed';
+import type { FrameLimit } from './feed/frame-limit';
+import { FEED_FRAME_LIMIT } from './feed-messages';
 import { idempotencyKeyOf, requestHash, withIdempotency } from './idempotency';
 import { boundInFlight, DEFAULT_IN_FLIGHT, type InFlightLimits } from './in-flight';
 import { Metrics } from './metrics';
@@ -67,7 +69,7 @@ export interface ApiDeps {
   /** Feed heartbeat; default 15 s. */
   feedPingIntervalMs?: number;
   /** Failed authentications per client IP, claims per key, pings per source. */
-  rateLimits?: { authFailures?: BucketOptions; claims?: BucketOptions; pings?: BucketOptions };
+  rateLimits?: { authFailures?: BucketOptions; claims?: BucketOptions; pings?: BucketOptions; feedFrames?: FrameLimit };
   /** Share the rate limits with every API process on this database (Postgres; several processes). Default: per process. */
   sharedRateLimits?: boolean;
   /** How long an accepted ping may be posted; default 60 s (LW_PING_TTL_SECONDS). */
@@ -100,7 +102,11 @@ export interface Api {
 const BODY_LIMIT = '1mb'; // 1 MiB
 const JSON_TYPES = ['application/json', 'application/*+json'];
 const DEFAULT_AUTH_FAILURES: BucketOptions = { capacity: 20, refillPerSecond: 0.2 };
-const DEFAULT_CLAIMS: BucketOptions = { capacity: 30, refillPerSecond: 10 };
+/**
+ * Claims and bids per buyer key: a burst of 30, then 10 a second. On Postgres the bucket is shared by every API
+ * process (api/shared-rate-limit.ts) and a key's burst up to the capacity is admitted whole (docs/operations.md).
+ */
+export const DEFAULT_CLAIMS: BucketOptions = { capacity: 30, refillPerSecond: 10 };
 const DEFAULT_PINGS: BucketOptions = { capacity: 100, refillPerSecond: 50 };
 
 export function createApi(deps: ApiDeps): Api {
@@ -128,6 +134,15 @@ export function createApi(deps: ApiDeps): Api {
     ['via', 'outcome'],
   );
   metrics.counter('leadwire_feed_connections_total', 'Feed connections accepted');
+  metrics.counter(
+    'leadwire_feed_frames_total',
+    "Frames from feed clients: handled, or dropped over the socket's frame limit",
+    ['outcome'],
+  );
+  metrics.counter(
+    'leadwire_feed_rate_limited_closes_total',
+    'Feed sockets closed with 4429 for sending too many frames over their limit',
+  );
   metrics.counter('leadwire_pings_total', 'Pings answered, by decision and rejection reason', ['decision', 'reason']);
   metrics.counter(
     'leadwire_ping_reads_total',
@@ -237,7 +252,10 @@ export function createApi(deps: ApiDeps): Api {
     routes,
     attachFeed(server) {
       if (feed) throw new Error('attachFeed: this API already serves a feed');
-      feed = attachFeedGateway(server, services, { pingIntervalMs: deps.feedPingIntervalMs ?? 15_000 });
+      feed = attachFeedGateway(server, services, {
+        pingIntervalMs: deps.feedPingIntervalMs ?? 15_000,
+        frameLimit: deps.rateLimits?.feedFrames ?? FEED_FRAME_LIMIT,
+      });
       const handle = feed;
       metrics.gauge('leadwire_feed_connections', 'Open feed connections', () => handle.connections());
       return handle;

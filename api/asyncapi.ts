@@ -12,6 +12,8 @@ import {
   BidResultMessage,
   ClaimMessage,
   ClaimResultMessage,
+  FEED_CLOSE_CODES,
+  FEED_FRAME_LIMIT,
   FeedClientMessage,
   FeedErrorMessage,
   FeedServerMessage,
@@ -70,7 +72,17 @@ export function buildAsyncApi(version = '0.1.0'): Json {
         description:
           'Upgrade with a buyer key (`Authorization: Bearer <key>` or `?token=<key>`); a bad key is refused before the upgrade (401), ' +
           'a paused buyer with 403. On connect the gateway sends `snapshot`; a revoked key or a paused buyer later gets an `error` ' +
-          '(`access_revoked`) and the socket closes with 4403. Frames over 64 KiB close the socket with 1009.',
+          `(\`access_revoked\`) and the socket closes with ${FEED_CLOSE_CODES.access_revoked.code}. ` +
+          `A socket may send ${FEED_FRAME_LIMIT.burst} frames at once and ${FEED_FRAME_LIMIT.perSecond} a second after that; ` +
+          'frames over that are dropped (the first answered with a `rate_limited` error) and the ' +
+          `${FEED_FRAME_LIMIT.closeAfter}th closes the socket with ${FEED_CLOSE_CODES.frame_rate_exceeded.code}. ` +
+          'Frames over 64 KiB close the socket with 1009. The application close codes are listed in `x-close-codes`.',
+        'x-close-codes': Object.fromEntries(
+          Object.entries(FEED_CLOSE_CODES).map(([name, c]) => [
+            String(c.code),
+            { name, reason: c.reason, description: c.description },
+          ]),
+        ),
         messages: Object.fromEntries(Object.keys(all).map((type) => [type, ref(`#/components/messages/${type}`)])),
         bindings: {
           ws: {

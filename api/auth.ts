@@ -12,7 +12,7 @@
  * client with a stale key behind a shared proxy address locks nobody out. A
  * valid key is remembered for `KEY_CACHE_MS` (one second), so a claim storm
  * does not look its key up on every request; revoking a key takes effect
- * within that second (and the feed re-checks every frame in the database).
+ * within that second (and the feed re-checks every claim and bid frame in the database).
  */
 import crypto from 'node:crypto';
 
@@ -115,9 +115,8 @@ export class Authenticator {
   ): Promise<Principal> {
     const principal = await this.verify(bearerToken(authorization) ?? queryToken ?? null);
     if (principal) return principal;
-    if (!this.failures.has(clientIp))
-      throw rateLimited(this.failures.retryAfter(clientIp), 'Too many failed authentications from this address.');
-    this.failures.take(clientIp);
+    const wait = await this.failures.acquire(clientIp);
+    if (wait > 0) throw rateLimited(wait, 'Too many failed authentications from this address.');
     const detail =
       authorization || queryToken ? 'The API key is not valid.' : 'Send an API key as "Authorization: Bearer <key>".';
     throw new Problem(401, 'unauthorized', detail, { headers: { 'WWW-Authenticate': 'Bearer realm="leadwire"' } });

@@ -22,6 +22,42 @@ const Seq = z
   .nonnegative()
   .describe('the position of this message (ms): reconnect with `?since=<seq>` to resume after it');
 
+// ─── limits and close codes ──────────────────────────────────────────────────
+
+/**
+ * What one socket may send (api/feed/frame-limit.ts): a token bucket of `burst` frames refilled `perSecond`. A
+ * frame over it is dropped unhandled (the first of a run is answered with a `rate_limited` error); the
+ * `closeAfter`-th dropped frame closes the socket with `frame_rate_exceeded`. The count starts again once the bucket
+ * is full (the client was quiet). After such a close the key's upgrades to that gateway are refused (429
+ * `rate_limited`, Retry-After) for `cooldownSeconds`: a flooder cannot start over at once on a new socket.
+ */
+export const FEED_FRAME_LIMIT = { burst: 100, perSecond: 20, closeAfter: 50, cooldownSeconds: 15 } as const;
+
+/**
+ * The codes the gateway closes a socket with (4000–4999: the application's), the one definition: the gateway
+ * closes with them, the AsyncAPI document declares them (`x-close-codes` of the channel) and the generated client
+ * (packages/client) exports them to the pages. `description`: what it means and what a client should do.
+ */
+export const FEED_CLOSE_CODES = {
+  /** The key was revoked or its buyer paused (after an `access_revoked` error). */
+  access_revoked: {
+    code: 4403,
+    reason: 'access revoked',
+    description:
+      'The key was revoked or its buyer paused (an `access_revoked` error comes first). Reconnecting with the same key is refused (401/403) until the buyer is resumed; use a new key.',
+  },
+  /** The socket sent too many frames (api/feed/frame-limit.ts). */
+  frame_rate_exceeded: {
+    code: 4429,
+    reason: 'too many frames',
+    description:
+      `The socket kept sending frames over its limit (a token bucket per socket: ${FEED_FRAME_LIMIT.burst} at once, then ${FEED_FRAME_LIMIT.perSecond} a second; ` +
+      `frames over it are dropped, the first answered with a \`rate_limited\` error, and the ${FEED_FRAME_LIMIT.closeAfter}th closes the socket). ` +
+      `The key's upgrades are refused (429 \`rate_limited\` with Retry-After) for ${FEED_FRAME_LIMIT.cooldownSeconds} s after; reconnect then, sending fewer frames.`,
+  },
+} as const;
+export type FeedCloseReason = keyof typeof FEED_CLOSE_CODES;
+
 // ─── client → server ─────────────────────────────────────────────────────────
 
 export const ViewedMessage = z
@@ -84,7 +120,9 @@ export const FeedErrorMessage = z
     code: z
       .string()
       .describe(
-        'stable: malformed_json, unsupported_frame, unknown_type, validation_failed, not_found, access_revoked (the socket closes with 4403), ' +
+        'stable: malformed_json, unsupported_frame, unknown_type, validation_failed, not_found, ' +
+          `access_revoked (the socket closes with ${FEED_CLOSE_CODES.access_revoked.code}), ` +
+          `rate_limited (without a requestId: frames over the socket's limit are dropped; more close it with ${FEED_CLOSE_CODES.frame_rate_exceeded.code}), ` +
           'internal_error, or a claim/bid problem code (claim_pending, bid_pending, rate_limited…: retry with the same requestId)',
       ),
     message: z.string(),

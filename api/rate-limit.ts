@@ -6,14 +6,14 @@
  * same `RateLimiter` interface.
  */
 
-/** What the routes and the feed ask of a limit: synchronous, so no request waits on it. */
+/**
+ * What the claim relay and the authenticator ask of a limit: take a token for
+ * a key. In memory the answer is immediate; a shared limit waits for its
+ * lease from Postgres (api/shared-rate-limit.ts).
+ */
 export interface RateLimiter {
-  /** Whether a token is left, without taking it. */
-  has(key: string): boolean;
-  /** Takes a token. Returns 0 when allowed, else the seconds until one is back (for Retry-After). */
-  take(key: string): number;
-  /** Seconds until the next token (0 if one is there). */
-  retryAfter(key: string): number;
+  /** Takes a token. Resolves to 0 when allowed, else the seconds until one is back (for Retry-After). */
+  acquire(key: string): Promise<number>;
 }
 
 export interface BucketOptions {
@@ -52,6 +52,11 @@ export class TokenBuckets implements RateLimiter {
     return this.refill(key).tokens >= 1;
   }
 
+  /** Whether the key's bucket is full (it has been idle for capacity ÷ rate seconds). */
+  full(key: string): boolean {
+    return this.refill(key).tokens >= this.options.capacity;
+  }
+
   /** Takes a token. Returns 0 when allowed, else the seconds until one is back (for Retry-After). */
   take(key: string): number {
     const b = this.refill(key);
@@ -63,6 +68,10 @@ export class TokenBuckets implements RateLimiter {
     }
     this.buckets.set(key, b);
     return this.retryAfter(key);
+  }
+
+  acquire(key: string): Promise<number> {
+    return Promise.resolve(this.take(key));
   }
 
   /** Seconds until the next token (0 if one is there). */

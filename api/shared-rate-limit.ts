@@ -2,37 +2,44 @@
  * Rate limits shared by every API process: N processes allow the documented
  * rate once, not N times. The buckets live in Postgres (db/idempotency.ts)
  * – every deployment that runs several API processes already has it, and
- * Redis, though faster, would be one more service to run and secure for a
- * limit that tolerates a few tokens of slack.
+ * Redis, though faster, would be one more service to run and secure.
  *
- * The claim path must not gain a database round trip, so each process keeps
- * a local bucket per key, filled by leasing a small batch (a tenth of the
- * capacity) from the shared one in the background whenever it runs low.
- * `take` stays synchronous and local. Its one imprecision is on the side of
- * the client: a key's very first request in a process is let through before
- * the first lease returns, and that token is paid back out of the lease.
- * Tokens leased but unused by one process are not available to another
- * until they refill – a batch is small, so the slack is too.
+ * A request takes its token from the shared bucket: it waits for a lease of
+ * its key (one statement). The requests of a key that arrive while a lease is
+ * in flight wait for the next one, which asks for all of them at once, so a
+ * burst costs its key about two statements per process, not one per request,
+ * and a key's first burst up to its capacity is admitted whole – across any
+ * number of processes – instead of being refused while a lease is in flight.
+ * Nothing is leased ahead of demand: every admitted request is one token of
+ * the shared bucket, so the processes together never admit more than the
+ * capacity plus what refilled. A lease that found the bucket empty refuses
+ * the key's requests here, without asking again, until the next token is
+ * due (a flood of refused requests costs no statement each).
+ *
+ * If the database cannot be reached, the waiting requests are judged by a
+ * bucket of this process with the same capacity and rate: a limit never
+ * becomes an outage.
  */
 import type { Db } from '../db/connection';
 import { leaseTokens } from '../db/idempotency';
-import type { BucketOptions, RateLimiter } from './rate-limit';
+import { type BucketOptions, type RateLimiter, TokenBuckets } from './rate-limit';
 
 interface Local {
-  tokens: number;
-  /** Tokens spent before a lease covered them (the first request), paid back from the next lease. */
-  owed: number;
-  /** The shared bucket's tokens after the last lease, for Retry-After. */
-  sharedLeft: number;
+  /** Requests waiting for a lease, each told its Retry-After (0: admitted). */
+  waiting: ((retryAfter: number) => void)[];
   leasing: boolean;
-  leasedAt: number;
+  /** The last lease found the shared bucket empty: refuse here until this time (ms) … */
+  dryUntil: number;
+  /** … with this Retry-After (seconds). */
+  dryRetryAfter: number;
 }
 
 const SWEEP_ABOVE = 10_000;
 
 export class SharedTokenBuckets implements RateLimiter {
   private readonly locals = new Map<string, Local>();
-  private readonly batch: number;
+  /** The database is away: this process's own buckets decide. */
+  private readonly fallback: TokenBuckets;
 
   constructor(
     private readonly db: Db,
@@ -40,70 +47,55 @@ export class SharedTokenBuckets implements RateLimiter {
     private readonly scope: string,
     readonly options: BucketOptions,
     private readonly onError: (err: unknown) => void = () => undefined,
+    private readonly now: () => number = Date.now,
   ) {
-    this.batch = Math.max(1, Math.ceil(options.capacity / 10));
+    this.fallback = new TokenBuckets(options, now);
   }
 
-  private local(key: string): Local | undefined {
-    return this.locals.get(key);
-  }
-
-  /** Leases a batch (plus what is owed) in the background, once at a time per key. */
-  private refill(key: string, l: Local): void {
-    if (l.leasing) return;
-    l.leasing = true;
-    const wanted = this.batch + l.owed;
-    leaseTokens(this.db, this.scope, key, wanted, this.options.capacity, this.options.refillPerSecond)
-      .then(({ granted, left }) => {
-        const repaid = Math.min(l.owed, granted);
-        l.owed -= repaid;
-        l.tokens += granted - repaid;
-        l.sharedLeft = left;
-        l.leasedAt = Date.now();
-      })
-      .catch((err: unknown) => {
-        // The database is away: fall back to a local allowance of one batch, so a limit never becomes an outage.
-        l.tokens = Math.max(l.tokens, this.batch);
-        this.onError(err);
-      })
-      .finally(() => (l.leasing = false));
-  }
-
-  has(key: string): boolean {
-    const l = this.local(key);
-    if (!l) return true;
-    if (l.tokens < 1) this.maybeRefill(key, l);
-    return l.tokens >= 1;
-  }
-
-  take(key: string): number {
-    let l = this.local(key);
+  acquire(key: string): Promise<number> {
+    let l = this.locals.get(key);
     if (!l) {
-      // First sight of this key here: let it through and lease at once (its token is paid from the lease).
-      l = { tokens: 0, owed: 1, sharedLeft: this.options.capacity, leasing: false, leasedAt: 0 };
+      l = { waiting: [], leasing: false, dryUntil: 0, dryRetryAfter: 0 };
       this.locals.set(key, l);
       this.sweep();
-      this.refill(key, l);
-      return 0;
     }
-    if (l.tokens >= 1) {
-      l.tokens -= 1;
-      if (l.tokens < this.batch / 2) this.refill(key, l);
-      return 0;
-    }
-    this.maybeRefill(key, l);
-    return this.retryAfter(key);
+    if (!l.leasing && this.now() < l.dryUntil) return Promise.resolve(l.dryRetryAfter);
+    const local = l;
+    return new Promise<number>((resolve) => {
+      local.waiting.push(resolve);
+      this.lease(key, local);
+    });
   }
 
-  retryAfter(key: string): number {
-    const l = this.local(key);
-    if (!l || l.tokens >= 1) return 0;
-    return Math.max(1, Math.ceil((1 - Math.min(l.sharedLeft, 1)) / this.options.refillPerSecond));
-  }
-
-  /** Out of tokens: ask the shared bucket again, but not more often than a token refills. */
-  private maybeRefill(key: string, l: Local): void {
-    if (Date.now() - l.leasedAt >= Math.min(1000, 1000 / this.options.refillPerSecond)) this.refill(key, l);
+  /** One lease in flight per key: for every request waiting now; the ones that arrive meanwhile get the next. */
+  private lease(key: string, l: Local): void {
+    if (l.leasing || !l.waiting.length) return;
+    l.leasing = true;
+    const waiting = l.waiting;
+    l.waiting = [];
+    const { capacity, refillPerSecond } = this.options;
+    leaseTokens(this.db, this.scope, key, waiting.length, capacity, refillPerSecond)
+      .then(({ granted, left }) => {
+        const retryAfter = Math.max(1, Math.ceil((1 - Math.min(left, 1)) / refillPerSecond));
+        if (granted < waiting.length) {
+          l.dryUntil = this.now() + Math.max(0, (1 - left) / refillPerSecond) * 1000;
+          l.dryRetryAfter = retryAfter;
+        }
+        waiting.forEach((resolve, i) => resolve(i < granted ? 0 : retryAfter));
+      })
+      .catch((err: unknown) => {
+        this.onError(err);
+        for (const resolve of waiting) resolve(this.fallback.take(key));
+      })
+      .finally(() => {
+        l.leasing = false;
+        if (l.waiting.length && this.now() < l.dryUntil) {
+          // Arrived during a lease that found the bucket empty: refused like the requests after it.
+          for (const resolve of l.waiting.splice(0)) resolve(l.dryRetryAfter);
+        }
+        if (l.waiting.length) this.lease(key, l);
+        else if (this.now() >= l.dryUntil) this.locals.delete(key);
+      });
   }
 
   get size(): number {
@@ -112,7 +104,7 @@ export class SharedTokenBuckets implements RateLimiter {
 
   private sweep(): void {
     if (this.locals.size <= SWEEP_ABOVE) return;
-    for (const [key, l] of this.locals)
-      if (!l.leasing && l.owed === 0 && Date.now() - l.leasedAt > 60_000) this.locals.delete(key);
+    const t = this.now();
+    for (const [key, l] of this.locals) if (!l.leasing && !l.waiting.length && t >= l.dryUntil) this.locals.delete(key);
   }
 }

@@ -1,13 +1,14 @@
 /**
  * The benchmark harness (bench/README.md):
  *
- *   npm run bench                       all seven scenarios at full size, rows appended to bench/RESULTS.md
- *   npm run bench:ci                    all seven, tiny (CI: the harness cannot rot), nothing recorded
+ *   npm run bench                       all nine scenarios at full size, rows appended to bench/RESULTS.md
+ *   npm run bench:ci                    all nine, tiny (CI: the harness cannot rot), nothing recorded
  *   npm run bench -- --only claim_storm,floor
  *   npm run bench -- --scale-offers 5000 --rates 10,20,40 --results /tmp/r.md --no-record
  *   npm run bench -- --temporal-dir /dev/shm    the dev server's SQLite on tmpfs (to see what the disk costs)
  *   npm run bench -- --topology cluster         against the Temporal cluster on Postgres (scripts/temporal-cluster.ts)
  *   npm run bench -- --only supply --report-leads 1000000   ping latency and report timings (#13)
+ *   npm run bench -- --only feed_flood   other clients' wallet p99 while one socket floods the feed (#27)
  *
  * Each scenario prints one JSON line on stdout; progress goes to stderr. Scenarios run in the order of
  * ALL whatever the order of --only, so those that report a ratio (floor, engine_floor) follow the ones
@@ -24,6 +25,7 @@ import { claimStorm, floor, type StormFigures, stormOverSale } from './scenarios
 import { type BenchContext, CI, FULL, type ScenarioResult, type Sizes } from './scenarios/context';
 import { engineFloor } from './scenarios/engine-floor';
 import { feedLatency } from './scenarios/feed';
+import { feedFlood } from './scenarios/feed-flood';
 import { scale } from './scenarios/scale';
 import { stormMany } from './scenarios/storm-many';
 import { supply } from './scenarios/supply';
@@ -38,6 +40,7 @@ const ALL = [
   'engine_floor',
   'scale',
   'supply',
+  'feed_flood',
 ] as const;
 type Name = (typeof ALL)[number];
 
@@ -138,6 +141,7 @@ async function main(argv: string[]): Promise<number> {
           r = { scenario: t.scenario, figures: t.figures, headline: t.headline };
         } else if (name === 'engine_floor') r = await engineFloor(ctx, leadsPerSecond);
         else if (name === 'storm_many') r = await stormMany(ctx);
+        else if (name === 'feed_flood') r = await feedFlood(ctx);
         else if (name === 'supply')
           r = await supply(ctx, { pingRounds: args.sizes.pingRounds, reportLeads: args.sizes.reportLeads });
         else r = await scale(ctx);

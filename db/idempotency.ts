@@ -134,7 +134,7 @@ export async function purgeIdempotencyRecords(db: DbOrTx, ttlMs = IDEMPOTENCY_TT
 /**
  * The shared side of the rate limits (api/shared-rate-limit.ts): one token
  * bucket per (scope, key) in Postgres, refilled by elapsed time and drawn
- * from in small batches by each API process – one statement per lease, so
+ * from by each API process for the requests waiting on it – one statement per lease, so
  * concurrent leases from any number of processes never hand out more than
  * the bucket holds (the row lock serialises them; `tokens >= 0` is a CHECK).
  */

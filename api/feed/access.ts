@@ -10,7 +10,7 @@ import type { FeedConnection } from './connection';
 
 /** Closes every socket among `clients` whose key may no longer use the feed (one query for all of them). */
 export async function enforceAccess(services: ApiServices, clients: Iterable<FeedConnection>): Promise<void> {
-  const live = [...clients].filter((c) => !c.revoked);
+  const live = [...clients].filter((c) => !c.closing);
   if (!live.length) return;
   const allowed = await feedAccess(services.db, [...new Set(live.map((c) => c.buyer.keyId))]);
   for (const c of live) if (!allowed.has(c.buyer.keyId)) c.revoke();

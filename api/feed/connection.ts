@@ -8,12 +8,15 @@ import type { WebSocket } from 'ws';
 
 import type { OfferBusEvent } from '../../db/offer-bus';
 import type { BuyerPrincipal } from '../auth';
-import type { FeedServerMessage } from '../feed-messages';
+import { FEED_CLOSE_CODES, type FeedCloseReason, type FeedServerMessage } from '../feed-messages';
+import { FrameGate, type FrameLimit } from './frame-limit';
 
 /** A client this far behind on reading is not coming back. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
-/** Close code of a socket whose key was revoked or whose buyer was paused (4000-4999: the application's). */
-export const FEED_ACCESS_REVOKED = 4403;
+/** Close code of a socket whose key was revoked or whose buyer was paused. */
+export const FEED_ACCESS_REVOKED = FEED_CLOSE_CODES.access_revoked.code;
+/** How long a client may take to answer the gateway's close before its socket is cut. */
+const CLOSE_GRACE_MS = 1000;
 
 /** What an `error` message may carry besides its code and message (requestId, offerId, retryAfter, errors). */
 export type FeedErrorExtra = Omit<Extract<FeedServerMessage, { type: 'error' }>, 'type' | 'code' | 'message'>;
@@ -25,8 +28,15 @@ export class FeedConnection {
   held: FeedServerMessage[] | null = [];
   /** Offers whose `viewed` is recorded. */
   readonly viewed = new Set<string>();
-  /** Access withdrawn: nothing more is sent or handled; the socket is closing. */
-  revoked = false;
+  /** Closed by the gateway (access withdrawn, too many frames): nothing more is sent or handled. */
+  closing: FeedCloseReason | null = null;
+  /** Told when the gateway starts closing the socket, and why. */
+  onClosing: (reason: FeedCloseReason) => void = () => undefined;
+  /** The frames this socket may still send (api/feed/frame-limit.ts). */
+  readonly gate: FrameGate;
+  /** Offers this socket asked about with `viewed`: the lead of one it may see, null for one it may not. */
+  readonly visible = new Map<string, Promise<string | null>>();
+
   /** The newest `seq` sent to this socket: where a resync picks up. */
   lastSeq = 0;
   /** Open offers this socket was shown (snapshot or offer.opened): it hears how they close. */
@@ -37,7 +47,10 @@ export class FeedConnection {
   constructor(
     readonly ws: WebSocket,
     readonly buyer: BuyerPrincipal,
-  ) {}
+    frameLimit: FrameLimit,
+  ) {
+    this.gate = new FrameGate(frameLimit);
+  }
 
   /** Sends a frame, or holds it while the snapshot loads (`hold`: events; answers and the snapshot itself pass). */
   send(message: FeedServerMessage, hold = true): void {
@@ -46,7 +59,7 @@ export class FeedConnection {
       return;
     }
     const { ws } = this;
-    if (ws.readyState !== ws.OPEN || this.revoked) return;
+    if (ws.readyState !== ws.OPEN || this.closing) return;
     if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
       ws.terminate();
       return;
@@ -62,12 +75,23 @@ export class FeedConnection {
     this.send({ type: 'error', code, message, ...extra }, false);
   }
 
-  /** Access withdrawn: an `access_revoked` error, then the close with 4403 (terminated if the client lingers). */
+  /** Access withdrawn: an `access_revoked` error, then the close with 4403. */
   revoke(): void {
-    if (this.revoked) return;
-    this.sendError('access_revoked', 'This key was revoked or its buyer paused.');
-    this.revoked = true;
-    this.ws.close(FEED_ACCESS_REVOKED, 'access revoked');
-    setTimeout(() => this.ws.terminate(), 1000).unref();
+    this.closeWith('access_revoked', 'access_revoked', 'This key was revoked or its buyer paused.');
+  }
+
+  /**
+   * The gateway closes the socket: an error saying why, then the close code (FEED_CLOSE_CODES); nothing is read
+   * from the socket any more, and it is cut if the client does not answer the close in a second.
+   */
+  closeWith(reason: FeedCloseReason, errorCode: string, message: string): void {
+    if (this.closing) return;
+    this.sendError(errorCode, message);
+    this.closing = reason;
+    this.onClosing(reason);
+    const { code, reason: words } = FEED_CLOSE_CODES[reason];
+    this.ws.close(code, words);
+    this.ws.pause();
+    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 }

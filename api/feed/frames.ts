@@ -1,9 +1,17 @@
 /**
  * The frames a client sends, one handler per message type (api/feed-messages.ts):
  * `viewed` (recorded once per buyer and offer), `claim` and `bid` (the same
- * relay as the REST claim and bid). Every frame answers to the key's state
- * now, not at connect time. Anything malformed is answered with
+ * relay as the REST claim and bid). Anything malformed is answered with
  * `{type:"error", code, message}`; nothing a client sends can throw here.
+ *
+ * The work a frame can cause is bounded: the socket's frame limit is taken
+ * first (api/feed/frame-limit.ts: a frame over it costs a counter), then the
+ * frame is parsed and validated without the database (a malformed frame or an
+ * unknown type costs no query). `claim` and `bid` check the key's access in
+ * the database every time (money moves). `viewed` moves nothing: it relies on
+ * the revocation closing the socket (the `buyer.access` bus event, the
+ * heartbeat's re-check) and remembers, per socket, which offers it may see,
+ * so a `viewed` costs at most two reads per offer and socket, then none.
  */
 import type { RawData } from 'ws';
 
@@ -27,11 +35,9 @@ type Handler<T extends FeedClientMessage['type']> = (
 const HANDLERS: { [T in FeedClientMessage['type']]: Handler<T> } = {
   async viewed(services, client, { offerId }) {
     if (client.viewed.has(offerId)) return;
-    const target = await getTarget(services.db, offerId, client.buyer.buyerId);
-    const offer = target?.eligible ? await getOffer(services.db, offerId) : undefined;
-    if (!offer || offer.kind !== 'ping_post')
-      return client.sendError('not_found', 'No such offer for you.', { offerId });
-    await recordViewed(services.db, offer.leadId, offer.id, client.buyer.buyerId, 'feed');
+    const leadId = await visibleLead(services, client, offerId);
+    if (!leadId) return client.sendError('not_found', 'No such offer for you.', { offerId });
+    await recordViewed(services.db, leadId, offerId, client.buyer.buyerId, 'feed');
     client.viewed.add(offerId);
   },
   claim: (services, client, msg) =>
@@ -45,6 +51,28 @@ const HANDLERS: { [T in FeedClientMessage['type']]: Handler<T> } = {
       client.send({ type: 'bid.result', requestId: msg.requestId, ...answer.body }, false);
     }),
 };
+
+/** Offers remembered per socket for `viewed` at most (the oldest go first). */
+const VISIBLE_REMEMBERED = 1_000;
+
+/**
+ * The lead of an offer this buyer may see on the feed (a ping-post offer that targets it), else null: asked once
+ * per socket and offer – the `viewed` frames that name it meanwhile wait for the same answer.
+ */
+function visibleLead(services: ApiServices, client: FeedConnection, offerId: string): Promise<string | null> {
+  const known = client.visible.get(offerId);
+  if (known) return known;
+  const asking = (async () => {
+    const target = await getTarget(services.db, offerId, client.buyer.buyerId);
+    const offer = target?.eligible ? await getOffer(services.db, offerId) : undefined;
+    return offer?.kind === 'ping_post' ? offer.leadId : null;
+  })();
+  // A failed read is not remembered: the next `viewed` asks again.
+  asking.catch(() => client.visible.delete(offerId));
+  if (client.visible.size >= VISIBLE_REMEMBERED) client.visible.delete(client.visible.keys().next().value!);
+  client.visible.set(offerId, asking);
+  return asking;
+}
 
 /** A refusal the REST answer would make a problem document (rate_limited, claim_pending…): an error with the requestId. */
 async function answering(client: FeedConnection, requestId: string, relay: () => Promise<void>): Promise<void> {
@@ -60,15 +88,27 @@ async function answering(client: FeedConnection, requestId: string, relay: () =>
   }
 }
 
-/** One client frame: access, then JSON, then the message schema, then its handler. */
+/** One client frame: the socket's frame limit, then JSON, then the message schema, then access, then its handler. */
 export async function handleFrame(
   services: ApiServices,
   client: FeedConnection,
   data: RawData,
   isBinary: boolean,
 ): Promise<void> {
-  if (client.revoked) return;
-  if (!(await services.auth.stillValid(client.buyer))) return client.revoke();
+  if (client.closing) return;
+  const verdict = client.gate.admit();
+  services.metrics.inc('leadwire_feed_frames_total', { outcome: verdict.action === 'handle' ? 'handled' : 'dropped' });
+  if (verdict.action === 'close') {
+    services.metrics.inc('leadwire_feed_rate_limited_closes_total');
+    return client.closeWith('frame_rate_exceeded', 'rate_limited', 'Too many frames on this socket: closing it.');
+  }
+  if (verdict.action === 'drop') {
+    if (verdict.reply)
+      client.sendError('rate_limited', 'Too many frames on this socket: frames are dropped until you slow down.', {
+        retryAfter: verdict.retryAfter,
+      });
+    return;
+  }
   if (isBinary) return client.sendError('unsupported_frame', 'Send JSON text frames.');
   let raw: unknown;
   try {
@@ -96,5 +136,7 @@ export async function handleFrame(
     });
   }
   const msg = parsed.data;
+  // Money moves on a claim or a bid: the key's state now, in the database (a gateway may not have heard of a revocation).
+  if (msg.type !== 'viewed' && !(await services.auth.stillValid(client.buyer))) return client.revoke();
   await (HANDLERS[msg.type] as Handler<typeof msg.type>)(services, client, msg);
 }

@@ -15,18 +15,23 @@
  * - fan-out.ts – the gateway subscribes once to the offer bus and fans events
  *   out to the connected buyers an offer targets; `offer.closed` goes to the
  *   sockets that were shown the offer.
+ * - frame-limit.ts – what one socket may send: a token bucket per socket
+ *   (100 frames at once, 20 a second: FEED_FRAME_LIMIT); frames over it are
+ *   dropped unhandled, and the 50th closes the socket with 4429
+ *   (FEED_CLOSE_CODES in api/feed-messages.ts); the key's upgrades are then
+ *   refused with 429 for 15 s.
  * - frames.ts – client messages, one handler per type: `viewed` (recorded
  *   once per buyer and offer), `claim` and `bid` (the same relay as REST).
- *   Anything malformed is answered with `{type:"error", code, message}`;
- *   nothing a client sends can throw here. A frame over 64 KiB is refused by
- *   the protocol itself: the socket closes with 1009 (message too big), since
- *   nothing may be sent after that close.
- * - access.ts – the feed is for a live key of an active buyer. Every client
- *   frame is checked against the key's current state in the database; a
- *   revoked key or a paused buyer (a `buyer.access` bus event from whichever
- *   API instance or worker changed it, or the heartbeat's re-check of every
- *   connected key as a backstop) closes its sockets with 4403 and sends them
- *   nothing more.
+ *   Anything malformed is answered with `{type:"error", code, message}`
+ *   without a database query; nothing a client sends can throw here. A frame
+ *   over 64 KiB is refused by the protocol itself: the socket closes with 1009
+ *   (message too big), since nothing may be sent after that close.
+ * - access.ts – the feed is for a live key of an active buyer. A claim or a
+ *   bid frame is checked against the key's current state in the database
+ *   (a `viewed` moves nothing and is not); a revoked key or a paused buyer (a
+ *   `buyer.access` bus event from whichever API instance or worker changed
+ *   it, or the heartbeat's re-check of every connected key as a backstop)
+ *   closes its sockets with 4403 and sends them nothing more.
  * - Heartbeat (here): a ping every interval; a socket that missed the last
  *   pong is terminated. A socket that stops reading (huge backlog) is dropped
  *   too (connection.ts).
@@ -41,6 +46,7 @@ import { enforceAccess } from './access';
 import { FeedClients } from './clients';
 import { FeedConnection } from './connection';
 import { FeedFanOut } from './fan-out';
+import { FloodCooldown, type FrameLimit } from './frame-limit';
 import { handleFrame } from './frames';
 import { resyncAll, sendSnapshot } from './resume';
 import { upgradeHandler } from './upgrade';
@@ -50,6 +56,8 @@ export const FEED_MAX_PAYLOAD = 64 * 1024;
 
 export interface FeedOptions {
   pingIntervalMs: number;
+  /** What one socket may send (the documented default: FEED_FRAME_LIMIT of api/feed-messages.ts). */
+  frameLimit: FrameLimit;
 }
 
 export interface FeedHandle {
@@ -62,6 +70,7 @@ export interface FeedHandle {
 export function attachFeedGateway(server: http.Server, services: ApiServices, options: FeedOptions): FeedHandle {
   const wss = new WebSocketServer({ noServer: true, maxPayload: FEED_MAX_PAYLOAD });
   const clients = new FeedClients();
+  const cooldown = new FloodCooldown(options.frameLimit.cooldownSeconds);
   let closed = false;
 
   const fanOut = new FeedFanOut(services, clients);
@@ -73,12 +82,15 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
   });
 
   const onConnection = (ws: WebSocket, buyer: BuyerPrincipal, since: number | null): void => {
-    const client = new FeedConnection(ws, buyer);
+    const client = new FeedConnection(ws, buyer, options.frameLimit);
     // A frame over maxPayload, bad UTF-8, a protocol error: ws has already started the close
     // (1009 "message too big", 1007, 1002); listening here keeps the error from crashing the process.
     ws.on('error', () => undefined);
     ws.on('pong', () => (client.alive = true));
     ws.on('close', () => clients.unregister(client));
+    client.onClosing = (reason) => {
+      if (reason === 'frame_rate_exceeded') cooldown.start(buyer.keyId);
+    };
     ws.on('message', (data, isBinary) => {
       handleFrame(services, client, data, isBinary).catch((err) => {
         services.logger.warn('[feed] message handling failed', err);
@@ -96,6 +108,7 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
 
   const onUpgrade = upgradeHandler(services, {
     closed: () => closed,
+    cooldown: (keyId) => cooldown.retryAfter(keyId),
     accept: (req, socket, head, buyer, since) =>
       wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, buyer, since)),
   });

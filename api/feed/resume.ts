@@ -62,7 +62,7 @@ export async function sendSnapshot(
  */
 export function resyncAll(services: ApiServices, clients: FeedClients): void {
   for (const c of clients.all()) {
-    if (c.revoked) continue;
+    if (c.closing) continue;
     sendSnapshot(services, clients, c, c.lastSeq || null, true).catch((err) =>
       services.logger.warn('[feed] resync failed', err),
     );

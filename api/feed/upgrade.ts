@@ -3,12 +3,13 @@
  * (`Authorization: Bearer` or `?token=`) of an active buyer. A refusal is a
  * plain HTTP answer with a problem document before any WebSocket exists: 404
  * for another path, 400 for a malformed `since`, 401 for a bad key (429 while
- * the address is rate-limited), 403 for a key of another kind or a paused buyer.
+ * the address is rate-limited), 403 for a key of another kind or a paused buyer,
+ * 429 for a key whose socket was just closed for flooding (its cooldown).
  */
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 
-import type { BuyerPrincipal } from '../auth';
+import { type BuyerPrincipal, rateLimited } from '../auth';
 import { Problem, problemBody } from '../problem';
 import type { ApiServices } from '../services';
 import { invalidField } from '../validate';
@@ -32,6 +33,8 @@ function refuse(socket: Duplex, status: number, problem: Problem): void {
 export interface UpgradeOptions {
   /** The gateway is closing: every upgrade is a 404. */
   closed(): boolean;
+  /** Seconds the key must wait after its socket was closed for flooding (0: none). */
+  cooldown(keyId: string): number;
   /** The upgrade passed: hand the socket over (`since`: the client's resume cursor). */
   accept(req: http.IncomingMessage, socket: Duplex, head: Buffer, buyer: BuyerPrincipal, since: number | null): void;
 }
@@ -74,6 +77,13 @@ export function upgradeHandler(services: ApiServices, options: UpgradeOptions) {
       }
       if (principal.kind !== 'buyer')
         return refuse(socket, 403, new Problem(403, 'forbidden', 'The feed is for buyer keys.'));
+      const wait = options.cooldown(principal.keyId);
+      if (wait > 0)
+        return refuse(
+          socket,
+          429,
+          rateLimited(wait, "This key's last socket sent too many frames: connect again after Retry-After."),
+        );
       if (!(await services.auth.stillValid(principal)))
         return refuse(
           socket,

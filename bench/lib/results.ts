@@ -26,6 +26,8 @@ const SECTIONS: Record<string, string> = {
   engine_floor: "6. Engine floor (the engine's least workflow at rising rates; Leadwire's throughput as a ratio to it)",
   storm_many: '7. Storm over many offers (B buyers each claiming O open offers at once)',
   supply: '8. Supply side (ping latency with 50 concurrent pings; reports over seeded leads)',
+  feed_flood:
+    "9. Feed flood (another client's wallet GET p99 while one socket floods the feed, against idle; target ≤ 2×)",
 };
 
 const TEMPLATE = `# Benchmark results

@@ -29,6 +29,9 @@ export interface Sizes {
   /** Supply: rounds of 50 concurrent pings, and leads seeded for the report timings. */
   pingRounds: number;
   reportLeads: number;
+  /** Feed flood: wallet reads per sample (idle, flooded), and frames a flooding socket sends. */
+  floodReads: number;
+  floodFrames: number;
 }
 
 export const FULL: Sizes = {
@@ -48,6 +51,8 @@ export const FULL: Sizes = {
   manyRounds: 3,
   pingRounds: 20,
   reportLeads: 1_000_000,
+  floodReads: 3_000,
+  floodFrames: 10_000,
 };
 
 /** `npm run bench:ci`: every scenario, tiny, so the harness cannot rot (well under 3 minutes). */
@@ -68,6 +73,8 @@ export const CI: Sizes = {
   manyRounds: 1,
   pingRounds: 2,
   reportLeads: 2_000,
+  floodReads: 20,
+  floodFrames: 1_000,
 };
 
 export interface BenchContext {
@@ -80,7 +87,15 @@ export interface BenchContext {
 
 export interface ScenarioResult {
   scenario:
-    'claim_storm' | 'floor' | 'feed_latency' | 'throughput' | 'engine_floor' | 'scale' | 'storm_many' | 'supply';
+    | 'claim_storm'
+    | 'floor'
+    | 'feed_latency'
+    | 'throughput'
+    | 'engine_floor'
+    | 'scale'
+    | 'storm_many'
+    | 'supply'
+    | 'feed_flood';
   /** Everything measured (printed as JSON). */
   figures: Record<string, unknown>;
   /** One line for the results table. */

@@ -163,7 +163,7 @@ export interface components {
         error: {
             /** @constant */
             type: "error";
-            /** @description stable: malformed_json, unsupported_frame, unknown_type, validation_failed, not_found, access_revoked (the socket closes with 4403), internal_error, or a claim/bid problem code (claim_pending, bid_pending, rate_limited…: retry with the same requestId) */
+            /** @description stable: malformed_json, unsupported_frame, unknown_type, validation_failed, not_found, access_revoked (the socket closes with 4403), rate_limited (without a requestId: frames over the socket's limit are dropped; more close it with 4429), internal_error, or a claim/bid problem code (claim_pending, bid_pending, rate_limited…: retry with the same requestId) */
             code: string;
             message: string;
             /** @description the claim or bid this is about */

@@ -14,7 +14,8 @@
  * The live feed (`/v1/feed`, a WebSocket) has its types here too: `feed.d.ts`
  * is generated from the served AsyncAPI document, one type per message
  * (`OfferOpenedMessage`, `ClaimResultMessage`…) and the unions of what the
- * gateway sends (`FeedServerMessage`) and accepts (`FeedClientMessage`).
+ * gateway sends (`FeedServerMessage`) and accepts (`FeedClientMessage`), and
+ * the codes it closes a socket with (`FEED_CLOSE_CODES`, feed-close-codes.ts).
  */
 import createClient, { type Client, type ClientOptions } from 'openapi-fetch';
 
@@ -35,6 +36,7 @@ export type {
   SnapshotMessage,
   ViewedMessage,
 } from './feed';
+export { FEED_CLOSE_CODES } from './feed-close-codes';
 
 /** The named schemas of the document: `Schemas['ClaimWon']`, `Schemas['Problem']`… */
 export type Schemas = components['schemas'];

@@ -10,6 +10,7 @@ import crypto from 'node:crypto';
 
 import { and, eq, sql } from 'drizzle-orm';
 
+import { DEFAULT_CLAIMS } from '../../api/app';
 import { withIdempotency } from '../../api/idempotency';
 import { IDEMPOTENCY_LEASE_MS, reserveIdempotencyKey } from '../../db/idempotency';
 import { apiKeys, idempotencyRecords, rateLimitBuckets } from '../../db/schema';
@@ -57,9 +58,8 @@ describe('rate limits shared across API processes', () => {
     try {
       const one = await apiBuyer(h, adminKey);
       const sharedAllowed = await flood(shared, one.apiKey);
-      // At most the bucket, plus each process's first request let through before its first lease returned.
-      expect(sharedAllowed).toBeLessThanOrEqual(LIMIT.claims.capacity + shared.length);
-      expect(sharedAllowed).toBeGreaterThanOrEqual(LIMIT.claims.capacity / 2);
+      // Exactly the bucket: every admitted claim is a token of the shared bucket (nothing lent, nothing leased ahead).
+      expect(sharedAllowed).toBe(LIMIT.claims.capacity);
       // One shared bucket (this key's claims), drawn down to empty by both processes.
       // (Other test files share this database: only this key's rows count.)
       const [key] = await h.database.db
@@ -79,6 +79,69 @@ describe('rate limits shared across API processes', () => {
       expect(sharedAllowed).toBeLessThan(separateAllowed);
     } finally {
       for (const i of [...shared, ...separate]) await i.close();
+    }
+  });
+
+  /**
+   * `n` claims on unknown offers sent at once, alternating between the instances: the answers' statuses
+   * (404: the claim got past the limit; 429: refused by it).
+   */
+  async function burst(instances: ApiInstance[], key: string, n: number): Promise<number[]> {
+    const answers = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        instances[i % instances.length]!.http.post(`/v1/offers/${crypto.randomUUID()}/claim`).set(bearer(key)).send({}),
+      ),
+    );
+    return answers.map((res) => res.status);
+  }
+
+  const count = (statuses: number[], status: number) => statuses.filter((s) => s === status).length;
+
+  test("a key's first burst of exactly the default capacity, at once across two processes, is admitted whole (issue 27, item 8)", async () => {
+    const { adminKey } = await apiAgency(h);
+    // The default claim limit (DEFAULT_CLAIMS: 30 a burst, 10/s), shared; failed authentications stay relaxed.
+    const defaults = { rateLimits: { authFailures: LIMIT.authFailures }, sharedRateLimits: true };
+    const shared = [await h.startInstance(defaults), await h.startInstance(defaults)];
+    try {
+      for (let round = 0; round < 3; round++) {
+        // Three fresh keys, three bursts: not one lucky interleaving.
+        const buyer = await apiBuyer(h, adminKey);
+        const statuses = await burst(shared, buyer.apiKey, DEFAULT_CLAIMS.capacity);
+        expect({ round, admitted: count(statuses, 404), refused: count(statuses, 429) }).toEqual({
+          round,
+          admitted: DEFAULT_CLAIMS.capacity,
+          refused: 0,
+        });
+      }
+    } finally {
+      for (const i of shared) await i.close();
+    }
+  });
+
+  test('a burst of the capacity plus 12 at once across two processes: exactly the capacity passes, the 12 are refused with Retry-After', async () => {
+    const { adminKey } = await apiAgency(h);
+    // No refill to speak of (one token in 1,000 s): what passes is the bucket and nothing else.
+    const limits = { claims: { capacity: 30, refillPerSecond: 0.001 }, authFailures: LIMIT.authFailures };
+    const shared = [
+      await h.startInstance({ rateLimits: limits, sharedRateLimits: true }),
+      await h.startInstance({ rateLimits: limits, sharedRateLimits: true }),
+    ];
+    try {
+      const buyer = await apiBuyer(h, adminKey);
+      const statuses = await burst(shared, buyer.apiKey, limits.claims.capacity + 12);
+      expect({ admitted: count(statuses, 404), refused: count(statuses, 429) }).toEqual({
+        admitted: limits.claims.capacity,
+        refused: 12,
+      });
+      // Refused at once from then on, by either process, with the time to the next token.
+      const again = await shared[1]!.http
+        .post(`/v1/offers/${crypto.randomUUID()}/claim`)
+        .set(bearer(buyer.apiKey))
+        .send({});
+      expect(again.status).toBe(429);
+      expect(Number(again.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    } finally {
+      for (const i of shared) await i.close();
     }
   });
 });

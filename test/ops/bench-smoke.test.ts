@@ -11,7 +11,7 @@ import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../..');
 
-test('npm run bench:ci runs all seven scenarios, checks one winner per claim round, and records a row per scenario', async () => {
+test('npm run bench:ci runs all nine scenarios, checks one winner per claim round, and records a row per scenario', async () => {
   const results = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lw-bench-smoke-')), 'RESULTS.md');
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     execFile(
@@ -46,12 +46,13 @@ test('npm run bench:ci runs all seven scenarios, checks one winner per claim rou
     'engine_floor',
     'scale',
     'supply',
+    'feed_flood',
   ]);
   for (const l of lines) {
     expect(l.persistence).toMatch(/SQLite/);
     expect(l.machine).toMatch(/cores/);
   }
-  const [storm, floor, many, feed, throughput, engineFloor, scale, supply] = lines.map(
+  const [storm, floor, many, feed, throughput, engineFloor, scale, supply, flood] = lines.map(
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     (l) => l.figures as Record<string, any>,
   );
@@ -85,10 +86,15 @@ test('npm run bench:ci runs all seven scenarios, checks one winner per claim rou
   );
   expect(supply!).toMatchObject({ concurrency: 50, reportLeads: 2000, pings: { n: 100 }, bareSql: { n: 100 } });
   expect(Object.keys(supply!.reportMedianMs)).toEqual(['day', 'campaign', 'source', 'buyer']);
+  // Wallet reads idle and during the flood; the flooding sockets were closed by the gateway's frame limit (4429),
+  // and the key's attempts after that refused during its cooldown (upgrade 429): nothing else.
+  expect(flood!).toMatchObject({ reads: 20, idle: { n: 20 }, flooded: { n: 20 }, p99Ratio: expect.any(Number) });
+  expect(flood!.closes['4429']).toBeGreaterThanOrEqual(1);
+  expect(Object.keys(flood!.closes).filter((how) => how !== '4429' && how !== 'upgrade 429')).toEqual([]);
 
   // One row in the runs table and one in each scenario's table.
   const recorded = fs.readFileSync(results, 'utf8');
-  expect(recorded.match(/^\| \d{4}-\d\d-\d\dT[^|]+\| [0-9a-f]{7}/gm)).toHaveLength(9);
+  expect(recorded.match(/^\| \d{4}-\d\d-\d\dT[^|]+\| [0-9a-f]{7}/gm)).toHaveLength(10);
   for (const key of [
     'runs',
     'claim_storm',
@@ -99,6 +105,7 @@ test('npm run bench:ci runs all seven scenarios, checks one winner per claim rou
     'engine_floor',
     'scale',
     'supply',
+    'feed_flood',
   ])
     expect(recorded).toContain(`<!-- rows:${key} -->`);
 }, 400_000);

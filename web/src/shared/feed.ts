@@ -2,9 +2,13 @@
  * The Live Leads feed client: one WebSocket to /v1/feed, reconnected with
  * exponential backoff (0.5 s doubling to 15 s, with jitter) whenever it drops,
  * and at once when the browser comes back online. Every (re)connection starts
- * with a fresh `snapshot` from the server. Claims sent over the socket are
- * matched to their `claim.result` by requestId.
+ * with a fresh `snapshot` from the server. A socket the server closed on
+ * purpose (FEED_CLOSE_CODES: too many frames, access revoked) is not
+ * reconnected before the longest delay, so a page that floods or lost its key
+ * does not hammer the server. Claims sent over the socket are matched to their
+ * `claim.result` by requestId.
  */
+import { FEED_CLOSE_CODES } from '../../../packages/client';
 import type { ClaimRefusedAnswer, ClaimWonAnswer, FeedClientMessage, FeedServerMessage } from './types';
 
 export type FeedStatus = 'connecting' | 'online' | 'offline';
@@ -29,6 +33,8 @@ export class FeedClaimError extends Error {
 
 const MIN_DELAY = 500;
 const MAX_DELAY = 15_000;
+/** Closes that say "not now": reconnect only after MAX_DELAY. */
+const CLOSED_ON_PURPOSE: ReadonlySet<number> = new Set(Object.values(FEED_CLOSE_CODES));
 
 export class LiveFeed {
   private ws: WebSocket | null = null;
@@ -148,20 +154,21 @@ export class LiveFeed {
       }
       this.on.message(m);
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
       this.failPending('the connection dropped');
-      this.scheduleReconnect();
+      this.scheduleReconnect(CLOSED_ON_PURPOSE.has(ev.code));
     };
     ws.onerror = () => {
       /* onclose follows and reconnects */
     };
   }
 
-  private scheduleReconnect(): void {
+  /** `backOff`: the server closed the socket on purpose; wait the longest delay. */
+  private scheduleReconnect(backOff = false): void {
     if (this.stopped) return;
-    const base = Math.min(MAX_DELAY, MIN_DELAY * 2 ** this.attempt);
+    const base = backOff ? MAX_DELAY : Math.min(MAX_DELAY, MIN_DELAY * 2 ** this.attempt);
     const delay = Math.round(base / 2 + (Math.random() * base) / 2);
     this.attempt++;
     this.on.status('offline', { attempt: this.attempt, retryInMs: delay });
