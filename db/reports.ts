@@ -30,7 +30,7 @@
 import { and, eq, gte, ne, type SQL, sql } from 'drizzle-orm';
 
 import { isLost } from '../claims/vocabulary';
-import type { CsvValue } from '../domain/csv';
+import { type CsvValue, e164Phone } from '../domain/csv';
 import { sourceOutcome } from '../domain/payout';
 import { type Distribution, distribution, rate } from '../domain/stats';
 import type { LeadStatus } from '../domain/types';
@@ -514,7 +514,7 @@ export function agencyLeadsExport(db: DbOrTx, agencyId: string, range: DateRange
         r.status as string,
         f.firstName,
         f.lastName,
-        f.phone,
+        e164Phone(f.phone),
         f.email,
         f.address,
         f.city,
@@ -598,7 +598,7 @@ export function salesExport(db: DbOrTx, scope: { agencyId: string; buyerId?: str
         r.status as string,
         f.firstName,
         f.lastName,
-        f.phone,
+        e164Phone(f.phone),
         f.email,
         f.city,
         f.state,

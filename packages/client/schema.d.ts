@@ -8302,7 +8302,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description RFC 4180 CSV with a header row, streamed */
+            /** @description RFC 4180 CSV with a header row, streamed. A text cell beginning with =, +, -, @, a tab or a carriage return is written with a ' before it, in double quotes (formula injection); numbers and E.164 phone numbers are written as they are */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8363,7 +8363,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description RFC 4180 CSV with a header row, streamed */
+            /** @description RFC 4180 CSV with a header row, streamed. A text cell beginning with =, +, -, @, a tab or a carriage return is written with a ' before it, in double quotes (formula injection); numbers and E.164 phone numbers are written as they are */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8424,7 +8424,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description RFC 4180 CSV with a header row, streamed */
+            /** @description RFC 4180 CSV with a header row, streamed. A text cell beginning with =, +, -, @, a tab or a carriage return is written with a ' before it, in double quotes (formula injection); numbers and E.164 phone numbers are written as they are */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8487,7 +8487,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description RFC 4180 CSV with a header row, streamed */
+            /** @description RFC 4180 CSV with a header row, streamed. A text cell beginning with =, +, -, @, a tab or a carriage return is written with a ' before it, in double quotes (formula injection); numbers and E.164 phone numbers are written as they are */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8558,7 +8558,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description RFC 4180 CSV with a header row, streamed */
+            /** @description RFC 4180 CSV with a header row, streamed. A text cell beginning with =, +, -, @, a tab or a carriage return is written with a ' before it, in double quotes (formula injection); numbers and E.164 phone numbers are written as they are */
             200: {
                 headers: {
                     [name: string]: unknown;
