@@ -316,6 +316,13 @@ describe('on postgres', () => {
     await expectAgreement(db, w.agencyId, 'Asia/Tokyo');
   }, 60_000);
 
+  /** Each agency's reports agree with the recount, with the deltas pending and after a fold. */
+  async function agreeBeforeAndAfterFold(db: Db, agencies: [agencyId: string, timeZone: string][]): Promise<void> {
+    for (const [agencyId, zone] of agencies) await expectAgreement(db, agencyId, zone);
+    await foldReports(db);
+    for (const [agencyId, zone] of agencies) await expectAgreement(db, agencyId, zone);
+  }
+
   /** Whether another transaction holds the lock of this lead's facts row (the refresh's lock). */
   async function factsRowLocked(pool: Pool, leadId: string): Promise<boolean> {
     const client = await pool.connect();
@@ -364,11 +371,10 @@ describe('on postgres', () => {
     } finally {
       zoneChange.release();
     }
-    await expectAgreement(db, a.agencyId, 'Asia/Tokyo');
-    await expectAgreement(db, b.agencyId, 'UTC');
-    await foldReports(db);
-    await expectAgreement(db, a.agencyId, 'Asia/Tokyo');
-    await expectAgreement(db, b.agencyId, 'UTC');
+    await agreeBeforeAndAfterFold(db, [
+      [a.agencyId, 'Asia/Tokyo'],
+      [b.agencyId, 'UTC'],
+    ]);
   }, 60_000);
 
   test("the online rebuild holds one batch of the agency's leads at a time: sales of other agencies and of the agency's other leads commit during it, and lost roll-ups come back exact", async () => {
@@ -417,11 +423,10 @@ describe('on postgres', () => {
       (await pool.query('SELECT count(*) AS n FROM leads WHERE agency_id = $1', [a.agencyId])).rows[0].n,
     );
     expect(batches).toBeGreaterThanOrEqual(leadsOfA - 1); // one lead a batch (the lead added during it may come before)
-    await expectAgreement(db, a.agencyId, 'Europe/Berlin');
-    await expectAgreement(db, b.agencyId, 'UTC');
-    await foldReports(db);
-    await expectAgreement(db, a.agencyId, 'Europe/Berlin');
-    await expectAgreement(db, b.agencyId, 'UTC');
+    await agreeBeforeAndAfterFold(db, [
+      [a.agencyId, 'Europe/Berlin'],
+      [b.agencyId, 'UTC'],
+    ]);
   }, 60_000);
 
   test("the API's fold timer moves the pending deltas into the roll-ups; the report is the same before and after", async () => {
