@@ -48,9 +48,14 @@ CREATE OR REPLACE FUNCTION report_rebuild_batch(agency uuid, after uuid, n integ
 DECLARE
   ids uuid[];
 BEGIN
-  ids := ARRAY(SELECT f.lead_id FROM report_lead_facts f
-                WHERE f.agency_id = agency AND (after IS NULL OR f.lead_id > after)
-                ORDER BY f.lead_id LIMIT n);
+  -- Two statements, not `after IS NULL OR lead_id > after`: each batch must be a range of the index, or a
+  -- rebuild of a million leads would read them all a thousand times.
+  IF after IS NULL THEN
+    ids := ARRAY(SELECT f.lead_id FROM report_lead_facts f WHERE f.agency_id = agency ORDER BY f.lead_id LIMIT n);
+  ELSE
+    ids := ARRAY(SELECT f.lead_id FROM report_lead_facts f
+                  WHERE f.agency_id = agency AND f.lead_id > after ORDER BY f.lead_id LIMIT n);
+  END IF;
   IF cardinality(ids) = 0 THEN
     RETURN NULL;
   END IF;
