@@ -30,7 +30,7 @@
 import { and, eq, gte, ne, type SQL, sql } from 'drizzle-orm';
 
 import { isLost } from '../claims/vocabulary';
-import type { CsvValue } from '../domain/csv';
+import { type CsvValue, e164Phone } from '../domain/csv';
 import { sourceOutcome } from '../domain/payout';
 import { type Distribution, distribution, rate } from '../domain/stats';
 import type { LeadStatus } from '../domain/types';
@@ -140,13 +140,41 @@ export async function foldReports(db: DbOrTx): Promise<number | null> {
   return result.rows[0]?.groups ?? null;
 }
 
+/** Leads per transaction of an online rebuild: a sale of one of them waits for one batch at most. */
+const REBUILD_BATCH = 1000;
+
 /**
- * Recomputes an agency's roll-ups from the base tables (report_rebuild(),
- * set-based): after rows were written with the triggers off (the bench
- * seed). A time-zone change and the migration's backfill run it in SQL.
+ * Recomputes an agency's roll-ups from the base tables, online (migration
+ * 0010): a zero facts row for each lead without one, then the agency's leads
+ * batch after batch, each batch its own short transaction running the
+ * triggers' own refresh (the lead's facts row locked, recomputed, the
+ * difference appended to the deltas), then one reconciling statement under
+ * the fold lock. No table is locked: other agencies' sales never wait, and
+ * this agency's wait only while their lead is in the batch being refreshed.
+ * For rows written with the triggers off (the bench seed) and as a repair;
+ * a time-zone change runs the same steps in its own transaction (the
+ * report_agency_zone trigger). `inBatch` runs inside each batch's
+ * transaction after its refresh (tests hold a batch open with it).
  */
-export async function rebuildReports(db: DbOrTx, agencyId: string): Promise<void> {
-  await withoutJit(db, (tx) => tx.execute(sql`SELECT report_rebuild(${agencyId}::uuid)`));
+export async function rebuildReports(
+  db: DbOrTx,
+  agencyId: string,
+  opts: { batch?: number; inBatch?: (lastLeadId: string) => Promise<void> } = {},
+): Promise<void> {
+  await withoutJit(db, (tx) => tx.execute(sql`SELECT report_rebuild_seed(${agencyId}::uuid)`));
+  let after: string | null = null;
+  do {
+    const from: string | null = after;
+    after = await withoutJit(db, async (tx) => {
+      const result = (await tx.execute(
+        sql`SELECT report_rebuild_batch(${agencyId}::uuid, ${from}::uuid, ${opts.batch ?? REBUILD_BATCH}) AS last`,
+      )) as unknown as { rows: { last: string | null }[] };
+      const last = result.rows[0]?.last ?? null;
+      if (last && opts.inBatch) await opts.inBatch(last);
+      return last;
+    });
+  } while (after);
+  await withoutJit(db, (tx) => tx.execute(sql`SELECT report_reconcile(${agencyId}::uuid)`));
 }
 
 async function withoutJit<T>(db: DbOrTx, fn: (tx: DbOrTx) => Promise<T>): Promise<T> {
@@ -486,7 +514,7 @@ export function agencyLeadsExport(db: DbOrTx, agencyId: string, range: DateRange
         r.status as string,
         f.firstName,
         f.lastName,
-        f.phone,
+        e164Phone(f.phone),
         f.email,
         f.address,
         f.city,
@@ -570,7 +598,7 @@ export function salesExport(db: DbOrTx, scope: { agencyId: string; buyerId?: str
         r.status as string,
         f.firstName,
         f.lastName,
-        f.phone,
+        e164Phone(f.phone),
         f.email,
         f.city,
         f.state,

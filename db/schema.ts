@@ -874,7 +874,7 @@ export const reportLeadFacts = pgTable(
     sourceId: uuid('source_id'),
     ...leadMeasures(),
   },
-  (t) => [index('report_lead_facts_agency_idx').on(t.agencyId)],
+  (t) => [index('report_lead_facts_agency_idx').on(t.agencyId, t.leadId)],
 );
 
 /** Each lead's current contribution to each buyer's roll-up. */

@@ -139,6 +139,25 @@ export async function setSourceCampaign(
   return row!;
 }
 
+/** Allows or disallows a campaign for a source, keeping its payout rule; undefined when the source has no rule for it. */
+export async function setSourceCampaignAllowed(
+  db: DbOrTx,
+  input: { agencyId: string; sourceId: string; campaignId: string; allowed: boolean },
+): Promise<SourceCampaignRow | undefined> {
+  const [row] = await db
+    .update(sourceCampaigns)
+    .set({ allowed: input.allowed, updatedAt: new Date() })
+    .where(
+      and(
+        eq(sourceCampaigns.sourceId, input.sourceId),
+        eq(sourceCampaigns.campaignId, input.campaignId),
+        eq(sourceCampaigns.agencyId, input.agencyId),
+      ),
+    )
+    .returning();
+  return row;
+}
+
 /** Every campaign rule of a source, with the campaign's name and status. */
 export async function sourceCampaignRules(db: DbOrTx, sourceId: string) {
   return db

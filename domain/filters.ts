@@ -37,6 +37,7 @@ export interface LeadFilters {
   rules: FilterRule[];
 }
 
+/** A refusal names every failing rule (`failed`), in the order of the rules. */
 export type FilterVerdict = { pass: true } | { pass: false; failed: { index: number; rule: string }[]; detail: string };
 
 /** The value of a field of the lead: a top-level field, or `answers.<question>`. */
@@ -115,9 +116,13 @@ export function evaluateFilters(filters: LeadFilters | null | undefined, lead: o
     .map((r, index) => ({ index, rule: describeRule(r), ok: results[index] }))
     .filter((f) => !f.ok)
     .map(({ index, rule }) => ({ index, rule }));
+  // Every failing rule, in the order of the buyer's rules: for `all` the first one is the one that decided, and
+  // the rest are what the buyer would still have to change for such a lead.
   const detail =
     filters.match === 'any'
       ? `no filter rule matched (any of: ${failed.map((f) => f.rule).join('; ')})`
-      : `filter rule ${failed[0]!.index + 1} failed: ${failed[0]!.rule}`;
+      : failed.length === 1
+        ? `filter rule ${failed[0]!.index + 1} failed: ${failed[0]!.rule}`
+        : `filter rules ${failed.map((f) => f.index + 1).join(', ')} failed: ${failed.map((f) => f.rule).join('; ')}`;
   return { pass: false, failed, detail };
 }

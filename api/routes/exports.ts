@@ -49,7 +49,13 @@ function csvReply(name: string, e: Export): StreamReply {
   };
 }
 
-const CSV_OK = { 200: { description: 'RFC 4180 CSV with a header row, streamed', contentType: 'text/csv' } };
+const CSV_OK = {
+  200: {
+    description:
+      "RFC 4180 CSV with a header row, streamed. A text cell beginning with =, +, -, @, a tab or a carriage return is written with a ' before it, in double quotes (formula injection); numbers and E.164 phone numbers are written as they are",
+    contentType: 'text/csv',
+  },
+};
 
 async function rangeFor(services: ApiServices, agencyId: string, query: { from?: string; to?: string }) {
   return rangeOf(query, await agencyTimeZone(services.db, agencyId));

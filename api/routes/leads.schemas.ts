@@ -43,6 +43,9 @@ export const LeadView = z.object({
   statusReason: Nullable(z.string()),
   fields: LeadFieldsSchema,
   consent: Nullable(ConsentSchema),
+  sourceId: Nullable(Id).describe("the source that sent the lead; null: the agency's own (console, admin key)"),
+  subId: Nullable(z.string()).describe("the seller's sub id, as posted"),
+  clickId: Nullable(z.string()).describe("the seller's click id, as posted"),
   workflowId: z.string(),
   createdAt: IsoTime,
   updatedAt: IsoTime,
@@ -77,6 +80,7 @@ export const AssignmentView = z.object({
   createdAt: IsoTime,
 });
 export const LeadDetailView = LeadView.extend({
+  sourceName: Nullable(z.string()).describe("the source's name; null when the lead is the agency's own"),
   offers: z.array(OfferAdminView),
   assignments: z.array(AssignmentView),
 });

@@ -15,6 +15,7 @@ import { agencyBuyerIds } from '../../db/buyers';
 import { type CampaignRow, getCampaign } from '../../db/campaigns';
 import { getLead, intakeLead, type LeadRow, type LeadSource, listLeads } from '../../db/leads';
 import { leadOffers, leadTimeline } from '../../db/offers';
+import { getSource } from '../../db/sources';
 import { dedupeKeys } from '../../domain/dedupe';
 import type { ConsentEvidence, LeadFields, LeadStatus } from '../../domain/types';
 import { DeadlineExceeded, executeManualAction, startLeadWorkflow } from '../../temporal/calls';
@@ -245,14 +246,20 @@ export const leadRoutes: AnyRoute[] = [
     responses: { 200: { description: 'the lead', schema: Responses.Lead }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
     async handler({ principal, params, services }) {
       const lead = await loadLead(services, principal.agencyId, params.id);
-      const [offers, assignments] = await Promise.all([
+      const [offers, assignments, source] = await Promise.all([
         leadOffers(services.db, lead.id),
         leadAssignments(services.db, lead.id),
+        lead.sourceId ? getSource(services.db, principal.agencyId, lead.sourceId) : undefined,
       ]);
       return {
         status: 200,
         body: {
-          lead: { ...leadView(lead), offers: offers.map(offerAdminView), assignments: assignments.map(assignmentView) },
+          lead: {
+            ...leadView(lead),
+            sourceName: source?.name ?? null,
+            offers: offers.map(offerAdminView),
+            assignments: assignments.map(assignmentView),
+          },
         },
       };
     },

@@ -32,7 +32,22 @@ export const CandidateView = z.object({
   eligible: z.boolean(),
   reason: Nullable(ExclusionReasonSchema),
   detail: Nullable(z.string()),
-  snapshot: z.record(z.string(), z.unknown()),
+  snapshot: z
+    .object({
+      failedRules: z
+        .array(
+          z.object({
+            index: z.number().int().describe("the rule's position in the buyer's rules, from 0"),
+            rule: z.string(),
+          }),
+        )
+        .optional()
+        .describe(
+          "filter_mismatch: every rule of the buyer's filters the lead failed, in the order of the rules (for `all`, the first one is the one that excluded the buyer)",
+        ),
+    })
+    .catchall(z.unknown())
+    .describe('what the rules saw when they decided (balance, caps, price, …)'),
 });
 
 /** The answers these routes document (their `responses`), each a named component by its key. */

@@ -30,7 +30,9 @@ export const SourceCampaignSet = z
       .boolean()
       .default(true)
       .describe('false: the source may no longer post into it (the rule is kept for its leads)'),
-    payout: PayoutRuleSchema,
+    payout: PayoutRuleSchema.optional().describe(
+      "absent: the campaign's rule keeps its payout (`{campaignId, allowed: false}` disallows, `{campaignId}` allows again); needed the first time a campaign is allowed",
+    ),
   })
   .strict();
 export const SourceKeyCreate = z

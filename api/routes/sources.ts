@@ -19,6 +19,7 @@ import {
   listSources,
   recordSourceSettlement,
   setSourceCampaign,
+  setSourceCampaignAllowed,
   sourceCampaignRules,
   updateSource,
 } from '../../db/sources';
@@ -131,7 +132,7 @@ export const sourceRoutes: AnyRoute[] = [
     summary:
       'Allow a campaign for a source with its payout rule (fixed per sold lead, or a share of the sale); or disallow it',
     description:
-      'One rule per source and campaign: posting it again replaces the rule. The payout of a sale uses the rule in force at the sale.',
+      'One rule per source and campaign: posting it again replaces the rule. The payout of a sale uses the rule in force at the sale. Without `payout`, only `allowed` changes and the rule keeps its payout: `{"campaignId": …, "allowed": false}` stops the source posting there (404 when it has no rule for the campaign); allowing a campaign the first time needs a `payout` (400).',
     roles: ['admin'],
     params: IdParams,
     body: SourceCampaignSet,
@@ -149,13 +150,25 @@ export const sourceRoutes: AnyRoute[] = [
           errors: [{ in: 'body', path: 'campaignId', message: 'no such campaign in this agency' }],
         });
       }
-      const rule = await setSourceCampaign(services.db, {
-        agencyId: principal.agencyId,
-        sourceId: source.id,
-        campaignId: campaign.id,
-        allowed: body.allowed,
-        payout: body.payout,
-      });
+      const target = { agencyId: principal.agencyId, sourceId: source.id, campaignId: campaign.id };
+      const rule = body.payout
+        ? await setSourceCampaign(services.db, { ...target, allowed: body.allowed, payout: body.payout })
+        : await setSourceCampaignAllowed(services.db, { ...target, allowed: body.allowed });
+      if (!rule && body.allowed) {
+        throw new Problem(
+          400,
+          'validation_failed',
+          'A campaign allowed to a source for the first time needs its payout rule.',
+          {
+            errors: [{ in: 'body', path: 'payout', message: 'required: the source has no rule for this campaign yet' }],
+          },
+        );
+      }
+      if (!rule) {
+        throw new Problem(404, 'not_found', 'The source has no rule for this campaign: it cannot post there already.', {
+          errors: [{ in: 'body', path: 'campaignId', message: 'no rule of this source for this campaign' }],
+        });
+      }
       services.sourceAccess.forgetSource(source.id); // this process at once; the others within a second
       return { status: 200, body: { campaign: sourceCampaignView({ rule, campaignName: campaign.name }) } };
     },

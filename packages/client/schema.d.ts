@@ -924,7 +924,7 @@ export interface paths {
         put?: never;
         /**
          * Allow a campaign for a source with its payout rule (fixed per sold lead, or a share of the sale); or disallow it
-         * @description One rule per source and campaign: posting it again replaces the rule. The payout of a sale uses the rule in force at the sale.
+         * @description One rule per source and campaign: posting it again replaces the rule. The payout of a sale uses the rule in force at the sale. Without `payout`, only `allowed` changes and the rule keeps its payout: `{"campaignId": …, "allowed": false}` stops the source posting there (404 when it has no rule for the campaign); allowing a campaign the first time needs a `payout` (400).
          *
          *     Auth: agency admin key.
          */
@@ -1936,7 +1936,15 @@ export interface components {
             eligible: boolean;
             reason: components["schemas"]["ExclusionReason"] | null;
             detail: string | null;
+            /** @description what the rules saw when they decided (balance, caps, price, …) */
             snapshot: {
+                /** @description filter_mismatch: every rule of the buyer's filters the lead failed, in the order of the rules (for `all`, the first one is the one that excluded the buyer) */
+                failedRules?: {
+                    /** @description the rule's position in the buyer's rules, from 0 */
+                    index: number;
+                    rule: string;
+                }[];
+            } & {
                 [key: string]: unknown;
             };
         };
@@ -2250,11 +2258,19 @@ export interface components {
             statusReason: string | null;
             fields: components["schemas"]["LeadFields"];
             consent: components["schemas"]["Consent"] | null;
+            /** @description the source that sent the lead; null: the agency's own (console, admin key) */
+            sourceId: string | null;
+            /** @description the seller's sub id, as posted */
+            subId: string | null;
+            /** @description the seller's click id, as posted */
+            clickId: string | null;
             workflowId: string;
             /** @description ISO-8601 UTC time */
             createdAt: string;
             /** @description ISO-8601 UTC time */
             updatedAt: string;
+            /** @description the source's name; null when the lead is the agency's own */
+            sourceName: string | null;
             offers: components["schemas"]["OfferAdminView"][];
             assignments: components["schemas"]["AssignmentView"][];
         };
@@ -2319,6 +2335,12 @@ export interface components {
             statusReason: string | null;
             fields: components["schemas"]["LeadFields"];
             consent: components["schemas"]["Consent"] | null;
+            /** @description the source that sent the lead; null: the agency's own (console, admin key) */
+            sourceId: string | null;
+            /** @description the seller's sub id, as posted */
+            subId: string | null;
+            /** @description the seller's click id, as posted */
+            clickId: string | null;
             workflowId: string;
             /** @description ISO-8601 UTC time */
             createdAt: string;
@@ -2727,7 +2749,8 @@ export interface components {
              * @default true
              */
             allowed?: boolean;
-            payout: components["schemas"]["PayoutRule"];
+            /** @description absent: the campaign's rule keeps its payout (`{campaignId, allowed: false}` disallows, `{campaignId}` allows again); needed the first time a campaign is allowed */
+            payout?: components["schemas"]["PayoutRule"];
         };
         SourceCampaignView: {
             /** Format: uuid */
@@ -8302,7 +8325,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description RFC 4180 CSV with a header row, streamed */
+            /** @description RFC 4180 CSV with a header row, streamed. A text cell beginning with =, +, -, @, a tab or a carriage return is written with a ' before it, in double quotes (formula injection); numbers and E.164 phone numbers are written as they are */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8363,7 +8386,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description RFC 4180 CSV with a header row, streamed */
+            /** @description RFC 4180 CSV with a header row, streamed. A text cell beginning with =, +, -, @, a tab or a carriage return is written with a ' before it, in double quotes (formula injection); numbers and E.164 phone numbers are written as they are */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8424,7 +8447,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description RFC 4180 CSV with a header row, streamed */
+            /** @description RFC 4180 CSV with a header row, streamed. A text cell beginning with =, +, -, @, a tab or a carriage return is written with a ' before it, in double quotes (formula injection); numbers and E.164 phone numbers are written as they are */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8487,7 +8510,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description RFC 4180 CSV with a header row, streamed */
+            /** @description RFC 4180 CSV with a header row, streamed. A text cell beginning with =, +, -, @, a tab or a carriage return is written with a ' before it, in double quotes (formula injection); numbers and E.164 phone numbers are written as they are */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8558,7 +8581,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description RFC 4180 CSV with a header row, streamed */
+            /** @description RFC 4180 CSV with a header row, streamed. A text cell beginning with =, +, -, @, a tab or a carriage return is written with a ' before it, in double quotes (formula injection); numbers and E.164 phone numbers are written as they are */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -9,12 +9,14 @@ import { eq } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 
 import { resolveDeliveryConfig } from '../../activities/channels/config';
+import { Responses as OffersResponses } from '../../api/routes/offers.schemas';
 import { listBuyerAlerts } from '../../db/deliveries';
 import { postLedgerEntry } from '../../db/ledger';
 import { buyers as buyersTable, campaignBuyerPrices, pipelineChanges } from '../../db/schema';
 import { startAlertDispatcher } from '../../worker/alert-dispatcher';
 import { type Recorded, startRecorder } from '../helpers/recorder';
 import { eventually } from '../helpers/temporal';
+import { docCurlBody } from './doc-examples';
 import {
   apiAgency,
   apiBuyer,
@@ -260,6 +262,38 @@ test('outside its hours a buyer is excluded with outside_hours and when it opens
   // The buyer's own view of its exclusion says when, not the lead's data.
   const own = (await h.http.get(`/v1/offers/${offer2.id}/eligibility`).set(bearer(b.apiKey))).body.candidates[0];
   expect(own).toMatchObject({ reason: 'outside_hours', snapshot: { opensAt: until } });
+});
+
+test('filter_mismatch names every failing rule in the order of the rules (the first the one that excluded), as docs/distribution.md says, with its documented filters', async () => {
+  const { adminKey } = await apiAgency(h);
+  const buyer = await buyerWith(adminKey, {});
+  await buyerWith(adminKey, {}); // takes every lead, so each lead gets its offer
+  const documented = docCurlBody('docs/distribution.md', 'answers.squareFeet') as { filters: unknown };
+  const patched = await h.http.patch(`/v1/buyers/${buyer.id}`).set(bearer(adminKey)).send(documented);
+  expect(patched.status).toBe(200);
+  const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 60 });
+  const eligibility = async (answers: Record<string, string | number>) => {
+    const lead = await apiLead(h, adminKey, campaign.id, { ...leadFields(), answers });
+    const offer = await offerOfLead(h, lead.id);
+    const res = await h.http.get(`/v1/offers/${offer.id}/eligibility`).set(bearer(adminKey));
+    return OffersResponses.Eligibility.parse(res.body).candidates.find((c) => c.buyerId === buyer.id)!;
+  };
+  const both = await eligibility({ roofType: 'repair', squareFeet: 800 });
+  expect(both).toMatchObject({
+    eligible: false,
+    reason: 'filter_mismatch',
+    detail: 'filter rules 1, 2 failed: answers.roofType in [replace, new]; answers.squareFeet in range 1200..∞',
+  });
+  expect(both.snapshot.failedRules).toEqual([
+    { index: 0, rule: 'answers.roofType in [replace, new]' },
+    { index: 1, rule: 'answers.squareFeet in range 1200..∞' },
+  ]);
+  const second = await eligibility({ roofType: 'new', squareFeet: 800 });
+  expect(second).toMatchObject({
+    detail: 'filter rule 2 failed: answers.squareFeet in range 1200..∞',
+    snapshot: { failedRules: [{ index: 1, rule: 'answers.squareFeet in range 1200..∞' }] },
+  });
+  expect(await eligibility({ roofType: 'replace', squareFeet: 2000 })).toMatchObject({ eligible: true });
 });
 
 test('lead filters set by the agency exclude with filter_mismatch naming the rule; a buyer sets its own only where allowed; the dry run counts passes', async () => {

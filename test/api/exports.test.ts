@@ -108,6 +108,48 @@ test('a field with commas, quotes and line breaks round-trips through the CSV', 
   expect(JSON.parse(row[header.indexOf('answers')]!)).toEqual(fields.answers);
 });
 
+test('seller-supplied text never opens as a formula in any export; numbers and an E.164 phone stay as they are', async () => {
+  const A = await apiAgency(h);
+  const campaign = await apiCampaign(h, A.adminKey, { name: '=1+1 campaign', price: { base: 25 } });
+  const buyer = await apiBuyer(h, A.adminKey, { credits: 500 });
+  const hostile = { firstName: '=HYPERLINK("http://evil.example","Click")', lastName: '@SUM(A1:A9)', city: '-2+3' };
+  const fields = leadFields({ ...hostile, phone: '+15125550100', answers: { note: '+cmd' } });
+  const lead = await h.http
+    .post('/v1/leads')
+    .set(bearer(A.adminKey))
+    .send({ campaignId: campaign.id, fields, subId: '=cmd|x', clickId: '+click' });
+  expect(lead.status).toBe(202);
+  const loose = await h.http
+    .post('/v1/leads')
+    .set(bearer(A.adminKey))
+    .send({ campaignId: campaign.id, fields: leadFields({ phone: '+1 (512) 555-0101' }) });
+  expect(loose.status).toBe(202);
+  await winOffer(h, buyer.apiKey, (await offerOfLead(h, lead.body.lead.id)).id);
+
+  const at = (records: string[][], id: string, column: string) =>
+    records.find((r) => r.includes(id))![records[0]!.indexOf(column)];
+  const leads = await csv('/v1/exports/leads.csv', A.adminKey);
+  const id = lead.body.lead.id as string;
+  expect(at(leads, id, 'firstName')).toBe(`'${hostile.firstName}`);
+  expect(at(leads, id, 'lastName')).toBe(`'${hostile.lastName}`);
+  expect(at(leads, id, 'city')).toBe(`'${hostile.city}`);
+  expect(at(leads, id, 'subId')).toBe("'=cmd|x");
+  expect(at(leads, id, 'clickId')).toBe("'+click");
+  expect(at(leads, id, 'phone')).toBe('+15125550100'); // validated E.164: as it is, for CRM imports
+  expect(at(leads, loose.body.lead.id, 'phone')).toBe("'+1 (512) 555-0101"); // not E.164: text
+  const sales = await csv('/v1/exports/sales.csv', A.adminKey);
+  expect(at(sales, id, 'firstName')).toBe(`'${hostile.firstName}`);
+  expect(at(sales, id, 'phone')).toBe('+15125550100');
+  expect(at(sales, id, 'price')).toBe('25');
+  const ledger = await csv('/v1/exports/ledger.csv', buyer.apiKey);
+  expect(at(ledger, id, 'amount')).toBe('-25'); // a charge is a negative number, and stays one
+  const report = await csv('/v1/exports/report.csv?groupBy=campaign', A.adminKey);
+  expect(at(report, campaign.id, 'name')).toBe("'=1+1 campaign");
+  // No cell of any of them opens as a formula.
+  for (const records of [leads, sales, ledger, report])
+    for (const cell of records.flat()) if (/^[=+\-@\t\r]/.test(cell)) expect(cell).toMatch(/^(\+15125550100|-\d+)$/);
+});
+
 test('a buyer exports only its purchases and ledger; a source only its own leads and ledger', async () => {
   const A = await apiAgency(h);
   const campaign = await apiCampaign(h, A.adminKey, { claimWindowSeconds: 60 });

@@ -6,11 +6,13 @@
  */
 import type { Pool } from 'pg';
 
+import { Responses as LeadsResponses } from '../../api/routes/leads.schemas';
 import { Responses } from '../../api/routes/supply.schemas';
 import { ProblemSchema } from '../../api/schemas';
 import { sample } from '../helpers/metrics';
 import { eventually } from '../helpers/temporal';
 import { leadFields } from '../helpers/world';
+import { docCurlBody } from './doc-examples';
 import { apiAgency, apiBuyer, apiCampaign, bearer, type Harness, startHarness, unique } from './harness';
 import { offerOfLead, winOffer } from './world';
 
@@ -71,6 +73,82 @@ test('a source key posts into an allowed campaign (202) and not into another (40
   expect(no.body.code).toBe('campaign_not_allowed');
   const [{ n }] = await q('SELECT count(*)::int AS n FROM leads WHERE campaign_id = $1', [w.other.id]);
   expect(n).toBe(0);
+});
+
+test('the documented body disallows a campaign without a payout rule: the rule keeps its payout, posts get 403, `{"allowed":true}` allows it again', async () => {
+  const w = await world();
+  const campaigns = async () =>
+    (await h.http.get(`/v1/sources/${w.S.source.id}`).set(bearer(w.A.adminKey))).body.campaigns as unknown[];
+  const disallow = docCurlBody('docs/sources.md', 'allowed\\":false', { CAMPAIGN: w.campaign.id });
+  expect(disallow).toEqual({ campaignId: w.campaign.id, allowed: false });
+  const off = await h.http.post(`/v1/sources/${w.S.source.id}/campaigns`).set(bearer(w.A.adminKey)).send(disallow);
+  expect(off.status).toBe(200);
+  expect(off.body.campaign).toMatchObject({ allowed: false, payout: { kind: 'share', shareBps: 3000 } });
+  expect(await campaigns()).toEqual([expect.objectContaining({ campaignId: w.campaign.id, allowed: false })]);
+  const refused = await h.http
+    .post('/v1/leads')
+    .set(bearer(w.S.key))
+    .send({ campaignId: w.campaign.id, fields: leadFields() });
+  expect(refused.status).toBe(403);
+  expect(refused.body.code).toBe('campaign_not_allowed');
+
+  const on = await h.http
+    .post(`/v1/sources/${w.S.source.id}/campaigns`)
+    .set(bearer(w.A.adminKey))
+    .send({ campaignId: w.campaign.id, allowed: true });
+  expect(on.status).toBe(200);
+  expect(on.body.campaign).toMatchObject({ allowed: true, payout: { kind: 'share', shareBps: 3000 } });
+  const posted = await h.http
+    .post('/v1/leads')
+    .set(bearer(w.S.key))
+    .send({ campaignId: w.campaign.id, fields: leadFields() });
+  expect(posted.status).toBe(202);
+
+  // A campaign the source has no rule for: allowing it needs the payout (400), disallowing it is a 404.
+  const firstAllow = await h.http
+    .post(`/v1/sources/${w.S.source.id}/campaigns`)
+    .set(bearer(w.A.adminKey))
+    .send({ campaignId: w.other.id });
+  expect(firstAllow.status).toBe(400);
+  expect(ProblemSchema.parse(firstAllow.body)).toMatchObject({ code: 'validation_failed' });
+  expect(firstAllow.body.errors).toEqual([expect.objectContaining({ in: 'body', path: 'payout' })]);
+  const noRule = await h.http
+    .post(`/v1/sources/${w.S.source.id}/campaigns`)
+    .set(bearer(w.A.adminKey))
+    .send({ campaignId: w.other.id, allowed: false });
+  expect(noRule.status).toBe(404);
+  expect(noRule.body.code).toBe('not_found');
+  expect(await campaigns()).toHaveLength(1);
+});
+
+test("the agency's lead detail shows the lead's source (id and name), sub id and click id; its own lead shows none", async () => {
+  const w = await world();
+  const sent = await h.http
+    .post('/v1/leads')
+    .set(bearer(w.S.key))
+    .send({ campaignId: w.campaign.id, fields: leadFields(), subId: 'aff-9', clickId: 'clk-42' });
+  expect(sent.status).toBe(202);
+  const detail = await h.http.get(`/v1/leads/${sent.body.lead.id}`).set(bearer(w.A.adminKey));
+  expect(detail.status).toBe(200);
+  const name = (await h.http.get(`/v1/sources/${w.S.source.id}`).set(bearer(w.A.adminKey))).body.source.name;
+  expect(LeadsResponses.Lead.parse(detail.body).lead).toMatchObject({
+    sourceId: w.S.source.id,
+    sourceName: name,
+    subId: 'aff-9',
+    clickId: 'clk-42',
+  });
+  const list = await h.http.get('/v1/leads').set(bearer(w.A.adminKey));
+  expect(list.body.leads.find((l: { id: string }) => l.id === sent.body.lead.id)).toMatchObject({
+    sourceId: w.S.source.id,
+    subId: 'aff-9',
+    clickId: 'clk-42',
+  });
+  const own = await h.http
+    .post('/v1/leads')
+    .set(bearer(w.A.adminKey))
+    .send({ campaignId: w.campaign.id, fields: leadFields() });
+  const ownDetail = await h.http.get(`/v1/leads/${own.body.lead.id}`).set(bearer(w.A.adminKey));
+  expect(ownDetail.body.lead).toMatchObject({ sourceId: null, sourceName: null, subId: null, clickId: null });
 });
 
 test('ping → post within the window → sold → the payout is in the source ledger, written with the sale', async () => {

@@ -99,7 +99,7 @@ test('a source set up in the console posts a lead that sells: the console shows 
   const post = await h.http
     .post('/v1/posts')
     .set(bearer(key))
-    .send({ pingId: ping.body.pingId, fields, subId: 'aff-7' });
+    .send({ pingId: ping.body.pingId, fields, subId: 'aff-7', clickId: 'clk-3' });
   expect(post.status).toBe(202);
   const leadId = post.body.lead.id as string;
   const won = await winOffer(h, buyer.apiKey, (await offerOfLead(h, leadId)).id);
@@ -115,6 +115,15 @@ test('a source set up in the console posts a lead that sells: the console shows 
   expect(await leadRow.innerText()).toMatch(/Roofing – Travis County\s+aff-7\s+sold\s+12/);
   expect(await text(admin, '[data-testid=source-ledger] tbody tr')).toMatch(/Payout\s+lead \w+\s+\+12\s+12/);
   await screenshot(page, 'console-source');
+
+  // ── the console's lead page: where the lead came from ──
+  await page.goto(`${h.main.baseUrl}/admin/leads/${leadId}`);
+  await page.waitForSelector('[data-testid=lead-source] a', { timeout: 30_000 });
+  expect(await text(admin, '[data-testid=lead-source] dd')).toBe(sourceName);
+  expect(await text(admin, '[data-testid=lead-sub-id] dd')).toBe('aff-7');
+  expect(await text(admin, '[data-testid=lead-click-id] dd')).toBe('clk-3');
+  await page.goto(`${h.main.baseUrl}/admin/sources/${sourceId}`);
+  await page.waitForSelector('a:has-text("Posting spec")', { timeout: 30_000 });
 
   // ── the console's posting spec page for the source ──
   await page.click('a:has-text("Posting spec")');

@@ -316,6 +316,119 @@ describe('on postgres', () => {
     await expectAgreement(db, w.agencyId, 'Asia/Tokyo');
   }, 60_000);
 
+  /** Each agency's reports agree with the recount, with the deltas pending and after a fold. */
+  async function agreeBeforeAndAfterFold(db: Db, agencies: [agencyId: string, timeZone: string][]): Promise<void> {
+    for (const [agencyId, zone] of agencies) await expectAgreement(db, agencyId, zone);
+    await foldReports(db);
+    for (const [agencyId, zone] of agencies) await expectAgreement(db, agencyId, zone);
+  }
+
+  /** Whether another transaction holds the lock of this lead's facts row (the refresh's lock). */
+  async function factsRowLocked(pool: Pool, leadId: string): Promise<boolean> {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT 1 FROM report_lead_facts WHERE lead_id = $1 FOR UPDATE NOWAIT', [leadId]);
+      return false;
+    } catch (err) {
+      if ((err as { code?: string }).code === '55P03') return true; // lock_not_available
+      throw err;
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+  }
+
+  test("one agency's time-zone change, held open in its transaction, does not stop another agency's sales; both agree with a recount after it", async () => {
+    const db = database.db;
+    const pool = database.raw as Pool;
+    const a = await makeWorld(db, 'America/Chicago');
+    await fillWorld(db, a);
+    const b = await makeWorld(db, 'UTC');
+    await fillWorld(db, b);
+    const aLead = (await pool.query('SELECT lead_id FROM report_lead_facts WHERE agency_id = $1 LIMIT 1', [a.agencyId]))
+      .rows[0].lead_id as string;
+    const bOffer = await b.offer(await b.lead(2, true));
+
+    const zoneChange = await pool.connect();
+    try {
+      await zoneChange.query('BEGIN');
+      // The trigger rebuilds A's roll-ups in this transaction, which stays open.
+      await zoneChange.query(`UPDATE agencies SET time_zone = 'Asia/Tokyo' WHERE id = $1`, [a.agencyId]);
+      // Still in progress: A's leads are locked by it, and it holds the fold lock (a fold steps aside).
+      expect(await factsRowLocked(pool, aLead)).toBe(true);
+      expect(await foldReports(db)).toBeNull();
+      // B's sale, a new lead and a return commit meanwhile (the 0007 rebuild's table locks made them wait).
+      const sale = await sellOffer(db, { offerId: bOffer, buyerId: b.buyerIds[0]!, sale: 'manual' });
+      expect(sale.result).toBe('won');
+      if (sale.result !== 'won') return;
+      const d = await openDispute(db, { assignmentId: sale.assignmentId, buyerId: b.buyerIds[0]!, reason: 'bad' });
+      if (!d.ok) throw new Error(`dispute: ${d.error}`);
+      await resolveDispute(db, { agencyId: b.agencyId, disputeId: d.dispute.id, approve: true });
+      await b.lead(0, false);
+      expect(await factsRowLocked(pool, aLead)).toBe(true); // the zone change had not committed
+      await zoneChange.query('COMMIT');
+    } finally {
+      zoneChange.release();
+    }
+    await agreeBeforeAndAfterFold(db, [
+      [a.agencyId, 'Asia/Tokyo'],
+      [b.agencyId, 'UTC'],
+    ]);
+  }, 60_000);
+
+  test("the online rebuild holds one batch of the agency's leads at a time: sales of other agencies and of the agency's other leads commit during it, and lost roll-ups come back exact", async () => {
+    const db = database.db;
+    const pool = database.raw as Pool;
+    const a = await makeWorld(db, 'Europe/Berlin');
+    await fillWorld(db, a);
+    const fresh = [await a.lead(3, true), await a.lead(30, false)];
+    const b = await makeWorld(db, 'UTC');
+    await fillWorld(db, b);
+    const bOffer = await b.offer(await b.lead(5, true));
+    await foldReports(db);
+    // Roll-ups lost (a restore, a hand edit): the facts and the base tables are what the rebuild trusts.
+    await pool.query('DELETE FROM report_lead_days WHERE agency_id = $1', [a.agencyId]);
+    await pool.query('DELETE FROM report_buyer_days WHERE agency_id = $1', [a.agencyId]);
+
+    let batches = 0;
+    let during = 0;
+    await rebuildReports(db, a.agencyId, {
+      batch: 1,
+      async inBatch(lastLeadId) {
+        batches++;
+        if (batches !== 1) return;
+        // Inside the first batch's transaction: its lead is locked, the rest of the agency's are not.
+        expect(await factsRowLocked(pool, lastLeadId)).toBe(true);
+        const later = (
+          await pool.query('SELECT id FROM leads WHERE id = ANY($1::uuid[]) AND id > $2::uuid ORDER BY id LIMIT 1', [
+            fresh,
+            lastLeadId,
+          ])
+        ).rows[0].id as string;
+        expect(await factsRowLocked(pool, later)).toBe(false);
+        const sales = await Promise.all([
+          sellOffer(db, { offerId: await a.offer(later), buyerId: a.buyerIds[1]!, sale: 'manual' }),
+          sellOffer(db, { offerId: bOffer, buyerId: b.buyerIds[2]!, sale: 'manual' }),
+        ]);
+        expect(sales.map((s) => s.result)).toEqual(['won', 'won']);
+        await a.lead(1, true);
+        await foldReports(db);
+        during = sales.length;
+        expect(await factsRowLocked(pool, lastLeadId)).toBe(true); // still the same batch
+      },
+    });
+    expect(during).toBe(2);
+    const leadsOfA = Number(
+      (await pool.query('SELECT count(*) AS n FROM leads WHERE agency_id = $1', [a.agencyId])).rows[0].n,
+    );
+    expect(batches).toBeGreaterThanOrEqual(leadsOfA - 1); // one lead a batch (the lead added during it may come before)
+    await agreeBeforeAndAfterFold(db, [
+      [a.agencyId, 'Europe/Berlin'],
+      [b.agencyId, 'UTC'],
+    ]);
+  }, 60_000);
+
   test("the API's fold timer moves the pending deltas into the roll-ups; the report is the same before and after", async () => {
     const db = database.db;
     const pool = database.raw as Pool;

@@ -147,7 +147,7 @@ describe('lead filters', () => {
     expect(one({ field: 'answers.budget', op: 'absent' })).toBe(true);
   });
 
-  it('all needs every rule and names the first failing one; any needs one and names them all', () => {
+  it('all needs every rule and names every failing one, the first first; any needs one and names them all', () => {
     const rules: FilterRule[] = [
       { field: 'state', op: 'equals', value: 'TX' },
       { field: 'answers.roofType', op: 'in', values: ['replace'] },
@@ -159,7 +159,7 @@ describe('lead filters', () => {
         { index: 1, rule: 'answers.roofType in [replace]' },
         { index: 2, rule: 'answers.squareFeet in range 5000..∞' },
       ],
-      detail: 'filter rule 2 failed: answers.roofType in [replace]',
+      detail: 'filter rules 2, 3 failed: answers.roofType in [replace]; answers.squareFeet in range 5000..∞',
     });
     expect(evaluateFilters({ match: 'any', rules }, lead)).toEqual({ pass: true });
     const none = evaluateFilters({ match: 'any', rules: rules.slice(1) }, lead);

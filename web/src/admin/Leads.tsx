@@ -386,6 +386,24 @@ export function LeadDetail({ id }: { id: string }) {
                 <dd>{show(a)}</dd>
               </div>
             ))}
+            <div class="kv" data-testid="lead-source">
+              <dt>Source</dt>
+              <dd>
+                {l.sourceId ? (
+                  <Link href={`/admin/sources/${l.sourceId}`}>{l.sourceName ?? shortId(l.sourceId)}</Link>
+                ) : (
+                  <span class="muted">the agency's own</span>
+                )}
+              </dd>
+            </div>
+            <div class="kv" data-testid="lead-sub-id">
+              <dt>Sub-id</dt>
+              <dd class="id">{show(l.subId)}</dd>
+            </div>
+            <div class="kv" data-testid="lead-click-id">
+              <dt>Click id</dt>
+              <dd class="id">{show(l.clickId)}</dd>
+            </div>
           </dl>
         </Panel>
         <div>
