@@ -53,7 +53,9 @@ async function openOffer(db: Db, maxWinners = 1) {
     },
     [buyer!, other!].map((b) => ({ buyerId: b.id, eligible: true, reason: null, detail: null, snapshot: {} })),
   );
-  return { agencyId: agency.id, leadId: lead.id, offerId, buyer: buyer!, other: other! };
+  // The first buyer's claim attempt `r1`.
+  const key: ClaimAttemptKey = { offerId, buyerId: buyer!.id, requestId: 'r1' };
+  return { agencyId: agency.id, leadId: lead.id, offerId, buyer: buyer!, other: other!, key };
 }
 
 /** What the ledger says of one buyer on one offer: its charges and its assignments. */
@@ -88,8 +90,7 @@ describe.each(DRIVERS)('claim attempts on %s', (_name, open) => {
 
   test('refused first: a sale of the same attempt afterwards charges nothing, and the offer stays open', async () => {
     const db = database.db;
-    const w = await openOffer(db);
-    const key: ClaimAttemptKey = { offerId: w.offerId, buyerId: w.buyer.id, requestId: 'r1' };
+    const { key, ...w } = await openOffer(db);
     expect(await refuseAttempt(db, key, 'offer_closed', 5_000)).toEqual({ state: 'refused', reason: 'offer_closed' });
     // The stale sale arrives: the buyer's answer stands (the reason it was told), nothing is charged.
     expect(await sellOffer(db, { ...key, sale: 'claim' })).toEqual({ result: 'lost', reason: 'offer_closed' });
@@ -112,8 +113,7 @@ describe.each(DRIVERS)('claim attempts on %s', (_name, open) => {
 
   test('sold first: the refusal of the same attempt finds the sale and must answer the win', async () => {
     const db = database.db;
-    const w = await openOffer(db);
-    const key: ClaimAttemptKey = { offerId: w.offerId, buyerId: w.buyer.id, requestId: 'r1' };
+    const { key, ...w } = await openOffer(db);
     expect(await sellOffer(db, { ...key, sale: 'claim' })).toMatchObject({ result: 'won', charged: 20 });
     expect(await refuseAttempt(db, key, 'offer_closed', 5_000)).toEqual({ state: 'sold' });
     expect(await attemptDecision(db, key)).toEqual({ state: 'sold' });
@@ -154,8 +154,7 @@ describe('claim attempts under a sale transaction held open (Postgres)', () => {
 
   test('the sale holds its attempt when the refusal comes: the refusal waits, then answers the win', async () => {
     const db = database.db;
-    const w = await openOffer(db);
-    const key: ClaimAttemptKey = { offerId: w.offerId, buyerId: w.buyer.id, requestId: 'r1' };
+    const { key, ...w } = await openOffer(db);
     // Pauses the sale after it took the attempt (its assignment's insert checks the lead's key: the lock holds it).
     const lead = await holdLock(db, sql`SELECT 1 FROM leads WHERE id = ${w.leadId} FOR UPDATE`);
     const sale = tracked(sellOffer(db, { ...key, sale: 'claim' }));
@@ -173,8 +172,7 @@ describe('claim attempts under a sale transaction held open (Postgres)', () => {
 
   test('the refusal comes before the paused sale reaches its attempt: the sale rolls back, nothing is charged', async () => {
     const db = database.db;
-    const w = await openOffer(db);
-    const key: ClaimAttemptKey = { offerId: w.offerId, buyerId: w.buyer.id, requestId: 'r1' };
+    const { key, ...w } = await openOffer(db);
     // Pauses the sale before its attempt: it waits for the buyer's wallet row.
     const wallet = await holdLock(db, sql`SELECT 1 FROM wallets WHERE buyer_id = ${w.buyer.id} FOR UPDATE`);
     const sale = tracked(sellOffer(db, { ...key, sale: 'claim' }));
@@ -194,8 +192,7 @@ describe('claim attempts under a sale transaction held open (Postgres)', () => {
 
   test('a sale that holds its attempt past the refusal’s wait leaves it undecided (the claim is pending)', async () => {
     const db = database.db;
-    const w = await openOffer(db);
-    const key: ClaimAttemptKey = { offerId: w.offerId, buyerId: w.buyer.id, requestId: 'r1' };
+    const { key, ...w } = await openOffer(db);
     const lead = await holdLock(db, sql`SELECT 1 FROM leads WHERE id = ${w.leadId} FOR UPDATE`);
     const sale = tracked(sellOffer(db, { ...key, sale: 'claim' }));
     await waitingOnLock(db, 'insert into "assignments"');
