@@ -25,6 +25,7 @@ import {
 import { type BuyerPrincipal, rateLimited } from '../api/auth';
 import { notFound, Problem } from '../api/problem';
 import type { RateLimiter } from '../api/rate-limit';
+import { refuseAttempt } from '../db/claim-attempts';
 import type { Db } from '../db/connection';
 import {
   appendEvents,
@@ -208,11 +209,12 @@ export class ClaimRelay {
       } catch (err) {
         if (
           err instanceof DeadlineExceeded ||
+          err instanceof SaleInFlight ||
           err instanceof WorkflowUpdateRPCTimeoutOrCancelledError ||
           err instanceof ServiceError ||
           err instanceof WorkflowUpdateFailedError
         ) {
-          if (!(err instanceof DeadlineExceeded))
+          if (!(err instanceof DeadlineExceeded) && !(err instanceof SaleInFlight))
             this.deps.logger?.warn(`[claims] claim ${requestId} on offer ${offer.id} is pending`, err);
           throw pending(requestId);
         }
@@ -306,7 +308,16 @@ export class ClaimRelay {
  *   `lost_race` when every place was sold, `offer_closed` when it expired or
  *   was cancelled.
  *
- * Timeouts and server errors are thrown (the caller answers `claim_pending`).
+ * Every refusal from here takes the attempt's row in the database before it is
+ * answered (db/claim-attempts.ts): a sale of this very attempt still in flight
+ * (a stale worker's) either committed first – the buyer gets the win – or finds
+ * the attempt refused and charges nothing. "Refused and charged" cannot both
+ * be true. (The relay's own refusals before the workflow need no row: they read
+ * a sold-out or closed offer from the database, and every sale re-checks that
+ * under the offer row's lock, so none can commit after them.)
+ *
+ * Timeouts, server errors and a sale of this attempt that holds its row past
+ * the deadline are thrown (the caller answers `claim_pending`).
  * The claim relay and the lifecycle tests both claim through here.
  */
 export async function claimThroughWorkflow(
@@ -317,17 +328,29 @@ export async function claimThroughWorkflow(
   channel: ClaimChannel,
 ): Promise<ClaimResult> {
   const { db } = deps;
-  const refused = async (reason: ClaimFailureReason): Promise<ClaimResult> => {
-    await recordClaimRefusal(
-      deps.write ?? ((events) => appendEvents(db, events)),
-      offer,
-      buyerId,
-      requestId,
-      channel,
-      reason,
-      'workflow',
-    );
-    return { result: claimOutcomeOf(reason).result, reason };
+  /**
+   * A refusal, once the attempt's row says so: the win when this attempt's sale committed first, the reason an
+   * earlier refusal of it gave, else this one (written to the timeline unless the sale already wrote it).
+   */
+  const refused = async (reason: ClaimFailureReason, recorded = false): Promise<ClaimResult> => {
+    const decision = await refuseAttempt(db, { offerId: offer.id, buyerId, requestId }, reason, deps.timeoutMs);
+    if (decision.state === 'undecided') throw new SaleInFlight(requestId);
+    if (decision.state === 'sold') {
+      const now = await claimContext(db, offer.id, buyerId);
+      if (!now?.prior) throw new Error(`claim ${requestId} on offer ${offer.id}: attempt sold without its sale`);
+      return wonClaim(now.prior);
+    }
+    if (!recorded)
+      await recordClaimRefusal(
+        deps.write ?? ((events) => appendEvents(db, events)),
+        offer,
+        buyerId,
+        requestId,
+        channel,
+        decision.reason,
+        'workflow',
+      );
+    return { result: claimOutcomeOf(decision.reason).result, reason: decision.reason };
   };
   // The workflow refuses from its own record, which a crash can leave without a sale this very attempt made (its
   // task lost after the sale committed, the Update retried into the replayed workflow): the database is the
@@ -368,8 +391,17 @@ export async function claimThroughWorkflow(
     }
     throw err;
   }
-  if (result.result !== 'won' && result.recorded === false) return refusedByWorkflow(result.reason);
-  return result.result === 'won' ? wonClaim(result) : { result: result.result, reason: result.reason };
+  if (result.result === 'won') return wonClaim(result);
+  // Refused by the workflow's record, or by the sale transaction (which wrote the timeline; so did the first lifecycle).
+  return result.recorded === false ? refusedByWorkflow(result.reason) : refused(result.reason, true);
+}
+
+/** A sale of this claim attempt holds the attempt past the claim's deadline: its outcome is not known yet. */
+class SaleInFlight extends Error {
+  constructor(requestId: string) {
+    super(`claim ${requestId}: a sale of this attempt is still in flight`);
+    this.name = 'SaleInFlight';
+  }
 }
 
 /** A refused claim on the offer's timeline: `claim_attempted` then `claim_failed` with the reason, once per request. */

@@ -14,6 +14,9 @@
  * - winners:         no offer has more assignments than maxWinners; its winner counter matches
  * - caps:            no buyer or campaign holds more active assignments in a day, ISO week or
  *                    month (in the agency's time zone) than its cap as configured now
+ * - attempts:        no claim attempt refused (the buyer was answered a refusal) has its own sale – a `won`
+ *                    event with its requestId and the charge's assignment; every attempt taken `sold` has its
+ *                    assignment (db/claim-attempts.ts, migration 0009)
  * - reports:         the report roll-ups (with their pending deltas) agree with the base tables:
  *                    every day's figures by campaign and source, and by buyer, recomputed
  *                    as the reference report computes them (db/reports.ts, migration 0007)
@@ -170,6 +173,30 @@ export async function ledgerInvariants(
     (r) => ({
       message: `offer ${str(r.id)}: ${str(r.assigned)} assignments, maxWinners ${str(r.max_winners)}, winner counter ${str(r.winners)}`,
       ids: { offerId: str(r.id), leadId: str(r.lead_id) },
+    }),
+  );
+
+  await check(
+    'attempts',
+    'no claim attempt answered refused was charged (its own won event and assignment), and every attempt sold has its assignment',
+    sql`SELECT count(*)::int AS n FROM claim_attempts ca JOIN offers o ON o.id = ca.offer_id WHERE true ${scoped('o')}`,
+    sql`SELECT ca.offer_id, ca.buyer_id, ca.request_id, ca.state, ca.reason, x.id AS assignment_id, o.lead_id
+          FROM claim_attempts ca
+          JOIN offers o ON o.id = ca.offer_id
+          LEFT JOIN assignments x ON x.offer_id = ca.offer_id AND x.buyer_id = ca.buyer_id
+         WHERE (
+                 (ca.state = 'refused' AND x.id IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM offer_events e
+                     WHERE e.offer_id = ca.offer_id AND e.buyer_id = ca.buyer_id AND e.type = 'won'
+                       AND e.data ->> 'requestId' = ca.request_id))
+              OR (ca.state = 'sold' AND x.id IS NULL)
+               ) ${scoped('o')}`,
+    (r) => ({
+      message:
+        r.state === 'refused'
+          ? `claim ${str(r.request_id)} of buyer ${str(r.buyer_id)} on offer ${str(r.offer_id)} was answered refused (${str(r.reason)}) and charged (assignment ${str(r.assignment_id)})`
+          : `claim ${str(r.request_id)} of buyer ${str(r.buyer_id)} on offer ${str(r.offer_id)} is sold without an assignment`,
+      ids: { offerId: str(r.offer_id), buyerId: str(r.buyer_id), leadId: str(r.lead_id) },
     }),
   );
 

@@ -13,7 +13,8 @@
  *
  * Lock order, the same everywhere so concurrent sales cannot deadlock:
  * offer row, then the buyer's wallet row, then the campaign row (only when the
- * campaign has caps). The wallet lock serializes every sale to one buyer, which
+ * campaign has caps), then a claim's attempt row (db/claim-attempts.ts; the
+ * claim relay's refusal takes that row alone). The wallet lock serializes every sale to one buyer, which
  * is what keeps its caps from being overrun by concurrent claims on different
  * offers.
  *
@@ -38,6 +39,7 @@ import { priceLead } from '../domain/pricing';
 import { orderPushCandidates } from '../domain/push';
 import type { ClaimFailureReason, ConsentEvidence, LeadFields, PushStrategy, WonLeadRecord } from '../domain/types';
 import { pushCandidates, recordPushTurn, takePushTurn } from './campaigns';
+import { takeAttemptForSale } from './claim-attempts';
 import type { Db, Tx } from './connection';
 import { recordDashboardDelivery } from './deliveries';
 import { type CampaignRules, loadEligibilityInputs } from './eligibility';
@@ -138,6 +140,16 @@ async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> {
   try {
     // A savepoint, so a refused insert leaves the outer transaction usable for the timeline.
     chargeEntry = await tx.transaction(async (sp) => {
+      // A buyer's claim attempt is this sale's from here to the commit, unless the buyer was already answered a
+      // refusal (a stale worker's sale arriving late): then no charge (db/claim-attempts.ts).
+      if (req.sale === 'claim' && req.requestId) {
+        const decision = await takeAttemptForSale(sp, {
+          offerId: offer.id,
+          buyerId: buyer.id,
+          requestId: req.requestId,
+        });
+        if (decision.state === 'refused') throw new AttemptAlreadyRefused(decision.reason);
+      }
       const { entry } = await postLedgerEntry(sp, {
         buyerId: buyer.id,
         agencyId: offer.agencyId,
@@ -163,6 +175,9 @@ async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> {
       return { entry, assignment: assignment! };
     });
   } catch (err) {
+    // The relay that refused the attempt records it on the timeline (writing the same events here could deadlock with
+    // that write, which waits for this sale's offer row).
+    if (err instanceof AttemptAlreadyRefused) return { result: claimOutcomeOf(err.reason).result, reason: err.reason };
     if (err instanceof InsufficientCreditsError) return refuse('insufficient_credits');
     // The database's own guards: this buyer already holds the lead, or an exclusive lead is already sold.
     if (isUniqueViolation(err)) return refuse('lost_race', 'the lead is already assigned');
@@ -194,6 +209,13 @@ async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> {
     balance: entry.balanceAfter,
     closed,
   };
+}
+
+/** Rolls the sale's savepoint back: its claim attempt was refused before the sale could take it. */
+class AttemptAlreadyRefused extends Error {
+  constructor(readonly reason: ClaimFailureReason) {
+    super(`claim attempt already refused: ${reason}`);
+  }
 }
 
 /**

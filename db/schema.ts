@@ -43,6 +43,7 @@ import type {
   CampaignStatus,
   Caps,
   ChangeActor,
+  ClaimFailureReason,
   ConsentEvidence,
   DeliveryAttemptOutcome,
   DeliveryChannel,
@@ -465,6 +466,29 @@ export const assignments = pgTable(
       .where(sql`${t.exclusive} AND ${t.status} = 'active'`),
     index('assignments_buyer_idx').on(t.buyerId, t.createdAt),
     index('assignments_lead_idx').on(t.leadId),
+  ],
+);
+
+/**
+ * One row per claim attempt (offer, buyer, requestId), taken by whichever decides it first: the sale (`sold`, in
+ * the charge's transaction) or the claim relay's refusal (`refused`, before it answers). Migration 0009;
+ * db/claim-attempts.ts owns it.
+ */
+export const claimAttempts = pgTable(
+  'claim_attempts',
+  {
+    offerId: uuid('offer_id').notNull(),
+    buyerId: uuid('buyer_id').notNull(),
+    requestId: text('request_id').notNull(),
+    state: text('state').$type<'sold' | 'refused'>().notNull(),
+    /** Refused: the reason the buyer was given. */
+    reason: text('reason').$type<ClaimFailureReason>(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ name: 'claim_attempts_pk', columns: [t.offerId, t.buyerId, t.requestId] }),
+    check('claim_attempts_state_known', sql`${t.state} IN ('sold', 'refused')`),
+    check('claim_attempts_reason_when_refused', sql`(${t.state} = 'refused') = (${t.reason} IS NOT NULL)`),
   ],
 );
 

@@ -11,9 +11,16 @@ export function leadWorkflowId(leadId: string): string {
   return `lead-${leadId}`;
 }
 
-/** Child workflow of a lead for its seq-th offer (fallbacks, re-offers); seq keeps them distinct. */
-export function offerWorkflowId(leadId: string, seq: number): string {
-  return `lead-${leadId}-offer-${seq}`;
+/**
+ * The seq-th offer child (a fallback, a manual re-offer) of one run of a lead: `<run>-offer-<seq>`, where the run is
+ * the lead's own workflow (`lead-<id>`, no `disputeId`) or a returned lead's re-offer (`lead-<id>-return-<dispute>`).
+ * seq keeps one run's children distinct and the run keeps different runs' children apart, so a re-offer never names
+ * a child that the lead's first run may still have open. Runs before `UNIQUE_OFFER_CHILDREN_PATCH` named a re-offer's
+ * children like the first run's (no `disputeId`).
+ */
+export function offerWorkflowId(leadId: string, seq: number, disputeId?: string): string {
+  const run = disputeId === undefined ? leadWorkflowId(leadId) : returnReofferWorkflowId(leadId, disputeId);
+  return `${run}-offer-${seq}`;
 }
 
 /** A buyer is charged at most once per offer, however many times the charge is retried. */
@@ -36,10 +43,10 @@ export function redeliveryWorkflowId(assignmentId: string, channel: DeliveryChan
   return `redeliver-${assignmentId}-${channel}-${nonce}`;
 }
 
-/** What a workflow id built above names: the lead's own workflow, one of its offer children, or a returned lead's re-offer. */
+/** What a workflow id built above names: the lead's own workflow, an offer child of it or of a re-offer (with its `disputeId`), or a returned lead's re-offer. */
 export type ParsedWorkflowId =
   | { kind: 'lead'; leadId: string }
-  | { kind: 'offer'; leadId: string; seq: number }
+  | { kind: 'offer'; leadId: string; seq: number; disputeId?: string }
   | { kind: 'return'; leadId: string; disputeId: string }
   | { kind: 'redelivery'; assignmentId: string; channel: DeliveryChannel; nonce: string };
 
@@ -49,10 +56,11 @@ const REDELIVERY_ID = new RegExp(`^redeliver-(.+?)-(${DELIVERY_CHANNELS.join('|'
 export function parseWorkflowId(workflowId: string): ParsedWorkflowId | null {
   const r = REDELIVERY_ID.exec(workflowId);
   if (r) return { kind: 'redelivery', assignmentId: r[1]!, channel: r[2] as DeliveryChannel, nonce: r[3]! };
-  const m = /^lead-(.+?)(?:-offer-(\d+)|-return-(.+))?$/s.exec(workflowId);
+  const m = /^lead-(.+?)(?:-return-(.+?))?(?:-offer-(\d+))?$/s.exec(workflowId);
   if (!m) return null;
-  const leadId = m[1]!;
-  if (m[2] !== undefined) return { kind: 'offer', leadId, seq: Number(m[2]) };
-  if (m[3] !== undefined) return { kind: 'return', leadId, disputeId: m[3] };
+  const [, leadId, disputeId, seq] = m as unknown as [string, string, string | undefined, string | undefined];
+  if (seq !== undefined)
+    return { kind: 'offer', leadId, seq: Number(seq), ...(disputeId === undefined ? {} : { disputeId }) };
+  if (disputeId !== undefined) return { kind: 'return', leadId, disputeId };
   return { kind: 'lead', leadId };
 }

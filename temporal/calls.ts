@@ -48,21 +48,24 @@ export interface LeadToRoute {
  * `eager`: with a worker in this process (npm start; the client shares its
  * NativeConnection), the server hands the first workflow task straight back in
  * the start's answer, so route-and-open runs without a trip through matching.
- * `workflowId`: another run for the same lead (a returned lead's re-offer).
+ * `disputeId`: another run for the same lead, a returned lead's re-offer (its
+ * id and its offer children's ids name the dispute).
  */
 export async function startLeadWorkflow(
   client: Client,
   taskQueue: string,
   lead: LeadToRoute,
-  opts: { eager?: boolean; workflowId?: string } = {},
+  opts: { eager?: boolean; disputeId?: string } = {},
 ): Promise<'started' | 'already_started'> {
+  const run = opts.disputeId === undefined ? {} : { disputeId: opts.disputeId };
   try {
     await client.workflow.start<LeadWorkflow>(LEAD_WORKFLOW, {
       taskQueue,
       requestEagerStart: opts.eager ?? false,
-      workflowId: opts.workflowId ?? leadWorkflowId(lead.id),
+      workflowId:
+        run.disputeId === undefined ? leadWorkflowId(lead.id) : returnReofferWorkflowId(lead.id, run.disputeId),
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      args: [{ leadId: lead.id, agencyId: lead.agencyId, campaignId: lead.campaignId }],
+      args: [{ leadId: lead.id, agencyId: lead.agencyId, campaignId: lead.campaignId, ...run }],
       typedSearchAttributes: leadSearchAttributes(lead.id, lead.campaignId, lead.agencyId),
     });
     return 'started';
@@ -79,9 +82,8 @@ export async function startReofferWorkflow(
   lead: LeadToRoute,
   disputeId: string,
 ): Promise<{ workflowId: string }> {
-  const workflowId = returnReofferWorkflowId(lead.id, disputeId);
-  await startLeadWorkflow(client, taskQueue, lead, { workflowId });
-  return { workflowId };
+  await startLeadWorkflow(client, taskQueue, lead, { disputeId });
+  return { workflowId: returnReofferWorkflowId(lead.id, disputeId) };
 }
 
 /** The handle of a lead's (first) workflow, typed by the workflow function. */

@@ -52,6 +52,7 @@ import {
   LOCAL_SALE_OPTIONS,
   LOCAL_STATUS_OPTIONS,
   MAX_FALLBACK_DEPTH,
+  UNIQUE_OFFER_CHILDREN_PATCH,
 } from './options';
 import { leadSearchAttributes } from './search-attributes';
 import type { LeadOutcome, LeadWorkflowInput, OfferRunResult, OfferWorkflowInput } from './types';
@@ -143,7 +144,7 @@ async function offerThroughChain(
       inline && depth === 0
         ? await runCampaignOffer(offers, { ...input, campaignId, depth })
         : await executeChild(offerWorkflow, {
-            workflowId: offerWorkflowId(input.leadId, ++offers.children),
+            workflowId: offerChildId(input, ++offers.children),
             args: [{ ...input, campaignId, depth }],
             typedSearchAttributes: leadSearchAttributes(input.leadId, campaignId, input.agencyId),
           });
@@ -167,6 +168,16 @@ async function offerThroughChain(
     ]);
     campaignId = next;
   }
+}
+
+/**
+ * The id of this run's seq-th offer child: a returned lead's re-offer names its children after itself (its dispute),
+ * so they never collide with the first run's, which may still be open. Re-offers that started a child before the
+ * patch (and any started without `disputeId`) keep the first run's naming.
+ */
+function offerChildId(input: LeadWorkflowInput, seq: number): string {
+  const disputeId = input.disputeId !== undefined && patched(UNIQUE_OFFER_CHILDREN_PATCH) ? input.disputeId : undefined;
+  return offerWorkflowId(input.leadId, seq, disputeId);
 }
 
 /** The open offers of this workflow, by id, and the messages that reach them. */

@@ -10,6 +10,13 @@ import type { DeliveryRetry } from '../domain/delivery';
  */
 export const LEAN_LIFECYCLE_PATCH = 'lean-lifecycle';
 
+/**
+ * A returned lead's re-offer names its offer children after itself (`lead-<id>-return-<dispute>-offer-<n>`,
+ * domain/ids.ts) instead of reusing the first run's `lead-<id>-offer-<n>`. Re-offers that started a child before it
+ * replay the old names.
+ */
+export const UNIQUE_OFFER_CHILDREN_PATCH = 'unique-offer-children';
+
 /** Business refusals and missing rows: retrying cannot help. */
 const NON_RETRYABLE = ['RouteNotFound', 'AssignmentNotFound'];
 

@@ -8,6 +8,8 @@ export interface LeadWorkflowInput {
   leadId: string;
   agencyId: string;
   campaignId: string;
+  /** A returned lead's re-offer: the approved dispute it runs for (its offer children are named after it). */
+  disputeId?: string;
 }
 
 export interface OfferWorkflowInput extends LeadWorkflowInput {

@@ -87,6 +87,7 @@ describe('ledger audit', () => {
       assignments: 1,
       exclusive: 1,
       winners: 1,
+      attempts: 1, // the winning claim's attempt, taken by its sale
       caps: 0,
       reports: 3, // the lead's day (one campaign, no source) and its day for each of the two buyers it was offered to
       workflows: 1,
@@ -115,6 +116,28 @@ describe('ledger audit', () => {
     expect(byName(report, 'assignments').violations[0]!.message).toMatch(/refunded.*0 refund/);
     // The refunded assignment no longer counts against the cap; a still-active one would (next test).
     expect(failed.caps).toBe(0);
+  });
+
+  test('finds a claim answered refused that was charged, and a claim attempt sold without its sale', async () => {
+    const [winner, other] = world.buyerIds as [string, string];
+    const report = await auditCorrupted(async (tx) => {
+      // The winner's claim as if the buyer had been told 409 while its sale committed (the phantom charge).
+      await tx.execute(
+        sql`UPDATE claim_attempts SET state = 'refused', reason = 'offer_closed' WHERE offer_id = ${world.offerId} AND buyer_id = ${winner}`,
+      );
+      await tx.execute(
+        sql`INSERT INTO claim_attempts (offer_id, buyer_id, request_id, state) VALUES (${world.offerId}, ${other}, 'audit-test', 'sold')`,
+      );
+    });
+    const attempts = byName(report, 'attempts');
+    expect(attempts).toMatchObject({ checked: 2, failed: 2 });
+    expect(attempts.violations.map((v) => v.message)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(new RegExp(`buyer ${other} .* sold without an assignment`)),
+        expect.stringMatching(new RegExp(`buyer ${winner} .* answered refused \\(offer_closed\\) and charged`)),
+      ]),
+    );
+    expect(report.ok).toBe(false);
   });
 
   test('finds a cap overrun in the agency time zone, and an exclusive lead sold twice', async () => {

@@ -23,6 +23,12 @@ describe('ids', () => {
     expect(offerWorkflowId('abc', 2)).not.toBe(offerWorkflowId('abc', 1));
   });
 
+  it("a returned lead's re-offer names its children after itself, never like the first run's", () => {
+    expect(offerWorkflowId('abc', 1, 'd1')).toBe(`${returnReofferWorkflowId('abc', 'd1')}-offer-1`);
+    expect(offerWorkflowId('abc', 1, 'd1')).not.toBe(offerWorkflowId('abc', 1));
+    expect(offerWorkflowId('abc', 1, 'd1')).not.toBe(offerWorkflowId('abc', 1, 'd2'));
+  });
+
   it('the charge key is per offer and buyer, so a retried charge hits the same ledger row', () => {
     expect(ledgerChargeKey('o1', 'b1')).toBe('offer:o1:buyer:b1');
     expect(ledgerChargeKey('o1', 'b2')).not.toBe(ledgerChargeKey('o1', 'b1'));
@@ -35,7 +41,7 @@ describe('ids', () => {
   /** Every workflow id builder, with how to build an id from what its parse gives back. */
   const FORMS: Record<string, (p: ParsedWorkflowId) => string> = {
     leadWorkflowId: (p) => (p.kind === 'lead' ? leadWorkflowId(p.leadId) : ''),
-    offerWorkflowId: (p) => (p.kind === 'offer' ? offerWorkflowId(p.leadId, p.seq) : ''),
+    offerWorkflowId: (p) => (p.kind === 'offer' ? offerWorkflowId(p.leadId, p.seq, p.disputeId) : ''),
     returnReofferWorkflowId: (p) => (p.kind === 'return' ? returnReofferWorkflowId(p.leadId, p.disputeId) : ''),
     redeliveryWorkflowId: (p) =>
       p.kind === 'redelivery' ? redeliveryWorkflowId(p.assignmentId, p.channel, p.nonce) : '',
@@ -64,6 +70,7 @@ describe('ids', () => {
           const cases: [string, ParsedWorkflowId][] = [
             [leadWorkflowId(leadId), { kind: 'lead', leadId }],
             [offerWorkflowId(leadId, seq), { kind: 'offer', leadId, seq }],
+            [offerWorkflowId(leadId, seq, otherId), { kind: 'offer', leadId, seq, disputeId: otherId }],
             [returnReofferWorkflowId(leadId, otherId), { kind: 'return', leadId, disputeId: otherId }],
             [
               redeliveryWorkflowId(leadId, channel, otherId),
