@@ -9,6 +9,7 @@ import type { Client } from '@temporalio/client';
 
 import type { Db } from '../db/connection';
 import { purgeIdempotencyRecords, purgeIdleBuckets } from '../db/idempotency';
+import { rotateSecrets } from '../db/key-store';
 import { stuckLeads } from '../db/leads';
 import { setting } from '../lib/config';
 import { startLeadWorkflow } from '../temporal/calls';
@@ -51,6 +52,9 @@ export function sweepStuckLeads(
       .catch(() => undefined)
       .then(() => expireRecords(db))
       .catch(() => undefined)
+      // The key rotation job: a bounded batch per round moves stored secrets to the current master key.
+      .then(() => rotateSecrets(db))
+      .catch((err: unknown) => console.error('key rotation round failed:', err instanceof Error ? err.message : err))
       .finally(() => (running = false));
   }, everyMs);
   timer.unref();

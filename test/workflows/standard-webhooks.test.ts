@@ -122,11 +122,15 @@ test('a migrated buyer keeps its old hex secret: the stock library verifies with
   const hook = await receiver([{ status: 200 }]);
   try {
     const w = await world(hook.url);
-    // As migration 0004 leaves a buyer from before Standard Webhooks.
+    // As migrations 0004 and 0008 leave a buyer from before Standard Webhooks: its secret still in clear, not yet sealed.
     const old = `whsec_${crypto.randomBytes(32).toString('hex')}`;
     await h.database.db
       .update(buyers)
-      .set({ webhookSecret: old, legacySignatureUntil: new Date(Date.now() + 90 * 86_400_000) })
+      .set({
+        webhookSecretPlaintext: old,
+        webhookSecretSealed: null,
+        legacySignatureUntil: new Date(Date.now() + 90 * 86_400_000),
+      })
       .where(eq(buyers.id, w.buyer.id));
     await w.sell();
     await eventually(async () => hook.requests.length === 1 || undefined, 20_000, 'the webhook');
