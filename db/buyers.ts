@@ -90,36 +90,35 @@ export async function webhookSecretKeyIds(db: DbOrTx): Promise<string[]> {
   return [...ids];
 }
 
+type SecretColumn =
+  | typeof buyers.webhookSecretSealed
+  | typeof buyers.webhookSecretPreviousSealed
+  | typeof buyers.webhookSecretPlaintext
+  | typeof buyers.webhookSecretPreviousPlaintext;
+
 /**
- * Seals up to `limit` buyers' secrets left in clear (from before migration 0008) and clears the plaintext, each row
- * in one conditional UPDATE (idempotent, safe beside other processes doing the same). Answers how many rows.
+ * Rewrites up to `limit` buyers' pair of secret columns (current, previous) matching `where`, each row in one UPDATE
+ * conditional on the values read (a row changed meanwhile is left to the next pass): idempotent, and safe beside
+ * other processes doing the same. Answers how many rows it changed.
  */
-export async function sealPlaintextWebhookSecrets(db: DbOrTx, limit: number): Promise<number> {
-  const rows = await db
-    .select({
-      id: buyers.id,
-      current: buyers.webhookSecretPlaintext,
-      previous: buyers.webhookSecretPreviousPlaintext,
-    })
-    .from(buyers)
-    .where(or(isNotNull(buyers.webhookSecretPlaintext), isNotNull(buyers.webhookSecretPreviousPlaintext)))
-    .limit(limit);
+async function rewriteSecretPairs(
+  db: DbOrTx,
+  [current, previous]: [SecretColumn, SecretColumn],
+  where: ReturnType<typeof or>,
+  write: (r: { id: string; current: string | null; previous: string | null }) => Partial<typeof buyers.$inferInsert>,
+  limit: number,
+): Promise<number> {
+  const rows = await db.select({ id: buyers.id, current, previous }).from(buyers).where(where).limit(limit);
   let done = 0;
   for (const r of rows) {
-    const set: Partial<typeof buyers.$inferInsert> = {
-      webhookSecretPlaintext: null,
-      webhookSecretPreviousPlaintext: null,
-    };
-    if (r.current) set.webhookSecretSealed = sealWebhookSecret(r.id, r.current);
-    if (r.previous) set.webhookSecretPreviousSealed = sealWebhookSecret(r.id, r.previous);
     const updated = await db
       .update(buyers)
-      .set(set)
+      .set(write(r))
       .where(
         and(
           eq(buyers.id, r.id),
-          sql`${buyers.webhookSecretPlaintext} IS NOT DISTINCT FROM ${r.current}`,
-          sql`${buyers.webhookSecretPreviousPlaintext} IS NOT DISTINCT FROM ${r.previous}`,
+          sql`${current} IS NOT DISTINCT FROM ${r.current}`,
+          sql`${previous} IS NOT DISTINCT FROM ${r.previous}`,
         ),
       )
       .returning({ id: buyers.id });
@@ -128,39 +127,38 @@ export async function sealPlaintextWebhookSecrets(db: DbOrTx, limit: number): Pr
   return done;
 }
 
-/**
- * Rewraps up to `limit` buyers' sealed webhook secrets that are not under the current master key (rotation), each
- * row in one UPDATE conditional on the values read (a secret rotated meanwhile is left to the next pass). Answers
- * how many rows it moved.
- */
-export async function rewrapWebhookSecrets(db: DbOrTx, limit: number): Promise<number> {
+/** Seals up to `limit` buyers' secrets left in clear (from before migration 0008) and clears the plaintext. */
+export function sealPlaintextWebhookSecrets(db: DbOrTx, limit: number): Promise<number> {
+  const plain: [SecretColumn, SecretColumn] = [buyers.webhookSecretPlaintext, buyers.webhookSecretPreviousPlaintext];
+  return rewriteSecretPairs(
+    db,
+    plain,
+    or(isNotNull(plain[0]), isNotNull(plain[1])),
+    (r) => ({
+      webhookSecretPlaintext: null,
+      webhookSecretPreviousPlaintext: null,
+      ...(r.current ? { webhookSecretSealed: sealWebhookSecret(r.id, r.current) } : {}),
+      ...(r.previous ? { webhookSecretPreviousSealed: sealWebhookSecret(r.id, r.previous) } : {}),
+    }),
+    limit,
+  );
+}
+
+/** Rewraps up to `limit` buyers' sealed webhook secrets that are not under the current master key (rotation). */
+export function rewrapWebhookSecrets(db: DbOrTx, limit: number): Promise<number> {
   const store = keyStore();
-  const stale = (col: typeof buyers.webhookSecretSealed | typeof buyers.webhookSecretPreviousSealed) =>
-    and(isNotNull(col), sql`split_part(${col}, '.', 2) <> ${store.currentKeyId}`);
-  const rows = await db
-    .select({ id: buyers.id, current: buyers.webhookSecretSealed, previous: buyers.webhookSecretPreviousSealed })
-    .from(buyers)
-    .where(or(stale(buyers.webhookSecretSealed), stale(buyers.webhookSecretPreviousSealed)))
-    .limit(limit);
-  let done = 0;
-  for (const r of rows) {
-    const updated = await db
-      .update(buyers)
-      .set({
-        webhookSecretSealed: r.current && store.rewrap(r.current),
-        webhookSecretPreviousSealed: r.previous && store.rewrap(r.previous),
-      })
-      .where(
-        and(
-          eq(buyers.id, r.id),
-          sql`${buyers.webhookSecretSealed} IS NOT DISTINCT FROM ${r.current}`,
-          sql`${buyers.webhookSecretPreviousSealed} IS NOT DISTINCT FROM ${r.previous}`,
-        ),
-      )
-      .returning({ id: buyers.id });
-    done += updated.length;
-  }
-  return done;
+  const sealed: [SecretColumn, SecretColumn] = [buyers.webhookSecretSealed, buyers.webhookSecretPreviousSealed];
+  const stale = (col: SecretColumn) => and(isNotNull(col), sql`split_part(${col}, '.', 2) <> ${store.currentKeyId}`);
+  return rewriteSecretPairs(
+    db,
+    sealed,
+    or(stale(sealed[0]), stale(sealed[1])),
+    (r) => ({
+      webhookSecretSealed: r.current && store.rewrap(r.current),
+      webhookSecretPreviousSealed: r.previous && store.rewrap(r.previous),
+    }),
+    limit,
+  );
 }
 
 /** A new buyer, with its webhook secret in clear: the one moment the API shows it. */

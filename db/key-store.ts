@@ -75,7 +75,7 @@ const SEALED_SECRETS: SealedSecrets[] = [
 ];
 
 /** The master key ids the database's sealed secrets name, with where. */
-export async function keyIdsInUse(db: DbOrTx): Promise<Map<string, string[]>> {
+async function keyIdsInUse(db: DbOrTx): Promise<Map<string, string[]>> {
   const used = new Map<string, string[]>();
   for (const s of SEALED_SECRETS) for (const id of await s.keyIds(db)) used.set(id, [...(used.get(id) ?? []), s.name]);
   return used;

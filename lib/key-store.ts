@@ -26,7 +26,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /** The prefix of every sealed value (and of the database's CHECK on sealed columns). */
-export const SEALED_PREFIX = 'lwk1.';
+const SEALED_PREFIX = 'lwk1.';
 const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
 const PURPOSE = /^[a-z0-9_.:-]{1,64}$/;
 const IV = 12;
