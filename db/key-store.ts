@@ -15,7 +15,7 @@ import crypto from 'node:crypto';
 
 import { eq, ne, sql } from 'drizzle-orm';
 
-import { hmacWithRoot, KeyStore, keyStore,KeyStoreError } from '../lib/key-store';
+import { hmacWithRoot, KeyStore, keyStore, KeyStoreError } from '../lib/key-store';
 import { rewrapWebhookSecrets, sealPlaintextWebhookSecrets, webhookSecretKeyIds } from './buyers';
 import type { DbOrTx } from './connection';
 import { keyStoreRoots } from './schema';
