@@ -127,13 +127,14 @@ async function rewriteSecretPairs(
   return done;
 }
 
-/** Seals up to `limit` buyers' secrets left in clear (from before migration 0008) and clears the plaintext. */
-export function sealPlaintextWebhookSecrets(db: DbOrTx, limit: number): Promise<number> {
+/** Seals up to `limit` buyers' secrets left in clear (from before migration 0008; or one buyer's) and clears the plaintext. */
+export function sealPlaintextWebhookSecrets(db: DbOrTx, limit: number, buyerId?: string): Promise<number> {
   const plain: [SecretColumn, SecretColumn] = [buyers.webhookSecretPlaintext, buyers.webhookSecretPreviousPlaintext];
+  const inClear = or(isNotNull(plain[0]), isNotNull(plain[1]));
   return rewriteSecretPairs(
     db,
     plain,
-    or(isNotNull(plain[0]), isNotNull(plain[1])),
+    buyerId ? and(eq(buyers.id, buyerId), inClear) : inClear,
     (r) => ({
       webhookSecretPlaintext: null,
       webhookSecretPreviousPlaintext: null,
@@ -221,7 +222,7 @@ export async function buyerById(db: DbOrTx, buyerId: string): Promise<BuyerRow |
  */
 export async function ensureWebhookSecret(db: DbOrTx, buyer: BuyerRow): Promise<BuyerRow> {
   if (buyer.webhookSecretSealed) return buyer;
-  if (buyer.webhookSecretPlaintext) await sealPlaintextWebhookSecrets(db, 1);
+  if (buyer.webhookSecretPlaintext) await sealPlaintextWebhookSecrets(db, 1, buyer.id);
   else
     await db
       .update(buyers)

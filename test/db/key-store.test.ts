@@ -292,6 +292,24 @@ describe('rotation and missing keys (a private PGlite database)', () => {
     await expect(rotateSecrets(db)).rejects.toThrow(KeyStoreError); // the job fails loudly too
   });
 
+  test("a delivery's first touch seals that buyer's leftover plaintext secret, and only that buyer's", async () => {
+    const db = database.db;
+    await prepareKeyStore(db);
+    const [a, b] = [await newBuyer(db, 'A'), await newBuyer(db, 'B')];
+    for (const x of [a, b])
+      await db
+        .update(buyers)
+        .set({ webhookSecretPlaintext: x.webhookSecret, webhookSecretSealed: null })
+        .where(eq(buyers.id, x.id));
+    const sealed = await ensureWebhookSecret(db, (await buyerById(db, b.id))!);
+    expect(sealed.webhookSecretPlaintext).toBeNull();
+    expect(openWebhookSecrets(sealed).current).toBe(b.webhookSecret);
+    expect((await buyerById(db, a.id))!).toMatchObject({
+      webhookSecretPlaintext: a.webhookSecret,
+      webhookSecretSealed: null,
+    });
+  });
+
   test('migration 0008: plaintext secrets from before it are sealed at start, and none is left', async () => {
     // A database as 0007 left it, with a buyer whose secret is in clear.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leadwire-0007-'));
