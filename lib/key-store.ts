@@ -25,6 +25,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { setting } from './config';
+
 /** The prefix of every sealed value (and of the database's CHECK on sealed columns). */
 const SEALED_PREFIX = 'lwk1.';
 const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
@@ -84,14 +86,14 @@ export function masterKeysFromEnv(env: NodeJS.ProcessEnv = process.env): {
   keys: MasterKey[];
   source: MasterKeySource;
 } {
-  const text = env.LEADWIRE_MASTER_KEYS?.trim();
+  const text = setting('LEADWIRE_MASTER_KEYS', env);
   if (text) return { keys: parseMasterKeys(text), source: { from: 'env' } };
-  if (env.NODE_ENV === 'production')
+  if (setting('NODE_ENV', env) === 'production')
     throw new KeyStoreError(
       'LEADWIRE_MASTER_KEYS is not set: in production the master key must come from the environment ' +
         '(generate one with `npm run keys:generate`; docs/security.md). Refusing to start.',
     );
-  const file = path.join(path.resolve(env.LW_DATA_DIR || '.data'), 'master-keys');
+  const file = path.join(path.resolve(setting('LW_DATA_DIR', env)), 'master-keys');
   if (fs.existsSync(file))
     return { keys: parseMasterKeys(fs.readFileSync(file, 'utf8')), source: { from: 'file', file, generated: false } };
   fs.mkdirSync(path.dirname(file), { recursive: true });
