@@ -12,7 +12,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 
 import { getAssignment } from '../db/assignments';
-import { buyerById, ensureWebhookSecret, pauseWebhookEndpoint } from '../db/buyers';
+import { buyerById, ensureWebhookSecret, openWebhookSecrets, pauseWebhookEndpoint } from '../db/buyers';
 import {
   getDelivery,
   logDeliveryAttempt,
@@ -32,22 +32,18 @@ import { DeliveryHttpError } from './channels/http-post';
 import { messageIdOf, type SigningKeys } from './channels/signing';
 import type { ActivityDeps } from './deps';
 
-/** The secrets a buyer's webhooks are signed with now (the previous one only inside its overlap window). */
+/**
+ * The secrets a buyer's webhooks are signed with now (the previous one only inside its overlap window), opened from
+ * the key store; a buyer without a secret has none to sign with (callers check `webhookSecretSealed` first).
+ */
 export function signingKeys(
-  buyer: {
-    webhookSecret: string | null;
-    webhookSecretPrevious: string | null;
-    webhookSecretPreviousUntil: Date | null;
-    legacySignatureUntil: Date | null;
-  },
+  buyer: Parameters<typeof openWebhookSecrets>[0] & { legacySignatureUntil: Date | null },
   now = new Date(),
 ): SigningKeys {
+  const { current, previous } = openWebhookSecrets(buyer, now);
   return {
-    current: buyer.webhookSecret!,
-    previous:
-      buyer.webhookSecretPrevious && buyer.webhookSecretPreviousUntil && buyer.webhookSecretPreviousUntil > now
-        ? buyer.webhookSecretPrevious
-        : null,
+    current: current!,
+    previous,
     legacy: !!buyer.legacySignatureUntil && buyer.legacySignatureUntil > now,
   };
 }

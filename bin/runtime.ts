@@ -12,9 +12,11 @@ import type { Client } from '@temporalio/client';
 import { createApi } from '../api/app';
 import type { InFlightLimits } from '../api/in-flight';
 import { type Database, openDatabase } from '../db/connection';
+import { prepareKeyStore } from '../db/key-store';
 import { createInProcessBus, createPostgresBus, type OfferBus } from '../db/offer-bus';
 import { startReportFold } from '../db/reports';
 import { ConfigError, readConfig } from '../lib/config';
+import { installKeyStore, KeyStore, masterKeysFromEnv } from '../lib/key-store';
 import { consoleStyle, logger } from '../observability/logger';
 import { shutdownTracing } from '../observability/tracing';
 import { type TemporalTarget, temporalTargetFromEnv } from '../temporal/connection';
@@ -68,8 +70,28 @@ export function exitOnBadConfig(err: unknown): void {
   process.exit(78);
 }
 
-export async function openDatabaseFor(config: Config): Promise<Database> {
-  return openDatabase({ url: config.databaseUrl, dataDir: path.join(config.dataDir, 'pglite') });
+/**
+ * The database, migrated, with its secrets ready: the master keys are resolved first (LEADWIRE_MASTER_KEYS; outside
+ * production a dev key in the data dir, generated and announced on first start; in production none is a refusal),
+ * then every stored secret's key is checked and any left in clear is sealed (db/key-store.ts `prepareKeyStore`).
+ */
+export async function openDatabaseFor(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<Database> {
+  const { keys, source } = masterKeysFromEnv({ ...env, LW_DATA_DIR: config.dataDir });
+  installKeyStore(new KeyStore(keys));
+  if (source.from === 'file' && source.generated)
+    console.log(
+      `Generated a development master key in ${source.file} (it seals webhook secrets at rest; ` +
+        'production sets LEADWIRE_MASTER_KEYS instead, see docs/security.md).',
+    );
+  const database = await openDatabase({ url: config.databaseUrl, dataDir: path.join(config.dataDir, 'pglite') });
+  try {
+    const { sealed } = await prepareKeyStore(database.db);
+    if (sealed > 0) console.log(`Sealed ${sealed} secret(s) that were stored in clear.`);
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  return database;
 }
 
 /** LISTEN/NOTIFY across processes on Postgres; in-process with PGlite (one process holds it). */

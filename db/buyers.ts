@@ -8,11 +8,12 @@
  */
 import crypto from 'node:crypto';
 
-import { and, desc, eq, gte, inArray, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, isNotNull, isNull, or, sql } from 'drizzle-orm';
 
 import { type BuyerPriceRule, type BuyerSideSettings, pipelineMoveProblem } from '../domain/buyer-side';
 import { changesOf } from '../domain/self-service';
 import { type Caps, type ChangeActor, PIPELINE_STATUSES, type PipelineStatus } from '../domain/types';
+import { keyStore } from '../lib/key-store';
 import type { Db, DbOrTx } from './connection';
 import { createApiKey } from './keys';
 import { createWallet } from './ledger';
@@ -45,18 +46,134 @@ export interface NewBuyer extends BuyerSideSettings {
   status?: 'active' | 'paused';
 }
 
-/** A webhook signing secret: 32 random bytes, hex, prefixed so it is recognisable in a config file. */
 /** A webhook signing secret in the Standard Webhooks format: `whsec_` + base64 of 32 random bytes. */
 function generateWebhookSecret(): string {
   return `whsec_${crypto.randomBytes(32).toString('base64')}`;
 }
 
-/** A buyer and its (empty) wallet, in one transaction. Its webhook secret is generated here (the API shows it once). */
-export async function createBuyer(db: Db, agencyId: string, input: NewBuyer): Promise<BuyerRow> {
+// ─── webhook secrets, sealed by the key store (lib/key-store.ts) ─────────────
+
+/** The key store purpose of buyers' webhook secrets; the context is the buyer's id (a sealed secret opens on its row only). */
+const WEBHOOK_SECRET = 'buyer.webhook_secret';
+
+const sealWebhookSecret = (buyerId: string, secret: string) => keyStore().seal(WEBHOOK_SECRET, secret, buyerId);
+
+/** A buyer's webhook secrets in clear, for signing: the current one and, while its window lasts, the previous one. */
+export interface WebhookSecrets {
+  current: string | null;
+  previous: string | null;
+}
+
+/** Opens a buyer's sealed webhook secrets (the previous one only inside its overlap window); throws if a key is missing. */
+export function openWebhookSecrets(
+  buyer: Pick<BuyerRow, 'id' | 'webhookSecretSealed' | 'webhookSecretPreviousSealed' | 'webhookSecretPreviousUntil'>,
+  now = new Date(),
+): WebhookSecrets {
+  const open = (sealed: string | null) => (sealed ? keyStore().open(sealed, WEBHOOK_SECRET, buyer.id) : null);
+  const inWindow = !!buyer.webhookSecretPreviousUntil && buyer.webhookSecretPreviousUntil > now;
+  return {
+    current: open(buyer.webhookSecretSealed),
+    previous: inWindow ? open(buyer.webhookSecretPreviousSealed) : null,
+  };
+}
+
+/** The master key ids the buyers' sealed webhook secrets name (the key store's start check). */
+export async function webhookSecretKeyIds(db: DbOrTx): Promise<string[]> {
+  const ids = new Set<string>();
+  for (const col of [buyers.webhookSecretSealed, buyers.webhookSecretPreviousSealed]) {
+    const rows = await db
+      .selectDistinct({ keyId: sql<string>`split_part(${col}, '.', 2)` })
+      .from(buyers)
+      .where(isNotNull(col));
+    for (const r of rows) ids.add(r.keyId);
+  }
+  return [...ids];
+}
+
+type SecretColumn =
+  | typeof buyers.webhookSecretSealed
+  | typeof buyers.webhookSecretPreviousSealed
+  | typeof buyers.webhookSecretPlaintext
+  | typeof buyers.webhookSecretPreviousPlaintext;
+
+/**
+ * Rewrites up to `limit` buyers' pair of secret columns (current, previous) matching `where`, each row in one UPDATE
+ * conditional on the values read (a row changed meanwhile is left to the next pass): idempotent, and safe beside
+ * other processes doing the same. Answers how many rows it changed.
+ */
+async function rewriteSecretPairs(
+  db: DbOrTx,
+  [current, previous]: [SecretColumn, SecretColumn],
+  where: ReturnType<typeof or>,
+  write: (r: { id: string; current: string | null; previous: string | null }) => Partial<typeof buyers.$inferInsert>,
+  limit: number,
+): Promise<number> {
+  const rows = await db.select({ id: buyers.id, current, previous }).from(buyers).where(where).limit(limit);
+  let done = 0;
+  for (const r of rows) {
+    const updated = await db
+      .update(buyers)
+      .set(write(r))
+      .where(
+        and(
+          eq(buyers.id, r.id),
+          sql`${current} IS NOT DISTINCT FROM ${r.current}`,
+          sql`${previous} IS NOT DISTINCT FROM ${r.previous}`,
+        ),
+      )
+      .returning({ id: buyers.id });
+    done += updated.length;
+  }
+  return done;
+}
+
+/** Seals up to `limit` buyers' secrets left in clear (from before migration 0008; or one buyer's) and clears the plaintext. */
+export function sealPlaintextWebhookSecrets(db: DbOrTx, limit: number, buyerId?: string): Promise<number> {
+  const plain: [SecretColumn, SecretColumn] = [buyers.webhookSecretPlaintext, buyers.webhookSecretPreviousPlaintext];
+  const inClear = or(isNotNull(plain[0]), isNotNull(plain[1]));
+  return rewriteSecretPairs(
+    db,
+    plain,
+    buyerId ? and(eq(buyers.id, buyerId), inClear) : inClear,
+    (r) => ({
+      webhookSecretPlaintext: null,
+      webhookSecretPreviousPlaintext: null,
+      ...(r.current ? { webhookSecretSealed: sealWebhookSecret(r.id, r.current) } : {}),
+      ...(r.previous ? { webhookSecretPreviousSealed: sealWebhookSecret(r.id, r.previous) } : {}),
+    }),
+    limit,
+  );
+}
+
+/** Rewraps up to `limit` buyers' sealed webhook secrets that are not under the current master key (rotation). */
+export function rewrapWebhookSecrets(db: DbOrTx, limit: number): Promise<number> {
+  const store = keyStore();
+  const sealed: [SecretColumn, SecretColumn] = [buyers.webhookSecretSealed, buyers.webhookSecretPreviousSealed];
+  const stale = (col: SecretColumn) => and(isNotNull(col), sql`split_part(${col}, '.', 2) <> ${store.currentKeyId}`);
+  return rewriteSecretPairs(
+    db,
+    sealed,
+    or(stale(sealed[0]), stale(sealed[1])),
+    (r) => ({
+      webhookSecretSealed: r.current && store.rewrap(r.current),
+      webhookSecretPreviousSealed: r.previous && store.rewrap(r.previous),
+    }),
+    limit,
+  );
+}
+
+/** A new buyer, with its webhook secret in clear: the one moment the API shows it. */
+export type CreatedBuyer = BuyerRow & { webhookSecret: string };
+
+/** A buyer and its (empty) wallet, in one transaction. Its webhook secret is generated and sealed here (the API shows it once). */
+export async function createBuyer(db: Db, agencyId: string, input: NewBuyer): Promise<CreatedBuyer> {
+  const id = crypto.randomUUID();
+  const webhookSecret = generateWebhookSecret();
   return db.transaction(async (tx) => {
     const [row] = await tx
       .insert(buyers)
       .values({
+        id,
         agencyId,
         name: input.name,
         status: input.status ?? 'active',
@@ -66,7 +183,7 @@ export async function createBuyer(db: Db, agencyId: string, input: NewBuyer): Pr
         caps: input.caps ?? {},
         delivery: input.delivery ?? {},
         pausedBy: input.status === 'paused' ? 'admin' : null,
-        webhookSecret: generateWebhookSecret(),
+        webhookSecretSealed: sealWebhookSecret(id, webhookSecret),
         timeZone: input.timeZone ?? null,
         schedule: input.schedule ?? null,
         pauses: input.pauses ?? [],
@@ -76,7 +193,7 @@ export async function createBuyer(db: Db, agencyId: string, input: NewBuyer): Pr
       })
       .returning();
     await createWallet(tx, row!.id, agencyId);
-    return row!;
+    return { ...row!, webhookSecret };
   });
 }
 
@@ -85,7 +202,7 @@ export async function createBuyerWithKey(
   db: Db,
   agencyId: string,
   input: NewBuyer,
-): Promise<{ buyer: BuyerRow; key: { key: string; id: string; prefix: string } }> {
+): Promise<{ buyer: CreatedBuyer; key: { key: string; id: string; prefix: string } }> {
   return db.transaction(async (tx) => {
     const buyer = await createBuyer(tx, agencyId, input);
     const key = await createApiKey(tx, { kind: 'buyer', agencyId, buyerId: buyer.id });
@@ -99,15 +216,19 @@ export async function buyerById(db: DbOrTx, buyerId: string): Promise<BuyerRow |
   return row;
 }
 
-/** The buyer, given a webhook secret first if it has none (a buyer from before signed webhooks; the admin reads it by rotating). */
+/**
+ * The buyer, given a sealed webhook secret first if it has none: a buyer from before signed webhooks gets a new one
+ * (the admin reads it by rotating); one whose secret is still in clear (not yet sealed at start) gets it sealed.
+ */
 export async function ensureWebhookSecret(db: DbOrTx, buyer: BuyerRow): Promise<BuyerRow> {
-  if (buyer.webhookSecret) return buyer;
-  const [row] = await db
-    .update(buyers)
-    .set({ webhookSecret: generateWebhookSecret() })
-    .where(eq(buyers.id, buyer.id))
-    .returning();
-  return row!;
+  if (buyer.webhookSecretSealed) return buyer;
+  if (buyer.webhookSecretPlaintext) await sealPlaintextWebhookSecrets(db, 1, buyer.id);
+  else
+    await db
+      .update(buyers)
+      .set({ webhookSecretSealed: sealWebhookSecret(buyer.id, generateWebhookSecret()) })
+      .where(and(eq(buyers.id, buyer.id), isNull(buyers.webhookSecretSealed), isNull(buyers.webhookSecretPlaintext)));
+  return (await buyerById(db, buyer.id))!;
 }
 
 /** The agency's buyers with their lead filters (the campaign preview runs them over past leads). */
@@ -528,19 +649,22 @@ export async function changeBuyer(
  */
 export async function rotateWebhookSecret(
   db: Db,
-  buyer: Pick<BuyerRow, 'id' | 'agencyId' | 'webhookSecret'>,
+  buyer: Pick<BuyerRow, 'id' | 'agencyId' | 'webhookSecretSealed'>,
   overlapSeconds: number,
 ): Promise<{ webhookSecret: string; previousSecretUntil: Date | null }> {
   const webhookSecret = generateWebhookSecret();
   const previousSecretUntil =
-    overlapSeconds > 0 && buyer.webhookSecret ? new Date(Date.now() + overlapSeconds * 1000) : null;
+    overlapSeconds > 0 && buyer.webhookSecretSealed ? new Date(Date.now() + overlapSeconds * 1000) : null;
   await db.transaction(async (tx) => {
     await tx
       .update(buyers)
       .set({
-        webhookSecret,
-        webhookSecretPrevious: previousSecretUntil ? buyer.webhookSecret : null,
+        webhookSecretSealed: sealWebhookSecret(buyer.id, webhookSecret),
+        // Sealed for this buyer's row and purpose, so it moves from one column to the other as it is.
+        webhookSecretPreviousSealed: previousSecretUntil ? buyer.webhookSecretSealed : null,
         webhookSecretPreviousUntil: previousSecretUntil,
+        webhookSecretPlaintext: null,
+        webhookSecretPreviousPlaintext: null,
         legacySignatureUntil: null,
         updatedAt: new Date(),
       })

@@ -143,11 +143,17 @@ export const buyers = pgTable(
     pauseReason: text('pause_reason'),
     /** Who paused the buyer: a buyer may resume only its own pause. */
     pausedBy: text('paused_by').$type<ChangeActor>(),
-    /** HMAC-SHA256 key of its webhook signatures; shown once (creation, rotation), never in a buyer view. */
-    webhookSecret: text('webhook_secret'),
-    /** After a rotation, the replaced secret still signs (a second `v1,` signature) until `webhookSecretPreviousUntil`. */
-    webhookSecretPrevious: text('webhook_secret_previous'),
+    /**
+     * HMAC-SHA256 key of its webhook signatures, sealed by the key store (lib/key-store.ts, purpose
+     * `buyer.webhook_secret`, context the buyer's id); shown once (creation, rotation), never in a buyer view.
+     */
+    webhookSecretSealed: text('webhook_secret_sealed'),
+    /** After a rotation, the replaced secret (sealed) still signs (a second `v1,` signature) until `webhookSecretPreviousUntil`. */
+    webhookSecretPreviousSealed: text('webhook_secret_previous_sealed'),
     webhookSecretPreviousUntil: ts('webhook_secret_previous_until'),
+    /** Before migration 0008 secrets were stored in clear: what is left here is sealed (and cleared) at every start. */
+    webhookSecretPlaintext: text('webhook_secret_plaintext'),
+    webhookSecretPreviousPlaintext: text('webhook_secret_previous_plaintext'),
     /** Buyers from before Standard Webhooks also get `X-Leadwire-Signature` until then (null: never, or rotated since). */
     legacySignatureUntil: ts('legacy_signature_until'),
     /** The webhook endpoint answered 410 Gone: no webhook is sent until its URL is changed or it is resumed. */
@@ -190,7 +196,15 @@ export const buyers = pgTable(
     index('buyers_agency_idx').on(t.agencyId),
     check(
       'buyers_previous_secret_window',
-      sql`(${t.webhookSecretPrevious} IS NULL) = (${t.webhookSecretPreviousUntil} IS NULL)`,
+      sql`(${t.webhookSecretPreviousSealed} IS NULL AND ${t.webhookSecretPreviousPlaintext} IS NULL) = (${t.webhookSecretPreviousUntil} IS NULL)`,
+    ),
+    check(
+      'buyers_webhook_secret_sealed',
+      sql`${t.webhookSecretSealed} IS NULL OR ${t.webhookSecretSealed} LIKE 'lwk1.%'`,
+    ),
+    check(
+      'buyers_webhook_secret_previous_sealed',
+      sql`${t.webhookSecretPreviousSealed} IS NULL OR ${t.webhookSecretPreviousSealed} LIKE 'lwk1.%'`,
     ),
     check(
       'buyers_low_balance_threshold_non_negative',
@@ -963,4 +977,15 @@ export const reportBuyerDeltas = pgTable(
     ...buyerMeasures(),
   },
   (t) => [index('report_buyer_deltas_agency_idx').on(t.agencyId, t.day)],
+);
+
+/** The key store's own keys, sealed like any secret (db/key-store.ts): `hmac`, the root of the keyed HMACs. */
+export const keyStoreRoots = pgTable(
+  'key_store_roots',
+  {
+    name: text('name').primaryKey(),
+    sealed: text('sealed').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [check('key_store_roots_sealed', sql`${t.sealed} LIKE 'lwk1.%'`)],
 );

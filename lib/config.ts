@@ -213,11 +213,30 @@ export const SETTINGS = {
     meaning: 'the root token (creates agencies)',
     secret: 'value',
   }),
+  LEADWIRE_MASTER_KEYS: declare({
+    parse: text('id:base64[,id:base64…]').regex(
+      /^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=]+(\s*,\s*[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=]+)*$/,
+      {
+        error: 'expected id:base64[,id:base64…] (npm run -s keys:generate)',
+      },
+    ),
+    fallback: null as string | null,
+    shown: 'unset → a dev key generated into `$LW_DATA_DIR/master-keys`; **required** with `NODE_ENV=production`',
+    meaning:
+      'master key(s) sealing secrets at rest, `id:base64[,id:base64…]` (32 bytes each), the first current; see [docs/security.md](docs/security.md)',
+    secret: 'value',
+  }),
+  NODE_ENV: declare({
+    parse: anyText,
+    fallback: null as string | null,
+    shown: 'unset (the Docker image sets `production`)',
+    meaning: '`production`: a process refuses to start without `LEADWIRE_MASTER_KEYS`',
+  }),
   LW_DATA_DIR: declare({
     parse: anyText,
     fallback: '.data',
     shown: '`.data`',
-    meaning: 'PGlite files, the dev server’s SQLite file, the generated root token',
+    meaning: 'PGlite files, the dev server’s SQLite file, the generated root token and dev master key',
   }),
   LW_TASK_QUEUE: declare({
     parse: text('a task queue name').regex(/^\S+$/, { error: 'expected a task queue name without spaces' }),

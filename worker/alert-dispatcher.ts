@@ -96,7 +96,7 @@ async function send(alert: AlertRow, opts: AlertDispatcherOptions, now: Date): P
   switch (alert.channel) {
     case 'webhook': {
       if (!d.webhookUrl) return { status: 'skipped', detail: 'not_configured' };
-      if (!buyer.webhookSecret) return { status: 'skipped', detail: 'no_signing_secret' };
+      if (!buyer.webhookSecretSealed) return { status: 'skipped', detail: 'no_signing_secret' };
       const body = JSON.stringify(msg.json);
       // Standard Webhooks, like every webhook Leadwire sends (activities/channels/signing.ts); one message id per alert.
       const res = await postJson(

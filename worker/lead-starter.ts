@@ -3,12 +3,15 @@
  * (Temporal away at intake) through the same start as the API's intake
  * (temporal/calls.ts: the workflow id is the lead's business id and a closed
  * workflow's id is never reused, so however often this runs a lead gets one
- * auction), and expires old records in the same round.
+ * auction), expires old records and runs a batch of the key rotation job
+ * (db/key-store.ts `rotateSecrets`: stored secrets moved to the current master
+ * key) in the same round.
  */
 import type { Client } from '@temporalio/client';
 
 import type { Db } from '../db/connection';
 import { purgeIdempotencyRecords, purgeIdleBuckets } from '../db/idempotency';
+import { rotateSecrets } from '../db/key-store';
 import { stuckLeads } from '../db/leads';
 import { setting } from '../lib/config';
 import { startLeadWorkflow } from '../temporal/calls';
@@ -33,7 +36,9 @@ export async function restartStuckLeads(
  * Runs `restartStuckLeads` every `everyMs` until stopped, and expires old
  * records in the same round: idempotency answers past their TTL
  * (`LW_IDEMPOTENCY_TTL_HOURS`, default 24) and shared rate-limit buckets idle
- * for a day. Failures wait for the next round.
+ * for a day; then moves at most 100 rows of each kind of stored secret to the
+ * current master key (the rotation job, docs/security.md). Failures wait for
+ * the next round.
  */
 export function sweepStuckLeads(
   db: Db,
@@ -51,6 +56,9 @@ export function sweepStuckLeads(
       .catch(() => undefined)
       .then(() => expireRecords(db))
       .catch(() => undefined)
+      // The key rotation job: a bounded batch per round moves stored secrets to the current master key.
+      .then(() => rotateSecrets(db))
+      .catch((err: unknown) => console.error('key rotation round failed:', err instanceof Error ? err.message : err))
       .finally(() => (running = false));
   }, everyMs);
   timer.unref();

@@ -41,6 +41,8 @@ function run(
       HOME: process.env.HOME,
       TEMPORAL_ADDRESS: temporalAddress(),
       DATABASE_URL: process.env.TEST_DATABASE_URL!,
+      // The run's master key: the processes share the run's database, whose secrets are sealed with it.
+      LEADWIRE_MASTER_KEYS: process.env.LEADWIRE_MASTER_KEYS!,
       LOG_LEVEL: 'info',
       ...env,
     },

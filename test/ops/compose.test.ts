@@ -132,6 +132,7 @@ describe('docker-compose.yml', () => {
     expect(env.DATABASE_URL).toMatch(/^postgres:\/\/.*@postgres:5432\/leadwire$/);
     expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
     expect(String(env.LW_ROOT_TOKEN)).toMatch(/^\$\{LW_ROOT_TOKEN:\?/); // required, never a default
+    expect(String(env.LEADWIRE_MASTER_KEYS)).toMatch(/^\$\{LEADWIRE_MASTER_KEYS:\?/); // required: production refuses without
   });
 
   test("Temporal's dynamic config sets what the dev server sets", () => {

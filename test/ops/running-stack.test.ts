@@ -30,6 +30,7 @@ function bareEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, LW_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...extra };
   delete env.DATABASE_URL;
   delete env.TEMPORAL_ADDRESS;
+  delete env.LEADWIRE_MASTER_KEYS; // npm start generates a dev master key into the data dir
   return env;
 }
 
@@ -100,11 +101,21 @@ test('npm start prints the Temporal frontend address and the database address, a
   expect(out).toContain(path.join(dataDir, 'stack.json'));
 });
 
+test('with no master key configured, npm start generates a dev key into the data dir (0600) and says so', () => {
+  const file = path.join(dataDir, 'master-keys');
+  expect(out).toContain(`Generated a development master key in ${file}`);
+  expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+  expect(fs.readFileSync(file, 'utf8')).toMatch(/^dev:[A-Za-z0-9+/]{43}=\n$/);
+});
+
 test('with no flags and no environment, audit and replay reach the live stack; psql connects; the stack keeps serving', async () => {
   // A sold lead, through the running API.
   const { adminKey } = await api('POST', '/v1/agencies', ROOT_TOKEN, { name: 'Stack tools' });
   await api('POST', '/v1/service-lines', adminKey, { key: 'roofing', name: 'Roofing' });
-  const { buyer, apiKey } = await api('POST', '/v1/buyers', adminKey, { name: 'Roofer', serviceLines: ['roofing'] });
+  const { buyer, apiKey, webhookSecret } = await api('POST', '/v1/buyers', adminKey, {
+    name: 'Roofer',
+    serviceLines: ['roofing'],
+  });
   await api('POST', `/v1/buyers/${buyer.id}/credits`, adminKey, { amount: 100 });
   const { campaign } = await api('POST', '/v1/campaigns', adminKey, {
     name: 'TX',
@@ -155,6 +166,15 @@ test('with no flags and no environment, audit and replay reach the live stack; p
     bareEnv(),
   );
   expect([psql.code, psql.stdout.trim(), psql.stderr]).toEqual([0, 'sold', '']);
+  // The buyer's webhook secret, as psql reads the row: sealed under the dev key, nowhere in clear.
+  const row = await run(
+    'psql',
+    [readStack().database.url!, '-At', '-c', `SELECT row_to_json(b) FROM buyers b WHERE id = '${buyer.id}'`],
+    bareEnv(),
+  );
+  expect(row.code).toBe(0);
+  expect(row.stdout).toContain('"webhook_secret_sealed":"lwk1.dev.');
+  expect(row.stdout).not.toContain((webhookSecret as string).slice('whsec_'.length));
 
   // The stack was not blocked by its visitors.
   expect((await api('GET', '/v1/me', adminKey)).kind).toBe('admin');

@@ -199,6 +199,8 @@ function startWorkerProcess(
       HOME: process.env.HOME,
       ...env(vars),
       DATABASE_URL: process.env.TEST_DATABASE_URL!,
+      // The run's master key: the worker shares the run's database, whose secrets are sealed with it.
+      LEADWIRE_MASTER_KEYS: process.env.LEADWIRE_MASTER_KEYS!,
       LW_TASK_QUEUE: taskQueue,
       LOG_LEVEL: 'info',
     },

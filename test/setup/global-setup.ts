@@ -1,7 +1,8 @@
 /**
  * Jest globalSetup: one fresh Postgres database and one Temporal dev server for the whole run.
  * The tests find them through env vars (inherited, we run --runInBand):
- *   TEST_DATABASE_URL, TEST_PG_ADMIN_URL, TEMPORAL_ADDRESS, LW_TEST_TEMPORAL_DATA_DIR.
+ *   TEST_DATABASE_URL, TEST_PG_ADMIN_URL, TEMPORAL_ADDRESS, LW_TEST_TEMPORAL_DATA_DIR, and
+ *   LEADWIRE_MASTER_KEYS (a master key of the run's own, unless set).
  * Set DATABASE_URL or TEMPORAL_ADDRESS to use servers of your own; LW_TEST_TEMPORAL_LOGS=1 shows the
  * dev server's warnings.
  */
@@ -12,6 +13,7 @@ import * as path from 'node:path';
 
 import { Client } from 'pg';
 
+import { generateMasterKey } from '../../lib/key-store';
 import { ensureTemporalServer } from '../../scripts/temporal-cluster';
 import { startTemporalDevServer, type TemporalDevServer } from '../../temporal/dev-server';
 
@@ -95,6 +97,8 @@ export default async function globalSetup(): Promise<void> {
   (globalThis as Record<string, unknown>)[INFRA_KEY] = infra;
   process.env.TEST_DATABASE_URL = url;
   process.env.TEST_PG_ADMIN_URL = pgAdminUrl;
+  // Real encryption of secrets at rest in every test, under this run's own master key (child processes inherit it).
+  process.env.LEADWIRE_MASTER_KEYS ||= generateMasterKey('test');
 
   // The cluster tests (test/ops/cluster, test/faults/cluster) run the Temporal server program: build it here, once
   // and cached, so that a test's own time limit never has to cover a first build (several minutes on two cores).

@@ -14,6 +14,7 @@ import { SMTPServer } from 'smtp-server';
 import { Webhook } from 'standardwebhooks';
 
 import { updateAgencySettings } from '../../db/agencies';
+import { openWebhookSecrets } from '../../db/buyers';
 import type { Database } from '../../db/connection';
 import { createInProcessBus } from '../../db/offer-bus';
 import { leadTimeline } from '../../db/offers';
@@ -169,7 +170,7 @@ test('the webhook is a signed JSON POST of the full lead with consent, shaped by
     });
     // Every attempt carries the same idempotency key and message id, and a Standard Webhooks signature over the exact body.
     const [row] = await db.select().from(buyers).where(eq(buyers.id, buyer.id));
-    const stock = new Webhook(row!.webhookSecret!);
+    const stock = new Webhook(openWebhookSecrets(row!).current!); // sealed in the row, opened by the key store
     const headers = (r: Received) =>
       Object.fromEntries(
         ['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((k) => [k, String(r.headers[k])]),

@@ -16,7 +16,9 @@ import { eq } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 
 import { verifyLegacySignature } from '../../activities/channels/signing';
+import { rotateSecrets } from '../../db/key-store';
 import { buyers } from '../../db/schema';
+import { generateMasterKey, installKeyStore, KeyStore, keyStore, parseMasterKeys } from '../../lib/key-store';
 import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, type Harness, startHarness } from '../api/harness';
 import { offerOfLead, winOffer } from '../api/world';
 import { eventually } from '../helpers/temporal';
@@ -122,17 +124,24 @@ test('a migrated buyer keeps its old hex secret: the stock library verifies with
   const hook = await receiver([{ status: 200 }]);
   try {
     const w = await world(hook.url);
-    // As migration 0004 leaves a buyer from before Standard Webhooks.
+    // As migrations 0004 and 0008 leave a buyer from before Standard Webhooks: its secret still in clear, not yet sealed.
     const old = `whsec_${crypto.randomBytes(32).toString('hex')}`;
     await h.database.db
       .update(buyers)
-      .set({ webhookSecret: old, legacySignatureUntil: new Date(Date.now() + 90 * 86_400_000) })
+      .set({
+        webhookSecretPlaintext: old,
+        webhookSecretSealed: null,
+        legacySignatureUntil: new Date(Date.now() + 90 * 86_400_000),
+      })
       .where(eq(buyers.id, w.buyer.id));
     await w.sell();
     await eventually(async () => hook.requests.length === 1 || undefined, 20_000, 'the webhook');
     const r = hook.requests[0]!;
     expect(new Webhook(old).verify(r.body, signed(r))).toBeTruthy();
     expect(verifyLegacySignature(old, String(r.headers['x-leadwire-signature']), r.body)).toBe(true);
+    // The delivery sealed it: nothing left in clear.
+    const [row] = await h.database.db.select().from(buyers).where(eq(buyers.id, w.buyer.id));
+    expect(row).toMatchObject({ webhookSecretPlaintext: null, webhookSecretSealed: expect.stringMatching(/^lwk1\./) });
 
     const rotated = await h.http.post(`/v1/buyers/${w.buyer.id}/webhook-secret`).set(bearer(w.adminKey)).send({});
     expect(rotated.status).toBe(201);
@@ -142,6 +151,34 @@ test('a migrated buyer keeps its old hex secret: the stock library verifies with
     expect(after.headers['x-leadwire-signature']).toBeUndefined();
     expect(new Webhook(rotated.body.webhookSecret as string).verify(after.body, signed(after))).toBeTruthy();
   } finally {
+    await hook.close();
+  }
+});
+
+test('after a master key rotation (the old key then removed), webhooks still verify with the secret the buyer was given', async () => {
+  const hook = await receiver([{ status: 200 }]);
+  const runStore = keyStore();
+  const runKeys = parseMasterKeys(process.env.LEADWIRE_MASTER_KEYS!);
+  const next = parseMasterKeys(generateMasterKey('next'));
+  const rotateAll = async () => {
+    while ((await rotateSecrets(h.database.db)).moved > 0);
+  };
+  try {
+    const w = await world(hook.url);
+    installKeyStore(new KeyStore([...next, ...runKeys])); // the new key first, the old still configured
+    await rotateAll();
+    installKeyStore(new KeyStore(next)); // the old key removed
+    const [row] = await h.database.db.select().from(buyers).where(eq(buyers.id, w.buyer.id));
+    expect(row!.webhookSecretSealed).toMatch(/^lwk1\.next\./);
+    const { assignmentId } = await w.sell();
+    await eventually(async () => hook.requests.length === 1 || undefined, 20_000, 'the webhook');
+    const r = hook.requests[0]!;
+    expect(new Webhook(w.secret).verify(r.body, signed(r))).toMatchObject({ event: 'lead.delivered', assignmentId });
+  } finally {
+    // The run's database goes back under the run's key (other tests' processes know only that one).
+    installKeyStore(new KeyStore([...runKeys, ...next]));
+    await rotateAll();
+    installKeyStore(runStore);
     await hook.close();
   }
 });
