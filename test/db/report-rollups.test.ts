@@ -16,7 +16,7 @@ import { sql } from 'drizzle-orm';
 import type { Pool } from 'pg';
 
 import { createBuyer } from '../../db/buyers';
-import { type Database, type Db, migrateDatabase, MIGRATIONS_DIR, openDatabase } from '../../db/connection';
+import { type Database, type Db, MIGRATIONS_DIR, openDatabase } from '../../db/connection';
 import { openDispute, resolveDispute } from '../../db/disputes';
 import { insertLead } from '../../db/leads';
 import { topUp } from '../../db/ledger';
@@ -484,16 +484,30 @@ describe('on postgres', () => {
 
 describe('on pglite', () => {
   test('migration 0007 applies over data written before it, backfills the roll-ups, and its triggers keep them', async () => {
-    // The migrations up to 0006 only: a database as it was before the roll-ups.
-    const before = fs.mkdtempSync(path.join(os.tmpdir(), 'leadwire-migrations-'));
-    fs.mkdirSync(path.join(before, 'meta'));
+    // A database as it was before the roll-ups: the migrations up to 0006, plus those after 0007 that do not
+    // touch the reports (the key store, the claim attempts), which today's code needs to write its data. The
+    // migrator applies what is newer than the newest applied, so here they are stamped just after 0006; the
+    // roll-ups (0007) and their online rebuild (0010) then come as their own step, over the data.
     const journal = JSON.parse(fs.readFileSync(path.join(MIGRATIONS_DIR, 'meta/_journal.json'), 'utf8')) as {
-      entries: { idx: number; tag: string }[];
+      entries: { idx: number; tag: string; when: number }[];
     };
-    journal.entries = journal.entries.filter((e) => e.idx < 7);
-    fs.writeFileSync(path.join(before, 'meta/_journal.json'), JSON.stringify(journal));
-    for (const e of journal.entries)
-      fs.copyFileSync(path.join(MIGRATIONS_DIR, `${e.tag}.sql`), path.join(before, `${e.tag}.sql`));
+    const REPORTS = new Set(['0007_report_rollups', '0010_online_report_rebuild']);
+    const entry0006 = journal.entries.find((e) => e.idx === 6)!;
+    const beforeEntries = journal.entries
+      .filter((e) => !REPORTS.has(e.tag))
+      .map((e, i) => (e.idx > 6 ? { ...e, when: entry0006.when + i } : e));
+    const folders: string[] = [];
+    const folder = (entries: { tag: string }[]) => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leadwire-migrations-'));
+      folders.push(dir);
+      fs.mkdirSync(path.join(dir, 'meta'));
+      fs.writeFileSync(path.join(dir, 'meta/_journal.json'), JSON.stringify({ ...journal, entries }));
+      for (const e of entries)
+        fs.copyFileSync(path.join(MIGRATIONS_DIR, `${e.tag}.sql`), path.join(dir, `${e.tag}.sql`));
+      return dir;
+    };
+    const before = folder(beforeEntries);
+    const reports = folder(journal.entries.filter((e) => REPORTS.has(e.tag)));
 
     const database = await openDatabase({ dataDir: 'memory://', migrate: false });
     try {
@@ -510,7 +524,7 @@ describe('on pglite', () => {
         ).rows[0]!.there;
       expect(await exists()).toBe(false);
 
-      await migrateDatabase(database); // 0007, with its backfill
+      await migrate(db as never, { migrationsFolder: reports }); // 0007 with its backfill, then 0010
       expect(await exists()).toBe(true);
       await expectAgreement(db, w.agencyId, 'Europe/Berlin');
       const [row] = (
@@ -532,7 +546,7 @@ describe('on pglite', () => {
       expect((await runAudit(db, { agencyId: w.agencyId })).checks.find((c) => c.name === 'reports')!.failed).toBe(0);
     } finally {
       await database.close();
-      fs.rmSync(before, { recursive: true, force: true });
+      for (const dir of folders) fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
 });
