@@ -18,6 +18,7 @@
 import path from 'node:path';
 
 import { openDatabase } from '../db/connection';
+import { commandLine, numberFlag, UsageError } from '../lib/cli';
 import { ApiClient } from './lib/client';
 import { recordRun } from './lib/results';
 import { commit, loadAverage, machine, startStack } from './lib/stack';
@@ -54,32 +55,82 @@ interface Args {
   topology: 'dev' | 'cluster';
 }
 
-function parseArgs(argv: string[]): Args {
-  const value = (flag: string) => {
-    const i = argv.indexOf(flag);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const numbers = (s: string | undefined) => s?.split(',').map(Number);
-  const ci = argv.includes('--ci');
+const HELP = `Usage: npm run bench -- [--only a,b] [--ci] [--topology dev|cluster] [size flags] [--no-record]
+
+Runs the benchmark scenarios on a fresh stack and appends their rows to bench/RESULTS.md (with the
+machine, its load and the commit). Run it alone: \`flock /tmp/leadwire-heavy.lock npm run bench\`.
+
+Options:
+  --only a,b           these scenarios only: ${ALL.join(', ')}
+  --ci                 small sizes (npm run bench:ci); records only with --results
+  --topology T         dev (one dev server; default) or cluster (npm run cluster's topology)
+  --results PATH       where to record (default bench/RESULTS.md)
+  --no-record          print only
+  --temporal-dir DIR   the dev server's data directory
+  --scale-offers N, --rates a,b, --floor-rates a,b, --claimers a,b, --feed-clients a,b, --rounds N,
+  --step-seconds N, --report-leads N, --ping-rounds N
+                       the scenarios' sizes
+  --help               this text`;
+
+function parseBenchArgs(argv: string[]): Args {
+  const flags = [
+    'only',
+    'topology',
+    'results',
+    'temporal-dir',
+    'scale-offers',
+    'rates',
+    'floor-rates',
+    'claimers',
+    'feed-clients',
+    'rounds',
+    'step-seconds',
+    'report-leads',
+    'ping-rounds',
+  ] as const;
+  return commandLine(
+    {
+      help: HELP,
+      options: {
+        ...Object.fromEntries(flags.map((f) => [f, { type: 'string' as const }])),
+        ci: { type: 'boolean' },
+        'no-record': { type: 'boolean' },
+      },
+    },
+    argv,
+    ({ values }) => benchArgs(values),
+  );
+}
+
+function benchArgs(values: Record<string, unknown>): Args {
+  const value = (flag: string) => values[flag.replace(/^--/, '')] as string | undefined;
+  const numbers = (flag: string) =>
+    value(flag)!
+      .split(',')
+      .map((x) => numberFlag(x, flag, 0, (n) => n > 0, 'positive numbers, comma-separated'));
+  const argvHas = (flag: string) => values[flag.replace(/^--/, '')] === true;
+  const ci = argvHas('--ci');
   const sizes: Sizes = { ...(ci ? CI : FULL) };
-  if (value('--scale-offers')) sizes.scaleOffers = Number(value('--scale-offers'));
-  if (value('--rates')) sizes.rates = numbers(value('--rates'))!;
-  if (value('--floor-rates')) sizes.floorRates = numbers(value('--floor-rates'))!;
-  if (value('--claimers')) sizes.claimers = numbers(value('--claimers'))!;
-  if (value('--feed-clients')) sizes.feedClients = numbers(value('--feed-clients'))!;
-  if (value('--rounds')) sizes.claimRounds = sizes.feedRounds = Number(value('--rounds'));
-  if (value('--step-seconds')) sizes.stepSeconds = Number(value('--step-seconds'));
-  if (value('--report-leads')) sizes.reportLeads = Number(value('--report-leads'));
-  if (value('--ping-rounds')) sizes.pingRounds = Number(value('--ping-rounds'));
+  const one = (flag: string) => numberFlag(value(flag), flag, 0, (n) => n > 0, 'a positive number');
+  if (value('--scale-offers')) sizes.scaleOffers = one('--scale-offers');
+  if (value('--rates')) sizes.rates = numbers('--rates');
+  if (value('--floor-rates')) sizes.floorRates = numbers('--floor-rates');
+  if (value('--claimers')) sizes.claimers = numbers('--claimers');
+  if (value('--feed-clients')) sizes.feedClients = numbers('--feed-clients');
+  if (value('--rounds')) sizes.claimRounds = sizes.feedRounds = one('--rounds');
+  if (value('--step-seconds')) sizes.stepSeconds = one('--step-seconds');
+  if (value('--report-leads')) sizes.reportLeads = one('--report-leads');
+  if (value('--ping-rounds')) sizes.pingRounds = one('--ping-rounds');
   const only = (value('--only')?.split(',') ?? [...ALL]) as Name[];
-  for (const o of only) if (!ALL.includes(o)) throw new Error(`unknown scenario ${o}; one of ${ALL.join(', ')}`);
+  for (const o of only) if (!ALL.includes(o)) throw new UsageError(`unknown scenario ${o}; one of ${ALL.join(', ')}`);
   const topology = value('--topology') ?? 'dev';
-  if (topology !== 'dev' && topology !== 'cluster') throw new Error(`unknown topology ${topology}; dev or cluster`);
+  if (topology !== 'dev' && topology !== 'cluster')
+    throw new UsageError(`unknown topology ${topology}; dev or cluster`);
   return {
     ci,
     only: ALL.filter((n) => only.includes(n)),
     results: path.resolve(value('--results') ?? path.join(__dirname, 'RESULTS.md')),
-    record: !argv.includes('--no-record') && (!ci || value('--results') !== undefined),
+    record: !argvHas('--no-record') && (!ci || value('--results') !== undefined),
     sizes,
     temporalDir: value('--temporal-dir'),
     topology,
@@ -87,7 +138,7 @@ function parseArgs(argv: string[]): Args {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv);
+  const args = parseBenchArgs(argv);
   const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
   const m = machine();
   const extra = argv.filter((a) => a !== '--ci'); // bench:ci adds --ci itself

@@ -5,8 +5,8 @@
  * the schema (a test fails when they differ).
  */
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
 
+import { commandLine } from '../lib/cli';
 import { ConfigError, configTable, describeConfig } from '../lib/config';
 
 const HELP = `Usage: npm run config [-- --readme | --help]
@@ -31,18 +31,12 @@ export function readmeWithTable(readme: string): string {
 }
 
 function main(): number {
-  let values: { readme?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({ options: { readme: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
-  } catch (err) {
-    console.error(`${err instanceof Error ? err.message : String(err)}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (values.readme) {
+  const { readme } = commandLine(
+    { help: HELP, options: { readme: { type: 'boolean' } } },
+    process.argv.slice(2),
+    ({ values }) => ({ readme: values.readme === true }),
+  );
+  if (readme) {
     fs.writeFileSync('README.md', readmeWithTable(fs.readFileSync('README.md', 'utf8')));
     console.log('README.md: configuration table written');
     return 0;

@@ -40,6 +40,7 @@ import { withRunningStack } from '../bin/stack';
 import { type DbOrTx, openDatabase } from '../db/connection';
 import { type AuditCheck, auditedLeads, type AuditViolation, ledgerInvariants } from '../db/invariants';
 import { FINAL_LEAD_STATUSES } from '../domain/types';
+import { commandLine, numberFlag } from '../lib/cli';
 import { LEAD_WORKFLOW } from '../temporal/calls';
 import { connectionOptions } from '../temporal/connection';
 
@@ -144,12 +145,43 @@ export function formatAudit(report: AuditReport): string {
 
 // ─── npm run audit ───────────────────────────────────────────────────────────
 
-function arg(argv: string[], flag: string): string | undefined {
-  const i = argv.indexOf(flag);
-  return i >= 0 ? argv[i + 1] : undefined;
+const HELP = `Usage: npm run audit -- [--agency ID] [--min-age-seconds N] [--json] [--no-temporal]
+
+Checks every money and lifecycle invariant from the data (docs/operations.md#ledger-audit): balances
+equal their ledgers, every charge has its sale, no lead sold twice, every lead's workflow matches its
+status. Reads DATABASE_URL and TEMPORAL_ADDRESS, else the running \`npm start\`. Exit 0: all hold;
+1: violations (listed); 2: the audit could not run.
+
+Options:
+  --agency ID             one agency only
+  --min-age-seconds N     leave out leads younger than N seconds (still moving; default 60)
+  --json                  the report as JSON
+  --no-temporal           skip the workflow checks (no Temporal needed)
+  --help                  this text`;
+
+function auditArgs(argv: string[]) {
+  return commandLine(
+    {
+      help: HELP,
+      options: {
+        agency: { type: 'string' },
+        'min-age-seconds': { type: 'string' },
+        json: { type: 'boolean' },
+        'no-temporal': { type: 'boolean' },
+      },
+    },
+    argv,
+    ({ values }) => ({
+      agencyId: (values.agency as string | undefined) ?? null,
+      minAgeSeconds: numberFlag(values['min-age-seconds'], '--min-age-seconds', 60, (n) => n >= 0, 'a number ≥ 0'),
+      json: values.json === true,
+      temporal: values['no-temporal'] !== true,
+    }),
+  );
 }
 
 async function main(argv: string[]): Promise<number> {
+  const args = auditArgs(argv);
   // TEMPORAL_ADDRESS / DATABASE_URL, else the running `npm start` (its stack.json).
   const { config } = withRunningStack(loadConfig());
   // Read-only: no migrations applied.
@@ -160,14 +192,14 @@ async function main(argv: string[]): Promise<number> {
   });
   let connection: Connection | null = null;
   try {
-    const target = argv.includes('--no-temporal') ? null : config.temporal;
+    const target = args.temporal ? config.temporal : null;
     if (target) connection = await Connection.connect(connectionOptions(target));
     const report = await runAudit(database.db, {
-      agencyId: arg(argv, '--agency') ?? null,
+      agencyId: args.agencyId,
       temporal: connection ? new Client({ connection, namespace: config.temporalNamespace }) : null,
-      minAgeMs: Number(arg(argv, '--min-age-seconds') ?? 60) * 1000,
+      minAgeMs: args.minAgeSeconds * 1000,
     });
-    console.log(argv.includes('--json') ? JSON.stringify(report, null, 2) : formatAudit(report));
+    console.log(args.json ? JSON.stringify(report, null, 2) : formatAudit(report));
     return report.ok ? 0 : 1;
   } finally {
     await connection?.close();

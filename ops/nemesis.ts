@@ -9,6 +9,7 @@
  * Exit code 1 on any violation, a fault that could not be healed or a process that crashed while up;
  * 2 on a usage error.
  */
+import { commandLine, UsageError } from '../lib/cli';
 import { runCampaign } from './nemesis/campaign';
 import { newSeed } from './nemesis/rng';
 
@@ -35,14 +36,31 @@ export function parseArgs(argv: string[]): { durationMs: number; seed: number; b
   };
 }
 
+const HELP = `Usage: npm run nemesis -- [--duration 60s|10m] [--seed N] [--buyers N]
+
+The randomized fault campaign (docs/guarantees.md): the cluster topology on its own Postgres under a
+steady mixed load while a random fault is injected and healed every few seconds; at the end a
+checker judges every invariant from the data. The seed (printed) replays the schedule. Exit 0: no
+violation; 1: a violation, an unhealed fault or a crash; 2: bad arguments.
+
+Options:
+  --duration D   how long the load runs: 90 (seconds), 60s, 10m (default 60s)
+  --seed N       the schedule's seed (default: a new one, printed)
+  --buyers N     claiming buyers, at least 3 (default 8)
+  --help         this text`;
+
 async function main(): Promise<void> {
-  let opts: ReturnType<typeof parseArgs>;
-  try {
-    opts = parseArgs(process.argv.slice(2));
-  } catch (err) {
-    console.error((err as Error).message);
-    process.exit(2);
-  }
+  const opts = commandLine(
+    { help: HELP, options: { duration: { type: 'string' }, seed: { type: 'string' }, buyers: { type: 'string' } } },
+    process.argv.slice(2),
+    () => {
+      try {
+        return parseArgs(process.argv.slice(2));
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+    },
+  );
   const report = await runCampaign(opts);
   process.exit(report.findings.length || report.faultErrors.length || report.crashes.length ? 1 : 0);
 }

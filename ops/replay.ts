@@ -36,6 +36,7 @@ import { openDatabase } from '../db/connection';
 import { type LeadRecords, leadRecords } from '../db/leads';
 import type { TimelineEvent } from '../db/offers';
 import { parseWorkflowId } from '../domain/ids';
+import { commandLine, UsageError } from '../lib/cli';
 import { installTemporalRuntime } from '../observability/temporal';
 import { leadWorkflowHandle } from '../temporal/calls';
 import { connectionOptions } from '../temporal/connection';
@@ -413,26 +414,55 @@ interface Args {
   json: boolean;
 }
 
-function parseArgs(argv: string[]): Args {
-  const args: Args = { target: null, files: [], query: null, retirable: false, all: false, db: true, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--file') args.files.push(argv[++i] ?? '');
-    else if (a === '--query') args.query = argv[++i] ?? '';
-    else if (a === '--retirable') args.retirable = true;
-    else if (a === '--all') args.all = true;
-    else if (a === '--no-db') args.db = false;
-    else if (a === '--json') args.json = true;
-    else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
-    else if (args.target) args.files.push(a);
-    else args.target = a;
-  }
-  if (!args.target && !args.files.length && args.query === null && !args.retirable) {
-    throw new Error(
-      'usage: npm run replay -- <leadId|workflowId> | --file history.json … | --query "<visibility query>" | --retirable',
-    );
-  }
-  return args;
+const HELP = `Usage: npm run replay -- <leadId|workflowId> [--all] [--json]
+       npm run replay -- --file history.json [--file …] [--no-db]
+       npm run replay -- --query "<visibility query>"
+       npm run replay -- --retirable [--json]
+
+Replays a lead's workflow histories against today's workflow code (a non-determinism is a failure)
+and prints its timeline beside the database's records (docs/operations.md#replay-a-lead). Exit 0:
+every history replays; 1: one does not; 2: bad arguments or the replay could not run.
+
+Options:
+  --file PATH      a saved history (repeatable; further paths after the first argument count too)
+  --query Q        every workflow a visibility query finds
+  --retirable      list the open workflows that still need the v1 lifecycle (exit 1 while any is open)
+  --all            every timeline event, not only the lead's story
+  --no-db          replay only; do not read the database
+  --json           the result as JSON
+  --help           this text`;
+
+function parseReplayArgs(argv: string[]): Args {
+  return commandLine(
+    {
+      help: HELP,
+      positionals: true,
+      options: {
+        file: { type: 'string', multiple: true },
+        query: { type: 'string' },
+        retirable: { type: 'boolean' },
+        all: { type: 'boolean' },
+        'no-db': { type: 'boolean' },
+        json: { type: 'boolean' },
+      },
+    },
+    argv,
+    ({ values, positionals }) => {
+      const [target = null, ...more] = positionals;
+      const args: Args = {
+        target,
+        files: [...((values.file as string[] | undefined) ?? []), ...more],
+        query: (values.query as string | undefined) ?? null,
+        retirable: values.retirable === true,
+        all: values.all === true,
+        db: values['no-db'] !== true,
+        json: values.json === true,
+      };
+      if (!args.target && !args.files.length && args.query === null && !args.retirable)
+        throw new UsageError('say what to replay: a lead id, --file, --query or --retirable');
+      return args;
+    },
+  );
 }
 
 async function connect(): Promise<{ client: Client; close(): Promise<void> }> {
@@ -498,7 +528,7 @@ function reportRetirable(blockers: RetirementBlocker[], json: boolean): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv);
+  const args = parseReplayArgs(argv);
   installTemporalRuntime();
 
   if (args.retirable) {

@@ -22,6 +22,7 @@ import { Client, Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 
 import { openDatabase } from '../db/connection';
+import { commandLine, numberFlag } from '../lib/cli';
 import { type ProductProcess, sleep, startStack } from '../test/faults/harness';
 import { runScenario } from '../test/faults/scenario';
 import type { Traffic } from '../test/faults/traffic';
@@ -34,21 +35,41 @@ interface Options {
   adminUrl: string;
 }
 
-function parseArgs(argv: string[]): Options {
-  const value = (flag: string, fallback: number) => {
-    const i = argv.indexOf(flag);
-    if (i < 0) return fallback;
-    const n = Number(argv[i + 1]);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} needs a positive number`);
-    return n;
-  };
-  return {
-    minutes: value('--minutes', 10),
-    rate: value('--rate', 3),
-    bots: Math.round(value('--bots', 6)),
-    keep: argv.includes('--keep'),
-    adminUrl: process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
-  };
+const HELP = `Usage: npm run soak -- [--minutes N] [--rate N] [--bots N] [--keep]
+
+Runs the whole stack on a fresh Postgres database under steady traffic and samples every process's
+memory, to find leaks (docs/operations.md#benchmarks). Needs Postgres at DATABASE_URL (default
+postgres://postgres@127.0.0.1:5432/postgres).
+
+Options:
+  --minutes N   how long (default 10)
+  --rate N      leads per second (default 3)
+  --bots N      claiming buyers (default 6)
+  --keep        keep the database afterwards
+  --help        this text`;
+
+function parseSoakArgs(argv: string[]): Options {
+  const positive = (v: unknown, flag: string, fallback: number) =>
+    numberFlag(v, flag, fallback, (n) => n > 0, 'a positive number');
+  return commandLine(
+    {
+      help: HELP,
+      options: {
+        minutes: { type: 'string' },
+        rate: { type: 'string' },
+        bots: { type: 'string' },
+        keep: { type: 'boolean' },
+      },
+    },
+    argv,
+    ({ values }) => ({
+      minutes: positive(values.minutes, '--minutes', 10),
+      rate: positive(values.rate, '--rate', 3),
+      bots: Math.round(positive(values.bots, '--bots', 6)),
+      keep: values.keep === true,
+      adminUrl: process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
+    }),
+  );
 }
 
 const SAMPLE_EVERY_MS = 10_000;
@@ -129,7 +150,7 @@ function latencies(traffic: Traffic) {
 }
 
 async function main(): Promise<void> {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parseSoakArgs(process.argv.slice(2));
   const log = (m: string) => process.stdout.write(`${m}\n`);
   const dbName = `leadwire_soak_${Date.now()}`;
   const admin = new PgClient({ connectionString: opts.adminUrl });
