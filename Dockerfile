@@ -3,7 +3,7 @@
 #   node dist/bin/migrate.js   one-shot: applies the SQL migrations
 #   node dist/bin/api.js       the HTTP API and live feed (scale horizontally); /healthz, /readyz on 3000
 #   node dist/bin/worker.js    the Temporal worker (scale horizontally); /healthz, /readyz, /metrics on 9464
-# The operators' tools are there too: node dist/ops/audit.js, node dist/ops/replay.js <leadId>, node dist/bin/config.js.
+# The operators' tools are there too: npx leadwire audit | replay <leadId> | config | keys rotate (each with --help).
 
 # ── build: everything, to compile the TypeScript and build the web pages (tsc and vite are dev dependencies) ──
 FROM node:24-slim AS build
@@ -22,6 +22,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/web/dist ./web/dist
+# `npx leadwire <command>` (package.json's bin): runs the compiled commands here.
+COPY --from=build /app/bin/cli.cjs ./bin/cli.cjs
 USER node
 EXPOSE 3000 9464
 HEALTHCHECK --interval=10s --timeout=5s --retries=6 \

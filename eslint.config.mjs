@@ -65,6 +65,8 @@ export default tseslint.config(
       'packages/client/feed.d.ts',
       '*.js',
       '*.mjs',
+      // package.json's bin: plain CommonJS that node runs as it is (test/ops/cli.test.ts drives it).
+      'bin/*.cjs',
     ],
   },
   js.configs.recommended,

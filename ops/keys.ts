@@ -13,6 +13,7 @@
 import { loadConfig, openDatabaseFor } from '../bin/runtime';
 import { withRunningStack } from '../bin/stack';
 import { rotateSecrets } from '../db/key-store';
+import { commandLine, UsageError } from '../lib/cli';
 import { generateMasterKey, keyStore } from '../lib/key-store';
 
 async function rotate(): Promise<number> {
@@ -44,15 +45,28 @@ async function rotate(): Promise<number> {
   }
 }
 
+const HELP = `Usage: npm run keys:generate [-- <id>]
+       npm run keys:rotate
+
+The master keys of the key store (docs/security.md).
+  generate [<id>]   prints a new master key entry <id>:<base64 of 32 random bytes> for LEADWIRE_MASTER_KEYS
+  rotate            re-encrypts every stored secret under the current (first) master key, then says which
+                    old keys may be removed
+  --help            this text`;
+
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  const { command, id } = commandLine({ help: HELP, options: {}, positionals: true }, argv, ({ positionals }) => {
+    const [command, id, ...rest] = positionals;
+    if (command !== 'generate' && command !== 'rotate') throw new UsageError('say generate or rotate');
+    if (rest.length || (command === 'rotate' && id !== undefined))
+      throw new UsageError(`Unexpected argument '${rest[0] ?? id}'`);
+    return { command, id };
+  });
   if (command === 'generate') {
-    console.log(generateMasterKey(rest[0]));
+    console.log(generateMasterKey(id));
     return 0;
   }
-  if (command === 'rotate') return rotate();
-  console.error('usage: tsx ops/keys.ts generate [<id>] | rotate');
-  return 2;
+  return rotate();
 }
 
 main(process.argv.slice(2)).then(

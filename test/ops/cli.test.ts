@@ -3,7 +3,13 @@
  * 0 for `--help`; an unknown flag or a bad value named on stderr with the usage, and exit 2 – before the
  * tool touches a database, Temporal or a process.
  */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
 import { cli } from '../helpers/cli';
+
+const ROOT = path.resolve(__dirname, '../..');
 
 const TOOLS: { script: string; usage: string; bad: string[]; says: string }[] = [
   {
@@ -59,3 +65,51 @@ test.each(TOOLS)(
     expect(wrong.stderr).toContain(says);
   },
 );
+
+/** `npx leadwire …`: package.json's bin, run as npx runs it. */
+function leadwire(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+  return new Promise((resolve) =>
+    execFile(
+      path.join(ROOT, 'node_modules/.bin/node'),
+      [path.join(ROOT, pkg.bin.leadwire!), ...args],
+      { cwd: ROOT },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
+}
+
+test('npx leadwire lists every command, and each is one of the tools above or a process', async () => {
+  const { code, stdout } = await leadwire(['--help']);
+  expect(code).toBe(0);
+  const listed = [...stdout.matchAll(/^ {2}(\w+) {2,}/gm)].map((m) => m[1]);
+  expect(listed).toEqual([
+    'start',
+    'api',
+    'worker',
+    'migrate',
+    'config',
+    'audit',
+    'replay',
+    'keys',
+    'soak',
+    'nemesis',
+    'bench',
+  ]);
+  const unknown = await leadwire(['teleport']);
+  expect(unknown.code).toBe(2);
+  expect(unknown.stderr).toContain("Unknown command 'teleport'");
+});
+
+test('npx leadwire <command> runs the command with its flags and exit code', async () => {
+  const help = await leadwire(['audit', '--help']);
+  expect(help.code).toBe(0);
+  expect(help.stdout).toMatch(/^Usage: npm run audit\b/);
+  const bad = await leadwire(['keys', 'shred']);
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toContain('say generate or rotate');
+  const key = await leadwire(['keys', 'generate', 'k2']);
+  expect(key.code).toBe(0);
+  expect(key.stdout.trim()).toMatch(/^k2:[A-Za-z0-9+/]{43}=$/);
+});
