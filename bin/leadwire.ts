@@ -35,8 +35,12 @@ async function main() {
   const database = await openDatabaseFor(config);
   const bus = createBus(database);
   const { worker, connection: workerConnection } = await createLeadwireWorker({
-    // TEMPORAL_ADDRESS (or a profile) names a server to use instead of the dev server: its TLS and credentials too.
-    target: config.temporal ?? plainTarget(temporal.address, config.temporalNamespace),
+    // TEMPORAL_ADDRESS names a server to use instead of the dev server (temporal/dev-server.ts starts none then):
+    // with its TLS and credentials.
+    target:
+      process.env.TEMPORAL_ADDRESS && config.temporal
+        ? config.temporal
+        : plainTarget(temporal.address, config.temporalNamespace),
     taskQueue: config.taskQueue,
     db: database.db,
     bus,

@@ -191,14 +191,14 @@ export const SETTINGS = {
   TEMPORAL_CONFIG_FILE: declare({
     parse: readableFile,
     fallback: null as string | null,
-    shown: '`~/.config/temporalio/temporal.toml` when present',
+    shown: 'unset → no file (with `TEMPORAL_PROFILE`: `~/.config/temporalio/temporal.toml`)',
     meaning: 'a Temporal client profile file (TOML), as the `temporal` CLI reads it; the variables above override it',
   }),
   TEMPORAL_PROFILE: declare({
     parse: anyText,
     fallback: null as string | null,
     shown: '`default`',
-    meaning: 'the profile of that file to use',
+    meaning: 'the profile of that file to use (naming one also reads the default file)',
   }),
   TEMPORAL_CLI: declare({
     parse: anyText,

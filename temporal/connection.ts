@@ -28,7 +28,10 @@ export function temporalTargetFromEnv(env: NodeJS.ProcessEnv = process.env): Tem
   const vars = Object.fromEntries(
     Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== ''),
   );
-  const { connectionOptions: c, namespace } = loadClientConnectConfig({ overrideEnvVars: vars });
+  // A profile file is read only when the environment names one (TEMPORAL_CONFIG_FILE or TEMPORAL_PROFILE): a
+  // developer's own ~/.config/temporalio/temporal.toml (say, a Cloud namespace) must not redirect `npm start`.
+  const disableFile = !vars.TEMPORAL_CONFIG_FILE && !vars.TEMPORAL_PROFILE;
+  const { connectionOptions: c, namespace } = loadClientConnectConfig({ overrideEnvVars: vars, disableFile });
   if (!c.address) return null;
   return {
     address: c.address,

@@ -92,6 +92,14 @@ function leaf(name: string, signer: string, extensions: string): void {
   );
 }
 
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
 let cluster: TemporalCluster;
 let database: Database;
 const children: ChildProcess[] = [];
@@ -121,7 +129,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of children) c.kill('SIGKILL');
+  // The whole group: tsx runs the worker as its own child, which a signal to tsx alone would leave running.
+  for (const c of children) if (c.pid) killGroup(c.pid);
   await cluster?.stop();
   await database?.close();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -205,6 +214,7 @@ function startWorkerProcess(
       LOG_LEVEL: 'info',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group, so the test can stop tsx and the worker it runs together
   });
   children.push(child);
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
@@ -250,7 +260,7 @@ test('a worker process without a client certificate stops with an error; with th
     }
   } finally {
     await probe.close();
-    worker.child.kill('SIGTERM');
+    killGroup(worker.child.pid!);
   }
 });
 

@@ -4,10 +4,12 @@
  * an entry point refusing to start on a bad value, and the README's table generated from the schema.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 import { readmeWithTable } from '../../bin/config';
 import { ConfigError, readConfig, setting, SETTINGS } from '../../lib/config';
+import { temporalTargetFromEnv } from '../../temporal/connection';
 import { cli } from '../helpers/cli';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -159,4 +161,35 @@ test('npm run config has --help and refuses an unknown flag', async () => {
   const bad = await cli('bin/config.ts', ['--bogus']);
   expect(bad.code).toBe(2);
   expect(bad.stderr).toContain("Unknown option '--bogus'");
+});
+
+test("a Temporal profile file is read only when the environment names it, never a developer's own by surprise", () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'leadwire-home-'));
+  try {
+    const file = path.join(home, '.config/temporalio/temporal.toml');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(
+      file,
+      '[profile.default]\naddress = "leadwire-prod.a1b2c.tmprl.cloud:7233"\nnamespace = "leadwire-prod.a1b2c"\napi_key = "key-from-file"\n\n[profile.staging]\naddress = "staging:7233"\n',
+    );
+    // The CLI's default file exists, but nothing names it: npm start keeps its dev server.
+    expect(temporalTargetFromEnv({ HOME: home })).toBeNull();
+    expect(temporalTargetFromEnv({ HOME: home, TEMPORAL_PROFILE: 'default' })).toEqual({
+      address: 'leadwire-prod.a1b2c.tmprl.cloud:7233',
+      namespace: 'leadwire-prod.a1b2c',
+      apiKey: 'key-from-file',
+      tls: true,
+    });
+    expect(temporalTargetFromEnv({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'staging' })).toEqual({
+      address: 'staging:7233',
+      namespace: 'default',
+    });
+    // The variables win over the file.
+    expect(
+      temporalTargetFromEnv({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_ADDRESS: '127.0.0.1:7233', TEMPORAL_API_KEY: '' })
+        ?.address,
+    ).toBe('127.0.0.1:7233');
+  } finally {
+    fs.rmSync(home, { recursive: true, force: true });
+  }
 });
