@@ -17,15 +17,53 @@
 import crypto from 'node:crypto';
 
 import type { Db } from '../db/connection';
+import { type AgencyRole, type BuyerRole, type Grant, grantOf, type MembershipRole, type SourceRole } from '../domain/accounts';
 import { feedAccess, findApiKeyByHash, hashApiKey } from '../db/keys';
 import { Problem } from './problem';
 import type { RateLimiter } from './rate-limit';
 
+/**
+ * Who acts, for the audit log and the timeline: the root token, a person
+ * signed in (their session), or a key (with the person who made it, when known).
+ */
+export type Actor =
+  | { type: 'root' }
+  | { type: 'user'; userId: string; sessionId: string }
+  | { type: 'key'; keyId: string; userId: string | null };
+
+/**
+ * What every non-root caller carries besides its organisation: the role it
+ * acts as (a session's membership role, a key's scope), who acts, and
+ * `credentialId`, the one string per-caller limits are keyed by (`key:<id>`
+ * or `session:<id>`). `keyId` is set for keys, `sessionId` for sessions.
+ */
+interface Caller<R extends MembershipRole> {
+  role: R;
+  actor: Actor;
+  credentialId: string;
+  keyId: string | null;
+  sessionId: string | null;
+}
+
 export type Principal =
-  | { kind: 'root' }
-  | { kind: 'admin'; agencyId: string; keyId: string }
-  | { kind: 'buyer'; agencyId: string; buyerId: string; keyId: string }
-  | { kind: 'source'; agencyId: string; sourceId: string; keyId: string };
+  | { kind: 'root'; role: 'operator'; actor: Actor; credentialId: string; keyId: null; sessionId: string | null }
+  | ({ kind: 'admin'; agencyId: string } & Caller<AgencyRole>)
+  | ({ kind: 'buyer'; agencyId: string; buyerId: string } & Caller<BuyerRole>)
+  | ({ kind: 'source'; agencyId: string; sourceId: string } & Caller<SourceRole>);
+
+/** The root token's principal: the platform operator, acting as nobody in particular. */
+export const ROOT_PRINCIPAL: Principal = {
+  kind: 'root',
+  role: 'operator',
+  actor: { type: 'root' },
+  credentialId: 'root',
+  keyId: null,
+  sessionId: null,
+};
+
+/** The grant a principal acts with (`agency:dispatcher`, `buyer:owner`, `platform:operator`…): api/authorization.ts. */
+export const grantOfPrincipal = (p: Principal): Grant => grantOf(ORG_OF_KIND[p.kind], p.role);
+const ORG_OF_KIND = { root: 'platform', admin: 'agency', buyer: 'buyer', source: 'source' } as const;
 
 export type Role = Principal['kind'];
 export type AdminPrincipal = Extract<Principal, { kind: 'admin' }>;
@@ -67,7 +105,7 @@ export class Authenticator {
   async verify(token: string | null): Promise<Principal | null> {
     if (!token || !TOKEN.test(token)) return null;
     const digest = sha256(token);
-    if (this.rootDigest && crypto.timingSafeEqual(digest, this.rootDigest)) return { kind: 'root' };
+    if (this.rootDigest && crypto.timingSafeEqual(digest, this.rootDigest)) return ROOT_PRINCIPAL;
     const cacheKey = digest.toString('base64');
     const cached = this.verified.get(cacheKey);
     if (cached && cached.until > this.now()) return cached.principal;
@@ -95,11 +133,17 @@ export class Authenticator {
   private async lookUp(token: string, digest: Buffer): Promise<Principal | null> {
     const row = await findApiKeyByHash(this.db, hashApiKey(token));
     if (!row || !crypto.timingSafeEqual(Buffer.from(row.keyHash, 'hex'), digest)) return null;
-    if (row.kind === 'admin') return { kind: 'admin', agencyId: row.agencyId, keyId: row.id };
+    const caller = {
+      actor: { type: 'key' as const, keyId: row.id, userId: row.createdByUserId },
+      credentialId: `key:${row.id}`,
+      keyId: row.id,
+      sessionId: null,
+    };
+    if (row.kind === 'admin') return { kind: 'admin', agencyId: row.agencyId, role: row.role as AgencyRole, ...caller };
     if (row.kind === 'buyer' && row.buyerId)
-      return { kind: 'buyer', agencyId: row.agencyId, buyerId: row.buyerId, keyId: row.id };
+      return { kind: 'buyer', agencyId: row.agencyId, buyerId: row.buyerId, role: row.role as BuyerRole, ...caller };
     if (row.kind === 'source' && row.sourceId)
-      return { kind: 'source', agencyId: row.agencyId, sourceId: row.sourceId, keyId: row.id };
+      return { kind: 'source', agencyId: row.agencyId, sourceId: row.sourceId, role: row.role as SourceRole, ...caller };
     return null;
   }
 
@@ -122,9 +166,9 @@ export class Authenticator {
     throw new Problem(401, 'unauthorized', detail, { headers: { 'WWW-Authenticate': 'Bearer realm="leadwire"' } });
   }
 
-  /** Whether a key still opens the feed: not revoked, and its buyer active (checked on every feed frame). */
+  /** Whether a credential still opens the feed: not revoked, and its buyer active (checked on every feed frame). */
   async stillValid(principal: BuyerPrincipal): Promise<boolean> {
-    return (await feedAccess(this.db, [principal.keyId])).has(principal.keyId);
+    return (await feedAccess(this.db, [principal.credentialId])).has(principal.credentialId);
   }
 }
 

@@ -150,7 +150,7 @@ export class ClaimRelay {
     requestId: string,
     channel: ClaimChannel,
   ): Promise<ClaimAnswer> {
-    const retryAfter = await this.deps.limiter.acquire(buyer.keyId);
+    const retryAfter = await this.deps.limiter.acquire(buyer.credentialId);
     if (retryAfter > 0) throw rateLimited(retryAfter, 'Too many claims with this key.');
 
     const { db } = this.deps;
@@ -244,7 +244,7 @@ export class ClaimRelay {
     channel: ClaimChannel,
   ): Promise<BidAnswer> {
     const started = Date.now();
-    const retryAfter = await this.deps.limiter.acquire(buyer.keyId);
+    const retryAfter = await this.deps.limiter.acquire(buyer.credentialId);
     if (retryAfter > 0) throw rateLimited(retryAfter, 'Too many bids with this key.');
     const { db } = this.deps;
     const offer = await getOffer(db, offerId);

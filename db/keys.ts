@@ -5,8 +5,9 @@
  */
 import crypto from 'node:crypto';
 
-import { and, eq, inArray, isNull, ne, type SQL } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, ne, or, type SQL, sql } from 'drizzle-orm';
 
+import type { MembershipRole } from '../domain/accounts';
 import type { ApiKeyKind } from '../domain/types';
 import type { Db, DbOrTx } from './connection';
 import { apiKeys, buyers } from './schema';
@@ -14,6 +15,7 @@ import { apiKeys, buyers } from './schema';
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
 const PREFIX: Record<ApiKeyKind, string> = { admin: 'lw_admin_', buyer: 'lw_buyer_', source: 'lw_source_' };
+const DEFAULT_NAME: Record<ApiKeyKind, string> = { admin: 'Agency key', buyer: 'Buyer key', source: 'Source key' };
 
 /** `lw_admin_`, `lw_buyer_` or `lw_source_` followed by 32 random bytes, base64url. */
 function generateApiKey(kind: ApiKeyKind): string {
@@ -28,7 +30,18 @@ export function hashApiKey(key: string): string {
 /** Creates a key and returns it in clear: the only time anyone sees it. */
 export async function createApiKey(
   db: DbOrTx,
-  input: { kind: ApiKeyKind; agencyId: string; buyerId?: string | null; sourceId?: string | null },
+  input: {
+    kind: ApiKeyKind;
+    agencyId: string;
+    buyerId?: string | null;
+    sourceId?: string | null;
+    /** Default: "<Kind> key". */
+    name?: string;
+    /** The role the key acts as; default: `admin` for an agency key, `owner` for a buyer's or a source's. */
+    role?: MembershipRole;
+    createdByUserId?: string | null;
+    expiresAt?: Date | null;
+  },
 ): Promise<{ key: string; id: string; prefix: string }> {
   const key = generateApiKey(input.kind);
   const prefix = key.slice(0, PREFIX[input.kind].length + 4);
@@ -41,17 +54,27 @@ export async function createApiKey(
       sourceId: input.sourceId ?? null,
       keyHash: hashApiKey(key),
       prefix,
+      name: input.name ?? DEFAULT_NAME[input.kind],
+      role: input.role ?? (input.kind === 'admin' ? 'admin' : 'owner'),
+      createdByUserId: input.createdByUserId ?? null,
+      expiresAt: input.expiresAt ?? null,
     })
     .returning({ id: apiKeys.id });
   return { key, id: row!.id, prefix };
 }
 
-/** The live (not revoked) key with this hash. */
+/** The live key with this hash: not revoked, not expired. */
 export async function findApiKeyByHash(db: DbOrTx, keyHash: string): Promise<ApiKeyRow | undefined> {
   const [row] = await db
     .select()
     .from(apiKeys)
-    .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)));
+    .where(
+      and(
+        eq(apiKeys.keyHash, keyHash),
+        isNull(apiKeys.revokedAt),
+        or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, sql`now()`)),
+      ),
+    );
   return row;
 }
 
@@ -75,18 +98,20 @@ async function revokeKeys(db: DbOrTx, owner: SQL, keepId?: string): Promise<numb
 }
 
 /**
- * Of these buyer keys, the ones that may still use the feed: not revoked, and
- * their buyer active. One indexed query for any number of keys (the gateway
- * checks every frame, and every connected key on each heartbeat).
+ * Of these buyer credentials (`key:<id>`, `session:<id>`: a principal's
+ * credentialId), the ones that may still use the feed: a key not revoked, and
+ * its buyer active. One indexed query for any number of keys (the gateway
+ * checks every frame, and every connected credential on each heartbeat).
  */
-export async function feedAccess(db: DbOrTx, keyIds: string[]): Promise<Set<string>> {
+export async function feedAccess(db: DbOrTx, credentialIds: string[]): Promise<Set<string>> {
+  const keyIds = credentialIds.filter((c) => c.startsWith('key:')).map((c) => c.slice(4));
   if (!keyIds.length) return new Set();
   const rows = await db
     .select({ id: apiKeys.id })
     .from(apiKeys)
     .innerJoin(buyers, eq(buyers.id, apiKeys.buyerId))
     .where(and(inArray(apiKeys.id, keyIds), isNull(apiKeys.revokedAt), eq(buyers.status, 'active')));
-  return new Set(rows.map((r) => r.id));
+  return new Set(rows.map((r) => `key:${r.id}`));
 }
 
 /**

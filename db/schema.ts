@@ -7,6 +7,7 @@
  */
 import { sql } from 'drizzle-orm';
 import {
+  type AnyPgColumn,
   bigint,
   bigserial,
   boolean,
@@ -25,6 +26,7 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 
+import type { MembershipRole, OneTimePurpose, OrgKind, SignInMethod } from '../domain/accounts';
 import type { AlertSettings } from '../domain/buyer-side';
 import type { FieldMapping } from '../domain/delivery';
 import type { LeadFilters } from '../domain/filters';
@@ -82,6 +84,8 @@ export const agencies = pgTable('agencies', {
   timeZone: text('time_zone').notNull().default('UTC'),
   /** Dedupe window, consent, auto-pause, returns and self-service rules (domain/types.ts AgencySettings). */
   settings: jsonb('settings').$type<AgencySettings>().notNull().default({}),
+  /** Owners and admins must sign in with a second factor (#20). */
+  requireTwoFactor: boolean('require_two_factor').notNull().default(false),
   createdAt: createdAt(),
 });
 
@@ -100,6 +104,14 @@ export const apiKeys = pgTable(
     keyHash: text('key_hash').notNull(),
     /** The first characters, so staff can tell keys apart. */
     prefix: text('prefix').notNull(),
+    /** What people call it. */
+    name: text('name').notNull(),
+    /** The role the key acts as (CHECK api_keys_role_fits_kind): never above its creator's. */
+    role: text('role').$type<MembershipRole>().notNull(),
+    /** The person who made it; null for keys made before accounts until the first owner adopts them. */
+    createdByUserId: uuid('created_by_user_id').references((): AnyPgColumn => users.id),
+    expiresAt: ts('expires_at'),
+    lastUsedAt: ts('last_used_at'),
     createdAt: createdAt(),
     revokedAt: ts('revoked_at'),
   },
@@ -989,3 +1001,140 @@ export const keyStoreRoots = pgTable(
   },
   (t) => [check('key_store_roots_sealed', sql`${t.sealed} LIKE 'lwk1.%'`)],
 );
+
+// ─── people (#20; migration 0011_accounts) ───────────────────────────────────
+
+/** A person: signs in by password, emailed link, passkey or the agency's SSO. */
+export const users = pgTable(
+  'users',
+  {
+    id: id(),
+    /** Lower-cased and trimmed (CHECK users_email_normalised); unique. */
+    email: text('email').notNull(),
+    displayName: text('display_name').notNull(),
+    /** argon2id PHC string; null when the person has no password. */
+    passwordHash: text('password_hash'),
+    emailVerifiedAt: ts('email_verified_at'),
+    /** Key-store sealed TOTP seed; used once `totpEnabledAt` is set. */
+    totpSeedSealed: text('totp_seed_sealed'),
+    totpEnabledAt: ts('totp_enabled_at'),
+    /** The last TOTP step accepted: a code never works twice. */
+    totpLastStep: bigint('totp_last_step', { mode: 'number' }),
+    disabledAt: ts('disabled_at'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('users_email_uq').on(t.email)],
+);
+
+/** A user's role in one organisation (CHECK memberships_org_shape says which roles each kind has). */
+export const memberships = pgTable(
+  'memberships',
+  {
+    id: id(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id),
+    orgKind: text('org_kind').$type<OrgKind>().notNull(),
+    /** Null only for the platform. */
+    agencyId: uuid('agency_id').references(() => agencies.id),
+    buyerId: uuid('buyer_id').references(() => buyers.id),
+    sourceId: uuid('source_id').references(() => sources.id),
+    role: text('role').$type<MembershipRole>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('memberships_agency_idx').on(t.agencyId)],
+);
+
+/** A signed-in browser: the cookie holds an opaque id whose SHA-256 is `tokenHash`. */
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: id(),
+    tokenHash: text('token_hash').notNull(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id),
+    /** The organisation the session acts in. */
+    membershipId: uuid('membership_id').references(() => memberships.id, { onDelete: 'set null' }),
+    stage: text('stage').$type<'full' | 'second_factor'>().notNull().default('full'),
+    method: text('method').$type<SignInMethod>().notNull(),
+    csrfToken: text('csrf_token').notNull(),
+    userAgent: text('user_agent'),
+    ip: text('ip'),
+    createdAt: createdAt(),
+    lastUsedAt: ts('last_used_at').notNull().defaultNow(),
+    /** Absolute expiry; the idle expiry is `lastUsedAt` + the idle timeout. */
+    expiresAt: ts('expires_at').notNull(),
+    revokedAt: ts('revoked_at'),
+  },
+  (t) => [uniqueIndex('sessions_token_uq').on(t.tokenHash)],
+);
+
+/** Setup, invitation, sign-in link and password reset tokens: stored hashed, expire, work once. */
+export const oneTimeTokens = pgTable(
+  'one_time_tokens',
+  {
+    id: id(),
+    purpose: text('purpose').$type<OneTimePurpose>().notNull(),
+    tokenHash: text('token_hash').notNull(),
+    email: text('email'),
+    userId: uuid('user_id').references(() => users.id),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull().default({}),
+    createdByUserId: uuid('created_by_user_id').references(() => users.id),
+    expiresAt: ts('expires_at').notNull(),
+    usedAt: ts('used_at'),
+    revokedAt: ts('revoked_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('one_time_tokens_hash_uq').on(t.tokenHash)],
+);
+
+/** WebAuthn credentials. */
+export const passkeys = pgTable(
+  'passkeys',
+  {
+    id: id(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id),
+    credentialId: text('credential_id').notNull(),
+    publicKey: text('public_key').notNull(),
+    counter: bigint('counter', { mode: 'number' }).notNull().default(0),
+    transports: jsonb('transports').$type<string[]>().notNull().default([]),
+    name: text('name').notNull(),
+    createdAt: createdAt(),
+    lastUsedAt: ts('last_used_at'),
+  },
+  (t) => [uniqueIndex('passkeys_credential_uq').on(t.credentialId), index('passkeys_user_idx').on(t.userId)],
+);
+
+/** Ten single-use codes for when the authenticator is lost (SHA-256 stored). */
+export const recoveryCodes = pgTable(
+  'recovery_codes',
+  {
+    id: id(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id),
+    codeHash: text('code_hash').notNull(),
+    usedAt: ts('used_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('recovery_codes_uq').on(t.userId, t.codeHash)],
+);
+
+/** An agency's OpenID Connect single sign-on. */
+export const agencySso = pgTable('agency_sso', {
+  agencyId: uuid('agency_id')
+    .primaryKey()
+    .references(() => agencies.id),
+  issuer: text('issuer').notNull(),
+  clientId: text('client_id').notNull(),
+  /** Key-store sealed. */
+  clientSecretSealed: text('client_secret_sealed').notNull(),
+  allowedDomains: jsonb('allowed_domains').$type<string[]>().notNull().default([]),
+  defaultRole: text('default_role').$type<'admin' | 'dispatcher' | 'analyst'>().notNull().default('analyst'),
+  enabled: boolean('enabled').notNull().default(true),
+  updatedAt: updatedAt(),
+});

@@ -12,6 +12,6 @@ import type { FeedConnection } from './connection';
 export async function enforceAccess(services: ApiServices, clients: Iterable<FeedConnection>): Promise<void> {
   const live = [...clients].filter((c) => !c.closing);
   if (!live.length) return;
-  const allowed = await feedAccess(services.db, [...new Set(live.map((c) => c.buyer.keyId))]);
-  for (const c of live) if (!allowed.has(c.buyer.keyId)) c.revoke();
+  const allowed = await feedAccess(services.db, [...new Set(live.map((c) => c.buyer.credentialId))]);
+  for (const c of live) if (!allowed.has(c.buyer.credentialId)) c.revoke();
 }

@@ -89,7 +89,7 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
     ws.on('pong', () => (client.alive = true));
     ws.on('close', () => clients.unregister(client));
     client.onClosing = (reason) => {
-      if (reason === 'frame_rate_exceeded') cooldown.start(buyer.keyId);
+      if (reason === 'frame_rate_exceeded') cooldown.start(buyer.credentialId);
     };
     ws.on('message', (data, isBinary) => {
       handleFrame(services, client, data, isBinary).catch((err) => {

@@ -77,7 +77,7 @@ export function upgradeHandler(services: ApiServices, options: UpgradeOptions) {
       }
       if (principal.kind !== 'buyer')
         return refuse(socket, 403, new Problem(403, 'forbidden', 'The feed is for buyer keys.'));
-      const wait = options.cooldown(principal.keyId);
+      const wait = options.cooldown(principal.credentialId);
       if (wait > 0)
         return refuse(
           socket,

@@ -1,0 +1,285 @@
+/**
+ * People (#20): users, their memberships, their sessions and one-time tokens.
+ * Every read and write of those tables lives here (the data layer's rule).
+ *
+ * Secrets handed to a browser or an inbox (a session id, a setup, invitation,
+ * sign-in or reset link) are 32 random bytes, base64url; only their SHA-256
+ * is stored, and a presented secret is looked up by that hash.
+ */
+import crypto from 'node:crypto';
+
+import { and, eq, gt, isNull, sql } from 'drizzle-orm';
+
+import {
+  type MembershipRole,
+  normaliseEmail,
+  ONE_TIME_TTL_MS,
+  type OneTimePurpose,
+  type OrgKind,
+  SESSION_ABSOLUTE_MS,
+  SESSION_IDLE_MS,
+  type SignInMethod,
+} from '../domain/accounts';
+import type { DbOrTx } from './connection';
+import { memberships, oneTimeTokens, sessions, users } from './schema';
+
+export type UserRow = typeof users.$inferSelect;
+export type MembershipRow = typeof memberships.$inferSelect;
+export type SessionRow = typeof sessions.$inferSelect;
+export type OneTimeTokenRow = typeof oneTimeTokens.$inferSelect;
+
+/** A new opaque secret (what the browser or the email gets) and the hash stored for it. */
+export function newSecret(): { secret: string; hash: string } {
+  const secret = crypto.randomBytes(32).toString('base64url');
+  return { secret, hash: hashSecret(secret) };
+}
+
+/** Hex SHA-256: what the database stores for a session id or a one-time token. */
+export const hashSecret = (secret: string): string => crypto.createHash('sha256').update(secret, 'utf8').digest('hex');
+
+// ─── users ───────────────────────────────────────────────────────────────────
+
+export async function createUser(
+  db: DbOrTx,
+  input: { email: string; displayName: string; passwordHash?: string | null; emailVerified?: boolean },
+): Promise<UserRow> {
+  const [row] = await db
+    .insert(users)
+    .values({
+      email: normaliseEmail(input.email),
+      displayName: input.displayName,
+      passwordHash: input.passwordHash ?? null,
+      emailVerifiedAt: input.emailVerified ? new Date() : null,
+    })
+    .returning();
+  return row!;
+}
+
+export async function userByEmail(db: DbOrTx, email: string): Promise<UserRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(users)
+    .where(eq(users.email, normaliseEmail(email)));
+  return row;
+}
+
+export async function userById(db: DbOrTx, id: string): Promise<UserRow | undefined> {
+  const [row] = await db.select().from(users).where(eq(users.id, id));
+  return row;
+}
+
+// ─── memberships ─────────────────────────────────────────────────────────────
+
+/** The organisation of a membership: the platform, an agency, or one of its buyers or sources. */
+export type Org =
+  | { kind: 'platform' }
+  | { kind: 'agency'; agencyId: string }
+  | { kind: 'buyer'; agencyId: string; buyerId: string }
+  | { kind: 'source'; agencyId: string; sourceId: string };
+
+export function orgOf(m: MembershipRow): Org {
+  if (m.orgKind === 'platform') return { kind: 'platform' };
+  if (m.orgKind === 'agency') return { kind: 'agency', agencyId: m.agencyId! };
+  if (m.orgKind === 'buyer') return { kind: 'buyer', agencyId: m.agencyId!, buyerId: m.buyerId! };
+  return { kind: 'source', agencyId: m.agencyId!, sourceId: m.sourceId! };
+}
+
+export async function addMembership(
+  db: DbOrTx,
+  userId: string,
+  org: Org,
+  role: MembershipRole,
+): Promise<MembershipRow> {
+  const [row] = await db
+    .insert(memberships)
+    .values({
+      userId,
+      orgKind: org.kind satisfies OrgKind,
+      agencyId: org.kind === 'platform' ? null : org.agencyId,
+      buyerId: org.kind === 'buyer' ? org.buyerId : null,
+      sourceId: org.kind === 'source' ? org.sourceId : null,
+      role,
+    })
+    .returning();
+  return row!;
+}
+
+export async function membershipsOf(db: DbOrTx, userId: string): Promise<MembershipRow[]> {
+  return db.select().from(memberships).where(eq(memberships.userId, userId)).orderBy(memberships.createdAt);
+}
+
+export async function membershipById(db: DbOrTx, id: string): Promise<MembershipRow | undefined> {
+  const [row] = await db.select().from(memberships).where(eq(memberships.id, id));
+  return row;
+}
+
+// ─── sessions ────────────────────────────────────────────────────────────────
+
+/**
+ * A new session for a user (always a fresh id: signing in never reuses one,
+ * so a planted id is worthless). Answers the row and the opaque id for the
+ * cookie – the only time the id exists outside the browser.
+ */
+export async function createSession(
+  db: DbOrTx,
+  input: {
+    userId: string;
+    membershipId: string | null;
+    method: SignInMethod;
+    stage?: 'full' | 'second_factor';
+    userAgent?: string | null;
+    ip?: string | null;
+    /** Default SESSION_ABSOLUTE_MS. */
+    lifetimeMs?: number;
+  },
+): Promise<{ session: SessionRow; token: string }> {
+  const { secret, hash } = newSecret();
+  const [row] = await db
+    .insert(sessions)
+    .values({
+      tokenHash: hash,
+      userId: input.userId,
+      membershipId: input.membershipId,
+      method: input.method,
+      stage: input.stage ?? 'full',
+      csrfToken: crypto.randomBytes(24).toString('base64url'),
+      userAgent: input.userAgent?.slice(0, 400) ?? null,
+      ip: input.ip ?? null,
+      expiresAt: new Date(Date.now() + (input.lifetimeMs ?? SESSION_ABSOLUTE_MS)),
+    })
+    .returning();
+  return { session: row!, token: secret };
+}
+
+/**
+ * The live session of a cookie's id, with its user and membership: not
+ * revoked, before its absolute expiry, used within the idle timeout, its user
+ * not disabled. Marks it used (at most once a minute, so a page's requests do
+ * not each write).
+ */
+export async function sessionByToken(
+  db: DbOrTx,
+  token: string,
+  idleMs = SESSION_IDLE_MS,
+): Promise<{ session: SessionRow; user: UserRow; membership: MembershipRow | null } | undefined> {
+  const [row] = await db
+    .select({ session: sessions, user: users, membership: memberships })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .leftJoin(memberships, eq(memberships.id, sessions.membershipId))
+    .where(
+      and(
+        eq(sessions.tokenHash, hashSecret(token)),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, sql`now()`),
+        gt(sessions.lastUsedAt, sql`now() - make_interval(secs => ${idleMs / 1000})`),
+        isNull(users.disabledAt),
+      ),
+    );
+  if (!row) return undefined;
+  if (Date.now() - row.session.lastUsedAt.getTime() > 60_000)
+    await db.update(sessions).set({ lastUsedAt: new Date() }).where(eq(sessions.id, row.session.id));
+  return row;
+}
+
+/** Ends one session. */
+export async function revokeSession(db: DbOrTx, sessionId: string): Promise<void> {
+  await db
+    .update(sessions)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+}
+
+/** Ends every session of a user ("sign out everywhere", a password change, a removed member); answers their ids. */
+export async function revokeUserSessions(db: DbOrTx, userId: string, exceptSessionId?: string): Promise<string[]> {
+  const rows = await db
+    .update(sessions)
+    .set({ revokedAt: new Date() })
+    .where(
+      and(
+        eq(sessions.userId, userId),
+        isNull(sessions.revokedAt),
+        exceptSessionId ? sql`${sessions.id} <> ${exceptSessionId}` : undefined,
+      ),
+    )
+    .returning({ id: sessions.id });
+  return rows.map((r) => r.id);
+}
+
+// ─── one-time tokens ─────────────────────────────────────────────────────────
+
+/** A one-time token (setup, invitation, sign-in link, reset); answers the secret for the link. */
+export async function issueOneTimeToken(
+  db: DbOrTx,
+  input: {
+    purpose: OneTimePurpose;
+    email?: string | null;
+    userId?: string | null;
+    payload?: Record<string, unknown>;
+    createdByUserId?: string | null;
+    ttlMs?: number;
+  },
+): Promise<{ token: OneTimeTokenRow; secret: string }> {
+  const { secret, hash } = newSecret();
+  const [row] = await db
+    .insert(oneTimeTokens)
+    .values({
+      purpose: input.purpose,
+      tokenHash: hash,
+      email: input.email ? normaliseEmail(input.email) : null,
+      userId: input.userId ?? null,
+      payload: input.payload ?? {},
+      createdByUserId: input.createdByUserId ?? null,
+      expiresAt: new Date(Date.now() + (input.ttlMs ?? ONE_TIME_TTL_MS[input.purpose])),
+    })
+    .returning();
+  return { token: row!, secret };
+}
+
+/**
+ * Uses a one-time token: marks it used and answers it, in one statement, only
+ * when it is of this purpose, unused, unrevoked and unexpired – so two
+ * concurrent uses of one link cannot both succeed. Run it in the transaction
+ * that does what the token allows, so a failure later leaves it unused.
+ */
+export async function consumeOneTimeToken(
+  db: DbOrTx,
+  purpose: OneTimePurpose,
+  secret: string,
+): Promise<OneTimeTokenRow | undefined> {
+  const [row] = await db
+    .update(oneTimeTokens)
+    .set({ usedAt: new Date() })
+    .where(
+      and(
+        eq(oneTimeTokens.tokenHash, hashSecret(secret)),
+        eq(oneTimeTokens.purpose, purpose),
+        isNull(oneTimeTokens.usedAt),
+        isNull(oneTimeTokens.revokedAt),
+        gt(oneTimeTokens.expiresAt, sql`now()`),
+      ),
+    )
+    .returning();
+  return row;
+}
+
+/** A one-time token as it stands (to show an invitation before it is accepted), if still usable. */
+export async function peekOneTimeToken(
+  db: DbOrTx,
+  purpose: OneTimePurpose,
+  secret: string,
+): Promise<OneTimeTokenRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(oneTimeTokens)
+    .where(
+      and(
+        eq(oneTimeTokens.tokenHash, hashSecret(secret)),
+        eq(oneTimeTokens.purpose, purpose),
+        isNull(oneTimeTokens.usedAt),
+        isNull(oneTimeTokens.revokedAt),
+        gt(oneTimeTokens.expiresAt, sql`now()`),
+      ),
+    );
+  return row;
+}
