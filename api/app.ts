@@ -24,6 +24,8 @@ import type { Db } from '../db/connection';
 import type { OfferBus } from '../db/offer-bus';
 import { countOpenOffers } from '../db/offers';
 import { traceRequests } from '../observability/tracing';
+import { setting } from '../lib/config';
+import { type AccountMailer, smtpAccountMailer } from './account-mail';
 import { buildAsyncApi } from './asyncapi';
 import { Authenticator, type Principal, requireRole } from './auth';
 import { attachFeedGateway, type FeedHandle } from './feed';
@@ -90,6 +92,10 @@ export interface ApiDeps {
   inFlight?: Partial<InFlightLimits>;
   /** The built web pages (`npm run build:web`) served at `/`, `/admin` and `/source`; default web/dist; false: none. */
   webDir?: string | false;
+  /** Account emails; default: SMTP_URL and LW_MAIL_FROM. */
+  mailer?: AccountMailer;
+  /** Base URL of the pages (links in emails, the allowed Origin); default LW_PUBLIC_URL. */
+  publicUrl?: string | null;
 }
 
 export interface Api {
@@ -203,6 +209,8 @@ export function createApi(deps: ApiDeps): Api {
     pings: new PingDesk(db, () => metrics.inc('leadwire_ping_reads_total')),
     pingLimits: new TokenBuckets(deps.rateLimits?.pings ?? DEFAULT_PINGS),
     pingTtlMs: deps.pingTtlMs ?? 60_000,
+    mailer: deps.mailer ?? smtpAccountMailer(setting('SMTP_URL'), setting('LW_MAIL_FROM')),
+    publicUrl: deps.publicUrl !== undefined ? deps.publicUrl : setting('LW_PUBLIC_URL'),
   };
 
   let doc: Record<string, unknown> | null = null;

@@ -17,7 +17,14 @@
 import crypto from 'node:crypto';
 
 import type { Db } from '../db/connection';
-import { type AgencyRole, type BuyerRole, type Grant, grantOf, type MembershipRole, type SourceRole } from '../domain/accounts';
+import {
+  type AgencyRole,
+  type BuyerRole,
+  type Grant,
+  grantOf,
+  type MembershipRole,
+  type SourceRole,
+} from '../domain/accounts';
 import { feedAccess, findApiKeyByHash, hashApiKey } from '../db/keys';
 import { Problem } from './problem';
 import type { RateLimiter } from './rate-limit';
@@ -143,7 +150,13 @@ export class Authenticator {
     if (row.kind === 'buyer' && row.buyerId)
       return { kind: 'buyer', agencyId: row.agencyId, buyerId: row.buyerId, role: row.role as BuyerRole, ...caller };
     if (row.kind === 'source' && row.sourceId)
-      return { kind: 'source', agencyId: row.agencyId, sourceId: row.sourceId, role: row.role as SourceRole, ...caller };
+      return {
+        kind: 'source',
+        agencyId: row.agencyId,
+        sourceId: row.sourceId,
+        role: row.role as SourceRole,
+        ...caller,
+      };
     return null;
   }
 

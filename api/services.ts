@@ -10,6 +10,7 @@ import type { Client } from '@temporalio/client';
 import type { ClaimRelay } from '../claims/relay';
 import type { Db } from '../db/connection';
 import type { OfferBus } from '../db/offer-bus';
+import type { AccountMailer } from './account-mail';
 import type { Authenticator } from './auth';
 import type { Metrics } from './metrics';
 import type { PingDesk } from './pings';
@@ -46,4 +47,8 @@ export interface ApiServices {
   pingLimits: TokenBuckets;
   /** How long an accepted ping may be posted. */
   pingTtlMs: number;
+  /** Account emails (setup, invitations, sign-in links, resets). */
+  mailer: AccountMailer;
+  /** The base URL of the pages, for links in emails and the allowed Origin of cookie requests (LW_PUBLIC_URL). */
+  publicUrl: string | null;
 }
