@@ -6,7 +6,7 @@
  * that need it answer as usual (nothing tells a caller whether an address
  * exists).
  */
-import { transportFor } from '../activities/channels/email';
+import { transportFor } from '../lib/smtp';
 
 export interface AccountMail {
   to: string;

@@ -17,6 +17,7 @@
 import crypto from 'node:crypto';
 
 import type { Db } from '../db/connection';
+import { feedAccess, findApiKeyByHash, hashApiKey } from '../db/keys';
 import {
   type AgencyRole,
   type BuyerRole,
@@ -25,7 +26,6 @@ import {
   type MembershipRole,
   type SourceRole,
 } from '../domain/accounts';
-import { feedAccess, findApiKeyByHash, hashApiKey } from '../db/keys';
 import { Problem } from './problem';
 import type { RateLimiter } from './rate-limit';
 

@@ -12,7 +12,6 @@
  * offer. An offer that closed before its alert went out is `skipped`.
  */
 import type { DeliveryConfig } from '../activities/channels/config';
-import { transportFor } from '../activities/channels/email';
 import { postJson } from '../activities/channels/http-post';
 import { signedHeaders } from '../activities/channels/signing';
 import { signingKeys } from '../activities/delivery';
@@ -21,6 +20,7 @@ import type { Db } from '../db/connection';
 import { type AlertRow, claimDueAlerts, finishAlert, retryAlertLater } from '../db/deliveries';
 import { appendEvents, getOffer } from '../db/offers';
 import { setting } from '../lib/config';
+import { transportFor } from '../lib/smtp';
 import { UrlRefused } from '../lib/url-guard';
 
 export interface AlertDispatcherOptions {

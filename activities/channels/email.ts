@@ -1,25 +1,8 @@
 /** The email channel: the lead as a plain-text message over SMTP (nodemailer, `SMTP_URL`). */
-import nodemailer, { type Transporter } from 'nodemailer';
-
 import { leadSummary } from '../../domain/delivery';
+import { transportFor } from '../../lib/smtp';
 import type { Channel, DeliveryContext, Sent } from './channel';
 import type { DeliveryConfig } from './config';
-
-const transports = new Map<string, Transporter>();
-
-/** One SMTP transport per URL, shared by lead deliveries and alerts. */
-export function transportFor(url: string): Transporter {
-  let t = transports.get(url);
-  if (!t) {
-    t = nodemailer.createTransport(url, {
-      connectionTimeout: 10_000,
-      greetingTimeout: 10_000,
-      socketTimeout: 20_000,
-    } as never);
-    transports.set(url, t);
-  }
-  return t;
-}
 
 export function emailChannel(config: DeliveryConfig): Channel {
   return {
