@@ -54,6 +54,7 @@ import { reportRoutes } from './routes/reports';
 import { sourceRoutes } from './routes/sources';
 import { supplyRoutes } from './routes/supply';
 import type { ApiServices } from './services';
+import type { SignedIn } from './sessions';
 import { SharedTokenBuckets } from './shared-rate-limit';
 import { SourceAccessCache } from './source-access';
 import { parseWith } from './validate';
@@ -377,9 +378,23 @@ function clientAddress(app: express.Express): (req: http.IncomingMessage) => str
 
 function pipeline(route: AnyRoute, services: ApiServices): RequestHandler[] {
   const chain: RequestHandler[] = [];
-  if (route.roles.length) {
+  if (route.session) {
+    const stage = route.session;
     chain.push(async (req, res, next) => {
-      const principal = await services.auth.authenticate(req.headers.authorization, services.clientIp(req));
+      if (req.headers.authorization)
+        throw new Problem(403, 'session_required', 'This route is for a signed-in person; an API key cannot call it.');
+      const signedIn = await services.auth.signedIn(req, services.publicUrl);
+      if (!signedIn) throw new Problem(401, 'unauthorized', 'Sign in first.');
+      if (stage === 'full' && signedIn.session.stage !== 'full')
+        throw new Problem(401, 'second_factor_required', 'Finish signing in with your second factor.');
+      res.locals.signedIn = signedIn;
+      next();
+    });
+  } else if (route.roles.length) {
+    chain.push(async (req, res, next) => {
+      const principal = await services.auth.authenticate(req, services.clientIp(req), {
+        publicUrl: services.publicUrl,
+      });
       requireRole(principal, route.roles);
       res.locals.principal = principal;
       next();
@@ -395,7 +410,17 @@ function pipeline(route: AnyRoute, services: ApiServices): RequestHandler[] {
     const principal = res.locals.principal as Principal | undefined;
     const idempotencyKey = route.idempotent ? idempotencyKeyOf(req.headers['idempotency-key']) : null;
     const run = () =>
-      route.handler({ principal: principal as never, params, query, body, idempotencyKey, req, services });
+      route.handler({
+        principal: principal as never,
+        signedIn: (res.locals.signedIn as SignedIn | undefined) ?? null,
+        params,
+        query,
+        body,
+        idempotencyKey,
+        req,
+        res,
+        services,
+      });
 
     const reply =
       route.idempotent && principal && principal.kind !== 'root'

@@ -15,7 +15,9 @@
  * within that second (and the feed re-checks every claim and bid frame in the database).
  */
 import crypto from 'node:crypto';
+import type http from 'node:http';
 
+import { sessionByToken } from '../db/accounts';
 import type { Db } from '../db/connection';
 import { feedAccess, findApiKeyByHash, hashApiKey } from '../db/keys';
 import {
@@ -28,6 +30,7 @@ import {
 } from '../domain/accounts';
 import { Problem } from './problem';
 import type { RateLimiter } from './rate-limit';
+import { checkOrigin, sessionCookieOf, sessionPrincipal, type SignedIn } from './sessions';
 
 /**
  * Who acts, for the audit log and the timeline: the root token, a person
@@ -161,22 +164,55 @@ export class Authenticator {
   }
 
   /**
-   * The caller, or a problem: 401 for a missing or unknown key (which uses up
-   * one of this address's failed attempts), 429 for a failing attempt once
-   * the address has used them all up. A valid key always passes.
+   * The caller, or a problem: a key (`Authorization: Bearer`, or `?token=` on
+   * the feed) when one is sent – its cookie then ignored –, else the signed-in
+   * session of the cookie (api/sessions.ts: its origin and CSRF token checked).
+   * 401 for no credential or an unknown key (which uses up one of this
+   * address's failed attempts), 429 for a failing attempt once the address has
+   * used them all up; a valid key always passes. 403 `second_factor_required`
+   * for a session that still owes its second factor, `no_organisation` for a
+   * session without a membership to act in.
    */
   async authenticate(
-    authorization: string | undefined,
+    req: http.IncomingMessage,
     clientIp: string,
-    queryToken?: string | null,
+    options: { queryToken?: string | null; feed?: boolean; publicUrl?: string | null } = {},
   ): Promise<Principal> {
-    const principal = await this.verify(bearerToken(authorization) ?? queryToken ?? null);
+    const authorization = req.headers.authorization;
+    const token = bearerToken(authorization) ?? options.queryToken ?? null;
+    if (!authorization && !options.queryToken) {
+      const signedIn = await this.signedIn(req, options.publicUrl ?? null, options.feed ?? false);
+      if (signedIn) {
+        const principal = sessionPrincipal(signedIn);
+        if (principal) return principal;
+        throw signedIn.session.stage !== 'full'
+          ? new Problem(401, 'second_factor_required', 'Finish signing in with your second factor.')
+          : new Problem(403, 'no_organisation', 'Choose an organisation to act in (POST /v1/session/organisation).');
+      }
+    }
+    const principal = await this.verify(token);
     if (principal) return principal;
     const wait = await this.failures.acquire(clientIp);
     if (wait > 0) throw rateLimited(wait, 'Too many failed authentications from this address.');
     const detail =
-      authorization || queryToken ? 'The API key is not valid.' : 'Send an API key as "Authorization: Bearer <key>".';
+      authorization || options.queryToken
+        ? 'The API key is not valid.'
+        : 'Sign in, or send an API key as "Authorization: Bearer <key>".';
     throw new Problem(401, 'unauthorized', detail, { headers: { 'WWW-Authenticate': 'Bearer realm="leadwire"' } });
+  }
+
+  /**
+   * The live session of the request's cookie, its origin (and for unsafe
+   * requests its CSRF token) checked; null without a cookie or for a dead
+   * session. `feed`: a WebSocket upgrade, which must come from an allowed Origin.
+   */
+  async signedIn(req: http.IncomingMessage, publicUrl: string | null, feed = false): Promise<SignedIn | null> {
+    const cookie = sessionCookieOf(req);
+    if (!cookie) return null;
+    const found = await sessionByToken(this.db, cookie);
+    if (!found) return null;
+    checkOrigin(req, found.session, publicUrl, feed);
+    return found;
   }
 
   /** Whether a credential still opens the feed: not revoked, and its buyer active (checked on every feed frame). */

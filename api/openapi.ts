@@ -7,6 +7,7 @@
 import { type DocumentSchemas, documentSchemas, type SchemaUse } from './openapi-schemas';
 import type { AnyRoute, ResponseDoc } from './route';
 import { ProblemSchema } from './schemas';
+import { SESSION_COOKIE, SESSION_COOKIE_PLAIN } from './sessions';
 
 type Json = Record<string, unknown>;
 
@@ -63,15 +64,21 @@ function response(status: number, doc: ResponseDoc, schemas: DocumentSchemas): J
 const ROLE_NAMES = { root: 'root token', admin: 'agency admin key', buyer: 'buyer key', source: 'source key' } as const;
 
 function operation(route: AnyRoute, schemas: DocumentSchemas): Json {
-  const who = route.roles.length
-    ? `Auth: ${route.roles.map((r) => ROLE_NAMES[r]).join(' or ')}.`
-    : 'No authentication.';
+  const who = route.session
+    ? 'Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.'
+    : route.roles.length
+      ? `Auth: ${route.roles.map((r) => ROLE_NAMES[r]).join(' or ')}, or a signed-in person acting in one.`
+      : 'No authentication.';
   return {
     operationId: route.operationId,
     tags: [route.tag],
     summary: route.summary,
     description: [route.description, who].filter(Boolean).join('\n\n'),
-    ...(route.roles.length ? { security: [{ bearer: [] }], 'x-leadwire-roles': [...route.roles] } : { security: [] }),
+    ...(route.session
+      ? { security: [{ session: [] }] }
+      : route.roles.length
+        ? { security: [{ bearer: [] }, { session: [] }], 'x-leadwire-roles': [...route.roles] }
+        : { security: [] }),
     parameters: parameters(route, schemas),
     ...(route.body
       ? {
@@ -122,6 +129,12 @@ export function buildOpenApi(routes: AnyRoute[], version = '0.1.0'): Json {
     components: {
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'root token, agency admin key or buyer key' },
+        session: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: SESSION_COOKIE,
+          description: `a signed-in person's session (\`${SESSION_COOKIE_PLAIN}\` on plain-http localhost); unsafe methods also send the session's CSRF token in X-CSRF-Token`,
+        },
       },
       schemas: {
         ...schemas.components,

@@ -5,13 +5,14 @@
  * and the OpenAPI document is generated from the very same objects, so the
  * document cannot drift from what is validated and served.
  */
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { z } from 'zod';
 
 import type { Principal, Role } from './auth';
 import type { Reply } from './idempotency';
 import { NoQuery } from './schemas';
 import type { ApiServices } from './services';
+import type { SignedIn } from './sessions';
 
 export type { Reply } from './idempotency';
 
@@ -43,12 +44,16 @@ const Empty = z.object({}).strict();
 
 interface HandlerInput<R extends Role, P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
   principal: Extract<Principal, { kind: R }>;
+  /** The signed-in person, on `session` routes (else null). */
+  signedIn: SignedIn | null;
   params: z.output<P>;
   query: z.output<Q>;
   body: z.output<B>;
   /** Validated `Idempotency-Key` (routes marked idempotent), else null. */
   idempotencyKey: string | null;
   req: Request;
+  /** For cookies only (sign-in, sign-out); the answer itself is the returned Reply. */
+  res: Response;
   services: ApiServices;
 }
 
@@ -60,8 +65,15 @@ export interface RouteSpec<R extends Role, P extends z.ZodType, Q extends z.ZodT
   tag: string;
   summary: string;
   description?: string;
-  /** Who may call it; empty for a public route (no key). */
+  /** Who may call it; empty for a public route (no key) or a `session` route. */
   roles: readonly R[];
+  /**
+   * A route for a signed-in person rather than an organisation (their account,
+   * sessions, second factor): only the session cookie opens it (a key gets 403
+   * `session_required`); `full` needs a finished sign-in, `any` also accepts a
+   * session that still owes its second factor. `roles` is then empty.
+   */
+  session?: 'full' | 'any';
   params?: P;
   query?: Q;
   body?: B;
@@ -82,6 +94,7 @@ export interface AnyRoute {
   summary: string;
   description?: string;
   roles: readonly Role[];
+  session?: 'full' | 'any';
   params: z.ZodType;
   query: z.ZodType;
   body?: z.ZodType;

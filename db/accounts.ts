@@ -8,7 +8,7 @@
  */
 import crypto from 'node:crypto';
 
-import { and, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
 
 import {
   type MembershipRole,
@@ -21,7 +21,7 @@ import {
   type SignInMethod,
 } from '../domain/accounts';
 import type { DbOrTx } from './connection';
-import { memberships, oneTimeTokens, sessions, users } from './schema';
+import { buyers, memberships, oneTimeTokens, sessions, users } from './schema';
 
 export type UserRow = typeof users.$inferSelect;
 export type MembershipRow = typeof memberships.$inferSelect;
@@ -203,6 +203,34 @@ export async function revokeUserSessions(db: DbOrTx, userId: string, exceptSessi
       ),
     )
     .returning({ id: sessions.id });
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Of these sessions, the ones that may still use a buyer's feed: live (not
+ * revoked, not expired, not idle, fully signed in, its user enabled) and
+ * still acting as a member of an active buyer. A removed membership or a
+ * paused buyer drops out at once.
+ */
+export async function liveBuyerSessions(db: DbOrTx, sessionIds: string[], idleMs = SESSION_IDLE_MS): Promise<string[]> {
+  if (!sessionIds.length) return [];
+  const rows = await db
+    .select({ id: sessions.id })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .innerJoin(memberships, eq(memberships.id, sessions.membershipId))
+    .innerJoin(buyers, eq(buyers.id, memberships.buyerId))
+    .where(
+      and(
+        inArray(sessions.id, sessionIds),
+        isNull(sessions.revokedAt),
+        eq(sessions.stage, 'full'),
+        gt(sessions.expiresAt, sql`now()`),
+        gt(sessions.lastUsedAt, sql`now() - make_interval(secs => ${idleMs / 1000})`),
+        isNull(users.disabledAt),
+        eq(buyers.status, 'active'),
+      ),
+    );
   return rows.map((r) => r.id);
 }
 

@@ -9,6 +9,7 @@ import { and, eq, gt, inArray, isNull, ne, or, type SQL, sql } from 'drizzle-orm
 
 import type { MembershipRole } from '../domain/accounts';
 import type { ApiKeyKind } from '../domain/types';
+import { liveBuyerSessions } from './accounts';
 import type { Db, DbOrTx } from './connection';
 import { apiKeys, buyers } from './schema';
 
@@ -105,13 +106,25 @@ async function revokeKeys(db: DbOrTx, owner: SQL, keepId?: string): Promise<numb
  */
 export async function feedAccess(db: DbOrTx, credentialIds: string[]): Promise<Set<string>> {
   const keyIds = credentialIds.filter((c) => c.startsWith('key:')).map((c) => c.slice(4));
-  if (!keyIds.length) return new Set();
-  const rows = await db
-    .select({ id: apiKeys.id })
-    .from(apiKeys)
-    .innerJoin(buyers, eq(buyers.id, apiKeys.buyerId))
-    .where(and(inArray(apiKeys.id, keyIds), isNull(apiKeys.revokedAt), eq(buyers.status, 'active')));
-  return new Set(rows.map((r) => `key:${r.id}`));
+  const sessionIds = credentialIds.filter((c) => c.startsWith('session:')).map((c) => c.slice(8));
+  const allowed = new Set<string>();
+  if (keyIds.length) {
+    const rows = await db
+      .select({ id: apiKeys.id })
+      .from(apiKeys)
+      .innerJoin(buyers, eq(buyers.id, apiKeys.buyerId))
+      .where(
+        and(
+          inArray(apiKeys.id, keyIds),
+          isNull(apiKeys.revokedAt),
+          or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, sql`now()`)),
+          eq(buyers.status, 'active'),
+        ),
+      );
+    for (const r of rows) allowed.add(`key:${r.id}`);
+  }
+  if (sessionIds.length) for (const id of await liveBuyerSessions(db, sessionIds)) allowed.add(`session:${id}`);
+  return allowed;
 }
 
 /**

@@ -64,11 +64,11 @@ export function upgradeHandler(services: ApiServices, options: UpgradeOptions) {
       const since = sinceParam === null ? null : Number(sinceParam);
       let principal;
       try {
-        principal = await services.auth.authenticate(
-          req.headers.authorization,
-          services.clientIp(req),
-          url.searchParams.get('token'),
-        );
+        principal = await services.auth.authenticate(req, services.clientIp(req), {
+          queryToken: url.searchParams.get('token'),
+          feed: true,
+          publicUrl: services.publicUrl,
+        });
       } catch (err) {
         const problem =
           err instanceof Problem ? err : new Problem(503, 'service_unavailable', 'Could not check the key; retry.');
