@@ -2038,6 +2038,10 @@ export interface components {
         };
         /** @enum {string} */
         ChangeActor: "admin" | "buyer" | "system";
+        ChooseOrganisationBody: {
+            /** Format: uuid */
+            membershipId: string;
+        };
         ClaimBody: {
             /** @description the client id of this claim attempt: a retry with the same id is the same attempt */
             requestId?: string;
@@ -2141,6 +2145,7 @@ export interface components {
             attempts: number;
             lastError: string | null;
         };
+        DisplayName: string;
         Dispute: {
             dispute: components["schemas"]["DisputeView"];
         };
@@ -2487,6 +2492,29 @@ export interface components {
             /** @description one alert when the balance drops below this; null: none */
             lowBalanceThreshold?: number | null;
         };
+        /** @enum {string} */
+        MembershipRole: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+        MembershipView: {
+            /** Format: uuid */
+            id: string;
+            kind: components["schemas"]["OrgKind"];
+            role: components["schemas"]["MembershipRole"];
+            agency: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            } | null;
+            buyer: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            } | null;
+            source: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            } | null;
+        };
         OfferAdminView: {
             /** Format: uuid */
             id: string;
@@ -2528,6 +2556,9 @@ export interface components {
             offers: components["schemas"]["BuyerOfferView"][];
             nextCursor: string | null;
         };
+        /** @enum {string} */
+        OrgKind: "platform" | "agency" | "buyer" | "source";
+        PasswordInput: string;
         Pause: {
             /**
              * Format: date-time
@@ -2788,6 +2819,8 @@ export interface components {
             pingsAccepted: number;
         };
         /** @enum {string} */
+        SecondFactorKind: "totp" | "recovery_code" | "passkey";
+        /** @enum {string} */
         SendingChannel: "webhook" | "email" | "sms" | "voice";
         ServiceLine: {
             serviceLine: components["schemas"]["ServiceLineView"];
@@ -2808,8 +2841,28 @@ export interface components {
             serviceLines: components["schemas"]["ServiceLineView"][];
             nextCursor: string | null;
         };
+        Session: {
+            /**
+             * @description `second_factor`: the password was right; a second factor is owed
+             * @enum {string}
+             */
+            stage: "full" | "second_factor";
+            /** @description the second factors this person can use (while owed) */
+            secondFactors: components["schemas"]["SecondFactorKind"][];
+            /** @description send it back in X-CSRF-Token on every unsafe request made with the cookie */
+            csrfToken: string;
+            user: components["schemas"]["UserView"];
+            /** @description the membership this session acts in */
+            organisation: components["schemas"]["MembershipView"] | null;
+            memberships: components["schemas"]["MembershipView"][];
+        };
         Settings: {
             settings: components["schemas"]["AgencySettings"];
+        };
+        SignInBody: {
+            /** Format: email */
+            email: string;
+            password: components["schemas"]["PasswordInput"];
         };
         Source: {
             source: components["schemas"]["SourceView"];
@@ -2952,6 +3005,14 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        UserView: {
+            /** Format: uuid */
+            id: string;
+            email: string;
+            displayName: string;
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+        };
         Wallet: {
             balance: number;
             /** @description the latest entries */
@@ -3031,11 +3092,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** Format: email */
-                    email: string;
-                    password: string;
-                };
+                "application/json": components["schemas"]["SignInBody"];
             };
         };
         responses: {
@@ -3045,72 +3102,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /**
-                         * @description `second_factor`: the password was right; a second factor is owed
-                         * @enum {string}
-                         */
-                        stage: "full" | "second_factor";
-                        /** @description the second factors this person can use (while owed) */
-                        secondFactors: ("totp" | "recovery_code" | "passkey")[];
-                        /** @description send it back in X-CSRF-Token on every unsafe request made with the cookie */
-                        csrfToken: string;
-                        user: {
-                            /** Format: uuid */
-                            id: string;
-                            email: string;
-                            displayName: string;
-                            /** @description ISO-8601 UTC time */
-                            createdAt: string;
-                        };
-                        /** @description the membership this session acts in */
-                        organisation: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @enum {string} */
-                            kind: "platform" | "agency" | "buyer" | "source";
-                            /** @enum {string} */
-                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                            agency: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            buyer: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            source: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                        } | null;
-                        memberships: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @enum {string} */
-                            kind: "platform" | "agency" | "buyer" | "source";
-                            /** @enum {string} */
-                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                            agency: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            buyer: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            source: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["Session"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -3175,72 +3167,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /**
-                         * @description `second_factor`: the password was right; a second factor is owed
-                         * @enum {string}
-                         */
-                        stage: "full" | "second_factor";
-                        /** @description the second factors this person can use (while owed) */
-                        secondFactors: ("totp" | "recovery_code" | "passkey")[];
-                        /** @description send it back in X-CSRF-Token on every unsafe request made with the cookie */
-                        csrfToken: string;
-                        user: {
-                            /** Format: uuid */
-                            id: string;
-                            email: string;
-                            displayName: string;
-                            /** @description ISO-8601 UTC time */
-                            createdAt: string;
-                        };
-                        /** @description the membership this session acts in */
-                        organisation: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @enum {string} */
-                            kind: "platform" | "agency" | "buyer" | "source";
-                            /** @enum {string} */
-                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                            agency: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            buyer: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            source: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                        } | null;
-                        memberships: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @enum {string} */
-                            kind: "platform" | "agency" | "buyer" | "source";
-                            /** @enum {string} */
-                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                            agency: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            buyer: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            source: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["Session"];
                 };
             };
             /** @description not signed in (`unauthorized`) */
@@ -3263,10 +3190,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** Format: uuid */
-                    membershipId: string;
-                };
+                "application/json": components["schemas"]["ChooseOrganisationBody"];
             };
         };
         responses: {
@@ -3276,72 +3200,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /**
-                         * @description `second_factor`: the password was right; a second factor is owed
-                         * @enum {string}
-                         */
-                        stage: "full" | "second_factor";
-                        /** @description the second factors this person can use (while owed) */
-                        secondFactors: ("totp" | "recovery_code" | "passkey")[];
-                        /** @description send it back in X-CSRF-Token on every unsafe request made with the cookie */
-                        csrfToken: string;
-                        user: {
-                            /** Format: uuid */
-                            id: string;
-                            email: string;
-                            displayName: string;
-                            /** @description ISO-8601 UTC time */
-                            createdAt: string;
-                        };
-                        /** @description the membership this session acts in */
-                        organisation: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @enum {string} */
-                            kind: "platform" | "agency" | "buyer" | "source";
-                            /** @enum {string} */
-                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                            agency: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            buyer: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            source: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                        } | null;
-                        memberships: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @enum {string} */
-                            kind: "platform" | "agency" | "buyer" | "source";
-                            /** @enum {string} */
-                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                            agency: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            buyer: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            source: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["Session"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
