@@ -191,17 +191,3 @@ export function rateLimited(retryAfterSeconds: number, detail: string): Problem 
     retryAfter: retryAfterSeconds,
   });
 }
-
-const ROLE_WORDS: Record<Role, string> = {
-  root: 'the root token',
-  admin: 'an agency admin key',
-  buyer: 'a buyer key',
-  source: 'a source key',
-};
-
-/** 403 when the key is of the wrong kind for the route (ids are not involved: nothing leaks). */
-export function requireRole(principal: Principal, roles: readonly Role[]): void {
-  if (!roles.includes(principal.kind)) {
-    throw new Problem(403, 'forbidden', `This route needs ${roles.map((r) => ROLE_WORDS[r]).join(' or ')}.`);
-  }
-}

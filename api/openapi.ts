@@ -4,6 +4,7 @@
  * by `$ref`, see openapi-schemas.ts), and a small self-contained HTML page
  * that renders it (no scripts, no CDN).
  */
+import { grantsOf, grantWords } from './authorization';
 import { type DocumentSchemas, documentSchemas, type SchemaUse } from './openapi-schemas';
 import type { AnyRoute, ResponseDoc } from './route';
 import { ProblemSchema } from './schemas';
@@ -60,18 +61,19 @@ function response(status: number, doc: ResponseDoc, schemas: DocumentSchemas): J
   return { description: doc.description };
 }
 
-const ROLE_NAMES = { root: 'root token', admin: 'agency admin key', buyer: 'buyer key', source: 'source key' } as const;
-
 function operation(route: AnyRoute, schemas: DocumentSchemas): Json {
-  const who = route.roles.length
-    ? `Auth: ${route.roles.map((r) => ROLE_NAMES[r]).join(' or ')}.`
+  const grants = grantsOf(route.operationId);
+  const who = grants.length
+    ? `Auth: a session or key acting as ${grants.map(grantWords).join(', ')} (the root token acts as platform operator).`
     : 'No authentication.';
   return {
     operationId: route.operationId,
     tags: [route.tag],
     summary: route.summary,
     description: [route.description, who].filter(Boolean).join('\n\n'),
-    ...(route.roles.length ? { security: [{ bearer: [] }], 'x-leadwire-roles': [...route.roles] } : { security: [] }),
+    ...(route.roles.length
+      ? { security: [{ bearer: [] }], 'x-leadwire-roles': [...route.roles], 'x-leadwire-grants': [...grants] }
+      : { security: [] }),
     parameters: parameters(route, schemas),
     ...(route.body
       ? {
