@@ -186,3 +186,36 @@ export function authorize(principal: Principal, op: OperationId): void {
     `This needs ${needs.join(', ')} (a session or a key acting as one of those roles); this caller acts as ${grantWords(grantOfPrincipal(principal))}.`,
   );
 }
+
+const COLUMN: Record<Grant, string> = {
+  'platform:operator': 'operator',
+  'agency:owner': 'agency owner',
+  'agency:admin': 'agency admin',
+  'agency:dispatcher': 'dispatcher',
+  'agency:analyst': 'analyst',
+  'buyer:owner': 'buyer owner',
+  'buyer:member': 'buyer member',
+  'source:owner': 'source owner',
+  'source:member': 'source member',
+};
+
+/**
+ * The table as Markdown, one row per operation (`routes`: each operation's
+ * method and path, in the order of the API) and the feed, one column per
+ * grant: docs/accounts.md "Roles" (scripts/roles-table.ts writes it, a test
+ * checks it).
+ */
+export function rolesMarkdown(routes: readonly { operationId: OperationId; method: string; path: string }[]): string {
+  const grants = Object.keys(COLUMN) as Grant[];
+  const row = (what: string, op: OperationId) =>
+    `| ${what} | ${grants.map((g) => (grantsOf(op).includes(g) ? '✓' : '')).join(' | ')} |`;
+  const rows = routes
+    .filter((r) => grantsOf(r.operationId).length)
+    .map((r) => row(`\`${r.method.toUpperCase()} ${r.path}\``, r.operationId));
+  return [
+    `| route | ${grants.map((g) => COLUMN[g]).join(' | ')} |`,
+    `| --- | ${grants.map(() => ':-:').join(' | ')} |`,
+    ...rows,
+    row('the Live Leads feed (WebSocket `/v1/feed`)', 'openFeed'),
+  ].join('\n');
+}

@@ -9,6 +9,7 @@ import { Authenticator, KEY_TOUCH_MS } from '../../api/auth';
 import { TokenBuckets } from '../../api/rate-limit';
 import { createUser } from '../../db/accounts';
 import { createApiKey } from '../../db/keys';
+import { docCurlBody } from './doc-examples';
 import { bearer, connectFeed, type Harness, startHarness, unique } from './harness';
 import { buildWorld, type World } from './world';
 
@@ -275,4 +276,15 @@ test('last_used_at is written on use, at most once a minute per key', async () =
   await auth.verify(made.body.key);
   await auth.settled();
   expect((await lastUsed())!.getTime()).toBeGreaterThan(Date.parse('2000-01-01Z'));
+});
+
+test('the example of docs/accounts.md makes a key that reads and cannot write, and revoking it works', async () => {
+  const made = await makeKey(w.A.adminKey, docCurlBody('docs/accounts.md', '-X POST $API/v1/keys -H'));
+  expect(made.status).toBe(201);
+  expect(made.body).toMatchObject({ role: 'analyst', expiresAt: '2030-12-31T23:59:59.000Z' });
+  expect((await h.http.get('/v1/reports').set(bearer(made.body.key))).status).toBe(200);
+  expect((await h.http.patch('/v1/settings').set(bearer(made.body.key)).send({})).status).toBe(403);
+  const revoked = await h.http.post(`/v1/keys/${made.body.id}/revoke`).set(bearer(w.A.adminKey));
+  expect(revoked.status).toBe(200);
+  expect((await h.http.get('/v1/reports').set(bearer(made.body.key))).status).toBe(401);
 });
