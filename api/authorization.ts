@@ -37,7 +37,7 @@ const SOURCE_OWNER = ['source:owner'] as const;
 const SOURCE_ANY = ['source:owner', 'source:member'] as const;
 const PUBLIC = [] as const;
 
-export const AUTHORIZATION = {
+const AUTHORIZATION = {
   // the platform
   createAgency: OPERATOR,
   me: [...OPERATOR, ...AGENCY_READ_DISPATCH, ...BUYER_ANY, ...SOURCE_ANY],
