@@ -8,7 +8,7 @@
  *   const feed = attachFeed(server);
  *   server.listen(PORT);
  *
- * Every request goes: auth (401/403/429) → JSON body (415/413/400) →
+ * Every request goes: auth (401/429) → the authorization table (403, api/authorization.ts) → JSON body (415/413/400) →
  * params, query and body validated by zod (400) → Idempotency-Key (creating
  * POSTs) → handler. Errors end as problem+json; nothing unexpected leaks.
  */
@@ -27,7 +27,8 @@ import { setting } from '../lib/config';
 import { traceRequests } from '../observability/tracing';
 import { type AccountMailer, smtpAccountMailer } from './account-mail';
 import { buildAsyncApi } from './asyncapi';
-import { Authenticator, type Principal, requireRole } from './auth';
+import { Authenticator, type Principal } from './auth';
+import { authorize } from './authorization';
 import { attachFeedGateway, type FeedHandle } from './feed';
 import type { FrameLimit } from './feed/frame-limit';
 import { FEED_FRAME_LIMIT } from './feed-messages';
@@ -46,6 +47,7 @@ import { campaignRoutes } from './routes/campaigns';
 import { deliveryRoutes } from './routes/deliveries';
 import { disputeRoutes } from './routes/disputes';
 import { exportRoutes } from './routes/exports';
+import { keyRoutes } from './routes/keys';
 import { leadRoutes } from './routes/leads';
 import { meRoutes } from './routes/me';
 import { offerRoutes } from './routes/offers';
@@ -243,6 +245,7 @@ export function createApi(deps: ApiDeps): Api {
     ...supplyRoutes,
     ...reportRoutes,
     ...exportRoutes,
+    ...keyRoutes,
     ...opsRoutes({
       json: () => (doc ??= buildOpenApi(routes)),
       html: () => (html ??= docsPage((doc ??= buildOpenApi(routes)))),
@@ -407,7 +410,7 @@ function pipeline(route: AnyRoute, services: ApiServices): RequestHandler[] {
       const principal = await services.auth.authenticate(req, services.clientIp(req), {
         publicUrl: services.publicUrl,
       });
-      requireRole(principal, route.roles);
+      authorize(principal, route.operationId);
       res.locals.principal = principal;
       next();
     });

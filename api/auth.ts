@@ -19,7 +19,7 @@ import type http from 'node:http';
 
 import { sessionByToken } from '../db/accounts';
 import type { Db } from '../db/connection';
-import { feedAccess, findApiKeyByHash, hashApiKey } from '../db/keys';
+import { feedAccess, findApiKeyByHash, hashApiKey, touchApiKeys } from '../db/keys';
 import {
   type AgencyRole,
   type BuyerRole,
@@ -96,10 +96,15 @@ const sha256 = (s: string) => crypto.createHash('sha256').update(s, 'utf8').dige
 export const KEY_CACHE_MS = 1_000;
 /** Remembered keys at most (the oldest go first). */
 const KEY_CACHE_SIZE = 10_000;
+/** A key's `last_used_at` is written at most this often (not on every request). */
+export const KEY_TOUCH_MS = 60_000;
 
 export class Authenticator {
   private readonly rootDigest: Buffer | null;
   private readonly verified = new Map<string, { principal: Principal; until: number }>();
+  /** When each key's `last_used_at` was last written by this process. */
+  private readonly touched = new Map<string, number>();
+  private touching: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly db: Db,
@@ -118,14 +123,41 @@ export class Authenticator {
     if (this.rootDigest && crypto.timingSafeEqual(digest, this.rootDigest)) return ROOT_PRINCIPAL;
     const cacheKey = digest.toString('base64');
     const cached = this.verified.get(cacheKey);
-    if (cached && cached.until > this.now()) return cached.principal;
+    if (cached && cached.until > this.now()) return this.used(cached.principal);
     this.verified.delete(cacheKey);
     const principal = await this.lookUp(token, digest);
     if (principal) {
       if (this.verified.size >= KEY_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
       this.verified.set(cacheKey, { principal, until: this.now() + KEY_CACHE_MS });
     }
+    return principal && this.used(principal);
+  }
+
+  /** Notes a key's use: its `last_used_at` is written in the background, at most once a minute per key. */
+  private used(principal: Principal): Principal {
+    const keyId = principal.keyId;
+    if (!keyId) return principal;
+    const now = this.now();
+    const last = this.touched.get(keyId);
+    if (last !== undefined && now - last < KEY_TOUCH_MS) return principal;
+    this.touched.delete(keyId);
+    if (this.touched.size >= KEY_CACHE_SIZE) this.touched.delete(this.touched.keys().next().value!);
+    this.touched.set(keyId, now);
+    // Best effort: a failed write only loses one "last used" time; the next minute tries again.
+    this.touching = Promise.all([this.touching, touchApiKeys(this.db, [keyId]).catch(() => undefined)]).then(
+      () => undefined,
+    );
     return principal;
+  }
+
+  /** Resolves once every `last_used_at` write started so far has finished (tests, shutdown). */
+  settled(): Promise<void> {
+    return this.touching;
+  }
+
+  /** Forgets a key that was revoked here: this process refuses it at once. */
+  forgetKey(keyId: string): void {
+    for (const [k, v] of this.verified) if (v.principal.keyId === keyId) this.verified.delete(k);
   }
 
   /** Forgets the remembered keys of a buyer (its keys were revoked here): this process refuses them at once. */
@@ -226,18 +258,4 @@ export function rateLimited(retryAfterSeconds: number, detail: string): Problem 
     headers: { 'Retry-After': String(retryAfterSeconds) },
     retryAfter: retryAfterSeconds,
   });
-}
-
-const ROLE_WORDS: Record<Role, string> = {
-  root: 'the root token',
-  admin: 'an agency admin key',
-  buyer: 'a buyer key',
-  source: 'a source key',
-};
-
-/** 403 when the key is of the wrong kind for the route (ids are not involved: nothing leaks). */
-export function requireRole(principal: Principal, roles: readonly Role[]): void {
-  if (!roles.includes(principal.kind)) {
-    throw new Problem(403, 'forbidden', `This route needs ${roles.map((r) => ROLE_WORDS[r]).join(' or ')}.`);
-  }
 }

@@ -23,6 +23,7 @@ import * as campaigns from './routes/campaigns.schemas';
 import * as deliveries from './routes/deliveries.schemas';
 import * as disputes from './routes/disputes.schemas';
 import * as exportRoutes from './routes/exports.schemas';
+import * as keys from './routes/keys.schemas';
 import * as leads from './routes/leads.schemas';
 import * as me from './routes/me.schemas';
 import * as offers from './routes/offers.schemas';
@@ -52,6 +53,7 @@ const SCHEMA_MODULES: Record<string, unknown>[] = [
   deliveries,
   disputes,
   exportRoutes,
+  keys,
   leads,
   me,
   offers,

@@ -4,6 +4,7 @@
  * by `$ref`, see openapi-schemas.ts), and a small self-contained HTML page
  * that renders it (no scripts, no CDN).
  */
+import { grantsOf, grantWords } from './authorization';
 import { type DocumentSchemas, documentSchemas, type SchemaUse } from './openapi-schemas';
 import type { AnyRoute, ResponseDoc } from './route';
 import { ProblemSchema } from './schemas';
@@ -61,13 +62,12 @@ function response(status: number, doc: ResponseDoc, schemas: DocumentSchemas): J
   return { description: doc.description };
 }
 
-const ROLE_NAMES = { root: 'root token', admin: 'agency admin key', buyer: 'buyer key', source: 'source key' } as const;
-
 function operation(route: AnyRoute, schemas: DocumentSchemas): Json {
+  const grants = grantsOf(route.operationId);
   const who = route.session
     ? 'Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.'
-    : route.roles.length
-      ? `Auth: ${route.roles.map((r) => ROLE_NAMES[r]).join(' or ')}, or a signed-in person acting in one.`
+    : grants.length
+      ? `Auth: a session or key acting as ${grants.map(grantWords).join(', ')} (the root token acts as platform operator).`
       : 'No authentication.';
   return {
     operationId: route.operationId,
@@ -77,7 +77,11 @@ function operation(route: AnyRoute, schemas: DocumentSchemas): Json {
     ...(route.session
       ? { security: [{ session: [] }] }
       : route.roles.length
-        ? { security: [{ bearer: [] }, { session: [] }], 'x-leadwire-roles': [...route.roles] }
+        ? {
+            security: [{ bearer: [] }, { session: [] }],
+            'x-leadwire-roles': [...route.roles],
+            'x-leadwire-grants': [...grants],
+          }
         : { security: [] }),
     parameters: parameters(route, schemas),
     ...(route.body

@@ -9,6 +9,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 
 import type { Principal, Role } from './auth';
+import { type KindsOf, kindsOf, type OperationId } from './authorization';
 import type { Reply } from './idempotency';
 import { NoQuery } from './schemas';
 import type { ApiServices } from './services';
@@ -57,21 +58,20 @@ interface HandlerInput<R extends Role, P extends z.ZodType, Q extends z.ZodType,
   services: ApiServices;
 }
 
-export interface RouteSpec<R extends Role, P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+export interface RouteSpec<Op extends OperationId, P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
   method: 'get' | 'post' | 'patch';
   /** Express syntax (`/v1/buyers/:id`); OpenAPI's `{id}` is derived. */
   path: string;
-  operationId: string;
+  /** Its row in the authorization table (api/authorization.ts) says who may call it. */
+  operationId: Op;
   tag: string;
   summary: string;
   description?: string;
-  /** Who may call it; empty for a public route (no key) or a `session` route. */
-  roles: readonly R[];
   /**
    * A route for a signed-in person rather than an organisation (their account,
    * sessions, second factor): only the session cookie opens it (a key gets 403
    * `session_required`); `full` needs a finished sign-in, `any` also accepts a
-   * session that still owes its second factor. `roles` is then empty.
+   * session that still owes its second factor. Its row in the table is empty.
    */
   session?: 'full' | 'any';
   params?: P;
@@ -82,17 +82,18 @@ export interface RouteSpec<R extends Role, P extends z.ZodType, Q extends z.ZodT
   /** Accepts `Idempotency-Key`. */
   idempotent?: boolean;
   responses: Record<number, ResponseDoc>;
-  handler(input: HandlerInput<R, P, Q, B>): Promise<Reply | RawReply | StreamReply>;
+  handler(input: HandlerInput<KindsOf<Op>, P, Q, B>): Promise<Reply | RawReply | StreamReply>;
 }
 
 /** A route with its types erased, as the app and the document generator see it. */
 export interface AnyRoute {
   method: 'get' | 'post' | 'patch';
   path: string;
-  operationId: string;
+  operationId: OperationId;
   tag: string;
   summary: string;
   description?: string;
+  /** The kinds of principal its row admits (derived from the authorization table); empty for a public route. */
   roles: readonly Role[];
   session?: 'full' | 'any';
   params: z.ZodType;
@@ -105,12 +106,17 @@ export interface AnyRoute {
 }
 
 export function route<
-  R extends Role,
+  Op extends OperationId,
   P extends z.ZodType = typeof Empty,
   Q extends z.ZodType = typeof NoQuery,
   B extends z.ZodType = typeof Empty,
->(spec: RouteSpec<R, P, Q, B>): AnyRoute {
-  return { ...spec, params: spec.params ?? Empty, query: spec.query ?? NoQuery } as unknown as AnyRoute;
+>(spec: RouteSpec<Op, P, Q, B>): AnyRoute {
+  return {
+    ...spec,
+    roles: kindsOf(spec.operationId),
+    params: spec.params ?? Empty,
+    query: spec.query ?? NoQuery,
+  } as unknown as AnyRoute;
 }
 
 export const isRaw = (r: Reply | RawReply | StreamReply): r is RawReply => 'raw' in r;
@@ -119,7 +125,7 @@ export const isStream = (r: Reply | RawReply | StreamReply): r is StreamReply =>
 /** Problem responses every authenticated route can answer. */
 export const AUTH_ERRORS: Record<number, ResponseDoc> = {
   401: { description: 'missing or invalid API key (`unauthorized`)' },
-  403: { description: 'the key is of the wrong kind for this route (`forbidden`)' },
+  403: { description: "the caller's role may not call this route (`forbidden`, naming the roles it needs)" },
   429: { description: 'too many failed authentications from this address (`rate_limited`)' },
 };
 export const BAD_INPUT: Record<number, ResponseDoc> = {

@@ -5,13 +5,13 @@
  */
 import crypto from 'node:crypto';
 
-import { and, eq, gt, inArray, isNull, ne, or, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNull, ne, or, type SQL, sql } from 'drizzle-orm';
 
 import type { MembershipRole } from '../domain/accounts';
 import type { ApiKeyKind } from '../domain/types';
 import { liveBuyerSessions } from './accounts';
 import type { Db, DbOrTx } from './connection';
-import { apiKeys, buyers } from './schema';
+import { apiKeys, buyers, users } from './schema';
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
@@ -101,7 +101,7 @@ async function revokeKeys(db: DbOrTx, owner: SQL, keepId?: string): Promise<numb
 /**
  * Of these buyer credentials (`key:<id>`, `session:<id>`: a principal's
  * credentialId), the ones that may still use the feed: a key not revoked, and
- * its buyer active. One indexed query for any number of keys (the gateway
+ * not expired, and its buyer active. One indexed query for any number of keys (the gateway
  * checks every frame, and every connected credential on each heartbeat).
  */
 export async function feedAccess(db: DbOrTx, credentialIds: string[]): Promise<Set<string>> {
@@ -145,4 +145,102 @@ export async function issueKey(
         : await revokeSourceKeys(tx, owner.sourceId, key.id);
     return { key, revoked };
   });
+}
+
+/** The organisation a key belongs to: an agency (its staff's keys), one of its buyers, or one of its sources. */
+export type KeyOwner =
+  | { kind: 'admin'; agencyId: string }
+  | { kind: 'buyer'; agencyId: string; buyerId: string }
+  | { kind: 'source'; agencyId: string; sourceId: string };
+
+function ownedBy(owner: KeyOwner): SQL {
+  return and(
+    eq(apiKeys.kind, owner.kind),
+    eq(apiKeys.agencyId, owner.agencyId),
+    owner.kind === 'buyer' ? eq(apiKeys.buyerId, owner.buyerId) : undefined,
+    owner.kind === 'source' ? eq(apiKeys.sourceId, owner.sourceId) : undefined,
+  )!;
+}
+
+/** A key as its organisation sees it (never its hash), with the person who made it. */
+export interface OwnedKey {
+  id: string;
+  name: string;
+  role: MembershipRole;
+  prefix: string;
+  createdBy: { id: string; email: string; displayName: string } | null;
+  createdAt: Date;
+  expiresAt: Date | null;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+const ownedKeyColumns = {
+  id: apiKeys.id,
+  name: apiKeys.name,
+  role: apiKeys.role,
+  prefix: apiKeys.prefix,
+  createdAt: apiKeys.createdAt,
+  expiresAt: apiKeys.expiresAt,
+  lastUsedAt: apiKeys.lastUsedAt,
+  revokedAt: apiKeys.revokedAt,
+  userId: users.id,
+  userEmail: users.email,
+  userDisplayName: users.displayName,
+};
+
+function ownedKey(r: {
+  id: string;
+  name: string;
+  role: MembershipRole;
+  prefix: string;
+  createdAt: Date;
+  expiresAt: Date | null;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+  userId: string | null;
+  userEmail: string | null;
+  userDisplayName: string | null;
+}): OwnedKey {
+  const { userId, userEmail, userDisplayName, ...key } = r;
+  return {
+    ...key,
+    createdBy: userId ? { id: userId, email: userEmail ?? '', displayName: userDisplayName ?? '' } : null,
+  };
+}
+
+/** Every key of an organisation, live ones first, newest first within each. */
+export async function listOwnedKeys(db: DbOrTx, owner: KeyOwner): Promise<OwnedKey[]> {
+  const rows = await db
+    .select(ownedKeyColumns)
+    .from(apiKeys)
+    .leftJoin(users, eq(users.id, apiKeys.createdByUserId))
+    .where(ownedBy(owner))
+    .orderBy(sql`${apiKeys.revokedAt} IS NOT NULL`, desc(apiKeys.createdAt), desc(apiKeys.id));
+  return rows.map(ownedKey);
+}
+
+/** One key of an organisation, or undefined (another organisation's key is not found). */
+export async function getOwnedKey(db: DbOrTx, owner: KeyOwner, id: string): Promise<OwnedKey | undefined> {
+  const [row] = await db
+    .select(ownedKeyColumns)
+    .from(apiKeys)
+    .leftJoin(users, eq(users.id, apiKeys.createdByUserId))
+    .where(and(ownedBy(owner), eq(apiKeys.id, id)));
+  return row && ownedKey(row);
+}
+
+/** Revokes one key of an organisation (a revoked key stays revoked: its first revocation time is kept). */
+export async function revokeOwnedKey(db: DbOrTx, owner: KeyOwner, id: string): Promise<OwnedKey | undefined> {
+  await db
+    .update(apiKeys)
+    .set({ revokedAt: new Date() })
+    .where(and(ownedBy(owner), eq(apiKeys.id, id), isNull(apiKeys.revokedAt)));
+  return getOwnedKey(db, owner, id);
+}
+
+/** Records that keys were used now (the Authenticator calls it at most once a minute per key). */
+export async function touchApiKeys(db: DbOrTx, ids: string[]): Promise<void> {
+  if (!ids.length) return;
+  await db.update(apiKeys).set({ lastUsedAt: new Date() }).where(inArray(apiKeys.id, ids));
 }

@@ -10,6 +10,7 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 
 import { type BuyerPrincipal, rateLimited } from '../auth';
+import { allows, grantsOf, grantWords } from '../authorization';
 import { Problem, problemBody } from '../problem';
 import type { ApiServices } from '../services';
 import { invalidField } from '../validate';
@@ -75,8 +76,12 @@ export function upgradeHandler(services: ApiServices, options: UpgradeOptions) {
         if (!(err instanceof Problem)) services.logger.warn('[feed] authentication failed', err);
         return refuse(socket, problem.status, problem);
       }
-      if (principal.kind !== 'buyer')
-        return refuse(socket, 403, new Problem(403, 'forbidden', 'The feed is for buyer keys.'));
+      if (principal.kind !== 'buyer' || !allows(principal, 'openFeed'))
+        return refuse(
+          socket,
+          403,
+          new Problem(403, 'forbidden', `The feed is for ${grantsOf('openFeed').map(grantWords).join(' or ')}.`),
+        );
       const wait = options.cooldown(principal.credentialId);
       if (wait > 0)
         return refuse(

@@ -24,7 +24,6 @@ export const agencyRoutes: AnyRoute[] = [
     operationId: 'createAgency',
     tag: 'Agencies',
     summary: 'Create an agency (root token only); answers its admin key, shown once',
-    roles: ['root'],
     body: AgencyCreate,
     responses: { 201: { description: 'created', schema: Responses.AgencyCreated }, ...BODY_ERRORS, ...AUTH_ERRORS },
     async handler({ body, services }) {
@@ -39,7 +38,6 @@ export const agencyRoutes: AnyRoute[] = [
     operationId: 'createServiceLine',
     tag: 'Agencies',
     summary: 'Define a service line (e.g. roofing); keys are unique per agency',
-    roles: ['admin'],
     body: ServiceLineCreate,
     responses: {
       201: { description: 'created', schema: Responses.ServiceLine },
@@ -66,7 +64,6 @@ export const agencyRoutes: AnyRoute[] = [
     operationId: 'listServiceLines',
     tag: 'Agencies',
     summary: "The agency's service lines",
-    roles: ['admin'],
     query: PageQuery,
     responses: { 200: { description: 'a page', schema: Responses.ServiceLines }, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {
@@ -81,7 +78,6 @@ export const agencyRoutes: AnyRoute[] = [
     operationId: 'getSettings',
     tag: 'Agencies',
     summary: "The agency's settings: duplicate window, consent, auto-pause, return rules, buyer self-service limits",
-    roles: ['admin'],
     responses: {
       200: { description: 'the settings (absent keys: defaults)', schema: Responses.Settings },
       ...BAD_INPUT,
@@ -98,7 +94,6 @@ export const agencyRoutes: AnyRoute[] = [
     operationId: 'updateSettings',
     tag: 'Agencies',
     summary: 'Change settings: each key given replaces its value; null restores the default',
-    roles: ['admin'],
     body: AgencySettingsPatch,
     responses: {
       200: { description: 'the settings as changed', schema: Responses.Settings },

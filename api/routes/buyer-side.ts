@@ -49,7 +49,6 @@ export const buyerSideRoutes: AnyRoute[] = [
     operationId: 'listBuyerPrices',
     tag: 'Campaigns',
     summary: "The campaign's per-buyer prices (fixed, or a percentage on the campaign price)",
-    roles: ['admin'],
     params: IdParams,
     responses: {
       200: { description: 'the rules', schema: Responses.BuyerPrices },
@@ -85,7 +84,6 @@ export const buyerSideRoutes: AnyRoute[] = [
     description:
       'The offer shows each buyer its own price (GET /v1/offers, the feed), the sale charges it, and the eligibility snapshot records the rule. ' +
       'Highest-bid auctions ignore it: every bidder sees the floor.',
-    roles: ['admin'],
     params: IdParams,
     body: BuyerPriceBody,
     responses: {
@@ -125,7 +123,6 @@ export const buyerSideRoutes: AnyRoute[] = [
     tag: 'Buyer',
     summary:
       'My pipeline: every lead I bought with its status (new, contacted, appointment, quoted, won_job, lost_job) and the counts per status',
-    roles: ['buyer'],
     responses: { 200: { description: 'the board', schema: Responses.Pipeline }, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, services }) {
       const { counts, items } = await buyerPipeline(services.db, principal.buyerId);
@@ -142,7 +139,6 @@ export const buyerSideRoutes: AnyRoute[] = [
     operationId: 'myLeadPipeline',
     tag: 'Buyer',
     summary: "A bought lead's pipeline status and its history (time and author of each change), newest first",
-    roles: ['buyer'],
     params: AssignmentParams,
     responses: {
       200: { description: 'the history', schema: Responses.PipelineHistory },
@@ -170,7 +166,6 @@ export const buyerSideRoutes: AnyRoute[] = [
       'Mark a lead I bought: new → contacted → appointment → quoted → won_job | lost_job (with an optional note and job value); never changes money',
     description:
       'Steps may be skipped and the same status marked again (a new note); going back, or leaving won_job / lost_job, is a 409 `invalid_transition`.',
-    roles: ['buyer'],
     params: AssignmentParams,
     body: PipelineBody,
     responses: {
@@ -207,7 +202,6 @@ export const buyerSideRoutes: AnyRoute[] = [
     operationId: 'myAlerts',
     tag: 'Buyer',
     summary: 'The alerts sent to me (offer alerts, low-balance alerts) with channel and outcome, newest first',
-    roles: ['buyer'],
     responses: { 200: { description: 'the latest 50', schema: Responses.Alerts }, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, services }) {
       const rows = await listBuyerAlerts(services.db, principal.buyerId);

@@ -65,7 +65,6 @@ export const buyerRoutes: AnyRoute[] = [
     operationId: 'createBuyer',
     tag: 'Buyers',
     summary: 'Create a buyer with its wallet; answers its API key and webhook signing secret, shown once',
-    roles: ['admin'],
     body: BuyerCreate,
     responses: { 201: { description: 'created', schema: Responses.BuyerCreated }, ...BODY_ERRORS, ...AUTH_ERRORS },
     async handler({ principal, body, services }) {
@@ -85,7 +84,6 @@ export const buyerRoutes: AnyRoute[] = [
     operationId: 'listBuyers',
     tag: 'Buyers',
     summary: "The agency's buyers, newest first",
-    roles: ['admin'],
     query: BuyersQuery,
     responses: { 200: { description: 'a page', schema: Responses.Buyers }, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {
@@ -100,7 +98,6 @@ export const buyerRoutes: AnyRoute[] = [
     operationId: 'getBuyer',
     tag: 'Buyers',
     summary: 'One buyer, with its balance',
-    roles: ['admin'],
     params: IdParams,
     responses: {
       200: { description: 'the buyer', schema: Responses.Buyer },
@@ -120,7 +117,6 @@ export const buyerRoutes: AnyRoute[] = [
     operationId: 'updateBuyer',
     tag: 'Buyers',
     summary: 'Change a buyer: pause or resume (with a reason), name, service lines, area, caps, delivery',
-    roles: ['admin'],
     params: IdParams,
     body: BuyerPatch,
     responses: {
@@ -157,7 +153,6 @@ export const buyerRoutes: AnyRoute[] = [
     operationId: 'addCredits',
     tag: 'Buyers',
     summary: "Top up a buyer's wallet (Idempotency-Key: a retried top-up adds once)",
-    roles: ['admin'],
     params: IdParams,
     body: CreditsCreate,
     idempotent: true,
@@ -196,7 +191,6 @@ export const buyerRoutes: AnyRoute[] = [
     operationId: 'buyerLedger',
     tag: 'Buyers',
     summary: "A buyer's ledger entries, newest first",
-    roles: ['admin'],
     params: IdParams,
     query: PageQuery,
     responses: { 200: { description: 'a page', schema: Responses.Ledger }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
@@ -213,7 +207,6 @@ export const buyerRoutes: AnyRoute[] = [
     operationId: 'createBuyerKey',
     tag: 'Buyers',
     summary: 'Issue a new API key for a buyer (shown once); optionally revoke its other keys',
-    roles: ['admin'],
     params: IdParams,
     body: KeyCreate,
     bodyOptional: true,
@@ -244,7 +237,6 @@ export const buyerRoutes: AnyRoute[] = [
     summary: "Rotate a buyer's webhook signing secret; answers the new one, shown once",
     description:
       'The secret signs webhook deliveries per Standard Webhooks (docs/delivery.md). It is shown at creation and on rotation only. For `overlapSeconds` (default 86400) the previous secret signs too – a second `v1,` signature in `webhook-signature` – so receivers can switch without missing a delivery. A rotation also ends the deprecated `X-Leadwire-Signature` header.',
-    roles: ['admin'],
     params: IdParams,
     body: WebhookSecretRotate,
     bodyOptional: true,
@@ -272,7 +264,6 @@ export const buyerRoutes: AnyRoute[] = [
     tag: 'Buyers',
     summary:
       "The audit trail of a buyer's settings: who (admin, buyer, system) changed what, from what to what; newest first",
-    roles: ['admin'],
     params: IdParams,
     query: PageQuery,
     responses: {
@@ -295,7 +286,6 @@ export const buyerRoutes: AnyRoute[] = [
     tag: 'Buyers',
     summary:
       'Engagement of a buyer over the last N days: claim latency, claims won/lost, viewed but ignored, delivery success, pipeline close rates per campaign',
-    roles: ['admin'],
     params: IdParams,
     query: BuyerStatsQuery,
     responses: {

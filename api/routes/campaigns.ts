@@ -83,7 +83,6 @@ export const campaignRoutes: AnyRoute[] = [
     operationId: 'createCampaign',
     tag: 'Campaigns',
     summary: 'Create a campaign (ping post or push)',
-    roles: ['admin'],
     body: CampaignCreate,
     responses: {
       201: { description: 'created', schema: Responses.Campaign },
@@ -106,7 +105,6 @@ export const campaignRoutes: AnyRoute[] = [
     operationId: 'listCampaigns',
     tag: 'Campaigns',
     summary: "The agency's campaigns, newest first",
-    roles: ['admin'],
     query: CampaignsQuery,
     responses: { 200: { description: 'a page', schema: Responses.Campaigns }, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {
@@ -124,7 +122,6 @@ export const campaignRoutes: AnyRoute[] = [
     operationId: 'getCampaign',
     tag: 'Campaigns',
     summary: 'One campaign with its buyer pool',
-    roles: ['admin'],
     params: IdParams,
     responses: {
       200: { description: 'the campaign', schema: Responses.Campaign },
@@ -145,7 +142,6 @@ export const campaignRoutes: AnyRoute[] = [
     operationId: 'updateCampaign',
     tag: 'Campaigns',
     summary: 'Change a campaign: mode switch, window, preview, price, winners, fallback, strategy, pool, caps, status',
-    roles: ['admin'],
     params: IdParams,
     body: CampaignPatch,
     responses: {
@@ -179,7 +175,6 @@ export const campaignRoutes: AnyRoute[] = [
     description:
       'For each lead: who would have been eligible, who excluded with which reason, and at what price (the floor for a highest-bid auction), ' +
       "as of now (today's balances, caps and pauses). Nothing is written: no offer, no event, no charge.",
-    roles: ['admin'],
     body: DryRunBody,
     responses: {
       200: { description: 'the verdicts', schema: Responses.DryRun },

@@ -35,7 +35,6 @@ export const deliveryRoutes: AnyRoute[] = [
     tag: 'Deliveries',
     summary:
       "A sale's deliveries: each channel's state and every attempt (status, latency, response snippet, next retry)",
-    roles: ['admin'],
     params: IdParams,
     responses: {
       200: { description: 'the deliveries and their attempts', schema: Responses.Deliveries },
@@ -72,7 +71,6 @@ export const deliveryRoutes: AnyRoute[] = [
       'Send a sale again on one channel (the same webhook-id, a fresh signature); answers at once, the attempts follow',
     description:
       'Runs even when the webhook endpoint is paused after a 410 (an explicit request). Each attempt is logged like the first delivery (`GET /v1/assignments/:id/deliveries`, `delivery_attempted` on the timeline).',
-    roles: ['admin'],
     params: IdParams,
     body: RedeliverCreate,
     responses: {

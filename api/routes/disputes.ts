@@ -19,7 +19,6 @@ export const disputeRoutes: AnyRoute[] = [
     operationId: 'openDispute',
     tag: 'Disputes',
     summary: 'Dispute a lead I bought (the id is the assignmentId of the win)',
-    roles: ['buyer'],
     params: IdParams,
     body: DisputeCreate,
     responses: {
@@ -61,7 +60,6 @@ export const disputeRoutes: AnyRoute[] = [
     operationId: 'listDisputes',
     tag: 'Disputes',
     summary: "Disputes: the agency's (admin) or my own (buyer), newest first",
-    roles: ['admin', 'buyer'],
     query: DisputesQuery,
     responses: { 200: { description: 'a page', schema: Responses.Disputes }, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {
@@ -81,7 +79,6 @@ export const disputeRoutes: AnyRoute[] = [
     operationId: 'getDispute',
     tag: 'Disputes',
     summary: 'One dispute (an admin: any of the agency; a buyer: its own)',
-    roles: ['admin', 'buyer'],
     params: IdParams,
     responses: {
       200: { description: 'the dispute', schema: Responses.Dispute },
@@ -106,7 +103,6 @@ export const disputeRoutes: AnyRoute[] = [
     description:
       'With `reoffer: true` an approval also starts a new auction of the lead (its campaign, or `campaignId`); the buyer who returned it is ' +
       'excluded (`already_bought`), as is anyone who bought the same person inside the duplicate window.',
-    roles: ['admin'],
     params: IdParams,
     body: DisputeResolve,
     responses: {

@@ -85,7 +85,6 @@ export const exportRoutes: AnyRoute[] = [
     operationId: 'exportLeads',
     tag: 'Exports',
     summary: "Leads as CSV: an agency's with every field; a source's own with outcome and payout",
-    roles: ['admin', 'source'],
     query: RangeQuery,
     responses: { ...CSV_OK, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {
@@ -102,7 +101,6 @@ export const exportRoutes: AnyRoute[] = [
     operationId: 'exportSales',
     tag: 'Exports',
     summary: "Sales as CSV: the agency's, or a buyer's own purchases (with the lead's contact fields)",
-    roles: ['admin', 'buyer'],
     query: RangeQuery,
     responses: { ...CSV_OK, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {
@@ -124,7 +122,6 @@ export const exportRoutes: AnyRoute[] = [
     operationId: 'exportLedger',
     tag: 'Exports',
     summary: "The buyers' ledger as CSV: the agency's, or a buyer's own",
-    roles: ['admin', 'buyer'],
     query: RangeQuery,
     responses: { ...CSV_OK, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {
@@ -146,7 +143,6 @@ export const exportRoutes: AnyRoute[] = [
     operationId: 'exportSourceLedger',
     tag: 'Exports',
     summary: "The source ledger as CSV: the agency's (one source or all), or a source's own",
-    roles: ['admin', 'source'],
     query: SourceLedgerExportQuery,
     responses: { ...CSV_OK, ...BAD_INPUT, ...AUTH_ERRORS, 404: { description: 'unknown source (`not_found`)' } },
     async handler({ principal, query, services }) {
@@ -170,7 +166,6 @@ export const exportRoutes: AnyRoute[] = [
     operationId: 'exportReport',
     tag: 'Exports',
     summary: 'A report (GET /v1/reports) as CSV, every group',
-    roles: ['admin'],
     query: ReportExportQuery,
     responses: { ...CSV_OK, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {

@@ -173,7 +173,6 @@ export const leadRoutes: AnyRoute[] = [
       'Send `Idempotency-Key` to make retries safe: the same key and body answer the first result, and a lead is never routed twice. ' +
       'A lead with the same phone or email for the same service line within the duplicate window is refused (409 `duplicate_lead`). ' +
       'A source key posts only into the campaigns allowed to its source (403 `campaign_not_allowed`); its `subId` and `clickId` are kept with the lead.',
-    roles: ['admin', 'source'],
     body: LeadCreate,
     idempotent: true,
     responses: {
@@ -223,7 +222,6 @@ export const leadRoutes: AnyRoute[] = [
     operationId: 'listLeads',
     tag: 'Leads',
     summary: 'Leads of the agency, newest first (`?status=manual_review` is the review queue)',
-    roles: ['admin'],
     query: LeadsQuery,
     responses: { 200: { description: 'a page', schema: Responses.Leads }, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {
@@ -241,7 +239,6 @@ export const leadRoutes: AnyRoute[] = [
     operationId: 'getLead',
     tag: 'Leads',
     summary: 'A lead with its status, offers and assignments',
-    roles: ['admin'],
     params: IdParams,
     responses: { 200: { description: 'the lead', schema: Responses.Lead }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
     async handler({ principal, params, services }) {
@@ -271,7 +268,6 @@ export const leadRoutes: AnyRoute[] = [
     operationId: 'leadTimeline',
     tag: 'Leads',
     summary: 'Every event of a lead, across all its offers, in order',
-    roles: ['admin'],
     params: IdParams,
     responses: {
       200: { description: 'the timeline', schema: Responses.Timeline },
@@ -292,7 +288,6 @@ export const leadRoutes: AnyRoute[] = [
     operationId: 'reofferLead',
     tag: 'Manual review',
     summary: 'Run a new auction for a lead in manual review (its campaign, or another)',
-    roles: ['admin'],
     params: IdParams,
     body: ReofferBody,
     bodyOptional: true,
@@ -330,7 +325,6 @@ export const leadRoutes: AnyRoute[] = [
     operationId: 'assignLead',
     tag: 'Manual review',
     summary: 'Sell a lead in manual review to one buyer, charged like a claim',
-    roles: ['admin'],
     params: IdParams,
     body: AssignBody,
     responses: {
@@ -375,7 +369,6 @@ export const leadRoutes: AnyRoute[] = [
     operationId: 'rejectLead',
     tag: 'Manual review',
     summary: 'Reject a lead in manual review (final)',
-    roles: ['admin'],
     params: IdParams,
     body: RejectBody,
     responses: {

@@ -24,7 +24,6 @@ export const meRoutes: AnyRoute[] = [
     tag: 'Buyer',
     summary:
       'Who this key is: root, an agency admin (with the agency), a buyer (with its profile and balance) or a source (with its balance)',
-    roles: ['root', 'admin', 'buyer', 'source'],
     responses: {
       200: { description: 'the caller', schema: Responses.Me },
       ...BAD_INPUT,
@@ -59,7 +58,6 @@ export const meRoutes: AnyRoute[] = [
     operationId: 'myWallet',
     tag: 'Buyer',
     summary: 'My balance and my latest ledger entries',
-    roles: ['buyer'],
     responses: { 200: { description: 'the wallet', schema: Responses.Wallet }, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, services }) {
       const [balance, latest] = await Promise.all([
@@ -76,7 +74,6 @@ export const meRoutes: AnyRoute[] = [
     operationId: 'myLedger',
     tag: 'Buyer',
     summary: 'My ledger entries (top-ups, charges, refunds), newest first',
-    roles: ['buyer'],
     query: PageQuery,
     responses: { 200: { description: 'a page', schema: Responses.Ledger }, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {
@@ -91,7 +88,6 @@ export const meRoutes: AnyRoute[] = [
     operationId: 'myLeads',
     tag: 'Buyer',
     summary: 'The leads I won, with every field, newest first',
-    roles: ['buyer'],
     query: PageQuery,
     responses: { 200: { description: 'a page', schema: Responses.WonLeads }, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {
@@ -110,7 +106,6 @@ export const meRoutes: AnyRoute[] = [
     description:
       "The agency's limits (`selfService` in its settings) bound caps per period and the states or ZIP prefixes a buyer may serve. " +
       'A buyer may pause and resume itself, but not lift a pause by the agency or the system (409 `pause_locked`).',
-    roles: ['buyer'],
     body: MePatch,
     responses: {
       200: { description: 'my profile as changed', schema: Responses.Me },

@@ -40,7 +40,6 @@ export const offerRoutes: AnyRoute[] = [
     tag: 'Buyer',
     summary:
       'Offers targeted to me (default `status=open`); only the preview of each lead. Records that I viewed them.',
-    roles: ['buyer'],
     query: OffersQuery,
     responses: { 200: { description: 'a page', schema: Responses.Offers }, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {
@@ -61,7 +60,6 @@ export const offerRoutes: AnyRoute[] = [
       '409 `{result:"lost", reason:"lost_race"|"offer_closed"}`, 402 `{result:"failed", reason:"insufficient_credits"}`, ' +
       '403 `{result:"failed", reason:"not_targeted"|"eligibility_changed"|"cap_reached"}`. ' +
       'On 503 `claim_pending` retry with the same `requestId`: it is the same attempt.',
-    roles: ['buyer'],
     params: IdParams,
     body: ClaimBody,
     bodyOptional: true,
@@ -101,7 +99,6 @@ export const offerRoutes: AnyRoute[] = [
       'At close the highest bid wins (a tie: the earlier bid) and pays its bid, or the next bid under second-price pricing (never below the floor); ' +
       'if the winner can no longer pay, the next bid wins. Answers 200 `{result:"accepted", amount, raised}`, or `{result:"refused", reason}` with ' +
       '422 `below_floor`/`not_a_raise`, 402 `insufficient_credits`, 403 `not_targeted`, 409 `offer_closed`/`not_an_auction`.',
-    roles: ['buyer'],
     params: IdParams,
     body: BidBody,
     responses: {
@@ -138,7 +135,6 @@ export const offerRoutes: AnyRoute[] = [
     operationId: 'cancelOffer',
     tag: 'Offers',
     summary: 'Stop an open auction; the lead goes to manual review',
-    roles: ['admin'],
     params: IdParams,
     body: CancelOfferBody,
     responses: {
@@ -172,7 +168,6 @@ export const offerRoutes: AnyRoute[] = [
     operationId: 'offerTimeline',
     tag: 'Offers',
     summary: 'Every event of one offer: targeted, excluded, viewed, claims, won/lost, expiry, delivery, refunds',
-    roles: ['admin'],
     params: IdParams,
     responses: {
       200: { description: 'the timeline', schema: Responses.Timeline },
@@ -194,7 +189,6 @@ export const offerRoutes: AnyRoute[] = [
     tag: 'Offers',
     summary: 'Every candidate buyer of an offer: eligible, or excluded with the reason and what the rules saw',
     description: 'Admins see all candidates (`?buyerId=` for one). A buyer key sees only its own row.',
-    roles: ['admin', 'buyer'],
     params: IdParams,
     query: EligibilityQuery,
     responses: {

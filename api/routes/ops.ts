@@ -40,7 +40,6 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
       operationId: 'healthz',
       tag: 'Ops',
       summary: 'Liveness: the process answers',
-      roles: [],
       responses: { 200: { description: 'alive', schema: Responses.Health } },
       async handler() {
         return { status: 200, body: { status: 'ok' } };
@@ -53,7 +52,6 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
       operationId: 'readyz',
       tag: 'Ops',
       summary: "Readiness: the database answers SELECT 1, Temporal answers, and the feed's event bus is listening",
-      roles: [],
       responses: {
         200: { description: 'ready', schema: Responses.Ready },
         503: { description: 'not ready', schema: Responses.Ready },
@@ -76,7 +74,6 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
       tag: 'Ops',
       summary:
         'Prometheus metrics (requests, claims and their latency, feed connections and latency, offers open, activities, lead outcomes, deliveries)',
-      roles: [],
       responses: { 200: { description: 'text exposition format', contentType: 'text/plain; version=0.0.4' } },
       async handler({ services }) {
         return {
@@ -93,7 +90,6 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
       operationId: 'openapi',
       tag: 'Ops',
       summary: 'This document (OpenAPI 3.1), generated from the schemas the routes validate with',
-      roles: [],
       responses: { 200: { description: 'the document', contentType: 'application/json' } },
       async handler() {
         return { status: 200, body: docs.json() };
@@ -107,7 +103,6 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
       tag: 'Ops',
       summary:
         'The live feed (/v1/feed) as an AsyncAPI 3.0 document, generated from the message schemas the gateway uses',
-      roles: [],
       responses: { 200: { description: 'the document', contentType: 'application/json' } },
       async handler() {
         return { status: 200, body: docs.asyncApi() };
@@ -120,7 +115,6 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
       operationId: 'docs',
       tag: 'Ops',
       summary: 'The API reference as a web page',
-      roles: [],
       responses: { 200: { description: 'HTML', contentType: 'text/html' } },
       async handler() {
         return { status: 200, raw: docs.html(), contentType: 'text/html; charset=utf-8' };
@@ -137,7 +131,6 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
         'Connect with a WebSocket (`Upgrade: websocket`) and a buyer key as `Authorization: Bearer <key>` or `?token=<key>`; ' +
         'a bad key is refused with 401 before the upgrade. Messages: /v1/asyncapi.json (AsyncAPI 3.0). ' +
         'A plain HTTP request answers 426.',
-      roles: [],
       responses: {
         101: { description: 'switching protocols (WebSocket)' },
         401: { description: 'upgrade refused: missing or invalid buyer key' },

@@ -32,7 +32,6 @@ export const reportRoutes: AnyRoute[] = [
       'Leads in, offered, sold, unsold, returned, revenue, payouts, margin, time to claim, fill rate and pings, grouped by day, campaign, source or buyer',
     description:
       'Days are whole days in the agency time zone (`from` and `to` inclusive). Money comes from the ledgers: revenue is charges less refunds, payouts are source payouts less reversals.',
-    roles: ['admin'],
     query: ReportQuery,
     responses: { 200: { description: 'a page of groups', schema: Responses.Report }, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {

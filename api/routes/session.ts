@@ -54,6 +54,7 @@ export const userView = (u: UserRow) => ({
 
 const SESSION_ERRORS = {
   401: { description: 'not signed in (`unauthorized`)' },
+  403: { description: 'an API key was sent: this route is for a signed-in person (`session_required`)' },
 };
 
 export const sessionRoutes: AnyRoute[] = [
@@ -67,7 +68,6 @@ export const sessionRoutes: AnyRoute[] = [
       'A right password starts a session (a fresh id: any session the browser had ends). When the person has a second ' +
       'factor the session starts at `stage: second_factor` and can do nothing but finish it. A wrong email or password ' +
       'answers 401 `invalid_credentials` either way; too many wrong guesses from one address or at one account answer 429.',
-    roles: [],
     body: SignInBody,
     responses: {
       200: { description: 'signed in (or a second factor is owed)', schema: Responses.Session },
@@ -111,7 +111,6 @@ export const sessionRoutes: AnyRoute[] = [
     operationId: 'getSession',
     tag: 'Accounts',
     summary: 'The signed-in person, the organisation the session acts in, and the CSRF token',
-    roles: [],
     session: 'any',
     responses: { 200: { description: 'the session', schema: Responses.Session }, ...SESSION_ERRORS },
     async handler({ signedIn, services }) {
@@ -125,7 +124,6 @@ export const sessionRoutes: AnyRoute[] = [
     operationId: 'chooseOrganisation',
     tag: 'Accounts',
     summary: 'Act in another of my organisations',
-    roles: [],
     session: 'full',
     body: ChooseOrganisationBody,
     responses: {
@@ -155,7 +153,6 @@ export const sessionRoutes: AnyRoute[] = [
     operationId: 'signOut',
     tag: 'Accounts',
     summary: 'Sign out: ends this session and clears its cookie',
-    roles: [],
     session: 'any',
     responses: { 204: { description: 'signed out' }, ...SESSION_ERRORS },
     async handler({ signedIn, req, res, services }) {

@@ -58,7 +58,6 @@ export const sourceRoutes: AnyRoute[] = [
     operationId: 'createSource',
     tag: 'Sources',
     summary: 'Create a lead source (a supplier) with its payout wallet; answers its API key, shown once',
-    roles: ['admin'],
     body: SourceCreate,
     responses: { 201: { description: 'created', schema: Responses.SourceCreated }, ...BODY_ERRORS, ...AUTH_ERRORS },
     async handler({ principal, body, services }) {
@@ -73,7 +72,6 @@ export const sourceRoutes: AnyRoute[] = [
     operationId: 'listSources',
     tag: 'Sources',
     summary: "The agency's sources with their balances, newest first",
-    roles: ['admin'],
     query: PageQuery,
     responses: { 200: { description: 'a page', schema: Responses.Sources }, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {
@@ -88,7 +86,6 @@ export const sourceRoutes: AnyRoute[] = [
     operationId: 'getSource',
     tag: 'Sources',
     summary: 'A source with its balance and its campaigns (allowed or not) with their payout rules',
-    roles: ['admin'],
     params: IdParams,
     responses: {
       200: { description: 'the source', schema: Responses.Source },
@@ -107,7 +104,6 @@ export const sourceRoutes: AnyRoute[] = [
     operationId: 'updateSource',
     tag: 'Sources',
     summary: 'Rename a source, or pause it (its pings are rejected and its posts refused) and resume it',
-    roles: ['admin'],
     params: IdParams,
     body: SourcePatch,
     responses: {
@@ -133,7 +129,6 @@ export const sourceRoutes: AnyRoute[] = [
       'Allow a campaign for a source with its payout rule (fixed per sold lead, or a share of the sale); or disallow it',
     description:
       'One rule per source and campaign: posting it again replaces the rule. The payout of a sale uses the rule in force at the sale. Without `payout`, only `allowed` changes and the rule keeps its payout: `{"campaignId": …, "allowed": false}` stops the source posting there (404 when it has no rule for the campaign); allowing a campaign the first time needs a `payout` (400).',
-    roles: ['admin'],
     params: IdParams,
     body: SourceCampaignSet,
     responses: {
@@ -180,7 +175,6 @@ export const sourceRoutes: AnyRoute[] = [
     operationId: 'createSourceKey',
     tag: 'Sources',
     summary: 'Issue a new API key for a source (shown once); optionally revoke its other keys (rotation)',
-    roles: ['admin'],
     params: IdParams,
     body: SourceKeyCreate,
     bodyOptional: true,
@@ -208,7 +202,6 @@ export const sourceRoutes: AnyRoute[] = [
     operationId: 'revokeSourceKeys',
     tag: 'Sources',
     summary: 'Revoke every key of a source at once (issue a new one with POST /v1/sources/:id/keys)',
-    roles: ['admin'],
     params: IdParams,
     responses: {
       200: { description: 'revoked', schema: Responses.SourceKeysRevoked },
@@ -230,7 +223,6 @@ export const sourceRoutes: AnyRoute[] = [
     operationId: 'sourceLedger',
     tag: 'Sources',
     summary: "A source's ledger: payouts, reversals, settlements; newest first",
-    roles: ['admin'],
     params: IdParams,
     query: PageQuery,
     responses: {
@@ -255,7 +247,6 @@ export const sourceRoutes: AnyRoute[] = [
       'Record a payment to a source (a settlement, lowering what it is owed) or a correction (an adjustment, either way); Idempotency-Key: a retry records once',
     description:
       'A settlement of more than the balance is refused (409 `settlement_exceeds_balance`, nothing written), decided under the wallet lock so concurrent settlements never pay more than is owed; so is an adjustment that would take the balance below zero (409 `adjustment_exceeds_balance`). The source sees the entry, with its reference, in its own ledger.',
-    roles: ['admin'],
     params: IdParams,
     body: SourceSettlementCreate,
     idempotent: true,
@@ -314,7 +305,6 @@ export const sourceRoutes: AnyRoute[] = [
     operationId: 'sourceLeads',
     tag: 'Sources',
     summary: "A source's leads with their outcomes and payouts, newest first (date range in the agency time zone)",
-    roles: ['admin'],
     params: IdParams,
     query: RangePageQuery,
     responses: {
@@ -338,7 +328,6 @@ export const sourceRoutes: AnyRoute[] = [
     tag: 'Sources',
     summary:
       "A source's posting spec, as the source itself reads it at GET /v1/source/spec (to hand over, or check before sharing its key)",
-    roles: ['admin'],
     params: IdParams,
     responses: {
       200: { description: 'the spec', schema: Responses.PostingSpec },

@@ -59,7 +59,6 @@ export const supplyRoutes: AnyRoute[] = [
     description:
       'Judged with the same eligibility rules as routing, on a lead that is not stored (no workflow). An accepted ping may be posted once ' +
       '(POST /v1/posts) before `expiresAt`. Pings are recorded (count and accept rate in the reports) and rate-limited per source (429 `rate_limited`).',
-    roles: ['source'],
     body: PingCreate,
     responses: {
       200: { description: 'the decision', schema: Responses.PingAnswer },
@@ -101,7 +100,6 @@ export const supplyRoutes: AnyRoute[] = [
     description:
       'Refused when the ping is unknown (404 `ping_not_found`), was rejected (409 `ping_rejected`), has expired (410 `ping_expired`), ' +
       'was already posted (409 `ping_already_posted`, with its `leadId`), or when a field the ping carried differs (422 `post_contradicts_ping`, the fields named).',
-    roles: ['source'],
     body: PostCreate,
     responses: {
       202: { description: 'accepted; routing runs in the background', schema: Responses.PostAccepted },
@@ -173,7 +171,6 @@ export const supplyRoutes: AnyRoute[] = [
     operationId: 'mySourceLeads',
     tag: 'Source',
     summary: 'My leads and their outcomes (pending, sold, unsold, returned) with the payout of each; never the buyer',
-    roles: ['source'],
     query: RangePageQuery,
     responses: { 200: { description: 'a page', schema: Responses.SourceLeads }, ...BAD_INPUT, ...SOURCE_ERRORS },
     async handler({ principal, query, services }) {
@@ -190,7 +187,6 @@ export const supplyRoutes: AnyRoute[] = [
     tag: 'Source',
     summary:
       'My posting spec: the ping and post fields (from the API schemas), the flow, the refusal codes and a curl example per allowed campaign',
-    roles: ['source'],
     responses: { 200: { description: 'the spec', schema: Responses.PostingSpec }, ...BAD_INPUT, ...SOURCE_ERRORS },
     async handler({ principal, req, services }) {
       const source = await getSource(services.db, principal.agencyId, principal.sourceId);
@@ -205,7 +201,6 @@ export const supplyRoutes: AnyRoute[] = [
     operationId: 'mySourceBalance',
     tag: 'Source',
     summary: 'What the agency owes me, and my latest ledger entries',
-    roles: ['source'],
     responses: { 200: { description: 'the balance', schema: Responses.SourceBalance }, ...BAD_INPUT, ...SOURCE_ERRORS },
     async handler({ principal, services }) {
       const [balance, latest] = await Promise.all([
@@ -222,7 +217,6 @@ export const supplyRoutes: AnyRoute[] = [
     operationId: 'mySourceLedger',
     tag: 'Source',
     summary: 'My ledger: payouts, reversals, settlements; newest first',
-    roles: ['source'],
     query: PageQuery,
     responses: { 200: { description: 'a page', schema: Responses.SourceLedger }, ...BAD_INPUT, ...SOURCE_ERRORS },
     async handler({ principal, query, services }) {

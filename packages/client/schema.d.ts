@@ -96,7 +96,7 @@ export interface paths {
         put?: never;
         /**
          * Create an agency (root token only); answers its admin key, shown once
-         * @description Auth: root token, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as platform operator (the root token acts as platform operator).
          */
         post: operations["createAgency"];
         delete?: never;
@@ -114,13 +114,13 @@ export interface paths {
         };
         /**
          * The agency's service lines
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency dispatcher, agency analyst (the root token acts as platform operator).
          */
         get: operations["listServiceLines"];
         put?: never;
         /**
          * Define a service line (e.g. roofing); keys are unique per agency
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
          */
         post: operations["createServiceLine"];
         delete?: never;
@@ -138,7 +138,7 @@ export interface paths {
         };
         /**
          * The agency's settings: duplicate window, consent, auto-pause, return rules, buyer self-service limits
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
          */
         get: operations["getSettings"];
         put?: never;
@@ -148,7 +148,7 @@ export interface paths {
         head?: never;
         /**
          * Change settings: each key given replaces its value; null restores the default
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
          */
         patch: operations["updateSettings"];
         trace?: never;
@@ -162,7 +162,7 @@ export interface paths {
         };
         /**
          * Who this key is: root, an agency admin (with the agency), a buyer (with its profile and balance) or a source (with its balance)
-         * @description Auth: root token or agency admin key or buyer key or source key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as platform operator, agency owner, agency admin, agency dispatcher, agency analyst, buyer owner, buyer member, source owner, source member (the root token acts as platform operator).
          */
         get: operations["me"];
         put?: never;
@@ -174,7 +174,7 @@ export interface paths {
          * Change my caps, service area, pause state, hours and pauses, alert settings, low-balance threshold (and lead filters where allowed), within the limits my agency sets; audited
          * @description The agency's limits (`selfService` in its settings) bound caps per period and the states or ZIP prefixes a buyer may serve. A buyer may pause and resume itself, but not lift a pause by the agency or the system (409 `pause_locked`).
          *
-         *     Auth: buyer key, or a signed-in person acting in one.
+         *     Auth: a session or key acting as buyer owner (the root token acts as platform operator).
          */
         patch: operations["updateMe"];
         trace?: never;
@@ -188,7 +188,7 @@ export interface paths {
         };
         /**
          * My balance and my latest ledger entries
-         * @description Auth: buyer key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
          */
         get: operations["myWallet"];
         put?: never;
@@ -208,7 +208,7 @@ export interface paths {
         };
         /**
          * My ledger entries (top-ups, charges, refunds), newest first
-         * @description Auth: buyer key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
          */
         get: operations["myLedger"];
         put?: never;
@@ -228,7 +228,7 @@ export interface paths {
         };
         /**
          * The leads I won, with every field, newest first
-         * @description Auth: buyer key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
          */
         get: operations["myLeads"];
         put?: never;
@@ -248,13 +248,13 @@ export interface paths {
         };
         /**
          * The agency's buyers, newest first
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency dispatcher, agency analyst (the root token acts as platform operator).
          */
         get: operations["listBuyers"];
         put?: never;
         /**
          * Create a buyer with its wallet; answers its API key and webhook signing secret, shown once
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
          */
         post: operations["createBuyer"];
         delete?: never;
@@ -272,7 +272,7 @@ export interface paths {
         };
         /**
          * One buyer, with its balance
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency dispatcher, agency analyst (the root token acts as platform operator).
          */
         get: operations["getBuyer"];
         put?: never;
@@ -282,7 +282,7 @@ export interface paths {
         head?: never;
         /**
          * Change a buyer: pause or resume (with a reason), name, service lines, area, caps, delivery
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
          */
         patch: operations["updateBuyer"];
         trace?: never;
@@ -298,7 +298,7 @@ export interface paths {
         put?: never;
         /**
          * Top up a buyer's wallet (Idempotency-Key: a retried top-up adds once)
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
          */
         post: operations["addCredits"];
         delete?: never;
@@ -316,7 +316,7 @@ export interface paths {
         };
         /**
          * A buyer's ledger entries, newest first
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
          */
         get: operations["buyerLedger"];
         put?: never;
@@ -338,7 +338,7 @@ export interface paths {
         put?: never;
         /**
          * Issue a new API key for a buyer (shown once); optionally revoke its other keys
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
          */
         post: operations["createBuyerKey"];
         delete?: never;
@@ -360,7 +360,7 @@ export interface paths {
          * Rotate a buyer's webhook signing secret; answers the new one, shown once
          * @description The secret signs webhook deliveries per Standard Webhooks (docs/delivery.md). It is shown at creation and on rotation only. For `overlapSeconds` (default 86400) the previous secret signs too – a second `v1,` signature in `webhook-signature` – so receivers can switch without missing a delivery. A rotation also ends the deprecated `X-Leadwire-Signature` header.
          *
-         *     Auth: agency admin key, or a signed-in person acting in one.
+         *     Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
          */
         post: operations["rotateWebhookSecret"];
         delete?: never;
@@ -378,7 +378,7 @@ export interface paths {
         };
         /**
          * The audit trail of a buyer's settings: who (admin, buyer, system) changed what, from what to what; newest first
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
          */
         get: operations["buyerChanges"];
         put?: never;
@@ -398,7 +398,7 @@ export interface paths {
         };
         /**
          * Engagement of a buyer over the last N days: claim latency, claims won/lost, viewed but ignored, delivery success, pipeline close rates per campaign
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
          */
         get: operations["buyerStats"];
         put?: never;
@@ -418,13 +418,13 @@ export interface paths {
         };
         /**
          * The agency's campaigns, newest first
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency dispatcher, agency analyst (the root token acts as platform operator).
          */
         get: operations["listCampaigns"];
         put?: never;
         /**
          * Create a campaign (ping post or push)
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
          */
         post: operations["createCampaign"];
         delete?: never;
@@ -442,7 +442,7 @@ export interface paths {
         };
         /**
          * One campaign with its buyer pool
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency dispatcher, agency analyst (the root token acts as platform operator).
          */
         get: operations["getCampaign"];
         put?: never;
@@ -452,7 +452,7 @@ export interface paths {
         head?: never;
         /**
          * Change a campaign: mode switch, window, preview, price, winners, fallback, strategy, pool, caps, status
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
          */
         patch: operations["updateCampaign"];
         trace?: never;
@@ -470,7 +470,7 @@ export interface paths {
          * Run a campaign configuration (stored or draft) against the agency's last N leads, selling nothing
          * @description For each lead: who would have been eligible, who excluded with which reason, and at what price (the floor for a highest-bid auction), as of now (today's balances, caps and pauses). Nothing is written: no offer, no event, no charge.
          *
-         *     Auth: agency admin key, or a signed-in person acting in one.
+         *     Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
          */
         post: operations["dryRunCampaign"];
         delete?: never;
@@ -488,7 +488,7 @@ export interface paths {
         };
         /**
          * Leads of the agency, newest first (`?status=manual_review` is the review queue)
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency dispatcher, agency analyst (the root token acts as platform operator).
          */
         get: operations["listLeads"];
         put?: never;
@@ -496,7 +496,7 @@ export interface paths {
          * Submit a lead: validated, deduplicated, stored, and routed by its own workflow
          * @description Send `Idempotency-Key` to make retries safe: the same key and body answer the first result, and a lead is never routed twice. A lead with the same phone or email for the same service line within the duplicate window is refused (409 `duplicate_lead`). A source key posts only into the campaigns allowed to its source (403 `campaign_not_allowed`); its `subId` and `clickId` are kept with the lead.
          *
-         *     Auth: agency admin key or source key, or a signed-in person acting in one.
+         *     Auth: a session or key acting as agency owner, agency admin, agency dispatcher, source owner (the root token acts as platform operator).
          */
         post: operations["createLead"];
         delete?: never;
@@ -514,7 +514,7 @@ export interface paths {
         };
         /**
          * A lead with its status, offers and assignments
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency dispatcher, agency analyst (the root token acts as platform operator).
          */
         get: operations["getLead"];
         put?: never;
@@ -534,7 +534,7 @@ export interface paths {
         };
         /**
          * Every event of a lead, across all its offers, in order
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency dispatcher, agency analyst (the root token acts as platform operator).
          */
         get: operations["leadTimeline"];
         put?: never;
@@ -556,7 +556,7 @@ export interface paths {
         put?: never;
         /**
          * Run a new auction for a lead in manual review (its campaign, or another)
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency dispatcher (the root token acts as platform operator).
          */
         post: operations["reofferLead"];
         delete?: never;
@@ -576,7 +576,7 @@ export interface paths {
         put?: never;
         /**
          * Sell a lead in manual review to one buyer, charged like a claim
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency dispatcher (the root token acts as platform operator).
          */
         post: operations["assignLead"];
         delete?: never;
@@ -596,7 +596,7 @@ export interface paths {
         put?: never;
         /**
          * Reject a lead in manual review (final)
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency dispatcher (the root token acts as platform operator).
          */
         post: operations["rejectLead"];
         delete?: never;
@@ -614,7 +614,7 @@ export interface paths {
         };
         /**
          * Offers targeted to me (default `status=open`); only the preview of each lead. Records that I viewed them.
-         * @description Auth: buyer key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
          */
         get: operations["listMyOffers"];
         put?: never;
@@ -638,7 +638,7 @@ export interface paths {
          * Claim an offer: the first valid claim wins the lead and is charged at once
          * @description Answers 200 `{result:"won", lead, charged, balance, assignmentId}` (a repeated claim by the winner answers the same, charged once), 409 `{result:"lost", reason:"lost_race"|"offer_closed"}`, 402 `{result:"failed", reason:"insufficient_credits"}`, 403 `{result:"failed", reason:"not_targeted"|"eligibility_changed"|"cap_reached"}`. On 503 `claim_pending` retry with the same `requestId`: it is the same attempt.
          *
-         *     Auth: buyer key, or a signed-in person acting in one.
+         *     Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
          */
         post: operations["claimOffer"];
         delete?: never;
@@ -660,7 +660,7 @@ export interface paths {
          * Place (or raise) a sealed bid on a highest-bid offer; the highest bid at close wins
          * @description The bid must be at least the floor (the offer's `price`) and my balance must cover it now; a later bid must raise my earlier one. At close the highest bid wins (a tie: the earlier bid) and pays its bid, or the next bid under second-price pricing (never below the floor); if the winner can no longer pay, the next bid wins. Answers 200 `{result:"accepted", amount, raised}`, or `{result:"refused", reason}` with 422 `below_floor`/`not_a_raise`, 402 `insufficient_credits`, 403 `not_targeted`, 409 `offer_closed`/`not_an_auction`.
          *
-         *     Auth: buyer key, or a signed-in person acting in one.
+         *     Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
          */
         post: operations["bidOnOffer"];
         delete?: never;
@@ -680,7 +680,7 @@ export interface paths {
         put?: never;
         /**
          * Stop an open auction; the lead goes to manual review
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency dispatcher (the root token acts as platform operator).
          */
         post: operations["cancelOffer"];
         delete?: never;
@@ -698,7 +698,7 @@ export interface paths {
         };
         /**
          * Every event of one offer: targeted, excluded, viewed, claims, won/lost, expiry, delivery, refunds
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency dispatcher, agency analyst (the root token acts as platform operator).
          */
         get: operations["offerTimeline"];
         put?: never;
@@ -720,7 +720,7 @@ export interface paths {
          * Every candidate buyer of an offer: eligible, or excluded with the reason and what the rules saw
          * @description Admins see all candidates (`?buyerId=` for one). A buyer key sees only its own row.
          *
-         *     Auth: agency admin key or buyer key, or a signed-in person acting in one.
+         *     Auth: a session or key acting as agency owner, agency admin, agency dispatcher, agency analyst, buyer owner, buyer member (the root token acts as platform operator).
          */
         get: operations["offerEligibility"];
         put?: never;
@@ -742,7 +742,7 @@ export interface paths {
         put?: never;
         /**
          * Dispute a lead I bought (the id is the assignmentId of the win)
-         * @description Auth: buyer key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
          */
         post: operations["openDispute"];
         delete?: never;
@@ -760,7 +760,7 @@ export interface paths {
         };
         /**
          * Disputes: the agency's (admin) or my own (buyer), newest first
-         * @description Auth: agency admin key or buyer key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency dispatcher, agency analyst, buyer owner, buyer member (the root token acts as platform operator).
          */
         get: operations["listDisputes"];
         put?: never;
@@ -780,7 +780,7 @@ export interface paths {
         };
         /**
          * One dispute (an admin: any of the agency; a buyer: its own)
-         * @description Auth: agency admin key or buyer key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency dispatcher, agency analyst, buyer owner, buyer member (the root token acts as platform operator).
          */
         get: operations["getDispute"];
         put?: never;
@@ -804,7 +804,7 @@ export interface paths {
          * Approve (refund the price through the ledger; optionally re-offer the lead as a new auction) or reject a dispute
          * @description With `reoffer: true` an approval also starts a new auction of the lead (its campaign, or `campaignId`); the buyer who returned it is excluded (`already_bought`), as is anyone who bought the same person inside the duplicate window.
          *
-         *     Auth: agency admin key, or a signed-in person acting in one.
+         *     Auth: a session or key acting as agency owner, agency admin, agency dispatcher (the root token acts as platform operator).
          */
         post: operations["resolveDispute"];
         delete?: never;
@@ -822,7 +822,7 @@ export interface paths {
         };
         /**
          * A sale's deliveries: each channel's state and every attempt (status, latency, response snippet, next retry)
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency dispatcher, agency analyst (the root token acts as platform operator).
          */
         get: operations["assignmentDeliveries"];
         put?: never;
@@ -846,7 +846,7 @@ export interface paths {
          * Send a sale again on one channel (the same webhook-id, a fresh signature); answers at once, the attempts follow
          * @description Runs even when the webhook endpoint is paused after a 410 (an explicit request). Each attempt is logged like the first delivery (`GET /v1/assignments/:id/deliveries`, `delivery_attempted` on the timeline).
          *
-         *     Auth: agency admin key, or a signed-in person acting in one.
+         *     Auth: a session or key acting as agency owner, agency admin, agency dispatcher (the root token acts as platform operator).
          */
         post: operations["redeliver"];
         delete?: never;
@@ -864,7 +864,7 @@ export interface paths {
         };
         /**
          * The campaign's per-buyer prices (fixed, or a percentage on the campaign price)
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
          */
         get: operations["listBuyerPrices"];
         put?: never;
@@ -872,7 +872,7 @@ export interface paths {
          * Set (or with rule null, remove) one buyer's own price on the campaign; new offers price that buyer by it
          * @description The offer shows each buyer its own price (GET /v1/offers, the feed), the sale charges it, and the eligibility snapshot records the rule. Highest-bid auctions ignore it: every bidder sees the floor.
          *
-         *     Auth: agency admin key, or a signed-in person acting in one.
+         *     Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
          */
         post: operations["setBuyerPrice"];
         delete?: never;
@@ -890,7 +890,7 @@ export interface paths {
         };
         /**
          * My pipeline: every lead I bought with its status (new, contacted, appointment, quoted, won_job, lost_job) and the counts per status
-         * @description Auth: buyer key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
          */
         get: operations["myPipeline"];
         put?: never;
@@ -910,7 +910,7 @@ export interface paths {
         };
         /**
          * A bought lead's pipeline status and its history (time and author of each change), newest first
-         * @description Auth: buyer key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
          */
         get: operations["myLeadPipeline"];
         put?: never;
@@ -918,7 +918,7 @@ export interface paths {
          * Mark a lead I bought: new → contacted → appointment → quoted → won_job | lost_job (with an optional note and job value); never changes money
          * @description Steps may be skipped and the same status marked again (a new note); going back, or leaving won_job / lost_job, is a 409 `invalid_transition`.
          *
-         *     Auth: buyer key, or a signed-in person acting in one.
+         *     Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
          */
         post: operations["setMyLeadPipeline"];
         delete?: never;
@@ -936,7 +936,7 @@ export interface paths {
         };
         /**
          * The alerts sent to me (offer alerts, low-balance alerts) with channel and outcome, newest first
-         * @description Auth: buyer key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
          */
         get: operations["myAlerts"];
         put?: never;
@@ -956,13 +956,13 @@ export interface paths {
         };
         /**
          * The agency's sources with their balances, newest first
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
          */
         get: operations["listSources"];
         put?: never;
         /**
          * Create a lead source (a supplier) with its payout wallet; answers its API key, shown once
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
          */
         post: operations["createSource"];
         delete?: never;
@@ -980,7 +980,7 @@ export interface paths {
         };
         /**
          * A source with its balance and its campaigns (allowed or not) with their payout rules
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
          */
         get: operations["getSource"];
         put?: never;
@@ -990,7 +990,7 @@ export interface paths {
         head?: never;
         /**
          * Rename a source, or pause it (its pings are rejected and its posts refused) and resume it
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
          */
         patch: operations["updateSource"];
         trace?: never;
@@ -1008,7 +1008,7 @@ export interface paths {
          * Allow a campaign for a source with its payout rule (fixed per sold lead, or a share of the sale); or disallow it
          * @description One rule per source and campaign: posting it again replaces the rule. The payout of a sale uses the rule in force at the sale. Without `payout`, only `allowed` changes and the rule keeps its payout: `{"campaignId": …, "allowed": false}` stops the source posting there (404 when it has no rule for the campaign); allowing a campaign the first time needs a `payout` (400).
          *
-         *     Auth: agency admin key, or a signed-in person acting in one.
+         *     Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
          */
         post: operations["setSourceCampaign"];
         delete?: never;
@@ -1028,7 +1028,7 @@ export interface paths {
         put?: never;
         /**
          * Issue a new API key for a source (shown once); optionally revoke its other keys (rotation)
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
          */
         post: operations["createSourceKey"];
         delete?: never;
@@ -1048,7 +1048,7 @@ export interface paths {
         put?: never;
         /**
          * Revoke every key of a source at once (issue a new one with POST /v1/sources/:id/keys)
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
          */
         post: operations["revokeSourceKeys"];
         delete?: never;
@@ -1066,7 +1066,7 @@ export interface paths {
         };
         /**
          * A source's ledger: payouts, reversals, settlements; newest first
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
          */
         get: operations["sourceLedger"];
         put?: never;
@@ -1090,7 +1090,7 @@ export interface paths {
          * Record a payment to a source (a settlement, lowering what it is owed) or a correction (an adjustment, either way); Idempotency-Key: a retry records once
          * @description A settlement of more than the balance is refused (409 `settlement_exceeds_balance`, nothing written), decided under the wallet lock so concurrent settlements never pay more than is owed; so is an adjustment that would take the balance below zero (409 `adjustment_exceeds_balance`). The source sees the entry, with its reference, in its own ledger.
          *
-         *     Auth: agency admin key, or a signed-in person acting in one.
+         *     Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
          */
         post: operations["recordSourceSettlement"];
         delete?: never;
@@ -1108,7 +1108,7 @@ export interface paths {
         };
         /**
          * A source's leads with their outcomes and payouts, newest first (date range in the agency time zone)
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
          */
         get: operations["sourceLeads"];
         put?: never;
@@ -1128,7 +1128,7 @@ export interface paths {
         };
         /**
          * A source's posting spec, as the source itself reads it at GET /v1/source/spec (to hand over, or check before sharing its key)
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
          */
         get: operations["sourceSpec"];
         put?: never;
@@ -1152,7 +1152,7 @@ export interface paths {
          * Ping a lead's non-identifying fields: accepted with the payout, or rejected with a reason, at once
          * @description Judged with the same eligibility rules as routing, on a lead that is not stored (no workflow). An accepted ping may be posted once (POST /v1/posts) before `expiresAt`. Pings are recorded (count and accept rate in the reports) and rate-limited per source (429 `rate_limited`).
          *
-         *     Auth: source key, or a signed-in person acting in one.
+         *     Auth: a session or key acting as source owner (the root token acts as platform operator).
          */
         post: operations["ping"];
         delete?: never;
@@ -1174,7 +1174,7 @@ export interface paths {
          * Post the full lead of an accepted ping: it runs the normal lifecycle
          * @description Refused when the ping is unknown (404 `ping_not_found`), was rejected (409 `ping_rejected`), has expired (410 `ping_expired`), was already posted (409 `ping_already_posted`, with its `leadId`), or when a field the ping carried differs (422 `post_contradicts_ping`, the fields named).
          *
-         *     Auth: source key, or a signed-in person acting in one.
+         *     Auth: a session or key acting as source owner (the root token acts as platform operator).
          */
         post: operations["post"];
         delete?: never;
@@ -1192,7 +1192,7 @@ export interface paths {
         };
         /**
          * My leads and their outcomes (pending, sold, unsold, returned) with the payout of each; never the buyer
-         * @description Auth: source key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as source owner, source member (the root token acts as platform operator).
          */
         get: operations["mySourceLeads"];
         put?: never;
@@ -1212,7 +1212,7 @@ export interface paths {
         };
         /**
          * My posting spec: the ping and post fields (from the API schemas), the flow, the refusal codes and a curl example per allowed campaign
-         * @description Auth: source key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as source owner, source member (the root token acts as platform operator).
          */
         get: operations["mySourceSpec"];
         put?: never;
@@ -1232,7 +1232,7 @@ export interface paths {
         };
         /**
          * What the agency owes me, and my latest ledger entries
-         * @description Auth: source key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as source owner, source member (the root token acts as platform operator).
          */
         get: operations["mySourceBalance"];
         put?: never;
@@ -1252,7 +1252,7 @@ export interface paths {
         };
         /**
          * My ledger: payouts, reversals, settlements; newest first
-         * @description Auth: source key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as source owner, source member (the root token acts as platform operator).
          */
         get: operations["mySourceLedger"];
         put?: never;
@@ -1274,7 +1274,7 @@ export interface paths {
          * Leads in, offered, sold, unsold, returned, revenue, payouts, margin, time to claim, fill rate and pings, grouped by day, campaign, source or buyer
          * @description Days are whole days in the agency time zone (`from` and `to` inclusive). Money comes from the ledgers: revenue is charges less refunds, payouts are source payouts less reversals.
          *
-         *     Auth: agency admin key, or a signed-in person acting in one.
+         *     Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
          */
         get: operations["report"];
         put?: never;
@@ -1294,7 +1294,7 @@ export interface paths {
         };
         /**
          * Leads as CSV: an agency's with every field; a source's own with outcome and payout
-         * @description Auth: agency admin key or source key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst, source owner, source member (the root token acts as platform operator).
          */
         get: operations["exportLeads"];
         put?: never;
@@ -1314,7 +1314,7 @@ export interface paths {
         };
         /**
          * Sales as CSV: the agency's, or a buyer's own purchases (with the lead's contact fields)
-         * @description Auth: agency admin key or buyer key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst, buyer owner, buyer member (the root token acts as platform operator).
          */
         get: operations["exportSales"];
         put?: never;
@@ -1334,7 +1334,7 @@ export interface paths {
         };
         /**
          * The buyers' ledger as CSV: the agency's, or a buyer's own
-         * @description Auth: agency admin key or buyer key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst, buyer owner, buyer member (the root token acts as platform operator).
          */
         get: operations["exportLedger"];
         put?: never;
@@ -1354,7 +1354,7 @@ export interface paths {
         };
         /**
          * The source ledger as CSV: the agency's (one source or all), or a source's own
-         * @description Auth: agency admin key or source key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst, source owner, source member (the root token acts as platform operator).
          */
         get: operations["exportSourceLedger"];
         put?: never;
@@ -1374,11 +1374,59 @@ export interface paths {
         };
         /**
          * A report (GET /v1/reports) as CSV, every group
-         * @description Auth: agency admin key, or a signed-in person acting in one.
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
          */
         get: operations["exportReport"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My organisation's API keys (never their secrets): live ones first, newest first
+         * @description Auth: a session or key acting as agency owner, agency admin, buyer owner, source owner (the root token acts as platform operator).
+         */
+        get: operations["listKeys"];
+        put?: never;
+        /**
+         * Make an API key for my organisation, acting as a role no higher than mine; the answer shows it once
+         * @description An agency's keys act as owner, admin, dispatcher or analyst; a buyer's or a source's as owner or member. A role of another kind of organisation is 400; a role above the caller's is 403 and nothing is stored. The key records the person who made it (the signed-in user, or the maker of the key that asks).
+         *
+         *     Auth: a session or key acting as agency owner, agency admin, buyer owner, source owner (the root token acts as platform operator).
+         */
+        post: operations["createKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/keys/{id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke one of my organisation's API keys: it stops working at once (a buyer key's feed sockets close)
+         * @description A key acting above the caller's own role is not the caller's to revoke (403). Revoking a revoked key answers it unchanged.
+         *
+         *     Auth: a session or key acting as agency owner, agency admin, buyer owner, source owner (the root token acts as platform operator).
+         */
+        post: operations["revokeKey"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1630,6 +1678,55 @@ export interface components {
         };
         Alerts: {
             alerts: components["schemas"]["AlertView"][];
+        };
+        ApiKeyCreate: {
+            /** @description what people call it (1–80 characters) */
+            name: string;
+            /**
+             * @description the role the key acts as: for an agency's key owner, admin, dispatcher or analyst; for a buyer's or a source's, owner or member; never above the caller's own role
+             * @enum {string}
+             */
+            role: "owner" | "admin" | "dispatcher" | "analyst" | "member";
+            /**
+             * Format: date-time
+             * @description when it stops working (ISO-8601, in the future); absent: never
+             */
+            expiresAt?: string;
+        };
+        ApiKeyIssued: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            role: string;
+            prefix: string;
+            /** @description the key itself: shown this once, never again */
+            key: string;
+            expiresAt: string | null;
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+        };
+        ApiKeyView: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            role: string;
+            /** @description its first characters, to tell keys apart */
+            prefix: string;
+            createdBy: {
+                /** Format: uuid */
+                id: string;
+                email: string;
+                displayName: string;
+            } | null;
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+            expiresAt: string | null;
+            /** @description written at most once a minute */
+            lastUsedAt: string | null;
+            revokedAt: string | null;
+        };
+        ApiKeys: {
+            keys: components["schemas"]["ApiKeyView"][];
         };
         AssignBody: {
             /** Format: uuid */
@@ -3179,6 +3276,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an API key was sent: this route is for a signed-in person (`session_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     chooseOrganisation: {
@@ -3214,6 +3320,15 @@ export interface operations {
             };
             /** @description not signed in (`unauthorized`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an API key was sent: this route is for a signed-in person (`session_required`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3275,6 +3390,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an API key was sent: this route is for a signed-in person (`session_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     createAgency: {
@@ -3317,7 +3441,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3396,7 +3520,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3456,7 +3580,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3539,7 +3663,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3599,7 +3723,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3816,7 +3940,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3877,7 +4001,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3938,7 +4062,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4000,7 +4124,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4060,7 +4184,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4136,7 +4260,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4207,7 +4331,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4299,7 +4423,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4407,7 +4531,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4478,7 +4602,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4567,7 +4691,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4657,7 +4781,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4727,7 +4851,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4799,7 +4923,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4859,7 +4983,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4944,7 +5068,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5015,7 +5139,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5102,7 +5226,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5192,7 +5316,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5367,7 +5491,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5434,7 +5558,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5505,7 +5629,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5730,7 +5854,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5837,7 +5961,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6143,7 +6267,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6237,7 +6361,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6306,7 +6430,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6377,7 +6501,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6484,7 +6608,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6542,7 +6666,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6613,7 +6737,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6707,7 +6831,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6778,7 +6902,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6872,7 +6996,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6943,7 +7067,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7026,7 +7150,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7085,7 +7209,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7157,7 +7281,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7249,7 +7373,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7310,7 +7434,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7370,7 +7494,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7446,7 +7570,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7517,7 +7641,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7606,7 +7730,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7695,7 +7819,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7780,7 +7904,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7852,7 +7976,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7926,7 +8050,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8038,7 +8162,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8105,7 +8229,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8628,7 +8752,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8689,7 +8813,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8750,7 +8874,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8811,7 +8935,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8874,7 +8998,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8945,8 +9069,200 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the keys */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeys"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApiKeyCreate"];
+            };
+        };
+        responses: {
+            /** @description made; `key` is shown this once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyIssued"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not manage keys, or the role asked for is above the caller's own (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description revoked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyView"];
+                };
+            };
+            /** @description invalid id (`validation_failed`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not manage keys, or the key acts above the caller's role (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,13 +1,33 @@
 /**
- * The authorization matrix: every route × every kind of caller. Ids of
- * another agency are 404 (never 403); a key of the wrong kind for a route is
- * 403 whatever the id; no key or a bad key is 401.
+ * The authorization matrix: every route × every kind of caller × every role
+ * (#20). Ids of another agency are 404 (never 403); a caller whose role may
+ * not call a route is 403 whatever the id; no key or a bad key is 401.
+ *
+ * What each role may do is written here once more, in words of routes,
+ * independently of api/authorization.ts: the table and this test must agree.
  */
 import { ProblemSchema } from '../../api/schemas';
-import { bearer, type Harness, leadFields, ROOT_TOKEN, startHarness, unique } from './harness';
+import { createApiKey } from '../../db/keys';
+import { bearer, connectFeed, type Harness, leadFields, ROOT_TOKEN, startHarness, unique } from './harness';
 import { buildWorld, type World } from './world';
 
-type Who = 'none' | 'wrong' | 'root' | 'adminA' | 'adminB' | 'buyerT' | 'buyerO' | 'buyerF' | 'sourceS' | 'sourceZ';
+type Who =
+  | 'none'
+  | 'wrong'
+  | 'root'
+  | 'adminA'
+  | 'adminB'
+  | 'buyerT'
+  | 'buyerO'
+  | 'buyerF'
+  | 'sourceS'
+  | 'sourceZ'
+  // keys of agency A, buyer T and source S acting as the other roles
+  | 'ownerA'
+  | 'dispatcherA'
+  | 'analystA'
+  | 'memberT'
+  | 'memberS';
 const CALLERS: Who[] = [
   'none',
   'wrong',
@@ -19,7 +39,101 @@ const CALLERS: Who[] = [
   'buyerT',
   'sourceS',
   'adminA',
+  'ownerA',
+  'dispatcherA',
+  'analystA',
+  'memberT',
+  'memberS',
 ];
+
+/** The caller each role's key is compared with: where a role may call a route, it hears what that caller heard. */
+const FULL_POWER: Partial<Record<Who, Who>> = {
+  ownerA: 'adminA',
+  dispatcherA: 'adminA',
+  analystA: 'adminA',
+  memberT: 'buyerT',
+  memberS: 'sourceS',
+};
+
+/** A dispatcher: leads, the review queue, offers, disputes, deliveries, and the reads of buyers and campaigns it needs. */
+const DISPATCHER_MAY = new Set([
+  'GET /v1/me',
+  'GET /v1/service-lines',
+  'GET /v1/buyers',
+  'GET /v1/buyers/:id',
+  'GET /v1/campaigns',
+  'GET /v1/campaigns/:id',
+  'POST /v1/leads',
+  'GET /v1/leads',
+  'GET /v1/leads/:id',
+  'GET /v1/leads/:id/timeline',
+  'POST /v1/leads/:id/reoffer',
+  'POST /v1/leads/:id/assign',
+  'POST /v1/leads/:id/reject',
+  'POST /v1/offers/:id/cancel',
+  'GET /v1/offers/:id/timeline',
+  'GET /v1/offers/:id/eligibility',
+  'GET /v1/assignments/:id/deliveries',
+  'POST /v1/assignments/:id/redeliver',
+  'GET /v1/disputes',
+  'GET /v1/disputes/:id',
+  'POST /v1/disputes/:id/resolve',
+]);
+/** A buyer's member: Live Leads, claims, bids, pipeline, its leads and disputes, reads of the wallet and ledger. */
+const BUYER_MEMBER_MAY = new Set([
+  'GET /v1/me',
+  'GET /v1/me/wallet',
+  'GET /v1/me/ledger',
+  'GET /v1/me/leads',
+  'GET /v1/offers',
+  'POST /v1/offers/:id/claim',
+  'POST /v1/offers/:id/bids',
+  'GET /v1/offers/:id/eligibility',
+  'POST /v1/assignments/:id/disputes',
+  'GET /v1/disputes',
+  'GET /v1/disputes/:id',
+  'GET /v1/me/pipeline',
+  'GET /v1/me/alerts',
+  'GET /v1/me/leads/:id/pipeline',
+  'POST /v1/me/leads/:id/pipeline',
+  'GET /v1/exports/sales.csv',
+  'GET /v1/exports/ledger.csv',
+]);
+/** Keys are managed by owners (and an agency's admins) only: the analyst's "every GET" stops at them. */
+const KEY_ROUTES = new Set(['GET /v1/keys', 'POST /v1/keys', 'POST /v1/keys/:id/revoke']);
+
+/** Whether a role's key may call a route, in the words of docs/accounts.md "Roles". */
+function roleMay(who: Who, c: Case, name: string): boolean {
+  switch (who) {
+    case 'ownerA':
+      return true; // everything an agency admin does (and more, on the routes that tell them apart)
+    case 'dispatcherA':
+      return DISPATCHER_MAY.has(name);
+    case 'analystA':
+      return c.method === 'get' && !KEY_ROUTES.has(name); // read-only: every GET
+    case 'memberT':
+      return BUYER_MEMBER_MAY.has(name);
+    case 'memberS':
+      return c.method === 'get' && !KEY_ROUTES.has(name); // read-only
+    default:
+      throw new Error(`not a role key: ${who}`);
+  }
+}
+
+/** The expected status of every caller: the case's own, else (role keys) the full-power caller's or 403. */
+function expected(c: Case): Partial<Record<Who, number>> {
+  const name = `${c.method.toUpperCase()} ${c.path}`;
+  const out: Partial<Record<Who, number>> = { ...c.expect };
+  const isPublic = c.expect.none !== undefined && c.expect.none !== 401;
+  for (const [who, full] of Object.entries(FULL_POWER) as [Who, Who][]) {
+    if (out[who] !== undefined) continue;
+    const fullStatus = c.expect[full];
+    if (isPublic) out[who] = c.expect.none;
+    else if (fullStatus === undefined || fullStatus === 403) out[who] = 403;
+    else out[who] = roleMay(who, c, name) ? fullStatus : 403;
+  }
+  return out;
+}
 
 interface Case {
   method: 'get' | 'post' | 'patch';
@@ -60,6 +174,12 @@ const everyone = (status: number) => ({
   sourceS: status,
   sourceZ: status,
 });
+/** Every caller, keys of every role included, hears `status`. */
+const allCallers = (status: number) => Object.fromEntries(CALLERS.map((who) => [who, status])) as Record<Who, number>;
+/** A route for a signed-in person: the cookie opens it; without one 401, with any key 403 `session_required`. */
+const sessionOnly = () => ({ ...allCallers(403), none: 401 });
+/** The key routes: the organisation's owners (and an agency's admins) manage its own keys, nobody else's. */
+const KEY_MANAGERS = { ...NO_KEY, ...DENY_ALL };
 
 const CASES: Case[] = [
   {
@@ -261,7 +381,8 @@ const CASES: Case[] = [
     path: '/v1/assignments/:id/disputes',
     url: (w) => `/v1/assignments/${w.assignment1}/disputes`,
     body: () => ({ reason: 'not a real person' }),
-    expect: { ...NO_KEY, ...DENY_ALL, buyerT: 201, buyerO: 404, buyerF: 404 },
+    // T's member key comes after T's owner key: the sale is already disputed (409), which only a caller allowed hears.
+    expect: { ...NO_KEY, ...DENY_ALL, buyerT: 201, buyerO: 404, buyerF: 404, memberT: 409 },
   },
   // T's sale has no webhook configured: A's admin hears 409 channel_not_configured (nothing is started), B's admin 404.
   {
@@ -294,7 +415,8 @@ const CASES: Case[] = [
     path: '/v1/disputes/:id/resolve',
     url: (w) => `/v1/disputes/${w.disputeId}/resolve`,
     body: () => ({ approve: false }),
-    expect: adminOfA(200),
+    // After A's admin resolved it, A's owner and dispatcher keys hear that it is resolved already (409): they may.
+    expect: { ...adminOfA(200), ownerA: 409, dispatcherA: 409 },
   },
   // The buyer's side (#12): per-buyer prices are the agency's; the pipeline of a bought lead is its buyer's alone.
   {
@@ -434,6 +556,72 @@ const CASES: Case[] = [
     expect: { ...adminOfA(200), sourceS: 200, sourceZ: 404 },
   },
   { method: 'get', path: '/v1/exports/report.csv', url: () => '/v1/exports/report.csv', expect: anyAdmin(200) },
+  // Keys of one's own organisation. An admin asking for an owner's key is refused (above its role); the owners get it.
+  {
+    method: 'post',
+    path: '/v1/keys',
+    url: () => '/v1/keys',
+    body: () => ({ name: unique('matrix'), role: 'owner' }),
+    expect: {
+      ...KEY_MANAGERS,
+      adminA: 403,
+      adminB: 403,
+      buyerT: 201,
+      buyerO: 201,
+      buyerF: 201,
+      sourceS: 201,
+      sourceZ: 201,
+      ownerA: 201,
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/keys',
+    url: () => '/v1/keys',
+    expect: {
+      ...KEY_MANAGERS,
+      adminA: 200,
+      adminB: 200,
+      buyerT: 200,
+      buyerO: 200,
+      buyerF: 200,
+      sourceS: 200,
+      sourceZ: 200,
+    },
+  },
+  // An analyst key of agency A: only A's owners and admins find it (revoking twice answers the same).
+  {
+    method: 'post',
+    path: '/v1/keys/:id/revoke',
+    url: () => `/v1/keys/${spareKeyOfA}/revoke`,
+    expect: {
+      ...KEY_MANAGERS,
+      adminA: 200,
+      adminB: 404,
+      buyerT: 404,
+      buyerO: 404,
+      buyerF: 404,
+      sourceS: 404,
+      sourceZ: 404,
+    },
+  },
+  // Signing in is public; the session routes open with the cookie only: a key hears 403 session_required.
+  {
+    method: 'post',
+    path: '/v1/auth/sign-in',
+    url: () => '/v1/auth/sign-in',
+    body: () => ({ email: 'nobody@example.com', password: 'not a real password' }),
+    expect: allCallers(401),
+  },
+  { method: 'get', path: '/v1/session', url: () => '/v1/session', expect: sessionOnly() },
+  {
+    method: 'post',
+    path: '/v1/session/organisation',
+    url: () => '/v1/session/organisation',
+    body: () => ({ membershipId: '00000000-0000-4000-8000-000000000000' }),
+    expect: sessionOnly(),
+  },
+  { method: 'post', path: '/v1/auth/sign-out', url: () => '/v1/auth/sign-out', expect: sessionOnly() },
   { method: 'get', path: '/healthz', url: () => '/healthz', expect: everyone(200) },
   { method: 'get', path: '/readyz', url: () => '/readyz', expect: everyone(200) },
   { method: 'get', path: '/metrics', url: () => '/metrics', expect: everyone(200) },
@@ -446,6 +634,8 @@ const CASES: Case[] = [
 let h: Harness;
 let w: World;
 let keys: Record<Who, string | null>;
+/** An analyst key of agency A, for the revocation row. */
+let spareKeyOfA: string;
 
 beforeAll(async () => {
   h = await startHarness();
@@ -461,8 +651,27 @@ beforeAll(async () => {
     buyerF: w.F.apiKey,
     sourceS: w.S.apiKey,
     sourceZ: w.Z.apiKey,
+    ...(await roleKeys(w)),
   };
+  spareKeyOfA = (await createApiKey(h.database.db, { kind: 'admin', agencyId: w.A.agency.id, role: 'analyst' })).id;
 });
+
+/** Keys of agency A, buyer T and source S acting as each other role. */
+async function roleKeys(
+  w: World,
+): Promise<Record<'ownerA' | 'dispatcherA' | 'analystA' | 'memberT' | 'memberS', string>> {
+  const db = h.database.db;
+  const agency = { kind: 'admin' as const, agencyId: w.A.agency.id };
+  const buyer = { kind: 'buyer' as const, agencyId: w.A.agency.id, buyerId: w.T.buyer.id };
+  const source = { kind: 'source' as const, agencyId: w.A.agency.id, sourceId: w.S.source.id };
+  return {
+    ownerA: (await createApiKey(db, { ...agency, role: 'owner' })).key,
+    dispatcherA: (await createApiKey(db, { ...agency, role: 'dispatcher' })).key,
+    analystA: (await createApiKey(db, { ...agency, role: 'analyst' })).key,
+    memberT: (await createApiKey(db, { ...buyer, role: 'member' })).key,
+    memberS: (await createApiKey(db, { ...source, role: 'member' })).key,
+  };
+}
 
 afterAll(async () => {
   await h?.close();
@@ -478,14 +687,15 @@ describe.each(CASES.map((c) => [`${c.method.toUpperCase()} ${c.path}`, c] as con
     const route = h.main.api.routes.find((r) => r.method === c.method && r.path === c.path)!;
     const got: Partial<Record<Who, number>> = {};
     const wanted: Partial<Record<Who, number>> = {};
+    const want = expected(c);
     for (const who of CALLERS) {
-      if (c.expect[who] === undefined) continue;
+      if (want[who] === undefined) continue;
       let req = h.http[c.method](c.url(w));
       const key = keys[who];
       if (key) req = req.set(bearer(key));
       const res = c.body ? await req.send(c.body(w)) : await req;
       got[who] = res.status;
-      wanted[who] = c.expect[who];
+      wanted[who] = want[who];
       if (res.status >= 400) {
         const isClaimAnswer = typeof res.body?.result === 'string';
         expect(isClaimAnswer || /application\/problem\+json/.test(String(res.headers['content-type']))).toBe(true);
@@ -507,8 +717,9 @@ describe.each(CASES.map((c) => [`${c.method.toUpperCase()} ${c.path}`, c] as con
         if (!parsed.success)
           throw new Error(`${who}: ${res.status} answer does not match its documented schema: ${parsed.error.message}`);
       }
-      if (res.status === 401) expect(res.body.code).toBe('unauthorized');
-      if (res.status === 403 && !res.body.result) expect(res.body.code).toBe('forbidden');
+      // A sign-in's wrong password is `invalid_credentials`; a key on a session route `session_required`.
+      if (res.status === 401) expect(['unauthorized', 'invalid_credentials']).toContain(res.body.code);
+      if (res.status === 403 && !res.body.result) expect(['forbidden', 'session_required']).toContain(res.body.code);
     }
     expect(got).toEqual(wanted);
   });
@@ -545,5 +756,14 @@ test('keys are random, prefixed by kind, and stored only as hashes', async () =>
   for (const r of rows) {
     expect(r.key_hash).toMatch(/^[0-9a-f]{64}$/);
     expect([w.A.adminKey, w.T.apiKey, w.O.apiKey]).not.toContain(r.key_hash);
+  }
+});
+
+test('the feed: a buyer member key opens it; an agency or source key of any role is refused with 403', async () => {
+  const feed = await connectFeed(h.main.wsUrl, keys.memberT!);
+  expect(await feed.next((m) => m.type === 'snapshot')).toMatchObject({ type: 'snapshot' });
+  await feed.close();
+  for (const who of ['ownerA', 'dispatcherA', 'analystA', 'memberS', 'root'] as const) {
+    await expect(connectFeed(h.main.wsUrl, keys[who]!)).rejects.toThrow('upgrade refused: 403');
   }
 });

@@ -30,6 +30,7 @@ export const RELAXED_LIMITS: ApiDeps['rateLimits'] = {
   authFailures: { capacity: 100_000, refillPerSecond: 1000 },
   claims: { capacity: 100_000, refillPerSecond: 1000 },
   feedFrames: { burst: 100_000, perSecond: 1000, closeAfter: 100_000, cooldownSeconds: 0 },
+  signInFailures: { capacity: 100_000, refillPerSecond: 1000 },
 };
 
 const quietLogger = { error: () => undefined, warn: () => undefined };

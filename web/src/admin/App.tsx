@@ -8,6 +8,7 @@ import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
 
 import { Api, ApiError, messageOf, ok } from '../shared/api';
+import { ApiKeys } from '../shared/ApiKeys';
 import { clearKey, loadKey, saveKey } from '../shared/session';
 import type { Agency } from '../shared/types';
 import { Button, Field, Loading, Logo, Modal, SecretOnce, SignIn, Toasts } from '../shared/ui';
@@ -183,6 +184,7 @@ const I = {
   sources: 'M3 6h6l2 3h6M3 14h6l2-3M14 6l3 3-3 3',
   analytics: 'M4 16V9M9 16V4M14 16v-5M2 17h16',
   timeline: 'M6 3v14M6 6h9M6 11h7M6 16h10',
+  keys: 'M12.5 3a4.5 4.5 0 11-3.9 6.7L3 15.3V17h2.5v-1.5H7V14h1.5l1.3-1.3A4.5 4.5 0 0112.5 3z',
 };
 const Icon = ({ d }: { d: string }) => (
   <svg viewBox="0 0 20 20" width="17" height="17" aria-hidden="true">
@@ -262,6 +264,7 @@ function Console({ api, agency, onSignOut }: { api: Api; agency: Agency; onSignO
   else if ((m = match('/admin/sources/:id', path))) page = <SourceDetail key={m.id} id={m.id!} />;
   else if (path === '/admin/disputes') page = <Disputes onChange={refresh} />;
   else if (path === '/admin/analytics') page = <Analytics />;
+  else if (path === '/admin/keys') page = <KeysPage api={api} />;
   else
     page = (
       <div class="empty">
@@ -312,11 +315,32 @@ function Console({ api, agency, onSignOut }: { api: Api; agency: Agency; onSignO
             <NavLink href="/admin/analytics" icon={I.analytics} path={path}>
               Analytics
             </NavLink>
+            <NavLink href="/admin/keys" icon={I.keys} path={path}>
+              API keys
+            </NavLink>
           </nav>
           <main class="main">{dir.loaded ? page : <Loading />}</main>
         </div>
         <Toasts />
       </div>
     </Ctx.Provider>
+  );
+}
+
+/** The agency's API keys: for integrations, each acting as one of the agency's roles (docs/accounts.md). */
+function KeysPage({ api }: { api: Api }) {
+  return (
+    <div class="page">
+      <div class="page-head">
+        <div>
+          <h1>API keys</h1>
+        </div>
+      </div>
+      <ApiKeys
+        api={api}
+        roles={['owner', 'admin', 'dispatcher', 'analyst']}
+        intro="Keys let machines call the API as one of the agency's roles: never above yours. A key is shown once, when it is made."
+      />
+    </div>
   );
 }

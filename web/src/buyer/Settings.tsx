@@ -2,9 +2,10 @@
  * The buyer's own settings (#12): hours of operation and pauses, alert
  * channels, minimum price and quiet hours, the low-balance threshold, and
  * lead filters where the agency allows them (PATCH /v1/me; the agency's
- * refusal is shown as it comes).
+ * refusal is shown as it comes), and the buyer's API keys (shared/ApiKeys.tsx).
  */
 import { type Api, ok } from '../shared/api';
+import { ApiKeys } from '../shared/ApiKeys';
 import { BuyerSideForm } from '../shared/BuyerSide';
 import type { Me } from '../shared/types';
 import { toast } from '../shared/ui';
@@ -29,6 +30,11 @@ export function SettingsPage({ api, me, onChanged }: { api: Api; me: Me; onChang
           onChanged(next);
           toast('Settings saved', 'ok');
         }}
+      />
+      <ApiKeys
+        api={api}
+        roles={['owner', 'member']}
+        intro="Keys connect your CRM or app to your leads: a member key claims and reads leads, an owner key also changes settings and keys. A key is shown once."
       />
     </div>
   );
