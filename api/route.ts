@@ -9,7 +9,7 @@ import type { Request } from 'express';
 import { z } from 'zod';
 
 import type { Principal, Role } from './auth';
-import { kindsOf, type KindsOf, type OperationId } from './authorization';
+import { type KindsOf, kindsOf, type OperationId } from './authorization';
 import type { Reply } from './idempotency';
 import { NoQuery } from './schemas';
 import type { ApiServices } from './services';
