@@ -29,6 +29,7 @@ import * as me from './routes/me.schemas';
 import * as offers from './routes/offers.schemas';
 import * as ops from './routes/ops.schemas';
 import * as reports from './routes/reports.schemas';
+import * as session from './routes/session.schemas';
 import * as sources from './routes/sources.schemas';
 import * as supply from './routes/supply.schemas';
 import * as shared from './schemas';
@@ -58,6 +59,7 @@ const SCHEMA_MODULES: Record<string, unknown>[] = [
   offers,
   ops,
   reports,
+  session,
   sources,
   supply,
 ];

@@ -1723,8 +1723,10 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description always the same answer, whether or not the address has an account */
+        Accepted: Record<string, never>;
         AccountPatchBody: {
-            displayName: string;
+            displayName: components["schemas"]["DisplayName"];
         };
         AgencyCreate: {
             name: string;
@@ -2233,6 +2235,10 @@ export interface components {
         };
         /** @enum {string} */
         ChangeActor: "admin" | "buyer" | "system";
+        ChooseOrganisationBody: {
+            /** Format: uuid */
+            membershipId: string;
+        };
         ClaimBody: {
             /** @description the client id of this claim attempt: a retry with the same id is the same attempt */
             requestId?: string;
@@ -2336,6 +2342,7 @@ export interface components {
             attempts: number;
             lastError: string | null;
         };
+        DisplayName: string;
         Dispute: {
             dispute: components["schemas"]["DisputeView"];
         };
@@ -2459,6 +2466,10 @@ export interface components {
             leadId: string;
             price: number;
             candidates: components["schemas"]["CandidateView"][];
+        };
+        EmailBody: {
+            /** Format: email */
+            email: string;
         };
         /** @enum {string} */
         ExclusionReason: "not_subscribed" | "outside_service_area" | "insufficient_credits" | "cap_reached" | "paused" | "not_in_campaign_pool" | "already_bought" | "outside_hours" | "filter_mismatch";
@@ -2646,6 +2657,10 @@ export interface components {
             /** @description ISO-8601 UTC time */
             createdAt: string;
         };
+        LinkCompleteBody: {
+            token: components["schemas"]["LinkToken"];
+        };
+        LinkToken: string;
         ManualAccepted: {
             lead: {
                 /** Format: uuid */
@@ -2681,6 +2696,29 @@ export interface components {
             alerts?: components["schemas"]["AlertSettings"];
             /** @description one alert when the balance drops below this; null: none */
             lowBalanceThreshold?: number | null;
+        };
+        /** @enum {string} */
+        MembershipRole: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+        MembershipView: {
+            /** Format: uuid */
+            id: string;
+            kind: components["schemas"]["OrgKind"];
+            role: components["schemas"]["MembershipRole"];
+            agency: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            } | null;
+            buyer: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            } | null;
+            source: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            } | null;
         };
         OfferAdminView: {
             /** Format: uuid */
@@ -2723,11 +2761,14 @@ export interface components {
             offers: components["schemas"]["BuyerOfferView"][];
             nextCursor: string | null;
         };
+        /** @enum {string} */
+        OrgKind: "platform" | "agency" | "buyer" | "source";
         PasswordChangeBody: {
             /** @description required when the person has a password */
-            currentPassword?: string;
-            newPassword: string;
+            currentPassword?: components["schemas"]["PasswordInput"];
+            newPassword: components["schemas"]["PasswordInput"];
         };
+        PasswordInput: string;
         Pause: {
             /**
              * Format: date-time
@@ -2987,6 +3028,12 @@ export interface components {
             pings: number;
             pingsAccepted: number;
         };
+        ResetCompleteBody: {
+            token: components["schemas"]["LinkToken"];
+            password: components["schemas"]["PasswordInput"];
+        };
+        /** @enum {string} */
+        SecondFactorKind: "totp" | "recovery_code" | "passkey";
         /** @enum {string} */
         SendingChannel: "webhook" | "email" | "sms" | "voice";
         ServiceLine: {
@@ -3007,6 +3054,21 @@ export interface components {
         ServiceLines: {
             serviceLines: components["schemas"]["ServiceLineView"][];
             nextCursor: string | null;
+        };
+        Session: {
+            /**
+             * @description `second_factor`: the password was right; a second factor is owed
+             * @enum {string}
+             */
+            stage: "full" | "second_factor";
+            /** @description the second factors this person can use (while owed) */
+            secondFactors: components["schemas"]["SecondFactorKind"][];
+            /** @description send it back in X-CSRF-Token on every unsafe request made with the cookie */
+            csrfToken: string;
+            user: components["schemas"]["UserView"];
+            /** @description the membership this session acts in */
+            organisation: components["schemas"]["MembershipView"] | null;
+            memberships: components["schemas"]["MembershipView"][];
         };
         SessionView: {
             /** Format: uuid */
@@ -3030,6 +3092,11 @@ export interface components {
         };
         Settings: {
             settings: components["schemas"]["AgencySettings"];
+        };
+        SignInBody: {
+            /** Format: email */
+            email: string;
+            password: components["schemas"]["PasswordInput"];
         };
         Source: {
             source: components["schemas"]["SourceView"];
@@ -3172,7 +3239,7 @@ export interface components {
                 [key: string]: unknown;
             };
         };
-        User: {
+        UserView: {
             /** Format: uuid */
             id: string;
             email: string;
@@ -3259,11 +3326,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** Format: email */
-                    email: string;
-                    password: string;
-                };
+                "application/json": components["schemas"]["SignInBody"];
             };
         };
         responses: {
@@ -3273,65 +3336,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /**
-                         * @description `second_factor`: the password was right; a second factor is owed
-                         * @enum {string}
-                         */
-                        stage: "full" | "second_factor";
-                        /** @description the second factors this person can use (while owed) */
-                        secondFactors: ("totp" | "recovery_code" | "passkey")[];
-                        /** @description send it back in X-CSRF-Token on every unsafe request made with the cookie */
-                        csrfToken: string;
-                        user: components["schemas"]["User"];
-                        /** @description the membership this session acts in */
-                        organisation: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @enum {string} */
-                            kind: "platform" | "agency" | "buyer" | "source";
-                            /** @enum {string} */
-                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                            agency: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            buyer: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            source: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                        } | null;
-                        memberships: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @enum {string} */
-                            kind: "platform" | "agency" | "buyer" | "source";
-                            /** @enum {string} */
-                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                            agency: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            buyer: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            source: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["Session"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -3390,10 +3395,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** Format: email */
-                    email: string;
-                };
+                "application/json": components["schemas"]["EmailBody"];
             };
         };
         responses: {
@@ -3403,7 +3405,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Accepted"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -3444,9 +3446,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    token: string;
-                };
+                "application/json": components["schemas"]["LinkCompleteBody"];
             };
         };
         responses: {
@@ -3456,65 +3456,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /**
-                         * @description `second_factor`: the password was right; a second factor is owed
-                         * @enum {string}
-                         */
-                        stage: "full" | "second_factor";
-                        /** @description the second factors this person can use (while owed) */
-                        secondFactors: ("totp" | "recovery_code" | "passkey")[];
-                        /** @description send it back in X-CSRF-Token on every unsafe request made with the cookie */
-                        csrfToken: string;
-                        user: components["schemas"]["User"];
-                        /** @description the membership this session acts in */
-                        organisation: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @enum {string} */
-                            kind: "platform" | "agency" | "buyer" | "source";
-                            /** @enum {string} */
-                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                            agency: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            buyer: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            source: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                        } | null;
-                        memberships: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @enum {string} */
-                            kind: "platform" | "agency" | "buyer" | "source";
-                            /** @enum {string} */
-                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                            agency: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            buyer: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            source: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["Session"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -3555,10 +3497,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** Format: email */
-                    email: string;
-                };
+                "application/json": components["schemas"]["EmailBody"];
             };
         };
         responses: {
@@ -3568,7 +3507,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Accepted"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -3609,10 +3548,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    token: string;
-                    password: string;
-                };
+                "application/json": components["schemas"]["ResetCompleteBody"];
             };
         };
         responses: {
@@ -3667,65 +3603,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /**
-                         * @description `second_factor`: the password was right; a second factor is owed
-                         * @enum {string}
-                         */
-                        stage: "full" | "second_factor";
-                        /** @description the second factors this person can use (while owed) */
-                        secondFactors: ("totp" | "recovery_code" | "passkey")[];
-                        /** @description send it back in X-CSRF-Token on every unsafe request made with the cookie */
-                        csrfToken: string;
-                        user: components["schemas"]["User"];
-                        /** @description the membership this session acts in */
-                        organisation: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @enum {string} */
-                            kind: "platform" | "agency" | "buyer" | "source";
-                            /** @enum {string} */
-                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                            agency: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            buyer: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            source: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                        } | null;
-                        memberships: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @enum {string} */
-                            kind: "platform" | "agency" | "buyer" | "source";
-                            /** @enum {string} */
-                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                            agency: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            buyer: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            source: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["Session"];
                 };
             };
             /** @description not signed in (`unauthorized`) */
@@ -3748,10 +3626,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** Format: uuid */
-                    membershipId: string;
-                };
+                "application/json": components["schemas"]["ChooseOrganisationBody"];
             };
         };
         responses: {
@@ -3761,65 +3636,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /**
-                         * @description `second_factor`: the password was right; a second factor is owed
-                         * @enum {string}
-                         */
-                        stage: "full" | "second_factor";
-                        /** @description the second factors this person can use (while owed) */
-                        secondFactors: ("totp" | "recovery_code" | "passkey")[];
-                        /** @description send it back in X-CSRF-Token on every unsafe request made with the cookie */
-                        csrfToken: string;
-                        user: components["schemas"]["User"];
-                        /** @description the membership this session acts in */
-                        organisation: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @enum {string} */
-                            kind: "platform" | "agency" | "buyer" | "source";
-                            /** @enum {string} */
-                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                            agency: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            buyer: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            source: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                        } | null;
-                        memberships: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @enum {string} */
-                            kind: "platform" | "agency" | "buyer" | "source";
-                            /** @enum {string} */
-                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                            agency: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            buyer: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                            source: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                            } | null;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["Session"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -3915,7 +3732,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["User"];
+                    "application/json": components["schemas"]["UserView"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
