@@ -10,6 +10,12 @@
  * Every test signs in from its own address (X-Forwarded-For, trusted here),
  * so the per-address limit of one test never touches another.
  */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
 import { eq } from 'drizzle-orm';
 
 import type { AccountMail, AccountMailer } from '../../api/account-mail';
@@ -516,6 +522,27 @@ test('shared limits (several API processes): guesses on one process limit a righ
   expect((await attempt(one, 'one more')).status).toBe(429);
   await one.close();
   await two.close();
+});
+
+// ─── the docs' walkthrough ───────────────────────────────────────────────────
+
+test("docs/accounts.md's curl walkthrough runs as written: cookie jar, Origin and CSRF token, sign-out", async () => {
+  const doc = fs.readFileSync(path.join(__dirname, '../../docs/accounts.md'), 'utf8');
+  const script = /<!-- walkthrough: sessions[^>]*-->\s*```sh\n([\s\S]*?)```/.exec(doc)?.[1];
+  expect(script).toBeDefined();
+  const user = await person();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-walkthrough-'));
+  try {
+    const { stdout } = await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', script!], {
+      cwd: dir,
+      env: { ...process.env, LW: origin, EMAIL: user.email, PASSWORD },
+    });
+    expect(stdout.trim().split('\n')).toEqual([user.email, 'Pat from the terminal', 'curl', '204', '401']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const [row] = await h.database.db.select().from(users).where(eq(users.id, user.id));
+  expect(row!.displayName).toBe('Pat from the terminal');
 });
 
 // ─── no passwords in logs ────────────────────────────────────────────────────
