@@ -80,7 +80,7 @@ export async function setDisplayName(db: DbOrTx, userId: string, displayName: st
 }
 
 /** Stores a new password hash (the caller has checked the policy and hashed it). */
-export async function setPasswordHash(db: DbOrTx, userId: string, passwordHash: string): Promise<void> {
+async function setPasswordHash(db: DbOrTx, userId: string, passwordHash: string): Promise<void> {
   await db.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, userId));
 }
 
@@ -428,7 +428,7 @@ export async function consumeOneTimeToken(
 }
 
 /** Revokes a user's unused tokens of one purpose (a password set makes every older reset link worthless). */
-export async function revokeOneTimeTokensOf(db: DbOrTx, userId: string, purpose: OneTimePurpose): Promise<number> {
+async function revokeOneTimeTokensOf(db: DbOrTx, userId: string, purpose: OneTimePurpose): Promise<number> {
   const rows = await db
     .update(oneTimeTokens)
     .set({ revokedAt: new Date() })
