@@ -427,6 +427,22 @@ export async function consumeOneTimeToken(
   return row;
 }
 
+/** How many tokens of one purpose a user was sent since `since` (a cap on link emails: no inbox flooding). */
+export async function oneTimeTokensSince(
+  db: DbOrTx,
+  userId: string,
+  purpose: OneTimePurpose,
+  since: Date,
+): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(oneTimeTokens)
+    .where(
+      and(eq(oneTimeTokens.userId, userId), eq(oneTimeTokens.purpose, purpose), gt(oneTimeTokens.createdAt, since)),
+    );
+  return row?.n ?? 0;
+}
+
 /** Revokes a user's unused tokens of one purpose (a password set makes every older reset link worthless). */
 async function revokeOneTimeTokensOf(db: DbOrTx, userId: string, purpose: OneTimePurpose): Promise<number> {
   const rows = await db

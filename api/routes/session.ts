@@ -25,6 +25,7 @@ import {
   markEmailVerified,
   membershipsNamed,
   newSecret,
+  oneTimeTokensSince,
   peekOneTimeToken,
   replacePassword,
   revokeSession,
@@ -81,6 +82,10 @@ export async function refuseRightGuessOverLimit(
 
 // ─── emailed links ───────────────────────────────────────────────────────────
 
+/** At most this many links of one kind to one person per window (the answer stays 202). */
+const LINK_CAP = 5;
+const LINK_CAP_WINDOW_MS = 15 * 60_000;
+
 const LINK_MAIL: Record<'sign_in_link' | 'password_reset', { path: string; subject: string; text: string }> = {
   sign_in_link: {
     path: 'sign-in/link',
@@ -116,6 +121,9 @@ async function emailLink(
       services.logger.warn('[api] an account email was not sent: set LW_PUBLIC_URL (the request was not to localhost)');
     return;
   }
+  // Nobody floods an inbox through us: past the cap, the answer is the same and nothing is sent.
+  const since = new Date(Date.now() - LINK_CAP_WINDOW_MS);
+  if ((await oneTimeTokensSince(db, user.id, purpose, since)) >= LINK_CAP) return;
   const { secret } = await issueOneTimeToken(db, { purpose, userId: user.id, email: user.email });
   const minutes = Math.round(ONE_TIME_TTL_MS[purpose] / 60_000);
   mailInBackground(services.mailer, services.logger, {

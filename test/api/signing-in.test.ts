@@ -237,6 +237,18 @@ test("a link is never built from a stranger's Host header (no reset-link poisoni
   expect(sent.length).toBe(before);
 });
 
+test('nobody floods an inbox: past five links in a quarter hour the answer is the same 202 and nothing is sent', async () => {
+  const user = await person();
+  for (let i = 0; i < 5; i++) await requestLink(user.email);
+  const before = sent.length;
+  const more = await h.http.post('/v1/auth/sign-in-link').send({ email: user.email });
+  expect(more.status).toBe(202);
+  expect(more.body).toEqual({});
+  expect(sent.length).toBe(before);
+  // The cap is per kind of link: a reset still goes.
+  await requestReset(user.email);
+});
+
 // ─── password reset ──────────────────────────────────────────────────────────
 
 test('a password reset: the policy names the password, then every session ends and every older reset link dies', async () => {
