@@ -40,6 +40,7 @@ import { PingDesk } from './pings';
 import { errorHandler, type ErrorLogger, Problem } from './problem';
 import { type BucketOptions, type RateLimiter, TokenBuckets } from './rate-limit';
 import { type AnyRoute, isRaw, isStream, type StreamReply } from './route';
+import { accountRoutes } from './routes/account';
 import { agencyRoutes } from './routes/agencies';
 import { buyerSideRoutes } from './routes/buyer-side';
 import { buyerRoutes } from './routes/buyers';
@@ -232,6 +233,7 @@ export function createApi(deps: ApiDeps): Api {
   let asyncApi: Record<string, unknown> | null = null;
   const routes: AnyRoute[] = [
     ...sessionRoutes,
+    ...accountRoutes,
     ...agencyRoutes,
     ...meRoutes,
     ...buyerRoutes,

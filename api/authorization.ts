@@ -130,9 +130,18 @@ const AUTHORIZATION = {
   // signing in, and a signed-in person's own account: no organisation's grant (the
   // session cookie opens the `session` routes, api/route.ts; signing in is public)
   signIn: PUBLIC,
+  requestSignInLink: PUBLIC,
+  completeSignInLink: PUBLIC,
+  requestPasswordReset: PUBLIC,
+  completePasswordReset: PUBLIC,
   getSession: PUBLIC,
   chooseOrganisation: PUBLIC,
   signOut: PUBLIC,
+  updateAccount: PUBLIC,
+  changePassword: PUBLIC,
+  listMySessions: PUBLIC,
+  revokeMySession: PUBLIC,
+  signOutEverywhere: PUBLIC,
   // public
   healthz: PUBLIC,
   readyz: PUBLIC,

@@ -16,6 +16,7 @@
  */
 import { z } from 'zod';
 
+import * as account from './routes/account.schemas';
 import * as agencies from './routes/agencies.schemas';
 import * as buyerSide from './routes/buyer-side.schemas';
 import * as buyers from './routes/buyers.schemas';
@@ -46,6 +47,7 @@ const REF_PREFIX = '#/components/schemas/';
  */
 const SCHEMA_MODULES: Record<string, unknown>[] = [
   shared,
+  account,
   agencies,
   buyerSide,
   buyers,

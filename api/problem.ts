@@ -16,6 +16,7 @@ const PROBLEM_TITLES = {
   forbidden: 'This key may not do that',
   second_factor_required: 'The second factor is still owed',
   invalid_credentials: 'Wrong email or password',
+  link_invalid: 'The link is invalid, expired or already used',
   no_organisation: 'The session has no organisation to act in',
   session_required: 'This route is for a signed-in person',
   cross_site_request: 'The request came from another site',

@@ -14,6 +14,12 @@
 export interface RateLimiter {
   /** Takes a token. Resolves to 0 when allowed, else the seconds until one is back (for Retry-After). */
   acquire(key: string): Promise<number>;
+  /**
+   * Looks without taking: 0 while a token is left, else the seconds until one
+   * is back. A sign-in asks whether an account is over its limit of wrong
+   * guesses before it lets a right password through (api/routes/session.ts).
+   */
+  peek(key: string): Promise<number>;
 }
 
 export interface BucketOptions {
@@ -72,6 +78,10 @@ export class TokenBuckets implements RateLimiter {
 
   acquire(key: string): Promise<number> {
     return Promise.resolve(this.take(key));
+  }
+
+  peek(key: string): Promise<number> {
+    return Promise.resolve(this.retryAfter(key));
   }
 
   /** Seconds until the next token (0 if one is there). */

@@ -57,6 +57,11 @@ export interface SignedIn {
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
+/** Whether the request was addressed to this machine by a loopback name (a developer's own browser). */
+export function addressedToLocalhost(req: http.IncomingMessage): boolean {
+  return LOCAL_HOSTS.has((req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase());
+}
+
 /** The session id from the request's cookies, if any (either name). */
 export function sessionCookieOf(req: http.IncomingMessage): string | null {
   const header = req.headers.cookie;
@@ -79,8 +84,7 @@ function plainLocalhost(req: http.IncomingMessage): boolean {
     .split(',')[0]!
     .trim();
   if (encrypted || forwardedProto === 'https') return false;
-  const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
-  return LOCAL_HOSTS.has(host);
+  return addressedToLocalhost(req);
 }
 
 /** Sets the session cookie (a fresh id every sign-in: a planted id never becomes a session). */

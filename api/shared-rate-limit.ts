@@ -21,7 +21,7 @@
  * becomes an outage.
  */
 import type { Db } from '../db/connection';
-import { leaseTokens } from '../db/idempotency';
+import { leaseTokens, peekTokens } from '../db/idempotency';
 import { type BucketOptions, type RateLimiter, TokenBuckets } from './rate-limit';
 
 interface Local {
@@ -65,6 +65,18 @@ export class SharedTokenBuckets implements RateLimiter {
       local.waiting.push(resolve);
       this.lease(key, local);
     });
+  }
+
+  /** Looks at the shared bucket without taking a token (one read); the process's own bucket if the database is away. */
+  async peek(key: string): Promise<number> {
+    const { capacity, refillPerSecond } = this.options;
+    try {
+      const left = await peekTokens(this.db, this.scope, key, capacity, refillPerSecond);
+      return left >= 1 ? 0 : Math.max(1, Math.ceil((1 - left) / refillPerSecond));
+    } catch (err) {
+      this.onError(err);
+      return this.fallback.retryAfter(key);
+    }
   }
 
   /** One lease in flight per key: for every request waiting now; the ones that arrive meanwhile get the next. */

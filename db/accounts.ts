@@ -8,7 +8,7 @@
  */
 import crypto from 'node:crypto';
 
-import { and, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNull, sql, TransactionRollbackError } from 'drizzle-orm';
 
 import {
   type MembershipRole,
@@ -21,7 +21,7 @@ import {
   SESSION_IDLE_MS,
   type SignInMethod,
 } from '../domain/accounts';
-import type { DbOrTx } from './connection';
+import type { Db, DbOrTx } from './connection';
 import { agencies, buyers, memberships, oneTimeTokens, passkeys, sessions, sources, users } from './schema';
 
 export type UserRow = typeof users.$inferSelect;
@@ -67,6 +67,60 @@ export async function userByEmail(db: DbOrTx, email: string): Promise<UserRow | 
 export async function userById(db: DbOrTx, id: string): Promise<UserRow | undefined> {
   const [row] = await db.select().from(users).where(eq(users.id, id));
   return row;
+}
+
+/** Changes a person's display name; answers the updated row. */
+export async function setDisplayName(db: DbOrTx, userId: string, displayName: string): Promise<UserRow> {
+  const [row] = await db
+    .update(users)
+    .set({ displayName, updatedAt: new Date() })
+    .where(eq(users.id, userId))
+    .returning();
+  return row!;
+}
+
+/** Stores a new password hash (the caller has checked the policy and hashed it). */
+async function setPasswordHash(db: DbOrTx, userId: string, passwordHash: string): Promise<void> {
+  await db.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, userId));
+}
+
+/**
+ * Sets a new password (already checked and hashed) and ends what the old one
+ * opened: every session of the user but `keepSessionId`, and every unused
+ * reset link. With `resetSecret` it happens only if that reset link of this
+ * user is still usable, and uses it in the same transaction – of two
+ * concurrent uses exactly one wins. False when the link was not usable.
+ */
+export async function replacePassword(
+  db: Db,
+  input: { userId: string; passwordHash: string; keepSessionId?: string; resetSecret?: string },
+): Promise<boolean> {
+  return db
+    .transaction(async (tx) => {
+      if (input.resetSecret !== undefined) {
+        const token = await consumeOneTimeToken(tx, 'password_reset', input.resetSecret);
+        if (token?.userId !== input.userId) {
+          tx.rollback();
+        }
+        await markEmailVerified(tx, input.userId);
+      }
+      await setPasswordHash(tx, input.userId, input.passwordHash);
+      await revokeUserSessions(tx, input.userId, input.keepSessionId);
+      await revokeOneTimeTokensOf(tx, input.userId, 'password_reset');
+      return true;
+    })
+    .catch((err: unknown) => {
+      if (err instanceof TransactionRollbackError) return false;
+      throw err;
+    });
+}
+
+/** A link reached the inbox and came back: the address is verified. */
+export async function markEmailVerified(db: DbOrTx, userId: string): Promise<void> {
+  await db
+    .update(users)
+    .set({ emailVerifiedAt: new Date() })
+    .where(and(eq(users.id, userId), isNull(users.emailVerifiedAt)));
 }
 
 // ─── memberships ─────────────────────────────────────────────────────────────
@@ -255,6 +309,39 @@ export async function revokeUserSessions(db: DbOrTx, userId: string, exceptSessi
   return rows.map((r) => r.id);
 }
 
+/** A user's live sessions (not revoked, not expired, not idle), most recently used first. */
+export async function liveSessionsOf(db: DbOrTx, userId: string, idleMs = SESSION_IDLE_MS): Promise<SessionRow[]> {
+  return db
+    .select()
+    .from(sessions)
+    .where(
+      and(
+        eq(sessions.userId, userId),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, sql`now()`),
+        gt(sessions.lastUsedAt, sql`now() - make_interval(secs => ${idleMs / 1000})`),
+      ),
+    )
+    .orderBy(desc(sessions.lastUsedAt), desc(sessions.createdAt));
+}
+
+/** Ends one session of this user; false when it is not theirs or already over. */
+export async function revokeSessionOf(db: DbOrTx, userId: string, sessionId: string): Promise<boolean> {
+  const rows = await db
+    .update(sessions)
+    .set({ revokedAt: new Date() })
+    .where(
+      and(
+        eq(sessions.id, sessionId),
+        eq(sessions.userId, userId),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, sql`now()`),
+      ),
+    )
+    .returning({ id: sessions.id });
+  return rows.length > 0;
+}
+
 /**
  * Of these sessions, the ones that may still use a buyer's feed: live (not
  * revoked, not expired, not idle, fully signed in, its user enabled) and
@@ -338,6 +425,39 @@ export async function consumeOneTimeToken(
     )
     .returning();
   return row;
+}
+
+/** How many tokens of one purpose a user was sent since `since` (a cap on link emails: no inbox flooding). */
+export async function oneTimeTokensSince(
+  db: DbOrTx,
+  userId: string,
+  purpose: OneTimePurpose,
+  since: Date,
+): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(oneTimeTokens)
+    .where(
+      and(eq(oneTimeTokens.userId, userId), eq(oneTimeTokens.purpose, purpose), gt(oneTimeTokens.createdAt, since)),
+    );
+  return row?.n ?? 0;
+}
+
+/** Revokes a user's unused tokens of one purpose (a password set makes every older reset link worthless). */
+async function revokeOneTimeTokensOf(db: DbOrTx, userId: string, purpose: OneTimePurpose): Promise<number> {
+  const rows = await db
+    .update(oneTimeTokens)
+    .set({ revokedAt: new Date() })
+    .where(
+      and(
+        eq(oneTimeTokens.userId, userId),
+        eq(oneTimeTokens.purpose, purpose),
+        isNull(oneTimeTokens.usedAt),
+        isNull(oneTimeTokens.revokedAt),
+      ),
+    )
+    .returning({ id: oneTimeTokens.id });
+  return rows.length;
 }
 
 /** A one-time token as it stands (to show an invitation before it is accepted), if still usable. */

@@ -169,6 +169,23 @@ export async function leaseTokens(
   return { granted: row!.granted, left: row!.left };
 }
 
+/** The whole tokens a bucket holds now (refilled to this moment), without taking any; a bucket never used is full. */
+export async function peekTokens(
+  db: DbOrTx,
+  scope: string,
+  key: string,
+  capacity: number,
+  refillPerSecond: number,
+): Promise<number> {
+  const [row] = await db
+    .select({
+      tokens: sql<number>`least(${capacity}::float8, ${rateLimitBuckets.tokens} + ${refillPerSecond}::float8 * greatest(0, extract(epoch from (clock_timestamp() - ${rateLimitBuckets.updatedAt}))))`,
+    })
+    .from(rateLimitBuckets)
+    .where(and(eq(rateLimitBuckets.scope, scope), eq(rateLimitBuckets.key, key)));
+  return row ? Number(row.tokens) : capacity;
+}
+
 /** Buckets untouched for a day are full again by now: forget them (the sweeper). */
 export async function purgeIdleBuckets(db: DbOrTx, idleMs = 24 * 3_600_000): Promise<number> {
   const rows = await db

@@ -12,6 +12,12 @@ import { Email, Id, IsoTime, Nullable, text } from '../schema-blocks';
 export const PasswordInput = z.string().min(1).max(1024);
 
 export const SignInBody = z.object({ email: Email, password: PasswordInput }).strict();
+/** The secret of an emailed link (32 random bytes, base64url). */
+export const LinkToken = z.string().regex(/^[A-Za-z0-9_-]{20,100}$/, 'not a link token');
+
+export const EmailBody = z.object({ email: Email }).strict();
+export const LinkCompleteBody = z.object({ token: LinkToken }).strict();
+export const ResetCompleteBody = z.object({ token: LinkToken, password: PasswordInput }).strict();
 export const ChooseOrganisationBody = z.object({ membershipId: Id }).strict();
 
 export const OrgKindSchema = z.enum(ORG_KINDS);
@@ -35,6 +41,7 @@ export const UserView = z.object({
 });
 
 export const Responses = {
+  Accepted: z.object({}).strict().describe('always the same answer, whether or not the address has an account'),
   Session: z.object({
     stage: z
       .enum(['full', 'second_factor'])

@@ -14,11 +14,99 @@ export interface paths {
         put?: never;
         /**
          * Sign in with email and password: sets the session cookie
-         * @description A right password starts a session (a fresh id: any session the browser had ends). When the person has a second factor the session starts at `stage: second_factor` and can do nothing but finish it. A wrong email or password answers 401 `invalid_credentials` either way; too many wrong guesses from one address or at one account answer 429.
+         * @description A right password starts a session (a fresh id: any session the browser had ends). When the person has a second factor the session starts at `stage: second_factor` and can do nothing but finish it. A wrong email or password answers 401 `invalid_credentials` either way; too many wrong guesses from one address or at one account answer 429. Over that limit a right password still starts a session for a person with a second factor (who must give it); for anyone else it answers the same 429 – the emailed sign-in link still works.
          *
          *     No authentication.
          */
         post: operations["signIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/sign-in-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Email me a sign-in link
+         * @description Emails `<LW_PUBLIC_URL>/sign-in/link?token=…` (15 minutes, once) when the address has an account. The answer is the same 202 either way. The link works even while wrong password guesses have the account limited.
+         *
+         *     No authentication.
+         */
+        post: operations["requestSignInLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/sign-in-link/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with an emailed link: sets the session cookie
+         * @description Uses the link (once: of two concurrent uses exactly one wins). The link proves the inbox, not a second factor: a person who has one starts at `stage: second_factor`. An expired, used or unknown link answers 400 `link_invalid`.
+         *
+         *     No authentication.
+         */
+        post: operations["completeSignInLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Email me a password reset link
+         * @description Emails `<LW_PUBLIC_URL>/reset-password?token=…` (30 minutes, once) when the address has an account. The answer is the same 202 either way.
+         *
+         *     No authentication.
+         */
+        post: operations["requestPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/password-reset/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Choose a new password with an emailed reset link
+         * @description The password must meet the policy (12+ characters, not a common one, not the email): else 400 naming `password` and the link still works. On success every session of the person ends and every older reset link stops working. An expired, used or unknown link answers 400 `link_invalid`.
+         *
+         *     No authentication.
+         */
+        post: operations["completePasswordReset"];
         delete?: never;
         options?: never;
         head?: never;
@@ -79,6 +167,110 @@ export interface paths {
          * @description Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.
          */
         post: operations["signOut"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change my display name
+         * @description Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.
+         */
+        patch: operations["updateAccount"];
+        trace?: never;
+    };
+    "/v1/account/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change (or set) my password
+         * @description `currentPassword` is required when the person has a password; a wrong one answers 400 naming it and counts as a wrong sign-in guess (429 once over the limit). The new password must meet the policy (400 naming `newPassword`). Every other session ends; this one continues.
+         *
+         *     Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.
+         */
+        post: operations["changePassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/account/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My live sessions, with device and last use
+         * @description Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.
+         */
+        get: operations["listMySessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/account/sessions/{id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End one of my sessions
+         * @description Ending the current session also clears its cookie. Another person’s session is a 404.
+         *
+         *     Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.
+         */
+        post: operations["revokeMySession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/account/sign-out-everywhere": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End every one of my sessions, this one included
+         * @description Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.
+         */
+        post: operations["signOutEverywhere"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1579,6 +1771,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description always the same answer, whether or not the address has an account */
+        Accepted: Record<string, never>;
+        AccountPatchBody: {
+            displayName: components["schemas"]["DisplayName"];
+        };
         AgencyCreate: {
             name: string;
             /** @description IANA zone for caps and reports, default UTC */
@@ -2367,6 +2564,10 @@ export interface components {
             price: number;
             candidates: components["schemas"]["CandidateView"][];
         };
+        EmailBody: {
+            /** Format: email */
+            email: string;
+        };
         /** @enum {string} */
         ExclusionReason: "not_subscribed" | "outside_service_area" | "insufficient_credits" | "cap_reached" | "paused" | "not_in_campaign_pool" | "already_bought" | "outside_hours" | "filter_mismatch";
         /** @description how the webhook JSON is shaped: rename payload paths (e.g. {"lead.phone": "phone_number"}), add static values, omit paths */
@@ -2553,6 +2754,10 @@ export interface components {
             /** @description ISO-8601 UTC time */
             createdAt: string;
         };
+        LinkCompleteBody: {
+            token: components["schemas"]["LinkToken"];
+        };
+        LinkToken: string;
         ManualAccepted: {
             lead: {
                 /** Format: uuid */
@@ -2655,6 +2860,11 @@ export interface components {
         };
         /** @enum {string} */
         OrgKind: "platform" | "agency" | "buyer" | "source";
+        PasswordChangeBody: {
+            /** @description required when the person has a password */
+            currentPassword?: components["schemas"]["PasswordInput"];
+            newPassword: components["schemas"]["PasswordInput"];
+        };
         PasswordInput: string;
         Pause: {
             /**
@@ -2915,6 +3125,10 @@ export interface components {
             pings: number;
             pingsAccepted: number;
         };
+        ResetCompleteBody: {
+            token: components["schemas"]["LinkToken"];
+            password: components["schemas"]["PasswordInput"];
+        };
         /** @enum {string} */
         SecondFactorKind: "totp" | "recovery_code" | "passkey";
         /** @enum {string} */
@@ -2952,6 +3166,26 @@ export interface components {
             /** @description the membership this session acts in */
             organisation: components["schemas"]["MembershipView"] | null;
             memberships: components["schemas"]["MembershipView"][];
+        };
+        SessionView: {
+            /** Format: uuid */
+            id: string;
+            /** @description the session this request was made with */
+            current: boolean;
+            /** @enum {string} */
+            method: "password" | "link" | "passkey" | "sso" | "setup" | "invitation";
+            /** @description browser and system from its User-Agent, e.g. "Chrome on Linux" */
+            device: string;
+            ip: string | null;
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+            /** @description ISO-8601 UTC time */
+            lastUsedAt: string;
+            /** @description ISO-8601 UTC time */
+            expiresAt: string;
+        };
+        Sessions: {
+            sessions: components["schemas"]["SessionView"][];
         };
         Settings: {
             settings: components["schemas"]["AgencySettings"];
@@ -3249,6 +3483,208 @@ export interface operations {
             };
         };
     };
+    requestSignInLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailBody"];
+            };
+        };
+        responses: {
+            /** @description accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    completeSignInLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LinkCompleteBody"];
+            };
+        };
+        responses: {
+            /** @description signed in (or a second factor is owed) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    requestPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailBody"];
+            };
+        };
+        responses: {
+            /** @description accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    completePasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetCompleteBody"];
+            };
+        };
+        responses: {
+            /** @description the password is changed; sign in with it */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getSession: {
         parameters: {
             query?: never;
@@ -3391,6 +3827,272 @@ export interface operations {
                 };
             };
             /** @description an API key was sent: this route is for a signed-in person (`session_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccountPatchBody"];
+            };
+        };
+        responses: {
+            /** @description the person */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserView"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in (`unauthorized`), or the second factor is still owed (`second_factor_required`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an API key cannot call it (`session_required`); a cookie request from another site or without the CSRF token (`cross_site_request`, `csrf_token_invalid`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    changePassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChangeBody"];
+            };
+        };
+        responses: {
+            /** @description changed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in (`unauthorized`), or the second factor is still owed (`second_factor_required`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an API key cannot call it (`session_required`); a cookie request from another site or without the CSRF token (`cross_site_request`, `csrf_token_invalid`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many wrong guesses (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listMySessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the live sessions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Sessions"];
+                };
+            };
+            /** @description not signed in (`unauthorized`), or the second factor is still owed (`second_factor_required`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an API key cannot call it (`session_required`); a cookie request from another site or without the CSRF token (`cross_site_request`, `csrf_token_invalid`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeMySession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description ended */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in (`unauthorized`), or the second factor is still owed (`second_factor_required`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an API key cannot call it (`session_required`); a cookie request from another site or without the CSRF token (`cross_site_request`, `csrf_token_invalid`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    signOutEverywhere: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description signed out everywhere */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in (`unauthorized`), or the second factor is still owed (`second_factor_required`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an API key cannot call it (`session_required`); a cookie request from another site or without the CSRF token (`cross_site_request`, `csrf_token_invalid`) */
             403: {
                 headers: {
                     [name: string]: unknown;
