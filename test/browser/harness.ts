@@ -84,7 +84,9 @@ export async function openPage(
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    // The page's first question, "am I signed in?" (GET /v1/session), answers 401 until one is: expected.
+    if (m.type() === 'error' && !(/status of 401/.test(m.text()) && /\/v1\/session$/.test(m.location().url)))
+      errors.push(`console: ${m.text()}`);
   });
   await page.goto(url);
   return { page, context, errors };
