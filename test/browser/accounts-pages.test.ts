@@ -319,6 +319,15 @@ test('the account page: name, password, sessions – every change sent with the 
         }),
       });
     }
+    if (
+      path === '/v1/account/password' &&
+      (r.postDataJSON() as { currentPassword: string }).currentPassword !== TEST_PASSWORD
+    )
+      return route.fulfill({
+        status: 401,
+        contentType: 'application/problem+json',
+        body: JSON.stringify({ status: 401, code: 'invalid_credentials', detail: 'The current password is wrong.' }),
+      });
     if (path === '/v1/account/sign-out-everywhere') signedOutEverywhere = true;
     return route.fulfill(
       r.method() === 'PATCH' ? { status: 200, contentType: 'application/json', body: '{}' } : { status: 204, body: '' },
@@ -334,6 +343,13 @@ test('the account page: name, password, sessions – every change sent with the 
   await w.page.click('[data-testid=display-name-form] button[type=submit]');
   await w.page.waitForSelector('.toast:has-text("Name saved")');
 
+  // A wrong current password is refused with a 401 of its own: the form says so, the session goes on.
+  await w.page.fill('input[name=currentPassword]', 'not my password at all');
+  await w.page.fill('input[name=newPassword]', 'another long pass phrase');
+  await w.page.click('[data-testid=password-form] button[type=submit]');
+  await w.page.waitForSelector('[data-testid=password-form] .note-bad:has-text("The current password is wrong.")');
+  expect(await w.page.locator('[data-testid=sessions]').count()).toBe(1);
+
   await w.page.fill('input[name=currentPassword]', TEST_PASSWORD);
   await w.page.fill('input[name=newPassword]', 'another long pass phrase');
   await w.page.click('[data-testid=password-form] button[type=submit]');
@@ -347,6 +363,12 @@ test('the account page: name, password, sessions – every change sent with the 
   const unsafe = calls.filter((c) => c.method !== 'GET');
   expect(unsafe).toEqual([
     { method: 'PATCH', path: '/v1/account', csrf: csrfToken, body: { displayName: 'Dana Dispatch' } },
+    {
+      method: 'POST',
+      path: '/v1/account/password',
+      csrf: csrfToken,
+      body: { currentPassword: 'not my password at all', newPassword: 'another long pass phrase' },
+    },
     {
       method: 'POST',
       path: '/v1/account/password',

@@ -115,8 +115,21 @@ export class Api {
       throw new ApiError(0, 'network_error', 'The server cannot be reached. Check your connection.');
     }
     noteServerDate(res);
-    if (res.status === 401) this.onUnauthorized();
+    if (res.status === 401) void sessionGone(res).then((gone) => gone && this.onUnauthorized());
     return res;
+  }
+}
+
+/**
+ * Whether a 401 means the session is gone (no live session, or a second
+ * factor owed), not a refused password of a form such as "change password".
+ */
+async function sessionGone(res: Response): Promise<boolean> {
+  try {
+    const code = ((await res.clone().json()) as { code?: string } | null)?.code;
+    return !code || code === 'unauthorized' || code === 'second_factor_required';
+  } catch {
+    return true;
   }
 }
 

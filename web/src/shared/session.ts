@@ -33,7 +33,7 @@ export const fitsApp = (app: AppKind, m: Pick<MembershipView, 'kind'>): boolean 
 export const orgName = (m: MembershipView): string =>
   m.kind === 'platform' ? 'Leadwire platform' : (m.buyer?.name ?? m.source?.name ?? m.agency?.name ?? m.kind);
 
-export const SESSION_ENDED = 'Your session has ended. Sign in again.';
+const SESSION_ENDED = 'Your session has ended. Sign in again.';
 
 export interface Session {
   /** False until the first answer of GET /v1/session. */
