@@ -10,7 +10,7 @@
 import { bearer, ROOT_TOKEN } from '../api/harness';
 import { offerOfLead, winOffer } from '../api/world';
 import { SERVICE_LINE } from '../helpers/world';
-import { adminPage, browserSuite, buyerPage, openPage, screenshot, signIn } from './harness';
+import { adminPage, browserSuite, buyerPage, openPage, screenshot, signInAs } from './harness';
 
 jest.setTimeout(180_000);
 
@@ -70,7 +70,7 @@ test('a buyer sets its hours, a pause, alerts and a low-balance threshold; marks
   }
 
   // Settings: hours Mon–Fri 08:00–17:00, SMS alerts from 20 credits, quiet at night, a low-balance alert below 50.
-  const B = track(await buyerPage(suite.browser, suite.h.main.baseUrl, apiKey));
+  const B = track(await buyerPage(suite.browser, suite.h, apiKey));
   await B.page.click('button.tab:has-text("Settings")');
   await B.page.waitForSelector('[data-testid=buyer-side-form]');
   await B.page.uncheck('[data-testid=always-open]');
@@ -147,7 +147,7 @@ test('a buyer sets its hours, a pause, alerts and a low-balance threshold; marks
     202,
   );
   const offer = await offerOfLead(suite.h, lead.lead.id, null);
-  const A = track(await adminPage(suite.browser, suite.h.main.baseUrl, adminKey, `/admin/offers/${offer.id}`));
+  const A = track(await adminPage(suite.browser, suite.h, adminKey, `/admin/offers/${offer.id}`));
   await A.page.waitForSelector('text=outside its hours of operation');
   await screenshot(A.page, 'timeline-outside-hours');
   // The console's buyer page: the same settings form, with the pause and the availability.
@@ -202,7 +202,7 @@ test("an alert's claim link opens Live Leads on its offer; once closed, the page
   const offer = await offerOfLead(suite.h, lead.lead.id);
 
   const W = track(await openPage(suite.browser, `${suite.h.main.baseUrl}/?offer=${offer.id}`));
-  await signIn(W.page, apiKey, '.conn-online');
+  await signInAs(W.page, suite.h, apiKey, '.conn-online');
   await W.page.waitForSelector(`[data-offer-id="${offer.id}"].is-focus`);
   await W.page.click(`[data-testid=offer-card][data-offer-id="${offer.id}"] button.btn-primary`);
   await W.page.waitForSelector(`[data-offer-id="${offer.id}"][data-state=won]`);

@@ -3,6 +3,9 @@
  * by playwright-core; never a downloaded browser) against the real stack of
  * test/api/harness: the API process serving web/dist, a worker, Temporal and
  * Postgres. The pages are built first when web/dist is missing or stale.
+ * People sign in as people: `signInAs` makes a user with a membership of an
+ * organisation (or of the organisation of a key the test made its world
+ * with) and signs in through the sign-in page; no page ever sees a key.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,7 +16,10 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 
 import { createApi } from '../../api/app';
 import type { FeedHandle } from '../../api/feed';
-import { type Harness, RELAXED_LIMITS, ROOT_TOKEN, startHarness } from '../api/harness';
+import { addMembership, createUser, type Org } from '../../db/accounts';
+import type { MembershipRole } from '../../domain/accounts';
+import { hashPassword } from '../../lib/passwords';
+import { bearer, type Harness, RELAXED_LIMITS, ROOT_TOKEN, startHarness } from '../api/harness';
 
 const ROOT = path.resolve(__dirname, '../..');
 const SCREENSHOTS = path.join(ROOT, 'test-results', 'screenshots');
@@ -78,35 +84,113 @@ export async function openPage(
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    // The page's first question, "am I signed in?" (GET /v1/session), answers 401 until one is: expected.
+    if (m.type() === 'error' && !(/status of 401/.test(m.text()) && /\/v1\/session$/.test(m.location().url)))
+      errors.push(`console: ${m.text()}`);
   });
   await page.goto(url);
   return { page, context, errors };
 }
 
-/** Signs in on the sign-in card and waits for the page behind it. */
-export async function signIn(page: Page, key: string, ready: string): Promise<void> {
-  await page.fill('input[name=key]', key);
+/** The password of every person the browser tests create (long, not a common one). */
+export const TEST_PASSWORD = 'correct horse battery staple';
+
+/** An organisation a test person belongs to (db/accounts.ts `Org`). */
+export type TestOrg = Org;
+
+/** The organisation an API key acts for (GET /v1/me): tests build their world with keys, people sign in to it. */
+export async function orgOfKey(h: Harness, key: string): Promise<TestOrg> {
+  const me = (await h.http.get('/v1/me').set(bearer(key))).body as {
+    kind: string;
+    agency?: { id: string };
+    buyer?: { id: string };
+    source?: { id: string };
+  };
+  if (me.kind === 'buyer') return { kind: 'buyer', agencyId: me.agency!.id, buyerId: me.buyer!.id };
+  if (me.kind === 'source') return { kind: 'source', agencyId: me.agency!.id, sourceId: me.source!.id };
+  if (me.kind === 'admin') return { kind: 'agency', agencyId: me.agency!.id };
+  throw new Error(`no organisation for a key of kind ${me.kind}`);
+}
+
+let passwordHash: Promise<string> | null = null;
+let people = 0;
+
+export interface TestPerson {
+  userId: string;
+  email: string;
+  password: string;
+  membershipId: string;
+}
+
+/** A person (a user with the test password) who is a member of `org` as `role`. */
+export async function createPerson(
+  h: Harness,
+  org: TestOrg,
+  role: MembershipRole,
+  opts: { email?: string; displayName?: string } = {},
+): Promise<TestPerson> {
+  passwordHash ??= hashPassword(TEST_PASSWORD);
+  const email = opts.email ?? `person-${process.pid}-${Date.now().toString(36)}-${people++}@example.com`;
+  const user = await createUser(h.database.db, {
+    email,
+    displayName: opts.displayName ?? 'Pat Person',
+    passwordHash: await passwordHash,
+  });
+  const membership = await addMembership(h.database.db, user.id, org, role);
+  return { userId: user.id, email, password: TEST_PASSWORD, membershipId: membership.id };
+}
+
+/** Signs in on the page's sign-in form (email and password) and waits for `ready`. */
+export async function signInWith(
+  page: Page,
+  person: { email: string; password: string },
+  ready: string,
+): Promise<void> {
+  await page.fill('form.signin input[name=email]', person.email);
+  await page.fill('form.signin input[name=password]', person.password);
   await page.click('form.signin button[type=submit]');
   await page.waitForSelector(ready, { timeout: 20_000 });
 }
 
-/** A buyer's Live Leads page, signed in, its feed connected. */
+/**
+ * A new person with a membership of `org` (an organisation, or the key whose
+ * organisation it is) as `role`, signed in through the page's sign-in form;
+ * waits for `ready`.
+ */
+export async function signInAs(
+  page: Page,
+  h: Harness,
+  org: TestOrg | string,
+  ready: string,
+  role: MembershipRole = 'owner',
+): Promise<TestPerson> {
+  const person = await createPerson(h, typeof org === 'string' ? await orgOfKey(h, org) : org, role);
+  await signInWith(page, person, ready);
+  return person;
+}
+
+/** A buyer's Live Leads page, signed in as an owner of the key's buyer (or `role`), its feed connected. */
 export async function buyerPage(
   browser: Browser,
-  baseUrl: string,
+  h: Harness,
   key: string,
-  viewport?: { width: number; height: number },
+  opts: { baseUrl?: string; viewport?: { width: number; height: number }; role?: MembershipRole } = {},
 ): Promise<PageWatch> {
-  const w = await openPage(browser, `${baseUrl}/`, viewport);
-  await signIn(w.page, key, '.conn-online');
+  const w = await openPage(browser, `${opts.baseUrl ?? h.main.baseUrl}/`, opts.viewport);
+  await signInAs(w.page, h, key, '.conn-online', opts.role);
   return w;
 }
 
-/** The agency console, signed in. */
-export async function adminPage(browser: Browser, baseUrl: string, key: string, path = '/admin'): Promise<PageWatch> {
-  const w = await openPage(browser, `${baseUrl}${path}`);
-  await signIn(w.page, key, '.sidenav');
+/** The agency console, signed in as an owner of the key's agency (or `role`). */
+export async function adminPage(
+  browser: Browser,
+  h: Harness,
+  key: string,
+  path = '/admin',
+  role: MembershipRole = 'owner',
+): Promise<PageWatch> {
+  const w = await openPage(browser, `${h.main.baseUrl}${path}`);
+  await signInAs(w.page, h, key, '.sidenav', role);
   return w;
 }
 

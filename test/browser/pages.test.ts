@@ -215,8 +215,8 @@ describe('Live Leads and the offer timeline', () => {
   });
 
   test('two buyer pages see the same new offer within a second; one claims and sees the full record; the other sees "taken" without reloading', async () => {
-    A = track(await buyerPage(browser, h.main.baseUrl, apex.key));
-    B = track(await buyerPage(browser, h.main.baseUrl, bluebird.key));
+    A = track(await buyerPage(browser, h, apex.key));
+    B = track(await buyerPage(browser, h, bluebird.key));
     await B.page.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
     await Promise.all([watchFirstCard(A), watchFirstCard(B)]);
 
@@ -346,7 +346,7 @@ describe('Live Leads and the offer timeline', () => {
   });
 
   test('the admin timeline of the offer shows targeted, viewed, claim attempts, won and lost in order; the why box explains an excluded buyer', async () => {
-    const admin = track(await adminPage(browser, h.main.baseUrl, adminKey, `/admin/offers/${soldOfferId}`));
+    const admin = track(await adminPage(browser, h, adminKey, `/admin/offers/${soldOfferId}`));
     const events = async () => {
       await admin.page.waitForSelector('[data-testid=timeline] li[data-type=lost]', { timeout: 30_000 });
       return admin.page.$$eval('[data-testid=timeline] li', (lis) =>
@@ -400,7 +400,7 @@ describe('Live Leads and the offer timeline', () => {
   test('a dropped connection shows "offline – reconnecting", and the page reconnects by itself with a fresh snapshot', async () => {
     const port = await freePort();
     let api = await apiOnPort(h, port);
-    const w = track(await buyerPage(browser, api.baseUrl, bluebird.key));
+    const w = track(await buyerPage(browser, h, bluebird.key, { baseUrl: api.baseUrl }));
     try {
       await api.close(); // the API goes away: the socket drops
       await w.page.waitForSelector('[data-testid=offline-banner]', { timeout: 20_000 });
@@ -448,7 +448,7 @@ describe('Live Leads and the offer timeline', () => {
     await screenshot(A.page, 'my-leads');
     await A.page.click('.tab:has-text("Live Leads")');
 
-    const admin = track(await adminPage(browser, h.main.baseUrl, adminKey));
+    const admin = track(await adminPage(browser, h, adminKey));
     const page = admin.page;
     await page.waitForSelector('[data-testid=leads-table]');
     await screenshot(page, 'console-leads', { docs: true });
@@ -533,7 +533,7 @@ describe('credits', () => {
       previewFields: ['city', 'state', 'zip'],
       price: { base: 10 },
     });
-    const C = track(await buyerPage(browser, h.main.baseUrl, cedar.key));
+    const C = track(await buyerPage(browser, h, cedar.key));
 
     // Two offers open while the balance (15) covers one of them (10 each).
     const first = await submitLead(adminKey, campaignId, PEOPLE[0]);
@@ -556,7 +556,7 @@ describe('credits', () => {
     await screenshot(C.page, 'insufficient-credits');
 
     // The agency tops the wallet up in its console …
-    const admin = track(await adminPage(browser, h.main.baseUrl, adminKey, `/admin/buyers/${cedar.id}`));
+    const admin = track(await adminPage(browser, h, adminKey, `/admin/buyers/${cedar.id}`));
     await admin.page.waitForSelector('[data-testid=admin-buyer-balance]');
     await admin.page.fill('input[name=amount]', '100');
     await admin.page.click('form:has(input[name=amount]) button[type=submit]');

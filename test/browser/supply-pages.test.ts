@@ -14,7 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import { apiAgency, apiBuyer, apiCampaign, bearer, type Harness } from '../api/harness';
 import { apiSourceFor, offerOfLead, winOffer } from '../api/world';
 import { leadFields } from '../helpers/world';
-import { adminPage, browserSuite, openPage, type PageWatch, screenshot, signIn } from './harness';
+import { adminPage, browserSuite, openPage, type PageWatch, screenshot, signInAs } from './harness';
 
 jest.setTimeout(180_000);
 
@@ -57,7 +57,7 @@ test('a source set up in the console posts a lead that sells: the console shows 
   const sourceName = `Acme Affiliates ${Date.now().toString(36)}`;
 
   // ── the console: create the source, its payout rule, rotate its key ──
-  const admin = suite.track(await adminPage(browser, h.main.baseUrl, A.adminKey, '/admin/sources'));
+  const admin = suite.track(await adminPage(browser, h, A.adminKey, '/admin/sources'));
   const page = admin.page;
   await page.click('button:has-text("New source")');
   await page.fill('input[name=sourceName]', sourceName);
@@ -178,7 +178,7 @@ test('a source set up in the console posts a lead that sells: the console shows 
 
   // ── the source portal ──
   const portal = suite.track(await openPage(browser, `${h.main.baseUrl}/source`));
-  await signIn(portal.page, key, '[data-testid=source-leads]');
+  await signInAs(portal.page, h, key, '[data-testid=source-leads]');
   const mine = portal.page.locator(`[data-testid=source-leads] tr[data-lead-id="${leadId}"]`);
   await mine.waitFor({ timeout: 30_000 });
   expect(await mine.innerText()).toMatch(/Roofing – Travis County\s+aff-7\s+sold\s+12/);
@@ -241,7 +241,7 @@ test('the agency records a payment to a source in the console (refused above the
   expect(lead.status).toBe(202);
   await winOffer(h, buyer.apiKey, (await offerOfLead(h, lead.body.lead.id)).id);
 
-  const admin = suite.track(await adminPage(browser, h.main.baseUrl, A.adminKey, `/admin/sources/${S.source.id}`));
+  const admin = suite.track(await adminPage(browser, h, A.adminKey, `/admin/sources/${S.source.id}`));
   const page = admin.page;
   const form = page.locator('[data-testid=settle-form]');
   await form.waitFor({ timeout: 30_000 });
@@ -278,7 +278,7 @@ test('the agency records a payment to a source in the console (refused above the
 
   // The source: 7 owed to it, the payment in its ledger with the reference.
   const portal = suite.track(await openPage(browser, `${h.main.baseUrl}/source`));
-  await signIn(portal.page, S.apiKey, '[data-testid=source-leads]');
+  await signInAs(portal.page, h, S.apiKey, '[data-testid=source-leads]');
   await portal.page.waitForFunction(
     () => document.querySelector('[data-testid=source-topbar-balance]')?.textContent === '7',
     null,

@@ -1,17 +1,18 @@
 /**
- * The agency console: sign in with the agency admin key (or create an agency
- * with the root token), then leads, the manual review queue, offer
+ * The agency console: a member of an agency signs in (shared/SessionGate.tsx;
+ * the platform's operators get the page that creates agencies), then leads,
+ * the manual review queue, offer
  * timelines, campaigns, buyers, sources (with their posting specs), disputes
  * and analytics.
  */
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
 
-import { Api, ApiError, messageOf, ok } from '../shared/api';
+import { type Api, messageOf, ok } from '../shared/api';
 import { ApiKeys } from '../shared/ApiKeys';
-import { clearKey, loadKey, saveKey } from '../shared/session';
+import { type ReadySession, SessionControls, SessionGate } from '../shared/SessionGate';
 import type { Agency } from '../shared/types';
-import { Button, Field, Loading, Logo, Modal, SecretOnce, SignIn, Toasts } from '../shared/ui';
+import { Button, Field, Loading, Logo, Modal, SecretOnce, Toasts } from '../shared/ui';
 import { Analytics } from './Analytics';
 import { BuyerDetail, Buyers } from './Buyers';
 import { CampaignEditor } from './campaign-editor/CampaignEditor';
@@ -25,151 +26,85 @@ import { SourceDetail, Sources, SourceSpecPage } from './Sources';
 import { OfferTimeline } from './Timeline';
 
 export function App() {
-  const [key, setKey] = useState<string | null>(() => loadKey('admin'));
-  const [agency, setAgency] = useState<Agency | null>(null);
-  const [note, setNote] = useState<string | null>(null);
-  const [newKey, setNewKey] = useState<string | null>(null);
-
-  const signOut = useCallback((why?: string) => {
-    clearKey('admin');
-    setKey(null);
-    setAgency(null);
-    setNote(why ?? null);
-  }, []);
-  const api = useMemo(
-    () =>
-      new Api(
-        () => key,
-        () => signOut('Your key is no longer valid. Sign in again.'),
-      ),
-    [key, signOut],
-  );
-
-  const checkKey = async (candidate: string): Promise<Agency> => {
-    const who = await ok(new Api(() => candidate).client.GET('/v1/me'));
-    if (who.kind !== 'admin' || !who.agency) {
-      throw new ApiError(
-        403,
-        'forbidden',
-        who.kind === 'buyer'
-          ? 'This is a buyer key: Live Leads is at /.'
-          : 'The root token only creates agencies: use the form below.',
-      );
-    }
-    return who.agency;
-  };
-
-  useEffect(() => {
-    if (!key || agency) return;
-    checkKey(key)
-      .then(setAgency)
-      .catch((err) =>
-        signOut(err instanceof ApiError && err.status !== 0 ? err.detail : 'Could not reach the server.'),
-      );
-  }, [key]);
-
-  const signIn = async (k: string, a?: Agency) => {
-    const ag = a ?? (await checkKey(k));
-    saveKey('admin', k);
-    setNote(null);
-    setKey(k);
-    setAgency(ag);
-  };
-
-  if (!key) {
-    return (
-      <>
-        <SignIn
-          title="Agency console"
-          subtitle={note ?? 'Sign in with your agency admin key.'}
-          placeholder="lw_admin_…"
-          onKey={(k) => signIn(k)}
-          extra={
-            <CreateAgency
-              onCreated={async (adminKey, ag) => {
-                await signIn(adminKey, ag);
-                setNewKey(adminKey);
-              }}
-            />
-          }
-        />
-        <Toasts />
-      </>
-    );
-  }
-  if (!agency) return <Loading label="Signing in…" />;
   return (
-    <>
-      <Console api={api} agency={agency} onSignOut={() => signOut()} />
-      {newKey ? (
-        <Modal title="Your agency is ready" onClose={() => setNewKey(null)}>
-          <p>Keep this admin key somewhere safe: it signs you in to this console and the API.</p>
-          <SecretOnce label="Agency admin key" value={newKey} />
-          <p class="fine">Next: add a service line and a campaign (Campaigns), then buyers (Buyers).</p>
-        </Modal>
-      ) : null}
-    </>
+    <SessionGate
+      app="agency"
+      title="Agency console"
+      extra={
+        <p class="signin-alt">
+          Buyers: <a href="/">Live Leads</a> · Lead sellers: <a href="/source">the source portal</a>
+        </p>
+      }
+    >
+      {(s) =>
+        s.me.kind === 'admin' && s.me.agency ? (
+          <Console session={s} agency={s.me.agency} />
+        ) : (
+          <OperatorView session={s} />
+        )
+      }
+    </SessionGate>
   );
 }
 
-/** Zero-setup: the root token printed by `npm start` creates an agency and its first admin key. */
-function CreateAgency({ onCreated }: { onCreated(adminKey: string, agency: Agency): Promise<void> }) {
-  const [open, setOpen] = useState(false);
-  const [root, setRoot] = useState('');
+/** The platform's operators (`platform:operator`): they create agencies and never see their leads. */
+function OperatorView({ session }: { session: ReadySession }) {
   const [name, setName] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  if (!open) {
-    return (
-      <p class="signin-alt">
-        New here?{' '}
-        <button class="link" onClick={() => setOpen(true)}>
-          Create an agency with the root token
-        </button>{' '}
-        · Buyers: <a href="/">Live Leads</a>
-      </p>
-    );
-  }
+  const [created, setCreated] = useState<{ adminKey: string; agency: Agency } | null>(null);
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
     setError(null);
     try {
-      const res = await ok(new Api(() => root.trim()).client.POST('/v1/agencies', { body: { name } }));
-      await onCreated(res.adminKey, res.agency);
+      const res = await ok(session.api.client.POST('/v1/agencies', { body: { name } }));
+      setCreated({ adminKey: res.adminKey, agency: res.agency });
+      setName('');
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 401 ? 'The root token is not valid.' : messageOf(err));
+      setError(messageOf(err));
     } finally {
       setBusy(false);
     }
   };
   return (
-    <form class="signin signin-card" onSubmit={submit}>
-      <h2>Create an agency</h2>
-      <p class="muted">The root token is printed when Leadwire starts (or set with LW_ROOT_TOKEN).</p>
-      <Field label="Root token">
-        <input
-          type="password"
-          autocomplete="off"
-          value={root}
-          onInput={(e) => setRoot(e.currentTarget.value)}
-          required
-        />
-      </Field>
-      <Field label="Agency name" error={error ?? undefined}>
-        <input
-          type="text"
-          value={name}
-          onInput={(e) => setName(e.currentTarget.value)}
-          required
-          maxLength={200}
-          placeholder="Acme Home Leads"
-        />
-      </Field>
-      <Button type="submit" variant="primary" busy={busy}>
-        Create agency
-      </Button>
-    </form>
+    <div class="app admin-app">
+      <header class="topbar">
+        <Logo product="Agency console" />
+        <div class="topbar-right">
+          <div class="who">
+            <span class="who-name">Leadwire platform</span>
+            <span class="who-org">operator</span>
+          </div>
+          <SessionControls session={session} app="agency" />
+        </div>
+      </header>
+      <main class="main">
+        <form class="signin signin-card" onSubmit={submit} data-testid="create-agency">
+          <h2>Create an agency</h2>
+          <Field label="Agency name" error={error ?? undefined}>
+            <input
+              type="text"
+              value={name}
+              onInput={(e) => setName(e.currentTarget.value)}
+              required
+              maxLength={200}
+              placeholder="Acme Home Leads"
+            />
+          </Field>
+          <Button type="submit" variant="primary" busy={busy}>
+            Create agency
+          </Button>
+        </form>
+      </main>
+      {created ? (
+        <Modal title={`${created.agency.name} is ready`} onClose={() => setCreated(null)}>
+          <p>The agency's first admin key, for its integrations: keep it somewhere safe, it is shown once.</p>
+          <SecretOnce label="Agency admin key" value={created.adminKey} />
+        </Modal>
+      ) : null}
+      <Toasts />
+    </div>
   );
 }
 
@@ -237,7 +172,8 @@ function useCounts(api: Api) {
   return { counts, refresh };
 }
 
-function Console({ api, agency, onSignOut }: { api: Api; agency: Agency; onSignOut(): void }) {
+function Console({ session, agency }: { session: ReadySession; agency: Agency }) {
+  const { api } = session;
   const dir = useDirectory(api, agency);
   const { path } = useLocation();
   const { counts, refresh } = useCounts(api);
@@ -280,11 +216,11 @@ function Console({ api, agency, onSignOut }: { api: Api; agency: Agency; onSignO
           <div class="topbar-right">
             <div class="who">
               <span class="who-name">{agency.name}</span>
-              <span class="who-org">agency admin · {agency.timeZone}</span>
+              <span class="who-org">
+                agency {session.view.organisation.role} · {agency.timeZone}
+              </span>
             </div>
-            <Button size="sm" variant="ghost" class="on-dark" onClick={onSignOut}>
-              Sign out
-            </Button>
+            <SessionControls session={session} app="agency" />
           </div>
         </header>
         <div class="console">

@@ -1,14 +1,16 @@
 /**
- * The buyer's dashboard: sign in with the buyer key, then Live Leads (the
- * feed), My leads (full records, disputes) and the Wallet (balance, ledger).
+ * The buyer's dashboard: a person signs in (shared/SessionGate.tsx) as a
+ * member of a buyer, then Live Leads (the feed), My leads (full records,
+ * disputes), the Pipeline, the Wallet (balance, ledger) and, for the buyer's
+ * owners, Settings.
  */
 import { useCallback, useEffect, useState } from 'preact/hooks';
 
-import { Api, ApiError, ok } from '../shared/api';
+import { type Api, ok } from '../shared/api';
 import { num } from '../shared/format';
-import { useKeySession } from '../shared/key-session';
-import type { Me, Wallet as WalletData } from '../shared/types';
-import { Button, Loading, Logo, SignIn, Toasts, useNow } from '../shared/ui';
+import { type ReadySession, SessionControls, SessionGate } from '../shared/SessionGate';
+import type { Wallet as WalletData } from '../shared/types';
+import { Button, Logo, Toasts, useNow } from '../shared/ui';
 import { LiveLeads, useLiveBoard } from './LiveLeads';
 import { MyLeads } from './MyLeads';
 import { PipelinePage } from './Pipeline';
@@ -16,53 +18,37 @@ import { SettingsPage } from './Settings';
 import { WalletPage } from './Wallet';
 
 type Tab = 'live' | 'leads' | 'pipeline' | 'wallet' | 'settings';
-const TABS: { id: Tab; label: string }[] = [
+/** `owner`: only the buyer's owners see it (the API refuses the others anyway). */
+const TABS: { id: Tab; label: string; owner?: true }[] = [
   { id: 'live', label: 'Live Leads' },
   { id: 'leads', label: 'My leads' },
   { id: 'pipeline', label: 'Pipeline' },
   { id: 'wallet', label: 'Wallet' },
-  { id: 'settings', label: 'Settings' },
+  { id: 'settings', label: 'Settings', owner: true },
 ];
-const tabOfHash = (): Tab => {
+const tabOfHash = (tabs: typeof TABS): Tab => {
   const h = location.hash.replace('#', '');
-  return TABS.some((t) => t.id === h) ? (h as Tab) : 'live';
+  return tabs.some((t) => t.id === h) ? (h as Tab) : 'live';
 };
 
 /** How often the balance is refreshed while the page is open (besides after every claim). */
 const WALLET_REFRESH_MS = 5_000;
 
 export function App() {
-  const { key, me, setMe, note, api, signIn, signOut } = useKeySession('buyer', (who) => {
-    if (who.kind !== 'buyer')
-      throw new ApiError(
-        403,
-        'forbidden',
-        who.kind === 'admin'
-          ? 'This is an agency admin key: the agency console is at /admin.'
-          : 'This is not a buyer key.',
-      );
-  });
-
-  if (!key) {
-    return (
-      <>
-        <SignIn
-          title="Live Leads"
-          subtitle={note ?? 'Sign in with the buyer API key your agency gave you.'}
-          placeholder="lw_buyer_…"
-          onKey={signIn}
-          extra={
-            <p class="signin-alt">
-              Agency staff? <a href="/admin">Open the agency console</a>
-            </p>
-          }
-        />
-        <Toasts />
-      </>
-    );
-  }
-  if (!me) return <Loading label="Signing in…" />;
-  return <Dashboard api={api} token={key} me={me} onMe={setMe} onSignOut={() => signOut()} />;
+  return (
+    <SessionGate
+      app="buyer"
+      title="Live Leads"
+      extra={
+        <p class="signin-alt">
+          Agency staff? <a href="/admin">Open the agency console</a> · Lead sellers:{' '}
+          <a href="/source">the source portal</a>
+        </p>
+      }
+    >
+      {(s) => <Dashboard session={s} />}
+    </SessionGate>
+  );
 }
 
 function useWallet(api: Api) {
@@ -92,20 +78,10 @@ function RetryIn({ at }: { at: number }) {
   return <> next try in {Math.max(0, Math.ceil((at - now) / 1000))} s. </>;
 }
 
-function Dashboard({
-  api,
-  token,
-  me,
-  onMe,
-  onSignOut,
-}: {
-  api: Api;
-  token: string;
-  me: Me;
-  onMe(me: Me): void;
-  onSignOut(): void;
-}) {
-  const [tab, setTab] = useState<Tab>(tabOfHash);
+function Dashboard({ session }: { session: ReadySession }) {
+  const { api, me, setMe: onMe } = session;
+  const tabs = TABS.filter((t) => !t.owner || session.view.organisation.role === 'owner');
+  const [tab, setTab] = useState<Tab>(() => tabOfHash(tabs));
   const [wins, setWins] = useState(0);
   const { wallet, refresh, setBalance } = useWallet(api);
   const onClaimAnswered = useCallback(
@@ -118,13 +94,13 @@ function Dashboard({
     },
     [refresh],
   );
-  const live = useLiveBoard(api, token, onClaimAnswered);
+  const live = useLiveBoard(api, me.buyer?.id ?? '', onClaimAnswered);
   const openCount = live.board.filter(
     (c) => c.phase === 'open' || c.phase === 'claiming' || c.phase === 'refused',
   ).length;
 
   useEffect(() => {
-    const onHash = () => setTab(tabOfHash());
+    const onHash = () => setTab(tabOfHash(tabs));
     window.addEventListener('hashchange', onHash);
     return () => window.removeEventListener('hashchange', onHash);
   }, []);
@@ -147,7 +123,7 @@ function Dashboard({
       <header class="topbar">
         <Logo product="Live Leads" />
         <nav class="tabs" aria-label="Sections">
-          {TABS.map((t) => (
+          {tabs.map((t) => (
             <button
               key={t.id}
               class={`tab ${tab === t.id ? 'tab-on' : ''}`}
@@ -181,9 +157,7 @@ function Dashboard({
             <span class="who-name">{me.buyer?.name}</span>
             <span class="who-org">{me.agency?.name}</span>
           </div>
-          <Button size="sm" variant="ghost" class="on-dark" onClick={onSignOut}>
-            Sign out
-          </Button>
+          <SessionControls session={session} app="buyer" />
         </div>
       </header>
       {live.status !== 'online' && live.everOnline ? (
@@ -222,7 +196,9 @@ function Dashboard({
         {tab === 'leads' ? <MyLeads api={api} version={wins} /> : null}
         {tab === 'wallet' ? <WalletPage api={api} wallet={wallet} onRefresh={refresh} /> : null}
         {tab === 'pipeline' ? <PipelinePage api={api} /> : null}
-        {tab === 'settings' ? <SettingsPage api={api} me={me} onChanged={onMe} /> : null}
+        {tab === 'settings' && tabs.some((t) => t.id === 'settings') ? (
+          <SettingsPage api={api} me={me} onChanged={onMe} />
+        ) : null}
       </main>
       <Toasts />
     </div>

@@ -38,10 +38,10 @@ export interface LiveState {
  * board reducer (cards.ts) with offers opening and closing; claiming
  * (claiming.ts) feeds it the answers.
  */
-export function useLiveBoard(api: Api, token: string, onClaimAnswered: (balance?: number) => void): LiveState {
+export function useLiveBoard(api: Api, buyerId: string, onClaimAnswered: (balance?: number) => void): LiveState {
   const [board, dispatch] = useReducer(B.reduceBoard, []);
   const snapshots = useRef(0);
-  const connection = useFeedConnection(token, (m) => {
+  const connection = useFeedConnection(buyerId, (m) => {
     if (m.type === 'snapshot') dispatch({ t: 'snapshot', offers: m.offers, first: snapshots.current++ === 0 });
     else if (m.type === 'offer.opened') dispatch({ t: 'opened', offer: m.offer });
     else if (m.type === 'offer.closed') dispatch({ t: 'closed', offerId: m.offerId, outcome: m.outcome });

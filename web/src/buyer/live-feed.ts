@@ -1,6 +1,6 @@
 /**
  * The Live Leads feed connection as a hook: the WebSocket (shared/feed.ts)
- * for as long as the token stands, its status (connecting, online, offline
+ * for as long as the session acts for the same buyer, its status (connecting, online, offline
  * with the time of the next attempt), and the `viewed` messages, sent once per
  * offer and kept until the socket is up.
  */
@@ -11,7 +11,7 @@ import { type FeedStatus, LiveFeed } from '../shared/feed';
 import type { FeedServerMessage } from '../shared/types';
 
 export interface FeedConnection {
-  /** The socket (null between two tokens): claims go over it when it is online. */
+  /** The socket (null between two buyers): claims go over it when it is online. */
   feed: RefObject<LiveFeed | null>;
   status: FeedStatus;
   /** When the next reconnection attempt is due (offline). */
@@ -23,8 +23,8 @@ export interface FeedConnection {
   reconnect(): void;
 }
 
-/** The feed of `token`; every server message goes to `onMessage` (the latest one given). */
-export function useFeedConnection(token: string, onMessage: (m: FeedServerMessage) => void): FeedConnection {
+/** The feed of the session's buyer `buyerId`; every server message goes to `onMessage` (the latest one given). */
+export function useFeedConnection(buyerId: string, onMessage: (m: FeedServerMessage) => void): FeedConnection {
   const [status, setStatus] = useState<FeedStatus>('connecting');
   const [retryAt, setRetryAt] = useState<number | undefined>();
   const [everOnline, setEverOnline] = useState(false);
@@ -47,7 +47,7 @@ export function useFeedConnection(token: string, onMessage: (m: FeedServerMessag
   };
 
   useEffect(() => {
-    const feed = new LiveFeed(token, {
+    const feed = new LiveFeed({
       message(m: FeedServerMessage) {
         handler.current(m);
         // A (re)connection begins with its snapshot: the views not sent yet go now.
@@ -65,7 +65,7 @@ export function useFeedConnection(token: string, onMessage: (m: FeedServerMessag
       feed.stop();
       feedRef.current = null;
     };
-  }, [token]);
+  }, [buyerId]);
 
   const viewed = useCallback((offerId: string) => {
     if (sentViews.current.has(offerId)) return;

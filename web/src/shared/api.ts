@@ -1,6 +1,8 @@
 /**
- * The HTTP client of the pages: same origin, `Authorization: Bearer <key>`
- * from the session (never in a URL), JSON in and out. Every call goes through
+ * The HTTP client of the pages: same origin, signed in by the session cookie
+ * (HttpOnly: the pages never see it, and no key or secret is kept in web
+ * storage); every unsafe request carries the session's CSRF token
+ * (`X-CSRF-Token`, from GET /v1/session), JSON in and out. Every call goes through
  * the API's typed client (packages/client, generated from the OpenAPI
  * document): `api.client.GET('/v1/me/wallet')` is checked against the
  * contract by `npm run typecheck` (a path, parameter or body the contract
@@ -79,26 +81,32 @@ export async function allPages<K extends string, T>(
   return out;
 }
 
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const CSRF_HEADER = 'X-CSRF-Token';
+
 export class Api {
-  /** The typed client of the API: same origin, this session's key, no cache, no cookies. */
+  /** The typed client of the API: same origin, the session cookie, no cache. */
   readonly client: LeadwireClient;
 
   constructor(
-    private readonly key: () => string | null,
-    /** Called on 401: the key is wrong or was revoked. */
+    /** The session's CSRF token (GET /v1/session), sent on every unsafe request; null before signing in. */
+    private readonly csrfToken: () => string | null = () => null,
+    /** Called on 401: the session ended (signed out elsewhere, expired, revoked). */
     private readonly onUnauthorized: () => void = () => undefined,
   ) {
     this.client = createLeadwireClient({
       baseUrl: '',
-      apiKey: key,
       headers: { Accept: 'application/json' },
       cache: 'no-store',
-      credentials: 'omit',
-      fetch: (request) => this.send(request),
+      credentials: 'same-origin',
+      fetch: (request) => this.fetch(request),
     });
   }
 
-  private async send(request: Request): Promise<Response> {
+  /** One request of this session (the typed client's, and web/src/shared/account-api.ts's). */
+  async fetch(request: Request): Promise<Response> {
+    const csrf = this.csrfToken();
+    if (csrf && !SAFE_METHODS.has(request.method)) request.headers.set(CSRF_HEADER, csrf);
     let res: Response;
     try {
       res = await fetch(request);
@@ -107,8 +115,21 @@ export class Api {
       throw new ApiError(0, 'network_error', 'The server cannot be reached. Check your connection.');
     }
     noteServerDate(res);
-    if (res.status === 401 && request.headers.has('Authorization')) this.onUnauthorized();
+    if (res.status === 401) void sessionGone(res).then((gone) => gone && this.onUnauthorized());
     return res;
+  }
+}
+
+/**
+ * Whether a 401 means the session is gone (no live session, or a second
+ * factor owed), not a refused password of a form such as "change password".
+ */
+async function sessionGone(res: Response): Promise<boolean> {
+  try {
+    const code = ((await res.clone().json()) as { code?: string } | null)?.code;
+    return !code || code === 'unauthorized' || code === 'second_factor_required';
+  } catch {
+    return true;
   }
 }
 

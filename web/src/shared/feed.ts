@@ -6,7 +6,9 @@
  * purpose (FEED_CLOSE_CODES: too many frames, access revoked) is not
  * reconnected before the longest delay, so a page that floods or lost its key
  * does not hammer the server. Claims sent over the socket are matched to their
- * `claim.result` by requestId.
+ * `claim.result` by requestId. The socket is signed in by the session cookie
+ * (a same-origin WebSocket sends it, and its Origin, by itself): no token in
+ * the URL.
  */
 import { FEED_CLOSE_CODES } from '../../../packages/client';
 import type { ClaimRefusedAnswer, ClaimWonAnswer, FeedClientMessage, FeedServerMessage } from './types';
@@ -43,10 +45,7 @@ export class LiveFeed {
   private stopped = false;
   private readonly pending = new Map<string, { resolve(a: ClaimAnswer): void; reject(e: Error): void }>();
 
-  constructor(
-    private readonly token: string,
-    private readonly on: FeedEvents,
-  ) {}
+  constructor(private readonly on: FeedEvents) {}
 
   get online(): boolean {
     return this.ws?.readyState === WebSocket.OPEN;
@@ -110,8 +109,8 @@ export class LiveFeed {
 
   private url(): string {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const since = this.lastSeq ? `&since=${this.lastSeq}` : '';
-    return `${proto}//${location.host}/v1/feed?token=${encodeURIComponent(this.token)}${since}`;
+    const since = this.lastSeq ? `?since=${this.lastSeq}` : '';
+    return `${proto}//${location.host}/v1/feed${since}`;
   }
 
   private connect(): void {

@@ -7,7 +7,7 @@
  * breaking a page at run time. The pages import nothing from the server's
  * folders (a lint rule holds it).
  */
-import type { OfferClosedMessage, Schemas } from '../../../packages/client';
+import type { OfferClosedMessage, operations, Schemas } from '../../../packages/client';
 
 export type { FeedClientMessage, FeedServerMessage, Schemas } from '../../../packages/client';
 
@@ -64,3 +64,8 @@ export type PostingSpec = Schemas['PostingSpec'];
 export type Report = Schemas['Report'];
 export type ReportGroup = Report['groupBy'];
 export type ReportRow = Report['rows'][number];
+
+/** The session as the pages see it (GET /v1/session, and the answer of every way of signing in). */
+export type SessionView = operations['getSession']['responses'][200]['content']['application/json'];
+export type MembershipView = SessionView['memberships'][number];
+export type OrgKind = MembershipView['kind'];

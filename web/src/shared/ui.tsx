@@ -5,7 +5,7 @@
 import type { ButtonHTMLAttributes, ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 
-import { ApiError, messageOf, ok, type TypedAnswer } from './api';
+import { messageOf, ok, type TypedAnswer } from './api';
 import type { Page } from './types';
 
 // ─── hooks ────────────────────────────────────────────────────────────────────
@@ -332,63 +332,6 @@ export function Logo({ product }: { product: string }) {
       <span class="logo-text">
         Leadwire <span class="logo-product">{product}</span>
       </span>
-    </div>
-  );
-}
-
-/** The sign-in card: a key, checked with GET /v1/me before it is kept. */
-export function SignIn({
-  title,
-  subtitle,
-  placeholder,
-  onKey,
-  extra,
-}: {
-  title: string;
-  subtitle: string;
-  placeholder: string;
-  onKey(key: string): Promise<void>;
-  extra?: ComponentChildren;
-}) {
-  const [key, setKey] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    if (!key.trim()) return setError('Paste your key.');
-    setBusy(true);
-    setError(null);
-    try {
-      await onKey(key.trim());
-    } catch (err) {
-      setError(err instanceof ApiError && err.status === 401 ? 'This key is not valid.' : messageOf(err));
-    } finally {
-      setBusy(false);
-    }
-  };
-  return (
-    <div class="signin-wrap">
-      <form class="signin" onSubmit={submit}>
-        <h1>{title}</h1>
-        <p class="muted">{subtitle}</p>
-        <Field label="API key" error={error ?? undefined}>
-          <input
-            name="key"
-            type="password"
-            autocomplete="off"
-            spellcheck={false}
-            placeholder={placeholder}
-            value={key}
-            onInput={(e) => setKey(e.currentTarget.value)}
-            autofocus
-          />
-        </Field>
-        <Button type="submit" variant="primary" size="lg" busy={busy} class="wide">
-          Sign in
-        </Button>
-        <p class="fine">The key stays in this tab only (session storage) and is sent as an Authorization header.</p>
-      </form>
-      {extra}
     </div>
   );
 }

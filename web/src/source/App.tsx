@@ -1,15 +1,15 @@
 /**
- * The source portal (/source): a lead seller signs in with its source key
- * (kept in the tab's session storage, as on the buyer's page), then sees its
+ * The source portal (/source): a member of a lead seller signs in
+ * (shared/SessionGate.tsx), then sees its
  * leads with their outcomes and payouts (and downloads them as CSV), what the
  * agency owes it with the ledger behind it, and its posting spec.
  */
 import { useEffect, useState } from 'preact/hooks';
 
 import { LedgerTable } from '../buyer/Wallet';
-import { Api, ApiError, ok } from '../shared/api';
+import { type Api, ok } from '../shared/api';
 import { num, shortId } from '../shared/format';
-import { useKeySession } from '../shared/key-session';
+import { type ReadySession, SessionControls, SessionGate } from '../shared/SessionGate';
 import {
   CsvButton,
   NO_PAYOUT_YET,
@@ -20,8 +20,8 @@ import {
   SOURCE_PORTAL_LEDGER_KINDS,
   SourceLeadsTable,
 } from '../shared/supply';
-import type { Me, SourceBalance } from '../shared/types';
-import { Button, ErrorNote, Loading, Logo, Panel, SignIn, Toasts, useAsync, useMorePages } from '../shared/ui';
+import type { SourceBalance } from '../shared/types';
+import { Button, ErrorNote, Loading, Logo, Panel, Toasts, useAsync, useMorePages } from '../shared/ui';
 
 type Tab = 'leads' | 'balance' | 'spec';
 const TABS: { id: Tab; label: string }[] = [
@@ -35,47 +35,23 @@ const tabOfHash = (): Tab => {
 };
 
 export function App() {
-  const { key, me, note, api, signIn, signOut } = useKeySession(
-    'source',
-    (who) => {
-      if (who.kind !== 'source' || !who.source) {
-        throw new ApiError(
-          403,
-          'forbidden',
-          who.kind === 'buyer'
-            ? 'This is a buyer key: Live Leads is at /.'
-            : who.kind === 'admin'
-              ? 'This is an agency admin key: the console is at /admin.'
-              : 'This is not a source key.',
-        );
+  return (
+    <SessionGate
+      app="source"
+      title="Source portal"
+      extra={
+        <p class="signin-alt">
+          Agency staff? <a href="/admin">Open the agency console</a>
+        </p>
       }
-    },
-    'Your key is no longer valid (rotated or revoked?). Sign in with your new key.',
+    >
+      {(s) => <Portal session={s} />}
+    </SessionGate>
   );
-
-  if (!key) {
-    return (
-      <>
-        <SignIn
-          title="Source portal"
-          subtitle={note ?? 'Sign in with the source key your agency gave you.'}
-          placeholder="lw_source_…"
-          onKey={signIn}
-          extra={
-            <p class="signin-alt">
-              Agency staff? <a href="/admin">Open the agency console</a>
-            </p>
-          }
-        />
-        <Toasts />
-      </>
-    );
-  }
-  if (!me) return <Loading label="Signing in…" />;
-  return <Portal api={api} me={me} onSignOut={() => signOut()} />;
 }
 
-function Portal({ api, me, onSignOut }: { api: Api; me: Me; onSignOut(): void }) {
+function Portal({ session }: { session: ReadySession }) {
+  const { api, me } = session;
   const [tab, setTab] = useState<Tab>(tabOfHash);
   const balance = useAsync(() => ok(api.client.GET('/v1/source/balance')), [api]);
   const spec = useAsync(() => ok(api.client.GET('/v1/source/spec')), [api]);
@@ -120,9 +96,7 @@ function Portal({ api, me, onSignOut }: { api: Api; me: Me; onSignOut(): void })
             <span class="who-name">{me.source?.name}</span>
             <span class="who-org">{me.agency?.name}</span>
           </div>
-          <Button size="sm" variant="ghost" class="on-dark" onClick={onSignOut}>
-            Sign out
-          </Button>
+          <SessionControls session={session} app="source" />
         </div>
       </header>
       {me.source?.status === 'paused' ? (
