@@ -30,7 +30,7 @@ const statusOf = async (method: 'get' | 'patch', path: string, key: string) =>
 
 test('an agency admin makes an analyst key on the API keys page, copies it once, is refused an owner key, and revokes it', async () => {
   const { adminKey } = await post<{ adminKey: string }>(ROOT_TOKEN, '/v1/agencies', { name: 'Keys & Co' });
-  const A = track(await adminPage(suite.browser, suite.h.main.baseUrl, adminKey, '/admin/keys'));
+  const A = track(await adminPage(suite.browser, suite.h, adminKey, '/admin/keys', 'admin'));
   await A.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: suite.h.main.baseUrl });
   A.page.on('dialog', (d) => void d.accept());
   await A.page.waitForSelector('[data-testid=keys-table]');
@@ -77,7 +77,7 @@ test('a buyer makes a member key in Settings: it claims and reads, cannot change
     name: 'Keyed Roofing',
     serviceLines: [],
   });
-  const B = track(await buyerPage(suite.browser, suite.h.main.baseUrl, apiKey));
+  const B = track(await buyerPage(suite.browser, suite.h, apiKey));
   B.page.on('dialog', (d) => void d.accept());
   await B.page.click('button.tab:has-text("Settings")');
   await B.page.waitForSelector('[data-testid=keys-table]');
