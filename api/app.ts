@@ -53,6 +53,7 @@ import { opsRoutes } from './routes/ops';
 import { reportRoutes } from './routes/reports';
 import { sessionRoutes } from './routes/session';
 import { sourceRoutes } from './routes/sources';
+import { ssoRoutes } from './routes/sso';
 import { supplyRoutes } from './routes/supply';
 import type { ApiServices } from './services';
 import type { SignedIn } from './sessions';
@@ -243,6 +244,7 @@ export function createApi(deps: ApiDeps): Api {
     ...supplyRoutes,
     ...reportRoutes,
     ...exportRoutes,
+    ...ssoRoutes,
     ...opsRoutes({
       json: () => (doc ??= buildOpenApi(routes)),
       html: () => (html ??= docsPage((doc ??= buildOpenApi(routes)))),
