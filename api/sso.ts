@@ -44,7 +44,7 @@ const FLOW_COOKIE_PATH = '/v1/auth/sso';
  */
 const SESSION_COOKIE = 'lw_session';
 
-export const CALLBACK_PATH = '/v1/auth/sso/callback';
+const CALLBACK_PATH = '/v1/auth/sso/callback';
 export const SIGNED_IN_PATH = '/admin';
 export const signInErrorPath = (code: SsoErrorCode): string => `/admin/sign-in?error=${code}`;
 

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 
-import { DOMAIN, issuerProblem, normaliseDomain, SSO_DEFAULT_ROLES } from '../../domain/sso';
+import { DOMAIN, issuerProblem, normaliseDomain, SSO_DEFAULT_ROLES, SSO_ERROR_CODES } from '../../domain/sso';
 import { Email, IsoTime, text } from '../schema-blocks';
 
 const Issuer = text(500)
@@ -50,6 +50,9 @@ export const SsoSettingsView = z.object({
   redirectUri: z.string().nullable().describe('register this at the provider (null: LW_PUBLIC_URL is not set)'),
   updatedAt: IsoTime,
 });
+
+/** Why a sign-in ended on `/admin/sign-in?error=<code>` (the pages word each one). */
+export const SsoErrorCodeSchema = z.enum(SSO_ERROR_CODES);
 
 export const SsoDiscover = z.object({ email: Email }).strict();
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 
-import { createApi } from '../../api/app';
+import { type ApiDeps, createApi } from '../../api/app';
 import type { FeedHandle } from '../../api/feed';
 import { type Harness, RELAXED_LIMITS, ROOT_TOKEN, startHarness } from '../api/harness';
 
@@ -132,7 +132,11 @@ export async function screenshot(
  * harness's database, worker and bus: closing it and starting another on the
  * same port is an API restart as the browser sees it.
  */
-export async function apiOnPort(h: Harness, port: number): Promise<{ baseUrl: string; close(): Promise<void> }> {
+export async function apiOnPort(
+  h: Harness,
+  port: number,
+  overrides: Partial<ApiDeps> = {},
+): Promise<{ baseUrl: string; close(): Promise<void> }> {
   const api = createApi({
     db: h.database.db,
     bus: h.main.bus,
@@ -141,6 +145,7 @@ export async function apiOnPort(h: Harness, port: number): Promise<{ baseUrl: st
     rootToken: ROOT_TOKEN,
     rateLimits: RELAXED_LIMITS,
     logger: { error: () => undefined, warn: () => undefined },
+    ...overrides,
   });
   const server = http.createServer(api.app);
   const feed: FeedHandle = api.attachFeed(server);

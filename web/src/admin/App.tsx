@@ -9,6 +9,7 @@ import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
 
 import { Api, ApiError, messageOf, ok } from '../shared/api';
 import { clearKey, loadKey, saveKey } from '../shared/session';
+import { SsoButton } from '../shared/SsoButton';
 import type { Agency } from '../shared/types';
 import { Button, Field, Loading, Logo, Modal, SecretOnce, SignIn, Toasts } from '../shared/ui';
 import { Analytics } from './Analytics';
@@ -21,6 +22,7 @@ import { LeadDetail, Leads } from './Leads';
 import { Review } from './Review';
 import { Link, match, navigate, useLocation } from './router';
 import { SourceDetail, Sources, SourceSpecPage } from './Sources';
+import { SettingsPage } from './SsoSettings';
 import { OfferTimeline } from './Timeline';
 
 export function App() {
@@ -84,12 +86,15 @@ export function App() {
           placeholder="lw_admin_…"
           onKey={(k) => signIn(k)}
           extra={
-            <CreateAgency
-              onCreated={async (adminKey, ag) => {
-                await signIn(adminKey, ag);
-                setNewKey(adminKey);
-              }}
-            />
+            <>
+              <SsoButton />
+              <CreateAgency
+                onCreated={async (adminKey, ag) => {
+                  await signIn(adminKey, ag);
+                  setNewKey(adminKey);
+                }}
+              />
+            </>
           }
         />
         <Toasts />
@@ -183,6 +188,8 @@ const I = {
   sources: 'M3 6h6l2 3h6M3 14h6l2-3M14 6l3 3-3 3',
   analytics: 'M4 16V9M9 16V4M14 16v-5M2 17h16',
   timeline: 'M6 3v14M6 6h9M6 11h7M6 16h10',
+  settings:
+    'M10 7a3 3 0 100 6 3 3 0 000-6zM10 2v2M10 16v2M2 10h2M16 10h2M4.3 4.3l1.4 1.4M14.3 14.3l1.4 1.4M4.3 15.7l1.4-1.4M14.3 5.7l1.4-1.4',
 };
 const Icon = ({ d }: { d: string }) => (
   <svg viewBox="0 0 20 20" width="17" height="17" aria-hidden="true">
@@ -262,6 +269,7 @@ function Console({ api, agency, onSignOut }: { api: Api; agency: Agency; onSignO
   else if ((m = match('/admin/sources/:id', path))) page = <SourceDetail key={m.id} id={m.id!} />;
   else if (path === '/admin/disputes') page = <Disputes onChange={refresh} />;
   else if (path === '/admin/analytics') page = <Analytics />;
+  else if (path === '/admin/settings') page = <SettingsPage />;
   else
     page = (
       <div class="empty">
@@ -311,6 +319,9 @@ function Console({ api, agency, onSignOut }: { api: Api; agency: Agency; onSignO
             <div class="sidenav-sep" />
             <NavLink href="/admin/analytics" icon={I.analytics} path={path}>
               Analytics
+            </NavLink>
+            <NavLink href="/admin/settings" icon={I.settings} path={path}>
+              Settings
             </NavLink>
           </nav>
           <main class="main">{dir.loaded ? page : <Loading />}</main>
