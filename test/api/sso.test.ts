@@ -12,18 +12,30 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import type { Connection } from '@temporalio/client';
+import { eq } from 'drizzle-orm';
 import request from 'supertest';
 
 import { createApi } from '../../api/app';
 import { addMembership, createUser, membershipsOf, sessionByToken, userByEmail } from '../../db/accounts';
 import type { Database } from '../../db/connection';
+import { rotateSecrets } from '../../db/key-store';
 import { createApiKey } from '../../db/keys';
 import { createInProcessBus } from '../../db/offer-bus';
-import { ssoSettings } from '../../db/sso';
+import { agencySso } from '../../db/schema';
+import { ssoSecretKeyIds, ssoSettings } from '../../db/sso';
+import {
+  generateMasterKey,
+  installKeyStore,
+  KeyStore,
+  keyStore,
+  masterKeysFromEnv,
+  parseMasterKeys,
+} from '../../lib/key-store';
 import { bearer } from '../../packages/client';
 import { openTestPostgres } from '../helpers/db';
 import { Browser, startTestProvider, type TestProvider } from '../helpers/oidc-provider';
 import { testClient } from '../helpers/temporal';
+import { docCurlBody } from './doc-examples';
 import { RELAXED_LIMITS, ROOT_TOKEN, unique } from './harness';
 
 let database: Database;
@@ -362,4 +374,43 @@ test('settings: bad input is a 400 naming the field and stores nothing; a taken 
   const bad = await api.post('/v1/auth/sso/discover').send({ email: 'not-an-email' });
   expect([bad.status, bad.body.errors?.[0]?.path]).toEqual([400, 'email']);
   expect((await api.get('/v1/auth/sso/not-a-uuid/start')).status).toBe(400);
+});
+
+test('a master key rotation re-seals the client secret (keys:rotate), sign-in works with the old key gone; a secret moved to another agency does not open', async () => {
+  const run = keyStore();
+  const runKeys = masterKeysFromEnv().keys;
+  const rotated = parseMasterKeys(generateMasterKey('ssorotated'))[0]!;
+  const domain = domainName();
+  const a = await agencyWithSso(domain); // never signed in before: nothing of it is remembered in clear
+  idp.person('rita', { email: `rita@${domain}`, email_verified: true });
+  const untilDone = async () => {
+    while ((await rotateSecrets(database.db, 500)).moved > 0);
+  };
+  try {
+    installKeyStore(new KeyStore([rotated, ...runKeys]));
+    await untilDone();
+    expect(await ssoSecretKeyIds(database.db)).toEqual(['ssorotated']);
+    installKeyStore(new KeyStore([rotated])); // the old master key removed
+    expect((await signIn(a.id, 'rita')).landed.pathname).toBe('/admin');
+  } finally {
+    installKeyStore(new KeyStore([...runKeys, rotated])); // everything back under the run's key for the other tests
+    await untilDone();
+    installKeyStore(run);
+  }
+
+  // The sealed secret is bound to its agency: copied onto another agency's row it does not open there.
+  const other = await agencyWithSso(domainName());
+  const sealed = (await ssoSettings(database.db, a.id))!.clientSecretSealed;
+  await database.db.update(agencySso).set({ clientSecretSealed: sealed }).where(eq(agencySso.agencyId, other.id));
+  const start = await api.get(`/v1/auth/sso/${other.id}/start`);
+  expect(start.headers.location).toBe('/admin/sign-in?error=sso_provider_error');
+});
+
+test("docs/accounts.md's curl example sets an agency's SSO as shown", async () => {
+  const a = await agency();
+  const documented = docCurlBody('docs/accounts.md', '/v1/sso');
+  const res = await api.put('/v1/sso').set(bearer(a.adminKey)).send(documented);
+  expect(res.status).toBe(200);
+  expect(res.body.sso).toMatchObject({ issuer: 'https://acme.okta.com', allowedDomains: ['acme.com'], enabled: true });
+  expect(JSON.stringify(res.body)).not.toContain('paste-the-client-secret');
 });
