@@ -19,10 +19,9 @@
  */
 import crypto from 'node:crypto';
 
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import type * as OpenIdClient from 'openid-client';
 
-import { createSession } from '../db/accounts';
 import {
   consumeSsoFlow,
   createSsoFlow,
@@ -31,18 +30,13 @@ import {
   type SsoRow,
   ssoSettings,
 } from '../db/sso';
-import { SESSION_ABSOLUTE_MS } from '../domain/accounts';
 import { domainOfEmail, isLoopbackHttp, SSO_FLOW_TTL_MS, type SsoErrorCode } from '../domain/sso';
 import type { ApiServices } from './services';
+import { startSession } from './sessions';
 
 /** The cookie holding a sign-in's PKCE code verifier, sent back only to /v1/auth/sso/…. */
 const FLOW_COOKIE = 'lw_sso';
 const FLOW_COOKIE_PATH = '/v1/auth/sso';
-/**
- * The session cookie. A minimal local writer: the lead's session support
- * (api/session-cookie.ts) replaces it when it lands.
- */
-const SESSION_COOKIE = 'lw_session';
 
 const CALLBACK_PATH = '/v1/auth/sso/callback';
 export const SIGNED_IN_PATH = '/admin';
@@ -170,10 +164,11 @@ async function identityOf(
 }
 
 /**
- * Finishes a sign-in on the provider's redirect back: answers the session
- * cookie for the browser, or throws an SsoRefusal.
+ * Finishes a sign-in on the provider's redirect back: the session and its
+ * cookie (api/sessions.ts `startSession`, which also ends any session the
+ * browser had), or an SsoRefusal.
  */
-export async function finishSignIn(services: ApiServices, req: Request): Promise<{ cookie: string }> {
+export async function finishSignIn(services: ApiServices, req: Request, res: Response): Promise<void> {
   const publicUrl = services.publicUrl;
   const query = new URL(req.originalUrl, 'http://callback.invalid').searchParams;
   const state = query.get('state');
@@ -181,6 +176,8 @@ export async function finishSignIn(services: ApiServices, req: Request): Promise
   if (!state || !verifier || !publicUrl) throw new SsoRefusal('sso_state_invalid');
   const flow = await consumeSsoFlow(services.db, sha256(state), sha256(verifier));
   if (!flow) throw new SsoRefusal('sso_state_invalid');
+  // Used: the browser forgets its verifier.
+  res.append('Set-Cookie', `${FLOW_COOKIE}=; Path=${FLOW_COOKIE_PATH}; HttpOnly; SameSite=Lax; Max-Age=0`);
   if (query.has('error')) throw new SsoRefusal('sso_denied');
   const sso = await ssoSettings(services.db, flow.agencyId);
   if (!sso?.enabled) throw new SsoRefusal('sso_not_configured');
@@ -216,15 +213,10 @@ export async function finishSignIn(services: ApiServices, req: Request): Promise
     defaultRole: sso.defaultRole,
   });
   if (!member.ok) throw new SsoRefusal(member.code);
-  const { token } = await createSession(services.db, {
-    userId: member.user.id,
+  await startSession(services.db, req, res, {
+    user: member.user,
     membershipId: member.membership.id,
     method: 'sso',
-    userAgent: req.headers['user-agent'] ?? null,
     ip: services.clientIp(req),
   });
-  const cookie =
-    `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; ` +
-    `Max-Age=${SESSION_ABSOLUTE_MS / 1000}${secureAttribute(publicUrl)}`;
-  return { cookie };
 }

@@ -170,10 +170,10 @@ export const ssoRoutes: AnyRoute[] = [
     roles: [],
     query: SsoCallbackQuery,
     responses: { ...REDIRECT_DOC, ...BAD_INPUT },
-    async handler({ req, services }) {
+    async handler({ req, res, services }) {
       return redirecting(async () => {
-        const { cookie } = await finishSignIn(services, req);
-        return redirect(SIGNED_IN_PATH, cookie);
+        await finishSignIn(services, req, res);
+        return redirect(SIGNED_IN_PATH);
       });
     },
   }),

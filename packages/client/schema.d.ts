@@ -1394,14 +1394,14 @@ export interface paths {
         };
         /**
          * The agency's single sign-on settings (the client secret is never shown)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["getSso"];
         /**
          * Set the agency's single sign-on (OpenID Connect): issuer, client, allowed email domains, default role
          * @description The client secret is write-only: sealed at rest by the key store, never answered; omit it to keep the stored one (the first PUT must carry it). Register `redirectUri` (`<LW_PUBLIC_URL>/v1/auth/sso/callback`) at the provider.
          *
-         *     Auth: agency admin key.
+         *     Auth: agency admin key, or a signed-in person acting in one.
          */
         put: operations["putSso"];
         post?: never;

@@ -177,8 +177,12 @@ test('the first sign-in creates the person and their membership with the default
       enabled: true,
     });
   expect(put.status).toBe(200);
-  const second = await signIn(a.id, 'ada');
+  // In a browser that still holds the first session: signing in again ends it (never continues an old id).
+  const browser = new Browser();
+  browser.jar.set(baseUrl, new Map([['lw_session', token!]]));
+  const second = await signIn(a.id, 'ada', browser);
   expect(second.landed.pathname).toBe('/admin');
+  expect(await sessionByToken(database.db, token!)).toBeUndefined();
   expect(await membershipsOf(database.db, user!.id)).toEqual([membership]);
   const token2 = second.browser.cookie(baseUrl, 'lw_session');
   expect(token2).not.toBe(token); // a fresh session id for every sign-in
@@ -245,10 +249,13 @@ test('a tampered state, a replayed callback and a callback in another browser ar
   const crossed = await stranger.get(url2);
   expect(errorOf(new URL(crossed.headers.get('location')!, baseUrl))).toBe('sso_state_invalid');
   expect(stranger.cookie(baseUrl, 'lw_session')).toBeUndefined();
+  const verifier = b2.cookie(baseUrl, 'lw_sso')!;
   const owner = await b2.get(url2);
   expect(owner.headers.get('location')).toBe('/admin');
+  expect(b2.cookie(baseUrl, 'lw_sso')).toBeUndefined(); // used: the browser forgets it
 
-  // Replayed: the same callback again, in the same browser, after it worked.
+  // Replayed: the same callback again, with the same verifier cookie, after it worked.
+  b2.jar.get(baseUrl)!.set('lw_sso', verifier);
   const replay = await b2.get(url2);
   expect(errorOf(new URL(replay.headers.get('location')!, baseUrl))).toBe('sso_state_invalid');
 });
