@@ -56,6 +56,7 @@ import { opsRoutes } from './routes/ops';
 import { reportRoutes } from './routes/reports';
 import { sessionRoutes } from './routes/session';
 import { sourceRoutes } from './routes/sources';
+import { ssoRoutes } from './routes/sso';
 import { supplyRoutes } from './routes/supply';
 import type { ApiServices } from './services';
 import type { SignedIn } from './sessions';
@@ -248,6 +249,7 @@ export function createApi(deps: ApiDeps): Api {
     ...reportRoutes,
     ...exportRoutes,
     ...keyRoutes,
+    ...ssoRoutes,
     ...opsRoutes({
       json: () => (doc ??= buildOpenApi(routes)),
       html: () => (html ??= docsPage((doc ??= buildOpenApi(routes)))),

@@ -142,6 +142,12 @@ const AUTHORIZATION = {
   listMySessions: PUBLIC,
   revokeMySession: PUBLIC,
   signOutEverywhere: PUBLIC,
+  // single sign-on: the agency's settings, and the public steps of signing in
+  getSso: AGENCY_READ,
+  putSso: AGENCY_MANAGE,
+  discoverSso: PUBLIC,
+  startSso: PUBLIC,
+  ssoCallback: PUBLIC,
   // public
   healthz: PUBLIC,
   readyz: PUBLIC,

@@ -32,6 +32,7 @@ import * as ops from './routes/ops.schemas';
 import * as reports from './routes/reports.schemas';
 import * as session from './routes/session.schemas';
 import * as sources from './routes/sources.schemas';
+import * as sso from './routes/sso.schemas';
 import * as supply from './routes/supply.schemas';
 import * as shared from './schemas';
 
@@ -63,6 +64,7 @@ const SCHEMA_MODULES: Record<string, unknown>[] = [
   reports,
   session,
   sources,
+  sso,
   supply,
 ];
 

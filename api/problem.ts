@@ -56,6 +56,8 @@ const PROBLEM_TITLES = {
   buyer_paused: 'The buyer is paused',
   access_revoked: 'The key was revoked or its buyer paused',
   upgrade_required: 'This route is a WebSocket',
+  sso_not_configured: 'No single sign-on for this email domain',
+  sso_domain_taken: "Another agency's single sign-on already allows that domain",
   bad_request: 'Bad request',
   service_unavailable: 'A dependency is unavailable',
   internal_error: 'Internal error',

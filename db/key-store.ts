@@ -19,6 +19,7 @@ import { hmacWithRoot, KeyStore, keyStore, KeyStoreError } from '../lib/key-stor
 import { rewrapWebhookSecrets, sealPlaintextWebhookSecrets, webhookSecretKeyIds } from './buyers';
 import type { DbOrTx } from './connection';
 import { keyStoreRoots } from './schema';
+import { rewrapSsoSecrets, ssoSecretKeyIds } from './sso';
 
 /** One kind of sealed secret in the database (a column or a pair of columns of one aggregate). */
 interface SealedSecrets {
@@ -70,6 +71,12 @@ const SEALED_SECRETS: SealedSecrets[] = [
     keyIds: webhookSecretKeyIds,
     rewrap: rewrapWebhookSecrets,
     sealPlaintext: sealPlaintextWebhookSecrets,
+  },
+  {
+    name: 'agency_sso.client_secret',
+    keyIds: ssoSecretKeyIds,
+    rewrap: rewrapSsoSecrets,
+    sealPlaintext: async () => 0, // created sealed
   },
   keyStoreRootsSecrets,
 ];

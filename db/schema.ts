@@ -1138,3 +1138,20 @@ export const agencySso = pgTable('agency_sso', {
   enabled: boolean('enabled').notNull().default(true),
   updatedAt: updatedAt(),
 });
+
+/** An SSO sign-in in flight (migration 0013): used once, by the browser that started it, before it expires. */
+export const ssoFlows = pgTable(
+  'sso_flows',
+  {
+    stateHash: text('state_hash').primaryKey(),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    /** SHA-256 of the PKCE code verifier held by the browser's cookie. */
+    verifierHash: text('verifier_hash').notNull(),
+    nonce: text('nonce').notNull(),
+    expiresAt: ts('expires_at').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('sso_flows_expires_at').on(t.expiresAt)],
+);

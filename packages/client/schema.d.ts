@@ -1625,6 +1625,98 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sso": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The agency's single sign-on settings (the client secret is never shown)
+         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         */
+        get: operations["getSso"];
+        /**
+         * Set the agency's single sign-on (OpenID Connect): issuer, client, allowed email domains, default role
+         * @description The client secret is write-only: sealed at rest by the key store, never answered; omit it to keep the stored one (the first PUT must carry it). Register `redirectUri` (`<LW_PUBLIC_URL>/v1/auth/sso/callback`) at the provider.
+         *
+         *     Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         */
+        put: operations["putSso"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/sso/discover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Where an email signs in with single sign-on: the start of its domain's agency SSO
+         * @description The answer depends only on the email's domain (whether an agency allows it), never on whether the person has an account.
+         *
+         *     No authentication.
+         */
+        post: operations["discoverSso"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/sso/{agencyId}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A browser's single sign-on begins: off to the agency's provider
+         * @description Sets a short-lived HttpOnly cookie (`lw_sso`, path /v1/auth/sso) that binds the sign-in to this browser.
+         *
+         *     No authentication.
+         */
+        get: operations["startSso"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/sso/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Back from the provider: a session and the console, or the sign-in page with the reason
+         * @description Works once, in the browser that started the sign-in; needs `email_verified` and an allowed domain. A first sign-in creates the user and the agency membership with the default role; a member keeps the role they have.
+         *
+         *     No authentication.
+         */
+        get: operations["ssoCallback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -3317,6 +3409,53 @@ export interface components {
         Sources: {
             sources: components["schemas"]["SourceView"][];
             nextCursor: string | null;
+        };
+        SsoDiscover: {
+            /** Format: email */
+            email: string;
+        };
+        SsoDiscovered: {
+            /** @description where the browser goes: this API's start of the agency's SSO */
+            url: string;
+        };
+        /** @enum {string} */
+        SsoErrorCode: "sso_not_configured" | "sso_state_invalid" | "sso_provider_error" | "sso_denied" | "sso_email_unverified" | "sso_domain_not_allowed" | "sso_account_conflict" | "account_disabled";
+        SsoSettings: {
+            /** @description null: no SSO configured */
+            sso: components["schemas"]["SsoSettingsView"] | null;
+        };
+        SsoSettingsPut: {
+            /** @description the provider's issuer URL, exactly as its discovery document names it (https; http only on localhost) */
+            issuer: string;
+            /** @description the client id the provider gave this agency */
+            clientId: string;
+            /** @description the client secret; write-only (never answered), omitted = keep the stored one */
+            clientSecret?: string;
+            /** @description email domains that sign in through this provider (lower-cased); a domain belongs to one agency */
+            allowedDomains: string[];
+            /**
+             * @description a new member's role at their first sign-in
+             * @enum {string}
+             */
+            defaultRole: "admin" | "dispatcher" | "analyst";
+            enabled: boolean;
+        };
+        SsoSettingsView: {
+            issuer: string;
+            clientId: string;
+            /**
+             * @description a client secret is stored (it is never shown)
+             * @constant
+             */
+            clientSecretSet: true;
+            allowedDomains: string[];
+            /** @enum {string} */
+            defaultRole: "admin" | "dispatcher" | "analyst";
+            enabled: boolean;
+            /** @description register this at the provider (null: LW_PUBLIC_URL is not set) */
+            redirectUri: string | null;
+            /** @description ISO-8601 UTC time */
+            updatedAt: string;
         };
         Timeline: {
             events: components["schemas"]["TimelineEventView"][];
@@ -9974,6 +10113,269 @@ export interface operations {
             };
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSso: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the settings, or null */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoSettings"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putSso: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SsoSettingsPut"];
+            };
+        };
+        responses: {
+            /** @description the settings as stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoSettings"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a domain is already allowed by another agency's SSO (`sso_domain_taken`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    discoverSso: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SsoDiscover"];
+            };
+        };
+        responses: {
+            /** @description the URL to send the browser to */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoDiscovered"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no enabled SSO allows that domain (`sso_not_configured`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    startSso: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                agencyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description to the provider (start) or the console (callback); any refusal to `/admin/sign-in?error=<code>` (`sso_not_configured`, `sso_state_invalid`, `sso_provider_error`, `sso_denied`, `sso_email_unverified`, `sso_domain_not_allowed`, `sso_account_conflict`, `account_disabled`) */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ssoCallback: {
+        parameters: {
+            query?: {
+                state?: string;
+                code?: string;
+                error?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description to the provider (start) or the console (callback); any refusal to `/admin/sign-in?error=<code>` (`sso_not_configured`, `sso_state_invalid`, `sso_provider_error`, `sso_denied`, `sso_email_unverified`, `sso_domain_not_allowed`, `sso_account_conflict`, `account_disabled`) */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };

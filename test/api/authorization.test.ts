@@ -136,7 +136,7 @@ function expected(c: Case): Partial<Record<Who, number>> {
 }
 
 interface Case {
-  method: 'get' | 'post' | 'patch';
+  method: 'get' | 'post' | 'patch' | 'put';
   path: string;
   url: (w: World) => string;
   body?: (w: World) => object;
@@ -679,6 +679,38 @@ const CASES: Case[] = [
     url: () => '/v1/account/sign-out-everywhere',
     expect: sessionOnly(),
   },
+  // Single sign-on: the settings are each agency's own (owners and admins); the sign-in steps are public and
+  // answer everyone alike (a domain without SSO; an agency without SSO and a callback without a sign-in redirect
+  // to the sign-in page).
+  { method: 'get', path: '/v1/sso', url: () => '/v1/sso', expect: anyAdmin(200) },
+  {
+    method: 'put',
+    path: '/v1/sso',
+    url: () => '/v1/sso',
+    body: () => ({
+      issuer: 'https://login.example.com',
+      clientId: 'client',
+      clientSecret: 'secret',
+      allowedDomains: [`${unique('authz')}.example`],
+      defaultRole: 'analyst',
+      enabled: false,
+    }),
+    expect: anyAdmin(200),
+  },
+  {
+    method: 'post',
+    path: '/v1/auth/sso/discover',
+    url: () => '/v1/auth/sso/discover',
+    body: () => ({ email: `someone@${unique('nosso')}.example` }),
+    expect: everyone(404),
+  },
+  {
+    method: 'get',
+    path: '/v1/auth/sso/:agencyId/start',
+    url: (w) => `/v1/auth/sso/${w.A.agency.id}/start`,
+    expect: everyone(302),
+  },
+  { method: 'get', path: '/v1/auth/sso/callback', url: () => '/v1/auth/sso/callback', expect: everyone(302) },
   { method: 'get', path: '/healthz', url: () => '/healthz', expect: everyone(200) },
   { method: 'get', path: '/readyz', url: () => '/readyz', expect: everyone(200) },
   { method: 'get', path: '/metrics', url: () => '/metrics', expect: everyone(200) },

@@ -14,7 +14,7 @@ import path from 'node:path';
 
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 
-import { createApi } from '../../api/app';
+import { type ApiDeps, createApi } from '../../api/app';
 import type { FeedHandle } from '../../api/feed';
 import { addMembership, createUser, type Org } from '../../db/accounts';
 import type { MembershipRole } from '../../domain/accounts';
@@ -181,15 +181,16 @@ export async function buyerPage(
   return w;
 }
 
-/** The agency console, signed in as an owner of the key's agency (or `role`). */
+/** The agency console, signed in as an owner of the key's agency (or `role`); `baseUrl`: another API instance. */
 export async function adminPage(
   browser: Browser,
   h: Harness,
   key: string,
   path = '/admin',
   role: MembershipRole = 'owner',
+  baseUrl = h.main.baseUrl,
 ): Promise<PageWatch> {
-  const w = await openPage(browser, `${h.main.baseUrl}${path}`);
+  const w = await openPage(browser, `${baseUrl}${path}`);
   await signInAs(w.page, h, key, '.sidenav', role);
   return w;
 }
@@ -216,7 +217,11 @@ export async function screenshot(
  * harness's database, worker and bus: closing it and starting another on the
  * same port is an API restart as the browser sees it.
  */
-export async function apiOnPort(h: Harness, port: number): Promise<{ baseUrl: string; close(): Promise<void> }> {
+export async function apiOnPort(
+  h: Harness,
+  port: number,
+  overrides: Partial<ApiDeps> = {},
+): Promise<{ baseUrl: string; close(): Promise<void> }> {
   const api = createApi({
     db: h.database.db,
     bus: h.main.bus,
@@ -225,6 +230,7 @@ export async function apiOnPort(h: Harness, port: number): Promise<{ baseUrl: st
     rootToken: ROOT_TOKEN,
     rateLimits: RELAXED_LIMITS,
     logger: { error: () => undefined, warn: () => undefined },
+    ...overrides,
   });
   const server = http.createServer(api.app);
   const feed: FeedHandle = api.attachFeed(server);

@@ -23,6 +23,7 @@ import { LeadDetail, Leads } from './Leads';
 import { Review } from './Review';
 import { Link, match, navigate, useLocation } from './router';
 import { SourceDetail, Sources, SourceSpecPage } from './Sources';
+import { SettingsPage } from './SsoSettings';
 import { OfferTimeline } from './Timeline';
 
 export function App() {
@@ -120,6 +121,8 @@ const I = {
   analytics: 'M4 16V9M9 16V4M14 16v-5M2 17h16',
   timeline: 'M6 3v14M6 6h9M6 11h7M6 16h10',
   keys: 'M12.5 3a4.5 4.5 0 11-3.9 6.7L3 15.3V17h2.5v-1.5H7V14h1.5l1.3-1.3A4.5 4.5 0 0112.5 3z',
+  settings:
+    'M10 7a3 3 0 100 6 3 3 0 000-6zM10 2v2M10 16v2M2 10h2M16 10h2M4.3 4.3l1.4 1.4M14.3 14.3l1.4 1.4M4.3 15.7l1.4-1.4M14.3 5.7l1.4-1.4',
 };
 const Icon = ({ d }: { d: string }) => (
   <svg viewBox="0 0 20 20" width="17" height="17" aria-hidden="true">
@@ -201,6 +204,7 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
   else if (path === '/admin/disputes') page = <Disputes onChange={refresh} />;
   else if (path === '/admin/analytics') page = <Analytics />;
   else if (path === '/admin/keys') page = <KeysPage api={api} />;
+  else if (path === '/admin/settings') page = <SettingsPage />;
   else
     page = (
       <div class="empty">
@@ -253,6 +257,9 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
             </NavLink>
             <NavLink href="/admin/keys" icon={I.keys} path={path}>
               API keys
+            </NavLink>
+            <NavLink href="/admin/settings" icon={I.settings} path={path}>
+              Settings
             </NavLink>
           </nav>
           <main class="main">{dir.loaded ? page : <Loading />}</main>

@@ -6,11 +6,12 @@
  * re-exports the real component under this name) and nothing else changes.
  */
 import type { Session } from './session';
+import { SsoButton } from './SsoButton';
 import type { SessionView } from './types';
 
-/** SLOT (single sign-on): a "Sign in with SSO" button on the sign-in page. Empty until built. */
+/** Single sign-on: "Sign in with SSO" on the sign-in page (web/src/shared/SsoButton.tsx). */
 export function SsoSignInSlot(_: { email: string; onSignedIn(view: SessionView): void }) {
-  return null;
+  return <SsoButton />;
 }
 
 /** SLOT (passkeys): a "Sign in with a passkey" button on the sign-in page. Empty until built. */
