@@ -53,6 +53,7 @@ import { opsRoutes } from './routes/ops';
 import { reportRoutes } from './routes/reports';
 import { sourceRoutes } from './routes/sources';
 import { supplyRoutes } from './routes/supply';
+import { teamRoutes } from './routes/team';
 import type { ApiServices } from './services';
 import type { SignedIn } from './sessions';
 import { SharedTokenBuckets } from './shared-rate-limit';
@@ -231,6 +232,7 @@ export function createApi(deps: ApiDeps): Api {
     ...supplyRoutes,
     ...reportRoutes,
     ...exportRoutes,
+    ...teamRoutes,
     ...opsRoutes({
       json: () => (doc ??= buildOpenApi(routes)),
       html: () => (html ??= docsPage((doc ??= buildOpenApi(routes)))),
