@@ -16,7 +16,6 @@ import type { Request, Response } from 'express';
 
 import {
   addMembership,
-  anyUserExists,
   changeTeam,
   consumeOneTimeToken,
   createUser,
@@ -276,7 +275,6 @@ export const teamRoutes: AnyRoute[] = [
       const passwordHash = await hashNewPassword(checkNewPassword(body.password));
       const view = await services.db.transaction(async (tx) => {
         if (!(await consumeOneTimeToken(tx, 'setup', body.token))) throw linkExpired();
-        if (await anyUserExists(tx)) throw linkExpired(); // a link from before somebody set up: spent
         await revokeUnusedTokens(tx, 'setup');
         const { agency } = await createAgencyWithKey(tx, { name: body.agencyName, timeZone: body.timeZone });
         const user = await createUser(tx, {
