@@ -14,7 +14,7 @@ export interface paths {
         put?: never;
         /**
          * Create an agency (root token only); answers its admin key, shown once
-         * @description Auth: root token.
+         * @description Auth: root token, or a signed-in person acting in one.
          */
         post: operations["createAgency"];
         delete?: never;
@@ -32,13 +32,13 @@ export interface paths {
         };
         /**
          * The agency's service lines
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["listServiceLines"];
         put?: never;
         /**
          * Define a service line (e.g. roofing); keys are unique per agency
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["createServiceLine"];
         delete?: never;
@@ -56,7 +56,7 @@ export interface paths {
         };
         /**
          * The agency's settings: duplicate window, consent, auto-pause, return rules, buyer self-service limits
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["getSettings"];
         put?: never;
@@ -66,7 +66,7 @@ export interface paths {
         head?: never;
         /**
          * Change settings: each key given replaces its value; null restores the default
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         patch: operations["updateSettings"];
         trace?: never;
@@ -80,7 +80,7 @@ export interface paths {
         };
         /**
          * Who this key is: root, an agency admin (with the agency), a buyer (with its profile and balance) or a source (with its balance)
-         * @description Auth: root token or agency admin key or buyer key or source key.
+         * @description Auth: root token or agency admin key or buyer key or source key, or a signed-in person acting in one.
          */
         get: operations["me"];
         put?: never;
@@ -92,7 +92,7 @@ export interface paths {
          * Change my caps, service area, pause state, hours and pauses, alert settings, low-balance threshold (and lead filters where allowed), within the limits my agency sets; audited
          * @description The agency's limits (`selfService` in its settings) bound caps per period and the states or ZIP prefixes a buyer may serve. A buyer may pause and resume itself, but not lift a pause by the agency or the system (409 `pause_locked`).
          *
-         *     Auth: buyer key.
+         *     Auth: buyer key, or a signed-in person acting in one.
          */
         patch: operations["updateMe"];
         trace?: never;
@@ -106,7 +106,7 @@ export interface paths {
         };
         /**
          * My balance and my latest ledger entries
-         * @description Auth: buyer key.
+         * @description Auth: buyer key, or a signed-in person acting in one.
          */
         get: operations["myWallet"];
         put?: never;
@@ -126,7 +126,7 @@ export interface paths {
         };
         /**
          * My ledger entries (top-ups, charges, refunds), newest first
-         * @description Auth: buyer key.
+         * @description Auth: buyer key, or a signed-in person acting in one.
          */
         get: operations["myLedger"];
         put?: never;
@@ -146,7 +146,7 @@ export interface paths {
         };
         /**
          * The leads I won, with every field, newest first
-         * @description Auth: buyer key.
+         * @description Auth: buyer key, or a signed-in person acting in one.
          */
         get: operations["myLeads"];
         put?: never;
@@ -166,13 +166,13 @@ export interface paths {
         };
         /**
          * The agency's buyers, newest first
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["listBuyers"];
         put?: never;
         /**
          * Create a buyer with its wallet; answers its API key and webhook signing secret, shown once
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["createBuyer"];
         delete?: never;
@@ -190,7 +190,7 @@ export interface paths {
         };
         /**
          * One buyer, with its balance
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["getBuyer"];
         put?: never;
@@ -200,7 +200,7 @@ export interface paths {
         head?: never;
         /**
          * Change a buyer: pause or resume (with a reason), name, service lines, area, caps, delivery
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         patch: operations["updateBuyer"];
         trace?: never;
@@ -216,7 +216,7 @@ export interface paths {
         put?: never;
         /**
          * Top up a buyer's wallet (Idempotency-Key: a retried top-up adds once)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["addCredits"];
         delete?: never;
@@ -234,7 +234,7 @@ export interface paths {
         };
         /**
          * A buyer's ledger entries, newest first
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["buyerLedger"];
         put?: never;
@@ -256,7 +256,7 @@ export interface paths {
         put?: never;
         /**
          * Issue a new API key for a buyer (shown once); optionally revoke its other keys
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["createBuyerKey"];
         delete?: never;
@@ -278,7 +278,7 @@ export interface paths {
          * Rotate a buyer's webhook signing secret; answers the new one, shown once
          * @description The secret signs webhook deliveries per Standard Webhooks (docs/delivery.md). It is shown at creation and on rotation only. For `overlapSeconds` (default 86400) the previous secret signs too – a second `v1,` signature in `webhook-signature` – so receivers can switch without missing a delivery. A rotation also ends the deprecated `X-Leadwire-Signature` header.
          *
-         *     Auth: agency admin key.
+         *     Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["rotateWebhookSecret"];
         delete?: never;
@@ -296,7 +296,7 @@ export interface paths {
         };
         /**
          * The audit trail of a buyer's settings: who (admin, buyer, system) changed what, from what to what; newest first
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["buyerChanges"];
         put?: never;
@@ -316,7 +316,7 @@ export interface paths {
         };
         /**
          * Engagement of a buyer over the last N days: claim latency, claims won/lost, viewed but ignored, delivery success, pipeline close rates per campaign
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["buyerStats"];
         put?: never;
@@ -336,13 +336,13 @@ export interface paths {
         };
         /**
          * The agency's campaigns, newest first
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["listCampaigns"];
         put?: never;
         /**
          * Create a campaign (ping post or push)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["createCampaign"];
         delete?: never;
@@ -360,7 +360,7 @@ export interface paths {
         };
         /**
          * One campaign with its buyer pool
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["getCampaign"];
         put?: never;
@@ -370,7 +370,7 @@ export interface paths {
         head?: never;
         /**
          * Change a campaign: mode switch, window, preview, price, winners, fallback, strategy, pool, caps, status
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         patch: operations["updateCampaign"];
         trace?: never;
@@ -388,7 +388,7 @@ export interface paths {
          * Run a campaign configuration (stored or draft) against the agency's last N leads, selling nothing
          * @description For each lead: who would have been eligible, who excluded with which reason, and at what price (the floor for a highest-bid auction), as of now (today's balances, caps and pauses). Nothing is written: no offer, no event, no charge.
          *
-         *     Auth: agency admin key.
+         *     Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["dryRunCampaign"];
         delete?: never;
@@ -406,7 +406,7 @@ export interface paths {
         };
         /**
          * Leads of the agency, newest first (`?status=manual_review` is the review queue)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["listLeads"];
         put?: never;
@@ -414,7 +414,7 @@ export interface paths {
          * Submit a lead: validated, deduplicated, stored, and routed by its own workflow
          * @description Send `Idempotency-Key` to make retries safe: the same key and body answer the first result, and a lead is never routed twice. A lead with the same phone or email for the same service line within the duplicate window is refused (409 `duplicate_lead`). A source key posts only into the campaigns allowed to its source (403 `campaign_not_allowed`); its `subId` and `clickId` are kept with the lead.
          *
-         *     Auth: agency admin key or source key.
+         *     Auth: agency admin key or source key, or a signed-in person acting in one.
          */
         post: operations["createLead"];
         delete?: never;
@@ -432,7 +432,7 @@ export interface paths {
         };
         /**
          * A lead with its status, offers and assignments
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["getLead"];
         put?: never;
@@ -452,7 +452,7 @@ export interface paths {
         };
         /**
          * Every event of a lead, across all its offers, in order
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["leadTimeline"];
         put?: never;
@@ -474,7 +474,7 @@ export interface paths {
         put?: never;
         /**
          * Run a new auction for a lead in manual review (its campaign, or another)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["reofferLead"];
         delete?: never;
@@ -494,7 +494,7 @@ export interface paths {
         put?: never;
         /**
          * Sell a lead in manual review to one buyer, charged like a claim
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["assignLead"];
         delete?: never;
@@ -514,7 +514,7 @@ export interface paths {
         put?: never;
         /**
          * Reject a lead in manual review (final)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["rejectLead"];
         delete?: never;
@@ -532,7 +532,7 @@ export interface paths {
         };
         /**
          * Offers targeted to me (default `status=open`); only the preview of each lead. Records that I viewed them.
-         * @description Auth: buyer key.
+         * @description Auth: buyer key, or a signed-in person acting in one.
          */
         get: operations["listMyOffers"];
         put?: never;
@@ -556,7 +556,7 @@ export interface paths {
          * Claim an offer: the first valid claim wins the lead and is charged at once
          * @description Answers 200 `{result:"won", lead, charged, balance, assignmentId}` (a repeated claim by the winner answers the same, charged once), 409 `{result:"lost", reason:"lost_race"|"offer_closed"}`, 402 `{result:"failed", reason:"insufficient_credits"}`, 403 `{result:"failed", reason:"not_targeted"|"eligibility_changed"|"cap_reached"}`. On 503 `claim_pending` retry with the same `requestId`: it is the same attempt.
          *
-         *     Auth: buyer key.
+         *     Auth: buyer key, or a signed-in person acting in one.
          */
         post: operations["claimOffer"];
         delete?: never;
@@ -578,7 +578,7 @@ export interface paths {
          * Place (or raise) a sealed bid on a highest-bid offer; the highest bid at close wins
          * @description The bid must be at least the floor (the offer's `price`) and my balance must cover it now; a later bid must raise my earlier one. At close the highest bid wins (a tie: the earlier bid) and pays its bid, or the next bid under second-price pricing (never below the floor); if the winner can no longer pay, the next bid wins. Answers 200 `{result:"accepted", amount, raised}`, or `{result:"refused", reason}` with 422 `below_floor`/`not_a_raise`, 402 `insufficient_credits`, 403 `not_targeted`, 409 `offer_closed`/`not_an_auction`.
          *
-         *     Auth: buyer key.
+         *     Auth: buyer key, or a signed-in person acting in one.
          */
         post: operations["bidOnOffer"];
         delete?: never;
@@ -598,7 +598,7 @@ export interface paths {
         put?: never;
         /**
          * Stop an open auction; the lead goes to manual review
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["cancelOffer"];
         delete?: never;
@@ -616,7 +616,7 @@ export interface paths {
         };
         /**
          * Every event of one offer: targeted, excluded, viewed, claims, won/lost, expiry, delivery, refunds
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["offerTimeline"];
         put?: never;
@@ -638,7 +638,7 @@ export interface paths {
          * Every candidate buyer of an offer: eligible, or excluded with the reason and what the rules saw
          * @description Admins see all candidates (`?buyerId=` for one). A buyer key sees only its own row.
          *
-         *     Auth: agency admin key or buyer key.
+         *     Auth: agency admin key or buyer key, or a signed-in person acting in one.
          */
         get: operations["offerEligibility"];
         put?: never;
@@ -660,7 +660,7 @@ export interface paths {
         put?: never;
         /**
          * Dispute a lead I bought (the id is the assignmentId of the win)
-         * @description Auth: buyer key.
+         * @description Auth: buyer key, or a signed-in person acting in one.
          */
         post: operations["openDispute"];
         delete?: never;
@@ -678,7 +678,7 @@ export interface paths {
         };
         /**
          * Disputes: the agency's (admin) or my own (buyer), newest first
-         * @description Auth: agency admin key or buyer key.
+         * @description Auth: agency admin key or buyer key, or a signed-in person acting in one.
          */
         get: operations["listDisputes"];
         put?: never;
@@ -698,7 +698,7 @@ export interface paths {
         };
         /**
          * One dispute (an admin: any of the agency; a buyer: its own)
-         * @description Auth: agency admin key or buyer key.
+         * @description Auth: agency admin key or buyer key, or a signed-in person acting in one.
          */
         get: operations["getDispute"];
         put?: never;
@@ -722,7 +722,7 @@ export interface paths {
          * Approve (refund the price through the ledger; optionally re-offer the lead as a new auction) or reject a dispute
          * @description With `reoffer: true` an approval also starts a new auction of the lead (its campaign, or `campaignId`); the buyer who returned it is excluded (`already_bought`), as is anyone who bought the same person inside the duplicate window.
          *
-         *     Auth: agency admin key.
+         *     Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["resolveDispute"];
         delete?: never;
@@ -740,7 +740,7 @@ export interface paths {
         };
         /**
          * A sale's deliveries: each channel's state and every attempt (status, latency, response snippet, next retry)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["assignmentDeliveries"];
         put?: never;
@@ -764,7 +764,7 @@ export interface paths {
          * Send a sale again on one channel (the same webhook-id, a fresh signature); answers at once, the attempts follow
          * @description Runs even when the webhook endpoint is paused after a 410 (an explicit request). Each attempt is logged like the first delivery (`GET /v1/assignments/:id/deliveries`, `delivery_attempted` on the timeline).
          *
-         *     Auth: agency admin key.
+         *     Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["redeliver"];
         delete?: never;
@@ -782,7 +782,7 @@ export interface paths {
         };
         /**
          * The campaign's per-buyer prices (fixed, or a percentage on the campaign price)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["listBuyerPrices"];
         put?: never;
@@ -790,7 +790,7 @@ export interface paths {
          * Set (or with rule null, remove) one buyer's own price on the campaign; new offers price that buyer by it
          * @description The offer shows each buyer its own price (GET /v1/offers, the feed), the sale charges it, and the eligibility snapshot records the rule. Highest-bid auctions ignore it: every bidder sees the floor.
          *
-         *     Auth: agency admin key.
+         *     Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["setBuyerPrice"];
         delete?: never;
@@ -808,7 +808,7 @@ export interface paths {
         };
         /**
          * My pipeline: every lead I bought with its status (new, contacted, appointment, quoted, won_job, lost_job) and the counts per status
-         * @description Auth: buyer key.
+         * @description Auth: buyer key, or a signed-in person acting in one.
          */
         get: operations["myPipeline"];
         put?: never;
@@ -828,7 +828,7 @@ export interface paths {
         };
         /**
          * A bought lead's pipeline status and its history (time and author of each change), newest first
-         * @description Auth: buyer key.
+         * @description Auth: buyer key, or a signed-in person acting in one.
          */
         get: operations["myLeadPipeline"];
         put?: never;
@@ -836,7 +836,7 @@ export interface paths {
          * Mark a lead I bought: new → contacted → appointment → quoted → won_job | lost_job (with an optional note and job value); never changes money
          * @description Steps may be skipped and the same status marked again (a new note); going back, or leaving won_job / lost_job, is a 409 `invalid_transition`.
          *
-         *     Auth: buyer key.
+         *     Auth: buyer key, or a signed-in person acting in one.
          */
         post: operations["setMyLeadPipeline"];
         delete?: never;
@@ -854,7 +854,7 @@ export interface paths {
         };
         /**
          * The alerts sent to me (offer alerts, low-balance alerts) with channel and outcome, newest first
-         * @description Auth: buyer key.
+         * @description Auth: buyer key, or a signed-in person acting in one.
          */
         get: operations["myAlerts"];
         put?: never;
@@ -874,13 +874,13 @@ export interface paths {
         };
         /**
          * The agency's sources with their balances, newest first
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["listSources"];
         put?: never;
         /**
          * Create a lead source (a supplier) with its payout wallet; answers its API key, shown once
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["createSource"];
         delete?: never;
@@ -898,7 +898,7 @@ export interface paths {
         };
         /**
          * A source with its balance and its campaigns (allowed or not) with their payout rules
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["getSource"];
         put?: never;
@@ -908,7 +908,7 @@ export interface paths {
         head?: never;
         /**
          * Rename a source, or pause it (its pings are rejected and its posts refused) and resume it
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         patch: operations["updateSource"];
         trace?: never;
@@ -926,7 +926,7 @@ export interface paths {
          * Allow a campaign for a source with its payout rule (fixed per sold lead, or a share of the sale); or disallow it
          * @description One rule per source and campaign: posting it again replaces the rule. The payout of a sale uses the rule in force at the sale. Without `payout`, only `allowed` changes and the rule keeps its payout: `{"campaignId": …, "allowed": false}` stops the source posting there (404 when it has no rule for the campaign); allowing a campaign the first time needs a `payout` (400).
          *
-         *     Auth: agency admin key.
+         *     Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["setSourceCampaign"];
         delete?: never;
@@ -946,7 +946,7 @@ export interface paths {
         put?: never;
         /**
          * Issue a new API key for a source (shown once); optionally revoke its other keys (rotation)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["createSourceKey"];
         delete?: never;
@@ -966,7 +966,7 @@ export interface paths {
         put?: never;
         /**
          * Revoke every key of a source at once (issue a new one with POST /v1/sources/:id/keys)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["revokeSourceKeys"];
         delete?: never;
@@ -984,7 +984,7 @@ export interface paths {
         };
         /**
          * A source's ledger: payouts, reversals, settlements; newest first
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["sourceLedger"];
         put?: never;
@@ -1008,7 +1008,7 @@ export interface paths {
          * Record a payment to a source (a settlement, lowering what it is owed) or a correction (an adjustment, either way); Idempotency-Key: a retry records once
          * @description A settlement of more than the balance is refused (409 `settlement_exceeds_balance`, nothing written), decided under the wallet lock so concurrent settlements never pay more than is owed; so is an adjustment that would take the balance below zero (409 `adjustment_exceeds_balance`). The source sees the entry, with its reference, in its own ledger.
          *
-         *     Auth: agency admin key.
+         *     Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["recordSourceSettlement"];
         delete?: never;
@@ -1026,7 +1026,7 @@ export interface paths {
         };
         /**
          * A source's leads with their outcomes and payouts, newest first (date range in the agency time zone)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["sourceLeads"];
         put?: never;
@@ -1046,7 +1046,7 @@ export interface paths {
         };
         /**
          * A source's posting spec, as the source itself reads it at GET /v1/source/spec (to hand over, or check before sharing its key)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["sourceSpec"];
         put?: never;
@@ -1070,7 +1070,7 @@ export interface paths {
          * Ping a lead's non-identifying fields: accepted with the payout, or rejected with a reason, at once
          * @description Judged with the same eligibility rules as routing, on a lead that is not stored (no workflow). An accepted ping may be posted once (POST /v1/posts) before `expiresAt`. Pings are recorded (count and accept rate in the reports) and rate-limited per source (429 `rate_limited`).
          *
-         *     Auth: source key.
+         *     Auth: source key, or a signed-in person acting in one.
          */
         post: operations["ping"];
         delete?: never;
@@ -1092,7 +1092,7 @@ export interface paths {
          * Post the full lead of an accepted ping: it runs the normal lifecycle
          * @description Refused when the ping is unknown (404 `ping_not_found`), was rejected (409 `ping_rejected`), has expired (410 `ping_expired`), was already posted (409 `ping_already_posted`, with its `leadId`), or when a field the ping carried differs (422 `post_contradicts_ping`, the fields named).
          *
-         *     Auth: source key.
+         *     Auth: source key, or a signed-in person acting in one.
          */
         post: operations["post"];
         delete?: never;
@@ -1110,7 +1110,7 @@ export interface paths {
         };
         /**
          * My leads and their outcomes (pending, sold, unsold, returned) with the payout of each; never the buyer
-         * @description Auth: source key.
+         * @description Auth: source key, or a signed-in person acting in one.
          */
         get: operations["mySourceLeads"];
         put?: never;
@@ -1130,7 +1130,7 @@ export interface paths {
         };
         /**
          * My posting spec: the ping and post fields (from the API schemas), the flow, the refusal codes and a curl example per allowed campaign
-         * @description Auth: source key.
+         * @description Auth: source key, or a signed-in person acting in one.
          */
         get: operations["mySourceSpec"];
         put?: never;
@@ -1150,7 +1150,7 @@ export interface paths {
         };
         /**
          * What the agency owes me, and my latest ledger entries
-         * @description Auth: source key.
+         * @description Auth: source key, or a signed-in person acting in one.
          */
         get: operations["mySourceBalance"];
         put?: never;
@@ -1170,7 +1170,7 @@ export interface paths {
         };
         /**
          * My ledger: payouts, reversals, settlements; newest first
-         * @description Auth: source key.
+         * @description Auth: source key, or a signed-in person acting in one.
          */
         get: operations["mySourceLedger"];
         put?: never;
@@ -1192,7 +1192,7 @@ export interface paths {
          * Leads in, offered, sold, unsold, returned, revenue, payouts, margin, time to claim, fill rate and pings, grouped by day, campaign, source or buyer
          * @description Days are whole days in the agency time zone (`from` and `to` inclusive). Money comes from the ledgers: revenue is charges less refunds, payouts are source payouts less reversals.
          *
-         *     Auth: agency admin key.
+         *     Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["report"];
         put?: never;
@@ -1212,7 +1212,7 @@ export interface paths {
         };
         /**
          * Leads as CSV: an agency's with every field; a source's own with outcome and payout
-         * @description Auth: agency admin key or source key.
+         * @description Auth: agency admin key or source key, or a signed-in person acting in one.
          */
         get: operations["exportLeads"];
         put?: never;
@@ -1232,7 +1232,7 @@ export interface paths {
         };
         /**
          * Sales as CSV: the agency's, or a buyer's own purchases (with the lead's contact fields)
-         * @description Auth: agency admin key or buyer key.
+         * @description Auth: agency admin key or buyer key, or a signed-in person acting in one.
          */
         get: operations["exportSales"];
         put?: never;
@@ -1252,7 +1252,7 @@ export interface paths {
         };
         /**
          * The buyers' ledger as CSV: the agency's, or a buyer's own
-         * @description Auth: agency admin key or buyer key.
+         * @description Auth: agency admin key or buyer key, or a signed-in person acting in one.
          */
         get: operations["exportLedger"];
         put?: never;
@@ -1272,7 +1272,7 @@ export interface paths {
         };
         /**
          * The source ledger as CSV: the agency's (one source or all), or a source's own
-         * @description Auth: agency admin key or source key.
+         * @description Auth: agency admin key or source key, or a signed-in person acting in one.
          */
         get: operations["exportSourceLedger"];
         put?: never;
@@ -1292,11 +1292,221 @@ export interface paths {
         };
         /**
          * A report (GET /v1/reports) as CSV, every group
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["exportReport"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/setup/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether a first-run setup link still works (public)
+         * @description No authentication.
+         */
+        get: operations["checkSetupLink"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * First run (public, with the setup link npm start prints): creates the first agency, its owner (and by default the platform operator), and signs them in
+         * @description The link works once; two uses at once: one wins, the other gets 404. The agency is created as `POST /v1/agencies` creates one, and its admin key (never shown here) is adopted by the new owner. Every other setup link is revoked.
+         *
+         *     No authentication.
+         */
+        post: operations["completeSetup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The pending invitations into the caller’s organisation (or one of its agency’s buyers or sources)
+         * @description Auth: root token or agency admin key or buyer key or source key, or a signed-in person acting in one.
+         */
+        get: operations["listInvitations"];
+        put?: never;
+        /**
+         * Invite a person by email with a role: into the caller's organisation, one of its agency's buyers or sources, or (the operator) the platform or an agency
+         * @description The link (`<public url>/invite?token=…`) is emailed, works once and expires in 7 days; the answer never carries it – except when no SMTP server is configured (`emailed: false`), so the inviter can pass it on. The role is never above the inviter’s (403 `role_above_yours`); a buyer or source of another agency is 404.
+         *
+         *     Auth: root token or agency admin key or buyer key or source key, or a signed-in person acting in one.
+         */
+        post: operations["invite"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invitations/{id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Withdraw a pending invitation: its link stops working
+         * @description Auth: root token or agency admin key or buyer key or source key, or a signed-in person acting in one.
+         */
+        post: operations["revokeInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invitations/accept/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What an invitation link offers (public): the organisation, the role, who invited, whether the account exists
+         * @description No authentication.
+         */
+        get: operations["previewInvitation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invitations/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept an invitation (public): creates the account or adds the membership to the existing one, and signs in
+         * @description A new account needs `displayName` and `password`. An existing account (the same email) must be signed in as that person, or give its password. The link works once; two uses at once: one wins, the other gets 404.
+         *
+         *     No authentication.
+         */
+        post: operations["acceptInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The members of the caller’s organisation (or one of its agency’s buyers or sources), with their roles
+         * @description Auth: root token or agency admin key or buyer key or source key, or a signed-in person acting in one.
+         */
+        get: operations["listMembers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members/{membershipId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a member’s role: never above yours, never your own; only owners make or demote owners
+         * @description Auth: agency admin key or buyer key or source key, or a signed-in person acting in one.
+         */
+        patch: operations["changeMemberRole"];
+        trace?: never;
+    };
+    "/v1/members/{membershipId}/remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remove a member: their sessions in this organisation end at once, their open feed sockets close
+         * @description Auth: agency admin key or buyer key or source key, or a signed-in person acting in one.
+         */
+        post: operations["removeMember"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members/transfer-ownership": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hand ownership to another member (a signed-in owner): they become owner, you step down (agency: admin; else member)
+         * @description Auth: agency admin key or buyer key or source key, or a signed-in person acting in one.
+         */
+        post: operations["transferOwnership"];
         delete?: never;
         options?: never;
         head?: never;
@@ -8610,6 +8820,1025 @@ export interface operations {
             };
             /** @description the key is of the wrong kind for this route (`forbidden`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    checkSetupLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description it works */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        valid: true;
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown, used, replaced or expired (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    completeSetup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    token: string;
+                    agencyName: string;
+                    /** @description the agency's IANA zone, default UTC */
+                    timeZone?: string;
+                    /** Format: email */
+                    email: string;
+                    displayName: string;
+                    password: string;
+                    /** @description also make this person the platform operator (creates agencies); default true */
+                    operator?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description signed in: the session cookie is set (`lw_session` on plain-http localhost, else `__Host-lw_session`) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description send it back in X-CSRF-Token on every unsafe request made with the cookie */
+                        csrfToken: string;
+                        user: {
+                            /** Format: uuid */
+                            id: string;
+                            email: string;
+                            displayName: string;
+                        };
+                        organisation: {
+                            /** Format: uuid */
+                            membershipId: string;
+                            /** @enum {string} */
+                            kind: "platform" | "agency" | "buyer" | "source";
+                            /** @enum {string} */
+                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+                            org: {
+                                /** @enum {string} */
+                                kind: "platform" | "agency" | "buyer" | "source";
+                                agencyId: string | null;
+                                buyerId: string | null;
+                                sourceId: string | null;
+                                name: string;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the link is unknown, used, replaced or expired (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listInvitations: {
+        parameters: {
+            query?: {
+                /** @description an agency owner/admin: the team of one of the agency's buyers */
+                buyerId?: string;
+                /** @description an agency owner/admin: the team of one of the agency's sources */
+                sourceId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description pending, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        invitations: {
+                            /** Format: uuid */
+                            id: string;
+                            email: string;
+                            /** @enum {string} */
+                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+                            org: {
+                                /** @enum {string} */
+                                kind: "platform" | "agency" | "buyer" | "source";
+                                agencyId: string | null;
+                                buyerId: string | null;
+                                sourceId: string | null;
+                                name: string;
+                            };
+                            /** @description ISO-8601 UTC time */
+                            expiresAt: string;
+                            /** @description ISO-8601 UTC time */
+                            createdAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    invite: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: email */
+                    email: string;
+                    /**
+                     * @description a role of the organisation invited into, never above the inviter’s
+                     * @enum {string}
+                     */
+                    role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+                    /**
+                     * Format: uuid
+                     * @description into one of the agency's buyers (agency owner/admin)
+                     */
+                    buyerId?: string;
+                    /**
+                     * Format: uuid
+                     * @description into one of the agency's sources (agency owner/admin)
+                     */
+                    sourceId?: string;
+                    /**
+                     * Format: uuid
+                     * @description the operator only: into this agency (else `operator` into the platform)
+                     */
+                    agencyId?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description invited */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        email: string;
+                        /** @enum {string} */
+                        role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+                        org: {
+                            /** @enum {string} */
+                            kind: "platform" | "agency" | "buyer" | "source";
+                            agencyId: string | null;
+                            buyerId: string | null;
+                            sourceId: string | null;
+                            name: string;
+                        };
+                        /** @description ISO-8601 UTC time */
+                        expiresAt: string;
+                        /** @description ISO-8601 UTC time */
+                        createdAt: string;
+                        /** @description false when no SMTP server is configured: pass `link` on yourself */
+                        emailed: boolean;
+                        /** @description only when no email could be sent (no SMTP_URL) */
+                        link?: string;
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the role is above yours (`role_above_yours`), or your role manages no team (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description this person is a member already (`conflict`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the email could not be sent (`service_unavailable`); nothing was kept */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description revoked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        invitation: {
+                            /** Format: uuid */
+                            id: string;
+                            email: string;
+                            /** @enum {string} */
+                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+                            org: {
+                                /** @enum {string} */
+                                kind: "platform" | "agency" | "buyer" | "source";
+                                agencyId: string | null;
+                                buyerId: string | null;
+                                sourceId: string | null;
+                                name: string;
+                            };
+                            /** @description ISO-8601 UTC time */
+                            expiresAt: string;
+                            /** @description ISO-8601 UTC time */
+                            createdAt: string;
+                        };
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown, another organisation’s, or no longer pending (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    previewInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the invitation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        email: string;
+                        /** @enum {string} */
+                        role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+                        org: {
+                            /** @enum {string} */
+                            kind: "platform" | "agency" | "buyer" | "source";
+                            agencyId: string | null;
+                            buyerId: string | null;
+                            sourceId: string | null;
+                            name: string;
+                        };
+                        /** @description the inviter’s display name (null: the platform) */
+                        invitedBy: string | null;
+                        /** @description an account with this email exists: sign in as it, or give its password */
+                        userExists: boolean;
+                        /** @description ISO-8601 UTC time */
+                        expiresAt: string;
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown, used, revoked or expired (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    acceptInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    token: string;
+                    /** @description a new account: required */
+                    displayName?: string;
+                    /** @description a new account: the password to set; an existing account not signed in: its password */
+                    password?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description signed in: the session cookie is set (`lw_session` on plain-http localhost, else `__Host-lw_session`) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description send it back in X-CSRF-Token on every unsafe request made with the cookie */
+                        csrfToken: string;
+                        user: {
+                            /** Format: uuid */
+                            id: string;
+                            email: string;
+                            displayName: string;
+                        };
+                        organisation: {
+                            /** Format: uuid */
+                            membershipId: string;
+                            /** @enum {string} */
+                            kind: "platform" | "agency" | "buyer" | "source";
+                            /** @enum {string} */
+                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+                            org: {
+                                /** @enum {string} */
+                                kind: "platform" | "agency" | "buyer" | "source";
+                                agencyId: string | null;
+                                buyerId: string | null;
+                                sourceId: string | null;
+                                name: string;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the account exists and this is not its person (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the link is unknown, used, revoked or expired (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description already a member of this organisation (`conflict`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listMembers: {
+        parameters: {
+            query?: {
+                /** @description an agency owner/admin: the team of one of the agency's buyers */
+                buyerId?: string;
+                /** @description an agency owner/admin: the team of one of the agency's sources */
+                sourceId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        members: {
+                            /** Format: uuid */
+                            membershipId: string;
+                            /** Format: uuid */
+                            userId: string;
+                            email: string;
+                            displayName: string;
+                            /** @enum {string} */
+                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+                            /** @description TOTP is on */
+                            twoFactor: boolean;
+                            /** @description ISO-8601 UTC time */
+                            since: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    changeMemberRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                membershipId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+                };
+            };
+        };
+        responses: {
+            /** @description changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        member: {
+                            /** Format: uuid */
+                            membershipId: string;
+                            /** Format: uuid */
+                            userId: string;
+                            email: string;
+                            displayName: string;
+                            /** @enum {string} */
+                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+                            /** @description TOTP is on */
+                            twoFactor: boolean;
+                            /** @description ISO-8601 UTC time */
+                            since: string;
+                        };
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description that would leave no owner (`last_owner`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    removeMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                membershipId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        removed: string;
+                        endedSessions: number;
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the last owner (`last_owner`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    transferOwnership: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: uuid */
+                    membershipId: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the new owner */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        member: {
+                            /** Format: uuid */
+                            membershipId: string;
+                            /** Format: uuid */
+                            userId: string;
+                            email: string;
+                            displayName: string;
+                            /** @enum {string} */
+                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+                            /** @description TOTP is on */
+                            twoFactor: boolean;
+                            /** @description ISO-8601 UTC time */
+                            since: string;
+                        };
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
