@@ -22,6 +22,7 @@ import {
 import { migrateDatabase, openDatabase } from '../../db/connection';
 import { apiKeys, memberships, oneTimeTokens, sessions, users } from '../../db/schema';
 import type { MembershipRole } from '../../domain/accounts';
+import { docCurlBody } from './doc-examples';
 import { apiAgency, apiBuyer, bearer, type Harness, ROOT_TOKEN, startHarness, unique } from './harness';
 
 const sent: AccountMail[] = [];
@@ -415,4 +416,14 @@ describe('teams', () => {
     expect((await h.http.get('/v1/members').set(bearer(adminKey))).status).toBe(200);
     expect((await h.http.get('/v1/members').set(bearer(ROOT_TOKEN))).status).toBe(200);
   });
+});
+
+test("docs/accounts.md's invitation example works as written", async () => {
+  const { adminKey } = await apiAgency(h);
+  const res = await h.http
+    .post('/v1/invitations')
+    .set(bearer(adminKey))
+    .send(docCurlBody('docs/accounts.md', '/v1/invitations"'));
+  expect(res.status).toBe(201);
+  expect(res.body).toMatchObject({ email: 'dee@example.com', role: 'dispatcher', emailed: true });
 });
