@@ -1659,6 +1659,13 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AcceptBody: {
+            token: string;
+            /** @description a new account: required */
+            displayName?: string;
+            /** @description a new account: the password to set; an existing account not signed in: its password */
+            password?: string;
+        };
         AgencyCreate: {
             name: string;
             /** @description IANA zone for caps and reports, default UTC */
@@ -2429,6 +2436,114 @@ export interface components {
         Health: {
             status: string;
         };
+        Invitation: {
+            invitation: {
+                /** Format: uuid */
+                id: string;
+                email: string;
+                /** @enum {string} */
+                role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+                org: {
+                    /** @enum {string} */
+                    kind: "platform" | "agency" | "buyer" | "source";
+                    agencyId: string | null;
+                    buyerId: string | null;
+                    sourceId: string | null;
+                    name: string;
+                };
+                /** @description ISO-8601 UTC time */
+                expiresAt: string;
+                /** @description ISO-8601 UTC time */
+                createdAt: string;
+            };
+        };
+        InvitationCreate: {
+            /** Format: email */
+            email: string;
+            /**
+             * @description a role of the organisation invited into, never above the inviter’s
+             * @enum {string}
+             */
+            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+            /**
+             * Format: uuid
+             * @description into one of the agency's buyers (agency owner/admin)
+             */
+            buyerId?: string;
+            /**
+             * Format: uuid
+             * @description into one of the agency's sources (agency owner/admin)
+             */
+            sourceId?: string;
+            /**
+             * Format: uuid
+             * @description the operator only: into this agency (else `operator` into the platform)
+             */
+            agencyId?: string;
+        };
+        InvitationCreated: {
+            /** Format: uuid */
+            id: string;
+            email: string;
+            /** @enum {string} */
+            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+            org: {
+                /** @enum {string} */
+                kind: "platform" | "agency" | "buyer" | "source";
+                agencyId: string | null;
+                buyerId: string | null;
+                sourceId: string | null;
+                name: string;
+            };
+            /** @description ISO-8601 UTC time */
+            expiresAt: string;
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+            /** @description false when no SMTP server is configured: pass `link` on yourself */
+            emailed: boolean;
+            /** @description only when no email could be sent (no SMTP_URL) */
+            link?: string;
+        };
+        InvitationPreview: {
+            email: string;
+            /** @enum {string} */
+            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+            org: {
+                /** @enum {string} */
+                kind: "platform" | "agency" | "buyer" | "source";
+                agencyId: string | null;
+                buyerId: string | null;
+                sourceId: string | null;
+                name: string;
+            };
+            /** @description the inviter’s display name (null: the platform) */
+            invitedBy: string | null;
+            /** @description an account with this email exists: sign in as it, or give its password */
+            userExists: boolean;
+            /** @description ISO-8601 UTC time */
+            expiresAt: string;
+        };
+        Invitations: {
+            invitations: {
+                /** Format: uuid */
+                id: string;
+                email: string;
+                /** @enum {string} */
+                role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+                org: {
+                    /** @enum {string} */
+                    kind: "platform" | "agency" | "buyer" | "source";
+                    agencyId: string | null;
+                    buyerId: string | null;
+                    sourceId: string | null;
+                    name: string;
+                };
+                /** @description ISO-8601 UTC time */
+                expiresAt: string;
+                /** @description ISO-8601 UTC time */
+                createdAt: string;
+            }[];
+        };
         KeyCreate: {
             /** @description revoke the buyer's other keys (rotation) */
             revokeExisting?: boolean;
@@ -2614,6 +2729,38 @@ export interface components {
             alerts?: components["schemas"]["AlertSettings"];
             /** @description one alert when the balance drops below this; null: none */
             lowBalanceThreshold?: number | null;
+        };
+        Member: {
+            member: {
+                /** Format: uuid */
+                membershipId: string;
+                /** Format: uuid */
+                userId: string;
+                email: string;
+                displayName: string;
+                /** @enum {string} */
+                role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+                /** @description TOTP is on */
+                twoFactor: boolean;
+                /** @description ISO-8601 UTC time */
+                since: string;
+            };
+        };
+        Members: {
+            members: {
+                /** Format: uuid */
+                membershipId: string;
+                /** Format: uuid */
+                userId: string;
+                email: string;
+                displayName: string;
+                /** @enum {string} */
+                role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+                /** @description TOTP is on */
+                twoFactor: boolean;
+                /** @description ISO-8601 UTC time */
+                since: string;
+            }[];
         };
         OfferAdminView: {
             /** Format: uuid */
@@ -2876,6 +3023,11 @@ export interface components {
         RejectBody: {
             reason: string;
         };
+        Removed: {
+            /** Format: uuid */
+            removed: string;
+            endedSessions: number;
+        };
         ReofferBody: {
             /**
              * Format: uuid
@@ -2915,6 +3067,10 @@ export interface components {
             pings: number;
             pingsAccepted: number;
         };
+        RoleChange: {
+            /** @enum {string} */
+            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+        };
         /** @enum {string} */
         SendingChannel: "webhook" | "email" | "sms" | "voice";
         ServiceLine: {
@@ -2938,6 +3094,48 @@ export interface components {
         };
         Settings: {
             settings: components["schemas"]["AgencySettings"];
+        };
+        SetupBody: {
+            token: string;
+            agencyName: string;
+            /** @description the agency's IANA zone, default UTC */
+            timeZone?: string;
+            /** Format: email */
+            email: string;
+            displayName: string;
+            password: string;
+            /** @description also make this person the platform operator (creates agencies); default true */
+            operator?: boolean;
+        };
+        SetupToken: {
+            /** @constant */
+            valid: true;
+        };
+        SignedIn: {
+            /** @description send it back in X-CSRF-Token on every unsafe request made with the cookie */
+            csrfToken: string;
+            user: {
+                /** Format: uuid */
+                id: string;
+                email: string;
+                displayName: string;
+            };
+            organisation: {
+                /** Format: uuid */
+                membershipId: string;
+                /** @enum {string} */
+                kind: "platform" | "agency" | "buyer" | "source";
+                /** @enum {string} */
+                role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+                org: {
+                    /** @enum {string} */
+                    kind: "platform" | "agency" | "buyer" | "source";
+                    agencyId: string | null;
+                    buyerId: string | null;
+                    sourceId: string | null;
+                    name: string;
+                };
+            };
         };
         Source: {
             source: components["schemas"]["SourceView"];
@@ -3079,6 +3277,10 @@ export interface components {
             data?: {
                 [key: string]: unknown;
             };
+        };
+        TransferBody: {
+            /** Format: uuid */
+            membershipId: string;
         };
         Wallet: {
             balance: number;
@@ -8855,10 +9057,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        valid: true;
-                    };
+                    "application/json": components["schemas"]["SetupToken"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -8890,18 +9089,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    token: string;
-                    agencyName: string;
-                    /** @description the agency's IANA zone, default UTC */
-                    timeZone?: string;
-                    /** Format: email */
-                    email: string;
-                    displayName: string;
-                    password: string;
-                    /** @description also make this person the platform operator (creates agencies); default true */
-                    operator?: boolean;
-                };
+                "application/json": components["schemas"]["SetupBody"];
             };
         };
         responses: {
@@ -8911,32 +9099,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description send it back in X-CSRF-Token on every unsafe request made with the cookie */
-                        csrfToken: string;
-                        user: {
-                            /** Format: uuid */
-                            id: string;
-                            email: string;
-                            displayName: string;
-                        };
-                        organisation: {
-                            /** Format: uuid */
-                            membershipId: string;
-                            /** @enum {string} */
-                            kind: "platform" | "agency" | "buyer" | "source";
-                            /** @enum {string} */
-                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                            org: {
-                                /** @enum {string} */
-                                kind: "platform" | "agency" | "buyer" | "source";
-                                agencyId: string | null;
-                                buyerId: string | null;
-                                sourceId: string | null;
-                                name: string;
-                            };
-                        };
-                    };
+                    "application/json": components["schemas"]["SignedIn"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -8997,27 +9160,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        invitations: {
-                            /** Format: uuid */
-                            id: string;
-                            email: string;
-                            /** @enum {string} */
-                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                            org: {
-                                /** @enum {string} */
-                                kind: "platform" | "agency" | "buyer" | "source";
-                                agencyId: string | null;
-                                buyerId: string | null;
-                                sourceId: string | null;
-                                name: string;
-                            };
-                            /** @description ISO-8601 UTC time */
-                            expiresAt: string;
-                            /** @description ISO-8601 UTC time */
-                            createdAt: string;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["Invitations"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9076,30 +9219,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** Format: email */
-                    email: string;
-                    /**
-                     * @description a role of the organisation invited into, never above the inviter’s
-                     * @enum {string}
-                     */
-                    role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                    /**
-                     * Format: uuid
-                     * @description into one of the agency's buyers (agency owner/admin)
-                     */
-                    buyerId?: string;
-                    /**
-                     * Format: uuid
-                     * @description into one of the agency's sources (agency owner/admin)
-                     */
-                    sourceId?: string;
-                    /**
-                     * Format: uuid
-                     * @description the operator only: into this agency (else `operator` into the platform)
-                     */
-                    agencyId?: string;
-                };
+                "application/json": components["schemas"]["InvitationCreate"];
             };
         };
         responses: {
@@ -9109,29 +9229,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        email: string;
-                        /** @enum {string} */
-                        role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                        org: {
-                            /** @enum {string} */
-                            kind: "platform" | "agency" | "buyer" | "source";
-                            agencyId: string | null;
-                            buyerId: string | null;
-                            sourceId: string | null;
-                            name: string;
-                        };
-                        /** @description ISO-8601 UTC time */
-                        expiresAt: string;
-                        /** @description ISO-8601 UTC time */
-                        createdAt: string;
-                        /** @description false when no SMTP server is configured: pass `link` on yourself */
-                        emailed: boolean;
-                        /** @description only when no email could be sent (no SMTP_URL) */
-                        link?: string;
-                    };
+                    "application/json": components["schemas"]["InvitationCreated"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9234,27 +9332,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        invitation: {
-                            /** Format: uuid */
-                            id: string;
-                            email: string;
-                            /** @enum {string} */
-                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                            org: {
-                                /** @enum {string} */
-                                kind: "platform" | "agency" | "buyer" | "source";
-                                agencyId: string | null;
-                                buyerId: string | null;
-                                sourceId: string | null;
-                                name: string;
-                            };
-                            /** @description ISO-8601 UTC time */
-                            expiresAt: string;
-                            /** @description ISO-8601 UTC time */
-                            createdAt: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Invitation"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9321,25 +9399,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        email: string;
-                        /** @enum {string} */
-                        role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                        org: {
-                            /** @enum {string} */
-                            kind: "platform" | "agency" | "buyer" | "source";
-                            agencyId: string | null;
-                            buyerId: string | null;
-                            sourceId: string | null;
-                            name: string;
-                        };
-                        /** @description the inviter’s display name (null: the platform) */
-                        invitedBy: string | null;
-                        /** @description an account with this email exists: sign in as it, or give its password */
-                        userExists: boolean;
-                        /** @description ISO-8601 UTC time */
-                        expiresAt: string;
-                    };
+                    "application/json": components["schemas"]["InvitationPreview"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9371,13 +9431,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    token: string;
-                    /** @description a new account: required */
-                    displayName?: string;
-                    /** @description a new account: the password to set; an existing account not signed in: its password */
-                    password?: string;
-                };
+                "application/json": components["schemas"]["AcceptBody"];
             };
         };
         responses: {
@@ -9387,32 +9441,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description send it back in X-CSRF-Token on every unsafe request made with the cookie */
-                        csrfToken: string;
-                        user: {
-                            /** Format: uuid */
-                            id: string;
-                            email: string;
-                            displayName: string;
-                        };
-                        organisation: {
-                            /** Format: uuid */
-                            membershipId: string;
-                            /** @enum {string} */
-                            kind: "platform" | "agency" | "buyer" | "source";
-                            /** @enum {string} */
-                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                            org: {
-                                /** @enum {string} */
-                                kind: "platform" | "agency" | "buyer" | "source";
-                                agencyId: string | null;
-                                buyerId: string | null;
-                                sourceId: string | null;
-                                name: string;
-                            };
-                        };
-                    };
+                    "application/json": components["schemas"]["SignedIn"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9491,22 +9520,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        members: {
-                            /** Format: uuid */
-                            membershipId: string;
-                            /** Format: uuid */
-                            userId: string;
-                            email: string;
-                            displayName: string;
-                            /** @enum {string} */
-                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                            /** @description TOTP is on */
-                            twoFactor: boolean;
-                            /** @description ISO-8601 UTC time */
-                            since: string;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["Members"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9567,10 +9581,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @enum {string} */
-                    role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                };
+                "application/json": components["schemas"]["RoleChange"];
             };
         };
         responses: {
@@ -9580,22 +9591,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        member: {
-                            /** Format: uuid */
-                            membershipId: string;
-                            /** Format: uuid */
-                            userId: string;
-                            email: string;
-                            displayName: string;
-                            /** @enum {string} */
-                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                            /** @description TOTP is on */
-                            twoFactor: boolean;
-                            /** @description ISO-8601 UTC time */
-                            since: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Member"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9689,11 +9685,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        removed: string;
-                        endedSessions: number;
-                    };
+                    "application/json": components["schemas"]["Removed"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9761,10 +9753,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** Format: uuid */
-                    membershipId: string;
-                };
+                "application/json": components["schemas"]["TransferBody"];
             };
         };
         responses: {
@@ -9774,22 +9763,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        member: {
-                            /** Format: uuid */
-                            membershipId: string;
-                            /** Format: uuid */
-                            userId: string;
-                            email: string;
-                            displayName: string;
-                            /** @enum {string} */
-                            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                            /** @description TOTP is on */
-                            twoFactor: boolean;
-                            /** @description ISO-8601 UTC time */
-                            since: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Member"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */

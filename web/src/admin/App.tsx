@@ -21,6 +21,7 @@ import { LeadDetail, Leads } from './Leads';
 import { Review } from './Review';
 import { Link, match, navigate, useLocation } from './router';
 import { SourceDetail, Sources, SourceSpecPage } from './Sources';
+import { Team } from './Team';
 import { OfferTimeline } from './Timeline';
 
 export function App() {
@@ -262,6 +263,7 @@ function Console({ api, agency, onSignOut }: { api: Api; agency: Agency; onSignO
   else if ((m = match('/admin/sources/:id', path))) page = <SourceDetail key={m.id} id={m.id!} />;
   else if (path === '/admin/disputes') page = <Disputes onChange={refresh} />;
   else if (path === '/admin/analytics') page = <Analytics />;
+  else if (path === '/admin/team') page = <Team />;
   else
     page = (
       <div class="empty">
@@ -311,6 +313,9 @@ function Console({ api, agency, onSignOut }: { api: Api; agency: Agency; onSignO
             <div class="sidenav-sep" />
             <NavLink href="/admin/analytics" icon={I.analytics} path={path}>
               Analytics
+            </NavLink>
+            <NavLink href="/admin/team" icon={I.buyers} path={path}>
+              Team
             </NavLink>
           </nav>
           <main class="main">{dir.loaded ? page : <Loading />}</main>

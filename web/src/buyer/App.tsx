@@ -9,19 +9,21 @@ import { num } from '../shared/format';
 import { useKeySession } from '../shared/key-session';
 import type { Me, Wallet as WalletData } from '../shared/types';
 import { Button, Loading, Logo, SignIn, Toasts, useNow } from '../shared/ui';
+import { TeamPanel } from '../team/TeamPanel';
 import { LiveLeads, useLiveBoard } from './LiveLeads';
 import { MyLeads } from './MyLeads';
 import { PipelinePage } from './Pipeline';
 import { SettingsPage } from './Settings';
 import { WalletPage } from './Wallet';
 
-type Tab = 'live' | 'leads' | 'pipeline' | 'wallet' | 'settings';
+type Tab = 'live' | 'leads' | 'pipeline' | 'wallet' | 'settings' | 'team';
 const TABS: { id: Tab; label: string }[] = [
   { id: 'live', label: 'Live Leads' },
   { id: 'leads', label: 'My leads' },
   { id: 'pipeline', label: 'Pipeline' },
   { id: 'wallet', label: 'Wallet' },
   { id: 'settings', label: 'Settings' },
+  { id: 'team', label: 'Team' },
 ];
 const tabOfHash = (): Tab => {
   const h = location.hash.replace('#', '');
@@ -223,6 +225,7 @@ function Dashboard({
         {tab === 'wallet' ? <WalletPage api={api} wallet={wallet} onRefresh={refresh} /> : null}
         {tab === 'pipeline' ? <PipelinePage api={api} /> : null}
         {tab === 'settings' ? <SettingsPage api={api} me={me} onChanged={onMe} /> : null}
+        {tab === 'team' ? <TeamPanel api={api} kind="buyer" /> : null}
       </main>
       <Toasts />
     </div>
