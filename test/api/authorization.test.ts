@@ -61,6 +61,15 @@ const everyone = (status: number) => ({
   sourceZ: status,
 });
 
+/** Every key's kind answers the same. */
+const everyKey = (status: number) => {
+  const { none: _none, wrong: _wrong, ...keys } = everyone(status);
+  return keys;
+};
+/** A link token and an id nobody issued. */
+const NO_SUCH_LINK = 'nObOdYiSsUeDtHiSlInK0123456789abcdefABCDEF0';
+const NO_SUCH_ID = '00000000-0000-4000-8000-000000000000';
+
 const CASES: Case[] = [
   {
     method: 'post',
@@ -437,6 +446,86 @@ const CASES: Case[] = [
   { method: 'get', path: '/healthz', url: () => '/healthz', expect: everyone(200) },
   { method: 'get', path: '/readyz', url: () => '/readyz', expect: everyone(200) },
   { method: 'get', path: '/metrics', url: () => '/metrics', expect: everyone(200) },
+  // ─── teams (#20): public link routes answer 404 to a link nobody issued; keys act with their scope ───
+  { method: 'get', path: '/v1/setup/:token', url: () => `/v1/setup/${NO_SUCH_LINK}`, expect: everyone(404) },
+  {
+    method: 'post',
+    path: '/v1/setup',
+    url: () => '/v1/setup',
+    body: () => ({
+      token: NO_SUCH_LINK,
+      agencyName: 'Nobody',
+      email: `${unique('setup')}@example.com`,
+      displayName: 'Nobody',
+      password: 'correct horse battery staple',
+    }),
+    expect: everyone(404),
+  },
+  {
+    method: 'post',
+    path: '/v1/invitations',
+    url: () => '/v1/invitations',
+    // `member` is a role of buyers and sources (their keys act as owners), not of agencies or the platform
+    body: () => ({ email: `${unique('invitee')}@example.com`, role: 'member' }),
+    expect: {
+      ...NO_KEY,
+      root: 400,
+      adminA: 400,
+      adminB: 400,
+      buyerT: 201,
+      buyerO: 201,
+      buyerF: 201,
+      sourceS: 201,
+      sourceZ: 201,
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/invitations',
+    url: () => '/v1/invitations',
+    expect: { ...NO_KEY, ...everyKey(200) },
+  },
+  {
+    method: 'post',
+    path: '/v1/invitations/:id/revoke',
+    url: () => `/v1/invitations/${NO_SUCH_ID}/revoke`,
+    expect: { ...NO_KEY, ...everyKey(404) },
+  },
+  {
+    method: 'get',
+    path: '/v1/invitations/accept/:token',
+    url: () => `/v1/invitations/accept/${NO_SUCH_LINK}`,
+    expect: everyone(404),
+  },
+  {
+    method: 'post',
+    path: '/v1/invitations/accept',
+    url: () => '/v1/invitations/accept',
+    body: () => ({ token: NO_SUCH_LINK, displayName: 'Nobody', password: 'correct horse battery staple' }),
+    expect: everyone(404),
+  },
+  { method: 'get', path: '/v1/members', url: () => '/v1/members', expect: { ...NO_KEY, ...everyKey(200) } },
+  {
+    method: 'patch',
+    path: '/v1/members/:membershipId',
+    url: () => `/v1/members/${NO_SUCH_ID}`,
+    body: () => ({ role: 'member' }),
+    expect: { ...NO_KEY, ...everyKey(404), root: 403 },
+  },
+  {
+    method: 'post',
+    path: '/v1/members/:membershipId/remove',
+    url: () => `/v1/members/${NO_SUCH_ID}/remove`,
+    expect: { ...NO_KEY, ...everyKey(404), root: 403 },
+  },
+  {
+    method: 'post',
+    path: '/v1/members/transfer-ownership',
+    url: () => '/v1/members/transfer-ownership',
+    body: () => ({ membershipId: NO_SUCH_ID }),
+    // ownership is handed over by a signed-in owner, never by a key
+    expect: { ...NO_KEY, ...DENY_ALL },
+  },
   { method: 'get', path: '/v1/openapi.json', url: () => '/v1/openapi.json', expect: everyone(200) },
   { method: 'get', path: '/v1/asyncapi.json', url: () => '/v1/asyncapi.json', expect: everyone(200) },
   { method: 'get', path: '/v1/docs', url: () => '/v1/docs', expect: everyone(200) },
