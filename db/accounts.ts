@@ -376,15 +376,6 @@ export async function listMembers(db: DbOrTx, org: Org): Promise<MemberRow[]> {
     .orderBy(memberships.createdAt, memberships.id);
 }
 
-/** A membership of this organisation by id (404 material when it is another's). */
-export async function memberOf(db: DbOrTx, org: Org, membershipId: string): Promise<MembershipRow | undefined> {
-  const [row] = await db
-    .select()
-    .from(memberships)
-    .where(and(inOrg(org), eq(memberships.id, membershipId)));
-  return row;
-}
-
 export type TeamChangeResult =
   { ok: true; membership: MembershipRow; endedSessions: string[] } | { ok: false; refusal: TeamRefusal };
 
