@@ -51,6 +51,7 @@ import { meRoutes } from './routes/me';
 import { offerRoutes } from './routes/offers';
 import { opsRoutes } from './routes/ops';
 import { reportRoutes } from './routes/reports';
+import { sessionRoutes } from './routes/session';
 import { sourceRoutes } from './routes/sources';
 import { supplyRoutes } from './routes/supply';
 import { teamRoutes } from './routes/team';
@@ -73,7 +74,14 @@ export interface ApiDeps {
   /** Feed heartbeat; default 15 s. */
   feedPingIntervalMs?: number;
   /** Failed authentications per client IP, claims per key, pings per source. */
-  rateLimits?: { authFailures?: BucketOptions; claims?: BucketOptions; pings?: BucketOptions; feedFrames?: FrameLimit };
+  rateLimits?: {
+    authFailures?: BucketOptions;
+    claims?: BucketOptions;
+    pings?: BucketOptions;
+    feedFrames?: FrameLimit;
+    /** Wrong sign-in guesses per address and per account. */
+    signInFailures?: BucketOptions;
+  };
   /** Share the rate limits with every API process on this database (Postgres; several processes). Default: per process. */
   sharedRateLimits?: boolean;
   /** How long an accepted ping may be posted; default 60 s (LW_PING_TTL_SECONDS). */
@@ -115,6 +123,8 @@ const DEFAULT_AUTH_FAILURES: BucketOptions = { capacity: 20, refillPerSecond: 0.
  * process (api/shared-rate-limit.ts) and a key's burst up to the capacity is admitted whole (docs/operations.md).
  */
 export const DEFAULT_CLAIMS: BucketOptions = { capacity: 30, refillPerSecond: 10 };
+/** Wrong password guesses: 10 at once per address and per account, then one a minute. */
+const DEFAULT_SIGN_IN_FAILURES: BucketOptions = { capacity: 10, refillPerSecond: 1 / 60 };
 const DEFAULT_PINGS: BucketOptions = { capacity: 100, refillPerSecond: 50 };
 
 export function createApi(deps: ApiDeps): Api {
@@ -211,6 +221,7 @@ export function createApi(deps: ApiDeps): Api {
     pings: new PingDesk(db, () => metrics.inc('leadwire_ping_reads_total')),
     pingLimits: new TokenBuckets(deps.rateLimits?.pings ?? DEFAULT_PINGS),
     pingTtlMs: deps.pingTtlMs ?? 60_000,
+    signInFailures: limiter('sign_in_failures', deps.rateLimits?.signInFailures ?? DEFAULT_SIGN_IN_FAILURES),
     mailer: deps.mailer ?? smtpAccountMailer(setting('SMTP_URL'), setting('LW_MAIL_FROM')),
     publicUrl: deps.publicUrl !== undefined ? deps.publicUrl : setting('LW_PUBLIC_URL'),
   };
@@ -219,6 +230,7 @@ export function createApi(deps: ApiDeps): Api {
   let html: string | null = null;
   let asyncApi: Record<string, unknown> | null = null;
   const routes: AnyRoute[] = [
+    ...sessionRoutes,
     ...agencyRoutes,
     ...meRoutes,
     ...buyerRoutes,

@@ -28,6 +28,7 @@ import * as me from './routes/me.schemas';
 import * as offers from './routes/offers.schemas';
 import * as ops from './routes/ops.schemas';
 import * as reports from './routes/reports.schemas';
+import * as session from './routes/session.schemas';
 import * as sources from './routes/sources.schemas';
 import * as supply from './routes/supply.schemas';
 import * as team from './routes/team.schemas';
@@ -57,6 +58,7 @@ const SCHEMA_MODULES: Record<string, unknown>[] = [
   offers,
   ops,
   reports,
+  session,
   sources,
   supply,
   team,

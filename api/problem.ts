@@ -15,6 +15,7 @@ const PROBLEM_TITLES = {
   unauthorized: 'Missing or invalid API key',
   forbidden: 'This key may not do that',
   second_factor_required: 'The second factor is still owed',
+  invalid_credentials: 'Wrong email or password',
   no_organisation: 'The session has no organisation to act in',
   session_required: 'This route is for a signed-in person',
   cross_site_request: 'The request came from another site',

@@ -15,7 +15,7 @@ import type { Authenticator } from './auth';
 import type { Metrics } from './metrics';
 import type { PingDesk } from './pings';
 import type { ErrorLogger } from './problem';
-import type { TokenBuckets } from './rate-limit';
+import type { RateLimiter, TokenBuckets } from './rate-limit';
 import type { SourceAccessCache } from './source-access';
 
 export interface ApiServices {
@@ -47,6 +47,8 @@ export interface ApiServices {
   pingLimits: TokenBuckets;
   /** How long an accepted ping may be posted. */
   pingTtlMs: number;
+  /** Wrong sign-in guesses, per address (`ip:<addr>`) and per account (`account:<email>`). */
+  signInFailures: RateLimiter;
   /** Account emails (setup, invitations, sign-in links, resets). */
   mailer: AccountMailer;
   /** The base URL of the pages, for links in emails and the allowed Origin of cookie requests (LW_PUBLIC_URL). */

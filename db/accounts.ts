@@ -16,13 +16,14 @@ import {
   ONE_TIME_TTL_MS,
   type OneTimePurpose,
   type OrgKind,
+  type SecondFactorKind,
   SESSION_ABSOLUTE_MS,
   SESSION_IDLE_MS,
   type SignInMethod,
 } from '../domain/accounts';
 import { STEP_DOWN_ROLE, type TeamChange, teamChangeRefusal, type TeamRefusal } from '../domain/teams';
 import type { Db, DbOrTx } from './connection';
-import { buyers, memberships, oneTimeTokens, sessions, users } from './schema';
+import { agencies, buyers, memberships, oneTimeTokens, passkeys, sessions, sources, users } from './schema';
 
 export type UserRow = typeof users.$inferSelect;
 export type MembershipRow = typeof memberships.$inferSelect;
@@ -107,6 +108,54 @@ export async function addMembership(
 
 export async function membershipsOf(db: DbOrTx, userId: string): Promise<MembershipRow[]> {
   return db.select().from(memberships).where(eq(memberships.userId, userId)).orderBy(memberships.createdAt);
+}
+
+/** A membership with the names of its organisation, for pages and answers. */
+export interface MembershipNamed {
+  membership: MembershipRow;
+  agency: { id: string; name: string } | null;
+  buyer: { id: string; name: string } | null;
+  source: { id: string; name: string } | null;
+}
+
+/** A user's memberships with their organisations' names, oldest first. */
+export async function membershipsNamed(db: DbOrTx, userId: string): Promise<MembershipNamed[]> {
+  const rows = await db
+    .select({
+      membership: memberships,
+      agencyName: agencies.name,
+      buyerName: buyers.name,
+      sourceName: sources.name,
+    })
+    .from(memberships)
+    .leftJoin(agencies, eq(agencies.id, memberships.agencyId))
+    .leftJoin(buyers, eq(buyers.id, memberships.buyerId))
+    .leftJoin(sources, eq(sources.id, memberships.sourceId))
+    .where(eq(memberships.userId, userId))
+    .orderBy(memberships.createdAt);
+  return rows.map((r) => ({
+    membership: r.membership,
+    agency: r.membership.agencyId ? { id: r.membership.agencyId, name: r.agencyName ?? '' } : null,
+    buyer: r.membership.buyerId ? { id: r.membership.buyerId, name: r.buyerName ?? '' } : null,
+    source: r.membership.sourceId ? { id: r.membership.sourceId, name: r.sourceName ?? '' } : null,
+  }));
+}
+
+/** Points a session at another of its user's memberships. */
+export async function setSessionMembership(db: DbOrTx, sessionId: string, membershipId: string): Promise<void> {
+  await db.update(sessions).set({ membershipId }).where(eq(sessions.id, sessionId));
+}
+
+/** The second factors a person has set up: TOTP (and with it recovery codes), passkeys. */
+export async function secondFactorsOf(db: DbOrTx, user: UserRow): Promise<SecondFactorKind[]> {
+  const out: SecondFactorKind[] = [];
+  if (user.totpEnabledAt) out.push('totp', 'recovery_code');
+  const [pk] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(passkeys)
+    .where(eq(passkeys.userId, user.id));
+  if ((pk?.n ?? 0) > 0) out.push('passkey');
+  return out;
 }
 
 export async function membershipById(db: DbOrTx, id: string): Promise<MembershipRow | undefined> {

@@ -29,6 +29,11 @@ export const ROLES_OF = {
 } as const satisfies Record<OrgKind, readonly string[]>;
 export type RoleOf<K extends OrgKind> = (typeof ROLES_OF)[K][number];
 export type MembershipRole = RoleOf<OrgKind>;
+/** Every role name of any kind of organisation. */
+export const MEMBERSHIP_ROLES = [...new Set(ORG_KINDS.flatMap((k) => ROLES_OF[k]))] as [
+  MembershipRole,
+  ...MembershipRole[],
+];
 
 export type Grant = { [K in OrgKind]: `${K}:${RoleOf<K>}` }[OrgKind];
 export const ALL_GRANTS: readonly Grant[] = ORG_KINDS.flatMap((k) =>
@@ -55,6 +60,10 @@ export function roleAtMost(kind: OrgKind, want: MembershipRole, have: Membership
 
 export const SIGN_IN_METHODS = ['password', 'link', 'passkey', 'sso', 'setup', 'invitation'] as const;
 export type SignInMethod = (typeof SIGN_IN_METHODS)[number];
+
+/** The second factors a person may finish a password sign-in with. */
+export const SECOND_FACTOR_KINDS = ['totp', 'recovery_code', 'passkey'] as const;
+export type SecondFactorKind = (typeof SECOND_FACTOR_KINDS)[number];
 
 export const ONE_TIME_PURPOSES = ['setup', 'invitation', 'sign_in_link', 'password_reset'] as const;
 export type OneTimePurpose = (typeof ONE_TIME_PURPOSES)[number];

@@ -1,22 +1,20 @@
 /**
  * The zod schemas of api/routes/team.ts: first-run setup, invitations, the
  * members of an organisation, and the signed-in answer of setup and of
- * accepting an invitation.
+ * accepting an invitation (answered as the session, api/routes/session.schemas.ts).
  */
 import { z } from 'zod';
 
 import { ORG_KINDS, ROLES_OF } from '../../domain/accounts';
 import { isValidTimeZone } from '../../domain/caps';
 import { Email, Id, IsoTime, Nullable, text } from '../schema-blocks';
+import { DisplayName, PasswordInput } from './session.schemas';
 
 /** Every role name of any kind of organisation (which ones fit is checked against the organisation). */
 const ROLE_NAMES = [...new Set(ORG_KINDS.flatMap((k) => ROLES_OF[k] as readonly string[]))] as [string, ...string[]];
 const RoleName = z.enum(ROLE_NAMES);
-/** A password as typed: not trimmed, bounded (hashing a megabyte is a denial of service). */
-const PasswordInput = z.string().min(1).max(1024);
 /** A one-time link's secret (32 random bytes, base64url). */
 const OneTimeSecret = z.string().regex(/^[A-Za-z0-9_-]{20,100}$/, 'a link token');
-const DisplayName = text(120);
 
 export const SetupTokenParams = z.object({ token: OneTimeSecret }).strict();
 export const SetupBody = z
@@ -93,11 +91,6 @@ const MemberView = z.object({
 
 export const Responses = {
   SetupToken: z.object({ valid: z.literal(true) }),
-  SignedIn: z.object({
-    csrfToken: z.string().describe('send it back in X-CSRF-Token on every unsafe request made with the cookie'),
-    user: z.object({ id: Id, email: z.string(), displayName: z.string() }),
-    organisation: z.object({ membershipId: Id, kind: z.enum(ORG_KINDS), role: RoleName, org: OrgView }),
-  }),
   InvitationCreated: InvitationView.extend({
     emailed: z.boolean().describe('false when no SMTP server is configured: pass `link` on yourself'),
     link: z.string().optional().describe('only when no email could be sent (no SMTP_URL)'),

@@ -46,13 +46,15 @@ import { isUniqueViolation } from '../../db/ledger';
 import { getSource } from '../../db/sources';
 import { isRoleOf, type MembershipRole, normaliseEmail } from '../../domain/accounts';
 import { inviteRefusal, type TeamChange, type TeamRefusal } from '../../domain/teams';
+import { hashPassword, passwordProblem, verifyPassword } from '../../lib/passwords';
 import type { Principal } from '../auth';
 import { notFound, Problem } from '../problem';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
 import type { ApiServices } from '../services';
 import { type SignedIn, startSession } from '../sessions';
-import { hashNewPassword, newPasswordProblem, verifyStoredPassword } from '../team-passwords';
 import { invalidField } from '../validate';
+import { sessionView } from './session';
+import { Responses as SessionResponses } from './session.schemas';
 import {
   AcceptBody,
   IdParams,
@@ -82,19 +84,6 @@ async function orgView(db: DbOrTx, org: Org) {
   if (org.kind === 'buyer') name = (await getBuyer(db, org.agencyId, org.buyerId))?.name ?? '';
   if (org.kind === 'source') name = (await getSource(db, org.agencyId, org.sourceId))?.name ?? '';
   return { kind: org.kind, ...ids, name };
-}
-
-async function signedInView(db: DbOrTx, user: UserRow, membership: MembershipRow, csrfToken: string) {
-  return {
-    csrfToken,
-    user: { id: user.id, email: user.email, displayName: user.displayName },
-    organisation: {
-      membershipId: membership.id,
-      kind: membership.orgKind,
-      role: membership.role,
-      org: await orgView(db, orgOf(membership)),
-    },
-  };
 }
 
 async function invitationView(db: DbOrTx, t: OneTimeTokenRow) {
@@ -193,11 +182,11 @@ const refused = (r: TeamRefusal) =>
 const baseUrl = (services: ApiServices, req: Request): string =>
   (services.publicUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`).replace(/\/+$/, '');
 
-/** A problem naming the password field when it does not meet the policy. */
-function checkNewPassword(password: string | undefined, path = 'password'): string {
-  if (password === undefined) throw invalidField(path, 'required for a new account');
-  const problem = newPasswordProblem(password);
-  if (problem) throw invalidField(path, problem);
+/** A problem naming the password field when it does not meet the policy (lib/passwords.ts). */
+function checkNewPassword(password: string | undefined, email: string): string {
+  if (password === undefined) throw invalidField('password', 'required for a new account');
+  const problem = passwordProblem(password, email);
+  if (problem) throw invalidField('password', problem);
   return password;
 }
 
@@ -225,7 +214,7 @@ async function signIn(
     method,
     ip: services.clientIp(req),
   });
-  return signedInView(db, user, membership, session.csrfToken);
+  return sessionView(db, { session, user });
 }
 
 // ─── routes ──────────────────────────────────────────────────────────────────
@@ -266,13 +255,13 @@ export const teamRoutes: AnyRoute[] = [
     roles: [],
     body: SetupBody,
     responses: {
-      201: { description: SIGNED_IN_DOC, schema: Responses.SignedIn },
+      201: { description: SIGNED_IN_DOC, schema: SessionResponses.Session },
       404: { description: 'the link is unknown, used, replaced or expired (`not_found`)' },
       ...BODY_ERRORS,
     },
     async handler({ body, req, res, services }) {
       if (!(await peekOneTimeToken(services.db, 'setup', body.token))) throw linkExpired();
-      const passwordHash = await hashNewPassword(checkNewPassword(body.password));
+      const passwordHash = await hashPassword(checkNewPassword(body.password, body.email));
       const view = await services.db.transaction(async (tx) => {
         if (!(await consumeOneTimeToken(tx, 'setup', body.token))) throw linkExpired();
         await revokeUnusedTokens(tx, 'setup');
@@ -445,7 +434,7 @@ export const teamRoutes: AnyRoute[] = [
     roles: [],
     body: AcceptBody,
     responses: {
-      201: { description: SIGNED_IN_DOC, schema: Responses.SignedIn },
+      201: { description: SIGNED_IN_DOC, schema: SessionResponses.Session },
       403: { description: 'the account exists and this is not its person (`forbidden`)' },
       404: { description: 'the link is unknown, used, revoked or expired (`not_found`)' },
       409: { description: 'already a member of this organisation (`conflict`)' },
@@ -460,7 +449,9 @@ export const teamRoutes: AnyRoute[] = [
         const session = await optionalSession(services, req);
         const proven =
           session?.user.id === existing.id ||
-          (body.password !== undefined && (await verifyStoredPassword(existing.passwordHash, body.password)));
+          (body.password !== undefined &&
+            !!existing.passwordHash &&
+            (await verifyPassword(existing.passwordHash, body.password)));
         if (!proven)
           throw new Problem(
             403,
@@ -469,13 +460,13 @@ export const teamRoutes: AnyRoute[] = [
           );
       } else {
         if (!body.displayName) throw invalidField('displayName', 'required for a new account');
-        passwordHash = await hashNewPassword(checkNewPassword(body.password));
+        passwordHash = await hashPassword(checkNewPassword(body.password, invitation.email));
       }
       try {
+        const payload = invitation.payload as unknown as InvitationPayload;
         const view = await services.db.transaction(async (tx) => {
           const used = await consumeOneTimeToken(tx, 'invitation', body.token);
           if (!used) throw linkExpired();
-          const payload = used.payload as unknown as InvitationPayload;
           const user =
             existing ??
             (await createUser(tx, {
@@ -487,8 +478,7 @@ export const teamRoutes: AnyRoute[] = [
           const membership = await addMembership(tx, user.id, invitationOrg(payload), payload.role);
           return signIn(tx, services, req, res, user, membership, 'invitation');
         });
-        const org = view.organisation.org;
-        if (org.kind === 'buyer') await services.accessChanged(org.agencyId!, org.buyerId!);
+        if (payload.orgKind === 'buyer') await services.accessChanged(payload.agencyId!, payload.buyerId!);
         return { status: 201, body: view };
       } catch (err) {
         if (isUniqueViolation(err, 'memberships_user_org_uq'))

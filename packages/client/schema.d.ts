@@ -3,6 +3,88 @@
  */
 
 export interface paths {
+    "/v1/auth/sign-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with email and password: sets the session cookie
+         * @description A right password starts a session (a fresh id: any session the browser had ends). When the person has a second factor the session starts at `stage: second_factor` and can do nothing but finish it. A wrong email or password answers 401 `invalid_credentials` either way; too many wrong guesses from one address or at one account answer 429.
+         *
+         *     No authentication.
+         */
+        post: operations["signIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The signed-in person, the organisation the session acts in, and the CSRF token
+         * @description Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.
+         */
+        get: operations["getSession"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/session/organisation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Act in another of my organisations
+         * @description Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.
+         */
+        post: operations["chooseOrganisation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/sign-out": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign out: ends this session and clears its cookie
+         * @description Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.
+         */
+        post: operations["signOut"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/agencies": {
         parameters: {
             query?: never;
@@ -1662,9 +1744,9 @@ export interface components {
         AcceptBody: {
             token: string;
             /** @description a new account: required */
-            displayName?: string;
+            displayName?: components["schemas"]["DisplayName"];
             /** @description a new account: the password to set; an existing account not signed in: its password */
-            password?: string;
+            password?: components["schemas"]["PasswordInput"];
         };
         AgencyCreate: {
             name: string;
@@ -2173,6 +2255,10 @@ export interface components {
         };
         /** @enum {string} */
         ChangeActor: "admin" | "buyer" | "system";
+        ChooseOrganisationBody: {
+            /** Format: uuid */
+            membershipId: string;
+        };
         ClaimBody: {
             /** @description the client id of this claim attempt: a retry with the same id is the same attempt */
             requestId?: string;
@@ -2276,6 +2362,7 @@ export interface components {
             attempts: number;
             lastError: string | null;
         };
+        DisplayName: string;
         Dispute: {
             dispute: components["schemas"]["DisputeView"];
         };
@@ -2762,6 +2849,29 @@ export interface components {
                 since: string;
             }[];
         };
+        /** @enum {string} */
+        MembershipRole: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+        MembershipView: {
+            /** Format: uuid */
+            id: string;
+            kind: components["schemas"]["OrgKind"];
+            role: components["schemas"]["MembershipRole"];
+            agency: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            } | null;
+            buyer: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            } | null;
+            source: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            } | null;
+        };
         OfferAdminView: {
             /** Format: uuid */
             id: string;
@@ -2803,6 +2913,9 @@ export interface components {
             offers: components["schemas"]["BuyerOfferView"][];
             nextCursor: string | null;
         };
+        /** @enum {string} */
+        OrgKind: "platform" | "agency" | "buyer" | "source";
+        PasswordInput: string;
         Pause: {
             /**
              * Format: date-time
@@ -3072,6 +3185,8 @@ export interface components {
             role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
         };
         /** @enum {string} */
+        SecondFactorKind: "totp" | "recovery_code" | "passkey";
+        /** @enum {string} */
         SendingChannel: "webhook" | "email" | "sms" | "voice";
         ServiceLine: {
             serviceLine: components["schemas"]["ServiceLineView"];
@@ -3092,6 +3207,21 @@ export interface components {
             serviceLines: components["schemas"]["ServiceLineView"][];
             nextCursor: string | null;
         };
+        Session: {
+            /**
+             * @description `second_factor`: the password was right; a second factor is owed
+             * @enum {string}
+             */
+            stage: "full" | "second_factor";
+            /** @description the second factors this person can use (while owed) */
+            secondFactors: components["schemas"]["SecondFactorKind"][];
+            /** @description send it back in X-CSRF-Token on every unsafe request made with the cookie */
+            csrfToken: string;
+            user: components["schemas"]["UserView"];
+            /** @description the membership this session acts in */
+            organisation: components["schemas"]["MembershipView"] | null;
+            memberships: components["schemas"]["MembershipView"][];
+        };
         Settings: {
             settings: components["schemas"]["AgencySettings"];
         };
@@ -3102,8 +3232,8 @@ export interface components {
             timeZone?: string;
             /** Format: email */
             email: string;
-            displayName: string;
-            password: string;
+            displayName: components["schemas"]["DisplayName"];
+            password: components["schemas"]["PasswordInput"];
             /** @description also make this person the platform operator (creates agencies); default true */
             operator?: boolean;
         };
@@ -3111,31 +3241,10 @@ export interface components {
             /** @constant */
             valid: true;
         };
-        SignedIn: {
-            /** @description send it back in X-CSRF-Token on every unsafe request made with the cookie */
-            csrfToken: string;
-            user: {
-                /** Format: uuid */
-                id: string;
-                email: string;
-                displayName: string;
-            };
-            organisation: {
-                /** Format: uuid */
-                membershipId: string;
-                /** @enum {string} */
-                kind: "platform" | "agency" | "buyer" | "source";
-                /** @enum {string} */
-                role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
-                org: {
-                    /** @enum {string} */
-                    kind: "platform" | "agency" | "buyer" | "source";
-                    agencyId: string | null;
-                    buyerId: string | null;
-                    sourceId: string | null;
-                    name: string;
-                };
-            };
+        SignInBody: {
+            /** Format: email */
+            email: string;
+            password: components["schemas"]["PasswordInput"];
         };
         Source: {
             source: components["schemas"]["SourceView"];
@@ -3282,6 +3391,14 @@ export interface components {
             /** Format: uuid */
             membershipId: string;
         };
+        UserView: {
+            /** Format: uuid */
+            id: string;
+            email: string;
+            displayName: string;
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+        };
         Wallet: {
             balance: number;
             /** @description the latest entries */
@@ -3352,6 +3469,200 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    signIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignInBody"];
+            };
+        };
+        responses: {
+            /** @description signed in (or a second factor is owed) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description wrong email or password (`invalid_credentials`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many wrong guesses (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the session */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description not signed in (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    chooseOrganisation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChooseOrganisationBody"];
+            };
+        };
+        responses: {
+            /** @description the session, acting in that organisation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not one of my memberships (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    signOut: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description signed out */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     createAgency: {
         parameters: {
             query?: never;
@@ -9099,7 +9410,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SignedIn"];
+                    "application/json": components["schemas"]["Session"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9441,7 +9752,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SignedIn"];
+                    "application/json": components["schemas"]["Session"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */

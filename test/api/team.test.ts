@@ -22,6 +22,7 @@ import {
 import { migrateDatabase, openDatabase } from '../../db/connection';
 import { apiKeys, memberships, oneTimeTokens, sessions, users } from '../../db/schema';
 import type { MembershipRole } from '../../domain/accounts';
+import { hashPassword } from '../../lib/passwords';
 import { docCurlBody } from './doc-examples';
 import { apiAgency, apiBuyer, bearer, type Harness, ROOT_TOKEN, startHarness, unique } from './harness';
 
@@ -126,14 +127,14 @@ describe('first run', () => {
     const won = both.find((r) => r.status === 201)!;
     expect(won.body).toMatchObject({
       user: { email: who, displayName: 'Ada' },
-      organisation: { kind: 'agency', role: 'owner', org: { name: body.agencyName } },
+      organisation: { kind: 'agency', role: 'owner', agency: { name: body.agencyName } },
     });
     const [user] = await h.database.db.select().from(users).where(eq(users.email, who));
     expect(user!.passwordHash).toMatch(/^\$argon2id\$/);
     const roles = await h.database.db.select().from(memberships).where(eq(memberships.userId, user!.id));
     expect(roles.map((m) => `${m.orgKind}:${m.role}`).sort()).toEqual(['agency:owner', 'platform:operator']);
     // the agency's admin key is the owner's now
-    const agencyId = won.body.organisation.org.agencyId as string;
+    const agencyId = won.body.organisation.agency.id as string;
     const keys = await h.database.db.select().from(apiKeys).where(eq(apiKeys.agencyId, agencyId));
     expect(keys.map((k) => k.createdByUserId)).toEqual([user!.id]);
     // signed in: the cookie opens the console's routes
@@ -268,11 +269,10 @@ describe('invitations', () => {
 
   test('an existing account joins only as itself: signed in as that email, or with its password', async () => {
     const { owner } = await agencyWithOwner();
-    const { hashNewPassword } = await import('../../api/team-passwords');
     const existing = await createUser(h.database.db, {
       email: email(),
       displayName: 'Existing',
-      passwordHash: await hashNewPassword(PASSWORD),
+      passwordHash: await hashPassword(PASSWORD),
     });
     await invite(owner.headers, { email: existing.email, role: 'analyst' });
     const token = tokenOf(linkIn(lastMailTo(existing.email)));

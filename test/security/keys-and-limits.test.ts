@@ -116,7 +116,7 @@ describe('keys', () => {
     }) as unknown as Db;
     try {
       const auth = new Authenticator(db, ROOT_TOKEN, new TokenBuckets({ capacity: 100, refillPerSecond: 100 }));
-      expect(await auth.verify(ROOT_TOKEN)).toEqual({ kind: 'root' });
+      expect(await auth.verify(ROOT_TOKEN)).toMatchObject({ kind: 'root', role: 'operator', keyId: null });
       expect(safeEqual).toHaveBeenCalledWith(
         Buffer.from(sha256(ROOT_TOKEN), 'hex'),
         Buffer.from(sha256(ROOT_TOKEN), 'hex'),

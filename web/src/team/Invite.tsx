@@ -40,7 +40,7 @@ export function InvitePage() {
     try {
       const body = preview?.userExists ? { token, password } : { token, displayName, password };
       const view = await ok(publicClient.POST('/v1/invitations/accept', { body }));
-      setDone({ name: view.user.displayName, kind: view.organisation.kind });
+      setDone({ name: view.user.displayName, kind: view.organisation?.kind ?? 'buyer' });
     } catch (err) {
       setError(err instanceof ApiError ? err : messageOf(err));
     } finally {

@@ -32,7 +32,7 @@ export function SetupPage() {
     setError(null);
     try {
       const view = await ok(publicClient.POST('/v1/setup', { body: { token, ...form } }));
-      setDone({ name: view.user.displayName, agency: view.organisation.org.name });
+      setDone({ name: view.user.displayName, agency: view.organisation?.agency?.name ?? '' });
     } catch (err) {
       setError(err instanceof ApiError ? err : messageOf(err));
     } finally {
