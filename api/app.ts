@@ -58,6 +58,7 @@ import { sessionRoutes } from './routes/session';
 import { sourceRoutes } from './routes/sources';
 import { ssoRoutes } from './routes/sso';
 import { supplyRoutes } from './routes/supply';
+import { teamRoutes } from './routes/team';
 import type { ApiServices } from './services';
 import type { SignedIn } from './sessions';
 import { SharedTokenBuckets } from './shared-rate-limit';
@@ -250,6 +251,7 @@ export function createApi(deps: ApiDeps): Api {
     ...exportRoutes,
     ...keyRoutes,
     ...ssoRoutes,
+    ...teamRoutes,
     ...opsRoutes({
       json: () => (doc ??= buildOpenApi(routes)),
       html: () => (html ??= docsPage((doc ??= buildOpenApi(routes)))),

@@ -36,6 +36,8 @@ const SOURCE_OWNER = ['source:owner'] as const;
 /** Reads of the source's own leads, spec, balance and ledger: every member. */
 const SOURCE_ANY = ['source:owner', 'source:member'] as const;
 const PUBLIC = [] as const;
+/** Invitations and the team: the platform's operators, an agency's managers, a buyer's or source's owners. */
+const TEAM_MANAGE = [...OPERATOR, ...AGENCY_MANAGE, ...BUYER_OWNER, ...SOURCE_OWNER] as const;
 
 const AUTHORIZATION = {
   // the platform
@@ -142,6 +144,19 @@ const AUTHORIZATION = {
   listMySessions: PUBLIC,
   revokeMySession: PUBLIC,
   signOutEverywhere: PUBLIC,
+  // first-run setup, invitations and teams: each organisation's owners (and an agency's admins, who may also
+  // manage its buyers' and sources' teams); the handlers also keep every change within the caller's own role
+  checkSetupLink: PUBLIC,
+  completeSetup: PUBLIC,
+  previewInvitation: PUBLIC,
+  acceptInvitation: PUBLIC,
+  invite: TEAM_MANAGE,
+  listInvitations: TEAM_MANAGE,
+  revokeInvitation: TEAM_MANAGE,
+  listMembers: TEAM_MANAGE,
+  changeMemberRole: [...AGENCY_MANAGE, ...BUYER_OWNER, ...SOURCE_OWNER],
+  removeMember: [...AGENCY_MANAGE, ...BUYER_OWNER, ...SOURCE_OWNER],
+  transferOwnership: ['agency:owner', 'buyer:owner', 'source:owner'],
   // single sign-on: the agency's settings, and the public steps of signing in
   getSso: AGENCY_READ,
   putSso: AGENCY_MANAGE,

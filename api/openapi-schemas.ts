@@ -34,6 +34,7 @@ import * as session from './routes/session.schemas';
 import * as sources from './routes/sources.schemas';
 import * as sso from './routes/sso.schemas';
 import * as supply from './routes/supply.schemas';
+import * as team from './routes/team.schemas';
 import * as shared from './schemas';
 
 type Json = Record<string, unknown>;
@@ -66,6 +67,7 @@ const SCHEMA_MODULES: Record<string, unknown>[] = [
   sources,
   sso,
   supply,
+  team,
 ];
 
 /** Exports of those modules that are building blocks, not components. */

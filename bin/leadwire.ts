@@ -23,7 +23,16 @@ import { startTemporalDevServer } from '../temporal/dev-server';
 import { publicUrlFromEnv, startAlertDispatcher } from '../worker/alert-dispatcher';
 import { sweepStuckLeads } from '../worker/lead-starter';
 import { createLeadwireWorker } from '../worker/worker';
-import { createBus, exitOnBadConfig, loadConfig, onShutdown, openDatabaseFor, rootTokenFor, serveApi } from './runtime';
+import {
+  createBus,
+  exitOnBadConfig,
+  loadConfig,
+  onShutdown,
+  openDatabaseFor,
+  rootTokenFor,
+  serveApi,
+  setupLinkFor,
+} from './runtime';
 import { removeStackFile, stackFilePath, writeStackFile } from './stack';
 
 async function main() {
@@ -49,14 +58,12 @@ async function main() {
   // One connection for the worker and the client, so intake's eager starts reach this worker.
   const client = new Client({ connection: workerConnection, namespace: config.temporalNamespace });
   const stopSweeper = sweepStuckLeads(database.db, client, config.taskQueue);
-  const stopAlerts = startAlertDispatcher({
-    db: database.db,
-    delivery: resolveDeliveryConfig(),
-    publicUrl: publicUrlFromEnv({ PORT: String(config.port), ...process.env }),
-  });
+  const publicUrl = publicUrlFromEnv({ PORT: String(config.port), ...process.env });
+  const stopAlerts = startAlertDispatcher({ db: database.db, delivery: resolveDeliveryConfig(), publicUrl });
   const root = rootTokenFor(config);
   const api = await serveApi(config, { database, bus, client, rootToken: root.token, eagerStart: true });
   const port = api.port;
+  const setupLink = await setupLinkFor(database.db, setting('LW_PUBLIC_URL') ?? `http://localhost:${port}`);
   const pgliteDir = database.driver === 'pglite' ? path.join(config.dataDir, 'pglite') : null;
   const wire: WireServer | null = pgliteDir
     ? await servePglite(database.raw as PGlite, { port: setting('LW_PGLITE_PORT') })
@@ -85,6 +92,13 @@ async function main() {
   console.log(
     `  Root token:   ${root.token}${root.generated ? '   (generated; set LW_ROOT_TOKEN to choose your own)' : ''}`,
   );
+  if (setupLink) {
+    console.log('');
+    console.log(
+      '  First run: nobody has an account yet. Open this one-time link (7 days) to create the first agency owner:',
+    );
+    console.log(`  Setup:        ${setupLink}`);
+  }
   console.log('Press Ctrl-C to stop.');
 
   onShutdown([

@@ -11,7 +11,8 @@ import type { Client } from '@temporalio/client';
 
 import { createApi } from '../api/app';
 import type { InFlightLimits } from '../api/in-flight';
-import { type Database, openDatabase } from '../db/connection';
+import { anyUserExists, issueOneTimeToken, revokeUnusedTokens } from '../db/accounts';
+import { type Database, type Db, openDatabase } from '../db/connection';
 import { prepareKeyStore } from '../db/key-store';
 import { createInProcessBus, createPostgresBus, type OfferBus } from '../db/offer-bus';
 import { startReportFold } from '../db/reports';
@@ -99,6 +100,20 @@ export function createBus(database: Database): OfferBus {
   if (database.driver === 'postgres' && database.url)
     return createPostgresBus(database.url, database.raw as import('pg').Pool);
   return createInProcessBus();
+}
+
+/**
+ * The first-run setup link (#20): while nobody has an account, each start
+ * issues a new one-time link (7 days) that creates the first agency owner,
+ * and revokes the older ones; null once somebody has an account.
+ */
+export async function setupLinkFor(db: Db, publicUrl: string): Promise<string | null> {
+  if (await anyUserExists(db)) return null;
+  const secret = await db.transaction(async (tx) => {
+    await revokeUnusedTokens(tx, 'setup');
+    return (await issueOneTimeToken(tx, { purpose: 'setup' })).secret;
+  });
+  return `${publicUrl.replace(/\/+$/, '')}/setup?token=${secret}`;
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 import crypto from 'node:crypto';
 
-import { and, desc, eq, gt, inArray, isNull, sql, TransactionRollbackError } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNull, type SQL, sql, TransactionRollbackError } from 'drizzle-orm';
 
 import {
   type MembershipRole,
@@ -21,6 +21,7 @@ import {
   SESSION_IDLE_MS,
   type SignInMethod,
 } from '../domain/accounts';
+import { STEP_DOWN_ROLE, type TeamChange, teamChangeRefusal, type TeamRefusal } from '../domain/teams';
 import type { Db, DbOrTx } from './connection';
 import { agencies, buyers, memberships, oneTimeTokens, passkeys, sessions, sources, users } from './schema';
 
@@ -478,5 +479,228 @@ export async function peekOneTimeToken(
         gt(oneTimeTokens.expiresAt, sql`now()`),
       ),
     );
+  return row;
+}
+
+// ─── first run ───────────────────────────────────────────────────────────────
+
+/** Whether anybody has an account yet (while nobody does, `npm start` prints a setup link). */
+export async function anyUserExists(db: DbOrTx): Promise<boolean> {
+  const [row] = await db.select({ id: users.id }).from(users).limit(1);
+  return !!row;
+}
+
+/** Revokes every unused one-time token of a purpose (a new setup link replaces the older ones). */
+export async function revokeUnusedTokens(db: DbOrTx, purpose: OneTimePurpose): Promise<number> {
+  const rows = await db
+    .update(oneTimeTokens)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(oneTimeTokens.purpose, purpose), isNull(oneTimeTokens.usedAt), isNull(oneTimeTokens.revokedAt)))
+    .returning({ id: oneTimeTokens.id });
+  return rows.length;
+}
+
+// ─── teams: members and invitations ──────────────────────────────────────────
+
+/** The memberships of one organisation. */
+function inOrg(org: Org): SQL {
+  switch (org.kind) {
+    case 'platform':
+      return eq(memberships.orgKind, 'platform');
+    case 'agency':
+      return and(eq(memberships.orgKind, 'agency'), eq(memberships.agencyId, org.agencyId))!;
+    case 'buyer':
+      return and(eq(memberships.orgKind, 'buyer'), eq(memberships.buyerId, org.buyerId))!;
+    case 'source':
+      return and(eq(memberships.orgKind, 'source'), eq(memberships.sourceId, org.sourceId))!;
+  }
+}
+
+/** A member as the team page shows them. */
+export interface MemberRow {
+  membershipId: string;
+  userId: string;
+  email: string;
+  displayName: string;
+  role: MembershipRole;
+  twoFactor: boolean;
+  since: Date;
+}
+
+/** The members of an organisation, oldest first. */
+export async function listMembers(db: DbOrTx, org: Org): Promise<MemberRow[]> {
+  return db
+    .select({
+      membershipId: memberships.id,
+      userId: users.id,
+      email: users.email,
+      displayName: users.displayName,
+      role: memberships.role,
+      twoFactor: sql<boolean>`${users.totpEnabledAt} IS NOT NULL`,
+      since: memberships.createdAt,
+    })
+    .from(memberships)
+    .innerJoin(users, eq(users.id, memberships.userId))
+    .where(inOrg(org))
+    .orderBy(memberships.createdAt, memberships.id);
+}
+
+export type TeamChangeResult =
+  { ok: true; membership: MembershipRow; endedSessions: string[] } | { ok: false; refusal: TeamRefusal };
+
+/**
+ * Changes a team under the organisation's lock: every membership row of the
+ * organisation is locked (`FOR UPDATE`, in id order, so two changes never
+ * deadlock), then the rules (domain/teams.ts) are decided on the rows as
+ * they now are – so two owners removing each other at once leave one: the
+ * second finds its own membership gone or the count at one.
+ *
+ * `actor`: who acts – a person's user id (their membership in this
+ * organisation, if any, is re-read here: a role changed a moment ago counts)
+ * and the authority they act with; `fixedAuthority` when that is not their
+ * membership here (an agency's owner or admin managing a buyer's team; a
+ * key's scope).
+ * Removing a member revokes the sessions acting in that membership at once
+ * (answered in `endedSessions`), then deletes the membership.
+ */
+export async function changeTeam(
+  db: Db,
+  org: Exclude<Org, { kind: 'platform' }>,
+  actor: { userId: string | null; authority: MembershipRole; fixedAuthority: boolean },
+  targetId: string,
+  change: TeamChange,
+): Promise<TeamChangeResult> {
+  return db.transaction(async (tx) => {
+    await tx.select({ id: memberships.id }).from(memberships).where(inOrg(org)).orderBy(memberships.id).for('update');
+    const rows = await tx.select().from(memberships).where(inOrg(org));
+    const target = rows.find((r) => r.id === targetId);
+    if (!target) return { ok: false, refusal: { status: 404, code: 'not_found', detail: 'No such member.' } };
+    const own = actor.userId ? rows.find((r) => r.userId === actor.userId) : undefined;
+    // A person acting within the organisation acts with their membership's role as it is now; gone → no authority.
+    let authority = actor.authority;
+    if (!actor.fixedAuthority) {
+      if (actor.userId && !own)
+        return { ok: false, refusal: { status: 403, code: 'forbidden', detail: 'You are no longer a member.' } };
+      if (own) authority = own.role;
+    }
+    if (change.op === 'transfer' && !own)
+      return {
+        ok: false,
+        refusal: {
+          status: 403,
+          code: 'forbidden',
+          detail: 'Only an owner of this organisation hands its ownership over.',
+        },
+      };
+    const owners = rows.filter((r) => r.role === 'owner').length;
+    const refusal = teamChangeRefusal({
+      kind: org.kind,
+      authority,
+      actorUserId: actor.userId,
+      target: { id: target.id, userId: target.userId, role: target.role },
+      change,
+      owners,
+    });
+    if (refusal) return { ok: false, refusal };
+    if (change.op === 'remove') {
+      const ended = await tx
+        .update(sessions)
+        .set({ revokedAt: new Date() })
+        .where(and(eq(sessions.membershipId, target.id), isNull(sessions.revokedAt)))
+        .returning({ id: sessions.id });
+      await tx.delete(memberships).where(eq(memberships.id, target.id));
+      return { ok: true, membership: target, endedSessions: ended.map((r) => r.id) };
+    }
+    const role = change.op === 'role' ? change.role : 'owner';
+    const [updated] = await tx.update(memberships).set({ role }).where(eq(memberships.id, target.id)).returning();
+    if (change.op === 'transfer' && own && own.role === 'owner')
+      await tx.update(memberships).set({ role: STEP_DOWN_ROLE[org.kind] }).where(eq(memberships.id, own.id));
+    return { ok: true, membership: updated!, endedSessions: [] };
+  });
+}
+
+/** What an invitation's token carries (one_time_tokens.payload). */
+export interface InvitationPayload {
+  orgKind: OrgKind;
+  agencyId: string | null;
+  buyerId: string | null;
+  sourceId: string | null;
+  role: MembershipRole;
+}
+
+export const invitationOrg = (p: InvitationPayload): Org =>
+  p.orgKind === 'platform'
+    ? { kind: 'platform' }
+    : p.orgKind === 'agency'
+      ? { kind: 'agency', agencyId: p.agencyId! }
+      : p.orgKind === 'buyer'
+        ? { kind: 'buyer', agencyId: p.agencyId!, buyerId: p.buyerId! }
+        : { kind: 'source', agencyId: p.agencyId!, sourceId: p.sourceId! };
+
+export function invitationPayload(org: Org, role: MembershipRole): InvitationPayload {
+  return {
+    orgKind: org.kind,
+    agencyId: org.kind === 'platform' ? null : org.agencyId,
+    buyerId: org.kind === 'buyer' ? org.buyerId : null,
+    sourceId: org.kind === 'source' ? org.sourceId : null,
+    role,
+  };
+}
+
+/** Invitation tokens into this organisation. */
+function invitationsInto(org: Org): SQL {
+  const p = oneTimeTokens.payload;
+  const kind = and(eq(oneTimeTokens.purpose, 'invitation'), sql`${p}->>'orgKind' = ${org.kind}`)!;
+  switch (org.kind) {
+    case 'platform':
+      return kind;
+    case 'agency':
+      return and(kind, sql`${p}->>'agencyId' = ${org.agencyId}`)!;
+    case 'buyer':
+      return and(kind, sql`${p}->>'buyerId' = ${org.buyerId}`)!;
+    case 'source':
+      return and(kind, sql`${p}->>'sourceId' = ${org.sourceId}`)!;
+  }
+}
+
+/** The pending invitations into an organisation (unused, unrevoked, unexpired), newest first. */
+export async function pendingInvitations(db: DbOrTx, org: Org): Promise<OneTimeTokenRow[]> {
+  return db
+    .select()
+    .from(oneTimeTokens)
+    .where(
+      and(
+        invitationsInto(org),
+        isNull(oneTimeTokens.usedAt),
+        isNull(oneTimeTokens.revokedAt),
+        gt(oneTimeTokens.expiresAt, sql`now()`),
+      ),
+    )
+    .orderBy(desc(oneTimeTokens.createdAt));
+}
+
+/** Revokes a pending invitation into this organisation; answers it, or undefined (unknown, another's, or no longer pending). */
+export async function revokeInvitation(db: DbOrTx, org: Org, id: string): Promise<OneTimeTokenRow | undefined> {
+  const [row] = await db
+    .update(oneTimeTokens)
+    .set({ revokedAt: new Date() })
+    .where(
+      and(
+        invitationsInto(org),
+        eq(oneTimeTokens.id, id),
+        isNull(oneTimeTokens.usedAt),
+        isNull(oneTimeTokens.revokedAt),
+      ),
+    )
+    .returning();
+  return row;
+}
+
+/** An invitation by id, whatever its state (its organisation decides who may revoke it). */
+export async function invitationById(db: DbOrTx, id: string): Promise<OneTimeTokenRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(oneTimeTokens)
+    .where(and(eq(oneTimeTokens.id, id), eq(oneTimeTokens.purpose, 'invitation')));
   return row;
 }

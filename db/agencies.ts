@@ -8,7 +8,7 @@
 import { and, eq, inArray } from 'drizzle-orm';
 
 import { type AgencySettings, DEFAULT_AUTO_PAUSE_AFTER_FAILURES, DEFAULT_DUPLICATE_WINDOW_DAYS } from '../domain/types';
-import type { Db, DbOrTx } from './connection';
+import type { DbOrTx } from './connection';
 import { createApiKey } from './keys';
 import { newestFirst, type Page, type PageArgs } from './pages';
 import { agencies, serviceLines } from './schema';
@@ -26,9 +26,9 @@ export async function createAgency(
   return row!;
 }
 
-/** An agency with its first admin key (answered in clear, once), in one transaction. */
+/** An agency with its first admin key (answered in clear, once), in one transaction (a savepoint inside another). */
 export async function createAgencyWithKey(
-  db: Db,
+  db: DbOrTx,
   input: { name: string; timeZone?: string },
 ): Promise<{ agency: AgencyRow; key: { key: string; id: string; prefix: string } }> {
   return db.transaction(async (tx) => {

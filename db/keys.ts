@@ -244,3 +244,16 @@ export async function touchApiKeys(db: DbOrTx, ids: string[]): Promise<void> {
   if (!ids.length) return;
   await db.update(apiKeys).set({ lastUsedAt: new Date() }).where(inArray(apiKeys.id, ids));
 }
+
+/**
+ * The first owner adopts the agency's keys that nobody made (made by the root
+ * token before anyone had an account): they become the keys' creator.
+ */
+export async function adoptCreatorlessKeys(db: DbOrTx, agencyId: string, userId: string): Promise<number> {
+  const rows = await db
+    .update(apiKeys)
+    .set({ createdByUserId: userId })
+    .where(and(eq(apiKeys.agencyId, agencyId), isNull(apiKeys.createdByUserId)))
+    .returning({ id: apiKeys.id });
+  return rows.length;
+}

@@ -1634,7 +1634,7 @@ export interface paths {
         };
         /**
          * The agency's single sign-on settings (the client secret is never shown)
-         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
          */
         get: operations["getSso"];
         /**
@@ -1711,6 +1711,216 @@ export interface paths {
         get: operations["ssoCallback"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/setup/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether a first-run setup link still works (public)
+         * @description No authentication.
+         */
+        get: operations["checkSetupLink"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * First run (public, with the setup link npm start prints): creates the first agency, its owner (and by default the platform operator), and signs them in
+         * @description The link works once; two uses at once: one wins, the other gets 404. The agency is created as `POST /v1/agencies` creates one, and its admin key (never shown here) is adopted by the new owner. Every other setup link is revoked.
+         *
+         *     No authentication.
+         */
+        post: operations["completeSetup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The pending invitations into the caller’s organisation (or one of its agency’s buyers or sources)
+         * @description Auth: a session or key acting as platform operator, agency owner, agency admin, buyer owner, source owner (the root token acts as platform operator).
+         */
+        get: operations["listInvitations"];
+        put?: never;
+        /**
+         * Invite a person by email with a role: into the caller's organisation, one of its agency's buyers or sources, or (the operator) the platform or an agency
+         * @description The link (`<public url>/invite?token=…`) is emailed, works once and expires in 7 days; the answer never carries it – except when no SMTP server is configured (`emailed: false`), so the inviter can pass it on. The role is never above the inviter’s (403 `role_above_yours`); a buyer or source of another agency is 404.
+         *
+         *     Auth: a session or key acting as platform operator, agency owner, agency admin, buyer owner, source owner (the root token acts as platform operator).
+         */
+        post: operations["invite"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invitations/{id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Withdraw a pending invitation: its link stops working
+         * @description Auth: a session or key acting as platform operator, agency owner, agency admin, buyer owner, source owner (the root token acts as platform operator).
+         */
+        post: operations["revokeInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invitations/accept/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What an invitation link offers (public): the organisation, the role, who invited, whether the account exists
+         * @description No authentication.
+         */
+        get: operations["previewInvitation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invitations/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept an invitation (public): creates the account or adds the membership to the existing one, and signs in
+         * @description A new account needs `displayName` and `password`. An existing account (the same email) must be signed in as that person, or give its password. The link works once; two uses at once: one wins, the other gets 404.
+         *
+         *     No authentication.
+         */
+        post: operations["acceptInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The members of the caller’s organisation (or one of its agency’s buyers or sources), with their roles
+         * @description Auth: a session or key acting as platform operator, agency owner, agency admin, buyer owner, source owner, agency analyst (the root token acts as platform operator).
+         */
+        get: operations["listMembers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members/{membershipId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a member’s role: never above yours, never your own; only owners make or demote owners
+         * @description Auth: a session or key acting as agency owner, agency admin, buyer owner, source owner (the root token acts as platform operator).
+         */
+        patch: operations["changeMemberRole"];
+        trace?: never;
+    };
+    "/v1/members/{membershipId}/remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remove a member: their sessions in this organisation end at once, their open feed sockets close
+         * @description Auth: a session or key acting as agency owner, agency admin, buyer owner, source owner (the root token acts as platform operator).
+         */
+        post: operations["removeMember"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members/transfer-ownership": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hand ownership to another member (a signed-in owner): they become owner, you step down (agency: admin; else member)
+         * @description Auth: a session or key acting as agency owner, buyer owner, source owner (the root token acts as platform operator).
+         */
+        post: operations["transferOwnership"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1863,6 +2073,13 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AcceptBody: {
+            token: string;
+            /** @description a new account: required */
+            displayName?: components["schemas"]["DisplayName"];
+            /** @description a new account: the password to set; an existing account not signed in: its password */
+            password?: components["schemas"]["PasswordInput"];
+        };
         /** @description always the same answer, whether or not the address has an account */
         Accepted: Record<string, never>;
         AccountPatchBody: {
@@ -2696,6 +2913,114 @@ export interface components {
         Health: {
             status: string;
         };
+        Invitation: {
+            invitation: {
+                /** Format: uuid */
+                id: string;
+                email: string;
+                /** @enum {string} */
+                role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+                org: {
+                    /** @enum {string} */
+                    kind: "platform" | "agency" | "buyer" | "source";
+                    agencyId: string | null;
+                    buyerId: string | null;
+                    sourceId: string | null;
+                    name: string;
+                };
+                /** @description ISO-8601 UTC time */
+                expiresAt: string;
+                /** @description ISO-8601 UTC time */
+                createdAt: string;
+            };
+        };
+        InvitationCreate: {
+            /** Format: email */
+            email: string;
+            /**
+             * @description a role of the organisation invited into, never above the inviter’s
+             * @enum {string}
+             */
+            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+            /**
+             * Format: uuid
+             * @description into one of the agency's buyers (agency owner/admin)
+             */
+            buyerId?: string;
+            /**
+             * Format: uuid
+             * @description into one of the agency's sources (agency owner/admin)
+             */
+            sourceId?: string;
+            /**
+             * Format: uuid
+             * @description the operator only: into this agency (else `operator` into the platform)
+             */
+            agencyId?: string;
+        };
+        InvitationCreated: {
+            /** Format: uuid */
+            id: string;
+            email: string;
+            /** @enum {string} */
+            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+            org: {
+                /** @enum {string} */
+                kind: "platform" | "agency" | "buyer" | "source";
+                agencyId: string | null;
+                buyerId: string | null;
+                sourceId: string | null;
+                name: string;
+            };
+            /** @description ISO-8601 UTC time */
+            expiresAt: string;
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+            /** @description false when no SMTP server is configured: pass `link` on yourself */
+            emailed: boolean;
+            /** @description only when no email could be sent (no SMTP_URL) */
+            link?: string;
+        };
+        InvitationPreview: {
+            email: string;
+            /** @enum {string} */
+            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+            org: {
+                /** @enum {string} */
+                kind: "platform" | "agency" | "buyer" | "source";
+                agencyId: string | null;
+                buyerId: string | null;
+                sourceId: string | null;
+                name: string;
+            };
+            /** @description the inviter’s display name (null: the platform) */
+            invitedBy: string | null;
+            /** @description an account with this email exists: sign in as it, or give its password */
+            userExists: boolean;
+            /** @description ISO-8601 UTC time */
+            expiresAt: string;
+        };
+        Invitations: {
+            invitations: {
+                /** Format: uuid */
+                id: string;
+                email: string;
+                /** @enum {string} */
+                role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+                org: {
+                    /** @enum {string} */
+                    kind: "platform" | "agency" | "buyer" | "source";
+                    agencyId: string | null;
+                    buyerId: string | null;
+                    sourceId: string | null;
+                    name: string;
+                };
+                /** @description ISO-8601 UTC time */
+                expiresAt: string;
+                /** @description ISO-8601 UTC time */
+                createdAt: string;
+            }[];
+        };
         KeyCreate: {
             /** @description revoke the buyer's other keys (rotation) */
             revokeExisting?: boolean;
@@ -2885,6 +3210,38 @@ export interface components {
             alerts?: components["schemas"]["AlertSettings"];
             /** @description one alert when the balance drops below this; null: none */
             lowBalanceThreshold?: number | null;
+        };
+        Member: {
+            member: {
+                /** Format: uuid */
+                membershipId: string;
+                /** Format: uuid */
+                userId: string;
+                email: string;
+                displayName: string;
+                /** @enum {string} */
+                role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+                /** @description TOTP is on */
+                twoFactor: boolean;
+                /** @description ISO-8601 UTC time */
+                since: string;
+            };
+        };
+        Members: {
+            members: {
+                /** Format: uuid */
+                membershipId: string;
+                /** Format: uuid */
+                userId: string;
+                email: string;
+                displayName: string;
+                /** @enum {string} */
+                role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+                /** @description TOTP is on */
+                twoFactor: boolean;
+                /** @description ISO-8601 UTC time */
+                since: string;
+            }[];
         };
         /** @enum {string} */
         MembershipRole: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
@@ -3178,6 +3535,11 @@ export interface components {
         RejectBody: {
             reason: string;
         };
+        Removed: {
+            /** Format: uuid */
+            removed: string;
+            endedSessions: number;
+        };
         ReofferBody: {
             /**
              * Format: uuid
@@ -3220,6 +3582,10 @@ export interface components {
         ResetCompleteBody: {
             token: components["schemas"]["LinkToken"];
             password: components["schemas"]["PasswordInput"];
+        };
+        RoleChange: {
+            /** @enum {string} */
+            role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
         };
         /** @enum {string} */
         SecondFactorKind: "totp" | "recovery_code" | "passkey";
@@ -3281,6 +3647,22 @@ export interface components {
         };
         Settings: {
             settings: components["schemas"]["AgencySettings"];
+        };
+        SetupBody: {
+            token: string;
+            agencyName: string;
+            /** @description the agency's IANA zone, default UTC */
+            timeZone?: string;
+            /** Format: email */
+            email: string;
+            displayName: components["schemas"]["DisplayName"];
+            password: components["schemas"]["PasswordInput"];
+            /** @description also make this person the platform operator (creates agencies); default true */
+            operator?: boolean;
+        };
+        SetupToken: {
+            /** @constant */
+            valid: true;
         };
         SignInBody: {
             /** Format: email */
@@ -3474,6 +3856,10 @@ export interface components {
             data?: {
                 [key: string]: unknown;
             };
+        };
+        TransferBody: {
+            /** Format: uuid */
+            membershipId: string;
         };
         UserView: {
             /** Format: uuid */
@@ -10376,6 +10762,797 @@ export interface operations {
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    checkSetupLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description it works */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SetupToken"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown, used, replaced or expired (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    completeSetup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetupBody"];
+            };
+        };
+        responses: {
+            /** @description signed in: the session cookie is set (`lw_session` on plain-http localhost, else `__Host-lw_session`) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the link is unknown, used, replaced or expired (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listInvitations: {
+        parameters: {
+            query?: {
+                /** @description an agency owner/admin: the team of one of the agency's buyers */
+                buyerId?: string;
+                /** @description an agency owner/admin: the team of one of the agency's sources */
+                sourceId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description pending, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitations"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    invite: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitationCreate"];
+            };
+        };
+        responses: {
+            /** @description invited */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationCreated"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the role is above yours (`role_above_yours`), or your role manages no team (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description this person is a member already (`conflict`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the email could not be sent (`service_unavailable`); nothing was kept */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description revoked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown, another organisation’s, or no longer pending (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    previewInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the invitation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationPreview"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown, used, revoked or expired (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    acceptInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcceptBody"];
+            };
+        };
+        responses: {
+            /** @description signed in: the session cookie is set (`lw_session` on plain-http localhost, else `__Host-lw_session`) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the account exists and this is not its person (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the link is unknown, used, revoked or expired (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description already a member of this organisation (`conflict`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listMembers: {
+        parameters: {
+            query?: {
+                /** @description an agency owner/admin: the team of one of the agency's buyers */
+                buyerId?: string;
+                /** @description an agency owner/admin: the team of one of the agency's sources */
+                sourceId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Members"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    changeMemberRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                membershipId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleChange"];
+            };
+        };
+        responses: {
+            /** @description changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Member"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description that would leave no owner (`last_owner`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    removeMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                membershipId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Removed"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the last owner (`last_owner`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    transferOwnership: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TransferBody"];
+            };
+        };
+        responses: {
+            /** @description the new owner */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Member"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -100,7 +100,14 @@ const BUYER_MEMBER_MAY = new Set([
   'GET /v1/exports/ledger.csv',
 ]);
 /** Keys are managed by owners (and an agency's admins) only: the analyst's "every GET" stops at them. */
-const KEY_ROUTES = new Set(['GET /v1/keys', 'POST /v1/keys', 'POST /v1/keys/:id/revoke']);
+/** Keys and the team are the managers' own: the read-only roles do not read them either. */
+const KEY_ROUTES = new Set([
+  'GET /v1/keys',
+  'POST /v1/keys',
+  'POST /v1/keys/:id/revoke',
+  'GET /v1/invitations',
+  'GET /v1/members',
+]);
 
 /** Whether a role's key may call a route, in the words of docs/accounts.md "Roles". */
 function roleMay(who: Who, c: Case, name: string): boolean {
@@ -180,6 +187,15 @@ const allCallers = (status: number) => Object.fromEntries(CALLERS.map((who) => [
 const sessionOnly = () => ({ ...allCallers(403), none: 401 });
 /** The key routes: the organisation's owners (and an agency's admins) manage its own keys, nobody else's. */
 const KEY_MANAGERS = { ...NO_KEY, ...DENY_ALL };
+
+/** Every key's kind answers the same. */
+const everyKey = (status: number) => {
+  const { none: _none, wrong: _wrong, ...keys } = everyone(status);
+  return keys;
+};
+/** A link token and an id nobody issued. */
+const NO_SUCH_LINK = 'nObOdYiSsUeDtHiSlInK0123456789abcdefABCDEF0';
+const NO_SUCH_ID = '00000000-0000-4000-8000-000000000000';
 
 const CASES: Case[] = [
   {
@@ -714,6 +730,86 @@ const CASES: Case[] = [
   { method: 'get', path: '/healthz', url: () => '/healthz', expect: everyone(200) },
   { method: 'get', path: '/readyz', url: () => '/readyz', expect: everyone(200) },
   { method: 'get', path: '/metrics', url: () => '/metrics', expect: everyone(200) },
+  // ─── teams (#20): public link routes answer 404 to a link nobody issued; keys act with their scope ───
+  { method: 'get', path: '/v1/setup/:token', url: () => `/v1/setup/${NO_SUCH_LINK}`, expect: everyone(404) },
+  {
+    method: 'post',
+    path: '/v1/setup',
+    url: () => '/v1/setup',
+    body: () => ({
+      token: NO_SUCH_LINK,
+      agencyName: 'Nobody',
+      email: `${unique('setup')}@example.com`,
+      displayName: 'Nobody',
+      password: 'correct horse battery staple',
+    }),
+    expect: everyone(404),
+  },
+  {
+    method: 'post',
+    path: '/v1/invitations',
+    url: () => '/v1/invitations',
+    // `member` is a role of buyers and sources (their keys act as owners), not of agencies or the platform
+    body: () => ({ email: `${unique('invitee')}@example.com`, role: 'member' }),
+    expect: {
+      ...NO_KEY,
+      root: 400,
+      adminA: 400,
+      adminB: 400,
+      buyerT: 201,
+      buyerO: 201,
+      buyerF: 201,
+      sourceS: 201,
+      sourceZ: 201,
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/invitations',
+    url: () => '/v1/invitations',
+    expect: { ...NO_KEY, ...everyKey(200) },
+  },
+  {
+    method: 'post',
+    path: '/v1/invitations/:id/revoke',
+    url: () => `/v1/invitations/${NO_SUCH_ID}/revoke`,
+    expect: { ...NO_KEY, ...everyKey(404) },
+  },
+  {
+    method: 'get',
+    path: '/v1/invitations/accept/:token',
+    url: () => `/v1/invitations/accept/${NO_SUCH_LINK}`,
+    expect: everyone(404),
+  },
+  {
+    method: 'post',
+    path: '/v1/invitations/accept',
+    url: () => '/v1/invitations/accept',
+    body: () => ({ token: NO_SUCH_LINK, displayName: 'Nobody', password: 'correct horse battery staple' }),
+    expect: everyone(404),
+  },
+  { method: 'get', path: '/v1/members', url: () => '/v1/members', expect: { ...NO_KEY, ...everyKey(200) } },
+  {
+    method: 'patch',
+    path: '/v1/members/:membershipId',
+    url: () => `/v1/members/${NO_SUCH_ID}`,
+    body: () => ({ role: 'member' }),
+    expect: { ...NO_KEY, ...everyKey(404), root: 403 },
+  },
+  {
+    method: 'post',
+    path: '/v1/members/:membershipId/remove',
+    url: () => `/v1/members/${NO_SUCH_ID}/remove`,
+    expect: { ...NO_KEY, ...everyKey(404), root: 403 },
+  },
+  {
+    method: 'post',
+    path: '/v1/members/transfer-ownership',
+    url: () => '/v1/members/transfer-ownership',
+    body: () => ({ membershipId: NO_SUCH_ID }),
+    // ownership is handed over by a signed-in owner, never by a key
+    expect: { ...NO_KEY, ...DENY_ALL },
+  },
   { method: 'get', path: '/v1/openapi.json', url: () => '/v1/openapi.json', expect: everyone(200) },
   { method: 'get', path: '/v1/asyncapi.json', url: () => '/v1/asyncapi.json', expect: everyone(200) },
   { method: 'get', path: '/v1/docs', url: () => '/v1/docs', expect: everyone(200) },

@@ -24,6 +24,7 @@ import { Review } from './Review';
 import { Link, match, navigate, useLocation } from './router';
 import { SourceDetail, Sources, SourceSpecPage } from './Sources';
 import { SettingsPage } from './SsoSettings';
+import { Team } from './Team';
 import { OfferTimeline } from './Timeline';
 
 export function App() {
@@ -205,6 +206,7 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
   else if (path === '/admin/analytics') page = <Analytics />;
   else if (path === '/admin/keys') page = <KeysPage api={api} />;
   else if (path === '/admin/settings') page = <SettingsPage />;
+  else if (path === '/admin/team') page = <Team />;
   else
     page = (
       <div class="empty">
@@ -257,6 +259,9 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
             </NavLink>
             <NavLink href="/admin/keys" icon={I.keys} path={path}>
               API keys
+            </NavLink>
+            <NavLink href="/admin/team" icon={I.buyers} path={path}>
+              Team
             </NavLink>
             <NavLink href="/admin/settings" icon={I.settings} path={path}>
               Settings

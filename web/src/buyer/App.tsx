@@ -11,13 +11,14 @@ import { num } from '../shared/format';
 import { type ReadySession, SessionControls, SessionGate } from '../shared/SessionGate';
 import type { Wallet as WalletData } from '../shared/types';
 import { Button, Logo, Toasts, useNow } from '../shared/ui';
+import { TeamPanel } from '../team/TeamPanel';
 import { LiveLeads, useLiveBoard } from './LiveLeads';
 import { MyLeads } from './MyLeads';
 import { PipelinePage } from './Pipeline';
 import { SettingsPage } from './Settings';
 import { WalletPage } from './Wallet';
 
-type Tab = 'live' | 'leads' | 'pipeline' | 'wallet' | 'settings';
+type Tab = 'live' | 'leads' | 'pipeline' | 'wallet' | 'settings' | 'team';
 /** `owner`: only the buyer's owners see it (the API refuses the others anyway). */
 const TABS: { id: Tab; label: string; owner?: true }[] = [
   { id: 'live', label: 'Live Leads' },
@@ -25,6 +26,7 @@ const TABS: { id: Tab; label: string; owner?: true }[] = [
   { id: 'pipeline', label: 'Pipeline' },
   { id: 'wallet', label: 'Wallet' },
   { id: 'settings', label: 'Settings', owner: true },
+  { id: 'team', label: 'Team', owner: true },
 ];
 const tabOfHash = (tabs: typeof TABS): Tab => {
   const h = location.hash.replace('#', '');
@@ -199,6 +201,7 @@ function Dashboard({ session }: { session: ReadySession }) {
         {tab === 'settings' && tabs.some((t) => t.id === 'settings') ? (
           <SettingsPage api={api} me={me} onChanged={onMe} />
         ) : null}
+        {tab === 'team' && tabs.some((t) => t.id === 'team') ? <TeamPanel api={api} kind="buyer" /> : null}
       </main>
       <Toasts />
     </div>
