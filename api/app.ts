@@ -53,6 +53,7 @@ import { opsRoutes } from './routes/ops';
 import { reportRoutes } from './routes/reports';
 import { sourceRoutes } from './routes/sources';
 import { supplyRoutes } from './routes/supply';
+import { twoFactorRoutes } from './routes/two-factor';
 import type { ApiServices } from './services';
 import type { SignedIn } from './sessions';
 import { SharedTokenBuckets } from './shared-rate-limit';
@@ -72,7 +73,14 @@ export interface ApiDeps {
   /** Feed heartbeat; default 15 s. */
   feedPingIntervalMs?: number;
   /** Failed authentications per client IP, claims per key, pings per source. */
-  rateLimits?: { authFailures?: BucketOptions; claims?: BucketOptions; pings?: BucketOptions; feedFrames?: FrameLimit };
+  rateLimits?: {
+    authFailures?: BucketOptions;
+    claims?: BucketOptions;
+    pings?: BucketOptions;
+    feedFrames?: FrameLimit;
+    /** Wrong second-factor codes per user. */
+    secondFactorFailures?: BucketOptions;
+  };
   /** Share the rate limits with every API process on this database (Postgres; several processes). Default: per process. */
   sharedRateLimits?: boolean;
   /** How long an accepted ping may be posted; default 60 s (LW_PING_TTL_SECONDS). */
@@ -115,6 +123,8 @@ const DEFAULT_AUTH_FAILURES: BucketOptions = { capacity: 20, refillPerSecond: 0.
  */
 export const DEFAULT_CLAIMS: BucketOptions = { capacity: 30, refillPerSecond: 10 };
 const DEFAULT_PINGS: BucketOptions = { capacity: 100, refillPerSecond: 50 };
+/** Wrong second-factor codes per user: 5 guesses, then one more every minute. */
+const DEFAULT_SECOND_FACTOR_FAILURES: BucketOptions = { capacity: 5, refillPerSecond: 1 / 60 };
 
 export function createApi(deps: ApiDeps): Api {
   const logger = deps.logger ?? console;
@@ -210,6 +220,7 @@ export function createApi(deps: ApiDeps): Api {
     pings: new PingDesk(db, () => metrics.inc('leadwire_ping_reads_total')),
     pingLimits: new TokenBuckets(deps.rateLimits?.pings ?? DEFAULT_PINGS),
     pingTtlMs: deps.pingTtlMs ?? 60_000,
+    secondFactorFailures: new TokenBuckets(deps.rateLimits?.secondFactorFailures ?? DEFAULT_SECOND_FACTOR_FAILURES),
     mailer: deps.mailer ?? smtpAccountMailer(setting('SMTP_URL'), setting('LW_MAIL_FROM')),
     publicUrl: deps.publicUrl !== undefined ? deps.publicUrl : setting('LW_PUBLIC_URL'),
   };
@@ -231,6 +242,7 @@ export function createApi(deps: ApiDeps): Api {
     ...supplyRoutes,
     ...reportRoutes,
     ...exportRoutes,
+    ...twoFactorRoutes,
     ...opsRoutes({
       json: () => (doc ??= buildOpenApi(routes)),
       html: () => (html ??= docsPage((doc ??= buildOpenApi(routes)))),

@@ -47,6 +47,8 @@ export interface ApiServices {
   pingLimits: TokenBuckets;
   /** How long an accepted ping may be posted. */
   pingTtlMs: number;
+  /** Wrong second-factor codes per user (api/second-factor.ts). */
+  secondFactorFailures: TokenBuckets;
   /** Account emails (setup, invitations, sign-in links, resets). */
   mailer: AccountMailer;
   /** The base URL of the pages, for links in emails and the allowed Origin of cookie requests (LW_PUBLIC_URL). */

@@ -19,6 +19,7 @@ import { hmacWithRoot, KeyStore, keyStore, KeyStoreError } from '../lib/key-stor
 import { rewrapWebhookSecrets, sealPlaintextWebhookSecrets, webhookSecretKeyIds } from './buyers';
 import type { DbOrTx } from './connection';
 import { keyStoreRoots } from './schema';
+import { rewrapTotpSeeds, totpSeedKeyIds } from './two-factor';
 
 /** One kind of sealed secret in the database (a column or a pair of columns of one aggregate). */
 interface SealedSecrets {
@@ -70,6 +71,13 @@ const SEALED_SECRETS: SealedSecrets[] = [
     keyIds: webhookSecretKeyIds,
     rewrap: rewrapWebhookSecrets,
     sealPlaintext: sealPlaintextWebhookSecrets,
+  },
+  {
+    name: 'users.totp_seed_sealed',
+    keyIds: totpSeedKeyIds,
+    rewrap: rewrapTotpSeeds,
+    // sealed from the start: never stored in clear
+    sealPlaintext: () => Promise.resolve(0),
   },
   keyStoreRootsSecrets,
 ];
