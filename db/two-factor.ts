@@ -30,18 +30,15 @@ const TOTP_PURPOSE = 'totp_seed';
  */
 export async function secondFactorsOf(db: DbOrTx, user: Pick<UserRow, 'id'>): Promise<SecondFactor[]> {
   const [row] = await db
-    .select({
-      totp: isNotNull(users.totpEnabledAt),
-      codes: sql<number>`(SELECT count(*)::int FROM ${recoveryCodes} WHERE ${recoveryCodes.userId} = ${users.id} AND ${recoveryCodes.usedAt} IS NULL)`,
-      passkeys: sql<number>`(SELECT count(*)::int FROM ${passkeys} WHERE ${passkeys.userId} = ${users.id})`,
-    })
+    .select({ totp: isNotNull(users.totpEnabledAt) })
     .from(users)
     .where(eq(users.id, user.id));
   if (!row) return [];
+  const [keys] = await db.select({ n: count() }).from(passkeys).where(eq(passkeys.userId, user.id));
   const factors: SecondFactor[] = [];
   if (row.totp) factors.push('totp');
-  if (row.totp && row.codes > 0) factors.push('recovery_code');
-  if (row.passkeys > 0) factors.push('passkey');
+  if (row.totp && (await unusedRecoveryCodes(db, user.id)) > 0) factors.push('recovery_code');
+  if ((keys?.n ?? 0) > 0) factors.push('passkey');
   return factors;
 }
 
