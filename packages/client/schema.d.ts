@@ -14,7 +14,7 @@ export interface paths {
         put?: never;
         /**
          * Create an agency (root token only); answers its admin key, shown once
-         * @description Auth: root token.
+         * @description Auth: root token, or a signed-in person acting in one.
          */
         post: operations["createAgency"];
         delete?: never;
@@ -32,13 +32,13 @@ export interface paths {
         };
         /**
          * The agency's service lines
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["listServiceLines"];
         put?: never;
         /**
          * Define a service line (e.g. roofing); keys are unique per agency
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["createServiceLine"];
         delete?: never;
@@ -56,7 +56,7 @@ export interface paths {
         };
         /**
          * The agency's settings: duplicate window, consent, auto-pause, return rules, buyer self-service limits
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["getSettings"];
         put?: never;
@@ -66,7 +66,7 @@ export interface paths {
         head?: never;
         /**
          * Change settings: each key given replaces its value; null restores the default
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         patch: operations["updateSettings"];
         trace?: never;
@@ -80,7 +80,7 @@ export interface paths {
         };
         /**
          * Who this key is: root, an agency admin (with the agency), a buyer (with its profile and balance) or a source (with its balance)
-         * @description Auth: root token or agency admin key or buyer key or source key.
+         * @description Auth: root token or agency admin key or buyer key or source key, or a signed-in person acting in one.
          */
         get: operations["me"];
         put?: never;
@@ -92,7 +92,7 @@ export interface paths {
          * Change my caps, service area, pause state, hours and pauses, alert settings, low-balance threshold (and lead filters where allowed), within the limits my agency sets; audited
          * @description The agency's limits (`selfService` in its settings) bound caps per period and the states or ZIP prefixes a buyer may serve. A buyer may pause and resume itself, but not lift a pause by the agency or the system (409 `pause_locked`).
          *
-         *     Auth: buyer key.
+         *     Auth: buyer key, or a signed-in person acting in one.
          */
         patch: operations["updateMe"];
         trace?: never;
@@ -106,7 +106,7 @@ export interface paths {
         };
         /**
          * My balance and my latest ledger entries
-         * @description Auth: buyer key.
+         * @description Auth: buyer key, or a signed-in person acting in one.
          */
         get: operations["myWallet"];
         put?: never;
@@ -126,7 +126,7 @@ export interface paths {
         };
         /**
          * My ledger entries (top-ups, charges, refunds), newest first
-         * @description Auth: buyer key.
+         * @description Auth: buyer key, or a signed-in person acting in one.
          */
         get: operations["myLedger"];
         put?: never;
@@ -146,7 +146,7 @@ export interface paths {
         };
         /**
          * The leads I won, with every field, newest first
-         * @description Auth: buyer key.
+         * @description Auth: buyer key, or a signed-in person acting in one.
          */
         get: operations["myLeads"];
         put?: never;
@@ -166,13 +166,13 @@ export interface paths {
         };
         /**
          * The agency's buyers, newest first
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["listBuyers"];
         put?: never;
         /**
          * Create a buyer with its wallet; answers its API key and webhook signing secret, shown once
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["createBuyer"];
         delete?: never;
@@ -190,7 +190,7 @@ export interface paths {
         };
         /**
          * One buyer, with its balance
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["getBuyer"];
         put?: never;
@@ -200,7 +200,7 @@ export interface paths {
         head?: never;
         /**
          * Change a buyer: pause or resume (with a reason), name, service lines, area, caps, delivery
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         patch: operations["updateBuyer"];
         trace?: never;
@@ -216,7 +216,7 @@ export interface paths {
         put?: never;
         /**
          * Top up a buyer's wallet (Idempotency-Key: a retried top-up adds once)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["addCredits"];
         delete?: never;
@@ -234,7 +234,7 @@ export interface paths {
         };
         /**
          * A buyer's ledger entries, newest first
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["buyerLedger"];
         put?: never;
@@ -256,7 +256,7 @@ export interface paths {
         put?: never;
         /**
          * Issue a new API key for a buyer (shown once); optionally revoke its other keys
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["createBuyerKey"];
         delete?: never;
@@ -278,7 +278,7 @@ export interface paths {
          * Rotate a buyer's webhook signing secret; answers the new one, shown once
          * @description The secret signs webhook deliveries per Standard Webhooks (docs/delivery.md). It is shown at creation and on rotation only. For `overlapSeconds` (default 86400) the previous secret signs too – a second `v1,` signature in `webhook-signature` – so receivers can switch without missing a delivery. A rotation also ends the deprecated `X-Leadwire-Signature` header.
          *
-         *     Auth: agency admin key.
+         *     Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["rotateWebhookSecret"];
         delete?: never;
@@ -296,7 +296,7 @@ export interface paths {
         };
         /**
          * The audit trail of a buyer's settings: who (admin, buyer, system) changed what, from what to what; newest first
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["buyerChanges"];
         put?: never;
@@ -316,7 +316,7 @@ export interface paths {
         };
         /**
          * Engagement of a buyer over the last N days: claim latency, claims won/lost, viewed but ignored, delivery success, pipeline close rates per campaign
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["buyerStats"];
         put?: never;
@@ -336,13 +336,13 @@ export interface paths {
         };
         /**
          * The agency's campaigns, newest first
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["listCampaigns"];
         put?: never;
         /**
          * Create a campaign (ping post or push)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["createCampaign"];
         delete?: never;
@@ -360,7 +360,7 @@ export interface paths {
         };
         /**
          * One campaign with its buyer pool
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["getCampaign"];
         put?: never;
@@ -370,7 +370,7 @@ export interface paths {
         head?: never;
         /**
          * Change a campaign: mode switch, window, preview, price, winners, fallback, strategy, pool, caps, status
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         patch: operations["updateCampaign"];
         trace?: never;
@@ -388,7 +388,7 @@ export interface paths {
          * Run a campaign configuration (stored or draft) against the agency's last N leads, selling nothing
          * @description For each lead: who would have been eligible, who excluded with which reason, and at what price (the floor for a highest-bid auction), as of now (today's balances, caps and pauses). Nothing is written: no offer, no event, no charge.
          *
-         *     Auth: agency admin key.
+         *     Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["dryRunCampaign"];
         delete?: never;
@@ -406,7 +406,7 @@ export interface paths {
         };
         /**
          * Leads of the agency, newest first (`?status=manual_review` is the review queue)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["listLeads"];
         put?: never;
@@ -414,7 +414,7 @@ export interface paths {
          * Submit a lead: validated, deduplicated, stored, and routed by its own workflow
          * @description Send `Idempotency-Key` to make retries safe: the same key and body answer the first result, and a lead is never routed twice. A lead with the same phone or email for the same service line within the duplicate window is refused (409 `duplicate_lead`). A source key posts only into the campaigns allowed to its source (403 `campaign_not_allowed`); its `subId` and `clickId` are kept with the lead.
          *
-         *     Auth: agency admin key or source key.
+         *     Auth: agency admin key or source key, or a signed-in person acting in one.
          */
         post: operations["createLead"];
         delete?: never;
@@ -432,7 +432,7 @@ export interface paths {
         };
         /**
          * A lead with its status, offers and assignments
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["getLead"];
         put?: never;
@@ -452,7 +452,7 @@ export interface paths {
         };
         /**
          * Every event of a lead, across all its offers, in order
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["leadTimeline"];
         put?: never;
@@ -474,7 +474,7 @@ export interface paths {
         put?: never;
         /**
          * Run a new auction for a lead in manual review (its campaign, or another)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["reofferLead"];
         delete?: never;
@@ -494,7 +494,7 @@ export interface paths {
         put?: never;
         /**
          * Sell a lead in manual review to one buyer, charged like a claim
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["assignLead"];
         delete?: never;
@@ -514,7 +514,7 @@ export interface paths {
         put?: never;
         /**
          * Reject a lead in manual review (final)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["rejectLead"];
         delete?: never;
@@ -532,7 +532,7 @@ export interface paths {
         };
         /**
          * Offers targeted to me (default `status=open`); only the preview of each lead. Records that I viewed them.
-         * @description Auth: buyer key.
+         * @description Auth: buyer key, or a signed-in person acting in one.
          */
         get: operations["listMyOffers"];
         put?: never;
@@ -556,7 +556,7 @@ export interface paths {
          * Claim an offer: the first valid claim wins the lead and is charged at once
          * @description Answers 200 `{result:"won", lead, charged, balance, assignmentId}` (a repeated claim by the winner answers the same, charged once), 409 `{result:"lost", reason:"lost_race"|"offer_closed"}`, 402 `{result:"failed", reason:"insufficient_credits"}`, 403 `{result:"failed", reason:"not_targeted"|"eligibility_changed"|"cap_reached"}`. On 503 `claim_pending` retry with the same `requestId`: it is the same attempt.
          *
-         *     Auth: buyer key.
+         *     Auth: buyer key, or a signed-in person acting in one.
          */
         post: operations["claimOffer"];
         delete?: never;
@@ -578,7 +578,7 @@ export interface paths {
          * Place (or raise) a sealed bid on a highest-bid offer; the highest bid at close wins
          * @description The bid must be at least the floor (the offer's `price`) and my balance must cover it now; a later bid must raise my earlier one. At close the highest bid wins (a tie: the earlier bid) and pays its bid, or the next bid under second-price pricing (never below the floor); if the winner can no longer pay, the next bid wins. Answers 200 `{result:"accepted", amount, raised}`, or `{result:"refused", reason}` with 422 `below_floor`/`not_a_raise`, 402 `insufficient_credits`, 403 `not_targeted`, 409 `offer_closed`/`not_an_auction`.
          *
-         *     Auth: buyer key.
+         *     Auth: buyer key, or a signed-in person acting in one.
          */
         post: operations["bidOnOffer"];
         delete?: never;
@@ -598,7 +598,7 @@ export interface paths {
         put?: never;
         /**
          * Stop an open auction; the lead goes to manual review
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["cancelOffer"];
         delete?: never;
@@ -616,7 +616,7 @@ export interface paths {
         };
         /**
          * Every event of one offer: targeted, excluded, viewed, claims, won/lost, expiry, delivery, refunds
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["offerTimeline"];
         put?: never;
@@ -638,7 +638,7 @@ export interface paths {
          * Every candidate buyer of an offer: eligible, or excluded with the reason and what the rules saw
          * @description Admins see all candidates (`?buyerId=` for one). A buyer key sees only its own row.
          *
-         *     Auth: agency admin key or buyer key.
+         *     Auth: agency admin key or buyer key, or a signed-in person acting in one.
          */
         get: operations["offerEligibility"];
         put?: never;
@@ -660,7 +660,7 @@ export interface paths {
         put?: never;
         /**
          * Dispute a lead I bought (the id is the assignmentId of the win)
-         * @description Auth: buyer key.
+         * @description Auth: buyer key, or a signed-in person acting in one.
          */
         post: operations["openDispute"];
         delete?: never;
@@ -678,7 +678,7 @@ export interface paths {
         };
         /**
          * Disputes: the agency's (admin) or my own (buyer), newest first
-         * @description Auth: agency admin key or buyer key.
+         * @description Auth: agency admin key or buyer key, or a signed-in person acting in one.
          */
         get: operations["listDisputes"];
         put?: never;
@@ -698,7 +698,7 @@ export interface paths {
         };
         /**
          * One dispute (an admin: any of the agency; a buyer: its own)
-         * @description Auth: agency admin key or buyer key.
+         * @description Auth: agency admin key or buyer key, or a signed-in person acting in one.
          */
         get: operations["getDispute"];
         put?: never;
@@ -722,7 +722,7 @@ export interface paths {
          * Approve (refund the price through the ledger; optionally re-offer the lead as a new auction) or reject a dispute
          * @description With `reoffer: true` an approval also starts a new auction of the lead (its campaign, or `campaignId`); the buyer who returned it is excluded (`already_bought`), as is anyone who bought the same person inside the duplicate window.
          *
-         *     Auth: agency admin key.
+         *     Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["resolveDispute"];
         delete?: never;
@@ -740,7 +740,7 @@ export interface paths {
         };
         /**
          * A sale's deliveries: each channel's state and every attempt (status, latency, response snippet, next retry)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["assignmentDeliveries"];
         put?: never;
@@ -764,7 +764,7 @@ export interface paths {
          * Send a sale again on one channel (the same webhook-id, a fresh signature); answers at once, the attempts follow
          * @description Runs even when the webhook endpoint is paused after a 410 (an explicit request). Each attempt is logged like the first delivery (`GET /v1/assignments/:id/deliveries`, `delivery_attempted` on the timeline).
          *
-         *     Auth: agency admin key.
+         *     Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["redeliver"];
         delete?: never;
@@ -782,7 +782,7 @@ export interface paths {
         };
         /**
          * The campaign's per-buyer prices (fixed, or a percentage on the campaign price)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["listBuyerPrices"];
         put?: never;
@@ -790,7 +790,7 @@ export interface paths {
          * Set (or with rule null, remove) one buyer's own price on the campaign; new offers price that buyer by it
          * @description The offer shows each buyer its own price (GET /v1/offers, the feed), the sale charges it, and the eligibility snapshot records the rule. Highest-bid auctions ignore it: every bidder sees the floor.
          *
-         *     Auth: agency admin key.
+         *     Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["setBuyerPrice"];
         delete?: never;
@@ -808,7 +808,7 @@ export interface paths {
         };
         /**
          * My pipeline: every lead I bought with its status (new, contacted, appointment, quoted, won_job, lost_job) and the counts per status
-         * @description Auth: buyer key.
+         * @description Auth: buyer key, or a signed-in person acting in one.
          */
         get: operations["myPipeline"];
         put?: never;
@@ -828,7 +828,7 @@ export interface paths {
         };
         /**
          * A bought lead's pipeline status and its history (time and author of each change), newest first
-         * @description Auth: buyer key.
+         * @description Auth: buyer key, or a signed-in person acting in one.
          */
         get: operations["myLeadPipeline"];
         put?: never;
@@ -836,7 +836,7 @@ export interface paths {
          * Mark a lead I bought: new → contacted → appointment → quoted → won_job | lost_job (with an optional note and job value); never changes money
          * @description Steps may be skipped and the same status marked again (a new note); going back, or leaving won_job / lost_job, is a 409 `invalid_transition`.
          *
-         *     Auth: buyer key.
+         *     Auth: buyer key, or a signed-in person acting in one.
          */
         post: operations["setMyLeadPipeline"];
         delete?: never;
@@ -854,7 +854,7 @@ export interface paths {
         };
         /**
          * The alerts sent to me (offer alerts, low-balance alerts) with channel and outcome, newest first
-         * @description Auth: buyer key.
+         * @description Auth: buyer key, or a signed-in person acting in one.
          */
         get: operations["myAlerts"];
         put?: never;
@@ -874,13 +874,13 @@ export interface paths {
         };
         /**
          * The agency's sources with their balances, newest first
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["listSources"];
         put?: never;
         /**
          * Create a lead source (a supplier) with its payout wallet; answers its API key, shown once
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["createSource"];
         delete?: never;
@@ -898,7 +898,7 @@ export interface paths {
         };
         /**
          * A source with its balance and its campaigns (allowed or not) with their payout rules
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["getSource"];
         put?: never;
@@ -908,7 +908,7 @@ export interface paths {
         head?: never;
         /**
          * Rename a source, or pause it (its pings are rejected and its posts refused) and resume it
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         patch: operations["updateSource"];
         trace?: never;
@@ -926,7 +926,7 @@ export interface paths {
          * Allow a campaign for a source with its payout rule (fixed per sold lead, or a share of the sale); or disallow it
          * @description One rule per source and campaign: posting it again replaces the rule. The payout of a sale uses the rule in force at the sale. Without `payout`, only `allowed` changes and the rule keeps its payout: `{"campaignId": …, "allowed": false}` stops the source posting there (404 when it has no rule for the campaign); allowing a campaign the first time needs a `payout` (400).
          *
-         *     Auth: agency admin key.
+         *     Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["setSourceCampaign"];
         delete?: never;
@@ -946,7 +946,7 @@ export interface paths {
         put?: never;
         /**
          * Issue a new API key for a source (shown once); optionally revoke its other keys (rotation)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["createSourceKey"];
         delete?: never;
@@ -966,7 +966,7 @@ export interface paths {
         put?: never;
         /**
          * Revoke every key of a source at once (issue a new one with POST /v1/sources/:id/keys)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["revokeSourceKeys"];
         delete?: never;
@@ -984,7 +984,7 @@ export interface paths {
         };
         /**
          * A source's ledger: payouts, reversals, settlements; newest first
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["sourceLedger"];
         put?: never;
@@ -1008,7 +1008,7 @@ export interface paths {
          * Record a payment to a source (a settlement, lowering what it is owed) or a correction (an adjustment, either way); Idempotency-Key: a retry records once
          * @description A settlement of more than the balance is refused (409 `settlement_exceeds_balance`, nothing written), decided under the wallet lock so concurrent settlements never pay more than is owed; so is an adjustment that would take the balance below zero (409 `adjustment_exceeds_balance`). The source sees the entry, with its reference, in its own ledger.
          *
-         *     Auth: agency admin key.
+         *     Auth: agency admin key, or a signed-in person acting in one.
          */
         post: operations["recordSourceSettlement"];
         delete?: never;
@@ -1026,7 +1026,7 @@ export interface paths {
         };
         /**
          * A source's leads with their outcomes and payouts, newest first (date range in the agency time zone)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["sourceLeads"];
         put?: never;
@@ -1046,7 +1046,7 @@ export interface paths {
         };
         /**
          * A source's posting spec, as the source itself reads it at GET /v1/source/spec (to hand over, or check before sharing its key)
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["sourceSpec"];
         put?: never;
@@ -1070,7 +1070,7 @@ export interface paths {
          * Ping a lead's non-identifying fields: accepted with the payout, or rejected with a reason, at once
          * @description Judged with the same eligibility rules as routing, on a lead that is not stored (no workflow). An accepted ping may be posted once (POST /v1/posts) before `expiresAt`. Pings are recorded (count and accept rate in the reports) and rate-limited per source (429 `rate_limited`).
          *
-         *     Auth: source key.
+         *     Auth: source key, or a signed-in person acting in one.
          */
         post: operations["ping"];
         delete?: never;
@@ -1092,7 +1092,7 @@ export interface paths {
          * Post the full lead of an accepted ping: it runs the normal lifecycle
          * @description Refused when the ping is unknown (404 `ping_not_found`), was rejected (409 `ping_rejected`), has expired (410 `ping_expired`), was already posted (409 `ping_already_posted`, with its `leadId`), or when a field the ping carried differs (422 `post_contradicts_ping`, the fields named).
          *
-         *     Auth: source key.
+         *     Auth: source key, or a signed-in person acting in one.
          */
         post: operations["post"];
         delete?: never;
@@ -1110,7 +1110,7 @@ export interface paths {
         };
         /**
          * My leads and their outcomes (pending, sold, unsold, returned) with the payout of each; never the buyer
-         * @description Auth: source key.
+         * @description Auth: source key, or a signed-in person acting in one.
          */
         get: operations["mySourceLeads"];
         put?: never;
@@ -1130,7 +1130,7 @@ export interface paths {
         };
         /**
          * My posting spec: the ping and post fields (from the API schemas), the flow, the refusal codes and a curl example per allowed campaign
-         * @description Auth: source key.
+         * @description Auth: source key, or a signed-in person acting in one.
          */
         get: operations["mySourceSpec"];
         put?: never;
@@ -1150,7 +1150,7 @@ export interface paths {
         };
         /**
          * What the agency owes me, and my latest ledger entries
-         * @description Auth: source key.
+         * @description Auth: source key, or a signed-in person acting in one.
          */
         get: operations["mySourceBalance"];
         put?: never;
@@ -1170,7 +1170,7 @@ export interface paths {
         };
         /**
          * My ledger: payouts, reversals, settlements; newest first
-         * @description Auth: source key.
+         * @description Auth: source key, or a signed-in person acting in one.
          */
         get: operations["mySourceLedger"];
         put?: never;
@@ -1192,7 +1192,7 @@ export interface paths {
          * Leads in, offered, sold, unsold, returned, revenue, payouts, margin, time to claim, fill rate and pings, grouped by day, campaign, source or buyer
          * @description Days are whole days in the agency time zone (`from` and `to` inclusive). Money comes from the ledgers: revenue is charges less refunds, payouts are source payouts less reversals.
          *
-         *     Auth: agency admin key.
+         *     Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["report"];
         put?: never;
@@ -1212,7 +1212,7 @@ export interface paths {
         };
         /**
          * Leads as CSV: an agency's with every field; a source's own with outcome and payout
-         * @description Auth: agency admin key or source key.
+         * @description Auth: agency admin key or source key, or a signed-in person acting in one.
          */
         get: operations["exportLeads"];
         put?: never;
@@ -1232,7 +1232,7 @@ export interface paths {
         };
         /**
          * Sales as CSV: the agency's, or a buyer's own purchases (with the lead's contact fields)
-         * @description Auth: agency admin key or buyer key.
+         * @description Auth: agency admin key or buyer key, or a signed-in person acting in one.
          */
         get: operations["exportSales"];
         put?: never;
@@ -1252,7 +1252,7 @@ export interface paths {
         };
         /**
          * The buyers' ledger as CSV: the agency's, or a buyer's own
-         * @description Auth: agency admin key or buyer key.
+         * @description Auth: agency admin key or buyer key, or a signed-in person acting in one.
          */
         get: operations["exportLedger"];
         put?: never;
@@ -1272,7 +1272,7 @@ export interface paths {
         };
         /**
          * The source ledger as CSV: the agency's (one source or all), or a source's own
-         * @description Auth: agency admin key or source key.
+         * @description Auth: agency admin key or source key, or a signed-in person acting in one.
          */
         get: operations["exportSourceLedger"];
         put?: never;
@@ -1292,11 +1292,279 @@ export interface paths {
         };
         /**
          * A report (GET /v1/reports) as CSV, every group
-         * @description Auth: agency admin key.
+         * @description Auth: agency admin key, or a signed-in person acting in one.
          */
         get: operations["exportReport"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/account/two-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My second factors: TOTP on or off, recovery codes left, passkeys
+         * @description Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.
+         */
+        get: operations["twoFactorStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/account/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start TOTP enrolment: a new seed as an otpauth URL, a QR code and base32; confirm it with a code
+         * @description Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.
+         */
+        post: operations["startTotp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/account/totp/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turn TOTP on with a code from the new authenticator; answers ten recovery codes, shown this once
+         * @description Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.
+         */
+        post: operations["confirmTotp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/account/totp/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turn TOTP off (a current code, or the password); the recovery codes go with it
+         * @description Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.
+         */
+        post: operations["disableTotp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/account/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ten new recovery codes (a current TOTP code needed); the old ones stop working
+         * @description Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.
+         */
+        post: operations["regenerateRecoveryCodes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/second-factor/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Passkey options for the second step of a sign-in (the person's own passkeys)
+         * @description Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.
+         */
+        post: operations["secondFactorPasskeyOptions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/second-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finish a sign-in with a TOTP code, a recovery code or a passkey: the session is replaced by a fully signed-in one (a new id)
+         * @description Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.
+         */
+        post: operations["secondFactor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/passkey/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Options to sign in with a passkey (discoverable: no email needed); the challenge lasts five minutes, once
+         * @description No authentication.
+         */
+        post: operations["passkeySignInOptions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/passkey": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with a passkey: with user verification (PIN, biometrics) it counts as both factors; answers a session cookie
+         * @description No authentication.
+         */
+        post: operations["passkeySignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/account/passkeys/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Options to register a new passkey (the challenge is bound to this session, five minutes, once)
+         * @description Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.
+         */
+        post: operations["passkeyRegistrationOptions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/account/passkeys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My passkeys
+         * @description Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.
+         */
+        get: operations["listPasskeys"];
+        put?: never;
+        /**
+         * Register a passkey: the answer to the options, checked and stored with a name
+         * @description Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.
+         */
+        post: operations["addPasskey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/account/passkeys/{id}/delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delete one of my passkeys
+         * @description Auth: a signed-in person (session cookie; unsafe methods need X-CSRF-Token). Keys cannot call it.
+         */
+        post: operations["deletePasskey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/settings/two-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether the agency requires a second factor of its owners and admins
+         * @description Auth: agency admin key, or a signed-in person acting in one.
+         */
+        get: operations["getTwoFactorRequirement"];
+        put?: never;
+        /**
+         * Require (or stop requiring) a second factor of the agency’s owners and admins – agency owners only; until they enrol one, their organisation routes answer 403 `two_factor_required`
+         * @description Auth: agency admin key, or a signed-in person acting in one.
+         */
+        post: operations["setTwoFactorRequirement"];
         delete?: never;
         options?: never;
         head?: never;
@@ -8610,6 +8878,1101 @@ export interface operations {
             };
             /** @description the key is of the wrong kind for this route (`forbidden`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    twoFactorStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the state */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description TOTP is enabled */
+                        totp: boolean;
+                        recoveryCodesLeft: number;
+                        passkeys: number;
+                        /** @description what a sign-in may finish with */
+                        secondFactors: ("totp" | "recovery_code" | "passkey")[];
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in (`unauthorized`), or the sign-in still owes its second factor (`second_factor_required`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an API key (`session_required`), another site (`cross_site_request`) or no CSRF token (`csrf_token_invalid`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    startTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the seed to scan (not active until confirmed) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description otpauth:// URL for an authenticator app */
+                        otpauthUrl: string;
+                        /** @description the URL as a QR code (SVG) */
+                        qrSvg: string;
+                        /** @description the seed in base32, for typing in by hand */
+                        secret: string;
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in (`unauthorized`), or the sign-in still owes its second factor (`second_factor_required`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an API key (`session_required`), another site (`cross_site_request`) or no CSRF token (`csrf_token_invalid`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description TOTP is on already: turn it off first (`conflict`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    confirmTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    code: string;
+                };
+            };
+        };
+        responses: {
+            /** @description TOTP is on */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description shown once; each works once */
+                        recoveryCodes: string[];
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in (`unauthorized`), the second factor still owed (`second_factor_required`), or the code not accepted (`second_factor_invalid`: wrong, or used already) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an API key (`session_required`), another site (`cross_site_request`) or no CSRF token (`csrf_token_invalid`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no enrolment started, or TOTP is on already (`conflict`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many wrong codes for this account (`rate_limited`); Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    disableTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    code?: string;
+                    /** @description the account's password, instead of a code */
+                    password?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description TOTP is off */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        totp: false;
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in (`unauthorized`), the second factor still owed (`second_factor_required`), or the code not accepted (`second_factor_invalid`: wrong, or used already) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an API key (`session_required`), another site (`cross_site_request`) or no CSRF token (`csrf_token_invalid`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description TOTP is not on (`conflict`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many wrong codes for this account (`rate_limited`); Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    regenerateRecoveryCodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description a current TOTP code */
+                    code: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the new codes, shown this once */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description shown once; each works once */
+                        recoveryCodes: string[];
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in (`unauthorized`), the second factor still owed (`second_factor_required`), or the code not accepted (`second_factor_invalid`: wrong, or used already) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an API key (`session_required`), another site (`cross_site_request`) or no CSRF token (`csrf_token_invalid`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description TOTP is not on (`conflict`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many wrong codes for this account (`rate_limited`); Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    secondFactorPasskeyOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description request options */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description PublicKeyCredentialRequestOptionsJSON */
+                        options: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in (`unauthorized`), or the sign-in still owes its second factor (`second_factor_required`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an API key (`session_required`), another site (`cross_site_request`) or no CSRF token (`csrf_token_invalid`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    secondFactor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    totp?: string;
+                    /** @description one of the recovery codes, dashes and case ignored */
+                    recoveryCode?: string;
+                    /** @description the answer to POST /v1/auth/second-factor/options */
+                    passkey?: {
+                        id: string;
+                        rawId: string;
+                        /** @constant */
+                        type: "public-key";
+                        /** @enum {string} */
+                        authenticatorAttachment?: "platform" | "cross-platform";
+                        /** @description the client extension results, as given */
+                        clientExtensionResults: {
+                            [key: string]: unknown;
+                        };
+                        response: {
+                            clientDataJSON: string;
+                            authenticatorData: string;
+                            signature: string;
+                            userHandle?: string;
+                        };
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description signed in (a new session cookie) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        stage: "full";
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in (`unauthorized`), the second factor still owed (`second_factor_required`), or the code not accepted (`second_factor_invalid`: wrong, or used already) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an API key (`session_required`), another site (`cross_site_request`) or no CSRF token (`csrf_token_invalid`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description this session is signed in fully already (`conflict`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many wrong codes for this account (`rate_limited`); Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    passkeySignInOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description request options */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description PublicKeyCredentialRequestOptionsJSON */
+                        options: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    passkeySignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    response: {
+                        id: string;
+                        rawId: string;
+                        /** @constant */
+                        type: "public-key";
+                        /** @enum {string} */
+                        authenticatorAttachment?: "platform" | "cross-platform";
+                        /** @description the client extension results, as given */
+                        clientExtensionResults: {
+                            [key: string]: unknown;
+                        };
+                        response: {
+                            clientDataJSON: string;
+                            authenticatorData: string;
+                            signature: string;
+                            userHandle?: string;
+                        };
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description signed in (a new session cookie) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        stage: "full";
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the passkey was not accepted (`second_factor_invalid`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    passkeyRegistrationOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description creation options */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description PublicKeyCredentialCreationOptionsJSON */
+                        options: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in (`unauthorized`), or the sign-in still owes its second factor (`second_factor_required`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an API key (`session_required`), another site (`cross_site_request`) or no CSRF token (`csrf_token_invalid`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listPasskeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the passkeys */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        passkeys: {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            /** @description ISO-8601 UTC time */
+                            createdAt: string;
+                            lastUsedAt: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in (`unauthorized`), or the sign-in still owes its second factor (`second_factor_required`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an API key (`session_required`), another site (`cross_site_request`) or no CSRF token (`csrf_token_invalid`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    addPasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    response: {
+                        id: string;
+                        rawId: string;
+                        /** @constant */
+                        type: "public-key";
+                        /** @enum {string} */
+                        authenticatorAttachment?: "platform" | "cross-platform";
+                        /** @description the client extension results, as given */
+                        clientExtensionResults: {
+                            [key: string]: unknown;
+                        };
+                        response: {
+                            clientDataJSON: string;
+                            attestationObject: string;
+                            authenticatorData?: string;
+                            transports?: string[];
+                            publicKeyAlgorithm?: number;
+                            publicKey?: string;
+                        };
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description registered */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        passkey: {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            /** @description ISO-8601 UTC time */
+                            createdAt: string;
+                            lastUsedAt: string | null;
+                        };
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in (`unauthorized`), or the sign-in still owes its second factor (`second_factor_required`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an API key (`session_required`), another site (`cross_site_request`) or no CSRF token (`csrf_token_invalid`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description this authenticator is registered already (`conflict`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deletePasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        deleted: true;
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in (`unauthorized`), or the sign-in still owes its second factor (`second_factor_required`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an API key (`session_required`), another site (`cross_site_request`) or no CSRF token (`csrf_token_invalid`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getTwoFactorRequirement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the setting */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        requireTwoFactor: boolean;
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the key is of the wrong kind for this route (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setTwoFactorRequirement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    required: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description the setting as changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        requireTwoFactor: boolean;
+                    };
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not an agency owner (`forbidden`), or the caller owes a second factor (`two_factor_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
