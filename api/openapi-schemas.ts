@@ -30,6 +30,7 @@ import * as ops from './routes/ops.schemas';
 import * as reports from './routes/reports.schemas';
 import * as sources from './routes/sources.schemas';
 import * as supply from './routes/supply.schemas';
+import * as twoFactor from './routes/two-factor.schemas';
 import * as shared from './schemas';
 
 type Json = Record<string, unknown>;
@@ -58,6 +59,7 @@ const SCHEMA_MODULES: Record<string, unknown>[] = [
   reports,
   sources,
   supply,
+  twoFactor,
 ];
 
 /** Exports of those modules that are building blocks, not components. */

@@ -76,8 +76,8 @@ export const SecondFactorBody = z
 
 export const PasskeyCreate = z.object({ name: text(100), response: RegistrationResponse }).strict();
 export const PasskeySignIn = z.object({ response: AuthenticationResponse }).strict();
-export const TwoFactorRequirement = z.object({ required: z.boolean() }).strict();
-export const PasskeyId = z.object({ id: Id }).strict();
+export const TwoFactorRequirementChange = z.object({ required: z.boolean() }).strict();
+export const PasskeyParams = z.object({ id: Id }).strict();
 
 export const SecondFactorKind = z.enum(['totp', 'recovery_code', 'passkey']);
 export const PasskeyView = z.object({ id: Id, name: z.string(), createdAt: IsoTime, lastUsedAt: IsoTime.nullable() });

@@ -61,14 +61,14 @@ import type { SignedIn } from '../sessions';
 import { startSession } from '../sessions';
 import {
   PasskeyCreate,
-  PasskeyId,
+  PasskeyParams,
   PasskeySignIn,
   RecoveryCodesRegenerate,
   Responses,
   SecondFactorBody,
   TotpConfirm,
   TotpDisable,
-  TwoFactorRequirement,
+  TwoFactorRequirementChange,
 } from './two-factor.schemas';
 
 const RP_NAME = 'Leadwire';
@@ -573,7 +573,7 @@ export const twoFactorRoutes: AnyRoute[] = [
     summary: 'Delete one of my passkeys',
     roles: [],
     session: 'full',
-    params: PasskeyId,
+    params: PasskeyParams,
     responses: {
       200: { description: 'deleted', schema: Responses.PasskeyDeleted },
       ...BAD_INPUT,
@@ -613,7 +613,7 @@ export const twoFactorRoutes: AnyRoute[] = [
     summary:
       'Require (or stop requiring) a second factor of the agency’s owners and admins – agency owners only; until they enrol one, their organisation routes answer 403 `two_factor_required`',
     roles: ['admin'],
-    body: TwoFactorRequirement,
+    body: TwoFactorRequirementChange,
     responses: {
       200: { description: 'the setting as changed', schema: Responses.TwoFactorRequirement },
       ...BODY_ERRORS,

@@ -1842,6 +1842,24 @@ export interface components {
         AuctionKind: "first_claim" | "highest_bid";
         /** @enum {string} */
         AuctionPricing: "first_price" | "second_price";
+        AuthenticationResponse: {
+            id: string;
+            rawId: string;
+            /** @constant */
+            type: "public-key";
+            /** @enum {string} */
+            authenticatorAttachment?: "platform" | "cross-platform";
+            /** @description the client extension results, as given */
+            clientExtensionResults: {
+                [key: string]: unknown;
+            };
+            response: {
+                clientDataJSON: string;
+                authenticatorData: string;
+                signature: string;
+                userHandle?: string;
+            };
+        };
         BidAccepted: {
             /** @constant */
             result: "accepted";
@@ -2265,6 +2283,12 @@ export interface components {
              * @description e.g. a TrustedForm or Jornaya certificate
              */
             certificateUrl?: string;
+        };
+        CreationOptions: {
+            /** @description PublicKeyCredentialCreationOptionsJSON */
+            options: {
+                [key: string]: unknown;
+            };
         };
         Credits: {
             balance: number;
@@ -2714,6 +2738,31 @@ export interface components {
             offers: components["schemas"]["BuyerOfferView"][];
             nextCursor: string | null;
         };
+        Passkey: {
+            passkey: components["schemas"]["PasskeyView"];
+        };
+        PasskeyCreate: {
+            name: string;
+            response: components["schemas"]["RegistrationResponse"];
+        };
+        PasskeyDeleted: {
+            /** @constant */
+            deleted: true;
+        };
+        PasskeySignIn: {
+            response: components["schemas"]["AuthenticationResponse"];
+        };
+        PasskeyView: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+            lastUsedAt: string | null;
+        };
+        Passkeys: {
+            passkeys: components["schemas"]["PasskeyView"][];
+        };
         Pause: {
             /**
              * Format: date-time
@@ -2920,6 +2969,14 @@ export interface components {
             /** @description the feed's event bus is listening (Postgres LISTEN connection up; always true in one process) */
             bus: boolean;
         };
+        RecoveryCodes: {
+            /** @description shown once; each works once */
+            recoveryCodes: string[];
+        };
+        RecoveryCodesRegenerate: {
+            /** @description a current TOTP code */
+            code: string;
+        };
         RedeliverCreate: {
             /** @description the channel to send the sale on again */
             channel: components["schemas"]["SendingChannel"];
@@ -2930,6 +2987,26 @@ export interface components {
             channel: components["schemas"]["SendingChannel"];
             workflowId: string;
             messageId: string;
+        };
+        RegistrationResponse: {
+            id: string;
+            rawId: string;
+            /** @constant */
+            type: "public-key";
+            /** @enum {string} */
+            authenticatorAttachment?: "platform" | "cross-platform";
+            /** @description the client extension results, as given */
+            clientExtensionResults: {
+                [key: string]: unknown;
+            };
+            response: {
+                clientDataJSON: string;
+                attestationObject: string;
+                authenticatorData?: string;
+                transports?: string[];
+                publicKeyAlgorithm?: number;
+                publicKey?: string;
+            };
         };
         RejectBody: {
             reason: string;
@@ -2973,6 +3050,21 @@ export interface components {
             pings: number;
             pingsAccepted: number;
         };
+        RequestOptions: {
+            /** @description PublicKeyCredentialRequestOptionsJSON */
+            options: {
+                [key: string]: unknown;
+            };
+        };
+        SecondFactorBody: {
+            totp?: string;
+            /** @description one of the recovery codes, dashes and case ignored */
+            recoveryCode?: string;
+            /** @description the answer to POST /v1/auth/second-factor/options */
+            passkey?: components["schemas"]["AuthenticationResponse"];
+        };
+        /** @enum {string} */
+        SecondFactorKind: "totp" | "recovery_code" | "passkey";
         /** @enum {string} */
         SendingChannel: "webhook" | "email" | "sms" | "voice";
         ServiceLine: {
@@ -2996,6 +3088,10 @@ export interface components {
         };
         Settings: {
             settings: components["schemas"]["AgencySettings"];
+        };
+        SignedInFull: {
+            /** @constant */
+            stage: "full";
         };
         Source: {
             source: components["schemas"]["SourceView"];
@@ -3137,6 +3233,40 @@ export interface components {
             data?: {
                 [key: string]: unknown;
             };
+        };
+        TotpConfirm: {
+            code: string;
+        };
+        TotpDisable: {
+            code?: string;
+            /** @description the account's password, instead of a code */
+            password?: string;
+        };
+        TotpDisabled: {
+            /** @constant */
+            totp: false;
+        };
+        TotpEnrolment: {
+            /** @description otpauth:// URL for an authenticator app */
+            otpauthUrl: string;
+            /** @description the URL as a QR code (SVG) */
+            qrSvg: string;
+            /** @description the seed in base32, for typing in by hand */
+            secret: string;
+        };
+        TwoFactorRequirement: {
+            requireTwoFactor: boolean;
+        };
+        TwoFactorRequirementChange: {
+            required: boolean;
+        };
+        TwoFactorStatus: {
+            /** @description TOTP is enabled */
+            totp: boolean;
+            recoveryCodesLeft: number;
+            passkeys: number;
+            /** @description what a sign-in may finish with */
+            secondFactors: components["schemas"]["SecondFactorKind"][];
         };
         Wallet: {
             balance: number;
@@ -8911,14 +9041,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description TOTP is enabled */
-                        totp: boolean;
-                        recoveryCodesLeft: number;
-                        passkeys: number;
-                        /** @description what a sign-in may finish with */
-                        secondFactors: ("totp" | "recovery_code" | "passkey")[];
-                    };
+                    "application/json": components["schemas"]["TwoFactorStatus"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -8965,14 +9088,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description otpauth:// URL for an authenticator app */
-                        otpauthUrl: string;
-                        /** @description the URL as a QR code (SVG) */
-                        qrSvg: string;
-                        /** @description the seed in base32, for typing in by hand */
-                        secret: string;
-                    };
+                    "application/json": components["schemas"]["TotpEnrolment"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9022,9 +9138,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    code: string;
-                };
+                "application/json": components["schemas"]["TotpConfirm"];
             };
         };
         responses: {
@@ -9034,10 +9148,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description shown once; each works once */
-                        recoveryCodes: string[];
-                    };
+                    "application/json": components["schemas"]["RecoveryCodes"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9114,11 +9225,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    code?: string;
-                    /** @description the account's password, instead of a code */
-                    password?: string;
-                };
+                "application/json": components["schemas"]["TotpDisable"];
             };
         };
         responses: {
@@ -9128,10 +9235,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        totp: false;
-                    };
+                    "application/json": components["schemas"]["TotpDisabled"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9208,10 +9312,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @description a current TOTP code */
-                    code: string;
-                };
+                "application/json": components["schemas"]["RecoveryCodesRegenerate"];
             };
         };
         responses: {
@@ -9221,10 +9322,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description shown once; each works once */
-                        recoveryCodes: string[];
-                    };
+                    "application/json": components["schemas"]["RecoveryCodes"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9307,12 +9405,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description PublicKeyCredentialRequestOptionsJSON */
-                        options: {
-                            [key: string]: unknown;
-                        };
-                    };
+                    "application/json": components["schemas"]["RequestOptions"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9353,30 +9446,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    totp?: string;
-                    /** @description one of the recovery codes, dashes and case ignored */
-                    recoveryCode?: string;
-                    /** @description the answer to POST /v1/auth/second-factor/options */
-                    passkey?: {
-                        id: string;
-                        rawId: string;
-                        /** @constant */
-                        type: "public-key";
-                        /** @enum {string} */
-                        authenticatorAttachment?: "platform" | "cross-platform";
-                        /** @description the client extension results, as given */
-                        clientExtensionResults: {
-                            [key: string]: unknown;
-                        };
-                        response: {
-                            clientDataJSON: string;
-                            authenticatorData: string;
-                            signature: string;
-                            userHandle?: string;
-                        };
-                    };
-                };
+                "application/json": components["schemas"]["SecondFactorBody"];
             };
         };
         responses: {
@@ -9386,10 +9456,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        stage: "full";
-                    };
+                    "application/json": components["schemas"]["SignedInFull"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9472,12 +9539,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description PublicKeyCredentialRequestOptionsJSON */
-                        options: {
-                            [key: string]: unknown;
-                        };
-                    };
+                    "application/json": components["schemas"]["RequestOptions"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9500,26 +9562,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    response: {
-                        id: string;
-                        rawId: string;
-                        /** @constant */
-                        type: "public-key";
-                        /** @enum {string} */
-                        authenticatorAttachment?: "platform" | "cross-platform";
-                        /** @description the client extension results, as given */
-                        clientExtensionResults: {
-                            [key: string]: unknown;
-                        };
-                        response: {
-                            clientDataJSON: string;
-                            authenticatorData: string;
-                            signature: string;
-                            userHandle?: string;
-                        };
-                    };
-                };
+                "application/json": components["schemas"]["PasskeySignIn"];
             };
         };
         responses: {
@@ -9529,10 +9572,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        stage: "full";
-                    };
+                    "application/json": components["schemas"]["SignedInFull"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9588,12 +9628,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description PublicKeyCredentialCreationOptionsJSON */
-                        options: {
-                            [key: string]: unknown;
-                        };
-                    };
+                    "application/json": components["schemas"]["CreationOptions"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9640,16 +9675,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        passkeys: {
-                            /** Format: uuid */
-                            id: string;
-                            name: string;
-                            /** @description ISO-8601 UTC time */
-                            createdAt: string;
-                            lastUsedAt: string | null;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["Passkeys"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9690,29 +9716,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    name: string;
-                    response: {
-                        id: string;
-                        rawId: string;
-                        /** @constant */
-                        type: "public-key";
-                        /** @enum {string} */
-                        authenticatorAttachment?: "platform" | "cross-platform";
-                        /** @description the client extension results, as given */
-                        clientExtensionResults: {
-                            [key: string]: unknown;
-                        };
-                        response: {
-                            clientDataJSON: string;
-                            attestationObject: string;
-                            authenticatorData?: string;
-                            transports?: string[];
-                            publicKeyAlgorithm?: number;
-                            publicKey?: string;
-                        };
-                    };
-                };
+                "application/json": components["schemas"]["PasskeyCreate"];
             };
         };
         responses: {
@@ -9722,16 +9726,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        passkey: {
-                            /** Format: uuid */
-                            id: string;
-                            name: string;
-                            /** @description ISO-8601 UTC time */
-                            createdAt: string;
-                            lastUsedAt: string | null;
-                        };
-                    };
+                    "application/json": components["schemas"]["Passkey"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9807,10 +9802,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        deleted: true;
-                    };
+                    "application/json": components["schemas"]["PasskeyDeleted"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9866,9 +9858,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        requireTwoFactor: boolean;
-                    };
+                    "application/json": components["schemas"]["TwoFactorRequirement"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -9918,9 +9908,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    required: boolean;
-                };
+                "application/json": components["schemas"]["TwoFactorRequirementChange"];
             };
         };
         responses: {
@@ -9930,9 +9918,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        requireTwoFactor: boolean;
-                    };
+                    "application/json": components["schemas"]["TwoFactorRequirement"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
