@@ -13,6 +13,7 @@ import path from 'node:path';
 
 import type { Page } from 'playwright-core';
 
+import { totpCodeAt } from '../../api/second-factor';
 import { addMembership, createSession, createUser } from '../../db/accounts';
 import { passkeysOf } from '../../db/two-factor';
 import { apiAgency, unique } from '../api/harness';
@@ -27,11 +28,16 @@ interface Answer {
 }
 
 /** A page on http://localhost:<port> with a virtual authenticator and @simplewebauthn/browser loaded. */
-async function passkeyPage(): Promise<{ page: Page; origin: string; close(): Promise<void> }> {
+async function passkeyPage(): Promise<{ page: Page; origin: string; errors: string[]; close(): Promise<void> }> {
   const port = new URL(suite.h.main.baseUrl).port;
   const origin = `http://localhost:${port}`;
   const context = await suite.browser.newContext();
   const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
   await page.goto(`${origin}/v1/openapi.json`);
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable');
@@ -45,7 +51,7 @@ async function passkeyPage(): Promise<{ page: Page; origin: string; close(): Pro
     },
   });
   await page.addScriptTag({ path: BUNDLE });
-  return { page, origin, close: () => context.close() };
+  return { page, origin, errors, close: () => context.close() };
 }
 
 /** POST from the page (its Origin, its cookie), with the CSRF token when given. */
@@ -195,6 +201,70 @@ describe('passkeys in Chromium', () => {
         body: { deleted: true },
       });
       expect(await passkeysOf(suite.h.database.db, alice.user.id)).toEqual([]);
+    } finally {
+      await w.close();
+    }
+  });
+});
+
+describe('the account sections and the second step, as pages', () => {
+  it('enrols TOTP with the QR code and shows ten recovery codes once; adds and deletes a passkey', async () => {
+    const { agency } = await apiAgency(suite.h);
+    const p = await person(agency.id);
+    const w = await passkeyPage();
+    try {
+      const csrf = await signInAs(w.page, p, 'full');
+      await w.page.goto(`${w.origin}/admin/account#csrf=${csrf}`);
+      await w.page.waitForSelector('[data-testid=totp-state]:has-text("off")');
+      await w.page.click('text=Set up an authenticator app');
+      await w.page.waitForSelector('.totp-qr svg');
+      const secret = (await w.page.textContent('[data-testid=totp-secret]'))!.trim();
+      await w.page.fill('input[name=totp-code]', totpCodeAt(secret, Date.now()));
+      await w.page.click('text=Turn on');
+      await w.page.waitForSelector('[data-testid=recovery-codes]');
+      expect(await w.page.locator('[data-testid=recovery-codes] li').count()).toBe(10);
+      await w.page.click('text=I have saved them');
+      await w.page.waitForSelector('[data-testid=totp-state]:has-text("10 recovery codes left")');
+      expect(await w.page.locator('[data-testid=recovery-codes]').count()).toBe(0);
+
+      await w.page.fill('input[name=passkey-name]', 'Desk laptop');
+      await w.page.click('text=Add a passkey');
+      await w.page.waitForSelector('[data-testid=passkeys] >> text=Desk laptop');
+      expect(await passkeysOf(suite.h.database.db, p.user.id)).toHaveLength(1);
+      await w.page.click('[data-testid=passkeys] >> text=Delete');
+      await w.page.waitForSelector('text=No passkeys yet');
+      expect(await passkeysOf(suite.h.database.db, p.user.id)).toEqual([]);
+      expect(w.errors).toEqual([]);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('finishes a sign-in with a code on the second-step form (a wrong one is shown, not accepted)', async () => {
+    const { agency } = await apiAgency(suite.h);
+    const p = await person(agency.id);
+    const w = await passkeyPage();
+    try {
+      // Enrol through the API as the person.
+      const full = await signInAs(w.page, p, 'full');
+      const { secret } = (await post(w.page, '/v1/account/totp', {}, full)).body as { secret: string };
+      const confirmAt = Date.now() - 30_000;
+      expect(
+        (await post(w.page, '/v1/account/totp/confirm', { code: totpCodeAt(secret, confirmAt) }, full)).status,
+      ).toBe(200);
+
+      const csrf = await signInAs(w.page, p, 'second_factor');
+      await w.page.goto(`${w.origin}/admin/account/second-factor?factors=totp,recovery_code#csrf=${csrf}`);
+      await w.page.fill('input[name=second-factor-code]', totpCodeAt(secret, confirmAt));
+      await w.page.click('text=Continue');
+      await w.page.waitForSelector('.note-bad');
+      expect(await w.page.getAttribute('body', 'data-signed-in')).toBeNull();
+      await w.page.fill('input[name=second-factor-code]', totpCodeAt(secret, Date.now()));
+      await w.page.click('text=Continue');
+      await w.page.waitForSelector('body[data-signed-in=full]');
+      expect((await get(w.page, '/v1/account/two-factor')).status).toBe(200);
+      // The refused code's 401 is the one console error the page may show.
+      expect(w.errors.filter((e) => !e.includes('401'))).toEqual([]);
     } finally {
       await w.close();
     }
