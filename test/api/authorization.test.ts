@@ -441,6 +441,64 @@ const CASES: Case[] = [
   { method: 'get', path: '/v1/asyncapi.json', url: () => '/v1/asyncapi.json', expect: everyone(200) },
   { method: 'get', path: '/v1/docs', url: () => '/v1/docs', expect: everyone(200) },
   { method: 'get', path: '/v1/feed', url: () => '/v1/feed', expect: everyone(426) },
+  // Two-factor and passkeys (#20): a person's account and sign-in routes open only to a session cookie.
+  ...(
+    [
+      ['get', '/v1/account/two-factor'],
+      ['post', '/v1/account/totp'],
+      ['post', '/v1/account/totp/confirm'],
+      ['post', '/v1/account/totp/disable'],
+      ['post', '/v1/account/recovery-codes'],
+      ['post', '/v1/auth/second-factor/options'],
+      ['post', '/v1/auth/second-factor'],
+      ['post', '/v1/account/passkeys/options'],
+      ['post', '/v1/account/passkeys'],
+      ['get', '/v1/account/passkeys'],
+      ['post', '/v1/account/passkeys/:id/delete'],
+    ] as const
+  ).map(([method, path]): Case => ({
+    method,
+    path,
+    url: () => path.replace(':id', '00000000-0000-4000-8000-000000000000'),
+    // A key is not a person (403 session_required); no cookie: 401.
+    expect: { ...everyone(403), none: 401 },
+  })),
+  {
+    method: 'post',
+    path: '/v1/auth/passkey/options',
+    url: () => '/v1/auth/passkey/options',
+    expect: everyone(200),
+  },
+  {
+    method: 'post',
+    path: '/v1/auth/passkey',
+    url: () => '/v1/auth/passkey',
+    body: () => ({
+      response: {
+        id: 'AAAA',
+        rawId: 'AAAA',
+        type: 'public-key',
+        clientExtensionResults: {},
+        response: { clientDataJSON: 'e30', authenticatorData: 'AAAA', signature: 'AAAA' },
+      },
+    }),
+    // Public, and no key helps: an answer to no challenge of ours.
+    expect: everyone(401),
+  },
+  {
+    method: 'get',
+    path: '/v1/settings/two-factor',
+    url: () => '/v1/settings/two-factor',
+    expect: anyAdmin(200),
+  },
+  {
+    method: 'post',
+    path: '/v1/settings/two-factor',
+    url: () => '/v1/settings/two-factor',
+    body: () => ({ required: false }),
+    // Agency owners only: an admin-scoped key is refused too.
+    expect: anyAdmin(403),
+  },
 ];
 
 let h: Harness;
