@@ -24,7 +24,7 @@ const TOTP = { algorithm: 'SHA1', digits: 6, period: 30 } as const;
 /** Steps accepted either side of now (clock drift). */
 const TOTP_WINDOW = 1;
 const ISSUER = 'Leadwire';
-export const RECOVERY_CODE_COUNT = 10;
+const RECOVERY_CODE_COUNT = 10;
 /** How long a passkey ceremony's challenge waits for its answer. */
 export const CHALLENGE_TTL_MS = 5 * 60_000;
 
@@ -42,7 +42,7 @@ export function totpUrl(seedBase32: string, account: string): string {
 }
 
 /** The time step a code belongs to (now ±1 step), or null when it matches none. */
-export function totpStepOf(seedBase32: string, code: string, nowMs = Date.now()): number | null {
+function totpStepOf(seedBase32: string, code: string, nowMs = Date.now()): number | null {
   const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(seedBase32), ...TOTP });
   const delta = totp.validate({ token: code, timestamp: nowMs, window: TOTP_WINDOW });
   return delta === null ? null : Math.floor(nowMs / 1000 / TOTP.period) + delta;
@@ -53,7 +53,7 @@ export const totpCodeAt = (seedBase32: string, nowMs: number): string =>
   new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(seedBase32), ...TOTP }).generate({ timestamp: nowMs });
 
 /** Recovery codes are compared without case, spaces or dashes. */
-export const normaliseRecoveryCode = (code: string): string => code.toLowerCase().replace(/[\s-]/g, '');
+const normaliseRecoveryCode = (code: string): string => code.toLowerCase().replace(/[\s-]/g, '');
 
 /** Ten new recovery codes (`xxxxx-xxxxx`, 50 bits each) and the hashes to store. */
 export function newRecoveryCodes(): { codes: string[]; hashes: string[] } {

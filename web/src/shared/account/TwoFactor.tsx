@@ -28,7 +28,7 @@ function CodeInput({ value, onInput, name }: { value: string; onInput(v: string)
 }
 
 /** Recovery codes, shown this once. */
-export function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone(): void }) {
+function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone(): void }) {
   return (
     <div class="recovery-codes">
       <p>
