@@ -59,6 +59,7 @@ import { sourceRoutes } from './routes/sources';
 import { ssoRoutes } from './routes/sso';
 import { supplyRoutes } from './routes/supply';
 import { teamRoutes } from './routes/team';
+import { twoFactorRoutes } from './routes/two-factor';
 import type { ApiServices } from './services';
 import type { SignedIn } from './sessions';
 import { SharedTokenBuckets } from './shared-rate-limit';
@@ -85,6 +86,8 @@ export interface ApiDeps {
     feedFrames?: FrameLimit;
     /** Wrong sign-in guesses per address and per account. */
     signInFailures?: BucketOptions;
+    /** Wrong second-factor codes per user. */
+    secondFactorFailures?: BucketOptions;
   };
   /** Share the rate limits with every API process on this database (Postgres; several processes). Default: per process. */
   sharedRateLimits?: boolean;
@@ -130,6 +133,8 @@ export const DEFAULT_CLAIMS: BucketOptions = { capacity: 30, refillPerSecond: 10
 /** Wrong password guesses: 10 at once per address and per account, then one a minute. */
 const DEFAULT_SIGN_IN_FAILURES: BucketOptions = { capacity: 10, refillPerSecond: 1 / 60 };
 const DEFAULT_PINGS: BucketOptions = { capacity: 100, refillPerSecond: 50 };
+/** Wrong second-factor codes per user: 5 guesses, then one more every minute. */
+const DEFAULT_SECOND_FACTOR_FAILURES: BucketOptions = { capacity: 5, refillPerSecond: 1 / 60 };
 
 export function createApi(deps: ApiDeps): Api {
   const logger = deps.logger ?? console;
@@ -226,6 +231,7 @@ export function createApi(deps: ApiDeps): Api {
     pingLimits: new TokenBuckets(deps.rateLimits?.pings ?? DEFAULT_PINGS),
     pingTtlMs: deps.pingTtlMs ?? 60_000,
     signInFailures: limiter('sign_in_failures', deps.rateLimits?.signInFailures ?? DEFAULT_SIGN_IN_FAILURES),
+    secondFactorFailures: new TokenBuckets(deps.rateLimits?.secondFactorFailures ?? DEFAULT_SECOND_FACTOR_FAILURES),
     mailer: deps.mailer ?? smtpAccountMailer(setting('SMTP_URL'), setting('LW_MAIL_FROM')),
     publicUrl: deps.publicUrl !== undefined ? deps.publicUrl : setting('LW_PUBLIC_URL'),
   };
@@ -252,6 +258,7 @@ export function createApi(deps: ApiDeps): Api {
     ...keyRoutes,
     ...ssoRoutes,
     ...teamRoutes,
+    ...twoFactorRoutes,
     ...opsRoutes({
       json: () => (doc ??= buildOpenApi(routes)),
       html: () => (html ??= docsPage((doc ??= buildOpenApi(routes)))),

@@ -20,6 +20,7 @@ import type http from 'node:http';
 import { sessionByToken } from '../db/accounts';
 import type { Db } from '../db/connection';
 import { feedAccess, findApiKeyByHash, hashApiKey, touchApiKeys } from '../db/keys';
+import { owesTwoFactorEnrolment } from '../db/two-factor';
 import {
   type AgencyRole,
   type BuyerRole,
@@ -216,7 +217,10 @@ export class Authenticator {
       const signedIn = await this.signedIn(req, options.publicUrl ?? null, options.feed ?? false);
       if (signedIn) {
         const principal = sessionPrincipal(signedIn);
-        if (principal) return principal;
+        if (principal) {
+          await this.checkTwoFactorRequirement(principal, signedIn);
+          return principal;
+        }
         throw signedIn.session.stage !== 'full'
           ? new Problem(401, 'second_factor_required', 'Finish signing in with your second factor.')
           : new Problem(403, 'no_organisation', 'Choose an organisation to act in (POST /v1/session/organisation).');
@@ -231,6 +235,23 @@ export class Authenticator {
         ? 'The API key is not valid.'
         : 'Sign in, or send an API key as "Authorization: Bearer <key>".';
     throw new Problem(401, 'unauthorized', detail, { headers: { 'WWW-Authenticate': 'Bearer realm="leadwire"' } });
+  }
+
+  /**
+   * An agency that requires a second factor (agencies.require_two_factor)
+   * admits its owners' and admins' sessions only once the person has one
+   * (TOTP or a passkey): until then 403 `two_factor_required` on every
+   * organisation route, while their account routes (session routes) stay open
+   * for enrolling. Keys are not people and are not affected.
+   */
+  private async checkTwoFactorRequirement(principal: Principal, signedIn: SignedIn): Promise<void> {
+    if (principal.kind !== 'admin' || (principal.role !== 'owner' && principal.role !== 'admin')) return;
+    if (await owesTwoFactorEnrolment(this.db, signedIn.user.id, principal.agencyId))
+      throw new Problem(
+        403,
+        'two_factor_required',
+        'Your agency requires a second factor: add an authenticator app or a passkey in your account first.',
+      );
   }
 
   /**

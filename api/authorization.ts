@@ -144,6 +144,23 @@ const AUTHORIZATION = {
   listMySessions: PUBLIC,
   revokeMySession: PUBLIC,
   signOutEverywhere: PUBLIC,
+  // two-factor and passkeys: one's own account (the cookie), signing in with a passkey or a second factor
+  twoFactorStatus: PUBLIC,
+  startTotp: PUBLIC,
+  confirmTotp: PUBLIC,
+  disableTotp: PUBLIC,
+  regenerateRecoveryCodes: PUBLIC,
+  secondFactorPasskeyOptions: PUBLIC,
+  secondFactor: PUBLIC,
+  passkeySignInOptions: PUBLIC,
+  passkeySignIn: PUBLIC,
+  passkeyRegistrationOptions: PUBLIC,
+  addPasskey: PUBLIC,
+  listPasskeys: PUBLIC,
+  deletePasskey: PUBLIC,
+  // whether the agency requires a second factor of its owners and admins: the owners decide
+  getTwoFactorRequirement: AGENCY_READ,
+  setTwoFactorRequirement: ['agency:owner'],
   // first-run setup, invitations and teams: each organisation's owners (and an agency's admins, who may also
   // manage its buyers' and sources' teams); the handlers also keep every change within the caller's own role
   checkSetupLink: PUBLIC,

@@ -35,6 +35,7 @@ import * as sources from './routes/sources.schemas';
 import * as sso from './routes/sso.schemas';
 import * as supply from './routes/supply.schemas';
 import * as team from './routes/team.schemas';
+import * as twoFactor from './routes/two-factor.schemas';
 import * as shared from './schemas';
 
 type Json = Record<string, unknown>;
@@ -68,6 +69,7 @@ const SCHEMA_MODULES: Record<string, unknown>[] = [
   sso,
   supply,
   team,
+  twoFactor,
 ];
 
 /** Exports of those modules that are building blocks, not components. */

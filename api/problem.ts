@@ -17,6 +17,8 @@ const PROBLEM_TITLES = {
   second_factor_required: 'The second factor is still owed',
   invalid_credentials: 'Wrong email or password',
   link_invalid: 'The link is invalid, expired or already used',
+  second_factor_invalid: 'The code or passkey was not accepted',
+  two_factor_required: 'The agency requires a second factor: enrol one in your account',
   no_organisation: 'The session has no organisation to act in',
   session_required: 'This route is for a signed-in person',
   cross_site_request: 'The request came from another site',

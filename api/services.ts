@@ -49,6 +49,8 @@ export interface ApiServices {
   pingTtlMs: number;
   /** Wrong sign-in guesses, per address (`ip:<addr>`) and per account (`account:<email>`). */
   signInFailures: RateLimiter;
+  /** Wrong second-factor codes per user (api/second-factor.ts). */
+  secondFactorFailures: TokenBuckets;
   /** Account emails (setup, invitations, sign-in links, resets). */
   mailer: AccountMailer;
   /** The base URL of the pages, for links in emails and the allowed Origin of cookie requests (LW_PUBLIC_URL). */

@@ -16,14 +16,13 @@ import {
   ONE_TIME_TTL_MS,
   type OneTimePurpose,
   type OrgKind,
-  type SecondFactorKind,
   SESSION_ABSOLUTE_MS,
   SESSION_IDLE_MS,
   type SignInMethod,
 } from '../domain/accounts';
 import { STEP_DOWN_ROLE, type TeamChange, teamChangeRefusal, type TeamRefusal } from '../domain/teams';
 import type { Db, DbOrTx } from './connection';
-import { agencies, buyers, memberships, oneTimeTokens, passkeys, sessions, sources, users } from './schema';
+import { agencies, buyers, memberships, oneTimeTokens, sessions, sources, users } from './schema';
 
 export type UserRow = typeof users.$inferSelect;
 export type MembershipRow = typeof memberships.$inferSelect;
@@ -198,18 +197,6 @@ export async function membershipsNamed(db: DbOrTx, userId: string): Promise<Memb
 /** Points a session at another of its user's memberships. */
 export async function setSessionMembership(db: DbOrTx, sessionId: string, membershipId: string): Promise<void> {
   await db.update(sessions).set({ membershipId }).where(eq(sessions.id, sessionId));
-}
-
-/** The second factors a person has set up: TOTP (and with it recovery codes), passkeys. */
-export async function secondFactorsOf(db: DbOrTx, user: UserRow): Promise<SecondFactorKind[]> {
-  const out: SecondFactorKind[] = [];
-  if (user.totpEnabledAt) out.push('totp', 'recovery_code');
-  const [pk] = await db
-    .select({ n: sql<number>`count(*)::int` })
-    .from(passkeys)
-    .where(eq(passkeys.userId, user.id));
-  if ((pk?.n ?? 0) > 0) out.push('passkey');
-  return out;
 }
 
 export async function membershipById(db: DbOrTx, id: string): Promise<MembershipRow | undefined> {

@@ -112,3 +112,16 @@ export async function updateAgencySettings(
     .returning({ settings: agencies.settings });
   return row?.settings ?? {};
 }
+
+/** Whether the agency requires a second factor of its owners and admins (#20). */
+export async function requiresTwoFactor(db: DbOrTx, agencyId: string): Promise<boolean> {
+  const [row] = await db
+    .select({ required: agencies.requireTwoFactor })
+    .from(agencies)
+    .where(eq(agencies.id, agencyId));
+  return row?.required ?? false;
+}
+
+export async function setRequireTwoFactor(db: DbOrTx, agencyId: string, required: boolean): Promise<void> {
+  await db.update(agencies).set({ requireTwoFactor: required }).where(eq(agencies.id, agencyId));
+}

@@ -20,6 +20,7 @@ import { rewrapWebhookSecrets, sealPlaintextWebhookSecrets, webhookSecretKeyIds 
 import type { DbOrTx } from './connection';
 import { keyStoreRoots } from './schema';
 import { rewrapSsoSecrets, ssoSecretKeyIds } from './sso';
+import { rewrapTotpSeeds, totpSeedKeyIds } from './two-factor';
 
 /** One kind of sealed secret in the database (a column or a pair of columns of one aggregate). */
 interface SealedSecrets {
@@ -77,6 +78,13 @@ const SEALED_SECRETS: SealedSecrets[] = [
     keyIds: ssoSecretKeyIds,
     rewrap: rewrapSsoSecrets,
     sealPlaintext: async () => 0, // created sealed
+  },
+  {
+    name: 'users.totp_seed_sealed',
+    keyIds: totpSeedKeyIds,
+    rewrap: rewrapTotpSeeds,
+    // sealed from the start: never stored in clear
+    sealPlaintext: () => Promise.resolve(0),
   },
   keyStoreRootsSecrets,
 ];

@@ -1155,3 +1155,23 @@ export const ssoFlows = pgTable(
   },
   (t) => [index('sso_flows_expires_at').on(t.expiresAt)],
 );
+
+// ─── passkey ceremonies (#20; migration 0015_webauthn_challenges) ────────────
+
+/** A WebAuthn challenge awaiting its answer: expires, and is consumed by the statement that checks it. */
+export const webauthnChallenges = pgTable(
+  'webauthn_challenges',
+  {
+    id: id(),
+    challenge: text('challenge').notNull(),
+    purpose: text('purpose').$type<'registration' | 'authentication' | 'second_factor'>().notNull(),
+    sessionId: uuid('session_id').references(() => sessions.id, { onDelete: 'cascade' }),
+    expiresAt: ts('expires_at').notNull(),
+    usedAt: ts('used_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('webauthn_challenges_uq').on(t.challenge),
+    index('webauthn_challenges_expires_idx').on(t.expiresAt),
+  ],
+);

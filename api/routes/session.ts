@@ -29,13 +29,13 @@ import {
   peekOneTimeToken,
   replacePassword,
   revokeSession,
-  secondFactorsOf,
   setSessionMembership,
   userByEmail,
   userById,
   type UserRow,
 } from '../../db/accounts';
 import type { DbOrTx } from '../../db/connection';
+import { secondFactorsOf } from '../../db/two-factor';
 import { normaliseEmail, ONE_TIME_TTL_MS } from '../../domain/accounts';
 import { hashPassword, passwordProblem, verifyNothing, verifyPassword } from '../../lib/passwords';
 import { accountLink, mailInBackground } from '../account-mail';

@@ -148,6 +148,8 @@ interface Case {
   url: (w: World) => string;
   body?: (w: World) => object;
   expect: Partial<Record<Who, number>>;
+  /** The problem codes of its 401 and 403 when not `unauthorized` and `forbidden` (a person's routes). */
+  codes?: { 401?: string; 403?: string };
 }
 
 const NO_KEY = { none: 401, wrong: 401 };
@@ -814,6 +816,66 @@ const CASES: Case[] = [
   { method: 'get', path: '/v1/asyncapi.json', url: () => '/v1/asyncapi.json', expect: everyone(200) },
   { method: 'get', path: '/v1/docs', url: () => '/v1/docs', expect: everyone(200) },
   { method: 'get', path: '/v1/feed', url: () => '/v1/feed', expect: everyone(426) },
+  // Two-factor and passkeys (#20): a person's account and sign-in routes open only to a session cookie.
+  ...(
+    [
+      ['get', '/v1/account/two-factor'],
+      ['post', '/v1/account/totp'],
+      ['post', '/v1/account/totp/confirm'],
+      ['post', '/v1/account/totp/disable'],
+      ['post', '/v1/account/recovery-codes'],
+      ['post', '/v1/auth/second-factor/options'],
+      ['post', '/v1/auth/second-factor'],
+      ['post', '/v1/account/passkeys/options'],
+      ['post', '/v1/account/passkeys'],
+      ['get', '/v1/account/passkeys'],
+      ['post', '/v1/account/passkeys/:id/delete'],
+    ] as const
+  ).map(([method, path]): Case => ({
+    method,
+    path,
+    url: () => path.replace(':id', '00000000-0000-4000-8000-000000000000'),
+    // A key is not a person (403 session_required); no cookie: 401.
+    expect: { ...everyone(403), none: 401 },
+    codes: { 403: 'session_required' },
+  })),
+  {
+    method: 'post',
+    path: '/v1/auth/passkey/options',
+    url: () => '/v1/auth/passkey/options',
+    expect: everyone(200),
+  },
+  {
+    method: 'post',
+    path: '/v1/auth/passkey',
+    url: () => '/v1/auth/passkey',
+    body: () => ({
+      response: {
+        id: 'AAAA',
+        rawId: 'AAAA',
+        type: 'public-key',
+        clientExtensionResults: {},
+        response: { clientDataJSON: 'e30', authenticatorData: 'AAAA', signature: 'AAAA' },
+      },
+    }),
+    // Public, and no key helps: an answer to no challenge of ours.
+    expect: allCallers(401),
+    codes: { 401: 'second_factor_invalid' },
+  },
+  {
+    method: 'get',
+    path: '/v1/settings/two-factor',
+    url: () => '/v1/settings/two-factor',
+    expect: anyAdmin(200),
+  },
+  {
+    method: 'post',
+    path: '/v1/settings/two-factor',
+    url: () => '/v1/settings/two-factor',
+    body: () => ({ required: false }),
+    // Agency owners only: an admin-scoped key is refused too.
+    expect: { ...anyAdmin(403), ownerA: 200 },
+  },
 ];
 
 let h: Harness;
@@ -902,9 +964,12 @@ describe.each(CASES.map((c) => [`${c.method.toUpperCase()} ${c.path}`, c] as con
         if (!parsed.success)
           throw new Error(`${who}: ${res.status} answer does not match its documented schema: ${parsed.error.message}`);
       }
-      // A sign-in's wrong password is `invalid_credentials`; a key on a session route `session_required`.
-      if (res.status === 401) expect(['unauthorized', 'invalid_credentials']).toContain(res.body.code);
-      if (res.status === 403 && !res.body.result) expect(['forbidden', 'session_required']).toContain(res.body.code);
+      // A sign-in's wrong password is `invalid_credentials`, a key on a session route `session_required`; a case
+      // may name its own codes.
+      if (res.status === 401)
+        expect(c.codes?.[401] ? [c.codes[401]] : ['unauthorized', 'invalid_credentials']).toContain(res.body.code);
+      if (res.status === 403 && !res.body.result)
+        expect(c.codes?.[403] ? [c.codes[403]] : ['forbidden', 'session_required']).toContain(res.body.code);
     }
     expect(got).toEqual(wanted);
   });
