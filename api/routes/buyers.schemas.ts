@@ -26,6 +26,7 @@ import {
   text,
   Zip,
 } from '../schema-blocks';
+import { AuditActionSchema, AuditActorView } from './audit.schemas';
 import {
   AlertChannelSchema,
   BuyerStatusSchema,
@@ -266,7 +267,9 @@ export const LedgerEntryView = z.object({
 export const BuyerChangeView = z.object({
   id: Id,
   buyerId: Id,
-  actor: ChangeActorSchema,
+  actor: ChangeActorSchema.describe('the side that acted: admin (the agency), buyer, system'),
+  by: AuditActorView,
+  action: AuditActionSchema,
   changes: z.record(z.string(), z.object({ from: z.unknown(), to: z.unknown() })),
   note: Nullable(z.string()),
   createdAt: IsoTime,
