@@ -3,8 +3,8 @@
  * added to a table later does not leak into an answer until someone adds it here.
  */
 import type { AgencyRow, ServiceLineRow } from '../db/agencies';
-import type { AuditRow } from '../db/audit';
 import type { AssignmentRow, WonLead } from '../db/assignments';
+import type { AuditRow } from '../db/audit';
 import type { BuyerRow } from '../db/buyers';
 import type { CampaignRow, PoolEntry } from '../db/campaigns';
 import type { DeliveryAttemptRow } from '../db/deliveries';

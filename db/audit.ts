@@ -90,19 +90,37 @@ async function labelOf(db: DbOrTx, actor: AuditActor): Promise<string> {
   }
 }
 
+/** The actor as the timeline names it (an event's `data.actor`): the ids and the label as of now. */
+export interface ActorRef {
+  type: AuditActor['type'];
+  userId: string | null;
+  keyId: string | null;
+  label: string;
+}
+
+export async function actorRef(db: DbOrTx, actor: AuditActor): Promise<ActorRef> {
+  return {
+    type: actor.type,
+    userId: actor.type === 'user' || actor.type === 'key' ? actor.userId : null,
+    keyId: actor.type === 'key' ? actor.keyId : null,
+    label: await labelOf(db, actor),
+  };
+}
+
 /** Records one change (see the top of this file). Call it with the transaction that makes the change. */
 export async function recordChange(db: DbOrTx, entry: ChangeEntry): Promise<boolean> {
   const changes = redactChanges(entry.changes ?? {});
   if (entry.action === 'updated' && !Object.keys(changes).length) return false;
   const { actor } = entry.by;
+  const ref = await actorRef(db, actor);
   await db.insert(auditLog).values({
     agencyId: entry.agencyId,
     buyerId: entry.buyerId ?? null,
-    actorType: actor.type,
-    actorUserId: actor.type === 'user' || actor.type === 'key' ? actor.userId : null,
-    actorKeyId: actor.type === 'key' ? actor.keyId : null,
+    actorType: ref.type,
+    actorUserId: ref.userId,
+    actorKeyId: ref.keyId,
     actorSessionId: actor.type === 'user' ? actor.sessionId : null,
-    actorLabel: await labelOf(db, actor),
+    actorLabel: ref.label,
     side: entry.by.side,
     objectType: entry.objectType,
     objectId: entry.objectId,

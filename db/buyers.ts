@@ -10,8 +10,8 @@ import crypto from 'node:crypto';
 
 import { and, desc, eq, gte, inArray, isNotNull, isNull, or, sql } from 'drizzle-orm';
 
-import { type BuyerPriceRule, type BuyerSideSettings, pipelineMoveProblem } from '../domain/buyer-side';
 import { createdFields } from '../domain/audit';
+import { type BuyerPriceRule, type BuyerSideSettings, pipelineMoveProblem } from '../domain/buyer-side';
 import { changesOf } from '../domain/self-service';
 import { type Caps, PIPELINE_STATUSES, type PipelineStatus } from '../domain/types';
 import { keyStore } from '../lib/key-store';
@@ -19,7 +19,7 @@ import { type AuditBy, recordChange, SYSTEM } from './audit';
 import type { Db, DbOrTx } from './connection';
 import { createApiKey } from './keys';
 import { createWallet } from './ledger';
-import { newestFirst, olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
+import { olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
 import {
   agencies,
   assignments,

@@ -8,7 +8,9 @@ import crypto from 'node:crypto';
 import { and, eq, gt, inArray, isNull, ne, or, type SQL, sql } from 'drizzle-orm';
 
 import type { MembershipRole } from '../domain/accounts';
+import { createdFields } from '../domain/audit';
 import type { ApiKeyKind } from '../domain/types';
+import { type AuditBy, recordChange } from './audit';
 import type { Db, DbOrTx } from './connection';
 import { apiKeys, buyers } from './schema';
 
@@ -88,6 +90,27 @@ export async function revokeSourceKeys(db: DbOrTx, sourceId: string, keepId?: st
   return revokeKeys(db, eq(apiKeys.sourceId, sourceId), keepId);
 }
 
+/** Revokes every key of a source (POST /v1/sources/:id/keys/revoke), recorded in the audit log, in one transaction. */
+export async function revokeAllSourceKeys(
+  db: Db,
+  source: { agencyId: string; sourceId: string },
+  by: AuditBy,
+): Promise<number> {
+  return db.transaction(async (tx) => {
+    const revoked = await revokeSourceKeys(tx, source.sourceId);
+    if (revoked)
+      await recordChange(tx, {
+        agencyId: source.agencyId,
+        by,
+        objectType: 'source',
+        objectId: source.sourceId,
+        action: 'key_revoked',
+        changes: { activeKeys: { from: revoked, to: 0 } },
+      });
+    return revoked;
+  });
+}
+
 async function revokeKeys(db: DbOrTx, owner: SQL, keepId?: string): Promise<number> {
   const rows = await db
     .update(apiKeys)
@@ -122,6 +145,7 @@ export async function issueKey(
   db: Db,
   owner: { kind: 'buyer'; agencyId: string; buyerId: string } | { kind: 'source'; agencyId: string; sourceId: string },
   revokeOthers: boolean,
+  by: AuditBy,
 ): Promise<{ key: { key: string; id: string; prefix: string }; revoked: number }> {
   return db.transaction(async (tx) => {
     const key = await createApiKey(tx, owner);
@@ -130,6 +154,21 @@ export async function issueKey(
       : owner.kind === 'buyer'
         ? await revokeBuyerKeys(tx, owner.buyerId, key.id)
         : await revokeSourceKeys(tx, owner.sourceId, key.id);
+    await recordChange(tx, {
+      agencyId: owner.agencyId,
+      buyerId: owner.kind === 'buyer' ? owner.buyerId : null,
+      by,
+      objectType: 'api_key',
+      objectId: key.id,
+      action: 'key_issued',
+      changes: createdFields({
+        kind: owner.kind,
+        ownerId: owner.kind === 'buyer' ? owner.buyerId : owner.sourceId,
+        prefix: key.prefix,
+        ...(revoked ? { otherKeysRevoked: revoked } : {}),
+      }),
+      note: revoked ? `the ${owner.kind}'s ${revoked} other key(s) revoked` : null,
+    });
     return { key, revoked };
   });
 }

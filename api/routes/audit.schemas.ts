@@ -14,7 +14,9 @@ export const AuditObjectTypeSchema = z.enum(AUDIT_OBJECT_TYPES);
 export const AuditActionSchema = z.enum(AUDIT_ACTIONS);
 
 /** An instant: ISO-8601 with a time zone (`2026-12-05T17:00:00Z`). */
-const Instant = z.iso.datetime({ offset: true }).describe('an ISO-8601 instant with its zone, e.g. 2026-12-05T17:00:00Z');
+const Instant = z.iso
+  .datetime({ offset: true })
+  .describe('an ISO-8601 instant with its zone, e.g. 2026-12-05T17:00:00Z');
 
 /** The filters of the log and of its CSV export. */
 export const AuditFilterQuery = z

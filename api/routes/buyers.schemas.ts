@@ -26,7 +26,6 @@ import {
   text,
   Zip,
 } from '../schema-blocks';
-import { AuditActionSchema, AuditActorView } from './audit.schemas';
 import {
   AlertChannelSchema,
   BuyerStatusSchema,
@@ -36,6 +35,7 @@ import {
   LedgerEntryKindSchema,
   PageQuery,
 } from '../schemas';
+import { AuditActionSchema, AuditActorView } from './audit.schemas';
 
 const MappingPath = z
   .string()

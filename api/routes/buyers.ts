@@ -6,6 +6,7 @@
 import crypto from 'node:crypto';
 
 import { knownServiceLines } from '../../db/agencies';
+import { buyerChangeHistory } from '../../db/audit';
 import {
   buyerCloseRates,
   changeBuyer,
@@ -14,7 +15,6 @@ import {
   listBuyers,
   rotateWebhookSecret,
 } from '../../db/buyers';
-import { buyerChangeHistory } from '../../db/audit';
 import { issueKey } from '../../db/keys';
 import { creditBuyer, listLedger, pgErrorOf } from '../../db/ledger';
 import { buyerStats } from '../../db/reports';
@@ -234,6 +234,7 @@ export const buyerRoutes: AnyRoute[] = [
         services.db,
         { kind: 'buyer', agencyId: principal.agencyId, buyerId: buyer.id },
         !!body.revokeExisting,
+        auditBy(principal),
       );
       if (revoked) services.auth.forgetBuyer(buyer.id); // this process at once; the others within KEY_CACHE_MS
       if (revoked) await services.accessChanged(principal.agencyId, buyer.id);
