@@ -40,6 +40,7 @@ import { errorHandler, type ErrorLogger, Problem } from './problem';
 import { type BucketOptions, type RateLimiter, TokenBuckets } from './rate-limit';
 import { type AnyRoute, isRaw, isStream, type StreamReply } from './route';
 import { agencyRoutes } from './routes/agencies';
+import { auditRoutes } from './routes/audit';
 import { buyerSideRoutes } from './routes/buyer-side';
 import { buyerRoutes } from './routes/buyers';
 import { campaignRoutes } from './routes/campaigns';
@@ -230,6 +231,7 @@ export function createApi(deps: ApiDeps): Api {
     ...supplyRoutes,
     ...reportRoutes,
     ...exportRoutes,
+    ...auditRoutes,
     ...opsRoutes({
       json: () => (doc ??= buildOpenApi(routes)),
       html: () => (html ??= docsPage((doc ??= buildOpenApi(routes)))),

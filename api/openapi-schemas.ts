@@ -17,6 +17,7 @@
 import { z } from 'zod';
 
 import * as agencies from './routes/agencies.schemas';
+import * as audit from './routes/audit.schemas';
 import * as buyerSide from './routes/buyer-side.schemas';
 import * as buyers from './routes/buyers.schemas';
 import * as campaigns from './routes/campaigns.schemas';
@@ -45,6 +46,7 @@ const REF_PREFIX = '#/components/schemas/';
 const SCHEMA_MODULES: Record<string, unknown>[] = [
   shared,
   agencies,
+  audit,
   buyerSide,
   buyers,
   campaigns,
