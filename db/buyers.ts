@@ -382,26 +382,43 @@ export async function listBuyerPrices(db: DbOrTx, campaignId: string): Promise<B
     .orderBy(campaignBuyerPrices.buyerId);
 }
 
-/** Sets (or, with null, removes) one buyer's rule on one campaign. */
+/**
+ * Sets (or, with null, removes) one buyer's rule on one campaign, and records the change on the campaign in the audit
+ * log (`by`: the system when not given), in one transaction.
+ */
 export async function setBuyerPrice(
   db: DbOrTx,
-  campaignId: string,
+  campaign: { id: string; agencyId: string },
   buyerId: string,
   rule: BuyerPriceRule | null,
+  by: AuditBy = SYSTEM,
 ): Promise<void> {
-  if (!rule) {
-    await db
-      .delete(campaignBuyerPrices)
-      .where(and(eq(campaignBuyerPrices.campaignId, campaignId), eq(campaignBuyerPrices.buyerId, buyerId)));
-    return;
-  }
-  await db
-    .insert(campaignBuyerPrices)
-    .values({ campaignId, buyerId, kind: rule.kind, value: rule.value })
-    .onConflictDoUpdate({
-      target: [campaignBuyerPrices.campaignId, campaignBuyerPrices.buyerId],
-      set: { kind: rule.kind, value: rule.value, updatedAt: new Date() },
+  const campaignId = campaign.id;
+  const same = and(eq(campaignBuyerPrices.campaignId, campaignId), eq(campaignBuyerPrices.buyerId, buyerId));
+  await db.transaction(async (tx) => {
+    const [before] = await tx.select().from(campaignBuyerPrices).where(same).for('update');
+    if (!rule) await tx.delete(campaignBuyerPrices).where(same);
+    else
+      await tx
+        .insert(campaignBuyerPrices)
+        .values({ campaignId, buyerId, kind: rule.kind, value: rule.value })
+        .onConflictDoUpdate({
+          target: [campaignBuyerPrices.campaignId, campaignBuyerPrices.buyerId],
+          set: { kind: rule.kind, value: rule.value, updatedAt: new Date() },
+        });
+    await recordChange(tx, {
+      agencyId: campaign.agencyId,
+      buyerId,
+      by,
+      objectType: 'campaign',
+      objectId: campaignId,
+      action: 'updated',
+      changes: changesOf(
+        { [`buyerPrices.${buyerId}`]: before ? { kind: before.kind, value: before.value } : null },
+        { [`buyerPrices.${buyerId}`]: rule ? { kind: rule.kind, value: rule.value } : null },
+      ),
     });
+  });
 }
 
 // ─── pipeline ───────────────────────────────────────────────────────────────
