@@ -30,22 +30,18 @@ import { and, desc, eq, gte, lt, type SQL } from 'drizzle-orm';
 import {
   type AuditAction,
   type AuditActor,
+  type AuditBy,
   type AuditChanges,
   type AuditObjectType,
   redactChanges,
 } from '../domain/audit';
-import type { ChangeActor } from '../domain/types';
 import type { DbOrTx } from './connection';
 import { olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
 import { apiKeys, auditLog, users } from './schema';
 
 export type AuditRow = typeof auditLog.$inferSelect;
 
-/** Who made a change: the actor, and the side it acted for (admin, buyer, system). */
-export interface AuditBy {
-  actor: AuditActor;
-  side: ChangeActor;
-}
+export type { AuditBy };
 
 /** The system acting on its own (an auto-pause, a sweeper). */
 export const SYSTEM: AuditBy = { actor: { type: 'system' }, side: 'system' };
@@ -129,6 +125,34 @@ export async function recordChange(db: DbOrTx, entry: ChangeEntry): Promise<bool
     note: entry.note ?? null,
   });
   return true;
+}
+
+/**
+ * A decision on a lead in manual review (assigned, re-offered, rejected), recorded with the change it makes, inside
+ * its transaction; answers the actor for the timeline event's `data.actor`.
+ */
+export async function recordReviewDecision(
+  db: DbOrTx,
+  input: {
+    lead: { id: string; agencyId: string };
+    by: AuditBy;
+    action: 'assigned' | 'reoffered' | 'rejected';
+    buyerId?: string | null;
+    changes: AuditChanges;
+    note?: string | null;
+  },
+): Promise<ActorRef> {
+  await recordChange(db, {
+    agencyId: input.lead.agencyId,
+    buyerId: input.buyerId ?? null,
+    by: input.by,
+    objectType: 'lead',
+    objectId: input.lead.id,
+    action: input.action,
+    changes: input.changes,
+    note: input.note ?? null,
+  });
+  return actorRef(db, input.by.actor);
 }
 
 export interface AuditFilter {

@@ -5,6 +5,7 @@
  * export and the pages import it from here.
  */
 import { changesOf } from './self-service';
+import type { ChangeActor } from './types';
 
 /**
  * Who acted, as the API's principal carries it (api/auth.ts `Actor`), plus
@@ -17,6 +18,12 @@ export type AuditActor =
   | { type: 'user'; userId: string; sessionId: string }
   | { type: 'key'; keyId: string; userId: string | null }
   | { type: 'system' };
+
+/** Who made a change: the actor, and the side it acted for (admin: the agency; buyer; system). */
+export interface AuditBy {
+  actor: AuditActor;
+  side: ChangeActor;
+}
 
 export const AUDIT_ACTOR_TYPES = ['root', 'user', 'key', 'system', 'unrecorded'] as const;
 export type AuditActorType = (typeof AUDIT_ACTOR_TYPES)[number];

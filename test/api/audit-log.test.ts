@@ -8,7 +8,8 @@
  * naming the field.
  */
 import { findApiKeyByHash, hashApiKey } from '../../db/keys';
-import { apiAgency, apiBuyer, apiCampaign, bearer, getCsv, type Harness, startHarness } from './harness';
+import { eventually } from '../helpers/temporal';
+import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, getCsv, type Harness, startHarness } from './harness';
 
 let h: Harness;
 beforeAll(async () => {
@@ -215,3 +216,70 @@ test("another agency's log is not visible; bad filters are a 400 naming the fiel
     }
   }
 });
+
+test('manual review decisions (assign, reject, re-offer) enter the log and the timeline names who made them', async () => {
+  const { adminKey } = await apiAgency(h);
+  const adminKeyId = await keyIdOf(adminKey);
+  // No credits: nobody is eligible, so each lead lands in manual review.
+  const { buyer } = await apiBuyer(h, adminKey);
+  const campaign = await apiCampaign(h, adminKey, { claimWindowSeconds: 1 });
+  const inReview = async () => {
+    const lead = await apiLead(h, adminKey, campaign.id);
+    await eventually(
+      async () =>
+        (await h.http.get(`/v1/leads/${lead.id}`).set(bearer(adminKey))).body.lead?.status === 'manual_review' ||
+        undefined,
+      30_000,
+      `lead ${lead.id} in manual review`,
+    );
+    return lead.id;
+  };
+  const [assigned, rejected, reoffered] = [await inReview(), await inReview(), await inReview()];
+  expect((await h.http.post(`/v1/buyers/${buyer.id}/credits`).set(bearer(adminKey)).send({ amount: 100 })).status).toBe(
+    201,
+  );
+
+  const sale = await h.http.post(`/v1/leads/${assigned}/assign`).set(bearer(adminKey)).send({ buyerId: buyer.id });
+  expect(sale.status).toBe(200);
+  expect(
+    (await h.http.post(`/v1/leads/${rejected}/reject`).set(bearer(adminKey)).send({ reason: 'spam' })).status,
+  ).toBe(200);
+  expect((await h.http.post(`/v1/leads/${reoffered}/reoffer`).set(bearer(adminKey)).send({})).status).toBe(202);
+
+  const decided = async (leadId: string, type: string) =>
+    eventually(
+      async () =>
+        (
+          (await h.http.get(`/v1/leads/${leadId}/timeline`).set(bearer(adminKey))).body.events as {
+            type: string;
+            data: { actor?: unknown } | null;
+          }[]
+        ).find((e) => e.type === type),
+      30_000,
+      `${type} on the timeline of ${leadId}`,
+    );
+  const actor = { type: 'key', keyId: adminKeyId, userId: null, label: expect.stringMatching(/^key "Agency key"/) };
+  expect((await decided(assigned, 'assigned')).data).toMatchObject({ actor });
+  expect((await decided(rejected, 'rejected')).data).toMatchObject({ actor });
+  expect((await decided(reoffered, 'reoffered')).data).toMatchObject({ actor, campaignId: campaign.id });
+
+  const entries = await log(adminKey, '?objectType=lead');
+  const ORDER = ['assigned', 'rejected', 'reoffered'];
+  expect(
+    entries
+      .map((e) => [e.objectId, e.action, e.actor.keyId, e.buyerId])
+      .sort((a, b) => ORDER.indexOf(a[1]!) - ORDER.indexOf(b[1]!)),
+  ).toEqual([
+    [assigned, 'assigned', adminKeyId, buyer.id],
+    [rejected, 'rejected', adminKeyId, null],
+    [reoffered, 'reoffered', adminKeyId, null],
+  ]);
+  expect(entries.find((e) => e.action === 'assigned')!.changes).toMatchObject({
+    status: { from: 'manual_review', to: 'sold' },
+    charged: { from: null, to: 10 },
+  });
+  expect(entries.find((e) => e.action === 'rejected')!.changes).toEqual({
+    status: { from: 'manual_review', to: 'rejected' },
+    reason: { from: null, to: 'spam' },
+  });
+}, 120_000);
