@@ -12,6 +12,7 @@ import { clearKey, loadKey, saveKey } from '../shared/session';
 import type { Agency } from '../shared/types';
 import { Button, Field, Loading, Logo, Modal, SecretOnce, SignIn, Toasts } from '../shared/ui';
 import { Analytics } from './Analytics';
+import { AuditLog } from './Audit';
 import { BuyerDetail, Buyers } from './Buyers';
 import { CampaignEditor } from './campaign-editor/CampaignEditor';
 import { Campaigns } from './Campaigns';
@@ -183,6 +184,7 @@ const I = {
   sources: 'M3 6h6l2 3h6M3 14h6l2-3M14 6l3 3-3 3',
   analytics: 'M4 16V9M9 16V4M14 16v-5M2 17h16',
   timeline: 'M6 3v14M6 6h9M6 11h7M6 16h10',
+  audit: 'M5 3h10v14H5zM8 7h4M8 10h4M8 13h2',
 };
 const Icon = ({ d }: { d: string }) => (
   <svg viewBox="0 0 20 20" width="17" height="17" aria-hidden="true">
@@ -261,6 +263,7 @@ function Console({ api, agency, onSignOut }: { api: Api; agency: Agency; onSignO
   else if ((m = match('/admin/sources/:id/spec', path))) page = <SourceSpecPage key={m.id} id={m.id!} />;
   else if ((m = match('/admin/sources/:id', path))) page = <SourceDetail key={m.id} id={m.id!} />;
   else if (path === '/admin/disputes') page = <Disputes onChange={refresh} />;
+  else if (path === '/admin/audit') page = <AuditLog />;
   else if (path === '/admin/analytics') page = <Analytics />;
   else
     page = (
@@ -311,6 +314,9 @@ function Console({ api, agency, onSignOut }: { api: Api; agency: Agency; onSignO
             <div class="sidenav-sep" />
             <NavLink href="/admin/analytics" icon={I.analytics} path={path}>
               Analytics
+            </NavLink>
+            <NavLink href="/admin/audit" icon={I.audit} path={path}>
+              Audit log
             </NavLink>
           </nav>
           <main class="main">{dir.loaded ? page : <Loading />}</main>
