@@ -246,7 +246,7 @@ export function disputeView(d: DisputeRow) {
 }
 
 /** Who made an entry of the audit log: the kind of actor, the person and the key, and how they were shown then. */
-export function auditActorView(e: AuditRow) {
+function auditActorView(e: AuditRow) {
   return { type: e.actorType, userId: e.actorUserId, keyId: e.actorKeyId, label: e.actorLabel };
 }
 

@@ -77,7 +77,7 @@ export const REDACTED = '[redacted]';
  */
 const SECRET_NAME = /pass(word)?|secret|token|api_?key|totp|seed|private|credential|recovery/i;
 
-export const isSecretField = (name: string): boolean => SECRET_NAME.test(name);
+const isSecretField = (name: string): boolean => SECRET_NAME.test(name);
 
 function redactValue(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redactValue);
