@@ -18,12 +18,15 @@ import { type AuditBy, buyerChangeHistory, listAuditLog, recordChange } from '..
 import { changeBuyer, createBuyerWithKey, rotateWebhookSecret } from '../../db/buyers';
 import { updateCampaign } from '../../db/campaigns';
 import { type Database, type Db, MIGRATIONS_DIR, openDatabase } from '../../db/connection';
+import { openDispute, resolveDispute } from '../../db/disputes';
 import { createApiKey, issueKey } from '../../db/keys';
 import { creditBuyer } from '../../db/ledger';
+import { leadTimeline } from '../../db/offers';
+import { sellManually } from '../../db/sales';
 import { auditLog } from '../../db/schema';
 import { REDACTED } from '../../domain/audit';
 import { openTestPostgres } from '../helpers/db';
-import { makeAgency, makeCampaign } from '../helpers/world';
+import { makeAgency, makeBuyer, makeCampaign, makeLead } from '../helpers/world';
 
 let database: Database;
 let db: Db;
@@ -181,6 +184,63 @@ test('a change that fails writes no entry (the entry is in the change transactio
     }),
   ).rejects.toThrow('the change failed');
   expect(await count()).toBe(before);
+});
+
+test('a manual assignment and a dispute opened and approved are recorded with their actors; the timeline names them', async () => {
+  const w = await makeWorld();
+  const campaign = await makeCampaign(db, w.agency.id, { price: { base: 20 } });
+  const buyer = await makeBuyer(db, w.agency.id, { credits: 100 });
+  const buyerKey = await createApiKey(db, { kind: 'buyer', agencyId: w.agency.id, buyerId: buyer.id });
+  const lead = await makeLead(db, w.agency.id, campaign.id);
+  const sale = await sellManually(db, {
+    offerId: crypto.randomUUID(),
+    leadId: lead.id,
+    buyerId: buyer.id,
+    workflowId: lead.workflowId,
+    at: new Date().toISOString(),
+    by: w.asUser,
+  });
+  if (sale.result !== 'won') throw new Error(`the assignment should sell: ${JSON.stringify(sale)}`);
+  const opened = await openDispute(db, {
+    assignmentId: sale.assignmentId,
+    buyerId: buyer.id,
+    reason: 'wrong number',
+    by: { actor: { type: 'key', keyId: buyerKey.id, userId: null }, side: 'buyer' },
+  });
+  if (!opened.ok) throw new Error(`dispute refused: ${opened.error}`);
+  const resolved = await resolveDispute(db, {
+    agencyId: w.agency.id,
+    disputeId: opened.dispute.id,
+    approve: true,
+    note: 'confirmed',
+    by: w.asKey,
+  });
+  expect(resolved.ok).toBe(true);
+
+  const entries = (await listAuditLog(db, { agencyId: w.agency.id, buyerId: buyer.id }, { limit: 10 })).items;
+  expect(entries.map((e) => [e.objectType, e.action, e.actorType, e.side])).toEqual([
+    ['dispute', 'resolved', 'key', 'admin'],
+    ['dispute', 'opened', 'key', 'buyer'],
+    ['lead', 'assigned', 'user', 'admin'],
+  ]);
+  expect(entries[0]!.changes).toMatchObject({
+    status: { from: 'open', to: 'approved' },
+    refund: { from: null, to: 20 },
+  });
+  expect(entries[0]!.note).toBe('confirmed');
+  expect(entries[1]!.actorKeyId).toBe(buyerKey.id);
+  expect(entries[2]!.changes).toMatchObject({
+    status: { from: 'manual_review', to: 'sold' },
+    charged: { from: null, to: 20 },
+  });
+
+  const timeline = await leadTimeline(db, lead.id);
+  expect(timeline.find((e) => e.type === 'assigned')!.data).toMatchObject({
+    actor: { type: 'user', userId: w.user.id, label: `Dana Dispatch <${w.user.email}>` },
+  });
+  expect(timeline.find((e) => e.type === 'refunded')!.data).toMatchObject({
+    actor: { type: 'key', keyId: w.key.id, userId: w.user.id },
+  });
 });
 
 test('secrets never enter an entry: a field named like a secret is redacted at any depth', async () => {
