@@ -86,7 +86,7 @@ async function revokeBuyerKeys(db: DbOrTx, buyerId: string, keepId?: string): Pr
 }
 
 /** Revokes every live key of a source except `keepId` (rotation; without keepId, revocation). */
-export async function revokeSourceKeys(db: DbOrTx, sourceId: string, keepId?: string): Promise<number> {
+async function revokeSourceKeys(db: DbOrTx, sourceId: string, keepId?: string): Promise<number> {
   return revokeKeys(db, eq(apiKeys.sourceId, sourceId), keepId);
 }
 

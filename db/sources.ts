@@ -111,7 +111,7 @@ export async function listSources(db: DbOrTx, agencyId: string, page: PageArgs):
   );
 }
 
-export async function updateSource(
+async function updateSource(
   db: DbOrTx,
   agencyId: string,
   sourceId: string,
@@ -217,7 +217,7 @@ export async function setSourceCampaign(
 }
 
 /** Allows or disallows a campaign for a source, keeping its payout rule; undefined when the source has no rule for it. */
-export async function setSourceCampaignAllowed(
+async function setSourceCampaignAllowed(
   db: DbOrTx,
   input: { agencyId: string; sourceId: string; campaignId: string; allowed: boolean },
 ): Promise<SourceCampaignRow | undefined> {
