@@ -25,7 +25,7 @@
  *
  * Table: audit_log.
  */
-import { and, desc, eq, gte, lt, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, lt, ne, type SQL } from 'drizzle-orm';
 
 import {
   type AuditAction,
@@ -167,6 +167,8 @@ export interface AuditFilter {
   from?: Date;
   /** Exclusive. */
   to?: Date;
+  /** Leaves out the entries of this action. */
+  exceptAction?: AuditAction;
 }
 
 function whereOf(f: AuditFilter): SQL | undefined {
@@ -179,6 +181,7 @@ function whereOf(f: AuditFilter): SQL | undefined {
     f.objectId ? eq(auditLog.objectId, f.objectId) : undefined,
     f.from ? gte(auditLog.createdAt, f.from) : undefined,
     f.to ? lt(auditLog.createdAt, f.to) : undefined,
+    f.exceptAction ? ne(auditLog.action, f.exceptAction) : undefined,
   );
 }
 
@@ -208,7 +211,15 @@ export async function* allAuditEntries(db: DbOrTx, filter: AuditFilter, batch = 
   } while (after);
 }
 
-/** The change history of one buyer (GET /v1/buyers/:id/changes): the log's entries about it, newest first. */
-export function buyerChangeHistory(db: DbOrTx, agencyId: string, buyerId: string, page: PageArgs) {
-  return listAuditLog(db, { agencyId, objectType: 'buyer', objectId: buyerId }, page);
+/**
+ * The change history of one buyer (GET /v1/buyers/:id/changes): the log's changes to it after its creation (its
+ * settings, status, webhook secret), newest first. Its creation is in the log (GET /v1/audit-log).
+ */
+export async function buyerChangeHistory(
+  db: DbOrTx,
+  agencyId: string,
+  buyerId: string,
+  page: PageArgs,
+): Promise<Page<AuditRow>> {
+  return listAuditLog(db, { agencyId, objectType: 'buyer', objectId: buyerId, exceptAction: 'created' }, page);
 }
