@@ -6,7 +6,7 @@
  */
 import { offerSales } from '../db/assignments';
 import { evaluateEligibility } from '../db/eligibility';
-import { setLeadStatus } from '../db/leads';
+import { recordReoffer, setLeadStatus } from '../db/leads';
 import type { OfferBus } from '../db/offer-bus';
 import {
   appendEvents,
@@ -18,6 +18,7 @@ import {
   targetVerdicts,
   type TimelineEventInput,
 } from '../db/offers';
+import type { AuditBy } from '../domain/audit';
 import { buyerOfferOf } from '../domain/offer-view';
 import type { AuctionKind, AuctionPricing, LeadStatus, OfferKind } from '../domain/types';
 import type { ActivityDeps } from './deps';
@@ -219,9 +220,13 @@ export function offerActivities({ db, bus }: ActivityDeps) {
       return { closedNow: closed !== null, assignments: sold };
     },
 
-    /** Timeline events decided inside the workflow (fall-through…); keys make retries harmless. */
-    async recordEvents(events: TimelineEventInput[]): Promise<void> {
-      await appendEvents(db, events);
+    /**
+     * Timeline events decided inside the workflow (fall-through…); keys make retries harmless. With `reofferBy`, the
+     * one event is a re-offer decided in manual review: it names the actor and the decision enters the audit log.
+     */
+    async recordEvents(events: TimelineEventInput[], reofferBy?: AuditBy): Promise<void> {
+      if (reofferBy && events.length === 1) await recordReoffer(db, events[0]!, reofferBy);
+      else await appendEvents(db, events);
     },
 
     async setLeadStatus(input: {
@@ -229,6 +234,7 @@ export function offerActivities({ db, bus }: ActivityDeps) {
       status: LeadStatus;
       reason?: string | null;
       event?: TimelineEventInput;
+      by?: AuditBy;
     }): Promise<void> {
       await setLeadStatus(db, input);
     },

@@ -42,6 +42,7 @@ import { type BucketOptions, type RateLimiter, TokenBuckets } from './rate-limit
 import { type AnyRoute, isRaw, isStream, type StreamReply } from './route';
 import { accountRoutes } from './routes/account';
 import { agencyRoutes } from './routes/agencies';
+import { auditRoutes } from './routes/audit';
 import { buyerSideRoutes } from './routes/buyer-side';
 import { buyerRoutes } from './routes/buyers';
 import { campaignRoutes } from './routes/campaigns';
@@ -259,6 +260,7 @@ export function createApi(deps: ApiDeps): Api {
     ...ssoRoutes,
     ...teamRoutes,
     ...twoFactorRoutes,
+    ...auditRoutes,
     ...opsRoutes({
       json: () => (doc ??= buildOpenApi(routes)),
       html: () => (html ??= docsPage((doc ??= buildOpenApi(routes)))),

@@ -144,6 +144,10 @@ const AUTHORIZATION = {
   listMySessions: PUBLIC,
   revokeMySession: PUBLIC,
   signOutEverywhere: PUBLIC,
+  // the audit log: the agency's readers; a buyer's owners read their own buyer's entries
+  auditLog: AGENCY_READ,
+  exportAuditLog: AGENCY_READ,
+  myAuditLog: BUYER_OWNER,
   // two-factor and passkeys: one's own account (the cookie), signing in with a passkey or a second factor
   twoFactorStatus: PUBLIC,
   startTotp: PUBLIC,

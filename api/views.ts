@@ -4,6 +4,7 @@
  */
 import type { AgencyRow, ServiceLineRow } from '../db/agencies';
 import type { AssignmentRow, WonLead } from '../db/assignments';
+import type { AuditRow } from '../db/audit';
 import type { BuyerRow } from '../db/buyers';
 import type { CampaignRow, PoolEntry } from '../db/campaigns';
 import type { DeliveryAttemptRow } from '../db/deliveries';
@@ -244,21 +245,38 @@ export function disputeView(d: DisputeRow) {
   };
 }
 
-export function buyerChangeView(c: {
-  id: string;
-  buyerId: string;
-  actor: string;
-  changes: Record<string, { from: unknown; to: unknown }>;
-  note: string | null;
-  createdAt: Date;
-}) {
+/** Who made an entry of the audit log: the kind of actor, the person and the key, and how they were shown then. */
+function auditActorView(e: AuditRow) {
+  return { type: e.actorType, userId: e.actorUserId, keyId: e.actorKeyId, label: e.actorLabel };
+}
+
+/** An entry of the audit log (GET /v1/audit-log). */
+export function auditEntryView(e: AuditRow) {
   return {
-    id: c.id,
-    buyerId: c.buyerId,
-    actor: c.actor,
-    changes: c.changes,
-    note: c.note,
-    createdAt: iso(c.createdAt),
+    id: e.id,
+    at: e.createdAt.toISOString(),
+    actor: auditActorView(e),
+    side: e.side,
+    objectType: e.objectType,
+    objectId: e.objectId,
+    action: e.action,
+    buyerId: e.buyerId,
+    changes: e.changes,
+    note: e.note,
+  };
+}
+
+/** An entry of a buyer's change history (GET /v1/buyers/:id/changes): `actor` is the side; `by` the person or key. */
+export function buyerChangeView(e: AuditRow) {
+  return {
+    id: e.id,
+    buyerId: e.objectId,
+    actor: e.side,
+    by: auditActorView(e),
+    action: e.action,
+    changes: e.changes,
+    note: e.note,
+    createdAt: e.createdAt.toISOString(),
   };
 }
 

@@ -11,6 +11,7 @@ import { type DeliveryPlan, deliveryPlanFor } from '../activities/delivery';
 import type { ActivityDeps } from '../activities/deps';
 import { publishClosed } from '../activities/offers';
 import { type SaleResult, sellByPush, sellManually, sellOffer } from '../db/sales';
+import type { AuditBy } from '../domain/audit';
 import type { PushStrategy } from '../domain/types';
 import type { ClaimChannel, SaleKind } from './vocabulary';
 
@@ -82,6 +83,8 @@ export function saleActivities({ db, bus, faults, delivery }: ActivityDeps) {
       buyerId: string;
       workflowId: string;
       at: string;
+      /** Who assigns (the audit log and the timeline's `data.actor`). */
+      by?: AuditBy;
     }): Promise<SaleOutcome> {
       const sale = await sellManually(db, input);
       return afterCommit(sale, input.offerId, input.buyerId);

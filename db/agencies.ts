@@ -7,7 +7,9 @@
  */
 import { and, eq, inArray } from 'drizzle-orm';
 
+import { changesOf } from '../domain/self-service';
 import { type AgencySettings, DEFAULT_AUTO_PAUSE_AFTER_FAILURES, DEFAULT_DUPLICATE_WINDOW_DAYS } from '../domain/types';
+import { type AuditBy, recordChange, SYSTEM } from './audit';
 import type { DbOrTx } from './connection';
 import { createApiKey } from './keys';
 import { newestFirst, type Page, type PageArgs } from './pages';
@@ -92,25 +94,49 @@ export function autoPauseAfterFailures(settings: AgencySettings): number {
   return settings.autoPauseAfterFailures ?? DEFAULT_AUTO_PAUSE_AFTER_FAILURES;
 }
 
-/** Merges the patch into the settings: a top-level key set to null goes back to its default. */
+/**
+ * Merges the patch into the settings (a top-level key set to null goes back to its default) and records the keys that
+ * changed in the audit log (`by`: the system when not given), in one transaction.
+ */
 export async function updateAgencySettings(
   db: DbOrTx,
   agencyId: string,
   patch: { [K in keyof AgencySettings]?: AgencySettings[K] | null },
+  by: AuditBy = SYSTEM,
 ): Promise<AgencySettings> {
-  const current = await agencySettings(db, agencyId);
-  const next: Record<string, unknown> = { ...current };
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === undefined) continue;
-    if (v === null) delete next[k];
-    else next[k] = v;
-  }
-  const [row] = await db
-    .update(agencies)
-    .set({ settings: next as AgencySettings })
-    .where(eq(agencies.id, agencyId))
-    .returning({ settings: agencies.settings });
-  return row?.settings ?? {};
+  return db.transaction(async (tx) => {
+    const [locked] = await tx
+      .select({ settings: agencies.settings })
+      .from(agencies)
+      .where(eq(agencies.id, agencyId))
+      .for('update');
+    const current: AgencySettings = locked?.settings ?? {};
+    const next: Record<string, unknown> = { ...current };
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === undefined) continue;
+      if (v === null) delete next[k];
+      else next[k] = v;
+    }
+    const [row] = await tx
+      .update(agencies)
+      .set({ settings: next as AgencySettings })
+      .where(eq(agencies.id, agencyId))
+      .returning({ settings: agencies.settings });
+    const touched = Object.keys(patch).filter((k) => (patch as Record<string, unknown>)[k] !== undefined);
+    if (row)
+      await recordChange(tx, {
+        agencyId,
+        by,
+        objectType: 'agency_settings',
+        objectId: agencyId,
+        action: 'updated',
+        changes: changesOf(
+          current as Record<string, unknown>,
+          Object.fromEntries(touched.map((k) => [k, next[k] ?? null])),
+        ),
+      });
+    return row?.settings ?? {};
+  });
 }
 
 /** Whether the agency requires a second factor of its owners and admins (#20). */

@@ -1,27 +1,28 @@
 /**
  * The buyers aggregate: a buyer (created with its wallet), its settings
  * (service area, caps, delivery, hours, filters, alerts), its per-campaign
- * prices, the log of its changes, and the pipeline its won leads move
+ * prices, its changes recorded in the audit log (db/audit.ts), and the pipeline its won leads move
  * through. Every agency-owned read takes the agency id.
  *
- * Tables: buyers, campaign_buyer_prices, buyer_changes, pipeline_changes.
+ * Tables: buyers, campaign_buyer_prices, pipeline_changes.
  */
 import crypto from 'node:crypto';
 
 import { and, desc, eq, gte, inArray, isNotNull, isNull, or, sql } from 'drizzle-orm';
 
+import { createdFields } from '../domain/audit';
 import { type BuyerPriceRule, type BuyerSideSettings, pipelineMoveProblem } from '../domain/buyer-side';
 import { changesOf } from '../domain/self-service';
-import { type Caps, type ChangeActor, PIPELINE_STATUSES, type PipelineStatus } from '../domain/types';
+import { type Caps, PIPELINE_STATUSES, type PipelineStatus } from '../domain/types';
 import { keyStore } from '../lib/key-store';
+import { type AuditBy, recordChange, SYSTEM } from './audit';
 import type { Db, DbOrTx } from './connection';
 import { createApiKey } from './keys';
 import { createWallet } from './ledger';
-import { newestFirst, olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
+import { olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
 import {
   agencies,
   assignments,
-  buyerChanges,
   buyers,
   campaignBuyerPrices,
   type DeliverySettings,
@@ -202,10 +203,21 @@ export async function createBuyerWithKey(
   db: Db,
   agencyId: string,
   input: NewBuyer,
+  by: AuditBy,
 ): Promise<{ buyer: CreatedBuyer; key: { key: string; id: string; prefix: string } }> {
   return db.transaction(async (tx) => {
     const buyer = await createBuyer(tx, agencyId, input);
     const key = await createApiKey(tx, { kind: 'buyer', agencyId, buyerId: buyer.id });
+    await recordChange(tx, {
+      agencyId,
+      buyerId: buyer.id,
+      by,
+      objectType: 'buyer',
+      objectId: buyer.id,
+      action: 'created',
+      changes: createdFields({ ...input }),
+      note: `first API key ${key.prefix}… issued`,
+    });
     return { buyer, key };
   });
 }
@@ -370,56 +382,43 @@ export async function listBuyerPrices(db: DbOrTx, campaignId: string): Promise<B
     .orderBy(campaignBuyerPrices.buyerId);
 }
 
-/** Sets (or, with null, removes) one buyer's rule on one campaign. */
+/**
+ * Sets (or, with null, removes) one buyer's rule on one campaign, and records the change on the campaign in the audit
+ * log (`by`: the system when not given), in one transaction.
+ */
 export async function setBuyerPrice(
   db: DbOrTx,
-  campaignId: string,
+  campaign: { id: string; agencyId: string },
   buyerId: string,
   rule: BuyerPriceRule | null,
+  by: AuditBy = SYSTEM,
 ): Promise<void> {
-  if (!rule) {
-    await db
-      .delete(campaignBuyerPrices)
-      .where(and(eq(campaignBuyerPrices.campaignId, campaignId), eq(campaignBuyerPrices.buyerId, buyerId)));
-    return;
-  }
-  await db
-    .insert(campaignBuyerPrices)
-    .values({ campaignId, buyerId, kind: rule.kind, value: rule.value })
-    .onConflictDoUpdate({
-      target: [campaignBuyerPrices.campaignId, campaignBuyerPrices.buyerId],
-      set: { kind: rule.kind, value: rule.value, updatedAt: new Date() },
+  const campaignId = campaign.id;
+  const same = and(eq(campaignBuyerPrices.campaignId, campaignId), eq(campaignBuyerPrices.buyerId, buyerId));
+  await db.transaction(async (tx) => {
+    const [before] = await tx.select().from(campaignBuyerPrices).where(same).for('update');
+    if (!rule) await tx.delete(campaignBuyerPrices).where(same);
+    else
+      await tx
+        .insert(campaignBuyerPrices)
+        .values({ campaignId, buyerId, kind: rule.kind, value: rule.value })
+        .onConflictDoUpdate({
+          target: [campaignBuyerPrices.campaignId, campaignBuyerPrices.buyerId],
+          set: { kind: rule.kind, value: rule.value, updatedAt: new Date() },
+        });
+    await recordChange(tx, {
+      agencyId: campaign.agencyId,
+      buyerId,
+      by,
+      objectType: 'campaign',
+      objectId: campaignId,
+      action: 'updated',
+      changes: changesOf(
+        { [`buyerPrices.${buyerId}`]: before ? { kind: before.kind, value: before.value } : null },
+        { [`buyerPrices.${buyerId}`]: rule ? { kind: rule.kind, value: rule.value } : null },
+      ),
     });
-}
-
-// ─── buyer changes ──────────────────────────────────────────────────────────
-
-/** The buyer audit trail: who changed which setting of a buyer, from what to what. */
-
-export type BuyerChangeRow = typeof buyerChanges.$inferSelect;
-
-async function recordBuyerChange(
-  db: DbOrTx,
-  input: {
-    agencyId: string;
-    buyerId: string;
-    actor: ChangeActor;
-    changes: Record<string, { from: unknown; to: unknown }>;
-    note?: string | null;
-  },
-): Promise<void> {
-  if (!Object.keys(input.changes).length) return;
-  await db.insert(buyerChanges).values({
-    agencyId: input.agencyId,
-    buyerId: input.buyerId,
-    actor: input.actor,
-    changes: input.changes,
-    note: input.note ?? null,
   });
-}
-
-export async function listBuyerChanges(db: DbOrTx, buyerId: string, page: PageArgs): Promise<Page<BuyerChangeRow>> {
-  return newestFirst(db, buyerChanges, eq(buyerChanges.buyerId, buyerId), page);
 }
 
 // ─── pipeline ───────────────────────────────────────────────────────────────
@@ -621,7 +620,7 @@ export async function changeBuyer(
   input: {
     agencyId: string;
     buyerId: string;
-    actor: ChangeActor;
+    by: AuditBy;
     patch: BuyerPatch;
     before: BuyerRow;
     fields: string[];
@@ -637,7 +636,15 @@ export async function changeBuyer(
       input.before as unknown as Record<string, unknown>,
       Object.fromEntries(input.fields.map((k) => [k, after[k]])),
     );
-    await recordBuyerChange(tx, { agencyId: input.agencyId, buyerId: row.id, actor: input.actor, changes });
+    await recordChange(tx, {
+      agencyId: input.agencyId,
+      buyerId: row.id,
+      by: input.by,
+      objectType: 'buyer',
+      objectId: row.id,
+      action: 'updated',
+      changes,
+    });
     return row;
   });
 }
@@ -651,6 +658,7 @@ export async function rotateWebhookSecret(
   db: Db,
   buyer: Pick<BuyerRow, 'id' | 'agencyId' | 'webhookSecretSealed'>,
   overlapSeconds: number,
+  by: AuditBy,
 ): Promise<{ webhookSecret: string; previousSecretUntil: Date | null }> {
   const webhookSecret = generateWebhookSecret();
   const previousSecretUntil =
@@ -669,10 +677,13 @@ export async function rotateWebhookSecret(
         updatedAt: new Date(),
       })
       .where(eq(buyers.id, buyer.id));
-    await recordBuyerChange(tx, {
+    await recordChange(tx, {
       agencyId: buyer.agencyId,
       buyerId: buyer.id,
-      actor: 'admin',
+      by,
+      objectType: 'buyer',
+      objectId: buyer.id,
+      action: 'webhook_secret_rotated',
       changes: { webhookSecret: { from: 'rotated', to: 'rotated' } },
       note: previousSecretUntil
         ? `previous secret signs until ${previousSecretUntil.toISOString()}`
@@ -709,10 +720,13 @@ export async function autoPauseBuyer(
     .update(buyers)
     .set({ status: 'paused', pauseReason, pausedBy: 'system', updatedAt: new Date() })
     .where(eq(buyers.id, buyer.id));
-  await db.insert(buyerChanges).values({
+  await recordChange(db, {
     agencyId: buyer.agencyId,
     buyerId: buyer.id,
-    actor: 'system',
+    by: SYSTEM,
+    objectType: 'buyer',
+    objectId: buyer.id,
+    action: 'updated',
     changes: { status: { from: 'active', to: 'paused' }, pauseReason: { from: buyer.pauseReason, to: pauseReason } },
     note: 'consecutive delivery failures',
   });

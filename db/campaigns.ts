@@ -7,8 +7,11 @@
  */
 import { and, asc, eq, inArray } from 'drizzle-orm';
 
+import { createdFields } from '../domain/audit';
 import { DEFAULT_PREVIEW_FIELDS } from '../domain/preview';
+import { changesOf } from '../domain/self-service';
 import type { AuctionKind, AuctionPricing, Caps, DeliveryMode, PriceRules, PushStrategy } from '../domain/types';
+import { type AuditBy, recordChange, SYSTEM } from './audit';
 import type { Db, DbOrTx, Tx } from './connection';
 import { newestFirst, type Page, type PageArgs } from './pages';
 import { campaignBuyers, campaigns, offerTargets, pushRotation } from './schema';
@@ -34,7 +37,13 @@ export interface NewCampaign {
   pricing?: AuctionPricing;
 }
 
-export async function createCampaign(db: Db, agencyId: string, input: NewCampaign): Promise<CampaignRow> {
+/** A new campaign with its pool, and its entry in the audit log (`by`: the system when not given), in one transaction. */
+export async function createCampaign(
+  db: Db,
+  agencyId: string,
+  input: NewCampaign,
+  by: AuditBy = SYSTEM,
+): Promise<CampaignRow> {
   return db.transaction(async (tx) => {
     const [row] = await tx
       .insert(campaigns)
@@ -57,6 +66,15 @@ export async function createCampaign(db: Db, agencyId: string, input: NewCampaig
       })
       .returning();
     await setCampaignPool(tx, row!.id, input.buyers);
+    const { id: _id, agencyId: _agency, createdAt: _c, updatedAt: _u, ...fields } = row!;
+    await recordChange(tx, {
+      agencyId,
+      by,
+      objectType: 'campaign',
+      objectId: row!.id,
+      action: 'created',
+      changes: createdFields({ ...fields, pool: input.buyers }),
+    });
     return row!;
   });
 }
@@ -154,15 +172,26 @@ export interface CampaignPatch {
   pool?: NewCampaign['buyers'];
 }
 
-/** Applies the patch and replaces the pool (when given) in one transaction. */
+/**
+ * Applies the patch and replaces the pool (when given), and records the fields that changed (price among them) in
+ * the audit log, in one transaction.
+ */
 export async function updateCampaign(
   db: Db,
   agencyId: string,
   campaignId: string,
   patch: CampaignPatch,
+  by: AuditBy = SYSTEM,
 ): Promise<CampaignWithPool | undefined> {
   return db.transaction(async (tx) => {
     const { pool, ...fields } = patch;
+    const [before] = await tx
+      .select()
+      .from(campaigns)
+      .where(and(eq(campaigns.id, campaignId), eq(campaigns.agencyId, agencyId)))
+      .for('update');
+    if (!before) return undefined;
+    const poolBefore = pool === undefined ? [] : ((await campaignPools(tx, [campaignId])).get(campaignId) ?? []);
     const set: Partial<typeof campaigns.$inferInsert> = { updatedAt: new Date() };
     for (const [k, v] of Object.entries(fields)) if (v !== undefined) (set as Record<string, unknown>)[k] = v;
     const [row] = await tx
@@ -172,7 +201,23 @@ export async function updateCampaign(
       .returning();
     if (!row) return undefined;
     await setCampaignPool(tx, row.id, pool);
-    return { ...row, pool: (await campaignPools(tx, [row.id])).get(row.id) ?? [] };
+    const poolAfter = (await campaignPools(tx, [row.id])).get(row.id) ?? [];
+    const after = row as unknown as Record<string, unknown>;
+    await recordChange(tx, {
+      agencyId,
+      by,
+      objectType: 'campaign',
+      objectId: row.id,
+      action: 'updated',
+      changes: changesOf(
+        { ...(before as unknown as Record<string, unknown>), pool: poolBefore },
+        {
+          ...Object.fromEntries(Object.keys(fields).map((k) => [k, after[k]])),
+          ...(pool === undefined ? {} : { pool: poolAfter }),
+        },
+      ),
+    });
+    return { ...row, pool: poolAfter };
   });
 }
 

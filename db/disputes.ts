@@ -8,11 +8,14 @@
  */
 import { and, count, eq, gte, inArray } from 'drizzle-orm';
 
+import { createdFields } from '../domain/audit';
 import { ledgerRefundKey } from '../domain/ids';
 import { checkReturn, RETURN_RATE_DAYS, type ReturnRefusal } from '../domain/returns';
+import { changesOf } from '../domain/self-service';
 import type { DisputeStatus } from '../domain/types';
 import { agencySettings } from './agencies';
 import { leadStillSold, markRefunded } from './assignments';
+import { actorRef, type AuditBy, recordChange, SYSTEM } from './audit';
 import type { Db, DbOrTx } from './connection';
 import { leadById, reopenReturnedLead } from './leads';
 import { isUniqueViolation, type LedgerEntry, postLedgerEntry } from './ledger';
@@ -38,7 +41,14 @@ const DAY_MS = 86_400_000;
  */
 export async function openDispute(
   db: Db,
-  input: { assignmentId: string; buyerId: string; reason: string; code?: string | null },
+  input: {
+    assignmentId: string;
+    buyerId: string;
+    reason: string;
+    code?: string | null;
+    /** Who opens it (the audit log); the system when not given. */
+    by?: AuditBy;
+  },
 ): Promise<OpenDisputeResult> {
   const [assignment] = await db.select().from(assignments).where(eq(assignments.id, input.assignmentId));
   if (!assignment || assignment.buyerId !== input.buyerId) return { ok: false, error: 'not_found' };
@@ -71,17 +81,34 @@ export async function openDispute(
     if (!verdict.ok) return { ok: false, error: verdict.code, detail: verdict.detail };
   }
   try {
-    const [row] = await db
-      .insert(disputes)
-      .values({
-        assignmentId: assignment.id,
-        buyerId: assignment.buyerId,
+    const row = await db.transaction(async (tx) => {
+      const [made] = await tx
+        .insert(disputes)
+        .values({
+          assignmentId: assignment.id,
+          buyerId: assignment.buyerId,
+          agencyId: assignment.agencyId,
+          reason: input.reason,
+          reasonCode: input.code ?? null,
+        })
+        .returning();
+      await recordChange(tx, {
         agencyId: assignment.agencyId,
-        reason: input.reason,
-        reasonCode: input.code ?? null,
-      })
-      .returning();
-    return { ok: true, dispute: row! };
+        buyerId: assignment.buyerId,
+        by: input.by ?? SYSTEM,
+        objectType: 'dispute',
+        objectId: made!.id,
+        action: 'opened',
+        changes: createdFields({
+          assignmentId: assignment.id,
+          leadId: assignment.leadId,
+          reason: input.reason,
+          reasonCode: input.code ?? null,
+        }),
+      });
+      return made!;
+    });
+    return { ok: true, dispute: row };
   } catch (err) {
     if (isUniqueViolation(err, 'disputes_assignment_active_uq')) return { ok: false, error: 'dispute_exists' };
     throw err;
@@ -131,6 +158,8 @@ export async function resolveDispute(
     note?: string | null;
     /** With approval: the lead goes back to routing for a new auction (the caller starts it); campaignId null = the lead's. */
     reoffer?: { campaignId: string | null } | null;
+    /** Who decides (the audit log and the timeline's `data.actor`); the system when not given. */
+    by?: AuditBy;
   },
 ): Promise<ResolveDisputeResult> {
   return db.transaction(async (tx) => {
@@ -142,6 +171,18 @@ export async function resolveDispute(
     if (!dispute) return { ok: false, error: 'not_found' };
     if (dispute.status !== 'open') return { ok: false, error: 'not_open' };
     const now = new Date();
+    const by = input.by ?? SYSTEM;
+    const decided = (status: DisputeStatus, extra: Record<string, unknown> = {}) =>
+      recordChange(tx, {
+        agencyId: dispute.agencyId,
+        buyerId: dispute.buyerId,
+        by,
+        objectType: 'dispute',
+        objectId: dispute.id,
+        action: 'resolved',
+        changes: { status: { from: dispute.status, to: status }, ...changesOf({}, extra) },
+        note: input.note ?? null,
+      });
 
     if (!input.approve) {
       const [row] = await tx
@@ -149,8 +190,10 @@ export async function resolveDispute(
         .set({ status: 'rejected', resolvedAt: now })
         .where(eq(disputes.id, dispute.id))
         .returning();
+      await decided('rejected');
       return { ok: true, dispute: row!, refund: null, reoffer: null };
     }
+    const actor = await actorRef(tx, by.actor);
 
     const [assignment] = await tx
       .select()
@@ -188,6 +231,7 @@ export async function resolveDispute(
           amount: assignment.price,
           ledgerEntryId: entry.id,
           ...(input.note ? { note: input.note } : {}),
+          actor,
         },
         dedupeKey: `refunded:${assignment.id}`,
       },
@@ -202,12 +246,17 @@ export async function resolveDispute(
           leadId: assignment.leadId,
           type: 'reoffered',
           reason: 'returned',
-          data: { campaignId, disputeId: dispute.id, excludedBuyerId: assignment.buyerId },
+          data: { campaignId, disputeId: dispute.id, excludedBuyerId: assignment.buyerId, actor },
           dedupeKey: `reoffered:return:${dispute.id}`,
         },
       ]);
       reoffer = { leadId: assignment.leadId, campaignId };
     }
+    await decided('approved', {
+      refund: assignment.price,
+      ledgerEntryId: entry.id,
+      ...(reoffer ? { reofferCampaignId: reoffer.campaignId } : {}),
+    });
     return { ok: true, dispute: row!, refund: { entry, balance: entry.balanceAfter }, reoffer };
   });
 }

@@ -8,8 +8,10 @@ import crypto from 'node:crypto';
 import { and, desc, eq, gt, inArray, isNull, ne, or, type SQL, sql } from 'drizzle-orm';
 
 import type { MembershipRole } from '../domain/accounts';
+import { createdFields } from '../domain/audit';
 import type { ApiKeyKind } from '../domain/types';
 import { liveBuyerSessions } from './accounts';
+import { type AuditBy, recordChange } from './audit';
 import type { Db, DbOrTx } from './connection';
 import { apiKeys, buyers, users } from './schema';
 
@@ -85,8 +87,29 @@ async function revokeBuyerKeys(db: DbOrTx, buyerId: string, keepId?: string): Pr
 }
 
 /** Revokes every live key of a source except `keepId` (rotation; without keepId, revocation). */
-export async function revokeSourceKeys(db: DbOrTx, sourceId: string, keepId?: string): Promise<number> {
+async function revokeSourceKeys(db: DbOrTx, sourceId: string, keepId?: string): Promise<number> {
   return revokeKeys(db, eq(apiKeys.sourceId, sourceId), keepId);
+}
+
+/** Revokes every key of a source (POST /v1/sources/:id/keys/revoke), recorded in the audit log, in one transaction. */
+export async function revokeAllSourceKeys(
+  db: Db,
+  source: { agencyId: string; sourceId: string },
+  by: AuditBy,
+): Promise<number> {
+  return db.transaction(async (tx) => {
+    const revoked = await revokeSourceKeys(tx, source.sourceId);
+    if (revoked)
+      await recordChange(tx, {
+        agencyId: source.agencyId,
+        by,
+        objectType: 'source',
+        objectId: source.sourceId,
+        action: 'key_revoked',
+        changes: { activeKeys: { from: revoked, to: 0 } },
+      });
+    return revoked;
+  });
 }
 
 async function revokeKeys(db: DbOrTx, owner: SQL, keepId?: string): Promise<number> {
@@ -135,6 +158,7 @@ export async function issueKey(
   db: Db,
   owner: { kind: 'buyer'; agencyId: string; buyerId: string } | { kind: 'source'; agencyId: string; sourceId: string },
   revokeOthers: boolean,
+  by: AuditBy,
 ): Promise<{ key: { key: string; id: string; prefix: string }; revoked: number }> {
   return db.transaction(async (tx) => {
     const key = await createApiKey(tx, owner);
@@ -143,6 +167,21 @@ export async function issueKey(
       : owner.kind === 'buyer'
         ? await revokeBuyerKeys(tx, owner.buyerId, key.id)
         : await revokeSourceKeys(tx, owner.sourceId, key.id);
+    await recordChange(tx, {
+      agencyId: owner.agencyId,
+      buyerId: owner.kind === 'buyer' ? owner.buyerId : null,
+      by,
+      objectType: 'api_key',
+      objectId: key.id,
+      action: 'key_issued',
+      changes: createdFields({
+        kind: owner.kind,
+        ownerId: owner.kind === 'buyer' ? owner.buyerId : owner.sourceId,
+        prefix: key.prefix,
+        ...(revoked ? { otherKeysRevoked: revoked } : {}),
+      }),
+      note: revoked ? `the ${owner.kind}'s ${revoked} other key(s) revoked` : null,
+    });
     return { key, revoked };
   });
 }

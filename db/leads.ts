@@ -12,6 +12,7 @@ import { and, arrayOverlaps, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle
 
 import { leadWorkflowId } from '../domain/ids';
 import type { ConsentEvidence, LeadFields, LeadStatus } from '../domain/types';
+import { type AuditBy, recordReviewDecision } from './audit';
 import type { Db, DbOrTx } from './connection';
 import { appendEvents, leadTimeline, type TimelineEvent, type TimelineEventInput } from './offers';
 import { newestFirst, type Page, type PageArgs } from './pages';
@@ -100,14 +101,60 @@ export async function stuckLeads(
 /** Sets the lead's status (manual review, rejected…) and writes its event, in one transaction. */
 export async function setLeadStatus(
   db: Db,
-  input: { leadId: string; status: LeadStatus; reason?: string | null; event?: TimelineEventInput },
+  input: {
+    leadId: string;
+    status: LeadStatus;
+    reason?: string | null;
+    event?: TimelineEventInput;
+    /** A person's (or key's) decision from manual review: recorded in the audit log, named on the event. */
+    by?: AuditBy;
+  },
 ): Promise<void> {
   await db.transaction(async (tx) => {
+    const [before] = await tx
+      .select({ id: leads.id, agencyId: leads.agencyId, status: leads.status })
+      .from(leads)
+      .where(eq(leads.id, input.leadId))
+      .for('update');
     await tx
       .update(leads)
       .set({ status: input.status, statusReason: input.reason ?? null })
       .where(eq(leads.id, input.leadId));
-    if (input.event) await appendEvents(tx, [input.event]);
+    let event = input.event;
+    if (input.by && before && input.status === 'rejected' && before.status !== 'rejected') {
+      const actor = await recordReviewDecision(tx, {
+        lead: before,
+        by: input.by,
+        action: 'rejected',
+        changes: {
+          status: { from: before.status, to: input.status },
+          reason: { from: null, to: input.reason ?? null },
+        },
+      });
+      if (event) event = { ...event, data: { ...(event.data ?? {}), actor } };
+    }
+    if (event) await appendEvents(tx, [event]);
+  });
+}
+
+/**
+ * A re-offer decided in manual review: its timeline event with the actor who decided it (`data.actor`) and, when
+ * `by` is given, its audit log entry, in one transaction.
+ */
+export async function recordReoffer(db: Db, event: TimelineEventInput, by: AuditBy | undefined): Promise<void> {
+  await db.transaction(async (tx) => {
+    if (!by) return appendEvents(tx, [event]);
+    const [lead] = await tx
+      .select({ id: leads.id, agencyId: leads.agencyId })
+      .from(leads)
+      .where(eq(leads.id, event.leadId));
+    const actor = await recordReviewDecision(tx, {
+      lead: lead!,
+      by,
+      action: 'reoffered',
+      changes: { campaignId: { from: null, to: event.data?.campaignId ?? null } },
+    });
+    await appendEvents(tx, [{ ...event, data: { ...(event.data ?? {}), actor } }]);
   });
 }
 

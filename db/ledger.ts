@@ -9,7 +9,8 @@
 import { eq } from 'drizzle-orm';
 
 import type { LedgerEntryKind } from '../domain/types';
-import type { DbOrTx } from './connection';
+import { type AuditBy, recordChange } from './audit';
+import type { Db, DbOrTx } from './connection';
 import { newestFirst, type Page, type PageArgs } from './pages';
 import { ledgerEntries, wallets } from './schema';
 
@@ -108,6 +109,33 @@ export async function topUp(
   input: { buyerId: string; agencyId: string; amount: number; idempotencyKey: string; reference?: string | null },
 ) {
   return postLedgerEntry(db, { ...input, kind: 'top_up' });
+}
+
+/**
+ * A manual top-up by a person or a key (POST /v1/buyers/:id/credits), recorded
+ * in the audit log in the same transaction; a repeated idempotency key credits
+ * nothing and records nothing.
+ */
+export async function creditBuyer(
+  db: Db,
+  input: { buyerId: string; agencyId: string; amount: number; idempotencyKey: string; reference?: string | null },
+  by: AuditBy,
+) {
+  return db.transaction(async (tx) => {
+    const posted = await topUp(tx, input);
+    if (posted.created)
+      await recordChange(tx, {
+        agencyId: input.agencyId,
+        buyerId: input.buyerId,
+        by,
+        objectType: 'wallet',
+        objectId: input.buyerId,
+        action: 'credited',
+        changes: { balance: { from: posted.entry.balanceAfter - input.amount, to: posted.entry.balanceAfter } },
+        note: `${input.amount} credits${input.reference ? ` (${input.reference})` : ''}; ledger entry ${posted.entry.id}`,
+      });
+    return posted;
+  });
 }
 
 export type LedgerRow = typeof ledgerEntries.$inferSelect;

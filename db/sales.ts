@@ -38,6 +38,7 @@ import { ledgerChargeKey } from '../domain/ids';
 import { priceLead } from '../domain/pricing';
 import { orderPushCandidates } from '../domain/push';
 import type { ClaimFailureReason, ConsentEvidence, LeadFields, PushStrategy, WonLeadRecord } from '../domain/types';
+import { actorRef, type AuditBy, recordReviewDecision } from './audit';
 import { pushCandidates, recordPushTurn, takePushTurn } from './campaigns';
 import { takeAttemptForSale } from './claim-attempts';
 import type { Db, Tx } from './connection';
@@ -267,10 +268,11 @@ export async function sellByPush(
  */
 export async function sellManually(
   db: Db,
-  input: { offerId: string; leadId: string; buyerId: string; workflowId: string; at: string },
+  input: { offerId: string; leadId: string; buyerId: string; workflowId: string; at: string; by?: AuditBy },
 ): Promise<SaleResult> {
   return db.transaction(async (tx) => {
     const [existing] = await tx.select().from(offers).where(eq(offers.id, input.offerId));
+    const actor = input.by ? await actorRef(tx, input.by.actor) : null;
     if (!existing) {
       const [lead] = await tx.select().from(leads).where(eq(leads.id, input.leadId));
       if (!lead) throw new Error(`lead ${input.leadId} not found`);
@@ -299,7 +301,7 @@ export async function sellManually(
           offerId: input.offerId,
           type: 'assigned',
           buyerId: input.buyerId,
-          data: { price },
+          data: actor ? { price, actor } : { price },
           at: input.at,
         },
       ]);
@@ -313,6 +315,25 @@ export async function sellManually(
           : { status: 'cancelled', closedAt: new Date(input.at), closeReason: result.reason },
       )
       .where(and(eq(offers.id, input.offerId), eq(offers.status, 'open')));
+    // A first sale (not a retried activity finding its earlier one) is the admin's decision, recorded with it.
+    if (input.by && result.result === 'won' && !existing) {
+      const [lead] = await tx
+        .select({ id: leads.id, agencyId: leads.agencyId })
+        .from(leads)
+        .where(eq(leads.id, input.leadId));
+      await recordReviewDecision(tx, {
+        lead: lead!,
+        by: input.by,
+        action: 'assigned',
+        buyerId: input.buyerId,
+        changes: {
+          status: { from: 'manual_review', to: 'sold' },
+          buyerId: { from: null, to: input.buyerId },
+          charged: { from: null, to: result.charged },
+        },
+        note: `assignment ${result.assignmentId}`,
+      });
+    }
     return result;
   });
 }

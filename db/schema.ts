@@ -27,6 +27,7 @@ import {
 } from 'drizzle-orm/pg-core';
 
 import type { MembershipRole, OneTimePurpose, OrgKind, SignInMethod } from '../domain/accounts';
+import type { AuditAction, AuditActorType, AuditChanges, AuditObjectType } from '../domain/audit';
 import type { AlertSettings } from '../domain/buyer-side';
 import type { FieldMapping } from '../domain/delivery';
 import type { LeadFilters } from '../domain/filters';
@@ -615,25 +616,6 @@ export const bids = pgTable(
   (t) => [primaryKey({ columns: [t.offerId, t.buyerId] }), check('bids_amount_positive', sql`${t.amount} >= 0`)],
 );
 
-/** Every change to a buyer's settings: who (admin, the buyer itself, the system), what (from → to), when. */
-export const buyerChanges = pgTable(
-  'buyer_changes',
-  {
-    id: id(),
-    agencyId: uuid('agency_id')
-      .notNull()
-      .references(() => agencies.id),
-    buyerId: uuid('buyer_id')
-      .notNull()
-      .references(() => buyers.id),
-    actor: text('actor').$type<ChangeActor>().notNull(),
-    changes: jsonb('changes').$type<Record<string, { from: unknown; to: unknown }>>().notNull(),
-    note: text('note'),
-    createdAt: createdAt(),
-  },
-  (t) => [index('buyer_changes_buyer_idx').on(t.buyerId, t.createdAt)],
-);
-
 /** Remembered answers for `Idempotency-Key` on creating POSTs. */
 export const idempotencyRecords = pgTable(
   'idempotency_records',
@@ -1173,5 +1155,38 @@ export const webauthnChallenges = pgTable(
   (t) => [
     uniqueIndex('webauthn_challenges_uq').on(t.challenge),
     index('webauthn_challenges_expires_idx').on(t.expiresAt),
+  ],
+);
+
+// ─── the audit log (#20 item 8; migration 0014_audit_log) ────────────────────
+
+/** Every change an agency or buyer makes: who (actor and its label then), what object, which action, before → after. */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: id(),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    /** Set when the change is a buyer's or about one. */
+    buyerId: uuid('buyer_id').references(() => buyers.id),
+    actorType: text('actor_type').$type<AuditActorType>().notNull(),
+    actorUserId: uuid('actor_user_id'),
+    actorKeyId: uuid('actor_key_id'),
+    actorSessionId: uuid('actor_session_id'),
+    /** Who it was, as shown at the time of the change. */
+    actorLabel: text('actor_label').notNull(),
+    /** admin | buyer | system: the side that acted (the buyer change history's `actor`). */
+    side: text('side').$type<ChangeActor>().notNull(),
+    objectType: text('object_type').$type<AuditObjectType>().notNull(),
+    objectId: uuid('object_id').notNull(),
+    action: text('action').$type<AuditAction>().notNull(),
+    changes: jsonb('changes').$type<AuditChanges>().notNull().default({}),
+    note: text('note'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('audit_log_agency_idx').on(t.agencyId, t.createdAt, t.id),
+    index('audit_log_object_idx').on(t.objectType, t.objectId, t.createdAt),
   ],
 );

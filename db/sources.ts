@@ -12,7 +12,9 @@ import { randomUUID } from 'node:crypto';
 
 import { and, desc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
 
+import { type AuditChanges, createdFields } from '../domain/audit';
 import { payoutFor, sourceOutcome, sourcePayoutKey, sourceReversalKey } from '../domain/payout';
+import { changesOf } from '../domain/self-service';
 import type {
   LeadStatus,
   PayoutRule,
@@ -22,6 +24,7 @@ import type {
   SourceOutcome,
   SourceStatus,
 } from '../domain/types';
+import { type AuditBy, recordChange } from './audit';
 import type { Db, DbOrTx } from './connection';
 import { createApiKey } from './keys';
 import { newestFirst, olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
@@ -61,10 +64,20 @@ export async function createSourceWithKey(
   db: Db,
   agencyId: string,
   input: { name: string; status?: SourceStatus },
+  by: AuditBy,
 ): Promise<{ source: SourceRow; key: { key: string; id: string; prefix: string } }> {
   return db.transaction(async (tx) => {
     const source = await createSource(tx, agencyId, input);
     const key = await createApiKey(tx, { kind: 'source', agencyId, sourceId: source.id });
+    await recordChange(tx, {
+      agencyId,
+      by,
+      objectType: 'source',
+      objectId: source.id,
+      action: 'created',
+      changes: createdFields({ name: source.name, status: source.status }),
+      note: `first API key ${key.prefix}… issued`,
+    });
     return { source, key };
   });
 }
@@ -98,7 +111,7 @@ export async function listSources(db: DbOrTx, agencyId: string, page: PageArgs):
   );
 }
 
-export async function updateSource(
+async function updateSource(
   db: DbOrTx,
   agencyId: string,
   sourceId: string,
@@ -110,6 +123,70 @@ export async function updateSource(
     .where(and(eq(sources.id, sourceId), eq(sources.agencyId, agencyId)))
     .returning();
   return row;
+}
+
+/** Renames, pauses or resumes a source and records what changed in the audit log, in one transaction. */
+export async function changeSource(
+  db: Db,
+  agencyId: string,
+  sourceId: string,
+  patch: { name?: string; status?: SourceStatus },
+  by: AuditBy,
+): Promise<SourceRow | undefined> {
+  return db.transaction(async (tx) => {
+    const [before] = await tx
+      .select()
+      .from(sources)
+      .where(and(eq(sources.id, sourceId), eq(sources.agencyId, agencyId)))
+      .for('update');
+    if (!before) return undefined;
+    const row = await updateSource(tx, agencyId, sourceId, patch);
+    await recordChange(tx, {
+      agencyId,
+      by,
+      objectType: 'source',
+      objectId: sourceId,
+      action: 'updated',
+      changes: changesOf(before, { name: patch.name, status: patch.status }),
+    });
+    return row;
+  });
+}
+
+/**
+ * A source's rule for a campaign set (with `payout`) or only allowed/disallowed (without), with the change in the
+ * audit log, in one transaction; undefined when only `allowed` was given and there is no rule yet.
+ */
+export async function changeSourceCampaign(
+  db: Db,
+  input: { agencyId: string; sourceId: string; campaignId: string; allowed: boolean; payout?: PayoutRule },
+  by: AuditBy,
+): Promise<SourceCampaignRow | undefined> {
+  return db.transaction(async (tx) => {
+    const [before] = await tx
+      .select()
+      .from(sourceCampaigns)
+      .where(and(eq(sourceCampaigns.sourceId, input.sourceId), eq(sourceCampaigns.campaignId, input.campaignId)))
+      .for('update');
+    const { payout, ...target } = input;
+    const row = payout
+      ? await setSourceCampaign(tx, { ...target, payout })
+      : await setSourceCampaignAllowed(tx, target);
+    if (!row) return undefined;
+    const view = (r: SourceCampaignRow | undefined) =>
+      r ? { allowed: r.allowed, payout: ruleOf(r) } : { allowed: null, payout: null };
+    await recordChange(tx, {
+      agencyId: input.agencyId,
+      by,
+      objectType: 'source',
+      objectId: input.sourceId,
+      action: 'updated',
+      changes: Object.fromEntries(
+        Object.entries(changesOf(view(before), view(row))).map(([k, v]) => [`campaigns.${input.campaignId}.${k}`, v]),
+      ) as AuditChanges,
+    });
+    return row;
+  });
 }
 
 export const ruleOf = (r: SourceCampaignRow): PayoutRule =>
@@ -140,7 +217,7 @@ export async function setSourceCampaign(
 }
 
 /** Allows or disallows a campaign for a source, keeping its payout rule; undefined when the source has no rule for it. */
-export async function setSourceCampaignAllowed(
+async function setSourceCampaignAllowed(
   db: DbOrTx,
   input: { agencyId: string; sourceId: string; campaignId: string; allowed: boolean },
 ): Promise<SourceCampaignRow | undefined> {

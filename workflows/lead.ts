@@ -102,12 +102,15 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadOutcom
         status: 'rejected',
         reason: decision.reason,
         event: { leadId: input.leadId, type: 'rejected', reason: decision.reason, at: nowIso() },
+        ...(decision.by ? { by: decision.by } : {}),
       });
       await finish();
       return { status: 'rejected', offers: state.offers };
     }
     const campaignId = decision.campaignId ?? input.campaignId;
-    await recordEvents([{ leadId: input.leadId, type: 'reoffered', data: { campaignId }, at: nowIso() }]);
+    const reoffered = [{ leadId: input.leadId, type: 'reoffered' as const, data: { campaignId }, at: nowIso() }];
+    // With who decided it (data only: the same activity, so histories replay as before).
+    await (decision.by ? recordEvents(reoffered, decision.by) : recordEvents(reoffered));
     outcome = await offerThroughChain(input, campaignId, offers, state, false);
   }
   state.phase = 'sold';

@@ -68,6 +68,7 @@ export class ManualReview {
       buyerId: action.buyerId,
       workflowId: workflowInfo().workflowId,
       at: new Date(Date.now()).toISOString(),
+      ...(action.by ? { by: action.by } : {}),
     });
     if (sale.result !== 'won') {
       this.state.phase = 'manual_review';

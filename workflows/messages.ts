@@ -7,6 +7,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 import type { ClaimResult } from '../claims/messages';
+import type { AuditBy } from '../domain/audit';
 
 export {
   bidUpdate,
@@ -20,10 +21,12 @@ export {
 /** An admin stops an open offer; the lead goes to manual review. */
 export const cancelOfferSignal = defineSignal<[{ offerId: string; reason: string }]>('cancelOffer');
 
-export type ManualAction =
+/** `by`: who decides (the audit log and the timeline name them); data only, absent from older callers. */
+export type ManualAction = (
   | { action: 'reoffer'; campaignId?: string }
   | { action: 'assign'; buyerId: string }
-  | { action: 'reject'; reason: string };
+  | { action: 'reject'; reason: string }
+) & { by?: AuditBy };
 
 export type ManualActionResult =
   | { action: 'reoffer'; accepted: true; campaignId: string }

@@ -10,6 +10,7 @@ import {
   updateAgencySettings,
 } from '../../db/agencies';
 import { isUniqueViolation } from '../../db/ledger';
+import { auditBy } from '../audit';
 import { listBody, pageArgs } from '../pagination';
 import { Problem } from '../problem';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, route } from '../route';
@@ -101,7 +102,10 @@ export const agencyRoutes: AnyRoute[] = [
       ...AUTH_ERRORS,
     },
     async handler({ principal, body, services }) {
-      return { status: 200, body: { settings: await updateAgencySettings(services.db, principal.agencyId, body) } };
+      return {
+        status: 200,
+        body: { settings: await updateAgencySettings(services.db, principal.agencyId, body, auditBy(principal)) },
+      };
     },
   }),
 ];

@@ -19,6 +19,7 @@ import {
 } from '../../db/buyers';
 import { getCampaign } from '../../db/campaigns';
 import { listBuyerAlerts } from '../../db/deliveries';
+import { auditBy } from '../audit';
 import { notFound, Problem } from '../problem';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
 import { Id } from '../schema-blocks';
@@ -97,7 +98,7 @@ export const buyerSideRoutes: AnyRoute[] = [
       if (!campaign) throw notFound('campaign');
       if (!(await agencyBuyerIds(services.db, principal.agencyId, [body.buyerId])).has(body.buyerId))
         throw invalidField('buyerId', 'no such buyer in this agency');
-      await setBuyerPrice(services.db, campaign.id, body.buyerId, body.rule);
+      await setBuyerPrice(services.db, campaign, body.buyerId, body.rule, auditBy(principal));
       const row = (await listBuyerPrices(services.db, campaign.id)).find((r) => r.buyerId === body.buyerId);
       return {
         status: 200,

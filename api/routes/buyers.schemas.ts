@@ -35,6 +35,7 @@ import {
   LedgerEntryKindSchema,
   PageQuery,
 } from '../schemas';
+import { AuditActionSchema, AuditActorView } from './audit.schemas';
 
 const MappingPath = z
   .string()
@@ -266,7 +267,9 @@ export const LedgerEntryView = z.object({
 export const BuyerChangeView = z.object({
   id: Id,
   buyerId: Id,
-  actor: ChangeActorSchema,
+  actor: ChangeActorSchema.describe('the side that acted: admin (the agency), buyer, system'),
+  by: AuditActorView,
+  action: AuditActionSchema,
   changes: z.record(z.string(), z.object({ from: z.unknown(), to: z.unknown() })),
   note: Nullable(z.string()),
   createdAt: IsoTime,

@@ -6,19 +6,20 @@
 import crypto from 'node:crypto';
 
 import { knownServiceLines } from '../../db/agencies';
+import { buyerChangeHistory } from '../../db/audit';
 import {
   buyerCloseRates,
   changeBuyer,
   createBuyerWithKey,
   getBuyer,
-  listBuyerChanges,
   listBuyers,
   rotateWebhookSecret,
 } from '../../db/buyers';
 import { issueKey } from '../../db/keys';
-import { listLedger, pgErrorOf, topUp } from '../../db/ledger';
+import { creditBuyer, listLedger, pgErrorOf } from '../../db/ledger';
 import { buyerStats } from '../../db/reports';
 import { DEFAULT_ROTATION_OVERLAP_SECONDS } from '../../domain/delivery';
+import { auditBy } from '../audit';
 import { checkDeliveryUrls } from '../delivery-check';
 import { listBody, pageArgs } from '../pagination';
 import { balanceTooLarge, notFound } from '../problem';
@@ -70,7 +71,7 @@ export const buyerRoutes: AnyRoute[] = [
     async handler({ principal, body, services }) {
       await checkServiceLines(services, principal.agencyId, body.serviceLines, 'serviceLines');
       await checkDeliveryUrls(body.delivery, services.webhookAllowlist);
-      const { buyer, key } = await createBuyerWithKey(services.db, principal.agencyId, body);
+      const { buyer, key } = await createBuyerWithKey(services.db, principal.agencyId, body, auditBy(principal));
       return {
         status: 201,
         body: { buyer: buyerView(buyer, 0), apiKey: key.key, webhookSecret: buyer.webhookSecret! },
@@ -135,7 +136,7 @@ export const buyerRoutes: AnyRoute[] = [
       const row = await changeBuyer(services.db, {
         agencyId: principal.agencyId,
         buyerId: params.id,
-        actor: 'admin',
+        by: auditBy(principal),
         patch: body,
         before,
         fields,
@@ -167,16 +168,20 @@ export const buyerRoutes: AnyRoute[] = [
     async handler({ principal, params, body, idempotencyKey, services }) {
       const buyer = await loadBuyer(services, principal.agencyId, params.id);
       try {
-        const { entry } = await topUp(services.db, {
-          buyerId: buyer.id,
-          agencyId: principal.agencyId,
-          amount: body.amount,
-          reference: body.reference ?? null,
-          // The ledger's own key makes the top-up single even if the idempotency record is lost.
-          idempotencyKey: idempotencyKey
-            ? `topup:${buyer.id}:${idempotencyKey}`
-            : `topup:${buyer.id}:${crypto.randomUUID()}`,
-        });
+        const { entry } = await creditBuyer(
+          services.db,
+          {
+            buyerId: buyer.id,
+            agencyId: principal.agencyId,
+            amount: body.amount,
+            reference: body.reference ?? null,
+            // The ledger's own key makes the top-up single even if the idempotency record is lost.
+            idempotencyKey: idempotencyKey
+              ? `topup:${buyer.id}:${idempotencyKey}`
+              : `topup:${buyer.id}:${crypto.randomUUID()}`,
+          },
+          auditBy(principal),
+        );
         return { status: 201, body: { balance: entry.balanceAfter, entry: ledgerEntryView(entry) } };
       } catch (err) {
         if (pgErrorOf(err).code === '22003') throw balanceTooLarge();
@@ -222,6 +227,7 @@ export const buyerRoutes: AnyRoute[] = [
         services.db,
         { kind: 'buyer', agencyId: principal.agencyId, buyerId: buyer.id },
         !!body.revokeExisting,
+        auditBy(principal),
       );
       if (revoked) services.auth.forgetBuyer(buyer.id); // this process at once; the others within KEY_CACHE_MS
       if (revoked) await services.accessChanged(principal.agencyId, buyer.id);
@@ -252,6 +258,7 @@ export const buyerRoutes: AnyRoute[] = [
         services.db,
         buyer,
         body.overlapSeconds ?? DEFAULT_ROTATION_OVERLAP_SECONDS,
+        auditBy(principal),
       );
       return { status: 201, body: { webhookSecret, previousSecretUntil: previousSecretUntil?.toISOString() ?? null } };
     },
@@ -263,7 +270,7 @@ export const buyerRoutes: AnyRoute[] = [
     operationId: 'buyerChanges',
     tag: 'Buyers',
     summary:
-      "The audit trail of a buyer's settings: who (admin, buyer, system) changed what, from what to what; newest first",
+      "The audit trail of a buyer's settings, from the audit log: which side (admin, buyer, system) and who (`by`: the person or key) changed what, from what to what; newest first",
     params: IdParams,
     query: PageQuery,
     responses: {
@@ -274,7 +281,7 @@ export const buyerRoutes: AnyRoute[] = [
     },
     async handler({ principal, params, query, services }) {
       const buyer = await loadBuyer(services, principal.agencyId, params.id);
-      const page = await listBuyerChanges(services.db, buyer.id, pageArgs(query));
+      const page = await buyerChangeHistory(services.db, principal.agencyId, buyer.id, pageArgs(query));
       return { status: 200, body: listBody('changes', page, buyerChangeView) };
     },
   }),

@@ -11,6 +11,7 @@ import { recentLeads } from '../../db/leads';
 import { evaluateFilters } from '../../domain/filters';
 import { validatePriceRules } from '../../domain/pricing';
 import type { AuctionKind, DeliveryMode, PriceRules } from '../../domain/types';
+import { auditBy } from '../audit';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
@@ -93,7 +94,12 @@ export const campaignRoutes: AnyRoute[] = [
     async handler({ principal, body, services }) {
       const pool = await checkCampaignInput(services, principal.agencyId, body);
       const { buyerIds: _ids, buyers: _buyers, ...fields } = body;
-      const row = await createCampaign(services.db, principal.agencyId, { ...fields, buyers: pool });
+      const row = await createCampaign(
+        services.db,
+        principal.agencyId,
+        { ...fields, buyers: pool },
+        auditBy(principal),
+      );
       const campaign = await getCampaign(services.db, principal.agencyId, row.id);
       return { status: 201, body: { campaign: campaignView(campaign!, campaign!.pool) } };
     },
@@ -160,7 +166,13 @@ export const campaignRoutes: AnyRoute[] = [
         params.id,
       );
       const { buyerIds: _ids, buyers: _buyers, ...fields } = body;
-      const campaign = await updateCampaign(services.db, principal.agencyId, params.id, { ...fields, pool });
+      const campaign = await updateCampaign(
+        services.db,
+        principal.agencyId,
+        params.id,
+        { ...fields, pool },
+        auditBy(principal),
+      );
       if (!campaign) throw notFound('campaign');
       return { status: 200, body: { campaign: campaignView(campaign, campaign.pool) } };
     },

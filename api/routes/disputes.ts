@@ -5,6 +5,7 @@
 import { getCampaign } from '../../db/campaigns';
 import { getDispute, listDisputes, openDispute, resolveDispute } from '../../db/disputes';
 import { startReofferWorkflow } from '../../temporal/calls';
+import { auditBy } from '../audit';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
@@ -38,6 +39,7 @@ export const disputeRoutes: AnyRoute[] = [
         buyerId: principal.buyerId,
         reason: body.reason,
         code: body.code,
+        by: auditBy(principal),
       });
       if (!result.ok) {
         if (result.error === 'not_found') throw notFound('assignment');
@@ -124,6 +126,7 @@ export const disputeRoutes: AnyRoute[] = [
         approve: body.approve,
         note: body.note,
         reoffer: body.approve && body.reoffer ? { campaignId: body.campaignId ?? null } : null,
+        by: auditBy(principal),
       });
       if (!result.ok) {
         if (result.error === 'not_found') throw notFound('dispute');

@@ -5,6 +5,7 @@
  * authorization as the JSON routes: an agency exports everything of its own,
  * a buyer its purchases and its ledger, a source its leads and its ledger.
  */
+import { allAuditEntries } from '../../db/audit';
 import {
   agencyLeadsExport,
   agencyTimeZone,
@@ -23,6 +24,8 @@ import { notFound } from '../problem';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, route, type StreamReply } from '../route';
 import { RangeQuery } from '../schemas';
 import type { ApiServices } from '../services';
+import { auditFilterOf } from './audit';
+import { AuditFilterQuery } from './audit.schemas';
 import { ReportExportQuery, SourceLedgerExportQuery } from './exports.schemas';
 
 /** Records are gathered into chunks of about this many characters before a write. */
@@ -78,7 +81,54 @@ const REPORT_COLUMNS: (keyof ReportRowData)[] = [
   'pingsAccepted',
 ];
 
+const AUDIT_COLUMNS = [
+  'at',
+  'actorType',
+  'actorLabel',
+  'actorUserId',
+  'actorKeyId',
+  'side',
+  'objectType',
+  'objectId',
+  'action',
+  'buyerId',
+  'changes',
+  'note',
+];
+
 export const exportRoutes: AnyRoute[] = [
+  route({
+    method: 'get',
+    path: '/v1/exports/audit-log.csv',
+    operationId: 'exportAuditLog',
+    tag: 'Exports',
+    summary: 'The audit log (GET /v1/audit-log) as CSV, every entry the filters match, newest first',
+    description:
+      'The same filters as GET /v1/audit-log. `changes` is the JSON of before → after (secrets "[redacted]").',
+    query: AuditFilterQuery,
+    responses: { ...CSV_OK, ...BAD_INPUT, ...AUTH_ERRORS },
+    async handler({ principal, query, services }) {
+      async function* rows(): AsyncGenerator<CsvValue[]> {
+        for await (const e of allAuditEntries(services.db, auditFilterOf(principal, query)))
+          yield [
+            e.createdAt,
+            e.actorType,
+            e.actorLabel,
+            e.actorUserId,
+            e.actorKeyId,
+            e.side,
+            e.objectType,
+            e.objectId,
+            e.action,
+            e.buyerId,
+            e.changes,
+            e.note,
+          ];
+      }
+      return csvReply('audit-log', { header: AUDIT_COLUMNS, rows: rows() });
+    },
+  }),
+
   route({
     method: 'get',
     path: '/v1/exports/leads.csv',

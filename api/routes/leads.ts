@@ -20,6 +20,7 @@ import { dedupeKeys } from '../../domain/dedupe';
 import type { ConsentEvidence, LeadFields, LeadStatus } from '../../domain/types';
 import { DeadlineExceeded, executeManualAction, startLeadWorkflow } from '../../temporal/calls';
 import type { ManualAction, ManualActionResult } from '../../workflows/messages';
+import { auditBy } from '../audit';
 import type { AdminPrincipal } from '../auth';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
@@ -138,7 +139,12 @@ async function manualAction(
     });
   if (lead.status === 'sold' || lead.status === 'rejected') throw notInReview();
   try {
-    return await executeManualAction(services.temporal, lead.workflowId, action, services.workflowTimeoutMs);
+    return await executeManualAction(
+      services.temporal,
+      lead.workflowId,
+      { ...action, by: auditBy(principal) },
+      services.workflowTimeoutMs,
+    );
   } catch (err) {
     // The Update's validator refuses a lead that is not in review; a completed workflow has nothing to review.
     if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) throw notInReview();

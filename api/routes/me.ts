@@ -5,6 +5,7 @@ import { changeBuyer, getBuyer } from '../../db/buyers';
 import { listLedger, walletBalance } from '../../db/ledger';
 import { getSource } from '../../db/sources';
 import { selfServiceProblems } from '../../domain/self-service';
+import { auditBy } from '../audit';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, route } from '../route';
@@ -153,7 +154,7 @@ export const meRoutes: AnyRoute[] = [
       const row = await changeBuyer(services.db, {
         agencyId: principal.agencyId,
         buyerId: principal.buyerId,
-        actor: 'buyer',
+        by: auditBy(principal),
         patch,
         before,
         fields,

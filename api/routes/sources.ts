@@ -8,21 +8,21 @@
 import crypto from 'node:crypto';
 
 import { getCampaign } from '../../db/campaigns';
-import { issueKey, revokeSourceKeys } from '../../db/keys';
+import { issueKey, revokeAllSourceKeys } from '../../db/keys';
 import { pgErrorOf } from '../../db/ledger';
 import { agencyTimeZone, rangeOf } from '../../db/reports';
 import {
+  changeSource,
+  changeSourceCampaign,
   createSourceWithKey,
   getSource,
   listSourceLeads,
   listSourceLedger,
   listSources,
   recordSourceSettlement,
-  setSourceCampaign,
-  setSourceCampaignAllowed,
   sourceCampaignRules,
-  updateSource,
 } from '../../db/sources';
+import { auditBy } from '../audit';
 import { listBody, pageArgs } from '../pagination';
 import { postingSpecFor } from '../posting-spec';
 import { balanceTooLarge, notFound, Problem } from '../problem';
@@ -61,7 +61,7 @@ export const sourceRoutes: AnyRoute[] = [
     body: SourceCreate,
     responses: { 201: { description: 'created', schema: Responses.SourceCreated }, ...BODY_ERRORS, ...AUTH_ERRORS },
     async handler({ principal, body, services }) {
-      const { source, key } = await createSourceWithKey(services.db, principal.agencyId, body);
+      const { source, key } = await createSourceWithKey(services.db, principal.agencyId, body, auditBy(principal));
       return { status: 201, body: { source: sourceView(source, 0), apiKey: key.key } };
     },
   }),
@@ -113,7 +113,7 @@ export const sourceRoutes: AnyRoute[] = [
       ...AUTH_ERRORS,
     },
     async handler({ principal, params, body, services }) {
-      const row = await updateSource(services.db, principal.agencyId, params.id, body);
+      const row = await changeSource(services.db, principal.agencyId, params.id, body, auditBy(principal));
       if (!row) throw notFound('source');
       services.sourceAccess.forgetSource(row.id); // this process at once; the others within a second
       return { status: 200, body: await sourceBody(services, principal.agencyId, params.id) };
@@ -146,9 +146,11 @@ export const sourceRoutes: AnyRoute[] = [
         });
       }
       const target = { agencyId: principal.agencyId, sourceId: source.id, campaignId: campaign.id };
-      const rule = body.payout
-        ? await setSourceCampaign(services.db, { ...target, allowed: body.allowed, payout: body.payout })
-        : await setSourceCampaignAllowed(services.db, { ...target, allowed: body.allowed });
+      const rule = await changeSourceCampaign(
+        services.db,
+        { ...target, allowed: body.allowed, payout: body.payout },
+        auditBy(principal),
+      );
       if (!rule && body.allowed) {
         throw new Problem(
           400,
@@ -190,6 +192,7 @@ export const sourceRoutes: AnyRoute[] = [
         services.db,
         { kind: 'source', agencyId: principal.agencyId, sourceId: source.id },
         !!body.revokeExisting,
+        auditBy(principal),
       );
       if (revoked) services.auth.forgetSource(source.id); // this process at once; the others within the key cache's lifetime
       return { status: 201, body: { apiKey: key.key, revoked } };
@@ -211,7 +214,11 @@ export const sourceRoutes: AnyRoute[] = [
     },
     async handler({ principal, params, services }) {
       const source = await loadSource(services, principal.agencyId, params.id);
-      const revoked = await revokeSourceKeys(services.db, source.id);
+      const revoked = await revokeAllSourceKeys(
+        services.db,
+        { agencyId: principal.agencyId, sourceId: source.id },
+        auditBy(principal),
+      );
       services.auth.forgetSource(source.id);
       return { status: 200, body: { revoked } };
     },

@@ -569,7 +569,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The audit trail of a buyer's settings: who (admin, buyer, system) changed what, from what to what; newest first
+         * The audit trail of a buyer's settings, from the audit log: which side (admin, buyer, system) and who (`by`: the person or key) changed what, from what to what; newest first
          * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
          */
         get: operations["buyerChanges"];
@@ -1477,6 +1477,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/exports/audit-log.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit log (GET /v1/audit-log) as CSV, every entry the filters match, newest first
+         * @description The same filters as GET /v1/audit-log. `changes` is the JSON of before → after (secrets "[redacted]").
+         *
+         *     Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         */
+        get: operations["exportAuditLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/exports/leads.csv": {
         parameters: {
             query?: never;
@@ -2180,7 +2202,7 @@ export interface paths {
         };
         /**
          * Whether the agency requires a second factor of its owners and admins
-         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
          */
         get: operations["getTwoFactorRequirement"];
         put?: never;
@@ -2189,6 +2211,50 @@ export interface paths {
          * @description Auth: a session or key acting as agency owner (the root token acts as platform operator).
          */
         post: operations["setTwoFactorRequirement"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The agency's audit log: who changed what, from what to what; newest first
+         * @description Filters combine: `actorUserId` (what a person did, signed in or through a key they made), `actorKeyId`, `objectType` and `objectId`, and the instants `from` (inclusive) and `to` (exclusive). Secrets are never in an entry: a changed secret reads "[redacted]".
+         *
+         *     Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         */
+        get: operations["auditLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/audit-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A buyer's owner: the audit log of its own buyer (its changes and the agency's about it); newest first
+         * @description Filters combine: `actorUserId` (what a person did, signed in or through a key they made), `actorKeyId`, `objectType` and `objectId`, and the instants `from` (inclusive) and `to` (exclusive).
+         *
+         *     Auth: a session or key acting as buyer owner (the root token acts as platform operator).
+         */
+        get: operations["myAuditLog"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2527,6 +2593,49 @@ export interface components {
         AuctionKind: "first_claim" | "highest_bid";
         /** @enum {string} */
         AuctionPricing: "first_price" | "second_price";
+        /** @enum {string} */
+        AuditAction: "created" | "updated" | "deleted" | "credited" | "webhook_secret_rotated" | "key_issued" | "key_revoked" | "assigned" | "reoffered" | "rejected" | "opened" | "resolved" | "invited" | "role_changed" | "removed" | "ownership_transferred";
+        /** @enum {string} */
+        AuditActorType: "root" | "user" | "key" | "system" | "unrecorded";
+        /** @description who made the change */
+        AuditActorView: {
+            /** @description root token, a person signed in, a key, the system; `unrecorded` for history from before people were recorded */
+            type: components["schemas"]["AuditActorType"];
+            /** @description the person (a key's maker for a key) */
+            userId: string | null;
+            keyId: string | null;
+            /** @description who it was, as shown at the time of the change */
+            label: string;
+        };
+        AuditEntryView: {
+            /** Format: uuid */
+            id: string;
+            /** @description ISO-8601 UTC time */
+            at: string;
+            actor: components["schemas"]["AuditActorView"];
+            /** @description the side that acted: admin (the agency), buyer, system */
+            side: components["schemas"]["ChangeActor"];
+            objectType: components["schemas"]["AuditObjectType"];
+            /** Format: uuid */
+            objectId: string;
+            action: components["schemas"]["AuditAction"];
+            /** @description set when the change is a buyer's or about one */
+            buyerId: string | null;
+            /** @description before → after of the fields that changed; secrets are "[redacted]" */
+            changes: {
+                [key: string]: {
+                    from: unknown;
+                    to: unknown;
+                };
+            };
+            note: string | null;
+        };
+        AuditLog: {
+            entries: components["schemas"]["AuditEntryView"][];
+            nextCursor: string | null;
+        };
+        /** @enum {string} */
+        AuditObjectType: "buyer" | "campaign" | "wallet" | "agency_settings" | "lead" | "dispute" | "api_key" | "source" | "membership" | "user";
         AuthenticationResponse: {
             id: string;
             rawId: string;
@@ -2576,7 +2685,10 @@ export interface components {
             id: string;
             /** Format: uuid */
             buyerId: string;
+            /** @description the side that acted: admin (the agency), buyer, system */
             actor: components["schemas"]["ChangeActor"];
+            by: components["schemas"]["AuditActorView"];
+            action: components["schemas"]["AuditAction"];
             changes: {
                 [key: string]: {
                     from: unknown;
@@ -10395,6 +10507,74 @@ export interface operations {
             };
         };
     };
+    exportAuditLog: {
+        parameters: {
+            query?: {
+                /** @description only what this person did (signed in, or through a key they made) */
+                actorUserId?: string;
+                /** @description only what was done with this key */
+                actorKeyId?: string;
+                objectType?: components["schemas"]["AuditObjectType"];
+                /** @description only the entries about this object */
+                objectId?: string;
+                /** @description from this instant, inclusive */
+                from?: string;
+                /** @description until this instant, exclusive */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 4180 CSV with a header row, streamed. A text cell beginning with =, +, -, @, a tab or a carriage return is written with a ' before it, in double quotes (formula injection); numbers and E.164 phone numbers are written as they are */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     exportLeads: {
         parameters: {
             query?: {
@@ -12891,6 +13071,150 @@ export interface operations {
             };
             /** @description body is not JSON (`unsupported_media_type`) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    auditLog: {
+        parameters: {
+            query?: {
+                /** @description page size (1–200, default 50) */
+                limit?: number;
+                /** @description opaque: the nextCursor of the previous page */
+                cursor?: string;
+                /** @description only what this person did (signed in, or through a key they made) */
+                actorUserId?: string;
+                /** @description only what was done with this key */
+                actorKeyId?: string;
+                objectType?: components["schemas"]["AuditObjectType"];
+                /** @description only the entries about this object */
+                objectId?: string;
+                /** @description from this instant, inclusive */
+                from?: string;
+                /** @description until this instant, exclusive */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditLog"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    myAuditLog: {
+        parameters: {
+            query?: {
+                /** @description page size (1–200, default 50) */
+                limit?: number;
+                /** @description opaque: the nextCursor of the previous page */
+                cursor?: string;
+                /** @description only what this person did (signed in, or through a key they made) */
+                actorUserId?: string;
+                /** @description only what was done with this key */
+                actorKeyId?: string;
+                objectType?: components["schemas"]["AuditObjectType"];
+                /** @description only the entries about this object */
+                objectId?: string;
+                /** @description from this instant, inclusive */
+                from?: string;
+                /** @description until this instant, exclusive */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditLog"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -566,6 +566,9 @@ const CASES: Case[] = [
     url: () => '/v1/exports/ledger.csv',
     expect: { ...anyAdmin(200), buyerT: 200, buyerO: 200, buyerF: 200 },
   },
+  { method: 'get', path: '/v1/exports/audit-log.csv', url: () => '/v1/exports/audit-log.csv', expect: anyAdmin(200) },
+  { method: 'get', path: '/v1/audit-log', url: () => '/v1/audit-log', expect: anyAdmin(200) },
+  { method: 'get', path: '/v1/me/audit-log', url: () => '/v1/me/audit-log', expect: anyBuyer(200) },
   // A's admin and S may name S; B's admin and Z do not find it.
   {
     method: 'get',

@@ -36,7 +36,7 @@ async function world() {
     caps: { daily: 5 },
     buyers: [plain, ownPrice, poor, bought].map((b) => ({ buyerId: b!.id })),
   });
-  await setBuyerPrice(db, campaign.id, ownPrice!.id, { kind: 'fixed', value: 7 });
+  await setBuyerPrice(db, campaign, ownPrice!.id, { kind: 'fixed', value: 7 });
   // The same person came in before (a shared dedupe key) and `bought` bought that lead.
   const person = [`phone:${Date.now()}`];
   const earlier = await insertLead(db, {

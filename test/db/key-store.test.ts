@@ -14,6 +14,7 @@ import { eq, sql } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 
 import { createAgency } from '../../db/agencies';
+import { SYSTEM } from '../../db/audit';
 import {
   buyerById,
   createBuyerWithKey,
@@ -53,7 +54,7 @@ async function dump(db: DbOrTx, table: 'buyers' | 'key_store_roots'): Promise<st
 
 async function newBuyer(db: Database['db'], name = 'Roofer') {
   const agency = await createAgency(db, { name: `keys-${crypto.randomUUID()}` });
-  const { buyer } = await createBuyerWithKey(db, agency.id, { name, serviceLines: [] });
+  const { buyer } = await createBuyerWithKey(db, agency.id, { name, serviceLines: [] }, SYSTEM);
   return buyer;
 }
 
@@ -165,7 +166,7 @@ describe.each(DRIVERS)('webhook secrets at rest (%s)', (_name, open) => {
     const db = database.db;
     const buyer = await newBuyer(db);
     const { webhookSecret: previous } = buyer;
-    const { webhookSecret } = await rotateWebhookSecret(db, (await buyerById(db, buyer.id))!, 3600);
+    const { webhookSecret } = await rotateWebhookSecret(db, (await buyerById(db, buyer.id))!, 3600, SYSTEM);
     const rows = `${await dump(db, 'buyers')}\n${await dump(db, 'key_store_roots')}`;
     for (const secret of [webhookSecret, previous]) {
       expect(rows).not.toContain(secret);
@@ -253,7 +254,7 @@ describe('rotation and missing keys (a private PGlite database)', () => {
     await prepareKeyStore(db);
     const made = [];
     for (let i = 0; i < 5; i++) made.push(await newBuyer(db, `B${i}`));
-    const { webhookSecret: rotated } = await rotateWebhookSecret(db, (await buyerById(db, made[0]!.id))!, 3600);
+    const { webhookSecret: rotated } = await rotateWebhookSecret(db, (await buyerById(db, made[0]!.id))!, 3600, SYSTEM);
     const hashBefore = await hmac(db, 'suppression.email', 'ada@example.com');
 
     installKeyStore(new KeyStore([k2, k1])); // k2 becomes current; k1 still configured

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { createAgency } from '../../db/agencies';
+import { SYSTEM } from '../../db/audit';
 import { buyerById, createBuyerWithKey, openWebhookSecrets } from '../../db/buyers';
 import type { Database } from '../../db/connection';
 import { installKeyStore, KeyStore, keyStore, parseMasterKeys } from '../../lib/key-store';
@@ -79,7 +80,7 @@ test('production without a master key refuses to start (block 2)', async () => {
 
 test('the rotation procedure (block 3) re-encrypts every secret; the old key is then not needed, and webhook secrets are unchanged', async () => {
   const agency = await createAgency(database.db, { name: 'rotation by the book' });
-  const { buyer } = await createBuyerWithKey(database.db, agency.id, { name: 'Roofer', serviceLines: [] });
+  const { buyer } = await createBuyerWithKey(database.db, agency.id, { name: 'Roofer', serviceLines: [] }, SYSTEM);
   const res = await bash(`${BLOCKS[2]!}\necho "NEW=$NEW"`);
   expect(res).toMatchObject({ code: 0 });
   const newKey = /^NEW=(.+)$/m.exec(res.stdout)![1]!;

@@ -18,7 +18,7 @@ import { openWebhookSecrets } from '../../db/buyers';
 import type { Database } from '../../db/connection';
 import { createInProcessBus } from '../../db/offer-bus';
 import { leadTimeline } from '../../db/offers';
-import { buyerChanges, buyers, deliveries, leads } from '../../db/schema';
+import { auditLog, buyers, deliveries, leads } from '../../db/schema';
 import { openTestPostgres } from '../helpers/db';
 import { claim, useClaimsDb, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
 import { eventually, type RunningWorker, startLead, startWorker, testClient } from '../helpers/temporal';
@@ -228,10 +228,13 @@ test('a webhook failing every attempt is delivery_failed; the Nth consecutive fa
     expect(await eventsOf(second.lead.id, 'buyer_paused')).toEqual([
       expect.objectContaining({ buyerId: buyer.id, reason: 'delivery_failures' }),
     ]);
-    const audit = await db.select().from(buyerChanges).where(eq(buyerChanges.buyerId, buyer.id));
+    const audit = await db.select().from(auditLog).where(eq(auditLog.buyerId, buyer.id));
     expect(audit).toEqual([
       expect.objectContaining({
-        actor: 'system',
+        actorType: 'system',
+        side: 'system',
+        objectType: 'buyer',
+        action: 'updated',
         changes: expect.objectContaining({ status: { from: 'active', to: 'paused' } }),
       }),
     ]);

@@ -14,6 +14,7 @@ import { type ReadySession, SessionControls, SessionGate } from '../shared/Sessi
 import type { Agency } from '../shared/types';
 import { Button, Field, Loading, Logo, Modal, SecretOnce, Toasts } from '../shared/ui';
 import { Analytics } from './Analytics';
+import { AuditLog } from './Audit';
 import { BuyerDetail, Buyers } from './Buyers';
 import { CampaignEditor } from './campaign-editor/CampaignEditor';
 import { Campaigns } from './Campaigns';
@@ -124,6 +125,7 @@ const I = {
   keys: 'M12.5 3a4.5 4.5 0 11-3.9 6.7L3 15.3V17h2.5v-1.5H7V14h1.5l1.3-1.3A4.5 4.5 0 0112.5 3z',
   settings:
     'M10 7a3 3 0 100 6 3 3 0 000-6zM10 2v2M10 16v2M2 10h2M16 10h2M4.3 4.3l1.4 1.4M14.3 14.3l1.4 1.4M4.3 15.7l1.4-1.4M14.3 5.7l1.4-1.4',
+  audit: 'M5 3h10v14H5zM8 7h4M8 10h4M8 13h2',
 };
 const Icon = ({ d }: { d: string }) => (
   <svg viewBox="0 0 20 20" width="17" height="17" aria-hidden="true">
@@ -203,6 +205,7 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
   else if ((m = match('/admin/sources/:id/spec', path))) page = <SourceSpecPage key={m.id} id={m.id!} />;
   else if ((m = match('/admin/sources/:id', path))) page = <SourceDetail key={m.id} id={m.id!} />;
   else if (path === '/admin/disputes') page = <Disputes onChange={refresh} />;
+  else if (path === '/admin/audit') page = <AuditLog />;
   else if (path === '/admin/analytics') page = <Analytics />;
   else if (path === '/admin/keys') page = <KeysPage api={api} />;
   else if (path === '/admin/settings') page = <SettingsPage />;
@@ -265,6 +268,9 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
             </NavLink>
             <NavLink href="/admin/settings" icon={I.settings} path={path}>
               Settings
+            </NavLink>
+            <NavLink href="/admin/audit" icon={I.audit} path={path}>
+              Audit log
             </NavLink>
           </nav>
           <main class="main">{dir.loaded ? page : <Loading />}</main>

@@ -286,6 +286,12 @@ const via = (d: Record<string, unknown>): string => {
   return typeof v === 'string' && v && v !== 'claim' ? `via ${v}` : '';
 };
 
+/** Who made a decision the timeline records (manual assignment, re-offer, rejection, dispute decision): `data.actor`. */
+function actorOf(e: TimelineEvent): string | null {
+  const a = (e.data as { actor?: { label?: unknown } } | null)?.actor;
+  return a && typeof a.label === 'string' ? a.label : null;
+}
+
 function describe(
   e: TimelineEvent,
   dir: Directory,
@@ -430,6 +436,11 @@ export function TimelineView({ events, compact }: { events: TimelineEvent[]; com
                 ) : null}
               </div>
               {info.text ? <div class="tl-detail">{info.text}</div> : null}
+              {actorOf(e) ? (
+                <div class="tl-detail tl-actor" data-testid="tl-actor">
+                  by {actorOf(e)}
+                </div>
+              ) : null}
               {info.chips.length && !compact ? (
                 <div class="tl-chips">
                   {info.chips.map(([k, v]) => (
