@@ -37,7 +37,7 @@ import { checkOrigin, sessionCookieOf, sessionPrincipal, type SignedIn } from '.
  * Who acts, for the audit log and the timeline: the root token, a person
  * signed in (their session), or a key (with the person who made it, when known).
  */
-export type Actor =
+type Actor =
   | { type: 'root' }
   | { type: 'user'; userId: string; sessionId: string }
   | { type: 'key'; keyId: string; userId: string | null };
@@ -63,7 +63,7 @@ export type Principal =
   | ({ kind: 'source'; agencyId: string; sourceId: string } & Caller<SourceRole>);
 
 /** The root token's principal: the platform operator, acting as nobody in particular. */
-export const ROOT_PRINCIPAL: Principal = {
+const ROOT_PRINCIPAL: Principal = {
   kind: 'root',
   role: 'operator',
   actor: { type: 'root' },

@@ -45,7 +45,7 @@ import { Problem } from './problem';
 export const SESSION_COOKIE = '__Host-lw_session';
 export const SESSION_COOKIE_PLAIN = 'lw_session';
 /** The header the pages send the session's CSRF token in. */
-export const CSRF_HEADER = 'x-csrf-token';
+const CSRF_HEADER = 'x-csrf-token';
 
 /** A signed-in person as a route sees them. */
 export interface SignedIn {
@@ -88,7 +88,7 @@ function plainLocalhost(req: http.IncomingMessage): boolean {
 }
 
 /** Sets the session cookie (a fresh id every sign-in: a planted id never becomes a session). */
-export function setSessionCookie(req: http.IncomingMessage, res: Response, token: string, maxAgeMs: number): void {
+function setSessionCookie(req: http.IncomingMessage, res: Response, token: string, maxAgeMs: number): void {
   const plain = plainLocalhost(req);
   const name = plain ? SESSION_COOKIE_PLAIN : SESSION_COOKIE;
   const attrs = ['Path=/', 'HttpOnly', 'SameSite=Lax', `Max-Age=${Math.floor(maxAgeMs / 1000)}`];

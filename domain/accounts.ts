@@ -16,9 +16,8 @@ export const AGENCY_ROLES = ['owner', 'admin', 'dispatcher', 'analyst'] as const
 export type AgencyRole = (typeof AGENCY_ROLES)[number];
 export const BUYER_ROLES = ['owner', 'member'] as const;
 export type BuyerRole = (typeof BUYER_ROLES)[number];
-export const SOURCE_ROLES = ['owner', 'member'] as const;
+const SOURCE_ROLES = ['owner', 'member'] as const;
 export type SourceRole = (typeof SOURCE_ROLES)[number];
-export type PlatformRole = 'operator';
 
 /** The roles of each kind of organisation, most powerful first. */
 export const ROLES_OF = {
@@ -27,7 +26,7 @@ export const ROLES_OF = {
   buyer: BUYER_ROLES,
   source: SOURCE_ROLES,
 } as const satisfies Record<OrgKind, readonly string[]>;
-export type RoleOf<K extends OrgKind> = (typeof ROLES_OF)[K][number];
+type RoleOf<K extends OrgKind> = (typeof ROLES_OF)[K][number];
 export type MembershipRole = RoleOf<OrgKind>;
 /** Every role name of any kind of organisation. */
 export const MEMBERSHIP_ROLES = [...new Set(ORG_KINDS.flatMap((k) => ROLES_OF[k]))] as [
@@ -36,10 +35,6 @@ export const MEMBERSHIP_ROLES = [...new Set(ORG_KINDS.flatMap((k) => ROLES_OF[k]
 ];
 
 export type Grant = { [K in OrgKind]: `${K}:${RoleOf<K>}` }[OrgKind];
-export const ALL_GRANTS: readonly Grant[] = ORG_KINDS.flatMap((k) =>
-  (ROLES_OF[k] as readonly string[]).map((r) => `${k}:${r}` as Grant),
-);
-
 export const grantOf = (kind: OrgKind, role: MembershipRole): Grant => `${kind}:${role}` as Grant;
 
 /** Whether `role` is one of the roles an organisation of `kind` has. */
@@ -65,8 +60,8 @@ export type SignInMethod = (typeof SIGN_IN_METHODS)[number];
 export const SECOND_FACTOR_KINDS = ['totp', 'recovery_code', 'passkey'] as const;
 export type SecondFactorKind = (typeof SECOND_FACTOR_KINDS)[number];
 
-export const ONE_TIME_PURPOSES = ['setup', 'invitation', 'sign_in_link', 'password_reset'] as const;
-export type OneTimePurpose = (typeof ONE_TIME_PURPOSES)[number];
+/** What a one-time token is for (CHECK one_time_tokens_purpose_known). */
+export type OneTimePurpose = 'setup' | 'invitation' | 'sign_in_link' | 'password_reset';
 
 /** How long each one-time link works. */
 export const ONE_TIME_TTL_MS: Record<OneTimePurpose, number> = {

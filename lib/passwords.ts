@@ -15,8 +15,8 @@ import { dictionary } from '@zxcvbn-ts/language-common';
 
 const PARAMS = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
-export const PASSWORD_MIN = 12;
-export const PASSWORD_MAX = 256;
+const PASSWORD_MIN = 12;
+const PASSWORD_MAX = 256;
 
 let verificationCount = 0;
 /** How many password verifications this process has done (real and dummy alike). */
