@@ -20,7 +20,9 @@ import {
   SESSION_IDLE_MS,
   type SignInMethod,
 } from '../domain/accounts';
+import type { AuditChanges } from '../domain/audit';
 import { STEP_DOWN_ROLE, type TeamChange, teamChangeRefusal, type TeamRefusal } from '../domain/teams';
+import { type AuditBy, recordChange } from './audit';
 import type { Db, DbOrTx } from './connection';
 import { agencies, buyers, memberships, oneTimeTokens, sessions, sources, users } from './schema';
 
@@ -556,8 +558,19 @@ export async function changeTeam(
   actor: { userId: string | null; authority: MembershipRole; fixedAuthority: boolean },
   targetId: string,
   change: TeamChange,
+  by: AuditBy,
 ): Promise<TeamChangeResult> {
   return db.transaction(async (tx) => {
+    const audit = (action: 'removed' | 'role_changed' | 'ownership_transferred', changes: AuditChanges) =>
+      recordChange(tx, {
+        agencyId: org.agencyId,
+        buyerId: org.kind === 'buyer' ? org.buyerId : null,
+        by,
+        objectType: 'membership',
+        objectId: targetId,
+        action,
+        changes,
+      });
     await tx.select({ id: memberships.id }).from(memberships).where(inOrg(org)).orderBy(memberships.id).for('update');
     const rows = await tx.select().from(memberships).where(inOrg(org));
     const target = rows.find((r) => r.id === targetId);
@@ -596,12 +609,19 @@ export async function changeTeam(
         .where(and(eq(sessions.membershipId, target.id), isNull(sessions.revokedAt)))
         .returning({ id: sessions.id });
       await tx.delete(memberships).where(eq(memberships.id, target.id));
+      await audit('removed', { user: { from: target.userId, to: null }, role: { from: target.role, to: null } });
       return { ok: true, membership: target, endedSessions: ended.map((r) => r.id) };
     }
     const role = change.op === 'role' ? change.role : 'owner';
     const [updated] = await tx.update(memberships).set({ role }).where(eq(memberships.id, target.id)).returning();
     if (change.op === 'transfer' && own && own.role === 'owner')
       await tx.update(memberships).set({ role: STEP_DOWN_ROLE[org.kind] }).where(eq(memberships.id, own.id));
+    if (change.op === 'transfer')
+      await audit('ownership_transferred', {
+        owner: { from: own?.userId ?? null, to: target.userId },
+        role: { from: target.role, to: 'owner' },
+      });
+    else await audit('role_changed', { role: { from: target.role, to: role } });
     return { ok: true, membership: updated!, endedSessions: [] };
   });
 }

@@ -269,13 +269,55 @@ export async function getOwnedKey(db: DbOrTx, owner: KeyOwner, id: string): Prom
   return row && ownedKey(row);
 }
 
-/** Revokes one key of an organisation (a revoked key stays revoked: its first revocation time is kept). */
-export async function revokeOwnedKey(db: DbOrTx, owner: KeyOwner, id: string): Promise<OwnedKey | undefined> {
-  await db
-    .update(apiKeys)
-    .set({ revokedAt: new Date() })
-    .where(and(ownedBy(owner), eq(apiKeys.id, id), isNull(apiKeys.revokedAt)));
-  return getOwnedKey(db, owner, id);
+/**
+ * A key of an organisation made by a person (POST /v1/keys), recorded in the
+ * audit log in the same transaction; answers the key in clear, once.
+ */
+export async function makeOwnedKey(
+  db: Db,
+  owner: KeyOwner,
+  input: { name: string; role: MembershipRole; createdByUserId: string | null; expiresAt: Date | null },
+  by: AuditBy,
+): Promise<{ key: string; id: string; prefix: string }> {
+  return db.transaction(async (tx) => {
+    const made = await createApiKey(tx, { ...owner, ...input });
+    await recordChange(tx, {
+      agencyId: owner.agencyId,
+      buyerId: owner.kind === 'buyer' ? owner.buyerId : null,
+      by,
+      objectType: 'api_key',
+      objectId: made.id,
+      action: 'key_issued',
+      changes: createdFields({ name: input.name, role: input.role, prefix: made.prefix, expiresAt: input.expiresAt }),
+    });
+    return made;
+  });
+}
+
+/**
+ * Revokes one key of an organisation (a revoked key stays revoked: its first
+ * revocation time is kept); a revocation is recorded in the audit log in the
+ * same transaction.
+ */
+export async function revokeOwnedKey(db: Db, owner: KeyOwner, id: string, by: AuditBy): Promise<OwnedKey | undefined> {
+  return db.transaction(async (tx) => {
+    const revoked = await tx
+      .update(apiKeys)
+      .set({ revokedAt: new Date() })
+      .where(and(ownedBy(owner), eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
+      .returning({ id: apiKeys.id, name: apiKeys.name });
+    if (revoked.length)
+      await recordChange(tx, {
+        agencyId: owner.agencyId,
+        buyerId: owner.kind === 'buyer' ? owner.buyerId : null,
+        by,
+        objectType: 'api_key',
+        objectId: id,
+        action: 'key_revoked',
+        note: revoked[0]!.name,
+      });
+    return getOwnedKey(tx, owner, id);
+  });
 }
 
 /** Records that keys were used now (the Authenticator calls it at most once a minute per key). */

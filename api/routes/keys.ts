@@ -7,8 +7,9 @@
  * another organisation is never found (404); revoking one takes effect in
  * this process at once and closes a buyer key's feed sockets.
  */
-import { createApiKey, getOwnedKey, type KeyOwner, listOwnedKeys, type OwnedKey, revokeOwnedKey } from '../../db/keys';
+import { getOwnedKey, type KeyOwner, listOwnedKeys, makeOwnedKey, type OwnedKey, revokeOwnedKey } from '../../db/keys';
 import { isRoleOf, type OrgKind, roleAtMost, ROLES_OF } from '../../domain/accounts';
+import { auditBy } from '../audit';
 import type { AdminPrincipal, BuyerPrincipal, SourcePrincipal } from '../auth';
 import { notFound, Problem } from '../problem';
 import { type AnyRoute, AUTH_ERRORS, BODY_ERRORS, NOT_FOUND, route } from '../route';
@@ -90,13 +91,17 @@ export const keyRoutes: AnyRoute[] = [
       const expiresAt = body.expiresAt === undefined ? null : new Date(body.expiresAt);
       if (expiresAt && expiresAt.getTime() <= Date.now()) throw invalidField('expiresAt', 'a time in the future');
       const owner = ownerOf(principal);
-      const made = await createApiKey(services.db, {
-        ...owner,
-        name: body.name,
-        role: body.role,
-        createdByUserId: principal.actor.type === 'root' ? null : principal.actor.userId,
-        expiresAt,
-      });
+      const made = await makeOwnedKey(
+        services.db,
+        owner,
+        {
+          name: body.name,
+          role: body.role,
+          createdByUserId: principal.actor.type === 'root' ? null : principal.actor.userId,
+          expiresAt,
+        },
+        auditBy(principal),
+      );
       const key = await getOwnedKey(services.db, owner, made.id);
       if (!key) throw notFound('key');
       return {
@@ -139,7 +144,7 @@ export const keyRoutes: AnyRoute[] = [
       if (!existing) throw notFound('key');
       if (!roleAtMost(org, existing.role, principal.role))
         throw new Problem(403, 'forbidden', `This key acts as ${existing.role}, above you (${principal.role}).`);
-      const key = await revokeOwnedKey(services.db, owner, params.id);
+      const key = await revokeOwnedKey(services.db, owner, params.id, auditBy(principal));
       if (!key) throw notFound('key');
       services.auth.forgetKey(key.id); // this process at once; the others within the key cache's second
       if (owner.kind === 'buyer') await services.accessChanged(owner.agencyId, owner.buyerId);

@@ -39,6 +39,7 @@ import {
   type UserRow,
 } from '../../db/accounts';
 import { createAgencyWithKey, getAgency } from '../../db/agencies';
+import { recordChange } from '../../db/audit';
 import { getBuyer } from '../../db/buyers';
 import type { DbOrTx } from '../../db/connection';
 import { adoptCreatorlessKeys } from '../../db/keys';
@@ -47,6 +48,7 @@ import { getSource } from '../../db/sources';
 import { isRoleOf, type MembershipRole, normaliseEmail } from '../../domain/accounts';
 import { inviteRefusal, type TeamChange, type TeamRefusal } from '../../domain/teams';
 import { hashPassword, passwordProblem, verifyPassword } from '../../lib/passwords';
+import { auditBy } from '../audit';
 import type { Principal } from '../auth';
 import { notFound, Problem } from '../problem';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
@@ -311,11 +313,25 @@ export const teamRoutes: AnyRoute[] = [
       const existing = await userByEmail(services.db, body.email);
       if (existing && (await listMembers(services.db, org)).some((m) => m.userId === existing.id))
         throw new Problem(409, 'conflict', `${normaliseEmail(body.email)} is a member already.`);
-      const { token, secret } = await issueOneTimeToken(services.db, {
-        purpose: 'invitation',
-        email: body.email,
-        payload: { ...invitationPayload(org, role) },
-        createdByUserId: personOf(principal),
+      const { token, secret } = await services.db.transaction(async (tx) => {
+        const issued = await issueOneTimeToken(tx, {
+          purpose: 'invitation',
+          email: body.email,
+          payload: { ...invitationPayload(org, role) },
+          createdByUserId: personOf(principal),
+        });
+        // The platform's own invitations (operators) belong to no agency's log.
+        if (org.kind !== 'platform')
+          await recordChange(tx, {
+            agencyId: org.agencyId,
+            buyerId: org.kind === 'buyer' ? org.buyerId : null,
+            by: auditBy(principal),
+            objectType: 'membership',
+            objectId: issued.token.id,
+            action: 'invited',
+            changes: { email: { from: null, to: issued.token.email }, role: { from: null, to: role } },
+          });
+        return issued;
       });
       const view = await invitationView(services.db, token);
       const link = `${baseUrl(services, req)}/invite?token=${secret}`;
@@ -600,6 +616,7 @@ async function applyChange(
     { userId: personOf(p), authority: authority.role, fixedAuthority: authority.fixed },
     membershipId,
     change,
+    auditBy(p),
   );
   if (!done.ok) throw refused(done.refusal);
   return done;

@@ -7,9 +7,20 @@
  * buyer's entries; secrets shown once never appear; bad filters are a 400
  * naming the field.
  */
+import { addMembership, createSession, createUser, membershipsOf } from '../../db/accounts';
 import { findApiKeyByHash, hashApiKey } from '../../db/keys';
 import { eventually } from '../helpers/temporal';
-import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, getCsv, type Harness, startHarness } from './harness';
+import {
+  apiAgency,
+  apiBuyer,
+  apiCampaign,
+  apiLead,
+  bearer,
+  getCsv,
+  type Harness,
+  startHarness,
+  unique,
+} from './harness';
 
 let h: Harness;
 beforeAll(async () => {
@@ -282,3 +293,64 @@ test('manual review decisions (assign, reject, re-offer) enter the log and the t
     reason: { from: null, to: 'spam' },
   });
 }, 120_000);
+
+test("keys and the team: a person's key made and revoked, an invitation, a role change and a removal, each with who did it", async () => {
+  const { agency, adminKey } = await apiAgency(h);
+  const adminKeyId = await keyIdOf(adminKey);
+  const db = h.database.db;
+  // A person of the agency, with a session, acting through the cookie.
+  const owner = await createUser(db, { email: `${unique('owner')}@example.com`, displayName: 'Olive Owner' });
+  await addMembership(db, owner.id, { kind: 'agency', agencyId: agency.id }, 'owner');
+  const { session, token } = await createSession(db, {
+    userId: owner.id,
+    membershipId: (await membershipsOf(db, owner.id))[0]!.id,
+    method: 'password',
+  });
+  const asOwner = (path: string, body: object = {}) =>
+    h.http
+      .post(path)
+      .set('Cookie', `lw_session=${token}`)
+      .set('Origin', h.main.baseUrl)
+      .set('X-CSRF-Token', session.csrfToken)
+      .send(body);
+
+  const made = await asOwner('/v1/keys', { name: 'Reporting job', role: 'analyst' });
+  expect(made.status).toBe(201);
+  expect((await asOwner(`/v1/keys/${made.body.id}/revoke`)).status).toBe(200);
+  const keyEntries = await log(adminKey, `?objectType=api_key&objectId=${made.body.id}`);
+  expect(keyEntries.map((e) => e.action).sort()).toEqual(['key_issued', 'key_revoked']);
+  for (const e of keyEntries) expect(e.actor).toMatchObject({ type: 'user', userId: owner.id });
+  expect(JSON.stringify(keyEntries)).not.toContain(made.body.key);
+
+  // The team: a key invites; the person changes a member's role, then removes them.
+  const invited = await h.http
+    .post('/v1/invitations')
+    .set(bearer(adminKey))
+    .send({ email: `${unique('invitee')}@example.com`, role: 'analyst' });
+  expect(invited.status).toBe(201);
+  const member = await createUser(db, { email: `${unique('member')}@example.com`, displayName: 'Max Member' });
+  const membership = await addMembership(db, member.id, { kind: 'agency', agencyId: agency.id }, 'analyst');
+  expect(
+    (
+      await h.http
+        .patch(`/v1/members/${membership.id}`)
+        .set('Cookie', `lw_session=${token}`)
+        .set('Origin', h.main.baseUrl)
+        .set('X-CSRF-Token', session.csrfToken)
+        .send({ role: 'dispatcher' })
+    ).status,
+  ).toBe(200);
+  expect((await asOwner(`/v1/members/${membership.id}/remove`)).status).toBe(200);
+  const team = await log(adminKey, '?objectType=membership');
+  const byAction = Object.fromEntries(team.map((e) => [e.action, e]));
+  expect(byAction.invited).toMatchObject({
+    actor: { type: 'key', keyId: adminKeyId },
+    changes: { role: { to: 'analyst' } },
+  });
+  expect(byAction.role_changed).toMatchObject({
+    objectId: membership.id,
+    actor: { type: 'user', userId: owner.id },
+    changes: { role: { from: 'analyst', to: 'dispatcher' } },
+  });
+  expect(byAction.removed).toMatchObject({ objectId: membership.id, actor: { type: 'user', userId: owner.id } });
+});
