@@ -22,6 +22,7 @@ import {
   toast,
   useAsync,
 } from '../shared/ui';
+import { TeamPanel } from '../team/TeamPanel';
 import { CloseRatesPanel } from './BuyerSide';
 import { useConsole } from './context';
 import { Link, navigate } from './router';
@@ -350,6 +351,8 @@ export function BuyerDetail({ id }: { id: string }) {
         </Panel>
       </div>
       <CloseRatesPanel buyerId={b.id} />
+      <h2 class="section-title">The buyer's people</h2>
+      <TeamPanel api={api} kind="buyer" buyerId={b.id} />
       <h2 class="section-title">Hours, alerts and lead filters</h2>
       <BuyerSideForm
         key={b.updatedAt}
