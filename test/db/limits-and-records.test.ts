@@ -69,7 +69,7 @@ describe('rate limits shared across API processes', () => {
       const buckets = await h.database.db
         .select()
         .from(rateLimitBuckets)
-        .where(and(eq(rateLimitBuckets.scope, 'claims'), eq(rateLimitBuckets.key, key!.id)));
+        .where(and(eq(rateLimitBuckets.scope, 'claims'), eq(rateLimitBuckets.key, `key:${key!.id}`)));
       expect(buckets).toHaveLength(1);
       expect(buckets[0]!.tokens).toBeLessThan(1);
 

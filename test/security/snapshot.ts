@@ -46,7 +46,11 @@ export async function snapshotAgency(pool: Pool, agencyId: string): Promise<Agen
       if (ties.length) where = ties.join(' OR ');
     }
     if (!where) continue; // not tied to any agency (e.g. the migrations journal)
-    const { rows } = await pool.query(`SELECT row_to_json(t)::text AS j FROM "${table}" t WHERE ${where}`, [agencyId]);
+    // `last_used_at` (a key's, a session's, a passkey's) records a use, not a change: it is left out.
+    const { rows } = await pool.query(
+      `SELECT (to_jsonb(t) - 'last_used_at')::text AS j FROM "${table}" t WHERE ${where}`,
+      [agencyId],
+    );
     out[table] = (rows as { j: string }[]).map((r) => r.j).sort();
   }
   return out;
