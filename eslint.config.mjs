@@ -39,7 +39,19 @@ const API_NO_WORKER = {
 };
 
 /** The server's folders: the pages (web/) know the server only through packages/client. */
-const WEB_FORBIDDEN = ['api', 'domain', 'db', 'activities', 'workflows', 'claims', 'lib', 'temporal', 'worker', 'ops'];
+const WEB_FORBIDDEN = [
+  'api',
+  'domain',
+  'db',
+  'activities',
+  'workflows',
+  'claims',
+  'payments',
+  'lib',
+  'temporal',
+  'worker',
+  'ops',
+];
 
 /**
  * The data layer (db/) is the only production code that builds queries: nothing else imports drizzle-orm or the

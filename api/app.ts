@@ -58,6 +58,7 @@ import { reportRoutes } from './routes/reports';
 import { sessionRoutes } from './routes/session';
 import { sourceRoutes } from './routes/sources';
 import { ssoRoutes } from './routes/sso';
+import { stripeWebhookRoutes } from './routes/stripe-webhooks';
 import { supplyRoutes } from './routes/supply';
 import { teamRoutes } from './routes/team';
 import { twoFactorRoutes } from './routes/two-factor';
@@ -258,6 +259,7 @@ export function createApi(deps: ApiDeps): Api {
     ...exportRoutes,
     ...keyRoutes,
     ...ssoRoutes,
+    ...stripeWebhookRoutes,
     ...teamRoutes,
     ...twoFactorRoutes,
     ...auditRoutes,
@@ -430,7 +432,9 @@ function pipeline(route: AnyRoute, services: ApiServices): RequestHandler[] {
       next();
     });
   }
-  if (route.body) {
+  if (route.body && route.rawBody) {
+    chain.push(requireJsonBody, express.raw({ limit: BODY_LIMIT, type: JSON_TYPES }), keepRawBody);
+  } else if (route.body) {
     chain.push(requireJsonBody, express.json({ limit: BODY_LIMIT, type: JSON_TYPES, strict: true }));
   }
   chain.push(async (req, res) => {
@@ -447,6 +451,7 @@ function pipeline(route: AnyRoute, services: ApiServices): RequestHandler[] {
         query,
         body,
         idempotencyKey,
+        rawBody: (res.locals.rawBody as Buffer | undefined) ?? null,
         req,
         res,
         services,
@@ -519,6 +524,19 @@ async function sendStream(res: Response, reply: StreamReply): Promise<void> {
 }
 
 /** A body must be JSON; a body-less request passes (its fields are then reported missing, or it has none). */
+/** A `rawBody` route: the bytes stay in res.locals for the handler, and `req.body` is their JSON for validation. */
+const keepRawBody: RequestHandler = (req, res, next) => {
+  const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  res.locals.rawBody = raw;
+  try {
+    req.body = raw.length ? JSON.parse(raw.toString('utf8')) : {};
+  } catch {
+    next(new Problem(400, 'malformed_json', 'The request body is not valid JSON.'));
+    return;
+  }
+  next();
+};
+
 const requireJsonBody: RequestHandler = (req, _res, next) => {
   const length = req.headers['content-length'];
   const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');

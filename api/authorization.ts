@@ -144,6 +144,8 @@ const AUTHORIZATION = {
   listMySessions: PUBLIC,
   revokeMySession: PUBLIC,
   signOutEverywhere: PUBLIC,
+  // card payments (#21): Stripe's webhook is public (the agency's signing secret is its credential)
+  receiveStripeWebhook: PUBLIC,
   // the audit log: the agency's readers; a buyer's owners read their own buyer's entries
   auditLog: AGENCY_READ,
   exportAuditLog: AGENCY_READ,

@@ -34,6 +34,7 @@ import * as reports from './routes/reports.schemas';
 import * as session from './routes/session.schemas';
 import * as sources from './routes/sources.schemas';
 import * as sso from './routes/sso.schemas';
+import * as stripeWebhooks from './routes/stripe-webhooks.schemas';
 import * as supply from './routes/supply.schemas';
 import * as team from './routes/team.schemas';
 import * as twoFactor from './routes/two-factor.schemas';
@@ -69,6 +70,7 @@ const SCHEMA_MODULES: Record<string, unknown>[] = [
   session,
   sources,
   sso,
+  stripeWebhooks,
   supply,
   team,
   twoFactor,

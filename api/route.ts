@@ -52,6 +52,8 @@ interface HandlerInput<R extends Role, P extends z.ZodType, Q extends z.ZodType,
   body: z.output<B>;
   /** Validated `Idempotency-Key` (routes marked idempotent), else null. */
   idempotencyKey: string | null;
+  /** The body's bytes as received, on `rawBody` routes (a signed webhook), else null. */
+  rawBody: Buffer | null;
   req: Request;
   /** For cookies only (sign-in, sign-out); the answer itself is the returned Reply. */
   res: Response;
@@ -79,6 +81,8 @@ export interface RouteSpec<Op extends OperationId, P extends z.ZodType, Q extend
   body?: B;
   /** The body may be omitted entirely (e.g. a claim without requestId). */
   bodyOptional?: boolean;
+  /** The body's bytes are kept for the handler (`rawBody`: a signature over them is checked); `body` still parses them. */
+  rawBody?: boolean;
   /** Accepts `Idempotency-Key`. */
   idempotent?: boolean;
   responses: Record<number, ResponseDoc>;
@@ -100,6 +104,7 @@ export interface AnyRoute {
   query: z.ZodType;
   body?: z.ZodType;
   bodyOptional?: boolean;
+  rawBody?: boolean;
   idempotent?: boolean;
   responses: Record<number, ResponseDoc>;
   handler(input: HandlerInput<Role, z.ZodType, z.ZodType, z.ZodType>): Promise<Reply | RawReply | StreamReply>;

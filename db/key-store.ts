@@ -18,6 +18,7 @@ import { eq, ne, sql } from 'drizzle-orm';
 import { hmacWithRoot, KeyStore, keyStore, KeyStoreError } from '../lib/key-store';
 import { rewrapWebhookSecrets, sealPlaintextWebhookSecrets, webhookSecretKeyIds } from './buyers';
 import type { DbOrTx } from './connection';
+import { rewrapStripeSecrets, stripeSecretKeyIds } from './payments';
 import { keyStoreRoots } from './schema';
 import { rewrapSsoSecrets, ssoSecretKeyIds } from './sso';
 import { rewrapTotpSeeds, totpSeedKeyIds } from './two-factor';
@@ -85,6 +86,12 @@ const SEALED_SECRETS: SealedSecrets[] = [
     rewrap: rewrapTotpSeeds,
     // sealed from the start: never stored in clear
     sealPlaintext: () => Promise.resolve(0),
+  },
+  {
+    name: 'agency_payment_settings.stripe_secrets',
+    keyIds: stripeSecretKeyIds,
+    rewrap: rewrapStripeSecrets,
+    sealPlaintext: async () => 0, // created sealed
   },
   keyStoreRootsSecrets,
 ];

@@ -1,6 +1,7 @@
 /**
  * The data model. Money rules live in the database as well as in the code:
- * a balance can never go negative, every ledger entry moves the balance in the
+ * a balance never goes negative (but for a Stripe refund or dispute of money
+ * already spent), every ledger entry moves the balance in the
  * same statement (trigger in the migration), an idempotency key charges once,
  * an exclusive lead has one active assignment, an offer never has more
  * winners than it allows.
@@ -31,6 +32,7 @@ import type { AuditAction, AuditActorType, AuditChanges, AuditObjectType } from 
 import type { AlertSettings } from '../domain/buyer-side';
 import type { FieldMapping } from '../domain/delivery';
 import type { LeadFilters } from '../domain/filters';
+import type { PaymentKind, PaymentStatus, RefundStatus, StripeEventOutcome } from '../domain/payments';
 import type { Pause, WeeklySchedule } from '../domain/schedule';
 import type {
   AgencySettings,
@@ -239,7 +241,8 @@ export const wallets = pgTable(
     balance: integer('balance').notNull().default(0),
     updatedAt: updatedAt(),
   },
-  (t) => [check('wallets_balance_non_negative', sql`${t.balance} >= 0`)],
+  // The overdraft rule is in the ledger trigger (migration 0016): a debit may not take the balance below zero,
+  // except a Stripe refund or dispute (money that has already left).
 );
 
 export const ledgerEntries = pgTable(
@@ -271,7 +274,7 @@ export const ledgerEntries = pgTable(
       .where(sql`${t.leadId} IS NOT NULL`),
     check(
       'ledger_amount_sign',
-      sql`(${t.kind} = 'charge' AND ${t.amount} < 0) OR (${t.kind} IN ('top_up','refund') AND ${t.amount} > 0) OR ${t.kind} = 'adjustment'`,
+      sql`(${t.kind} IN ('charge','card_refund','dispute') AND ${t.amount} < 0) OR (${t.kind} IN ('top_up','refund','dispute_reversal') AND ${t.amount} > 0) OR ${t.kind} = 'adjustment'`,
     ),
   ],
 );
@@ -1188,5 +1191,199 @@ export const auditLog = pgTable(
   (t) => [
     index('audit_log_agency_idx').on(t.agencyId, t.createdAt, t.id),
     index('audit_log_object_idx').on(t.objectType, t.objectId, t.createdAt),
+  ],
+);
+
+// ─── payments (#21, migration 0016) ──────────────────────────────────────────
+
+/** The agency's Stripe account and the price of a credit; secrets sealed by the key store, never returned. */
+export const agencyPaymentSettings = pgTable('agency_payment_settings', {
+  agencyId: uuid('agency_id')
+    .primaryKey()
+    .references(() => agencies.id),
+  stripeSecretKeySealed: text('stripe_secret_key_sealed').notNull(),
+  stripeWebhookSecretSealed: text('stripe_webhook_secret_sealed').notNull(),
+  /** `acct_…`, learnt by "test connection"; an event naming another account is refused. */
+  stripeAccountId: text('stripe_account_id'),
+  currency: text('currency').notNull(),
+  /** Minor units of `currency` per credit. */
+  creditPrice: integer('credit_price').notNull(),
+  minCredits: integer('min_credits').notNull().default(10),
+  maxCredits: integer('max_credits').notNull().default(10000),
+  /** Failed auto-recharges in a row after which a buyer's auto-recharge pauses. */
+  rechargeMaxFailures: integer('recharge_max_failures').notNull().default(3),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+/** One card payment (a Checkout top-up or an auto-recharge); credited once, by its payment intent's ledger key. */
+export const payments = pgTable(
+  'payments',
+  {
+    id: id(),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    buyerId: uuid('buyer_id')
+      .notNull()
+      .references(() => buyers.id),
+    kind: text('kind').$type<PaymentKind>().notNull(),
+    status: text('status').$type<PaymentStatus>().notNull().default('pending'),
+    credits: integer('credits').notNull(),
+    /** The credit price when the payment was made; amount = credits × creditPrice (a CHECK). */
+    creditPrice: integer('credit_price').notNull(),
+    amount: integer('amount').notNull(),
+    currency: text('currency').notNull(),
+    stripeCheckoutSessionId: text('stripe_checkout_session_id'),
+    stripePaymentIntentId: text('stripe_payment_intent_id'),
+    stripeChargeId: text('stripe_charge_id'),
+    /** The `Idempotency-Key` Leadwire sent when it created the PaymentIntent (auto-recharge). */
+    stripeIdempotencyKey: text('stripe_idempotency_key'),
+    cardBrand: text('card_brand'),
+    cardLast4: text('card_last4'),
+    receiptUrl: text('receipt_url'),
+    failureCode: text('failure_code'),
+    failureMessage: text('failure_message'),
+    refundedCredits: integer('refunded_credits').notNull().default(0),
+    disputedCredits: integer('disputed_credits').notNull().default(0),
+    createdByUserId: uuid('created_by_user_id'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    succeededAt: ts('succeeded_at'),
+  },
+  (t) => [
+    uniqueIndex('payments_checkout_session_uq')
+      .on(t.stripeCheckoutSessionId)
+      .where(sql`${t.stripeCheckoutSessionId} IS NOT NULL`),
+    uniqueIndex('payments_payment_intent_uq')
+      .on(t.stripePaymentIntentId)
+      .where(sql`${t.stripePaymentIntentId} IS NOT NULL`),
+    uniqueIndex('payments_idempotency_uq')
+      .on(t.stripeIdempotencyKey)
+      .where(sql`${t.stripeIdempotencyKey} IS NOT NULL`),
+    index('payments_buyer_idx').on(t.buyerId, t.createdAt),
+    index('payments_agency_idx').on(t.agencyId, t.createdAt),
+  ],
+);
+
+export const paymentRefunds = pgTable(
+  'payment_refunds',
+  {
+    id: id(),
+    paymentId: uuid('payment_id')
+      .notNull()
+      .references(() => payments.id),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    buyerId: uuid('buyer_id')
+      .notNull()
+      .references(() => buyers.id),
+    credits: integer('credits').notNull(),
+    amount: integer('amount').notNull(),
+    status: text('status').$type<RefundStatus>().notNull().default('pending'),
+    stripeRefundId: text('stripe_refund_id'),
+    reason: text('reason'),
+    createdByUserId: uuid('created_by_user_id'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('payment_refunds_stripe_uq')
+      .on(t.stripeRefundId)
+      .where(sql`${t.stripeRefundId} IS NOT NULL`),
+    index('payment_refunds_payment_idx').on(t.paymentId),
+  ],
+);
+
+export const paymentDisputes = pgTable(
+  'payment_disputes',
+  {
+    id: id(),
+    paymentId: uuid('payment_id')
+      .notNull()
+      .references(() => payments.id),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    buyerId: uuid('buyer_id')
+      .notNull()
+      .references(() => buyers.id),
+    stripeDisputeId: text('stripe_dispute_id').notNull(),
+    credits: integer('credits').notNull(),
+    amount: integer('amount').notNull(),
+    /** Stripe's dispute status (`needs_response`, `won`, `lost`, …). */
+    status: text('status').notNull(),
+    reason: text('reason'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    resolvedAt: ts('resolved_at'),
+  },
+  (t) => [uniqueIndex('payment_disputes_stripe_uq').on(t.stripeDisputeId)],
+);
+
+/** Every verified Stripe event, once, with what it did. */
+export const stripeEvents = pgTable(
+  'stripe_events',
+  {
+    id: text('id').primaryKey(),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    type: text('type').notNull(),
+    objectId: text('object_id'),
+    paymentId: uuid('payment_id'),
+    outcome: text('outcome').$type<StripeEventOutcome>().notNull(),
+    detail: text('detail'),
+    receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [index('stripe_events_agency_idx').on(t.agencyId, t.receivedAt)],
+);
+
+/** A buyer's card on file and its auto-recharge settings (the wallet trigger reads them). */
+export const buyerBilling = pgTable('buyer_billing', {
+  buyerId: uuid('buyer_id')
+    .primaryKey()
+    .references(() => buyers.id),
+  agencyId: uuid('agency_id')
+    .notNull()
+    .references(() => agencies.id),
+  stripeCustomerId: text('stripe_customer_id'),
+  paymentMethodId: text('payment_method_id'),
+  cardBrand: text('card_brand'),
+  cardLast4: text('card_last4'),
+  cardExp: text('card_exp'),
+  rechargeEnabled: boolean('recharge_enabled').notNull().default(false),
+  rechargeThreshold: integer('recharge_threshold'),
+  rechargeCredits: integer('recharge_credits'),
+  /** Set by the wallet trigger: false between a recharge request and the balance back at or above the threshold. */
+  rechargeArmed: boolean('recharge_armed').notNull().default(true),
+  rechargeFailures: integer('recharge_failures').notNull().default(0),
+  /** Set after too many failed recharges (or `authentication_required`); cleared when the buyer saves a card or resumes. */
+  rechargePausedReason: text('recharge_paused_reason'),
+  rechargePausedAt: ts('recharge_paused_at'),
+  updatedAt: updatedAt(),
+});
+
+/** The recharge outbox: written by the wallet trigger in the sale's transaction, drained by the worker. */
+export const rechargeRequests = pgTable(
+  'recharge_requests',
+  {
+    id: id(),
+    buyerId: uuid('buyer_id')
+      .notNull()
+      .references(() => buyers.id),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    /** The balance that crossed the threshold. */
+    balance: integer('balance').notNull(),
+    createdAt: createdAt(),
+    startedAt: ts('started_at'),
+  },
+  (t) => [
+    index('recharge_requests_due_idx')
+      .on(t.createdAt)
+      .where(sql`${t.startedAt} IS NULL`),
   ],
 );

@@ -40,6 +40,9 @@ export const AUDIT_OBJECT_TYPES = [
   'source',
   'membership',
   'user',
+  'payment_settings',
+  'payment',
+  'billing',
 ] as const;
 export type AuditObjectType = (typeof AUDIT_OBJECT_TYPES)[number];
 
@@ -61,6 +64,7 @@ export const AUDIT_ACTIONS = [
   'role_changed',
   'removed',
   'ownership_transferred',
+  'refund_requested',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

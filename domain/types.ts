@@ -59,7 +59,20 @@ export const CLAIM_FAILURE_REASONS = [
 ] as const;
 export type ClaimFailureReason = (typeof CLAIM_FAILURE_REASONS)[number];
 
-export const LEDGER_ENTRY_KINDS = ['top_up', 'charge', 'refund', 'adjustment'] as const;
+/**
+ * `refund`: a lead's price given back (a return); `card_refund`, `dispute`: a Stripe refund of a card top-up and a
+ * card dispute, debits that may take a wallet below zero (the money has already left); `dispute_reversal`: a
+ * dispute the agency won, credited back.
+ */
+export const LEDGER_ENTRY_KINDS = [
+  'top_up',
+  'charge',
+  'refund',
+  'adjustment',
+  'card_refund',
+  'dispute',
+  'dispute_reversal',
+] as const;
 export type LedgerEntryKind = (typeof LEDGER_ENTRY_KINDS)[number];
 
 export const ASSIGNMENT_STATUSES = ['active', 'refunded'] as const;

@@ -289,6 +289,19 @@ export const SETTINGS = {
     shown: '`http://localhost:$PORT`',
     meaning: 'base of the claim links in offer alerts (`<url>/?offer=<id>` opens Live Leads on the offer)',
   }),
+  LW_STRIPE_API_BASE: declare({
+    parse: url(['http:', 'https:']),
+    fallback: 'https://api.stripe.com',
+    shown: '`https://api.stripe.com`',
+    meaning:
+      "Stripe's API base for every agency's payments (docs/payments.md); tests point it at stripe-mock. Not a secret: each agency's own key is stored sealed",
+  }),
+  LW_STRIPE_WEBHOOK_TOLERANCE_SECONDS: declare({
+    parse: integer(1, 3600),
+    fallback: 300,
+    shown: '`300`',
+    meaning: "how old a Stripe webhook's signed timestamp may be before it is refused as a replay",
+  }),
   LW_PING_TTL_SECONDS: declare({
     parse: integer(1),
     fallback: 60,

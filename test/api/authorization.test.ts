@@ -732,6 +732,14 @@ const CASES: Case[] = [
     expect: everyone(302),
   },
   { method: 'get', path: '/v1/auth/sso/callback', url: () => '/v1/auth/sso/callback', expect: everyone(302) },
+  // Stripe's webhook is public: an agency without card payments answers everyone 404 alike.
+  {
+    method: 'post',
+    path: '/v1/stripe/webhooks/:agencyId',
+    url: (w) => `/v1/stripe/webhooks/${w.A.agency.id}`,
+    body: () => ({ id: 'evt_authz', object: 'event', type: 'payment_intent.succeeded', data: { object: {} } }),
+    expect: everyone(404),
+  },
   { method: 'get', path: '/healthz', url: () => '/healthz', expect: everyone(200) },
   { method: 'get', path: '/readyz', url: () => '/readyz', expect: everyone(200) },
   { method: 'get', path: '/metrics', url: () => '/metrics', expect: everyone(200) },

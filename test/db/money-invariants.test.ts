@@ -54,6 +54,26 @@ describe.each(DRIVERS)('on %s', (_name, open) => {
     expect(await entriesOf(buyer.id)).toHaveLength(1);
   });
 
+  test('only a Stripe refund or dispute may take a wallet below zero; then no debit passes until it is back', async () => {
+    const { agency, buyer } = await buyerWith(10);
+    const entry = (kind: 'charge' | 'adjustment' | 'card_refund' | 'dispute', amount: number, key: string) =>
+      postLedgerEntry(database.db, { buyerId: buyer.id, agencyId: agency.id, kind, amount, idempotencyKey: key });
+    await expect(entry('adjustment', -11, `adj-${buyer.id}`)).rejects.toBeInstanceOf(InsufficientCreditsError);
+    await entry('dispute', -25, `dp-${buyer.id}`);
+    expect(await balanceOf(buyer.id)).toBe(-15);
+    await entry('card_refund', -5, `re-${buyer.id}`);
+    expect(await balanceOf(buyer.id)).toBe(-20);
+    // A replayed key does nothing, even below zero.
+    expect((await entry('dispute', -25, `dp-${buyer.id}`)).created).toBe(false);
+    await expect(entry('charge', -1, `c-${buyer.id}`)).rejects.toBeInstanceOf(InsufficientCreditsError);
+    await topUp(database.db, { buyerId: buyer.id, agencyId: agency.id, amount: 21, idempotencyKey: `t2-${buyer.id}` });
+    expect(await balanceOf(buyer.id)).toBe(1);
+    await entry('charge', -1, `c-${buyer.id}`);
+    expect(await balanceOf(buyer.id)).toBe(0);
+    const sum = (await entriesOf(buyer.id)).reduce((s, e) => s + e.amount, 0);
+    expect(sum).toBe(0);
+  });
+
   test('a repeated idempotency key creates no second entry and moves no credits', async () => {
     const { agency, buyer } = await buyerWith(0);
     const first = await topUp(database.db, {
