@@ -29,8 +29,9 @@ import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { msToTs } from '@temporalio/common/lib/time';
 import { Client as PgClient } from 'pg';
 
+import { isExecutableFile } from '../lib/go-install';
 import type { TemporalTarget } from '../temporal/connection';
-import { freePort, isExecutableFile } from '../temporal/dev-server';
+import { freePort } from '../temporal/dev-server';
 import { DEFAULT_TASK_QUEUE } from '../worker/worker';
 
 const ROOT = path.resolve(__dirname, '..');

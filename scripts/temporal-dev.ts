@@ -9,7 +9,8 @@
  */
 import * as path from 'node:path';
 
-import { ensureTemporalCli, env, startTemporalDevServer } from '../temporal/dev-server';
+import { env } from '../lib/go-install';
+import { ensureTemporalCli, startTemporalDevServer } from '../temporal/dev-server';
 
 function argValue(argv: string[], flag: string): number | undefined {
   const i = argv.indexOf(flag);
