@@ -93,6 +93,8 @@ function jestArgs(extra: string[]): string[] {
 
 /** The children still running, to pass a Ctrl-C or SIGTERM on to (main() installs the handlers). */
 const running = new Set<ChildProcess>();
+/** Set by a Ctrl-C or SIGTERM: no further phase starts. */
+let interrupted = false;
 
 function exitCode(code: number | null, signal: NodeJS.Signals | null): number {
   return code ?? (signal ? 1 : 0);
@@ -206,6 +208,7 @@ async function runSplit(outputFile: string | null): Promise<number> {
   const runs: GroupRun[] = [];
   try {
     for (const phase of [1, 2] as const) {
+      if (interrupted) break;
       const groups = GROUPS.filter((g) => g.phase === phase);
       console.log(`\n[npm test] phase ${phase}: ${groups.map((g) => g.name).join(' + ')} (test/setup/run-tests.ts)`);
       runs.push(...(await Promise.all(groups.map((g) => runGroup(g, dir, colors)))));
@@ -237,6 +240,7 @@ async function runSplit(outputFile: string | null): Promise<number> {
 async function main(args: string[]): Promise<number> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
+      interrupted = true;
       for (const child of running) child.kill(signal);
     });
   }
