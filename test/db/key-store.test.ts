@@ -36,7 +36,7 @@ import {
   masterKeysFromEnv,
   parseMasterKeys,
 } from '../../lib/key-store';
-import { DRIVERS, openTestPostgres } from '../helpers/db';
+import { DRIVERS, openTestPglite, openTestPostgres } from '../helpers/db';
 
 jest.setTimeout(120_000);
 
@@ -241,7 +241,7 @@ describe.each(DRIVERS)('webhook secrets at rest (%s)', (_name, open) => {
 describe('rotation and missing keys (a private PGlite database)', () => {
   let database: Database;
   beforeEach(async () => {
-    database = await openDatabase({ dataDir: 'memory://' });
+    database = await openTestPglite();
   });
   afterEach(async () => {
     await database?.close();

@@ -42,8 +42,9 @@ export async function workflowBundle(): Promise<{ code: string }> {
   const file = path.join(os.tmpdir(), `leadwire-workflows-${sourceHash()}.js`);
   if (!fs.existsSync(file)) {
     const { code } = await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'workflows'), logger: quietLogger });
-    fs.writeFileSync(`${file}.tmp`, code);
-    fs.renameSync(`${file}.tmp`, file);
+    // A temporary file of this process's own: two Jest processes (test/setup/run-tests.ts) may bundle at once.
+    fs.writeFileSync(`${file}.${process.pid}.tmp`, code);
+    fs.renameSync(`${file}.${process.pid}.tmp`, file);
   }
   return { code: fs.readFileSync(file, 'utf8') };
 }

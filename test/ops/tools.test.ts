@@ -21,6 +21,10 @@ import { claim, useClaimsDb, waitForLeadStatus, waitForOffer } from '../helpers/
 import { type RunningWorker, startLead, startWorker, testClient, workflowBundle } from '../helpers/temporal';
 import { makeAgency, makeBuyers, makeCampaign, makeLead } from '../helpers/world';
 
+// `npm run audit` and `npm run replay` run as their own processes (tsx, and the replay bundles the workflow code):
+// a minute each is not enough on two cores that other test processes share (test/setup/run-tests.ts).
+jest.setTimeout(180_000);
+
 let database: Database;
 let worker: RunningWorker;
 let client: Client;

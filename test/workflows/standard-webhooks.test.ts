@@ -228,10 +228,12 @@ test('a 429 with Retry-After: 5 is retried no sooner than 5 s later; every attem
     const d = await eventually(
       async () => {
         const x = await deliveriesOf(w.adminKey, assignmentId);
-        return x.attempts.length === 2 ? x : undefined;
+        // The attempt is logged before the delivery's status is written (activities/delivery.ts): wait for both.
+        const webhook = x.deliveries.find((c) => c.channel === 'webhook');
+        return x.attempts.length === 2 && webhook && webhook.status !== 'pending' ? x : undefined;
       },
       20_000,
-      'two logged attempts',
+      'two logged attempts and the webhook delivery settled',
     );
     expect(d.attempts[0]).toMatchObject({
       channel: 'webhook',
