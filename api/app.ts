@@ -58,6 +58,7 @@ import { reportRoutes } from './routes/reports';
 import { sessionRoutes } from './routes/session';
 import { sourceRoutes } from './routes/sources';
 import { ssoRoutes } from './routes/sso';
+import { refundRoutes } from './routes/refunds';
 import { stripeWebhookRoutes } from './routes/stripe-webhooks';
 import { supplyRoutes } from './routes/supply';
 import { teamRoutes } from './routes/team';
@@ -260,6 +261,7 @@ export function createApi(deps: ApiDeps): Api {
     ...keyRoutes,
     ...ssoRoutes,
     ...stripeWebhookRoutes,
+    ...refundRoutes,
     ...teamRoutes,
     ...twoFactorRoutes,
     ...auditRoutes,
