@@ -176,7 +176,7 @@ export async function requestRefund(
 // ─── what Stripe reports ─────────────────────────────────────────────────────
 
 /** Why a refund or dispute report was not applied: nothing moved. */
-export type MoneyBackRefusal = 'unknown_payment' | 'currency_mismatch' | 'nothing_left';
+type MoneyBackRefusal = 'unknown_payment' | 'currency_mismatch' | 'nothing_left';
 
 export type MoneyBackOutcome =
   | { outcome: 'debited' | 'already_debited' | 'credited_back' | 'recorded'; detail: string; paymentId: string }

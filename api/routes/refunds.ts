@@ -6,7 +6,7 @@
  */
 import Stripe from 'stripe';
 
-import { paymentDetail, type DisputeRow, type RefundRow, requestRefund } from '../../db/payment-refunds';
+import { type DisputeRow, paymentDetail, type RefundRow, requestRefund } from '../../db/payment-refunds';
 import { listPayments, type PaymentRow, stripeSecretsOf } from '../../db/payments';
 import { formatMoney } from '../../domain/payments';
 import { stripeClient } from '../../lib/stripe';
