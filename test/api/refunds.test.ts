@@ -86,6 +86,7 @@ async function paidWorld(credits = 50, creditPrice = 250) {
     eventId: newId('evt'),
   });
   expect(settled.outcome).toBe('credited');
+  if (settled.outcome !== 'credited') throw new Error(settled.outcome);
   return { agency, adminKey, buyer, payment: settled.payment, paymentIntentId, chargeId };
 }
 
