@@ -54,6 +54,7 @@ import { leadRoutes } from './routes/leads';
 import { meRoutes } from './routes/me';
 import { offerRoutes } from './routes/offers';
 import { opsRoutes } from './routes/ops';
+import { refundRoutes } from './routes/refunds';
 import { reportRoutes } from './routes/reports';
 import { sessionRoutes } from './routes/session';
 import { sourceRoutes } from './routes/sources';
@@ -260,6 +261,7 @@ export function createApi(deps: ApiDeps): Api {
     ...keyRoutes,
     ...ssoRoutes,
     ...stripeWebhookRoutes,
+    ...refundRoutes,
     ...teamRoutes,
     ...twoFactorRoutes,
     ...auditRoutes,

@@ -146,6 +146,10 @@ const AUTHORIZATION = {
   signOutEverywhere: PUBLIC,
   // card payments (#21): Stripe's webhook is public (the agency's signing secret is its credential)
   receiveStripeWebhook: PUBLIC,
+  // the agency's card payments: its readers see them, its managers refund them
+  listPayments: AGENCY_READ,
+  getPayment: AGENCY_READ,
+  refundPayment: AGENCY_MANAGE,
   // the audit log: the agency's readers; a buyer's owners read their own buyer's entries
   auditLog: AGENCY_READ,
   exportAuditLog: AGENCY_READ,

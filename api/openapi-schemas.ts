@@ -30,6 +30,7 @@ import * as leads from './routes/leads.schemas';
 import * as me from './routes/me.schemas';
 import * as offers from './routes/offers.schemas';
 import * as ops from './routes/ops.schemas';
+import * as refunds from './routes/refunds.schemas';
 import * as reports from './routes/reports.schemas';
 import * as session from './routes/session.schemas';
 import * as sources from './routes/sources.schemas';
@@ -66,6 +67,7 @@ const SCHEMA_MODULES: Record<string, unknown>[] = [
   me,
   offers,
   ops,
+  refunds,
   reports,
   session,
   sources,

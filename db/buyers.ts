@@ -715,6 +715,7 @@ export async function autoPauseBuyer(
   db: DbOrTx,
   buyer: Pick<BuyerRow, 'id' | 'agencyId' | 'pauseReason'>,
   pauseReason: string,
+  note = 'consecutive delivery failures',
 ): Promise<void> {
   await db
     .update(buyers)
@@ -728,7 +729,7 @@ export async function autoPauseBuyer(
     objectId: buyer.id,
     action: 'updated',
     changes: { status: { from: 'active', to: 'paused' }, pauseReason: { from: buyer.pauseReason, to: pauseReason } },
-    note: 'consecutive delivery failures',
+    note,
   });
 }
 

@@ -13,7 +13,13 @@
 import { and, eq, sql } from 'drizzle-orm';
 
 import type { AuditBy } from '../domain/audit';
-import { paymentAmount, type PaymentKind, type StripeEventOutcome, stripeLedgerKey } from '../domain/payments';
+import {
+  paymentAmount,
+  type PaymentKind,
+  type PaymentStatus,
+  type StripeEventOutcome,
+  stripeLedgerKey,
+} from '../domain/payments';
 import { keyStore } from '../lib/key-store';
 import { recordChange } from './audit';
 import type { Db, DbOrTx } from './connection';
@@ -405,13 +411,18 @@ export async function markPaymentFailed(
 export interface PaymentFilter {
   agencyId: string;
   buyerId?: string;
+  status?: PaymentStatus;
 }
 
 export async function listPayments(db: DbOrTx, filter: PaymentFilter, page: PageArgs): Promise<Page<PaymentRow>> {
   return newestFirst(
     db,
     payments,
-    and(eq(payments.agencyId, filter.agencyId), filter.buyerId ? eq(payments.buyerId, filter.buyerId) : undefined),
+    and(
+      eq(payments.agencyId, filter.agencyId),
+      filter.buyerId ? eq(payments.buyerId, filter.buyerId) : undefined,
+      filter.status ? eq(payments.status, filter.status) : undefined,
+    ),
     page,
   );
 }

@@ -64,7 +64,11 @@ export async function startStripeMock(
   const binary = await ensureStripeMock(log);
   const port = opts.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(binary, ['-http-addr', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Given only -http-addr, stripe-mock also listens for HTTPS on its default :12112, so a second one on the machine
+  // exits at once: its HTTPS listener gets a port the system chooses (unused: the SDK talks plain HTTP to it).
+  const child = spawn(binary, ['-http-addr', `127.0.0.1:${port}`, '-https-addr', '127.0.0.1:'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 
   const tail: string[] = [];
   const keep = (line: string): void => {

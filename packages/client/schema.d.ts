@@ -1739,6 +1739,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/stripe/webhooks/{agencyId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stripe's webhook for one agency's card payments (register this URL in the Stripe dashboard)
+         * @description Verified with the agency's webhook signing secret (`Stripe-Signature`, timestamp tolerance `LW_STRIPE_WEBHOOK_TOLERANCE_SECONDS`). Handled events: `checkout.session.completed`, `checkout.session.async_payment_succeeded`, `payment_intent.succeeded` (credits, once per payment whatever the order or number of deliveries), and the others docs/payments.md lists; any other type is answered 200 `ignored`.
+         *
+         *     No authentication.
+         */
+        post: operations["receiveStripeWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The agency's card payments, newest first (filter by buyer and status)
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         */
+        get: operations["listPayments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payments/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One card payment with its refunds and disputes
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         */
+        get: operations["getPayment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payments/{id}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refund credits of a card payment to the card (whole or part)
+         * @description Asks Stripe for a refund of `credits` × the payment's credit price, then stores it `pending`; the credits leave the buyer's wallet when Stripe's webhook reports the refund succeeded (`refund.created`/`refund.updated`/`charge.refunded`), once. Refused, nothing asked of Stripe, when `credits` exceed the payment's credits not yet refunded, disputed or in a pending refund (409 `refund_exceeds_payment`), or when the buyer's balance is below `credits` (409 `refund_exceeds_balance`: a refund takes back credits the buyer still has, it does not overdraw the wallet).
+         *
+         *     Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         */
+        post: operations["refundPayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/setup/{token}": {
         parameters: {
             query?: never;
@@ -2594,7 +2678,7 @@ export interface components {
         /** @enum {string} */
         AuctionPricing: "first_price" | "second_price";
         /** @enum {string} */
-        AuditAction: "created" | "updated" | "deleted" | "credited" | "webhook_secret_rotated" | "key_issued" | "key_revoked" | "assigned" | "reoffered" | "rejected" | "opened" | "resolved" | "invited" | "role_changed" | "removed" | "ownership_transferred";
+        AuditAction: "created" | "updated" | "deleted" | "credited" | "webhook_secret_rotated" | "key_issued" | "key_revoked" | "assigned" | "reoffered" | "rejected" | "opened" | "resolved" | "invited" | "role_changed" | "removed" | "ownership_transferred" | "refund_requested";
         /** @enum {string} */
         AuditActorType: "root" | "user" | "key" | "system" | "unrecorded";
         /** @description who made the change */
@@ -2635,7 +2719,7 @@ export interface components {
             nextCursor: string | null;
         };
         /** @enum {string} */
-        AuditObjectType: "buyer" | "campaign" | "wallet" | "agency_settings" | "lead" | "dispute" | "api_key" | "source" | "membership" | "user";
+        AuditObjectType: "buyer" | "campaign" | "wallet" | "agency_settings" | "lead" | "dispute" | "api_key" | "source" | "membership" | "user" | "payment_settings" | "payment" | "billing";
         AuthenticationResponse: {
             id: string;
             rawId: string;
@@ -3562,7 +3646,7 @@ export interface components {
             nextCursor: string | null;
         };
         /** @enum {string} */
-        LedgerEntryKind: "top_up" | "charge" | "refund" | "adjustment";
+        LedgerEntryKind: "top_up" | "charge" | "refund" | "adjustment" | "card_refund" | "dispute" | "dispute_reversal";
         LedgerEntryView: {
             /** Format: uuid */
             id: string;
@@ -3756,6 +3840,58 @@ export interface components {
              */
             until: string;
             note?: string;
+        };
+        PaymentDetail: {
+            payment: components["schemas"]["PaymentView"];
+            refunds: components["schemas"]["RefundView"][];
+            disputes: components["schemas"]["PaymentDisputeView"][];
+        };
+        PaymentDisputeView: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            paymentId: string;
+            stripeDisputeId: string;
+            credits: number;
+            amount: number;
+            /** @description Stripe's dispute status (needs_response, won, lost, …) */
+            status: string;
+            reason: string | null;
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+            resolvedAt: string | null;
+        };
+        PaymentView: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            buyerId: string;
+            /** @enum {string} */
+            kind: "checkout" | "auto_recharge" | "reconciled";
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed" | "canceled";
+            credits: number;
+            /** @description minor units of the currency per credit */
+            creditPrice: number;
+            /** @description credits × creditPrice, minor units */
+            amount: number;
+            currency: string;
+            /** @description the amount for people, e.g. "12.50 USD" */
+            amountDisplay: string;
+            refundedCredits: number;
+            disputedCredits: number;
+            cardBrand: string | null;
+            cardLast4: string | null;
+            receiptUrl: string | null;
+            stripePaymentIntentId: string | null;
+            failureCode: string | null;
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+            succeededAt: string | null;
+        };
+        Payments: {
+            payments: components["schemas"]["PaymentView"][];
+            nextCursor: string | null;
         };
         /** @description paid when the lead is sold, reversed when the sale is returned */
         PayoutRule: {
@@ -3968,6 +4104,30 @@ export interface components {
             channel: components["schemas"]["SendingChannel"];
             workflowId: string;
             messageId: string;
+        };
+        RefundCreate: {
+            /** @description credits to refund: at most the payment's credits not yet refunded or disputed */
+            credits: number;
+            /** @description why (kept in the audit log and on the refund) */
+            reason?: string;
+        };
+        RefundCreated: {
+            refund: components["schemas"]["RefundView"];
+            payment: components["schemas"]["PaymentView"];
+        };
+        RefundView: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            paymentId: string;
+            credits: number;
+            amount: number;
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed" | "canceled";
+            stripeRefundId: string | null;
+            reason: string | null;
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
         };
         RegistrationResponse: {
             id: string;
@@ -4312,6 +4472,35 @@ export interface components {
             redirectUri: string | null;
             /** @description ISO-8601 UTC time */
             updatedAt: string;
+        };
+        /** @description a Stripe event object, signed in the `Stripe-Signature` header */
+        StripeEventBody: {
+            /** @description the event id (`evt_…`) */
+            id: string;
+            /** @constant */
+            object: "event";
+            /** @description the event type, e.g. `checkout.session.completed` */
+            type: string;
+            /** @description a connected account the event came from */
+            account?: string;
+            data: {
+                object: {
+                    [key: string]: unknown;
+                };
+            } & {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        StripeWebhookReceived: {
+            /** @constant */
+            received: true;
+            /**
+             * @description `applied`: it moved money or state; `duplicate`: this event was already applied; `ignored`: nothing to do for it
+             * @enum {string}
+             */
+            outcome: "applied" | "duplicate" | "ignored" | "refused";
         };
         Timeline: {
             events: components["schemas"]["TimelineEventView"][];
@@ -11338,6 +11527,315 @@ export interface operations {
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    receiveStripeWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                agencyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StripeEventBody"];
+            };
+        };
+        responses: {
+            /** @description received: applied, a duplicate, or ignored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StripeWebhookReceived"];
+                };
+            };
+            /** @description the signature or its timestamp does not check out (`stripe_signature_invalid`), or the body is not an event (`validation_failed`, `malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the agency has no card payments set up (`payments_not_configured`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the event names another Stripe account, or does not match its payment (unknown payment, another amount or currency): `stripe_event_refused`, nothing credited */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listPayments: {
+        parameters: {
+            query?: {
+                /** @description page size (1–200, default 50) */
+                limit?: number;
+                /** @description opaque: the nextCursor of the previous page */
+                cursor?: string;
+                /** @description only this buyer's payments */
+                buyerId?: string;
+                status?: "pending" | "succeeded" | "failed" | "canceled";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Payments"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPayment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the payment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentDetail"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    refundPayment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefundCreate"];
+            };
+        };
+        responses: {
+            /** @description asked of Stripe and stored pending */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundCreated"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the payment is not a succeeded one (`payment_not_refundable`), has fewer credits left (`refund_exceeds_payment`), or the buyer has fewer credits (`refund_exceeds_balance`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe refused the refund or did not answer (`stripe_error`): nothing stored */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -740,6 +740,21 @@ const CASES: Case[] = [
     body: () => ({ id: 'evt_authz', object: 'event', type: 'payment_intent.succeeded', data: { object: {} } }),
     expect: everyone(404),
   },
+  // The agency's card payments (#21): readers list and read them, managers refund (A has no card payments: 404)
+  { method: 'get', path: '/v1/payments', url: () => '/v1/payments', expect: anyAdmin(200) },
+  {
+    method: 'get',
+    path: '/v1/payments/:id',
+    url: () => `/v1/payments/${NO_SUCH_ID}`,
+    expect: { ...NO_KEY, ...DENY_ALL, adminA: 404, adminB: 404 },
+  },
+  {
+    method: 'post',
+    path: '/v1/payments/:id/refunds',
+    url: () => `/v1/payments/${NO_SUCH_ID}/refunds`,
+    body: () => ({ credits: 1 }),
+    expect: { ...NO_KEY, ...DENY_ALL, adminA: 404, adminB: 404 },
+  },
   { method: 'get', path: '/healthz', url: () => '/healthz', expect: everyone(200) },
   { method: 'get', path: '/readyz', url: () => '/readyz', expect: everyone(200) },
   { method: 'get', path: '/metrics', url: () => '/metrics', expect: everyone(200) },
