@@ -8,7 +8,7 @@
  * key definition (domain/payments.ts `stripeLedgerKey`): a top-up by its
  * payment intent, a card refund by its refund, a dispute by its dispute.
  */
-import { and, asc, eq, gte, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, isNull, lt, sql } from 'drizzle-orm';
 
 import { stripeLedgerKey } from '../domain/payments';
 import { buildStatement, monthBounds, type Statement, type StatementPayment } from '../domain/statements';
@@ -123,4 +123,17 @@ async function paymentsByLedgerKey(db: DbOrTx, buyerId: string): Promise<(key: s
     }
   }
   return (key) => keys.get(key);
+}
+
+/** Keeps the receipt link Stripe gave for a payment (and its charge), unless one was stored meanwhile. */
+export async function keepReceiptUrl(
+  db: DbOrTx,
+  paymentId: string,
+  receiptUrl: string,
+  chargeId: string | null,
+): Promise<void> {
+  await db
+    .update(payments)
+    .set({ receiptUrl, ...(chargeId ? { stripeChargeId: chargeId } : {}), updatedAt: new Date() })
+    .where(and(eq(payments.id, paymentId), isNull(payments.receiptUrl)));
 }

@@ -67,7 +67,7 @@ export interface StatementEntry {
   payment?: StatementPayment | null;
 }
 
-export interface StatementLine extends StatementEntry {
+interface StatementLine extends StatementEntry {
   section: StatementSection;
 }
 

@@ -6,12 +6,9 @@
  * Stripe unreachable or the payment unknown to it: no link this time, the
  * statement is shown all the same.
  */
-import { and, eq, isNull } from 'drizzle-orm';
-
 import type { DbOrTx } from '../db/connection';
 import { stripeSecretsOf } from '../db/payments';
-import { payments } from '../db/schema';
-import type { StatementPaymentRow } from '../db/statements';
+import { keepReceiptUrl, type StatementPaymentRow } from '../db/statements';
 import { stripeClient } from '../lib/stripe';
 import { idOf } from './stripe-events';
 
@@ -37,10 +34,6 @@ export async function fetchReceiptUrl(db: DbOrTx, payment: StatementPaymentRow):
   } catch {
     return null;
   }
-  if (url)
-    await db
-      .update(payments)
-      .set({ receiptUrl: url, stripeChargeId: chargeId, updatedAt: new Date() })
-      .where(and(eq(payments.id, payment.id), isNull(payments.receiptUrl)));
+  if (url) await keepReceiptUrl(db, payment.id, url, chargeId);
   return url;
 }

@@ -4,19 +4,20 @@
  * JSON or CSV (`{month}.csv` or `?format=csv`). The month is a calendar month
  * in the agency's time zone; opening + movements = closing (domain/statements.ts).
  */
+import { z } from 'zod';
+
 import { getBuyer } from '../../db/buyers';
 import { agencyTimeZone } from '../../db/reports';
 import { buyerStatement, statementMonths } from '../../db/statements';
 import { csvRecord, type CsvValue } from '../../domain/csv';
 import { formatMoney } from '../../domain/payments';
-import { STATEMENT_CSV_HEADER, type Statement } from '../../domain/statements';
+import { type Statement, STATEMENT_CSV_HEADER } from '../../domain/statements';
 import { fetchReceiptUrl } from '../../payments/receipts';
 import { notFound } from '../problem';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, NOT_FOUND, route, type StreamReply } from '../route';
 import { Id } from '../schema-blocks';
 import type { ApiServices } from '../services';
 import { Responses, StatementFormat, StatementMonth } from './statements.schemas';
-import { z } from 'zod';
 
 const MonthParams = z.object({ month: StatementMonth }).strict();
 const BuyerMonthParams = z.object({ id: Id, month: StatementMonth }).strict();

@@ -11,16 +11,15 @@ import { SYSTEM } from '../../db/audit';
 import { walletBalance } from '../../db/ledger';
 import { createPayment, paymentById, savePaymentSettings } from '../../db/payments';
 import { agencies, ledgerEntries, payments } from '../../db/schema';
-import { parseCsv } from '../../domain/csv';
 import { stripeLedgerKey } from '../../domain/payments';
 import { monthBounds, STATEMENT_SECTIONS } from '../../domain/statements';
 import type { LedgerEntryKind } from '../../domain/types';
 import {
   type LocalServer,
+  type RecordingProxy,
   startRecordingProxy,
   startStripeMock,
   STRIPE_MOCK_KEY,
-  type RecordingProxy,
 } from '../helpers/stripe';
 import { apiAgency, apiBuyer, bearer, getCsv, type Harness, startHarness } from './harness';
 

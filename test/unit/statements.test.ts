@@ -4,7 +4,6 @@
  */
 import fc from 'fast-check';
 
-import { LEDGER_ENTRY_KINDS, type LedgerEntryKind } from '../../domain/types';
 import {
   buildStatement,
   monthBounds,
@@ -13,6 +12,7 @@ import {
   STATEMENT_SECTIONS,
   type StatementEntry,
 } from '../../domain/statements';
+import { LEDGER_ENTRY_KINDS, type LedgerEntryKind } from '../../domain/types';
 
 const ZONES = ['UTC', 'America/New_York', 'Europe/London', 'Australia/Sydney', 'Asia/Kolkata', 'Pacific/Chatham'];
 /** February to May 2026 (DST starts in March in the north, ends in April in the south) and October–November. */
