@@ -4,6 +4,12 @@
  * stripe-mock when the webhook did not carry it); a bad month is a 400 naming the field; and over random ledgers
  * written to the database, opening + movements = closing and the last month closes on the wallet's balance.
  */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
 import { eq } from 'drizzle-orm';
 import fc from 'fast-check';
 
@@ -302,4 +308,21 @@ test('over random ledgers in the database, months chain and the last closes on t
     ),
     { numRuns: 12 },
   );
+});
+
+test("docs/payments.md's statements walkthrough runs as written", async () => {
+  const w = await world();
+  const doc = fs.readFileSync(path.join(__dirname, '../../docs/payments.md'), 'utf8');
+  const script = /<!-- walkthrough: statements[^>]*-->\s*```sh\n([\s\S]*?)```/.exec(doc)?.[1];
+  expect(script).toBeDefined();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-statements-'));
+  try {
+    const { stdout } = await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', script!], {
+      cwd: dir,
+      env: { ...process.env, LW: h.main.baseUrl, KEY: w.apiKey, MONTH: '2026-03' },
+    });
+    expect(stdout.trim().split('\n')).toEqual(['2026-04', '70 95', 'visa 4242', 'closing,95']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
