@@ -59,7 +59,7 @@ test('a buyer reads, prints and downloads a month of its wallet, with the card t
     .where(eq(payments.id, payment.id));
   const at = (iso: string) => new Date(iso);
   // One statement per entry, as the product writes them (the trigger sets each balance after the one before).
-  for (const row of [
+  const entries: (typeof ledgerEntries.$inferInsert)[] = [
     {
       buyerId: buyer.id,
       agencyId: agency.id,
@@ -105,8 +105,8 @@ test('a buyer reads, prints and downloads a month of its wallet, with the card t
       createdAt: at('2026-03-20T15:00:00Z'),
       leadId: '9b3f4c10-0000-4000-8000-0000000000bb',
     },
-  ])
-    await db.insert(ledgerEntries).values(row);
+  ];
+  for (const row of entries) await db.insert(ledgerEntries).values(row);
 
   const B = suite.track(await buyerPage(suite.browser, suite.h, apiKey));
   const page = B.page;
