@@ -59,6 +59,7 @@ import { reportRoutes } from './routes/reports';
 import { sessionRoutes } from './routes/session';
 import { sourceRoutes } from './routes/sources';
 import { ssoRoutes } from './routes/sso';
+import { statementRoutes } from './routes/statements';
 import { stripeWebhookRoutes } from './routes/stripe-webhooks';
 import { supplyRoutes } from './routes/supply';
 import { teamRoutes } from './routes/team';
@@ -262,6 +263,7 @@ export function createApi(deps: ApiDeps): Api {
     ...ssoRoutes,
     ...stripeWebhookRoutes,
     ...refundRoutes,
+    ...statementRoutes,
     ...teamRoutes,
     ...twoFactorRoutes,
     ...auditRoutes,

@@ -59,6 +59,9 @@ const AUTHORIZATION = {
   rotateWebhookSecret: AGENCY_MANAGE,
   buyerChanges: AGENCY_READ,
   buyerStats: AGENCY_READ,
+  buyerStatementMonths: AGENCY_READ,
+  buyerStatement: AGENCY_READ,
+  buyerStatementCsv: AGENCY_READ,
   // campaigns and prices
   createCampaign: AGENCY_MANAGE,
   listCampaigns: AGENCY_READ_DISPATCH,
@@ -107,6 +110,9 @@ const AUTHORIZATION = {
   // the buyer's own side
   myWallet: BUYER_ANY,
   myLedger: BUYER_ANY,
+  myStatementMonths: BUYER_ANY,
+  myStatement: BUYER_ANY,
+  myStatementCsv: BUYER_ANY,
   myLeads: BUYER_ANY,
   updateMe: BUYER_OWNER,
   listMyOffers: BUYER_ANY,

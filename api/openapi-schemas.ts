@@ -35,6 +35,7 @@ import * as reports from './routes/reports.schemas';
 import * as session from './routes/session.schemas';
 import * as sources from './routes/sources.schemas';
 import * as sso from './routes/sso.schemas';
+import * as statements from './routes/statements.schemas';
 import * as stripeWebhooks from './routes/stripe-webhooks.schemas';
 import * as supply from './routes/supply.schemas';
 import * as team from './routes/team.schemas';
@@ -72,6 +73,7 @@ const SCHEMA_MODULES: Record<string, unknown>[] = [
   session,
   sources,
   sso,
+  statements,
   stripeWebhooks,
   supply,
   team,

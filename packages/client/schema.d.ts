@@ -1761,7 +1761,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/payments": {
+    "/v1/me/statements": {
         parameters: {
             query?: never;
             header?: never;
@@ -1769,10 +1769,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The agency's card payments, newest first (filter by buyer and status)
-         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         * The months in which my wallet moved (statements to look at), newest first
+         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
          */
-        get: operations["listPayments"];
+        get: operations["myStatementMonths"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1781,7 +1781,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/payments/{id}": {
+    "/v1/me/statements/{month}.csv": {
         parameters: {
             query?: never;
             header?: never;
@@ -1789,10 +1789,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * One card payment with its refunds and disputes
-         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         * My statement of a month as CSV
+         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
          */
-        get: operations["getPayment"];
+        get: operations["myStatementCsv"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1801,22 +1801,80 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/payments/{id}/refunds": {
+    "/v1/me/statements/{month}": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get?: never;
-        put?: never;
         /**
-         * Refund credits of a card payment to the card (whole or part)
-         * @description Asks Stripe for a refund of `credits` × the payment's credit price, then stores it `pending`; the credits leave the buyer's wallet when Stripe's webhook reports the refund succeeded (`refund.created`/`refund.updated`/`charge.refunded`), once. Refused, nothing asked of Stripe, when `credits` exceed the payment's credits not yet refunded, disputed or in a pending refund (409 `refund_exceeds_payment`), or when the buyer's balance is below `credits` (409 `refund_exceeds_balance`: a refund takes back credits the buyer still has, it does not overdraw the wallet).
-         *
-         *     Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         * My statement of a calendar month in the agency's time zone: opening balance, top-ups (card, receipt), charges per lead, returns, card refunds, disputes, adjustments, closing balance
+         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
          */
-        post: operations["refundPayment"];
+        get: operations["myStatement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/buyers/{id}/statements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The months in which a buyer's wallet moved, newest first
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         */
+        get: operations["buyerStatementMonths"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/buyers/{id}/statements/{month}.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A buyer's statement of a month as CSV
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         */
+        get: operations["buyerStatementCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/buyers/{id}/statements/{month}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A buyer's statement of a calendar month in the agency's time zone (as GET /v1/me/statements/{month})
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         */
+        get: operations["buyerStatement"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3841,58 +3899,6 @@ export interface components {
             until: string;
             note?: string;
         };
-        PaymentDetail: {
-            payment: components["schemas"]["PaymentView"];
-            refunds: components["schemas"]["RefundView"][];
-            disputes: components["schemas"]["PaymentDisputeView"][];
-        };
-        PaymentDisputeView: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            paymentId: string;
-            stripeDisputeId: string;
-            credits: number;
-            amount: number;
-            /** @description Stripe's dispute status (needs_response, won, lost, …) */
-            status: string;
-            reason: string | null;
-            /** @description ISO-8601 UTC time */
-            createdAt: string;
-            resolvedAt: string | null;
-        };
-        PaymentView: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            buyerId: string;
-            /** @enum {string} */
-            kind: "checkout" | "auto_recharge" | "reconciled";
-            /** @enum {string} */
-            status: "pending" | "succeeded" | "failed" | "canceled";
-            credits: number;
-            /** @description minor units of the currency per credit */
-            creditPrice: number;
-            /** @description credits × creditPrice, minor units */
-            amount: number;
-            currency: string;
-            /** @description the amount for people, e.g. "12.50 USD" */
-            amountDisplay: string;
-            refundedCredits: number;
-            disputedCredits: number;
-            cardBrand: string | null;
-            cardLast4: string | null;
-            receiptUrl: string | null;
-            stripePaymentIntentId: string | null;
-            failureCode: string | null;
-            /** @description ISO-8601 UTC time */
-            createdAt: string;
-            succeededAt: string | null;
-        };
-        Payments: {
-            payments: components["schemas"]["PaymentView"][];
-            nextCursor: string | null;
-        };
         /** @description paid when the lead is sold, reversed when the sale is returned */
         PayoutRule: {
             /** @constant */
@@ -4104,30 +4110,6 @@ export interface components {
             channel: components["schemas"]["SendingChannel"];
             workflowId: string;
             messageId: string;
-        };
-        RefundCreate: {
-            /** @description credits to refund: at most the payment's credits not yet refunded or disputed */
-            credits: number;
-            /** @description why (kept in the audit log and on the refund) */
-            reason?: string;
-        };
-        RefundCreated: {
-            refund: components["schemas"]["RefundView"];
-            payment: components["schemas"]["PaymentView"];
-        };
-        RefundView: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            paymentId: string;
-            credits: number;
-            amount: number;
-            /** @enum {string} */
-            status: "pending" | "succeeded" | "failed" | "canceled";
-            stripeRefundId: string | null;
-            reason: string | null;
-            /** @description ISO-8601 UTC time */
-            createdAt: string;
         };
         RegistrationResponse: {
             id: string;
@@ -4473,6 +4455,66 @@ export interface components {
             /** @description ISO-8601 UTC time */
             updatedAt: string;
         };
+        Statement: {
+            /** Format: uuid */
+            buyerId: string;
+            month: components["schemas"]["StatementMonth"];
+            /** @description the agency's time zone the month is counted in */
+            timeZone: string;
+            /** @description the month's first instant */
+            from: string;
+            /** @description the next month's first instant (exclusive) */
+            to: string;
+            openingBalance: number;
+            /** @description openingBalance + the sum of totals, always */
+            closingBalance: number;
+            /** @description signed credits per section */
+            totals: {
+                [key: string]: number;
+            };
+            /** @description oldest first */
+            lines: components["schemas"]["StatementLineView"][];
+        };
+        /**
+         * @description `csv`: the same statement as RFC 4180 CSV (like the `.csv` path)
+         * @enum {string}
+         */
+        StatementFormat: "json" | "csv";
+        StatementLineView: {
+            /** Format: uuid */
+            id: string;
+            /** @description ISO-8601 UTC time */
+            at: string;
+            section: components["schemas"]["StatementSection"];
+            kind: components["schemas"]["LedgerEntryKind"];
+            /** @description signed credits */
+            amount: number;
+            balanceAfter: number;
+            leadId: string | null;
+            reference: string | null;
+            /** @description the card payment behind a top-up, card refund or dispute */
+            payment: components["schemas"]["StatementPaymentView"] | null;
+        };
+        /** @description a calendar month in the agency's time zone, YYYY-MM */
+        StatementMonth: string;
+        StatementMonths: {
+            timeZone: string;
+            /** @description months with ledger activity, newest first */
+            months: components["schemas"]["StatementMonth"][];
+        };
+        StatementPaymentView: {
+            /** Format: uuid */
+            paymentId: string;
+            /** @description what the card paid, in the currency's minor units */
+            amount: number;
+            currency: string;
+            cardBrand: string | null;
+            cardLast4: string | null;
+            /** @description Stripe's own receipt */
+            receiptUrl: string | null;
+        };
+        /** @enum {string} */
+        StatementSection: "topUps" | "charges" | "returns" | "cardRefunds" | "disputes" | "adjustments";
         /** @description a Stripe event object, signed in the `Stripe-Signature` header */
         StripeEventBody: {
             /** @description the event id (`evt_…`) */
@@ -11607,30 +11649,22 @@ export interface operations {
             };
         };
     };
-    listPayments: {
+    myStatementMonths: {
         parameters: {
-            query?: {
-                /** @description page size (1–200, default 50) */
-                limit?: number;
-                /** @description opaque: the nextCursor of the previous page */
-                cursor?: string;
-                /** @description only this buyer's payments */
-                buyerId?: string;
-                status?: "pending" | "succeeded" | "failed" | "canceled";
-            };
+            query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description a page */
+            /** @description the months */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Payments"];
+                    "application/json": components["schemas"]["StatementMonths"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -11671,7 +11705,125 @@ export interface operations {
             };
         };
     };
-    getPayment: {
+    myStatementCsv: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                month: components["schemas"]["StatementMonth"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 4180 CSV with a header row: an `opening` row, one row per ledger entry (oldest first), a `closing` row */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    myStatement: {
+        parameters: {
+            query?: {
+                format?: components["schemas"]["StatementFormat"];
+            };
+            header?: never;
+            path: {
+                month: components["schemas"]["StatementMonth"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the statement (as CSV with `?format=csv`, like the `.csv` path) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Statement"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    buyerStatementMonths: {
         parameters: {
             query?: never;
             header?: never;
@@ -11682,13 +11834,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description the payment */
+            /** @description the months */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PaymentDetail"];
+                    "application/json": components["schemas"]["StatementMonths"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -11738,28 +11890,25 @@ export interface operations {
             };
         };
     };
-    refundPayment: {
+    buyerStatementCsv: {
         parameters: {
             query?: never;
             header?: never;
             path: {
                 id: string;
+                month: components["schemas"]["StatementMonth"];
             };
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["RefundCreate"];
-            };
-        };
+        requestBody?: never;
         responses: {
-            /** @description asked of Stripe and stored pending */
-            201: {
+            /** @description RFC 4180 CSV with a header row: an `opening` row, one row per ledger entry (oldest first), a `closing` row */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RefundCreated"];
+                    "text/csv": string;
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -11798,33 +11947,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the payment is not a succeeded one (`payment_not_refundable`), has fewer credits left (`refund_exceeds_payment`), or the buyer has fewer credits (`refund_exceeds_balance`) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description body over 1 MiB (`payload_too_large`) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description body is not JSON (`unsupported_media_type`) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
@@ -11834,8 +11956,69 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Stripe refused the refund or did not answer (`stripe_error`): nothing stored */
-            502: {
+        };
+    };
+    buyerStatement: {
+        parameters: {
+            query?: {
+                format?: components["schemas"]["StatementFormat"];
+            };
+            header?: never;
+            path: {
+                id: string;
+                month: components["schemas"]["StatementMonth"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the statement (as CSV with `?format=csv`, like the `.csv` path) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Statement"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -3,6 +3,7 @@ import { type Api, ok } from '../shared/api';
 import { dateTime, num } from '../shared/format';
 import type { LedgerEntry, Wallet } from '../shared/types';
 import { Button, ErrorNote, Loading, Panel, useAsync, useMorePages } from '../shared/ui';
+import { Statements } from './wallet/Statements';
 
 export function WalletPage({
   api,
@@ -57,6 +58,7 @@ export function WalletPage({
           </div>
         ) : null}
       </Panel>
+      <Statements api={api} />
     </div>
   );
 }
