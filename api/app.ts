@@ -57,6 +57,7 @@ import { opsRoutes } from './routes/ops';
 import { reportRoutes } from './routes/reports';
 import { sessionRoutes } from './routes/session';
 import { sourceRoutes } from './routes/sources';
+import { checkoutRoutes } from './routes/checkout';
 import { ssoRoutes } from './routes/sso';
 import { stripeWebhookRoutes } from './routes/stripe-webhooks';
 import { supplyRoutes } from './routes/supply';
@@ -260,6 +261,7 @@ export function createApi(deps: ApiDeps): Api {
     ...keyRoutes,
     ...ssoRoutes,
     ...stripeWebhookRoutes,
+    ...checkoutRoutes,
     ...teamRoutes,
     ...twoFactorRoutes,
     ...auditRoutes,

@@ -66,6 +66,8 @@ const PROBLEM_TITLES = {
   payments_not_configured: 'The agency has not set up card payments',
   stripe_signature_invalid: 'The Stripe signature does not check out',
   stripe_event_refused: 'The Stripe event does not match a payment of this agency',
+  stripe_unavailable: 'Stripe refused or could not be reached',
+  public_url_not_set: 'The server does not know its public URL (LW_PUBLIC_URL)',
   bad_request: 'Bad request',
   service_unavailable: 'A dependency is unavailable',
   internal_error: 'Internal error',
