@@ -1739,6 +1739,138 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/stripe/webhooks/{agencyId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stripe's webhook for one agency's card payments (register this URL in the Stripe dashboard)
+         * @description Verified with the agency's webhook signing secret (`Stripe-Signature`, timestamp tolerance `LW_STRIPE_WEBHOOK_TOLERANCE_SECONDS`). Handled events: `checkout.session.completed`, `checkout.session.async_payment_succeeded`, `payment_intent.succeeded` (credits, once per payment whatever the order or number of deliveries), and the others docs/payments.md lists; any other type is answered 200 `ignored`.
+         *
+         *     No authentication.
+         */
+        post: operations["receiveStripeWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payments/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The agency's card payment settings (Stripe): never a secret, only a hint of the key
+         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         */
+        get: operations["getPaymentSettings"];
+        /**
+         * Set the agency's card payments: Stripe keys, currency, credit price, top-up bounds (owners only)
+         * @description The secret key and the webhook signing secret are write-only: sealed at rest, never answered, logged or audited; omit one to keep the stored one (the first PUT must carry both). A new secret key forgets the account "test connection" read. Register `webhookUrl` in the Stripe dashboard.
+         *
+         *     Auth: a session or key acting as agency owner (the root token acts as platform operator).
+         */
+        put: operations["putPaymentSettings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payments/settings/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test connection: read the Stripe account the stored key belongs to (and remember its id)
+         * @description Calls Stripe's `GET /v1/account` (the SDK's `accounts.retrieveCurrent()`) with the stored key. From then on, webhook events naming another account are refused. A key Stripe refuses answers 200 with `ok: false` and Stripe's message (never the key).
+         *
+         *     Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         */
+        post: operations["testPaymentSettings"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/payments/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether I can top up by card, and at what price: the agency's currency, credit price and bounds
+         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
+         */
+        get: operations["myPaymentOptions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My card payments (top-ups and auto-recharges), newest first
+         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
+         */
+        get: operations["myPayments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/payments/checkout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Top up by card: a Stripe Checkout Session for `credits` at the agency's credit price
+         * @description Answers Stripe's hosted payment page (`url`): send the browser there. The credits land when Stripe's signed webhook says the payment succeeded, never by the browser coming back.
+         *
+         *     Auth: a session or key acting as buyer owner (the root token acts as platform operator).
+         */
+        post: operations["startCheckout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/setup/{token}": {
         parameters: {
             query?: never;
@@ -2594,7 +2726,7 @@ export interface components {
         /** @enum {string} */
         AuctionPricing: "first_price" | "second_price";
         /** @enum {string} */
-        AuditAction: "created" | "updated" | "deleted" | "credited" | "webhook_secret_rotated" | "key_issued" | "key_revoked" | "assigned" | "reoffered" | "rejected" | "opened" | "resolved" | "invited" | "role_changed" | "removed" | "ownership_transferred";
+        AuditAction: "created" | "updated" | "deleted" | "credited" | "webhook_secret_rotated" | "key_issued" | "key_revoked" | "assigned" | "reoffered" | "rejected" | "opened" | "resolved" | "invited" | "role_changed" | "removed" | "ownership_transferred" | "refund_requested";
         /** @enum {string} */
         AuditActorType: "root" | "user" | "key" | "system" | "unrecorded";
         /** @description who made the change */
@@ -2635,7 +2767,7 @@ export interface components {
             nextCursor: string | null;
         };
         /** @enum {string} */
-        AuditObjectType: "buyer" | "campaign" | "wallet" | "agency_settings" | "lead" | "dispute" | "api_key" | "source" | "membership" | "user";
+        AuditObjectType: "buyer" | "campaign" | "wallet" | "agency_settings" | "lead" | "dispute" | "api_key" | "source" | "membership" | "user" | "payment_settings" | "payment" | "billing";
         AuthenticationResponse: {
             id: string;
             rawId: string;
@@ -3039,6 +3171,18 @@ export interface components {
         };
         /** @enum {string} */
         ChangeActor: "admin" | "buyer" | "system";
+        CheckoutBody: {
+            /** @description how many credits to buy, within the agency's minimum and maximum */
+            credits: number;
+            /** @description if given, must be the agency's currency (a guard against a stale page) */
+            currency?: string;
+        };
+        CheckoutStarted: {
+            /** Format: uuid */
+            paymentId: string;
+            /** @description Stripe's hosted payment page: send the browser there */
+            url: string;
+        };
         ChooseOrganisationBody: {
             /** Format: uuid */
             membershipId: string;
@@ -3562,7 +3706,7 @@ export interface components {
             nextCursor: string | null;
         };
         /** @enum {string} */
-        LedgerEntryKind: "top_up" | "charge" | "refund" | "adjustment";
+        LedgerEntryKind: "top_up" | "charge" | "refund" | "adjustment" | "card_refund" | "dispute" | "dispute_reversal";
         LedgerEntryView: {
             /** Format: uuid */
             id: string;
@@ -3756,6 +3900,76 @@ export interface components {
              */
             until: string;
             note?: string;
+        };
+        PaymentOptions: {
+            /** @description whether the agency takes card payments */
+            enabled: boolean;
+            currency: string | null;
+            creditPrice: number | null;
+            minCredits: number | null;
+            maxCredits: number | null;
+        };
+        PaymentSettings: {
+            /** @description null: card payments are not set up */
+            settings: components["schemas"]["PaymentSettingsView"] | null;
+        };
+        PaymentSettingsPut: {
+            /** @description the agency's Stripe secret key; write-only (never answered), omitted = keep the stored one (required the first time) */
+            secretKey?: components["schemas"]["StripeSecretKey"];
+            /** @description the signing secret of the webhook endpoint registered in Stripe; write-only, omitted = keep (required the first time) */
+            webhookSecret?: components["schemas"]["StripeWebhookSecret"];
+            /** @description the currency buyers pay in */
+            currency: string;
+            /** @description one credit's price in the currency's minor units (250 = 2.50 USD) */
+            creditPrice: number;
+            /** @description the fewest credits one top-up buys */
+            minCredits: number;
+            /** @description the most credits one top-up buys */
+            maxCredits: number;
+            /** @description declined auto-recharges in a row before auto-recharge pauses (default 3) */
+            rechargeMaxFailures?: number;
+        };
+        PaymentSettingsView: {
+            currency: string;
+            creditPrice: number;
+            minCredits: number;
+            maxCredits: number;
+            rechargeMaxFailures: number;
+            /** @description the account "test connection" read (`acct_…`), else null */
+            stripeAccountId: string | null;
+            /** @description the secret key's prefix and last four characters (`sk_test_…abcd`) */
+            secretKeyHint: string;
+            /** @enum {string} */
+            mode: "test" | "live";
+            /** @description register this endpoint in Stripe's dashboard (null: LW_PUBLIC_URL is not set) */
+            webhookUrl: string | null;
+            /** @description ISO-8601 UTC time */
+            updatedAt: string;
+        };
+        PaymentView: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            kind: "checkout" | "auto_recharge" | "reconciled";
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed" | "canceled";
+            credits: number;
+            creditPrice: number;
+            /** @description credits × creditPrice, in the currency's minor units */
+            amount: number;
+            currency: string;
+            cardBrand: string | null;
+            cardLast4: string | null;
+            receiptUrl: string | null;
+            failureMessage: string | null;
+            refundedCredits: number;
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+            succeededAt: string | null;
+        };
+        Payments: {
+            payments: components["schemas"]["PaymentView"][];
+            nextCursor: string | null;
         };
         /** @description paid when the lead is sold, reversed when the sale is returned */
         PayoutRule: {
@@ -4313,6 +4527,45 @@ export interface components {
             /** @description ISO-8601 UTC time */
             updatedAt: string;
         };
+        StripeConnection: {
+            ok: boolean;
+            /** @description the Stripe account the key belongs to (`acct_…`) */
+            accountId: string | null;
+            displayName: string | null;
+            /** @description Stripe's error message when the key did not work */
+            error: string | null;
+        };
+        /** @description a Stripe event object, signed in the `Stripe-Signature` header */
+        StripeEventBody: {
+            /** @description the event id (`evt_…`) */
+            id: string;
+            /** @constant */
+            object: "event";
+            /** @description the event type, e.g. `checkout.session.completed` */
+            type: string;
+            /** @description a connected account the event came from */
+            account?: string;
+            data: {
+                object: {
+                    [key: string]: unknown;
+                };
+            } & {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        StripeSecretKey: string;
+        StripeWebhookReceived: {
+            /** @constant */
+            received: true;
+            /**
+             * @description `applied`: it moved money or state; `duplicate`: this event was already applied; `ignored`: nothing to do for it
+             * @enum {string}
+             */
+            outcome: "applied" | "duplicate" | "ignored" | "refused";
+        };
+        StripeWebhookSecret: string;
         Timeline: {
             events: components["schemas"]["TimelineEventView"][];
         };
@@ -11338,6 +11591,498 @@ export interface operations {
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    receiveStripeWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                agencyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StripeEventBody"];
+            };
+        };
+        responses: {
+            /** @description received: applied, a duplicate, or ignored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StripeWebhookReceived"];
+                };
+            };
+            /** @description the signature or its timestamp does not check out (`stripe_signature_invalid`), or the body is not an event (`validation_failed`, `malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the agency has no card payments set up (`payments_not_configured`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the event names another Stripe account, or does not match its payment (unknown payment, another amount or currency): `stripe_event_refused`, nothing credited */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPaymentSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the settings, or null */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentSettings"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putPaymentSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PaymentSettingsPut"];
+            };
+        };
+        responses: {
+            /** @description the settings as stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentSettings"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    testPaymentSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description what Stripe said */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StripeConnection"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no payment settings yet (`payments_not_configured`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    myPaymentOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the options */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentOptions"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    myPayments: {
+        parameters: {
+            query?: {
+                /** @description page size (1–200, default 50) */
+                limit?: number;
+                /** @description opaque: the nextCursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Payments"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    startCheckout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckoutBody"];
+            };
+        };
+        responses: {
+            /** @description the pending payment and where to pay it */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckoutStarted"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the agency has not set up card payments (`payments_not_configured`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no public URL to send the browser back to (`public_url_not_set`: set LW_PUBLIC_URL) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe refused or could not be reached (`stripe_unavailable`); the payment stays pending */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
