@@ -111,6 +111,9 @@ const KEY_ROUTES = new Set([
   'GET /v1/members',
 ]);
 
+/** Reads that are the agency's owners' and admins' only: its Stripe settings (#21). */
+const MANAGER_READS = new Set(['GET /v1/payments/settings']);
+
 /** Whether a role's key may call a route, in the words of docs/accounts.md "Roles". */
 function roleMay(who: Who, c: Case, name: string): boolean {
   switch (who) {
@@ -119,7 +122,7 @@ function roleMay(who: Who, c: Case, name: string): boolean {
     case 'dispatcherA':
       return DISPATCHER_MAY.has(name);
     case 'analystA':
-      return c.method === 'get' && !KEY_ROUTES.has(name); // read-only: every GET
+      return c.method === 'get' && !KEY_ROUTES.has(name) && !MANAGER_READS.has(name); // read-only: every GET
     case 'memberT':
       return BUYER_MEMBER_MAY.has(name);
     case 'memberS':
