@@ -7,6 +7,7 @@
  */
 import { and, eq } from 'drizzle-orm';
 
+import { createApiKey } from '../../db/keys';
 import { walletBalance } from '../../db/ledger';
 import { paymentById } from '../../db/payments';
 import { auditLog, ledgerEntries } from '../../db/schema';
@@ -14,18 +15,17 @@ import { stripeLedgerKey } from '../../domain/payments';
 import {
   checkoutSession,
   deliver,
+  type LocalServer,
   newId,
+  paymentIntent,
   type RecordingProxy,
   signedDelivery,
   startRecordingProxy,
   startStripeMock,
   STRIPE_MOCK_KEY,
   stripeEvent,
-  type LocalServer,
-  paymentIntent,
 } from '../helpers/stripe';
-import { createApiKey } from '../../db/keys';
-import { type ApiInstance, apiAgency, apiBuyer, bearer, type Harness, startHarness } from './harness';
+import { apiAgency, apiBuyer, type ApiInstance, bearer, type Harness, startHarness } from './harness';
 
 const PUBLIC_URL = 'https://leads.example.com';
 const WEBHOOK_SECRET = 'whsec_checkoutTestSecret0123456789';
