@@ -46,6 +46,7 @@ import { auditRoutes } from './routes/audit';
 import { buyerSideRoutes } from './routes/buyer-side';
 import { buyerRoutes } from './routes/buyers';
 import { campaignRoutes } from './routes/campaigns';
+import { checkoutRoutes } from './routes/checkout';
 import { deliveryRoutes } from './routes/deliveries';
 import { disputeRoutes } from './routes/disputes';
 import { exportRoutes } from './routes/exports';
@@ -264,6 +265,7 @@ export function createApi(deps: ApiDeps): Api {
     ...stripeWebhookRoutes,
     ...refundRoutes,
     ...statementRoutes,
+    ...checkoutRoutes,
     ...teamRoutes,
     ...twoFactorRoutes,
     ...auditRoutes,

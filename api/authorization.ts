@@ -156,6 +156,13 @@ const AUTHORIZATION = {
   listPayments: AGENCY_READ,
   getPayment: AGENCY_READ,
   refundPayment: AGENCY_MANAGE,
+  // the agency's Stripe settings: managers read, owners change them; a buyer's owners top up, every member reads
+  getPaymentSettings: AGENCY_MANAGE,
+  putPaymentSettings: ['agency:owner'],
+  testPaymentSettings: AGENCY_MANAGE,
+  startCheckout: BUYER_OWNER,
+  myPayments: BUYER_ANY,
+  myPaymentOptions: BUYER_ANY,
   // the audit log: the agency's readers; a buyer's owners read their own buyer's entries
   auditLog: AGENCY_READ,
   exportAuditLog: AGENCY_READ,

@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 
-import { FEED_CLOSE_OUTCOMES } from '../domain/types';
+import { FEED_CLOSE_OUTCOMES, LEDGER_ENTRY_KINDS } from '../domain/types';
 import { Id } from './schema-blocks';
 import { BidAccepted, BidRefused, BuyerOfferView, ClaimRefused, ClaimWon, RequestId } from './schemas';
 
@@ -100,6 +100,21 @@ const OfferClosedMessage = z
   .object({ type: z.literal('offer.closed'), offerId: Id, outcome: z.enum(FEED_CLOSE_OUTCOMES), seq: Seq })
   .describe('an offer this socket was shown has closed (a cancelled offer counts as expired)');
 
+const WalletChangedMessage = z
+  .object({
+    type: z.literal('wallet.changed'),
+    balance: z.number().int().describe('the balance after the entry'),
+    entry: z.object({
+      id: Id,
+      kind: z.enum(LEDGER_ENTRY_KINDS),
+      amount: z.number().int().describe('credits in (positive) or out (negative)'),
+      at: z.string().describe('ISO-8601 UTC time the entry was made'),
+    }),
+  })
+  .describe(
+    "an entry changed this buyer's wallet (a top-up, a card payment, a charge, a refund, a card refund, a dispute): its new balance",
+  );
+
 const answerTo = { requestId: RequestId.describe('the requestId of the claim or bid this answers') };
 export const ClaimResultMessage = z
   .discriminatedUnion('result', [
@@ -145,6 +160,7 @@ export const FeedServerMessage = z.discriminatedUnion('type', [
   SnapshotMessage,
   OfferOpenedMessage,
   OfferClosedMessage,
+  WalletChangedMessage,
   ClaimResultMessage,
   BidResultMessage,
   FeedErrorMessage,

@@ -22,6 +22,7 @@ import * as audit from './routes/audit.schemas';
 import * as buyerSide from './routes/buyer-side.schemas';
 import * as buyers from './routes/buyers.schemas';
 import * as campaigns from './routes/campaigns.schemas';
+import * as checkout from './routes/checkout.schemas';
 import * as deliveries from './routes/deliveries.schemas';
 import * as disputes from './routes/disputes.schemas';
 import * as exportRoutes from './routes/exports.schemas';
@@ -75,6 +76,7 @@ const SCHEMA_MODULES: Record<string, unknown>[] = [
   sso,
   statements,
   stripeWebhooks,
+  checkout,
   supply,
   team,
   twoFactor,

@@ -99,7 +99,10 @@ export async function openDatabaseFor(config: Config, env: NodeJS.ProcessEnv = p
 export function createBus(database: Database): OfferBus {
   if (database.driver === 'postgres' && database.url)
     return createPostgresBus(database.url, database.raw as import('pg').Pool);
-  return createInProcessBus();
+  // PGlite's own listen() hears the ledger trigger's wallet NOTIFYs (the feed's `wallet.changed`).
+  return createInProcessBus(
+    database.driver === 'pglite' ? { pglite: database.raw as import('@electric-sql/pglite').PGlite } : {},
+  );
 }
 
 /**

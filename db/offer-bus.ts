@@ -9,12 +9,20 @@
  * (the buyer-facing offer and the buyers it targets, or who won); when that
  * would not fit NOTIFY's 8 kB the event goes as ids only and the gateways
  * read the rest.
+ *
+ * The bus also carries what the ledger trigger (migration 0016) NOTIFYs on
+ * `leadwire_wallet` for every entry applied to a wallet, so that the feed can
+ * tell the buyer's pages their new balance (`wallet.changed`): on Postgres the
+ * same LISTEN connection listens to that channel too; with PGlite the bus
+ * listens through PGlite's own `listen()`, which hears the trigger's NOTIFY.
  */
 import { EventEmitter } from 'node:events';
 
+import type { PGlite } from '@electric-sql/pglite';
 import type { Client, Pool } from 'pg';
 
 import type { BuyerOffer } from '../domain/offer-view';
+import { LEDGER_ENTRY_KINDS, type LedgerEntryKind } from '../domain/types';
 
 export interface OfferBusEvent {
   type: 'offer.opened' | 'offer.closed';
@@ -53,6 +61,59 @@ interface AccessBusEvent {
 }
 
 export type BusEvent = OfferBusEvent | AccessBusEvent;
+
+/** An entry applied to a buyer's wallet, as the ledger trigger tells it (any process, any kind of entry). */
+export interface WalletChange {
+  buyerId: string;
+  agencyId: string;
+  /** The balance after the entry. */
+  balance: number;
+  entry: { id: string; kind: LedgerEntryKind; amount: number; at: string };
+}
+
+/** The channel the ledger trigger (ledger_apply_entry, migration 0016) NOTIFYs every applied entry on. */
+const WALLET_CHANNEL = 'leadwire_wallet';
+
+/** The trigger's payload `{buyerId, agencyId, balance, entryId, kind, amount, at}` as a WalletChange (null: not one). */
+function walletChangeOf(payload: string | undefined): WalletChange | null {
+  if (!payload) return null;
+  let p: Record<string, unknown>;
+  try {
+    p = JSON.parse(payload) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  const at = typeof p.at === 'string' ? new Date(p.at) : null;
+  if (
+    typeof p.buyerId !== 'string' ||
+    typeof p.agencyId !== 'string' ||
+    typeof p.entryId !== 'string' ||
+    !Number.isSafeInteger(p.balance) ||
+    !Number.isSafeInteger(p.amount) ||
+    !(LEDGER_ENTRY_KINDS as readonly unknown[]).includes(p.kind) ||
+    !at ||
+    Number.isNaN(at.getTime())
+  )
+    return null;
+  return {
+    buyerId: p.buyerId,
+    agencyId: p.agencyId,
+    balance: p.balance as number,
+    entry: { id: p.entryId, kind: p.kind as LedgerEntryKind, amount: p.amount as number, at: at.toISOString() },
+  };
+}
+
+type WalletListener = (change: WalletChange) => void;
+
+function tell<T>(listeners: Iterable<(x: T) => void>, x: T): void {
+  for (const l of listeners) {
+    try {
+      l(x);
+    } catch {
+      /* one bad subscriber must not silence the rest */
+    }
+  }
+}
 type Unsent = Omit<OfferBusEvent, 'sentAt'> | Omit<AccessBusEvent, 'sentAt'>;
 
 type OfferBusListener = (event: BusEvent) => void;
@@ -71,6 +132,11 @@ export interface OfferBus {
    * their clients up to date from the database.
    */
   onResync(listener: () => void): () => void;
+  /**
+   * Every entry applied to any wallet of the database (the ledger trigger's NOTIFY). Absent on a bus that cannot
+   * hear the database (an in-process bus without PGlite): then nobody is told.
+   */
+  onWallet?(listener: WalletListener): () => void;
 }
 
 interface BusState {
@@ -86,9 +152,25 @@ const CHANNEL = 'leadwire_offers';
 /** The LISTEN connection's name in pg_stat_activity (operators, and the test that cuts it). */
 export const BUS_APPLICATION_NAME = 'leadwire-feed-bus';
 
-export function createInProcessBus(): OfferBus {
+/**
+ * One process's bus. Given the PGlite database, it also hears the ledger trigger's wallet NOTIFYs through
+ * PGlite's `listen()` (a NOTIFY of a committed transaction reaches it, as it would a Postgres LISTEN).
+ */
+export function createInProcessBus(opts: { pglite?: PGlite } = {}): OfferBus {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
+  const walletListeners = new Set<WalletListener>();
+  const pglite = opts.pglite;
+  let unlisten: Promise<(() => Promise<void>) | null> | null = null;
+  const listening = (): Promise<unknown> =>
+    pglite
+      ? (unlisten ??= pglite
+          .listen(WALLET_CHANNEL, (payload) => {
+            const change = walletChangeOf(payload);
+            if (change) tell(walletListeners, change);
+          })
+          .catch(() => null))
+      : Promise.resolve();
   return {
     async publish(event) {
       emitter.emit('event', { ...event, sentAt: new Date().toISOString() });
@@ -97,12 +179,26 @@ export function createInProcessBus(): OfferBus {
       emitter.on('event', listener);
       return () => emitter.off('event', listener);
     },
-    async ready() {},
+    async ready() {
+      await listening();
+    },
     async close() {
       emitter.removeAllListeners();
+      walletListeners.clear();
+      const stop = await unlisten;
+      await stop?.().catch(() => undefined);
     },
     state: () => ({ connected: true, reconnects: 0 }),
     onResync: () => () => undefined,
+    ...(pglite
+      ? {
+          onWallet(listener: WalletListener) {
+            walletListeners.add(listener);
+            void listening();
+            return () => walletListeners.delete(listener);
+          },
+        }
+      : {}),
   };
 }
 
@@ -121,6 +217,7 @@ export function createPostgresBus(
 ): OfferBus {
   const listeners = new Set<OfferBusListener>();
   const resyncListeners = new Set<() => void>();
+  const walletListeners = new Set<WalletListener>();
   let client: Client | null = null;
   let closed = false;
   let connecting: Promise<void> | null = null;
@@ -163,6 +260,11 @@ export function createPostgresBus(
       });
       try {
         c.on('notification', (msg) => {
+          if (msg.channel === WALLET_CHANNEL) {
+            const change = walletChangeOf(msg.payload);
+            if (change) tell(walletListeners, change);
+            return;
+          }
           if (msg.channel !== CHANNEL || !msg.payload) return;
           let event: BusEvent;
           try {
@@ -185,6 +287,7 @@ export function createPostgresBus(
         c.on('end', () => lose(c));
         await c.connect();
         await c.query(`LISTEN ${CHANNEL}`);
+        await c.query(`LISTEN ${WALLET_CHANNEL}`);
         client = c;
         if (everConnected) {
           reconnects++;
@@ -228,6 +331,7 @@ export function createPostgresBus(
       clearInterval(keepalive);
       listeners.clear();
       resyncListeners.clear();
+      walletListeners.clear();
       const c = client;
       client = null;
       await c?.end().catch(() => undefined);
@@ -236,6 +340,11 @@ export function createPostgresBus(
     onResync(listener) {
       resyncListeners.add(listener);
       return () => resyncListeners.delete(listener);
+    },
+    onWallet(listener) {
+      walletListeners.add(listener);
+      void ensure();
+      return () => walletListeners.delete(listener);
     },
   };
 }

@@ -6,9 +6,11 @@
  * read once, and the events after it wait their turn. `offer.opened` goes to
  * the offer's targets, `offer.closed` to the sockets that were shown the offer.
  * A `buyer.access` event re-checks that buyer's sockets (api/feed/access.ts).
+ * A wallet change (the ledger trigger's NOTIFY, heard by the bus) goes to that
+ * buyer's sockets as `wallet.changed` with the new balance.
  */
 import { offerWinnerIds } from '../../db/assignments';
-import type { BusEvent, OfferBusEvent } from '../../db/offer-bus';
+import type { BusEvent, OfferBusEvent, WalletChange } from '../../db/offer-bus';
 import { eligibleTargetPrices, getOffer } from '../../db/offers';
 import type { FeedServerMessage } from '../feed-messages';
 import type { ApiServices } from '../services';
@@ -45,6 +47,13 @@ export class FeedFanOut {
       .then(async () => this.fanOut(complete ? event : await this.readEvent(event)))
       .catch((err) => services.logger.warn(`[feed] could not fan out ${event.type} ${event.offerId}`, err))
       .finally(() => this.reading--);
+  };
+
+  /** The wallet subscriber: every socket of the buyer hears its new balance and the entry that made it. */
+  readonly onWalletChange = (change: WalletChange): void => {
+    if (this.closed || !this.clients.servesAgency(change.agencyId)) return;
+    const message: FeedServerMessage = { type: 'wallet.changed', balance: change.balance, entry: change.entry };
+    for (const c of this.clients.ofBuyer(change.buyerId)) c.send(message);
   };
 
   /** Stops fanning out: events heard from now on are dropped. */

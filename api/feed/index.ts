@@ -75,6 +75,7 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
 
   const fanOut = new FeedFanOut(services, clients);
   const unsubscribe = services.bus.subscribe(fanOut.onBusEvent);
+  const stopWallet = services.bus.onWallet?.(fanOut.onWalletChange) ?? (() => undefined);
   let resyncs = 0;
   const stopResync = services.bus.onResync(() => {
     resyncs++;
@@ -142,6 +143,7 @@ export function attachFeedGateway(server: http.Server, services: ApiServices, op
       clearInterval(heartbeat);
       unsubscribe();
       stopResync();
+      stopWallet();
       server.off('upgrade', onUpgrade);
       await Promise.all(
         clients.all().map(

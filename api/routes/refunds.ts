@@ -135,7 +135,7 @@ export const refundRoutes: AnyRoute[] = [
         description:
           'the payment is not a succeeded one (`payment_not_refundable`), has fewer credits left (`refund_exceeds_payment`), or the buyer has fewer credits (`refund_exceeds_balance`)',
       },
-      502: { description: 'Stripe refused the refund or did not answer (`stripe_error`): nothing stored' },
+      502: { description: 'Stripe refused the refund or did not answer (`stripe_unavailable`): nothing stored' },
       ...BODY_ERRORS,
       ...NOT_FOUND,
       ...AUTH_ERRORS,
@@ -171,7 +171,7 @@ export const refundRoutes: AnyRoute[] = [
         services.logger.warn(
           `[stripe] refund of payment ${params.id} refused by Stripe: ${err.type} ${err.code ?? ''} ${err.message}`,
         );
-        throw new Problem(502, 'stripe_error', `Stripe did not make the refund: ${err.message}`, {
+        throw new Problem(502, 'stripe_unavailable', `Stripe did not make the refund: ${err.message}`, {
           stripeCode: err.code ?? null,
         });
       }

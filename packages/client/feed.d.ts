@@ -73,6 +73,23 @@ export interface components {
             /** @description the position of this message (ms): reconnect with `?since=<seq>` to resume after it */
             seq: number;
         };
+        /** @description an entry changed this buyer's wallet (a top-up, a card payment, a charge, a refund, a card refund, a dispute): its new balance */
+        "wallet.changed": {
+            /** @constant */
+            type: "wallet.changed";
+            /** @description the balance after the entry */
+            balance: number;
+            entry: {
+                /** Format: uuid */
+                id: string;
+                /** @enum {string} */
+                kind: "top_up" | "charge" | "refund" | "adjustment" | "card_refund" | "dispute" | "dispute_reversal";
+                /** @description credits in (positive) or out (negative) */
+                amount: number;
+                /** @description ISO-8601 UTC time the entry was made */
+                at: string;
+            };
+        };
         /** @description the answer to a `claim`: the same bodies as POST /v1/offers/{id}/claim */
         "claim.result": {
             /** @constant */
@@ -224,6 +241,8 @@ export type SnapshotMessage = components['schemas']["snapshot"];
 export type OfferOpenedMessage = components['schemas']["offer.opened"];
 /** `offer.closed`: an offer this socket was shown has closed (a cancelled offer counts as expired) */
 export type OfferClosedMessage = components['schemas']["offer.closed"];
+/** `wallet.changed`: an entry changed this buyer's wallet (a top-up, a card payment, a charge, a refund, a card refund, a dispute): its new balance */
+export type WalletChangedMessage = components['schemas']["wallet.changed"];
 /** `claim.result`: the answer to a `claim`: the same bodies as POST /v1/offers/{id}/claim */
 export type ClaimResultMessage = components['schemas']["claim.result"];
 /** `bid.result`: the answer to a `bid`: the same bodies as POST /v1/offers/{id}/bids */
@@ -238,6 +257,6 @@ export type ClaimMessage = components['schemas']["claim"];
 export type BidMessage = components['schemas']["bid"];
 
 /** What the gateway sends. */
-export type FeedServerMessage = SnapshotMessage | OfferOpenedMessage | OfferClosedMessage | ClaimResultMessage | BidResultMessage | ErrorMessage;
+export type FeedServerMessage = SnapshotMessage | OfferOpenedMessage | OfferClosedMessage | WalletChangedMessage | ClaimResultMessage | BidResultMessage | ErrorMessage;
 /** What the gateway accepts from a client. */
 export type FeedClientMessage = ViewedMessage | ClaimMessage | BidMessage;

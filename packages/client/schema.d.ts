@@ -1761,7 +1761,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/me/statements": {
+    "/v1/payments/settings": {
         parameters: {
             query?: never;
             header?: never;
@@ -1769,10 +1769,58 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The months in which my wallet moved (statements to look at), newest first
+         * The agency's card payment settings (Stripe): never a secret, only a hint of the key
+         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         */
+        get: operations["getPaymentSettings"];
+        /**
+         * Set the agency's card payments: Stripe keys, currency, credit price, top-up bounds (owners only)
+         * @description The secret key and the webhook signing secret are write-only: sealed at rest, never answered, logged or audited; omit one to keep the stored one (the first PUT must carry both). A new secret key forgets the account "test connection" read. Register `webhookUrl` in the Stripe dashboard.
+         *
+         *     Auth: a session or key acting as agency owner (the root token acts as platform operator).
+         */
+        put: operations["putPaymentSettings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payments/settings/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test connection: read the Stripe account the stored key belongs to (and remember its id)
+         * @description Calls Stripe's `GET /v1/account` (the SDK's `accounts.retrieveCurrent()`) with the stored key. From then on, webhook events naming another account are refused. A key Stripe refuses answers 200 with `ok: false` and Stripe's message (never the key).
+         *
+         *     Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         */
+        post: operations["testPaymentSettings"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/payments/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether I can top up by card, and at what price: the agency's currency, credit price and bounds
          * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
          */
-        get: operations["myStatementMonths"];
+        get: operations["myPaymentOptions"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1781,7 +1829,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/me/statements/{month}.csv": {
+    "/v1/me/payments": {
         parameters: {
             query?: never;
             header?: never;
@@ -1789,10 +1837,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * My statement of a month as CSV
+         * My card payments (top-ups and auto-recharges), newest first
          * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
          */
-        get: operations["myStatementCsv"];
+        get: operations["myPayments"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1801,80 +1849,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/me/statements/{month}": {
+    "/v1/me/payments/checkout": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /**
-         * My statement of a calendar month in the agency's time zone: opening balance, top-ups (card, receipt), charges per lead, returns, card refunds, disputes, adjustments, closing balance
-         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
-         */
-        get: operations["myStatement"];
+        get?: never;
         put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/buyers/{id}/statements": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
         /**
-         * The months in which a buyer's wallet moved, newest first
-         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         * Top up by card: a Stripe Checkout Session for `credits` at the agency's credit price
+         * @description Answers Stripe's hosted payment page (`url`): send the browser there. The credits land when Stripe's signed webhook says the payment succeeded, never by the browser coming back.
+         *
+         *     Auth: a session or key acting as buyer owner (the root token acts as platform operator).
          */
-        get: operations["buyerStatementMonths"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/buyers/{id}/statements/{month}.csv": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * A buyer's statement of a month as CSV
-         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
-         */
-        get: operations["buyerStatementCsv"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/buyers/{id}/statements/{month}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * A buyer's statement of a calendar month in the agency's time zone (as GET /v1/me/statements/{month})
-         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
-         */
-        get: operations["buyerStatement"];
-        put?: never;
-        post?: never;
+        post: operations["startCheckout"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3181,6 +3171,18 @@ export interface components {
         };
         /** @enum {string} */
         ChangeActor: "admin" | "buyer" | "system";
+        CheckoutBody: {
+            /** @description how many credits to buy, within the agency's minimum and maximum */
+            credits: number;
+            /** @description if given, must be the agency's currency (a guard against a stale page) */
+            currency?: string;
+        };
+        CheckoutStarted: {
+            /** Format: uuid */
+            paymentId: string;
+            /** @description Stripe's hosted payment page: send the browser there */
+            url: string;
+        };
         ChooseOrganisationBody: {
             /** Format: uuid */
             membershipId: string;
@@ -3899,6 +3901,76 @@ export interface components {
             until: string;
             note?: string;
         };
+        PaymentOptions: {
+            /** @description whether the agency takes card payments */
+            enabled: boolean;
+            currency: string | null;
+            creditPrice: number | null;
+            minCredits: number | null;
+            maxCredits: number | null;
+        };
+        PaymentSettings: {
+            /** @description null: card payments are not set up */
+            settings: components["schemas"]["PaymentSettingsView"] | null;
+        };
+        PaymentSettingsPut: {
+            /** @description the agency's Stripe secret key; write-only (never answered), omitted = keep the stored one (required the first time) */
+            secretKey?: components["schemas"]["StripeSecretKey"];
+            /** @description the signing secret of the webhook endpoint registered in Stripe; write-only, omitted = keep (required the first time) */
+            webhookSecret?: components["schemas"]["StripeWebhookSecret"];
+            /** @description the currency buyers pay in */
+            currency: string;
+            /** @description one credit's price in the currency's minor units (250 = 2.50 USD) */
+            creditPrice: number;
+            /** @description the fewest credits one top-up buys */
+            minCredits: number;
+            /** @description the most credits one top-up buys */
+            maxCredits: number;
+            /** @description declined auto-recharges in a row before auto-recharge pauses (default 3) */
+            rechargeMaxFailures?: number;
+        };
+        PaymentSettingsView: {
+            currency: string;
+            creditPrice: number;
+            minCredits: number;
+            maxCredits: number;
+            rechargeMaxFailures: number;
+            /** @description the account "test connection" read (`acct_…`), else null */
+            stripeAccountId: string | null;
+            /** @description the secret key's prefix and last four characters (`sk_test_…abcd`) */
+            secretKeyHint: string;
+            /** @enum {string} */
+            mode: "test" | "live";
+            /** @description register this endpoint in Stripe's dashboard (null: LW_PUBLIC_URL is not set) */
+            webhookUrl: string | null;
+            /** @description ISO-8601 UTC time */
+            updatedAt: string;
+        };
+        PaymentView: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            kind: "checkout" | "auto_recharge" | "reconciled";
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed" | "canceled";
+            credits: number;
+            creditPrice: number;
+            /** @description credits × creditPrice, in the currency's minor units */
+            amount: number;
+            currency: string;
+            cardBrand: string | null;
+            cardLast4: string | null;
+            receiptUrl: string | null;
+            failureMessage: string | null;
+            refundedCredits: number;
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+            succeededAt: string | null;
+        };
+        Payments: {
+            payments: components["schemas"]["PaymentView"][];
+            nextCursor: string | null;
+        };
         /** @description paid when the lead is sold, reversed when the sale is returned */
         PayoutRule: {
             /** @constant */
@@ -4455,66 +4527,14 @@ export interface components {
             /** @description ISO-8601 UTC time */
             updatedAt: string;
         };
-        Statement: {
-            /** Format: uuid */
-            buyerId: string;
-            month: components["schemas"]["StatementMonth"];
-            /** @description the agency's time zone the month is counted in */
-            timeZone: string;
-            /** @description the month's first instant */
-            from: string;
-            /** @description the next month's first instant (exclusive) */
-            to: string;
-            openingBalance: number;
-            /** @description openingBalance + the sum of totals, always */
-            closingBalance: number;
-            /** @description signed credits per section */
-            totals: {
-                [key: string]: number;
-            };
-            /** @description oldest first */
-            lines: components["schemas"]["StatementLineView"][];
+        StripeConnection: {
+            ok: boolean;
+            /** @description the Stripe account the key belongs to (`acct_…`) */
+            accountId: string | null;
+            displayName: string | null;
+            /** @description Stripe's error message when the key did not work */
+            error: string | null;
         };
-        /**
-         * @description `csv`: the same statement as RFC 4180 CSV (like the `.csv` path)
-         * @enum {string}
-         */
-        StatementFormat: "json" | "csv";
-        StatementLineView: {
-            /** Format: uuid */
-            id: string;
-            /** @description ISO-8601 UTC time */
-            at: string;
-            section: components["schemas"]["StatementSection"];
-            kind: components["schemas"]["LedgerEntryKind"];
-            /** @description signed credits */
-            amount: number;
-            balanceAfter: number;
-            leadId: string | null;
-            reference: string | null;
-            /** @description the card payment behind a top-up, card refund or dispute */
-            payment: components["schemas"]["StatementPaymentView"] | null;
-        };
-        /** @description a calendar month in the agency's time zone, YYYY-MM */
-        StatementMonth: string;
-        StatementMonths: {
-            timeZone: string;
-            /** @description months with ledger activity, newest first */
-            months: components["schemas"]["StatementMonth"][];
-        };
-        StatementPaymentView: {
-            /** Format: uuid */
-            paymentId: string;
-            /** @description what the card paid, in the currency's minor units */
-            amount: number;
-            currency: string;
-            cardBrand: string | null;
-            cardLast4: string | null;
-            /** @description Stripe's own receipt */
-            receiptUrl: string | null;
-        };
-        /** @enum {string} */
-        StatementSection: "topUps" | "charges" | "returns" | "cardRefunds" | "disputes" | "adjustments";
         /** @description a Stripe event object, signed in the `Stripe-Signature` header */
         StripeEventBody: {
             /** @description the event id (`evt_…`) */
@@ -4535,6 +4555,7 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        StripeSecretKey: string;
         StripeWebhookReceived: {
             /** @constant */
             received: true;
@@ -4544,6 +4565,7 @@ export interface components {
              */
             outcome: "applied" | "duplicate" | "ignored" | "refused";
         };
+        StripeWebhookSecret: string;
         Timeline: {
             events: components["schemas"]["TimelineEventView"][];
         };
@@ -11649,7 +11671,7 @@ export interface operations {
             };
         };
     };
-    myStatementMonths: {
+    getPaymentSettings: {
         parameters: {
             query?: never;
             header?: never;
@@ -11658,13 +11680,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description the months */
+            /** @description the settings, or null */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["StatementMonths"];
+                    "application/json": components["schemas"]["PaymentSettings"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -11705,24 +11727,165 @@ export interface operations {
             };
         };
     };
-    myStatementCsv: {
+    putPaymentSettings: {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                month: components["schemas"]["StatementMonth"];
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PaymentSettingsPut"];
             };
+        };
+        responses: {
+            /** @description the settings as stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentSettings"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    testPaymentSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description RFC 4180 CSV with a header row: an `opening` row, one row per ledger entry (oldest first), a `closing` row */
+            /** @description what Stripe said */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/csv": string;
+                    "application/json": components["schemas"]["StripeConnection"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no payment settings yet (`payments_not_configured`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    myPaymentOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the options */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentOptions"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -11763,26 +11926,27 @@ export interface operations {
             };
         };
     };
-    myStatement: {
+    myPayments: {
         parameters: {
             query?: {
-                format?: components["schemas"]["StatementFormat"];
+                /** @description page size (1–200, default 50) */
+                limit?: number;
+                /** @description opaque: the nextCursor of the previous page */
+                cursor?: string;
             };
             header?: never;
-            path: {
-                month: components["schemas"]["StatementMonth"];
-            };
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description the statement (as CSV with `?format=csv`, like the `.csv` path) */
+            /** @description a page */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Statement"];
+                    "application/json": components["schemas"]["Payments"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -11823,24 +11987,26 @@ export interface operations {
             };
         };
     };
-    buyerStatementMonths: {
+    startCheckout: {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                id: string;
-            };
+            path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckoutBody"];
+            };
+        };
         responses: {
-            /** @description the months */
-            200: {
+            /** @description the pending payment and where to pay it */
+            201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["StatementMonths"];
+                    "application/json": components["schemas"]["CheckoutStarted"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -11870,8 +12036,35 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unknown id, or one of another tenant (`not_found`) */
+            /** @description the agency has not set up card payments (`payments_not_configured`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no public URL to send the browser back to (`public_url_not_set`: set LW_PUBLIC_URL) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11888,137 +12081,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-        };
-    };
-    buyerStatementCsv: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-                month: components["schemas"]["StatementMonth"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description RFC 4180 CSV with a header row: an `opening` row, one row per ledger entry (oldest first), a `closing` row */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/csv": string;
-                };
-            };
-            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description missing or invalid API key (`unauthorized`) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description unknown id, or one of another tenant (`not_found`) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description too many failed authentications from this address (`rate_limited`) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    buyerStatement: {
-        parameters: {
-            query?: {
-                format?: components["schemas"]["StatementFormat"];
-            };
-            header?: never;
-            path: {
-                id: string;
-                month: components["schemas"]["StatementMonth"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description the statement (as CSV with `?format=csv`, like the `.csv` path) */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Statement"];
-                };
-            };
-            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description missing or invalid API key (`unauthorized`) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description unknown id, or one of another tenant (`not_found`) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description too many failed authentications from this address (`rate_limited`) */
-            429: {
+            /** @description Stripe refused or could not be reached (`stripe_unavailable`); the payment stays pending */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -67,6 +67,7 @@ test('every message type the gateway can send is in the document, as a message t
     snapshot: true,
     'offer.opened': true,
     'offer.closed': true,
+    'wallet.changed': true,
     'claim.result': true,
     'bid.result': true,
     error: true,

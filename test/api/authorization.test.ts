@@ -101,6 +101,8 @@ const BUYER_MEMBER_MAY = new Set([
   'POST /v1/me/leads/:id/pipeline',
   'GET /v1/exports/sales.csv',
   'GET /v1/exports/ledger.csv',
+  'GET /v1/me/payments',
+  'GET /v1/me/payments/options',
 ]);
 /** Keys are managed by owners (and an agency's admins) only: the analyst's "every GET" stops at them. */
 /** Keys and the team are the managers' own: the read-only roles do not read them either. */
@@ -112,6 +114,9 @@ const KEY_ROUTES = new Set([
   'GET /v1/members',
 ]);
 
+/** Reads that are the agency's owners' and admins' only: its Stripe settings (#21). */
+const MANAGER_READS = new Set(['GET /v1/payments/settings']);
+
 /** Whether a role's key may call a route, in the words of docs/accounts.md "Roles". */
 function roleMay(who: Who, c: Case, name: string): boolean {
   switch (who) {
@@ -120,7 +125,7 @@ function roleMay(who: Who, c: Case, name: string): boolean {
     case 'dispatcherA':
       return DISPATCHER_MAY.has(name);
     case 'analystA':
-      return c.method === 'get' && !KEY_ROUTES.has(name); // read-only: every GET
+      return c.method === 'get' && !KEY_ROUTES.has(name) && !MANAGER_READS.has(name); // read-only: every GET
     case 'memberT':
       return BUYER_MEMBER_MAY.has(name);
     case 'memberS':
@@ -922,6 +927,32 @@ const CASES: Case[] = [
     expect: allCallers(401),
     codes: { 401: 'second_factor_invalid' },
   },
+  // Card payments (#21): the Stripe settings are the agency's owners' to change (the first save without its
+  // secrets is a 400, so that the world keeps no payments), its owners' and admins' to read and test (404: none
+  // set); a buyer's owners top up (404: the agency takes no cards), every member reads payments and options.
+  { method: 'get', path: '/v1/payments/settings', url: () => '/v1/payments/settings', expect: anyAdmin(200) },
+  {
+    method: 'put',
+    path: '/v1/payments/settings',
+    url: () => '/v1/payments/settings',
+    body: () => ({ currency: 'usd', creditPrice: 100, minCredits: 1, maxCredits: 100 }),
+    expect: { ...anyAdmin(403), ownerA: 400 },
+  },
+  {
+    method: 'post',
+    path: '/v1/payments/settings/test',
+    url: () => '/v1/payments/settings/test',
+    expect: anyAdmin(404),
+  },
+  {
+    method: 'post',
+    path: '/v1/me/payments/checkout',
+    url: () => '/v1/me/payments/checkout',
+    body: () => ({ credits: 10 }),
+    expect: anyBuyer(404),
+  },
+  { method: 'get', path: '/v1/me/payments', url: () => '/v1/me/payments', expect: anyBuyer(200) },
+  { method: 'get', path: '/v1/me/payments/options', url: () => '/v1/me/payments/options', expect: anyBuyer(200) },
   {
     method: 'get',
     path: '/v1/settings/two-factor',

@@ -241,7 +241,7 @@ describe('refunds', () => {
     try {
       const res = await h.http.post(`/v1/payments/${payment.id}/refunds`).set(bearer(adminKey)).send({ credits: 5 });
       expect(res.status).toBe(502);
-      expect(res.body).toMatchObject({ code: 'stripe_error', stripeCode: 'resource_missing' });
+      expect(res.body).toMatchObject({ code: 'stripe_unavailable', stripeCode: 'resource_missing' });
       expect(errors.requests.filter((r) => r.path === '/v1/refunds')).toHaveLength(1);
     } finally {
       process.env.LW_STRIPE_API_BASE = proxy.url;

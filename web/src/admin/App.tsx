@@ -21,6 +21,7 @@ import { Campaigns } from './Campaigns';
 import { Ctx, useDirectory } from './context';
 import { Disputes } from './Disputes';
 import { LeadDetail, Leads } from './Leads';
+import { PaymentSettingsPage } from './PaymentSettings';
 import { Review } from './Review';
 import { Link, match, navigate, useLocation } from './router';
 import { SourceDetail, Sources, SourceSpecPage } from './Sources';
@@ -209,6 +210,7 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
   else if (path === '/admin/analytics') page = <Analytics />;
   else if (path === '/admin/keys') page = <KeysPage api={api} />;
   else if (path === '/admin/settings') page = <SettingsPage />;
+  else if (path === '/admin/payment-settings') page = <PaymentSettingsPage />;
   else if (path === '/admin/team') page = <Team />;
   else
     page = (
@@ -268,6 +270,9 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
             </NavLink>
             <NavLink href="/admin/settings" icon={I.settings} path={path}>
               Settings
+            </NavLink>
+            <NavLink href="/admin/payment-settings" icon={I.settings} path={path}>
+              Card payments
             </NavLink>
             <NavLink href="/admin/audit" icon={I.audit} path={path}>
               Audit log

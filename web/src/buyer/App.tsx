@@ -96,7 +96,14 @@ function Dashboard({ session }: { session: ReadySession }) {
     },
     [refresh],
   );
-  const live = useLiveBoard(api, me.buyer?.id ?? '', onClaimAnswered);
+  const onWalletChanged = useCallback(
+    (balance: number) => {
+      setBalance(balance);
+      void refresh();
+    },
+    [refresh],
+  );
+  const live = useLiveBoard(api, me.buyer?.id ?? '', onClaimAnswered, onWalletChanged);
   const openCount = live.board.filter(
     (c) => c.phase === 'open' || c.phase === 'claiming' || c.phase === 'refused',
   ).length;
@@ -182,7 +189,17 @@ function Dashboard({ session }: { session: ReadySession }) {
         <div class="banner banner-warn" role="status" data-testid="low-balance-banner">
           Your balance ({num(balance)} credits) is below your alert threshold of {num(me.buyer.lowBalanceThreshold)}.
           Ask {me.agency?.name ?? 'your agency'} to top up your wallet: a claim above your balance is refused
-          (insufficient credits).
+          (insufficient credits).{' '}
+          <a
+            href="#wallet"
+            data-testid="low-balance-topup"
+            onClick={(e) => {
+              e.preventDefault();
+              go('wallet');
+            }}
+          >
+            Top up your wallet
+          </a>
         </div>
       ) : null}
       {me.buyer?.status === 'paused' ? (

@@ -38,13 +38,20 @@ export interface LiveState {
  * board reducer (cards.ts) with offers opening and closing; claiming
  * (claiming.ts) feeds it the answers.
  */
-export function useLiveBoard(api: Api, buyerId: string, onClaimAnswered: (balance?: number) => void): LiveState {
+export function useLiveBoard(
+  api: Api,
+  buyerId: string,
+  onClaimAnswered: (balance?: number) => void,
+  /** `wallet.changed`: an entry (a top-up, a card payment, a charge, a refund…) moved the balance. */
+  onWalletChanged?: (balance: number) => void,
+): LiveState {
   const [board, dispatch] = useReducer(B.reduceBoard, []);
   const snapshots = useRef(0);
   const connection = useFeedConnection(buyerId, (m) => {
     if (m.type === 'snapshot') dispatch({ t: 'snapshot', offers: m.offers, first: snapshots.current++ === 0 });
     else if (m.type === 'offer.opened') dispatch({ t: 'opened', offer: m.offer });
     else if (m.type === 'offer.closed') dispatch({ t: 'closed', offerId: m.offerId, outcome: m.outcome });
+    else if (m.type === 'wallet.changed') onWalletChanged?.(m.balance);
   });
   const { claim, bid } = useClaiming(api, connection.feed, dispatch, onClaimAnswered);
   useWonRecords(api, board, dispatch);

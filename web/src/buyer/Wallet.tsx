@@ -4,6 +4,7 @@ import { dateTime, num } from '../shared/format';
 import type { LedgerEntry, Wallet } from '../shared/types';
 import { Button, ErrorNote, Loading, Panel, useAsync, useMorePages } from '../shared/ui';
 import { Statements } from './wallet/Statements';
+import { TopUp } from './wallet/TopUp';
 
 export function WalletPage({
   api,
@@ -46,6 +47,7 @@ export function WalletPage({
           <span class="wallet-u">credits available</span>
         </div>
       </div>
+      <TopUp api={api} />
       <Panel title="Ledger">
         <ErrorNote error={ledger.error} />
         {ledger.loading && !ledger.data ? <Loading /> : null}
