@@ -8,6 +8,7 @@
  */
 import { mxChecker } from '../../lib/mx';
 import { type LocalDns, startLocalDns } from '../helpers/dns-server';
+import { docCurlBody } from './doc-examples';
 import { apiAgency, apiBuyer, apiCampaign, apiLead, bearer, type Harness, leadFields, startHarness } from './harness';
 import { apiSourceFor, offerOfLead } from './world';
 
@@ -204,4 +205,37 @@ test('a ping answers the reason of a phone or email it carries, and stores neith
   expect(refused.status).toBe(422);
   expect(refused.body).toMatchObject({ code: 'invalid_phone', errors: [{ path: 'fields.phone' }] });
   expect((await post('(512) 555-0188')).status).toBe(202);
+});
+
+test('docs/compliance.md: its examples do what it says', async () => {
+  const { adminKey } = await apiAgency(h);
+  const settings = docCurlBody('docs/compliance.md', '/v1/settings');
+  expect((await h.http.patch('/v1/settings').set(bearer(adminKey)).send(settings)).body.settings).toMatchObject({
+    phoneCountry: 'GB',
+  });
+  const buyer = await apiBuyer(h, adminKey, { credits: 100 });
+  const change = docCurlBody('docs/compliance.md', 'phoneFormat', { BUYER_ID: buyer.buyer.id });
+  const changed = await h.http.patch(`/v1/buyers/${buyer.buyer.id}`).set(bearer(adminKey)).send(change);
+  expect(changed.status).toBe(200);
+  expect(changed.body.buyer).toMatchObject({
+    filters: (change as { filters: object }).filters,
+    delivery: { phoneFormat: 'e164' },
+  });
+
+  // A US agency (the default phoneCountry) for the ping and the problem document.
+  const us = (await apiAgency(h)).adminKey;
+  await apiBuyer(h, us, { credits: 100 });
+  const campaign = await apiCampaign(h, us);
+  const S = await apiSourceFor(h, us, campaign.id);
+  const pingBody = docCurlBody('docs/compliance.md', '/v1/pings', { CAMPAIGN_ID: campaign.id });
+  const answer = await h.http.post('/v1/pings').set(bearer(S.apiKey)).send(pingBody);
+  expect(answer.body).toMatchObject({ decision: 'rejected', reason: 'invalid_phone' });
+  // The problem document as the page shows it.
+  const refused = await postLead(us, campaign.id, { ...leadFields(), phone: '(555) 123-4567' });
+  expect(refused.body).toMatchObject({
+    type: 'urn:leadwire:problem:invalid_phone',
+    title: 'The phone number is not a valid number',
+    code: 'invalid_phone',
+    errors: [{ in: 'body', path: 'fields.phone' }],
+  });
 });
