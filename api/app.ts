@@ -24,7 +24,7 @@ import type { Db } from '../db/connection';
 import type { OfferBus } from '../db/offer-bus';
 import { countOpenOffers } from '../db/offers';
 import { setting } from '../lib/config';
-import { type MxChecker,mxFromSettings } from '../lib/mx';
+import { type MxChecker, mxFromSettings } from '../lib/mx';
 import { traceRequests } from '../observability/tracing';
 import { type AccountMailer, smtpAccountMailer } from './account-mail';
 import { buildAsyncApi } from './asyncapi';

@@ -302,6 +302,7 @@ export type SourceOutcome = (typeof SOURCE_OUTCOMES)[number];
 /**
  * Why intake (and a ping) refuses a lead's contact fields: the same codes in the
  * problem document of POST /v1/leads and /v1/posts and in a ping's answer.
+ * @public The vocabulary as a list (its type is what the code uses).
  */
 export const CONTACT_REFUSALS = ['invalid_phone', 'invalid_email', 'disposable_email'] as const;
 export type ContactRefusal = (typeof CONTACT_REFUSALS)[number];
@@ -329,7 +330,7 @@ export type PhoneFormat = (typeof PHONE_FORMATS)[number];
 
 /** The checks intake runs, each on the timeline with its result and latency. */
 export const CONTACT_CHECKS = ['phone', 'email', 'email_mx'] as const;
-export type ContactCheck = (typeof CONTACT_CHECKS)[number];
+type ContactCheck = (typeof CONTACT_CHECKS)[number];
 
 /**
  * A check's result: `passed`; refused with a reason code (never stored: the lead is
@@ -337,7 +338,7 @@ export type ContactCheck = (typeof CONTACT_CHECKS)[number];
  * failed: never blocks intake) and `skipped` (the look-up is off).
  */
 export const CONTACT_CHECK_RESULTS = ['passed', ...CONTACT_REFUSALS, 'unverified', 'skipped'] as const;
-export type ContactCheckResult = (typeof CONTACT_CHECK_RESULTS)[number];
+type ContactCheckResult = (typeof CONTACT_CHECK_RESULTS)[number];
 
 export interface ContactCheckRecord {
   check: ContactCheck;

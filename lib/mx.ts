@@ -14,7 +14,7 @@ import { promises as dns } from 'node:dns';
 
 import { setting } from './config';
 
-export type MxVerdict =
+type MxVerdict =
   { result: 'found'; mx: string[] } | { result: 'none'; detail: string } | { result: 'unverified'; detail: string };
 
 export interface MxChecker {

@@ -43,7 +43,7 @@ export async function startLocalDns(zone: Zone): Promise<LocalDns> {
       else if (type === Packet.TYPE.A)
         for (const address of entry.a ?? [])
           response.answers.push({ name, type: Packet.TYPE.A, class: Packet.CLASS.IN, ttl: 300, address });
-      send(response);
+      void send(response);
     },
   });
   await server.listen({ udp: { port: 0, address: '127.0.0.1' } });
