@@ -6,6 +6,8 @@
  * with every check on the timeline, buyer filters use the phone type, and the
  * MX check runs against a local DNS server (a DNS failure never blocks).
  */
+import type { Pool } from 'pg';
+
 import { mxChecker } from '../../lib/mx';
 import { type LocalDns, startLocalDns } from '../helpers/dns-server';
 import { docCurlBody } from './doc-examples';
@@ -193,7 +195,7 @@ test('a ping answers the reason of a phone or email it carries, and stores neith
   expect(bad.body.errors[0].path).toBe('fields.phone');
   const accepted = await ping({ phone: '(512) 555-0188', email: 'ok@example.com' });
   expect(accepted.body).toMatchObject({ decision: 'accepted', reason: null });
-  const stored = await h.database.raw.query('SELECT fields FROM pings WHERE id = $1', [accepted.body.pingId]);
+  const stored = await (h.database.raw as Pool).query('SELECT fields FROM pings WHERE id = $1', [accepted.body.pingId]);
   expect(stored.rows[0].fields).toEqual({ zip: '78701', state: 'TX' });
 
   const post = (phone: string) =>

@@ -27,6 +27,8 @@ export async function startLocalDns(zone: Zone): Promise<LocalDns> {
     udp: true,
     handle: (request, send) => {
       const response = Packet.createResponseFromRequest(request);
+      // dns2 encodes plain records by their type; its Resource type describes the decoded class.
+      const answers = response.answers as object[];
       const [question] = request.questions;
       const name = question!.name.toLowerCase();
       const type = question!.type;
@@ -39,10 +41,10 @@ export async function startLocalDns(zone: Zone): Promise<LocalDns> {
         response.header.rcode = 2; // SERVFAIL
       else if (type === Packet.TYPE.MX)
         for (const mx of entry.mx ?? [])
-          response.answers.push({ name, type: Packet.TYPE.MX, class: Packet.CLASS.IN, ttl: 300, ...mx });
+          answers.push({ name, type: Packet.TYPE.MX, class: Packet.CLASS.IN, ttl: 300, ...mx });
       else if (type === Packet.TYPE.A)
         for (const address of entry.a ?? [])
-          response.answers.push({ name, type: Packet.TYPE.A, class: Packet.CLASS.IN, ttl: 300, address });
+          answers.push({ name, type: Packet.TYPE.A, class: Packet.CLASS.IN, ttl: 300, address });
       void send(response);
     },
   });
