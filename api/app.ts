@@ -23,6 +23,7 @@ import { ClaimRelay } from '../claims/relay';
 import type { Db } from '../db/connection';
 import type { OfferBus } from '../db/offer-bus';
 import { countOpenOffers } from '../db/offers';
+import { warmContactChecks } from '../domain/contact-checks';
 import { setting } from '../lib/config';
 import { type MxChecker, mxFromSettings } from '../lib/mx';
 import { traceRequests } from '../observability/tracing';
@@ -142,6 +143,7 @@ const DEFAULT_SECOND_FACTOR_FAILURES: BucketOptions = { capacity: 5, refillPerSe
 
 export function createApi(deps: ApiDeps): Api {
   const logger = deps.logger ?? console;
+  warmContactChecks(); // the phone metadata and the disposable list, before the first lead
   const db = deps.db;
   const limiter = (scope: string, options: BucketOptions): RateLimiter =>
     deps.sharedRateLimits

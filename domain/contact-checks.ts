@@ -77,6 +77,12 @@ export function checkPhone(raw: string, defaultCountry: string = DEFAULT_PHONE_C
   return { ok: true, e164: parsed.number, type: type ? TYPE_OF[type] : 'unknown', country: parsed.country ?? null };
 }
 
+/** Loads the metadata and the disposable list now (at start), so the first lead does not pay for them. */
+export function warmContactChecks(): void {
+  checkPhone('+15125550100');
+  checkEmail('warm@example.com');
+}
+
 /** The number a buyer's delivery carries: what the source sent, or the E.164 form when the buyer chose it. */
 export function deliveredPhone(sent: string, e164: string | null | undefined, format: PhoneFormat | undefined): string {
   return format === 'e164' && e164 ? e164 : sent;
