@@ -294,7 +294,7 @@ function actorOf(e: TimelineEvent): string | null {
 }
 
 /** A contact check (#23) in words: which check and its result, e.g. "phone passed". */
-export function checkText(d: Record<string, unknown>): string {
+function checkText(d: Record<string, unknown>): string {
   const what = d.check === 'email_mx' ? 'email MX' : String(d.check ?? '');
   const result = String(d.result ?? '').replace(/_/g, ' ');
   return `${what} ${result}${d.detail ? ` – ${String(d.detail)}` : ''}`;
