@@ -22,6 +22,7 @@ import {
   recordDeliveryFailed,
 } from '../db/deliveries';
 import { leadById } from '../db/leads';
+import { deliveredPhone } from '../domain/contact-checks';
 import type { DeliveryRetry } from '../domain/delivery';
 import { type DeliveryPayload, retryDelayMs } from '../domain/delivery';
 import type { DeliveryChannel } from '../domain/types';
@@ -92,7 +93,12 @@ export function deliveryActivities({ db, bus, delivery }: ActivityDeps) {
       buyerId: a.buyerId,
       price: a.price,
       soldAt: a.createdAt.toISOString(),
-      lead: { id: lead.id, ...lead.fields },
+      // The number as the source sent it, unless the buyer chose E.164 (#23): no buyer's integration breaks.
+      lead: {
+        id: lead.id,
+        ...lead.fields,
+        phone: deliveredPhone(lead.fields.phone, lead.phoneE164, buyer.delivery.phoneFormat),
+      },
       consent: lead.consent ?? null,
     };
     return { a, lead, buyer, payload };

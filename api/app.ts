@@ -23,7 +23,9 @@ import { ClaimRelay } from '../claims/relay';
 import type { Db } from '../db/connection';
 import type { OfferBus } from '../db/offer-bus';
 import { countOpenOffers } from '../db/offers';
+import { warmContactChecks } from '../domain/contact-checks';
 import { setting } from '../lib/config';
+import { type MxChecker, mxFromSettings } from '../lib/mx';
 import { traceRequests } from '../observability/tracing';
 import { type AccountMailer, smtpAccountMailer } from './account-mail';
 import { buildAsyncApi } from './asyncapi';
@@ -98,6 +100,8 @@ export interface ApiDeps {
   sharedRateLimits?: boolean;
   /** How long an accepted ping may be posted; default 60 s (LW_PING_TTL_SECONDS). */
   pingTtlMs?: number;
+  /** The MX look-up of the email check; default from LW_EMAIL_MX_CHECK, LW_DNS_SERVERS and LW_DNS_TIMEOUT_MS; null: off. */
+  mx?: MxChecker | null;
   /** A lead with the same phone or email (per service line) within this window is a duplicate; default 30 days, 0 = off. */
   duplicateWindowMs?: number;
   /** Internal hosts/IPs/CIDRs buyer webhooks may target (default: LW_WEBHOOK_ALLOWLIST). */
@@ -143,6 +147,7 @@ const DEFAULT_SECOND_FACTOR_FAILURES: BucketOptions = { capacity: 5, refillPerSe
 
 export function createApi(deps: ApiDeps): Api {
   const logger = deps.logger ?? console;
+  warmContactChecks(); // the phone metadata and the disposable list, before the first lead
   const db = deps.db;
   const limiter = (scope: string, options: BucketOptions): RateLimiter =>
     deps.sharedRateLimits
@@ -235,6 +240,7 @@ export function createApi(deps: ApiDeps): Api {
     pings: new PingDesk(db, () => metrics.inc('leadwire_ping_reads_total')),
     pingLimits: new TokenBuckets(deps.rateLimits?.pings ?? DEFAULT_PINGS),
     pingTtlMs: deps.pingTtlMs ?? 60_000,
+    mx: deps.mx !== undefined ? deps.mx : mxFromSettings(),
     signInFailures: limiter('sign_in_failures', deps.rateLimits?.signInFailures ?? DEFAULT_SIGN_IN_FAILURES),
     secondFactorFailures: new TokenBuckets(deps.rateLimits?.secondFactorFailures ?? DEFAULT_SECOND_FACTOR_FAILURES),
     mailer: deps.mailer ?? smtpAccountMailer(setting('SMTP_URL'), setting('LW_MAIL_FROM')),

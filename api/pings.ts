@@ -13,10 +13,12 @@
  * INSERT. Nothing is cached beyond the read in flight, so an answer is never
  * older than one read; the post re-judges everything anyway (routing).
  */
+import { agencySettings } from '../db/agencies';
 import { type CampaignRow, getCampaignRow } from '../db/campaigns';
 import type { Db } from '../db/connection';
 import { type EligibilityInputs, judgeLoaded, loadEligibilityInputs } from '../db/eligibility';
 import { type NewPing, type PingRow, recordPings, ruleOf, type SourceCampaignRow } from '../db/sources';
+import { DEFAULT_PHONE_COUNTRY } from '../domain/contact-checks';
 import { payoutFor } from '../domain/payout';
 import { leadFieldsOfPing, type PingLeadFields } from '../domain/ping';
 import type { PingDecision, PingRejection } from '../domain/types';
@@ -33,6 +35,8 @@ export interface PingDecisionResult {
 export interface PingCampaign {
   campaign: CampaignRow;
   inputs: EligibilityInputs | null;
+  /** The agency's region for numbers without a country code (a ping's phone check). */
+  phoneCountry: string;
 }
 
 export class PingDesk {
@@ -59,7 +63,10 @@ export class PingDesk {
   campaign(agencyId: string, campaignId: string): Promise<PingCampaign | null> {
     return this.flights.run(`${agencyId}/${campaignId}`, async () => {
       this.onRead();
-      const campaign = await getCampaignRow(this.db, agencyId, campaignId);
+      const [campaign, settings] = await Promise.all([
+        getCampaignRow(this.db, agencyId, campaignId),
+        agencySettings(this.db, agencyId),
+      ]);
       if (!campaign) return null;
       // A lead that is never stored: no id, no identity (so no dedupe keys, nothing already bought).
       const lead = { id: null, agencyId, dedupeKeys: [] };
@@ -67,7 +74,7 @@ export class PingDesk {
         campaign.status === 'active'
           ? await loadEligibilityInputs(this.db, lead, { ...campaign, pool: undefined })
           : null;
-      return { campaign, inputs };
+      return { campaign, inputs, phoneCountry: settings.phoneCountry ?? DEFAULT_PHONE_COUNTRY };
     });
   }
 }

@@ -8,6 +8,7 @@ import { z } from 'zod';
 
 import type { DbOrTx } from '../db/connection';
 import { type SourceCampaignRow, sourceCampaignRules } from '../db/sources';
+import { CONTACT_REFUSALS, type ContactRefusal } from '../domain/types';
 import { PingCreate, PostCreate } from './routes/supply.schemas';
 
 const schemaOf = (s: z.ZodType) => {
@@ -28,7 +29,7 @@ function postingSpec(
   return {
     source: { id: source.id, name: source.name },
     flow: [
-      'POST /v1/pings with the non-identifying fields: the answer is accepted (with the payout) or rejected (with a reason), and a pingId valid until expiresAt.',
+      'POST /v1/pings with the non-identifying fields (and, to have them checked, the phone and email): the answer is accepted (with the payout) or rejected (with a reason), and a pingId valid until expiresAt.',
       'POST /v1/posts with the pingId and the full lead before expiresAt; every field the ping carried must be the same.',
       'GET /v1/source/leads for the outcome of each lead (pending, sold, unsold, returned) and its payout.',
     ],
@@ -38,6 +39,7 @@ function postingSpec(
       ping_expired: 410,
       ping_already_posted: 409,
       post_contradicts_ping: 422,
+      ...(Object.fromEntries(CONTACT_REFUSALS.map((r) => [r, 422])) as Record<ContactRefusal, 422>),
       campaign_not_allowed: 403,
       source_paused: 403,
       rate_limited: 429,

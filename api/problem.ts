@@ -7,6 +7,15 @@ import crypto from 'node:crypto';
 
 import type { ErrorRequestHandler, Response } from 'express';
 
+import type { ContactRefusal } from '../domain/types';
+
+/** The contact checks' reason codes (domain/types.ts CONTACT_REFUSALS) as intake answers them. */
+const CONTACT_REFUSAL_TITLES = {
+  invalid_phone: 'The phone number is not a valid number',
+  invalid_email: 'The email address cannot receive mail',
+  disposable_email: 'The email address belongs to a disposable email service',
+} as const satisfies Record<ContactRefusal, string>;
+
 const PROBLEM_TITLES = {
   validation_failed: 'The request is not valid',
   malformed_json: 'The body is not valid JSON',
@@ -41,6 +50,7 @@ const PROBLEM_TITLES = {
   bid_pending: 'The bid is still being decided',
   bid_required: 'This offer is a highest-bid auction: bid on it',
   consent_required: 'The agency requires consent evidence with every lead',
+  ...CONTACT_REFUSAL_TITLES,
   return_window_closed: 'The return window has closed',
   reason_not_allowed: 'Not one of the agency return reasons',
   return_rate_exceeded: 'The return-rate limit is reached',

@@ -28,6 +28,9 @@ import {
   CAMPAIGN_STATUSES,
   CHANGE_ACTORS,
   CLAIM_FAILURE_REASONS,
+  CONTACT_CHECK_RESULTS,
+  CONTACT_CHECKS,
+  type ContactCheckRecord,
   DELIVERY_ATTEMPT_OUTCOMES,
   DELIVERY_CHANNELS,
   DELIVERY_MODES,
@@ -38,6 +41,8 @@ import {
   LEDGER_ENTRY_KINDS,
   OFFER_KINDS,
   OFFER_STATUSES,
+  PHONE_FORMATS,
+  PHONE_TYPES,
   PING_DECISIONS,
   PING_REJECTIONS,
   PIPELINE_STATUSES,
@@ -48,7 +53,7 @@ import {
   SOURCE_STATUSES,
   TIMELINE_EVENT_TYPES,
 } from '../domain/types';
-import { Email, HttpUrl, Id, int, IsoTime, recordKey, State, text, Zip } from './schema-blocks';
+import { HttpUrl, Id, int, IsoTime, recordKey, State, text, Zip } from './schema-blocks';
 
 // ─── the vocabularies (domain/types), each one named schema ──────────────────
 export const AlertChannelSchema = z.enum(ALERT_CHANNELS);
@@ -63,6 +68,8 @@ export const BuyerStatusSchema = z.enum(BUYER_STATUSES);
 export const CampaignStatusSchema = z.enum(CAMPAIGN_STATUSES);
 export const ChangeActorSchema = z.enum(CHANGE_ACTORS);
 export const ClaimFailureReasonSchema = z.enum(CLAIM_FAILURE_REASONS);
+export const ContactCheckSchema = z.enum(CONTACT_CHECKS);
+export const ContactCheckResultSchema = z.enum(CONTACT_CHECK_RESULTS);
 export const DeliveryAttemptOutcomeSchema = z.enum(DELIVERY_ATTEMPT_OUTCOMES);
 export const DeliveryChannelSchema = z.enum(DELIVERY_CHANNELS);
 export const DeliveryModeSchema = z.enum(DELIVERY_MODES);
@@ -75,6 +82,8 @@ export const LedgerEntryKindSchema = z.enum(LEDGER_ENTRY_KINDS);
 export const OfferKindSchema = z.enum(OFFER_KINDS);
 export const OfferStatusSchema = z.enum(OFFER_STATUSES);
 export const PingDecisionSchema = z.enum(PING_DECISIONS);
+export const PhoneFormatSchema = z.enum(PHONE_FORMATS);
+export const PhoneTypeSchema = z.enum(PHONE_TYPES);
 export const PingRejectionSchema = z.enum(PING_REJECTIONS);
 export const PipelineStatusSchema = z.enum(PIPELINE_STATUSES);
 export const PushStrategySchema = z.enum(PUSH_STRATEGIES);
@@ -119,18 +128,21 @@ export const ProblemSchema = z.object({
 });
 
 // ─── the lead: intake, the sources' posts, the won lead ──────────────────────
-const Phone = text(40).refine(
-  (p) => /^[\d\s()+.-]+$/.test(p) && (p.match(/\d/g)?.length ?? 0) >= 7 && (p.match(/\d/g)?.length ?? 0) <= 15,
-  {
-    message: 'a phone number: 7 to 15 digits, with optional spaces ( ) + . -',
-  },
+/**
+ * Shape only (length, text a database stores): whether the number and the address are real is
+ * the contact checks' answer (422 `invalid_phone`, `invalid_email`, `disposable_email`), not a
+ * regex's (api/contact-gate.ts).
+ */
+const Phone = text(40).describe(
+  'the phone number as the person gave it, e.g. "(512) 555-0100" or "+44 20 7946 0018"; checked and normalised to E.164 at intake',
 );
+const LeadEmail = text(254).describe('an email address (RFC 5322 addr-spec); checked at intake');
 export const LeadFieldsSchema = z
   .object({
     firstName: text(100),
     lastName: text(100),
     phone: Phone,
-    email: Email,
+    email: LeadEmail,
     address: text(300).optional(),
     city: text(100).optional(),
     state: State.optional(),
@@ -142,6 +154,19 @@ export const LeadFieldsSchema = z
       .describe('qualification answers, e.g. {"homeowner": "yes"}'),
   })
   .strict();
+/** One contact check of intake as the lead and its timeline show it (domain/types.ts ContactCheckRecord). */
+export const ContactCheckView = z
+  .object({
+    check: ContactCheckSchema,
+    result: ContactCheckResultSchema,
+    latencyMs: z.number().nonnegative().describe('how long the check took, in milliseconds'),
+    detail: z.string().optional(),
+    e164: z.string().optional().describe('phone: the number in E.164'),
+    phoneType: PhoneTypeSchema.optional().describe("phone: its type from libphonenumber's metadata"),
+    domain: z.string().optional().describe('email, email_mx: the domain of the address'),
+    mx: z.array(z.string()).optional().describe('email_mx: the mail exchangers found'),
+  })
+  .strict() satisfies z.ZodType<ContactCheckRecord>;
 export const ConsentSchema = z
   .object({
     text: text(5000).describe('the consent language the person agreed to'),

@@ -10,6 +10,7 @@ import type { Client } from '@temporalio/client';
 import type { ClaimRelay } from '../claims/relay';
 import type { Db } from '../db/connection';
 import type { OfferBus } from '../db/offer-bus';
+import type { MxChecker } from '../lib/mx';
 import type { AccountMailer } from './account-mail';
 import type { Authenticator } from './auth';
 import type { Metrics } from './metrics';
@@ -47,6 +48,8 @@ export interface ApiServices {
   pingLimits: TokenBuckets;
   /** How long an accepted ping may be posted. */
   pingTtlMs: number;
+  /** The MX look-up of intake's email check (LW_EMAIL_MX_CHECK); null: off. */
+  mx: MxChecker | null;
   /** Wrong sign-in guesses, per address (`ip:<addr>`) and per account (`account:<email>`). */
   signInFailures: RateLimiter;
   /** Wrong second-factor codes per user (api/second-factor.ts). */

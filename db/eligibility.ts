@@ -22,8 +22,9 @@ import {
   judgeCandidates,
   type TargetVerdict,
 } from '../domain/eligibility';
+import { filterableLead } from '../domain/filters';
 import { previewOf } from '../domain/preview';
-import type { AgencySettings, AuctionKind, CapPeriod, Caps, LeadFields, PriceRules } from '../domain/types';
+import type { AgencySettings, AuctionKind, CapPeriod, Caps, LeadFields, PhoneType, PriceRules } from '../domain/types';
 import { duplicateWindowMs } from './agencies';
 import type { DbOrTx } from './connection';
 import { agencies, buyers, campaignBuyerPrices, campaigns, leads, wallets } from './schema';
@@ -36,6 +37,8 @@ export interface EligibilityLead {
   agencyId: string;
   fields: LeadFields;
   dedupeKeys: string[];
+  /** The phone number's type from intake's check (filters may use it); absent for a ping or an older lead. */
+  phoneType?: PhoneType | null;
 }
 
 /** The campaign settings eligibility needs: a stored campaign, or a draft (dry run). */
@@ -218,7 +221,8 @@ export async function evaluateEligibility(
 ): Promise<EligibilityResult> {
   // Priced first: rules that cannot price the lead throw before anything is read.
   campaignPriceOf(campaign, lead.fields);
-  return judgeLoaded(campaign, lead.fields, await loadEligibilityInputs(db, lead, campaign));
+  const fields = filterableLead(lead.fields, lead.phoneType);
+  return judgeLoaded(campaign, fields, await loadEligibilityInputs(db, lead, campaign));
 }
 
 /**

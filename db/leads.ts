@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import { and, arrayOverlaps, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
 
 import { leadWorkflowId } from '../domain/ids';
-import type { ConsentEvidence, LeadFields, LeadStatus } from '../domain/types';
+import type { ConsentEvidence, ContactCheckRecord, LeadFields, LeadStatus, PhoneType } from '../domain/types';
 import { type AuditBy, recordReviewDecision } from './audit';
 import type { Db, DbOrTx } from './connection';
 import { appendEvents, leadTimeline, type TimelineEvent, type TimelineEventInput } from './offers';
@@ -27,6 +27,13 @@ export interface LeadSource {
   clickId?: string | null;
 }
 
+/** What intake's contact checks found: the normalised number, its type, and every check with result and latency. */
+export interface LeadContact {
+  phoneE164: string;
+  phoneType: PhoneType;
+  checks: ContactCheckRecord[];
+}
+
 export async function insertLead(
   db: DbOrTx,
   input: {
@@ -39,6 +46,8 @@ export async function insertLead(
     workflowId: (leadId: string) => string;
     /** The source that posted it, with the seller's tracking ids. */
     source?: LeadSource | null;
+    /** What intake's contact checks found (#23). */
+    contact?: LeadContact | null;
   },
 ): Promise<LeadRow> {
   const id = input.id ?? crypto.randomUUID();
@@ -55,6 +64,9 @@ export async function insertLead(
       sourceId: input.source?.sourceId ?? null,
       subId: input.source?.subId ?? null,
       clickId: input.source?.clickId ?? null,
+      phoneE164: input.contact?.phoneE164 ?? null,
+      phoneType: input.contact?.phoneType ?? null,
+      contactChecks: input.contact?.checks ?? null,
     })
     .returning();
   return row!;
@@ -205,6 +217,8 @@ export interface IntakeInput {
   duplicateWindowMs: number;
   /** The source that posted it (null: the agency itself). */
   source?: LeadSource | null;
+  /** What the contact checks found; each check becomes a `checked` event. */
+  contact?: LeadContact | null;
 }
 
 export async function intakeLead(db: Db, input: IntakeInput): Promise<IntakeResult> {
@@ -243,8 +257,9 @@ export async function intakeLead(db: Db, input: IntakeInput): Promise<IntakeResu
       consent: input.consent ?? null,
       workflowId: leadWorkflowId,
       source: input.source ?? null,
+      contact: input.contact ?? null,
     });
-    // The lead's first event: what arrived, with its consent evidence, before any offer.
+    // The lead's first event: what arrived, with its consent evidence, before any offer; then each contact check.
     await appendEvents(tx, [
       {
         leadId: lead.id,
@@ -252,6 +267,13 @@ export async function intakeLead(db: Db, input: IntakeInput): Promise<IntakeResu
         data: { campaignId: input.campaignId, consent: input.consent ?? null },
         dedupeKey: `received:${lead.id}`,
       },
+      ...(input.contact?.checks ?? []).map((c) => ({
+        leadId: lead.id,
+        type: 'checked' as const,
+        reason: c.result,
+        data: { ...c },
+        dedupeKey: `checked:${lead.id}:${c.check}`,
+      })),
     ]);
     return { outcome: 'created', lead };
   });

@@ -34,6 +34,7 @@ import {
   type WonClaim,
 } from '../claims/vocabulary';
 import { checkClaimTimeEligibility } from '../domain/eligibility';
+import { filterableLead } from '../domain/filters';
 import { ledgerChargeKey } from '../domain/ids';
 import { priceLead } from '../domain/pricing';
 import { orderPushCandidates } from '../domain/push';
@@ -456,7 +457,7 @@ async function claimTimeVerdict(
     // The balance read under the wallet's lock.
     balance,
     counts: candidate.counts,
-    lead: lead.fields,
+    lead: filterableLead(lead.fields, lead.phoneType),
     serviceLine: serviceLine ?? '',
     price,
     campaignPool: manual ? null : inputs.campaignPool,

@@ -50,6 +50,7 @@ import type {
   ChangeActor,
   ClaimFailureReason,
   ConsentEvidence,
+  ContactCheckRecord,
   DeliveryAttemptOutcome,
   DeliveryChannel,
   DeliveryMode,
@@ -62,6 +63,8 @@ import type {
   OfferKind,
   OfferStatus,
   PayoutKind,
+  PhoneFormat,
+  PhoneType,
   PingDecision,
   PipelineStatus,
   PriceRules,
@@ -144,6 +147,8 @@ export interface DeliverySettings {
   smsTo?: string;
   /** A phone number for the voice channel (a call announcing the lead, through the configured provider). */
   voiceTo?: string;
+  /** The lead's phone number as the source sent it (default) or in E.164 (#23). */
+  phoneFormat?: PhoneFormat;
 }
 
 export const buyers = pgTable(
@@ -361,10 +366,17 @@ export const leads = pgTable(
     sourceId: uuid('source_id').references(() => sources.id),
     subId: text('sub_id'),
     clickId: text('click_id'),
+    /** The phone number normalised to E.164 (the source's text stays in fields.phone); null before #23. */
+    phoneE164: text('phone_e164'),
+    /** Its type from libphonenumber's metadata; buyer filters can use it (`phoneType`). */
+    phoneType: text('phone_type').$type<PhoneType>(),
+    /** Intake's contact checks with their results and latencies (also on the timeline). */
+    contactChecks: jsonb('contact_checks').$type<ContactCheckRecord[]>(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
   (t) => [
+    check('leads_phone_e164_shape', sql`${t.phoneE164} IS NULL OR ${t.phoneE164} ~ '^\\+[1-9][0-9]{6,14}$'`),
     index('leads_agency_status_idx').on(t.agencyId, t.status, t.createdAt),
     index('leads_source_idx')
       .on(t.sourceId, t.createdAt, t.id)

@@ -1,14 +1,8 @@
-import type { LeadFields } from './types';
-
 /**
- * Digits only; "+1 (555) 123-4567" and "555.123.4567" are the same US line, so a
- * leading country code 1 on an 11-digit number is dropped.
+ * Dedupe keys: the same person for the same service line. The phone number is
+ * the E.164 form intake's contact check made (domain/contact-checks.ts), so
+ * "(512) 555-0100" and "+1 512 555 0100" are one key.
  */
-export function normalizePhone(p: string): string {
-  const digits = (p ?? '').replace(/\D/g, '');
-  return digits.length === 11 && digits.startsWith('1') ? digits.slice(1) : digits;
-}
-
 const GMAIL_DOMAINS = new Set(['gmail.com', 'googlemail.com']);
 
 /**
@@ -35,11 +29,10 @@ export function normalizeEmail(e: string): string {
  * Keys under which a lead counts as a duplicate. Scoped by service line: the
  * same person asking for roofing and for plumbing is two sellable leads.
  */
-export function dedupeKeys(fields: Pick<LeadFields, 'phone' | 'email'>, serviceLine: string): string[] {
+export function dedupeKeys(person: { phoneE164: string | null; email: string }, serviceLine: string): string[] {
   const keys: string[] = [];
-  const phone = normalizePhone(fields.phone ?? '');
-  if (phone) keys.push(`phone:${serviceLine}:${phone}`);
-  const email = normalizeEmail(fields.email ?? '');
+  if (person.phoneE164) keys.push(`phone:${serviceLine}:${person.phoneE164}`);
+  const email = normalizeEmail(person.email ?? '');
   if (email) keys.push(`email:${serviceLine}:${email}`);
   return keys;
 }

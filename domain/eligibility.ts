@@ -5,7 +5,7 @@
  */
 import { buyerPrice, type BuyerPriceRule } from './buyer-side';
 import { capReached } from './caps';
-import { evaluateFilters } from './filters';
+import { evaluateFilters, type FilterableLead } from './filters';
 import { priceLead } from './pricing';
 import { availability, wallLabel } from './schedule';
 import type {
@@ -23,8 +23,8 @@ export interface EligibilityInput {
   buyer: BuyerProfile;
   balance: number; // wallet balance in credits
   counts: PeriodCounts; // leads this buyer bought in the current day/week/month
-  /** The lead's fields (filters may look at any of them, and at `answers`). */
-  lead: Partial<LeadFields> & { zip: string };
+  /** The lead's fields (filters may look at any of them, at `answers`, and at intake's `phoneType`). */
+  lead: FilterableLead & { zip: string };
   serviceLine: string; // the campaign's service line key
   price: number; // this lead's price
   campaignPool: string[] | null; // the campaign's buyer list, null = every buyer of the agency

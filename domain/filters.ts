@@ -10,6 +10,31 @@
  * numeric string equals its number), booleans as "true"/"false". A field the
  * lead does not have fails equals, in and range, and passes not_in and absent.
  */
+import { isPreviewableField } from './preview';
+import type { LeadFields, PhoneType } from './types';
+
+/**
+ * The lead as filters judge it: its fields as sent, and what intake derived from them –
+ * `phoneType`, the number's type from libphonenumber's metadata (#23).
+ */
+export type FilterableLead = Partial<LeadFields> & { phoneType?: PhoneType | null };
+
+/** Fields intake derives (not sent by the source) that filters may use. */
+const DERIVED_FIELDS = new Set(['phoneType']);
+
+/** A field a rule may name: a lead field, a derived one (`phoneType`), or `answers.<question>`. */
+export function isFilterField(f: string): boolean {
+  return DERIVED_FIELDS.has(f) || (f !== 'answers' && isPreviewableField(f));
+}
+
+/** The lead's fields with the derived ones beside them (a lead row, or a ping's fields: no phone type). */
+export function filterableLead<F extends Partial<LeadFields>>(
+  fields: F,
+  phoneType: PhoneType | null | undefined,
+): F & { phoneType?: PhoneType } {
+  return phoneType ? { ...fields, phoneType } : fields;
+}
+
 /** @public The vocabulary as a list (its type is what the code uses). */
 export const FILTER_OPS = ['equals', 'in', 'not_in', 'range', 'present', 'absent'] as const;
 type FilterOp = (typeof FILTER_OPS)[number];

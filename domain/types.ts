@@ -159,6 +159,8 @@ export const TIMELINE_EVENT_TYPES = [
   'redelivery_requested',
   /** An offer alert went out on one of the buyer's channels (data: channel, outcome, attempts). */
   'notified',
+  /** One contact check of intake (data: check, result, latencyMs, and what it found: e164, phoneType, domain, mx). */
+  'checked',
 ] as const;
 export type TimelineEventType = (typeof TIMELINE_EVENT_TYPES)[number];
 
@@ -243,6 +245,8 @@ export interface AgencySettings {
   autoPauseAfterFailures?: number;
   returns?: ReturnRules;
   selfService?: SelfServiceLimits;
+  /** ISO 3166-1 alpha-2 region a phone number without a country code is read in; default US. */
+  phoneCountry?: string;
 }
 
 export const DEFAULT_DUPLICATE_WINDOW_DAYS = 30;
@@ -306,11 +310,69 @@ export type SourceLedgerKind = (typeof SOURCE_LEDGER_KINDS)[number];
 export const SOURCE_OUTCOMES = ['pending', 'sold', 'unsold', 'returned'] as const;
 export type SourceOutcome = (typeof SOURCE_OUTCOMES)[number];
 
+// ─── contact checks (#23): phone numbers and email addresses ─────────────────
+
+/**
+ * Why intake (and a ping) refuses a lead's contact fields: the same codes in the
+ * problem document of POST /v1/leads and /v1/posts and in a ping's answer.
+ * @public The vocabulary as a list (its type is what the code uses).
+ */
+export const CONTACT_REFUSALS = ['invalid_phone', 'invalid_email', 'disposable_email'] as const;
+export type ContactRefusal = (typeof CONTACT_REFUSALS)[number];
+
+/** A phone number's type as libphonenumber's metadata knows it (`fixed_line_or_mobile`: the region does not tell). */
+export const PHONE_TYPES = [
+  'mobile',
+  'fixed_line',
+  'fixed_line_or_mobile',
+  'voip',
+  'toll_free',
+  'premium_rate',
+  'shared_cost',
+  'personal_number',
+  'pager',
+  'uan',
+  'voicemail',
+  'unknown',
+] as const;
+export type PhoneType = (typeof PHONE_TYPES)[number];
+
+/** How a buyer's deliveries carry the phone number: as the source sent it (default), or normalised to E.164. */
+export const PHONE_FORMATS = ['as_sent', 'e164'] as const;
+export type PhoneFormat = (typeof PHONE_FORMATS)[number];
+
+/** The checks intake runs, each on the timeline with its result and latency. */
+export const CONTACT_CHECKS = ['phone', 'email', 'email_mx'] as const;
+type ContactCheck = (typeof CONTACT_CHECKS)[number];
+
+/**
+ * A check's result: `passed`; refused with a reason code (never stored: the lead is
+ * refused); for the MX look-up also `unverified` (DNS did not answer in time or
+ * failed: never blocks intake) and `skipped` (the look-up is off).
+ */
+export const CONTACT_CHECK_RESULTS = ['passed', ...CONTACT_REFUSALS, 'unverified', 'skipped'] as const;
+type ContactCheckResult = (typeof CONTACT_CHECK_RESULTS)[number];
+
+export interface ContactCheckRecord {
+  check: ContactCheck;
+  result: ContactCheckResult;
+  /** Time the check took, in milliseconds (fractions kept to 0.001). */
+  latencyMs: number;
+  detail?: string;
+  /** phone */
+  e164?: string;
+  phoneType?: PhoneType;
+  /** email, email_mx */
+  domain?: string;
+  /** email_mx: the mail exchangers found (at most 5). */
+  mx?: string[];
+}
+
 export const PING_DECISIONS = ['accepted', 'rejected'] as const;
 export type PingDecision = (typeof PING_DECISIONS)[number];
 
-/** Why a ping was rejected: the campaign refuses it, or no buyer would take it now (the first exclusion reason met most). */
-export const PING_REJECTIONS = ['campaign_paused', 'source_paused', 'no_eligible_buyer'] as const;
+/** Why a ping was rejected: the campaign refuses it, a contact check refuses what it carried, or no buyer would take it now. */
+export const PING_REJECTIONS = ['campaign_paused', 'source_paused', 'no_eligible_buyer', ...CONTACT_REFUSALS] as const;
 export type PingRejection = (typeof PING_REJECTIONS)[number];
 
 export interface PayoutRule {

@@ -308,6 +308,27 @@ export const SETTINGS = {
     shown: '`60`',
     meaning: 'how long an accepted ping may be posted (docs/sources.md)',
   }),
+  LW_EMAIL_MX_CHECK: declare({
+    parse: bool,
+    fallback: false,
+    shown: '`false`',
+    meaning:
+      "`true`: intake looks up the MX records of each email's domain (a domain with no mail server is `invalid_email`; a DNS failure is `unverified` and never blocks), docs/compliance.md",
+  }),
+  LW_DNS_SERVERS: declare({
+    parse: text('addresses').regex(/^[^\s,]+(,[^\s,]+)*$/, {
+      error: 'expected comma-separated addresses (ip or ip:port)',
+    }),
+    fallback: null as string | null,
+    shown: "the system's",
+    meaning: 'the resolvers the MX check asks, comma-separated `ip` or `ip:port` (`[v6]:port`)',
+  }),
+  LW_DNS_TIMEOUT_MS: declare({
+    parse: integer(1, 10_000),
+    fallback: 300,
+    shown: '`300`',
+    meaning: 'how long the MX check waits for DNS before it records `unverified` and lets the lead in',
+  }),
   SMTP_URL: declare({
     parse: url(['smtp:', 'smtps:']),
     fallback: null as string | null,

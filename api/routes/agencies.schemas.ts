@@ -6,6 +6,7 @@
 import { z } from 'zod';
 
 import { isValidTimeZone } from '../../domain/caps';
+import { isPhoneCountry } from '../../domain/contact-checks';
 import { Id, int, IsoTime, list, ServiceLineKey, State, text, ZipPrefix } from '../schema-blocks';
 
 export const AgencyCreate = z
@@ -24,6 +25,12 @@ export const AgencySettingsSchema = z
       'duplicate window in days (intake and "never the same person twice"); default 30, 0 = off',
     ),
     requireConsent: z.boolean().describe('refuse leads without consent evidence; default false'),
+    phoneCountry: z
+      .string()
+      .refine((c) => isPhoneCountry(c), {
+        message: 'an ISO 3166-1 alpha-2 region code libphonenumber knows, e.g. "US", "CA", "GB"',
+      })
+      .describe('the region a phone number without a country code is read in (intake, pings); default US'),
     autoPauseAfterFailures: int(0, 1000).describe(
       'pause a buyer after this many consecutive failed deliveries; default 5, 0 = never',
     ),
@@ -61,6 +68,7 @@ export const AgencySettingsPatch = z
   .object({
     duplicateWindowDays: AgencySettingsSchema.shape.duplicateWindowDays.nullable(),
     requireConsent: AgencySettingsSchema.shape.requireConsent.nullable(),
+    phoneCountry: AgencySettingsSchema.shape.phoneCountry.nullable(),
     autoPauseAfterFailures: AgencySettingsSchema.shape.autoPauseAfterFailures.nullable(),
     returns: AgencySettingsSchema.shape.returns.nullable(),
     selfService: AgencySettingsSchema.shape.selfService.nullable(),

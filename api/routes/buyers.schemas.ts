@@ -7,8 +7,9 @@
 import { z } from 'zod';
 
 import { isValidTimeZone } from '../../domain/caps';
-import { isPreviewableField } from '../../domain/preview';
+import { isFilterField } from '../../domain/filters';
 import { scheduleProblems, WEEKDAYS } from '../../domain/schedule';
+import { PHONE_TYPES } from '../../domain/types';
 import {
   Credits,
   Email,
@@ -34,6 +35,7 @@ import {
   FilterMatchSchema,
   LedgerEntryKindSchema,
   PageQuery,
+  PhoneFormatSchema,
 } from '../schemas';
 import { AuditActionSchema, AuditActorView } from './audit.schemas';
 
@@ -66,6 +68,9 @@ export const DeliverySchema = z
     fieldMapping: FieldMappingSchema.optional(),
     smsTo: PhoneTo.optional().describe('SMS channel: the number the provider texts'),
     voiceTo: PhoneTo.optional().describe('voice channel: the number the provider calls'),
+    phoneFormat: PhoneFormatSchema.optional().describe(
+      "the lead's phone number in deliveries: `as_sent` (default, what the source sent) or `e164` (normalised at intake)",
+    ),
   })
   .strict();
 const TimeZone = text(64).refine((tz) => isValidTimeZone(tz), { message: 'not a known IANA time zone' });
@@ -98,8 +103,8 @@ export const PauseSchema = z
     message: '"until" must be after "from"',
     path: ['until'],
   });
-const FilterField = text(120).refine((f) => f !== 'answers' && isPreviewableField(f), {
-  message: 'not a lead field (a field name, or "answers.<question>")',
+const FilterField = text(120).refine((f) => isFilterField(f), {
+  message: 'not a lead field (a field name, "phoneType", or "answers.<question>")',
 });
 const FilterScalar = z.union([text(1000, 0), z.number().finite(), z.boolean()]);
 const FilterRuleSchema = z.discriminatedUnion('op', [
@@ -131,7 +136,24 @@ export const LeadFiltersSchema = z
     rules: z.array(FilterRuleSchema).max(50),
   })
   .strict()
-  .describe('lead filters: rules on lead fields or qualification answers (equals, in, not_in, range, present, absent)');
+  .superRefine((f, ctx) => {
+    // A rule on the phone's type names types the metadata knows, so a typo cannot silently refuse every lead.
+    f.rules.forEach((r, i) => {
+      if (r.field !== 'phoneType') return;
+      const values = r.op === 'equals' ? [r.value] : r.op === 'in' || r.op === 'not_in' ? r.values : [];
+      values.forEach((v, j) => {
+        if (!(PHONE_TYPES as readonly unknown[]).includes(v))
+          ctx.addIssue({
+            code: 'custom',
+            path: r.op === 'equals' ? ['rules', i, 'value'] : ['rules', i, 'values', j],
+            message: `not a phone type (one of ${PHONE_TYPES.join(', ')})`,
+          });
+      });
+    });
+  })
+  .describe(
+    "lead filters: rules on lead fields, the phone number's type (`phoneType`: mobile, fixed_line, fixed_line_or_mobile, voip, toll_free…) or qualification answers (equals, in, not_in, range, present, absent)",
+  );
 export const AlertSettingsSchema = z
   .object({
     channels: z

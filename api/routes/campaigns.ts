@@ -8,7 +8,7 @@ import { agencyBuyerFilters, agencyBuyerIds } from '../../db/buyers';
 import { createCampaign, getCampaign, listCampaigns, type NewCampaign, updateCampaign } from '../../db/campaigns';
 import { type CampaignRules, evaluateEligibility } from '../../db/eligibility';
 import { recentLeads } from '../../db/leads';
-import { evaluateFilters } from '../../domain/filters';
+import { evaluateFilters, filterableLead } from '../../domain/filters';
 import { validatePriceRules } from '../../domain/pricing';
 import type { AuctionKind, DeliveryMode, PriceRules } from '../../domain/types';
 import { auditBy } from '../audit';
@@ -247,7 +247,9 @@ export const campaignRoutes: AnyRoute[] = [
       const results = [];
       for (const lead of recent) {
         // Each buyer's own filters on each past lead, whatever else would exclude it (#12).
-        for (const b of filtered) if (evaluateFilters(b.filters, lead.fields).pass) filterPassesByBuyer[b.id]!++;
+        for (const b of filtered)
+          if (evaluateFilters(b.filters, filterableLead(lead.fields, lead.phoneType)).pass)
+            filterPassesByBuyer[b.id]!++;
         try {
           const r = await evaluateEligibility(services.db, lead, rules);
           const eligible = r.targets

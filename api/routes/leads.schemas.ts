@@ -11,11 +11,13 @@ import {
   AuctionKindSchema,
   AuctionPricingSchema,
   ConsentSchema,
+  ContactCheckView,
   LeadFieldsSchema,
   LeadStatusSchema,
   OfferKindSchema,
   OfferStatusSchema,
   PageQuery,
+  PhoneTypeSchema,
   TrackingId,
 } from '../schemas';
 import { Responses as OffersResponses } from './offers.schemas';
@@ -46,6 +48,13 @@ export const LeadView = z.object({
   sourceId: Nullable(Id).describe("the source that sent the lead; null: the agency's own (console, admin key)"),
   subId: Nullable(z.string()).describe("the seller's sub id, as posted"),
   clickId: Nullable(z.string()).describe("the seller's click id, as posted"),
+  phoneE164: Nullable(z.string()).describe(
+    'the phone number normalised to E.164 at intake (`fields.phone` is as sent); null before the checks existed',
+  ),
+  phoneType: Nullable(PhoneTypeSchema).describe("the number's type from libphonenumber's metadata"),
+  contactChecks: z
+    .array(ContactCheckView)
+    .describe("intake's contact checks: result and latency of each (also on the timeline)"),
   workflowId: z.string(),
   createdAt: IsoTime,
   updatedAt: IsoTime,

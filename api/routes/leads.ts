@@ -16,12 +16,14 @@ import { type CampaignRow, getCampaign } from '../../db/campaigns';
 import { getLead, intakeLead, type LeadRow, type LeadSource, listLeads } from '../../db/leads';
 import { leadOffers, leadTimeline } from '../../db/offers';
 import { getSource } from '../../db/sources';
+import { DEFAULT_PHONE_COUNTRY } from '../../domain/contact-checks';
 import { dedupeKeys } from '../../domain/dedupe';
 import type { ConsentEvidence, LeadFields, LeadStatus } from '../../domain/types';
 import { DeadlineExceeded, executeManualAction, startLeadWorkflow } from '../../temporal/calls';
 import type { ManualAction, ManualActionResult } from '../../workflows/messages';
 import { auditBy } from '../audit';
 import type { AdminPrincipal } from '../auth';
+import { checkLeadContacts, contactProblem } from '../contact-gate';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
@@ -68,7 +70,8 @@ async function startRouting(
  * The intake every lead goes through, from an admin's POST /v1/leads or a
  * source's post after its ping: the campaign must be active, consent evidence
  * present when the agency requires it, the person not a duplicate; then the
- * lead is stored and its workflow started. Answers the stored lead.
+ * lead is stored and its workflow started. Answers the stored lead. Before
+ * anything else its phone and email pass the contact checks (api/contact-gate.ts).
  */
 export async function submitLead(
   services: ApiServices,
@@ -84,6 +87,12 @@ export async function submitLead(
   const { campaign } = input;
   if (campaign.status !== 'active') throw new Problem(409, 'campaign_paused', `Campaign "${campaign.name}" is paused.`);
   const settings = await agencySettings(services.db, input.agencyId);
+  // The contact checks first (#23): a refused phone or email is a 422 with its reason code, nothing stored.
+  const contact = await checkLeadContacts(input.fields, {
+    country: settings.phoneCountry ?? DEFAULT_PHONE_COUNTRY,
+    mx: services.mx,
+  });
+  if (!contact.ok) throw contactProblem(contact);
   if (settings.requireConsent && !input.consent) {
     throw new Problem(
       422,
@@ -100,7 +109,8 @@ export async function submitLead(
     campaignId: campaign.id,
     fields: input.fields,
     consent: input.consent,
-    dedupeKeys: dedupeKeys(input.fields, campaign.serviceLine),
+    dedupeKeys: dedupeKeys({ phoneE164: contact.phoneE164, email: input.fields.email }, campaign.serviceLine),
+    contact: { phoneE164: contact.phoneE164, phoneType: contact.phoneType, checks: contact.checks },
     // The agency's window when it set one, else the process default.
     duplicateWindowMs: duplicateWindowMs(settings, services.duplicateWindowMs),
     source: input.source,
@@ -177,14 +187,18 @@ export const leadRoutes: AnyRoute[] = [
     summary: 'Submit a lead: validated, deduplicated, stored, and routed by its own workflow',
     description:
       'Send `Idempotency-Key` to make retries safe: the same key and body answer the first result, and a lead is never routed twice. ' +
-      'A lead with the same phone or email for the same service line within the duplicate window is refused (409 `duplicate_lead`). ' +
+      "The phone number is normalised to E.164 (a number without a country code is read in the agency's `phoneCountry`, default US) and the email checked (docs/compliance.md): an invalid one is refused with 422 `invalid_phone`, `invalid_email` or `disposable_email`. " +
+      'A lead with the same phone (compared in E.164) or email for the same service line within the duplicate window is refused (409 `duplicate_lead`). ' +
       'A source key posts only into the campaigns allowed to its source (403 `campaign_not_allowed`); its `subId` and `clickId` are kept with the lead.',
     body: LeadCreate,
     idempotent: true,
     responses: {
       202: { description: 'accepted; routing runs in the background', schema: Responses.LeadAccepted },
       409: { description: '`duplicate_lead` (with `duplicateOf`), `campaign_paused`, or `idempotency_conflict`' },
-      422: { description: 'the agency requires consent evidence (`consent_required`)' },
+      422: {
+        description:
+          'a contact check refused the lead (`invalid_phone`, `invalid_email`, `disposable_email`; `errors` names the field), or the agency requires consent evidence (`consent_required`)',
+      },
       503: {
         description: 'stored, but routing could not start (`service_unavailable`): retry with the same Idempotency-Key',
       },

@@ -16,8 +16,21 @@ import {
 } from '../schemas';
 import { Responses as SourcesResponses, SourceLedgerEntryView } from './sources.schemas';
 
-/** The lead's non-identifying fields: what a ping may carry. */
-export const PingFieldsSchema = LeadFieldsSchema.pick({ zip: true, state: true, city: true, answers: true }).strict();
+/**
+ * The lead's non-identifying fields: what a ping is judged on. A ping may also carry the
+ * phone and email to have them checked before the post (#23): they are checked and
+ * forgotten, never stored with the ping nor shown to a buyer.
+ */
+export const PingFieldsSchema = LeadFieldsSchema.pick({ zip: true, state: true, city: true, answers: true })
+  .extend({
+    phone: LeadFieldsSchema.shape.phone
+      .optional()
+      .describe('optional: checked (`invalid_phone`), not stored with the ping; the post must send it again'),
+    email: LeadFieldsSchema.shape.email
+      .optional()
+      .describe('optional: checked (`invalid_email`, `disposable_email`), not stored with the ping'),
+  })
+  .strict();
 export const PingCreate = z
   .object({ campaignId: Id, fields: PingFieldsSchema, subId: TrackingId.optional(), clickId: TrackingId.optional() })
   .strict();

@@ -18,6 +18,7 @@ import {
 } from '../../db/sources';
 import { postContradictions } from '../../domain/ping';
 import { rateLimited } from '../auth';
+import { checkContactFields } from '../contact-gate';
 import { listBody, pageArgs } from '../pagination';
 import { decidePing } from '../pings';
 import { postingSpecFor } from '../posting-spec';
@@ -57,7 +58,8 @@ export const supplyRoutes: AnyRoute[] = [
     tag: 'Ping post',
     summary: "Ping a lead's non-identifying fields: accepted with the payout, or rejected with a reason, at once",
     description:
-      'Judged with the same eligibility rules as routing, on a lead that is not stored (no workflow). An accepted ping may be posted once ' +
+      'Judged with the same eligibility rules as routing, on a lead that is not stored (no workflow). A `phone` or `email` it carries is checked first ' +
+      '(rejected with `invalid_phone`, `invalid_email` or `disposable_email`) and not stored. An accepted ping may be posted once ' +
       '(POST /v1/posts) before `expiresAt`. Pings are recorded (count and accept rate in the reports) and rate-limited per source (429 `rate_limited`).',
     body: PingCreate,
     responses: {
@@ -75,13 +77,21 @@ export const supplyRoutes: AnyRoute[] = [
       const read = await services.pings.campaign(principal.agencyId, body.campaignId);
       if (!read) throw noCampaign();
       const rule = await requirePostingSource(services, principal, read.campaign.id);
-      const decision = decidePing(read, rule, body.fields);
+      // A phone or email it carries is checked (local checks, no DNS) and forgotten: the ping stores only what it is judged on.
+      const { phone, email, ...fields } = body.fields;
+      const refused =
+        phone !== undefined || email !== undefined
+          ? checkContactFields({ phone, email }, read.phoneCountry).refused
+          : null;
+      const decision = refused
+        ? { decision: 'rejected' as const, reason: refused.reason, price: null, payout: null }
+        : decidePing(read, rule, fields);
       services.metrics.inc('leadwire_pings_total', { decision: decision.decision, reason: decision.reason ?? '' });
       const ping = await services.pings.record({
         agencyId: principal.agencyId,
         sourceId: principal.sourceId,
         campaignId: read.campaign.id,
-        fields: body.fields,
+        fields,
         subId: body.subId ?? null,
         clickId: body.clickId ?? null,
         ...decision,
@@ -108,7 +118,7 @@ export const supplyRoutes: AnyRoute[] = [
       410: { description: 'the ping has expired (`ping_expired`)' },
       422: {
         description:
-          'the post contradicts its ping (`post_contradicts_ping`; `errors` names the fields), or consent evidence is required (`consent_required`)',
+          'the post contradicts its ping (`post_contradicts_ping`; `errors` names the fields), a contact check refused it (`invalid_phone`, `invalid_email`, `disposable_email`), or consent evidence is required (`consent_required`)',
       },
       503: { description: 'stored, but routing could not start (`service_unavailable`); it will be retried' },
       ...BODY_ERRORS,

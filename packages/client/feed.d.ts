@@ -102,8 +102,9 @@ export interface components {
             lead: {
                 firstName: string;
                 lastName: string;
+                /** @description the phone number as the person gave it, e.g. "(512) 555-0100" or "+44 20 7946 0018"; checked and normalised to E.164 at intake */
                 phone: string;
-                /** Format: email */
+                /** @description an email address (RFC 5322 addr-spec); checked at intake */
                 email: string;
                 address?: string;
                 city?: string;

@@ -686,7 +686,7 @@ export interface paths {
         put?: never;
         /**
          * Submit a lead: validated, deduplicated, stored, and routed by its own workflow
-         * @description Send `Idempotency-Key` to make retries safe: the same key and body answer the first result, and a lead is never routed twice. A lead with the same phone or email for the same service line within the duplicate window is refused (409 `duplicate_lead`). A source key posts only into the campaigns allowed to its source (403 `campaign_not_allowed`); its `subId` and `clickId` are kept with the lead.
+         * @description Send `Idempotency-Key` to make retries safe: the same key and body answer the first result, and a lead is never routed twice. The phone number is normalised to E.164 (a number without a country code is read in the agency's `phoneCountry`, default US) and the email checked (docs/compliance.md): an invalid one is refused with 422 `invalid_phone`, `invalid_email` or `disposable_email`. A lead with the same phone (compared in E.164) or email for the same service line within the duplicate window is refused (409 `duplicate_lead`). A source key posts only into the campaigns allowed to its source (403 `campaign_not_allowed`); its `subId` and `clickId` are kept with the lead.
          *
          *     Auth: a session or key acting as agency owner, agency admin, agency dispatcher, source owner (the root token acts as platform operator).
          */
@@ -1342,7 +1342,7 @@ export interface paths {
         put?: never;
         /**
          * Ping a lead's non-identifying fields: accepted with the payout, or rejected with a reason, at once
-         * @description Judged with the same eligibility rules as routing, on a lead that is not stored (no workflow). An accepted ping may be posted once (POST /v1/posts) before `expiresAt`. Pings are recorded (count and accept rate in the reports) and rate-limited per source (429 `rate_limited`).
+         * @description Judged with the same eligibility rules as routing, on a lead that is not stored (no workflow). A `phone` or `email` it carries is checked first (rejected with `invalid_phone`, `invalid_email` or `disposable_email`) and not stored. An accepted ping may be posted once (POST /v1/posts) before `expiresAt`. Pings are recorded (count and accept rate in the reports) and rate-limited per source (429 `rate_limited`).
          *
          *     Auth: a session or key acting as source owner (the root token acts as platform operator).
          */
@@ -2566,6 +2566,8 @@ export interface components {
             duplicateWindowDays?: number;
             /** @description refuse leads without consent evidence; default false */
             requireConsent?: boolean;
+            /** @description the region a phone number without a country code is read in (intake, pings); default US */
+            phoneCountry?: string;
             /** @description pause a buyer after this many consecutive failed deliveries; default 5, 0 = never */
             autoPauseAfterFailures?: number;
             returns?: {
@@ -2590,6 +2592,7 @@ export interface components {
         AgencySettingsPatch: {
             duplicateWindowDays?: number | null;
             requireConsent?: boolean | null;
+            phoneCountry?: string | null;
             autoPauseAfterFailures?: number | null;
             returns?: {
                 windowDays?: number;
@@ -3229,6 +3232,25 @@ export interface components {
              */
             certificateUrl?: string;
         };
+        /** @enum {string} */
+        ContactCheck: "phone" | "email" | "email_mx";
+        /** @enum {string} */
+        ContactCheckResult: "passed" | "invalid_phone" | "invalid_email" | "disposable_email" | "unverified" | "skipped";
+        ContactCheckView: {
+            check: components["schemas"]["ContactCheck"];
+            result: components["schemas"]["ContactCheckResult"];
+            /** @description how long the check took, in milliseconds */
+            latencyMs: number;
+            detail?: string;
+            /** @description phone: the number in E.164 */
+            e164?: string;
+            /** @description phone: its type from libphonenumber's metadata */
+            phoneType?: components["schemas"]["PhoneType"];
+            /** @description email, email_mx: the domain of the address */
+            domain?: string;
+            /** @description email_mx: the mail exchangers found */
+            mx?: string[];
+        };
         CreationOptions: {
             /** @description PublicKeyCredentialCreationOptionsJSON */
             options: {
@@ -3261,6 +3283,8 @@ export interface components {
             smsTo?: string;
             /** @description voice channel: the number the provider calls */
             voiceTo?: string;
+            /** @description the lead's phone number in deliveries: `as_sent` (default, what the source sent) or `e164` (normalised at intake) */
+            phoneFormat?: components["schemas"]["PhoneFormat"];
         };
         /** @enum {string} */
         DeliveryAttemptOutcome: "delivered" | "failed" | "refused" | "gone";
@@ -3443,8 +3467,9 @@ export interface components {
         FullLead: {
             firstName: string;
             lastName: string;
+            /** @description the phone number as the person gave it, e.g. "(512) 555-0100" or "+44 20 7946 0018"; checked and normalised to E.164 at intake */
             phone: string;
-            /** Format: email */
+            /** @description an email address (RFC 5322 addr-spec); checked at intake */
             email: string;
             address?: string;
             city?: string;
@@ -3614,6 +3639,12 @@ export interface components {
             subId: string | null;
             /** @description the seller's click id, as posted */
             clickId: string | null;
+            /** @description the phone number normalised to E.164 at intake (`fields.phone` is as sent); null before the checks existed */
+            phoneE164: string | null;
+            /** @description the number's type from libphonenumber's metadata */
+            phoneType: components["schemas"]["PhoneType"] | null;
+            /** @description intake's contact checks: result and latency of each (also on the timeline) */
+            contactChecks: components["schemas"]["ContactCheckView"][];
             workflowId: string;
             /** @description ISO-8601 UTC time */
             createdAt: string;
@@ -3627,8 +3658,9 @@ export interface components {
         LeadFields: {
             firstName: string;
             lastName: string;
+            /** @description the phone number as the person gave it, e.g. "(512) 555-0100" or "+44 20 7946 0018"; checked and normalised to E.164 at intake */
             phone: string;
-            /** Format: email */
+            /** @description an email address (RFC 5322 addr-spec); checked at intake */
             email: string;
             address?: string;
             city?: string;
@@ -3639,7 +3671,7 @@ export interface components {
                 [key: string]: string | number | boolean;
             };
         };
-        /** @description lead filters: rules on lead fields or qualification answers (equals, in, not_in, range, present, absent) */
+        /** @description lead filters: rules on lead fields, the phone number's type (`phoneType`: mobile, fixed_line, fixed_line_or_mobile, voip, toll_free…) or qualification answers (equals, in, not_in, range, present, absent) */
         LeadFilters: {
             /** @description all: every rule must pass; any: one suffices */
             match: components["schemas"]["FilterMatch"];
@@ -3691,6 +3723,12 @@ export interface components {
             subId: string | null;
             /** @description the seller's click id, as posted */
             clickId: string | null;
+            /** @description the phone number normalised to E.164 at intake (`fields.phone` is as sent); null before the checks existed */
+            phoneE164: string | null;
+            /** @description the number's type from libphonenumber's metadata */
+            phoneType: components["schemas"]["PhoneType"] | null;
+            /** @description intake's contact checks: result and latency of each (also on the timeline) */
+            contactChecks: components["schemas"]["ContactCheckView"][];
             workflowId: string;
             /** @description ISO-8601 UTC time */
             createdAt: string;
@@ -3983,6 +4021,10 @@ export interface components {
             /** @description basis points of the sale price (2500 = 25 %), rounded down */
             shareBps: number;
         };
+        /** @enum {string} */
+        PhoneFormat: "as_sent" | "e164";
+        /** @enum {string} */
+        PhoneType: "mobile" | "fixed_line" | "fixed_line_or_mobile" | "voip" | "toll_free" | "premium_rate" | "shared_cost" | "personal_number" | "pager" | "uan" | "voicemail" | "unknown";
         PingAnswer: {
             /** Format: uuid */
             pingId: string;
@@ -4010,9 +4052,13 @@ export interface components {
             answers?: {
                 [key: string]: string | number | boolean;
             };
+            /** @description optional: checked (`invalid_phone`), not stored with the ping; the post must send it again */
+            phone?: string;
+            /** @description optional: checked (`invalid_email`, `disposable_email`), not stored with the ping */
+            email?: string;
         };
         /** @enum {string} */
-        PingRejection: "campaign_paused" | "source_paused" | "no_eligible_buyer";
+        PingRejection: "campaign_paused" | "source_paused" | "no_eligible_buyer" | "invalid_phone" | "invalid_email" | "disposable_email";
         Pipeline: {
             counts: {
                 new: number;
@@ -4570,7 +4616,7 @@ export interface components {
             events: components["schemas"]["TimelineEventView"][];
         };
         /** @enum {string} */
-        TimelineEventType: "targeted" | "excluded" | "viewed" | "claim_attempted" | "claim_failed" | "won" | "lost" | "expired" | "cancelled" | "fell_through" | "manual_review" | "reoffered" | "assigned" | "rejected" | "delivered" | "delivery_failed" | "refunded" | "received" | "bid_placed" | "buyer_paused" | "delivery_attempted" | "redelivery_requested" | "notified";
+        TimelineEventType: "targeted" | "excluded" | "viewed" | "claim_attempted" | "claim_failed" | "won" | "lost" | "expired" | "cancelled" | "fell_through" | "manual_review" | "reoffered" | "assigned" | "rejected" | "delivered" | "delivery_failed" | "refunded" | "received" | "bid_placed" | "buyer_paused" | "delivery_attempted" | "redelivery_requested" | "notified" | "checked";
         TimelineEventView: {
             type: components["schemas"]["TimelineEventType"];
             /** @description ISO-8601 UTC time */
@@ -7412,7 +7458,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the agency requires consent evidence (`consent_required`) */
+            /** @description a contact check refused the lead (`invalid_phone`, `invalid_email`, `disposable_email`; `errors` names the field), or the agency requires consent evidence (`consent_required`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10427,7 +10473,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the post contradicts its ping (`post_contradicts_ping`; `errors` names the fields), or consent evidence is required (`consent_required`) */
+            /** @description the post contradicts its ping (`post_contradicts_ping`; `errors` names the fields), a contact check refused it (`invalid_phone`, `invalid_email`, `disposable_email`), or consent evidence is required (`consent_required`) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -113,7 +113,7 @@ test("the duplicate window is the agency's setting; a buyer never buys the same 
     agencyId: agency.id,
     campaignId: campaign.id,
     fields,
-    dedupeKeys: dedupeKeys(fields, SERVICE_LINE),
+    dedupeKeys: dedupeKeys({ phoneE164: `+1${fields.phone}`, email: fields.email }, SERVICE_LINE),
     workflowId: leadWorkflowId,
   });
   expect(

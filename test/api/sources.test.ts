@@ -499,8 +499,9 @@ describe('bad input on every new route: 400 problem+json naming the field, nothi
       'source',
       () => '/v1/pings',
       'post',
-      (w) => ({ campaignId: w.campaign.id, fields: { zip: '78701', phone: '5125550100' } }),
-      'fields.phone',
+      // A ping may carry a phone and an email to have them checked (#23), never a name or an address.
+      (w) => ({ campaignId: w.campaign.id, fields: { zip: '78701', phone: '5125550100', lastName: 'Lovelace' } }),
+      'fields.lastName',
     ],
     ['POST /v1/posts', 'source', () => '/v1/posts', 'post', () => ({ pingId: 'nope', fields: leadFields() }), 'pingId'],
     ['GET /v1/source/leads', 'source', () => '/v1/source/leads?to=2026-13-01', 'get', null, 'to'],
@@ -540,6 +541,8 @@ test("a source's posting spec comes from the API schemas and lists only its allo
   expect(Object.keys(spec.body.ping.body.properties.fields.properties).sort()).toEqual([
     'answers',
     'city',
+    'email',
+    'phone',
     'state',
     'zip',
   ]);

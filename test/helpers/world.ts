@@ -57,7 +57,7 @@ export function leadFields(overrides: Partial<LeadFields> = {}): LeadFields {
   return {
     firstName: `Ada${n}`,
     lastName: `Lovelace${n}`,
-    phone: `555${String(1000000 + n).slice(-7)}`,
+    phone: `512${2000000 + (n % 8_000_000)}`, // a valid US number (libphonenumber): intake checks it
     email: `ada${n}.${Date.now()}@example.com`,
     city: 'Austin',
     state: 'TX',

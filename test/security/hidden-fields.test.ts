@@ -122,7 +122,7 @@ test('no buyer-facing answer or feed frame before the win holds a hidden value o
   const fields = leadFields({
     firstName: 'Zebulon',
     lastName: 'Quackenbush',
-    phone: '5559876543',
+    phone: '3075550143',
     email: 'zebulon.hidden@example.org',
     address: '742 Evergreen Terrace',
     city: 'Cheyenne',
@@ -135,7 +135,7 @@ test('no buyer-facing answer or feed frame before the win holds a hidden value o
     expect.arrayContaining([
       'Zebulon',
       'Quackenbush',
-      '5559876543',
+      '3075550143',
       'zebulon.hidden@example.org',
       '742 Evergreen Terrace',
       'WY',

@@ -1,26 +1,11 @@
-import { dedupeKeys, normalizeEmail, normalizePhone } from '../../domain/dedupe';
+import { checkPhone } from '../../domain/contact-checks';
+import { dedupeKeys, normalizeEmail } from '../../domain/dedupe';
 
-describe('normalizePhone', () => {
-  it('keeps only digits', () => {
-    expect(normalizePhone('(555) 123-4567')).toBe('5551234567');
-    expect(normalizePhone('555.123.4567')).toBe('5551234567');
-  });
-
-  it('drops a leading US country code 1 on an 11-digit number', () => {
-    expect(normalizePhone('+1 555 123 4567')).toBe('5551234567');
-    expect(normalizePhone('15551234567')).toBe('5551234567');
-  });
-
-  it('keeps a leading 1 when the number is not 11 digits, and other country codes', () => {
-    expect(normalizePhone('1555123456')).toBe('1555123456');
-    expect(normalizePhone('+44 20 7946 0958')).toBe('442079460958');
-  });
-
-  it('an empty or digitless phone normalizes to empty', () => {
-    expect(normalizePhone('')).toBe('');
-    expect(normalizePhone('n/a')).toBe('');
-  });
-});
+const e164 = (raw: string) => {
+  const p = checkPhone(raw, 'US');
+  if (!p.ok) throw new Error(`${raw}: ${p.detail}`);
+  return p.e164;
+};
 
 describe('normalizeEmail', () => {
   it('trims and lowercases', () => {
@@ -46,21 +31,27 @@ describe('normalizeEmail', () => {
 });
 
 describe('dedupeKeys', () => {
-  it('gives a phone key and an email key scoped by service line', () => {
-    expect(dedupeKeys({ phone: '+1 (555) 123-4567', email: 'A@B.com' }, 'roofing')).toEqual([
-      'phone:roofing:5551234567',
+  it('gives a phone key (E.164) and an email key scoped by service line', () => {
+    expect(dedupeKeys({ phoneE164: e164('+1 (512) 555-0100'), email: 'A@B.com' }, 'roofing')).toEqual([
+      'phone:roofing:+15125550100',
       'email:roofing:a@b.com',
     ]);
   });
 
+  it('one person typed in two formats has the same phone key', () => {
+    const a = dedupeKeys({ phoneE164: e164('(512) 555-0100'), email: 'x@a.com' }, 'roofing');
+    const b = dedupeKeys({ phoneE164: e164('+1.512.555.0100'), email: 'y@b.com' }, 'roofing');
+    expect(a[0]).toBe(b[0]);
+  });
+
   it('the same person in another service line is not a duplicate', () => {
-    const f = { phone: '5551234567', email: 'a@b.com' };
+    const f = { phoneE164: '+15125550100', email: 'a@b.com' };
     expect(dedupeKeys(f, 'roofing')).not.toEqual(expect.arrayContaining(dedupeKeys(f, 'plumbing')));
   });
 
   it('omits empty keys', () => {
-    expect(dedupeKeys({ phone: '', email: 'a@b.com' }, 'roofing')).toEqual(['email:roofing:a@b.com']);
-    expect(dedupeKeys({ phone: '555 123 4567', email: '   ' }, 'roofing')).toEqual(['phone:roofing:5551234567']);
-    expect(dedupeKeys({ phone: '', email: '' }, 'roofing')).toEqual([]);
+    expect(dedupeKeys({ phoneE164: null, email: 'a@b.com' }, 'roofing')).toEqual(['email:roofing:a@b.com']);
+    expect(dedupeKeys({ phoneE164: '+15125550100', email: '   ' }, 'roofing')).toEqual(['phone:roofing:+15125550100']);
+    expect(dedupeKeys({ phoneE164: null, email: '' }, 'roofing')).toEqual([]);
   });
 });

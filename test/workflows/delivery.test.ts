@@ -103,7 +103,12 @@ afterAll(async () => {
 });
 
 /** Sells one lead to the buyer (the only eligible one) and waits for the lead to be sold. */
-async function sellTo(agencyId: string, buyerId: string, fields = {}) {
+async function sellTo(
+  agencyId: string,
+  buyerId: string,
+  fields = {},
+  columns: Partial<typeof leads.$inferInsert> = {},
+) {
   const db = database.db;
   const campaign = await makeCampaign(db, agencyId, { claimWindowSeconds: 30, price: { base: 10 } });
   const lead = await makeLead(db, agencyId, campaign.id, fields);
@@ -117,6 +122,7 @@ async function sellTo(agencyId: string, buyerId: string, fields = {}) {
         userAgent: 'Mozilla/5.0',
         certificateUrl: 'https://cert.example/abc',
       },
+      ...columns,
     })
     .where(eq(leads.id, lead.id));
   await startLead(client, worker.taskQueue, lead);
@@ -200,6 +206,31 @@ test('the webhook is a signed JSON POST of the full lead with consent, shaped by
       .where(eq(deliveries.assignmentId, assignmentId))
       .then((rows) => rows.filter((x) => x.channel === 'webhook'));
     expect(d).toMatchObject({ status: 'delivered', attempts: 3 });
+  } finally {
+    await hook.close();
+  }
+});
+
+test('the webhook carries the phone number as the source sent it, or in E.164 when the buyer chose it (#23)', async () => {
+  const db = database.db;
+  const hook = await receiver([200]);
+  try {
+    const sent = { phone: '(512) 555-0123' };
+    const normalised = { phoneE164: '+15125550123', phoneType: 'fixed_line_or_mobile' as const };
+    for (const [path, phoneFormat, expected] of [
+      ['/as-sent', undefined, '(512) 555-0123'],
+      ['/chosen-as-sent', 'as_sent', '(512) 555-0123'],
+      ['/e164', 'e164', '+15125550123'],
+    ] as const) {
+      const agency = await makeAgency(db);
+      const buyer = await makeBuyer(db, agency.id, {
+        credits: 100,
+        delivery: { webhookUrl: `${hook.url}${path}`, ...(phoneFormat ? { phoneFormat } : {}) },
+      });
+      const { lead } = await sellTo(agency.id, buyer.id, sent, normalised);
+      const got = await eventually(async () => hook.requests.find((r) => r.path === path));
+      expect(JSON.parse(got.body).lead).toMatchObject({ id: lead.id, phone: expected });
+    }
   } finally {
     await hook.close();
   }

@@ -1,4 +1,5 @@
 /** Leads: the list with filters, a test-lead form, and one lead with its offers, sales and timeline. */
+import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 
 import { ok, randomId } from '../shared/api';
@@ -20,7 +21,7 @@ import {
 import { useConsole } from './context';
 import { ReviewActions } from './Review';
 import { Link, navigate, useLocation } from './router';
-import { TimelineView } from './Timeline';
+import { checkChips, TimelineView } from './Timeline';
 
 const STATUSES: LeadStatus[] = ['routing', 'offered', 'sold', 'manual_review', 'rejected'];
 
@@ -405,6 +406,39 @@ export function LeadDetail({ id }: { id: string }) {
               <dd class="id">{show(l.clickId)}</dd>
             </div>
           </dl>
+          <h3>Contact checks</h3>
+          {l.contactChecks.length === 0 ? (
+            <p class="muted">Not checked (received before the checks existed).</p>
+          ) : (
+            <dl data-testid="contact-checks">
+              {l.phoneE164 ? (
+                <div class="kv" data-testid="lead-phone-e164">
+                  <dt>Phone (E.164)</dt>
+                  <dd class="mono">
+                    {l.phoneE164}
+                    {l.phoneType ? <span class="muted"> · {l.phoneType.replace(/_/g, ' ')}</span> : null}
+                  </dd>
+                </div>
+              ) : null}
+              {l.contactChecks.map((c) => (
+                <div class="kv" key={c.check} data-check={c.check}>
+                  <dt>{c.check === 'email_mx' ? 'Email MX' : label(c.check)}</dt>
+                  <dd>
+                    <Badge value={c.result} />
+                    {checkChips(c as unknown as Record<string, unknown>).map(([k, v]) => (
+                      <Fragment key={k}>
+                        {' '}
+                        <span class="tl-chip">
+                          {k} {v}
+                        </span>
+                      </Fragment>
+                    ))}
+                    {c.detail ? <span class="muted"> {c.detail}</span> : null}
+                  </dd>
+                </div>
+              ))}
+            </dl>
+          )}
         </Panel>
         <div>
           <Panel title={`Offers (${l.offers.length})`}>

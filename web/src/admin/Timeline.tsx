@@ -83,6 +83,7 @@ const LOOK: Partial<Record<TimelineEventType, { tone: Tone; title: string; icon:
   buyer_paused: { tone: 'warn', title: 'Buyer paused', icon: 'M7 5v10M13 5v10' },
   delivery_attempted: { tone: 'muted', title: 'Delivery attempt', icon: 'M3 10l14-6-6 14-2-6z' },
   redelivery_requested: { tone: 'info', title: 'Redelivery requested', icon: 'M4 10a6 6 0 0110.5-4M14 3v3.5h-3.5' },
+  checked: { tone: 'muted', title: 'Checked', icon: 'M4 10.5l4 4 8-9' },
   notified: {
     tone: 'cyan',
     title: 'Alerted',
@@ -292,6 +293,24 @@ function actorOf(e: TimelineEvent): string | null {
   return a && typeof a.label === 'string' ? a.label : null;
 }
 
+/** A contact check (#23) in words: which check and its result, e.g. "phone passed". */
+function checkText(d: Record<string, unknown>): string {
+  const what = d.check === 'email_mx' ? 'email MX' : String(d.check ?? '');
+  const result = String(d.result ?? '').replace(/_/g, ' ');
+  return `${what} ${result}${d.detail ? ` – ${String(d.detail)}` : ''}`;
+}
+
+/** What the check found, and how long it took. */
+export function checkChips(d: Record<string, unknown>): [string, string][] {
+  const chips: [string, string][] = [];
+  if (d.e164) chips.push(['E.164', String(d.e164)]);
+  if (d.phoneType) chips.push(['type', String(d.phoneType).replace(/_/g, ' ')]);
+  if (d.domain) chips.push(['domain', String(d.domain)]);
+  if (Array.isArray(d.mx) && d.mx.length) chips.push(['MX', d.mx.join(', ')]);
+  if (typeof d.latencyMs === 'number') chips.push(['latency', `${d.latencyMs} ms`]);
+  return chips;
+}
+
 function describe(
   e: TimelineEvent,
   dir: Directory,
@@ -363,6 +382,8 @@ function describe(
         text: `${String(d.channel ?? '')}${e.reason ? ` – ${e.reason}` : ''}${d.error ? ` – ${String(d.error)}` : ''}`,
         chips: d.attempts ? [['attempts', String(d.attempts)]] : [],
       };
+    case 'checked':
+      return { text: checkText(d), chips: checkChips(d) };
     case 'delivery_attempted': {
       const chips: [string, string][] = [['attempt', String(d.attempt ?? '')]];
       if (d.status !== null && d.status !== undefined) chips.push(['HTTP', String(d.status)]);

@@ -208,6 +208,8 @@ const TONES: Record<string, string> = {
   cancelled: 'muted',
   rejected: 'bad',
   refunded: 'muted',
+  passed: 'ok',
+  unverified: 'warn',
   ping_post: 'brand',
   push: 'violet',
 };
