@@ -12,6 +12,7 @@ import type { DisputeRow } from '../db/disputes';
 import type { LeadRow } from '../db/leads';
 import type { LedgerRow } from '../db/ledger';
 import type { OfferRow, TargetRow, TimelineEvent } from '../db/offers';
+import type { PaymentRow } from '../db/payments';
 import {
   type PingRow,
   ruleOf,
@@ -21,6 +22,7 @@ import {
   type SourceRow,
 } from '../db/sources';
 import { buyerOfferOf } from '../domain/offer-view';
+import { formatMoney } from '../domain/payments';
 import { availability } from '../domain/schedule';
 import type { ExclusionReason, PingRejection } from '../domain/types';
 
@@ -354,5 +356,30 @@ export function pingView(p: PingRow) {
     reason: p.reason as PingRejection | null,
     payout: p.payout,
     expiresAt: iso(p.expiresAt),
+  };
+}
+
+/** A card payment (the console's payments and the buyer's own, api/routes/refunds.ts and checkout.ts). */
+export function paymentView(p: PaymentRow) {
+  return {
+    id: p.id,
+    buyerId: p.buyerId,
+    kind: p.kind,
+    status: p.status,
+    credits: p.credits,
+    creditPrice: p.creditPrice,
+    amount: p.amount,
+    currency: p.currency,
+    amountDisplay: formatMoney(p.amount, p.currency),
+    refundedCredits: p.refundedCredits,
+    disputedCredits: p.disputedCredits,
+    cardBrand: p.cardBrand,
+    cardLast4: p.cardLast4,
+    receiptUrl: p.receiptUrl,
+    stripePaymentIntentId: p.stripePaymentIntentId,
+    failureCode: p.failureCode,
+    failureMessage: p.failureMessage,
+    createdAt: p.createdAt.toISOString(),
+    succeededAt: p.succeededAt?.toISOString() ?? null,
   };
 }

@@ -7,6 +7,7 @@ import { z } from 'zod';
 
 import { CURRENCY, PAYMENT_KINDS, PAYMENT_STATUSES } from '../../domain/payments';
 import { Id, int, IsoTime, list } from '../schema-blocks';
+import { PaymentView } from './refunds.schemas';
 
 /** How many credits one top-up may buy at most, whatever an agency sets (an amount Stripe accepts). */
 const MAX_CREDITS = 1_000_000;
@@ -68,23 +69,6 @@ export const CheckoutBody = z
     currency: z.string().optional().describe("if given, must be the agency's currency (a guard against a stale page)"),
   })
   .strict();
-
-export const PaymentView = z.object({
-  id: Id,
-  kind: z.enum(PAYMENT_KINDS),
-  status: z.enum(PAYMENT_STATUSES),
-  credits: z.number().int(),
-  creditPrice: z.number().int(),
-  amount: z.number().int().describe("credits × creditPrice, in the currency's minor units"),
-  currency: z.string(),
-  cardBrand: z.string().nullable(),
-  cardLast4: z.string().nullable(),
-  receiptUrl: z.string().nullable(),
-  failureMessage: z.string().nullable(),
-  refundedCredits: z.number().int(),
-  createdAt: IsoTime,
-  succeededAt: IsoTime.nullable(),
-});
 
 /** The answers these routes document, each a named component by its key. */
 export const Responses = {

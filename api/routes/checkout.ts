@@ -17,7 +17,6 @@ import {
   attachStripeIds,
   createPayment,
   listPayments,
-  type PaymentRow,
   type PaymentSettings,
   PaymentSettingsIncomplete,
   paymentSettingsOf,
@@ -34,13 +33,8 @@ import { Problem } from '../problem';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, route } from '../route';
 import { PageQuery } from '../schemas';
 import { describeErrors } from '../validate';
-import {
-  CheckoutBody,
-  PaymentSettingsPut,
-  type PaymentSettingsView,
-  type PaymentView,
-  Responses,
-} from './checkout.schemas';
+import { paymentView } from '../views';
+import { CheckoutBody, PaymentSettingsPut, type PaymentSettingsView, Responses } from './checkout.schemas';
 
 /** Where the buyer's wallet is: the buyer app's Wallet tab. */
 const WALLET_PATH = '/';
@@ -58,25 +52,6 @@ function settingsView(s: PaymentSettings, publicUrl: string | null): z.infer<typ
     mode: s.mode,
     webhookUrl: publicUrl ? `${publicUrl.replace(/\/+$/, '')}/v1/stripe/webhooks/${s.agencyId}` : null,
     updatedAt: s.updatedAt.toISOString(),
-  };
-}
-
-function paymentView(p: PaymentRow): z.infer<typeof PaymentView> {
-  return {
-    id: p.id,
-    kind: p.kind,
-    status: p.status,
-    credits: p.credits,
-    creditPrice: p.creditPrice,
-    amount: p.amount,
-    currency: p.currency,
-    cardBrand: p.cardBrand,
-    cardLast4: p.cardLast4,
-    receiptUrl: p.receiptUrl,
-    failureMessage: p.failureMessage,
-    refundedCredits: p.refundedCredits,
-    createdAt: p.createdAt.toISOString(),
-    succeededAt: p.succeededAt?.toISOString() ?? null,
   };
 }
 

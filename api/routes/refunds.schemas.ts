@@ -22,6 +22,7 @@ export const RefundCreate = z
   })
   .strict();
 
+/** A card payment, as the agency's console and the buyer's wallet both see it (one definition). */
 export const PaymentView = z.object({
   id: Id,
   buyerId: Id,
@@ -39,6 +40,7 @@ export const PaymentView = z.object({
   receiptUrl: Nullable(z.string()),
   stripePaymentIntentId: Nullable(z.string()),
   failureCode: Nullable(z.string()),
+  failureMessage: Nullable(z.string()).describe("Stripe's message when the payment failed"),
   createdAt: IsoTime,
   succeededAt: Nullable(IsoTime),
 });

@@ -7,40 +7,17 @@
 import Stripe from 'stripe';
 
 import { type DisputeRow, paymentDetail, type RefundRow, requestRefund } from '../../db/payment-refunds';
-import { listPayments, type PaymentRow, stripeSecretsOf } from '../../db/payments';
-import { formatMoney } from '../../domain/payments';
+import { listPayments, stripeSecretsOf } from '../../db/payments';
 import { stripeClient } from '../../lib/stripe';
 import { auditBy } from '../audit';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
 import { IdParams } from '../schemas';
+import { paymentView } from '../views';
 import { PaymentsQuery, RefundCreate, Responses } from './refunds.schemas';
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
-
-function paymentView(p: PaymentRow) {
-  return {
-    id: p.id,
-    buyerId: p.buyerId,
-    kind: p.kind,
-    status: p.status,
-    credits: p.credits,
-    creditPrice: p.creditPrice,
-    amount: p.amount,
-    currency: p.currency,
-    amountDisplay: formatMoney(p.amount, p.currency),
-    refundedCredits: p.refundedCredits,
-    disputedCredits: p.disputedCredits,
-    cardBrand: p.cardBrand,
-    cardLast4: p.cardLast4,
-    receiptUrl: p.receiptUrl,
-    stripePaymentIntentId: p.stripePaymentIntentId,
-    failureCode: p.failureCode,
-    createdAt: iso(p.createdAt)!,
-    succeededAt: iso(p.succeededAt),
-  };
-}
 
 function refundView(r: RefundRow) {
   return {
