@@ -9,7 +9,7 @@
  * `createPayment`), credits land only through the webhook
  * (`settleSucceededPayment`), and a failure is counted once per payment.
  */
-import { eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 
 import type { AlertSettings } from '../domain/buyer-side';
 import { rechargePauseReason } from '../domain/recharge';
@@ -229,4 +229,134 @@ export async function paymentStatusOf(
     .from(payments)
     .where(eq(payments.id, paymentId));
   return row ?? null;
+}
+
+// ─── the card on file and the settings ───────────────────────────────────────
+
+/** The Stripe Customer of a buyer, made once: the stored id, else `create()`'s, kept unless another call won. */
+export async function ensureStripeCustomer(
+  db: Db,
+  buyer: { buyerId: string; agencyId: string },
+  create: () => Promise<string>,
+): Promise<string> {
+  const existing = await billingOf(db, buyer.buyerId);
+  if (existing?.stripeCustomerId) return existing.stripeCustomerId;
+  const customerId = await create();
+  await db
+    .insert(buyerBilling)
+    .values({ ...buyer })
+    .onConflictDoNothing();
+  const [row] = await db
+    .update(buyerBilling)
+    .set({ stripeCustomerId: customerId, updatedAt: new Date() })
+    .where(and(eq(buyerBilling.buyerId, buyer.buyerId), isNull(buyerBilling.stripeCustomerId)))
+    .returning();
+  return row?.stripeCustomerId ?? (await billingOf(db, buyer.buyerId))!.stripeCustomerId!;
+}
+
+export interface SavedCard {
+  paymentMethodId: string;
+  brand: string | null;
+  last4: string | null;
+  /** MM/YYYY */
+  exp: string | null;
+}
+
+/**
+ * Stores the card a setup-mode Checkout saved for the buyer whose Customer it is (answers false for another
+ * customer: nothing changes). A new card clears a recharge pause and the failures in a row.
+ */
+export async function saveCard(
+  db: DbOrTx,
+  buyer: { buyerId: string; agencyId: string },
+  customerId: string,
+  card: SavedCard,
+): Promise<boolean> {
+  const rows = await db
+    .update(buyerBilling)
+    .set({
+      paymentMethodId: card.paymentMethodId,
+      cardBrand: card.brand,
+      cardLast4: card.last4,
+      cardExp: card.exp,
+      rechargeFailures: 0,
+      rechargeFailedPaymentId: null,
+      rechargePausedReason: null,
+      rechargePausedAt: null,
+      updatedAt: new Date(),
+    })
+    .where(
+      and(
+        eq(buyerBilling.buyerId, buyer.buyerId),
+        eq(buyerBilling.agencyId, buyer.agencyId),
+        eq(buyerBilling.stripeCustomerId, customerId),
+      ),
+    )
+    .returning({ buyerId: buyerBilling.buyerId });
+  return rows.length > 0;
+}
+
+/** Forgets the card and turns auto-recharge off; answers the payment method that was removed. */
+export async function removeCard(db: DbOrTx, buyerId: string): Promise<string | null> {
+  const before = await billingOf(db, buyerId);
+  if (!before?.paymentMethodId) return null;
+  await db
+    .update(buyerBilling)
+    .set({
+      paymentMethodId: null,
+      cardBrand: null,
+      cardLast4: null,
+      cardExp: null,
+      rechargeEnabled: false,
+      updatedAt: new Date(),
+    })
+    .where(eq(buyerBilling.buyerId, buyerId));
+  return before.paymentMethodId;
+}
+
+export interface RechargeSettings {
+  enabled: boolean;
+  threshold: number;
+  credits: number;
+}
+
+/** Auto-recharge needs a card on file first. */
+export class NoSavedCard extends Error {
+  constructor() {
+    super('save a card before turning auto-recharge on');
+    this.name = 'NoSavedCard';
+  }
+}
+
+/**
+ * Sets the buyer's auto-recharge. Turned on with the balance already below the threshold, it asks for a recharge at
+ * once (the wallet trigger only sees crossings), disarmed like the trigger does.
+ */
+export async function setRechargeSettings(
+  db: Db,
+  buyer: { buyerId: string; agencyId: string },
+  s: RechargeSettings,
+): Promise<BillingRow> {
+  const { buyerId } = buyer;
+  return db.transaction(async (tx) => {
+    await tx.insert(buyerBilling).values(buyer).onConflictDoNothing();
+    const [b] = await tx.select().from(buyerBilling).where(eq(buyerBilling.buyerId, buyerId)).for('update');
+    if (s.enabled && !b?.paymentMethodId) throw new NoSavedCard();
+    const [balance] = await tx.select({ balance: wallets.balance }).from(wallets).where(eq(wallets.buyerId, buyerId));
+    const startNow = s.enabled && !b!.rechargePausedReason && (balance?.balance ?? 0) < s.threshold && b!.rechargeArmed;
+    const [row] = await tx
+      .update(buyerBilling)
+      .set({
+        rechargeEnabled: s.enabled,
+        rechargeThreshold: s.threshold,
+        rechargeCredits: s.credits,
+        ...(startNow ? { rechargeArmed: false } : {}),
+        updatedAt: new Date(),
+      })
+      .where(eq(buyerBilling.buyerId, buyerId))
+      .returning();
+    if (startNow)
+      await tx.insert(rechargeRequests).values({ buyerId, agencyId: row!.agencyId, balance: balance?.balance ?? 0 });
+    return row!;
+  });
 }

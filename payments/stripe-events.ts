@@ -12,7 +12,7 @@ import type Stripe from 'stripe';
 import type { Db } from '../db/connection';
 import { type SettleOutcome, settleSucceededPayment, type StripeSuccess } from '../db/payments';
 import type { StripeEventOutcome } from '../domain/payments';
-import { paymentIntentFailed } from './recharge-events';
+import { paymentIntentFailed, setupSessionCompleted } from './recharge-events';
 
 export interface StripeEventContext {
   db: Db;
@@ -135,6 +135,7 @@ const HANDLERS: Record<string, StripeEventHandler> = {
   'checkout.session.async_payment_succeeded': checkoutCompleted,
   'payment_intent.succeeded': paymentIntentSucceeded,
   'payment_intent.payment_failed': paymentIntentFailed,
+  'checkout.session.completed:setup': setupSessionCompleted,
 };
 
 function handleOther(type: string, ctx: StripeEventContext, objectId: string | null): Promise<StripeEventResult> {

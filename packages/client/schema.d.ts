@@ -1139,6 +1139,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/billing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My card on file and auto-recharge (with why it is paused), and the agency card payment terms
+         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
+         */
+        get: operations["myBilling"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/billing/card": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start saving a card: answers Stripe's hosted page (setup mode) to open
+         * @description The card is stored when Stripe confirms it (the signed `checkout.session.completed` webhook); a new card clears a recharge pause.
+         *
+         *     Auth: a session or key acting as buyer owner (the root token acts as platform operator).
+         */
+        post: operations["saveMyCard"];
+        /**
+         * Remove my card on file (auto-recharge turns off)
+         * @description Auth: a session or key acting as buyer owner (the root token acts as platform operator).
+         */
+        delete: operations["removeMyCard"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/billing/recharge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set my auto-recharge: below `threshold` credits, buy `credits` more with my saved card
+         * @description Auth: a session or key acting as buyer owner (the root token acts as platform operator).
+         */
+        put: operations["setMyRecharge"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sources": {
         parameters: {
             query?: never;
@@ -1733,6 +1799,28 @@ export interface paths {
         get: operations["ssoCallback"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/stripe/webhooks/{agencyId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stripe's webhook for one agency's card payments (register this URL in the Stripe dashboard)
+         * @description Verified with the agency's webhook signing secret (`Stripe-Signature`, timestamp tolerance `LW_STRIPE_WEBHOOK_TOLERANCE_SECONDS`). Handled events: `checkout.session.completed`, `checkout.session.async_payment_succeeded`, `payment_intent.succeeded` (credits, once per payment whatever the order or number of deliveries), and the others docs/payments.md lists; any other type is answered 200 `ignored`.
+         *
+         *     No authentication.
+         */
+        post: operations["receiveStripeWebhook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2489,7 +2577,7 @@ export interface components {
         /** @enum {string} */
         AlertChannel: "webhook" | "email" | "sms" | "voice";
         /** @enum {string} */
-        AlertKind: "offer_opened" | "low_balance";
+        AlertKind: "offer_opened" | "low_balance" | "recharge_failed";
         AlertSettings: {
             /** @description channels alerts go out on (offer alerts and the low-balance alert); none: no alerts */
             channels?: components["schemas"]["AlertChannel"][];
@@ -2594,7 +2682,7 @@ export interface components {
         /** @enum {string} */
         AuctionPricing: "first_price" | "second_price";
         /** @enum {string} */
-        AuditAction: "created" | "updated" | "deleted" | "credited" | "webhook_secret_rotated" | "key_issued" | "key_revoked" | "assigned" | "reoffered" | "rejected" | "opened" | "resolved" | "invited" | "role_changed" | "removed" | "ownership_transferred";
+        AuditAction: "created" | "updated" | "deleted" | "credited" | "webhook_secret_rotated" | "key_issued" | "key_revoked" | "assigned" | "reoffered" | "rejected" | "opened" | "resolved" | "invited" | "role_changed" | "removed" | "ownership_transferred" | "refund_requested";
         /** @enum {string} */
         AuditActorType: "root" | "user" | "key" | "system" | "unrecorded";
         /** @description who made the change */
@@ -2635,7 +2723,7 @@ export interface components {
             nextCursor: string | null;
         };
         /** @enum {string} */
-        AuditObjectType: "buyer" | "campaign" | "wallet" | "agency_settings" | "lead" | "dispute" | "api_key" | "source" | "membership" | "user";
+        AuditObjectType: "buyer" | "campaign" | "wallet" | "agency_settings" | "lead" | "dispute" | "api_key" | "source" | "membership" | "user" | "payment_settings" | "payment" | "billing";
         AuthenticationResponse: {
             id: string;
             rawId: string;
@@ -2676,6 +2764,36 @@ export interface components {
             reason: components["schemas"]["BidRefusalReason"];
             /** @description what the reason means, in words a buyer can be shown */
             message: string;
+        };
+        Billing: {
+            billing: {
+                /** @description the card on file; null: none */
+                card: {
+                    /** @description visa, mastercard… */
+                    brand: string | null;
+                    last4: string | null;
+                    /** @description MM/YYYY */
+                    exp: string | null;
+                } | null;
+                recharge: {
+                    enabled: boolean;
+                    threshold: number | null;
+                    credits: number | null;
+                    /** @description failed recharges in a row */
+                    failures: number;
+                    /** @description why auto-recharge is paused; saving a card resumes it */
+                    pausedReason: string | null;
+                    pausedAt: string | null;
+                };
+                /** @description the agency card payment terms; null: the agency takes no card payments */
+                payments: {
+                    currency: string;
+                    /** @description one credit's price in the currency's minor units */
+                    creditPrice: number;
+                    minCredits: number;
+                    maxCredits: number;
+                } | null;
+            };
         };
         Buyer: {
             buyer: components["schemas"]["BuyerView"];
@@ -3036,6 +3154,11 @@ export interface components {
             daily?: number;
             weekly?: number;
             monthly?: number;
+        };
+        CardSetup: {
+            /** @description Stripe's hosted page where the buyer enters the card (Leadwire never sees its number) */
+            url: string;
+            sessionId: string;
         };
         /** @enum {string} */
         ChangeActor: "admin" | "buyer" | "system";
@@ -3562,7 +3685,7 @@ export interface components {
             nextCursor: string | null;
         };
         /** @enum {string} */
-        LedgerEntryKind: "top_up" | "charge" | "refund" | "adjustment";
+        LedgerEntryKind: "top_up" | "charge" | "refund" | "adjustment" | "card_refund" | "dispute" | "dispute_reversal";
         LedgerEntryView: {
             /** Format: uuid */
             id: string;
@@ -3950,6 +4073,14 @@ export interface components {
             /** @description the feed's event bus is listening (Postgres LISTEN connection up; always true in one process) */
             bus: boolean;
         };
+        RechargeBody: {
+            /** @description recharge automatically (needs a saved card) */
+            enabled: boolean;
+            /** @description below this balance (credits), buy `credits` more */
+            threshold: number;
+            /** @description credits bought per recharge, within the agency's minimum and maximum */
+            credits: number;
+        };
         RecoveryCodes: {
             /** @description shown once; each works once */
             recoveryCodes: string[];
@@ -4312,6 +4443,35 @@ export interface components {
             redirectUri: string | null;
             /** @description ISO-8601 UTC time */
             updatedAt: string;
+        };
+        /** @description a Stripe event object, signed in the `Stripe-Signature` header */
+        StripeEventBody: {
+            /** @description the event id (`evt_…`) */
+            id: string;
+            /** @constant */
+            object: "event";
+            /** @description the event type, e.g. `checkout.session.completed` */
+            type: string;
+            /** @description a connected account the event came from */
+            account?: string;
+            data: {
+                object: {
+                    [key: string]: unknown;
+                };
+            } & {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        StripeWebhookReceived: {
+            /** @constant */
+            received: true;
+            /**
+             * @description `applied`: it moved money or state; `duplicate`: this event was already applied; `ignored`: nothing to do for it
+             * @enum {string}
+             */
+            outcome: "applied" | "duplicate" | "ignored" | "refused";
         };
         Timeline: {
             events: components["schemas"]["TimelineEventView"][];
@@ -9128,6 +9288,297 @@ export interface operations {
             };
         };
     };
+    myBilling: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the billing */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Billing"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    saveMyCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the hosted page */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardSetup"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the agency takes no card payments (`payments_not_configured`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe could not be reached (`service_unavailable`) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    removeMyCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the billing */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Billing"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setMyRecharge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RechargeBody"];
+            };
+        };
+        responses: {
+            /** @description the billing */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Billing"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no saved card (`no_saved_card`), or no card payments (`payments_not_configured`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listSources: {
         parameters: {
             query?: {
@@ -11338,6 +11789,77 @@ export interface operations {
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    receiveStripeWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                agencyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StripeEventBody"];
+            };
+        };
+        responses: {
+            /** @description received: applied, a duplicate, or ignored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StripeWebhookReceived"];
+                };
+            };
+            /** @description the signature or its timestamp does not check out (`stripe_signature_invalid`), or the body is not an event (`validation_failed`, `malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the agency has no card payments set up (`payments_not_configured`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the event names another Stripe account, or does not match its payment (unknown payment, another amount or currency): `stripe_event_refused`, nothing credited */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
