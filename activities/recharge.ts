@@ -120,5 +120,3 @@ export function rechargeActivities(deps: ActivityDeps) {
     },
   };
 }
-
-export type RechargeActivities = ReturnType<typeof rechargeActivities>;
