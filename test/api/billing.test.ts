@@ -5,11 +5,7 @@
  * Stripe is stripe-mock behind the recording proxy, with a small server in between that answers the SetupIntents
  * of this file (stripe-mock's are stateless and carry no payment method).
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-
 import { eq } from 'drizzle-orm';
-import type Stripe from 'stripe';
 
 import { SYSTEM } from '../../db/audit';
 import { billingOf } from '../../db/billing';
@@ -27,69 +23,27 @@ import {
   STRIPE_MOCK_KEY,
   stripeEvent,
 } from '../helpers/stripe';
+import { type SetupIntentServer, setupSession, startSetupIntentServer } from '../helpers/stripe-setup';
 import { apiAgency, apiBuyer, type Harness, startHarness } from './harness';
 
 const WEBHOOK_SECRET = 'whsec_test_billing_0123456789';
 let h: Harness;
 let mock: LocalServer;
 let proxy: RecordingProxy;
-let setupServer: http.Server;
-/** SetupIntents this file's "Stripe" knows: id → payment method id. */
-const setupIntents = new Map<string, string>();
+let setupServer: SetupIntentServer;
 const previousBase = process.env.LW_STRIPE_API_BASE;
-
-type SetupIntentObject = Pick<Stripe.SetupIntent, 'id' | 'object' | 'status' | 'usage' | 'livemode' | 'metadata'> & {
-  payment_method: string | null;
-  customer: string | null;
-};
-
-/** GET /v1/setup_intents/:id for the known ones; everything else goes on to stripe-mock. */
-async function startSetupIntentServer(target: string): Promise<string> {
-  setupServer = http.createServer((req, res) => {
-    const m = /^\/v1\/setup_intents\/([^/?]+)/.exec(req.url ?? '');
-    if (req.method === 'GET' && m && setupIntents.has(m[1]!)) {
-      const si: SetupIntentObject = {
-        id: m[1]!,
-        object: 'setup_intent',
-        status: 'succeeded',
-        usage: 'off_session',
-        livemode: false,
-        metadata: {},
-        payment_method: setupIntents.get(m[1]!)!,
-        customer: null,
-      };
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(si));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const out = http.request(
-        new URL(req.url ?? '/', target),
-        { method: req.method, headers: { ...req.headers, host: new URL(target).host } },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      out.end(Buffer.concat(chunks));
-    });
-  });
-  await new Promise<void>((resolve) => setupServer.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(setupServer.address() as AddressInfo).port}`;
-}
 
 beforeAll(async () => {
   mock = await startStripeMock();
-  proxy = await startRecordingProxy(await startSetupIntentServer(mock.url));
+  setupServer = await startSetupIntentServer(mock.url);
+  proxy = await startRecordingProxy(setupServer.url);
   process.env.LW_STRIPE_API_BASE = proxy.url;
   h = await startHarness();
 });
 afterAll(async () => {
   await h?.close();
   await proxy?.stop();
-  setupServer?.closeAllConnections();
-  await new Promise((r) => setupServer?.close(r));
+  await setupServer?.stop();
   await mock?.stop();
   if (previousBase === undefined) delete process.env.LW_STRIPE_API_BASE;
   else process.env.LW_STRIPE_API_BASE = previousBase;
@@ -122,26 +76,9 @@ const setRecharge = (w: W, body: object) => h.http.put('/v1/me/billing/recharge'
 
 /** The setup-mode session Stripe reports completed for this buyer's customer, with a SetupIntent of `pm`. */
 function setupCompleted(w: W, customer: string, pm = newId('pm')) {
-  const setupIntent = newId('seti');
-  setupIntents.set(setupIntent, pm);
-  const session: Pick<Stripe.Checkout.Session, 'id' | 'object' | 'mode' | 'status' | 'livemode' | 'metadata'> & {
-    customer: string;
-    setup_intent: string;
-    client_reference_id: string;
-  } = {
-    id: newId('cs_test'),
-    object: 'checkout.session',
-    mode: 'setup',
-    status: 'complete',
-    livemode: false,
-    customer,
-    setup_intent: setupIntent,
-    client_reference_id: w.buyerId,
-    metadata: { leadwireBuyerId: w.buyerId, leadwireAgencyId: w.agencyId },
-  };
+  const session = setupSession(setupServer, w, customer, pm);
   return signedDelivery(stripeEvent('checkout.session.completed', session), WEBHOOK_SECRET);
 }
-
 const hook = (agencyId: string) => `${h.main.baseUrl}/v1/stripe/webhooks/${agencyId}`;
 
 describe('saving a card', () => {

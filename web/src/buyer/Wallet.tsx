@@ -3,6 +3,7 @@ import { type Api, ok } from '../shared/api';
 import { dateTime, num } from '../shared/format';
 import type { LedgerEntry, Wallet } from '../shared/types';
 import { Button, ErrorNote, Loading, Panel, useAsync, useMorePages } from '../shared/ui';
+import { AutoRecharge } from './wallet/AutoRecharge';
 
 export function WalletPage({
   api,
@@ -45,6 +46,7 @@ export function WalletPage({
           <span class="wallet-u">credits available</span>
         </div>
       </div>
+      <AutoRecharge api={api} />
       <Panel title="Ledger">
         <ErrorNote error={ledger.error} />
         {ledger.loading && !ledger.data ? <Loading /> : null}
