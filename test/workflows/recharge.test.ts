@@ -15,7 +15,8 @@ import { savePaymentSettings } from '../../db/payments';
 import { buyerBilling, buyers, payments, rechargeRequests } from '../../db/schema';
 import { rechargeIdempotencyKey, rechargeWorkflowId } from '../../domain/recharge';
 import { startDueRecharges } from '../../worker/recharge-starter';
-import { apiAgency, apiBuyer, type Harness, startHarness } from '../api/harness';
+import { apiAgency, apiBuyer, apiCampaign, apiClient, apiLead, type Harness, startHarness } from '../api/harness';
+import { offerOfLead, winOffer } from '../api/world';
 import {
   deliver,
   type LocalServer,
@@ -73,13 +74,15 @@ afterAll(async () => {
 interface World {
   agencyId: string;
   buyerId: string;
+  adminKey: string;
+  buyerKey: string;
 }
 
 /** An agency with Stripe settings and a buyer with `credits`, a saved card and auto-recharge at 50 → +100 credits. */
 async function world(opts: { credits?: number; maxFailures?: number } = {}): Promise<World> {
   const db = h.database.db;
   const { agency, adminKey } = await apiAgency(h);
-  const { buyer } = await apiBuyer(h, adminKey, { credits: opts.credits ?? 60 });
+  const { buyer, apiKey } = await apiBuyer(h, adminKey, { credits: opts.credits ?? 60 });
   await savePaymentSettings(
     db,
     agency.id,
@@ -110,7 +113,7 @@ async function world(opts: { credits?: number; maxFailures?: number } = {}): Pro
     rechargeThreshold: 50,
     rechargeCredits: 100,
   });
-  return { agencyId: agency.id, buyerId: buyer.id };
+  return { agencyId: agency.id, buyerId: buyer.id, adminKey, buyerKey: apiKey };
 }
 
 let seq = 0;
@@ -156,6 +159,40 @@ async function paymentsOf(w: World) {
 }
 
 describe('auto-recharge', () => {
+  test('end to end: a real sale runs the buyer low, the recharge credits from the webhook, the next claim wins', async () => {
+    const w = await world({ credits: 60 });
+    const campaign = await apiCampaign(h, w.adminKey, { price: { base: 40 } });
+    // The first sale: 60 → 20, below the threshold of 50, in the sale's own transaction.
+    const first = await apiLead(h, w.adminKey, campaign.id);
+    await winOffer(h, w.buyerKey, (await offerOfLead(h, first.id)).id);
+    expect(await walletBalance(h.database.db, w.buyerId)).toBe(20);
+    const requestId = await requestIdOf(w);
+    // The next lead costs 40: a buyer with 20 is not even in its pool (a claim is refused, 403 not_targeted).
+    const second = await apiLead(h, w.adminKey, campaign.id);
+    const offer = await offerOfLead(h, second.id);
+    const refused = await apiClient(h, w.buyerKey).POST('/v1/offers/{id}/claim', {
+      params: { path: { id: offer.id } },
+      body: {},
+    });
+    expect(refused.response.status).toBe(403);
+
+    await drain();
+    const key = rechargeIdempotencyKey(rechargeWorkflowId(w.buyerId), requestId, 1);
+    const pi = await eventually(async () => intentFor(key), 20_000, 'the PaymentIntent');
+    const res = await deliver(
+      webhookUrl(w),
+      signedDelivery(stripeEvent('payment_intent.succeeded', pi), WEBHOOK_SECRET),
+    );
+    expect(res.status).toBe(200);
+    await expect(handle(w).result()).resolves.toMatchObject({ outcome: 'succeeded' });
+    expect(await walletBalance(h.database.db, w.buyerId)).toBe(120);
+    // The buyer's next lead: offered to it and won.
+    const third = await apiLead(h, w.adminKey, campaign.id);
+    await winOffer(h, w.buyerKey, (await offerOfLead(h, third.id)).id);
+    expect(await walletBalance(h.database.db, w.buyerId)).toBe(80);
+    expect(proxy.countByIdempotencyKey(key)).toBe(1);
+  });
+
   test('a crossing starts one workflow that makes one PaymentIntent and credits only on the signed webhook', async () => {
     const w = await world();
     await spend(w, 15); // 60 → 45, below 50
