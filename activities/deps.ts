@@ -6,6 +6,8 @@ import type { DeliveryOverrides } from './channels/config';
 export interface FaultHooks {
   /** Runs after the sale's transaction committed, before the activity returns. */
   afterSaleCommitted?: (sale: { offerId: string; buyerId: string }) => void | Promise<void>;
+  /** Runs after an auto-recharge's PaymentIntent was created and attached, before the activity returns. */
+  afterRechargeIntent?: (charge: { paymentId: string; paymentIntentId: string }) => void | Promise<void>;
 }
 
 export interface ActivityDeps {

@@ -7,6 +7,7 @@ import { bidActivities } from './bids';
 import { deliveryActivities } from './delivery';
 import type { ActivityDeps } from './deps';
 import { offerActivities } from './offers';
+import { rechargeActivities } from './recharge';
 import { routingActivities } from './routing';
 
 export type { ActivityDeps, FaultHooks } from './deps';
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...saleActivities(deps),
     ...deliveryActivities(deps),
     ...bidActivities(deps),
+    ...rechargeActivities(deps),
   };
 }
 

@@ -45,6 +45,7 @@ import { type AnyRoute, isRaw, isStream, type StreamReply } from './route';
 import { accountRoutes } from './routes/account';
 import { agencyRoutes } from './routes/agencies';
 import { auditRoutes } from './routes/audit';
+import { billingRoutes } from './routes/billing';
 import { buyerSideRoutes } from './routes/buyer-side';
 import { buyerRoutes } from './routes/buyers';
 import { campaignRoutes } from './routes/campaigns';
@@ -262,6 +263,7 @@ export function createApi(deps: ApiDeps): Api {
     ...disputeRoutes,
     ...deliveryRoutes,
     ...buyerSideRoutes,
+    ...billingRoutes,
     ...sourceRoutes,
     ...supplyRoutes,
     ...reportRoutes,

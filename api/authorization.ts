@@ -122,6 +122,11 @@ const AUTHORIZATION = {
   myLeadPipeline: BUYER_ANY,
   setMyLeadPipeline: BUYER_ANY,
   myAlerts: BUYER_ANY,
+  // the buyer's card on file and auto-recharge (#21)
+  myBilling: BUYER_ANY,
+  saveMyCard: BUYER_OWNER,
+  removeMyCard: BUYER_OWNER,
+  setMyRecharge: BUYER_OWNER,
   /** The Live Leads WebSocket (`GET /v1/feed` with an upgrade). */
   openFeed: BUYER_ANY,
   // the source's own side

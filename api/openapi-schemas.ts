@@ -19,6 +19,7 @@ import { z } from 'zod';
 import * as account from './routes/account.schemas';
 import * as agencies from './routes/agencies.schemas';
 import * as audit from './routes/audit.schemas';
+import * as billing from './routes/billing.schemas';
 import * as buyerSide from './routes/buyer-side.schemas';
 import * as buyers from './routes/buyers.schemas';
 import * as campaigns from './routes/campaigns.schemas';
@@ -59,6 +60,7 @@ const SCHEMA_MODULES: Record<string, unknown>[] = [
   agencies,
   audit,
   buyerSide,
+  billing,
   buyers,
   campaigns,
   deliveries,

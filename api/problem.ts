@@ -74,6 +74,7 @@ const PROBLEM_TITLES = {
   sso_not_configured: 'No single sign-on for this email domain',
   sso_domain_taken: "Another agency's single sign-on already allows that domain",
   payments_not_configured: 'The agency has not set up card payments',
+  no_saved_card: 'Save a card first',
   stripe_signature_invalid: 'The Stripe signature does not check out',
   stripe_event_refused: 'The Stripe event does not match a payment of this agency',
   payment_not_refundable: 'Only a succeeded card payment can be refunded',

@@ -61,7 +61,7 @@ interface HandlerInput<R extends Role, P extends z.ZodType, Q extends z.ZodType,
 }
 
 export interface RouteSpec<Op extends OperationId, P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
-  method: 'get' | 'post' | 'patch' | 'put';
+  method: 'get' | 'post' | 'patch' | 'put' | 'delete';
   /** Express syntax (`/v1/buyers/:id`); OpenAPI's `{id}` is derived. */
   path: string;
   /** Its row in the authorization table (api/authorization.ts) says who may call it. */
@@ -91,7 +91,7 @@ export interface RouteSpec<Op extends OperationId, P extends z.ZodType, Q extend
 
 /** A route with its types erased, as the app and the document generator see it. */
 export interface AnyRoute {
-  method: 'get' | 'post' | 'patch' | 'put';
+  method: 'get' | 'post' | 'patch' | 'put' | 'delete';
   path: string;
   operationId: OperationId;
   tag: string;

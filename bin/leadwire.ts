@@ -22,6 +22,7 @@ import { plainTarget } from '../temporal/connection';
 import { startTemporalDevServer } from '../temporal/dev-server';
 import { publicUrlFromEnv, startAlertDispatcher } from '../worker/alert-dispatcher';
 import { sweepStuckLeads } from '../worker/lead-starter';
+import { startRechargeStarter } from '../worker/recharge-starter';
 import { createLeadwireWorker } from '../worker/worker';
 import {
   createBus,
@@ -60,6 +61,8 @@ async function main() {
   const stopSweeper = sweepStuckLeads(database.db, client, config.taskQueue);
   const publicUrl = publicUrlFromEnv({ PORT: String(config.port), ...process.env });
   const stopAlerts = startAlertDispatcher({ db: database.db, delivery: resolveDeliveryConfig(), publicUrl });
+  // Auto-recharges from the outbox the sales' transactions write (#21).
+  const stopRecharges = startRechargeStarter({ db: database.db, client, taskQueue: config.taskQueue });
   const root = rootTokenFor(config);
   const api = await serveApi(config, { database, bus, client, rootToken: root.token, eagerStart: true });
   const port = api.port;
@@ -106,6 +109,7 @@ async function main() {
     () => wire?.close(),
     stopSweeper,
     stopAlerts,
+    stopRecharges,
     () => api.close(),
     () => worker.getState() === 'RUNNING' && worker.shutdown(),
     () => running,

@@ -12,6 +12,7 @@ import { installTracingFromEnv } from '../observability/tracing';
 import { connectTemporal, describeTarget } from '../temporal/connection';
 import { publicUrlFromEnv, startAlertDispatcher } from '../worker/alert-dispatcher';
 import { sweepStuckLeads } from '../worker/lead-starter';
+import { startRechargeStarter } from '../worker/recharge-starter';
 import { createLeadwireWorker } from '../worker/worker';
 import { createBus, exitOnBadConfig, loadConfig, onShutdown, openDatabaseFor } from './runtime';
 
@@ -61,6 +62,8 @@ async function main() {
     delivery: resolveDeliveryConfig(),
     publicUrl: publicUrlFromEnv(),
   });
+  // Auto-recharges from the outbox the sales' transactions write (#21).
+  const stopRecharges = startRechargeStarter({ db: database.db, client, taskQueue: config.taskQueue });
   logger.info(
     { taskQueue: config.taskQueue, temporal: describeTarget(config.temporal), metricsPort: metricsPort || null },
     'Leadwire worker polling',
@@ -69,6 +72,7 @@ async function main() {
     () => metricsServer?.close(),
     stopSweeper,
     stopAlerts,
+    stopRecharges,
     () => created.worker.getState() === 'RUNNING' && created.worker.shutdown(),
     () => running,
     () => connection.close(),

@@ -754,7 +754,7 @@ export const buyerAlerts = pgTable(
       .on(t.nextAttemptAt)
       .where(sql`${t.status} = 'pending'`),
     index('buyer_alerts_buyer_idx').on(t.buyerId, t.createdAt),
-    check('buyer_alerts_kind', sql`${t.kind} IN ('offer_opened','low_balance')`),
+    check('buyer_alerts_kind', sql`${t.kind} IN ('offer_opened','low_balance','recharge_failed')`),
     check('buyer_alerts_channel', sql`${t.channel} IN ('webhook','email','sms','voice')`),
     check('buyer_alerts_status', sql`${t.status} IN ('pending','sent','failed','skipped')`),
   ],
@@ -1374,6 +1374,8 @@ export const buyerBilling = pgTable('buyer_billing', {
   /** Set after too many failed recharges (or `authentication_required`); cleared when the buyer saves a card or resumes. */
   rechargePausedReason: text('recharge_paused_reason'),
   rechargePausedAt: ts('recharge_paused_at'),
+  /** The last failed recharge payment counted in `rechargeFailures` (a retried activity counts it once). */
+  rechargeFailedPaymentId: uuid('recharge_failed_payment_id'),
   updatedAt: updatedAt(),
 });
 

@@ -282,7 +282,7 @@ export const ALERT_CHANNELS = ['webhook', 'email', 'sms', 'voice'] as const;
 export type AlertChannel = (typeof ALERT_CHANNELS)[number];
 
 /** What an alert is about. */
-export const ALERT_KINDS = ['offer_opened', 'low_balance'] as const;
+export const ALERT_KINDS = ['offer_opened', 'low_balance', 'recharge_failed'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** An alert row's state in the outbox. `skipped`: not sent on purpose (the offer closed first, the channel is not set up). */

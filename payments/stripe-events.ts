@@ -12,6 +12,7 @@ import type Stripe from 'stripe';
 import type { Db } from '../db/connection';
 import { type SettleOutcome, settleSucceededPayment, type StripeSuccess } from '../db/payments';
 import type { StripeEventOutcome } from '../domain/payments';
+import { paymentIntentFailed, setupSessionCompleted } from './recharge-events';
 import { chargeRefunded, disputeChanged, refundChanged } from './refund-events';
 
 export interface StripeEventContext {
@@ -140,6 +141,8 @@ const HANDLERS: Record<string, StripeEventHandler> = {
   'charge.dispute.created': disputeChanged,
   'charge.dispute.updated': disputeChanged,
   'charge.dispute.closed': disputeChanged,
+  'payment_intent.payment_failed': paymentIntentFailed,
+  'checkout.session.completed:setup': setupSessionCompleted,
 };
 
 function handleOther(type: string, ctx: StripeEventContext, objectId: string | null): Promise<StripeEventResult> {

@@ -14,6 +14,7 @@ import type { UpdateDefinition } from '@temporalio/common';
 
 import { claimAttemptKey } from '../claims/vocabulary';
 import { leadWorkflowId, redeliveryWorkflowId, returnReofferWorkflowId } from '../domain/ids';
+import { rechargeWorkflowId } from '../domain/recharge';
 import type * as workflows from '../workflows';
 import {
   type BidRequest,
@@ -27,6 +28,7 @@ import {
   type ManualActionResult,
   manualActionUpdate,
 } from '../workflows/messages';
+import type { RechargeInput } from '../workflows/recharge';
 import type { RedeliveryInput } from '../workflows/redelivery';
 import { leadSearchAttributes } from '../workflows/search-attributes';
 
@@ -34,6 +36,7 @@ type LeadWorkflow = typeof workflows.leadWorkflow;
 /** The registered names (checked against the workflows' exports, so a rename fails to compile); ops/audit.ts's visibility query uses the lead's. */
 export const LEAD_WORKFLOW = 'leadWorkflow' satisfies keyof typeof workflows;
 const REDELIVERY_WORKFLOW = 'redeliveryWorkflow' satisfies keyof typeof workflows;
+const RECHARGE_WORKFLOW = 'rechargeWorkflow' satisfies keyof typeof workflows;
 
 export interface LeadToRoute {
   id: string;
@@ -104,6 +107,25 @@ export async function startRedelivery(
     args: [input],
   });
   return { workflowId };
+}
+
+/**
+ * Starts a buyer's auto-recharge (`rechargeWorkflow`, id `recharge-<buyerId>`), or joins the one in flight
+ * (`USE_EXISTING`): one recharge at a time per buyer, a second request while one runs is absorbed. A closed run's id
+ * is reused by the buyer's next recharge (`ALLOW_DUPLICATE`).
+ */
+export async function startRechargeWorkflow(
+  client: Client,
+  taskQueue: string,
+  input: RechargeInput,
+): Promise<WorkflowHandle<typeof workflows.rechargeWorkflow>> {
+  return client.workflow.start<typeof workflows.rechargeWorkflow>(RECHARGE_WORKFLOW, {
+    taskQueue,
+    workflowId: rechargeWorkflowId(input.buyerId),
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    args: [input],
+  });
 }
 
 // ─── Updates and signals, bounded in time ────────────────────────────────────

@@ -64,6 +64,26 @@ function messageOf(alert: AlertRow, publicUrl: string, now: Date): AlertMessage 
       json: { type: 'balance.low', balance: p.balance, threshold: p.threshold, at: now.toISOString() },
     };
   }
+  if (alert.kind === 'recharge_failed') {
+    const why = [p.code, p.message].filter(Boolean).map(String).join(': ');
+    const text = p.paused
+      ? `Leadwire: your auto-recharge failed${why ? ` (${why})` : ''}. ${String(p.pausedReason)}`
+      : `Leadwire: your auto-recharge failed${why ? ` (${why})` : ''}; it will be tried again. Check your saved card on your wallet page.`;
+    return {
+      subject: p.paused ? 'Your Leadwire auto-recharge is paused' : 'Your Leadwire auto-recharge failed',
+      text,
+      json: {
+        type: 'recharge.failed',
+        paymentId: p.paymentId,
+        code: p.code,
+        message: p.message,
+        failures: p.failures,
+        paused: p.paused,
+        pausedReason: p.pausedReason,
+        at: now.toISOString(),
+      },
+    };
+  }
   const preview = (p.preview ?? {}) as Record<string, unknown>;
   const where = ['city', 'state', 'zip']
     .map((k) => preview[k])

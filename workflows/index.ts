@@ -1,3 +1,4 @@
 // The workflow bundle's entry point: the worker loads every workflow from here.
 export { leadWorkflow, offerWorkflow } from './lead';
 export { redeliveryWorkflow } from './redelivery';
+export { rechargeWorkflow } from './recharge';

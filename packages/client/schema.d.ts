@@ -686,7 +686,7 @@ export interface paths {
         put?: never;
         /**
          * Submit a lead: validated, deduplicated, stored, and routed by its own workflow
-         * @description Send `Idempotency-Key` to make retries safe: the same key and body answer the first result, and a lead is never routed twice. The phone number is normalised to E.164 (a number without a country code is read in the agency's `phoneCountry`, default US) and the email checked (docs/compliance.md): an invalid one is refused with 422 `invalid_phone`, `invalid_email` or `disposable_email`. A lead with the same phone (compared in E.164) or email for the same service line within the duplicate window is refused (409 `duplicate_lead`). A source key posts only into the campaigns allowed to its source (403 `campaign_not_allowed`); its `subId` and `clickId` are kept with the lead.
+         * @description Send `Idempotency-Key` to make retries safe: the same key and body answer the first result, and a lead is never routed twice. A lead with the same phone or email for the same service line within the duplicate window is refused (409 `duplicate_lead`). A source key posts only into the campaigns allowed to its source (403 `campaign_not_allowed`); its `subId` and `clickId` are kept with the lead.
          *
          *     Auth: a session or key acting as agency owner, agency admin, agency dispatcher, source owner (the root token acts as platform operator).
          */
@@ -1139,6 +1139,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/billing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My card on file and auto-recharge (with why it is paused), and the agency card payment terms
+         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
+         */
+        get: operations["myBilling"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/billing/card": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start saving a card: answers Stripe's hosted page (setup mode) to open
+         * @description The card is stored when Stripe confirms it (the signed `checkout.session.completed` webhook); a new card clears a recharge pause.
+         *
+         *     Auth: a session or key acting as buyer owner (the root token acts as platform operator).
+         */
+        post: operations["saveMyCard"];
+        /**
+         * Remove my card on file (auto-recharge turns off)
+         * @description Auth: a session or key acting as buyer owner (the root token acts as platform operator).
+         */
+        delete: operations["removeMyCard"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/billing/recharge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set my auto-recharge: below `threshold` credits, buy `credits` more with my saved card
+         * @description Auth: a session or key acting as buyer owner (the root token acts as platform operator).
+         */
+        put: operations["setMyRecharge"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sources": {
         parameters: {
             query?: never;
@@ -1342,7 +1408,7 @@ export interface paths {
         put?: never;
         /**
          * Ping a lead's non-identifying fields: accepted with the payout, or rejected with a reason, at once
-         * @description Judged with the same eligibility rules as routing, on a lead that is not stored (no workflow). A `phone` or `email` it carries is checked first (rejected with `invalid_phone`, `invalid_email` or `disposable_email`) and not stored. An accepted ping may be posted once (POST /v1/posts) before `expiresAt`. Pings are recorded (count and accept rate in the reports) and rate-limited per source (429 `rate_limited`).
+         * @description Judged with the same eligibility rules as routing, on a lead that is not stored (no workflow). An accepted ping may be posted once (POST /v1/posts) before `expiresAt`. Pings are recorded (count and accept rate in the reports) and rate-limited per source (429 `rate_limited`).
          *
          *     Auth: a session or key acting as source owner (the root token acts as platform operator).
          */
@@ -1755,116 +1821,6 @@ export interface paths {
          *     No authentication.
          */
         post: operations["receiveStripeWebhook"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/payments/settings": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * The agency's card payment settings (Stripe): never a secret, only a hint of the key
-         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
-         */
-        get: operations["getPaymentSettings"];
-        /**
-         * Set the agency's card payments: Stripe keys, currency, credit price, top-up bounds (owners only)
-         * @description The secret key and the webhook signing secret are write-only: sealed at rest, never answered, logged or audited; omit one to keep the stored one (the first PUT must carry both). A new secret key forgets the account "test connection" read. Register `webhookUrl` in the Stripe dashboard.
-         *
-         *     Auth: a session or key acting as agency owner (the root token acts as platform operator).
-         */
-        put: operations["putPaymentSettings"];
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/payments/settings/test": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Test connection: read the Stripe account the stored key belongs to (and remember its id)
-         * @description Calls Stripe's `GET /v1/account` (the SDK's `accounts.retrieveCurrent()`) with the stored key. From then on, webhook events naming another account are refused. A key Stripe refuses answers 200 with `ok: false` and Stripe's message (never the key).
-         *
-         *     Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
-         */
-        post: operations["testPaymentSettings"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/me/payments/options": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Whether I can top up by card, and at what price: the agency's currency, credit price and bounds
-         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
-         */
-        get: operations["myPaymentOptions"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/me/payments": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * My card payments (top-ups and auto-recharges), newest first
-         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
-         */
-        get: operations["myPayments"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/me/payments/checkout": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Top up by card: a Stripe Checkout Session for `credits` at the agency's credit price
-         * @description Answers Stripe's hosted payment page (`url`): send the browser there. The credits land when Stripe's signed webhook says the payment succeeded, never by the browser coming back.
-         *
-         *     Auth: a session or key acting as buyer owner (the root token acts as platform operator).
-         */
-        post: operations["startCheckout"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2566,8 +2522,6 @@ export interface components {
             duplicateWindowDays?: number;
             /** @description refuse leads without consent evidence; default false */
             requireConsent?: boolean;
-            /** @description the region a phone number without a country code is read in (intake, pings); default US */
-            phoneCountry?: string;
             /** @description pause a buyer after this many consecutive failed deliveries; default 5, 0 = never */
             autoPauseAfterFailures?: number;
             returns?: {
@@ -2592,7 +2546,6 @@ export interface components {
         AgencySettingsPatch: {
             duplicateWindowDays?: number | null;
             requireConsent?: boolean | null;
-            phoneCountry?: string | null;
             autoPauseAfterFailures?: number | null;
             returns?: {
                 windowDays?: number;
@@ -2624,7 +2577,7 @@ export interface components {
         /** @enum {string} */
         AlertChannel: "webhook" | "email" | "sms" | "voice";
         /** @enum {string} */
-        AlertKind: "offer_opened" | "low_balance";
+        AlertKind: "offer_opened" | "low_balance" | "recharge_failed";
         AlertSettings: {
             /** @description channels alerts go out on (offer alerts and the low-balance alert); none: no alerts */
             channels?: components["schemas"]["AlertChannel"][];
@@ -2811,6 +2764,36 @@ export interface components {
             reason: components["schemas"]["BidRefusalReason"];
             /** @description what the reason means, in words a buyer can be shown */
             message: string;
+        };
+        Billing: {
+            billing: {
+                /** @description the card on file; null: none */
+                card: {
+                    /** @description visa, mastercard… */
+                    brand: string | null;
+                    last4: string | null;
+                    /** @description MM/YYYY */
+                    exp: string | null;
+                } | null;
+                recharge: {
+                    enabled: boolean;
+                    threshold: number | null;
+                    credits: number | null;
+                    /** @description failed recharges in a row */
+                    failures: number;
+                    /** @description why auto-recharge is paused; saving a card resumes it */
+                    pausedReason: string | null;
+                    pausedAt: string | null;
+                };
+                /** @description the agency card payment terms; null: the agency takes no card payments */
+                payments: {
+                    currency: string;
+                    /** @description one credit's price in the currency's minor units */
+                    creditPrice: number;
+                    minCredits: number;
+                    maxCredits: number;
+                } | null;
+            };
         };
         Buyer: {
             buyer: components["schemas"]["BuyerView"];
@@ -3172,20 +3155,13 @@ export interface components {
             weekly?: number;
             monthly?: number;
         };
+        CardSetup: {
+            /** @description Stripe's hosted page where the buyer enters the card (Leadwire never sees its number) */
+            url: string;
+            sessionId: string;
+        };
         /** @enum {string} */
         ChangeActor: "admin" | "buyer" | "system";
-        CheckoutBody: {
-            /** @description how many credits to buy, within the agency's minimum and maximum */
-            credits: number;
-            /** @description if given, must be the agency's currency (a guard against a stale page) */
-            currency?: string;
-        };
-        CheckoutStarted: {
-            /** Format: uuid */
-            paymentId: string;
-            /** @description Stripe's hosted payment page: send the browser there */
-            url: string;
-        };
         ChooseOrganisationBody: {
             /** Format: uuid */
             membershipId: string;
@@ -3232,25 +3208,6 @@ export interface components {
              */
             certificateUrl?: string;
         };
-        /** @enum {string} */
-        ContactCheck: "phone" | "email" | "email_mx";
-        /** @enum {string} */
-        ContactCheckResult: "passed" | "invalid_phone" | "invalid_email" | "disposable_email" | "unverified" | "skipped";
-        ContactCheckView: {
-            check: components["schemas"]["ContactCheck"];
-            result: components["schemas"]["ContactCheckResult"];
-            /** @description how long the check took, in milliseconds */
-            latencyMs: number;
-            detail?: string;
-            /** @description phone: the number in E.164 */
-            e164?: string;
-            /** @description phone: its type from libphonenumber's metadata */
-            phoneType?: components["schemas"]["PhoneType"];
-            /** @description email, email_mx: the domain of the address */
-            domain?: string;
-            /** @description email_mx: the mail exchangers found */
-            mx?: string[];
-        };
         CreationOptions: {
             /** @description PublicKeyCredentialCreationOptionsJSON */
             options: {
@@ -3283,8 +3240,6 @@ export interface components {
             smsTo?: string;
             /** @description voice channel: the number the provider calls */
             voiceTo?: string;
-            /** @description the lead's phone number in deliveries: `as_sent` (default, what the source sent) or `e164` (normalised at intake) */
-            phoneFormat?: components["schemas"]["PhoneFormat"];
         };
         /** @enum {string} */
         DeliveryAttemptOutcome: "delivered" | "failed" | "refused" | "gone";
@@ -3467,9 +3422,8 @@ export interface components {
         FullLead: {
             firstName: string;
             lastName: string;
-            /** @description the phone number as the person gave it, e.g. "(512) 555-0100" or "+44 20 7946 0018"; checked and normalised to E.164 at intake */
             phone: string;
-            /** @description an email address (RFC 5322 addr-spec); checked at intake */
+            /** Format: email */
             email: string;
             address?: string;
             city?: string;
@@ -3639,12 +3593,6 @@ export interface components {
             subId: string | null;
             /** @description the seller's click id, as posted */
             clickId: string | null;
-            /** @description the phone number normalised to E.164 at intake (`fields.phone` is as sent); null before the checks existed */
-            phoneE164: string | null;
-            /** @description the number's type from libphonenumber's metadata */
-            phoneType: components["schemas"]["PhoneType"] | null;
-            /** @description intake's contact checks: result and latency of each (also on the timeline) */
-            contactChecks: components["schemas"]["ContactCheckView"][];
             workflowId: string;
             /** @description ISO-8601 UTC time */
             createdAt: string;
@@ -3658,9 +3606,8 @@ export interface components {
         LeadFields: {
             firstName: string;
             lastName: string;
-            /** @description the phone number as the person gave it, e.g. "(512) 555-0100" or "+44 20 7946 0018"; checked and normalised to E.164 at intake */
             phone: string;
-            /** @description an email address (RFC 5322 addr-spec); checked at intake */
+            /** Format: email */
             email: string;
             address?: string;
             city?: string;
@@ -3671,7 +3618,7 @@ export interface components {
                 [key: string]: string | number | boolean;
             };
         };
-        /** @description lead filters: rules on lead fields, the phone number's type (`phoneType`: mobile, fixed_line, fixed_line_or_mobile, voip, toll_free…) or qualification answers (equals, in, not_in, range, present, absent) */
+        /** @description lead filters: rules on lead fields or qualification answers (equals, in, not_in, range, present, absent) */
         LeadFilters: {
             /** @description all: every rule must pass; any: one suffices */
             match: components["schemas"]["FilterMatch"];
@@ -3723,12 +3670,6 @@ export interface components {
             subId: string | null;
             /** @description the seller's click id, as posted */
             clickId: string | null;
-            /** @description the phone number normalised to E.164 at intake (`fields.phone` is as sent); null before the checks existed */
-            phoneE164: string | null;
-            /** @description the number's type from libphonenumber's metadata */
-            phoneType: components["schemas"]["PhoneType"] | null;
-            /** @description intake's contact checks: result and latency of each (also on the timeline) */
-            contactChecks: components["schemas"]["ContactCheckView"][];
             workflowId: string;
             /** @description ISO-8601 UTC time */
             createdAt: string;
@@ -3939,76 +3880,6 @@ export interface components {
             until: string;
             note?: string;
         };
-        PaymentOptions: {
-            /** @description whether the agency takes card payments */
-            enabled: boolean;
-            currency: string | null;
-            creditPrice: number | null;
-            minCredits: number | null;
-            maxCredits: number | null;
-        };
-        PaymentSettings: {
-            /** @description null: card payments are not set up */
-            settings: components["schemas"]["PaymentSettingsView"] | null;
-        };
-        PaymentSettingsPut: {
-            /** @description the agency's Stripe secret key; write-only (never answered), omitted = keep the stored one (required the first time) */
-            secretKey?: components["schemas"]["StripeSecretKey"];
-            /** @description the signing secret of the webhook endpoint registered in Stripe; write-only, omitted = keep (required the first time) */
-            webhookSecret?: components["schemas"]["StripeWebhookSecret"];
-            /** @description the currency buyers pay in */
-            currency: string;
-            /** @description one credit's price in the currency's minor units (250 = 2.50 USD) */
-            creditPrice: number;
-            /** @description the fewest credits one top-up buys */
-            minCredits: number;
-            /** @description the most credits one top-up buys */
-            maxCredits: number;
-            /** @description declined auto-recharges in a row before auto-recharge pauses (default 3) */
-            rechargeMaxFailures?: number;
-        };
-        PaymentSettingsView: {
-            currency: string;
-            creditPrice: number;
-            minCredits: number;
-            maxCredits: number;
-            rechargeMaxFailures: number;
-            /** @description the account "test connection" read (`acct_…`), else null */
-            stripeAccountId: string | null;
-            /** @description the secret key's prefix and last four characters (`sk_test_…abcd`) */
-            secretKeyHint: string;
-            /** @enum {string} */
-            mode: "test" | "live";
-            /** @description register this endpoint in Stripe's dashboard (null: LW_PUBLIC_URL is not set) */
-            webhookUrl: string | null;
-            /** @description ISO-8601 UTC time */
-            updatedAt: string;
-        };
-        PaymentView: {
-            /** Format: uuid */
-            id: string;
-            /** @enum {string} */
-            kind: "checkout" | "auto_recharge" | "reconciled";
-            /** @enum {string} */
-            status: "pending" | "succeeded" | "failed" | "canceled";
-            credits: number;
-            creditPrice: number;
-            /** @description credits × creditPrice, in the currency's minor units */
-            amount: number;
-            currency: string;
-            cardBrand: string | null;
-            cardLast4: string | null;
-            receiptUrl: string | null;
-            failureMessage: string | null;
-            refundedCredits: number;
-            /** @description ISO-8601 UTC time */
-            createdAt: string;
-            succeededAt: string | null;
-        };
-        Payments: {
-            payments: components["schemas"]["PaymentView"][];
-            nextCursor: string | null;
-        };
         /** @description paid when the lead is sold, reversed when the sale is returned */
         PayoutRule: {
             /** @constant */
@@ -4021,10 +3892,6 @@ export interface components {
             /** @description basis points of the sale price (2500 = 25 %), rounded down */
             shareBps: number;
         };
-        /** @enum {string} */
-        PhoneFormat: "as_sent" | "e164";
-        /** @enum {string} */
-        PhoneType: "mobile" | "fixed_line" | "fixed_line_or_mobile" | "voip" | "toll_free" | "premium_rate" | "shared_cost" | "personal_number" | "pager" | "uan" | "voicemail" | "unknown";
         PingAnswer: {
             /** Format: uuid */
             pingId: string;
@@ -4052,13 +3919,9 @@ export interface components {
             answers?: {
                 [key: string]: string | number | boolean;
             };
-            /** @description optional: checked (`invalid_phone`), not stored with the ping; the post must send it again */
-            phone?: string;
-            /** @description optional: checked (`invalid_email`, `disposable_email`), not stored with the ping */
-            email?: string;
         };
         /** @enum {string} */
-        PingRejection: "campaign_paused" | "source_paused" | "no_eligible_buyer" | "invalid_phone" | "invalid_email" | "disposable_email";
+        PingRejection: "campaign_paused" | "source_paused" | "no_eligible_buyer";
         Pipeline: {
             counts: {
                 new: number;
@@ -4209,6 +4072,14 @@ export interface components {
             temporal: boolean;
             /** @description the feed's event bus is listening (Postgres LISTEN connection up; always true in one process) */
             bus: boolean;
+        };
+        RechargeBody: {
+            /** @description recharge automatically (needs a saved card) */
+            enabled: boolean;
+            /** @description below this balance (credits), buy `credits` more */
+            threshold: number;
+            /** @description credits bought per recharge, within the agency's minimum and maximum */
+            credits: number;
         };
         RecoveryCodes: {
             /** @description shown once; each works once */
@@ -4573,14 +4444,6 @@ export interface components {
             /** @description ISO-8601 UTC time */
             updatedAt: string;
         };
-        StripeConnection: {
-            ok: boolean;
-            /** @description the Stripe account the key belongs to (`acct_…`) */
-            accountId: string | null;
-            displayName: string | null;
-            /** @description Stripe's error message when the key did not work */
-            error: string | null;
-        };
         /** @description a Stripe event object, signed in the `Stripe-Signature` header */
         StripeEventBody: {
             /** @description the event id (`evt_…`) */
@@ -4601,7 +4464,6 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
-        StripeSecretKey: string;
         StripeWebhookReceived: {
             /** @constant */
             received: true;
@@ -4611,12 +4473,11 @@ export interface components {
              */
             outcome: "applied" | "duplicate" | "ignored" | "refused";
         };
-        StripeWebhookSecret: string;
         Timeline: {
             events: components["schemas"]["TimelineEventView"][];
         };
         /** @enum {string} */
-        TimelineEventType: "targeted" | "excluded" | "viewed" | "claim_attempted" | "claim_failed" | "won" | "lost" | "expired" | "cancelled" | "fell_through" | "manual_review" | "reoffered" | "assigned" | "rejected" | "delivered" | "delivery_failed" | "refunded" | "received" | "bid_placed" | "buyer_paused" | "delivery_attempted" | "redelivery_requested" | "notified" | "checked";
+        TimelineEventType: "targeted" | "excluded" | "viewed" | "claim_attempted" | "claim_failed" | "won" | "lost" | "expired" | "cancelled" | "fell_through" | "manual_review" | "reoffered" | "assigned" | "rejected" | "delivered" | "delivery_failed" | "refunded" | "received" | "bid_placed" | "buyer_paused" | "delivery_attempted" | "redelivery_requested" | "notified";
         TimelineEventView: {
             type: components["schemas"]["TimelineEventType"];
             /** @description ISO-8601 UTC time */
@@ -7458,7 +7319,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a contact check refused the lead (`invalid_phone`, `invalid_email`, `disposable_email`; `errors` names the field), or the agency requires consent evidence (`consent_required`) */
+            /** @description the agency requires consent evidence (`consent_required`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9427,6 +9288,297 @@ export interface operations {
             };
         };
     };
+    myBilling: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the billing */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Billing"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    saveMyCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the hosted page */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardSetup"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the agency takes no card payments (`payments_not_configured`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe could not be reached (`service_unavailable`) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    removeMyCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the billing */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Billing"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setMyRecharge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RechargeBody"];
+            };
+        };
+        responses: {
+            /** @description the billing */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Billing"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no saved card (`no_saved_card`), or no card payments (`payments_not_configured`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listSources: {
         parameters: {
             query?: {
@@ -10473,7 +10625,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the post contradicts its ping (`post_contradicts_ping`; `errors` names the fields), a contact check refused it (`invalid_phone`, `invalid_email`, `disposable_email`), or consent evidence is required (`consent_required`) */
+            /** @description the post contradicts its ping (`post_contradicts_ping`; `errors` names the fields), or consent evidence is required (`consent_required`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11708,427 +11860,6 @@ export interface operations {
             };
             /** @description the event names another Stripe account, or does not match its payment (unknown payment, another amount or currency): `stripe_event_refused`, nothing credited */
             422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    getPaymentSettings: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description the settings, or null */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["PaymentSettings"];
-                };
-            };
-            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description missing or invalid API key (`unauthorized`) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description too many failed authentications from this address (`rate_limited`) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    putPaymentSettings: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["PaymentSettingsPut"];
-            };
-        };
-        responses: {
-            /** @description the settings as stored */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["PaymentSettings"];
-                };
-            };
-            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description missing or invalid API key (`unauthorized`) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description body over 1 MiB (`payload_too_large`) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description body is not JSON (`unsupported_media_type`) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description too many failed authentications from this address (`rate_limited`) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    testPaymentSettings: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description what Stripe said */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["StripeConnection"];
-                };
-            };
-            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description missing or invalid API key (`unauthorized`) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no payment settings yet (`payments_not_configured`) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description too many failed authentications from this address (`rate_limited`) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    myPaymentOptions: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description the options */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["PaymentOptions"];
-                };
-            };
-            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description missing or invalid API key (`unauthorized`) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description too many failed authentications from this address (`rate_limited`) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    myPayments: {
-        parameters: {
-            query?: {
-                /** @description page size (1–200, default 50) */
-                limit?: number;
-                /** @description opaque: the nextCursor of the previous page */
-                cursor?: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description a page */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Payments"];
-                };
-            };
-            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description missing or invalid API key (`unauthorized`) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description too many failed authentications from this address (`rate_limited`) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    startCheckout: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CheckoutBody"];
-            };
-        };
-        responses: {
-            /** @description the pending payment and where to pay it */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["CheckoutStarted"];
-                };
-            };
-            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description missing or invalid API key (`unauthorized`) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the agency has not set up card payments (`payments_not_configured`) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no public URL to send the browser back to (`public_url_not_set`: set LW_PUBLIC_URL) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description body over 1 MiB (`payload_too_large`) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description body is not JSON (`unsupported_media_type`) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description too many failed authentications from this address (`rate_limited`) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Stripe refused or could not be reached (`stripe_unavailable`); the payment stays pending */
-            502: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -97,6 +97,7 @@ const BUYER_MEMBER_MAY = new Set([
   'GET /v1/disputes/:id',
   'GET /v1/me/pipeline',
   'GET /v1/me/alerts',
+  'GET /v1/me/billing',
   'GET /v1/me/leads/:id/pipeline',
   'POST /v1/me/leads/:id/pipeline',
   'GET /v1/exports/sales.csv',
@@ -151,7 +152,7 @@ function expected(c: Case): Partial<Record<Who, number>> {
 }
 
 interface Case {
-  method: 'get' | 'post' | 'patch' | 'put';
+  method: 'get' | 'post' | 'patch' | 'put' | 'delete';
   path: string;
   url: (w: World) => string;
   body?: (w: World) => object;
@@ -491,6 +492,17 @@ const CASES: Case[] = [
   },
   { method: 'get', path: '/v1/me/pipeline', url: () => '/v1/me/pipeline', expect: anyBuyer(200) },
   { method: 'get', path: '/v1/me/alerts', url: () => '/v1/me/alerts', expect: anyBuyer(200) },
+  // the card on file and auto-recharge (#21): the world's agencies take no card payments (409 where Stripe is needed)
+  { method: 'get', path: '/v1/me/billing', url: () => '/v1/me/billing', expect: anyBuyer(200) },
+  { method: 'post', path: '/v1/me/billing/card', url: () => '/v1/me/billing/card', expect: anyBuyer(409) },
+  { method: 'delete', path: '/v1/me/billing/card', url: () => '/v1/me/billing/card', expect: anyBuyer(200) },
+  {
+    method: 'put',
+    path: '/v1/me/billing/recharge',
+    url: () => '/v1/me/billing/recharge',
+    body: () => ({ enabled: true, threshold: 10, credits: 50 }),
+    expect: anyBuyer(409),
+  },
   {
     method: 'get',
     path: '/v1/me/leads/:id/pipeline',

@@ -3,6 +3,7 @@ import { type Api, ok } from '../shared/api';
 import { dateTime, num } from '../shared/format';
 import type { LedgerEntry, Wallet } from '../shared/types';
 import { Button, ErrorNote, Loading, Panel, useAsync, useMorePages } from '../shared/ui';
+import { AutoRecharge } from './wallet/AutoRecharge';
 import { Statements } from './wallet/Statements';
 import { TopUp } from './wallet/TopUp';
 
@@ -48,6 +49,7 @@ export function WalletPage({
         </div>
       </div>
       <TopUp api={api} />
+      <AutoRecharge api={api} />
       <Panel title="Ledger">
         <ErrorNote error={ledger.error} />
         {ledger.loading && !ledger.data ? <Loading /> : null}
