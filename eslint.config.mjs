@@ -71,6 +71,7 @@ export default tseslint.config(
       'dist/**',
       'node_modules/**',
       'web/dist/**',
+      'packages/client/dist/**',
       'db/migrations/**',
       'coverage/**',
       'packages/client/schema.d.ts',

@@ -3,13 +3,13 @@
  * whatever arrives twice, concurrently or in the other order; anything that does not check out moves nothing.
  */
 import { and, eq } from 'drizzle-orm';
-import Stripe from 'stripe';
 
 import { SYSTEM } from '../../db/audit';
 import { walletBalance } from '../../db/ledger';
 import { createPayment, paymentById, savePaymentSettings } from '../../db/payments';
 import { ledgerEntries, stripeEvents } from '../../db/schema';
 import { stripeLedgerKey } from '../../domain/payments';
+import { checkoutSession, paymentIntent, signedDelivery, stripeEvent, type StripeEventObject } from '../helpers/stripe';
 import { apiAgency, apiBuyer, type Harness, startHarness } from './harness';
 
 const WEBHOOK_SECRET = 'whsec_test_foundation_0123456789';
@@ -22,37 +22,10 @@ afterAll(async () => {
   await h?.close();
 });
 
-let evtSeq = 0;
-const eventId = () => `evt_test_${Date.now().toString(36)}_${(evtSeq++).toString(36)}`;
-
-function event(type: string, object: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-  return {
-    id: eventId(),
-    object: 'event',
-    api_version: '2026-10-28.endive',
-    created: Math.floor(Date.now() / 1000),
-    livemode: false,
-    pending_webhooks: 1,
-    request: { id: null, idempotency_key: null },
-    type,
-    data: { object },
-    ...extra,
-  };
-}
-
-/** Delivers an event as Stripe would: the raw JSON body, signed with the SDK's own test header. */
-function deliver(agencyId: string, evt: object, opts: { secret?: string; timestamp?: number } = {}) {
-  const payload = JSON.stringify(evt);
-  const header = Stripe.webhooks.generateTestHeaderString({
-    payload,
-    secret: opts.secret ?? WEBHOOK_SECRET,
-    ...(opts.timestamp ? { timestamp: opts.timestamp } : {}),
-  });
-  return h.http
-    .post(`/v1/stripe/webhooks/${agencyId}`)
-    .set('Content-Type', 'application/json')
-    .set('Stripe-Signature', header)
-    .send(payload);
+/** Delivers an event as Stripe would: its exact bytes, signed by the SDK's own test header (test/helpers/stripe.ts). */
+function deliver(agencyId: string, evt: StripeEventObject, opts: { secret?: string; timestamp?: number } = {}) {
+  const d = signedDelivery(evt, opts.secret ?? WEBHOOK_SECRET, opts);
+  return h.http.post(`/v1/stripe/webhooks/${agencyId}`).set(d.headers).send(d.body);
 }
 
 async function paymentWorld(credits = 50, creditPrice = 250) {
@@ -85,18 +58,13 @@ async function paymentWorld(credits = 50, creditPrice = 250) {
 let payment_seq = Date.now();
 
 function completedSession(p: { id: string; amount: number; stripeCheckoutSessionId: string | null }, pi: string) {
-  return {
-    id: p.stripeCheckoutSessionId,
-    object: 'checkout.session',
-    mode: 'payment',
-    payment_status: 'paid',
-    status: 'complete',
-    amount_total: p.amount,
-    currency: 'usd',
-    client_reference_id: p.id,
+  return checkoutSession({
+    id: p.stripeCheckoutSessionId!,
+    amountTotal: p.amount,
+    clientReferenceId: p.id,
     metadata: { leadwirePaymentId: p.id },
-    payment_intent: pi,
-  };
+    paymentIntent: pi,
+  });
 }
 
 async function creditsOf(buyerId: string) {
@@ -109,7 +77,7 @@ async function creditsOf(buyerId: string) {
 test('a signed checkout.session.completed credits the payment once, even delivered twenty times at once', async () => {
   const { agency, buyer, payment } = await paymentWorld(40, 250);
   expect(payment.amount).toBe(10_000);
-  const evt = event('checkout.session.completed', completedSession(payment, 'pi_foundation_1'));
+  const evt = stripeEvent('checkout.session.completed', completedSession(payment, 'pi_foundation_1'));
   const answers = await Promise.all(Array.from({ length: 20 }, () => deliver(agency.id, evt)));
   expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
   expect(answers.filter((a) => a.body.outcome === 'applied').length).toBeGreaterThanOrEqual(1);
@@ -123,35 +91,30 @@ test('a signed checkout.session.completed credits the payment once, even deliver
   });
 
   // The other event of the same payment, and the first again later: nothing more.
-  const pi = event('payment_intent.succeeded', {
-    id: 'pi_foundation_1',
-    object: 'payment_intent',
-    status: 'succeeded',
-    amount: 10_000,
-    amount_received: 10_000,
-    currency: 'usd',
-    metadata: { leadwirePaymentId: payment.id },
-    latest_charge: 'ch_foundation_1',
-  });
+  const pi = stripeEvent(
+    'payment_intent.succeeded',
+    paymentIntent({ id: 'pi_foundation_1', amount: 10_000, metadata: { leadwirePaymentId: payment.id } }),
+  );
   expect((await deliver(agency.id, pi)).body).toEqual({ received: true, outcome: 'applied' });
   expect((await deliver(agency.id, evt)).body).toEqual({ received: true, outcome: 'duplicate' });
+  // The payment intent's event carried its charge: the card and the receipt are kept for statements.
+  expect(await paymentById(h.database.db, payment.id)).toMatchObject({
+    cardBrand: expect.any(String),
+    cardLast4: expect.stringMatching(/^\d{4}$/),
+    receiptUrl: expect.stringMatching(/^https:/),
+  });
   expect(await creditsOf(buyer.id)).toHaveLength(1);
   expect(await walletBalance(h.database.db, buyer.id)).toBe(40);
 });
 
 test('payment_intent.succeeded before checkout.session.completed credits once too', async () => {
   const { agency, buyer, payment } = await paymentWorld(12, 100);
-  const pi = event('payment_intent.succeeded', {
-    id: 'pi_foundation_2',
-    object: 'payment_intent',
-    status: 'succeeded',
-    amount: 1200,
-    amount_received: 1200,
-    currency: 'usd',
-    metadata: { leadwirePaymentId: payment.id },
-  });
+  const pi = stripeEvent(
+    'payment_intent.succeeded',
+    paymentIntent({ id: 'pi_foundation_2', amount: 1200, metadata: { leadwirePaymentId: payment.id } }),
+  );
   expect((await deliver(agency.id, pi)).body.outcome).toBe('applied');
-  const cs = event('checkout.session.completed', completedSession(payment, 'pi_foundation_2'));
+  const cs = stripeEvent('checkout.session.completed', completedSession(payment, 'pi_foundation_2'));
   expect((await deliver(agency.id, cs)).body.outcome).toBe('applied');
   expect(await creditsOf(buyer.id)).toHaveLength(1);
   expect(await walletBalance(h.database.db, buyer.id)).toBe(12);
@@ -159,7 +122,7 @@ test('payment_intent.succeeded before checkout.session.completed credits once to
 
 test('a bad signature, a stale timestamp, an agency without payments: refused, nothing credited', async () => {
   const { agency, buyer, payment } = await paymentWorld();
-  const evt = event('checkout.session.completed', completedSession(payment, 'pi_foundation_3'));
+  const evt = stripeEvent('checkout.session.completed', completedSession(payment, 'pi_foundation_3'));
 
   const forged = await deliver(agency.id, evt, { secret: 'whsec_someone_else' });
   expect(forged.status).toBe(400);
@@ -170,20 +133,18 @@ test('a bad signature, a stale timestamp, an agency without payments: refused, n
   expect(stale.body.code).toBe('stripe_signature_invalid');
 
   // A body changed after signing.
-  const payload = JSON.stringify(evt);
-  expect(payload).toContain(`"amount_total":${payment.amount}`);
-  const header = Stripe.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET });
+  const signed = signedDelivery(evt, WEBHOOK_SECRET);
+  expect(signed.body).toContain(`"amount_total": ${payment.amount}`);
   const tampered = await h.http
     .post(`/v1/stripe/webhooks/${agency.id}`)
-    .set('Content-Type', 'application/json')
-    .set('Stripe-Signature', header)
-    .send(payload.replace(`"amount_total":${payment.amount}`, '"amount_total":1'));
+    .set(signed.headers)
+    .send(signed.body.replace(`"amount_total": ${payment.amount}`, '"amount_total": 1'));
   expect(tampered.status).toBe(400);
 
   const unsigned = await h.http
     .post(`/v1/stripe/webhooks/${agency.id}`)
     .set('Content-Type', 'application/json')
-    .send(payload);
+    .send(signed.body);
   expect(unsigned.status).toBe(400);
 
   const { agency: other } = await apiAgency(h);
@@ -197,7 +158,7 @@ test('a bad signature, a stale timestamp, an agency without payments: refused, n
 
 test('an event for another amount, currency or account is refused (422) and credits nothing', async () => {
   const { agency, buyer, payment } = await paymentWorld(50, 100);
-  const wrongAmount = event('checkout.session.completed', {
+  const wrongAmount = stripeEvent('checkout.session.completed', {
     ...completedSession(payment, 'pi_foundation_4'),
     amount_total: 1,
   });
@@ -205,26 +166,19 @@ test('an event for another amount, currency or account is refused (422) and cred
   expect(a.status).toBe(422);
   expect(a.body).toMatchObject({ code: 'stripe_event_refused', reason: 'amount_mismatch' });
 
-  const wrongCurrency = event('checkout.session.completed', {
+  const wrongCurrency = stripeEvent('checkout.session.completed', {
     ...completedSession(payment, 'pi_foundation_4'),
     currency: 'eur',
   });
   expect((await deliver(agency.id, wrongCurrency)).body.reason).toBe('currency_mismatch');
 
-  const unknown = event('payment_intent.succeeded', {
-    id: 'pi_nobody',
-    object: 'payment_intent',
-    amount: 5000,
-    amount_received: 5000,
-    currency: 'usd',
-    metadata: {},
-  });
+  const unknown = stripeEvent('payment_intent.succeeded', paymentIntent({ amount: 5000 }));
   expect((await deliver(agency.id, unknown)).body.reason).toBe('unknown_payment');
 
   await h.database.db.execute(
     `UPDATE agency_payment_settings SET stripe_account_id = 'acct_agency' WHERE agency_id = '${agency.id}'` as never,
   );
-  const foreign = event('checkout.session.completed', completedSession(payment, 'pi_foundation_4'), {
+  const foreign = stripeEvent('checkout.session.completed', completedSession(payment, 'pi_foundation_4'), {
     account: 'acct_stranger',
   });
   expect((await deliver(agency.id, foreign)).body.reason).toBe('unknown_account');
@@ -234,7 +188,7 @@ test('an event for another amount, currency or account is refused (422) and cred
   expect(refused.map((r) => r.outcome)).toEqual(['refused', 'refused', 'refused', 'refused']);
 
   // The right event still credits afterwards.
-  const right = event('checkout.session.completed', completedSession(payment, 'pi_foundation_4'), {
+  const right = stripeEvent('checkout.session.completed', completedSession(payment, 'pi_foundation_4'), {
     account: 'acct_agency',
   });
   expect((await deliver(agency.id, right)).body.outcome).toBe('applied');
@@ -243,7 +197,7 @@ test('an event for another amount, currency or account is refused (422) and cred
 
 test('an event type without a handler is acknowledged as ignored; a non-event body is a 400', async () => {
   const { agency } = await paymentWorld();
-  const r = await deliver(agency.id, event('customer.created', { id: 'cus_1', object: 'customer' }));
+  const r = await deliver(agency.id, stripeEvent('customer.created', { id: 'cus_1', object: 'customer' }));
   expect(r.status).toBe(200);
   expect(r.body).toEqual({ received: true, outcome: 'ignored' });
   const notEvent = await h.http
