@@ -1,10 +1,11 @@
 /**
  * A randomized fault campaign (a nemesis run in the spirit of Jepsen) on the cluster topology: its own
  * Postgres (postgres.ts), the Temporal cluster's four services, two workers and two APIs behind the
- * round-robin proxy (test/faults/harness.ts), a steady mixed load (operations.ts) and flaky webhook
- * receivers (receivers.ts), while the nemesis (faults.ts) injects and heals one random fault after
- * another from a schedule drawn from the seed. At the end the load stops, every process is brought up,
- * the leads and deliveries settle, and the checker (invariants.ts) judges the data.
+ * round-robin proxy (test/faults/harness.ts), a steady mixed load (operations.ts; card top-ups against
+ * stripe-mock with their signed webhooks, payments.ts) and flaky webhook receivers (receivers.ts), while the
+ * nemesis (faults.ts) injects and heals one random fault after another from a schedule drawn from the seed.
+ * At the end the load stops, every process is brought up, the leads and deliveries settle, and the checker
+ * (invariants.ts) judges the data.
  *
  * `npm run nemesis` (ops/nemesis.ts) and test/faults/nemesis.test.ts run this module.
  */
@@ -14,6 +15,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 
 import { openDatabase } from '../../db/connection';
+import { startStripeMock } from '../../lib/stripe-mock';
 import { type Stack, startStack } from '../../test/faults/harness';
 import { FINAL_STATUSES } from '../../test/faults/invariants';
 import type { RetryStats } from '../../test/faults/traffic';
@@ -31,6 +33,7 @@ import {
 import { formatEvent, History, type Ids } from './history';
 import { type Finding, type Invariant, INVARIANTS } from './invariants';
 import { type OpContext, type Operation, OPERATIONS, startLoad } from './operations';
+import { setUpCardPayments } from './payments';
 import { startOwnPostgres } from './postgres';
 import { startReceivers } from './receivers';
 import { Rng } from './rng';
@@ -125,6 +128,10 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
     cleanups.push(() => database.close());
     const pool = database.raw as Pool;
 
+    // Stripe's mock API: the agency's card payments talk to it (payments.ts).
+    const stripeMock = await startStripeMock({ log });
+    cleanups.push(() => stripeMock.stop());
+
     const stack: Stack = await startStack({
       databaseUrl: dbUrl.toString(),
       log,
@@ -137,6 +144,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
         LW_DELIVERY_BACKOFF: '1.5',
         LW_DELIVERY_MAX_INTERVAL_MS: '4000',
         LW_DELIVERY_MAX_ATTEMPTS: '40',
+        LW_STRIPE_API_BASE: stripeMock.url,
       },
     });
     cleanups.push(() => stack.close());
@@ -153,7 +161,14 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
       credits: 20_000,
       windowSeconds: 2,
     });
-    log(`[nemesis] world: agency ${world.agencyId}, ${world.buyers.length} buyers, ${world.sources.length} sources`);
+    const cards = await setUpCardPayments(database.db, world, {
+      stripeApiBase: stripeMock.url,
+      apiUrls: stack.apiUrls,
+      rng: rng.fork('cards'),
+    });
+    log(
+      `[nemesis] world: agency ${world.agencyId}, ${world.buyers.length} buyers (${cards.buyerIds.length} paying by card), ${world.sources.length} sources`,
+    );
 
     // The clock of the schedule starts with the load.
     history.reset();
@@ -164,6 +179,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
       retryDeadlineMs: 180_000,
       won: [],
       pending: new Set(),
+      cards,
     };
     const nemesis: NemesisContext = {
       stack,

@@ -4,7 +4,9 @@
  * the ids each touched, in ms since the start. The checker reads it to judge what clients were told
  * against the data, and prints the part of it that touches a violation.
  */
-export type Ids = Partial<Record<'leadId' | 'buyerId' | 'offerId' | 'assignmentId' | 'sourceId' | 'disputeId', string>>;
+export type Ids = Partial<
+  Record<'leadId' | 'buyerId' | 'offerId' | 'assignmentId' | 'sourceId' | 'disputeId' | 'paymentId', string>
+>;
 
 export interface HistoryEvent {
   /** ms since the campaign started. */

@@ -13,6 +13,7 @@ import type { Database } from '../../db/connection';
 import { checkInvariants } from '../../test/faults/invariants';
 import { runAudit } from '../audit';
 import type { History, HistoryEvent, Ids } from './history';
+import { PAYMENT_INVARIANTS } from './payment-invariants';
 import type { Receivers } from './receivers';
 import type { World } from './world';
 
@@ -355,4 +356,5 @@ export const INVARIANTS: Invariant[] = [
   returns,
   payouts,
   webhooks,
+  ...PAYMENT_INVARIANTS,
 ];

@@ -11,6 +11,7 @@
 import { type Answer, call, callUntilFinal, ConnectionError, type RetryStats } from '../../test/faults/traffic';
 import { leadFields } from '../../test/helpers/world';
 import type { History, Ids } from './history';
+import { CARD_OPERATIONS, type CardPayments } from './payments';
 import type { Rng } from './rng';
 import type { Buyer, World } from './world';
 
@@ -25,6 +26,8 @@ export interface OpContext {
   won: { buyerId: string; assignmentId: string; offerId: string; leadId: string | null }[];
   /** Requests still waiting for their final answer (the load's end waits for them). */
   pending: Set<Promise<unknown>>;
+  /** The agency's card payments (payments.ts); without, the card operations do nothing. */
+  cards?: CardPayments;
 }
 
 export interface Operation {
@@ -251,7 +254,7 @@ const returns: Operation = {
 };
 
 /** The registry: the load is every operation here, each with its loops. */
-export const OPERATIONS: Operation[] = [intake, pingPost, claims, topUp, returns];
+export const OPERATIONS: Operation[] = [intake, pingPost, claims, topUp, returns, ...CARD_OPERATIONS];
 
 function track(ctx: OpContext, p: Promise<unknown>): void {
   ctx.pending.add(p);

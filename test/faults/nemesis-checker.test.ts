@@ -2,19 +2,23 @@
  * The nemesis campaign's checker (ops/nemesis/invariants.ts) catches what it must: fed a history of
  * client answers that the data contradicts – a refusal for a sale that exists (refused and charged), a
  * win with no sale, an accepted lead that is not stored, an acknowledged top-up not in the ledger, a
- * webhook for nothing sold, a bad signature – each invariant reports it with the ids it concerns; fed
- * the true answers, it reports nothing.
+ * webhook for nothing sold, a bad signature, a card payment credited twice or a card credit without a
+ * payment – each invariant reports it with the ids it concerns; fed the true answers, it reports nothing.
  */
 import crypto from 'node:crypto';
 
 import type { Database } from '../../db/connection';
 import { topUp } from '../../db/ledger';
+import { createPayment, settleSucceededPayment } from '../../db/payments';
 import { sellManually } from '../../db/sales';
 import { History } from '../../ops/nemesis/history';
 import { type CheckContext, INVARIANTS } from '../../ops/nemesis/invariants';
+import { PAYMENT_INVARIANTS } from '../../ops/nemesis/payment-invariants';
+import { cardTopUpDetail } from '../../ops/nemesis/payments';
 import type { Receivers } from '../../ops/nemesis/receivers';
 import type { World } from '../../ops/nemesis/world';
 import { openTestPostgres } from '../helpers/db';
+import { newId } from '../helpers/stripe';
 import { makeAgency, makeBuyer, makeCampaign, makeLead } from '../helpers/world';
 
 let database: Database;
@@ -126,4 +130,127 @@ test('answers the data contradicts: each one found, with its ids', async () => {
   expect(findings).toHaveLength(8);
   // The history printed for the phantom charge names the refusal.
   expect(h.touching({ offerId: s.offerId }).map((e) => e.detail)).toContain('lost offer_closed');
+});
+
+describe('card payments', () => {
+  /** An agency with two buyers; one paid 40 credits by card (settled as the webhook settles it), one 10 pending. */
+  async function cardScene() {
+    const db = database.db;
+    const agency = await makeAgency(db);
+    const [payer, other] = [await makeBuyer(db, agency.id), await makeBuyer(db, agency.id)];
+    const pay = (buyerId: string, credits: number) =>
+      createPayment(db, { agencyId: agency.id, buyerId, kind: 'checkout', credits, creditPrice: 125, currency: 'usd' });
+    const paid = await pay(payer.id, 40);
+    const pi = newId('pi');
+    const settled = await settleSucceededPayment(db, {
+      agencyId: agency.id,
+      paymentId: paid.id,
+      paymentIntentId: pi,
+      amount: paid.amount,
+      currency: 'usd',
+      eventId: newId('evt'),
+    });
+    if (settled.outcome !== 'credited') throw new Error(`not credited: ${JSON.stringify(settled)}`);
+    const pending = await pay(other.id, 10);
+    const world = { agencyId: agency.id } as World;
+    return { agency, payer, other, paid, pi, pending, world };
+  }
+  const checkCards = async (ctx: CheckContext) =>
+    (await Promise.all(PAYMENT_INVARIANTS.map((i) => i.check(ctx)))).flat();
+
+  test('the true answers: a payment acknowledged and credited once, one still pending – no finding', async () => {
+    const s = await cardScene();
+    const h = new History(Date.now());
+    h.add(
+      'op',
+      'card-top-up',
+      'ok',
+      { buyerId: s.payer.id, paymentId: s.paid.id },
+      cardTopUpDetail({ paymentId: s.paid.id, paymentIntentId: s.pi, credits: 40 }),
+    );
+    expect(await checkCards(context(s.world, h, receivers([])))).toEqual([]);
+  });
+
+  test('a double credit (a second entry for the payment under another key) is found', async () => {
+    const s = await cardScene();
+    const dup = newId('evt');
+    // The classic bug: crediting under the event's id, so the other event of the same payment credits again.
+    await topUp(database.db, {
+      buyerId: s.payer.id,
+      agencyId: s.agency.id,
+      amount: 40,
+      idempotencyKey: `stripe:${dup}`,
+      reference: `card payment ${s.paid.id} (${dup})`,
+    });
+    const h = new History(Date.now());
+    h.add(
+      'op',
+      'card-top-up',
+      'ok',
+      { buyerId: s.payer.id, paymentId: s.paid.id },
+      cardTopUpDetail({ paymentId: s.paid.id, paymentIntentId: s.pi, credits: 40 }),
+    );
+    const findings = await checkCards(context(s.world, h, receivers([])));
+    const by = (name: string) => findings.filter((f) => f.invariant === name);
+    expect(by('card payment credited exactly once')).toEqual([
+      expect.objectContaining({ ids: { buyerId: s.payer.id, paymentId: s.paid.id } }),
+    ]);
+    expect(by('acknowledged card top-up credited exactly once')).toEqual([
+      expect.objectContaining({ ids: { buyerId: s.payer.id, paymentId: s.paid.id } }),
+    ]);
+    expect(by('no card credit without a succeeded payment')).toEqual([
+      expect.objectContaining({ message: expect.stringContaining(`stripe:${dup}`) }),
+    ]);
+    expect(by('card credits = payment credits')).toEqual([
+      expect.objectContaining({ message: `buyer ${s.payer.id}: 80 card credits in the ledger, 40 paid for` }),
+    ]);
+    expect(findings).toHaveLength(4);
+  });
+
+  test('a credit without a payment, a pending payment acknowledged, and a refused one credited are found', async () => {
+    const s = await cardScene();
+    const ghost = newId('pi');
+    await topUp(database.db, {
+      buyerId: s.other.id,
+      agencyId: s.agency.id,
+      amount: 30,
+      idempotencyKey: `stripe:${ghost}`,
+      reference: 'card payment of nobody',
+    });
+    const h = new History(Date.now());
+    // Told it succeeded, but the payment is still pending and uncredited.
+    h.add(
+      'op',
+      'card-top-up',
+      'ok',
+      { buyerId: s.other.id, paymentId: s.pending.id },
+      cardTopUpDetail({ paymentId: s.pending.id, paymentIntentId: newId('pi'), credits: 10 }),
+    );
+    // Told every delivery was refused, but it is credited.
+    h.add(
+      'op',
+      'card-top-up',
+      'fail',
+      { buyerId: s.payer.id, paymentId: s.paid.id },
+      `${cardTopUpDetail({ paymentId: s.paid.id, paymentIntentId: s.pi, credits: 40 })}: 422 stripe_event_refused`,
+    );
+    const findings = await checkCards(context(s.world, h, receivers([])));
+    const by = (name: string) => findings.filter((f) => f.invariant === name);
+    expect(by('no card credit without a succeeded payment')).toEqual([
+      expect.objectContaining({
+        ids: { buyerId: s.other.id },
+        message: expect.stringContaining('no payment has that intent'),
+      }),
+    ]);
+    expect(by('card credits = payment credits')).toEqual([
+      expect.objectContaining({ message: `buyer ${s.other.id}: 30 card credits in the ledger, 0 paid for` }),
+    ]);
+    expect(by('acknowledged card top-up credited exactly once')).toEqual([
+      expect.objectContaining({ ids: { buyerId: s.other.id, paymentId: s.pending.id } }),
+    ]);
+    expect(by('refused card top-up not credited')).toEqual([
+      expect.objectContaining({ ids: { buyerId: s.payer.id, paymentId: s.paid.id } }),
+    ]);
+    expect(findings).toHaveLength(4);
+  });
 });

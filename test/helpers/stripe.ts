@@ -406,9 +406,14 @@ export function signedDelivery(
   };
 }
 
-/** Posts a delivery to a webhook URL as Stripe would. */
-export function deliver(url: string, delivery: SignedDelivery): Promise<Response> {
-  return fetch(url, { method: 'POST', headers: delivery.headers, body: delivery.body });
+/** Posts a delivery to a webhook URL as Stripe would (Stripe gives up on an answer after a while too). */
+export function deliver(url: string, delivery: SignedDelivery, opts: { timeoutMs?: number } = {}): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: delivery.headers,
+    body: delivery.body,
+    ...(opts.timeoutMs ? { signal: AbortSignal.timeout(opts.timeoutMs) } : {}),
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------
