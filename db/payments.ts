@@ -317,8 +317,7 @@ export interface StripeSuccess extends PaymentRef {
 }
 
 /** Why a success report was not credited: nothing moved. */
-export const SETTLE_REFUSALS = ['unknown_payment', 'amount_mismatch', 'currency_mismatch', 'payment_mismatch'] as const;
-export type SettleRefusal = (typeof SETTLE_REFUSALS)[number];
+type SettleRefusal = 'unknown_payment' | 'amount_mismatch' | 'currency_mismatch' | 'payment_mismatch';
 
 export type SettleOutcome =
   | { outcome: 'credited'; payment: PaymentRow; entry: LedgerEntry }

@@ -53,7 +53,7 @@ function cardOf(charge: string | Stripe.Charge | null | undefined): Partial<Stri
 }
 
 /** The receiver's result of a settlement. */
-export function resultOfSettle(settled: SettleOutcome, objectId: string): StripeEventResult {
+function resultOfSettle(settled: SettleOutcome, objectId: string): StripeEventResult {
   switch (settled.outcome) {
     case 'credited':
       return {

@@ -5,9 +5,8 @@
  */
 import { z } from 'zod';
 
-import { CURRENCY, PAYMENT_KINDS, PAYMENT_STATUSES } from '../../domain/payments';
-import { Id, int, IsoTime, list } from '../schema-blocks';
-import { PaymentView } from './refunds.schemas';
+import { CURRENCY } from '../../domain/payments';
+import { Id, int, IsoTime } from '../schema-blocks';
 
 /** How many credits one top-up may buy at most, whatever an agency sets (an amount Stripe accepts). */
 const MAX_CREDITS = 1_000_000;
@@ -92,5 +91,4 @@ export const Responses = {
     minCredits: z.number().int().nullable(),
     maxCredits: z.number().int().nullable(),
   }),
-  Payments: list('payments', PaymentView),
 };

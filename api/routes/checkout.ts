@@ -35,6 +35,7 @@ import { PageQuery } from '../schemas';
 import { describeErrors } from '../validate';
 import { paymentView } from '../views';
 import { CheckoutBody, PaymentSettingsPut, type PaymentSettingsView, Responses } from './checkout.schemas';
+import { Responses as RefundResponses } from './refunds.schemas';
 
 /** Where the buyer's wallet is: the buyer app's Wallet tab. */
 const WALLET_PATH = '/';
@@ -180,7 +181,7 @@ export const checkoutRoutes: AnyRoute[] = [
     tag: 'Buyer',
     summary: 'My card payments (top-ups and auto-recharges), newest first',
     query: PageQuery,
-    responses: { 200: { description: 'a page', schema: Responses.Payments }, ...BAD_INPUT, ...AUTH_ERRORS },
+    responses: { 200: { description: 'a page', schema: RefundResponses.Payments }, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {
       const page = await listPayments(
         services.db,

@@ -686,7 +686,7 @@ export interface paths {
         put?: never;
         /**
          * Submit a lead: validated, deduplicated, stored, and routed by its own workflow
-         * @description Send `Idempotency-Key` to make retries safe: the same key and body answer the first result, and a lead is never routed twice. A lead with the same phone or email for the same service line within the duplicate window is refused (409 `duplicate_lead`). A source key posts only into the campaigns allowed to its source (403 `campaign_not_allowed`); its `subId` and `clickId` are kept with the lead.
+         * @description Send `Idempotency-Key` to make retries safe: the same key and body answer the first result, and a lead is never routed twice. The phone number is normalised to E.164 (a number without a country code is read in the agency's `phoneCountry`, default US) and the email checked (docs/compliance.md): an invalid one is refused with 422 `invalid_phone`, `invalid_email` or `disposable_email`. A lead with the same phone (compared in E.164) or email for the same service line within the duplicate window is refused (409 `duplicate_lead`). A source key posts only into the campaigns allowed to its source (403 `campaign_not_allowed`); its `subId` and `clickId` are kept with the lead.
          *
          *     Auth: a session or key acting as agency owner, agency admin, agency dispatcher, source owner (the root token acts as platform operator).
          */
@@ -1408,7 +1408,7 @@ export interface paths {
         put?: never;
         /**
          * Ping a lead's non-identifying fields: accepted with the payout, or rejected with a reason, at once
-         * @description Judged with the same eligibility rules as routing, on a lead that is not stored (no workflow). An accepted ping may be posted once (POST /v1/posts) before `expiresAt`. Pings are recorded (count and accept rate in the reports) and rate-limited per source (429 `rate_limited`).
+         * @description Judged with the same eligibility rules as routing, on a lead that is not stored (no workflow). A `phone` or `email` it carries is checked first (rejected with `invalid_phone`, `invalid_email` or `disposable_email`) and not stored. An accepted ping may be posted once (POST /v1/posts) before `expiresAt`. Pings are recorded (count and accept rate in the reports) and rate-limited per source (429 `rate_limited`).
          *
          *     Auth: a session or key acting as source owner (the root token acts as platform operator).
          */
@@ -1821,6 +1821,298 @@ export interface paths {
          *     No authentication.
          */
         post: operations["receiveStripeWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The agency's card payments, newest first (filter by buyer and status)
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         */
+        get: operations["listPayments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payments/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One card payment with its refunds and disputes
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         */
+        get: operations["getPayment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payments/{id}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refund credits of a card payment to the card (whole or part)
+         * @description Asks Stripe for a refund of `credits` × the payment's credit price, then stores it `pending`; the credits leave the buyer's wallet when Stripe's webhook reports the refund succeeded (`refund.created`/`refund.updated`/`charge.refunded`), once. Refused, nothing asked of Stripe, when `credits` exceed the payment's credits not yet refunded, disputed or in a pending refund (409 `refund_exceeds_payment`), or when the buyer's balance is below `credits` (409 `refund_exceeds_balance`: a refund takes back credits the buyer still has, it does not overdraw the wallet).
+         *
+         *     Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         */
+        post: operations["refundPayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/statements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The months in which my wallet moved (statements to look at), newest first
+         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
+         */
+        get: operations["myStatementMonths"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/statements/{month}.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My statement of a month as CSV
+         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
+         */
+        get: operations["myStatementCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/statements/{month}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My statement of a calendar month in the agency's time zone: opening balance, top-ups (card, receipt), charges per lead, returns, card refunds, disputes, adjustments, closing balance
+         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
+         */
+        get: operations["myStatement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/buyers/{id}/statements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The months in which a buyer's wallet moved, newest first
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         */
+        get: operations["buyerStatementMonths"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/buyers/{id}/statements/{month}.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A buyer's statement of a month as CSV
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         */
+        get: operations["buyerStatementCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/buyers/{id}/statements/{month}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A buyer's statement of a calendar month in the agency's time zone (as GET /v1/me/statements/{month})
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         */
+        get: operations["buyerStatement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payments/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The agency's card payment settings (Stripe): never a secret, only a hint of the key
+         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         */
+        get: operations["getPaymentSettings"];
+        /**
+         * Set the agency's card payments: Stripe keys, currency, credit price, top-up bounds (owners only)
+         * @description The secret key and the webhook signing secret are write-only: sealed at rest, never answered, logged or audited; omit one to keep the stored one (the first PUT must carry both). A new secret key forgets the account "test connection" read. Register `webhookUrl` in the Stripe dashboard.
+         *
+         *     Auth: a session or key acting as agency owner (the root token acts as platform operator).
+         */
+        put: operations["putPaymentSettings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payments/settings/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test connection: read the Stripe account the stored key belongs to (and remember its id)
+         * @description Calls Stripe's `GET /v1/account` (the SDK's `accounts.retrieveCurrent()`) with the stored key. From then on, webhook events naming another account are refused. A key Stripe refuses answers 200 with `ok: false` and Stripe's message (never the key).
+         *
+         *     Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         */
+        post: operations["testPaymentSettings"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/payments/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether I can top up by card, and at what price: the agency's currency, credit price and bounds
+         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
+         */
+        get: operations["myPaymentOptions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My card payments (top-ups and auto-recharges), newest first
+         * @description Auth: a session or key acting as buyer owner, buyer member (the root token acts as platform operator).
+         */
+        get: operations["myPayments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/payments/checkout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Top up by card: a Stripe Checkout Session for `credits` at the agency's credit price
+         * @description Answers Stripe's hosted payment page (`url`): send the browser there. The credits land when Stripe's signed webhook says the payment succeeded, never by the browser coming back.
+         *
+         *     Auth: a session or key acting as buyer owner (the root token acts as platform operator).
+         */
+        post: operations["startCheckout"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2522,6 +2814,8 @@ export interface components {
             duplicateWindowDays?: number;
             /** @description refuse leads without consent evidence; default false */
             requireConsent?: boolean;
+            /** @description the region a phone number without a country code is read in (intake, pings); default US */
+            phoneCountry?: string;
             /** @description pause a buyer after this many consecutive failed deliveries; default 5, 0 = never */
             autoPauseAfterFailures?: number;
             returns?: {
@@ -2546,6 +2840,7 @@ export interface components {
         AgencySettingsPatch: {
             duplicateWindowDays?: number | null;
             requireConsent?: boolean | null;
+            phoneCountry?: string | null;
             autoPauseAfterFailures?: number | null;
             returns?: {
                 windowDays?: number;
@@ -3162,6 +3457,18 @@ export interface components {
         };
         /** @enum {string} */
         ChangeActor: "admin" | "buyer" | "system";
+        CheckoutBody: {
+            /** @description how many credits to buy, within the agency's minimum and maximum */
+            credits: number;
+            /** @description if given, must be the agency's currency (a guard against a stale page) */
+            currency?: string;
+        };
+        CheckoutStarted: {
+            /** Format: uuid */
+            paymentId: string;
+            /** @description Stripe's hosted payment page: send the browser there */
+            url: string;
+        };
         ChooseOrganisationBody: {
             /** Format: uuid */
             membershipId: string;
@@ -3208,6 +3515,25 @@ export interface components {
              */
             certificateUrl?: string;
         };
+        /** @enum {string} */
+        ContactCheck: "phone" | "email" | "email_mx";
+        /** @enum {string} */
+        ContactCheckResult: "passed" | "invalid_phone" | "invalid_email" | "disposable_email" | "unverified" | "skipped";
+        ContactCheckView: {
+            check: components["schemas"]["ContactCheck"];
+            result: components["schemas"]["ContactCheckResult"];
+            /** @description how long the check took, in milliseconds */
+            latencyMs: number;
+            detail?: string;
+            /** @description phone: the number in E.164 */
+            e164?: string;
+            /** @description phone: its type from libphonenumber's metadata */
+            phoneType?: components["schemas"]["PhoneType"];
+            /** @description email, email_mx: the domain of the address */
+            domain?: string;
+            /** @description email_mx: the mail exchangers found */
+            mx?: string[];
+        };
         CreationOptions: {
             /** @description PublicKeyCredentialCreationOptionsJSON */
             options: {
@@ -3240,6 +3566,8 @@ export interface components {
             smsTo?: string;
             /** @description voice channel: the number the provider calls */
             voiceTo?: string;
+            /** @description the lead's phone number in deliveries: `as_sent` (default, what the source sent) or `e164` (normalised at intake) */
+            phoneFormat?: components["schemas"]["PhoneFormat"];
         };
         /** @enum {string} */
         DeliveryAttemptOutcome: "delivered" | "failed" | "refused" | "gone";
@@ -3422,8 +3750,9 @@ export interface components {
         FullLead: {
             firstName: string;
             lastName: string;
+            /** @description the phone number as the person gave it, e.g. "(512) 555-0100" or "+44 20 7946 0018"; checked and normalised to E.164 at intake */
             phone: string;
-            /** Format: email */
+            /** @description an email address (RFC 5322 addr-spec); checked at intake */
             email: string;
             address?: string;
             city?: string;
@@ -3593,6 +3922,12 @@ export interface components {
             subId: string | null;
             /** @description the seller's click id, as posted */
             clickId: string | null;
+            /** @description the phone number normalised to E.164 at intake (`fields.phone` is as sent); null before the checks existed */
+            phoneE164: string | null;
+            /** @description the number's type from libphonenumber's metadata */
+            phoneType: components["schemas"]["PhoneType"] | null;
+            /** @description intake's contact checks: result and latency of each (also on the timeline) */
+            contactChecks: components["schemas"]["ContactCheckView"][];
             workflowId: string;
             /** @description ISO-8601 UTC time */
             createdAt: string;
@@ -3606,8 +3941,9 @@ export interface components {
         LeadFields: {
             firstName: string;
             lastName: string;
+            /** @description the phone number as the person gave it, e.g. "(512) 555-0100" or "+44 20 7946 0018"; checked and normalised to E.164 at intake */
             phone: string;
-            /** Format: email */
+            /** @description an email address (RFC 5322 addr-spec); checked at intake */
             email: string;
             address?: string;
             city?: string;
@@ -3618,7 +3954,7 @@ export interface components {
                 [key: string]: string | number | boolean;
             };
         };
-        /** @description lead filters: rules on lead fields or qualification answers (equals, in, not_in, range, present, absent) */
+        /** @description lead filters: rules on lead fields, the phone number's type (`phoneType`: mobile, fixed_line, fixed_line_or_mobile, voip, toll_free…) or qualification answers (equals, in, not_in, range, present, absent) */
         LeadFilters: {
             /** @description all: every rule must pass; any: one suffices */
             match: components["schemas"]["FilterMatch"];
@@ -3670,6 +4006,12 @@ export interface components {
             subId: string | null;
             /** @description the seller's click id, as posted */
             clickId: string | null;
+            /** @description the phone number normalised to E.164 at intake (`fields.phone` is as sent); null before the checks existed */
+            phoneE164: string | null;
+            /** @description the number's type from libphonenumber's metadata */
+            phoneType: components["schemas"]["PhoneType"] | null;
+            /** @description intake's contact checks: result and latency of each (also on the timeline) */
+            contactChecks: components["schemas"]["ContactCheckView"][];
             workflowId: string;
             /** @description ISO-8601 UTC time */
             createdAt: string;
@@ -3880,6 +4222,105 @@ export interface components {
             until: string;
             note?: string;
         };
+        PaymentDetail: {
+            payment: components["schemas"]["PaymentView"];
+            refunds: components["schemas"]["RefundView"][];
+            disputes: components["schemas"]["PaymentDisputeView"][];
+        };
+        PaymentDisputeView: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            paymentId: string;
+            stripeDisputeId: string;
+            credits: number;
+            amount: number;
+            /** @description Stripe's dispute status (needs_response, won, lost, …) */
+            status: string;
+            reason: string | null;
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+            resolvedAt: string | null;
+        };
+        PaymentOptions: {
+            /** @description whether the agency takes card payments */
+            enabled: boolean;
+            currency: string | null;
+            creditPrice: number | null;
+            minCredits: number | null;
+            maxCredits: number | null;
+        };
+        PaymentSettings: {
+            /** @description null: card payments are not set up */
+            settings: components["schemas"]["PaymentSettingsView"] | null;
+        };
+        PaymentSettingsPut: {
+            /** @description the agency's Stripe secret key; write-only (never answered), omitted = keep the stored one (required the first time) */
+            secretKey?: components["schemas"]["StripeSecretKey"];
+            /** @description the signing secret of the webhook endpoint registered in Stripe; write-only, omitted = keep (required the first time) */
+            webhookSecret?: components["schemas"]["StripeWebhookSecret"];
+            /** @description the currency buyers pay in */
+            currency: string;
+            /** @description one credit's price in the currency's minor units (250 = 2.50 USD) */
+            creditPrice: number;
+            /** @description the fewest credits one top-up buys */
+            minCredits: number;
+            /** @description the most credits one top-up buys */
+            maxCredits: number;
+            /** @description declined auto-recharges in a row before auto-recharge pauses (default 3) */
+            rechargeMaxFailures?: number;
+        };
+        PaymentSettingsView: {
+            currency: string;
+            creditPrice: number;
+            minCredits: number;
+            maxCredits: number;
+            rechargeMaxFailures: number;
+            /** @description the account "test connection" read (`acct_…`), else null */
+            stripeAccountId: string | null;
+            /** @description the secret key's prefix and last four characters (`sk_test_…abcd`) */
+            secretKeyHint: string;
+            /** @enum {string} */
+            mode: "test" | "live";
+            /** @description register this endpoint in Stripe's dashboard (null: LW_PUBLIC_URL is not set) */
+            webhookUrl: string | null;
+            /** @description ISO-8601 UTC time */
+            updatedAt: string;
+        };
+        PaymentView: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            buyerId: string;
+            /** @enum {string} */
+            kind: "checkout" | "auto_recharge" | "reconciled";
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed" | "canceled";
+            credits: number;
+            /** @description minor units of the currency per credit */
+            creditPrice: number;
+            /** @description credits × creditPrice, minor units */
+            amount: number;
+            currency: string;
+            /** @description the amount for people, e.g. "12.50 USD" */
+            amountDisplay: string;
+            refundedCredits: number;
+            disputedCredits: number;
+            cardBrand: string | null;
+            cardLast4: string | null;
+            receiptUrl: string | null;
+            stripePaymentIntentId: string | null;
+            failureCode: string | null;
+            /** @description Stripe's message when the payment failed */
+            failureMessage: string | null;
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
+            succeededAt: string | null;
+        };
+        Payments: {
+            payments: components["schemas"]["PaymentView"][];
+            nextCursor: string | null;
+        };
         /** @description paid when the lead is sold, reversed when the sale is returned */
         PayoutRule: {
             /** @constant */
@@ -3892,6 +4333,10 @@ export interface components {
             /** @description basis points of the sale price (2500 = 25 %), rounded down */
             shareBps: number;
         };
+        /** @enum {string} */
+        PhoneFormat: "as_sent" | "e164";
+        /** @enum {string} */
+        PhoneType: "mobile" | "fixed_line" | "fixed_line_or_mobile" | "voip" | "toll_free" | "premium_rate" | "shared_cost" | "personal_number" | "pager" | "uan" | "voicemail" | "unknown";
         PingAnswer: {
             /** Format: uuid */
             pingId: string;
@@ -3919,9 +4364,13 @@ export interface components {
             answers?: {
                 [key: string]: string | number | boolean;
             };
+            /** @description optional: checked (`invalid_phone`), not stored with the ping; the post must send it again */
+            phone?: string;
+            /** @description optional: checked (`invalid_email`, `disposable_email`), not stored with the ping */
+            email?: string;
         };
         /** @enum {string} */
-        PingRejection: "campaign_paused" | "source_paused" | "no_eligible_buyer";
+        PingRejection: "campaign_paused" | "source_paused" | "no_eligible_buyer" | "invalid_phone" | "invalid_email" | "disposable_email";
         Pipeline: {
             counts: {
                 new: number;
@@ -4099,6 +4548,30 @@ export interface components {
             channel: components["schemas"]["SendingChannel"];
             workflowId: string;
             messageId: string;
+        };
+        RefundCreate: {
+            /** @description credits to refund: at most the payment's credits not yet refunded or disputed */
+            credits: number;
+            /** @description why (kept in the audit log and on the refund) */
+            reason?: string;
+        };
+        RefundCreated: {
+            refund: components["schemas"]["RefundView"];
+            payment: components["schemas"]["PaymentView"];
+        };
+        RefundView: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            paymentId: string;
+            credits: number;
+            amount: number;
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed" | "canceled";
+            stripeRefundId: string | null;
+            reason: string | null;
+            /** @description ISO-8601 UTC time */
+            createdAt: string;
         };
         RegistrationResponse: {
             id: string;
@@ -4444,6 +4917,74 @@ export interface components {
             /** @description ISO-8601 UTC time */
             updatedAt: string;
         };
+        Statement: {
+            /** Format: uuid */
+            buyerId: string;
+            month: components["schemas"]["StatementMonth"];
+            /** @description the agency's time zone the month is counted in */
+            timeZone: string;
+            /** @description the month's first instant */
+            from: string;
+            /** @description the next month's first instant (exclusive) */
+            to: string;
+            openingBalance: number;
+            /** @description openingBalance + the sum of totals, always */
+            closingBalance: number;
+            /** @description signed credits per section */
+            totals: {
+                [key: string]: number;
+            };
+            /** @description oldest first */
+            lines: components["schemas"]["StatementLineView"][];
+        };
+        /**
+         * @description `csv`: the same statement as RFC 4180 CSV (like the `.csv` path)
+         * @enum {string}
+         */
+        StatementFormat: "json" | "csv";
+        StatementLineView: {
+            /** Format: uuid */
+            id: string;
+            /** @description ISO-8601 UTC time */
+            at: string;
+            section: components["schemas"]["StatementSection"];
+            kind: components["schemas"]["LedgerEntryKind"];
+            /** @description signed credits */
+            amount: number;
+            balanceAfter: number;
+            leadId: string | null;
+            reference: string | null;
+            /** @description the card payment behind a top-up, card refund or dispute */
+            payment: components["schemas"]["StatementPaymentView"] | null;
+        };
+        /** @description a calendar month in the agency's time zone, YYYY-MM */
+        StatementMonth: string;
+        StatementMonths: {
+            timeZone: string;
+            /** @description months with ledger activity, newest first */
+            months: components["schemas"]["StatementMonth"][];
+        };
+        StatementPaymentView: {
+            /** Format: uuid */
+            paymentId: string;
+            /** @description what the card paid, in the currency's minor units */
+            amount: number;
+            currency: string;
+            cardBrand: string | null;
+            cardLast4: string | null;
+            /** @description Stripe's own receipt */
+            receiptUrl: string | null;
+        };
+        /** @enum {string} */
+        StatementSection: "topUps" | "charges" | "returns" | "cardRefunds" | "disputes" | "adjustments";
+        StripeConnection: {
+            ok: boolean;
+            /** @description the Stripe account the key belongs to (`acct_…`) */
+            accountId: string | null;
+            displayName: string | null;
+            /** @description Stripe's error message when the key did not work */
+            error: string | null;
+        };
         /** @description a Stripe event object, signed in the `Stripe-Signature` header */
         StripeEventBody: {
             /** @description the event id (`evt_…`) */
@@ -4464,6 +5005,7 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        StripeSecretKey: string;
         StripeWebhookReceived: {
             /** @constant */
             received: true;
@@ -4473,11 +5015,12 @@ export interface components {
              */
             outcome: "applied" | "duplicate" | "ignored" | "refused";
         };
+        StripeWebhookSecret: string;
         Timeline: {
             events: components["schemas"]["TimelineEventView"][];
         };
         /** @enum {string} */
-        TimelineEventType: "targeted" | "excluded" | "viewed" | "claim_attempted" | "claim_failed" | "won" | "lost" | "expired" | "cancelled" | "fell_through" | "manual_review" | "reoffered" | "assigned" | "rejected" | "delivered" | "delivery_failed" | "refunded" | "received" | "bid_placed" | "buyer_paused" | "delivery_attempted" | "redelivery_requested" | "notified";
+        TimelineEventType: "targeted" | "excluded" | "viewed" | "claim_attempted" | "claim_failed" | "won" | "lost" | "expired" | "cancelled" | "fell_through" | "manual_review" | "reoffered" | "assigned" | "rejected" | "delivered" | "delivery_failed" | "refunded" | "received" | "bid_placed" | "buyer_paused" | "delivery_attempted" | "redelivery_requested" | "notified" | "checked";
         TimelineEventView: {
             type: components["schemas"]["TimelineEventType"];
             /** @description ISO-8601 UTC time */
@@ -7319,7 +7862,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the agency requires consent evidence (`consent_required`) */
+            /** @description a contact check refused the lead (`invalid_phone`, `invalid_email`, `disposable_email`; `errors` names the field), or the agency requires consent evidence (`consent_required`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10625,7 +11168,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the post contradicts its ping (`post_contradicts_ping`; `errors` names the fields), or consent evidence is required (`consent_required`) */
+            /** @description the post contradicts its ping (`post_contradicts_ping`; `errors` names the fields), a contact check refused it (`invalid_phone`, `invalid_email`, `disposable_email`), or consent evidence is required (`consent_required`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11860,6 +12403,1044 @@ export interface operations {
             };
             /** @description the event names another Stripe account, or does not match its payment (unknown payment, another amount or currency): `stripe_event_refused`, nothing credited */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listPayments: {
+        parameters: {
+            query?: {
+                /** @description page size (1–200, default 50) */
+                limit?: number;
+                /** @description opaque: the nextCursor of the previous page */
+                cursor?: string;
+                /** @description only this buyer's payments */
+                buyerId?: string;
+                status?: "pending" | "succeeded" | "failed" | "canceled";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Payments"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPayment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the payment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentDetail"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    refundPayment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefundCreate"];
+            };
+        };
+        responses: {
+            /** @description asked of Stripe and stored pending */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundCreated"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the payment is not a succeeded one (`payment_not_refundable`), has fewer credits left (`refund_exceeds_payment`), or the buyer has fewer credits (`refund_exceeds_balance`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe refused the refund or did not answer (`stripe_unavailable`): nothing stored */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    myStatementMonths: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the months */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatementMonths"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    myStatementCsv: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                month: components["schemas"]["StatementMonth"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 4180 CSV with a header row: an `opening` row, one row per ledger entry (oldest first), a `closing` row */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    myStatement: {
+        parameters: {
+            query?: {
+                format?: components["schemas"]["StatementFormat"];
+            };
+            header?: never;
+            path: {
+                month: components["schemas"]["StatementMonth"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the statement (as CSV with `?format=csv`, like the `.csv` path) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Statement"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    buyerStatementMonths: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the months */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatementMonths"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    buyerStatementCsv: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                month: components["schemas"]["StatementMonth"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RFC 4180 CSV with a header row: an `opening` row, one row per ledger entry (oldest first), a `closing` row */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    buyerStatement: {
+        parameters: {
+            query?: {
+                format?: components["schemas"]["StatementFormat"];
+            };
+            header?: never;
+            path: {
+                id: string;
+                month: components["schemas"]["StatementMonth"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the statement (as CSV with `?format=csv`, like the `.csv` path) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Statement"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPaymentSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the settings, or null */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentSettings"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putPaymentSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PaymentSettingsPut"];
+            };
+        };
+        responses: {
+            /** @description the settings as stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentSettings"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    testPaymentSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description what Stripe said */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StripeConnection"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no payment settings yet (`payments_not_configured`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    myPaymentOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the options */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentOptions"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    myPayments: {
+        parameters: {
+            query?: {
+                /** @description page size (1–200, default 50) */
+                limit?: number;
+                /** @description opaque: the nextCursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Payments"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    startCheckout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckoutBody"];
+            };
+        };
+        responses: {
+            /** @description the pending payment and where to pay it */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckoutStarted"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the agency has not set up card payments (`payments_not_configured`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no public URL to send the browser back to (`public_url_not_set`: set LW_PUBLIC_URL) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe refused or could not be reached (`stripe_unavailable`); the payment stays pending */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -4,6 +4,12 @@ const nf = new Intl.NumberFormat('en-US');
 
 export const credits = (n: number) => `${nf.format(n)} ${Math.abs(n) === 1 ? 'credit' : 'credits'}`;
 export const num = (n: number) => nf.format(n);
+/** Minor units (Stripe's integer amounts) as money, with the currency's own number of decimals. */
+export function money(amount: number, currency: string): string {
+  const f = new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase() });
+  return f.format(amount / 10 ** (f.resolvedOptions().maximumFractionDigits ?? 2));
+}
+
 export const pct = (x: number) => (Number.isFinite(x) ? `${Math.round(x * 1000) / 10}%` : '–');
 
 export function dateTime(iso: string | null | undefined): string {

@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 
 import { type Api, ok } from '../../shared/api';
-import { dateTime, num } from '../../shared/format';
+import { dateTime, money, num } from '../../shared/format';
 import { Badge, Button, ErrorNote, Field, Loading, Panel, useAction, useAsync } from '../../shared/ui';
 
 export function AutoRecharge({ api }: { api: Api }) {
@@ -112,7 +112,7 @@ export function AutoRecharge({ api }: { api: Api }) {
         </Field>
         <Field
           label="Buy this many credits"
-          hint={`between ${num(terms.minCredits)} and ${num(terms.maxCredits)}; one credit costs ${(terms.creditPrice / 100).toFixed(2)} ${terms.currency.toUpperCase()}`}
+          hint={`between ${num(terms.minCredits)} and ${num(terms.maxCredits)}; one credit costs ${money(terms.creditPrice, terms.currency)}`}
         >
           <input
             class="input"

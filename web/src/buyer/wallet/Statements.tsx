@@ -9,7 +9,7 @@ import './statements.css';
 import { useEffect, useState } from 'preact/hooks';
 
 import { type Api, ok } from '../../shared/api';
-import { dateTime, num } from '../../shared/format';
+import { dateTime, money, num } from '../../shared/format';
 import { CsvButton } from '../../shared/supply';
 import type { Schemas } from '../../shared/types';
 import { Button, ErrorNote, Loading, Panel, useAsync } from '../../shared/ui';
@@ -26,12 +26,6 @@ const SECTION: Record<Section, string> = {
   adjustments: 'Adjustments',
 };
 const SECTIONS = Object.keys(SECTION) as Section[];
-
-/** Minor units as money, the currency's own number of decimals. */
-function money(amount: number, currency: string): string {
-  const f = new Intl.NumberFormat(undefined, { style: 'currency', currency: currency.toUpperCase() });
-  return f.format(amount / 10 ** (f.resolvedOptions().maximumFractionDigits ?? 2));
-}
 
 const monthName = (m: string) =>
   new Date(`${m}-15T12:00:00Z`).toLocaleDateString(undefined, { month: 'long', year: 'numeric', timeZone: 'UTC' });

@@ -8,8 +8,8 @@
  */
 import { useState } from 'preact/hooks';
 
-import { formatMoney } from '../../../../domain/payments';
 import { type Api, messageOf, ok } from '../../shared/api';
+import { money } from '../../shared/format';
 import { Button, ErrorNote, Field, Panel, toast, useAsync } from '../../shared/ui';
 
 /** What Stripe's return URL says (`?checkout=success|cancel&payment=<id>#wallet`), for the note only. */
@@ -62,7 +62,7 @@ export function TopUp({ api }: { api: Api }) {
           <p class="note">The payment was cancelled; nothing was charged.</p>
         ) : null}
         <p class="muted">
-          One credit costs {formatMoney(options.creditPrice!, options.currency!)}; a top-up buys {min} to {max} credits.
+          One credit costs {money(options.creditPrice!, options.currency!)}; a top-up buys {min} to {max} credits.
         </p>
         {owner ? (
           <form
@@ -74,7 +74,7 @@ export function TopUp({ api }: { api: Api }) {
           >
             <Field
               label="Credits"
-              hint={valid ? `You pay ${formatMoney(n * options.creditPrice!, options.currency!)}` : undefined}
+              hint={valid ? `You pay ${money(n * options.creditPrice!, options.currency!)}` : undefined}
               error={credits !== '' && !valid ? `A whole number from ${min} to ${max}` : undefined}
             >
               <input
