@@ -271,9 +271,10 @@ export function createApi(deps: ApiDeps): Api {
     ...keyRoutes,
     ...ssoRoutes,
     ...stripeWebhookRoutes,
+    // /v1/payments/settings before /v1/payments/:id
+    ...checkoutRoutes,
     ...refundRoutes,
     ...statementRoutes,
-    ...checkoutRoutes,
     ...teamRoutes,
     ...twoFactorRoutes,
     ...auditRoutes,

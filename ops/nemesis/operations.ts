@@ -59,7 +59,7 @@ function freshFields(rng: Rng) {
   const n = ++leadCounter;
   return leadFields({
     firstName: `Nem${n}`,
-    phone: `555${String(1_000_000 + ((n * 7919 + rng.int(0, 6)) % 9_000_000)).slice(-7)}`,
+    phone: `512${2_000_000 + ((n * 7919 + rng.int(0, 6)) % 8_000_000)}`, // valid (libphonenumber): intake checks it
     email: `nemesis${n}.${rng.int(0, 1e9)}@example.com`,
   });
 }

@@ -77,6 +77,7 @@ const PRODUCTION = [
   'lib',
   'observability',
   'ops',
+  'payments',
   'worker',
   'workflows',
 ];
@@ -89,6 +90,8 @@ const NOT_SETTINGS = new Set([
   'JEST_WORKER_ID',
   // The fault campaign's own tool setting (where initdb and pg_ctl are; docs/guarantees.md), not a process's.
   'LW_NEMESIS_PG_BIN',
+  // The system's search path, where the Go builds (lib/go-install.ts) look for `go`.
+  'PATH',
 ]);
 
 function sources(dir: string): string[] {
