@@ -14,37 +14,27 @@ import {
   charge,
   deliver,
   dispute,
-  type LocalServer,
   newId,
-  type RecordingProxy,
   refund,
   signedDelivery,
-  startRecordingProxy,
   startStripeErrorServer,
-  startStripeMock,
   STRIPE_MOCK_KEY,
   stripeEvent,
+  stripeForTests,
 } from '../helpers/stripe';
 import { apiAgency, apiBuyer, bearer, type Harness, startHarness } from './harness';
 
 const WEBHOOK_SECRET = 'whsec_test_refunds_0123456789';
 let h: Harness;
-let mock: LocalServer;
-let proxy: RecordingProxy;
-const savedBase = process.env.LW_STRIPE_API_BASE;
+const stripe = stripeForTests();
 
 beforeAll(async () => {
-  mock = await startStripeMock();
-  proxy = await startRecordingProxy(mock.url);
-  process.env.LW_STRIPE_API_BASE = proxy.url;
+  await stripe.start();
   h = await startHarness();
 });
 afterAll(async () => {
-  if (savedBase === undefined) delete process.env.LW_STRIPE_API_BASE;
-  else process.env.LW_STRIPE_API_BASE = savedBase;
   await h?.close();
-  await proxy?.stop();
-  await mock?.stop();
+  await stripe.stop();
 });
 
 /** An agency with card payments, a buyer, and a succeeded payment of `credits` credited through the one path. */
@@ -124,7 +114,7 @@ describe('refunds', () => {
     expect(created.stripeRefundId).toMatch(/^re_/);
 
     // Stripe was asked exactly once: this payment intent, credits × price, the refund row's idempotency key.
-    const asked = proxy.requests.filter((r) => r.method === 'POST' && r.path === '/v1/refunds');
+    const asked = stripe.proxy.requests.filter((r) => r.method === 'POST' && r.path === '/v1/refunds');
     const mine = asked.filter((r) => r.form['metadata[leadwireRefundId]'] === created.id);
     expect(mine).toHaveLength(1);
     expect(mine[0]).toMatchObject({
@@ -183,7 +173,7 @@ describe('refunds', () => {
 
   test('refusals ask Stripe nothing: over the refundable credits (pending refunds count), over the balance, not succeeded, another agency', async () => {
     const { adminKey, buyer, payment } = await paidWorld(30, 100);
-    const before = proxy.requests.length;
+    const before = stripe.proxy.requests.length;
     const over = await h.http.post(`/v1/payments/${payment.id}/refunds`).set(bearer(adminKey)).send({ credits: 31 });
     expect(over.status).toBe(409);
     expect(over.body).toMatchObject({ code: 'refund_exceeds_payment', refundable: 30 });
@@ -193,7 +183,7 @@ describe('refunds', () => {
     const second = await h.http.post(`/v1/payments/${payment.id}/refunds`).set(bearer(adminKey)).send({ credits: 6 });
     expect(second.status).toBe(409);
     expect(second.body).toMatchObject({ code: 'refund_exceeds_payment', refundable: 5 });
-    expect(proxy.requests.length - before).toBe(1);
+    expect(stripe.proxy.requests.length - before).toBe(1);
 
     // The buyer spent credits: a refund never takes back more than the buyer has.
     await postLedgerEntry(h.database.db, {
@@ -229,7 +219,7 @@ describe('refunds', () => {
       .send({ credits: 1 });
     expect(theirs.status).toBe(404);
     expect((await h.http.get(`/v1/payments/${payment.id}`).set(bearer(other.adminKey))).status).toBe(404);
-    expect(proxy.requests.length - before).toBe(1);
+    expect(stripe.proxy.requests.length - before).toBe(1);
     expect(await walletBalance(h.database.db, buyer.id)).toBe(3);
   });
 
@@ -244,7 +234,7 @@ describe('refunds', () => {
       expect(res.body).toMatchObject({ code: 'stripe_unavailable', stripeCode: 'resource_missing' });
       expect(errors.requests.filter((r) => r.path === '/v1/refunds')).toHaveLength(1);
     } finally {
-      process.env.LW_STRIPE_API_BASE = proxy.url;
+      process.env.LW_STRIPE_API_BASE = stripe.proxy.url;
       await errors.stop();
     }
     const rows = await h.database.db.select().from(paymentRefunds).where(eq(paymentRefunds.paymentId, payment.id));

@@ -20,33 +20,20 @@ import { agencies, ledgerEntries, payments } from '../../db/schema';
 import { stripeLedgerKey } from '../../domain/payments';
 import { monthBounds, STATEMENT_SECTIONS } from '../../domain/statements';
 import type { LedgerEntryKind } from '../../domain/types';
-import {
-  type LocalServer,
-  type RecordingProxy,
-  startRecordingProxy,
-  startStripeMock,
-  STRIPE_MOCK_KEY,
-} from '../helpers/stripe';
+import { STRIPE_MOCK_KEY, stripeForTests } from '../helpers/stripe';
 import { apiAgency, apiBuyer, bearer, getCsv, type Harness, startHarness } from './harness';
 
 const TZ = 'America/New_York';
 let h: Harness;
-let mock: LocalServer;
-let proxy: RecordingProxy;
-const savedBase = process.env.LW_STRIPE_API_BASE;
+const stripe = stripeForTests();
 
 beforeAll(async () => {
-  mock = await startStripeMock();
-  proxy = await startRecordingProxy(mock.url);
-  process.env.LW_STRIPE_API_BASE = proxy.url;
+  await stripe.start();
   h = await startHarness();
 });
 afterAll(async () => {
-  if (savedBase === undefined) delete process.env.LW_STRIPE_API_BASE;
-  else process.env.LW_STRIPE_API_BASE = savedBase;
   await h?.close();
-  await proxy?.stop();
-  await mock?.stop();
+  await stripe.stop();
 });
 
 let seq = 0;
@@ -166,11 +153,11 @@ test('a buyer sees its months and the statement of one: opening, sections, closi
   // stripe-mock's charge carries a receipt_url; it was fetched through the SDK and kept on the payment.
   expect(topUp.payment.receiptUrl).toMatch(/^https:\/\//);
   expect((await paymentById(h.database.db, w.payment.id))!.receiptUrl).toBe(topUp.payment.receiptUrl);
-  const asked = proxy.requests.filter((r) => r.path.startsWith('/v1/charges/ch_statement')).length;
+  const asked = stripe.proxy.requests.filter((r) => r.path.startsWith('/v1/charges/ch_statement')).length;
   expect(asked).toBe(1);
   // Asked once: the next statement reads the stored link.
   await h.http.get('/v1/me/statements/2026-03').set(bearer(w.apiKey)).expect(200);
-  expect(proxy.requests.filter((r) => r.path.startsWith('/v1/charges/ch_statement')).length).toBe(1);
+  expect(stripe.proxy.requests.filter((r) => r.path.startsWith('/v1/charges/ch_statement')).length).toBe(1);
   const sections = STATEMENT_SECTIONS.reduce((t, k) => t + s.totals[k], 0);
   expect(s.openingBalance + sections).toBe(s.closingBalance);
 

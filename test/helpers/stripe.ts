@@ -712,3 +712,33 @@ export function dispute(input: DisputeInput): DisputeObject {
     status: input.status ?? 'needs_response',
   };
 }
+
+/**
+ * A test file's Stripe: stripe-mock behind a recording proxy, `LW_STRIPE_API_BASE` pointed at the proxy for the
+ * file's life (restored at `stop`). Call `start` in beforeAll before the API starts, `stop` in afterAll.
+ */
+export function stripeForTests(): {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly proxy: RecordingProxy;
+} {
+  const saved = process.env.LW_STRIPE_API_BASE;
+  let mock: LocalServer | undefined;
+  let proxy: RecordingProxy | undefined;
+  return {
+    async start() {
+      mock = await startStripeMock();
+      proxy = await startRecordingProxy(mock.url);
+      process.env.LW_STRIPE_API_BASE = proxy.url;
+    },
+    async stop() {
+      if (saved === undefined) delete process.env.LW_STRIPE_API_BASE;
+      else process.env.LW_STRIPE_API_BASE = saved;
+      await proxy?.stop();
+      await mock?.stop();
+    },
+    get proxy() {
+      return proxy!;
+    },
+  };
+}
