@@ -274,9 +274,10 @@ export class Authenticator {
   }
 }
 
-export function rateLimited(retryAfterSeconds: number, detail: string): Problem {
+/** 429 `rate_limited` with Retry-After; `quota`: the limit's RateLimit fields, where the route advertises its quota. */
+export function rateLimited(retryAfterSeconds: number, detail: string, quota: Record<string, string> = {}): Problem {
   return new Problem(429, 'rate_limited', detail, {
-    headers: { 'Retry-After': String(retryAfterSeconds) },
+    headers: { ...quota, 'Retry-After': String(retryAfterSeconds) },
     retryAfter: retryAfterSeconds,
   });
 }

@@ -6,7 +6,7 @@
  */
 import { grantsOf, grantWords } from './authorization';
 import { type DocumentSchemas, documentSchemas, type SchemaUse } from './openapi-schemas';
-import type { AnyRoute, ResponseDoc } from './route';
+import type { AnyRoute, ResponseDoc, ResponseHeader } from './route';
 import { ProblemSchema } from './schemas';
 import { SESSION_COOKIE, SESSION_COOKIE_PLAIN } from './sessions';
 
@@ -47,19 +47,64 @@ function parameters(route: AnyRoute, schemas: DocumentSchemas): Json[] {
   return out;
 }
 
-function response(status: number, doc: ResponseDoc, schemas: DocumentSchemas): Json {
+/** Every response header the document declares, once, as components referenced by the responses. */
+const HEADERS = {
+  'Retry-After': {
+    description: 'Seconds to wait before trying again.',
+    schema: { type: 'integer', minimum: 0 },
+  },
+  RateLimit: {
+    description:
+      'What is left of the quota named in RateLimit-Policy (IETF draft-ietf-httpapi-ratelimit-headers, Structured Field): ' +
+      '`"<policy>";r=<requests left>;t=<seconds until the quota is whole again>`.',
+    schema: { type: 'string', examples: ['"claims";r=29;t=1'] },
+  },
+  'RateLimit-Policy': {
+    description:
+      'The quota this route draws on: `"<policy>";q=<requests in a burst>;w=<seconds in which a spent quota comes back>` (a token bucket refilling continuously).',
+    schema: { type: 'string', examples: ['"claims";q=30;w=3'] },
+  },
+  'Idempotent-Replayed': {
+    description: '`true` when this is the stored answer to an earlier request with the same Idempotency-Key.',
+    schema: { type: 'string', enum: ['true'] },
+  },
+  Location: { description: 'Where the browser goes next.', schema: { type: 'string' } },
+  'Set-Cookie': { description: 'The session cookie (set or cleared).', schema: { type: 'string' } },
+} satisfies Record<string, Json>;
+type HeaderName = keyof typeof HEADERS;
+
+/** The statuses an answer has before the route's handler runs (authentication, the body's shape), so before a quota is drawn. */
+const BEFORE_HANDLER = new Set([400, 401, 413, 415]);
+
+/** Which headers a route's answer with this status carries. */
+function responseHeaders(route: AnyRoute, status: number, doc: ResponseDoc): HeaderName[] {
+  const names: HeaderName[] = [...(doc.headers ?? ([] as ResponseHeader[]))];
+  if (status === 429 || status === 503) names.push('Retry-After');
+  if (route.quota && !BEFORE_HANDLER.has(status)) names.push('RateLimit', 'RateLimit-Policy');
+  if (route.idempotent && status >= 200 && status < 300) names.push('Idempotent-Replayed');
+  return names;
+}
+
+function response(route: AnyRoute, status: number, doc: ResponseDoc, schemas: DocumentSchemas): Json {
+  const names = responseHeaders(route, status, doc);
+  const headers = names.length
+    ? { headers: Object.fromEntries(names.map((n) => [n, { $ref: `#/components/headers/${n}` }])) }
+    : {};
+  return { description: doc.description, ...headers, ...responseContent(status, doc, schemas) };
+}
+
+function responseContent(status: number, doc: ResponseDoc, schemas: DocumentSchemas): Json {
   const PROBLEM_CONTENT = { 'application/problem+json': { schema: schemas.of(ProblemSchema, 'output') } };
   if (doc.schema) {
     const content = {
       [doc.contentType ?? 'application/json']: { schema: schemas.of(doc.schema, 'output') },
       ...(doc.orProblem ? PROBLEM_CONTENT : {}),
     };
-    return { description: doc.description, content };
+    return { content };
   }
-  if (doc.contentType)
-    return { description: doc.description, content: { [doc.contentType]: { schema: { type: 'string' } } } };
-  if (status >= 400) return { description: doc.description, content: PROBLEM_CONTENT };
-  return { description: doc.description };
+  if (doc.contentType) return { content: { [doc.contentType]: { schema: { type: 'string' } } } };
+  if (status >= 400) return { content: PROBLEM_CONTENT };
+  return {};
 }
 
 function operation(route: AnyRoute, schemas: DocumentSchemas): Json {
@@ -95,7 +140,7 @@ function operation(route: AnyRoute, schemas: DocumentSchemas): Json {
     responses: Object.fromEntries(
       Object.entries(route.responses)
         .sort(([a], [b]) => Number(a) - Number(b))
-        .map(([status, doc]) => [status, response(Number(status), doc, schemas)]),
+        .map(([status, doc]) => [status, response(route, Number(status), doc, schemas)]),
     ),
   };
 }
@@ -143,6 +188,7 @@ export function buildOpenApi(routes: AnyRoute[], version = '0.1.0'): Json {
       schemas: {
         ...schemas.components,
       },
+      headers: HEADERS,
     },
   };
 }

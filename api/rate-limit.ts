@@ -12,8 +12,11 @@
  * lease from Postgres (api/shared-rate-limit.ts).
  */
 export interface RateLimiter {
+  readonly options: BucketOptions;
   /** Takes a token. Resolves to 0 when allowed, else the seconds until one is back (for Retry-After). */
   acquire(key: string): Promise<number>;
+  /** Takes a token, and tells what is left of the key's quota (the RateLimit header, `quotaHeaders`). */
+  admit(key: string): Promise<Admission>;
   /**
    * Looks without taking: 0 while a token is left, else the seconds until one
    * is back. A sign-in asks whether an account is over its limit of wrong
@@ -27,6 +30,36 @@ export interface BucketOptions {
   capacity: number;
   /** Tokens added back per second. */
   refillPerSecond: number;
+}
+
+/** A request's turn at a limit: admitted (retryAfter 0) or not, and the whole tokens its key has left after it. */
+export interface Admission {
+  retryAfter: number;
+  remaining: number;
+}
+
+/** The quotas routes advertise (a route spec's `quota`, the policy names in the RateLimit fields). */
+export const QUOTAS = {
+  /** Claims and bids: one bucket per buyer key for both (claims/relay.ts). */
+  claims: 'claims',
+  /** Pings: one bucket per source (POST /v1/pings). */
+  pings: 'pings',
+} as const;
+export type QuotaName = (typeof QUOTAS)[keyof typeof QUOTAS];
+
+/**
+ * The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers, Structured Field syntax) for one admission:
+ * `RateLimit-Policy: "claims";q=30;w=3` – the policy's quota (the bucket's capacity) and the window in which a
+ * drained bucket refills whole; `RateLimit: "claims";r=29;t=1` – what is left, and the seconds until the quota
+ * is whole again. A token bucket refills continuously, so `t` is when it is full, not a fixed window's reset.
+ */
+export function quotaHeaders(policy: QuotaName, options: BucketOptions, admission: Admission): Record<string, string> {
+  const { capacity, refillPerSecond } = options;
+  const remaining = Math.max(0, Math.min(capacity, Math.floor(admission.remaining)));
+  return {
+    'RateLimit-Policy': `"${policy}";q=${capacity};w=${Math.max(1, Math.ceil(capacity / refillPerSecond))}`,
+    RateLimit: `"${policy}";r=${remaining};t=${Math.ceil((capacity - admission.remaining) / refillPerSecond)}`,
+  };
 }
 
 interface Bucket {
@@ -78,6 +111,16 @@ export class TokenBuckets implements RateLimiter {
 
   acquire(key: string): Promise<number> {
     return Promise.resolve(this.take(key));
+  }
+
+  /** Takes a token, and tells what the key has left. */
+  admitNow(key: string): Admission {
+    const retryAfter = this.take(key);
+    return { retryAfter, remaining: this.buckets.get(key)?.tokens ?? this.options.capacity };
+  }
+
+  admit(key: string): Promise<Admission> {
+    return Promise.resolve(this.admitNow(key));
   }
 
   peek(key: string): Promise<number> {

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import type { Principal, Role } from './auth';
 import { type KindsOf, kindsOf, type OperationId } from './authorization';
 import type { Reply } from './idempotency';
+import type { QuotaName } from './rate-limit';
 import { NoQuery } from './schemas';
 import type { ApiServices } from './services';
 import type { SignedIn } from './sessions';
@@ -39,7 +40,15 @@ export interface ResponseDoc {
   contentType?: string;
   /** The status may also come as a problem document (e.g. 403: a claim refusal, or a key of the wrong kind). */
   orProblem?: boolean;
+  /** Response headers this answer always carries, by name (components in api/openapi.ts `HEADERS`). */
+  headers?: ResponseHeader[];
 }
+
+/**
+ * The response headers the document declares. Retry-After (every 429 and 503), RateLimit/RateLimit-Policy (the
+ * routes with a `quota`) and Idempotent-Replayed (idempotent routes' 2xx) are added by the generator itself.
+ */
+export type ResponseHeader = 'Location' | 'Set-Cookie';
 
 const Empty = z.object({}).strict();
 
@@ -85,6 +94,8 @@ export interface RouteSpec<Op extends OperationId, P extends z.ZodType, Q extend
   rawBody?: boolean;
   /** Accepts `Idempotency-Key`. */
   idempotent?: boolean;
+  /** The rate-limit policy whose quota its answers advertise (RateLimit, RateLimit-Policy), e.g. `claims`. */
+  quota?: QuotaName;
   responses: Record<number, ResponseDoc>;
   handler(input: HandlerInput<KindsOf<Op>, P, Q, B>): Promise<Reply | RawReply | StreamReply>;
 }
@@ -106,6 +117,7 @@ export interface AnyRoute {
   bodyOptional?: boolean;
   rawBody?: boolean;
   idempotent?: boolean;
+  quota?: QuotaName;
   responses: Record<number, ResponseDoc>;
   handler(input: HandlerInput<Role, z.ZodType, z.ZodType, z.ZodType>): Promise<Reply | RawReply | StreamReply>;
 }

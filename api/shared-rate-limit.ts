@@ -22,11 +22,11 @@
  */
 import type { Db } from '../db/connection';
 import { leaseTokens, peekTokens } from '../db/idempotency';
-import { type BucketOptions, type RateLimiter, TokenBuckets } from './rate-limit';
+import { type Admission, type BucketOptions, type RateLimiter, TokenBuckets } from './rate-limit';
 
 interface Local {
-  /** Requests waiting for a lease, each told its Retry-After (0: admitted). */
-  waiting: ((retryAfter: number) => void)[];
+  /** Requests waiting for a lease, each told its Retry-After (0: admitted) and what the key has left. */
+  waiting: ((admission: Admission) => void)[];
   leasing: boolean;
   /** The last lease found the shared bucket empty: refuse here until this time (ms) … */
   dryUntil: number;
@@ -52,16 +52,20 @@ export class SharedTokenBuckets implements RateLimiter {
     this.fallback = new TokenBuckets(options, now);
   }
 
-  acquire(key: string): Promise<number> {
+  async acquire(key: string): Promise<number> {
+    return (await this.admit(key)).retryAfter;
+  }
+
+  admit(key: string): Promise<Admission> {
     let l = this.locals.get(key);
     if (!l) {
       l = { waiting: [], leasing: false, dryUntil: 0, dryRetryAfter: 0 };
       this.locals.set(key, l);
       this.sweep();
     }
-    if (!l.leasing && this.now() < l.dryUntil) return Promise.resolve(l.dryRetryAfter);
+    if (!l.leasing && this.now() < l.dryUntil) return Promise.resolve({ retryAfter: l.dryRetryAfter, remaining: 0 });
     const local = l;
-    return new Promise<number>((resolve) => {
+    return new Promise<Admission>((resolve) => {
       local.waiting.push(resolve);
       this.lease(key, local);
     });
@@ -93,17 +97,24 @@ export class SharedTokenBuckets implements RateLimiter {
           l.dryUntil = this.now() + Math.max(0, (1 - left) / refillPerSecond) * 1000;
           l.dryRetryAfter = retryAfter;
         }
-        waiting.forEach((resolve, i) => resolve(i < granted ? 0 : retryAfter));
+        // The lease's i-th admitted request is told what was left after it (the later ones of the lease took theirs too).
+        waiting.forEach((resolve, i) =>
+          resolve(
+            i < granted
+              ? { retryAfter: 0, remaining: left + (granted - 1 - i) }
+              : { retryAfter, remaining: Math.max(0, left) },
+          ),
+        );
       })
       .catch((err: unknown) => {
         this.onError(err);
-        for (const resolve of waiting) resolve(this.fallback.take(key));
+        for (const resolve of waiting) resolve(this.fallback.admitNow(key));
       })
       .finally(() => {
         l.leasing = false;
         if (l.waiting.length && this.now() < l.dryUntil) {
           // Arrived during a lease that found the bucket empty: refused like the requests after it.
-          for (const resolve of l.waiting.splice(0)) resolve(l.dryRetryAfter);
+          for (const resolve of l.waiting.splice(0)) resolve({ retryAfter: l.dryRetryAfter, remaining: 0 });
         }
         if (l.waiting.length) this.lease(key, l);
         else if (this.now() >= l.dryUntil) this.locals.delete(key);

@@ -24,7 +24,7 @@ import {
 // The relay is the API side of the claim: it answers with the API's problems and limits.
 import { type BuyerPrincipal, rateLimited } from '../api/auth';
 import { notFound, Problem } from '../api/problem';
-import type { RateLimiter } from '../api/rate-limit';
+import { quotaHeaders, QUOTAS, type RateLimiter } from '../api/rate-limit';
 import { refuseAttempt } from '../db/claim-attempts';
 import type { Db } from '../db/connection';
 import {
@@ -69,6 +69,15 @@ export type ClaimRefusalAnswer = {
   body: { result: 'lost' | 'failed'; reason: ClaimFailureReason; message: string };
 };
 export type ClaimAnswer = { status: 200; body: WonClaim } | ClaimRefusalAnswer;
+
+/** An answer over HTTP carries the key's quota (RateLimit and RateLimit-Policy); the feed ignores it. */
+export type WithQuota<T> = T & { headers: Record<string, string> };
+
+/** A problem answered after the key's token was taken (404, 503) carries its quota too. */
+function withQuota(err: unknown, headers: Record<string, string>): unknown {
+  if (err instanceof Problem) err.extra.headers = { ...headers, ...err.extra.headers };
+  return err;
+}
 
 export interface ClaimRelayDeps {
   db: Db;
@@ -131,17 +140,33 @@ export class ClaimRelay {
   }
 
   /** Claims an offer for the buyer. Throws a Problem for 404 (unknown offer), 429 and 503. */
-  async claim(buyer: BuyerPrincipal, offerId: string, requestId: string, channel: ClaimChannel): Promise<ClaimAnswer> {
+  async claim(
+    buyer: BuyerPrincipal,
+    offerId: string,
+    requestId: string,
+    channel: ClaimChannel,
+  ): Promise<WithQuota<ClaimAnswer>> {
     const started = performance.now();
     const took = () => (performance.now() - started) / 1000;
+    let headers: Record<string, string> = {};
     try {
+      headers = await this.admit(buyer, 'Too many claims with this key.');
       const answer = await this.decide(buyer, offerId, requestId, channel);
       this.deps.observe?.(channel, answer.status === 200 ? 'won' : answer.body.reason, took());
-      return answer;
+      return { ...answer, headers };
     } catch (err) {
       this.deps.observe?.(channel, err instanceof Problem ? err.code : 'error', took());
-      throw err;
+      throw withQuota(err, headers);
     }
+  }
+
+  /** Takes the key's token for a claim or a bid: its quota headers, or 429 `rate_limited` (with them too). */
+  private async admit(buyer: BuyerPrincipal, detail: string): Promise<Record<string, string>> {
+    const { limiter } = this.deps;
+    const admission = await limiter.admit(buyer.credentialId);
+    const headers = quotaHeaders(QUOTAS.claims, limiter.options, admission);
+    if (admission.retryAfter > 0) throw rateLimited(admission.retryAfter, detail, headers);
+    return headers;
   }
 
   private async decide(
@@ -150,9 +175,6 @@ export class ClaimRelay {
     requestId: string,
     channel: ClaimChannel,
   ): Promise<ClaimAnswer> {
-    const retryAfter = await this.deps.limiter.acquire(buyer.credentialId);
-    if (retryAfter > 0) throw rateLimited(retryAfter, 'Too many claims with this key.');
-
     const { db } = this.deps;
     const context = await claimContext(db, offerId, buyer.buyerId);
     if (!context || context.offer.agencyId !== buyer.agencyId) throw notFound('offer');
@@ -242,10 +264,24 @@ export class ClaimRelay {
     amount: number,
     requestId: string,
     channel: ClaimChannel,
-  ): Promise<BidAnswer> {
+  ): Promise<WithQuota<BidAnswer>> {
     const started = Date.now();
-    const retryAfter = await this.deps.limiter.acquire(buyer.credentialId);
-    if (retryAfter > 0) throw rateLimited(retryAfter, 'Too many bids with this key.');
+    const headers = await this.admit(buyer, 'Too many bids with this key.');
+    try {
+      return { ...(await this.placeBid(buyer, offerId, amount, requestId, channel, started)), headers };
+    } catch (err) {
+      throw withQuota(err, headers);
+    }
+  }
+
+  private async placeBid(
+    buyer: BuyerPrincipal,
+    offerId: string,
+    amount: number,
+    requestId: string,
+    channel: ClaimChannel,
+    started: number,
+  ): Promise<BidAnswer> {
     const { db } = this.deps;
     const offer = await getOffer(db, offerId);
     if (!offer || offer.agencyId !== buyer.agencyId) throw notFound('offer');

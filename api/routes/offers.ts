@@ -20,6 +20,7 @@ import { signalCancelOffer } from '../../temporal/calls';
 import type { Principal } from '../auth';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
+import { QUOTAS } from '../rate-limit';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
 import { BidAccepted, BidRefused, ClaimRefused, ClaimWon, IdParams } from '../schemas';
 import type { ApiServices } from '../services';
@@ -53,6 +54,7 @@ export const offerRoutes: AnyRoute[] = [
     method: 'post',
     path: '/v1/offers/:id/claim',
     operationId: 'claimOffer',
+    quota: QUOTAS.claims,
     tag: 'Buyer',
     summary: 'Claim an offer: the first valid claim wins the lead and is charged at once',
     description:
@@ -84,7 +86,7 @@ export const offerRoutes: AnyRoute[] = [
     },
     async handler({ principal, params, body, services }) {
       const answer = await services.claims.claim(principal, params.id, body.requestId ?? newRequestId(), 'api');
-      return { status: answer.status, body: answer.body };
+      return { status: answer.status, body: answer.body, headers: answer.headers };
     },
   }),
 
@@ -92,6 +94,7 @@ export const offerRoutes: AnyRoute[] = [
     method: 'post',
     path: '/v1/offers/:id/bids',
     operationId: 'bidOnOffer',
+    quota: QUOTAS.claims,
     tag: 'Buyer',
     summary: 'Place (or raise) a sealed bid on a highest-bid offer; the highest bid at close wins',
     description:
@@ -125,7 +128,7 @@ export const offerRoutes: AnyRoute[] = [
         body.requestId ?? newRequestId(),
         'api',
       );
-      return { status: answer.status, body: answer.body };
+      return { status: answer.status, body: answer.body, headers: answer.headers };
     },
   }),
 

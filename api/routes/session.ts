@@ -186,7 +186,11 @@ export const sessionRoutes: AnyRoute[] = [
       'for anyone else it answers the same 429 – the emailed sign-in link still works.',
     body: SignInBody,
     responses: {
-      200: { description: 'signed in (or a second factor is owed)', schema: Responses.Session },
+      200: {
+        description: 'signed in (or a second factor is owed)',
+        schema: Responses.Session,
+        headers: ['Set-Cookie'],
+      },
       ...BODY_ERRORS,
       401: { description: 'wrong email or password (`invalid_credentials`)' },
       429: { description: 'too many wrong guesses (`rate_limited`)' },
@@ -246,7 +250,11 @@ export const sessionRoutes: AnyRoute[] = [
       'a person who has one starts at `stage: second_factor`. An expired, used or unknown link answers 400 `link_invalid`.',
     body: LinkCompleteBody,
     responses: {
-      200: { description: 'signed in (or a second factor is owed)', schema: Responses.Session },
+      200: {
+        description: 'signed in (or a second factor is owed)',
+        schema: Responses.Session,
+        headers: ['Set-Cookie'],
+      },
       ...BODY_ERRORS,
     },
     async handler({ body, req, res, services }) {
@@ -359,7 +367,7 @@ export const sessionRoutes: AnyRoute[] = [
     tag: 'Accounts',
     summary: 'Sign out: ends this session and clears its cookie',
     session: 'any',
-    responses: { 204: { description: 'signed out' }, ...SESSION_ERRORS },
+    responses: { 204: { description: 'signed out', headers: ['Set-Cookie'] }, ...SESSION_ERRORS },
     async handler({ signedIn, req, res, services }) {
       await revokeSession(services.db, signedIn!.session.id);
       clearSessionCookie(req, res);

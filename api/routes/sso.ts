@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { domainsTakenElsewhere, saveSsoSettings, ssoForDomain, type SsoRow, ssoSettings } from '../../db/sso';
 import { domainOfEmail } from '../../domain/sso';
 import { Problem } from '../problem';
-import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, type Reply, route } from '../route';
+import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, type Reply, type ResponseHeader, route } from '../route';
 import { beginSignIn, finishSignIn, redirectUriOf, SIGNED_IN_PATH, signInErrorPath, SsoRefusal } from '../sso';
 import {
   Responses,
@@ -53,6 +53,7 @@ async function redirecting(step: () => Promise<Reply>): Promise<Reply> {
 
 const REDIRECT_DOC = {
   302: {
+    headers: ['Location'] as ResponseHeader[],
     description:
       'to the provider (start) or the console (callback); any refusal to `/admin/sign-in?error=<code>` (`sso_not_configured`, `sso_state_invalid`, `sso_provider_error`, `sso_denied`, `sso_email_unverified`, `sso_domain_not_allowed`, `sso_account_conflict`, `account_disabled`)',
   },

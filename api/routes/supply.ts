@@ -23,6 +23,7 @@ import { listBody, pageArgs } from '../pagination';
 import { decidePing } from '../pings';
 import { postingSpecFor } from '../posting-spec';
 import { notFound, Problem } from '../problem';
+import { quotaHeaders, QUOTAS } from '../rate-limit';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, route } from '../route';
 import { PageQuery, RangePageQuery } from '../schemas';
 import type { ApiServices } from '../services';
@@ -55,6 +56,7 @@ export const supplyRoutes: AnyRoute[] = [
     method: 'post',
     path: '/v1/pings',
     operationId: 'ping',
+    quota: QUOTAS.pings,
     tag: 'Ping post',
     summary: "Ping a lead's non-identifying fields: accepted with the payout, or rejected with a reason, at once",
     description:
@@ -69,9 +71,13 @@ export const supplyRoutes: AnyRoute[] = [
       ...SOURCE_ERRORS,
       429: { description: 'too many pings from this source, or too many failed authentications (`rate_limited`)' },
     },
-    async handler({ principal, body, services }) {
-      const wait = services.pingLimits.take(principal.sourceId);
-      if (wait) throw rateLimited(wait, 'Too many pings from this source; slow down.');
+    async handler({ principal, body, services, res }) {
+      // Every answer after the token is taken carries the source's quota (problem documents too).
+      const admission = services.pingLimits.admitNow(principal.sourceId);
+      for (const [name, value] of Object.entries(quotaHeaders(QUOTAS.pings, services.pingLimits.options, admission))) {
+        res.setHeader(name, value);
+      }
+      if (admission.retryAfter) throw rateLimited(admission.retryAfter, 'Too many pings from this source; slow down.');
       // The campaign and its buyers' inputs are read once for the pings asking at the same time, the source's
       // access is cached, and the pings of one turn are recorded by one INSERT (api/pings.ts).
       const read = await services.pings.campaign(principal.agencyId, body.campaignId);

@@ -5145,7 +5145,20 @@ export interface components {
     responses: never;
     parameters: never;
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description Seconds to wait before trying again. */
+        "Retry-After": number;
+        /** @description What is left of the quota named in RateLimit-Policy (IETF draft-ietf-httpapi-ratelimit-headers, Structured Field): `"<policy>";r=<requests left>;t=<seconds until the quota is whole again>`. */
+        RateLimit: string;
+        /** @description The quota this route draws on: `"<policy>";q=<requests in a burst>;w=<seconds in which a spent quota comes back>` (a token bucket refilling continuously). */
+        "RateLimit-Policy": string;
+        /** @description `true` when this is the stored answer to an earlier request with the same Idempotency-Key. */
+        "Idempotent-Replayed": "true";
+        /** @description Where the browser goes next. */
+        Location: string;
+        /** @description The session cookie (set or cleared). */
+        "Set-Cookie": string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -5166,6 +5179,7 @@ export interface operations {
             /** @description signed in (or a second factor is owed) */
             200: {
                 headers: {
+                    "Set-Cookie": components["headers"]["Set-Cookie"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5211,6 +5225,7 @@ export interface operations {
             /** @description too many wrong guesses (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5286,6 +5301,7 @@ export interface operations {
             /** @description signed in (or a second factor is owed) */
             200: {
                 headers: {
+                    "Set-Cookie": components["headers"]["Set-Cookie"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5549,6 +5565,7 @@ export interface operations {
             /** @description signed out */
             204: {
                 headers: {
+                    "Set-Cookie": components["headers"]["Set-Cookie"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -5710,6 +5727,7 @@ export interface operations {
             /** @description too many wrong guesses (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5909,6 +5927,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5970,6 +5989,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6057,6 +6077,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6113,6 +6134,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6191,6 +6213,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6238,6 +6261,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6334,6 +6358,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6390,6 +6415,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6451,6 +6477,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6512,6 +6539,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6574,6 +6602,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6652,6 +6681,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6719,6 +6749,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6808,6 +6839,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6837,6 +6869,7 @@ export interface operations {
             /** @description credited */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6918,6 +6951,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6990,6 +7024,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7079,6 +7114,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7168,6 +7204,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7240,6 +7277,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7310,6 +7348,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7373,6 +7412,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7460,6 +7500,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7527,6 +7568,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7616,6 +7658,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7703,6 +7746,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7766,6 +7810,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7793,6 +7838,7 @@ export interface operations {
             /** @description accepted; routing runs in the background */
             202: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7874,6 +7920,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7883,6 +7930,7 @@ export interface operations {
             /** @description stored, but routing could not start (`service_unavailable`): retry with the same Idempotency-Key */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7950,6 +7998,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8017,6 +8066,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8115,6 +8165,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8124,6 +8175,7 @@ export interface operations {
             /** @description the workflow did not answer in time */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8233,6 +8285,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8242,6 +8295,7 @@ export interface operations {
             /** @description the workflow did not answer in time */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8340,6 +8394,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8349,6 +8404,7 @@ export interface operations {
             /** @description the workflow did not answer in time */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8411,6 +8467,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8437,6 +8494,8 @@ export interface operations {
             /** @description won */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8464,6 +8523,8 @@ export interface operations {
             /** @description insufficient credits */
             402: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8473,6 +8534,8 @@ export interface operations {
             /** @description not allowed to buy it; or a problem document (`forbidden`) for a key that is not a buyer key */
             403: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8483,6 +8546,8 @@ export interface operations {
             /** @description unknown id, or one of another tenant (`not_found`) */
             404: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8492,6 +8557,8 @@ export interface operations {
             /** @description lost; or a problem document: the offer is a highest-bid auction (`bid_required`) */
             409: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8520,6 +8587,9 @@ export interface operations {
             /** @description too many claims with this key, or failed authentications (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8529,6 +8599,9 @@ export interface operations {
             /** @description still being decided (`claim_pending`): retry with the same requestId */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8555,6 +8628,8 @@ export interface operations {
             /** @description the bid stands */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8582,6 +8657,8 @@ export interface operations {
             /** @description my balance does not cover the bid */
             402: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8591,6 +8668,8 @@ export interface operations {
             /** @description not targeted; or a problem document (`forbidden`) for a key that is not a buyer key */
             403: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8601,6 +8680,8 @@ export interface operations {
             /** @description unknown id, or one of another tenant (`not_found`) */
             404: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8610,6 +8691,8 @@ export interface operations {
             /** @description the offer is closed, or not an auction */
             409: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8637,6 +8720,8 @@ export interface operations {
             /** @description below the floor, or not a raise of my earlier bid */
             422: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8646,6 +8731,9 @@ export interface operations {
             /** @description too many bids with this key, or failed authentications (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8655,6 +8743,9 @@ export interface operations {
             /** @description still being decided (`bid_pending`): retry with the same requestId */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8753,6 +8844,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8820,6 +8912,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8889,6 +8982,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8996,6 +9090,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9058,6 +9153,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9125,6 +9221,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9223,6 +9320,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9290,6 +9388,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9388,6 +9487,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9455,6 +9555,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9544,6 +9645,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9600,6 +9702,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9668,6 +9771,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9767,6 +9871,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9823,6 +9928,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9879,6 +9985,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9962,6 +10069,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9971,6 +10079,7 @@ export interface operations {
             /** @description Stripe could not be reached (`service_unavailable`) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10027,6 +10136,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10114,6 +10224,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10175,6 +10286,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10253,6 +10365,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10320,6 +10433,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10409,6 +10523,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10498,6 +10613,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10587,6 +10703,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10654,6 +10771,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10726,6 +10844,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10755,6 +10874,7 @@ export interface operations {
             /** @description recorded */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10836,6 +10956,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10912,6 +11033,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10979,6 +11101,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11003,6 +11126,8 @@ export interface operations {
             /** @description the decision */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11030,6 +11155,8 @@ export interface operations {
             /** @description the campaign is not allowed to this source (`campaign_not_allowed`), the source is paused (`source_paused`), or the key is not a source key (`forbidden`) */
             403: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11039,6 +11166,8 @@ export interface operations {
             /** @description unknown campaign (`not_found`) */
             404: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11066,6 +11195,9 @@ export interface operations {
             /** @description too many pings from this source, or too many failed authentications (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11180,6 +11312,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11189,6 +11322,7 @@ export interface operations {
             /** @description stored, but routing could not start (`service_unavailable`); it will be retried */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11254,6 +11388,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11310,6 +11445,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11366,6 +11502,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11427,6 +11564,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11493,6 +11631,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11561,6 +11700,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11622,6 +11762,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11683,6 +11824,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11744,6 +11886,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11816,6 +11959,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11878,6 +12022,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11925,6 +12070,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12003,6 +12149,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12070,6 +12217,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12126,6 +12274,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12213,6 +12362,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12295,6 +12445,7 @@ export interface operations {
             /** @description to the provider (start) or the console (callback); any refusal to `/admin/sign-in?error=<code>` (`sso_not_configured`, `sso_state_invalid`, `sso_provider_error`, `sso_denied`, `sso_email_unverified`, `sso_domain_not_allowed`, `sso_account_conflict`, `account_disabled`) */
             302: {
                 headers: {
+                    Location: components["headers"]["Location"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -12326,6 +12477,7 @@ export interface operations {
             /** @description to the provider (start) or the console (callback); any refusal to `/admin/sign-in?error=<code>` (`sso_not_configured`, `sso_state_invalid`, `sso_provider_error`, `sso_denied`, `sso_email_unverified`, `sso_domain_not_allowed`, `sso_account_conflict`, `account_disabled`) */
             302: {
                 headers: {
+                    Location: components["headers"]["Location"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -12460,6 +12612,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12538,6 +12691,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12603,6 +12757,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12659,6 +12814,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12720,6 +12876,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12816,6 +12973,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12889,6 +13047,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12956,6 +13115,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13054,6 +13214,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13119,6 +13280,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13177,6 +13339,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13237,6 +13400,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13304,6 +13468,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13372,6 +13537,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13442,6 +13608,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13612,6 +13779,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13708,6 +13876,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13717,6 +13886,7 @@ export interface operations {
             /** @description the email could not be sent (`service_unavailable`); nothing was kept */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13784,6 +13954,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13972,6 +14143,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -14070,6 +14242,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -14146,6 +14319,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -14233,6 +14407,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -14423,6 +14598,7 @@ export interface operations {
             /** @description too many wrong codes for this account (`rate_limited`); Retry-After says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -14510,6 +14686,7 @@ export interface operations {
             /** @description too many wrong codes for this account (`rate_limited`); Retry-After says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -14597,6 +14774,7 @@ export interface operations {
             /** @description too many wrong codes for this account (`rate_limited`); Retry-After says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -14731,6 +14909,7 @@ export interface operations {
             /** @description too many wrong codes for this account (`rate_limited`); Retry-After says when to try again */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -15106,6 +15285,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -15184,6 +15364,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -15256,6 +15437,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -15328,6 +15510,7 @@ export interface operations {
             /** @description too many failed authentications from this address (`rate_limited`) */
             429: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -15377,6 +15560,7 @@ export interface operations {
             /** @description not ready */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {

@@ -131,7 +131,8 @@ test('shared schemas are named components, referenced by $ref wherever they are 
   expect(bodies.filter((b) => !b.$ref && b.type !== 'string')).toEqual([]);
   const refs = new Set<string>();
   JSON.stringify(doc, (key, value) => (key === '$ref' && refs.add(value), value));
-  for (const ref of refs) expect(schemas[ref.replace('#/components/schemas/', '')]).toBeDefined();
+  for (const ref of [...refs].filter((r) => r.startsWith('#/components/schemas/')))
+    expect(schemas[ref.replace('#/components/schemas/', '')]).toBeDefined();
   // A vocabulary used in many places is one component: every lead status is a reference to it.
   const leadStatusInline = JSON.stringify(schemas.LeadStatus);
   expect(JSON.stringify(doc).split(leadStatusInline).length - 1).toBe(1);
@@ -162,4 +163,27 @@ test('the docs page renders every operation without fetching anything', async ()
   for (const ops of Object.values(doc.paths))
     for (const op of Object.values(ops)) expect(res.text).toContain(`id="${op.operationId}"`);
   expect(res.text).not.toMatch(/<script|https?:\/\/(?!json-schema\.org)/);
+});
+
+test('response headers are declared: Retry-After on every 429 and 503, the quota on claims, bids and pings, Idempotent-Replayed, Location', async () => {
+  const doc = (await fetchDoc()) as unknown as {
+    paths: Record<string, Record<string, { operationId: string; responses: Record<string, { headers?: object }> }>>;
+    components: { headers: Record<string, unknown> };
+  };
+  const ops = Object.values(doc.paths).flatMap((byMethod) => Object.values(byMethod));
+  const headersOf = (operationId: string, status: string) =>
+    Object.keys(ops.find((o) => o.operationId === operationId)!.responses[status]!.headers ?? {});
+  for (const op of ops)
+    for (const [status, res] of Object.entries(op.responses)) {
+      if (status === '429' || status === '503') expect(Object.keys(res.headers ?? {})).toContain('Retry-After');
+      for (const ref of Object.values(res.headers ?? {}) as { $ref: string }[])
+        expect(doc.components.headers[ref.$ref.replace('#/components/headers/', '')]).toBeDefined();
+    }
+  for (const op of ['claimOffer', 'bidOnOffer', 'ping']) {
+    expect(headersOf(op, '200')).toEqual(expect.arrayContaining(['RateLimit', 'RateLimit-Policy']));
+    expect(headersOf(op, '429')).toEqual(expect.arrayContaining(['RateLimit', 'RateLimit-Policy', 'Retry-After']));
+    expect(headersOf(op, '400')).not.toContain('RateLimit'); // refused before the quota is drawn
+  }
+  expect(headersOf('createLead', '202')).toContain('Idempotent-Replayed');
+  expect(headersOf('startSso', '302')).toContain('Location');
 });

@@ -299,14 +299,28 @@ test('a ping nobody would buy is rejected with a reason, and a rejected ping can
   expect(post.body.code).toBe('ping_rejected');
 });
 
-test('pings are rate-limited per source (429 with Retry-After)', async () => {
+test('pings are rate-limited per source (429 with Retry-After), and every answer shows the quota in RateLimit fields', async () => {
   const w = await world();
   const tight = await h.startInstance({ rateLimits: { pings: { capacity: 2, refillPerSecond: 0.01 } } });
   const body = { campaignId: w.campaign.id, fields: pingOf(leadFields()) };
-  const statuses = [];
-  for (let i = 0; i < 3; i++)
-    statuses.push((await tight.http.post('/v1/pings').set(bearer(w.S.key)).send(body)).status);
-  expect(statuses).toEqual([200, 200, 429]);
+  const answers = [];
+  for (let i = 0; i < 3; i++) answers.push(await tight.http.post('/v1/pings').set(bearer(w.S.key)).send(body));
+  expect(answers.map((a) => a.status)).toEqual([200, 200, 429]);
+  // A bucket of 2 refilling one token per 100 s: q=2, w=200; r counts down; t is when the bucket is whole again.
+  for (const a of answers) expect(a.headers['ratelimit-policy']).toBe('"pings";q=2;w=200');
+  expect(answers.map((a) => a.headers.ratelimit)).toEqual([
+    '"pings";r=1;t=100',
+    '"pings";r=0;t=200',
+    '"pings";r=0;t=200',
+  ]);
+  expect(Number(answers[2]!.headers['retry-after'])).toBe(100);
+  // An unknown campaign is answered after the token is taken: its problem document shows the quota too.
+  const unknown = await h.http
+    .post('/v1/pings')
+    .set(bearer(w.S.key))
+    .send({ ...body, campaignId: crypto.randomUUID() });
+  expect(unknown.status).toBe(404);
+  expect(unknown.headers.ratelimit).toMatch(/^"pings";r=\d+;t=\d+$/);
 });
 
 test('an approved return reverses the payout exactly once; the database refuses a second reversal', async () => {

@@ -35,16 +35,23 @@ describe('rate limits shared across API processes', () => {
     authFailures: { capacity: 1000, refillPerSecond: 100 },
   };
 
-  /** 40 claims on unknown offers, alternating between the instances; how many got past the limit (404 rather than 429). */
+  let lastLeft: number[] = [];
+  /**
+   * 40 claims on unknown offers, alternating between the instances; how many got past the limit (404 rather than
+   * 429), and what each answer's RateLimit field said was left.
+   */
   async function flood(instances: ApiInstance[], key: string): Promise<number> {
     let allowed = 0;
+    const left: number[] = [];
     for (let i = 0; i < 40; i++) {
       const res = await instances[i % instances.length]!.http.post(`/v1/offers/${crypto.randomUUID()}/claim`)
         .set(bearer(key))
         .send({});
       expect([404, 429]).toContain(res.status);
       if (res.status === 404) allowed++;
+      left.push(Number(/^"claims";r=(\d+);t=\d+$/.exec(res.headers.ratelimit ?? '')?.[1]));
     }
+    lastLeft = left;
     return allowed;
   }
 
@@ -60,6 +67,8 @@ describe('rate limits shared across API processes', () => {
       const sharedAllowed = await flood(shared, one.apiKey);
       // Exactly the bucket: every admitted claim is a token of the shared bucket (nothing lent, nothing leased ahead).
       expect(sharedAllowed).toBe(LIMIT.claims.capacity);
+      // Each answer, from either process, told what the one shared bucket had left: 9, 8, … 0, then 0.
+      expect(lastLeft).toEqual([...Array.from({ length: 10 }, (_, i) => 9 - i), ...Array<number>(30).fill(0)]);
       // One shared bucket (this key's claims), drawn down to empty by both processes.
       // (Other test files share this database: only this key's rows count.)
       const [key] = await h.database.db

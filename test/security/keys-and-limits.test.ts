@@ -196,6 +196,12 @@ describe('rate limits', () => {
       for (const r of answers.filter((x) => x.status === 429)) {
         expect(r.body.code).toBe('rate_limited');
         expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
+        expect(r.headers.ratelimit).toMatch(/^"claims";r=0;t=[1-3]$/);
+      }
+      // Every answer shows the key's quota (3 requests, refilled in 3 s: q=3, w=3), the 404s after their token too.
+      for (const r of answers) {
+        expect(r.headers['ratelimit-policy']).toBe('"claims";q=3;w=3');
+        expect(r.headers.ratelimit).toMatch(/^"claims";r=[0-2];t=[1-3]$/);
       }
       const feed = await connectFeed(limited.wsUrl, flooder.apiKey);
       await feed.next((m) => m.type === 'snapshot');
