@@ -102,7 +102,11 @@ function responseContent(status: number, doc: ResponseDoc, schemas: DocumentSche
     };
     return { content };
   }
-  if (doc.contentType) return { content: { [doc.contentType]: { schema: { type: 'string' } } } };
+  // A body without a schema of its own: a JSON document (the OpenAPI and AsyncAPI documents), else text (CSV, HTML).
+  if (doc.contentType)
+    return {
+      content: { [doc.contentType]: { schema: { type: /json$/.test(doc.contentType) ? 'object' : 'string' } } },
+    };
   if (status >= 400) return { content: PROBLEM_CONTENT };
   return {};
 }

@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import type { ErrorRequestHandler, Response } from 'express';
 
 import type { ContactRefusal } from '../domain/types';
+import type { ProblemExtensionValues } from './schemas';
 
 /** The contact checks' reason codes (domain/types.ts CONTACT_REFUSALS) as intake answers them. */
 const CONTACT_REFUSAL_TITLES = {
@@ -97,12 +98,19 @@ export interface FieldError {
   in?: 'body' | 'query' | 'params' | 'header';
 }
 
+/**
+ * What a Problem carries besides its code and detail: field errors, response headers, and only the extension
+ * members the document declares (`ProblemExtensions` in api/schemas.ts), so an integrator's generated client
+ * sees every member the docs tell it to read.
+ */
+export type ProblemExtras = { errors?: FieldError[]; headers?: Record<string, string> } & ProblemExtensionValues;
+
 export class Problem extends Error {
   constructor(
     readonly status: number,
     readonly code: ProblemCode,
     readonly detail: string,
-    readonly extra: { errors?: FieldError[]; headers?: Record<string, string>; [k: string]: unknown } = {},
+    readonly extra: ProblemExtras = {},
   ) {
     super(detail);
     this.name = 'Problem';

@@ -118,6 +118,39 @@ export const CapsSchema = z
   .describe('leads per day / ISO week / month, in the agency time zone; absent = unlimited');
 
 // ─── the problem document ────────────────────────────────────────────────────
+/**
+ * The members a problem document carries beyond the standard ones, each with the codes that carry it. One
+ * definition: `Problem`'s constructor accepts only these (api/problem.ts), and the document declares them.
+ */
+const ProblemExtensions = z.object({
+  retryAfter: z.number().int().optional().describe('`rate_limited`: seconds to wait (as the Retry-After header)'),
+  requestId: z.string().optional().describe('`claim_pending`, `bid_pending`: the attempt to retry with'),
+  duplicateOf: Id.optional().describe('`duplicate_lead`: the lead this one duplicates'),
+  leadId: Id.optional().describe(
+    '`ping_already_posted`: the lead the ping became; `service_unavailable` on intake: the stored lead whose routing did not start',
+  ),
+  expiredAt: IsoTime.optional().describe('`ping_expired`: when the ping expired'),
+  leadStatus: LeadStatusSchema.optional().describe("`not_in_manual_review`: the lead's status now"),
+  offerStatus: OfferStatusSchema.optional().describe("`offer_not_open`: the offer's status now"),
+  offerId: Id.optional().describe('`bid_required`: the auction to bid on'),
+  balance: z
+    .number()
+    .int()
+    .optional()
+    .describe(
+      "`settlement_exceeds_balance`, `adjustment_exceeds_balance`: what the source is owed; `refund_exceeds_balance`: the buyer's balance",
+    ),
+  refundable: z
+    .number()
+    .int()
+    .optional()
+    .describe('`refund_exceeds_payment`: the credits the payment has left to refund'),
+  stripeCode: z.string().nullable().optional().describe("`stripe_unavailable`: Stripe's error code, when it gave one"),
+  reason: z.string().optional().describe('`stripe_event_refused`: why the event was not applied'),
+  errorId: z.string().optional().describe('`internal_error`: the id under which the error was logged'),
+});
+export type ProblemExtensionValues = Partial<z.input<typeof ProblemExtensions>>;
+
 export const ProblemSchema = z.object({
   type: z.string(),
   title: z.string(),
@@ -125,6 +158,7 @@ export const ProblemSchema = z.object({
   detail: z.string(),
   code: z.string(),
   errors: z.array(z.object({ path: z.string(), message: z.string(), in: z.string().optional() })).optional(),
+  ...ProblemExtensions.shape,
 });
 
 // ─── the lead: intake, the sources' posts, the won lead ──────────────────────

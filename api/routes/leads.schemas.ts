@@ -10,6 +10,7 @@ import {
   AssignmentStatusSchema,
   AuctionKindSchema,
   AuctionPricingSchema,
+  ClaimWon,
   ConsentSchema,
   ContactCheckView,
   LeadFieldsSchema,
@@ -109,4 +110,6 @@ export const Responses = {
     campaignId: Id.optional(),
   }),
   Timeline: OffersResponses.Timeline,
+  /** A manual sale: what the buyer would see on a won claim, and which buyer it went to. */
+  LeadAssigned: ClaimWon.extend({ buyerId: Id.describe('the buyer the lead was sold to') }),
 };

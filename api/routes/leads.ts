@@ -27,7 +27,7 @@ import { checkLeadContacts, contactProblem } from '../contact-gate';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
-import { ClaimRefused, ClaimWon, IdParams } from '../schemas';
+import { ClaimRefused, IdParams } from '../schemas';
 import type { ApiServices } from '../services';
 import { requirePostingSource } from '../source-access';
 import { assignmentView, leadView, offerAdminView, timelineEventView } from '../views';
@@ -348,7 +348,7 @@ export const leadRoutes: AnyRoute[] = [
     params: IdParams,
     body: AssignBody,
     responses: {
-      200: { description: 'sold: the sale as the buyer would see it', schema: ClaimWon },
+      200: { description: 'sold: the sale as the buyer would see it, and the buyer', schema: Responses.LeadAssigned },
       402: { description: 'the buyer lacks credits', schema: ClaimRefused },
       403: {
         description: 'the buyer may not buy it; or a problem document (`forbidden`) for a key that is not an admin key',

@@ -139,7 +139,9 @@ export const supplyRoutes: AnyRoute[] = [
       if (ping.decision !== 'accepted')
         throw new Problem(409, 'ping_rejected', `The ping was rejected (${ping.reason}); ping again.`);
       if (ping.postedAt)
-        throw new Problem(409, 'ping_already_posted', 'This ping was already posted.', { leadId: ping.leadId });
+        throw new Problem(409, 'ping_already_posted', 'This ping was already posted.', {
+          leadId: ping.leadId ?? undefined,
+        });
       const errors = postContradictions(ping, body).map((c) => ({ in: 'body' as const, ...c }));
       if (errors.length)
         throw new Problem(422, 'post_contradicts_ping', `${errors[0]!.path}: ${errors[0]!.message}`, { errors });

@@ -3897,6 +3897,22 @@ export interface components {
             };
             workflowId: string;
         };
+        LeadAssigned: {
+            /** @constant */
+            result: "won";
+            /** Format: uuid */
+            offerId: string;
+            /** Format: uuid */
+            assignmentId: string;
+            lead: components["schemas"]["FullLead"];
+            charged: number;
+            balance: number;
+            /**
+             * Format: uuid
+             * @description the buyer the lead was sold to
+             */
+            buyerId: string;
+        };
         LeadCreate: {
             /** Format: uuid */
             campaignId: string;
@@ -4511,6 +4527,41 @@ export interface components {
                 message: string;
                 in?: string;
             }[];
+            /** @description `rate_limited`: seconds to wait (as the Retry-After header) */
+            retryAfter?: number;
+            /** @description `claim_pending`, `bid_pending`: the attempt to retry with */
+            requestId?: string;
+            /**
+             * Format: uuid
+             * @description `duplicate_lead`: the lead this one duplicates
+             */
+            duplicateOf?: string;
+            /**
+             * Format: uuid
+             * @description `ping_already_posted`: the lead the ping became; `service_unavailable` on intake: the stored lead whose routing did not start
+             */
+            leadId?: string;
+            /** @description `ping_expired`: when the ping expired */
+            expiredAt?: string;
+            /** @description `not_in_manual_review`: the lead's status now */
+            leadStatus?: components["schemas"]["LeadStatus"];
+            /** @description `offer_not_open`: the offer's status now */
+            offerStatus?: components["schemas"]["OfferStatus"];
+            /**
+             * Format: uuid
+             * @description `bid_required`: the auction to bid on
+             */
+            offerId?: string;
+            /** @description `settlement_exceeds_balance`, `adjustment_exceeds_balance`: what the source is owed; `refund_exceeds_balance`: the buyer's balance */
+            balance?: number;
+            /** @description `refund_exceeds_payment`: the credits the payment has left to refund */
+            refundable?: number;
+            /** @description `stripe_unavailable`: Stripe's error code, when it gave one */
+            stripeCode?: string | null;
+            /** @description `stripe_event_refused`: why the event was not applied */
+            reason?: string;
+            /** @description `internal_error`: the id under which the error was logged */
+            errorId?: string;
         };
         /** @enum {string} */
         PushStrategy: "round_robin" | "priority" | "weighted";
@@ -8199,13 +8250,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description sold: the sale as the buyer would see it */
+            /** @description sold: the sale as the buyer would see it, and the buyer */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ClaimWon"];
+                    "application/json": components["schemas"]["LeadAssigned"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -15604,7 +15655,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": string;
+                    "application/json": Record<string, never>;
                 };
             };
         };
@@ -15624,7 +15675,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": string;
+                    "application/json": Record<string, never>;
                 };
             };
         };

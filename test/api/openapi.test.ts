@@ -127,8 +127,9 @@ test('shared schemas are named components, referenced by $ref wherever they are 
     }
   }
   expect(bodies.length).toBeGreaterThan(100);
-  // (The document itself is served without a schema: a string.)
-  expect(bodies.filter((b) => !b.$ref && b.type !== 'string')).toEqual([]);
+  // (The OpenAPI and AsyncAPI documents themselves are served as JSON objects without a schema of their own.)
+  expect(bodies.filter((b) => !b.$ref && b.type !== 'object')).toEqual([]);
+  expect(bodies.filter((b) => !b.$ref)).toHaveLength(2);
   const refs = new Set<string>();
   JSON.stringify(doc, (key, value) => (key === '$ref' && refs.add(value), value));
   for (const ref of [...refs].filter((r) => r.startsWith('#/components/schemas/')))
@@ -186,4 +187,25 @@ test('response headers are declared: Retry-After on every 429 and 503, the quota
   }
   expect(headersOf('createLead', '202')).toContain('Idempotent-Replayed');
   expect(headersOf('startSso', '302')).toContain('Location');
+});
+
+test('every member a problem document may carry is declared, and a manual sale declares its buyer', async () => {
+  const doc = (await fetchDoc()) as unknown as {
+    components: { schemas: Record<string, { properties: Record<string, { description?: string }> }> };
+  };
+  const problem = doc.components.schemas.Problem!.properties;
+  // The members the docs tell integrators to read (api/problem.ts accepts no other: ProblemExtensions in api/schemas.ts).
+  for (const [member, code] of [
+    ['duplicateOf', 'duplicate_lead'],
+    ['leadId', 'ping_already_posted'],
+    ['expiredAt', 'ping_expired'],
+    ['balance', 'settlement_exceeds_balance'],
+    ['retryAfter', 'rate_limited'],
+    ['leadStatus', 'not_in_manual_review'],
+    ['offerStatus', 'offer_not_open'],
+    ['offerId', 'bid_required'],
+    ['requestId', 'claim_pending'],
+  ])
+    expect(problem[member!]?.description).toContain(code);
+  expect(Object.keys(doc.components.schemas.LeadAssigned!.properties)).toContain('buyerId');
 });
