@@ -42,6 +42,7 @@ import * as stripeWebhooks from './routes/stripe-webhooks.schemas';
 import * as supply from './routes/supply.schemas';
 import * as team from './routes/team.schemas';
 import * as twoFactor from './routes/two-factor.schemas';
+import * as webhookEvents from './routes/webhook-events.schemas';
 import * as shared from './schemas';
 
 type Json = Record<string, unknown>;
@@ -82,6 +83,7 @@ const SCHEMA_MODULES: Record<string, unknown>[] = [
   supply,
   team,
   twoFactor,
+  webhookEvents,
 ];
 
 /** Exports of those modules that are building blocks, not components. */

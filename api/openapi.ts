@@ -7,6 +7,7 @@
 import { grantsOf, grantWords } from './authorization';
 import { type DocumentSchemas, documentSchemas, type SchemaUse } from './openapi-schemas';
 import type { AnyRoute, ResponseDoc, ResponseHeader } from './route';
+import { WEBHOOK_EVENTS } from './routes/webhook-events.schemas';
 import { ProblemSchema } from './schemas';
 import { SESSION_COOKIE, SESSION_COOKIE_PLAIN } from './sessions';
 
@@ -149,9 +150,58 @@ function operation(route: AnyRoute, schemas: DocumentSchemas): Json {
   };
 }
 
-/** Every schema the operations use, and which way. */
+/** The Standard Webhooks headers every webhook Leadwire sends carries (activities/channels/signing.ts). */
+const WEBHOOK_HEADERS: Json[] = [
+  ['webhook-id', 'the message id: the same on every retry and redelivery of one event (deduplicate on it)'],
+  ['webhook-timestamp', 'seconds since the epoch when this attempt was signed (refuse old ones)'],
+  [
+    'webhook-signature',
+    '`v1,<base64 HMAC-SHA256>` of `id.timestamp.body` with the whsec_ secret; several, space-separated, during a rotation',
+  ],
+  ['Idempotency-Key', 'the sale (assignment id) or the alert: the same on every retry'],
+].map(([name, description]) => ({
+  name,
+  in: 'header',
+  required: name !== 'Idempotency-Key',
+  description,
+  schema: { type: 'string' },
+}));
+
+/** The document's `webhooks`: every event a buyer's webhook URL receives, in both payload versions. */
+function webhooks(schemas: DocumentSchemas): Json {
+  return Object.fromEntries(
+    Object.entries(WEBHOOK_EVENTS).map(([type, { summary, v1, v2 }]) => [
+      type,
+      {
+        post: {
+          operationId: `webhook_${type.replace('.', '_')}`,
+          tags: ['Webhooks'],
+          summary,
+          description:
+            "Sent to the buyer's webhook URL, signed per Standard Webhooks. The body is payload version 1 (the first shape) " +
+            "or 2 (`{type, timestamp, data}`), as the buyer's `delivery.payloadVersion` says. Answer 2xx; anything else is retried with backoff (a `Retry-After` wins), a 410 pauses the endpoint.",
+          parameters: WEBHOOK_HEADERS,
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: { oneOf: [schemas.of(v1, 'output'), schemas.of(v2, 'output')] } },
+            },
+          },
+          responses: { '200': { description: 'received (any 2xx)' } },
+        },
+      },
+    ]),
+  );
+}
+
+/** Every schema the operations and the webhooks use, and which way. */
 function schemaUses(routes: AnyRoute[]): SchemaUse[] {
-  const uses: SchemaUse[] = [{ schema: ProblemSchema, io: 'output' }];
+  const uses: SchemaUse[] = [
+    { schema: ProblemSchema, io: 'output' },
+    ...Object.values(WEBHOOK_EVENTS).flatMap(({ v1, v2 }) =>
+      [v1, v2].map((schema) => ({ schema, io: 'output' as const })),
+    ),
+  ];
   for (const route of routes) {
     uses.push({ schema: route.params, io: 'input' }, { schema: route.query, io: 'input' });
     if (route.body) uses.push({ schema: route.body, io: 'input' });
@@ -177,8 +227,9 @@ export function buildOpenApi(routes: AnyRoute[], version = '0.1.0'): Json {
         'Errors are `application/problem+json` with a stable `code`. Lists take `?limit=` (1–200) and an opaque `cursor`, and answer `nextCursor`.',
     },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
-    tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),
+    tags: [...new Set([...routes.map((r) => r.tag), 'Webhooks'])].map((name) => ({ name })),
     paths,
+    webhooks: webhooks(schemas),
     components: {
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'root token, agency admin key or buyer key' },

@@ -72,6 +72,7 @@ import type {
   SourceLedgerKind,
   SourceStatus,
   TimelineEventType,
+  WebhookPayloadVersion,
 } from '../domain/types';
 
 const id = () => uuid('id').primaryKey().defaultRandom();
@@ -149,6 +150,8 @@ export interface DeliverySettings {
   voiceTo?: string;
   /** The lead's phone number as the source sent it (default) or in E.164 (#23). */
   phoneFormat?: PhoneFormat;
+  /** The shape of its webhook bodies (domain/webhook-events.ts); absent: 1. */
+  payloadVersion?: WebhookPayloadVersion;
 }
 
 export const buyers = pgTable(

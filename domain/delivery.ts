@@ -51,10 +51,7 @@ function deletePath(o: Record<string, unknown>, path: string): void {
 }
 
 /** The payload with the mapping applied (a deep copy: the input is not touched). */
-export function applyFieldMapping(
-  payload: DeliveryPayload,
-  mapping: FieldMapping | undefined,
-): Record<string, unknown> {
+export function applyFieldMapping(payload: object, mapping: FieldMapping | undefined): Record<string, unknown> {
   const out = JSON.parse(JSON.stringify(payload)) as Record<string, unknown>;
   if (!mapping) return out;
   const moved: [string, unknown][] = [];

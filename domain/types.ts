@@ -338,6 +338,10 @@ export const PHONE_TYPES = [
 export type PhoneType = (typeof PHONE_TYPES)[number];
 
 /** How a buyer's deliveries carry the phone number: as the source sent it (default), or normalised to E.164. */
+/** The shape of a buyer's webhook bodies: 1, the first (kept until it switches); 2, `{type, timestamp, data}` (domain/webhook-events.ts). */
+export const WEBHOOK_PAYLOAD_VERSIONS = [1, 2] as const;
+export type WebhookPayloadVersion = (typeof WEBHOOK_PAYLOAD_VERSIONS)[number];
+
 export const PHONE_FORMATS = ['as_sent', 'e164'] as const;
 export type PhoneFormat = (typeof PHONE_FORMATS)[number];
 

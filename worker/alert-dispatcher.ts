@@ -19,6 +19,7 @@ import { buyerById } from '../db/buyers';
 import type { Db } from '../db/connection';
 import { type AlertRow, claimDueAlerts, finishAlert, retryAlertLater } from '../db/deliveries';
 import { appendEvents, getOffer } from '../db/offers';
+import { webhookBody, type WebhookEventType } from '../domain/webhook-events';
 import { setting } from '../lib/config';
 import { transportFor } from '../lib/smtp';
 import { UrlRefused } from '../lib/url-guard';
@@ -51,7 +52,8 @@ type Outcome = { status: 'sent' | 'skipped'; detail: string };
 interface AlertMessage {
   subject: string;
   text: string;
-  json: Record<string, unknown>;
+  /** The webhook's event: its type, when it happened, and its fields (shaped by `webhookBody`). */
+  json: { type: WebhookEventType; at?: string } & Record<string, unknown>;
 }
 
 function messageOf(alert: AlertRow, publicUrl: string, now: Date): AlertMessage {
@@ -117,7 +119,10 @@ async function send(alert: AlertRow, opts: AlertDispatcherOptions, now: Date): P
     case 'webhook': {
       if (!d.webhookUrl) return { status: 'skipped', detail: 'not_configured' };
       if (!buyer.webhookSecretSealed) return { status: 'skipped', detail: 'no_signing_secret' };
-      const body = JSON.stringify(msg.json);
+      const { type, at, ...data } = msg.json;
+      const body = JSON.stringify(
+        webhookBody(d.payloadVersion, msg.json, () => ({ type, timestamp: at ?? now.toISOString(), data })),
+      );
       // Standard Webhooks, like every webhook Leadwire sends (activities/channels/signing.ts); one message id per alert.
       const res = await postJson(
         d.webhookUrl,
@@ -125,7 +130,7 @@ async function send(alert: AlertRow, opts: AlertDispatcherOptions, now: Date): P
         {
           ...signedHeaders(signingKeys(buyer, now), `msg_alert_${alert.id}`, body, now),
           'Idempotency-Key': `alert:${alert.id}`,
-          'X-Leadwire-Event': String(msg.json.type),
+          'X-Leadwire-Event': type,
         },
         { timeoutMs: config.timeoutMs, allowlist: config.allowlist },
       );

@@ -8,6 +8,7 @@
  * five lines with the stock library.
  */
 import { applyFieldMapping } from '../../domain/delivery';
+import { webhookBody } from '../../domain/webhook-events';
 import type { Channel, DeliveryContext, Sent } from './channel';
 import type { DeliveryConfig } from './config';
 import { postJson } from './http-post';
@@ -18,7 +19,16 @@ export function webhookChannel(config: DeliveryConfig): Channel {
     name: 'webhook',
     configured: (buyer) => !!buyer.delivery.webhookUrl && !buyer.webhookPausedAt,
     async send({ payload, buyer }: DeliveryContext): Promise<Sent> {
-      const body = JSON.stringify(applyFieldMapping(payload, buyer.delivery.fieldMapping));
+      // The mapping shapes the delivery's own fields: the whole body on version 1, the envelope's data on version 2.
+      const { fieldMapping, payloadVersion } = buyer.delivery;
+      const { event: type, ...data } = payload;
+      const body = JSON.stringify(
+        webhookBody(payloadVersion, applyFieldMapping(payload, fieldMapping), () => ({
+          type,
+          timestamp: payload.soldAt,
+          data: applyFieldMapping(data, fieldMapping),
+        })),
+      );
       const messageId = messageIdOf(payload.assignmentId, 'webhook');
       const res = await postJson(
         buyer.delivery.webhookUrl!,

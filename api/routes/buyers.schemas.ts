@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { isValidTimeZone } from '../../domain/caps';
 import { isFilterField } from '../../domain/filters';
 import { scheduleProblems, WEEKDAYS } from '../../domain/schedule';
-import { PHONE_TYPES } from '../../domain/types';
+import { PHONE_TYPES, WEBHOOK_PAYLOAD_VERSIONS } from '../../domain/types';
 import {
   Credits,
   Email,
@@ -71,6 +71,12 @@ export const DeliverySchema = z
     phoneFormat: PhoneFormatSchema.optional().describe(
       "the lead's phone number in deliveries: `as_sent` (default, what the source sent) or `e164` (normalised at intake)",
     ),
+    payloadVersion: z
+      .union(WEBHOOK_PAYLOAD_VERSIONS.map((v) => z.literal(v)))
+      .optional()
+      .describe(
+        'the shape of its webhook bodies: 1 (default, the first shape: the event beside its fields) or 2 (`{type, timestamp, data}` for every event type; the OpenAPI `webhooks` section)',
+      ),
   })
   .strict();
 const TimeZone = text(64).refine((tz) => isValidTimeZone(tz), { message: 'not a known IANA time zone' });

@@ -2784,7 +2784,88 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "lead.delivered": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A lead the buyer bought: every field and its consent evidence (the webhook delivery channel)
+         * @description Sent to the buyer's webhook URL, signed per Standard Webhooks. The body is payload version 1 (the first shape) or 2 (`{type, timestamp, data}`), as the buyer's `delivery.payloadVersion` says. Answer 2xx; anything else is retried with backoff (a `Retry-After` wins), a 410 pauses the endpoint.
+         */
+        post: operations["webhook_lead_delivered"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "offer.opened": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new lead the buyer may claim (the offer alert on its webhook channel)
+         * @description Sent to the buyer's webhook URL, signed per Standard Webhooks. The body is payload version 1 (the first shape) or 2 (`{type, timestamp, data}`), as the buyer's `delivery.payloadVersion` says. Answer 2xx; anything else is retried with backoff (a `Retry-After` wins), a 410 pauses the endpoint.
+         */
+        post: operations["webhook_offer_opened"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "balance.low": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The buyer's balance fell below its alert threshold
+         * @description Sent to the buyer's webhook URL, signed per Standard Webhooks. The body is payload version 1 (the first shape) or 2 (`{type, timestamp, data}`), as the buyer's `delivery.payloadVersion` says. Answer 2xx; anything else is retried with backoff (a `Retry-After` wins), a 410 pauses the endpoint.
+         */
+        post: operations["webhook_balance_low"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "recharge.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An auto-recharge payment failed (and, after the limit, auto-recharge paused)
+         * @description Sent to the buyer's webhook URL, signed per Standard Webhooks. The body is payload version 1 (the first shape) or 2 (`{type, timestamp, data}`), as the buyer's `delivery.payloadVersion` says. Answer 2xx; anything else is retried with backoff (a `Retry-After` wins), a 410 pauses the endpoint.
+         */
+        post: operations["webhook_recharge_failed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         AcceptBody: {
@@ -3035,6 +3116,28 @@ export interface components {
                 authenticatorData: string;
                 signature: string;
                 userHandle?: string;
+            };
+        };
+        /** @description balance.low (an alert), payload version 1 */
+        BalanceLowV1: {
+            balance: number;
+            /** @description the buyer's alert threshold */
+            threshold: number;
+            /** @constant */
+            type: "balance.low";
+            /** @description ISO-8601 UTC time */
+            at: string;
+        };
+        /** @description balance.low (an alert), payload version 2 */
+        BalanceLowV2: {
+            /** @constant */
+            type: "balance.low";
+            /** @description ISO-8601 UTC time */
+            timestamp: string;
+            data: {
+                balance: number;
+                /** @description the buyer's alert threshold */
+                threshold: number;
             };
         };
         BidAccepted: {
@@ -3568,6 +3671,8 @@ export interface components {
             voiceTo?: string;
             /** @description the lead's phone number in deliveries: `as_sent` (default, what the source sent) or `e164` (normalised at intake) */
             phoneFormat?: components["schemas"]["PhoneFormat"];
+            /** @description the shape of its webhook bodies: 1 (default, the first shape: the event beside its fields) or 2 (`{type, timestamp, data}` for every event type; the OpenAPI `webhooks` section) */
+            payloadVersion?: 1 | 2;
         };
         /** @enum {string} */
         DeliveryAttemptOutcome: "delivered" | "failed" | "refused" | "gone";
@@ -3923,6 +4028,48 @@ export interface components {
             /** @description the seller's click id */
             clickId?: string;
         };
+        /** @description lead.delivered, payload version 1 */
+        LeadDeliveredV1: {
+            /** Format: uuid */
+            assignmentId: string;
+            /** Format: uuid */
+            leadId: string;
+            /** Format: uuid */
+            offerId: string;
+            /** Format: uuid */
+            buyerId: string;
+            /** @description credits charged */
+            price: number;
+            /** @description ISO-8601 UTC time */
+            soldAt: string;
+            lead: components["schemas"]["FullLead"];
+            consent: components["schemas"]["Consent"] | null;
+            /** @constant */
+            event: "lead.delivered";
+        };
+        /** @description lead.delivered, payload version 2 */
+        LeadDeliveredV2: {
+            /** @constant */
+            type: "lead.delivered";
+            /** @description ISO-8601 UTC time */
+            timestamp: string;
+            data: {
+                /** Format: uuid */
+                assignmentId: string;
+                /** Format: uuid */
+                leadId: string;
+                /** Format: uuid */
+                offerId: string;
+                /** Format: uuid */
+                buyerId: string;
+                /** @description credits charged */
+                price: number;
+                /** @description ISO-8601 UTC time */
+                soldAt: string;
+                lead: components["schemas"]["FullLead"];
+                consent: components["schemas"]["Consent"] | null;
+            };
+        };
         LeadDetailView: {
             /** Format: uuid */
             id: string;
@@ -4186,6 +4333,48 @@ export interface components {
         };
         /** @enum {string} */
         OfferKind: "ping_post" | "push" | "manual";
+        /** @description offer.opened (an alert), payload version 1 */
+        OfferOpenedV1: {
+            offer: {
+                /** Format: uuid */
+                id: string;
+                /** @description the campaign's preview fields */
+                preview: {
+                    [key: string]: unknown;
+                };
+                price: number;
+                /** @description ISO-8601 UTC time */
+                closesAt: string;
+                secondsLeft: number;
+                /** @description the Live Leads page, on this offer */
+                claimUrl: string;
+            };
+            /** @constant */
+            type: "offer.opened";
+        };
+        /** @description offer.opened (an alert), payload version 2 */
+        OfferOpenedV2: {
+            /** @constant */
+            type: "offer.opened";
+            /** @description ISO-8601 UTC time */
+            timestamp: string;
+            data: {
+                offer: {
+                    /** Format: uuid */
+                    id: string;
+                    /** @description the campaign's preview fields */
+                    preview: {
+                        [key: string]: unknown;
+                    };
+                    price: number;
+                    /** @description ISO-8601 UTC time */
+                    closesAt: string;
+                    secondsLeft: number;
+                    /** @description the Live Leads page, on this offer */
+                    claimUrl: string;
+                };
+            };
+        };
         /** @enum {string} */
         OfferStatus: "open" | "won" | "expired" | "cancelled";
         Offers: {
@@ -4580,6 +4769,40 @@ export interface components {
             threshold: number;
             /** @description credits bought per recharge, within the agency's minimum and maximum */
             credits: number;
+        };
+        /** @description recharge.failed (an alert), payload version 1 */
+        RechargeFailedV1: {
+            paymentId: string | null;
+            /** @description Stripe's decline code (`card_declined`, `authentication_required`, …) */
+            code: string | null;
+            message: string | null;
+            /** @description failed attempts in a row */
+            failures: number;
+            /** @description auto-recharge is paused after the agency limit of failures */
+            paused: boolean;
+            pausedReason: string | null;
+            /** @constant */
+            type: "recharge.failed";
+            /** @description ISO-8601 UTC time */
+            at: string;
+        };
+        /** @description recharge.failed (an alert), payload version 2 */
+        RechargeFailedV2: {
+            /** @constant */
+            type: "recharge.failed";
+            /** @description ISO-8601 UTC time */
+            timestamp: string;
+            data: {
+                paymentId: string | null;
+                /** @description Stripe's decline code (`card_declined`, `authentication_required`, …) */
+                code: string | null;
+                message: string | null;
+                /** @description failed attempts in a row */
+                failures: number;
+                /** @description auto-recharge is paused after the agency limit of failures */
+                paused: boolean;
+                pausedReason: string | null;
+            };
         };
         RecoveryCodes: {
             /** @description shown once; each works once */
@@ -15733,6 +15956,130 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
+            };
+        };
+    };
+    webhook_lead_delivered: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the message id: the same on every retry and redelivery of one event (deduplicate on it) */
+                "webhook-id": string;
+                /** @description seconds since the epoch when this attempt was signed (refuse old ones) */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` of `id.timestamp.body` with the whsec_ secret; several, space-separated, during a rotation */
+                "webhook-signature": string;
+                /** @description the sale (assignment id) or the alert: the same on every retry */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LeadDeliveredV1"] | components["schemas"]["LeadDeliveredV2"];
+            };
+        };
+        responses: {
+            /** @description received (any 2xx) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_offer_opened: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the message id: the same on every retry and redelivery of one event (deduplicate on it) */
+                "webhook-id": string;
+                /** @description seconds since the epoch when this attempt was signed (refuse old ones) */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` of `id.timestamp.body` with the whsec_ secret; several, space-separated, during a rotation */
+                "webhook-signature": string;
+                /** @description the sale (assignment id) or the alert: the same on every retry */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OfferOpenedV1"] | components["schemas"]["OfferOpenedV2"];
+            };
+        };
+        responses: {
+            /** @description received (any 2xx) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_balance_low: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the message id: the same on every retry and redelivery of one event (deduplicate on it) */
+                "webhook-id": string;
+                /** @description seconds since the epoch when this attempt was signed (refuse old ones) */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` of `id.timestamp.body` with the whsec_ secret; several, space-separated, during a rotation */
+                "webhook-signature": string;
+                /** @description the sale (assignment id) or the alert: the same on every retry */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BalanceLowV1"] | components["schemas"]["BalanceLowV2"];
+            };
+        };
+        responses: {
+            /** @description received (any 2xx) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_recharge_failed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the message id: the same on every retry and redelivery of one event (deduplicate on it) */
+                "webhook-id": string;
+                /** @description seconds since the epoch when this attempt was signed (refuse old ones) */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>` of `id.timestamp.body` with the whsec_ secret; several, space-separated, during a rotation */
+                "webhook-signature": string;
+                /** @description the sale (assignment id) or the alert: the same on every retry */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RechargeFailedV1"] | components["schemas"]["RechargeFailedV2"];
+            };
+        };
+        responses: {
+            /** @description received (any 2xx) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -10,6 +10,7 @@ import { Webhook } from 'standardwebhooks';
 
 import { resolveDeliveryConfig } from '../../activities/channels/config';
 import { Responses as OffersResponses } from '../../api/routes/offers.schemas';
+import { BalanceLowV2 } from '../../api/routes/webhook-events.schemas';
 import { listBuyerAlerts } from '../../db/deliveries';
 import { postLedgerEntry } from '../../db/ledger';
 import { buyers as buyersTable, campaignBuyerPrices, pipelineChanges } from '../../db/schema';
@@ -514,6 +515,31 @@ test('a low-balance alert fires once when the balance crosses the threshold, aga
     ['low_balance', 'sent'],
     ['low_balance', 'sent'],
   ]);
+});
+
+test('an alert to a buyer on payload version 2 comes as {type, timestamp, data}, as the document declares', async () => {
+  const { agency, adminKey } = await apiAgency(h);
+  const path = `/low-v2-${unique('b')}`;
+  const b = await buyerWith(
+    adminKey,
+    {
+      delivery: { webhookUrl: `${hookUrl}${path}`, payloadVersion: 2 },
+      alerts: { channels: ['webhook'] },
+      lowBalanceThreshold: 50,
+    },
+    100,
+  );
+  await postLedgerEntry(h.database.db, {
+    buyerId: b.id,
+    agencyId: agency.id,
+    kind: 'charge',
+    amount: -60,
+    idempotencyKey: `test-charge:${b.id}:v2`,
+  });
+  await eventually(async () => received.some((r) => r.path === path), 10_000, 'the low-balance alert');
+  const body = JSON.parse(received.find((r) => r.path === path)!.body) as Record<string, unknown>;
+  expect(body).toEqual({ type: 'balance.low', timestamp: expect.any(String), data: { balance: 40, threshold: 50 } });
+  expect(BalanceLowV2.strict().safeParse(body).error).toBeUndefined();
 });
 
 test('bad input to every new route is a 400 naming the field, and nothing is stored', async () => {

@@ -209,3 +209,26 @@ test('every member a problem document may carry is declared, and a manual sale d
     expect(problem[member!]?.description).toContain(code);
   expect(Object.keys(doc.components.schemas.LeadAssigned!.properties)).toContain('buyerId');
 });
+
+test('the webhooks section declares every event a buyer receives, in both payload versions, with the Standard Webhooks headers', async () => {
+  const doc = (await fetchDoc()) as unknown as {
+    webhooks: Record<string, { post: { parameters: { name: string; in: string }[]; requestBody: unknown } }>;
+  };
+  expect(Object.keys(doc.webhooks).sort()).toEqual([
+    'balance.low',
+    'lead.delivered',
+    'offer.opened',
+    'recharge.failed',
+  ]);
+  for (const [type, { post }] of Object.entries(doc.webhooks)) {
+    expect(post.parameters.filter((p) => p.in === 'header').map((p) => p.name)).toEqual(
+      expect.arrayContaining(['webhook-id', 'webhook-timestamp', 'webhook-signature']),
+    );
+    const { oneOf } = (
+      post.requestBody as { content: { 'application/json': { schema: { oneOf: { $ref: string }[] } } } }
+    ).content['application/json'].schema;
+    expect(oneOf).toHaveLength(2);
+    expect(oneOf.map((s) => s.$ref)).toEqual([expect.stringMatching(/V1$/), expect.stringMatching(/V2$/)]);
+    expect(type).toMatch(/^[a-z]+\.[a-z]+$/);
+  }
+});

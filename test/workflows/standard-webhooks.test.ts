@@ -16,6 +16,7 @@ import { eq } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 
 import { verifyLegacySignature } from '../../activities/channels/signing';
+import { LeadDeliveredV2 } from '../../api/routes/webhook-events.schemas';
 import { rotateSecrets } from '../../db/key-store';
 import { buyers } from '../../db/schema';
 import { generateMasterKey, installKeyStore, KeyStore, keyStore, parseMasterKeys } from '../../lib/key-store';
@@ -376,4 +377,40 @@ test('bad input: a redeliver without a known channel is a 400 naming channel; a 
     .set(bearer(adminKey))
     .send({ overlapSeconds: 8 * 86_400 });
   expect([long.status, long.body.errors?.[0]?.path]).toEqual([400, 'overlapSeconds']);
+});
+
+test('payload version 2: the same signed delivery as {type, timestamp, data}, the field mapping applied to data, matching the document; version 1 keeps its shape', async () => {
+  const hook = await receiver([{ status: 200 }]);
+  try {
+    const w = await world(hook.url);
+    const switched = await h.http
+      .patch(`/v1/buyers/${w.buyer.id}`)
+      .set(bearer(w.adminKey))
+      .send({
+        delivery: { webhookUrl: hook.url, payloadVersion: 2, fieldMapping: { rename: { 'lead.phone': 'phone' } } },
+      });
+    expect(switched.status).toBe(200);
+    expect(switched.body.buyer.delivery.payloadVersion).toBe(2);
+    const { assignmentId, leadId } = await w.sell();
+    await eventually(async () => hook.requests.length === 1 || undefined, 20_000, 'the webhook');
+    const r = hook.requests[0]!;
+    const body = new Webhook(w.secret).verify(r.body, signed(r)) as Record<string, unknown>;
+    expect(Object.keys(body).sort()).toEqual(['data', 'timestamp', 'type']);
+    expect(body).toMatchObject({ type: 'lead.delivered', data: { assignmentId, leadId, phone: expect.any(String) } });
+    expect(body.timestamp).toBe((body.data as { soldAt: string }).soldAt);
+    expect((body.data as { lead: Record<string, unknown> }).lead.phone).toBeUndefined(); // renamed within data
+    // Undo the buyer's rename: the rest is exactly what the document declares for version 2.
+    const { phone, lead, ...data } = body.data as { phone: string; lead: object };
+    const unmapped = { ...body, data: { ...data, lead: { ...lead, phone } } };
+    expect(LeadDeliveredV2.strict().safeParse(unmapped).error).toBeUndefined();
+    // A bad version is refused naming the field.
+    const bad = await h.http
+      .patch(`/v1/buyers/${w.buyer.id}`)
+      .set(bearer(w.adminKey))
+      .send({ delivery: { webhookUrl: hook.url, payloadVersion: 3 } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0].path).toBe('delivery.payloadVersion');
+  } finally {
+    await hook.close();
+  }
 });
