@@ -7,8 +7,7 @@
  */
 import type { WebhookPayloadVersion } from './types';
 
-const WEBHOOK_EVENT_TYPES = ['lead.delivered', 'offer.opened', 'balance.low', 'recharge.failed'] as const;
-export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+export type WebhookEventType = 'lead.delivered' | 'offer.opened' | 'balance.low' | 'recharge.failed';
 
 /** Payload version 2's body: Standard Webhooks' envelope. */
 export interface WebhookEnvelope {
