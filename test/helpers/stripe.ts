@@ -18,6 +18,8 @@ import type { AddressInfo } from 'node:net';
 
 import Stripe from 'stripe';
 
+import type { Db } from '../../db/connection';
+import { createPayment, settleSucceededPayment } from '../../db/payments';
 import { startStripeMock as startMockProcess } from '../../lib/stripe-mock';
 
 export { STRIPE_MOCK_KEY } from '../../lib/stripe-mock';
@@ -741,4 +743,31 @@ export function stripeForTests(): {
       return proxy!;
     },
   };
+}
+
+/**
+ * A succeeded card payment of `credits` for the buyer, credited through the one crediting path (as the webhook
+ * would: `settleSucceededPayment`), with made-up Stripe ids: what a refund or dispute test starts from.
+ */
+export async function paidPayment(
+  db: Db,
+  input: { agencyId: string; buyerId: string; credits: number; creditPrice: number; currency?: string },
+) {
+  const currency = input.currency ?? 'usd';
+  const pending = await createPayment(db, { ...input, kind: 'checkout', currency });
+  const paymentIntentId = newId('pi');
+  const chargeId = newId('ch');
+  const settled = await settleSucceededPayment(db, {
+    agencyId: input.agencyId,
+    paymentId: pending.id,
+    paymentIntentId,
+    chargeId,
+    amount: pending.amount,
+    currency,
+    cardBrand: 'visa',
+    cardLast4: '4242',
+    eventId: newId('evt'),
+  });
+  if (settled.outcome !== 'credited') throw new Error(`the payment was not credited: ${settled.outcome}`);
+  return { payment: settled.payment, paymentIntentId, chargeId };
 }
