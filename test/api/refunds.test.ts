@@ -5,12 +5,12 @@
  */
 import { and, eq } from 'drizzle-orm';
 
-import { SYSTEM } from '../../db/audit';
 import { postLedgerEntry, walletBalance } from '../../db/ledger';
-import { createPayment, paymentById, savePaymentSettings } from '../../db/payments';
+import { createPayment, paymentById } from '../../db/payments';
 import { auditLog, buyers, ledgerEntries, paymentRefunds } from '../../db/schema';
 import { PAYMENT_DISPUTED_REASON, stripeLedgerKey } from '../../domain/payments';
 import {
+  agencyWithCardPayments,
   charge,
   deliver,
   dispute,
@@ -19,12 +19,11 @@ import {
   refund,
   signedDelivery,
   startStripeErrorServer,
-  STRIPE_MOCK_KEY,
   stripeEvent,
   stripeForTests,
 } from '../helpers/stripe';
 import { runDocWalkthrough } from './doc-examples';
-import { apiAgency, apiBuyer, bearer, type Harness, startHarness } from './harness';
+import { apiBuyer, bearer, type Harness, startHarness } from './harness';
 
 const WEBHOOK_SECRET = 'whsec_test_refunds_0123456789';
 let h: Harness;
@@ -41,21 +40,14 @@ afterAll(async () => {
 
 /** An agency with card payments, a buyer, and a succeeded payment of `credits` credited through the one path. */
 async function paidWorld(credits = 50, creditPrice = 250) {
-  const { agency, adminKey } = await apiAgency(h);
+  const { agency, adminKey } = await agencyWithCardPayments(h, {
+    webhookSecret: WEBHOOK_SECRET,
+    currency: 'usd',
+    creditPrice,
+    minCredits: 1,
+    maxCredits: 1000,
+  });
   const { buyer } = await apiBuyer(h, adminKey);
-  await savePaymentSettings(
-    h.database.db,
-    agency.id,
-    {
-      secretKey: STRIPE_MOCK_KEY,
-      webhookSecret: WEBHOOK_SECRET,
-      currency: 'usd',
-      creditPrice,
-      minCredits: 1,
-      maxCredits: 1000,
-    },
-    SYSTEM,
-  );
   const paid = await paidPayment(h.database.db, { agencyId: agency.id, buyerId: buyer.id, credits, creditPrice });
   return { agency, adminKey, buyer, ...paid };
 }

@@ -8,18 +8,16 @@
  */
 import { and, eq } from 'drizzle-orm';
 
-import { SYSTEM } from '../../db/audit';
 import { walletBalance } from '../../db/ledger';
-import { savePaymentSettings } from '../../db/payments';
 import { ledgerEntries, paymentRefunds } from '../../db/schema';
-import { apiAgency, apiBuyer } from '../api/harness';
+import { apiBuyer } from '../api/harness';
 import {
+  agencyWithCardPayments,
   deliver,
   dispute,
   paidPayment,
   refund,
   signedDelivery,
-  STRIPE_MOCK_KEY,
   stripeEvent,
   stripeForTests,
 } from '../helpers/stripe';
@@ -36,20 +34,13 @@ const WEBHOOK_SECRET = 'whsec_test_console_refunds_0123456789';
 test('an owner refunds part of a top-up: asked of Stripe, pending, refunded on the webhook, one debit; too much is refused', async () => {
   const h = suite.h;
   const db = h.database.db;
-  const { agency, adminKey } = await apiAgency(h);
-  await savePaymentSettings(
-    db,
-    agency.id,
-    {
-      secretKey: STRIPE_MOCK_KEY,
-      webhookSecret: WEBHOOK_SECRET,
-      currency: 'usd',
-      creditPrice: 250,
-      minCredits: 10,
-      maxCredits: 1000,
-    },
-    SYSTEM,
-  );
+  const { agency, adminKey } = await agencyWithCardPayments(h, {
+    webhookSecret: WEBHOOK_SECRET,
+    currency: 'usd',
+    creditPrice: 250,
+    minCredits: 10,
+    maxCredits: 1000,
+  });
   const { buyer } = await apiBuyer(h, adminKey);
   const paid = await paidPayment(db, { agencyId: agency.id, buyerId: buyer.id, credits: 50, creditPrice: 250 });
   // A second buyer whose card payment is disputed after it spent the credits: paused, payment_disputed.

@@ -18,9 +18,11 @@ import type { AddressInfo } from 'node:net';
 
 import Stripe from 'stripe';
 
+import { SYSTEM } from '../../db/audit';
 import type { Db } from '../../db/connection';
-import { createPayment, settleSucceededPayment } from '../../db/payments';
-import { startStripeMock as startMockProcess } from '../../lib/stripe-mock';
+import { createPayment, savePaymentSettings, settleSucceededPayment } from '../../db/payments';
+import { startStripeMock as startMockProcess, STRIPE_MOCK_KEY } from '../../lib/stripe-mock';
+import { apiAgency, type Harness } from '../api/harness';
 
 export { STRIPE_MOCK_KEY } from '../../lib/stripe-mock';
 
@@ -770,4 +772,14 @@ export async function paidPayment(
   });
   if (settled.outcome !== 'credited') throw new Error(`the payment was not credited: ${settled.outcome}`);
   return { payment: settled.payment, paymentIntentId, chargeId };
+}
+
+/** A new agency (test/api/harness `apiAgency`) taking card payments with stripe-mock's key (as its owner would set). */
+export async function agencyWithCardPayments(
+  h: Harness,
+  s: { webhookSecret: string; currency: string; creditPrice: number; minCredits: number; maxCredits: number },
+) {
+  const made = await apiAgency(h);
+  await savePaymentSettings(h.database.db, made.agency.id, { secretKey: STRIPE_MOCK_KEY, ...s }, SYSTEM);
+  return made;
 }
