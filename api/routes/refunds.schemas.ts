@@ -37,7 +37,9 @@ export const PaymentView = z.object({
   pendingRefundCredits: z
     .number()
     .int()
-    .describe("credits of refunds asked of Stripe and not yet succeeded: they leave the wallet when Stripe's webhook says so"),
+    .describe(
+      "credits of refunds asked of Stripe and not yet succeeded: they leave the wallet when Stripe's webhook says so",
+    ),
   disputedCredits: z.number().int(),
   cardBrand: Nullable(z.string()),
   cardLast4: Nullable(z.string()),
