@@ -20,15 +20,13 @@ import {
   newId,
   signedDelivery,
   stripeEvent,
-  stripeForTests,
+  stripeForThisFile,
 } from '../helpers/stripe';
 import { browserSuite, buyerPage } from './harness';
 
 jest.setTimeout(180_000);
 
-const stripe = stripeForTests();
-beforeAll(() => stripe.start());
-afterAll(() => stripe.stop());
+const stripe = stripeForThisFile();
 // The open pages hear the ledger's NOTIFY through the Postgres bus, as a deployment on Postgres does.
 const suite = browserSuite({ bus: 'postgres' });
 const WEBHOOK_SECRET = 'whsec_test_checkout_page_0123456789';

@@ -19,15 +19,13 @@ import {
   refund,
   signedDelivery,
   stripeEvent,
-  stripeForTests,
+  stripeForThisFile,
 } from '../helpers/stripe';
 import { adminPage, browserSuite, screenshot } from './harness';
 
 jest.setTimeout(180_000);
 
-const stripe = stripeForTests();
-beforeAll(() => stripe.start());
-afterAll(() => stripe.stop());
+const stripe = stripeForThisFile();
 const suite = browserSuite();
 const WEBHOOK_SECRET = 'whsec_test_console_refunds_0123456789';
 

@@ -783,3 +783,11 @@ export async function agencyWithCardPayments(
   await savePaymentSettings(h.database.db, made.agency.id, { secretKey: STRIPE_MOCK_KEY, ...s }, SYSTEM);
   return made;
 }
+
+/** `stripeForTests()` started before the file's tests (and its API) and stopped after them. */
+export function stripeForThisFile(): ReturnType<typeof stripeForTests> {
+  const stripe = stripeForTests();
+  beforeAll(() => stripe.start());
+  afterAll(() => stripe.stop());
+  return stripe;
+}
