@@ -12,7 +12,7 @@ import type { DisputeRow } from '../db/disputes';
 import type { LeadRow } from '../db/leads';
 import type { LedgerRow } from '../db/ledger';
 import type { OfferRow, TargetRow, TimelineEvent } from '../db/offers';
-import type { PaymentRow } from '../db/payments';
+import type { ListedPayment } from '../db/payments';
 import {
   type PingRow,
   ruleOf,
@@ -359,8 +359,11 @@ export function pingView(p: PingRow) {
   };
 }
 
-/** A card payment (the console's payments and the buyer's own, api/routes/refunds.ts and checkout.ts). */
-export function paymentView(p: PaymentRow) {
+/**
+ * A card payment (the console's payments and the buyer's own, api/routes/refunds.ts and checkout.ts), with the
+ * credits of its refunds still pending at Stripe (db/payments.ts `ListedPayment`).
+ */
+export function paymentView(p: ListedPayment) {
   return {
     id: p.id,
     buyerId: p.buyerId,
@@ -372,6 +375,7 @@ export function paymentView(p: PaymentRow) {
     currency: p.currency,
     amountDisplay: formatMoney(p.amount, p.currency),
     refundedCredits: p.refundedCredits,
+    pendingRefundCredits: p.pendingRefundCredits,
     disputedCredits: p.disputedCredits,
     cardBrand: p.cardBrand,
     cardLast4: p.cardLast4,

@@ -31,7 +31,7 @@ import { recordChange } from './audit';
 import { autoPauseBuyer } from './buyers';
 import type { Db, DbOrTx } from './connection';
 import { postLedgerEntry, walletBalance } from './ledger';
-import { findPayment, type PaymentRow } from './payments';
+import { findPayment, type PaymentRow, pendingRefundCredits } from './payments';
 import { buyers, paymentDisputes, paymentRefunds, payments } from './schema';
 
 export type RefundRow = typeof paymentRefunds.$inferSelect;
@@ -65,11 +65,8 @@ export async function paymentDetail(db: DbOrTx, agencyId: string, paymentId: str
 
 /** Credits of a payment that may still be refunded: not refunded, not disputed, not in a pending refund. */
 async function refundableCredits(db: DbOrTx, payment: PaymentRow): Promise<number> {
-  const [pending] = await db
-    .select({ credits: sql<number>`coalesce(sum(${paymentRefunds.credits}), 0)::int` })
-    .from(paymentRefunds)
-    .where(and(eq(paymentRefunds.paymentId, payment.id), eq(paymentRefunds.status, 'pending')));
-  return payment.credits - payment.refundedCredits - payment.disputedCredits - (pending?.credits ?? 0);
+  const pending = (await pendingRefundCredits(db, [payment.id])).get(payment.id) ?? 0;
+  return payment.credits - payment.refundedCredits - payment.disputedCredits - pending;
 }
 
 /** What Stripe is asked: a refund of `amount` of the payment's PaymentIntent, idempotent on the refund's id. */
@@ -211,11 +208,12 @@ async function lockedPaymentOf(tx: DbOrTx, ref: StripeMoneyRef): Promise<Payment
 /**
  * The credits an amount of money stands for: rounded up, so that a partial amount (a dispute of part of a charge,
  * a dashboard refund of an odd sum) never leaves the buyer holding credits for money that has left; capped at what
- * the payment still has.
+ * the payment still has – credits not refunded, not disputed and not promised to a pending refund. So a dispute
+ * that arrives while a refund is pending takes only what the refund leaves, and when the refund then succeeds the
+ * payment's refunded + disputed credits still fit in its credits (the `payments_refunded` CHECK).
  */
-function creditsFor(payment: PaymentRow, amount: number): number {
-  const left = payment.credits - payment.refundedCredits - payment.disputedCredits;
-  return Math.min(Math.ceil(amount / payment.creditPrice), left);
+async function creditsFor(tx: DbOrTx, payment: PaymentRow, amount: number): Promise<number> {
+  return Math.min(Math.ceil(amount / payment.creditPrice), await refundableCredits(tx, payment));
 }
 
 /** Pauses the buyer (`payment_disputed`) when its wallet is below zero and it is active. */
@@ -253,6 +251,10 @@ const REFUND_STATUS_OF: Record<string, RefundStatus> = {
  * Applies what Stripe says of a refund: when it succeeded, debits its credits once (and pauses an overdrawn buyer);
  * when it failed or was canceled before that, records so (its credits become refundable again). A refund Leadwire
  * did not ask for (the Stripe dashboard) gets its row here.
+ *
+ * A refund can fail after it succeeded (the card's bank sends the money back to the agency's Stripe balance):
+ * its credits go back to the wallet (`card_refund_reversal`, once, under `stripeLedgerKey.refundFailed`) and become
+ * refundable again. Failed is final: a `succeeded` report that arrives after it (out of order) moves nothing.
  */
 export async function applyStripeRefund(db: Db, r: StripeRefundReport): Promise<MoneyBackOutcome> {
   return db.transaction(async (tx) => {
@@ -278,7 +280,7 @@ export async function applyStripeRefund(db: Db, r: StripeRefundReport): Promise<
       .where(eq(paymentRefunds.stripeRefundId, r.refundId))
       .for('update');
     if (!row) {
-      const credits = creditsFor(payment, r.amount);
+      const credits = await creditsFor(tx, payment, r.amount);
       if (credits <= 0)
         return {
           outcome: 'refused',
@@ -301,6 +303,13 @@ export async function applyStripeRefund(db: Db, r: StripeRefundReport): Promise<
         .returning();
     }
     const refund = row!;
+    if (status === 'failed' && refund.status === 'succeeded') return refundFailedAfterSuccess(tx, payment, refund, r);
+    if (refund.status === 'failed' || refund.status === 'canceled')
+      return {
+        outcome: 'recorded',
+        detail: `refund ${r.refundId} is already ${refund.status}; Stripe's report (${r.status}) changes nothing`,
+        paymentId: payment.id,
+      };
     if (status !== 'succeeded') {
       if (refund.status === 'pending' && status !== 'pending')
         await tx.update(paymentRefunds).set({ status, updatedAt: new Date() }).where(eq(paymentRefunds.id, refund.id));
@@ -335,6 +344,42 @@ export async function applyStripeRefund(db: Db, r: StripeRefundReport): Promise<
       paymentId: payment.id,
     };
   });
+}
+
+/** The credits of a refund that failed after it succeeded go back to the wallet, once; the refund is failed. */
+async function refundFailedAfterSuccess(
+  tx: DbOrTx,
+  payment: PaymentRow,
+  refund: RefundRow,
+  r: StripeRefundReport,
+): Promise<MoneyBackOutcome> {
+  const posted = await postLedgerEntry(tx, {
+    buyerId: payment.buyerId,
+    agencyId: payment.agencyId,
+    kind: 'card_refund_reversal',
+    amount: refund.credits,
+    idempotencyKey: stripeLedgerKey.refundFailed(r.refundId),
+    reference: `refund ${refund.id} of card payment ${payment.id} failed after it succeeded (${r.eventId})`,
+  });
+  await tx
+    .update(paymentRefunds)
+    .set({ status: 'failed', updatedAt: new Date() })
+    .where(eq(paymentRefunds.id, refund.id));
+  if (!posted.created)
+    return {
+      outcome: 'recorded',
+      detail: `refund ${r.refundId} failed; already credited back (ledger entry ${posted.entry.id})`,
+      paymentId: payment.id,
+    };
+  await tx
+    .update(payments)
+    .set({ refundedCredits: sql`${payments.refundedCredits} - ${refund.credits}`, updatedAt: new Date() })
+    .where(eq(payments.id, payment.id));
+  return {
+    outcome: 'credited_back',
+    detail: `refund ${r.refundId} failed after it succeeded: credited ${refund.credits} credits back (ledger entry ${posted.entry.id})`,
+    paymentId: payment.id,
+  };
 }
 
 export interface StripeDisputeReport extends StripeMoneyRef {
@@ -377,7 +422,7 @@ export async function applyStripeDispute(db: Db, d: StripeDisputeReport): Promis
       .where(eq(paymentDisputes.stripeDisputeId, d.disputeId))
       .for('update');
     if (!row) {
-      const credits = creditsFor(payment, d.amount);
+      const credits = await creditsFor(tx, payment, d.amount);
       if (credits <= 0)
         return {
           outcome: 'refused',

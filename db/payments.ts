@@ -10,7 +10,7 @@
  * webhook, the other event of the same payment and the reconciliation job all
  * meet at that key, so a payment credits exactly once.
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 
 import type { AuditBy } from '../domain/audit';
 import {
@@ -25,7 +25,7 @@ import { recordChange } from './audit';
 import type { Db, DbOrTx } from './connection';
 import { type LedgerEntry, postLedgerEntry } from './ledger';
 import { newestFirst, type Page, type PageArgs } from './pages';
-import { agencyPaymentSettings, payments, stripeEvents } from './schema';
+import { agencyPaymentSettings, paymentRefunds, payments, stripeEvents } from './schema';
 
 export type PaymentRow = typeof payments.$inferSelect;
 type SettingsRow = typeof agencyPaymentSettings.$inferSelect;
@@ -413,8 +413,27 @@ export interface PaymentFilter {
   status?: PaymentStatus;
 }
 
-export async function listPayments(db: DbOrTx, filter: PaymentFilter, page: PageArgs): Promise<Page<PaymentRow>> {
-  return newestFirst(
+/** The credits of each payment's refunds still pending at Stripe (a payment without one is absent: 0). */
+export async function pendingRefundCredits(db: DbOrTx, paymentIds: string[]): Promise<Map<string, number>> {
+  if (!paymentIds.length) return new Map();
+  const rows = await db
+    .select({ paymentId: paymentRefunds.paymentId, credits: sql<number>`sum(${paymentRefunds.credits})::int` })
+    .from(paymentRefunds)
+    .where(and(inArray(paymentRefunds.paymentId, paymentIds), eq(paymentRefunds.status, 'pending')))
+    .groupBy(paymentRefunds.paymentId);
+  return new Map(rows.map((r) => [r.paymentId, r.credits]));
+}
+
+/** A payment as the lists show it: with the credits of its refunds still pending at Stripe. */
+export type ListedPayment = PaymentRow & { pendingRefundCredits: number };
+
+/** One payment of the agency, as the lists show it. */
+export async function listedPayment(db: DbOrTx, payment: PaymentRow): Promise<ListedPayment> {
+  return { ...payment, pendingRefundCredits: (await pendingRefundCredits(db, [payment.id])).get(payment.id) ?? 0 };
+}
+
+export async function listPayments(db: DbOrTx, filter: PaymentFilter, page: PageArgs): Promise<Page<ListedPayment>> {
+  const found = await newestFirst(
     db,
     payments,
     and(
@@ -424,6 +443,11 @@ export async function listPayments(db: DbOrTx, filter: PaymentFilter, page: Page
     ),
     page,
   );
+  const pending = await pendingRefundCredits(
+    db,
+    found.items.map((p) => p.id),
+  );
+  return { ...found, items: found.items.map((p) => ({ ...p, pendingRefundCredits: pending.get(p.id) ?? 0 })) };
 }
 
 // ─── Stripe events ───────────────────────────────────────────────────────────

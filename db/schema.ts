@@ -282,7 +282,7 @@ export const ledgerEntries = pgTable(
       .where(sql`${t.leadId} IS NOT NULL`),
     check(
       'ledger_amount_sign',
-      sql`(${t.kind} IN ('charge','card_refund','dispute') AND ${t.amount} < 0) OR (${t.kind} IN ('top_up','refund','dispute_reversal') AND ${t.amount} > 0) OR ${t.kind} = 'adjustment'`,
+      sql`(${t.kind} IN ('charge','card_refund','dispute') AND ${t.amount} < 0) OR (${t.kind} IN ('top_up','refund','dispute_reversal','card_refund_reversal') AND ${t.amount} > 0) OR ${t.kind} = 'adjustment'`,
     ),
   ],
 );

@@ -78,6 +78,8 @@ export function formatMoney(amount: number, currency: string): string {
 export const stripeLedgerKey = {
   payment: (paymentIntentId: string) => `stripe:${paymentIntentId}`,
   refund: (refundId: string) => `stripe:${refundId}`,
+  /** A refund Stripe reports failed after it had succeeded: its credits back, once. */
+  refundFailed: (refundId: string) => `stripe:refund_failed:${refundId}`,
   dispute: (disputeId: string) => `stripe:${disputeId}`,
   disputeReversal: (disputeId: string) => `stripe:${disputeId}:won`,
 } as const;

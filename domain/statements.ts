@@ -26,6 +26,7 @@ export const SECTION_OF_KIND: Record<LedgerEntryKind, StatementSection> = {
   charge: 'charges',
   refund: 'returns',
   card_refund: 'cardRefunds',
+  card_refund_reversal: 'cardRefunds',
   dispute: 'disputes',
   dispute_reversal: 'disputes',
   adjustment: 'adjustments',

@@ -62,7 +62,8 @@ export type ClaimFailureReason = (typeof CLAIM_FAILURE_REASONS)[number];
 /**
  * `refund`: a lead's price given back (a return); `card_refund`, `dispute`: a Stripe refund of a card top-up and a
  * card dispute, debits that may take a wallet below zero (the money has already left); `dispute_reversal`: a
- * dispute the agency won, credited back.
+ * dispute the agency won, credited back; `card_refund_reversal`: a card refund Stripe reports failed after it had
+ * succeeded, its credits given back.
  */
 export const LEDGER_ENTRY_KINDS = [
   'top_up',
@@ -72,6 +73,7 @@ export const LEDGER_ENTRY_KINDS = [
   'card_refund',
   'dispute',
   'dispute_reversal',
+  'card_refund_reversal',
 ] as const;
 export type LedgerEntryKind = (typeof LEDGER_ENTRY_KINDS)[number];
 

@@ -4,7 +4,8 @@
  * hands it to db/payment-refunds.ts, which debits once per Stripe object
  * whatever the order or number of deliveries.
  *
- * - `refund.created`, `refund.updated`: the refund's status; `succeeded` debits.
+ * - `refund.created`, `refund.updated`: the refund's status; `succeeded` debits; `failed` after `succeeded`
+ *   credits back (the bank returned the money).
  * - `charge.refunded`: the charge's refunds when the event carries them
  *   (each applied as above); otherwise the refund events do the work.
  * - `charge.dispute.created`, `charge.dispute.updated`, `charge.dispute.closed`:

@@ -34,6 +34,12 @@ export const PaymentView = z.object({
   currency: z.string(),
   amountDisplay: z.string().describe('the amount for people, e.g. "12.50 USD"'),
   refundedCredits: z.number().int(),
+  pendingRefundCredits: z
+    .number()
+    .int()
+    .describe(
+      "credits of refunds asked of Stripe and not yet succeeded: they leave the wallet when Stripe's webhook says so",
+    ),
   disputedCredits: z.number().int(),
   cardBrand: Nullable(z.string()),
   cardLast4: Nullable(z.string()),

@@ -7,7 +7,7 @@
 import Stripe from 'stripe';
 
 import { type DisputeRow, paymentDetail, type RefundRow, requestRefund } from '../../db/payment-refunds';
-import { listPayments, stripeSecretsOf } from '../../db/payments';
+import { listedPayment, listPayments, stripeSecretsOf } from '../../db/payments';
 import { stripeClient } from '../../lib/stripe';
 import { auditBy } from '../audit';
 import { listBody, pageArgs } from '../pagination';
@@ -84,7 +84,7 @@ export const refundRoutes: AnyRoute[] = [
       return {
         status: 200,
         body: {
-          payment: paymentView(detail.payment),
+          payment: paymentView(await listedPayment(services.db, detail.payment)),
           refunds: detail.refunds.map(refundView),
           disputes: detail.disputes.map(disputeView),
         },
@@ -160,7 +160,8 @@ export const refundRoutes: AnyRoute[] = [
           throw new Problem(409, result.error, result.detail, { balance: result.balance });
         throw new Problem(409, result.error, result.detail);
       }
-      return { status: 201, body: { refund: refundView(result.refund), payment: paymentView(result.payment) } };
+      const payment = await listedPayment(services.db, result.payment);
+      return { status: 201, body: { refund: refundView(result.refund), payment: paymentView(payment) } };
     },
   }),
 ];

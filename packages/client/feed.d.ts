@@ -83,7 +83,7 @@ export interface components {
                 /** Format: uuid */
                 id: string;
                 /** @enum {string} */
-                kind: "top_up" | "charge" | "refund" | "adjustment" | "card_refund" | "dispute" | "dispute_reversal";
+                kind: "top_up" | "charge" | "refund" | "adjustment" | "card_refund" | "dispute" | "dispute_reversal" | "card_refund_reversal";
                 /** @description credits in (positive) or out (negative) */
                 amount: number;
                 /** @description ISO-8601 UTC time the entry was made */

@@ -4190,7 +4190,7 @@ export interface components {
             nextCursor: string | null;
         };
         /** @enum {string} */
-        LedgerEntryKind: "top_up" | "charge" | "refund" | "adjustment" | "card_refund" | "dispute" | "dispute_reversal";
+        LedgerEntryKind: "top_up" | "charge" | "refund" | "adjustment" | "card_refund" | "dispute" | "dispute_reversal" | "card_refund_reversal";
         LedgerEntryView: {
             /** Format: uuid */
             id: string;
@@ -4510,6 +4510,8 @@ export interface components {
             /** @description the amount for people, e.g. "12.50 USD" */
             amountDisplay: string;
             refundedCredits: number;
+            /** @description credits of refunds asked of Stripe and not yet succeeded: they leave the wallet when Stripe's webhook says so */
+            pendingRefundCredits: number;
             disputedCredits: number;
             cardBrand: string | null;
             cardLast4: string | null;

@@ -25,6 +25,7 @@ import {
   STRIPE_MOCK_KEY,
   stripeEvent,
 } from '../helpers/stripe';
+import { runDocWalkthrough } from './doc-examples';
 import { apiAgency, apiBuyer, type ApiInstance, bearer, type Harness, startHarness } from './harness';
 
 const PUBLIC_URL = 'https://leads.example.com';
@@ -431,4 +432,11 @@ describe('a buyer’s top-up by card', () => {
     expect(await topUps(buyer.id)).toHaveLength(1);
     await second.close();
   });
+});
+
+test("docs/payments.md's top-up walkthrough runs as written", async () => {
+  const { buyer, buyerKey } = await world();
+  const out = await runDocWalkthrough('docs/payments.md', 'top-up', { LW: h.main.baseUrl, KEY: buyerKey });
+  expect(out).toEqual(['usd 250 10-500', 'true', 'credits', 'pending 100 250.00 USD']);
+  expect(await walletBalance(h.database.db, buyer.id)).toBe(0);
 });

@@ -5,24 +5,25 @@
  */
 import { and, eq } from 'drizzle-orm';
 
-import { SYSTEM } from '../../db/audit';
 import { postLedgerEntry, walletBalance } from '../../db/ledger';
-import { createPayment, paymentById, savePaymentSettings, settleSucceededPayment } from '../../db/payments';
+import { createPayment, paymentById } from '../../db/payments';
 import { auditLog, buyers, ledgerEntries, paymentRefunds } from '../../db/schema';
 import { PAYMENT_DISPUTED_REASON, stripeLedgerKey } from '../../domain/payments';
 import {
+  agencyWithCardPayments,
   charge,
   deliver,
   dispute,
   newId,
+  paidPayment,
   refund,
   signedDelivery,
   startStripeErrorServer,
-  STRIPE_MOCK_KEY,
   stripeEvent,
   stripeForTests,
 } from '../helpers/stripe';
-import { apiAgency, apiBuyer, bearer, type Harness, startHarness } from './harness';
+import { runDocWalkthrough } from './doc-examples';
+import { apiBuyer, bearer, type Harness, startHarness } from './harness';
 
 const WEBHOOK_SECRET = 'whsec_test_refunds_0123456789';
 let h: Harness;
@@ -39,45 +40,16 @@ afterAll(async () => {
 
 /** An agency with card payments, a buyer, and a succeeded payment of `credits` credited through the one path. */
 async function paidWorld(credits = 50, creditPrice = 250) {
-  const { agency, adminKey } = await apiAgency(h);
-  const { buyer } = await apiBuyer(h, adminKey);
-  await savePaymentSettings(
-    h.database.db,
-    agency.id,
-    {
-      secretKey: STRIPE_MOCK_KEY,
-      webhookSecret: WEBHOOK_SECRET,
-      currency: 'usd',
-      creditPrice,
-      minCredits: 1,
-      maxCredits: 1000,
-    },
-    SYSTEM,
-  );
-  const pending = await createPayment(h.database.db, {
-    agencyId: agency.id,
-    buyerId: buyer.id,
-    kind: 'checkout',
-    credits,
+  const { agency, adminKey } = await agencyWithCardPayments(h, {
+    webhookSecret: WEBHOOK_SECRET,
+    currency: 'usd',
     creditPrice,
-    currency: 'usd',
+    minCredits: 1,
+    maxCredits: 1000,
   });
-  const paymentIntentId = newId('pi');
-  const chargeId = newId('ch');
-  const settled = await settleSucceededPayment(h.database.db, {
-    agencyId: agency.id,
-    paymentId: pending.id,
-    paymentIntentId,
-    chargeId,
-    amount: pending.amount,
-    currency: 'usd',
-    cardBrand: 'visa',
-    cardLast4: '4242',
-    eventId: newId('evt'),
-  });
-  expect(settled.outcome).toBe('credited');
-  if (settled.outcome !== 'credited') throw new Error(settled.outcome);
-  return { agency, adminKey, buyer, payment: settled.payment, paymentIntentId, chargeId };
+  const { buyer } = await apiBuyer(h, adminKey);
+  const paid = await paidPayment(h.database.db, { agencyId: agency.id, buyerId: buyer.id, credits, creditPrice });
+  return { agency, adminKey, buyer, ...paid };
 }
 
 function send(agencyId: string, type: Parameters<typeof stripeEvent>[0], object: object) {
@@ -93,7 +65,7 @@ async function sendOk(agencyId: string, type: Parameters<typeof stripeEvent>[0],
   return body.outcome;
 }
 
-const entriesOf = (buyerId: string, kind: 'card_refund' | 'dispute' | 'dispute_reversal') =>
+const entriesOf = (buyerId: string, kind: 'card_refund' | 'card_refund_reversal' | 'dispute' | 'dispute_reversal') =>
   h.database.db
     .select()
     .from(ledgerEntries)
@@ -256,6 +228,57 @@ describe('refunds', () => {
     expect(await paymentById(h.database.db, payment.id)).toMatchObject({ refundedCredits: 11 });
   });
 
+  test('a refund Stripe reports failed after it succeeded credits the buyer back once; repeats and a late success move nothing', async () => {
+    const { agency, adminKey, buyer, payment, paymentIntentId, chargeId } = await paidWorld(40, 100);
+    const res = await h.http.post(`/v1/payments/${payment.id}/refunds`).set(bearer(adminKey)).send({ credits: 15 });
+    expect(res.status).toBe(201);
+    const re = (status: string) =>
+      refund({
+        id: res.body.refund.stripeRefundId,
+        amount: 1500,
+        paymentIntent: paymentIntentId,
+        charge: chargeId,
+        status,
+      });
+    expect(await sendOk(agency.id, 'refund.updated', re('succeeded'))).toBe('applied');
+    expect(await walletBalance(h.database.db, buyer.id)).toBe(25);
+
+    // The bank sent the money back: twenty deliveries of the failure at once (and a repeat) credit once.
+    const failed = re('failed');
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => sendOk(agency.id, 'refund.updated', failed)));
+    expect(outcomes.filter((o) => o === 'applied')).toHaveLength(1);
+    expect(await sendOk(agency.id, 'refund.updated', failed)).toBe('ignored');
+    const back = await entriesOf(buyer.id, 'card_refund_reversal');
+    expect(back).toHaveLength(1);
+    expect(back[0]).toMatchObject({
+      amount: 15,
+      idempotencyKey: stripeLedgerKey.refundFailed(res.body.refund.stripeRefundId),
+    });
+    expect(await walletBalance(h.database.db, buyer.id)).toBe(40);
+    // A success delivered late (out of order) does not debit again: failed is final.
+    expect(await sendOk(agency.id, 'refund.updated', re('succeeded'))).toBe('ignored');
+    expect(await entriesOf(buyer.id, 'card_refund')).toHaveLength(1);
+    expect(await walletBalance(h.database.db, buyer.id)).toBe(40);
+    // The credits are refundable again, and the payment and its refund say what happened.
+    const detail = await h.http.get(`/v1/payments/${payment.id}`).set(bearer(adminKey));
+    expect(detail.body.payment).toMatchObject({ refundedCredits: 0, pendingRefundCredits: 0 });
+    expect(detail.body.refunds).toEqual([expect.objectContaining({ status: 'failed', credits: 15 })]);
+    const again = await h.http.post(`/v1/payments/${payment.id}/refunds`).set(bearer(adminKey)).send({ credits: 40 });
+    expect(again.status).toBe(201);
+  });
+
+  test('a failure reported before the success debits nothing at all', async () => {
+    const { agency, buyer, payment, paymentIntentId } = await paidWorld(20, 100);
+    const id = newId('re');
+    const re = (status: string) => refund({ id, amount: 500, paymentIntent: paymentIntentId, status });
+    expect(await sendOk(agency.id, 'refund.updated', re('failed'))).toBe('ignored');
+    expect(await sendOk(agency.id, 'refund.created', re('succeeded'))).toBe('ignored');
+    expect(await entriesOf(buyer.id, 'card_refund')).toEqual([]);
+    expect(await entriesOf(buyer.id, 'card_refund_reversal')).toEqual([]);
+    expect(await walletBalance(h.database.db, buyer.id)).toBe(20);
+    expect(await paymentById(h.database.db, payment.id)).toMatchObject({ refundedCredits: 0 });
+  });
+
   test('a refund of an unknown payment is refused (422) and moves nothing', async () => {
     const { agency, buyer } = await paidWorld(10, 100);
     const res = await send(agency.id, 'refund.updated', refund({ amount: 100, paymentIntent: newId('pi') }));
@@ -322,6 +345,39 @@ describe('disputes', () => {
     expect(await buyerRow(buyer.id)).toMatchObject({ status: 'active' });
   });
 
+  test('a dispute while a refund is pending takes what the refund leaves; the refund then succeeds within the payment', async () => {
+    const { agency, adminKey, buyer, payment, paymentIntentId, chargeId } = await paidWorld(50, 100);
+    const res = await h.http.post(`/v1/payments/${payment.id}/refunds`).set(bearer(adminKey)).send({ credits: 20 });
+    expect(res.status).toBe(201);
+    // The cardholder disputes the whole charge while the refund is on its way.
+    const whole = dispute({ amount: 5000, charge: chargeId, paymentIntent: paymentIntentId });
+    expect(await sendOk(agency.id, 'charge.dispute.created', whole)).toBe('applied');
+    expect((await entriesOf(buyer.id, 'dispute')).map((e) => e.amount)).toEqual([-30]);
+    expect(await paymentById(h.database.db, payment.id)).toMatchObject({ disputedCredits: 30, refundedCredits: 0 });
+
+    const re = refund({
+      id: res.body.refund.stripeRefundId,
+      amount: 2000,
+      paymentIntent: paymentIntentId,
+      charge: chargeId,
+      status: 'succeeded',
+    });
+    expect(await sendOk(agency.id, 'refund.updated', re)).toBe('applied');
+    expect((await entriesOf(buyer.id, 'card_refund')).map((e) => e.amount)).toEqual([-20]);
+    expect(await paymentById(h.database.db, payment.id)).toMatchObject({ disputedCredits: 30, refundedCredits: 20 });
+    expect(await walletBalance(h.database.db, buyer.id)).toBe(0);
+
+    // A second dispute of the same charge finds nothing left: refused, nothing moves.
+    const more = await send(agency.id, 'charge.dispute.created', dispute({ amount: 100, charge: chargeId }));
+    expect(res.status).toBe(201);
+    expect(more.status).toBe(422);
+    expect(await more.json()).toMatchObject({ reason: 'nothing_left' });
+    // Won, the dispute gives back exactly what it took.
+    expect(await sendOk(agency.id, 'charge.dispute.closed', { ...whole, status: 'won' })).toBe('applied');
+    expect(await walletBalance(h.database.db, buyer.id)).toBe(30);
+    expect(await paymentById(h.database.db, payment.id)).toMatchObject({ disputedCredits: 0, refundedCredits: 20 });
+  });
+
   test('closed before created: debit and credit back net to nothing; created later changes nothing; lost stays debited', async () => {
     const { agency, buyer, paymentIntentId, chargeId } = await paidWorld(20, 100);
     const d = dispute({ amount: 1999, charge: chargeId, paymentIntent: null });
@@ -342,4 +398,16 @@ describe('disputes', () => {
     expect((await buyerRow(b2.id)).status).toBe('active');
     expect(paymentIntentId).toMatch(/^pi_/);
   });
+});
+
+test("docs/payments.md's console refund walkthrough runs as written", async () => {
+  const { adminKey, buyer, payment } = await paidWorld(30, 250);
+  const out = await runDocWalkthrough('docs/payments.md', 'console-refund', {
+    LW: h.main.baseUrl,
+    KEY: adminKey,
+    BUYER: buyer.id,
+    PAYMENT: payment.id,
+  });
+  expect(out).toEqual(['30 0 0', 'pending 5000 20', '409 refund_exceeds_payment 10', 'pending 20']);
+  expect(await walletBalance(h.database.db, buyer.id)).toBe(30);
 });

@@ -4,12 +4,6 @@
  * stripe-mock when the webhook did not carry it); a bad month is a 400 naming the field; and over random ledgers
  * written to the database, opening + movements = closing and the last month closes on the wallet's balance.
  */
-import { execFile } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
-
 import { eq } from 'drizzle-orm';
 import fc from 'fast-check';
 
@@ -21,6 +15,7 @@ import { stripeLedgerKey } from '../../domain/payments';
 import { monthBounds, STATEMENT_SECTIONS } from '../../domain/statements';
 import type { LedgerEntryKind } from '../../domain/types';
 import { STRIPE_MOCK_KEY, stripeForTests } from '../helpers/stripe';
+import { runDocWalkthrough } from './doc-examples';
 import { apiAgency, apiBuyer, bearer, getCsv, type Harness, startHarness } from './harness';
 
 const TZ = 'America/New_York';
@@ -255,6 +250,7 @@ test('over random ledgers in the database, months chain and the last closes on t
     'card_refund',
     'dispute',
     'dispute_reversal',
+    'card_refund_reversal',
   ];
   const bounds = ['2026-03', '2026-04', '2026-05'].map((m) => monthBounds(m, 'Europe/London').start.getTime());
   await fc.assert(
@@ -299,17 +295,10 @@ test('over random ledgers in the database, months chain and the last closes on t
 
 test("docs/payments.md's statements walkthrough runs as written", async () => {
   const w = await world();
-  const doc = fs.readFileSync(path.join(__dirname, '../../docs/payments.md'), 'utf8');
-  const script = /<!-- walkthrough: statements[^>]*-->\s*```sh\n([\s\S]*?)```/.exec(doc)?.[1];
-  expect(script).toBeDefined();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-statements-'));
-  try {
-    const { stdout } = await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', script!], {
-      cwd: dir,
-      env: { ...process.env, LW: h.main.baseUrl, KEY: w.apiKey, MONTH: '2026-03' },
-    });
-    expect(stdout.trim().split('\n')).toEqual(['2026-04', '70 95', 'visa 4242', 'closing,95']);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const out = await runDocWalkthrough('docs/payments.md', 'statements', {
+    LW: h.main.baseUrl,
+    KEY: w.apiKey,
+    MONTH: '2026-03',
+  });
+  expect(out).toEqual(['2026-04', '70 95', 'visa 4242', 'closing,95']);
 });

@@ -18,7 +18,11 @@ import type { AddressInfo } from 'node:net';
 
 import Stripe from 'stripe';
 
-import { startStripeMock as startMockProcess } from '../../lib/stripe-mock';
+import { SYSTEM } from '../../db/audit';
+import type { Db } from '../../db/connection';
+import { createPayment, savePaymentSettings, settleSucceededPayment } from '../../db/payments';
+import { startStripeMock as startMockProcess, STRIPE_MOCK_KEY } from '../../lib/stripe-mock';
+import { apiAgency, type Harness } from '../api/harness';
 
 export { STRIPE_MOCK_KEY } from '../../lib/stripe-mock';
 
@@ -741,4 +745,49 @@ export function stripeForTests(): {
       return proxy!;
     },
   };
+}
+
+/**
+ * A succeeded card payment of `credits` for the buyer, credited through the one crediting path (as the webhook
+ * would: `settleSucceededPayment`), with made-up Stripe ids: what a refund or dispute test starts from.
+ */
+export async function paidPayment(
+  db: Db,
+  input: { agencyId: string; buyerId: string; credits: number; creditPrice: number; currency?: string },
+) {
+  const currency = input.currency ?? 'usd';
+  const pending = await createPayment(db, { ...input, kind: 'checkout', currency });
+  const paymentIntentId = newId('pi');
+  const chargeId = newId('ch');
+  const settled = await settleSucceededPayment(db, {
+    agencyId: input.agencyId,
+    paymentId: pending.id,
+    paymentIntentId,
+    chargeId,
+    amount: pending.amount,
+    currency,
+    cardBrand: 'visa',
+    cardLast4: '4242',
+    eventId: newId('evt'),
+  });
+  if (settled.outcome !== 'credited') throw new Error(`the payment was not credited: ${settled.outcome}`);
+  return { payment: settled.payment, paymentIntentId, chargeId };
+}
+
+/** A new agency (test/api/harness `apiAgency`) taking card payments with stripe-mock's key (as its owner would set). */
+export async function agencyWithCardPayments(
+  h: Harness,
+  s: { webhookSecret: string; currency: string; creditPrice: number; minCredits: number; maxCredits: number },
+) {
+  const made = await apiAgency(h);
+  await savePaymentSettings(h.database.db, made.agency.id, { secretKey: STRIPE_MOCK_KEY, ...s }, SYSTEM);
+  return made;
+}
+
+/** `stripeForTests()` started before the file's tests (and its API) and stopped after them. */
+export function stripeForThisFile(): ReturnType<typeof stripeForTests> {
+  const stripe = stripeForTests();
+  beforeAll(() => stripe.start());
+  afterAll(() => stripe.stop());
+  return stripe;
 }

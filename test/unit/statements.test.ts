@@ -22,6 +22,7 @@ const SIGN: Record<LedgerEntryKind, 1 | -1 | 0> = {
   top_up: 1,
   refund: 1,
   dispute_reversal: 1,
+  card_refund_reversal: 1,
   charge: -1,
   card_refund: -1,
   dispute: -1,

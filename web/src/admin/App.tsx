@@ -21,6 +21,7 @@ import { Campaigns } from './Campaigns';
 import { Ctx, useDirectory } from './context';
 import { Disputes } from './Disputes';
 import { LeadDetail, Leads } from './Leads';
+import { Payments } from './Payments';
 import { PaymentSettingsPage } from './PaymentSettings';
 import { Review } from './Review';
 import { Link, match, navigate, useLocation } from './router';
@@ -127,6 +128,7 @@ const I = {
   settings:
     'M10 7a3 3 0 100 6 3 3 0 000-6zM10 2v2M10 16v2M2 10h2M16 10h2M4.3 4.3l1.4 1.4M14.3 14.3l1.4 1.4M4.3 15.7l1.4-1.4M14.3 5.7l1.4-1.4',
   audit: 'M5 3h10v14H5zM8 7h4M8 10h4M8 13h2',
+  payments: 'M2 5h16v10H2zM2 8h16M5 12h4',
 };
 const Icon = ({ d }: { d: string }) => (
   <svg viewBox="0 0 20 20" width="17" height="17" aria-hidden="true">
@@ -179,6 +181,10 @@ function useCounts(api: Api) {
   return { counts, refresh };
 }
 
+/** Who reads the agency's card payments and who refunds them (api/authorization.ts: listPayments, refundPayment). */
+const PAYMENT_READERS: string[] = ['owner', 'admin', 'analyst'];
+const REFUNDERS: string[] = ['owner', 'admin'];
+
 function Console({ session, agency }: { session: ReadySession; agency: Agency }) {
   const { api } = session;
   const dir = useDirectory(api, agency);
@@ -189,6 +195,7 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
     void refresh();
   }, [path]);
   const ctx = useMemo(() => ({ api, dir }), [api, dir]);
+  const role = session.view.organisation.role;
 
   let page: ComponentChildren = null;
   let m: Record<string, string> | null;
@@ -210,6 +217,7 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
   else if (path === '/admin/analytics') page = <Analytics />;
   else if (path === '/admin/keys') page = <KeysPage api={api} />;
   else if (path === '/admin/settings') page = <SettingsPage />;
+  else if (path === '/admin/payments') page = <Payments canRefund={REFUNDERS.includes(role)} />;
   else if (path === '/admin/payment-settings') page = <PaymentSettingsPage />;
   else if (path === '/admin/team') page = <Team />;
   else
@@ -258,6 +266,11 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
             <NavLink href="/admin/disputes" icon={I.disputes} path={path} count={counts.disputes}>
               Disputes
             </NavLink>
+            {PAYMENT_READERS.includes(role) ? (
+              <NavLink href="/admin/payments" icon={I.payments} path={path}>
+                Payments
+              </NavLink>
+            ) : null}
             <div class="sidenav-sep" />
             <NavLink href="/admin/analytics" icon={I.analytics} path={path}>
               Analytics

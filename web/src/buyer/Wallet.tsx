@@ -72,6 +72,10 @@ const KIND: Record<string, string> = {
   charge: 'Lead charge',
   refund: 'Refund',
   adjustment: 'Adjustment',
+  card_refund: 'Card refund',
+  card_refund_reversal: 'Card refund failed (credits back)',
+  dispute: 'Card dispute',
+  dispute_reversal: 'Card dispute won',
 };
 
 /** The columns every ledger shares: a buyer's (LedgerEntry) and a source's (SourceLedgerEntry). */

@@ -8,7 +8,7 @@
  */
 import { useState } from 'preact/hooks';
 
-import { type Api, messageOf, ok } from '../../shared/api';
+import { type Api, ApiError, messageOf, ok } from '../../shared/api';
 import { money } from '../../shared/format';
 import { Button, ErrorNote, Field, Panel, toast, useAsync } from '../../shared/ui';
 
@@ -28,6 +28,8 @@ export function TopUp({ api }: { api: Api }) {
   }, [api]);
   const [credits, setCredits] = useState('');
   const [busy, setBusy] = useState(false);
+  // The API's word on the amount (the agency may have changed its bounds since the page loaded).
+  const [refused, setRefused] = useState<string | null>(null);
   const returned = returnedFrom();
 
   if (!state.data) return <ErrorNote error={state.error} />;
@@ -46,7 +48,9 @@ export function TopUp({ api }: { api: Api }) {
       );
       location.assign(started.url);
     } catch (err) {
-      toast(messageOf(err), 'bad');
+      const field = err instanceof ApiError ? err.fieldError('credits') : undefined;
+      if (field) setRefused(field);
+      else toast(messageOf(err), 'bad');
       setBusy(false);
     }
   };
@@ -75,7 +79,7 @@ export function TopUp({ api }: { api: Api }) {
             <Field
               label="Credits"
               hint={valid ? `You pay ${money(n * options.creditPrice!, options.currency!)}` : undefined}
-              error={credits !== '' && !valid ? `A whole number from ${min} to ${max}` : undefined}
+              error={credits !== '' && !valid ? `A whole number from ${min} to ${max}` : (refused ?? undefined)}
             >
               <input
                 type="number"
@@ -85,7 +89,10 @@ export function TopUp({ api }: { api: Api }) {
                 step={1}
                 value={credits}
                 data-testid="topup-credits"
-                onInput={(e) => setCredits((e.target as HTMLInputElement).value)}
+                onInput={(e) => {
+                  setCredits((e.target as HTMLInputElement).value);
+                  setRefused(null);
+                }}
               />
             </Field>
             <Button type="submit" disabled={!valid || busy} data-testid="topup-pay">
