@@ -5,6 +5,7 @@
 import { saleActivities } from '../claims/sale';
 import { bidActivities } from './bids';
 import { deliveryActivities } from './delivery';
+import { endpointActivities } from './endpoints';
 import type { ActivityDeps } from './deps';
 import { offerActivities } from './offers';
 import { rechargeActivities } from './recharge';
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...deliveryActivities(deps),
     ...bidActivities(deps),
     ...rechargeActivities(deps),
+    ...endpointActivities(deps),
   };
 }
 
