@@ -19,7 +19,7 @@ import type { FeedHandle } from '../../api/feed';
 import { addMembership, createUser, type Org } from '../../db/accounts';
 import type { MembershipRole } from '../../domain/accounts';
 import { hashPassword } from '../../lib/passwords';
-import { bearer, type Harness, RELAXED_LIMITS, ROOT_TOKEN, startHarness } from '../api/harness';
+import { bearer, type Harness, type HarnessOptions, RELAXED_LIMITS, ROOT_TOKEN, startHarness } from '../api/harness';
 
 const ROOT = path.resolve(__dirname, '../..');
 const SCREENSHOTS = path.join(ROOT, 'test-results', 'screenshots');
@@ -257,13 +257,16 @@ export interface BrowserSuite {
   track(w: PageWatch): PageWatch;
 }
 
-/** A browser test file's world: the pages built, the API harness and Chromium, set up before its tests and closed after. */
-export function browserSuite(): BrowserSuite {
+/**
+ * A browser test file's world: the pages built, the API harness (with `opts`, e.g. an address allow-list for local
+ * servers) and Chromium, set up before its tests and closed after.
+ */
+export function browserSuite(opts: HarnessOptions = {}): BrowserSuite {
   const pages: PageWatch[] = [];
   const suite = { track: (w: PageWatch) => (pages.push(w), w) } as BrowserSuite;
   beforeAll(async () => {
     buildPages();
-    suite.h = await startHarness();
+    suite.h = await startHarness(opts);
     suite.browser = await launchBrowser();
   }, 240_000);
   afterAll(async () => {
