@@ -17,7 +17,7 @@
 import { endpointForCalls, endpointsForCalls, recordEndpointCall } from '../db/endpoints';
 import { leadById } from '../db/leads';
 import type { EndpointCallOutcome } from '../domain/endpoints';
-import { type CallDeps, pingTier, postLead,type PostOutcome } from '../lib/endpoint-calls';
+import { type CallDeps, pingTier, postLead, type PostOutcome } from '../lib/endpoint-calls';
 import { resolveDeliveryConfig } from './channels/config';
 import type { ActivityDeps } from './deps';
 

@@ -5,8 +5,8 @@
 import { saleActivities } from '../claims/sale';
 import { bidActivities } from './bids';
 import { deliveryActivities } from './delivery';
-import { endpointActivities } from './endpoints';
 import type { ActivityDeps } from './deps';
+import { endpointActivities } from './endpoints';
 import { offerActivities } from './offers';
 import { rechargeActivities } from './recharge';
 import { routingActivities } from './routing';

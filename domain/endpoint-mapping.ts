@@ -32,7 +32,7 @@ import type { LeadFields } from './types';
 export type EndpointTemplate = Record<string, unknown>;
 
 /** A value of the answer: a JSON path (`result.price`, `$.offers[0].id`) or a JSONata expression. */
-export type AnswerValue = { path: string } | { jsonata: string };
+type AnswerValue = { path: string } | { jsonata: string };
 
 export interface ResponseRules {
   /** The HTTP statuses that may accept; any other is a refusal (a 5xx: an error). Default 200–299. */

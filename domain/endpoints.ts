@@ -61,12 +61,12 @@ export const MAX_CONCURRENT_PINGS = 1000;
 /** The endpoint log keeps this many calls per endpoint. */
 export const ENDPOINT_LOG_SIZE = 100;
 /** A logged body (request or answer) keeps this many characters. */
-export const LOGGED_BODY_CHARS = 2048;
+const LOGGED_BODY_CHARS = 2048;
 /** An answer is read up to this many bytes; the rules see no more. */
 export const MAX_ANSWER_BYTES = 64 * 1024;
 
 /** What a log shows instead of a secret. */
-export const MASK = '••••';
+const MASK = '••••';
 
 /** The request as it was sent, for the log: the secrets in its headers masked. */
 export interface LoggedRequest {

@@ -21,7 +21,7 @@ import crypto from 'node:crypto';
 
 import { Webhook } from 'standardwebhooks';
 
-import { encodeBody, readAnswer, renderTemplate,type RenderValues } from '../domain/endpoint-mapping';
+import { encodeBody, readAnswer, renderTemplate, type RenderValues } from '../domain/endpoint-mapping';
 import {
   type EndpointCall,
   type EndpointCallKind,
@@ -242,7 +242,7 @@ export async function pingTier(
 /** A post's result for the sale: taken (charge), refused, unknown (review), or certainly not taken. */
 export type PostOutcome = 'accepted' | 'rejected' | 'unknown' | 'failed';
 
-export function postOutcomeOf(outcome: EndpointCallOutcome): PostOutcome {
+function postOutcomeOf(outcome: EndpointCallOutcome): PostOutcome {
   if (outcome === 'accepted' || outcome === 'rejected' || outcome === 'unknown') return outcome;
   return 'failed';
 }

@@ -7,7 +7,7 @@
  */
 import { Webhook } from 'standardwebhooks';
 
-import { BEHAVIOURS, FLEET_SETTINGS, type Fleet, startEndpointFleet } from '../helpers/endpoint-fleet';
+import { BEHAVIOURS, type Fleet, FLEET_SETTINGS, startEndpointFleet } from '../helpers/endpoint-fleet';
 import { apiAgency, apiBuyer, bearer, type Harness, startHarness } from './harness';
 
 let h: Harness;

@@ -14,7 +14,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** How one step (ping or post) answers. */
-export type StepScript =
+type StepScript =
   | { answer: 'bid'; bid: number; delayMs?: number }
   | { answer: 'accept'; delayMs?: number }
   | { answer: 'reject'; reason: string }
@@ -47,7 +47,7 @@ export const BEHAVIOURS = {
   acceptPost: (): Script => ({ ping: { answer: 'bid', bid: 1 }, post: { answer: 'accept' } }),
 };
 
-export interface Received {
+interface Received {
   method: string;
   path: string;
   headers: http.IncomingHttpHeaders;
