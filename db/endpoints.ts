@@ -18,45 +18,18 @@ import crypto from 'node:crypto';
 
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 
-import type { EndpointTemplate, ResponseRules } from '../domain/endpoint-mapping';
-import {
-  ENDPOINT_LOG_SIZE,
-  type EndpointAuthKind,
-  type EndpointCall,
-  type EndpointFormat,
-  type EndpointMethod,
-  type EndpointStatus,
-  FAILING_OUTCOMES,
-} from '../domain/endpoints';
+import { ENDPOINT_LOG_SIZE, type EndpointCall, type EndpointSettings, FAILING_OUTCOMES } from '../domain/endpoints';
 import { keyStore } from '../lib/key-store';
 import { agencySettings, autoPauseAfterFailures } from './agencies';
 import { type AuditBy, recordChange, SYSTEM } from './audit';
 import type { DbOrTx } from './connection';
 import { buyerEndpoints, endpointCalls } from './schema';
 
+export type { EndpointSettings } from '../domain/endpoints';
 export type EndpointRow = typeof buyerEndpoints.$inferSelect;
 export type EndpointCallRow = typeof endpointCalls.$inferSelect;
 
 const SECRET_PURPOSE = 'buyer_endpoint.secret';
-
-/** An endpoint's settings as the agency gives them (the secret apart). */
-export interface EndpointSettings {
-  pingUrl: string | null;
-  postUrl: string;
-  method: EndpointMethod;
-  format: EndpointFormat;
-  authKind: EndpointAuthKind;
-  authHeader: string | null;
-  authUsername: string | null;
-  timeoutMs: number;
-  maxConcurrentPings: number;
-  pingTemplate: EndpointTemplate | null;
-  postTemplate: EndpointTemplate;
-  pingRules: ResponseRules | null;
-  postRules: ResponseRules;
-  status: EndpointStatus;
-  pauseReason: string | null;
-}
 
 /** The buyer's endpoint, or null. */
 export async function endpointOfBuyer(db: DbOrTx, buyerId: string): Promise<EndpointRow | null> {
@@ -72,6 +45,24 @@ const summary = (s: Pick<EndpointRow, 'pingUrl' | 'postUrl' | 'authKind' | 'stat
   status: s.status,
   timeoutMs: s.timeoutMs,
 });
+
+/** A change of the endpoint, in its buyer's audit trail. */
+function recordEndpointChange(
+  db: DbOrTx,
+  who: { agencyId: string; buyerId: string; by: AuditBy },
+  changes: Record<string, { from: unknown; to: unknown }>,
+): Promise<boolean> {
+  const { agencyId, buyerId, by } = who;
+  return recordChange(db, {
+    agencyId,
+    buyerId,
+    by,
+    objectType: 'buyer',
+    objectId: buyerId,
+    action: 'updated',
+    changes,
+  });
+}
 
 /**
  * Creates or replaces the buyer's endpoint. `secret` undefined keeps the
@@ -115,15 +106,7 @@ export async function saveEndpoint(
     endpoint: { from: before ? summary(before) : null, to: summary(row!) },
   };
   if (input.secret !== undefined) changes.endpointSecret = { from: 'set', to: 'set' }; // redacted by the audit log
-  await recordChange(db, {
-    agencyId: input.agencyId,
-    buyerId: input.buyerId,
-    by: input.by,
-    objectType: 'buyer',
-    objectId: input.buyerId,
-    action: 'updated',
-    changes,
-  });
+  await recordEndpointChange(db, input, changes);
   return row!;
 }
 
@@ -134,15 +117,7 @@ export async function deleteEndpoint(
 ): Promise<boolean> {
   const gone = await db.delete(buyerEndpoints).where(eq(buyerEndpoints.buyerId, input.buyerId)).returning();
   if (gone.length === 0) return false;
-  await recordChange(db, {
-    agencyId: input.agencyId,
-    buyerId: input.buyerId,
-    by: input.by,
-    objectType: 'buyer',
-    objectId: input.buyerId,
-    action: 'updated',
-    changes: { endpoint: { from: summary(gone[0]!), to: null } },
-  });
+  await recordEndpointChange(db, input, { endpoint: { from: summary(gone[0]!), to: null } });
   return true;
 }
 

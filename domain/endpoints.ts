@@ -141,11 +141,8 @@ function maskKeys(value: unknown, depth = 0): unknown {
   return out;
 }
 
-/** What the call library needs of an endpoint (db/endpoints.ts `EndpointForCalls`: the row, its secret opened). */
-export interface EndpointSpec {
-  id: string;
-  buyerId: string;
-  status: EndpointStatus;
+/** An endpoint's settings as the agency gives them (the secret apart). */
+export interface EndpointSettings {
   pingUrl: string | null;
   postUrl: string;
   method: EndpointMethod;
@@ -153,13 +150,21 @@ export interface EndpointSpec {
   authKind: EndpointAuthKind;
   authHeader: string | null;
   authUsername: string | null;
-  secret: string | null;
   timeoutMs: number;
   maxConcurrentPings: number;
   pingTemplate: EndpointTemplate | null;
   postTemplate: EndpointTemplate;
   pingRules: ResponseRules | null;
   postRules: ResponseRules;
+  status: EndpointStatus;
+  pauseReason: string | null;
+}
+
+/** What the call library needs of an endpoint (db/endpoints.ts `EndpointForCalls`: the row, its secret opened). */
+export interface EndpointSpec extends Omit<EndpointSettings, 'pauseReason'> {
+  id: string;
+  buyerId: string;
+  secret: string | null;
 }
 
 /** One call as the endpoint's log records it. */
