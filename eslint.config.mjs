@@ -80,6 +80,8 @@ export default tseslint.config(
       '*.mjs',
       // package.json's bin: plain CommonJS that node runs as it is (test/ops/cli.test.ts drives it).
       'bin/*.cjs',
+      // Plain-Node examples for buyers' developers, run as they are by the docs' tests (prettier still formats them).
+      'docs/examples/**',
     ],
   },
   js.configs.recommended,

@@ -6,6 +6,7 @@ import { saleActivities } from '../claims/sale';
 import { bidActivities } from './bids';
 import { deliveryActivities } from './delivery';
 import type { ActivityDeps } from './deps';
+import { endpointActivities } from './endpoints';
 import { offerActivities } from './offers';
 import { rechargeActivities } from './recharge';
 import { routingActivities } from './routing';
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...deliveryActivities(deps),
     ...bidActivities(deps),
     ...rechargeActivities(deps),
+    ...endpointActivities(deps),
   };
 }
 

@@ -52,6 +52,7 @@ import { campaignRoutes } from './routes/campaigns';
 import { checkoutRoutes } from './routes/checkout';
 import { deliveryRoutes } from './routes/deliveries';
 import { disputeRoutes } from './routes/disputes';
+import { endpointRoutes } from './routes/endpoints';
 import { exportRoutes } from './routes/exports';
 import { keyRoutes } from './routes/keys';
 import { leadRoutes } from './routes/leads';
@@ -257,6 +258,7 @@ export function createApi(deps: ApiDeps): Api {
     ...agencyRoutes,
     ...meRoutes,
     ...buyerRoutes,
+    ...endpointRoutes,
     ...campaignRoutes,
     ...leadRoutes,
     ...offerRoutes,

@@ -57,6 +57,12 @@ const AUTHORIZATION = {
   buyerLedger: AGENCY_READ,
   createBuyerKey: AGENCY_MANAGE,
   rotateWebhookSecret: AGENCY_MANAGE,
+  // a buyer's endpoint for outbound ping-post: settings (a secret inside) and test calls are the managers'; the log a read
+  getBuyerEndpoint: AGENCY_READ,
+  putBuyerEndpoint: AGENCY_MANAGE,
+  deleteBuyerEndpoint: AGENCY_MANAGE,
+  testBuyerEndpoint: AGENCY_MANAGE,
+  buyerEndpointCalls: AGENCY_READ,
   buyerChanges: AGENCY_READ,
   buyerStats: AGENCY_READ,
   buyerStatementMonths: AGENCY_READ,

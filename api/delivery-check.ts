@@ -1,4 +1,4 @@
-/** Configuration-time SSRF check of a buyer's delivery URLs: a private, loopback or link-local target is a 400 naming the field. */
+/** Configuration-time SSRF check of a buyer's outbound URLs: a private, loopback or link-local target is a 400 naming the field. */
 import type { DeliverySettings } from '../db/buyers';
 import { checkDeliveryUrl, UrlRefused } from '../lib/url-guard';
 import { Problem } from './problem';
@@ -9,11 +9,16 @@ export async function checkDeliveryUrls(
   path = 'delivery',
 ): Promise<void> {
   if (!delivery?.webhookUrl) return;
+  await checkUrlField(delivery.webhookUrl, allowlist, `${path}.webhookUrl`);
+}
+
+/** The same check of one URL field (a buyer endpoint's ping and post URLs): a refused target is a 400 naming `path`. */
+export async function checkUrlField(url: string, allowlist: string | null | undefined, path: string): Promise<void> {
   try {
-    await checkDeliveryUrl(delivery.webhookUrl, allowlist);
+    await checkDeliveryUrl(url, allowlist);
   } catch (err) {
     if (!(err instanceof UrlRefused)) throw err;
-    const errors = [{ in: 'body' as const, path: `${path}.webhookUrl`, message: err.message }];
-    throw new Problem(400, 'validation_failed', `${path}.webhookUrl: ${err.message}`, { errors });
+    const errors = [{ in: 'body' as const, path, message: err.message }];
+    throw new Problem(400, 'validation_failed', `${path}: ${err.message}`, { errors });
   }
 }

@@ -26,6 +26,7 @@ import * as campaigns from './routes/campaigns.schemas';
 import * as checkout from './routes/checkout.schemas';
 import * as deliveries from './routes/deliveries.schemas';
 import * as disputes from './routes/disputes.schemas';
+import * as endpoints from './routes/endpoints.schemas';
 import * as exportRoutes from './routes/exports.schemas';
 import * as keys from './routes/keys.schemas';
 import * as leads from './routes/leads.schemas';
@@ -66,6 +67,7 @@ const SCHEMA_MODULES: Record<string, unknown>[] = [
   campaigns,
   deliveries,
   disputes,
+  endpoints,
   exportRoutes,
   keys,
   leads,

@@ -96,6 +96,8 @@ export interface FieldError {
   message: string;
   /** Where the field is: the JSON body, the query string, the path or a header. */
   in?: 'body' | 'query' | 'params' | 'header';
+  /** For a field holding text in a language (a template, a path, a JSONata expression): the 0-based character of the error. */
+  position?: number;
 }
 
 /**

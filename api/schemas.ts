@@ -157,7 +157,22 @@ export const ProblemSchema = z.object({
   status: z.number().int(),
   detail: z.string(),
   code: z.string(),
-  errors: z.array(z.object({ path: z.string(), message: z.string(), in: z.string().optional() })).optional(),
+  errors: z
+    .array(
+      z.object({
+        path: z.string(),
+        message: z.string(),
+        in: z.string().optional(),
+        position: z
+          .number()
+          .int()
+          .optional()
+          .describe(
+            'in text with a syntax (a template, a JSON path, a JSONata expression): the 0-based character of the error',
+          ),
+      }),
+    )
+    .optional(),
   ...ProblemExtensions.shape,
 });
 

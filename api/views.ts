@@ -9,6 +9,7 @@ import type { BuyerRow } from '../db/buyers';
 import type { CampaignRow, PoolEntry } from '../db/campaigns';
 import type { DeliveryAttemptRow } from '../db/deliveries';
 import type { DisputeRow } from '../db/disputes';
+import type { EndpointCallRow, EndpointRow } from '../db/endpoints';
 import type { LeadRow } from '../db/leads';
 import type { LedgerRow } from '../db/ledger';
 import type { OfferRow, TargetRow, TimelineEvent } from '../db/offers';
@@ -385,5 +386,49 @@ export function paymentView(p: ListedPayment) {
     failureMessage: p.failureMessage,
     createdAt: p.createdAt.toISOString(),
     succeededAt: p.succeededAt?.toISOString() ?? null,
+  };
+}
+
+/** A buyer's endpoint: its secret never, only whether one is stored. */
+export function endpointView(e: EndpointRow) {
+  return {
+    id: e.id,
+    buyerId: e.buyerId,
+    pingUrl: e.pingUrl,
+    postUrl: e.postUrl,
+    method: e.method,
+    format: e.format,
+    auth: { kind: e.authKind, header: e.authHeader, username: e.authUsername, secretSet: e.secretSealed !== null },
+    timeoutMs: e.timeoutMs,
+    maxConcurrentPings: e.maxConcurrentPings,
+    pingTemplate: e.pingTemplate,
+    pingRules: e.pingRules as Record<string, unknown> | null,
+    postTemplate: e.postTemplate,
+    postRules: e.postRules as Record<string, unknown>,
+    status: e.status,
+    pauseReason: e.pauseReason,
+    pausedBy: e.pausedBy,
+    pausedAt: iso(e.pausedAt),
+    consecutiveFailures: e.consecutiveFailures,
+    updatedAt: iso(e.updatedAt)!,
+  };
+}
+
+/** One call of an endpoint's log (secrets were masked when it was recorded). */
+export function endpointCallView(c: EndpointCallRow) {
+  return {
+    id: c.id,
+    leadId: c.leadId,
+    kind: c.kind,
+    step: c.step,
+    outcome: c.outcome,
+    bid: c.bid,
+    pingId: c.pingId,
+    reason: c.reason,
+    latencyMs: c.latencyMs,
+    idempotencyKey: c.idempotencyKey,
+    request: c.request,
+    response: c.response,
+    at: iso(c.createdAt)!,
   };
 }

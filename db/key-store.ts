@@ -18,6 +18,7 @@ import { eq, ne, sql } from 'drizzle-orm';
 import { hmacWithRoot, KeyStore, keyStore, KeyStoreError } from '../lib/key-store';
 import { rewrapWebhookSecrets, sealPlaintextWebhookSecrets, webhookSecretKeyIds } from './buyers';
 import type { DbOrTx } from './connection';
+import { endpointSecretKeyIds, rewrapEndpointSecrets } from './endpoints';
 import { rewrapStripeSecrets, stripeSecretKeyIds } from './payments';
 import { keyStoreRoots } from './schema';
 import { rewrapSsoSecrets, ssoSecretKeyIds } from './sso';
@@ -91,6 +92,12 @@ const SEALED_SECRETS: SealedSecrets[] = [
     name: 'agency_payment_settings.stripe_secrets',
     keyIds: stripeSecretKeyIds,
     rewrap: rewrapStripeSecrets,
+    sealPlaintext: async () => 0, // created sealed
+  },
+  {
+    name: 'buyer_endpoints.secret_sealed',
+    keyIds: endpointSecretKeyIds,
+    rewrap: rewrapEndpointSecrets,
     sealPlaintext: async () => 0, // created sealed
   },
   keyStoreRootsSecrets,

@@ -31,6 +31,18 @@ import type { MembershipRole, OneTimePurpose, OrgKind, SignInMethod } from '../d
 import type { AuditAction, AuditActorType, AuditChanges, AuditObjectType } from '../domain/audit';
 import type { AlertSettings } from '../domain/buyer-side';
 import type { FieldMapping } from '../domain/delivery';
+import type { EndpointTemplate, ResponseRules } from '../domain/endpoint-mapping';
+import type {
+  EndpointAuthKind,
+  EndpointCallKind,
+  EndpointCallOutcome,
+  EndpointFormat,
+  EndpointMethod,
+  EndpointStatus,
+  EndpointStep,
+  LoggedRequest,
+  LoggedResponse,
+} from '../domain/endpoints';
 import type { LeadFilters } from '../domain/filters';
 import type { PaymentKind, PaymentStatus, RefundStatus, StripeEventOutcome } from '../domain/payments';
 import type { Pause, WeeklySchedule } from '../domain/schedule';
@@ -1402,5 +1414,101 @@ export const rechargeRequests = pgTable(
     index('recharge_requests_due_idx')
       .on(t.createdAt)
       .where(sql`${t.startedAt} IS NULL`),
+  ],
+);
+
+/**
+ * A buyer's own system in ping-post (#22): pinged at `ping_url` with the ping
+ * template (non-identifying fields only), posted the full lead at `post_url`
+ * (without a ping URL: posted directly), answers read by the rules. One per buyer.
+ */
+export const buyerEndpoints = pgTable(
+  'buyer_endpoints',
+  {
+    id: id(),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    buyerId: uuid('buyer_id')
+      .notNull()
+      .references(() => buyers.id, { onDelete: 'cascade' }),
+    pingUrl: text('ping_url'),
+    postUrl: text('post_url').notNull(),
+    method: text('method').$type<EndpointMethod>().notNull().default('POST'),
+    format: text('format').$type<EndpointFormat>().notNull().default('json'),
+    authKind: text('auth_kind').$type<EndpointAuthKind>().notNull().default('none'),
+    /** `header`: the header's name (its value is the secret). */
+    authHeader: text('auth_header'),
+    /** `basic`: the user name (the password is the secret). */
+    authUsername: text('auth_username'),
+    /** Key-store sealed (purpose `buyer_endpoint.secret`, context the row's id); null with no authentication. */
+    secretSealed: text('secret_sealed'),
+    timeoutMs: integer('timeout_ms').notNull().default(1500),
+    maxConcurrentPings: integer('max_concurrent_pings').notNull().default(10),
+    pingTemplate: jsonb('ping_template').$type<EndpointTemplate>(),
+    postTemplate: jsonb('post_template').$type<EndpointTemplate>().notNull(),
+    pingRules: jsonb('ping_rules').$type<ResponseRules>(),
+    postRules: jsonb('post_rules').$type<ResponseRules>().notNull(),
+    status: text('status').$type<EndpointStatus>().notNull().default('active'),
+    pauseReason: text('pause_reason'),
+    /** `agency` (paused in the console) or `system` (a run of failed calls, a 410, a refused address). */
+    pausedBy: text('paused_by').$type<'agency' | 'system'>(),
+    pausedAt: ts('paused_at'),
+    consecutiveFailures: integer('consecutive_failures').notNull().default(0),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('buyer_endpoints_buyer_idx').on(t.buyerId),
+    check('buyer_endpoints_method', sql`${t.method} IN ('POST', 'PUT')`),
+    check('buyer_endpoints_format', sql`${t.format} IN ('json', 'form')`),
+    check('buyer_endpoints_auth_kind', sql`${t.authKind} IN ('none', 'header', 'basic', 'hmac')`),
+    check('buyer_endpoints_secret_sealed', sql`${t.secretSealed} IS NULL OR ${t.secretSealed} LIKE 'lwk1.%'`),
+    check('buyer_endpoints_secret_needed', sql`(${t.authKind} = 'none') = (${t.secretSealed} IS NULL)`),
+    check('buyer_endpoints_timeout', sql`${t.timeoutMs} BETWEEN 100 AND 10000`),
+    check('buyer_endpoints_max_concurrent_pings', sql`${t.maxConcurrentPings} BETWEEN 1 AND 1000`),
+    check(
+      'buyer_endpoints_ping_parts',
+      sql`(${t.pingUrl} IS NULL) = (${t.pingTemplate} IS NULL) AND (${t.pingUrl} IS NULL) = (${t.pingRules} IS NULL)`,
+    ),
+    check('buyer_endpoints_status', sql`${t.status} IN ('active', 'paused')`),
+    check('buyer_endpoints_failures', sql`${t.consecutiveFailures} >= 0`),
+  ],
+);
+
+/** The endpoint's log: each call as sent (secrets masked) and answered (redacted, truncated); the last 100 kept. */
+export const endpointCalls = pgTable(
+  'endpoint_calls',
+  {
+    id: id(),
+    endpointId: uuid('endpoint_id')
+      .notNull()
+      .references(() => buyerEndpoints.id, { onDelete: 'cascade' }),
+    leadId: uuid('lead_id'),
+    kind: text('kind').$type<EndpointCallKind>().notNull(),
+    step: text('step').$type<EndpointStep>().notNull(),
+    request: jsonb('request').$type<LoggedRequest>().notNull(),
+    response: jsonb('response').$type<LoggedResponse>(),
+    latencyMs: integer('latency_ms').notNull(),
+    outcome: text('outcome').$type<EndpointCallOutcome>().notNull(),
+    bid: integer('bid'),
+    pingId: text('ping_id'),
+    reason: text('reason'),
+    /** A post's `Idempotency-Key` (the same on every resend of one sale). */
+    idempotencyKey: text('idempotency_key'),
+    /** clock_timestamp(): calls recorded in one transaction keep their order. */
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' })
+      .notNull()
+      .default(sql`clock_timestamp()`),
+  },
+  (t) => [
+    index('endpoint_calls_endpoint_idx').on(t.endpointId, t.createdAt),
+    check('endpoint_calls_kind', sql`${t.kind} IN ('ping', 'post', 'test')`),
+    check('endpoint_calls_step', sql`${t.step} IN ('ping', 'post')`),
+    check(
+      'endpoint_calls_outcome',
+      sql`${t.outcome} IN ('accepted', 'rejected', 'timeout', 'late', 'unknown', 'error', 'malformed', 'refused', 'busy')`,
+    ),
+    check('endpoint_calls_latency', sql`${t.latencyMs} >= 0`),
   ],
 );

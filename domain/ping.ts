@@ -27,6 +27,13 @@ export function leadFieldsOfPing(p: PingLeadFields): LeadFields {
   };
 }
 
+/**
+ * The lead fields a ping may carry – the non-identifying ones above (`answers`:
+ * every answer) – in preview.ts's terms, so `previewOf(fields, PING_FIELDS)`
+ * is exactly what an outbound ping to a buyer's endpoint may read.
+ */
+export const PING_FIELDS = ['zip', 'state', 'city', 'answers'] as const satisfies readonly (keyof PingLeadFields)[];
+
 export interface Contradiction {
   path: string;
   message: string;

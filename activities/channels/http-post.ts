@@ -1,12 +1,9 @@
 /**
- * One guarded JSON POST: SSRF-checked at connect time, bounded in time, no
- * redirects followed, the answer's status checked (2xx = delivered).
+ * One guarded JSON POST (lib/endpoint-http.ts: SSRF-checked at connect time,
+ * bounded in time, no redirects followed), the answer's status checked
+ * (2xx = delivered).
  */
-import http from 'node:http';
-import https from 'node:https';
-
-import { checkLiteralHost, guardedLookup, UrlRefused } from '../../lib/url-guard';
-import { traceOutgoing } from '../../observability/tracing';
+import { CallFailed, guardedRequest } from '../../lib/endpoint-http';
 
 export class DeliveryHttpError extends Error {
   constructor(
@@ -43,66 +40,26 @@ export async function postJson(
   headers: Record<string, string>,
   opts: { timeoutMs: number; allowlist?: string | null },
 ): Promise<PostResult> {
-  const url = new URL(rawUrl);
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new UrlRefused('only http and https URLs are allowed');
-  checkLiteralHost(url, opts.allowlist);
-  // OpenTelemetry: a client span and the traceparent header when tracing is on (observability/tracing.ts).
-  return traceOutgoing('POST delivery', url, headers, (traced) => send(url, body, traced, opts));
-}
-
-function send(
-  url: URL,
-  body: string,
-  headers: Record<string, string>,
-  opts: { timeoutMs: number; allowlist?: string | null },
-): Promise<PostResult> {
-  const client = url.protocol === 'https:' ? https : http;
-  return new Promise<PostResult>((resolve, reject) => {
-    const req = client.request(
-      url,
-      {
-        method: 'POST',
-        headers: {
-          'Content-Type': 'application/json',
-          'Content-Length': String(Buffer.byteLength(body)),
-          'User-Agent': 'Leadwire-Delivery/1',
-          ...headers,
-        },
-        lookup: guardedLookup(opts.allowlist),
-        timeout: opts.timeoutMs,
-        signal: AbortSignal.timeout(opts.timeoutMs),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          if (size < 1024) chunks.push(c);
-          size += c.length;
-        });
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          const text = Buffer.concat(chunks).toString('utf8').slice(0, 1024);
-          if (status >= 200 && status < 300) resolve({ status, body: text });
-          else
-            reject(
-              new DeliveryHttpError(
-                `HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`,
-                status,
-                text,
-                parseRetryAfter(res.headers['retry-after']),
-              ),
-            );
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new DeliveryHttpError(`no answer within ${opts.timeoutMs} ms`, null)));
-    req.on('error', (err) =>
-      reject(
-        err instanceof UrlRefused || err instanceof DeliveryHttpError ? err : new DeliveryHttpError(err.message, null),
-      ),
-    );
-    req.end(body);
-  });
+  let res;
+  try {
+    res = await guardedRequest(rawUrl, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'User-Agent': 'Leadwire-Delivery/1', ...headers },
+      body,
+      timeoutMs: opts.timeoutMs,
+      allowlist: opts.allowlist,
+      maxBytes: 1024,
+      traceName: 'POST delivery',
+    });
+  } catch (err) {
+    throw err instanceof CallFailed ? new DeliveryHttpError(err.message, null) : err;
+  }
+  const { status, body: text } = res;
+  if (status >= 200 && status < 300) return { status, body: text };
+  throw new DeliveryHttpError(
+    `HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`,
+    status,
+    text,
+    parseRetryAfter(res.headers['retry-after']),
+  );
 }

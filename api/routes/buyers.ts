@@ -53,7 +53,8 @@ export async function checkServiceLines(
     throw invalidField(`${path}.${i}`, `unknown service line "${keys[i]}" (create it with POST /v1/service-lines)`);
 }
 
-async function loadBuyer(services: ApiServices, agencyId: string, id: string) {
+/** The caller's agency's buyer, or 404. */
+export async function loadBuyer(services: ApiServices, agencyId: string, id: string) {
   const buyer = await getBuyer(services.db, agencyId, id);
   if (!buyer) throw notFound('buyer');
   return buyer;

@@ -601,6 +601,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/buyers/{id}/endpoint": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A buyer's endpoint for outbound ping-post (its secret never: only whether one is set)
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         */
+        get: operations["getBuyerEndpoint"];
+        /**
+         * Set a buyer's endpoint: ping and post URLs, authentication, timeout, request templates and response rules
+         * @description Creates or replaces the endpoint. Templates and rules are checked: a ping template that reads a hidden field, an unknown field or filter, a bad JSON path or JSONata expression is a 400 naming the field (`errors[].path`) and the character (`errors[].position`). The secret is write-only; omitted, the stored one is kept. URLs pass the address guard (no private ranges unless allowed). docs/buyer-endpoints.md
+         *
+         *     Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         */
+        put: operations["putBuyerEndpoint"];
+        post?: never;
+        /**
+         * Remove a buyer's endpoint and its log (answers whether there was one)
+         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         */
+        delete: operations["deleteBuyerEndpoint"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/buyers/{id}/endpoint/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test a buyer's endpoint: ping a sample lead (and post it, if asked); answers the mapped request and the parsed answer
+         * @description The calls go out through the same library as the auction (the address guard, the timeout, the template and the rules) and land in the endpoint log as `test` calls, which never count against its health. A paused endpoint can be tested. The answer is 200 whatever the buyer answered: the outcome says it.
+         *
+         *     Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         */
+        post: operations["testBuyerEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/buyers/{id}/endpoint/calls": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A buyer's endpoint log: its last 100 calls, newest first, with the request as sent (secrets masked) and the answer (redacted, truncated)
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         */
+        get: operations["buyerEndpointCalls"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/campaigns": {
         parameters: {
             query?: never;
@@ -3837,6 +3909,273 @@ export interface components {
             /** Format: email */
             email: string;
         };
+        Endpoint: {
+            endpoint: components["schemas"]["EndpointView"];
+        };
+        EndpointCallView: {
+            /** Format: uuid */
+            id: string;
+            leadId: string | null;
+            /** @enum {string} */
+            kind: "ping" | "post" | "test";
+            /** @enum {string} */
+            step: "ping" | "post";
+            /** @enum {string} */
+            outcome: "accepted" | "rejected" | "timeout" | "late" | "unknown" | "error" | "malformed" | "refused" | "busy";
+            bid: number | null;
+            pingId: string | null;
+            reason: string | null;
+            latencyMs: number;
+            idempotencyKey: string | null;
+            request: {
+                /** @enum {string} */
+                method: "POST" | "PUT";
+                url: string;
+                /** @description as sent, secrets masked (••••) */
+                headers: {
+                    [key: string]: string;
+                };
+                /** @description as sent (truncated) */
+                body: string;
+            };
+            response: {
+                status: number;
+                /** @description redacted and truncated */
+                body: string;
+            } | null;
+            /** @description ISO-8601 UTC time */
+            at: string;
+        };
+        EndpointCalls: {
+            /** @description newest first, at most 100 */
+            calls: components["schemas"]["EndpointCallView"][];
+        };
+        EndpointDeleted: {
+            deleted: boolean;
+        };
+        EndpointPut: {
+            /** @description where pings go (the non-identifying fields); absent or null: the lead is posted directly */
+            pingUrl?: string | null;
+            /**
+             * Format: uri
+             * @description where the winner is posted the full lead
+             */
+            postUrl: string;
+            /**
+             * @description default POST
+             * @enum {string}
+             */
+            method?: "POST" | "PUT";
+            /**
+             * @description json (default) or form (application/x-www-form-urlencoded, flat templates)
+             * @enum {string}
+             */
+            format?: "json" | "form";
+            /** @description default none */
+            auth?: {
+                /**
+                 * @description none; header (a header with a token); basic (HTTP basic); hmac (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature)
+                 * @enum {string}
+                 */
+                kind: "none" | "header" | "basic" | "hmac";
+                /** @description header: the header's name (default Authorization) */
+                header?: string;
+                /** @description basic: the user name */
+                username?: string;
+                /** @description the token, the password, or the Standard Webhooks key (whsec_ + base64); write-only, never answered; omitted: the stored one is kept */
+                secret?: string;
+            };
+            /** @description each call's own timeout (default 1500, at most 10000) */
+            timeoutMs?: number;
+            /** @description pings in flight at once per worker process (default 10) */
+            maxConcurrentPings?: number;
+            /** @description required with a ping URL */
+            pingTemplate?: {
+                [key: string]: unknown;
+            };
+            /** @description required with a ping URL; must say where the bid is */
+            pingRules?: {
+                /** @description the HTTP statuses that may accept (default 200–299); another is a refusal, a 5xx an error */
+                acceptStatuses?: number[];
+                /** @description whether the answer accepts: a path whose value equals `equals` (else is truthy), or a JSONata expression; absent: the status decides */
+                accepted?: {
+                    path: string;
+                    equals?: string | number | boolean;
+                } | {
+                    jsonata: string;
+                };
+                /** @description where the bid is, in credits (required in ping rules) */
+                bid?: {
+                    /** @description a JSON path: `result.price`, `$.offers[0].id` */
+                    path: string;
+                } | {
+                    /** @description a JSONata expression over the answer; `$status` is the HTTP status */
+                    jsonata: string;
+                };
+                /** @description the buyer's ping id, echoed in the post as {{pingId}} */
+                pingId?: {
+                    /** @description a JSON path: `result.price`, `$.offers[0].id` */
+                    path: string;
+                } | {
+                    /** @description a JSONata expression over the answer; `$status` is the HTTP status */
+                    jsonata: string;
+                };
+                /** @description the buyer's reason for a refusal */
+                reason?: {
+                    /** @description a JSON path: `result.price`, `$.offers[0].id` */
+                    path: string;
+                } | {
+                    /** @description a JSONata expression over the answer; `$status` is the HTTP status */
+                    jsonata: string;
+                };
+            };
+            /** @description the body in the buyer's names (JSON): strings may hold placeholders – `{{zip}}`, `{{answers.roof_age|number}}`, `{{phone|digits}}`; filters upper, lower, digits, number. A ping may read only zip, state, city and answers; a post every field, `leadId`, `pingId` and `bid`. docs/buyer-endpoints.md */
+            postTemplate: {
+                [key: string]: unknown;
+            };
+            /** @description default: a 2xx accepts */
+            postRules?: {
+                /** @description the HTTP statuses that may accept (default 200–299); another is a refusal, a 5xx an error */
+                acceptStatuses?: number[];
+                /** @description whether the answer accepts: a path whose value equals `equals` (else is truthy), or a JSONata expression; absent: the status decides */
+                accepted?: {
+                    path: string;
+                    equals?: string | number | boolean;
+                } | {
+                    jsonata: string;
+                };
+                /** @description where the bid is, in credits (required in ping rules) */
+                bid?: {
+                    /** @description a JSON path: `result.price`, `$.offers[0].id` */
+                    path: string;
+                } | {
+                    /** @description a JSONata expression over the answer; `$status` is the HTTP status */
+                    jsonata: string;
+                };
+                /** @description the buyer's ping id, echoed in the post as {{pingId}} */
+                pingId?: {
+                    /** @description a JSON path: `result.price`, `$.offers[0].id` */
+                    path: string;
+                } | {
+                    /** @description a JSONata expression over the answer; `$status` is the HTTP status */
+                    jsonata: string;
+                };
+                /** @description the buyer's reason for a refusal */
+                reason?: {
+                    /** @description a JSON path: `result.price`, `$.offers[0].id` */
+                    path: string;
+                } | {
+                    /** @description a JSONata expression over the answer; `$status` is the HTTP status */
+                    jsonata: string;
+                };
+            };
+            /**
+             * @description active (default) or paused; active again clears a pause and the failure run
+             * @enum {string}
+             */
+            status?: "active" | "paused";
+            pauseReason?: string;
+        };
+        EndpointTest: {
+            /** @description null for a direct-post endpoint */
+            ping: {
+                /** @enum {string} */
+                outcome: "accepted" | "rejected" | "timeout" | "late" | "unknown" | "error" | "malformed" | "refused" | "busy";
+                bid: number | null;
+                pingId: string | null;
+                reason: string | null;
+                latencyMs: number;
+                request: {
+                    /** @enum {string} */
+                    method: "POST" | "PUT";
+                    url: string;
+                    /** @description as sent, secrets masked (••••) */
+                    headers: {
+                        [key: string]: string;
+                    };
+                    /** @description as sent (truncated) */
+                    body: string;
+                };
+                response: {
+                    status: number;
+                    /** @description redacted and truncated */
+                    body: string;
+                } | null;
+            } | null;
+            /** @description null unless asked (or direct post) */
+            post: {
+                /** @enum {string} */
+                outcome: "accepted" | "rejected" | "timeout" | "late" | "unknown" | "error" | "malformed" | "refused" | "busy";
+                bid: number | null;
+                pingId: string | null;
+                reason: string | null;
+                latencyMs: number;
+                request: {
+                    /** @enum {string} */
+                    method: "POST" | "PUT";
+                    url: string;
+                    /** @description as sent, secrets masked (••••) */
+                    headers: {
+                        [key: string]: string;
+                    };
+                    /** @description as sent (truncated) */
+                    body: string;
+                };
+                response: {
+                    status: number;
+                    /** @description redacted and truncated */
+                    body: string;
+                } | null;
+            } | null;
+        };
+        EndpointTestBody: {
+            /** @description the lead to send (default: a sample lead) */
+            fields?: components["schemas"]["LeadFields"];
+            /** @description post as well after the ping (a direct-post endpoint always posts) */
+            post?: boolean;
+        };
+        EndpointView: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            buyerId: string;
+            pingUrl: string | null;
+            postUrl: string;
+            /** @enum {string} */
+            method: "POST" | "PUT";
+            /** @enum {string} */
+            format: "json" | "form";
+            auth: {
+                /** @enum {string} */
+                kind: "none" | "header" | "basic" | "hmac";
+                header: string | null;
+                username: string | null;
+                /** @description whether a secret is stored (it is never answered) */
+                secretSet: boolean;
+            };
+            timeoutMs: number;
+            maxConcurrentPings: number;
+            pingTemplate: {
+                [key: string]: unknown;
+            } | null;
+            pingRules: {
+                [key: string]: unknown;
+            } | null;
+            postTemplate: {
+                [key: string]: unknown;
+            };
+            postRules: {
+                [key: string]: unknown;
+            };
+            /** @enum {string} */
+            status: "active" | "paused";
+            pauseReason: string | null;
+            pausedBy: ("agency" | "system") | null;
+            pausedAt: string | null;
+            consecutiveFailures: number;
+            /** @description ISO-8601 UTC time */
+            updatedAt: string;
+        };
         /** @enum {string} */
         ExclusionReason: "not_subscribed" | "outside_service_area" | "insufficient_credits" | "cap_reached" | "paused" | "not_in_campaign_pool" | "already_bought" | "outside_hours" | "filter_mismatch";
         /** @description how the webhook JSON is shaped: rename payload paths (e.g. {"lead.phone": "phone_number"}), add static values, omit paths */
@@ -4717,6 +5056,8 @@ export interface components {
                 path: string;
                 message: string;
                 in?: string;
+                /** @description in text with a syntax (a template, a JSON path, a JSONata expression): the 0-based character of the error */
+                position?: number;
             }[];
             /** @description `rate_limited`: seconds to wait (as the Retry-After header) */
             retryAfter?: number;
@@ -7592,6 +7933,363 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getBuyerEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the endpoint */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Endpoint"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putBuyerEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EndpointPut"];
+            };
+        };
+        responses: {
+            /** @description saved */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Endpoint"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteBuyerEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed, or there was none */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointDeleted"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    testBuyerEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["EndpointTestBody"];
+            };
+        };
+        responses: {
+            /** @description what was sent and what came back */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointTest"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    buyerEndpointCalls: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the log (empty without an endpoint) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointCalls"];
                 };
             };
             /** @description missing or invalid API key (`unauthorized`) */

@@ -319,6 +319,39 @@ const CASES: Case[] = [
     url: (w) => `/v1/buyers/${w.T.buyer.id}/webhook-secret`,
     expect: adminOfA(201),
   },
+  // A buyer's endpoint: set, read, tested (a URL that does not resolve: the answer says so), its log, removed.
+  {
+    method: 'put',
+    path: '/v1/buyers/:id/endpoint',
+    url: (w) => `/v1/buyers/${w.T.buyer.id}/endpoint`,
+    body: () => ({ postUrl: 'https://buyer-endpoint.invalid/post', postTemplate: { phone: '{{phone}}' } }),
+    expect: adminOfA(200),
+  },
+  {
+    method: 'get',
+    path: '/v1/buyers/:id/endpoint',
+    url: (w) => `/v1/buyers/${w.T.buyer.id}/endpoint`,
+    expect: adminOfA(200),
+  },
+  {
+    method: 'post',
+    path: '/v1/buyers/:id/endpoint/test',
+    url: (w) => `/v1/buyers/${w.T.buyer.id}/endpoint/test`,
+    body: () => ({}),
+    expect: adminOfA(200),
+  },
+  {
+    method: 'get',
+    path: '/v1/buyers/:id/endpoint/calls',
+    url: (w) => `/v1/buyers/${w.T.buyer.id}/endpoint/calls`,
+    expect: adminOfA(200),
+  },
+  {
+    method: 'delete',
+    path: '/v1/buyers/:id/endpoint',
+    url: (w) => `/v1/buyers/${w.T.buyer.id}/endpoint`,
+    expect: adminOfA(200),
+  },
   {
     method: 'get',
     path: '/v1/buyers/:id/changes',

@@ -260,7 +260,8 @@ export interface BrowserSuite {
 /**
  * A browser test file's world: the pages built, the API harness and Chromium, set up before its tests and closed
  * after. `harness`: its options – `{ bus: 'postgres' }` for a page that must hear `wallet.changed` (the ledger
- * trigger's NOTIFY reaches the feed through a LISTEN connection; the default in-process bus does not hear it).
+ * trigger's NOTIFY reaches the feed through a LISTEN connection; the default in-process bus does not hear it), an
+ * address allow-list for local servers.
  */
 export function browserSuite(harness: HarnessOptions = {}): BrowserSuite {
   const pages: PageWatch[] = [];

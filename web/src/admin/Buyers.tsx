@@ -23,6 +23,7 @@ import {
   useAsync,
 } from '../shared/ui';
 import { TeamPanel } from '../team/TeamPanel';
+import { EndpointPanel } from './BuyerEndpoint';
 import { CloseRatesPanel } from './BuyerSide';
 import { useConsole } from './context';
 import { Link, navigate } from './router';
@@ -363,6 +364,8 @@ export function BuyerDetail({ id }: { id: string }) {
           await buyer.reload();
         }}
       />
+      <h2 class="section-title">Endpoint (outbound ping-post)</h2>
+      <EndpointPanel buyerId={b.id} />
       <Panel title="Ledger" actions={<span class="muted">newest first</span>}>
         {ledger.data ? <LedgerTable entries={ledger.data.entries} /> : <Loading />}
       </Panel>

@@ -18,6 +18,8 @@ export interface FieldError {
   path: string;
   message: string;
   in?: string;
+  /** In text with a syntax (an endpoint's template or rules): the character of the error. */
+  position?: number;
 }
 
 export class ApiError extends Error {

@@ -1,0 +1,89 @@
+/**
+ * Outbound ping-post to buyers' own systems (#22), as activities the lead
+ * workflow's auction will call (lib/endpoint-calls.ts does the calls):
+ *
+ * - `pingEndpoints`: ONE activity per tier – the tier's pings go out together
+ *   under one deadline (each call its own timeout), each recorded in the
+ *   endpoint's log as it lands; a late answer is no bid. One activity per ping
+ *   would cost the engine more than the auction.
+ * - `postToEndpoint`: the full lead to the winner only, its own activity, with
+ *   the caller's `Idempotency-Key` – a retry after a crash resends the same
+ *   post with the same key to the same buyer; `unknown` (sent, unanswered) is
+ *   answered as such, never taken for a sale or a refusal.
+ *
+ * Both answer small plain data (no request or answer bodies: those are in the
+ * log), so the workflow's history stays small.
+ */
+import { endpointForCalls, endpointsForCalls, recordEndpointCall } from '../db/endpoints';
+import { leadById } from '../db/leads';
+import type { EndpointCallOutcome } from '../domain/endpoints';
+import { type CallDeps, pingTier, postLead, type PostOutcome } from '../lib/endpoint-calls';
+import { resolveDeliveryConfig } from './channels/config';
+import type { ActivityDeps } from './deps';
+
+/** One endpoint's answer to a ping, as the auction needs it. */
+export interface PingAnswer {
+  buyerId: string;
+  outcome: EndpointCallOutcome;
+  bid: number | null;
+  pingId: string | null;
+  reason: string | null;
+  latencyMs: number;
+}
+
+export interface PostAnswer {
+  result: PostOutcome;
+  outcome: EndpointCallOutcome;
+  reason: string | null;
+  latencyMs: number;
+}
+
+export function endpointActivities({ db, delivery }: ActivityDeps) {
+  const deps = (): CallDeps => ({
+    record: (call, opts) => recordEndpointCall(db, call, opts),
+    allowlist: resolveDeliveryConfig(delivery).allowlist,
+  });
+  const loadLead = async (leadId: string) => {
+    const lead = await leadById(db, leadId);
+    if (!lead) throw new Error(`lead ${leadId} not found`);
+    return lead;
+  };
+
+  return {
+    /** Pings the endpoints of these buyers (active, with a ping URL) under one deadline; one answer each. */
+    async pingEndpoints(input: { leadId: string; buyerIds: string[]; deadlineMs: number }): Promise<PingAnswer[]> {
+      const lead = await loadLead(input.leadId);
+      const endpoints = await endpointsForCalls(db, input.buyerIds);
+      const reports = await pingTier(
+        endpoints,
+        { id: lead.id, values: { fields: lead.fields } },
+        input.deadlineMs,
+        deps(),
+      );
+      return reports.map((r) => ({
+        buyerId: r.buyerId,
+        outcome: r.outcome,
+        bid: r.bid,
+        pingId: r.pingId,
+        reason: r.reason,
+        latencyMs: Math.round(r.latencyMs),
+      }));
+    },
+
+    /** Posts the full lead to the winner's endpoint with the sale's idempotency key (the same on every resend). */
+    async postToEndpoint(input: {
+      leadId: string;
+      buyerId: string;
+      pingId: string | null;
+      bid: number | null;
+      idempotencyKey: string;
+    }): Promise<PostAnswer> {
+      const lead = await loadLead(input.leadId);
+      const endpoint = await endpointForCalls(db, input.buyerId);
+      if (!endpoint) return { result: 'failed', outcome: 'error', reason: 'the buyer has no endpoint', latencyMs: 0 };
+      const values = { fields: lead.fields, leadId: lead.id, pingId: input.pingId, bid: input.bid };
+      const r = await postLead(endpoint, { id: lead.id, values }, input.idempotencyKey, deps());
+      return { result: r.result, outcome: r.outcome, reason: r.reason, latencyMs: Math.round(r.latencyMs) };
+    },
+  };
+}
