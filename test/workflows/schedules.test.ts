@@ -4,9 +4,13 @@
  * (an operator's pause kept), each job's run does its work through a real worker, runs and failures show in
  * /metrics, and a paused schedule runs nothing until unpaused.
  */
+import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
 
 import { Client, Connection, ScheduleOverlapPolicy } from '@temporalio/client';
 import { eq, sql } from 'drizzle-orm';
@@ -15,6 +19,7 @@ import { withIdempotency } from '../../api/idempotency';
 import { createInProcessBus } from '../../db/offer-bus';
 import { idempotencyRecords, leads } from '../../db/schema';
 import { serveMetrics } from '../../observability/metrics';
+import { ensureTemporalCli } from '../../temporal/dev-server';
 import { ensureSchedules, PERIODIC_JOBS, scheduleIdOf } from '../../worker/schedules';
 import { openTestPostgres } from '../helpers/db';
 import { waitForLeadStatus } from '../helpers/lifecycle';
@@ -79,7 +84,7 @@ test("a worker's start leaves every job's schedule as the list defines it: its i
     ]);
     for (const job of PERIODIC_JOBS) {
       const d = await suite.client.schedule.getHandle(scheduleIdOf(taskQueue, job)).describe();
-      expect(d.spec.intervals).toEqual([{ every: job.everyMs, offset: 0 }]);
+      expect(d.spec.intervals).toMatchObject([{ every: job.everyMs }]);
       expect(d.action).toMatchObject({ type: 'startWorkflow', workflowType: job.workflowType, taskQueue });
       expect(d.policies).toMatchObject({ overlap: ScheduleOverlapPolicy.SKIP, pauseOnFailure: false });
       expect(d.policies.catchupWindow).toBeLessThanOrEqual(60_000);
@@ -119,7 +124,7 @@ test('workers starting at once create each schedule once; a changed interval is 
     const updated = await Promise.all(others.slice(0, 2).map((o) => ensureSchedules(o.client, taskQueue, next)));
     expect(updated.map((a) => a[handle.scheduleId])).toContain('updated');
     const d = await handle.describe();
-    expect(d.spec.intervals).toEqual([{ every: 10_000, offset: 0 }]);
+    expect(d.spec.intervals).toMatchObject([{ every: 10_000 }]);
     expect(d.state).toMatchObject({ paused: true, note: 'paused by the test' });
     expect(await ensureSchedules(suite.client, taskQueue, next)).toMatchObject({ [handle.scheduleId]: 'unchanged' });
   } finally {
@@ -225,6 +230,56 @@ test('a paused schedule runs nothing; unpaused, it runs again', async () => {
 
     await handle.unpause();
     await eventually(async () => (await runs('report-fold')) > counted, 20_000, 'a run after the unpause');
+  } finally {
+    await schedules.remove();
+  }
+});
+
+/** The `temporal schedule …` commands of docs/operations.md's Periodic jobs section, as argument lists. */
+function docScheduleCommands(): string[][] {
+  const doc = fs.readFileSync(path.join(__dirname, '../../docs/operations.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('## Periodic jobs'), doc.indexOf('## Temporal: finding'));
+  const block = /```sh\n([\s\S]*?)```/.exec(section)![1]!;
+  return block
+    .split('\n')
+    .filter((l) => l.startsWith('temporal schedule '))
+    .map((l) => [...l.replace(/\s+#.*$/, '').matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!).slice(1));
+}
+
+test("docs/operations.md's CLI commands list, describe, pause, unpause and trigger a job's schedule", async () => {
+  const cli = await ensureTemporalCli();
+  const schedules = await testSchedules(suite.client, suite.worker.taskQueue, { only: ['report-fold'] });
+  const id = schedules.handle('report-fold').scheduleId;
+  const run = async (args: string[]) =>
+    (
+      await promisify(execFile)(
+        cli,
+        [...args.map((a) => (a === 'leadwire-report-fold' ? id : a)), '--address', temporalAddress()],
+        { timeout: 30_000 },
+      )
+    ).stdout;
+  try {
+    const commands = docScheduleCommands();
+    expect(commands.map((c) => c.slice(1, 2).concat(c.includes('--pause') ? ['--pause'] : []))).toEqual([
+      ['list'],
+      ['describe'],
+      ['toggle', '--pause'],
+      ['toggle'],
+      ['trigger'],
+    ]);
+    const [list, describe, pause, unpause, trigger] = commands as [string[], string[], string[], string[], string[]];
+    await eventually(async () => (await run(list)).includes(id), 20_000, 'the schedule in the list');
+    expect(await run(describe)).toContain(id);
+    await run(pause);
+    expect((await schedules.handle('report-fold').describe()).state).toMatchObject({
+      paused: true,
+      note: 'rebuilding the roll-ups',
+    });
+    await run(unpause);
+    expect((await schedules.handle('report-fold').describe()).state.paused).toBe(false);
+    const before = await runs('report-fold');
+    await run(trigger);
+    await eventually(async () => (await runs('report-fold')) > before, 20_000, 'the triggered run');
   } finally {
     await schedules.remove();
   }
