@@ -21,10 +21,11 @@ import {
 } from '@temporalio/client';
 
 import type * as workflows from '../workflows';
+import type { PeriodicJobName } from './jobs';
 
 export interface PeriodicJob {
   /** The schedule's id after the task queue's (`<taskQueue>-<name>`), and the metrics' `job` label. */
-  name: string;
+  name: PeriodicJobName;
   /** The workflow each run starts (workflows/periodic.ts). */
   workflowType: keyof typeof workflows;
   everyMs: number;
@@ -57,8 +58,10 @@ export const PERIODIC_JOBS: readonly PeriodicJob[] = [
     everyMs: 30_000,
     description: 'moves at most 100 stored secrets of each kind to the current master key (docs/security.md)',
   },
-  // Payments reconciliation (#25, branch `reconcile`): the lead adds `reconcilePaymentsWorkflow`
-  // (workflows/reconcile.ts) here at merge, e.g.
+  // ── MERGE: payments reconciliation (#25, branch `reconcile`) ──
+  // The lead adds `reconcilePaymentsWorkflow` (workflows/reconcile.ts, exported from workflows/index.ts) here,
+  // its name to PeriodicJobName (worker/jobs.ts; its activity counted there with `counted`), and a row to
+  // docs/operations.md's Periodic jobs table, e.g.
   // { name: 'reconcile-payments', workflowType: 'reconcilePaymentsWorkflow', everyMs: …, description: '…' },
 ];
 

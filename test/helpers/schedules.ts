@@ -9,21 +9,21 @@ import { ensureSchedules, PERIODIC_JOBS, type PeriodicJob, scheduleIdOf } from '
 
 export interface TestSchedules {
   jobs: PeriodicJob[];
-  handle(name: string): ScheduleHandle;
+  handle(name: PeriodicJob['name']): ScheduleHandle;
   remove(): Promise<void>;
 }
 
 export async function testSchedules(
   client: Client,
   taskQueue: string,
-  opts: { only?: string[]; everyMs?: number } = {},
+  opts: { only?: PeriodicJob['name'][]; everyMs?: number } = {},
 ): Promise<TestSchedules> {
   const jobs = PERIODIC_JOBS.filter((j) => !opts.only || opts.only.includes(j.name)).map((j) => ({
     ...j,
     everyMs: opts.everyMs ?? 3_600_000,
   }));
   await ensureSchedules(client, taskQueue, jobs);
-  const handle = (name: string) =>
+  const handle = (name: PeriodicJob['name']) =>
     client.schedule.getHandle(
       scheduleIdOf(
         taskQueue,

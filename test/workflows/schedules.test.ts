@@ -20,7 +20,7 @@ import { createInProcessBus } from '../../db/offer-bus';
 import { idempotencyRecords, leads } from '../../db/schema';
 import { serveMetrics } from '../../observability/metrics';
 import { ensureTemporalCli } from '../../temporal/dev-server';
-import { ensureSchedules, PERIODIC_JOBS, scheduleIdOf } from '../../worker/schedules';
+import { ensureSchedules, PERIODIC_JOBS, type PeriodicJob, scheduleIdOf } from '../../worker/schedules';
 import { openTestPostgres } from '../helpers/db';
 import { waitForLeadStatus } from '../helpers/lifecycle';
 import { sample } from '../helpers/metrics';
@@ -46,7 +46,7 @@ const runs = async (job: string) => sample(await metrics(), 'leadwire_periodic_j
 const failures = async (job: string) => sample(await metrics(), 'leadwire_periodic_job_failures_total', { job }) ?? 0;
 
 /** Triggers the job's schedule once and answers the result of the workflow it started. */
-async function runOnce<T>(client: Client, schedules: TestSchedules, name: string): Promise<T> {
+async function runOnce<T>(client: Client, schedules: TestSchedules, name: PeriodicJob['name']): Promise<T> {
   const handle = schedules.handle(name);
   const before = (await handle.describe()).info.numActionsTaken;
   await handle.trigger();
