@@ -17,7 +17,7 @@ import { eq, sql } from 'drizzle-orm';
 
 import { withIdempotency } from '../../api/idempotency';
 import { createInProcessBus } from '../../db/offer-bus';
-import { idempotencyRecords, leads } from '../../db/schema';
+import { idempotencyRecords } from '../../db/schema';
 import { serveMetrics } from '../../observability/metrics';
 import { ensureTemporalCli } from '../../temporal/dev-server';
 import { ensureSchedules, PERIODIC_JOBS, type PeriodicJob, scheduleIdOf } from '../../worker/schedules';
@@ -27,7 +27,7 @@ import { sample } from '../helpers/metrics';
 import { type TestSchedules, testSchedules } from '../helpers/schedules';
 import { lifecycleSuite } from '../helpers/suite';
 import { eventually, startWorker, temporalAddress } from '../helpers/temporal';
-import { makeAgency, makeBuyer, makeCampaign, makeLead } from '../helpers/world';
+import { makeStuckLead } from '../helpers/world';
 
 const suite = lifecycleSuite();
 let metricsServer: http.Server;
@@ -141,18 +141,10 @@ describe("each job's run does its work on a worker", () => {
   afterAll(() => schedules.remove());
 
   test('stuck-leads: a lead stored while Temporal was away is routed and sold', async () => {
-    const db = suite.db;
-    const agency = await makeAgency(db);
-    await makeBuyer(db, agency.id, { credits: 100 });
-    const campaign = await makeCampaign(db, agency.id, { mode: 'push' });
-    const lead = await makeLead(db, agency.id, campaign.id);
-    await db
-      .update(leads)
-      .set({ createdAt: new Date(Date.now() - 120_000) })
-      .where(eq(leads.id, lead.id));
+    const lead = await makeStuckLead(suite.db);
     const before = await runs('stuck-leads');
     expect(await runOnce<number>(suite.client, schedules, 'stuck-leads')).toBeGreaterThanOrEqual(1);
-    await waitForLeadStatus(db, lead.id, 'sold');
+    await waitForLeadStatus(suite.db, lead.id, 'sold');
     expect(await runs('stuck-leads')).toBe(before + 1);
   });
 
