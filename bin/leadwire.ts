@@ -21,8 +21,8 @@ import { installTracingFromEnv } from '../observability/tracing';
 import { plainTarget } from '../temporal/connection';
 import { startTemporalDevServer } from '../temporal/dev-server';
 import { publicUrlFromEnv, startAlertDispatcher } from '../worker/alert-dispatcher';
-import { sweepStuckLeads } from '../worker/lead-starter';
 import { startRechargeStarter } from '../worker/recharge-starter';
+import { ensureSchedules } from '../worker/schedules';
 import { createLeadwireWorker } from '../worker/worker';
 import {
   createBus,
@@ -58,7 +58,8 @@ async function main() {
   const running = worker.run();
   // One connection for the worker and the client, so intake's eager starts reach this worker.
   const client = new Client({ connection: workerConnection, namespace: config.temporalNamespace });
-  const stopSweeper = sweepStuckLeads(database.db, client, config.taskQueue);
+  // The periodic jobs as Temporal Schedules (worker/schedules.ts); this process's worker runs them.
+  await ensureSchedules(client, config.taskQueue);
   const publicUrl = publicUrlFromEnv({ PORT: String(config.port), ...process.env });
   const stopAlerts = startAlertDispatcher({ db: database.db, delivery: resolveDeliveryConfig(), publicUrl });
   // Auto-recharges from the outbox the sales' transactions write (#21).
@@ -107,7 +108,6 @@ async function main() {
   onShutdown([
     () => removeStackFile(config.dataDir),
     () => wire?.close(),
-    stopSweeper,
     stopAlerts,
     stopRecharges,
     () => api.close(),

@@ -15,7 +15,6 @@ import { anyUserExists, issueOneTimeToken, revokeUnusedTokens } from '../db/acco
 import { type Database, type Db, openDatabase } from '../db/connection';
 import { prepareKeyStore } from '../db/key-store';
 import { createInProcessBus, createPostgresBus, type OfferBus } from '../db/offer-bus';
-import { startReportFold } from '../db/reports';
 import { ConfigError, readConfig } from '../lib/config';
 import { installKeyStore, KeyStore, masterKeysFromEnv } from '../lib/key-store';
 import { consoleStyle, logger } from '../observability/logger';
@@ -189,15 +188,12 @@ export async function serveApi(
   });
   const server = http.createServer(app);
   const feed = attachFeed(server);
-  // The report deltas into the roll-ups (db/reports.ts), from every API process; one fold runs at a time.
-  const fold = startReportFold(deps.database.db, { onError: (err) => logger.warn({ err }, 'report fold failed') });
   await listen(server, config.port);
   return {
     port: (server.address() as { port: number }).port,
     async close() {
       await new Promise((r) => server.close(r));
       await feed.close();
-      await fold.stop();
     },
   };
 }

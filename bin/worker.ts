@@ -11,8 +11,8 @@ import { installTemporalRuntime } from '../observability/temporal';
 import { installTracingFromEnv } from '../observability/tracing';
 import { connectTemporal, describeTarget } from '../temporal/connection';
 import { publicUrlFromEnv, startAlertDispatcher } from '../worker/alert-dispatcher';
-import { sweepStuckLeads } from '../worker/lead-starter';
 import { startRechargeStarter } from '../worker/recharge-starter';
+import { ensureSchedules } from '../worker/schedules';
 import { createLeadwireWorker } from '../worker/worker';
 import { createBus, exitOnBadConfig, loadConfig, onShutdown, openDatabaseFor } from './runtime';
 
@@ -51,11 +51,10 @@ async function main() {
   worker = created.worker;
   const { connection } = created;
   const running = created.worker.run();
-  // Leads stored while Temporal was away get their routing started once it is back.
   const client = await connectTemporal(config.temporal);
-  const stopSweeper = sweepStuckLeads(database.db, client, config.taskQueue, 30_000, (n) =>
-    console.log(`restarted routing for ${n} stuck lead(s)`),
-  );
+  // The periodic jobs (stuck leads, report fold, expiry, key rotation) as Temporal Schedules: created or
+  // updated here by every worker, run once across them all.
+  logger.info({ schedules: await ensureSchedules(client, config.taskQueue) }, 'periodic job schedules ensured');
   // Offer and low-balance alerts on buyers' channels, from the outbox (#12).
   const stopAlerts = startAlertDispatcher({
     db: database.db,
@@ -70,7 +69,6 @@ async function main() {
   );
   onShutdown([
     () => metricsServer?.close(),
-    stopSweeper,
     stopAlerts,
     stopRecharges,
     () => created.worker.getState() === 'RUNNING' && created.worker.shutdown(),

@@ -12,7 +12,7 @@
  * completing, releasing or renewing touches that reservation only, never a
  * later one that took over.
  *
- * Records expire: `purgeIdempotencyRecords` (the worker's sweeper) deletes
+ * Records expire: `purgeIdempotencyRecords` (the expire-records job) deletes
  * those older than the TTL (default 24 h, `LW_IDEMPOTENCY_TTL_HOURS`), after
  * which the same key is a new request.
  */
@@ -186,7 +186,7 @@ export async function peekTokens(
   return row ? Number(row.tokens) : capacity;
 }
 
-/** Buckets untouched for a day are full again by now: forget them (the sweeper). */
+/** Buckets untouched for a day are full again by now: forget them (the expire-records job). */
 export async function purgeIdleBuckets(db: DbOrTx, idleMs = 24 * 3_600_000): Promise<number> {
   const rows = await db
     .delete(rateLimitBuckets)

@@ -98,7 +98,7 @@ export async function recentLeads(db: DbOrTx, agencyId: string, limit: number): 
     .limit(limit);
 }
 
-/** Leads still `routing` after `olderThanMs`, whose workflow may never have started (the sweeper's list, at most 500). */
+/** Leads still `routing` after `olderThanMs`, whose workflow may never have started (the stuck-leads job's list, at most 500). */
 export async function stuckLeads(
   db: DbOrTx,
   olderThanMs: number,

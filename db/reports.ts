@@ -131,7 +131,8 @@ export async function runReportFromBase(db: DbOrTx, args: ReportArgs): Promise<P
 /**
  * Moves the deltas the triggers appended into the roll-ups (report_fold():
  * one at a time; null when another fold is running). Reports are exact
- * without it; it keeps the deltas they read few.
+ * without it; it keeps the deltas they read few. The `report-fold` job runs it
+ * every half minute (worker/schedules.ts).
  */
 export async function foldReports(db: DbOrTx): Promise<number | null> {
   const result = (await db.execute(sql`SELECT report_fold() AS groups`)) as unknown as {
@@ -789,38 +790,6 @@ export async function buyerStats(db: DbOrTx, buyerId: string, since: Date): Prom
       failed: deliveryFailed,
       successRate: rate(delivered, delivered + deliveryFailed),
       byChannel,
-    },
-  };
-}
-
-// ─── report fold ────────────────────────────────────────────────────────────
-
-/**
- * The periodic fold of the report deltas (db/reports.ts foldReports): the
- * triggers append a few delta rows per sale, return and ledger entry, and the
- * reports read them beside the roll-ups until a fold moves them in. Folding
- * every half minute keeps that read short; several API processes may run it,
- * report_fold() lets one through at a time and the others return at once.
- */
-
-const REPORT_FOLD_EVERY_MS = 30_000;
-
-export function startReportFold(
-  db: DbOrTx,
-  opts: { everyMs?: number; onError?: (err: unknown) => void } = {},
-): { stop(): Promise<void> } {
-  let running: Promise<unknown> | null = null;
-  const timer = setInterval(() => {
-    if (running) return; // a slow fold (a backlog) is still at it: this tick has nothing to add
-    running = foldReports(db)
-      .catch((err: unknown) => opts.onError?.(err))
-      .finally(() => (running = null));
-  }, opts.everyMs ?? REPORT_FOLD_EVERY_MS);
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
     },
   };
 }

@@ -268,7 +268,7 @@ export const SETTINGS = {
     fallback: 24,
     shown: '`24`',
     meaning:
-      'how long an `Idempotency-Key` answer is remembered; the worker’s sweeper (every 30 s) purges older records, after which the key is a new request',
+      'how long an `Idempotency-Key` answer is remembered; the `expire-records` job (every minute) purges older records, after which the key is a new request',
   }),
   LW_PGLITE_PORT: declare({
     parse: integer(0, 65535),

@@ -9,7 +9,7 @@
  */
 import http from 'node:http';
 
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export const processRegistry = new Registry();
 
@@ -56,6 +56,36 @@ export const deliveries = new Counter({
   name: 'leadwire_deliveries_total',
   help: 'Deliveries by channel and status: delivered, attempt_failed (an attempt Temporal retries), failed (retries spent)',
   labelNames: ['channel', 'status'],
+  registers: [processRegistry],
+});
+
+// The periodic jobs (worker/schedules.ts), counted by the worker that ran them: a run is one attempt of the job's
+// activity. Across workers, sum the counters and take the max of the timestamps.
+export const periodicJobRuns = new Counter({
+  name: 'leadwire_periodic_job_runs_total',
+  help: 'Runs of a periodic job (one per attempt of its activity), by job',
+  labelNames: ['job'],
+  registers: [processRegistry],
+});
+
+export const periodicJobFailures = new Counter({
+  name: 'leadwire_periodic_job_failures_total',
+  help: 'Failed runs of a periodic job, by job',
+  labelNames: ['job'],
+  registers: [processRegistry],
+});
+
+export const periodicJobLastRun = new Gauge({
+  name: 'leadwire_periodic_job_last_run_timestamp_seconds',
+  help: 'When a periodic job last finished a run on this process (Unix seconds), failed or not, by job',
+  labelNames: ['job'],
+  registers: [processRegistry],
+});
+
+export const periodicJobLastSuccess = new Gauge({
+  name: 'leadwire_periodic_job_last_success_timestamp_seconds',
+  help: 'When a periodic job last finished a run without error on this process (Unix seconds), by job',
+  labelNames: ['job'],
   registers: [processRegistry],
 });
 

@@ -1,6 +1,6 @@
 /**
  * Every call this project makes into its workflows from outside them, in one
- * module: starting a lead's workflow (intake, the sweeper, a dispute's
+ * module: starting a lead's workflow (intake, the stuck-leads job, a dispute's
  * re-offer, the tests) and a sale's redelivery, typed by the workflow
  * functions; the `claim`, `bid` and
  * `manualAction` Updates bounded in time, and the `cancelOffer` signal. The
@@ -47,7 +47,7 @@ export interface LeadToRoute {
 /**
  * Starts a lead's routing workflow. Its id is the lead's business id and a
  * closed workflow's id is never reused (`REJECT_DUPLICATE`), so however often
- * this runs for a lead (intake retries, the sweeper) the lead gets one auction.
+ * this runs for a lead (intake retries, the stuck-leads job) the lead gets one auction.
  * `eager`: with a worker in this process (npm start; the client shares its
  * NativeConnection), the server hands the first workflow task straight back in
  * the start's answer, so route-and-open runs without a trip through matching.

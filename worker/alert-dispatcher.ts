@@ -1,6 +1,6 @@
 /**
  * The alert dispatcher (#12): drains the alert outbox (db/deliveries.ts) from the
- * worker process, beside the stuck-lead sweeper. Each due row is claimed with
+ * worker process, every second. Each due row is claimed with
  * `FOR UPDATE SKIP LOCKED`, sent on its channel (the buyer's signed webhook
  * with event type `offer.opened` or `balance.low`, email over SMTP, SMS and
  * voice through the provider webhook), retried with exponential backoff a

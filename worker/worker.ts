@@ -1,6 +1,6 @@
 /**
- * The Temporal worker: runs lead workflows and their activities. Stateless;
- * run as many as the load needs.
+ * The Temporal worker: runs lead workflows and their activities, and the
+ * periodic jobs' (worker/schedules.ts). Stateless; run as many as the load needs.
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 
@@ -12,6 +12,7 @@ import { setting, SETTINGS } from '../lib/config';
 import { observeActivities } from '../observability/activity';
 import { temporalTracingPlugins } from '../observability/tracing';
 import { connectionOptions, type TemporalTarget } from '../temporal/connection';
+import { periodicActivities } from './jobs';
 
 export const DEFAULT_TASK_QUEUE = SETTINGS.LW_TASK_QUEUE.fallback;
 /** Open leads kept in the worker's workflow cache (about 0.3 MB each): some 600 MB at most. */
@@ -47,7 +48,11 @@ export async function createLeadwireWorker(
     connection,
     namespace: opts.target.namespace,
     taskQueue: opts.taskQueue ?? setting('LW_TASK_QUEUE'),
-    activities: createActivities({ db: opts.db, bus: opts.bus, faults: opts.faults, delivery: opts.delivery }),
+    activities: {
+      ...createActivities({ db: opts.db, bus: opts.bus, faults: opts.faults, delivery: opts.delivery }),
+      // The periodic jobs' (worker/schedules.ts): whichever worker takes a schedule's run does the job.
+      ...periodicActivities(opts.db),
+    },
     // Logs with the lead's ids, duration and failure metrics, business outcome counters.
     interceptors: { activity: [observeActivities] },
     plugins: temporalTracingPlugins(), // OpenTelemetry (observability/tracing.ts); none when tracing is off

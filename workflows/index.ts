@@ -2,3 +2,9 @@
 export { leadWorkflow, offerWorkflow } from './lead';
 export { redeliveryWorkflow } from './redelivery';
 export { rechargeWorkflow } from './recharge';
+export {
+  expireRecordsWorkflow,
+  foldReportsWorkflow,
+  restartStuckLeadsWorkflow,
+  rotateSecretsWorkflow,
+} from './periodic';

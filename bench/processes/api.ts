@@ -9,7 +9,6 @@ import type { AddressInfo } from 'node:net';
 
 import { createApi } from '../../api/app';
 import { createBus, listen, loadConfig, onShutdown, openDatabaseFor } from '../../bin/runtime';
-import { startReportFold } from '../../db/reports';
 import { consoleStyle, logger } from '../../observability/logger';
 import { collectProcessMetrics } from '../../observability/metrics';
 import { connectTemporal } from '../../temporal/connection';
@@ -37,8 +36,6 @@ async function main() {
     claimTimeoutMs: 30_000,
     logger: consoleStyle(logger),
   });
-  // As serveApi does: the report deltas folded into the roll-ups every half minute (its cost belongs in the figures).
-  const fold = startReportFold(database.db);
   const server = http.createServer({ keepAliveTimeout: 60_000 }, app);
   const feed = attachFeed(server);
   await bus.ready();
@@ -47,7 +44,6 @@ async function main() {
   onShutdown([
     () => feed.close(),
     () => new Promise((r) => server.close(r)),
-    () => fold.stop(),
     () => client.connection.close(),
     () => bus.close(),
     () => database.close(),

@@ -2,7 +2,7 @@
  * Limits and records that scale out (issue 16, item 3), on the real Postgres
  * and API: two API processes share one rate limit (Postgres-backed buckets,
  * leased in batches so the claim path stays local); idempotency records past
- * their TTL are purged by the sweeper's round, after which the same key is a
+ * their TTL are purged by the expiry job's round, after which the same key is a
  * new request; a crashed request's reservation lapses within its short lease,
  * while a live one keeps renewing its own.
  */
@@ -156,7 +156,7 @@ describe('rate limits shared across API processes', () => {
 });
 
 describe('idempotency records', () => {
-  test('a record past its TTL is purged by the sweeper round; the same key is then a new request', async () => {
+  test('a record past its TTL is purged by the expiry job; the same key is then a new request', async () => {
     const db = h.database.db;
     const scope = `test:${crypto.randomUUID()}`;
     let runs = 0;

@@ -20,6 +20,7 @@ import { type Database, type Db, MIGRATIONS_DIR, openDatabase } from '../../db/c
 import { openDispute, resolveDispute } from '../../db/disputes';
 import { insertLead } from '../../db/leads';
 import { topUp } from '../../db/ledger';
+import { createInProcessBus } from '../../db/offer-bus';
 import {
   foldReports,
   rebuildReports,
@@ -27,7 +28,6 @@ import {
   type ReportRowData,
   runReport,
   runReportFromBase,
-  startReportFold,
 } from '../../db/reports';
 import { sellOffer } from '../../db/sales';
 import { leads, offers, offerTargets } from '../../db/schema';
@@ -35,6 +35,8 @@ import { createSource, setSourceCampaign } from '../../db/sources';
 import { leadWorkflowId } from '../../domain/ids';
 import { runAudit } from '../../ops/audit';
 import { openTestPostgres } from '../helpers/db';
+import { testSchedules } from '../helpers/schedules';
+import { startWorker, testClient } from '../helpers/temporal';
 import { leadFields, makeAgency, makeCampaign } from '../helpers/world';
 
 const GROUPS: ReportGroup[] = ['day', 'campaign', 'source', 'buyer'];
@@ -429,7 +431,7 @@ describe('on postgres', () => {
     ]);
   }, 60_000);
 
-  test("the API's fold timer moves the pending deltas into the roll-ups; the report is the same before and after", async () => {
+  test("the report-fold schedule's run moves the pending deltas into the roll-ups; the report is the same before and after", async () => {
     const db = database.db;
     const pool = database.raw as Pool;
     const w = await makeWorld(db, 'UTC');
@@ -440,11 +442,20 @@ describe('on postgres', () => {
       );
     expect(await pending()).toBeGreaterThan(0);
     const before = await pages(db, runReport, w.agencyId, 'campaign', 'UTC');
-    const fold = startReportFold(db, { everyMs: 20 });
+    // The fold as production runs it: its schedule starts the workflow, a worker runs the activity.
+    const worker = await startWorker({ db, bus: createInProcessBus() });
+    const { client, connection } = await testClient();
+    const schedules = await testSchedules(client, worker.taskQueue, { only: ['report-fold'] });
     try {
-      for (let i = 0; i < 100 && (await pending()) > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      // Another file's fold may hold the fold lock when this run comes (the run then folds nothing): ask again.
+      for (let i = 0; i < 50 && (await pending()) > 0; i++) {
+        await schedules.handle('report-fold').trigger();
+        await new Promise((r) => setTimeout(r, 200));
+      }
     } finally {
-      await fold.stop();
+      await schedules.remove();
+      await worker.stop();
+      await connection.close();
     }
     expect(await pending()).toBe(0);
     expect(await pages(db, runReport, w.agencyId, 'campaign', 'UTC')).toEqual(before);

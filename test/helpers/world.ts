@@ -3,6 +3,8 @@
  * credits, campaigns, leads. Each test makes its own agency, so tests sharing
  * the run's database never see each other's data.
  */
+import { sql } from 'drizzle-orm';
+
 import { createAgency, createServiceLine } from '../../db/agencies';
 import { createBuyer, type NewBuyer } from '../../db/buyers';
 import { createCampaign, type NewCampaign } from '../../db/campaigns';
@@ -69,4 +71,17 @@ export function leadFields(overrides: Partial<LeadFields> = {}): LeadFields {
 
 export async function makeLead(db: Db, agencyId: string, campaignId: string, fields: Partial<LeadFields> = {}) {
   return insertLead(db, { agencyId, campaignId, fields: leadFields(fields), workflowId: leadWorkflowId });
+}
+
+/**
+ * What an intake during a Temporal outage leaves behind: a lead stored two minutes ago, still `routing`, its
+ * workflow never started, in a push campaign with one buyer who can afford it (so a started routing sells it).
+ */
+export async function makeStuckLead(db: Db) {
+  const agency = await makeAgency(db);
+  await makeBuyer(db, agency.id, { credits: 100 });
+  const campaign = await makeCampaign(db, agency.id, { mode: 'push' });
+  const lead = await makeLead(db, agency.id, campaign.id);
+  await db.execute(sql`UPDATE leads SET created_at = now() - interval '2 minutes' WHERE id = ${lead.id}`);
+  return lead;
 }

@@ -12,7 +12,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { Client, Connection } from '@temporalio/client';
+
 import type { StackFile } from '../../bin/stack';
+import { PERIODIC_JOBS, scheduleIdOf } from '../../worker/schedules';
 import { eventually } from '../helpers/temporal';
 
 jest.setTimeout(240_000);
@@ -178,6 +181,40 @@ test('with no flags and no environment, audit and replay reach the live stack; p
 
   // The stack was not blocked by its visitors.
   expect((await api('GET', '/v1/me', adminKey)).kind).toBe('admin');
+});
+
+test("npm start's periodic jobs are schedules on its dev server, run by its own worker on PGlite: a triggered fold folds", async () => {
+  const { temporal, taskQueue, database } = readStack();
+  const connection = await Connection.connect({ address: temporal.address });
+  try {
+    const client = new Client({ connection, namespace: temporal.namespace });
+    for (const job of PERIODIC_JOBS) {
+      const d = await client.schedule.getHandle(scheduleIdOf(taskQueue, job)).describe();
+      expect(d.action).toMatchObject({ workflowType: job.workflowType, taskQueue });
+    }
+    const fold = client.schedule.getHandle(
+      scheduleIdOf(
+        taskQueue,
+        PERIODIC_JOBS.find((j) => j.name === 'report-fold')!,
+      ),
+    );
+    const before = (await fold.describe()).info.numActionsTaken;
+    await fold.trigger();
+    const taken = await eventually(async () => {
+      const d = await fold.describe();
+      return d.info.numActionsTaken > before && d.info.recentActions.at(-1);
+    });
+    await client.workflow.getHandle(taken.action.workflow.workflowId).result();
+    // The earlier test's sale left deltas; a fold nobody else was running moved them all.
+    const pending = await run(
+      'psql',
+      [database.url!, '-At', '-c', 'SELECT count(*) FROM report_lead_deltas'],
+      bareEnv(),
+    );
+    expect([pending.code, pending.stdout.trim()]).toEqual([0, '0']);
+  } finally {
+    await connection.close();
+  }
 });
 
 test('a clean stop removes stack.json; the tools then say nothing is running', async () => {

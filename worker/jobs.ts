@@ -1,0 +1,54 @@
+/**
+ * The periodic jobs' activities (worker/schedules.ts lists the jobs, workflows/periodic.ts runs them): each job
+ * is one activity, registered on every worker and run by whichever worker takes the schedule's workflow, so it
+ * runs once across all processes. Each run is counted by job: runs, failures, when it last ran and last
+ * succeeded (observability/metrics.ts).
+ */
+import { Context } from '@temporalio/activity';
+
+import type { Db } from '../db/connection';
+import { rotateSecrets } from '../db/key-store';
+import { foldReports } from '../db/reports';
+import { activityLog } from '../observability/activity';
+import {
+  periodicJobFailures,
+  periodicJobLastRun,
+  periodicJobLastSuccess,
+  periodicJobRuns,
+} from '../observability/metrics';
+import { expireRecords, restartStuckLeads } from './lead-starter';
+
+/** The jobs' names: their schedules' ids (after the task queue) and their metrics' `job` label. */
+export type PeriodicJobName = 'stuck-leads' | 'report-fold' | 'expire-records' | 'rotate-secrets';
+
+async function counted<T>(job: PeriodicJobName, run: () => Promise<T>): Promise<T> {
+  periodicJobRuns.inc({ job });
+  try {
+    const result = await run();
+    periodicJobLastSuccess.setToCurrentTime({ job });
+    return result;
+  } catch (err) {
+    periodicJobFailures.inc({ job });
+    throw err;
+  } finally {
+    periodicJobLastRun.setToCurrentTime({ job });
+  }
+}
+
+export function periodicActivities(db: Db) {
+  return {
+    /** Starts the lead workflows a Temporal outage at intake left unstarted, on this worker's task queue. */
+    restartStuckLeads: () =>
+      counted('stuck-leads', async () => {
+        const { client, info } = Context.current();
+        const started = await restartStuckLeads(db, client, info.taskQueue);
+        if (started > 0) activityLog().info({ started }, 'restarted routing for stuck leads');
+        return started;
+      }),
+    foldReports: () => counted('report-fold', () => foldReports(db)),
+    expireRecords: () => counted('expire-records', () => expireRecords(db)),
+    rotateSecrets: () => counted('rotate-secrets', () => rotateSecrets(db)),
+  };
+}
+
+export type PeriodicActivities = ReturnType<typeof periodicActivities>;

@@ -1,0 +1,142 @@
+/**
+ * The project's periodic jobs, each a Temporal Schedule (#25): a job runs once across all processes (the
+ * schedule starts one small workflow, workflows/periodic.ts, that any worker on the task queue takes), and its
+ * runs are visible, pausable and triggerable in the Temporal UI and CLI (docs/operations.md, Periodic jobs).
+ * Before, each was a `setInterval` in every process.
+ *
+ * Every worker makes sure of the schedules when it starts (`ensureSchedules`): it creates the missing ones and
+ * updates those whose definition changed (a new release), keeping a pause an operator set. Any number of workers
+ * may start at once: a create that loses the race sees `ScheduleAlreadyRunning` and compares instead.
+ *
+ * Not here: the alert dispatcher and the recharge drain (worker/alert-dispatcher.ts, worker/recharge-starter.ts)
+ * must act within a second, below what a schedule is for; they stay local loops over their outboxes, whose rows
+ * any number of processes share safely (FOR UPDATE SKIP LOCKED).
+ */
+import {
+  type Client,
+  ScheduleAlreadyRunning,
+  type ScheduleDescription,
+  type ScheduleOptions,
+  ScheduleOverlapPolicy,
+} from '@temporalio/client';
+
+import type * as workflows from '../workflows';
+import type { PeriodicJobName } from './jobs';
+
+export interface PeriodicJob {
+  /** The schedule's id after the task queue's (`<taskQueue>-<name>`), and the metrics' `job` label. */
+  name: PeriodicJobName;
+  /** The workflow each run starts (workflows/periodic.ts). */
+  workflowType: keyof typeof workflows;
+  everyMs: number;
+  /** What it does, for the schedule's memo (shown in the UI) and the docs. */
+  description: string;
+}
+
+export const PERIODIC_JOBS: readonly PeriodicJob[] = [
+  {
+    name: 'stuck-leads',
+    workflowType: 'restartStuckLeadsWorkflow',
+    everyMs: 30_000,
+    description: 'starts routing for leads stored while Temporal was away (still routing after a minute)',
+  },
+  {
+    name: 'report-fold',
+    workflowType: 'foldReportsWorkflow',
+    everyMs: 30_000,
+    description: 'folds the report deltas into the roll-ups (reports are exact either way; this keeps them fast)',
+  },
+  {
+    name: 'expire-records',
+    workflowType: 'expireRecordsWorkflow',
+    everyMs: 60_000,
+    description: 'purges idempotency answers past LW_IDEMPOTENCY_TTL_HOURS and rate-limit buckets idle for a day',
+  },
+  {
+    name: 'rotate-secrets',
+    workflowType: 'rotateSecretsWorkflow',
+    everyMs: 30_000,
+    description: 'moves at most 100 stored secrets of each kind to the current master key (docs/security.md)',
+  },
+  // ── MERGE: payments reconciliation (#25, branch `reconcile`) ──
+  // The lead adds `reconcilePaymentsWorkflow` (workflows/reconcile.ts, exported from workflows/index.ts) here,
+  // its name to PeriodicJobName (worker/jobs.ts; its activity counted there with `counted`), and a row to
+  // docs/operations.md's Periodic jobs table, e.g.
+  // { name: 'reconcile-payments', workflowType: 'reconcilePaymentsWorkflow', everyMs: …, description: '…' },
+];
+
+/**
+ * Missed runs (Temporal or every worker away) are made up for only within this window: one run afterwards
+ * does the work of all the missed ones.
+ */
+const CATCHUP_WINDOW_MS = 60_000;
+/** A run nobody takes (no worker on the queue) is dropped after this, so the next scheduled run can start. */
+const RUN_TIMEOUT_MS = 15 * 60_000;
+
+/** The schedule's id: per task queue, so two deployments sharing a namespace keep their own. */
+export function scheduleIdOf(taskQueue: string, job: PeriodicJob): string {
+  return `${taskQueue}-${job.name}`;
+}
+
+function definitionOf(taskQueue: string, job: PeriodicJob) {
+  return {
+    spec: { intervals: [{ every: job.everyMs }] },
+    action: {
+      type: 'startWorkflow' as const,
+      workflowType: job.workflowType,
+      workflowId: scheduleIdOf(taskQueue, job),
+      taskQueue,
+      args: [],
+      workflowExecutionTimeout: RUN_TIMEOUT_MS,
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: CATCHUP_WINDOW_MS, pauseOnFailure: false },
+  } satisfies Omit<ScheduleOptions, 'scheduleId'>;
+}
+
+/** Whether the schedule on the server already is this definition (what `ensureSchedules` may leave alone). */
+function isCurrent(found: ScheduleDescription, want: ReturnType<typeof definitionOf>): boolean {
+  const intervals = found.spec.intervals ?? [];
+  return (
+    intervals.length === 1 &&
+    intervals[0]!.every === want.spec.intervals[0]!.every &&
+    !found.spec.calendars?.length &&
+    found.action.workflowType === want.action.workflowType &&
+    found.action.taskQueue === want.action.taskQueue &&
+    found.action.workflowId === want.action.workflowId &&
+    found.action.workflowExecutionTimeout === want.action.workflowExecutionTimeout &&
+    found.policies.overlap === want.policies.overlap &&
+    found.policies.catchupWindow === want.policies.catchupWindow &&
+    found.policies.pauseOnFailure === want.policies.pauseOnFailure
+  );
+}
+
+/**
+ * Creates each job's schedule, or updates it when its definition changed; answers what it did per schedule id.
+ * Safe to run from any number of workers at once. An operator's pause (and its note) survives an update.
+ */
+export async function ensureSchedules(
+  client: Client,
+  taskQueue: string,
+  jobs: readonly PeriodicJob[] = PERIODIC_JOBS,
+): Promise<Record<string, 'created' | 'updated' | 'unchanged'>> {
+  const done: Record<string, 'created' | 'updated' | 'unchanged'> = {};
+  for (const job of jobs) {
+    const scheduleId = scheduleIdOf(taskQueue, job);
+    const want = definitionOf(taskQueue, job);
+    try {
+      await client.schedule.create({ scheduleId, ...want, memo: { description: job.description } });
+      done[scheduleId] = 'created';
+      continue;
+    } catch (err) {
+      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+    }
+    const handle = client.schedule.getHandle(scheduleId);
+    if (isCurrent(await handle.describe(), want)) {
+      done[scheduleId] = 'unchanged';
+      continue;
+    }
+    await handle.update((found) => ({ ...want, state: { paused: found.state.paused, note: found.state.note } }));
+    done[scheduleId] = 'updated';
+  }
+  return done;
+}
