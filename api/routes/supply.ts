@@ -5,6 +5,7 @@
  * leads or anything of the agency beyond its own campaigns.
  */
 import { getCampaign } from '../../db/campaigns';
+import { leadById } from '../../db/leads';
 import { agencyTimeZone, rangeOf } from '../../db/reports';
 import {
   claimPing,
@@ -138,7 +139,12 @@ export const supplyRoutes: AnyRoute[] = [
         });
       if (ping.decision !== 'accepted')
         throw new Problem(409, 'ping_rejected', `The ping was rejected (${ping.reason}); ping again.`);
-      if (ping.postedAt)
+      const leadId = leadIdFor(`ping:${ping.id}`, 'post');
+      // A post that claimed the ping and then failed before its lead was stored (the database lost its connection or
+      // restarted between the two) left the ping posted without a lead: this post finishes it, under the same lead id.
+      const unfinished = async (p: { postedAt: Date | null; leadId: string | null }) =>
+        !!p.postedAt && p.leadId === leadId && !(await leadById(services.db, leadId));
+      if (ping.postedAt && !(await unfinished(ping)))
         throw new Problem(409, 'ping_already_posted', 'This ping was already posted.', {
           leadId: ping.leadId ?? undefined,
         });
@@ -148,8 +154,7 @@ export const supplyRoutes: AnyRoute[] = [
       const campaign = await campaignOf(services, principal.agencyId, ping.campaignId);
       await requirePostingSource(services, principal, campaign.id);
 
-      const leadId = leadIdFor(`ping:${ping.id}`, 'post');
-      if (!(await claimPing(services.db, ping.id, leadId))) {
+      if (!ping.postedAt && !(await claimPing(services.db, ping.id, leadId))) {
         if (await pingExpired(services.db, ping.id))
           throw new Problem(410, 'ping_expired', 'The ping has expired; ping again.', {
             expiredAt: ping.expiresAt.toISOString(),
@@ -174,6 +179,9 @@ export const supplyRoutes: AnyRoute[] = [
           body: { pingId: ping.id, lead: { id: lead.id, status: lead.status }, workflowId: lead.workflowId },
         };
       } catch (err) {
+        // Two posts finishing one unfinished post at once: the second finds the first's lead.
+        if (err instanceof Problem && err.code === 'duplicate_lead' && err.extra.duplicateOf === leadId)
+          throw new Problem(409, 'ping_already_posted', 'This ping was already posted.', { leadId });
         // Not stored (paused campaign, consent, duplicate): the ping may be posted again, corrected. Stored: it stays posted.
         if (err instanceof Problem && err.code !== 'service_unavailable') {
           await releasePing(services.db, ping.id);

@@ -6,9 +6,11 @@
  */
 import type { Pool } from 'pg';
 
+import { leadIdFor } from '../../api/routes/leads';
 import { Responses as LeadsResponses } from '../../api/routes/leads.schemas';
 import { Responses } from '../../api/routes/supply.schemas';
 import { ProblemSchema } from '../../api/schemas';
+import { claimPing } from '../../db/sources';
 import { sample } from '../helpers/metrics';
 import { eventually } from '../helpers/temporal';
 import { leadFields } from '../helpers/world';
@@ -236,6 +238,27 @@ test('a second post of the same ping is refused (409 ping_already_posted); one l
   );
   expect(posts.map((p) => p.status).sort()).toEqual([202, 409, 409]);
   for (const p of posts.filter((x) => x.status === 409)) expect(p.body.code).toBe('ping_already_posted');
+  const [{ n }] = await q('SELECT count(*)::int AS n FROM leads WHERE source_id = $1', [w.S.source.id]);
+  expect(n).toBe(1);
+});
+
+test('a post that claimed its ping but never stored its lead (the database went away between the two) is finished by the retry: one lead, under the same id', async () => {
+  const w = await world();
+  const f = leadFields();
+  const ping = await h.http
+    .post('/v1/pings')
+    .set(bearer(w.S.key))
+    .send({ campaignId: w.campaign.id, fields: pingOf(f) });
+  // What the crashed post left: the ping claimed for its lead id, no lead.
+  const leadId = leadIdFor(`ping:${ping.body.pingId}`, 'post');
+  expect(await claimPing(h.database.db, ping.body.pingId, leadId)).not.toBeNull();
+  const retries = await Promise.all(
+    [1, 2, 3].map(() => h.http.post('/v1/posts').set(bearer(w.S.key)).send({ pingId: ping.body.pingId, fields: f })),
+  );
+  expect(retries.map((p) => p.status).sort()).toEqual([202, 409, 409]);
+  expect(retries.find((p) => p.status === 202)!.body.lead.id).toBe(leadId);
+  for (const p of retries.filter((x) => x.status === 409))
+    expect(p.body).toMatchObject({ code: 'ping_already_posted', leadId });
   const [{ n }] = await q('SELECT count(*)::int AS n FROM leads WHERE source_id = $1', [w.S.source.id]);
   expect(n).toBe(1);
 });
