@@ -20,6 +20,7 @@ import { type Stack, startStack } from '../../test/faults/harness';
 import { FINAL_STATUSES } from '../../test/faults/invariants';
 import type { RetryStats } from '../../test/faults/traffic';
 import {
+  type ExitRecord,
   FAULT_KINDS,
   type FaultKind,
   type FaultOutcome,
@@ -74,8 +75,10 @@ export interface CampaignReport {
    * The supervisor's view of those exits (it restarts each, as docker-compose's restart policy does):
    * crashes of a process that was up, and starts that failed (e.g. Postgres or Temporal unreachable).
    */
-  crashes: { name: string; atMs: number; tail: string }[];
-  failedStarts: { name: string; atMs: number; tail: string }[];
+  crashes: ExitRecord[];
+  failedStarts: ExitRecord[];
+  /** Temporal services that exited because a Postgres fault took their database: the fault's effect, not a crash. */
+  outageExits: Supervisor['outageExits'];
   findings: Finding[];
   invariantsChecked: string[];
   /** Printed report (the same as the log's end). */
@@ -189,6 +192,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
       temporal: connection,
       held: new Set(),
       upPids: new Set(),
+      outages: [],
     };
     const supervisor = startSupervisor(nemesis);
     const load = startLoad(ctx, rng, opts.operations ?? OPERATIONS);
@@ -371,10 +375,15 @@ function summarize(a: {
       .join('; ')}`,
     `webhooks:   ${stored} webhook-ids stored by the receivers, ${dupes} repeated deliveries deduplicated; receiver answers ${JSON.stringify(a.receivers.counts)}`,
     `retries:    ${JSON.stringify({ ...a.ctx.retries.byStatus, connection: a.ctx.retries.connectionErrors })}`,
-    `exits:      not the nemesis's: ${JSON.stringify(unexpectedExits)}; restarted by the supervisor ${JSON.stringify(a.supervisor.restarts)}: ${a.supervisor.crashes.length} crashes of a process that was up, ${a.supervisor.failedStarts.length} failed starts`,
+    `exits:      not the nemesis's: ${JSON.stringify(unexpectedExits)}; restarted by the supervisor ${JSON.stringify(a.supervisor.restarts)}: ${a.supervisor.crashes.length} crashes of a process that was up, ${a.supervisor.failedStarts.length} failed starts, ${a.supervisor.outageExits.length} Temporal services taken down by a Postgres fault`,
     ...[
       ...a.supervisor.crashes.map((c) => ({ ...c, what: 'CRASH' })),
       ...a.supervisor.failedStarts.map((c) => ({ ...c, what: 'failed start' })),
+      ...a.supervisor.outageExits.map((c) => ({
+        ...c,
+        what: `exit in Postgres fault ${c.fault}`,
+        tail: c.databaseError ?? c.tail,
+      })),
     ].map(
       (c) =>
         `            ${c.what} of ${c.name} at ${(c.atMs / 1000).toFixed(1)} s: ${c.tail.split('\n').filter(Boolean).slice(0, 2).join(' | ').slice(0, 300)}`,
@@ -397,6 +406,7 @@ function summarize(a: {
     unexpectedExits,
     crashes: [...a.supervisor.crashes],
     failedStarts: [...a.supervisor.failedStarts],
+    outageExits: [...a.supervisor.outageExits],
     findings: a.findings,
     invariantsChecked: a.invariants.map((i) => i.name),
     text: lines.join('\n'),
