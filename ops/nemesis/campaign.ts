@@ -37,6 +37,7 @@ import { type OpContext, type Operation, OPERATIONS, startLoad } from './operati
 import { setUpCardPayments } from './payments';
 import { startOwnPostgres } from './postgres';
 import { startReceivers } from './receivers';
+import { setUpAutoRecharges, startRechargeStripe } from './recharges';
 import { Rng } from './rng';
 import { buildWorld } from './world';
 
@@ -131,9 +132,12 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
     cleanups.push(() => database.close());
     const pool = database.raw as Pool;
 
-    // Stripe's mock API: the agency's card payments talk to it (payments.ts).
+    // Stripe's mock API: the agency's card payments talk to it (payments.ts); the workers' auto-recharges through
+    // the recording proxy, which plays Stripe's idempotency and delivers each intent's webhook (recharges.ts).
     const stripeMock = await startStripeMock({ log });
     cleanups.push(() => stripeMock.stop());
+    const rechargeStripe = await startRechargeStripe(stripeMock.url);
+    cleanups.push(() => rechargeStripe.stop());
 
     const stack: Stack = await startStack({
       databaseUrl: dbUrl.toString(),
@@ -147,7 +151,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
         LW_DELIVERY_BACKOFF: '1.5',
         LW_DELIVERY_MAX_INTERVAL_MS: '4000',
         LW_DELIVERY_MAX_ATTEMPTS: '40',
-        LW_STRIPE_API_BASE: stripeMock.url,
+        LW_STRIPE_API_BASE: rechargeStripe.url,
       },
     });
     cleanups.push(() => stack.close());
@@ -169,8 +173,9 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
       apiUrls: stack.apiUrls,
       rng: rng.fork('cards'),
     });
+    const recharges = await setUpAutoRecharges(world, cards, rng.fork('recharges'));
     log(
-      `[nemesis] world: agency ${world.agencyId}, ${world.buyers.length} buyers (${cards.buyerIds.length} paying by card), ${world.sources.length} sources`,
+      `[nemesis] world: agency ${world.agencyId}, ${world.buyers.length} buyers (${cards.buyerIds.length} paying by card, ${recharges.buyerIds.length} on auto-recharge), ${world.sources.length} sources`,
     );
 
     // The clock of the schedule starts with the load.
@@ -183,7 +188,9 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
       won: [],
       pending: new Set(),
       cards,
+      recharges,
     };
+    rechargeStripe.deliverTo(ctx, rng.fork('recharge-stripe'));
     const nemesis: NemesisContext = {
       stack,
       postgres,
@@ -215,7 +222,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
     await stack.ensureUp();
     await load.stop();
     log(`[nemesis] ${(history.now() / 1000).toFixed(1)} s: load stopped; waiting for leads and deliveries to settle`);
-    await settle(pool, world.agencyId, receivers, opts.settleTimeoutMs ?? 240_000);
+    await settle(pool, world.agencyId, receivers, ctx, opts.settleTimeoutMs ?? 240_000);
     log(`[nemesis] ${(history.now() / 1000).toFixed(1)} s: settled; checking`);
 
     const invariants = opts.invariants ?? INVARIANTS;
@@ -251,11 +258,15 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
   }
 }
 
-/** Waits (bounded) until every lead is final and every webhook delivery is done with (delivered or failed). */
+/**
+ * Waits (bounded) until every lead is final, every webhook delivery is done with (delivered or failed), and every
+ * auto-recharge asked for is paid and its Stripe deliveries over.
+ */
 async function settle(
   pool: Pool,
   agencyId: string,
   receivers: { byWebhookId: Map<string, unknown> },
+  ctx: OpContext,
   timeoutMs: number,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -264,11 +275,21 @@ async function settle(
       `SELECT
          (SELECT count(*)::int FROM leads WHERE agency_id = $1 AND status <> ALL($2::text[])) AS open_leads,
          (SELECT count(*)::int FROM offers WHERE agency_id = $1 AND status = 'open') AS open_offers,
-         (SELECT count(*)::int FROM assignments a WHERE a.agency_id = $1) AS sales`,
+         (SELECT count(*)::int FROM assignments a WHERE a.agency_id = $1) AS sales,
+         (SELECT count(*)::int FROM recharge_requests WHERE agency_id = $1 AND started_at IS NULL)
+           + (SELECT count(*)::int FROM payments WHERE agency_id = $1 AND kind = 'auto_recharge' AND status = 'pending')
+           AS recharging`,
       [agencyId, FINAL_STATUSES],
     );
-    const r = rows[0] as { open_leads: number; open_offers: number; sales: number };
-    if (r.open_leads === 0 && r.open_offers === 0 && receivers.byWebhookId.size >= r.sales) return;
+    const r = rows[0] as { open_leads: number; open_offers: number; sales: number; recharging: number };
+    if (
+      r.open_leads === 0 &&
+      r.open_offers === 0 &&
+      receivers.byWebhookId.size >= r.sales &&
+      r.recharging === 0 &&
+      ctx.pending.size === 0
+    )
+      return;
     await sleep(500);
   }
 }
