@@ -33,7 +33,7 @@ import {
 } from './faults';
 import { formatEvent, History, type Ids } from './history';
 import { type Finding, type Invariant, INVARIANTS } from './invariants';
-import { type OpContext, type Operation, OPERATIONS, startLoad } from './operations';
+import { type OpContext, opContext, type Operation, OPERATIONS, startLoad } from './operations';
 import { setUpCardPayments } from './payments';
 import { startOwnPostgres } from './postgres';
 import { startReceivers } from './receivers';
@@ -180,16 +180,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
 
     // The clock of the schedule starts with the load.
     history.reset();
-    const ctx: OpContext = {
-      world,
-      history,
-      retries: { connectionErrors: 0, byStatus: {} },
-      retryDeadlineMs: 180_000,
-      won: [],
-      pending: new Set(),
-      cards,
-      recharges,
-    };
+    const ctx = opContext(world, history, { retryDeadlineMs: 180_000, cards, recharges });
     rechargeStripe.deliverTo(ctx, rng.fork('recharge-stripe'));
     const nemesis: NemesisContext = {
       stack,

@@ -47,6 +47,15 @@ export interface Operation {
   run(ctx: OpContext, rng: Rng, loop: number): Promise<void>;
 }
 
+/** A fresh context: no retries counted, nothing won or pending yet. */
+export function opContext(
+  world: World,
+  history: History,
+  opts: Pick<OpContext, 'retryDeadlineMs' | 'cards' | 'recharges'>,
+): OpContext {
+  return { world, history, retries: { connectionErrors: 0, byStatus: {} }, won: [], pending: new Set(), ...opts };
+}
+
 type Told = { phase: 'ok' | 'fail' | 'info'; ids?: Ids; detail?: string };
 
 /** A request retried (same body, same key) until a final answer; `null` when the deadline passed. */

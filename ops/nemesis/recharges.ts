@@ -16,6 +16,7 @@
  * payment-invariants.ts judges them against the ledger.
  */
 import { ensureStripeCustomer, saveCard, setRechargeSettings } from '../../db/billing';
+import type { Db } from '../../db/connection';
 import { walletBalance } from '../../db/ledger';
 import {
   type RecordedRequest,
@@ -68,23 +69,33 @@ export async function setUpAutoRecharges(world: World, cards: CardPayments, rng:
   const candidates = world.buyers.filter((b) => !cards.buyerIds.includes(b.id) && b.label.startsWith('bot'));
   const buyerIds = candidates.slice(0, 2).map((b) => b.id);
   for (const buyerId of buyerIds) {
-    // What the buyer's setup-mode Checkout and its settings page do, without the pages.
-    const buyer = { buyerId, agencyId: cards.agencyId };
-    const customerId = await ensureStripeCustomer(cards.db, buyer, async () => `cus_nemesis${buyerId.slice(0, 8)}`);
-    await saveCard(cards.db, buyer, customerId, {
-      paymentMethodId: 'pm_card_visa',
-      brand: 'visa',
-      last4: '4242',
-      exp: '12/2030',
-    });
     const balance = await walletBalance(cards.db, buyerId);
-    await setRechargeSettings(cards.db, buyer, {
-      enabled: true,
-      threshold: Math.max(0, balance - 12),
-      credits: rng.int(15, 30),
-    });
+    await enableAutoRecharge(
+      cards.db,
+      { buyerId, agencyId: cards.agencyId },
+      { threshold: Math.max(0, balance - 12), credits: rng.int(15, 30) },
+    );
   }
   return { buyerIds };
+}
+
+/**
+ * What a buyer's setup-mode Checkout and its settings page do, without the pages: a Stripe Customer, the test card
+ * saved (pm_card_visa), auto-recharge on at `threshold` for `credits` a time.
+ */
+export async function enableAutoRecharge(
+  db: Db,
+  buyer: { buyerId: string; agencyId: string },
+  s: { threshold: number; credits: number },
+): Promise<void> {
+  const customerId = await ensureStripeCustomer(db, buyer, async () => `cus_${buyer.buyerId.replace(/-/g, '')}`);
+  await saveCard(db, buyer, customerId, {
+    paymentMethodId: 'pm_card_visa',
+    brand: 'visa',
+    last4: '4242',
+    exp: '12/2030',
+  });
+  await setRechargeSettings(db, buyer, { enabled: true, ...s });
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -15,17 +15,16 @@
  */
 import crypto from 'node:crypto';
 
-import { Client, Connection } from '@temporalio/client';
 import { and, eq } from 'drizzle-orm';
 
 import { SYSTEM } from '../../db/audit';
-import { type Database, openDatabase } from '../../db/connection';
 import { walletBalance } from '../../db/ledger';
 import { savePaymentSettings } from '../../db/payments';
-import { buyerBilling, ledgerEntries, payments } from '../../db/schema';
+import { ledgerEntries, payments } from '../../db/schema';
 import { stripeLedgerKey } from '../../domain/payments';
 import { rechargeWorkflowId } from '../../domain/recharge';
 import { runAudit } from '../../ops/audit';
+import { enableAutoRecharge } from '../../ops/nemesis/recharges';
 import {
   deliver,
   type LocalServer,
@@ -39,26 +38,21 @@ import {
   succeededEventFor,
 } from '../helpers/stripe';
 import { leadFields, SERVICE_LINE } from '../helpers/world';
-import { type Stack, startStack, waitFor } from './harness';
+import { waitFor } from './harness';
+import { faultSuite } from './suite';
 import { must } from './traffic';
 
 jest.setTimeout(6 * 60_000);
 
 const WEBHOOK_SECRET = `whsec_${crypto.randomBytes(18).toString('base64url')}`;
-const log = (m: string) => process.stdout.write(`${m}\n`);
 
 let mock: LocalServer;
 let proxy: RecordingProxy;
-let stack: Stack;
-let database: Database;
-let connection: Connection;
-let temporal: Client;
 /** While set, Stripe's answer to a PaymentIntent request waits here (the request is passed, then released). */
 let hold: { reached: (r: RecordedRequest) => void; release: Promise<void> } | null = null;
 
+// Before the stack (registered first): its processes are pointed at the proxy.
 beforeAll(async () => {
-  const url = process.env.TEST_DATABASE_URL;
-  if (!url) throw new Error('TEST_DATABASE_URL is not set: run through jest (test/setup/global-setup.ts)');
   mock = await startStripeMock();
   proxy = await startRecordingProxy(mock.url, {
     idempotency: true,
@@ -70,19 +64,13 @@ beforeAll(async () => {
       await h.release;
     },
   });
-  stack = await startStack({ databaseUrl: url, log, topology: 'dev', env: { LW_STRIPE_API_BASE: proxy.url } });
-  database = await openDatabase({ url, poolSize: 4 });
-  connection = await Connection.connect({ address: stack.temporal.address });
-  temporal = new Client({ connection });
 });
-
 afterAll(async () => {
-  await connection?.close();
-  await stack?.close();
-  await database?.close();
   await proxy?.stop();
   await mock?.stop();
 });
+
+const suite = faultSuite({ topology: 'dev', env: () => ({ LW_STRIPE_API_BASE: proxy.url }) });
 
 interface World {
   agencyId: string;
@@ -93,8 +81,8 @@ interface World {
 
 /** Through the API: an agency, one buyer with 60 credits, a push campaign at 40; then its Stripe settings and card. */
 async function world(): Promise<World> {
-  const base = stack.baseUrl;
-  const created = await must(base, 'POST', '/v1/agencies', stack.rootToken, {
+  const base = suite.stack.baseUrl;
+  const created = await must(base, 'POST', '/v1/agencies', suite.stack.rootToken, {
     name: `recharge-kill-${crypto.randomUUID().slice(0, 8)}`,
   });
   const adminKey = created.adminKey as string;
@@ -111,7 +99,7 @@ async function world(): Promise<World> {
     price: { base: 40 },
   });
   await savePaymentSettings(
-    database.db,
+    suite.database.db,
     agencyId,
     {
       secretKey: STRIPE_MOCK_KEY,
@@ -123,50 +111,42 @@ async function world(): Promise<World> {
     },
     SYSTEM,
   );
-  // The card a setup-mode Checkout would have saved, and auto-recharge at 50 → +100 credits.
-  await database.db.insert(buyerBilling).values({
-    buyerId,
-    agencyId,
-    stripeCustomerId: `cus_${crypto.randomBytes(8).toString('hex')}`,
-    paymentMethodId: 'pm_card_visa',
-    cardBrand: 'visa',
-    cardLast4: '4242',
-    cardExp: '12/2030',
-    rechargeEnabled: true,
-    rechargeThreshold: 50,
-    rechargeCredits: 100,
-  });
+  // A saved card, and auto-recharge at 50 → +100 credits.
+  await enableAutoRecharge(suite.database.db, { buyerId, agencyId }, { threshold: 50, credits: 100 });
   return { agencyId, adminKey, buyerId, campaignId: (c.campaign as { id: string }).id };
 }
 
 /** A lead into the push campaign: sold to the buyer, 60 → 20, below its threshold in the sale's transaction. */
 async function sellOne(w: World): Promise<void> {
-  await must(stack.baseUrl, 'POST', '/v1/leads', w.adminKey, { campaignId: w.campaignId, fields: leadFields() });
-  expect(await waitFor(async () => (await walletBalance(database.db, w.buyerId)) === 20, 60_000)).toBe(true);
+  await must(suite.stack.baseUrl, 'POST', '/v1/leads', w.adminKey, { campaignId: w.campaignId, fields: leadFields() });
+  expect(await waitFor(async () => (await walletBalance(suite.database.db, w.buyerId)) === 20, 60_000)).toBe(true);
 }
 
 /** The PaymentIntent requests made for this buyer's recharges, in order. */
 const intentRequests = (w: World) =>
   proxy.requests.filter((r) => r.path === '/v1/payment_intents' && r.form['metadata[leadwireBuyerId]'] === w.buyerId);
 
-const paymentsOf = (w: World) => database.db.select().from(payments).where(eq(payments.buyerId, w.buyerId));
+const paymentsOf = (w: World) => suite.database.db.select().from(payments).where(eq(payments.buyerId, w.buyerId));
 
 /** Delivers one event (the same event again: Stripe's retry of it), signed anew. */
 async function postWebhook(w: World, event: StripeEventObject): Promise<string> {
-  const res = await deliver(`${stack.baseUrl}/v1/stripe/webhooks/${w.agencyId}`, signedDelivery(event, WEBHOOK_SECRET));
+  const res = await deliver(
+    `${suite.stack.baseUrl}/v1/stripe/webhooks/${w.agencyId}`,
+    signedDelivery(event, WEBHOOK_SECRET),
+  );
   const body = (await res.json()) as { outcome?: string };
   return `${res.status} ${body.outcome}`;
 }
 
 /** The activity the buyer's recharge workflow is waiting on now, if any. */
 async function pendingActivity(w: World): Promise<string | null> {
-  const d = await temporal.workflow.getHandle(rechargeWorkflowId(w.buyerId)).describe();
+  const d = await suite.temporal.workflow.getHandle(rechargeWorkflowId(w.buyerId)).describe();
   return d.raw.pendingActivities?.[0]?.activityType?.name ?? null;
 }
 
 /** What must hold once the recharge is over: one PaymentIntent for the key, one payment, one credit, a clean audit. */
 async function expectOneChargeOneCredit(w: World, key: string, intentId: string): Promise<void> {
-  const result = await temporal.workflow.getHandle(rechargeWorkflowId(w.buyerId)).result();
+  const result = await suite.temporal.workflow.getHandle(rechargeWorkflowId(w.buyerId)).result();
   expect(result).toMatchObject({ outcome: 'succeeded', attempts: 1 });
   // At Stripe: every request of the buyer carried the attempt's key and was answered with the same intent.
   const asked = intentRequests(w);
@@ -182,7 +162,7 @@ async function expectOneChargeOneCredit(w: World, key: string, intentId: string)
     stripeIdempotencyKey: key,
     stripePaymentIntentId: intentId,
   });
-  const credits = await database.db
+  const credits = await suite.database.db
     .select()
     .from(ledgerEntries)
     .where(and(eq(ledgerEntries.buyerId, w.buyerId), eq(ledgerEntries.kind, 'top_up')));
@@ -190,8 +170,8 @@ async function expectOneChargeOneCredit(w: World, key: string, intentId: string)
     [60, expect.anything()],
     [100, stripeLedgerKey.payment(intentId)],
   ]);
-  expect(await walletBalance(database.db, w.buyerId)).toBe(120);
-  const audit = await runAudit(database.db, { agencyId: w.agencyId, temporal, minAgeMs: 0 });
+  expect(await walletBalance(suite.database.db, w.buyerId)).toBe(120);
+  const audit = await runAudit(suite.database.db, { agencyId: w.agencyId, temporal: suite.temporal, minAgeMs: 0 });
   expect(audit.violations).toEqual([]);
 }
 
@@ -206,12 +186,12 @@ test('kill -9 of the worker between the PaymentIntent and its webhook: one charg
   const [asked] = intentRequests(w);
   const [pending] = await paymentsOf(w);
   expect(pending).toMatchObject({ status: 'pending', stripePaymentIntentId: asked!.answeredId });
-  await stack.worker.kill9();
+  await suite.stack.worker.kill9();
 
   // Stripe delivers while no worker runs, and the same event again once one is back.
   const event = succeededEventFor(asked!);
   expect(await postWebhook(w, event)).toBe('200 applied');
-  await stack.worker.start();
+  await suite.stack.worker.start();
   expect(await postWebhook(w, event)).toBe('200 duplicate');
   await expectOneChargeOneCredit(w, asked!.idempotencyKey!, asked!.answeredId!);
   expect(proxy.countByIdempotencyKey(asked!.idempotencyKey!)).toBe(1);
@@ -228,9 +208,9 @@ test('kill -9 of the worker while Stripe’s answer to the PaymentIntent request
   const first = await reached;
   const [unanswered] = await paymentsOf(w);
   expect(unanswered).toMatchObject({ status: 'pending', stripePaymentIntentId: null });
-  await stack.worker.kill9();
+  await suite.stack.worker.kill9();
   release();
-  await stack.worker.start();
+  await suite.stack.worker.start();
 
   // The activity's retry (once its start-to-close timeout passed) asks again under the same key: the same intent.
   expect(await waitFor(() => intentRequests(w).length === 2 && intentRequests(w)[1]!.status === 200, 150_000)).toBe(
