@@ -20,6 +20,7 @@ import { type Stack, startStack } from '../../test/faults/harness';
 import { FINAL_STATUSES } from '../../test/faults/invariants';
 import type { RetryStats } from '../../test/faults/traffic';
 import {
+  type ExitRecord,
   FAULT_KINDS,
   type FaultKind,
   type FaultOutcome,
@@ -32,10 +33,11 @@ import {
 } from './faults';
 import { formatEvent, History, type Ids } from './history';
 import { type Finding, type Invariant, INVARIANTS } from './invariants';
-import { type OpContext, type Operation, OPERATIONS, startLoad } from './operations';
+import { type OpContext, opContext, type Operation, OPERATIONS, startLoad } from './operations';
 import { setUpCardPayments } from './payments';
 import { startOwnPostgres } from './postgres';
 import { startReceivers } from './receivers';
+import { setUpAutoRecharges, startRechargeStripe } from './recharges';
 import { Rng } from './rng';
 import { buildWorld } from './world';
 
@@ -74,8 +76,10 @@ export interface CampaignReport {
    * The supervisor's view of those exits (it restarts each, as docker-compose's restart policy does):
    * crashes of a process that was up, and starts that failed (e.g. Postgres or Temporal unreachable).
    */
-  crashes: { name: string; atMs: number; tail: string }[];
-  failedStarts: { name: string; atMs: number; tail: string }[];
+  crashes: ExitRecord[];
+  failedStarts: ExitRecord[];
+  /** Temporal services that exited because a Postgres fault took their database: the fault's effect, not a crash. */
+  outageExits: Supervisor['outageExits'];
   findings: Finding[];
   invariantsChecked: string[];
   /** Printed report (the same as the log's end). */
@@ -128,9 +132,12 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
     cleanups.push(() => database.close());
     const pool = database.raw as Pool;
 
-    // Stripe's mock API: the agency's card payments talk to it (payments.ts).
+    // Stripe's mock API: the agency's card payments talk to it (payments.ts); the workers' auto-recharges through
+    // the recording proxy, which plays Stripe's idempotency and delivers each intent's webhook (recharges.ts).
     const stripeMock = await startStripeMock({ log });
     cleanups.push(() => stripeMock.stop());
+    const rechargeStripe = await startRechargeStripe(stripeMock.url);
+    cleanups.push(() => rechargeStripe.stop());
 
     const stack: Stack = await startStack({
       databaseUrl: dbUrl.toString(),
@@ -144,7 +151,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
         LW_DELIVERY_BACKOFF: '1.5',
         LW_DELIVERY_MAX_INTERVAL_MS: '4000',
         LW_DELIVERY_MAX_ATTEMPTS: '40',
-        LW_STRIPE_API_BASE: stripeMock.url,
+        LW_STRIPE_API_BASE: rechargeStripe.url,
       },
     });
     cleanups.push(() => stack.close());
@@ -166,21 +173,15 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
       apiUrls: stack.apiUrls,
       rng: rng.fork('cards'),
     });
+    const recharges = await setUpAutoRecharges(world, cards, rng.fork('recharges'));
     log(
-      `[nemesis] world: agency ${world.agencyId}, ${world.buyers.length} buyers (${cards.buyerIds.length} paying by card), ${world.sources.length} sources`,
+      `[nemesis] world: agency ${world.agencyId}, ${world.buyers.length} buyers (${cards.buyerIds.length} paying by card, ${recharges.buyerIds.length} on auto-recharge), ${world.sources.length} sources`,
     );
 
     // The clock of the schedule starts with the load.
     history.reset();
-    const ctx: OpContext = {
-      world,
-      history,
-      retries: { connectionErrors: 0, byStatus: {} },
-      retryDeadlineMs: 180_000,
-      won: [],
-      pending: new Set(),
-      cards,
-    };
+    const ctx = opContext(world, history, { retryDeadlineMs: 180_000, cards, recharges });
+    rechargeStripe.deliverTo(ctx, rng.fork('recharge-stripe'));
     const nemesis: NemesisContext = {
       stack,
       postgres,
@@ -189,6 +190,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
       temporal: connection,
       held: new Set(),
       upPids: new Set(),
+      outages: [],
     };
     const supervisor = startSupervisor(nemesis);
     const load = startLoad(ctx, rng, opts.operations ?? OPERATIONS);
@@ -211,7 +213,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
     await stack.ensureUp();
     await load.stop();
     log(`[nemesis] ${(history.now() / 1000).toFixed(1)} s: load stopped; waiting for leads and deliveries to settle`);
-    await settle(pool, world.agencyId, receivers, opts.settleTimeoutMs ?? 240_000);
+    await settle(pool, world.agencyId, receivers, ctx, opts.settleTimeoutMs ?? 240_000);
     log(`[nemesis] ${(history.now() / 1000).toFixed(1)} s: settled; checking`);
 
     const invariants = opts.invariants ?? INVARIANTS;
@@ -247,11 +249,15 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
   }
 }
 
-/** Waits (bounded) until every lead is final and every webhook delivery is done with (delivered or failed). */
+/**
+ * Waits (bounded) until every lead is final, every webhook delivery is done with (delivered or failed), and every
+ * auto-recharge asked for is paid and its Stripe deliveries over.
+ */
 async function settle(
   pool: Pool,
   agencyId: string,
   receivers: { byWebhookId: Map<string, unknown> },
+  ctx: OpContext,
   timeoutMs: number,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -260,11 +266,21 @@ async function settle(
       `SELECT
          (SELECT count(*)::int FROM leads WHERE agency_id = $1 AND status <> ALL($2::text[])) AS open_leads,
          (SELECT count(*)::int FROM offers WHERE agency_id = $1 AND status = 'open') AS open_offers,
-         (SELECT count(*)::int FROM assignments a WHERE a.agency_id = $1) AS sales`,
+         (SELECT count(*)::int FROM assignments a WHERE a.agency_id = $1) AS sales,
+         (SELECT count(*)::int FROM recharge_requests WHERE agency_id = $1 AND started_at IS NULL)
+           + (SELECT count(*)::int FROM payments WHERE agency_id = $1 AND kind = 'auto_recharge' AND status = 'pending')
+           AS recharging`,
       [agencyId, FINAL_STATUSES],
     );
-    const r = rows[0] as { open_leads: number; open_offers: number; sales: number };
-    if (r.open_leads === 0 && r.open_offers === 0 && receivers.byWebhookId.size >= r.sales) return;
+    const r = rows[0] as { open_leads: number; open_offers: number; sales: number; recharging: number };
+    if (
+      r.open_leads === 0 &&
+      r.open_offers === 0 &&
+      receivers.byWebhookId.size >= r.sales &&
+      r.recharging === 0 &&
+      ctx.pending.size === 0
+    )
+      return;
     await sleep(500);
   }
 }
@@ -371,10 +387,15 @@ function summarize(a: {
       .join('; ')}`,
     `webhooks:   ${stored} webhook-ids stored by the receivers, ${dupes} repeated deliveries deduplicated; receiver answers ${JSON.stringify(a.receivers.counts)}`,
     `retries:    ${JSON.stringify({ ...a.ctx.retries.byStatus, connection: a.ctx.retries.connectionErrors })}`,
-    `exits:      not the nemesis's: ${JSON.stringify(unexpectedExits)}; restarted by the supervisor ${JSON.stringify(a.supervisor.restarts)}: ${a.supervisor.crashes.length} crashes of a process that was up, ${a.supervisor.failedStarts.length} failed starts`,
+    `exits:      not the nemesis's: ${JSON.stringify(unexpectedExits)}; restarted by the supervisor ${JSON.stringify(a.supervisor.restarts)}: ${a.supervisor.crashes.length} crashes of a process that was up, ${a.supervisor.failedStarts.length} failed starts, ${a.supervisor.outageExits.length} Temporal services taken down by a Postgres fault`,
     ...[
       ...a.supervisor.crashes.map((c) => ({ ...c, what: 'CRASH' })),
       ...a.supervisor.failedStarts.map((c) => ({ ...c, what: 'failed start' })),
+      ...a.supervisor.outageExits.map((c) => ({
+        ...c,
+        what: `exit in Postgres fault ${c.fault}`,
+        tail: c.databaseError ?? c.tail,
+      })),
     ].map(
       (c) =>
         `            ${c.what} of ${c.name} at ${(c.atMs / 1000).toFixed(1)} s: ${c.tail.split('\n').filter(Boolean).slice(0, 2).join(' | ').slice(0, 300)}`,
@@ -397,6 +418,7 @@ function summarize(a: {
     unexpectedExits,
     crashes: [...a.supervisor.crashes],
     failedStarts: [...a.supervisor.failedStarts],
+    outageExits: [...a.supervisor.outageExits],
     findings: a.findings,
     invariantsChecked: a.invariants.map((i) => i.name),
     text: lines.join('\n'),

@@ -27,6 +27,34 @@ export interface NemesisContext {
   held: Set<string>;
   /** Pids that were up (a worker polling): an exit of one of them is a crash, not a failed start. */
   upPids: Set<number>;
+  /** The Postgres faults so far, each while it lasts and once healed (the supervisor classifies exits by them). */
+  outages: PostgresOutage[];
+}
+
+/**
+ * A window in which Postgres was out of reach for some processes: `temporal` when Temporal's own connections
+ * were cut or the server itself was down (ms after the start; `endMs` null while it lasts).
+ */
+export interface PostgresOutage {
+  startMs: number;
+  endMs: number | null;
+  /** Whether Temporal's connections were hit (a restart of Postgres, or a cut of the `temporal` or `all` proxies). */
+  temporal: boolean;
+  fault: string;
+}
+
+/** Marks an outage from now until the returned function is called. */
+function outage(ctx: NemesisContext, f: PlannedFault, temporal: boolean): () => void {
+  const o: PostgresOutage = {
+    startMs: ctx.history.now(),
+    endMs: null,
+    temporal,
+    fault: `#${f.n} ${f.kind} ${f.target}`,
+  };
+  ctx.outages.push(o);
+  return () => {
+    o.endMs = ctx.history.now();
+  };
 }
 
 export interface PlannedFault {
@@ -150,7 +178,12 @@ const postgresRestart: FaultKind = {
   plan: (rng) => ({ target: 'postgres', holdMs: rng.int(200, 3_000) }),
   async inject(ctx, f) {
     // Down for holdMs (pg_ctl stop -m immediate: a crash, recovery from the WAL on start).
-    await ctx.postgres.restart(f.holdMs);
+    const over = outage(ctx, f, true);
+    try {
+      await ctx.postgres.restart(f.holdMs);
+    } finally {
+      over();
+    }
     return async () => undefined;
   },
 };
@@ -166,9 +199,16 @@ const dropConnections: FaultKind = {
       .filter(([side, p]) => p !== undefined && (f.target === 'all' || side === f.target))
       .map(([, p]) => p!);
     // Every open connection dropped, new ones refused while it lasts.
-    await Promise.all(proxies.map((p) => p.cut()));
+    const over = outage(ctx, f, f.target === 'temporal' || f.target === 'all');
+    try {
+      await Promise.all(proxies.map((p) => p.cut()));
+    } catch (err) {
+      over();
+      throw err;
+    }
     return async () => {
       await Promise.all(proxies.map((p) => p.restore()));
+      over();
     };
   },
 };
@@ -293,18 +333,57 @@ export async function runSchedule(
   return outcomes;
 }
 
+/** How long after a Postgres fault healed an exit of a Temporal service still counts as its effect. */
+export const OUTAGE_GRACE_MS = 15_000;
+
+export type ExitClass = 'crash' | 'failed-start' | 'postgres-outage';
+
+/** What a Temporal service says when it gives up on its database (the frontend's "no usable database connection"). */
+const DATABASE_ERROR =
+  /no usable database connection|connection refused|database system is (?:starting up|shutting down)|terminating connection|SQLSTATE/i;
+
+/**
+ * Why a process exited on its own. A Temporal service (Temporal's Go program, not ours) that exits during a
+ * Postgres fault that reached its connections, or within OUTAGE_GRACE_MS of its heal, exited because its database
+ * was gone: the fault's effect, restarted once the fault healed and counted apart. A Leadwire process (API,
+ * worker) must ride out any outage: its exit after it was up is a crash, whatever the fault; so is a Temporal
+ * service's exit with no Postgres fault about. An exit of a process never up is a failed start.
+ */
+export function classifyExit(e: { name: string; wasUp: boolean; atMs: number }, outages: PostgresOutage[]): ExitClass {
+  if (e.name.startsWith('temporal-') && outageAt(outages, e.atMs)) return 'postgres-outage';
+  return e.wasUp ? 'crash' : 'failed-start';
+}
+
+/** The Postgres fault reaching Temporal that is on at `atMs` or healed less than OUTAGE_GRACE_MS before. */
+function outageAt(outages: PostgresOutage[], atMs: number): PostgresOutage | undefined {
+  return outages.find(
+    (o) => o.temporal && o.startMs <= atMs && (o.endMs === null || atMs <= o.endMs + OUTAGE_GRACE_MS),
+  );
+}
+
+export interface ExitRecord {
+  name: string;
+  atMs: number;
+  tail: string;
+}
+
 export interface Supervisor {
   /** Restarts by process, and of those: exits of a process that was up (crashes) and failed starts. */
   readonly restarts: Record<string, number>;
-  readonly crashes: { name: string; atMs: number; tail: string }[];
-  readonly failedStarts: { name: string; atMs: number; tail: string }[];
+  readonly crashes: ExitRecord[];
+  readonly failedStarts: ExitRecord[];
+  /**
+   * Temporal services that exited because a Postgres fault took their database (classifyExit): not crashes;
+   * each names the fault and the database error its output ended with, when it did.
+   */
+  readonly outageExits: (ExitRecord & { fault: string; databaseError: string | null })[];
   stop(): Promise<void>;
 }
 
 /**
  * What docker-compose's `restart: unless-stopped` does in production: a process that exited without
- * the nemesis killing it is started again. Each such exit is recorded: a crash when the process had been
- * up, a failed start otherwise (a worker or API exits when Postgres or Temporal is unreachable at start).
+ * the nemesis killing it is started again. Each such exit is recorded as classifyExit says; a Temporal service
+ * that the Postgres fault took down is started again once that fault healed (earlier it would only fail).
  */
 export function startSupervisor(ctx: NemesisContext): Supervisor {
   const all = () => PROCESSES.map((n) => processNamed(ctx.stack, n));
@@ -313,18 +392,43 @@ export function startSupervisor(ctx: NemesisContext): Supervisor {
   const restarts: Record<string, number> = {};
   const crashes: Supervisor['crashes'] = [];
   const failedStarts: Supervisor['failedStarts'] = [];
+  const outageExits: Supervisor['outageExits'] = [];
+  /** Exits recorded, their restart waiting for the Postgres fault to heal. */
+  const waiting = new Set<string>();
   let on = true;
   const loop = (async () => {
     while (on) {
       for (const p of all()) {
         if (p.pid !== null) lastPid.set(p.name, p.pid);
         if (p.running || ctx.held.has(p.name) || !on) continue;
-        const pid = lastPid.get(p.name);
-        const entry = { name: p.name, atMs: ctx.history.now(), tail: p.tail(8) };
-        (pid !== undefined && ctx.upPids.has(pid) ? crashes : failedStarts).push(entry);
-        lastPid.delete(p.name);
+        if (!waiting.has(p.name)) {
+          const pid = lastPid.get(p.name);
+          const entry = { name: p.name, atMs: ctx.history.now(), tail: p.tail(8) };
+          const wasUp = pid !== undefined && ctx.upPids.has(pid);
+          const kind = classifyExit({ ...entry, wasUp }, ctx.outages);
+          lastPid.delete(p.name);
+          if (kind === 'postgres-outage') {
+            const databaseError = p
+              .tail(40)
+              .split('\n')
+              .reverse()
+              .find((l) => DATABASE_ERROR.test(l));
+            outageExits.push({
+              ...entry,
+              fault: outageAt(ctx.outages, entry.atMs)!.fault,
+              databaseError: databaseError ?? null,
+            });
+            ctx.history.add('fault', 'supervisor', 'info', {}, `${p.name} exited in a Postgres outage`);
+            waiting.add(p.name);
+          } else {
+            (kind === 'crash' ? crashes : failedStarts).push(entry);
+            ctx.history.add('fault', 'supervisor', 'info', {}, `${p.name} exited on its own; restarting it`);
+          }
+        }
+        // A service the outage took down waits for its heal: started into the outage, it would only exit again.
+        if (waiting.has(p.name) && ctx.outages.some((o) => o.temporal && o.endMs === null)) continue;
+        waiting.delete(p.name);
         restarts[p.name] = (restarts[p.name] ?? 0) + 1;
-        ctx.history.add('fault', 'supervisor', 'info', {}, `${p.name} exited on its own; restarting it`);
         ctx.held.add(p.name);
         try {
           await bringUp(ctx, p);
@@ -341,6 +445,7 @@ export function startSupervisor(ctx: NemesisContext): Supervisor {
     restarts,
     crashes,
     failedStarts,
+    outageExits,
     async stop() {
       on = false;
       await loop;

@@ -12,6 +12,7 @@ import { type Answer, call, callUntilFinal, ConnectionError, type RetryStats } f
 import { leadFields } from '../../test/helpers/world';
 import type { History, Ids } from './history';
 import { CARD_OPERATIONS, type CardPayments } from './payments';
+import type { AutoRecharges } from './recharges';
 import type { Rng } from './rng';
 import type { Buyer, World } from './world';
 
@@ -28,6 +29,8 @@ export interface OpContext {
   pending: Set<Promise<unknown>>;
   /** The agency's card payments (payments.ts); without, the card operations do nothing. */
   cards?: CardPayments;
+  /** The buyers on auto-recharge (recharges.ts): no other top-up goes to them. */
+  recharges?: AutoRecharges;
 }
 
 export interface Operation {
@@ -42,6 +45,15 @@ export interface Operation {
    */
   sequential?: boolean;
   run(ctx: OpContext, rng: Rng, loop: number): Promise<void>;
+}
+
+/** A fresh context: no retries counted, nothing won or pending yet. */
+export function opContext(
+  world: World,
+  history: History,
+  opts: Pick<OpContext, 'retryDeadlineMs' | 'cards' | 'recharges'>,
+): OpContext {
+  return { world, history, retries: { connectionErrors: 0, byStatus: {} }, won: [], pending: new Set(), ...opts };
 }
 
 type Told = { phase: 'ok' | 'fail' | 'info'; ids?: Ids; detail?: string };
@@ -192,7 +204,7 @@ const topUp: Operation = {
   name: 'top-up',
   intervalMs: 2_500,
   async run(ctx, rng) {
-    const buyer = rng.pick(ctx.world.buyers);
+    const buyer = rng.pick(ctx.world.buyers.filter((b) => !ctx.recharges?.buyerIds.includes(b.id)));
     const amount = rng.int(5, 200);
     const key = rng.uuid();
     await ctx.history.op('top-up', { buyerId: buyer.id }, async (): Promise<Told> => {

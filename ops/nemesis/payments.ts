@@ -160,7 +160,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * One delivery as Stripe makes it: re-signed and re-sent (to a random API each time) until a final answer or the
  * deadline. 2xx is final (acknowledged); 400, 404 and 422 are final refusals; anything else is retried.
  */
-async function deliverUntilFinal(
+export async function deliverUntilFinal(
   ctx: OpContext,
   cards: CardPayments,
   rng: Rng,
@@ -245,13 +245,13 @@ const cardTopUp: Operation = {
 /** The card operations, appended to the load's registry (operations.ts). */
 export const CARD_OPERATIONS: Operation[] = [cardTopUp];
 
-/** The `payment=… pi=… credits=…` an acknowledged card top-up's history detail carries. */
+/** The `payment=… pi=… credits=…` an acknowledged card top-up's (or auto-recharge's) history detail carries. */
 export function parseCardTopUp(detail: string | undefined) {
   const m = /payment=(\S+) pi=(\S+) credits=(\d+)/.exec(detail ?? '');
   return m ? { paymentId: m[1]!, paymentIntentId: m[2]!, credits: Number(m[3]) } : null;
 }
 
-/** For the checker's tests: the detail a card top-up writes, one definition. */
+/** The detail a card top-up (or an auto-recharge, recharges.ts) writes, one definition. */
 export function cardTopUpDetail(p: { paymentId: string; paymentIntentId: string; credits: number }): string {
   return `payment=${p.paymentId} pi=${p.paymentIntentId} credits=${p.credits}`;
 }

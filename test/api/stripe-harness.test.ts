@@ -72,6 +72,7 @@ describe('stripe-mock behind the recording proxy', () => {
         idempotencyKey: key,
         form: { amount: '2500', currency: 'usd', 'metadata[buyer_id]': 'b-1' },
         status: 200,
+        answeredId: expect.stringMatching(/^pi_/),
       },
     ]);
     const checkout = proxy.requests.find((r) => r.path === '/v1/checkout/sessions');

@@ -6,7 +6,7 @@
  */
 import { walletBalance } from '../../db/ledger';
 import { History } from '../../ops/nemesis/history';
-import type { OpContext } from '../../ops/nemesis/operations';
+import { opContext } from '../../ops/nemesis/operations';
 import { PAYMENT_INVARIANTS } from '../../ops/nemesis/payment-invariants';
 import { CARD_OPERATIONS, parseCardTopUp, setUpCardPayments } from '../../ops/nemesis/payments';
 import type { Receivers } from '../../ops/nemesis/receivers';
@@ -38,15 +38,7 @@ test('card top-ups through the real webhook route, delivered once, twice, concur
     rng: rng.fork('cards'),
   });
   const history = new History(Date.now());
-  const ctx: OpContext = {
-    world,
-    history,
-    retries: { connectionErrors: 0, byStatus: {} },
-    retryDeadlineMs: 30_000,
-    won: [],
-    pending: new Set(),
-    cards,
-  };
+  const ctx = opContext(world, history, { retryDeadlineMs: 30_000, cards });
   const [op] = CARD_OPERATIONS;
   await Promise.all(Array.from({ length: 12 }, (_, i) => op!.run(ctx, rng.fork(`run:${i}`), 0)));
 

@@ -11,11 +11,13 @@ import type { Database } from '../../db/connection';
 import { topUp } from '../../db/ledger';
 import { createPayment, settleSucceededPayment } from '../../db/payments';
 import { sellManually } from '../../db/sales';
+import { rechargeIdempotencyKey, rechargeWorkflowId } from '../../domain/recharge';
 import { History } from '../../ops/nemesis/history';
 import { type CheckContext, INVARIANTS } from '../../ops/nemesis/invariants';
 import { PAYMENT_INVARIANTS } from '../../ops/nemesis/payment-invariants';
 import { cardTopUpDetail } from '../../ops/nemesis/payments';
 import type { Receivers } from '../../ops/nemesis/receivers';
+import { intentRequestDetail } from '../../ops/nemesis/recharges';
 import type { World } from '../../ops/nemesis/world';
 import { openTestPostgres } from '../helpers/db';
 import { newId } from '../helpers/stripe';
@@ -251,6 +253,129 @@ describe('card payments', () => {
     expect(by('refused card top-up not credited')).toEqual([
       expect.objectContaining({ ids: { buyerId: s.payer.id, paymentId: s.paid.id } }),
     ]);
+    expect(findings).toHaveLength(4);
+  });
+});
+
+describe('auto-recharges', () => {
+  /**
+   * A buyer on auto-recharge whose two recharges (two outbox requests) each paid 20 credits, one after the other,
+   * settled as the webhook settles them.
+   */
+  async function rechargeScene() {
+    const db = database.db;
+    const agency = await makeAgency(db);
+    const buyer = await makeBuyer(db, agency.id);
+    const workflowId = rechargeWorkflowId(buyer.id);
+    const charge = (key: string, buyerId = buyer.id) =>
+      createPayment(db, {
+        agencyId: agency.id,
+        buyerId,
+        kind: 'auto_recharge',
+        credits: 20,
+        creditPrice: 125,
+        currency: 'usd',
+        stripeIdempotencyKey: key,
+      });
+    const settle = async (p: { id: string; amount: number }, pi: string) => {
+      const settled = await settleSucceededPayment(db, {
+        agencyId: agency.id,
+        paymentId: p.id,
+        paymentIntentId: pi,
+        amount: p.amount,
+        currency: 'usd',
+        eventId: newId('evt'),
+      });
+      if (settled.outcome !== 'credited') throw new Error(`not credited: ${JSON.stringify(settled)}`);
+    };
+    const runs = [crypto.randomUUID(), crypto.randomUUID()].map((requestId) => ({
+      key: rechargeIdempotencyKey(workflowId, requestId, 1),
+      pi: newId('pi'),
+    }));
+    const paid = [];
+    for (const r of runs) {
+      const p = await charge(r.key);
+      await settle(p, r.pi);
+      paid.push({ ...r, payment: p });
+    }
+    const h = new History(Date.now());
+    for (const r of paid) {
+      const ids = { buyerId: buyer.id, paymentId: r.payment.id };
+      h.add(
+        'op',
+        'stripe-payment-intent',
+        'ok',
+        ids,
+        intentRequestDetail({ key: r.key, paymentIntentId: r.pi, replayed: false }),
+      );
+      h.add(
+        'op',
+        'auto-recharge',
+        'ok',
+        ids,
+        cardTopUpDetail({ paymentId: r.payment.id, paymentIntentId: r.pi, credits: 20 }),
+      );
+    }
+    // A retried request of the first attempt: Stripe replayed its answer.
+    h.add(
+      'op',
+      'stripe-payment-intent',
+      'ok',
+      { buyerId: buyer.id, paymentId: paid[0]!.payment.id },
+      intentRequestDetail({ key: paid[0]!.key, paymentIntentId: paid[0]!.pi, replayed: true }),
+    );
+    return { agency, buyer, workflowId, charge, settle, paid, h, world: { agencyId: agency.id } as World };
+  }
+  const checkRecharges = async (ctx: CheckContext) =>
+    (await Promise.all(PAYMENT_INVARIANTS.map((i) => i.check(ctx)))).flat();
+
+  test('the true answers: two recharges one after the other, a replayed request – no finding', async () => {
+    const s = await rechargeScene();
+    expect(await checkRecharges(context(s.world, s.h, receivers([])))).toEqual([]);
+  });
+
+  test('a second PaymentIntent for one key, an intent no payment holds, overlapping recharges and a foreign key are found', async () => {
+    const s = await rechargeScene();
+    const [first] = s.paid;
+    // Stripe made a second intent for the first attempt's key (no idempotency).
+    s.h.add(
+      'op',
+      'stripe-payment-intent',
+      'ok',
+      { buyerId: s.buyer.id, paymentId: first!.payment.id },
+      intentRequestDetail({ key: first!.key, paymentIntentId: newId('pi'), replayed: false }),
+    );
+    // An intent for a key no payment has.
+    const orphan = rechargeIdempotencyKey(s.workflowId, crypto.randomUUID(), 1);
+    s.h.add(
+      'op',
+      'stripe-payment-intent',
+      'ok',
+      { buyerId: s.buyer.id },
+      intentRequestDetail({ key: orphan, paymentIntentId: newId('pi'), replayed: false }),
+    );
+    // A third recharge charged while a fourth was already charging: two in flight.
+    const third = await s.charge(rechargeIdempotencyKey(s.workflowId, crypto.randomUUID(), 1));
+    const fourth = await s.charge(rechargeIdempotencyKey(s.workflowId, crypto.randomUUID(), 1));
+    await s.settle(third, newId('pi'));
+    await s.settle(fourth, newId('pi'));
+    // A payment of this buyer under another buyer's recharge workflow.
+    const other = await makeBuyer(database.db, s.agency.id);
+    await s.charge(rechargeIdempotencyKey(rechargeWorkflowId(other.id), crypto.randomUUID(), 1));
+
+    const findings = await checkRecharges(context(s.world, s.h, receivers([])));
+    const by = (name: string) => findings.filter((f) => f.invariant === name);
+    expect(by('at most one PaymentIntent per idempotency key')).toEqual([
+      expect.objectContaining({ ids: { buyerId: s.buyer.id, paymentId: first!.payment.id } }),
+    ]);
+    // The first key's payment holds one of its intents; the orphan key has no payment.
+    expect(by('a PaymentIntent for a recharge payment')).toEqual([
+      expect.objectContaining({ message: expect.stringContaining(`${orphan} (Stripe answered pi_`) }),
+    ]);
+    expect(by('one recharge in flight per buyer')).toEqual([
+      expect.objectContaining({ ids: { buyerId: s.buyer.id, paymentId: fourth.id } }),
+    ]);
+    expect(by('a recharge payment of the buyer’s own workflow')).toHaveLength(1);
     expect(findings).toHaveLength(4);
   });
 });

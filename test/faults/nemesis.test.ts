@@ -1,7 +1,7 @@
 /**
  * The randomized fault campaign (ops/nemesis/campaign.ts, `npm run nemesis`) for 60 s in CI: its own
  * Postgres, the Temporal cluster's four processes, two workers and two APIs under a steady mixed load
- * (card top-ups included: stripe-mock, and their signed webhooks to the real route),
+ * (card top-ups and auto-recharges included: stripe-mock, and their signed webhooks to the real route),
  * with a random fault every few seconds (kill -9, SIGSTOP/SIGCONT, Postgres restart, dropped
  * connections, a worker under a shifted clock), healed each time. Every invariant must hold, from the
  * data alone. The seed is LW_NEMESIS_SEED (default 1: a schedule with every fault kind in 60 s, so CI replays the same one);
@@ -33,9 +33,16 @@ test('60 s of random faults on the cluster under mixed load: every invariant hol
   expect(Object.keys(report.faultsByKind).length).toBeGreaterThanOrEqual(3);
   expect(report.faults.every((f) => f.healedMs !== null)).toBe(true);
   // The load was real: every operation acknowledged some requests, sales were delivered.
-  for (const op of ['intake', 'post', 'claim', 'top-up', 'dispute', 'card-top-up', 'stripe-webhook'])
+  for (const op of ['intake', 'post', 'claim', 'top-up', 'dispute', 'card-top-up', 'stripe-webhook', 'auto-recharge'])
     expect(report.operations[op]?.ok ?? 0).toBeGreaterThan(0);
   // The card payments' invariants were among those checked.
-  expect(report.invariantsChecked).toEqual(expect.arrayContaining(['card top-ups', 'card payments and the ledger']));
+  expect(report.invariantsChecked).toEqual(
+    expect.arrayContaining([
+      'card top-ups',
+      'card payments and the ledger',
+      'one PaymentIntent per recharge attempt',
+      'one recharge in flight per buyer',
+    ]),
+  );
   expect(report.webhooks.stored).toBeGreaterThan(0);
 });

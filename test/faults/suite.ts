@@ -35,8 +35,11 @@ export interface FaultSuite {
   ): Promise<ScenarioReport>;
 }
 
-/** Registers beforeAll/afterAll; `topology` defaults to LW_FAULTS_TOPOLOGY (harness.ts). */
-export function faultSuite(opts: { topology?: Topology } = {}): FaultSuite {
+/**
+ * Registers beforeAll/afterAll; `topology` defaults to LW_FAULTS_TOPOLOGY (harness.ts); `env`, asked for when the
+ * stack starts, is extra environment for the product's processes.
+ */
+export function faultSuite(opts: { topology?: Topology; env?: () => NodeJS.ProcessEnv } = {}): FaultSuite {
   let stack: Stack | undefined;
   let database: Database | undefined;
   let connection: Connection | undefined;
@@ -49,7 +52,7 @@ export function faultSuite(opts: { topology?: Topology } = {}): FaultSuite {
   beforeAll(async () => {
     const url = process.env.TEST_DATABASE_URL;
     if (!url) throw new Error('TEST_DATABASE_URL is not set: run through jest (test/setup/global-setup.ts)');
-    stack = await startStack({ databaseUrl: url, log, topology: opts.topology });
+    stack = await startStack({ databaseUrl: url, log, topology: opts.topology, env: opts.env?.() });
     database = await openDatabase({ url, poolSize: 4 });
     connection = await Connection.connect({ address: stack.temporal.address });
     temporal = new Client({ connection });

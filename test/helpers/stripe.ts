@@ -52,7 +52,7 @@ export function stripeClientFor(url: string, key: string): Stripe {
 // ---------------------------------------------------------------------------------------------------
 // Recording proxy
 
-interface RecordedRequest {
+export interface RecordedRequest {
   method: string;
   /** Path and query, as sent: /v1/payment_intents */
   path: string;
@@ -61,6 +61,10 @@ interface RecordedRequest {
   form: Record<string, string>;
   /** The target's answer, once it came (null while in flight or when the target was unreachable). */
   status: number | null;
+  /** The id of the object answered (`pi_…`), once it came. */
+  answeredId?: string;
+  /** The answer was the first one for this Idempotency-Key again (RecordingProxyOptions.idempotency). */
+  replayed?: true;
 }
 
 export interface RecordingProxy extends LocalServer {
@@ -102,13 +106,14 @@ async function listen(server: http.Server): Promise<LocalServer> {
   };
 }
 
-/** Sends a request on to `target` and streams the answer back to `res`; the status, or null when unreachable. */
-async function forward(
-  target: string,
-  req: http.IncomingMessage,
-  body: Buffer,
-  res: http.ServerResponse,
-): Promise<number | null> {
+interface TargetAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** Sends a request on to `target`; its answer, or null when unreachable. */
+async function ask(target: string, req: http.IncomingMessage, body: Buffer): Promise<TargetAnswer | null> {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined || ['host', 'connection', 'content-length', 'transfer-encoding'].includes(name)) continue;
@@ -121,20 +126,62 @@ async function forward(
       headers,
       body: req.method === 'GET' || req.method === 'HEAD' ? undefined : new Uint8Array(body),
     });
-  } catch (err) {
-    res.writeHead(502, { 'content-type': 'text/plain' }).end(`proxy: ${target} unreachable: ${String(err)}`);
+  } catch {
     return null;
   }
   const out: Record<string, string> = {};
   answer.headers.forEach((value, name) => {
     if (!['content-encoding', 'content-length', 'transfer-encoding', 'connection'].includes(name)) out[name] = value;
   });
-  res.writeHead(answer.status, out).end(Buffer.from(await answer.arrayBuffer()));
+  return { status: answer.status, headers: out, body: Buffer.from(await answer.arrayBuffer()) };
+}
+
+/** Sends a request on to `target` and the answer back to `res`; the status, or null when unreachable. */
+async function forward(
+  target: string,
+  req: http.IncomingMessage,
+  body: Buffer,
+  res: http.ServerResponse,
+): Promise<number | null> {
+  const answer = await ask(target, req, body);
+  if (!answer) {
+    res.writeHead(502, { 'content-type': 'text/plain' }).end(`proxy: ${target} unreachable`);
+    return null;
+  }
+  res.writeHead(answer.status, answer.headers).end(answer.body);
   return answer.status;
 }
 
-export async function startRecordingProxy(targetUrl: string): Promise<RecordingProxy> {
+/** The `id` of the JSON object in an answer (`pi_…`), if it is one. */
+function answeredId(body: Buffer): string | undefined {
+  try {
+    const id = (JSON.parse(body.toString('utf8')) as { id?: unknown }).id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface RecordingProxyOptions {
+  /**
+   * Stripe's idempotency, which stateless stripe-mock lacks (it makes a new object for every request): a POST whose
+   * `Idempotency-Key` was answered before (below 500) gets that first answer again, header `Idempotent-Replayed:
+   * true`, without reaching the target; one whose key is still in flight waits for that answer.
+   */
+  idempotency?: boolean;
+  /**
+   * Awaited once the target answered, before the answer goes back: a test holds an answer (and kills the client
+   * meanwhile), or has the webhook delivered before the caller hears of its PaymentIntent, as Stripe may.
+   */
+  beforeAnswer?: (r: RecordedRequest) => Promise<void> | void;
+}
+
+export async function startRecordingProxy(
+  targetUrl: string,
+  opts: RecordingProxyOptions = {},
+): Promise<RecordingProxy> {
   const requests: RecordedRequest[] = [];
+  const byKey = new Map<string, Promise<TargetAnswer | null>>();
   const server = http.createServer((req, res) => {
     void (async () => {
       const body = await readBody(req);
@@ -146,7 +193,27 @@ export async function startRecordingProxy(targetUrl: string): Promise<RecordingP
         status: null,
       };
       requests.push(record);
-      record.status = await forward(targetUrl, req, body, res);
+      const key = opts.idempotency && record.method === 'POST' ? record.idempotencyKey : null;
+      const first = key ? byKey.get(key) : undefined;
+      let answer: TargetAnswer | null;
+      if (first && ((await first)?.status ?? 500) < 500) {
+        answer = await first;
+        record.replayed = true;
+      } else {
+        const asked = ask(targetUrl, req, body);
+        if (key) byKey.set(key, asked);
+        answer = await asked;
+      }
+      if (!answer) {
+        res.writeHead(502, { 'content-type': 'text/plain' }).end(`proxy: ${targetUrl} unreachable`);
+        return;
+      }
+      record.status = answer.status;
+      const id = answeredId(answer.body);
+      if (id) record.answeredId = id;
+      await opts.beforeAnswer?.(record);
+      const headers = record.replayed ? { ...answer.headers, 'idempotent-replayed': 'true' } : answer.headers;
+      res.writeHead(answer.status, headers).end(answer.body);
     })().catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end(String(err));
@@ -380,6 +447,26 @@ export function stripeEvent(
     request: { id: null, idempotency_key: null },
     type,
   };
+}
+
+/**
+ * The `payment_intent.succeeded` event Stripe sends once the PaymentIntent a recorded `POST /v1/payment_intents`
+ * made went through: the intent as it was asked for (amount, currency, customer, card, metadata) under the id
+ * Stripe answered with (stripe-mock answers with a fresh id and none of the metadata).
+ */
+export function succeededEventFor(r: RecordedRequest): StripeEventObject {
+  if (!r.answeredId) throw new Error(`${r.method} ${r.path} was not answered with an object`);
+  return stripeEvent(
+    'payment_intent.succeeded',
+    paymentIntent({
+      id: r.answeredId,
+      amount: Number(r.form.amount),
+      currency: r.form.currency ?? 'usd',
+      customer: r.form.customer ?? null,
+      paymentMethod: r.form.payment_method ?? null,
+      metadata: formMetadata(r.form),
+    }),
+  );
 }
 
 export interface SignedDelivery {
