@@ -21,6 +21,7 @@ import {
   type SourceLedgerEntry,
   type SourceRow,
 } from '../db/sources';
+import type { SuppressionEntryRow } from '../db/suppression';
 import { buyerOfferOf } from '../domain/offer-view';
 import { formatMoney } from '../domain/payments';
 import { availability } from '../domain/schedule';
@@ -101,6 +102,7 @@ export function campaignView(c: CampaignRow, pool: PoolEntry[]) {
     auction: c.auction,
     floorPrice: c.floorPrice,
     pricing: c.pricing,
+    dncRule: c.dncRule,
     createdAt: iso(c.createdAt),
     updatedAt: iso(c.updatedAt),
   };
@@ -382,4 +384,9 @@ export function paymentView(p: PaymentRow) {
     createdAt: p.createdAt.toISOString(),
     succeededAt: p.succeededAt?.toISOString() ?? null,
   };
+}
+
+/** An entry of an agency's suppression list: never its value (there is none to show, only its HMAC, which is not shown either). */
+export function suppressionEntryView(e: SuppressionEntryRow) {
+  return { id: e.id, list: e.list, kind: e.kind, source: e.source, note: e.note, addedAt: iso(e.addedAt) };
 }

@@ -45,6 +45,7 @@ import type {
   AuctionPricing,
   BuyerPriceKind,
   BuyerStatus,
+  AgencySuppressionList,
   CampaignStatus,
   Caps,
   ChangeActor,
@@ -56,6 +57,8 @@ import type {
   DeliveryMode,
   DeliveryStatus,
   DisputeStatus,
+  DncList,
+  DncRule,
   ExclusionReason,
   LeadFields,
   LeadStatus,
@@ -71,6 +74,8 @@ import type {
   PushStrategy,
   SourceLedgerKind,
   SourceStatus,
+  SuppressionKind,
+  SuppressionSource,
   TimelineEventType,
 } from '../domain/types';
 
@@ -307,6 +312,8 @@ export const campaigns = pgTable(
     /** Highest bid: the lowest acceptable bid (null: the lead's computed price). */
     floorPrice: integer('floor_price'),
     pricing: text('pricing').$type<AuctionPricing>().notNull().default('first_price'),
+    /** A lead on a Do-Not-Call list: suppressed, or passed when it carries express written consent (#23). */
+    dncRule: text('dnc_rule').$type<DncRule>().notNull().default('suppress'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -1399,5 +1406,57 @@ export const rechargeRequests = pgTable(
     index('recharge_requests_due_idx')
       .on(t.createdAt)
       .where(sql`${t.startedAt} IS NULL`),
+  ],
+);
+
+// ─── suppression and Do-Not-Call lists (#23 item 3; migration 0021_suppression) ─
+
+/** The HMAC salt of each scope: an agency's id, or `platform` for the Do-Not-Call lists (db/suppression.ts). */
+export const suppressionSalts = pgTable('suppression_salts', {
+  scope: text('scope').primaryKey(),
+  salt: text('salt').notNull(),
+  createdAt: createdAt(),
+});
+
+/** An agency's suppression lists: keyed HMACs of normalised numbers and addresses, never the values. */
+export const suppressionEntries = pgTable(
+  'suppression_entries',
+  {
+    id: id(),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    list: text('list').$type<AgencySuppressionList>().notNull(),
+    kind: text('kind').$type<SuppressionKind>().notNull(),
+    hmac: text('hmac').notNull(),
+    source: text('source').$type<SuppressionSource>().notNull(),
+    note: text('note'),
+    addedAt: ts('added_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('suppression_entries_list_hmac').on(t.agencyId, t.list, t.hmac),
+    check('suppression_entries_list_known', sql`${t.list} IN ('do_not_contact', 'litigator', 'returned_fraud')`),
+    check('suppression_entries_kind_known', sql`${t.kind} IN ('phone', 'email')`),
+    check('suppression_entries_source_known', sql`${t.source} IN ('api', 'csv', 'return')`),
+    check('suppression_entries_hmac_shape', sql`${t.hmac} ~ '^[A-Za-z0-9_-]{43}$'`),
+  ],
+);
+
+/** The platform's Do-Not-Call lists (national: state ''; a state's: its code), phone HMACs under the platform salt. */
+export const dncEntries = pgTable(
+  'dnc_entries',
+  {
+    list: text('list').$type<DncList>().notNull(),
+    state: text('state').notNull().default(''),
+    hmac: text('hmac').notNull(),
+    addedAt: ts('added_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'dnc_entries_pk', columns: [t.hmac, t.list, t.state] }),
+    check(
+      'dnc_entries_list_state',
+      sql`(${t.list} = 'national_dnc' AND ${t.state} = '') OR (${t.list} = 'state_dnc' AND ${t.state} ~ '^[A-Z]{2}$')`,
+    ),
+    check('dnc_entries_hmac_shape', sql`${t.hmac} ~ '^[A-Za-z0-9_-]{43}$'`),
   ],
 );
