@@ -21,7 +21,7 @@ import {
   type SourceLedgerEntry,
   type SourceRow,
 } from '../db/sources';
-import type { SuppressionEntryRow } from '../db/suppression';
+import { type SuppressionEntryRow, suppressionEntryId } from '../db/suppression';
 import { buyerOfferOf } from '../domain/offer-view';
 import { formatMoney } from '../domain/payments';
 import { availability } from '../domain/schedule';
@@ -388,5 +388,12 @@ export function paymentView(p: PaymentRow) {
 
 /** An entry of an agency's suppression list: never its value (there is none to show, only its HMAC, which is not shown either). */
 export function suppressionEntryView(e: SuppressionEntryRow) {
-  return { id: e.id, list: e.list, kind: e.kind, source: e.source, note: e.note, addedAt: iso(e.addedAt) };
+  return {
+    id: suppressionEntryId(e),
+    list: e.list,
+    kind: e.kind,
+    source: e.source,
+    note: e.note,
+    addedAt: iso(e.addedAt),
+  };
 }

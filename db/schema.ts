@@ -13,6 +13,7 @@ import {
   bigserial,
   boolean,
   check,
+  customType,
   date,
   doublePrecision,
   index,
@@ -1418,27 +1419,33 @@ export const suppressionSalts = pgTable('suppression_salts', {
   createdAt: createdAt(),
 });
 
+/** A keyed HMAC-SHA256: 32 bytes in the database, its hex form in the code. */
+const hmacBytes = customType<{ data: string; driverData: Buffer | Uint8Array }>({
+  dataType: () => 'bytea',
+  toDriver: (hex) => Buffer.from(hex, 'hex'),
+  fromDriver: (bytes) => Buffer.from(bytes).toString('hex'),
+});
+
 /** An agency's suppression lists: keyed HMACs of normalised numbers and addresses, never the values. */
 export const suppressionEntries = pgTable(
   'suppression_entries',
   {
-    id: id(),
     agencyId: uuid('agency_id')
       .notNull()
       .references(() => agencies.id),
     list: text('list').$type<AgencySuppressionList>().notNull(),
     kind: text('kind').$type<SuppressionKind>().notNull(),
-    hmac: text('hmac').notNull(),
+    hmac: hmacBytes('hmac').notNull(),
     source: text('source').$type<SuppressionSource>().notNull(),
     note: text('note'),
     addedAt: ts('added_at').notNull().defaultNow(),
   },
   (t) => [
-    uniqueIndex('suppression_entries_list_hmac').on(t.agencyId, t.list, t.hmac),
+    primaryKey({ name: 'suppression_entries_pk', columns: [t.agencyId, t.list, t.hmac] }),
     check('suppression_entries_list_known', sql`${t.list} IN ('do_not_contact', 'litigator', 'returned_fraud')`),
     check('suppression_entries_kind_known', sql`${t.kind} IN ('phone', 'email')`),
     check('suppression_entries_source_known', sql`${t.source} IN ('api', 'csv', 'return')`),
-    check('suppression_entries_hmac_shape', sql`${t.hmac} ~ '^[A-Za-z0-9_-]{43}$'`),
+    check('suppression_entries_hmac_shape', sql`octet_length(${t.hmac}) = 32`),
   ],
 );
 
@@ -1448,7 +1455,7 @@ export const dncEntries = pgTable(
   {
     list: text('list').$type<DncList>().notNull(),
     state: text('state').notNull().default(''),
-    hmac: text('hmac').notNull(),
+    hmac: hmacBytes('hmac').notNull(),
     addedAt: ts('added_at').notNull().defaultNow(),
   },
   (t) => [
@@ -1457,6 +1464,6 @@ export const dncEntries = pgTable(
       'dnc_entries_list_state',
       sql`(${t.list} = 'national_dnc' AND ${t.state} = '') OR (${t.list} = 'state_dnc' AND ${t.state} ~ '^[A-Z]{2}$')`,
     ),
-    check('dnc_entries_hmac_shape', sql`${t.hmac} ~ '^[A-Za-z0-9_-]{43}$'`),
+    check('dnc_entries_hmac_shape', sql`octet_length(${t.hmac}) = 32`),
   ],
 );

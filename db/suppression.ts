@@ -88,7 +88,7 @@ export async function suppressionHasher(db: DbOrTx, scope: SuppressionScope): Pr
     byScope.set(name, (cached = { store, key }));
   }
   const key = await cached.key;
-  return (value) => crypto.createHmac('sha256', key).update(hmacInput(value), 'utf8').digest('base64url');
+  return (value) => crypto.createHmac('sha256', key).update(hmacInput(value), 'utf8').digest('hex');
 }
 
 export type SuppressionEntryRow = typeof suppressionEntries.$inferSelect;
@@ -108,7 +108,7 @@ export async function addSuppressionEntries(
   const rows = (await db.execute(sql`
     WITH added AS (
       INSERT INTO suppression_entries (agency_id, list, kind, hmac, source, note)
-      SELECT ${input.agencyId}::uuid, ${input.list}, e.kind, e.hmac, ${input.source}, ${input.note ?? null}
+      SELECT ${input.agencyId}::uuid, ${input.list}, e.kind, decode(e.hmac, 'hex'), ${input.source}, ${input.note ?? null}
       FROM unnest(${sql.param(input.entries.map((e) => e.kind))}::text[], ${sql.param(input.entries.map((e) => e.hmac))}::text[]) AS e(kind, hmac)
       ON CONFLICT (agency_id, list, hmac) DO NOTHING
       RETURNING 1
@@ -126,7 +126,7 @@ export async function addDncEntries(
   const rows = (await db.execute(sql`
     WITH added AS (
       INSERT INTO dnc_entries (list, state, hmac)
-      SELECT ${input.list}, ${input.state ?? ''}, h FROM unnest(${sql.param(input.hmacs)}::text[]) AS h
+      SELECT ${input.list}, ${input.state ?? ''}, decode(h, 'hex') FROM unnest(${sql.param(input.hmacs)}::text[]) AS h
       ON CONFLICT DO NOTHING
       RETURNING 1
     )
@@ -143,7 +143,7 @@ export async function agencyEntriesOf(db: DbOrTx, agencyId: string, hmacs: strin
     .where(
       and(
         eq(suppressionEntries.agencyId, agencyId),
-        // Every list named, so the unique index (agency, list, hmac) answers it.
+        // Every list named, so the key (agency, list, hmac) answers it.
         inArray(suppressionEntries.list, [...AGENCY_SUPPRESSION_LISTS]),
         inArray(suppressionEntries.hmac, hmacs),
       ),
@@ -206,15 +206,27 @@ export async function checkSuppression(
   return suppressionVerdict(hits, input.rule, hasWrittenConsent(input.consent, input.now ?? new Date()));
 }
 
-/** Removes one entry of the agency's lists; false when it has none with this id. */
+/** An entry's id in the API: its list and its HMAC (opaque to callers; the HMAC says nothing without the key). */
+export const suppressionEntryId = (e: Pick<SuppressionEntryRow, 'list' | 'hmac'>) => `${e.list}.${e.hmac}`;
+
+/** Removes one entry of the agency's lists by its id (`suppressionEntryId`); null when it has none such. */
 export async function removeSuppressionEntry(
   db: DbOrTx,
   agencyId: string,
-  id: string,
+  entryId: string,
 ): Promise<SuppressionEntryRow | null> {
+  const [list, hmac] = entryId.split('.');
+  if (!AGENCY_SUPPRESSION_LISTS.includes(list as AgencySuppressionList) || !/^[0-9a-f]{64}$/.test(hmac ?? ''))
+    return null;
   const [row] = await db
     .delete(suppressionEntries)
-    .where(and(eq(suppressionEntries.agencyId, agencyId), eq(suppressionEntries.id, id)))
+    .where(
+      and(
+        eq(suppressionEntries.agencyId, agencyId),
+        eq(suppressionEntries.list, list as AgencySuppressionList),
+        eq(suppressionEntries.hmac, hmac!),
+      ),
+    )
     .returning();
   return row ?? null;
 }

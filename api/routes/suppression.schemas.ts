@@ -7,7 +7,7 @@
 import { z } from 'zod';
 
 import { AGENCY_SUPPRESSION_LISTS, DNC_LISTS, SUPPRESSION_KINDS, SUPPRESSION_SOURCES } from '../../domain/types';
-import { Id, IsoTime, Nullable, State, text } from '../schema-blocks';
+import { IsoTime, Nullable, State, text } from '../schema-blocks';
 
 const AgencySuppressionListSchema = z
   .enum(AGENCY_SUPPRESSION_LISTS)
@@ -46,8 +46,14 @@ export const DncUploadQuery = z
   })
   .strict();
 
+const EntryId = z
+  .string()
+  .regex(/^[a-z_]+\.[0-9a-f]{64}$/, 'an entry id as search or add answered it')
+  .describe("the entry's id (its list and its HMAC; opaque)");
+export const EntryParams = z.object({ id: EntryId }).strict();
+
 export const SuppressionEntryView = z.object({
-  id: Id,
+  id: EntryId,
   list: AgencySuppressionListSchema,
   kind: SuppressionKindSchema,
   source: SuppressionSourceSchema,

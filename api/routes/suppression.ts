@@ -24,11 +24,11 @@ import { DEFAULT_PHONE_COUNTRY } from '../../domain/contact-checks';
 import { suppressionValue } from '../../domain/suppression';
 import { notFound, Problem } from '../problem';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
-import { IdParams } from '../schemas';
 import type { ApiServices } from '../services';
 import { suppressionEntryView } from '../views';
 import {
   DncUploadQuery,
+  EntryParams,
   Responses,
   SuppressionAdd,
   SuppressionSearch,
@@ -167,7 +167,7 @@ export const suppressionRoutes: AnyRoute[] = [
     operationId: 'removeSuppressionEntry',
     tag: 'Suppression',
     summary: "Take one entry off the agency's list (found by searching its number or address)",
-    params: IdParams,
+    params: EntryParams,
     responses: { 204: { description: 'removed' }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
     async handler({ principal, params, services }) {
       const removed = await removeSuppressionEntry(services.db, principal.agencyId, params.id);

@@ -12,33 +12,33 @@ CREATE TABLE "suppression_salts" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+-- The HMAC is 32 bytes (bytea: half the index of its text form, compared with memcmp), and the key is the
+-- (agency, list, hmac) triple itself: a bulk load writes one index per row, no surrogate id.
 CREATE TABLE "suppression_entries" (
-	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"agency_id" uuid NOT NULL REFERENCES "agencies"("id"),
 	"list" text NOT NULL,
 	"kind" text NOT NULL,
-	"hmac" text NOT NULL,
+	"hmac" bytea NOT NULL,
 	"source" text NOT NULL,
 	"note" text,
 	"added_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "suppression_entries_list_known" CHECK ("list" IN ('do_not_contact', 'litigator', 'returned_fraud')),
 	CONSTRAINT "suppression_entries_kind_known" CHECK ("kind" IN ('phone', 'email')),
 	CONSTRAINT "suppression_entries_source_known" CHECK ("source" IN ('api', 'csv', 'return')),
-	CONSTRAINT "suppression_entries_hmac_shape" CHECK ("hmac" ~ '^[A-Za-z0-9_-]{43}$')
+	CONSTRAINT "suppression_entries_hmac_shape" CHECK (octet_length("hmac") = 32),
+	-- One index: a look-up names the agency, its three lists and the HMACs, so this one serves it too.
+	CONSTRAINT "suppression_entries_pk" PRIMARY KEY ("agency_id", "list", "hmac")
 );
---> statement-breakpoint
--- One index: a look-up names the agency, its three lists and the HMACs, so this one serves it too.
-CREATE UNIQUE INDEX "suppression_entries_list_hmac" ON "suppression_entries" ("agency_id", "list", "hmac");
 --> statement-breakpoint
 -- The platform's lists: the national registry (state '') and each state's own (its two-letter code).
 CREATE TABLE "dnc_entries" (
 	"list" text NOT NULL,
 	"state" text DEFAULT '' NOT NULL,
-	"hmac" text NOT NULL,
+	"hmac" bytea NOT NULL,
 	"added_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "dnc_entries_pk" PRIMARY KEY ("hmac", "list", "state"),
 	CONSTRAINT "dnc_entries_list_state" CHECK (("list" = 'national_dnc' AND "state" = '') OR ("list" = 'state_dnc' AND "state" ~ '^[A-Z]{2}$')),
-	CONSTRAINT "dnc_entries_hmac_shape" CHECK ("hmac" ~ '^[A-Za-z0-9_-]{43}$')
+	CONSTRAINT "dnc_entries_hmac_shape" CHECK (octet_length("hmac") = 32)
 );
 --> statement-breakpoint
 -- Whether a lead on a Do-Not-Call list passes when it carries express written consent.
