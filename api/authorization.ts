@@ -96,7 +96,7 @@ const AUTHORIZATION = {
   // suppression and Do-Not-Call lists (#23): dispatchers add opt-outs and search; only managers remove or upload
   suppressionLists: AGENCY_READ_DISPATCH,
   addSuppressionEntry: AGENCY_DISPATCH,
-  searchSuppression: AGENCY_READ_DISPATCH,
+  searchSuppression: AGENCY_DISPATCH,
   removeSuppressionEntry: AGENCY_MANAGE,
   uploadSuppressionCsv: AGENCY_MANAGE,
   uploadDncFile: OPERATOR,

@@ -1576,7 +1576,7 @@ export interface paths {
          * Which lists hold a phone number or email address
          * @description A POST, so the number is not written to access logs as part of a URL.
          *
-         *     Auth: a session or key acting as agency owner, agency admin, agency dispatcher, agency analyst (the root token acts as platform operator).
+         *     Auth: a session or key acting as agency owner, agency admin, agency dispatcher (the root token acts as platform operator).
          */
         post: operations["searchSuppression"];
         delete?: never;

@@ -9,10 +9,14 @@
  * campaign's Do-Not-Call rule lets written consent pass, or not; and who may
  * do what.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+
 import { sql } from 'drizzle-orm';
 
 import { leads } from '../../db/schema';
 import { eventually } from '../helpers/temporal';
+import { docCurlBody } from './doc-examples';
 import {
   apiAgency,
   apiBuyer,
@@ -155,7 +159,7 @@ test('a suppressed person at intake: stored, sent to review with `suppressed`, o
   // An admin's direct sale from review is refused too: nobody may buy the person.
   const buyer = await apiBuyer(h, adminKey, { credits: 100 });
   const assign = await h.http.post(`/v1/leads/${lead.id}/assign`).set(bearer(adminKey)).send({ buyerId: buyer.buyer.id });
-  expect([assign.status, assign.body]).toEqual([403, { result: 'failed', reason: 'suppressed' }]);
+  expect([assign.status, assign.body]).toMatchObject([403, { result: 'failed', reason: 'suppressed' }]);
   expect((await h.http.get('/v1/me/wallet').set(bearer(buyer.apiKey))).body.balance).toBe(100);
 
   // A source pings (rejected `suppressed`, no list named) and its post is answered `suppressed`.
@@ -224,7 +228,8 @@ test('a return approved with the fraud reason puts the phone and email on `retur
       expect.objectContaining({ list: 'returned_fraud', source: 'return', note: `dispute:${opened.body.dispute.id}` }),
     ]);
   }
-  // The same person again: suppressed at intake.
+  // The same person again (dedupe off, so the list is what answers): suppressed at intake.
+  await h.http.patch('/v1/settings').set(bearer(adminKey)).send({ duplicateWindowDays: 0 });
   const again = await h.http
     .post('/v1/leads')
     .set(bearer(adminKey))
@@ -325,4 +330,31 @@ test('who may: agency managers upload and remove, dispatchers add and search, an
     .send('5125550100');
   expect(agencyUpload.status).toBe(403);
   expect((await h.http.get('/v1/suppression')).status).toBe(401);
+});
+
+test('docs/compliance.md: its suppression examples do what it says', async () => {
+  const { adminKey } = await apiAgency(h);
+  const campaign = await apiCampaign(h, adminKey);
+  const rule = docCurlBody('docs/compliance.md', 'dncRule', { CAMPAIGN_ID: campaign.id });
+  const patched = await h.http.patch(`/v1/campaigns/${campaign.id}`).set(bearer(adminKey)).send(rule);
+  expect(patched.body.campaign.dncRule).toBe('consent_passes');
+  const added = await add(adminKey, docCurlBody('docs/compliance.md', '/v1/suppression/entries'));
+  expect(added.status).toBe(201);
+  expect(added.body).toMatchObject({ added: true, entry: { list: 'do_not_contact', kind: 'phone', source: 'api' } });
+  const found = await h.http
+    .post('/v1/suppression/search')
+    .set(bearer(adminKey))
+    .send(docCurlBody('docs/compliance.md', '/v1/suppression/search'));
+  expect(found.body).toMatchObject({ kind: 'phone', suppressed: true, dnc: [], entries: [{ list: 'do_not_contact' }] });
+  const doc = fs.readFileSync(path.join(__dirname, '../../docs/compliance.md'), 'utf8');
+  const csv = /```csv\n([\s\S]*?)```/.exec(doc)![1]!;
+  const report = await upload(adminKey, 'list=do_not_contact', csv);
+  expect(report.body).toMatchObject({
+    lines: 5,
+    header: true,
+    added: 3,
+    alreadyListed: 0,
+    rejected: 1,
+    errors: [{ line: 4, message: expect.stringMatching(/^not a phone number: /) }],
+  });
 });

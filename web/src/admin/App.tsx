@@ -15,6 +15,7 @@ import type { Agency } from '../shared/types';
 import { Button, Field, Loading, Logo, Modal, SecretOnce, Toasts } from '../shared/ui';
 import { Analytics } from './Analytics';
 import { AuditLog } from './Audit';
+import { SuppressionPage } from './Suppression';
 import { BuyerDetail, Buyers } from './Buyers';
 import { CampaignEditor } from './campaign-editor/CampaignEditor';
 import { Campaigns } from './Campaigns';
@@ -207,6 +208,7 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
   else if ((m = match('/admin/sources/:id', path))) page = <SourceDetail key={m.id} id={m.id!} />;
   else if (path === '/admin/disputes') page = <Disputes onChange={refresh} />;
   else if (path === '/admin/audit') page = <AuditLog />;
+  else if (path === '/admin/suppression') page = <SuppressionPage />;
   else if (path === '/admin/analytics') page = <Analytics />;
   else if (path === '/admin/keys') page = <KeysPage api={api} />;
   else if (path === '/admin/settings') page = <SettingsPage />;
@@ -273,6 +275,9 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
             </NavLink>
             <NavLink href="/admin/payment-settings" icon={I.settings} path={path}>
               Card payments
+            </NavLink>
+            <NavLink href="/admin/suppression" icon={I.audit} path={path}>
+              Suppression
             </NavLink>
             <NavLink href="/admin/audit" icon={I.audit} path={path}>
               Audit log

@@ -14,6 +14,7 @@ import {
   BasicsFields,
   BuyerPoolPanel,
   CapsPanel,
+  DncRulePanel,
   DeliveryModeFields,
   PreviewFieldsSection,
   WinnersAndFallbackFields,
@@ -62,6 +63,7 @@ export function CampaignEditor({ id }: { id: string | null }) {
           <div>
             <PricingPanel form={form} />
             <CapsPanel form={form} />
+            <DncRulePanel form={form} />
           </div>
         </div>
         <BuyerPoolPanel form={form} />
