@@ -11,8 +11,8 @@ import { performance } from 'node:perf_hooks';
 
 import type { Db } from '../db/connection';
 import { checkSuppression, suppressionHits } from '../db/suppression';
-import { suppressionVerdict } from '../domain/suppression';
 import { checkEmail, checkPhone } from '../domain/contact-checks';
+import { suppressionVerdict } from '../domain/suppression';
 import type { ConsentEvidence, ContactCheckRecord, ContactRefusal, DncRule, LeadFields } from '../domain/types';
 import type { MxChecker } from '../lib/mx';
 import { Problem } from './problem';

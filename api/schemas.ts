@@ -36,6 +36,7 @@ import {
   DELIVERY_MODES,
   DELIVERY_STATUSES,
   DISPUTE_STATUSES,
+  DNC_RULES,
   EXCLUSION_REASONS,
   LEAD_STATUSES,
   LEDGER_ENTRY_KINDS,
@@ -51,9 +52,8 @@ import {
   SOURCE_LEDGER_KINDS,
   SOURCE_OUTCOMES,
   SOURCE_STATUSES,
-  TIMELINE_EVENT_TYPES,
-  DNC_RULES,
   SUPPRESSED,
+  TIMELINE_EVENT_TYPES,
 } from '../domain/types';
 import { HttpUrl, Id, int, IsoTime, recordKey, State, text, Zip } from './schema-blocks';
 
@@ -67,7 +67,7 @@ export const AuctionPricingSchema = z.enum(AUCTION_PRICINGS);
 export const DncRuleSchema = z
   .enum(DNC_RULES)
   .describe(
-    'a lead on a Do-Not-Call list: `suppress` it (default), or let it pass when it carries express written consent (`consent_passes`); the agency\'s own suppression lists always suppress',
+    "a lead on a Do-Not-Call list: `suppress` it (default), or let it pass when it carries express written consent (`consent_passes`); the agency's own suppression lists always suppress",
   );
 export const BidRefusalReasonSchema = z.enum(BID_REFUSAL_REASONS);
 export const BuyerPriceKindSchema = z.enum(BUYER_PRICE_KINDS);
@@ -92,7 +92,9 @@ export const AcceptedLead = z.object({
   reason: z
     .literal(SUPPRESSED)
     .optional()
-    .describe('the phone or email is on a suppression or Do-Not-Call list: stored, offered to no buyer, in manual review'),
+    .describe(
+      'the phone or email is on a suppression or Do-Not-Call list: stored, offered to no buyer, in manual review',
+    ),
 });
 export const LedgerEntryKindSchema = z.enum(LEDGER_ENTRY_KINDS);
 export const OfferKindSchema = z.enum(OFFER_KINDS);

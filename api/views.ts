@@ -21,7 +21,7 @@ import {
   type SourceLedgerEntry,
   type SourceRow,
 } from '../db/sources';
-import { type SuppressionEntryRow, suppressionEntryId } from '../db/suppression';
+import { suppressionEntryId, type SuppressionEntryRow } from '../db/suppression';
 import { buyerOfferOf } from '../domain/offer-view';
 import { formatMoney } from '../domain/payments';
 import { availability } from '../domain/schedule';

@@ -11,8 +11,8 @@ import { and, count, eq, gte, inArray } from 'drizzle-orm';
 import { createdFields } from '../domain/audit';
 import { ledgerRefundKey } from '../domain/ids';
 import { checkReturn, RETURN_RATE_DAYS, type ReturnRefusal } from '../domain/returns';
-import { FRAUD_RETURN_CODE } from '../domain/suppression';
 import { changesOf } from '../domain/self-service';
+import { FRAUD_RETURN_CODE } from '../domain/suppression';
 import type { DisputeStatus } from '../domain/types';
 import { agencySettings } from './agencies';
 import { leadStillSold, markRefunded } from './assignments';
@@ -242,7 +242,11 @@ export async function resolveDispute(
     // same person is suppressed at the next intake, ping and sale.
     const fraud =
       dispute.reasonCode === FRAUD_RETURN_CODE
-        ? await suppressReturnedLead(db, tx, { agencyId: dispute.agencyId, leadId: assignment.leadId, disputeId: dispute.id })
+        ? await suppressReturnedLead(db, tx, {
+            agencyId: dispute.agencyId,
+            leadId: assignment.leadId,
+            disputeId: dispute.id,
+          })
         : null;
     let reoffer: { leadId: string; campaignId: string } | null = null;
     if (input.reoffer) {

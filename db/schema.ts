@@ -37,6 +37,7 @@ import type { PaymentKind, PaymentStatus, RefundStatus, StripeEventOutcome } fro
 import type { Pause, WeeklySchedule } from '../domain/schedule';
 import type {
   AgencySettings,
+  AgencySuppressionList,
   AlertChannel,
   AlertKind,
   AlertStatus,
@@ -46,7 +47,6 @@ import type {
   AuctionPricing,
   BuyerPriceKind,
   BuyerStatus,
-  AgencySuppressionList,
   CampaignStatus,
   Caps,
   ChangeActor,

@@ -40,9 +40,9 @@ import {
   type SuppressionKind,
   type SuppressionSource,
 } from '../domain/types';
+import { type KeyStore, keyStore } from '../lib/key-store';
 import type { DbOrTx } from './connection';
 import { hmacKey } from './key-store';
-import { type KeyStore, keyStore } from '../lib/key-store';
 import { leadById } from './leads';
 import { dncEntries, suppressionEntries, suppressionSalts } from './schema';
 

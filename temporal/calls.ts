@@ -30,8 +30,8 @@ import {
 } from '../workflows/messages';
 import type { RechargeInput } from '../workflows/recharge';
 import type { RedeliveryInput } from '../workflows/redelivery';
-import type { LeadWorkflowInput } from '../workflows/types';
 import { leadSearchAttributes } from '../workflows/search-attributes';
+import type { LeadWorkflowInput } from '../workflows/types';
 
 type LeadWorkflow = typeof workflows.leadWorkflow;
 /** The registered names (checked against the workflows' exports, so a rename fails to compile); ops/audit.ts's visibility query uses the lead's. */

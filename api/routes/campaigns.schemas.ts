@@ -21,10 +21,10 @@ import {
 import {
   AuctionKindSchema,
   AuctionPricingSchema,
-  DncRuleSchema,
   CampaignStatusSchema,
   CapsSchema,
   DeliveryModeSchema,
+  DncRuleSchema,
   ExclusionReasonSchema,
   PageQuery,
   PushStrategySchema,

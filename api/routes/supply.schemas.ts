@@ -10,7 +10,6 @@ import {
   AcceptedLead,
   ConsentSchema,
   LeadFieldsSchema,
-  LeadStatusSchema,
   PingDecisionSchema,
   PingRejectionSchema,
   TrackingId,

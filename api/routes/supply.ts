@@ -102,7 +102,8 @@ export const supplyRoutes: AnyRoute[] = [
       const rule = await requirePostingSource(services, principal, read.campaign.id);
       // A phone or email it carries is checked (local checks, no DNS) and forgotten: the ping stores only what it is judged on.
       const { phone, email, ...fields } = body.fields;
-      const contact = phone !== undefined || email !== undefined ? await pingContact(services, read, phone, email) : null;
+      const contact =
+        phone !== undefined || email !== undefined ? await pingContact(services, read, phone, email) : null;
       const decision = contact
         ? { decision: 'rejected' as const, reason: contact, price: null, payout: null }
         : decidePing(read, rule, fields);

@@ -48,15 +48,17 @@ const consent = () => ({
 });
 
 const add = (key: string, body: object) => h.http.post('/v1/suppression/entries').set(bearer(key)).send(body);
-const search = (key: string, value: string) =>
-  h.http.post('/v1/suppression/search').set(bearer(key)).send({ value });
+const search = (key: string, value: string) => h.http.post('/v1/suppression/search').set(bearer(key)).send({ value });
 const upload = (key: string, query: string, body: string, type = 'text/csv') =>
   h.http.post(`/v1/suppression/uploads?${query}`).set(bearer(key)).set('Content-Type', type).send(body);
 const uploadDnc = (query: string, body: string) =>
   h.http.post(`/v1/dnc/uploads?${query}`).set(bearer(ROOT_TOKEN)).set('Content-Type', 'text/csv').send(body);
 
 async function leadRow(id: string) {
-  const [row] = await h.database.db.select().from(leads).where(sql`${leads.id} = ${id}`);
+  const [row] = await h.database.db
+    .select()
+    .from(leads)
+    .where(sql`${leads.id} = ${id}`);
   return row!;
 }
 
@@ -149,16 +151,19 @@ test('a suppressed person at intake: stored, sent to review with `suppressed`, o
   const { lead, events } = await inReview(res.body.lead.id, adminKey);
   expect(lead.statusReason).toBe('suppressed');
   expect(events.find((e) => e.type === 'manual_review')!.reason).toBe('suppressed');
-  expect(events.find((e) => e.type === 'checked' && (e.data as { check: string }).check === 'suppression')).toMatchObject(
-    { reason: 'suppressed', data: { lists: ['do_not_contact'] } },
-  );
+  expect(
+    events.find((e) => e.type === 'checked' && (e.data as { check: string }).check === 'suppression'),
+  ).toMatchObject({ reason: 'suppressed', data: { lists: ['do_not_contact'] } });
   expect(events.some((e) => e.type === 'targeted')).toBe(false);
   const detail = await h.http.get(`/v1/leads/${lead.id}`).set(bearer(adminKey));
   expect(detail.body.lead.offers).toEqual([]);
 
   // An admin's direct sale from review is refused too: nobody may buy the person.
   const buyer = await apiBuyer(h, adminKey, { credits: 100 });
-  const assign = await h.http.post(`/v1/leads/${lead.id}/assign`).set(bearer(adminKey)).send({ buyerId: buyer.buyer.id });
+  const assign = await h.http
+    .post(`/v1/leads/${lead.id}/assign`)
+    .set(bearer(adminKey))
+    .send({ buyerId: buyer.buyer.id });
   expect([assign.status, assign.body]).toMatchObject([403, { result: 'failed', reason: 'suppressed' }]);
   expect((await h.http.get('/v1/me/wallet').set(bearer(buyer.apiKey))).body.balance).toBe(100);
 

@@ -15,7 +15,6 @@ import type { Agency } from '../shared/types';
 import { Button, Field, Loading, Logo, Modal, SecretOnce, Toasts } from '../shared/ui';
 import { Analytics } from './Analytics';
 import { AuditLog } from './Audit';
-import { SuppressionPage } from './Suppression';
 import { BuyerDetail, Buyers } from './Buyers';
 import { CampaignEditor } from './campaign-editor/CampaignEditor';
 import { Campaigns } from './Campaigns';
@@ -27,6 +26,7 @@ import { Review } from './Review';
 import { Link, match, navigate, useLocation } from './router';
 import { SourceDetail, Sources, SourceSpecPage } from './Sources';
 import { SettingsPage } from './SsoSettings';
+import { SuppressionPage } from './Suppression';
 import { Team } from './Team';
 import { OfferTimeline } from './Timeline';
 

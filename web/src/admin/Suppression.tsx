@@ -90,15 +90,7 @@ function UploadPanel({ onLoaded }: { onLoaded(): void }) {
     <Panel title="Upload a CSV">
       <p class="muted">One column of phone numbers or emails, one per line; a header line is optional.</p>
       <div class="row">
-        <Field label="List">
-          <select value={list} onChange={(e) => setList(e.currentTarget.value as List)} data-testid="upload-list">
-            {LISTS.map((l) => (
-              <option key={l} value={l}>
-                {label(l)}
-              </option>
-            ))}
-          </select>
-        </Field>
+        <ListField label="List" list={list} onChange={setList} />
         <Field label="File">
           <input
             type="file"
@@ -182,15 +174,7 @@ function SearchPanel({ onChange }: { onChange(): void }) {
         <Button type="submit" disabled={!value.trim()}>
           Search
         </Button>
-        <Field label="Add to">
-          <select value={list} onChange={(e) => setList(e.currentTarget.value as List)}>
-            {LISTS.map((l) => (
-              <option key={l} value={l}>
-                {label(l)}
-              </option>
-            ))}
-          </select>
-        </Field>
+        <ListField label="Add to" list={list} onChange={setList} />
         <Button busy={adding} disabled={!value.trim()} onClick={() => void add()}>
           Add
         </Button>
@@ -215,5 +199,20 @@ function SearchPanel({ onChange }: { onChange(): void }) {
         </div>
       ) : null}
     </Panel>
+  );
+}
+
+/** One of the agency's lists, chosen. */
+function ListField({ label: text, list, onChange }: { label: string; list: List; onChange(l: List): void }) {
+  return (
+    <Field label={text}>
+      <select value={list} onChange={(e) => onChange(e.currentTarget.value as List)}>
+        {LISTS.map((l) => (
+          <option key={l} value={l}>
+            {label(l)}
+          </option>
+        ))}
+      </select>
+    </Field>
   );
 }

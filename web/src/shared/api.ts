@@ -133,7 +133,8 @@ export class Api {
       const csrf = this.csrfToken();
       if (csrf) xhr.setRequestHeader(CSRF_HEADER, csrf);
       xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
-      xhr.onerror = () => reject(new ApiError(0, 'network_error', 'The server cannot be reached. Check your connection.'));
+      xhr.onerror = () =>
+        reject(new ApiError(0, 'network_error', 'The server cannot be reached. Check your connection.'));
       xhr.onload = () => {
         let body: unknown = null;
         try {

@@ -14,8 +14,8 @@ import {
   BasicsFields,
   BuyerPoolPanel,
   CapsPanel,
-  DncRulePanel,
   DeliveryModeFields,
+  DncRulePanel,
   PreviewFieldsSection,
   WinnersAndFallbackFields,
 } from './sections';
