@@ -316,7 +316,7 @@ async function* linesOf(input: AsyncIterable<Buffer | string>): AsyncGenerator<s
       from = at + 1;
     }
     rest = text.slice(from);
-    // A line longer than any value: cut it here (it is refused whole as its first part; the rest is dropped up to its end).
+    // A line longer than any value: only its first characters are kept, so it is refused as too long, never buffered.
     if (rest.length > MAX_LINE * 4) rest = rest.slice(0, MAX_LINE + 1);
   }
   rest += decoder.decode();
