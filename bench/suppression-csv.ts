@@ -5,7 +5,7 @@
  * into a fresh database and prints lines per second and the process's peak RSS.
  * A measurement, never a test bound.
  *
- *   npx tsx bench/suppression-csv.ts [--lines 1000000] [--dnc]
+ *   npm run bench:suppression -- [--lines 1000000] [--dnc]
  *
  * Postgres at DATABASE_URL (a scratch database: the script migrates it and adds
  * an agency), else PGlite in memory. `--dnc` loads the registry's format into

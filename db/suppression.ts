@@ -118,7 +118,7 @@ export async function addSuppressionEntries(
 }
 
 /** Adds phone HMACs to a platform Do-Not-Call list (a state's when `state` is given); answers how many were new. */
-export async function addDncEntries(
+async function addDncEntries(
   db: DbOrTx,
   input: { list: DncList; state: string | null; hmacs: string[] },
 ): Promise<number> {
