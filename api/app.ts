@@ -67,6 +67,7 @@ import { ssoRoutes } from './routes/sso';
 import { statementRoutes } from './routes/statements';
 import { stripeWebhookRoutes } from './routes/stripe-webhooks';
 import { supplyRoutes } from './routes/supply';
+import { suppressionRoutes } from './routes/suppression';
 import { teamRoutes } from './routes/team';
 import { twoFactorRoutes } from './routes/two-factor';
 import type { ApiServices } from './services';
@@ -268,6 +269,7 @@ export function createApi(deps: ApiDeps): Api {
     ...billingRoutes,
     ...sourceRoutes,
     ...supplyRoutes,
+    ...suppressionRoutes,
     ...reportRoutes,
     ...exportRoutes,
     ...keyRoutes,

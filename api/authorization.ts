@@ -99,6 +99,13 @@ const AUTHORIZATION = {
   listSources: AGENCY_READ,
   getSource: AGENCY_READ,
   updateSource: AGENCY_MANAGE,
+  // suppression and Do-Not-Call lists (#23): dispatchers add opt-outs and search; only managers remove or upload
+  suppressionLists: AGENCY_READ_DISPATCH,
+  addSuppressionEntry: AGENCY_DISPATCH,
+  searchSuppression: AGENCY_DISPATCH,
+  removeSuppressionEntry: AGENCY_MANAGE,
+  uploadSuppressionCsv: AGENCY_MANAGE,
+  uploadDncFile: OPERATOR,
   setSourceCampaign: AGENCY_MANAGE,
   createSourceKey: AGENCY_MANAGE,
   revokeSourceKeys: AGENCY_MANAGE,

@@ -9,8 +9,11 @@
  */
 import { performance } from 'node:perf_hooks';
 
+import type { Db } from '../db/connection';
+import { checkSuppression, suppressionHits } from '../db/suppression';
 import { checkEmail, checkPhone } from '../domain/contact-checks';
-import type { ContactCheckRecord, ContactRefusal, LeadFields } from '../domain/types';
+import { suppressionVerdict } from '../domain/suppression';
+import type { ConsentEvidence, ContactCheckRecord, ContactRefusal, DncRule, LeadFields } from '../domain/types';
 import type { MxChecker } from '../lib/mx';
 import { Problem } from './problem';
 
@@ -89,4 +92,44 @@ export function contactProblem(r: ContactRefused, prefix = 'fields'): Problem {
   return new Problem(422, r.reason, `${prefix}.${r.field}: ${r.detail}`, {
     errors: [{ in: 'body', path: `${prefix}.${r.field}`, message: r.detail }],
   });
+}
+
+/**
+ * The suppression lists at intake (#23 item 3), after the contact checks passed: the verdict on the E.164 number
+ * and the address (db/suppression.ts `checkSuppression`), as the `suppression` check the lead and its timeline
+ * show, with the lists that hold it (the agency sees them; a source or buyer hears only `suppressed`).
+ */
+export async function checkLeadSuppression(
+  db: Db,
+  input: {
+    agencyId: string;
+    phoneE164: string;
+    email: string;
+    consent: ConsentEvidence | null;
+    rule: DncRule;
+  },
+): Promise<ContactCheckRecord> {
+  const t = performance.now();
+  const verdict = await checkSuppression(db, input);
+  return {
+    check: 'suppression',
+    result: verdict.result,
+    latencyMs: ms(t),
+    ...(verdict.lists.length ? { lists: verdict.lists } : {}),
+  };
+}
+
+/**
+ * Whether a ping's phone or email is suppressed (#23): rejected `suppressed`, never saying which list. A ping
+ * carries no consent, so a Do-Not-Call hit passes when the campaign lets written consent pass: the post carries
+ * the consent and intake judges it.
+ */
+export async function pingSuppressed(
+  db: Db,
+  agencyId: string,
+  contact: { phoneE164: string | null; email: string | null },
+  rule: DncRule,
+): Promise<boolean> {
+  const hits = await suppressionHits(db, agencyId, contact);
+  return suppressionVerdict(hits, rule, true).result === 'suppressed';
 }

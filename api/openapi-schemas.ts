@@ -41,6 +41,7 @@ import * as sso from './routes/sso.schemas';
 import * as statements from './routes/statements.schemas';
 import * as stripeWebhooks from './routes/stripe-webhooks.schemas';
 import * as supply from './routes/supply.schemas';
+import * as suppression from './routes/suppression.schemas';
 import * as team from './routes/team.schemas';
 import * as twoFactor from './routes/two-factor.schemas';
 import * as webhookEvents from './routes/webhook-events.schemas';
@@ -83,6 +84,7 @@ const SCHEMA_MODULES: Record<string, unknown>[] = [
   stripeWebhooks,
   checkout,
   supply,
+  suppression,
   team,
   twoFactor,
   webhookEvents,

@@ -51,6 +51,7 @@ const PROBLEM_TITLES = {
   bid_pending: 'The bid is still being decided',
   bid_required: 'This offer is a highest-bid auction: bid on it',
   consent_required: 'The agency requires consent evidence with every lead',
+  bad_file: 'The file is refused whole: nothing of it was stored',
   ...CONTACT_REFUSAL_TITLES,
   return_window_closed: 'The return window has closed',
   reason_not_allowed: 'Not one of the agency return reasons',

@@ -36,6 +36,7 @@ import {
   DELIVERY_MODES,
   DELIVERY_STATUSES,
   DISPUTE_STATUSES,
+  DNC_RULES,
   EXCLUSION_REASONS,
   LEAD_STATUSES,
   LEDGER_ENTRY_KINDS,
@@ -51,6 +52,7 @@ import {
   SOURCE_LEDGER_KINDS,
   SOURCE_OUTCOMES,
   SOURCE_STATUSES,
+  SUPPRESSED,
   TIMELINE_EVENT_TYPES,
 } from '../domain/types';
 import { HttpUrl, Id, int, IsoTime, recordKey, State, text, Zip } from './schema-blocks';
@@ -62,6 +64,11 @@ export const AlertStatusSchema = z.enum(ALERT_STATUSES);
 export const AssignmentStatusSchema = z.enum(ASSIGNMENT_STATUSES);
 export const AuctionKindSchema = z.enum(AUCTION_KINDS);
 export const AuctionPricingSchema = z.enum(AUCTION_PRICINGS);
+export const DncRuleSchema = z
+  .enum(DNC_RULES)
+  .describe(
+    "a lead on a Do-Not-Call list: `suppress` it (default), or let it pass when it carries express written consent (`consent_passes`); the agency's own suppression lists always suppress",
+  );
 export const BidRefusalReasonSchema = z.enum(BID_REFUSAL_REASONS);
 export const BuyerPriceKindSchema = z.enum(BUYER_PRICE_KINDS);
 export const BuyerStatusSchema = z.enum(BUYER_STATUSES);
@@ -78,6 +85,17 @@ export const DisputeStatusSchema = z.enum(DISPUTE_STATUSES);
 export const ExclusionReasonSchema = z.enum(EXCLUSION_REASONS);
 export const FilterMatchSchema = z.enum(FILTER_MATCHES);
 export const LeadStatusSchema = z.enum(LEAD_STATUSES);
+/** A lead as intake and a post answer it: its id and status, and `suppressed` when it went to review for that (#23). */
+export const AcceptedLead = z.object({
+  id: Id,
+  status: LeadStatusSchema,
+  reason: z
+    .literal(SUPPRESSED)
+    .optional()
+    .describe(
+      'the phone or email is on a suppression or Do-Not-Call list: stored, offered to no buyer, in manual review',
+    ),
+});
 export const LedgerEntryKindSchema = z.enum(LEDGER_ENTRY_KINDS);
 export const OfferKindSchema = z.enum(OFFER_KINDS);
 export const OfferStatusSchema = z.enum(OFFER_STATUSES);
@@ -214,6 +232,10 @@ export const ContactCheckView = z
     phoneType: PhoneTypeSchema.optional().describe("phone: its type from libphonenumber's metadata"),
     domain: z.string().optional().describe('email, email_mx: the domain of the address'),
     mx: z.array(z.string()).optional().describe('email_mx: the mail exchangers found'),
+    lists: z
+      .array(z.string())
+      .optional()
+      .describe('suppression: the lists that hold the phone or email (`state_dnc:TX` for a state list)'),
   })
   .strict() satisfies z.ZodType<ContactCheckRecord>;
 export const ConsentSchema = z

@@ -22,6 +22,7 @@ import {
   type SourceLedgerEntry,
   type SourceRow,
 } from '../db/sources';
+import { suppressionEntryId, type SuppressionEntryRow } from '../db/suppression';
 import { buyerOfferOf } from '../domain/offer-view';
 import { formatMoney } from '../domain/payments';
 import { availability } from '../domain/schedule';
@@ -102,6 +103,7 @@ export function campaignView(c: CampaignRow, pool: PoolEntry[]) {
     auction: c.auction,
     floorPrice: c.floorPrice,
     pricing: c.pricing,
+    dncRule: c.dncRule,
     createdAt: iso(c.createdAt),
     updatedAt: iso(c.updatedAt),
   };
@@ -430,5 +432,17 @@ export function endpointCallView(c: EndpointCallRow) {
     request: c.request,
     response: c.response,
     at: iso(c.createdAt)!,
+  };
+}
+
+/** An entry of an agency's suppression list: never its value (there is none to show, only its HMAC, which is not shown either). */
+export function suppressionEntryView(e: SuppressionEntryRow) {
+  return {
+    id: suppressionEntryId(e),
+    list: e.list,
+    kind: e.kind,
+    source: e.source,
+    note: e.note,
+    addedAt: iso(e.addedAt),
   };
 }

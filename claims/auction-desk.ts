@@ -12,14 +12,14 @@
  * replay therefore decides the same winner at the same price. Workflow code
  * (the workflow lint rules hold it).
  */
-import { condition } from '@temporalio/workflow';
+import { condition, patched } from '@temporalio/workflow';
 import { Mutex } from 'async-mutex';
 
 import type { LeadActivities } from '../activities';
 import type { DeliveryPlan } from '../activities/delivery';
 import { type Bid, checkBid, rankBids } from '../domain/auction';
-import type { AuctionPricing, BidRefusalReason } from '../domain/types';
-import type { BidRequest, BidResult } from './messages';
+import { type AuctionPricing, type BidRefusalReason, SUPPRESSED } from '../domain/types';
+import { type BidRequest, type BidResult, SUPPRESSION_PATCH } from './messages';
 
 /** The desk's I/O: activities (the first lifecycle) or local activities (the lean one). */
 export type AuctionIo = Pick<LeadActivities, 'placeBid' | 'postAndCharge'>;
@@ -110,6 +110,11 @@ export class AuctionDesk {
       });
       if (sale.result === 'won')
         this.winners.set(ranked.buyerId, { assignmentId: sale.assignmentId, delivery: sale.delivery });
+      else if (sale.reason === SUPPRESSED && patched(SUPPRESSION_PATCH)) {
+        // The person is suppressed (#23): no bidder may have the lead; it goes to review.
+        this.cancel(SUPPRESSED);
+        break;
+      }
     }
     return [...this.winners.values()].map((w) => w.assignmentId);
   }

@@ -15,12 +15,13 @@
  * Both ask the vocabulary's `decided`, the relay's question too. Workflow code
  * (the workflow lint rules hold it): it runs inside the lead's workflow.
  */
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
 import { Mutex } from 'async-mutex';
 
 import type { LeadActivities } from '../activities';
 import type { DeliveryPlan } from '../activities/delivery';
-import { CLAIM_REFUSED, type ClaimRequest, type ClaimResult } from './messages';
+import { SUPPRESSED } from '../domain/types';
+import { CLAIM_REFUSED, type ClaimRequest, type ClaimResult, SUPPRESSION_PATCH } from './messages';
 import { claimOutcomeOf, decided, type WonClaim, wonClaim } from './vocabulary';
 
 export interface DeskOffer {
@@ -77,7 +78,11 @@ export class ClaimDesk {
         requestId: req.requestId,
         ...(req.channel ? { channel: req.channel } : {}),
       });
-      if (sale.result !== 'won') return { result: sale.result, reason: sale.reason, recorded: true };
+      if (sale.result !== 'won') {
+        // The person is suppressed (#23): no buyer may have the lead; the workflow closes the offer and sends it to review.
+        if (sale.reason === SUPPRESSED && patched(SUPPRESSION_PATCH)) this.cancel(SUPPRESSED);
+        return { result: sale.result, reason: sale.reason, recorded: true };
+      }
       const won = wonClaim(sale);
       this.winners.set(req.buyerId, { won, delivery: sale.delivery });
       return won;

@@ -43,6 +43,13 @@ export const claimUpdate = defineUpdate<ClaimResult, [ClaimRequest]>('claim');
 
 export const CLAIM_REFUSED = 'ClaimRefused';
 
+/**
+ * #23: a sale refused as `suppressed` (the person was put on a list after intake) stops the offer for every buyer
+ * and sends the lead to manual review; intake's suppressed lead goes there without an offer. The branches are only
+ * taken by leads of this code (no earlier history holds a `suppressed` refusal), and marked for replay all the same.
+ */
+export const SUPPRESSION_PATCH = 'suppression';
+
 /** The reason of a claim the validator refused, from the Update's failure; null for any other failure. */
 export function claimRefusalOf(err: unknown): ClaimFailureReason | null {
   const cause = (err as { cause?: { type?: unknown; details?: unknown } } | null)?.cause;

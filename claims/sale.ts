@@ -69,7 +69,8 @@ export function saleActivities({ db, bus, faults, delivery }: ActivityDeps) {
     }): Promise<SaleOutcome[]> {
       const sales = await sellByPush(db, input);
       const outcomes: SaleOutcome[] = [];
-      for (const s of sales) if (s.result === 'won') outcomes.push(await afterCommit(s, input.offerId, s.buyerId));
+      // The won sales, and the refusal of a suppressed lead (#23), which the workflow sends to review.
+      for (const s of sales) outcomes.push(s.result === 'won' ? await afterCommit(s, input.offerId, s.buyerId) : s);
       return outcomes;
     },
 

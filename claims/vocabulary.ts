@@ -50,6 +50,12 @@ const OUTCOMES: Record<ClaimFailureReason, ClaimOutcome> = {
   },
   // The buyer already has this person: not a race, and topping up would not help.
   already_bought: { result: 'failed', httpStatus: 403, message: 'You already bought this person’s lead' },
+  // The person asked not to be contacted (a suppression or Do-Not-Call list, #23): nobody may buy it, which list is not said.
+  suppressed: {
+    result: 'failed',
+    httpStatus: 403,
+    message: 'This lead may not be sold – the person is on a suppression list',
+  },
 };
 
 export function claimOutcomeOf(reason: ClaimFailureReason): ClaimOutcome {

@@ -10,7 +10,15 @@ import { and, asc, eq, inArray } from 'drizzle-orm';
 import { createdFields } from '../domain/audit';
 import { DEFAULT_PREVIEW_FIELDS } from '../domain/preview';
 import { changesOf } from '../domain/self-service';
-import type { AuctionKind, AuctionPricing, Caps, DeliveryMode, PriceRules, PushStrategy } from '../domain/types';
+import type {
+  AuctionKind,
+  AuctionPricing,
+  Caps,
+  DeliveryMode,
+  DncRule,
+  PriceRules,
+  PushStrategy,
+} from '../domain/types';
 import { type AuditBy, recordChange, SYSTEM } from './audit';
 import type { Db, DbOrTx, Tx } from './connection';
 import { newestFirst, type Page, type PageArgs } from './pages';
@@ -35,6 +43,7 @@ export interface NewCampaign {
   auction?: AuctionKind;
   floorPrice?: number | null;
   pricing?: AuctionPricing;
+  dncRule?: DncRule;
 }
 
 /** A new campaign with its pool, and its entry in the audit log (`by`: the system when not given), in one transaction. */
@@ -63,6 +72,7 @@ export async function createCampaign(
         auction: input.auction ?? 'first_claim',
         floorPrice: input.floorPrice ?? null,
         pricing: input.pricing ?? 'first_price',
+        dncRule: input.dncRule ?? 'suppress',
       })
       .returning();
     await setCampaignPool(tx, row!.id, input.buyers);
@@ -169,6 +179,7 @@ export interface CampaignPatch {
   auction?: AuctionKind;
   floorPrice?: number | null;
   pricing?: AuctionPricing;
+  dncRule?: DncRule;
   pool?: NewCampaign['buyers'];
 }
 

@@ -12,6 +12,7 @@ import { createdFields } from '../domain/audit';
 import { ledgerRefundKey } from '../domain/ids';
 import { checkReturn, RETURN_RATE_DAYS, type ReturnRefusal } from '../domain/returns';
 import { changesOf } from '../domain/self-service';
+import { FRAUD_RETURN_CODE } from '../domain/suppression';
 import type { DisputeStatus } from '../domain/types';
 import { agencySettings } from './agencies';
 import { leadStillSold, markRefunded } from './assignments';
@@ -23,6 +24,7 @@ import { appendEvents } from './offers';
 import { newestFirst, type Page, type PageArgs } from './pages';
 import { assignments, disputes } from './schema';
 import { reverseSourcePayout } from './sources';
+import { suppressReturnedLead } from './suppression';
 
 export type DisputeRow = typeof disputes.$inferSelect;
 
@@ -236,6 +238,16 @@ export async function resolveDispute(
         dedupeKey: `refunded:${assignment.id}`,
       },
     ]);
+    // A return approved as fraud (#23): the lead's phone and email go on the agency's `returned_fraud` list, so the
+    // same person is suppressed at the next intake, ping and sale.
+    const fraud =
+      dispute.reasonCode === FRAUD_RETURN_CODE
+        ? await suppressReturnedLead(db, tx, {
+            agencyId: dispute.agencyId,
+            leadId: assignment.leadId,
+            disputeId: dispute.id,
+          })
+        : null;
     let reoffer: { leadId: string; campaignId: string } | null = null;
     if (input.reoffer) {
       const lead = await leadById(tx, assignment.leadId);
@@ -253,6 +265,7 @@ export async function resolveDispute(
       reoffer = { leadId: assignment.leadId, campaignId };
     }
     await decided('approved', {
+      ...(fraud ? { suppressed: 'returned_fraud' } : {}),
       refund: assignment.price,
       ledgerEntryId: entry.id,
       ...(reoffer ? { reofferCampaignId: reoffer.campaignId } : {}),

@@ -15,7 +15,7 @@ import crypto from 'node:crypto';
 
 import { eq, ne, sql } from 'drizzle-orm';
 
-import { hmacWithRoot, KeyStore, keyStore, KeyStoreError } from '../lib/key-store';
+import { hmacKeyWithRoot, hmacWithRoot, KeyStore, keyStore, KeyStoreError } from '../lib/key-store';
 import { rewrapWebhookSecrets, sealPlaintextWebhookSecrets, webhookSecretKeyIds } from './buyers';
 import type { DbOrTx } from './connection';
 import { endpointSecretKeyIds, rewrapEndpointSecrets } from './endpoints';
@@ -172,4 +172,12 @@ async function hmacRoot(db: DbOrTx): Promise<Buffer> {
  */
 export async function hmac(db: DbOrTx, purpose: string, value: string): Promise<string> {
   return hmacWithRoot(await hmacRoot(db), purpose, value);
+}
+
+/**
+ * The key of `purpose` and `salt` (db/suppression.ts: one agency's salt), for callers that hash many values
+ * (a CSV upload's million lines) with one key: derived once, never stored.
+ */
+export async function hmacKey(db: DbOrTx, purpose: string, salt: Buffer): Promise<Buffer> {
+  return hmacKeyWithRoot(await hmacRoot(db), purpose, salt);
 }

@@ -48,6 +48,8 @@ export async function insertLead(
     source?: LeadSource | null;
     /** What intake's contact checks found (#23). */
     contact?: LeadContact | null;
+    /** Stored straight into manual review with this reason (a suppressed contact, #23); default routing. */
+    reviewReason?: string | null;
   },
 ): Promise<LeadRow> {
   const id = input.id ?? crypto.randomUUID();
@@ -61,6 +63,7 @@ export async function insertLead(
       dedupeKeys: input.dedupeKeys ?? [],
       consent: input.consent ?? null,
       workflowId: input.workflowId(id),
+      ...(input.reviewReason ? { status: 'manual_review' as const, statusReason: input.reviewReason } : {}),
       sourceId: input.source?.sourceId ?? null,
       subId: input.source?.subId ?? null,
       clickId: input.source?.clickId ?? null,
@@ -219,6 +222,8 @@ export interface IntakeInput {
   source?: LeadSource | null;
   /** What the contact checks found; each check becomes a `checked` event. */
   contact?: LeadContact | null;
+  /** Stored straight into manual review with this reason (a suppressed contact, #23). */
+  reviewReason?: string | null;
 }
 
 export async function intakeLead(db: Db, input: IntakeInput): Promise<IntakeResult> {
@@ -258,6 +263,7 @@ export async function intakeLead(db: Db, input: IntakeInput): Promise<IntakeResu
       workflowId: leadWorkflowId,
       source: input.source ?? null,
       contact: input.contact ?? null,
+      reviewReason: input.reviewReason ?? null,
     });
     // The lead's first event: what arrived, with its consent evidence, before any offer; then each contact check.
     await appendEvents(tx, [

@@ -38,7 +38,15 @@ import { filterableLead } from '../domain/filters';
 import { ledgerChargeKey } from '../domain/ids';
 import { priceLead } from '../domain/pricing';
 import { orderPushCandidates } from '../domain/push';
-import type { ClaimFailureReason, ConsentEvidence, LeadFields, PushStrategy, WonLeadRecord } from '../domain/types';
+import type { SuppressionVerdict } from '../domain/suppression';
+import {
+  type ClaimFailureReason,
+  type ConsentEvidence,
+  type LeadFields,
+  type PushStrategy,
+  SUPPRESSED,
+  type WonLeadRecord,
+} from '../domain/types';
 import { actorRef, type AuditBy, recordReviewDecision } from './audit';
 import { pushCandidates, recordPushTurn, takePushTurn } from './campaigns';
 import { takeAttemptForSale } from './claim-attempts';
@@ -50,6 +58,7 @@ import { InsufficientCreditsError, isUniqueViolation, postLedgerEntry } from './
 import { appendEvents, type ClosedOffer, closeOfferWithin } from './offers';
 import { assignments, buyers, campaigns, leads, ledgerEntries, offers, offerTargets, wallets } from './schema';
 import { recordSourcePayout } from './sources';
+import { checkSuppression } from './suppression';
 
 function wonLeadRecord(lead: { id: string; fields: LeadFields; consent: ConsentEvidence | null }): WonLeadRecord {
   return { id: lead.id, ...lead.fields, ...(lead.consent ? { consent: lead.consent } : {}) };
@@ -80,14 +89,15 @@ export type SaleResult =
 
 /** Sells inside its own transaction. */
 export async function sellOffer(db: Db, req: SaleRequest): Promise<SaleResult> {
-  return db.transaction((tx) => sellWithin(tx, req));
+  return db.transaction((tx) => sellWithin(db, tx, req));
 }
 
 /**
  * The sale, inside a caller's transaction. A refusal is returned (and written
  * to the timeline), not thrown, so the caller's transaction still commits it.
+ * `db` only derives the suppression lists' keys (cached per database, not per transaction).
  */
-async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> {
+async function sellWithin(db: Db, tx: Tx, req: SaleRequest): Promise<SaleResult> {
   const prior = await priorSale(tx, req.offerId, req.buyerId);
   if (prior) return prior;
 
@@ -132,6 +142,12 @@ async function sellWithin(tx: Tx, req: SaleRequest): Promise<SaleResult> {
     if (!target?.eligible) return refuse('not_targeted');
     targetPrice = target.price;
   }
+
+  // #23: the person may have asked not to be contacted since intake (a list added to between intake and this sale):
+  // nobody buys the lead and nothing is charged; the workflow sends it to manual review. The buyer's answer does not
+  // say which list; the timeline (the agency's) does.
+  const suppression = await suppressionAtSale(db, tx, offer.campaignId, lead);
+  if (suppression.result === 'suppressed') return refuse(SUPPRESSED, `on ${suppression.lists.join(', ')}`);
 
   // A bid's price, else this buyer's own price on the offer (#12), else the offer's.
   const price = req.price ?? targetPrice ?? offer.price;
@@ -226,7 +242,9 @@ class AttemptAlreadyRefused extends Error {
  * rotation row is locked for the whole transaction, so concurrent leads of one
  * campaign take turns in order and a restart loses no turn. With `close`, the
  * same transaction closes an offer that did not fill (sold to fewer buyers, or
- * to none: `expired` with `no_buyer_could_take_it`). Returns the won sales.
+ * to none: `expired` with `no_buyer_could_take_it`). Returns the won sales,
+ * and the refusal that stopped it when the lead turned out suppressed (#23:
+ * the offer is then cancelled with `suppressed`, whatever `close` says).
  */
 export async function sellByPush(
   db: Db,
@@ -241,23 +259,29 @@ export async function sellByPush(
       Math.random,
     );
     const won: SaleResult[] = [];
+    let suppressed: SaleResult | null = null;
     for (const buyerId of order) {
       if (won.length >= input.maxWinners) break;
-      const sale = await sellWithin(tx, { offerId: input.offerId, buyerId, sale: 'push' });
+      const sale = await sellWithin(db, tx, { offerId: input.offerId, buyerId, sale: 'push' });
       if (sale.result === 'won') won.push(sale);
+      // The person is suppressed (#23): no other buyer may have the lead either.
+      else if (sale.reason === SUPPRESSED) {
+        suppressed = sale;
+        break;
+      }
     }
     const last = won.at(-1);
     if (last && last.result === 'won') await recordPushTurn(tx, input.campaignId, last.buyerId);
-    if (input.close) {
-      const outcome = won.length ? 'won' : 'expired';
+    if (input.close || suppressed) {
+      const outcome = won.length ? 'won' : suppressed ? 'cancelled' : 'expired';
       // A push offer is never on the feed: nothing to publish.
       await closeOfferWithin(tx, input.offerId, {
         outcome,
-        reason: won.length ? null : 'no_buyer_could_take_it',
+        reason: won.length ? null : suppressed ? SUPPRESSED : 'no_buyer_could_take_it',
         at: new Date(),
       });
     }
-    return won;
+    return suppressed ? [...won, suppressed] : won;
   });
 }
 
@@ -307,7 +331,7 @@ export async function sellManually(
         },
       ]);
     }
-    const result = await sellWithin(tx, { offerId: input.offerId, buyerId: input.buyerId, sale: 'manual' });
+    const result = await sellWithin(db, tx, { offerId: input.offerId, buyerId: input.buyerId, sale: 'manual' });
     await tx
       .update(offers)
       .set(
@@ -406,6 +430,29 @@ export async function claimContext(db: Db, offerId: string, buyerId: string) {
       ? wonFromRow(buyerId, { assignment, fields, consent: row.consent, balance })
       : null;
   return { offer: row.offer, targeted: row.eligible === true, prior };
+}
+
+/** The suppression lists' verdict on the lead at the sale, under its campaign's Do-Not-Call rule. */
+async function suppressionAtSale(
+  db: Db,
+  tx: Tx,
+  campaignId: string | null,
+  lead: typeof leads.$inferSelect,
+): Promise<SuppressionVerdict> {
+  const [campaign] = campaignId
+    ? await tx.select({ dncRule: campaigns.dncRule }).from(campaigns).where(eq(campaigns.id, campaignId))
+    : [];
+  return checkSuppression(
+    db,
+    {
+      agencyId: lead.agencyId,
+      phoneE164: lead.phoneE164,
+      email: lead.fields.email || null,
+      consent: lead.consent,
+      rule: campaign?.dncRule ?? 'suppress',
+    },
+    tx,
+  );
 }
 
 type Verdict = { ok: true } | { ok: false; reason: ClaimFailureReason; detail: string };

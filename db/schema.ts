@@ -13,6 +13,7 @@ import {
   bigserial,
   boolean,
   check,
+  customType,
   date,
   doublePrecision,
   index,
@@ -48,6 +49,7 @@ import type { PaymentKind, PaymentStatus, RefundStatus, StripeEventOutcome } fro
 import type { Pause, WeeklySchedule } from '../domain/schedule';
 import type {
   AgencySettings,
+  AgencySuppressionList,
   AlertChannel,
   AlertKind,
   AlertStatus,
@@ -68,6 +70,8 @@ import type {
   DeliveryMode,
   DeliveryStatus,
   DisputeStatus,
+  DncList,
+  DncRule,
   ExclusionReason,
   LeadFields,
   LeadStatus,
@@ -83,6 +87,8 @@ import type {
   PushStrategy,
   SourceLedgerKind,
   SourceStatus,
+  SuppressionKind,
+  SuppressionSource,
   TimelineEventType,
   WebhookPayloadVersion,
 } from '../domain/types';
@@ -322,6 +328,8 @@ export const campaigns = pgTable(
     /** Highest bid: the lowest acceptable bid (null: the lead's computed price). */
     floorPrice: integer('floor_price'),
     pricing: text('pricing').$type<AuctionPricing>().notNull().default('first_price'),
+    /** A lead on a Do-Not-Call list: suppressed, or passed when it carries express written consent (#23). */
+    dncRule: text('dnc_rule').$type<DncRule>().notNull().default('suppress'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -1510,5 +1518,63 @@ export const endpointCalls = pgTable(
       sql`${t.outcome} IN ('accepted', 'rejected', 'timeout', 'late', 'unknown', 'error', 'malformed', 'refused', 'busy')`,
     ),
     check('endpoint_calls_latency', sql`${t.latencyMs} >= 0`),
+  ],
+);
+
+// ─── suppression and Do-Not-Call lists (#23 item 3; migration 0021_suppression) ─
+
+/** The HMAC salt of each scope: an agency's id, or `platform` for the Do-Not-Call lists (db/suppression.ts). */
+export const suppressionSalts = pgTable('suppression_salts', {
+  scope: text('scope').primaryKey(),
+  salt: text('salt').notNull(),
+  createdAt: createdAt(),
+});
+
+/** A keyed HMAC-SHA256: 32 bytes in the database, its hex form in the code. */
+const hmacBytes = customType<{ data: string; driverData: Buffer | Uint8Array }>({
+  dataType: () => 'bytea',
+  toDriver: (hex) => Buffer.from(hex, 'hex'),
+  fromDriver: (bytes) => Buffer.from(bytes).toString('hex'),
+});
+
+/** An agency's suppression lists: keyed HMACs of normalised numbers and addresses, never the values. */
+export const suppressionEntries = pgTable(
+  'suppression_entries',
+  {
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    list: text('list').$type<AgencySuppressionList>().notNull(),
+    kind: text('kind').$type<SuppressionKind>().notNull(),
+    hmac: hmacBytes('hmac').notNull(),
+    source: text('source').$type<SuppressionSource>().notNull(),
+    note: text('note'),
+    addedAt: ts('added_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'suppression_entries_pk', columns: [t.agencyId, t.list, t.hmac] }),
+    check('suppression_entries_list_known', sql`${t.list} IN ('do_not_contact', 'litigator', 'returned_fraud')`),
+    check('suppression_entries_kind_known', sql`${t.kind} IN ('phone', 'email')`),
+    check('suppression_entries_source_known', sql`${t.source} IN ('api', 'csv', 'return')`),
+    check('suppression_entries_hmac_shape', sql`octet_length(${t.hmac}) = 32`),
+  ],
+);
+
+/** The platform's Do-Not-Call lists (national: state ''; a state's: its code), phone HMACs under the platform salt. */
+export const dncEntries = pgTable(
+  'dnc_entries',
+  {
+    list: text('list').$type<DncList>().notNull(),
+    state: text('state').notNull().default(''),
+    hmac: hmacBytes('hmac').notNull(),
+    addedAt: ts('added_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'dnc_entries_pk', columns: [t.hmac, t.list, t.state] }),
+    check(
+      'dnc_entries_list_state',
+      sql`(${t.list} = 'national_dnc' AND ${t.state} = '') OR (${t.list} = 'state_dnc' AND ${t.state} ~ '^[A-Z]{2}$')`,
+    ),
+    check('dnc_entries_hmac_shape', sql`octet_length(${t.hmac}) = 32`),
   ],
 );

@@ -47,6 +47,13 @@ export const EXCLUSION_REASONS = [
 ] as const;
 export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
 
+/**
+ * The one reason code of a suppressed contact (#23 item 3): a lead whose phone or email is on one of the
+ * agency's suppression lists or (unless its campaign lets written consent pass) a Do-Not-Call list. Intake
+ * sends it to manual review with it, a ping is rejected with it, a claim fails with it.
+ */
+export const SUPPRESSED = 'suppressed';
+
 /** Why a claim did not win. Mapped to HTTP statuses by the API (see API.md). */
 export const CLAIM_FAILURE_REASONS = [
   'lost_race',
@@ -56,6 +63,7 @@ export const CLAIM_FAILURE_REASONS = [
   'not_targeted',
   'eligibility_changed',
   'already_bought',
+  SUPPRESSED,
 ] as const;
 export type ClaimFailureReason = (typeof CLAIM_FAILURE_REASONS)[number];
 
@@ -348,15 +356,24 @@ export const PHONE_FORMATS = ['as_sent', 'e164'] as const;
 export type PhoneFormat = (typeof PHONE_FORMATS)[number];
 
 /** The checks intake runs, each on the timeline with its result and latency. */
-export const CONTACT_CHECKS = ['phone', 'email', 'email_mx'] as const;
+export const CONTACT_CHECKS = ['phone', 'email', 'email_mx', 'suppression'] as const;
 type ContactCheck = (typeof CONTACT_CHECKS)[number];
 
 /**
  * A check's result: `passed`; refused with a reason code (never stored: the lead is
  * refused); for the MX look-up also `unverified` (DNS did not answer in time or
- * failed: never blocks intake) and `skipped` (the look-up is off).
+ * failed: never blocks intake) and `skipped` (the look-up is off); for the
+ * suppression lists `suppressed` (stored, sent to manual review) and `consented`
+ * (on a Do-Not-Call list, passed on the lead's written consent by the campaign's rule).
  */
-export const CONTACT_CHECK_RESULTS = ['passed', ...CONTACT_REFUSALS, 'unverified', 'skipped'] as const;
+export const CONTACT_CHECK_RESULTS = [
+  'passed',
+  ...CONTACT_REFUSALS,
+  'unverified',
+  'skipped',
+  SUPPRESSED,
+  'consented',
+] as const;
 type ContactCheckResult = (typeof CONTACT_CHECK_RESULTS)[number];
 
 export interface ContactCheckRecord {
@@ -372,13 +389,21 @@ export interface ContactCheckRecord {
   domain?: string;
   /** email_mx: the mail exchangers found (at most 5). */
   mx?: string[];
+  /** suppression: the lists that hold the phone or the email (`state_dnc:TX` for a state's list). */
+  lists?: string[];
 }
 
 export const PING_DECISIONS = ['accepted', 'rejected'] as const;
 export type PingDecision = (typeof PING_DECISIONS)[number];
 
 /** Why a ping was rejected: the campaign refuses it, a contact check refuses what it carried, or no buyer would take it now. */
-export const PING_REJECTIONS = ['campaign_paused', 'source_paused', 'no_eligible_buyer', ...CONTACT_REFUSALS] as const;
+export const PING_REJECTIONS = [
+  'campaign_paused',
+  'source_paused',
+  'no_eligible_buyer',
+  ...CONTACT_REFUSALS,
+  SUPPRESSED,
+] as const;
 export type PingRejection = (typeof PING_REJECTIONS)[number];
 
 export interface PayoutRule {
@@ -388,3 +413,28 @@ export interface PayoutRule {
   /** share: basis points of the sale price (2500 = 25 %), rounded down to whole credits. */
   shareBps?: number;
 }
+
+// ─── suppression and Do-Not-Call lists (#23 item 3) ──────────────────────────
+
+/** An agency's own lists: its opt-outs, known litigators, and the people of leads returned as fraud. */
+export const AGENCY_SUPPRESSION_LISTS = ['do_not_contact', 'litigator', 'returned_fraud'] as const;
+export type AgencySuppressionList = (typeof AGENCY_SUPPRESSION_LISTS)[number];
+
+/** The platform's lists, kept once for every agency: the national registry and the states' own. */
+export const DNC_LISTS = ['national_dnc', 'state_dnc'] as const;
+export type DncList = (typeof DNC_LISTS)[number];
+
+/** What a suppression entry holds the HMAC of. */
+export const SUPPRESSION_KINDS = ['phone', 'email'] as const;
+export type SuppressionKind = (typeof SUPPRESSION_KINDS)[number];
+
+/** How an entry got on an agency's list: the API, a CSV upload, an approved fraud return. */
+export const SUPPRESSION_SOURCES = ['api', 'csv', 'return'] as const;
+export type SuppressionSource = (typeof SUPPRESSION_SOURCES)[number];
+
+/**
+ * A campaign's rule for a lead on a Do-Not-Call list: `suppress` it (the default), or let it pass when it
+ * carries express written consent (`consent_passes`). The agency's own lists are never passed.
+ */
+export const DNC_RULES = ['suppress', 'consent_passes'] as const;
+export type DncRule = (typeof DNC_RULES)[number];

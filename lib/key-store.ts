@@ -223,11 +223,18 @@ export class KeyStore {
   }
 }
 
+/**
+ * `purpose`'s own HMAC key, derived from `root` with HKDF; a `salt` (e.g. one agency's, stored beside its
+ * rows) gives every holder of it a key of its own, so one tenant's HMACs say nothing about another's.
+ */
+export function hmacKeyWithRoot(root: Buffer, purpose: string, salt: Buffer = Buffer.alloc(0)): Buffer {
+  checkPurpose(purpose);
+  return Buffer.from(crypto.hkdfSync('sha256', root, salt, `leadwire hmac ${purpose}`, 32));
+}
+
 /** HMAC-SHA256 of `value` under `purpose`'s own key, derived from `root` with HKDF (base64url). */
 export function hmacWithRoot(root: Buffer, purpose: string, value: string): string {
-  checkPurpose(purpose);
-  const key = Buffer.from(crypto.hkdfSync('sha256', root, Buffer.alloc(0), `leadwire hmac ${purpose}`, 32));
-  return crypto.createHmac('sha256', key).update(value, 'utf8').digest('base64url');
+  return crypto.createHmac('sha256', hmacKeyWithRoot(root, purpose)).update(value, 'utf8').digest('base64url');
 }
 
 let processStore: KeyStore | null = null;

@@ -31,6 +31,7 @@ import {
 import type { RechargeInput } from '../workflows/recharge';
 import type { RedeliveryInput } from '../workflows/redelivery';
 import { leadSearchAttributes } from '../workflows/search-attributes';
+import type { LeadWorkflowInput } from '../workflows/types';
 
 type LeadWorkflow = typeof workflows.leadWorkflow;
 /** The registered names (checked against the workflows' exports, so a rename fails to compile); ops/audit.ts's visibility query uses the lead's. */
@@ -42,6 +43,8 @@ export interface LeadToRoute {
   id: string;
   agencyId: string;
   campaignId: string;
+  /** Intake found the person suppressed (#23): straight to manual review. */
+  reviewReason?: LeadWorkflowInput['reviewReason'];
 }
 
 /**
@@ -68,7 +71,15 @@ export async function startLeadWorkflow(
       workflowId:
         run.disputeId === undefined ? leadWorkflowId(lead.id) : returnReofferWorkflowId(lead.id, run.disputeId),
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      args: [{ leadId: lead.id, agencyId: lead.agencyId, campaignId: lead.campaignId, ...run }],
+      args: [
+        {
+          leadId: lead.id,
+          agencyId: lead.agencyId,
+          campaignId: lead.campaignId,
+          ...run,
+          ...(lead.reviewReason ? { reviewReason: lead.reviewReason } : {}),
+        },
+      ],
       typedSearchAttributes: leadSearchAttributes(lead.id, lead.campaignId, lead.agencyId),
     });
     return 'started';

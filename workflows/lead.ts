@@ -42,9 +42,16 @@ import type { Route } from '../activities/routing';
 import { AuctionDesk } from '../claims/auction-desk';
 import { ClaimDesk } from '../claims/desk';
 import { offerWorkflowId } from '../domain/ids';
-import type { DeliveryChannel } from '../domain/types';
+import { type DeliveryChannel, SUPPRESSED } from '../domain/types';
 import { ManualReview } from './manual-review';
-import { bidUpdate, cancelOfferSignal, claimUpdate, type LeadWorkflowState, stateQuery } from './messages';
+import {
+  bidUpdate,
+  cancelOfferSignal,
+  claimUpdate,
+  type LeadWorkflowState,
+  stateQuery,
+  SUPPRESSION_PATCH,
+} from './messages';
 import {
   deliveryActivityOptions,
   LEAN_LIFECYCLE_PATCH,
@@ -84,7 +91,11 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadOutcom
   });
   const review = new ManualReview(input, state, sales);
 
-  let outcome = await offerThroughChain(input, input.campaignId, offers, state, true);
+  // A lead intake found suppressed (#23) is offered to nobody: it waits in review for a person.
+  let outcome =
+    input.reviewReason === SUPPRESSED && patched(SUPPRESSION_PATCH)
+      ? { sold: false, reason: SUPPRESSED }
+      : await offerThroughChain(input, input.campaignId, offers, state, true);
   while (!outcome.sold) {
     state.phase = 'manual_review';
     state.currentOfferId = null;
@@ -153,7 +164,9 @@ async function offerThroughChain(
           });
     if (result.offerId && !state.offers.includes(result.offerId)) state.offers.push(result.offerId);
     if (result.sold) return { sold: true, reason: 'sold' };
-    if (result.cancelled) return { sold: false, reason: `cancelled: ${result.cancelled}` };
+    // A suppressed lead (#23) goes to review with that reason, not down the fallback chain.
+    if (result.cancelled)
+      return { sold: false, reason: result.cancelled === SUPPRESSED ? SUPPRESSED : `cancelled: ${result.cancelled}` };
     visited.push(campaignId);
     const next = result.fallbackCampaignId;
     if (!next) return { sold: false, reason: result.reason ?? 'no_fallback' };
@@ -376,7 +389,8 @@ async function assignByStrategy(offerId: string, route: Route): Promise<Decided>
   });
   return {
     sold: won.flatMap((s) => (s.result === 'won' ? [{ assignmentId: s.assignmentId, delivery: s.delivery }] : [])),
-    cancelled: null,
+    // The sale found the person suppressed (#23) and cancelled the offer.
+    cancelled: won.some((s) => s.result !== 'won' && s.reason === SUPPRESSED) ? SUPPRESSED : null,
     closedBySale: true,
   };
 }

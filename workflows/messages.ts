@@ -17,6 +17,7 @@ export {
   type BidResult,
   type ClaimRequest,
   type ClaimResult,
+  SUPPRESSION_PATCH,
 } from '../claims/messages';
 /** An admin stops an open offer; the lead goes to manual review. */
 export const cancelOfferSignal = defineSignal<[{ offerId: string; reason: string }]>('cancelOffer');

@@ -3,6 +3,7 @@
  * (the lean one in lead.ts and the frozen first one in v1/) and by the code
  * that starts them.
  */
+import type { SUPPRESSED } from '../domain/types';
 
 export interface LeadWorkflowInput {
   leadId: string;
@@ -10,6 +11,8 @@ export interface LeadWorkflowInput {
   campaignId: string;
   /** A returned lead's re-offer: the approved dispute it runs for (its offer children are named after it). */
   disputeId?: string;
+  /** Intake found the person on a suppression list (#23): the lead goes to manual review without an offer. */
+  reviewReason?: typeof SUPPRESSED;
 }
 
 export interface OfferWorkflowInput extends LeadWorkflowInput {

@@ -24,6 +24,7 @@ import {
   CampaignStatusSchema,
   CapsSchema,
   DeliveryModeSchema,
+  DncRuleSchema,
   ExclusionReasonSchema,
   PageQuery,
   PushStrategySchema,
@@ -81,6 +82,7 @@ const campaignFields = {
   pricing: AuctionPricingSchema.describe(
     'highest bid: the winner pays its bid, or the next bid (never below the floor)',
   ),
+  dncRule: DncRuleSchema,
 };
 export const CampaignCreate = z
   .object({
@@ -100,6 +102,7 @@ export const CampaignCreate = z
     auction: campaignFields.auction.optional(),
     floorPrice: campaignFields.floorPrice.optional(),
     pricing: campaignFields.pricing.optional(),
+    dncRule: campaignFields.dncRule.optional(),
   })
   .strict();
 /** Any field of a campaign, each optional (still strict: an unknown field is a 400). */
@@ -135,6 +138,7 @@ export const CampaignView = z.object({
   auction: AuctionKindSchema,
   floorPrice: Nullable(z.number().int()),
   pricing: AuctionPricingSchema,
+  dncRule: DncRuleSchema,
   createdAt: IsoTime,
   updatedAt: IsoTime,
 });

@@ -7,6 +7,7 @@ import { z } from 'zod';
 
 import { Id, IsoTime, list, Nullable, text } from '../schema-blocks';
 import {
+  AcceptedLead,
   AssignmentStatusSchema,
   AuctionKindSchema,
   AuctionPricingSchema,
@@ -101,7 +102,7 @@ export const LeadDetailView = LeadView.extend({
  * reference (still one component).
  */
 export const Responses = {
-  LeadAccepted: z.object({ lead: z.object({ id: Id, status: LeadStatusSchema }), workflowId: z.string() }),
+  LeadAccepted: z.object({ lead: AcceptedLead, workflowId: z.string() }),
   Lead: z.object({ lead: LeadDetailView }),
   Leads: list('leads', LeadView),
   ManualAccepted: z.object({

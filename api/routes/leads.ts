@@ -18,12 +18,12 @@ import { leadOffers, leadTimeline } from '../../db/offers';
 import { getSource } from '../../db/sources';
 import { DEFAULT_PHONE_COUNTRY } from '../../domain/contact-checks';
 import { dedupeKeys } from '../../domain/dedupe';
-import type { ConsentEvidence, LeadFields, LeadStatus } from '../../domain/types';
-import { DeadlineExceeded, executeManualAction, startLeadWorkflow } from '../../temporal/calls';
+import { type ConsentEvidence, type LeadFields, type LeadStatus, SUPPRESSED } from '../../domain/types';
+import { DeadlineExceeded, executeManualAction, type LeadToRoute, startLeadWorkflow } from '../../temporal/calls';
 import type { ManualAction, ManualActionResult } from '../../workflows/messages';
 import { auditBy } from '../audit';
 import type { AdminPrincipal } from '../auth';
-import { checkLeadContacts, contactProblem } from '../contact-gate';
+import { checkLeadContacts, checkLeadSuppression, contactProblem } from '../contact-gate';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
@@ -46,10 +46,7 @@ export function leadIdFor(owner: string, idempotencyKey: string | null): string 
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
-async function startRouting(
-  services: ApiServices,
-  lead: { id: string; agencyId: string; campaignId: string },
-): Promise<void> {
+async function startRouting(services: ApiServices, lead: LeadToRoute): Promise<void> {
   try {
     await startLeadWorkflow(services.temporal, services.taskQueue, lead, { eager: services.eagerStart }); // a retried intake: one auction per lead
   } catch (err) {
@@ -103,6 +100,18 @@ export async function submitLead(
       },
     );
   }
+  // The suppression lists (#23): a person on one is stored (the agency sees whom it refused, and why) but offered to
+  // nobody: the lead goes to manual review with `suppressed`. A Do-Not-Call hit may pass on written consent, by the
+  // campaign's rule; either way it is on the timeline.
+  const suppression = await checkLeadSuppression(services.db, {
+    agencyId: input.agencyId,
+    phoneE164: contact.phoneE164,
+    email: input.fields.email,
+    consent: input.consent,
+    rule: campaign.dncRule,
+  });
+  contact.checks.push(suppression);
+  const reviewReason = suppression.result === SUPPRESSED ? SUPPRESSED : undefined;
   const result = await intakeLead(services.db, {
     id: input.leadId,
     agencyId: input.agencyId,
@@ -114,6 +123,7 @@ export async function submitLead(
     // The agency's window when it set one, else the process default.
     duplicateWindowMs: duplicateWindowMs(settings, services.duplicateWindowMs),
     source: input.source,
+    reviewReason,
   });
   if (result.outcome === 'duplicate') {
     throw new Problem(
@@ -125,8 +135,19 @@ export async function submitLead(
       },
     );
   }
-  await startRouting(services, result.lead);
+  // A retried intake of a suppressed lead finds it stored in review and starts the same workflow.
+  const suppressed = result.lead.status === 'manual_review' && result.lead.statusReason === SUPPRESSED;
+  await startRouting(services, { ...result.lead, ...(suppressed ? { reviewReason: SUPPRESSED } : {}) });
   return result.lead;
+}
+
+/** The lead as intake and a post answer it: `suppressed` said when that is why it waits in review (#23). */
+export function acceptedLead(lead: LeadRow): { id: string; status: LeadStatus; reason?: typeof SUPPRESSED } {
+  return {
+    id: lead.id,
+    status: lead.status,
+    ...(lead.status === 'manual_review' && lead.statusReason === SUPPRESSED ? { reason: SUPPRESSED } : {}),
+  };
 }
 
 async function loadLead(services: ApiServices, agencyId: string, id: string) {
@@ -189,6 +210,7 @@ export const leadRoutes: AnyRoute[] = [
       'Send `Idempotency-Key` to make retries safe: the same key and body answer the first result, and a lead is never routed twice. ' +
       "The phone number is normalised to E.164 (a number without a country code is read in the agency's `phoneCountry`, default US) and the email checked (docs/compliance.md): an invalid one is refused with 422 `invalid_phone`, `invalid_email` or `disposable_email`. " +
       'A lead with the same phone (compared in E.164) or email for the same service line within the duplicate window is refused (409 `duplicate_lead`). ' +
+      "A lead whose phone or email is on one of the agency's suppression lists or a Do-Not-Call list (unless the campaign lets written consent pass) is stored but offered to nobody: it goes to manual review, and the answer says `lead.status: manual_review`, `lead.reason: suppressed`. " +
       'A source key posts only into the campaigns allowed to its source (403 `campaign_not_allowed`); its `subId` and `clickId` are kept with the lead.',
     body: LeadCreate,
     idempotent: true,
@@ -232,7 +254,7 @@ export const leadRoutes: AnyRoute[] = [
         consent: body.consent ?? null,
         source,
       });
-      return { status: 202, body: { lead: { id: lead.id, status: lead.status }, workflowId: lead.workflowId } };
+      return { status: 202, body: { lead: acceptedLead(lead), workflowId: lead.workflowId } };
     },
   }),
 

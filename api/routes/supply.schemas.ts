@@ -7,9 +7,9 @@ import { z } from 'zod';
 
 import { Id, IsoTime, Nullable } from '../schema-blocks';
 import {
+  AcceptedLead,
   ConsentSchema,
   LeadFieldsSchema,
-  LeadStatusSchema,
   PingDecisionSchema,
   PingRejectionSchema,
   TrackingId,
@@ -64,7 +64,7 @@ export const Responses = {
     entries: z.array(SourceLedgerEntryView).describe('the latest entries'),
   }),
   PingAnswer,
-  PostAccepted: z.object({ pingId: Id, lead: z.object({ id: Id, status: LeadStatusSchema }), workflowId: z.string() }),
+  PostAccepted: z.object({ pingId: Id, lead: AcceptedLead, workflowId: z.string() }),
   SourceLedger: SourcesResponses.SourceLedger,
   SourceLeads: SourcesResponses.SourceLeads,
   PostingSpec: SourcesResponses.PostingSpec,

@@ -18,10 +18,11 @@ import {
   sourceBalance,
 } from '../../db/sources';
 import { postContradictions } from '../../domain/ping';
+import { type PingRejection, SUPPRESSED } from '../../domain/types';
 import { rateLimited } from '../auth';
-import { checkContactFields } from '../contact-gate';
+import { checkContactFields, pingSuppressed } from '../contact-gate';
 import { listBody, pageArgs } from '../pagination';
-import { decidePing } from '../pings';
+import { decidePing, type PingCampaign } from '../pings';
 import { postingSpecFor } from '../posting-spec';
 import { notFound, Problem } from '../problem';
 import { quotaHeaders, QUOTAS } from '../rate-limit';
@@ -30,7 +31,7 @@ import { PageQuery, RangePageQuery } from '../schemas';
 import type { ApiServices } from '../services';
 import { requirePostingSource } from '../source-access';
 import { pingView, sourceLeadView, sourceLedgerEntryView } from '../views';
-import { leadIdFor, submitLead } from './leads';
+import { acceptedLead, leadIdFor, submitLead } from './leads';
 import { PingCreate, PostCreate, Responses } from './supply.schemas';
 
 const SOURCE_ERRORS = {
@@ -52,6 +53,28 @@ async function campaignOf(services: ApiServices, agencyId: string, campaignId: s
   return campaign;
 }
 
+/**
+ * A ping's phone and email: the local contact checks, then the suppression lists (#23); the rejection's reason, or
+ * null when they pass.
+ */
+async function pingContact(
+  services: ApiServices,
+  read: PingCampaign,
+  phone: string | undefined,
+  email: string | undefined,
+): Promise<PingRejection | null> {
+  const local = checkContactFields({ phone, email }, read.phoneCountry);
+  if (local.refused) return local.refused.reason;
+  const phoneE164 = local.phone?.ok ? local.phone.e164 : null;
+  const suppressed = await pingSuppressed(
+    services.db,
+    read.campaign.agencyId,
+    { phoneE164, email: email ?? null },
+    read.campaign.dncRule,
+  );
+  return suppressed ? SUPPRESSED : null;
+}
+
 export const supplyRoutes: AnyRoute[] = [
   route({
     method: 'post',
@@ -62,7 +85,7 @@ export const supplyRoutes: AnyRoute[] = [
     summary: "Ping a lead's non-identifying fields: accepted with the payout, or rejected with a reason, at once",
     description:
       'Judged with the same eligibility rules as routing, on a lead that is not stored (no workflow). A `phone` or `email` it carries is checked first ' +
-      '(rejected with `invalid_phone`, `invalid_email` or `disposable_email`) and not stored. An accepted ping may be posted once ' +
+      '(rejected with `invalid_phone`, `invalid_email` or `disposable_email`), then against the suppression lists (rejected `suppressed`, without saying which list), and not stored. An accepted ping may be posted once ' +
       '(POST /v1/posts) before `expiresAt`. Pings are recorded (count and accept rate in the reports) and rate-limited per source (429 `rate_limited`).',
     body: PingCreate,
     responses: {
@@ -86,12 +109,10 @@ export const supplyRoutes: AnyRoute[] = [
       const rule = await requirePostingSource(services, principal, read.campaign.id);
       // A phone or email it carries is checked (local checks, no DNS) and forgotten: the ping stores only what it is judged on.
       const { phone, email, ...fields } = body.fields;
-      const refused =
-        phone !== undefined || email !== undefined
-          ? checkContactFields({ phone, email }, read.phoneCountry).refused
-          : null;
-      const decision = refused
-        ? { decision: 'rejected' as const, reason: refused.reason, price: null, payout: null }
+      const contact =
+        phone !== undefined || email !== undefined ? await pingContact(services, read, phone, email) : null;
+      const decision = contact
+        ? { decision: 'rejected' as const, reason: contact, price: null, payout: null }
         : decidePing(read, rule, fields);
       services.metrics.inc('leadwire_pings_total', { decision: decision.decision, reason: decision.reason ?? '' });
       const ping = await services.pings.record({
@@ -176,7 +197,7 @@ export const supplyRoutes: AnyRoute[] = [
         });
         return {
           status: 202,
-          body: { pingId: ping.id, lead: { id: lead.id, status: lead.status }, workflowId: lead.workflowId },
+          body: { pingId: ping.id, lead: acceptedLead(lead), workflowId: lead.workflowId },
         };
       } catch (err) {
         // Two posts finishing one unfinished post at once: the second finds the first's lead.

@@ -145,7 +145,7 @@ export interface components {
             /** @enum {string} */
             result: "lost" | "failed";
             /** @enum {string} */
-            reason: "lost_race" | "offer_closed" | "insufficient_credits" | "cap_reached" | "not_targeted" | "eligibility_changed" | "already_bought";
+            reason: "lost_race" | "offer_closed" | "insufficient_credits" | "cap_reached" | "not_targeted" | "eligibility_changed" | "already_bought" | "suppressed";
             /** @description what the reason means, in words a buyer can be shown */
             message: string;
             /** @constant */

@@ -758,7 +758,7 @@ export interface paths {
         put?: never;
         /**
          * Submit a lead: validated, deduplicated, stored, and routed by its own workflow
-         * @description Send `Idempotency-Key` to make retries safe: the same key and body answer the first result, and a lead is never routed twice. The phone number is normalised to E.164 (a number without a country code is read in the agency's `phoneCountry`, default US) and the email checked (docs/compliance.md): an invalid one is refused with 422 `invalid_phone`, `invalid_email` or `disposable_email`. A lead with the same phone (compared in E.164) or email for the same service line within the duplicate window is refused (409 `duplicate_lead`). A source key posts only into the campaigns allowed to its source (403 `campaign_not_allowed`); its `subId` and `clickId` are kept with the lead.
+         * @description Send `Idempotency-Key` to make retries safe: the same key and body answer the first result, and a lead is never routed twice. The phone number is normalised to E.164 (a number without a country code is read in the agency's `phoneCountry`, default US) and the email checked (docs/compliance.md): an invalid one is refused with 422 `invalid_phone`, `invalid_email` or `disposable_email`. A lead with the same phone (compared in E.164) or email for the same service line within the duplicate window is refused (409 `duplicate_lead`). A lead whose phone or email is on one of the agency's suppression lists or a Do-Not-Call list (unless the campaign lets written consent pass) is stored but offered to nobody: it goes to manual review, and the answer says `lead.status: manual_review`, `lead.reason: suppressed`. A source key posts only into the campaigns allowed to its source (403 `campaign_not_allowed`); its `subId` and `clickId` are kept with the lead.
          *
          *     Auth: a session or key acting as agency owner, agency admin, agency dispatcher, source owner (the root token acts as platform operator).
          */
@@ -1480,7 +1480,7 @@ export interface paths {
         put?: never;
         /**
          * Ping a lead's non-identifying fields: accepted with the payout, or rejected with a reason, at once
-         * @description Judged with the same eligibility rules as routing, on a lead that is not stored (no workflow). A `phone` or `email` it carries is checked first (rejected with `invalid_phone`, `invalid_email` or `disposable_email`) and not stored. An accepted ping may be posted once (POST /v1/posts) before `expiresAt`. Pings are recorded (count and accept rate in the reports) and rate-limited per source (429 `rate_limited`).
+         * @description Judged with the same eligibility rules as routing, on a lead that is not stored (no workflow). A `phone` or `email` it carries is checked first (rejected with `invalid_phone`, `invalid_email` or `disposable_email`), then against the suppression lists (rejected `suppressed`, without saying which list), and not stored. An accepted ping may be posted once (POST /v1/posts) before `expiresAt`. Pings are recorded (count and accept rate in the reports) and rate-limited per source (429 `rate_limited`).
          *
          *     Auth: a session or key acting as source owner (the root token acts as platform operator).
          */
@@ -1587,6 +1587,134 @@ export interface paths {
         get: operations["mySourceLedger"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/suppression": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The agency's suppression lists and the platform's Do-Not-Call lists, each with its size
+         * @description Auth: a session or key acting as agency owner, agency admin, agency dispatcher, agency analyst (the root token acts as platform operator).
+         */
+        get: operations["suppressionLists"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/suppression/entries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Put one phone number or email address on one of the agency's lists (stored only as a keyed HMAC)
+         * @description The number is normalised to E.164 (as intake does), the address lower-cased; the list keeps a keyed HMAC-SHA256 of it, never the value (docs/compliance.md). Adding what is already listed answers the entry as it was (`added: false`).
+         *
+         *     Auth: a session or key acting as agency owner, agency admin, agency dispatcher (the root token acts as platform operator).
+         */
+        post: operations["addSuppressionEntry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/suppression/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Which lists hold a phone number or email address
+         * @description A POST, so the number is not written to access logs as part of a URL.
+         *
+         *     Auth: a session or key acting as agency owner, agency admin, agency dispatcher (the root token acts as platform operator).
+         */
+        post: operations["searchSuppression"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/suppression/entries/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Take one entry off the agency's list (found by searching its number or address)
+         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         */
+        delete: operations["removeSuppressionEntry"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/suppression/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a CSV of phone numbers or emails into one of the agency's lists (streamed)
+         * @description The body is the file itself (`Content-Type: text/csv`): one column, one number or address per line, a header line optional (`phone`, `email`, `number`, `value`…). It streams through with constant memory, in batches of 5,000. Good lines load; bad ones are counted and the first 100 reported with their line numbers; a first line that is neither a header nor a value refuses the whole file before anything is stored (400 `bad_file`). Loading the same file again adds nothing.
+         *
+         *     Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         */
+        post: operations["uploadSuppressionCsv"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dnc/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The platform operator loads a Do-Not-Call registry file (one ten-digit number per line) into a platform list
+         * @description The registry's area-code files as they are downloaded: one ten-digit US number per line. `national_dnc`, or `state_dnc` with `state`. Kept once for every agency, as keyed HMACs under the platform's key. Streamed like an agency upload.
+         *
+         *     Auth: a session or key acting as platform operator (the root token acts as platform operator).
+         */
+        post: operations["uploadDncFile"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2949,6 +3077,16 @@ export interface components {
         };
         /** @description always the same answer, whether or not the address has an account */
         Accepted: Record<string, never>;
+        AcceptedLead: {
+            /** Format: uuid */
+            id: string;
+            status: components["schemas"]["LeadStatus"];
+            /**
+             * @description the phone or email is on a suppression or Do-Not-Call list: stored, offered to no buyer, in manual review
+             * @constant
+             */
+            reason?: "suppressed";
+        };
         AccountPatchBody: {
             displayName: components["schemas"]["DisplayName"];
         };
@@ -3533,6 +3671,7 @@ export interface components {
             floorPrice?: number | null;
             /** @description highest bid: the winner pays its bid, or the next bid (never below the floor) */
             pricing?: components["schemas"]["AuctionPricing"];
+            dncRule?: components["schemas"]["DncRule"];
         };
         CampaignPatch: {
             name?: string;
@@ -3562,6 +3701,7 @@ export interface components {
             floorPrice?: number | null;
             /** @description highest bid: the winner pays its bid, or the next bid (never below the floor) */
             pricing?: components["schemas"]["AuctionPricing"];
+            dncRule?: components["schemas"]["DncRule"];
         };
         /** @enum {string} */
         CampaignStatus: "active" | "paused";
@@ -3588,6 +3728,7 @@ export interface components {
             auction: components["schemas"]["AuctionKind"];
             floorPrice: number | null;
             pricing: components["schemas"]["AuctionPricing"];
+            dncRule: components["schemas"]["DncRule"];
             /** @description ISO-8601 UTC time */
             createdAt: string;
             /** @description ISO-8601 UTC time */
@@ -3653,7 +3794,7 @@ export interface components {
             requestId?: string;
         };
         /** @enum {string} */
-        ClaimFailureReason: "lost_race" | "offer_closed" | "insufficient_credits" | "cap_reached" | "not_targeted" | "eligibility_changed" | "already_bought";
+        ClaimFailureReason: "lost_race" | "offer_closed" | "insufficient_credits" | "cap_reached" | "not_targeted" | "eligibility_changed" | "already_bought" | "suppressed";
         ClaimRefused: {
             /** @enum {string} */
             result: "lost" | "failed";
@@ -3691,9 +3832,9 @@ export interface components {
             certificateUrl?: string;
         };
         /** @enum {string} */
-        ContactCheck: "phone" | "email" | "email_mx";
+        ContactCheck: "phone" | "email" | "email_mx" | "suppression";
         /** @enum {string} */
-        ContactCheckResult: "passed" | "invalid_phone" | "invalid_email" | "disposable_email" | "unverified" | "skipped";
+        ContactCheckResult: "passed" | "invalid_phone" | "invalid_email" | "disposable_email" | "unverified" | "skipped" | "suppressed" | "consented";
         ContactCheckView: {
             check: components["schemas"]["ContactCheck"];
             result: components["schemas"]["ContactCheckResult"];
@@ -3708,6 +3849,8 @@ export interface components {
             domain?: string;
             /** @description email_mx: the mail exchangers found */
             mx?: string[];
+            /** @description suppression: the lists that hold the phone or email (`state_dnc:TX` for a state list) */
+            lists?: string[];
         };
         CreationOptions: {
             /** @description PublicKeyCredentialCreationOptionsJSON */
@@ -3835,6 +3978,11 @@ export interface components {
             disputes: components["schemas"]["DisputeView"][];
             nextCursor: string | null;
         };
+        /**
+         * @description a lead on a Do-Not-Call list: `suppress` it (default), or let it pass when it carries express written consent (`consent_passes`); the agency's own suppression lists always suppress
+         * @enum {string}
+         */
+        DncRule: "suppress" | "consent_passes";
         DryRunBody: {
             /**
              * Format: uuid
@@ -4334,11 +4482,7 @@ export interface components {
             lead: components["schemas"]["LeadDetailView"];
         };
         LeadAccepted: {
-            lead: {
-                /** Format: uuid */
-                id: string;
-                status: components["schemas"]["LeadStatus"];
-            };
+            lead: components["schemas"]["AcceptedLead"];
             workflowId: string;
         };
         LeadAssigned: {
@@ -4916,7 +5060,7 @@ export interface components {
             email?: string;
         };
         /** @enum {string} */
-        PingRejection: "campaign_paused" | "source_paused" | "no_eligible_buyer" | "invalid_phone" | "invalid_email" | "disposable_email";
+        PingRejection: "campaign_paused" | "source_paused" | "no_eligible_buyer" | "invalid_phone" | "invalid_email" | "disposable_email" | "suppressed";
         Pipeline: {
             counts: {
                 new: number;
@@ -4977,11 +5121,7 @@ export interface components {
         PostAccepted: {
             /** Format: uuid */
             pingId: string;
-            lead: {
-                /** Format: uuid */
-                id: string;
-                status: components["schemas"]["LeadStatus"];
-            };
+            lead: components["schemas"]["AcceptedLead"];
             workflowId: string;
         };
         PostCreate: {
@@ -5633,6 +5773,88 @@ export interface components {
             outcome: "applied" | "duplicate" | "ignored" | "refused";
         };
         StripeWebhookSecret: string;
+        SuppressionAdd: {
+            /**
+             * @description one of the agency's lists: its own opt-outs, known litigators, people of leads returned as fraud
+             * @enum {string}
+             */
+            list: "do_not_contact" | "litigator" | "returned_fraud";
+            /** @description a phone number (any format; without a country code it is read in the agency's `phoneCountry`) or an email address */
+            value: string;
+            /** @description why (e.g. "asked on the phone 2026-05-01"); never the value itself */
+            note?: string;
+        };
+        SuppressionAdded: {
+            entry: components["schemas"]["SuppressionEntryView"];
+            /** @description false: it was already on the list (the entry as it was) */
+            added: boolean;
+        };
+        SuppressionEntryView: {
+            /** @description the entry's id (its list and its HMAC; opaque) */
+            id: string;
+            /**
+             * @description one of the agency's lists: its own opt-outs, known litigators, people of leads returned as fraud
+             * @enum {string}
+             */
+            list: "do_not_contact" | "litigator" | "returned_fraud";
+            /** @enum {string} */
+            kind: "phone" | "email";
+            /**
+             * @description how it got on the list: the API, a CSV upload, an approved fraud return
+             * @enum {string}
+             */
+            source: "api" | "csv" | "return";
+            note: string | null;
+            /** @description ISO-8601 UTC time */
+            addedAt: string;
+        };
+        SuppressionFound: {
+            /** @enum {string} */
+            kind: "phone" | "email";
+            /** @description on at least one list */
+            suppressed: boolean;
+            /** @description the agency's lists that hold it */
+            entries: components["schemas"]["SuppressionEntryView"][];
+            /** @description the Do-Not-Call lists that hold it (a phone number only) */
+            dnc: string[];
+        };
+        SuppressionLists: {
+            /** @description the agency's lists, each with its size */
+            lists: {
+                /**
+                 * @description one of the agency's lists: its own opt-outs, known litigators, people of leads returned as fraud
+                 * @enum {string}
+                 */
+                list: "do_not_contact" | "litigator" | "returned_fraud";
+                count: number;
+            }[];
+            /** @description the platform's Do-Not-Call lists, each with its size (`state_dnc:TX` for a state's) */
+            platform: {
+                list: string;
+                count: number;
+            }[];
+        };
+        SuppressionLoaded: {
+            /** @description lines read, the header included */
+            lines: number;
+            /** @description new entries */
+            added: number;
+            /** @description valid lines already on the list (or repeated in the file) */
+            alreadyListed: number;
+            /** @description lines refused */
+            rejected: number;
+            /** @description the first 100 refused lines with their line numbers (1 is the first line) */
+            errors: {
+                line: number;
+                message: string;
+            }[];
+            /** @description the first line was a header and was skipped */
+            header: boolean;
+        };
+        SuppressionSearch: {
+            /** @description a phone number (any format; without a country code it is read in the agency's `phoneCountry`) or an email address */
+            value: string;
+        };
         Timeline: {
             events: components["schemas"]["TimelineEventView"][];
         };
@@ -12528,6 +12750,439 @@ export interface operations {
             };
             /** @description the campaign is not allowed to this source (`campaign_not_allowed`), the source is paused (`source_paused`), or the key is not a source key (`forbidden`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    suppressionLists: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the lists */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuppressionLists"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    addSuppressionEntry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SuppressionAdd"];
+            };
+        };
+        responses: {
+            /** @description already on the list */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuppressionAdded"];
+                };
+            };
+            /** @description added */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuppressionAdded"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    searchSuppression: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SuppressionSearch"];
+            };
+        };
+        responses: {
+            /** @description the lists that hold it */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuppressionFound"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    removeSuppressionEntry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the entry's id (its list and its HMAC; opaque) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    uploadSuppressionCsv: {
+        parameters: {
+            query: {
+                /** @description one of the agency's lists: its own opt-outs, known litigators, people of leads returned as fraud */
+                list: "do_not_contact" | "litigator" | "returned_fraud";
+                /** @description kept with every entry the upload adds */
+                note?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the report */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuppressionLoaded"];
+                };
+            };
+            /** @description the first line is neither a header nor a value (`bad_file`, nothing stored), or bad query (`validation_failed`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is not text/csv or text/plain (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    uploadDncFile: {
+        parameters: {
+            query: {
+                /** @description a platform list: the national registry, or one state's */
+                list: "national_dnc" | "state_dnc";
+                /** @description state_dnc: the state whose list this is (two letters) */
+                state?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the report */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuppressionLoaded"];
+                };
+            };
+            /** @description the first line is neither a header nor a value (`bad_file`, nothing stored), or bad query (`validation_failed`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is not text/csv or text/plain (`unsupported_media_type`) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

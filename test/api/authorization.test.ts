@@ -78,6 +78,9 @@ const DISPATCHER_MAY = new Set([
   'GET /v1/disputes',
   'GET /v1/disputes/:id',
   'POST /v1/disputes/:id/resolve',
+  'GET /v1/suppression',
+  'POST /v1/suppression/entries',
+  'POST /v1/suppression/search',
 ]);
 /** A buyer's member: Live Leads, claims, bids, pipeline, its leads and disputes, reads of the wallet and ledger. */
 const BUYER_MEMBER_MAY = new Set([
@@ -162,6 +165,8 @@ interface Case {
 }
 
 const NO_KEY = { none: 401, wrong: 401 };
+/** Distinct numbers for the suppression adds (each caller's add is a new entry). */
+let suppressed = Math.floor(Math.random() * 5000);
 const DENY_ALL = {
   root: 403,
   adminA: 403,
@@ -572,6 +577,36 @@ const CASES: Case[] = [
     body: (w) => ({ campaignId: w.campaign.id, payout: { kind: 'share', shareBps: 3000 } }),
     expect: adminOfA(200),
   },
+  // suppression and Do-Not-Call lists (#23): the agency's own; the platform's files are the operator's
+  { method: 'get', path: '/v1/suppression', url: () => '/v1/suppression', expect: anyAdmin(200) },
+  {
+    method: 'post',
+    path: '/v1/suppression/entries',
+    url: () => '/v1/suppression/entries',
+    body: () => ({ list: 'do_not_contact', value: `512555${String(suppressed++ % 10_000).padStart(4, '0')}` }),
+    expect: anyAdmin(201),
+  },
+  {
+    method: 'post',
+    path: '/v1/suppression/search',
+    url: () => '/v1/suppression/search',
+    body: () => ({ value: '5125550100' }),
+    expect: anyAdmin(200),
+  },
+  {
+    method: 'delete',
+    path: '/v1/suppression/entries/:id',
+    url: () => `/v1/suppression/entries/do_not_contact.${'0'.repeat(64)}`,
+    expect: anyAdmin(404),
+  },
+  // Without a file: 400 for whoever may upload.
+  {
+    method: 'post',
+    path: '/v1/suppression/uploads',
+    url: () => '/v1/suppression/uploads?list=do_not_contact',
+    expect: anyAdmin(400),
+  },
+  { method: 'post', path: '/v1/dnc/uploads', url: () => '/v1/dnc/uploads?list=national_dnc', expect: rootOnly(400) },
   {
     method: 'post',
     path: '/v1/sources/:id/keys',

@@ -96,6 +96,8 @@ test('a stored lead keeps the number as sent beside its E.164 form and type; eve
       domain: 'example.com',
       mx: ['mx.example.com'],
     },
+    // Then the suppression lists (#23 item 3): on none.
+    { check: 'suppression', result: 'passed', latencyMs: expect.any(Number) },
   ]);
   const events = (await h.http.get(`/v1/leads/${lead.id}/timeline`).set(bearer(adminKey))).body.events;
   const checked = events.filter((e: { type: string }) => e.type === 'checked');
@@ -103,6 +105,7 @@ test('a stored lead keeps the number as sent beside its E.164 form and type; eve
     ['phone', 'passed'],
     ['email', 'passed'],
     ['email_mx', 'passed'],
+    ['suppression', 'passed'],
   ]);
   for (const e of checked) expect(e.data.latencyMs).toBeGreaterThanOrEqual(0);
 });

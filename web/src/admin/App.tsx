@@ -27,6 +27,7 @@ import { Review } from './Review';
 import { Link, match, navigate, useLocation } from './router';
 import { SourceDetail, Sources, SourceSpecPage } from './Sources';
 import { SettingsPage } from './SsoSettings';
+import { SuppressionPage } from './Suppression';
 import { Team } from './Team';
 import { OfferTimeline } from './Timeline';
 
@@ -214,6 +215,7 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
   else if ((m = match('/admin/sources/:id', path))) page = <SourceDetail key={m.id} id={m.id!} />;
   else if (path === '/admin/disputes') page = <Disputes onChange={refresh} />;
   else if (path === '/admin/audit') page = <AuditLog />;
+  else if (path === '/admin/suppression') page = <SuppressionPage />;
   else if (path === '/admin/analytics') page = <Analytics />;
   else if (path === '/admin/keys') page = <KeysPage api={api} />;
   else if (path === '/admin/settings') page = <SettingsPage />;
@@ -286,6 +288,9 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
             </NavLink>
             <NavLink href="/admin/payment-settings" icon={I.settings} path={path}>
               Card payments
+            </NavLink>
+            <NavLink href="/admin/suppression" icon={I.audit} path={path}>
+              Suppression
             </NavLink>
             <NavLink href="/admin/audit" icon={I.audit} path={path}>
               Audit log

@@ -307,6 +307,7 @@ export function checkChips(d: Record<string, unknown>): [string, string][] {
   if (d.phoneType) chips.push(['type', String(d.phoneType).replace(/_/g, ' ')]);
   if (d.domain) chips.push(['domain', String(d.domain)]);
   if (Array.isArray(d.mx) && d.mx.length) chips.push(['MX', d.mx.join(', ')]);
+  if (Array.isArray(d.lists) && d.lists.length) chips.push(['lists', d.lists.join(', ').replace(/_/g, ' ')]);
   if (typeof d.latencyMs === 'number') chips.push(['latency', `${d.latencyMs} ms`]);
   return chips;
 }

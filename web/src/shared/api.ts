@@ -120,6 +120,37 @@ export class Api {
     if (res.status === 401) void sessionGone(res).then((gone) => gone && this.onUnauthorized());
     return res;
   }
+
+  /**
+   * Sends a file as a request's body (a CSV upload) with XMLHttpRequest, whose upload events tell how much has
+   * been sent: `onProgress` gets the fraction. The server reads the file as it arrives, so what is sent is what it
+   * has read. Answers the JSON body; a refusal throws the ApiError of its problem document.
+   */
+  upload<T>(url: string, file: Blob, onProgress: (fraction: number) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', url);
+      xhr.setRequestHeader('Content-Type', 'text/csv');
+      xhr.setRequestHeader('Accept', 'application/json');
+      const csrf = this.csrfToken();
+      if (csrf) xhr.setRequestHeader(CSRF_HEADER, csrf);
+      xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+      xhr.onerror = () =>
+        reject(new ApiError(0, 'network_error', 'The server cannot be reached. Check your connection.'));
+      xhr.onload = () => {
+        let body: unknown = null;
+        try {
+          body = JSON.parse(xhr.responseText);
+        } catch {
+          // not JSON: the status says it
+        }
+        if (xhr.status === 401) this.onUnauthorized();
+        if (xhr.status >= 200 && xhr.status < 300) resolve(body as T);
+        else reject(toApiError(xhr.status, body));
+      };
+      xhr.send(file);
+    });
+  }
 }
 
 /**

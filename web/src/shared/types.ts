@@ -13,6 +13,7 @@ export type { FeedClientMessage, FeedServerMessage, Schemas } from '../../../pac
 
 export type AuctionKind = Schemas['AuctionKind'];
 export type AuctionPricing = Schemas['AuctionPricing'];
+export type DncRule = Schemas['DncRule'];
 export type BidRefusalReason = Schemas['BidRefusalReason'];
 export type ClaimFailureReason = Schemas['ClaimFailureReason'];
 export type ExclusionReason = Schemas['ExclusionReason'];

@@ -15,6 +15,7 @@ import {
   BuyerPoolPanel,
   CapsPanel,
   DeliveryModeFields,
+  DncRulePanel,
   PreviewFieldsSection,
   WinnersAndFallbackFields,
 } from './sections';
@@ -62,6 +63,7 @@ export function CampaignEditor({ id }: { id: string | null }) {
           <div>
             <PricingPanel form={form} />
             <CapsPanel form={form} />
+            <DncRulePanel form={form} />
           </div>
         </div>
         <BuyerPoolPanel form={form} />

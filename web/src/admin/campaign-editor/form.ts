@@ -13,6 +13,7 @@ import type {
   AuctionPricing,
   Campaign,
   DeliveryMode,
+  DncRule,
   LeadFields,
   PriceRules,
   PushStrategy,
@@ -63,6 +64,7 @@ export interface Form {
   auction: AuctionKind;
   floorPrice: string;
   pricing: AuctionPricing;
+  dncRule: DncRule;
 }
 
 /** The form's lists of rule rows. */
@@ -97,6 +99,7 @@ function formOf(c: Campaign | null, serviceLine: string): Form {
     auction: c?.auction ?? 'first_claim',
     floorPrice: c?.floorPrice === null || c?.floorPrice === undefined ? '' : String(c.floorPrice),
     pricing: c?.pricing ?? 'first_price',
+    dncRule: c?.dncRule ?? 'suppress',
   };
 }
 
@@ -145,6 +148,7 @@ function bodyOf(f: Form) {
     auction: f.auction,
     floorPrice: f.floorPrice.trim() === '' ? null : Number(f.floorPrice),
     pricing: f.pricing,
+    dncRule: f.dncRule,
   };
 }
 

@@ -6,7 +6,7 @@
  */
 import { useState } from 'preact/hooks';
 
-import type { AuctionKind, AuctionPricing, PushStrategy } from '../../shared/types';
+import type { AuctionKind, AuctionPricing, DncRule, PushStrategy } from '../../shared/types';
 import { Button, Field, Panel } from '../../shared/ui';
 import { useConsole } from '../context';
 import { type CampaignForm, type Form, MODE_LABEL, PREVIEWABLE_FIELDS, STRATEGY_LABEL } from './form';
@@ -213,6 +213,27 @@ export function CapsPanel({ form: { f, up, fe } }: Props) {
           </Field>
         ))}
       </div>
+    </Panel>
+  );
+}
+
+/** What a lead on a Do-Not-Call list means for this campaign (#23): suppressed, or passed on written consent. */
+export function DncRulePanel({ form: { f, up } }: Props) {
+  return (
+    <Panel title="Do-Not-Call">
+      <Field
+        label="A lead on a Do-Not-Call list"
+        hint="the agency's own suppression lists always suppress; either way the check is on the lead's timeline"
+      >
+        <select
+          value={f.dncRule}
+          data-testid="dnc-rule"
+          onChange={(e) => up({ dncRule: e.currentTarget.value as DncRule })}
+        >
+          <option value="suppress">is suppressed (to review, never sold)</option>
+          <option value="consent_passes">passes when it carries express written consent</option>
+        </select>
+      </Field>
     </Panel>
   );
 }
