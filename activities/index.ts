@@ -8,6 +8,7 @@ import { deliveryActivities } from './delivery';
 import type { ActivityDeps } from './deps';
 import { offerActivities } from './offers';
 import { rechargeActivities } from './recharge';
+import { reconcileActivities } from './reconcile';
 import { routingActivities } from './routing';
 
 export type { ActivityDeps, FaultHooks } from './deps';
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...deliveryActivities(deps),
     ...bidActivities(deps),
     ...rechargeActivities(deps),
+    ...reconcileActivities(deps),
   };
 }
 

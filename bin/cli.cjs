@@ -20,6 +20,7 @@ const COMMANDS = {
   migrate: ['bin/migrate', 'apply the SQL migrations'],
   config: ['bin/config', 'print the effective configuration, secrets masked'],
   audit: ['ops/audit', 'check every money and lifecycle invariant'],
+  reconcile: ['ops/reconcile', 'credit card payments whose Stripe webhook was lost'],
   replay: ['ops/replay', "replay a lead's workflow histories, print its timeline"],
   keys: ['ops/keys', 'generate a master key, or rotate every secret to the current one'],
   soak: ['ops/soak', 'run the stack under steady traffic and watch its memory'],

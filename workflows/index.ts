@@ -2,3 +2,4 @@
 export { leadWorkflow, offerWorkflow } from './lead';
 export { redeliveryWorkflow } from './redelivery';
 export { rechargeWorkflow } from './recharge';
+export { reconcilePaymentsWorkflow } from './reconcile';

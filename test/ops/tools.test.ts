@@ -93,10 +93,14 @@ describe('ledger audit', () => {
       winners: 1,
       attempts: 1, // the winning claim's attempt, taken by its sale
       caps: 0,
+      stripe_keys: 0,
+      stripe_money: 0,
       reports: 3, // the lead's day (one campaign, no source) and its day for each of the two buyers it was offered to
       workflows: 1,
+      stripe: 0,
     });
     expect(byName(report, 'workflows').skipped).toBeUndefined();
+    expect(byName(report, 'stripe').skipped).toBe('not asked (--stripe)');
   });
 
   test('finds a balance that is not its ledger, a charge without a sale, a broken winner count, a refund never paid', async () => {
