@@ -333,6 +333,96 @@ export async function startStripeErrorServer(
 }
 
 // ---------------------------------------------------------------------------------------------------
+// List server: GET /v1/payment_intents from the test's script
+
+export interface PaymentIntentListServer extends LocalServer {
+  /** The PaymentIntents Stripe "has": listed newest first, filtered by `created`, paged by `limit`/`starting_after`. */
+  intents: PaymentIntentObject[];
+  /** While true, every request gets Stripe's HTTP 503 `api_error` (Stripe is down). */
+  unavailable: boolean;
+  /** Every request, in arrival order (list pages included). */
+  requests: RecordedRequest[];
+}
+
+/**
+ * Answers `GET /v1/payment_intents` (Stripe's documented list object: `object: 'list'`, `url`, `has_more`, `data`)
+ * from `intents`, honouring `created[gte|gt|lte|lt]`, `limit` (default 10, as Stripe) and `starting_after` – so
+ * the SDK's auto-pagination really pages – and sends everything else on to `forwardTo` (stripe-mock): stripe-mock
+ * keeps no state and lists fixtures. `unavailable` plays a Stripe outage.
+ */
+export async function startPaymentIntentListServer(forwardTo: string): Promise<PaymentIntentListServer> {
+  const requests: RecordedRequest[] = [];
+  const state = { intents: [] as PaymentIntentObject[], unavailable: false };
+  const server = http.createServer((req, res) => {
+    void (async () => {
+      const body = await readBody(req);
+      const record: RecordedRequest = {
+        method: req.method ?? 'GET',
+        path: req.url ?? '/',
+        idempotencyKey: headerValue(req.headers['idempotency-key']),
+        form: formFields(body, req.headers['content-type']),
+        status: null,
+      };
+      requests.push(record);
+      const url = new URL(req.url ?? '/', 'http://stripe.test');
+      const answer = (status: number, payload: unknown) => {
+        res
+          .writeHead(status, { 'content-type': 'application/json', 'request-id': newId('req') })
+          .end(JSON.stringify(payload));
+        record.status = status;
+      };
+      if (state.unavailable) {
+        answer(503, {
+          error: { type: 'api_error', message: 'Stripe is temporarily unavailable (the test says so).' },
+        });
+        return;
+      }
+      if (req.method !== 'GET' || url.pathname !== '/v1/payment_intents') {
+        record.status = await forward(forwardTo, req, body, res);
+        return;
+      }
+      const q = url.searchParams;
+      const bound = (op: string) => (q.has(`created[${op}]`) ? Number(q.get(`created[${op}]`)) : null);
+      const [gte, gt, lte, lt] = ['gte', 'gt', 'lte', 'lt'].map(bound);
+      const listed = [...state.intents]
+        .filter(
+          (pi) =>
+            (gte === null || pi.created >= gte) &&
+            (gt === null || pi.created > gt) &&
+            (lte === null || pi.created <= lte) &&
+            (lt === null || pi.created < lt),
+        )
+        .sort((a, b) => b.created - a.created);
+      const after = q.get('starting_after');
+      const from = after ? listed.findIndex((pi) => pi.id === after) + 1 : 0;
+      const limit = Math.min(Number(q.get('limit') ?? 10), 100);
+      const page = listed.slice(from, from + limit);
+      answer(200, { object: 'list', url: '/v1/payment_intents', has_more: from + limit < listed.length, data: page });
+    })().catch((err: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(String(err));
+    });
+  });
+  const local = await listen(server);
+  return {
+    ...local,
+    requests,
+    get intents() {
+      return state.intents;
+    },
+    set intents(v) {
+      state.intents = v;
+    },
+    get unavailable() {
+      return state.unavailable;
+    },
+    set unavailable(v) {
+      state.unavailable = v;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Events and signed deliveries
 
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -537,6 +627,8 @@ export interface PaymentIntentInput {
   chargeId?: string;
   lastPaymentError?: object;
   id?: string;
+  /** Unix seconds; default now. */
+  created?: number;
 }
 
 /** A PaymentIntent; a succeeded one has its charge (card brand, last four, receipt URL). */
@@ -570,7 +662,7 @@ export function paymentIntent(input: PaymentIntentInput): PaymentIntentObject {
     capture_method: 'automatic',
     client_secret: `${id}_secret_${newId('s').slice(2)}`,
     confirmation_method: 'automatic',
-    created: nowSeconds(),
+    created: input.created ?? nowSeconds(),
     currency: input.currency ?? 'usd',
     customer: input.customer ?? null,
     latest_charge: latest,
