@@ -7,6 +7,11 @@
  * and reported; another system's payments are ignored and reported; a Stripe outage fails the run retryably with
  * nothing half-done, and the workflow's retry finishes it.
  */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
 import { and, eq } from 'drizzle-orm';
 
 import { SYSTEM } from '../../db/audit';
@@ -14,7 +19,7 @@ import { walletBalance } from '../../db/ledger';
 import { createPayment, paymentById, savePaymentSettings } from '../../db/payments';
 import { auditLog, ledgerEntries, paymentReconciliations } from '../../db/schema';
 import { stripeLedgerKey } from '../../domain/payments';
-import { reconcileAgency,ReconcileFailed } from '../../payments/reconcile';
+import { reconcileAgency, ReconcileFailed } from '../../payments/reconcile';
 import { RECONCILE_PAYMENTS_WORKFLOW } from '../../temporal/calls';
 import type * as workflows from '../../workflows';
 import { apiAgency, apiBuyer, type Harness, startHarness } from '../api/harness';
@@ -34,9 +39,10 @@ import {
 } from '../helpers/stripe';
 import { eventually } from '../helpers/temporal';
 
-// The CLI case spawns tsx; the outage case waits for a retry.
-jest.setTimeout(120_000);
+// The walkthrough and the CLI case spawn tsx (four processes); the outage case waits for a retry.
+jest.setTimeout(180_000);
 
+const ROOT = path.resolve(__dirname, '../..');
 const WEBHOOK_SECRET = 'whsec_test_reconcile_0123456789';
 const PRICE = 250;
 let h: Harness;
@@ -365,27 +371,32 @@ describe('reconcilePaymentsWorkflow', () => {
   });
 });
 
-test('npx leadwire reconcile: a dry run says what it would credit, the run credits it and prints what it fixed', async () => {
+test("docs/payments.md's reconcile walkthrough runs as written: a dry run says what it would credit, the run credits it, the audit asking Stripe finds nothing missing", async () => {
   const w = await world();
   const { payment, intent } = await lostTopUp(w, 24);
-  const { intent: wrong } = await lostTopUp(w, 10, { amount: 1 });
-  const dry = await cli('ops/reconcile.ts', ['--agency', w.agencyId, '--hours', '1', '--dry-run']);
-  expect(dry.stderr).toBe('');
-  expect(dry.code).toBe(1); // the refused one
-  expect(dry.stdout).toContain('(dry run: nothing credited)');
-  expect(dry.stdout).toContain(`+ ${intent.id} would_credit (payment ${payment.id}): would credit 24 credits`);
-  expect(await creditsUnder(intent.id)).toHaveLength(0);
-
-  const run = await cli('ops/reconcile.ts', ['--agency', w.agencyId, '--hours', '1']);
-  expect(run.code).toBe(1);
-  expect(run.stdout).toMatch(new RegExp(`${w.agencyId} +2 +1 +0 +0 +1`));
-  expect(run.stdout).toContain(`+ ${intent.id} credited (payment ${payment.id}): credited 24 credits`);
-  expect(run.stdout).toContain(`! ${wrong.id} refused`);
-  expect(run.stdout).toContain('amount_mismatch: Stripe says 1, the payment is 2500');
+  const doc = fs.readFileSync(path.join(ROOT, 'docs/payments.md'), 'utf8');
+  const script = /<!-- walkthrough: reconcile[^>]*-->\s*```sh\n([\s\S]*?)```/.exec(doc)?.[1];
+  expect(script).toBeDefined();
+  const { stdout } = await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', script!], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: process.env.TEST_DATABASE_URL!, LOG_LEVEL: 'warn', AGENCY: w.agencyId },
+  });
+  const [dry, run] = stdout.split(/^(?=Reconciliation of Stripe payments)/m);
+  expect(dry).toContain('(dry run: nothing credited)');
+  expect(dry).toContain(`+ ${intent.id} would_credit (payment ${payment.id}): would credit 24 credits`);
+  expect(run).toMatch(new RegExp(`${w.agencyId} +1 +1 +0 +0 +0`));
+  expect(run).toContain(`+ ${intent.id} credited (payment ${payment.id}): credited 24 credits`);
+  expect(stdout.trim().split('\n').at(-1)).toBe('All invariants hold.');
   expect(await creditsUnder(intent.id)).toHaveLength(1);
   expect(await walletBalance(h.database.db, w.buyerId)).toBe(29);
+});
 
-  const bad = await cli('ops/reconcile.ts', ['--since', 'yesterday']);
-  expect(bad.code).toBe(2);
-  expect(bad.stderr).toContain('--since: expected an ISO date-time, got "yesterday"');
+test('npx leadwire reconcile exits 1 on a refused payment, naming it', async () => {
+  const w = await world();
+  const { intent: wrong } = await lostTopUp(w, 10, { amount: 1 });
+  const run = await cli('ops/reconcile.ts', ['--agency', w.agencyId, '--hours', '1']);
+  expect(run.code).toBe(1);
+  expect(run.stdout).toContain(`! ${wrong.id} refused`);
+  expect(run.stdout).toContain('amount_mismatch: Stripe says 1, the payment is 2500');
+  expect(await creditsUnder(wrong.id)).toHaveLength(0);
 });
