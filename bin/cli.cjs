@@ -28,11 +28,13 @@ const COMMANDS = {
   bench: ['bench/run', 'the benchmark (development checkout only)'],
 };
 
+const WIDTH = Math.max(...Object.keys(COMMANDS).map((name) => name.length)) + 1;
+
 const HELP = `Usage: npx leadwire <command> [flags]      (npx leadwire <command> --help for its flags)
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, [, what]]) => `  ${name.padEnd(9)} ${what}`)
+  .map(([name, [, what]]) => `  ${name.padEnd(WIDTH)} ${what}`)
   .join('\n')}`;
 
 function main(argv) {
