@@ -96,8 +96,7 @@ export interface PaymentMetadata {
  * this agency's Leadwire: no Leadwire metadata, another agency's, an unknown payment id), or refused it (Stripe's
  * amount or currency differs from the payment's: nothing credited, for a person to look at).
  */
-export const RECONCILE_OUTCOMES = ['credited', 'would_credit', 'already_credited', 'ignored', 'refused'] as const;
-export type ReconcileOutcome = (typeof RECONCILE_OUTCOMES)[number];
+type ReconcileOutcome = 'credited' | 'would_credit' | 'already_credited' | 'ignored' | 'refused';
 
 export interface ReconcileFinding {
   paymentIntentId: string;

@@ -46,7 +46,7 @@ import { type AuditCheck, auditedLeads, type AuditViolation, ledgerInvariants } 
 import { agenciesWithPaymentSettings } from '../db/payments';
 import { formatMoney, RECONCILE_DEFAULT_HOURS } from '../domain/payments';
 import { FINAL_LEAD_STATUSES } from '../domain/types';
-import { commandLine, numberFlag } from '../lib/cli';
+import { commandLine, numberFlag, runTool } from '../lib/cli';
 import { ReconcileFailed, unsettledIntents } from '../payments/reconcile';
 import { LEAD_WORKFLOW } from '../temporal/calls';
 import { connectionOptions } from '../temporal/connection';
@@ -275,12 +275,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-      process.exit(2);
-    },
-  );
-}
+if (require.main === module) runTool(main);

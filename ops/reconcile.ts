@@ -17,7 +17,7 @@ import { openDatabase } from '../db/connection';
 import { agenciesWithPaymentSettings } from '../db/payments';
 import type { ReconciliationRow } from '../db/reconciliations';
 import { RECONCILE_DEFAULT_HOURS } from '../domain/payments';
-import { commandLine, numberFlag, UsageError } from '../lib/cli';
+import { commandLine, numberFlag, runTool, UsageError } from '../lib/cli';
 import { reconcileAgency, ReconcileFailed, type ReconcileWindow } from '../payments/reconcile';
 
 const HELP = `Usage: npm run reconcile -- [--agency ID] [--since ISO | --hours N] [--dry-run] [--json]
@@ -152,12 +152,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-      process.exit(2);
-    },
-  );
-}
+if (require.main === module) runTool(main);

@@ -5,7 +5,7 @@
  * Stripe (stripe-mock behind the tests' list server) is asked for the recent succeeded payments and one the ledger
  * lacks is flagged, credited by nobody.
  */
-import { eq, sql, TransactionRollbackError } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 
 import { SYSTEM } from '../../db/audit';
 import type { Database, DbOrTx } from '../../db/connection';
@@ -15,17 +15,10 @@ import { createPayment, type PaymentRow, savePaymentSettings, settleSucceededPay
 import { ledgerEntries } from '../../db/schema';
 import { stripeLedgerKey } from '../../domain/payments';
 import { type AuditReport, runAudit } from '../../ops/audit';
+import { auditCorrupted } from '../helpers/audit';
 import { cli } from '../helpers/cli';
 import { openTestPostgres } from '../helpers/db';
-import {
-  type LocalServer,
-  newId,
-  paymentIntent,
-  type PaymentIntentListServer,
-  startPaymentIntentListServer,
-  startStripeMock,
-  STRIPE_MOCK_KEY,
-} from '../helpers/stripe';
+import { newId, paymentIntent, type PaymentIntentListServer, STRIPE_MOCK_KEY, stripeForTests } from '../helpers/stripe';
 import { makeAgency, makeBuyer } from '../helpers/world';
 
 // One case runs `npm run audit` as its own process (tsx).
@@ -33,9 +26,8 @@ jest.setTimeout(120_000);
 
 const PRICE = 100;
 let database: Database;
-let mock: LocalServer;
 let stripe: PaymentIntentListServer;
-const previousBase = process.env.LW_STRIPE_API_BASE;
+const stripeServers = stripeForTests({ paymentIntentList: true });
 let world: {
   agencyId: string;
   buyerId: string;
@@ -74,9 +66,8 @@ async function paidTopUp(agencyId: string, buyerId: string, credits: number): Pr
 
 beforeAll(async () => {
   database = await openTestPostgres();
-  mock = await startStripeMock();
-  stripe = await startPaymentIntentListServer(mock.url);
-  process.env.LW_STRIPE_API_BASE = stripe.url;
+  await stripeServers.start();
+  stripe = stripeServers.list;
   const db = database.db;
   const agency = await makeAgency(db);
   const buyer = await makeBuyer(db, agency.id, { credits: 50 });
@@ -148,29 +139,13 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await database?.close();
-  await stripe?.stop();
-  await mock?.stop();
-  if (previousBase === undefined) delete process.env.LW_STRIPE_API_BASE;
-  else process.env.LW_STRIPE_API_BASE = previousBase;
+  await stripeServers.stop();
 });
 
 const byName = (report: AuditReport, name: string) => report.checks.find((c) => c.name === name)!;
 const messages = (report: AuditReport, name: string) => byName(report, name).violations.map((v) => v.message);
 
-/** The audit of a corrupted copy of the data: the corruption is rolled back afterwards. */
-async function auditCorrupted(corrupt: (tx: DbOrTx) => Promise<void>): Promise<AuditReport> {
-  let report: AuditReport | null = null;
-  await database.db
-    .transaction(async (tx) => {
-      await corrupt(tx);
-      report = await runAudit(tx, { agencyId: world.agencyId });
-      tx.rollback();
-    })
-    .catch((err: unknown) => {
-      if (!(err instanceof TransactionRollbackError)) throw err;
-    });
-  return report!;
-}
+const auditBroken = (corrupt: (tx: DbOrTx) => Promise<void>) => auditCorrupted(database.db, world.agencyId, corrupt);
 
 test('card top-ups, a refund, a dispute won and one lost: every Stripe check holds', async () => {
   const report = await runAudit(database.db, { agencyId: world.agencyId });
@@ -184,7 +159,7 @@ test('card top-ups, a refund, a dispute won and one lost: every Stripe check hol
 });
 
 test('a Stripe-keyed credit without a payment, and a second credit of a payment under another key, are flagged', async () => {
-  const report = await auditCorrupted(async (tx) => {
+  const report = await auditBroken(async (tx) => {
     await tx.insert(ledgerEntries).values({
       buyerId: world.buyerId,
       agencyId: world.agencyId,
@@ -210,7 +185,7 @@ test('a Stripe-keyed credit without a payment, and a second credit of a payment 
 });
 
 test('a payment marked succeeded without its credit, and one whose credits differ from its entry, are flagged', async () => {
-  const report = await auditCorrupted(async (tx) => {
+  const report = await auditBroken(async (tx) => {
     await tx.execute(
       sql`UPDATE payments SET status = 'succeeded', succeeded_at = now(), stripe_payment_intent_id = 'pi_never_credited' WHERE id = ${world.pending.id}`,
     );
@@ -231,7 +206,7 @@ test('a payment marked succeeded without its credit, and one whose credits diffe
 });
 
 test("a refund whose row says it did not happen, and a payment's refunded credits that are not its refunds', are flagged", async () => {
-  const report = await auditCorrupted(async (tx) => {
+  const report = await auditBroken(async (tx) => {
     await tx.execute(sql`UPDATE payment_refunds SET status = 'failed' WHERE stripe_refund_id = ${world.refundId}`);
   });
   expect(messages(report, 'stripe_keys')).toEqual([
@@ -248,7 +223,7 @@ test("a refund whose row says it did not happen, and a payment's refunded credit
 });
 
 test('a dispute credited back though not won, and one without its debit, are flagged', async () => {
-  const report = await auditCorrupted(async (tx) => {
+  const report = await auditBroken(async (tx) => {
     await tx.execute(sql`UPDATE payment_disputes SET status = 'lost' WHERE stripe_dispute_id = ${world.wonDisputeId}`);
     await tx.execute(
       sql`INSERT INTO payment_disputes (payment_id, agency_id, buyer_id, stripe_dispute_id, credits, amount, status)

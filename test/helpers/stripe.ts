@@ -129,9 +129,12 @@ async function forward(
   return answer.status;
 }
 
-export async function startRecordingProxy(targetUrl: string): Promise<RecordingProxy> {
-  const requests: RecordedRequest[] = [];
-  const server = http.createServer((req, res) => {
+/** A server that records every request in `requests` before `handle` answers it (setting `record.status`). */
+function recordingServer(
+  requests: RecordedRequest[],
+  handle: (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, record: RecordedRequest) => Promise<void>,
+): http.Server {
+  return http.createServer((req, res) => {
     void (async () => {
       const body = await readBody(req);
       const record: RecordedRequest = {
@@ -142,11 +145,18 @@ export async function startRecordingProxy(targetUrl: string): Promise<RecordingP
         status: null,
       };
       requests.push(record);
-      record.status = await forward(targetUrl, req, body, res);
+      await handle(req, res, body, record);
     })().catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end(String(err));
     });
+  });
+}
+
+export async function startRecordingProxy(targetUrl: string): Promise<RecordingProxy> {
+  const requests: RecordedRequest[] = [];
+  const server = recordingServer(requests, async (req, res, body, record) => {
+    record.status = await forward(targetUrl, req, body, res);
   });
   const local = await listen(server);
   return {
@@ -350,58 +360,44 @@ export interface PaymentIntentListServer extends LocalServer {
  * the SDK's auto-pagination really pages – and sends everything else on to `forwardTo` (stripe-mock): stripe-mock
  * keeps no state and lists fixtures. `unavailable` plays a Stripe outage.
  */
-export async function startPaymentIntentListServer(forwardTo: string): Promise<PaymentIntentListServer> {
+async function startPaymentIntentListServer(forwardTo: string): Promise<PaymentIntentListServer> {
   const requests: RecordedRequest[] = [];
   const state = { intents: [] as PaymentIntentObject[], unavailable: false };
-  const server = http.createServer((req, res) => {
-    void (async () => {
-      const body = await readBody(req);
-      const record: RecordedRequest = {
-        method: req.method ?? 'GET',
-        path: req.url ?? '/',
-        idempotencyKey: headerValue(req.headers['idempotency-key']),
-        form: formFields(body, req.headers['content-type']),
-        status: null,
-      };
-      requests.push(record);
-      const url = new URL(req.url ?? '/', 'http://stripe.test');
-      const answer = (status: number, payload: unknown) => {
-        res
-          .writeHead(status, { 'content-type': 'application/json', 'request-id': newId('req') })
-          .end(JSON.stringify(payload));
-        record.status = status;
-      };
-      if (state.unavailable) {
-        answer(503, {
-          error: { type: 'api_error', message: 'Stripe is temporarily unavailable (the test says so).' },
-        });
-        return;
-      }
-      if (req.method !== 'GET' || url.pathname !== '/v1/payment_intents') {
-        record.status = await forward(forwardTo, req, body, res);
-        return;
-      }
-      const q = url.searchParams;
-      const bound = (op: string) => (q.has(`created[${op}]`) ? Number(q.get(`created[${op}]`)) : null);
-      const [gte, gt, lte, lt] = ['gte', 'gt', 'lte', 'lt'].map(bound);
-      const listed = [...state.intents]
-        .filter(
-          (pi) =>
-            (gte === null || pi.created >= gte) &&
-            (gt === null || pi.created > gt) &&
-            (lte === null || pi.created <= lte) &&
-            (lt === null || pi.created < lt),
-        )
-        .sort((a, b) => b.created - a.created);
-      const after = q.get('starting_after');
-      const from = after ? listed.findIndex((pi) => pi.id === after) + 1 : 0;
-      const limit = Math.min(Number(q.get('limit') ?? 10), 100);
-      const page = listed.slice(from, from + limit);
-      answer(200, { object: 'list', url: '/v1/payment_intents', has_more: from + limit < listed.length, data: page });
-    })().catch((err: unknown) => {
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(String(err));
-    });
+  const server = recordingServer(requests, async (req, res, body, record) => {
+    const url = new URL(req.url ?? '/', 'http://stripe.test');
+    const answer = (status: number, payload: unknown) => {
+      res
+        .writeHead(status, { 'content-type': 'application/json', 'request-id': newId('req') })
+        .end(JSON.stringify(payload));
+      record.status = status;
+    };
+    if (state.unavailable) {
+      answer(503, {
+        error: { type: 'api_error', message: 'Stripe is temporarily unavailable (the test says so).' },
+      });
+      return;
+    }
+    if (req.method !== 'GET' || url.pathname !== '/v1/payment_intents') {
+      record.status = await forward(forwardTo, req, body, res);
+      return;
+    }
+    const q = url.searchParams;
+    const bound = (op: string) => (q.has(`created[${op}]`) ? Number(q.get(`created[${op}]`)) : null);
+    const [gte, gt, lte, lt] = ['gte', 'gt', 'lte', 'lt'].map(bound);
+    const listed = [...state.intents]
+      .filter(
+        (pi) =>
+          (gte === null || pi.created >= gte) &&
+          (gt === null || pi.created > gt) &&
+          (lte === null || pi.created <= lte) &&
+          (lt === null || pi.created < lt),
+      )
+      .sort((a, b) => b.created - a.created);
+    const after = q.get('starting_after');
+    const from = after ? listed.findIndex((pi) => pi.id === after) + 1 : 0;
+    const limit = Math.min(Number(q.get('limit') ?? 10), 100);
+    const page = listed.slice(from, from + limit);
+    answer(200, { object: 'list', url: '/v1/payment_intents', has_more: from + limit < listed.length, data: page });
   });
   const local = await listen(server);
   return {
@@ -807,30 +803,40 @@ export function dispute(input: DisputeInput): DisputeObject {
 
 /**
  * A test file's Stripe: stripe-mock behind a recording proxy, `LW_STRIPE_API_BASE` pointed at the proxy for the
- * file's life (restored at `stop`). Call `start` in beforeAll before the API starts, `stop` in afterAll.
+ * file's life (restored at `stop`). With `paymentIntentList`, the tests' list server sits between them and answers
+ * `GET /v1/payment_intents` from the file's script (`list`). Call `start` in beforeAll before the API starts, `stop`
+ * in afterAll.
  */
-export function stripeForTests(): {
+export function stripeForTests(opts: { paymentIntentList?: boolean } = {}): {
   start(): Promise<void>;
   stop(): Promise<void>;
   readonly proxy: RecordingProxy;
+  readonly list: PaymentIntentListServer;
 } {
   const saved = process.env.LW_STRIPE_API_BASE;
   let mock: LocalServer | undefined;
+  let list: PaymentIntentListServer | undefined;
   let proxy: RecordingProxy | undefined;
   return {
     async start() {
       mock = await startStripeMock();
-      proxy = await startRecordingProxy(mock.url);
+      if (opts.paymentIntentList) list = await startPaymentIntentListServer(mock.url);
+      proxy = await startRecordingProxy(list?.url ?? mock.url);
       process.env.LW_STRIPE_API_BASE = proxy.url;
     },
     async stop() {
       if (saved === undefined) delete process.env.LW_STRIPE_API_BASE;
       else process.env.LW_STRIPE_API_BASE = saved;
       await proxy?.stop();
+      await list?.stop();
       await mock?.stop();
     },
     get proxy() {
       return proxy!;
+    },
+    get list() {
+      if (!list) throw new Error('stripeForTests({ paymentIntentList: true }) has the list server');
+      return list;
     },
   };
 }

@@ -27,15 +27,13 @@ import { cli } from '../helpers/cli';
 import { recordHistory } from '../helpers/histories';
 import {
   deliver,
-  type LocalServer,
   newId,
   paymentIntent,
   type PaymentIntentListServer,
   signedDelivery,
-  startPaymentIntentListServer,
-  startStripeMock,
   STRIPE_MOCK_KEY,
   stripeEvent,
+  stripeForTests,
 } from '../helpers/stripe';
 import { eventually } from '../helpers/temporal';
 
@@ -46,22 +44,17 @@ const ROOT = path.resolve(__dirname, '../..');
 const WEBHOOK_SECRET = 'whsec_test_reconcile_0123456789';
 const PRICE = 250;
 let h: Harness;
-let mock: LocalServer;
 let stripe: PaymentIntentListServer;
-const previousBase = process.env.LW_STRIPE_API_BASE;
+const stripeServers = stripeForTests({ paymentIntentList: true });
 
 beforeAll(async () => {
-  mock = await startStripeMock();
-  stripe = await startPaymentIntentListServer(mock.url);
-  process.env.LW_STRIPE_API_BASE = stripe.url;
+  await stripeServers.start();
+  stripe = stripeServers.list;
   h = await startHarness();
 });
 afterAll(async () => {
   await h?.close();
-  await stripe?.stop();
-  await mock?.stop();
-  if (previousBase === undefined) delete process.env.LW_STRIPE_API_BASE;
-  else process.env.LW_STRIPE_API_BASE = previousBase;
+  await stripeServers.stop();
 });
 beforeEach(() => {
   stripe.intents = [];
