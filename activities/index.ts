@@ -9,6 +9,7 @@ import type { ActivityDeps } from './deps';
 import { endpointActivities } from './endpoints';
 import { offerActivities } from './offers';
 import { rechargeActivities } from './recharge';
+import { reconcileActivities } from './reconcile';
 import { routingActivities } from './routing';
 
 export type { ActivityDeps, FaultHooks } from './deps';
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...bidActivities(deps),
     ...rechargeActivities(deps),
     ...endpointActivities(deps),
+    ...reconcileActivities(deps),
   };
 }
 

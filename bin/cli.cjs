@@ -20,6 +20,7 @@ const COMMANDS = {
   migrate: ['bin/migrate', 'apply the SQL migrations'],
   config: ['bin/config', 'print the effective configuration, secrets masked'],
   audit: ['ops/audit', 'check every money and lifecycle invariant'],
+  reconcile: ['ops/reconcile', 'credit card payments whose Stripe webhook was lost'],
   replay: ['ops/replay', "replay a lead's workflow histories, print its timeline"],
   keys: ['ops/keys', 'generate a master key, or rotate every secret to the current one'],
   soak: ['ops/soak', 'run the stack under steady traffic and watch its memory'],
@@ -27,11 +28,13 @@ const COMMANDS = {
   bench: ['bench/run', 'the benchmark (development checkout only)'],
 };
 
+const WIDTH = Math.max(...Object.keys(COMMANDS).map((name) => name.length)) + 1;
+
 const HELP = `Usage: npx leadwire <command> [flags]      (npx leadwire <command> --help for its flags)
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, [, what]]) => `  ${name.padEnd(9)} ${what}`)
+  .map(([name, [, what]]) => `  ${name.padEnd(WIDTH)} ${what}`)
   .join('\n')}`;
 
 function main(argv) {

@@ -17,12 +17,18 @@
  * - attempts:        no claim attempt refused (the buyer was answered a refusal) has its own sale – a `won`
  *                    event with its requestId and the charge's assignment; every attempt taken `sold` has its
  *                    assignment (db/claim-attempts.ts, migration 0009)
+ * - stripe_keys:     every ledger entry under a Stripe key (`stripe:…`) is a succeeded payment's credit, a succeeded
+ *                    refund's or a dispute's debit, or a won dispute's credit back: same buyer, same credits
+ * - stripe_money:    every succeeded card payment has exactly one credit (under its key, or naming it), every
+ *                    succeeded refund one debit, every dispute one debit and a won one its credit back; nothing
+ *                    for the others; a payment's refunded and disputed credits are its rows'
  * - reports:         the report roll-ups (with their pending deltas) agree with the base tables:
  *                    every day's figures by campaign and source, and by buyer, recomputed
  *                    as the reference report computes them (db/reports.ts, migration 0007)
  */
 import { type SQL, sql } from 'drizzle-orm';
 
+import { stripeLedgerKey } from '../domain/payments';
 import type { DbOrTx } from './connection';
 
 export interface AuditViolation {
@@ -199,6 +205,90 @@ export async function ledgerInvariants(
           ? `claim ${str(r.request_id)} of buyer ${str(r.buyer_id)} on offer ${str(r.offer_id)} was answered refused (${str(r.reason)}) and charged (assignment ${str(r.assignment_id)})`
           : `claim ${str(r.request_id)} of buyer ${str(r.buyer_id)} on offer ${str(r.offer_id)} is sold without an assignment`,
       ids: { offerId: str(r.offer_id), buyerId: str(r.buyer_id), leadId: str(r.lead_id) },
+    }),
+  );
+
+  // Stripe money (#21): the keys come from the one definition (domain/payments.ts stripeLedgerKey).
+  const stripeKey = sql`${stripeLedgerKey.payment('')}`;
+  const [wonBefore, wonAfter] = stripeLedgerKey.disputeReversal('\u0000').split('\u0000') as [string, string];
+  await check(
+    'stripe_keys',
+    'every ledger entry under a Stripe key is its succeeded payment, succeeded refund or dispute (or a won dispute back), same buyer, same credits',
+    sql`SELECT count(*)::int AS n FROM ledger_entries l WHERE starts_with(l.idempotency_key, ${stripeKey}) ${scoped('l')}`,
+    sql`SELECT l.id, l.buyer_id, l.kind, l.amount, l.idempotency_key
+          FROM ledger_entries l
+         WHERE starts_with(l.idempotency_key, ${stripeKey}) ${scoped('l')}
+           AND NOT EXISTS (
+             SELECT 1 FROM payments p
+              WHERE l.kind = 'top_up' AND p.status = 'succeeded' AND ${stripeKey} || p.stripe_payment_intent_id = l.idempotency_key
+                AND p.buyer_id = l.buyer_id AND p.credits = l.amount
+             UNION ALL
+             SELECT 1 FROM payment_refunds r
+              WHERE l.kind = 'card_refund' AND r.status = 'succeeded' AND ${stripeKey} || r.stripe_refund_id = l.idempotency_key
+                AND r.buyer_id = l.buyer_id AND -r.credits = l.amount
+             UNION ALL
+             SELECT 1 FROM payment_disputes d
+              WHERE l.kind = 'dispute' AND ${stripeKey} || d.stripe_dispute_id = l.idempotency_key
+                AND d.buyer_id = l.buyer_id AND -d.credits = l.amount
+             UNION ALL
+             SELECT 1 FROM payment_disputes d
+              WHERE l.kind = 'dispute_reversal' AND d.status = 'won'
+                AND ${wonBefore} || d.stripe_dispute_id || ${wonAfter} = l.idempotency_key
+                AND d.buyer_id = l.buyer_id AND d.credits = l.amount)`,
+    (r) => ({
+      message: `ledger entry ${str(r.id)} (${str(r.kind)} ${str(r.amount)} to buyer ${str(r.buyer_id)} under ${str(r.idempotency_key)}) matches no succeeded payment, refund or dispute with those credits`,
+      ids: { ledgerEntryId: str(r.id), buyerId: str(r.buyer_id) },
+    }),
+  );
+
+  // Entries of a payment: under its intent's key, or naming it (a second credit under another key is caught too).
+  await check(
+    'stripe_money',
+    'every succeeded card payment has exactly one credit of its credits, every succeeded refund one debit, every dispute one debit (and a won one its credit back); a payment counts its refunded and disputed credits',
+    sql`SELECT ((SELECT count(*) FROM payments p WHERE p.status = 'succeeded' ${scoped('p')})
+              + (SELECT count(*) FROM payment_refunds r WHERE true ${scoped('r')})
+              + (SELECT count(*) FROM payment_disputes d WHERE true ${scoped('d')}))::int AS n`,
+    sql`SELECT 'payment' AS what, p.id, p.buyer_id, p.status, p.credits, e.n, e.total, p.id AS payment_id,
+               p.refunded_credits, p.disputed_credits, x.refunded, x.disputed
+          FROM payments p
+          LEFT JOIN LATERAL (
+            SELECT count(*)::int AS n, COALESCE(SUM(l.amount), 0)::int AS total FROM ledger_entries l
+             WHERE l.kind = 'top_up' AND l.buyer_id = p.buyer_id
+               AND (l.idempotency_key = ${stripeKey} || p.stripe_payment_intent_id
+                    OR starts_with(l.reference, 'card payment ' || p.id::text))
+          ) e ON true
+          LEFT JOIN LATERAL (
+            SELECT (SELECT COALESCE(SUM(r.credits), 0) FROM payment_refunds r WHERE r.payment_id = p.id AND r.status = 'succeeded')::int AS refunded,
+                   (SELECT COALESCE(SUM(d.credits), 0) FROM payment_disputes d WHERE d.payment_id = p.id AND d.status <> 'won')::int AS disputed
+          ) x ON true
+         WHERE ((p.status = 'succeeded' AND (e.n <> 1 OR e.total <> p.credits)) OR (p.status <> 'succeeded' AND e.n <> 0)
+                OR p.refunded_credits <> x.refunded OR p.disputed_credits <> x.disputed) ${scoped('p')}
+        UNION ALL
+        SELECT 'refund', r.id, r.buyer_id, r.status, r.credits, e.n, e.total, r.payment_id, NULL, NULL, NULL, NULL
+          FROM payment_refunds r
+          LEFT JOIN LATERAL (
+            SELECT count(*)::int AS n, COALESCE(SUM(-l.amount), 0)::int AS total FROM ledger_entries l
+             WHERE l.idempotency_key = ${stripeKey} || r.stripe_refund_id
+          ) e ON true
+         WHERE ((r.status = 'succeeded' AND (e.n <> 1 OR e.total <> r.credits)) OR (r.status <> 'succeeded' AND e.n <> 0)) ${scoped('r')}
+        UNION ALL
+        SELECT 'dispute', d.id, d.buyer_id, d.status, d.credits, e.n, e.total, d.payment_id, NULL, NULL, NULL, NULL
+          FROM payment_disputes d
+          LEFT JOIN LATERAL (
+            SELECT count(*) FILTER (WHERE l.kind = 'dispute' AND l.amount = -d.credits)::int AS n,
+                   count(*) FILTER (WHERE l.kind = 'dispute_reversal' AND l.amount = d.credits)::int AS total
+              FROM ledger_entries l
+             WHERE l.idempotency_key IN (${stripeKey} || d.stripe_dispute_id, ${wonBefore} || d.stripe_dispute_id || ${wonAfter})
+          ) e ON true
+         WHERE (e.n <> 1 OR e.total <> (CASE WHEN d.status = 'won' THEN 1 ELSE 0 END)) ${scoped('d')}`,
+    (r) => ({
+      message:
+        r.what === 'payment'
+          ? `payment ${str(r.id)} (${str(r.status)}, ${str(r.credits)} credits) has ${str(r.n)} credit(s) totalling ${str(r.total)}; counts ${str(r.refunded_credits)} refunded and ${str(r.disputed_credits)} disputed, its rows ${str(r.refunded)} and ${str(r.disputed)}`
+          : r.what === 'refund'
+            ? `refund ${str(r.id)} of payment ${str(r.payment_id)} (${str(r.status)}, ${str(r.credits)} credits) has ${str(r.n)} debit(s) totalling ${str(r.total)}`
+            : `dispute ${str(r.id)} of payment ${str(r.payment_id)} (${str(r.status)}, ${str(r.credits)} credits) has ${str(r.n)} debit(s) and ${str(r.total)} credit(s) back`,
+      ids: { [`${str(r.what)}Id`]: str(r.id), buyerId: str(r.buyer_id), paymentId: str(r.payment_id) },
     }),
   );
 

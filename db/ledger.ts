@@ -138,6 +138,15 @@ export async function creditBuyer(
   });
 }
 
+/** Whether the ledger holds an entry under this idempotency key (the audit's check of a Stripe payment). */
+export async function ledgerHasKey(db: DbOrTx, idempotencyKey: string): Promise<boolean> {
+  const [row] = await db
+    .select({ id: ledgerEntries.id })
+    .from(ledgerEntries)
+    .where(eq(ledgerEntries.idempotencyKey, idempotencyKey));
+  return row !== undefined;
+}
+
 export type LedgerRow = typeof ledgerEntries.$inferSelect;
 
 // ─── ledger ──────────────────────────────────────────────────────────────────

@@ -172,6 +172,16 @@ export async function savePaymentSettings(
   });
 }
 
+/** The agencies that have Stripe settings (or the one named, if it has them), for the reconciliation job. */
+export async function agenciesWithPaymentSettings(db: DbOrTx, agencyId?: string | null): Promise<string[]> {
+  const rows = await db
+    .select({ agencyId: agencyPaymentSettings.agencyId })
+    .from(agencyPaymentSettings)
+    .where(agencyId ? eq(agencyPaymentSettings.agencyId, agencyId) : undefined)
+    .orderBy(agencyPaymentSettings.agencyId);
+  return rows.map((r) => r.agencyId);
+}
+
 /** "Test connection" read the account the key belongs to: events naming another account are refused from now on. */
 export async function recordStripeAccount(db: DbOrTx, agencyId: string, accountId: string): Promise<void> {
   await db
@@ -324,12 +334,43 @@ export type SettleOutcome =
   | { outcome: 'already_credited'; payment: PaymentRow; entry: LedgerEntry }
   | { outcome: 'refused'; reason: SettleRefusal; detail: string; payment: PaymentRow | null };
 
+export interface SettleOptions {
+  /** An audit-log entry for a payment this credits (the reconciliation job's: a webhook would leave its event). */
+  by?: AuditBy;
+  /** Decide everything, then roll back: what the call would do, nothing moved (the reconciliation's dry run). */
+  dryRun?: boolean;
+}
+
+/** Carries a dry run's outcome out of the transaction it rolls back. */
+class DryRunRollback extends Error {
+  constructor(readonly outcome: SettleOutcome) {
+    super('dry run: rolled back');
+  }
+}
+
 /**
  * Credits a succeeded payment exactly once (see the top of this file). Refuses, moving nothing, a report for a
  * payment this agency does not have, for another amount or currency than the payment's, or naming another
  * PaymentIntent than the one the payment already has.
  */
-export async function settleSucceededPayment(db: Db, s: StripeSuccess): Promise<SettleOutcome> {
+export async function settleSucceededPayment(
+  db: Db,
+  s: StripeSuccess,
+  opts: SettleOptions = {},
+): Promise<SettleOutcome> {
+  if (!opts.dryRun) return settleInTransaction(db, s, opts.by);
+  try {
+    await db.transaction(async (tx) => {
+      throw new DryRunRollback(await settleInTransaction(tx, s, opts.by));
+    });
+  } catch (err) {
+    if (err instanceof DryRunRollback) return err.outcome;
+    throw err;
+  }
+  throw new Error('unreachable: a dry run always rolls back');
+}
+
+async function settleInTransaction(db: DbOrTx, s: StripeSuccess, by: AuditBy | undefined): Promise<SettleOutcome> {
   return db.transaction(async (tx) => {
     const payment = await findPayment(tx, s.agencyId, s, true);
     if (!payment)
@@ -384,6 +425,21 @@ export async function settleSucceededPayment(db: Db, s: StripeSuccess): Promise<
       idempotencyKey: stripeLedgerKey.payment(s.paymentIntentId),
       reference: `card payment ${payment.id}${s.eventId ? ` (${s.eventId})` : ' (reconciled)'}`,
     });
+    if (posted.created && by)
+      await recordChange(tx, {
+        agencyId: payment.agencyId,
+        buyerId: payment.buyerId,
+        by,
+        objectType: 'payment',
+        objectId: payment.id,
+        action: 'credited',
+        changes: {
+          status: { from: payment.status, to: 'succeeded' },
+          credits: { from: null, to: payment.credits },
+          stripePaymentIntentId: { from: payment.stripePaymentIntentId, to: s.paymentIntentId },
+        },
+        note: s.eventId ? `Stripe event ${s.eventId}` : 'reconciled: Stripe lists it succeeded, no webhook credited it',
+      });
     return { outcome: posted.created ? 'credited' : 'already_credited', payment: updated!, entry: posted.entry };
   });
 }

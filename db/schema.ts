@@ -45,7 +45,13 @@ import type {
   LoggedResponse,
 } from '../domain/endpoints';
 import type { LeadFilters } from '../domain/filters';
-import type { PaymentKind, PaymentStatus, RefundStatus, StripeEventOutcome } from '../domain/payments';
+import type {
+  PaymentKind,
+  PaymentStatus,
+  ReconcileFinding,
+  RefundStatus,
+  StripeEventOutcome,
+} from '../domain/payments';
 import type { Pause, WeeklySchedule } from '../domain/schedule';
 import type {
   AgencySettings,
@@ -1373,6 +1379,36 @@ export const stripeEvents = pgTable(
     receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (t) => [index('stripe_events_agency_idx').on(t.agencyId, t.receivedAt)],
+);
+
+/** One reconciliation of an agency's card payments against Stripe (migration 0022): what it checked and fixed. */
+export const paymentReconciliations = pgTable(
+  'payment_reconciliations',
+  {
+    id: id(),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    windowStart: ts('window_start').notNull(),
+    windowEnd: ts('window_end').notNull(),
+    dryRun: boolean('dry_run').notNull().default(false),
+    /** `failed`: Stripe could not be listed (nothing was credited); `error` says why. */
+    status: text('status').$type<'completed' | 'failed'>().notNull(),
+    /** Succeeded PaymentIntents Stripe listed in the window; the four counts below add up to it. */
+    checked: integer('checked').notNull().default(0),
+    credited: integer('credited').notNull().default(0),
+    alreadyCredited: integer('already_credited').notNull().default(0),
+    ignored: integer('ignored').notNull().default(0),
+    errors: integer('errors').notNull().default(0),
+    /** Every intent it did something about (not those found credited already). */
+    findings: jsonb('findings').$type<ReconcileFinding[]>().notNull().default([]),
+    error: text('error'),
+    /** Who ran it: `workflow:<id>` or `cli`. */
+    runBy: text('run_by').notNull(),
+    startedAt: ts('started_at').notNull(),
+    finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [index('payment_reconciliations_agency_idx').on(t.agencyId, t.startedAt)],
 );
 
 /** A buyer's card on file and its auto-recharge settings (the wallet trigger reads them). */

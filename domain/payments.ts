@@ -91,3 +91,22 @@ export interface PaymentMetadata {
   leadwireAgencyId: string;
   [key: string]: string;
 }
+
+/**
+ * What the reconciliation job (payments/reconcile.ts) did with one succeeded PaymentIntent Stripe listed: credited
+ * it (its webhook never came; `would_credit` in a dry run), found it credited already, ignored it (not a payment of
+ * this agency's Leadwire: no Leadwire metadata, another agency's, an unknown payment id), or refused it (Stripe's
+ * amount or currency differs from the payment's: nothing credited, for a person to look at).
+ */
+type ReconcileOutcome = 'credited' | 'would_credit' | 'already_credited' | 'ignored' | 'refused';
+
+export interface ReconcileFinding {
+  paymentIntentId: string;
+  outcome: ReconcileOutcome;
+  /** Leadwire's payment, when the intent maps to one. */
+  paymentId: string | null;
+  detail: string;
+}
+
+/** How far back reconciliation looks by default: longer than Stripe's webhook retries (three days). */
+export const RECONCILE_DEFAULT_HOURS = 72;

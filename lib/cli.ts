@@ -64,3 +64,14 @@ export function numberFlag(
     throw new UsageError(`${flag}: expected ${expected}, got "${String(value)}"`);
   return n;
 }
+
+/** Runs a tool's `main` on the command line and exits with its code; an error it did not expect is printed, exit 2. */
+export function runTool(main: (argv: string[]) => Promise<number>): void {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+      process.exit(2);
+    },
+  );
+}

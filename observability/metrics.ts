@@ -89,6 +89,20 @@ export const periodicJobLastSuccess = new Gauge({
   registers: [processRegistry],
 });
 
+export const reconciledPayments = new Counter({
+  name: 'leadwire_payments_reconciled_total',
+  help: "Succeeded Stripe payments the reconciliation job listed, by outcome: credited (its webhook was lost), would_credit (dry run), already_credited, ignored (not Leadwire's), refused (amount or currency differs)",
+  labelNames: ['outcome'],
+  registers: [processRegistry],
+});
+
+export const reconciliationRuns = new Counter({
+  name: 'leadwire_payment_reconciliations_total',
+  help: 'Reconciliation runs, one per agency, by status: completed, failed (Stripe could not be listed; nothing credited)',
+  labelNames: ['status'],
+  registers: [processRegistry],
+});
+
 let defaultsOn = false;
 /** Node's process metrics (CPU, resident memory, heap, event loop lag, GC) in the process registry; once. */
 export function collectProcessMetrics(): void {

@@ -17,8 +17,11 @@
  * - reports:         the report roll-ups (with their pending deltas) agree with the base tables:
  *                    every day's figures by campaign and source, and by buyer, recomputed
  *                    as the reference report computes them (db/reports.ts, migration 0007)
+ * - stripe_keys, stripe_money: card payments, refunds and disputes against their ledger entries
  * - workflows:       with a Temporal client: every lead older than `minAgeMs` has a workflow,
  *                    and every lead whose workflow has closed has a final status
+ * - stripe:          with `--stripe`: every payment Stripe lists as succeeded in the last 72 hours has its
+ *                    ledger entry (a lost webhook; `npx leadwire reconcile` credits it)
  *
  * `npm run audit` checks them and exits 1 on any violation:
  *
@@ -26,6 +29,7 @@
  *   npm run audit -- --agency <id>      one agency only
  *   npm run audit -- --json             the report as JSON
  *   npm run audit -- --no-temporal      skip the workflow checks even if TEMPORAL_ADDRESS is set
+ *   npm run audit -- --stripe           also ask Stripe for recent succeeded payments (`--stripe-hours N`)
  *
  * With TEMPORAL_ADDRESS set, it also checks that every lead older than a
  * minute (`--min-age-seconds`) has a workflow and that every lead whose
@@ -39,8 +43,11 @@ import { loadConfig } from '../bin/runtime';
 import { withRunningStack } from '../bin/stack';
 import { type DbOrTx, openDatabase } from '../db/connection';
 import { type AuditCheck, auditedLeads, type AuditViolation, ledgerInvariants } from '../db/invariants';
+import { agenciesWithPaymentSettings } from '../db/payments';
+import { formatMoney, RECONCILE_DEFAULT_HOURS } from '../domain/payments';
 import { FINAL_LEAD_STATUSES } from '../domain/types';
-import { commandLine, numberFlag } from '../lib/cli';
+import { commandLine, numberFlag, runTool } from '../lib/cli';
+import { ReconcileFailed, unsettledIntents } from '../payments/reconcile';
 import { LEAD_WORKFLOW } from '../temporal/calls';
 import { connectionOptions } from '../temporal/connection';
 
@@ -64,6 +71,8 @@ export interface AuditOptions {
   minAgeMs?: number;
   /** Violations listed per check (all are counted); default 100. */
   maxListed?: number;
+  /** Enables the Stripe check: ask Stripe for each agency's succeeded payments of the last `hours`. */
+  stripe?: { hours: number } | null;
 }
 
 export async function runAudit(db: DbOrTx, opts: AuditOptions = {}): Promise<AuditReport> {
@@ -72,6 +81,7 @@ export async function runAudit(db: DbOrTx, opts: AuditOptions = {}): Promise<Aud
   const maxListed = opts.maxListed ?? 100;
   const checks = await ledgerInvariants(db, { agencyId, maxListed });
   checks.push(await workflowCheck(db, opts.temporal ?? null, agencyId, opts.minAgeMs ?? 60_000, maxListed));
+  checks.push(await stripeCheck(db, opts.stripe ?? null, agencyId, maxListed));
 
   const violations = checks.flatMap((c) => c.violations);
   return { ok: checks.every((c) => c.failed === 0), scope: { agencyId }, checks, violations, ms: Date.now() - started };
@@ -127,6 +137,46 @@ async function workflowCheck(
   return { ...base, checked: leads.length, failed: violations.length, violations: violations.slice(0, maxListed) };
 }
 
+const STRIPE_CHECK = 'stripe';
+const STRIPE_DESCRIPTION =
+  "every payment Stripe lists as succeeded in the window (of this Leadwire's payments) has its ledger entry";
+
+/**
+ * Stripe against the ledger: each agency's succeeded PaymentIntents of the last hours (listed and mapped as the
+ * reconciliation does, payments/reconcile.ts), flagging those no ledger entry credits – a lost webhook
+ * `npx leadwire reconcile` would fix. Credits nothing. A Stripe that cannot be asked is a violation too: the
+ * audit could not vouch for that agency.
+ */
+async function stripeCheck(
+  db: DbOrTx,
+  stripe: { hours: number } | null,
+  agencyId: string | null,
+  maxListed: number,
+): Promise<AuditCheck> {
+  const base = { name: STRIPE_CHECK, description: STRIPE_DESCRIPTION };
+  if (!stripe) return { ...base, checked: 0, failed: 0, violations: [], skipped: 'not asked (--stripe)' };
+  const until = new Date();
+  const window = { since: new Date(until.getTime() - stripe.hours * 3_600_000), until };
+  const violations: AuditViolation[] = [];
+  let checked = 0;
+  for (const agency of await agenciesWithPaymentSettings(db, agencyId)) {
+    try {
+      const found = await unsettledIntents(db, agency, window);
+      checked += found?.checked ?? 0;
+      for (const u of found?.unsettled ?? [])
+        violations.push({
+          check: STRIPE_CHECK,
+          message: `agency ${agency}: Stripe says ${u.paymentIntentId} (payment ${u.paymentId}, ${formatMoney(u.amount, u.currency)}) succeeded; no ledger entry credits it`,
+          ids: { agencyId: agency, paymentId: u.paymentId, buyerId: u.buyerId, paymentIntentId: u.paymentIntentId },
+        });
+    } catch (err) {
+      if (!(err instanceof ReconcileFailed)) throw err;
+      violations.push({ check: STRIPE_CHECK, message: `agency ${agency}: ${err.message}`, ids: { agencyId: agency } });
+    }
+  }
+  return { ...base, checked, failed: violations.length, violations: violations.slice(0, maxListed) };
+}
+
 /** The report as text lines: what was checked, with counts, and every listed violation. */
 export function formatAudit(report: AuditReport): string {
   const lines = [`Ledger audit${report.scope.agencyId ? ` of agency ${report.scope.agencyId}` : ''} (${report.ms} ms)`];
@@ -145,7 +195,7 @@ export function formatAudit(report: AuditReport): string {
 
 // ─── npm run audit ───────────────────────────────────────────────────────────
 
-const HELP = `Usage: npm run audit -- [--agency ID] [--min-age-seconds N] [--json] [--no-temporal]
+const HELP = `Usage: npm run audit -- [--agency ID] [--min-age-seconds N] [--json] [--no-temporal] [--stripe [--stripe-hours N]]
 
 Checks every money and lifecycle invariant from the data (docs/operations.md#ledger-audit): balances
 equal their ledgers, every charge has its sale, no lead sold twice, every lead's workflow matches its
@@ -157,6 +207,9 @@ Options:
   --min-age-seconds N     leave out leads younger than N seconds (still moving; default 60)
   --json                  the report as JSON
   --no-temporal           skip the workflow checks (no Temporal needed)
+  --stripe                also ask Stripe for each agency's succeeded payments and flag any the ledger lacks
+                          (credits nothing: \`npx leadwire reconcile\` does)
+  --stripe-hours N        how far back --stripe looks (default ${RECONCILE_DEFAULT_HOURS})
   --help                  this text`;
 
 function auditArgs(argv: string[]) {
@@ -168,6 +221,8 @@ function auditArgs(argv: string[]) {
         'min-age-seconds': { type: 'string' },
         json: { type: 'boolean' },
         'no-temporal': { type: 'boolean' },
+        stripe: { type: 'boolean' },
+        'stripe-hours': { type: 'string' },
       },
     },
     argv,
@@ -176,6 +231,18 @@ function auditArgs(argv: string[]) {
       minAgeSeconds: numberFlag(values['min-age-seconds'], '--min-age-seconds', 60, (n) => n >= 0, 'a number ≥ 0'),
       json: values.json === true,
       temporal: values['no-temporal'] !== true,
+      stripe:
+        values.stripe === true
+          ? {
+              hours: numberFlag(
+                values['stripe-hours'],
+                '--stripe-hours',
+                RECONCILE_DEFAULT_HOURS,
+                (n) => n > 0,
+                'a number of hours > 0',
+              ),
+            }
+          : null,
     }),
   );
 }
@@ -198,6 +265,7 @@ async function main(argv: string[]): Promise<number> {
       agencyId: args.agencyId,
       temporal: connection ? new Client({ connection, namespace: config.temporalNamespace }) : null,
       minAgeMs: args.minAgeSeconds * 1000,
+      stripe: args.stripe,
     });
     console.log(args.json ? JSON.stringify(report, null, 2) : formatAudit(report));
     return report.ok ? 0 : 1;
@@ -207,12 +275,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-      process.exit(2);
-    },
-  );
-}
+if (require.main === module) runTool(main);

@@ -113,17 +113,25 @@ const checkoutCompleted: StripeEventHandler = async (ctx) => {
   return resultOfSettle(settled, session.id);
 };
 
-const paymentIntentSucceeded: StripeEventHandler = async ({ db, agencyId, event }) => {
-  const intent = event.data.object as Stripe.PaymentIntent;
-  const settled = await settleSucceededPayment(db, {
+/**
+ * What a succeeded PaymentIntent says of its payment: the webhook's `payment_intent.succeeded` and the
+ * reconciliation's list (`eventId` null) read it the same way, so both settle the same payment under the same key.
+ */
+export function successOfIntent(agencyId: string, intent: Stripe.PaymentIntent, eventId: string | null): StripeSuccess {
+  return {
     agencyId,
     paymentId: intent.metadata?.leadwirePaymentId ?? null,
     paymentIntentId: intent.id,
     amount: intent.amount_received || intent.amount,
     currency: intent.currency,
-    eventId: event.id,
+    eventId,
     ...cardOf(intent.latest_charge),
-  });
+  };
+}
+
+const paymentIntentSucceeded: StripeEventHandler = async ({ db, agencyId, event }) => {
+  const intent = event.data.object as Stripe.PaymentIntent;
+  const settled = await settleSucceededPayment(db, successOfIntent(agencyId, intent, event.id));
   return resultOfSettle(settled, intent.id);
 };
 

@@ -38,6 +38,8 @@ type LeadWorkflow = typeof workflows.leadWorkflow;
 export const LEAD_WORKFLOW = 'leadWorkflow' satisfies keyof typeof workflows;
 const REDELIVERY_WORKFLOW = 'redeliveryWorkflow' satisfies keyof typeof workflows;
 const RECHARGE_WORKFLOW = 'rechargeWorkflow' satisfies keyof typeof workflows;
+/** The payments reconciliation (workflows/reconcile.ts), for the Schedule that runs it and the tests. */
+export const RECONCILE_PAYMENTS_WORKFLOW = 'reconcilePaymentsWorkflow' satisfies keyof typeof workflows;
 
 export interface LeadToRoute {
   id: string;

@@ -19,7 +19,8 @@ import {
 import { expireRecords, restartStuckLeads } from './lead-starter';
 
 /** The jobs' names: their schedules' ids (after the task queue) and their metrics' `job` label. */
-export type PeriodicJobName = 'stuck-leads' | 'report-fold' | 'expire-records' | 'rotate-secrets';
+export type PeriodicJobName =
+  'stuck-leads' | 'report-fold' | 'expire-records' | 'rotate-secrets' | 'reconcile-payments';
 
 async function counted<T>(job: PeriodicJobName, run: () => Promise<T>): Promise<T> {
   periodicJobRuns.inc({ job });

@@ -58,11 +58,13 @@ export const PERIODIC_JOBS: readonly PeriodicJob[] = [
     everyMs: 30_000,
     description: 'moves at most 100 stored secrets of each kind to the current master key (docs/security.md)',
   },
-  // ── MERGE: payments reconciliation (#25, branch `reconcile`) ──
-  // The lead adds `reconcilePaymentsWorkflow` (workflows/reconcile.ts, exported from workflows/index.ts) here,
-  // its name to PeriodicJobName (worker/jobs.ts; its activity counted there with `counted`), and a row to
-  // docs/operations.md's Periodic jobs table, e.g.
-  // { name: 'reconcile-payments', workflowType: 'reconcilePaymentsWorkflow', everyMs: …, description: '…' },
+  {
+    name: 'reconcile-payments',
+    workflowType: 'reconcilePaymentsWorkflow',
+    everyMs: 60 * 60_000,
+    description:
+      'credits the succeeded card payments of the last 72 h whose webhook was lost (docs/payments.md); its runs are counted per agency by leadwire_payment_reconciliations_total',
+  },
 ];
 
 /**

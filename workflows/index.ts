@@ -8,3 +8,4 @@ export {
   restartStuckLeadsWorkflow,
   rotateSecretsWorkflow,
 } from './periodic';
+export { reconcilePaymentsWorkflow } from './reconcile';

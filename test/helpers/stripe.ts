@@ -176,13 +176,12 @@ export interface RecordingProxyOptions {
   beforeAnswer?: (r: RecordedRequest) => Promise<void> | void;
 }
 
-export async function startRecordingProxy(
-  targetUrl: string,
-  opts: RecordingProxyOptions = {},
-): Promise<RecordingProxy> {
-  const requests: RecordedRequest[] = [];
-  const byKey = new Map<string, Promise<TargetAnswer | null>>();
-  const server = http.createServer((req, res) => {
+/** A server that records every request in `requests` before `handle` answers it (setting `record.status`). */
+function recordingServer(
+  requests: RecordedRequest[],
+  handle: (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, record: RecordedRequest) => Promise<void>,
+): http.Server {
+  return http.createServer((req, res) => {
     void (async () => {
       const body = await readBody(req);
       const record: RecordedRequest = {
@@ -193,31 +192,42 @@ export async function startRecordingProxy(
         status: null,
       };
       requests.push(record);
-      const key = opts.idempotency && record.method === 'POST' ? record.idempotencyKey : null;
-      const first = key ? byKey.get(key) : undefined;
-      let answer: TargetAnswer | null;
-      if (first && ((await first)?.status ?? 500) < 500) {
-        answer = await first;
-        record.replayed = true;
-      } else {
-        const asked = ask(targetUrl, req, body);
-        if (key) byKey.set(key, asked);
-        answer = await asked;
-      }
-      if (!answer) {
-        res.writeHead(502, { 'content-type': 'text/plain' }).end(`proxy: ${targetUrl} unreachable`);
-        return;
-      }
-      record.status = answer.status;
-      const id = answeredId(answer.body);
-      if (id) record.answeredId = id;
-      await opts.beforeAnswer?.(record);
-      const headers = record.replayed ? { ...answer.headers, 'idempotent-replayed': 'true' } : answer.headers;
-      res.writeHead(answer.status, headers).end(answer.body);
+      await handle(req, res, body, record);
     })().catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end(String(err));
     });
+  });
+}
+
+export async function startRecordingProxy(
+  targetUrl: string,
+  opts: RecordingProxyOptions = {},
+): Promise<RecordingProxy> {
+  const requests: RecordedRequest[] = [];
+  const byKey = new Map<string, Promise<TargetAnswer | null>>();
+  const server = recordingServer(requests, async (req, res, body, record) => {
+    const key = opts.idempotency && record.method === 'POST' ? record.idempotencyKey : null;
+    const first = key ? byKey.get(key) : undefined;
+    let answer: TargetAnswer | null;
+    if (first && ((await first)?.status ?? 500) < 500) {
+      answer = await first;
+      record.replayed = true;
+    } else {
+      const asked = ask(targetUrl, req, body);
+      if (key) byKey.set(key, asked);
+      answer = await asked;
+    }
+    if (!answer) {
+      res.writeHead(502, { 'content-type': 'text/plain' }).end(`proxy: ${targetUrl} unreachable`);
+      return;
+    }
+    record.status = answer.status;
+    const id = answeredId(answer.body);
+    if (id) record.answeredId = id;
+    await opts.beforeAnswer?.(record);
+    const headers = record.replayed ? { ...answer.headers, 'idempotent-replayed': 'true' } : answer.headers;
+    res.writeHead(answer.status, headers).end(answer.body);
   });
   const local = await listen(server);
   return {
@@ -400,6 +410,82 @@ export async function startStripeErrorServer(
     paymentIntents,
     script: (...outcomes) => void queue.push(...outcomes),
     pending: () => [...queue],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// List server: GET /v1/payment_intents from the test's script
+
+export interface PaymentIntentListServer extends LocalServer {
+  /** The PaymentIntents Stripe "has": listed newest first, filtered by `created`, paged by `limit`/`starting_after`. */
+  intents: PaymentIntentObject[];
+  /** While true, every request gets Stripe's HTTP 503 `api_error` (Stripe is down). */
+  unavailable: boolean;
+  /** Every request, in arrival order (list pages included). */
+  requests: RecordedRequest[];
+}
+
+/**
+ * Answers `GET /v1/payment_intents` (Stripe's documented list object: `object: 'list'`, `url`, `has_more`, `data`)
+ * from `intents`, honouring `created[gte|gt|lte|lt]`, `limit` (default 10, as Stripe) and `starting_after` – so
+ * the SDK's auto-pagination really pages – and sends everything else on to `forwardTo` (stripe-mock): stripe-mock
+ * keeps no state and lists fixtures. `unavailable` plays a Stripe outage.
+ */
+async function startPaymentIntentListServer(forwardTo: string): Promise<PaymentIntentListServer> {
+  const requests: RecordedRequest[] = [];
+  const state = { intents: [] as PaymentIntentObject[], unavailable: false };
+  const server = recordingServer(requests, async (req, res, body, record) => {
+    const url = new URL(req.url ?? '/', 'http://stripe.test');
+    const answer = (status: number, payload: unknown) => {
+      res
+        .writeHead(status, { 'content-type': 'application/json', 'request-id': newId('req') })
+        .end(JSON.stringify(payload));
+      record.status = status;
+    };
+    if (state.unavailable) {
+      answer(503, {
+        error: { type: 'api_error', message: 'Stripe is temporarily unavailable (the test says so).' },
+      });
+      return;
+    }
+    if (req.method !== 'GET' || url.pathname !== '/v1/payment_intents') {
+      record.status = await forward(forwardTo, req, body, res);
+      return;
+    }
+    const q = url.searchParams;
+    const bound = (op: string) => (q.has(`created[${op}]`) ? Number(q.get(`created[${op}]`)) : null);
+    const [gte, gt, lte, lt] = ['gte', 'gt', 'lte', 'lt'].map(bound);
+    const listed = [...state.intents]
+      .filter(
+        (pi) =>
+          (gte === null || pi.created >= gte) &&
+          (gt === null || pi.created > gt) &&
+          (lte === null || pi.created <= lte) &&
+          (lt === null || pi.created < lt),
+      )
+      .sort((a, b) => b.created - a.created);
+    const after = q.get('starting_after');
+    const from = after ? listed.findIndex((pi) => pi.id === after) + 1 : 0;
+    const limit = Math.min(Number(q.get('limit') ?? 10), 100);
+    const page = listed.slice(from, from + limit);
+    answer(200, { object: 'list', url: '/v1/payment_intents', has_more: from + limit < listed.length, data: page });
+  });
+  const local = await listen(server);
+  return {
+    ...local,
+    requests,
+    get intents() {
+      return state.intents;
+    },
+    set intents(v) {
+      state.intents = v;
+    },
+    get unavailable() {
+      return state.unavailable;
+    },
+    set unavailable(v) {
+      state.unavailable = v;
+    },
   };
 }
 
@@ -628,6 +714,8 @@ export interface PaymentIntentInput {
   chargeId?: string;
   lastPaymentError?: object;
   id?: string;
+  /** Unix seconds; default now. */
+  created?: number;
 }
 
 /** A PaymentIntent; a succeeded one has its charge (card brand, last four, receipt URL). */
@@ -661,7 +749,7 @@ export function paymentIntent(input: PaymentIntentInput): PaymentIntentObject {
     capture_method: 'automatic',
     client_secret: `${id}_secret_${newId('s').slice(2)}`,
     confirmation_method: 'automatic',
-    created: nowSeconds(),
+    created: input.created ?? nowSeconds(),
     currency: input.currency ?? 'usd',
     customer: input.customer ?? null,
     latest_charge: latest,
@@ -806,30 +894,40 @@ export function dispute(input: DisputeInput): DisputeObject {
 
 /**
  * A test file's Stripe: stripe-mock behind a recording proxy, `LW_STRIPE_API_BASE` pointed at the proxy for the
- * file's life (restored at `stop`). Call `start` in beforeAll before the API starts, `stop` in afterAll.
+ * file's life (restored at `stop`). With `paymentIntentList`, the tests' list server sits between them and answers
+ * `GET /v1/payment_intents` from the file's script (`list`). Call `start` in beforeAll before the API starts, `stop`
+ * in afterAll.
  */
-export function stripeForTests(): {
+export function stripeForTests(opts: { paymentIntentList?: boolean } = {}): {
   start(): Promise<void>;
   stop(): Promise<void>;
   readonly proxy: RecordingProxy;
+  readonly list: PaymentIntentListServer;
 } {
   const saved = process.env.LW_STRIPE_API_BASE;
   let mock: LocalServer | undefined;
+  let list: PaymentIntentListServer | undefined;
   let proxy: RecordingProxy | undefined;
   return {
     async start() {
       mock = await startStripeMock();
-      proxy = await startRecordingProxy(mock.url);
+      if (opts.paymentIntentList) list = await startPaymentIntentListServer(mock.url);
+      proxy = await startRecordingProxy(list?.url ?? mock.url);
       process.env.LW_STRIPE_API_BASE = proxy.url;
     },
     async stop() {
       if (saved === undefined) delete process.env.LW_STRIPE_API_BASE;
       else process.env.LW_STRIPE_API_BASE = saved;
       await proxy?.stop();
+      await list?.stop();
       await mock?.stop();
     },
     get proxy() {
       return proxy!;
+    },
+    get list() {
+      if (!list) throw new Error('stripeForTests({ paymentIntentList: true }) has the list server');
+      return list;
     },
   };
 }

@@ -18,6 +18,12 @@ const TOOLS: { script: string; usage: string; bad: string[]; says: string }[] = 
     bad: ['--min-age-seconds', 'soon'],
     says: '--min-age-seconds: expected a number ≥ 0, got "soon"',
   },
+  {
+    script: 'ops/reconcile.ts',
+    usage: 'npm run reconcile',
+    bad: ['--hours', '0'],
+    says: '--hours: expected a number of hours > 0, got "0"',
+  },
   { script: 'ops/replay.ts', usage: 'npm run replay', bad: [], says: 'say what to replay' },
   {
     script: 'ops/soak.ts',
@@ -91,6 +97,7 @@ test('npx leadwire lists every command, and each is one of the tools above or a 
     'migrate',
     'config',
     'audit',
+    'reconcile',
     'replay',
     'keys',
     'soak',

@@ -7,13 +7,14 @@ import os from 'node:os';
 import path from 'node:path';
 
 import type { Client, Connection } from '@temporalio/client';
-import { sql, TransactionRollbackError } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 
 import type { Database, DbOrTx } from '../../db/connection';
 import { leadRecords } from '../../db/leads';
 import { createInProcessBus } from '../../db/offer-bus';
 import { type AuditReport, runAudit } from '../../ops/audit';
 import { fetchLeadHistories, historyRows, linkEvents, renderTimeline, replayHistories } from '../../ops/replay';
+import { auditCorrupted } from '../helpers/audit';
 import { cli } from '../helpers/cli';
 import { openTestPostgres } from '../helpers/db';
 import { HISTORIES_DIR } from '../helpers/histories';
@@ -34,20 +35,7 @@ let world: { agencyId: string; leadId: string; offerId: string; buyerIds: string
 /** Runs a CLI through tsx as `npm run …` would, against the test database and dev server. */
 const byName = (report: AuditReport, name: string) => report.checks.find((c) => c.name === name)!;
 
-/** Runs the audit on a corrupted copy of the data: the corruption is rolled back afterwards. */
-async function auditCorrupted(corrupt: (tx: DbOrTx) => Promise<void>): Promise<AuditReport> {
-  let report: AuditReport | null = null;
-  await database.db
-    .transaction(async (tx) => {
-      await corrupt(tx);
-      report = await runAudit(tx, { agencyId: world.agencyId });
-      tx.rollback();
-    })
-    .catch((err: unknown) => {
-      if (!(err instanceof TransactionRollbackError)) throw err;
-    });
-  return report!;
-}
+const auditBroken = (corrupt: (tx: DbOrTx) => Promise<void>) => auditCorrupted(database.db, world.agencyId, corrupt);
 
 beforeAll(async () => {
   database = await openTestPostgres();
@@ -93,15 +81,19 @@ describe('ledger audit', () => {
       winners: 1,
       attempts: 1, // the winning claim's attempt, taken by its sale
       caps: 0,
+      stripe_keys: 0,
+      stripe_money: 0,
       reports: 3, // the lead's day (one campaign, no source) and its day for each of the two buyers it was offered to
       workflows: 1,
+      stripe: 0,
     });
     expect(byName(report, 'workflows').skipped).toBeUndefined();
+    expect(byName(report, 'stripe').skipped).toBe('not asked (--stripe)');
   });
 
   test('finds a balance that is not its ledger, a charge without a sale, a broken winner count, a refund never paid', async () => {
     const [winner, other] = world.buyerIds as [string, string];
-    const report = await auditCorrupted(async (tx) => {
+    const report = await auditBroken(async (tx) => {
       await tx.execute(sql`UPDATE wallets SET balance = balance + 7 WHERE buyer_id = ${other}`);
       await tx.execute(
         sql`INSERT INTO ledger_entries (buyer_id, agency_id, kind, amount, idempotency_key) VALUES (${other}, ${world.agencyId}, 'charge', -1, ${`audit-test:${other}`})`,
@@ -124,7 +116,7 @@ describe('ledger audit', () => {
 
   test('finds a claim answered refused that was charged, and a claim attempt sold without its sale', async () => {
     const [winner, other] = world.buyerIds as [string, string];
-    const report = await auditCorrupted(async (tx) => {
+    const report = await auditBroken(async (tx) => {
       // The winner's claim as if the buyer had been told 409 while its sale committed (the phantom charge).
       await tx.execute(
         sql`UPDATE claim_attempts SET state = 'refused', reason = 'offer_closed' WHERE offer_id = ${world.offerId} AND buyer_id = ${winner}`,
@@ -146,7 +138,7 @@ describe('ledger audit', () => {
 
   test('finds a cap overrun in the agency time zone, and an exclusive lead sold twice', async () => {
     const [winner, other] = world.buyerIds as [string, string];
-    const report = await auditCorrupted(async (tx) => {
+    const report = await auditBroken(async (tx) => {
       await tx.execute(sql`UPDATE buyers SET caps = '{"daily": 0}'::jsonb WHERE id = ${winner}`);
       // The database refuses a second exclusive sale; take its guards away inside this transaction only.
       await tx.execute(sql`ALTER TABLE offers DROP CONSTRAINT offers_winners_within_max`);

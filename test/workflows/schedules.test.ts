@@ -81,6 +81,7 @@ test("a worker's start leaves every job's schedule as the list defines it: its i
       'report-fold',
       'expire-records',
       'rotate-secrets',
+      'reconcile-payments',
     ]);
     for (const job of PERIODIC_JOBS) {
       const d = await suite.client.schedule.getHandle(scheduleIdOf(taskQueue, job)).describe();
