@@ -175,6 +175,17 @@ export async function hmac(db: DbOrTx, purpose: string, value: string): Promise<
 }
 
 /**
+ * `hmacKey` from what is committed, read through `tx`, creating nothing: null when the database has no HMAC root
+ * yet (so nothing was ever hashed with it). For a caller inside a transaction, where a read through the database
+ * would wait for the transaction to end on PGlite's single connection.
+ */
+export async function committedHmacKey(tx: DbOrTx, purpose: string, salt: Buffer): Promise<Buffer | null> {
+  const [row] = await tx.select().from(keyStoreRoots).where(eq(keyStoreRoots.name, HMAC_ROOT));
+  if (!row) return null;
+  return hmacKeyWithRoot(Buffer.from(keyStore().open(row.sealed, ROOT_PURPOSE, HMAC_ROOT), 'base64'), purpose, salt);
+}
+
+/**
  * The key of `purpose` and `salt` (db/suppression.ts: one agency's salt), for callers that hash many values
  * (a CSV upload's million lines) with one key: derived once, never stored.
  */

@@ -42,7 +42,7 @@ import {
 } from '../domain/types';
 import { type KeyStore, keyStore } from '../lib/key-store';
 import type { DbOrTx } from './connection';
-import { hmacKey } from './key-store';
+import { committedHmacKey, hmacKey } from './key-store';
 import { leadById } from './leads';
 import { dncEntries, suppressionEntries, suppressionSalts } from './schema';
 
@@ -89,6 +89,30 @@ export async function suppressionHasher(db: DbOrTx, scope: SuppressionScope): Pr
   }
   const key = await cached.key;
   return (value) => crypto.createHmac('sha256', key).update(hmacInput(value), 'utf8').digest('hex');
+}
+
+/**
+ * The scope's hasher inside a transaction (the sale's): the cached one, else one made from what is committed,
+ * read through the transaction and creating nothing – on PGlite's single connection a read through the database
+ * would wait for the transaction to end. Null when the scope has no salt (or the database no HMAC root) yet:
+ * nothing was ever listed under it, since an entry is written only after its salt.
+ */
+async function committedHasher(db: DbOrTx, scope: SuppressionScope, tx: DbOrTx): Promise<SuppressionHasher | null> {
+  const name = scopeName(scope);
+  const store = keyStore();
+  const cached = hashers.get(db)?.get(name);
+  let key = cached && cached.store === store ? await cached.key : null;
+  if (!key) {
+    const [row] = await tx.select().from(suppressionSalts).where(eq(suppressionSalts.scope, name));
+    key = row ? await committedHmacKey(tx, PURPOSE, Buffer.from(row.salt, 'base64')) : null;
+    if (!key) return null;
+    // Salt and root never change once made: the key is the one suppressionHasher would derive.
+    let byScope = hashers.get(db);
+    if (!byScope) hashers.set(db, (byScope = new Map()));
+    byScope.set(name, { store, key: Promise.resolve(key) });
+  }
+  const k = key;
+  return (value) => crypto.createHmac('sha256', k).update(hmacInput(value), 'utf8').digest('hex');
 }
 
 export type SuppressionEntryRow = typeof suppressionEntries.$inferSelect;
@@ -176,12 +200,18 @@ export async function suppressionHits(
   if (contact.phoneE164) values.push({ kind: 'phone', normalised: contact.phoneE164 });
   if (contact.email) values.push({ kind: 'email', normalised: contact.email.trim().toLowerCase() });
   if (!values.length) return [];
-  const [agency, platform] = await Promise.all([
-    suppressionHasher(db, { agencyId }),
-    contact.phoneE164 ? suppressionHasher(db, PLATFORM) : null,
-  ]);
-  // One after the other: `within` may be a transaction, which runs one statement at a time.
-  const own = await agencyEntriesOf(within, agencyId, values.map(agency));
+  // Inside a transaction, one statement at a time and nothing through `db` (committedHasher).
+  const [agency, platform] =
+    within === db
+      ? await Promise.all([
+          suppressionHasher(db, { agencyId }),
+          contact.phoneE164 ? suppressionHasher(db, PLATFORM) : null,
+        ])
+      : [
+          await committedHasher(db, { agencyId }, within),
+          contact.phoneE164 ? await committedHasher(db, PLATFORM, within) : null,
+        ];
+  const own = agency ? await agencyEntriesOf(within, agencyId, values.map(agency)) : [];
   const dnc = platform && contact.phoneE164 ? await dncListsOf(within, platform(values[0]!)) : [];
   return [...own.map((e) => ({ list: e.list, dnc: false })), ...dnc.map((list) => ({ list, dnc: true }))];
 }

@@ -183,6 +183,7 @@ const TestCallView = z.object({
 
 export const Responses = {
   Endpoint: z.object({ endpoint: EndpointView }),
+  EndpointOrNone: z.object({ endpoint: EndpointView.nullable() }),
   EndpointDeleted: z.object({ deleted: z.boolean() }),
   EndpointTest: z.object({
     ping: Nullable(TestCallView).describe('null for a direct-post endpoint'),

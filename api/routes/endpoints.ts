@@ -117,15 +117,15 @@ export const endpointRoutes: AnyRoute[] = [
     summary: "A buyer's endpoint for outbound ping-post (its secret never: only whether one is set)",
     params: IdParams,
     responses: {
-      200: { description: 'the endpoint', schema: Responses.Endpoint },
+      200: { description: 'the endpoint, or null when the buyer has none', schema: Responses.EndpointOrNone },
       ...NOT_FOUND,
       ...AUTH_ERRORS,
     },
     async handler({ principal, params, services }) {
       const buyer = await loadBuyer(services, principal.agencyId, params.id);
       const endpoint = await endpointOfBuyer(services.db, buyer.id);
-      if (!endpoint) throw notFound('endpoint');
-      return { status: 200, body: { endpoint: endpointView(endpoint) } };
+      // A buyer without an endpoint is an answer, not an error: the console asks for every buyer it shows.
+      return { status: 200, body: { endpoint: endpoint ? endpointView(endpoint) : null } };
     },
   }),
 

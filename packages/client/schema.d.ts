@@ -4101,6 +4101,9 @@ export interface components {
         EndpointDeleted: {
             deleted: boolean;
         };
+        EndpointOrNone: {
+            endpoint: components["schemas"]["EndpointView"] | null;
+        };
         EndpointPut: {
             /** @description where pings go (the non-identifying fields); absent or null: the lead is posted directly */
             pingUrl?: string | null;
@@ -8207,13 +8210,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description the endpoint */
+            /** @description the endpoint, or null when the buyer has none */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Endpoint"];
+                    "application/json": components["schemas"]["EndpointOrNone"];
                 };
             };
             /** @description missing or invalid API key (`unauthorized`) */

@@ -96,7 +96,7 @@ test('a template that reads a hidden field into a ping, and bad rules, are a 400
       position: expect.any(Number),
     },
   ]);
-  expect((await h.http.get(path).set(bearer(adminKey))).status).toBe(404); // nothing saved
+  expect((await h.http.get(path).set(bearer(adminKey))).body).toEqual({ endpoint: null }); // nothing saved
 });
 
 test('a ping URL needs its template and rules; hmac needs a whsec_ key; a new endpoint needs its secret', async () => {
@@ -169,5 +169,6 @@ test('another agency’s buyer is a 404, and removing an endpoint removes its lo
   await h.http.post(`${path}/test`).set(bearer(adminKey)).send({}).expect(200);
   expect((await h.http.delete(path).set(bearer(adminKey))).body).toEqual({ deleted: true });
   expect((await h.http.get(`${path}/calls`).set(bearer(adminKey))).body).toEqual({ calls: [] });
-  expect((await h.http.get(path).set(bearer(adminKey))).status).toBe(404);
+  expect((await h.http.get(path).set(bearer(adminKey))).body).toEqual({ endpoint: null });
+  expect((await h.http.get(path).set(bearer(other.adminKey))).status).toBe(404); // not its buyer
 });

@@ -202,10 +202,14 @@ describe('auto-recharge', () => {
       'metadata[leadwireBuyerId]': w.buyerId,
       'metadata[leadwireAgencyId]': w.agencyId,
     });
-    // Stripe answered "succeeded", but nothing is credited before the webhook.
-    const [pending] = await paymentsOf(w);
+    // Stripe answered "succeeded", but nothing is credited before the webhook. (Stripe's answer is seen here before
+    // the activity records its intent id on the payment: wait for that write.)
+    const pending = await eventually(
+      async () => (await paymentsOf(w)).find((p) => p.stripePaymentIntentId === pi.id),
+      20_000,
+      "the payment's intent id",
+    );
     expect(pending).toMatchObject({ kind: 'auto_recharge', status: 'pending', stripeIdempotencyKey: key });
-    expect(pending!.stripePaymentIntentId).toBe(pi.id);
     await new Promise((r) => setTimeout(r, 500));
     expect(await walletBalance(h.database.db, w.buyerId)).toBe(45);
 

@@ -36,14 +36,7 @@ export function EndpointPanel({ buyerId }: { buyerId: string }) {
   const { api } = useConsole();
   const path = { params: { path: { id: buyerId } } };
   const endpoint = useAsync(
-    () =>
-      ok(api.client.GET('/v1/buyers/{id}/endpoint', path)).then(
-        (r) => r.endpoint,
-        (err: unknown) => {
-          if (err instanceof ApiError && err.status === 404) return null;
-          throw err;
-        },
-      ),
+    () => ok(api.client.GET('/v1/buyers/{id}/endpoint', path)).then((r) => r.endpoint),
     [buyerId],
   );
   const calls = useAsync(() => ok(api.client.GET('/v1/buyers/{id}/endpoint/calls', path)), [buyerId]);
