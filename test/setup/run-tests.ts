@@ -1,9 +1,10 @@
 /**
- * `npm test`: the whole suite in one Jest process (`--runInBand`), or with `LW_TEST_SPLIT=1` split into Jest
- * processes that share nothing. The split is opt-in until a run on a quiet machine shows it faster and as steady
- * as the serial run (#25 item 10; measured so far only on a loaded machine). Each process runs its own
- * globalSetup (test/setup/global-setup.ts): its own fresh Postgres database and its own Temporal dev server,
- * so no process sees another's rows, NOTIFY channels, workflows or task queues; ports are ephemeral.
+ * `npm test`: the whole suite split into Jest processes that share nothing, or with `LW_TEST_SPLIT=0` in one Jest
+ * process (`--runInBand`). The split is the default since a clean-clone CI run of the whole suite on a quiet machine
+ * (#25 item 10): its first phase took 25 minutes where the same files take about 40 one after the other. Each
+ * process runs its own globalSetup (test/setup/global-setup.ts): its own fresh Postgres database and its own
+ * Temporal dev server, so no process sees another's rows, NOTIFY channels, workflows or task queues; ports are
+ * ephemeral.
  *
  *   phase 1, two processes at once:  GROUPS 'pages' and 'rest' (most of the suite waits on I/O: Temporal,
  *                                    Postgres, Chromium, timers, so two cores serve both)
@@ -13,9 +14,9 @@
  * run would write it), prints one summary over every test, and exits non-zero when any process failed.
  * Lines are prefixed with their process's group.
  *
- *   npm test                                      everything in one Jest process, --runInBand (CI: .ci/run)
- *   LW_TEST_SPLIT=1 npm test                      everything, split as above
- *   LW_TEST_SPLIT=1 npm test -- --json --outputFile=<file>   the same, with the merged JSON result
+ *   npm test                                      everything, split as above (CI: .ci/run)
+ *   npm test -- --json --outputFile=<file>        the same, with the merged JSON result
+ *   LW_TEST_SPLIT=0 npm test                      everything in one Jest process, --runInBand
  *   npm test -- <file or pattern> [jest options]  one Jest process, --runInBand, with exactly those arguments
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -246,7 +247,7 @@ async function main(args: string[]): Promise<number> {
       for (const child of running) child.kill(signal);
     });
   }
-  const split = process.env.LW_TEST_SPLIT === '1' ? splitOptions(args) : null;
+  const split = process.env.LW_TEST_SPLIT === '0' ? null : splitOptions(args);
   return split ? runSplit(split.outputFile) : runSerial(args);
 }
 
