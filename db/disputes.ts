@@ -24,7 +24,7 @@ import { appendEvents } from './offers';
 import { newestFirst, type Page, type PageArgs } from './pages';
 import { assignments, disputes } from './schema';
 import { reverseSourcePayout } from './sources';
-import { suppressReturnedLead } from './suppression';
+import { suppressionHasher, suppressReturnedLead } from './suppression';
 
 export type DisputeRow = typeof disputes.$inferSelect;
 
@@ -164,6 +164,9 @@ export async function resolveDispute(
     by?: AuditBy;
   },
 ): Promise<ResolveDisputeResult> {
+  // An approval may list the lead (a fraud return): its key is made before the transaction, since on PGlite's
+  // single connection a read through the database inside it would wait for the transaction to end.
+  if (input.approve) await suppressionHasher(db, { agencyId: input.agencyId });
   return db.transaction(async (tx) => {
     const [dispute] = await tx
       .select()
