@@ -149,6 +149,12 @@ export async function rotateSecrets(db: DbOrTx, limit = 100): Promise<{ moved: n
 
 const roots = new WeakMap<object, { store: KeyStore; root: Promise<Buffer> }>();
 
+/** The database's HMAC root key as stored, opened; null when none was made yet. */
+async function storedRoot(db: DbOrTx, store: KeyStore): Promise<Buffer | null> {
+  const [row] = await db.select().from(keyStoreRoots).where(eq(keyStoreRoots.name, HMAC_ROOT));
+  return row ? Buffer.from(store.open(row.sealed, ROOT_PURPOSE, HMAC_ROOT), 'base64') : null;
+}
+
 /** The HMAC root key of this database: created (sealed) on first use, then opened once per process and store. */
 async function hmacRoot(db: DbOrTx): Promise<Buffer> {
   const store = keyStore();
@@ -157,8 +163,7 @@ async function hmacRoot(db: DbOrTx): Promise<Buffer> {
   const root = (async () => {
     const fresh = store.seal(ROOT_PURPOSE, crypto.randomBytes(32).toString('base64'), HMAC_ROOT);
     await db.insert(keyStoreRoots).values({ name: HMAC_ROOT, sealed: fresh }).onConflictDoNothing();
-    const [row] = await db.select().from(keyStoreRoots).where(eq(keyStoreRoots.name, HMAC_ROOT));
-    return Buffer.from(store.open(row!.sealed, ROOT_PURPOSE, HMAC_ROOT), 'base64');
+    return (await storedRoot(db, store))!;
   })();
   roots.set(db, { store, root });
   root.catch(() => roots.delete(db));
@@ -180,9 +185,8 @@ export async function hmac(db: DbOrTx, purpose: string, value: string): Promise<
  * would wait for the transaction to end on PGlite's single connection.
  */
 export async function committedHmacKey(tx: DbOrTx, purpose: string, salt: Buffer): Promise<Buffer | null> {
-  const [row] = await tx.select().from(keyStoreRoots).where(eq(keyStoreRoots.name, HMAC_ROOT));
-  if (!row) return null;
-  return hmacKeyWithRoot(Buffer.from(keyStore().open(row.sealed, ROOT_PURPOSE, HMAC_ROOT), 'base64'), purpose, salt);
+  const root = await storedRoot(tx, keyStore());
+  return root && hmacKeyWithRoot(root, purpose, salt);
 }
 
 /**

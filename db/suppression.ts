@@ -61,6 +61,19 @@ export interface SuppressionHasher {
 
 const hashers = new WeakMap<object, Map<string, { store: KeyStore; key: Promise<Buffer> }>>();
 
+/** The process's cached keys of one database, by scope. */
+function keysOf(db: DbOrTx): Map<string, { store: KeyStore; key: Promise<Buffer> }> {
+  let byScope = hashers.get(db);
+  if (!byScope) hashers.set(db, (byScope = new Map()));
+  return byScope;
+}
+
+/** The hasher of a scope's key: HMAC-SHA256 of the value's normalised form, hex. */
+const hasherWith =
+  (key: Buffer): SuppressionHasher =>
+  (value) =>
+    crypto.createHmac('sha256', key).update(hmacInput(value), 'utf8').digest('hex');
+
 /**
  * The scope's hasher: its salt (made on first use; two processes making it at once agree on the first) and the
  * key derived from it, kept per database and scope for the process (neither changes once made), so a check on
@@ -69,8 +82,7 @@ const hashers = new WeakMap<object, Map<string, { store: KeyStore; key: Promise<
 export async function suppressionHasher(db: DbOrTx, scope: SuppressionScope): Promise<SuppressionHasher> {
   const name = scopeName(scope);
   const store = keyStore();
-  let byScope = hashers.get(db);
-  if (!byScope) hashers.set(db, (byScope = new Map()));
+  const byScope = keysOf(db);
   let cached = byScope.get(name);
   if (!cached || cached.store !== store) {
     const key = (async () => {
@@ -87,8 +99,7 @@ export async function suppressionHasher(db: DbOrTx, scope: SuppressionScope): Pr
     key.catch(() => byScope.delete(name)); // a failed read is not remembered
     byScope.set(name, (cached = { store, key }));
   }
-  const key = await cached.key;
-  return (value) => crypto.createHmac('sha256', key).update(hmacInput(value), 'utf8').digest('hex');
+  return hasherWith(await cached.key);
 }
 
 /**
@@ -107,12 +118,9 @@ async function committedHasher(db: DbOrTx, scope: SuppressionScope, tx: DbOrTx):
     key = row ? await committedHmacKey(tx, PURPOSE, Buffer.from(row.salt, 'base64')) : null;
     if (!key) return null;
     // Salt and root never change once made: the key is the one suppressionHasher would derive.
-    let byScope = hashers.get(db);
-    if (!byScope) hashers.set(db, (byScope = new Map()));
-    byScope.set(name, { store, key: Promise.resolve(key) });
+    keysOf(db).set(name, { store, key: Promise.resolve(key) });
   }
-  const k = key;
-  return (value) => crypto.createHmac('sha256', k).update(hmacInput(value), 'utf8').digest('hex');
+  return hasherWith(key);
 }
 
 export type SuppressionEntryRow = typeof suppressionEntries.$inferSelect;

@@ -75,6 +75,10 @@ async function pingContact(
   return suppressed ? SUPPRESSED : null;
 }
 
+/** 409 `ping_already_posted`, with the lead the ping became (the answer a retried post reads its lead id from). */
+const alreadyPosted = (leadId: string | undefined) =>
+  new Problem(409, 'ping_already_posted', 'This ping was already posted.', { leadId });
+
 export const supplyRoutes: AnyRoute[] = [
   route({
     method: 'post',
@@ -165,10 +169,7 @@ export const supplyRoutes: AnyRoute[] = [
       // restarted between the two) left the ping posted without a lead: this post finishes it, under the same lead id.
       const unfinished = async (p: { postedAt: Date | null; leadId: string | null }) =>
         !!p.postedAt && p.leadId === leadId && !(await leadById(services.db, leadId));
-      if (ping.postedAt && !(await unfinished(ping)))
-        throw new Problem(409, 'ping_already_posted', 'This ping was already posted.', {
-          leadId: ping.leadId ?? undefined,
-        });
+      if (ping.postedAt && !(await unfinished(ping))) throw alreadyPosted(ping.leadId ?? undefined);
       const errors = postContradictions(ping, body).map((c) => ({ in: 'body' as const, ...c }));
       if (errors.length)
         throw new Problem(422, 'post_contradicts_ping', `${errors[0]!.path}: ${errors[0]!.message}`, { errors });
@@ -180,7 +181,7 @@ export const supplyRoutes: AnyRoute[] = [
           throw new Problem(410, 'ping_expired', 'The ping has expired; ping again.', {
             expiredAt: ping.expiresAt.toISOString(),
           });
-        throw new Problem(409, 'ping_already_posted', 'This ping was already posted.', { leadId });
+        throw alreadyPosted(leadId);
       }
       try {
         const lead = await submitLead(services, {
@@ -202,7 +203,7 @@ export const supplyRoutes: AnyRoute[] = [
       } catch (err) {
         // Two posts finishing one unfinished post at once: the second finds the first's lead.
         if (err instanceof Problem && err.code === 'duplicate_lead' && err.extra.duplicateOf === leadId)
-          throw new Problem(409, 'ping_already_posted', 'This ping was already posted.', { leadId });
+          throw alreadyPosted(leadId);
         // Not stored (paused campaign, consent, duplicate): the ping may be posted again, corrected. Stored: it stays posted.
         if (err instanceof Problem && err.code !== 'service_unavailable') {
           await releasePing(services.db, ping.id);
