@@ -41,6 +41,7 @@ import {
   type SuppressionSource,
 } from '../domain/types';
 import { type KeyStore, keyStore } from '../lib/key-store';
+import { type AuditBy, recordChange } from './audit';
 import type { DbOrTx } from './connection';
 import { committedHmacKey, hmacKey } from './key-store';
 import { leadById } from './leads';
@@ -147,6 +148,38 @@ export async function addSuppressionEntries(
     )
     SELECT count(*)::int AS n FROM added`)) as unknown as { rows: { n: number }[] };
   return Number(rows.rows[0]?.n ?? 0);
+}
+
+/**
+ * A change of an agency's lists in its audit log: the list, what kind of entries, how many and how they came –
+ * never a number, an address or an HMAC (the log is read by more people than the list).
+ */
+export function recordSuppressionChange(
+  db: DbOrTx,
+  input: {
+    agencyId: string;
+    by: AuditBy;
+    action: 'listed' | 'unlisted';
+    list: AgencySuppressionList;
+    source: SuppressionSource | 'removed';
+    entries: number;
+    kind?: SuppressionKind;
+  },
+): Promise<boolean> {
+  const { agencyId, by, action, list, source, entries, kind } = input;
+  return recordChange(db, {
+    agencyId,
+    by,
+    objectType: 'suppression_list',
+    objectId: agencyId,
+    action,
+    changes: {
+      list: { from: null, to: list },
+      entries: { from: null, to: entries },
+      ...(kind ? { kind: { from: null, to: kind } } : {}),
+    },
+    note: source === 'csv' ? 'CSV upload' : source === 'api' ? 'added by API' : source === 'removed' ? null : source,
+  });
 }
 
 /** Adds phone HMACs to a platform Do-Not-Call list (a state's when `state` is given); answers how many were new. */

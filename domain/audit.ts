@@ -43,6 +43,8 @@ export const AUDIT_OBJECT_TYPES = [
   'payment_settings',
   'payment',
   'billing',
+  /** An agency's suppression lists (object id: the agency's); entries are named by list and count, never by value. */
+  'suppression_list',
 ] as const;
 export type AuditObjectType = (typeof AUDIT_OBJECT_TYPES)[number];
 
@@ -65,6 +67,10 @@ export const AUDIT_ACTIONS = [
   'removed',
   'ownership_transferred',
   'refund_requested',
+  /** Numbers or addresses put on a suppression list (by hand or by an upload): how many, never which. */
+  'listed',
+  /** One entry taken off a suppression list. */
+  'unlisted',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -16,12 +16,14 @@ import {
   loadDncFile,
   type LoadReport,
   loadSuppressionCsv,
+  recordSuppressionChange,
   removeSuppressionEntry,
   suppressionCounts,
   suppressionHasher,
 } from '../../db/suppression';
 import { DEFAULT_PHONE_COUNTRY } from '../../domain/contact-checks';
 import { suppressionValue } from '../../domain/suppression';
+import { auditBy } from '../audit';
 import { notFound, Problem } from '../problem';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
 import type { ApiServices } from '../services';
@@ -116,12 +118,25 @@ export const suppressionRoutes: AnyRoute[] = [
     async handler({ principal, body, services }) {
       const value = valueOf(body.value, await countryOf(services, principal.agencyId));
       const hmac = (await suppressionHasher(services.db, { agencyId: principal.agencyId }))(value);
-      const added = await addSuppressionEntries(services.db, {
-        agencyId: principal.agencyId,
-        list: body.list,
-        source: 'api',
-        note: body.note || null,
-        entries: [{ kind: value.kind, hmac }],
+      const added = await services.db.transaction(async (tx) => {
+        const n = await addSuppressionEntries(tx, {
+          agencyId: principal.agencyId,
+          list: body.list,
+          source: 'api',
+          note: body.note || null,
+          entries: [{ kind: value.kind, hmac }],
+        });
+        if (n)
+          await recordSuppressionChange(tx, {
+            agencyId: principal.agencyId,
+            by: auditBy(principal),
+            action: 'listed',
+            list: body.list,
+            source: 'api',
+            entries: n,
+            kind: value.kind,
+          });
+        return n;
       });
       const entry = (await agencyEntriesOf(services.db, principal.agencyId, [hmac])).find((e) => e.list === body.list)!;
       return { status: added ? 201 : 200, body: { entry: suppressionEntryView(entry), added: added > 0 } };
@@ -170,7 +185,20 @@ export const suppressionRoutes: AnyRoute[] = [
     params: EntryParams,
     responses: { 204: { description: 'removed' }, ...BAD_INPUT, ...NOT_FOUND, ...AUTH_ERRORS },
     async handler({ principal, params, services }) {
-      const removed = await removeSuppressionEntry(services.db, principal.agencyId, params.id);
+      const removed = await services.db.transaction(async (tx) => {
+        const row = await removeSuppressionEntry(tx, principal.agencyId, params.id);
+        if (row)
+          await recordSuppressionChange(tx, {
+            agencyId: principal.agencyId,
+            by: auditBy(principal),
+            action: 'unlisted',
+            list: row.list,
+            source: 'removed',
+            entries: 1,
+            kind: row.kind,
+          });
+        return row;
+      });
       if (!removed) throw notFound('suppression entry');
       return { status: 204 };
     },
@@ -202,6 +230,16 @@ export const suppressionRoutes: AnyRoute[] = [
           file,
         ),
       );
+      // Batches commit as the file streams, so the upload is logged once, after its last batch, with what it added.
+      if (report.added)
+        await recordSuppressionChange(services.db, {
+          agencyId: principal.agencyId,
+          by: auditBy(principal),
+          action: 'listed',
+          list: query.list,
+          source: 'csv',
+          entries: report.added,
+        });
       return { status: 200, body: report };
     },
   }),

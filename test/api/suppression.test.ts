@@ -138,6 +138,33 @@ test('a number and an address go on a list as keyed HMACs only: no table holds t
   }
 });
 
+test("the agency's audit log records each change of its lists: which list, how many, by whom – never the value", async () => {
+  const { adminKey } = await apiAgency(h);
+  const added = await add(adminKey, { list: 'do_not_contact', value: '(512) 555-0144' });
+  await add(adminKey, { list: 'do_not_contact', value: '512-555-0144' }); // already listed: no change, no entry
+  await upload(adminKey, 'list=litigator', 'phone\n5125550145\n5125550146\nnope');
+  await upload(adminKey, 'list=litigator', 'phone\n5125550145'); // adds nothing: no entry
+  expect((await h.http.delete(`/v1/suppression/entries/${added.body.entry.id}`).set(bearer(adminKey))).status).toBe(
+    204,
+  );
+
+  const log = await h.http.get('/v1/audit-log?objectType=suppression_list').set(bearer(adminKey));
+  expect(log.status).toBe(200);
+  const entries = log.body.entries as {
+    action: string;
+    changes: Record<string, { to: unknown }>;
+    note: string | null;
+  }[];
+  expect(entries.map((e) => [e.action, e.changes.list!.to, e.changes.entries!.to, e.note])).toEqual([
+    ['unlisted', 'do_not_contact', 1, null],
+    ['listed', 'litigator', 2, 'CSV upload'],
+    ['listed', 'do_not_contact', 1, 'added by API'],
+  ]);
+  const dump = JSON.stringify(log.body);
+  for (const plain of ['5550144', '555-0144', '5550145', added.body.entry.id.split('.')[1]])
+    expect([plain, dump.includes(plain)]).toEqual([plain, false]);
+});
+
 test('a suppressed person at intake: stored, sent to review with `suppressed`, offered to nobody; the source is told', async () => {
   const { adminKey } = await apiAgency(h);
   await apiBuyer(h, adminKey, { credits: 100 });
