@@ -90,7 +90,15 @@ export async function dropTestDatabase(adminUrl: string, dbName: string): Promis
   }
 }
 
-export default async function globalSetup(): Promise<void> {
+/**
+ * Whether this run may reach the Temporal server program: the whole suite, or any test under test/faults or
+ * test/ops (the cluster, TLS and fault tests). A run of other named files does not wait for its first build.
+ */
+function runNeedsServerProgram(testPathPattern: string | undefined): boolean {
+  return !testPathPattern || /faults|ops|cluster|nemesis|tls/.test(testPathPattern);
+}
+
+export default async function globalSetup(globalConfig?: { testPathPattern?: string }): Promise<void> {
   const pgAdminUrl = process.env.DATABASE_URL || DEFAULT_PG_URL;
   const { dbName, url } = await createTestDatabase(pgAdminUrl);
   const infra: TestInfra = { pgAdminUrl, dbName };
@@ -102,7 +110,7 @@ export default async function globalSetup(): Promise<void> {
 
   // The cluster tests (test/ops/cluster, test/faults/cluster) run the Temporal server program: build it here, once
   // and cached, so that a test's own time limit never has to cover a first build (several minutes on two cores).
-  await ensureTemporalServer();
+  if (runNeedsServerProgram(globalConfig?.testPathPattern)) await ensureTemporalServer();
 
   let temporalLine: string;
   if (process.env.TEMPORAL_ADDRESS) {
