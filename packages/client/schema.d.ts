@@ -3268,7 +3268,7 @@ export interface components {
         /** @enum {string} */
         AuctionPricing: "first_price" | "second_price";
         /** @enum {string} */
-        AuditAction: "created" | "updated" | "deleted" | "credited" | "webhook_secret_rotated" | "key_issued" | "key_revoked" | "assigned" | "reoffered" | "rejected" | "opened" | "resolved" | "invited" | "role_changed" | "removed" | "ownership_transferred" | "refund_requested";
+        AuditAction: "created" | "updated" | "deleted" | "credited" | "webhook_secret_rotated" | "key_issued" | "key_revoked" | "assigned" | "reoffered" | "rejected" | "opened" | "resolved" | "invited" | "role_changed" | "removed" | "ownership_transferred" | "refund_requested" | "listed" | "unlisted";
         /** @enum {string} */
         AuditActorType: "root" | "user" | "key" | "system" | "unrecorded";
         /** @description who made the change */
@@ -3309,7 +3309,7 @@ export interface components {
             nextCursor: string | null;
         };
         /** @enum {string} */
-        AuditObjectType: "buyer" | "campaign" | "wallet" | "agency_settings" | "lead" | "dispute" | "api_key" | "source" | "membership" | "user" | "payment_settings" | "payment" | "billing";
+        AuditObjectType: "buyer" | "campaign" | "wallet" | "agency_settings" | "lead" | "dispute" | "api_key" | "source" | "membership" | "user" | "payment_settings" | "payment" | "billing" | "suppression_list";
         AuthenticationResponse: {
             id: string;
             rawId: string;
