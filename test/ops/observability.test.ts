@@ -49,7 +49,7 @@ test('a claim through the API and a feed client show up in /metrics: latencies, 
 
     const during = (await h.http.get('/metrics')).text;
     expect(sample(during, 'leadwire_offers_open')).toBeGreaterThanOrEqual(1);
-    expect(sample(during, 'leadwire_feed_connections')).toBe(1);
+    expect(sample(during, 'leadwire_feed_connections_open')).toBe(1);
     expect(sample(during, 'leadwire_feed_delivery_seconds_count', { type: 'offer.opened' })).toBeGreaterThanOrEqual(1);
 
     const won = await h.http.post(`/v1/offers/${offerId}/claim`).set(bearer(buyer.apiKey)).send({});

@@ -2,8 +2,10 @@
  * OpenTelemetry end to end (observability/tracing.ts) with an in-memory exporter: the API, a worker
  * bundled with Temporal's OpenTelemetry plugin and a traced Temporal client, in this process on the
  * run's dev server and Postgres, and a real webhook receiver. One claim over HTTP yields one connected
- * trace: the API's server span, the client's Update, the workflow's handling of it, the sale activity
- * and its Postgres statements. The lead's own trace reaches the buyer's webhook through `traceparent`.
+ * trace: the API's server span (instrumentation-http, named by instrumentation-express's route), its route
+ * handler, the client's Update, the workflow's handling of it, the sale activity and its Postgres statements
+ * (instrumentation-pg). The lead's own trace reaches the buyer's webhook through the `traceparent` of
+ * instrumentation-http's client span. (test/ops/instrumentation.test.ts checks the hooks outside Jest.)
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -102,6 +104,9 @@ function connected(spans: ReadableSpan[]): boolean {
   return roots.length === 1;
 }
 
+const EXPRESS = '@opentelemetry/instrumentation-express';
+const scope = (s: ReadableSpan) => s.instrumentationLibrary.name;
+
 const ancestors = (span: ReadableSpan, byId: Map<string, ReadableSpan>): ReadableSpan[] => {
   const out: ReadableSpan[] = [];
   for (
@@ -169,12 +174,17 @@ test('one claim over HTTP is one connected trace: API request → Update → wor
   const claimTrace = claimRoot.spanContext().traceId;
   expect(connected(inTrace(claimTrace))).toBe(true);
   const sale = one('RunActivity:postAndCharge', claimTrace);
-  expect(ancestors(sale, byId).map((s) => s.name)).toEqual([
+  const saleAncestors = ancestors(sale, byId);
+  expect(saleAncestors.filter((s) => scope(s) !== EXPRESS).map((s) => s.name)).toEqual([
     'StartActivity:postAndCharge',
     'HandleUpdate:claim',
     'StartWorkflowUpdate:claim',
     'POST /v1/offers/:id/claim',
   ]);
+  // The Update was sent from the route's handler: Express's spans sit between the request and the client call.
+  expect(saleAncestors[3]!.name).toMatch(/^request handler/);
+  expect(scope(saleAncestors[3]!)).toBe(EXPRESS);
+  expect(claimRoot.attributes['http.route']).toBe('/v1/offers/:id/claim');
   // The sale's transaction, statement by statement, in the order they started.
   const saleSql = inTrace(claimTrace)
     .filter((s) => s.parentSpanId === sale.spanContext().spanId)
@@ -195,8 +205,12 @@ test('one claim over HTTP is one connected trace: API request → Update → wor
   const leadRoot = spans.find((s) => s.kind === SpanKind.SERVER && s.name === 'POST /v1/leads')!;
   const leadTrace = leadRoot.spanContext().traceId;
   expect(connected(inTrace(leadTrace))).toBe(true);
-  const post = one('POST delivery', leadTrace);
-  expect(ancestors(post, byId).map((s) => s.name)).toEqual([
+  const posts = inTrace(leadTrace).filter(
+    (s) => s.kind === SpanKind.CLIENT && scope(s) === '@opentelemetry/instrumentation-http',
+  );
+  expect(posts.map((s) => [s.name, s.attributes['http.url']])).toEqual([['POST', hook.url]]);
+  const post = posts[0]!;
+  expect(ancestors(post, byId).filter((s) => scope(s) !== EXPRESS).map((s) => s.name)).toEqual([
     'RunActivity:deliverWebhook',
     'StartActivity:deliverWebhook',
     'RunWorkflow:leadWorkflow',
