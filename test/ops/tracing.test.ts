@@ -5,7 +5,8 @@
  * trace: the API's server span (instrumentation-http, named by instrumentation-express's route), its route
  * handler, the client's Update, the workflow's handling of it, the sale activity and its Postgres statements
  * (instrumentation-pg). The lead's own trace reaches the buyer's webhook through the `traceparent` of
- * instrumentation-http's client span. (test/ops/instrumentation.test.ts checks the hooks outside Jest.)
+ * instrumentation-http's client span. The API's request line and the activities' lines carry the trace
+ * (trace_id, span_id) and the request id. (test/ops/instrumentation.test.ts checks the hooks outside Jest.)
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -15,10 +16,12 @@ import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
+import pino from 'pino';
 
 import { createApi } from '../../api/app';
 import type { Database } from '../../db/connection';
 import { createInProcessBus } from '../../db/offer-bus';
+import { logger } from '../../observability/logger';
 import { exporterFromEnv, installTracing, shutdownTracing } from '../../observability/tracing';
 import { connectTemporal, plainTarget } from '../../temporal/connection';
 import { createLeadwireWorker } from '../../worker/worker';
@@ -39,8 +42,14 @@ let client: Client;
 let server: http.Server;
 let baseUrl: string;
 const hook = { server: http.createServer(), url: '', received: [] as http.IncomingHttpHeaders[] };
+/** The process logger's lines (its stream swapped for the test; the loggers made from it write there too). */
+const lines: Record<string, unknown>[] = [];
+const logStream = logger as unknown as Record<symbol, unknown>;
+const saved = { stream: logStream[pino.symbols.streamSym], level: logger.level };
 
 beforeAll(async () => {
+  logStream[pino.symbols.streamSym] = { write: (line: string) => lines.push(JSON.parse(line)) };
+  logger.level = 'debug';
   installTracing(new SimpleSpanProcessor(exporter), 'leadwire-test');
   hook.server.on('request', (req, res) => {
     req.resume();
@@ -74,6 +83,7 @@ beforeAll(async () => {
     rateLimits: RELAXED_LIMITS,
     webhookAllowlist: '127.0.0.1',
     logger: { error: () => undefined, warn: () => undefined },
+    requestLogger: logger.child({ component: 'api' }),
   });
   server = http.createServer(api.app);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -89,10 +99,18 @@ afterAll(async () => {
   await database?.close();
   await new Promise<void>((r) => hook.server.close(() => r()));
   await shutdownTracing();
+  logStream[pino.symbols.streamSym] = saved.stream;
+  logger.level = saved.level;
 });
 
-async function ok(method: string, path: string, key: string, body?: unknown): Promise<Record<string, unknown>> {
-  const answer = await call(baseUrl, method, path, { key, body });
+async function ok(
+  method: string,
+  path: string,
+  key: string,
+  body?: unknown,
+  headers?: Record<string, string>,
+): Promise<Record<string, unknown>> {
+  const answer = await call(baseUrl, method, path, { key, body, headers });
   if (answer.status >= 300) throw new Error(`${method} ${path}: ${answer.status} ${JSON.stringify(answer.body)}`);
   return answer.body;
 }
@@ -151,7 +169,13 @@ test('one claim over HTTP is one connected trace: API request → Update → wor
     'the offer',
   );
 
-  const claim = await ok('POST', `/v1/offers/${offerId}/claim`, buyer.key, { requestId: 'traced-claim' });
+  const claim = await ok(
+    'POST',
+    `/v1/offers/${offerId}/claim`,
+    buyer.key,
+    { requestId: 'traced-claim' },
+    { 'X-Request-Id': 'claim-req-1' },
+  );
   expect(claim.result).toBe('won');
   // The lead's workflow span ends when the workflow does (after the delivery).
   await eventually(
@@ -210,7 +234,11 @@ test('one claim over HTTP is one connected trace: API request → Update → wor
   );
   expect(posts.map((s) => [s.name, s.attributes['http.url']])).toEqual([['POST', hook.url]]);
   const post = posts[0]!;
-  expect(ancestors(post, byId).filter((s) => scope(s) !== EXPRESS).map((s) => s.name)).toEqual([
+  expect(
+    ancestors(post, byId)
+      .filter((s) => scope(s) !== EXPRESS)
+      .map((s) => s.name),
+  ).toEqual([
     'RunActivity:deliverWebhook',
     'StartActivity:deliverWebhook',
     'RunWorkflow:leadWorkflow',
@@ -218,6 +246,19 @@ test('one claim over HTTP is one connected trace: API request → Update → wor
     'POST /v1/leads',
   ]);
   expect(hook.received.map((h) => h.traceparent)).toEqual([`00-${leadTrace}-${post.spanContext().spanId}-01`]);
+
+  // The logs: the claim's request line carries the caller's request id and the request's trace; the activities'
+  // lines their workflow's trace (the sale: the claim's; the delivery: the lead's).
+  const spanIds = new Set(spans.map((s) => s.spanContext().spanId));
+  const claimLine = lines.find((l) => l.msg === 'request' && l.route === '/v1/offers/:id/claim');
+  expect(claimLine).toMatchObject({ requestId: 'claim-req-1', trace_id: claimTrace, component: 'api', status: 200 });
+  expect(spanIds.has(claimLine!.span_id as string)).toBe(true);
+  const leadLine = lines.find((l) => l.msg === 'request' && l.route === '/v1/leads');
+  expect(leadLine).toMatchObject({ trace_id: leadTrace });
+  expect(leadLine!.requestId).toMatch(/^[0-9a-f-]{36}$/);
+  const done = (activity: string) => lines.find((l) => l.activity === activity && l.msg === 'activity completed');
+  expect(done('postAndCharge')).toMatchObject({ trace_id: claimTrace });
+  expect(done('deliverWebhook')).toMatchObject({ trace_id: leadTrace, leadId });
 });
 
 test('tracing is off unless the standard OTEL_* variables ask for an exporter', () => {
