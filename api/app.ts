@@ -26,7 +26,6 @@ import { countOpenOffers } from '../db/offers';
 import { warmContactChecks } from '../domain/contact-checks';
 import { setting } from '../lib/config';
 import { type MxChecker, mxFromSettings } from '../lib/mx';
-import { traceRequests } from '../observability/tracing';
 import { type AccountMailer, smtpAccountMailer } from './account-mail';
 import { buildAsyncApi } from './asyncapi';
 import { Authenticator, type Principal } from './auth';
@@ -41,6 +40,7 @@ import { buildOpenApi, docsPage } from './openapi';
 import { PingDesk } from './pings';
 import { errorHandler, type ErrorLogger, Problem } from './problem';
 import { type BucketOptions, type RateLimiter, TokenBuckets } from './rate-limit';
+import { requestIds, requestLog, type RequestLogger, routeOf } from './request-log';
 import { type AnyRoute, isRaw, isStream, type StreamReply } from './route';
 import { accountRoutes } from './routes/account';
 import { agencyRoutes } from './routes/agencies';
@@ -110,11 +110,11 @@ export interface ApiDeps {
   /** Internal hosts/IPs/CIDRs buyer webhooks may target (default: LW_WEBHOOK_ALLOWLIST). */
   webhookAllowlist?: string;
   logger?: ErrorLogger & { warn(message: string, meta?: unknown): void };
-  /** One structured line per request (method, route, status, ms, agency/buyer, offer or lead id); none when absent. */
-  requestLogger?: {
-    info(fields: Record<string, unknown>, message: string): void;
-    warn(fields: Record<string, unknown>, message: string): void;
-  };
+  /**
+   * One structured line per request (method, route, status, ms, agency/buyer, offer or lead id, requestId,
+   * trace_id) through pino-http (api/request-log.ts); none when absent.
+   */
+  requestLogger?: RequestLogger;
   /** Express's `trust proxy` (behind a load balancer: its hop count or addresses), so rate limits see client IPs. */
   trustProxy?: boolean | number | string;
   /** Requests in flight at once per connection and per API key (default 8 and 64). */
@@ -167,6 +167,12 @@ export function createApi(deps: ApiDeps): Api {
     'route',
     'status',
   ]);
+  metrics.histogram(
+    'http_server_request_duration_seconds',
+    'HTTP server request duration by method, route template (unmatched when none matched) and status',
+    ['method', 'route', 'status'],
+    HTTP_DURATION_BUCKETS,
+  );
   metrics.counter('leadwire_claims_total', 'Claims by channel and answer', ['via', 'outcome']);
   metrics.histogram(
     'leadwire_claim_duration_seconds',
@@ -201,8 +207,8 @@ export function createApi(deps: ApiDeps): Api {
     "1 while the feed's event bus is listening (its Postgres LISTEN connection is up)",
     () => (deps.bus.state().connected ? 1 : 0),
   );
-  metrics.gauge(
-    'leadwire_feed_bus_reconnects',
+  metrics.counterFrom(
+    'leadwire_feed_bus_reconnects_total',
     'Times the LISTEN connection was lost and replaced since start (each followed by a resync of every client)',
     () => deps.bus.state().reconnects,
   );
@@ -295,8 +301,10 @@ export function createApi(deps: ApiDeps): Api {
   app.set('etag', false);
   app.set('query parser', 'simple');
   if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
-  app.use(traceRequests); // OpenTelemetry server span (observability/tracing.ts); a no-op when tracing is off
-  app.use(baseHeaders(metrics, deps.requestLogger));
+  // The OpenTelemetry server span comes from instrumentation-http and -express when tracing is on (observability/tracing.ts).
+  app.use(requestIds());
+  if (deps.requestLogger) app.use(requestLog(deps.requestLogger));
+  app.use(baseHeaders(metrics));
   app.use('/v1', boundInFlight({ ...DEFAULT_IN_FLIGHT, ...deps.inFlight }));
   for (const route of routes) app[route.method](route.path, ...pipeline(route, services));
   const webDir = deps.webDir ?? defaultWebDir();
@@ -317,46 +325,29 @@ export function createApi(deps: ApiDeps): Api {
         frameLimit: deps.rateLimits?.feedFrames ?? FEED_FRAME_LIMIT,
       });
       const handle = feed;
-      metrics.gauge('leadwire_feed_connections', 'Open feed connections', () => handle.connections());
+      metrics.gauge('leadwire_feed_connections_open', 'Open feed connections', () => handle.connections());
       return handle;
     },
   };
 }
 
-/** nosniff, no caching of tenant data, a request counter per route template, and the request log. */
-function baseHeaders(metrics: Metrics, log: ApiDeps['requestLogger']): RequestHandler {
+/**
+ * The OpenTelemetry semantic conventions' advice for `http.server.request.duration`, in seconds: 5 ms to 10 s.
+ */
+const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+/** nosniff, no caching of tenant data, and per route template a request counter and the duration histogram. */
+function baseHeaders(metrics: Metrics): RequestHandler {
   return (req, res, next) => {
     const started = performance.now();
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
     res.on('finish', () => {
-      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      metrics.inc('leadwire_http_requests_total', { method: req.method, route, status: String(res.statusCode) });
-      if (log) log[res.statusCode >= 500 ? 'warn' : 'info'](requestLogFields(req, res, route, started), 'request');
+      const labels = { method: req.method, route: routeOf(req), status: String(res.statusCode) };
+      metrics.inc('leadwire_http_requests_total', labels);
+      metrics.observe('http_server_request_duration_seconds', labels, (performance.now() - started) / 1000);
     });
     next();
-  };
-}
-
-function requestLogFields(req: Request, res: Response, route: string, started: number): Record<string, unknown> {
-  const principal = res.locals.principal as Principal | undefined;
-  const id = (req.params as Record<string, string> | undefined)?.id;
-  const idKey = route.startsWith('/v1/offers/')
-    ? 'offerId'
-    : route.startsWith('/v1/leads/')
-      ? 'leadId'
-      : route.startsWith('/v1/buyers/')
-        ? 'buyerId'
-        : null;
-  return {
-    method: req.method,
-    route,
-    status: res.statusCode,
-    ms: Math.round((performance.now() - started) * 10) / 10,
-    ...(principal && principal.kind !== 'root' ? { agencyId: principal.agencyId } : {}),
-    ...(principal?.kind === 'buyer' ? { buyerId: principal.buyerId } : {}),
-    ...(principal?.kind === 'source' ? { sourceId: principal.sourceId } : {}),
-    ...(idKey && id ? { [idKey]: id } : {}),
   };
 }
 

@@ -35,6 +35,23 @@ export class Metrics {
     });
   }
 
+  /**
+   * A counter read when scraped, for a count kept elsewhere that only grows (since the process started):
+   * exported as a counter, so rate() and increase() work on it.
+   */
+  counterFrom(name: string, help: string, read: () => number): void {
+    this.registry.removeSingleMetric(name);
+    new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  }
+
   /** Seconds, 1 ms to 30 s unless told. */
   histogram(name: string, help: string, labelNames: string[] = [], buckets: number[] = LATENCY_BUCKETS): void {
     if (!this.histograms.has(name))

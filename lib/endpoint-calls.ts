@@ -122,7 +122,6 @@ async function call(input: CallInput, deps: CallDeps): Promise<CallReport> {
       signal: input.signal,
       allowlist: deps.allowlist,
       maxBytes: MAX_ANSWER_BYTES,
-      traceName: `${ep.method} endpoint ${step}`,
     });
     response = { status: answer.status, body: redactBody(answer.body, ep.secret) };
     const read = await readAnswer(rules, step, answer);

@@ -11,7 +11,6 @@
 import http from 'node:http';
 import https from 'node:https';
 
-import { traceOutgoing } from '../observability/tracing';
 import { checkLiteralHost, guardedLookup, UrlRefused } from './url-guard';
 
 /** Why no answer came: the call's own timeout, the outer signal (a deadline), or the network. */
@@ -47,8 +46,6 @@ export interface CallOptions {
   allowlist?: string | null;
   /** How much of the answer is read. */
   maxBytes: number;
-  /** The span's name when tracing is on. */
-  traceName: string;
 }
 
 /** Sends one request through the address guard; throws UrlRefused (not allowed) or CallFailed (no answer). */
@@ -57,8 +54,9 @@ export async function guardedRequest(rawUrl: string, opts: CallOptions): Promise
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw new UrlRefused('only http and https URLs are allowed');
   checkLiteralHost(url, opts.allowlist);
-  // OpenTelemetry: a client span and the traceparent header when tracing is on (observability/tracing.ts).
-  return traceOutgoing(opts.traceName, url, opts.headers, (traced) => send(url, { ...opts, headers: traced }));
+  // OpenTelemetry: instrumentation-http makes the client span and adds the traceparent header when tracing is on
+  // (observability/tracing.ts).
+  return send(url, opts);
 }
 
 function send(url: URL, opts: CallOptions): Promise<CallAnswer> {

@@ -4,7 +4,10 @@
  *
  * - a child logger carrying activity, workflowId, attempt and the ids found in
  *   the input (leadId, offerId, buyerId, assignmentId), available inside the
- *   activity as `activityLog()`; a failed attempt is logged at warn;
+ *   activity as `activityLog()`; a failed attempt is logged at warn; with tracing on,
+ *   every line carries the workflow's trace_id (this interceptor runs outside the
+ *   OpenTelemetry plugin's, so it enters the trace context the workflow sent in the
+ *   activity's headers; inside the activity the RunActivity span is the active one);
  * - duration and failure metrics by activity type;
  * - business outcomes read off the inputs and results: offers opened and
  *   closed, leads sold / sent to review / rejected, deliveries by channel
@@ -12,8 +15,15 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 
+import { context as otelContext } from '@opentelemetry/api';
 import type { Context } from '@temporalio/activity';
-import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import type { Next } from '@temporalio/common';
+import { extractContextFromHeaders } from '@temporalio/interceptors-opentelemetry/lib/instrumentation';
+import type {
+  ActivityExecuteInput,
+  ActivityInboundCallsInterceptor,
+  ActivityInterceptorsFactory,
+} from '@temporalio/worker';
 
 import { idsOf, type Logger, logger } from './logger';
 import { activityDuration, activityFailures, deliveries, leadOutcomes, offersClosed, offersOpened } from './metrics';
@@ -91,34 +101,43 @@ export function lastActivityAt(): Date | null {
 
 export const observeActivities: ActivityInterceptorsFactory = (ctx: Context) => ({
   inbound: {
-    async execute(input, next) {
-      lastActivityStartedAt = Date.now();
-      const { activityType, workflowExecution, attempt } = ctx.info;
-      const arg = (input.args[0] ?? {}) as Record<string, unknown>;
-      const log = logger.child({
-        activity: activityType,
-        workflowId: workflowExecution?.workflowId,
-        attempt,
-        ...idsOf(input.args[0]),
-      });
-      const channel = deliveryChannel(activityType, Array.isArray(arg) ? {} : arg);
-      const started = performance.now();
-      try {
-        const result = await current.run(log, () => next(input));
-        activityDuration.observe({ activity: activityType, result: 'ok' }, (performance.now() - started) / 1000);
-        countOutcomes(activityType, arg, result);
-        if (channel) deliveries.inc({ channel, status: deliveryStatus(result) });
-        log.debug('activity completed');
-        return result;
-      } catch (err) {
-        const seconds = (performance.now() - started) / 1000;
-        const type = err instanceof Error ? ((err as { type?: string }).type ?? err.name) : 'unknown';
-        activityDuration.observe({ activity: activityType, result: 'error' }, seconds);
-        activityFailures.inc({ activity: activityType, error: type });
-        if (channel) deliveries.inc({ channel, status: 'attempt_failed' });
-        log.warn({ err, ms: Math.round(seconds * 1000) }, 'activity attempt failed');
-        throw err;
-      }
+    execute(input, next) {
+      const traced = extractContextFromHeaders(input.headers);
+      return traced ? otelContext.with(traced, () => observe(ctx, input, next)) : observe(ctx, input, next);
     },
   },
 });
+
+async function observe(
+  ctx: Context,
+  input: ActivityExecuteInput,
+  next: Next<ActivityInboundCallsInterceptor, 'execute'>,
+): Promise<unknown> {
+  lastActivityStartedAt = Date.now();
+  const { activityType, workflowExecution, attempt } = ctx.info;
+  const arg = (input.args[0] ?? {}) as Record<string, unknown>;
+  const log = logger.child({
+    activity: activityType,
+    workflowId: workflowExecution?.workflowId,
+    attempt,
+    ...idsOf(input.args[0]),
+  });
+  const channel = deliveryChannel(activityType, Array.isArray(arg) ? {} : arg);
+  const started = performance.now();
+  try {
+    const result = await current.run(log, () => next(input));
+    activityDuration.observe({ activity: activityType, result: 'ok' }, (performance.now() - started) / 1000);
+    countOutcomes(activityType, arg, result);
+    if (channel) deliveries.inc({ channel, status: deliveryStatus(result) });
+    log.debug('activity completed');
+    return result;
+  } catch (err) {
+    const seconds = (performance.now() - started) / 1000;
+    const type = err instanceof Error ? ((err as { type?: string }).type ?? err.name) : 'unknown';
+    activityDuration.observe({ activity: activityType, result: 'error' }, seconds);
+    activityFailures.inc({ activity: activityType, error: type });
+    if (channel) deliveries.inc({ channel, status: 'attempt_failed' });
+    log.warn({ err, ms: Math.round(seconds * 1000) }, 'activity attempt failed');
+    throw err;
+  }
+}

@@ -6,8 +6,13 @@
  *   LW_TEMPORAL_LOG_LEVEL   the Temporal SDK's own logs (worker runtime, core): default WARN
  *
  * Activities get a child logger with their ids from the activity interceptor
- * (observability/activity.ts); the API logs one line per request.
+ * (observability/activity.ts); the API logs one line per request (pino-http, api/request-log.ts).
+ * Every line written inside a request carries its `requestId`, and every line written inside a traced
+ * operation (an API request, an activity of a traced workflow) its `trace_id` and `span_id` (`logContext`).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+import { context, isSpanContextValid, trace } from '@opentelemetry/api';
 import type { Logger as TemporalLogger, LogLevel, LogMetadata } from '@temporalio/common';
 import pino, { type Logger } from 'pino';
 
@@ -38,8 +43,32 @@ function logLevel(): string {
   return level ?? (insideJest() ? 'silent' : 'info');
 }
 
+const requestIds = new AsyncLocalStorage<string>();
+
+/** Runs `fn` (the rest of a request's handling) with `id` as the `requestId` of every line logged inside it. */
+export function withRequestId<T>(id: string, fn: () => T): T {
+  return requestIds.run(id, fn);
+}
+
+/**
+ * The pino mixin of every Leadwire logger: the request being handled (`requestId`) and the active
+ * OpenTelemetry span (`trace_id`, `span_id`, as the OpenTelemetry log data model names them), where there are.
+ */
+export function logContext(): Record<string, string> {
+  const out: Record<string, string> = {};
+  const requestId = requestIds.getStore();
+  if (requestId) out.requestId = requestId;
+  const span = trace.getSpanContext(context.active());
+  if (span && isSpanContextValid(span)) {
+    out.trace_id = span.traceId;
+    out.span_id = span.spanId;
+  }
+  return out;
+}
+
 export const logger: Logger = pino({
   level: logLevel(),
+  mixin: logContext,
   timestamp: pino.stdTimeFunctions.isoTime,
   formatters: { level: (label) => ({ level: label }) },
   base: { pid: process.pid, ...(service() ? { service: service() } : {}) },

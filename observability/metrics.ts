@@ -103,12 +103,23 @@ export const reconciliationRuns = new Counter({
   registers: [processRegistry],
 });
 
+/**
+ * prom-client's gauges of the sums of `nodejs_active_{handles,requests,resources}` (by type): gauges named like
+ * counters, which OpenMetrics readers refuse. `sum(nodejs_active_handles)` etc. give the same number.
+ */
+const MISNAMED_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 let defaultsOn = false;
 /** Node's process metrics (CPU, resident memory, heap, event loop lag, GC) in the process registry; once. */
 export function collectProcessMetrics(): void {
   if (defaultsOn) return;
   defaultsOn = true;
   collectDefaultMetrics({ register: processRegistry });
+  for (const name of MISNAMED_DEFAULTS) processRegistry.removeSingleMetric(name);
 }
 
 /** A bare `/metrics` endpoint for a process without the API (the split worker). */

@@ -1,8 +1,17 @@
 /**
- * OpenTelemetry tracing, end to end and off by default: the API request (a server span per HTTP
- * request), the Temporal client, workflows and activities (@temporalio/interceptors-opentelemetry's
- * plugin), every Postgres statement run inside a traced operation (the sale's transaction among them),
- * and the outgoing delivery webhook (a client span, and a `traceparent` header for the receiver).
+ * OpenTelemetry tracing, end to end and off by default: the API request (the server span of
+ * @opentelemetry/instrumentation-http, named by its Express route template by
+ * @opentelemetry/instrumentation-express), the Temporal client, workflows and activities
+ * (@temporalio/interceptors-opentelemetry's plugin), every Postgres statement run inside a traced
+ * operation (@opentelemetry/instrumentation-pg; the sale's transaction among them), and every outgoing
+ * HTTP call made inside one: the delivery webhook and the buyer endpoints through node:http
+ * (instrumentation-http), fetch() through @opentelemetry/instrumentation-undici, each a client span and
+ * a `traceparent` header for the receiver.
+ *
+ * The SDK is the 1.x line (sdk-trace 1.30, instrumentations 0.57) because Temporal's interceptors
+ * (@temporalio/interceptors-opentelemetry 1.24) are built on it; the Express instrumentation is 0.49,
+ * the first with Express 5 support, which brings its own 0.200 instrumentation base and core 2.x
+ * (it talks to the tracer through @opentelemetry/api only). docs/operations.md says how to move to 2.x.
  *
  * Configured by the standard variables: tracing is on when OTEL_TRACES_EXPORTER is `otlp` or `console`,
  * or an OTLP endpoint is set (OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, with
@@ -10,23 +19,30 @@
  * OTEL_TRACES_EXPORTER=none turns it off; OTEL_SERVICE_NAME names the process (default LW_SERVICE).
  * Tests call installTracing() with an in-memory exporter.
  *
- * The hooks in the hot path are one-line calls into this file, and cost nothing when tracing is off.
+ * Nothing sits in the hot path when tracing is off: the instrumentations are registered only by installTracing.
  */
-import { context, propagation, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+
+import { context, propagation, trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { type InstrumentationModuleDefinition, registerInstrumentations } from '@opentelemetry/instrumentation';
+import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, ConsoleSpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
-import type { NextFunction, Request, Response } from 'express';
+import express from 'express';
 import pg from 'pg';
-
-const TRACER = 'leadwire';
 
 interface Installed {
   provider: NodeTracerProvider;
   plugin: OpenTelemetryPlugin;
-  restorePg: () => void;
+  unregister: () => void;
 }
 let installed: Installed | null = null;
 
@@ -49,13 +65,28 @@ export function installTracingFromEnv(env: NodeJS.ProcessEnv = process.env): boo
   return true;
 }
 
-/** Installs the global tracer provider (AsyncLocalStorage context, W3C trace context) and the hooks. */
+/** Installs the global tracer provider (AsyncLocalStorage context, W3C trace context) and the instrumentations. */
 export function installTracing(spanProcessor: SpanProcessor, serviceName = 'leadwire'): void {
   if (installed) throw new Error('tracing is already installed');
   const resource = new Resource({ 'service.name': serviceName });
   const provider = new NodeTracerProvider({ resource, spanProcessors: [spanProcessor] });
   provider.register();
-  installed = { provider, plugin: new OpenTelemetryPlugin({ resource, spanProcessor }), restorePg: tracePgQueries() };
+  const instrumentations = [
+    new HttpInstrumentation({
+      // Probes and scrapes are not requests worth a trace; outgoing calls are traced inside a traced operation only
+      // (the OTLP exporter's own posts, pollers and timers stay out).
+      ignoreIncomingRequestHook: (req) => /^\/(metrics|healthz|readyz)(\?|$)/.test(req.url ?? ''),
+      requireParentforOutgoingSpans: true,
+    }),
+    // Route handlers and routers as spans; the middleware in front of every route would only add noise.
+    new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
+    // Statements inside a traced operation only: the pollers and the bus's LISTEN connection stay out.
+    new PgInstrumentation({ requireParentSpan: true }),
+    new UndiciInstrumentation({ requireParentforSpans: true }),
+  ];
+  const unregister = registerInstrumentations({ tracerProvider: provider, instrumentations });
+  hookLoaded(instrumentations, { http, https, express, pg });
+  installed = { provider, plugin: new OpenTelemetryPlugin({ resource, spanProcessor }), unregister };
 }
 
 /** Flushes and removes tracing (tests; processes call it on shutdown). */
@@ -63,7 +94,7 @@ export async function shutdownTracing(): Promise<void> {
   const i = installed;
   if (!i) return;
   installed = null;
-  i.restorePg();
+  i.unregister();
   await i.provider.shutdown();
   trace.disable();
   context.disable();
@@ -75,107 +106,37 @@ export function temporalTracingPlugins(): OpenTelemetryPlugin[] {
   return installed ? [installed.plugin] : [];
 }
 
-/** Express middleware: one server span per request, active while the request is handled. */
-export function traceRequests(req: Request, res: Response, next: NextFunction): void {
-  if (!installed) return next();
-  const tracer = trace.getTracer(TRACER);
-  const parent = propagation.extract(context.active(), req.headers);
-  const span = tracer.startSpan(
-    `${req.method} ${req.path}`,
-    { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method, 'url.path': req.path } },
-    parent,
-  );
-  res.once('finish', () => {
-    const route = (req.route as { path?: string } | undefined)?.path;
-    if (route) span.updateName(`${req.method} ${req.baseUrl}${route}`);
-    span.setAttribute('http.response.status_code', res.statusCode);
-    if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-    span.end();
-  });
-  context.with(trace.setSpan(parent, span), next);
-}
-
 /**
- * Runs an outgoing HTTP call in a client span and adds the W3C trace headers to `headers`
- * (activities/channels/http-post.ts wraps its request in it).
+ * The instrumentations hook `require`: a module loaded before they were registered is patched only when required
+ * again. The entry points load express and pg before main() installs tracing, and Jest loads modules through its
+ * own registry, which require hooks never see: so the copies this process already holds (the ones this file
+ * imported, shared with the API, the pool and the activities) are handed to the instrumentations' own patch
+ * functions, recorded so that unregistering unpatches them. Node's fetch needs nothing: undici reports through
+ * diagnostics_channel.
  */
-export async function traceOutgoing<T>(
-  name: string,
-  url: URL,
-  headers: Record<string, string>,
-  send: (headers: Record<string, string>) => Promise<T>,
-): Promise<T> {
-  if (!installed) return send(headers);
-  return trace.getTracer(TRACER).startActiveSpan(
-    name,
-    {
-      kind: SpanKind.CLIENT,
-      attributes: {
-        'http.request.method': 'POST',
-        'server.address': url.hostname,
-        'url.full': `${url.origin}${url.pathname}`,
-      },
-    },
-    async (span) => {
-      const carrier: Record<string, string> = { ...headers };
-      propagation.inject(context.active(), carrier);
-      try {
-        return await send(carrier);
-      } catch (err) {
-        fail(span, err);
-        throw err;
-      } finally {
-        span.end();
+function hookLoaded(
+  instrumentations: { getModuleDefinitions(): InstrumentationModuleDefinition[] }[],
+  loaded: Record<string, unknown>,
+): void {
+  for (const instrumentation of instrumentations) {
+    for (const definition of instrumentation.getModuleDefinitions()) {
+      const version = moduleVersion(definition.name);
+      const exports = loaded[definition.name];
+      if (exports && definition.patch) {
+        definition.moduleExports = exports;
+        definition.moduleVersion = version;
+        definition.patch(exports, version);
       }
-    },
-  );
+    }
+  }
 }
 
-function fail(span: Span, err: unknown): void {
-  span.recordException(err instanceof Error ? err : new Error(String(err)));
-  span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
-}
-
-/**
- * A span per Postgres statement (node-postgres), but only inside a traced operation (an active span):
- * the pollers and the bus's LISTEN connection stay out of the traces. Returns the undo.
- */
-function tracePgQueries(): () => void {
-  const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
-  const original = proto.query;
-  proto.query = function tracedQuery(this: unknown, ...args: unknown[]): unknown {
-    const parent = trace.getSpan(context.active());
-    const first = args[0];
-    const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '');
-    if (!parent || !text) return original.apply(this, args);
-    const span = trace
-      .getTracer(TRACER)
-      .startSpan(`pg ${text.trimStart().split(/\s/, 1)[0]?.toUpperCase() ?? 'query'}`, {
-        kind: SpanKind.CLIENT,
-        attributes: { 'db.system': 'postgresql', 'db.statement': text.slice(0, 500) },
-      });
-    const done = (err: unknown) => {
-      if (err) fail(span, err);
-      span.end();
-    };
-    // pg-pool's pool.query() passes a callback; drizzle's transactions use the promise form.
-    const cb = args.findIndex((a) => typeof a === 'function');
-    if (cb >= 0) {
-      const inner = args[cb] as (err: unknown, ...rest: unknown[]) => void;
-      args[cb] = (err: unknown, ...rest: unknown[]) => {
-        done(err);
-        inner(err, ...rest);
-      };
-    }
-    const result = context.with(trace.setSpan(context.active(), span), () => original.apply(this, args));
-    if (cb < 0) {
-      if (result && typeof (result as Promise<unknown>).then === 'function')
-        (result as Promise<unknown>).then(() => done(null), done);
-      else span.end();
-    }
-    return result;
-  };
-  return () => {
-    proto.query = original;
-  };
+function moduleVersion(name: string): string | undefined {
+  if (name === 'http' || name === 'https') return process.versions.node;
+  try {
+    return (JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string })
+      .version;
+  } catch {
+    return undefined;
+  }
 }

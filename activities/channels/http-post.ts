@@ -49,7 +49,6 @@ export async function postJson(
       timeoutMs: opts.timeoutMs,
       allowlist: opts.allowlist,
       maxBytes: 1024,
-      traceName: 'POST delivery',
     });
   } catch (err) {
     throw err instanceof CallFailed ? new DeliveryHttpError(err.message, null) : err;

@@ -90,7 +90,7 @@ test('the LISTEN connection killed from the server side: offers opened during an
   expect((await h.http.get('/readyz')).body).toMatchObject({ status: 'ready', bus: true });
   const metrics = await h.http.get('/metrics');
   expect(metrics.text).toMatch(/^leadwire_feed_bus_connected 1$/m);
-  expect(metrics.text).toMatch(/^leadwire_feed_bus_reconnects [1-9]\d*$/m);
+  expect(metrics.text).toMatch(/^leadwire_feed_bus_reconnects_total [1-9]\d*$/m);
   for (const f of feeds) await f.close();
 });
 

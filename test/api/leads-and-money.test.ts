@@ -643,6 +643,6 @@ describe('limits and probes', () => {
     expect(res.status).toBe(200);
     expect(res.text).toMatch(/leadwire_http_requests_total\{method="GET",route="\/readyz",status="200"\} \d+/);
     expect(res.text).toMatch(/leadwire_claims_total\{via="api",outcome="won"\} \d+/);
-    expect(res.text).toMatch(/leadwire_feed_connections \d+/);
+    expect(res.text).toMatch(/leadwire_feed_connections_open \d+/);
   });
 });

@@ -1,15 +1,20 @@
 /**
- * Observability: the Prometheus metrics a real claim and a real feed produce,
- * the ids on activity logs, and the Temporal SDK's logs through pino at WARN.
+ * Observability: the Prometheus metrics a real claim and a real feed produce (the HTTP duration histogram by
+ * route template among them), the /metrics of the API and of the worker read as Prometheus and OpenMetrics
+ * readers do, request ids, the request id and trace on log lines, the ids on activity logs, and the Temporal
+ * SDK's logs through pino at WARN.
  */
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 
+import { context, propagation, trace } from '@opentelemetry/api';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { Context } from '@temporalio/activity';
 import pino from 'pino';
 
 import { activityLog, observeActivities } from '../../observability/activity';
-import { PinoTemporalLogger, temporalLogLevel } from '../../observability/logger';
-import { offersOpened, processRegistry } from '../../observability/metrics';
+import { logContext, PinoTemporalLogger, temporalLogLevel, withRequestId } from '../../observability/logger';
+import { collectProcessMetrics, offersOpened, processRegistry, serveMetrics } from '../../observability/metrics';
 import {
   apiAgency,
   apiBuyer,
@@ -20,7 +25,7 @@ import {
   type Harness,
   startHarness,
 } from '../api/harness';
-import { sample } from '../helpers/metrics';
+import { expositionProblems, sample } from '../helpers/metrics';
 import { eventually } from '../helpers/temporal';
 
 let h: Harness;
@@ -49,7 +54,7 @@ test('a claim through the API and a feed client show up in /metrics: latencies, 
 
     const during = (await h.http.get('/metrics')).text;
     expect(sample(during, 'leadwire_offers_open')).toBeGreaterThanOrEqual(1);
-    expect(sample(during, 'leadwire_feed_connections')).toBe(1);
+    expect(sample(during, 'leadwire_feed_connections_open')).toBe(1);
     expect(sample(during, 'leadwire_feed_delivery_seconds_count', { type: 'offer.opened' })).toBeGreaterThanOrEqual(1);
 
     const won = await h.http.post(`/v1/offers/${offerId}/claim`).set(bearer(buyer.apiKey)).send({});
@@ -80,9 +85,115 @@ test('a claim through the API and a feed client show up in /metrics: latencies, 
     expect(sample(after, 'leadwire_offers_opened_total', { kind: 'ping_post' })).toBeGreaterThanOrEqual(1);
     expect(sample(after, 'leadwire_offers_closed_total', { outcome: 'won' })).toBeGreaterThanOrEqual(1);
     expect(after).toMatch(/^# TYPE leadwire_activity_failures_total counter$/m);
+    // The request duration histogram, by route template: never the raw path (the offer's id).
+    expect(
+      sample(after, 'http_server_request_duration_seconds_count', {
+        method: 'POST',
+        route: '/v1/offers/:id/claim',
+        status: '200',
+      }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(after).toMatch(/^# TYPE http_server_request_duration_seconds histogram$/m);
+    const routes = [...after.matchAll(/^http_server_request_duration_seconds_count\{[^}]*route="([^"]*)"/gm)].map(
+      (m) => m[1],
+    );
+    expect(routes).toContain('/metrics');
+    expect(routes.filter((r) => r!.includes(offerId) || r!.includes(lead.id))).toEqual([]);
   } finally {
     await feed.close();
   }
+});
+
+test('the /metrics of the API and of the worker read clean: no family twice, counters with _total, no collisions', async () => {
+  collectProcessMetrics(); // Node's own metrics, as bin/*.ts turn them on
+  const api = (await h.http.get('/metrics')).text;
+  expect(expositionProblems(api)).toEqual([]);
+  const server = await serveMetrics(0);
+  try {
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`);
+    const worker = await res.text();
+    expect(worker).toMatch(/^# TYPE leadwire_activity_duration_seconds histogram$/m);
+    expect(expositionProblems(worker)).toEqual([]);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+  // The check finds what it looks for: the names this API exported before (a gauge beside a counter of the same
+  // OpenMetrics family, a count as a gauge), a counter without _total, a sample under another family.
+  expect(
+    expositionProblems(
+      [
+        '# TYPE leadwire_feed_connections_total counter',
+        'leadwire_feed_connections_total 3',
+        '# TYPE leadwire_feed_connections gauge',
+        'leadwire_feed_connections 1',
+        '# TYPE leadwire_feed_bus_reconnects_total gauge',
+        'leadwire_feed_bus_reconnects_total 1',
+        '# TYPE leadwire_things counter',
+        'leadwire_things 1',
+        '# TYPE leadwire_open gauge',
+        'leadwire_closed 1',
+        '# TYPE leadwire_open gauge',
+        '',
+      ].join('\n'),
+    ),
+  ).toEqual([
+    'leadwire_closed: a sample under the gauge leadwire_open',
+    'leadwire_open: declared twice',
+    'leadwire_feed_connections and leadwire_feed_connections_total collide on leadwire_feed_connections',
+    'leadwire_feed_bus_reconnects_total: a gauge named like a counter',
+    'leadwire_things: a counter without _total',
+  ]);
+});
+
+test("every answer carries a request id: the caller's X-Request-Id when it is a plain token, else a new one", async () => {
+  const given = await h.http.get('/healthz').set('X-Request-Id', 'lb-7f3a:42');
+  expect(given.headers['x-request-id']).toBe('lb-7f3a:42');
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+  for (const bad of ['has spaces', 'x'.repeat(129), '<script>', '']) {
+    const res = await h.http.get('/healthz').set('X-Request-Id', bad);
+    expect(res.headers['x-request-id']).toMatch(UUID);
+  }
+  const none = await h.http.get('/v1/nothing-here');
+  expect(none.status).toBe(404);
+  expect(none.headers['x-request-id']).toMatch(UUID);
+  expect(none.headers['x-request-id']).not.toBe((await h.http.get('/v1/nothing-here')).headers['x-request-id']);
+});
+
+test('log lines carry the request id and the active span (trace_id, span_id) where there are', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const log = pino(
+    { mixin: logContext },
+    {
+      write: (l: string) => {
+        lines.push(JSON.parse(l) as Record<string, unknown>);
+      },
+    },
+  );
+  const provider = new NodeTracerProvider(); // AsyncLocalStorage context, as installTracing registers it
+  provider.register();
+  let ids = { traceId: '', spanId: '' };
+  try {
+    log.info('outside');
+    await withRequestId('req-1', async () => {
+      log.info('inside a request');
+      await trace.getTracer('test').startActiveSpan('request', async (span) => {
+        ids = span.spanContext();
+        await new Promise((r) => setTimeout(r, 1));
+        log.child({ component: 'api' }).info('inside its span, after an await');
+        span.end();
+      });
+    });
+  } finally {
+    await provider.shutdown();
+    trace.disable();
+    context.disable();
+    propagation.disable();
+  }
+  expect(lines[0]).not.toHaveProperty('requestId');
+  expect(lines[0]).not.toHaveProperty('trace_id');
+  expect(lines[1]).toMatchObject({ requestId: 'req-1' });
+  expect(lines[1]).not.toHaveProperty('trace_id');
+  expect(lines[2]).toMatchObject({ requestId: 'req-1', component: 'api', trace_id: ids.traceId, span_id: ids.spanId });
 });
 
 test('activity logs carry the ids of the input and the workflow; outcomes are counted from the input', async () => {

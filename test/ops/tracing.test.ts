@@ -2,8 +2,11 @@
  * OpenTelemetry end to end (observability/tracing.ts) with an in-memory exporter: the API, a worker
  * bundled with Temporal's OpenTelemetry plugin and a traced Temporal client, in this process on the
  * run's dev server and Postgres, and a real webhook receiver. One claim over HTTP yields one connected
- * trace: the API's server span, the client's Update, the workflow's handling of it, the sale activity
- * and its Postgres statements. The lead's own trace reaches the buyer's webhook through `traceparent`.
+ * trace: the API's server span (instrumentation-http, named by instrumentation-express's route), its route
+ * handler, the client's Update, the workflow's handling of it, the sale activity and its Postgres statements
+ * (instrumentation-pg). The lead's own trace reaches the buyer's webhook through the `traceparent` of
+ * instrumentation-http's client span. The API's request line and the activities' lines carry the trace
+ * (trace_id, span_id) and the request id. (test/ops/instrumentation.test.ts checks the hooks outside Jest.)
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -13,10 +16,12 @@ import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
+import pino from 'pino';
 
 import { createApi } from '../../api/app';
 import type { Database } from '../../db/connection';
 import { createInProcessBus } from '../../db/offer-bus';
+import { logger } from '../../observability/logger';
 import { exporterFromEnv, installTracing, shutdownTracing } from '../../observability/tracing';
 import { connectTemporal, plainTarget } from '../../temporal/connection';
 import { createLeadwireWorker } from '../../worker/worker';
@@ -37,8 +42,14 @@ let client: Client;
 let server: http.Server;
 let baseUrl: string;
 const hook = { server: http.createServer(), url: '', received: [] as http.IncomingHttpHeaders[] };
+/** The process logger's lines (its stream swapped for the test; the loggers made from it write there too). */
+const lines: Record<string, unknown>[] = [];
+const logStream = logger as unknown as Record<symbol, unknown>;
+const saved = { stream: logStream[pino.symbols.streamSym], level: logger.level };
 
 beforeAll(async () => {
+  logStream[pino.symbols.streamSym] = { write: (line: string) => lines.push(JSON.parse(line)) };
+  logger.level = 'debug';
   installTracing(new SimpleSpanProcessor(exporter), 'leadwire-test');
   hook.server.on('request', (req, res) => {
     req.resume();
@@ -72,6 +83,7 @@ beforeAll(async () => {
     rateLimits: RELAXED_LIMITS,
     webhookAllowlist: '127.0.0.1',
     logger: { error: () => undefined, warn: () => undefined },
+    requestLogger: logger.child({ component: 'api' }),
   });
   server = http.createServer(api.app);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -87,10 +99,18 @@ afterAll(async () => {
   await database?.close();
   await new Promise<void>((r) => hook.server.close(() => r()));
   await shutdownTracing();
+  logStream[pino.symbols.streamSym] = saved.stream;
+  logger.level = saved.level;
 });
 
-async function ok(method: string, path: string, key: string, body?: unknown): Promise<Record<string, unknown>> {
-  const answer = await call(baseUrl, method, path, { key, body });
+async function ok(
+  method: string,
+  path: string,
+  key: string,
+  body?: unknown,
+  headers?: Record<string, string>,
+): Promise<Record<string, unknown>> {
+  const answer = await call(baseUrl, method, path, { key, body, headers });
   if (answer.status >= 300) throw new Error(`${method} ${path}: ${answer.status} ${JSON.stringify(answer.body)}`);
   return answer.body;
 }
@@ -101,6 +121,9 @@ function connected(spans: ReadableSpan[]): boolean {
   const roots = spans.filter((s) => !s.parentSpanId || !ids.has(s.parentSpanId));
   return roots.length === 1;
 }
+
+const EXPRESS = '@opentelemetry/instrumentation-express';
+const scope = (s: ReadableSpan) => s.instrumentationLibrary.name;
 
 const ancestors = (span: ReadableSpan, byId: Map<string, ReadableSpan>): ReadableSpan[] => {
   const out: ReadableSpan[] = [];
@@ -146,7 +169,13 @@ test('one claim over HTTP is one connected trace: API request → Update → wor
     'the offer',
   );
 
-  const claim = await ok('POST', `/v1/offers/${offerId}/claim`, buyer.key, { requestId: 'traced-claim' });
+  const claim = await ok(
+    'POST',
+    `/v1/offers/${offerId}/claim`,
+    buyer.key,
+    { requestId: 'traced-claim' },
+    { 'X-Request-Id': 'claim-req-1' },
+  );
   expect(claim.result).toBe('won');
   // The lead's workflow span ends when the workflow does (after the delivery).
   await eventually(
@@ -169,12 +198,17 @@ test('one claim over HTTP is one connected trace: API request → Update → wor
   const claimTrace = claimRoot.spanContext().traceId;
   expect(connected(inTrace(claimTrace))).toBe(true);
   const sale = one('RunActivity:postAndCharge', claimTrace);
-  expect(ancestors(sale, byId).map((s) => s.name)).toEqual([
+  const saleAncestors = ancestors(sale, byId);
+  expect(saleAncestors.filter((s) => scope(s) !== EXPRESS).map((s) => s.name)).toEqual([
     'StartActivity:postAndCharge',
     'HandleUpdate:claim',
     'StartWorkflowUpdate:claim',
     'POST /v1/offers/:id/claim',
   ]);
+  // The Update was sent from the route's handler: Express's spans sit between the request and the client call.
+  expect(saleAncestors[3]!.name).toMatch(/^request handler/);
+  expect(scope(saleAncestors[3]!)).toBe(EXPRESS);
+  expect(claimRoot.attributes['http.route']).toBe('/v1/offers/:id/claim');
   // The sale's transaction, statement by statement, in the order they started.
   const saleSql = inTrace(claimTrace)
     .filter((s) => s.parentSpanId === sale.spanContext().spanId)
@@ -195,8 +229,16 @@ test('one claim over HTTP is one connected trace: API request → Update → wor
   const leadRoot = spans.find((s) => s.kind === SpanKind.SERVER && s.name === 'POST /v1/leads')!;
   const leadTrace = leadRoot.spanContext().traceId;
   expect(connected(inTrace(leadTrace))).toBe(true);
-  const post = one('POST delivery', leadTrace);
-  expect(ancestors(post, byId).map((s) => s.name)).toEqual([
+  const posts = inTrace(leadTrace).filter(
+    (s) => s.kind === SpanKind.CLIENT && scope(s) === '@opentelemetry/instrumentation-http',
+  );
+  expect(posts.map((s) => [s.name, s.attributes['http.url']])).toEqual([['POST', hook.url]]);
+  const post = posts[0]!;
+  expect(
+    ancestors(post, byId)
+      .filter((s) => scope(s) !== EXPRESS)
+      .map((s) => s.name),
+  ).toEqual([
     'RunActivity:deliverWebhook',
     'StartActivity:deliverWebhook',
     'RunWorkflow:leadWorkflow',
@@ -204,6 +246,19 @@ test('one claim over HTTP is one connected trace: API request → Update → wor
     'POST /v1/leads',
   ]);
   expect(hook.received.map((h) => h.traceparent)).toEqual([`00-${leadTrace}-${post.spanContext().spanId}-01`]);
+
+  // The logs: the claim's request line carries the caller's request id and the request's trace; the activities'
+  // lines their workflow's trace (the sale: the claim's; the delivery: the lead's).
+  const spanIds = new Set(spans.map((s) => s.spanContext().spanId));
+  const claimLine = lines.find((l) => l.msg === 'request' && l.route === '/v1/offers/:id/claim');
+  expect(claimLine).toMatchObject({ requestId: 'claim-req-1', trace_id: claimTrace, component: 'api', status: 200 });
+  expect(spanIds.has(claimLine!.span_id as string)).toBe(true);
+  const leadLine = lines.find((l) => l.msg === 'request' && l.route === '/v1/leads');
+  expect(leadLine).toMatchObject({ trace_id: leadTrace });
+  expect(leadLine!.requestId).toMatch(/^[0-9a-f-]{36}$/);
+  const done = (activity: string) => lines.find((l) => l.activity === activity && l.msg === 'activity completed');
+  expect(done('postAndCharge')).toMatchObject({ trace_id: claimTrace });
+  expect(done('deliverWebhook')).toMatchObject({ trace_id: leadTrace });
 });
 
 test('tracing is off unless the standard OTEL_* variables ask for an exporter', () => {
