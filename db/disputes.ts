@@ -117,6 +117,53 @@ export async function openDispute(
   }
 }
 
+/**
+ * A return the system opens itself (a sale whose consent certificate could not be claimed, #23): no return rules
+ * (the buyer did not ask). Answers the sale's active dispute – this one, or the one a retry or the buyer opened
+ * first; null when the assignment is gone.
+ */
+export async function openSystemReturn(
+  db: Db,
+  input: { assignmentId: string; reason: string; code: string },
+): Promise<DisputeRow | null> {
+  const active = () =>
+    db
+      .select()
+      .from(disputes)
+      .where(and(eq(disputes.assignmentId, input.assignmentId), inArray(disputes.status, ['open', 'approved'])));
+  const [found] = await active();
+  if (found) return found;
+  const [assignment] = await db.select().from(assignments).where(eq(assignments.id, input.assignmentId));
+  if (!assignment) return null;
+  try {
+    return await db.transaction(async (tx) => {
+      const [made] = await tx
+        .insert(disputes)
+        .values({
+          assignmentId: assignment.id,
+          buyerId: assignment.buyerId,
+          agencyId: assignment.agencyId,
+          reason: input.reason,
+          reasonCode: input.code,
+        })
+        .returning();
+      await recordChange(tx, {
+        agencyId: assignment.agencyId,
+        buyerId: assignment.buyerId,
+        by: SYSTEM,
+        objectType: 'dispute',
+        objectId: made!.id,
+        action: 'opened',
+        changes: createdFields({ assignmentId: assignment.id, leadId: assignment.leadId, reasonCode: input.code }),
+      });
+      return made!;
+    });
+  } catch (err) {
+    if (!isUniqueViolation(err, 'disputes_assignment_active_uq')) throw err;
+    return (await active())[0] ?? null;
+  }
+}
+
 export async function getDispute(db: DbOrTx, agencyId: string, disputeId: string): Promise<DisputeRow | undefined> {
   const [row] = await db
     .select()
