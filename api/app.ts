@@ -67,6 +67,7 @@ import { ssoRoutes } from './routes/sso';
 import { statementRoutes } from './routes/statements';
 import { stripeWebhookRoutes } from './routes/stripe-webhooks';
 import { supplyRoutes } from './routes/supply';
+import { consentRoutes } from './routes/consent';
 import { suppressionRoutes } from './routes/suppression';
 import { teamRoutes } from './routes/team';
 import { twoFactorRoutes } from './routes/two-factor';
@@ -270,6 +271,7 @@ export function createApi(deps: ApiDeps): Api {
     ...sourceRoutes,
     ...supplyRoutes,
     ...suppressionRoutes,
+    ...consentRoutes,
     ...reportRoutes,
     ...exportRoutes,
     ...keyRoutes,
