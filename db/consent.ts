@@ -12,7 +12,7 @@ import crypto from 'node:crypto';
 
 import { and, eq, inArray, sql } from 'drizzle-orm';
 
-import type { AuditBy } from '../domain/audit';
+import type { AuditBy, AuditChanges } from '../domain/audit';
 import {
   CONSENT_CLAIM_FAILED,
   type ConsentCertificateRule,
@@ -23,7 +23,7 @@ import { keyStore } from '../lib/key-store';
 import { recordChange, SYSTEM } from './audit';
 import type { Db, DbOrTx } from './connection';
 import { openSystemReturn, resolveDispute } from './disputes';
-import { appendEvents } from './offers';
+import { appendEvents, type TimelineEventInput } from './offers';
 import { assignments, campaigns, consentClaims, consentProviderCredentials, leads } from './schema';
 
 const CREDENTIAL_PURPOSE = 'consent_provider.credential';
@@ -49,6 +49,22 @@ export async function providerAccounts(db: DbOrTx, agencyId: string): Promise<Pr
     .orderBy(consentProviderCredentials.provider);
 }
 
+/** The agency's row for one provider. */
+const accountOf = (agencyId: string, provider: ConsentProvider) =>
+  and(eq(consentProviderCredentials.agencyId, agencyId), eq(consentProviderCredentials.provider, provider));
+
+/** A provider account's change in the audit log, as a change of the agency's settings. */
+function recordAccountChange(tx: DbOrTx, input: { agencyId: string; by: AuditBy }, changes: AuditChanges) {
+  return recordChange(tx, {
+    agencyId: input.agencyId,
+    by: input.by,
+    objectType: 'agency_settings',
+    objectId: input.agencyId,
+    action: 'updated',
+    changes,
+  });
+}
+
 /** Sets (or replaces) the agency's account with a provider; the credential is sealed before it is written. */
 export async function saveProviderAccount(
   db: Db,
@@ -58,12 +74,7 @@ export async function saveProviderAccount(
     const [before] = await tx
       .select()
       .from(consentProviderCredentials)
-      .where(
-        and(
-          eq(consentProviderCredentials.agencyId, input.agencyId),
-          eq(consentProviderCredentials.provider, input.provider),
-        ),
-      )
+      .where(accountOf(input.agencyId, input.provider))
       .for('update');
     const id = before?.id ?? crypto.randomUUID();
     const values = {
@@ -79,20 +90,13 @@ export async function saveProviderAccount(
         set: values,
       })
       .returning();
-    await recordChange(tx, {
-      agencyId: input.agencyId,
-      by: input.by,
-      objectType: 'agency_settings',
-      objectId: input.agencyId,
-      action: 'updated',
-      changes: {
-        [`consentProvider.${input.provider}`]: {
-          from: before ? { baseUrl: before.baseUrl } : null,
-          to: { baseUrl: input.baseUrl },
-        },
-        // the credential itself never enters the audit log
-        [`consentProvider.${input.provider}.credential`]: { from: before ? 'set' : null, to: 'set' },
+    await recordAccountChange(tx, input, {
+      [`consentProvider.${input.provider}`]: {
+        from: before ? { baseUrl: before.baseUrl } : null,
+        to: { baseUrl: input.baseUrl },
       },
+      // the credential itself never enters the audit log
+      [`consentProvider.${input.provider}.credential`]: { from: before ? 'set' : null, to: 'set' },
     });
     return { provider: row!.provider, baseUrl: row!.baseUrl, updatedAt: row!.updatedAt };
   });
@@ -106,21 +110,11 @@ export async function deleteProviderAccount(
   return db.transaction(async (tx) => {
     const gone = await tx
       .delete(consentProviderCredentials)
-      .where(
-        and(
-          eq(consentProviderCredentials.agencyId, input.agencyId),
-          eq(consentProviderCredentials.provider, input.provider),
-        ),
-      )
+      .where(accountOf(input.agencyId, input.provider))
       .returning();
     if (!gone.length) return false;
-    await recordChange(tx, {
-      agencyId: input.agencyId,
-      by: input.by,
-      objectType: 'agency_settings',
-      objectId: input.agencyId,
-      action: 'updated',
-      changes: { [`consentProvider.${input.provider}`]: { from: { baseUrl: gone[0]!.baseUrl }, to: null } },
+    await recordAccountChange(tx, input, {
+      [`consentProvider.${input.provider}`]: { from: { baseUrl: gone[0]!.baseUrl }, to: null },
     });
     return true;
   });
@@ -132,10 +126,7 @@ async function accountForCalls(
   agencyId: string,
   provider: ConsentProvider,
 ): Promise<{ baseUrl: string; credential: string } | null> {
-  const [row] = await db
-    .select()
-    .from(consentProviderCredentials)
-    .where(and(eq(consentProviderCredentials.agencyId, agencyId), eq(consentProviderCredentials.provider, provider)));
+  const [row] = await db.select().from(consentProviderCredentials).where(accountOf(agencyId, provider));
   if (!row) return null;
   return { baseUrl: row.baseUrl, credential: keyStore().open(row.credentialSealed, CREDENTIAL_PURPOSE, row.id) };
 }
@@ -218,26 +209,41 @@ export async function recordClaimed(
   sale: { offerId: string; buyerId: string },
   answer: unknown,
 ): Promise<ConsentClaimRow> {
-  return db.transaction(async (tx) => {
-    const [row] = await tx
-      .update(consentClaims)
-      .set({ status: 'claimed', answer: answer ?? null, error: null, claimedAt: new Date(), updatedAt: new Date() })
-      .where(and(eq(consentClaims.assignmentId, claim.assignmentId), eq(consentClaims.status, 'pending')))
-      .returning();
-    if (!row)
-      return (await tx.select().from(consentClaims).where(eq(consentClaims.assignmentId, claim.assignmentId)))[0]!;
-    await appendEvents(tx, [
-      {
+  return db.transaction((tx) =>
+    finishClaim(
+      tx,
+      claim.assignmentId,
+      { status: 'claimed', answer: answer ?? null, error: null, claimedAt: new Date() },
+      (row) => ({
         leadId: claim.leadId,
         offerId: sale.offerId,
         buyerId: sale.buyerId,
         type: 'consent_claimed',
         data: { assignmentId: claim.assignmentId, provider: claim.provider, attempts: row.attempts },
-        dedupeKey: `consent_claimed:${claim.assignmentId}`,
-      },
-    ]);
-    return row;
-  });
+      }),
+    ),
+  );
+}
+
+/**
+ * A pending claim finished (claimed or failed) with its timeline event, once: a claim finished before is answered
+ * as it is, no event written again.
+ */
+async function finishClaim(
+  tx: DbOrTx,
+  assignmentId: string,
+  set: Partial<typeof consentClaims.$inferInsert>,
+  event: (row: ConsentClaimRow) => Omit<TimelineEventInput, 'dedupeKey'>,
+): Promise<ConsentClaimRow> {
+  const [row] = await tx
+    .update(consentClaims)
+    .set({ ...set, updatedAt: new Date() })
+    .where(and(eq(consentClaims.assignmentId, assignmentId), eq(consentClaims.status, 'pending')))
+    .returning();
+  if (!row) return (await tx.select().from(consentClaims).where(eq(consentClaims.assignmentId, assignmentId)))[0]!;
+  const e = event(row);
+  await appendEvents(tx, [{ ...e, dedupeKey: `${e.type}:${assignmentId}` }]);
+  return row;
 }
 
 /**
@@ -269,15 +275,11 @@ export async function recordClaimFailed(
         status: 'pending',
       })
       .onConflictDoNothing({ target: consentClaims.assignmentId });
-    const [row] = await tx
-      .update(consentClaims)
-      .set({ status: 'failed', error: input.error, flagged: input.rule === 'flag', updatedAt: new Date() })
-      .where(and(eq(consentClaims.assignmentId, input.assignmentId), eq(consentClaims.status, 'pending')))
-      .returning();
-    if (!row)
-      return (await tx.select().from(consentClaims).where(eq(consentClaims.assignmentId, input.assignmentId)))[0]!;
-    await appendEvents(tx, [
-      {
+    return finishClaim(
+      tx,
+      input.assignmentId,
+      { status: 'failed', error: input.error, flagged: input.rule === 'flag' },
+      (row) => ({
         leadId: input.leadId,
         offerId: input.offerId,
         buyerId: input.buyerId,
@@ -290,10 +292,8 @@ export async function recordClaimFailed(
           attempts: row.attempts,
           rule: input.rule,
         },
-        dedupeKey: `consent_claim_failed:${input.assignmentId}`,
-      },
-    ]);
-    return row;
+      }),
+    );
   });
   if (claim.status !== 'failed' || input.rule !== 'return') return { claim, refunded: false };
   // The automatic return: opened by the system (no return rules: the buyer did not ask), approved at once. A retry

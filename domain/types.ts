@@ -462,7 +462,7 @@ export type ConsentRefusal = (typeof CONSENT_REFUSALS)[number];
 
 /** What a certificate claim that finally failed does to the sale: keep it with a flag, or return it (one refund). */
 export const CONSENT_CLAIM_FAILURE_RULES = ['flag', 'return'] as const;
-export type ConsentClaimFailureRule = (typeof CONSENT_CLAIM_FAILURE_RULES)[number];
+type ConsentClaimFailureRule = (typeof CONSENT_CLAIM_FAILURE_RULES)[number];
 
 /** A campaign's certificate rule: the provider, the oldest certificate intake takes, what a failed claim does. */
 export interface ConsentCertificateRule {

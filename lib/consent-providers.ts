@@ -23,7 +23,7 @@ export const DEFAULT_PROVIDER_BASE_URLS: Record<ConsentProvider, string> = {
   jornaya: 'https://api.leadid.com',
 };
 
-export interface ClaimRequest {
+interface ClaimRequest {
   baseUrl: string;
   /** TrustedForm: the API key; Jornaya: the account code (lac). */
   credential: string;
@@ -36,7 +36,7 @@ export interface ClaimRequest {
   allowlist?: string | null;
 }
 
-export type ClaimAnswer =
+type ClaimAnswer =
   { outcome: 'claimed'; answer: unknown } | { outcome: 'refused' | 'unavailable'; error: string; answer: unknown };
 
 interface ProviderAdapter {

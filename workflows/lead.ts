@@ -415,7 +415,8 @@ async function deliverOnChannels(sold: Sold[]): Promise<void> {
     sold.map(async ({ assignmentId, delivery }) => {
       // The consent certificate first (#23), so the channels carry the provider's answer (a sale without one
       // schedules its channels at once, as before).
-      if (delivery.consentClaim && patched(CONSENT_CLAIM_PATCH)) await claimConsent(assignmentId, delivery);
+      if (delivery.consentClaim && patched(CONSENT_CLAIM_PATCH) && !(await claimConsent(assignmentId, delivery)))
+        return;
       await Promise.all(
         delivery.channels.map(async (channel: Exclude<DeliveryChannel, 'dashboard'>) => {
           const activities = proxyActivities<LeadActivities>(deliveryActivityOptions(delivery.retry));
@@ -430,13 +431,18 @@ async function deliverOnChannels(sold: Sold[]): Promise<void> {
   );
 }
 
-/** The sale's certificate claim, retried; after its last attempt the campaign's rule (flag, or a return). */
-async function claimConsent(assignmentId: string, delivery: DeliveryPlan): Promise<void> {
+/**
+ * The sale's certificate claim, retried; after its last attempt the campaign's rule (flag, or a return). Answers
+ * whether the sale stands: a returned one goes to no channel.
+ */
+async function claimConsent(assignmentId: string, delivery: DeliveryPlan): Promise<boolean> {
   const { claimConsentCertificate } = proxyActivities<LeadActivities>(consentClaimActivityOptions(delivery.retry));
   try {
     await claimConsentCertificate({ assignmentId });
+    return true;
   } catch (err) {
-    await settleConsentClaim({ assignmentId, error: failureMessage(err) });
+    const { refunded } = await settleConsentClaim({ assignmentId, error: failureMessage(err) });
+    return !refunded;
   }
 }
 

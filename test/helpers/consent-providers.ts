@@ -12,7 +12,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** One scripted answer: grant, an HTTP status with a failure body, a refusal (200 with a failing outcome), or silence. */
-export type ProviderStep = 'grant' | 'refuse' | 'hang' | number;
+type ProviderStep = 'grant' | 'refuse' | 'hang' | number;
 
 interface Seen {
   method: string;
