@@ -56,7 +56,7 @@ export const ProviderParams = z.object({ provider: ConsentProviderSchema }).stri
 export const ProviderAccountSet = z
   .object({
     baseUrl: HttpUrl.optional().describe(
-      "the provider's API (default: https://cert.trustedform.com, https://api.leadid.com)",
+      "the provider's API over HTTPS (default: the host cert.trustedform.com, or api.leadid.com)",
     ),
     credential: text(500).describe(
       'TrustedForm: the API key; Jornaya: the account code (lac). Stored sealed, never shown',

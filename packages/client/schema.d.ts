@@ -5343,7 +5343,7 @@ export interface components {
         ProviderAccountSet: {
             /**
              * Format: uri
-             * @description the provider's API (default: https://cert.trustedform.com, https://api.leadid.com)
+             * @description the provider's API over HTTPS (default: the host cert.trustedform.com, or api.leadid.com)
              */
             baseUrl?: string;
             /** @description TrustedForm: the API key; Jornaya: the account code (lac). Stored sealed, never shown */
