@@ -13,6 +13,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 
 import { getAssignment } from '../db/assignments';
 import { buyerById, ensureWebhookSecret, openWebhookSecrets, pauseWebhookEndpoint } from '../db/buyers';
+import { certificateRuleOfLead, claimsOf } from '../db/consent';
 import {
   getDelivery,
   logDeliveryAttempt,
@@ -25,7 +26,7 @@ import { leadById } from '../db/leads';
 import { deliveredPhone } from '../domain/contact-checks';
 import type { DeliveryRetry } from '../domain/delivery';
 import { type DeliveryPayload, retryDelayMs } from '../domain/delivery';
-import type { DeliveryChannel } from '../domain/types';
+import type { ConsentEvidence, ConsentProvider, DeliveryChannel } from '../domain/types';
 import { UrlRefused } from '../lib/url-guard';
 import { channelsFor, SENDING_CHANNELS, type SendingChannel } from './channels';
 import { resolveDeliveryConfig } from './channels/config';
@@ -52,6 +53,8 @@ export function signingKeys(
 export interface DeliveryPlan {
   channels: SendingChannel[];
   retry: DeliveryRetry;
+  /** The lead's certificate is claimed with this provider before the channels run (#23); absent: nothing to claim. */
+  consentClaim?: ConsentProvider;
 }
 
 /**
@@ -63,13 +66,17 @@ export async function deliveryPlanFor(
   db: ActivityDeps['db'],
   overrides: ActivityDeps['delivery'],
   buyerId: string,
+  lead?: { id: string; consent?: ConsentEvidence | null },
 ): Promise<DeliveryPlan> {
   const buyer = await buyerById(db, buyerId);
   const cfg = resolveDeliveryConfig(overrides);
   const channels = channelsFor(cfg);
+  // A certificate to claim (#23): only a lead that carries one asks its campaign's rule.
+  const rule = lead?.consent?.certificateUrl ? await certificateRuleOfLead(db, lead.id) : null;
   return {
     channels: buyer ? SENDING_CHANNELS.filter((c) => channels[c].configured(buyer)) : [],
     retry: { ...cfg.retry, attemptTimeoutMs: cfg.timeoutMs + 5_000 },
+    ...(rule ? { consentClaim: rule.provider } : {}),
   };
 }
 
@@ -101,6 +108,9 @@ export function deliveryActivities({ db, bus, delivery }: ActivityDeps) {
       },
       consent: lead.consent ?? null,
     };
+    // The certificate's claim (#23), when the sale has one: the provider's answer, or the flag of a failed claim.
+    const claim = (await claimsOf(db, [a.id])).get(a.id);
+    if (claim) payload.consentClaim = claim;
     return { a, lead, buyer, payload };
   };
 
@@ -189,8 +199,8 @@ export function deliveryActivities({ db, bus, delivery }: ActivityDeps) {
   return {
     /** The sending channels this sale goes out on (the buyer's settings and this process's configuration), and their retry policy. */
     async planDelivery(input: { assignmentId: string }): Promise<DeliveryPlan> {
-      const { buyer } = await load(input.assignmentId);
-      return deliveryPlanFor(db, delivery, buyer.id);
+      const { buyer, lead } = await load(input.assignmentId);
+      return deliveryPlanFor(db, delivery, buyer.id, lead);
     },
 
     /** The channels a sale goes out on (the dashboard always). */

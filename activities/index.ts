@@ -4,6 +4,7 @@
  */
 import { saleActivities } from '../claims/sale';
 import { bidActivities } from './bids';
+import { consentActivities } from './consent';
 import { deliveryActivities } from './delivery';
 import type { ActivityDeps } from './deps';
 import { endpointActivities } from './endpoints';
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...offerActivities(deps),
     ...saleActivities(deps),
     ...deliveryActivities(deps),
+    ...consentActivities(deps),
     ...bidActivities(deps),
     ...rechargeActivities(deps),
     ...endpointActivities(deps),

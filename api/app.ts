@@ -50,6 +50,7 @@ import { buyerSideRoutes } from './routes/buyer-side';
 import { buyerRoutes } from './routes/buyers';
 import { campaignRoutes } from './routes/campaigns';
 import { checkoutRoutes } from './routes/checkout';
+import { consentRoutes } from './routes/consent';
 import { deliveryRoutes } from './routes/deliveries';
 import { disputeRoutes } from './routes/disputes';
 import { endpointRoutes } from './routes/endpoints';
@@ -276,6 +277,7 @@ export function createApi(deps: ApiDeps): Api {
     ...sourceRoutes,
     ...supplyRoutes,
     ...suppressionRoutes,
+    ...consentRoutes,
     ...reportRoutes,
     ...exportRoutes,
     ...keyRoutes,

@@ -105,6 +105,10 @@ const AUTHORIZATION = {
   searchSuppression: AGENCY_DISPATCH,
   removeSuppressionEntry: AGENCY_MANAGE,
   uploadSuppressionCsv: AGENCY_MANAGE,
+  // consent-certificate providers (#23): the credentials are managers' business; analysts see which are set
+  consentProviders: AGENCY_READ,
+  setConsentProvider: AGENCY_MANAGE,
+  deleteConsentProvider: AGENCY_MANAGE,
   uploadDncFile: OPERATOR,
   setSourceCampaign: AGENCY_MANAGE,
   createSourceKey: AGENCY_MANAGE,

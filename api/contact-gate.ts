@@ -11,9 +11,17 @@ import { performance } from 'node:perf_hooks';
 
 import type { Db } from '../db/connection';
 import { checkSuppression, suppressionHits } from '../db/suppression';
+import { checkCertificate } from '../domain/consent-certificates';
 import { checkEmail, checkPhone } from '../domain/contact-checks';
 import { suppressionVerdict } from '../domain/suppression';
-import type { ConsentEvidence, ContactCheckRecord, ContactRefusal, DncRule, LeadFields } from '../domain/types';
+import type {
+  ConsentCertificateRule,
+  ConsentEvidence,
+  ContactCheckRecord,
+  ContactRefusal,
+  DncRule,
+  LeadFields,
+} from '../domain/types';
 import type { MxChecker } from '../lib/mx';
 import { Problem } from './problem';
 
@@ -132,4 +140,30 @@ export async function pingSuppressed(
 ): Promise<boolean> {
   const hits = await suppressionHits(db, agencyId, contact);
   return suppressionVerdict(hits, rule, true).result === 'suppressed';
+}
+
+/**
+ * The campaign's consent-certificate rule at intake (#23 item 4): a lead without a certificate, with one not of the
+ * provider's shape or older than the campaign allows is refused (422 with the reason code, nothing stored); a pass
+ * is the `consent_certificate` check on the timeline. A campaign without the rule checks nothing (null).
+ */
+export function checkLeadCertificate(
+  rule: ConsentCertificateRule | null,
+  consent: ConsentEvidence | null,
+  now = new Date(),
+): ContactCheckRecord | null {
+  if (!rule) return null;
+  const started = performance.now();
+  const verdict = checkCertificate(rule, consent, now);
+  if (!verdict.ok)
+    throw new Problem(422, verdict.reason, `consent.certificateUrl: ${verdict.detail}`, {
+      errors: [{ in: 'body', path: 'consent.certificateUrl', message: verdict.detail }],
+    });
+  return {
+    check: 'consent_certificate',
+    result: 'passed',
+    latencyMs: ms(started),
+    provider: verdict.provider,
+    ageSeconds: verdict.ageSeconds,
+  };
 }

@@ -24,6 +24,7 @@ import * as buyerSide from './routes/buyer-side.schemas';
 import * as buyers from './routes/buyers.schemas';
 import * as campaigns from './routes/campaigns.schemas';
 import * as checkout from './routes/checkout.schemas';
+import * as consent from './routes/consent.schemas';
 import * as deliveries from './routes/deliveries.schemas';
 import * as disputes from './routes/disputes.schemas';
 import * as endpoints from './routes/endpoints.schemas';
@@ -85,6 +86,7 @@ const SCHEMA_MODULES: Record<string, unknown>[] = [
   checkout,
   supply,
   suppression,
+  consent,
   team,
   twoFactor,
   webhookEvents,

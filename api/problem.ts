@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 
 import type { ErrorRequestHandler, Response } from 'express';
 
-import type { ContactRefusal } from '../domain/types';
+import type { ConsentRefusal, ContactRefusal } from '../domain/types';
 import type { ProblemExtensionValues } from './schemas';
 
 /** The contact checks' reason codes (domain/types.ts CONTACT_REFUSALS) as intake answers them. */
@@ -16,6 +16,13 @@ const CONTACT_REFUSAL_TITLES = {
   invalid_email: 'The email address cannot receive mail',
   disposable_email: 'The email address belongs to a disposable email service',
 } as const satisfies Record<ContactRefusal, string>;
+
+/** The consent-certificate refusals (domain/types.ts CONSENT_REFUSALS) as intake answers them. */
+const CONSENT_REFUSAL_TITLES = {
+  consent_missing: 'The campaign requires a consent certificate',
+  consent_invalid: "The consent certificate is not the provider's",
+  consent_expired: 'The consent certificate is older than the campaign allows',
+} as const satisfies Record<ConsentRefusal, string>;
 
 const PROBLEM_TITLES = {
   validation_failed: 'The request is not valid',
@@ -53,6 +60,7 @@ const PROBLEM_TITLES = {
   consent_required: 'The agency requires consent evidence with every lead',
   bad_file: 'The file is refused whole: nothing of it was stored',
   ...CONTACT_REFUSAL_TITLES,
+  ...CONSENT_REFUSAL_TITLES,
   return_window_closed: 'The return window has closed',
   reason_not_allowed: 'Not one of the agency return reasons',
   return_rate_exceeded: 'The return-rate limit is reached',

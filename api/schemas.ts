@@ -28,6 +28,7 @@ import {
   CAMPAIGN_STATUSES,
   CHANGE_ACTORS,
   CLAIM_FAILURE_REASONS,
+  CONSENT_PROVIDERS,
   CONTACT_CHECK_RESULTS,
   CONTACT_CHECKS,
   type ContactCheckRecord,
@@ -64,6 +65,9 @@ export const AlertStatusSchema = z.enum(ALERT_STATUSES);
 export const AssignmentStatusSchema = z.enum(ASSIGNMENT_STATUSES);
 export const AuctionKindSchema = z.enum(AUCTION_KINDS);
 export const AuctionPricingSchema = z.enum(AUCTION_PRICINGS);
+export const ConsentProviderSchema = z
+  .enum(CONSENT_PROVIDERS)
+  .describe('a consent-certificate provider: ActiveProspect TrustedForm, or Verisk Jornaya (LeadiD)');
 export const DncRuleSchema = z
   .enum(DNC_RULES)
   .describe(
@@ -236,6 +240,13 @@ export const ContactCheckView = z
       .array(z.string())
       .optional()
       .describe('suppression: the lists that hold the phone or email (`state_dnc:TX` for a state list)'),
+    provider: ConsentProviderSchema.optional().describe('consent_certificate: the provider'),
+    ageSeconds: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .describe("consent_certificate: the certificate's age at intake, in seconds"),
   })
   .strict() satisfies z.ZodType<ContactCheckRecord>;
 export const ConsentSchema = z

@@ -26,7 +26,7 @@ import { suppressionEntryId, type SuppressionEntryRow } from '../db/suppression'
 import { buyerOfferOf } from '../domain/offer-view';
 import { formatMoney } from '../domain/payments';
 import { availability } from '../domain/schedule';
-import type { ExclusionReason, PingRejection } from '../domain/types';
+import type { ConsentClaimRecord, ExclusionReason, PingRejection } from '../domain/types';
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
@@ -104,6 +104,7 @@ export function campaignView(c: CampaignRow, pool: PoolEntry[]) {
     floorPrice: c.floorPrice,
     pricing: c.pricing,
     dncRule: c.dncRule,
+    consentCertificate: c.consentCertificate ?? null,
     createdAt: iso(c.createdAt),
     updatedAt: iso(c.updatedAt),
   };
@@ -168,7 +169,7 @@ export function assignmentView(a: AssignmentRow) {
   };
 }
 
-export function wonLeadView(w: WonLead) {
+export function wonLeadView(w: WonLead, consentClaim?: ConsentClaimRecord) {
   return {
     assignmentId: w.id,
     offerId: w.offerId,
@@ -176,6 +177,7 @@ export function wonLeadView(w: WonLead) {
     status: w.status,
     wonAt: iso(w.createdAt),
     lead: { id: w.lead.id, ...w.lead.fields, ...(w.lead.consent ? { consent: w.lead.consent } : {}) },
+    ...(consentClaim ? { consentClaim } : {}),
   };
 }
 

@@ -31,7 +31,11 @@ export function saleActivities({ db, bus, faults, delivery }: ActivityDeps) {
     if (sale.closed) await publishClosed(bus, sale.closed);
     await faults?.afterSaleCommitted?.({ offerId, buyerId });
     const { closed: _published, ...won } = sale;
-    return { ...won, delivery: await deliveryPlanFor(db, delivery, buyerId), closedOffer: !!sale.closed };
+    return {
+      ...won,
+      delivery: await deliveryPlanFor(db, delivery, buyerId, { id: sale.leadId, consent: sale.lead.consent }),
+      closedOffer: !!sale.closed,
+    };
   };
 
   return {

@@ -14,6 +14,7 @@ import type {
   AuctionKind,
   AuctionPricing,
   Caps,
+  ConsentCertificateRule,
   DeliveryMode,
   DncRule,
   PriceRules,
@@ -44,6 +45,8 @@ export interface NewCampaign {
   floorPrice?: number | null;
   pricing?: AuctionPricing;
   dncRule?: DncRule;
+  /** A consent certificate required at intake and claimed at the sale (#23); null: none. */
+  consentCertificate?: ConsentCertificateRule | null;
 }
 
 /** A new campaign with its pool, and its entry in the audit log (`by`: the system when not given), in one transaction. */
@@ -73,6 +76,7 @@ export async function createCampaign(
         floorPrice: input.floorPrice ?? null,
         pricing: input.pricing ?? 'first_price',
         dncRule: input.dncRule ?? 'suppress',
+        consentCertificate: input.consentCertificate ?? null,
       })
       .returning();
     await setCampaignPool(tx, row!.id, input.buyers);
@@ -180,6 +184,7 @@ export interface CampaignPatch {
   floorPrice?: number | null;
   pricing?: AuctionPricing;
   dncRule?: DncRule;
+  consentCertificate?: ConsentCertificateRule | null;
   pool?: NewCampaign['buyers'];
 }
 

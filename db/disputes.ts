@@ -83,37 +83,72 @@ export async function openDispute(
     if (!verdict.ok) return { ok: false, error: verdict.code, detail: verdict.detail };
   }
   try {
-    const row = await db.transaction(async (tx) => {
-      const [made] = await tx
-        .insert(disputes)
-        .values({
-          assignmentId: assignment.id,
-          buyerId: assignment.buyerId,
-          agencyId: assignment.agencyId,
-          reason: input.reason,
-          reasonCode: input.code ?? null,
-        })
-        .returning();
-      await recordChange(tx, {
-        agencyId: assignment.agencyId,
-        buyerId: assignment.buyerId,
-        by: input.by ?? SYSTEM,
-        objectType: 'dispute',
-        objectId: made!.id,
-        action: 'opened',
-        changes: createdFields({
-          assignmentId: assignment.id,
-          leadId: assignment.leadId,
-          reason: input.reason,
-          reasonCode: input.code ?? null,
-        }),
-      });
-      return made!;
-    });
+    const row = await insertDispute(db, assignment, { reason: input.reason, code: input.code ?? null, by: input.by });
     return { ok: true, dispute: row };
   } catch (err) {
     if (isUniqueViolation(err, 'disputes_assignment_active_uq')) return { ok: false, error: 'dispute_exists' };
     throw err;
+  }
+}
+
+/** The dispute row and its `opened` audit entry, in one transaction (a second active one is a unique violation). */
+function insertDispute(
+  db: Db,
+  assignment: typeof assignments.$inferSelect,
+  input: { reason: string; code: string | null; by?: AuditBy },
+): Promise<DisputeRow> {
+  return db.transaction(async (tx) => {
+    const [made] = await tx
+      .insert(disputes)
+      .values({
+        assignmentId: assignment.id,
+        buyerId: assignment.buyerId,
+        agencyId: assignment.agencyId,
+        reason: input.reason,
+        reasonCode: input.code,
+      })
+      .returning();
+    await recordChange(tx, {
+      agencyId: assignment.agencyId,
+      buyerId: assignment.buyerId,
+      by: input.by ?? SYSTEM,
+      objectType: 'dispute',
+      objectId: made!.id,
+      action: 'opened',
+      changes: createdFields({
+        assignmentId: assignment.id,
+        leadId: assignment.leadId,
+        reason: input.reason,
+        reasonCode: input.code,
+      }),
+    });
+    return made!;
+  });
+}
+
+/**
+ * A return the system opens itself (a sale whose consent certificate could not be claimed, #23): no return rules
+ * (the buyer did not ask). Answers the sale's active dispute – this one, or the one a retry or the buyer opened
+ * first; null when the assignment is gone.
+ */
+export async function openSystemReturn(
+  db: Db,
+  input: { assignmentId: string; reason: string; code: string },
+): Promise<DisputeRow | null> {
+  const active = () =>
+    db
+      .select()
+      .from(disputes)
+      .where(and(eq(disputes.assignmentId, input.assignmentId), inArray(disputes.status, ['open', 'approved'])));
+  const [found] = await active();
+  if (found) return found;
+  const [assignment] = await db.select().from(assignments).where(eq(assignments.id, input.assignmentId));
+  if (!assignment) return null;
+  try {
+    return await insertDispute(db, assignment, { reason: input.reason, code: input.code });
+  } catch (err) {
+    if (!isUniqueViolation(err, 'disputes_assignment_active_uq')) throw err;
+    return (await active())[0] ?? null;
   }
 }
 

@@ -18,6 +18,7 @@ import { eq, ne, sql } from 'drizzle-orm';
 import { hmacKeyWithRoot, hmacWithRoot, KeyStore, keyStore, KeyStoreError } from '../lib/key-store';
 import { rewrapWebhookSecrets, sealPlaintextWebhookSecrets, webhookSecretKeyIds } from './buyers';
 import type { DbOrTx } from './connection';
+import { consentCredentialKeyIds, rewrapConsentCredentials } from './consent';
 import { endpointSecretKeyIds, rewrapEndpointSecrets } from './endpoints';
 import { rewrapStripeSecrets, stripeSecretKeyIds } from './payments';
 import { keyStoreRoots } from './schema';
@@ -98,6 +99,12 @@ const SEALED_SECRETS: SealedSecrets[] = [
     name: 'buyer_endpoints.secret_sealed',
     keyIds: endpointSecretKeyIds,
     rewrap: rewrapEndpointSecrets,
+    sealPlaintext: async () => 0, // created sealed
+  },
+  {
+    name: 'consent_provider_credentials.credential_sealed',
+    keyIds: consentCredentialKeyIds,
+    rewrap: rewrapConsentCredentials,
     sealPlaintext: async () => 0, // created sealed
   },
   keyStoreRootsSecrets,

@@ -69,7 +69,10 @@ import type {
   Caps,
   ChangeActor,
   ClaimFailureReason,
+  ConsentCertificateRule,
+  ConsentClaimStatus,
   ConsentEvidence,
+  ConsentProvider,
   ContactCheckRecord,
   DeliveryAttemptOutcome,
   DeliveryChannel,
@@ -336,6 +339,8 @@ export const campaigns = pgTable(
     pricing: text('pricing').$type<AuctionPricing>().notNull().default('first_price'),
     /** A lead on a Do-Not-Call list: suppressed, or passed when it carries express written consent (#23). */
     dncRule: text('dnc_rule').$type<DncRule>().notNull().default('suppress'),
+    /** A consent certificate required at intake and claimed at the sale (#23 item 4); null: none required. */
+    consentCertificate: jsonb('consent_certificate').$type<ConsentCertificateRule>(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -1612,5 +1617,58 @@ export const dncEntries = pgTable(
       sql`(${t.list} = 'national_dnc' AND ${t.state} = '') OR (${t.list} = 'state_dnc' AND ${t.state} ~ '^[A-Z]{2}$')`,
     ),
     check('dnc_entries_hmac_shape', sql`octet_length(${t.hmac}) = 32`),
+  ],
+);
+
+// ─── consent certificates (#23 item 4) ───────────────────────────────────────
+
+/** An agency's account with a certificate provider: base URL and credential (key-store sealed). */
+export const consentProviderCredentials = pgTable(
+  'consent_provider_credentials',
+  {
+    id: id(),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    provider: text('provider').$type<ConsentProvider>().notNull(),
+    baseUrl: text('base_url').notNull(),
+    /** Key-store sealed (purpose `consent_provider.credential`, context the row's id). */
+    credentialSealed: text('credential_sealed').notNull(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('consent_provider_credentials_agency_provider_uq').on(t.agencyId, t.provider),
+    check('consent_provider_credentials_provider_known', sql`${t.provider} IN ('trustedform', 'jornaya')`),
+  ],
+);
+
+/** A sale's certificate claim, one per assignment: a retried activity finds it and never claims twice. */
+export const consentClaims = pgTable(
+  'consent_claims',
+  {
+    assignmentId: uuid('assignment_id')
+      .primaryKey()
+      .references(() => assignments.id),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    leadId: uuid('lead_id')
+      .notNull()
+      .references(() => leads.id),
+    provider: text('provider').$type<ConsentProvider>().notNull(),
+    status: text('status').$type<ConsentClaimStatus>().notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    answer: jsonb('answer').$type<unknown>(),
+    error: text('error'),
+    flagged: boolean('flagged').notNull().default(false),
+    claimedAt: ts('claimed_at'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('consent_claims_lead_idx').on(t.leadId),
+    check('consent_claims_provider_known', sql`${t.provider} IN ('trustedform', 'jornaya')`),
+    check('consent_claims_status_known', sql`${t.status} IN ('pending', 'claimed', 'failed')`),
+    check('consent_claims_claimed_at', sql`(${t.status} = 'claimed') = (${t.claimedAt} IS NOT NULL)`),
   ],
 );

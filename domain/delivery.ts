@@ -2,7 +2,7 @@
  * What a delivery sends: the full lead (with its consent evidence) shaped by
  * the buyer's field mapping. Pure, so the mapping is easy to test and to explain.
  */
-import type { ConsentEvidence, LeadFields } from './types';
+import type { ConsentClaimRecord, ConsentEvidence, LeadFields } from './types';
 
 /** A buyer's field mapping: rename fields (dotted paths of the payload, e.g. "lead.phone" → "phone_number"), add static values. */
 export interface FieldMapping {
@@ -24,6 +24,8 @@ export interface DeliveryPayload {
   soldAt: string;
   lead: LeadFields & { id: string };
   consent: ConsentEvidence | null;
+  /** The consent certificate's claim for this buyer (#23), when the campaign claims one: the answer, or the flag. */
+  consentClaim?: ConsentClaimRecord;
 }
 
 function put(o: Record<string, unknown>, k: string, v: unknown): void {
@@ -90,6 +92,10 @@ export function leadSummary(payload: DeliveryPayload): string {
       ...(c.certificateUrl ? [`  certificate: ${c.certificateUrl}`] : []),
     );
   }
+  if (payload.consentClaim)
+    lines.push(
+      `  certificate claim: ${payload.consentClaim.status}${payload.consentClaim.flagged ? ' (flagged: the claim failed)' : ''}`,
+    );
   return lines.join('\n');
 }
 

@@ -1,4 +1,5 @@
-import type { LeadFields } from './types';
+import { isCertificateValue } from './consent-certificates';
+import type { ConsentEvidence, LeadFields } from './types';
 
 /** What a buyer sees of an offered lead before paying: enough to judge it, not enough to call the person. */
 export const DEFAULT_PREVIEW_FIELDS: readonly string[] = ['city', 'state', 'zip'];
@@ -36,8 +37,12 @@ function put(o: Record<string, unknown>, k: string, v: unknown): void {
 function visibleAnswers(fields: LeadFields, visible: ReadonlySet<string>): string[] {
   const answers = fields?.answers;
   if (!answers || typeof answers !== 'object') return [];
+  // A consent certificate is never shown (#23): whoever holds it can claim it.
   return Object.keys(answers).filter(
-    (q) => present(answers[q]) && (visible.has('answers') || visible.has(ANSWER_PREFIX + q)),
+    (q) =>
+      present(answers[q]) &&
+      !isCertificateValue(answers[q], q) &&
+      (visible.has('answers') || visible.has(ANSWER_PREFIX + q)),
   );
 }
 
@@ -53,7 +58,7 @@ export function previewOf(fields: LeadFields, visible: readonly string[]): Recor
   for (const key of PREVIEWABLE_FIELDS) {
     if (key === 'answers' || !vis.has(key) || !has(fields, key)) continue;
     const value = (fields as unknown as Record<string, unknown>)[key];
-    if (present(value)) put(out, key, value);
+    if (present(value) && !isCertificateValue(value)) put(out, key, value);
   }
   const qs = visibleAnswers(fields, vis);
   if (qs.length > 0) {
@@ -67,15 +72,22 @@ export function previewOf(fields: LeadFields, visible: readonly string[]): Recor
 /**
  * The non-empty string values a preview must NOT contain, for leak tests: every
  * string field and answer that is not visible. A hidden value equal to a visible
- * one (an answer "yes" next to a visible "yes") is left out: finding it proves nothing.
+ * one (an answer "yes" next to a visible "yes") is left out: finding it proves nothing. The lead's consent
+ * certificate is hidden always (#23), as is any certificate among the fields.
  */
-export function hiddenValues(fields: LeadFields, visible: readonly string[]): string[] {
+export function hiddenValues(
+  fields: LeadFields,
+  visible: readonly string[],
+  consent?: ConsentEvidence | null,
+): string[] {
   const vis = new Set(visible);
   const shown = new Set<string>();
   const hidden = new Set<string>();
   const note = (value: unknown, isVisible: boolean): void => {
-    if (typeof value === 'string' && value.trim() !== '') (isVisible ? shown : hidden).add(value);
+    if (typeof value === 'string' && value.trim() !== '')
+      (isVisible && !isCertificateValue(value) ? shown : hidden).add(value);
   };
+  if (consent?.certificateUrl) hidden.add(consent.certificateUrl);
   const record = (fields ?? {}) as unknown as Record<string, unknown>;
   for (const key of Object.keys(record)) {
     if (key !== 'answers') note(record[key], TOP_LEVEL.has(key) && vis.has(key));

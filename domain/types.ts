@@ -171,6 +171,10 @@ export const TIMELINE_EVENT_TYPES = [
   'notified',
   /** One contact check of intake (data: check, result, latencyMs, and what it found: e164, phoneType, domain, mx). */
   'checked',
+  /** A sale's consent certificate was claimed for its buyer (data: assignmentId, provider, attempts, answer). */
+  'consent_claimed',
+  /** A sale's certificate claim finally failed (data: assignmentId, provider, error, rule: flag | return). */
+  'consent_claim_failed',
 ] as const;
 export type TimelineEventType = (typeof TIMELINE_EVENT_TYPES)[number];
 
@@ -356,7 +360,7 @@ export const PHONE_FORMATS = ['as_sent', 'e164'] as const;
 export type PhoneFormat = (typeof PHONE_FORMATS)[number];
 
 /** The checks intake runs, each on the timeline with its result and latency. */
-export const CONTACT_CHECKS = ['phone', 'email', 'email_mx', 'suppression'] as const;
+export const CONTACT_CHECKS = ['phone', 'email', 'email_mx', 'suppression', 'consent_certificate'] as const;
 type ContactCheck = (typeof CONTACT_CHECKS)[number];
 
 /**
@@ -391,6 +395,9 @@ export interface ContactCheckRecord {
   mx?: string[];
   /** suppression: the lists that hold the phone or the email (`state_dnc:TX` for a state's list). */
   lists?: string[];
+  /** consent_certificate: the provider and the certificate's age at intake, in seconds. */
+  provider?: ConsentProvider;
+  ageSeconds?: number;
 }
 
 export const PING_DECISIONS = ['accepted', 'rejected'] as const;
@@ -438,3 +445,47 @@ export type SuppressionSource = (typeof SUPPRESSION_SOURCES)[number];
  */
 export const DNC_RULES = ['suppress', 'consent_passes'] as const;
 export type DncRule = (typeof DNC_RULES)[number];
+
+// ─── consent certificates (#23 item 4) ───────────────────────────────────────
+
+/** The consent-certificate providers: ActiveProspect TrustedForm and Verisk Jornaya (LeadiD). */
+export const CONSENT_PROVIDERS = ['trustedform', 'jornaya'] as const;
+export type ConsentProvider = (typeof CONSENT_PROVIDERS)[number];
+
+/**
+ * Why intake refuses a lead of a campaign that requires a certificate (a 422 with the code, nothing stored): none
+ * sent, not the provider's shape, or older than the campaign allows.
+ * @public The vocabulary as a list (its type is what the code uses).
+ */
+export const CONSENT_REFUSALS = ['consent_missing', 'consent_invalid', 'consent_expired'] as const;
+export type ConsentRefusal = (typeof CONSENT_REFUSALS)[number];
+
+/** What a certificate claim that finally failed does to the sale: keep it with a flag, or return it (one refund). */
+export const CONSENT_CLAIM_FAILURE_RULES = ['flag', 'return'] as const;
+type ConsentClaimFailureRule = (typeof CONSENT_CLAIM_FAILURE_RULES)[number];
+
+/** A campaign's certificate rule: the provider, the oldest certificate intake takes, what a failed claim does. */
+export interface ConsentCertificateRule {
+  provider: ConsentProvider;
+  maxAgeSeconds: number;
+  onClaimFailure: ConsentClaimFailureRule;
+}
+
+/** A claim's state: under way (an attempt is out), claimed, or failed after its last attempt. */
+export const CONSENT_CLAIM_STATUSES = ['pending', 'claimed', 'failed'] as const;
+export type ConsentClaimStatus = (typeof CONSENT_CLAIM_STATUSES)[number];
+
+/** The reason code of the automatic return a failed claim opens (rule `return`). */
+export const CONSENT_CLAIM_FAILED = 'consent_claim_failed';
+
+/** A sale's certificate claim as its buyer sees it (webhook payload `consentClaim`, the dashboard lead). */
+export interface ConsentClaimRecord {
+  provider: ConsentProvider;
+  status: ConsentClaimStatus;
+  /** The provider's answer (its JSON), kept as it came. */
+  answer: unknown;
+  error: string | null;
+  /** `flag`: the claim failed and the sale stands, flagged. */
+  flagged: boolean;
+  claimedAt: string | null;
+}

@@ -36,7 +36,7 @@ export interface CallAnswer {
 }
 
 export interface CallOptions {
-  method: 'POST' | 'PUT';
+  method: 'POST' | 'PUT' | 'GET';
   headers: Record<string, string>;
   body: string;
   timeoutMs: number;

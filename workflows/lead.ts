@@ -53,6 +53,8 @@ import {
   SUPPRESSION_PATCH,
 } from './messages';
 import {
+  CONSENT_CLAIM_PATCH,
+  consentClaimActivityOptions,
   deliveryActivityOptions,
   LEAN_LIFECYCLE_PATCH,
   LOCAL_DB_OPTIONS,
@@ -65,7 +67,7 @@ import { leadSearchAttributes } from './search-attributes';
 import type { LeadOutcome, LeadWorkflowInput, OfferRunResult, OfferWorkflowInput } from './types';
 import { leadWorkflowV1, offerWorkflowV1 } from './v1/lead';
 
-const { routeAndOpen, closeOffer, recordEvents, recordDeliveryFailure, planDelivery } =
+const { routeAndOpen, closeOffer, recordEvents, recordDeliveryFailure, planDelivery, settleConsentClaim } =
   proxyLocalActivities<LeadActivities>(LOCAL_DB_OPTIONS);
 const sales = proxyLocalActivities<LeadActivities>(LOCAL_SALE_OPTIONS);
 const { setLeadStatus } = proxyLocalActivities<LeadActivities>(LOCAL_STATUS_OPTIONS);
@@ -410,24 +412,42 @@ const CHANNEL_ACTIVITY = {
  */
 async function deliverOnChannels(sold: Sold[]): Promise<void> {
   await Promise.all(
-    sold.flatMap(({ assignmentId, delivery }) =>
-      delivery.channels.map(async (channel: Exclude<DeliveryChannel, 'dashboard'>) => {
-        const activities = proxyActivities<LeadActivities>(deliveryActivityOptions(delivery.retry));
-        try {
-          await activities[CHANNEL_ACTIVITY[channel]]({ assignmentId });
-        } catch (err) {
-          const error =
-            err instanceof ActivityFailure && err.cause
-              ? err.cause.message
-              : err instanceof Error
-                ? err.message
-                : String(err);
-          await recordDeliveryFailure({ assignmentId, channel, error, at: nowIso() });
-        }
-      }),
-    ),
+    sold.map(async ({ assignmentId, delivery }) => {
+      // The consent certificate first (#23), so the channels carry the provider's answer (a sale without one
+      // schedules its channels at once, as before).
+      if (delivery.consentClaim && patched(CONSENT_CLAIM_PATCH) && !(await claimConsent(assignmentId, delivery)))
+        return;
+      await Promise.all(
+        delivery.channels.map(async (channel: Exclude<DeliveryChannel, 'dashboard'>) => {
+          const activities = proxyActivities<LeadActivities>(deliveryActivityOptions(delivery.retry));
+          try {
+            await activities[CHANNEL_ACTIVITY[channel]]({ assignmentId });
+          } catch (err) {
+            await recordDeliveryFailure({ assignmentId, channel, error: failureMessage(err), at: nowIso() });
+          }
+        }),
+      );
+    }),
   );
 }
+
+/**
+ * The sale's certificate claim, retried; after its last attempt the campaign's rule (flag, or a return). Answers
+ * whether the sale stands: a returned one goes to no channel.
+ */
+async function claimConsent(assignmentId: string, delivery: DeliveryPlan): Promise<boolean> {
+  const { claimConsentCertificate } = proxyActivities<LeadActivities>(consentClaimActivityOptions(delivery.retry));
+  try {
+    await claimConsentCertificate({ assignmentId });
+    return true;
+  } catch (err) {
+    const { refunded } = await settleConsentClaim({ assignmentId, error: failureMessage(err) });
+    return !refunded;
+  }
+}
+
+const failureMessage = (err: unknown): string =>
+  err instanceof ActivityFailure && err.cause ? err.cause.message : err instanceof Error ? err.message : String(err);
 
 /** No Update is half-answered when the workflow completes. */
 async function finish(): Promise<void> {

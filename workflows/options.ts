@@ -99,3 +99,14 @@ export function deliveryActivityOptions(r: DeliveryRetry): ActivityOptions {
     },
   };
 }
+
+/**
+ * A sale's consent certificate is claimed (#23 item 4) before its channels run, as its own retried activity, with the
+ * channels' retry schedule; a provider's refusal is final. Histories from before it have no claim to replay.
+ */
+export const CONSENT_CLAIM_PATCH = 'consent-claim';
+
+export function consentClaimActivityOptions(r: DeliveryRetry): ActivityOptions {
+  const { retry, ...rest } = deliveryActivityOptions(r);
+  return { ...rest, retry: { ...retry, nonRetryableErrorTypes: ['ConsentClaimRefused', 'AssignmentNotFound'] } };
+}

@@ -29,6 +29,7 @@ import {
   PageQuery,
   PushStrategySchema,
 } from '../schemas';
+import { ConsentCertificateRuleSchema } from './consent.schemas';
 
 export const PriceRulesSchema = z
   .object({
@@ -83,6 +84,7 @@ const campaignFields = {
     'highest bid: the winner pays its bid, or the next bid (never below the floor)',
   ),
   dncRule: DncRuleSchema,
+  consentCertificate: ConsentCertificateRuleSchema.nullable(),
 };
 export const CampaignCreate = z
   .object({
@@ -103,6 +105,7 @@ export const CampaignCreate = z
     floorPrice: campaignFields.floorPrice.optional(),
     pricing: campaignFields.pricing.optional(),
     dncRule: campaignFields.dncRule.optional(),
+    consentCertificate: campaignFields.consentCertificate.optional(),
   })
   .strict();
 /** Any field of a campaign, each optional (still strict: an unknown field is a 400). */
@@ -139,6 +142,7 @@ export const CampaignView = z.object({
   floorPrice: Nullable(z.number().int()),
   pricing: AuctionPricingSchema,
   dncRule: DncRuleSchema,
+  consentCertificate: ConsentCertificateRuleSchema.nullable(),
   createdAt: IsoTime,
   updatedAt: IsoTime,
 });

@@ -23,7 +23,7 @@ import { DeadlineExceeded, executeManualAction, type LeadToRoute, startLeadWorkf
 import type { ManualAction, ManualActionResult } from '../../workflows/messages';
 import { auditBy } from '../audit';
 import type { AdminPrincipal } from '../auth';
-import { checkLeadContacts, checkLeadSuppression, contactProblem } from '../contact-gate';
+import { checkLeadCertificate, checkLeadContacts, checkLeadSuppression, contactProblem } from '../contact-gate';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
@@ -100,6 +100,9 @@ export async function submitLead(
       },
     );
   }
+  // The campaign's consent certificate (#23): missing, not the provider's or too old is a 422, nothing stored.
+  const certificate = checkLeadCertificate(campaign.consentCertificate ?? null, input.consent);
+  if (certificate) contact.checks.push(certificate);
   // The suppression lists (#23): a person on one is stored (the agency sees whom it refused, and why) but offered to
   // nobody: the lead goes to manual review with `suppressed`. A Do-Not-Call hit may pass on written consent, by the
   // campaign's rule; either way it is on the timeline.

@@ -15,6 +15,7 @@ import {
   LedgerEntryView,
   Responses as BuyersResponses,
 } from './buyers.schemas';
+import { ConsentClaimView } from './consent.schemas';
 import { SourceView } from './sources.schemas';
 
 /** What a buyer may change about itself, within the agency's limits. */
@@ -37,6 +38,9 @@ export const WonLeadView = z.object({
   status: AssignmentStatusSchema,
   wonAt: IsoTime,
   lead: FullLead,
+  consentClaim: ConsentClaimView.optional().describe(
+    "the consent certificate's claim for me (#23), when the campaign claims one: the provider's answer, or the flag",
+  ),
 });
 
 /**

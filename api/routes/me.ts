@@ -2,6 +2,7 @@
 import { agencySettings, getAgency } from '../../db/agencies';
 import { listBuyerLeads } from '../../db/assignments';
 import { changeBuyer, getBuyer } from '../../db/buyers';
+import { claimsOf } from '../../db/consent';
 import { listLedger, walletBalance } from '../../db/ledger';
 import { getSource } from '../../db/sources';
 import { selfServiceProblems } from '../../domain/self-service';
@@ -93,7 +94,11 @@ export const meRoutes: AnyRoute[] = [
     responses: { 200: { description: 'a page', schema: Responses.WonLeads }, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {
       const page = await listBuyerLeads(services.db, principal.buyerId, pageArgs(query));
-      return { status: 200, body: listBody('leads', page, wonLeadView) };
+      const claims = await claimsOf(
+        services.db,
+        page.items.map((w) => w.id),
+      );
+      return { status: 200, body: listBody('leads', page, (w) => wonLeadView(w, claims.get(w.id))) };
     },
   }),
 

@@ -1721,6 +1721,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/consent-providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The agency's consent-certificate provider accounts (never their credentials)
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         */
+        get: operations["consentProviders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/consent-providers/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set the agency's account with a consent-certificate provider: base URL and credential (stored sealed)
+         * @description TrustedForm: the API key (claims are `POST <baseUrl>/<certificate id>` with Basic auth `API:<key>`). Jornaya: the account code (`GET <baseUrl>/Authenticate?lac=<code>&id=<token>`). The base URL is checked like a webhook's (no private, loopback or link-local target unless allowed); the credential is never shown again.
+         *
+         *     Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         */
+        put: operations["setConsentProvider"];
+        post?: never;
+        /**
+         * Remove the agency's account with a provider (claims through it fail until one is set again)
+         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         */
+        delete: operations["deleteConsentProvider"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/reports": {
         parameters: {
             query?: never;
@@ -3672,6 +3718,7 @@ export interface components {
             /** @description highest bid: the winner pays its bid, or the next bid (never below the floor) */
             pricing?: components["schemas"]["AuctionPricing"];
             dncRule?: components["schemas"]["DncRule"];
+            consentCertificate?: components["schemas"]["ConsentCertificateRule"] | null;
         };
         CampaignPatch: {
             name?: string;
@@ -3702,6 +3749,7 @@ export interface components {
             /** @description highest bid: the winner pays its bid, or the next bid (never below the floor) */
             pricing?: components["schemas"]["AuctionPricing"];
             dncRule?: components["schemas"]["DncRule"];
+            consentCertificate?: components["schemas"]["ConsentCertificateRule"] | null;
         };
         /** @enum {string} */
         CampaignStatus: "active" | "paused";
@@ -3729,6 +3777,7 @@ export interface components {
             floorPrice: number | null;
             pricing: components["schemas"]["AuctionPricing"];
             dncRule: components["schemas"]["DncRule"];
+            consentCertificate: components["schemas"]["ConsentCertificateRule"] | null;
             /** @description ISO-8601 UTC time */
             createdAt: string;
             /** @description ISO-8601 UTC time */
@@ -3831,8 +3880,44 @@ export interface components {
              */
             certificateUrl?: string;
         };
+        /** @description a consent certificate required at intake (shape, age) and claimed for the winning buyer after the sale; null: none required */
+        ConsentCertificateRule: {
+            provider: components["schemas"]["ConsentProvider"];
+            /** @description the oldest certificate intake takes, by the consent's timestamp (TrustedForm certificates expire after 72 hours unless claimed) */
+            maxAgeSeconds: number;
+            /**
+             * @description a claim that finally fails: keep the sale and tell the buyer (`flag`), or return it automatically with one refund (`return`)
+             * @enum {string}
+             */
+            onClaimFailure: "flag" | "return";
+        };
+        /** @description the sale's consent-certificate claim (#23) */
+        ConsentClaimView: {
+            provider: components["schemas"]["ConsentProvider"];
+            /**
+             * @description `pending` while attempts are out; `claimed`; `failed` after the last attempt
+             * @enum {string}
+             */
+            status: "pending" | "claimed" | "failed";
+            /** @description the provider's answer (its JSON), as it came */
+            answer: unknown;
+            error: string | null;
+            /** @description the claim failed and the campaign keeps such sales, flagged */
+            flagged: boolean;
+            claimedAt: string | null;
+        };
+        /**
+         * @description a consent-certificate provider: ActiveProspect TrustedForm, or Verisk Jornaya (LeadiD)
+         * @enum {string}
+         */
+        ConsentProvider: "trustedform" | "jornaya";
+        /**
+         * @description why intake refused a lead of a campaign that requires a certificate: none sent, not the provider shape, older than the campaign allows
+         * @enum {string}
+         */
+        ConsentRefusal: "consent_missing" | "consent_invalid" | "consent_expired";
         /** @enum {string} */
-        ContactCheck: "phone" | "email" | "email_mx" | "suppression";
+        ContactCheck: "phone" | "email" | "email_mx" | "suppression" | "consent_certificate";
         /** @enum {string} */
         ContactCheckResult: "passed" | "invalid_phone" | "invalid_email" | "disposable_email" | "unverified" | "skipped" | "suppressed" | "consented";
         ContactCheckView: {
@@ -3851,6 +3936,10 @@ export interface components {
             mx?: string[];
             /** @description suppression: the lists that hold the phone or email (`state_dnc:TX` for a state list) */
             lists?: string[];
+            /** @description consent_certificate: the provider */
+            provider?: components["schemas"]["ConsentProvider"];
+            /** @description consent_certificate: the certificate's age at intake, in seconds */
+            ageSeconds?: number;
         };
         CreationOptions: {
             /** @description PublicKeyCredentialCreationOptionsJSON */
@@ -5238,6 +5327,41 @@ export interface components {
             /** @description `internal_error`: the id under which the error was logged */
             errorId?: string;
         };
+        ProviderAccount: {
+            provider: {
+                provider: components["schemas"]["ConsentProvider"];
+                baseUrl: string;
+                /**
+                 * @description the credential is stored (it is never shown)
+                 * @constant
+                 */
+                credential: "set";
+                /** @description ISO-8601 UTC time */
+                updatedAt: string;
+            };
+        };
+        ProviderAccountSet: {
+            /**
+             * Format: uri
+             * @description the provider's API over HTTPS (default: the host cert.trustedform.com, or api.leadid.com)
+             */
+            baseUrl?: string;
+            /** @description TrustedForm: the API key; Jornaya: the account code (lac). Stored sealed, never shown */
+            credential: string;
+        };
+        ProviderAccounts: {
+            providers: {
+                provider: components["schemas"]["ConsentProvider"];
+                baseUrl: string;
+                /**
+                 * @description the credential is stored (it is never shown)
+                 * @constant
+                 */
+                credential: "set";
+                /** @description ISO-8601 UTC time */
+                updatedAt: string;
+            }[];
+        };
         /** @enum {string} */
         PushStrategy: "round_robin" | "priority" | "weighted";
         Ready: {
@@ -5862,7 +5986,7 @@ export interface components {
             events: components["schemas"]["TimelineEventView"][];
         };
         /** @enum {string} */
-        TimelineEventType: "targeted" | "excluded" | "viewed" | "claim_attempted" | "claim_failed" | "won" | "lost" | "expired" | "cancelled" | "fell_through" | "manual_review" | "reoffered" | "assigned" | "rejected" | "delivered" | "delivery_failed" | "refunded" | "received" | "bid_placed" | "buyer_paused" | "delivery_attempted" | "redelivery_requested" | "notified" | "checked";
+        TimelineEventType: "targeted" | "excluded" | "viewed" | "claim_attempted" | "claim_failed" | "won" | "lost" | "expired" | "cancelled" | "fell_through" | "manual_review" | "reoffered" | "assigned" | "rejected" | "delivered" | "delivery_failed" | "refunded" | "received" | "bid_placed" | "buyer_paused" | "delivery_attempted" | "redelivery_requested" | "notified" | "checked" | "consent_claimed" | "consent_claim_failed";
         TimelineEventView: {
             type: components["schemas"]["TimelineEventType"];
             /** @description ISO-8601 UTC time */
@@ -5978,6 +6102,8 @@ export interface components {
             /** @description ISO-8601 UTC time */
             wonAt: string;
             lead: components["schemas"]["FullLead"];
+            /** @description the consent certificate's claim for me (#23), when the campaign claims one: the provider's answer, or the flag */
+            consentClaim?: components["schemas"]["ConsentClaimView"];
         };
         WonLeads: {
             leads: components["schemas"]["WonLeadView"][];
@@ -13186,6 +13312,210 @@ export interface operations {
             };
             /** @description the body is not text/csv or text/plain (`unsupported_media_type`) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    consentProviders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the accounts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderAccounts"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setConsentProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                provider: components["schemas"]["ConsentProvider"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProviderAccountSet"];
+            };
+        };
+        responses: {
+            /** @description set */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderAccount"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteConsentProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                provider: components["schemas"]["ConsentProvider"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown id, or one of another tenant (`not_found`) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -607,6 +607,21 @@ const CASES: Case[] = [
     expect: anyAdmin(400),
   },
   { method: 'post', path: '/v1/dnc/uploads', url: () => '/v1/dnc/uploads?list=national_dnc', expect: rootOnly(400) },
+  // consent-certificate providers (#23): managers set and remove them, readers list them (never the credential)
+  { method: 'get', path: '/v1/consent-providers', url: () => '/v1/consent-providers', expect: anyAdmin(200) },
+  {
+    method: 'put',
+    path: '/v1/consent-providers/:provider',
+    url: () => '/v1/consent-providers/trustedform',
+    body: () => ({ credential: 'tf-api-key', baseUrl: 'https://8.8.8.8' }),
+    expect: anyAdmin(200),
+  },
+  {
+    method: 'delete',
+    path: '/v1/consent-providers/:provider',
+    url: () => '/v1/consent-providers/jornaya',
+    expect: anyAdmin(404),
+  },
   {
     method: 'post',
     path: '/v1/sources/:id/keys',

@@ -18,6 +18,7 @@ import { AuditLog } from './Audit';
 import { BuyerDetail, Buyers } from './Buyers';
 import { CampaignEditor } from './campaign-editor/CampaignEditor';
 import { Campaigns } from './Campaigns';
+import { ConsentProvidersPage } from './ConsentProviders';
 import { Ctx, useDirectory } from './context';
 import { Disputes } from './Disputes';
 import { LeadDetail, Leads } from './Leads';
@@ -216,6 +217,7 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
   else if (path === '/admin/disputes') page = <Disputes onChange={refresh} />;
   else if (path === '/admin/audit') page = <AuditLog />;
   else if (path === '/admin/suppression') page = <SuppressionPage />;
+  else if (path === '/admin/consent-providers') page = <ConsentProvidersPage />;
   else if (path === '/admin/analytics') page = <Analytics />;
   else if (path === '/admin/keys') page = <KeysPage api={api} />;
   else if (path === '/admin/settings') page = <SettingsPage />;
@@ -291,6 +293,9 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
             </NavLink>
             <NavLink href="/admin/suppression" icon={I.audit} path={path}>
               Suppression
+            </NavLink>
+            <NavLink href="/admin/consent-providers" icon={I.settings} path={path}>
+              Consent providers
             </NavLink>
             <NavLink href="/admin/audit" icon={I.audit} path={path}>
               Audit log

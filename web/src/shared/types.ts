@@ -14,6 +14,8 @@ export type { FeedClientMessage, FeedServerMessage, Schemas } from '../../../pac
 export type AuctionKind = Schemas['AuctionKind'];
 export type AuctionPricing = Schemas['AuctionPricing'];
 export type DncRule = Schemas['DncRule'];
+export type ConsentProvider = Schemas['ConsentProvider'];
+export type ConsentCertificateRule = Schemas['ConsentCertificateRule'];
 export type BidRefusalReason = Schemas['BidRefusalReason'];
 export type ClaimFailureReason = Schemas['ClaimFailureReason'];
 export type ExclusionReason = Schemas['ExclusionReason'];

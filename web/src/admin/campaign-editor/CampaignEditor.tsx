@@ -14,6 +14,7 @@ import {
   BasicsFields,
   BuyerPoolPanel,
   CapsPanel,
+  ConsentCertificatePanel,
   DeliveryModeFields,
   DncRulePanel,
   PreviewFieldsSection,
@@ -64,6 +65,7 @@ export function CampaignEditor({ id }: { id: string | null }) {
             <PricingPanel form={form} />
             <CapsPanel form={form} />
             <DncRulePanel form={form} />
+            <ConsentCertificatePanel form={form} />
           </div>
         </div>
         <BuyerPoolPanel form={form} />

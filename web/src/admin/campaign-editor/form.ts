@@ -12,6 +12,7 @@ import type {
   AuctionKind,
   AuctionPricing,
   Campaign,
+  ConsentCertificateRule,
   DeliveryMode,
   DncRule,
   LeadFields,
@@ -65,6 +66,10 @@ export interface Form {
   floorPrice: string;
   pricing: AuctionPricing;
   dncRule: DncRule;
+  /** The consent-certificate rule (#23): '' = none required. */
+  certificateProvider: '' | ConsentCertificateRule['provider'];
+  certificateMaxAgeHours: string;
+  certificateOnFailure: ConsentCertificateRule['onClaimFailure'];
 }
 
 /** The form's lists of rule rows. */
@@ -100,6 +105,9 @@ function formOf(c: Campaign | null, serviceLine: string): Form {
     floorPrice: c?.floorPrice === null || c?.floorPrice === undefined ? '' : String(c.floorPrice),
     pricing: c?.pricing ?? 'first_price',
     dncRule: c?.dncRule ?? 'suppress',
+    certificateProvider: c?.consentCertificate?.provider ?? '',
+    certificateMaxAgeHours: String((c?.consentCertificate?.maxAgeSeconds ?? 86_400) / 3600),
+    certificateOnFailure: c?.consentCertificate?.onClaimFailure ?? 'flag',
   };
 }
 
@@ -149,6 +157,13 @@ function bodyOf(f: Form) {
     floorPrice: f.floorPrice.trim() === '' ? null : Number(f.floorPrice),
     pricing: f.pricing,
     dncRule: f.dncRule,
+    consentCertificate: f.certificateProvider
+      ? {
+          provider: f.certificateProvider,
+          maxAgeSeconds: Math.round(Number(f.certificateMaxAgeHours) * 3600),
+          onClaimFailure: f.certificateOnFailure,
+        }
+      : null,
   };
 }
 

@@ -238,6 +238,49 @@ export function DncRulePanel({ form: { f, up } }: Props) {
   );
 }
 
+/** The consent certificate the campaign requires (#23): checked at intake, claimed for the buyer after the sale. */
+export function ConsentCertificatePanel({ form: { f, up } }: Props) {
+  return (
+    <Panel title="Consent certificate">
+      <Field label="Require a certificate" hint="intake refuses a lead without one, of another shape, or too old">
+        <select
+          value={f.certificateProvider}
+          data-testid="certificate-provider"
+          onChange={(e) => up({ certificateProvider: e.currentTarget.value as Form['certificateProvider'] })}
+        >
+          <option value="">no certificate required</option>
+          <option value="trustedform">TrustedForm</option>
+          <option value="jornaya">Jornaya (LeadiD)</option>
+        </select>
+      </Field>
+      {f.certificateProvider && (
+        <div class="row">
+          <Field label="Oldest certificate (hours)">
+            <input
+              type="number"
+              min="0.1"
+              step="any"
+              value={f.certificateMaxAgeHours}
+              data-testid="certificate-max-age"
+              onInput={(e) => up({ certificateMaxAgeHours: e.currentTarget.value })}
+            />
+          </Field>
+          <Field label="When the claim fails" hint="after the sale, once every retry has failed">
+            <select
+              value={f.certificateOnFailure}
+              data-testid="certificate-on-failure"
+              onChange={(e) => up({ certificateOnFailure: e.currentTarget.value as Form['certificateOnFailure'] })}
+            >
+              <option value="flag">keep the sale, flag it and tell the buyer</option>
+              <option value="return">return it automatically (one refund)</option>
+            </select>
+          </Field>
+        </div>
+      )}
+    </Panel>
+  );
+}
+
 /** Every buyer of the agency, or chosen ones with push priority and weight. */
 export function BuyerPoolPanel({ form: { f, up, fe } }: Props) {
   const { dir } = useConsole();
