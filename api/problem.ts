@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 
 import type { ErrorRequestHandler, Response } from 'express';
 
-import type { ContactRefusal } from '../domain/types';
+import type { ContactRefusal, ScrubRefusal } from '../domain/types';
 import type { ProblemExtensionValues } from './schemas';
 
 /** The contact checks' reason codes (domain/types.ts CONTACT_REFUSALS) as intake answers them. */
@@ -16,6 +16,12 @@ const CONTACT_REFUSAL_TITLES = {
   invalid_email: 'The email address cannot receive mail',
   disposable_email: 'The email address belongs to a disposable email service',
 } as const satisfies Record<ContactRefusal, string>;
+
+/** The third-party scrubs' reason codes (domain/types.ts SCRUB_REFUSALS) as intake answers them. */
+const SCRUB_REFUSAL_TITLES = {
+  litigator: 'The phone number belongs to a known TCPA litigator',
+  phone_disconnected: 'The phone line is disconnected',
+} as const satisfies Record<ScrubRefusal, string>;
 
 const PROBLEM_TITLES = {
   validation_failed: 'The request is not valid',
@@ -53,6 +59,7 @@ const PROBLEM_TITLES = {
   consent_required: 'The agency requires consent evidence with every lead',
   bad_file: 'The file is refused whole: nothing of it was stored',
   ...CONTACT_REFUSAL_TITLES,
+  ...SCRUB_REFUSAL_TITLES,
   return_window_closed: 'The return window has closed',
   reason_not_allowed: 'Not one of the agency return reasons',
   return_rate_exceeded: 'The return-rate limit is reached',

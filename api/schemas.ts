@@ -30,6 +30,7 @@ import {
   CLAIM_FAILURE_REASONS,
   CONTACT_CHECK_RESULTS,
   CONTACT_CHECKS,
+  SCRUB_NOT_CHECKED,
   type ContactCheckRecord,
   DELIVERY_ATTEMPT_OUTCOMES,
   DELIVERY_CHANNELS,
@@ -236,6 +237,16 @@ export const ContactCheckView = z
       .array(z.string())
       .optional()
       .describe('suppression: the lists that hold the phone or email (`state_dnc:TX` for a state list)'),
+    provider: z
+      .string()
+      .optional()
+      .describe('litigator, line_status: the provider adapter (`tcpa_litigator_list`, `real_phone_validation`)'),
+    cached: z.boolean().optional().describe("litigator, line_status: answered from today's cache, no call made"),
+    status: z.string().optional().describe("litigator, line_status: the provider's own status word"),
+    notChecked: z
+      .enum(SCRUB_NOT_CHECKED)
+      .optional()
+      .describe('not_checked: why the scrub did not run (the lead went on)'),
   })
   .strict() satisfies z.ZodType<ContactCheckRecord>;
 export const ConsentSchema = z

@@ -21,6 +21,7 @@ import type { DbOrTx } from './connection';
 import { endpointSecretKeyIds, rewrapEndpointSecrets } from './endpoints';
 import { rewrapStripeSecrets, stripeSecretKeyIds } from './payments';
 import { keyStoreRoots } from './schema';
+import { rewrapScrubSecrets, scrubSecretKeyIds } from './scrubs';
 import { rewrapSsoSecrets, ssoSecretKeyIds } from './sso';
 import { rewrapTotpSeeds, totpSeedKeyIds } from './two-factor';
 
@@ -98,6 +99,12 @@ const SEALED_SECRETS: SealedSecrets[] = [
     name: 'buyer_endpoints.secret_sealed',
     keyIds: endpointSecretKeyIds,
     rewrap: rewrapEndpointSecrets,
+    sealPlaintext: async () => 0, // created sealed
+  },
+  {
+    name: 'scrub_settings.secret_sealed',
+    keyIds: scrubSecretKeyIds,
+    rewrap: rewrapScrubSecrets,
     sealPlaintext: async () => 0, // created sealed
   },
   keyStoreRootsSecrets,
