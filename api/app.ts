@@ -61,6 +61,7 @@ import { offerRoutes } from './routes/offers';
 import { opsRoutes } from './routes/ops';
 import { refundRoutes } from './routes/refunds';
 import { reportRoutes } from './routes/reports';
+import { scrubRoutes } from './routes/scrubs';
 import { sessionRoutes } from './routes/session';
 import { sourceRoutes } from './routes/sources';
 import { ssoRoutes } from './routes/sso';
@@ -270,6 +271,7 @@ export function createApi(deps: ApiDeps): Api {
     ...sourceRoutes,
     ...supplyRoutes,
     ...suppressionRoutes,
+    ...scrubRoutes,
     ...reportRoutes,
     ...exportRoutes,
     ...keyRoutes,

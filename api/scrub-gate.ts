@@ -26,8 +26,8 @@ import {
   scrubCallFailed,
   scrubCallSucceeded,
   scrubCredentials,
-  type ScrubSettingsRow,
   scrubSettingsOf,
+  type ScrubSettingsRow,
   storeScrubAnswer,
 } from '../db/scrubs';
 import { suppressionHasher } from '../db/suppression';

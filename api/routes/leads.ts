@@ -24,11 +24,11 @@ import type { ManualAction, ManualActionResult } from '../../workflows/messages'
 import { auditBy } from '../audit';
 import type { AdminPrincipal } from '../auth';
 import { checkLeadContacts, checkLeadSuppression, contactProblem } from '../contact-gate';
-import { scrubLead, scrubProblem } from '../scrub-gate';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
 import { ClaimRefused, IdParams } from '../schemas';
+import { scrubLead, scrubProblem } from '../scrub-gate';
 import type { ApiServices } from '../services';
 import { requirePostingSource } from '../source-access';
 import { assignmentView, leadView, offerAdminView, timelineEventView } from '../views';
