@@ -25,6 +25,7 @@ import { Payments } from './Payments';
 import { PaymentSettingsPage } from './PaymentSettings';
 import { Review } from './Review';
 import { Link, match, navigate, useLocation } from './router';
+import { ScrubsPage } from './Scrubs';
 import { SourceDetail, Sources, SourceSpecPage } from './Sources';
 import { SettingsPage } from './SsoSettings';
 import { SuppressionPage } from './Suppression';
@@ -216,6 +217,7 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
   else if (path === '/admin/disputes') page = <Disputes onChange={refresh} />;
   else if (path === '/admin/audit') page = <AuditLog />;
   else if (path === '/admin/suppression') page = <SuppressionPage />;
+  else if (path === '/admin/scrubs') page = <ScrubsPage />;
   else if (path === '/admin/analytics') page = <Analytics />;
   else if (path === '/admin/keys') page = <KeysPage api={api} />;
   else if (path === '/admin/settings') page = <SettingsPage />;
@@ -291,6 +293,9 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
             </NavLink>
             <NavLink href="/admin/suppression" icon={I.audit} path={path}>
               Suppression
+            </NavLink>
+            <NavLink href="/admin/scrubs" icon={I.audit} path={path}>
+              Scrubs
             </NavLink>
             <NavLink href="/admin/audit" icon={I.audit} path={path}>
               Audit log

@@ -1,0 +1,221 @@
+/**
+ * Third-party scrubs (#23 item 5): the agency's TCPA litigator list and phone
+ * line status providers – on or off, base URL, credentials (write-only: the
+ * page never receives the secret, an empty field keeps it), monthly budget,
+ * timeout, circuit breaker, and what a litigator hit does – with each one's
+ * calls this month and its circuit's state.
+ */
+import { useState } from 'preact/hooks';
+
+import { ApiError, messageOf, ok } from '../shared/api';
+import { dateTime } from '../shared/format';
+import type { Schemas } from '../shared/types';
+import { Badge, Button, ErrorNote, Field, Loading, Panel, toast, useAsync } from '../shared/ui';
+import { useConsole } from './context';
+
+type ScrubView = Schemas['ScrubView'];
+type Scrub = ScrubView['scrub'];
+
+const TITLES: Record<Scrub, { title: string; about: string; secret: string }> = {
+  litigator: {
+    title: 'TCPA litigator list',
+    about: 'TCPA Litigator List: a number of a known serial TCPA plaintiff is refused (litigator) or sent to review.',
+    secret: 'API password',
+  },
+  line_status: {
+    title: 'Phone line status',
+    about: 'RealPhoneValidation: a disconnected line is refused (phone_disconnected).',
+    secret: 'API token',
+  },
+};
+
+const CIRCUIT_TONE = { closed: 'ok', open: 'bad', half_open: 'warn' } as const;
+
+export function ScrubsPage() {
+  const { api } = useConsole();
+  const [version, setVersion] = useState(0);
+  const list = useAsync(() => ok(api.client.GET('/v1/scrubs')), [version]);
+  return (
+    <div class="page">
+      <div class="page-head">
+        <div>
+          <h1>Scrubs</h1>
+          <p class="muted">
+            Third-party checks of each lead's number at intake, at most once per number per day. A provider outage or a
+            spent budget never stops intake: the lead goes on, marked <code>not_checked</code>.
+          </p>
+        </div>
+      </div>
+      <ErrorNote error={list.error} />
+      {list.loading && !list.data ? <Loading /> : null}
+      {list.data?.scrubs.map((s) => (
+        <ScrubPanel key={`${s.scrub}:${s.updatedAt ?? 'new'}`} view={s} onSaved={() => setVersion((v) => v + 1)} />
+      ))}
+    </div>
+  );
+}
+
+function ScrubPanel({ view, onSaved }: { view: ScrubView; onSaved(): void }) {
+  const { api } = useConsole();
+  const words = TITLES[view.scrub];
+  const [enabled, setEnabled] = useState(view.enabled);
+  const [baseUrl, setBaseUrl] = useState(view.baseUrl);
+  const [username, setUsername] = useState(view.username ?? '');
+  const [secret, setSecret] = useState('');
+  const [budget, setBudget] = useState(view.monthlyBudget === null ? '' : String(view.monthlyBudget));
+  const [timeoutMs, setTimeoutMs] = useState(String(view.timeoutMs));
+  const [threshold, setThreshold] = useState(String(view.failureThreshold));
+  const [cooldownMs, setCooldownMs] = useState(String(view.cooldownMs));
+  const [rule, setRule] = useState(view.litigatorRule);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setErrors({});
+    try {
+      const body = {
+        enabled,
+        baseUrl: baseUrl.trim(),
+        ...(view.scrub === 'litigator' ? { username: username.trim(), litigatorRule: rule } : {}),
+        ...(secret ? { secret } : {}),
+        monthlyBudget: budget.trim() === '' ? null : Number(budget),
+        timeoutMs: Number(timeoutMs),
+        failureThreshold: Number(threshold),
+        cooldownMs: Number(cooldownMs),
+      };
+      await ok(api.client.PUT('/v1/scrubs/{scrub}', { params: { path: { scrub: view.scrub } }, body }));
+      toast(`${words.title} saved`, 'ok');
+      onSaved();
+    } catch (err) {
+      if (err instanceof ApiError && err.errors.length) {
+        const byField: Record<string, string> = {};
+        for (const f of err.errors) byField[f.path.split('.')[0]!] ??= f.message;
+        setErrors(byField);
+      } else toast(messageOf(err), 'bad');
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const circuit = view.circuit;
+  return (
+    <div data-scrub={view.scrub}>
+      <Panel title={words.title} class="scrub">
+        <p class="muted">{words.about}</p>
+        <p data-testid={`scrub-status-${view.scrub}`}>
+          <Badge tone={view.enabled ? 'ok' : 'muted'}>{view.enabled ? 'on' : 'off'}</Badge>{' '}
+          <span data-testid={`scrub-calls-${view.scrub}`}>
+            {view.callsThisMonth}
+            {view.monthlyBudget !== null ? ` / ${view.monthlyBudget}` : ''} calls this month
+          </span>{' '}
+          · circuit{' '}
+          <Badge tone={CIRCUIT_TONE[circuit.state]}>
+            <span data-testid={`scrub-circuit-${view.scrub}`}>{circuit.state.replace('_', '-')}</span>
+          </Badge>
+          {circuit.openedAt ? <span class="muted"> since {dateTime(circuit.openedAt)}</span> : null}
+          {circuit.consecutiveFailures ? (
+            <span class="muted"> ({circuit.consecutiveFailures} failed calls in a row)</span>
+          ) : null}
+        </p>
+        <form class="form stack" onSubmit={submit} data-testid={`scrub-form-${view.scrub}`}>
+          <label class="check">
+            <input
+              type="checkbox"
+              name="enabled"
+              checked={enabled}
+              onChange={(e) => setEnabled(e.currentTarget.checked)}
+            />{' '}
+            Ask this provider at intake
+          </label>
+          <Field label="Base URL" error={errors.baseUrl} hint="The provider's API; its backup server or a proxy.">
+            <input
+              name="baseUrl"
+              type="url"
+              value={baseUrl}
+              onInput={(e) => setBaseUrl(e.currentTarget.value)}
+              required
+            />
+          </Field>
+          {view.scrub === 'litigator' ? (
+            <Field label="API username" error={errors.username}>
+              <input name="username" type="text" value={username} onInput={(e) => setUsername(e.currentTarget.value)} />
+            </Field>
+          ) : null}
+          <Field
+            label={words.secret}
+            error={errors.secret}
+            hint={
+              view.secretSet ? 'Stored sealed; never shown. Leave empty to keep it.' : 'Stored sealed; never shown.'
+            }
+          >
+            <input
+              name="secret"
+              type="password"
+              autocomplete="new-password"
+              value={secret}
+              onInput={(e) => setSecret(e.currentTarget.value)}
+              placeholder={view.secretSet ? '•••••••• (stored)' : ''}
+            />
+          </Field>
+          <Field
+            label="Monthly budget (calls)"
+            error={errors.monthlyBudget}
+            hint="Empty: no limit. Cached answers are free."
+          >
+            <input
+              name="monthlyBudget"
+              type="number"
+              min="0"
+              value={budget}
+              onInput={(e) => setBudget(e.currentTarget.value)}
+            />
+          </Field>
+          <Field label="Timeout (ms)" error={errors.timeoutMs} hint="The longest intake waits for an answer.">
+            <input
+              name="timeoutMs"
+              type="number"
+              min="50"
+              max="5000"
+              value={timeoutMs}
+              onInput={(e) => setTimeoutMs(e.currentTarget.value)}
+            />
+          </Field>
+          <Field label="Failed calls that open the circuit" error={errors.failureThreshold}>
+            <input
+              name="failureThreshold"
+              type="number"
+              min="1"
+              max="100"
+              value={threshold}
+              onInput={(e) => setThreshold(e.currentTarget.value)}
+            />
+          </Field>
+          <Field label="Cool-down before a probe (ms)" error={errors.cooldownMs}>
+            <input
+              name="cooldownMs"
+              type="number"
+              min="1000"
+              value={cooldownMs}
+              onInput={(e) => setCooldownMs(e.currentTarget.value)}
+            />
+          </Field>
+          {view.scrub === 'litigator' ? (
+            <Field label="A litigator's lead" error={errors.litigatorRule}>
+              <select name="litigatorRule" value={rule} onChange={(e) => setRule(e.currentTarget.value as typeof rule)}>
+                <option value="refuse">Refuse it (litigator)</option>
+                <option value="review">Keep it for review (suppressed)</option>
+              </select>
+            </Field>
+          ) : null}
+          <div>
+            <Button type="submit" busy={busy}>
+              Save
+            </Button>
+          </div>
+        </form>
+      </Panel>
+    </div>
+  );
+}
