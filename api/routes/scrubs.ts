@@ -6,7 +6,7 @@
  * sees each one's calls this month and its circuit. Intake runs them
  * (api/scrub-gate.ts); docs/compliance.md "Third-party scrubs".
  */
-import { saveScrubSettings,scrubCallsThisMonth, scrubSettingsOf, type ScrubSettingsRow } from '../../db/scrubs';
+import { saveScrubSettings, scrubCallsThisMonth, scrubSettingsOf, type ScrubSettingsRow } from '../../db/scrubs';
 import { circuitState, DEFAULT_BASE_URLS, SCRUB_PROVIDERS } from '../../domain/scrubs';
 import { type Scrub, SCRUBS } from '../../domain/types';
 import { auditBy } from '../audit';

@@ -16,7 +16,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type ProviderMode = 'up' | 'down' | 'hang';
+type ProviderMode = 'up' | 'down' | 'hang';
 
 export interface ScrubProvider {
   baseUrl: string;
