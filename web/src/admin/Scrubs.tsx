@@ -78,7 +78,8 @@ function ScrubPanel({ view, onSaved }: { view: ScrubView; onSaved(): void }) {
       const body = {
         enabled,
         baseUrl: baseUrl.trim(),
-        ...(view.scrub === 'litigator' ? { username: username.trim(), litigatorRule: rule } : {}),
+        ...(view.scrub === 'litigator' ? { litigatorRule: rule } : {}),
+        ...(view.scrub === 'litigator' && username.trim() ? { username: username.trim() } : {}),
         ...(secret ? { secret } : {}),
         monthlyBudget: budget.trim() === '' ? null : Number(budget),
         timeoutMs: Number(timeoutMs),
