@@ -29,6 +29,14 @@ const TITLES: Record<Scrub, { title: string; about: string; secret: string }> = 
   },
 };
 
+type NumberName = 'monthlyBudget' | 'timeoutMs' | 'failureThreshold' | 'cooldownMs';
+const NUMBER_FIELDS: { name: NumberName; label: string; min: number; max?: number; hint?: string }[] = [
+  { name: 'monthlyBudget', label: 'Monthly budget (calls)', min: 0, hint: 'Empty: no limit. Cached answers are free.' },
+  { name: 'timeoutMs', label: 'Timeout (ms)', min: 50, max: 5000, hint: 'The longest intake waits for an answer.' },
+  { name: 'failureThreshold', label: 'Failed calls that open the circuit', min: 1, max: 100 },
+  { name: 'cooldownMs', label: 'Cool-down before a probe (ms)', min: 1000 },
+];
+
 const CIRCUIT_TONE = { closed: 'ok', open: 'bad', half_open: 'warn' } as const;
 
 export function ScrubsPage() {
@@ -62,18 +70,21 @@ function ScrubPanel({ view, onSaved }: { view: ScrubView; onSaved(): void }) {
   const [baseUrl, setBaseUrl] = useState(view.baseUrl);
   const [username, setUsername] = useState(view.username ?? '');
   const [secret, setSecret] = useState('');
-  const [budget, setBudget] = useState(view.monthlyBudget === null ? '' : String(view.monthlyBudget));
-  const [timeoutMs, setTimeoutMs] = useState(String(view.timeoutMs));
-  const [threshold, setThreshold] = useState(String(view.failureThreshold));
-  const [cooldownMs, setCooldownMs] = useState(String(view.cooldownMs));
+  const [numbers, setNumbers] = useState<Record<NumberName, string>>({
+    monthlyBudget: view.monthlyBudget === null ? '' : String(view.monthlyBudget),
+    timeoutMs: String(view.timeoutMs),
+    failureThreshold: String(view.failureThreshold),
+    cooldownMs: String(view.cooldownMs),
+  });
   const [rule, setRule] = useState(view.litigatorRule);
-  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [failure, setFailure] = useState<ApiError | null>(null);
+  const fieldError = (name: string) => failure?.fieldError(name);
   const [busy, setBusy] = useState(false);
 
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
-    setErrors({});
+    setFailure(null);
     try {
       const body = {
         enabled,
@@ -81,20 +92,17 @@ function ScrubPanel({ view, onSaved }: { view: ScrubView; onSaved(): void }) {
         ...(view.scrub === 'litigator' ? { litigatorRule: rule } : {}),
         ...(view.scrub === 'litigator' && username.trim() ? { username: username.trim() } : {}),
         ...(secret ? { secret } : {}),
-        monthlyBudget: budget.trim() === '' ? null : Number(budget),
-        timeoutMs: Number(timeoutMs),
-        failureThreshold: Number(threshold),
-        cooldownMs: Number(cooldownMs),
+        monthlyBudget: numbers.monthlyBudget.trim() === '' ? null : Number(numbers.monthlyBudget),
+        timeoutMs: Number(numbers.timeoutMs),
+        failureThreshold: Number(numbers.failureThreshold),
+        cooldownMs: Number(numbers.cooldownMs),
       };
       await ok(api.client.PUT('/v1/scrubs/{scrub}', { params: { path: { scrub: view.scrub } }, body }));
       toast(`${words.title} saved`, 'ok');
       onSaved();
     } catch (err) {
-      if (err instanceof ApiError && err.errors.length) {
-        const byField: Record<string, string> = {};
-        for (const f of err.errors) byField[f.path.split('.')[0]!] ??= f.message;
-        setErrors(byField);
-      } else toast(messageOf(err), 'bad');
+      if (err instanceof ApiError && err.errors.length) setFailure(err);
+      else toast(messageOf(err), 'bad');
     } finally {
       setBusy(false);
     }
@@ -130,7 +138,11 @@ function ScrubPanel({ view, onSaved }: { view: ScrubView; onSaved(): void }) {
             />{' '}
             Ask this provider at intake
           </label>
-          <Field label="Base URL" error={errors.baseUrl} hint="The provider's API; its backup server or a proxy.">
+          <Field
+            label="Base URL"
+            error={fieldError('baseUrl')}
+            hint="The provider's API; its backup server or a proxy."
+          >
             <input
               name="baseUrl"
               type="url"
@@ -140,13 +152,13 @@ function ScrubPanel({ view, onSaved }: { view: ScrubView; onSaved(): void }) {
             />
           </Field>
           {view.scrub === 'litigator' ? (
-            <Field label="API username" error={errors.username}>
+            <Field label="API username" error={fieldError('username')}>
               <input name="username" type="text" value={username} onInput={(e) => setUsername(e.currentTarget.value)} />
             </Field>
           ) : null}
           <Field
             label={words.secret}
-            error={errors.secret}
+            error={fieldError('secret')}
             hint={
               view.secretSet ? 'Stored sealed; never shown. Leave empty to keep it.' : 'Stored sealed; never shown.'
             }
@@ -160,50 +172,23 @@ function ScrubPanel({ view, onSaved }: { view: ScrubView; onSaved(): void }) {
               placeholder={view.secretSet ? '•••••••• (stored)' : ''}
             />
           </Field>
-          <Field
-            label="Monthly budget (calls)"
-            error={errors.monthlyBudget}
-            hint="Empty: no limit. Cached answers are free."
-          >
-            <input
-              name="monthlyBudget"
-              type="number"
-              min="0"
-              value={budget}
-              onInput={(e) => setBudget(e.currentTarget.value)}
-            />
-          </Field>
-          <Field label="Timeout (ms)" error={errors.timeoutMs} hint="The longest intake waits for an answer.">
-            <input
-              name="timeoutMs"
-              type="number"
-              min="50"
-              max="5000"
-              value={timeoutMs}
-              onInput={(e) => setTimeoutMs(e.currentTarget.value)}
-            />
-          </Field>
-          <Field label="Failed calls that open the circuit" error={errors.failureThreshold}>
-            <input
-              name="failureThreshold"
-              type="number"
-              min="1"
-              max="100"
-              value={threshold}
-              onInput={(e) => setThreshold(e.currentTarget.value)}
-            />
-          </Field>
-          <Field label="Cool-down before a probe (ms)" error={errors.cooldownMs}>
-            <input
-              name="cooldownMs"
-              type="number"
-              min="1000"
-              value={cooldownMs}
-              onInput={(e) => setCooldownMs(e.currentTarget.value)}
-            />
-          </Field>
+          {NUMBER_FIELDS.map((f) => (
+            <Field key={f.name} label={f.label} error={fieldError(f.name)} hint={f.hint}>
+              <input
+                name={f.name}
+                type="number"
+                min={f.min}
+                max={f.max}
+                value={numbers[f.name]}
+                onInput={(e) => {
+                  const value = e.currentTarget.value;
+                  setNumbers((n) => ({ ...n, [f.name]: value }));
+                }}
+              />
+            </Field>
+          ))}
           {view.scrub === 'litigator' ? (
-            <Field label="A litigator's lead" error={errors.litigatorRule}>
+            <Field label="A litigator's lead" error={fieldError('litigatorRule')}>
               <select name="litigatorRule" value={rule} onChange={(e) => setRule(e.currentTarget.value as typeof rule)}>
                 <option value="refuse">Refuse it (litigator)</option>
                 <option value="review">Keep it for review (suppressed)</option>
