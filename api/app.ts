@@ -62,6 +62,7 @@ import { offerRoutes } from './routes/offers';
 import { opsRoutes } from './routes/ops';
 import { refundRoutes } from './routes/refunds';
 import { reportRoutes } from './routes/reports';
+import { scrubRoutes } from './routes/scrubs';
 import { sessionRoutes } from './routes/session';
 import { sourceRoutes } from './routes/sources';
 import { ssoRoutes } from './routes/sso';
@@ -278,6 +279,7 @@ export function createApi(deps: ApiDeps): Api {
     ...supplyRoutes,
     ...suppressionRoutes,
     ...consentRoutes,
+    ...scrubRoutes,
     ...reportRoutes,
     ...exportRoutes,
     ...keyRoutes,

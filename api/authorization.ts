@@ -110,6 +110,9 @@ const AUTHORIZATION = {
   setConsentProvider: AGENCY_MANAGE,
   deleteConsentProvider: AGENCY_MANAGE,
   uploadDncFile: OPERATOR,
+  // third-party scrubs (#23 item 5): settings hold a provider secret and spend money, so managers change them
+  listScrubs: AGENCY_READ,
+  putScrub: AGENCY_MANAGE,
   setSourceCampaign: AGENCY_MANAGE,
   createSourceKey: AGENCY_MANAGE,
   revokeSourceKeys: AGENCY_MANAGE,

@@ -36,6 +36,7 @@ import * as offers from './routes/offers.schemas';
 import * as ops from './routes/ops.schemas';
 import * as refunds from './routes/refunds.schemas';
 import * as reports from './routes/reports.schemas';
+import * as scrubs from './routes/scrubs.schemas';
 import * as session from './routes/session.schemas';
 import * as sources from './routes/sources.schemas';
 import * as sso from './routes/sso.schemas';
@@ -85,6 +86,7 @@ const SCHEMA_MODULES: Record<string, unknown>[] = [
   stripeWebhooks,
   checkout,
   supply,
+  scrubs,
   suppression,
   consent,
   team,

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 
 import type { ErrorRequestHandler, Response } from 'express';
 
-import type { ConsentRefusal, ContactRefusal } from '../domain/types';
+import type { ConsentRefusal, ContactRefusal, ScrubRefusal } from '../domain/types';
 import type { ProblemExtensionValues } from './schemas';
 
 /** The contact checks' reason codes (domain/types.ts CONTACT_REFUSALS) as intake answers them. */
@@ -23,6 +23,11 @@ const CONSENT_REFUSAL_TITLES = {
   consent_invalid: "The consent certificate is not the provider's",
   consent_expired: 'The consent certificate is older than the campaign allows',
 } as const satisfies Record<ConsentRefusal, string>;
+/** The third-party scrubs' reason codes (domain/types.ts SCRUB_REFUSALS) as intake answers them. */
+const SCRUB_REFUSAL_TITLES = {
+  litigator: 'The phone number belongs to a known TCPA litigator',
+  phone_disconnected: 'The phone line is disconnected',
+} as const satisfies Record<ScrubRefusal, string>;
 
 const PROBLEM_TITLES = {
   validation_failed: 'The request is not valid',
@@ -61,6 +66,7 @@ const PROBLEM_TITLES = {
   bad_file: 'The file is refused whole: nothing of it was stored',
   ...CONTACT_REFUSAL_TITLES,
   ...CONSENT_REFUSAL_TITLES,
+  ...SCRUB_REFUSAL_TITLES,
   return_window_closed: 'The return window has closed',
   reason_not_allowed: 'Not one of the agency return reasons',
   return_rate_exceeded: 'The return-rate limit is reached',

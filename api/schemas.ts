@@ -49,6 +49,7 @@ import {
   PING_REJECTIONS,
   PIPELINE_STATUSES,
   PUSH_STRATEGIES,
+  SCRUB_NOT_CHECKED,
   SENDING_CHANNELS,
   SOURCE_LEDGER_KINDS,
   SOURCE_OUTCOMES,
@@ -240,13 +241,24 @@ export const ContactCheckView = z
       .array(z.string())
       .optional()
       .describe('suppression: the lists that hold the phone or email (`state_dnc:TX` for a state list)'),
-    provider: ConsentProviderSchema.optional().describe('consent_certificate: the provider'),
+    provider: z
+      .string()
+      .optional()
+      .describe(
+        'consent_certificate: the certificate provider (`trustedform`, `jornaya`); litigator, line_status: the provider adapter (`tcpa_litigator_list`, `real_phone_validation`)',
+      ),
     ageSeconds: z
       .number()
       .int()
       .nonnegative()
       .optional()
       .describe("consent_certificate: the certificate's age at intake, in seconds"),
+    cached: z.boolean().optional().describe("litigator, line_status: answered from today's cache, no call made"),
+    status: z.string().optional().describe("litigator, line_status: the provider's own status word"),
+    notChecked: z
+      .enum(SCRUB_NOT_CHECKED)
+      .optional()
+      .describe('not_checked: why the scrub did not run (the lead went on)'),
   })
   .strict() satisfies z.ZodType<ContactCheckRecord>;
 export const ConsentSchema = z

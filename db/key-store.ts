@@ -22,6 +22,7 @@ import { consentCredentialKeyIds, rewrapConsentCredentials } from './consent';
 import { endpointSecretKeyIds, rewrapEndpointSecrets } from './endpoints';
 import { rewrapStripeSecrets, stripeSecretKeyIds } from './payments';
 import { keyStoreRoots } from './schema';
+import { rewrapScrubSecrets, scrubSecretKeyIds } from './scrubs';
 import { rewrapSsoSecrets, ssoSecretKeyIds } from './sso';
 import { rewrapTotpSeeds, totpSeedKeyIds } from './two-factor';
 
@@ -105,6 +106,12 @@ const SEALED_SECRETS: SealedSecrets[] = [
     name: 'consent_provider_credentials.credential_sealed',
     keyIds: consentCredentialKeyIds,
     rewrap: rewrapConsentCredentials,
+    sealPlaintext: async () => 0, // created sealed
+  },
+  {
+    name: 'scrub_settings.secret_sealed',
+    keyIds: scrubSecretKeyIds,
+    rewrap: rewrapScrubSecrets,
     sealPlaintext: async () => 0, // created sealed
   },
   keyStoreRootsSecrets,

@@ -85,6 +85,7 @@ import type {
   LeadFields,
   LeadStatus,
   LedgerEntryKind,
+  LitigatorRule,
   OfferKind,
   OfferStatus,
   PayoutKind,
@@ -94,6 +95,7 @@ import type {
   PipelineStatus,
   PriceRules,
   PushStrategy,
+  Scrub,
   SourceLedgerKind,
   SourceStatus,
   SuppressionKind,
@@ -1670,5 +1672,85 @@ export const consentClaims = pgTable(
     check('consent_claims_provider_known', sql`${t.provider} IN ('trustedform', 'jornaya')`),
     check('consent_claims_status_known', sql`${t.status} IN ('pending', 'claimed', 'failed')`),
     check('consent_claims_claimed_at', sql`(${t.status} = 'claimed') = (${t.claimedAt} IS NOT NULL)`),
+  ],
+);
+
+// ─── third-party scrubs (#23 item 5) ─────────────────────────────────────────
+
+/** An agency's scrub providers: where, with what (sealed), within what budget, and their circuit's shared state. */
+export const scrubSettings = pgTable(
+  'scrub_settings',
+  {
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    scrub: text('scrub').$type<Scrub>().notNull(),
+    enabled: boolean('enabled').notNull().default(false),
+    baseUrl: text('base_url').notNull(),
+    username: text('username'),
+    /** Key-store sealed (purpose `scrub.secret`, context `<agency id>:<scrub>`). */
+    secretSealed: text('secret_sealed').notNull(),
+    /** Calls per UTC month; null: no limit. */
+    monthlyBudget: integer('monthly_budget'),
+    timeoutMs: integer('timeout_ms').notNull().default(800),
+    failureThreshold: integer('failure_threshold').notNull().default(5),
+    cooldownMs: integer('cooldown_ms').notNull().default(30_000),
+    litigatorRule: text('litigator_rule').$type<LitigatorRule>().notNull().default('refuse'),
+    consecutiveFailures: integer('consecutive_failures').notNull().default(0),
+    circuitOpenedAt: ts('circuit_opened_at'),
+    /** Half-open: until when one process's probe call holds the circuit. */
+    probeUntil: ts('probe_until'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    primaryKey({ name: 'scrub_settings_pk', columns: [t.agencyId, t.scrub] }),
+    check('scrub_settings_scrub_known', sql`${t.scrub} IN ('litigator', 'line_status')`),
+    check('scrub_settings_secret_sealed', sql`${t.secretSealed} LIKE 'lwk1.%'`),
+    check('scrub_settings_budget', sql`${t.monthlyBudget} IS NULL OR ${t.monthlyBudget} >= 0`),
+    check('scrub_settings_timeout', sql`${t.timeoutMs} BETWEEN 50 AND 5000`),
+    check('scrub_settings_threshold', sql`${t.failureThreshold} BETWEEN 1 AND 100`),
+    check('scrub_settings_cooldown', sql`${t.cooldownMs} BETWEEN 1000 AND 3600000`),
+    check('scrub_settings_litigator_rule', sql`${t.litigatorRule} IN ('refuse', 'review')`),
+  ],
+);
+
+/** Scrub calls made per agency, scrub and UTC month. */
+export const scrubUsage = pgTable(
+  'scrub_usage',
+  {
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    scrub: text('scrub').$type<Scrub>().notNull(),
+    month: text('month').notNull(),
+    calls: integer('calls').notNull().default(0),
+  },
+  (t) => [
+    primaryKey({ name: 'scrub_usage_pk', columns: [t.agencyId, t.scrub, t.month] }),
+    check('scrub_usage_month', sql`${t.month} ~ '^\\d{4}-\\d{2}$'`),
+    check('scrub_usage_calls', sql`${t.calls} >= 0`),
+  ],
+);
+
+/** Today's scrub answers by keyed HMAC of the number (never the number); no verdict yet: a call in flight. */
+export const scrubCache = pgTable(
+  'scrub_cache',
+  {
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    scrub: text('scrub').$type<Scrub>().notNull(),
+    hmac: hmacBytes('hmac').notNull(),
+    day: date('day', { mode: 'string' }).notNull(),
+    verdict: text('verdict').$type<'hit' | 'clean' | 'unknown'>(),
+    status: text('status'),
+    claimedAt: ts('claimed_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'scrub_cache_pk', columns: [t.agencyId, t.scrub, t.hmac, t.day] }),
+    check('scrub_cache_verdict', sql`${t.verdict} IS NULL OR ${t.verdict} IN ('hit', 'clean', 'unknown')`),
+    check('scrub_cache_hmac_shape', sql`octet_length(${t.hmac}) = 32`),
+    index('scrub_cache_day_idx').on(t.day),
   ],
 );

@@ -359,8 +359,30 @@ export type WebhookPayloadVersion = (typeof WEBHOOK_PAYLOAD_VERSIONS)[number];
 export const PHONE_FORMATS = ['as_sent', 'e164'] as const;
 export type PhoneFormat = (typeof PHONE_FORMATS)[number];
 
+// ─── third-party scrubs (#23 item 5) ─────────────────────────────────────────
+
+/** The third-party scrubs an agency may turn on: a TCPA litigator list, and the line's status (connected or not). */
+export const SCRUBS = ['litigator', 'line_status'] as const;
+export type Scrub = (typeof SCRUBS)[number];
+
+/**
+ * Why a scrub refuses a lead at intake: the number is a known TCPA litigator's (`litigator`, unless the agency's
+ * rule sends it to review as `suppressed`), or its line is disconnected (`phone_disconnected`).
+ * @public The vocabulary as a list (its type is what the code uses).
+ */
+export const SCRUB_REFUSALS = ['litigator', 'phone_disconnected'] as const;
+export type ScrubRefusal = (typeof SCRUB_REFUSALS)[number];
+
+/** What an agency's litigator scrub does with a hit: refuse the lead (422 `litigator`), or store it in review as `suppressed`. */
+export const LITIGATOR_RULES = ['refuse', 'review'] as const;
+export type LitigatorRule = (typeof LITIGATOR_RULES)[number];
+
+/** Why a scrub did not run on a lead (the lead goes on, recorded `not_checked`). */
+export const SCRUB_NOT_CHECKED = ['budget_exhausted', 'circuit_open', 'provider_failed', 'in_flight'] as const;
+export type ScrubNotChecked = (typeof SCRUB_NOT_CHECKED)[number];
+
 /** The checks intake runs, each on the timeline with its result and latency. */
-export const CONTACT_CHECKS = ['phone', 'email', 'email_mx', 'suppression', 'consent_certificate'] as const;
+export const CONTACT_CHECKS = ['phone', 'email', 'email_mx', 'suppression', 'consent_certificate', ...SCRUBS] as const;
 type ContactCheck = (typeof CONTACT_CHECKS)[number];
 
 /**
@@ -368,7 +390,10 @@ type ContactCheck = (typeof CONTACT_CHECKS)[number];
  * refused); for the MX look-up also `unverified` (DNS did not answer in time or
  * failed: never blocks intake) and `skipped` (the look-up is off); for the
  * suppression lists `suppressed` (stored, sent to manual review) and `consented`
- * (on a Do-Not-Call list, passed on the lead's written consent by the campaign's rule).
+ * (on a Do-Not-Call list, passed on the lead's written consent by the campaign's rule); for a scrub `litigator`
+ * and `phone_disconnected` (refused, or for a litigator in review by the agency's rule), `unverified` (the provider
+ * could not tell), `skipped` (not a number it covers) and `not_checked` (over budget, circuit open, provider down:
+ * the lead goes on).
  */
 export const CONTACT_CHECK_RESULTS = [
   'passed',
@@ -377,6 +402,8 @@ export const CONTACT_CHECK_RESULTS = [
   'skipped',
   SUPPRESSED,
   'consented',
+  ...SCRUB_REFUSALS,
+  'not_checked',
 ] as const;
 type ContactCheckResult = (typeof CONTACT_CHECK_RESULTS)[number];
 
@@ -395,9 +422,16 @@ export interface ContactCheckRecord {
   mx?: string[];
   /** suppression: the lists that hold the phone or the email (`state_dnc:TX` for a state's list). */
   lists?: string[];
-  /** consent_certificate: the provider and the certificate's age at intake, in seconds. */
-  provider?: ConsentProvider;
+  /** consent_certificate: the certificate's provider (`trustedform`, `jornaya`); litigator, line_status: the provider's adapter (`tcpa_litigator_list`, `real_phone_validation`). */
+  provider?: ConsentProvider | string;
+  /** consent_certificate: the certificate's age at intake, in seconds. */
   ageSeconds?: number;
+  /** litigator, line_status: answered from today's cache (no call made). */
+  cached?: boolean;
+  /** litigator, line_status: the provider's own status word (`TCPA`, `connected-75`…). */
+  status?: string;
+  /** not_checked: why the scrub did not run. */
+  notChecked?: ScrubNotChecked;
 }
 
 export const PING_DECISIONS = ['accepted', 'rejected'] as const;

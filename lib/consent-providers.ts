@@ -67,7 +67,6 @@ async function call(
       timeoutMs: req.timeoutMs,
       allowlist: req.allowlist,
       maxBytes: MAX_ANSWER_BYTES,
-      traceName: 'consent.claim',
     });
     return { status: res.status, answer: json(res.body) };
   } catch (err) {

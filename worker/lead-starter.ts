@@ -10,6 +10,7 @@ import type { Client } from '@temporalio/client';
 import type { Db } from '../db/connection';
 import { purgeIdempotencyRecords, purgeIdleBuckets } from '../db/idempotency';
 import { stuckLeads } from '../db/leads';
+import { purgeScrubCache } from '../db/scrubs';
 import { setting } from '../lib/config';
 import { startLeadWorkflow } from '../temporal/calls';
 
@@ -30,14 +31,15 @@ export async function restartStuckLeads(
 }
 
 /**
- * The expiry job: idempotency answers past their TTL (`LW_IDEMPOTENCY_TTL_HOURS`, default 24) and shared
- * rate-limit buckets idle for a day.
+ * The expiry job: idempotency answers past their TTL (`LW_IDEMPOTENCY_TTL_HOURS`, default 24), shared
+ * rate-limit buckets idle for a day, and scrub answers of past days (only today's is ever read).
  */
 export async function expireRecords(
   db: Db,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<{ idempotency: number; buckets: number }> {
+): Promise<{ idempotency: number; buckets: number; scrubAnswers: number }> {
   const idempotency = await purgeIdempotencyRecords(db, setting('LW_IDEMPOTENCY_TTL_HOURS', env) * 3_600_000);
   const buckets = await purgeIdleBuckets(db);
-  return { idempotency, buckets };
+  const scrubAnswers = await purgeScrubCache(db, new Date());
+  return { idempotency, buckets, scrubAnswers };
 }

@@ -26,8 +26,8 @@ export async function foldReportsWorkflow(): Promise<number | null> {
   return jobs.foldReports();
 }
 
-/** Idempotency answers past their TTL and rate-limit buckets idle for a day. */
-export async function expireRecordsWorkflow(): Promise<{ idempotency: number; buckets: number }> {
+/** Idempotency answers past their TTL, rate-limit buckets idle for a day, and scrub answers of past days. */
+export async function expireRecordsWorkflow(): Promise<{ idempotency: number; buckets: number; scrubAnswers: number }> {
   return jobs.expireRecords();
 }
 

@@ -28,6 +28,7 @@ import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
 import { ClaimRefused, IdParams } from '../schemas';
+import { scrubLead, scrubProblem } from '../scrub-gate';
 import type { ApiServices } from '../services';
 import { requirePostingSource } from '../source-access';
 import { assignmentView, leadView, offerAdminView, timelineEventView } from '../views';
@@ -114,7 +115,19 @@ export async function submitLead(
     rule: campaign.dncRule,
   });
   contact.checks.push(suppression);
-  const reviewReason = suppression.result === SUPPRESSED ? SUPPRESSED : undefined;
+  // The third-party scrubs (#23 item 5), unless the lead is suppressed already: a disconnected line (or a litigator,
+  // by the agency's rule) is refused like a bad number; an outage or a spent budget lets the lead in `not_checked`.
+  const scrubs =
+    suppression.result === SUPPRESSED
+      ? null
+      : await scrubLead(
+          { db: services.db, allowlist: services.webhookAllowlist, logger: services.logger, metrics: services.metrics },
+          input.agencyId,
+          contact.phoneE164,
+        );
+  if (scrubs?.refusal) throw scrubProblem(scrubs);
+  contact.checks.push(...(scrubs?.checks ?? []));
+  const reviewReason = suppression.result === SUPPRESSED || scrubs?.review ? SUPPRESSED : undefined;
   const result = await intakeLead(services.db, {
     id: input.leadId,
     agencyId: input.agencyId,

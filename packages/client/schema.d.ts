@@ -1767,6 +1767,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/scrubs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The agency's third-party scrubs: settings, calls this month, circuit state
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         */
+        get: operations["listScrubs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/scrubs/{scrub}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Turn a third-party scrub on or off, and set its provider, credentials, budget, timeout and circuit
+         * @description Creates or replaces the scrub's settings. The secret is write-only (sealed by the key store); omitted, the stored one is kept, so the first save needs it. The base URL passes the address guard (no private ranges unless allowed). A new base URL or new credentials close the circuit. docs/compliance.md "Third-party scrubs".
+         *
+         *     Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         */
+        put: operations["putScrub"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/reports": {
         parameters: {
             query?: never;
@@ -3917,9 +3959,9 @@ export interface components {
          */
         ConsentRefusal: "consent_missing" | "consent_invalid" | "consent_expired";
         /** @enum {string} */
-        ContactCheck: "phone" | "email" | "email_mx" | "suppression" | "consent_certificate";
+        ContactCheck: "phone" | "email" | "email_mx" | "suppression" | "consent_certificate" | "litigator" | "line_status";
         /** @enum {string} */
-        ContactCheckResult: "passed" | "invalid_phone" | "invalid_email" | "disposable_email" | "unverified" | "skipped" | "suppressed" | "consented";
+        ContactCheckResult: "passed" | "invalid_phone" | "invalid_email" | "disposable_email" | "unverified" | "skipped" | "suppressed" | "consented" | "litigator" | "phone_disconnected" | "not_checked";
         ContactCheckView: {
             check: components["schemas"]["ContactCheck"];
             result: components["schemas"]["ContactCheckResult"];
@@ -3936,10 +3978,19 @@ export interface components {
             mx?: string[];
             /** @description suppression: the lists that hold the phone or email (`state_dnc:TX` for a state list) */
             lists?: string[];
-            /** @description consent_certificate: the provider */
-            provider?: components["schemas"]["ConsentProvider"];
+            /** @description consent_certificate: the certificate provider (`trustedform`, `jornaya`); litigator, line_status: the provider adapter (`tcpa_litigator_list`, `real_phone_validation`) */
+            provider?: string;
             /** @description consent_certificate: the certificate's age at intake, in seconds */
             ageSeconds?: number;
+            /** @description litigator, line_status: answered from today's cache, no call made */
+            cached?: boolean;
+            /** @description litigator, line_status: the provider's own status word */
+            status?: string;
+            /**
+             * @description not_checked: why the scrub did not run (the lead went on)
+             * @enum {string}
+             */
+            notChecked?: "budget_exhausted" | "circuit_open" | "provider_failed" | "in_flight";
         };
         CreationOptions: {
             /** @description PublicKeyCredentialCreationOptionsJSON */
@@ -5537,6 +5588,75 @@ export interface components {
         RoleChange: {
             /** @enum {string} */
             role: "operator" | "owner" | "admin" | "dispatcher" | "analyst" | "member";
+        };
+        /**
+         * @description `litigator`: a TCPA litigator list (TCPA Litigator List); `line_status`: the line connected or not (RealPhoneValidation)
+         * @enum {string}
+         */
+        Scrub: "litigator" | "line_status";
+        ScrubList: {
+            /** @description every scrub, configured or not (an unconfigured one is disabled) */
+            scrubs: components["schemas"]["ScrubView"][];
+        };
+        ScrubPut: {
+            /** @description whether intake asks this provider */
+            enabled: boolean;
+            /**
+             * Format: uri
+             * @description the provider's API (default: its public server); a backup server or a proxy
+             */
+            baseUrl?: string;
+            /** @description litigator: the API username of HTTP Basic authentication (required for it) */
+            username?: string;
+            /** @description litigator: the API password; line_status: the token. Write-only; omitted, the stored one is kept (required the first time) */
+            secret?: string;
+            /** @description calls per UTC month; over it leads go on `not_checked`; null (the default): no limit */
+            monthlyBudget?: number | null;
+            /** @description the longest a call may take (default 800): intake never waits longer */
+            timeoutMs?: number;
+            /** @description failed calls in a row that open the circuit (default 5) */
+            failureThreshold?: number;
+            /** @description how long an open circuit waits before one probe call (default 30000) */
+            cooldownMs?: number;
+            /**
+             * @description litigator: what a hit does (default `refuse`)
+             * @enum {string}
+             */
+            litigatorRule?: "refuse" | "review";
+        };
+        ScrubSaved: {
+            scrub: components["schemas"]["ScrubView"];
+        };
+        ScrubView: {
+            scrub: components["schemas"]["Scrub"];
+            /** @description the adapter: `tcpa_litigator_list` or `real_phone_validation` */
+            provider: string;
+            enabled: boolean;
+            baseUrl: string;
+            username: string | null;
+            /** @description a secret is stored (it is never shown) */
+            secretSet: boolean;
+            monthlyBudget: number | null;
+            /** @description calls made this UTC month (cache hits are free) */
+            callsThisMonth: number;
+            timeoutMs: number;
+            failureThreshold: number;
+            cooldownMs: number;
+            /**
+             * @description a litigator hit: `refuse` the lead (422 `litigator`), or store it in review as `suppressed`
+             * @enum {string}
+             */
+            litigatorRule: "refuse" | "review";
+            circuit: {
+                /**
+                 * @description open: no calls, leads go on `not_checked`
+                 * @enum {string}
+                 */
+                state: "closed" | "open" | "half_open";
+                consecutiveFailures: number;
+                openedAt: string | null;
+            };
+            updatedAt: string | null;
         };
         SecondFactorBody: {
             totp?: string;
@@ -13516,6 +13636,144 @@ export interface operations {
             };
             /** @description unknown id, or one of another tenant (`not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listScrubs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description every scrub */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScrubList"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putScrub: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                scrub: components["schemas"]["Scrub"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScrubPut"];
+            };
+        };
+        responses: {
+            /** @description saved */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScrubSaved"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -622,6 +622,15 @@ const CASES: Case[] = [
     url: () => '/v1/consent-providers/jornaya',
     expect: anyAdmin(404),
   },
+  // third-party scrubs (#23 item 5): the agency's managers change them (a provider secret, money), analysts read
+  { method: 'get', path: '/v1/scrubs', url: () => '/v1/scrubs', expect: anyAdmin(200) },
+  {
+    method: 'put',
+    path: '/v1/scrubs/:scrub',
+    url: () => '/v1/scrubs/line_status',
+    body: () => ({ enabled: false, secret: 'rpv-token' }),
+    expect: anyAdmin(200),
+  },
   {
     method: 'post',
     path: '/v1/sources/:id/keys',

@@ -26,6 +26,7 @@ import { Payments } from './Payments';
 import { PaymentSettingsPage } from './PaymentSettings';
 import { Review } from './Review';
 import { Link, match, navigate, useLocation } from './router';
+import { ScrubsPage } from './Scrubs';
 import { SourceDetail, Sources, SourceSpecPage } from './Sources';
 import { SettingsPage } from './SsoSettings';
 import { SuppressionPage } from './Suppression';
@@ -218,6 +219,7 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
   else if (path === '/admin/audit') page = <AuditLog />;
   else if (path === '/admin/suppression') page = <SuppressionPage />;
   else if (path === '/admin/consent-providers') page = <ConsentProvidersPage />;
+  else if (path === '/admin/scrubs') page = <ScrubsPage />;
   else if (path === '/admin/analytics') page = <Analytics />;
   else if (path === '/admin/keys') page = <KeysPage api={api} />;
   else if (path === '/admin/settings') page = <SettingsPage />;
@@ -296,6 +298,9 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
             </NavLink>
             <NavLink href="/admin/consent-providers" icon={I.settings} path={path}>
               Consent providers
+            </NavLink>
+            <NavLink href="/admin/scrubs" icon={I.audit} path={path}>
+              Scrubs
             </NavLink>
             <NavLink href="/admin/audit" icon={I.audit} path={path}>
               Audit log
