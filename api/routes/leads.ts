@@ -132,7 +132,7 @@ export async function submitLead(
     mx: services.mx,
   });
   if (!contact.ok) {
-    await noteRefusal(services, scope, contact.reason, { field: contact.field });
+    await noteRefusal(services, scope, contact.reason, { field: `fields.${contact.field}` });
     throw contactProblem(contact);
   }
   if (settings.requireConsent && !input.consent) {
