@@ -52,7 +52,7 @@ export interface RefusalCount {
   pings: number;
 }
 
-export interface SourceRefusals {
+interface SourceRefusalCounts {
   /** A source's id, or `none`: leads the agency sent itself. */
   sourceId: string;
   name: string | null;
@@ -63,7 +63,7 @@ export interface SourceRefusals {
 
 export interface RefusalReport {
   byReason: RefusalCount[];
-  bySource: SourceRefusals[];
+  bySource: SourceRefusalCounts[];
 }
 
 type CountRow = { source: string; name: string | null; reason: string; leads: number; pings: number };

@@ -7,9 +7,9 @@
 import { refusalReport } from '../../db/refusals';
 import { agencyTimeZone, type DateRange, endpointReport, rangeOf, runReport } from '../../db/reports';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, route } from '../route';
-import { invalidField } from '../validate';
 import { RangeQuery } from '../schemas';
 import type { ApiServices } from '../services';
+import { invalidField } from '../validate';
 import { ReportQuery, Responses } from './reports.schemas';
 
 /** Report cursors are the last group key, opaque to clients. */

@@ -11,9 +11,9 @@
  */
 import type { Pool } from 'pg';
 
-import { apiSourceFor } from './world';
 import { leadFields } from '../helpers/world';
 import { apiAgency, apiBuyer, apiCampaign, bearer, type Harness, startHarness } from './harness';
+import { apiSourceFor } from './world';
 
 let h: Harness;
 beforeAll(async () => {

@@ -69,7 +69,6 @@ export type EndpointReport = Schemas['EndpointReport'];
 export type RefusalReport = Schemas['RefusalReport'];
 export type RefusalReason = Schemas['RefusalReason'];
 export type RefusalCount = Schemas['RefusalCount'];
-export type SourceRefusals = Schemas['SourceRefusals'];
 
 /** The session as the pages see it (GET /v1/session, and the answer of every way of signing in). */
 export type SessionView = operations['getSession']['responses'][200]['content']['application/json'];
