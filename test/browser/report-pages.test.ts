@@ -125,7 +125,7 @@ test('Analytics shows the buyer endpoints and the refusals; the source portal sh
 
   // ── the source portal: "Refused" ──
   const portal = suite.track(await openPage(browser, `${h.main.baseUrl}/source`));
-  await signInAs(portal.page, h, S.apiKey, '[data-testid=source-leads]');
+  await signInAs(portal.page, h, S.apiKey, '.who-name'); // no lead of its was taken: its leads list is empty
   await portal.page.click('.tab:has-text("Refused")');
   const mine = portal.page.locator('[data-testid=source-refusals] tr[data-reason="invalid_phone"]');
   await mine.waitFor({ timeout: 30_000 });
