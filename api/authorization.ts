@@ -122,6 +122,8 @@ const AUTHORIZATION = {
   sourceSpec: AGENCY_READ,
   // reports and exports
   report: AGENCY_READ,
+  endpointReport: AGENCY_READ,
+  refusalReport: AGENCY_READ,
   exportLeads: [...AGENCY_READ, ...SOURCE_ANY],
   exportSales: [...AGENCY_READ, ...BUYER_ANY],
   exportLedger: [...AGENCY_READ, ...BUYER_ANY],
@@ -156,6 +158,7 @@ const AUTHORIZATION = {
   mySourceSpec: SOURCE_ANY,
   mySourceBalance: SOURCE_ANY,
   mySourceLedger: SOURCE_ANY,
+  mySourceRefusals: SOURCE_ANY,
   // API keys of the caller's own organisation
   createKey: [...AGENCY_MANAGE, ...BUYER_OWNER, ...SOURCE_OWNER],
   listKeys: [...AGENCY_MANAGE, ...BUYER_OWNER, ...SOURCE_OWNER],

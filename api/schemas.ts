@@ -39,6 +39,7 @@ import {
   DISPUTE_STATUSES,
   DNC_RULES,
   EXCLUSION_REASONS,
+  INTAKE_REFUSALS,
   LEAD_STATUSES,
   LEDGER_ENTRY_KINDS,
   OFFER_KINDS,
@@ -50,6 +51,7 @@ import {
   PIPELINE_STATUSES,
   PUSH_STRATEGIES,
   SCRUB_NOT_CHECKED,
+  type RefusalReason,
   SENDING_CHANNELS,
   SOURCE_LEDGER_KINDS,
   SOURCE_OUTCOMES,
@@ -108,6 +110,17 @@ export const PingDecisionSchema = z.enum(PING_DECISIONS);
 export const PhoneFormatSchema = z.enum(PHONE_FORMATS);
 export const PhoneTypeSchema = z.enum(PHONE_TYPES);
 export const PingRejectionSchema = z.enum(PING_REJECTIONS);
+/** A refusal the reports count: a lead's at intake (INTAKE_REFUSALS) or a ping's (PING_REJECTIONS), each code once. */
+export const RefusalReasonSchema = z.enum([...new Set<RefusalReason>([...INTAKE_REFUSALS, ...PING_REJECTIONS])] as [
+  RefusalReason,
+  ...RefusalReason[],
+]);
+/** One reason's count over a range: leads refused at intake, pings rejected (db/refusals.ts). */
+export const RefusalCount = z.object({
+  reason: RefusalReasonSchema,
+  leads: z.number().int().describe('leads refused at intake (`suppressed`: stored, held in review)'),
+  pings: z.number().int().describe('pings rejected'),
+});
 export const PipelineStatusSchema = z.enum(PIPELINE_STATUSES);
 export const PushStrategySchema = z.enum(PUSH_STRATEGIES);
 export const SendingChannelSchema = z.enum(SENDING_CHANNELS);

@@ -1,8 +1,8 @@
 /**
  * The reports aggregate: reports, exports, per-buyer stats and the fold of the
  * roll-ups. Tables: report_lead_facts, report_buyer_facts, report_lead_days,
- * report_buyer_days, report_lead_deltas, report_buyer_deltas (filled by
- * triggers, read and folded here).
+ * report_buyer_days, report_lead_deltas, report_buyer_deltas,
+ * endpoint_call_facts (filled by triggers, read and folded here).
  *
  * Server-side reports, grouped by day (in the agency's time zone), campaign,
  * source or buyer: leads in, offered, sold, unsold, returned, revenue
@@ -412,6 +412,83 @@ function toRow(r: Record<string, unknown>): ReportRowData {
     pings: n(r.pings),
     pingsAccepted: n(r.accepted),
   };
+}
+
+// ─── buyer endpoints (#22 item 5) ───────────────────────────────────────────
+
+/**
+ * Per buyer with an endpoint (or with calls in the range), from
+ * endpoint_call_facts (migration 0029: every ping and post call, kept when
+ * the endpoint's log drops it; test calls never count):
+ * - `pings`: pings sent (a `busy` or `refused` ping never left and is not one);
+ * - `bids` and `avgBid`: pings answered with a bid, and their mean;
+ * - `posts`: posts, one per idempotency key – a resend after a crash carries
+ *   the sale's key and is the same post; `postsAccepted` those the buyer took
+ *   (on any send), `postAcceptanceRate` accepted ÷ posts; `postsUnknown` those
+ *   still unanswered (sent, neither taken nor refused on any send);
+ * - `timeouts`: calls unanswered within the endpoint's timeout or the tier's
+ *   deadline (`timeout`, `late`), pings and posts.
+ */
+export interface EndpointReportRow {
+  buyerId: string;
+  name: string;
+  pings: number;
+  bids: number;
+  avgBid: number | null;
+  posts: number;
+  postsAccepted: number;
+  postAcceptanceRate: number | null;
+  postsUnknown: number;
+  timeouts: number;
+}
+
+export async function endpointReport(db: DbOrTx, agencyId: string, range: DateRange): Promise<EndpointReportRow[]> {
+  const result = (await db.execute(sql`
+    WITH f AS (
+      SELECT * FROM endpoint_call_facts f WHERE f.agency_id = ${agencyId} AND ${inRange(sql`f.created_at`, range)}
+    ),
+    c AS (
+      SELECT buyer_id,
+             count(*) FILTER (WHERE step = 'ping' AND outcome NOT IN ('busy', 'refused')) AS pings,
+             count(*) FILTER (WHERE step = 'ping' AND outcome = 'accepted') AS bids,
+             avg(bid) FILTER (WHERE step = 'ping' AND outcome = 'accepted') AS avg_bid,
+             count(*) FILTER (WHERE outcome IN ('timeout', 'late')) AS timeouts
+      FROM f GROUP BY buyer_id
+    ),
+    post AS (
+      SELECT buyer_id, bool_or(outcome = 'accepted') AS accepted,
+             NOT bool_or(outcome IN ('accepted', 'rejected')) AND bool_or(outcome = 'unknown') AS unresolved
+      FROM f WHERE step = 'post'
+      GROUP BY buyer_id, coalesce(idempotency_key, id::text)
+    ),
+    p AS (
+      SELECT buyer_id, count(*) AS posts, count(*) FILTER (WHERE accepted) AS accepted,
+             count(*) FILTER (WHERE unresolved) AS unknown
+      FROM post GROUP BY buyer_id
+    )
+    SELECT b.id AS buyer_id, b.name, c.pings, c.bids, c.avg_bid, c.timeouts, p.posts, p.accepted, p.unknown
+    FROM buyers b
+    LEFT JOIN c ON c.buyer_id = b.id
+    LEFT JOIN p ON p.buyer_id = b.id
+    WHERE b.agency_id = ${agencyId}
+      AND (c.buyer_id IS NOT NULL OR EXISTS (SELECT 1 FROM buyer_endpoints e WHERE e.buyer_id = b.id))
+    ORDER BY b.name, b.id`)) as unknown as { rows: Record<string, unknown>[] };
+  return result.rows.map((r) => {
+    const posts = n(r.posts);
+    const accepted = n(r.accepted);
+    return {
+      buyerId: String(r.buyer_id),
+      name: String(r.name),
+      pings: n(r.pings),
+      bids: n(r.bids),
+      avgBid: r.avg_bid === null || r.avg_bid === undefined ? null : Math.round(Number(r.avg_bid) * 100) / 100,
+      posts,
+      postsAccepted: accepted,
+      postAcceptanceRate: posts > 0 ? Math.round((accepted / posts) * 10_000) / 10_000 : null,
+      postsUnknown: n(r.unknown),
+      timeouts: n(r.timeouts),
+    };
+  });
 }
 
 // ─── exports ────────────────────────────────────────────────────────────────

@@ -82,6 +82,7 @@ import type {
   DncList,
   DncRule,
   ExclusionReason,
+  IntakeRefusal,
   LeadFields,
   LeadStatus,
   LedgerEntryKind,
@@ -1561,6 +1562,64 @@ export const endpointCalls = pgTable(
       sql`${t.outcome} IN ('accepted', 'rejected', 'timeout', 'late', 'unknown', 'error', 'malformed', 'refused', 'busy')`,
     ),
     check('endpoint_calls_latency', sql`${t.latencyMs} >= 0`),
+  ],
+);
+
+/**
+ * The reports' record of every ping and post call of a buyer endpoint (#22 item 5; migration 0029): written by a
+ * trigger on endpoint_calls (test calls apart), kept when the log drops the call, never updated (db/reports.ts).
+ */
+export const endpointCallFacts = pgTable(
+  'endpoint_call_facts',
+  {
+    /** The call's id in endpoint_calls (while the log still holds it). */
+    id: uuid('id').primaryKey(),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    buyerId: uuid('buyer_id')
+      .notNull()
+      .references(() => buyers.id, { onDelete: 'cascade' }),
+    step: text('step').$type<EndpointStep>().notNull(),
+    outcome: text('outcome').$type<EndpointCallOutcome>().notNull(),
+    bid: integer('bid'),
+    idempotencyKey: text('idempotency_key'),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [
+    index('endpoint_call_facts_agency_idx').on(t.agencyId, t.createdAt),
+    check('endpoint_call_facts_step', sql`${t.step} IN ('ping', 'post')`),
+  ],
+);
+
+/**
+ * Every lead refused at intake (#23 item 7; migration 0029): the reason code, the field it names, the source with
+ * its sub and click ids, never the person's fields (db/refusals.ts). Ping refusals are the pings' own rows.
+ */
+export const intakeRefusals = pgTable(
+  'intake_refusals',
+  {
+    id: id(),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    sourceId: uuid('source_id').references(() => sources.id),
+    campaignId: uuid('campaign_id')
+      .notNull()
+      .references(() => campaigns.id),
+    reason: text('reason').$type<IntakeRefusal>().notNull(),
+    field: text('field'),
+    subId: text('sub_id'),
+    clickId: text('click_id'),
+    /** The ping a refused post answered. */
+    pingId: uuid('ping_id'),
+    /** The lead stored in review (`suppressed`), or the one a duplicate repeats. */
+    leadId: uuid('lead_id'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('intake_refusals_agency_idx').on(t.agencyId, t.createdAt),
+    index('intake_refusals_source_idx').on(t.sourceId, t.createdAt),
   ],
 );
 

@@ -447,6 +447,23 @@ export const PING_REJECTIONS = [
 ] as const;
 export type PingRejection = (typeof PING_REJECTIONS)[number];
 
+/**
+ * Why intake refused a lead (POST /v1/leads, POST /v1/posts): the problem's code, or `suppressed` for a lead
+ * stored only to be held in review, offered to nobody. Each is recorded (db/refusals.ts) and counted by the
+ * reports with the pings' rejections (#23 item 7).
+ */
+export const INTAKE_REFUSALS = [
+  'campaign_paused',
+  ...CONTACT_REFUSALS,
+  'consent_required',
+  'duplicate_lead',
+  SUPPRESSED,
+  'post_contradicts_ping',
+] as const;
+export type IntakeRefusal = (typeof INTAKE_REFUSALS)[number];
+/** A refusal the reports count: a lead's at intake or a ping's. */
+export type RefusalReason = IntakeRefusal | PingRejection;
+
 export interface PayoutRule {
   kind: PayoutKind;
   /** fixed: credits per sold lead. */

@@ -15,10 +15,17 @@ import { agencyBuyerIds } from '../../db/buyers';
 import { type CampaignRow, getCampaign } from '../../db/campaigns';
 import { getLead, intakeLead, type LeadRow, type LeadSource, listLeads } from '../../db/leads';
 import { leadOffers, leadTimeline } from '../../db/offers';
+import { recordRefusal, type RefusalInput } from '../../db/refusals';
 import { getSource } from '../../db/sources';
 import { DEFAULT_PHONE_COUNTRY } from '../../domain/contact-checks';
 import { dedupeKeys } from '../../domain/dedupe';
-import { type ConsentEvidence, type LeadFields, type LeadStatus, SUPPRESSED } from '../../domain/types';
+import {
+  type ConsentEvidence,
+  type IntakeRefusal,
+  type LeadFields,
+  type LeadStatus,
+  SUPPRESSED,
+} from '../../domain/types';
 import { DeadlineExceeded, executeManualAction, type LeadToRoute, startLeadWorkflow } from '../../temporal/calls';
 import type { ManualAction, ManualActionResult } from '../../workflows/messages';
 import { auditBy } from '../audit';
@@ -64,12 +71,34 @@ async function startRouting(services: ApiServices, lead: LeadToRoute): Promise<v
   }
 }
 
+/** Who and what a refusal at intake is about (db/refusals.ts): the agency, campaign and source, never the person. */
+export type RefusalScope = Pick<RefusalInput, 'agencyId' | 'campaignId' | 'sourceId' | 'subId' | 'clickId' | 'pingId'>;
+
+/**
+ * Records a refusal at intake (#23 item 7) before it is answered: one INSERT on the refusing path only. A record
+ * that fails is logged; the refusal is answered all the same.
+ */
+export async function noteRefusal(
+  services: ApiServices,
+  scope: RefusalScope,
+  reason: IntakeRefusal,
+  more: { field?: string; leadId?: string } = {},
+): Promise<void> {
+  try {
+    await recordRefusal(services.db, { ...scope, reason, ...more });
+  } catch (err) {
+    services.logger.error(`[api] could not record the intake refusal ${reason}`, err);
+  }
+}
+
 /**
  * The intake every lead goes through, from an admin's POST /v1/leads or a
  * source's post after its ping: the campaign must be active, consent evidence
  * present when the agency requires it, the person not a duplicate; then the
  * lead is stored and its workflow started. Answers the stored lead. Before
  * anything else its phone and email pass the contact checks (api/contact-gate.ts).
+ * Every refusal, and a lead held in review as `suppressed`, is recorded for the
+ * reports and the source (`noteRefusal`).
  */
 export async function submitLead(
   services: ApiServices,
@@ -80,18 +109,35 @@ export async function submitLead(
     fields: LeadFields;
     consent: ConsentEvidence | null;
     source: LeadSource | null;
+    /** The ping a source's post answers. */
+    pingId?: string;
   },
 ): Promise<LeadRow> {
   const { campaign } = input;
-  if (campaign.status !== 'active') throw new Problem(409, 'campaign_paused', `Campaign "${campaign.name}" is paused.`);
+  const scope: RefusalScope = {
+    agencyId: input.agencyId,
+    campaignId: campaign.id,
+    sourceId: input.source?.sourceId ?? null,
+    subId: input.source?.subId ?? null,
+    clickId: input.source?.clickId ?? null,
+    pingId: input.pingId ?? null,
+  };
+  if (campaign.status !== 'active') {
+    await noteRefusal(services, scope, 'campaign_paused');
+    throw new Problem(409, 'campaign_paused', `Campaign "${campaign.name}" is paused.`);
+  }
   const settings = await agencySettings(services.db, input.agencyId);
   // The contact checks first (#23): a refused phone or email is a 422 with its reason code, nothing stored.
   const contact = await checkLeadContacts(input.fields, {
     country: settings.phoneCountry ?? DEFAULT_PHONE_COUNTRY,
     mx: services.mx,
   });
-  if (!contact.ok) throw contactProblem(contact);
+  if (!contact.ok) {
+    await noteRefusal(services, scope, contact.reason, { field: `fields.${contact.field}` });
+    throw contactProblem(contact);
+  }
   if (settings.requireConsent && !input.consent) {
+    await noteRefusal(services, scope, 'consent_required', { field: 'consent' });
     throw new Problem(
       422,
       'consent_required',
@@ -142,6 +188,9 @@ export async function submitLead(
     reviewReason,
   });
   if (result.outcome === 'duplicate') {
+    // Two posts finishing one unfinished post at once find their own lead: no refusal of a new lead.
+    if (result.duplicateOf !== input.leadId)
+      await noteRefusal(services, scope, 'duplicate_lead', { leadId: result.duplicateOf });
     throw new Problem(
       409,
       'duplicate_lead',
@@ -153,6 +202,8 @@ export async function submitLead(
   }
   // A retried intake of a suppressed lead finds it stored in review and starts the same workflow.
   const suppressed = result.lead.status === 'manual_review' && result.lead.statusReason === SUPPRESSED;
+  if (suppressed && result.outcome === 'created')
+    await noteRefusal(services, scope, SUPPRESSED, { leadId: result.lead.id });
   await startRouting(services, { ...result.lead, ...(suppressed ? { reviewReason: SUPPRESSED } : {}) });
   return result.lead;
 }

@@ -1,10 +1,14 @@
 /**
  * The agency's reports, computed in SQL (db/reports.ts): grouped by day (in
  * the agency time zone), campaign, source or buyer, filtered by a date range,
- * paginated by group key.
+ * paginated by group key; per buyer endpoint (pings, bids, posts, timeouts)
+ * and the refusals at intake and of pings, by reason and by source.
  */
-import { agencyTimeZone, rangeOf, runReport } from '../../db/reports';
+import { refusalReport } from '../../db/refusals';
+import { agencyTimeZone, type DateRange, endpointReport, rangeOf, runReport } from '../../db/reports';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, route } from '../route';
+import { RangeQuery } from '../schemas';
+import type { ApiServices } from '../services';
 import { invalidField } from '../validate';
 import { ReportQuery, Responses } from './reports.schemas';
 
@@ -22,6 +26,19 @@ function decodeKey(cursor: string | undefined): string | null {
   throw invalidField('cursor', 'not a cursor this API gave out', 'query');
 }
 
+/** A query's date range in the agency's time zone (refused when `to` is before `from`). */
+export async function queryRange(
+  services: ApiServices,
+  agencyId: string,
+  query: { from?: string; to?: string },
+): Promise<DateRange> {
+  if (query.from && query.to && query.from > query.to) throw invalidField('to', 'must not be before from', 'query');
+  return rangeOf(query, await agencyTimeZone(services.db, agencyId));
+}
+
+/** The range as an answer repeats it. */
+export const rangeEcho = (range: DateRange) => ({ from: range.from, to: range.to, timeZone: range.timeZone });
+
 export const reportRoutes: AnyRoute[] = [
   route({
     method: 'get',
@@ -35,12 +52,11 @@ export const reportRoutes: AnyRoute[] = [
     query: ReportQuery,
     responses: { 200: { description: 'a page of groups', schema: Responses.Report }, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {
-      const timeZone = await agencyTimeZone(services.db, principal.agencyId);
-      if (query.from && query.to && query.from > query.to) throw invalidField('to', 'must not be before from', 'query');
+      const range = await queryRange(services, principal.agencyId, query);
       const { rows, nextKey } = await runReport(services.db, {
         agencyId: principal.agencyId,
         groupBy: query.groupBy,
-        range: rangeOf(query, timeZone),
+        range,
         limit: query.limit,
         after: decodeKey(query.cursor),
       });
@@ -50,10 +66,53 @@ export const reportRoutes: AnyRoute[] = [
           groupBy: query.groupBy,
           from: query.from ?? null,
           to: query.to ?? null,
-          timeZone,
+          timeZone: range.timeZone,
           rows,
           nextCursor: encodeKey(nextKey),
         },
+      };
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/reports/endpoints',
+    operationId: 'endpointReport',
+    tag: 'Reports',
+    summary:
+      'Per buyer with an endpoint: pings sent, bids received, average bid, posts, post acceptance rate and timeouts',
+    description:
+      "Counted from every ping and post call of the buyers' endpoints in the range (days in the agency time zone), kept for the reports when the endpoint log keeps only its last 100; test calls never count. A post resent with the same `Idempotency-Key` is one post.",
+    query: RangeQuery,
+    responses: {
+      200: { description: 'one row per buyer', schema: Responses.EndpointReport },
+      ...BAD_INPUT,
+      ...AUTH_ERRORS,
+    },
+    async handler({ principal, query, services }) {
+      const range = await queryRange(services, principal.agencyId, query);
+      return {
+        status: 200,
+        body: { ...rangeEcho(range), rows: await endpointReport(services.db, principal.agencyId, range) },
+      };
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/reports/refusals',
+    operationId: 'refusalReport',
+    tag: 'Reports',
+    summary: 'Leads refused at intake and pings rejected, by reason and by source',
+    description:
+      'Leads: every refusal of POST /v1/leads and /v1/posts (`invalid_phone`, `invalid_email`, `disposable_email`, `consent_required`, `duplicate_lead`, `campaign_paused`, `post_contradicts_ping`) and every lead held in review as `suppressed`. Pings: every ping rejected, with its reason. Days in the agency time zone.',
+    query: RangeQuery,
+    responses: { 200: { description: 'the counts', schema: Responses.RefusalReport }, ...BAD_INPUT, ...AUTH_ERRORS },
+    async handler({ principal, query, services }) {
+      const range = await queryRange(services, principal.agencyId, query);
+      return {
+        status: 200,
+        body: { ...rangeEcho(range), ...(await refusalReport(services.db, principal.agencyId, range)) },
       };
     },
   }),

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 
+import { INTAKE_REFUSALS } from '../../domain/types';
 import { Id, IsoTime, Nullable } from '../schema-blocks';
 import {
   AcceptedLead,
@@ -12,6 +13,7 @@ import {
   LeadFieldsSchema,
   PingDecisionSchema,
   PingRejectionSchema,
+  RefusalCount,
   TrackingId,
 } from '../schemas';
 import { Responses as SourcesResponses, SourceLedgerEntryView } from './sources.schemas';
@@ -58,7 +60,26 @@ export const PingAnswer = z.object({
  * component by its key; one that another module owns is listed by
  * reference (still one component).
  */
+/** One of a source's leads refused at intake: why, and the ids that say which (never the person's fields). */
+export const SourceRefusal = z.object({
+  at: IsoTime,
+  reason: z.enum(INTAKE_REFUSALS),
+  field: Nullable(z.string()).describe('the field the refusal names (`fields.phone`, `consent`…)'),
+  campaignId: Id,
+  campaignName: z.string(),
+  subId: Nullable(z.string()),
+  clickId: Nullable(z.string()),
+  pingId: Nullable(Id).describe('the ping a refused post answered'),
+});
+
 export const Responses = {
+  SourceRefusals: z.object({
+    from: Nullable(z.string()),
+    to: Nullable(z.string()),
+    timeZone: z.string(),
+    byReason: z.array(RefusalCount),
+    recent: z.array(SourceRefusal).describe('the last 100 leads refused in the range, newest first'),
+  }),
   SourceBalance: z.object({
     balance: z.number().int(),
     entries: z.array(SourceLedgerEntryView).describe('the latest entries'),

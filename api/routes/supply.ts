@@ -6,6 +6,7 @@
  */
 import { getCampaign } from '../../db/campaigns';
 import { leadById } from '../../db/leads';
+import { sourceRefusals } from '../../db/refusals';
 import { agencyTimeZone, rangeOf } from '../../db/reports';
 import {
   claimPing,
@@ -27,11 +28,12 @@ import { postingSpecFor } from '../posting-spec';
 import { notFound, Problem } from '../problem';
 import { quotaHeaders, QUOTAS } from '../rate-limit';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, route } from '../route';
-import { PageQuery, RangePageQuery } from '../schemas';
+import { PageQuery, RangePageQuery, RangeQuery } from '../schemas';
 import type { ApiServices } from '../services';
 import { requirePostingSource } from '../source-access';
 import { pingView, sourceLeadView, sourceLedgerEntryView } from '../views';
-import { acceptedLead, leadIdFor, submitLead } from './leads';
+import { acceptedLead, leadIdFor, noteRefusal, submitLead } from './leads';
+import { queryRange, rangeEcho } from './reports';
 import { PingCreate, PostCreate, Responses } from './supply.schemas';
 
 const SOURCE_ERRORS = {
@@ -171,8 +173,18 @@ export const supplyRoutes: AnyRoute[] = [
         !!p.postedAt && p.leadId === leadId && !(await leadById(services.db, leadId));
       if (ping.postedAt && !(await unfinished(ping))) throw alreadyPosted(ping.leadId ?? undefined);
       const errors = postContradictions(ping, body).map((c) => ({ in: 'body' as const, ...c }));
-      if (errors.length)
+      if (errors.length) {
+        const scope = {
+          agencyId: principal.agencyId,
+          campaignId: ping.campaignId,
+          sourceId: principal.sourceId,
+          subId: body.subId ?? ping.subId,
+          clickId: body.clickId ?? ping.clickId,
+          pingId: ping.id,
+        };
+        await noteRefusal(services, scope, 'post_contradicts_ping', { field: errors[0]!.path });
         throw new Problem(422, 'post_contradicts_ping', `${errors[0]!.path}: ${errors[0]!.message}`, { errors });
+      }
       const campaign = await campaignOf(services, principal.agencyId, ping.campaignId);
       await requirePostingSource(services, principal, campaign.id);
 
@@ -190,6 +202,7 @@ export const supplyRoutes: AnyRoute[] = [
           leadId,
           fields: body.fields,
           consent: body.consent ?? null,
+          pingId: ping.id,
           source: {
             sourceId: principal.sourceId,
             subId: body.subId ?? ping.subId,
@@ -270,6 +283,35 @@ export const supplyRoutes: AnyRoute[] = [
     async handler({ principal, query, services }) {
       const page = await listSourceLedger(services.db, principal.sourceId, pageArgs(query));
       return { status: 200, body: listBody('entries', page, sourceLedgerEntryView) };
+    },
+  }),
+
+  route({
+    method: 'get',
+    path: '/v1/source/refusals',
+    operationId: 'mySourceRefusals',
+    tag: 'Source',
+    summary:
+      'Why my leads and pings were refused: counts by reason, and my last refused leads with their sub and click ids',
+    description:
+      'Leads refused at intake (POST /v1/posts or /v1/leads: `invalid_phone`, `invalid_email`, `disposable_email`, `consent_required`, `duplicate_lead`, `campaign_paused`, `post_contradicts_ping`, or held in review as `suppressed` – never saying which list) and pings rejected, by reason; days in the agency time zone.',
+    query: RangeQuery,
+    responses: {
+      200: { description: 'the refusals', schema: Responses.SourceRefusals },
+      ...BAD_INPUT,
+      ...SOURCE_ERRORS,
+    },
+    async handler({ principal, query, services }) {
+      const range = await queryRange(services, principal.agencyId, query);
+      const { byReason, recent } = await sourceRefusals(services.db, principal.sourceId, range);
+      return {
+        status: 200,
+        body: {
+          ...rangeEcho(range),
+          byReason,
+          recent: recent.map((r) => ({ ...r, at: r.at.toISOString() })),
+        },
+      };
     },
   }),
 ];

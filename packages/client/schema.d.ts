@@ -1593,6 +1593,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/source/refusals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Why my leads and pings were refused: counts by reason, and my last refused leads with their sub and click ids
+         * @description Leads refused at intake (POST /v1/posts or /v1/leads: `invalid_phone`, `invalid_email`, `disposable_email`, `consent_required`, `duplicate_lead`, `campaign_paused`, `post_contradicts_ping`, or held in review as `suppressed` – never saying which list) and pings rejected, by reason; days in the agency time zone.
+         *
+         *     Auth: a session or key acting as source owner, source member (the root token acts as platform operator).
+         */
+        get: operations["mySourceRefusals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/suppression": {
         parameters: {
             query?: never;
@@ -1823,6 +1845,50 @@ export interface paths {
          *     Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
          */
         get: operations["report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Per buyer with an endpoint: pings sent, bids received, average bid, posts, post acceptance rate and timeouts
+         * @description Counted from every ping and post call of the buyers' endpoints in the range (days in the agency time zone), kept for the reports when the endpoint log keeps only its last 100; test calls never count. A post resent with the same `Idempotency-Key` is one post.
+         *
+         *     Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         */
+        get: operations["endpointReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/refusals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Leads refused at intake and pings rejected, by reason and by source
+         * @description Leads: every refusal of POST /v1/leads and /v1/posts (`invalid_phone`, `invalid_email`, `disposable_email`, `consent_required`, `duplicate_lead`, `campaign_paused`, `post_contradicts_ping`) and every lead held in review as `suppressed`. Pings: every ping rejected, with its reason. Days in the agency time zone.
+         *
+         *     Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         */
+        get: operations["refusalReport"];
         put?: never;
         post?: never;
         delete?: never;
@@ -4367,6 +4433,32 @@ export interface components {
             status?: "active" | "paused";
             pauseReason?: string;
         };
+        EndpointReport: {
+            from: string | null;
+            to: string | null;
+            timeZone: string;
+            rows: components["schemas"]["EndpointReportRow"][];
+        };
+        EndpointReportRow: {
+            /** Format: uuid */
+            buyerId: string;
+            name: string;
+            /** @description pings sent (a ping refused by the address guard or over the concurrency limit never left) */
+            pings: number;
+            /** @description pings answered with a bid */
+            bids: number;
+            /** @description the mean of those bids, in credits */
+            avgBid: number | null;
+            /** @description posts, one per sale: a resend with the same Idempotency-Key is the same post */
+            posts: number;
+            postsAccepted: number;
+            /** @description posts accepted ÷ posts */
+            postAcceptanceRate: number | null;
+            /** @description posts sent and not yet answered on any send (`post_unknown`) */
+            postsUnknown: number;
+            /** @description pings and posts unanswered within the timeout or the tier deadline */
+            timeouts: number;
+        };
         EndpointTest: {
             /** @description null for a direct-post endpoint */
             ping: {
@@ -5508,6 +5600,22 @@ export interface components {
             /** @description ISO-8601 UTC time */
             createdAt: string;
         };
+        RefusalCount: {
+            reason: components["schemas"]["RefusalReason"];
+            /** @description leads refused at intake (`suppressed`: stored, held in review) */
+            leads: number;
+            /** @description pings rejected */
+            pings: number;
+        };
+        /** @enum {string} */
+        RefusalReason: "campaign_paused" | "invalid_phone" | "invalid_email" | "disposable_email" | "consent_required" | "duplicate_lead" | "suppressed" | "post_contradicts_ping" | "source_paused" | "no_eligible_buyer";
+        RefusalReport: {
+            from: string | null;
+            to: string | null;
+            timeZone: string;
+            byReason: components["schemas"]["RefusalCount"][];
+            bySource: components["schemas"]["SourceRefusalRow"][];
+        };
         RegistrationResponse: {
             id: string;
             rawId: string;
@@ -5837,6 +5945,36 @@ export interface components {
         SourcePatch: {
             name?: string;
             status?: components["schemas"]["SourceStatus"];
+        };
+        SourceRefusal: {
+            /** @description ISO-8601 UTC time */
+            at: string;
+            /** @enum {string} */
+            reason: "campaign_paused" | "invalid_phone" | "invalid_email" | "disposable_email" | "consent_required" | "duplicate_lead" | "suppressed" | "post_contradicts_ping";
+            /** @description the field the refusal names (`fields.phone`, `consent`…) */
+            field: string | null;
+            /** Format: uuid */
+            campaignId: string;
+            campaignName: string;
+            subId: string | null;
+            clickId: string | null;
+            /** @description the ping a refused post answered */
+            pingId: string | null;
+        };
+        SourceRefusalRow: {
+            sourceId: string;
+            name: string | null;
+            leads: number;
+            pings: number;
+            reasons: components["schemas"]["RefusalCount"][];
+        };
+        SourceRefusals: {
+            from: string | null;
+            to: string | null;
+            timeZone: string;
+            byReason: components["schemas"]["RefusalCount"][];
+            /** @description the last 100 leads refused in the range, newest first */
+            recent: components["schemas"]["SourceRefusal"][];
         };
         SourceSettlement: {
             /** @description what the agency owes the source after this entry */
@@ -13018,6 +13156,68 @@ export interface operations {
             };
         };
     };
+    mySourceRefusals: {
+        parameters: {
+            query?: {
+                /** @description first day, inclusive */
+                from?: string;
+                /** @description last day, inclusive */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the refusals */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SourceRefusals"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the campaign is not allowed to this source (`campaign_not_allowed`), the source is paused (`source_paused`), or the key is not a source key (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     suppressionLists: {
         parameters: {
             query?: never;
@@ -13819,6 +14019,130 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Report"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    endpointReport: {
+        parameters: {
+            query?: {
+                /** @description first day, inclusive */
+                from?: string;
+                /** @description last day, inclusive */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description one row per buyer */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointReport"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    refusalReport: {
+        parameters: {
+            query?: {
+                /** @description first day, inclusive */
+                from?: string;
+                /** @description last day, inclusive */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the counts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefusalReport"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */

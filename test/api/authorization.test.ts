@@ -671,6 +671,8 @@ const CASES: Case[] = [
     expect: adminOfA(200),
   },
   { method: 'get', path: '/v1/reports', url: () => '/v1/reports', expect: anyAdmin(200) },
+  { method: 'get', path: '/v1/reports/endpoints', url: () => '/v1/reports/endpoints', expect: anyAdmin(200) },
+  { method: 'get', path: '/v1/reports/refusals', url: () => '/v1/reports/refusals', expect: anyAdmin(200) },
   // A's campaign: S pings it, Z (agency B) does not find it.
   {
     method: 'post',
@@ -691,6 +693,7 @@ const CASES: Case[] = [
   { method: 'get', path: '/v1/source/spec', url: () => '/v1/source/spec', expect: anySource(200) },
   { method: 'get', path: '/v1/source/balance', url: () => '/v1/source/balance', expect: anySource(200) },
   { method: 'get', path: '/v1/source/ledger', url: () => '/v1/source/ledger', expect: anySource(200) },
+  { method: 'get', path: '/v1/source/refusals', url: () => '/v1/source/refusals', expect: anySource(200) },
   {
     method: 'get',
     path: '/v1/exports/leads.csv',

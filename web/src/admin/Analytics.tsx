@@ -4,14 +4,17 @@
  * filtered by a date range in the agency time zone, a page of groups at a
  * time; totals, simple SVG charts of the page, the table, and CSV buttons for
  * the streamed exports (leads, sales, both ledgers, the report) with the same
- * filters. Nothing is computed from individual leads in the browser.
+ * filters. Below, for the same dates: each buyer endpoint's pings, bids,
+ * posts and timeouts (GET /v1/reports/endpoints), and the leads refused at
+ * intake and pings rejected, by reason and by source (GET /v1/reports/refusals).
+ * Nothing is computed from individual leads in the browser.
  */
 import { useState } from 'preact/hooks';
 
 import { ok } from '../shared/api';
 import { duration, num, pct, shortId } from '../shared/format';
-import { CsvButton, type Range, RangeFields, rangeFilter } from '../shared/supply';
-import type { Report, ReportGroup, ReportRow } from '../shared/types';
+import { CsvButton, type Range, RangeFields, rangeFilter, REFUSAL_REASONS, RefusalCountsTable } from '../shared/supply';
+import type { EndpointReport, RefusalReport, Report, ReportGroup, ReportRow } from '../shared/types';
 import { Button, Empty, ErrorNote, Field, Loading, Panel, useAsync } from '../shared/ui';
 import { BarChart, ChartCard, GroupedBars } from './charts';
 import { useConsole } from './context';
@@ -46,6 +49,14 @@ export function Analytics() {
       ),
     [api, group, range.from, range.to, cursor],
   );
+  const endpoints = useAsync(
+    () => ok(api.client.GET('/v1/reports/endpoints', { params: { query: rangeFilter(range) } })),
+    [api, range.from, range.to],
+  );
+  const refusals = useAsync(
+    () => ok(api.client.GET('/v1/reports/refusals', { params: { query: rangeFilter(range) } })),
+    [api, range.from, range.to],
+  );
   const filter = (next: { group?: ReportGroup; range?: Range }) => {
     if (next.group) setGroup(next.group);
     if (next.range) setRange(next.range);
@@ -63,7 +74,14 @@ export function Analytics() {
             {report.data ? ` · days in ${report.data.timeZone}` : ''}.
           </p>
         </div>
-        <Button onClick={() => void report.reload()} busy={report.loading && !!report.data}>
+        <Button
+          onClick={() => {
+            void report.reload();
+            void endpoints.reload();
+            void refusals.reload();
+          }}
+          busy={report.loading && !!report.data}
+        >
           Refresh
         </Button>
       </div>
@@ -138,6 +156,99 @@ export function Analytics() {
           </Button>
         </div>
       ) : null}
+      <ErrorNote error={endpoints.error} />
+      {endpoints.data ? <EndpointsPanel report={endpoints.data} /> : null}
+      <ErrorNote error={refusals.error} />
+      {refusals.data ? <RefusalsPanel report={refusals.data} /> : null}
+    </div>
+  );
+}
+
+/** Each buyer endpoint over the dates: what it was sent and how it answered. */
+function EndpointsPanel({ report }: { report: EndpointReport }) {
+  return (
+    <Panel title="Buyer endpoints">
+      {report.rows.length ? (
+        <div class="table-wrap">
+          <table class="table" data-testid="endpoint-report">
+            <thead>
+              <tr>
+                <th>Buyer</th>
+                <th class="num">Pings sent</th>
+                <th class="num">Bids</th>
+                <th class="num">Average bid</th>
+                <th class="num">Posts</th>
+                <th class="num">Accepted</th>
+                <th class="num">Acceptance</th>
+                <th class="num">Unanswered posts</th>
+                <th class="num">Timeouts</th>
+              </tr>
+            </thead>
+            <tbody>
+              {report.rows.map((r) => (
+                <tr key={r.buyerId} data-buyer-id={r.buyerId}>
+                  <td>{r.name}</td>
+                  <td class="num">{num(r.pings)}</td>
+                  <td class="num">{num(r.bids)}</td>
+                  <td class="num">{r.avgBid === null ? '–' : num(r.avgBid)}</td>
+                  <td class="num">{num(r.posts)}</td>
+                  <td class="num">{num(r.postsAccepted)}</td>
+                  <td class="num">{r.postAcceptanceRate === null ? '–' : pct(r.postAcceptanceRate)}</td>
+                  <td class="num">{num(r.postsUnknown)}</td>
+                  <td class="num">{num(r.timeouts)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : (
+        <Empty title="No buyer endpoint">Buyers whose own systems bid through ping-post show up here.</Empty>
+      )}
+      <p class="fine">
+        A post resent with the same idempotency key is one post; test calls are not counted. Acceptance is posts
+        accepted ÷ posts.
+      </p>
+    </Panel>
+  );
+}
+
+/** Leads refused at intake and pings rejected over the dates, by reason, and each source's share. */
+function RefusalsPanel({ report }: { report: RefusalReport }) {
+  return (
+    <div class="grid-2">
+      <Panel title="Refused, by reason">
+        <RefusalCountsTable counts={report.byReason} testId="refusal-reasons" />
+      </Panel>
+      <Panel title="Refused, by source">
+        {report.bySource.length ? (
+          <div class="table-wrap">
+            <table class="table" data-testid="refusal-sources">
+              <thead>
+                <tr>
+                  <th>Source</th>
+                  <th class="num">Leads</th>
+                  <th class="num">Pings</th>
+                  <th>Reasons</th>
+                </tr>
+              </thead>
+              <tbody>
+                {report.bySource.map((s) => (
+                  <tr key={s.sourceId} data-source-id={s.sourceId}>
+                    <td>{s.sourceId === 'none' ? 'No source (agency)' : (s.name ?? shortId(s.sourceId))}</td>
+                    <td class="num">{num(s.leads)}</td>
+                    <td class="num">{num(s.pings)}</td>
+                    <td class="muted">
+                      {s.reasons.map((c) => `${REFUSAL_REASONS[c.reason]} ${c.leads + c.pings}`).join(' · ')}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : (
+          <Empty title="Nothing refused in this range">No source had a lead or ping refused.</Empty>
+        )}
+      </Panel>
     </div>
   );
 }

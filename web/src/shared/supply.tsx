@@ -4,7 +4,8 @@
  * its ledger, the date range filter of the lists and exports, and the posting
  * spec (GET /v1/source/spec, GET /v1/sources/:id/spec) rendered for people:
  * the ping/post flow, the fields of each body, the refusals and a curl example
- * per allowed campaign.
+ * per allowed campaign; the refusals of leads and pings by reason (#23), as
+ * the agency's report and the source's own page count them.
  */
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
@@ -12,7 +13,15 @@ import { useState } from 'preact/hooks';
 import type { TypedAnswer } from './api';
 import { downloadCsv } from './download';
 import { credits, dateTime, num, shortId } from './format';
-import type { PayoutRule, PostingSpec, SourceLead, SourceLedgerEntry, SourceOutcome } from './types';
+import type {
+  PayoutRule,
+  PostingSpec,
+  RefusalCount,
+  RefusalReason,
+  SourceLead,
+  SourceLedgerEntry,
+  SourceOutcome,
+} from './types';
 import { Badge, Button, Empty, Field, Panel, useAction } from './ui';
 
 export function payoutText(rule: PayoutRule | Record<string, unknown>): string {
@@ -83,6 +92,51 @@ export const SOURCE_PORTAL_LEDGER_KINDS: Record<SourceLedgerEntry['kind'], strin
   settlement: 'Paid to you (settlement)',
   adjustment: 'Adjustment by the agency',
 };
+
+/** Why a lead or a ping was refused, in words (the codes of the API's answers). */
+export const REFUSAL_REASONS: Record<RefusalReason, string> = {
+  invalid_phone: 'Invalid phone number',
+  invalid_email: 'Email cannot receive mail',
+  disposable_email: 'Disposable email address',
+  suppressed: 'Suppressed (opt-out or Do-Not-Call)',
+  duplicate_lead: 'Duplicate lead',
+  consent_required: 'Consent evidence missing',
+  campaign_paused: 'Campaign paused',
+  source_paused: 'Source paused',
+  post_contradicts_ping: 'Post contradicts its ping',
+  no_eligible_buyer: 'No buyer would take it',
+};
+
+/** Refusals counted by reason: leads refused at intake and pings rejected. */
+export function RefusalCountsTable({ counts, testId }: { counts: RefusalCount[]; testId: string }) {
+  if (!counts.length) return <Empty title="Nothing refused in this range">Every lead and ping was taken.</Empty>;
+  return (
+    <div class="table-wrap">
+      <table class="table" data-testid={testId}>
+        <thead>
+          <tr>
+            <th>Reason</th>
+            <th>Code</th>
+            <th class="num">Leads</th>
+            <th class="num">Pings</th>
+          </tr>
+        </thead>
+        <tbody>
+          {counts.map((c) => (
+            <tr key={c.reason} data-reason={c.reason}>
+              <td>{REFUSAL_REASONS[c.reason]}</td>
+              <td>
+                <code>{c.reason}</code>
+              </td>
+              <td class="num">{num(c.leads)}</td>
+              <td class="num">{num(c.pings)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
 
 export interface Range {
   from: string;

@@ -67,6 +67,10 @@ export type PostingSpec = Schemas['PostingSpec'];
 export type Report = Schemas['Report'];
 export type ReportGroup = Report['groupBy'];
 export type ReportRow = Report['rows'][number];
+export type EndpointReport = Schemas['EndpointReport'];
+export type RefusalReport = Schemas['RefusalReport'];
+export type RefusalReason = Schemas['RefusalReason'];
+export type RefusalCount = Schemas['RefusalCount'];
 
 /** The session as the pages see it (GET /v1/session, and the answer of every way of signing in). */
 export type SessionView = operations['getSession']['responses'][200]['content']['application/json'];

@@ -1,14 +1,16 @@
 /**
  * The source portal (/source): a member of a lead seller signs in
  * (shared/SessionGate.tsx), then sees its
- * leads with their outcomes and payouts (and downloads them as CSV), what the
- * agency owes it with the ledger behind it, and its posting spec.
+ * leads with their outcomes and payouts (and downloads them as CSV), why its
+ * leads and pings were refused (#23: counts by reason, its last refused leads
+ * with their sub and click ids), what the agency owes it with the ledger
+ * behind it, and its posting spec.
  */
 import { useEffect, useState } from 'preact/hooks';
 
 import { LedgerTable } from '../buyer/Wallet';
 import { type Api, ok } from '../shared/api';
-import { num, shortId } from '../shared/format';
+import { dateTime, num, shortId } from '../shared/format';
 import { type ReadySession, SessionControls, SessionGate } from '../shared/SessionGate';
 import {
   CsvButton,
@@ -17,15 +19,18 @@ import {
   type Range,
   RangeFields,
   rangeFilter,
+  REFUSAL_REASONS,
+  RefusalCountsTable,
   SOURCE_PORTAL_LEDGER_KINDS,
   SourceLeadsTable,
 } from '../shared/supply';
 import type { SourceBalance } from '../shared/types';
-import { Button, ErrorNote, Loading, Logo, Panel, Toasts, useAsync, useMorePages } from '../shared/ui';
+import { Button, Empty, ErrorNote, Loading, Logo, Panel, Toasts, useAsync, useMorePages } from '../shared/ui';
 
-type Tab = 'leads' | 'balance' | 'spec';
+type Tab = 'leads' | 'refused' | 'balance' | 'spec';
 const TABS: { id: Tab; label: string }[] = [
   { id: 'leads', label: 'My leads' },
+  { id: 'refused', label: 'Refused' },
   { id: 'balance', label: 'Balance' },
   { id: 'spec', label: 'Posting spec' },
 ];
@@ -108,6 +113,7 @@ function Portal({ session }: { session: ReadySession }) {
         {tab === 'leads' ? (
           <LeadsTab api={api} campaignName={campaignName} onRefresh={() => void balance.reload()} />
         ) : null}
+        {tab === 'refused' ? <RefusedTab api={api} /> : null}
         {tab === 'balance' ? (
           <BalanceTab
             api={api}
@@ -194,6 +200,80 @@ function LeadsTab({ api, campaignName, onRefresh }: { api: Api; campaignName(id:
         <div class="more">
           <Button onClick={() => void more()}>Load more</Button>
         </div>
+      ) : null}
+    </div>
+  );
+}
+
+/** Why this source's leads and pings were refused: counts by reason, then its last refused leads. */
+function RefusedTab({ api }: { api: Api }) {
+  const [range, setRange] = useState<Range>({ from: '', to: '' });
+  const refusals = useAsync(
+    () => ok(api.client.GET('/v1/source/refusals', { params: { query: rangeFilter(range) } })),
+    [range.from, range.to],
+  );
+  return (
+    <div class="page">
+      <div class="page-head">
+        <div>
+          <h1>Refused</h1>
+          <p class="muted">
+            Why your leads and pings were refused, with the code each answer carried. A suppressed lead is kept but
+            offered to no buyer; which list holds it is not said.
+          </p>
+        </div>
+        <div class="row-actions">
+          <Button size="sm" onClick={() => void refusals.reload()}>
+            Refresh
+          </Button>
+        </div>
+      </div>
+      <div class="filters">
+        <RangeFields range={range} onChange={setRange} />
+      </div>
+      <ErrorNote error={refusals.error} />
+      {refusals.data ? (
+        <>
+          <Panel title="By reason">
+            <RefusalCountsTable counts={refusals.data.byReason} testId="source-refusal-reasons" />
+          </Panel>
+          <Panel title="Last refused leads">
+            {refusals.data.recent.length ? (
+              <div class="table-wrap">
+                <table class="table" data-testid="source-refusals">
+                  <thead>
+                    <tr>
+                      <th>When</th>
+                      <th>Campaign</th>
+                      <th>Reason</th>
+                      <th>Field</th>
+                      <th>Sub id</th>
+                      <th>Click id</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {refusals.data.recent.map((r, i) => (
+                      <tr key={`${r.at}-${i}`} data-reason={r.reason}>
+                        <td>{dateTime(r.at)}</td>
+                        <td>{r.campaignName}</td>
+                        <td>
+                          {REFUSAL_REASONS[r.reason]} <code>{r.reason}</code>
+                        </td>
+                        <td class="muted">{r.field ?? '–'}</td>
+                        <td class="muted">{r.subId ?? '–'}</td>
+                        <td class="muted">{r.clickId ?? '–'}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            ) : (
+              <Empty title="No lead refused in this range">Every lead you posted was taken.</Empty>
+            )}
+          </Panel>
+        </>
+      ) : !refusals.error ? (
+        <Loading />
       ) : null}
     </div>
   );
