@@ -104,6 +104,7 @@ export function campaignView(c: CampaignRow, pool: PoolEntry[]) {
     floorPrice: c.floorPrice,
     pricing: c.pricing,
     dncRule: c.dncRule,
+    pingTree: c.pingTree,
     createdAt: iso(c.createdAt),
     updatedAt: iso(c.updatedAt),
   };

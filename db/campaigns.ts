@@ -16,6 +16,7 @@ import type {
   Caps,
   DeliveryMode,
   DncRule,
+  PingTree,
   PriceRules,
   PushStrategy,
 } from '../domain/types';
@@ -44,6 +45,8 @@ export interface NewCampaign {
   floorPrice?: number | null;
   pricing?: AuctionPricing;
   dncRule?: DncRule;
+  /** Auction `ping_tree`: its tiers (#22). */
+  pingTree?: PingTree | null;
 }
 
 /** A new campaign with its pool, and its entry in the audit log (`by`: the system when not given), in one transaction. */
@@ -73,6 +76,7 @@ export async function createCampaign(
         floorPrice: input.floorPrice ?? null,
         pricing: input.pricing ?? 'first_price',
         dncRule: input.dncRule ?? 'suppress',
+        pingTree: input.pingTree ?? null,
       })
       .returning();
     await setCampaignPool(tx, row!.id, input.buyers);
@@ -180,6 +184,7 @@ export interface CampaignPatch {
   floorPrice?: number | null;
   pricing?: AuctionPricing;
   dncRule?: DncRule;
+  pingTree?: PingTree | null;
   pool?: NewCampaign['buyers'];
 }
 
