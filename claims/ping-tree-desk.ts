@@ -40,14 +40,14 @@ const { postToEndpoint } = proxyActivities<LeadActivities>(POST_ACTIVITY_OPTIONS
 const { reserveBid, releaseBid, sellAcceptedPost } = proxyLocalActivities<LeadActivities>(LOCAL_SALE_OPTIONS);
 
 /** An endpoint buyer's bid, as its ping answered it. */
-export interface EndpointBid {
+interface EndpointBid {
   buyerId: string;
   amount: number;
   pingId: string | null;
 }
 
 /** How selling to one endpoint buyer ended. */
-export type EndpointSale =
+type EndpointSale =
   | { result: 'won'; assignmentId: string; delivery: DeliveryPlan; closedOffer: boolean }
   /** Not sold to this buyer: the next bid may be tried. */
   | { result: 'passed'; reason: string }
@@ -55,7 +55,7 @@ export type EndpointSale =
   | { result: 'stop'; reason: string };
 
 /** Reserve, post, then sell or release: the one path of a sale to an endpoint buyer. */
-export async function sellToEndpoint(
+async function sellToEndpoint(
   offer: { offerId: string; leadId: string },
   bid: EndpointBid,
 ): Promise<EndpointSale> {
@@ -91,7 +91,7 @@ export async function sellToEndpoint(
 }
 
 /** A tier's accepted bids in answer order (a tie goes to the earlier answer). */
-export function bidsOf(answers: PingAnswer[]): Bid[] {
+function bidsOf(answers: PingAnswer[]): Bid[] {
   return answers
     .filter((a) => a.outcome === 'accepted' && a.bid !== null)
     .sort((a, b) => a.latencyMs - b.latencyMs)
@@ -99,7 +99,7 @@ export function bidsOf(answers: PingAnswer[]): Bid[] {
 }
 
 /** How a ping tree ended: a sale, a stop for a person (`post_unknown`…), or nothing sold. */
-export type TreeOutcome =
+type TreeOutcome =
   Extract<EndpointSale, { result: 'won' }> | Extract<EndpointSale, { result: 'stop' }> | { result: 'unsold' };
 
 /** Runs the tree's tiers in order until a sale or a stop. `eligible`: routing's eligible buyers (null: too many to carry). */

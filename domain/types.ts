@@ -108,7 +108,7 @@ export const AUCTION_KINDS = ['first_claim', 'highest_bid', 'ping_tree'] as cons
 export type AuctionKind = (typeof AUCTION_KINDS)[number];
 
 /** One tier of a ping tree: endpoint buyers pinged together, and the lowest bid it takes. */
-export interface PingTreeTier {
+interface PingTreeTier {
   buyerIds: string[];
   floor: number;
 }
