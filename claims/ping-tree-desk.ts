@@ -55,10 +55,7 @@ type EndpointSale =
   | { result: 'stop'; reason: string };
 
 /** Reserve, post, then sell or release: the one path of a sale to an endpoint buyer. */
-async function sellToEndpoint(
-  offer: { offerId: string; leadId: string },
-  bid: EndpointBid,
-): Promise<EndpointSale> {
+async function sellToEndpoint(offer: { offerId: string; leadId: string }, bid: EndpointBid): Promise<EndpointSale> {
   const { offerId, leadId } = offer;
   const held = await reserveBid({ offerId, buyerId: bid.buyerId, amount: bid.amount });
   if (!held.ok) return { result: 'passed', reason: held.reason };
