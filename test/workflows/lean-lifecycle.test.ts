@@ -9,10 +9,10 @@ import type { Client } from '@temporalio/client';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 
 import { SYSTEM } from '../../db/audit';
-import { type EndpointSettings, saveEndpoint } from '../../db/endpoints';
+import { saveEndpoint } from '../../db/endpoints';
 import { leadWorkflowId } from '../../domain/ids';
 import { claimRefusalOf, claimUpdate, manualActionUpdate } from '../../workflows/messages';
-import { BEHAVIOURS, FLEET_SETTINGS, type Script, startEndpointFleet } from '../helpers/endpoint-fleet';
+import { BEHAVIOURS, fleetEndpointSettings, type Script, startEndpointFleet } from '../helpers/endpoint-fleet';
 import { assignmentsFor, balanceOf, claim, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
 import { lifecycleSuite } from '../helpers/suite';
 import { firstLifecycleBundle, startLead, startWorker } from '../helpers/temporal';
@@ -128,18 +128,7 @@ test('a two-tier ping-tree lead (tier 1 bids nothing, tier 2 sells) costs 4 work
     const endpointBuyer = async (script: Script) => {
       const server = await fleet.add(script);
       const buyer = await makeBuyer(db, agency.id, { credits: 100 });
-      const settings = {
-        ...(FLEET_SETTINGS as unknown as EndpointSettings),
-        pingUrl: server.pingUrl,
-        postUrl: server.postUrl,
-        authKind: 'none',
-        authHeader: null,
-        authUsername: null,
-        timeoutMs: 1500,
-        maxConcurrentPings: 10,
-        status: 'active',
-        pauseReason: null,
-      } as EndpointSettings;
+      const settings = fleetEndpointSettings(server);
       await saveEndpoint(db, { agencyId: agency.id, buyerId: buyer.id, settings, by: SYSTEM });
       return buyer;
     };

@@ -12,14 +12,14 @@ import { Worker } from '@temporalio/worker';
 import { and, eq } from 'drizzle-orm';
 
 import { SYSTEM } from '../../db/audit';
-import { type EndpointSettings, saveEndpoint } from '../../db/endpoints';
+import { saveEndpoint } from '../../db/endpoints';
 import { leadTimeline } from '../../db/offers';
 import { ledgerEntries } from '../../db/schema';
 import type { PingTree } from '../../domain/types';
 import {
   BEHAVIOURS,
   type Fleet,
-  FLEET_SETTINGS,
+  fleetEndpointSettings,
   type FleetServer,
   type Script,
   startEndpointFleet,
@@ -45,18 +45,7 @@ afterAll(async () => {
 async function endpointBuyer(agencyId: string, script: Script, opts: { credits?: number; timeoutMs?: number } = {}) {
   const server = await fleet.add(script);
   const buyer = await makeBuyer(suite.db, agencyId, { credits: opts.credits ?? 100 });
-  const settings = {
-    ...(FLEET_SETTINGS as unknown as EndpointSettings),
-    pingUrl: server.pingUrl,
-    postUrl: server.postUrl,
-    authKind: 'none',
-    authHeader: null,
-    authUsername: null,
-    timeoutMs: opts.timeoutMs ?? 1500,
-    maxConcurrentPings: 10,
-    status: 'active',
-    pauseReason: null,
-  } as EndpointSettings;
+  const settings = fleetEndpointSettings(server, { timeoutMs: opts.timeoutMs ?? 1500 });
   const saved = await saveEndpoint(suite.db, { agencyId, buyerId: buyer.id, settings, by: SYSTEM });
   if (saved === 'missing_secret') throw new Error('missing secret');
   return { id: buyer.id, server };
