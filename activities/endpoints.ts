@@ -16,6 +16,7 @@
  */
 import { endpointForCalls, endpointsForCalls, recordEndpointCall } from '../db/endpoints';
 import { leadById } from '../db/leads';
+import { appendEvents, eligibleTargetPrices } from '../db/offers';
 import type { EndpointCallOutcome } from '../domain/endpoints';
 import { type CallDeps, pingTier, postLead, type PostOutcome } from '../lib/endpoint-calls';
 import { resolveDeliveryConfig } from './channels/config';
@@ -50,16 +51,42 @@ export function endpointActivities({ db, delivery }: ActivityDeps) {
   };
 
   return {
-    /** Pings the endpoints of these buyers (active, with a ping URL) under one deadline; one answer each. */
-    async pingEndpoints(input: { leadId: string; buyerIds: string[]; deadlineMs: number }): Promise<PingAnswer[]> {
+    /**
+     * Pings the endpoints of these buyers (active, with a ping URL) under one deadline; one answer each. With an
+     * offer, only the buyers eligible on it are pinged (routing's verdicts: caps, schedule, suppression, balance…)
+     * and each answer lands on the lead's timeline as `pinged` (the raw answer stays in the endpoint's log).
+     */
+    async pingEndpoints(input: {
+      leadId: string;
+      buyerIds: string[];
+      deadlineMs: number;
+      offerId?: string;
+    }): Promise<PingAnswer[]> {
       const lead = await loadLead(input.leadId);
-      const endpoints = await endpointsForCalls(db, input.buyerIds);
+      const eligible = input.offerId ? await eligibleTargetPrices(db, input.offerId) : null;
+      const buyerIds = eligible ? input.buyerIds.filter((b) => eligible.has(b)) : input.buyerIds;
+      const endpoints = await endpointsForCalls(db, buyerIds);
       const reports = await pingTier(
         endpoints,
         { id: lead.id, values: { fields: lead.fields } },
         input.deadlineMs,
         deps(),
       );
+      if (input.offerId) {
+        const offerId = input.offerId;
+        await appendEvents(
+          db,
+          reports.map((r) => ({
+            leadId: lead.id,
+            offerId,
+            buyerId: r.buyerId,
+            type: 'pinged' as const,
+            reason: r.outcome === 'accepted' ? null : (r.reason ?? r.outcome),
+            data: { outcome: r.outcome, latencyMs: Math.round(r.latencyMs), bid: r.bid },
+            dedupeKey: `${offerId}:${r.buyerId}:pinged`,
+          })),
+        );
+      }
       return reports.map((r) => ({
         buyerId: r.buyerId,
         outcome: r.outcome,
@@ -70,20 +97,56 @@ export function endpointActivities({ db, delivery }: ActivityDeps) {
       }));
     },
 
-    /** Posts the full lead to the winner's endpoint with the sale's idempotency key (the same on every resend). */
+    /**
+     * Posts the full lead to the winner's endpoint with the sale's idempotency key (the same on every resend). With an
+     * offer, the timeline gets `posted` (and `post_rejected` when the post was refused or failed; an accepted post is
+     * recorded by the sale's transaction).
+     */
     async postToEndpoint(input: {
       leadId: string;
       buyerId: string;
       pingId: string | null;
       bid: number | null;
       idempotencyKey: string;
+      offerId?: string;
     }): Promise<PostAnswer> {
-      const lead = await loadLead(input.leadId);
-      const endpoint = await endpointForCalls(db, input.buyerId);
-      if (!endpoint) return { result: 'failed', outcome: 'error', reason: 'the buyer has no endpoint', latencyMs: 0 };
-      const values = { fields: lead.fields, leadId: lead.id, pingId: input.pingId, bid: input.bid };
-      const r = await postLead(endpoint, { id: lead.id, values }, input.idempotencyKey, deps());
-      return { result: r.result, outcome: r.outcome, reason: r.reason, latencyMs: Math.round(r.latencyMs) };
+      const answer = await post(input);
+      if (input.offerId) {
+        const base = { leadId: input.leadId, offerId: input.offerId, buyerId: input.buyerId };
+        const key = input.idempotencyKey;
+        const data = { bid: input.bid, outcome: answer.outcome, latencyMs: answer.latencyMs, idempotencyKey: key };
+        await appendEvents(db, [
+          // One `posted` per sale, however many resends (the endpoint's log has each).
+          { ...base, type: 'posted', data, dedupeKey: `${key}:posted` },
+          ...(answer.result === 'rejected' || answer.result === 'failed'
+            ? [
+                {
+                  ...base,
+                  type: 'post_rejected' as const,
+                  reason: answer.reason ?? answer.outcome,
+                  data,
+                  dedupeKey: `${key}:post_rejected`,
+                },
+              ]
+            : []),
+        ]);
+      }
+      return answer;
     },
   };
+
+  async function post(input: {
+    leadId: string;
+    buyerId: string;
+    pingId: string | null;
+    bid: number | null;
+    idempotencyKey: string;
+  }): Promise<PostAnswer> {
+    const lead = await loadLead(input.leadId);
+    const endpoint = await endpointForCalls(db, input.buyerId);
+    if (!endpoint) return { result: 'failed', outcome: 'error', reason: 'the buyer has no endpoint', latencyMs: 0 };
+    const values = { fields: lead.fields, leadId: lead.id, pingId: input.pingId, bid: input.bid };
+    const r = await postLead(endpoint, { id: lead.id, values }, input.idempotencyKey, deps());
+    return { result: r.result, outcome: r.outcome, reason: r.reason, latencyMs: Math.round(r.latencyMs) };
+  }
 }

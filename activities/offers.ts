@@ -78,14 +78,17 @@ export interface RoutedOffer {
   offer: (OpenedOffer & { closesAt: string; eligibleBuyerIds: string[] | null }) | null;
 }
 
-/** Tells the targeted buyers' feeds, with everything a gateway needs (ping post only: nobody claims a push offer). */
+/**
+ * Tells the targeted buyers' feeds, with everything a gateway needs (ping post only: nobody claims a push offer, and
+ * a ping tree's offer is decided by the buyers' own systems, #22).
+ */
 async function publishOpened(
   bus: OfferBus,
   offer: Parameters<typeof buyerOfferOf>[0] & { agencyId: string; kind: OfferKind },
   targets: Pick<TargetVerdict, 'buyerId' | 'eligible' | 'price'>[],
 ) {
   const eligible = targets.filter((t) => t.eligible).map((t) => t.buyerId);
-  if (offer.kind !== 'ping_post' || !eligible.length) return;
+  if (offer.kind !== 'ping_post' || offer.auction === 'ping_tree' || !eligible.length) return;
   // Buyers with their own price (#12) see it.
   const own = targets.filter((t) => t.eligible && t.price !== null && t.price !== undefined);
   const prices = own.length ? { prices: Object.fromEntries(own.map((t) => [t.buyerId, t.price!])) } : {};

@@ -9,7 +9,14 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { CampaignRow } from '../db/campaigns';
 import type { Db } from '../db/connection';
 import { type EligibilityResult, evaluateEligibility, leadAndCampaign } from '../db/eligibility';
-import type { AuctionKind, AuctionPricing, CampaignStatus, DeliveryMode, PushStrategy } from '../domain/types';
+import type {
+  AuctionKind,
+  AuctionPricing,
+  CampaignStatus,
+  DeliveryMode,
+  PingTree,
+  PushStrategy,
+} from '../domain/types';
 import type { ActivityDeps } from './deps';
 
 export interface Route {
@@ -27,6 +34,8 @@ export interface Route {
   auction?: AuctionKind;
   pricing?: AuctionPricing;
   floorPrice?: number | null;
+  /** Auction `ping_tree` only (#22): the tiers as read at routing. */
+  pingTree?: PingTree;
 }
 
 export type { EligibilityResult };
@@ -47,6 +56,7 @@ export function routeOf(lead: { id: string; agencyId: string }, campaign: Campai
     auction: campaign.auction,
     pricing: campaign.pricing,
     floorPrice: campaign.floorPrice,
+    ...(campaign.auction === 'ping_tree' && campaign.pingTree ? { pingTree: campaign.pingTree } : {}),
   };
 }
 

@@ -105,6 +105,7 @@ export function campaignView(c: CampaignRow, pool: PoolEntry[]) {
     pricing: c.pricing,
     dncRule: c.dncRule,
     consentCertificate: c.consentCertificate ?? null,
+    pingTree: c.pingTree,
     createdAt: iso(c.createdAt),
     updatedAt: iso(c.updatedAt),
   };

@@ -10,7 +10,15 @@
 import { type DeliveryPlan, deliveryPlanFor } from '../activities/delivery';
 import type { ActivityDeps } from '../activities/deps';
 import { publishClosed } from '../activities/offers';
-import { type SaleResult, sellByPush, sellManually, sellOffer } from '../db/sales';
+import {
+  releaseBid,
+  reserveBid,
+  type SaleResult,
+  sellAcceptedPost,
+  sellByPush,
+  sellManually,
+  sellOffer,
+} from '../db/sales';
 import type { AuditBy } from '../domain/audit';
 import type { PushStrategy } from '../domain/types';
 import type { ClaimChannel, SaleKind } from './vocabulary';
@@ -76,6 +84,22 @@ export function saleActivities({ db, bus, faults, delivery }: ActivityDeps) {
       // The won sales, and the refusal of a suppressed lead (#23), which the workflow sends to review.
       for (const s of sales) outcomes.push(s.result === 'won' ? await afterCommit(s, input.offerId, s.buyerId) : s);
       return outcomes;
+    },
+
+    /**
+     * Endpoint buyers (#22): the winning bid held on the wallet before its post (`insufficient_credits` when it
+     * cannot be), given back after a rejected or failed post, and the sale of an accepted post – the release, the
+     * charge and the assignment in one transaction, which charges nothing without the accepted post in the log.
+     */
+    async reserveBid(input: { offerId: string; buyerId: string; amount: number }) {
+      return reserveBid(db, input);
+    },
+    async releaseBid(input: { offerId: string; buyerId: string }): Promise<void> {
+      await releaseBid(db, input);
+    },
+    async sellAcceptedPost(input: { offerId: string; buyerId: string; price: number }): Promise<SaleOutcome> {
+      const sale = await sellAcceptedPost(db, input);
+      return afterCommit(sale, input.offerId, input.buyerId);
     },
 
     /**

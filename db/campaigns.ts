@@ -17,6 +17,7 @@ import type {
   ConsentCertificateRule,
   DeliveryMode,
   DncRule,
+  PingTree,
   PriceRules,
   PushStrategy,
 } from '../domain/types';
@@ -47,6 +48,8 @@ export interface NewCampaign {
   dncRule?: DncRule;
   /** A consent certificate required at intake and claimed at the sale (#23); null: none. */
   consentCertificate?: ConsentCertificateRule | null;
+  /** Auction `ping_tree`: its tiers (#22). */
+  pingTree?: PingTree | null;
 }
 
 /** A new campaign with its pool, and its entry in the audit log (`by`: the system when not given), in one transaction. */
@@ -77,6 +80,7 @@ export async function createCampaign(
         pricing: input.pricing ?? 'first_price',
         dncRule: input.dncRule ?? 'suppress',
         consentCertificate: input.consentCertificate ?? null,
+        pingTree: input.pingTree ?? null,
       })
       .returning();
     await setCampaignPool(tx, row!.id, input.buyers);
@@ -185,6 +189,7 @@ export interface CampaignPatch {
   pricing?: AuctionPricing;
   dncRule?: DncRule;
   consentCertificate?: ConsentCertificateRule | null;
+  pingTree?: PingTree | null;
   pool?: NewCampaign['buyers'];
 }
 

@@ -110,6 +110,16 @@ export async function saveEndpoint(
   return row!;
 }
 
+/** Which of these buyers have an endpoint in this agency (a ping tree's tiers may list only them). */
+export async function buyersWithEndpoint(db: DbOrTx, agencyId: string, buyerIds: string[]): Promise<Set<string>> {
+  if (buyerIds.length === 0) return new Set();
+  const rows = await db
+    .select({ buyerId: buyerEndpoints.buyerId })
+    .from(buyerEndpoints)
+    .where(and(eq(buyerEndpoints.agencyId, agencyId), inArray(buyerEndpoints.buyerId, buyerIds)));
+  return new Set(rows.map((r) => r.buyerId));
+}
+
 /** Removes the buyer's endpoint and its log; answers whether there was one. */
 export async function deleteEndpoint(
   db: DbOrTx,
@@ -187,6 +197,24 @@ export async function recordEndpointCall(
   if (limit <= 0 || row.consecutiveFailures < limit) return { paused: false };
   const why = `auto-paused: ${row.consecutiveFailures} consecutive failed calls (last: ${call.step} ${call.outcome}${call.reason ? `: ${call.reason.slice(0, 200)}` : ''})`;
   return { paused: await pauseEndpoint(db, call.endpointId, why) };
+}
+
+/** Whether the buyer's endpoint accepted the post sent with this idempotency key (the sale's proof, #22). */
+export async function postWasAccepted(db: DbOrTx, buyerId: string, idempotencyKey: string): Promise<boolean> {
+  const [row] = await db
+    .select({ id: endpointCalls.id })
+    .from(endpointCalls)
+    .innerJoin(buyerEndpoints, eq(buyerEndpoints.id, endpointCalls.endpointId))
+    .where(
+      and(
+        eq(buyerEndpoints.buyerId, buyerId),
+        eq(endpointCalls.idempotencyKey, idempotencyKey),
+        eq(endpointCalls.kind, 'post'),
+        eq(endpointCalls.outcome, 'accepted'),
+      ),
+    )
+    .limit(1);
+  return row !== undefined;
 }
 
 /** Pauses an active endpoint for the system, with the change in the buyer's log; answers whether it was active. */

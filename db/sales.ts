@@ -35,7 +35,7 @@ import {
 } from '../claims/vocabulary';
 import { checkClaimTimeEligibility } from '../domain/eligibility';
 import { filterableLead } from '../domain/filters';
-import { ledgerChargeKey } from '../domain/ids';
+import { endpointPostKey, ledgerChargeKey, ledgerReleaseKey, ledgerReserveKey } from '../domain/ids';
 import { priceLead } from '../domain/pricing';
 import { orderPushCandidates } from '../domain/push';
 import type { SuppressionVerdict } from '../domain/suppression';
@@ -53,6 +53,7 @@ import { takeAttemptForSale } from './claim-attempts';
 import type { Db, Tx } from './connection';
 import { recordDashboardDelivery } from './deliveries';
 import { type CampaignRules, loadEligibilityInputs } from './eligibility';
+import { postWasAccepted } from './endpoints';
 import { markLeadSold } from './leads';
 import { InsufficientCreditsError, isUniqueViolation, postLedgerEntry } from './ledger';
 import { appendEvents, type ClosedOffer, closeOfferWithin } from './offers';
@@ -227,6 +228,102 @@ async function sellWithin(db: Db, tx: Tx, req: SaleRequest): Promise<SaleResult>
     balance: entry.balanceAfter,
     closed,
   };
+}
+
+// ─── endpoint buyers (#22): reserve, post, then sell or release ─────────────
+
+/**
+ * Holds a winning endpoint bid on the buyer's wallet before its post goes out, so an accepted post can always be
+ * paid: a `reserve` entry under the wallet's overdraft rule. Once per offer and buyer (a retry holds nothing more).
+ * Answers `insufficient_credits` when the wallet cannot hold it.
+ */
+export async function reserveBid(
+  db: Db,
+  input: { offerId: string; buyerId: string; amount: number },
+): Promise<{ ok: true } | { ok: false; reason: 'insufficient_credits' }> {
+  const [offer] = await db.select().from(offers).where(eq(offers.id, input.offerId));
+  if (!offer) throw new Error(`offer ${input.offerId} not found`);
+  try {
+    await postLedgerEntry(db, {
+      buyerId: input.buyerId,
+      agencyId: offer.agencyId,
+      kind: 'reserve',
+      amount: -input.amount,
+      idempotencyKey: ledgerReserveKey(offer.id, input.buyerId),
+      leadId: offer.leadId,
+      offerId: offer.id,
+    });
+    return { ok: true };
+  } catch (err) {
+    if (err instanceof InsufficientCreditsError) return { ok: false, reason: 'insufficient_credits' };
+    throw err;
+  }
+}
+
+/** Gives back the reserve of this offer and buyer, if one was held and not yet given back. Answers whether it did. */
+async function releaseWithin(db: Db | Tx, offerId: string, buyerId: string): Promise<boolean> {
+  const [reserve] = await db
+    .select()
+    .from(ledgerEntries)
+    .where(eq(ledgerEntries.idempotencyKey, ledgerReserveKey(offerId, buyerId)));
+  if (!reserve) return false;
+  const { created } = await postLedgerEntry(db, {
+    buyerId,
+    agencyId: reserve.agencyId,
+    kind: 'release',
+    amount: -reserve.amount,
+    idempotencyKey: ledgerReleaseKey(offerId, buyerId),
+    leadId: reserve.leadId,
+    offerId,
+  });
+  return created;
+}
+
+/** The post was rejected or failed: the reserve goes back to the wallet (once). */
+export async function releaseBid(db: Db, input: { offerId: string; buyerId: string }): Promise<boolean> {
+  return releaseWithin(db, input.offerId, input.buyerId);
+}
+
+/**
+ * The endpoint accepted the post: ONE transaction gives back the reserve, charges the bid, creates the assignment
+ * and records `post_accepted` – the same sale as a claim's (`sellWithin`), so every re-check holds. It charges
+ * nothing unless the endpoint's log holds the accepted post sent under the sale's key: no charge without an
+ * accepted post. A retry answers the first sale.
+ */
+export async function sellAcceptedPost(
+  db: Db,
+  input: { offerId: string; buyerId: string; price: number },
+): Promise<SaleResult> {
+  const key = endpointPostKey(input.offerId, input.buyerId);
+  return db.transaction(async (tx) => {
+    const prior = await priorSale(tx, input.offerId, input.buyerId);
+    if (prior) return prior;
+    // The lock order of every sale: the offer row first, then (the release, the charge) the wallet.
+    const [offer] = await tx.select().from(offers).where(eq(offers.id, input.offerId)).for('update');
+    if (!offer) throw new Error(`offer ${input.offerId} not found`);
+    if (!(await postWasAccepted(tx, input.buyerId, key)))
+      throw new Error(`no accepted post of offer ${input.offerId} to buyer ${input.buyerId}: nothing is charged`);
+    await releaseWithin(tx, input.offerId, input.buyerId);
+    const sale = await sellWithin(db, tx, {
+      offerId: input.offerId,
+      buyerId: input.buyerId,
+      sale: 'auction',
+      requestId: key,
+      price: input.price,
+    });
+    if (sale.result === 'won')
+      await appendEvents(tx, [
+        {
+          leadId: offer.leadId,
+          offerId: offer.id,
+          buyerId: input.buyerId,
+          type: 'post_accepted',
+          data: { bid: input.price, idempotencyKey: key, assignmentId: sale.assignmentId },
+          dedupeKey: `${key}:post_accepted`,
+        },
+      ]);
+    return sale;
+  });
 }
 
 /** Rolls the sale's savepoint back: its claim attempt was refused before the sale could take it. */

@@ -93,6 +93,7 @@ import type {
   PhoneFormat,
   PhoneType,
   PingDecision,
+  PingTree,
   PipelineStatus,
   PriceRules,
   PushStrategy,
@@ -312,7 +313,7 @@ export const ledgerEntries = pgTable(
       .where(sql`${t.leadId} IS NOT NULL`),
     check(
       'ledger_amount_sign',
-      sql`(${t.kind} IN ('charge','card_refund','dispute') AND ${t.amount} < 0) OR (${t.kind} IN ('top_up','refund','dispute_reversal','card_refund_reversal') AND ${t.amount} > 0) OR ${t.kind} = 'adjustment'`,
+      sql`(${t.kind} IN ('charge','card_refund','dispute','reserve') AND ${t.amount} < 0) OR (${t.kind} IN ('top_up','refund','dispute_reversal','card_refund_reversal','release') AND ${t.amount} > 0) OR ${t.kind} = 'adjustment'`,
     ),
   ],
 );
@@ -340,6 +341,8 @@ export const campaigns = pgTable(
     /** Highest bid: the lowest acceptable bid (null: the lead's computed price). */
     floorPrice: integer('floor_price'),
     pricing: text('pricing').$type<AuctionPricing>().notNull().default('first_price'),
+    /** Auction `ping_tree` (#22): the ordered tiers of endpoint buyers and their floors (CHECK campaigns_ping_tree_set). */
+    pingTree: jsonb('ping_tree').$type<PingTree>(),
     /** A lead on a Do-Not-Call list: suppressed, or passed when it carries express written consent (#23). */
     dncRule: text('dnc_rule').$type<DncRule>().notNull().default('suppress'),
     /** A consent certificate required at intake and claimed at the sale (#23 item 4); null: none required. */
@@ -351,6 +354,7 @@ export const campaigns = pgTable(
     index('campaigns_agency_idx').on(t.agencyId),
     check('campaigns_max_winners_positive', sql`${t.maxWinners} >= 1`),
     check('campaigns_window_positive', sql`${t.claimWindowSeconds} >= 1`),
+    check('campaigns_ping_tree_set', sql`${t.auction} <> 'ping_tree' OR ${t.pingTree} IS NOT NULL`),
   ],
 );
 

@@ -28,6 +28,21 @@ export function ledgerChargeKey(offerId: string, buyerId: string): string {
   return `offer:${offerId}:buyer:${buyerId}`;
 }
 
+/** A winning endpoint bid held on the wallet while its post is out (#22): at most once per offer and buyer. */
+export function ledgerReserveKey(offerId: string, buyerId: string): string {
+  return `${ledgerChargeKey(offerId, buyerId)}:reserve`;
+}
+
+/** The reserve given back: once (the database checks it gives back exactly its reserve). */
+export function ledgerReleaseKey(offerId: string, buyerId: string): string {
+  return `${ledgerChargeKey(offerId, buyerId)}:release`;
+}
+
+/** The `Idempotency-Key` of the post of one sale to an endpoint buyer: the same on every resend (#22). */
+export function endpointPostKey(offerId: string, buyerId: string): string {
+  return `sale:${offerId}:${buyerId}`;
+}
+
 /** An assignment is refunded at most once. */
 export function ledgerRefundKey(assignmentId: string): string {
   return `refund:${assignmentId}`;

@@ -30,6 +30,9 @@ export const SECTION_OF_KIND: Record<LedgerEntryKind, StatementSection> = {
   dispute: 'disputes',
   dispute_reversal: 'disputes',
   adjustment: 'adjustments',
+  // A bid held while its post is out and given back (#22): beside the charge it became or did not.
+  reserve: 'charges',
+  release: 'charges',
 };
 
 /** The month's first instant and the next month's, in the zone; throws RangeError on a bad month or zone. */

@@ -82,6 +82,10 @@ export const LEDGER_ENTRY_KINDS = [
   'dispute',
   'dispute_reversal',
   'card_refund_reversal',
+  /** A winning endpoint bid held on the wallet while its post is out (#22): negative, keyed `<sale>:reserve`. */
+  'reserve',
+  /** A reserve given back (the post rejected or failed, or accepted and charged): exactly its reserve, once. */
+  'release',
 ] as const;
 export type LedgerEntryKind = (typeof LEDGER_ENTRY_KINDS)[number];
 
@@ -96,9 +100,26 @@ export type DeliveryChannel = (typeof DELIVERY_CHANNELS)[number];
 /** The channels that send (the dashboard needs no sending), in the order they are listed. */
 export const SENDING_CHANNELS = ['webhook', 'email', 'sms', 'voice'] as const satisfies readonly DeliveryChannel[];
 
-/** How a ping-post offer is decided: the first valid claim, or the highest sealed bid at close. */
-export const AUCTION_KINDS = ['first_claim', 'highest_bid'] as const;
+/**
+ * How a ping-post offer is decided: the first valid claim, the highest sealed bid at close, or a ping tree of buyers'
+ * own systems (#22: ordered tiers, each pinged together, the best bid at or above the tier's floor posted).
+ */
+export const AUCTION_KINDS = ['first_claim', 'highest_bid', 'ping_tree'] as const;
 export type AuctionKind = (typeof AUCTION_KINDS)[number];
+
+/** One tier of a ping tree: endpoint buyers pinged together, and the lowest bid it takes. */
+interface PingTreeTier {
+  buyerIds: string[];
+  floor: number;
+}
+
+/** A campaign's ping tree (auction `ping_tree`): its tiers, in order. */
+export interface PingTree {
+  tiers: PingTreeTier[];
+}
+
+/** A post to a buyer's endpoint went out and its answer never came (#22): maybe taken, so a person decides. */
+export const POST_UNKNOWN = 'post_unknown';
 
 /** What the winner of a highest-bid auction pays: its own bid, or the next bid (never below the floor). */
 export const AUCTION_PRICINGS = ['first_price', 'second_price'] as const;
@@ -175,6 +196,14 @@ export const TIMELINE_EVENT_TYPES = [
   'consent_claimed',
   /** A sale's certificate claim finally failed (data: assignmentId, provider, error, rule: flag | return). */
   'consent_claim_failed',
+  /** A buyer's endpoint was pinged (#22; data: latencyMs, outcome, bid or reason; the raw answer is in the endpoint log). */
+  'pinged',
+  /** The lead was posted to the winning endpoint buyer (data: bid, latencyMs, outcome, idempotencyKey). */
+  'posted',
+  /** The endpoint accepted the post: written by the sale's transaction, with the charge (data: bid, idempotencyKey). */
+  'post_accepted',
+  /** The endpoint rejected the post or the post failed; the reserve is released (data: outcome, latencyMs). */
+  'post_rejected',
 ] as const;
 export type TimelineEventType = (typeof TIMELINE_EVENT_TYPES)[number];
 

@@ -41,8 +41,9 @@ import type { RoutedOffer } from '../activities/offers';
 import type { Route } from '../activities/routing';
 import { AuctionDesk } from '../claims/auction-desk';
 import { ClaimDesk } from '../claims/desk';
+import { runPingTree } from '../claims/ping-tree-desk';
 import { offerWorkflowId } from '../domain/ids';
-import { type DeliveryChannel, SUPPRESSED } from '../domain/types';
+import { type DeliveryChannel, POST_UNKNOWN, SUPPRESSED } from '../domain/types';
 import { ManualReview } from './manual-review';
 import {
   bidUpdate,
@@ -61,6 +62,7 @@ import {
   LOCAL_SALE_OPTIONS,
   LOCAL_STATUS_OPTIONS,
   MAX_FALLBACK_DEPTH,
+  PING_TREE_PATCH,
   UNIQUE_OFFER_CHILDREN_PATCH,
 } from './options';
 import { leadSearchAttributes } from './search-attributes';
@@ -166,9 +168,16 @@ async function offerThroughChain(
           });
     if (result.offerId && !state.offers.includes(result.offerId)) state.offers.push(result.offerId);
     if (result.sold) return { sold: true, reason: 'sold' };
-    // A suppressed lead (#23) goes to review with that reason, not down the fallback chain.
+    // A suppressed lead (#23), or a post whose fate is unknown (#22), goes to review with that reason, not down the
+    // fallback chain.
     if (result.cancelled)
-      return { sold: false, reason: result.cancelled === SUPPRESSED ? SUPPRESSED : `cancelled: ${result.cancelled}` };
+      return {
+        sold: false,
+        reason:
+          result.cancelled === SUPPRESSED || result.cancelled === POST_UNKNOWN
+            ? result.cancelled
+            : `cancelled: ${result.cancelled}`,
+      };
     visited.push(campaignId);
     const next = result.fallbackCampaignId;
     if (!next) return { sold: false, reason: result.reason ?? 'no_fallback' };
@@ -303,13 +312,21 @@ async function runCampaignOffer(ctx: OfferDesks, input: OfferWorkflowInput): Pro
         ? await assignByStrategy(offerId, route)
         : route.auction === 'highest_bid'
           ? await takeSealedBids(ctx, input, offerId, route, offer)
-          : await takeFirstClaims(ctx, input, offerId, route, offer);
+          : route.auction === 'ping_tree' && route.pingTree && patched(PING_TREE_PATCH)
+            ? await fallThroughPingTree(input, offerId, route, offer)
+            : await takeFirstClaims(ctx, input, offerId, route, offer);
 
   let sold = decided.sold.length > 0;
   let reason = sold
     ? null
     : (decided.cancelled ??
-      (offer.eligible === 0 ? 'no_eligible_buyers' : route.mode === 'push' ? 'no_buyer_could_take_it' : 'no_claim'));
+      (offer.eligible === 0
+        ? 'no_eligible_buyers'
+        : route.mode === 'push'
+          ? 'no_buyer_could_take_it'
+          : route.auction === 'ping_tree'
+            ? 'no_accepted_post'
+            : 'no_claim'));
   if (!decided.closedBySale) {
     const closed = await closeOffer({
       offerId,
@@ -378,6 +395,27 @@ async function takeSealedBids(
   await bids.closeAndDecide();
   const sold = bids.sales();
   return { sold, cancelled: sold.length ? null : bids.cancelReason, closedBySale: sold.length >= route.maxWinners };
+}
+
+/**
+ * Ping tree (#22): the tiers in order, each pinged by one activity; the best bid at or above the tier's floor is
+ * reserved, posted and, when accepted, sold (claims/ping-tree-desk.ts). A post whose fate is unknown stops the tree:
+ * the offer is cancelled `post_unknown` and the lead goes to review with the reserve held.
+ */
+async function fallThroughPingTree(
+  input: OfferWorkflowInput,
+  offerId: string,
+  route: Route,
+  offer: NonNullable<RoutedOffer['offer']>,
+): Promise<Decided> {
+  const tree = await runPingTree({ offerId, leadId: input.leadId }, route.pingTree!, offer.eligibleBuyerIds);
+  if (tree.result === 'won')
+    return {
+      sold: [{ assignmentId: tree.assignmentId, delivery: tree.delivery }],
+      cancelled: null,
+      closedBySale: tree.closedOffer,
+    };
+  return { sold: [], cancelled: tree.result === 'stop' ? tree.reason : null, closedBySale: false };
 }
 
 /** Push: the strategy orders the eligible buyers and the first whose sale succeeds gets the lead; the same transaction closes the offer. */

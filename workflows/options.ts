@@ -110,3 +110,28 @@ export function consentClaimActivityOptions(r: DeliveryRetry): ActivityOptions {
   const { retry, ...rest } = deliveryActivityOptions(r);
   return { ...rest, retry: { ...retry, nonRetryableErrorTypes: ['ConsentClaimRefused', 'AssignmentNotFound'] } };
 }
+
+/**
+ * Buyers' own systems in the auction (#22): a `ping_tree` campaign's offer is decided by its tiers – each pinged by
+ * one activity, the best bid at or above the floor reserved, posted and, when accepted, sold. Only runs whose route
+ * is a ping tree reach it (campaigns before it had none), so no older history holds its marker.
+ */
+export const PING_TREE_PATCH = 'endpoint-ping-tree';
+
+/** One tier's pings: one deadline over them all (each call also has its own timeout, at most 10 s). */
+export const PING_TIER_DEADLINE_MS = 10_000;
+
+/** The tier's pings, one activity: no retry (a retry would ping every buyer again; a late answer is no bid). */
+export const PING_ACTIVITY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: PING_TIER_DEADLINE_MS + 5_000,
+  retry: { maximumAttempts: 1 },
+};
+
+/**
+ * The post to the winner: resent with the same `Idempotency-Key` after a crash or a lost answer, a bounded number of
+ * times; if it never answers, the lead goes to review as `post_unknown` (never a second buyer meanwhile).
+ */
+export const POST_ACTIVITY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 5 },
+};

@@ -59,6 +59,13 @@ export const PriceRulesSchema = z
 const PreviewField = text(120).refine(isPreviewableField, {
   message: 'not a lead field (use a field name, "answers" or "answers.<question>")',
 });
+const PingTreeTierSchema = z
+  .object({
+    buyerIds: z.array(Id).min(1).max(100).describe('endpoint buyers of the agency, pinged together'),
+    floor: Credits.describe('the lowest bid this tier takes'),
+  })
+  .strict();
+const PingTreeSchema = z.object({ tiers: z.array(PingTreeTierSchema).min(1).max(10) }).strict();
 const PoolMember = z
   .object({ buyerId: Id, priority: int(-1_000_000, 1_000_000).optional(), weight: int(1, 1_000_000).optional() })
   .strict();
@@ -77,7 +84,7 @@ const campaignFields = {
   buyerIds: z.array(Id).max(10_000).describe('the buyer pool (empty: every buyer of the agency)'),
   buyers: z.array(PoolMember).max(10_000).describe('the buyer pool with push priority and weight'),
   auction: AuctionKindSchema.describe(
-    'ping post: the first valid claim wins (default), or the highest sealed bid at close',
+    "ping post: the first valid claim wins (default), the highest sealed bid at close, or a ping tree of buyers' own systems (pingTree)",
   ),
   floorPrice: Credits.nullable().describe("highest bid: the lowest acceptable bid (null: the lead's computed price)"),
   pricing: AuctionPricingSchema.describe(
@@ -85,6 +92,9 @@ const campaignFields = {
   ),
   dncRule: DncRuleSchema,
   consentCertificate: ConsentCertificateRuleSchema.nullable(),
+  pingTree: PingTreeSchema.nullable().describe(
+    "auction ping_tree: the tiers in order; each tier's endpoint buyers are pinged together and the best bid at or above its floor is posted",
+  ),
 };
 export const CampaignCreate = z
   .object({
@@ -106,6 +116,7 @@ export const CampaignCreate = z
     pricing: campaignFields.pricing.optional(),
     dncRule: campaignFields.dncRule.optional(),
     consentCertificate: campaignFields.consentCertificate.optional(),
+    pingTree: campaignFields.pingTree.optional(),
   })
   .strict();
 /** Any field of a campaign, each optional (still strict: an unknown field is a 400). */
@@ -143,6 +154,7 @@ export const CampaignView = z.object({
   pricing: AuctionPricingSchema,
   dncRule: DncRuleSchema,
   consentCertificate: ConsentCertificateRuleSchema.nullable(),
+  pingTree: Nullable(PingTreeSchema),
   createdAt: IsoTime,
   updatedAt: IsoTime,
 });

@@ -7,10 +7,11 @@
 import { agencyBuyerFilters, agencyBuyerIds } from '../../db/buyers';
 import { createCampaign, getCampaign, listCampaigns, type NewCampaign, updateCampaign } from '../../db/campaigns';
 import { type CampaignRules, evaluateEligibility } from '../../db/eligibility';
+import { buyersWithEndpoint } from '../../db/endpoints';
 import { recentLeads } from '../../db/leads';
 import { evaluateFilters, filterableLead } from '../../domain/filters';
 import { validatePriceRules } from '../../domain/pricing';
-import type { AuctionKind, DeliveryMode, PriceRules } from '../../domain/types';
+import type { AuctionKind, DeliveryMode, PingTree, PriceRules } from '../../domain/types';
 import { auditBy } from '../audit';
 import { listBody, pageArgs } from '../pagination';
 import { notFound, Problem } from '../problem';
@@ -30,6 +31,24 @@ interface CampaignInput {
   fallbackCampaignId?: string | null;
   buyerIds?: string[];
   buyers?: { buyerId: string; priority?: number; weight?: number }[];
+  pingTree?: PingTree | null;
+  /** The tree already stored (a patch): it satisfies `ping_tree`, and is not re-checked unless sent again. */
+  storedPingTree?: PingTree | null;
+}
+
+/** A ping tree's tiers list endpoint buyers of the agency, each once in the whole tree. */
+async function checkPingTree(services: ApiServices, agencyId: string, tree: PingTree): Promise<void> {
+  const seen = new Set<string>();
+  const all = tree.tiers.flatMap((t) => t.buyerIds);
+  const withEndpoint = await buyersWithEndpoint(services.db, agencyId, all);
+  tree.tiers.forEach((tier, t) =>
+    tier.buyerIds.forEach((buyerId, i) => {
+      const path = `pingTree.tiers.${t}.buyerIds.${i}`;
+      if (seen.has(buyerId)) throw invalidField(path, 'listed twice in the ping tree');
+      seen.add(buyerId);
+      if (!withEndpoint.has(buyerId)) throw invalidField(path, 'not a buyer of this agency with an endpoint');
+    }),
+  );
 }
 
 /** The checks a schema cannot make alone; answers the buyer pool to store (undefined: unchanged). */
@@ -39,8 +58,11 @@ async function checkCampaignInput(
   input: CampaignInput,
   selfId?: string,
 ): Promise<NewCampaign['buyers']> {
-  if (input.auction === 'highest_bid' && input.mode === 'push')
-    throw invalidField('auction', 'a highest-bid auction is a ping-post mechanic: use mode "ping_post"');
+  if ((input.auction === 'highest_bid' || input.auction === 'ping_tree') && input.mode === 'push')
+    throw invalidField('auction', `a ${input.auction} auction is a ping-post mechanic: use mode "ping_post"`);
+  if (input.auction === 'ping_tree' && !(input.pingTree === undefined ? input.storedPingTree : input.pingTree))
+    throw invalidField('pingTree', 'a ping_tree auction needs its tiers: {"tiers": [{"buyerIds": [...], "floor": N}]}');
+  if (input.pingTree) await checkPingTree(services, agencyId, input.pingTree);
   if (input.serviceLine !== undefined) await checkServiceLines(services, agencyId, [input.serviceLine], 'serviceLine');
   if (input.price !== undefined) {
     const problems = validatePriceRules(input.price);
@@ -162,7 +184,12 @@ export const campaignRoutes: AnyRoute[] = [
       const pool = await checkCampaignInput(
         services,
         principal.agencyId,
-        { mode: current.mode, auction: current.auction, ...body },
+        {
+          mode: current.mode,
+          auction: current.auction,
+          storedPingTree: current.pingTree,
+          ...body,
+        },
         params.id,
       );
       const { buyerIds: _ids, buyers: _buyers, ...fields } = body;

@@ -25,7 +25,7 @@ export interface components {
                  * @description first_claim: claim it; highest_bid: bid on it (POST /v1/offers/:id/bids)
                  * @enum {string}
                  */
-                auction: "first_claim" | "highest_bid";
+                auction: "first_claim" | "highest_bid" | "ping_tree";
                 /** @description ISO-8601 UTC time */
                 closesAt: string;
             }[];
@@ -55,7 +55,7 @@ export interface components {
                  * @description first_claim: claim it; highest_bid: bid on it (POST /v1/offers/:id/bids)
                  * @enum {string}
                  */
-                auction: "first_claim" | "highest_bid";
+                auction: "first_claim" | "highest_bid" | "ping_tree";
                 /** @description ISO-8601 UTC time */
                 closesAt: string;
             };
@@ -83,7 +83,7 @@ export interface components {
                 /** Format: uuid */
                 id: string;
                 /** @enum {string} */
-                kind: "top_up" | "charge" | "refund" | "adjustment" | "card_refund" | "dispute" | "dispute_reversal" | "card_refund_reversal";
+                kind: "top_up" | "charge" | "refund" | "adjustment" | "card_refund" | "dispute" | "dispute_reversal" | "card_refund_reversal" | "reserve" | "release";
                 /** @description credits in (positive) or out (negative) */
                 amount: number;
                 /** @description ISO-8601 UTC time the entry was made */

@@ -3418,7 +3418,7 @@ export interface components {
             createdAt: string;
         };
         /** @enum {string} */
-        AuctionKind: "first_claim" | "highest_bid";
+        AuctionKind: "first_claim" | "highest_bid" | "ping_tree";
         /** @enum {string} */
         AuctionPricing: "first_price" | "second_price";
         /** @enum {string} */
@@ -3819,7 +3819,7 @@ export interface components {
                 priority?: number;
                 weight?: number;
             }[];
-            /** @description ping post: the first valid claim wins (default), or the highest sealed bid at close */
+            /** @description ping post: the first valid claim wins (default), the highest sealed bid at close, or a ping tree of buyers' own systems (pingTree) */
             auction?: components["schemas"]["AuctionKind"];
             /** @description highest bid: the lowest acceptable bid (null: the lead's computed price) */
             floorPrice?: number | null;
@@ -3827,6 +3827,15 @@ export interface components {
             pricing?: components["schemas"]["AuctionPricing"];
             dncRule?: components["schemas"]["DncRule"];
             consentCertificate?: components["schemas"]["ConsentCertificateRule"] | null;
+            /** @description auction ping_tree: the tiers in order; each tier's endpoint buyers are pinged together and the best bid at or above its floor is posted */
+            pingTree?: {
+                tiers: {
+                    /** @description endpoint buyers of the agency, pinged together */
+                    buyerIds: string[];
+                    /** @description the lowest bid this tier takes */
+                    floor: number;
+                }[];
+            } | null;
         };
         CampaignPatch: {
             name?: string;
@@ -3850,7 +3859,7 @@ export interface components {
                 priority?: number;
                 weight?: number;
             }[];
-            /** @description ping post: the first valid claim wins (default), or the highest sealed bid at close */
+            /** @description ping post: the first valid claim wins (default), the highest sealed bid at close, or a ping tree of buyers' own systems (pingTree) */
             auction?: components["schemas"]["AuctionKind"];
             /** @description highest bid: the lowest acceptable bid (null: the lead's computed price) */
             floorPrice?: number | null;
@@ -3858,6 +3867,15 @@ export interface components {
             pricing?: components["schemas"]["AuctionPricing"];
             dncRule?: components["schemas"]["DncRule"];
             consentCertificate?: components["schemas"]["ConsentCertificateRule"] | null;
+            /** @description auction ping_tree: the tiers in order; each tier's endpoint buyers are pinged together and the best bid at or above its floor is posted */
+            pingTree?: {
+                tiers: {
+                    /** @description endpoint buyers of the agency, pinged together */
+                    buyerIds: string[];
+                    /** @description the lowest bid this tier takes */
+                    floor: number;
+                }[];
+            } | null;
         };
         /** @enum {string} */
         CampaignStatus: "active" | "paused";
@@ -3886,6 +3904,14 @@ export interface components {
             pricing: components["schemas"]["AuctionPricing"];
             dncRule: components["schemas"]["DncRule"];
             consentCertificate: components["schemas"]["ConsentCertificateRule"] | null;
+            pingTree: {
+                tiers: {
+                    /** @description endpoint buyers of the agency, pinged together */
+                    buyerIds: string[];
+                    /** @description the lowest bid this tier takes */
+                    floor: number;
+                }[];
+            } | null;
             /** @description ISO-8601 UTC time */
             createdAt: string;
             /** @description ISO-8601 UTC time */
@@ -4908,7 +4934,7 @@ export interface components {
             nextCursor: string | null;
         };
         /** @enum {string} */
-        LedgerEntryKind: "top_up" | "charge" | "refund" | "adjustment" | "card_refund" | "dispute" | "dispute_reversal" | "card_refund_reversal";
+        LedgerEntryKind: "top_up" | "charge" | "refund" | "adjustment" | "card_refund" | "dispute" | "dispute_reversal" | "card_refund_reversal" | "reserve" | "release";
         LedgerEntryView: {
             /** Format: uuid */
             id: string;
@@ -6244,7 +6270,7 @@ export interface components {
             events: components["schemas"]["TimelineEventView"][];
         };
         /** @enum {string} */
-        TimelineEventType: "targeted" | "excluded" | "viewed" | "claim_attempted" | "claim_failed" | "won" | "lost" | "expired" | "cancelled" | "fell_through" | "manual_review" | "reoffered" | "assigned" | "rejected" | "delivered" | "delivery_failed" | "refunded" | "received" | "bid_placed" | "buyer_paused" | "delivery_attempted" | "redelivery_requested" | "notified" | "checked" | "consent_claimed" | "consent_claim_failed";
+        TimelineEventType: "targeted" | "excluded" | "viewed" | "claim_attempted" | "claim_failed" | "won" | "lost" | "expired" | "cancelled" | "fell_through" | "manual_review" | "reoffered" | "assigned" | "rejected" | "delivered" | "delivery_failed" | "refunded" | "received" | "bid_placed" | "buyer_paused" | "delivery_attempted" | "redelivery_requested" | "notified" | "checked" | "consent_claimed" | "consent_claim_failed" | "pinged" | "posted" | "post_accepted" | "post_rejected";
         TimelineEventView: {
             type: components["schemas"]["TimelineEventType"];
             /** @description ISO-8601 UTC time */

@@ -440,3 +440,59 @@ test('highest-bid offers take sealed bids over REST and the feed; claims are tol
 test('every message the gateway sent in this file is one its schemas admit (api/feed-messages.ts)', () => {
   expect(feedMessagesOffSchema()).toEqual([]);
 });
+
+test('a ping-tree campaign lists endpoint buyers of the agency, each once; anything else is a 400 naming the place', async () => {
+  const { adminKey } = await apiAgency(h);
+  const withEndpoint = (await apiBuyer(h, adminKey, { credits: 100 })).buyer;
+  const without = (await apiBuyer(h, adminKey, { credits: 100 })).buyer;
+  const put = await h.http
+    .put(`/v1/buyers/${withEndpoint.id}/endpoint`)
+    .set(bearer(adminKey))
+    .send({ postUrl: 'https://buyer-endpoint.invalid/post', postTemplate: { phone: '{{phone}}' } });
+  expect(put.status).toBe(200);
+  const other = await apiAgency(h);
+  const foreign = (await apiBuyer(h, other.adminKey, { credits: 100 })).buyer;
+  await h.http
+    .put(`/v1/buyers/${foreign.id}/endpoint`)
+    .set(bearer(other.adminKey))
+    .send({ postUrl: 'https://buyer-endpoint.invalid/post', postTemplate: { phone: '{{phone}}' } })
+    .expect(200);
+  const create = (extra: Record<string, unknown>) =>
+    h.http
+      .post('/v1/campaigns')
+      .set(bearer(adminKey))
+      .send({ name: 'tree', serviceLine: SERVICE_LINE, mode: 'ping_post', price: { base: 10 }, ...extra });
+  const refusal = async (extra: Record<string, unknown>) => {
+    const res = await create(extra);
+    expect(res.status).toBe(400);
+    return (res.body.errors as { path: string }[]).map((e) => e.path);
+  };
+  expect(await refusal({ auction: 'ping_tree' })).toEqual(['pingTree']);
+  expect(await refusal({ auction: 'ping_tree', mode: 'push', pingTree: { tiers: [] } })).toEqual(['pingTree.tiers']);
+  const tier = (buyerIds: string[]) => ({ auction: 'ping_tree', pingTree: { tiers: [{ buyerIds, floor: 20 }] } });
+  expect(await refusal(tier([without.id]))).toEqual(['pingTree.tiers.0.buyerIds.0']);
+  expect(await refusal(tier([withEndpoint.id, foreign.id]))).toEqual(['pingTree.tiers.0.buyerIds.1']);
+  expect(
+    await refusal({
+      auction: 'ping_tree',
+      pingTree: {
+        tiers: [
+          { buyerIds: [withEndpoint.id], floor: 20 },
+          { buyerIds: [withEndpoint.id], floor: 10 },
+        ],
+      },
+    }),
+  ).toEqual(['pingTree.tiers.1.buyerIds.0']);
+
+  const created = await create(tier([withEndpoint.id]));
+  expect(created.status).toBe(201);
+  expect(created.body.campaign).toMatchObject({
+    auction: 'ping_tree',
+    pingTree: { tiers: [{ buyerIds: [withEndpoint.id], floor: 20 }] },
+  });
+  // A patch that leaves the tree alone keeps it; one that drops the tree from a ping_tree campaign is refused.
+  const id = created.body.campaign.id as string;
+  expect((await h.http.patch(`/v1/campaigns/${id}`).set(bearer(adminKey)).send({ name: 'renamed' })).status).toBe(200);
+  const dropped = await h.http.patch(`/v1/campaigns/${id}`).set(bearer(adminKey)).send({ pingTree: null });
+  expect(dropped.status).toBe(400);
+});

@@ -13,6 +13,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import type { EndpointSettings } from '../../domain/endpoints';
+
 /** How one step (ping or post) answers. */
 type StepScript =
   | { answer: 'bid'; bid: number; delayMs?: number }
@@ -152,4 +154,24 @@ export function startEndpointFleet(): Fleet {
       }
     },
   };
+}
+
+/** Whole endpoint settings (as saveEndpoint takes them) for a fleet server: active, no authentication, 1.5 s. */
+export function fleetEndpointSettings(
+  server: { pingUrl: string; postUrl: string },
+  over: Record<string, unknown> = {},
+): EndpointSettings {
+  return {
+    ...(FLEET_SETTINGS as unknown as EndpointSettings),
+    pingUrl: server.pingUrl,
+    postUrl: server.postUrl,
+    authKind: 'none',
+    authHeader: null,
+    authUsername: null,
+    timeoutMs: 1500,
+    maxConcurrentPings: 10,
+    status: 'active',
+    pauseReason: null,
+    ...over,
+  } as EndpointSettings;
 }

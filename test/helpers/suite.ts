@@ -11,6 +11,8 @@ import { openTestPostgres } from './db';
 import { useClaimsDb } from './lifecycle';
 import { type RunningWorker, startWorker, testClient } from './temporal';
 
+type WorkerOptions = Parameters<typeof startWorker>[0];
+
 export interface LifecycleSuite {
   database: Database;
   db: Db;
@@ -19,14 +21,15 @@ export interface LifecycleSuite {
   client: Client;
 }
 
-export function lifecycleSuite(): LifecycleSuite {
+/** `delivery`: the worker's delivery overrides (e.g. the address guard's allowlist for local endpoint servers). */
+export function lifecycleSuite(opts: { delivery?: WorkerOptions['delivery'] } = {}): LifecycleSuite {
   const suite = { bus: createInProcessBus() } as LifecycleSuite;
   let connection: Connection | undefined;
   beforeAll(async () => {
     suite.database = await openTestPostgres();
     suite.db = suite.database.db;
     useClaimsDb(suite.db);
-    suite.worker = await startWorker({ db: suite.db, bus: suite.bus });
+    suite.worker = await startWorker({ db: suite.db, bus: suite.bus, delivery: opts.delivery });
     ({ client: suite.client, connection } = await testClient());
   });
   afterAll(async () => {

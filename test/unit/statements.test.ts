@@ -27,6 +27,8 @@ const SIGN: Record<LedgerEntryKind, 1 | -1 | 0> = {
   card_refund: -1,
   dispute: -1,
   adjustment: 0,
+  reserve: -1,
+  release: 1,
 };
 
 /** A random ledger whose instants crowd the month boundaries of the zone (each boundary, ±1 ms, ±1 h). */

@@ -8,14 +8,17 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 
+import { SYSTEM } from '../../db/audit';
+import { saveEndpoint } from '../../db/endpoints';
 import { leadWorkflowId } from '../../domain/ids';
 import { claimRefusalOf, claimUpdate, manualActionUpdate } from '../../workflows/messages';
+import { BEHAVIOURS, fleetEndpointSettings, type Script, startEndpointFleet } from '../helpers/endpoint-fleet';
 import { assignmentsFor, balanceOf, claim, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
 import { lifecycleSuite } from '../helpers/suite';
 import { firstLifecycleBundle, startLead, startWorker } from '../helpers/temporal';
 import { makeAgency, makeBuyer, makeCampaign, makeLead } from '../helpers/world';
 
-const suite = lifecycleSuite();
+const suite = lifecycleSuite({ delivery: { allowlist: '127.0.0.1' } });
 
 /** Workflow tasks (completed) and history events of a workflow, once it has finished. */
 async function costOf(client: Client, workflowId: string): Promise<{ tasks: number; events: number }> {
@@ -115,6 +118,46 @@ test('a push lead is assigned in the workflow task that starts it', async () => 
   expect(cost.tasks).toBe(1);
   expect(cost.events).toBeLessThanOrEqual(9);
   await waitForLeadStatus(db, lead.id, 'sold');
+});
+
+test('a two-tier ping-tree lead (tier 1 bids nothing, tier 2 sells) costs 4 workflow tasks and at most 30 history events', async () => {
+  const db = suite.db;
+  const fleet = startEndpointFleet();
+  try {
+    const agency = await makeAgency(db);
+    const endpointBuyer = async (script: Script) => {
+      const server = await fleet.add(script);
+      const buyer = await makeBuyer(db, agency.id, { credits: 100 });
+      const settings = fleetEndpointSettings(server);
+      await saveEndpoint(db, { agencyId: agency.id, buyerId: buyer.id, settings, by: SYSTEM });
+      return buyer;
+    };
+    const [t1a, t1b, t2] = [
+      await endpointBuyer(BEHAVIOURS.reject()),
+      await endpointBuyer(BEHAVIOURS.bid(10)),
+      await endpointBuyer(BEHAVIOURS.bid(30)),
+    ];
+    const campaign = await makeCampaign(db, agency.id, {
+      auction: 'ping_tree',
+      pingTree: {
+        tiers: [
+          { buyerIds: [t1a.id, t1b.id], floor: 20 },
+          { buyerIds: [t2.id], floor: 20 },
+        ],
+      },
+    });
+    const lead = await makeLead(db, agency.id, campaign.id);
+    await startLead(suite.client, suite.worker.taskQueue, lead);
+    // Start (route, open, ping tier 1); tier 1 answered (ping tier 2); tier 2 answered (reserve, post); the post
+    // answered (the sale, completion). Three activities, three local activities, two patch markers.
+    const cost = await costOf(suite.client, leadWorkflowId(lead.id));
+    expect(cost.tasks).toBeLessThanOrEqual(4);
+    expect(cost.events).toBeLessThanOrEqual(30);
+    await waitForLeadStatus(db, lead.id, 'sold');
+    expect(await assignmentsFor(db, lead.id)).toEqual([expect.objectContaining({ buyerId: t2.id, price: 30 })]);
+  } finally {
+    await fleet.close();
+  }
 });
 
 test('a lead started by the previous release waits in manual review and is sold by the current worker', async () => {

@@ -84,6 +84,10 @@ const LOOK: Partial<Record<TimelineEventType, { tone: Tone; title: string; icon:
   delivery_attempted: { tone: 'muted', title: 'Delivery attempt', icon: 'M3 10l14-6-6 14-2-6z' },
   redelivery_requested: { tone: 'info', title: 'Redelivery requested', icon: 'M4 10a6 6 0 0110.5-4M14 3v3.5h-3.5' },
   checked: { tone: 'muted', title: 'Checked', icon: 'M4 10.5l4 4 8-9' },
+  pinged: { tone: 'info', title: 'Pinged', icon: 'M3 10h4l2-5 2 10 2-5h4' },
+  posted: { tone: 'info', title: 'Posted', icon: 'M3 10l14-6-6 14-2-6z' },
+  post_accepted: { tone: 'ok', title: 'Post accepted', icon: 'M4 10.5l4 4 8-9' },
+  post_rejected: { tone: 'bad', title: 'Post rejected', icon: 'M5 5l10 10M15 5L5 15' },
   notified: {
     tone: 'cyan',
     title: 'Alerted',
@@ -353,6 +357,17 @@ function describe(
         text: `${d.raised ? 'raised to' : 'bid'} ${credits(Number(d.amount ?? 0))}${via(d) ? ` · ${via(d)}` : ''}`,
         chips: d.requestId ? [['request', String(d.requestId).slice(0, 13)]] : [],
       };
+    case 'pinged':
+    case 'posted':
+    case 'post_rejected':
+    case 'post_accepted': {
+      // Buyers' own systems (#22): the bid or the reason; the raw answer is in the buyer's endpoint log.
+      const chips: [string, string][] = [];
+      if (typeof d.latencyMs === 'number') chips.push(['latency', `${d.latencyMs} ms`]);
+      if (d.outcome && d.outcome !== 'accepted') chips.push(['outcome', String(d.outcome)]);
+      const bid = typeof d.bid === 'number' ? `bid ${credits(d.bid)}` : '';
+      return { text: [bid, e.reason ?? ''].filter(Boolean).join(' · '), chips };
+    }
     case 'lost':
       return {
         text:
