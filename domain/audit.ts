@@ -43,6 +43,7 @@ export const AUDIT_OBJECT_TYPES = [
   'payment_settings',
   'payment',
   'billing',
+  'erasure_request',
 ] as const;
 export type AuditObjectType = (typeof AUDIT_OBJECT_TYPES)[number];
 
