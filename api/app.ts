@@ -68,6 +68,7 @@ import { statementRoutes } from './routes/statements';
 import { stripeWebhookRoutes } from './routes/stripe-webhooks';
 import { supplyRoutes } from './routes/supply';
 import { suppressionRoutes } from './routes/suppression';
+import { erasureRoutes } from './routes/erasure';
 import { teamRoutes } from './routes/team';
 import { twoFactorRoutes } from './routes/two-factor';
 import type { ApiServices } from './services';
@@ -270,6 +271,7 @@ export function createApi(deps: ApiDeps): Api {
     ...sourceRoutes,
     ...supplyRoutes,
     ...suppressionRoutes,
+    ...erasureRoutes,
     ...reportRoutes,
     ...exportRoutes,
     ...keyRoutes,
