@@ -14,7 +14,7 @@
  * answers): one transaction that reaches every copy is the point, so it is done here, in one place, and not spread
  * over a dozen modules' "erase" functions.
  */
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 
 import type { AuditBy } from '../domain/audit';
 import { normalizeEmail } from '../domain/dedupe';
@@ -54,7 +54,7 @@ interface LeadToErase {
  * Erases these leads of the agency (those not erased already) and every copy of their personal values, inside the
  * caller's transaction; answers the rows changed per table (tables with none left out).
  */
-export async function eraseLeadsWithin(tx: DbOrTx, agencyId: string, leadIds: string[]): Promise<ErasureCounts> {
+async function eraseLeadsWithin(tx: DbOrTx, agencyId: string, leadIds: string[]): Promise<ErasureCounts> {
   if (!leadIds.length) return {};
   const ids = sql.param(leadIds);
   const leads = await rowsOf<LeadToErase>(
@@ -123,10 +123,7 @@ export async function eraseLeadsWithin(tx: DbOrTx, agencyId: string, leadIds: st
           ${scrubText('error')}
         WHERE assignment_id IN ${assignmentsOf}`,
   );
-  await count(
-    'disputes',
-    sql`UPDATE disputes SET ${scrubText('reason')} WHERE assignment_id IN ${assignmentsOf}`,
-  );
+  await count('disputes', sql`UPDATE disputes SET ${scrubText('reason')} WHERE assignment_id IN ${assignmentsOf}`);
   await count(
     'pipeline_changes',
     sql`UPDATE pipeline_changes SET ${scrubText('note')}
@@ -138,10 +135,7 @@ export async function eraseLeadsWithin(tx: DbOrTx, agencyId: string, leadIds: st
         WHERE lead_id = ANY(${lockedIds}::uuid[])`,
   );
   // A ping carries no contact fields, but its answers may be free text.
-  await count(
-    'pings',
-    sql`UPDATE pings SET ${scrub('fields')} WHERE lead_id = ANY(${lockedIds}::uuid[])`,
-  );
+  await count('pings', sql`UPDATE pings SET ${scrub('fields')} WHERE lead_id = ANY(${lockedIds}::uuid[])`);
   // The buyer endpoints' log: bodies sent and answered go whole; a URL or header that holds a value goes too.
   await count(
     'endpoint_calls',
@@ -246,15 +240,6 @@ export async function listErasureRequests(
   page: PageArgs,
 ): Promise<Page<ErasureRequestRow>> {
   return newestFirst(db, erasureRequests, eq(erasureRequests.agencyId, agencyId), page);
-}
-
-/** The agency's requests for one identifier's HMAC (whether a person's erasure was done, and when). */
-export async function erasureRequestsOf(db: DbOrTx, agencyId: string, hmac: string): Promise<ErasureRequestRow[]> {
-  return db
-    .select()
-    .from(erasureRequests)
-    .where(and(eq(erasureRequests.agencyId, agencyId), eq(erasureRequests.identifierHmac, hmac)))
-    .orderBy(desc(erasureRequests.createdAt));
 }
 
 /** Leads erased per batch (one transaction each). */

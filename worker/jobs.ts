@@ -21,12 +21,7 @@ import { expireRecords, restartStuckLeads } from './lead-starter';
 
 /** The jobs' names: their schedules' ids (after the task queue) and their metrics' `job` label. */
 export type PeriodicJobName =
-  | 'stuck-leads'
-  | 'report-fold'
-  | 'expire-records'
-  | 'rotate-secrets'
-  | 'reconcile-payments'
-  | 'erase-expired-leads';
+  'stuck-leads' | 'report-fold' | 'expire-records' | 'rotate-secrets' | 'reconcile-payments' | 'erase-expired-leads';
 
 async function counted<T>(job: PeriodicJobName, run: () => Promise<T>): Promise<T> {
   periodicJobRuns.inc({ job });

@@ -6,7 +6,6 @@
  * worker) erases only the leads older than the agency's period, and a second run changes nothing; bad input on
  * every new route is a 400 problem+json; an analyst may not ask for an erasure.
  */
-import { sql } from 'drizzle-orm';
 import type { Pool } from 'pg';
 
 import { runReport } from '../../db/reports';
@@ -87,9 +86,13 @@ async function scanDatabase(traces: string[]): Promise<string[]> {
   return found;
 }
 
-const erase = (key: string, body: unknown) => h.http.post('/v1/erasure-requests').set(bearer(key)).send(body as object);
+const erase = (key: string, body: unknown) =>
+  h.http
+    .post('/v1/erasure-requests')
+    .set(bearer(key))
+    .send(body as object);
 
-test("an erasure request leaves no trace of the person in any table; the ledger and reports still agree; it is recorded without the identifier", async () => {
+test('an erasure request leaves no trace of the person in any table; the ledger and reports still agree; it is recorded without the identifier', async () => {
   const { adminKey, agency } = await apiAgency(h);
   // Dedupe off, so the same person's second lead is stored too.
   await h.http.patch('/v1/settings').set(bearer(adminKey)).send({ duplicateWindowDays: 0 }).expect(200);
@@ -251,7 +254,11 @@ test('bad input on every new route is a 400 problem+json; an analyst (or a buyer
   const analyst = await h.http.post('/v1/keys').set(bearer(adminKey)).send({ name: 'reports', role: 'analyst' });
   expect(analyst.status).toBe(201);
   const refused = await erase(analyst.body.key, { value: '7375550119' });
-  expect([refused.status, isProblem(refused), refused.body.type]).toEqual([403, true, expect.stringMatching(/forbidden/)]);
+  expect([refused.status, isProblem(refused), refused.body.type]).toEqual([
+    403,
+    true,
+    expect.stringMatching(/forbidden/),
+  ]);
   expect((await h.http.get('/v1/erasure-requests').set(bearer(analyst.body.key))).status).toBe(403);
   const buyer = await apiBuyer(h, adminKey);
   expect((await erase(buyer.apiKey, { value: '7375550119' })).status).toBe(403);
