@@ -3,18 +3,15 @@
  * product keeps them, by phone or email (db/erasure.ts), and lists the requests made – without the identifiers,
  * which are never stored (a keyed HMAC stands for them).
  */
-import { agencySettings } from '../../db/agencies';
 import { listErasureRequests, requestErasure } from '../../db/erasure';
 import { suppressionHasher } from '../../db/suppression';
-import { DEFAULT_PHONE_COUNTRY } from '../../domain/contact-checks';
-import { suppressionValue } from '../../domain/suppression';
 import { auditBy } from '../audit';
 import { listBody, pageArgs } from '../pagination';
-import { Problem } from '../problem';
 import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, route } from '../route';
 import { PageQuery } from '../schemas';
 import { erasureRequestView } from '../views';
 import { ErasureRequestCreate, Responses } from './erasure.schemas';
+import { countryOf, valueOf } from './suppression';
 
 export const erasureRoutes: AnyRoute[] = [
   route({
@@ -32,16 +29,11 @@ export const erasureRoutes: AnyRoute[] = [
       ...AUTH_ERRORS,
     },
     async handler({ principal, body, services }) {
-      const country = (await agencySettings(services.db, principal.agencyId)).phoneCountry ?? DEFAULT_PHONE_COUNTRY;
-      const read = suppressionValue(body.value, country);
-      if (!read.ok)
-        throw new Problem(400, 'validation_failed', `value: ${read.detail}`, {
-          errors: [{ in: 'body', path: 'value', message: read.detail }],
-        });
-      const hmac = (await suppressionHasher(services.db, { agencyId: principal.agencyId }))(read.value);
+      const value = valueOf(body.value, await countryOf(services, principal.agencyId));
+      const hmac = (await suppressionHasher(services.db, { agencyId: principal.agencyId }))(value);
       const row = await requestErasure(services.db, {
         agencyId: principal.agencyId,
-        value: read.value,
+        value,
         hmac,
         suppress: body.suppress ?? false,
         by: auditBy(principal),

@@ -86,6 +86,16 @@ async function scanDatabase(traces: string[]): Promise<string[]> {
   return found;
 }
 
+/** The agency's report by campaign, all time. */
+const campaignReport = (agencyId: string) =>
+  runReport(h.database.db, {
+    agencyId,
+    groupBy: 'campaign',
+    range: { from: null, to: null, timeZone: 'UTC' },
+    limit: 10,
+    after: null,
+  });
+
 const erase = (key: string, body: unknown) =>
   h.http
     .post('/v1/erasure-requests')
@@ -155,13 +165,7 @@ test('an erasure request leaves no trace of the person in any table; the ledger 
   expect(other.status).toBe(202);
   await offerOfLead(h, second.body.lead.id, null);
   await offerOfLead(h, other.body.lead.id, null);
-  const reportBefore = await runReport(h.database.db, {
-    agencyId: agency.id,
-    groupBy: 'campaign',
-    range: { from: null, to: null, timeZone: 'UTC' },
-    limit: 10,
-    after: null,
-  });
+  const reportBefore = await campaignReport(agency.id);
   expect((await scanDatabase(TRACES)).length).toBeGreaterThan(0);
 
   const res = await erase(adminKey, { value: '737.555.0119', suppress: true });
@@ -200,13 +204,7 @@ test('an erasure request leaves no trace of the person in any table; the ledger 
   // The ledger audit passes, and the reports are what they were.
   const audit = await runAudit(h.database.db, { agencyId: agency.id });
   expect(audit.violations).toEqual([]);
-  const reportAfter = await runReport(h.database.db, {
-    agencyId: agency.id,
-    groupBy: 'campaign',
-    range: { from: null, to: null, timeZone: 'UTC' },
-    limit: 10,
-    after: null,
-  });
+  const reportAfter = await campaignReport(agency.id);
   expect(reportAfter.rows).toEqual(reportBefore.rows);
 
   // Listed and audited by counts, never the person; the person is on the do_not_contact list.
