@@ -44,7 +44,8 @@ const digitsOf = (s: string) => s.replace(/\D/g, '');
 /**
  * Every form in which the lead's personal values may have been copied into its other rows (a delivery's body, a
  * timeline event, a preview, a buyer's note): the values as sent, the phone in E.164, with and without its "+",
- * as bare digits and without the country code, the email normalised, each string answer, the consent's IP address.
+ * as bare digits and without the country code, the email normalised, each string answer, the consent's text, IP
+ * address and browser.
  */
 export function personalNeedles(lead: {
   fields: LeadFields;
@@ -70,5 +71,7 @@ export function personalNeedles(lead: {
   }
   for (const v of Object.values(f.answers ?? {})) add(v);
   add(lead.consent?.ip);
+  add(lead.consent?.userAgent);
+  add(lead.consent?.text);
   return [...out];
 }
