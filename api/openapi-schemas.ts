@@ -27,6 +27,7 @@ import * as checkout from './routes/checkout.schemas';
 import * as deliveries from './routes/deliveries.schemas';
 import * as disputes from './routes/disputes.schemas';
 import * as endpoints from './routes/endpoints.schemas';
+import * as erasure from './routes/erasure.schemas';
 import * as exportRoutes from './routes/exports.schemas';
 import * as keys from './routes/keys.schemas';
 import * as leads from './routes/leads.schemas';
@@ -69,6 +70,7 @@ const SCHEMA_MODULES: Record<string, unknown>[] = [
   deliveries,
   disputes,
   endpoints,
+  erasure,
   exportRoutes,
   keys,
   leads,

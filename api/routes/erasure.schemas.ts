@@ -19,7 +19,7 @@ export const ErasureRequestCreate = z
   })
   .strict();
 
-const ErasureRequestView = z.object({
+export const ErasureRequestView = z.object({
   id: Id,
   kind: z.enum(SUPPRESSION_KINDS).describe('whether the person was named by phone or by email'),
   leads: z.number().int().describe("the person's leads erased"),

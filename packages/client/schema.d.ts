@@ -4356,6 +4356,41 @@ export interface components {
             /** @description ISO-8601 UTC time */
             updatedAt: string;
         };
+        ErasureRequest: {
+            request: components["schemas"]["ErasureRequestView"];
+        };
+        ErasureRequestCreate: {
+            /** @description the person's phone number (any format; without a country code it is read in the agency's `phoneCountry`) or email address */
+            value: string;
+            /** @description also put the person on the agency's do_not_contact list (stored as a keyed HMAC); default false */
+            suppress?: boolean;
+        };
+        ErasureRequestView: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description whether the person was named by phone or by email
+             * @enum {string}
+             */
+            kind: "phone" | "email";
+            /** @description the person's leads erased */
+            leads: number;
+            /** @description rows erased per table (leads, offer_events, endpoint_calls, delivery_attempts…) */
+            counts: {
+                [key: string]: number;
+            };
+            /** @description the person was put on the do_not_contact list */
+            suppressed: boolean;
+            /** @description who asked, as shown at the time */
+            requestedBy: string;
+            requestedByUserId: string | null;
+            /** @description ISO-8601 UTC time */
+            at: string;
+        };
+        ErasureRequests: {
+            requests: components["schemas"]["ErasureRequestView"][];
+            nextCursor: string | null;
+        };
         /** @enum {string} */
         ExclusionReason: "not_subscribed" | "outside_service_area" | "insufficient_credits" | "cap_reached" | "paused" | "not_in_campaign_pool" | "already_bought" | "outside_hours" | "filter_mismatch";
         /** @description how the webhook JSON is shaped: rename payload paths (e.g. {"lead.phone": "phone_number"}), add static values, omit paths */
@@ -13254,31 +13289,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        requests: {
-                            /** Format: uuid */
-                            id: string;
-                            /**
-                             * @description whether the person was named by phone or by email
-                             * @enum {string}
-                             */
-                            kind: "phone" | "email";
-                            /** @description the person's leads erased */
-                            leads: number;
-                            /** @description rows erased per table (leads, offer_events, endpoint_calls, delivery_attempts…) */
-                            counts: {
-                                [key: string]: number;
-                            };
-                            /** @description the person was put on the do_not_contact list */
-                            suppressed: boolean;
-                            /** @description who asked, as shown at the time */
-                            requestedBy: string;
-                            requestedByUserId: string | null;
-                            /** @description ISO-8601 UTC time */
-                            at: string;
-                        }[];
-                        nextCursor: string | null;
-                    };
+                    "application/json": components["schemas"]["ErasureRequests"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -13329,12 +13340,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @description the person's phone number (any format; without a country code it is read in the agency's `phoneCountry`) or email address */
-                    value: string;
-                    /** @description also put the person on the agency's do_not_contact list (stored as a keyed HMAC); default false */
-                    suppress?: boolean;
-                };
+                "application/json": components["schemas"]["ErasureRequestCreate"];
             };
         };
         responses: {
@@ -13344,30 +13350,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        request: {
-                            /** Format: uuid */
-                            id: string;
-                            /**
-                             * @description whether the person was named by phone or by email
-                             * @enum {string}
-                             */
-                            kind: "phone" | "email";
-                            /** @description the person's leads erased */
-                            leads: number;
-                            /** @description rows erased per table (leads, offer_events, endpoint_calls, delivery_attempts…) */
-                            counts: {
-                                [key: string]: number;
-                            };
-                            /** @description the person was put on the do_not_contact list */
-                            suppressed: boolean;
-                            /** @description who asked, as shown at the time */
-                            requestedBy: string;
-                            requestedByUserId: string | null;
-                            /** @description ISO-8601 UTC time */
-                            at: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["ErasureRequest"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
