@@ -106,9 +106,9 @@ const AUTHORIZATION = {
   removeSuppressionEntry: AGENCY_MANAGE,
   uploadSuppressionCsv: AGENCY_MANAGE,
   uploadDncFile: OPERATOR,
-  // one person's erasure (#23 item 6): the agency's owners and admins only
+  // one person's erasure (#23 item 6): the agency's owners and admins ask; analysts read the list (counts only)
   requestErasure: AGENCY_MANAGE,
-  listErasureRequests: AGENCY_MANAGE,
+  listErasureRequests: AGENCY_READ,
   setSourceCampaign: AGENCY_MANAGE,
   createSourceKey: AGENCY_MANAGE,
   revokeSourceKeys: AGENCY_MANAGE,

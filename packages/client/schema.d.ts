@@ -1730,7 +1730,7 @@ export interface paths {
         };
         /**
          * The agency's erasure requests, newest first (counts only, never the person)
-         * @description Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
          */
         get: operations["listErasureRequests"];
         put?: never;

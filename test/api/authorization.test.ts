@@ -607,6 +607,15 @@ const CASES: Case[] = [
     expect: anyAdmin(400),
   },
   { method: 'post', path: '/v1/dnc/uploads', url: () => '/v1/dnc/uploads?list=national_dnc', expect: rootOnly(400) },
+  // one person's erasure (#23 item 6): the agency's owners and admins
+  {
+    method: 'post',
+    path: '/v1/erasure-requests',
+    url: () => '/v1/erasure-requests',
+    body: () => ({ value: 'nobody.here@example.com' }),
+    expect: anyAdmin(201),
+  },
+  { method: 'get', path: '/v1/erasure-requests', url: () => '/v1/erasure-requests', expect: anyAdmin(200) },
   {
     method: 'post',
     path: '/v1/sources/:id/keys',
