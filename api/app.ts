@@ -54,6 +54,7 @@ import { consentRoutes } from './routes/consent';
 import { deliveryRoutes } from './routes/deliveries';
 import { disputeRoutes } from './routes/disputes';
 import { endpointRoutes } from './routes/endpoints';
+import { erasureRoutes } from './routes/erasure';
 import { exportRoutes } from './routes/exports';
 import { keyRoutes } from './routes/keys';
 import { leadRoutes } from './routes/leads';
@@ -280,6 +281,7 @@ export function createApi(deps: ApiDeps): Api {
     ...suppressionRoutes,
     ...consentRoutes,
     ...scrubRoutes,
+    ...erasureRoutes,
     ...reportRoutes,
     ...exportRoutes,
     ...keyRoutes,

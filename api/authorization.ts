@@ -113,6 +113,9 @@ const AUTHORIZATION = {
   // third-party scrubs (#23 item 5): settings hold a provider secret and spend money, so managers change them
   listScrubs: AGENCY_READ,
   putScrub: AGENCY_MANAGE,
+  // one person's erasure (#23 item 6): the agency's owners and admins ask; analysts read the list (counts only)
+  requestErasure: AGENCY_MANAGE,
+  listErasureRequests: AGENCY_READ,
   setSourceCampaign: AGENCY_MANAGE,
   createSourceKey: AGENCY_MANAGE,
   revokeSourceKeys: AGENCY_MANAGE,

@@ -28,6 +28,7 @@ import * as consent from './routes/consent.schemas';
 import * as deliveries from './routes/deliveries.schemas';
 import * as disputes from './routes/disputes.schemas';
 import * as endpoints from './routes/endpoints.schemas';
+import * as erasure from './routes/erasure.schemas';
 import * as exportRoutes from './routes/exports.schemas';
 import * as keys from './routes/keys.schemas';
 import * as leads from './routes/leads.schemas';
@@ -71,6 +72,7 @@ const SCHEMA_MODULES: Record<string, unknown>[] = [
   deliveries,
   disputes,
   endpoints,
+  erasure,
   exportRoutes,
   keys,
   leads,

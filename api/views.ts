@@ -10,6 +10,7 @@ import type { CampaignRow, PoolEntry } from '../db/campaigns';
 import type { DeliveryAttemptRow } from '../db/deliveries';
 import type { DisputeRow } from '../db/disputes';
 import type { EndpointCallRow, EndpointRow } from '../db/endpoints';
+import type { ErasureRequestRow } from '../db/erasure';
 import type { LeadRow } from '../db/leads';
 import type { LedgerRow } from '../db/ledger';
 import type { OfferRow, TargetRow, TimelineEvent } from '../db/offers';
@@ -447,5 +448,19 @@ export function suppressionEntryView(e: SuppressionEntryRow) {
     source: e.source,
     note: e.note,
     addedAt: iso(e.addedAt),
+  };
+}
+
+/** An erasure request as listed: what it erased and who asked, never the person (db/erasure.ts). */
+export function erasureRequestView(r: ErasureRequestRow) {
+  return {
+    id: r.id,
+    kind: r.kind,
+    leads: r.leads,
+    counts: r.counts,
+    suppressed: r.suppressed,
+    requestedBy: r.actorLabel,
+    requestedByUserId: r.actorUserId,
+    at: iso(r.createdAt)!,
   };
 }

@@ -81,6 +81,7 @@ import type {
   DisputeStatus,
   DncList,
   DncRule,
+  ErasureCounts,
   ExclusionReason,
   IntakeRefusal,
   LeadFields,
@@ -413,6 +414,8 @@ export const leads = pgTable(
     phoneType: text('phone_type').$type<PhoneType>(),
     /** Intake's contact checks with their results and latencies (also on the timeline). */
     contactChecks: jsonb('contact_checks').$type<ContactCheckRecord[]>(),
+    /** When its personal fields were erased (retention or an erasure request, db/erasure.ts); null: kept. */
+    erasedAt: ts('erased_at'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -423,6 +426,9 @@ export const leads = pgTable(
       .on(t.sourceId, t.createdAt, t.id)
       .where(sql`${t.sourceId} IS NOT NULL`),
     index('leads_agency_created_idx').on(t.agencyId, t.createdAt),
+    index('leads_unerased_idx')
+      .on(t.agencyId, t.createdAt)
+      .where(sql`${t.erasedAt} IS NULL`),
   ],
 );
 
@@ -1815,5 +1821,35 @@ export const scrubCache = pgTable(
     check('scrub_cache_verdict', sql`${t.verdict} IS NULL OR ${t.verdict} IN ('hit', 'clean', 'unknown')`),
     check('scrub_cache_hmac_shape', sql`octet_length(${t.hmac}) = 32`),
     index('scrub_cache_day_idx').on(t.day),
+  ],
+);
+
+// ─── retention and erasure (#23 item 6; migration 0028_retention_erasure) ─
+
+/**
+ * One erasure request for one person (db/erasure.ts): when, by whom, how many rows of each table it erased, and a
+ * keyed HMAC of the normalised phone or email (the agency's suppression key) – never the identifier itself.
+ */
+export const erasureRequests = pgTable(
+  'erasure_requests',
+  {
+    id: id(),
+    agencyId: uuid('agency_id')
+      .notNull()
+      .references(() => agencies.id),
+    kind: text('kind').$type<SuppressionKind>().notNull(),
+    identifierHmac: text('identifier_hmac').notNull(),
+    actorLabel: text('actor_label').notNull(),
+    actorUserId: uuid('actor_user_id'),
+    suppressed: boolean('suppressed').notNull().default(false),
+    leads: integer('leads').notNull(),
+    counts: jsonb('counts').$type<ErasureCounts>().notNull().default({}),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('erasure_requests_agency_idx').on(t.agencyId, t.createdAt, t.id),
+    check('erasure_requests_kind', sql`${t.kind} IN ('phone', 'email')`),
+    check('erasure_requests_hmac_shape', sql`${t.identifierHmac} ~ '^[0-9a-f]{64}$'`),
+    check('erasure_requests_leads', sql`${t.leads} >= 0`),
   ],
 );

@@ -45,6 +45,7 @@ export const AUDIT_OBJECT_TYPES = [
   'billing',
   /** An agency's suppression lists (object id: the agency's); entries are named by list and count, never by value. */
   'suppression_list',
+  'erasure_request',
 ] as const;
 export type AuditObjectType = (typeof AUDIT_OBJECT_TYPES)[number];
 

@@ -290,7 +290,18 @@ export interface AgencySettings {
   selfService?: SelfServiceLimits;
   /** ISO 3166-1 alpha-2 region a phone number without a country code is read in; default US. */
   phoneCountry?: string;
+  /**
+   * Days a lead's personal fields are kept (#23 item 6): the daily `erase-expired-leads` job erases them from older
+   * leads (db/erasure.ts). Absent: kept until erased by request (the default).
+   */
+  retentionDays?: number;
 }
+
+/** The longest retention period an agency may set: ten years. */
+export const MAX_RETENTION_DAYS = 3650;
+
+/** What an erasure erased: rows changed, per table (`leads`, `offer_events`, `endpoint_calls`…). */
+export type ErasureCounts = Record<string, number>;
 
 export const DEFAULT_DUPLICATE_WINDOW_DAYS = 30;
 export const DEFAULT_AUTO_PAUSE_AFTER_FAILURES = 5;

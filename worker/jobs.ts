@@ -7,6 +7,7 @@
 import { Context } from '@temporalio/activity';
 
 import type { Db } from '../db/connection';
+import { eraseExpiredLeads } from '../db/erasure';
 import { rotateSecrets } from '../db/key-store';
 import { foldReports } from '../db/reports';
 import { activityLog } from '../observability/activity';
@@ -20,7 +21,7 @@ import { expireRecords, restartStuckLeads } from './lead-starter';
 
 /** The jobs' names: their schedules' ids (after the task queue) and their metrics' `job` label. */
 export type PeriodicJobName =
-  'stuck-leads' | 'report-fold' | 'expire-records' | 'rotate-secrets' | 'reconcile-payments';
+  'stuck-leads' | 'report-fold' | 'expire-records' | 'rotate-secrets' | 'reconcile-payments' | 'erase-expired-leads';
 
 async function counted<T>(job: PeriodicJobName, run: () => Promise<T>): Promise<T> {
   periodicJobRuns.inc({ job });
@@ -49,6 +50,14 @@ export function periodicActivities(db: Db) {
     foldReports: () => counted('report-fold', () => foldReports(db)),
     expireRecords: () => counted('expire-records', () => expireRecords(db)),
     rotateSecrets: () => counted('rotate-secrets', () => rotateSecrets(db)),
+    /** The retention job (db/erasure.ts): leads erased per agency. */
+    eraseExpiredLeads: () =>
+      counted('erase-expired-leads', async () => {
+        const erased = await eraseExpiredLeads(db);
+        const leads = Object.values(erased).reduce((a, b) => a + b, 0);
+        if (leads > 0) activityLog().info({ leads, agencies: Object.keys(erased).length }, 'erased expired leads');
+        return erased;
+      }),
   };
 }
 

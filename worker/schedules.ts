@@ -65,6 +65,13 @@ export const PERIODIC_JOBS: readonly PeriodicJob[] = [
     description:
       'credits the succeeded card payments of the last 72 h whose webhook was lost (docs/payments.md); its runs are counted per agency by leadwire_payment_reconciliations_total',
   },
+  {
+    name: 'erase-expired-leads',
+    workflowType: 'eraseExpiredLeadsWorkflow',
+    everyMs: 24 * 60 * 60_000,
+    description:
+      "erases the personal fields of leads older than their agency's retentionDays, 500 per transaction, at most 50,000 a run (docs/compliance.md)",
+  },
 ];
 
 /**

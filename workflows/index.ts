@@ -3,6 +3,7 @@ export { leadWorkflow, offerWorkflow } from './lead';
 export { redeliveryWorkflow } from './redelivery';
 export { rechargeWorkflow } from './recharge';
 export {
+  eraseExpiredLeadsWorkflow,
   expireRecordsWorkflow,
   foldReportsWorkflow,
   restartStuckLeadsWorkflow,

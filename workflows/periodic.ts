@@ -35,3 +35,8 @@ export async function expireRecordsWorkflow(): Promise<{ idempotency: number; bu
 export async function rotateSecretsWorkflow(): Promise<{ moved: number; staleKeyIds: string[] }> {
   return jobs.rotateSecrets();
 }
+
+/** The retention job (db/erasure.ts `eraseExpiredLeads`): leads whose personal fields it erased, per agency. */
+export async function eraseExpiredLeadsWorkflow(): Promise<Record<string, number>> {
+  return jobs.eraseExpiredLeads();
+}

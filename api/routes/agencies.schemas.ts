@@ -7,6 +7,7 @@ import { z } from 'zod';
 
 import { isValidTimeZone } from '../../domain/caps';
 import { isPhoneCountry } from '../../domain/contact-checks';
+import { MAX_RETENTION_DAYS } from '../../domain/types';
 import { Id, int, IsoTime, list, ServiceLineKey, State, text, ZipPrefix } from '../schema-blocks';
 
 export const AgencyCreate = z
@@ -33,6 +34,9 @@ export const AgencySettingsSchema = z
       .describe('the region a phone number without a country code is read in (intake, pings); default US'),
     autoPauseAfterFailures: int(0, 1000).describe(
       'pause a buyer after this many consecutive failed deliveries; default 5, 0 = never',
+    ),
+    retentionDays: int(1, MAX_RETENTION_DAYS).describe(
+      "days a lead's personal fields are kept; the daily erase-expired-leads job erases them from older leads (docs/compliance.md); absent: kept until an erasure request (the default)",
     ),
     returns: z
       .object({
@@ -70,6 +74,7 @@ export const AgencySettingsPatch = z
     requireConsent: AgencySettingsSchema.shape.requireConsent.nullable(),
     phoneCountry: AgencySettingsSchema.shape.phoneCountry.nullable(),
     autoPauseAfterFailures: AgencySettingsSchema.shape.autoPauseAfterFailures.nullable(),
+    retentionDays: AgencySettingsSchema.shape.retentionDays.nullable(),
     returns: AgencySettingsSchema.shape.returns.nullable(),
     selfService: AgencySettingsSchema.shape.selfService.nullable(),
   })

@@ -39,12 +39,12 @@ import {
 
 const CSV_TYPES = ['text/csv', 'text/plain'];
 
-async function countryOf(services: ApiServices, agencyId: string): Promise<string> {
+export async function countryOf(services: ApiServices, agencyId: string): Promise<string> {
   return (await agencySettings(services.db, agencyId)).phoneCountry ?? DEFAULT_PHONE_COUNTRY;
 }
 
 /** The value of a request, normalised as intake normalises a lead's, or a 400 naming the field. */
-function valueOf(raw: string, country: string) {
+export function valueOf(raw: string, country: string) {
   const read = suppressionValue(raw, country);
   if (!read.ok)
     throw new Problem(400, 'validation_failed', `value: ${read.detail}`, {

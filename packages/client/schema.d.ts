@@ -1831,6 +1831,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/erasure-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The agency's erasure requests, newest first (counts only, never the person)
+         * @description Auth: a session or key acting as agency owner, agency admin, agency analyst (the root token acts as platform operator).
+         */
+        get: operations["listErasureRequests"];
+        put?: never;
+        /**
+         * Erase one person's personal fields everywhere, by phone number or email address
+         * @description Every lead of the agency with this phone number (normalised to E.164 as intake does) or email address loses its personal fields, and every stored copy of them goes: timeline data, previews, delivery and endpoint logs' bodies, buyers' notes, alerts, audit entries, remembered idempotent answers (docs/compliance.md, Retention and erasure). The ledger, amounts, reports and the timeline's structure stay. The request is recorded with its counts and a keyed HMAC of the identifier, never the identifier. A POST, so the value is not written to access logs as part of a URL.
+         *
+         *     Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
+         */
+        post: operations["requestErasure"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/reports": {
         parameters: {
             query?: never;
@@ -3263,6 +3289,8 @@ export interface components {
             phoneCountry?: string;
             /** @description pause a buyer after this many consecutive failed deliveries; default 5, 0 = never */
             autoPauseAfterFailures?: number;
+            /** @description days a lead's personal fields are kept; the daily erase-expired-leads job erases them from older leads (docs/compliance.md); absent: kept until an erasure request (the default) */
+            retentionDays?: number;
             returns?: {
                 windowDays?: number;
                 allowedReasons?: string[];
@@ -3287,6 +3315,7 @@ export interface components {
             requireConsent?: boolean | null;
             phoneCountry?: string | null;
             autoPauseAfterFailures?: number | null;
+            retentionDays?: number | null;
             returns?: {
                 windowDays?: number;
                 allowedReasons?: string[];
@@ -3463,7 +3492,7 @@ export interface components {
             nextCursor: string | null;
         };
         /** @enum {string} */
-        AuditObjectType: "buyer" | "campaign" | "wallet" | "agency_settings" | "lead" | "dispute" | "api_key" | "source" | "membership" | "user" | "payment_settings" | "payment" | "billing" | "suppression_list";
+        AuditObjectType: "buyer" | "campaign" | "wallet" | "agency_settings" | "lead" | "dispute" | "api_key" | "source" | "membership" | "user" | "payment_settings" | "payment" | "billing" | "suppression_list" | "erasure_request";
         AuthenticationResponse: {
             id: string;
             rawId: string;
@@ -4584,6 +4613,41 @@ export interface components {
             consecutiveFailures: number;
             /** @description ISO-8601 UTC time */
             updatedAt: string;
+        };
+        ErasureRequest: {
+            request: components["schemas"]["ErasureRequestView"];
+        };
+        ErasureRequestCreate: {
+            /** @description the person's phone number (any format; without a country code it is read in the agency's `phoneCountry`) or email address */
+            value: string;
+            /** @description also put the person on the agency's do_not_contact list (stored as a keyed HMAC); default false */
+            suppress?: boolean;
+        };
+        ErasureRequestView: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description whether the person was named by phone or by email
+             * @enum {string}
+             */
+            kind: "phone" | "email";
+            /** @description the person's leads erased */
+            leads: number;
+            /** @description rows erased per table (leads, offer_events, endpoint_calls, delivery_attempts…) */
+            counts: {
+                [key: string]: number;
+            };
+            /** @description the person was put on the do_not_contact list */
+            suppressed: boolean;
+            /** @description who asked, as shown at the time */
+            requestedBy: string;
+            requestedByUserId: string | null;
+            /** @description ISO-8601 UTC time */
+            at: string;
+        };
+        ErasureRequests: {
+            requests: components["schemas"]["ErasureRequestView"][];
+            nextCursor: string | null;
         };
         /** @enum {string} */
         ExclusionReason: "not_subscribed" | "outside_service_area" | "insufficient_credits" | "cap_reached" | "paused" | "not_in_campaign_pool" | "already_bought" | "outside_hours" | "filter_mismatch";
@@ -13960,6 +14024,147 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ScrubSaved"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body is not JSON (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listErasureRequests: {
+        parameters: {
+            query?: {
+                /** @description page size (1–200, default 50) */
+                limit?: number;
+                /** @description opaque: the nextCursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErasureRequests"];
+                };
+            };
+            /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing or invalid API key (`unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not call this route (`forbidden`, naming the roles it needs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed authentications from this address (`rate_limited`) */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    requestErasure: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ErasureRequestCreate"];
+            };
+        };
+        responses: {
+            /** @description erased and recorded */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErasureRequest"];
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */

@@ -631,6 +631,15 @@ const CASES: Case[] = [
     body: () => ({ enabled: false, secret: 'rpv-token' }),
     expect: anyAdmin(200),
   },
+  // one person's erasure (#23 item 6): the agency's owners and admins
+  {
+    method: 'post',
+    path: '/v1/erasure-requests',
+    url: () => '/v1/erasure-requests',
+    body: () => ({ value: 'nobody.here@example.com' }),
+    expect: anyAdmin(201),
+  },
+  { method: 'get', path: '/v1/erasure-requests', url: () => '/v1/erasure-requests', expect: anyAdmin(200) },
   {
     method: 'post',
     path: '/v1/sources/:id/keys',

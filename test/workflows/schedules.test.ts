@@ -82,6 +82,7 @@ test("a worker's start leaves every job's schedule as the list defines it: its i
       'expire-records',
       'rotate-secrets',
       'reconcile-payments',
+      'erase-expired-leads',
     ]);
     for (const job of PERIODIC_JOBS) {
       const d = await suite.client.schedule.getHandle(scheduleIdOf(taskQueue, job)).describe();

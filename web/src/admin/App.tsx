@@ -21,6 +21,7 @@ import { Campaigns } from './Campaigns';
 import { ConsentProvidersPage } from './ConsentProviders';
 import { Ctx, useDirectory } from './context';
 import { Disputes } from './Disputes';
+import { ErasurePage } from './Erasure';
 import { LeadDetail, Leads } from './Leads';
 import { Payments } from './Payments';
 import { PaymentSettingsPage } from './PaymentSettings';
@@ -187,6 +188,8 @@ function useCounts(api: Api) {
 /** Who reads the agency's card payments and who refunds them (api/authorization.ts: listPayments, refundPayment). */
 const PAYMENT_READERS: string[] = ['owner', 'admin', 'analyst'];
 const REFUNDERS: string[] = ['owner', 'admin'];
+/** Who may erase a person (api/authorization.ts: requestErasure). */
+const ERASERS: string[] = ['owner', 'admin'];
 
 function Console({ session, agency }: { session: ReadySession; agency: Agency }) {
   const { api } = session;
@@ -220,6 +223,7 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
   else if (path === '/admin/suppression') page = <SuppressionPage />;
   else if (path === '/admin/consent-providers') page = <ConsentProvidersPage />;
   else if (path === '/admin/scrubs') page = <ScrubsPage />;
+  else if (path === '/admin/erasure') page = <ErasurePage />;
   else if (path === '/admin/analytics') page = <Analytics />;
   else if (path === '/admin/keys') page = <KeysPage api={api} />;
   else if (path === '/admin/settings') page = <SettingsPage />;
@@ -302,6 +306,11 @@ function Console({ session, agency }: { session: ReadySession; agency: Agency })
             <NavLink href="/admin/scrubs" icon={I.audit} path={path}>
               Scrubs
             </NavLink>
+            {ERASERS.includes(role) ? (
+              <NavLink href="/admin/erasure" icon={I.audit} path={path}>
+                Erasure
+              </NavLink>
+            ) : null}
             <NavLink href="/admin/audit" icon={I.audit} path={path}>
               Audit log
             </NavLink>

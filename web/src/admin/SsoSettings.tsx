@@ -11,6 +11,7 @@ import { ApiError, messageOf, ok } from '../shared/api';
 import type { Schemas } from '../shared/types';
 import { Button, ErrorNote, Field, Loading, Panel, toast, useAsync } from '../shared/ui';
 import { useConsole } from './context';
+import { RetentionSettings } from './Erasure';
 
 type SsoView = Schemas['SsoSettingsView'];
 type SsoRole = Schemas['SsoSettingsPut']['defaultRole'];
@@ -31,6 +32,7 @@ export function SettingsPage() {
         </div>
       </div>
       <SsoSettings />
+      <RetentionSettings />
     </div>
   );
 }
