@@ -74,7 +74,14 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
       tag: 'Ops',
       summary:
         'Prometheus metrics (requests, claims and their latency, feed connections and latency, offers open, activities, lead outcomes, deliveries)',
-      responses: { 200: { description: 'text exposition format', contentType: 'text/plain; version=0.0.4' } },
+      responses: {
+        200: {
+          description: 'text exposition format',
+          contentType: 'text/plain; version=0.0.4',
+          example:
+            '# HELP leadwire_offers_open Offers open now (read from the database at scrape)\n# TYPE leadwire_offers_open gauge\nleadwire_offers_open 3\n',
+        },
+      },
       async handler({ services }) {
         return {
           status: 200,
@@ -90,7 +97,13 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
       operationId: 'openapi',
       tag: 'Ops',
       summary: 'This document (OpenAPI 3.1), generated from the schemas the routes validate with',
-      responses: { 200: { description: 'the document', contentType: 'application/json' } },
+      responses: {
+        200: {
+          description: 'the document',
+          contentType: 'application/json',
+          example: { openapi: '3.1.0', info: { title: 'Leadwire API', version: '0.1.0' }, paths: {} },
+        },
+      },
       async handler() {
         return { status: 200, body: docs.json() };
       },
@@ -103,7 +116,13 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
       tag: 'Ops',
       summary:
         'The live feed (/v1/feed) as an AsyncAPI 3.0 document, generated from the message schemas the gateway uses',
-      responses: { 200: { description: 'the document', contentType: 'application/json' } },
+      responses: {
+        200: {
+          description: 'the document',
+          contentType: 'application/json',
+          example: { asyncapi: '3.0.0', info: { title: 'Leadwire live feed', version: '0.1.0' }, channels: {} },
+        },
+      },
       async handler() {
         return { status: 200, body: docs.asyncApi() };
       },
@@ -115,7 +134,9 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
       operationId: 'docs',
       tag: 'Ops',
       summary: 'The API reference as a web page',
-      responses: { 200: { description: 'HTML', contentType: 'text/html' } },
+      responses: {
+        200: { description: 'HTML', contentType: 'text/html', example: '<!doctype html><html lang="en">…</html>' },
+      },
       async handler() {
         return { status: 200, raw: docs.html(), contentType: 'text/html; charset=utf-8' };
       },
