@@ -20,6 +20,7 @@ import { createInProcessBus, createPostgresBus, type OfferBus } from '../../db/o
 import { parseCsv } from '../../domain/csv';
 import { bearer, createLeadwireClient, expectStatus, type LeadwireClient, type Schemas } from '../../packages/client';
 import { openTestPostgres } from '../helpers/db';
+import { ContractGuard, guardResponses, type Violation } from './contract';
 import { type RunningWorker, startWorker, testClient } from '../helpers/temporal';
 import { leadFields, SERVICE_LINE } from '../helpers/world';
 
@@ -67,6 +68,27 @@ export interface HarnessOptions {
   delivery?: DeliveryOverrides;
 }
 
+// ─── every answer against the document ───────────────────────────────────────
+
+const violations: Violation[] = [];
+
+/** The answers received since the last call that the OpenAPI document does not admit (test/api/contract.ts), and forgets them. */
+export function takeContractViolations(): Violation[] {
+  return violations.splice(0);
+}
+
+function failOnViolations() {
+  const found = takeContractViolations();
+  if (found.length)
+    throw new Error(
+      `${found.length} answer(s) do not match the OpenAPI document:\n` +
+        found.map((v) => `${v.request} → ${v.status}: ${v.problems.join('; ')}\n  body: ${v.body}`).join('\n'),
+    );
+}
+// Every test file that starts a harness imports this module at its top: its answers are judged after each test.
+afterEach(failOnViolations);
+afterAll(failOnViolations);
+
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const database = await openTestPostgres();
   const pool = database.raw as Pool;
@@ -90,7 +112,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       ...opts.api,
       ...overrides,
     });
-    const server = http.createServer(api.app);
+    let guard: ContractGuard | null = null;
+    const server = http.createServer(
+      guardResponses(
+        api.app,
+        () => (guard ??= new ContractGuard(api.document())),
+        (v) => violations.push(v),
+      ),
+    );
     const feed = api.attachFeed(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     await bus.ready();
