@@ -6,6 +6,7 @@
 import { databaseAnswers } from '../../db/connection';
 import { Problem } from '../problem';
 import { type AnyRoute, route } from '../route';
+import { REFERENCE_SCRIPT_PATH, referencePage, referenceScript } from '../reference-page';
 import type { ApiServices } from '../services';
 import { Responses } from './ops.schemas';
 
@@ -139,6 +140,34 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
       },
       async handler() {
         return { status: 200, raw: docs.html(), contentType: 'text/html; charset=utf-8' };
+      },
+    }),
+
+    route({
+      method: 'get',
+      path: '/v1/reference',
+      operationId: 'apiReference',
+      tag: 'Ops',
+      summary: "The API reference (Scalar's renderer, served from this API: it works offline)",
+      responses: {
+        200: { description: 'HTML', contentType: 'text/html', example: '<!doctype html><html lang="en">…</html>' },
+      },
+      async handler() {
+        return { status: 200, raw: referencePage('Leadwire API reference'), contentType: 'text/html; charset=utf-8' };
+      },
+    }),
+
+    route({
+      method: 'get',
+      path: REFERENCE_SCRIPT_PATH,
+      operationId: 'apiReferenceScript',
+      tag: 'Ops',
+      summary: "The reference page's script: Scalar's standalone bundle (@scalar/api-reference)",
+      responses: {
+        200: { description: 'JavaScript', contentType: 'text/javascript', example: '/* @scalar/api-reference */' },
+      },
+      async handler() {
+        return { status: 200, raw: referenceScript(), contentType: 'text/javascript; charset=utf-8' };
       },
     }),
 

@@ -86,8 +86,11 @@ function failOnViolations() {
     );
 }
 // Every test file that starts a harness imports this module at its top: its answers are judged after each test.
-afterEach(failOnViolations);
-afterAll(failOnViolations);
+// (Outside Jest – a script that builds a world – there is no test to fail.)
+if (typeof afterEach === 'function') {
+  afterEach(failOnViolations);
+  afterAll(failOnViolations);
+}
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const database = await openTestPostgres();
