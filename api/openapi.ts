@@ -53,25 +53,28 @@ function parameters(route: AnyRoute, schemas: DocumentSchemas): Json[] {
 const HEADERS = {
   'Retry-After': {
     description: 'Seconds to wait before trying again.',
+    required: true,
     schema: { type: 'integer', minimum: 0 },
   },
   RateLimit: {
     description:
       'What is left of the quota named in RateLimit-Policy (IETF draft-ietf-httpapi-ratelimit-headers, Structured Field): ' +
       '`"<policy>";r=<requests left>;t=<seconds until the quota is whole again>`.',
+    required: true,
     schema: { type: 'string', examples: ['"claims";r=29;t=1'] },
   },
   'RateLimit-Policy': {
     description:
       'The quota this route draws on: `"<policy>";q=<requests in a burst>;w=<seconds in which a spent quota comes back>` (a token bucket refilling continuously).',
+    required: true,
     schema: { type: 'string', examples: ['"claims";q=30;w=3'] },
   },
   'Idempotent-Replayed': {
     description: '`true` when this is the stored answer to an earlier request with the same Idempotency-Key.',
     schema: { type: 'string', enum: ['true'] },
   },
-  Location: { description: 'Where the browser goes next.', schema: { type: 'string' } },
-  'Set-Cookie': { description: 'The session cookie (set or cleared).', schema: { type: 'string' } },
+  Location: { description: 'Where the browser goes next.', required: true, schema: { type: 'string' } },
+  'Set-Cookie': { description: 'The session cookie (set or cleared).', required: true, schema: { type: 'string' } },
 } satisfies Record<string, Json>;
 type HeaderName = keyof typeof HEADERS;
 

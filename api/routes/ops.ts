@@ -5,8 +5,8 @@
  */
 import { databaseAnswers } from '../../db/connection';
 import { Problem } from '../problem';
-import { type AnyRoute, route } from '../route';
 import { REFERENCE_SCRIPT_PATH, referencePage, referenceScript } from '../reference-page';
+import { type AnyRoute, route } from '../route';
 import type { ApiServices } from '../services';
 import { Responses } from './ops.schemas';
 

@@ -20,9 +20,9 @@ import { createInProcessBus, createPostgresBus, type OfferBus } from '../../db/o
 import { parseCsv } from '../../domain/csv';
 import { bearer, createLeadwireClient, expectStatus, type LeadwireClient, type Schemas } from '../../packages/client';
 import { openTestPostgres } from '../helpers/db';
-import { ContractGuard, guardResponses, type Violation } from './contract';
 import { type RunningWorker, startWorker, testClient } from '../helpers/temporal';
 import { leadFields, SERVICE_LINE } from '../helpers/world';
+import { ContractGuard, guardResponses, type Violation } from './contract';
 
 export const ROOT_TOKEN = 'test-root-token-0123456789';
 
@@ -73,7 +73,7 @@ export interface HarnessOptions {
 const violations: Violation[] = [];
 
 /** The answers received since the last call that the OpenAPI document does not admit (test/api/contract.ts), and forgets them. */
-export function takeContractViolations(): Violation[] {
+function takeContractViolations(): Violation[] {
   return violations.splice(0);
 }
 
