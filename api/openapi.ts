@@ -78,8 +78,16 @@ const HEADERS = {
 } satisfies Record<string, Json>;
 type HeaderName = keyof typeof HEADERS;
 
-/** The statuses an answer has before the route's handler runs (authentication, the body's shape), so before a quota is drawn. */
-const BEFORE_HANDLER = new Set([400, 401, 413, 415]);
+/**
+ * The statuses an answer may have before the route's handler runs (the body's shape, authentication, the
+ * authorization table's 403), so before a quota is drawn.
+ */
+const BEFORE_HANDLER = new Set([400, 401, 403, 413, 415]);
+
+/** Every route validates its path and query (an unknown query parameter is refused), so any may answer 400. */
+const ANY_BAD_INPUT: ResponseDoc = {
+  description: 'invalid input (`validation_failed`): a bad path parameter or an unknown query parameter',
+};
 
 /** Which headers a route's answer with this status carries. */
 function responseHeaders(route: AnyRoute, status: number, doc: ResponseDoc): HeaderName[] {
@@ -182,7 +190,7 @@ function operation(route: AnyRoute, schemas: DocumentSchemas): Json {
         }
       : {}),
     responses: Object.fromEntries(
-      Object.entries(route.responses)
+      Object.entries({ 400: ANY_BAD_INPUT, ...route.responses })
         .sort(([a], [b]) => Number(a) - Number(b))
         .map(([status, doc]) => [status, response(route, Number(status), doc, schemas)]),
     ),
