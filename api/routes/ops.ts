@@ -64,7 +64,9 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
         ]);
         const bus = services.bus.state().connected;
         const ready = database && temporal && bus;
-        return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not_ready', database, temporal, bus } };
+        const body = { status: ready ? ('ready' as const) : ('not_ready' as const), database, temporal, bus };
+        // A 503 says when to look again, as every 503 of this API does.
+        return ready ? { status: 200, body } : { status: 503, body, headers: { 'Retry-After': '5' } };
       },
     }),
 
