@@ -48,7 +48,29 @@ export interface Answer {
   body: Buffer;
 }
 
-const DOC_ID = 'https://leadwire.invalid/openapi.json';
+const DEFS_ID = 'https://leadwire.invalid/components.json';
+const REF_PREFIX = '#/components/schemas/';
+
+/** A copy of a document schema whose component references point into the `$defs` schema. */
+function relink<T>(schema: T): T {
+  return JSON.parse(
+    JSON.stringify(schema, (key, value: unknown) =>
+      key === '$ref' && typeof value === 'string' && value.startsWith(REF_PREFIX)
+        ? `${DEFS_ID}#/$defs/${value.slice(REF_PREFIX.length)}`
+        : value,
+    ),
+  ) as T;
+}
+
+/** The value at a JSON pointer (`#/a/b~1c`). */
+function at(root: unknown, pointer: string): unknown {
+  return pointer
+    .replace(/^#\/?/, '')
+    .split('/')
+    .filter(Boolean)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce<unknown>((node, key) => (node as Json | undefined)?.[key], root);
+}
 const pointerSegment = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 const mediaBase = (contentType: string) => contentType.split(';')[0]!.trim().toLowerCase();
 
@@ -59,9 +81,12 @@ export class ContractGuard {
   private readonly validators = new Map<string, ValidateFunction>();
 
   constructor(private readonly doc: Json) {
-    this.ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: true });
+    this.ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: true, inlineRefs: false });
     addFormats(this.ajv);
-    this.ajv.addSchema({ ...doc, $id: DOC_ID });
+    // The components as one schema of `$defs` (each compiled once, however many answers use it); an answer's
+    // schema is compiled with its references pointed there.
+    const components = ((doc.components as Json | undefined)?.schemas ?? {}) as Json;
+    this.ajv.addSchema({ $id: DEFS_ID, $defs: relink(components) });
     const paths = doc.paths as Record<string, Record<string, Json>>;
     this.matchers = Object.keys(paths)
       .map((template) => ({
@@ -94,7 +119,9 @@ export class ContractGuard {
   private validator(ref: string): ValidateFunction {
     let v = this.validators.get(ref);
     if (!v) {
-      v = this.ajv.compile({ $ref: `${DOC_ID}${ref}` });
+      const schema = at(this.doc, ref.startsWith('#') ? ref : `#${ref}`);
+      if (!schema || typeof schema !== 'object') throw new Error(`no schema at ${ref}`);
+      v = this.ajv.compile(relink(schema as Json));
       this.validators.set(ref, v);
     }
     return v;
@@ -193,7 +220,7 @@ export interface Violation {
  */
 export function guardResponses(
   listener: http.RequestListener,
-  guard: () => ContractGuard,
+  guard: ContractGuard,
   onViolation: (v: Violation) => void,
 ): http.RequestListener {
   return (req, res) => {
@@ -226,7 +253,7 @@ export function guardResponses(
           headers: res.getHeaders(),
           body: Buffer.concat(chunks),
         };
-        const problems = guard().check(answer);
+        const problems = guard.check(answer);
         if (problems.length)
           onViolation({
             request: `${method} ${req.url}`,

@@ -77,6 +77,15 @@ function takeContractViolations(): Violation[] {
   return violations.splice(0);
 }
 
+/** One guard per document (the instances of a file serve the same one): its schemas are compiled once, up front. */
+const guards = new Map<string, ContractGuard>();
+function guardFor(doc: Record<string, unknown>): ContractGuard {
+  const key = JSON.stringify(doc);
+  let guard = guards.get(key);
+  if (!guard) guards.set(key, (guard = new ContractGuard(doc)));
+  return guard;
+}
+
 function failOnViolations() {
   const found = takeContractViolations();
   if (found.length)
@@ -115,14 +124,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       ...opts.api,
       ...overrides,
     });
-    let guard: ContractGuard | null = null;
-    const server = http.createServer(
-      guardResponses(
-        api.app,
-        () => (guard ??= new ContractGuard(api.document())),
-        (v) => violations.push(v),
-      ),
-    );
+    const guard = guardFor(api.document());
+    const server = http.createServer(guardResponses(api.app, guard, (v) => violations.push(v)));
     const feed = api.attachFeed(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     await bus.ready();
