@@ -2961,6 +2961,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/reference": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The API reference (Scalar's renderer, served from this API: it works offline)
+         * @description No authentication.
+         */
+        get: operations["apiReference"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reference/scalar.js": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The reference page's script: Scalar's standalone bundle (@scalar/api-reference)
+         * @description No authentication.
+         */
+        get: operations["apiReferenceScript"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/feed": {
         parameters: {
             query?: never;
@@ -6014,6 +6054,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "jane.doe@example.com",
+                 *       "password": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SignInBody"];
             };
         };
@@ -6025,6 +6071,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "stage": "full",
+                     *       "secondFactors": [
+                     *         "totp"
+                     *       ],
+                     *       "csrfToken": "example",
+                     *       "user": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "email": "example",
+                     *         "displayName": "example",
+                     *         "createdAt": "example"
+                     *       },
+                     *       "organisation": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "platform",
+                     *         "role": "operator",
+                     *         "agency": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "buyer": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "source": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         }
+                     *       },
+                     *       "memberships": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "platform",
+                     *           "role": "operator",
+                     *           "agency": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "buyer": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "source": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Session"];
                 };
             };
@@ -6085,6 +6182,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "jane.doe@example.com"
+                 *     }
+                 */
                 "application/json": components["schemas"]["EmailBody"];
             };
         };
@@ -6095,6 +6197,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /** @example {} */
                     "application/json": components["schemas"]["Accepted"];
                 };
             };
@@ -6136,6 +6239,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "q8vT3nS0pXw2Lm5Kd7Rb1Zc4"
+                 *     }
+                 */
                 "application/json": components["schemas"]["LinkCompleteBody"];
             };
         };
@@ -6147,6 +6255,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "stage": "full",
+                     *       "secondFactors": [
+                     *         "totp"
+                     *       ],
+                     *       "csrfToken": "example",
+                     *       "user": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "email": "example",
+                     *         "displayName": "example",
+                     *         "createdAt": "example"
+                     *       },
+                     *       "organisation": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "platform",
+                     *         "role": "operator",
+                     *         "agency": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "buyer": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "source": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         }
+                     *       },
+                     *       "memberships": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "platform",
+                     *           "role": "operator",
+                     *           "agency": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "buyer": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "source": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Session"];
                 };
             };
@@ -6188,6 +6347,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "jane.doe@example.com"
+                 *     }
+                 */
                 "application/json": components["schemas"]["EmailBody"];
             };
         };
@@ -6198,6 +6362,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /** @example {} */
                     "application/json": components["schemas"]["Accepted"];
                 };
             };
@@ -6239,6 +6404,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "q8vT3nS0pXw2Lm5Kd7Rb1Zc4",
+                 *       "password": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ResetCompleteBody"];
             };
         };
@@ -6294,7 +6465,67 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "stage": "full",
+                     *       "secondFactors": [
+                     *         "totp"
+                     *       ],
+                     *       "csrfToken": "example",
+                     *       "user": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "email": "example",
+                     *         "displayName": "example",
+                     *         "createdAt": "example"
+                     *       },
+                     *       "organisation": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "platform",
+                     *         "role": "operator",
+                     *         "agency": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "buyer": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "source": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         }
+                     *       },
+                     *       "memberships": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "platform",
+                     *           "role": "operator",
+                     *           "agency": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "buyer": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "source": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description not signed in (`unauthorized`) */
@@ -6326,6 +6557,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "membershipId": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ChooseOrganisationBody"];
             };
         };
@@ -6336,6 +6572,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "stage": "full",
+                     *       "secondFactors": [
+                     *         "totp"
+                     *       ],
+                     *       "csrfToken": "example",
+                     *       "user": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "email": "example",
+                     *         "displayName": "example",
+                     *         "createdAt": "example"
+                     *       },
+                     *       "organisation": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "platform",
+                     *         "role": "operator",
+                     *         "agency": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "buyer": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "source": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         }
+                     *       },
+                     *       "memberships": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "platform",
+                     *           "role": "operator",
+                     *           "agency": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "buyer": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "source": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Session"];
                 };
             };
@@ -6412,6 +6699,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description not signed in (`unauthorized`) */
             401: {
                 headers: {
@@ -6441,6 +6737,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "displayName": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["AccountPatchBody"];
             };
         };
@@ -6451,6 +6752,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "email": "example",
+                     *       "displayName": "example",
+                     *       "createdAt": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserView"];
                 };
             };
@@ -6510,6 +6819,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "currentPassword": "example",
+                 *       "newPassword": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PasswordChangeBody"];
             };
         };
@@ -6593,7 +6908,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "sessions": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "current": true,
+                     *           "method": "password",
+                     *           "device": "example",
+                     *           "ip": "example",
+                     *           "createdAt": "example",
+                     *           "lastUsedAt": "example",
+                     *           "expiresAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Sessions"];
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description not signed in (`unauthorized`), or the second factor is still owed (`second_factor_required`) */
@@ -6633,6 +6973,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description not signed in (`unauthorized`), or the second factor is still owed (`second_factor_required`) */
             401: {
@@ -6679,6 +7028,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description not signed in (`unauthorized`), or the second factor is still owed (`second_factor_required`) */
             401: {
                 headers: {
@@ -6708,6 +7066,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "example",
+                 *       "timeZone": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["AgencyCreate"];
             };
         };
@@ -6718,6 +7082,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "agency": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "timeZone": "example",
+                     *         "createdAt": "example"
+                     *       },
+                     *       "adminKey": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AgencyCreated"];
                 };
             };
@@ -6798,6 +7173,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "serviceLines": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "key": "example",
+                     *           "name": "example",
+                     *           "createdAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ServiceLines"];
                 };
             };
@@ -6849,6 +7237,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "key": "example",
+                 *       "name": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ServiceLineCreate"];
             };
         };
@@ -6859,6 +7253,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "serviceLine": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "key": "example",
+                     *         "name": "example",
+                     *         "createdAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["ServiceLine"];
                 };
             };
@@ -6943,6 +7347,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "settings": {
+                     *         "duplicateWindowDays": 1,
+                     *         "requireConsent": true,
+                     *         "phoneCountry": "example",
+                     *         "autoPauseAfterFailures": 1,
+                     *         "returns": {
+                     *           "windowDays": 1,
+                     *           "allowedReasons": [
+                     *             "example"
+                     *           ],
+                     *           "maxReturnRate": 1
+                     *         },
+                     *         "selfService": {
+                     *           "enabled": true,
+                     *           "maxCaps": {
+                     *             "daily": 1,
+                     *             "weekly": 1,
+                     *             "monthly": 1
+                     *           },
+                     *           "allowedStates": [
+                     *             "TX"
+                     *           ],
+                     *           "allowedZipPrefixes": [
+                     *             "752"
+                     *           ],
+                     *           "allowFilters": true
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Settings"];
                 };
             };
@@ -6994,6 +7430,36 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "duplicateWindowDays": 1,
+                 *       "requireConsent": true,
+                 *       "phoneCountry": "example",
+                 *       "autoPauseAfterFailures": 1,
+                 *       "returns": {
+                 *         "windowDays": 1,
+                 *         "allowedReasons": [
+                 *           "example"
+                 *         ],
+                 *         "maxReturnRate": 1
+                 *       },
+                 *       "selfService": {
+                 *         "enabled": true,
+                 *         "maxCaps": {
+                 *           "daily": 1,
+                 *           "weekly": 1,
+                 *           "monthly": 1
+                 *         },
+                 *         "allowedStates": [
+                 *           "TX"
+                 *         ],
+                 *         "allowedZipPrefixes": [
+                 *           "752"
+                 *         ],
+                 *         "allowFilters": true
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["AgencySettingsPatch"];
             };
         };
@@ -7004,6 +7470,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "settings": {
+                     *         "duplicateWindowDays": 1,
+                     *         "requireConsent": true,
+                     *         "phoneCountry": "example",
+                     *         "autoPauseAfterFailures": 1,
+                     *         "returns": {
+                     *           "windowDays": 1,
+                     *           "allowedReasons": [
+                     *             "example"
+                     *           ],
+                     *           "maxReturnRate": 1
+                     *         },
+                     *         "selfService": {
+                     *           "enabled": true,
+                     *           "maxCaps": {
+                     *             "daily": 1,
+                     *             "weekly": 1,
+                     *             "monthly": 1
+                     *           },
+                     *           "allowedStates": [
+                     *             "TX"
+                     *           ],
+                     *           "allowedZipPrefixes": [
+                     *             "752"
+                     *           ],
+                     *           "allowFilters": true
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Settings"];
                 };
             };
@@ -7079,6 +7577,150 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "kind": "root",
+                     *       "agency": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "timeZone": "example",
+                     *         "createdAt": "example"
+                     *       },
+                     *       "buyer": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "status": "active",
+                     *         "pauseReason": "example",
+                     *         "serviceLines": [
+                     *           "example"
+                     *         ],
+                     *         "zipCodes": [
+                     *           "example"
+                     *         ],
+                     *         "states": [
+                     *           "example"
+                     *         ],
+                     *         "caps": {
+                     *           "daily": 1,
+                     *           "weekly": 1,
+                     *           "monthly": 1
+                     *         },
+                     *         "delivery": {
+                     *           "webhookUrl": "https://example.com/leads",
+                     *           "email": "jane.doe@example.com",
+                     *           "fieldMapping": {
+                     *             "rename": {
+                     *               "example": "example"
+                     *             },
+                     *             "static": {
+                     *               "example": "example"
+                     *             },
+                     *             "omit": [
+                     *               "example"
+                     *             ]
+                     *           },
+                     *           "smsTo": "+15551234567",
+                     *           "voiceTo": "+15551234567",
+                     *           "phoneFormat": "as_sent",
+                     *           "payloadVersion": 1
+                     *         },
+                     *         "balance": 1,
+                     *         "pausedBy": "admin",
+                     *         "consecutiveDeliveryFailures": 1,
+                     *         "webhookPausedAt": "example",
+                     *         "webhookPauseReason": "example",
+                     *         "timeZone": "example",
+                     *         "schedule": {
+                     *           "mon": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "tue": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "wed": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "thu": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "fri": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "sat": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "sun": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "pauses": [
+                     *           {
+                     *             "from": "2026-03-14T09:26:53.000Z",
+                     *             "until": "2026-03-14T09:26:53.000Z",
+                     *             "note": "example"
+                     *           }
+                     *         ],
+                     *         "filters": {
+                     *           "match": "all",
+                     *           "rules": [
+                     *             {
+                     *               "field": "example",
+                     *               "op": "equals",
+                     *               "value": "example"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "alerts": {
+                     *           "channels": [
+                     *             "webhook"
+                     *           ],
+                     *           "minPrice": 1,
+                     *           "quietHours": {
+                     *             "from": "09:00",
+                     *             "to": "09:00"
+                     *           }
+                     *         },
+                     *         "lowBalanceThreshold": 1,
+                     *         "lowBalance": true,
+                     *         "availability": {
+                     *           "open": true,
+                     *           "opensAt": "example",
+                     *           "why": "schedule"
+                     *         },
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       },
+                     *       "source": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "status": "active",
+                     *         "balance": 1,
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Me"];
                 };
             };
@@ -7121,6 +7763,96 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "caps": {
+                 *         "daily": 1,
+                 *         "weekly": 1,
+                 *         "monthly": 1
+                 *       },
+                 *       "zipCodes": [
+                 *         "75201"
+                 *       ],
+                 *       "states": [
+                 *         "TX"
+                 *       ],
+                 *       "status": "active",
+                 *       "pauseReason": "example",
+                 *       "timeZone": "example",
+                 *       "schedule": {
+                 *         "mon": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "tue": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "wed": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "thu": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "fri": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "sat": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "sun": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ]
+                 *       },
+                 *       "pauses": [
+                 *         {
+                 *           "from": "2026-03-14T09:26:53.000Z",
+                 *           "until": "2026-03-14T09:26:53.000Z",
+                 *           "note": "example"
+                 *         }
+                 *       ],
+                 *       "filters": {
+                 *         "match": "all",
+                 *         "rules": [
+                 *           {
+                 *             "field": "example",
+                 *             "op": "equals",
+                 *             "value": "example"
+                 *           }
+                 *         ]
+                 *       },
+                 *       "alerts": {
+                 *         "channels": [
+                 *           "webhook"
+                 *         ],
+                 *         "minPrice": 1,
+                 *         "quietHours": {
+                 *           "from": "09:00",
+                 *           "to": "09:00"
+                 *         }
+                 *       },
+                 *       "lowBalanceThreshold": 1
+                 *     }
+                 */
                 "application/json": components["schemas"]["MePatch"];
             };
         };
@@ -7131,6 +7863,150 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "kind": "root",
+                     *       "agency": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "timeZone": "example",
+                     *         "createdAt": "example"
+                     *       },
+                     *       "buyer": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "status": "active",
+                     *         "pauseReason": "example",
+                     *         "serviceLines": [
+                     *           "example"
+                     *         ],
+                     *         "zipCodes": [
+                     *           "example"
+                     *         ],
+                     *         "states": [
+                     *           "example"
+                     *         ],
+                     *         "caps": {
+                     *           "daily": 1,
+                     *           "weekly": 1,
+                     *           "monthly": 1
+                     *         },
+                     *         "delivery": {
+                     *           "webhookUrl": "https://example.com/leads",
+                     *           "email": "jane.doe@example.com",
+                     *           "fieldMapping": {
+                     *             "rename": {
+                     *               "example": "example"
+                     *             },
+                     *             "static": {
+                     *               "example": "example"
+                     *             },
+                     *             "omit": [
+                     *               "example"
+                     *             ]
+                     *           },
+                     *           "smsTo": "+15551234567",
+                     *           "voiceTo": "+15551234567",
+                     *           "phoneFormat": "as_sent",
+                     *           "payloadVersion": 1
+                     *         },
+                     *         "balance": 1,
+                     *         "pausedBy": "admin",
+                     *         "consecutiveDeliveryFailures": 1,
+                     *         "webhookPausedAt": "example",
+                     *         "webhookPauseReason": "example",
+                     *         "timeZone": "example",
+                     *         "schedule": {
+                     *           "mon": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "tue": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "wed": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "thu": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "fri": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "sat": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "sun": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "pauses": [
+                     *           {
+                     *             "from": "2026-03-14T09:26:53.000Z",
+                     *             "until": "2026-03-14T09:26:53.000Z",
+                     *             "note": "example"
+                     *           }
+                     *         ],
+                     *         "filters": {
+                     *           "match": "all",
+                     *           "rules": [
+                     *             {
+                     *               "field": "example",
+                     *               "op": "equals",
+                     *               "value": "example"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "alerts": {
+                     *           "channels": [
+                     *             "webhook"
+                     *           ],
+                     *           "minPrice": 1,
+                     *           "quietHours": {
+                     *             "from": "09:00",
+                     *             "to": "09:00"
+                     *           }
+                     *         },
+                     *         "lowBalanceThreshold": 1,
+                     *         "lowBalance": true,
+                     *         "availability": {
+                     *           "open": true,
+                     *           "opensAt": "example",
+                     *           "why": "schedule"
+                     *         },
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       },
+                     *       "source": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "status": "active",
+                     *         "balance": 1,
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Me"];
                 };
             };
@@ -7224,6 +8100,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "balance": 1,
+                     *       "entries": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "top_up",
+                     *           "amount": 1,
+                     *           "balanceAfter": 1,
+                     *           "reference": "example",
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "createdAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Wallet"];
                 };
             };
@@ -7286,6 +8179,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "entries": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "top_up",
+                     *           "amount": 1,
+                     *           "balanceAfter": 1,
+                     *           "reference": "example",
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "createdAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Ledger"];
                 };
             };
@@ -7348,6 +8258,41 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "leads": [
+                     *         {
+                     *           "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "price": 1,
+                     *           "status": "active",
+                     *           "wonAt": "example",
+                     *           "lead": {
+                     *             "firstName": "example",
+                     *             "lastName": "example",
+                     *             "phone": "example",
+                     *             "email": "example",
+                     *             "address": "example",
+                     *             "city": "example",
+                     *             "state": "TX",
+                     *             "zip": "75201",
+                     *             "answers": {
+                     *               "example": "example"
+                     *             },
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "consent": {
+                     *               "text": "example",
+                     *               "timestamp": "2026-03-14T09:26:53.000Z",
+                     *               "ip": "192.0.2.10",
+                     *               "userAgent": "example",
+                     *               "certificateUrl": "https://example.com/leads"
+                     *             }
+                     *           }
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["WonLeads"];
                 };
             };
@@ -7411,6 +8356,138 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "buyers": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example",
+                     *           "status": "active",
+                     *           "pauseReason": "example",
+                     *           "serviceLines": [
+                     *             "example"
+                     *           ],
+                     *           "zipCodes": [
+                     *             "example"
+                     *           ],
+                     *           "states": [
+                     *             "example"
+                     *           ],
+                     *           "caps": {
+                     *             "daily": 1,
+                     *             "weekly": 1,
+                     *             "monthly": 1
+                     *           },
+                     *           "delivery": {
+                     *             "webhookUrl": "https://example.com/leads",
+                     *             "email": "jane.doe@example.com",
+                     *             "fieldMapping": {
+                     *               "rename": {
+                     *                 "example": "example"
+                     *               },
+                     *               "static": {
+                     *                 "example": "example"
+                     *               },
+                     *               "omit": [
+                     *                 "example"
+                     *               ]
+                     *             },
+                     *             "smsTo": "+15551234567",
+                     *             "voiceTo": "+15551234567",
+                     *             "phoneFormat": "as_sent",
+                     *             "payloadVersion": 1
+                     *           },
+                     *           "balance": 1,
+                     *           "pausedBy": "admin",
+                     *           "consecutiveDeliveryFailures": 1,
+                     *           "webhookPausedAt": "example",
+                     *           "webhookPauseReason": "example",
+                     *           "timeZone": "example",
+                     *           "schedule": {
+                     *             "mon": [
+                     *               {
+                     *                 "from": "09:00",
+                     *                 "to": "09:00"
+                     *               }
+                     *             ],
+                     *             "tue": [
+                     *               {
+                     *                 "from": "09:00",
+                     *                 "to": "09:00"
+                     *               }
+                     *             ],
+                     *             "wed": [
+                     *               {
+                     *                 "from": "09:00",
+                     *                 "to": "09:00"
+                     *               }
+                     *             ],
+                     *             "thu": [
+                     *               {
+                     *                 "from": "09:00",
+                     *                 "to": "09:00"
+                     *               }
+                     *             ],
+                     *             "fri": [
+                     *               {
+                     *                 "from": "09:00",
+                     *                 "to": "09:00"
+                     *               }
+                     *             ],
+                     *             "sat": [
+                     *               {
+                     *                 "from": "09:00",
+                     *                 "to": "09:00"
+                     *               }
+                     *             ],
+                     *             "sun": [
+                     *               {
+                     *                 "from": "09:00",
+                     *                 "to": "09:00"
+                     *               }
+                     *             ]
+                     *           },
+                     *           "pauses": [
+                     *             {
+                     *               "from": "2026-03-14T09:26:53.000Z",
+                     *               "until": "2026-03-14T09:26:53.000Z",
+                     *               "note": "example"
+                     *             }
+                     *           ],
+                     *           "filters": {
+                     *             "match": "all",
+                     *             "rules": [
+                     *               {
+                     *                 "field": "example",
+                     *                 "op": "equals",
+                     *                 "value": "example"
+                     *               }
+                     *             ]
+                     *           },
+                     *           "alerts": {
+                     *             "channels": [
+                     *               "webhook"
+                     *             ],
+                     *             "minPrice": 1,
+                     *             "quietHours": {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           },
+                     *           "lowBalanceThreshold": 1,
+                     *           "lowBalance": true,
+                     *           "availability": {
+                     *             "open": true,
+                     *             "opensAt": "example",
+                     *             "why": "schedule"
+                     *           },
+                     *           "createdAt": "example",
+                     *           "updatedAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Buyers"];
                 };
             };
@@ -7462,6 +8539,118 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "example",
+                 *       "serviceLines": [
+                 *         "example"
+                 *       ],
+                 *       "zipCodes": [
+                 *         "75201"
+                 *       ],
+                 *       "states": [
+                 *         "TX"
+                 *       ],
+                 *       "caps": {
+                 *         "daily": 1,
+                 *         "weekly": 1,
+                 *         "monthly": 1
+                 *       },
+                 *       "delivery": {
+                 *         "webhookUrl": "https://example.com/leads",
+                 *         "email": "jane.doe@example.com",
+                 *         "fieldMapping": {
+                 *           "rename": {
+                 *             "example": "example"
+                 *           },
+                 *           "static": {
+                 *             "example": "example"
+                 *           },
+                 *           "omit": [
+                 *             "example"
+                 *           ]
+                 *         },
+                 *         "smsTo": "+15551234567",
+                 *         "voiceTo": "+15551234567",
+                 *         "phoneFormat": "as_sent",
+                 *         "payloadVersion": 1
+                 *       },
+                 *       "status": "active",
+                 *       "timeZone": "example",
+                 *       "schedule": {
+                 *         "mon": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "tue": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "wed": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "thu": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "fri": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "sat": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "sun": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ]
+                 *       },
+                 *       "pauses": [
+                 *         {
+                 *           "from": "2026-03-14T09:26:53.000Z",
+                 *           "until": "2026-03-14T09:26:53.000Z",
+                 *           "note": "example"
+                 *         }
+                 *       ],
+                 *       "filters": {
+                 *         "match": "all",
+                 *         "rules": [
+                 *           {
+                 *             "field": "example",
+                 *             "op": "equals",
+                 *             "value": "example"
+                 *           }
+                 *         ]
+                 *       },
+                 *       "alerts": {
+                 *         "channels": [
+                 *           "webhook"
+                 *         ],
+                 *         "minPrice": 1,
+                 *         "quietHours": {
+                 *           "from": "09:00",
+                 *           "to": "09:00"
+                 *         }
+                 *       },
+                 *       "lowBalanceThreshold": 1
+                 *     }
+                 */
                 "application/json": components["schemas"]["BuyerCreate"];
             };
         };
@@ -7472,6 +8661,137 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "buyer": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "status": "active",
+                     *         "pauseReason": "example",
+                     *         "serviceLines": [
+                     *           "example"
+                     *         ],
+                     *         "zipCodes": [
+                     *           "example"
+                     *         ],
+                     *         "states": [
+                     *           "example"
+                     *         ],
+                     *         "caps": {
+                     *           "daily": 1,
+                     *           "weekly": 1,
+                     *           "monthly": 1
+                     *         },
+                     *         "delivery": {
+                     *           "webhookUrl": "https://example.com/leads",
+                     *           "email": "jane.doe@example.com",
+                     *           "fieldMapping": {
+                     *             "rename": {
+                     *               "example": "example"
+                     *             },
+                     *             "static": {
+                     *               "example": "example"
+                     *             },
+                     *             "omit": [
+                     *               "example"
+                     *             ]
+                     *           },
+                     *           "smsTo": "+15551234567",
+                     *           "voiceTo": "+15551234567",
+                     *           "phoneFormat": "as_sent",
+                     *           "payloadVersion": 1
+                     *         },
+                     *         "balance": 1,
+                     *         "pausedBy": "admin",
+                     *         "consecutiveDeliveryFailures": 1,
+                     *         "webhookPausedAt": "example",
+                     *         "webhookPauseReason": "example",
+                     *         "timeZone": "example",
+                     *         "schedule": {
+                     *           "mon": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "tue": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "wed": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "thu": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "fri": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "sat": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "sun": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "pauses": [
+                     *           {
+                     *             "from": "2026-03-14T09:26:53.000Z",
+                     *             "until": "2026-03-14T09:26:53.000Z",
+                     *             "note": "example"
+                     *           }
+                     *         ],
+                     *         "filters": {
+                     *           "match": "all",
+                     *           "rules": [
+                     *             {
+                     *               "field": "example",
+                     *               "op": "equals",
+                     *               "value": "example"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "alerts": {
+                     *           "channels": [
+                     *             "webhook"
+                     *           ],
+                     *           "minPrice": 1,
+                     *           "quietHours": {
+                     *             "from": "09:00",
+                     *             "to": "09:00"
+                     *           }
+                     *         },
+                     *         "lowBalanceThreshold": 1,
+                     *         "lowBalance": true,
+                     *         "availability": {
+                     *           "open": true,
+                     *           "opensAt": "example",
+                     *           "why": "schedule"
+                     *         },
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       },
+                     *       "apiKey": "example",
+                     *       "webhookSecret": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["BuyerCreated"];
                 };
             };
@@ -7549,6 +8869,135 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "buyer": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "status": "active",
+                     *         "pauseReason": "example",
+                     *         "serviceLines": [
+                     *           "example"
+                     *         ],
+                     *         "zipCodes": [
+                     *           "example"
+                     *         ],
+                     *         "states": [
+                     *           "example"
+                     *         ],
+                     *         "caps": {
+                     *           "daily": 1,
+                     *           "weekly": 1,
+                     *           "monthly": 1
+                     *         },
+                     *         "delivery": {
+                     *           "webhookUrl": "https://example.com/leads",
+                     *           "email": "jane.doe@example.com",
+                     *           "fieldMapping": {
+                     *             "rename": {
+                     *               "example": "example"
+                     *             },
+                     *             "static": {
+                     *               "example": "example"
+                     *             },
+                     *             "omit": [
+                     *               "example"
+                     *             ]
+                     *           },
+                     *           "smsTo": "+15551234567",
+                     *           "voiceTo": "+15551234567",
+                     *           "phoneFormat": "as_sent",
+                     *           "payloadVersion": 1
+                     *         },
+                     *         "balance": 1,
+                     *         "pausedBy": "admin",
+                     *         "consecutiveDeliveryFailures": 1,
+                     *         "webhookPausedAt": "example",
+                     *         "webhookPauseReason": "example",
+                     *         "timeZone": "example",
+                     *         "schedule": {
+                     *           "mon": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "tue": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "wed": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "thu": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "fri": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "sat": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "sun": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "pauses": [
+                     *           {
+                     *             "from": "2026-03-14T09:26:53.000Z",
+                     *             "until": "2026-03-14T09:26:53.000Z",
+                     *             "note": "example"
+                     *           }
+                     *         ],
+                     *         "filters": {
+                     *           "match": "all",
+                     *           "rules": [
+                     *             {
+                     *               "field": "example",
+                     *               "op": "equals",
+                     *               "value": "example"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "alerts": {
+                     *           "channels": [
+                     *             "webhook"
+                     *           ],
+                     *           "minPrice": 1,
+                     *           "quietHours": {
+                     *             "from": "09:00",
+                     *             "to": "09:00"
+                     *           }
+                     *         },
+                     *         "lowBalanceThreshold": 1,
+                     *         "lowBalance": true,
+                     *         "availability": {
+                     *           "open": true,
+                     *           "opensAt": "example",
+                     *           "why": "schedule"
+                     *         },
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Buyer"];
                 };
             };
@@ -7611,6 +9060,119 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "example",
+                 *       "status": "active",
+                 *       "pauseReason": "example",
+                 *       "serviceLines": [
+                 *         "example"
+                 *       ],
+                 *       "zipCodes": [
+                 *         "75201"
+                 *       ],
+                 *       "states": [
+                 *         "TX"
+                 *       ],
+                 *       "caps": {
+                 *         "daily": 1,
+                 *         "weekly": 1,
+                 *         "monthly": 1
+                 *       },
+                 *       "delivery": {
+                 *         "webhookUrl": "https://example.com/leads",
+                 *         "email": "jane.doe@example.com",
+                 *         "fieldMapping": {
+                 *           "rename": {
+                 *             "example": "example"
+                 *           },
+                 *           "static": {
+                 *             "example": "example"
+                 *           },
+                 *           "omit": [
+                 *             "example"
+                 *           ]
+                 *         },
+                 *         "smsTo": "+15551234567",
+                 *         "voiceTo": "+15551234567",
+                 *         "phoneFormat": "as_sent",
+                 *         "payloadVersion": 1
+                 *       },
+                 *       "timeZone": "example",
+                 *       "schedule": {
+                 *         "mon": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "tue": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "wed": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "thu": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "fri": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "sat": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "sun": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ]
+                 *       },
+                 *       "pauses": [
+                 *         {
+                 *           "from": "2026-03-14T09:26:53.000Z",
+                 *           "until": "2026-03-14T09:26:53.000Z",
+                 *           "note": "example"
+                 *         }
+                 *       ],
+                 *       "filters": {
+                 *         "match": "all",
+                 *         "rules": [
+                 *           {
+                 *             "field": "example",
+                 *             "op": "equals",
+                 *             "value": "example"
+                 *           }
+                 *         ]
+                 *       },
+                 *       "alerts": {
+                 *         "channels": [
+                 *           "webhook"
+                 *         ],
+                 *         "minPrice": 1,
+                 *         "quietHours": {
+                 *           "from": "09:00",
+                 *           "to": "09:00"
+                 *         }
+                 *       },
+                 *       "lowBalanceThreshold": 1
+                 *     }
+                 */
                 "application/json": components["schemas"]["BuyerPatch"];
             };
         };
@@ -7621,6 +9183,135 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "buyer": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "status": "active",
+                     *         "pauseReason": "example",
+                     *         "serviceLines": [
+                     *           "example"
+                     *         ],
+                     *         "zipCodes": [
+                     *           "example"
+                     *         ],
+                     *         "states": [
+                     *           "example"
+                     *         ],
+                     *         "caps": {
+                     *           "daily": 1,
+                     *           "weekly": 1,
+                     *           "monthly": 1
+                     *         },
+                     *         "delivery": {
+                     *           "webhookUrl": "https://example.com/leads",
+                     *           "email": "jane.doe@example.com",
+                     *           "fieldMapping": {
+                     *             "rename": {
+                     *               "example": "example"
+                     *             },
+                     *             "static": {
+                     *               "example": "example"
+                     *             },
+                     *             "omit": [
+                     *               "example"
+                     *             ]
+                     *           },
+                     *           "smsTo": "+15551234567",
+                     *           "voiceTo": "+15551234567",
+                     *           "phoneFormat": "as_sent",
+                     *           "payloadVersion": 1
+                     *         },
+                     *         "balance": 1,
+                     *         "pausedBy": "admin",
+                     *         "consecutiveDeliveryFailures": 1,
+                     *         "webhookPausedAt": "example",
+                     *         "webhookPauseReason": "example",
+                     *         "timeZone": "example",
+                     *         "schedule": {
+                     *           "mon": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "tue": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "wed": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "thu": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "fri": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "sat": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "sun": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "pauses": [
+                     *           {
+                     *             "from": "2026-03-14T09:26:53.000Z",
+                     *             "until": "2026-03-14T09:26:53.000Z",
+                     *             "note": "example"
+                     *           }
+                     *         ],
+                     *         "filters": {
+                     *           "match": "all",
+                     *           "rules": [
+                     *             {
+                     *               "field": "example",
+                     *               "op": "equals",
+                     *               "value": "example"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "alerts": {
+                     *           "channels": [
+                     *             "webhook"
+                     *           ],
+                     *           "minPrice": 1,
+                     *           "quietHours": {
+                     *             "from": "09:00",
+                     *             "to": "09:00"
+                     *           }
+                     *         },
+                     *         "lowBalanceThreshold": 1,
+                     *         "lowBalance": true,
+                     *         "availability": {
+                     *           "open": true,
+                     *           "opensAt": "example",
+                     *           "why": "schedule"
+                     *         },
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Buyer"];
                 };
             };
@@ -7704,6 +9395,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "amount": 1,
+                 *       "reference": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreditsCreate"];
             };
         };
@@ -7715,6 +9412,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "balance": 1,
+                     *       "entry": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "top_up",
+                     *         "amount": 1,
+                     *         "balanceAfter": 1,
+                     *         "reference": "example",
+                     *         "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "createdAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Credits"];
                 };
             };
@@ -7824,6 +9536,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "entries": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "top_up",
+                     *           "amount": 1,
+                     *           "balanceAfter": 1,
+                     *           "reference": "example",
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "createdAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Ledger"];
                 };
             };
@@ -7886,6 +9615,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "revokeExisting": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["KeyCreate"];
             };
         };
@@ -7896,6 +9630,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "apiKey": "example",
+                     *       "revoked": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["KeyCreated"];
                 };
             };
@@ -7976,6 +9716,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "overlapSeconds": 1
+                 *     }
+                 */
                 "application/json": components["schemas"]["WebhookSecretRotate"];
             };
         };
@@ -7986,6 +9731,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "webhookSecret": "example",
+                     *       "previousSecretUntil": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["WebhookSecret"];
                 };
             };
@@ -8077,6 +9828,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "changes": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "actor": "admin",
+                     *           "by": {
+                     *             "type": "root",
+                     *             "userId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "keyId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "label": "example"
+                     *           },
+                     *           "action": "created",
+                     *           "changes": {
+                     *             "example": {
+                     *               "from": {},
+                     *               "to": {}
+                     *             }
+                     *           },
+                     *           "note": "example",
+                     *           "createdAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["BuyerChanges"];
                 };
             };
@@ -8148,6 +9926,74 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "since": "example",
+                     *       "offers": {
+                     *         "targeted": 1,
+                     *         "viewed": 1,
+                     *         "claimed": 1,
+                     *         "bid": 1,
+                     *         "viewedButIgnored": 1
+                     *       },
+                     *       "claims": {
+                     *         "attempts": 1,
+                     *         "won": 1,
+                     *         "lost": 1,
+                     *         "failed": 1,
+                     *         "byReason": {
+                     *           "example": 1
+                     *         }
+                     *       },
+                     *       "claimLatencyMs": {
+                     *         "count": 1,
+                     *         "min": 1,
+                     *         "p50": 1,
+                     *         "p90": 1,
+                     *         "p99": 1,
+                     *         "max": 1,
+                     *         "buckets": [
+                     *           {
+                     *             "le": 1,
+                     *             "count": 1
+                     *           }
+                     *         ]
+                     *       },
+                     *       "deliveries": {
+                     *         "delivered": 1,
+                     *         "failed": 1,
+                     *         "successRate": 1,
+                     *         "byChannel": {
+                     *           "example": {
+                     *             "delivered": 1,
+                     *             "failed": 1
+                     *           }
+                     *         }
+                     *       },
+                     *       "pipeline": {
+                     *         "bought": 1,
+                     *         "byStatus": {
+                     *           "new": 1,
+                     *           "contacted": 1,
+                     *           "appointment": 1,
+                     *           "quoted": 1,
+                     *           "won_job": 1,
+                     *           "lost_job": 1
+                     *         },
+                     *         "closeRate": 1,
+                     *         "jobValue": 1,
+                     *         "byCampaign": {
+                     *           "example": {
+                     *             "bought": 1,
+                     *             "won": 1,
+                     *             "lost": 1,
+                     *             "closeRate": 1
+                     *           }
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["BuyerStatsView"];
                 };
             };
@@ -8216,7 +10062,54 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "endpoint": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "pingUrl": "example",
+                     *         "postUrl": "example",
+                     *         "method": "POST",
+                     *         "format": "json",
+                     *         "auth": {
+                     *           "kind": "none",
+                     *           "header": "example",
+                     *           "username": "example",
+                     *           "secretSet": true
+                     *         },
+                     *         "timeoutMs": 1,
+                     *         "maxConcurrentPings": 1,
+                     *         "pingTemplate": {
+                     *           "example": {}
+                     *         },
+                     *         "pingRules": {
+                     *           "example": {}
+                     *         },
+                     *         "postTemplate": {
+                     *           "example": {}
+                     *         },
+                     *         "postRules": {
+                     *           "example": {}
+                     *         },
+                     *         "status": "active",
+                     *         "pauseReason": "example",
+                     *         "pausedBy": "agency",
+                     *         "pausedAt": "example",
+                     *         "consecutiveFailures": 1,
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["EndpointOrNone"];
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description missing or invalid API key (`unauthorized`) */
@@ -8269,6 +10162,66 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "pingUrl": "https://example.com/leads",
+                 *       "postUrl": "https://example.com/leads",
+                 *       "method": "POST",
+                 *       "format": "json",
+                 *       "auth": {
+                 *         "kind": "none",
+                 *         "header": "example",
+                 *         "username": "example",
+                 *         "secret": "example"
+                 *       },
+                 *       "timeoutMs": 100,
+                 *       "maxConcurrentPings": 1,
+                 *       "pingTemplate": {
+                 *         "example": {}
+                 *       },
+                 *       "pingRules": {
+                 *         "acceptStatuses": [
+                 *           100
+                 *         ],
+                 *         "accepted": {
+                 *           "path": "example",
+                 *           "equals": "example"
+                 *         },
+                 *         "bid": {
+                 *           "path": "example"
+                 *         },
+                 *         "pingId": {
+                 *           "path": "example"
+                 *         },
+                 *         "reason": {
+                 *           "path": "example"
+                 *         }
+                 *       },
+                 *       "postTemplate": {
+                 *         "example": {}
+                 *       },
+                 *       "postRules": {
+                 *         "acceptStatuses": [
+                 *           100
+                 *         ],
+                 *         "accepted": {
+                 *           "path": "example",
+                 *           "equals": "example"
+                 *         },
+                 *         "bid": {
+                 *           "path": "example"
+                 *         },
+                 *         "pingId": {
+                 *           "path": "example"
+                 *         },
+                 *         "reason": {
+                 *           "path": "example"
+                 *         }
+                 *       },
+                 *       "status": "active",
+                 *       "pauseReason": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["EndpointPut"];
             };
         };
@@ -8279,6 +10232,44 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "endpoint": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "pingUrl": "example",
+                     *         "postUrl": "example",
+                     *         "method": "POST",
+                     *         "format": "json",
+                     *         "auth": {
+                     *           "kind": "none",
+                     *           "header": "example",
+                     *           "username": "example",
+                     *           "secretSet": true
+                     *         },
+                     *         "timeoutMs": 1,
+                     *         "maxConcurrentPings": 1,
+                     *         "pingTemplate": {
+                     *           "example": {}
+                     *         },
+                     *         "pingRules": {
+                     *           "example": {}
+                     *         },
+                     *         "postTemplate": {
+                     *           "example": {}
+                     *         },
+                     *         "postRules": {
+                     *           "example": {}
+                     *         },
+                     *         "status": "active",
+                     *         "pauseReason": "example",
+                     *         "pausedBy": "agency",
+                     *         "pausedAt": "example",
+                     *         "consecutiveFailures": 1,
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Endpoint"];
                 };
             };
@@ -8365,7 +10356,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "deleted": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["EndpointDeleted"];
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description missing or invalid API key (`unauthorized`) */
@@ -8418,6 +10423,24 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "fields": {
+                 *         "firstName": "example",
+                 *         "lastName": "example",
+                 *         "phone": "example",
+                 *         "email": "example",
+                 *         "address": "example",
+                 *         "city": "example",
+                 *         "state": "TX",
+                 *         "zip": "75201",
+                 *         "answers": {
+                 *           "example": "example"
+                 *         }
+                 *       },
+                 *       "post": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["EndpointTestBody"];
             };
         };
@@ -8428,6 +10451,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ping": {
+                     *         "outcome": "accepted",
+                     *         "bid": 1,
+                     *         "pingId": "example",
+                     *         "reason": "example",
+                     *         "latencyMs": 1,
+                     *         "request": {
+                     *           "method": "POST",
+                     *           "url": "example",
+                     *           "headers": {
+                     *             "example": "example"
+                     *           },
+                     *           "body": "example"
+                     *         },
+                     *         "response": {
+                     *           "status": 1,
+                     *           "body": "example"
+                     *         }
+                     *       },
+                     *       "post": {
+                     *         "outcome": "accepted",
+                     *         "bid": 1,
+                     *         "pingId": "example",
+                     *         "reason": "example",
+                     *         "latencyMs": 1,
+                     *         "request": {
+                     *           "method": "POST",
+                     *           "url": "example",
+                     *           "headers": {
+                     *             "example": "example"
+                     *           },
+                     *           "body": "example"
+                     *         },
+                     *         "response": {
+                     *           "status": 1,
+                     *           "body": "example"
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["EndpointTest"];
                 };
             };
@@ -8514,7 +10579,47 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "calls": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "ping",
+                     *           "step": "ping",
+                     *           "outcome": "accepted",
+                     *           "bid": 1,
+                     *           "pingId": "example",
+                     *           "reason": "example",
+                     *           "latencyMs": 1,
+                     *           "idempotencyKey": "example",
+                     *           "request": {
+                     *             "method": "POST",
+                     *             "url": "example",
+                     *             "headers": {
+                     *               "example": "example"
+                     *             },
+                     *             "body": "example"
+                     *           },
+                     *           "response": {
+                     *             "status": 1,
+                     *             "body": "example"
+                     *           },
+                     *           "at": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["EndpointCalls"];
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description missing or invalid API key (`unauthorized`) */
@@ -8578,6 +10683,66 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "campaigns": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example",
+                     *           "serviceLine": "example",
+                     *           "mode": "ping_post",
+                     *           "claimWindowSeconds": 1,
+                     *           "previewFields": [
+                     *             "example"
+                     *           ],
+                     *           "price": {
+                     *             "base": 1,
+                     *             "zipTiers": [
+                     *               {
+                     *                 "zips": [
+                     *                   "752"
+                     *                 ],
+                     *                 "price": 1
+                     *               }
+                     *             ],
+                     *             "multipliers": {
+                     *               "example": 1
+                     *             },
+                     *             "adjustments": [
+                     *               {
+                     *                 "question": "example",
+                     *                 "equals": "example",
+                     *                 "add": 1
+                     *               }
+                     *             ]
+                     *           },
+                     *           "maxWinners": 1,
+                     *           "fallbackCampaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "pushStrategy": "round_robin",
+                     *           "caps": {
+                     *             "daily": 1,
+                     *             "weekly": 1,
+                     *             "monthly": 1
+                     *           },
+                     *           "status": "active",
+                     *           "buyers": [
+                     *             {
+                     *               "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *               "priority": 1,
+                     *               "weight": 1
+                     *             }
+                     *           ],
+                     *           "auction": "first_claim",
+                     *           "floorPrice": 1,
+                     *           "pricing": "first_price",
+                     *           "dncRule": "suppress",
+                     *           "createdAt": "example",
+                     *           "updatedAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Campaigns"];
                 };
             };
@@ -8629,6 +10794,61 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "example",
+                 *       "serviceLine": "example",
+                 *       "mode": "ping_post",
+                 *       "claimWindowSeconds": 1,
+                 *       "previewFields": [
+                 *         "example"
+                 *       ],
+                 *       "price": {
+                 *         "base": 1,
+                 *         "zipTiers": [
+                 *           {
+                 *             "zips": [
+                 *               "752"
+                 *             ],
+                 *             "price": 1
+                 *           }
+                 *         ],
+                 *         "multipliers": {
+                 *           "example": 1
+                 *         },
+                 *         "adjustments": [
+                 *           {
+                 *             "question": "example",
+                 *             "equals": "example",
+                 *             "add": 1
+                 *           }
+                 *         ]
+                 *       },
+                 *       "maxWinners": 1,
+                 *       "fallbackCampaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *       "pushStrategy": "round_robin",
+                 *       "caps": {
+                 *         "daily": 1,
+                 *         "weekly": 1,
+                 *         "monthly": 1
+                 *       },
+                 *       "status": "active",
+                 *       "buyerIds": [
+                 *         "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *       ],
+                 *       "buyers": [
+                 *         {
+                 *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *           "priority": 1,
+                 *           "weight": 1
+                 *         }
+                 *       ],
+                 *       "auction": "first_claim",
+                 *       "floorPrice": 1,
+                 *       "pricing": "first_price",
+                 *       "dncRule": "suppress"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CampaignCreate"];
             };
         };
@@ -8639,6 +10859,63 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "campaign": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "serviceLine": "example",
+                     *         "mode": "ping_post",
+                     *         "claimWindowSeconds": 1,
+                     *         "previewFields": [
+                     *           "example"
+                     *         ],
+                     *         "price": {
+                     *           "base": 1,
+                     *           "zipTiers": [
+                     *             {
+                     *               "zips": [
+                     *                 "752"
+                     *               ],
+                     *               "price": 1
+                     *             }
+                     *           ],
+                     *           "multipliers": {
+                     *             "example": 1
+                     *           },
+                     *           "adjustments": [
+                     *             {
+                     *               "question": "example",
+                     *               "equals": "example",
+                     *               "add": 1
+                     *             }
+                     *           ]
+                     *         },
+                     *         "maxWinners": 1,
+                     *         "fallbackCampaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "pushStrategy": "round_robin",
+                     *         "caps": {
+                     *           "daily": 1,
+                     *           "weekly": 1,
+                     *           "monthly": 1
+                     *         },
+                     *         "status": "active",
+                     *         "buyers": [
+                     *           {
+                     *             "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "priority": 1,
+                     *             "weight": 1
+                     *           }
+                     *         ],
+                     *         "auction": "first_claim",
+                     *         "floorPrice": 1,
+                     *         "pricing": "first_price",
+                     *         "dncRule": "suppress",
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Campaign"];
                 };
             };
@@ -8725,6 +11002,63 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "campaign": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "serviceLine": "example",
+                     *         "mode": "ping_post",
+                     *         "claimWindowSeconds": 1,
+                     *         "previewFields": [
+                     *           "example"
+                     *         ],
+                     *         "price": {
+                     *           "base": 1,
+                     *           "zipTiers": [
+                     *             {
+                     *               "zips": [
+                     *                 "752"
+                     *               ],
+                     *               "price": 1
+                     *             }
+                     *           ],
+                     *           "multipliers": {
+                     *             "example": 1
+                     *           },
+                     *           "adjustments": [
+                     *             {
+                     *               "question": "example",
+                     *               "equals": "example",
+                     *               "add": 1
+                     *             }
+                     *           ]
+                     *         },
+                     *         "maxWinners": 1,
+                     *         "fallbackCampaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "pushStrategy": "round_robin",
+                     *         "caps": {
+                     *           "daily": 1,
+                     *           "weekly": 1,
+                     *           "monthly": 1
+                     *         },
+                     *         "status": "active",
+                     *         "buyers": [
+                     *           {
+                     *             "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "priority": 1,
+                     *             "weight": 1
+                     *           }
+                     *         ],
+                     *         "auction": "first_claim",
+                     *         "floorPrice": 1,
+                     *         "pricing": "first_price",
+                     *         "dncRule": "suppress",
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Campaign"];
                 };
             };
@@ -8787,6 +11121,61 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "example",
+                 *       "serviceLine": "example",
+                 *       "mode": "ping_post",
+                 *       "claimWindowSeconds": 1,
+                 *       "previewFields": [
+                 *         "example"
+                 *       ],
+                 *       "price": {
+                 *         "base": 1,
+                 *         "zipTiers": [
+                 *           {
+                 *             "zips": [
+                 *               "752"
+                 *             ],
+                 *             "price": 1
+                 *           }
+                 *         ],
+                 *         "multipliers": {
+                 *           "example": 1
+                 *         },
+                 *         "adjustments": [
+                 *           {
+                 *             "question": "example",
+                 *             "equals": "example",
+                 *             "add": 1
+                 *           }
+                 *         ]
+                 *       },
+                 *       "maxWinners": 1,
+                 *       "fallbackCampaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *       "pushStrategy": "round_robin",
+                 *       "caps": {
+                 *         "daily": 1,
+                 *         "weekly": 1,
+                 *         "monthly": 1
+                 *       },
+                 *       "status": "active",
+                 *       "buyerIds": [
+                 *         "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *       ],
+                 *       "buyers": [
+                 *         {
+                 *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *           "priority": 1,
+                 *           "weight": 1
+                 *         }
+                 *       ],
+                 *       "auction": "first_claim",
+                 *       "floorPrice": 1,
+                 *       "pricing": "first_price",
+                 *       "dncRule": "suppress"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CampaignPatch"];
             };
         };
@@ -8797,6 +11186,63 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "campaign": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "serviceLine": "example",
+                     *         "mode": "ping_post",
+                     *         "claimWindowSeconds": 1,
+                     *         "previewFields": [
+                     *           "example"
+                     *         ],
+                     *         "price": {
+                     *           "base": 1,
+                     *           "zipTiers": [
+                     *             {
+                     *               "zips": [
+                     *                 "752"
+                     *               ],
+                     *               "price": 1
+                     *             }
+                     *           ],
+                     *           "multipliers": {
+                     *             "example": 1
+                     *           },
+                     *           "adjustments": [
+                     *             {
+                     *               "question": "example",
+                     *               "equals": "example",
+                     *               "add": 1
+                     *             }
+                     *           ]
+                     *         },
+                     *         "maxWinners": 1,
+                     *         "fallbackCampaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "pushStrategy": "round_robin",
+                     *         "caps": {
+                     *           "daily": 1,
+                     *           "weekly": 1,
+                     *           "monthly": 1
+                     *         },
+                     *         "status": "active",
+                     *         "buyers": [
+                     *           {
+                     *             "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "priority": 1,
+                     *             "weight": 1
+                     *           }
+                     *         ],
+                     *         "auction": "first_claim",
+                     *         "floorPrice": 1,
+                     *         "pricing": "first_price",
+                     *         "dncRule": "suppress",
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Campaign"];
                 };
             };
@@ -8875,6 +11321,65 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *       "campaign": {
+                 *         "name": "example",
+                 *         "serviceLine": "example",
+                 *         "mode": "ping_post",
+                 *         "claimWindowSeconds": 1,
+                 *         "previewFields": [
+                 *           "example"
+                 *         ],
+                 *         "price": {
+                 *           "base": 1,
+                 *           "zipTiers": [
+                 *             {
+                 *               "zips": [
+                 *                 "752"
+                 *               ],
+                 *               "price": 1
+                 *             }
+                 *           ],
+                 *           "multipliers": {
+                 *             "example": 1
+                 *           },
+                 *           "adjustments": [
+                 *             {
+                 *               "question": "example",
+                 *               "equals": "example",
+                 *               "add": 1
+                 *             }
+                 *           ]
+                 *         },
+                 *         "maxWinners": 1,
+                 *         "fallbackCampaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *         "pushStrategy": "round_robin",
+                 *         "caps": {
+                 *           "daily": 1,
+                 *           "weekly": 1,
+                 *           "monthly": 1
+                 *         },
+                 *         "status": "active",
+                 *         "buyerIds": [
+                 *           "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *         ],
+                 *         "buyers": [
+                 *           {
+                 *             "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *             "priority": 1,
+                 *             "weight": 1
+                 *           }
+                 *         ],
+                 *         "auction": "first_claim",
+                 *         "floorPrice": 1,
+                 *         "pricing": "first_price",
+                 *         "dncRule": "suppress"
+                 *       },
+                 *       "lastN": 50
+                 *     }
+                 */
                 "application/json": components["schemas"]["DryRunBody"];
             };
         };
@@ -8885,6 +11390,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "campaign": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "serviceLine": "example",
+                     *         "mode": "ping_post",
+                     *         "auction": "first_claim"
+                     *       },
+                     *       "leads": [
+                     *         {
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "createdAt": "example",
+                     *           "price": 1,
+                     *           "eligible": [
+                     *             {
+                     *               "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *               "buyerName": "example"
+                     *             }
+                     *           ],
+                     *           "excluded": [
+                     *             {
+                     *               "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *               "buyerName": "example",
+                     *               "reason": "not_subscribed",
+                     *               "detail": "example"
+                     *             }
+                     *           ],
+                     *           "error": "example"
+                     *         }
+                     *       ],
+                     *       "summary": {
+                     *         "leads": 1,
+                     *         "withEligibleBuyers": 1,
+                     *         "withoutEligibleBuyers": 1,
+                     *         "exclusions": {
+                     *           "example": 1
+                     *         },
+                     *         "eligibleByBuyer": {
+                     *           "example": 1
+                     *         },
+                     *         "filterPassesByBuyer": {
+                     *           "example": 1
+                     *         },
+                     *         "price": {
+                     *           "min": 1,
+                     *           "max": 1,
+                     *           "total": 1
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["DryRunView"];
                 };
             };
@@ -8976,6 +11532,64 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "leads": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "status": "routing",
+                     *           "statusReason": "example",
+                     *           "fields": {
+                     *             "firstName": "example",
+                     *             "lastName": "example",
+                     *             "phone": "example",
+                     *             "email": "example",
+                     *             "address": "example",
+                     *             "city": "example",
+                     *             "state": "TX",
+                     *             "zip": "75201",
+                     *             "answers": {
+                     *               "example": "example"
+                     *             }
+                     *           },
+                     *           "consent": {
+                     *             "text": "example",
+                     *             "timestamp": "2026-03-14T09:26:53.000Z",
+                     *             "ip": "192.0.2.10",
+                     *             "userAgent": "example",
+                     *             "certificateUrl": "https://example.com/leads"
+                     *           },
+                     *           "sourceId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "subId": "example",
+                     *           "clickId": "example",
+                     *           "phoneE164": "example",
+                     *           "phoneType": "mobile",
+                     *           "contactChecks": [
+                     *             {
+                     *               "check": "phone",
+                     *               "result": "passed",
+                     *               "latencyMs": 1,
+                     *               "detail": "example",
+                     *               "e164": "example",
+                     *               "phoneType": "mobile",
+                     *               "domain": "example",
+                     *               "mx": [
+                     *                 "example"
+                     *               ],
+                     *               "lists": [
+                     *                 "example"
+                     *               ]
+                     *             }
+                     *           ],
+                     *           "workflowId": "example",
+                     *           "createdAt": "example",
+                     *           "updatedAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Leads"];
                 };
             };
@@ -9030,6 +11644,33 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *       "fields": {
+                 *         "firstName": "example",
+                 *         "lastName": "example",
+                 *         "phone": "example",
+                 *         "email": "example",
+                 *         "address": "example",
+                 *         "city": "example",
+                 *         "state": "TX",
+                 *         "zip": "75201",
+                 *         "answers": {
+                 *           "example": "example"
+                 *         }
+                 *       },
+                 *       "consent": {
+                 *         "text": "example",
+                 *         "timestamp": "2026-03-14T09:26:53.000Z",
+                 *         "ip": "192.0.2.10",
+                 *         "userAgent": "example",
+                 *         "certificateUrl": "https://example.com/leads"
+                 *       },
+                 *       "subId": "example",
+                 *       "clickId": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["LeadCreate"];
             };
         };
@@ -9041,6 +11682,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "lead": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "status": "routing",
+                     *         "reason": "suppressed"
+                     *       },
+                     *       "workflowId": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["LeadAccepted"];
                 };
             };
@@ -9155,6 +11806,97 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "lead": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "status": "routing",
+                     *         "statusReason": "example",
+                     *         "fields": {
+                     *           "firstName": "example",
+                     *           "lastName": "example",
+                     *           "phone": "example",
+                     *           "email": "example",
+                     *           "address": "example",
+                     *           "city": "example",
+                     *           "state": "TX",
+                     *           "zip": "75201",
+                     *           "answers": {
+                     *             "example": "example"
+                     *           }
+                     *         },
+                     *         "consent": {
+                     *           "text": "example",
+                     *           "timestamp": "2026-03-14T09:26:53.000Z",
+                     *           "ip": "192.0.2.10",
+                     *           "userAgent": "example",
+                     *           "certificateUrl": "https://example.com/leads"
+                     *         },
+                     *         "sourceId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "subId": "example",
+                     *         "clickId": "example",
+                     *         "phoneE164": "example",
+                     *         "phoneType": "mobile",
+                     *         "contactChecks": [
+                     *           {
+                     *             "check": "phone",
+                     *             "result": "passed",
+                     *             "latencyMs": 1,
+                     *             "detail": "example",
+                     *             "e164": "example",
+                     *             "phoneType": "mobile",
+                     *             "domain": "example",
+                     *             "mx": [
+                     *               "example"
+                     *             ],
+                     *             "lists": [
+                     *               "example"
+                     *             ]
+                     *           }
+                     *         ],
+                     *         "workflowId": "example",
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example",
+                     *         "sourceName": "example",
+                     *         "offers": [
+                     *           {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "kind": "ping_post",
+                     *             "status": "open",
+                     *             "price": 1,
+                     *             "preview": {
+                     *               "example": {}
+                     *             },
+                     *             "maxWinners": 1,
+                     *             "winners": 1,
+                     *             "auction": "first_claim",
+                     *             "pricing": "first_price",
+                     *             "depth": 1,
+                     *             "workflowId": "example",
+                     *             "openedAt": "example",
+                     *             "closesAt": "example",
+                     *             "closedAt": "example",
+                     *             "closeReason": "example"
+                     *           }
+                     *         ],
+                     *         "assignments": [
+                     *           {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "price": 1,
+                     *             "exclusive": true,
+                     *             "status": "active",
+                     *             "createdAt": "example"
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Lead"];
                 };
             };
@@ -9223,6 +11965,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "events": [
+                     *         {
+                     *           "type": "targeted",
+                     *           "at": "example",
+                     *           "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "reason": "example",
+                     *           "data": {
+                     *             "example": {}
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Timeline"];
                 };
             };
@@ -9285,6 +12043,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ReofferBody"];
             };
         };
@@ -9295,6 +12058,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "lead": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "status": "routing"
+                     *       },
+                     *       "action": "example",
+                     *       "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ManualAccepted"];
                 };
             };
@@ -9394,6 +12167,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *     }
+                 */
                 "application/json": components["schemas"]["AssignBody"];
             };
         };
@@ -9404,6 +12182,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "result": "won",
+                     *       "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "lead": {
+                     *         "firstName": "example",
+                     *         "lastName": "example",
+                     *         "phone": "example",
+                     *         "email": "example",
+                     *         "address": "example",
+                     *         "city": "example",
+                     *         "state": "TX",
+                     *         "zip": "75201",
+                     *         "answers": {
+                     *           "example": "example"
+                     *         },
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "consent": {
+                     *           "text": "example",
+                     *           "timestamp": "2026-03-14T09:26:53.000Z",
+                     *           "ip": "192.0.2.10",
+                     *           "userAgent": "example",
+                     *           "certificateUrl": "https://example.com/leads"
+                     *         }
+                     *       },
+                     *       "charged": 1,
+                     *       "balance": 1,
+                     *       "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *     }
+                     */
                     "application/json": components["schemas"]["LeadAssigned"];
                 };
             };
@@ -9514,6 +12323,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RejectBody"];
             };
         };
@@ -9524,6 +12338,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "lead": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "status": "routing"
+                     *       },
+                     *       "action": "example",
+                     *       "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ManualAccepted"];
                 };
             };
@@ -9633,6 +12457,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "offers": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "preview": {
+                     *             "example": {}
+                     *           },
+                     *           "price": 1,
+                     *           "auction": "first_claim",
+                     *           "closesAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Offers"];
                 };
             };
@@ -9686,6 +12527,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "requestId": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ClaimBody"];
             };
         };
@@ -9698,6 +12544,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "result": "won",
+                     *       "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "lead": {
+                     *         "firstName": "example",
+                     *         "lastName": "example",
+                     *         "phone": "example",
+                     *         "email": "example",
+                     *         "address": "example",
+                     *         "city": "example",
+                     *         "state": "TX",
+                     *         "zip": "75201",
+                     *         "answers": {
+                     *           "example": "example"
+                     *         },
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "consent": {
+                     *           "text": "example",
+                     *           "timestamp": "2026-03-14T09:26:53.000Z",
+                     *           "ip": "192.0.2.10",
+                     *           "userAgent": "example",
+                     *           "certificateUrl": "https://example.com/leads"
+                     *         }
+                     *       },
+                     *       "charged": 1,
+                     *       "balance": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["ClaimWon"];
                 };
             };
@@ -9733,8 +12609,6 @@ export interface operations {
             /** @description not allowed to buy it; or a problem document (`forbidden`) for a key that is not a buyer key */
             403: {
                 headers: {
-                    RateLimit: components["headers"]["RateLimit"];
-                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9820,6 +12694,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "amount": 1,
+                 *       "requestId": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["BidBody"];
             };
         };
@@ -9832,6 +12712,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "result": "accepted",
+                     *       "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "amount": 1,
+                     *       "raised": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["BidAccepted"];
                 };
             };
@@ -9867,8 +12755,6 @@ export interface operations {
             /** @description not targeted; or a problem document (`forbidden`) for a key that is not a buyer key */
             403: {
                 headers: {
-                    RateLimit: components["headers"]["RateLimit"];
-                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9964,6 +12850,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CancelOfferBody"];
             };
         };
@@ -9974,6 +12865,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "offer": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "status": "cancelling"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["OfferCancelling"];
                 };
             };
@@ -10069,6 +12968,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "events": [
+                     *         {
+                     *           "type": "targeted",
+                     *           "at": "example",
+                     *           "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "reason": "example",
+                     *           "data": {
+                     *             "example": {}
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Timeline"];
                 };
             };
@@ -10139,6 +13054,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "price": 1,
+                     *       "candidates": [
+                     *         {
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "buyerName": "example",
+                     *           "eligible": true,
+                     *           "reason": "not_subscribed",
+                     *           "detail": "example",
+                     *           "snapshot": {
+                     *             "failedRules": [
+                     *               {
+                     *                 "index": 1,
+                     *                 "rule": "example"
+                     *               }
+                     *             ]
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Eligibility"];
                 };
             };
@@ -10201,6 +13140,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "example",
+                 *       "code": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["DisputeCreate"];
             };
         };
@@ -10211,6 +13156,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "dispute": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "reason": "example",
+                     *         "code": "example",
+                     *         "status": "open",
+                     *         "refundEntryId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "createdAt": "example",
+                     *         "resolvedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Dispute"];
                 };
             };
@@ -10319,6 +13279,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "disputes": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "reason": "example",
+                     *           "code": "example",
+                     *           "status": "open",
+                     *           "refundEntryId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "createdAt": "example",
+                     *           "resolvedAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Disputes"];
                 };
             };
@@ -10378,6 +13356,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "dispute": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "reason": "example",
+                     *         "code": "example",
+                     *         "status": "open",
+                     *         "refundEntryId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "createdAt": "example",
+                     *         "resolvedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Dispute"];
                 };
             };
@@ -10440,6 +13433,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "approve": true,
+                 *       "note": "example",
+                 *       "reoffer": true,
+                 *       "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *     }
+                 */
                 "application/json": components["schemas"]["DisputeResolve"];
             };
         };
@@ -10450,6 +13451,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "dispute": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "reason": "example",
+                     *         "code": "example",
+                     *         "status": "open",
+                     *         "refundEntryId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "createdAt": "example",
+                     *         "resolvedAt": "example"
+                     *       },
+                     *       "refund": {
+                     *         "entry": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "top_up",
+                     *           "amount": 1,
+                     *           "balanceAfter": 1,
+                     *           "reference": "example",
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "createdAt": "example"
+                     *         },
+                     *         "balance": 1
+                     *       },
+                     *       "reoffer": {
+                     *         "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "workflowId": "example",
+                     *         "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["DisputeResolved"];
                 };
             };
@@ -10545,6 +13579,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "deliveries": [
+                     *         {
+                     *           "channel": "dashboard",
+                     *           "status": "pending",
+                     *           "attempts": 1,
+                     *           "lastError": "example"
+                     *         }
+                     *       ],
+                     *       "attempts": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "channel": "dashboard",
+                     *           "attempt": 1,
+                     *           "redelivery": true,
+                     *           "messageId": "example",
+                     *           "outcome": "delivered",
+                     *           "status": 1,
+                     *           "latencyMs": 1,
+                     *           "response": "example",
+                     *           "error": "example",
+                     *           "nextRetryMs": 1,
+                     *           "at": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Deliveries"];
                 };
             };
@@ -10607,6 +13670,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "channel": "webhook"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RedeliverCreate"];
             };
         };
@@ -10617,6 +13685,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "channel": "webhook",
+                     *       "workflowId": "example",
+                     *       "messageId": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["RedeliveryStarted"];
                 };
             };
@@ -10712,6 +13788,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "buyerPrices": [
+                     *         {
+                     *           "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "fixed",
+                     *           "value": 1,
+                     *           "updatedAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["BuyerPrices"];
                 };
             };
@@ -10774,6 +13863,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *       "rule": {
+                 *         "kind": "fixed",
+                 *         "value": 1
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["BuyerPriceBody"];
             };
         };
@@ -10784,6 +13882,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "buyerPrice": {
+                     *         "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "fixed",
+                     *         "value": 1,
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["BuyerPrice"];
                 };
             };
@@ -10868,6 +13977,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "counts": {
+                     *         "new": 1,
+                     *         "contacted": 1,
+                     *         "appointment": 1,
+                     *         "quoted": 1,
+                     *         "won_job": 1,
+                     *         "lost_job": 1
+                     *       },
+                     *       "leads": [
+                     *         {
+                     *           "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "price": 1,
+                     *           "boughtAt": "example",
+                     *           "name": "example",
+                     *           "city": "example",
+                     *           "status": "new",
+                     *           "note": "example",
+                     *           "jobValue": 1,
+                     *           "changedAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Pipeline"];
                 };
             };
@@ -10928,6 +14064,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "status": "new",
+                     *       "changes": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "status": "new",
+                     *           "note": "example",
+                     *           "jobValue": 1,
+                     *           "authorKeyId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "at": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["PipelineHistory"];
                 };
             };
@@ -10991,6 +14144,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "status": "new",
+                 *       "note": "example",
+                 *       "jobValue": 1
+                 *     }
+                 */
                 "application/json": components["schemas"]["PipelineBody"];
             };
         };
@@ -11001,6 +14161,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "change": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "status": "new",
+                     *         "note": "example",
+                     *         "jobValue": 1,
+                     *         "authorKeyId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "at": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["PipelineChange"];
                 };
             };
@@ -11094,6 +14267,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "alerts": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "offer_opened",
+                     *           "channel": "webhook",
+                     *           "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "status": "pending",
+                     *           "attempts": 1,
+                     *           "lastError": "example",
+                     *           "createdAt": "example",
+                     *           "sentAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Alerts"];
                 };
             };
@@ -11151,6 +14341,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "billing": {
+                     *         "card": {
+                     *           "brand": "example",
+                     *           "last4": "example",
+                     *           "exp": "example"
+                     *         },
+                     *         "recharge": {
+                     *           "enabled": true,
+                     *           "threshold": 1,
+                     *           "credits": 1,
+                     *           "failures": 1,
+                     *           "pausedReason": "example",
+                     *           "pausedAt": "example"
+                     *         },
+                     *         "payments": {
+                     *           "currency": "example",
+                     *           "creditPrice": 1,
+                     *           "minCredits": 1,
+                     *           "maxCredits": 1
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Billing"];
                 };
             };
@@ -11208,6 +14423,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "url": "example",
+                     *       "sessionId": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CardSetup"];
                 };
             };
@@ -11302,6 +14523,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "billing": {
+                     *         "card": {
+                     *           "brand": "example",
+                     *           "last4": "example",
+                     *           "exp": "example"
+                     *         },
+                     *         "recharge": {
+                     *           "enabled": true,
+                     *           "threshold": 1,
+                     *           "credits": 1,
+                     *           "failures": 1,
+                     *           "pausedReason": "example",
+                     *           "pausedAt": "example"
+                     *         },
+                     *         "payments": {
+                     *           "currency": "example",
+                     *           "creditPrice": 1,
+                     *           "minCredits": 1,
+                     *           "maxCredits": 1
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Billing"];
                 };
             };
@@ -11353,6 +14599,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "enabled": true,
+                 *       "threshold": 1,
+                 *       "credits": 1
+                 *     }
+                 */
                 "application/json": components["schemas"]["RechargeBody"];
             };
         };
@@ -11363,6 +14616,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "billing": {
+                     *         "card": {
+                     *           "brand": "example",
+                     *           "last4": "example",
+                     *           "exp": "example"
+                     *         },
+                     *         "recharge": {
+                     *           "enabled": true,
+                     *           "threshold": 1,
+                     *           "credits": 1,
+                     *           "failures": 1,
+                     *           "pausedReason": "example",
+                     *           "pausedAt": "example"
+                     *         },
+                     *         "payments": {
+                     *           "currency": "example",
+                     *           "creditPrice": 1,
+                     *           "minCredits": 1,
+                     *           "maxCredits": 1
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Billing"];
                 };
             };
@@ -11452,6 +14730,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "sources": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example",
+                     *           "status": "active",
+                     *           "balance": 1,
+                     *           "createdAt": "example",
+                     *           "updatedAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Sources"];
                 };
             };
@@ -11503,6 +14796,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "example",
+                 *       "status": "active"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SourceCreate"];
             };
         };
@@ -11513,6 +14812,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "source": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "status": "active",
+                     *         "balance": 1,
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       },
+                     *       "apiKey": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SourceCreated"];
                 };
             };
@@ -11590,6 +14902,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "source": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "status": "active",
+                     *         "balance": 1,
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       },
+                     *       "campaigns": [
+                     *         {
+                     *           "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "campaignName": "example",
+                     *           "allowed": true,
+                     *           "payout": {
+                     *             "kind": "fixed",
+                     *             "amount": 1
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Source"];
                 };
             };
@@ -11652,6 +14987,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "example",
+                 *       "status": "active"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SourcePatch"];
             };
         };
@@ -11662,6 +15003,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "source": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "status": "active",
+                     *         "balance": 1,
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       },
+                     *       "campaigns": [
+                     *         {
+                     *           "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "campaignName": "example",
+                     *           "allowed": true,
+                     *           "payout": {
+                     *             "kind": "fixed",
+                     *             "amount": 1
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Source"];
                 };
             };
@@ -11742,6 +15106,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *       "allowed": true,
+                 *       "payout": {
+                 *         "kind": "fixed",
+                 *         "amount": 1
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["SourceCampaignSet"];
             };
         };
@@ -11752,6 +15126,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "campaign": {
+                     *         "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "campaignName": "example",
+                     *         "allowed": true,
+                     *         "payout": {
+                     *           "kind": "fixed",
+                     *           "amount": 1
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["SourceCampaign"];
                 };
             };
@@ -11832,6 +15219,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "revokeExisting": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["SourceKeyCreate"];
             };
         };
@@ -11842,6 +15234,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "apiKey": "example",
+                     *       "revoked": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["KeyCreated"];
                 };
             };
@@ -11928,6 +15326,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "revoked": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["SourceKeysRevoked"];
                 };
             };
@@ -12001,6 +15404,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "entries": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "payout",
+                     *           "amount": 1,
+                     *           "balanceAfter": 1,
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "reference": "example",
+                     *           "createdAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SourceLedger"];
                 };
             };
@@ -12066,6 +15486,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "kind": "settlement",
+                 *       "amount": 1,
+                 *       "reference": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SourceSettlementCreate"];
             };
         };
@@ -12077,6 +15504,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "balance": 1,
+                     *       "entry": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "payout",
+                     *         "amount": 1,
+                     *         "balanceAfter": 1,
+                     *         "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "reference": "example",
+                     *         "createdAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["SourceSettlement"];
                 };
             };
@@ -12190,6 +15632,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "leads": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "subId": "example",
+                     *           "clickId": "example",
+                     *           "outcome": "pending",
+                     *           "payout": 1,
+                     *           "createdAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SourceLeads"];
                 };
             };
@@ -12258,6 +15716,46 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "source": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example"
+                     *       },
+                     *       "flow": [
+                     *         "example"
+                     *       ],
+                     *       "refusals": {
+                     *         "example": 1
+                     *       },
+                     *       "ping": {
+                     *         "method": "example",
+                     *         "path": "example",
+                     *         "body": {
+                     *           "example": {}
+                     *         }
+                     *       },
+                     *       "post": {
+                     *         "method": "example",
+                     *         "path": "example",
+                     *         "body": {
+                     *           "example": {}
+                     *         }
+                     *       },
+                     *       "campaigns": [
+                     *         {
+                     *           "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example",
+                     *           "payout": {
+                     *             "example": {}
+                     *           },
+                     *           "curl": [
+                     *             "example"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["PostingSpec"];
                 };
             };
@@ -12318,6 +15816,23 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *       "fields": {
+                 *         "zip": "75201",
+                 *         "state": "TX",
+                 *         "city": "example",
+                 *         "answers": {
+                 *           "example": "example"
+                 *         },
+                 *         "phone": "example",
+                 *         "email": "example"
+                 *       },
+                 *       "subId": "example",
+                 *       "clickId": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PingCreate"];
             };
         };
@@ -12330,6 +15845,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "pingId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "decision": "accepted",
+                     *       "reason": "campaign_paused",
+                     *       "payout": 1,
+                     *       "expiresAt": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["PingAnswer"];
                 };
             };
@@ -12354,8 +15878,6 @@ export interface operations {
             /** @description the campaign is not allowed to this source (`campaign_not_allowed`), the source is paused (`source_paused`), or the key is not a source key (`forbidden`) */
             403: {
                 headers: {
-                    RateLimit: components["headers"]["RateLimit"];
-                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12414,6 +15936,33 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "pingId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *       "fields": {
+                 *         "firstName": "example",
+                 *         "lastName": "example",
+                 *         "phone": "example",
+                 *         "email": "example",
+                 *         "address": "example",
+                 *         "city": "example",
+                 *         "state": "TX",
+                 *         "zip": "75201",
+                 *         "answers": {
+                 *           "example": "example"
+                 *         }
+                 *       },
+                 *       "consent": {
+                 *         "text": "example",
+                 *         "timestamp": "2026-03-14T09:26:53.000Z",
+                 *         "ip": "192.0.2.10",
+                 *         "userAgent": "example",
+                 *         "certificateUrl": "https://example.com/leads"
+                 *       },
+                 *       "subId": "example",
+                 *       "clickId": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PostCreate"];
             };
         };
@@ -12424,6 +15973,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "pingId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "lead": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "status": "routing",
+                     *         "reason": "suppressed"
+                     *       },
+                     *       "workflowId": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["PostAccepted"];
                 };
             };
@@ -12554,6 +16114,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "leads": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "subId": "example",
+                     *           "clickId": "example",
+                     *           "outcome": "pending",
+                     *           "payout": 1,
+                     *           "createdAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SourceLeads"];
                 };
             };
@@ -12611,6 +16187,46 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "source": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example"
+                     *       },
+                     *       "flow": [
+                     *         "example"
+                     *       ],
+                     *       "refusals": {
+                     *         "example": 1
+                     *       },
+                     *       "ping": {
+                     *         "method": "example",
+                     *         "path": "example",
+                     *         "body": {
+                     *           "example": {}
+                     *         }
+                     *       },
+                     *       "post": {
+                     *         "method": "example",
+                     *         "path": "example",
+                     *         "body": {
+                     *           "example": {}
+                     *         }
+                     *       },
+                     *       "campaigns": [
+                     *         {
+                     *           "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example",
+                     *           "payout": {
+                     *             "example": {}
+                     *           },
+                     *           "curl": [
+                     *             "example"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["PostingSpec"];
                 };
             };
@@ -12668,6 +16284,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "balance": 1,
+                     *       "entries": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "payout",
+                     *           "amount": 1,
+                     *           "balanceAfter": 1,
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "reference": "example",
+                     *           "createdAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["SourceBalance"];
                 };
             };
@@ -12730,6 +16363,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "entries": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "payout",
+                     *           "amount": 1,
+                     *           "balanceAfter": 1,
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "reference": "example",
+                     *           "createdAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SourceLedger"];
                 };
             };
@@ -12787,6 +16437,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "lists": [
+                     *         {
+                     *           "list": "do_not_contact",
+                     *           "count": 1
+                     *         }
+                     *       ],
+                     *       "platform": [
+                     *         {
+                     *           "list": "example",
+                     *           "count": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["SuppressionLists"];
                 };
             };
@@ -12838,6 +16504,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "list": "do_not_contact",
+                 *       "value": "example",
+                 *       "note": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SuppressionAdd"];
             };
         };
@@ -12848,6 +16521,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "entry": {
+                     *         "id": "lead_delivered.3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f",
+                     *         "list": "do_not_contact",
+                     *         "kind": "phone",
+                     *         "source": "api",
+                     *         "note": "example",
+                     *         "addedAt": "example"
+                     *       },
+                     *       "added": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["SuppressionAdded"];
                 };
             };
@@ -12857,6 +16543,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "entry": {
+                     *         "id": "lead_delivered.3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f",
+                     *         "list": "do_not_contact",
+                     *         "kind": "phone",
+                     *         "source": "api",
+                     *         "note": "example",
+                     *         "addedAt": "example"
+                     *       },
+                     *       "added": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["SuppressionAdded"];
                 };
             };
@@ -12926,6 +16625,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "value": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SuppressionSearch"];
             };
         };
@@ -12936,6 +16640,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "kind": "phone",
+                     *       "suppressed": true,
+                     *       "entries": [
+                     *         {
+                     *           "id": "lead_delivered.3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f",
+                     *           "list": "do_not_contact",
+                     *           "kind": "phone",
+                     *           "source": "api",
+                     *           "note": "example",
+                     *           "addedAt": "example"
+                     *         }
+                     *       ],
+                     *       "dnc": [
+                     *         "example"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["SuppressionFound"];
                 };
             };
@@ -13075,7 +16798,23 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description The file: one column, one value per line, a header line optional. */
+        requestBody: {
+            content: {
+                /**
+                 * @example phone
+                 *     +15551234567
+                 *     +15557654321
+                 */
+                "text/csv": string;
+                /**
+                 * @example phone
+                 *     +15551234567
+                 *     +15557654321
+                 */
+                "text/plain": string;
+            };
+        };
         responses: {
             /** @description the report */
             200: {
@@ -13083,6 +16822,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "lines": 1,
+                     *       "added": 1,
+                     *       "alreadyListed": 1,
+                     *       "rejected": 1,
+                     *       "errors": [
+                     *         {
+                     *           "line": 1,
+                     *           "message": "example"
+                     *         }
+                     *       ],
+                     *       "header": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["SuppressionLoaded"];
                 };
             };
@@ -13146,7 +16900,23 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description The file: one column, one value per line, a header line optional. */
+        requestBody: {
+            content: {
+                /**
+                 * @example 2125550100
+                 *     2125550101
+                 *     2125550102
+                 */
+                "text/csv": string;
+                /**
+                 * @example 2125550100
+                 *     2125550101
+                 *     2125550102
+                 */
+                "text/plain": string;
+            };
+        };
         responses: {
             /** @description the report */
             200: {
@@ -13154,6 +16924,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "lines": 1,
+                     *       "added": 1,
+                     *       "alreadyListed": 1,
+                     *       "rejected": 1,
+                     *       "errors": [
+                     *         {
+                     *           "line": 1,
+                     *           "message": "example"
+                     *         }
+                     *       ],
+                     *       "header": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["SuppressionLoaded"];
                 };
             };
@@ -13230,6 +17015,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "groupBy": "day",
+                     *       "from": "example",
+                     *       "to": "example",
+                     *       "timeZone": "example",
+                     *       "rows": [
+                     *         {
+                     *           "key": "example",
+                     *           "name": "example",
+                     *           "leads": 1,
+                     *           "offered": 1,
+                     *           "sold": 1,
+                     *           "unsold": 1,
+                     *           "returned": 1,
+                     *           "revenue": 1,
+                     *           "payouts": 1,
+                     *           "margin": 1,
+                     *           "avgSecondsToClaim": 1,
+                     *           "fillRate": 1,
+                     *           "pings": 1,
+                     *           "pingsAccepted": 1
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Report"];
                 };
             };
@@ -13299,6 +17111,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example id,createdAt,status,price
+                     *     7c9e6679-7425-40de-944b-e07fc1f90ae7,2026-03-14T09:26:53.000Z,sold,25
+                     */
                     "text/csv": string;
                 };
             };
@@ -13361,6 +17177,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example id,createdAt,status,price
+                     *     7c9e6679-7425-40de-944b-e07fc1f90ae7,2026-03-14T09:26:53.000Z,sold,25
+                     */
                     "text/csv": string;
                 };
             };
@@ -13423,6 +17243,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example id,createdAt,status,price
+                     *     7c9e6679-7425-40de-944b-e07fc1f90ae7,2026-03-14T09:26:53.000Z,sold,25
+                     */
                     "text/csv": string;
                 };
             };
@@ -13485,6 +17309,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example id,createdAt,status,price
+                     *     7c9e6679-7425-40de-944b-e07fc1f90ae7,2026-03-14T09:26:53.000Z,sold,25
+                     */
                     "text/csv": string;
                 };
             };
@@ -13549,6 +17377,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example id,createdAt,status,price
+                     *     7c9e6679-7425-40de-944b-e07fc1f90ae7,2026-03-14T09:26:53.000Z,sold,25
+                     */
                     "text/csv": string;
                 };
             };
@@ -13621,6 +17453,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example id,createdAt,status,price
+                     *     7c9e6679-7425-40de-944b-e07fc1f90ae7,2026-03-14T09:26:53.000Z,sold,25
+                     */
                     "text/csv": string;
                 };
             };
@@ -13678,7 +17514,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "keys": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example",
+                     *           "role": "example",
+                     *           "prefix": "example",
+                     *           "createdBy": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "email": "example",
+                     *             "displayName": "example"
+                     *           },
+                     *           "createdAt": "example",
+                     *           "expiresAt": "example",
+                     *           "lastUsedAt": "example",
+                     *           "revokedAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ApiKeys"];
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description missing or invalid API key (`unauthorized`) */
@@ -13720,6 +17586,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "example",
+                 *       "role": "owner",
+                 *       "expiresAt": "2026-03-14T09:26:53.000Z"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ApiKeyCreate"];
             };
         };
@@ -13730,6 +17603,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "name": "example",
+                     *       "role": "example",
+                     *       "prefix": "example",
+                     *       "key": "example",
+                     *       "expiresAt": "example",
+                     *       "createdAt": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ApiKeyIssued"];
                 };
             };
@@ -13807,6 +17691,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "name": "example",
+                     *       "role": "example",
+                     *       "prefix": "example",
+                     *       "createdBy": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "email": "example",
+                     *         "displayName": "example"
+                     *       },
+                     *       "createdAt": "example",
+                     *       "expiresAt": "example",
+                     *       "lastUsedAt": "example",
+                     *       "revokedAt": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ApiKeyView"];
                 };
             };
@@ -13873,6 +17774,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "sso": {
+                     *         "issuer": "example",
+                     *         "clientId": "example",
+                     *         "clientSecretSet": true,
+                     *         "allowedDomains": [
+                     *           "example"
+                     *         ],
+                     *         "defaultRole": "admin",
+                     *         "enabled": true,
+                     *         "redirectUri": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["SsoSettings"];
                 };
             };
@@ -13924,6 +17841,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "issuer": "example",
+                 *       "clientId": "example",
+                 *       "clientSecret": "example",
+                 *       "allowedDomains": [
+                 *         "example"
+                 *       ],
+                 *       "defaultRole": "admin",
+                 *       "enabled": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["SsoSettingsPut"];
             };
         };
@@ -13934,6 +17863,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "sso": {
+                     *         "issuer": "example",
+                     *         "clientId": "example",
+                     *         "clientSecretSet": true,
+                     *         "allowedDomains": [
+                     *           "example"
+                     *         ],
+                     *         "defaultRole": "admin",
+                     *         "enabled": true,
+                     *         "redirectUri": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["SsoSettings"];
                 };
             };
@@ -14012,6 +17957,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "jane.doe@example.com"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SsoDiscover"];
             };
         };
@@ -14022,6 +17972,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "url": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SsoDiscovered"];
                 };
             };
@@ -14136,6 +18091,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "id": "example",
+                 *       "object": "event",
+                 *       "type": "example",
+                 *       "account": "example",
+                 *       "data": {
+                 *         "object": {
+                 *           "key": {}
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["StripeEventBody"];
             };
         };
@@ -14146,6 +18114,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "received": true,
+                     *       "outcome": "applied"
+                     *     }
+                     */
                     "application/json": components["schemas"]["StripeWebhookReceived"];
                 };
             };
@@ -14211,6 +18185,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "settings": {
+                     *         "currency": "example",
+                     *         "creditPrice": 1,
+                     *         "minCredits": 1,
+                     *         "maxCredits": 1,
+                     *         "rechargeMaxFailures": 1,
+                     *         "stripeAccountId": "example",
+                     *         "secretKeyHint": "example",
+                     *         "mode": "test",
+                     *         "webhookUrl": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["PaymentSettings"];
                 };
             };
@@ -14262,6 +18252,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "secretKey": "sk_test_51Example0000",
+                 *       "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                 *       "currency": "usd",
+                 *       "creditPrice": 1,
+                 *       "minCredits": 1,
+                 *       "maxCredits": 1,
+                 *       "rechargeMaxFailures": 1
+                 *     }
+                 */
                 "application/json": components["schemas"]["PaymentSettingsPut"];
             };
         };
@@ -14272,6 +18273,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "settings": {
+                     *         "currency": "example",
+                     *         "creditPrice": 1,
+                     *         "minCredits": 1,
+                     *         "maxCredits": 1,
+                     *         "rechargeMaxFailures": 1,
+                     *         "stripeAccountId": "example",
+                     *         "secretKeyHint": "example",
+                     *         "mode": "test",
+                     *         "webhookUrl": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["PaymentSettings"];
                 };
             };
@@ -14347,6 +18364,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true,
+                     *       "accountId": "example",
+                     *       "displayName": "example",
+                     *       "error": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["StripeConnection"];
                 };
             };
@@ -14413,6 +18438,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "enabled": true,
+                     *       "currency": "example",
+                     *       "creditPrice": 1,
+                     *       "minCredits": 1,
+                     *       "maxCredits": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["PaymentOptions"];
                 };
             };
@@ -14475,6 +18509,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "payments": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "checkout",
+                     *           "status": "pending",
+                     *           "credits": 1,
+                     *           "creditPrice": 1,
+                     *           "amount": 1,
+                     *           "currency": "example",
+                     *           "amountDisplay": "example",
+                     *           "refundedCredits": 1,
+                     *           "pendingRefundCredits": 1,
+                     *           "disputedCredits": 1,
+                     *           "cardBrand": "example",
+                     *           "cardLast4": "example",
+                     *           "receiptUrl": "example",
+                     *           "stripePaymentIntentId": "example",
+                     *           "failureCode": "example",
+                     *           "failureMessage": "example",
+                     *           "createdAt": "example",
+                     *           "succeededAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Payments"];
                 };
             };
@@ -14526,6 +18589,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "credits": 1,
+                 *       "currency": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CheckoutBody"];
             };
         };
@@ -14536,6 +18605,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "paymentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "url": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CheckoutStarted"];
                 };
             };
@@ -14646,6 +18721,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "payments": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "checkout",
+                     *           "status": "pending",
+                     *           "credits": 1,
+                     *           "creditPrice": 1,
+                     *           "amount": 1,
+                     *           "currency": "example",
+                     *           "amountDisplay": "example",
+                     *           "refundedCredits": 1,
+                     *           "pendingRefundCredits": 1,
+                     *           "disputedCredits": 1,
+                     *           "cardBrand": "example",
+                     *           "cardLast4": "example",
+                     *           "receiptUrl": "example",
+                     *           "stripePaymentIntentId": "example",
+                     *           "failureCode": "example",
+                     *           "failureMessage": "example",
+                     *           "createdAt": "example",
+                     *           "succeededAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Payments"];
                 };
             };
@@ -14705,6 +18809,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "payment": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "checkout",
+                     *         "status": "pending",
+                     *         "credits": 1,
+                     *         "creditPrice": 1,
+                     *         "amount": 1,
+                     *         "currency": "example",
+                     *         "amountDisplay": "example",
+                     *         "refundedCredits": 1,
+                     *         "pendingRefundCredits": 1,
+                     *         "disputedCredits": 1,
+                     *         "cardBrand": "example",
+                     *         "cardLast4": "example",
+                     *         "receiptUrl": "example",
+                     *         "stripePaymentIntentId": "example",
+                     *         "failureCode": "example",
+                     *         "failureMessage": "example",
+                     *         "createdAt": "example",
+                     *         "succeededAt": "example"
+                     *       },
+                     *       "refunds": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "paymentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "credits": 1,
+                     *           "amount": 1,
+                     *           "status": "pending",
+                     *           "stripeRefundId": "example",
+                     *           "reason": "example",
+                     *           "createdAt": "example"
+                     *         }
+                     *       ],
+                     *       "disputes": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "paymentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "stripeDisputeId": "example",
+                     *           "credits": 1,
+                     *           "amount": 1,
+                     *           "status": "example",
+                     *           "reason": "example",
+                     *           "createdAt": "example",
+                     *           "resolvedAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["PaymentDetail"];
                 };
             };
@@ -14767,6 +18922,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "credits": 1,
+                 *       "reason": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RefundCreate"];
             };
         };
@@ -14777,6 +18938,42 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "refund": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "paymentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "credits": 1,
+                     *         "amount": 1,
+                     *         "status": "pending",
+                     *         "stripeRefundId": "example",
+                     *         "reason": "example",
+                     *         "createdAt": "example"
+                     *       },
+                     *       "payment": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "checkout",
+                     *         "status": "pending",
+                     *         "credits": 1,
+                     *         "creditPrice": 1,
+                     *         "amount": 1,
+                     *         "currency": "example",
+                     *         "amountDisplay": "example",
+                     *         "refundedCredits": 1,
+                     *         "pendingRefundCredits": 1,
+                     *         "disputedCredits": 1,
+                     *         "cardBrand": "example",
+                     *         "cardLast4": "example",
+                     *         "receiptUrl": "example",
+                     *         "stripePaymentIntentId": "example",
+                     *         "failureCode": "example",
+                     *         "failureMessage": "example",
+                     *         "createdAt": "example",
+                     *         "succeededAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["RefundCreated"];
                 };
             };
@@ -14879,6 +19076,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "timeZone": "example",
+                     *       "months": [
+                     *         "2026-03"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["StatementMonths"];
                 };
             };
@@ -14938,6 +19143,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example at,kind,amount,balance,note
+                     *     2026-03-01T00:00:00.000Z,opening,,100,
+                     *     2026-03-14T09:26:53.000Z,sale,-25,75,
+                     *     2026-03-31T23:59:59.999Z,closing,,75,
+                     */
                     "text/csv": string;
                 };
             };
@@ -14999,6 +19210,45 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "month": "2026-03",
+                     *       "timeZone": "example",
+                     *       "from": "example",
+                     *       "to": "example",
+                     *       "openingBalance": 1,
+                     *       "closingBalance": 1,
+                     *       "totals": {
+                     *         "topUps": 1,
+                     *         "charges": 1,
+                     *         "returns": 1,
+                     *         "cardRefunds": 1,
+                     *         "disputes": 1,
+                     *         "adjustments": 1
+                     *       },
+                     *       "lines": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "at": "example",
+                     *           "section": "topUps",
+                     *           "kind": "top_up",
+                     *           "amount": 1,
+                     *           "balanceAfter": 1,
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "reference": "example",
+                     *           "payment": {
+                     *             "paymentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "amount": 1,
+                     *             "currency": "example",
+                     *             "cardBrand": "example",
+                     *             "cardLast4": "example",
+                     *             "receiptUrl": "example"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Statement"];
                 };
             };
@@ -15058,6 +19308,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "timeZone": "example",
+                     *       "months": [
+                     *         "2026-03"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["StatementMonths"];
                 };
             };
@@ -15127,6 +19385,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example at,kind,amount,balance,note
+                     *     2026-03-01T00:00:00.000Z,opening,,100,
+                     *     2026-03-14T09:26:53.000Z,sale,-25,75,
+                     *     2026-03-31T23:59:59.999Z,closing,,75,
+                     */
                     "text/csv": string;
                 };
             };
@@ -15198,6 +19462,45 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "month": "2026-03",
+                     *       "timeZone": "example",
+                     *       "from": "example",
+                     *       "to": "example",
+                     *       "openingBalance": 1,
+                     *       "closingBalance": 1,
+                     *       "totals": {
+                     *         "topUps": 1,
+                     *         "charges": 1,
+                     *         "returns": 1,
+                     *         "cardRefunds": 1,
+                     *         "disputes": 1,
+                     *         "adjustments": 1
+                     *       },
+                     *       "lines": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "at": "example",
+                     *           "section": "topUps",
+                     *           "kind": "top_up",
+                     *           "amount": 1,
+                     *           "balanceAfter": 1,
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "reference": "example",
+                     *           "payment": {
+                     *             "paymentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "amount": 1,
+                     *             "currency": "example",
+                     *             "cardBrand": "example",
+                     *             "cardLast4": "example",
+                     *             "receiptUrl": "example"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Statement"];
                 };
             };
@@ -15266,6 +19569,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "valid": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["SetupToken"];
                 };
             };
@@ -15298,6 +19606,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "q8vT3nS0pXw2Lm5Kd7Rb1Zc4",
+                 *       "agencyName": "example",
+                 *       "timeZone": "example",
+                 *       "email": "jane.doe@example.com",
+                 *       "displayName": "example",
+                 *       "password": "example",
+                 *       "operator": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["SetupBody"];
             };
         };
@@ -15308,6 +19627,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "stage": "full",
+                     *       "secondFactors": [
+                     *         "totp"
+                     *       ],
+                     *       "csrfToken": "example",
+                     *       "user": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "email": "example",
+                     *         "displayName": "example",
+                     *         "createdAt": "example"
+                     *       },
+                     *       "organisation": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "platform",
+                     *         "role": "operator",
+                     *         "agency": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "buyer": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "source": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         }
+                     *       },
+                     *       "memberships": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "platform",
+                     *           "role": "operator",
+                     *           "agency": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "buyer": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "source": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Session"];
                 };
             };
@@ -15369,6 +19739,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "invitations": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "email": "example",
+                     *           "role": "operator",
+                     *           "org": {
+                     *             "kind": "platform",
+                     *             "agencyId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "sourceId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "expiresAt": "example",
+                     *           "createdAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Invitations"];
                 };
             };
@@ -15429,6 +19819,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "jane.doe@example.com",
+                 *       "role": "operator",
+                 *       "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *       "sourceId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *       "agencyId": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *     }
+                 */
                 "application/json": components["schemas"]["InvitationCreate"];
             };
         };
@@ -15439,6 +19838,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "email": "example",
+                     *       "role": "operator",
+                     *       "org": {
+                     *         "kind": "platform",
+                     *         "agencyId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "sourceId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example"
+                     *       },
+                     *       "expiresAt": "example",
+                     *       "createdAt": "example",
+                     *       "emailed": true,
+                     *       "link": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["InvitationCreated"];
                 };
             };
@@ -15544,6 +19961,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "invitation": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "email": "example",
+                     *         "role": "operator",
+                     *         "org": {
+                     *           "kind": "platform",
+                     *           "agencyId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "sourceId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "expiresAt": "example",
+                     *         "createdAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Invitation"];
                 };
             };
@@ -15612,6 +20047,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "email": "example",
+                     *       "role": "operator",
+                     *       "org": {
+                     *         "kind": "platform",
+                     *         "agencyId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "sourceId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example"
+                     *       },
+                     *       "invitedBy": "example",
+                     *       "userExists": true,
+                     *       "expiresAt": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["InvitationPreview"];
                 };
             };
@@ -15644,6 +20095,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "q8vT3nS0pXw2Lm5Kd7Rb1Zc4",
+                 *       "displayName": "example",
+                 *       "password": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["AcceptBody"];
             };
         };
@@ -15654,6 +20112,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "stage": "full",
+                     *       "secondFactors": [
+                     *         "totp"
+                     *       ],
+                     *       "csrfToken": "example",
+                     *       "user": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "email": "example",
+                     *         "displayName": "example",
+                     *         "createdAt": "example"
+                     *       },
+                     *       "organisation": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "platform",
+                     *         "role": "operator",
+                     *         "agency": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "buyer": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "source": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         }
+                     *       },
+                     *       "memberships": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "platform",
+                     *           "role": "operator",
+                     *           "agency": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "buyer": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "source": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Session"];
                 };
             };
@@ -15733,6 +20242,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "members": [
+                     *         {
+                     *           "membershipId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "userId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "email": "example",
+                     *           "displayName": "example",
+                     *           "role": "operator",
+                     *           "twoFactor": true,
+                     *           "since": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Members"];
                 };
             };
@@ -15795,6 +20319,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "role": "operator"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RoleChange"];
             };
         };
@@ -15805,6 +20334,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "member": {
+                     *         "membershipId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "userId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "email": "example",
+                     *         "displayName": "example",
+                     *         "role": "operator",
+                     *         "twoFactor": true,
+                     *         "since": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Member"];
                 };
             };
@@ -15900,6 +20442,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "removed": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "endedSessions": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["Removed"];
                 };
             };
@@ -15969,6 +20517,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "membershipId": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TransferBody"];
             };
         };
@@ -15979,6 +20532,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "member": {
+                     *         "membershipId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "userId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "email": "example",
+                     *         "displayName": "example",
+                     *         "role": "operator",
+                     *         "twoFactor": true,
+                     *         "since": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Member"];
                 };
             };
@@ -16063,6 +20629,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "totp": true,
+                     *       "recoveryCodesLeft": 1,
+                     *       "passkeys": 1,
+                     *       "secondFactors": [
+                     *         "totp"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["TwoFactorStatus"];
                 };
             };
@@ -16110,6 +20686,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "otpauthUrl": "example",
+                     *       "qrSvg": "example",
+                     *       "secret": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TotpEnrolment"];
                 };
             };
@@ -16160,6 +20743,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "492039"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TotpConfirm"];
             };
         };
@@ -16170,6 +20758,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "recoveryCodes": [
+                     *         "example"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["RecoveryCodes"];
                 };
             };
@@ -16248,6 +20843,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "492039",
+                 *       "password": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TotpDisable"];
             };
         };
@@ -16258,6 +20859,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "totp": false
+                     *     }
+                     */
                     "application/json": components["schemas"]["TotpDisabled"];
                 };
             };
@@ -16336,6 +20942,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "492039"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RecoveryCodesRegenerate"];
             };
         };
@@ -16346,6 +20957,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "recoveryCodes": [
+                     *         "example"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["RecoveryCodes"];
                 };
             };
@@ -16430,6 +21048,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "options": {
+                     *         "example": {}
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["RequestOptions"];
                 };
             };
@@ -16471,6 +21096,27 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "totp": "492039",
+                 *       "recoveryCode": "K7QX-2M9D-WP4T",
+                 *       "passkey": {
+                 *         "id": "example",
+                 *         "rawId": "example",
+                 *         "type": "public-key",
+                 *         "authenticatorAttachment": "platform",
+                 *         "clientExtensionResults": {
+                 *           "example": {}
+                 *         },
+                 *         "response": {
+                 *           "clientDataJSON": "example",
+                 *           "authenticatorData": "example",
+                 *           "signature": "example",
+                 *           "userHandle": "example"
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["SecondFactorBody"];
             };
         };
@@ -16481,6 +21127,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "stage": "full"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SignedInFull"];
                 };
             };
@@ -16565,6 +21216,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "options": {
+                     *         "example": {}
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["RequestOptions"];
                 };
             };
@@ -16588,6 +21246,25 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "response": {
+                 *         "id": "example",
+                 *         "rawId": "example",
+                 *         "type": "public-key",
+                 *         "authenticatorAttachment": "platform",
+                 *         "clientExtensionResults": {
+                 *           "example": {}
+                 *         },
+                 *         "response": {
+                 *           "clientDataJSON": "example",
+                 *           "authenticatorData": "example",
+                 *           "signature": "example",
+                 *           "userHandle": "example"
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["PasskeySignIn"];
             };
         };
@@ -16598,6 +21275,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "stage": "full"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SignedInFull"];
                 };
             };
@@ -16654,6 +21336,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "options": {
+                     *         "example": {}
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["CreationOptions"];
                 };
             };
@@ -16701,6 +21390,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "passkeys": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example",
+                     *           "createdAt": "example",
+                     *           "lastUsedAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Passkeys"];
                 };
             };
@@ -16742,6 +21443,30 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "example",
+                 *       "response": {
+                 *         "id": "example",
+                 *         "rawId": "example",
+                 *         "type": "public-key",
+                 *         "authenticatorAttachment": "platform",
+                 *         "clientExtensionResults": {
+                 *           "example": {}
+                 *         },
+                 *         "response": {
+                 *           "clientDataJSON": "example",
+                 *           "attestationObject": "example",
+                 *           "authenticatorData": "example",
+                 *           "transports": [
+                 *             "example"
+                 *           ],
+                 *           "publicKeyAlgorithm": 1,
+                 *           "publicKey": "example"
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["PasskeyCreate"];
             };
         };
@@ -16752,6 +21477,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "passkey": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "createdAt": "example",
+                     *         "lastUsedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Passkey"];
                 };
             };
@@ -16828,6 +21563,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "deleted": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["PasskeyDeleted"];
                 };
             };
@@ -16884,6 +21624,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "requireTwoFactor": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["TwoFactorRequirement"];
                 };
             };
@@ -16935,6 +21680,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "required": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["TwoFactorRequirementChange"];
             };
         };
@@ -16945,6 +21695,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "requireTwoFactor": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["TwoFactorRequirement"];
                 };
             };
@@ -17036,6 +21791,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "entries": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "at": "example",
+                     *           "actor": {
+                     *             "type": "root",
+                     *             "userId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "keyId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "label": "example"
+                     *           },
+                     *           "side": "admin",
+                     *           "objectType": "buyer",
+                     *           "objectId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "action": "created",
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "changes": {
+                     *             "example": {
+                     *               "from": {},
+                     *               "to": {}
+                     *             }
+                     *           },
+                     *           "note": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuditLog"];
                 };
             };
@@ -17109,6 +21893,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "entries": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "at": "example",
+                     *           "actor": {
+                     *             "type": "root",
+                     *             "userId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "keyId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "label": "example"
+                     *           },
+                     *           "side": "admin",
+                     *           "objectType": "buyer",
+                     *           "objectId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "action": "created",
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "changes": {
+                     *             "example": {
+                     *               "from": {},
+                     *               "to": {}
+                     *             }
+                     *           },
+                     *           "note": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuditLog"];
                 };
             };
@@ -17166,7 +21979,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -17186,7 +22013,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ready",
+                     *       "database": true,
+                     *       "temporal": true,
+                     *       "bus": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["Ready"];
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description not ready */
@@ -17216,7 +22060,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example # HELP leadwire_offers_open Offers open now (read from the database at scrape)
+                     *     # TYPE leadwire_offers_open gauge
+                     *     leadwire_offers_open 3
+                     */
                     "text/plain; version=0.0.4": string;
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -17236,7 +22094,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "openapi": "3.1.0",
+                     *       "info": {
+                     *         "title": "Leadwire API",
+                     *         "version": "0.1.0"
+                     *       },
+                     *       "paths": {}
+                     *     }
+                     */
                     "application/json": Record<string, never>;
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -17256,7 +22133,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "asyncapi": "3.0.0",
+                     *       "info": {
+                     *         "title": "Leadwire live feed",
+                     *         "version": "0.1.0"
+                     *       },
+                     *       "channels": {}
+                     *     }
+                     */
                     "application/json": Record<string, never>;
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -17276,7 +22172,77 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /** @example <!doctype html><html lang="en">…</html> */
                     "text/html": string;
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    apiReference: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description HTML */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example <!doctype html><html lang="en">…</html> */
+                    "text/html": string;
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    apiReferenceScript: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JavaScript */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example /* @scalar/api-reference *\/ */
+                    "text/javascript": string;
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -17296,6 +22262,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description upgrade refused: missing or invalid buyer key */
             401: {
