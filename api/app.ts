@@ -135,6 +135,8 @@ export interface Api {
   attachFeed(server: http.Server): FeedHandle;
   /** The route objects the app serves (and the OpenAPI document describes). */
   routes: readonly AnyRoute[];
+  /** The OpenAPI document this app serves at /v1/openapi.json. */
+  document(): Record<string, unknown>;
 }
 
 const BODY_LIMIT = '1mb'; // 1 MiB
@@ -262,6 +264,7 @@ export function createApi(deps: ApiDeps): Api {
   let doc: Record<string, unknown> | null = null;
   let html: string | null = null;
   let asyncApi: Record<string, unknown> | null = null;
+  const document = () => (doc ??= buildOpenApi(routes, { publicUrl: services.publicUrl }));
   const routes: AnyRoute[] = [
     ...sessionRoutes,
     ...accountRoutes,
@@ -295,8 +298,8 @@ export function createApi(deps: ApiDeps): Api {
     ...twoFactorRoutes,
     ...auditRoutes,
     ...opsRoutes({
-      json: () => (doc ??= buildOpenApi(routes)),
-      html: () => (html ??= docsPage((doc ??= buildOpenApi(routes)))),
+      json: () => document(),
+      html: () => (html ??= docsPage(document())),
       asyncApi: () => (asyncApi ??= buildAsyncApi()),
     }),
   ];
@@ -324,6 +327,7 @@ export function createApi(deps: ApiDeps): Api {
   return {
     app,
     routes,
+    document,
     attachFeed(server) {
       if (feed) throw new Error('attachFeed: this API already serves a feed');
       feed = attachFeedGateway(server, services, {

@@ -241,6 +241,8 @@ const AUTHORIZATION = {
   openapi: PUBLIC,
   asyncapi: PUBLIC,
   docs: PUBLIC,
+  apiReference: PUBLIC,
+  apiReferenceScript: PUBLIC,
   /** The feed's plain-HTTP description (426 without an upgrade); the socket itself is `openFeed`. */
   feed: PUBLIC,
 } as const satisfies Record<string, readonly Grant[]>;

@@ -5,6 +5,7 @@
  * that renders it (no scripts, no CDN).
  */
 import { grantsOf, grantWords } from './authorization';
+import { exampleOf } from './openapi-examples';
 import { type DocumentSchemas, documentSchemas, type SchemaUse } from './openapi-schemas';
 import type { AnyRoute, ResponseDoc, ResponseHeader } from './route';
 import { WEBHOOK_EVENTS } from './routes/webhook-events.schemas';
@@ -52,30 +53,41 @@ function parameters(route: AnyRoute, schemas: DocumentSchemas): Json[] {
 const HEADERS = {
   'Retry-After': {
     description: 'Seconds to wait before trying again.',
+    required: true,
     schema: { type: 'integer', minimum: 0 },
   },
   RateLimit: {
     description:
       'What is left of the quota named in RateLimit-Policy (IETF draft-ietf-httpapi-ratelimit-headers, Structured Field): ' +
       '`"<policy>";r=<requests left>;t=<seconds until the quota is whole again>`.',
+    required: true,
     schema: { type: 'string', examples: ['"claims";r=29;t=1'] },
   },
   'RateLimit-Policy': {
     description:
       'The quota this route draws on: `"<policy>";q=<requests in a burst>;w=<seconds in which a spent quota comes back>` (a token bucket refilling continuously).',
+    required: true,
     schema: { type: 'string', examples: ['"claims";q=30;w=3'] },
   },
   'Idempotent-Replayed': {
     description: '`true` when this is the stored answer to an earlier request with the same Idempotency-Key.',
     schema: { type: 'string', enum: ['true'] },
   },
-  Location: { description: 'Where the browser goes next.', schema: { type: 'string' } },
-  'Set-Cookie': { description: 'The session cookie (set or cleared).', schema: { type: 'string' } },
+  Location: { description: 'Where the browser goes next.', required: true, schema: { type: 'string' } },
+  'Set-Cookie': { description: 'The session cookie (set or cleared).', required: true, schema: { type: 'string' } },
 } satisfies Record<string, Json>;
 type HeaderName = keyof typeof HEADERS;
 
-/** The statuses an answer has before the route's handler runs (authentication, the body's shape), so before a quota is drawn. */
-const BEFORE_HANDLER = new Set([400, 401, 413, 415]);
+/**
+ * The statuses an answer may have before the route's handler runs (the body's shape, authentication, the
+ * authorization table's 403), so before a quota is drawn.
+ */
+const BEFORE_HANDLER = new Set([400, 401, 403, 413, 415]);
+
+/** Every route validates its path and query (an unknown query parameter is refused), so any may answer 400. */
+const ANY_BAD_INPUT: ResponseDoc = {
+  description: 'invalid input (`validation_failed`): a bad path parameter or an unknown query parameter',
+};
 
 /** Which headers a route's answer with this status carries. */
 function responseHeaders(route: AnyRoute, status: number, doc: ResponseDoc): HeaderName[] {
@@ -94,11 +106,23 @@ function response(route: AnyRoute, status: number, doc: ResponseDoc, schemas: Do
   return { description: doc.description, ...headers, ...responseContent(status, doc, schemas) };
 }
 
+/** A media type object with its example: the one given, else one built from the schema (success answers and request bodies). */
+function withExample(schema: Json, example: unknown, schemas: DocumentSchemas, wanted: boolean): Json {
+  if (!wanted) return { schema };
+  return { schema, example: example !== undefined ? example : exampleOf(schema, schemas.components) };
+}
+
 function responseContent(status: number, doc: ResponseDoc, schemas: DocumentSchemas): Json {
   const PROBLEM_CONTENT = { 'application/problem+json': { schema: schemas.of(ProblemSchema, 'output') } };
+  const success = status >= 200 && status < 300;
   if (doc.schema) {
     const content = {
-      [doc.contentType ?? 'application/json']: { schema: schemas.of(doc.schema, 'output') },
+      [doc.contentType ?? 'application/json']: withExample(
+        schemas.of(doc.schema, 'output'),
+        doc.example,
+        schemas,
+        success,
+      ),
       ...(doc.orProblem ? PROBLEM_CONTENT : {}),
     };
     return { content };
@@ -106,7 +130,14 @@ function responseContent(status: number, doc: ResponseDoc, schemas: DocumentSche
   // A body without a schema of its own: a JSON document (the OpenAPI and AsyncAPI documents), else text (CSV, HTML).
   if (doc.contentType)
     return {
-      content: { [doc.contentType]: { schema: { type: /json$/.test(doc.contentType) ? 'object' : 'string' } } },
+      content: {
+        [doc.contentType]: withExample(
+          { type: /json$/.test(doc.contentType) ? 'object' : 'string' },
+          doc.example,
+          schemas,
+          success && doc.example !== undefined,
+        ),
+      },
     };
   if (status >= 400) return { content: PROBLEM_CONTENT };
   return {};
@@ -134,16 +165,32 @@ function operation(route: AnyRoute, schemas: DocumentSchemas): Json {
           }
         : { security: [] }),
     parameters: parameters(route, schemas),
+    ...(route.fileBody
+      ? {
+          requestBody: {
+            required: true,
+            description: route.fileBody.description,
+            content: Object.fromEntries(
+              route.fileBody.mediaTypes.map((type) => [
+                type,
+                { schema: { type: 'string' }, example: route.fileBody!.example },
+              ]),
+            ),
+          },
+        }
+      : {}),
     ...(route.body
       ? {
           requestBody: {
             required: !route.bodyOptional,
-            content: { 'application/json': { schema: schemas.of(route.body, 'input') } },
+            content: {
+              'application/json': withExample(schemas.of(route.body, 'input'), route.bodyExample, schemas, true),
+            },
           },
         }
       : {}),
     responses: Object.fromEntries(
-      Object.entries(route.responses)
+      Object.entries({ 400: ANY_BAD_INPUT, ...route.responses })
         .sort(([a], [b]) => Number(a) - Number(b))
         .map(([status, doc]) => [status, response(route, Number(status), doc, schemas)]),
     ),
@@ -180,6 +227,8 @@ function webhooks(schemas: DocumentSchemas): Json {
           description:
             "Sent to the buyer's webhook URL, signed per Standard Webhooks. The body is payload version 1 (the first shape) " +
             "or 2 (`{type, timestamp, data}`), as the buyer's `delivery.payloadVersion` says. Answer 2xx; anything else is retried with backoff (a `Retry-After` wins), a 410 pauses the endpoint.",
+          // No credential of the receiver's: the request proves itself by its signature (the headers above).
+          security: [],
           parameters: WEBHOOK_HEADERS,
           requestBody: {
             required: true,
@@ -210,7 +259,15 @@ function schemaUses(routes: AnyRoute[]): SchemaUse[] {
   return uses;
 }
 
-export function buildOpenApi(routes: AnyRoute[], version = '0.1.0'): Json {
+/** Where the API is reached: its public URL (LW_PUBLIC_URL), else the origin the document was fetched from. */
+function servers(publicUrl: string | null | undefined): Json[] {
+  return publicUrl
+    ? [{ url: publicUrl.replace(/\/+$/, ''), description: 'this deployment' }]
+    : [{ url: '/', description: 'the origin that served this document (set LW_PUBLIC_URL to name it)' }];
+}
+
+export function buildOpenApi(routes: AnyRoute[], opts: { version?: string; publicUrl?: string | null } = {}): Json {
+  const version = opts.version ?? '0.1.0';
   const schemas = documentSchemas(schemaUses(routes));
   const paths: Record<string, Json> = {};
   for (const route of routes) {
@@ -222,10 +279,12 @@ export function buildOpenApi(routes: AnyRoute[], version = '0.1.0'): Json {
     info: {
       title: 'Leadwire API',
       version,
+      license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
       description:
         'Real-time lead distribution: agencies submit leads, buyers claim them (ping post) or receive them (push). ' +
         'Errors are `application/problem+json` with a stable `code`. Lists take `?limit=` (1–200) and an opaque `cursor`, and answer `nextCursor`.',
     },
+    servers: servers(opts.publicUrl),
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     tags: [...new Set([...routes.map((r) => r.tag), 'Webhooks'])].map((name) => ({ name })),
     paths,

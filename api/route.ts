@@ -42,6 +42,8 @@ export interface ResponseDoc {
   orProblem?: boolean;
   /** Response headers this answer always carries, by name (components in api/openapi.ts `HEADERS`). */
   headers?: ResponseHeader[];
+  /** The document's example of this answer (default: one built from the schema, api/openapi-examples.ts). */
+  example?: unknown;
 }
 
 /**
@@ -49,6 +51,13 @@ export interface ResponseDoc {
  * routes with a `quota`) and Idempotent-Replayed (idempotent routes' 2xx) are added by the generator itself.
  */
 export type ResponseHeader = 'Location' | 'Set-Cookie';
+
+/** A request body the handler reads itself (a CSV upload): documented, not parsed by the pipeline. */
+export interface FileBody {
+  mediaTypes: string[];
+  description: string;
+  example: string;
+}
 
 const Empty = z.object({}).strict();
 
@@ -88,10 +97,14 @@ export interface RouteSpec<Op extends OperationId, P extends z.ZodType, Q extend
   params?: P;
   query?: Q;
   body?: B;
+  /** The document's example of the body (default: one built from the schema, api/openapi-examples.ts). */
+  bodyExample?: unknown;
   /** The body may be omitted entirely (e.g. a claim without requestId). */
   bodyOptional?: boolean;
   /** The body's bytes are kept for the handler (`rawBody`: a signature over them is checked); `body` still parses them. */
   rawBody?: boolean;
+  /** A body that is not JSON (a file, streamed by the handler itself from `req`): its media types and shape, for the document. */
+  fileBody?: FileBody;
   /** Accepts `Idempotency-Key`. */
   idempotent?: boolean;
   /** The rate-limit policy whose quota its answers advertise (RateLimit, RateLimit-Policy), e.g. `claims`. */
@@ -114,8 +127,10 @@ export interface AnyRoute {
   params: z.ZodType;
   query: z.ZodType;
   body?: z.ZodType;
+  bodyExample?: unknown;
   bodyOptional?: boolean;
   rawBody?: boolean;
+  fileBody?: FileBody;
   idempotent?: boolean;
   quota?: QuotaName;
   responses: Record<number, ResponseDoc>;

@@ -287,7 +287,8 @@ export const SETTINGS = {
     parse: url(['http:', 'https:']),
     fallback: null as string | null,
     shown: '`http://localhost:$PORT`',
-    meaning: 'base of the claim links in offer alerts (`<url>/?offer=<id>` opens Live Leads on the offer)',
+    meaning:
+      "base of the claim links in offer alerts (`<url>/?offer=<id>` opens Live Leads on the offer) and the OpenAPI document's `servers`",
   }),
   LW_STRIPE_API_BASE: declare({
     parse: url(['http:', 'https:']),

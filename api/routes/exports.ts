@@ -57,6 +57,7 @@ const CSV_OK = {
     description:
       "RFC 4180 CSV with a header row, streamed. A text cell beginning with =, +, -, @, a tab or a carriage return is written with a ' before it, in double quotes (formula injection); numbers and E.164 phone numbers are written as they are",
     contentType: 'text/csv',
+    example: 'id,createdAt,status,price\r\n7c9e6679-7425-40de-944b-e07fc1f90ae7,2026-03-14T09:26:53.000Z,sold,25\r\n',
   },
 };
 

@@ -5,6 +5,7 @@
  */
 import { databaseAnswers } from '../../db/connection';
 import { Problem } from '../problem';
+import { REFERENCE_SCRIPT_PATH, referencePage, referenceScript } from '../reference-page';
 import { type AnyRoute, route } from '../route';
 import type { ApiServices } from '../services';
 import { Responses } from './ops.schemas';
@@ -63,7 +64,9 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
         ]);
         const bus = services.bus.state().connected;
         const ready = database && temporal && bus;
-        return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not_ready', database, temporal, bus } };
+        const body = { status: ready ? ('ready' as const) : ('not_ready' as const), database, temporal, bus };
+        // A 503 says when to look again, as every 503 of this API does.
+        return ready ? { status: 200, body } : { status: 503, body, headers: { 'Retry-After': '5' } };
       },
     }),
 
@@ -74,7 +77,14 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
       tag: 'Ops',
       summary:
         'Prometheus metrics (requests, claims and their latency, feed connections and latency, offers open, activities, lead outcomes, deliveries)',
-      responses: { 200: { description: 'text exposition format', contentType: 'text/plain; version=0.0.4' } },
+      responses: {
+        200: {
+          description: 'text exposition format',
+          contentType: 'text/plain; version=0.0.4',
+          example:
+            '# HELP leadwire_offers_open Offers open now (read from the database at scrape)\n# TYPE leadwire_offers_open gauge\nleadwire_offers_open 3\n',
+        },
+      },
       async handler({ services }) {
         return {
           status: 200,
@@ -90,7 +100,13 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
       operationId: 'openapi',
       tag: 'Ops',
       summary: 'This document (OpenAPI 3.1), generated from the schemas the routes validate with',
-      responses: { 200: { description: 'the document', contentType: 'application/json' } },
+      responses: {
+        200: {
+          description: 'the document',
+          contentType: 'application/json',
+          example: { openapi: '3.1.0', info: { title: 'Leadwire API', version: '0.1.0' }, paths: {} },
+        },
+      },
       async handler() {
         return { status: 200, body: docs.json() };
       },
@@ -103,7 +119,13 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
       tag: 'Ops',
       summary:
         'The live feed (/v1/feed) as an AsyncAPI 3.0 document, generated from the message schemas the gateway uses',
-      responses: { 200: { description: 'the document', contentType: 'application/json' } },
+      responses: {
+        200: {
+          description: 'the document',
+          contentType: 'application/json',
+          example: { asyncapi: '3.0.0', info: { title: 'Leadwire live feed', version: '0.1.0' }, channels: {} },
+        },
+      },
       async handler() {
         return { status: 200, body: docs.asyncApi() };
       },
@@ -115,9 +137,39 @@ export function opsRoutes(docs: { json: () => unknown; html: () => string; async
       operationId: 'docs',
       tag: 'Ops',
       summary: 'The API reference as a web page',
-      responses: { 200: { description: 'HTML', contentType: 'text/html' } },
+      responses: {
+        200: { description: 'HTML', contentType: 'text/html', example: '<!doctype html><html lang="en">…</html>' },
+      },
       async handler() {
         return { status: 200, raw: docs.html(), contentType: 'text/html; charset=utf-8' };
+      },
+    }),
+
+    route({
+      method: 'get',
+      path: '/v1/reference',
+      operationId: 'apiReference',
+      tag: 'Ops',
+      summary: "The API reference (Scalar's renderer, served from this API: it works offline)",
+      responses: {
+        200: { description: 'HTML', contentType: 'text/html', example: '<!doctype html><html lang="en">…</html>' },
+      },
+      async handler() {
+        return { status: 200, raw: referencePage('Leadwire API reference'), contentType: 'text/html; charset=utf-8' };
+      },
+    }),
+
+    route({
+      method: 'get',
+      path: REFERENCE_SCRIPT_PATH,
+      operationId: 'apiReferenceScript',
+      tag: 'Ops',
+      summary: "The reference page's script: Scalar's standalone bundle (@scalar/api-reference)",
+      responses: {
+        200: { description: 'JavaScript', contentType: 'text/javascript', example: '/* @scalar/api-reference */' },
+      },
+      async handler() {
+        return { status: 200, raw: referenceScript(), contentType: 'text/javascript; charset=utf-8' };
       },
     }),
 

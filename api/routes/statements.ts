@@ -29,6 +29,8 @@ const CSV_OK = {
     description:
       'RFC 4180 CSV with a header row: an `opening` row, one row per ledger entry (oldest first), a `closing` row',
     contentType: 'text/csv',
+    example:
+      'at,kind,amount,balance,note\r\n2026-03-01T00:00:00.000Z,opening,,100,\r\n2026-03-14T09:26:53.000Z,sale,-25,75,\r\n2026-03-31T23:59:59.999Z,closing,,75,\r\n',
   },
 };
 const JSON_OR_CSV = {

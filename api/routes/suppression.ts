@@ -25,7 +25,7 @@ import { DEFAULT_PHONE_COUNTRY } from '../../domain/contact-checks';
 import { suppressionValue } from '../../domain/suppression';
 import { auditBy } from '../audit';
 import { notFound, Problem } from '../problem';
-import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, NOT_FOUND, route } from '../route';
+import { type AnyRoute, AUTH_ERRORS, BAD_INPUT, BODY_ERRORS, type FileBody, NOT_FOUND, route } from '../route';
 import type { ApiServices } from '../services';
 import { suppressionEntryView } from '../views';
 import {
@@ -77,6 +77,13 @@ async function loading(run: () => Promise<LoadReport>): Promise<LoadReport> {
     throw err;
   }
 }
+
+/** How the document shows an upload's body (the handler streams it from the request itself). */
+const csvFile = (example: string): FileBody => ({
+  mediaTypes: CSV_TYPES,
+  description: 'The file: one column, one value per line, a header line optional.',
+  example,
+});
 
 const UPLOAD_ERRORS = {
   400: {
@@ -215,6 +222,7 @@ export const suppressionRoutes: AnyRoute[] = [
       'It streams through with constant memory, in batches of 5,000. Good lines load; bad ones are counted and the first 100 reported with their line numbers; ' +
       'a first line that is neither a header nor a value refuses the whole file before anything is stored (400 `bad_file`). Loading the same file again adds nothing.',
     query: SuppressionUploadQuery,
+    fileBody: csvFile('phone\n+15551234567\n+15557654321\n'),
     responses: {
       200: { description: 'the report', schema: Responses.SuppressionLoaded },
       ...UPLOAD_ERRORS,
@@ -255,6 +263,7 @@ export const suppressionRoutes: AnyRoute[] = [
       "The registry's area-code files as they are downloaded: one ten-digit US number per line. `national_dnc`, or `state_dnc` with `state`. " +
       "Kept once for every agency, as keyed HMACs under the platform's key. Streamed like an agency upload.",
     query: DncUploadQuery,
+    fileBody: csvFile('2125550100\n2125550101\n2125550102\n'),
     responses: {
       200: { description: 'the report', schema: Responses.SuppressionLoaded },
       ...UPLOAD_ERRORS,

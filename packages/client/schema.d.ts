@@ -3141,6 +3141,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/reference": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The API reference (Scalar's renderer, served from this API: it works offline)
+         * @description No authentication.
+         */
+        get: operations["apiReference"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reference/scalar.js": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The reference page's script: Scalar's standalone bundle (@scalar/api-reference)
+         * @description No authentication.
+         */
+        get: operations["apiReferenceScript"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/feed": {
         parameters: {
             query?: never;
@@ -6488,6 +6528,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "jane.doe@example.com",
+                 *       "password": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SignInBody"];
             };
         };
@@ -6499,6 +6545,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "stage": "full",
+                     *       "secondFactors": [
+                     *         "totp"
+                     *       ],
+                     *       "csrfToken": "example",
+                     *       "user": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "email": "example",
+                     *         "displayName": "example",
+                     *         "createdAt": "example"
+                     *       },
+                     *       "organisation": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "platform",
+                     *         "role": "operator",
+                     *         "agency": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "buyer": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "source": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         }
+                     *       },
+                     *       "memberships": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "platform",
+                     *           "role": "operator",
+                     *           "agency": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "buyer": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "source": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Session"];
                 };
             };
@@ -6559,6 +6656,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "jane.doe@example.com"
+                 *     }
+                 */
                 "application/json": components["schemas"]["EmailBody"];
             };
         };
@@ -6569,6 +6671,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /** @example {} */
                     "application/json": components["schemas"]["Accepted"];
                 };
             };
@@ -6610,6 +6713,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "q8vT3nS0pXw2Lm5Kd7Rb1Zc4"
+                 *     }
+                 */
                 "application/json": components["schemas"]["LinkCompleteBody"];
             };
         };
@@ -6621,6 +6729,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "stage": "full",
+                     *       "secondFactors": [
+                     *         "totp"
+                     *       ],
+                     *       "csrfToken": "example",
+                     *       "user": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "email": "example",
+                     *         "displayName": "example",
+                     *         "createdAt": "example"
+                     *       },
+                     *       "organisation": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "platform",
+                     *         "role": "operator",
+                     *         "agency": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "buyer": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "source": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         }
+                     *       },
+                     *       "memberships": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "platform",
+                     *           "role": "operator",
+                     *           "agency": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "buyer": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "source": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Session"];
                 };
             };
@@ -6662,6 +6821,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "jane.doe@example.com"
+                 *     }
+                 */
                 "application/json": components["schemas"]["EmailBody"];
             };
         };
@@ -6672,6 +6836,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /** @example {} */
                     "application/json": components["schemas"]["Accepted"];
                 };
             };
@@ -6713,6 +6878,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "q8vT3nS0pXw2Lm5Kd7Rb1Zc4",
+                 *       "password": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ResetCompleteBody"];
             };
         };
@@ -6768,7 +6939,67 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "stage": "full",
+                     *       "secondFactors": [
+                     *         "totp"
+                     *       ],
+                     *       "csrfToken": "example",
+                     *       "user": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "email": "example",
+                     *         "displayName": "example",
+                     *         "createdAt": "example"
+                     *       },
+                     *       "organisation": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "platform",
+                     *         "role": "operator",
+                     *         "agency": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "buyer": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "source": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         }
+                     *       },
+                     *       "memberships": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "platform",
+                     *           "role": "operator",
+                     *           "agency": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "buyer": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "source": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description not signed in (`unauthorized`) */
@@ -6800,6 +7031,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "membershipId": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ChooseOrganisationBody"];
             };
         };
@@ -6810,6 +7046,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "stage": "full",
+                     *       "secondFactors": [
+                     *         "totp"
+                     *       ],
+                     *       "csrfToken": "example",
+                     *       "user": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "email": "example",
+                     *         "displayName": "example",
+                     *         "createdAt": "example"
+                     *       },
+                     *       "organisation": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "platform",
+                     *         "role": "operator",
+                     *         "agency": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "buyer": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "source": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         }
+                     *       },
+                     *       "memberships": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "platform",
+                     *           "role": "operator",
+                     *           "agency": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "buyer": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "source": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Session"];
                 };
             };
@@ -6886,6 +7173,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description not signed in (`unauthorized`) */
             401: {
                 headers: {
@@ -6915,6 +7211,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "displayName": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["AccountPatchBody"];
             };
         };
@@ -6925,6 +7226,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "email": "example",
+                     *       "displayName": "example",
+                     *       "createdAt": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserView"];
                 };
             };
@@ -6984,6 +7293,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "currentPassword": "example",
+                 *       "newPassword": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PasswordChangeBody"];
             };
         };
@@ -7067,7 +7382,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "sessions": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "current": true,
+                     *           "method": "password",
+                     *           "device": "example",
+                     *           "ip": "example",
+                     *           "createdAt": "example",
+                     *           "lastUsedAt": "example",
+                     *           "expiresAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Sessions"];
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description not signed in (`unauthorized`), or the second factor is still owed (`second_factor_required`) */
@@ -7107,6 +7447,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description not signed in (`unauthorized`), or the second factor is still owed (`second_factor_required`) */
             401: {
@@ -7153,6 +7502,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description not signed in (`unauthorized`), or the second factor is still owed (`second_factor_required`) */
             401: {
                 headers: {
@@ -7182,6 +7540,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "example",
+                 *       "timeZone": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["AgencyCreate"];
             };
         };
@@ -7192,6 +7556,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "agency": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "timeZone": "example",
+                     *         "createdAt": "example"
+                     *       },
+                     *       "adminKey": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AgencyCreated"];
                 };
             };
@@ -7272,6 +7647,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "serviceLines": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "key": "example",
+                     *           "name": "example",
+                     *           "createdAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ServiceLines"];
                 };
             };
@@ -7323,6 +7711,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "key": "example",
+                 *       "name": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ServiceLineCreate"];
             };
         };
@@ -7333,6 +7727,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "serviceLine": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "key": "example",
+                     *         "name": "example",
+                     *         "createdAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["ServiceLine"];
                 };
             };
@@ -7417,6 +7821,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "settings": {
+                     *         "duplicateWindowDays": 1,
+                     *         "requireConsent": true,
+                     *         "phoneCountry": "example",
+                     *         "autoPauseAfterFailures": 1,
+                     *         "retentionDays": 1,
+                     *         "returns": {
+                     *           "windowDays": 1,
+                     *           "allowedReasons": [
+                     *             "example"
+                     *           ],
+                     *           "maxReturnRate": 1
+                     *         },
+                     *         "selfService": {
+                     *           "enabled": true,
+                     *           "maxCaps": {
+                     *             "daily": 1,
+                     *             "weekly": 1,
+                     *             "monthly": 1
+                     *           },
+                     *           "allowedStates": [
+                     *             "TX"
+                     *           ],
+                     *           "allowedZipPrefixes": [
+                     *             "752"
+                     *           ],
+                     *           "allowFilters": true
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Settings"];
                 };
             };
@@ -7468,6 +7905,37 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "duplicateWindowDays": 1,
+                 *       "requireConsent": true,
+                 *       "phoneCountry": "example",
+                 *       "autoPauseAfterFailures": 1,
+                 *       "retentionDays": 1,
+                 *       "returns": {
+                 *         "windowDays": 1,
+                 *         "allowedReasons": [
+                 *           "example"
+                 *         ],
+                 *         "maxReturnRate": 1
+                 *       },
+                 *       "selfService": {
+                 *         "enabled": true,
+                 *         "maxCaps": {
+                 *           "daily": 1,
+                 *           "weekly": 1,
+                 *           "monthly": 1
+                 *         },
+                 *         "allowedStates": [
+                 *           "TX"
+                 *         ],
+                 *         "allowedZipPrefixes": [
+                 *           "752"
+                 *         ],
+                 *         "allowFilters": true
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["AgencySettingsPatch"];
             };
         };
@@ -7478,6 +7946,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "settings": {
+                     *         "duplicateWindowDays": 1,
+                     *         "requireConsent": true,
+                     *         "phoneCountry": "example",
+                     *         "autoPauseAfterFailures": 1,
+                     *         "retentionDays": 1,
+                     *         "returns": {
+                     *           "windowDays": 1,
+                     *           "allowedReasons": [
+                     *             "example"
+                     *           ],
+                     *           "maxReturnRate": 1
+                     *         },
+                     *         "selfService": {
+                     *           "enabled": true,
+                     *           "maxCaps": {
+                     *             "daily": 1,
+                     *             "weekly": 1,
+                     *             "monthly": 1
+                     *           },
+                     *           "allowedStates": [
+                     *             "TX"
+                     *           ],
+                     *           "allowedZipPrefixes": [
+                     *             "752"
+                     *           ],
+                     *           "allowFilters": true
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Settings"];
                 };
             };
@@ -7553,6 +8054,150 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "kind": "root",
+                     *       "agency": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "timeZone": "example",
+                     *         "createdAt": "example"
+                     *       },
+                     *       "buyer": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "status": "active",
+                     *         "pauseReason": "example",
+                     *         "serviceLines": [
+                     *           "example"
+                     *         ],
+                     *         "zipCodes": [
+                     *           "example"
+                     *         ],
+                     *         "states": [
+                     *           "example"
+                     *         ],
+                     *         "caps": {
+                     *           "daily": 1,
+                     *           "weekly": 1,
+                     *           "monthly": 1
+                     *         },
+                     *         "delivery": {
+                     *           "webhookUrl": "https://example.com/leads",
+                     *           "email": "jane.doe@example.com",
+                     *           "fieldMapping": {
+                     *             "rename": {
+                     *               "example": "example"
+                     *             },
+                     *             "static": {
+                     *               "example": "example"
+                     *             },
+                     *             "omit": [
+                     *               "example"
+                     *             ]
+                     *           },
+                     *           "smsTo": "+15551234567",
+                     *           "voiceTo": "+15551234567",
+                     *           "phoneFormat": "as_sent",
+                     *           "payloadVersion": 1
+                     *         },
+                     *         "balance": 1,
+                     *         "pausedBy": "admin",
+                     *         "consecutiveDeliveryFailures": 1,
+                     *         "webhookPausedAt": "example",
+                     *         "webhookPauseReason": "example",
+                     *         "timeZone": "example",
+                     *         "schedule": {
+                     *           "mon": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "tue": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "wed": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "thu": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "fri": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "sat": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "sun": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "pauses": [
+                     *           {
+                     *             "from": "2026-03-14T09:26:53.000Z",
+                     *             "until": "2026-03-14T09:26:53.000Z",
+                     *             "note": "example"
+                     *           }
+                     *         ],
+                     *         "filters": {
+                     *           "match": "all",
+                     *           "rules": [
+                     *             {
+                     *               "field": "example",
+                     *               "op": "equals",
+                     *               "value": "example"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "alerts": {
+                     *           "channels": [
+                     *             "webhook"
+                     *           ],
+                     *           "minPrice": 1,
+                     *           "quietHours": {
+                     *             "from": "09:00",
+                     *             "to": "09:00"
+                     *           }
+                     *         },
+                     *         "lowBalanceThreshold": 1,
+                     *         "lowBalance": true,
+                     *         "availability": {
+                     *           "open": true,
+                     *           "opensAt": "example",
+                     *           "why": "schedule"
+                     *         },
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       },
+                     *       "source": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "status": "active",
+                     *         "balance": 1,
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Me"];
                 };
             };
@@ -7595,6 +8240,96 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "caps": {
+                 *         "daily": 1,
+                 *         "weekly": 1,
+                 *         "monthly": 1
+                 *       },
+                 *       "zipCodes": [
+                 *         "75201"
+                 *       ],
+                 *       "states": [
+                 *         "TX"
+                 *       ],
+                 *       "status": "active",
+                 *       "pauseReason": "example",
+                 *       "timeZone": "example",
+                 *       "schedule": {
+                 *         "mon": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "tue": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "wed": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "thu": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "fri": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "sat": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "sun": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ]
+                 *       },
+                 *       "pauses": [
+                 *         {
+                 *           "from": "2026-03-14T09:26:53.000Z",
+                 *           "until": "2026-03-14T09:26:53.000Z",
+                 *           "note": "example"
+                 *         }
+                 *       ],
+                 *       "filters": {
+                 *         "match": "all",
+                 *         "rules": [
+                 *           {
+                 *             "field": "example",
+                 *             "op": "equals",
+                 *             "value": "example"
+                 *           }
+                 *         ]
+                 *       },
+                 *       "alerts": {
+                 *         "channels": [
+                 *           "webhook"
+                 *         ],
+                 *         "minPrice": 1,
+                 *         "quietHours": {
+                 *           "from": "09:00",
+                 *           "to": "09:00"
+                 *         }
+                 *       },
+                 *       "lowBalanceThreshold": 1
+                 *     }
+                 */
                 "application/json": components["schemas"]["MePatch"];
             };
         };
@@ -7605,6 +8340,150 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "kind": "root",
+                     *       "agency": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "timeZone": "example",
+                     *         "createdAt": "example"
+                     *       },
+                     *       "buyer": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "status": "active",
+                     *         "pauseReason": "example",
+                     *         "serviceLines": [
+                     *           "example"
+                     *         ],
+                     *         "zipCodes": [
+                     *           "example"
+                     *         ],
+                     *         "states": [
+                     *           "example"
+                     *         ],
+                     *         "caps": {
+                     *           "daily": 1,
+                     *           "weekly": 1,
+                     *           "monthly": 1
+                     *         },
+                     *         "delivery": {
+                     *           "webhookUrl": "https://example.com/leads",
+                     *           "email": "jane.doe@example.com",
+                     *           "fieldMapping": {
+                     *             "rename": {
+                     *               "example": "example"
+                     *             },
+                     *             "static": {
+                     *               "example": "example"
+                     *             },
+                     *             "omit": [
+                     *               "example"
+                     *             ]
+                     *           },
+                     *           "smsTo": "+15551234567",
+                     *           "voiceTo": "+15551234567",
+                     *           "phoneFormat": "as_sent",
+                     *           "payloadVersion": 1
+                     *         },
+                     *         "balance": 1,
+                     *         "pausedBy": "admin",
+                     *         "consecutiveDeliveryFailures": 1,
+                     *         "webhookPausedAt": "example",
+                     *         "webhookPauseReason": "example",
+                     *         "timeZone": "example",
+                     *         "schedule": {
+                     *           "mon": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "tue": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "wed": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "thu": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "fri": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "sat": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "sun": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "pauses": [
+                     *           {
+                     *             "from": "2026-03-14T09:26:53.000Z",
+                     *             "until": "2026-03-14T09:26:53.000Z",
+                     *             "note": "example"
+                     *           }
+                     *         ],
+                     *         "filters": {
+                     *           "match": "all",
+                     *           "rules": [
+                     *             {
+                     *               "field": "example",
+                     *               "op": "equals",
+                     *               "value": "example"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "alerts": {
+                     *           "channels": [
+                     *             "webhook"
+                     *           ],
+                     *           "minPrice": 1,
+                     *           "quietHours": {
+                     *             "from": "09:00",
+                     *             "to": "09:00"
+                     *           }
+                     *         },
+                     *         "lowBalanceThreshold": 1,
+                     *         "lowBalance": true,
+                     *         "availability": {
+                     *           "open": true,
+                     *           "opensAt": "example",
+                     *           "why": "schedule"
+                     *         },
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       },
+                     *       "source": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "status": "active",
+                     *         "balance": 1,
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Me"];
                 };
             };
@@ -7698,6 +8577,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "balance": 1,
+                     *       "entries": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "top_up",
+                     *           "amount": 1,
+                     *           "balanceAfter": 1,
+                     *           "reference": "example",
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "createdAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Wallet"];
                 };
             };
@@ -7760,6 +8656,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "entries": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "top_up",
+                     *           "amount": 1,
+                     *           "balanceAfter": 1,
+                     *           "reference": "example",
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "createdAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Ledger"];
                 };
             };
@@ -7822,6 +8735,49 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "leads": [
+                     *         {
+                     *           "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "price": 1,
+                     *           "status": "active",
+                     *           "wonAt": "example",
+                     *           "lead": {
+                     *             "firstName": "example",
+                     *             "lastName": "example",
+                     *             "phone": "example",
+                     *             "email": "example",
+                     *             "address": "example",
+                     *             "city": "example",
+                     *             "state": "TX",
+                     *             "zip": "75201",
+                     *             "answers": {
+                     *               "example": "example"
+                     *             },
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "consent": {
+                     *               "text": "example",
+                     *               "timestamp": "2026-03-14T09:26:53.000Z",
+                     *               "ip": "192.0.2.10",
+                     *               "userAgent": "example",
+                     *               "certificateUrl": "https://example.com/leads"
+                     *             }
+                     *           },
+                     *           "consentClaim": {
+                     *             "provider": "trustedform",
+                     *             "status": "pending",
+                     *             "answer": {},
+                     *             "error": "example",
+                     *             "flagged": true,
+                     *             "claimedAt": "example"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["WonLeads"];
                 };
             };
@@ -7885,6 +8841,138 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "buyers": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example",
+                     *           "status": "active",
+                     *           "pauseReason": "example",
+                     *           "serviceLines": [
+                     *             "example"
+                     *           ],
+                     *           "zipCodes": [
+                     *             "example"
+                     *           ],
+                     *           "states": [
+                     *             "example"
+                     *           ],
+                     *           "caps": {
+                     *             "daily": 1,
+                     *             "weekly": 1,
+                     *             "monthly": 1
+                     *           },
+                     *           "delivery": {
+                     *             "webhookUrl": "https://example.com/leads",
+                     *             "email": "jane.doe@example.com",
+                     *             "fieldMapping": {
+                     *               "rename": {
+                     *                 "example": "example"
+                     *               },
+                     *               "static": {
+                     *                 "example": "example"
+                     *               },
+                     *               "omit": [
+                     *                 "example"
+                     *               ]
+                     *             },
+                     *             "smsTo": "+15551234567",
+                     *             "voiceTo": "+15551234567",
+                     *             "phoneFormat": "as_sent",
+                     *             "payloadVersion": 1
+                     *           },
+                     *           "balance": 1,
+                     *           "pausedBy": "admin",
+                     *           "consecutiveDeliveryFailures": 1,
+                     *           "webhookPausedAt": "example",
+                     *           "webhookPauseReason": "example",
+                     *           "timeZone": "example",
+                     *           "schedule": {
+                     *             "mon": [
+                     *               {
+                     *                 "from": "09:00",
+                     *                 "to": "09:00"
+                     *               }
+                     *             ],
+                     *             "tue": [
+                     *               {
+                     *                 "from": "09:00",
+                     *                 "to": "09:00"
+                     *               }
+                     *             ],
+                     *             "wed": [
+                     *               {
+                     *                 "from": "09:00",
+                     *                 "to": "09:00"
+                     *               }
+                     *             ],
+                     *             "thu": [
+                     *               {
+                     *                 "from": "09:00",
+                     *                 "to": "09:00"
+                     *               }
+                     *             ],
+                     *             "fri": [
+                     *               {
+                     *                 "from": "09:00",
+                     *                 "to": "09:00"
+                     *               }
+                     *             ],
+                     *             "sat": [
+                     *               {
+                     *                 "from": "09:00",
+                     *                 "to": "09:00"
+                     *               }
+                     *             ],
+                     *             "sun": [
+                     *               {
+                     *                 "from": "09:00",
+                     *                 "to": "09:00"
+                     *               }
+                     *             ]
+                     *           },
+                     *           "pauses": [
+                     *             {
+                     *               "from": "2026-03-14T09:26:53.000Z",
+                     *               "until": "2026-03-14T09:26:53.000Z",
+                     *               "note": "example"
+                     *             }
+                     *           ],
+                     *           "filters": {
+                     *             "match": "all",
+                     *             "rules": [
+                     *               {
+                     *                 "field": "example",
+                     *                 "op": "equals",
+                     *                 "value": "example"
+                     *               }
+                     *             ]
+                     *           },
+                     *           "alerts": {
+                     *             "channels": [
+                     *               "webhook"
+                     *             ],
+                     *             "minPrice": 1,
+                     *             "quietHours": {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           },
+                     *           "lowBalanceThreshold": 1,
+                     *           "lowBalance": true,
+                     *           "availability": {
+                     *             "open": true,
+                     *             "opensAt": "example",
+                     *             "why": "schedule"
+                     *           },
+                     *           "createdAt": "example",
+                     *           "updatedAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Buyers"];
                 };
             };
@@ -7936,6 +9024,118 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "example",
+                 *       "serviceLines": [
+                 *         "example"
+                 *       ],
+                 *       "zipCodes": [
+                 *         "75201"
+                 *       ],
+                 *       "states": [
+                 *         "TX"
+                 *       ],
+                 *       "caps": {
+                 *         "daily": 1,
+                 *         "weekly": 1,
+                 *         "monthly": 1
+                 *       },
+                 *       "delivery": {
+                 *         "webhookUrl": "https://example.com/leads",
+                 *         "email": "jane.doe@example.com",
+                 *         "fieldMapping": {
+                 *           "rename": {
+                 *             "example": "example"
+                 *           },
+                 *           "static": {
+                 *             "example": "example"
+                 *           },
+                 *           "omit": [
+                 *             "example"
+                 *           ]
+                 *         },
+                 *         "smsTo": "+15551234567",
+                 *         "voiceTo": "+15551234567",
+                 *         "phoneFormat": "as_sent",
+                 *         "payloadVersion": 1
+                 *       },
+                 *       "status": "active",
+                 *       "timeZone": "example",
+                 *       "schedule": {
+                 *         "mon": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "tue": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "wed": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "thu": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "fri": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "sat": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "sun": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ]
+                 *       },
+                 *       "pauses": [
+                 *         {
+                 *           "from": "2026-03-14T09:26:53.000Z",
+                 *           "until": "2026-03-14T09:26:53.000Z",
+                 *           "note": "example"
+                 *         }
+                 *       ],
+                 *       "filters": {
+                 *         "match": "all",
+                 *         "rules": [
+                 *           {
+                 *             "field": "example",
+                 *             "op": "equals",
+                 *             "value": "example"
+                 *           }
+                 *         ]
+                 *       },
+                 *       "alerts": {
+                 *         "channels": [
+                 *           "webhook"
+                 *         ],
+                 *         "minPrice": 1,
+                 *         "quietHours": {
+                 *           "from": "09:00",
+                 *           "to": "09:00"
+                 *         }
+                 *       },
+                 *       "lowBalanceThreshold": 1
+                 *     }
+                 */
                 "application/json": components["schemas"]["BuyerCreate"];
             };
         };
@@ -7946,6 +9146,137 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "buyer": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "status": "active",
+                     *         "pauseReason": "example",
+                     *         "serviceLines": [
+                     *           "example"
+                     *         ],
+                     *         "zipCodes": [
+                     *           "example"
+                     *         ],
+                     *         "states": [
+                     *           "example"
+                     *         ],
+                     *         "caps": {
+                     *           "daily": 1,
+                     *           "weekly": 1,
+                     *           "monthly": 1
+                     *         },
+                     *         "delivery": {
+                     *           "webhookUrl": "https://example.com/leads",
+                     *           "email": "jane.doe@example.com",
+                     *           "fieldMapping": {
+                     *             "rename": {
+                     *               "example": "example"
+                     *             },
+                     *             "static": {
+                     *               "example": "example"
+                     *             },
+                     *             "omit": [
+                     *               "example"
+                     *             ]
+                     *           },
+                     *           "smsTo": "+15551234567",
+                     *           "voiceTo": "+15551234567",
+                     *           "phoneFormat": "as_sent",
+                     *           "payloadVersion": 1
+                     *         },
+                     *         "balance": 1,
+                     *         "pausedBy": "admin",
+                     *         "consecutiveDeliveryFailures": 1,
+                     *         "webhookPausedAt": "example",
+                     *         "webhookPauseReason": "example",
+                     *         "timeZone": "example",
+                     *         "schedule": {
+                     *           "mon": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "tue": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "wed": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "thu": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "fri": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "sat": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "sun": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "pauses": [
+                     *           {
+                     *             "from": "2026-03-14T09:26:53.000Z",
+                     *             "until": "2026-03-14T09:26:53.000Z",
+                     *             "note": "example"
+                     *           }
+                     *         ],
+                     *         "filters": {
+                     *           "match": "all",
+                     *           "rules": [
+                     *             {
+                     *               "field": "example",
+                     *               "op": "equals",
+                     *               "value": "example"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "alerts": {
+                     *           "channels": [
+                     *             "webhook"
+                     *           ],
+                     *           "minPrice": 1,
+                     *           "quietHours": {
+                     *             "from": "09:00",
+                     *             "to": "09:00"
+                     *           }
+                     *         },
+                     *         "lowBalanceThreshold": 1,
+                     *         "lowBalance": true,
+                     *         "availability": {
+                     *           "open": true,
+                     *           "opensAt": "example",
+                     *           "why": "schedule"
+                     *         },
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       },
+                     *       "apiKey": "example",
+                     *       "webhookSecret": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["BuyerCreated"];
                 };
             };
@@ -8023,6 +9354,135 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "buyer": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "status": "active",
+                     *         "pauseReason": "example",
+                     *         "serviceLines": [
+                     *           "example"
+                     *         ],
+                     *         "zipCodes": [
+                     *           "example"
+                     *         ],
+                     *         "states": [
+                     *           "example"
+                     *         ],
+                     *         "caps": {
+                     *           "daily": 1,
+                     *           "weekly": 1,
+                     *           "monthly": 1
+                     *         },
+                     *         "delivery": {
+                     *           "webhookUrl": "https://example.com/leads",
+                     *           "email": "jane.doe@example.com",
+                     *           "fieldMapping": {
+                     *             "rename": {
+                     *               "example": "example"
+                     *             },
+                     *             "static": {
+                     *               "example": "example"
+                     *             },
+                     *             "omit": [
+                     *               "example"
+                     *             ]
+                     *           },
+                     *           "smsTo": "+15551234567",
+                     *           "voiceTo": "+15551234567",
+                     *           "phoneFormat": "as_sent",
+                     *           "payloadVersion": 1
+                     *         },
+                     *         "balance": 1,
+                     *         "pausedBy": "admin",
+                     *         "consecutiveDeliveryFailures": 1,
+                     *         "webhookPausedAt": "example",
+                     *         "webhookPauseReason": "example",
+                     *         "timeZone": "example",
+                     *         "schedule": {
+                     *           "mon": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "tue": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "wed": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "thu": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "fri": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "sat": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "sun": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "pauses": [
+                     *           {
+                     *             "from": "2026-03-14T09:26:53.000Z",
+                     *             "until": "2026-03-14T09:26:53.000Z",
+                     *             "note": "example"
+                     *           }
+                     *         ],
+                     *         "filters": {
+                     *           "match": "all",
+                     *           "rules": [
+                     *             {
+                     *               "field": "example",
+                     *               "op": "equals",
+                     *               "value": "example"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "alerts": {
+                     *           "channels": [
+                     *             "webhook"
+                     *           ],
+                     *           "minPrice": 1,
+                     *           "quietHours": {
+                     *             "from": "09:00",
+                     *             "to": "09:00"
+                     *           }
+                     *         },
+                     *         "lowBalanceThreshold": 1,
+                     *         "lowBalance": true,
+                     *         "availability": {
+                     *           "open": true,
+                     *           "opensAt": "example",
+                     *           "why": "schedule"
+                     *         },
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Buyer"];
                 };
             };
@@ -8085,6 +9545,119 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "example",
+                 *       "status": "active",
+                 *       "pauseReason": "example",
+                 *       "serviceLines": [
+                 *         "example"
+                 *       ],
+                 *       "zipCodes": [
+                 *         "75201"
+                 *       ],
+                 *       "states": [
+                 *         "TX"
+                 *       ],
+                 *       "caps": {
+                 *         "daily": 1,
+                 *         "weekly": 1,
+                 *         "monthly": 1
+                 *       },
+                 *       "delivery": {
+                 *         "webhookUrl": "https://example.com/leads",
+                 *         "email": "jane.doe@example.com",
+                 *         "fieldMapping": {
+                 *           "rename": {
+                 *             "example": "example"
+                 *           },
+                 *           "static": {
+                 *             "example": "example"
+                 *           },
+                 *           "omit": [
+                 *             "example"
+                 *           ]
+                 *         },
+                 *         "smsTo": "+15551234567",
+                 *         "voiceTo": "+15551234567",
+                 *         "phoneFormat": "as_sent",
+                 *         "payloadVersion": 1
+                 *       },
+                 *       "timeZone": "example",
+                 *       "schedule": {
+                 *         "mon": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "tue": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "wed": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "thu": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "fri": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "sat": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ],
+                 *         "sun": [
+                 *           {
+                 *             "from": "09:00",
+                 *             "to": "09:00"
+                 *           }
+                 *         ]
+                 *       },
+                 *       "pauses": [
+                 *         {
+                 *           "from": "2026-03-14T09:26:53.000Z",
+                 *           "until": "2026-03-14T09:26:53.000Z",
+                 *           "note": "example"
+                 *         }
+                 *       ],
+                 *       "filters": {
+                 *         "match": "all",
+                 *         "rules": [
+                 *           {
+                 *             "field": "example",
+                 *             "op": "equals",
+                 *             "value": "example"
+                 *           }
+                 *         ]
+                 *       },
+                 *       "alerts": {
+                 *         "channels": [
+                 *           "webhook"
+                 *         ],
+                 *         "minPrice": 1,
+                 *         "quietHours": {
+                 *           "from": "09:00",
+                 *           "to": "09:00"
+                 *         }
+                 *       },
+                 *       "lowBalanceThreshold": 1
+                 *     }
+                 */
                 "application/json": components["schemas"]["BuyerPatch"];
             };
         };
@@ -8095,6 +9668,135 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "buyer": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "status": "active",
+                     *         "pauseReason": "example",
+                     *         "serviceLines": [
+                     *           "example"
+                     *         ],
+                     *         "zipCodes": [
+                     *           "example"
+                     *         ],
+                     *         "states": [
+                     *           "example"
+                     *         ],
+                     *         "caps": {
+                     *           "daily": 1,
+                     *           "weekly": 1,
+                     *           "monthly": 1
+                     *         },
+                     *         "delivery": {
+                     *           "webhookUrl": "https://example.com/leads",
+                     *           "email": "jane.doe@example.com",
+                     *           "fieldMapping": {
+                     *             "rename": {
+                     *               "example": "example"
+                     *             },
+                     *             "static": {
+                     *               "example": "example"
+                     *             },
+                     *             "omit": [
+                     *               "example"
+                     *             ]
+                     *           },
+                     *           "smsTo": "+15551234567",
+                     *           "voiceTo": "+15551234567",
+                     *           "phoneFormat": "as_sent",
+                     *           "payloadVersion": 1
+                     *         },
+                     *         "balance": 1,
+                     *         "pausedBy": "admin",
+                     *         "consecutiveDeliveryFailures": 1,
+                     *         "webhookPausedAt": "example",
+                     *         "webhookPauseReason": "example",
+                     *         "timeZone": "example",
+                     *         "schedule": {
+                     *           "mon": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "tue": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "wed": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "thu": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "fri": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "sat": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ],
+                     *           "sun": [
+                     *             {
+                     *               "from": "09:00",
+                     *               "to": "09:00"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "pauses": [
+                     *           {
+                     *             "from": "2026-03-14T09:26:53.000Z",
+                     *             "until": "2026-03-14T09:26:53.000Z",
+                     *             "note": "example"
+                     *           }
+                     *         ],
+                     *         "filters": {
+                     *           "match": "all",
+                     *           "rules": [
+                     *             {
+                     *               "field": "example",
+                     *               "op": "equals",
+                     *               "value": "example"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "alerts": {
+                     *           "channels": [
+                     *             "webhook"
+                     *           ],
+                     *           "minPrice": 1,
+                     *           "quietHours": {
+                     *             "from": "09:00",
+                     *             "to": "09:00"
+                     *           }
+                     *         },
+                     *         "lowBalanceThreshold": 1,
+                     *         "lowBalance": true,
+                     *         "availability": {
+                     *           "open": true,
+                     *           "opensAt": "example",
+                     *           "why": "schedule"
+                     *         },
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Buyer"];
                 };
             };
@@ -8178,6 +9880,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "amount": 1,
+                 *       "reference": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreditsCreate"];
             };
         };
@@ -8189,6 +9897,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "balance": 1,
+                     *       "entry": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "top_up",
+                     *         "amount": 1,
+                     *         "balanceAfter": 1,
+                     *         "reference": "example",
+                     *         "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "createdAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Credits"];
                 };
             };
@@ -8298,6 +10021,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "entries": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "top_up",
+                     *           "amount": 1,
+                     *           "balanceAfter": 1,
+                     *           "reference": "example",
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "createdAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Ledger"];
                 };
             };
@@ -8360,6 +10100,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "revokeExisting": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["KeyCreate"];
             };
         };
@@ -8370,6 +10115,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "apiKey": "example",
+                     *       "revoked": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["KeyCreated"];
                 };
             };
@@ -8450,6 +10201,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "overlapSeconds": 1
+                 *     }
+                 */
                 "application/json": components["schemas"]["WebhookSecretRotate"];
             };
         };
@@ -8460,6 +10216,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "webhookSecret": "example",
+                     *       "previousSecretUntil": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["WebhookSecret"];
                 };
             };
@@ -8551,6 +10313,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "changes": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "actor": "admin",
+                     *           "by": {
+                     *             "type": "root",
+                     *             "userId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "keyId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "label": "example"
+                     *           },
+                     *           "action": "created",
+                     *           "changes": {
+                     *             "example": {
+                     *               "from": {},
+                     *               "to": {}
+                     *             }
+                     *           },
+                     *           "note": "example",
+                     *           "createdAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["BuyerChanges"];
                 };
             };
@@ -8622,6 +10411,74 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "since": "example",
+                     *       "offers": {
+                     *         "targeted": 1,
+                     *         "viewed": 1,
+                     *         "claimed": 1,
+                     *         "bid": 1,
+                     *         "viewedButIgnored": 1
+                     *       },
+                     *       "claims": {
+                     *         "attempts": 1,
+                     *         "won": 1,
+                     *         "lost": 1,
+                     *         "failed": 1,
+                     *         "byReason": {
+                     *           "example": 1
+                     *         }
+                     *       },
+                     *       "claimLatencyMs": {
+                     *         "count": 1,
+                     *         "min": 1,
+                     *         "p50": 1,
+                     *         "p90": 1,
+                     *         "p99": 1,
+                     *         "max": 1,
+                     *         "buckets": [
+                     *           {
+                     *             "le": 1,
+                     *             "count": 1
+                     *           }
+                     *         ]
+                     *       },
+                     *       "deliveries": {
+                     *         "delivered": 1,
+                     *         "failed": 1,
+                     *         "successRate": 1,
+                     *         "byChannel": {
+                     *           "example": {
+                     *             "delivered": 1,
+                     *             "failed": 1
+                     *           }
+                     *         }
+                     *       },
+                     *       "pipeline": {
+                     *         "bought": 1,
+                     *         "byStatus": {
+                     *           "new": 1,
+                     *           "contacted": 1,
+                     *           "appointment": 1,
+                     *           "quoted": 1,
+                     *           "won_job": 1,
+                     *           "lost_job": 1
+                     *         },
+                     *         "closeRate": 1,
+                     *         "jobValue": 1,
+                     *         "byCampaign": {
+                     *           "example": {
+                     *             "bought": 1,
+                     *             "won": 1,
+                     *             "lost": 1,
+                     *             "closeRate": 1
+                     *           }
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["BuyerStatsView"];
                 };
             };
@@ -8690,7 +10547,54 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "endpoint": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "pingUrl": "example",
+                     *         "postUrl": "example",
+                     *         "method": "POST",
+                     *         "format": "json",
+                     *         "auth": {
+                     *           "kind": "none",
+                     *           "header": "example",
+                     *           "username": "example",
+                     *           "secretSet": true
+                     *         },
+                     *         "timeoutMs": 1,
+                     *         "maxConcurrentPings": 1,
+                     *         "pingTemplate": {
+                     *           "example": {}
+                     *         },
+                     *         "pingRules": {
+                     *           "example": {}
+                     *         },
+                     *         "postTemplate": {
+                     *           "example": {}
+                     *         },
+                     *         "postRules": {
+                     *           "example": {}
+                     *         },
+                     *         "status": "active",
+                     *         "pauseReason": "example",
+                     *         "pausedBy": "agency",
+                     *         "pausedAt": "example",
+                     *         "consecutiveFailures": 1,
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["EndpointOrNone"];
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description missing or invalid API key (`unauthorized`) */
@@ -8743,6 +10647,66 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "pingUrl": "https://example.com/leads",
+                 *       "postUrl": "https://example.com/leads",
+                 *       "method": "POST",
+                 *       "format": "json",
+                 *       "auth": {
+                 *         "kind": "none",
+                 *         "header": "example",
+                 *         "username": "example",
+                 *         "secret": "example"
+                 *       },
+                 *       "timeoutMs": 100,
+                 *       "maxConcurrentPings": 1,
+                 *       "pingTemplate": {
+                 *         "example": {}
+                 *       },
+                 *       "pingRules": {
+                 *         "acceptStatuses": [
+                 *           100
+                 *         ],
+                 *         "accepted": {
+                 *           "path": "example",
+                 *           "equals": "example"
+                 *         },
+                 *         "bid": {
+                 *           "path": "example"
+                 *         },
+                 *         "pingId": {
+                 *           "path": "example"
+                 *         },
+                 *         "reason": {
+                 *           "path": "example"
+                 *         }
+                 *       },
+                 *       "postTemplate": {
+                 *         "example": {}
+                 *       },
+                 *       "postRules": {
+                 *         "acceptStatuses": [
+                 *           100
+                 *         ],
+                 *         "accepted": {
+                 *           "path": "example",
+                 *           "equals": "example"
+                 *         },
+                 *         "bid": {
+                 *           "path": "example"
+                 *         },
+                 *         "pingId": {
+                 *           "path": "example"
+                 *         },
+                 *         "reason": {
+                 *           "path": "example"
+                 *         }
+                 *       },
+                 *       "status": "active",
+                 *       "pauseReason": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["EndpointPut"];
             };
         };
@@ -8753,6 +10717,44 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "endpoint": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "pingUrl": "example",
+                     *         "postUrl": "example",
+                     *         "method": "POST",
+                     *         "format": "json",
+                     *         "auth": {
+                     *           "kind": "none",
+                     *           "header": "example",
+                     *           "username": "example",
+                     *           "secretSet": true
+                     *         },
+                     *         "timeoutMs": 1,
+                     *         "maxConcurrentPings": 1,
+                     *         "pingTemplate": {
+                     *           "example": {}
+                     *         },
+                     *         "pingRules": {
+                     *           "example": {}
+                     *         },
+                     *         "postTemplate": {
+                     *           "example": {}
+                     *         },
+                     *         "postRules": {
+                     *           "example": {}
+                     *         },
+                     *         "status": "active",
+                     *         "pauseReason": "example",
+                     *         "pausedBy": "agency",
+                     *         "pausedAt": "example",
+                     *         "consecutiveFailures": 1,
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Endpoint"];
                 };
             };
@@ -8839,7 +10841,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "deleted": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["EndpointDeleted"];
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description missing or invalid API key (`unauthorized`) */
@@ -8892,6 +10908,24 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "fields": {
+                 *         "firstName": "example",
+                 *         "lastName": "example",
+                 *         "phone": "example",
+                 *         "email": "example",
+                 *         "address": "example",
+                 *         "city": "example",
+                 *         "state": "TX",
+                 *         "zip": "75201",
+                 *         "answers": {
+                 *           "example": "example"
+                 *         }
+                 *       },
+                 *       "post": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["EndpointTestBody"];
             };
         };
@@ -8902,6 +10936,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ping": {
+                     *         "outcome": "accepted",
+                     *         "bid": 1,
+                     *         "pingId": "example",
+                     *         "reason": "example",
+                     *         "latencyMs": 1,
+                     *         "request": {
+                     *           "method": "POST",
+                     *           "url": "example",
+                     *           "headers": {
+                     *             "example": "example"
+                     *           },
+                     *           "body": "example"
+                     *         },
+                     *         "response": {
+                     *           "status": 1,
+                     *           "body": "example"
+                     *         }
+                     *       },
+                     *       "post": {
+                     *         "outcome": "accepted",
+                     *         "bid": 1,
+                     *         "pingId": "example",
+                     *         "reason": "example",
+                     *         "latencyMs": 1,
+                     *         "request": {
+                     *           "method": "POST",
+                     *           "url": "example",
+                     *           "headers": {
+                     *             "example": "example"
+                     *           },
+                     *           "body": "example"
+                     *         },
+                     *         "response": {
+                     *           "status": 1,
+                     *           "body": "example"
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["EndpointTest"];
                 };
             };
@@ -8988,7 +11064,47 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "calls": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "ping",
+                     *           "step": "ping",
+                     *           "outcome": "accepted",
+                     *           "bid": 1,
+                     *           "pingId": "example",
+                     *           "reason": "example",
+                     *           "latencyMs": 1,
+                     *           "idempotencyKey": "example",
+                     *           "request": {
+                     *             "method": "POST",
+                     *             "url": "example",
+                     *             "headers": {
+                     *               "example": "example"
+                     *             },
+                     *             "body": "example"
+                     *           },
+                     *           "response": {
+                     *             "status": 1,
+                     *             "body": "example"
+                     *           },
+                     *           "at": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["EndpointCalls"];
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description missing or invalid API key (`unauthorized`) */
@@ -9052,6 +11168,81 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "campaigns": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example",
+                     *           "serviceLine": "example",
+                     *           "mode": "ping_post",
+                     *           "claimWindowSeconds": 1,
+                     *           "previewFields": [
+                     *             "example"
+                     *           ],
+                     *           "price": {
+                     *             "base": 1,
+                     *             "zipTiers": [
+                     *               {
+                     *                 "zips": [
+                     *                   "752"
+                     *                 ],
+                     *                 "price": 1
+                     *               }
+                     *             ],
+                     *             "multipliers": {
+                     *               "example": 1
+                     *             },
+                     *             "adjustments": [
+                     *               {
+                     *                 "question": "example",
+                     *                 "equals": "example",
+                     *                 "add": 1
+                     *               }
+                     *             ]
+                     *           },
+                     *           "maxWinners": 1,
+                     *           "fallbackCampaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "pushStrategy": "round_robin",
+                     *           "caps": {
+                     *             "daily": 1,
+                     *             "weekly": 1,
+                     *             "monthly": 1
+                     *           },
+                     *           "status": "active",
+                     *           "buyers": [
+                     *             {
+                     *               "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *               "priority": 1,
+                     *               "weight": 1
+                     *             }
+                     *           ],
+                     *           "auction": "first_claim",
+                     *           "floorPrice": 1,
+                     *           "pricing": "first_price",
+                     *           "dncRule": "suppress",
+                     *           "consentCertificate": {
+                     *             "provider": "trustedform",
+                     *             "maxAgeSeconds": 60,
+                     *             "onClaimFailure": "flag"
+                     *           },
+                     *           "pingTree": {
+                     *             "tiers": [
+                     *               {
+                     *                 "buyerIds": [
+                     *                   "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *                 ],
+                     *                 "floor": 1
+                     *               }
+                     *             ]
+                     *           },
+                     *           "createdAt": "example",
+                     *           "updatedAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Campaigns"];
                 };
             };
@@ -9103,6 +11294,76 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "example",
+                 *       "serviceLine": "example",
+                 *       "mode": "ping_post",
+                 *       "claimWindowSeconds": 1,
+                 *       "previewFields": [
+                 *         "example"
+                 *       ],
+                 *       "price": {
+                 *         "base": 1,
+                 *         "zipTiers": [
+                 *           {
+                 *             "zips": [
+                 *               "752"
+                 *             ],
+                 *             "price": 1
+                 *           }
+                 *         ],
+                 *         "multipliers": {
+                 *           "example": 1
+                 *         },
+                 *         "adjustments": [
+                 *           {
+                 *             "question": "example",
+                 *             "equals": "example",
+                 *             "add": 1
+                 *           }
+                 *         ]
+                 *       },
+                 *       "maxWinners": 1,
+                 *       "fallbackCampaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *       "pushStrategy": "round_robin",
+                 *       "caps": {
+                 *         "daily": 1,
+                 *         "weekly": 1,
+                 *         "monthly": 1
+                 *       },
+                 *       "status": "active",
+                 *       "buyerIds": [
+                 *         "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *       ],
+                 *       "buyers": [
+                 *         {
+                 *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *           "priority": 1,
+                 *           "weight": 1
+                 *         }
+                 *       ],
+                 *       "auction": "first_claim",
+                 *       "floorPrice": 1,
+                 *       "pricing": "first_price",
+                 *       "dncRule": "suppress",
+                 *       "consentCertificate": {
+                 *         "provider": "trustedform",
+                 *         "maxAgeSeconds": 60,
+                 *         "onClaimFailure": "flag"
+                 *       },
+                 *       "pingTree": {
+                 *         "tiers": [
+                 *           {
+                 *             "buyerIds": [
+                 *               "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *             ],
+                 *             "floor": 1
+                 *           }
+                 *         ]
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["CampaignCreate"];
             };
         };
@@ -9113,6 +11374,78 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "campaign": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "serviceLine": "example",
+                     *         "mode": "ping_post",
+                     *         "claimWindowSeconds": 1,
+                     *         "previewFields": [
+                     *           "example"
+                     *         ],
+                     *         "price": {
+                     *           "base": 1,
+                     *           "zipTiers": [
+                     *             {
+                     *               "zips": [
+                     *                 "752"
+                     *               ],
+                     *               "price": 1
+                     *             }
+                     *           ],
+                     *           "multipliers": {
+                     *             "example": 1
+                     *           },
+                     *           "adjustments": [
+                     *             {
+                     *               "question": "example",
+                     *               "equals": "example",
+                     *               "add": 1
+                     *             }
+                     *           ]
+                     *         },
+                     *         "maxWinners": 1,
+                     *         "fallbackCampaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "pushStrategy": "round_robin",
+                     *         "caps": {
+                     *           "daily": 1,
+                     *           "weekly": 1,
+                     *           "monthly": 1
+                     *         },
+                     *         "status": "active",
+                     *         "buyers": [
+                     *           {
+                     *             "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "priority": 1,
+                     *             "weight": 1
+                     *           }
+                     *         ],
+                     *         "auction": "first_claim",
+                     *         "floorPrice": 1,
+                     *         "pricing": "first_price",
+                     *         "dncRule": "suppress",
+                     *         "consentCertificate": {
+                     *           "provider": "trustedform",
+                     *           "maxAgeSeconds": 60,
+                     *           "onClaimFailure": "flag"
+                     *         },
+                     *         "pingTree": {
+                     *           "tiers": [
+                     *             {
+                     *               "buyerIds": [
+                     *                 "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *               ],
+                     *               "floor": 1
+                     *             }
+                     *           ]
+                     *         },
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Campaign"];
                 };
             };
@@ -9199,6 +11532,78 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "campaign": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "serviceLine": "example",
+                     *         "mode": "ping_post",
+                     *         "claimWindowSeconds": 1,
+                     *         "previewFields": [
+                     *           "example"
+                     *         ],
+                     *         "price": {
+                     *           "base": 1,
+                     *           "zipTiers": [
+                     *             {
+                     *               "zips": [
+                     *                 "752"
+                     *               ],
+                     *               "price": 1
+                     *             }
+                     *           ],
+                     *           "multipliers": {
+                     *             "example": 1
+                     *           },
+                     *           "adjustments": [
+                     *             {
+                     *               "question": "example",
+                     *               "equals": "example",
+                     *               "add": 1
+                     *             }
+                     *           ]
+                     *         },
+                     *         "maxWinners": 1,
+                     *         "fallbackCampaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "pushStrategy": "round_robin",
+                     *         "caps": {
+                     *           "daily": 1,
+                     *           "weekly": 1,
+                     *           "monthly": 1
+                     *         },
+                     *         "status": "active",
+                     *         "buyers": [
+                     *           {
+                     *             "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "priority": 1,
+                     *             "weight": 1
+                     *           }
+                     *         ],
+                     *         "auction": "first_claim",
+                     *         "floorPrice": 1,
+                     *         "pricing": "first_price",
+                     *         "dncRule": "suppress",
+                     *         "consentCertificate": {
+                     *           "provider": "trustedform",
+                     *           "maxAgeSeconds": 60,
+                     *           "onClaimFailure": "flag"
+                     *         },
+                     *         "pingTree": {
+                     *           "tiers": [
+                     *             {
+                     *               "buyerIds": [
+                     *                 "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *               ],
+                     *               "floor": 1
+                     *             }
+                     *           ]
+                     *         },
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Campaign"];
                 };
             };
@@ -9261,6 +11666,76 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "example",
+                 *       "serviceLine": "example",
+                 *       "mode": "ping_post",
+                 *       "claimWindowSeconds": 1,
+                 *       "previewFields": [
+                 *         "example"
+                 *       ],
+                 *       "price": {
+                 *         "base": 1,
+                 *         "zipTiers": [
+                 *           {
+                 *             "zips": [
+                 *               "752"
+                 *             ],
+                 *             "price": 1
+                 *           }
+                 *         ],
+                 *         "multipliers": {
+                 *           "example": 1
+                 *         },
+                 *         "adjustments": [
+                 *           {
+                 *             "question": "example",
+                 *             "equals": "example",
+                 *             "add": 1
+                 *           }
+                 *         ]
+                 *       },
+                 *       "maxWinners": 1,
+                 *       "fallbackCampaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *       "pushStrategy": "round_robin",
+                 *       "caps": {
+                 *         "daily": 1,
+                 *         "weekly": 1,
+                 *         "monthly": 1
+                 *       },
+                 *       "status": "active",
+                 *       "buyerIds": [
+                 *         "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *       ],
+                 *       "buyers": [
+                 *         {
+                 *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *           "priority": 1,
+                 *           "weight": 1
+                 *         }
+                 *       ],
+                 *       "auction": "first_claim",
+                 *       "floorPrice": 1,
+                 *       "pricing": "first_price",
+                 *       "dncRule": "suppress",
+                 *       "consentCertificate": {
+                 *         "provider": "trustedform",
+                 *         "maxAgeSeconds": 60,
+                 *         "onClaimFailure": "flag"
+                 *       },
+                 *       "pingTree": {
+                 *         "tiers": [
+                 *           {
+                 *             "buyerIds": [
+                 *               "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *             ],
+                 *             "floor": 1
+                 *           }
+                 *         ]
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["CampaignPatch"];
             };
         };
@@ -9271,6 +11746,78 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "campaign": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "serviceLine": "example",
+                     *         "mode": "ping_post",
+                     *         "claimWindowSeconds": 1,
+                     *         "previewFields": [
+                     *           "example"
+                     *         ],
+                     *         "price": {
+                     *           "base": 1,
+                     *           "zipTiers": [
+                     *             {
+                     *               "zips": [
+                     *                 "752"
+                     *               ],
+                     *               "price": 1
+                     *             }
+                     *           ],
+                     *           "multipliers": {
+                     *             "example": 1
+                     *           },
+                     *           "adjustments": [
+                     *             {
+                     *               "question": "example",
+                     *               "equals": "example",
+                     *               "add": 1
+                     *             }
+                     *           ]
+                     *         },
+                     *         "maxWinners": 1,
+                     *         "fallbackCampaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "pushStrategy": "round_robin",
+                     *         "caps": {
+                     *           "daily": 1,
+                     *           "weekly": 1,
+                     *           "monthly": 1
+                     *         },
+                     *         "status": "active",
+                     *         "buyers": [
+                     *           {
+                     *             "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "priority": 1,
+                     *             "weight": 1
+                     *           }
+                     *         ],
+                     *         "auction": "first_claim",
+                     *         "floorPrice": 1,
+                     *         "pricing": "first_price",
+                     *         "dncRule": "suppress",
+                     *         "consentCertificate": {
+                     *           "provider": "trustedform",
+                     *           "maxAgeSeconds": 60,
+                     *           "onClaimFailure": "flag"
+                     *         },
+                     *         "pingTree": {
+                     *           "tiers": [
+                     *             {
+                     *               "buyerIds": [
+                     *                 "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *               ],
+                     *               "floor": 1
+                     *             }
+                     *           ]
+                     *         },
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Campaign"];
                 };
             };
@@ -9349,6 +11896,80 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *       "campaign": {
+                 *         "name": "example",
+                 *         "serviceLine": "example",
+                 *         "mode": "ping_post",
+                 *         "claimWindowSeconds": 1,
+                 *         "previewFields": [
+                 *           "example"
+                 *         ],
+                 *         "price": {
+                 *           "base": 1,
+                 *           "zipTiers": [
+                 *             {
+                 *               "zips": [
+                 *                 "752"
+                 *               ],
+                 *               "price": 1
+                 *             }
+                 *           ],
+                 *           "multipliers": {
+                 *             "example": 1
+                 *           },
+                 *           "adjustments": [
+                 *             {
+                 *               "question": "example",
+                 *               "equals": "example",
+                 *               "add": 1
+                 *             }
+                 *           ]
+                 *         },
+                 *         "maxWinners": 1,
+                 *         "fallbackCampaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *         "pushStrategy": "round_robin",
+                 *         "caps": {
+                 *           "daily": 1,
+                 *           "weekly": 1,
+                 *           "monthly": 1
+                 *         },
+                 *         "status": "active",
+                 *         "buyerIds": [
+                 *           "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *         ],
+                 *         "buyers": [
+                 *           {
+                 *             "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *             "priority": 1,
+                 *             "weight": 1
+                 *           }
+                 *         ],
+                 *         "auction": "first_claim",
+                 *         "floorPrice": 1,
+                 *         "pricing": "first_price",
+                 *         "dncRule": "suppress",
+                 *         "consentCertificate": {
+                 *           "provider": "trustedform",
+                 *           "maxAgeSeconds": 60,
+                 *           "onClaimFailure": "flag"
+                 *         },
+                 *         "pingTree": {
+                 *           "tiers": [
+                 *             {
+                 *               "buyerIds": [
+                 *                 "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *               ],
+                 *               "floor": 1
+                 *             }
+                 *           ]
+                 *         }
+                 *       },
+                 *       "lastN": 50
+                 *     }
+                 */
                 "application/json": components["schemas"]["DryRunBody"];
             };
         };
@@ -9359,6 +11980,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "campaign": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "serviceLine": "example",
+                     *         "mode": "ping_post",
+                     *         "auction": "first_claim"
+                     *       },
+                     *       "leads": [
+                     *         {
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "createdAt": "example",
+                     *           "price": 1,
+                     *           "eligible": [
+                     *             {
+                     *               "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *               "buyerName": "example"
+                     *             }
+                     *           ],
+                     *           "excluded": [
+                     *             {
+                     *               "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *               "buyerName": "example",
+                     *               "reason": "not_subscribed",
+                     *               "detail": "example"
+                     *             }
+                     *           ],
+                     *           "error": "example"
+                     *         }
+                     *       ],
+                     *       "summary": {
+                     *         "leads": 1,
+                     *         "withEligibleBuyers": 1,
+                     *         "withoutEligibleBuyers": 1,
+                     *         "exclusions": {
+                     *           "example": 1
+                     *         },
+                     *         "eligibleByBuyer": {
+                     *           "example": 1
+                     *         },
+                     *         "filterPassesByBuyer": {
+                     *           "example": 1
+                     *         },
+                     *         "price": {
+                     *           "min": 1,
+                     *           "max": 1,
+                     *           "total": 1
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["DryRunView"];
                 };
             };
@@ -9450,6 +12122,69 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "leads": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "status": "routing",
+                     *           "statusReason": "example",
+                     *           "fields": {
+                     *             "firstName": "example",
+                     *             "lastName": "example",
+                     *             "phone": "example",
+                     *             "email": "example",
+                     *             "address": "example",
+                     *             "city": "example",
+                     *             "state": "TX",
+                     *             "zip": "75201",
+                     *             "answers": {
+                     *               "example": "example"
+                     *             }
+                     *           },
+                     *           "consent": {
+                     *             "text": "example",
+                     *             "timestamp": "2026-03-14T09:26:53.000Z",
+                     *             "ip": "192.0.2.10",
+                     *             "userAgent": "example",
+                     *             "certificateUrl": "https://example.com/leads"
+                     *           },
+                     *           "sourceId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "subId": "example",
+                     *           "clickId": "example",
+                     *           "phoneE164": "example",
+                     *           "phoneType": "mobile",
+                     *           "contactChecks": [
+                     *             {
+                     *               "check": "phone",
+                     *               "result": "passed",
+                     *               "latencyMs": 1,
+                     *               "detail": "example",
+                     *               "e164": "example",
+                     *               "phoneType": "mobile",
+                     *               "domain": "example",
+                     *               "mx": [
+                     *                 "example"
+                     *               ],
+                     *               "lists": [
+                     *                 "example"
+                     *               ],
+                     *               "provider": "example",
+                     *               "ageSeconds": 1,
+                     *               "cached": true,
+                     *               "status": "example",
+                     *               "notChecked": "budget_exhausted"
+                     *             }
+                     *           ],
+                     *           "workflowId": "example",
+                     *           "createdAt": "example",
+                     *           "updatedAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Leads"];
                 };
             };
@@ -9504,6 +12239,33 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *       "fields": {
+                 *         "firstName": "example",
+                 *         "lastName": "example",
+                 *         "phone": "example",
+                 *         "email": "example",
+                 *         "address": "example",
+                 *         "city": "example",
+                 *         "state": "TX",
+                 *         "zip": "75201",
+                 *         "answers": {
+                 *           "example": "example"
+                 *         }
+                 *       },
+                 *       "consent": {
+                 *         "text": "example",
+                 *         "timestamp": "2026-03-14T09:26:53.000Z",
+                 *         "ip": "192.0.2.10",
+                 *         "userAgent": "example",
+                 *         "certificateUrl": "https://example.com/leads"
+                 *       },
+                 *       "subId": "example",
+                 *       "clickId": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["LeadCreate"];
             };
         };
@@ -9515,6 +12277,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "lead": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "status": "routing",
+                     *         "reason": "suppressed"
+                     *       },
+                     *       "workflowId": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["LeadAccepted"];
                 };
             };
@@ -9629,6 +12401,102 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "lead": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "status": "routing",
+                     *         "statusReason": "example",
+                     *         "fields": {
+                     *           "firstName": "example",
+                     *           "lastName": "example",
+                     *           "phone": "example",
+                     *           "email": "example",
+                     *           "address": "example",
+                     *           "city": "example",
+                     *           "state": "TX",
+                     *           "zip": "75201",
+                     *           "answers": {
+                     *             "example": "example"
+                     *           }
+                     *         },
+                     *         "consent": {
+                     *           "text": "example",
+                     *           "timestamp": "2026-03-14T09:26:53.000Z",
+                     *           "ip": "192.0.2.10",
+                     *           "userAgent": "example",
+                     *           "certificateUrl": "https://example.com/leads"
+                     *         },
+                     *         "sourceId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "subId": "example",
+                     *         "clickId": "example",
+                     *         "phoneE164": "example",
+                     *         "phoneType": "mobile",
+                     *         "contactChecks": [
+                     *           {
+                     *             "check": "phone",
+                     *             "result": "passed",
+                     *             "latencyMs": 1,
+                     *             "detail": "example",
+                     *             "e164": "example",
+                     *             "phoneType": "mobile",
+                     *             "domain": "example",
+                     *             "mx": [
+                     *               "example"
+                     *             ],
+                     *             "lists": [
+                     *               "example"
+                     *             ],
+                     *             "provider": "example",
+                     *             "ageSeconds": 1,
+                     *             "cached": true,
+                     *             "status": "example",
+                     *             "notChecked": "budget_exhausted"
+                     *           }
+                     *         ],
+                     *         "workflowId": "example",
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example",
+                     *         "sourceName": "example",
+                     *         "offers": [
+                     *           {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "kind": "ping_post",
+                     *             "status": "open",
+                     *             "price": 1,
+                     *             "preview": {
+                     *               "example": {}
+                     *             },
+                     *             "maxWinners": 1,
+                     *             "winners": 1,
+                     *             "auction": "first_claim",
+                     *             "pricing": "first_price",
+                     *             "depth": 1,
+                     *             "workflowId": "example",
+                     *             "openedAt": "example",
+                     *             "closesAt": "example",
+                     *             "closedAt": "example",
+                     *             "closeReason": "example"
+                     *           }
+                     *         ],
+                     *         "assignments": [
+                     *           {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "price": 1,
+                     *             "exclusive": true,
+                     *             "status": "active",
+                     *             "createdAt": "example"
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Lead"];
                 };
             };
@@ -9697,6 +12565,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "events": [
+                     *         {
+                     *           "type": "targeted",
+                     *           "at": "example",
+                     *           "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "reason": "example",
+                     *           "data": {
+                     *             "example": {}
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Timeline"];
                 };
             };
@@ -9759,6 +12643,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ReofferBody"];
             };
         };
@@ -9769,6 +12658,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "lead": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "status": "routing"
+                     *       },
+                     *       "action": "example",
+                     *       "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ManualAccepted"];
                 };
             };
@@ -9868,6 +12767,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *     }
+                 */
                 "application/json": components["schemas"]["AssignBody"];
             };
         };
@@ -9878,6 +12782,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "result": "won",
+                     *       "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "lead": {
+                     *         "firstName": "example",
+                     *         "lastName": "example",
+                     *         "phone": "example",
+                     *         "email": "example",
+                     *         "address": "example",
+                     *         "city": "example",
+                     *         "state": "TX",
+                     *         "zip": "75201",
+                     *         "answers": {
+                     *           "example": "example"
+                     *         },
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "consent": {
+                     *           "text": "example",
+                     *           "timestamp": "2026-03-14T09:26:53.000Z",
+                     *           "ip": "192.0.2.10",
+                     *           "userAgent": "example",
+                     *           "certificateUrl": "https://example.com/leads"
+                     *         }
+                     *       },
+                     *       "charged": 1,
+                     *       "balance": 1,
+                     *       "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *     }
+                     */
                     "application/json": components["schemas"]["LeadAssigned"];
                 };
             };
@@ -9988,6 +12923,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RejectBody"];
             };
         };
@@ -9998,6 +12938,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "lead": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "status": "routing"
+                     *       },
+                     *       "action": "example",
+                     *       "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ManualAccepted"];
                 };
             };
@@ -10107,6 +13057,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "offers": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "preview": {
+                     *             "example": {}
+                     *           },
+                     *           "price": 1,
+                     *           "auction": "first_claim",
+                     *           "closesAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Offers"];
                 };
             };
@@ -10160,6 +13127,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "requestId": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ClaimBody"];
             };
         };
@@ -10172,6 +13144,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "result": "won",
+                     *       "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "lead": {
+                     *         "firstName": "example",
+                     *         "lastName": "example",
+                     *         "phone": "example",
+                     *         "email": "example",
+                     *         "address": "example",
+                     *         "city": "example",
+                     *         "state": "TX",
+                     *         "zip": "75201",
+                     *         "answers": {
+                     *           "example": "example"
+                     *         },
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "consent": {
+                     *           "text": "example",
+                     *           "timestamp": "2026-03-14T09:26:53.000Z",
+                     *           "ip": "192.0.2.10",
+                     *           "userAgent": "example",
+                     *           "certificateUrl": "https://example.com/leads"
+                     *         }
+                     *       },
+                     *       "charged": 1,
+                     *       "balance": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["ClaimWon"];
                 };
             };
@@ -10207,8 +13209,6 @@ export interface operations {
             /** @description not allowed to buy it; or a problem document (`forbidden`) for a key that is not a buyer key */
             403: {
                 headers: {
-                    RateLimit: components["headers"]["RateLimit"];
-                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10294,6 +13294,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "amount": 1,
+                 *       "requestId": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["BidBody"];
             };
         };
@@ -10306,6 +13312,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "result": "accepted",
+                     *       "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "amount": 1,
+                     *       "raised": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["BidAccepted"];
                 };
             };
@@ -10341,8 +13355,6 @@ export interface operations {
             /** @description not targeted; or a problem document (`forbidden`) for a key that is not a buyer key */
             403: {
                 headers: {
-                    RateLimit: components["headers"]["RateLimit"];
-                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10438,6 +13450,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CancelOfferBody"];
             };
         };
@@ -10448,6 +13465,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "offer": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "status": "cancelling"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["OfferCancelling"];
                 };
             };
@@ -10543,6 +13568,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "events": [
+                     *         {
+                     *           "type": "targeted",
+                     *           "at": "example",
+                     *           "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "reason": "example",
+                     *           "data": {
+                     *             "example": {}
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Timeline"];
                 };
             };
@@ -10613,6 +13654,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "price": 1,
+                     *       "candidates": [
+                     *         {
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "buyerName": "example",
+                     *           "eligible": true,
+                     *           "reason": "not_subscribed",
+                     *           "detail": "example",
+                     *           "snapshot": {
+                     *             "failedRules": [
+                     *               {
+                     *                 "index": 1,
+                     *                 "rule": "example"
+                     *               }
+                     *             ]
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Eligibility"];
                 };
             };
@@ -10675,6 +13740,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "example",
+                 *       "code": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["DisputeCreate"];
             };
         };
@@ -10685,6 +13756,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "dispute": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "reason": "example",
+                     *         "code": "example",
+                     *         "status": "open",
+                     *         "refundEntryId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "createdAt": "example",
+                     *         "resolvedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Dispute"];
                 };
             };
@@ -10793,6 +13879,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "disputes": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "reason": "example",
+                     *           "code": "example",
+                     *           "status": "open",
+                     *           "refundEntryId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "createdAt": "example",
+                     *           "resolvedAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Disputes"];
                 };
             };
@@ -10852,6 +13956,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "dispute": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "reason": "example",
+                     *         "code": "example",
+                     *         "status": "open",
+                     *         "refundEntryId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "createdAt": "example",
+                     *         "resolvedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Dispute"];
                 };
             };
@@ -10914,6 +14033,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "approve": true,
+                 *       "note": "example",
+                 *       "reoffer": true,
+                 *       "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *     }
+                 */
                 "application/json": components["schemas"]["DisputeResolve"];
             };
         };
@@ -10924,6 +14051,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "dispute": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "reason": "example",
+                     *         "code": "example",
+                     *         "status": "open",
+                     *         "refundEntryId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "createdAt": "example",
+                     *         "resolvedAt": "example"
+                     *       },
+                     *       "refund": {
+                     *         "entry": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "top_up",
+                     *           "amount": 1,
+                     *           "balanceAfter": 1,
+                     *           "reference": "example",
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "createdAt": "example"
+                     *         },
+                     *         "balance": 1
+                     *       },
+                     *       "reoffer": {
+                     *         "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "workflowId": "example",
+                     *         "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["DisputeResolved"];
                 };
             };
@@ -11019,6 +14179,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "deliveries": [
+                     *         {
+                     *           "channel": "dashboard",
+                     *           "status": "pending",
+                     *           "attempts": 1,
+                     *           "lastError": "example"
+                     *         }
+                     *       ],
+                     *       "attempts": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "channel": "dashboard",
+                     *           "attempt": 1,
+                     *           "redelivery": true,
+                     *           "messageId": "example",
+                     *           "outcome": "delivered",
+                     *           "status": 1,
+                     *           "latencyMs": 1,
+                     *           "response": "example",
+                     *           "error": "example",
+                     *           "nextRetryMs": 1,
+                     *           "at": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Deliveries"];
                 };
             };
@@ -11081,6 +14270,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "channel": "webhook"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RedeliverCreate"];
             };
         };
@@ -11091,6 +14285,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "channel": "webhook",
+                     *       "workflowId": "example",
+                     *       "messageId": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["RedeliveryStarted"];
                 };
             };
@@ -11186,6 +14388,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "buyerPrices": [
+                     *         {
+                     *           "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "fixed",
+                     *           "value": 1,
+                     *           "updatedAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["BuyerPrices"];
                 };
             };
@@ -11248,6 +14463,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *       "rule": {
+                 *         "kind": "fixed",
+                 *         "value": 1
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["BuyerPriceBody"];
             };
         };
@@ -11258,6 +14482,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "buyerPrice": {
+                     *         "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "fixed",
+                     *         "value": 1,
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["BuyerPrice"];
                 };
             };
@@ -11342,6 +14577,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "counts": {
+                     *         "new": 1,
+                     *         "contacted": 1,
+                     *         "appointment": 1,
+                     *         "quoted": 1,
+                     *         "won_job": 1,
+                     *         "lost_job": 1
+                     *       },
+                     *       "leads": [
+                     *         {
+                     *           "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "price": 1,
+                     *           "boughtAt": "example",
+                     *           "name": "example",
+                     *           "city": "example",
+                     *           "status": "new",
+                     *           "note": "example",
+                     *           "jobValue": 1,
+                     *           "changedAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Pipeline"];
                 };
             };
@@ -11402,6 +14664,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "status": "new",
+                     *       "changes": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "status": "new",
+                     *           "note": "example",
+                     *           "jobValue": 1,
+                     *           "authorKeyId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "at": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["PipelineHistory"];
                 };
             };
@@ -11465,6 +14744,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "status": "new",
+                 *       "note": "example",
+                 *       "jobValue": 1
+                 *     }
+                 */
                 "application/json": components["schemas"]["PipelineBody"];
             };
         };
@@ -11475,6 +14761,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "change": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "status": "new",
+                     *         "note": "example",
+                     *         "jobValue": 1,
+                     *         "authorKeyId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "at": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["PipelineChange"];
                 };
             };
@@ -11568,6 +14867,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "alerts": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "offer_opened",
+                     *           "channel": "webhook",
+                     *           "offerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "status": "pending",
+                     *           "attempts": 1,
+                     *           "lastError": "example",
+                     *           "createdAt": "example",
+                     *           "sentAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Alerts"];
                 };
             };
@@ -11625,6 +14941,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "billing": {
+                     *         "card": {
+                     *           "brand": "example",
+                     *           "last4": "example",
+                     *           "exp": "example"
+                     *         },
+                     *         "recharge": {
+                     *           "enabled": true,
+                     *           "threshold": 1,
+                     *           "credits": 1,
+                     *           "failures": 1,
+                     *           "pausedReason": "example",
+                     *           "pausedAt": "example"
+                     *         },
+                     *         "payments": {
+                     *           "currency": "example",
+                     *           "creditPrice": 1,
+                     *           "minCredits": 1,
+                     *           "maxCredits": 1
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Billing"];
                 };
             };
@@ -11682,6 +15023,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "url": "example",
+                     *       "sessionId": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CardSetup"];
                 };
             };
@@ -11776,6 +15123,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "billing": {
+                     *         "card": {
+                     *           "brand": "example",
+                     *           "last4": "example",
+                     *           "exp": "example"
+                     *         },
+                     *         "recharge": {
+                     *           "enabled": true,
+                     *           "threshold": 1,
+                     *           "credits": 1,
+                     *           "failures": 1,
+                     *           "pausedReason": "example",
+                     *           "pausedAt": "example"
+                     *         },
+                     *         "payments": {
+                     *           "currency": "example",
+                     *           "creditPrice": 1,
+                     *           "minCredits": 1,
+                     *           "maxCredits": 1
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Billing"];
                 };
             };
@@ -11827,6 +15199,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "enabled": true,
+                 *       "threshold": 1,
+                 *       "credits": 1
+                 *     }
+                 */
                 "application/json": components["schemas"]["RechargeBody"];
             };
         };
@@ -11837,6 +15216,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "billing": {
+                     *         "card": {
+                     *           "brand": "example",
+                     *           "last4": "example",
+                     *           "exp": "example"
+                     *         },
+                     *         "recharge": {
+                     *           "enabled": true,
+                     *           "threshold": 1,
+                     *           "credits": 1,
+                     *           "failures": 1,
+                     *           "pausedReason": "example",
+                     *           "pausedAt": "example"
+                     *         },
+                     *         "payments": {
+                     *           "currency": "example",
+                     *           "creditPrice": 1,
+                     *           "minCredits": 1,
+                     *           "maxCredits": 1
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Billing"];
                 };
             };
@@ -11926,6 +15330,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "sources": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example",
+                     *           "status": "active",
+                     *           "balance": 1,
+                     *           "createdAt": "example",
+                     *           "updatedAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Sources"];
                 };
             };
@@ -11977,6 +15396,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "example",
+                 *       "status": "active"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SourceCreate"];
             };
         };
@@ -11987,6 +15412,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "source": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "status": "active",
+                     *         "balance": 1,
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       },
+                     *       "apiKey": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SourceCreated"];
                 };
             };
@@ -12064,6 +15502,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "source": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "status": "active",
+                     *         "balance": 1,
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       },
+                     *       "campaigns": [
+                     *         {
+                     *           "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "campaignName": "example",
+                     *           "allowed": true,
+                     *           "payout": {
+                     *             "kind": "fixed",
+                     *             "amount": 1
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Source"];
                 };
             };
@@ -12126,6 +15587,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "example",
+                 *       "status": "active"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SourcePatch"];
             };
         };
@@ -12136,6 +15603,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "source": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "status": "active",
+                     *         "balance": 1,
+                     *         "createdAt": "example",
+                     *         "updatedAt": "example"
+                     *       },
+                     *       "campaigns": [
+                     *         {
+                     *           "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "campaignName": "example",
+                     *           "allowed": true,
+                     *           "payout": {
+                     *             "kind": "fixed",
+                     *             "amount": 1
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Source"];
                 };
             };
@@ -12216,6 +15706,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *       "allowed": true,
+                 *       "payout": {
+                 *         "kind": "fixed",
+                 *         "amount": 1
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["SourceCampaignSet"];
             };
         };
@@ -12226,6 +15726,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "campaign": {
+                     *         "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "campaignName": "example",
+                     *         "allowed": true,
+                     *         "payout": {
+                     *           "kind": "fixed",
+                     *           "amount": 1
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["SourceCampaign"];
                 };
             };
@@ -12306,6 +15819,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "revokeExisting": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["SourceKeyCreate"];
             };
         };
@@ -12316,6 +15834,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "apiKey": "example",
+                     *       "revoked": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["KeyCreated"];
                 };
             };
@@ -12402,6 +15926,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "revoked": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["SourceKeysRevoked"];
                 };
             };
@@ -12475,6 +16004,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "entries": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "payout",
+                     *           "amount": 1,
+                     *           "balanceAfter": 1,
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "reference": "example",
+                     *           "createdAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SourceLedger"];
                 };
             };
@@ -12540,6 +16086,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "kind": "settlement",
+                 *       "amount": 1,
+                 *       "reference": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SourceSettlementCreate"];
             };
         };
@@ -12551,6 +16104,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "balance": 1,
+                     *       "entry": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "payout",
+                     *         "amount": 1,
+                     *         "balanceAfter": 1,
+                     *         "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "reference": "example",
+                     *         "createdAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["SourceSettlement"];
                 };
             };
@@ -12664,6 +16232,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "leads": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "subId": "example",
+                     *           "clickId": "example",
+                     *           "outcome": "pending",
+                     *           "payout": 1,
+                     *           "createdAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SourceLeads"];
                 };
             };
@@ -12732,6 +16316,46 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "source": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example"
+                     *       },
+                     *       "flow": [
+                     *         "example"
+                     *       ],
+                     *       "refusals": {
+                     *         "example": 1
+                     *       },
+                     *       "ping": {
+                     *         "method": "example",
+                     *         "path": "example",
+                     *         "body": {
+                     *           "example": {}
+                     *         }
+                     *       },
+                     *       "post": {
+                     *         "method": "example",
+                     *         "path": "example",
+                     *         "body": {
+                     *           "example": {}
+                     *         }
+                     *       },
+                     *       "campaigns": [
+                     *         {
+                     *           "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example",
+                     *           "payout": {
+                     *             "example": {}
+                     *           },
+                     *           "curl": [
+                     *             "example"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["PostingSpec"];
                 };
             };
@@ -12792,6 +16416,23 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *       "fields": {
+                 *         "zip": "75201",
+                 *         "state": "TX",
+                 *         "city": "example",
+                 *         "answers": {
+                 *           "example": "example"
+                 *         },
+                 *         "phone": "example",
+                 *         "email": "example"
+                 *       },
+                 *       "subId": "example",
+                 *       "clickId": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PingCreate"];
             };
         };
@@ -12804,6 +16445,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "pingId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "decision": "accepted",
+                     *       "reason": "campaign_paused",
+                     *       "payout": 1,
+                     *       "expiresAt": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["PingAnswer"];
                 };
             };
@@ -12828,8 +16478,6 @@ export interface operations {
             /** @description the campaign is not allowed to this source (`campaign_not_allowed`), the source is paused (`source_paused`), or the key is not a source key (`forbidden`) */
             403: {
                 headers: {
-                    RateLimit: components["headers"]["RateLimit"];
-                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12888,6 +16536,33 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "pingId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *       "fields": {
+                 *         "firstName": "example",
+                 *         "lastName": "example",
+                 *         "phone": "example",
+                 *         "email": "example",
+                 *         "address": "example",
+                 *         "city": "example",
+                 *         "state": "TX",
+                 *         "zip": "75201",
+                 *         "answers": {
+                 *           "example": "example"
+                 *         }
+                 *       },
+                 *       "consent": {
+                 *         "text": "example",
+                 *         "timestamp": "2026-03-14T09:26:53.000Z",
+                 *         "ip": "192.0.2.10",
+                 *         "userAgent": "example",
+                 *         "certificateUrl": "https://example.com/leads"
+                 *       },
+                 *       "subId": "example",
+                 *       "clickId": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PostCreate"];
             };
         };
@@ -12898,6 +16573,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "pingId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "lead": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "status": "routing",
+                     *         "reason": "suppressed"
+                     *       },
+                     *       "workflowId": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["PostAccepted"];
                 };
             };
@@ -13028,6 +16714,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "leads": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "subId": "example",
+                     *           "clickId": "example",
+                     *           "outcome": "pending",
+                     *           "payout": 1,
+                     *           "createdAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SourceLeads"];
                 };
             };
@@ -13085,6 +16787,46 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "source": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example"
+                     *       },
+                     *       "flow": [
+                     *         "example"
+                     *       ],
+                     *       "refusals": {
+                     *         "example": 1
+                     *       },
+                     *       "ping": {
+                     *         "method": "example",
+                     *         "path": "example",
+                     *         "body": {
+                     *           "example": {}
+                     *         }
+                     *       },
+                     *       "post": {
+                     *         "method": "example",
+                     *         "path": "example",
+                     *         "body": {
+                     *           "example": {}
+                     *         }
+                     *       },
+                     *       "campaigns": [
+                     *         {
+                     *           "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example",
+                     *           "payout": {
+                     *             "example": {}
+                     *           },
+                     *           "curl": [
+                     *             "example"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["PostingSpec"];
                 };
             };
@@ -13142,6 +16884,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "balance": 1,
+                     *       "entries": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "payout",
+                     *           "amount": 1,
+                     *           "balanceAfter": 1,
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "reference": "example",
+                     *           "createdAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["SourceBalance"];
                 };
             };
@@ -13204,6 +16963,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "entries": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "payout",
+                     *           "amount": 1,
+                     *           "balanceAfter": 1,
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "assignmentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "reference": "example",
+                     *           "createdAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SourceLedger"];
                 };
             };
@@ -13266,6 +17042,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "from": "example",
+                     *       "to": "example",
+                     *       "timeZone": "example",
+                     *       "byReason": [
+                     *         {
+                     *           "reason": "campaign_paused",
+                     *           "leads": 1,
+                     *           "pings": 1
+                     *         }
+                     *       ],
+                     *       "recent": [
+                     *         {
+                     *           "at": "example",
+                     *           "reason": "campaign_paused",
+                     *           "field": "example",
+                     *           "campaignId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "campaignName": "example",
+                     *           "subId": "example",
+                     *           "clickId": "example",
+                     *           "pingId": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["SourceRefusals"];
                 };
             };
@@ -13323,6 +17125,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "lists": [
+                     *         {
+                     *           "list": "do_not_contact",
+                     *           "count": 1
+                     *         }
+                     *       ],
+                     *       "platform": [
+                     *         {
+                     *           "list": "example",
+                     *           "count": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["SuppressionLists"];
                 };
             };
@@ -13374,6 +17192,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "list": "do_not_contact",
+                 *       "value": "example",
+                 *       "note": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SuppressionAdd"];
             };
         };
@@ -13384,6 +17209,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "entry": {
+                     *         "id": "lead_delivered.3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f",
+                     *         "list": "do_not_contact",
+                     *         "kind": "phone",
+                     *         "source": "api",
+                     *         "note": "example",
+                     *         "addedAt": "example"
+                     *       },
+                     *       "added": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["SuppressionAdded"];
                 };
             };
@@ -13393,6 +17231,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "entry": {
+                     *         "id": "lead_delivered.3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f",
+                     *         "list": "do_not_contact",
+                     *         "kind": "phone",
+                     *         "source": "api",
+                     *         "note": "example",
+                     *         "addedAt": "example"
+                     *       },
+                     *       "added": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["SuppressionAdded"];
                 };
             };
@@ -13462,6 +17313,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "value": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SuppressionSearch"];
             };
         };
@@ -13472,6 +17328,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "kind": "phone",
+                     *       "suppressed": true,
+                     *       "entries": [
+                     *         {
+                     *           "id": "lead_delivered.3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f",
+                     *           "list": "do_not_contact",
+                     *           "kind": "phone",
+                     *           "source": "api",
+                     *           "note": "example",
+                     *           "addedAt": "example"
+                     *         }
+                     *       ],
+                     *       "dnc": [
+                     *         "example"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["SuppressionFound"];
                 };
             };
@@ -13611,7 +17486,23 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description The file: one column, one value per line, a header line optional. */
+        requestBody: {
+            content: {
+                /**
+                 * @example phone
+                 *     +15551234567
+                 *     +15557654321
+                 */
+                "text/csv": string;
+                /**
+                 * @example phone
+                 *     +15551234567
+                 *     +15557654321
+                 */
+                "text/plain": string;
+            };
+        };
         responses: {
             /** @description the report */
             200: {
@@ -13619,6 +17510,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "lines": 1,
+                     *       "added": 1,
+                     *       "alreadyListed": 1,
+                     *       "rejected": 1,
+                     *       "errors": [
+                     *         {
+                     *           "line": 1,
+                     *           "message": "example"
+                     *         }
+                     *       ],
+                     *       "header": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["SuppressionLoaded"];
                 };
             };
@@ -13682,7 +17588,23 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description The file: one column, one value per line, a header line optional. */
+        requestBody: {
+            content: {
+                /**
+                 * @example 2125550100
+                 *     2125550101
+                 *     2125550102
+                 */
+                "text/csv": string;
+                /**
+                 * @example 2125550100
+                 *     2125550101
+                 *     2125550102
+                 */
+                "text/plain": string;
+            };
+        };
         responses: {
             /** @description the report */
             200: {
@@ -13690,6 +17612,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "lines": 1,
+                     *       "added": 1,
+                     *       "alreadyListed": 1,
+                     *       "rejected": 1,
+                     *       "errors": [
+                     *         {
+                     *           "line": 1,
+                     *           "message": "example"
+                     *         }
+                     *       ],
+                     *       "header": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["SuppressionLoaded"];
                 };
             };
@@ -13756,6 +17693,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "providers": [
+                     *         {
+                     *           "provider": "trustedform",
+                     *           "baseUrl": "example",
+                     *           "credential": "set",
+                     *           "updatedAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ProviderAccounts"];
                 };
             };
@@ -13809,6 +17758,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "baseUrl": "https://example.com/leads",
+                 *       "credential": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ProviderAccountSet"];
             };
         };
@@ -13819,6 +17774,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "provider": {
+                     *         "provider": "trustedform",
+                     *         "baseUrl": "example",
+                     *         "credential": "set",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["ProviderAccount"];
                 };
             };
@@ -13960,6 +17925,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "scrubs": [
+                     *         {
+                     *           "scrub": "litigator",
+                     *           "provider": "example",
+                     *           "enabled": true,
+                     *           "baseUrl": "example",
+                     *           "username": "example",
+                     *           "secretSet": true,
+                     *           "monthlyBudget": 1,
+                     *           "callsThisMonth": 1,
+                     *           "timeoutMs": 1,
+                     *           "failureThreshold": 1,
+                     *           "cooldownMs": 1,
+                     *           "litigatorRule": "refuse",
+                     *           "circuit": {
+                     *             "state": "closed",
+                     *             "consecutiveFailures": 1,
+                     *             "openedAt": "example"
+                     *           },
+                     *           "updatedAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ScrubList"];
                 };
             };
@@ -14013,6 +18004,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "enabled": true,
+                 *       "baseUrl": "https://example.com/leads",
+                 *       "username": "example",
+                 *       "secret": "example",
+                 *       "monthlyBudget": 1,
+                 *       "timeoutMs": 50,
+                 *       "failureThreshold": 1,
+                 *       "cooldownMs": 1000,
+                 *       "litigatorRule": "refuse"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ScrubPut"];
             };
         };
@@ -14023,6 +18027,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "scrub": {
+                     *         "scrub": "litigator",
+                     *         "provider": "example",
+                     *         "enabled": true,
+                     *         "baseUrl": "example",
+                     *         "username": "example",
+                     *         "secretSet": true,
+                     *         "monthlyBudget": 1,
+                     *         "callsThisMonth": 1,
+                     *         "timeoutMs": 1,
+                     *         "failureThreshold": 1,
+                     *         "cooldownMs": 1,
+                     *         "litigatorRule": "refuse",
+                     *         "circuit": {
+                     *           "state": "closed",
+                     *           "consecutiveFailures": 1,
+                     *           "openedAt": "example"
+                     *         },
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["ScrubSaved"];
                 };
             };
@@ -14103,6 +18131,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "requests": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "phone",
+                     *           "leads": 1,
+                     *           "counts": {
+                     *             "example": 1
+                     *           },
+                     *           "suppressed": true,
+                     *           "requestedBy": "example",
+                     *           "requestedByUserId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "at": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErasureRequests"];
                 };
             };
@@ -14154,6 +18201,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "value": "example",
+                 *       "suppress": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["ErasureRequestCreate"];
             };
         };
@@ -14164,6 +18217,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "request": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "phone",
+                     *         "leads": 1,
+                     *         "counts": {
+                     *           "example": 1
+                     *         },
+                     *         "suppressed": true,
+                     *         "requestedBy": "example",
+                     *         "requestedByUserId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "at": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErasureRequest"];
                 };
             };
@@ -14249,6 +18318,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "groupBy": "day",
+                     *       "from": "example",
+                     *       "to": "example",
+                     *       "timeZone": "example",
+                     *       "rows": [
+                     *         {
+                     *           "key": "example",
+                     *           "name": "example",
+                     *           "leads": 1,
+                     *           "offered": 1,
+                     *           "sold": 1,
+                     *           "unsold": 1,
+                     *           "returned": 1,
+                     *           "revenue": 1,
+                     *           "payouts": 1,
+                     *           "margin": 1,
+                     *           "avgSecondsToClaim": 1,
+                     *           "fillRate": 1,
+                     *           "pings": 1,
+                     *           "pingsAccepted": 1
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Report"];
                 };
             };
@@ -14311,6 +18407,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "from": "example",
+                     *       "to": "example",
+                     *       "timeZone": "example",
+                     *       "rows": [
+                     *         {
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example",
+                     *           "pings": 1,
+                     *           "bids": 1,
+                     *           "avgBid": 1,
+                     *           "posts": 1,
+                     *           "postsAccepted": 1,
+                     *           "postAcceptanceRate": 1,
+                     *           "postsUnknown": 1,
+                     *           "timeouts": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["EndpointReport"];
                 };
             };
@@ -14373,6 +18490,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "from": "example",
+                     *       "to": "example",
+                     *       "timeZone": "example",
+                     *       "byReason": [
+                     *         {
+                     *           "reason": "campaign_paused",
+                     *           "leads": 1,
+                     *           "pings": 1
+                     *         }
+                     *       ],
+                     *       "bySource": [
+                     *         {
+                     *           "sourceId": "example",
+                     *           "name": "example",
+                     *           "leads": 1,
+                     *           "pings": 1,
+                     *           "reasons": [
+                     *             {
+                     *               "reason": "campaign_paused",
+                     *               "leads": 1,
+                     *               "pings": 1
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["RefusalReport"];
                 };
             };
@@ -14442,6 +18588,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example id,createdAt,status,price
+                     *     7c9e6679-7425-40de-944b-e07fc1f90ae7,2026-03-14T09:26:53.000Z,sold,25
+                     */
                     "text/csv": string;
                 };
             };
@@ -14504,6 +18654,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example id,createdAt,status,price
+                     *     7c9e6679-7425-40de-944b-e07fc1f90ae7,2026-03-14T09:26:53.000Z,sold,25
+                     */
                     "text/csv": string;
                 };
             };
@@ -14566,6 +18720,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example id,createdAt,status,price
+                     *     7c9e6679-7425-40de-944b-e07fc1f90ae7,2026-03-14T09:26:53.000Z,sold,25
+                     */
                     "text/csv": string;
                 };
             };
@@ -14628,6 +18786,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example id,createdAt,status,price
+                     *     7c9e6679-7425-40de-944b-e07fc1f90ae7,2026-03-14T09:26:53.000Z,sold,25
+                     */
                     "text/csv": string;
                 };
             };
@@ -14692,6 +18854,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example id,createdAt,status,price
+                     *     7c9e6679-7425-40de-944b-e07fc1f90ae7,2026-03-14T09:26:53.000Z,sold,25
+                     */
                     "text/csv": string;
                 };
             };
@@ -14764,6 +18930,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example id,createdAt,status,price
+                     *     7c9e6679-7425-40de-944b-e07fc1f90ae7,2026-03-14T09:26:53.000Z,sold,25
+                     */
                     "text/csv": string;
                 };
             };
@@ -14821,7 +18991,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "keys": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example",
+                     *           "role": "example",
+                     *           "prefix": "example",
+                     *           "createdBy": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "email": "example",
+                     *             "displayName": "example"
+                     *           },
+                     *           "createdAt": "example",
+                     *           "expiresAt": "example",
+                     *           "lastUsedAt": "example",
+                     *           "revokedAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ApiKeys"];
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description missing or invalid API key (`unauthorized`) */
@@ -14863,6 +19063,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "example",
+                 *       "role": "owner",
+                 *       "expiresAt": "2026-03-14T09:26:53.000Z"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ApiKeyCreate"];
             };
         };
@@ -14873,6 +19080,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "name": "example",
+                     *       "role": "example",
+                     *       "prefix": "example",
+                     *       "key": "example",
+                     *       "expiresAt": "example",
+                     *       "createdAt": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ApiKeyIssued"];
                 };
             };
@@ -14950,6 +19168,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "name": "example",
+                     *       "role": "example",
+                     *       "prefix": "example",
+                     *       "createdBy": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "email": "example",
+                     *         "displayName": "example"
+                     *       },
+                     *       "createdAt": "example",
+                     *       "expiresAt": "example",
+                     *       "lastUsedAt": "example",
+                     *       "revokedAt": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ApiKeyView"];
                 };
             };
@@ -15016,6 +19251,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "sso": {
+                     *         "issuer": "example",
+                     *         "clientId": "example",
+                     *         "clientSecretSet": true,
+                     *         "allowedDomains": [
+                     *           "example"
+                     *         ],
+                     *         "defaultRole": "admin",
+                     *         "enabled": true,
+                     *         "redirectUri": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["SsoSettings"];
                 };
             };
@@ -15067,6 +19318,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "issuer": "example",
+                 *       "clientId": "example",
+                 *       "clientSecret": "example",
+                 *       "allowedDomains": [
+                 *         "example"
+                 *       ],
+                 *       "defaultRole": "admin",
+                 *       "enabled": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["SsoSettingsPut"];
             };
         };
@@ -15077,6 +19340,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "sso": {
+                     *         "issuer": "example",
+                     *         "clientId": "example",
+                     *         "clientSecretSet": true,
+                     *         "allowedDomains": [
+                     *           "example"
+                     *         ],
+                     *         "defaultRole": "admin",
+                     *         "enabled": true,
+                     *         "redirectUri": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["SsoSettings"];
                 };
             };
@@ -15155,6 +19434,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "jane.doe@example.com"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SsoDiscover"];
             };
         };
@@ -15165,6 +19449,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "url": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SsoDiscovered"];
                 };
             };
@@ -15279,6 +19568,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "id": "example",
+                 *       "object": "event",
+                 *       "type": "example",
+                 *       "account": "example",
+                 *       "data": {
+                 *         "object": {
+                 *           "key": {}
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["StripeEventBody"];
             };
         };
@@ -15289,6 +19591,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "received": true,
+                     *       "outcome": "applied"
+                     *     }
+                     */
                     "application/json": components["schemas"]["StripeWebhookReceived"];
                 };
             };
@@ -15354,6 +19662,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "settings": {
+                     *         "currency": "example",
+                     *         "creditPrice": 1,
+                     *         "minCredits": 1,
+                     *         "maxCredits": 1,
+                     *         "rechargeMaxFailures": 1,
+                     *         "stripeAccountId": "example",
+                     *         "secretKeyHint": "example",
+                     *         "mode": "test",
+                     *         "webhookUrl": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["PaymentSettings"];
                 };
             };
@@ -15405,6 +19729,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "secretKey": "sk_test_51Example0000",
+                 *       "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                 *       "currency": "usd",
+                 *       "creditPrice": 1,
+                 *       "minCredits": 1,
+                 *       "maxCredits": 1,
+                 *       "rechargeMaxFailures": 1
+                 *     }
+                 */
                 "application/json": components["schemas"]["PaymentSettingsPut"];
             };
         };
@@ -15415,6 +19750,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "settings": {
+                     *         "currency": "example",
+                     *         "creditPrice": 1,
+                     *         "minCredits": 1,
+                     *         "maxCredits": 1,
+                     *         "rechargeMaxFailures": 1,
+                     *         "stripeAccountId": "example",
+                     *         "secretKeyHint": "example",
+                     *         "mode": "test",
+                     *         "webhookUrl": "example",
+                     *         "updatedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["PaymentSettings"];
                 };
             };
@@ -15490,6 +19841,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true,
+                     *       "accountId": "example",
+                     *       "displayName": "example",
+                     *       "error": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["StripeConnection"];
                 };
             };
@@ -15556,6 +19915,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "enabled": true,
+                     *       "currency": "example",
+                     *       "creditPrice": 1,
+                     *       "minCredits": 1,
+                     *       "maxCredits": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["PaymentOptions"];
                 };
             };
@@ -15618,6 +19986,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "payments": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "checkout",
+                     *           "status": "pending",
+                     *           "credits": 1,
+                     *           "creditPrice": 1,
+                     *           "amount": 1,
+                     *           "currency": "example",
+                     *           "amountDisplay": "example",
+                     *           "refundedCredits": 1,
+                     *           "pendingRefundCredits": 1,
+                     *           "disputedCredits": 1,
+                     *           "cardBrand": "example",
+                     *           "cardLast4": "example",
+                     *           "receiptUrl": "example",
+                     *           "stripePaymentIntentId": "example",
+                     *           "failureCode": "example",
+                     *           "failureMessage": "example",
+                     *           "createdAt": "example",
+                     *           "succeededAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Payments"];
                 };
             };
@@ -15669,6 +20066,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "credits": 1,
+                 *       "currency": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CheckoutBody"];
             };
         };
@@ -15679,6 +20082,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "paymentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "url": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CheckoutStarted"];
                 };
             };
@@ -15789,6 +20198,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "payments": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "checkout",
+                     *           "status": "pending",
+                     *           "credits": 1,
+                     *           "creditPrice": 1,
+                     *           "amount": 1,
+                     *           "currency": "example",
+                     *           "amountDisplay": "example",
+                     *           "refundedCredits": 1,
+                     *           "pendingRefundCredits": 1,
+                     *           "disputedCredits": 1,
+                     *           "cardBrand": "example",
+                     *           "cardLast4": "example",
+                     *           "receiptUrl": "example",
+                     *           "stripePaymentIntentId": "example",
+                     *           "failureCode": "example",
+                     *           "failureMessage": "example",
+                     *           "createdAt": "example",
+                     *           "succeededAt": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Payments"];
                 };
             };
@@ -15848,6 +20286,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "payment": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "checkout",
+                     *         "status": "pending",
+                     *         "credits": 1,
+                     *         "creditPrice": 1,
+                     *         "amount": 1,
+                     *         "currency": "example",
+                     *         "amountDisplay": "example",
+                     *         "refundedCredits": 1,
+                     *         "pendingRefundCredits": 1,
+                     *         "disputedCredits": 1,
+                     *         "cardBrand": "example",
+                     *         "cardLast4": "example",
+                     *         "receiptUrl": "example",
+                     *         "stripePaymentIntentId": "example",
+                     *         "failureCode": "example",
+                     *         "failureMessage": "example",
+                     *         "createdAt": "example",
+                     *         "succeededAt": "example"
+                     *       },
+                     *       "refunds": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "paymentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "credits": 1,
+                     *           "amount": 1,
+                     *           "status": "pending",
+                     *           "stripeRefundId": "example",
+                     *           "reason": "example",
+                     *           "createdAt": "example"
+                     *         }
+                     *       ],
+                     *       "disputes": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "paymentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "stripeDisputeId": "example",
+                     *           "credits": 1,
+                     *           "amount": 1,
+                     *           "status": "example",
+                     *           "reason": "example",
+                     *           "createdAt": "example",
+                     *           "resolvedAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["PaymentDetail"];
                 };
             };
@@ -15910,6 +20399,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "credits": 1,
+                 *       "reason": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RefundCreate"];
             };
         };
@@ -15920,6 +20415,42 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "refund": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "paymentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "credits": 1,
+                     *         "amount": 1,
+                     *         "status": "pending",
+                     *         "stripeRefundId": "example",
+                     *         "reason": "example",
+                     *         "createdAt": "example"
+                     *       },
+                     *       "payment": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "checkout",
+                     *         "status": "pending",
+                     *         "credits": 1,
+                     *         "creditPrice": 1,
+                     *         "amount": 1,
+                     *         "currency": "example",
+                     *         "amountDisplay": "example",
+                     *         "refundedCredits": 1,
+                     *         "pendingRefundCredits": 1,
+                     *         "disputedCredits": 1,
+                     *         "cardBrand": "example",
+                     *         "cardLast4": "example",
+                     *         "receiptUrl": "example",
+                     *         "stripePaymentIntentId": "example",
+                     *         "failureCode": "example",
+                     *         "failureMessage": "example",
+                     *         "createdAt": "example",
+                     *         "succeededAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["RefundCreated"];
                 };
             };
@@ -16022,6 +20553,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "timeZone": "example",
+                     *       "months": [
+                     *         "2026-03"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["StatementMonths"];
                 };
             };
@@ -16081,6 +20620,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example at,kind,amount,balance,note
+                     *     2026-03-01T00:00:00.000Z,opening,,100,
+                     *     2026-03-14T09:26:53.000Z,sale,-25,75,
+                     *     2026-03-31T23:59:59.999Z,closing,,75,
+                     */
                     "text/csv": string;
                 };
             };
@@ -16142,6 +20687,45 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "month": "2026-03",
+                     *       "timeZone": "example",
+                     *       "from": "example",
+                     *       "to": "example",
+                     *       "openingBalance": 1,
+                     *       "closingBalance": 1,
+                     *       "totals": {
+                     *         "topUps": 1,
+                     *         "charges": 1,
+                     *         "returns": 1,
+                     *         "cardRefunds": 1,
+                     *         "disputes": 1,
+                     *         "adjustments": 1
+                     *       },
+                     *       "lines": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "at": "example",
+                     *           "section": "topUps",
+                     *           "kind": "top_up",
+                     *           "amount": 1,
+                     *           "balanceAfter": 1,
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "reference": "example",
+                     *           "payment": {
+                     *             "paymentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "amount": 1,
+                     *             "currency": "example",
+                     *             "cardBrand": "example",
+                     *             "cardLast4": "example",
+                     *             "receiptUrl": "example"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Statement"];
                 };
             };
@@ -16201,6 +20785,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "timeZone": "example",
+                     *       "months": [
+                     *         "2026-03"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["StatementMonths"];
                 };
             };
@@ -16270,6 +20862,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example at,kind,amount,balance,note
+                     *     2026-03-01T00:00:00.000Z,opening,,100,
+                     *     2026-03-14T09:26:53.000Z,sale,-25,75,
+                     *     2026-03-31T23:59:59.999Z,closing,,75,
+                     */
                     "text/csv": string;
                 };
             };
@@ -16341,6 +20939,45 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "month": "2026-03",
+                     *       "timeZone": "example",
+                     *       "from": "example",
+                     *       "to": "example",
+                     *       "openingBalance": 1,
+                     *       "closingBalance": 1,
+                     *       "totals": {
+                     *         "topUps": 1,
+                     *         "charges": 1,
+                     *         "returns": 1,
+                     *         "cardRefunds": 1,
+                     *         "disputes": 1,
+                     *         "adjustments": 1
+                     *       },
+                     *       "lines": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "at": "example",
+                     *           "section": "topUps",
+                     *           "kind": "top_up",
+                     *           "amount": 1,
+                     *           "balanceAfter": 1,
+                     *           "leadId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "reference": "example",
+                     *           "payment": {
+                     *             "paymentId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "amount": 1,
+                     *             "currency": "example",
+                     *             "cardBrand": "example",
+                     *             "cardLast4": "example",
+                     *             "receiptUrl": "example"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Statement"];
                 };
             };
@@ -16409,6 +21046,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "valid": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["SetupToken"];
                 };
             };
@@ -16441,6 +21083,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "q8vT3nS0pXw2Lm5Kd7Rb1Zc4",
+                 *       "agencyName": "example",
+                 *       "timeZone": "example",
+                 *       "email": "jane.doe@example.com",
+                 *       "displayName": "example",
+                 *       "password": "example",
+                 *       "operator": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["SetupBody"];
             };
         };
@@ -16451,6 +21104,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "stage": "full",
+                     *       "secondFactors": [
+                     *         "totp"
+                     *       ],
+                     *       "csrfToken": "example",
+                     *       "user": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "email": "example",
+                     *         "displayName": "example",
+                     *         "createdAt": "example"
+                     *       },
+                     *       "organisation": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "platform",
+                     *         "role": "operator",
+                     *         "agency": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "buyer": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "source": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         }
+                     *       },
+                     *       "memberships": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "platform",
+                     *           "role": "operator",
+                     *           "agency": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "buyer": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "source": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Session"];
                 };
             };
@@ -16512,6 +21216,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "invitations": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "email": "example",
+                     *           "role": "operator",
+                     *           "org": {
+                     *             "kind": "platform",
+                     *             "agencyId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "sourceId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "expiresAt": "example",
+                     *           "createdAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Invitations"];
                 };
             };
@@ -16572,6 +21296,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "jane.doe@example.com",
+                 *       "role": "operator",
+                 *       "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *       "sourceId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *       "agencyId": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *     }
+                 */
                 "application/json": components["schemas"]["InvitationCreate"];
             };
         };
@@ -16582,6 +21315,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "email": "example",
+                     *       "role": "operator",
+                     *       "org": {
+                     *         "kind": "platform",
+                     *         "agencyId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "sourceId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example"
+                     *       },
+                     *       "expiresAt": "example",
+                     *       "createdAt": "example",
+                     *       "emailed": true,
+                     *       "link": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["InvitationCreated"];
                 };
             };
@@ -16687,6 +21438,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "invitation": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "email": "example",
+                     *         "role": "operator",
+                     *         "org": {
+                     *           "kind": "platform",
+                     *           "agencyId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "sourceId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "expiresAt": "example",
+                     *         "createdAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Invitation"];
                 };
             };
@@ -16755,6 +21524,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "email": "example",
+                     *       "role": "operator",
+                     *       "org": {
+                     *         "kind": "platform",
+                     *         "agencyId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "sourceId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example"
+                     *       },
+                     *       "invitedBy": "example",
+                     *       "userExists": true,
+                     *       "expiresAt": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["InvitationPreview"];
                 };
             };
@@ -16787,6 +21572,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "q8vT3nS0pXw2Lm5Kd7Rb1Zc4",
+                 *       "displayName": "example",
+                 *       "password": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["AcceptBody"];
             };
         };
@@ -16797,6 +21589,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "stage": "full",
+                     *       "secondFactors": [
+                     *         "totp"
+                     *       ],
+                     *       "csrfToken": "example",
+                     *       "user": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "email": "example",
+                     *         "displayName": "example",
+                     *         "createdAt": "example"
+                     *       },
+                     *       "organisation": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "kind": "platform",
+                     *         "role": "operator",
+                     *         "agency": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "buyer": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         },
+                     *         "source": {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example"
+                     *         }
+                     *       },
+                     *       "memberships": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "kind": "platform",
+                     *           "role": "operator",
+                     *           "agency": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "buyer": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           },
+                     *           "source": {
+                     *             "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "name": "example"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Session"];
                 };
             };
@@ -16876,6 +21719,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "members": [
+                     *         {
+                     *           "membershipId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "userId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "email": "example",
+                     *           "displayName": "example",
+                     *           "role": "operator",
+                     *           "twoFactor": true,
+                     *           "since": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Members"];
                 };
             };
@@ -16938,6 +21796,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "role": "operator"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RoleChange"];
             };
         };
@@ -16948,6 +21811,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "member": {
+                     *         "membershipId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "userId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "email": "example",
+                     *         "displayName": "example",
+                     *         "role": "operator",
+                     *         "twoFactor": true,
+                     *         "since": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Member"];
                 };
             };
@@ -17043,6 +21919,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "removed": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *       "endedSessions": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["Removed"];
                 };
             };
@@ -17112,6 +21994,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "membershipId": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TransferBody"];
             };
         };
@@ -17122,6 +22009,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "member": {
+                     *         "membershipId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "userId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "email": "example",
+                     *         "displayName": "example",
+                     *         "role": "operator",
+                     *         "twoFactor": true,
+                     *         "since": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Member"];
                 };
             };
@@ -17206,6 +22106,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "totp": true,
+                     *       "recoveryCodesLeft": 1,
+                     *       "passkeys": 1,
+                     *       "secondFactors": [
+                     *         "totp"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["TwoFactorStatus"];
                 };
             };
@@ -17253,6 +22163,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "otpauthUrl": "example",
+                     *       "qrSvg": "example",
+                     *       "secret": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TotpEnrolment"];
                 };
             };
@@ -17303,6 +22220,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "492039"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TotpConfirm"];
             };
         };
@@ -17313,6 +22235,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "recoveryCodes": [
+                     *         "example"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["RecoveryCodes"];
                 };
             };
@@ -17391,6 +22320,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "492039",
+                 *       "password": "example"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TotpDisable"];
             };
         };
@@ -17401,6 +22336,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "totp": false
+                     *     }
+                     */
                     "application/json": components["schemas"]["TotpDisabled"];
                 };
             };
@@ -17479,6 +22419,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "492039"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RecoveryCodesRegenerate"];
             };
         };
@@ -17489,6 +22434,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "recoveryCodes": [
+                     *         "example"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["RecoveryCodes"];
                 };
             };
@@ -17573,6 +22525,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "options": {
+                     *         "example": {}
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["RequestOptions"];
                 };
             };
@@ -17614,6 +22573,27 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "totp": "492039",
+                 *       "recoveryCode": "K7QX-2M9D-WP4T",
+                 *       "passkey": {
+                 *         "id": "example",
+                 *         "rawId": "example",
+                 *         "type": "public-key",
+                 *         "authenticatorAttachment": "platform",
+                 *         "clientExtensionResults": {
+                 *           "example": {}
+                 *         },
+                 *         "response": {
+                 *           "clientDataJSON": "example",
+                 *           "authenticatorData": "example",
+                 *           "signature": "example",
+                 *           "userHandle": "example"
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["SecondFactorBody"];
             };
         };
@@ -17624,6 +22604,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "stage": "full"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SignedInFull"];
                 };
             };
@@ -17708,6 +22693,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "options": {
+                     *         "example": {}
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["RequestOptions"];
                 };
             };
@@ -17731,6 +22723,25 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "response": {
+                 *         "id": "example",
+                 *         "rawId": "example",
+                 *         "type": "public-key",
+                 *         "authenticatorAttachment": "platform",
+                 *         "clientExtensionResults": {
+                 *           "example": {}
+                 *         },
+                 *         "response": {
+                 *           "clientDataJSON": "example",
+                 *           "authenticatorData": "example",
+                 *           "signature": "example",
+                 *           "userHandle": "example"
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["PasskeySignIn"];
             };
         };
@@ -17741,6 +22752,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "stage": "full"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SignedInFull"];
                 };
             };
@@ -17797,6 +22813,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "options": {
+                     *         "example": {}
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["CreationOptions"];
                 };
             };
@@ -17844,6 +22867,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "passkeys": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "name": "example",
+                     *           "createdAt": "example",
+                     *           "lastUsedAt": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Passkeys"];
                 };
             };
@@ -17885,6 +22920,30 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "example",
+                 *       "response": {
+                 *         "id": "example",
+                 *         "rawId": "example",
+                 *         "type": "public-key",
+                 *         "authenticatorAttachment": "platform",
+                 *         "clientExtensionResults": {
+                 *           "example": {}
+                 *         },
+                 *         "response": {
+                 *           "clientDataJSON": "example",
+                 *           "attestationObject": "example",
+                 *           "authenticatorData": "example",
+                 *           "transports": [
+                 *             "example"
+                 *           ],
+                 *           "publicKeyAlgorithm": 1,
+                 *           "publicKey": "example"
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["PasskeyCreate"];
             };
         };
@@ -17895,6 +22954,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "passkey": {
+                     *         "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *         "name": "example",
+                     *         "createdAt": "example",
+                     *         "lastUsedAt": "example"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["Passkey"];
                 };
             };
@@ -17971,6 +23040,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "deleted": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["PasskeyDeleted"];
                 };
             };
@@ -18027,6 +23101,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "requireTwoFactor": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["TwoFactorRequirement"];
                 };
             };
@@ -18078,6 +23157,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "required": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["TwoFactorRequirementChange"];
             };
         };
@@ -18088,6 +23172,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "requireTwoFactor": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["TwoFactorRequirement"];
                 };
             };
@@ -18179,6 +23268,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "entries": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "at": "example",
+                     *           "actor": {
+                     *             "type": "root",
+                     *             "userId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "keyId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "label": "example"
+                     *           },
+                     *           "side": "admin",
+                     *           "objectType": "buyer",
+                     *           "objectId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "action": "created",
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "changes": {
+                     *             "example": {
+                     *               "from": {},
+                     *               "to": {}
+                     *             }
+                     *           },
+                     *           "note": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuditLog"];
                 };
             };
@@ -18252,6 +23370,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "entries": [
+                     *         {
+                     *           "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "at": "example",
+                     *           "actor": {
+                     *             "type": "root",
+                     *             "userId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "keyId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *             "label": "example"
+                     *           },
+                     *           "side": "admin",
+                     *           "objectType": "buyer",
+                     *           "objectId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "action": "created",
+                     *           "buyerId": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                     *           "changes": {
+                     *             "example": {
+                     *               "from": {},
+                     *               "to": {}
+                     *             }
+                     *           },
+                     *           "note": "example"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuditLog"];
                 };
             };
@@ -18309,7 +23456,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "example"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -18329,7 +23490,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ready",
+                     *       "database": true,
+                     *       "temporal": true,
+                     *       "bus": true
+                     *     }
+                     */
                     "application/json": components["schemas"]["Ready"];
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description not ready */
@@ -18359,7 +23537,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example # HELP leadwire_offers_open Offers open now (read from the database at scrape)
+                     *     # TYPE leadwire_offers_open gauge
+                     *     leadwire_offers_open 3
+                     */
                     "text/plain; version=0.0.4": string;
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -18379,7 +23571,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "openapi": "3.1.0",
+                     *       "info": {
+                     *         "title": "Leadwire API",
+                     *         "version": "0.1.0"
+                     *       },
+                     *       "paths": {}
+                     *     }
+                     */
                     "application/json": Record<string, never>;
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -18399,7 +23610,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "asyncapi": "3.0.0",
+                     *       "info": {
+                     *         "title": "Leadwire live feed",
+                     *         "version": "0.1.0"
+                     *       },
+                     *       "channels": {}
+                     *     }
+                     */
                     "application/json": Record<string, never>;
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -18419,7 +23649,77 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /** @example <!doctype html><html lang="en">…</html> */
                     "text/html": string;
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    apiReference: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description HTML */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example <!doctype html><html lang="en">…</html> */
+                    "text/html": string;
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    apiReferenceScript: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JavaScript */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example /* @scalar/api-reference *\/ */
+                    "text/javascript": string;
+                };
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -18439,6 +23739,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description upgrade refused: missing or invalid buyer key */
             401: {

@@ -996,6 +996,8 @@ const CASES: Case[] = [
   { method: 'get', path: '/v1/openapi.json', url: () => '/v1/openapi.json', expect: everyone(200) },
   { method: 'get', path: '/v1/asyncapi.json', url: () => '/v1/asyncapi.json', expect: everyone(200) },
   { method: 'get', path: '/v1/docs', url: () => '/v1/docs', expect: everyone(200) },
+  { method: 'get', path: '/v1/reference', url: () => '/v1/reference', expect: everyone(200) },
+  { method: 'get', path: '/v1/reference/scalar.js', url: () => '/v1/reference/scalar.js', expect: everyone(200) },
   { method: 'get', path: '/v1/feed', url: () => '/v1/feed', expect: everyone(426) },
   // Two-factor and passkeys (#20): a person's account and sign-in routes open only to a session cookie.
   ...(

@@ -22,6 +22,7 @@ import { bearer, createLeadwireClient, expectStatus, type LeadwireClient, type S
 import { openTestPostgres } from '../helpers/db';
 import { type RunningWorker, startWorker, testClient } from '../helpers/temporal';
 import { leadFields, SERVICE_LINE } from '../helpers/world';
+import { ContractGuard, guardResponses, type Violation } from './contract';
 
 export const ROOT_TOKEN = 'test-root-token-0123456789';
 
@@ -67,6 +68,39 @@ export interface HarnessOptions {
   delivery?: DeliveryOverrides;
 }
 
+// ─── every answer against the document ───────────────────────────────────────
+
+const violations: Violation[] = [];
+
+/** The answers received since the last call that the OpenAPI document does not admit (test/api/contract.ts), and forgets them. */
+function takeContractViolations(): Violation[] {
+  return violations.splice(0);
+}
+
+/** One guard per document (the instances of a file serve the same one): its schemas are compiled once, up front. */
+const guards = new Map<string, ContractGuard>();
+function guardFor(doc: Record<string, unknown>): ContractGuard {
+  const key = JSON.stringify(doc);
+  let guard = guards.get(key);
+  if (!guard) guards.set(key, (guard = new ContractGuard(doc)));
+  return guard;
+}
+
+function failOnViolations() {
+  const found = takeContractViolations();
+  if (found.length)
+    throw new Error(
+      `${found.length} answer(s) do not match the OpenAPI document:\n` +
+        found.map((v) => `${v.request} → ${v.status}: ${v.problems.join('; ')}\n  body: ${v.body}`).join('\n'),
+    );
+}
+// Every test file that starts a harness imports this module at its top: its answers are judged after each test.
+// (Outside Jest – a script that builds a world – there is no test to fail.)
+if (typeof afterEach === 'function') {
+  afterEach(failOnViolations);
+  afterAll(failOnViolations);
+}
+
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const database = await openTestPostgres();
   const pool = database.raw as Pool;
@@ -90,7 +124,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       ...opts.api,
       ...overrides,
     });
-    const server = http.createServer(api.app);
+    const guard = guardFor(api.document());
+    const server = http.createServer(guardResponses(api.app, guard, (v) => violations.push(v)));
     const feed = api.attachFeed(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     await bus.ready();

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { documentApi } from '../../api/document-app';
 import { openApiPath } from '../../api/openapi';
 import { namedSchemas } from '../../api/openapi-schemas';
+import { ContractGuard } from './contract';
 
 /** The document needs no database or Temporal: the app with inert dependencies. */
 const api = documentApi();
@@ -231,4 +232,54 @@ test('the webhooks section declares every event a buyer receives, in both payloa
     expect(oneOf.map((s) => s.$ref)).toEqual([expect.stringMatching(/V1$/), expect.stringMatching(/V2$/)]);
     expect(type).toMatch(/^[a-z]+\.[a-z]+$/);
   }
+});
+
+test('every success answer and every request body has an example, valid against its schema', async () => {
+  const doc = (await fetchDoc()) as unknown as Record<string, unknown> & {
+    paths: Record<
+      string,
+      Record<
+        string,
+        {
+          operationId: string;
+          requestBody?: { content: Record<string, { example?: unknown }> };
+          responses: Record<string, { content?: Record<string, { example?: unknown }> }>;
+        }
+      >
+    >;
+  };
+  const guard = new ContractGuard(doc);
+  const seg = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
+  let checked = 0;
+  const missing: string[] = [];
+  const invalid: { at: string; errors: string[] }[] = [];
+  for (const [path, ops] of Object.entries(doc.paths))
+    for (const [method, op] of Object.entries(ops)) {
+      const media: [string, string, { example?: unknown }][] = [
+        ...Object.entries(op.requestBody?.content ?? {}).map(
+          ([type, m]) => [`requestBody/content/${seg(type)}`, type, m] as [string, string, { example?: unknown }],
+        ),
+        ...Object.entries(op.responses)
+          .filter(([status]) => status.startsWith('2'))
+          .flatMap(([status, r]) =>
+            Object.entries(r.content ?? {}).map(
+              ([type, m]) =>
+                [`responses/${status}/content/${seg(type)}`, type, m] as [string, string, { example?: unknown }],
+            ),
+          ),
+      ];
+      for (const [where, type, m] of media) {
+        const at = `${op.operationId} ${where}`;
+        if (!('example' in m)) {
+          missing.push(at);
+          continue;
+        }
+        checked++;
+        const errors = guard.schemaErrors(`#/paths/${seg(path)}/${method}/${where}/schema`, m.example);
+        if (type.endsWith('json') ? errors.length : typeof m.example !== 'string') invalid.push({ at, errors });
+      }
+    }
+  expect(missing).toEqual([]);
+  expect(invalid).toEqual([]);
+  expect(checked).toBeGreaterThan(150);
 });

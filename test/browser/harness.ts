@@ -48,7 +48,7 @@ function buildPages(): void {
     throw new Error('web/dist/index.html is missing after the build');
 }
 
-async function launchBrowser(): Promise<Browser> {
+export async function launchBrowser(): Promise<Browser> {
   // A fresh machine: `npm test` installs Debian's Chromium itself when it can (root, apt), as .ci/run does.
   if (
     !fs.existsSync(CHROMIUM) &&
