@@ -14,6 +14,7 @@ import { leadWorkflowId } from '../domain/ids';
 import type { ConsentEvidence, ContactCheckRecord, LeadFields, LeadStatus, PhoneType } from '../domain/types';
 import { type AuditBy, recordReviewDecision } from './audit';
 import type { Db, DbOrTx } from './connection';
+import { releaseHeldReserves } from './ledger';
 import { appendEvents, leadTimeline, type TimelineEvent, type TimelineEventInput } from './offers';
 import { newestFirst, type Page, type PageArgs } from './pages';
 import { assignments, deliveries, leads, ledgerEntries, offers, offerTargets } from './schema';
@@ -149,6 +150,8 @@ export async function setLeadStatus(
       if (event) event = { ...event, data: { ...(event.data ?? {}), actor } };
     }
     if (event) await appendEvents(tx, [event]);
+    // A rejected lead's held endpoint bid (a post whose fate was unknown, #22) goes back to its buyer.
+    if (input.status === 'rejected') await releaseHeldReserves(tx, input.leadId);
   });
 }
 
@@ -158,6 +161,8 @@ export async function setLeadStatus(
  */
 export async function recordReoffer(db: Db, event: TimelineEventInput, by: AuditBy | undefined): Promise<void> {
   await db.transaction(async (tx) => {
+    // The re-offer ends a held endpoint bid (a post whose fate was unknown, #22): it goes back to its buyer.
+    await releaseHeldReserves(tx, event.leadId);
     if (!by) return appendEvents(tx, [event]);
     const [lead] = await tx
       .select({ id: leads.id, agencyId: leads.agencyId })

@@ -6,8 +6,9 @@
  * unique idempotency key; the database trigger moves the wallet in the same
  * statement and the wallet's CHECK refuses an overdraft.
  */
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 
+import { ledgerReleaseKey } from '../domain/ids';
 import type { LedgerEntryKind } from '../domain/types';
 import { type AuditBy, recordChange } from './audit';
 import type { Db, DbOrTx } from './connection';
@@ -153,4 +154,31 @@ export type LedgerRow = typeof ledgerEntries.$inferSelect;
 
 export async function listLedger(db: DbOrTx, buyerId: string, page: PageArgs): Promise<Page<LedgerRow>> {
   return newestFirst(db, ledgerEntries, eq(ledgerEntries.buyerId, buyerId), page);
+}
+
+/**
+ * Gives back every endpoint bid still held for this lead (#22): a post whose fate was unknown left its reserve held
+ * while the lead waited in manual review; whatever a person decides there (assign, re-offer, reject), the hold ends
+ * with that decision, in its transaction. Idempotent (each release is keyed by its reserve). Answers how many it gave back.
+ */
+export async function releaseHeldReserves(db: DbOrTx, leadId: string): Promise<number> {
+  const held = await db
+    .select()
+    .from(ledgerEntries)
+    .where(and(eq(ledgerEntries.leadId, leadId), eq(ledgerEntries.kind, 'reserve')));
+  let released = 0;
+  for (const reserve of held) {
+    if (!reserve.offerId) continue;
+    const { created } = await postLedgerEntry(db, {
+      buyerId: reserve.buyerId,
+      agencyId: reserve.agencyId,
+      kind: 'release',
+      amount: -reserve.amount,
+      idempotencyKey: ledgerReleaseKey(reserve.offerId, reserve.buyerId),
+      leadId,
+      offerId: reserve.offerId,
+    });
+    if (created) released++;
+  }
+  return released;
 }

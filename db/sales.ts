@@ -55,7 +55,7 @@ import { recordDashboardDelivery } from './deliveries';
 import { type CampaignRules, loadEligibilityInputs } from './eligibility';
 import { postWasAccepted } from './endpoints';
 import { markLeadSold } from './leads';
-import { InsufficientCreditsError, isUniqueViolation, postLedgerEntry } from './ledger';
+import { InsufficientCreditsError, isUniqueViolation, postLedgerEntry, releaseHeldReserves } from './ledger';
 import { appendEvents, type ClosedOffer, closeOfferWithin } from './offers';
 import { assignments, buyers, campaigns, leads, ledgerEntries, offers, offerTargets, wallets } from './schema';
 import { recordSourcePayout } from './sources';
@@ -395,6 +395,8 @@ export async function sellManually(
   return db.transaction(async (tx) => {
     const [existing] = await tx.select().from(offers).where(eq(offers.id, input.offerId));
     const actor = input.by ? await actorRef(tx, input.by.actor) : null;
+    // An admin's assignment ends a held endpoint bid (a post whose fate was unknown, #22): given back before the sale.
+    await releaseHeldReserves(tx, input.leadId);
     if (!existing) {
       const [lead] = await tx.select().from(leads).where(eq(leads.id, input.leadId));
       if (!lead) throw new Error(`lead ${input.leadId} not found`);

@@ -15,7 +15,9 @@ import { SYSTEM } from '../../db/audit';
 import { saveEndpoint } from '../../db/endpoints';
 import { leadTimeline } from '../../db/offers';
 import { ledgerEntries } from '../../db/schema';
+import { leadWorkflowId } from '../../domain/ids';
 import type { PingTree } from '../../domain/types';
+import { manualActionUpdate } from '../../workflows/messages';
 import {
   BEHAVIOURS,
   type Fleet,
@@ -221,4 +223,42 @@ test('a post that never answers: the lead goes to review as post_unknown, the re
     .from(ledgerEntries)
     .where(and(eq(ledgerEntries.leadId, lead.id), eq(ledgerEntries.kind, 'reserve')));
   expect(reserve?.idempotencyKey).toBe(`offer:${offer.id}:buyer:${silent.id}:reserve`);
+
+  // A person decides: assigning the lead to the buyer whose post went unanswered gives the hold back and charges the
+  // sale once, in the assignment's transaction – the wallet ends one sale down, not two.
+  const handle = suite.client.workflow.getHandle(leadWorkflowId(lead.id));
+  const result = await handle.executeUpdate(manualActionUpdate, { args: [{ action: 'assign', buyerId: silent.id }] });
+  expect(result).toMatchObject({ action: 'assign', sale: { result: 'won' } });
+  await waitForLeadStatus(db, lead.id, 'sold');
+  const entries = await ledgerOf(lead.id);
+  expect(entries.filter(([, kind]) => kind === 'reserve' || kind === 'release')).toEqual([
+    [silent.id, 'reserve', -45],
+    [silent.id, 'release', 45],
+  ]);
+  const charged = entries.filter(([, kind]) => kind === 'charge');
+  expect(charged).toHaveLength(1);
+  expect(await balanceOf(db, silent.id)).toBe(100 + charged[0]![2]);
+});
+
+test('a lead held as post_unknown and then rejected by a person gives the held bid back', async () => {
+  const db = suite.db;
+  const agency = await makeAgency(db);
+  const silent = await endpointBuyer(
+    agency.id,
+    { ping: { answer: 'bid', bid: 35 }, post: { answer: 'slow', delayMs: 3_000 } },
+    { timeoutMs: 400 },
+  );
+  const { lead } = await runTree(agency.id, [{ buyerIds: [silent.id], floor: 20 }]);
+  await waitForLeadStatus(db, lead.id, 'manual_review', 30_000);
+  expect(await balanceOf(db, silent.id)).toBe(65);
+  const handle = suite.client.workflow.getHandle(leadWorkflowId(lead.id));
+  await handle.executeUpdate(manualActionUpdate, {
+    args: [{ action: 'reject', reason: 'buyer says it never got it' }],
+  });
+  await waitForLeadStatus(db, lead.id, 'rejected');
+  expect(await ledgerOf(lead.id)).toEqual([
+    [silent.id, 'reserve', -35],
+    [silent.id, 'release', 35],
+  ]);
+  expect(await balanceOf(db, silent.id)).toBe(100);
 });
