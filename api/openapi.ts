@@ -123,6 +123,9 @@ function responseContent(status: number, doc: ResponseDoc, schemas: DocumentSche
         schemas,
         success,
       ),
+      ...(doc.alsoAs
+        ? { [doc.alsoAs.contentType]: withExample({ type: 'string' }, doc.alsoAs.example, schemas, success) }
+        : {}),
       ...(doc.orProblem ? PROBLEM_CONTENT : {}),
     };
     return { content };

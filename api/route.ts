@@ -44,6 +44,8 @@ export interface ResponseDoc {
   headers?: ResponseHeader[];
   /** The document's example of this answer (default: one built from the schema, api/openapi-examples.ts). */
   example?: unknown;
+  /** The same answer in another text format the caller may ask for (a statement as CSV with `?format=csv`). */
+  alsoAs?: { contentType: string; example: string };
 }
 
 /**

@@ -24,19 +24,27 @@ const BuyerMonthParams = z.object({ id: Id, month: StatementMonth }).strict();
 const BuyerParams = z.object({ id: Id }).strict();
 const FormatQuery = z.object({ format: StatementFormat.optional() }).strict();
 
+/** An example in the statement's real columns (STATEMENT_CSV_HEADER): opening, one charge, closing. */
+const CSV_EXAMPLE = [
+  STATEMENT_CSV_HEADER.join(','),
+  '2026-03-01T05:00:00.000Z,opening,,,100,,,,,',
+  '2026-03-14T09:26:53.000Z,charges,charge,-25,75,00000000-0000-4000-8000-000000000001,,,,',
+  '2026-04-01T04:00:00.000Z,closing,,,75,,,,,',
+  '',
+].join('\r\n');
 const CSV_OK = {
   200: {
     description:
       'RFC 4180 CSV with a header row: an `opening` row, one row per ledger entry (oldest first), a `closing` row',
     contentType: 'text/csv',
-    example:
-      'at,kind,amount,balance,note\r\n2026-03-01T00:00:00.000Z,opening,,100,\r\n2026-03-14T09:26:53.000Z,sale,-25,75,\r\n2026-03-31T23:59:59.999Z,closing,,75,\r\n',
+    example: CSV_EXAMPLE,
   },
 };
 const JSON_OR_CSV = {
   200: {
     description: 'the statement (as CSV with `?format=csv`, like the `.csv` path)',
     schema: Responses.Statement,
+    alsoAs: { contentType: 'text/csv', example: CSV_EXAMPLE },
   },
 };
 

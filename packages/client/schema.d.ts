@@ -20621,10 +20621,10 @@ export interface operations {
                 };
                 content: {
                     /**
-                     * @example at,kind,amount,balance,note
-                     *     2026-03-01T00:00:00.000Z,opening,,100,
-                     *     2026-03-14T09:26:53.000Z,sale,-25,75,
-                     *     2026-03-31T23:59:59.999Z,closing,,75,
+                     * @example date,section,kind,credits,balanceAfter,leadId,reference,card,paymentAmount,receiptUrl
+                     *     2026-03-01T05:00:00.000Z,opening,,,100,,,,,
+                     *     2026-03-14T09:26:53.000Z,charges,charge,-25,75,00000000-0000-4000-8000-000000000001,,,,
+                     *     2026-04-01T04:00:00.000Z,closing,,,75,,,,,
                      */
                     "text/csv": string;
                 };
@@ -20727,6 +20727,13 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Statement"];
+                    /**
+                     * @example date,section,kind,credits,balanceAfter,leadId,reference,card,paymentAmount,receiptUrl
+                     *     2026-03-01T05:00:00.000Z,opening,,,100,,,,,
+                     *     2026-03-14T09:26:53.000Z,charges,charge,-25,75,00000000-0000-4000-8000-000000000001,,,,
+                     *     2026-04-01T04:00:00.000Z,closing,,,75,,,,,
+                     */
+                    "text/csv": string;
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
@@ -20863,10 +20870,10 @@ export interface operations {
                 };
                 content: {
                     /**
-                     * @example at,kind,amount,balance,note
-                     *     2026-03-01T00:00:00.000Z,opening,,100,
-                     *     2026-03-14T09:26:53.000Z,sale,-25,75,
-                     *     2026-03-31T23:59:59.999Z,closing,,75,
+                     * @example date,section,kind,credits,balanceAfter,leadId,reference,card,paymentAmount,receiptUrl
+                     *     2026-03-01T05:00:00.000Z,opening,,,100,,,,,
+                     *     2026-03-14T09:26:53.000Z,charges,charge,-25,75,00000000-0000-4000-8000-000000000001,,,,
+                     *     2026-04-01T04:00:00.000Z,closing,,,75,,,,,
                      */
                     "text/csv": string;
                 };
@@ -20979,6 +20986,13 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Statement"];
+                    /**
+                     * @example date,section,kind,credits,balanceAfter,leadId,reference,card,paymentAmount,receiptUrl
+                     *     2026-03-01T05:00:00.000Z,opening,,,100,,,,,
+                     *     2026-03-14T09:26:53.000Z,charges,charge,-25,75,00000000-0000-4000-8000-000000000001,,,,
+                     *     2026-04-01T04:00:00.000Z,closing,,,75,,,,,
+                     */
+                    "text/csv": string;
                 };
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */

@@ -214,7 +214,7 @@ test('a ping answers the reason of a phone or email it carries, and stores neith
 
 test('docs/compliance.md: its examples do what it says', async () => {
   const { adminKey } = await apiAgency(h);
-  const settings = docCurlBody('docs/compliance.md', '/v1/settings');
+  const settings = docCurlBody('docs/compliance.md', 'phoneCountry');
   expect((await h.http.patch('/v1/settings').set(bearer(adminKey)).send(settings)).body.settings).toMatchObject({
     phoneCountry: 'GB',
   });

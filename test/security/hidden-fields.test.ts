@@ -71,9 +71,15 @@ function scrub(value: unknown): string {
     .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z/g, '<time>');
 }
 
+/**
+ * The hidden values found in `value`, each as a whole token (not inside a longer run of letters and digits): a
+ * two-letter value (a state, "WY") inside a random encoding (a base64 signature, a token) is chance, not a leak.
+ */
 function leaks(value: unknown, hidden: string[]): string[] {
   const text = scrub(value);
-  return hidden.filter((v) => text.includes(v) || text.includes(JSON.stringify(v).slice(1, -1)));
+  const found = (v: string) =>
+    new RegExp(`(?<![A-Za-z0-9])${v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Za-z0-9])`).test(text);
+  return hidden.filter((v) => found(v) || found(JSON.stringify(v).slice(1, -1)));
 }
 
 type Buyer = Awaited<ReturnType<typeof apiBuyer>>;

@@ -46,6 +46,8 @@ export async function snapshotAgency(pool: Pool, agencyId: string): Promise<Agen
       if (ties.length) where = ties.join(' OR ');
     }
     if (!where) continue; // not tied to any agency (e.g. the migrations journal)
+    // A refused intake's own record (the refusal reports, #23 item 7) is what a refusal writes by design: left out.
+    if (table === 'intake_refusals') continue;
     // `last_used_at` (a key's, a session's, a passkey's) records a use, not a change: it is left out.
     const { rows } = await pool.query(
       `SELECT (to_jsonb(t) - 'last_used_at')::text AS j FROM "${table}" t WHERE ${where}`,

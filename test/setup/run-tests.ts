@@ -39,7 +39,8 @@ interface Group {
  * Which file runs where. A file belongs to the first group whose paths match it; 'rest' takes every file no
  * other group takes, so a new test file always runs somewhere.
  * - 'alone': the fault campaigns and the cluster tests kill and pause processes on a schedule and measure
- *   recovery; they keep the machine to themselves (phase 2).
+ *   recovery, and the tests that start whole stacks or compile the tree are heavy enough to starve the other
+ *   groups; they keep the machine to themselves (phase 2).
  * - 'pages': Chromium and the real stack, plus the tests that write into the tree or read it whole (lint probes
  *   write files into the source folders; `npm run build` compiles them; the web build reads them): one process,
  *   so no other test ever sees a probe file.
@@ -54,6 +55,11 @@ export const GROUPS: Group[] = [
       'test/ops/cluster.test.ts',
       'test/ops/bench-smoke.test.ts',
       'test/ops/temporal-tls.test.ts',
+      // They start whole stacks of processes or compile the tree (`npm run build`): beside the other groups they
+      // starved their workers until offers opened late (a clean-clone CI saw leads wait over 20 s for their offer).
+      'test/ops/running-stack.test.ts',
+      'test/ops/cli.test.ts',
+      'test/ops/instrumentation.test.ts',
     ],
   },
   { name: 'pages', phase: 1, paths: ['test/browser/', 'test/lint/', 'test/ops/'] },
