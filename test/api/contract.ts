@@ -213,6 +213,9 @@ export interface Violation {
   body: string;
 }
 
+/** How much of a text (non-JSON) answer the guard keeps: it checks its media type, never parses it. */
+const TEXT_KEPT_BYTES = 64 * 1024;
+
 /**
  * The request listener with every answer checked: the body is copied as it is
  * written and judged when the answer ends. A check never changes the answer;
@@ -227,15 +230,19 @@ export function guardResponses(
     const method = req.method ?? 'GET';
     const path = new URL(req.url ?? '/', 'http://api.invalid').pathname;
     const chunks: Buffer[] = [];
+    let textKept = 0;
     const keep = (chunk: unknown, encoding?: unknown) => {
       if (chunk === undefined || chunk === null || typeof chunk === 'function') return;
-      chunks.push(
-        Buffer.isBuffer(chunk)
-          ? chunk
-          : chunk instanceof Uint8Array
-            ? Buffer.from(chunk)
-            : Buffer.from(String(chunk), typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'),
-      );
+      const bytes = Buffer.isBuffer(chunk)
+        ? chunk
+        : chunk instanceof Uint8Array
+          ? Buffer.from(chunk)
+          : Buffer.from(String(chunk), typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+      // Only a JSON body is judged whole; of a text one (a streamed CSV export of 100,000 rows) its start is
+      // enough – holding it all would make the guard the thing that holds the file.
+      if (/json/.test(String(res.getHeader('content-type') ?? 'json'))) return void chunks.push(bytes);
+      if (textKept < TEXT_KEPT_BYTES) chunks.push(bytes.subarray(0, TEXT_KEPT_BYTES - textKept));
+      textKept += bytes.length;
     };
     const write = res.write.bind(res) as (...args: unknown[]) => boolean;
     const end = res.end.bind(res) as (...args: unknown[]) => http.ServerResponse;
