@@ -36,10 +36,12 @@ export function Statements({ api }: { api: Api }) {
   useEffect(() => {
     if (!month && months.data?.months[0]) setMonth(months.data.months[0]);
   }, [months.data, month]);
-  const statement = useAsync(
-    async () => (month ? ok(api.client.GET('/v1/me/statements/{month}', { params: { path: { month } } })) : null),
-    [month],
-  );
+  const statement = useAsync(async () => {
+    if (!month) return null;
+    // Without `?format=csv` the answer is the JSON statement (the document also declares the CSV form).
+    const s = await ok(api.client.GET('/v1/me/statements/{month}', { params: { path: { month } } }));
+    return typeof s === 'string' ? null : s;
+  }, [month]);
   return (
     <Panel title="Statements" class="statement-print">
       <ErrorNote error={months.error ?? statement.error} />
