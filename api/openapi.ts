@@ -88,6 +88,10 @@ const BEFORE_HANDLER = new Set([400, 401, 403, 413, 415]);
 const ANY_BAD_INPUT: ResponseDoc = {
   description: 'invalid input (`validation_failed`): a bad path parameter or an unknown query parameter',
 };
+/** Any operation may fail unexpectedly: a problem document without internals, with an `errorId` to quote (api/problem.ts). */
+const ANY_INTERNAL_ERROR: ResponseDoc = {
+  description: 'an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals',
+};
 
 /** Which headers a route's answer with this status carries. */
 function responseHeaders(route: AnyRoute, status: number, doc: ResponseDoc): HeaderName[] {
@@ -193,7 +197,7 @@ function operation(route: AnyRoute, schemas: DocumentSchemas): Json {
         }
       : {}),
     responses: Object.fromEntries(
-      Object.entries({ 400: ANY_BAD_INPUT, ...route.responses })
+      Object.entries({ 400: ANY_BAD_INPUT, ...route.responses, 500: route.responses[500] ?? ANY_INTERNAL_ERROR })
         .sort(([a], [b]) => Number(a) - Number(b))
         .map(([status, doc]) => [status, response(route, Number(status), doc, schemas)]),
     ),

@@ -6645,6 +6645,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     requestSignInLink: {
@@ -6695,6 +6704,15 @@ export interface operations {
             };
             /** @description body is not JSON (`unsupported_media_type`) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6810,6 +6828,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     requestPasswordReset: {
@@ -6867,6 +6894,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     completePasswordReset: {
@@ -6915,6 +6951,15 @@ export interface operations {
             };
             /** @description body is not JSON (`unsupported_media_type`) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7013,6 +7058,15 @@ export interface operations {
             };
             /** @description an API key was sent: this route is for a signed-in person (`session_required`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7154,6 +7208,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     signOut: {
@@ -7193,6 +7256,15 @@ export interface operations {
             };
             /** @description an API key was sent: this route is for a signed-in person (`session_required`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7275,6 +7347,15 @@ export interface operations {
             };
             /** @description body is not JSON (`unsupported_media_type`) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7365,6 +7446,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listMySessions: {
@@ -7428,6 +7518,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     revokeMySession: {
@@ -7484,6 +7583,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     signOutEverywhere: {
@@ -7522,6 +7630,15 @@ export interface operations {
             };
             /** @description an API key cannot call it (`session_required`); a cookie request from another site or without the CSRF token (`cross_site_request`, `csrf_token_invalid`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7625,6 +7742,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listServiceLines: {
@@ -7694,6 +7820,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -7804,6 +7939,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getSettings: {
@@ -7888,6 +8032,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -8031,6 +8184,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -8223,6 +8385,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -8560,6 +8731,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     myWallet: {
@@ -8628,6 +8808,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -8707,6 +8896,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -8812,6 +9010,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -9007,6 +9214,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -9335,6 +9551,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getBuyer: {
@@ -9526,6 +9751,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -9864,6 +10098,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     addCredits: {
@@ -9997,6 +10240,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     buyerLedger: {
@@ -10081,6 +10333,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -10188,6 +10449,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     rotateWebhookSecret: {
@@ -10289,6 +10559,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     buyerChanges: {
@@ -10383,6 +10662,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -10528,6 +10816,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getBuyerEndpoint: {
@@ -10628,6 +10925,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -10822,6 +11128,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     deleteBuyerEndpoint: {
@@ -10889,6 +11204,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -11045,6 +11369,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     buyerEndpointCalls: {
@@ -11138,6 +11471,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -11277,6 +11619,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -11513,6 +11864,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getCampaign: {
@@ -11647,6 +12007,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -11885,6 +12254,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     dryRunCampaign: {
@@ -12098,6 +12476,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listLeads: {
@@ -12219,6 +12606,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -12366,6 +12762,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -12546,6 +12951,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     leadTimeline: {
@@ -12624,6 +13038,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -12738,6 +13161,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -12900,6 +13332,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description the workflow did not answer in time */
             503: {
                 headers: {
@@ -13024,6 +13465,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description the workflow did not answer in time */
             503: {
                 headers: {
@@ -13108,6 +13558,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -13261,6 +13720,17 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
@@ -13425,6 +13895,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description still being decided (`bid_pending`): retry with the same requestId */
             503: {
                 headers: {
@@ -13549,6 +14030,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     offerTimeline: {
@@ -13627,6 +14117,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -13721,6 +14220,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -13856,6 +14364,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listDisputes: {
@@ -13931,6 +14448,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -14014,6 +14540,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -14160,6 +14695,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     assignmentDeliveries: {
@@ -14251,6 +14795,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -14369,6 +14922,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listBuyerPrices: {
@@ -14444,6 +15006,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -14560,6 +15131,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     myPipeline: {
@@ -14638,6 +15218,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -14724,6 +15313,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -14850,6 +15448,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     myAlerts: {
@@ -14918,6 +15525,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -15000,6 +15616,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -15096,6 +15721,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Stripe could not be reached (`service_unavailable`) */
             503: {
                 headers: {
@@ -15182,6 +15816,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -15308,6 +15951,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listSources: {
@@ -15379,6 +16031,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -15483,6 +16144,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getSource: {
@@ -15568,6 +16238,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -15693,6 +16372,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     setSourceCampaign: {
@@ -15806,6 +16494,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     createSourceKey: {
@@ -15907,6 +16604,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     revokeSourceKeys: {
@@ -15974,6 +16680,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -16064,6 +16779,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -16204,6 +16928,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     sourceLeads: {
@@ -16291,6 +17024,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -16399,6 +17141,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -16517,6 +17268,17 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
@@ -16678,6 +17440,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description stored, but routing could not start (`service_unavailable`); it will be retried */
             503: {
                 headers: {
@@ -16764,6 +17535,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -16867,6 +17647,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     mySourceBalance: {
@@ -16935,6 +17724,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -17014,6 +17812,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -17108,6 +17915,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     suppressionLists: {
@@ -17175,6 +17991,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -17302,6 +18127,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     searchSuppression: {
@@ -17405,6 +18239,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     removeSuppressionEntry: {
@@ -17466,6 +18309,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -17574,6 +18426,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     uploadDncFile: {
@@ -17676,6 +18537,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     consentProviders: {
@@ -17739,6 +18609,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -17842,6 +18721,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     deleteConsentProvider: {
@@ -17902,6 +18790,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -17985,6 +18882,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -18109,6 +19015,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listErasureRequests: {
@@ -18184,6 +19099,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -18291,6 +19215,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     report: {
@@ -18385,6 +19318,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     endpointReport: {
@@ -18462,6 +19404,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -18559,6 +19510,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     exportAuditLog: {
@@ -18632,6 +19592,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     exportLeads: {
@@ -18692,6 +19661,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -18764,6 +19742,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     exportLedger: {
@@ -18824,6 +19811,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -18907,6 +19903,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     exportReport: {
@@ -18968,6 +19973,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -19046,6 +20060,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -19149,6 +20172,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     revokeKey: {
@@ -19234,6 +20266,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getSso: {
@@ -19301,6 +20342,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -19423,6 +20473,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     discoverSso: {
@@ -19493,6 +20552,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     startSso: {
@@ -19516,6 +20584,15 @@ export interface operations {
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -19548,6 +20625,15 @@ export interface operations {
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -19645,6 +20731,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getPaymentSettings: {
@@ -19712,6 +20807,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -19824,6 +20928,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     testPaymentSettings: {
@@ -19898,6 +21011,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     myPaymentOptions: {
@@ -19958,6 +21080,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -20049,6 +21180,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -20164,6 +21304,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Stripe refused or could not be reached (`stripe_unavailable`); the payment stays pending */
             502: {
                 headers: {
@@ -20261,6 +21410,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -20380,6 +21538,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -20527,6 +21694,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Stripe refused the refund or did not answer (`stripe_unavailable`): nothing stored */
             502: {
                 headers: {
@@ -20601,6 +21777,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     myStatementCsv: {
@@ -20660,6 +21845,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -20773,6 +21967,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     buyerStatementMonths: {
@@ -20849,6 +22052,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     buyerStatementCsv: {
@@ -20918,6 +22130,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -21041,6 +22262,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     checkSetupLink: {
@@ -21079,6 +22309,15 @@ export interface operations {
             };
             /** @description unknown, used, replaced or expired (`not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -21208,6 +22447,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listInvitations: {
@@ -21293,6 +22541,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -21423,6 +22680,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description the email could not be sent (`service_unavailable`); nothing was kept */
             503: {
                 headers: {
@@ -21519,6 +22785,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     previewInvitation: {
@@ -21568,6 +22843,15 @@ export interface operations {
             };
             /** @description unknown, used, revoked or expired (`not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -21711,6 +22995,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listMembers: {
@@ -21791,6 +23084,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -21914,6 +23216,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     removeMember: {
@@ -21991,6 +23302,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -22103,6 +23423,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     twoFactorStatus: {
@@ -22153,6 +23482,15 @@ export interface operations {
             };
             /** @description an API key (`session_required`), another site (`cross_site_request`) or no CSRF token (`csrf_token_invalid`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -22216,6 +23554,15 @@ export interface operations {
             };
             /** @description TOTP is on already: turn it off first (`conflict`) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -22323,6 +23670,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     disableTotp: {
@@ -22416,6 +23772,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -22522,6 +23887,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     secondFactorPasskeyOptions: {
@@ -22569,6 +23943,15 @@ export interface operations {
             };
             /** @description an API key (`session_required`), another site (`cross_site_request`) or no CSRF token (`csrf_token_invalid`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -22690,6 +24073,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     passkeySignInOptions: {
@@ -22719,6 +24111,15 @@ export interface operations {
             };
             /** @description invalid input (`validation_failed`, `malformed_json`); `errors` names the fields */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -22810,6 +24211,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     passkeyRegistrationOptions: {
@@ -22857,6 +24267,15 @@ export interface operations {
             };
             /** @description an API key (`session_required`), another site (`cross_site_request`) or no CSRF token (`csrf_token_invalid`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -22916,6 +24335,15 @@ export interface operations {
             };
             /** @description an API key (`session_required`), another site (`cross_site_request`) or no CSRF token (`csrf_token_invalid`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -23035,6 +24463,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     deletePasskey: {
@@ -23098,6 +24535,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getTwoFactorRequirement: {
@@ -23154,6 +24600,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -23243,6 +24698,15 @@ export interface operations {
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -23351,6 +24815,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     myAuditLog: {
@@ -23453,6 +24926,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     healthz: {
@@ -23480,6 +24962,15 @@ export interface operations {
             };
             /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -23517,6 +25008,15 @@ export interface operations {
             };
             /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -23568,6 +25068,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     openapi: {
@@ -23600,6 +25109,15 @@ export interface operations {
             };
             /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -23646,6 +25164,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     docs: {
@@ -23669,6 +25196,15 @@ export interface operations {
             };
             /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -23706,6 +25242,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     apiReferenceScript: {
@@ -23729,6 +25274,15 @@ export interface operations {
             };
             /** @description invalid input (`validation_failed`): a bad path parameter or an unknown query parameter */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -23774,6 +25328,15 @@ export interface operations {
             };
             /** @description not a WebSocket request (`upgrade_required`) */
             426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unexpected failure (`internal_error`): a problem document with an `errorId` to quote, no internals */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
