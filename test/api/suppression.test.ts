@@ -311,7 +311,9 @@ test("the campaign's Do-Not-Call rule: consent passes a national DNC hit when th
   const strict = await apiCampaign(h, adminKey);
   const lenient = await apiCampaign(h, adminKey, { dncRule: 'consent_passes' });
   expect(lenient.dncRule).toBe('consent_passes');
-  const [a, b, c] = [leadFields(), leadFields(), leadFields()];
+  // The platform's lists are every agency's, and every later test file's on this database: numbers that
+  // leadFields() never makes (512-2xx-xxxx), or later files' leads would be Do-Not-Call hits sent to review.
+  const [a, b, c] = ['7372000101', '7372000102', '7372000103'].map((phone) => leadFields({ phone }));
   const digits = (p: string) => p.replace(/\D/g, '').slice(-10);
   const dnc = await uploadDnc('list=national_dnc', [a, b, c].map((f) => digits(f.phone)).join('\n') + '\n12345\n');
   expect(dnc.status).toBe(200);
