@@ -26,7 +26,7 @@ import { openTestPostgres } from '../helpers/db';
 import {
   BEHAVIOURS,
   type Fleet,
-  FLEET_SETTINGS,
+  fleetEndpointSettings,
   type FleetServer,
   startEndpointFleet,
 } from '../helpers/endpoint-fleet';
@@ -56,19 +56,7 @@ const activities = () =>
 /** A buyer whose endpoint is this fleet server, with the fleet's mapping and rules. */
 async function endpointBuyer(server: FleetServer, over: Partial<EndpointSettings> = {}, secret?: string) {
   const buyer = await makeBuyer(database.db, agencyId);
-  const settings = {
-    ...(FLEET_SETTINGS as unknown as EndpointSettings),
-    pingUrl: server.pingUrl,
-    postUrl: server.postUrl,
-    authKind: 'none',
-    authHeader: null,
-    authUsername: null,
-    timeoutMs: 1500,
-    maxConcurrentPings: 10,
-    status: 'active',
-    pauseReason: null,
-    ...over,
-  } as EndpointSettings;
+  const settings = fleetEndpointSettings(server, over);
   const saved = await saveEndpoint(database.db, { agencyId, buyerId: buyer.id, settings, secret, by: SYSTEM });
   if (saved === 'missing_secret') throw new Error('missing secret');
   return { buyer, endpoint: saved };
