@@ -9,11 +9,11 @@
 import type { Browser } from 'playwright-core';
 
 import { SYSTEM } from '../../db/audit';
-import { type EndpointSettings, recordEndpointCall, saveEndpoint } from '../../db/endpoints';
+import { recordEndpointCall, saveEndpoint } from '../../db/endpoints';
 import type { EndpointCall } from '../../domain/endpoints';
 import { apiAgency, apiBuyer, apiCampaign, bearer, type Harness } from '../api/harness';
 import { apiSourceFor } from '../api/world';
-import { FLEET_SETTINGS } from '../helpers/endpoint-fleet';
+import { fleetEndpointSettings } from '../helpers/endpoint-fleet';
 import { leadFields } from '../helpers/world';
 import { adminPage, browserSuite, openPage, screenshot, signInAs } from './harness';
 
@@ -31,18 +31,7 @@ test('Analytics shows the buyer endpoints and the refusals; the source portal sh
   const S = await apiSourceFor(h, A.adminKey, campaign.id);
 
   // ── a buyer endpoint and its calls: two bids (20, 40), a timeout, a post accepted and resent, a test call ──
-  const settings = {
-    ...(FLEET_SETTINGS as unknown as EndpointSettings),
-    pingUrl: 'http://127.0.0.1:9/ping',
-    postUrl: 'http://127.0.0.1:9/post',
-    authKind: 'none',
-    authHeader: null,
-    authUsername: null,
-    timeoutMs: 1500,
-    maxConcurrentPings: 10,
-    status: 'active',
-    pauseReason: null,
-  } as EndpointSettings;
+  const settings = fleetEndpointSettings({ pingUrl: 'http://127.0.0.1:9/ping', postUrl: 'http://127.0.0.1:9/post' });
   const endpoint = await saveEndpoint(h.database.db, {
     agencyId: A.agency.id,
     buyerId: buyer.id,

@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { endpointActivities, type PingAnswer } from '../../activities/endpoints';
 import { SYSTEM } from '../../db/audit';
 import type { Database } from '../../db/connection';
-import { type EndpointSettings, listEndpointCalls, recordEndpointCall, saveEndpoint } from '../../db/endpoints';
+import { listEndpointCalls, recordEndpointCall, saveEndpoint } from '../../db/endpoints';
 import { createInProcessBus } from '../../db/offer-bus';
 import { type DateRange, endpointReport, type EndpointReportRow } from '../../db/reports';
 import { ENDPOINT_CALL_OUTCOMES, ENDPOINT_LOG_SIZE, type EndpointCall } from '../../domain/endpoints';
@@ -20,7 +20,7 @@ import { openTestPostgres } from '../helpers/db';
 import {
   BEHAVIOURS,
   type Fleet,
-  FLEET_SETTINGS,
+  fleetEndpointSettings,
   type FleetServer,
   startEndpointFleet,
 } from '../helpers/endpoint-fleet';
@@ -46,17 +46,7 @@ const ALL_TIME: DateRange = { from: null, to: null, timeZone: 'UTC' };
 /** A buyer of the agency whose endpoint is this fleet server (or a server never called). */
 async function buyerWithEndpoint(agencyId: string, urls: Pick<FleetServer, 'pingUrl' | 'postUrl'>, timeoutMs = 1500) {
   const buyer = await makeBuyer(database.db, agencyId);
-  const settings = {
-    ...(FLEET_SETTINGS as unknown as EndpointSettings),
-    ...urls,
-    authKind: 'none',
-    authHeader: null,
-    authUsername: null,
-    timeoutMs,
-    maxConcurrentPings: 10,
-    status: 'active',
-    pauseReason: null,
-  } as EndpointSettings;
+  const settings = fleetEndpointSettings(urls, { timeoutMs });
   const endpoint = await saveEndpoint(database.db, { agencyId, buyerId: buyer.id, settings, by: SYSTEM });
   if (endpoint === 'missing_secret') throw new Error('no secret is needed');
   return { buyer, endpoint };

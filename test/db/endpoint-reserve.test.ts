@@ -14,7 +14,7 @@ import { and, eq } from 'drizzle-orm';
 import { offerActivities } from '../../activities/offers';
 import { SYSTEM } from '../../db/audit';
 import type { Database } from '../../db/connection';
-import { type EndpointSettings, recordEndpointCall, saveEndpoint } from '../../db/endpoints';
+import { recordEndpointCall, saveEndpoint } from '../../db/endpoints';
 import { pgErrorOf, postLedgerEntry } from '../../db/ledger';
 import { createInProcessBus } from '../../db/offer-bus';
 import { leadTimeline } from '../../db/offers';
@@ -22,7 +22,7 @@ import { releaseBid, reserveBid, sellAcceptedPost } from '../../db/sales';
 import { ledgerEntries } from '../../db/schema';
 import { endpointPostKey, ledgerReleaseKey } from '../../domain/ids';
 import { openTestPostgres } from '../helpers/db';
-import { FLEET_SETTINGS } from '../helpers/endpoint-fleet';
+import { fleetEndpointSettings } from '../helpers/endpoint-fleet';
 import { balanceOf } from '../helpers/lifecycle';
 import { makeAgency, makeBuyer, makeCampaign, makeLead } from '../helpers/world';
 
@@ -41,18 +41,7 @@ async function world(credits: number) {
   const db = database.db;
   const agency = await makeAgency(db);
   const buyer = await makeBuyer(db, agency.id, { credits });
-  const settings = {
-    ...(FLEET_SETTINGS as unknown as EndpointSettings),
-    pingUrl: 'http://127.0.0.1:9/ping',
-    postUrl: 'http://127.0.0.1:9/post',
-    authKind: 'none',
-    authHeader: null,
-    authUsername: null,
-    timeoutMs: 1500,
-    maxConcurrentPings: 10,
-    status: 'active',
-    pauseReason: null,
-  } as EndpointSettings;
+  const settings = fleetEndpointSettings({ pingUrl: 'http://127.0.0.1:9/ping', postUrl: 'http://127.0.0.1:9/post' });
   const endpoint = await saveEndpoint(db, { agencyId: agency.id, buyerId: buyer.id, settings, by: SYSTEM });
   if (endpoint === 'missing_secret') throw new Error('missing secret');
   const campaign = await makeCampaign(db, agency.id, {
