@@ -5,26 +5,18 @@
  * puts `bid_placed` on the timeline. A retry after the commit changes nothing.
  */
 import { walletBalance } from '../db/ledger';
-import { bidWithSeq, getOffer, getTarget, recordBid } from '../db/offers';
+import { bidWithSeq, buyerStanding, getOffer, type PlacedBid, recordBid } from '../db/offers';
 import type { BidRefusalReason } from '../domain/types';
 import type { ActivityDeps } from './deps';
 
-export interface PlaceBidInput {
-  offerId: string;
-  buyerId: string;
-  amount: number;
-  requestId: string;
-  seq: number;
-  raised: boolean;
-  at: string;
-}
+export type PlaceBidInput = PlacedBid & { offerId: string };
 
 export function bidActivities({ db }: ActivityDeps) {
   return {
     async placeBid(input: PlaceBidInput): Promise<{ ok: true } | { ok: false; reason: BidRefusalReason }> {
       const offer = await getOffer(db, input.offerId);
       if (!offer || offer.status !== 'open') return { ok: false, reason: 'offer_closed' };
-      const target = await getTarget(db, offer.id, input.buyerId);
+      const target = await buyerStanding(db, offer, input.buyerId);
       if (!target?.eligible) return { ok: false, reason: 'not_targeted' };
       const already = await bidWithSeq(db, offer.id, input.buyerId, input.seq);
       if (!already && (await walletBalance(db, input.buyerId)) < input.amount)

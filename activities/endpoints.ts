@@ -8,19 +8,43 @@
  *   would cost the engine more than the auction.
  * - `postToEndpoint`: the full lead to the winner only, its own activity, with
  *   the caller's `Idempotency-Key` – a retry after a crash resends the same
- *   post with the same key to the same buyer; `unknown` (sent, unanswered) is
- *   answered as such, never taken for a sale or a refusal.
+ *   post with the same key to the same buyer; `unknown` (sent, unanswered: a
+ *   timeout, a dropped connection) is resent by the activity's own retry with
+ *   the same key (the buyer answers a repeated key with its first answer), and
+ *   answered as `unknown` – never taken for a sale or a refusal – once
+ *   POST_SENDS sends went unanswered.
  *
  * Both answer small plain data (no request or answer bodies: those are in the
  * log), so the workflow's history stays small.
  */
-import { endpointForCalls, endpointsForCalls, recordEndpointCall } from '../db/endpoints';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+
+import { endpointForCalls, endpointsOfBuyers, openedForCalls, recordEndpointCall } from '../db/endpoints';
 import { leadById } from '../db/leads';
 import { appendEvents, eligibleTargetPrices } from '../db/offers';
-import type { EndpointCallOutcome } from '../domain/endpoints';
+import { type EndpointCallOutcome, isPingable, type PingedEventData } from '../domain/endpoints';
 import { type CallDeps, pingTier, postLead, type PostOutcome } from '../lib/endpoint-calls';
 import { resolveDeliveryConfig } from './channels/config';
 import type { ActivityDeps } from './deps';
+
+/**
+ * How many times one sale's post is sent while its answer is lost (sent, unanswered) before it is answered
+ * `unknown` (review): fewer than the agency's default run of failures that pauses an endpoint (5), so one lost
+ * answer does not pause the buyer; within the post activity's retry policy (workflows/options.ts, 5 attempts,
+ * which a worker's crash also uses up).
+ */
+export const POST_SENDS = 3;
+
+/** Which send of the post this is: the activity's attempt (1 outside an activity: a direct call is one send). */
+function sendNumber(): { attempt: number; last: boolean } {
+  let attempt = 1;
+  try {
+    attempt = Context.current().info.attempt;
+  } catch {
+    return { attempt, last: true };
+  }
+  return { attempt, last: attempt >= POST_SENDS };
+}
 
 /** One endpoint's answer to a ping, as the auction needs it. */
 export interface PingAnswer {
@@ -54,18 +78,25 @@ export function endpointActivities({ db, delivery }: ActivityDeps) {
     /**
      * Pings the endpoints of these buyers (active, with a ping URL) under one deadline; one answer each. With an
      * offer, only the buyers eligible on it are pinged (routing's verdicts: caps, schedule, suppression, balance…)
-     * and each answer lands on the lead's timeline as `pinged` (the raw answer stays in the endpoint's log).
+     * and each answer lands on the lead's timeline as `pinged` (the raw answer stays in the endpoint's log), with the
+     * ping tree's `tier` when there is one.
      */
     async pingEndpoints(input: {
       leadId: string;
       buyerIds: string[];
       deadlineMs: number;
       offerId?: string;
+      /** A ping tree's tier (1 = the first); absent for a highest-bid auction's endpoint bidders. */
+      tier?: number;
     }): Promise<PingAnswer[]> {
-      const lead = await loadLead(input.leadId);
-      const eligible = input.offerId ? await eligibleTargetPrices(db, input.offerId) : null;
-      const buyerIds = eligible ? input.buyerIds.filter((b) => eligible.has(b)) : input.buyerIds;
-      const endpoints = await endpointsForCalls(db, buyerIds);
+      // The three reads at once: what stands between the tier's start and its first ping.
+      const [lead, eligible, all] = await Promise.all([
+        loadLead(input.leadId),
+        input.offerId ? eligibleTargetPrices(db, input.offerId) : null,
+        endpointsOfBuyers(db, input.buyerIds),
+      ]);
+      // Only the endpoints this round pings have their secret opened: not an ineligible buyer's, nor a paused one's.
+      const endpoints = all.filter((e) => (!eligible || eligible.has(e.buyerId)) && isPingable(e)).map(openedForCalls);
       const reports = await pingTier(
         endpoints,
         { id: lead.id, values: { fields: lead.fields } },
@@ -74,17 +105,26 @@ export function endpointActivities({ db, delivery }: ActivityDeps) {
       );
       if (input.offerId) {
         const offerId = input.offerId;
+        const tier = input.tier !== undefined ? { tier: input.tier } : {};
         await appendEvents(
           db,
-          reports.map((r) => ({
-            leadId: lead.id,
-            offerId,
-            buyerId: r.buyerId,
-            type: 'pinged' as const,
-            reason: r.outcome === 'accepted' ? null : (r.reason ?? r.outcome),
-            data: { outcome: r.outcome, latencyMs: Math.round(r.latencyMs), bid: r.bid },
-            dedupeKey: `${offerId}:${r.buyerId}:pinged`,
-          })),
+          reports.map((r) => {
+            const data: PingedEventData = {
+              ...tier,
+              outcome: r.outcome,
+              latencyMs: Math.round(r.latencyMs),
+              bid: r.bid,
+            };
+            return {
+              leadId: lead.id,
+              offerId,
+              buyerId: r.buyerId,
+              type: 'pinged' as const,
+              reason: r.outcome === 'accepted' ? null : (r.reason ?? r.outcome),
+              data,
+              dedupeKey: `${offerId}:${r.buyerId}:pinged`,
+            };
+          }),
         );
       }
       return reports.map((r) => ({
@@ -110,14 +150,15 @@ export function endpointActivities({ db, delivery }: ActivityDeps) {
       idempotencyKey: string;
       offerId?: string;
     }): Promise<PostAnswer> {
+      const sentAt = new Date();
       const answer = await post(input);
       if (input.offerId) {
         const base = { leadId: input.leadId, offerId: input.offerId, buyerId: input.buyerId };
         const key = input.idempotencyKey;
         const data = { bid: input.bid, outcome: answer.outcome, latencyMs: answer.latencyMs, idempotencyKey: key };
         await appendEvents(db, [
-          // One `posted` per sale, however many resends (the endpoint's log has each).
-          { ...base, type: 'posted', data, dedupeKey: `${key}:posted` },
+          // One `posted` per sale, however many resends (the endpoint's log has each), at the first send's time.
+          { ...base, type: 'posted', at: sentAt, data, dedupeKey: `${key}:posted` },
           ...(answer.result === 'rejected' || answer.result === 'failed'
             ? [
                 {
@@ -131,6 +172,14 @@ export function endpointActivities({ db, delivery }: ActivityDeps) {
             : []),
         ]);
       }
+      const send = sendNumber();
+      // Sent and unanswered: maybe taken. Sent again with the same key by the retry (the buyer answers it as the
+      // first time), never to another buyer; after the last send, `unknown` for a person.
+      if (answer.result === 'unknown' && !send.last)
+        throw ApplicationFailure.retryable(
+          `post ${input.idempotencyKey}: send ${send.attempt} of ${POST_SENDS} unanswered (${answer.reason ?? answer.outcome}); sending it again`,
+          'PostUnanswered',
+        );
       return answer;
     },
   };
@@ -142,8 +191,7 @@ export function endpointActivities({ db, delivery }: ActivityDeps) {
     bid: number | null;
     idempotencyKey: string;
   }): Promise<PostAnswer> {
-    const lead = await loadLead(input.leadId);
-    const endpoint = await endpointForCalls(db, input.buyerId);
+    const [lead, endpoint] = await Promise.all([loadLead(input.leadId), endpointForCalls(db, input.buyerId)]);
     if (!endpoint) return { result: 'failed', outcome: 'error', reason: 'the buyer has no endpoint', latencyMs: 0 };
     const values = { fields: lead.fields, leadId: lead.id, pingId: input.pingId, bid: input.bid };
     const r = await postLead(endpoint, { id: lead.id, values }, input.idempotencyKey, deps());

@@ -1,25 +1,30 @@
 /**
- * Offer lifecycle I/O: route and open (one transaction: the offer, every
- * candidate's verdict, the timeline, then the feed), close (timeline, feed),
+ * Offer lifecycle I/O: route and open (the offer and its target ids, then
+ * the feed, then every candidate's verdict and the timeline), close (timeline, feed),
  * and the lead's status. Every write is idempotent, because Temporal retries
  * an activity (or re-runs a local one) whose worker died after the commit.
  */
 import { offerSales } from '../db/assignments';
 import { evaluateEligibility } from '../db/eligibility';
 import { recordReoffer, setLeadStatus } from '../db/leads';
-import type { OfferBus } from '../db/offer-bus';
+import { fitsNotify, type OfferBus, targetListOf } from '../db/offer-bus';
 import {
   appendEvents,
   closeOffer,
   type CloseOutcome,
+  committedTargets,
+  finishPaperwork,
   getOffer,
-  saveOffer,
+  type NewOffer,
+  type OfferRow,
+  openOfferRow,
+  saveTargetList,
   type TargetVerdict,
   targetVerdicts,
   type TimelineEventInput,
 } from '../db/offers';
 import type { AuditBy } from '../domain/audit';
-import { buyerOfferOf } from '../domain/offer-view';
+import { buyerOfferOf, buyersSee } from '../domain/offer-view';
 import type { AuctionKind, AuctionPricing, LeadStatus, OfferKind } from '../domain/types';
 import type { ActivityDeps } from './deps';
 import { loadLeadAndCampaign, resolveEligibility, type Route, routeOf } from './routing';
@@ -69,37 +74,96 @@ export interface RouteAndOpenInput {
   openedAt: string;
 }
 
-/** At most this many eligible buyer ids travel back to the workflow (its claim validator); past it the sale checks alone. */
-const MAX_TARGETS_IN_HISTORY = 500;
+/**
+ * At most this many eligible buyer ids of a first-claim offer travel back to the workflow (its claim validator refuses
+ * the others without a history event); past it the relay's read and the sale check alone, and the history stays small.
+ */
+export const MAX_TARGETS_IN_HISTORY = 20;
 
-/** The campaign's settings as read once, and the offer opened under them (null: the campaign is not active). */
+/** The settings of the route the workflow decides on; the whole route stays on the offer row (`offers.route`). */
+export type OfferRoute = Pick<
+  Route,
+  | 'campaignId'
+  | 'mode'
+  | 'pushStrategy'
+  | 'maxWinners'
+  | 'fallbackCampaignId'
+  | 'auction'
+  | 'pricing'
+  | 'pingTree'
+  | 'endpointBidders'
+>;
+
+/**
+ * The campaign's settings as read once, and the offer opened under them (null: the campaign is not active): what the
+ * workflow keeps in its history, so ids and the values it decides on, not rows (`routedForWorkflow`). Results
+ * recorded before small histories hold the whole `Route` and every eligible id up to 500; the workflow reads the same
+ * fields of both.
+ */
 export interface RoutedOffer {
-  route: Route;
+  route: OfferRoute;
   offer: (OpenedOffer & { closesAt: string; eligibleBuyerIds: string[] | null }) | null;
 }
 
+/** An offer as its `offer.opened` event needs it. */
+type PublishedOffer = Parameters<typeof buyerOfferOf>[0] & { agencyId: string; kind: OfferKind };
+
 /**
- * Tells the targeted buyers' feeds, with everything a gateway needs (ping post only: nobody claims a push offer, and
- * a ping tree's offer is decided by the buyers' own systems, #22).
+ * The route's part the workflow decides on: its mode and auction, places, fallback, and a ping tree's tiers or the
+ * endpoint bidders (not the campaign's name, status or window: the offer row has them).
  */
-async function publishOpened(
-  bus: OfferBus,
-  offer: Parameters<typeof buyerOfferOf>[0] & { agencyId: string; kind: OfferKind },
-  targets: Pick<TargetVerdict, 'buyerId' | 'eligible' | 'price'>[],
+function offerRouteOf(route: Route): OfferRoute {
+  return {
+    campaignId: route.campaignId,
+    mode: route.mode,
+    pushStrategy: route.pushStrategy,
+    maxWinners: route.maxWinners,
+    fallbackCampaignId: route.fallbackCampaignId,
+    ...(route.auction ? { auction: route.auction } : {}),
+    ...(route.pricing ? { pricing: route.pricing } : {}),
+    ...(route.pingTree ? { pingTree: route.pingTree } : {}),
+    ...(route.endpointBidders ? { endpointBidders: route.endpointBidders } : {}),
+  };
+}
+
+/**
+ * The eligible buyer ids the workflow uses, and only those: a ping tree's and the endpoint bidders' eligible ones (it
+ * pings them), a first-claim offer's when there are at most MAX_TARGETS_IN_HISTORY (its claim validator); none
+ * otherwise (null: a push or a feed-only auction never asks, and past the bound the database decides).
+ */
+function idsForWorkflow(route: OfferRoute, eligible: string[]): string[] | null {
+  if (route.mode !== 'ping_post') return null;
+  const among = (ids: readonly string[]) => eligible.filter((b) => ids.includes(b));
+  if (route.auction === 'ping_tree' && route.pingTree) return among(route.pingTree.tiers.flatMap((t) => t.buyerIds));
+  if (route.auction === 'highest_bid') return route.endpointBidders?.length ? among(route.endpointBidders) : null;
+  return eligible.length <= MAX_TARGETS_IN_HISTORY ? eligible : null;
+}
+
+/**
+ * The `offer.opened` event that tells the targeted buyers' feeds, with everything a gateway needs (only of an offer
+ * buyers see, `buyersSee`: nobody claims a push offer, and a ping tree's offer is decided by the buyers' own systems,
+ * #22); null when no feed is told. A target list too large for NOTIFY goes by reference (`targetList`, stored with the offer row).
+ */
+function openedEvent(
+  offer: PublishedOffer,
+  committed: { targetIds: string[] | null; targetPrices: Record<string, number> | null },
 ) {
-  const eligible = targets.filter((t) => t.eligible).map((t) => t.buyerId);
-  if (offer.kind !== 'ping_post' || offer.auction === 'ping_tree' || !eligible.length) return;
+  const eligible = committed.targetIds ?? [];
+  if (!buyersSee(offer) || !eligible.length) return null;
   // Buyers with their own price (#12) see it.
-  const own = targets.filter((t) => t.eligible && t.price !== null && t.price !== undefined);
-  const prices = own.length ? { prices: Object.fromEntries(own.map((t) => [t.buyerId, t.price!])) } : {};
-  await bus.publish({
-    type: 'offer.opened',
+  const prices = committed.targetPrices ? { prices: committed.targetPrices } : {};
+  const whole = {
+    type: 'offer.opened' as const,
     offerId: offer.id,
     agencyId: offer.agencyId,
     offer: buyerOfferOf(offer),
     targets: eligible,
     ...prices,
-  });
+  };
+  if (fitsNotify(whole)) return { event: whole, targetList: undefined };
+  const targetList = targetListOf(eligible, committed.targetPrices);
+  const { targets: _targets, prices: _prices, ...rest } = whole;
+  return { event: { ...rest, targetsRef: targetList.id }, targetList };
 }
 
 export function offerActivities({ db, bus }: ActivityDeps) {
@@ -108,39 +172,68 @@ export function offerActivities({ db, bus }: ActivityDeps) {
     const eligible = rows.filter((t) => t.eligible).map((t) => t.buyerId);
     return { eligible, excluded: rows.length - eligible.length, targets: rows.filter((t) => t.eligible) };
   };
+  /**
+   * Publish first, then the paperwork (#26): the offer row and its target ids commit (step one), the feeds hear
+   * `offer.opened`, and only then are the verdict rows, the timeline and the alerts written (step two). A crash
+   * between the two is repaired by this activity's retry or the routing sweep (worker/lead-starter.ts).
+   */
+  const open = async (offer: NewOffer & PublishedOffer, targets: TargetVerdict[]) => {
+    const opened = openedEvent(offer, committedTargets(targets));
+    await openOfferRow(db, offer, targets, opened?.targetList);
+    if (opened) await bus.publish(opened.event);
+    await finishPaperwork(db, offer.id);
+  };
+  /** Again for an offer already open (a retried open): the paperwork if the first run died before it, and the feed. */
+  const reopen = async (offer: OfferRow) => {
+    await finishPaperwork(db, offer.id);
+    const { eligible, excluded, targets } = await counts(offer.id);
+    if (offer.status === 'open') {
+      const opened = openedEvent(offer, offer.targetIds ? offer : committedTargets(targets));
+      if (opened?.targetList) await saveTargetList(db, opened.targetList);
+      if (opened) await bus.publish(opened.event);
+    }
+    return { eligible, excluded };
+  };
   const opened = (
+    route: Route,
     offer: { id: string; price: number; closesAt: Date },
     eligible: string[],
     excluded: number,
-  ): RoutedOffer['offer'] => ({
-    offerId: offer.id,
-    price: offer.price,
-    closesAt: offer.closesAt.toISOString(),
-    eligible: eligible.length,
-    excluded,
-    eligibleBuyerIds: eligible.length <= MAX_TARGETS_IN_HISTORY ? eligible : null,
-  });
+  ): RoutedOffer => {
+    const small = offerRouteOf(route);
+    return {
+      route: small,
+      offer: {
+        offerId: offer.id,
+        price: offer.price,
+        closesAt: offer.closesAt.toISOString(),
+        eligible: eligible.length,
+        excluded,
+        eligibleBuyerIds: idsForWorkflow(small, eligible),
+      },
+    };
+  };
 
   return {
     /**
      * Route and open, one local activity: reads the lead and its campaign
      * once (later campaign edits affect new leads only), judges every buyer
-     * of the agency, and stores the offer, every verdict and the timeline in
-     * one transaction; then the feeds hear `offer.opened` with the preview and
-     * the targets. A paused campaign opens nothing. Run again for the same
-     * offer id, it answers from the stored offer.
+     * of the agency, and commits the offer with its targets' ids; the feeds
+     * then hear `offer.opened` with the preview and the targets, and only then
+     * are every verdict and the timeline written (`open`). A paused campaign
+     * opens nothing. Run again for the same offer id, it answers from the
+     * stored offer (and finishes what the first run left undone).
      */
     async routeAndOpen(input: RouteAndOpenInput): Promise<RoutedOffer> {
       const existing = await getOffer(db, input.offerId);
       if (existing?.route) {
-        const { eligible, excluded, targets } = await counts(existing.id);
-        // The first run may have died between its commit and the feed.
-        if (existing.status === 'open') await publishOpened(bus, existing, targets);
-        return { route: existing.route as unknown as Route, offer: opened(existing, eligible, excluded) };
+        // The first run may have died between its commit and the feed, or before the paperwork.
+        const { eligible, excluded } = await reopen(existing);
+        return opened(existing.route as unknown as Route, existing, eligible, excluded);
       }
       const { lead, campaign } = await loadLeadAndCampaign(db, input);
       const route = routeOf(lead, campaign);
-      if (route.campaignStatus !== 'active') return { route, offer: null };
+      if (route.campaignStatus !== 'active') return { route: offerRouteOf(route), offer: null };
 
       const { price, preview, targets } = await evaluateEligibility(db, lead, campaign);
       const openedAt = new Date(input.openedAt);
@@ -161,10 +254,9 @@ export function offerActivities({ db, bus }: ActivityDeps) {
         closesAt: new Date(openedAt.getTime() + (route.mode === 'ping_post' ? route.claimWindowSeconds * 1000 : 0)),
         route: route as unknown as Record<string, unknown>,
       } as const;
-      await saveOffer(db, offer, targets);
-      await publishOpened(bus, offer, targets);
+      await open(offer, targets);
       const eligible = targets.filter((t) => t.eligible).map((t) => t.buyerId);
-      return { route, offer: opened(offer, eligible, targets.length - eligible.length) };
+      return opened(route, offer, eligible, targets.length - eligible.length);
     },
 
     /**
@@ -174,6 +266,7 @@ export function offerActivities({ db, bus }: ActivityDeps) {
      */
     async openOffer(input: OpenOfferInput): Promise<OpenedOffer> {
       const existing = await getOffer(db, input.offerId);
+      const retried = existing ? await reopen(existing) : null;
       if (!existing) {
         const auction = input.auction ?? 'first_claim';
         const { price, preview, targets } = await resolveEligibility(db, {
@@ -191,12 +284,10 @@ export function offerActivities({ db, bus }: ActivityDeps) {
           closesAt: new Date(input.closesAt),
           id: input.offerId,
         } as const;
-        await saveOffer(db, { ...offer, route: null }, targets);
-        await publishOpened(bus, offer, targets);
+        await open({ ...offer, route: null }, targets);
       }
       const offer = existing ?? (await getOffer(db, input.offerId))!;
-      const { eligible, excluded, targets } = await counts(input.offerId);
-      if (existing?.status === 'open') await publishOpened(bus, existing, targets);
+      const { eligible, excluded } = retried ?? (await counts(input.offerId));
       return { offerId: input.offerId, price: offer.price, eligible: eligible.length, excluded };
     },
 
@@ -244,10 +335,14 @@ export function offerActivities({ db, bus }: ActivityDeps) {
   };
 }
 
-/** The feeds hear that an auction offer closed, and who won it. */
+/**
+ * The feeds hear that an auction offer closed, who won it and how many places it had. Called after the closing
+ * commit (the sale's, or closeOffer's), never inside it: the API processes' memo of decided offers
+ * (claims/decided-offers.ts) answers claims from this event, so it must not be heard before the commit.
+ */
 export async function publishClosed(
   bus: OfferBus,
-  closed: { offerId: string; agencyId: string; kind: OfferKind; winners: string[] },
+  closed: { offerId: string; agencyId: string; kind: OfferKind; winners: string[]; maxWinners: number },
 ): Promise<void> {
   if (closed.kind === 'ping_post')
     await bus.publish({
@@ -255,5 +350,6 @@ export async function publishClosed(
       offerId: closed.offerId,
       agencyId: closed.agencyId,
       winners: closed.winners,
+      maxWinners: closed.maxWinners,
     });
 }

@@ -36,6 +36,8 @@ export interface Route {
   floorPrice?: number | null;
   /** Auction `ping_tree` only (#22): the tiers as read at routing. */
   pingTree?: PingTree;
+  /** Auction `highest_bid` only (#22): the endpoint bidders pinged when the offer opens (absent: none). */
+  endpointBidders?: string[];
 }
 
 export type { EligibilityResult };
@@ -57,6 +59,9 @@ export function routeOf(lead: { id: string; agencyId: string }, campaign: Campai
     pricing: campaign.pricing,
     floorPrice: campaign.floorPrice,
     ...(campaign.auction === 'ping_tree' && campaign.pingTree ? { pingTree: campaign.pingTree } : {}),
+    ...(campaign.auction === 'highest_bid' && campaign.endpointBidders?.length
+      ? { endpointBidders: campaign.endpointBidders }
+      : {}),
   };
 }
 

@@ -19,13 +19,16 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 
+import { DecidedOffers } from '../claims/decided-offers';
 import { ClaimRelay } from '../claims/relay';
 import type { Db } from '../db/connection';
+import { DncFilter, type DncFilterStats, useDncFilter } from '../db/dnc-filter';
 import type { OfferBus } from '../db/offer-bus';
 import { countOpenOffers } from '../db/offers';
 import { warmContactChecks } from '../domain/contact-checks';
 import { setting } from '../lib/config';
 import { type MxChecker, mxFromSettings } from '../lib/mx';
+import { logger as processLogger } from '../observability/logger';
 import { type AccountMailer, smtpAccountMailer } from './account-mail';
 import { buildAsyncApi } from './asyncapi';
 import { Authenticator, type Principal } from './auth';
@@ -106,6 +109,11 @@ export interface ApiDeps {
   sharedRateLimits?: boolean;
   /** How long an accepted ping may be posted; default 60 s (LW_PING_TTL_SECONDS). */
   pingTtlMs?: number;
+  /**
+   * The memo of decided offers (claims/decided-offers.ts): how many buyer ids it holds at most; 0 turns it off.
+   * Default LW_CLAIM_MEMO_SIZE.
+   */
+  claimMemoSize?: number;
   /** The MX look-up of the email check; default from LW_EMAIL_MX_CHECK, LW_DNS_SERVERS and LW_DNS_TIMEOUT_MS; null: off. */
   mx?: MxChecker | null;
   /** A lead with the same phone or email (per service line) within this window is a duplicate; default 30 days, 0 = off. */
@@ -128,6 +136,11 @@ export interface ApiDeps {
   mailer?: AccountMailer;
   /** Base URL of the pages (links in emails, the allowed Origin); default LW_PUBLIC_URL. */
   publicUrl?: string | null;
+  /**
+   * The process's Bloom filter of the platform's Do-Not-Call lists (db/dnc-filter.ts), built in the background from
+   * `db` (of this driver) when LW_DNC_FILTER is on: only probably listed phones are looked up. Absent or false: none.
+   */
+  dncFilter?: { driver: 'postgres' | 'pglite'; rebuildDelayMs?: number } | false;
 }
 
 export interface Api {
@@ -199,6 +212,11 @@ export function createApi(deps: ApiDeps): Api {
     'leadwire_ping_reads_total',
     "Reads of a campaign's buyers made for pings (the pings of a burst share one: pings ÷ reads)",
   );
+  metrics.counter(
+    'leadwire_feed_event_reads_total',
+    'Bus events the feed gateway completed from the database: a target list by reference seen for the first time, or an event that came as ids only',
+    ['what'],
+  );
   metrics.histogram(
     'leadwire_feed_delivery_seconds',
     'Feed latency: offer event published on the bus to the frame handed to the socket',
@@ -218,6 +236,59 @@ export function createApi(deps: ApiDeps): Api {
     () => deps.bus.state().reconnects,
   );
 
+  metrics.counter(
+    'leadwire_claim_memo_hits_total',
+    "Claims on a decided offer answered from this process's memo of decided offers, without the database or the workflow",
+    ['reason'],
+  );
+  // Filled from the bus every gateway already hears (the listener is dropped when the bus closes).
+  const decidedOffers = new DecidedOffers(deps.claimMemoSize ?? setting('LW_CLAIM_MEMO_SIZE'));
+  deps.bus.subscribe(decidedOffers.onBusEvent);
+  metrics.gauge(
+    'leadwire_claim_memo_offers',
+    'Offers remembered decided by the memo of decided offers (the entries of open offers, waiting, are not counted)',
+    () => decidedOffers.stats().decided,
+  );
+
+  if (deps.dncFilter && setting('LW_DNC_FILTER')) {
+    const filter = new DncFilter(db, deps.dncFilter.driver, deps.bus, {
+      maxBytes: setting('LW_DNC_FILTER_MAX_MB') * 1_048_576,
+      rebuildDelayMs: deps.dncFilter.rebuildDelayMs,
+      log: { info: (m) => processLogger.info({ component: 'dnc-filter' }, m), warn: (m, meta) => logger.warn(m, meta) },
+    });
+    useDncFilter(db, filter);
+    filter.start();
+    const stat = <K extends keyof DncFilterStats>(k: K) => filter.stats()[k];
+    metrics.gauge(
+      'leadwire_dnc_filter_ready',
+      "1 while this process's Do-Not-Call filter answers look-ups (0: building, stale after a change or a bus loss, off)",
+      () => (filter.state === 'ready' ? 1 : 0),
+    );
+    metrics.gauge('leadwire_dnc_filter_entries', 'Entries in the current Do-Not-Call filter', () => stat('entries'));
+    metrics.gauge('leadwire_dnc_filter_bytes', "The Do-Not-Call filter's memory", () => stat('bytes'));
+    metrics.gauge(
+      'leadwire_dnc_filter_build_seconds',
+      "The last build of the Do-Not-Call filter's duration",
+      () => (stat('lastBuildMs') ?? 0) / 1000,
+    );
+    metrics.counterFrom('leadwire_dnc_filter_builds_total', 'Builds of the Do-Not-Call filter', () => stat('builds'));
+    metrics.counterFrom(
+      'leadwire_dnc_filter_screened_total',
+      'Do-Not-Call look-ups the filter answered "not listed" without the database',
+      () => stat('screened'),
+    );
+    metrics.counterFrom(
+      'leadwire_dnc_filter_false_positives_total',
+      'Do-Not-Call look-ups the filter let through that the database found on no list',
+      () => stat('falsePositives'),
+    );
+    metrics.counterFrom(
+      'leadwire_dnc_filter_invalidations_total',
+      'Times the Do-Not-Call filter stopped answering (the lists changed, the bus lost its connection)',
+      () => stat('invalidations'),
+    );
+  }
+
   const services: ApiServices = {
     db,
     bus: deps.bus,
@@ -233,6 +304,10 @@ export function createApi(deps: ApiDeps): Api {
       observe: (via, outcome, seconds) => {
         metrics.inc('leadwire_claims_total', { via, outcome });
         metrics.observe('leadwire_claim_duration_seconds', { via, outcome }, seconds);
+      },
+      decidedOffers: {
+        offers: decidedOffers,
+        hit: (reason) => metrics.inc('leadwire_claim_memo_hits_total', { reason }),
       },
       logger,
     }),

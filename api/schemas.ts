@@ -14,6 +14,7 @@
 import { z } from 'zod';
 
 import type { WonClaim } from '../claims/vocabulary';
+import { ENDPOINT_CALL_OUTCOMES, type PingedEventData as PingedEventDataShape } from '../domain/endpoints';
 import { FILTER_MATCHES } from '../domain/filters';
 import {
   ALERT_CHANNELS,
@@ -312,8 +313,31 @@ export const TimelineEventView = z.object({
   offerId: Id.optional(),
   buyerId: Id.optional(),
   reason: z.string().optional(),
-  data: z.record(z.string(), z.unknown()).optional(),
+  data: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe("the event's details, by its type (a `pinged` event's: PingedEventData)"),
 });
+/** A `pinged` event's `data`: domain/endpoints.ts `PingedEventData` (checked here, so the two cannot drift). */
+export const PingedEventData = z
+  .object({
+    tier: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe(
+        "a ping tree's tier the buyer was pinged in (1 = the first); absent for a highest-bid auction's endpoint bidders",
+      ),
+    outcome: z.enum(ENDPOINT_CALL_OUTCOMES),
+    latencyMs: z.number().int(),
+    bid: z.number().int().nullable().describe('the bid of an accepted answer; null otherwise'),
+  })
+  .describe(
+    "a `pinged` event's data (the buyer's reason for a refusal is the event's `reason`)",
+  ) satisfies z.ZodType<PingedEventDataShape>;
+/** …and the other way: the schema has every field the shape has. */
+type _PingedFitsSchema = Fits<PingedEventDataShape, z.infer<typeof PingedEventData>>;
 /** A won claim: the one shape claims/vocabulary.ts `WonClaim` (checked here, so the two cannot drift). */
 export const ClaimWon = z.object({
   result: z.literal('won'),

@@ -107,6 +107,7 @@ export function campaignView(c: CampaignRow, pool: PoolEntry[]) {
     dncRule: c.dncRule,
     consentCertificate: c.consentCertificate ?? null,
     pingTree: c.pingTree,
+    endpointBidders: c.endpointBidders,
     createdAt: iso(c.createdAt),
     updatedAt: iso(c.updatedAt),
   };

@@ -1,19 +1,21 @@
 /**
  * The benchmark harness (bench/README.md):
  *
- *   npm run bench                       all nine scenarios at full size, rows appended to bench/RESULTS.md
- *   npm run bench:ci                    all nine, tiny (CI: the harness cannot rot), nothing recorded
+ *   npm run bench                       all thirteen scenarios at full size, rows appended to bench/RESULTS.md
+ *   npm run bench:ci                    all thirteen, tiny (CI: the harness cannot rot), nothing recorded
  *   npm run bench -- --only claim_storm,floor
  *   npm run bench -- --scale-offers 5000 --rates 10,20,40 --results /tmp/r.md --no-record
  *   npm run bench -- --temporal-dir /dev/shm    the dev server's SQLite on tmpfs (to see what the disk costs)
  *   npm run bench -- --topology cluster         against the Temporal cluster on Postgres (scripts/temporal-cluster.ts)
  *   npm run bench -- --only supply --report-leads 1000000   ping latency and report timings (#13)
  *   npm run bench -- --only feed_flood   other clients' wallet p99 while one socket floods the feed (#27)
+ *   npm run bench -- --only ping_tree    outbound ping tree over 50 endpoint buyers (#22)
+ *   npm run bench -- --only intake_checks,suppression_csv,ping_suppression   the compliance gate's costs (#23)
  *
  * Each scenario prints one JSON line on stdout; progress goes to stderr. Scenarios run in the order of
  * ALL whatever the order of --only, so those that report a ratio (floor, engine_floor) follow the ones
  * they compare (claim_storm, throughput).
- * Exit 1 when a scenario failed or a correctness check (one winner per round) did not hold.
+ * Exit 1 when a scenario failed or a correctness check (one winner per round, one post per ping-tree lead) did not hold.
  */
 import path from 'node:path';
 
@@ -23,14 +25,16 @@ import { ApiClient } from './lib/client';
 import { recordRun } from './lib/results';
 import { commit, loadAverage, machine, startStack } from './lib/stack';
 import { claimStorm, floor, type StormFigures, stormOverSale } from './scenarios/claims';
+import { intakeChecks, pingSuppression, suppressionCsv } from './scenarios/compliance';
 import { type BenchContext, CI, FULL, type ScenarioResult, type Sizes } from './scenarios/context';
 import { engineFloor } from './scenarios/engine-floor';
 import { feedLatency } from './scenarios/feed';
 import { feedFlood } from './scenarios/feed-flood';
+import { pingTree } from './scenarios/ping-tree';
 import { scale } from './scenarios/scale';
 import { stormMany } from './scenarios/storm-many';
 import { supply } from './scenarios/supply';
-import { throughput } from './scenarios/throughput';
+import { throughput, type ThroughputResult } from './scenarios/throughput';
 
 const ALL = [
   'claim_storm',
@@ -42,6 +46,10 @@ const ALL = [
   'scale',
   'supply',
   'feed_flood',
+  'ping_tree',
+  'intake_checks',
+  'suppression_csv',
+  'ping_suppression',
 ] as const;
 type Name = (typeof ALL)[number];
 
@@ -68,7 +76,9 @@ Options:
   --no-record          print only
   --temporal-dir DIR   the dev server's data directory
   --scale-offers N, --rates a,b, --floor-rates a,b, --claimers a,b, --feed-clients a,b, --rounds N,
-  --step-seconds N, --report-leads N, --ping-rounds N
+  --step-seconds N, --report-leads N, --ping-rounds N, --ping-tree-endpoints N, --ping-tree-rate N,
+  --ping-tree-seconds N, --ping-tree-rates a,b, --intake-leads N, --list-entries N, --suppression-hashes N,
+  --csv-lines N
                        the scenarios' sizes
   --help               this text`;
 
@@ -87,6 +97,14 @@ function parseBenchArgs(argv: string[]): Args {
     'step-seconds',
     'report-leads',
     'ping-rounds',
+    'ping-tree-endpoints',
+    'ping-tree-rate',
+    'ping-tree-seconds',
+    'ping-tree-rates',
+    'intake-leads',
+    'list-entries',
+    'suppression-hashes',
+    'csv-lines',
   ] as const;
   return commandLine(
     {
@@ -121,6 +139,14 @@ function benchArgs(values: Record<string, unknown>): Args {
   if (value('--step-seconds')) sizes.stepSeconds = one('--step-seconds');
   if (value('--report-leads')) sizes.reportLeads = one('--report-leads');
   if (value('--ping-rounds')) sizes.pingRounds = one('--ping-rounds');
+  if (value('--ping-tree-endpoints')) sizes.pingTreeEndpoints = one('--ping-tree-endpoints');
+  if (value('--ping-tree-rate')) sizes.pingTreeRate = one('--ping-tree-rate');
+  if (value('--ping-tree-seconds')) sizes.pingTreeSeconds = one('--ping-tree-seconds');
+  if (value('--ping-tree-rates')) sizes.pingTreeRates = numbers('--ping-tree-rates');
+  if (value('--intake-leads')) sizes.intakeCheckLeads = one('--intake-leads');
+  if (value('--list-entries')) sizes.intakeListEntries = one('--list-entries');
+  if (value('--suppression-hashes')) sizes.suppressionHashes = one('--suppression-hashes');
+  if (value('--csv-lines')) sizes.csvLines = one('--csv-lines');
   const only = (value('--only')?.split(',') ?? [...ALL]) as Name[];
   for (const o of only) if (!ALL.includes(o)) throw new UsageError(`unknown scenario ${o}; one of ${ALL.join(', ')}`);
   const topology = value('--topology') ?? 'dev';
@@ -171,6 +197,7 @@ async function main(argv: string[]): Promise<number> {
   let failures = 0;
   let storm: StormFigures[] | null = null;
   let leadsPerSecond: number | null = null;
+  let leadCpu: ThroughputResult['cpuMsPerLead'] = null;
   try {
     for (const name of args.only) {
       const started = Date.now();
@@ -189,10 +216,15 @@ async function main(argv: string[]): Promise<number> {
         else if (name === 'throughput') {
           const t = await throughput(ctx);
           leadsPerSecond = t.sustainedRate;
+          leadCpu = t.cpuMsPerLead;
           r = { scenario: t.scenario, figures: t.figures, headline: t.headline };
-        } else if (name === 'engine_floor') r = await engineFloor(ctx, leadsPerSecond);
+        } else if (name === 'engine_floor') r = await engineFloor(ctx, leadsPerSecond, leadCpu);
         else if (name === 'storm_many') r = await stormMany(ctx);
         else if (name === 'feed_flood') r = await feedFlood(ctx);
+        else if (name === 'ping_tree') r = await pingTree(ctx);
+        else if (name === 'intake_checks') r = await intakeChecks(ctx);
+        else if (name === 'suppression_csv') r = await suppressionCsv(ctx);
+        else if (name === 'ping_suppression') r = await pingSuppression(ctx);
         else if (name === 'supply')
           r = await supply(ctx, { pingRounds: args.sizes.pingRounds, reportLeads: args.sizes.reportLeads });
         else r = await scale(ctx);
@@ -200,6 +232,10 @@ async function main(argv: string[]): Promise<number> {
         if (/"exactlyOneWinner(EveryRound|PerOffer)":false/.test(json)) {
           failures++;
           log(`${name}: a round or an offer did not have exactly one winner`);
+        }
+        if (/"(everyLeadPostedOnce|everyPostedLeadSold)":false/.test(json)) {
+          failures++;
+          log(`${name}: a lead was not posted exactly once, or a posted lead was not sold`);
         }
         results.push(r);
         console.log(

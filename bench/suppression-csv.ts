@@ -1,9 +1,9 @@
 /**
  * The suppression CSV upload's rate (#23 item 3: "a million numbers in under a
- * minute, constant memory"): streams N generated US numbers (10% with a header
- * line's kind of formatting: "(512) 555-0100") through `loadSuppressionCsv`
- * into a fresh database and prints lines per second and the process's peak RSS.
- * A measurement, never a test bound.
+ * minute, constant memory"): streams N generated US numbers through
+ * `loadSuppressionCsv` into a fresh database and prints lines per second and
+ * the process's peak RSS (bench/lib/suppression-csv.ts, the measurement the
+ * harness's `suppression_csv` scenario records). A measurement, never a test bound.
  *
  *   npm run bench:suppression -- [--lines 1000000] [--dnc]
  *
@@ -11,86 +11,27 @@
  * an agency), else PGlite in memory. `--dnc` loads the registry's format into
  * national_dnc instead.
  */
-import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 
 import { createAgency } from '../db/agencies';
 import { openDatabase } from '../db/connection';
 import { prepareKeyStore } from '../db/key-store';
-import { loadDncFile, loadSuppressionCsv } from '../db/suppression';
-
-/** Area codes in service (a sample). */
-const AREAS = [
-  201, 202, 203, 205, 206, 207, 208, 209, 210, 212, 213, 214, 215, 216, 217, 218, 219, 224, 225, 228, 229, 231, 234,
-  239, 240, 248, 251, 252, 253, 254, 256, 260, 262, 267, 269, 270, 276, 281, 301, 302, 303, 304, 305, 307, 308, 309,
-  310, 312, 313, 314, 315, 316, 317, 318, 319, 320, 321, 323, 325, 330, 334, 336, 337, 339, 347, 351, 352, 360, 361,
-  386, 401, 402, 404, 405, 406, 407, 408, 409, 410, 412, 413, 414, 415, 417, 419, 423, 424, 425, 430, 432, 434, 435,
-  440, 443, 469, 478, 479, 480, 484, 501, 502, 503, 504, 505, 507, 508, 509, 510, 512, 513, 515, 516, 517, 518, 520,
-];
-
-/** N distinct US numbers, as a CSV file's bytes (a header, every tenth number formatted), made as read. */
-function* numbers(n: number, formatted: boolean): Generator<string> {
-  yield formatted ? 'phone\n' : '';
-  let chunk = '';
-  for (let i = 0; i < n; i++) {
-    const area = AREAS[i % AREAS.length]!;
-    const rest = Math.floor(i / AREAS.length);
-    const exchange = 200 + (rest % 700);
-    const line = 1000 + Math.floor(rest / 700);
-    chunk += formatted && i % 10 === 0 ? `(${area}) ${exchange}-${line}\n` : `${area}${exchange}${line}\n`;
-    if (chunk.length > 64 * 1024) {
-      yield chunk;
-      chunk = '';
-    }
-  }
-  if (chunk) yield chunk;
-}
+import { measureCsvLoad } from './lib/suppression-csv';
 
 async function main() {
   const { values } = parseArgs({
     options: { lines: { type: 'string', default: '1000000' }, dnc: { type: 'boolean', default: false } },
   });
-  const n = Number(values.lines);
   const database = await openDatabase({ url: process.env.DATABASE_URL || null, dataDir: 'memory://' });
   await prepareKeyStore(database.db);
   const agency = await createAgency(database.db, { name: 'Bench agency' });
-  let peakRss = process.memoryUsage().rss;
-  const sample = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
-  const started = performance.now();
-  let lastPrint = started;
-  const progress = (r: { lines: number }) => {
-    if (performance.now() - lastPrint > 5000) {
-      lastPrint = performance.now();
-      console.log(`  … ${r.lines} lines`);
-    }
-  };
-  const file = Readable.from(numbers(n, !values.dnc));
-  const report = values.dnc
-    ? await loadDncFile(database.db, { list: 'national_dnc', state: null }, file, progress)
-    : await loadSuppressionCsv(
-        database.db,
-        { agencyId: agency.id, list: 'do_not_contact', country: 'US' },
-        file,
-        progress,
-      );
-  const seconds = (performance.now() - started) / 1000;
-  clearInterval(sample);
-  console.log(
-    JSON.stringify(
-      {
-        database: process.env.DATABASE_URL ? 'postgres' : 'pglite',
-        load: values.dnc ? 'national_dnc (registry format)' : 'agency CSV (libphonenumber per line)',
-        lines: report.lines,
-        added: report.added,
-        rejected: report.rejected,
-        seconds: Math.round(seconds * 10) / 10,
-        linesPerSecond: Math.round(report.lines / seconds),
-        peakRssMb: Math.round(peakRss / 1e6),
-      },
-      null,
-      2,
-    ),
-  );
+  const figures = await measureCsvLoad(database.db, {
+    agencyId: agency.id,
+    lines: Number(values.lines),
+    dnc: values.dnc,
+    progress: (lines) => console.log(`  … ${lines} lines`),
+  });
+  console.log(JSON.stringify({ database: process.env.DATABASE_URL ? 'postgres' : 'pglite', ...figures }, null, 2));
   await database.close();
 }
 

@@ -15,6 +15,7 @@ import { Client } from '@temporalio/client';
 import { resolveDeliveryConfig } from '../activities/channels/config';
 import { servePglite, type WireServer } from '../db/pglite-wire';
 import { setting } from '../lib/config';
+import { logger } from '../observability/logger';
 import { collectProcessMetrics } from '../observability/metrics';
 import { installTemporalRuntime } from '../observability/temporal';
 import { installTracingFromEnv } from '../observability/tracing';
@@ -22,7 +23,7 @@ import { plainTarget } from '../temporal/connection';
 import { startTemporalDevServer } from '../temporal/dev-server';
 import { publicUrlFromEnv, startAlertDispatcher } from '../worker/alert-dispatcher';
 import { startRechargeStarter } from '../worker/recharge-starter';
-import { ensureSchedules } from '../worker/schedules';
+import { keepEnsuringSchedules } from '../worker/schedules';
 import { createLeadwireWorker } from '../worker/worker';
 import {
   createBus,
@@ -59,7 +60,10 @@ async function main() {
   // One connection for the worker and the client, so intake's eager starts reach this worker.
   const client = new Client({ connection: workerConnection, namespace: config.temporalNamespace });
   // The periodic jobs as Temporal Schedules (worker/schedules.ts); this process's worker runs them.
-  await ensureSchedules(client, config.taskQueue);
+  const schedules = keepEnsuringSchedules(client, config.taskQueue, {
+    onFailure: (err, attempt, retryInMs) =>
+      logger.warn({ err, attempt, retryInMs }, 'periodic job schedules not ensured yet; retrying'),
+  });
   const publicUrl = publicUrlFromEnv({ PORT: String(config.port), ...process.env });
   const stopAlerts = startAlertDispatcher({ db: database.db, delivery: resolveDeliveryConfig(), publicUrl });
   // Auto-recharges from the outbox the sales' transactions write (#21).
@@ -110,6 +114,7 @@ async function main() {
     () => wire?.close(),
     stopAlerts,
     stopRecharges,
+    () => schedules.stop(),
     () => api.close(),
     () => worker.getState() === 'RUNNING' && worker.shutdown(),
     () => running,

@@ -185,6 +185,7 @@ export async function serveApi(
     inFlight: config.inFlight,
     // Several API processes share one Postgres: they share the limits too. PGlite is one process.
     sharedRateLimits: deps.database.driver === 'postgres',
+    dncFilter: { driver: deps.database.driver },
   });
   const server = http.createServer(app);
   const feed = attachFeed(server);

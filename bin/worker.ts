@@ -12,7 +12,7 @@ import { installTracingFromEnv } from '../observability/tracing';
 import { connectTemporal, describeTarget } from '../temporal/connection';
 import { publicUrlFromEnv, startAlertDispatcher } from '../worker/alert-dispatcher';
 import { startRechargeStarter } from '../worker/recharge-starter';
-import { ensureSchedules } from '../worker/schedules';
+import { keepEnsuringSchedules } from '../worker/schedules';
 import { createLeadwireWorker } from '../worker/worker';
 import { createBus, exitOnBadConfig, loadConfig, onShutdown, openDatabaseFor } from './runtime';
 
@@ -53,8 +53,12 @@ async function main() {
   const running = created.worker.run();
   const client = await connectTemporal(config.temporal);
   // The periodic jobs (stuck leads, report fold, expiry, key rotation) as Temporal Schedules: created or
-  // updated here by every worker, run once across them all.
-  logger.info({ schedules: await ensureSchedules(client, config.taskQueue) }, 'periodic job schedules ensured');
+  // updated here by every worker, run once across them all; retried in the background until it succeeds.
+  const schedules = keepEnsuringSchedules(client, config.taskQueue, {
+    onFailure: (err, attempt, retryInMs) =>
+      logger.warn({ err, attempt, retryInMs }, 'periodic job schedules not ensured yet; retrying'),
+  });
+  void schedules.done.then((done) => done && logger.info({ schedules: done }, 'periodic job schedules ensured'));
   // Offer and low-balance alerts on buyers' channels, from the outbox (#12).
   const stopAlerts = startAlertDispatcher({
     db: database.db,
@@ -71,6 +75,7 @@ async function main() {
     () => metricsServer?.close(),
     stopAlerts,
     stopRecharges,
+    () => schedules.stop(),
     () => created.worker.getState() === 'RUNNING' && created.worker.shutdown(),
     () => running,
     () => connection.close(),

@@ -21,8 +21,8 @@ import { Mutex } from 'async-mutex';
 import type { LeadActivities } from '../activities';
 import type { DeliveryPlan } from '../activities/delivery';
 import { SUPPRESSED } from '../domain/types';
-import { CLAIM_REFUSED, type ClaimRequest, type ClaimResult, SUPPRESSION_PATCH } from './messages';
-import { claimOutcomeOf, decided, type WonClaim, wonClaim } from './vocabulary';
+import { CLAIM_ARRIVAL_PATCH, CLAIM_REFUSED, type ClaimRequest, type ClaimResult, SUPPRESSION_PATCH } from './messages';
+import { claimOutcomeOf, decided, type SoldClaim, soldClaim } from './vocabulary';
 
 export interface DeskOffer {
   offerId: string;
@@ -34,8 +34,8 @@ export interface DeskOffer {
 }
 
 export class ClaimDesk {
-  /** Winners by buyer id, with the delivery plan their sale returned. */
-  readonly winners = new Map<string, { won: WonClaim; delivery: DeliveryPlan }>();
+  /** Winners by buyer id: their answer (no lead fields) and the delivery plan their sale returned. */
+  readonly winners = new Map<string, { won: SoldClaim; delivery: DeliveryPlan }>();
   private closed = false;
   private cancelled: string | null = null;
   private readonly mutex = new Mutex();
@@ -67,9 +67,14 @@ export class ClaimDesk {
     }
   }
 
-  async claim(req: ClaimRequest): Promise<ClaimResult> {
+  /**
+   * Decides a claim, one at a time. `arrivedAtMs` is when the claim's Update reached the workflow: a claim that arrived
+   * inside the window and waited (for the offer's opening to finish, or behind another buyer's sale) is still judged
+   * inside it.
+   */
+  async claim(req: ClaimRequest, arrivedAtMs?: number): Promise<ClaimResult> {
     return this.mutex.runExclusive(async (): Promise<ClaimResult> => {
-      const known = this.decided(req.buyerId);
+      const known = this.decided(req.buyerId, arrivedAtMs);
       if (known && 'won' in known) return known.won; // the winner asking again gets the same answer, charged once
       if (known) return { result: claimOutcomeOf(known.refused).result, reason: known.refused, recorded: false };
       const sale = await this.io.postAndCharge({
@@ -83,7 +88,7 @@ export class ClaimDesk {
         if (sale.reason === SUPPRESSED && patched(SUPPRESSION_PATCH)) this.cancel(SUPPRESSED);
         return { result: sale.result, reason: sale.reason, recorded: true };
       }
-      const won = wonClaim(sale);
+      const won = soldClaim(sale);
       this.winners.set(req.buyerId, { won, delivery: sale.delivery });
       return won;
     });
@@ -104,13 +109,19 @@ export class ClaimDesk {
    * Whether this buyer's claim is decided by the desk's own record: its earlier win, or why it cannot win now (sold
    * out is `lost_race`, someone else won, whatever the clock says); null while it may win.
    */
-  private decided(buyerId: string) {
+  private decided(buyerId: string, arrivedAtMs?: number) {
     return decided({
       prior: this.winners.get(buyerId)?.won,
       targeted: !this.offer.targets || this.offer.targets.has(buyerId),
       winners: this.winners.size,
       maxWinners: this.offer.maxWinners,
-      open: !this.closed && this.cancelled === null && Date.now() < this.offer.closesAtMs,
+      open: !this.closed && this.cancelled === null && this.inWindow(arrivedAtMs),
     });
+  }
+
+  /** Inside the claim window now, or (a claim that waited past its end) when it arrived. */
+  private inWindow(arrivedAtMs: number | undefined): boolean {
+    if (Date.now() < this.offer.closesAtMs) return true;
+    return arrivedAtMs !== undefined && arrivedAtMs < this.offer.closesAtMs && patched(CLAIM_ARRIVAL_PATCH);
   }
 }

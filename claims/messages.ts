@@ -7,7 +7,7 @@
 import { defineUpdate } from '@temporalio/workflow';
 
 import type { BidRefusalReason, ClaimFailureReason } from '../domain/types';
-import type { ClaimChannel, WonClaim } from './vocabulary';
+import type { ClaimChannel, SoldClaim } from './vocabulary';
 
 export interface ClaimRequest {
   offerId: string;
@@ -18,8 +18,9 @@ export interface ClaimRequest {
   channel?: ClaimChannel;
 }
 
+/** The claim Update's answer: a win carries no lead fields (`SoldClaim`; the API adds them for the buyer). */
 export type ClaimResult =
-  | WonClaim
+  | SoldClaim
   | {
       result: 'lost' | 'failed';
       reason: ClaimFailureReason;
@@ -49,6 +50,17 @@ export const CLAIM_REFUSED = 'ClaimRefused';
  * taken by leads of this code (no earlier history holds a `suppressed` refusal), and marked for replay all the same.
  */
 export const SUPPRESSION_PATCH = 'suppression';
+
+/**
+ * A claim is judged as of its arrival. Its offer's row commits and `offer.opened` reaches the feeds before the open
+ * (a local activity) returns (#26, publish first); an open held up past its workflow task (a stalled database: the
+ * worker heartbeats the task after about 8 s) lets a buyer's claim reach the workflow while the offer is still being
+ * opened: it waits for the offer's desk instead of being told `offer_closed` (a bid waits the same way). A claim that
+ * arrived inside the window and waited past its end (for the opening, or behind another buyer's sale) is still inside
+ * it. Before this both were answered `offer_closed`; only those paths reach the marker, so other histories replay as
+ * before.
+ */
+export const CLAIM_ARRIVAL_PATCH = 'claim-arrival';
 
 /** The reason of a claim the validator refused, from the Update's failure; null for any other failure. */
 export function claimRefusalOf(err: unknown): ClaimFailureReason | null {

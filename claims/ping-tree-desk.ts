@@ -1,11 +1,13 @@
 /**
  * Buyers' own systems in the auction (#22), as workflow code: a ping tree's
- * tiers, and the sale to one endpoint buyer that both the tree and a
- * highest-bid auction with endpoint bidders use.
+ * tiers, and the two pieces both the tree and a highest-bid auction with
+ * endpoint bidders (claims/auction-desk.ts) use – `pingForBids` (one activity
+ * pings a group of endpoint buyers; their accepted bids in answer order) and
+ * `sellToEndpoint` (the sale to one endpoint buyer).
  *
  * A tier: ONE `pingEndpoints` activity pings its eligible endpoint buyers
  * together (routing's verdicts decide who is eligible; the answers land on the
- * timeline as `pinged`); the accepted bids at or above the tier's floor are
+ * timeline as `pinged`, with the tier's number); the accepted bids at or above the tier's floor are
  * ranked (domain/auction.ts; a tie goes to the earlier answer); the best is
  * sold by `sellToEndpoint`; a refused or failed post falls to the next bid,
  * then to the next tier.
@@ -20,7 +22,7 @@
  * as `post_unknown` with the reserve held – never charged, never posted to a
  * second buyer. Workflow code: deterministic (the workflow lint rules hold it).
  */
-import { ActivityFailure, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { ActivityFailure, log, patched, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 
 import type { LeadActivities } from '../activities';
 import type { DeliveryPlan } from '../activities/delivery';
@@ -31,6 +33,7 @@ import { type PingTree, POST_UNKNOWN, SUPPRESSED } from '../domain/types';
 import {
   LOCAL_SALE_OPTIONS,
   PING_ACTIVITY_OPTIONS,
+  PING_ROUND_FAILURE_PATCH,
   PING_TIER_DEADLINE_MS,
   POST_ACTIVITY_OPTIONS,
 } from '../workflows/options';
@@ -40,22 +43,28 @@ const { postToEndpoint } = proxyActivities<LeadActivities>(POST_ACTIVITY_OPTIONS
 const { reserveBid, releaseBid, sellAcceptedPost } = proxyLocalActivities<LeadActivities>(LOCAL_SALE_OPTIONS);
 
 /** An endpoint buyer's bid, as its ping answered it. */
-interface EndpointBid {
+export interface EndpointBid {
   buyerId: string;
   amount: number;
   pingId: string | null;
 }
 
 /** How selling to one endpoint buyer ended. */
-type EndpointSale =
+export type EndpointSale =
   | { result: 'won'; assignmentId: string; delivery: DeliveryPlan; closedOffer: boolean }
   /** Not sold to this buyer: the next bid may be tried. */
   | { result: 'passed'; reason: string }
   /** Stop: the post's fate is unknown (`post_unknown`), or the sale was refused after an accepted post. */
   | { result: 'stop'; reason: string };
 
-/** Reserve, post, then sell or release: the one path of a sale to an endpoint buyer. */
-async function sellToEndpoint(offer: { offerId: string; leadId: string }, bid: EndpointBid): Promise<EndpointSale> {
+/**
+ * Reserve, post, then sell or release: the one path of a sale to an endpoint buyer. `bid.amount` is what the buyer
+ * pays if its post is accepted (its bid, or the auction rule's price): reserved, posted as the bid, charged.
+ */
+export async function sellToEndpoint(
+  offer: { offerId: string; leadId: string },
+  bid: EndpointBid,
+): Promise<EndpointSale> {
   const { offerId, leadId } = offer;
   const held = await reserveBid({ offerId, buyerId: bid.buyerId, amount: bid.amount });
   if (!held.ok) return { result: 'passed', reason: held.reason };
@@ -87,12 +96,47 @@ async function sellToEndpoint(offer: { offerId: string; leadId: string }, bid: E
   return { result: 'stop', reason: sale.reason === SUPPRESSED ? SUPPRESSED : `sale_refused: ${sale.reason}` };
 }
 
-/** A tier's accepted bids in answer order (a tie goes to the earlier answer). */
-function bidsOf(answers: PingAnswer[]): Bid[] {
+/** The accepted bids of one round of pings, in answer order (a tie goes to the earlier answer). */
+function bidsOf(answers: PingAnswer[]): EndpointBid[] {
   return answers
     .filter((a) => a.outcome === 'accepted' && a.bid !== null)
     .sort((a, b) => a.latencyMs - b.latencyMs)
-    .map((a, i) => ({ buyerId: a.buyerId, amount: a.bid!, seq: i + 1, requestId: a.pingId ?? '' }));
+    .map((a) => ({ buyerId: a.buyerId, amount: a.bid!, pingId: a.pingId }));
+}
+
+/**
+ * Pings the eligible ones of these endpoint buyers together, by ONE `pingEndpoints` activity under one deadline (each
+ * call its own timeout; an answer after the deadline is no bid), and answers their accepted bids in answer order.
+ * `eligible`: routing's eligible buyers (null: too many to carry – the activity checks the offer's verdicts itself).
+ * `tier`: a ping tree's tier (1 = the first), written on each `pinged` event; none for a highest-bid auction's bidders.
+ * (Only the activity's input carries it – the command is the same activity – so histories from before it replay.)
+ */
+export async function pingForBids(
+  offer: { offerId: string; leadId: string },
+  buyerIds: readonly string[],
+  eligible: readonly string[] | null,
+  deadlineMs: number,
+  tier?: number,
+): Promise<EndpointBid[]> {
+  const targets = eligible ? buyerIds.filter((b) => eligible.includes(b)) : [...buyerIds];
+  if (!targets.length) return [];
+  let answers: PingAnswer[];
+  try {
+    answers = await pingEndpoints({
+      leadId: offer.leadId,
+      offerId: offer.offerId,
+      buyerIds: targets,
+      deadlineMs,
+      ...(tier !== undefined ? { tier } : {}),
+    });
+  } catch (err) {
+    // The round failed as a whole (its worker died, the activity timed out): no bids from it – the pings that landed
+    // are on the timeline, their answers are lost, and nobody is posted on a bid the workflow never saw.
+    if (!(err instanceof ActivityFailure) || !patched(PING_ROUND_FAILURE_PATCH)) throw err;
+    log.warn('a round of endpoint pings failed: no bids from it', { offerId: offer.offerId, error: err.message });
+    return [];
+  }
+  return bidsOf(answers);
 }
 
 /** How a ping tree ended: a sale, a stop for a person (`post_unknown`…), or nothing sold. */
@@ -105,17 +149,16 @@ export async function runPingTree(
   tree: PingTree,
   eligible: readonly string[] | null,
 ): Promise<TreeOutcome> {
-  for (const tier of tree.tiers) {
-    const buyerIds = eligible ? tier.buyerIds.filter((b) => eligible.includes(b)) : tier.buyerIds;
-    if (!buyerIds.length) continue;
-    const answers = await pingEndpoints({
-      leadId: offer.leadId,
-      offerId: offer.offerId,
-      buyerIds,
-      deadlineMs: PING_TIER_DEADLINE_MS,
-    });
-    const pingIds = new Map(answers.map((a) => [a.buyerId, a.pingId]));
-    for (const ranked of rankBids(bidsOf(answers), tier.floor, 'first_price')) {
+  for (const [index, tier] of tree.tiers.entries()) {
+    const bids = await pingForBids(offer, tier.buyerIds, eligible, PING_TIER_DEADLINE_MS, index + 1);
+    const pingIds = new Map(bids.map((b) => [b.buyerId, b.pingId]));
+    const ranks: Bid[] = bids.map((b, i) => ({
+      buyerId: b.buyerId,
+      amount: b.amount,
+      seq: i + 1,
+      requestId: b.pingId ?? '',
+    }));
+    for (const ranked of rankBids(ranks, tier.floor, 'first_price')) {
       const sale = await sellToEndpoint(offer, {
         buyerId: ranked.buyerId,
         amount: ranked.price,

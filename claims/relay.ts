@@ -1,6 +1,8 @@
 /**
  * The claim relay, the API side of the claim: one function behind
- * `POST /v1/offers/:id/claim` and the feed's `claim` message. What the
+ * `POST /v1/offers/:id/claim` and the feed's `claim` message. A loser's
+ * claim on an offer this process heard decided on the bus is answered from
+ * memory (claims/decided-offers.ts). What the
  * database can answer alone (one query and `decided`: unknown offer, a
  * repeated win, a buyer that was never targeted, every place sold, an offer
  * already closed) it answers without bothering the workflow;
@@ -30,15 +32,16 @@ import type { Db } from '../db/connection';
 import {
   appendEvents,
   batchedAppender,
+  buyerStanding,
   getOffer,
   getPlacedBid,
-  getTarget,
   type OfferRow,
   type TimelineEventInput,
 } from '../db/offers';
-import { claimContext } from '../db/sales';
+import { claimContext, wonClaimOf } from '../db/sales';
 import type { BidRefusalReason, ClaimFailureReason } from '../domain/types';
 import { DeadlineExceeded, executeBid, executeClaim } from '../temporal/calls';
+import type { DecidedOffers } from './decided-offers';
 import { type BidResult, claimRefusalOf, type ClaimResult } from './messages';
 import {
   attemptEvents,
@@ -47,6 +50,7 @@ import {
   claimOutcomeOf,
   decided,
   noPlaceLeft,
+  type SoldClaim,
   type WonClaim,
   wonClaim,
 } from './vocabulary';
@@ -70,6 +74,21 @@ export type ClaimRefusalAnswer = {
 };
 export type ClaimAnswer = { status: 200; body: WonClaim } | ClaimRefusalAnswer;
 
+/** A claim's outcome as the API answers it: a win with the lead's fields (the workflow's answer has none). */
+export type RelayedClaim = WonClaim | Exclude<ClaimResult, { result: 'won' }>;
+
+/**
+ * The won claim the buyer receives: the workflow's answer carries the sale's ids and amounts but not the lead's
+ * fields (they stay out of its history), so they are read here from the sale's records – the same answer a retry
+ * gets. Answers recorded before small histories carry the lead already.
+ */
+export async function withLead(db: Db, sold: SoldClaim, buyerId: string): Promise<WonClaim> {
+  if (sold.lead) return wonClaim({ ...sold, lead: sold.lead });
+  const won = await wonClaimOf(db, sold.offerId, buyerId);
+  if (!won) throw new Error(`sale ${sold.assignmentId} of offer ${sold.offerId} to ${buyerId}: no record of it`);
+  return won;
+}
+
 /** An answer over HTTP carries the key's quota (RateLimit and RateLimit-Policy); the feed ignores it. */
 export type WithQuota<T> = T & { headers: Record<string, string> };
 
@@ -88,6 +107,11 @@ export interface ClaimRelayDeps {
   limiter: RateLimiter;
   /** Told every answer and how long it took (metrics). */
   observe?: (via: ClaimChannel, outcome: string, seconds: number) => void;
+  /**
+   * This process's memo of decided offers (claims/decided-offers.ts), filled from the bus: a loser's claim on one is
+   * answered from it. `hit` is told each claim answered so (metrics). Absent: every claim takes the slow path.
+   */
+  decidedOffers?: { offers: DecidedOffers; hit?: (reason: ClaimFailureReason) => void };
   logger?: { warn(message: string, meta?: unknown): void };
 }
 
@@ -176,6 +200,21 @@ export class ClaimRelay {
     channel: ClaimChannel,
   ): Promise<ClaimAnswer> {
     const { db } = this.deps;
+    // A loser's claim on an offer this process heard decided: answered from memory, no read and no Update (see
+    // claims/decided-offers.ts for why the answer is true and why it needs no claim attempt row). Its attempt still
+    // goes on the timeline before the answer, as every refusal's does (the audit trail, and what a client reads
+    // next): a write, in the insert that batches every refusal of this turn of the event loop.
+    const remembered = this.deps.decidedOffers?.offers.refusal({
+      agencyId: buyer.agencyId,
+      buyerId: buyer.buyerId,
+      offerId,
+    });
+    if (remembered) {
+      this.deps.decidedOffers?.hit?.(remembered.reason);
+      const offer = { id: offerId, leadId: remembered.leadId };
+      await recordClaimRefusal(this.write, offer, buyer.buyerId, requestId, channel, remembered.reason);
+      return claimRefusal(remembered.reason);
+    }
     const context = await claimContext(db, offerId, buyer.buyerId);
     if (!context || context.offer.agencyId !== buyer.agencyId) throw notFound('offer');
     const { offer } = context;
@@ -219,7 +258,7 @@ export class ClaimRelay {
       });
       if (seen)
         return { answer: 'won' in seen ? Promise.resolve({ status: 200, body: seen.won }) : refuse(seen.refused) };
-      let result: ClaimResult;
+      let result: RelayedClaim;
       try {
         result = await claimThroughWorkflow(
           { ...this.deps, write: this.write },
@@ -285,7 +324,7 @@ export class ClaimRelay {
     const { db } = this.deps;
     const offer = await getOffer(db, offerId);
     if (!offer || offer.agencyId !== buyer.agencyId) throw notFound('offer');
-    const target = await getTarget(db, offer.id, buyer.buyerId);
+    const target = await buyerStanding(db, offer, buyer.buyerId);
     if (!target?.eligible) return bidRefusal('not_targeted');
     if (offer.kind !== 'ping_post' || offer.auction !== 'highest_bid') return bidRefusal('not_an_auction');
     // As with claims: closed in the database is final, but a bid this very request placed in time (its answer
@@ -362,13 +401,13 @@ export async function claimThroughWorkflow(
   buyerId: string,
   requestId: string,
   channel: ClaimChannel,
-): Promise<ClaimResult> {
+): Promise<RelayedClaim> {
   const { db } = deps;
   /**
    * A refusal, once the attempt's row says so: the win when this attempt's sale committed first, the reason an
    * earlier refusal of it gave, else this one (written to the timeline unless the sale already wrote it).
    */
-  const refused = async (reason: ClaimFailureReason, recorded = false): Promise<ClaimResult> => {
+  const refused = async (reason: ClaimFailureReason, recorded = false): Promise<RelayedClaim> => {
     const decision = await refuseAttempt(db, { offerId: offer.id, buyerId, requestId }, reason, deps.timeoutMs);
     if (decision.state === 'undecided') throw new SaleInFlight(requestId);
     if (decision.state === 'sold') {
@@ -392,7 +431,7 @@ export async function claimThroughWorkflow(
   // task lost after the sale committed, the Update retried into the replayed workflow): the database is the
   // arbiter, so a sale of this buyer's is its answer, never a refusal (found by the cluster fault suite: a buyer
   // charged and told `offer_closed`).
-  const refusedByWorkflow = async (reason: ClaimFailureReason): Promise<ClaimResult> => {
+  const refusedByWorkflow = async (reason: ClaimFailureReason): Promise<RelayedClaim> => {
     const now = await claimContext(db, offer.id, buyerId);
     return now?.prior ? wonClaim(now.prior) : refused(reason);
   };
@@ -427,7 +466,7 @@ export async function claimThroughWorkflow(
     }
     throw err;
   }
-  if (result.result === 'won') return wonClaim(result);
+  if (result.result === 'won') return withLead(db, result, buyerId);
   // Refused by the workflow's record, or by the sale transaction (which wrote the timeline; so did the first lifecycle).
   return result.recorded === false ? refusedByWorkflow(result.reason) : refused(result.reason, true);
 }

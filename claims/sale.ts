@@ -21,12 +21,16 @@ import {
 } from '../db/sales';
 import type { AuditBy } from '../domain/audit';
 import type { PushStrategy } from '../domain/types';
-import type { ClaimChannel, SaleKind } from './vocabulary';
+import { type ClaimChannel, type SaleKind, type SoldClaim, soldClaim } from './vocabulary';
 
-/** A sale as the workflow sees it: a won one with the buyer's delivery plan. */
+/**
+ * A sale as the workflow sees it (a local activity's result, kept in its history): a won one is its ids and amounts
+ * with the buyer's delivery plan, not the lead's fields (the API reads those for the winner). Results recorded
+ * before small histories also carry `lead`, `leadId` and `buyerId`; the workflow reads none of them.
+ */
 export type SaleOutcome =
   | Exclude<SaleResult, { result: 'won' }>
-  | (Omit<Extract<SaleResult, { result: 'won' }>, 'closed'> & {
+  | (SoldClaim & {
       delivery: DeliveryPlan;
       /** This sale filled the offer's last place and closed it. */
       closedOffer: boolean;
@@ -38,9 +42,8 @@ export function saleActivities({ db, bus, faults, delivery }: ActivityDeps) {
     if (sale.result !== 'won') return sale;
     if (sale.closed) await publishClosed(bus, sale.closed);
     await faults?.afterSaleCommitted?.({ offerId, buyerId });
-    const { closed: _published, ...won } = sale;
     return {
-      ...won,
+      ...soldClaim(sale),
       delivery: await deliveryPlanFor(db, delivery, buyerId, { id: sale.leadId, consent: sale.lead.consent }),
       closedOffer: !!sale.closed,
     };

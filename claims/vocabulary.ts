@@ -127,6 +127,24 @@ export type WonClaim = {
   balance: number;
 };
 
+/**
+ * A won claim as the lead's workflow answers it (the claim Update, a manual sale): the won claim without the lead's
+ * fields, which stay in the database and out of the workflow's history; the API reads them for the winner
+ * (claims/relay.ts `withLead`). Answers recorded before small histories carry `lead`.
+ */
+export type SoldClaim = Omit<WonClaim, 'lead'> & { lead?: WonLeadRecord };
+
+/** The workflow's answer for a won sale: its ids and amounts, never the lead's fields. */
+export function soldClaim(sale: SoldClaim): SoldClaim {
+  return {
+    result: 'won',
+    offerId: sale.offerId,
+    assignmentId: sale.assignmentId,
+    charged: sale.charged,
+    balance: sale.balance,
+  };
+}
+
 /** The one place a won claim's answer is built, from any record of the sale that won it: its fields, no more. */
 export function wonClaim(sale: WonClaim): WonClaim {
   return {

@@ -4,14 +4,16 @@
  * db/sales.ts, the other half of this aggregate.
  *
  * Tables: assignments (created by db/sales.ts; db/deliveries.ts and
- * db/buyers.ts move its delivery and pipeline status).
+ * db/buyers.ts move its delivery and pipeline status). A refund here answers
+ * the sale its transaction takes back from the cap counters (db/cap-counters.ts).
  */
 import { and, asc, desc, eq } from 'drizzle-orm';
 
+import type { CountedSale } from './cap-counters';
 import type { DbOrTx } from './connection';
 import type { LeadRow } from './leads';
 import { olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages';
-import { assignments, leads } from './schema';
+import { assignments, leads, offers } from './schema';
 
 export type AssignmentRow = typeof assignments.$inferSelect;
 
@@ -72,9 +74,25 @@ export async function agencyAssignment(
   return row;
 }
 
-/** A returned sale: refunded (the dispute's transaction). */
-export async function markRefunded(db: DbOrTx, assignmentId: string): Promise<void> {
-  await db.update(assignments).set({ status: 'refunded' }).where(eq(assignments.id, assignmentId));
+/**
+ * A returned sale: refunded (the dispute's transaction), once: a sale already refunded is left as it is. Answers the
+ * sale that stopped counting against its buyer's and campaign's caps, for the caller to take back from the cap
+ * counters (db/cap-counters.ts `uncountSale`) as the last write of its transaction; null when nothing changed.
+ */
+export async function markRefunded(db: DbOrTx, assignmentId: string): Promise<CountedSale | null> {
+  const [sale] = await db
+    .update(assignments)
+    .set({ status: 'refunded' })
+    .where(and(eq(assignments.id, assignmentId), eq(assignments.status, 'active')))
+    .returning({
+      agencyId: assignments.agencyId,
+      buyerId: assignments.buyerId,
+      offerId: assignments.offerId,
+      at: assignments.createdAt,
+    });
+  if (!sale) return null;
+  const [offer] = await db.select({ campaignId: offers.campaignId }).from(offers).where(eq(offers.id, sale.offerId));
+  return { agencyId: sale.agencyId, buyerId: sale.buyerId, campaignId: offer?.campaignId ?? null, at: sale.at };
 }
 
 /** Whether the lead still has an active sale (a shared lead returned by one of its buyers). */

@@ -23,6 +23,7 @@ import { olderThan, type Page, type PageArgs, sortKeyAt, toPage } from './pages'
 import {
   agencies,
   assignments,
+  buyerEndpoints,
   buyers,
   campaignBuyerPrices,
   type DeliverySettings,
@@ -273,8 +274,9 @@ export async function listBuyers(
   db: DbOrTx,
   agencyId: string,
   page: PageArgs,
-  filter: { status?: string } = {},
+  filter: { status?: string; endpoint?: 'set' | 'none' } = {},
 ): Promise<Page<BuyerWithBalance>> {
+  const hasEndpoint = sql`exists (select 1 from ${buyerEndpoints} where ${buyerEndpoints.buyerId} = ${buyers.id})`;
   const rows = await db
     .select({
       buyer: buyers,
@@ -289,6 +291,7 @@ export async function listBuyers(
       and(
         eq(buyers.agencyId, agencyId),
         filter.status ? eq(buyers.status, filter.status as BuyerRow['status']) : undefined,
+        filter.endpoint === 'set' ? hasEndpoint : filter.endpoint === 'none' ? sql`not ${hasEndpoint}` : undefined,
         olderThan(buyers.createdAt, buyers.id, page.after),
       ),
     )

@@ -50,6 +50,8 @@ export interface NewCampaign {
   consentCertificate?: ConsentCertificateRule | null;
   /** Auction `ping_tree`: its tiers (#22). */
   pingTree?: PingTree | null;
+  /** Auction `highest_bid`: buyers whose endpoints bid in the window (#22); null: none. */
+  endpointBidders?: string[] | null;
 }
 
 /** A new campaign with its pool, and its entry in the audit log (`by`: the system when not given), in one transaction. */
@@ -81,6 +83,7 @@ export async function createCampaign(
         dncRule: input.dncRule ?? 'suppress',
         consentCertificate: input.consentCertificate ?? null,
         pingTree: input.pingTree ?? null,
+        endpointBidders: input.endpointBidders ?? null,
       })
       .returning();
     await setCampaignPool(tx, row!.id, input.buyers);
@@ -190,6 +193,7 @@ export interface CampaignPatch {
   dncRule?: DncRule;
   consentCertificate?: ConsentCertificateRule | null;
   pingTree?: PingTree | null;
+  endpointBidders?: string[] | null;
   pool?: NewCampaign['buyers'];
 }
 

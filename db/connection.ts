@@ -10,6 +10,7 @@ import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 
 import { setting } from '../lib/config';
+import { backfillCapCounters } from './cap-counters';
 import * as schema from './schema';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -83,6 +84,7 @@ export async function migrateDatabase(database: Database): Promise<void> {
   if (database.driver === 'pglite') {
     const { migrate } = await import('drizzle-orm/pglite/migrator');
     await migrate(database.db as never, { migrationsFolder: MIGRATIONS_DIR });
+    await backfillCapCounters(database.db);
     return;
   }
   const { migrate } = await import('drizzle-orm/node-postgres/migrator');
@@ -91,7 +93,10 @@ export async function migrateDatabase(database: Database): Promise<void> {
   const client = await pool.connect();
   try {
     await client.query('SELECT pg_advisory_lock(872364501)');
-    await migrate(drizzle(client, { schema }), { migrationsFolder: MIGRATIONS_DIR });
+    const locked = drizzle(client, { schema });
+    await migrate(locked, { migrationsFolder: MIGRATIONS_DIR });
+    // Migration 0031's one-off step (the counters' period boundaries are the application's), under the same lock.
+    await backfillCapCounters(locked as unknown as Db);
   } finally {
     await client.query('SELECT pg_advisory_unlock(872364501)').catch(() => undefined);
     client.release();

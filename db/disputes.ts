@@ -17,6 +17,7 @@ import type { DisputeStatus } from '../domain/types';
 import { agencySettings } from './agencies';
 import { leadStillSold, markRefunded } from './assignments';
 import { actorRef, type AuditBy, recordChange, SYSTEM } from './audit';
+import { uncountSale } from './cap-counters';
 import type { Db, DbOrTx } from './connection';
 import { leadById, reopenReturnedLead } from './leads';
 import { isUniqueViolation, type LedgerEntry, postLedgerEntry } from './ledger';
@@ -251,7 +252,7 @@ export async function resolveDispute(
       offerId: assignment.offerId,
       reference: `dispute:${dispute.id}`,
     });
-    await markRefunded(tx, assignment.id);
+    const uncounted = await markRefunded(tx, assignment.id);
     await reverseSourcePayout(tx, assignment.id, `dispute:${dispute.id}`);
     const [row] = await tx
       .update(disputes)
@@ -308,6 +309,8 @@ export async function resolveDispute(
       ledgerEntryId: entry.id,
       ...(reoffer ? { reofferCampaignId: reoffer.campaignId } : {}),
     });
+    // #26: the sale no longer counts against the caps; last, after the lead's row, as a sale takes them (no deadlock).
+    if (uncounted) await uncountSale(tx, uncounted);
     return { ok: true, dispute: row!, refund: { entry, balance: entry.balanceAfter }, reoffer };
   });
 }

@@ -3,7 +3,8 @@
  * need to judge the candidate buyers of one lead (a stored lead, or a ping's
  * fields) under one campaign (stored, or a dry run's draft), read with two
  * queries: the agency (its zone sets the cap periods), then one bulk query of
- * every candidate with its filters and hours, wallet balance, cap usage, own
+ * every candidate with its filters and hours, wallet balance, cap usage (its
+ * current periods' counter rows, db/cap-counters.ts), own
  * price on the campaign, pool membership and whether it already bought this
  * person, with the campaign's own cap usage beside it.
  *
@@ -24,8 +25,9 @@ import {
 } from '../domain/eligibility';
 import { filterableLead } from '../domain/filters';
 import { previewOf } from '../domain/preview';
-import type { AgencySettings, AuctionKind, CapPeriod, Caps, LeadFields, PhoneType, PriceRules } from '../domain/types';
+import type { AgencySettings, AuctionKind, Caps, LeadFields, PhoneType, PriceRules } from '../domain/types';
 import { duplicateWindowMs } from './agencies';
+import { currentCountsSql } from './cap-counters';
 import type { DbOrTx } from './connection';
 import { agencies, buyers, campaignBuyerPrices, campaigns, leads, wallets } from './schema';
 
@@ -79,14 +81,6 @@ const textArray = (xs: string[]): SQL =>
     sql`, `,
   )}]::text[]`;
 
-/** Counts of active sales since each period start, as int[3] (daily, weekly, monthly), of the assignments `where` selects. */
-function periodCountsSql(starts: Record<CapPeriod, Date>, from: SQL, where: SQL): SQL<number[]> {
-  const earliest = new Date(Math.min(starts.daily.getTime(), starts.weekly.getTime(), starts.monthly.getTime()));
-  const since = (d: Date) => sql`count(*) FILTER (WHERE a.created_at >= ${d.toISOString()}::timestamptz)`;
-  return sql<number[]>`(SELECT ARRAY[${since(starts.daily)}, ${since(starts.weekly)}, ${since(starts.monthly)}]::int[]
-    FROM ${from} WHERE ${where} AND a.status = 'active' AND a.created_at >= ${earliest.toISOString()}::timestamptz)`;
-}
-
 const countsOf = (a: number[] | null) => ({
   daily: Number(a?.[0] ?? 0),
   weekly: Number(a?.[1] ?? 0),
@@ -134,12 +128,9 @@ export async function loadEligibilityInputs(
     ? sql<number>`(SELECT count(*) FROM campaign_buyers cb WHERE cb.campaign_id = ${campaign.id})::int`
     : sql<number>`0`;
   const capped = campaign.id !== null && Object.keys(campaign.caps).length > 0;
+  // Cap usage is read from the counters the sales keep (db/cap-counters.ts), not counted from the assignments.
   const campaignCounts = capped
-    ? periodCountsSql(
-        starts,
-        sql`assignments a JOIN offers o ON o.id = a.offer_id`,
-        sql`o.campaign_id = ${campaign.id}`,
-      )
+    ? currentCountsSql(starts, sql`${campaign.id}::uuid`)
     : sql<number[] | null>`NULL::int[]`;
   // Per-buyer prices (#12): not for highest-bid auctions, whose price is the floor every bidder sees.
   const ownPrices = campaign.id !== null && campaign.auction !== 'highest_bid';
@@ -157,7 +148,7 @@ export async function loadEligibilityInputs(
       pauses: buyers.pauses,
       filters: buyers.filters,
       balance: wallets.balance,
-      counts: periodCountsSql(starts, sql`assignments a`, sql`a.buyer_id = ${buyers.id}`),
+      counts: currentCountsSql(starts, sql`${buyers.id}`),
       bought,
       inPool,
       poolSize,

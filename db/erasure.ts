@@ -105,6 +105,12 @@ async function eraseLeadsWithin(tx: DbOrTx, agencyId: string, leadIds: string[])
     sql`UPDATE offer_targets SET ${scrub('snapshot')}, ${scrubText('detail')}
         WHERE offer_id IN (SELECT id FROM offers WHERE lead_id = ANY(${lockedIds}::uuid[]))`,
   );
+  // Verdicts not yet written (an opening that died before its paperwork, #26): scrubbed before they are.
+  await count(
+    'offer_paperwork',
+    sql`UPDATE offer_paperwork SET ${scrub('verdicts')}
+        WHERE offer_id IN (SELECT id FROM offers WHERE lead_id = ANY(${lockedIds}::uuid[]))`,
+  );
   await count(
     'offer_events',
     sql`UPDATE offer_events SET ${scrub('data')}, ${scrubText('reason')}

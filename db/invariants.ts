@@ -14,6 +14,8 @@
  * - winners:         no offer has more assignments than maxWinners; its winner counter matches
  * - caps:            no buyer or campaign holds more active assignments in a day, ISO week or
  *                    month (in the agency's time zone) than its cap as configured now
+ * - cap_counters:    every cap counter (db/cap-counters.ts) equals a recount of the active assignments of its
+ *                    buyer or campaign in its period, and every such sale is counted
  * - attempts:        no claim attempt refused (the buyer was answered a refusal) has its own sale – a `won`
  *                    event with its requestId and the charge's assignment; every attempt taken `sold` has its
  *                    assignment (db/claim-attempts.ts, migration 0009)
@@ -22,13 +24,23 @@
  * - stripe_money:    every succeeded card payment has exactly one credit (under its key, or naming it), every
  *                    succeeded refund one debit, every dispute one debit and a won one its credit back; nothing
  *                    for the others; a payment's refunded and disputed credits are its rows'
+ * - endpoint_charges: no charge without an accepted post: every endpoint sale (its `won` event under the sale's
+ *                    key, `sale:<offer>:<buyer>`) has an accepted post under that key in endpoint_call_facts
+ * - endpoint_posts:   at most one buyer posted per offer while a post is unresolved: no second buyer's post
+ *                    of an offer before the first buyer's post had an answer other than `unknown`
+ * - endpoint_reserves: every reserve of a bid is given back (released) exactly once, its amount – the
+ *                    charge of an accepted post is apart – or still held by a lead in review as
+ *                    `post_unknown` (or younger than the grace); no release without its reserve
  * - reports:         the report roll-ups (with their pending deltas) agree with the base tables:
  *                    every day's figures by campaign and source, and by buyer, recomputed
  *                    as the reference report computes them (db/reports.ts, migration 0007)
  */
 import { type SQL, sql } from 'drizzle-orm';
 
+import { endpointPostKey, ledgerReleaseKey, ledgerReserveKey } from '../domain/ids';
 import { stripeLedgerKey } from '../domain/payments';
+import { POST_UNKNOWN } from '../domain/types';
+import { counterDrift, counterKeyParts, recountCapCounters } from './cap-counters';
 import type { DbOrTx } from './connection';
 
 export interface AuditViolation {
@@ -69,13 +81,35 @@ function disagreement(rolled: unknown, base: unknown): string {
     .join(', ');
 }
 
+/** The endpoint sales' checks (#22): the nemesis campaign runs them as its own invariant. */
+export const ENDPOINT_CHECKS = ['endpoint_charges', 'endpoint_posts', 'endpoint_reserves'] as const;
+
+/**
+ * A key of an offer and a buyer (domain/ids.ts: the one definition) as SQL over two columns: the key function is
+ * called with markers and split around them, so the SQL builds exactly the key the code writes.
+ */
+function offerBuyerKey(key: (offerId: string, buyerId: string) => string, offer: SQL, buyer: SQL): SQL {
+  const [before, rest] = key('\u0000', '\u0001').split('\u0000') as [string, string];
+  const [between, after] = rest.split('\u0001') as [string, string];
+  return sql`(${before} || ${offer}::text || ${between} || ${buyer}::text || ${after})`;
+}
+
+/** The offer id inside a post key (text), for a join an index can serve; the full key is compared as well. */
+function offerOfPostKey(key: SQL): SQL {
+  const [before, rest] = endpointPostKey('\u0000', '\u0001').split('\u0000') as [string, string];
+  const [between] = rest.split('\u0001') as [string];
+  return sql`split_part(substr(${key}, ${before.length + 1}), ${between}, 1)`;
+}
+
 /**
  * Every SQL check of the audit over the whole database (or one agency), in
- * order; the workflow check (it needs Temporal) is ops/audit.ts's.
+ * order; the workflow check (it needs Temporal) is ops/audit.ts's. `only`: just
+ * these checks. `heldGraceMs`: a reserve younger than this may still be in its
+ * post (default one minute).
  */
 export async function ledgerInvariants(
   db: DbOrTx,
-  opts: { agencyId: string | null; maxListed: number },
+  opts: { agencyId: string | null; maxListed: number; only?: readonly string[]; heldGraceMs?: number },
 ): Promise<AuditCheck[]> {
   const { agencyId, maxListed } = opts;
   /** `AND <alias>.agency_id = …` when scoped. */
@@ -89,6 +123,7 @@ export async function ledgerInvariants(
     find: SQL,
     describe: (r: Row) => { message: string; ids: Record<string, string> },
   ): Promise<void> => {
+    if (opts.only && !opts.only.includes(name)) return;
     const [c] = await rows<{ n: number }>(db, count);
     const found = await rows(db, find);
     checks.push({
@@ -292,6 +327,89 @@ export async function ledgerInvariants(
     }),
   );
 
+  // Endpoint sales (#22): the keys come from the one definition (domain/ids.ts).
+  const saleKeyOf = (offer: string, buyer: string) => offerBuyerKey(endpointPostKey, sql.raw(offer), sql.raw(buyer));
+  await check(
+    'endpoint_charges',
+    "no charge without an accepted post: every endpoint sale has an accepted post under the sale's key in the endpoint log's facts",
+    sql`SELECT count(*)::int AS n FROM assignments a
+         WHERE EXISTS (SELECT 1 FROM offer_events e
+                        WHERE e.offer_id = a.offer_id AND e.buyer_id = a.buyer_id AND e.type = 'won'
+                          AND e.data ->> 'requestId' = ${saleKeyOf('a.offer_id', 'a.buyer_id')}) ${scoped('a')}`,
+    sql`SELECT a.id, a.offer_id, a.lead_id, a.buyer_id, a.price, ${saleKeyOf('a.offer_id', 'a.buyer_id')} AS sale_key,
+               (SELECT string_agg(f.outcome, ',' ORDER BY f.created_at) FROM endpoint_call_facts f
+                 WHERE f.buyer_id = a.buyer_id AND f.step = 'post'
+                   AND f.idempotency_key = ${saleKeyOf('a.offer_id', 'a.buyer_id')}) AS posts
+          FROM assignments a
+         WHERE EXISTS (SELECT 1 FROM offer_events e
+                        WHERE e.offer_id = a.offer_id AND e.buyer_id = a.buyer_id AND e.type = 'won'
+                          AND e.data ->> 'requestId' = ${saleKeyOf('a.offer_id', 'a.buyer_id')})
+           AND NOT EXISTS (SELECT 1 FROM endpoint_call_facts f
+                            WHERE f.buyer_id = a.buyer_id AND f.step = 'post' AND f.outcome = 'accepted'
+                              AND f.idempotency_key = ${saleKeyOf('a.offer_id', 'a.buyer_id')}) ${scoped('a')}`,
+    (r) => ({
+      message: `assignment ${str(r.id)} (buyer ${str(r.buyer_id)}, price ${str(r.price)}) was sold under ${str(r.sale_key)} and charged, but no post under that key was accepted (posts: ${str(r.posts) || 'none'})`,
+      ids: { assignmentId: str(r.id), buyerId: str(r.buyer_id), offerId: str(r.offer_id), leadId: str(r.lead_id) },
+    }),
+  );
+
+  // Each buyer's post of an offer: when it was first recorded, and when it first had an answer other than unknown.
+  const postsByOffer = sql`
+    WITH posts AS (
+      SELECT o.id AS offer_id, o.lead_id, f.buyer_id,
+             min(f.created_at) AS first_at,
+             min(f.created_at) FILTER (WHERE f.outcome <> 'unknown') AS resolved_at
+        FROM endpoint_call_facts f
+        JOIN offers o ON o.id::text = ${offerOfPostKey(sql`f.idempotency_key`)}
+       WHERE f.step = 'post' AND f.idempotency_key = ${saleKeyOf('o.id', 'f.buyer_id')} ${scoped('f')}
+       GROUP BY o.id, o.lead_id, f.buyer_id
+    )`;
+  await check(
+    'endpoint_posts',
+    "at most one buyer posted per offer while a post is unresolved: no buyer's post of an offer before an earlier buyer's post of it was answered",
+    sql`${postsByOffer} SELECT count(*)::int AS n FROM posts`,
+    sql`${postsByOffer}
+        SELECT p.offer_id, p.lead_id, p.buyer_id, p.first_at, p.resolved_at, q.buyer_id AS next_buyer_id, q.first_at AS next_at
+          FROM posts p JOIN posts q ON q.offer_id = p.offer_id AND q.buyer_id <> p.buyer_id
+         WHERE q.first_at > p.first_at AND (p.resolved_at IS NULL OR p.resolved_at > q.first_at)
+         ORDER BY p.offer_id, q.first_at`,
+    (r) => ({
+      message: `offer ${str(r.offer_id)}: buyer ${str(r.next_buyer_id)} was posted at ${str(r.next_at)} while the post to buyer ${str(r.buyer_id)} (first at ${str(r.first_at)}) was ${r.resolved_at ? `unanswered until ${str(r.resolved_at)}` : 'never answered'}`,
+      ids: { offerId: str(r.offer_id), leadId: str(r.lead_id), buyerId: str(r.buyer_id) },
+    }),
+  );
+
+  const grace = sql`make_interval(secs => ${(opts.heldGraceMs ?? 60_000) / 1000})`;
+  await check(
+    'endpoint_reserves',
+    'every reserve of a bid is given back exactly once (its amount), or held by a lead in review as post_unknown; no release without its reserve',
+    sql`SELECT count(*)::int AS n FROM ledger_entries r WHERE r.kind = 'reserve' ${scoped('r')}`,
+    sql`SELECT 'reserve' AS what, r.id, r.buyer_id, r.offer_id, r.lead_id, r.amount, x.n AS releases, x.total, l.status, l.status_reason
+          FROM ledger_entries r
+          LEFT JOIN leads l ON l.id = r.lead_id
+          LEFT JOIN LATERAL (
+            SELECT count(*)::int AS n, COALESCE(SUM(y.amount), 0)::int AS total FROM ledger_entries y
+             WHERE y.idempotency_key = ${offerBuyerKey(ledgerReleaseKey, sql`r.offer_id`, sql`r.buyer_id`)}
+          ) x ON true
+         WHERE r.kind = 'reserve' ${scoped('r')}
+           AND (x.n > 1 OR (x.n = 1 AND x.total <> -r.amount)
+                OR (x.n = 0 AND r.created_at < now() - ${grace}
+                    AND NOT (l.status = 'manual_review' AND l.status_reason = ${POST_UNKNOWN})))
+        UNION ALL
+        SELECT 'release', y.id, y.buyer_id, y.offer_id, y.lead_id, y.amount, NULL, NULL, NULL, NULL
+          FROM ledger_entries y
+         WHERE y.kind = 'release' ${scoped('y')}
+           AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.kind = 'reserve'
+                            AND r.idempotency_key = ${offerBuyerKey(ledgerReserveKey, sql`y.offer_id`, sql`y.buyer_id`)})`,
+    (r) => ({
+      message:
+        r.what === 'release'
+          ? `release ${str(r.id)} of ${str(r.amount)} to buyer ${str(r.buyer_id)} (offer ${str(r.offer_id)}) has no reserve`
+          : `reserve ${str(r.id)} of ${str(-num(r.amount))} on buyer ${str(r.buyer_id)} (offer ${str(r.offer_id)}): ${str(r.releases)} release(s) totalling ${str(r.total)}; the lead is ${str(r.status)}${r.status_reason ? ` (${str(r.status_reason)})` : ''}`,
+      ids: { ledgerEntryId: str(r.id), buyerId: str(r.buyer_id), offerId: str(r.offer_id), leadId: str(r.lead_id) },
+    }),
+  );
+
   // Per period bucket in the agency's zone; date_trunc('week') starts on Monday, like domain/caps.
   const buckets = sql`
     WITH sold AS (
@@ -320,6 +438,26 @@ export async function ledgerInvariants(
       ids: { [r.scope === 'buyer' ? 'buyerId' : 'campaignId']: str(r.id) },
     }),
   );
+
+  // The cap counters (db/cap-counters.ts, #26) against a recount of the active assignments, per subject, period and
+  // period start; the periods are domain/caps.ts's, so the recount is in TypeScript over one statement's snapshot.
+  const counts = await recountCapCounters(db, { agencyId });
+  const drift = counterDrift(counts);
+  checks.push({
+    name: 'cap_counters',
+    description:
+      "each buyer's and campaign's cap counter per day, ISO week and month (agency's zone) equals a recount of its active assignments",
+    checked: new Set([...counts.stored.keys(), ...counts.recounted.keys()]).size,
+    failed: drift.length,
+    violations: drift.slice(0, maxListed).map((d) => {
+      const { subjectId, period, periodStart } = counterKeyParts(d.key);
+      return {
+        check: 'cap_counters',
+        message: `${subjectId}: ${d.stored} in its ${period} counter from ${periodStart}, ${d.recounted} active assignments`,
+        ids: { subjectId },
+      };
+    }),
+  });
 
   // One statement: the roll-ups and the base tables are read at one snapshot while sales commit.
   const agencies = sql`SELECT id FROM agencies ag WHERE true ${agencyId ? sql`AND ag.id = ${agencyId}::uuid` : sql``}`;

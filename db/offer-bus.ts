@@ -6,16 +6,24 @@
  * enough. With Postgres, events go through LISTEN/NOTIFY so a buyer connected
  * to any API instance hears about offers opened by any worker. An event
  * carries what the gateways need to fan it out without reading the database
- * (the buyer-facing offer and the buyers it targets, or who won); when that
- * would not fit NOTIFY's 8 kB the event goes as ids only and the gateways
- * read the rest.
+ * (the buyer-facing offer and the buyers it targets, or who won). A target
+ * list too large for NOTIFY's 8 kB goes by reference: the opening stores it
+ * once under the hash of its content (target_lists) and the event carries the
+ * hash; a gateway reads a list the first time it sees its hash and keeps it,
+ * so an offer to the same buyers as an earlier one costs it no read. Any
+ * other event that would not fit goes as ids only and the gateways read the
+ * rest.
  *
  * The bus also carries what the ledger trigger (migration 0016) NOTIFYs on
  * `leadwire_wallet` for every entry applied to a wallet, so that the feed can
  * tell the buyer's pages their new balance (`wallet.changed`): on Postgres the
  * same LISTEN connection listens to that channel too; with PGlite the bus
  * listens through PGlite's own `listen()`, which hears the trigger's NOTIFY.
+ * The same way it hears `leadwire_dnc`, which a trigger on dnc_entries
+ * (migration 0034) NOTIFYs on every change of the platform's Do-Not-Call
+ * lists: each API process's filter of the lists (db/dnc-filter.ts) rebuilds.
  */
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 
 import type { PGlite } from '@electric-sql/pglite';
@@ -35,12 +43,54 @@ export interface OfferBusEvent {
   targets?: string[];
   /** offer.opened: the targets that have their own price (#12: a per-buyer campaign rule), buyer id → price. */
   prices?: Record<string, number>;
-  /** offer.closed: the buyers who bought it (none: it expired or was cancelled). */
+  /**
+   * offer.opened: in place of `targets` and `prices` when they would not fit NOTIFY, the id of the stored list that
+   * holds them (target_lists; `targetListOf`).
+   */
+  targetsRef?: string;
+  /**
+   * offer.closed: the buyers who bought it (none: it expired or was cancelled) – every sale there is: the closing
+   * transaction reads them under the offer's lock, and the event is published after its commit. Absent when the event
+   * came as ids only (too large for NOTIFY) or from an older publisher: the gateways read them.
+   */
   winners?: string[];
+  /**
+   * offer.closed: the offer's places, so that a gateway tells `lost_race` (every place sold) from `offer_closed`
+   * without reading the offer (claims/decided-offers.ts). Absent from older publishers' events.
+   */
+  maxWinners?: number;
 }
 
 /** NOTIFY refuses payloads of 8000 bytes or more. */
 const NOTIFY_LIMIT = 7900;
+
+/** Room left for `sentAt` and the rest of the envelope. */
+const SENT_AT_ROOM = 64;
+
+/** Whether an event goes through NOTIFY whole (else: its target list by reference, or ids only). */
+export function fitsNotify(event: Unsent): boolean {
+  return Buffer.byteLength(JSON.stringify(event)) + SENT_AT_ROOM < NOTIFY_LIMIT;
+}
+
+/** A target list as stored for a reference (target_lists): its id is the hash of its content, so equal lists share a row. */
+export function targetListOf(
+  targets: string[],
+  prices: Record<string, number> | null | undefined,
+): { id: string; buyerIds: string[]; prices: Record<string, number> | null } {
+  const buyerIds = [...targets].sort();
+  const own = prices && Object.keys(prices).length ? prices : null;
+  const sortedPrices = own
+    ? Object.fromEntries(
+        Object.keys(own)
+          .sort()
+          .map((k) => [k, own[k]!]),
+      )
+    : null;
+  const id = createHash('sha256')
+    .update(JSON.stringify([buyerIds, sortedPrices]))
+    .digest('base64url');
+  return { id, buyerIds, prices: sortedPrices };
+}
 
 /** The event as sent through NOTIFY: whole when it fits, else ids only (the gateways read the rest). */
 function notifyPayload(event: BusEvent): string {
@@ -73,6 +123,8 @@ export interface WalletChange {
 
 /** The channel the ledger trigger (ledger_apply_entry, migration 0016) NOTIFYs every applied entry on. */
 const WALLET_CHANNEL = 'leadwire_wallet';
+/** The channel the dnc_entries trigger (dnc_entries_changed, migration 0034) NOTIFYs every change of the lists on. */
+const DNC_CHANNEL = 'leadwire_dnc';
 
 /** The trigger's payload `{buyerId, agencyId, balance, entryId, kind, amount, at}` as a WalletChange (null: not one). */
 function walletChangeOf(payload: string | undefined): WalletChange | null {
@@ -104,6 +156,8 @@ function walletChangeOf(payload: string | undefined): WalletChange | null {
 }
 
 type WalletListener = (change: WalletChange) => void;
+/** A statement changed the platform's Do-Not-Call lists (committed): `insert`, `update`, `delete` or `truncate`. */
+type DncListener = (op: string) => void;
 
 function tell<T>(listeners: Iterable<(x: T) => void>, x: T): void {
   for (const l of listeners) {
@@ -137,6 +191,11 @@ export interface OfferBus {
    * hear the database (an in-process bus without PGlite): then nobody is told.
    */
   onWallet?(listener: WalletListener): () => void;
+  /**
+   * Every committed change of the platform's Do-Not-Call lists (the dnc_entries trigger's NOTIFY), from any process.
+   * Absent on a bus that cannot hear the database: then nobody can know of a change.
+   */
+  onDncChange?(listener: DncListener): () => void;
 }
 
 interface BusState {
@@ -160,16 +219,22 @@ export function createInProcessBus(opts: { pglite?: PGlite } = {}): OfferBus {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   const walletListeners = new Set<WalletListener>();
+  const dncListeners = new Set<DncListener>();
   const pglite = opts.pglite;
+  let closed = false;
   let unlisten: Promise<(() => Promise<void>) | null> | null = null;
+  let unlistenDnc: Promise<(() => Promise<void>) | null> | null = null;
   const listening = (): Promise<unknown> =>
     pglite
-      ? (unlisten ??= pglite
-          .listen(WALLET_CHANNEL, (payload) => {
-            const change = walletChangeOf(payload);
-            if (change) tell(walletListeners, change);
-          })
-          .catch(() => null))
+      ? Promise.all([
+          (unlisten ??= pglite
+            .listen(WALLET_CHANNEL, (payload) => {
+              const change = walletChangeOf(payload);
+              if (change) tell(walletListeners, change);
+            })
+            .catch(() => null)),
+          (unlistenDnc ??= pglite.listen(DNC_CHANNEL, (payload) => tell(dncListeners, payload)).catch(() => null)),
+        ])
       : Promise.resolve();
   return {
     async publish(event) {
@@ -183,12 +248,14 @@ export function createInProcessBus(opts: { pglite?: PGlite } = {}): OfferBus {
       await listening();
     },
     async close() {
+      closed = true;
       emitter.removeAllListeners();
       walletListeners.clear();
-      const stop = await unlisten;
-      await stop?.().catch(() => undefined);
+      dncListeners.clear();
+      for (const stop of await Promise.all([unlisten, unlistenDnc])) await stop?.().catch(() => undefined);
     },
-    state: () => ({ connected: true, reconnects: 0 }),
+    // Closed, it hears nothing more (a Do-Not-Call filter on it goes back to the database).
+    state: () => ({ connected: !closed, reconnects: 0 }),
     onResync: () => () => undefined,
     ...(pglite
       ? {
@@ -196,6 +263,11 @@ export function createInProcessBus(opts: { pglite?: PGlite } = {}): OfferBus {
             walletListeners.add(listener);
             void listening();
             return () => walletListeners.delete(listener);
+          },
+          onDncChange(listener: DncListener) {
+            dncListeners.add(listener);
+            void listening();
+            return () => dncListeners.delete(listener);
           },
         }
       : {}),
@@ -218,6 +290,7 @@ export function createPostgresBus(
   const listeners = new Set<OfferBusListener>();
   const resyncListeners = new Set<() => void>();
   const walletListeners = new Set<WalletListener>();
+  const dncListeners = new Set<DncListener>();
   let client: Client | null = null;
   let closed = false;
   let connecting: Promise<void> | null = null;
@@ -265,6 +338,10 @@ export function createPostgresBus(
             if (change) tell(walletListeners, change);
             return;
           }
+          if (msg.channel === DNC_CHANNEL) {
+            tell(dncListeners, msg.payload ?? '');
+            return;
+          }
           if (msg.channel !== CHANNEL || !msg.payload) return;
           let event: BusEvent;
           try {
@@ -288,6 +365,7 @@ export function createPostgresBus(
         await c.connect();
         await c.query(`LISTEN ${CHANNEL}`);
         await c.query(`LISTEN ${WALLET_CHANNEL}`);
+        await c.query(`LISTEN ${DNC_CHANNEL}`);
         client = c;
         if (everConnected) {
           reconnects++;
@@ -332,6 +410,7 @@ export function createPostgresBus(
       listeners.clear();
       resyncListeners.clear();
       walletListeners.clear();
+      dncListeners.clear();
       const c = client;
       client = null;
       await c?.end().catch(() => undefined);
@@ -345,6 +424,11 @@ export function createPostgresBus(
       walletListeners.add(listener);
       void ensure();
       return () => walletListeners.delete(listener);
+    },
+    onDncChange(listener) {
+      dncListeners.add(listener);
+      void ensure();
+      return () => dncListeners.delete(listener);
     },
   };
 }

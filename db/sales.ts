@@ -14,15 +14,26 @@
  * Lock order, the same everywhere so concurrent sales cannot deadlock:
  * offer row, then the buyer's wallet row, then the campaign row (only when the
  * campaign has caps), then a claim's attempt row (db/claim-attempts.ts; the
- * claim relay's refusal takes that row alone). The wallet lock serializes every sale to one buyer, which
+ * claim relay's refusal takes that row alone), then the lead's row, and last
+ * the cap counters' rows (db/cap-counters.ts: the buyer's, then the campaign's;
+ * a refund takes them last too). The wallet lock serializes every sale to one buyer, which
  * is what keeps its caps from being overrun by concurrent claims on different
  * offers.
  *
+ * The campaign's counter rows are shared by every sale of the campaign, and a
+ * row lock is held until COMMIT: so the counters' upsert is the sale's last
+ * statement, and what the commit would otherwise run under it (the deferred
+ * report refresh of the lead, the source-payout check) is run just before it
+ * (db/cap-counters.ts `countSale`). A campaign's sales then queue on its
+ * counters only for that upsert and the commit itself, not for the refresh
+ * (#22, #26).
+ *
  * The re-check reads its inputs through the one eligibility loader
  * (db/eligibility.ts) inside this transaction, after the locks: the buyer's
- * counts, dedupe and pool membership, and the campaign's cap usage.
+ * counts, dedupe and pool membership, and the campaign's cap usage (the
+ * counter rows this transaction adds its sale to before it commits).
  */
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 
 import {
   attemptEvents,
@@ -32,6 +43,7 @@ import {
   noPlaceLeft,
   type SaleKind,
   type WonClaim,
+  wonClaim,
 } from '../claims/vocabulary';
 import { checkClaimTimeEligibility } from '../domain/eligibility';
 import { filterableLead } from '../domain/filters';
@@ -49,14 +61,22 @@ import {
 } from '../domain/types';
 import { actorRef, type AuditBy, recordReviewDecision } from './audit';
 import { pushCandidates, recordPushTurn, takePushTurn } from './campaigns';
+import { countSale } from './cap-counters';
 import { takeAttemptForSale } from './claim-attempts';
 import type { Db, Tx } from './connection';
 import { recordDashboardDelivery } from './deliveries';
 import { type CampaignRules, loadEligibilityInputs } from './eligibility';
-import { postWasAccepted } from './endpoints';
+import { acceptedPostAt } from './endpoints';
 import { markLeadSold } from './leads';
 import { InsufficientCreditsError, isUniqueViolation, postLedgerEntry, releaseHeldReserves } from './ledger';
-import { appendEvents, type ClosedOffer, closeOfferWithin } from './offers';
+import {
+  appendEvents,
+  buyerStanding,
+  type ClosedOffer,
+  closeOfferWithin,
+  standingOf,
+  type TimelineEventInput,
+} from './offers';
 import { assignments, buyers, campaigns, leads, ledgerEntries, offers, offerTargets, wallets } from './schema';
 import { recordSourcePayout } from './sources';
 import { checkSuppression } from './suppression';
@@ -76,6 +96,8 @@ export interface SaleRequest {
   channel?: ClaimChannel | null;
   /** What to charge instead of the offer's price (a highest-bid auction charges the bid or the second price). */
   price?: number;
+  /** More timeline events of a won sale (an endpoint's `post_accepted`), written with its `won` before the counters. */
+  alsoWhenWon?: (assignmentId: string) => TimelineEventInput[];
 }
 
 /** A sale: won (the won claim, with whose it is and what it closed) or refused with the reason. */
@@ -136,10 +158,8 @@ async function sellWithin(db: Db, tx: Tx, req: SaleRequest): Promise<SaleResult>
   if (over) return refuse(over);
   let targetPrice: number | null = null;
   if (offer.kind !== 'manual') {
-    const [target] = await tx
-      .select()
-      .from(offerTargets)
-      .where(and(eq(offerTargets.offerId, offer.id), eq(offerTargets.buyerId, buyer.id)));
+    // From the target ids committed with the offer: its verdict rows may not be written yet (#26).
+    const target = await buyerStanding(tx, offer, buyer.id);
     if (!target?.eligible) return refuse('not_targeted');
     targetPrice = target.price;
   }
@@ -205,18 +225,28 @@ async function sellWithin(db: Db, tx: Tx, req: SaleRequest): Promise<SaleResult>
 
   await markLeadSold(tx, lead.id);
   const { assignment, entry } = chargeEntry;
-  await appendEvents(
-    tx,
-    attemptEvents(attempt, {
+  await appendEvents(tx, [
+    ...attemptEvents(attempt, {
       won: { charged: price, assignmentId: assignment.id, ledgerEntryId: entry.id, balanceAfter: entry.balanceAfter },
     }),
-  );
+    ...(req.alsoWhenWon?.(assignment.id) ?? []),
+  ]);
   await recordDashboardDelivery(tx, assignment);
   // The offer row is locked: `winners` is what it was before this sale (the trigger counts the new one).
   const closed =
     offer.winners + 1 >= offer.maxWinners
       ? await closeOfferWithin(tx, offer.id, { outcome: 'won', at: new Date() })
       : null;
+  // #26: the buyer's and the campaign's cap counters, in the assignment's periods (db/cap-counters.ts), last: a
+  // campaign's row is shared by all its sales, so it is held for the shortest time (`countSale` first runs the
+  // commit's deferred work: this lead's report refresh, the payout check); and after the lead's row, as a refund
+  // takes them after reopening the lead (one order, no deadlock).
+  await countSale(tx, {
+    agencyId: offer.agencyId,
+    buyerId: buyer.id,
+    campaignId: offer.campaignId,
+    at: assignment.createdAt,
+  });
   return {
     result: 'won',
     offerId: offer.id,
@@ -287,8 +317,8 @@ export async function releaseBid(db: Db, input: { offerId: string; buyerId: stri
 /**
  * The endpoint accepted the post: ONE transaction gives back the reserve, charges the bid, creates the assignment
  * and records `post_accepted` – the same sale as a claim's (`sellWithin`), so every re-check holds. It charges
- * nothing unless the endpoint's log holds the accepted post sent under the sale's key: no charge without an
- * accepted post. A retry answers the first sale.
+ * nothing unless the endpoint's calls hold the accepted post sent under the sale's key (endpoint_call_facts, kept for
+ * good): no charge without an accepted post. A retry answers the first sale.
  */
 export async function sellAcceptedPost(
   db: Db,
@@ -301,29 +331,38 @@ export async function sellAcceptedPost(
     // The lock order of every sale: the offer row first, then (the release, the charge) the wallet.
     const [offer] = await tx.select().from(offers).where(eq(offers.id, input.offerId)).for('update');
     if (!offer) throw new Error(`offer ${input.offerId} not found`);
-    if (!(await postWasAccepted(tx, input.buyerId, key)))
+    const acceptedAt = await acceptedPostAt(tx, input.buyerId, key);
+    if (!acceptedAt)
       throw new Error(`no accepted post of offer ${input.offerId} to buyer ${input.buyerId}: nothing is charged`);
     await releaseWithin(tx, input.offerId, input.buyerId);
-    const sale = await sellWithin(db, tx, {
+    // `post_accepted` goes with the sale's `won` (one insert, before the campaign's counters are taken: nothing of
+    // the sale's own runs after them).
+    return sellWithin(db, tx, {
       offerId: input.offerId,
       buyerId: input.buyerId,
       sale: 'auction',
       requestId: key,
       price: input.price,
-    });
-    if (sale.result === 'won')
-      await appendEvents(tx, [
+      alsoWhenWon: (assignmentId) => [
         {
           leadId: offer.leadId,
           offerId: offer.id,
           buyerId: input.buyerId,
           type: 'post_accepted',
-          data: { bid: input.price, idempotencyKey: key, assignmentId: sale.assignmentId },
+          // When the buyer answered, so the timeline reads posted → post_accepted → won.
+          at: acceptedAt.toISOString(),
+          data: { bid: input.price, idempotencyKey: key, assignmentId },
           dedupeKey: `${key}:post_accepted`,
         },
-      ]);
-    return sale;
+      ],
+    });
   });
+}
+
+/** The transaction's instant: `now()`, what the assignment's `created_at` defaults to. */
+async function transactionNow(tx: Tx): Promise<Date> {
+  const result = (await tx.execute(sql`SELECT now() AS now`)) as unknown as { rows: { now: Date | string }[] };
+  return new Date(result.rows[0]!.now);
 }
 
 /** Rolls the sale's savepoint back: its claim attempt was refused before the sale could take it. */
@@ -501,6 +540,12 @@ function wonFromRow(
   };
 }
 
+/** A buyer's won claim of an offer from the sale's records, the lead's fields included; null when it bought none. */
+export async function wonClaimOf(db: Db, offerId: string, buyerId: string): Promise<WonClaim | null> {
+  const prior = await priorSale(db, offerId, buyerId);
+  return prior?.result === 'won' ? wonClaim(prior) : null;
+}
+
 /**
  * Everything the claim relay needs before it bothers the workflow, in one
  * query: the offer, whether it targets this buyer, and this buyer's earlier
@@ -528,7 +573,9 @@ export async function claimContext(db: Db, offerId: string, buyerId: string) {
     assignment && fields && balance !== null
       ? wonFromRow(buyerId, { assignment, fields, consent: row.consent, balance })
       : null;
-  return { offer: row.offer, targeted: row.eligible === true, prior };
+  // The ids committed with the offer first: the buyer's verdict row may not be written yet (#26).
+  const targeted = standingOf(row.offer, buyerId)?.eligible ?? row.eligible === true;
+  return { offer: row.offer, targeted, prior };
 }
 
 /** The suppression lists' verdict on the lead at the sale, under its campaign's Do-Not-Call rule. */
@@ -579,8 +626,10 @@ async function claimTimeVerdict(
     }
   }
   // The wallet row is locked: no other sale to this buyer runs meanwhile, so its counts, its balance and what it
-  // already bought (this person) cannot change under this check.
-  const inputs = await loadEligibilityInputs(tx, lead, rules, { buyerIds: [buyer.id] });
+  // already bought (this person) cannot change under this check. Judged at the database's instant of this
+  // transaction, the one its assignment is stamped with and counted at (db/cap-counters.ts): a worker whose clock is
+  // off near a local midnight still reads the cap counters of the period the sale will count in.
+  const inputs = await loadEligibilityInputs(tx, lead, rules, { buyerIds: [buyer.id], now: await transactionNow(tx) });
   const candidate = inputs.candidates[0];
   if (!candidate) throw new Error(`sale of offer ${offer.id}: buyer ${buyer.id} is not of the offer's agency`);
   // A manual sale is the admin's decision: the pool and the service area do not bind it, money and caps do.

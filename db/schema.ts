@@ -32,6 +32,7 @@ import type { MembershipRole, OneTimePurpose, OrgKind, SignInMethod } from '../d
 import type { AuditAction, AuditActorType, AuditChanges, AuditObjectType } from '../domain/audit';
 import type { AlertSettings } from '../domain/buyer-side';
 import type { FieldMapping } from '../domain/delivery';
+import type { TargetVerdict } from '../domain/eligibility';
 import type { EndpointTemplate, ResponseRules } from '../domain/endpoint-mapping';
 import type {
   EndpointAuthKind,
@@ -66,6 +67,7 @@ import type {
   BuyerPriceKind,
   BuyerStatus,
   CampaignStatus,
+  CapPeriod,
   Caps,
   ChangeActor,
   ClaimFailureReason,
@@ -344,6 +346,11 @@ export const campaigns = pgTable(
     pricing: text('pricing').$type<AuctionPricing>().notNull().default('first_price'),
     /** Auction `ping_tree` (#22): the ordered tiers of endpoint buyers and their floors (CHECK campaigns_ping_tree_set). */
     pingTree: jsonb('ping_tree').$type<PingTree>(),
+    /**
+     * Auction `highest_bid` only, exclusive leads (#22): buyers whose endpoints are pinged when the offer opens and bid in
+     * its window beside the feed's buyers (CHECK campaigns_endpoint_bidders_highest_bid); null: none.
+     */
+    endpointBidders: jsonb('endpoint_bidders').$type<string[]>(),
     /** A lead on a Do-Not-Call list: suppressed, or passed when it carries express written consent (#23). */
     dncRule: text('dnc_rule').$type<DncRule>().notNull().default('suppress'),
     /** A consent certificate required at intake and claimed at the sale (#23 item 4); null: none required. */
@@ -356,6 +363,10 @@ export const campaigns = pgTable(
     check('campaigns_max_winners_positive', sql`${t.maxWinners} >= 1`),
     check('campaigns_window_positive', sql`${t.claimWindowSeconds} >= 1`),
     check('campaigns_ping_tree_set', sql`${t.auction} <> 'ping_tree' OR ${t.pingTree} IS NOT NULL`),
+    check(
+      'campaigns_endpoint_bidders_highest_bid',
+      sql`${t.endpointBidders} IS NULL OR (${t.auction} = 'highest_bid' AND ${t.maxWinners} = 1)`,
+    ),
   ],
 );
 
@@ -462,6 +473,13 @@ export const offers = pgTable(
     closeReason: text('close_reason'),
     /** The campaign settings this offer runs under, as route-and-open read them (a retried open reuses them). */
     route: jsonb('route').$type<Record<string, unknown>>(),
+    /**
+     * The eligible buyers, committed with the offer (migration 0033): a claim whose buyer has no verdict row yet
+     * (the paperwork follows the feed) is judged from them. Null on offers opened before it.
+     */
+    targetIds: uuid('target_ids').array(),
+    /** The eligible buyers' own prices (#12), buyer id → price; null when none has one. */
+    targetPrices: jsonb('target_prices').$type<Record<string, number>>(),
   },
   (t) => [
     index('offers_lead_idx').on(t.leadId),
@@ -494,6 +512,30 @@ export const offerTargets = pgTable(
     check('offer_targets_price_non_negative', sql`${t.price} IS NULL OR ${t.price} >= 0`),
   ],
 );
+
+/**
+ * The verdicts of an offer whose row is committed and whose paperwork (verdict rows, timeline, alerts) is not yet:
+ * deleted by the transaction that writes them (db/offers.ts finishPaperwork), or by the routing sweep after a crash.
+ */
+export const offerPaperwork = pgTable(
+  'offer_paperwork',
+  {
+    offerId: uuid('offer_id')
+      .primaryKey()
+      .references(() => offers.id),
+    verdicts: jsonb('verdicts').$type<TargetVerdict[]>().notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('offer_paperwork_created_idx').on(t.createdAt)],
+);
+
+/** A target list too large for NOTIFY, stored once under its content's hash: `offer.opened` carries the hash. */
+export const targetLists = pgTable('target_lists', {
+  id: text('id').primaryKey(),
+  buyerIds: uuid('buyer_ids').array().notNull(),
+  prices: jsonb('prices').$type<Record<string, number>>(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+});
 
 export const offerEvents = pgTable(
   'offer_events',
@@ -1598,6 +1640,10 @@ export const endpointCallFacts = pgTable(
   },
   (t) => [
     index('endpoint_call_facts_agency_idx').on(t.agencyId, t.createdAt),
+    // The sale of an accepted post looks its post up here (db/endpoints.ts acceptedPostAt), not in the trimmed log.
+    index('endpoint_call_facts_post_idx')
+      .on(t.buyerId, t.idempotencyKey)
+      .where(sql`${t.idempotencyKey} IS NOT NULL`),
     check('endpoint_call_facts_step', sql`${t.step} IN ('ping', 'post')`),
   ],
 );
@@ -1853,3 +1899,30 @@ export const erasureRequests = pgTable(
     check('erasure_requests_leads', sql`${t.leads} >= 0`),
   ],
 );
+
+// ─── cap counters (#26 item 1; migration 0031_cap_counters) ─────────────────
+
+/**
+ * Active sales per subject (a buyer, or a campaign across its buyers), cap period and period start (the instant the
+ * period began in the agency's zone, domain/caps.ts periodStart): written in the sale's transaction and taken back
+ * by a refund (db/cap-counters.ts), read by eligibility instead of counting assignments.
+ */
+export const capCounters = pgTable(
+  'cap_counters',
+  {
+    subjectId: uuid('subject_id').notNull(),
+    periodStart: ts('period_start').notNull(),
+    sales: integer('sales').notNull(),
+    period: text('period').$type<CapPeriod>().notNull(),
+  },
+  (t) => [
+    primaryKey({ name: 'cap_counters_pk', columns: [t.subjectId, t.period, t.periodStart] }),
+    check('cap_counters_period', sql`${t.period} IN ('daily', 'weekly', 'monthly')`),
+    check('cap_counters_sales', sql`${t.sales} >= 0`),
+  ],
+);
+
+/** One row while the counters of an upgraded database still have to be filled (migration 0031; db/cap-counters.ts). */
+export const capCountersBackfill = pgTable('cap_counters_backfill', {
+  pending: boolean('pending').primaryKey(),
+});

@@ -40,9 +40,11 @@ import {
   type SuppressionKind,
   type SuppressionSource,
 } from '../domain/types';
+import { turnBatcher } from '../lib/burst';
 import { type KeyStore, keyStore } from '../lib/key-store';
 import { type AuditBy, recordChange } from './audit';
 import type { DbOrTx } from './connection';
+import { dncFilterOf } from './dnc-filter';
 import { committedHmacKey, hmacKey } from './key-store';
 import { leadById } from './leads';
 import { dncEntries, suppressionEntries, suppressionSalts } from './schema';
@@ -199,15 +201,21 @@ async function addDncEntries(
   return Number(rows.rows[0]?.n ?? 0);
 }
 
-/** The agency's entries with these HMACs (search, the checks). */
-export async function agencyEntriesOf(db: DbOrTx, agencyId: string, hmacs: string[]): Promise<SuppressionEntryRow[]> {
+/** The agency's (or agencies') entries with these HMACs (search, the checks), in list order. */
+export async function agencyEntriesOf(
+  db: DbOrTx,
+  agencyId: string | string[],
+  hmacs: string[],
+): Promise<SuppressionEntryRow[]> {
   if (!hmacs.length) return [];
   return db
     .select()
     .from(suppressionEntries)
     .where(
       and(
-        eq(suppressionEntries.agencyId, agencyId),
+        typeof agencyId === 'string'
+          ? eq(suppressionEntries.agencyId, agencyId)
+          : inArray(suppressionEntries.agencyId, agencyId),
         // Every list named, so the key (agency, list, hmac) answers it.
         inArray(suppressionEntries.list, [...AGENCY_SUPPRESSION_LISTS]),
         inArray(suppressionEntries.hmac, hmacs),
@@ -216,19 +224,86 @@ export async function agencyEntriesOf(db: DbOrTx, agencyId: string, hmacs: strin
     .orderBy(suppressionEntries.list);
 }
 
+/** A Do-Not-Call list's name as the checks and counts say it: `national_dnc`, `state_dnc:TX`. */
+const dncListName = (r: { list: string; state: string }) => (r.state ? `${r.list}:${r.state}` : r.list);
+
 /** The platform's Do-Not-Call lists holding this HMAC: `national_dnc`, `state_dnc:TX`… */
 export async function dncListsOf(db: DbOrTx, hmac: string): Promise<string[]> {
   const rows = await db
     .select({ list: dncEntries.list, state: dncEntries.state })
     .from(dncEntries)
     .where(eq(dncEntries.hmac, hmac));
-  return rows.map((r) => (r.state ? `${r.list}:${r.state}` : r.list)).sort();
+  return rows.map(dncListName).sort();
+}
+
+/** One lead's or ping's read of the lists: the agency's (its HMACs under the agency's key) and the platform's. */
+interface ListRead {
+  agencyId: string;
+  /** The phone's and the email's HMACs under the agency's key. */
+  own: string[];
+  /** The phone's HMAC under the platform's key, or null (no phone). */
+  dnc: string | null;
+}
+
+/** What a list read found: the agency's entries (their lists, in list order) and the Do-Not-Call lists. */
+interface ListsFound {
+  own: AgencySuppressionList[];
+  dnc: string[];
+}
+
+/**
+ * Reads the lists for one lead or ping through `within`: the agency's entries and the platform's Do-Not-Call
+ * entries. Outside a transaction, every read of one event-loop turn (a burst of pings) goes to the database
+ * together – one statement per table for the whole burst, both at once – rather than two statements per ping one
+ * after the other. Inside one (the sale's), one statement at a time on its connection.
+ */
+async function readLists(db: DbOrTx, read: ListRead, within: DbOrTx): Promise<ListsFound> {
+  if (within !== db) {
+    const own = await agencyEntriesOf(within, read.agencyId, read.own);
+    return { own: own.map((e) => e.list), dnc: read.dnc ? await dncListsOf(within, read.dnc) : [] };
+  }
+  let batch = listReaders.get(db);
+  if (!batch) listReaders.set(db, (batch = turnBatcher((reads: ListRead[]) => readListsTogether(db, reads))));
+  return batch(read);
+}
+
+const listReaders = new WeakMap<object, (read: ListRead) => Promise<ListsFound>>();
+
+/**
+ * Many reads at once: one statement over the agency entries of all of them, one over the Do-Not-Call entries – only
+ * for the phones the process's filter of the platform lists (db/dnc-filter.ts) says are perhaps listed, when it has
+ * a current one; the answer for those is the database's.
+ */
+async function readListsTogether(db: DbOrTx, reads: ListRead[]): Promise<ListsFound[]> {
+  const agencyIds = [...new Set(reads.filter((r) => r.own.length).map((r) => r.agencyId))];
+  const ownHmacs = [...new Set(reads.flatMap((r) => r.own))];
+  const filter = dncFilterOf(db);
+  const allDnc = [...new Set(reads.flatMap((r) => (r.dnc ? [r.dnc] : [])))];
+  const { ask: dncHmacs, screened } = filter ? filter.screen(allDnc) : { ask: allDnc, screened: false };
+  const [ownRows, dncRows] = await Promise.all([
+    agencyEntriesOf(db, agencyIds, ownHmacs),
+    dncHmacs.length
+      ? db
+          .select({ list: dncEntries.list, state: dncEntries.state, hmac: dncEntries.hmac })
+          .from(dncEntries)
+          .where(inArray(dncEntries.hmac, dncHmacs))
+      : [],
+  ]);
+  if (screened) filter!.found(dncHmacs, new Set(dncRows.map((row) => row.hmac)));
+  // Each read gets exactly its own rows: its agency and its HMACs (another agency's key never makes its HMACs).
+  return reads.map((r) => ({
+    own: ownRows.filter((row) => row.agencyId === r.agencyId && r.own.includes(row.hmac)).map((row) => row.list),
+    dnc: dncRows
+      .filter((row) => row.hmac === r.dnc)
+      .map(dncListName)
+      .sort(),
+  }));
 }
 
 /**
  * Every list that holds a lead's phone (E.164) or email: the agency's lists (either value) and the platform's
- * Do-Not-Call lists (the phone). Two keyed hashes under each scope and two indexed reads; intake, pings and the
- * sale transaction all ask this.
+ * Do-Not-Call lists (the phone). Two keyed hashes under each scope and two indexed reads (shared with the other
+ * reads of the same moment, `readLists`); intake, pings and the sale transaction all ask this.
  */
 export async function suppressionHits(
   db: DbOrTx,
@@ -252,9 +327,16 @@ export async function suppressionHits(
           await committedHasher(db, { agencyId }, within),
           contact.phoneE164 ? await committedHasher(db, PLATFORM, within) : null,
         ];
-  const own = agency ? await agencyEntriesOf(within, agencyId, values.map(agency)) : [];
-  const dnc = platform && contact.phoneE164 ? await dncListsOf(within, platform(values[0]!)) : [];
-  return [...own.map((e) => ({ list: e.list, dnc: false })), ...dnc.map((list) => ({ list, dnc: true }))];
+  const found = await readLists(
+    db,
+    {
+      agencyId,
+      own: agency ? values.map(agency) : [],
+      dnc: platform && contact.phoneE164 ? platform(values[0]!) : null,
+    },
+    within,
+  );
+  return [...found.own.map((list) => ({ list, dnc: false })), ...found.dnc.map((list) => ({ list, dnc: true }))];
 }
 
 /**
@@ -320,7 +402,7 @@ export async function suppressionCounts(
   ]);
   return {
     agency: agency.map((r) => ({ list: r.list, count: Number(r.count) })),
-    platform: platform.map((r) => ({ list: r.state ? `${r.list}:${r.state}` : r.list, count: Number(r.count) })),
+    platform: platform.map((r) => ({ list: dncListName(r), count: Number(r.count) })),
   };
 }
 
@@ -492,19 +574,26 @@ export async function loadDncFile(
 ): Promise<LoadReport> {
   const hash = await suppressionHasher(db, PLATFORM);
   const notNumber = 'not a ten-digit US number (NPA-NXX-XXXX, digits only)';
-  return bulkLoad(file, {
-    first: (line) =>
-      registryNumber(line) || !line.trim()
-        ? 'value'
-        : /^[a-z_ ]+$/i.test(line.trim())
-          ? 'header'
-          : { refused: `line 1: ${notNumber}` },
-    parse: (line) => {
-      if (!line.trim()) return null;
-      const value = registryNumber(line);
-      return value ? { hmac: hash(value) } : notNumber;
-    },
-    store: (rows) => addDncEntries(db, { list: input.list, state: input.state, hmacs: rows.map((r) => r.hmac) }),
-    onProgress,
-  });
+  // Every process hears each batch's change on the bus (the table's trigger), a moment after its commit; this one's
+  // filter stops answering before the first batch commits and is rebuilt only after the last.
+  const release = dncFilterOf(db)?.hold('a Do-Not-Call file is loading');
+  try {
+    return await bulkLoad(file, {
+      first: (line) =>
+        registryNumber(line) || !line.trim()
+          ? 'value'
+          : /^[a-z_ ]+$/i.test(line.trim())
+            ? 'header'
+            : { refused: `line 1: ${notNumber}` },
+      parse: (line) => {
+        if (!line.trim()) return null;
+        const value = registryNumber(line);
+        return value ? { hmac: hash(value) } : notNumber;
+      },
+      store: (rows) => addDncEntries(db, { list: input.list, state: input.state, hmacs: rows.map((r) => r.hmac) }),
+      onProgress,
+    });
+  } finally {
+    release?.();
+  }
 }

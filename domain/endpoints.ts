@@ -50,6 +50,21 @@ export const ENDPOINT_CALL_OUTCOMES = [
 ] as const;
 export type EndpointCallOutcome = (typeof ENDPOINT_CALL_OUTCOMES)[number];
 
+/**
+ * A `pinged` timeline event's data (#22), as the ping activity writes it: the one shape, published in the API as
+ * `PingedEventData` (api/schemas.ts, checked against this) and read by the console's timeline. The buyer's reason
+ * for a refusal is the event's `reason`; its raw answer stays in the endpoint's log. (A type, not an interface, so
+ * that it is a timeline event's `data` as it is.)
+ */
+export type PingedEventData = {
+  /** A ping tree's tier the buyer was pinged in (1 = the first); absent for a highest-bid auction's endpoint bidders. */
+  tier?: number;
+  outcome: EndpointCallOutcome;
+  latencyMs: number;
+  /** The bid of an accepted answer; null otherwise. */
+  bid: number | null;
+};
+
 /** Outcomes that say the endpoint is failing: a run of them pauses it (the agency's `autoPauseAfterFailures`). */
 export const FAILING_OUTCOMES: ReadonlySet<EndpointCallOutcome> = new Set(['timeout', 'unknown', 'error', 'malformed']);
 
@@ -158,6 +173,14 @@ export interface EndpointSettings {
   postRules: ResponseRules;
   status: EndpointStatus;
   pauseReason: string | null;
+}
+
+/**
+ * Whether an endpoint is pinged: active, with a ping URL, template and rules (a direct-post endpoint is posted only,
+ * a paused one not called). The call library pings only these, and only these have their secret opened for a ping.
+ */
+export function isPingable(ep: Pick<EndpointSettings, 'status' | 'pingUrl' | 'pingTemplate' | 'pingRules'>): boolean {
+  return ep.status === 'active' && !!ep.pingUrl && !!ep.pingTemplate && !!ep.pingRules;
 }
 
 /** What the call library needs of an endpoint (db/endpoints.ts `EndpointForCalls`: the row, its secret opened). */

@@ -43,6 +43,11 @@ export function endpointPostKey(offerId: string, buyerId: string): string {
   return `sale:${offerId}:${buyerId}`;
 }
 
+/** The request id of the bid an endpoint bidder's ping placed in a highest-bid auction (#22): one per offer and buyer. */
+export function endpointBidRequestId(offerId: string, buyerId: string): string {
+  return `ping:${offerId}:${buyerId}`;
+}
+
 /** An assignment is refunded at most once. */
 export function ledgerRefundKey(assignmentId: string): string {
   return `refund:${assignmentId}`;

@@ -196,7 +196,10 @@ export const TIMELINE_EVENT_TYPES = [
   'consent_claimed',
   /** A sale's certificate claim finally failed (data: assignmentId, provider, error, rule: flag | return). */
   'consent_claim_failed',
-  /** A buyer's endpoint was pinged (#22; data: latencyMs, outcome, bid or reason; the raw answer is in the endpoint log). */
+  /**
+   * A buyer's endpoint was pinged (#22; data: domain/endpoints.ts `PingedEventData` – tier (a ping tree's), outcome,
+   * latencyMs, bid; a refusal's reason in `reason`; the raw answer is in the endpoint log).
+   */
   'pinged',
   /** The lead was posted to the winning endpoint buyer (data: bid, latencyMs, outcome, idempotencyKey). */
   'posted',

@@ -309,6 +309,27 @@ export const SETTINGS = {
     shown: '`60`',
     meaning: 'how long an accepted ping may be posted (docs/sources.md)',
   }),
+  LW_CLAIM_MEMO_SIZE: declare({
+    parse: integer(0),
+    fallback: 200_000,
+    shown: '`200000`',
+    meaning:
+      "how many buyer ids (targets, winners and claimants of the offers it remembers) each API process's memo of decided offers holds; a loser's claim on a remembered offer is answered without the database (docs/distribution.md); 0 turns it off",
+  }),
+  LW_DNC_FILTER: declare({
+    parse: bool,
+    fallback: true,
+    shown: '`true`',
+    meaning:
+      "`true`: each API process keeps a Bloom filter of the platform's Do-Not-Call lists (1 % false positives, sized with a quarter's headroom: about 1.5 bytes per listed number, 15 MB for 10 million), so that only a probably listed phone is looked up in the database; rebuilt after every change of the lists (docs/compliance.md). `false`: every look-up reads the database",
+  }),
+  LW_DNC_FILTER_MAX_MB: declare({
+    parse: integer(1),
+    fallback: 64,
+    shown: '`64`',
+    meaning:
+      'the most memory the Do-Not-Call filter may take in each API process (64 MB: about 43 million listed numbers); lists that would need more are looked up in the database only',
+  }),
   LW_EMAIL_MX_CHECK: declare({
     parse: bool,
     fallback: false,

@@ -28,6 +28,7 @@ import {
   type EndpointCallOutcome,
   type EndpointSpec,
   type EndpointStep,
+  isPingable,
   type LoggedRequest,
   type LoggedResponse,
   maskHeaders,
@@ -228,7 +229,7 @@ export async function pingTier(
   deadlineMs: number,
   deps: CallDeps,
 ): Promise<CallReport[]> {
-  const pinged = endpoints.filter((ep) => ep.status === 'active' && ep.pingUrl && ep.pingTemplate && ep.pingRules);
+  const pinged = endpoints.filter(isPingable);
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), Math.max(0, deadlineMs));
   try {

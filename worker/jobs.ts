@@ -17,7 +17,7 @@ import {
   periodicJobLastSuccess,
   periodicJobRuns,
 } from '../observability/metrics';
-import { expireRecords, restartStuckLeads } from './lead-starter';
+import { expireRecords, finishStalePaperwork, restartStuckLeads } from './lead-starter';
 
 /** The jobs' names: their schedules' ids (after the task queue) and their metrics' `job` label. */
 export type PeriodicJobName =
@@ -39,9 +39,14 @@ async function counted<T>(job: PeriodicJobName, run: () => Promise<T>): Promise<
 
 export function periodicActivities(db: Db) {
   return {
-    /** Starts the lead workflows a Temporal outage at intake left unstarted, on this worker's task queue. */
+    /**
+     * The routing sweep: finishes the paperwork of offers whose opening died after the feed heard them, then starts
+     * the lead workflows a Temporal outage at intake left unstarted, on this worker's task queue.
+     */
     restartStuckLeads: () =>
       counted('stuck-leads', async () => {
+        const finished = await finishStalePaperwork(db);
+        if (finished > 0) activityLog().info({ finished }, 'finished the paperwork of offers opened before a crash');
         const { client, info } = Context.current();
         const started = await restartStuckLeads(db, client, info.taskQueue);
         if (started > 0) activityLog().info({ started }, 'restarted routing for stuck leads');

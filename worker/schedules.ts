@@ -6,7 +6,10 @@
  *
  * Every worker makes sure of the schedules when it starts (`ensureSchedules`): it creates the missing ones and
  * updates those whose definition changed (a new release), keeping a pause an operator set. Any number of workers
- * may start at once: a create that loses the race sees `ScheduleAlreadyRunning` and compares instead.
+ * may start at once: a create that loses the race sees `ScheduleAlreadyRunning` and compares instead. A process
+ * does this in the background (`keepEnsuringSchedules`) and retries until it succeeds: on a cluster that has just
+ * started, a schedule another worker created a moment ago can fail to describe until Temporal's own worker service
+ * runs its scheduler workflow, and a worker must poll for leads meanwhile rather than exit.
  *
  * Not here: the alert dispatcher and the recharge drain (worker/alert-dispatcher.ts, worker/recharge-starter.ts)
  * must act within a second, below what a schedule is for; they stay local loops over their outboxes, whose rows
@@ -38,7 +41,8 @@ export const PERIODIC_JOBS: readonly PeriodicJob[] = [
     name: 'stuck-leads',
     workflowType: 'restartStuckLeadsWorkflow',
     everyMs: 30_000,
-    description: 'starts routing for leads stored while Temporal was away (still routing after a minute)',
+    description:
+      'starts routing for leads stored while Temporal was away (still routing after a minute) and finishes the paperwork of offers whose opening died after the feed heard them',
   },
   {
     name: 'report-fold',
@@ -50,7 +54,8 @@ export const PERIODIC_JOBS: readonly PeriodicJob[] = [
     name: 'expire-records',
     workflowType: 'expireRecordsWorkflow',
     everyMs: 60_000,
-    description: 'purges idempotency answers past LW_IDEMPOTENCY_TTL_HOURS and rate-limit buckets idle for a day',
+    description:
+      "purges idempotency answers past LW_IDEMPOTENCY_TTL_HOURS, rate-limit buckets idle for a day, past days' scrub answers and the feed's stored target lists older than an hour that no open offer uses",
   },
   {
     name: 'rotate-secrets',
@@ -148,4 +153,59 @@ export async function ensureSchedules(
     done[scheduleId] = 'updated';
   }
   return done;
+}
+
+export interface EnsuringSchedules {
+  /** Settles with what `ensureSchedules` did once it succeeded, or null when stopped first. */
+  readonly done: Promise<Record<string, 'created' | 'updated' | 'unchanged'> | null>;
+  /** Stops retrying (at shutdown); an attempt under way finishes. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `ensureSchedules` until it succeeds, waiting after each failure (1 s, doubling to at most `maxDelayMs`),
+ * and tells `onFailure` each time. Never rejects: the caller keeps serving while the schedules are not there yet.
+ */
+export function keepEnsuringSchedules(
+  client: Client,
+  taskQueue: string,
+  options: {
+    onFailure: (err: unknown, attempt: number, retryInMs: number) => void;
+    jobs?: readonly PeriodicJob[];
+    firstDelayMs?: number;
+    maxDelayMs?: number;
+  },
+): EnsuringSchedules {
+  const maxDelayMs = options.maxDelayMs ?? 30_000;
+  let stopped = false;
+  let wake: (() => void) | null = null;
+  const done = (async () => {
+    let delayMs = options.firstDelayMs ?? 1_000;
+    for (let attempt = 1; !stopped; attempt += 1) {
+      try {
+        return await ensureSchedules(client, taskQueue, options.jobs);
+      } catch (err) {
+        if (stopped) break;
+        options.onFailure(err, attempt, delayMs);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delayMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = null;
+        delayMs = Math.min(delayMs * 2, maxDelayMs);
+      }
+    }
+    return null;
+  })();
+  return {
+    done,
+    async stop() {
+      stopped = true;
+      (wake as (() => void) | null)?.();
+      await done;
+    },
+  };
 }

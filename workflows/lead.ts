@@ -37,8 +37,7 @@ import {
 
 import type { LeadActivities } from '../activities';
 import type { DeliveryPlan } from '../activities/delivery';
-import type { RoutedOffer } from '../activities/offers';
-import type { Route } from '../activities/routing';
+import type { OfferRoute, RoutedOffer } from '../activities/offers';
 import { AuctionDesk } from '../claims/auction-desk';
 import { ClaimDesk } from '../claims/desk';
 import { runPingTree } from '../claims/ping-tree-desk';
@@ -48,6 +47,7 @@ import { ManualReview } from './manual-review';
 import {
   bidUpdate,
   cancelOfferSignal,
+  CLAIM_ARRIVAL_PATCH,
   claimUpdate,
   type LeadWorkflowState,
   stateQuery,
@@ -57,6 +57,7 @@ import {
   CONSENT_CLAIM_PATCH,
   consentClaimActivityOptions,
   deliveryActivityOptions,
+  ENDPOINT_HIGHEST_BID_PATCH,
   LEAN_LIFECYCLE_PATCH,
   LOCAL_DB_OPTIONS,
   LOCAL_SALE_OPTIONS,
@@ -213,17 +214,32 @@ interface OfferDesks {
   auctions: Map<string, AuctionDesk>;
   /** Child workflows started so far (their ids count on). */
   children: number;
+  /** The offer being routed and opened now: its row may be committed and announced before its desk exists. */
+  opening: string | null;
   onOffer?: (offerId: string) => void;
 }
 
 /** Registers the claim and bid Updates and the cancel signal for the offers this workflow runs. */
 function serveOffers(onOffer?: (offerId: string) => void): OfferDesks {
-  const ctx: OfferDesks = { claims: new Map(), auctions: new Map(), children: 0, onOffer };
+  const ctx: OfferDesks = { claims: new Map(), auctions: new Map(), children: 0, onOffer, opening: null };
+  /** A claim or bid on the offer being opened waits until the opening is over (its desk is then set, or there is none). */
+  const deskSettled = async (offerId: string) => {
+    if (ctx.opening === offerId && patched(CLAIM_ARRIVAL_PATCH)) await condition(() => ctx.opening !== offerId);
+  };
   setHandler(
     claimUpdate,
-    // Not an offer of this workflow (any more): over, as far as it knows.
-    async (req) =>
-      ctx.claims.get(req.offerId)?.claim(req) ?? { result: 'lost', reason: 'offer_closed', recorded: false },
+    async (req) => {
+      const arrivedAtMs = Date.now();
+      await deskSettled(req.offerId);
+      // Not an offer of this workflow (any more): over, as far as it knows.
+      return (
+        ctx.claims.get(req.offerId)?.claim(req, arrivedAtMs) ?? {
+          result: 'lost',
+          reason: 'offer_closed',
+          recorded: false,
+        }
+      );
+    },
     {
       validator: (req) => {
         if (
@@ -241,6 +257,7 @@ function serveOffers(onOffer?: (offerId: string) => void): OfferDesks {
   setHandler(
     bidUpdate,
     async (req) => {
+      await deskSettled(req.offerId);
       const auction = ctx.auctions.get(req.offerId);
       if (auction) return auction.bid(req);
       return { result: 'refused', reason: ctx.claims.has(req.offerId) ? 'not_an_auction' : 'offer_closed' };
@@ -278,6 +295,8 @@ interface Decided {
 async function runCampaignOffer(ctx: OfferDesks, input: OfferWorkflowInput): Promise<OfferRunResult> {
   const offerId = uuid4();
   let routed: RoutedOffer;
+  // From here until the desk is set (synchronously after the open returns), claims on this offer wait for it.
+  ctx.opening = offerId;
   try {
     routed = await routeAndOpen({
       offerId,
@@ -299,6 +318,8 @@ async function runCampaignOffer(ctx: OfferDesks, input: OfferWorkflowInput): Pro
       skipped: 'routing_failed',
       reason: 'routing_failed',
     };
+  } finally {
+    ctx.opening = null;
   }
   const { route, offer } = routed;
   const base = { campaignId: route.campaignId, fallbackCampaignId: route.fallbackCampaignId, cancelled: null };
@@ -350,7 +371,7 @@ async function takeFirstClaims(
   ctx: OfferDesks,
   input: OfferWorkflowInput,
   offerId: string,
-  route: Route,
+  route: OfferRoute,
   offer: NonNullable<RoutedOffer['offer']>,
 ): Promise<Decided> {
   const closesAtMs = Date.parse(offer.closesAt);
@@ -370,12 +391,16 @@ async function takeFirstClaims(
   };
 }
 
-/** Ping post, highest bid: sealed bids until the window ends (nobody wins early), then the desk sells down the ranking. */
+/**
+ * Ping post, highest bid: sealed bids until the window ends (nobody wins early), then the desk sells down the ranking.
+ * A campaign's endpoint bidders (#22) are pinged as the window opens, beside it (one activity; feed bids are not held
+ * up); their answers join the bids when they are back, and an answer after the window is no bid.
+ */
 async function takeSealedBids(
   ctx: OfferDesks,
   input: OfferWorkflowInput,
   offerId: string,
-  route: Route,
+  route: OfferRoute,
   offer: NonNullable<RoutedOffer['offer']>,
 ): Promise<Decided> {
   const closesAtMs = Date.parse(offer.closesAt);
@@ -391,8 +416,14 @@ async function takeSealedBids(
   );
   ctx.auctions.set(offerId, bids);
   bids.setFloor(offer.price);
+  const endpointBids =
+    route.endpointBidders?.length && patched(ENDPOINT_HIGHEST_BID_PATCH)
+      ? bids.takeEndpointBids(route.endpointBidders, offer.eligibleBuyerIds)
+      : undefined;
   await condition(() => bids.cancelReason !== null, Math.max(0, closesAtMs - Date.now()));
   await bids.closeAndDecide();
+  // The pings' deadline is the window's end: their activity is over or about to be (its answers, if late, are no bid).
+  await endpointBids;
   const sold = bids.sales();
   return { sold, cancelled: sold.length ? null : bids.cancelReason, closedBySale: sold.length >= route.maxWinners };
 }
@@ -405,7 +436,7 @@ async function takeSealedBids(
 async function fallThroughPingTree(
   input: OfferWorkflowInput,
   offerId: string,
-  route: Route,
+  route: OfferRoute,
   offer: NonNullable<RoutedOffer['offer']>,
 ): Promise<Decided> {
   const tree = await runPingTree({ offerId, leadId: input.leadId }, route.pingTree!, offer.eligibleBuyerIds);
@@ -419,7 +450,7 @@ async function fallThroughPingTree(
 }
 
 /** Push: the strategy orders the eligible buyers and the first whose sale succeeds gets the lead; the same transaction closes the offer. */
-async function assignByStrategy(offerId: string, route: Route): Promise<Decided> {
+async function assignByStrategy(offerId: string, route: OfferRoute): Promise<Decided> {
   const won = await sales.pushAssign({
     offerId,
     campaignId: route.campaignId,

@@ -15,7 +15,7 @@ import { Mutex } from 'async-mutex';
 
 import type { LeadActivities } from '../activities';
 import type { DeliveryPlan } from '../activities/delivery';
-import { wonClaim } from '../claims/vocabulary';
+import { soldClaim } from '../claims/vocabulary';
 import { type LeadWorkflowState, type ManualAction, type ManualActionResult, manualActionUpdate } from './messages';
 
 export type ReviewDecision = Exclude<ManualAction, { action: 'assign' }> | { action: 'assigned' };
@@ -76,6 +76,6 @@ export class ManualReview {
     }
     this.state.phase = 'sold';
     this.sales.push({ assignmentId: sale.assignmentId, delivery: sale.delivery });
-    return { action: 'assign', sale: wonClaim(sale) };
+    return { action: 'assign', sale: soldClaim(sale) };
   }
 }

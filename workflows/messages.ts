@@ -11,6 +11,7 @@ import type { AuditBy } from '../domain/audit';
 
 export {
   bidUpdate,
+  CLAIM_ARRIVAL_PATCH,
   claimRefusalOf,
   claimUpdate,
   type BidRequest,

@@ -118,6 +118,22 @@ export function consentClaimActivityOptions(r: DeliveryRetry): ActivityOptions {
  */
 export const PING_TREE_PATCH = 'endpoint-ping-tree';
 
+/**
+ * Endpoint bidders in a highest-bid auction (#22): when the offer opens, the campaign's eligible endpoint bidders are
+ * pinged by one activity running beside the bid window; their accepted bids join the sealed bids, and an endpoint
+ * winner is sold by reserve → post → sale. Only runs whose route names endpoint bidders reach it (campaigns before
+ * it had none), so no older history holds its marker.
+ */
+export const ENDPOINT_HIGHEST_BID_PATCH = 'endpoint-highest-bid';
+
+/**
+ * A round of pings that failed as a whole (the worker died mid-round and the activity, which is never retried, timed
+ * out) answers no bids, as a round in which nobody bid would: the tree goes on to its next tier, a highest-bid desk
+ * to its feed bids. Before it, such a failure failed the lead's workflow and left the lead `offered`; only a failed
+ * round reaches the marker, so histories without one replay as before.
+ */
+export const PING_ROUND_FAILURE_PATCH = 'endpoint-ping-round-failure';
+
 /** One tier's pings: one deadline over them all (each call also has its own timeout, at most 10 s). */
 export const PING_TIER_DEADLINE_MS = 10_000;
 

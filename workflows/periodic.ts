@@ -26,8 +26,11 @@ export async function foldReportsWorkflow(): Promise<number | null> {
   return jobs.foldReports();
 }
 
-/** Idempotency answers past their TTL, rate-limit buckets idle for a day, and scrub answers of past days. */
-export async function expireRecordsWorkflow(): Promise<{ idempotency: number; buckets: number; scrubAnswers: number }> {
+/**
+ * Idempotency answers past their TTL, rate-limit buckets idle for a day, scrub answers of past days, and the feed's
+ * stored target lists no open offer uses (older than an hour).
+ */
+export async function expireRecordsWorkflow(): ReturnType<PeriodicActivities['expireRecords']> {
   return jobs.expireRecords();
 }
 

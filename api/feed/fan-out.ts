@@ -2,8 +2,12 @@
  * The bus fan-out: the gateway subscribes once to the offer bus and sends each
  * event to the connected buyers it concerns, in order. Bus events carry the
  * buyer-facing offer and its targets (opened) or its winners (closed), so
- * fan-out reads nothing; an event too large for NOTIFY comes as ids and is
- * read once, and the events after it wait their turn. `offer.opened` goes to
+ * fan-out reads nothing. A target list too large for NOTIFY comes by
+ * reference (`targetsRef`, db/offer-bus.ts): read the first time this gateway
+ * sees it and kept (TARGET_LISTS_KEPT), so later offers to the same buyers
+ * read nothing either. Any other event too large for NOTIFY comes as ids and
+ * is read once. Events that wait for a read hold the ones after them back, in
+ * order. `offer.opened` goes to
  * the offer's targets, `offer.closed` to the sockets that were shown the offer.
  * A `buyer.access` event re-checks that buyer's sockets (api/feed/access.ts).
  * A wallet change (the ledger trigger's NOTIFY, heard by the bus) goes to that
@@ -11,7 +15,8 @@
  */
 import { offerWinnerIds } from '../../db/assignments';
 import type { BusEvent, OfferBusEvent, WalletChange } from '../../db/offer-bus';
-import { eligibleTargetPrices, getOffer } from '../../db/offers';
+import { eligibleTargetPrices, getOffer, targetList } from '../../db/offers';
+import { buyersSee } from '../../domain/offer-view';
 import type { FeedServerMessage } from '../feed-messages';
 import type { ApiServices } from '../services';
 import { buyerOfferView } from '../views';
@@ -19,7 +24,14 @@ import { enforceAccess } from './access';
 import type { FeedClients } from './clients';
 import type { FeedConnection } from './connection';
 
+/** Target lists a gateway keeps by reference id (the least recently used go first). */
+const TARGET_LISTS_KEPT = 256;
+
+type TargetList = { targets: string[]; prices: Record<string, number> | null };
+
 export class FeedFanOut {
+  /** Target lists read by reference, by id (a Map in use order: the first is the least recently used). */
+  private readonly lists = new Map<string, TargetList>();
   /** The events that had to be read, in order: each waits for the ones before it. */
   private queue: Promise<void> = Promise.resolve();
   private reading = 0;
@@ -40,11 +52,12 @@ export class FeedFanOut {
       return void enforceAccess(services, this.clients.ofBuyer(event.buyerId)).catch((err) =>
         services.logger.warn('[feed] access re-check failed', err),
       );
-    const complete = event.type === 'offer.opened' ? !!(event.offer && event.targets) : !!event.winners;
-    if (complete && this.reading === 0) return this.fanOut(event); // nothing to read, nothing ahead of it: at once
+    const known = event.type === 'offer.opened' ? this.withKnownList(event) : event;
+    const complete = known.type === 'offer.opened' ? !!(known.offer && known.targets) : !!known.winners;
+    if (complete && this.reading === 0) return this.fanOut(known); // nothing to read, nothing ahead of it: at once
     this.reading++;
     this.queue = this.queue
-      .then(async () => this.fanOut(complete ? event : await this.readEvent(event)))
+      .then(async () => this.fanOut(complete ? known : await this.readEvent(known)))
       .catch((err) => services.logger.warn(`[feed] could not fan out ${event.type} ${event.offerId}`, err))
       .finally(() => this.reading--);
   };
@@ -66,21 +79,48 @@ export class FeedFanOut {
     await this.queue.catch(() => undefined);
   }
 
-  /** An event that came as ids only (too large for NOTIFY, or from an older publisher): the rest from the database. */
+  /** An `offer.opened` whose target list came by reference: with the list if this gateway keeps it (else as it came). */
+  private withKnownList(event: OfferBusEvent): OfferBusEvent {
+    if (event.targets || !event.targetsRef) return event;
+    const list = this.lists.get(event.targetsRef);
+    if (!list) return event;
+    this.lists.delete(event.targetsRef); // used now: to the back of the line
+    this.lists.set(event.targetsRef, list);
+    return withTargets(event, list);
+  }
+
+  private keep(id: string, list: TargetList): void {
+    this.lists.set(id, list);
+    if (this.lists.size > TARGET_LISTS_KEPT) this.lists.delete(this.lists.keys().next().value!);
+  }
+
+  /**
+   * An event that came incomplete: an `offer.opened` whose target list came by reference and is not kept here (read
+   * once, then kept), or an event that came as ids only (too large for NOTIFY, or from an older publisher): the rest
+   * from the database.
+   */
   private async readEvent(event: OfferBusEvent): Promise<OfferBusEvent | null> {
     const { db } = this.services;
+    if (event.type === 'offer.opened' && event.offer && event.targetsRef) {
+      const known = this.withKnownList(event); // read meanwhile for an event ahead of this one
+      if (known.targets) return known;
+      this.services.metrics.inc('leadwire_feed_event_reads_total', { what: 'target_list' });
+      const list = await targetList(db, event.targetsRef);
+      if (list) {
+        this.keep(event.targetsRef, list);
+        return withTargets(event, list);
+      }
+    }
+    this.services.metrics.inc('leadwire_feed_event_reads_total', { what: 'offer' });
     const offer = await getOffer(db, event.offerId);
-    if (!offer || offer.kind !== 'ping_post') return null;
+    if (!offer || !buyersSee(offer)) return null;
     if (event.type === 'offer.opened') {
       if (offer.status !== 'open') return null; // already closed: its offer.closed follows, the opening is moot
-      const prices = await eligibleTargetPrices(db, offer.id);
-      const own = [...prices].filter((e): e is [string, number] => e[1] !== null);
-      return {
-        ...event,
-        offer: buyerOfferView(offer),
-        targets: [...prices.keys()],
-        ...(own.length ? { prices: Object.fromEntries(own) } : {}),
-      };
+      // The ids committed with the offer; an offer opened before they were kept: its verdict rows.
+      const committed = offer.targetIds
+        ? { targets: offer.targetIds, prices: offer.targetPrices }
+        : await verdictTargets(db, offer.id);
+      return { ...withTargets(event, committed), offer: buyerOfferView(offer) };
     }
     return { ...event, winners: [...(await offerWinnerIds(db, offer.id))] };
   }
@@ -128,3 +168,14 @@ export class FeedFanOut {
 }
 
 const sentAtMs = (event: OfferBusEvent) => Date.parse(event.sentAt);
+
+function withTargets(event: OfferBusEvent, list: TargetList): OfferBusEvent {
+  return { ...event, targets: list.targets, ...(list.prices ? { prices: list.prices } : {}) };
+}
+
+/** The eligible targets and their own prices from the verdict rows (an offer opened before its target ids were kept). */
+async function verdictTargets(db: ApiServices['db'], offerId: string): Promise<TargetList> {
+  const prices = await eligibleTargetPrices(db, offerId);
+  const own = [...prices].filter((e): e is [string, number] => e[1] !== null);
+  return { targets: [...prices.keys()], prices: own.length ? Object.fromEntries(own) : null };
+}

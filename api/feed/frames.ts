@@ -15,7 +15,8 @@
  */
 import type { RawData } from 'ws';
 
-import { getOffer, getTarget, recordViewed } from '../../db/offers';
+import { buyerStanding, getOffer, recordViewed } from '../../db/offers';
+import { buyersSee } from '../../domain/offer-view';
 import { FeedClientMessage, messageTypes } from '../feed-messages';
 import { Problem, problemBody } from '../problem';
 import type { ApiServices } from '../services';
@@ -56,16 +57,17 @@ const HANDLERS: { [T in FeedClientMessage['type']]: Handler<T> } = {
 const VISIBLE_REMEMBERED = 1_000;
 
 /**
- * The lead of an offer this buyer may see on the feed (a ping-post offer that targets it), else null: asked once
+ * The lead of an offer this buyer may see on the feed (one buyers see, `buyersSee`, that targets it), else null: asked once
  * per socket and offer – the `viewed` frames that name it meanwhile wait for the same answer.
  */
 function visibleLead(services: ApiServices, client: FeedConnection, offerId: string): Promise<string | null> {
   const known = client.visible.get(offerId);
   if (known) return known;
   const asking = (async () => {
-    const target = await getTarget(services.db, offerId, client.buyer.buyerId);
-    const offer = target?.eligible ? await getOffer(services.db, offerId) : undefined;
-    return offer?.kind === 'ping_post' ? offer.leadId : null;
+    const offer = await getOffer(services.db, offerId);
+    if (!offer || !buyersSee(offer)) return null;
+    const target = await buyerStanding(services.db, offer, client.buyer.buyerId);
+    return target?.eligible ? offer.leadId : null;
   })();
   // A failed read is not remembered: the next `viewed` asks again.
   asking.catch(() => client.visible.delete(offerId));

@@ -5,7 +5,7 @@
  * had on screen follow. Bus events heard meanwhile are held and sent after it,
  * in order. Every offer message carries `seq`.
  */
-import { closedSince, listBuyerOffers } from '../../db/offers';
+import { awaitingPaperwork, closedSince, listBuyerOffers } from '../../db/offers';
 import type { ApiServices } from '../services';
 import { buyerOfferView } from '../views';
 import type { FeedClients } from './clients';
@@ -29,14 +29,19 @@ export async function sendSnapshot(
   client.closedMeanwhile = [];
   const seq = Date.now();
   try {
-    const [page, missed] = await Promise.all([
+    const [pending, page, missed] = await Promise.all([
+      // First: an offer whose verdict rows are being written now is in one answer or the other (or both).
+      awaitingPaperwork(services.db, client.buyer.buyerId),
       listBuyerOffers(services.db, client.buyer.buyerId, 'open', { limit: SNAPSHOT_LIMIT }),
       since !== null
         ? closedSince(services.db, client.buyer.buyerId, new Date(since - RESUME_MARGIN_MS))
         : Promise.resolve([]),
     ]);
     const closedMeanwhile = new Set(client.closedMeanwhile.map((e) => e.offerId));
-    const offers = page.items.filter((o) => !closedMeanwhile.has(o.id));
+    const listed = new Set(page.items.map((o) => o.id));
+    const offers = [...pending.filter((o) => !listed.has(o.id)), ...page.items].filter(
+      (o) => !closedMeanwhile.has(o.id),
+    );
     if (resync) clients.unshowAll(client);
     for (const offer of offers) clients.show(client, offer.id);
     client.send(

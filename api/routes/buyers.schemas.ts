@@ -229,7 +229,13 @@ export const BuyerStatsQuery = z
     days: z.coerce.number().int().min(1).max(365).default(30).describe('the period: the last N days (default 30)'),
   })
   .strict();
-export const BuyersQuery = PageQuery.extend({ status: BuyerStatusSchema.optional() }).strict();
+export const BuyersQuery = PageQuery.extend({
+  status: BuyerStatusSchema.optional(),
+  endpoint: z
+    .enum(['set', 'none'])
+    .optional()
+    .describe('only the buyers with an endpoint for outbound ping-post (set), or only those without one (none)'),
+}).strict();
 export const CreditsCreate = z
   .object({
     amount: int(1, 100_000_000).describe('credits to add'),

@@ -89,7 +89,10 @@ export const buyerRoutes: AnyRoute[] = [
     query: BuyersQuery,
     responses: { 200: { description: 'a page', schema: Responses.Buyers }, ...BAD_INPUT, ...AUTH_ERRORS },
     async handler({ principal, query, services }) {
-      const page = await listBuyers(services.db, principal.agencyId, pageArgs(query), { status: query.status });
+      const page = await listBuyers(services.db, principal.agencyId, pageArgs(query), {
+        status: query.status,
+        endpoint: query.endpoint,
+      });
       return { status: 200, body: listBody('buyers', page, (b) => buyerView(b, b.balance)) };
     },
   }),

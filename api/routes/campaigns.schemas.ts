@@ -66,6 +66,13 @@ const PingTreeTierSchema = z
   })
   .strict();
 const PingTreeSchema = z.object({ tiers: z.array(PingTreeTierSchema).min(1).max(10) }).strict();
+const EndpointBiddersSchema = z
+  .array(Id)
+  .min(1)
+  .max(100)
+  .describe(
+    "auction highest_bid: buyers of the agency with an endpoint, pinged when the offer opens; their bids join the feed's in the same window",
+  );
 const PoolMember = z
   .object({ buyerId: Id, priority: int(-1_000_000, 1_000_000).optional(), weight: int(1, 1_000_000).optional() })
   .strict();
@@ -95,6 +102,7 @@ const campaignFields = {
   pingTree: PingTreeSchema.nullable().describe(
     "auction ping_tree: the tiers in order; each tier's endpoint buyers are pinged together and the best bid at or above its floor is posted",
   ),
+  endpointBidders: EndpointBiddersSchema.nullable(),
 };
 export const CampaignCreate = z
   .object({
@@ -117,6 +125,7 @@ export const CampaignCreate = z
     dncRule: campaignFields.dncRule.optional(),
     consentCertificate: campaignFields.consentCertificate.optional(),
     pingTree: campaignFields.pingTree.optional(),
+    endpointBidders: campaignFields.endpointBidders.optional(),
   })
   .strict();
 /** Any field of a campaign, each optional (still strict: an unknown field is a 400). */
@@ -155,6 +164,7 @@ export const CampaignView = z.object({
   dncRule: DncRuleSchema,
   consentCertificate: ConsentCertificateRuleSchema.nullable(),
   pingTree: Nullable(PingTreeSchema),
+  endpointBidders: Nullable(EndpointBiddersSchema),
   createdAt: IsoTime,
   updatedAt: IsoTime,
 });

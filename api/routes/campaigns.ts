@@ -34,21 +34,43 @@ interface CampaignInput {
   pingTree?: PingTree | null;
   /** The tree already stored (a patch): it satisfies `ping_tree`, and is not re-checked unless sent again. */
   storedPingTree?: PingTree | null;
+  endpointBidders?: string[] | null;
+  /** The endpoint bidders already stored (a patch): a switch away from `highest_bid` must drop them. */
+  storedEndpointBidders?: string[] | null;
+  maxWinners?: number;
+}
+
+/**
+ * Buyer lists that name endpoint buyers (a ping tree's tiers, a highest-bid auction's endpoint bidders): each a buyer
+ * of the agency with an endpoint, each once; a 400 names the place (`<path>.<i>`).
+ */
+async function checkEndpointBuyers(
+  services: ApiServices,
+  agencyId: string,
+  lists: { path: string; buyerIds: string[]; what: string }[],
+): Promise<void> {
+  const seen = new Set<string>();
+  const withEndpoint = await buyersWithEndpoint(
+    services.db,
+    agencyId,
+    lists.flatMap((l) => l.buyerIds),
+  );
+  for (const { path, buyerIds, what } of lists)
+    buyerIds.forEach((buyerId, i) => {
+      if (seen.has(buyerId)) throw invalidField(`${path}.${i}`, `listed twice in the ${what}`);
+      seen.add(buyerId);
+      if (!withEndpoint.has(buyerId)) throw invalidField(`${path}.${i}`, 'not a buyer of this agency with an endpoint');
+    });
 }
 
 /** A ping tree's tiers list endpoint buyers of the agency, each once in the whole tree. */
 async function checkPingTree(services: ApiServices, agencyId: string, tree: PingTree): Promise<void> {
-  const seen = new Set<string>();
-  const all = tree.tiers.flatMap((t) => t.buyerIds);
-  const withEndpoint = await buyersWithEndpoint(services.db, agencyId, all);
-  tree.tiers.forEach((tier, t) =>
-    tier.buyerIds.forEach((buyerId, i) => {
-      const path = `pingTree.tiers.${t}.buyerIds.${i}`;
-      if (seen.has(buyerId)) throw invalidField(path, 'listed twice in the ping tree');
-      seen.add(buyerId);
-      if (!withEndpoint.has(buyerId)) throw invalidField(path, 'not a buyer of this agency with an endpoint');
-    }),
-  );
+  const lists = tree.tiers.map((tier, t) => ({
+    path: `pingTree.tiers.${t}.buyerIds`,
+    buyerIds: tier.buyerIds,
+    what: 'ping tree',
+  }));
+  await checkEndpointBuyers(services, agencyId, lists);
 }
 
 /** The checks a schema cannot make alone; answers the buyer pool to store (undefined: unchanged). */
@@ -63,6 +85,20 @@ async function checkCampaignInput(
   if (input.auction === 'ping_tree' && !(input.pingTree === undefined ? input.storedPingTree : input.pingTree))
     throw invalidField('pingTree', 'a ping_tree auction needs its tiers: {"tiers": [{"buyerIds": [...], "floor": N}]}');
   if (input.pingTree) await checkPingTree(services, agencyId, input.pingTree);
+  const endpointBidders = input.endpointBidders === undefined ? input.storedEndpointBidders : input.endpointBidders;
+  if (endpointBidders?.length && input.auction !== 'highest_bid')
+    throw invalidField(
+      'endpointBidders',
+      'only a highest_bid auction takes endpoint bidders (send "auction": "highest_bid", or "endpointBidders": null)',
+    );
+  // One post at a time: a post whose fate is unknown stops the auction for a person, which a shared lead's other
+  // sales would not wait for.
+  if (endpointBidders?.length && (input.maxWinners ?? 1) > 1)
+    throw invalidField('endpointBidders', 'endpoint bidders buy exclusive leads: maxWinners must be 1');
+  if (input.endpointBidders)
+    await checkEndpointBuyers(services, agencyId, [
+      { path: 'endpointBidders', buyerIds: input.endpointBidders, what: 'endpoint bidders' },
+    ]);
   if (input.serviceLine !== undefined) await checkServiceLines(services, agencyId, [input.serviceLine], 'serviceLine');
   if (input.price !== undefined) {
     const problems = validatePriceRules(input.price);
@@ -188,6 +224,8 @@ export const campaignRoutes: AnyRoute[] = [
           mode: current.mode,
           auction: current.auction,
           storedPingTree: current.pingTree,
+          storedEndpointBidders: current.endpointBidders,
+          maxWinners: current.maxWinners,
           ...body,
         },
         params.id,

@@ -7,8 +7,7 @@ import crypto from 'node:crypto';
 
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 
-import { claimRefusal } from '../../claims/relay';
-import { wonClaim } from '../../claims/vocabulary';
+import { claimRefusal, withLead } from '../../claims/relay';
 import { agencySettings, duplicateWindowMs } from '../../db/agencies';
 import { leadAssignments } from '../../db/assignments';
 import { agencyBuyerIds } from '../../db/buyers';
@@ -187,16 +186,19 @@ export async function submitLead(
     source: input.source,
     reviewReason,
   });
-  if (result.outcome === 'duplicate') {
-    // Two posts finishing one unfinished post at once find their own lead: no refusal of a new lead.
-    if (result.duplicateOf !== input.leadId)
-      await noteRefusal(services, scope, 'duplicate_lead', { leadId: result.duplicateOf });
+  // Two posts finishing one unfinished post at once: the one that did not store the lead finds it stored by the
+  // other (`existing` when the other had committed before it looked, `duplicate` when it waited on the other) – either
+  // way the ping was posted by the other (a retried intake of a lead, with no ping, is answered its stored lead).
+  if (result.outcome === 'duplicate' || (result.outcome === 'existing' && input.pingId)) {
+    const duplicateOf = result.outcome === 'duplicate' ? result.duplicateOf : result.lead.id;
+    // Its own lead (the other post's): no refusal of a new lead.
+    if (duplicateOf !== input.leadId) await noteRefusal(services, scope, 'duplicate_lead', { leadId: duplicateOf });
     throw new Problem(
       409,
       'duplicate_lead',
       'The agency already has this lead (same phone or email for this service line).',
       {
-        duplicateOf: result.duplicateOf,
+        duplicateOf,
       },
     );
   }
@@ -466,7 +468,9 @@ export const leadRoutes: AnyRoute[] = [
       const result = await manualAction(services, principal, params.id, { action: 'assign', buyerId: body.buyerId });
       if (result.action !== 'assign') throw new Error(`unexpected manual action result ${result.action}`);
       const sale = result.sale;
-      if (sale.result === 'won') return { status: 200, body: { ...wonClaim(sale), buyerId: body.buyerId } };
+      // The workflow's answer has no lead fields (small histories): the admin sees the sale as the buyer does.
+      if (sale.result === 'won')
+        return { status: 200, body: { ...(await withLead(services.db, sale, body.buyerId)), buyerId: body.buyerId } };
       const refused = claimRefusal(sale.reason);
       return { status: refused.status, body: refused.body };
     },

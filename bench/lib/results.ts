@@ -28,6 +28,13 @@ const SECTIONS: Record<string, string> = {
   supply: '8. Supply side (ping latency with 50 concurrent pings; reports over seeded leads)',
   feed_flood:
     "9. Feed flood (another client's wallet GET p99 while one socket floods the feed, against idle; target ≤ 2×)",
+  ping_tree:
+    '10. Ping tree (50 endpoint buyers answering in 20–200 ms; intake → post sent, overhead above the slowest counted pings; target overhead p99 ≤ 50 ms at 5 leads/s)',
+  intake_checks:
+    "11. Intake checks (intake's 202 with the suppression lists empty, then full; target added p99 ≤ 5 ms)",
+  suppression_csv: '12. Suppression CSV import (lines per second; target a million in under a minute)',
+  ping_suppression:
+    '13. Ping with suppression lists (ping p99 with 50 concurrent and 10 million hashes listed; target ≤ 50 ms)',
 };
 
 const TEMPLATE = `# Benchmark results

@@ -199,6 +199,9 @@ export async function startStack(opts: { temporalDir?: string; topology?: Topolo
       TEMPORAL_ADDRESS: temporalAddress,
       LW_TASK_QUEUE: taskQueue,
       LW_ROOT_TOKEN: ROOT_TOKEN,
+      // The ping tree's buyer endpoints are local servers (bench/processes/endpoints.ts): let the address guard
+      // reach them, as the tests' fleet does.
+      LW_WEBHOOK_ALLOWLIST: '127.0.0.1',
       LW_TEMPORAL_LOG_LEVEL: 'ERROR',
       PORT: '0',
     };
@@ -262,15 +265,38 @@ function isTmpfs(dir: string): boolean {
 
 // ─── resource sampling ───────────────────────────────────────────────────────
 
-/** CPU seconds (user + system) a process has used; null when it is gone. */
-function cpuSeconds(pid: number): number | null {
+/** The fields of /proc/<pid>/stat after the command name (the 3rd field is [0]); null when the process is gone. */
+function statFields(pid: number): string[] | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
   }
+}
+
+/** CPU seconds (user + system) a process has used; null when it is gone. */
+function cpuSeconds(pid: number): number | null {
+  const f = statFields(pid);
+  return f ? (Number(f[11]) + Number(f[12])) / CLK_TCK : null;
+}
+
+/**
+ * CPU seconds a process has used, with those of its children that have exited and that it has reaped (cutime and
+ * cstime): a postmaster's figure keeps the CPU of every backend it has buried. 0 when it is gone.
+ */
+function cpuSecondsWithReaped(pid: number): number {
+  const f = statFields(pid);
+  return f ? (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK : 0;
+}
+
+/**
+ * CPU seconds of these processes and of their exited children, summed: the difference of two readings is the CPU
+ * they spent between them, including that of a child that started and exited in between (a backend of a connection
+ * that pg-pool opened, then closed after 10 s idle) and the last part of one that was alive at the first reading.
+ */
+export function cpuSecondsOfTree(pids: number[]): number {
+  return pids.reduce((n, pid) => n + cpuSecondsWithReaped(pid), 0);
 }
 
 /** Resident memory of all of Temporal's processes (one dev server, or the cluster's four). */
@@ -325,25 +351,37 @@ export function cpuWindow(stack: Stack, extra: Record<string, number> = {}): Cpu
   const start = Date.now();
   const before: Record<string, number> = {};
   for (const [k, pid] of Object.entries(procs)) before[k] = cpuSeconds(pid) ?? 0;
-  const pgBefore = new Map(postgresPids().map((p) => [p, cpuSeconds(p) ?? 0]));
+  // All of Postgres through the postmasters' reaped-children times: summing only the backends alive at both ends
+  // lost those that exited inside the window, so a calm step (pools closing idle connections) read low and a
+  // saturated one (pools growing) did not.
+  const pgBefore = cpuSecondsOfTree(postgresPids());
   const stopSeconds = () => {
     const seconds = (Date.now() - start) / 1000;
     const cpu: Record<string, number> = {};
     for (const [k, pid] of Object.entries(procs)) cpu[k] = (cpuSeconds(pid) ?? 0) - before[k]!;
     // The cluster's services summed as `temporal`, comparable with the dev server's one process.
     if (!('temporal' in procs)) cpu.temporal = Object.keys(stack.temporalPids).reduce((n, k) => n + cpu[k]!, 0);
-    let pg = 0;
-    for (const p of postgresPids()) pg += (cpuSeconds(p) ?? 0) - (pgBefore.get(p) ?? 0);
-    cpu.postgres_all = pg;
+    cpu.postgres_all = cpuSecondsOfTree(postgresPids()) - pgBefore;
     return { seconds, cpu };
   };
-  return {
-    stopSeconds,
-    stop() {
-      const { seconds, cpu } = stopSeconds();
-      return Object.fromEntries(Object.entries(cpu).map(([k, c]) => [k, Math.round((c / seconds) * 100)]));
-    },
-  };
+  return { stopSeconds, stop: () => percentOfCore(stopSeconds()) };
+}
+
+/** A window's CPU as percent of one core, per process. */
+export function percentOfCore({
+  seconds,
+  cpu,
+}: {
+  seconds: number;
+  cpu: Record<string, number>;
+}): Record<string, number> {
+  return Object.fromEntries(Object.entries(cpu).map(([k, c]) => [k, Math.round((c / seconds) * 100)]));
+}
+
+/** CPU seconds per process as milliseconds per item (a lead, a workflow), one decimal; {} when there were none. */
+export function msPer(cpu: Record<string, number>, items: number): Record<string, number> {
+  if (!items) return {};
+  return Object.fromEntries(Object.entries(cpu).map(([k, s]) => [k, Math.round((s * 10_000) / items) / 10]));
 }
 
 export const loadAverage = () => os.loadavg().map((l) => Math.round(l * 100) / 100);

@@ -38,3 +38,9 @@ export function fmt(s: Summary): string {
 
 export const ratio = (a: number | null, b: number | null) =>
   a === null || b === null || b === 0 ? null : Math.round((a / b) * 10) / 10;
+
+/** "api 1.2, worker 3.4" */
+export const cpuText = (cpu: Record<string, number>) =>
+  Object.entries(cpu)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');

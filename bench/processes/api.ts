@@ -35,6 +35,7 @@ async function main() {
     duplicateWindowMs: 0,
     claimTimeoutMs: 30_000,
     logger: consoleStyle(logger),
+    dncFilter: { driver: database.driver },
   });
   const server = http.createServer({ keepAliveTimeout: 60_000 }, app);
   const feed = attachFeed(server);

@@ -32,6 +32,18 @@ export interface Sizes {
   /** Feed flood: wallet reads per sample (idle, flooded), and frames a flooding socket sends. */
   floodReads: number;
   floodFrames: number;
+  /** Ping tree: endpoint buyers, the fixed rate (leads/s) and its seconds, then the rising rates (stepSeconds each). */
+  pingTreeEndpoints: number;
+  pingTreeRate: number;
+  pingTreeSeconds: number;
+  pingTreeRates: number[];
+  /** Intake checks: leads timed per configuration, and hashes in each list when they are full. */
+  intakeCheckLeads: number;
+  intakeListEntries: number;
+  /** Ping with suppression: hashes listed (nine tenths national DNC, a tenth the agency's). */
+  suppressionHashes: number;
+  /** Suppression CSV: numbers per file. */
+  csvLines: number;
 }
 
 export const FULL: Sizes = {
@@ -53,6 +65,14 @@ export const FULL: Sizes = {
   reportLeads: 1_000_000,
   floodReads: 3_000,
   floodFrames: 10_000,
+  pingTreeEndpoints: 50,
+  pingTreeRate: 5,
+  pingTreeSeconds: 30,
+  pingTreeRates: [5, 10, 15, 20, 30, 40, 60, 80],
+  intakeCheckLeads: 500,
+  intakeListEntries: 100_000,
+  suppressionHashes: 10_000_000,
+  csvLines: 1_000_000,
 };
 
 /** `npm run bench:ci`: every scenario, tiny, so the harness cannot rot (well under 3 minutes). */
@@ -75,6 +95,14 @@ export const CI: Sizes = {
   reportLeads: 2_000,
   floodReads: 20,
   floodFrames: 1_000,
+  pingTreeEndpoints: 10,
+  pingTreeRate: 2,
+  pingTreeSeconds: 3,
+  pingTreeRates: [3],
+  intakeCheckLeads: 10,
+  intakeListEntries: 1_000,
+  suppressionHashes: 20_000,
+  csvLines: 5_000,
 };
 
 export interface BenchContext {
@@ -95,7 +123,11 @@ export interface ScenarioResult {
     | 'scale'
     | 'storm_many'
     | 'supply'
-    | 'feed_flood';
+    | 'feed_flood'
+    | 'ping_tree'
+    | 'intake_checks'
+    | 'suppression_csv'
+    | 'ping_suppression';
   /** Everything measured (printed as JSON). */
   figures: Record<string, unknown>;
   /** One line for the results table. */
@@ -105,6 +137,12 @@ export interface ScenarioResult {
 /** The floor's offers have no workflow (they stay open, their sales undelivered): the workflow id marks them. */
 export const FLOOR_WORKFLOW_PREFIX = 'bench-floor-';
 const FLOOR_PREFIX = `${FLOOR_WORKFLOW_PREFIX}%`;
+/**
+ * The supply scenario's seeded history (a year of sold leads written straight into the tables, no workflow, no
+ * delivery): the workflow id marks it, so `settle` does not wait for deliveries that will never come.
+ */
+export const SEEDED_WORKFLOW_PREFIX = 'bench-lead-';
+const SEEDED_PREFIX = `${SEEDED_WORKFLOW_PREFIX}%`;
 
 /**
  * Waits (up to `timeoutMs`) until the previous work is done: no offer open, no
@@ -119,7 +157,8 @@ export async function settle(ctx: BenchContext, timeoutMs = 120_000): Promise<nu
       SELECT (SELECT count(*) FROM offers WHERE status = 'open' AND workflow_id NOT LIKE ${FLOOR_PREFIX})
            + (SELECT count(*) FROM leads WHERE status = 'routing')
            + (SELECT count(*) FROM assignments a JOIN offers o ON o.id = a.offer_id
-               WHERE o.workflow_id NOT LIKE ${FLOOR_PREFIX} AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.assignment_id = a.id)) AS n`)) as unknown as {
+               WHERE o.workflow_id NOT LIKE ${FLOOR_PREFIX} AND o.workflow_id NOT LIKE ${SEEDED_PREFIX}
+                 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.assignment_id = a.id)) AS n`)) as unknown as {
       rows: { n: string }[];
     };
     const pending = Number(result.rows[0]?.n ?? 0);

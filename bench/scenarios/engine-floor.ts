@@ -21,7 +21,17 @@ import { FLOOR_TABLE, FLOOR_TABLE_DDL } from '../floor/activities';
 import type { engineFloorWorkflow } from '../floor/workflow';
 import { nowMs, sleep } from '../lib/client';
 import { climbRates, judgeStep, sendOpenLoop, type StepJudgement, sustained } from '../lib/rates';
-import { cpuWindow, loadAverage, type Proc, rssMb, spawnTs, stopProc, temporalRssMb } from '../lib/stack';
+import {
+  cpuWindow,
+  loadAverage,
+  msPer,
+  percentOfCore,
+  type Proc,
+  rssMb,
+  spawnTs,
+  stopProc,
+  temporalRssMb,
+} from '../lib/stack';
 import { summarize, type Summary } from '../lib/stats';
 import type { BenchContext, ScenarioResult } from './context';
 
@@ -39,6 +49,8 @@ interface FloorStep extends StepJudgement {
   /** The last workflow of the step: its status and history length (events). */
   lastWorkflow: { status: string; historyLength: number } | null;
   cpuPercent: Record<string, number>;
+  /** CPU milliseconds per completed workflow, by process. */
+  cpuMsPerWorkflow: Record<string, number>;
   rssMb: Record<string, number | null>;
   loadAverage: number[];
 }
@@ -82,7 +94,7 @@ async function floorStep(
     );
   const drainUntil = nowMs() + 30_000;
   while (nowMs() < drainUntil && (loop.outstanding() > 0 || (await count()) < sentAt.size)) await sleep(100);
-  const cpuPercent = cpu.stop();
+  const cpuUsed = cpu.stopSeconds();
 
   const { rows } = await pool.query<{ id: string; done_at: Date }>(
     `SELECT id, done_at FROM ${FLOOR_TABLE} WHERE step = $1`,
@@ -126,15 +138,65 @@ async function floorStep(
     startErrors,
     stages,
     lastWorkflow,
-    cpuPercent,
+    cpuPercent: percentOfCore(cpuUsed),
+    cpuMsPerWorkflow: msPer(cpuUsed.cpu, done.length),
     rssMb: { floorWorker: rssMb(floorWorker.pid), temporal: temporalRssMb(ctx.stack) },
     loadAverage: loadAverage(),
     ...judged,
   };
 }
 
-/** `leadwireRate`: throughput's sustained leads/s in the same run (null when it did not run or sustained none). */
-export async function engineFloor(ctx: BenchContext, leadwireRate: number | null): Promise<ScenarioResult> {
+/** The processes of the CPU table: Leadwire's per sold lead beside the floor's per workflow (its worker is `floorWorker`). */
+const CPU_ROWS: { name: string; leadwire: string; floor: string }[] = [
+  { name: 'API', leadwire: 'api', floor: 'api' },
+  { name: 'worker', leadwire: 'worker', floor: 'floorWorker' },
+  { name: 'Temporal', leadwire: 'temporal', floor: 'temporal' },
+  { name: 'Postgres', leadwire: 'postgres_all', floor: 'postgres_all' },
+  { name: 'load generator', leadwire: 'loadgen', floor: 'loadgen' },
+];
+
+interface CpuTable {
+  /** Throughput's step and the floor's step the figures come from (offered rates). */
+  leadwireRate: number | null;
+  floorRate: number | null;
+  rows: { process: string; perSoldLead: number | null; perFloorWorkflow: number | null }[];
+}
+
+/**
+ * #26 item 5: CPU ms per sold lead by process (throughput's sustained step, else its first) beside the engine
+ * floor's per workflow (its sustained step, else its first), in one table; the floor's API stands idle (its
+ * figure is the idle cost) and its worker is the floor worker. The total sums the rows.
+ */
+function cpuTable(leadwire: { rate: number; ms: Record<string, number> } | null, floor: FloorStep | null): CpuTable {
+  const rows = CPU_ROWS.map((r) => ({
+    process: r.name,
+    perSoldLead: leadwire?.ms[r.leadwire] ?? null,
+    perFloorWorkflow: floor?.cpuMsPerWorkflow[r.floor] ?? null,
+  }));
+  const sum = (k: 'perSoldLead' | 'perFloorWorkflow') =>
+    rows.every((r) => r[k] === null) ? null : Math.round(rows.reduce((n, r) => n + (r[k] ?? 0), 0) * 10) / 10;
+  rows.push({ process: 'total', perSoldLead: sum('perSoldLead'), perFloorWorkflow: sum('perFloorWorkflow') });
+  return { leadwireRate: leadwire?.rate ?? null, floorRate: floor?.offeredRate ?? null, rows };
+}
+
+function cpuTableText(t: CpuTable): string {
+  const v = (n: number | null) => (n === null ? '–' : String(n));
+  return [
+    `| process | CPU ms per sold lead (throughput at ${v(t.leadwireRate)}/s) | CPU ms per floor workflow (at ${v(t.floorRate)}/s) |`,
+    '| --- | --- | --- |',
+    ...t.rows.map((r) => `| ${r.process} | ${v(r.perSoldLead)} | ${v(r.perFloorWorkflow)} |`),
+  ].join('\n');
+}
+
+/**
+ * `leadwireRate`: throughput's sustained leads/s in the same run (null when it did not run or sustained none);
+ * `leadwireCpu`: its CPU ms per sold lead by process (null when it did not run).
+ */
+export async function engineFloor(
+  ctx: BenchContext,
+  leadwireRate: number | null,
+  leadwireCpu: { rate: number; ms: Record<string, number> } | null = null,
+): Promise<ScenarioResult> {
   await (ctx.database.raw as Pool).query(FLOOR_TABLE_DDL);
   const taskQueue = `${ctx.stack.taskQueue}-engine-floor`;
   const { proc: floorWorker } = await spawnTs(
@@ -171,11 +233,13 @@ export async function engineFloor(ctx: BenchContext, leadwireRate: number | null
   }
   const { best, saturatedAt: sat } = sustained(steps);
   const floorRate = best?.achievedRate ?? null;
+  const cpu = cpuTable(leadwireCpu, best ?? steps[0] ?? null);
+  ctx.log(`CPU per item:\n${cpuTableText(cpu)}`);
   const leadwireToFloor =
     leadwireRate !== null && floorRate ? Math.round((leadwireRate / floorRate) * 100) / 100 : null;
   return {
     scenario: 'engine_floor',
-    figures: { steps, sustainedRate: floorRate, leadwireSustainedRate: leadwireRate, leadwireToFloor },
+    figures: { steps, sustainedRate: floorRate, leadwireSustainedRate: leadwireRate, leadwireToFloor, cpuTable: cpu },
     headline:
       `sustained ${best ? `${best.achievedRate} workflows/s at ${best.offeredRate}/s offered (completed p50 ${best.stages.completed.p50} p99 ${best.stages.completed.p99} ms, ${best.lastWorkflow?.historyLength ?? '?'} events)` : 'none'}; ` +
       (sat
@@ -184,6 +248,8 @@ export async function engineFloor(ctx: BenchContext, leadwireRate: number | null
             .join(', ')}`
         : `no saturation up to ${ctx.sizes.floorRates[ctx.sizes.floorRates.length - 1]}/s`) +
       `<br>Leadwire ÷ floor: ${leadwireToFloor === null ? 'n/a (throughput did not run in this run, or sustained none)' : `${leadwireRate} ÷ ${floorRate} = ${leadwireToFloor} (target ≥ 0.5)`}` +
+      `<br>CPU ms, per sold lead (throughput at ${cpu.leadwireRate ?? '–'}/s) / per floor workflow (at ${cpu.floorRate ?? '–'}/s): ` +
+      cpu.rows.map((r) => `${r.process} ${r.perSoldLead ?? '–'} / ${r.perFloorWorkflow ?? '–'}`).join(', ') +
       `<br>steps: ${steps.map((s) => `${s.offeredRate}→${s.achievedRate}/s`).join(', ')}`,
   };
 }

@@ -13,6 +13,7 @@ import { sql } from 'drizzle-orm';
 import { createAgency, createServiceLine } from '../../db/agencies';
 import { createBuyer } from '../../db/buyers';
 import { createCampaign } from '../../db/campaigns';
+import { rebuildCapCounters } from '../../db/cap-counters';
 import { createApiKey } from '../../db/keys';
 import { topUp } from '../../db/ledger';
 import { rebuildReports, type ReportGroup, runReport, runReportFromBase } from '../../db/reports';
@@ -20,17 +21,18 @@ import { createSource, setSourceCampaign } from '../../db/sources';
 import type { Schemas } from '../../packages/client';
 import { LightPoster } from '../lib/client';
 import { cpuWindow } from '../lib/stack';
-import { fmt, summarize } from '../lib/stats';
-import type { BenchContext, ScenarioResult } from './context';
+import { cpuText, fmt, summarize, type Summary } from '../lib/stats';
+import { type BenchContext, type ScenarioResult, SEEDED_WORKFLOW_PREFIX } from './context';
 
-const CONCURRENCY = 50;
+export const CONCURRENCY = 50;
 
-export async function supply(
+/** An agency with a ping-post campaign, 20 funded buyers (half in TX) and a source allowed on it, with its key. */
+export async function pingAgency(
   ctx: BenchContext,
-  opts: { pingRounds: number; reportLeads: number },
-): Promise<ScenarioResult> {
+  name: string,
+): Promise<{ agencyId: string; campaignId: string; sourceId: string; key: string }> {
   const db = ctx.database.db;
-  const agency = await createAgency(db, { name: `bench-supply-${Date.now()}`, timeZone: 'America/Chicago' });
+  const agency = await createAgency(db, { name: `${name}-${Date.now()}`, timeZone: 'America/Chicago' });
   await createServiceLine(db, agency.id, { key: 'roofing', name: 'Roofing' });
   const campaign = await createCampaign(db, agency.id, {
     name: 'supply',
@@ -56,65 +58,102 @@ export async function supply(
     payout: { kind: 'share', shareBps: 3000 },
   });
   const { key } = await createApiKey(db, { kind: 'source', agencyId: agency.id, sourceId: source.id });
+  return { agencyId: agency.id, campaignId: campaign.id, sourceId: source.id, key };
+}
 
-  // ── pings: 50 at once, round after round ──
-  // Through the light HTTP path (bench/lib/client.ts LightPoster): fetch's own CPU would be most of the figure.
+export interface PingFigures {
+  pings: Summary;
+  /** The untimed warm-up rounds' own latency (answers before the timed rounds; not in `pings`). */
+  warmup: Summary;
+  rateLimited: number;
+  cpuMsPerPing: Record<string, number>;
+}
+
+/**
+ * `rounds` rounds of CONCURRENCY pings at once, after `warmupRounds` warm-up rounds of the same shape (default one)
+ * that are not counted; each answer required `accepted`, timed from the load generator; the CPU each process spent
+ * per ping over the timed rounds. The warm-up's own latency is answered apart (`warmup`), so a cold start's tail is
+ * visible without blurring the steady state. Through the light HTTP path (bench/lib/client.ts LightPoster): fetch's
+ * own CPU would be most of the figure.
+ */
+export async function measurePings(
+  ctx: BenchContext,
+  key: string,
+  body: () => Schemas['PingCreate'],
+  rounds: number,
+  warmupRounds = 1,
+): Promise<PingFigures> {
   const poster = new LightPoster(ctx.stack.baseUrl);
-  const pingBody: Schemas['PingCreate'] = {
-    campaignId: campaign.id,
-    fields: { zip: '78701', state: 'TX', answers: { homeowner: 'yes' } },
-  };
   const ping = async () => {
     const t = performance.now();
-    const { status, body } = await poster.post<Schemas['PingAnswer']>('/v1/pings', key, pingBody);
-    if (status !== 200 && status !== 429) throw new Error(`ping answered ${status}: ${JSON.stringify(body)}`);
-    if (status === 200 && body.decision !== 'accepted') throw new Error(`ping ${body.decision}: ${body.reason}`);
+    const { status, body: answer } = await poster.post<Schemas['PingAnswer']>('/v1/pings', key, body());
+    if (status !== 200 && status !== 429) throw new Error(`ping answered ${status}: ${JSON.stringify(answer)}`);
+    if (status === 200 && answer.decision !== 'accepted') throw new Error(`ping ${answer.decision}: ${answer.reason}`);
     return { ms: performance.now() - t, limited: status === 429 };
+  };
+  const roundsOf = async (n: number, onLimited: () => void): Promise<number[]> => {
+    const ms: number[] = [];
+    for (let r = 0; r < n; r++)
+      for (const x of await Promise.all(Array.from({ length: CONCURRENCY }, ping))) {
+        if (x.limited) onLimited();
+        else ms.push(x.ms);
+      }
+    return ms;
+  };
+  try {
+    const warmupMs = await roundsOf(warmupRounds, () => {});
+    let limited = 0;
+    const cpu = cpuWindow(ctx.stack);
+    const pingMs = await roundsOf(rounds, () => limited++);
+    const sent = rounds * CONCURRENCY;
+    const cpuMsPerPing = Object.fromEntries(
+      Object.entries(cpu.stopSeconds().cpu).map(([k, s]) => [k, Math.round((s * 100_000) / sent) / 100]),
+    );
+    return { pings: summarize(pingMs), warmup: summarize(warmupMs), rateLimited: limited, cpuMsPerPing };
+  } finally {
+    poster.close();
+  }
+}
+
+export async function supply(
+  ctx: BenchContext,
+  opts: { pingRounds: number; reportLeads: number },
+): Promise<ScenarioResult> {
+  const db = ctx.database.db;
+  const { agencyId, campaignId, sourceId, key } = await pingAgency(ctx, 'bench-supply');
+
+  // ── pings: 50 at once, round after round ──
+  const pingBody: Schemas['PingCreate'] = {
+    campaignId,
+    fields: { zip: '78701', state: 'TX', answers: { homeowner: 'yes' } },
   };
   const bare = async () => {
     const t = performance.now();
     await db.execute(sql`
       SELECT b.id FROM buyers b JOIN wallets w ON w.buyer_id = b.id
-      WHERE b.agency_id = ${agency.id} AND b.status = 'active' AND 'roofing' = ANY (b.service_lines)
+      WHERE b.agency_id = ${agencyId} AND b.status = 'active' AND 'roofing' = ANY (b.service_lines)
         AND (cardinality(b.zip_codes) = 0 AND cardinality(b.states) = 0 OR '78701' = ANY (b.zip_codes) OR 'TX' = ANY (b.states))
         AND w.balance >= 25`);
     return performance.now() - t;
   };
-  await Promise.all(Array.from({ length: CONCURRENCY }, ping)); // warm-up
-  const pingMs: number[] = [];
-  const bareMs: number[] = [];
-  let limited = 0;
   // The pings' rounds first, under a CPU window (what each process spends per ping), then the bare query's.
-  const cpu = cpuWindow(ctx.stack);
-  for (let r = 0; r < opts.pingRounds; r++) {
-    for (const x of await Promise.all(Array.from({ length: CONCURRENCY }, ping))) {
-      if (x.limited) limited++;
-      else pingMs.push(x.ms);
-    }
-  }
-  poster.close();
-  const sent = opts.pingRounds * CONCURRENCY;
-  const cpuMsPerPing = Object.fromEntries(
-    Object.entries(cpu.stopSeconds().cpu).map(([k, s]) => [k, Math.round((s * 100_000) / sent) / 100]),
-  );
+  const { pings, rateLimited: limited, cpuMsPerPing } = await measurePings(ctx, key, () => pingBody, opts.pingRounds);
+  const bareMs: number[] = [];
   for (let r = 0; r < opts.pingRounds; r++)
     bareMs.push(...(await Promise.all(Array.from({ length: CONCURRENCY }, bare))));
-  const pings = summarize(pingMs);
   const bareSql = summarize(bareMs);
   ctx.log(
     `pings (${CONCURRENCY} concurrent): ${fmt(pings)}; bare SQL: ${fmt(bareSql)}; rate-limited ${limited}; ` +
-      `CPU ms per ping: ${Object.entries(cpuMsPerPing)
-        .map(([k, v]) => `${k} ${v}`)
-        .join(', ')}`,
+      `CPU ms per ping: ${cpuText(cpuMsPerPing)}`,
   );
 
   // ── reports over a seeded agency ──
   const seedStarted = performance.now();
-  await seedReportAgency(ctx, agency.id, campaign.id, source.id, opts.reportLeads);
+  await seedReportAgency(ctx, agencyId, campaignId, sourceId, opts.reportLeads);
   const seedSeconds = Math.round((performance.now() - seedStarted) / 1000);
   // The seed wrote with the triggers off: the roll-ups are built from the base tables, as the migration backfills.
   const rebuildStarted = performance.now();
-  await rebuildReports(db, agency.id);
+  await rebuildReports(db, agencyId);
   await db.execute(sql`ANALYZE report_lead_days`);
   await db.execute(sql`ANALYZE report_buyer_days`);
   const rebuildSeconds = Math.round((performance.now() - rebuildStarted) / 1000);
@@ -129,7 +168,7 @@ export async function supply(
       for (let i = 0; i < 3; i++) {
         const t = performance.now();
         const r = await runReport(db, {
-          agencyId: agency.id,
+          agencyId: agencyId,
           groupBy,
           range: { from, to: null, timeZone: 'America/Chicago' },
           limit: 200,
@@ -149,7 +188,7 @@ export async function supply(
   // The roll-ups against the reference query (the base tables) on the last 30 days, group for group.
   for (const groupBy of ['day', 'buyer'] as ReportGroup[]) {
     const args = {
-      agencyId: agency.id,
+      agencyId: agencyId,
       groupBy,
       range: { from: last30, to: null, timeZone: 'America/Chicago' },
       limit: 400,
@@ -217,10 +256,10 @@ async function seedReportAgency(
       FROM generate_series(1, ${n}) g`);
     await tx.execute(sql`INSERT INTO leads (id, agency_id, campaign_id, fields, status, workflow_id, source_id, created_at)
       SELECT lead_id, ${agencyId}, ${campaignId}, jsonb_build_object('zip', '78701', 'state', 'TX'), CASE WHEN sold THEN 'sold' ELSE 'manual_review' END,
-             'bench-lead-' || g, CASE WHEN sourced THEN ${sourceId}::uuid END, at FROM seed`);
+             ${SEEDED_WORKFLOW_PREFIX}::text || g, CASE WHEN sourced THEN ${sourceId}::uuid END, at FROM seed`);
     // winners: what the assignment trigger would have counted.
     await tx.execute(sql`INSERT INTO offers (id, lead_id, agency_id, campaign_id, kind, workflow_id, price, preview, status, winners, opened_at, closes_at, closed_at)
-      SELECT offer_id, lead_id, ${agencyId}, ${campaignId}, 'ping_post', 'bench-lead-' || g, price, '{}', CASE WHEN sold THEN 'won' ELSE 'expired' END,
+      SELECT offer_id, lead_id, ${agencyId}, ${campaignId}, 'ping_post', ${SEEDED_WORKFLOW_PREFIX}::text || g, price, '{}', CASE WHEN sold THEN 'won' ELSE 'expired' END,
              CASE WHEN sold THEN 1 ELSE 0 END, at, at + interval '60 seconds', at + interval '60 seconds'
       FROM seed WHERE g % 10 < 7`);
     // balance_after: the wallet's balance before the seed plus the running sum, charges (in g order) then refunds.
@@ -254,6 +293,8 @@ async function seedReportAgency(
     await tx.execute(sql`UPDATE source_wallets w SET balance = (SELECT coalesce(sum(amount), 0)::int FROM source_ledger_entries WHERE source_id = ${sourceId}), updated_at = now()
       WHERE w.source_id = ${sourceId}`);
     await tx.execute(sql`SET LOCAL session_replication_role = origin`);
+    // The cap counters, from the seeded sales (what each sale's transaction would have counted).
+    await rebuildCapCounters(tx, { agencyId });
     await verifySeed(tx, agencyId, sourceId);
   });
   await db.execute(sql`ANALYZE leads`);

@@ -28,8 +28,8 @@ import {
 } from '../lib/client';
 import { activityTimes, scrape } from '../lib/prom';
 import { climbRates, judgeStep, sendOpenLoop, sustained } from '../lib/rates';
-import { cpuWindow, loadAverage, rssMb, temporalRssMb } from '../lib/stack';
-import { summarize, type Summary } from '../lib/stats';
+import { cpuWindow, loadAverage, msPer, percentOfCore, rssMb, temporalRssMb } from '../lib/stack';
+import { cpuText, summarize, type Summary } from '../lib/stats';
 import { type BenchContext, type ScenarioResult, settle } from './context';
 
 interface LeadTrace {
@@ -65,6 +65,8 @@ interface StepFigures {
     delivered: Summary;
   };
   cpuPercent: Record<string, number>;
+  /** CPU milliseconds per delivered lead, by process (#26 item 5). */
+  cpuMsPerLead: Record<string, number>;
   /** The worker's time in each activity (p50/p99 ms): database work, apart from Temporal's. */
   activities: Record<string, { count: number; p50: number | null; p99: number | null }>;
   rssMb: Record<string, number | null>;
@@ -162,7 +164,8 @@ async function step(
   const drainUntil = nowMs() + 30_000;
   while (nowMs() < drainUntil && (loop.outstanding() > 0 || [...traces.values()].some((t) => t.claimEnd === undefined)))
     await sleep(50);
-  const cpuPercent = cpu.stop();
+  const cpuUsed = cpu.stopSeconds();
+  const cpuPercent = percentOfCore(cpuUsed);
   const activities = activityTimes(metricsBefore, await scrape(ctx.stack.workerMetricsUrl), ACTIVITIES);
   offs.forEach((off) => off());
 
@@ -249,6 +252,7 @@ async function step(
     historyEventsPerLead,
     stages: summary,
     cpuPercent,
+    cpuMsPerLead: msPer(cpuUsed.cpu, completed),
     activities,
     rssMb: { api: rssMb(ctx.stack.api.pid), worker: rssMb(ctx.stack.worker.pid), temporal: temporalRssMb(ctx.stack) },
     temporalDbMb: sqliteMb(ctx.stack.temporalDataDir),
@@ -262,6 +266,8 @@ async function step(
 export interface ThroughputResult extends ScenarioResult {
   /** Leads per second at the last step that kept up; null when none did. */
   sustainedRate: number | null;
+  /** CPU ms per sold lead by process at that step (else the first step), for engine_floor's table. */
+  cpuMsPerLead: { rate: number; ms: Record<string, number> } | null;
 }
 
 export async function throughput(ctx: BenchContext): Promise<ThroughputResult> {
@@ -287,9 +293,11 @@ export async function throughput(ctx: BenchContext): Promise<ThroughputResult> {
     await connection.close();
   }
   const { best, saturatedAt: sat } = sustained(steps);
+  const cpuStep = best ?? steps[0] ?? null;
   return {
     scenario: 'throughput',
     sustainedRate: best?.achievedRate ?? null,
+    cpuMsPerLead: cpuStep ? { rate: cpuStep.offeredRate, ms: cpuStep.cpuMsPerLead } : null,
     figures: { bots: ctx.sizes.bots, steps },
     headline:
       `sustained ${best ? `${best.achievedRate} leads/s at ${best.offeredRate}/s offered (delivered p50 ${best.stages.delivered.p50} p99 ${best.stages.delivered.p99} ms)` : 'none'}; ` +
@@ -298,6 +306,7 @@ export async function throughput(ctx: BenchContext): Promise<ThroughputResult> {
             .map(([k, v]) => `${k} ${v}`)
             .join(', ')}`
         : `no saturation up to ${ctx.sizes.rates[ctx.sizes.rates.length - 1]}/s`) +
+      (cpuStep ? `<br>CPU ms per sold lead at ${cpuStep.offeredRate}/s: ${cpuText(cpuStep.cpuMsPerLead)}` : '') +
       `<br>steps: ${steps.map((s) => `${s.offeredRate}→${s.achievedRate}/s`).join(', ')}`,
   };
 }

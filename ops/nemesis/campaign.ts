@@ -15,10 +15,13 @@ import { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 
 import { openDatabase } from '../../db/connection';
+import { endpointPostKey } from '../../domain/ids';
+import { POST_UNKNOWN } from '../../domain/types';
 import { startStripeMock } from '../../lib/stripe-mock';
 import { type Stack, startStack } from '../../test/faults/harness';
 import { FINAL_STATUSES } from '../../test/faults/invariants';
 import type { RetryStats } from '../../test/faults/traffic';
+import { startEndpointFleet } from '../../test/helpers/endpoint-fleet';
 import {
   type ExitRecord,
   FAULT_KINDS,
@@ -69,6 +72,8 @@ export interface CampaignReport {
   /** Per operation: invoked, acknowledged (ok), refused (fail), indeterminate (info). */
   operations: Record<string, { attempted: number; ok: number; fail: number; info: number }>;
   webhooks: { stored: number; duplicatesDeduplicated: number; receiverAnswers: Record<string, number> };
+  /** What the buyers' endpoint servers saw (#22): pings, posts, resends of a post under its key, posts taken; sales. */
+  endpoints: { pings: number; posts: number; resent: number; taken: number; sold: number; inReview: number };
   retries: RetryStats;
   /** Processes that died without the nemesis killing them (all of them, as the harness counts). */
   unexpectedExits: Record<string, number>;
@@ -163,10 +168,14 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
     const history = new History(Date.now());
     const receivers = await startReceivers(rng.fork('receivers'), history);
     cleanups.push(() => receivers.close());
+    // Buyers' own systems (#22): endpoint servers the ping tree pings and posts to.
+    const fleet = startEndpointFleet();
+    cleanups.push(() => fleet.close());
     const world = await buildWorld(stack.baseUrl, stack.rootToken, receivers, {
       buyers: opts.buyers ?? 8,
       credits: 20_000,
       windowSeconds: 2,
+      endpoints: fleet,
     });
     const cards = await setUpCardPayments(database.db, world, {
       stripeApiBase: stripeMock.url,
@@ -175,7 +184,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
     });
     const recharges = await setUpAutoRecharges(world, cards, rng.fork('recharges'));
     log(
-      `[nemesis] world: agency ${world.agencyId}, ${world.buyers.length} buyers (${cards.buyerIds.length} paying by card, ${recharges.buyerIds.length} on auto-recharge), ${world.sources.length} sources`,
+      `[nemesis] world: agency ${world.agencyId}, ${world.buyers.length} buyers (${cards.buyerIds.length} paying by card, ${recharges.buyerIds.length} on auto-recharge), ${world.endpointBuyers.length} endpoint buyers in a ping tree, ${world.sources.length} sources`,
     );
 
     // The clock of the schedule starts with the load.
@@ -226,8 +235,32 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
       }
     }
 
+    const received = world.endpointBuyers.flatMap((b) => b.server.received);
+    // Sold through a post: the sale's won event carries the post's key (domain/ids.ts endpointPostKey).
+    const won = (
+      await pool.query(
+        `SELECT e.offer_id, e.buyer_id, e.data ->> 'requestId' AS request_id
+           FROM offer_events e JOIN offers o ON o.id = e.offer_id WHERE o.agency_id = $1 AND e.type = 'won'`,
+        [world.agencyId],
+      )
+    ).rows as { offer_id: string; buyer_id: string; request_id: string | null }[];
+    const inReview = (
+      await pool.query(
+        `SELECT count(*)::int AS n FROM leads WHERE agency_id = $1 AND status = 'manual_review' AND status_reason = $2`,
+        [world.agencyId, POST_UNKNOWN],
+      )
+    ).rows[0] as { n: number };
+    const endpoints = {
+      pings: received.filter((r) => r.path === '/ping').length,
+      posts: received.filter((r) => r.path === '/post').length,
+      resent: received.filter((r) => r.replayed).length,
+      taken: world.endpointBuyers.reduce((n, b) => n + b.server.taken().length, 0),
+      sold: won.filter((w) => w.request_id === endpointPostKey(w.offer_id, w.buyer_id)).length,
+      inReview: inReview.n,
+    };
     const report = summarize({
       opts,
+      endpoints,
       schedule,
       outcomes,
       history,
@@ -332,6 +365,7 @@ async function violationHistories(pool: Pool, history: History, findings: Findin
 
 function summarize(a: {
   opts: CampaignOptions;
+  endpoints: CampaignReport['endpoints'];
   schedule: PlannedFault[];
   outcomes: FaultOutcome[];
   history: History;
@@ -386,6 +420,7 @@ function summarize(a: {
       )
       .join('; ')}`,
     `webhooks:   ${stored} webhook-ids stored by the receivers, ${dupes} repeated deliveries deduplicated; receiver answers ${JSON.stringify(a.receivers.counts)}`,
+    `endpoints:  ${a.endpoints.pings} pings, ${a.endpoints.posts} posts (${a.endpoints.resent} resent under their key), ${a.endpoints.taken} taken by the buyers; ${a.endpoints.sold} leads sold to endpoint buyers, ${a.endpoints.inReview} in review as post_unknown`,
     `retries:    ${JSON.stringify({ ...a.ctx.retries.byStatus, connection: a.ctx.retries.connectionErrors })}`,
     `exits:      not the nemesis's: ${JSON.stringify(unexpectedExits)}; restarted by the supervisor ${JSON.stringify(a.supervisor.restarts)}: ${a.supervisor.crashes.length} crashes of a process that was up, ${a.supervisor.failedStarts.length} failed starts, ${a.supervisor.outageExits.length} Temporal services taken down by a Postgres fault`,
     ...[
@@ -414,6 +449,7 @@ function summarize(a: {
     faultErrors,
     operations,
     webhooks: { stored, duplicatesDeduplicated: dupes, receiverAnswers: { ...a.receivers.counts } },
+    endpoints: a.endpoints,
     retries: a.ctx.retries,
     unexpectedExits,
     crashes: [...a.supervisor.crashes],

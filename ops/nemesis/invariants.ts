@@ -10,6 +10,8 @@ import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 
 import type { Database } from '../../db/connection';
+import { ENDPOINT_CHECKS, ledgerInvariants } from '../../db/invariants';
+import { endpointPostKey } from '../../domain/ids';
 import { checkInvariants } from '../../test/faults/invariants';
 import { runAudit } from '../audit';
 import type { History, HistoryEvent, Ids } from './history';
@@ -94,11 +96,90 @@ const audit: Invariant = {
       temporal: ctx.temporal,
       minAgeMs: 0,
     });
-    return report.violations.map((v) => ({
-      invariant: `audit: ${v.check}`,
-      message: v.message,
-      ids: idsOf(v.ids as Record<string, unknown>),
-    }));
+    // The endpoint checks are their own invariant below (the same functions): reported once.
+    const endpointChecks: readonly string[] = ENDPOINT_CHECKS;
+    return report.violations
+      .filter((v) => !endpointChecks.includes(v.check))
+      .map((v) => ({
+        invariant: `audit: ${v.check}`,
+        message: v.message,
+        ids: idsOf(v.ids as Record<string, unknown>),
+      }));
+  },
+};
+
+/**
+ * Endpoint sales (#22): the audit's endpoint checks (db/invariants.ts – no charge without an accepted post under the
+ * sale's key, no second buyer posted while a post is unresolved, every reserve given back once or held by a
+ * `post_unknown` lead in review), and the buyers' own view: what each endpoint server took (one accepted answer per
+ * Idempotency-Key) against what its buyer was charged – no charge for a post the buyer never took, and no post it
+ * took left uncharged unless its lead went to a person.
+ */
+const endpointSales: Invariant = {
+  name: 'endpoint sales',
+  description:
+    'no charge without an accepted post; one buyer posted per offer while a post is unresolved; every reserve given back once or held for review; each endpoint buyer charged exactly for the posts it took',
+  async check(ctx) {
+    const out: Finding[] = [];
+    const checks = await ledgerInvariants(ctx.database.db, {
+      agencyId: ctx.world.agencyId,
+      maxListed: 100,
+      only: ENDPOINT_CHECKS,
+      heldGraceMs: 0,
+    });
+    for (const c of checks)
+      for (const v of c.violations)
+        out.push({ invariant: `endpoint sales: ${v.check}`, message: v.message, ids: idsOf(v.ids) });
+
+    const buyers = ctx.world.endpointBuyers ?? [];
+    if (!buyers.length) return out;
+    // Their endpoint sales: a sale under the post's key (a push fallback may sell to the same buyers: not counted).
+    const sales = (
+      await rows<{ offer_id: string; buyer_id: string; lead_id: string; request_id: string | null }>(
+        ctx,
+        `SELECT a.offer_id, a.buyer_id, a.lead_id, e.data ->> 'requestId' AS request_id
+           FROM assignments a
+           JOIN offer_events e ON e.offer_id = a.offer_id AND e.buyer_id = a.buyer_id AND e.type = 'won'
+          WHERE a.agency_id = $1 AND a.buyer_id = ANY($2::uuid[])`,
+        [ctx.world.agencyId, buyers.map((b) => b.id)],
+      )
+    ).filter((s) => s.request_id === endpointPostKey(s.offer_id, s.buyer_id));
+    const reviewed = new Set(
+      (
+        await rows<{ id: string }>(ctx, "SELECT id FROM leads WHERE agency_id = $1 AND status = 'manual_review'", [
+          ctx.world.agencyId,
+        ])
+      ).map((r) => r.id),
+    );
+    const offers = await keyed<{ id: string; lead_id: string }>(
+      ctx,
+      'SELECT id, lead_id FROM offers WHERE agency_id = $1',
+      (r) => r.id,
+    );
+    for (const b of buyers) {
+      const taken = new Set(b.server.taken());
+      const charged = new Map(
+        sales.filter((s) => s.buyer_id === b.id).map((s) => [endpointPostKey(s.offer_id, s.buyer_id), s]),
+      );
+      for (const [key, s] of charged)
+        if (!taken.has(key))
+          out.push({
+            invariant: 'endpoint sales: charged only for a post the buyer took',
+            message: `buyer ${b.label} (${b.id}) was charged for offer ${s.offer_id} but its server never accepted a post under ${key}`,
+            ids: { buyerId: b.id, offerId: s.offer_id, leadId: s.lead_id },
+          });
+      for (const key of taken) {
+        if (charged.has(key)) continue;
+        const offer = [...offers.values()].find((o) => endpointPostKey(o.id, b.id) === key);
+        if (offer && reviewed.has(offer.lead_id)) continue; // a person decides
+        out.push({
+          invariant: 'endpoint sales: every post a buyer took is charged (or its lead in review)',
+          message: `buyer ${b.label} (${b.id}) took the post ${key} and was not charged for it${offer ? '' : ' (no such offer)'}`,
+          ids: { buyerId: b.id, ...(offer ? { offerId: offer.id, leadId: offer.lead_id } : {}) },
+        });
+      }
+    }
+    return out;
   },
 };
 
@@ -350,6 +431,7 @@ const webhooks: Invariant = {
 export const INVARIANTS: Invariant[] = [
   sqlInvariants,
   audit,
+  endpointSales,
   accepted,
   claimAnswers,
   topUps,

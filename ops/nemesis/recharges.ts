@@ -50,7 +50,8 @@ export async function startRechargeStripe(stripeMockUrl: string): Promise<Rechar
     url: proxy.url,
     proxy,
     deliverTo(ctx, rng) {
-      onIntent = (r) => intentMade(ctx, rng, r);
+      const intents = new Map<string, number>();
+      onIntent = (r) => intentMade(ctx, rng, r, intents);
     },
     stop: () => proxy.stop(),
   };
@@ -114,7 +115,13 @@ export function parseIntentRequest(detail: string | undefined) {
  * Stripe made (or replayed) a PaymentIntent; its answer waits until this resolves. A new intent's deliveries start
  * now; drawn "early", the answer waits (at most 5 s) for the first acknowledged delivery.
  */
-async function intentMade(ctx: OpContext, rng: Rng, r: RecordedRequest): Promise<void> {
+async function intentMade(
+  ctx: OpContext,
+  rng: Rng,
+  r: RecordedRequest,
+  /** New intents so far, per buyer. */
+  intents: Map<string, number>,
+): Promise<void> {
   const cards = ctx.cards;
   const paymentId = r.form['metadata[leadwirePaymentId]'];
   const buyerId = r.form['metadata[leadwireBuyerId]'];
@@ -129,7 +136,12 @@ async function intentMade(ctx: OpContext, rng: Rng, r: RecordedRequest): Promise
     intentRequestDetail({ key: r.idempotencyKey, paymentIntentId: intentId, replayed: !!r.replayed }),
   );
   if (r.replayed) return;
-  const draw = rng.fork(r.idempotencyKey);
+  // Drawn by the buyer's label and the intent's number among the buyer's (both fixed by the seed), not by the key,
+  // whose ids are new every run: a seed draws the same deliveries every time.
+  const n = (intents.get(buyerId) ?? 0) + 1;
+  intents.set(buyerId, n);
+  const label = ctx.world.buyers.find((b) => b.id === buyerId)?.label ?? buyerId;
+  const draw = rng.fork(`${label}:${n}`);
   const early = draw.chance(0.25);
   const late = !early && draw.chance(0.2);
   const copies = draw.chance(0.35) ? 2 : 1;

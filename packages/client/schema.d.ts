@@ -3905,6 +3905,7 @@ export interface components {
                     floor: number;
                 }[];
             } | null;
+            endpointBidders?: string[] | null;
         };
         CampaignPatch: {
             name?: string;
@@ -3945,6 +3946,7 @@ export interface components {
                     floor: number;
                 }[];
             } | null;
+            endpointBidders?: string[] | null;
         };
         /** @enum {string} */
         CampaignStatus: "active" | "paused";
@@ -3981,6 +3983,7 @@ export interface components {
                     floor: number;
                 }[];
             } | null;
+            endpointBidders: string[] | null;
             /** @description ISO-8601 UTC time */
             createdAt: string;
             /** @description ISO-8601 UTC time */
@@ -5426,6 +5429,16 @@ export interface components {
         };
         /** @enum {string} */
         PingRejection: "campaign_paused" | "source_paused" | "no_eligible_buyer" | "invalid_phone" | "invalid_email" | "disposable_email" | "suppressed";
+        /** @description a `pinged` event's data (the buyer's reason for a refusal is the event's `reason`) */
+        PingedEventData: {
+            /** @description a ping tree's tier the buyer was pinged in (1 = the first); absent for a highest-bid auction's endpoint bidders */
+            tier?: number;
+            /** @enum {string} */
+            outcome: "accepted" | "rejected" | "timeout" | "late" | "unknown" | "error" | "malformed" | "refused" | "busy";
+            latencyMs: number;
+            /** @description the bid of an accepted answer; null otherwise */
+            bid: number | null;
+        };
         Pipeline: {
             counts: {
                 new: number;
@@ -6384,6 +6397,7 @@ export interface components {
             /** Format: uuid */
             buyerId?: string;
             reason?: string;
+            /** @description the event's details, by its type (a `pinged` event's: PingedEventData) */
             data?: {
                 [key: string]: unknown;
             };
@@ -9035,6 +9049,8 @@ export interface operations {
                 /** @description opaque: the nextCursor of the previous page */
                 cursor?: string;
                 status?: components["schemas"]["BuyerStatus"];
+                /** @description only the buyers with an endpoint for outbound ping-post (set), or only those without one (none) */
+                endpoint?: "set" | "none";
             };
             header?: never;
             path?: never;
@@ -11578,6 +11594,9 @@ export interface operations {
                      *               }
                      *             ]
                      *           },
+                     *           "endpointBidders": [
+                     *             "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *           ],
                      *           "createdAt": "example",
                      *           "updatedAt": "example"
                      *         }
@@ -11712,7 +11731,10 @@ export interface operations {
                  *             "floor": 1
                  *           }
                  *         ]
-                 *       }
+                 *       },
+                 *       "endpointBidders": [
+                 *         "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *       ]
                  *     }
                  */
                 "application/json": components["schemas"]["CampaignCreate"];
@@ -11792,6 +11814,9 @@ export interface operations {
                      *             }
                      *           ]
                      *         },
+                     *         "endpointBidders": [
+                     *           "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *         ],
                      *         "createdAt": "example",
                      *         "updatedAt": "example"
                      *       }
@@ -11959,6 +11984,9 @@ export interface operations {
                      *             }
                      *           ]
                      *         },
+                     *         "endpointBidders": [
+                     *           "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *         ],
                      *         "createdAt": "example",
                      *         "updatedAt": "example"
                      *       }
@@ -12102,7 +12130,10 @@ export interface operations {
                  *             "floor": 1
                  *           }
                  *         ]
-                 *       }
+                 *       },
+                 *       "endpointBidders": [
+                 *         "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *       ]
                  *     }
                  */
                 "application/json": components["schemas"]["CampaignPatch"];
@@ -12182,6 +12213,9 @@ export interface operations {
                      *             }
                      *           ]
                      *         },
+                     *         "endpointBidders": [
+                     *           "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *         ],
                      *         "createdAt": "example",
                      *         "updatedAt": "example"
                      *       }
@@ -12343,7 +12377,10 @@ export interface operations {
                  *               "floor": 1
                  *             }
                  *           ]
-                 *         }
+                 *         },
+                 *         "endpointBidders": [
+                 *           "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *         ]
                  *       },
                  *       "lastN": 50
                  *     }

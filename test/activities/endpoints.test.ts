@@ -19,9 +19,11 @@ import {
   saveEndpoint,
 } from '../../db/endpoints';
 import { createInProcessBus } from '../../db/offer-bus';
+import { offerTargets } from '../../db/schema';
 import { ENDPOINT_LOG_SIZE } from '../../domain/endpoints';
 import { PING_FIELDS } from '../../domain/ping';
 import { hiddenValues } from '../../domain/preview';
+import { keyStore } from '../../lib/key-store';
 import { openTestPostgres } from '../helpers/db';
 import {
   BEHAVIOURS,
@@ -30,7 +32,7 @@ import {
   type FleetServer,
   startEndpointFleet,
 } from '../helpers/endpoint-fleet';
-import { leadFields, makeAgency, makeBuyer, makeCampaign, makeLead } from '../helpers/world';
+import { leadFields, makeAgency, makeBuyer, makeCampaign, makeLead, makeOffer } from '../helpers/world';
 
 let database: Database;
 let fleet: Fleet;
@@ -163,6 +165,43 @@ test('a header token is sent, and masked in the log', async () => {
   const calls = await listEndpointCalls(database.db, b.endpoint.id);
   expect(calls[0]!.request.headers['X-Api-Key']).toBe('••••');
   expect(JSON.stringify(calls)).not.toContain('tok-super-secret-123');
+});
+
+test("a round opens the secrets of the endpoints it pings only: not an ineligible buyer's, nor a paused one's", async () => {
+  const auth = { authKind: 'header' as const, authHeader: 'X-Api-Key' };
+  const servers = { pinged: await fleet.add(BEHAVIOURS.bid(20)), ineligible: await fleet.add(BEHAVIOURS.bid(30)) };
+  const pausedServer = await fleet.add(BEHAVIOURS.bid(40));
+  const pinged = await endpointBuyer(servers.pinged, auth, 'tok-pinged');
+  const ineligible = await endpointBuyer(servers.ineligible, auth, 'tok-ineligible');
+  const paused = await endpointBuyer(
+    pausedServer,
+    { ...auth, status: 'paused', pauseReason: 'on holiday' },
+    'tok-paused',
+  );
+  const lead = await newLead();
+  const offer = await makeOffer(database.db, lead, { kind: 'ping_post' });
+  await database.db.insert(offerTargets).values([
+    { offerId: offer.id, buyerId: pinged.buyer.id, eligible: true },
+    { offerId: offer.id, buyerId: ineligible.buyer.id, eligible: false, reason: 'cap_reached' },
+    { offerId: offer.id, buyerId: paused.buyer.id, eligible: true },
+  ]);
+  const open = jest.spyOn(keyStore(), 'open');
+  try {
+    const answers = await activities().pingEndpoints({
+      leadId: lead.id,
+      offerId: offer.id,
+      buyerIds: [pinged, ineligible, paused].map((b) => b.buyer.id),
+      deadlineMs: 1500,
+    });
+    expect(answers).toEqual([expect.objectContaining({ buyerId: pinged.buyer.id, outcome: 'accepted', bid: 20 })]);
+    // One secret opened – the pinged endpoint's (sealed for its row's id) – and sent.
+    expect(open.mock.calls.map(([, , context]) => context)).toEqual([pinged.endpoint.id]);
+  } finally {
+    open.mockRestore();
+  }
+  expect(servers.pinged.received.map((r) => r.headers['x-api-key'])).toEqual(['tok-pinged']);
+  expect(servers.ineligible.received).toEqual([]);
+  expect(pausedServer.received).toEqual([]);
 });
 
 test('an endpoint that keeps failing is paused with the reason, and is not pinged while paused', async () => {

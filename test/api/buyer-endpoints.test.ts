@@ -172,3 +172,26 @@ test('another agency’s buyer is a 404, and removing an endpoint removes its lo
   expect((await h.http.get(path).set(bearer(adminKey))).body).toEqual({ endpoint: null });
   expect((await h.http.get(path).set(bearer(other.adminKey))).status).toBe(404); // not its buyer
 });
+
+test('the buyer list filters by endpoint: only the agency’s buyers with one (set), or without (none)', async () => {
+  const own = await apiAgency(h);
+  const { buyer: withOne } = await apiBuyer(h, own.adminKey);
+  const { buyer: without } = await apiBuyer(h, own.adminKey);
+  const server = await fleet.add(BEHAVIOURS.bid(42));
+  await h.http
+    .put(`/v1/buyers/${withOne.id}/endpoint`)
+    .set(bearer(own.adminKey))
+    .send({ ...FLEET_SETTINGS, pingUrl: server.pingUrl, postUrl: server.postUrl, auth: { kind: 'none' } })
+    .expect(200);
+  const ids = async (q: string) =>
+    ((await h.http.get(`/v1/buyers${q}`).set(bearer(own.adminKey)).expect(200)).body.buyers as { id: string }[]).map(
+      (b) => b.id,
+    );
+  expect(await ids('?endpoint=set')).toEqual([withOne.id]);
+  expect(await ids('?endpoint=none')).toEqual([without.id]);
+  expect((await ids('')).sort()).toEqual([withOne.id, without.id].sort());
+  const bad = await h.http.get('/v1/buyers?endpoint=yes').set(bearer(own.adminKey));
+  expect(bad.status).toBe(400);
+  await h.http.delete(`/v1/buyers/${withOne.id}/endpoint`).set(bearer(own.adminKey)).expect(200);
+  expect(await ids('?endpoint=set')).toEqual([]);
+});

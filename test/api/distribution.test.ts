@@ -2,8 +2,9 @@
  * Distribution depth through the API on the real stack: consent capture,
  * the per-agency duplicate window and "never the same person twice", returns
  * under rules with re-offer, buyer self-service within limits (audited),
- * campaign dry runs, engagement stats, SSRF checks at configuration, and
- * highest-bid auctions over REST and the feed.
+ * campaign dry runs, engagement stats, SSRF checks at configuration,
+ * highest-bid auctions over REST and the feed, and ping trees (#22): their
+ * campaigns, and their offers kept out of the buyers' open-offer list.
  */
 import { eq } from 'drizzle-orm';
 
@@ -14,6 +15,7 @@ import { leadWorkflowId } from '../../domain/ids';
 import { startLeadWorkflow } from '../../temporal/calls';
 import { eventually } from '../helpers/temporal';
 import { SERVICE_LINE } from '../helpers/world';
+import { docCurlBody } from './doc-examples';
 import {
   apiAgency,
   apiBuyer,
@@ -26,7 +28,7 @@ import {
   leadFields,
   startHarness,
 } from './harness';
-import { offerOfLead, winOffer } from './world';
+import { apiEndpoint, offerOfLead, storedOffer, winOffer } from './world';
 
 let h: Harness;
 
@@ -441,32 +443,31 @@ test('every message the gateway sent in this file is one its schemas admit (api/
   expect(feedMessagesOffSchema()).toEqual([]);
 });
 
-test('a ping-tree campaign lists endpoint buyers of the agency, each once; anything else is a 400 naming the place', async () => {
-  const { adminKey } = await apiAgency(h);
-  const withEndpoint = (await apiBuyer(h, adminKey, { credits: 100 })).buyer;
-  const without = (await apiBuyer(h, adminKey, { credits: 100 })).buyer;
-  const put = await h.http
-    .put(`/v1/buyers/${withEndpoint.id}/endpoint`)
-    .set(bearer(adminKey))
-    .send({ postUrl: 'https://buyer-endpoint.invalid/post', postTemplate: { phone: '{{phone}}' } });
-  expect(put.status).toBe(200);
-  const other = await apiAgency(h);
-  const foreign = (await apiBuyer(h, other.adminKey, { credits: 100 })).buyer;
-  await h.http
-    .put(`/v1/buyers/${foreign.id}/endpoint`)
-    .set(bearer(other.adminKey))
-    .send({ postUrl: 'https://buyer-endpoint.invalid/post', postTemplate: { phone: '{{phone}}' } })
-    .expect(200);
+/** Creates ping-post campaigns with `extra` fields; `refusal` expects a 400 problem and answers the paths it names. */
+function campaignCreator(adminKey: string) {
   const create = (extra: Record<string, unknown>) =>
     h.http
       .post('/v1/campaigns')
       .set(bearer(adminKey))
-      .send({ name: 'tree', serviceLine: SERVICE_LINE, mode: 'ping_post', price: { base: 10 }, ...extra });
+      .send({ name: 'endpoints', serviceLine: SERVICE_LINE, mode: 'ping_post', price: { base: 10 }, ...extra });
   const refusal = async (extra: Record<string, unknown>) => {
     const res = await create(extra);
     expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
     return (res.body.errors as { path: string }[]).map((e) => e.path);
   };
+  return { create, refusal };
+}
+
+test('a ping-tree campaign lists endpoint buyers of the agency, each once; anything else is a 400 naming the place', async () => {
+  const { adminKey } = await apiAgency(h);
+  const withEndpoint = (await apiBuyer(h, adminKey, { credits: 100 })).buyer;
+  const without = (await apiBuyer(h, adminKey, { credits: 100 })).buyer;
+  await apiEndpoint(h, adminKey, withEndpoint.id);
+  const other = await apiAgency(h);
+  const foreign = (await apiBuyer(h, other.adminKey, { credits: 100 })).buyer;
+  await apiEndpoint(h, other.adminKey, foreign.id);
+  const { create, refusal } = campaignCreator(adminKey);
   expect(await refusal({ auction: 'ping_tree' })).toEqual(['pingTree']);
   expect(await refusal({ auction: 'ping_tree', mode: 'push', pingTree: { tiers: [] } })).toEqual(['pingTree.tiers']);
   const tier = (buyerIds: string[]) => ({ auction: 'ping_tree', pingTree: { tiers: [{ buyerIds, floor: 20 }] } });
@@ -495,4 +496,98 @@ test('a ping-tree campaign lists endpoint buyers of the agency, each once; anyth
   expect((await h.http.patch(`/v1/campaigns/${id}`).set(bearer(adminKey)).send({ name: 'renamed' })).status).toBe(200);
   const dropped = await h.http.patch(`/v1/campaigns/${id}`).set(bearer(adminKey)).send({ pingTree: null });
   expect(dropped.status).toBe(400);
+});
+
+test("a ping tree's offer is not in the open-offer list of a buyer eligible for it (nor among its closed ones); a first-claim offer of the same agency is", async () => {
+  const { agency, adminKey } = await apiAgency(h);
+  const buyer = await apiBuyer(h, adminKey, { credits: 100 });
+  await apiEndpoint(h, adminKey, buyer.buyer.id);
+  const tree = await apiCampaign(h, adminKey, {
+    auction: 'ping_tree',
+    pingTree: { tiers: [{ buyerIds: [buyer.buyer.id], floor: 20 }] },
+  });
+  const plain = await apiCampaign(h, adminKey, { claimWindowSeconds: 120 });
+  const stored = (campaignId: string, auction: 'ping_tree' | 'first_claim', closed = false) =>
+    storedOffer(h, { agencyId: agency.id, campaignId, auction, buyerIds: [buyer.buyer.id], closed });
+  const treeOpen = await stored(tree.id, 'ping_tree');
+  const treeClosed = await stored(tree.id, 'ping_tree', true);
+  const plainClosed = await stored(plain.id, 'first_claim', true);
+  const lead = await apiLead(h, adminKey, plain.id);
+  const plainOpen = await offerOfLead(h, lead.id);
+
+  const listed = async (status: string) => {
+    const res = await h.http.get(`/v1/offers?status=${status}`).set(bearer(buyer.apiKey));
+    expect(res.status).toBe(200);
+    return (res.body.offers as { id: string }[]).map((o) => o.id);
+  };
+  await eventually(
+    async () => (await listed('open')).includes(plainOpen.id) || undefined,
+    20_000,
+    'the first-claim offer in the open-offer list (its verdict rows written)',
+  );
+  expect(await listed('open')).toEqual([plainOpen.id]);
+  expect(await listed('expired')).toEqual([plainClosed]);
+  // Listing records `viewed`: never on the ping tree's offers, which were not shown.
+  for (const offerId of [treeOpen, treeClosed]) {
+    const timeline = await h.http.get(`/v1/offers/${offerId}/timeline`).set(bearer(adminKey));
+    expect(timeline.body.events.map((e: { type: string }) => e.type)).not.toContain('viewed');
+  }
+});
+
+test('a highest-bid campaign names endpoint bidders (as docs/distribution.md shows): buyers of the agency with an endpoint, each once; anything else, or another auction, is a 400 naming the place', async () => {
+  const { adminKey } = await apiAgency(h);
+  const [a, b] = [(await apiBuyer(h, adminKey, { credits: 100 })).buyer, (await apiBuyer(h, adminKey)).buyer];
+  await apiEndpoint(h, adminKey, a.id);
+  await apiEndpoint(h, adminKey, b.id);
+  const without = (await apiBuyer(h, adminKey)).buyer;
+  const other = await apiAgency(h);
+  const foreign = (await apiBuyer(h, other.adminKey)).buyer;
+  await apiEndpoint(h, other.adminKey, foreign.id);
+  const { create, refusal } = campaignCreator(adminKey);
+  const bidders = (endpointBidders: unknown) => ({ auction: 'highest_bid', endpointBidders });
+  expect(await refusal(bidders([a.id, without.id]))).toEqual(['endpointBidders.1']);
+  expect(await refusal(bidders([foreign.id]))).toEqual(['endpointBidders.0']);
+  expect(await refusal(bidders([a.id, b.id, a.id]))).toEqual(['endpointBidders.2']);
+  expect(await refusal(bidders(['not-an-id']))).toEqual(['endpointBidders.0']);
+  expect(await refusal(bidders([]))).toEqual(['endpointBidders']);
+  expect(await refusal({ endpointBidders: [a.id] })).toEqual(['endpointBidders']);
+  expect(await refusal({ ...bidders([a.id]), maxWinners: 2 })).toEqual(['endpointBidders']);
+  expect(
+    await refusal({
+      auction: 'ping_tree',
+      endpointBidders: [a.id],
+      pingTree: { tiers: [{ buyerIds: [b.id], floor: 9 }] },
+    }),
+  ).toEqual(['endpointBidders']);
+
+  // docs/distribution.md's example, as written.
+  const documented = docCurlBody('docs/distribution.md', 'endpointBidders', {
+    AGGREGATOR_ID: a.id,
+    CALL_CENTRE_ID: b.id,
+  });
+  const created = await h.http.post('/v1/campaigns').set(bearer(adminKey)).send(documented);
+  expect(created.status).toBe(201);
+  expect(created.body.campaign).toMatchObject({
+    auction: 'highest_bid',
+    pricing: 'second_price',
+    floorPrice: 20,
+    endpointBidders: [a.id, b.id],
+  });
+  const id = created.body.campaign.id as string;
+  const patch = (body: Record<string, unknown>) => h.http.patch(`/v1/campaigns/${id}`).set(bearer(adminKey)).send(body);
+  // A patch that leaves them alone keeps them; leaving highest_bid must drop them; a first-claim campaign has none.
+  expect((await patch({ name: 'renamed' })).body.campaign.endpointBidders).toEqual([a.id, b.id]);
+  for (const change of [{ auction: 'first_claim' }, { maxWinners: 3 }]) {
+    const refused = await patch(change);
+    expect(refused.status).toBe(400);
+    expect((refused.body.errors as { path: string }[]).map((e) => e.path)).toEqual(['endpointBidders']);
+  }
+  expect((await patch({ endpointBidders: [without.id] })).body.errors).toEqual([
+    expect.objectContaining({ path: 'endpointBidders.0' }),
+  ]);
+  const dropped = await patch({ auction: 'first_claim', endpointBidders: null });
+  expect(dropped.status).toBe(200);
+  expect(dropped.body.campaign).toMatchObject({ auction: 'first_claim', endpointBidders: null });
+  const plain = await create({});
+  expect(plain.body.campaign.endpointBidders).toBeNull();
 });

@@ -1,7 +1,8 @@
 /**
  * The live feed with real WebSocket clients: offers arrive as they open,
- * claims go through the socket, everyone hears how an offer closed, and
- * nothing a client sends can break the gateway.
+ * claims go through the socket, everyone hears how an offer closed, a ping
+ * tree's offers (#22) are never on it, and nothing a client sends can break
+ * the gateway.
  */
 import WebSocket from 'ws';
 
@@ -20,7 +21,7 @@ import {
   leadFields,
   startHarness,
 } from './harness';
-import { offerOfLead } from './world';
+import { apiEndpoint, offerOfLead, storedOffer, winOffer } from './world';
 
 let h: Harness;
 const open: FeedClient[] = [];
@@ -179,6 +180,50 @@ test('buyers hear only the offers targeted to them', async () => {
   await new Promise((r) => setTimeout(r, 300));
   expect(o.messages.filter((m) => m.type === 'offer.opened')).toEqual([]);
   expect(f.messages.filter((m) => m.type === 'offer.opened')).toEqual([]);
+});
+
+test("a ping tree's offers are not on the feed: the snapshot and the catch-up of closes leave them out, a first-claim offer of the same agency is in them", async () => {
+  const since = Date.now() - 1_000;
+  const { agency, adminKey } = await apiAgency(h);
+  const buyer = await apiBuyer(h, adminKey, { credits: 100 });
+  const rival = await apiBuyer(h, adminKey, { credits: 100 });
+  await apiEndpoint(h, adminKey, buyer.buyer.id);
+  const tree = await apiCampaign(h, adminKey, {
+    auction: 'ping_tree',
+    pingTree: { tiers: [{ buyerIds: [buyer.buyer.id], floor: 20 }] },
+  });
+  const plain = await apiCampaign(h, adminKey, { claimWindowSeconds: 120 });
+  const stored = (campaignId: string, auction: 'ping_tree' | 'first_claim', more: object = {}) =>
+    storedOffer(h, { agencyId: agency.id, campaignId, auction, buyerIds: [buyer.buyer.id], ...more });
+
+  // Closed while the buyer is away: a ping tree's offer, then a first-claim one the rival takes.
+  const treeClosed = await stored(tree.id, 'ping_tree', { closed: true });
+  const taken = await offerOfLead(h, (await apiLead(h, adminKey, plain.id)).id);
+  await winOffer(h, rival.apiKey, taken.id);
+  await offerOfLead(h, taken.leadId, 'won');
+  // Open: a ping tree's offer with its verdict rows and one between the two steps of its opening (the snapshot's two
+  // reads), and the same two of first-claim offers.
+  const treeOpen = await stored(tree.id, 'ping_tree');
+  const treePending = await stored(tree.id, 'ping_tree', { paperwork: false });
+  const plainPending = await stored(plain.id, 'first_claim', { paperwork: false });
+  const plainOpen = await offerOfLead(h, (await apiLead(h, adminKey, plain.id)).id);
+
+  // The buyer comes back with a cursor from before all of it.
+  const c = await connect(buyer.apiKey, 'header', `${h.main.wsUrl}?since=${since}`);
+  const snapshot = await c.next(ofType('snapshot'));
+  expect((snapshot.offers as { id: string }[]).map((o) => o.id).sort()).toEqual([plainOpen.id, plainPending].sort());
+  // The catch-up sends the closes oldest first: the ping tree's closed before the taken one, so it would be here now.
+  expect(await c.next(ofType('offer.closed', (m) => m.offerId === taken.id))).toMatchObject({ outcome: 'taken' });
+  const closes = c.messages.filter((m) => m.type === 'offer.closed').map((m) => m.offerId);
+  expect(closes).toEqual([taken.id]);
+  expect(closes).not.toContain(treeClosed);
+
+  // Nor does the socket take a `viewed` of one: to this buyer it is no offer of the feed.
+  c.send({ type: 'viewed', offerId: treeOpen });
+  expect(await c.next(ofType('error'))).toMatchObject({ code: 'not_found', offerId: treeOpen });
+  const timeline = await h.http.get(`/v1/offers/${treeOpen}/timeline`).set(bearer(adminKey));
+  expect(timeline.body.events.map((e: { type: string }) => e.type)).not.toContain('viewed');
+  expect(JSON.stringify(c.messages)).not.toContain(treePending);
 });
 
 test('the upgrade needs a buyer key', async () => {

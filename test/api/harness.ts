@@ -121,6 +121,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       rootToken: ROOT_TOKEN,
       rateLimits: RELAXED_LIMITS,
       logger: quietLogger,
+      // The Do-Not-Call filter as the API processes run it (it hears changes on a Postgres bus; off on the in-process one).
+      dncFilter: { driver: 'postgres' },
       ...opts.api,
       ...overrides,
     });

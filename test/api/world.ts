@@ -5,9 +5,15 @@
  * accepted ping, a source R whose keys may be revoked) and agency B (admin,
  * buyer F, source Z).
  */
+import crypto from 'node:crypto';
+
 import { eq } from 'drizzle-orm';
 
+import { insertLead } from '../../db/leads';
+import { closeOffer, openOfferRow, saveOffer } from '../../db/offers';
 import { offers } from '../../db/schema';
+import { leadWorkflowId } from '../../domain/ids';
+import type { AuctionKind } from '../../domain/types';
 import { eventually } from '../helpers/temporal';
 import { leadFields } from '../helpers/world';
 import { apiAgency, apiBuyer, apiCampaign, apiClient, apiLead, bearer, expectStatus, type Harness } from './harness';
@@ -24,6 +30,62 @@ export async function offerOfLead(h: Harness, leadId: string, status: string | n
     20_000,
     `offer of lead ${leadId}`,
   );
+}
+
+/** Gives the buyer an endpoint (post only, at an address never called), as a ping tree's buyers need. */
+export async function apiEndpoint(h: Harness, adminKey: string, buyerId: string): Promise<void> {
+  await h.http
+    .put(`/v1/buyers/${buyerId}/endpoint`)
+    .set(bearer(adminKey))
+    .send({ postUrl: 'https://buyer-endpoint.invalid/post', postTemplate: { phone: '{{phone}}' } })
+    .expect(200);
+}
+
+/**
+ * An offer stored as route-and-open stores it, straight in the database (no workflow behind it: nothing pings,
+ * claims or closes it), on a lead of its own of the campaign, targeting `buyerIds` (all eligible) – for the reads of
+ * what buyers see. `paperwork: false` leaves it between the two steps of an opening (offer row only, verdict rows
+ * pending); `closed` closes it `expired` now.
+ */
+export async function storedOffer(
+  h: Harness,
+  o: {
+    agencyId: string;
+    campaignId: string;
+    auction: AuctionKind;
+    buyerIds: string[];
+    paperwork?: boolean;
+    closed?: boolean;
+  },
+): Promise<string> {
+  const db = h.database.db;
+  const lead = await insertLead(db, {
+    agencyId: o.agencyId,
+    campaignId: o.campaignId,
+    fields: leadFields(),
+    workflowId: leadWorkflowId,
+  });
+  const offer = {
+    id: crypto.randomUUID(),
+    leadId: lead.id,
+    agencyId: o.agencyId,
+    campaignId: o.campaignId,
+    kind: 'ping_post' as const,
+    workflowId: lead.workflowId,
+    price: 20,
+    preview: {},
+    maxWinners: 1,
+    depth: 0,
+    auction: o.auction,
+    pricing: 'first_price' as const,
+    openedAt: new Date(),
+    closesAt: new Date(Date.now() + 120_000),
+  };
+  const targets = o.buyerIds.map((buyerId) => ({ buyerId, eligible: true, reason: null, detail: null, snapshot: {} }));
+  if (o.paperwork === false) await openOfferRow(db, offer, targets);
+  else await saveOffer(db, offer, targets);
+  if (o.closed) await closeOffer(db, offer.id, { outcome: 'expired', at: new Date() });
+  return offer.id;
 }
 
 /** Claims an offer through the API and expects the win. */

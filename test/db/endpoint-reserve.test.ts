@@ -12,17 +12,16 @@ import crypto from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 
 import { offerActivities } from '../../activities/offers';
-import { SYSTEM } from '../../db/audit';
 import type { Database } from '../../db/connection';
-import { recordEndpointCall, saveEndpoint } from '../../db/endpoints';
+import { ENDPOINT_LOG_SLACK } from '../../db/endpoints';
 import { pgErrorOf, postLedgerEntry } from '../../db/ledger';
 import { createInProcessBus } from '../../db/offer-bus';
 import { leadTimeline } from '../../db/offers';
 import { releaseBid, reserveBid, sellAcceptedPost } from '../../db/sales';
-import { ledgerEntries } from '../../db/schema';
-import { endpointPostKey, ledgerReleaseKey } from '../../domain/ids';
+import { endpointCalls, ledgerEntries } from '../../db/schema';
+import { ledgerReleaseKey } from '../../domain/ids';
 import { openTestPostgres } from '../helpers/db';
-import { fleetEndpointSettings } from '../helpers/endpoint-fleet';
+import { endpointOffer } from '../helpers/endpoint-fleet';
 import { balanceOf } from '../helpers/lifecycle';
 import { makeAgency, makeBuyer, makeCampaign, makeLead } from '../helpers/world';
 
@@ -41,40 +40,12 @@ async function world(credits: number) {
   const db = database.db;
   const agency = await makeAgency(db);
   const buyer = await makeBuyer(db, agency.id, { credits });
-  const settings = fleetEndpointSettings({ pingUrl: 'http://127.0.0.1:9/ping', postUrl: 'http://127.0.0.1:9/post' });
-  const endpoint = await saveEndpoint(db, { agencyId: agency.id, buyerId: buyer.id, settings, by: SYSTEM });
-  if (endpoint === 'missing_secret') throw new Error('missing secret');
-  const campaign = await makeCampaign(db, agency.id, {
-    auction: 'ping_tree',
-    pingTree: { tiers: [{ buyerIds: [buyer.id], floor: 10 }] },
-  });
-  const lead = await makeLead(db, agency.id, campaign.id);
-  const offerId = crypto.randomUUID();
-  const routed = await offerActivities({ db, bus: createInProcessBus() }).routeAndOpen({
-    offerId,
-    leadId: lead.id,
-    campaignId: campaign.id,
-    workflowId: `lead-${lead.id}`,
-    depth: 0,
-    openedAt: new Date().toISOString(),
-  });
+  const { lead, offerId, routed, logPost: log, logPing } = await endpointOffer(db, agency.id, [buyer.id]);
   expect(routed.offer?.eligibleBuyerIds).toEqual([buyer.id]);
   expect(routed.route.pingTree).toEqual({ tiers: [{ buyerIds: [buyer.id], floor: 10 }] });
   /** The endpoint's log gets a post with this outcome under the sale's key. */
-  const logPost = (outcome: 'accepted' | 'rejected', key = endpointPostKey(offerId, buyer.id)) =>
-    recordEndpointCall(db, {
-      endpointId: endpoint.id,
-      leadId: lead.id,
-      kind: 'post',
-      step: 'post',
-      request: { method: 'POST', url: settings.postUrl, headers: {}, body: '{}' },
-      response: { status: 200, body: '{}' },
-      latencyMs: 12,
-      outcome,
-      reason: null,
-      idempotencyKey: key,
-    });
-  return { agency, buyer, lead, offerId, logPost };
+  const logPost = (outcome: 'accepted' | 'rejected', key?: string) => log(buyer.id, outcome, key);
+  return { agency, buyer, lead, offerId, logPost, logPing: () => logPing(buyer.id) };
 }
 
 /** The constraint that refused the write (the database's own words), or 'accepted'. */
@@ -171,4 +142,57 @@ test('no charge without an accepted post; with one, one transaction releases, ch
     expect.objectContaining({ buyerId: buyer.id, data: expect.objectContaining({ bid: 40 }) }),
   ]);
   expect(timeline.filter((e) => e.type === 'won')).toHaveLength(1);
+});
+
+test('a busy endpoint trims its log past the accepted post before the sale commits: the sale still finds it, and the timeline reads posted → accepted → won', async () => {
+  const db = database.db;
+  const { buyer, lead, offerId, logPost, logPing } = await world(100);
+  await reserveBid(db, { offerId, buyerId: buyer.id, amount: 40 });
+  await logPost('accepted');
+  // Other leads' pings (the worker restarting after a crash, say): the log keeps only the last ENDPOINT_LOG_SIZE,
+  // trimmed back to them once it holds more than ENDPOINT_LOG_SLACK.
+  for (let i = 0; i < ENDPOINT_LOG_SLACK; i++) await logPing();
+  const posts = await db
+    .select()
+    .from(endpointCalls)
+    .where(and(eq(endpointCalls.leadId, lead.id), eq(endpointCalls.step, 'post')));
+  expect(posts).toEqual([]);
+
+  expect(await sellAcceptedPost(db, { offerId, buyerId: buyer.id, price: 40 })).toMatchObject({
+    result: 'won',
+    charged: 40,
+  });
+  expect(await balanceOf(db, buyer.id)).toBe(60);
+  const timeline = await leadTimeline(db, lead.id);
+  const accepted = timeline.find((e) => e.type === 'post_accepted')!;
+  const won = timeline.find((e) => e.type === 'won')!;
+  expect(Date.parse(accepted.at)).toBeLessThanOrEqual(Date.parse(won.at));
+  expect(timeline.map((e) => e.type).filter((t) => t === 'post_accepted' || t === 'won')).toEqual([
+    'post_accepted',
+    'won',
+  ]);
+});
+
+test('endpoint bidders route with an exclusive highest-bid campaign only: the database refuses them on any other auction or a shared lead', async () => {
+  const db = database.db;
+  const agency = await makeAgency(db);
+  const buyer = await makeBuyer(db, agency.id, { credits: 50 });
+  const bidding = await makeCampaign(db, agency.id, { auction: 'highest_bid', endpointBidders: [buyer.id] });
+  const lead = await makeLead(db, agency.id, bidding.id);
+  const routed = await offerActivities({ db, bus: createInProcessBus() }).routeAndOpen({
+    offerId: crypto.randomUUID(),
+    leadId: lead.id,
+    campaignId: bidding.id,
+    workflowId: `lead-${lead.id}`,
+    depth: 0,
+    openedAt: new Date().toISOString(),
+  });
+  expect(routed.route).toMatchObject({ auction: 'highest_bid', endpointBidders: [buyer.id] });
+  for (const other of [{ auction: 'first_claim' as const }, { auction: 'highest_bid' as const, maxWinners: 2 }]) {
+    const refused = await makeCampaign(db, agency.id, { ...other, endpointBidders: [buyer.id] }).then(
+      () => 'stored',
+      (err: unknown) => pgErrorOf(err).constraint,
+    );
+    expect(refused).toBe('campaigns_endpoint_bidders_highest_bid');
+  }
 });

@@ -20,7 +20,7 @@ import { type Database, openDatabase } from '../../db/connection';
 import { createApiKey } from '../../db/keys';
 import { createInProcessBus } from '../../db/offer-bus';
 import { openTestPostgres } from '../helpers/db';
-import { assignmentsFor, chargesFor, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
+import { assignmentsFor, chargesFor, waitForLeadStatus, waitForOffer, waitForOfferWindow } from '../helpers/lifecycle';
 import { type RunningWorker, startLead, startWorker, testClient } from '../helpers/temporal';
 import { makeAgency, makeBuyer, makeCampaign, makeLead } from '../helpers/world';
 import { type PgProxy, startPgProxy } from './pg-proxy';
@@ -81,6 +81,9 @@ test('a claim retried after the window, while its sale is still being charged, a
   const lead = await makeLead(db, agency.id, campaign.id);
   await startLead(client, worker.taskQueue, lead);
   const offer = await waitForOffer(db, lead.id);
+  // The offer is open in its workflow (its opening's paperwork is written; test/workflows/claim-during-opening.test.ts
+  // is the claim that arrives before that).
+  await waitForOfferWindow(client, offer.workflowId);
 
   // The worker's database hangs: the claim is accepted in the window, its charge cannot commit yet.
   proxy.stall();

@@ -7,11 +7,17 @@
  */
 import crypto from 'node:crypto';
 
+import { sql } from 'drizzle-orm';
+
 import type { Database } from '../../db/connection';
+import { setLeadStatus } from '../../db/leads';
 import { topUp } from '../../db/ledger';
 import { createPayment, settleSucceededPayment } from '../../db/payments';
-import { sellManually } from '../../db/sales';
+import { releaseBid, reserveBid, sellAcceptedPost, sellManually } from '../../db/sales';
+import { endpointPostKey } from '../../domain/ids';
 import { rechargeIdempotencyKey, rechargeWorkflowId } from '../../domain/recharge';
+import { POST_UNKNOWN } from '../../domain/types';
+import { runAudit } from '../../ops/audit';
 import { History } from '../../ops/nemesis/history';
 import { type CheckContext, INVARIANTS } from '../../ops/nemesis/invariants';
 import { PAYMENT_INVARIANTS } from '../../ops/nemesis/payment-invariants';
@@ -20,6 +26,7 @@ import type { Receivers } from '../../ops/nemesis/receivers';
 import { intentRequestDetail } from '../../ops/nemesis/recharges';
 import type { World } from '../../ops/nemesis/world';
 import { openTestPostgres } from '../helpers/db';
+import { endpointOffer } from '../helpers/endpoint-fleet';
 import { newId } from '../helpers/stripe';
 import { makeAgency, makeBuyer, makeCampaign, makeLead } from '../helpers/world';
 
@@ -377,5 +384,104 @@ describe('auto-recharges', () => {
     ]);
     expect(by('a recharge payment of the buyer’s own workflow')).toHaveLength(1);
     expect(findings).toHaveLength(4);
+  });
+});
+
+describe('endpoint sales', () => {
+  /** An agency with two endpoint buyers (100 credits each) in a ping tree, and an open offer of a lead to both. */
+  async function endpointScene() {
+    const db = database.db;
+    const agency = await makeAgency(db);
+    const a = await makeBuyer(db, agency.id, { credits: 100 });
+    const b = await makeBuyer(db, agency.id, { credits: 100 });
+    const { lead, offerId, logPost } = await endpointOffer(db, agency.id, [a.id, b.id]);
+    return { agency, a, b, lead, offerId, logPost, world: { agencyId: agency.id } as World };
+  }
+  const [endpointSales] = pick('endpoint sales');
+  const checkEndpoints = (world: World) => endpointSales!.check(context(world, new History(Date.now()), receivers([])));
+
+  test('a refused post, then the next bid accepted and sold; a post never answered held for review: no finding', async () => {
+    const db = database.db;
+    const s = await endpointScene();
+    await reserveBid(db, { offerId: s.offerId, buyerId: s.a.id, amount: 50 });
+    await s.logPost(s.a.id, 'rejected');
+    await releaseBid(db, { offerId: s.offerId, buyerId: s.a.id });
+    await reserveBid(db, { offerId: s.offerId, buyerId: s.b.id, amount: 40 });
+    await s.logPost(s.b.id, 'unknown');
+    await s.logPost(s.b.id, 'accepted');
+    expect(await sellAcceptedPost(db, { offerId: s.offerId, buyerId: s.b.id, price: 40 })).toMatchObject({
+      result: 'won',
+    });
+    expect(await checkEndpoints(s.world)).toEqual([]);
+
+    const held = await endpointScene();
+    await reserveBid(db, { offerId: held.offerId, buyerId: held.a.id, amount: 50 });
+    await held.logPost(held.a.id, 'unknown');
+    await setLeadStatus(db, { leadId: held.lead.id, status: 'manual_review', reason: POST_UNKNOWN });
+    expect(await checkEndpoints(held.world)).toEqual([]);
+  });
+
+  test('a charge whose accepted post is not in the log, a second buyer posted while the first is unanswered, a reserve never given back: each found', async () => {
+    const db = database.db;
+    const s = await endpointScene();
+    await reserveBid(db, { offerId: s.offerId, buyerId: s.a.id, amount: 50 });
+    await s.logPost(s.a.id, 'unknown');
+    // Buyer b posted while a's post is unresolved; a's reserve never given back (the lead is not in review).
+    await reserveBid(db, { offerId: s.offerId, buyerId: s.b.id, amount: 40 });
+    await s.logPost(s.b.id, 'accepted');
+    await sellAcceptedPost(db, { offerId: s.offerId, buyerId: s.b.id, price: 40 });
+    // The accepted post that justified b's charge is gone from the facts: a charge without an accepted post.
+    await db.execute(
+      sql`UPDATE endpoint_call_facts SET outcome = 'rejected' WHERE idempotency_key = ${endpointPostKey(s.offerId, s.b.id)}`,
+    );
+    const findings = await checkEndpoints(s.world);
+    const by = (name: string) => findings.filter((f) => f.invariant === `endpoint sales: ${name}`);
+    expect(by('endpoint_charges')).toEqual([
+      expect.objectContaining({ ids: expect.objectContaining({ buyerId: s.b.id, offerId: s.offerId }) }),
+    ]);
+    expect(by('endpoint_posts')).toEqual([
+      expect.objectContaining({ ids: expect.objectContaining({ buyerId: s.a.id, offerId: s.offerId }) }),
+    ]);
+    expect(by('endpoint_reserves')).toEqual([
+      expect.objectContaining({ ids: expect.objectContaining({ buyerId: s.a.id, offerId: s.offerId }) }),
+    ]);
+    expect(findings).toHaveLength(3);
+    // The audit (npm run audit) finds the same three.
+    const audit = await runAudit(db, { agencyId: s.agency.id, minAgeMs: 0 });
+    expect(audit.violations.map((v) => v.check).sort()).toEqual([
+      'endpoint_charges',
+      'endpoint_posts',
+      'endpoint_reserves',
+    ]);
+  });
+
+  test("the buyers' own view: a charge for a post the buyer never took, and a post it took never charged, are found", async () => {
+    const db = database.db;
+    const s = await endpointScene();
+    await reserveBid(db, { offerId: s.offerId, buyerId: s.b.id, amount: 40 });
+    await s.logPost(s.b.id, 'accepted');
+    await sellAcceptedPost(db, { offerId: s.offerId, buyerId: s.b.id, price: 40 });
+    const server = (id: string, taken: string[]) =>
+      ({
+        id,
+        label: id.slice(0, 4),
+        server: { taken: () => taken, received: [] },
+      }) as unknown as World['endpointBuyers'][number];
+    const truth = {
+      ...s.world,
+      endpointBuyers: [server(s.b.id, [endpointPostKey(s.offerId, s.b.id)]), server(s.a.id, [])],
+    };
+    expect(await checkEndpoints(truth)).toEqual([]);
+    const lying = {
+      ...s.world,
+      endpointBuyers: [server(s.b.id, []), server(s.a.id, [endpointPostKey(s.offerId, s.a.id)])],
+    };
+    const findings = await checkEndpoints(lying);
+    expect(findings.map((f) => [f.invariant, f.ids.buyerId]).sort()).toEqual(
+      [
+        ['endpoint sales: charged only for a post the buyer took', s.b.id],
+        ['endpoint sales: every post a buyer took is charged (or its lead in review)', s.a.id],
+      ].sort(),
+    );
   });
 });

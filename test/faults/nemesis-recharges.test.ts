@@ -22,6 +22,7 @@ import type { World } from '../../ops/nemesis/world';
 import { startDueRecharges } from '../../worker/recharge-starter';
 import { apiAgency, apiBuyer, type Harness, startHarness } from '../api/harness';
 import { type LocalServer, startStripeMock } from '../helpers/stripe';
+import { eventually } from '../helpers/temporal';
 
 jest.setTimeout(5 * 60_000);
 
@@ -69,6 +70,7 @@ test('auto-recharges with their webhooks delivered as drawn: each credited once,
     for (let round = 0; round < 6; round++) {
       const threshold = (await billingOf(db, buyerId))!.rechargeThreshold!;
       const balance = await walletBalance(db, buyerId);
+      const debitedAt = Date.now();
       await postLedgerEntry(db, {
         buyerId,
         agencyId: agency.id,
@@ -84,7 +86,18 @@ test('auto-recharges with their webhooks delivered as drawn: each credited once,
         settleWaitMs: 30_000,
         settlePollMs: 100,
       });
-      const result = await h.client.workflow.getHandle(rechargeWorkflowId(buyerId)).result();
+      // The other buyer's drain (or the worker's own starter) may have taken this buyer's request and still be
+      // starting its workflow: wait for this round's run (the buyer's earlier runs started before its debit).
+      const handle = h.client.workflow.getHandle(rechargeWorkflowId(buyerId));
+      const runId = await eventually(
+        async () => {
+          const run = await handle.describe();
+          return run.startTime.getTime() >= debitedAt ? run.runId : null;
+        },
+        60_000,
+        `the recharge of round ${round}`,
+      );
+      const result = await h.client.workflow.getHandle(rechargeWorkflowId(buyerId), runId).result();
       expect(result).toMatchObject({ outcome: 'succeeded', attempts: 1 });
     }
   };

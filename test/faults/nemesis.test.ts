@@ -1,7 +1,8 @@
 /**
  * The randomized fault campaign (ops/nemesis/campaign.ts, `npm run nemesis`) for 60 s in CI: its own
  * Postgres, the Temporal cluster's four processes, two workers and two APIs under a steady mixed load
- * (card top-ups and auto-recharges included: stripe-mock, and their signed webhooks to the real route),
+ * (card top-ups and auto-recharges included: stripe-mock, and their signed webhooks to the real route; a
+ * ping tree of buyer endpoint servers with mixed behaviours taking part of the leads),
  * with a random fault every few seconds (kill -9, SIGSTOP/SIGCONT, Postgres restart, dropped
  * connections, a worker under a shifted clock), healed each time. Every invariant must hold, from the
  * data alone. The seed is LW_NEMESIS_SEED (default 1: a schedule with every fault kind in 60 s, so CI replays the same one);
@@ -42,7 +43,12 @@ test('60 s of random faults on the cluster under mixed load: every invariant hol
       'card payments and the ledger',
       'one PaymentIntent per recharge attempt',
       'one recharge in flight per buyer',
+      'endpoint sales',
     ]),
   );
+  // Endpoint buyers (#22) took part: pinged, posted, and some leads sold to them.
+  expect(report.endpoints.pings).toBeGreaterThan(0);
+  expect(report.endpoints.posts).toBeGreaterThan(0);
+  expect(report.endpoints.sold).toBeGreaterThan(0);
   expect(report.webhooks.stored).toBeGreaterThan(0);
 });

@@ -9,11 +9,25 @@
  * Every server speaks the same small protocol, the one FLEET_SETTINGS reads:
  *   ping answer  {"status":"accepted","bid":N,"ping_id":"…"} | {"status":"rejected","reason":"…"}
  *   post answer  {"status":"accepted"} | {"status":"rejected","reason":"…"}
+ *
+ * A post is idempotent as a real buyer's is (docs/buyer-endpoints.md): the first answer a post's
+ * `Idempotency-Key` got (any but a 5xx) is the answer to every resend of it, whatever the script says
+ * by then; a resend while the first is still held waits for the same answer. Two behaviours exist for
+ * the fault tests: `hold` (the buyer takes the lead and answers only when the test calls `release()`)
+ * and `reset` (the buyer takes the lead, then the connection drops before any answer).
  */
+import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import { offerActivities } from '../../activities/offers';
+import { SYSTEM } from '../../db/audit';
+import type { Db } from '../../db/connection';
+import { recordEndpointCall, saveEndpoint } from '../../db/endpoints';
+import { createInProcessBus } from '../../db/offer-bus';
 import type { EndpointSettings } from '../../domain/endpoints';
+import { endpointPostKey } from '../../domain/ids';
+import { makeBuyer, makeCampaign, makeLead } from './world';
 
 /** How one step (ping or post) answers. */
 type StepScript =
@@ -22,7 +36,11 @@ type StepScript =
   | { answer: 'reject'; reason: string }
   | { answer: 'slow'; delayMs: number; bid?: number }
   | { answer: 'status'; status: number }
-  | { answer: 'malformed' };
+  | { answer: 'malformed' }
+  /** Takes the lead (accepted) and answers only once the server's `release()` is called. */
+  | { answer: 'hold' }
+  /** Takes the lead (accepted), then destroys the connection without answering. */
+  | { answer: 'reset' };
 
 export interface Script {
   ping: StepScript;
@@ -54,6 +72,8 @@ interface Received {
   path: string;
   headers: http.IncomingHttpHeaders;
   body: string;
+  /** A post whose Idempotency-Key had been seen: answered with the key's first answer, nothing bought again. */
+  replayed: boolean;
 }
 
 export interface FleetServer {
@@ -62,6 +82,10 @@ export interface FleetServer {
   received: Received[];
   /** Change the behaviour (e.g. a post that answered slowly now answers at once). */
   script: Script;
+  /** Answers the posts held by a `hold` script (and any later one at once). */
+  release(): void;
+  /** The posts this buyer took (accepted), one per Idempotency-Key: what it would pay for. */
+  taken(): string[];
 }
 
 /** The endpoint settings (PUT /v1/buyers/:id/endpoint without the URLs) that speak the fleet's protocol. */
@@ -89,29 +113,53 @@ export const FLEET_SETTINGS = {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function answer(step: StepScript, res: http.ServerResponse, n: number): Promise<void> {
-  const json = (status: number, body: unknown) => {
-    res.writeHead(status, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify(body));
-  };
+/** What a server answers: a status and body, or a dropped connection (`reset`). */
+type Reply = { status: number; body: string } | { reset: true; then: { status: number; body: string } };
+
+const reply = (status: number, body: unknown) => ({ status, body: JSON.stringify(body) });
+const ACCEPTED = reply(200, { status: 'accepted' });
+
+async function answer(step: StepScript, n: number, held: Promise<void>): Promise<Reply> {
   switch (step.answer) {
     case 'bid':
       await sleep(step.delayMs ?? 0);
-      return json(200, { status: 'accepted', bid: step.bid, ping_id: `p-${n}` });
+      return reply(200, { status: 'accepted', bid: step.bid, ping_id: `p-${n}` });
     case 'accept':
       await sleep(step.delayMs ?? 0);
-      return json(200, { status: 'accepted' });
+      return ACCEPTED;
     case 'reject':
-      return json(200, { status: 'rejected', reason: step.reason });
+      return reply(200, { status: 'rejected', reason: step.reason });
     case 'slow':
       await sleep(step.delayMs);
-      return json(200, { status: 'accepted', bid: step.bid ?? 1, ping_id: `p-${n}` });
+      return reply(200, { status: 'accepted', bid: step.bid ?? 1, ping_id: `p-${n}` });
     case 'status':
-      return json(step.status, { error: 'internal error' });
+      return reply(step.status, { error: 'internal error' });
     case 'malformed':
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end('{"status": "accepted", "bid": ');
+      return { status: 200, body: '{"status": "accepted", "bid": ' };
+    case 'hold':
+      await held;
+      return ACCEPTED;
+    case 'reset':
+      return { reset: true, then: ACCEPTED };
   }
+}
+
+/** Whether a post's answer says the buyer took the lead. */
+function tookLead(body: string): boolean {
+  try {
+    return (JSON.parse(body) as { status?: unknown }).status === 'accepted';
+  } catch {
+    return false;
+  }
+}
+
+function write(res: http.ServerResponse, r: Reply): void {
+  if ('reset' in r) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(r.status, { 'Content-Type': 'application/json' });
+  res.end(r.body);
 }
 
 export interface Fleet {
@@ -125,19 +173,52 @@ export function startEndpointFleet(): Fleet {
     async add(script) {
       const received: Received[] = [];
       let n = 0;
-      const me: FleetServer = { pingUrl: '', postUrl: '', received, script };
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      /** Each post's first answer by Idempotency-Key (a 5xx is not kept: the buyer took nothing). */
+      const byKey = new Map<string, Promise<Reply>>();
+      const tookKeys = new Set<string>();
+      const me: FleetServer = {
+        pingUrl: '',
+        postUrl: '',
+        received,
+        script,
+        release,
+        taken: () => [...tookKeys],
+      };
       const server = http.createServer((req, res) => {
         const chunks: Buffer[] = [];
         req.on('data', (c: Buffer) => chunks.push(c));
         req.on('end', () => {
+          const isPing = req.url === '/ping';
+          const header = req.headers['idempotency-key'];
+          const key = !isPing && typeof header === 'string' ? header : null;
+          const first = key ? byKey.get(key) : undefined;
           received.push({
             method: req.method ?? '',
             path: req.url ?? '',
             headers: req.headers,
             body: Buffer.concat(chunks).toString('utf8'),
+            replayed: first !== undefined,
           });
-          const step = req.url === '/ping' ? me.script.ping : me.script.post;
-          answer(step, res, ++n).catch(() => res.destroy());
+          if (first) {
+            // A resend: the first answer again (a dropped first answer is now given).
+            first.then((r) => write(res, 'reset' in r ? r.then : r)).catch(() => res.destroy());
+            return;
+          }
+          const step = isPing ? me.script.ping : me.script.post;
+          const answered = answer(step, ++n, held);
+          if (key) {
+            byKey.set(key, answered);
+            answered
+              .then((r) => {
+                const final = 'reset' in r ? r.then : r;
+                if (final.status >= 500) byKey.delete(key);
+                else if (tookLead(final.body)) tookKeys.add(key);
+              })
+              .catch(() => byKey.delete(key));
+          }
+          answered.then((r) => write(res, r)).catch(() => res.destroy());
         });
       });
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -174,4 +255,92 @@ export function fleetEndpointSettings(
     pauseReason: null,
     ...over,
   } as EndpointSettings;
+}
+
+/** A buyer of the agency with `credits` (default 100) whose endpoint is a new fleet server answering `script`. */
+export async function makeEndpointBuyer(
+  db: Db,
+  fleet: Fleet,
+  agencyId: string,
+  script: Script,
+  opts: { credits?: number; timeoutMs?: number } = {},
+): Promise<{ id: string; server: FleetServer }> {
+  const server = await fleet.add(script);
+  const buyer = await makeBuyer(db, agencyId, { credits: opts.credits ?? 100 });
+  const settings = fleetEndpointSettings(server, { timeoutMs: opts.timeoutMs ?? 1500 });
+  const saved = await saveEndpoint(db, { agencyId, buyerId: buyer.id, settings, by: SYSTEM });
+  if (saved === 'missing_secret') throw new Error('missing secret');
+  return { id: buyer.id, server };
+}
+
+/** The pings and the posts a fleet server received. */
+export const pingsTo = (s: FleetServer) => s.received.filter((r) => r.path === '/ping');
+export const postsTo = (s: FleetServer) => s.received.filter((r) => r.path === '/post');
+
+/** A fleet for one test file: its servers start as the tests add them and close after the file's tests. */
+export function endpointFleetForFile(): Fleet {
+  const fleet = startEndpointFleet();
+  afterAll(() => fleet.close());
+  return fleet;
+}
+
+/**
+ * For the money and audit tests that write the endpoint's log themselves (no workflow, no server): each buyer gets an
+ * endpoint at a dead address, a lead goes into a one-tier ping tree of them (floor 10), and routing opens its offer.
+ * `logPost` records a post of the offer by one of the buyers, with this outcome, under the sale's key (or `key`).
+ */
+export async function endpointOffer(db: Db, agencyId: string, buyerIds: string[]) {
+  const settings = fleetEndpointSettings({ pingUrl: 'http://127.0.0.1:9/ping', postUrl: 'http://127.0.0.1:9/post' });
+  const endpoints = new Map<string, string>();
+  for (const buyerId of buyerIds) {
+    const endpoint = await saveEndpoint(db, { agencyId, buyerId, settings, by: SYSTEM });
+    if (endpoint === 'missing_secret') throw new Error('missing secret');
+    endpoints.set(buyerId, endpoint.id);
+  }
+  const campaign = await makeCampaign(db, agencyId, {
+    auction: 'ping_tree',
+    pingTree: { tiers: [{ buyerIds, floor: 10 }] },
+  });
+  const lead = await makeLead(db, agencyId, campaign.id);
+  const offerId = crypto.randomUUID();
+  const routed = await offerActivities({ db, bus: createInProcessBus() }).routeAndOpen({
+    offerId,
+    leadId: lead.id,
+    campaignId: campaign.id,
+    workflowId: `lead-${lead.id}`,
+    depth: 0,
+    openedAt: new Date().toISOString(),
+  });
+  const logPost = (
+    buyerId: string,
+    outcome: 'accepted' | 'rejected' | 'unknown',
+    key = endpointPostKey(offerId, buyerId),
+  ) =>
+    recordEndpointCall(db, {
+      endpointId: endpoints.get(buyerId)!,
+      leadId: lead.id,
+      kind: 'post',
+      step: 'post',
+      request: { method: 'POST', url: settings.postUrl, headers: {}, body: '{}' },
+      response: outcome === 'unknown' ? null : { status: 200, body: '{}' },
+      latencyMs: 12,
+      outcome,
+      reason: null,
+      idempotencyKey: key,
+    });
+  /** The endpoint's log gets an accepted ping (a busy endpoint's traffic). */
+  const logPing = (buyerId: string) =>
+    recordEndpointCall(db, {
+      endpointId: endpoints.get(buyerId)!,
+      leadId: lead.id,
+      kind: 'ping',
+      step: 'ping',
+      request: { method: 'POST', url: settings.pingUrl ?? settings.postUrl, headers: {}, body: '{}' },
+      response: { status: 200, body: '{}' },
+      latencyMs: 12,
+      outcome: 'accepted',
+      reason: null,
+      idempotencyKey: null,
+    });
+  return { lead, offerId, routed, logPost, logPing };
 }

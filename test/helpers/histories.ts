@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 
 import { ensureTemporalCli } from '../../temporal/dev-server';
 
@@ -33,4 +34,15 @@ export async function recordHistory(client: Client, workflowId: string, name: st
   );
   fs.mkdirSync(HISTORIES_DIR, { recursive: true });
   fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), json);
+}
+
+/**
+ * A finished workflow's history as Temporal stores, sends and replays it: the proto-encoded History. Its `length` is
+ * the history's size (a workflow task carries it; #26), and its bytes hold every payload as the data converter wrote
+ * it (JSON), so a value absent from them is absent from the history.
+ */
+export async function encodedHistory(client: Client, workflowId: string): Promise<Buffer> {
+  const handle = client.workflow.getHandle(workflowId);
+  await handle.result().catch(() => undefined);
+  return Buffer.from(temporal.api.history.v1.History.encode(await handle.fetchHistory()).finish());
 }

@@ -4,12 +4,12 @@ import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { and, asc, eq } from 'drizzle-orm';
 
-import { claimThroughWorkflow } from '../../claims/relay';
+import { claimThroughWorkflow, type RelayedClaim } from '../../claims/relay';
 import type { Db } from '../../db/connection';
 import { offerTimeline } from '../../db/offers';
 import { assignments, leads, ledgerEntries, offers, offerTargets, wallets } from '../../db/schema';
 import type { LeadStatus } from '../../domain/types';
-import type { ClaimResult } from '../../workflows/messages';
+import { type BidResult, bidUpdate } from '../../workflows/messages';
 import { eventually } from './temporal';
 
 export async function waitForOffer(db: Db, leadId: string, nth = 0, timeoutMs = 20_000) {
@@ -20,6 +20,21 @@ export async function waitForOffer(db: Db, leadId: string, nth = 0, timeoutMs = 
     },
     timeoutMs,
     `offer #${nth} of lead ${leadId}`,
+  );
+}
+
+/**
+ * Waits until the offer's workflow has finished opening it and waits for claims (its window's timer is started): the
+ * open, a local activity, is over, so nothing of it is left for a stalled database to hold.
+ */
+export async function waitForOfferWindow(client: Client, workflowId: string, timeoutMs = 20_000): Promise<void> {
+  await eventually(
+    async () => {
+      const history = await client.workflow.getHandle(workflowId).fetchHistory();
+      return (history.events ?? []).some((e) => e.timerStartedEventAttributes) || undefined;
+    },
+    timeoutMs,
+    `the window timer of ${workflowId}`,
   );
 }
 
@@ -46,9 +61,32 @@ export async function claim(
   offer: { id: string; leadId: string; workflowId: string },
   buyerId: string,
   requestId: string = crypto.randomUUID(),
-): Promise<ClaimResult> {
+): Promise<RelayedClaim> {
   if (!claimsDb) throw new Error('claim() needs useClaimsDb(db) first (lifecycleSuite does it)');
   return claimThroughWorkflow({ db: claimsDb, temporal: client, timeoutMs: 30_000 }, offer, buyerId, requestId, 'api');
+}
+
+/** A sealed bid on a highest-bid offer, as the API places it: the workflow's bid Update. */
+export async function placeBid(
+  client: Client,
+  offer: { id: string; workflowId: string },
+  buyerId: string,
+  amount: number,
+  requestId: string = crypto.randomUUID(),
+): Promise<BidResult> {
+  return client.workflow
+    .getHandle(offer.workflowId)
+    .executeUpdate(bidUpdate, { args: [{ offerId: offer.id, buyerId, amount, requestId }] });
+}
+
+/** Every ledger entry of a lead, as [buyer, kind, amount], in the order their transactions began. */
+export async function ledgerOf(db: Db, leadId: string) {
+  const rows = await db
+    .select()
+    .from(ledgerEntries)
+    .where(eq(ledgerEntries.leadId, leadId))
+    .orderBy(asc(ledgerEntries.createdAt));
+  return rows.map((e) => [e.buyerId, e.kind, e.amount] as const);
 }
 
 export async function balanceOf(db: Db, buyerId: string): Promise<number> {

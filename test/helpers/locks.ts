@@ -8,7 +8,10 @@ import { type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../../db/connection';
 import { eventually } from './temporal';
 
-/** Holds the locks `lockSql` takes in a transaction of its own until `release()`; resolves once they are held. */
+/**
+ * Holds the locks `lockSql` takes in a transaction of its own until `release()`; resolves once they are held.
+ * `release()` may be called again (a `finally` after the test released it): it waits for the same end.
+ */
 export async function holdLock(db: Db, lockSql: SQL): Promise<{ release(): Promise<void> }> {
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));

@@ -11,8 +11,9 @@ import { createCampaign, type NewCampaign } from '../../db/campaigns';
 import type { Db } from '../../db/connection';
 import { insertLead } from '../../db/leads';
 import { topUp } from '../../db/ledger';
+import { offers } from '../../db/schema';
 import { leadWorkflowId } from '../../domain/ids';
-import type { LeadFields } from '../../domain/types';
+import type { LeadFields, OfferKind } from '../../domain/types';
 
 let counter = 0;
 const unique = (p: string) => `${p}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
@@ -71,6 +72,33 @@ export function leadFields(overrides: Partial<LeadFields> = {}): LeadFields {
 
 export async function makeLead(db: Db, agencyId: string, campaignId: string, fields: Partial<LeadFields> = {}) {
   return insertLead(db, { agencyId, campaignId, fields: leadFields(fields), workflowId: leadWorkflowId });
+}
+
+/**
+ * An open offer of a stored lead (for a minute): by default manual, as an admin's assignment opens one (any buyer may
+ * be sold it); a `ping_post` or `push` one sells only to the buyers given its targets.
+ */
+export async function makeOffer(
+  db: Db,
+  lead: { id: string; agencyId: string; campaignId: string | null; workflowId: string },
+  /** `campaignId: null`: an offer of no campaign (its sale counts against the buyer's caps only). */
+  opts: { price?: number; maxWinners?: number; campaignId?: string | null; kind?: OfferKind } = {},
+) {
+  const [offer] = await db
+    .insert(offers)
+    .values({
+      leadId: lead.id,
+      agencyId: lead.agencyId,
+      campaignId: opts.campaignId === undefined ? lead.campaignId : opts.campaignId,
+      kind: opts.kind ?? 'manual',
+      workflowId: lead.workflowId,
+      price: opts.price ?? 10,
+      preview: {},
+      maxWinners: opts.maxWinners ?? 1,
+      closesAt: new Date(Date.now() + 60_000),
+    })
+    .returning();
+  return offer!;
 }
 
 /**

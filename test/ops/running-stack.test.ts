@@ -188,8 +188,9 @@ test("npm start's periodic jobs are schedules on its dev server, run by its own 
   const connection = await Connection.connect({ address: temporal.address });
   try {
     const client = new Client({ connection, namespace: temporal.namespace });
+    // Made in the background as the stack starts (worker/schedules.ts keepEnsuringSchedules).
     for (const job of PERIODIC_JOBS) {
-      const d = await client.schedule.getHandle(scheduleIdOf(taskQueue, job)).describe();
+      const d = await eventually(() => client.schedule.getHandle(scheduleIdOf(taskQueue, job)).describe());
       expect(d.action).toMatchObject({ workflowType: job.workflowType, taskQueue });
     }
     const fold = client.schedule.getHandle(

@@ -81,8 +81,12 @@ describe('ledger audit', () => {
       winners: 1,
       attempts: 1, // the winning claim's attempt, taken by its sale
       caps: 0,
+      cap_counters: 6, // the sale's day, week and month, for its buyer and for its campaign
       stripe_keys: 0,
       stripe_money: 0,
+      endpoint_charges: 0, // a claim's sale, not an endpoint's
+      endpoint_posts: 0,
+      endpoint_reserves: 0,
       reports: 3, // the lead's day (one campaign, no source) and its day for each of the two buyers it was offered to
       workflows: 1,
       stripe: 0,

@@ -4,31 +4,20 @@
  * the next bid wins when the winner can no longer pay, and a replay of the
  * history decides the same winner.
  */
-import crypto from 'node:crypto';
-
 import { Worker } from '@temporalio/worker';
 
 import { postLedgerEntry } from '../../db/ledger';
 import { offerTimeline } from '../../db/offers';
-import { type BidResult, bidUpdate } from '../../workflows/messages';
 import { recordHistory } from '../helpers/histories';
-import { assignmentsFor, balanceOf, chargesFor, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
+import { assignmentsFor, balanceOf, chargesFor, placeBid, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
 import { lifecycleSuite } from '../helpers/suite';
 import { startLead, workflowBundle } from '../helpers/temporal';
 import { makeAgency, makeBuyers, makeCampaign, makeLead } from '../helpers/world';
 
 const suite = lifecycleSuite();
 
-function bid(
-  offer: { id: string; workflowId: string },
-  buyerId: string,
-  amount: number,
-  requestId = crypto.randomUUID(),
-): Promise<BidResult> {
-  return suite.client.workflow
-    .getHandle(offer.workflowId)
-    .executeUpdate(bidUpdate, { args: [{ offerId: offer.id, buyerId, amount, requestId }] });
-}
+const bid = (offer: { id: string; workflowId: string }, buyerId: string, amount: number) =>
+  placeBid(suite.client, offer, buyerId, amount);
 
 async function auction(opts: {
   pricing?: 'first_price' | 'second_price';

@@ -1,22 +1,23 @@
 /**
- * What a lead costs the engine, on the real dev server: workflow tasks and
- * history events are deterministic, so their bounds are asserted here and a
- * change that adds a round trip fails first in this file. Also: claims the
+ * What a lead costs the engine, on the real dev server: workflow tasks,
+ * history events and the history's size in bytes are deterministic, so their
+ * bounds are asserted here and a change that adds a round trip, or a row to
+ * an activity's input or result, fails first in this file. Also: claims the
  * workflow can refuse without a sale leave no history, and a lead started by
  * the previous release's code finishes under the current worker.
  */
 import type { Client } from '@temporalio/client';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 
-import { SYSTEM } from '../../db/audit';
-import { saveEndpoint } from '../../db/endpoints';
+import { MAX_TARGETS_IN_HISTORY } from '../../activities/offers';
 import { leadWorkflowId } from '../../domain/ids';
 import { claimRefusalOf, claimUpdate, manualActionUpdate } from '../../workflows/messages';
-import { BEHAVIOURS, fleetEndpointSettings, type Script, startEndpointFleet } from '../helpers/endpoint-fleet';
-import { assignmentsFor, balanceOf, claim, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
+import { BEHAVIOURS, makeEndpointBuyer, type Script, startEndpointFleet } from '../helpers/endpoint-fleet';
+import { encodedHistory, recordHistory } from '../helpers/histories';
+import { assignmentsFor, balanceOf, claim, placeBid, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
 import { lifecycleSuite } from '../helpers/suite';
 import { firstLifecycleBundle, startLead, startWorker } from '../helpers/temporal';
-import { makeAgency, makeBuyer, makeCampaign, makeLead } from '../helpers/world';
+import { makeAgency, makeBuyer, makeBuyers, makeCampaign, makeLead } from '../helpers/world';
 
 const suite = lifecycleSuite({ delivery: { allowlist: '127.0.0.1' } });
 
@@ -46,6 +47,28 @@ test('a sold first-claim lead costs 2 workflow tasks and at most 16 history even
   expect(cost.tasks).toBeLessThanOrEqual(2);
   expect(cost.events).toBeLessThanOrEqual(16);
   await waitForLeadStatus(db, lead.id, 'sold');
+});
+
+test('a sold first-claim lead’s history is at most 8 kB and holds ids, not the lead’s fields; the buyer still gets them', async () => {
+  const db = suite.db;
+  const agency = await makeAgency(db);
+  // The most eligible buyers whose ids the workflow keeps (its claim validator), and a lead with long answers: neither
+  // the candidate list past that bound nor the lead's fields reach the history, so this is its largest size.
+  const buyers = await makeBuyers(db, agency.id, MAX_TARGETS_IN_HISTORY, { credits: 100 });
+  const campaign = await makeCampaign(db, agency.id, { claimWindowSeconds: 60, price: { base: 25 } });
+  const lead = await makeLead(db, agency.id, campaign.id, { answers: { homeowner: 'yes', notes: 'n'.repeat(4_000) } });
+  await startLead(suite.client, suite.worker.taskQueue, lead);
+  const offer = await waitForOffer(db, lead.id);
+  const won = await claim(suite.client, offer, buyers[0]!.id);
+  expect(won).toMatchObject({ result: 'won', charged: 25, lead: { id: lead.id, ...lead.fields } });
+
+  // 5.1 kB (13.9 kB before small histories, #26: the whole route, every eligible id, the lead twice).
+  const history = await encodedHistory(suite.client, leadWorkflowId(lead.id));
+  expect(history.length).toBeLessThanOrEqual(8 * 1024);
+  for (const value of [lead.fields.email, lead.fields.phone, lead.fields.lastName, lead.fields.city, 'n'.repeat(100)])
+    expect(history.includes(value!)).toBe(false);
+  await waitForLeadStatus(db, lead.id, 'sold');
+  await recordHistory(suite.client, leadWorkflowId(lead.id), 'first-claim-small-history');
 });
 
 test('claims the workflow refuses without a sale leave no history event and are answered with the true reason', async () => {
@@ -125,13 +148,7 @@ test('a two-tier ping-tree lead (tier 1 bids nothing, tier 2 sells) costs 4 work
   const fleet = startEndpointFleet();
   try {
     const agency = await makeAgency(db);
-    const endpointBuyer = async (script: Script) => {
-      const server = await fleet.add(script);
-      const buyer = await makeBuyer(db, agency.id, { credits: 100 });
-      const settings = fleetEndpointSettings(server);
-      await saveEndpoint(db, { agencyId: agency.id, buyerId: buyer.id, settings, by: SYSTEM });
-      return buyer;
-    };
+    const endpointBuyer = (script: Script) => makeEndpointBuyer(db, fleet, agency.id, script);
     const [t1a, t1b, t2] = [
       await endpointBuyer(BEHAVIOURS.reject()),
       await endpointBuyer(BEHAVIOURS.bid(10)),
@@ -153,8 +170,42 @@ test('a two-tier ping-tree lead (tier 1 bids nothing, tier 2 sells) costs 4 work
     const cost = await costOf(suite.client, leadWorkflowId(lead.id));
     expect(cost.tasks).toBeLessThanOrEqual(4);
     expect(cost.events).toBeLessThanOrEqual(30);
+    // Its history: 7.5 kB (8.0 before small histories, #26), the engine's own events most of it.
+    expect((await encodedHistory(suite.client, leadWorkflowId(lead.id))).length).toBeLessThanOrEqual(8 * 1024);
     await waitForLeadStatus(db, lead.id, 'sold');
     expect(await assignmentsFor(db, lead.id)).toEqual([expect.objectContaining({ buyerId: t2.id, price: 30 })]);
+  } finally {
+    await fleet.close();
+  }
+});
+
+test('a highest-bid lead with two endpoint bidders and a feed bid, sold to an endpoint, costs 5 workflow tasks and at most 40 history events', async () => {
+  const db = suite.db;
+  const fleet = startEndpointFleet();
+  try {
+    const agency = await makeAgency(db);
+    const top = await makeEndpointBuyer(db, fleet, agency.id, BEHAVIOURS.bid(40));
+    const other = await makeEndpointBuyer(db, fleet, agency.id, BEHAVIOURS.bid(25));
+    const feed = await makeBuyer(db, agency.id, { credits: 100 });
+    const campaign = await makeCampaign(db, agency.id, {
+      auction: 'highest_bid',
+      floorPrice: 20,
+      claimWindowSeconds: 3,
+      endpointBidders: [top.id, other.id],
+    });
+    const lead = await makeLead(db, agency.id, campaign.id);
+    await startLead(suite.client, suite.worker.taskQueue, lead);
+    const offer = await waitForOffer(db, lead.id);
+    expect(await placeBid(suite.client, offer, feed.id, 30)).toMatchObject({ result: 'accepted' });
+    // Start (route, open, ping activity, window timer); the feed bid's Update (its record); the pings answered (both
+    // bids recorded); the window's end (rank, reserve, post activity); the post answered (the sale, completion).
+    const cost = await costOf(suite.client, leadWorkflowId(lead.id));
+    expect(cost.tasks).toBeLessThanOrEqual(5);
+    expect(cost.events).toBeLessThanOrEqual(40);
+    // Its history: 8.3–8.7 kB with its three bids (9.3 before small histories, #26).
+    expect((await encodedHistory(suite.client, leadWorkflowId(lead.id))).length).toBeLessThanOrEqual(10 * 1024);
+    await waitForLeadStatus(db, lead.id, 'sold');
+    expect(await assignmentsFor(db, lead.id)).toEqual([expect.objectContaining({ buyerId: top.id, price: 40 })]);
   } finally {
     await fleet.close();
   }

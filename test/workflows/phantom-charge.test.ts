@@ -10,7 +10,14 @@ import { sql } from 'drizzle-orm';
 
 import { attemptDecision } from '../../db/claim-attempts';
 import { sellOffer } from '../../db/sales';
-import { assignmentsFor, balanceOf, claim, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
+import {
+  assignmentsFor,
+  balanceOf,
+  claim,
+  waitForLeadStatus,
+  waitForOffer,
+  waitForOfferWindow,
+} from '../helpers/lifecycle';
 import { holdLock, tracked, waitingOnLock } from '../helpers/locks';
 import { lifecycleSuite } from '../helpers/suite';
 import { eventually, startLead } from '../helpers/temporal';
@@ -26,7 +33,10 @@ async function openOffer() {
   const campaign = await makeCampaign(db, agency.id, { claimWindowSeconds: 2, price: { base: 20 } });
   const lead = await makeLead(db, agency.id, campaign.id);
   await startLead(suite.client, suite.worker.taskQueue, lead);
-  return { lead, buyer, offer: await waitForOffer(db, lead.id) };
+  const offer = await waitForOffer(db, lead.id);
+  // Opened in its workflow (the paperwork written): the locks below then hold only the sale they are meant for.
+  await waitForOfferWindow(suite.client, offer.workflowId);
+  return { lead, buyer, offer };
 }
 
 /** Until the offer's window is over by the workflow's clock: its desk refuses claims as `offer_closed`. */

@@ -11,56 +11,32 @@
 import { Worker } from '@temporalio/worker';
 import { and, eq } from 'drizzle-orm';
 
-import { SYSTEM } from '../../db/audit';
-import { saveEndpoint } from '../../db/endpoints';
+import { POST_SENDS } from '../../activities/endpoints';
 import { leadTimeline } from '../../db/offers';
-import { ledgerEntries } from '../../db/schema';
+import { buyerAlerts, ledgerEntries } from '../../db/schema';
 import { leadWorkflowId } from '../../domain/ids';
 import type { PingTree } from '../../domain/types';
 import { manualActionUpdate } from '../../workflows/messages';
 import {
   BEHAVIOURS,
-  type Fleet,
-  fleetEndpointSettings,
-  type FleetServer,
+  endpointFleetForFile,
+  makeEndpointBuyer,
+  pingsTo,
+  postsTo,
   type Script,
-  startEndpointFleet,
 } from '../helpers/endpoint-fleet';
 import { recordHistory } from '../helpers/histories';
-import { assignmentsFor, balanceOf, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
+import { assignmentsFor, balanceOf, ledgerOf, waitForLeadStatus, waitForOffer } from '../helpers/lifecycle';
 import { lifecycleSuite } from '../helpers/suite';
 import { startLead, workflowBundle } from '../helpers/temporal';
 import { makeAgency, makeBuyer, makeCampaign, makeLead } from '../helpers/world';
 
 const suite = lifecycleSuite({ delivery: { allowlist: '127.0.0.1' } });
-let fleet: Fleet;
-
-beforeAll(() => {
-  fleet = startEndpointFleet();
-});
-
-afterAll(async () => {
-  await fleet.close();
-});
+const fleet = endpointFleetForFile();
 
 /** A buyer with `credits` whose endpoint is a fleet server answering `script`. */
-async function endpointBuyer(agencyId: string, script: Script, opts: { credits?: number; timeoutMs?: number } = {}) {
-  const server = await fleet.add(script);
-  const buyer = await makeBuyer(suite.db, agencyId, { credits: opts.credits ?? 100 });
-  const settings = fleetEndpointSettings(server, { timeoutMs: opts.timeoutMs ?? 1500 });
-  const saved = await saveEndpoint(suite.db, { agencyId, buyerId: buyer.id, settings, by: SYSTEM });
-  if (saved === 'missing_secret') throw new Error('missing secret');
-  return { id: buyer.id, server };
-}
-
-const pings = (s: FleetServer) => s.received.filter((r) => r.path === '/ping');
-const posts = (s: FleetServer) => s.received.filter((r) => r.path === '/post');
-
-/** Every ledger entry of the lead, as [buyer, kind, amount]. */
-async function ledgerOf(leadId: string) {
-  const rows = await suite.db.select().from(ledgerEntries).where(eq(ledgerEntries.leadId, leadId));
-  return rows.map((e) => [e.buyerId, e.kind, e.amount] as const);
-}
+const endpointBuyer = (agencyId: string, script: Script, opts: { credits?: number; timeoutMs?: number } = {}) =>
+  makeEndpointBuyer(suite.db, fleet, agencyId, script, opts);
 
 async function runTree(agencyId: string, tiers: PingTree['tiers'], opts: { fallbackCampaignId?: string } = {}) {
   const campaign = await makeCampaign(suite.db, agencyId, {
@@ -83,6 +59,13 @@ test("tier 1's best post is rejected: the lead is sold to tier 1's second bid at
   const low = await endpointBuyer(agency.id, BEHAVIOURS.bid(15)); // below the floor
   const nope = await endpointBuyer(agency.id, BEHAVIOURS.reject());
   const tier2 = await endpointBuyer(agency.id, BEHAVIOURS.bid(90));
+  // Eligible for the campaign (it has no buyer pool) but in no tier: targeted, never asked – nor alerted, though it
+  // asks for offer alerts by SMS (a tree's offer is not on the feed and nobody claims it).
+  const outsider = await makeBuyer(db, agency.id, {
+    credits: 100,
+    delivery: { smsTo: '+15125550101' },
+    alerts: { channels: ['sms'] },
+  });
   const { lead, offer } = await runTree(agency.id, [
     { buyerIds: [best.id, second.id, low.id, nope.id], floor: 20 },
     { buyerIds: [tier2.id], floor: 20 },
@@ -93,7 +76,7 @@ test("tier 1's best post is rejected: the lead is sold to tier 1's second bid at
   await handle.result();
 
   expect(await assignmentsFor(db, lead.id)).toEqual([expect.objectContaining({ buyerId: second.id, price: 40 })]);
-  expect((await ledgerOf(lead.id)).sort()).toEqual(
+  expect((await ledgerOf(db, lead.id)).sort()).toEqual(
     [
       [best.id, 'reserve', -50],
       [best.id, 'release', 50],
@@ -105,31 +88,54 @@ test("tier 1's best post is rejected: the lead is sold to tier 1's second bid at
   expect(await balanceOf(db, best.id)).toBe(100);
   expect(await balanceOf(db, second.id)).toBe(60);
   // Tier 1 pinged together; only the winners posted, each with the sale's key; tier 2 never pinged.
-  for (const b of [best, second, low, nope]) expect(pings(b.server)).toHaveLength(1);
-  expect(pings(tier2.server)).toHaveLength(0);
-  expect(posts(low.server)).toHaveLength(0);
-  expect(posts(best.server).map((p) => p.headers['idempotency-key'])).toEqual([`sale:${offer.id}:${best.id}`]);
-  expect(posts(second.server).map((p) => p.headers['idempotency-key'])).toEqual([`sale:${offer.id}:${second.id}`]);
-  expect(JSON.parse(posts(second.server)[0]!.body)).toMatchObject({ ping_id: expect.any(String), lead_id: lead.id });
+  for (const b of [best, second, low, nope]) expect(pingsTo(b.server)).toHaveLength(1);
+  expect(pingsTo(tier2.server)).toHaveLength(0);
+  expect(postsTo(low.server)).toHaveLength(0);
+  expect(postsTo(best.server).map((p) => p.headers['idempotency-key'])).toEqual([`sale:${offer.id}:${best.id}`]);
+  expect(postsTo(second.server).map((p) => p.headers['idempotency-key'])).toEqual([`sale:${offer.id}:${second.id}`]);
+  expect(JSON.parse(postsTo(second.server)[0]!.body)).toMatchObject({ ping_id: expect.any(String), lead_id: lead.id });
 
   const timeline = await leadTimeline(db, lead.id);
   const of = (type: string) => timeline.filter((e) => e.type === type);
+  // Each ping says its tier.
   expect(
     of('pinged')
-      .map((e) => [e.buyerId, e.data?.bid ?? null, e.reason ?? null])
+      .map((e) => [e.buyerId, e.data?.tier, e.data?.bid ?? null, e.reason ?? null])
       .sort(),
   ).toEqual(
     [
-      [best.id, 50, null],
-      [second.id, 40, null],
-      [low.id, 15, null],
-      [nope.id, null, 'not in our area'],
+      [best.id, 1, 50, null],
+      [second.id, 1, 40, null],
+      [low.id, 1, 15, null],
+      [nope.id, 1, null, 'not in our area'],
     ].sort(),
   );
+  // Only the pinged buyers took part, so only they lost it; tier 2 (never pinged once tier 1 sold) and the eligible
+  // buyer outside the tree were targeted and nothing more – no claim attempt, no loss.
+  expect(
+    of('lost')
+      .map((e) => [e.buyerId, e.reason])
+      .sort(),
+  ).toEqual(
+    [
+      [best.id, 'taken'],
+      [low.id, 'taken'],
+      [nope.id, 'taken'],
+    ].sort(),
+  );
+  for (const bystander of [tier2.id, outsider.id])
+    expect(timeline.filter((e) => e.buyerId === bystander).map((e) => e.type)).toEqual(['targeted']);
+  expect(await db.select().from(buyerAlerts).where(eq(buyerAlerts.offerId, offer.id))).toEqual([]);
+  expect(of('claim_attempted').map((e) => e.buyerId)).toEqual([second.id]);
   expect(of('posted').map((e) => e.buyerId)).toEqual([best.id, second.id]);
   expect(of('post_rejected')).toEqual([expect.objectContaining({ buyerId: best.id, reason: 'duplicate lead' })]);
   expect(of('post_accepted')).toEqual([expect.objectContaining({ buyerId: second.id })]);
   expect(of('won')).toEqual([expect.objectContaining({ buyerId: second.id })]);
+  // The timeline tells it in the order it happened: the post, the buyer's acceptance (at its answer), the sale.
+  const sale = timeline
+    .filter((e) => e.buyerId === second.id && ['posted', 'post_accepted', 'won'].includes(e.type))
+    .map((e) => e.type);
+  expect(sale).toEqual(['posted', 'post_accepted', 'won']);
 
   const history = await handle.fetchHistory();
   await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, offer.workflowId);
@@ -152,8 +158,8 @@ test('nothing in tier 1 can take it (500, malformed, too slow, cannot pay): tier
   await waitForLeadStatus(db, lead.id, 'sold', 30_000);
   expect(await assignmentsFor(db, lead.id)).toEqual([expect.objectContaining({ buyerId: t2.id, price: 25 })]);
   // The buyer that could not hold its bid was never posted; nobody but the winner was charged.
-  expect(posts(poor.server)).toHaveLength(0);
-  expect((await ledgerOf(lead.id)).filter(([, kind]) => kind === 'charge')).toEqual([[t2.id, 'charge', -25]]);
+  expect(postsTo(poor.server)).toHaveLength(0);
+  expect((await ledgerOf(db, lead.id)).filter(([, kind]) => kind === 'charge')).toEqual([[t2.id, 'charge', -25]]);
   expect(await balanceOf(db, poor.id)).toBe(15);
   const outcomes = (await leadTimeline(db, lead.id))
     .filter((e) => e.type === 'pinged')
@@ -166,6 +172,19 @@ test('nothing in tier 1 can take it (500, malformed, too slow, cannot pay): tier
       [poor.id, 'accepted'],
       [t2.id, 'accepted'],
     ]),
+  );
+  // The tier each was pinged in.
+  const tiers = (await leadTimeline(db, lead.id))
+    .filter((e) => e.type === 'pinged')
+    .map((e) => [e.buyerId, e.data?.tier]);
+  expect(tiers.sort()).toEqual(
+    [
+      [broken.id, 1],
+      [garbled.id, 1],
+      [slow.id, 1],
+      [poor.id, 1],
+      [t2.id, 2],
+    ].sort(),
   );
 });
 
@@ -186,13 +205,28 @@ test('no tier sells: the lead falls to the fallback campaign; no charge without 
   );
   await waitForLeadStatus(db, lead.id, 'sold', 30_000);
   expect(await assignmentsFor(db, lead.id)).toEqual([expect.objectContaining({ buyerId: pushBuyer.id })]);
-  expect(posts(cheap.server)).toHaveLength(0);
-  const ledger = await ledgerOf(lead.id);
+  expect(postsTo(cheap.server)).toHaveLength(0);
+  const ledger = await ledgerOf(db, lead.id);
   expect(ledger.filter(([, kind]) => kind === 'charge')).toEqual([[pushBuyer.id, 'charge', -10]]);
   expect(await balanceOf(db, refuses.id)).toBe(100);
   expect(await balanceOf(db, cheap.id)).toBe(100);
-  const fell = (await leadTimeline(db, lead.id)).filter((e) => e.type === 'fell_through');
+  const timeline = await leadTimeline(db, lead.id);
+  const fell = timeline.filter((e) => e.type === 'fell_through');
   expect(fell).toEqual([expect.objectContaining({ data: expect.objectContaining({ toCampaignId: fallback.id }) })]);
+  // The tree's offer expired unsold: both pinged buyers lost it as such; the push buyer (eligible on the tree's
+  // offer too, never pinged) lost nothing there and won the fallback's.
+  const treeOffer = fell[0]!.offerId;
+  expect(
+    timeline
+      .filter((e) => e.type === 'lost' && e.offerId === treeOffer)
+      .map((e) => [e.buyerId, e.reason])
+      .sort(),
+  ).toEqual(
+    [
+      [refuses.id, 'expired'],
+      [cheap.id, 'expired'],
+    ].sort(),
+  );
 });
 
 test('a post that never answers: the lead goes to review as post_unknown, the reserve held, nothing charged, no second buyer posted', async () => {
@@ -200,7 +234,7 @@ test('a post that never answers: the lead goes to review as post_unknown, the re
   const agency = await makeAgency(db);
   const silent = await endpointBuyer(
     agency.id,
-    { ping: { answer: 'bid', bid: 45 }, post: { answer: 'slow', delayMs: 3_000 } },
+    { ping: { answer: 'bid', bid: 45 }, post: { answer: 'hold' } },
     { timeoutMs: 400 },
   );
   const next = await endpointBuyer(agency.id, BEHAVIOURS.bid(30));
@@ -213,9 +247,12 @@ test('a post that never answers: the lead goes to review as post_unknown, the re
   expect(timeline.filter((e) => e.type === 'posted')).toEqual([
     expect.objectContaining({ buyerId: silent.id, data: expect.objectContaining({ outcome: 'unknown' }) }),
   ]);
-  expect(posts(silent.server).map((p) => p.headers['idempotency-key'])).toEqual([`sale:${offer.id}:${silent.id}`]);
-  expect(posts(next.server)).toHaveLength(0);
-  expect(await ledgerOf(lead.id)).toEqual([[silent.id, 'reserve', -45]]);
+  // Sent POST_SENDS times, each time with the sale's key, before a person is asked.
+  expect(postsTo(silent.server).map((p) => p.headers['idempotency-key'])).toEqual(
+    Array<string>(POST_SENDS).fill(`sale:${offer.id}:${silent.id}`),
+  );
+  expect(postsTo(next.server)).toHaveLength(0);
+  expect(await ledgerOf(db, lead.id)).toEqual([[silent.id, 'reserve', -45]]);
   expect(await balanceOf(db, silent.id)).toBe(55);
   expect(await assignmentsFor(db, lead.id)).toEqual([]);
   const [reserve] = await db
@@ -230,7 +267,7 @@ test('a post that never answers: the lead goes to review as post_unknown, the re
   const result = await handle.executeUpdate(manualActionUpdate, { args: [{ action: 'assign', buyerId: silent.id }] });
   expect(result).toMatchObject({ action: 'assign', sale: { result: 'won' } });
   await waitForLeadStatus(db, lead.id, 'sold');
-  const entries = await ledgerOf(lead.id);
+  const entries = await ledgerOf(db, lead.id);
   expect(entries.filter(([, kind]) => kind === 'reserve' || kind === 'release')).toEqual([
     [silent.id, 'reserve', -45],
     [silent.id, 'release', 45],
@@ -245,7 +282,7 @@ test('a lead held as post_unknown and then rejected by a person gives the held b
   const agency = await makeAgency(db);
   const silent = await endpointBuyer(
     agency.id,
-    { ping: { answer: 'bid', bid: 35 }, post: { answer: 'slow', delayMs: 3_000 } },
+    { ping: { answer: 'bid', bid: 35 }, post: { answer: 'hold' } },
     { timeoutMs: 400 },
   );
   const { lead } = await runTree(agency.id, [{ buyerIds: [silent.id], floor: 20 }]);
@@ -256,7 +293,7 @@ test('a lead held as post_unknown and then rejected by a person gives the held b
     args: [{ action: 'reject', reason: 'buyer says it never got it' }],
   });
   await waitForLeadStatus(db, lead.id, 'rejected');
-  expect(await ledgerOf(lead.id)).toEqual([
+  expect(await ledgerOf(db, lead.id)).toEqual([
     [silent.id, 'reserve', -35],
     [silent.id, 'release', 35],
   ]);

@@ -31,9 +31,16 @@ const REPRESENTATIVE_RUNS = [
   'highest-bid-auction',
 ];
 
+/** Paths only the lean lifecycle has (#22: buyers' own systems in the auction), each behind its patch. */
+const LEAN_ONLY_RUNS = ['ping-tree-won', 'highest-bid-endpoints-won'];
+
+/** Small histories (#26): the route, the sale and the claim's answer with ids and the values the workflow decides on. */
+const SMALL_HISTORY_RUNS = ['first-claim-small-history'];
+
 test('the replay fixtures cover the representative runs, as the lean lifecycle ran them and as the first one (v1-) did', () => {
   const names = files.map((f) => f.replace(/\.json$/, ''));
   expect(names).toEqual(expect.arrayContaining([...REPRESENTATIVE_RUNS, ...REPRESENTATIVE_RUNS.map((n) => `v1-${n}`)]));
+  expect(names).toEqual(expect.arrayContaining([...LEAN_ONLY_RUNS, ...SMALL_HISTORY_RUNS]));
 });
 
 test.each(files)('%s replays against the current workflow code', async (file) => {

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 
 import { Client, Connection, ScheduleOverlapPolicy } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
 import { eq, sql } from 'drizzle-orm';
 
 import { withIdempotency } from '../../api/idempotency';
@@ -20,7 +21,13 @@ import { createInProcessBus } from '../../db/offer-bus';
 import { idempotencyRecords } from '../../db/schema';
 import { serveMetrics } from '../../observability/metrics';
 import { ensureTemporalCli } from '../../temporal/dev-server';
-import { ensureSchedules, PERIODIC_JOBS, type PeriodicJob, scheduleIdOf } from '../../worker/schedules';
+import {
+  ensureSchedules,
+  keepEnsuringSchedules,
+  PERIODIC_JOBS,
+  type PeriodicJob,
+  scheduleIdOf,
+} from '../../worker/schedules';
 import { openTestPostgres } from '../helpers/db';
 import { waitForLeadStatus } from '../helpers/lifecycle';
 import { sample } from '../helpers/metrics';
@@ -132,6 +139,53 @@ test('workers starting at once create each schedule once; a changed interval is 
   } finally {
     await deleteAll(suite.client, taskQueue);
     for (const o of others) await o.close();
+  }
+});
+
+test('a worker whose schedules cannot be made yet keeps trying in the background and makes them once Temporal answers', async () => {
+  // The namespace does not exist yet: every attempt fails, as a describe does on a cluster that has just started.
+  const namespace = `ns-${crypto.randomUUID()}`;
+  const taskQueue = `test-${crypto.randomUUID()}`;
+  const connection = await Connection.connect({ address: temporalAddress() });
+  const failures: number[] = [];
+  const ensuring = keepEnsuringSchedules(new Client({ connection, namespace }), taskQueue, {
+    onFailure: (_err, attempt) => failures.push(attempt),
+    firstDelayMs: 200,
+    maxDelayMs: 1_000,
+  });
+  try {
+    await eventually(async () => failures.length >= 2 || undefined, 20_000, 'two failed attempts');
+    await connection.workflowService.registerNamespace({
+      namespace,
+      workflowExecutionRetentionPeriod: msToTs('1 day'),
+    });
+    const done = await ensuring.done;
+    expect(done).toEqual(Object.fromEntries(PERIODIC_JOBS.map((j) => [scheduleIdOf(taskQueue, j), 'created'])));
+    expect(failures.slice(0, 2)).toEqual([1, 2]);
+    const client = new Client({ connection, namespace });
+    const d = await client.schedule.getHandle(scheduleIdOf(taskQueue, PERIODIC_JOBS[0]!)).describe();
+    expect(d.action).toMatchObject({ workflowType: PERIODIC_JOBS[0]!.workflowType, taskQueue });
+    await deleteAll(client, taskQueue);
+  } finally {
+    await ensuring.stop();
+    await connection.close();
+  }
+}, 90_000);
+
+test('stopping a worker that is still retrying its schedules ends the retries at once', async () => {
+  const connection = await Connection.connect({ address: temporalAddress() });
+  let failed = 0;
+  const ensuring = keepEnsuringSchedules(new Client({ connection, namespace: `ns-${crypto.randomUUID()}` }), 'q', {
+    onFailure: () => (failed += 1),
+    firstDelayMs: 60_000,
+  });
+  try {
+    await eventually(async () => failed >= 1 || undefined, 20_000, 'a failed attempt');
+    await ensuring.stop();
+    expect(await ensuring.done).toBeNull();
+    expect(failed).toBe(1);
+  } finally {
+    await connection.close();
   }
 });
 

@@ -12,6 +12,7 @@ import { credits } from '../shared/format';
 import type { Campaign, Schemas } from '../shared/types';
 import { Badge, Button, Empty, Field, Panel, toast, useAction } from '../shared/ui';
 import { MODE_LABEL, STRATEGY_LABEL } from './campaign-editor/form';
+import { PingTreeSummary } from './campaign-editor/PingTreeTiers';
 import { useConsole } from './context';
 import { Link, navigate } from './router';
 
@@ -79,6 +80,11 @@ export function Campaigns() {
                         <div class="muted">{STRATEGY_LABEL[c.pushStrategy]}</div>
                       ) : c.auction === 'highest_bid' ? (
                         <div class="muted">highest bid</div>
+                      ) : c.auction === 'ping_tree' && c.pingTree ? (
+                        <div class="muted">
+                          ping tree
+                          <PingTreeSummary tree={c.pingTree} />
+                        </div>
                       ) : null}
                     </td>
                     <td class="num">{c.mode === 'ping_post' ? `${c.claimWindowSeconds} s` : '–'}</td>

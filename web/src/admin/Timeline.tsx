@@ -14,6 +14,7 @@ import type {
   Candidate,
   ClaimFailureReason,
   ExclusionReason,
+  PingedEventData,
   SendingChannel,
   TimelineEvent,
   TimelineEventType,
@@ -361,12 +362,15 @@ function describe(
     case 'posted':
     case 'post_rejected':
     case 'post_accepted': {
-      // Buyers' own systems (#22): the bid or the reason; the raw answer is in the buyer's endpoint log.
+      // Buyers' own systems (#22): the bid or the reason; the raw answer is in the buyer's endpoint log. A ping of a
+      // ping tree says its tier first (in the compact timeline of the lead's page too, which shows no chips).
       const chips: [string, string][] = [];
+      const tier = e.type === 'pinged' ? (d as Partial<PingedEventData>).tier : undefined;
       if (typeof d.latencyMs === 'number') chips.push(['latency', `${d.latencyMs} ms`]);
       if (d.outcome && d.outcome !== 'accepted') chips.push(['outcome', String(d.outcome)]);
       const bid = typeof d.bid === 'number' ? `bid ${credits(d.bid)}` : '';
-      return { text: [bid, e.reason ?? ''].filter(Boolean).join(' · '), chips };
+      const tierText = typeof tier === 'number' ? `tier ${tier}` : '';
+      return { text: [tierText, bid, e.reason ?? ''].filter(Boolean).join(' · '), chips };
     }
     case 'lost':
       return {

@@ -37,6 +37,7 @@ export type LeadFields = Schemas['LeadFields'];
 export type LedgerEntry = Schemas['LedgerEntryView'];
 export type ServiceLine = Schemas['ServiceLineView'];
 export type TimelineEvent = Schemas['TimelineEventView'];
+export type PingedEventData = Schemas['PingedEventData'];
 export type WonLead = Schemas['WonLeadView'];
 export type PriceRules = Schemas['PriceRules'];
 export type ClaimWonAnswer = Schemas['ClaimWon'];

@@ -8,7 +8,9 @@ import { Button, ErrorNote, Loading, Panel, toast } from '../../shared/ui';
 import { BuyerPricesPanel } from '../BuyerSide';
 import { useConsole } from '../context';
 import { Link, navigate } from '../router';
+import { EndpointBiddersPanel } from './EndpointBidders';
 import { useCampaignForm } from './form';
+import { PingTreePanel } from './PingTreeTiers';
 import { PricingPanel } from './PricingRules';
 import {
   BasicsFields,
@@ -68,6 +70,8 @@ export function CampaignEditor({ id }: { id: string | null }) {
             <ConsentCertificatePanel form={form} />
           </div>
         </div>
+        {form.f.mode === 'ping_post' && form.f.auction === 'ping_tree' ? <PingTreePanel form={form} /> : null}
+        <EndpointBiddersPanel form={form} />
         <BuyerPoolPanel form={form} />
         {form.error ? <ErrorNote error={form.error} /> : null}
         <div class="row-actions">

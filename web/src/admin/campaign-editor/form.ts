@@ -70,6 +70,16 @@ export interface Form {
   certificateProvider: '' | ConsentCertificateRule['provider'];
   certificateMaxAgeHours: string;
   certificateOnFailure: ConsentCertificateRule['onClaimFailure'];
+  /** Highest bid: the buyers whose endpoints bid (EndpointBidders.tsx). */
+  endpointBidders: string[];
+  /** The ping tree's tiers in order (auction `ping_tree`; PingTreeTiers.tsx edits them). */
+  tiers: TierRow[];
+}
+
+/** One ping-tree tier as the inputs hold it: its floor, and its endpoint buyers. */
+export interface TierRow {
+  floor: string;
+  buyerIds: string[];
 }
 
 /** The form's lists of rule rows. */
@@ -108,6 +118,8 @@ function formOf(c: Campaign | null, serviceLine: string): Form {
     certificateProvider: c?.consentCertificate?.provider ?? '',
     certificateMaxAgeHours: String((c?.consentCertificate?.maxAgeSeconds ?? 86_400) / 3600),
     certificateOnFailure: c?.consentCertificate?.onClaimFailure ?? 'flag',
+    endpointBidders: c?.endpointBidders ?? [],
+    tiers: (c?.pingTree?.tiers ?? []).map((t) => ({ floor: String(t.floor), buyerIds: [...t.buyerIds] })),
   };
 }
 
@@ -164,6 +176,12 @@ function bodyOf(f: Form) {
           onClaimFailure: f.certificateOnFailure,
         }
       : null,
+    endpointBidders:
+      f.mode === 'ping_post' && f.auction === 'highest_bid' && f.endpointBidders.length ? f.endpointBidders : null,
+    pingTree:
+      f.auction === 'ping_tree'
+        ? { tiers: f.tiers.map((t) => ({ buyerIds: t.buyerIds, floor: Number(t.floor) })) }
+        : null,
   };
 }
 

@@ -96,6 +96,7 @@ export function DeliveryModeFields({ form: { f, up, fe } }: Props) {
             <select value={f.auction} onChange={(e) => up({ auction: e.currentTarget.value as AuctionKind })}>
               <option value="first_claim">First valid claim wins</option>
               <option value="highest_bid">Highest sealed bid at close</option>
+              <option value="ping_tree">Ping tree of buyers' own systems</option>
             </select>
           </Field>
           {f.auction === 'highest_bid' ? (
