@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 
-import { GROUPS, mergeResults, selection } from './run-tests';
+import { failureDigest, GROUPS, mergeResults, selection } from './run-tests';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -100,4 +100,47 @@ test('a group that died without a result counts as a crashed suite, so the run f
     { name: 'b', code: 1, result: null },
   ]);
   expect(merged).toMatchObject({ numPassedTests: 3, numRuntimeErrorTestSuites: 1, success: false });
+});
+
+test('the digest names each failed test with the start of its message, and a file that failed before its tests', () => {
+  const digest = failureDigest(
+    {
+      testResults: [
+        {
+          name: `${ROOT}/test/api/a.test.ts`,
+          status: 'failed',
+          assertionResults: [
+            { fullName: 'passes', status: 'passed' },
+            {
+              fullName: 'claims › a second claim loses',
+              status: 'failed',
+              failureMessages: [
+                '\u001b[31mError: expect(received).toBe(expected)\u001b[39m\n\nExpected: "lost"\nReceived: "won"\n    at line 1\n    at line 2',
+              ],
+            },
+          ],
+        },
+        {
+          name: `${ROOT}/test/db/b.test.ts`,
+          status: 'failed',
+          message: 'Cannot find module ./gone',
+          assertionResults: [],
+        },
+        {
+          name: `${ROOT}/test/db/c.test.ts`,
+          status: 'passed',
+          assertionResults: [{ fullName: 'fine', status: 'passed' }],
+        },
+      ],
+    },
+    3,
+  );
+  expect(digest).toEqual([
+    '  FAIL test/api/a.test.ts › claims › a second claim loses',
+    '      Error: expect(received).toBe(expected)',
+    '      Expected: "lost"',
+    '      Received: "won"',
+    '  FAIL test/db/b.test.ts (the file failed)',
+    '      Cannot find module ./gone',
+  ]);
 });
