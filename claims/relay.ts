@@ -39,6 +39,7 @@ import {
   type TimelineEventInput,
 } from '../db/offers';
 import { claimContext, wonClaimOf } from '../db/sales';
+import { buyersSee } from '../domain/offer-view';
 import type { BidRefusalReason, ClaimFailureReason } from '../domain/types';
 import { DeadlineExceeded, executeBid, executeClaim } from '../temporal/calls';
 import type { DecidedOffers } from './decided-offers';
@@ -218,6 +219,10 @@ export class ClaimRelay {
     const context = await claimContext(db, offerId, buyer.buyerId);
     if (!context || context.offer.agencyId !== buyer.agencyId) throw notFound('offer');
     const { offer } = context;
+    // An offer buyers do not take part in (push, manual, a ping tree's: `buyersSee`) is not one to claim, and not one
+    // they were shown: not found, as in the offer list. Its buyer's own sale (a push, an accepted post) still
+    // answers as a win, below.
+    if (!buyersSee(offer) && !context.prior) throw notFound('offer');
     const refuse = async (reason: ClaimFailureReason): Promise<ClaimAnswer> => {
       await recordClaimRefusal(this.write, offer, buyer.buyerId, requestId, channel, reason);
       return claimRefusal(reason);
@@ -323,7 +328,7 @@ export class ClaimRelay {
   ): Promise<BidAnswer> {
     const { db } = this.deps;
     const offer = await getOffer(db, offerId);
-    if (!offer || offer.agencyId !== buyer.agencyId) throw notFound('offer');
+    if (!offer || offer.agencyId !== buyer.agencyId || !buyersSee(offer)) throw notFound('offer');
     const target = await buyerStanding(db, offer, buyer.buyerId);
     if (!target?.eligible) return bidRefusal('not_targeted');
     if (offer.kind !== 'ping_post' || offer.auction !== 'highest_bid') return bidRefusal('not_an_auction');

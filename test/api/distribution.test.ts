@@ -532,6 +532,15 @@ test("a ping tree's offer is not in the open-offer list of a buyer eligible for 
     const timeline = await h.http.get(`/v1/offers/${offerId}/timeline`).set(bearer(adminKey));
     expect(timeline.body.events.map((e: { type: string }) => e.type)).not.toContain('viewed');
   }
+  // Nor claimed or bid on: an offer the buyer is not shown is not found, open or closed, and leaves no attempt.
+  for (const offerId of [treeOpen, treeClosed]) {
+    const claimed = await h.http.post(`/v1/offers/${offerId}/claim`).set(bearer(buyer.apiKey)).send({});
+    expect([claimed.status, claimed.body.code]).toEqual([404, 'not_found']);
+    const bid = await h.http.post(`/v1/offers/${offerId}/bids`).set(bearer(buyer.apiKey)).send({ amount: 50 });
+    expect([bid.status, bid.body.code]).toEqual([404, 'not_found']);
+    const timeline = await h.http.get(`/v1/offers/${offerId}/timeline`).set(bearer(adminKey));
+    expect(timeline.body.events.map((e: { type: string }) => e.type)).not.toContain('claim_attempted');
+  }
 });
 
 test('a highest-bid campaign names endpoint bidders (as docs/distribution.md shows): buyers of the agency with an endpoint, each once; anything else, or another auction, is a 400 naming the place', async () => {
