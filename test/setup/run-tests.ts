@@ -17,6 +17,7 @@
  *   npm test                                      everything, split as above (CI: .ci/run)
  *   npm test -- --json --outputFile=<file>        the same, with the merged JSON result
  *   LW_TEST_SPLIT=0 npm test                      everything in one Jest process, --runInBand
+ *   LW_TEST_GROUPS=rest,pages npm test            only these groups, split as above
  *   npm test -- <file or pattern> [jest options]  one Jest process, --runInBand, with exactly those arguments
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -272,10 +273,12 @@ async function runSplit(outputFile: string | null): Promise<number> {
   const colors = process.stdout.isTTY === true;
   const started = Date.now();
   const runs: GroupRun[] = [];
+  const only = process.env.LW_TEST_GROUPS?.split(',').map((g) => g.trim());
   try {
     for (const phase of [1, 2] as const) {
       if (interrupted) break;
-      const groups = GROUPS.filter((g) => g.phase === phase);
+      const groups = GROUPS.filter((g) => g.phase === phase && (!only || only.includes(g.name)));
+      if (groups.length === 0) continue;
       console.log(`\n[npm test] phase ${phase}: ${groups.map((g) => g.name).join(' + ')} (test/setup/run-tests.ts)`);
       runs.push(...(await Promise.all(groups.map((g) => runGroup(g, dir, colors)))));
     }
