@@ -298,17 +298,23 @@ export function fleetEndpointSettings(
   } as EndpointSettings;
 }
 
-/** A buyer of the agency with `credits` (default 100) whose endpoint is a new fleet server answering `script`. */
+/**
+ * A buyer of the agency with `credits` (default 100) whose endpoint is a new fleet server answering `script` (with
+ * its status query when `statusQuery`).
+ */
 export async function makeEndpointBuyer(
   db: Db,
   fleet: Fleet,
   agencyId: string,
   script: Script,
-  opts: { credits?: number; timeoutMs?: number } = {},
+  opts: { credits?: number; timeoutMs?: number; statusQuery?: boolean } = {},
 ): Promise<{ id: string; server: FleetServer }> {
   const server = await fleet.add(script);
   const buyer = await makeBuyer(db, agencyId, { credits: opts.credits ?? 100 });
-  const settings = fleetEndpointSettings(server, { timeoutMs: opts.timeoutMs ?? 1500 });
+  const settings = fleetEndpointSettings(server, {
+    timeoutMs: opts.timeoutMs ?? 1500,
+    ...(opts.statusQuery ? fleetStatusQuery(server) : {}),
+  });
   const saved = await saveEndpoint(db, { agencyId, buyerId: buyer.id, settings, by: SYSTEM });
   if (saved === 'missing_secret') throw new Error('missing secret');
   return { id: buyer.id, server };
