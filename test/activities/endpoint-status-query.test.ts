@@ -21,9 +21,9 @@ import { endpointPostKey } from '../../domain/ids';
 import { openTestPostgres } from '../helpers/db';
 import {
   BEHAVIOURS,
+  endpointFleetForFile,
   endpointOffer,
   fleetEndpointSettings,
-  endpointFleetForFile,
   fleetStatusQuery,
   postsTo,
   type Script,
