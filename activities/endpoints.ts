@@ -12,7 +12,11 @@
  *   timeout, a dropped connection) is resent by the activity's own retry with
  *   the same key (the buyer answers a repeated key with its first answer), and
  *   answered as `unknown` – never taken for a sale or a refusal – once
- *   POST_SENDS sends went unanswered.
+ *   POST_SENDS sends went unanswered. When the endpoint has a status query
+ *   (#22 item 4), each unanswered send asks it first, under the post's key:
+ *   its rules' accepted or rejected is the post's answer (the accepted status
+ *   answer in the endpoint's log is the sale's proof, as an accepted post is);
+ *   anything else leaves the send unanswered.
  *
  * Both answer small plain data (no request or answer bodies: those are in the
  * log), so the workflow's history stays small.
@@ -23,7 +27,7 @@ import { endpointForCalls, endpointsOfBuyers, openedForCalls, recordEndpointCall
 import { leadById } from '../db/leads';
 import { appendEvents, eligibleTargetPrices } from '../db/offers';
 import { type EndpointCallOutcome, isPingable, type PingedEventData } from '../domain/endpoints';
-import { type CallDeps, pingTier, postLead, type PostOutcome } from '../lib/endpoint-calls';
+import { type CallDeps, pingTier, postLead, type PostOutcome, queryStatus } from '../lib/endpoint-calls';
 import { resolveDeliveryConfig } from './channels/config';
 import type { ActivityDeps } from './deps';
 
@@ -194,7 +198,20 @@ export function endpointActivities({ db, delivery }: ActivityDeps) {
     const [lead, endpoint] = await Promise.all([loadLead(input.leadId), endpointForCalls(db, input.buyerId)]);
     if (!endpoint) return { result: 'failed', outcome: 'error', reason: 'the buyer has no endpoint', latencyMs: 0 };
     const values = { fields: lead.fields, leadId: lead.id, pingId: input.pingId, bid: input.bid };
-    const r = await postLead(endpoint, { id: lead.id, values }, input.idempotencyKey, deps());
-    return { result: r.result, outcome: r.outcome, reason: r.reason, latencyMs: Math.round(r.latencyMs) };
+    const calls = deps();
+    const r = await postLead(endpoint, { id: lead.id, values }, input.idempotencyKey, calls);
+    if (r.result !== 'unknown' || !endpoint.statusUrl || !endpoint.statusRules)
+      return { result: r.result, outcome: r.outcome, reason: r.reason, latencyMs: Math.round(r.latencyMs) };
+    // Sent, unanswered: the buyer's status query says whether it took the post (once per send, before any resend).
+    const s = await queryStatus(endpoint, { leadId: lead.id, pingId: input.pingId }, input.idempotencyKey, calls);
+    const latencyMs = Math.round(r.latencyMs + s.latencyMs);
+    if (s.result === 'unknown')
+      return {
+        result: 'unknown',
+        outcome: r.outcome,
+        reason: `${r.reason ?? r.outcome}; status query: ${s.reason ?? s.outcome}`,
+        latencyMs,
+      };
+    return { result: s.result, outcome: s.outcome, reason: s.reason, latencyMs };
   }
 }

@@ -40,9 +40,10 @@ export async function endpointOfBuyer(db: DbOrTx, buyerId: string): Promise<Endp
 }
 
 /** What the audit log says of an endpoint (never its secret). */
-const summary = (s: Pick<EndpointRow, 'pingUrl' | 'postUrl' | 'authKind' | 'status' | 'timeoutMs'>) => ({
+const summary = (s: Pick<EndpointRow, 'pingUrl' | 'postUrl' | 'statusUrl' | 'authKind' | 'status' | 'timeoutMs'>) => ({
   pingUrl: s.pingUrl,
   postUrl: s.postUrl,
+  statusUrl: s.statusUrl,
   authKind: s.authKind,
   status: s.status,
   timeoutMs: s.timeoutMs,
@@ -246,7 +247,8 @@ SELECT id, agency_id, status, before FROM moved`;
 /** The calls of a batch that move their endpoint's health: not test calls, not those that pause it at once. */
 const counted = (c: CallToRecord) => c.call.kind !== 'test' && !c.pauseNow;
 const resets = (c: CallToRecord) => c.call.outcome === 'accepted' || c.call.outcome === 'rejected';
-const fails = (c: CallToRecord) => FAILING_OUTCOMES.has(c.call.outcome);
+/** A status query left unanswered does not lengthen the run: its post's own unanswered send already did. */
+const fails = (c: CallToRecord) => c.call.step !== 'status' && FAILING_OUTCOMES.has(c.call.outcome);
 
 /** Each endpoint's health move over a batch's calls (those that move none are left out). */
 function healthOf(items: CallToRecord[]): HealthMove[] {
@@ -392,7 +394,8 @@ export async function recordEndpointCall(
 
 /**
  * When the buyer's endpoint accepted the post sent with this idempotency key (the sale's proof, #22), or null when
- * it never did. Read from endpoint_call_facts, which are kept for good: the log itself keeps only each endpoint's
+ * it never did: the post's own accepted answer, or the endpoint's status query answering accepted for that key (a
+ * post sent but unanswered, #22 item 4) – both recorded calls under the sale's key, whichever came first. Read from endpoint_call_facts, which are kept for good: the log itself keeps only each endpoint's
  * last ENDPOINT_LOG_SIZE calls, and a busy endpoint's pings may trim an accepted post from it before its sale
  * commits (after a worker's restart, say).
  */
@@ -404,7 +407,7 @@ export async function acceptedPostAt(db: DbOrTx, buyerId: string, idempotencyKey
       and(
         eq(endpointCallFacts.buyerId, buyerId),
         eq(endpointCallFacts.idempotencyKey, idempotencyKey),
-        eq(endpointCallFacts.step, 'post'),
+        inArray(endpointCallFacts.step, ['post', 'status']),
         eq(endpointCallFacts.outcome, 'accepted'),
       ),
     )

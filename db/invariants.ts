@@ -26,6 +26,7 @@
  *                    for the others; a payment's refunded and disputed credits are its rows'
  * - endpoint_charges: no charge without an accepted post: every endpoint sale (its `won` event under the sale's
  *                    key, `sale:<offer>:<buyer>`) has an accepted post under that key in endpoint_call_facts
+ *                    (the post's own answer, or its status query's: step `status`, #22 item 4)
  * - endpoint_posts:   at most one buyer posted per offer while a post is unresolved: no second buyer's post
  *                    of an offer before the first buyer's post had an answer other than `unknown`
  * - endpoint_reserves: every reserve of a bid is given back (released) exactly once, its amount – the
@@ -337,15 +338,15 @@ export async function ledgerInvariants(
                         WHERE e.offer_id = a.offer_id AND e.buyer_id = a.buyer_id AND e.type = 'won'
                           AND e.data ->> 'requestId' = ${saleKeyOf('a.offer_id', 'a.buyer_id')}) ${scoped('a')}`,
     sql`SELECT a.id, a.offer_id, a.lead_id, a.buyer_id, a.price, ${saleKeyOf('a.offer_id', 'a.buyer_id')} AS sale_key,
-               (SELECT string_agg(f.outcome, ',' ORDER BY f.created_at) FROM endpoint_call_facts f
-                 WHERE f.buyer_id = a.buyer_id AND f.step = 'post'
+               (SELECT string_agg(f.step || ' ' || f.outcome, ',' ORDER BY f.created_at) FROM endpoint_call_facts f
+                 WHERE f.buyer_id = a.buyer_id AND f.step IN ('post', 'status')
                    AND f.idempotency_key = ${saleKeyOf('a.offer_id', 'a.buyer_id')}) AS posts
           FROM assignments a
          WHERE EXISTS (SELECT 1 FROM offer_events e
                         WHERE e.offer_id = a.offer_id AND e.buyer_id = a.buyer_id AND e.type = 'won'
                           AND e.data ->> 'requestId' = ${saleKeyOf('a.offer_id', 'a.buyer_id')})
            AND NOT EXISTS (SELECT 1 FROM endpoint_call_facts f
-                            WHERE f.buyer_id = a.buyer_id AND f.step = 'post' AND f.outcome = 'accepted'
+                            WHERE f.buyer_id = a.buyer_id AND f.step IN ('post', 'status') AND f.outcome = 'accepted'
                               AND f.idempotency_key = ${saleKeyOf('a.offer_id', 'a.buyer_id')}) ${scoped('a')}`,
     (r) => ({
       message: `assignment ${str(r.id)} (buyer ${str(r.buyer_id)}, price ${str(r.price)}) was sold under ${str(r.sale_key)} and charged, but no post under that key was accepted (posts: ${str(r.posts) || 'none'})`,
@@ -353,15 +354,17 @@ export async function ledgerInvariants(
     }),
   );
 
-  // Each buyer's post of an offer: when it was first recorded, and when it first had an answer other than unknown.
+  // Each buyer's post of an offer: when it was first recorded (a status query follows its post), and when it first
+  // had an answer other than unknown – its own, or the status query's accepted or rejected (#22 item 4).
   const postsByOffer = sql`
     WITH posts AS (
       SELECT o.id AS offer_id, o.lead_id, f.buyer_id,
              min(f.created_at) AS first_at,
-             min(f.created_at) FILTER (WHERE f.outcome <> 'unknown') AS resolved_at
+             min(f.created_at) FILTER (WHERE (f.step = 'post' AND f.outcome <> 'unknown')
+                                          OR (f.step = 'status' AND f.outcome IN ('accepted', 'rejected'))) AS resolved_at
         FROM endpoint_call_facts f
         JOIN offers o ON o.id::text = ${offerOfPostKey(sql`f.idempotency_key`)}
-       WHERE f.step = 'post' AND f.idempotency_key = ${saleKeyOf('o.id', 'f.buyer_id')} ${scoped('f')}
+       WHERE f.step IN ('post', 'status') AND f.idempotency_key = ${saleKeyOf('o.id', 'f.buyer_id')} ${scoped('f')}
        GROUP BY o.id, o.lead_id, f.buyer_id
     )`;
   await check(

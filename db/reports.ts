@@ -425,9 +425,11 @@ function toRow(r: Record<string, unknown>): ReportRowData {
  * - `posts`: posts, one per idempotency key – a resend after a crash carries
  *   the sale's key and is the same post; `postsAccepted` those the buyer took
  *   (on any send), `postAcceptanceRate` accepted ÷ posts; `postsUnknown` those
- *   still unanswered (sent, neither taken nor refused on any send);
+ *   still unanswered (sent, neither taken nor refused on any send). A status
+ *   query's answer (step `status`, #22 item 4) is not a post: it counts
+ *   nowhere alone, but its accepted or rejected resolves its post's key;
  * - `timeouts`: calls unanswered within the endpoint's timeout or the tier's
- *   deadline (`timeout`, `late`), pings and posts.
+ *   deadline (`timeout`, `late`), pings and posts (not status queries).
  */
 export interface EndpointReportRow {
   buyerId: string;
@@ -452,14 +454,15 @@ export async function endpointReport(db: DbOrTx, agencyId: string, range: DateRa
              count(*) FILTER (WHERE step = 'ping' AND outcome NOT IN ('busy', 'refused')) AS pings,
              count(*) FILTER (WHERE step = 'ping' AND outcome = 'accepted') AS bids,
              avg(bid) FILTER (WHERE step = 'ping' AND outcome = 'accepted') AS avg_bid,
-             count(*) FILTER (WHERE outcome IN ('timeout', 'late')) AS timeouts
+             count(*) FILTER (WHERE step IN ('ping', 'post') AND outcome IN ('timeout', 'late')) AS timeouts
       FROM f GROUP BY buyer_id
     ),
     post AS (
       SELECT buyer_id, bool_or(outcome = 'accepted') AS accepted,
-             NOT bool_or(outcome IN ('accepted', 'rejected')) AND bool_or(outcome = 'unknown') AS unresolved
-      FROM f WHERE step = 'post'
+             NOT bool_or(outcome IN ('accepted', 'rejected')) AND bool_or(step = 'post' AND outcome = 'unknown') AS unresolved
+      FROM f WHERE step IN ('post', 'status')
       GROUP BY buyer_id, coalesce(idempotency_key, id::text)
+      HAVING bool_or(step = 'post')
     ),
     p AS (
       SELECT buyer_id, count(*) AS posts, count(*) FILTER (WHERE accepted) AS accepted,

@@ -41,6 +41,7 @@ import type {
   EndpointFormat,
   EndpointMethod,
   EndpointStatus,
+  EndpointStatusMethod,
   EndpointStep,
   LoggedRequest,
   LoggedResponse,
@@ -1553,6 +1554,11 @@ export const buyerEndpoints = pgTable(
     postTemplate: jsonb('post_template').$type<EndpointTemplate>().notNull(),
     pingRules: jsonb('ping_rules').$type<ResponseRules>(),
     postRules: jsonb('post_rules').$type<ResponseRules>().notNull(),
+    /** The optional status query (#22 item 4, migration 0035): asked when a post went unanswered; with its rules. */
+    statusUrl: text('status_url'),
+    statusMethod: text('status_method').$type<EndpointStatusMethod>().notNull().default('GET'),
+    statusTemplate: jsonb('status_template').$type<EndpointTemplate>(),
+    statusRules: jsonb('status_rules').$type<ResponseRules>(),
     status: text('status').$type<EndpointStatus>().notNull().default('active'),
     pauseReason: text('pause_reason'),
     /** `agency` (paused in the console) or `system` (a run of failed calls, a 410, a refused address). */
@@ -1576,6 +1582,11 @@ export const buyerEndpoints = pgTable(
       sql`(${t.pingUrl} IS NULL) = (${t.pingTemplate} IS NULL) AND (${t.pingUrl} IS NULL) = (${t.pingRules} IS NULL)`,
     ),
     check('buyer_endpoints_status', sql`${t.status} IN ('active', 'paused')`),
+    check('buyer_endpoints_status_method', sql`${t.statusMethod} IN ('GET', 'POST')`),
+    check(
+      'buyer_endpoints_status_parts',
+      sql`(${t.statusUrl} IS NULL) = (${t.statusRules} IS NULL) AND (${t.statusTemplate} IS NULL OR ${t.statusUrl} IS NOT NULL)`,
+    ),
     check('buyer_endpoints_failures', sql`${t.consecutiveFailures} >= 0`),
   ],
 );
@@ -1608,7 +1619,7 @@ export const endpointCalls = pgTable(
   (t) => [
     index('endpoint_calls_endpoint_idx').on(t.endpointId, t.createdAt),
     check('endpoint_calls_kind', sql`${t.kind} IN ('ping', 'post', 'test')`),
-    check('endpoint_calls_step', sql`${t.step} IN ('ping', 'post')`),
+    check('endpoint_calls_step', sql`${t.step} IN ('ping', 'post', 'status')`),
     check(
       'endpoint_calls_outcome',
       sql`${t.outcome} IN ('accepted', 'rejected', 'timeout', 'late', 'unknown', 'error', 'malformed', 'refused', 'busy')`,
@@ -1644,7 +1655,7 @@ export const endpointCallFacts = pgTable(
     index('endpoint_call_facts_post_idx')
       .on(t.buyerId, t.idempotencyKey)
       .where(sql`${t.idempotencyKey} IS NOT NULL`),
-    check('endpoint_call_facts_step', sql`${t.step} IN ('ping', 'post')`),
+    check('endpoint_call_facts_step', sql`${t.step} IN ('ping', 'post', 'status')`),
   ],
 );
 

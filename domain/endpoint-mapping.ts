@@ -12,7 +12,8 @@
  *   that reads a hidden field into a ping is refused, and the ping is rendered
  *   from the lead's ping preview besides, so nothing else can reach it;
  *   a **post** reads every field plus `leadId`, `pingId` (the buyer's, from its
- *   ping answer) and `bid`.
+ *   ping answer) and `bid`; a **status query** (#22 item 4) reads only the
+ *   post's `idempotencyKey`, `leadId` and `pingId`.
  * - the **response rules** read an answer: the HTTP statuses that may accept,
  *   whether it accepts (a JSON path, or a JSONata expression through the
  *   maintained `jsonata` package), and where the bid, the ping id and the
@@ -59,6 +60,8 @@ const FILTERS = ['upper', 'lower', 'digits', 'number'] as const;
 type Filter = (typeof FILTERS)[number];
 /** Values of the post beside the lead's fields. */
 const POST_VALUES = ['leadId', 'pingId', 'bid'] as const;
+/** What a status query may read (#22 item 4): the post it asks about, never the lead's fields. */
+const STATUS_VALUES = ['idempotencyKey', 'leadId', 'pingId'] as const;
 const MAX_DEPTH = 8;
 
 const PLACEHOLDER = /\{\{([^{}]*)\}\}/g;
@@ -81,7 +84,12 @@ function readPlaceholder(inner: string, step: EndpointStep): { ok: Placeholder }
   const name = raw.trim();
   const lead = raw.length - raw.trimStart().length;
   if (!name) return { error: 'an empty placeholder: name a lead field, e.g. {{zip}}', offset: 0 };
-  const known = isPreviewableField(name) || (POST_VALUES as readonly string[]).includes(name);
+  if (step === 'status' && !(STATUS_VALUES as readonly string[]).includes(name))
+    return {
+      error: `a status query may read only ${STATUS_VALUES.join(', ')}, not "${name}"`,
+      offset: lead,
+    };
+  const known = step === 'status' || isPreviewableField(name) || (POST_VALUES as readonly string[]).includes(name);
   if (!known) return { error: `unknown field "${name}"`, offset: lead };
   if (step === 'ping' && !pingMayRead(name))
     return {
@@ -144,12 +152,15 @@ export function templateIssues(
 export interface RenderValues {
   fields: LeadFields;
   leadId?: string;
+  /** The post's key: what a status query asks about. */
+  idempotencyKey?: string;
   pingId?: string | null;
   bid?: number | null;
 }
 
 function lookup(name: string, values: RenderValues, fields: Record<string, unknown>): unknown {
   if (name === 'leadId') return values.leadId;
+  if (name === 'idempotencyKey') return values.idempotencyKey;
   if (name === 'pingId') return values.pingId ?? undefined;
   if (name === 'bid') return values.bid ?? undefined;
   if (name.startsWith('answers.')) return (fields.answers as Record<string, unknown> | undefined)?.[name.slice(8)];
@@ -181,10 +192,12 @@ export function renderTemplate(
   step: EndpointStep,
   values: RenderValues,
 ): Record<string, unknown> {
-  const fields = (step === 'ping' ? previewOf(values.fields, PING_FIELDS) : values.fields) as unknown as Record<
-    string,
-    unknown
-  >;
+  // A status query reads no field of the lead (readPlaceholder refuses them): it is rendered from none.
+  const fields = (step === 'ping'
+    ? previewOf(values.fields, PING_FIELDS)
+    : step === 'status'
+      ? {}
+      : values.fields) as unknown as Record<string, unknown>;
   const one = (inner: string): unknown => {
     const read = readPlaceholder(inner, step);
     return 'ok' in read ? applyFilters(lookup(read.ok.name, values, fields), read.ok.filters) : undefined;
@@ -367,7 +380,7 @@ export async function readAnswer(
     if (!accepted)
       return { outcome: 'rejected', reason: text(await valueOf(rules.reason, body, status)) ?? 'rejected' };
     const pingId = text(await valueOf(rules.pingId, body, status));
-    if (step === 'post') return { outcome: 'accepted', bid: null, pingId };
+    if (step !== 'ping') return { outcome: 'accepted', bid: null, pingId };
     const raw = await valueOf(rules.bid, body, status);
     const bid = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
     if (typeof bid !== 'number' || !Number.isFinite(bid) || bid < 0)

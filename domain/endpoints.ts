@@ -15,6 +15,10 @@ export type EndpointAuthKind = (typeof ENDPOINT_AUTH_KINDS)[number];
 export const ENDPOINT_METHODS = ['POST', 'PUT'] as const;
 export type EndpointMethod = (typeof ENDPOINT_METHODS)[number];
 
+/** How the optional status query (#22 item 4) asks about an unanswered post: GET (a query string) or POST (a body). */
+export const ENDPOINT_STATUS_METHODS = ['GET', 'POST'] as const;
+export type EndpointStatusMethod = (typeof ENDPOINT_STATUS_METHODS)[number];
+
 /** A body as JSON, or as `application/x-www-form-urlencoded` (a flat template). */
 export const ENDPOINT_FORMATS = ['json', 'form'] as const;
 export type EndpointFormat = (typeof ENDPOINT_FORMATS)[number];
@@ -26,8 +30,12 @@ export type EndpointStatus = (typeof ENDPOINT_STATUSES)[number];
 export const ENDPOINT_CALL_KINDS = ['ping', 'post', 'test'] as const;
 export type EndpointCallKind = (typeof ENDPOINT_CALL_KINDS)[number];
 
-/** The two steps of ping-post; a direct-post endpoint has the second only. */
-export type EndpointStep = 'ping' | 'post';
+/**
+ * The two steps of ping-post (a direct-post endpoint has the second only), and `status`: the optional status query
+ * asked about a post sent but unanswered, logged as the post's call (kind `post`, its idempotency key).
+ */
+export type EndpointStep = 'ping' | 'post' | 'status';
+export const ENDPOINT_STEPS = ['ping', 'post', 'status'] as const;
 
 /**
  * What became of one call:
@@ -85,7 +93,7 @@ const MASK = '••••';
 
 /** The request as it was sent, for the log: the secrets in its headers masked. */
 export interface LoggedRequest {
-  method: EndpointMethod;
+  method: EndpointMethod | EndpointStatusMethod;
   url: string;
   headers: Record<string, string>;
   body: string;
@@ -171,6 +179,11 @@ export interface EndpointSettings {
   postTemplate: EndpointTemplate;
   pingRules: ResponseRules | null;
   postRules: ResponseRules;
+  /** The optional status query (#22 item 4): its URL and rules together, or neither. */
+  statusUrl: string | null;
+  statusMethod: EndpointStatusMethod;
+  statusTemplate: EndpointTemplate | null;
+  statusRules: ResponseRules | null;
   status: EndpointStatus;
   pauseReason: string | null;
 }

@@ -15,13 +15,23 @@
  *   same `webhook-id`. Its answer is `accepted`, `rejected`, `unknown` (sent,
  *   not answered: maybe taken – never guessed) or `failed` (certainly not
  *   taken: refused, unreachable, or a 5xx).
+ * - `queryStatus`: the endpoint's optional status query (#22 item 4), asked
+ *   about a post sent but unanswered, under the post's key: its rules say
+ *   accepted or rejected, or the post stays `unknown`. Logged as the post's
+ *   call (kind `post`, step `status`).
  * Every call goes through the address guard (lib/endpoint-http.ts).
  */
 import crypto from 'node:crypto';
 
 import { Webhook } from 'standardwebhooks';
 
-import { encodeBody, readAnswer, renderTemplate, type RenderValues } from '../domain/endpoint-mapping';
+import {
+  encodeBody,
+  readAnswer,
+  renderTemplate,
+  type RenderValues,
+  type ResponseRules,
+} from '../domain/endpoint-mapping';
 import {
   type EndpointCall,
   type EndpointCallKind,
@@ -86,23 +96,59 @@ function authHeaders(ep: EndpointSpec, messageId: string, body: string): Record<
   };
 }
 
-/** One call: rendered, sent through the guard, read by the rules, recorded. Never throws for the far end's faults. */
-async function call(input: CallInput, deps: CallDeps): Promise<CallReport> {
+/**
+ * The status query's request: GET sends the rendered template as the query string (without one,
+ * `?idempotency_key=<key>`); POST sends it as the body in the endpoint's format (without one,
+ * `{"idempotency_key": <key>}`).
+ */
+function statusRequest(
+  ep: EndpointSpec,
+  values: RenderValues,
+): { method: 'GET' | 'POST'; url: string; body: string; contentType: string | null } {
+  const rendered = ep.statusTemplate
+    ? renderTemplate(ep.statusTemplate, 'status', values)
+    : { idempotency_key: values.idempotencyKey ?? '' };
+  if (ep.statusMethod === 'POST') return { method: 'POST', url: ep.statusUrl!, ...encodeBody(rendered, ep.format) };
+  const url = new URL(ep.statusUrl!);
+  for (const [k, v] of Object.entries(rendered))
+    url.searchParams.append(
+      k,
+      v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v),
+    );
+  return { method: 'GET', url: url.toString(), body: '', contentType: null };
+}
+
+/** What one step sends: its method, URL, body and rules. */
+function requestOf(input: CallInput): {
+  method: LoggedRequest['method'];
+  url: string;
+  body: string;
+  contentType: string | null;
+  rules: ResponseRules;
+} {
   const { endpoint: ep, step } = input;
+  if (step === 'status') return { ...statusRequest(ep, input.values), rules: ep.statusRules! };
   const url = step === 'ping' ? ep.pingUrl! : ep.postUrl;
   const template = step === 'ping' ? ep.pingTemplate! : ep.postTemplate;
   const rules = step === 'ping' ? ep.pingRules! : ep.postRules;
-  const { body, contentType } = encodeBody(renderTemplate(template, step, input.values), ep.format);
-  const messageId = `msg_${input.idempotencyKey ?? crypto.randomUUID()}`;
+  return { method: ep.method, url, rules, ...encodeBody(renderTemplate(template, step, input.values), ep.format) };
+}
+
+/** One call: rendered, sent through the guard, read by the rules, recorded. Never throws for the far end's faults. */
+async function call(input: CallInput, deps: CallDeps): Promise<CallReport> {
+  const { endpoint: ep, step } = input;
+  const { method, url, body, contentType, rules } = requestOf(input);
+  // A status query is its own message (a post's resend is the same one, with the same id).
+  const messageId = `msg_${step === 'status' ? crypto.randomUUID() : (input.idempotencyKey ?? crypto.randomUUID())}`;
   const headers: Record<string, string> = {
-    'Content-Type': contentType,
+    ...(contentType ? { 'Content-Type': contentType } : {}),
     Accept: 'application/json',
     'User-Agent': 'Leadwire-Endpoint/1',
     ...(input.idempotencyKey ? { 'Idempotency-Key': input.idempotencyKey } : {}),
     ...authHeaders(ep, messageId, body),
   };
   const request: LoggedRequest = {
-    method: ep.method,
+    method,
     url,
     headers: maskHeaders(headers, { tokenHeader: ep.authKind === 'header' ? ep.authHeader : null, secret: ep.secret }),
     body: redactBody(body, ep.secret),
@@ -116,7 +162,7 @@ async function call(input: CallInput, deps: CallDeps): Promise<CallReport> {
   let pauseNow: string | undefined;
   try {
     const answer = await guardedRequest(url, {
-      method: ep.method,
+      method,
       headers,
       body,
       timeoutMs: ep.timeoutMs,
@@ -262,6 +308,29 @@ export async function postLead(
     deps,
   );
   return { ...report, result: postOutcomeOf(report.outcome) };
+}
+
+/** A status query's reading of an unanswered post: taken, refused, or still unknown (never guessed). */
+export type StatusOutcome = 'accepted' | 'rejected' | 'unknown';
+
+/**
+ * Asks the endpoint's status query (it must have one) about the post sent with `idempotencyKey`: recorded as the
+ * post's call (kind `post`, step `status`, the post's key). Accepted or rejected by the status rules resolves the
+ * post; anything else – a timeout, a 5xx, an answer the rules cannot read – leaves it `unknown`.
+ */
+export async function queryStatus(
+  endpoint: EndpointSpec,
+  post: { leadId: string; pingId: string | null },
+  idempotencyKey: string,
+  deps: CallDeps,
+): Promise<CallReport & { result: StatusOutcome }> {
+  const values: RenderValues = { fields: {} as RenderValues['fields'], ...post, idempotencyKey };
+  const report = await call(
+    { endpoint, step: 'status', kind: 'post', leadId: post.leadId, values, idempotencyKey },
+    deps,
+  );
+  const result = report.outcome === 'accepted' || report.outcome === 'rejected' ? report.outcome : 'unknown';
+  return { ...report, result };
 }
 
 /**

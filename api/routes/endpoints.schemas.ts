@@ -14,7 +14,9 @@ import {
   ENDPOINT_CALL_OUTCOMES,
   ENDPOINT_FORMATS,
   ENDPOINT_METHODS,
+  ENDPOINT_STATUS_METHODS,
   ENDPOINT_STATUSES,
+  ENDPOINT_STEPS,
   MAX_CONCURRENT_PINGS,
   MAX_ENDPOINT_TIMEOUT_MS,
   MIN_ENDPOINT_TIMEOUT_MS,
@@ -104,6 +106,21 @@ export const EndpointPut = z
     pingRules: Rules.optional().describe('required with a ping URL; must say where the bid is'),
     postTemplate: Template,
     postRules: Rules.optional().describe('default: a 2xx accepts'),
+    statusUrl: Nullable(HttpUrl)
+      .optional()
+      .describe(
+        "the buyer's optional status query: asked about a post sent but unanswered (a timeout), under the post's idempotency key, before it is sent again; absent or null: none. Requires statusRules",
+      ),
+    statusMethod: z
+      .enum(ENDPOINT_STATUS_METHODS)
+      .optional()
+      .describe('GET (default: the values as the query string) or POST (a body in the endpoint format)'),
+    statusTemplate: Template.optional().describe(
+      "the status query in the buyer's names; it may read only `{{idempotencyKey}}`, `{{leadId}}` and `{{pingId}}` (flat for GET); absent: `idempotency_key=<key>`",
+    ),
+    statusRules: Rules.optional().describe(
+      "required with a status URL: the post rules' shape; accepted or rejected resolves the post, anything else leaves it unknown",
+    ),
     status: Status.optional().describe('active (default) or paused; active again clears a pause and the failure run'),
     pauseReason: text(500).optional(),
   })
@@ -135,6 +152,10 @@ export const EndpointView = z.object({
   pingRules: Nullable(z.record(z.string(), z.unknown())),
   postTemplate: z.record(z.string(), z.unknown()),
   postRules: z.record(z.string(), z.unknown()),
+  statusUrl: Nullable(z.string()),
+  statusMethod: z.enum(ENDPOINT_STATUS_METHODS),
+  statusTemplate: Nullable(z.record(z.string(), z.unknown())),
+  statusRules: Nullable(z.record(z.string(), z.unknown())),
   status: Status,
   pauseReason: Nullable(z.string()),
   pausedBy: Nullable(z.enum(['agency', 'system'])),
@@ -144,7 +165,7 @@ export const EndpointView = z.object({
 });
 
 const LoggedRequestView = z.object({
-  method: z.enum(ENDPOINT_METHODS),
+  method: z.enum([...ENDPOINT_METHODS, 'GET']),
   url: z.string(),
   headers: z.record(z.string(), z.string()).describe('as sent, secrets masked (••••)'),
   body: z.string().describe('as sent (truncated)'),
@@ -158,7 +179,7 @@ export const EndpointCallView = z.object({
   id: Id,
   leadId: Nullable(Id),
   kind: z.enum(ENDPOINT_CALL_KINDS),
-  step: z.enum(['ping', 'post']),
+  step: z.enum(ENDPOINT_STEPS).describe('ping, post, or status: the status query asked about an unanswered post'),
   outcome: z.enum(ENDPOINT_CALL_OUTCOMES),
   bid: Nullable(z.number().int()),
   pingId: Nullable(z.string()),

@@ -44,6 +44,14 @@ function mappingProblem(put: Put): Problem | null {
     ...(put.pingRules ? at('pingRules', rulesIssues(put.pingRules, 'ping')) : []),
     ...at('postTemplate', templateIssues(put.postTemplate, 'post', format)),
     ...(put.postRules ? at('postRules', rulesIssues(put.postRules, 'post')) : []),
+    // A GET status query sends its template as the query string: flat, as a form's.
+    ...(put.statusTemplate
+      ? at(
+          'statusTemplate',
+          templateIssues(put.statusTemplate, 'status', put.statusMethod === 'POST' ? format : 'form'),
+        )
+      : []),
+    ...(put.statusRules ? at('statusRules', rulesIssues(put.statusRules, 'status')) : []),
   ];
   return errors.length ? new Problem(400, 'validation_failed', describeErrors(errors), { errors }) : null;
 }
@@ -57,6 +65,12 @@ async function checkPut(put: Put, services: ApiServices): Promise<void> {
     if (put.pingTemplate)
       throw invalidField('pingTemplate', 'a direct-post endpoint (no pingUrl) has no ping template');
     if (put.pingRules) throw invalidField('pingRules', 'a direct-post endpoint (no pingUrl) has no ping rules');
+  }
+  if (put.statusUrl) {
+    if (!put.statusRules) throw invalidField('statusRules', 'required with a status URL');
+  } else {
+    if (put.statusRules) throw invalidField('statusUrl', 'required with status rules');
+    if (put.statusTemplate) throw invalidField('statusUrl', 'required with a status template');
   }
   const problem = mappingProblem(put);
   if (problem) throw problem;
@@ -73,6 +87,7 @@ async function checkPut(put: Put, services: ApiServices): Promise<void> {
   }
   if (put.pingUrl) await checkUrlField(put.pingUrl, services.webhookAllowlist, 'pingUrl');
   await checkUrlField(put.postUrl, services.webhookAllowlist, 'postUrl');
+  if (put.statusUrl) await checkUrlField(put.statusUrl, services.webhookAllowlist, 'statusUrl');
 }
 
 function settingsOf(put: Put): EndpointSettings {
@@ -91,6 +106,10 @@ function settingsOf(put: Put): EndpointSettings {
     postTemplate: put.postTemplate,
     pingRules: put.pingUrl ? put.pingRules! : null,
     postRules: put.postRules ?? {},
+    statusUrl: put.statusUrl ?? null,
+    statusMethod: put.statusMethod ?? 'GET',
+    statusTemplate: put.statusUrl ? (put.statusTemplate ?? null) : null,
+    statusRules: put.statusUrl ? put.statusRules! : null,
     status: put.status ?? 'active',
     pauseReason: put.pauseReason ?? null,
   };
@@ -135,7 +154,7 @@ export const endpointRoutes: AnyRoute[] = [
     operationId: 'putBuyerEndpoint',
     tag: 'Buyer endpoints',
     summary:
-      "Set a buyer's endpoint: ping and post URLs, authentication, timeout, request templates and response rules",
+      "Set a buyer's endpoint: ping and post URLs, authentication, timeout, request templates and response rules, and an optional status query",
     description:
       'Creates or replaces the endpoint. Templates and rules are checked: a ping template that reads a hidden field, an unknown field or filter, a bad JSON path or JSONata expression is a 400 naming the field (`errors[].path`) and the character (`errors[].position`). The secret is write-only; omitted, the stored one is kept. URLs pass the address guard (no private ranges unless allowed). docs/buyer-endpoints.md',
     params: IdParams,

@@ -2,6 +2,7 @@
 //   POST /ping  {"zip_code":"78701","state":"TX","roof_age":15}  →  {"status":"accepted","bid":42,"ping_id":"…"}
 //                                                                 or {"status":"rejected","reason":"…"}
 //   POST /post  the full lead with the ping_id                   →  {"status":"accepted"} or {"status":"rejected",…}
+//   GET /status?idempotency_key=…  the status query: the post's answer  →  {"status":"accepted"} or {"status":"rejected",…}
 // With ENDPOINT_SECRET (whsec_…) set, every call must carry a valid Standard Webhooks signature.
 // Run: PORT=8787 ENDPOINT_SECRET=whsec_… node docs/examples/buyer-endpoint-server.mjs
 import crypto from 'node:crypto';
@@ -31,6 +32,15 @@ const server = http.createServer((req, res) => {
       } catch {
         return answer(res, 401, { status: 'rejected', reason: 'bad signature' });
       }
+    }
+    const url = new URL(req.url, 'http://localhost');
+    if (req.method === 'GET' && url.pathname === '/status') {
+      // The status query: what became of the post sent with this key. A key never received is refused for good –
+      // a late copy of that post gets the same refusal – so the answer is never "taken" after Leadwire was told no.
+      const key = url.searchParams.get('idempotency_key');
+      if (!key) return answer(res, 400, { status: 'rejected', reason: 'no idempotency_key' });
+      if (!taken.has(key)) taken.set(key, { status: 'rejected', reason: 'never received' });
+      return answer(res, 200, taken.get(key));
     }
     let lead;
     try {

@@ -614,7 +614,7 @@ export interface paths {
          */
         get: operations["getBuyerEndpoint"];
         /**
-         * Set a buyer's endpoint: ping and post URLs, authentication, timeout, request templates and response rules
+         * Set a buyer's endpoint: ping and post URLs, authentication, timeout, request templates and response rules, and an optional status query
          * @description Creates or replaces the endpoint. Templates and rules are checked: a ping template that reads a hidden field, an unknown field or filter, a bad JSON path or JSONata expression is a 400 naming the field (`errors[].path`) and the character (`errors[].position`). The secret is write-only; omitted, the stored one is kept. URLs pass the address guard (no private ranges unless allowed). docs/buyer-endpoints.md
          *
          *     Auth: a session or key acting as agency owner, agency admin (the root token acts as platform operator).
@@ -4370,8 +4370,11 @@ export interface components {
             leadId: string | null;
             /** @enum {string} */
             kind: "ping" | "post" | "test";
-            /** @enum {string} */
-            step: "ping" | "post";
+            /**
+             * @description ping, post, or status: the status query asked about an unanswered post
+             * @enum {string}
+             */
+            step: "ping" | "post" | "status";
             /** @enum {string} */
             outcome: "accepted" | "rejected" | "timeout" | "late" | "unknown" | "error" | "malformed" | "refused" | "busy";
             bid: number | null;
@@ -4381,7 +4384,7 @@ export interface components {
             idempotencyKey: string | null;
             request: {
                 /** @enum {string} */
-                method: "POST" | "PUT";
+                method: "POST" | "PUT" | "GET";
                 url: string;
                 /** @description as sent, secrets masked (••••) */
                 headers: {
@@ -4524,6 +4527,53 @@ export interface components {
                     jsonata: string;
                 };
             };
+            /** @description the buyer's optional status query: asked about a post sent but unanswered (a timeout), under the post's idempotency key, before it is sent again; absent or null: none. Requires statusRules */
+            statusUrl?: string | null;
+            /**
+             * @description GET (default: the values as the query string) or POST (a body in the endpoint format)
+             * @enum {string}
+             */
+            statusMethod?: "GET" | "POST";
+            /** @description the status query in the buyer's names; it may read only `{{idempotencyKey}}`, `{{leadId}}` and `{{pingId}}` (flat for GET); absent: `idempotency_key=<key>` */
+            statusTemplate?: {
+                [key: string]: unknown;
+            };
+            /** @description required with a status URL: the post rules' shape; accepted or rejected resolves the post, anything else leaves it unknown */
+            statusRules?: {
+                /** @description the HTTP statuses that may accept (default 200–299); another is a refusal, a 5xx an error */
+                acceptStatuses?: number[];
+                /** @description whether the answer accepts: a path whose value equals `equals` (else is truthy), or a JSONata expression; absent: the status decides */
+                accepted?: {
+                    path: string;
+                    equals?: string | number | boolean;
+                } | {
+                    jsonata: string;
+                };
+                /** @description where the bid is, in credits (required in ping rules) */
+                bid?: {
+                    /** @description a JSON path: `result.price`, `$.offers[0].id` */
+                    path: string;
+                } | {
+                    /** @description a JSONata expression over the answer; `$status` is the HTTP status */
+                    jsonata: string;
+                };
+                /** @description the buyer's ping id, echoed in the post as {{pingId}} */
+                pingId?: {
+                    /** @description a JSON path: `result.price`, `$.offers[0].id` */
+                    path: string;
+                } | {
+                    /** @description a JSONata expression over the answer; `$status` is the HTTP status */
+                    jsonata: string;
+                };
+                /** @description the buyer's reason for a refusal */
+                reason?: {
+                    /** @description a JSON path: `result.price`, `$.offers[0].id` */
+                    path: string;
+                } | {
+                    /** @description a JSONata expression over the answer; `$status` is the HTTP status */
+                    jsonata: string;
+                };
+            };
             /**
              * @description active (default) or paused; active again clears a pause and the failure run
              * @enum {string}
@@ -4568,7 +4618,7 @@ export interface components {
                 latencyMs: number;
                 request: {
                     /** @enum {string} */
-                    method: "POST" | "PUT";
+                    method: "POST" | "PUT" | "GET";
                     url: string;
                     /** @description as sent, secrets masked (••••) */
                     headers: {
@@ -4593,7 +4643,7 @@ export interface components {
                 latencyMs: number;
                 request: {
                     /** @enum {string} */
-                    method: "POST" | "PUT";
+                    method: "POST" | "PUT" | "GET";
                     url: string;
                     /** @description as sent, secrets masked (••••) */
                     headers: {
@@ -4648,6 +4698,15 @@ export interface components {
             postRules: {
                 [key: string]: unknown;
             };
+            statusUrl: string | null;
+            /** @enum {string} */
+            statusMethod: "GET" | "POST";
+            statusTemplate: {
+                [key: string]: unknown;
+            } | null;
+            statusRules: {
+                [key: string]: unknown;
+            } | null;
             /** @enum {string} */
             status: "active" | "paused";
             pauseReason: string | null;
@@ -10889,6 +10948,14 @@ export interface operations {
                      *         "postRules": {
                      *           "example": {}
                      *         },
+                     *         "statusUrl": "example",
+                     *         "statusMethod": "GET",
+                     *         "statusTemplate": {
+                     *           "example": {}
+                     *         },
+                     *         "statusRules": {
+                     *           "example": {}
+                     *         },
                      *         "status": "active",
                      *         "pauseReason": "example",
                      *         "pausedBy": "agency",
@@ -11025,6 +11092,29 @@ export interface operations {
                  *           "path": "example"
                  *         }
                  *       },
+                 *       "statusUrl": "https://example.com/leads",
+                 *       "statusMethod": "GET",
+                 *       "statusTemplate": {
+                 *         "example": {}
+                 *       },
+                 *       "statusRules": {
+                 *         "acceptStatuses": [
+                 *           100
+                 *         ],
+                 *         "accepted": {
+                 *           "path": "example",
+                 *           "equals": "example"
+                 *         },
+                 *         "bid": {
+                 *           "path": "example"
+                 *         },
+                 *         "pingId": {
+                 *           "path": "example"
+                 *         },
+                 *         "reason": {
+                 *           "path": "example"
+                 *         }
+                 *       },
                  *       "status": "active",
                  *       "pauseReason": "example"
                  *     }
@@ -11066,6 +11156,14 @@ export interface operations {
                      *           "example": {}
                      *         },
                      *         "postRules": {
+                     *           "example": {}
+                     *         },
+                     *         "statusUrl": "example",
+                     *         "statusMethod": "GET",
+                     *         "statusTemplate": {
+                     *           "example": {}
+                     *         },
+                     *         "statusRules": {
                      *           "example": {}
                      *         },
                      *         "status": "active",

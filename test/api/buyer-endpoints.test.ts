@@ -116,6 +116,47 @@ test('a ping URL needs its template and rules; hmac needs a whsec_ key; a new en
   }
 });
 
+test('a status query is set and read back with the endpoint; its URL and rules go together, and bad rules or a template reading a lead field are a 400 naming the field', async () => {
+  const { path, body, server } = await buyerWithServer();
+  const statusQuery = {
+    statusUrl: server.statusUrl,
+    statusMethod: 'GET',
+    statusTemplate: { ref: '{{idempotencyKey}}', lead: '{{leadId}}' },
+    statusRules: { accepted: { path: 'status', equals: 'accepted' }, reason: { path: 'reason' } },
+  };
+  const put = await h.http
+    .put(path)
+    .set(bearer(adminKey))
+    .send({ ...body, ...statusQuery });
+  expect(put.status).toBe(200);
+  expect(put.body.endpoint).toMatchObject({ ...statusQuery, auth: { secretSet: true } });
+  expect((await h.http.get(path).set(bearer(adminKey))).body).toEqual(put.body);
+  expect(JSON.stringify(put.body)).not.toContain(SECRET);
+
+  const { statusRules: _r, ...noRules } = statusQuery;
+  const { statusUrl: _u, ...noUrl } = statusQuery;
+  const cases: [object, string, RegExp][] = [
+    [noRules, 'statusRules', /required with a status URL/],
+    [noUrl, 'statusUrl', /required with status rules/],
+    [{ ...statusQuery, statusRules: { accepted: { path: 'a..b' } } }, 'statusRules.accepted.path', /./],
+    [{ ...statusQuery, statusRules: { reason: { jsonata: 'reason * ' } } }, 'statusRules.reason.jsonata', /^JSONata/],
+    [{ ...statusQuery, statusTemplate: { who: '{{phone}}' } }, 'statusTemplate.who', /may read only idempotencyKey/],
+    [{ ...statusQuery, statusTemplate: { nested: { ref: '{{idempotencyKey}}' } } }, 'statusTemplate.nested', /flat/],
+    [{ ...statusQuery, statusMethod: 'PUT' }, 'statusMethod', /./],
+  ];
+  for (const [sent, field, message] of cases) {
+    const res = await h.http
+      .put(path)
+      .set(bearer(adminKey))
+      .send({ ...body, ...sent });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0]).toMatchObject({ path: field, message: expect.stringMatching(message) });
+  }
+  // Removed: the endpoint has no status query again.
+  const cleared = await h.http.put(path).set(bearer(adminKey)).send(body);
+  expect(cleared.body.endpoint).toMatchObject({ statusUrl: null, statusTemplate: null, statusRules: null });
+});
+
 test('a private address is refused when set, unless allowed', async () => {
   const strict = await h.startInstance({ webhookAllowlist: '' });
   const { path, body } = await buyerWithServer();

@@ -67,3 +67,50 @@ test('the endpoint editor shows template errors with their position, saves, test
   expect(await page.content()).not.toContain('tok-browser-secret-9');
   await screenshot(page, 'buyer-endpoint', { fullPage: true, docs: true });
 });
+
+test('a status query is set in its own section, saved and shown again after a reload; a bad template is refused under its editor', async () => {
+  const A = await apiAgency(h);
+  const { buyer } = await apiBuyer(h, A.adminKey);
+  const server = await fleet.add(BEHAVIOURS.postTimesOut({ answer: 'accept' }));
+
+  const w = suite.track(await adminPage(browser, h, A.adminKey, `/admin/buyers/${buyer.id}`));
+  const { page } = w;
+  const section = page.locator('[data-testid=buyer-endpoint]');
+  await section.waitFor({ timeout: 30_000 });
+  await section.locator('input[name=postUrl]').fill(server.postUrl);
+  const status = section.locator('[data-testid=endpoint-status-query]');
+  expect(await status.innerText()).toContain('Status query (optional)');
+  await status.locator('input[name=statusUrl]').fill(server.statusUrl);
+  await status.locator('select[name=statusMethod]').selectOption('POST');
+  await status.locator('textarea[name=statusTemplate]').fill('{"ref": "{{idempotencyKey}}", "who": "{{phone}}"}');
+  await section.locator('[data-testid=endpoint-save]').click();
+  const templateField = status.locator('.field', { has: page.locator('textarea[name=statusTemplate]') });
+  await templateField.locator('.field-msg').waitFor();
+  expect(await templateField.locator('.field-msg').innerText()).toMatch(
+    /statusTemplate\.who \(at character 2\): a status query may read only idempotencyKey, leadId, pingId/,
+  );
+
+  await status.locator('textarea[name=statusTemplate]').fill('{"ref": "{{idempotencyKey}}", "lead": "{{leadId}}"}');
+  await section.locator('[data-testid=endpoint-save]').click();
+  await section.locator('.badge', { hasText: 'active' }).waitFor();
+  const saved = await h.http.get(`/v1/buyers/${buyer.id}/endpoint`).set('Authorization', `Bearer ${A.adminKey}`);
+  expect(saved.body.endpoint).toMatchObject({
+    statusUrl: server.statusUrl,
+    statusMethod: 'POST',
+    statusTemplate: { ref: '{{idempotencyKey}}', lead: '{{leadId}}' },
+    statusRules: { accepted: { path: 'status', equals: 'accepted' }, reason: { path: 'reason' } },
+  });
+
+  await page.reload();
+  const again = page.locator('[data-testid=endpoint-status-query]');
+  await again.waitFor({ timeout: 30_000 });
+  expect(await again.locator('input[name=statusUrl]').inputValue()).toBe(server.statusUrl);
+  expect(await again.locator('select[name=statusMethod]').inputValue()).toBe('POST');
+  expect(JSON.parse(await again.locator('textarea[name=statusTemplate]').inputValue())).toEqual({
+    ref: '{{idempotencyKey}}',
+    lead: '{{leadId}}',
+  });
+  expect(JSON.parse(await again.locator('textarea[name=statusRules]').inputValue())).toMatchObject({
+    accepted: { path: 'status', equals: 'accepted' },
+  });
+});

@@ -15,6 +15,10 @@
  * by then; a resend while the first is still held waits for the same answer. Two behaviours exist for
  * the fault tests: `hold` (the buyer takes the lead and answers only when the test calls `release()`)
  * and `reset` (the buyer takes the lead, then the connection drops before any answer).
+ *
+ * A server also answers a status query (#22 item 4) at `/status` (GET or POST) as its script's `status`
+ * says, in the post's protocol (`{"status":"accepted"}` | `{"status":"rejected","reason":"…"}`);
+ * without one, a 404. FLEET_STATUS_QUERY is the settings' part that asks it.
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -45,6 +49,8 @@ type StepScript =
 export interface Script {
   ping: StepScript;
   post: StepScript;
+  /** How the status query (`/status`) answers; absent: 404. */
+  status?: StepScript;
 }
 
 /** The behaviours the issue names, ready to use. */
@@ -65,7 +71,21 @@ export const BEHAVIOURS = {
     post: { answer: 'reject', reason },
   }),
   acceptPost: (): Script => ({ ping: { answer: 'bid', bid: 1 }, post: { answer: 'accept' } }),
+  /** Bids, then its post goes unanswered past any timeout; its status query answers as `status` says (#22 item 4). */
+  postTimesOut: (status: StepScript, bid = 40): Script => ({
+    ping: { answer: 'bid', bid },
+    post: { answer: 'slow', delayMs: 4000 },
+    status,
+  }),
 };
+
+/** The status query's part of the endpoint settings (#22 item 4) for a fleet server: GET, the post's rules. */
+export const fleetStatusQuery = (server: { statusUrl: string }) => ({
+  statusUrl: server.statusUrl,
+  statusMethod: 'GET' as const,
+  statusTemplate: null,
+  statusRules: { accepted: { path: 'status', equals: 'accepted' }, reason: { path: 'reason' } },
+});
 
 interface Received {
   method: string;
@@ -79,6 +99,7 @@ interface Received {
 export interface FleetServer {
   pingUrl: string;
   postUrl: string;
+  statusUrl: string;
   received: Received[];
   /** Change the behaviour (e.g. a post that answered slowly now answers at once). */
   script: Script;
@@ -181,6 +202,7 @@ export function startEndpointFleet(): Fleet {
       const me: FleetServer = {
         pingUrl: '',
         postUrl: '',
+        statusUrl: '',
         received,
         script,
         release,
@@ -190,6 +212,20 @@ export function startEndpointFleet(): Fleet {
         const chunks: Buffer[] = [];
         req.on('data', (c: Buffer) => chunks.push(c));
         req.on('end', () => {
+          if (req.url?.startsWith('/status')) {
+            received.push({
+              method: req.method ?? '',
+              path: req.url,
+              headers: req.headers,
+              body: Buffer.concat(chunks).toString('utf8'),
+              replayed: false,
+            });
+            const step = me.script.status ?? { answer: 'status', status: 404 };
+            answer(step, ++n, held)
+              .then((r) => write(res, r))
+              .catch(() => res.destroy());
+            return;
+          }
           const isPing = req.url === '/ping';
           const header = req.headers['idempotency-key'];
           const key = !isPing && typeof header === 'string' ? header : null;
@@ -226,6 +262,7 @@ export function startEndpointFleet(): Fleet {
       const { port } = server.address() as AddressInfo;
       me.pingUrl = `http://127.0.0.1:${port}/ping`;
       me.postUrl = `http://127.0.0.1:${port}/post`;
+      me.statusUrl = `http://127.0.0.1:${port}/status`;
       return me;
     },
     async close() {
@@ -251,23 +288,33 @@ export function fleetEndpointSettings(
     authUsername: null,
     timeoutMs: 1500,
     maxConcurrentPings: 10,
+    statusUrl: null,
+    statusMethod: 'GET',
+    statusTemplate: null,
+    statusRules: null,
     status: 'active',
     pauseReason: null,
     ...over,
   } as EndpointSettings;
 }
 
-/** A buyer of the agency with `credits` (default 100) whose endpoint is a new fleet server answering `script`. */
+/**
+ * A buyer of the agency with `credits` (default 100) whose endpoint is a new fleet server answering `script` (with
+ * its status query when `statusQuery`).
+ */
 export async function makeEndpointBuyer(
   db: Db,
   fleet: Fleet,
   agencyId: string,
   script: Script,
-  opts: { credits?: number; timeoutMs?: number } = {},
+  opts: { credits?: number; timeoutMs?: number; statusQuery?: boolean } = {},
 ): Promise<{ id: string; server: FleetServer }> {
   const server = await fleet.add(script);
   const buyer = await makeBuyer(db, agencyId, { credits: opts.credits ?? 100 });
-  const settings = fleetEndpointSettings(server, { timeoutMs: opts.timeoutMs ?? 1500 });
+  const settings = fleetEndpointSettings(server, {
+    timeoutMs: opts.timeoutMs ?? 1500,
+    ...(opts.statusQuery ? fleetStatusQuery(server) : {}),
+  });
   const saved = await saveEndpoint(db, { agencyId, buyerId: buyer.id, settings, by: SYSTEM });
   if (saved === 'missing_secret') throw new Error('missing secret');
   return { id: buyer.id, server };
@@ -276,6 +323,8 @@ export async function makeEndpointBuyer(
 /** The pings and the posts a fleet server received. */
 export const pingsTo = (s: FleetServer) => s.received.filter((r) => r.path === '/ping');
 export const postsTo = (s: FleetServer) => s.received.filter((r) => r.path === '/post');
+/** The status queries a fleet server received. */
+export const statusQueriesTo = (s: FleetServer) => s.received.filter((r) => r.path.startsWith('/status'));
 
 /** A fleet for one test file: its servers start as the tests add them and close after the file's tests. */
 export function endpointFleetForFile(): Fleet {

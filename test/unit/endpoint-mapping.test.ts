@@ -66,6 +66,42 @@ describe('templates', () => {
   });
 });
 
+describe('the status query (#22 item 4)', () => {
+  test('its template reads only the post’s key, lead id and ping id – never a field of the lead', () => {
+    expect(
+      templateIssues({ ref: '{{idempotencyKey}}', lead: '{{leadId}}', ping: 'p-{{pingId|upper}}' }, 'status', 'form'),
+    ).toEqual([]);
+    expect(templateIssues({ who: '{{phone}}', zip: '{{zip}}', bid: '{{bid}}' }, 'status', 'form')).toEqual([
+      { path: 'who', message: expect.stringMatching(/may read only idempotencyKey, leadId, pingId/), position: 2 },
+      { path: 'zip', message: expect.stringMatching(/not "zip"/), position: 2 },
+      { path: 'bid', message: expect.stringMatching(/not "bid"/), position: 2 },
+    ]);
+    // A post may not read the key: it is the header's.
+    expect(templateIssues({ ref: '{{idempotencyKey}}' }, 'post', 'json')).toEqual([
+      expect.objectContaining({ path: 'ref', message: 'unknown field "idempotencyKey"' }),
+    ]);
+  });
+
+  test('it renders the values and nothing of the lead, and its answer is read as a post’s (no bid needed)', async () => {
+    const values = { fields: SAMPLE_LEAD, leadId: 'l-1', pingId: 'p-1', idempotencyKey: 'sale:o:b' };
+    expect(
+      renderTemplate({ ref: '{{idempotencyKey}}', lead: '{{leadId}}', who: '{{phone}}' }, 'status', values),
+    ).toEqual({ ref: 'sale:o:b', lead: 'l-1' });
+    const rules = { accepted: { path: 'status', equals: 'accepted' }, reason: { path: 'reason' } };
+    expect(rulesIssues(rules, 'status')).toEqual([]);
+    expect(await readAnswer(rules, 'status', { status: 200, body: '{"status":"accepted"}' })).toEqual({
+      outcome: 'accepted',
+      bid: null,
+      pingId: null,
+    });
+    expect(await readAnswer(rules, 'status', { status: 200, body: '{"status":"no","reason":"dup"}' })).toEqual({
+      outcome: 'rejected',
+      reason: 'dup',
+    });
+    expect(await readAnswer(rules, 'status', { status: 503, body: '' })).toMatchObject({ outcome: 'error' });
+  });
+});
+
 describe('rules', () => {
   const ping = {
     accepted: { path: 'result.status', equals: 'ok' },

@@ -4,7 +4,8 @@
  * request templates and response rules (JSON, checked by the server: its
  * errors are shown under the editor they name, with the character), the
  * "test endpoint" button with the mapped request and the parsed answer, and
- * the endpoint's log (last 100 calls, secrets masked).
+ * the endpoint's log (last 100 calls, secrets masked). An optional status
+ * query (#22 item 4): asked about a post that went unanswered, under its key.
  */
 import { useState } from 'preact/hooks';
 
@@ -27,9 +28,17 @@ const STARTER = {
   pingRules: { accepted: { path: 'status', equals: 'accepted' }, bid: { path: 'bid' }, pingId: { path: 'ping_id' } },
   postTemplate: { ping_id: '{{pingId}}', first_name: '{{firstName}}', phone: '{{phone}}', email: '{{email}}' },
   postRules: { accepted: { path: 'status', equals: 'accepted' }, reason: { path: 'reason' } },
+  statusRules: { accepted: { path: 'status', equals: 'accepted' }, reason: { path: 'reason' } },
 };
 
-const JSON_FIELDS = ['pingTemplate', 'pingRules', 'postTemplate', 'postRules'] as const;
+const JSON_FIELDS = [
+  'pingTemplate',
+  'pingRules',
+  'postTemplate',
+  'postRules',
+  'statusTemplate',
+  'statusRules',
+] as const;
 type JsonField = (typeof JSON_FIELDS)[number];
 
 export function EndpointPanel({ buyerId }: { buyerId: string }) {
@@ -75,6 +84,8 @@ function EndpointForm({
   const { api } = useConsole();
   const [pingUrl, setPingUrl] = useState(e?.pingUrl ?? '');
   const [postUrl, setPostUrl] = useState(e?.postUrl ?? '');
+  const [statusUrl, setStatusUrl] = useState(e?.statusUrl ?? '');
+  const [statusMethod, setStatusMethod] = useState<Endpoint['statusMethod']>(e?.statusMethod ?? 'GET');
   const [authKind, setAuthKind] = useState<Endpoint['auth']['kind']>(e?.auth.kind ?? 'none');
   const [authName, setAuthName] = useState(e?.auth.header ?? e?.auth.username ?? '');
   const [secret, setSecret] = useState('');
@@ -85,6 +96,8 @@ function EndpointForm({
     pingRules: pretty(e ? e.pingRules : STARTER.pingRules),
     postTemplate: pretty(e?.postTemplate ?? STARTER.postTemplate),
     postRules: pretty(e?.postRules ?? STARTER.postRules),
+    statusTemplate: pretty(e?.statusTemplate),
+    statusRules: pretty(e?.statusRules ?? STARTER.statusRules),
   });
   const [errors, setErrors] = useState<{ path: string; message: string; position?: number }[]>([]);
   const [failure, setFailure] = useState<unknown>(null);
@@ -105,6 +118,7 @@ function EndpointForm({
     const local: typeof errors = [];
     for (const f of JSON_FIELDS) {
       if (texts[f].trim() === '' || (f.startsWith('ping') && !pingUrl.trim())) continue;
+      if (f.startsWith('status') && !statusUrl.trim()) continue;
       try {
         parsed[f] = JSON.parse(texts[f]) as Record<string, unknown>;
       } catch (err) {
@@ -124,6 +138,7 @@ function EndpointForm({
     const body = {
       ...(pingUrl.trim() ? { pingUrl: pingUrl.trim() } : {}),
       postUrl: postUrl.trim(),
+      ...(statusUrl.trim() ? { statusUrl: statusUrl.trim(), statusMethod } : {}),
       auth,
       timeoutMs: Number(timeoutMs),
       status,
@@ -249,6 +264,38 @@ function EndpointForm({
         {editor('postTemplate', 'Post template', 'every field, {{leadId}}, {{pingId}}, {{bid}}')}
         {editor('postRules', 'Post rules', 'accepted, reason')}
       </div>
+      <section data-testid="endpoint-status-query">
+        <h3>Status query (optional)</h3>
+        <p class="muted">
+          Asked when a post goes unanswered (a timeout), before it is sent again: the buyer says whether it took the
+          lead. Accepted or rejected by these rules settles the post; anything else leaves it unknown.
+        </p>
+        <div class="grid-2">
+          <Field label="Status URL" hint="empty: no status query" error={errorsOf('statusUrl')}>
+            <input name="statusUrl" value={statusUrl} onInput={(ev) => setStatusUrl(ev.currentTarget.value)} />
+          </Field>
+          <Field label="Status method" error={errorsOf('statusMethod')}>
+            <select
+              name="statusMethod"
+              value={statusMethod}
+              onChange={(ev) => setStatusMethod(ev.currentTarget.value as Endpoint['statusMethod'])}
+            >
+              <option value="GET">GET (query string)</option>
+              <option value="POST">POST (body)</option>
+            </select>
+          </Field>
+        </div>
+        {statusUrl.trim() ? (
+          <div class="grid-2">
+            {editor(
+              'statusTemplate',
+              'Status template',
+              'optional: {{idempotencyKey}}, {{leadId}}, {{pingId}} only; empty: idempotency_key=<key>',
+            )}
+            {editor('statusRules', 'Status rules', 'accepted, reason')}
+          </div>
+        ) : null}
+      </section>
       <ErrorNote error={failure} />
       <div class="row-actions">
         <Button variant="primary" busy={busy} onClick={() => void save()} data-testid="endpoint-save">
