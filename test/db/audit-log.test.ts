@@ -6,9 +6,6 @@
  * and pages; and the migration itself, over a database with buyer change
  * history written before it (its rows move into the log, the old table goes).
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 
 import { eq, sql } from 'drizzle-orm';
 
@@ -17,7 +14,7 @@ import { updateAgencySettings } from '../../db/agencies';
 import { type AuditBy, buyerChangeHistory, listAuditLog, recordChange } from '../../db/audit';
 import { changeBuyer, createBuyerWithKey, rotateWebhookSecret } from '../../db/buyers';
 import { updateCampaign } from '../../db/campaigns';
-import { type Database, type Db, MIGRATIONS_DIR, openDatabase } from '../../db/connection';
+import { type Database, type Db, openDatabase } from '../../db/connection';
 import { openDispute, resolveDispute } from '../../db/disputes';
 import { createApiKey, issueKey } from '../../db/keys';
 import { creditBuyer } from '../../db/ledger';
@@ -26,6 +23,7 @@ import { sellManually } from '../../db/sales';
 import { auditLog } from '../../db/schema';
 import { REDACTED } from '../../domain/audit';
 import { openTestPostgres } from '../helpers/db';
+import { MigrationFolders } from '../helpers/migrations';
 import { makeAgency, makeBuyer, makeCampaign, makeLead } from '../helpers/world';
 
 let database: Database;
@@ -321,24 +319,9 @@ test('filters by actor, object and time, a page at a time', async () => {
 
 describe('on pglite', () => {
   test('migration 0014 moves the buyer change history into the log and drops the old table', async () => {
-    const journal = JSON.parse(fs.readFileSync(path.join(MIGRATIONS_DIR, 'meta/_journal.json'), 'utf8')) as {
-      entries: { idx: number; tag: string; when: number }[];
-    };
-    const AUDIT = '0014_audit_log';
-    const folders: string[] = [];
-    const folder = (entries: { tag: string }[]) => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leadwire-migrations-'));
-      folders.push(dir);
-      fs.mkdirSync(path.join(dir, 'meta'));
-      fs.writeFileSync(path.join(dir, 'meta/_journal.json'), JSON.stringify({ ...journal, entries }));
-      for (const e of entries)
-        fs.copyFileSync(path.join(MIGRATIONS_DIR, `${e.tag}.sql`), path.join(dir, `${e.tag}.sql`));
-      return dir;
-    };
     // The world just before 0014 (drizzle applies only migrations newer than the last one applied).
-    const auditWhen = journal.entries.find((e) => e.tag === AUDIT)!.when;
-    const before = folder(journal.entries.filter((e) => e.when < auditWhen));
-    const audit = folder(journal.entries.filter((e) => e.tag === AUDIT));
+    const folders = new MigrationFolders();
+    const { before, only: audit } = folders.around('0014_audit_log');
     const raw = await openDatabase({ dataDir: 'memory://', migrate: false });
     try {
       const old = raw.db;
@@ -416,7 +399,7 @@ describe('on pglite', () => {
       expect(page.items[3]!.actorLabel).toBe('an agency admin (before people were recorded)');
     } finally {
       await raw.close();
-      for (const dir of folders) fs.rmSync(dir, { recursive: true, force: true });
+      folders.remove();
     }
   }, 120_000);
 });

@@ -24,15 +24,12 @@
  * first sale.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 
 import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 
 import { backfillCapCounters, counterDrift, recountCapCounters } from '../../db/cap-counters';
-import { type Database, type Db, migrateDatabase, MIGRATIONS_DIR, openDatabase } from '../../db/connection';
+import { type Database, type Db, migrateDatabase, openDatabase } from '../../db/connection';
 import { openDispute, resolveDispute } from '../../db/disputes';
 import { loadEligibilityInputs } from '../../db/eligibility';
 import { postLedgerEntry } from '../../db/ledger';
@@ -41,6 +38,7 @@ import { assignments, offerTargets } from '../../db/schema';
 import type { CapPeriod } from '../../domain/types';
 import { auditCorrupted } from '../helpers/audit';
 import { openTestPostgres } from '../helpers/db';
+import { MigrationFolders } from '../helpers/migrations';
 import { makeAgency, makeBuyer, makeBuyers, makeCampaign, makeLead, makeOffer } from '../helpers/world';
 
 let database: Database;
@@ -393,16 +391,8 @@ test('the audit finds a counter that drifted from its assignments, and a sale no
 }, 60_000);
 
 test('migration 0031 backfills the counters of an upgraded database, which enforces caps from its first sale', async () => {
-  const journal = JSON.parse(fs.readFileSync(path.join(MIGRATIONS_DIR, 'meta/_journal.json'), 'utf8')) as {
-    entries: { idx: number; tag: string; when: number }[];
-  };
-  const when = journal.entries.find((e) => e.tag === '0031_cap_counters')!.when;
-  const before = fs.mkdtempSync(path.join(os.tmpdir(), 'leadwire-migrations-'));
-  fs.mkdirSync(path.join(before, 'meta'));
-  const earlier = journal.entries.filter((e) => e.when < when);
-  fs.writeFileSync(path.join(before, 'meta/_journal.json'), JSON.stringify({ ...journal, entries: earlier }));
-  for (const e of earlier)
-    fs.copyFileSync(path.join(MIGRATIONS_DIR, `${e.tag}.sql`), path.join(before, `${e.tag}.sql`));
+  const folders = new MigrationFolders();
+  const { before } = folders.around('0031_cap_counters');
   const upgraded = await openDatabase({ dataDir: 'memory://', migrate: false });
   try {
     const db = upgraded.db;
@@ -465,6 +455,6 @@ test('migration 0031 backfills the counters of an upgraded database, which enfor
     });
   } finally {
     await upgraded.close();
-    fs.rmSync(before, { recursive: true, force: true });
+    folders.remove();
   }
 }, 120_000);

@@ -4,31 +4,15 @@
  * and the phone dedupe keys of earlier US/Canadian leads are rewritten to
  * E.164, so the duplicate window holds across the change; other keys stay.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 
 import { sql } from 'drizzle-orm';
 
-import { MIGRATIONS_DIR, openDatabase } from '../../db/connection';
+import { openDatabase } from '../../db/connection';
+import { MigrationFolders } from '../helpers/migrations';
 
 test('migration 0019 adds the contact columns and rewrites old ten-digit phone keys to E.164', async () => {
-  const journal = JSON.parse(fs.readFileSync(path.join(MIGRATIONS_DIR, 'meta/_journal.json'), 'utf8')) as {
-    entries: { idx: number; tag: string; when: number }[];
-  };
-  const TAG = '0019_contact_checks';
-  const folders: string[] = [];
-  const folder = (entries: { tag: string }[]) => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leadwire-migrations-'));
-    folders.push(dir);
-    fs.mkdirSync(path.join(dir, 'meta'));
-    fs.writeFileSync(path.join(dir, 'meta/_journal.json'), JSON.stringify({ ...journal, entries }));
-    for (const e of entries) fs.copyFileSync(path.join(MIGRATIONS_DIR, `${e.tag}.sql`), path.join(dir, `${e.tag}.sql`));
-    return dir;
-  };
-  const when = journal.entries.find((e) => e.tag === TAG)!.when;
-  const before = folder(journal.entries.filter((e) => e.when < when));
-  const contact = folder(journal.entries.filter((e) => e.tag === TAG));
+  const folders = new MigrationFolders();
+  const { before, only: contact } = folders.around('0019_contact_checks');
   const raw = await openDatabase({ dataDir: 'memory://', migrate: false });
   try {
     const db = raw.db;
@@ -85,6 +69,6 @@ test('migration 0019 adds the contact columns and rewrites old ten-digit phone k
     expect(refused).toMatch(/leads_phone_e164_shape/);
   } finally {
     await raw.close();
-    for (const f of folders) fs.rmSync(f, { recursive: true, force: true });
+    folders.remove();
   }
 });

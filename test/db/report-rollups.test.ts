@@ -8,15 +8,12 @@
  * over the base tables (runReportFromBase).
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 
 import { sql } from 'drizzle-orm';
 import type { Pool } from 'pg';
 
 import { createBuyer } from '../../db/buyers';
-import { type Database, type Db, MIGRATIONS_DIR, openDatabase } from '../../db/connection';
+import { type Database, type Db, openDatabase } from '../../db/connection';
 import { openDispute, resolveDispute } from '../../db/disputes';
 import { insertLead } from '../../db/leads';
 import { topUp } from '../../db/ledger';
@@ -35,6 +32,7 @@ import { createSource, setSourceCampaign } from '../../db/sources';
 import { leadWorkflowId } from '../../domain/ids';
 import { runAudit } from '../../ops/audit';
 import { openTestPostgres } from '../helpers/db';
+import { MigrationFolders, migrationJournal } from '../helpers/migrations';
 import { testSchedules } from '../helpers/schedules';
 import { startWorker, testClient } from '../helpers/temporal';
 import { leadFields, makeAgency, makeCampaign } from '../helpers/world';
@@ -499,26 +497,15 @@ describe('on pglite', () => {
     // touch the reports (the key store, the claim attempts), which today's code needs to write its data. The
     // migrator applies what is newer than the newest applied, so here they are stamped just after 0006; the
     // roll-ups (0007) and their online rebuild (0010) then come as their own step, over the data.
-    const journal = JSON.parse(fs.readFileSync(path.join(MIGRATIONS_DIR, 'meta/_journal.json'), 'utf8')) as {
-      entries: { idx: number; tag: string; when: number }[];
-    };
+    const journal = migrationJournal();
     const REPORTS = new Set(['0007_report_rollups', '0010_online_report_rebuild']);
-    const entry0006 = journal.entries.find((e) => e.idx === 6)!;
-    const beforeEntries = journal.entries
+    const entry0006 = journal.find((e) => e.idx === 6)!;
+    const beforeEntries = journal
       .filter((e) => !REPORTS.has(e.tag))
       .map((e, i) => (e.idx > 6 ? { ...e, when: entry0006.when + i } : e));
-    const folders: string[] = [];
-    const folder = (entries: { tag: string }[]) => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leadwire-migrations-'));
-      folders.push(dir);
-      fs.mkdirSync(path.join(dir, 'meta'));
-      fs.writeFileSync(path.join(dir, 'meta/_journal.json'), JSON.stringify({ ...journal, entries }));
-      for (const e of entries)
-        fs.copyFileSync(path.join(MIGRATIONS_DIR, `${e.tag}.sql`), path.join(dir, `${e.tag}.sql`));
-      return dir;
-    };
-    const before = folder(beforeEntries);
-    const reports = folder(journal.entries.filter((e) => REPORTS.has(e.tag)));
+    const folders = new MigrationFolders();
+    const before = folders.folder(beforeEntries);
+    const reports = folders.folder(journal.filter((e) => REPORTS.has(e.tag)));
 
     const database = await openDatabase({ dataDir: 'memory://', migrate: false });
     try {
@@ -557,7 +544,7 @@ describe('on pglite', () => {
       expect((await runAudit(db, { agencyId: w.agencyId })).checks.find((c) => c.name === 'reports')!.failed).toBe(0);
     } finally {
       await database.close();
-      for (const dir of folders) fs.rmSync(dir, { recursive: true, force: true });
+      folders.remove();
     }
   }, 120_000);
 });

@@ -4,14 +4,12 @@
  * its rules is refused by the database; the endpoint log takes a `status` call under a post's key, and the facts
  * trigger keeps it as the sale's proof reads it.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 
 import { sql } from 'drizzle-orm';
 
-import { MIGRATIONS_DIR, openDatabase } from '../../db/connection';
+import { openDatabase } from '../../db/connection';
 import { pgErrorOf } from '../../db/ledger';
+import { MigrationFolders } from '../helpers/migrations';
 
 /** The constraint that refused the write, or 'accepted'. */
 const refusedBy = (write: Promise<unknown>) =>
@@ -21,23 +19,9 @@ const refusedBy = (write: Promise<unknown>) =>
   );
 
 test('migration 0035 adds the status query to existing endpoints (none), both parts or neither, and a status step', async () => {
-  const journal = JSON.parse(fs.readFileSync(path.join(MIGRATIONS_DIR, 'meta/_journal.json'), 'utf8')) as {
-    entries: { idx: number; tag: string; when: number }[];
-  };
-  const TAG = '0035_endpoint_status_query';
-  const folders: string[] = [];
-  const folder = (entries: { tag: string }[]) => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leadwire-migrations-'));
-    folders.push(dir);
-    fs.mkdirSync(path.join(dir, 'meta'));
-    fs.writeFileSync(path.join(dir, 'meta/_journal.json'), JSON.stringify({ ...journal, entries }));
-    for (const e of entries) fs.copyFileSync(path.join(MIGRATIONS_DIR, `${e.tag}.sql`), path.join(dir, `${e.tag}.sql`));
-    return dir;
-  };
-  const when = journal.entries.find((e) => e.tag === TAG)!.when;
+  const folders = new MigrationFolders();
+  const { before, only: after, when } = folders.around('0035_endpoint_status_query');
   expect(when).toBeGreaterThanOrEqual(1799300000000);
-  const before = folder(journal.entries.filter((e) => e.when < when));
-  const after = folder(journal.entries.filter((e) => e.tag === TAG));
   const raw = await openDatabase({ dataDir: 'memory://', migrate: false });
   try {
     const db = raw.db;
@@ -85,6 +69,6 @@ test('migration 0035 adds the status query to existing endpoints (none), both pa
     expect(await refusedBy(logCall('other'))).toBe('endpoint_calls_step');
   } finally {
     await raw.close();
-    for (const d of folders) fs.rmSync(d, { recursive: true, force: true });
+    folders.remove();
   }
 });
